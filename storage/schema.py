@@ -1,0 +1,199 @@
+"""The database schema, as SQLAlchemy Core tables (SQLite for the embedded default, PostgreSQL later).
+
+Times are Unix seconds (float, UTC). Migrations under storage/migrations create exactly these tables;
+a test compares the two.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# People who text the number. `phone` is E.164.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("phone", sa.String(32), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("opted_out_at", sa.Float),
+    sa.Column("active_room_id", sa.String(36), sa.ForeignKey("rooms.id", ondelete="SET NULL")),
+    # X account (issue 4)
+    sa.Column("x_user_id", sa.String(64)),
+    sa.Column("x_handle", sa.String(64)),
+    sa.Column("x_needs_relink", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("x_relink_notified_at", sa.Float),
+    # per-sender rate limit: when the slow-down notice was last sent
+    sa.Column("slowdown_notified_at", sa.Float),
+)
+
+# Inbound messages, keyed by MessageSid: insert-or-ignore makes a redelivery a no-op.
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_sid", sa.String(64), nullable=False, unique=True),
+    sa.Column("account_sid", sa.String(64), nullable=False, server_default=""),
+    sa.Column("from_phone", sa.String(32), nullable=False),
+    sa.Column("to_phone", sa.String(32), nullable=False, server_default=""),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    sa.Column("media", sa.Text, nullable=False, server_default="[]"),  # JSON [[url, content_type], ...]
+    sa.Column("opt_out_type", sa.String(16), nullable=False, server_default=""),
+    sa.Column("idempotency_token", sa.String(128)),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),  # 1: handled at once (keywords, \STOP)
+    # pending -> processing -> done | failed; parked: waits for an X rate-limit reset
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", sa.Float),
+    sa.Column("error", sa.Text),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float),
+    sa.Index("ix_inbox_ready", "status", "next_attempt_at"),
+    sa.Index("ix_inbox_sender", "from_phone", "status", "id"),
+)
+
+# Replies and notices, sent through Twilio by the outbox sender.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(128), nullable=False, unique=True),  # queued twice, sent once
+    sa.Column("inbox_id", sa.Integer, sa.ForeignKey("inbox.id", ondelete="SET NULL")),
+    sa.Column("to_phone", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("redact", sa.Boolean, nullable=False, server_default=sa.false()),  # carries a link
+    sa.Column("redacted", sa.Boolean, nullable=False, server_default=sa.false()),
+    # queued -> sending -> sent | failed | skipped (opted out)
+    sa.Column("status", sa.String(16), nullable=False, server_default="queued"),
+    sa.Column("delivery_status", sa.String(32)),  # from Twilio status callbacks, never moves backwards
+    sa.Column("twilio_sid", sa.String(64), unique=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
+    sa.Column("claimed_until", sa.Float),
+    sa.Column("error_code", sa.String(16)),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float),
+    sa.Column("updated_at", sa.Float),
+    sa.Index("ix_outbox_ready", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_to", "to_phone", "id"),
+)
+
+# X tokens, Fernet-encrypted (storage/crypto.py); one row a user.
+x_tokens = sa.Table(
+    "x_tokens",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("ciphertext", sa.Text, nullable=False),  # {"user_id", "access_token", "refresh_token"}
+    sa.Column("expires_at", sa.Float, nullable=False),  # access token expiry
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # compare-and-swap on refresh
+    sa.Column("lease_owner", sa.String(64)),  # a refresh in progress, across processes
+    sa.Column("lease_until", sa.Float),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_x_tokens_expires", "expires_at"),
+)
+
+# One-time links `/x/link/{token}`: only the SHA-256 of the token is stored.
+link_tokens = sa.Table(
+    "link_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float),
+)
+
+# Browser sessions between the confirm page and X's callback: PKCE verifier (encrypted) and state hash.
+oauth_sessions = sa.Table(
+    "oauth_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),  # SHA-256 of the cookie value
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("state_hash", sa.String(64), nullable=False),
+    sa.Column("verifier_ciphertext", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float),
+)
+
+# A post to X is made at most once per inbound message: intent recorded before the call.
+posts = sa.Table(
+    "posts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_sid", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # attempting -> posted | failed | unknown (crashed or timed out after sending)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("tweet_id", sa.String(64)),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# Rooms of receipts (issue 5).
+rooms = sa.Table(
+    "rooms",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # UUID
+    sa.Column("name", sa.String(64), nullable=False),  # as typed at creation
+    sa.Column("name_key", sa.String(64), nullable=False, unique=True),  # case-folded, unique
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id$... with its own salt
+    sa.Column("created_by", sa.Integer),  # users.id, kept without a foreign key (no cycle)
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("room_id", sa.String(36), sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("joined_at", sa.Float, nullable=False),
+    sa.Index("ix_memberships_room", "room_id"),
+)
+
+# Wrong room passwords, for the per-phone lockout (5 in 15 minutes).
+join_failures = sa.Table(
+    "join_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_join_failures_phone_at", "phone", "at"),
+)
+
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # UUID
+    sa.Column("room_id", sa.String(36), sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("uploader_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),  # NULL: a former member
+    sa.Column("uploader_phone_masked", sa.String(32), nullable=False, server_default=""),
+    sa.Column("message_sid", sa.String(64), nullable=False),
+    sa.Column("media_index", sa.Integer, nullable=False),
+    sa.Column("object_key", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("caption", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # the copy at Twilio: deleted after the object is stored; retried by the scheduler until done
+    sa.Column("twilio_media_url", sa.Text),
+    sa.Column("twilio_deleted_at", sa.Float),
+    sa.Column("twilio_delete_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("message_sid", "media_index"),
+    sa.Index("ix_receipts_room_created", "room_id", "created_at"),
+)
