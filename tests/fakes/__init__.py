@@ -1,0 +1,1 @@
+"""Local fakes of the services tests cannot reach (X, Twilio)."""
