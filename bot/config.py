@@ -141,7 +141,11 @@ def _cast(key: str, hint: Any, value: Any, *, from_env: bool) -> Any:
     if hint is bool:
         if isinstance(value, bool):
             return value
-        if from_env and isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        if (
+            from_env
+            and isinstance(value, str)
+            and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off")
+        ):
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     if hint is int:
@@ -188,8 +192,15 @@ def _validate(config: Config) -> None:
     for (section, key), choices in _CHOICES.items():
         value = getattr(getattr(config, section), key)
         if value not in choices:
-            raise ConfigError(f"{section}.{key}: must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    for section, key in (("server", "public_url"), ("twilio", "api_base"), ("x", "api_base"), ("x", "authorize_url")):
+            raise ConfigError(
+                f"{section}.{key}: must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            )
+    for section, key in (
+        ("server", "public_url"),
+        ("twilio", "api_base"),
+        ("x", "api_base"),
+        ("x", "authorize_url"),
+    ):
         value = getattr(getattr(config, section), key)
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -247,7 +258,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
                 raise ConfigError(f"{section}.{key}: unknown key in {file_path}")
             values[section][key] = _cast(f"{section}.{key}", hints[key], value, from_env=False)
 
-    known = {f"{ENV_PREFIX}{s.upper()}_{k.upper()}": (s, k) for s, cls in sections.items() for k in typing.get_type_hints(cls)}
+    known = {
+        f"{ENV_PREFIX}{s.upper()}_{k.upper()}": (s, k)
+        for s, cls in sections.items()
+        for k in typing.get_type_hints(cls)
+    }
     for name, value in env.items():
         if name in known:
             section, key = known[name]
@@ -257,13 +272,17 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     built = Config(**{name: cls(**values[name]) for name, cls in sections.items()})
     _validate(built)
     if "security" in raw and raw["security"].get("fernet_keys"):
-        raise ConfigError("security.fernet_keys: keep keys out of config.toml; set TEXTWIRE_SECURITY_FERNET_KEYS")
+        raise ConfigError(
+            "security.fernet_keys: keep keys out of config.toml; set TEXTWIRE_SECURITY_FERNET_KEYS"
+        )
     return built
 
 
 def replace(config: Config, **sections: Mapping[str, Any]) -> Config:
     """A copy of `config` with some keys of some sections changed (tests and the chat command)."""
-    changes = {name: dataclasses.replace(getattr(config, name), **dict(body)) for name, body in sections.items()}
+    changes = {
+        name: dataclasses.replace(getattr(config, name), **dict(body)) for name, body in sections.items()
+    }
     return dataclasses.replace(config, **changes)
 
 

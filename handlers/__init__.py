@@ -1,0 +1,17 @@
+"""Handlers: one module per command family, each exporting a `router`.
+
+Adding a module is a two-line change: import it here and put its router in `ROUTERS`, in routing
+order (carrier keywords first, then commands, then the unknown-command answer, then photos, then
+plain text).
+"""
+
+from __future__ import annotations
+
+from bot.dispatch import Router
+from handlers import help, keywords
+
+ROUTERS: tuple[Router, ...] = (
+    keywords.router,
+    help.router,
+    help.fallback,
+)

@@ -1,0 +1,71 @@
+"""APScheduler 3.11 jobs, run inside `textwire serve` (started and stopped with the app).
+
+Jobs are module-level coroutine functions that take a plain runtime id (after
+python-telegram-bot's JobQueue trampoline): the id finds the app's dependencies in `RUNTIMES`, so
+the scheduler never pickles or holds app objects, and a job is safe to run on several processes
+at once (each does its work in short transactions with compare-and-swap updates).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.deps import Deps
+
+RUNTIMES: dict[str, Deps] = {}
+
+JobFunc = Callable[[str], Awaitable[Any]]
+
+
+def deps_of(runtime_id: str) -> Deps | None:
+    return RUNTIMES.get(runtime_id)
+
+
+class Scheduler:
+    def __init__(self, deps: Deps) -> None:
+        self.runtime_id = secrets.token_hex(8)
+        RUNTIMES[self.runtime_id] = deps
+        self.aps = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        )
+        self._jobs: list[tuple[str, JobFunc, float, float, bool]] = []
+
+    def every(
+        self, job_id: str, func: JobFunc, *, seconds: float, jitter: float = 0, run_now: bool = False
+    ) -> None:
+        self._jobs.append((job_id, func, seconds, jitter, run_now))
+
+    def start(self) -> None:
+        """Call inside the running loop (APScheduler grabs it in `start`)."""
+        for job_id, func, seconds, jitter, run_now in self._jobs:
+            extra: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if run_now else {}
+            self.aps.add_job(
+                func,
+                "interval",
+                seconds=seconds,
+                jitter=jitter or None,
+                id=job_id,
+                args=[self.runtime_id],
+                replace_existing=True,
+                **extra,
+            )
+        self.aps.start()
+
+    def shutdown(self) -> None:
+        # shutdown is scheduled on the loop (call_soon_threadsafe); wait=True cannot wait here
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+        RUNTIMES.pop(self.runtime_id, None)
+
+
+def register_core_jobs(scheduler: Scheduler) -> None:
+    from scheduler import jobs
+
+    scheduler.every("retention", jobs.retention, seconds=3600, jitter=60, run_now=True)
+    scheduler.every("redact-links", jobs.redact_links, seconds=60, jitter=5)

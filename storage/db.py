@@ -135,4 +135,15 @@ async def open_database(url: str, *, migrate: bool) -> Database:
     return db
 
 
-__all__ = ["Database", "alembic_config", "async_url", "now", "open_database", "sqlite_path"]
+__all__ = ["Database", "alembic_config", "async_url", "insert_ignore", "now", "open_database", "sqlite_path"]
+
+
+def insert_ignore(conn: AsyncConnection, table: sa.Table) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` for this connection's dialect (SQLite or PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -50,7 +50,9 @@ inbox = sa.Table(
     sa.Column("media", sa.Text, nullable=False, server_default="[]"),  # JSON [[url, content_type], ...]
     sa.Column("opt_out_type", sa.String(16), nullable=False, server_default=""),
     sa.Column("idempotency_token", sa.String(128)),
-    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),  # 1: handled at once (keywords, \STOP)
+    sa.Column(
+        "priority", sa.Integer, nullable=False, server_default="0"
+    ),  # 1: handled at once (keywords, \STOP)
     # pending -> processing -> done | failed; parked: waits for an X rate-limit reset
     sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -180,7 +182,9 @@ receipts = sa.Table(
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),  # UUID
     sa.Column("room_id", sa.String(36), sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("uploader_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),  # NULL: a former member
+    sa.Column(
+        "uploader_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")
+    ),  # NULL: a former member
     sa.Column("uploader_phone_masked", sa.String(32), nullable=False, server_default=""),
     sa.Column("message_sid", sa.String(64), nullable=False),
     sa.Column("media_index", sa.Integer, nullable=False),

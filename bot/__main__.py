@@ -1,0 +1,5 @@
+"""`python -m bot` works like `textwire`."""
+
+from bot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""`textwire serve | chat | keys generate | keys rotate | migrate` (also `python -m bot ...`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from bot.config import Config, ConfigError, load_config
+from bot.logs import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textwire", description="SMS bot and gateway worker.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="web server + worker + sender + scheduler in one process")
+    serve.add_argument("--config", help="config file (default: $TEXTWIRE_CONFIG, then ./config.toml)")
+    chat = sub.add_parser("chat", help="text the running bot from a terminal")
+    chat.add_argument(
+        "--from", dest="from_phone", default="+15550001111", help="the phone number you text from"
+    )
+    chat.add_argument("--config")
+    keys = sub.add_parser("keys", help="Fernet keys for tokens at rest")
+    keys.add_argument("action", choices=["generate", "rotate"])
+    keys.add_argument("--config")
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--config")
+    return parser
+
+
+def _load(path: str | None) -> Config:
+    return load_config(path)
+
+
+def serve(config: Config) -> int:
+    from aiohttp import web
+
+    from bot.app import build_app
+    from bot.web import AccessLogger
+
+    app = build_app(config)
+    loop: asyncio.AbstractEventLoop | None = None
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        loop = None
+    web.run_app(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        print=None,  # the banner would break the JSON-lines stream
+        access_log_class=AccessLogger,
+        shutdown_timeout=10,
+        loop=loop,
+    )
+    return 0
+
+
+async def _migrate(config: Config) -> int:
+    from storage.db import open_database
+
+    db = await open_database(config.database.url, migrate=True)
+    revision = await db.revision()
+    await db.close()
+    log.info("db.migrated", revision=revision)
+    print(f"database at revision {revision}")
+    return 0
+
+
+async def _rotate(config: Config) -> int:
+    from storage.crypto import TokenCipher, load_keys, rotate_all
+
+    from storage.db import open_database
+
+    keys, _ = load_keys(config)
+    cipher = TokenCipher(keys)
+    db = await open_database(config.database.url, migrate=True)
+    try:
+        count = await rotate_all(db, cipher)
+    finally:
+        await db.close()
+    log.info("keys.rotated", rows=count)
+    print(f"re-encrypted {count} rows under the newest key")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "keys" and args.action == "generate":
+        from storage.crypto import generate_key
+
+        print(generate_key())
+        return 0
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "chat":
+        configure_logging("warning", "console", sys.stderr)
+        from bot.chat import run_chat
+
+        return asyncio.run(run_chat(config, args.from_phone))
+    configure_logging(config.log.level, config.log.format)
+    try:
+        if args.command == "serve":
+            return serve(config)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(config))
+        if args.command == "keys":
+            return asyncio.run(_rotate(config))
+    except ConfigError as exc:
+        log.error("config.invalid", error=str(exc))
+        print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 1  # pragma: no cover - argparse rejects anything else
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""A Telegram-style dispatcher (after aiogram 3): routers, filters that parse once, middlewares.
+
+- A `Router` holds handlers; each is registered with filters. The first handler whose filters all
+  pass runs. Routers compose with `include`; the `Dispatcher` is the root router.
+- A filter is a callable `(msg, ctx) -> bool | dict` (or awaitable of one); a dict is merged into
+  `ctx.data`, so the handler gets what the filter parsed (a `Command` filter sets `ctx.command`).
+- Middlewares have one signature, `async (handler, msg, ctx) -> result`: outer ones run on every
+  message before matching, inner ones only around a matched handler.
+- Handlers are async (checked when registered) and return reply text(s) or nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import structlog
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+    from storage.users import User
+
+
+@dataclass(frozen=True)
+class Media:
+    index: int
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One inbound message, as stored in the inbox."""
+
+    id: int
+    message_sid: str
+    from_phone: str
+    to_phone: str
+    body: str
+    media: tuple[Media, ...] = ()
+    opt_out_type: str = ""
+    received_at: float = 0.0
+    attempts: int = 1
+    priority: bool = False  # carrier keywords, \STOP, \UNLINK: handled at once, never held back
+
+    @property
+    def text(self) -> str:
+        return self.body.strip()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One SMS back. `redact`: it carries a link; the outbox row is redacted once sent."""
+
+    text: str
+    redact: bool = False
+
+
+@dataclass(frozen=True)
+class CommandObject:
+    """A parsed command: `\\JOIN house pw` -> name "JOIN", args ("house", "pw")."""
+
+    prefix: str
+    name: str
+    args: tuple[str, ...]
+
+    @property
+    def arg_text(self) -> str:
+        return " ".join(self.args)
+
+
+@dataclass
+class Context:
+    deps: Deps
+    log: structlog.stdlib.BoundLogger
+    user: User | None = None
+    command: CommandObject | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    help_entries: tuple[str, ...] = ()  # the registered commands, for \HELP
+    # set by a handler whose message carries a secret (a room password): the inbox keeps `***`
+    redacted_body: str | None = None
+
+
+HandlerResult: TypeAlias = "str | Reply | Sequence[str | Reply] | None"
+Handler: TypeAlias = Callable[[Inbound, Context], Awaitable[HandlerResult]]
+FilterResult: TypeAlias = "bool | dict[str, Any] | None"
+Filter: TypeAlias = Callable[[Inbound, Context], "FilterResult | Awaitable[FilterResult]"]
+Middleware: TypeAlias = Callable[[Handler, Inbound, Context], Awaitable[HandlerResult]]
+
+COMMAND_PREFIXES = ("\\", "/")
+
+
+def parse_command(text: str) -> CommandObject | None:
+    """`\\join  House  pw` -> CommandObject("\\", "JOIN", ("House", "pw")); None when not a command."""
+    text = text.strip()
+    if len(text) < 2 or text[0] not in COMMAND_PREFIXES or not text[1].isalpha():
+        return None
+    words = text[1:].split()
+    return CommandObject(prefix=text[0], name=words[0].upper(), args=tuple(words[1:]))
+
+
+class Command:
+    """Matches `\\NAME ...` or `/NAME ...` (any case). Sets `ctx.command`."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = frozenset(n.upper() for n in names)
+
+    def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
+        cmd = parse_command(msg.body)
+        if cmd is None or cmd.name not in self.names:
+            return False
+        return {"command": cmd}
+
+
+class BareCommand:
+    """A command without a prefix, upper case only, with an exact number of words after it
+    (`JOIN house pw`, SPEC Clarifications)."""
+
+    def __init__(self, name: str, args: int) -> None:
+        self.name = name.upper()
+        self.args = args
+
+    def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
+        words = msg.body.split()
+        if len(words) != self.args + 1 or words[0] != self.name:
+            return False
+        return {"command": CommandObject(prefix="", name=self.name, args=tuple(words[1:]))}
+
+
+def any_command(msg: Inbound, ctx: Context) -> FilterResult:
+    cmd = parse_command(msg.body)
+    return {"command": cmd} if cmd is not None else False
+
+
+def has_media(msg: Inbound, ctx: Context) -> FilterResult:
+    return bool(msg.media)
+
+
+def has_text(msg: Inbound, ctx: Context) -> FilterResult:
+    return bool(msg.text)
+
+
+@dataclass(frozen=True)
+class Registration:
+    handler: Handler
+    filters: tuple[Filter, ...]
+    name: str
+
+
+def _check_async(handler: Callable[..., Any]) -> None:
+    if not inspect.iscoroutinefunction(handler):
+        raise TypeError(f"handler {getattr(handler, '__qualname__', handler)!r} must be an async function")
+
+
+class Router:
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.registrations: list[Registration] = []
+        self.children: list[Router] = []
+        self.inner_middlewares: list[Middleware] = []
+        self.help_entries: list[str] = []
+
+    # -- registration -------------------------------------------------------------------------
+    def register(self, handler: Handler, *filters: Filter) -> Handler:
+        _check_async(handler)
+        self.registrations.append(Registration(handler, tuple(filters), f"{self.name}.{handler.__name__}"))
+        return handler
+
+    def message(self, *filters: Filter) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            return self.register(handler, *filters)
+
+        return decorate
+
+    def command(
+        self,
+        *names: str,
+        args: int | tuple[int, int] = (0, 99),
+        usage: str = "",
+        bare: bool = False,
+        help: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """`@router.command("JOIN", args=2, usage="\\JOIN <room> <password>", bare=True)`.
+
+        A command with the wrong number of arguments gets its usage, never reaches the handler.
+        `bare=True` also matches the upper-case form without a prefix, with exactly `args` words.
+        `help`: the entry in `\\HELP` (default: the usage; "" leaves the command out).
+        """
+        low, high = (args, args) if isinstance(args, int) else args
+        names_upper = [n.upper() for n in names]
+        usage_text = usage or " ".join(f"\\{n}" for n in names_upper)
+        entry = usage_text if help is None else help
+        if entry:
+            self.help_entries.append(entry)
+
+        def decorate(handler: Handler) -> Handler:
+            _check_async(handler)
+
+            async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
+                assert ctx.command is not None
+                if not (low <= len(ctx.command.args) <= high):
+                    return f"Usage: {usage_text}"
+                return await handler(msg, ctx)
+
+            checked.__name__ = handler.__name__
+            self.register(checked, Command(*names_upper))
+            if bare and low == high:
+                for name in names_upper:
+                    self.register(checked, BareCommand(name, low))
+            return handler
+
+        return decorate
+
+    def include(self, *routers: Router) -> None:
+        for router in routers:
+            if router is self or router in self.children:
+                raise ValueError(f"router {router.name!r} is already included")
+            self.children.append(router)
+
+    def all_help_entries(self) -> list[str]:
+        entries = list(self.help_entries)
+        for child in self.children:
+            entries.extend(child.all_help_entries())
+        return entries
+
+    def inner_middleware(self, middleware: Middleware) -> Middleware:
+        self.inner_middlewares.append(middleware)
+        return middleware
+
+    # -- matching -----------------------------------------------------------------------------
+    def walk(self, parents: tuple[Middleware, ...] = ()) -> list[tuple[Registration, tuple[Middleware, ...]]]:
+        """Every registration in order, with the inner middlewares of its routers."""
+        chain = parents + tuple(self.inner_middlewares)
+        found = [(reg, chain) for reg in self.registrations]
+        for child in self.children:
+            found.extend(child.walk(chain))
+        return found
+
+
+async def _passes(filters: Sequence[Filter], msg: Inbound, ctx: Context) -> dict[str, Any] | None:
+    data: dict[str, Any] = {}
+    for flt in filters:
+        result = flt(msg, ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        if not result:
+            return None
+        if isinstance(result, dict):
+            data.update(result)
+    return data
+
+
+def _wrap(handler: Handler, middleware: Middleware) -> Handler:
+    async def wrapped(msg: Inbound, ctx: Context) -> HandlerResult:
+        return await middleware(handler, msg, ctx)
+
+    return wrapped
+
+
+def replies_of(result: HandlerResult) -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, (str, Reply)):
+        result = [result]
+    return [
+        r if isinstance(r, Reply) else Reply(r) for r in result if (r.text if isinstance(r, Reply) else r)
+    ]
+
+
+class Dispatcher(Router):
+    """The root router, with outer middlewares and a fallback for messages nothing matched."""
+
+    def __init__(self, name: str = "root") -> None:
+        super().__init__(name)
+        self.outer_middlewares: list[Middleware] = []
+        self._compiled: list[tuple[Registration, Handler]] | None = None
+
+    def outer_middleware(self, middleware: Middleware) -> Middleware:
+        self.outer_middlewares.append(middleware)
+        return middleware
+
+    def _compile(self) -> list[tuple[Registration, Handler]]:
+        if self._compiled is None:
+            compiled = []
+            for reg, chain in self.walk():
+                handler = reg.handler
+                for middleware in reversed(chain):
+                    handler = _wrap(handler, middleware)
+                compiled.append((reg, handler))
+            self._compiled = compiled
+        return self._compiled
+
+    async def _route(self, msg: Inbound, ctx: Context) -> HandlerResult:
+        for reg, handler in self._compile():
+            data = await _passes(reg.filters, msg, ctx)
+            if data is None:
+                continue
+            command = data.pop("command", None)
+            if isinstance(command, CommandObject):
+                ctx.command = command
+            ctx.data.update(data)
+            ctx.log = ctx.log.bind(handler=reg.name)
+            return await handler(msg, ctx)
+        return None
+
+    async def feed(self, msg: Inbound, ctx: Context) -> list[Reply]:
+        """Run the outer middlewares, then the first matching handler; return its replies."""
+        ctx.help_entries = tuple(self.all_help_entries())
+        handler: Handler = self._route
+        for middleware in reversed(self.outer_middlewares):
+            handler = _wrap(handler, middleware)
+        return replies_of(await handler(msg, ctx))
+
+
+__all__ = [
+    "BareCommand",
+    "Command",
+    "CommandObject",
+    "Context",
+    "Dispatcher",
+    "Filter",
+    "Handler",
+    "HandlerResult",
+    "Inbound",
+    "Media",
+    "Middleware",
+    "Reply",
+    "Router",
+    "any_command",
+    "has_media",
+    "has_text",
+    "parse_command",
+    "replies_of",
+]

@@ -1,0 +1,30 @@
+"""Exceptions a handler raises to tell the worker what to do with a message it could not finish."""
+
+from __future__ import annotations
+
+
+class Retry(Exception):
+    """A dependency is down (S3, Twilio media, X unreachable): keep the message and try again later
+    with backoff, for up to `worker.outage_retry_hours`; then answer with a failure reply."""
+
+    def __init__(self, reason: str, *, delay: float | None = None, failure_reply: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+        self.failure_reply = failure_reply
+
+
+class Defer(Exception):
+    """Not now, and not a failure: handle the message again at `until`.
+
+    `parked=True` lets later messages of the sender go on meanwhile (a post waiting for X's
+    rate-limit reset). `notice` is sent once per `notice_key`."""
+
+    def __init__(
+        self, until: float, *, parked: bool = False, notice: str | None = None, notice_key: str = "defer"
+    ) -> None:
+        super().__init__(f"deferred until {until:.0f}")
+        self.until = until
+        self.parked = parked
+        self.notice = notice
+        self.notice_key = notice_key

@@ -1,0 +1,42 @@
+"""Outer middlewares: run on every message before a handler is chosen."""
+
+from __future__ import annotations
+
+from bot.dispatch import Context, Handler, HandlerResult, Inbound
+from bot.errors import Defer
+from storage import inbox, users
+
+SLOW_DOWN = "You are sending messages faster than we can handle. We will get to the rest shortly."
+WINDOW = 60.0
+
+
+async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
+    """`ctx.user`: the sender's record, created on their first message."""
+    async with ctx.deps.db.tx() as conn:
+        ctx.user, created = await users.get_or_create(conn, msg.from_phone, ctx.deps.now())
+    ctx.data["new_user"] = created
+    if created:
+        ctx.log.info("user.created")
+    return await handler(msg, ctx)
+
+
+async def rate_limit(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
+    """At most `limits.per_sender_per_minute` messages a minute per sender. Above it a message is
+    kept and handled when the window allows; the sender is told once per window. Priority
+    messages (carrier keywords, \\STOP) are never held back."""
+    if msg.priority:
+        return await handler(msg, ctx)
+    limit = ctx.deps.config.limits.per_sender_per_minute
+    now = ctx.deps.now()
+    async with ctx.deps.db.read() as conn:
+        count = await inbox.handled_since(conn, msg.from_phone, now - WINDOW)
+    if count < limit:
+        return await handler(msg, ctx)
+    notice = None
+    user = ctx.user
+    if user is not None and (user.slowdown_notified_at is None or user.slowdown_notified_at < now - WINDOW):
+        notice = SLOW_DOWN
+        async with ctx.deps.db.tx() as conn:
+            await users.mark_slowdown_notified(conn, user.id, now)
+    ctx.log.info("sms.rate_limited", count=count, limit=limit)
+    raise Defer(now + WINDOW / limit * 2, notice=notice, notice_key="slowdown")

@@ -1,0 +1,192 @@
+"""Sending SMS: through Twilio's Messages API, or to the log in development mode.
+
+Twilio: the twilio library's `messages.create_async` over an `AsyncHttpClient` of our own that
+uses the app's one aiohttp session, builds the Basic header by hand, applies a timeout (the
+library's async client ignores its own) and keeps the status, error code and Retry-After of a
+failed answer (TwilioRestException drops the headers). PROTOCOL.md sections 1 and 10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from bot.config import TwilioConfig
+from bot.logs import get_logger
+
+log = get_logger(__name__)
+
+OPTED_OUT = 21610
+
+
+class SendError(Exception):
+    """Twilio did not take the message. `retryable` says whether to try again later."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        if self.status is None:  # connection error or timeout: a rare duplicate beats a lost SMS
+            return True
+        return self.status == 429 or self.status >= 500
+
+    @property
+    def opted_out(self) -> bool:
+        return self.code == OPTED_OUT
+
+
+@dataclass(frozen=True)
+class Sent:
+    sid: str
+    status: str
+
+
+class Transport(Protocol):
+    async def send(self, to: str, body: str) -> Sent: ...
+
+
+def basic_auth_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
+    """The twilio library's HTTP seam, over the app's aiohttp session, with a real timeout."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+        super().__init__(logger=None, is_async=True, timeout=timeout)
+        self._session = session
+        self._timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the twilio library passes it; we apply it with asyncio.timeout
+        allow_redirects: bool = False,
+    ) -> Response:
+        send_headers = dict(headers or {})
+        if auth is not None:
+            send_headers["Authorization"] = basic_auth_header(*auth)
+        form: list[tuple[str, str]] = []
+        for key, value in (data or {}).items():
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                form.append((key, str(item)))
+        query = [(k, str(v)) for k, v in (params or {}).items() if v is not None]
+        try:
+            async with asyncio.timeout(timeout or self._timeout):
+                async with self._session.request(
+                    method.upper(),
+                    uri,
+                    params=query or None,
+                    data=form or None,
+                    headers=send_headers,
+                    allow_redirects=allow_redirects,
+                ) as resp:
+                    text = await resp.text()
+                    status = resp.status
+                    resp_headers = dict(resp.headers)
+        except TimeoutError:
+            raise SendError("timed out waiting for Twilio") from None
+        except aiohttp.ClientError as exc:
+            raise SendError(f"could not reach Twilio: {type(exc).__name__}") from None
+        if status >= 400:
+            code: int | None = None
+            message = f"HTTP {status}"
+            try:
+                payload: Any = json.loads(text)
+                if isinstance(payload, dict):
+                    code = int(payload["code"]) if payload.get("code") is not None else None
+                    message = str(payload.get("message") or message)
+            except (ValueError, TypeError, KeyError):
+                pass
+            raise SendError(message, status=status, code=code, retry_after=_retry_after(resp_headers))
+        return Response(status, text, resp_headers)
+
+
+class TwilioTransport:
+    def __init__(self, session: aiohttp.ClientSession, config: TwilioConfig, status_callback: str) -> None:
+        self._config = config
+        self._status_callback = status_callback
+        self._client = Client(
+            config.account_sid,
+            config.auth_token,
+            http_client=SessionHttpClient(session, config.timeout_seconds),
+        )
+        self._client.api.base_url = config.api_base.rstrip("/")
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    async def send(self, to: str, body: str) -> Sent:
+        kwargs: dict[str, Any] = {"to": to, "body": body, "status_callback": self._status_callback}
+        if self._config.messaging_service_sid:
+            kwargs["messaging_service_sid"] = self._config.messaging_service_sid
+        else:
+            kwargs["from_"] = self._config.from_number
+        message = await self._client.messages.create_async(**kwargs)
+        return Sent(sid=str(message.sid), status=str(message.status or "queued"))
+
+
+_LINKS = re.compile(r"(/x/link/)[A-Za-z0-9_\-]+|((?:sig|exp)=)[^&\s]+")
+
+
+def mask_links(text: str) -> str:
+    """Links that grant something (X link tokens, gallery signatures) masked for logs."""
+    return _LINKS.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+
+
+class LogTransport:
+    """Development mode: replies go to the log (links masked); `textwire chat` reads the outbox."""
+
+    async def send(self, to: str, body: str) -> Sent:
+        log.info("sms.sent.dev", to=to, text=mask_links(body))
+        return Sent(sid="DV" + secrets.token_hex(16), status="sent")
+
+
+__all__ = [
+    "LogTransport",
+    "SendError",
+    "Sent",
+    "SessionHttpClient",
+    "Transport",
+    "TwilioTransport",
+    "basic_auth_header",
+    "mask_links",
+]

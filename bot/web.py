@@ -1,0 +1,248 @@
+"""HTTP routes of the gateway: Twilio webhooks, health, readiness and metrics.
+
+`POST /twilio/sms` answers in this order (SPEC, Clarifications): a body over 64 KiB gets 413, a
+missing or wrong signature 403, a malformed form 400; then the message is committed to the inbox
+(group commit) and only then does the answer come: 200 with an empty TwiML `<Response/>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import re
+import time
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.dispatch import parse_command
+from bot.logs import get_logger, mask_phone
+from bot.runtime import RUNTIME, Runtime
+from handlers.keywords import keyword_of
+from storage import inbox, outbox
+
+log = get_logger(__name__)
+
+MAX_BODY = 64 * 1024
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+_ADDRESS = re.compile(r"^[^\s]{1,64}$")
+PRIORITY_COMMANDS = frozenset({"STOP", "UNLINK"})
+
+
+def _twiml() -> web.Response:
+    return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+
+def _public_url(runtime: Runtime, request: web.Request) -> str:
+    """The URL Twilio signed: the configured public base + the raw path and query (never Host)."""
+    return runtime.deps.config.public_base + request.raw_path
+
+
+async def _signed_form(runtime: Runtime, request: web.Request) -> list[tuple[str, str]]:
+    """Read the body (413 past 64 KiB), check the signature (403), return the form fields."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(16384):
+        raw.extend(chunk)
+        if len(raw) > MAX_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    try:
+        text = bytes(raw).decode("utf-8")
+        params = parse_qsl(text, keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        params = []
+    if not runtime.checker.valid(
+        _public_url(runtime, request), params, request.headers.get("X-Twilio-Signature")
+    ):
+        raise web.HTTPForbidden(text="invalid signature")
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise web.HTTPBadRequest(text="expected a form")
+    return params
+
+
+def _message_from(
+    runtime: Runtime, params: list[tuple[str, str]], idempotency: str | None
+) -> inbox.NewMessage:
+    """Validate the form of an inbound SMS/MMS (400 with the reason when it is malformed)."""
+    form: dict[str, str] = {}
+    for key, value in params:
+        form.setdefault(key, value)
+    sid = form.get("MessageSid", "")
+    if not _SID.match(sid):
+        raise web.HTTPBadRequest(text="MessageSid missing or malformed")
+    from_phone = form.get("From", "")
+    if not _ADDRESS.match(from_phone):
+        raise web.HTTPBadRequest(text="From missing or malformed")
+    configured_sid = runtime.deps.config.twilio.account_sid
+    if configured_sid and not hmac.compare_digest(form.get("AccountSid", ""), configured_sid):
+        raise web.HTTPBadRequest(text="AccountSid does not match")
+    try:
+        num_media = int(form.get("NumMedia", "0") or "0")
+    except ValueError:
+        raise web.HTTPBadRequest(text="NumMedia is not a number") from None
+    if not 0 <= num_media <= 10:
+        raise web.HTTPBadRequest(text="NumMedia out of range")
+    media = []
+    for n in range(num_media):
+        url = form.get(f"MediaUrl{n}", "")
+        if not url.startswith(("http://", "https://")):
+            raise web.HTTPBadRequest(text=f"MediaUrl{n} missing")
+        media.append((url, form.get(f"MediaContentType{n}", "")))
+    body = form.get("Body", "")
+    opt_out_type = form.get("OptOutType", "")[:16]
+    command = parse_command(body)
+    priority = keyword_of(body, opt_out_type) is not None or (
+        command is not None and command.name in PRIORITY_COMMANDS
+    )
+    return inbox.NewMessage(
+        message_sid=sid,
+        account_sid=form.get("AccountSid", ""),
+        from_phone=from_phone,
+        to_phone=form.get("To", "")[:64],
+        body=body,
+        media=tuple(media),
+        opt_out_type=opt_out_type,
+        idempotency_token=(idempotency or None) and idempotency[:128],
+        priority=1 if priority else 0,
+        received_at=runtime.deps.now(),
+    )
+
+
+async def twilio_sms(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    started = time.perf_counter()
+    result = "error"
+    try:
+        params = await _signed_form(runtime, request)
+        message = _message_from(runtime, params, request.headers.get("I-Twilio-Idempotency-Token"))
+        try:
+            is_new = await runtime.writer.add(message)
+        except Exception:
+            log.error("sms.store_failed", message_sid=message.message_sid)
+            raise web.HTTPServiceUnavailable(text="could not store the message; retry") from None
+        result = "accepted" if is_new else "duplicate"
+        log.info(
+            "sms.received" if is_new else "sms.duplicate",
+            message_sid=message.message_sid,
+            sender=mask_phone(message.from_phone),
+            media=len(message.media),
+        )
+        return _twiml()
+    except web.HTTPException as exc:
+        result = {413: "too_large", 403: "forbidden", 400: "bad_request"}.get(exc.status, "error")
+        if exc.status in (403, 400):
+            log.warning("sms.rejected", status=exc.status, reason=exc.text)
+        raise
+    finally:
+        runtime.metrics.inbound.labels(result=result).inc()
+        runtime.metrics.webhook_seconds.observe(time.perf_counter() - started)
+
+
+async def twilio_status(request: web.Request) -> web.Response:
+    """Delivery status callbacks: signed like the webhook; a late one never moves a row back."""
+    runtime = request.app[RUNTIME]
+    params = await _signed_form(runtime, request)
+    form = dict(params)
+    sid = form.get("MessageSid", "")
+    status = form.get("MessageStatus", "")
+    if not _SID.match(sid) or not status:
+        raise web.HTTPBadRequest(text="MessageSid or MessageStatus missing")
+    async with runtime.deps.db.tx() as conn:
+        applied = await outbox.record_delivery(
+            conn, sid, status, form.get("ErrorCode") or None, runtime.deps.now()
+        )
+    runtime.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
+    log.info(
+        "sms.status", twilio_sid=sid, status=status, applied=applied, error_code=form.get("ErrorCode") or None
+    )
+    return _twiml()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def _allowed_operator(runtime: Runtime, request: web.Request) -> bool:
+    """Loopback, or `Authorization: Bearer {server.metrics_token}` when that is set."""
+    token = runtime.deps.config.server.metrics_token
+    header = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
+        return True
+    peer = request.remote or ""
+    try:
+        return ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        return False
+
+
+async def readyz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    if not _allowed_operator(runtime, request):
+        raise web.HTTPForbidden(text="forbidden")
+    checks: dict[str, str] = {}
+    ok = True
+    for name, check in runtime.extras.get("ready_checks", {}).items():
+        try:
+            await check()
+            checks[name] = "ok"
+        except Exception as exc:
+            ok = False
+            checks[name] = f"down: {type(exc).__name__}"
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    if not _allowed_operator(runtime, request):
+        raise web.HTTPForbidden(text="forbidden")
+    try:
+        async with runtime.deps.db.read() as conn:
+            inbox_depth = await inbox.depth(conn)
+            outbox_depth = await outbox.depth(conn)
+        for status, count in inbox_depth.items():
+            runtime.metrics.inbox_depth.labels(status=status).set(count)
+        for status, count in outbox_depth.items():
+            runtime.metrics.outbox_depth.labels(status=status).set(count)
+    except Exception as exc:
+        log.warning("metrics.depth_failed", error=type(exc).__name__)
+    body = generate_latest(runtime.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/twilio/sms", twilio_sms)
+    app.router.add_post("/twilio/status", twilio_status)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line a request with the route pattern (`/x/link/{token}`), never the path or query."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        route = "unmatched"
+        match_info = getattr(request, "match_info", None)
+        if match_info is not None and match_info.route.resource is not None:
+            route = match_info.route.resource.canonical
+        self.logger.info(
+            "http.request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status,
+                "ms": round(time * 1000, 2),
+            },
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(20)

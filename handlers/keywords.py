@@ -1,0 +1,59 @@
+"""Carrier keywords: whole messages, any case, handled before everything else (SPEC).
+
+STOP and its synonyms opt the number out (nothing more is sent to it); START, YES, UNSTOP opt it
+back in; HELP and INFO get the help text. Twilio's `OptOutType` counts the same. A keyword is
+never posted anywhere.
+"""
+
+from __future__ import annotations
+
+from bot.dispatch import Context, FilterResult, HandlerResult, Inbound, Router
+from handlers.help import help_text
+from storage import users
+
+router = Router(name=__name__)
+
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN = frozenset({"START", "YES", "UNSTOP"})
+HELP = frozenset({"HELP", "INFO"})
+ALL = OPT_OUT | OPT_IN | HELP
+
+OPTED_IN = "You will get replies from textwire again. Send \\HELP for the commands."
+
+
+def keyword_of(body: str, opt_out_type: str = "") -> str | None:
+    """ "STOP", "START" or "HELP" for a carrier keyword message, else None."""
+    kind = opt_out_type.strip().upper()
+    if kind in ("STOP", "START", "HELP"):
+        return kind
+    word = body.strip().upper()
+    if word in OPT_OUT:
+        return "STOP"
+    if word in OPT_IN:
+        return "START"
+    if word in HELP:
+        return "HELP"
+    return None
+
+
+def is_keyword(msg: Inbound, ctx: Context) -> FilterResult:
+    kind = keyword_of(msg.body, msg.opt_out_type)
+    return {"keyword": kind} if kind else False
+
+
+@router.message(is_keyword)
+async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
+    kind = ctx.data["keyword"]
+    now = ctx.deps.now()
+    if kind == "STOP":
+        async with ctx.deps.db.tx() as conn:
+            await users.set_opted_out(conn, msg.from_phone, True, now)
+        ctx.log.info("sms.opted_out")
+        return None  # Twilio sends the carrier's confirmation; nothing more goes to this number
+    if kind == "START":
+        async with ctx.deps.db.tx() as conn:
+            await users.set_opted_out(conn, msg.from_phone, False, now)
+        ctx.log.info("sms.opted_in")
+        # With Advanced Opt-Out Twilio answers itself; don't send a second confirmation.
+        return None if msg.opt_out_type else OPTED_IN
+    return None if msg.opt_out_type else help_text(ctx)

@@ -1,0 +1,143 @@
+"""The outbox: replies and notices waiting for (or done with) Twilio."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import insert_ignore
+from storage.schema import outbox
+
+# Twilio's delivery statuses, ranked so that a late callback never moves a row backwards.
+DELIVERY_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "failed": 4,
+    "undelivered": 4,
+    "canceled": 4,
+    "delivered": 5,
+    "partially_delivered": 5,
+    "read": 6,
+}
+
+REDACTED = "[redacted: contained a link]"
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    to: str,
+    body: str,
+    dedupe_key: str,
+    now: float,
+    inbox_id: int | None = None,
+    redact: bool = False,
+) -> bool:
+    """Queue one SMS. A second call with the same `dedupe_key` is a no-op (returns False)."""
+    result = await conn.execute(
+        insert_ignore(conn, outbox).values(
+            dedupe_key=dedupe_key,
+            inbox_id=inbox_id,
+            to_phone=to,
+            body=body,
+            redact=redact,
+            status="queued",
+            next_attempt_at=0,
+            created_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def record_delivery(
+    conn: AsyncConnection, twilio_sid: str, status: str, error_code: str | None, now: float
+) -> bool:
+    """Apply a status callback unless the row already has a later status. True when applied."""
+    rank = DELIVERY_RANK.get(status)
+    if rank is None:
+        return False
+    row = (
+        await conn.execute(
+            sa.select(outbox.c.id, outbox.c.delivery_status).where(outbox.c.twilio_sid == twilio_sid)
+        )
+    ).first()
+    if row is None:
+        return False
+    current = DELIVERY_RANK.get(row.delivery_status or "", -1)
+    if rank <= current:
+        return False
+    values: dict[str, object] = {"delivery_status": status, "updated_at": now}
+    if error_code:
+        values["error_code"] = error_code
+    await conn.execute(sa.update(outbox).where(outbox.c.id == row.id).values(**values))
+    return True
+
+
+async def claim(
+    conn: AsyncConnection, *, now: float, limit: int, lease: float
+) -> list[sa.Row[tuple[object, ...]]]:
+    """Claim rows ready to send: queued and due, or stuck in `sending` past their lease (the
+    process died mid-send: sending again is a rare duplicate, which beats a lost SMS)."""
+    ready = sa.or_(
+        sa.and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= now),
+        sa.and_(outbox.c.status == "sending", outbox.c.claimed_until < now),
+    )
+    ids = (
+        (await conn.execute(sa.select(outbox.c.id).where(ready).order_by(outbox.c.id).limit(limit)))
+        .scalars()
+        .all()
+    )
+    claimed = []
+    for row_id in ids:
+        result = await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == row_id, ready)
+            .values(
+                status="sending", claimed_until=now + lease, attempts=outbox.c.attempts + 1, updated_at=now
+            )
+        )
+        if result.rowcount == 1:
+            claimed.append(row_id)
+    if not claimed:
+        return []
+    return list(
+        (await conn.execute(sa.select(outbox).where(outbox.c.id.in_(claimed)).order_by(outbox.c.id))).all()
+    )
+
+
+async def mark(conn: AsyncConnection, row_id: int, *, now: float, **values: object) -> None:
+    await conn.execute(
+        sa.update(outbox).where(outbox.c.id == row_id).values(updated_at=now, claimed_until=None, **values)
+    )
+
+
+async def redact_sent(conn: AsyncConnection, *, before: float) -> int:
+    """Redact link-carrying rows sent before `before` (chat had its chance to show them)."""
+    result = await conn.execute(
+        sa.update(outbox)
+        .where(
+            outbox.c.redact.is_(True),
+            outbox.c.redacted.is_(False),
+            outbox.c.status != "queued",
+            outbox.c.created_at < before,
+        )
+        .values(body=REDACTED, redacted=True)
+    )
+    return result.rowcount
+
+
+async def depth(conn: AsyncConnection) -> dict[str, int]:
+    rows = (await conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+async def purge(conn: AsyncConnection, *, before: float) -> int:
+    result = await conn.execute(
+        sa.delete(outbox).where(
+            outbox.c.status.in_(("sent", "failed", "skipped")), outbox.c.created_at < before
+        )
+    )
+    return result.rowcount
