@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.deps import Deps
 from bot.devmode import twilio_auth_token
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, Router
 from bot.ingest import InboxWriter
 from bot.logs import get_logger
 from bot.metrics import Metrics
@@ -48,13 +48,14 @@ def default_features() -> list[Feature]:
     return list(features.FEATURES)
 
 
-def build_dispatcher() -> Dispatcher:
+def build_dispatcher(extra_routers: Sequence[Router] = ()) -> Dispatcher:
+    """The root: outer middlewares, then handlers.ROUTERS in order (`extra_routers` first: tests)."""
     import handlers
 
     dp = Dispatcher()
     dp.outer_middleware(load_user)
     dp.outer_middleware(rate_limit)
-    dp.include(*handlers.ROUTERS)
+    dp.include(*extra_routers, *handlers.ROUTERS)
     return dp
 
 
@@ -75,6 +76,7 @@ def build_app(
     clock: Callable[[], float] = time.time,
     features: Sequence[Feature] | None = None,
     run_scheduler: bool = True,
+    extra_routers: Sequence[Router] = (),
 ) -> web.Application:
     feature_list = default_features() if features is None else list(features)
     app = web.Application(client_max_size=MAX_BODY)
@@ -87,7 +89,7 @@ def build_app(
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            runtime = await _start(stack, config, metrics, transport, clock, feature_list, run_scheduler)
+            runtime = await _start(stack, config, metrics, transport, clock, feature_list, run_scheduler, extra_routers)
             app[RUNTIME] = runtime
             yield
             log.info("app.stopping")
@@ -105,6 +107,7 @@ async def _start(
     clock: Callable[[], float],
     features: Sequence[Feature],
     run_scheduler: bool,
+    extra_routers: Sequence[Router],
 ) -> Runtime:
     token, generated = twilio_auth_token(config)
     if config.dev_mode:
@@ -129,7 +132,7 @@ async def _start(
 
     wakeup = _Wakeup()
     deps = Deps(config=config, db=db, http=http, wake_sender=wakeup, clock=clock, services={})
-    dispatcher = build_dispatcher()
+    dispatcher = build_dispatcher(extra_routers)
     worker = Worker(deps, dispatcher, metrics)
     sender = Sender(deps, transport, metrics)
     wakeup.target = sender.wake

@@ -94,6 +94,7 @@ class WorkerConfig:
     outage_retry_hours: float = 24.0
     send_retry_hours: float = 1.0
     poll_seconds: float = 1.0
+    retry_base_seconds: float = 2.0
 
 
 @dataclass(frozen=True)

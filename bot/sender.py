@@ -135,7 +135,7 @@ class Sender:
             return
         window = self.deps.config.worker.send_retry_hours * 3600
         if exc.retryable and now - m["created_at"] < window:
-            delay = max(exc.retry_after or 0.0, backoff(m["attempts"], base=2.0, cap=600.0))
+            delay = max(exc.retry_after or 0.0, backoff(m["attempts"], base=self.deps.config.worker.retry_base_seconds, cap=600.0))
             async with self.deps.db.tx() as conn:
                 await outbox.mark(
                     conn,

@@ -23,7 +23,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.config import TwilioConfig
-from bot.logs import get_logger
+from bot.logs import get_logger, mask_phone
 
 log = get_logger(__name__)
 
@@ -176,7 +176,7 @@ class LogTransport:
     """Development mode: replies go to the log (links masked); `textwire chat` reads the outbox."""
 
     async def send(self, to: str, body: str) -> Sent:
-        log.info("sms.sent.dev", to=to, text=mask_links(body))
+        log.info("sms.sent.dev", to=mask_phone(to), text=mask_links(body))
         return Sent(sid="DV" + secrets.token_hex(16), status="sent")
 
 

@@ -1,0 +1,199 @@
+"""Shared fixtures: a network guard, configs on real SQLite files, and a bot behind aiohttp's
+test server whose webhooks are signed with twilio's own RequestValidator."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import ipaddress
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from twilio.request_validator import RequestValidator
+
+from bot.app import Feature, build_app
+from bot.config import Config, DatabaseConfig, MediaConfig, ServerConfig, WorkerConfig, replace
+from bot.devmode import twilio_auth_token
+from bot.dispatch import Router
+from bot.runtime import RUNTIME, Runtime
+from bot.twilio_client import Transport
+
+pytest_plugins = [p for p in ("tests.fakes.twilio_api", "tests.fakes.x_api") if importlib.util.find_spec(p)]  # TEMP
+
+PUBLIC_URL = "https://sms.example.test"
+ALICE = "+15550001111"
+BOB = "+15550002222"
+
+
+def _is_local(host: object) -> bool:
+    if host is None or host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any test that would reach beyond loopback fails (name lookups and connections)."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local(host.decode() if isinstance(host, bytes) else host):
+            raise OSError(f"test tried to reach the internet: {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def check(address: Any) -> None:
+        if isinstance(address, tuple) and not _is_local(address[0]):
+            raise OSError(f"test tried to reach the internet: {address[0]}")
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        check(address)
+        return real_connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+        check(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+
+
+def new_sid(prefix: str = "SM") -> str:
+    return prefix + secrets.token_hex(16)
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Config]:
+    """A Config on a fresh data folder and SQLite file; keyword arguments change sections."""
+
+    def make(**sections: dict[str, Any]) -> Config:
+        data = tmp_path / "data"
+        base = Config(
+            server=ServerConfig(public_url=PUBLIC_URL, data_dir=str(data)),
+            database=DatabaseConfig(url=f"sqlite:///{data}/textwire.db"),
+            media=MediaConfig(local_dir=str(data / "media")),
+            worker=WorkerConfig(poll_seconds=0.05, retry_base_seconds=0.05),
+        )
+        return replace(base, **sections)
+
+    return make
+
+
+async def wait_for(predicate: Callable[[], Awaitable[Any]], within: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll `predicate` until it returns something truthy (event-driven code has no hook to await)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {getattr(predicate, '__name__', predicate)}")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class Bot:
+    client: TestClient[web.Request, web.Application]
+    config: Config
+    token: str
+    sent: list[str] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.client.app[RUNTIME]
+
+    def form(self, body: str = "", *, sender: str = ALICE, sid: str | None = None, **extra: str) -> dict[str, str]:
+        form = {
+            "MessageSid": sid or new_sid(),
+            "AccountSid": self.config.twilio.account_sid or "AC" + "0" * 32,
+            "From": sender,
+            "To": "+15557654321",
+            "Body": body,
+            "NumMedia": "0",
+        }
+        form.update(extra)
+        return form
+
+    def signature(self, form: dict[str, str], path: str = "/twilio/sms", url: str | None = None) -> str:
+        signed: str = RequestValidator(self.token).compute_signature(url or self.config.public_base + path, form)
+        return signed
+
+    async def post(self, form: dict[str, str], path: str = "/twilio/sms", signature: str | None = None) -> Any:
+        headers = {"X-Twilio-Signature": signature if signature is not None else self.signature(form, path)}
+        return await self.client.post(path, data=form, headers=headers)
+
+    async def text(self, body: str, *, sender: str = ALICE, **extra: str) -> dict[str, str]:
+        """Send a signed SMS; assert the 200 with empty TwiML; return the form."""
+        form = self.form(body, sender=sender, **extra)
+        resp = await self.post(form)
+        assert resp.status == 200, await resp.text()
+        assert "<Response />" in await resp.text()
+        return form
+
+    async def rows(self, query: str, **params: Any) -> list[sa.Row[Any]]:
+        async with self.runtime.deps.db.read() as conn:
+            return list((await conn.execute(sa.text(query), params)).all())
+
+    async def scalar(self, query: str, **params: Any) -> Any:
+        async with self.runtime.deps.db.read() as conn:
+            return (await conn.execute(sa.text(query), params)).scalar()
+
+    async def handled(self, sid: str) -> str:
+        async def done() -> str | None:
+            status = await self.scalar("SELECT status FROM inbox WHERE message_sid = :sid", sid=sid)
+            return status if status in ("done", "failed") else None
+
+        result: str = await wait_for(done)
+        return result
+
+
+BotFactory = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+def bot_factory(aiohttp_client: Any, make_config: Callable[..., Config]) -> BotFactory:
+    async def make(
+        config: Config | None = None,
+        *,
+        transport: Transport | None = None,
+        features: list[Feature] | None = None,
+        routers: tuple[Router, ...] = (),
+        clock: Callable[[], float] = time.time,
+        **sections: dict[str, Any],
+    ) -> Bot:
+        config = config or make_config(**sections)
+        app = build_app(config, transport=transport, features=features, run_scheduler=False, extra_routers=routers, clock=clock)
+        client = await aiohttp_client(app)
+        token, _ = twilio_auth_token(config)
+        return Bot(client=client, config=config, token=token)
+
+    return make
+
+
+@pytest.fixture
+async def bot(bot_factory: BotFactory, fake_twilio: Any) -> Bot:
+    """The bot on the embedded default, sending through a local fake of Twilio's Messages API."""
+    return await bot_factory(
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "media_hosts": (fake_twilio.cdn_host,),
+            "timeout_seconds": 2.0,
+        }
+    )

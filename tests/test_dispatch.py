@@ -1,0 +1,145 @@
+"""The dispatcher: routers, filters that parse once, middlewares, registration checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.dispatch import (
+    Command,
+    Context,
+    Dispatcher,
+    HandlerResult,
+    Inbound,
+    Reply,
+    Router,
+    has_text,
+    parse_command,
+)
+from bot.logs import get_logger
+
+
+def msg(body: str) -> Inbound:
+    return Inbound(id=1, message_sid="SM" + "0" * 32, from_phone="+15550001111", to_phone="+1", body=body)
+
+
+def ctx() -> Context:
+    return Context(deps=None, log=get_logger("test"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("\\JOIN house pw", "JOIN", ("house", "pw")),
+        ("/join   House   pw  ", "JOIN", ("House", "pw")),
+        ("  \\help", "HELP", ()),
+    ],
+)
+def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
+    cmd = parse_command(text)
+    assert cmd is not None
+    assert (cmd.name, cmd.args) == (name, args)
+
+
+@pytest.mark.parametrize("text", ["hello", "\\", "\\ 1", "/ ", "a/b", "\\123", ""])
+def test_not_commands(text: str) -> None:
+    assert parse_command(text) is None
+
+
+async def test_first_matching_handler_wins_in_include_order() -> None:
+    first, second = Router("first"), Router("second")
+    calls: list[str] = []
+
+    @first.command("JOIN", args=2, usage="\\JOIN <room> <password>")
+    async def join(m: Inbound, c: Context) -> HandlerResult:
+        assert c.command is not None
+        calls.append("join:" + ",".join(c.command.args))
+        return "joined"
+
+    @second.message(has_text)
+    async def fallback(m: Inbound, c: Context) -> HandlerResult:
+        calls.append("text")
+        return ["a", Reply("b", redact=True)]
+
+    dp = Dispatcher()
+    dp.include(first, second)
+    assert await dp.feed(msg("\\join house pw"), ctx()) == [Reply("joined")]
+    assert await dp.feed(msg("hello"), ctx()) == [Reply("a"), Reply("b", redact=True)]
+    assert await dp.feed(msg("\\JOIN house"), ctx()) == [Reply("Usage: \\JOIN <room> <password>")]
+    assert calls == ["join:house,pw", "text"]
+
+
+async def test_bare_command_upper_case_only_exact_words() -> None:
+    router = Router("r")
+
+    @router.command("JOIN", args=2, bare=True)
+    async def join(m: Inbound, c: Context) -> HandlerResult:
+        return "joined"
+
+    dp = Dispatcher()
+    dp.include(router)
+    assert await dp.feed(msg("JOIN house pw"), ctx()) == [Reply("joined")]
+    assert await dp.feed(msg("join house pw"), ctx()) == []
+    assert await dp.feed(msg("JOIN house pw now"), ctx()) == []
+
+
+async def test_outer_and_inner_middlewares_order() -> None:
+    order: list[str] = []
+    router = Router("r")
+
+    async def inner(handler: Any, m: Inbound, c: Context) -> HandlerResult:
+        order.append("inner")
+        return await handler(m, c)
+
+    router.inner_middleware(inner)
+
+    @router.message(Command("PING"))
+    async def ping(m: Inbound, c: Context) -> HandlerResult:
+        order.append("handler")
+        return "pong"
+
+    dp = Dispatcher()
+
+    async def outer(handler: Any, m: Inbound, c: Context) -> HandlerResult:
+        order.append("outer")
+        return await handler(m, c)
+
+    dp.outer_middleware(outer)
+    dp.include(router)
+    assert await dp.feed(msg("\\ping"), ctx()) == [Reply("pong")]
+    assert await dp.feed(msg("nothing matches"), ctx()) == []
+    assert order == ["outer", "inner", "handler", "outer"]
+
+
+def test_sync_handlers_are_refused() -> None:
+    router = Router("r")
+
+    def sync_handler(m: Inbound, c: Context) -> HandlerResult:
+        return "no"
+
+    with pytest.raises(TypeError, match="must be an async function"):
+        router.register(sync_handler, has_text)  # type: ignore[arg-type]
+
+
+def test_router_included_twice_is_an_error() -> None:
+    dp, router = Dispatcher(), Router("r")
+    dp.include(router)
+    with pytest.raises(ValueError, match="already included"):
+        dp.include(router)
+
+
+async def test_help_entries_collected_from_commands() -> None:
+    router = Router("r")
+
+    @router.command("ROOMS", args=0)
+    async def rooms(m: Inbound, c: Context) -> HandlerResult:
+        return "|".join(c.help_entries)
+
+    @router.command("SECRET", args=0, help="")
+    async def secret(m: Inbound, c: Context) -> HandlerResult:
+        return None
+
+    dp = Dispatcher()
+    dp.include(router)
+    assert await dp.feed(msg("\\rooms"), ctx()) == [Reply("\\ROOMS")]

@@ -1,0 +1,160 @@
+"""The outbox sender against a local fake of Twilio's Messages API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from storage import outbox
+from tests.conftest import ALICE, BOB, Bot, wait_for
+
+
+async def _status(bot: Bot, sid: str) -> Any:
+    return await bot.scalar("SELECT o.status FROM outbox o JOIN inbox i ON o.inbox_id = i.id WHERE i.message_sid = :s", s=sid)
+
+
+async def test_stop_means_no_sends_and_start_sends_again(bot: Bot, fake_twilio: Any) -> None:
+    stop = await bot.text("stop")
+    assert await bot.handled(stop["MessageSid"]) == "done"
+    assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=ALICE) == 1
+    help_form = await bot.text("\\HELP")
+    await bot.handled(help_form["MessageSid"])
+
+    async def skipped() -> bool:
+        return await _status(bot, help_form["MessageSid"]) == "skipped"
+
+    await wait_for(skipped)
+    assert fake_twilio.messages == []
+
+    start = await bot.text("START")
+    await bot.handled(start["MessageSid"])
+    await fake_twilio.wait_for_messages(1)
+    assert "again" in fake_twilio.messages[0]["Body"]
+    await bot.text("\\HELP")
+    await fake_twilio.wait_for_messages(2)
+
+
+async def test_every_opt_out_keyword_and_opt_out_type(bot: Bot, fake_twilio: Any) -> None:
+    for i, word in enumerate(["STOPALL", "unsubscribe", " Cancel ", "END", "quit", "REVOKE", "optout"]):
+        phone = f"+1555000{i:04d}"
+        form = await bot.text(word, sender=phone)
+        await bot.handled(form["MessageSid"])
+        assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=phone) == 1, word
+    form = await bot.text("please stop texting me", sender=BOB, OptOutType="STOP")
+    await bot.handled(form["MessageSid"])
+    assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=BOB) == 1
+    await asyncio.sleep(0.2)
+    assert fake_twilio.messages == []
+
+
+async def test_help_keyword_answers_help(bot: Bot, fake_twilio: Any) -> None:
+    await bot.text("info")
+    await fake_twilio.wait_for_messages(1)
+    assert fake_twilio.messages[0]["Body"].startswith("textwire:")
+
+
+async def test_twilio_21610_marks_the_number_opted_out(bot: Bot, fake_twilio: Any) -> None:
+    fake_twilio.opted_out.add(ALICE)
+    form = await bot.text("\\HELP")
+
+    async def failed() -> bool:
+        return await _status(bot, form["MessageSid"]) == "failed"
+
+    await wait_for(failed)
+    assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=ALICE) == 1
+    requests_before = fake_twilio.requests
+    again = await bot.text("\\HELP")
+
+    async def skipped() -> bool:
+        return await _status(bot, again["MessageSid"]) == "skipped"
+
+    await wait_for(skipped)
+    assert fake_twilio.requests == requests_before  # nothing more sent to it
+
+
+async def test_429_then_201_is_sent_once_after_the_retry(bot: Bot, fake_twilio: Any) -> None:
+    fake_twilio.fail_next(429, code=20429, retry_after=0)
+    form = await bot.text("\\HELP")
+    await fake_twilio.wait_for_messages(1)
+
+    async def sent() -> bool:
+        return await _status(bot, form["MessageSid"]) == "sent"
+
+    await wait_for(sent)
+    assert fake_twilio.requests == 2
+    assert await bot.scalar("SELECT attempts FROM outbox") == 2
+    await asyncio.sleep(0.2)
+    assert len(fake_twilio.messages) == 1
+
+
+async def test_5xx_and_timeouts_are_retried(bot: Bot, fake_twilio: Any) -> None:
+    fake_twilio.fail_next(503)
+    fake_twilio.fail_next(500)
+    await bot.text("\\HELP")
+    await fake_twilio.wait_for_messages(1)
+    assert fake_twilio.requests == 3
+
+
+async def test_a_slow_twilio_is_timed_out_and_retried(bot_factory: Any, fake_twilio: Any) -> None:
+    bot = await bot_factory(
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "timeout_seconds": 0.2,
+        }
+    )
+    fake_twilio.delay = 1.0
+    form = await bot.text("\\HELP")
+
+    async def retried() -> bool:
+        return bool(await bot.scalar("SELECT attempts FROM outbox") or 0 >= 2)
+
+    await wait_for(retried)
+    fake_twilio.delay = 0
+    await fake_twilio.wait_for_messages(1)
+
+    async def sent() -> bool:
+        return await _status(bot, form["MessageSid"]) == "sent"
+
+    await wait_for(sent)
+
+
+async def test_permanent_errors_are_not_retried(bot: Bot, fake_twilio: Any) -> None:
+    fake_twilio.fail_next(400, code=21211)  # invalid 'To' number
+    form = await bot.text("\\HELP")
+
+    async def failed() -> bool:
+        return await _status(bot, form["MessageSid"]) == "failed"
+
+    await wait_for(failed)
+    await asyncio.sleep(0.2)
+    assert fake_twilio.requests == 1
+    assert await bot.scalar("SELECT error_code FROM outbox") == "21211"
+
+
+async def test_a_reply_queued_twice_is_sent_once(bot: Bot, fake_twilio: Any) -> None:
+    async with bot.runtime.deps.db.tx() as conn:
+        first = await outbox.enqueue(conn, to=BOB, body="hello", dedupe_key="k1", now=1.0)
+        second = await outbox.enqueue(conn, to=BOB, body="hello", dedupe_key="k1", now=1.0)
+    assert (first, second) == (True, False)
+    bot.runtime.sender.wake()
+    await fake_twilio.wait_for_messages(1)
+    await asyncio.sleep(0.2)
+    assert len(fake_twilio.messages) == 1
+
+
+async def test_messaging_service_sid_is_used_when_set(bot_factory: Any, fake_twilio: Any) -> None:
+    bot = await bot_factory(
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "messaging_service_sid": "MG" + "1" * 32,
+            "api_base": fake_twilio.api_base,
+        }
+    )
+    await bot.text("\\HELP")
+    await fake_twilio.wait_for_messages(1)
+    assert fake_twilio.messages[0]["MessagingServiceSid"] == "MG" + "1" * 32
+    assert "From" not in fake_twilio.messages[0]

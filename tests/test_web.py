@@ -1,0 +1,199 @@
+"""POST /twilio/sms and /twilio/status through aiohttp's test server, with real signatures."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+from twilio.request_validator import RequestValidator
+
+from tests.conftest import ALICE, Bot, BotFactory, wait_for
+
+
+async def test_signed_help_gets_empty_twiml_then_one_reply_through_twilio(bot: Bot, fake_twilio: Any) -> None:
+    form = bot.form("\\HELP")
+    resp = await bot.post(form)
+    assert resp.status == 200
+    assert resp.content_type == "text/xml"
+    assert await resp.text() == '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    await fake_twilio.wait_for_messages(1)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    [sent] = fake_twilio.messages
+    assert sent["To"] == ALICE
+    assert sent["From"] == "+15557654321"
+    assert sent["Body"].startswith("textwire:")
+    assert "STOP" in sent["Body"]
+    assert sent["StatusCallback"] == "https://sms.example.test/twilio/status"
+    await asyncio.sleep(0.2)
+    assert len(fake_twilio.messages) == 1
+
+
+async def test_same_webhook_ten_times_concurrently_is_one_row_and_one_reply(bot: Bot, fake_twilio: Any) -> None:
+    form = bot.form("\\HELP")
+    responses = await asyncio.gather(*(bot.post(form) for _ in range(10)))
+    assert [r.status for r in responses] == [200] * 10
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 1
+    await fake_twilio.wait_for_messages(1)
+    await bot.handled(form["MessageSid"])
+    await asyncio.sleep(0.3)
+    assert len(fake_twilio.messages) == 1
+    assert await bot.scalar("SELECT count(*) FROM outbox") == 1
+
+
+async def test_forged_missing_and_wrong_url_signatures_are_403_and_store_nothing(bot: Bot) -> None:
+    form = bot.form("\\HELP")
+    forged = RequestValidator("not-the-token").compute_signature(bot.config.public_base + "/twilio/sms", form)
+    wrong_url = bot.signature(form, url="https://attacker.example/twilio/sms")
+    other_path = bot.signature(form, path="/twilio/status")
+    for signature in (forged, "", wrong_url, other_path):
+        resp = await bot.post(form, signature=signature)
+        assert resp.status == 403, signature
+    resp = await bot.client.post("/twilio/sms", data=form)  # no header at all
+    assert resp.status == 403
+    tampered = dict(form, Body="\\STOP")
+    resp = await bot.post(tampered, signature=bot.signature(form))
+    assert resp.status == 403
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 0
+
+
+async def test_port_and_proxy_variants_of_a_genuine_request_are_accepted(bot: Bot) -> None:
+    # The test server listens on 127.0.0.1:<random>; Twilio signed the public URL (behind a proxy).
+    form = bot.form("\\HELP")
+    with_port = bot.signature(form, url="https://sms.example.test:443/twilio/sms")
+    resp = await bot.post(form, signature=with_port)
+    assert resp.status == 200
+    form2 = bot.form("\\HELP")
+    resp = await bot.client.post(
+        "/twilio/sms",
+        data=form2,
+        headers={
+            "X-Twilio-Signature": bot.signature(form2),
+            "Host": "internal:8080",
+            "X-Forwarded-Proto": "http",
+        },
+    )
+    assert resp.status == 200
+    # the query string is part of what Twilio signs (e.g. connection overrides in the URL)
+    form3 = bot.form("\\HELP")
+    path = "/twilio/sms?source=twilio%2Bsms&x=a%20b"
+    resp = await bot.post(form3, path=path)
+    assert resp.status == 200
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 3
+
+
+async def test_malformed_forms_are_400_after_the_signature(bot: Bot) -> None:
+    cases = [
+        {k: v for k, v in bot.form("hi").items() if k != "MessageSid"},
+        bot.form("hi", sid="SM123"),
+        bot.form("hi", From=""),
+        bot.form("hi", NumMedia="x"),
+        bot.form("hi", NumMedia="2", MediaUrl0="https://api.twilio.com/x"),
+        bot.form("hi", NumMedia="11"),
+        bot.form("hi", AccountSid="AC" + "f" * 32),  # another account's webhook
+    ]
+    for form in cases:
+        resp = await bot.post(form)
+        assert resp.status == 400, form
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 0
+
+
+async def test_non_form_body_is_400_when_signed_and_403_when_not(bot: Bot) -> None:
+    url = bot.config.public_base + "/twilio/sms"
+    signature = RequestValidator(bot.token).compute_signature(url, {})
+    resp = await bot.client.post("/twilio/sms", data=b"{}", headers={"X-Twilio-Signature": signature, "Content-Type": "application/json"})
+    assert resp.status == 400
+    resp = await bot.client.post("/twilio/sms", data=b"{}", headers={"Content-Type": "application/json"})
+    assert resp.status == 403
+
+
+async def test_body_over_64_kib_is_413_before_the_signature(bot: Bot) -> None:
+    form = bot.form("x" * (65 * 1024))
+    resp = await bot.client.post("/twilio/sms", data=form)  # unsigned: size is checked first
+    assert resp.status == 413
+    resp = await bot.post(form)
+    assert resp.status == 413
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 0
+
+
+async def test_storage_failure_answers_5xx_never_200(bot: Bot) -> None:
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.text("DROP TABLE inbox"))
+    resp = await bot.post(bot.form("\\HELP"))
+    assert resp.status == 503
+
+
+async def test_status_callbacks_are_signed_and_never_move_backwards(bot: Bot, fake_twilio: Any) -> None:
+    await bot.text("\\HELP")
+    await fake_twilio.wait_for_messages(1)
+    twilio_sid = fake_twilio.messages[0]["sid"]
+
+    async def has_sid() -> Any:
+        return await bot.scalar("SELECT id FROM outbox WHERE twilio_sid = :s", s=twilio_sid)
+
+    await wait_for(has_sid)
+
+    async def callback(status: str, signed: bool = True) -> int:
+        form = {"MessageSid": twilio_sid, "MessageStatus": status, "AccountSid": fake_twilio.account_sid}
+        resp = await bot.post(form, path="/twilio/status", signature=None if signed else "bad")
+        return int(resp.status)
+
+    assert await callback("delivered", signed=False) == 403
+    assert await callback("delivered") == 200
+    assert await callback("sent") == 200  # late, out of order
+    assert await bot.scalar("SELECT delivery_status FROM outbox WHERE twilio_sid = :s", s=twilio_sid) == "delivered"
+    form = {"MessageSid": twilio_sid}
+    resp = await bot.post(form, path="/twilio/status")
+    assert resp.status == 400
+
+
+async def test_health_ready_and_metrics(bot: Bot) -> None:
+    resp = await bot.client.get("/healthz")
+    assert resp.status == 200
+    resp = await bot.client.get("/readyz")
+    assert resp.status == 200
+    assert (await resp.json())["checks"]["database"] == "ok"
+    await bot.text("\\HELP")
+    await bot.post(bot.form("hi"), signature="bad")
+    resp = await bot.client.get("/metrics")
+    text = await resp.text()
+    assert resp.status == 200
+    assert 'textwire_inbound_total{result="accepted"} 1.0' in text
+    assert 'textwire_inbound_total{result="forbidden"} 1.0' in text
+    assert "textwire_webhook_seconds_bucket" in text
+    assert "textwire_inbox_depth" in text
+    assert "textwire_outbox_depth" in text
+
+
+async def test_readyz_is_503_when_the_database_is_down(bot: Bot) -> None:
+    async def broken() -> None:
+        raise ConnectionError("down")
+
+    bot.runtime.extras["ready_checks"]["database"] = broken
+    resp = await bot.client.get("/readyz")
+    assert resp.status == 503
+
+
+async def test_metrics_need_loopback_or_the_bearer_token(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(server={"public_url": "https://sms.example.test", "metrics_token": "s3cret"})
+    # aiohttp's test client is on loopback, so show the token path with a spoofed remote
+    from bot.web import _allowed_operator
+
+    class Req:
+        remote = "203.0.113.9"
+
+        def __init__(self, auth: str) -> None:
+            self.headers = {"Authorization": auth}
+
+    assert not _allowed_operator(bot.runtime, Req(""))  # type: ignore[arg-type]
+    assert not _allowed_operator(bot.runtime, Req("Bearer wrong"))  # type: ignore[arg-type]
+    assert _allowed_operator(bot.runtime, Req("Bearer s3cret"))  # type: ignore[arg-type]
+
+
+async def test_an_unknown_command_gets_a_pointer_to_help(bot: Bot, fake_twilio: Any) -> None:
+    form = await bot.text("\\FOO bar")
+    await fake_twilio.wait_for_messages(1)
+    assert fake_twilio.messages[0]["Body"] == "Unknown command \\FOO. Send \\HELP for the list."
+    assert await bot.handled(form["MessageSid"]) == "done"
+
+

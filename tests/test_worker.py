@@ -1,0 +1,168 @@
+"""The worker: per-sender order, concurrency across senders, retries, crash recovery, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bot.app import build_app
+from bot.dispatch import Command, Context, HandlerResult, Inbound, Router
+from bot.errors import Retry
+from bot.runtime import RUNTIME
+from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
+
+
+def recording_router(log: list[str], gate: asyncio.Event | None = None) -> Router:
+    router = Router("test")
+
+    @router.message(Command("REC"))
+    async def record(msg: Inbound, ctx: Context) -> HandlerResult:
+        assert ctx.command is not None
+        if gate is not None and ctx.command.args[0] == "slow":
+            await gate.wait()
+        log.append(f"{msg.from_phone}:{ctx.command.arg_text}")
+        return None
+
+    return router
+
+
+async def test_one_senders_messages_in_order_senders_in_parallel(bot_factory: BotFactory) -> None:
+    seen: list[str] = []
+    gate = asyncio.Event()
+    bot = await bot_factory(routers=(recording_router(seen, gate),))
+    await bot.text("\\REC slow", sender=ALICE)
+    for i in range(5):
+        await bot.text(f"\\REC {i}", sender=ALICE)
+    bob = await bot.text("\\REC bob", sender=BOB)
+    await bot.handled(bob["MessageSid"])  # Bob is not held up by Alice's slow message
+    assert seen == [f"{BOB}:bob"]
+    gate.set()
+
+    async def all_done() -> bool:
+        return len(seen) == 7
+
+    await wait_for(all_done)
+    assert [s for s in seen if s.startswith(ALICE)] == [f"{ALICE}:slow"] + [f"{ALICE}:{i}" for i in range(5)]
+
+
+async def test_stop_is_handled_at_once_even_behind_a_slow_message(bot_factory: BotFactory) -> None:
+    seen: list[str] = []
+    gate = asyncio.Event()
+    bot = await bot_factory(routers=(recording_router(seen, gate),))
+    await bot.text("\\REC slow")
+    stop = await bot.text("STOP")
+    assert await bot.handled(stop["MessageSid"]) == "done"
+    assert seen == []
+    gate.set()
+
+
+async def test_unexpected_errors_are_retried_then_failed_with_a_polite_reply(bot_factory: BotFactory) -> None:
+    router = Router("boom")
+    calls = 0
+
+    @router.message(Command("BOOM"))
+    async def boom(msg: Inbound, ctx: Context) -> HandlerResult:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("kaput")
+
+    bot = await bot_factory(routers=(router,), worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "max_attempts": 3})
+    form = await bot.text("\\BOOM")
+    assert await bot.handled(form["MessageSid"]) == "failed"
+    assert calls == 3
+    [row] = await bot.rows("SELECT status, attempts, error FROM inbox")
+    assert row.attempts == 3
+    assert "RuntimeError" in row.error
+    body = await bot.scalar("SELECT body FROM outbox")
+    assert body.startswith("Sorry, something went wrong")
+
+
+async def test_retry_on_outage_then_success(bot_factory: BotFactory) -> None:
+    router = Router("flaky")
+    calls = 0
+
+    @router.message(Command("FLAKY"))
+    async def flaky(msg: Inbound, ctx: Context) -> HandlerResult:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise Retry("s3 down", delay=0.01)
+        return "stored"
+
+    bot = await bot_factory(routers=(router,))
+    form = await bot.text("\\FLAKY")
+    assert await bot.handled(form["MessageSid"]) == "done"
+    assert calls == 3
+    assert await bot.scalar("SELECT body FROM outbox") == "stored"
+
+
+async def test_outage_longer_than_the_window_fails_with_a_reply(bot_factory: BotFactory) -> None:
+    router = Router("down")
+
+    @router.message(Command("DOWN"))
+    async def down(msg: Inbound, ctx: Context) -> HandlerResult:
+        raise Retry("s3 down", delay=0.01, failure_reply="Could not save your receipts. Please send them again later.")
+
+    bot = await bot_factory(routers=(router,), worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0001})
+    form = await bot.text("\\DOWN")
+    assert await bot.handled(form["MessageSid"]) == "failed"
+    assert await bot.scalar("SELECT body FROM outbox") == "Could not save your receipts. Please send them again later."
+
+
+async def test_claimed_rows_of_a_dead_process_are_handled_after_restart(bot_factory: BotFactory, aiohttp_client: Any) -> None:
+    bot = await bot_factory()
+    form = await bot.text("\\HELP")
+    await bot.handled(form["MessageSid"])
+    # a row claimed by a process that died mid-message
+    async with bot.runtime.deps.db.tx() as conn:
+        import sqlalchemy as sa
+
+        from storage.schema import inbox
+
+        await conn.execute(
+            sa.insert(inbox).values(
+                message_sid="SM" + "e" * 32,
+                from_phone=BOB,
+                body="\\HELP",
+                status="processing",
+                claimed_by="worker-dead",
+                claimed_until=time.time() + 300,
+                attempts=1,
+                received_at=time.time(),
+            )
+        )
+    await bot.client.close()
+    app = build_app(bot.config, run_scheduler=False)
+    client = await aiohttp_client(app)
+    restarted = Bot(client=client, config=bot.config, token=bot.token)
+    assert await restarted.handled("SM" + "e" * 32) == "done"
+    assert client.app[RUNTIME].deps.db.is_sqlite
+
+
+async def test_over_the_per_sender_limit_messages_wait_and_one_notice_is_sent(bot_factory: BotFactory) -> None:
+    now = [time.time()]
+    seen: list[str] = []
+    bot = await bot_factory(routers=(recording_router(seen),), limits={"per_sender_per_minute": 3}, clock=lambda: now[0])
+    forms = [await bot.text(f"\\REC {i}") for i in range(6)]
+    await bot.handled(forms[2]["MessageSid"])
+
+    async def notice() -> Any:
+        return await bot.scalar("SELECT count(*) FROM outbox WHERE body LIKE 'You are sending%'")
+
+    assert await wait_for(notice) == 1
+    await asyncio.sleep(0.2)
+    assert len(seen) == 3  # the rest are kept, not dropped
+    assert await bot.scalar("SELECT count(*) FROM inbox WHERE status = 'pending'") == 3
+    now[0] += 61  # the window moves on
+    bot.runtime.worker.wake()
+    await bot.handled(forms[5]["MessageSid"])
+    assert seen == [f"{ALICE}:{i}" for i in range(6)]
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE body LIKE 'You are sending%'") == 1
+
+
+async def test_commands_from_the_first_message_and_case_insensitive(bot: Bot, fake_twilio: Any) -> None:
+    form = await bot.text("  /help  ")
+    await fake_twilio.wait_for_messages(1)
+    assert fake_twilio.messages[0]["Body"].startswith("textwire:")
+    assert await bot.handled(form["MessageSid"]) == "done"
