@@ -11,8 +11,7 @@ INTRO = "textwire:"
 
 
 def help_text(ctx: Context) -> str:
-    commands = " ".join(ctx.help_entries)
-    return f"{INTRO} {commands} Reply STOP to opt out."
+    return " ".join([INTRO, *ctx.help_entries, "Reply STOP to opt out."])
 
 
 @router.command("HELP", args=(0, 99), help="")
