@@ -89,7 +89,9 @@ def build_app(
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            runtime = await _start(stack, config, metrics, transport, clock, feature_list, run_scheduler, extra_routers)
+            runtime = await _start(
+                stack, config, metrics, transport, clock, feature_list, run_scheduler, extra_routers
+            )
             app[RUNTIME] = runtime
             yield
             log.info("app.stopping")
@@ -158,7 +160,7 @@ async def _start(
             await stack.enter_async_context(feature.lifespan(runtime))
 
     # Stopped in reverse: the scheduler, then the worker (its last replies queue), then the sender.
-    sender.start()
+    await sender.start()
     stack.push_async_callback(sender.stop)
     writer.start()
     stack.push_async_callback(writer.stop)

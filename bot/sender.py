@@ -41,7 +41,12 @@ class Sender:
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        if self.deps.db.is_sqlite:
+            async with self.deps.db.tx() as conn:
+                released = await outbox.release_claims(conn)
+            if released:
+                log.warning("sender.claims_released", count=released)
         self._loop_task = asyncio.create_task(self._run(), name="sender")
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -135,7 +140,10 @@ class Sender:
             return
         window = self.deps.config.worker.send_retry_hours * 3600
         if exc.retryable and now - m["created_at"] < window:
-            delay = max(exc.retry_after or 0.0, backoff(m["attempts"], base=self.deps.config.worker.retry_base_seconds, cap=600.0))
+            delay = max(
+                exc.retry_after or 0.0,
+                backoff(m["attempts"], base=self.deps.config.worker.retry_base_seconds, cap=600.0),
+            )
             async with self.deps.db.tx() as conn:
                 await outbox.mark(
                     conn,

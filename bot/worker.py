@@ -218,7 +218,11 @@ class Worker:
                 msg, None, "failed", [Reply(retry.failure_reply or OUTAGE_SORRY)], error=retry.reason
             )
             return
-        delay = retry.delay if retry.delay is not None else backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds * 2.5, cap=1800.0)
+        delay = (
+            retry.delay
+            if retry.delay is not None
+            else backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds * 2.5, cap=1800.0)
+        )
         async with self.deps.db.tx() as conn:
             await inbox.reschedule(conn, msg.id, at=now + delay, error=retry.reason)
         self.metrics.handled.labels(result="retry").inc()

@@ -141,3 +141,12 @@ async def purge(conn: AsyncConnection, *, before: float) -> int:
         )
     )
     return result.rowcount
+
+
+async def release_claims(conn: AsyncConnection) -> int:
+    """Rows left in `sending` by a process that died: queue them again (the embedded single
+    process calls this at start; with several processes the lease runs out instead)."""
+    result = await conn.execute(
+        sa.update(outbox).where(outbox.c.status == "sending").values(status="queued", claimed_until=None)
+    )
+    return result.rowcount

@@ -1,0 +1,83 @@
+"""Logging: masked phones, secrets dropped, JSON lines, stdlib loggers through the same pipeline."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import structlog
+from structlog.testing import capture_logs
+
+from bot.logs import configure_logging, get_logger, mask_phone, scrub
+from bot.twilio_client import mask_links
+
+
+def test_mask_phone() -> None:
+    assert mask_phone("+15550001111") == "+1******1111"
+    assert mask_phone("+447700900123") == "+4*******0123"
+
+
+def test_scrub_drops_secret_keys_and_masks_numbers_everywhere() -> None:
+    event = scrub(
+        None,
+        "info",
+        {
+            "event": "x.test",
+            "token": "t0ps3cret",
+            "password": "hunter2",
+            "body": "\\JOIN house hunter2",
+            "note": "from +15550001111 to +15557654321",
+            "nested": {"refresh_token": "r", "phone": "+15550002222"},
+        },
+    )
+    text = json.dumps(event)
+    for secret in ("t0ps3cret", "hunter2", '"r"', "+15550001111", "+15557654321", "+15550002222"):
+        assert secret not in text
+    assert "+1******1111" in text
+
+
+def test_mask_links() -> None:
+    text = "Connect X: https://h/x/link/AbC_123-xyz and https://h/rooms/1/receipts?exp=123&sig=deadbeef"
+    masked = mask_links(text)
+    assert "AbC_123" not in masked
+    assert "deadbeef" not in masked
+    assert "/x/link/***" in masked
+
+
+def test_json_lines_and_stdlib_loggers_share_the_pipeline() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        structlog.contextvars.bind_contextvars(message_sid="SM1")
+        get_logger("t").info("sms.received", sender="+15550001111", token="abc123")
+        logging.getLogger("aiohttp.access").info(
+            "http.request", extra={"route": "/x/link/{token}", "status": 200}
+        )
+        try:
+            raise ValueError("boom +15550001111")
+        except ValueError:
+            get_logger("t").exception("handler.failed")
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["sms.received", "http.request", "handler.failed"]
+    assert lines[0]["message_sid"] == "SM1"
+    assert lines[0]["sender"] == "+1******1111"
+    assert "token" not in lines[0]
+    assert lines[1]["route"] == "/x/link/{token}"
+    assert "+15550001111" not in stream.getvalue()
+    assert "abc123" not in stream.getvalue()
+    exc = lines[2]["exception"]
+    assert isinstance(exc, list)
+    assert all(not frame.get("locals") for e in exc for frame in e["frames"])
+
+
+def test_capture_logs_sees_context() -> None:
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        structlog.contextvars.bind_contextvars(message_sid="SM2")
+        get_logger("t").info("sms.handled")
+        structlog.contextvars.clear_contextvars()
+    assert logs[0]["message_sid"] == "SM2"

@@ -1,0 +1,155 @@
+"""The real `textwire serve` process: killed after acknowledging, restarted, nothing lost; its logs
+are JSON lines that carry the MessageSid and never a full phone number or a secret."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+from twilio.request_validator import RequestValidator
+
+from storage.db import Database
+from tests.conftest import new_sid, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(tmp_path: Path, port: int, run: int = 0) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env.update(
+        {
+            "TEXTWIRE_SERVER_PORT": str(port),
+            "TEXTWIRE_SERVER_PUBLIC_URL": "https://sms.example.test",
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_MEDIA_LOCAL_DIR": str(tmp_path / "data" / "media"),
+            "TEXTWIRE_LOG_FORMAT": "json",
+        }
+    )
+    with open(tmp_path / f"stdout-{run}.log", "wb") as out, open(tmp_path / f"stderr-{run}.log", "wb") as err:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "serve",
+                "--config",
+                str(Path(__file__).parent.parent / "config.toml"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+
+
+async def wait_healthy(session: aiohttp.ClientSession, port: int, proc: subprocess.Popen[bytes]) -> None:
+    async def healthy() -> bool:
+        assert proc.poll() is None, f"server exited with {proc.returncode}"
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await wait_for(healthy, within=30)
+
+
+async def send(session: aiohttp.ClientSession, port: int, token: str, sender: str, body: str) -> str:
+    sid = new_sid()
+    form = {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": "+15550000000",
+        "Body": body,
+        "NumMedia": "0",
+    }
+    signature = RequestValidator(token).compute_signature("https://sms.example.test/twilio/sms", form)
+    async with session.post(
+        f"http://127.0.0.1:{port}/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    return sid
+
+
+async def test_killed_after_the_200_and_restarted_nothing_is_lost(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start_server(tmp_path, port)
+    senders = [f"+1555010{i:04d}" for i in range(40)]
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, proc)
+            token = (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+            sids = await asyncio.gather(*(send(session, port, token, s, "\\HELP") for s in senders))
+            proc.send_signal(signal.SIGKILL)  # right after the last 200: some are still unhandled
+            proc.wait(10)
+            proc = start_server(tmp_path, port, run=1)
+            await wait_healthy(session, port, proc)
+            db = Database(f"sqlite:///{tmp_path}/data/textwire.db")
+            try:
+
+                async def all_handled() -> bool:
+                    async with db.read() as conn:
+                        done = (
+                            await conn.execute(sa.text("SELECT count(*) FROM inbox WHERE status = 'done'"))
+                        ).scalar()
+                        sent = (
+                            await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status = 'sent'"))
+                        ).scalar()
+                    return done == len(sids) and sent == len(sids)
+
+                await wait_for(all_handled, within=30)
+                async with db.read() as conn:
+                    per_sender = (
+                        await conn.execute(sa.text("SELECT to_phone, count(*) FROM outbox GROUP BY to_phone"))
+                    ).all()
+            finally:
+                await db.close()
+            assert sorted(p for p, _ in per_sender) == sorted(senders)
+            assert {n for _, n in per_sender} == {1}  # one reply each, not one per start
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0  # graceful on SIGTERM
+    logs = (tmp_path / "stdout-0.log").read_text() + (tmp_path / "stdout-1.log").read_text()
+    assert (tmp_path / "stderr-1.log").read_text() == ""
+    check_log_lines(logs, secrets=[token], phones=senders)
+    assert any(json.loads(line).get("message_sid") in sids for line in logs.splitlines())
+
+
+def check_log_lines(text: str, *, secrets: list[str], phones: list[str]) -> None:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines, "no log output"
+    events: list[dict[str, Any]] = [json.loads(line) for line in lines]  # every line is one JSON object
+    for event in events:
+        assert "event" in event
+        assert "timestamp" in event
+        assert event["timestamp"].endswith("Z") or event["timestamp"].endswith("+00:00")
+    for secret in secrets:
+        assert secret not in text
+    for phone in phones:
+        assert phone not in text
+    handled = [e for e in events if e["event"] in ("sms.received", "sms.handled", "user.created")]
+    assert handled
+    assert all("message_sid" in e for e in handled)
+    assert all(e.get("sender", "").startswith("+1******") for e in handled)
+    access = [e for e in events if e["event"] == "http.request"]
+    assert access
+    assert all(e["route"] in ("/twilio/sms", "/healthz") for e in access)
