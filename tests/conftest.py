@@ -27,7 +27,9 @@ from bot.dispatch import Router
 from bot.runtime import RUNTIME, Runtime
 from bot.twilio_client import Transport
 
-pytest_plugins = [p for p in ("tests.fakes.twilio_api", "tests.fakes.x_api") if importlib.util.find_spec(p)]  # TEMP
+pytest_plugins = [
+    p for p in ("tests.fakes.twilio_api", "tests.fakes.x_api") if importlib.util.find_spec(p)
+]  # TEMP
 
 PUBLIC_URL = "https://sms.example.test"
 ALICE = "+15550001111"
@@ -93,7 +95,9 @@ def make_config(tmp_path: Path) -> Callable[..., Config]:
     return make
 
 
-async def wait_for(predicate: Callable[[], Awaitable[Any]], within: float = 10.0, interval: float = 0.02) -> Any:
+async def wait_for(
+    predicate: Callable[[], Awaitable[Any]], within: float = 10.0, interval: float = 0.02
+) -> Any:
     """Poll `predicate` until it returns something truthy (event-driven code has no hook to await)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -101,7 +105,9 @@ async def wait_for(predicate: Callable[[], Awaitable[Any]], within: float = 10.0
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {getattr(predicate, '__name__', predicate)}")
+            raise AssertionError(
+                f"timed out after {within}s waiting for {getattr(predicate, '__name__', predicate)}"
+            )
         await asyncio.sleep(interval)
 
 
@@ -116,7 +122,9 @@ class Bot:
     def runtime(self) -> Runtime:
         return self.client.app[RUNTIME]
 
-    def form(self, body: str = "", *, sender: str = ALICE, sid: str | None = None, **extra: str) -> dict[str, str]:
+    def form(
+        self, body: str = "", *, sender: str = ALICE, sid: str | None = None, **extra: str
+    ) -> dict[str, str]:
         form = {
             "MessageSid": sid or new_sid(),
             "AccountSid": self.config.twilio.account_sid or "AC" + "0" * 32,
@@ -129,10 +137,14 @@ class Bot:
         return form
 
     def signature(self, form: dict[str, str], path: str = "/twilio/sms", url: str | None = None) -> str:
-        signed: str = RequestValidator(self.token).compute_signature(url or self.config.public_base + path, form)
+        signed: str = RequestValidator(self.token).compute_signature(
+            url or self.config.public_base + path, form
+        )
         return signed
 
-    async def post(self, form: dict[str, str], path: str = "/twilio/sms", signature: str | None = None) -> Any:
+    async def post(
+        self, form: dict[str, str], path: str = "/twilio/sms", signature: str | None = None
+    ) -> Any:
         headers = {"X-Twilio-Signature": signature if signature is not None else self.signature(form, path)}
         return await self.client.post(path, data=form, headers=headers)
 
@@ -176,7 +188,14 @@ def bot_factory(aiohttp_client: Any, make_config: Callable[..., Config]) -> BotF
         **sections: dict[str, Any],
     ) -> Bot:
         config = config or make_config(**sections)
-        app = build_app(config, transport=transport, features=features, run_scheduler=False, extra_routers=routers, clock=clock)
+        app = build_app(
+            config,
+            transport=transport,
+            features=features,
+            run_scheduler=False,
+            extra_routers=routers,
+            clock=clock,
+        )
         client = await aiohttp_client(app)
         token, _ = twilio_auth_token(config)
         return Bot(client=client, config=config, token=token)

@@ -10,7 +10,9 @@ from tests.conftest import ALICE, BOB, Bot, wait_for
 
 
 async def _status(bot: Bot, sid: str) -> Any:
-    return await bot.scalar("SELECT o.status FROM outbox o JOIN inbox i ON o.inbox_id = i.id WHERE i.message_sid = :s", s=sid)
+    return await bot.scalar(
+        "SELECT o.status FROM outbox o JOIN inbox i ON o.inbox_id = i.id WHERE i.message_sid = :s", s=sid
+    )
 
 
 async def test_stop_means_no_sends_and_start_sends_again(bot: Bot, fake_twilio: Any) -> None:

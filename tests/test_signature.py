@@ -33,8 +33,12 @@ def test_matches_twilio_compute_signature(url: str, params: list[tuple[str, str]
 def test_port_variants_accepted_like_twilio() -> None:
     checker = SignatureChecker(TOKEN)
     params = [("Body", "hi")]
-    with_port = RequestValidator(TOKEN).compute_signature("https://sms.example.test:443/twilio/sms", dict(params))
-    without_port = RequestValidator(TOKEN).compute_signature("https://sms.example.test/twilio/sms", dict(params))
+    with_port = RequestValidator(TOKEN).compute_signature(
+        "https://sms.example.test:443/twilio/sms", dict(params)
+    )
+    without_port = RequestValidator(TOKEN).compute_signature(
+        "https://sms.example.test/twilio/sms", dict(params)
+    )
     assert checker.valid("https://sms.example.test/twilio/sms", params, with_port)
     assert checker.valid("https://sms.example.test:443/twilio/sms", params, without_port)
     assert RequestValidator(TOKEN).validate("https://sms.example.test/twilio/sms", dict(params), with_port)
@@ -42,10 +46,19 @@ def test_port_variants_accepted_like_twilio() -> None:
 
 @pytest.mark.parametrize(
     "signature",
-    [None, "", "garbage", RequestValidator("another-token").compute_signature("https://sms.example.test/twilio/sms", {"Body": "hi"})],
+    [
+        None,
+        "",
+        "garbage",
+        RequestValidator("another-token").compute_signature(
+            "https://sms.example.test/twilio/sms", {"Body": "hi"}
+        ),
+    ],
 )
 def test_rejects_missing_wrong_and_foreign_signatures(signature: str | None) -> None:
-    assert not SignatureChecker(TOKEN).valid("https://sms.example.test/twilio/sms", [("Body", "hi")], signature)
+    assert not SignatureChecker(TOKEN).valid(
+        "https://sms.example.test/twilio/sms", [("Body", "hi")], signature
+    )
 
 
 def test_rejects_tampered_params_and_other_url() -> None:

@@ -29,7 +29,9 @@ async def test_signed_help_gets_empty_twiml_then_one_reply_through_twilio(bot: B
     assert len(fake_twilio.messages) == 1
 
 
-async def test_same_webhook_ten_times_concurrently_is_one_row_and_one_reply(bot: Bot, fake_twilio: Any) -> None:
+async def test_same_webhook_ten_times_concurrently_is_one_row_and_one_reply(
+    bot: Bot, fake_twilio: Any
+) -> None:
     form = bot.form("\\HELP")
     responses = await asyncio.gather(*(bot.post(form) for _ in range(10)))
     assert [r.status for r in responses] == [200] * 10
@@ -101,7 +103,11 @@ async def test_malformed_forms_are_400_after_the_signature(bot: Bot) -> None:
 async def test_non_form_body_is_400_when_signed_and_403_when_not(bot: Bot) -> None:
     url = bot.config.public_base + "/twilio/sms"
     signature = RequestValidator(bot.token).compute_signature(url, {})
-    resp = await bot.client.post("/twilio/sms", data=b"{}", headers={"X-Twilio-Signature": signature, "Content-Type": "application/json"})
+    resp = await bot.client.post(
+        "/twilio/sms",
+        data=b"{}",
+        headers={"X-Twilio-Signature": signature, "Content-Type": "application/json"},
+    )
     assert resp.status == 400
     resp = await bot.client.post("/twilio/sms", data=b"{}", headers={"Content-Type": "application/json"})
     assert resp.status == 403
@@ -141,7 +147,10 @@ async def test_status_callbacks_are_signed_and_never_move_backwards(bot: Bot, fa
     assert await callback("delivered", signed=False) == 403
     assert await callback("delivered") == 200
     assert await callback("sent") == 200  # late, out of order
-    assert await bot.scalar("SELECT delivery_status FROM outbox WHERE twilio_sid = :s", s=twilio_sid) == "delivered"
+    assert (
+        await bot.scalar("SELECT delivery_status FROM outbox WHERE twilio_sid = :s", s=twilio_sid)
+        == "delivered"
+    )
     form = {"MessageSid": twilio_sid}
     resp = await bot.post(form, path="/twilio/status")
     assert resp.status == 400
@@ -195,5 +204,3 @@ async def test_an_unknown_command_gets_a_pointer_to_help(bot: Bot, fake_twilio: 
     await fake_twilio.wait_for_messages(1)
     assert fake_twilio.messages[0]["Body"] == "Unknown command \\FOO. Send \\HELP for the list."
     assert await bot.handled(form["MessageSid"]) == "done"
-
-

@@ -67,7 +67,9 @@ async def test_unexpected_errors_are_retried_then_failed_with_a_polite_reply(bot
         calls += 1
         raise RuntimeError("kaput")
 
-    bot = await bot_factory(routers=(router,), worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "max_attempts": 3})
+    bot = await bot_factory(
+        routers=(router,), worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "max_attempts": 3}
+    )
     form = await bot.text("\\BOOM")
     assert await bot.handled(form["MessageSid"]) == "failed"
     assert calls == 3
@@ -102,15 +104,25 @@ async def test_outage_longer_than_the_window_fails_with_a_reply(bot_factory: Bot
 
     @router.message(Command("DOWN"))
     async def down(msg: Inbound, ctx: Context) -> HandlerResult:
-        raise Retry("s3 down", delay=0.01, failure_reply="Could not save your receipts. Please send them again later.")
+        raise Retry(
+            "s3 down", delay=0.01, failure_reply="Could not save your receipts. Please send them again later."
+        )
 
-    bot = await bot_factory(routers=(router,), worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0001})
+    bot = await bot_factory(
+        routers=(router,),
+        worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0001},
+    )
     form = await bot.text("\\DOWN")
     assert await bot.handled(form["MessageSid"]) == "failed"
-    assert await bot.scalar("SELECT body FROM outbox") == "Could not save your receipts. Please send them again later."
+    assert (
+        await bot.scalar("SELECT body FROM outbox")
+        == "Could not save your receipts. Please send them again later."
+    )
 
 
-async def test_claimed_rows_of_a_dead_process_are_handled_after_restart(bot_factory: BotFactory, aiohttp_client: Any) -> None:
+async def test_claimed_rows_of_a_dead_process_are_handled_after_restart(
+    bot_factory: BotFactory, aiohttp_client: Any
+) -> None:
     bot = await bot_factory()
     form = await bot.text("\\HELP")
     await bot.handled(form["MessageSid"])
@@ -140,10 +152,14 @@ async def test_claimed_rows_of_a_dead_process_are_handled_after_restart(bot_fact
     assert client.app[RUNTIME].deps.db.is_sqlite
 
 
-async def test_over_the_per_sender_limit_messages_wait_and_one_notice_is_sent(bot_factory: BotFactory) -> None:
+async def test_over_the_per_sender_limit_messages_wait_and_one_notice_is_sent(
+    bot_factory: BotFactory,
+) -> None:
     now = [time.time()]
     seen: list[str] = []
-    bot = await bot_factory(routers=(recording_router(seen),), limits={"per_sender_per_minute": 3}, clock=lambda: now[0])
+    bot = await bot_factory(
+        routers=(recording_router(seen),), limits={"per_sender_per_minute": 3}, clock=lambda: now[0]
+    )
     forms = [await bot.text(f"\\REC {i}") for i in range(6)]
     await bot.handled(forms[2]["MessageSid"])
 
