@@ -162,10 +162,13 @@ async def _start(
     # Stopped in reverse: the scheduler, then the worker (its last replies queue), then the sender.
     await sender.start()
     stack.push_async_callback(sender.stop)
-    writer.start()
+    await writer.start()
     stack.push_async_callback(writer.stop)
-    await worker.start()
-    stack.push_async_callback(worker.stop)
+    if config.worker.enabled:
+        await worker.start()
+        stack.push_async_callback(worker.stop)
+    else:
+        log.warning("worker.disabled", detail="this process only takes webhooks; run workers elsewhere")
     if run_scheduler:
         scheduler.start()
         stack.callback(scheduler.shutdown)

@@ -89,6 +89,7 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
+    enabled: bool = True
     concurrency: int = 16
     max_attempts: int = 5
     outage_retry_hours: float = 24.0

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-import structlog
+from structlog.typing import FilteringBoundLogger
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -74,7 +74,7 @@ class CommandObject:
 @dataclass
 class Context:
     deps: Deps
-    log: structlog.stdlib.BoundLogger
+    log: FilteringBoundLogger
     user: User | None = None
     command: CommandObject | None = None
     data: dict[str, Any] = field(default_factory=dict)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from bot.logs import get_logger
 from storage import inbox
-from storage.db import Database
+from storage.db import Database, sqlite_path
 
 log = get_logger(__name__)
 
@@ -24,11 +24,15 @@ MAX_BATCH = 512
 class InboxWriter:
     def __init__(self, db: Database, on_commit: Callable[[], None]) -> None:
         self._db = db
+        path = sqlite_path(db.url) if db.is_sqlite else None
+        self._appender = inbox.SqliteAppender(str(path)) if path is not None else None
         self._on_commit = on_commit
         self._queue: asyncio.Queue[tuple[inbox.NewMessage, asyncio.Future[bool]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        if self._appender is not None:
+            await self._appender.open()
         self._task = asyncio.create_task(self._run(), name="inbox-writer")
 
     async def stop(self) -> None:
@@ -37,6 +41,8 @@ class InboxWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._appender is not None:
+            await self._appender.close()
         while not self._queue.empty():  # nothing committed for these: the webhook answers 503
             _, fut = self._queue.get_nowait()
             if not fut.done():
@@ -56,8 +62,12 @@ class InboxWriter:
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                async with self._db.tx() as conn:
-                    fresh = await inbox.insert_batch(conn, [m for m, _ in batch])
+                messages = [m for m, _ in batch]
+                if self._appender is not None:
+                    fresh = await self._appender.append(messages)
+                else:
+                    async with self._db.tx() as conn:
+                        fresh = await inbox.insert_batch(conn, messages)
             except Exception as exc:  # the database is down or full: every waiter gets 5xx
                 log.error("inbox.write_failed", error=type(exc).__name__, batch=len(batch))
                 for _, fut in batch:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
-from structlog.types import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 _PHONE = re.compile(r"\+\d{7,15}")
 # keys whose values never reach a log line
@@ -80,39 +80,42 @@ def _drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDic
 def shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _drop_color_message,
     ]
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library's root logger to write to `stream` (stdout)."""
+    """structlog's own events are filtered by level first (a debug line below the level costs a
+    method call) and rendered straight to `stream`; the standard library's loggers go through a
+    ProcessorFormatter with the same processors, so every line has one shape."""
     stream = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
-    renderer: Processor
     final: list[Processor]
     if use_console:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
-        final = [scrub, renderer]
+        final = [scrub, structlog.dev.ConsoleRenderer(colors=stream.isatty())]
     else:
-        renderer = structlog.processors.JSONRenderer()
         final = [
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
             scrub,
-            renderer,
+            structlog.processors.JSONRenderer(),
         ]
+    numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
-        processors=[*shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared_processors(), *final],
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared_processors(), structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[
+            *shared_processors(),
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+        ],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     )
     handler = logging.StreamHandler(stream)
@@ -121,7 +124,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    root.setLevel(numeric)
     # Chatty libraries: their warnings still come through.
     for name in (
         "aiosqlite",
@@ -129,14 +132,13 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         "aiobotocore",
         "urllib3",
         "alembic.runtime.migration",
-        "apscheduler.scheduler",
+        "apscheduler",
     ):
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(name).setLevel(max(logging.WARNING, numeric))
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+def get_logger(name: str) -> FilteringBoundLogger:
+    logger: FilteringBoundLogger = structlog.get_logger().bind(logger=name)
     return logger
 
 

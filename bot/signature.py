@@ -51,11 +51,13 @@ class SignatureChecker:
             return False
         payload = signing_payload(params)
         expected = signature.encode("ascii", "replace")
-        for candidate in _port_variants(url):
-            mac = hmac.new(self._key, (candidate + payload).encode("utf-8"), hashlib.sha1)
-            if hmac.compare_digest(base64.b64encode(mac.digest()), expected):
-                return True
-        return False
+        if self._matches(url, payload, expected):  # the usual case: one HMAC, no URL parsing
+            return True
+        return any(self._matches(variant, payload, expected) for variant in _port_variants(url)[1:])
+
+    def _matches(self, url: str, payload: str, expected: bytes) -> bool:
+        mac = hmac.new(self._key, (url + payload).encode("utf-8"), hashlib.sha1)
+        return hmac.compare_digest(base64.b64encode(mac.digest()), expected)
 
 
 __all__ = ["SignatureChecker", "signing_payload"]

@@ -127,12 +127,17 @@ async def twilio_sms(request: web.Request) -> web.Response:
             log.error("sms.store_failed", message_sid=message.message_sid)
             raise web.HTTPServiceUnavailable(text="could not store the message; retry") from None
         result = "accepted" if is_new else "duplicate"
+        # this line stands for the access log line of an accepted webhook (see AccessLogger)
         log.info(
             "sms.received" if is_new else "sms.duplicate",
             message_sid=message.message_sid,
             sender=mask_phone(message.from_phone),
             media=len(message.media),
+            route="/twilio/sms",
+            status=200,
+            ms=round((time.perf_counter() - started) * 1000, 2),
         )
+        request[ACCEPTED] = True
         return _twiml()
     except web.HTTPException as exc:
         result = {413: "too_large", 403: "forbidden", 400: "bad_request"}.get(exc.status, "error")
@@ -225,24 +230,25 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
 
 
+ACCEPTED = web.RequestKey("textwire_accepted", bool)
+access_log = get_logger("aiohttp.access")
+
+
 class AccessLogger(AbstractAccessLogger):
-    """One line a request with the route pattern (`/x/link/{token}`), never the path or query."""
+    """One line a request with the route pattern (`/x/link/{token}`), never the path or query.
+    An accepted webhook is logged once, by its `sms.received` line, which has the same fields."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        if request.get(ACCEPTED):
+            return
         route = "unmatched"
         match_info = getattr(request, "match_info", None)
         if match_info is not None and match_info.route.resource is not None:
             route = match_info.route.resource.canonical
-        self.logger.info(
+        access_log.info(
             "http.request",
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": response.status,
-                "ms": round(time * 1000, 2),
-            },
+            method=request.method,
+            route=route,
+            status=response.status,
+            ms=round(time * 1000, 2),
         )
-
-    @property
-    def enabled(self) -> bool:
-        return self.logger.isEnabledFor(20)

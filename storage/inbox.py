@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +28,7 @@ class NewMessage:
     received_at: float
 
     def row(self) -> dict[str, object]:
+        """Column values in `_ROW_COLUMNS` order."""
         return {
             "message_sid": self.message_sid,
             "account_sid": self.account_sid,
@@ -44,21 +46,79 @@ class NewMessage:
         }
 
 
+_ROW_COLUMNS = (
+    "message_sid", "account_sid", "from_phone", "to_phone", "body", "media", "opt_out_type",
+    "idempotency_token", "priority", "status", "attempts", "next_attempt_at", "received_at",
+)  # fmt: skip
+
+
+def _fresh(messages: Sequence[NewMessage]) -> list[NewMessage]:
+    """The first of each MessageSid in a batch (a burst of retries arrives together)."""
+    seen: dict[str, NewMessage] = {}
+    for message in messages:
+        seen.setdefault(message.message_sid, message)
+    return list(seen.values())
+
+
+def _insert_returning_sql(rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * len(_ROW_COLUMNS)) + ")"] * rows)
+    return (
+        f"INSERT INTO inbox ({', '.join(_ROW_COLUMNS)}) VALUES {values} "
+        "ON CONFLICT (message_sid) DO NOTHING RETURNING message_sid"
+    )
+
+
 async def insert_batch(conn: AsyncConnection, messages: Sequence[NewMessage]) -> set[str]:
-    """Insert-or-ignore many messages in one statement; return the MessageSids that were new."""
-    sids = {m.message_sid for m in messages}
+    """Insert-or-ignore many messages in one transaction; return the MessageSids that were new."""
+    fresh = _fresh(messages)
+    sids = {m.message_sid for m in fresh}
     existing = set(
         (await conn.execute(sa.select(inbox.c.message_sid).where(inbox.c.message_sid.in_(sids))))
         .scalars()
         .all()
     )
-    fresh: dict[str, NewMessage] = {}
-    for message in messages:
-        if message.message_sid not in existing and message.message_sid not in fresh:
-            fresh[message.message_sid] = message
-    if fresh:
-        await conn.execute(insert_ignore(conn, inbox), [m.row() for m in fresh.values()])
-    return set(fresh)
+    new = [m for m in fresh if m.message_sid not in existing]
+    if new:
+        await conn.execute(insert_ignore(conn, inbox), [m.row() for m in new])
+    return {m.message_sid for m in new}
+
+
+class SqliteAppender:
+    """The webhook's hot path on the embedded default: a connection of its own and one statement
+    per batch (`INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING message_sid`),
+    which SQLite runs as its own transaction: one thread hop per batch instead of six through the
+    pool. The rows it returns are exactly the new ones."""
+
+    MAX_ROWS = 512  # 13 columns a row: well under SQLite's 32,766 variables
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: aiosqlite.Connection | None = None
+        self._sql: dict[int, str] = {}
+
+    async def open(self) -> None:
+        self._conn = await aiosqlite.connect(self._path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+            await self._conn.execute(f"PRAGMA {pragma}")
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def append(self, messages: Sequence[NewMessage]) -> set[str]:
+        assert self._conn is not None, "open() first"
+        fresh = _fresh(messages)
+        new: set[str] = set()
+        for start in range(0, len(fresh), self.MAX_ROWS):
+            chunk = fresh[start : start + self.MAX_ROWS]
+            sql = self._sql.get(len(chunk))
+            if sql is None:
+                sql = self._sql[len(chunk)] = _insert_returning_sql(len(chunk))
+            params = [value for m in chunk for value in m.row().values()]
+            rows = await self._conn.execute_fetchall(sql, params)
+            new.update(str(row[0]) for row in rows)
+        return new
 
 
 async def release_claims(

@@ -1,0 +1,35 @@
+"""The baseline for bench/webhook.py: aiohttp (uvloop) that parses the form and returns the same
+empty TwiML, with no signature check and no database."""
+
+from __future__ import annotations
+
+import sys
+
+import uvloop
+from aiohttp import web
+
+TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+async def sms(request: web.Request) -> web.Response:
+    form = await request.post()
+    if "MessageSid" not in form:
+        raise web.HTTPBadRequest()
+    return web.Response(text=TWIML, content_type="text/xml")
+
+
+def main() -> None:
+    app = web.Application()
+    app.router.add_post("/twilio/sms", sms)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        print=None,
+        access_log=None,
+        loop=uvloop.new_event_loop(),
+    )
+
+
+if __name__ == "__main__":
+    main()
