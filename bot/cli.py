@@ -92,9 +92,9 @@ async def _rotate(config: Config) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keys" and args.action == "generate":
-        from storage.crypto import generate_key
+        from cryptography.fernet import Fernet
 
-        print(generate_key())
+        print(Fernet.generate_key().decode("ascii"))
         return 0
     try:
         config = _load(args.config)

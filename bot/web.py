@@ -52,11 +52,12 @@ async def _signed_form(runtime: Runtime, request: web.Request) -> list[tuple[str
         raw.extend(chunk)
         if len(raw) > MAX_BODY:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
-    try:
-        text = bytes(raw).decode("utf-8")
-        params = parse_qsl(text, keep_blank_values=True)
-    except (UnicodeDecodeError, ValueError):
-        params = []
+    params: list[tuple[str, str]] = []
+    if request.content_type == "application/x-www-form-urlencoded":
+        try:
+            params = parse_qsl(bytes(raw).decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            params = []
     if not runtime.checker.valid(
         _public_url(runtime, request), params, request.headers.get("X-Twilio-Signature")
     ):

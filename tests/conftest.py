@@ -4,7 +4,6 @@ test server whose webhooks are signed with twilio's own RequestValidator."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import ipaddress
 import secrets
 import socket
@@ -27,9 +26,7 @@ from bot.dispatch import Router
 from bot.runtime import RUNTIME, Runtime
 from bot.twilio_client import Transport
 
-pytest_plugins = [
-    p for p in ("tests.fakes.twilio_api", "tests.fakes.x_api") if importlib.util.find_spec(p)
-]  # TEMP
+pytest_plugins = ["tests.fakes.twilio_rest"]
 
 PUBLIC_URL = "https://sms.example.test"
 ALICE = "+15550001111"

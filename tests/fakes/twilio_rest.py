@@ -1,0 +1,118 @@
+"""A local fake of Twilio's Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`).
+
+It checks Basic auth and the account, answers 201 with a Message resource like Twilio's, records
+what it accepted, and can be told to fail: 21610 for opted-out numbers, queued failures (429 with
+Retry-After, 5xx, other codes) and a delay for timeout tests. Fixture: `fake_twilio`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+
+@dataclass
+class Failure:
+    status: int
+    code: int | None
+    retry_after: float | None
+
+
+@dataclass
+class FakeTwilio:
+    account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    api_base: str = ""
+    cdn_host: str = "127.0.0.1:9"
+    messages: list[dict[str, str]] = field(default_factory=list)
+    opted_out: set[str] = field(default_factory=set)
+    failures: list[Failure] = field(default_factory=list)
+    delay: float = 0.0
+    requests: int = 0
+
+    def fail_next(
+        self, status: int, code: int | None = None, retry_after: float | None = None, times: int = 1
+    ) -> None:
+        self.failures.extend(Failure(status, code, retry_after) for _ in range(times))
+
+    async def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[dict[str, str]]:  # noqa: ASYNC109
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.messages) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"fake Twilio got {len(self.messages)} messages, expected {count}")
+            await asyncio.sleep(0.01)
+        return self.messages
+
+    # -- the API ----------------------------------------------------------------------------------
+    def _authorized(self, request: web.Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return request.headers.get("Authorization") == expected
+
+    @staticmethod
+    def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+        body = {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        }
+        return web.json_response(body, status=status, headers=headers)
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self._authorized(request) or request.match_info["sid"] != self.account_sid:
+            return self._error(401, 20003, "Authenticate")
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        if self.failures:
+            failure = self.failures.pop(0)
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+            return self._error(failure.status, failure.code or failure.status, "injected failure", headers)
+        if form.get("To") in self.opted_out:
+            return self._error(400, 21610, "Attempt to send to unsubscribed recipient")
+        if (
+            not form.get("To")
+            or not (form.get("From") or form.get("MessagingServiceSid"))
+            or "Body" not in form
+        ):
+            return self._error(400, 21604, "A 'To', 'From' and 'Body' are required")
+        sid = "SM" + secrets.token_hex(16)
+        self.messages.append({**form, "sid": sid})
+        return web.json_response(
+            {
+                "sid": sid,
+                "account_sid": self.account_sid,
+                "to": form["To"],
+                "from": form.get("From"),
+                "messaging_service_sid": form.get("MessagingServiceSid"),
+                "body": form["Body"],
+                "status": "queued",
+                "num_segments": "1",
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+            },
+            status=201,
+        )
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        return app
+
+
+@pytest.fixture
+async def fake_twilio(aiohttp_server: Callable[..., Any]) -> FakeTwilio:
+    fake = FakeTwilio()
+    server = await aiohttp_server(fake.app())
+    fake.api_base = str(server.make_url("")).rstrip("/")
+    return fake
