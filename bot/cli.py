@@ -73,15 +73,16 @@ async def _migrate(config: Config) -> int:
 
 
 async def _rotate(config: Config) -> int:
-    from storage.crypto import TokenCipher, load_keys, rotate_all
+    import importlib
 
     from storage.db import open_database
 
-    keys, _ = load_keys(config)
-    cipher = TokenCipher(keys)
+    crypto = importlib.import_module("storage.crypto")  # tokens at rest (issue 4)
+    keys, _ = crypto.load_keys(config)
+    cipher = crypto.TokenCipher(keys)
     db = await open_database(config.database.url, migrate=True)
     try:
-        count = await rotate_all(db, cipher)
+        count: int = await crypto.rotate_all(db, cipher)
     finally:
         await db.close()
     log.info("keys.rotated", rows=count)
