@@ -5,6 +5,7 @@ Adding one is a two-line change: import its module and list its `FEATURE`.
 
 from __future__ import annotations
 
+from bot import xlink
 from bot.app import Feature
 
-FEATURES: tuple[Feature, ...] = ()
+FEATURES: tuple[Feature, ...] = (xlink.FEATURE,)

@@ -8,10 +8,12 @@ plain text).
 from __future__ import annotations
 
 from bot.dispatch import Router
-from handlers import help, keywords
+from handlers import account, help, keywords, post
 
 ROUTERS: tuple[Router, ...] = (
     keywords.router,
+    account.router,
     help.router,
     help.fallback,
+    post.router,
 )

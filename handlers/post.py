@@ -1,0 +1,178 @@
+"""Plain text: posted to the sender's X account, at most once per inbound message.
+
+The intent is recorded before X is called and the post id after, so a crash in between never
+leads to a blind second post: the retry tells the person to check their timeline. X's answers map
+to clear replies (SPEC, "At most once, and retries"): 401 refreshes once; a rate limit parks the
+message until the reset and says so once; a failure that surely never reached X is retried with
+backoff; a timeout or 5xx after sending is not retried.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
+from bot.errors import Defer, Retry
+from bot.xaccount import Access, Refresh, XAccounts, x_accounts
+from bot.xclient import (
+    MAX_WEIGHTED_LENGTH,
+    XDuplicate,
+    XError,
+    XForbidden,
+    XRateLimited,
+    XRejected,
+    XUnauthorized,
+    XUnavailable,
+    over_limit,
+)
+from storage import xaccounts
+from storage.crypto import CipherError
+from storage.users import User
+
+router = Router(name=__name__)
+
+NOT_SET_UP = "Posting to X is not set up on this number."
+NOT_CONFIRMED = "X did not confirm your post. Please check your timeline before sending it again."
+X_DOWN = "X could not be reached for a long while, so your text was not posted. Please send it again."
+DUPLICATE = "X refused this post: you have already posted the same text."
+FORBIDDEN = "X refused this post (your X account may be locked or restricted). Nothing was posted."
+REJECTED = "X rejected this post. Nothing was posted."
+
+
+def post_url(handle: str | None, tweet_id: str) -> str:
+    return f"https://x.com/{handle or 'i/web'}/status/{tweet_id}"
+
+
+def too_long(excess: int) -> str:
+    return (
+        f"Too long for X by {excess} character{'s' if excess != 1 else ''} "
+        f"({MAX_WEIGHTED_LENGTH} max; links count 23, emoji and CJK 2). Nothing was posted."
+    )
+
+
+@router.message(has_text)
+async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
+    user = ctx.user
+    assert user is not None
+    service = x_accounts(ctx.deps)
+    if service is None:
+        return NOT_SET_UP
+    new_user = bool(ctx.data.get("new_user"))
+    if new_user or not user.x_linked:
+        ctx.log.info("x.link.sent", new_user=new_user)
+        return await service.link_reply(user, first=new_user)
+    text = msg.text
+    excess = over_limit(text)
+    if excess:
+        ctx.log.info("x.post.too_long", excess=excess)
+        return too_long(excess)
+    async with ctx.deps.db.tx() as conn:
+        earlier = await xaccounts.begin_post(
+            conn, message_sid=msg.message_sid, user_id=user.id, now=ctx.deps.now()
+        )
+    if earlier is not None:
+        return await _after_earlier_attempt(ctx, user, msg.message_sid)
+    return await _post(ctx, service, user, msg.message_sid, text)
+
+
+async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: str) -> HandlerResult:
+    try:
+        access = await _access(ctx, service, user)
+        if isinstance(access, Reply):
+            return await _forget(ctx, sid, access)
+        try:
+            posted = await service.client.post(access.token, text)
+        except XUnauthorized:  # expired early or revoked: refresh once, then try once more
+            ctx.log.info("x.post.unauthorized")
+            access = await _access(ctx, service, user, stale=access)
+            if isinstance(access, Reply):
+                return await _forget(ctx, sid, access)
+            posted = await service.client.post(access.token, text)
+    except XUnauthorized:
+        relink = await service.mark_dead(user.id, text_user=False)
+        return await _forget(ctx, sid, relink)
+    except XRateLimited as exc:
+        await _forget(ctx, sid, None)
+        when = time.strftime("%H:%M UTC", time.gmtime(exc.reset_at))
+        ctx.log.info("x.post.rate_limited", reset_in=round(exc.reset_at - ctx.deps.now()))
+        raise Defer(
+            exc.reset_at + 1,
+            parked=True,
+            notice=f"X's posting limit is reached. Your text will be posted after {when}.",
+            notice_key="x-rate-limit",
+        ) from None
+    except XUnavailable as exc:
+        if exc.sent:
+            await _end(ctx, sid, "unknown", error=str(exc))
+            ctx.log.warning("x.post.unconfirmed", error=str(exc))
+            return NOT_CONFIRMED
+        await _forget(ctx, sid, None)
+        raise Retry(f"x unreachable: {exc}", failure_reply=X_DOWN) from None
+    except XDuplicate:
+        await _end(ctx, sid, "failed", error="duplicate")
+        ctx.log.info("x.post.duplicate")
+        return DUPLICATE
+    except XForbidden as exc:
+        await _end(ctx, sid, "failed", error=f"forbidden: {exc}")
+        ctx.log.warning("x.post.forbidden")
+        return FORBIDDEN
+    except XRejected as exc:
+        await _end(ctx, sid, "failed", error=str(exc))
+        ctx.log.warning("x.post.rejected", error=str(exc))
+        return REJECTED
+    except XError as exc:  # the token endpoint misbehaving: configuration, retried with backoff
+        await _forget(ctx, sid, None)
+        raise Retry(f"x error: {exc}", failure_reply=X_DOWN) from None
+    except CipherError:  # before anything was sent: the error handler retries, then apologises
+        await _forget(ctx, sid, None)
+        raise
+    # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
+    # then says to check the timeline rather than risk a second post.
+    await _end(ctx, sid, "posted", tweet_id=posted.id)
+    ctx.log.info("x.posted", tweet_id=posted.id)
+    return post_url(user.x_handle, posted.id)
+
+
+async def _access(
+    ctx: Context, service: XAccounts, user: User, stale: Access | None = None
+) -> Access | Reply:
+    """A usable token, or the reply to send instead (relink). XError propagates."""
+    if stale is None:
+        outcome, access = await service.access(user.id, unlink_on_dead=False)
+    else:
+        outcome, access = await service.refresh(user.id, stale_version=stale.version, unlink_on_dead=False)
+    if outcome is Refresh.OK and access is not None:
+        return access
+    if outcome is Refresh.DEAD:
+        relink = await service.mark_dead(user.id, text_user=False)
+        return relink or Reply("Your X connection stopped working. Send \\LINK for a new link.")
+    return await service.link_reply(user)  # unlinked meanwhile
+
+
+async def _forget(ctx: Context, sid: str, reply: Reply | None) -> HandlerResult:
+    """Nothing reached X: drop the intent so a later try may post."""
+    async with ctx.deps.db.tx() as conn:
+        await xaccounts.forget_post(conn, sid)
+    return reply
+
+
+async def _end(
+    ctx: Context, sid: str, state: str, *, tweet_id: str | None = None, error: str | None = None
+) -> None:
+    async with ctx.deps.db.tx() as conn:
+        await xaccounts.end_post(
+            conn, message_sid=sid, state=state, now=ctx.deps.now(), tweet_id=tweet_id, error=error
+        )
+
+
+async def _after_earlier_attempt(ctx: Context, user: User, sid: str) -> HandlerResult:
+    """This message was tried before (a crash or a redelivery): never post blindly again."""
+    async with ctx.deps.db.read() as conn:
+        found = await xaccounts.post_of(conn, sid)
+    state, tweet_id = found or ("unknown", None)
+    ctx.log.warning("x.post.earlier_attempt", state=state)
+    if state == "posted" and tweet_id:
+        return post_url(user.x_handle, tweet_id)
+    if state == "failed":
+        return "This text was not posted to X."
+    return NOT_CONFIRMED

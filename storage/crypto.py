@@ -1,0 +1,163 @@
+"""Tokens at rest: MultiFernet, with the owner's user id inside the plaintext.
+
+Keys come from `TEXTWIRE_SECURITY_FERNET_KEYS` (comma-separated, newest first) or, when that is
+empty, from `{data_dir}/fernet.key` (generated once, mode 0600, with a warning). The newest key
+encrypts; every key decrypts. The plaintext is JSON `{"uid": <user id>, ...}` and decryption checks
+the id, so a ciphertext copied into another user's row is refused.
+
+At start-up `verify_keys` decrypts a sample of stored rows: keys that cannot read them stop the
+server before it touches anything (a wrong key would otherwise look like every user's tokens
+being dead). `textwire keys rotate` re-encrypts every row under the newest key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from bot.config import Config
+from bot.devmode import write_secret_file
+from storage.db import Database
+from storage.schema import oauth_sessions, x_tokens
+
+KEY_FILE = "fernet.key"
+SAMPLE = 20  # rows checked at start-up
+
+
+class CipherError(Exception):
+    """A ciphertext that no key reads, or that belongs to another user."""
+
+
+class KeyMismatch(Exception):
+    """The configured keys cannot read the stored tokens: start-up stops."""
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def load_keys(config: Config) -> tuple[list[str], bool]:
+    """(keys newest first, generated): from config, else the key file (created when missing)."""
+    if config.security.fernet_keys:
+        keys = list(config.security.fernet_keys)
+        generated = False
+    else:
+        path = config.data_dir / KEY_FILE
+        generated = write_secret_file(path, generate_key())
+        keys = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not keys:
+        raise KeyMismatch("no Fernet key: set TEXTWIRE_SECURITY_FERNET_KEYS or remove an empty key file")
+    for n, key in enumerate(keys):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise KeyMismatch(
+                f"Fernet key #{n + 1} is not a valid key (32 url-safe base64-encoded bytes; "
+                "`textwire keys generate` prints one)"
+            ) from None
+    return keys, generated
+
+
+class TokenCipher:
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise KeyMismatch("no Fernet key")
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._newest = Fernet(keys[0])
+
+    def encrypt(self, user_id: int, payload: dict[str, Any]) -> str:
+        data = json.dumps({**payload, "uid": user_id}, separators=(",", ":")).encode("utf-8")
+        return self._fernet.encrypt(data).decode("ascii")
+
+    def decrypt(self, user_id: int, ciphertext: str) -> dict[str, Any]:
+        try:
+            data = json.loads(self._fernet.decrypt(ciphertext.encode("ascii")))
+        except (InvalidToken, ValueError, UnicodeError):
+            raise CipherError("no configured key reads this ciphertext") from None
+        if not isinstance(data, dict) or data.pop("uid", None) != user_id:
+            raise CipherError("ciphertext belongs to another user")
+        return data
+
+    def readable_by_newest(self, ciphertext: str) -> bool:
+        try:
+            self._newest.decrypt(ciphertext.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, ciphertext: str) -> str:
+        """The same plaintext under the newest key."""
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise CipherError("no configured key reads this ciphertext") from None
+
+
+_TABLES = (
+    (x_tokens, x_tokens.c.user_id, x_tokens.c.ciphertext),
+    (oauth_sessions, oauth_sessions.c.session_hash, oauth_sessions.c.verifier_ciphertext),
+)
+
+
+async def verify_keys(db: Database, cipher: TokenCipher) -> None:
+    """Raise KeyMismatch when the keys cannot read the stored tokens (checks a sample)."""
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(x_tokens.c.user_id, x_tokens.c.ciphertext).order_by(sa.func.random()).limit(SAMPLE)
+            )
+        ).all()
+    unreadable = 0
+    for row in rows:
+        try:
+            cipher.decrypt(row.user_id, row.ciphertext)
+        except CipherError:
+            unreadable += 1
+    if unreadable:
+        raise KeyMismatch(
+            f"the configured Fernet keys cannot read {unreadable} of {len(rows)} stored X tokens sampled: "
+            "set TEXTWIRE_SECURITY_FERNET_KEYS to the keys they were written with (newest first)"
+        )
+
+
+async def rotate_all(db: Database, cipher: TokenCipher, *, batch: int = 500) -> int:
+    """Re-encrypt every stored ciphertext under the newest key; returns how many rows changed.
+
+    Each row is rewritten only if it still holds the ciphertext read (a refresh meanwhile wins)."""
+    changed = 0
+    for table, key_col, ct_col in _TABLES:
+        last: Any = None
+        while True:
+            query = sa.select(key_col, ct_col).order_by(key_col).limit(batch)
+            if last is not None:
+                query = query.where(key_col > last)
+            async with db.read() as conn:
+                rows = (await conn.execute(query)).all()
+            if not rows:
+                break
+            last = rows[-1][0]
+            updates = [(r[0], r[1], cipher.rotate(r[1])) for r in rows if not cipher.readable_by_newest(r[1])]
+            if updates:
+                async with db.tx() as conn:
+                    for key, old, new in updates:
+                        result = await conn.execute(
+                            sa.update(table).where(key_col == key, ct_col == old).values({ct_col.name: new})
+                        )
+                        changed += result.rowcount
+    return changed
+
+
+__all__ = [
+    "KEY_FILE",
+    "CipherError",
+    "KeyMismatch",
+    "TokenCipher",
+    "generate_key",
+    "load_keys",
+    "rotate_all",
+    "verify_keys",
+]

@@ -1,0 +1,311 @@
+"""X accounts: one-time link tokens, OAuth browser sessions, encrypted tokens, post intents.
+
+Secrets are stored only as SHA-256 (link tokens, session cookies, OAuth state) or encrypted
+(tokens, PKCE verifier; storage/crypto.py). Consuming a link or a session is one conditional
+UPDATE: it succeeds once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.schema import link_tokens, oauth_sessions, posts, users, x_tokens
+
+LINK_TTL = 600.0  # 10 minutes
+SESSION_TTL = 600.0
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+# -- one-time links -----------------------------------------------------------------------------
+
+
+async def create_link(conn: AsyncConnection, user_id: int, now: float) -> str:
+    """A fresh link token for the user (earlier unused ones stay valid until they expire)."""
+    token = new_secret()
+    await conn.execute(
+        sa.insert(link_tokens).values(
+            token_hash=digest(token), user_id=user_id, created_at=now, expires_at=now + LINK_TTL
+        )
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class LinkState:
+    user_id: int
+    phone: str
+    status: str  # "ok", "used", "expired"
+
+
+async def peek_link(conn: AsyncConnection, token: str, now: float) -> LinkState | None:
+    """The link's owner and state, without consuming it (the confirm page)."""
+    row = (
+        await conn.execute(
+            sa.select(link_tokens.c.user_id, link_tokens.c.expires_at, link_tokens.c.used_at, users.c.phone)
+            .join(users, users.c.id == link_tokens.c.user_id)
+            .where(link_tokens.c.token_hash == digest(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    status = "used" if row.used_at is not None else "expired" if row.expires_at <= now else "ok"
+    return LinkState(user_id=row.user_id, phone=row.phone, status=status)
+
+
+async def consume_link(conn: AsyncConnection, token: str, now: float) -> int | None:
+    """Use the link once; the user id, or None when unknown, used or expired."""
+    token_hash = digest(token)
+    result = await conn.execute(
+        sa.update(link_tokens)
+        .where(
+            link_tokens.c.token_hash == token_hash,
+            link_tokens.c.used_at.is_(None),
+            link_tokens.c.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:
+        return None
+    user_id = (
+        await conn.execute(sa.select(link_tokens.c.user_id).where(link_tokens.c.token_hash == token_hash))
+    ).scalar()
+    return int(user_id) if user_id is not None else None
+
+
+# -- OAuth browser sessions -----------------------------------------------------------------------
+
+
+async def create_session(
+    conn: AsyncConnection, *, user_id: int, state: str, verifier_ciphertext: str, now: float
+) -> str:
+    """A session bound to the browser by a cookie; returns the cookie value."""
+    cookie = new_secret()
+    await conn.execute(
+        sa.insert(oauth_sessions).values(
+            session_hash=digest(cookie),
+            user_id=user_id,
+            state_hash=digest(state),
+            verifier_ciphertext=verifier_ciphertext,
+            created_at=now,
+            expires_at=now + SESSION_TTL,
+        )
+    )
+    return cookie
+
+
+async def consume_session(
+    conn: AsyncConnection, *, cookie: str, state: str, now: float
+) -> tuple[int, str] | None:
+    """(user id, verifier ciphertext) when the cookie's session matches `state`, once."""
+    session_hash = digest(cookie)
+    result = await conn.execute(
+        sa.update(oauth_sessions)
+        .where(
+            oauth_sessions.c.session_hash == session_hash,
+            oauth_sessions.c.state_hash == digest(state),
+            oauth_sessions.c.used_at.is_(None),
+            oauth_sessions.c.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:
+        return None
+    row = (
+        await conn.execute(
+            sa.select(oauth_sessions.c.user_id, oauth_sessions.c.verifier_ciphertext).where(
+                oauth_sessions.c.session_hash == session_hash
+            )
+        )
+    ).one()
+    return int(row.user_id), str(row.verifier_ciphertext)
+
+
+async def close_session(conn: AsyncConnection, cookie: str, now: float) -> None:
+    """A denied or failed callback still spends the session."""
+    await conn.execute(
+        sa.update(oauth_sessions)
+        .where(oauth_sessions.c.session_hash == digest(cookie), oauth_sessions.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    user_id: int
+    ciphertext: str
+    expires_at: float
+    version: int
+
+
+async def save_tokens(
+    conn: AsyncConnection, *, user_id: int, ciphertext: str, expires_at: float, now: float
+) -> None:
+    await conn.execute(sa.delete(x_tokens).where(x_tokens.c.user_id == user_id))
+    await conn.execute(
+        sa.insert(x_tokens).values(
+            user_id=user_id, ciphertext=ciphertext, expires_at=expires_at, version=1, updated_at=now
+        )
+    )
+
+
+async def load_tokens(conn: AsyncConnection, user_id: int) -> TokenRow | None:
+    row = (await conn.execute(sa.select(x_tokens).where(x_tokens.c.user_id == user_id))).first()
+    if row is None:
+        return None
+    return TokenRow(
+        user_id=row.user_id, ciphertext=row.ciphertext, expires_at=row.expires_at, version=row.version
+    )
+
+
+async def take_lease(
+    conn: AsyncConnection, *, user_id: int, owner: str, now: float, seconds: float = 60.0
+) -> TokenRow | None:
+    """Lease the user's token row for a refresh (across processes). None when another holds it."""
+    result = await conn.execute(
+        sa.update(x_tokens)
+        .where(
+            x_tokens.c.user_id == user_id,
+            sa.or_(x_tokens.c.lease_until.is_(None), x_tokens.c.lease_until < now),
+        )
+        .values(lease_owner=owner, lease_until=now + seconds)
+    )
+    if result.rowcount != 1:
+        return None
+    return await load_tokens(conn, user_id)
+
+
+async def finish_refresh(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    owner: str,
+    version: int,
+    ciphertext: str,
+    expires_at: float,
+    now: float,
+) -> bool:
+    """Commit the new pair if this owner still holds the lease on `version` (compare-and-swap)."""
+    result = await conn.execute(
+        sa.update(x_tokens)
+        .where(x_tokens.c.user_id == user_id, x_tokens.c.lease_owner == owner, x_tokens.c.version == version)
+        .values(
+            ciphertext=ciphertext,
+            expires_at=expires_at,
+            version=version + 1,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def release_lease(conn: AsyncConnection, *, user_id: int, owner: str) -> None:
+    await conn.execute(
+        sa.update(x_tokens)
+        .where(x_tokens.c.user_id == user_id, x_tokens.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+async def expiring(
+    conn: AsyncConnection, *, before: float, limit: int, after: tuple[float, int] | None = None
+) -> list[tuple[float, int]]:
+    """(expires_at, user_id) of tokens expiring before `before`, soonest first; `after` pages on
+    (keyset: rows refreshed meanwhile drop out, rows that failed are not seen twice in a tick)."""
+    query = sa.select(x_tokens.c.expires_at, x_tokens.c.user_id).where(x_tokens.c.expires_at < before)
+    if after is not None:
+        query = query.where(sa.tuple_(x_tokens.c.expires_at, x_tokens.c.user_id) > sa.tuple_(*after))
+    rows = await conn.execute(query.order_by(x_tokens.c.expires_at, x_tokens.c.user_id).limit(limit))
+    return [(float(r.expires_at), int(r.user_id)) for r in rows]
+
+
+async def link_account(conn: AsyncConnection, *, user_id: int, x_user_id: str, handle: str) -> None:
+    await conn.execute(
+        sa.update(users)
+        .where(users.c.id == user_id)
+        .values(x_user_id=x_user_id, x_handle=handle, x_needs_relink=False, x_relink_notified_at=None)
+    )
+
+
+async def unlink_account(conn: AsyncConnection, user_id: int, *, needs_relink: bool) -> None:
+    """Delete the tokens; `needs_relink` marks a dead grant (the user is told once)."""
+    await conn.execute(sa.delete(x_tokens).where(x_tokens.c.user_id == user_id))
+    values: dict[str, object] = {"x_needs_relink": needs_relink}
+    if not needs_relink:
+        values.update(x_user_id=None, x_handle=None, x_relink_notified_at=None)
+    await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
+
+
+async def mark_relink_notified(conn: AsyncConnection, user_id: int, now: float) -> bool:
+    """True the first time only: one relink SMS per dead grant."""
+    result = await conn.execute(
+        sa.update(users)
+        .where(users.c.id == user_id, users.c.x_relink_notified_at.is_(None))
+        .values(x_relink_notified_at=now)
+    )
+    return result.rowcount == 1
+
+
+# -- post intents (at most once per inbound message) ----------------------------------------------
+
+
+async def begin_post(conn: AsyncConnection, *, message_sid: str, user_id: int, now: float) -> str | None:
+    """Record the intent. None when new; else the earlier attempt's state."""
+    existing = (
+        await conn.execute(sa.select(posts.c.state).where(posts.c.message_sid == message_sid))
+    ).scalar()
+    if existing is not None:
+        return str(existing)
+    await conn.execute(
+        sa.insert(posts).values(
+            message_sid=message_sid, user_id=user_id, state="attempting", created_at=now, updated_at=now
+        )
+    )
+    return None
+
+
+async def end_post(
+    conn: AsyncConnection,
+    *,
+    message_sid: str,
+    state: str,
+    now: float,
+    tweet_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    await conn.execute(
+        sa.update(posts)
+        .where(posts.c.message_sid == message_sid)
+        .values(state=state, tweet_id=tweet_id, error=error, updated_at=now)
+    )
+
+
+async def forget_post(conn: AsyncConnection, message_sid: str) -> None:
+    """The request surely never reached X (or was rate limited): a later try may post."""
+    await conn.execute(sa.delete(posts).where(posts.c.message_sid == message_sid))
+
+
+async def post_of(conn: AsyncConnection, message_sid: str) -> tuple[str, str | None] | None:
+    row = (
+        await conn.execute(
+            sa.select(posts.c.state, posts.c.tweet_id).where(posts.c.message_sid == message_sid)
+        )
+    ).first()
+    return (str(row.state), row.tweet_id) if row else None
