@@ -73,16 +73,14 @@ async def _migrate(config: Config) -> int:
 
 
 async def _rotate(config: Config) -> int:
-    import importlib
-
+    from storage import crypto
     from storage.db import open_database
 
-    crypto = importlib.import_module("storage.crypto")  # tokens at rest (issue 4)
     keys, _ = crypto.load_keys(config)
     cipher = crypto.TokenCipher(keys)
     db = await open_database(config.database.url, migrate=True)
     try:
-        count: int = await crypto.rotate_all(db, cipher)
+        count = await crypto.rotate_all(db, cipher)
     finally:
         await db.close()
     log.info("keys.rotated", rows=count)
@@ -108,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_chat(config, args.from_phone))
     configure_logging(config.log.level, config.log.format)
+    from storage.crypto import CipherError, KeyMismatch
+
     try:
         if args.command == "serve":
             return serve(config)
@@ -118,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyMismatch, CipherError) as exc:
+        log.error("security.key_mismatch", error=str(exc))
+        print(f"textwire: Fernet keys: {exc}", file=sys.stderr)
         return 2
     return 1  # pragma: no cover - argparse rejects anything else
 

@@ -182,6 +182,7 @@ def bot_factory(aiohttp_client: Any, make_config: Callable[..., Config]) -> BotF
         features: list[Feature] | None = None,
         routers: tuple[Router, ...] = (),
         clock: Callable[[], float] = time.time,
+        port: int | None = None,
         **sections: dict[str, Any],
     ) -> Bot:
         config = config or make_config(**sections)
@@ -193,7 +194,7 @@ def bot_factory(aiohttp_client: Any, make_config: Callable[..., Config]) -> BotF
             extra_routers=routers,
             clock=clock,
         )
-        client = await aiohttp_client(app)
+        client = await aiohttp_client(app, server_kwargs={"port": port} if port else None)
         token, _ = twilio_auth_token(config)
         return Bot(client=client, config=config, token=token)
 
@@ -212,4 +213,81 @@ async def bot(bot_factory: BotFactory, fake_twilio: Any) -> Bot:
             "media_hosts": (fake_twilio.cdn_host,),
             "timeout_seconds": 2.0,
         }
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class XBot(Bot):
+    """A bot linked to a local fake of X, on a real port so browsers can follow redirects."""
+
+    x: Any = None  # tests.fakes.x_api.FakeX
+
+    async def link(self, sender: str = ALICE, *, user: tuple[str, str] | None = None) -> str:
+        """Text the bot, follow the link through X's approval; returns the callback page."""
+        from tests.fakes.twilio_rest import FakeTwilio
+
+        twilio: FakeTwilio = self.extras["twilio"]
+        before = len(twilio.messages)
+        await self.text("hello", sender=sender)
+        messages = await twilio.wait_for_messages(before + 1)
+        url = link_in(messages[-1]["Body"])
+        if user is not None:
+            self.x.next_user = user
+        async with browser() as session, session.post(url) as resp:
+            page = await resp.text()
+            assert resp.status == 200, page
+        await twilio.wait_for_messages(before + 2)
+        return page
+
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def link_in(text: str) -> str:
+    import re
+
+    found = re.search(r"https?://\S+/x/link/[A-Za-z0-9_-]+", text)
+    assert found, f"no link in {text!r}"
+    return found.group(0)
+
+
+def browser() -> Any:
+    """A browser: follows redirects, keeps cookies (also for 127.0.0.1)."""
+    import aiohttp
+
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+@pytest.fixture
+async def xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any) -> XBot:
+    """The bot with X configured against the fake (public client), on the fake's clock."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    fake_x.redirect_uris.add(public + "/x/callback")
+    bot = await bot_factory(
+        port=port,
+        clock=lambda: fake_x.now,
+        server={"public_url": public},
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "timeout_seconds": 2.0,
+        },
+        x={
+            "client_id": fake_x.client_id,
+            "api_base": fake_x.base_url,
+            "authorize_url": fake_x.authorize_url,
+            "timeout_seconds": 2.0,
+        },
+    )
+    return XBot(
+        client=bot.client, config=bot.config, token=bot.token, x=fake_x, extras={"twilio": fake_twilio}
     )

@@ -12,7 +12,7 @@ Use the `fake_x` fixture (it needs pytest-aiohttp's `aiohttp_server`)::
         config = XConfig(client_id=fake_x.client_id, api_base=fake_x.base_url,
                          authorize_url=fake_x.authorize_url)
 
-Time is `fake.now` (Unix seconds, a float); `advance(seconds)` moves it. Nothing sleeps except
+Time is `fake.now` (Unix seconds, a float: real time plus an offset); `advance(seconds)` moves it. Nothing sleeps except
 `post_delay`, which simulates a slow answer (the post is recorded before the delay).
 """
 
@@ -101,7 +101,7 @@ class FakeX:
         self.client_id = client_id
         self.client_secret = client_secret  # None: a public client
         self.redirect_uris: set[str] = set(redirect_uris or ())
-        self.now: float = float(int(time.time())) if now is None else now
+        self._offset = 0.0 if now is None else now - time.time()
         self.base_url = ""  # set once the server listens
         self.next_user: tuple[str, str] | None = None  # (id, username); sticky; None: a new user each time
         self.deny_next = False  # the next authorize is denied (then resets)
@@ -129,8 +129,13 @@ class FakeX:
     def authorize_url(self) -> str:
         return self.base_url + "/i/oauth2/authorize"
 
+    @property
+    def now(self) -> float:
+        """The fake's clock: real time plus whatever `advance` added (so retries still come due)."""
+        return time.time() + self._offset
+
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        self._offset += seconds
 
     def fail_token_next(self, status: int, times: int = 1, *, body: str | None = None) -> None:
         """The next `times` requests to /2/oauth2/token answer `status` (a raw `body` if given)."""

@@ -1,0 +1,293 @@
+"""Connecting X: the whole flow through the real routes, and every way it can go wrong."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import structlog
+from yarl import URL
+
+from tests.conftest import BOB, XBot, browser, link_in, wait_for
+
+
+async def first_link(xbot: XBot, sender: str = "+15550001111") -> str:
+    twilio = xbot.extras["twilio"]
+    before = len(twilio.messages)
+    await xbot.text("hello world", sender=sender)
+    messages = await twilio.wait_for_messages(before + 1)
+    return link_in(messages[-1]["Body"])
+
+
+async def test_first_text_gets_a_link_and_is_not_posted(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.text("my first words")
+    [message] = await twilio.wait_for_messages(1)
+    assert "/x/link/" in message["Body"]
+    assert "\\HELP" in message["Body"]
+    assert "+1555" not in link_in(message["Body"])  # the phone never appears in a URL
+    assert xbot.x.posts == []
+    # the link's token is at least 128 bits and stored only as its SHA-256
+    token = link_in(message["Body"]).rsplit("/", 1)[1]
+    assert len(token) >= 22
+    stored = await xbot.rows("SELECT token_hash FROM link_tokens")
+    assert [r.token_hash for r in stored] != [token]
+    assert len(stored[0].token_hash) == 64
+
+
+async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    url = await first_link(xbot)
+    async with browser() as session:
+        async with session.get(url) as resp:  # the confirm page does not consume the link
+            page = await resp.text()
+            assert resp.status == 200
+            assert "Connect X to +1******1111?" in page
+            assert resp.headers["Referrer-Policy"] == "no-referrer"
+        async with session.get(url) as resp:
+            assert resp.status == 200
+        xbot.x.next_user = ("4242", "alice")
+        async with session.post(url) as resp:
+            page = await resp.text()
+            assert resp.status == 200, page
+            assert "Connected as @alice. You can close this page." in page
+            assert resp.url.path == "/x/callback"
+            assert "token" not in str(resp.url) and url not in str(resp.url)
+            # every hop: the link page redirected to X, X back to the callback
+            assert [str(h.url).split("?")[0] for h in resp.history] == [url, xbot.x.authorize_url]
+            assert resp.history[0].status == 303
+            authorize = resp.history[1].url
+            assert authorize.query["code_challenge_method"] == "S256"
+            assert set(authorize.query["scope"].split()) == {
+                "tweet.read",
+                "tweet.write",
+                "users.read",
+                "offline.access",
+            }
+            cookie = resp.history[0].headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/x/" in cookie
+    messages = await twilio.wait_for_messages(2)
+    assert messages[-1]["Body"] == "Connected @alice"
+    row = await xbot.rows("SELECT x_user_id, x_handle FROM users")
+    assert (row[0].x_user_id, row[0].x_handle) == ("4242", "alice")
+    [tokens] = await xbot.rows("SELECT ciphertext FROM x_tokens")
+    grant = xbot.x.live_grants("4242")[0]
+    assert grant.live_refresh not in tokens.ciphertext  # encrypted at rest
+
+    form = await xbot.text("Hello from my phone")
+    await xbot.handled(form["MessageSid"])
+    messages = await twilio.wait_for_messages(3)
+    assert xbot.x.posts == [("4242", "Hello from my phone")]
+    assert messages[-1]["Body"] == f"https://x.com/alice/status/{xbot.x.post_ids[0]}"
+
+
+async def test_secure_cookie_when_public_url_is_https(
+    bot_factory: Any, fake_x: Any, fake_twilio: Any
+) -> None:
+    fake_x.redirect_uris.add("https://sms.example.test/x/callback")
+    bot = await bot_factory(
+        x={"client_id": fake_x.client_id, "api_base": fake_x.base_url, "authorize_url": fake_x.authorize_url},
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+        },
+    )
+    await bot.text("hi")
+    [message] = await fake_twilio.wait_for_messages(1)
+    path = "/x/link/" + link_in(message["Body"]).rsplit("/", 1)[1]
+    resp = await bot.client.post(path, allow_redirects=False)
+    assert resp.status == 303
+    cookie = resp.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    location = resp.headers["Location"]
+    assert location.startswith(fake_x.authorize_url)
+    assert URL(location).query["redirect_uri"] == "https://sms.example.test/x/callback"
+
+
+async def test_a_used_link_cannot_be_used_again(xbot: XBot) -> None:
+    url = await first_link(xbot)
+    async with browser() as session, session.post(url) as resp:
+        assert resp.status == 200
+    async with browser() as session:
+        async with session.post(url, allow_redirects=False) as resp:
+            assert resp.status == 410
+            assert "\\LINK" in await resp.text()
+        async with session.get(url) as resp:
+            assert resp.status == 410
+    assert len(xbot.x.grants) == 1
+
+
+async def test_an_expired_link_never_goes_to_x(xbot: XBot) -> None:
+    url = await first_link(xbot)
+    xbot.x.advance(601)
+    async with browser() as session, session.post(url, allow_redirects=False) as resp:
+        assert resp.status == 410
+        assert "Location" not in resp.headers
+    assert ("GET", "/i/oauth2/authorize") not in xbot.x.requests
+    assert await xbot.rows("SELECT * FROM oauth_sessions") == []
+
+
+async def test_a_guessed_link_is_not_found(xbot: XBot) -> None:
+    await first_link(xbot)
+    base = xbot.config.public_base
+    async with browser() as session:
+        for guess in ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x", "..%2f..%2fetc"):
+            async with session.post(f"{base}/x/link/{guess}", allow_redirects=False) as resp:
+                assert resp.status in (404, 410)
+                assert "Location" not in resp.headers
+    assert await xbot.rows("SELECT * FROM oauth_sessions") == []
+
+
+async def test_opened_in_one_browser_finished_in_another(xbot: XBot) -> None:
+    url = await first_link(xbot)
+    async with browser() as first:
+        async with first.post(url, allow_redirects=False) as resp:
+            authorize = resp.headers["Location"]
+        async with first.get(authorize, allow_redirects=False) as resp:
+            callback = resp.headers["Location"]
+    async with browser() as second:  # no session cookie
+        async with second.get(callback) as resp:
+            assert resp.status == 400
+            assert "did not start in this browser" in await resp.text()
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+    assert (await xbot.rows("SELECT x_user_id FROM users"))[0].x_user_id is None
+
+
+@pytest.mark.parametrize("variant", ["missing", "foreign", "replayed"])
+async def test_callback_state_must_be_this_sessions(xbot: XBot, variant: str) -> None:
+    url = await first_link(xbot)
+    other_url = await first_link(xbot, sender=BOB)
+    async with browser() as session, browser() as other:
+        async with session.post(url, allow_redirects=False) as resp:
+            authorize = resp.headers["Location"]
+        async with session.get(authorize, allow_redirects=False) as resp:
+            callback = resp.headers["Location"]
+        async with other.post(other_url, allow_redirects=False) as resp:
+            other_authorize = resp.headers["Location"]
+        async with other.get(other_authorize, allow_redirects=False) as resp:
+            other_callback = resp.headers["Location"]
+        code = re.search(r"code=([^&]+)", callback)
+        assert code
+        if variant == "missing":
+            target = callback.split("?")[0] + "?code=" + code.group(1)
+        elif variant == "foreign":  # Bob's state in Alice's browser
+            other_state = re.search(r"state=([^&]+)", other_callback)
+            assert other_state
+            target = callback.split("?")[0] + f"?state={other_state.group(1)}&code={code.group(1)}"
+        else:
+            async with session.get(callback) as resp:
+                assert resp.status == 200
+            target = callback
+        before = await xbot.rows("SELECT user_id FROM x_tokens")
+        async with session.get(target) as resp:
+            assert resp.status == 400
+            assert "Sign-in not recognised" in await resp.text()
+        assert await xbot.rows("SELECT user_id FROM x_tokens") == before
+    if variant != "replayed":
+        assert await xbot.rows("SELECT * FROM x_tokens") == []
+
+
+async def test_access_denied_is_a_clean_refusal(xbot: XBot) -> None:
+    url = await first_link(xbot)
+    xbot.x.deny_next = True
+    async with browser() as session, session.post(url) as resp:
+        assert resp.status == 400
+        page = await resp.text()
+    assert "X was not connected" in page and "\\LINK" in page
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+    assert (await xbot.rows("SELECT x_user_id FROM users"))[0].x_user_id is None
+    assert xbot.x.token_calls == 0
+
+
+async def test_a_failed_exchange_stores_nothing(xbot: XBot) -> None:
+    url = await first_link(xbot)
+    xbot.x.fail_token_next(503)
+    async with browser() as session, session.post(url) as resp:
+        assert resp.status == 502
+        assert "did not complete" in await resp.text()
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+
+
+async def test_an_old_code_is_refused_by_x(xbot: XBot) -> None:
+    """X's codes live 30 s: the callback exchanges at once; a late one fails cleanly."""
+    url = await first_link(xbot)
+    async with browser() as session:
+        async with session.post(url, allow_redirects=False) as resp:
+            authorize = resp.headers["Location"]
+        async with session.get(authorize, allow_redirects=False) as resp:
+            callback = resp.headers["Location"]
+        xbot.x.advance(31)
+        async with session.get(callback) as resp:
+            assert resp.status == 502
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+
+
+async def test_confidential_client_sends_basic_auth(
+    bot_factory: Any, fake_twilio: Any, aiohttp_server: Any
+) -> None:
+    from tests.conftest import XBot, free_port
+    from tests.fakes.x_api import start_fake_x
+
+    fake = await start_fake_x(aiohttp_server, client_secret="s3cret-value")
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    fake.redirect_uris.add(public + "/x/callback")
+    bot = await bot_factory(
+        port=port,
+        clock=lambda: fake.now,
+        server={"public_url": public},
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+        },
+        x={
+            "client_id": fake.client_id,
+            "client_secret": "s3cret-value",
+            "api_base": fake.base_url,
+            "authorize_url": fake.authorize_url,
+        },
+    )
+    xbot = XBot(client=bot.client, config=bot.config, token=bot.token, x=fake, extras={"twilio": fake_twilio})
+    page = await xbot.link(user=("77", "carol"))
+    assert "Connected as @carol" in page
+
+
+async def test_no_secret_in_any_log_line(xbot: XBot) -> None:
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        url = await first_link(xbot)
+        async with browser() as session:
+            async with session.post(url, allow_redirects=False) as resp:
+                authorize = resp.headers["Location"]
+                cookie = resp.cookies["tw_oauth"].value
+            async with session.get(authorize, allow_redirects=False) as resp:
+                callback = resp.headers["Location"]
+            async with session.get(callback) as resp:
+                assert resp.status == 200
+        form = await xbot.text("a post to check the logs")
+        await xbot.handled(form["MessageSid"])
+        await wait_for(lambda: _posted(xbot))
+    grant = xbot.x.grants[0]
+    secrets = [
+        url.rsplit("/", 1)[1],
+        cookie,
+        re.search(r"state=([^&]+)", callback).group(1),  # type: ignore[union-attr]
+        re.search(r"code=([^&]+)", callback).group(1),  # type: ignore[union-attr]
+        re.search(r"code_challenge=([^&]+)", authorize).group(1),  # type: ignore[union-attr]
+        *grant.access_tokens,
+        *grant.refresh_tokens,
+        xbot.config.x.client_id if len(xbot.config.x.client_id) > 12 else "\x00",
+    ]
+    text = "\n".join(repr(entry) for entry in logs)
+    assert logs
+    for secret in secrets:
+        assert secret not in text
+    assert "+15550001111" not in text
+
+
+async def _posted(xbot: XBot) -> bool:
+    return bool(xbot.x.posts)

@@ -1,0 +1,292 @@
+"""Posting plain texts to X: at most once, with clear answers for everything X can say."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.xaccount import Refresh, XAccounts, x_accounts
+from storage import xaccounts
+from storage.schema import x_tokens
+from tests.conftest import ALICE, BOB, Bot, XBot, free_port, link_in, new_sid, wait_for
+
+
+def service_of(xbot: XBot) -> XAccounts:
+    service = x_accounts(xbot.runtime.deps)
+    assert service is not None
+    return service
+
+
+async def send(xbot: XBot, body: str, sender: str = ALICE) -> str:
+    """Text the bot and return its reply."""
+    twilio = xbot.extras["twilio"]
+    before = len(twilio.messages)
+    form = await xbot.text(body, sender=sender)
+    await xbot.handled(form["MessageSid"])
+    messages = await twilio.wait_for_messages(before + 1)
+    return str(messages[before]["Body"])
+
+
+async def test_not_configured_says_so(bot: Bot, fake_twilio: Any) -> None:
+    await bot.text("hello")
+    [message] = await fake_twilio.wait_for_messages(1)
+    assert message["Body"] == "Posting to X is not set up on this number."
+
+
+async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: XBot) -> None:
+    reply = await send(xbot, "\\FOO bar")
+    assert "\\HELP" in reply
+    reply = await send(xbot, "\\HELP")
+    assert "\\LINK" in reply and "\\UNLINK" in reply
+    assert xbot.x.posts == []
+
+
+async def test_plain_text_posts_and_replies_with_the_url(xbot: XBot) -> None:
+    await xbot.link(user=("100", "alice"))
+    reply = await send(xbot, "  Coffee is good  ")
+    assert xbot.x.posts == [("100", "Coffee is good")]
+    assert reply == f"https://x.com/alice/status/{xbot.x.post_ids[0]}"
+    [row] = await xbot.rows("SELECT state, tweet_id FROM posts")
+    assert (row.state, row.tweet_id) == ("posted", xbot.x.post_ids[0])
+
+
+async def test_too_long_says_by_how_much_in_weighted_characters(xbot: XBot) -> None:
+    await xbot.link()
+    reply = await send(xbot, "a" * 283)
+    assert "by 3 characters" in reply
+    reply = await send(xbot, "日" * 141)  # CJK counts 2: 282
+    assert "by 2 characters" in reply
+    reply = await send(xbot, "a" * 280)
+    assert reply.startswith("https://x.com/")
+    assert len(xbot.x.posts) == 1
+
+
+async def test_duplicate_says_so(xbot: XBot) -> None:
+    await xbot.link()
+    await send(xbot, "same words")
+    reply = await send(xbot, "same words")
+    assert "already posted the same text" in reply
+    assert len(xbot.x.posts) == 1
+
+
+async def test_rate_limited_says_when_once_and_posts_after_the_reset(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    start = len(twilio.messages)
+    xbot.x.fail_post_next(429, reset_in=600)
+    form = await xbot.text("wait for it")
+    messages = await twilio.wait_for_messages(start + 1)
+    assert "posting limit" in messages[-1]["Body"] and "will be posted after" in messages[-1]["Body"]
+    assert (
+        await xbot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) == "parked"
+    )
+    # later messages of the same sender go on meanwhile
+    reply = await send(xbot, "\\LINK")
+    assert "/x/link/" in reply
+    xbot.x.advance(601)
+    xbot.runtime.worker.wake()
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    await wait_for(lambda: _count(twilio, start + 3))
+    assert xbot.x.posts == [("100", "wait for it")]
+    bodies = [m["Body"] for m in twilio.messages[start:]]
+    assert sum("posting limit" in b for b in bodies) == 1  # said once
+    assert bodies[-1].startswith("https://x.com/alice/status/")
+
+
+async def _count(twilio: Any, n: int) -> bool:
+    return len(twilio.messages) >= n
+
+
+async def test_daily_limit_waits_for_the_daily_reset(xbot: XBot) -> None:
+    await xbot.link()
+    xbot.x.fail_post_next(429, reset_in=7200, daily=True)
+    form = await xbot.text("daily")
+    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
+    at = await xbot.scalar("SELECT next_attempt_at FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+    assert at >= xbot.x.now + 7200
+
+
+async def _parked(xbot: XBot, sid: str) -> bool:
+    return await xbot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "parked"
+
+
+async def test_x_5xx_after_sending_is_not_retried(xbot: XBot) -> None:
+    await xbot.link()
+    xbot.x.fail_post_next(503)
+    reply = await send(xbot, "is X up?")
+    assert "did not confirm" in reply and "timeline" in reply
+    [row] = await xbot.rows("SELECT state FROM posts")
+    assert row.state == "unknown"
+    assert sum(1 for m, p in xbot.x.requests if p == "/2/tweets") == 1
+
+
+async def test_x_unreachable_is_retried_then_answered(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    service = service_of(xbot)
+    real_base = service.client.api_base
+    service.client.api_base = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    start = len(twilio.messages)
+    form = await xbot.text("through the outage")
+
+    async def retried() -> bool:
+        attempts = await xbot.scalar(
+            "SELECT attempts FROM inbox WHERE message_sid = :s", s=form["MessageSid"]
+        )
+        return bool(attempts and attempts >= 2)
+
+    await wait_for(retried)
+    assert await xbot.rows("SELECT * FROM posts") == []  # nothing reached X: no intent kept
+    service.client.api_base = real_base  # X is back
+    await xbot.scalar("SELECT 1")
+    async with xbot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": form["MessageSid"]}
+        )
+    xbot.runtime.worker.wake()
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    assert xbot.x.posts == [("100", "through the outage")]
+    assert len(twilio.messages) == start + 1
+
+
+async def test_x_unreachable_for_the_whole_window_fails_clearly(xbot: XBot) -> None:
+    await xbot.link()
+    service = service_of(xbot)
+    service.client.api_base = f"http://127.0.0.1:{free_port()}"
+    xbot.x.advance(-25 * 3600)  # the message arrives "25 hours ago"
+    form = await xbot.text("never makes it")
+    xbot.x.advance(25 * 3600)
+    assert await xbot.handled(form["MessageSid"]) == "failed"
+    messages = await xbot.extras["twilio"].wait_for_messages(3)
+    assert "could not be reached" in messages[-1]["Body"]
+
+
+async def test_401_refreshes_once_and_posts(xbot: XBot) -> None:
+    await xbot.link(user=("100", "alice"))
+    # our row says the access token is good for hours; X has already expired it
+    async with xbot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.update(x_tokens).values(expires_at=xbot.x.now + 10 * 3600))
+    xbot.x.advance(7300)
+    reply = await send(xbot, "after a 401")
+    assert reply.startswith("https://x.com/alice/status/")
+    assert xbot.x.refresh_calls == 1
+    assert xbot.x.posts == [("100", "after a 401")]
+
+
+async def test_access_revoked_at_x_gets_a_relink(xbot: XBot) -> None:
+    await xbot.link(user=("100", "alice"))
+    xbot.x.revoke_user("100")
+    reply = await send(xbot, "am I still connected?")
+    assert "stopped working" in reply and "/x/link/" in reply
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+    [user] = await xbot.rows("SELECT x_needs_relink FROM users")
+    assert user.x_needs_relink
+    reply = await send(xbot, "and now?")  # a plain text while not linked: a fresh link, not posted
+    assert "/x/link/" in reply and "stopped working" not in reply
+    assert xbot.x.posts == []
+
+
+async def test_a_crash_between_intent_and_result_never_posts_blindly(xbot: XBot) -> None:
+    await xbot.link()
+    sid = new_sid()
+    [user] = await xbot.rows("SELECT id FROM users")
+    async with xbot.runtime.deps.db.tx() as conn:  # what a crash mid-post leaves behind
+        await xaccounts.begin_post(conn, message_sid=sid, user_id=user.id, now=xbot.x.now)
+    twilio = xbot.extras["twilio"]
+    start = len(twilio.messages)
+    form = xbot.form("posted before the crash?", sid=sid)
+    resp = await xbot.post(form)
+    assert resp.status == 200
+    await xbot.handled(sid)
+    messages = await twilio.wait_for_messages(start + 1)
+    assert "check your timeline" in messages[-1]["Body"]
+    assert xbot.x.posts == []
+
+
+async def test_twenty_concurrent_posts_with_an_expired_token_refresh_once(xbot: XBot) -> None:
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200)  # the access token has expired
+    service = service_of(xbot)
+    [user] = await xbot.rows("SELECT id FROM users")
+
+    async def post(n: int) -> str:
+        outcome, access = await service.access(user.id)
+        assert outcome is Refresh.OK and access is not None
+        posted = await service.client.post(access.token, f"post {n}")
+        return posted.id
+
+    ids = await asyncio.gather(*(post(n) for n in range(20)))
+    assert len(set(ids)) == 20
+    assert xbot.x.refresh_calls == 1
+    assert sorted(text for _, text in xbot.x.posts) == sorted(f"post {n}" for n in range(20))
+    assert len(xbot.x.live_grants("100")) == 1
+
+
+async def test_twenty_queued_texts_with_an_expired_token_refresh_once(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    start = len(twilio.messages)
+    xbot.x.advance(7200)
+    forms = await asyncio.gather(*(xbot.text(f"queued {n}") for n in range(20)))
+    for form in forms:
+        assert await xbot.handled(form["MessageSid"]) == "done"
+    await twilio.wait_for_messages(start + 20)
+    assert xbot.x.refresh_calls == 1
+    assert len(xbot.x.posts) == 20
+    [user] = await xbot.rows("SELECT x_user_id, x_needs_relink FROM users")
+    assert user.x_user_id == "100" and not user.x_needs_relink
+
+
+async def test_two_processes_never_refresh_one_user_at_once(xbot: XBot) -> None:
+    """A second XAccounts (another process: its own locks and lease owner) on the same database."""
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200)
+    first = service_of(xbot)
+    second = XAccounts(first.deps, first.client, first.cipher)
+    [user] = await xbot.rows("SELECT id FROM users")
+    results = await asyncio.gather(*(svc.access(user.id) for svc in (first, second) for _ in range(5)))
+    assert all(outcome is Refresh.OK for outcome, _ in results)
+    assert xbot.x.refresh_calls == 1
+    assert len({access.token for _, access in results if access}) == 1
+
+
+async def test_link_gives_a_fresh_link(xbot: XBot) -> None:
+    await xbot.link()
+    reply = await send(xbot, "\\link")
+    assert "/x/link/" in link_in(reply)
+    count = await xbot.scalar("SELECT count(*) FROM link_tokens WHERE used_at IS NULL")
+    assert count == 1
+
+
+async def test_unlink_revokes_at_x_and_deletes_here(xbot: XBot) -> None:
+    await xbot.link(user=("100", "alice"))
+    refresh = xbot.x.live_grants("100")[0].live_refresh
+    reply = await send(xbot, "\\UNLINK")
+    assert "Disconnected @alice" in reply
+    assert refresh in xbot.x.revoked
+    assert xbot.x.live_grants("100") == []
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+    reply = await send(xbot, "post me?")
+    assert "/x/link/" in reply
+    assert xbot.x.posts == []
+    reply = await send(xbot, "\\UNLINK")
+    assert "No X account is connected" in reply
+
+
+async def test_stop_deletes_everything_with_one_goodbye(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    await xbot.link(sender=BOB, user=("200", "bob"))
+    start = len(twilio.messages)
+    reply = await send(xbot, "\\STOP")
+    assert "Goodbye" in reply
+    assert xbot.x.live_grants("100") == []
+    assert xbot.x.live_grants("200") != []
+    assert await xbot.rows("SELECT * FROM users WHERE phone = :p", p=ALICE) == []
+    assert len(await xbot.rows("SELECT * FROM x_tokens")) == 1  # Bob's
+    assert len(twilio.messages) == start + 1
+    # texting again starts over: a new user, a welcome link
+    reply = await send(xbot, "hello again")
+    assert "Welcome" in reply
