@@ -53,7 +53,8 @@ async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
             assert resp.status == 200, page
             assert "Connected as @alice. You can close this page." in page
             assert resp.url.path == "/x/callback"
-            assert "token" not in str(resp.url) and url not in str(resp.url)
+            assert "token" not in str(resp.url)
+            assert url not in str(resp.url)
             # every hop: the link page redirected to X, X back to the callback
             assert [str(h.url).split("?")[0] for h in resp.history] == [url, xbot.x.authorize_url]
             assert resp.history[0].status == 303
@@ -66,7 +67,9 @@ async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
                 "offline.access",
             }
             cookie = resp.history[0].headers["Set-Cookie"]
-            assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/x/" in cookie
+            assert "HttpOnly" in cookie
+            assert "SameSite=Lax" in cookie
+            assert "Path=/x/" in cookie
     messages = await twilio.wait_for_messages(2)
     assert messages[-1]["Body"] == "Connected @alice"
     row = await xbot.rows("SELECT x_user_id, x_handle FROM users")
@@ -101,7 +104,8 @@ async def test_secure_cookie_when_public_url_is_https(
     resp = await bot.client.post(path, allow_redirects=False)
     assert resp.status == 303
     cookie = resp.headers["Set-Cookie"]
-    assert "Secure" in cookie and "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
     location = resp.headers["Location"]
     assert location.startswith(fake_x.authorize_url)
     assert URL(location).query["redirect_uri"] == "https://sms.example.test/x/callback"
@@ -148,10 +152,9 @@ async def test_opened_in_one_browser_finished_in_another(xbot: XBot) -> None:
             authorize = resp.headers["Location"]
         async with first.get(authorize, allow_redirects=False) as resp:
             callback = resp.headers["Location"]
-    async with browser() as second:  # no session cookie
-        async with second.get(callback) as resp:
-            assert resp.status == 400
-            assert "did not start in this browser" in await resp.text()
+    async with browser() as second, second.get(callback) as resp:  # no session cookie
+        assert resp.status == 400
+        assert "did not start in this browser" in await resp.text()
     assert await xbot.rows("SELECT * FROM x_tokens") == []
     assert (await xbot.rows("SELECT x_user_id FROM users"))[0].x_user_id is None
 
@@ -196,7 +199,8 @@ async def test_access_denied_is_a_clean_refusal(xbot: XBot) -> None:
     async with browser() as session, session.post(url) as resp:
         assert resp.status == 400
         page = await resp.text()
-    assert "X was not connected" in page and "\\LINK" in page
+    assert "X was not connected" in page
+    assert "\\LINK" in page
     assert await xbot.rows("SELECT * FROM x_tokens") == []
     assert (await xbot.rows("SELECT x_user_id FROM users"))[0].x_user_id is None
     assert xbot.x.token_calls == 0

@@ -39,7 +39,8 @@ async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: X
     reply = await send(xbot, "\\FOO bar")
     assert "\\HELP" in reply
     reply = await send(xbot, "\\HELP")
-    assert "\\LINK" in reply and "\\UNLINK" in reply
+    assert "\\LINK" in reply
+    assert "\\UNLINK" in reply
     assert xbot.x.posts == []
 
 
@@ -78,7 +79,8 @@ async def test_rate_limited_says_when_once_and_posts_after_the_reset(xbot: XBot)
     xbot.x.fail_post_next(429, reset_in=600)
     form = await xbot.text("wait for it")
     messages = await twilio.wait_for_messages(start + 1)
-    assert "posting limit" in messages[-1]["Body"] and "will be posted after" in messages[-1]["Body"]
+    assert "posting limit" in messages[-1]["Body"]
+    assert "will be posted after" in messages[-1]["Body"]
     assert (
         await xbot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) == "parked"
     )
@@ -116,7 +118,8 @@ async def test_x_5xx_after_sending_is_not_retried(xbot: XBot) -> None:
     await xbot.link()
     xbot.x.fail_post_next(503)
     reply = await send(xbot, "is X up?")
-    assert "did not confirm" in reply and "timeline" in reply
+    assert "did not confirm" in reply
+    assert "timeline" in reply
     [row] = await xbot.rows("SELECT state FROM posts")
     assert row.state == "unknown"
     assert sum(1 for m, p in xbot.x.requests if p == "/2/tweets") == 1
@@ -179,12 +182,14 @@ async def test_access_revoked_at_x_gets_a_relink(xbot: XBot) -> None:
     await xbot.link(user=("100", "alice"))
     xbot.x.revoke_user("100")
     reply = await send(xbot, "am I still connected?")
-    assert "stopped working" in reply and "/x/link/" in reply
+    assert "stopped working" in reply
+    assert "/x/link/" in reply
     assert await xbot.rows("SELECT * FROM x_tokens") == []
     [user] = await xbot.rows("SELECT x_needs_relink FROM users")
     assert user.x_needs_relink
     reply = await send(xbot, "and now?")  # a plain text while not linked: a fresh link, not posted
-    assert "/x/link/" in reply and "stopped working" not in reply
+    assert "/x/link/" in reply
+    assert "stopped working" not in reply
     assert xbot.x.posts == []
 
 
@@ -213,7 +218,8 @@ async def test_twenty_concurrent_posts_with_an_expired_token_refresh_once(xbot: 
 
     async def post(n: int) -> str:
         outcome, access = await service.access(user.id)
-        assert outcome is Refresh.OK and access is not None
+        assert outcome is Refresh.OK
+        assert access is not None
         posted = await service.client.post(access.token, f"post {n}")
         return posted.id
 
@@ -236,7 +242,8 @@ async def test_twenty_queued_texts_with_an_expired_token_refresh_once(xbot: XBot
     assert xbot.x.refresh_calls == 1
     assert len(xbot.x.posts) == 20
     [user] = await xbot.rows("SELECT x_user_id, x_needs_relink FROM users")
-    assert user.x_user_id == "100" and not user.x_needs_relink
+    assert user.x_user_id == "100"
+    assert not user.x_needs_relink
 
 
 async def test_two_processes_never_refresh_one_user_at_once(xbot: XBot) -> None:
