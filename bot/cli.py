@@ -7,10 +7,16 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from structlog.typing import FilteringBoundLogger
+
 from bot.config import Config, ConfigError, load_config
 from bot.logs import configure_logging, get_logger
 
-log = get_logger(__name__)
+
+def _log() -> FilteringBoundLogger:
+    """Bound when used: a module-level logger would be bound before `configure_logging` runs and
+    keep structlog's default (console) output."""
+    return get_logger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +73,7 @@ async def _migrate(config: Config) -> int:
     db = await open_database(config.database.url, migrate=True)
     revision = await db.revision()
     await db.close()
-    log.info("db.migrated", revision=revision)
+    _log().info("db.migrated", revision=revision)
     print(f"database at revision {revision}")
     return 0
 
@@ -83,7 +89,7 @@ async def _rotate(config: Config) -> int:
         count = await crypto.rotate_all(db, cipher)
     finally:
         await db.close()
-    log.info("keys.rotated", rows=count)
+    _log().info("keys.rotated", rows=count)
     print(f"re-encrypted {count} rows under the newest key")
     return 0
 
@@ -116,11 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "keys":
             return asyncio.run(_rotate(config))
     except ConfigError as exc:
-        log.error("config.invalid", error=str(exc))
+        _log().error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
         return 2
     except (KeyMismatch, CipherError) as exc:
-        log.error("security.key_mismatch", error=str(exc))
+        _log().error("security.key_mismatch", error=str(exc))
         print(f"textwire: Fernet keys: {exc}", file=sys.stderr)
         return 2
     return 1  # pragma: no cover - argparse rejects anything else

@@ -8,13 +8,14 @@ import ipaddress
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
@@ -69,6 +70,15 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def keep_structlog_config() -> Iterator[None]:
+    """Tests that configure logging must not leave module-level loggers (bound at import to the
+    processor list of that moment) outside what `capture_logs` sees."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def new_sid(prefix: str = "SM") -> str:

@@ -1,0 +1,140 @@
+"""Tokens at rest: MultiFernet keys, user-bound plaintexts, start-up checks, rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from cryptography.fernet import Fernet
+
+from bot import cli
+from bot.config import Config
+from storage import crypto, xaccounts
+from storage.crypto import CipherError, KeyMismatch, TokenCipher
+from storage.db import open_database
+from tests.conftest import XBot, free_port
+
+
+def test_plaintext_is_bound_to_the_user() -> None:
+    cipher = TokenCipher([Fernet.generate_key().decode()])
+    ciphertext = cipher.encrypt(1, {"access_token": "a", "refresh_token": "r"})
+    assert cipher.decrypt(1, ciphertext) == {"access_token": "a", "refresh_token": "r"}
+    with pytest.raises(CipherError):
+        cipher.decrypt(2, ciphertext)  # copied into another user's row
+    with pytest.raises(CipherError):
+        cipher.decrypt(1, ciphertext[:-4] + "AAAA")  # altered
+    with pytest.raises(CipherError):
+        TokenCipher([Fernet.generate_key().decode()]).decrypt(1, ciphertext)  # another key
+
+
+def test_load_keys_generates_a_private_key_file_once(make_config: Any) -> None:
+    config: Config = make_config()
+    keys, generated = crypto.load_keys(config)
+    assert generated
+    path = config.data_dir / crypto.KEY_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    again, generated_again = crypto.load_keys(config)
+    assert again == keys
+    assert not generated_again
+
+
+def test_a_malformed_key_is_refused_with_a_clear_message(make_config: Any) -> None:
+    config: Config = make_config(security={"fernet_keys": ("not-a-key",)})
+    with pytest.raises(KeyMismatch, match="not a valid key"):
+        crypto.load_keys(config)
+
+
+async def stored_ciphertexts(config: Config) -> dict[int, str]:
+    db = await open_database(config.database.url, migrate=True)
+    try:
+        async with db.read() as conn:
+            rows = (await conn.exec_driver_sql("SELECT user_id, ciphertext FROM x_tokens")).all()
+    finally:
+        await db.close()
+    return {r.user_id: r.ciphertext for r in rows}
+
+
+async def test_rotation_reencrypts_under_the_newest_key(xbot: XBot, tmp_path: Path) -> None:
+    old_key = (xbot.config.data_dir / crypto.KEY_FILE).read_text().strip()
+    await xbot.link(user=("100", "alice"))
+    await xbot.link(sender="+15550002222", user=("200", "bob"))
+    await xbot.client.close()
+    new_key = Fernet.generate_key().decode()
+    from bot.config import replace
+
+    both = replace(xbot.config, security={"fernet_keys": (new_key, old_key)})
+    before = await stored_ciphertexts(both)
+    db = await open_database(both.database.url, migrate=False)
+    try:
+        await crypto.verify_keys(db, TokenCipher([new_key, old_key]))  # old rows readable with both
+        count = await crypto.rotate_all(db, TokenCipher([new_key, old_key]))
+        assert count == 4  # two token rows and the two browser sessions' PKCE verifiers
+        with pytest.raises(KeyMismatch):
+            await crypto.verify_keys(db, TokenCipher([old_key]))  # the old key alone no longer reads them
+        await crypto.verify_keys(db, TokenCipher([new_key]))
+        assert await crypto.rotate_all(db, TokenCipher([new_key])) == 0
+        async with db.read() as conn:
+            row = await xaccounts.load_tokens(conn, 1)
+        assert row is not None
+        assert TokenCipher([new_key]).decrypt(1, row.ciphertext)["refresh_token"]
+    finally:
+        await db.close()
+    after = await stored_ciphertexts(both)
+    assert set(after) == set(before)
+    assert all(after[k] != before[k] for k in before)
+
+
+async def test_a_wrong_key_stops_start_up_and_touches_nothing(xbot: XBot, aiohttp_client: Any) -> None:
+    await xbot.link(user=("100", "alice"))
+    config = xbot.config
+    await xbot.client.close()
+    before = await stored_ciphertexts(config)
+    from bot.app import build_app
+    from bot.config import replace
+
+    wrong = replace(config, security={"fernet_keys": (Fernet.generate_key().decode(),)})
+    runner = web.AppRunner(build_app(wrong, run_scheduler=False))
+    with pytest.raises(KeyMismatch, match="cannot read"):
+        await runner.setup()  # runs the app's start-up
+    await runner.cleanup()
+    assert await stored_ciphertexts(config) == before
+
+
+def test_cli_keys_generate_prints_a_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["keys", "generate"]) == 0
+    key = capsys.readouterr().out.strip()
+    Fernet(key)  # a valid key
+
+
+async def test_cli_serve_refuses_a_wrong_key(xbot: XBot, tmp_path: Path) -> None:
+    await xbot.link(user=("100", "alice"))
+    await xbot.client.close()
+    env = {
+        **os.environ,
+        "TEXTWIRE_SERVER_DATA_DIR": str(xbot.config.data_dir),
+        "TEXTWIRE_DATABASE_URL": xbot.config.database.url,
+        "TEXTWIRE_SERVER_PORT": str(free_port()),
+        "TEXTWIRE_X_CLIENT_ID": "test-client",
+        "TEXTWIRE_SECURITY_FERNET_KEYS": Fernet.generate_key().decode(),
+        "TEXTWIRE_LOG_FORMAT": "json",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=tmp_path,
+        env=env,  # no ./config.toml there
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert "Fernet keys" in err.decode()
+    assert '"event": "security.key_mismatch"' in out.decode()
+    assert "app.started" not in out.decode()

@@ -1,0 +1,175 @@
+"""The refresh timer: bounded batches, never racing the posting path, one relink SMS for a dead
+grant, and a burst guard that stops the job instead of unlinking everyone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+import structlog
+
+from bot.xaccount import Refresh, XAccounts, x_accounts
+from scheduler import refresh
+from storage import users, xaccounts
+from storage.schema import x_tokens
+from tests.conftest import XBot, wait_for
+
+
+def service_of(xbot: XBot) -> XAccounts:
+    service = x_accounts(xbot.runtime.deps)
+    assert service is not None
+    return service
+
+
+async def seed(xbot: XBot, count: int, *, expires_in: float = 600.0) -> list[int]:
+    """`count` linked users with real grants at the fake, expiring in `expires_in` seconds."""
+    service = service_of(xbot)
+    deps = xbot.runtime.deps
+    ids = []
+    for n in range(count):
+        grant = xbot.x.grant_tokens(str(5000 + n), f"user{n}")
+        async with deps.db.tx() as conn:
+            user, _ = await users.get_or_create(conn, f"+1555100{n:04d}", deps.now())
+            ciphertext = service.cipher.encrypt(
+                user.id, {"access_token": grant["access_token"], "refresh_token": grant["refresh_token"]}
+            )
+            await xaccounts.save_tokens(
+                conn,
+                user_id=user.id,
+                ciphertext=ciphertext,
+                expires_at=deps.now() + expires_in,
+                now=deps.now(),
+            )
+            await xaccounts.link_account(conn, user_id=user.id, x_user_id=str(5000 + n), handle=f"user{n}")
+        ids.append(user.id)
+    return ids
+
+
+async def test_a_tick_refreshes_tokens_expiring_within_15_minutes_only(xbot: XBot) -> None:
+    soon = await seed(xbot, 3, expires_in=600)
+    async with xbot.runtime.deps.db.tx() as conn:  # one of them still has an hour
+        await conn.execute(
+            sa.update(x_tokens).where(x_tokens.c.user_id == soon[2]).values(expires_at=xbot.x.now + 3600)
+        )
+    before = {r.user_id: r.version for r in await xbot.rows("SELECT user_id, version FROM x_tokens")}
+    await refresh.refresh_tokens(xbot.runtime.scheduler.runtime_id)  # the job, as APScheduler calls it
+    after = {
+        r.user_id: (r.version, r.expires_at)
+        for r in await xbot.rows("SELECT user_id, version, expires_at FROM x_tokens")
+    }
+    assert xbot.x.refresh_calls == 2
+    assert after[soon[0]][0] == before[soon[0]] + 1
+    assert after[soon[1]][0] == before[soon[1]] + 1
+    assert after[soon[2]][0] == before[soon[2]]
+    assert after[soon[0]][1] > xbot.x.now + 7000
+    assert len(xbot.x.live_grants()) == 3
+
+
+async def test_batches_page_through_every_expiring_token(xbot: XBot) -> None:
+    await seed(xbot, 7)
+    result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot), batch=2, concurrency=2)
+    assert result.refreshed == 7
+    assert xbot.x.refresh_calls == 7
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens WHERE expires_at < :t", t=xbot.x.now + 900) == 0
+
+
+async def test_a_tick_while_the_posting_path_refreshes_keeps_the_user_linked(xbot: XBot) -> None:
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200)
+    xbot.x.post_delay = 0.05
+    service = service_of(xbot)
+    [user] = await xbot.rows("SELECT id FROM users")
+
+    async def post(text: str) -> None:
+        outcome, access = await service.access(user.id)
+        assert outcome is Refresh.OK
+        assert access is not None
+        await service.client.post(access.token, text)
+
+    await asyncio.gather(post("racing"), refresh.run_tick(xbot.runtime.deps, service), post("the timer"))
+    assert xbot.x.refresh_calls == 1
+    assert len(xbot.x.live_grants("100")) == 1
+    [row] = await xbot.rows("SELECT x_user_id, x_needs_relink FROM users")
+    assert row.x_user_id == "100"
+    assert not row.x_needs_relink
+    reply_form = await xbot.text("still linked?")
+    await xbot.handled(reply_form["MessageSid"])
+    assert ("100", "still linked?") in xbot.x.posts
+
+
+async def test_a_dead_refresh_token_gets_one_relink_sms(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    start = len(twilio.messages)
+    xbot.x.revoke_user("100")
+    xbot.x.advance(7200 - 300)
+    service = service_of(xbot)
+    result = await refresh.run_tick(xbot.runtime.deps, service)
+    assert len(result.dead) == 1
+    messages = await twilio.wait_for_messages(start + 1)
+    assert "stopped working" in messages[-1]["Body"]
+    assert "/x/link/" in messages[-1]["Body"]
+    for _ in range(3):  # later ticks, and a post attempt, send nothing more of the kind
+        await refresh.run_tick(xbot.runtime.deps, service)
+    await asyncio.sleep(0.2)
+    assert len(twilio.messages) == start + 1
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+    [row] = await xbot.rows("SELECT x_needs_relink FROM users")
+    assert row.x_needs_relink
+
+
+async def test_a_burst_of_dead_tokens_stops_the_job_and_unlinks_nobody(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    ids = await seed(xbot, 8)
+    for n in range(8):
+        xbot.x.revoke_user(str(5000 + n))
+    with structlog.testing.capture_logs() as logs:
+        result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+        assert result.stopped
+        await refresh.refresh_tokens(xbot.runtime.scheduler.runtime_id)  # the next tick does nothing
+    assert xbot.x.refresh_calls == 8
+    assert next(e for e in logs if e["event"] == "token.refresh_burst")["log_level"] == "error"
+    assert any(e["event"] == "token.refresh_job_stopped" for e in logs)
+    assert len(await xbot.rows("SELECT * FROM x_tokens")) == len(ids)
+    assert await xbot.scalar("SELECT count(*) FROM users WHERE x_needs_relink") == 0
+    await asyncio.sleep(0.1)
+    assert twilio.messages == []
+
+
+async def test_x_down_during_a_tick_keeps_every_token(xbot: XBot) -> None:
+    await seed(xbot, 3)
+    xbot.x.fail_token_next(503, times=3)
+    result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+    assert result.unavailable == 3
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens WHERE lease_owner IS NULL") == 3
+    result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+    assert result.refreshed == 3
+
+
+async def test_the_job_is_registered_with_the_scheduler(xbot: XBot) -> None:
+    jobs = [job[0] for job in xbot.runtime.scheduler._jobs]
+    assert "x-refresh" in jobs
+
+
+async def test_burst_rule() -> None:
+    assert not refresh.is_burst(1, 1)  # one revoked user in a small tick is just that
+    assert not refresh.is_burst(5, 100)
+    assert refresh.is_burst(6, 100)
+    assert refresh.is_burst(3, 20)  # 15% of a batch of 20
+    assert not refresh.is_burst(2, 20)
+
+
+async def test_lease_of_a_crashed_process_expires(xbot: XBot) -> None:
+    [user_id] = await seed(xbot, 1)
+    deps = xbot.runtime.deps
+    async with deps.db.tx() as conn:  # another process took the lease and died
+        await xaccounts.take_lease(conn, user_id=user_id, owner="dead-process", now=deps.now() - 120)
+    outcome, access = await service_of(xbot).refresh(user_id, leeway=refresh.WINDOW)
+    assert outcome is Refresh.OK
+    assert access is not None
+    assert xbot.x.refresh_calls == 1
+    await wait_for(lambda: _one(xbot))
+
+
+async def _one(xbot: XBot) -> bool:
+    return await xbot.scalar("SELECT count(*) FROM x_tokens WHERE lease_owner IS NULL") == 1
