@@ -159,7 +159,7 @@ class XAccounts:
         if not committed:  # the lease ran out and another refresh won: X has revoked our pair
             log.error("token.refresh_lost_race", user_id=user_id)
             return Refresh.DEAD, None
-        log.info("token.refreshed", user_id=user_id)
+        log.debug("token.refreshed", user_id=user_id)
         return Refresh.OK, Access(new.access_token, leased.version + 1)
 
     # -- unlinking ------------------------------------------------------------------------------
