@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.logs import get_logger
 from scheduler import deps_of
-from storage import inbox, outbox
+from storage import inbox, outbox, xaccounts
 
 log = get_logger(__name__)
 
@@ -22,7 +22,8 @@ async def retention(runtime_id: str) -> None:
     async with deps.db.tx() as conn:
         purged_in = await inbox.purge(conn, before=now - INBOX_KEEP_SECONDS)
         purged_out = await outbox.purge(conn, before=now - OUTBOX_KEEP_SECONDS)
-    log.info("retention.purged", inbox=purged_in, outbox=purged_out)
+        purged_x = await xaccounts.purge(conn, now=now, posts_before=now - INBOX_KEEP_SECONDS)
+    log.info("retention.purged", inbox=purged_in, outbox=purged_out, x=purged_x)
 
 
 async def redact_links(runtime_id: str) -> None:

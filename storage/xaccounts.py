@@ -309,3 +309,17 @@ async def post_of(conn: AsyncConnection, message_sid: str) -> tuple[str, str | N
         )
     ).first()
     return (str(row.state), row.tweet_id) if row else None
+
+
+async def purge(conn: AsyncConnection, *, now: float, posts_before: float) -> int:
+    """Expired links and browser sessions (a day after expiry: the 410 page still says "used or
+    expired" meanwhile), and post intents as old as the inbox rows they guard."""
+    count = 0
+    for table, column in (
+        (link_tokens, link_tokens.c.expires_at),
+        (oauth_sessions, oauth_sessions.c.expires_at),
+    ):
+        result = await conn.execute(sa.delete(table).where(column < now - 86400))
+        count += result.rowcount
+    result = await conn.execute(sa.delete(posts).where(posts.c.created_at < posts_before))
+    return count + result.rowcount

@@ -295,3 +295,17 @@ async def test_no_secret_in_any_log_line(xbot: XBot) -> None:
 
 async def _posted(xbot: XBot) -> bool:
     return bool(xbot.x.posts)
+
+
+async def test_retention_purges_old_links_and_sessions_but_keeps_tokens(xbot: XBot) -> None:
+    from scheduler import jobs
+
+    await xbot.link(user=("100", "alice"))
+    await first_link(xbot, sender=BOB)  # an unused link
+    await jobs.retention(xbot.runtime.scheduler.runtime_id)
+    assert await xbot.scalar("SELECT count(*) FROM link_tokens") == 2  # not yet a day past expiry
+    xbot.x.advance(2 * 86400)
+    await jobs.retention(xbot.runtime.scheduler.runtime_id)
+    assert await xbot.scalar("SELECT count(*) FROM link_tokens") == 0
+    assert await xbot.scalar("SELECT count(*) FROM oauth_sessions") == 0
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
