@@ -88,6 +88,11 @@ class Database:
                 "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
             )
 
+    @property
+    def write_lock(self) -> asyncio.Lock | None:
+        """SQLite: the lock every writer of this process takes (also the webhook's appender)."""
+        return self._write_lock
+
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction, committed when the block ends without an exception.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,8 +92,11 @@ class SqliteAppender:
 
     MAX_ROWS = 512  # 13 columns a row: well under SQLite's 32,766 variables
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, lock: asyncio.Lock | None = None) -> None:
         self._path = path
+        # The database's in-process write lock: queue behind the worker's transactions in the
+        # event loop, not in SQLite's busy handler (which sleeps in steps of up to 100 ms).
+        self._lock = lock or asyncio.Lock()
         self._conn: aiosqlite.Connection | None = None
         self._sql: dict[int, str] = {}
 
@@ -116,7 +120,8 @@ class SqliteAppender:
             if sql is None:
                 sql = self._sql[len(chunk)] = _insert_returning_sql(len(chunk))
             params = [value for m in chunk for value in m.row().values()]
-            rows = await self._conn.execute_fetchall(sql, params)
+            async with self._lock:
+                rows = await self._conn.execute_fetchall(sql, params)
             new.update(str(row[0]) for row in rows)
         return new
 
