@@ -274,9 +274,9 @@ def browser() -> Any:
     return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
-@pytest.fixture
-async def xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any) -> XBot:
-    """The bot with X configured against the fake (public client), on the fake's clock."""
+async def make_xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any, **x: Any) -> XBot:
+    """The bot with X configured against `fake_x`, on the fake's clock, on a real port (the fake's
+    authorize page redirects browsers back to it). `x`: more keys of the x section."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     fake_x.redirect_uris.add(public + "/x/callback")
@@ -296,8 +296,15 @@ async def xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any) -> XBot:
             "api_base": fake_x.base_url,
             "authorize_url": fake_x.authorize_url,
             "timeout_seconds": 2.0,
+            **x,
         },
     )
     return XBot(
         client=bot.client, config=bot.config, token=bot.token, x=fake_x, extras={"twilio": fake_twilio}
     )
+
+
+@pytest.fixture
+async def xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any) -> XBot:
+    """The bot with X configured against the fake (a public client)."""
+    return await make_xbot(bot_factory, fake_twilio, fake_x)

@@ -9,7 +9,17 @@ import pytest
 import structlog
 from yarl import URL
 
-from tests.conftest import BOB, XBot, browser, link_in, wait_for
+from tests.conftest import BOB, XBot, browser, link_in, make_xbot, wait_for
+from tests.fakes.x_api import start_fake_x
+
+
+async def to_callback(session: Any, url: str) -> tuple[str, str]:
+    """Open the link's button and X's authorize page; returns (authorize URL, callback URL)."""
+    async with session.post(url, allow_redirects=False) as resp:
+        authorize = str(resp.headers["Location"])
+    async with session.get(authorize, allow_redirects=False) as resp:
+        callback = str(resp.headers["Location"])
+    return authorize, callback
 
 
 async def first_link(xbot: XBot, sender: str = "+15550001111") -> str:
@@ -148,10 +158,7 @@ async def test_a_guessed_link_is_not_found(xbot: XBot) -> None:
 async def test_opened_in_one_browser_finished_in_another(xbot: XBot) -> None:
     url = await first_link(xbot)
     async with browser() as first:
-        async with first.post(url, allow_redirects=False) as resp:
-            authorize = resp.headers["Location"]
-        async with first.get(authorize, allow_redirects=False) as resp:
-            callback = resp.headers["Location"]
+        _authorize, callback = await to_callback(first, url)
     async with browser() as second, second.get(callback) as resp:  # no session cookie
         assert resp.status == 400
         assert "did not start in this browser" in await resp.text()
@@ -164,14 +171,8 @@ async def test_callback_state_must_be_this_sessions(xbot: XBot, variant: str) ->
     url = await first_link(xbot)
     other_url = await first_link(xbot, sender=BOB)
     async with browser() as session, browser() as other:
-        async with session.post(url, allow_redirects=False) as resp:
-            authorize = resp.headers["Location"]
-        async with session.get(authorize, allow_redirects=False) as resp:
-            callback = resp.headers["Location"]
-        async with other.post(other_url, allow_redirects=False) as resp:
-            other_authorize = resp.headers["Location"]
-        async with other.get(other_authorize, allow_redirects=False) as resp:
-            other_callback = resp.headers["Location"]
+        _authorize, callback = await to_callback(session, url)
+        _other_authorize, other_callback = await to_callback(other, other_url)
         code = re.search(r"code=([^&]+)", callback)
         assert code
         if variant == "missing":
@@ -219,10 +220,7 @@ async def test_an_old_code_is_refused_by_x(xbot: XBot) -> None:
     """X's codes live 30 s: the callback exchanges at once; a late one fails cleanly."""
     url = await first_link(xbot)
     async with browser() as session:
-        async with session.post(url, allow_redirects=False) as resp:
-            authorize = resp.headers["Location"]
-        async with session.get(authorize, allow_redirects=False) as resp:
-            callback = resp.headers["Location"]
+        _authorize, callback = await to_callback(session, url)
         xbot.x.advance(31)
         async with session.get(callback) as resp:
             assert resp.status == 502
@@ -232,44 +230,19 @@ async def test_an_old_code_is_refused_by_x(xbot: XBot) -> None:
 async def test_confidential_client_sends_basic_auth(
     bot_factory: Any, fake_twilio: Any, aiohttp_server: Any
 ) -> None:
-    from tests.conftest import XBot, free_port
-    from tests.fakes.x_api import start_fake_x
-
     fake = await start_fake_x(aiohttp_server, client_secret="s3cret-value")
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    fake.redirect_uris.add(public + "/x/callback")
-    bot = await bot_factory(
-        port=port,
-        clock=lambda: fake.now,
-        server={"public_url": public},
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-        },
-        x={
-            "client_id": fake.client_id,
-            "client_secret": "s3cret-value",
-            "api_base": fake.base_url,
-            "authorize_url": fake.authorize_url,
-        },
-    )
-    xbot = XBot(client=bot.client, config=bot.config, token=bot.token, x=fake, extras={"twilio": fake_twilio})
+    xbot = await make_xbot(bot_factory, fake_twilio, fake, client_secret="s3cret-value")
     page = await xbot.link(user=("77", "carol"))
     assert "Connected as @carol" in page
+    assert xbot.x.token_calls == 1  # the fake refuses a confidential client without Basic auth
 
 
 async def test_no_secret_in_any_log_line(xbot: XBot) -> None:
     with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
         url = await first_link(xbot)
         async with browser() as session:
-            async with session.post(url, allow_redirects=False) as resp:
-                authorize = resp.headers["Location"]
-                cookie = resp.cookies["tw_oauth"].value
-            async with session.get(authorize, allow_redirects=False) as resp:
-                callback = resp.headers["Location"]
+            authorize, callback = await to_callback(session, url)
+            cookie = next(c.value for c in session.cookie_jar if c.key == "tw_oauth")
             async with session.get(callback) as resp:
                 assert resp.status == 200
         form = await xbot.text("a post to check the logs")
