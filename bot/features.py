@@ -5,6 +5,8 @@ Adding one is a two-line change: import its module and list its `FEATURE`.
 
 from __future__ import annotations
 
+from bot import gallery
 from bot.app import Feature
 
-FEATURES: tuple[Feature, ...] = ()
+# rooms and receipts: the gallery's routes, link signer and media store (bot/gallery.py, bot/media.py)
+FEATURES: tuple[Feature, ...] = (gallery.FEATURE,)

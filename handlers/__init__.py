@@ -8,10 +8,14 @@ plain text).
 from __future__ import annotations
 
 from bot.dispatch import Router
-from handlers import help, keywords
+from handlers import help, keywords, media, rooms
 
 ROUTERS: tuple[Router, ...] = (
     keywords.router,
     help.router,
+    # X account commands (\LINK, \UNLINK, \STOP): handlers/account.py
+    rooms.router,
     help.fallback,
+    media.router,
+    # plain text posted to X: handlers/post.py
 )
