@@ -133,9 +133,12 @@ async def wait_count(db: Path, query: str, target: int, timeout: float) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     # dummy credentials for moto, through the standard chain
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
-    )  # noqa: S106
+    dummy = {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    os.environ.update(dummy)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()

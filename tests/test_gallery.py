@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from yarl import URL
 
-from bot.links import LinkSigner
+from bot.config import Config
+from bot.links import LinkSigner, make_signer
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.s3 import Bucket, s3_sections
@@ -209,3 +212,25 @@ def test_signer_needs_a_key(keys: tuple[str, ...]) -> None:
             LinkSigner([])
     else:
         assert LinkSigner([k.encode() for k in keys]).sign("gallery", "r", 1)
+
+
+async def test_the_link_key_comes_from_the_fernet_keys_or_a_generated_file(
+    make_config: Callable[..., Config],
+) -> None:
+    newest, older = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    config = make_config(security={"fernet_keys": (newest, older)})
+    first, second = await make_signer(config), await make_signer(config)
+    assert first.keys == second.keys
+    assert len(first.keys) == 2
+    assert newest.encode() not in first.keys  # derived, not the Fernet key itself
+    key_file = config.data_dir / "link-signing.key"
+    assert not key_file.exists()
+    # an old link still opens after a rotation that kept the older key second
+    sig = (await make_signer(make_config(security={"fernet_keys": (older,)}))).sign("gallery", "r", 10**10)
+    assert first.check("gallery", "r", str(10**10), sig, now=10**10 - 5, max_age=3600) == "ok"
+
+    plain = make_config()
+    generated = await make_signer(plain)
+    assert key_file.exists()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert (await make_signer(plain)).keys == generated.keys

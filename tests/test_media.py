@@ -438,3 +438,30 @@ async def test_messages_from_bob_go_to_bobs_room(bot: Bot, fake_twilio: FakeTwil
     assert await say(bot, fake_twilio, "", sender=BOB, **mms([url])) == "Saved 1 receipt to trip"
     trip = await bot.scalar("SELECT id FROM rooms WHERE name = 'trip'")
     assert await bot.scalar("SELECT room_id FROM receipts") == trip
+
+
+async def test_the_size_cap_holds_while_streaming_without_a_length(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    big = fake_twilio.media.add(images.big_jpeg_like(6 * 1024 * 1024), chunked=True)
+    fine = fake_twilio.media.add(images.jpeg_with_gps(), chunked=True)
+    reply = await say(bot, fake_twilio, "", **mms([big, fine]))
+    assert reply == f"Saved 1 receipt to house. Photo 1 was not saved: {too_big(5 * 1024 * 1024)}."
+
+
+async def test_items_over_the_configured_limit_are_named(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot = await bot_factory(
+        media={"max_items": 2},
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "media_hosts": (fake_twilio.cdn_host,),
+        },
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    urls = [fake_twilio.media.add(images.jpeg_with_gps()) for _ in range(3)]
+    reply = await say(bot, fake_twilio, "", **mms(urls))
+    assert reply == "Saved 2 receipts to house. Photo 3 was not saved: at most 2 are kept per message."

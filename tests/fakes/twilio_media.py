@@ -21,6 +21,7 @@ class Item:
     data: bytes
     content_type: str
     redirect_to: str | None = None  # the API answers 302 to this instead of the CDN
+    chunked: bool = False  # the CDN streams it without a Content-Length
 
 
 @dataclass
@@ -51,11 +52,12 @@ class FakeTwilioMedia:
         *,
         message_sid: str | None = None,
         redirect_to: str | None = None,
+        chunked: bool = False,
     ) -> str:
         """Store an item; return its MediaUrl (as Twilio puts it in the webhook)."""
         media_sid = "ME" + secrets.token_hex(16)
         message_sid = message_sid or "MM" + secrets.token_hex(16)
-        self.items[media_sid] = Item(data, content_type, redirect_to)
+        self.items[media_sid] = Item(data, content_type, redirect_to, chunked)
         return (
             f"{self.api_base}/2010-04-01/Accounts/{self.account_sid}/Messages/{message_sid}/Media/{media_sid}"
         )
@@ -109,7 +111,18 @@ class FakeTwilioMedia:
         item = self.items.get(media_sid or "")
         if item is None:
             return web.Response(status=404)
-        return web.Response(body=item.data, headers={"Content-Type": item.content_type})
+        if not item.chunked:
+            return web.Response(body=item.data, headers={"Content-Type": item.content_type})
+        resp = web.StreamResponse(headers={"Content-Type": item.content_type})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            for start in range(0, len(item.data), 256 * 1024):
+                await resp.write(item.data[start : start + 256 * 1024])
+            await resp.write_eof()
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client stopped reading past its limit
+        return resp
 
     def attach(self, app: web.Application) -> None:
         base = "/2010-04-01/Accounts/{sid}/Messages/{message}/Media"
