@@ -24,6 +24,7 @@ NO_ROOM = (
     "\\JOIN <room> <password>, then send the photos again."
 )
 NOT_SET_UP = "Photos are not kept on this number."
+GAVE_UP = "We could not save your photos: a service we rely on was down for too long. Please send them again."
 CAPTION_MAX = 500
 
 
@@ -65,14 +66,14 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
-            raise Retry(f"twilio media: {exc}") from None
+            raise Retry(f"twilio media: {exc}", failure_reply=GAVE_UP) from None
         receipt_id = receipts.receipt_id(msg.message_sid, item.index)
         key = object_key(room.id, receipt_id, prepared.ext)
         try:
             await store.put(key, prepared.data, prepared.content_type)
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
-            raise Retry(f"media store: {exc}") from None
+            raise Retry(f"media store: {exc}", failure_reply=GAVE_UP) from None
         async with deps.db.tx() as conn:
             await receipts.insert(
                 conn,
@@ -88,7 +89,7 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
                     size=len(prepared.data),
                     sha256=prepared.sha256,
                     caption=caption,
-                    created_at=deps.now(),
+                    created_at=msg.received_at or deps.now(),  # a message's photos share its time
                     twilio_media_url=item.url,
                 ),
             )

@@ -465,3 +465,27 @@ async def test_items_over_the_configured_limit_are_named(
     urls = [fake_twilio.media.add(images.jpeg_with_gps()) for _ in range(3)]
     reply = await say(bot, fake_twilio, "", **mms(urls))
     assert reply == "Saved 2 receipts to house. Photo 3 was not saved: at most 2 are kept per message."
+
+
+async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot = await bot_factory(
+        worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0},
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "media_hosts": (fake_twilio.cdn_host,),
+        },
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    fake_twilio.media.fetch_failures.extend([503] * 5)
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    before = len(fake_twilio.messages)
+    form = await bot.text("", **mms([url]))
+    assert await bot.handled(form["MessageSid"]) == "failed"
+    reply = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    assert reply.startswith("We could not save your photos")
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
