@@ -76,21 +76,4 @@ def big_jpeg_like(size: int) -> bytes:
     return b"\xff\xd8\xff\xe0" + b"\x00" * (size - 4)
 
 
-def noisy_jpeg(target: int = 1_000_000, seed: int = 0) -> bytes:
-    """A photo-like JPEG of about `target` bytes (noise compresses poorly)."""
-    import random
-
-    rng = random.Random(seed)
-    side = 400
-    while True:
-        raw = bytes(rng.getrandbits(8) for _ in range(side * side * 3 // 4))
-        small = Image.frombytes("RGB", (side // 2, side // 2), raw[: (side // 2) * (side // 2) * 3])
-        im = small.resize((side, side))
-        out = io.BytesIO()
-        im.save(out, format="JPEG", quality=95)
-        if out.tell() >= target or side > 4000:
-            return out.getvalue()
-        side = int(side * 1.4)
-
-
 HTML = b"<!doctype html><html><body><script>alert(1)</script></body></html>" * 4
