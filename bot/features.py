@@ -5,7 +5,9 @@ Adding one is a two-line change: import its module and list its `FEATURE`.
 
 from __future__ import annotations
 
-from bot import xlink
+from bot import gallery, xlink
 from bot.app import Feature
 
-FEATURES: tuple[Feature, ...] = (xlink.FEATURE,)
+# X: keys, client, link routes, refresh job (bot/xlink.py). Rooms and receipts: the gallery's
+# routes, link signer and media store (bot/gallery.py, bot/media.py).
+FEATURES: tuple[Feature, ...] = (xlink.FEATURE, gallery.FEATURE)

@@ -152,12 +152,12 @@ class Worker:
                 await self._defer(msg, defer)
                 return
             except Retry as retry:
-                await self._retry(msg, retry)
+                await self._retry(msg, retry, ctx)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._error(msg, exc)
+                await self._error(msg, exc, ctx)
                 return
             await self._finish(msg, ctx, "done", replies)
             self.metrics.handled.labels(result="done").inc()
@@ -208,14 +208,14 @@ class Worker:
         self.metrics.handled.labels(result="deferred").inc()
         log.info("sms.deferred", parked=defer.parked, seconds=round(defer.until - now, 1))
 
-    async def _retry(self, msg: Inbound, retry: Retry) -> None:
+    async def _retry(self, msg: Inbound, retry: Retry, ctx: Context | None = None) -> None:
         now = self.deps.now()
         window = self.deps.config.worker.outage_retry_hours * 3600
         if now - msg.received_at >= window:
             log.error("sms.failed", reason=retry.reason, attempts=msg.attempts)
             self.metrics.handled.labels(result="failed").inc()
             await self._finish(
-                msg, None, "failed", [Reply(retry.failure_reply or OUTAGE_SORRY)], error=retry.reason
+                msg, ctx, "failed", [Reply(retry.failure_reply or OUTAGE_SORRY)], error=retry.reason
             )
             return
         delay = (
@@ -228,15 +228,14 @@ class Worker:
         self.metrics.handled.labels(result="retry").inc()
         log.warning("sms.retry", reason=retry.reason, attempts=msg.attempts, delay=round(delay, 1))
 
-    async def _error(self, msg: Inbound, exc: Exception) -> None:
+    async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
         """The error handler: log it (no locals, no secrets), retry a bounded number of times with
         backoff, then fail the message and answer politely."""
         log.exception("handler.failed", error=type(exc).__name__, attempts=msg.attempts)
         if msg.attempts >= self.deps.config.worker.max_attempts:
             self.metrics.handled.labels(result="failed").inc()
-            await self._finish(
-                msg, None, "failed", [Reply(SORRY)], error=f"{type(exc).__name__}: {exc}"[:500]
-            )
+            # ctx: a handler that set `redacted_body` (a room password) gets it applied here too
+            await self._finish(msg, ctx, "failed", [Reply(SORRY)], error=f"{type(exc).__name__}: {exc}"[:500])
             return
         delay = backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds, cap=300.0)
         async with self.deps.db.tx() as conn:

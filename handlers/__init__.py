@@ -8,12 +8,14 @@ plain text).
 from __future__ import annotations
 
 from bot.dispatch import Router
-from handlers import account, help, keywords, post
+from handlers import account, help, keywords, media, post, rooms
 
 ROUTERS: tuple[Router, ...] = (
     keywords.router,
     account.router,
+    rooms.router,
     help.router,
     help.fallback,
+    media.router,
     post.router,
 )

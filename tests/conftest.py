@@ -27,7 +27,7 @@ from bot.dispatch import Router
 from bot.runtime import RUNTIME, Runtime
 from bot.twilio_client import Transport
 
-pytest_plugins = ["tests.fakes.twilio_rest", "tests.fakes.x_api"]
+pytest_plugins = ["tests.fakes.twilio_rest", "tests.fakes.x_api", "tests.fakes.s3"]
 
 PUBLIC_URL = "https://sms.example.test"
 ALICE = "+15550001111"

@@ -1,4 +1,5 @@
-"""A local fake of Twilio's Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`).
+"""A local fake of Twilio's Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`), and of
+its media (tests/fakes/twilio_media.py: the API host with Basic auth, a CDN on a second host).
 
 It checks Basic auth and the account, answers 201 with a Message resource like Twilio's, records
 what it accepted, and can be told to fail: 21610 for opted-out numbers, queued failures (429 with
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
+from tests.fakes.twilio_media import FakeTwilioMedia
 
 
 @dataclass
@@ -36,6 +39,10 @@ class FakeTwilio:
     failures: list[Failure] = field(default_factory=list)
     delay: float = 0.0
     requests: int = 0
+    media: FakeTwilioMedia = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.media = FakeTwilioMedia(self.account_sid, self.auth_token)
 
     def fail_next(
         self, status: int, code: int | None = None, retry_after: float | None = None, times: int = 1
@@ -107,6 +114,7 @@ class FakeTwilio:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        self.media.attach(app)
         return app
 
 
@@ -114,5 +122,8 @@ class FakeTwilio:
 async def fake_twilio(aiohttp_server: Callable[..., Any]) -> FakeTwilio:
     fake = FakeTwilio()
     server = await aiohttp_server(fake.app())
-    fake.api_base = str(server.make_url("")).rstrip("/")
+    fake.api_base = fake.media.api_base = str(server.make_url("")).rstrip("/")
+    cdn = await aiohttp_server(fake.media.cdn_app())
+    fake.media.cdn_base = str(cdn.make_url("")).rstrip("/")
+    fake.cdn_host = f"{cdn.host}:{cdn.port}"
     return fake

@@ -1,0 +1,222 @@
+"""The media store: S3 through aioboto3, or a local folder (the embedded default), one interface.
+
+Keys are chosen by the server: `rooms/<room-uuid>/receipts/<receipt-uuid>.<ext>`. Objects are
+private. S3 objects are written with server-side encryption and read through short-lived SigV4
+presigned URLs; local files are written in a thread (temporary file, then an atomic rename) and
+read through a signed route of the app (bot/gallery.py).
+
+A store raises `StoreUnavailable` when it cannot do its job right now (endpoint down, timeout,
+throttling, a bucket it cannot write): the caller keeps the message and retries later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.config import MediaConfig, S3Config
+
+KEY_PATTERN = re.compile(
+    r"^rooms/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/receipts/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(jpg|png|gif|webp|pdf)$"
+)
+
+PRESIGN_SECONDS = 300  # members open a photo through a URL of a few minutes
+
+
+def object_key(room_id: str, receipt_id: str, ext: str) -> str:
+    key = f"rooms/{room_id}/receipts/{receipt_id}.{ext}"
+    if not KEY_PATTERN.match(key):
+        raise ValueError("not a receipt key")
+    return key
+
+
+class StoreUnavailable(Exception):
+    """The store is down or refuses writes: retry later."""
+
+
+class MediaStore(Protocol):
+    name: str
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def url(self, key: str, expires: int = PRESIGN_SECONDS) -> str: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def ping(self) -> None: ...
+
+
+# -- local folder --------------------------------------------------------------------------------
+
+
+class LocalMediaStore:
+    """Files under `media.local_dir`; URLs come from `signer(key, expires)` (a signed app route)."""
+
+    name = "local"
+
+    def __init__(self, root: str | os.PathLike[str], signer: Callable[[str, int], str]) -> None:
+        self.root = Path(root)
+        self._signer = signer
+
+    def path_of(self, key: str) -> Path:
+        if not KEY_PATTERN.match(key):
+            raise ValueError("not a receipt key")
+        return self.root / key
+
+    def _write(self, key: str, data: bytes) -> None:
+        path = self.path_of(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            await asyncio.to_thread(self._write, key, data)
+        except OSError as exc:
+            raise StoreUnavailable(f"local store: {type(exc).__name__}") from None
+
+    async def get(self, key: str) -> bytes:
+        return await asyncio.to_thread(self.path_of(key).read_bytes)
+
+    async def url(self, key: str, expires: int = PRESIGN_SECONDS) -> str:
+        return self._signer(key, expires)
+
+    async def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(self.path_of(key).unlink)
+
+    def _check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise PermissionError(f"{self.root} is not writable")
+
+    async def ping(self) -> None:
+        await asyncio.to_thread(self._check)
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
+
+
+# -- S3 ------------------------------------------------------------------------------------------
+
+
+class S3MediaStore:
+    """One aioboto3 client for the app's life (entered by `open` on the app's exit stack)."""
+
+    name = "s3"
+
+    def __init__(self, config: S3Config) -> None:
+        self.config = config
+        self.bucket = config.bucket
+        self._client: Any = None
+        self._presigner: Any = None
+
+    def _extra_args(self, content_type: str) -> dict[str, str]:
+        extra = {"ContentType": content_type}
+        sse = self.config.server_side_encryption
+        if sse:
+            extra["ServerSideEncryption"] = sse
+            if sse == "aws:kms":
+                extra["SSEKMSKeyId"] = self.config.kms_key_id
+        return extra
+
+    async def open(self, stack: contextlib.AsyncExitStack) -> None:
+        import aioboto3
+        from botocore.config import Config as BotoConfig
+
+        session = aioboto3.Session()
+        boto_config = BotoConfig(
+            signature_version="s3v4",
+            region_name=self.config.region or None,
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=20,
+        )
+        endpoint = self.config.endpoint_url or None
+        self._client = await stack.enter_async_context(
+            session.client(
+                "s3", endpoint_url=endpoint, region_name=self.config.region or None, config=boto_config
+            )
+        )
+        public = self.config.public_endpoint_url or None
+        if public and public != endpoint:
+            # presigning makes no request: this client only signs URLs for the public endpoint
+            self._presigner = await stack.enter_async_context(
+                session.client(
+                    "s3", endpoint_url=public, region_name=self.config.region or None, config=boto_config
+                )
+            )
+        else:
+            self._presigner = self._client
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            await self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, **self._extra_args(content_type)
+            )
+        except Exception as exc:  # endpoint down, throttled, bucket missing: not this photo's fault
+            raise StoreUnavailable(f"s3 put: {type(exc).__name__}") from None
+
+    async def get(self, key: str) -> bytes:
+        response = await self._client.get_object(Bucket=self.bucket, Key=key)
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    async def url(self, key: str, expires: int = PRESIGN_SECONDS) -> str:
+        url: str = await self._presigner.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires
+        )
+        return url
+
+    async def delete(self, key: str) -> None:
+        await self._client.delete_object(Bucket=self.bucket, Key=key)
+
+    async def ping(self) -> None:
+        await self._client.head_bucket(Bucket=self.bucket)
+
+
+async def open_store(
+    media: MediaConfig, s3: S3Config, stack: contextlib.AsyncExitStack, signer: Callable[[str, int], str]
+) -> MediaStore:
+    """The configured store, opened on `stack` (closed with it)."""
+    if media.backend == "s3":
+        store = S3MediaStore(s3)
+        await store.open(stack)
+        return store
+    local = LocalMediaStore(media.local_dir, signer)
+    await local.open()
+    return local
+
+
+__all__ = [
+    "KEY_PATTERN",
+    "PRESIGN_SECONDS",
+    "LocalMediaStore",
+    "MediaStore",
+    "S3MediaStore",
+    "StoreUnavailable",
+    "object_key",
+    "open_store",
+]

@@ -1,0 +1,121 @@
+"""Receipts: one row a stored photo or PDF, unique by (MessageSid, media index), so a redelivered
+or retried MMS never stores anything twice. The copy at Twilio is tracked until it is deleted."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import insert_ignore
+from storage.schema import receipts
+
+# receipt ids are derived from (MessageSid, index): a retry after a crash between the upload and
+# the row rewrites the same object instead of leaving a second one
+_NAMESPACE = uuid.UUID("6f1c0d4e-2b7a-4f3e-9a51-6b0e3c7d2a10")
+
+
+def receipt_id(message_sid: str, media_index: int) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{message_sid}:{media_index}"))
+
+
+@dataclass(frozen=True)
+class NewReceipt:
+    id: str
+    room_id: str
+    uploader_id: int
+    uploader_phone_masked: str
+    message_sid: str
+    media_index: int
+    object_key: str
+    content_type: str
+    size: int
+    sha256: str
+    caption: str
+    created_at: float
+    twilio_media_url: str | None
+
+
+async def existing(conn: AsyncConnection, message_sid: str) -> dict[int, sa.Row[tuple[object, ...]]]:
+    """This message's receipts already stored, by media index."""
+    rows = (await conn.execute(sa.select(receipts).where(receipts.c.message_sid == message_sid))).all()
+    return {int(r.media_index): r for r in rows}
+
+
+async def insert(conn: AsyncConnection, receipt: NewReceipt) -> bool:
+    """Insert-or-ignore; False when this (MessageSid, index) was stored already."""
+    result = await conn.execute(
+        insert_ignore(conn, receipts).values(
+            id=receipt.id,
+            room_id=receipt.room_id,
+            uploader_id=receipt.uploader_id,
+            uploader_phone_masked=receipt.uploader_phone_masked,
+            message_sid=receipt.message_sid,
+            media_index=receipt.media_index,
+            object_key=receipt.object_key,
+            content_type=receipt.content_type,
+            size=receipt.size,
+            sha256=receipt.sha256,
+            caption=receipt.caption,
+            created_at=receipt.created_at,
+            twilio_media_url=receipt.twilio_media_url,
+        )
+    )
+    return bool(result.rowcount == 1)
+
+
+@dataclass(frozen=True)
+class PendingDelete:
+    id: str
+    url: str
+    attempts: int
+
+
+async def pending_twilio_deletes(
+    conn: AsyncConnection, *, message_sid: str | None = None, before: float | None = None, limit: int = 100
+) -> list[PendingDelete]:
+    """Receipts whose copy at Twilio is not deleted yet (of one message, or older than `before`)."""
+    query = sa.select(receipts.c.id, receipts.c.twilio_media_url, receipts.c.twilio_delete_attempts).where(
+        receipts.c.twilio_media_url.is_not(None), receipts.c.twilio_deleted_at.is_(None)
+    )
+    if message_sid is not None:
+        query = query.where(receipts.c.message_sid == message_sid)
+    if before is not None:
+        query = query.where(receipts.c.created_at < before)
+    rows = (await conn.execute(query.order_by(receipts.c.created_at).limit(limit))).all()
+    return [
+        PendingDelete(id=r.id, url=str(r.twilio_media_url), attempts=int(r.twilio_delete_attempts))
+        for r in rows
+    ]
+
+
+async def mark_twilio_deleted(conn: AsyncConnection, receipt_id: str, now: float) -> None:
+    await conn.execute(sa.update(receipts).where(receipts.c.id == receipt_id).values(twilio_deleted_at=now))
+
+
+async def mark_twilio_delete_failed(conn: AsyncConnection, receipt_id: str) -> None:
+    await conn.execute(
+        sa.update(receipts)
+        .where(receipts.c.id == receipt_id)
+        .values(twilio_delete_attempts=receipts.c.twilio_delete_attempts + 1)
+    )
+
+
+async def give_up_twilio_delete(conn: AsyncConnection, receipt_id: str) -> None:
+    """Stop retrying: forget the URL (the copy at Twilio stays; logged by the caller)."""
+    await conn.execute(sa.update(receipts).where(receipts.c.id == receipt_id).values(twilio_media_url=None))
+
+
+__all__ = [
+    "NewReceipt",
+    "PendingDelete",
+    "existing",
+    "give_up_twilio_delete",
+    "insert",
+    "mark_twilio_delete_failed",
+    "mark_twilio_deleted",
+    "pending_twilio_deletes",
+    "receipt_id",
+]

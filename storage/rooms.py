@@ -1,0 +1,289 @@
+"""Rooms of receipts: rooms, memberships, the active room, and wrong-password throttling.
+
+Passwords are hashed with Argon2id (cryptography's `Argon2id`, PHC string with its own random salt)
+and always off the event loop (`hash_password` / `verify_password` run in a thread). The hash of
+an unknown room is checked against a dummy hash, so the time of an answer does not tell whether a
+room exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidKey
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import insert_ignore
+from storage.schema import join_failures, memberships, rooms, users
+
+# OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane.
+ARGON2_MEMORY_KIB = 19_456
+ARGON2_ITERATIONS = 2
+ARGON2_LANES = 1
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAX_PASSWORD = 128
+
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = 15 * 60.0
+
+
+@dataclass(frozen=True)
+class Room:
+    id: str
+    name: str
+    name_key: str
+    password_hash: str
+    created_at: float
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME_PATTERN.match(name))
+
+
+def name_key(name: str) -> str:
+    return name.casefold()
+
+
+def _kdf() -> Argon2id:
+    return Argon2id(
+        salt=os.urandom(16),
+        length=32,
+        iterations=ARGON2_ITERATIONS,
+        lanes=ARGON2_LANES,
+        memory_cost=ARGON2_MEMORY_KIB,
+    )
+
+
+def _hash_sync(password: str) -> str:
+    encoded: str = _kdf().derive_phc_encoded(password.encode("utf-8"))
+    return encoded
+
+
+def _verify_sync(password: str, encoded: str) -> bool:
+    try:
+        Argon2id.verify_phc_encoded(password.encode("utf-8"), encoded)
+    except (InvalidKey, ValueError):
+        return False
+    return True
+
+
+async def hash_password(password: str) -> str:
+    """`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`, computed in a thread."""
+    return await asyncio.to_thread(_hash_sync, password)
+
+
+async def verify_password(password: str, encoded: str) -> bool:
+    """Constant-time check (inside cryptography), computed in a thread."""
+    return await asyncio.to_thread(_verify_sync, password, encoded)
+
+
+_DUMMY_HASH: str | None = None
+
+
+async def dummy_verify(password: str) -> None:
+    """Spend the time of a real check, for a room that does not exist."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = await hash_password(os.urandom(16).hex())
+    await verify_password(password, _DUMMY_HASH)
+
+
+def _room(row: sa.Row[tuple[object, ...]]) -> Room:
+    m = row._mapping
+    return Room(
+        id=m["id"],
+        name=m["name"],
+        name_key=m["name_key"],
+        password_hash=m["password_hash"],
+        created_at=m["created_at"],
+    )
+
+
+class NameTaken(Exception):
+    pass
+
+
+async def create(conn: AsyncConnection, *, name: str, password_hash: str, user_id: int, now: float) -> Room:
+    """Create a room, join its creator and make it their active room. `NameTaken` when the
+    case-insensitive name exists."""
+    room_id = str(uuid.uuid4())
+    result = await conn.execute(
+        insert_ignore(conn, rooms).values(
+            id=room_id,
+            name=name,
+            name_key=name_key(name),
+            password_hash=password_hash,
+            created_by=user_id,
+            created_at=now,
+        )
+    )
+    if result.rowcount != 1:
+        raise NameTaken(name)
+    await join(conn, user_id=user_id, room_id=room_id, now=now)
+    await set_active(conn, user_id, room_id)
+    room = await get(conn, room_id)
+    assert room is not None
+    return room
+
+
+async def get(conn: AsyncConnection, room_id: str) -> Room | None:
+    row = (await conn.execute(sa.select(rooms).where(rooms.c.id == room_id))).first()
+    return _room(row) if row else None
+
+
+async def find_by_name(conn: AsyncConnection, name: str) -> Room | None:
+    row = (await conn.execute(sa.select(rooms).where(rooms.c.name_key == name_key(name)))).first()
+    return _room(row) if row else None
+
+
+async def join(conn: AsyncConnection, *, user_id: int, room_id: str, now: float) -> bool:
+    """Add a membership; False when the user was a member already."""
+    try:
+        result = await conn.execute(
+            insert_ignore(conn, memberships).values(user_id=user_id, room_id=room_id, joined_at=now)
+        )
+    except IntegrityError:  # the user or the room vanished meanwhile
+        return False
+    return bool(result.rowcount == 1)
+
+
+async def is_member(conn: AsyncConnection, user_id: int, room_id: str) -> bool:
+    row = (
+        await conn.execute(
+            sa.select(memberships.c.user_id).where(
+                memberships.c.user_id == user_id, memberships.c.room_id == room_id
+            )
+        )
+    ).first()
+    return row is not None
+
+
+async def member_room_by_name(conn: AsyncConnection, user_id: int, name: str) -> Room | None:
+    """The user's room of that name, or None (also when the room exists but they are not in it)."""
+    row = (
+        await conn.execute(
+            sa.select(rooms)
+            .join(memberships, memberships.c.room_id == rooms.c.id)
+            .where(memberships.c.user_id == user_id, rooms.c.name_key == name_key(name))
+        )
+    ).first()
+    return _room(row) if row else None
+
+
+async def leave(conn: AsyncConnection, user_id: int, room_id: str) -> Room | None:
+    """Remove a membership. When it was the active room, the most recently joined other room
+    becomes active (or none); that room is returned."""
+    await conn.execute(
+        sa.delete(memberships).where(memberships.c.user_id == user_id, memberships.c.room_id == room_id)
+    )
+    active = await active_room_id(conn, user_id)
+    if active is not None and active != room_id:
+        return await get(conn, active)
+    row = (
+        await conn.execute(
+            sa.select(rooms)
+            .join(memberships, memberships.c.room_id == rooms.c.id)
+            .where(memberships.c.user_id == user_id)
+            .order_by(memberships.c.joined_at.desc(), rooms.c.name_key)
+            .limit(1)
+        )
+    ).first()
+    next_room = _room(row) if row else None
+    await set_active(conn, user_id, next_room.id if next_room else None)
+    return next_room
+
+
+async def rooms_of(conn: AsyncConnection, user_id: int) -> list[Room]:
+    rows = (
+        await conn.execute(
+            sa.select(rooms)
+            .join(memberships, memberships.c.room_id == rooms.c.id)
+            .where(memberships.c.user_id == user_id)
+            .order_by(rooms.c.name_key)
+        )
+    ).all()
+    return [_room(r) for r in rows]
+
+
+async def active_room_id(conn: AsyncConnection, user_id: int) -> str | None:
+    value = (await conn.execute(sa.select(users.c.active_room_id).where(users.c.id == user_id))).scalar()
+    return str(value) if value is not None else None
+
+
+async def active_room(conn: AsyncConnection, user_id: int) -> Room | None:
+    """The user's active room, if they are still a member of it."""
+    row = (
+        await conn.execute(
+            sa.select(rooms)
+            .join(users, users.c.active_room_id == rooms.c.id)
+            .join(
+                memberships,
+                sa.and_(memberships.c.room_id == rooms.c.id, memberships.c.user_id == users.c.id),
+            )
+            .where(users.c.id == user_id)
+        )
+    ).first()
+    return _room(row) if row else None
+
+
+async def set_active(conn: AsyncConnection, user_id: int, room_id: str | None) -> None:
+    await conn.execute(sa.update(users).where(users.c.id == user_id).values(active_room_id=room_id))
+
+
+async def leave_all(conn: AsyncConnection, user_id: int) -> int:
+    """Every membership of a user removed (for `\\STOP`); receipts stay in their rooms."""
+    result = await conn.execute(sa.delete(memberships).where(memberships.c.user_id == user_id))
+    await set_active(conn, user_id, None)
+    return int(result.rowcount)
+
+
+# -- wrong-password throttling ------------------------------------------------------------------
+
+
+async def record_failure(conn: AsyncConnection, phone: str, now: float) -> None:
+    await conn.execute(sa.insert(join_failures).values(phone=phone, at=now))
+
+
+async def failures_since(conn: AsyncConnection, phone: str, since: float) -> int:
+    query = sa.select(sa.func.count()).where(join_failures.c.phone == phone, join_failures.c.at >= since)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def locked_out(conn: AsyncConnection, phone: str, now: float) -> bool:
+    return await failures_since(conn, phone, now - LOCKOUT_WINDOW) >= LOCKOUT_FAILURES
+
+
+async def purge_failures(conn: AsyncConnection, *, before: float) -> int:
+    result = await conn.execute(sa.delete(join_failures).where(join_failures.c.at < before))
+    return int(result.rowcount)
+
+
+__all__ = [
+    "LOCKOUT_FAILURES",
+    "LOCKOUT_WINDOW",
+    "NameTaken",
+    "Room",
+    "active_room",
+    "create",
+    "dummy_verify",
+    "find_by_name",
+    "hash_password",
+    "join",
+    "leave",
+    "leave_all",
+    "locked_out",
+    "member_room_by_name",
+    "purge_failures",
+    "record_failure",
+    "rooms_of",
+    "valid_name",
+    "verify_password",
+]

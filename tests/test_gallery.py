@@ -1,0 +1,236 @@
+"""The receipt gallery: a member's signed link lists the room's receipts (newest first, masked
+uploaders, escaped captions, presigned URLs that open the photos); an expired or altered link
+gets 403 with a clear page."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from yarl import URL
+
+from bot.config import Config
+from bot.links import LinkSigner, make_signer
+from tests import images
+from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
+from tests.fakes.s3 import Bucket, s3_sections
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.test_media import mms, say
+
+IMG = re.compile(r'<img src="([^"]+)"')
+
+
+def twilio_sections(fake_twilio: FakeTwilio) -> dict[str, Any]:
+    return {
+        "account_sid": fake_twilio.account_sid,
+        "auth_token": fake_twilio.auth_token,
+        "from_number": "+15557654321",
+        "api_base": fake_twilio.api_base,
+        "media_hosts": (fake_twilio.cdn_host,),
+    }
+
+
+async def send_photos(bot: Bot, fake: FakeTwilio, count: int, caption: str, sender: str) -> str:
+    urls = [fake.media.add(images.jpeg_with_gps()) for _ in range(count)]
+    return await say(bot, fake, caption, sender=sender, **mms(urls))
+
+
+def path_of(link: str) -> str:
+    url = URL(link)
+    return str(url.relative())
+
+
+async def gallery_link(bot: Bot, fake: FakeTwilio, sender: str, room: str = "") -> str:
+    reply = await say(bot, fake, f"\\RECEIPTS {room}".strip(), sender=sender)
+    match = re.search(r"(https://\S+)", reply)
+    assert match, reply
+    return match.group(1)
+
+
+async def test_a_members_link_lists_the_rooms_receipts_newest_first(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, s3_bucket: Bucket
+) -> None:
+    now = [time.time()]
+    bot = await bot_factory(
+        clock=lambda: now[0], **s3_sections(fake_twilio, s3_bucket.endpoint, s3_bucket.name)
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
+    assert await send_photos(bot, fake_twilio, 2, "<b>Lunch</b> & co", ALICE) == "Saved 2 receipts to house"
+    now[0] += 60
+    assert await send_photos(bot, fake_twilio, 1, "taxi", BOB) == "Saved 1 receipt to house"
+    link = await gallery_link(bot, fake_twilio, BOB)
+    assert link.startswith(f"{bot.config.public_base}/rooms/")
+
+    resp = await bot.client.get(path_of(link))
+    assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.content_type == "text/html"
+    page = await resp.text()
+    assert "Receipts of house" in page
+    assert "3 receipts, newest first" in page
+    assert '<meta name="viewport"' in page
+    # newest first: Bob's taxi, then Alice's two
+    assert page.index("taxi") < page.index("&lt;b&gt;Lunch&lt;/b&gt; &amp; co")
+    assert "<b>Lunch</b>" not in page
+    assert page.count("+1******2222") == 1
+    assert page.count("+1******1111") == 2
+    assert ALICE not in page
+    assert BOB not in page
+    # thumbnails are presigned SigV4 URLs of the private objects, and they open
+    srcs = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    assert len(srcs) == 3
+    keys = await s3_bucket.keys()
+    async with aiohttp.ClientSession() as session:
+        for src in srcs:
+            url = URL(src)
+            assert src.startswith(f"{s3_bucket.endpoint}/{s3_bucket.name}/rooms/")
+            assert url.query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+            assert int(url.query["X-Amz-Expires"]) <= 600
+            key = url.path.split(f"/{s3_bucket.name}/", 1)[1]
+            assert key in keys
+            async with session.get(src) as photo:
+                assert photo.status == 200
+                body = await photo.read()
+            assert body == (await s3_bucket.get(key))[0]
+
+    # the reply with the link is redacted in the outbox once Twilio took it
+    async def redacted() -> bool:
+        rows = await bot.rows("SELECT body, redacted FROM outbox WHERE redact = 1")
+        return bool(rows) and all(r.redacted and "sig=" not in r.body for r in rows)
+
+    await wait_for(redacted)
+
+
+async def test_expired_or_altered_links_get_403(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> None:
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=twilio_sections(fake_twilio))
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\CREATE trip pw")
+    link = await gallery_link(bot, fake_twilio, ALICE, "house")
+    other = await gallery_link(bot, fake_twilio, ALICE, "trip")
+    url = URL(link)
+    assert (await bot.client.get(path_of(link))).status == 200
+
+    sig = url.query["sig"]
+    altered_sig = sig[:-1] + ("A" if sig[-1] != "A" else "B")
+    later_exp = str(int(url.query["exp"]) + 3600)
+    trip_id = URL(other).path.split("/")[2]
+    cases = [
+        url.update_query(sig=altered_sig),
+        url.update_query(exp=later_exp),  # a longer life, same signature
+        url.with_path(f"/rooms/{trip_id}/receipts"),  # another room, this room's signature
+        url.with_query({"exp": url.query["exp"]}),
+        url.with_query({}),
+        url.update_query(exp="abc"),
+    ]
+    for bad in cases:
+        resp = await bot.client.get(str(bad.relative()))
+        assert resp.status == 403, bad
+        page = await resp.text()
+        assert "This link is not valid." in page
+        assert "\\RECEIPTS" in page
+        assert resp.headers["Cache-Control"] == "no-store"
+
+    now[0] += 3600 + 1
+    resp = await bot.client.get(path_of(link))
+    assert resp.status == 403
+    assert "This link has expired." in await resp.text()
+
+
+async def test_the_local_backend_serves_photos_through_signed_links(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    [src] = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    assert src.startswith(f"{bot.config.public_base}/media/rooms/")
+    resp = await bot.client.get(path_of(src))
+    assert resp.status == 200
+    assert resp.content_type == "image/jpeg"
+    key = await bot.scalar("SELECT object_key FROM receipts")
+    assert await resp.read() == (bot.config.data_dir / "media" / key).read_bytes()
+    tampered = URL(src).update_query(sig="A" * 22)
+    assert (await bot.client.get(str(tampered.relative()))).status == 403
+    # a key outside the receipts layout is not served at all
+    assert (await bot.client.get("/media/rooms/../../textwire.db")).status == 404
+
+
+async def test_receipts_of_a_deleted_user_show_a_former_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
+    await send_photos(bot, fake_twilio, 1, "from bob", BOB)
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.text("DELETE FROM users WHERE phone = :p"), {"p": BOB})
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert "a former member" in page
+    assert "+1******2222" not in page
+    assert "from bob" in page
+
+
+async def test_presigned_urls_use_the_public_endpoint_when_set(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, s3_bucket: Bucket
+) -> None:
+    public = "https://files.example.test"
+    bot = await bot_factory(
+        **s3_sections(fake_twilio, s3_bucket.endpoint, s3_bucket.name, public_endpoint_url=public)
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    [src] = IMG.findall(page)
+    assert src.startswith(f"{public}/{s3_bucket.name}/rooms/")
+    assert "X-Amz-Signature=" in src
+
+
+def test_signer_keys_rotate_without_breaking_links() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    sig = LinkSigner([old]).sign("gallery", "room", 2_000_000_000)
+    rotated = LinkSigner([new, old])
+    assert rotated.check("gallery", "room", "2000000000", sig, now=2_000_000_000 - 10, max_age=3600) == "ok"
+    assert rotated.sign("gallery", "room", 2_000_000_000) != sig
+    assert LinkSigner([new]).check("gallery", "room", "2000000000", sig, now=0, max_age=3600) == "invalid"
+    # a signature for the media route does not open the gallery
+    media_sig = rotated.sign("media", "room", 2_000_000_000)
+    assert rotated.check(
+        "gallery", "room", "2000000000", media_sig, now=2_000_000_000 - 10, max_age=3600
+    ) == ("invalid")
+
+
+@pytest.mark.parametrize("keys", [(), ("k",)])
+def test_signer_needs_a_key(keys: tuple[str, ...]) -> None:
+    if not keys:
+        with pytest.raises(ValueError, match="at least one key"):
+            LinkSigner([])
+    else:
+        assert LinkSigner([k.encode() for k in keys]).sign("gallery", "r", 1)
+
+
+async def test_the_link_key_comes_from_the_fernet_keys_or_a_generated_file(
+    make_config: Callable[..., Config],
+) -> None:
+    newest, older = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    config = make_config(security={"fernet_keys": (newest, older)})
+    first, second = await make_signer(config), await make_signer(config)
+    assert first.keys == second.keys
+    assert len(first.keys) == 2
+    assert newest.encode() not in first.keys  # derived, not the Fernet key itself
+    key_file = config.data_dir / "link-signing.key"
+    assert not key_file.exists()
+    # an old link still opens after a rotation that kept the older key second
+    sig = (await make_signer(make_config(security={"fernet_keys": (older,)}))).sign("gallery", "r", 10**10)
+    assert first.check("gallery", "r", str(10**10), sig, now=10**10 - 5, max_age=3600) == "ok"
+
+    plain = make_config()
+    generated = await make_signer(plain)
+    assert key_file.exists()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert (await make_signer(plain)).keys == generated.keys

@@ -1,0 +1,491 @@
+"""MMS receipts: fetched from (a local fake of) Twilio with credentials only there, redirected to
+its CDN without them, judged by their bytes, cleaned of metadata, stored in S3 (moto over HTTP),
+recorded once, and deleted at Twilio."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+from yarl import URL
+
+from bot.config import TwilioConfig
+from bot.media import (
+    BAD_TYPE,
+    BROKEN,
+    NOT_TWILIO,
+    REDIRECTED,
+    TOO_MANY_PIXELS,
+    Refused,
+    is_media_host,
+    is_twilio_media_url,
+    reencode,
+    sniff,
+    too_big,
+)
+from handlers.media import NO_ROOM
+from scheduler import media as media_jobs
+from storage.media import LocalMediaStore, StoreUnavailable
+from tests import images
+from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
+from tests.fakes.s3 import Bucket, free_port, s3_sections, start_moto
+from tests.fakes.twilio_media import Recorder
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.logcapture import capture_all_logs
+
+KEY = re.compile(r"^rooms/([0-9a-f-]{36})/receipts/([0-9a-f-]{36})\.(jpg|png|gif|webp|pdf)$")
+
+
+async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE, **extra: str) -> str:
+    before = len(fake.messages)
+    form = await bot.text(body, sender=sender, **extra)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    messages = await fake.wait_for_messages(before + 1)
+    return messages[before]["Body"]
+
+
+def mms(urls: list[str], claimed: list[str] | None = None) -> dict[str, str]:
+    """The media fields of an MMS webhook."""
+    fields = {"NumMedia": str(len(urls))}
+    for n, url in enumerate(urls):
+        fields[f"MediaUrl{n}"] = url
+        fields[f"MediaContentType{n}"] = (claimed or [])[n] if claimed else "image/jpeg"
+    return fields
+
+
+@pytest.fixture
+async def s3_bot(bot_factory: BotFactory, fake_twilio: FakeTwilio, s3_bucket: Bucket) -> Bot:
+    return await bot_factory(**s3_sections(fake_twilio, s3_bucket.endpoint, s3_bucket.name))
+
+
+async def test_an_mms_of_three_photos_lands_in_s3_clean(
+    s3_bot: Bot, fake_twilio: FakeTwilio, s3_bucket: Bucket
+) -> None:
+    bot = s3_bot
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    room_id = await bot.scalar("SELECT id FROM rooms")
+    sid = new_sid("MM")
+    originals = [images.jpeg_with_gps(), images.png_with_text(), images.heic_with_gps()]
+    urls = [
+        fake_twilio.media.add(data, ctype, message_sid=sid)
+        for data, ctype in zip(originals, ["image/jpeg", "image/png", "image/heic"], strict=True)
+    ]
+    before = len(fake_twilio.messages)
+    form = bot.form("Lunch at Mario's", sid=sid, **mms(urls))
+    assert (await bot.post(form)).status == 200
+    assert await bot.handled(sid) == "done"
+    [reply] = (await fake_twilio.wait_for_messages(before + 1))[before:]
+    assert reply["Body"] == "Saved 3 receipts to house"
+
+    keys = await s3_bucket.keys()
+    assert len(keys) == 3
+    rows = await bot.rows("SELECT * FROM receipts ORDER BY media_index")
+    assert [r.media_index for r in rows] == [0, 1, 2]
+    assert sorted(r.object_key for r in rows) == keys
+    expected_types = ["image/jpeg", "image/png", "image/jpeg"]  # HEIC is stored as JPEG
+    alice = await bot.scalar("SELECT id FROM users WHERE phone = :p", p=ALICE)
+    for row, ctype in zip(rows, expected_types, strict=True):
+        match = KEY.match(row.object_key)
+        assert match, row.object_key
+        assert match.group(1) == room_id
+        assert match.group(2) == row.id
+        assert match.group(3) == {"image/jpeg": "jpg", "image/png": "png"}[ctype]
+        data, head = await s3_bucket.get(row.object_key)
+        assert head["ContentType"] == ctype == row.content_type
+        assert head["ServerSideEncryption"] == "AES256"
+        assert row.size == len(data)
+        assert row.sha256 == hashlib.sha256(data).hexdigest()
+        assert row.message_sid == sid
+        assert row.uploader_id == alice
+        assert row.uploader_phone_masked == "+1******1111"
+        assert row.caption == "Lunch at Mario's"
+        assert row.twilio_deleted_at is not None
+        with Image.open(io.BytesIO(data)) as stored:
+            assert not stored.getexif(), "EXIF left in the stored image"
+            assert "exif" not in stored.info
+            assert "xmp" not in stored.info
+            assert "Comment" not in stored.info
+        assert b"Exif\x00\x00" not in data
+        assert b"PhoneMaker" not in data
+        assert b"12 Main Street" not in data
+
+    # the JPEG was on its side (orientation 6): stored upright, so width and height swapped
+    jpeg, _ = await s3_bucket.get(rows[0].object_key)
+    with Image.open(io.BytesIO(jpeg)) as upright:
+        assert upright.size == (48, 64)
+    # deleted at Twilio, credentials only ever sent to the API host, never to the CDN
+    assert sorted(fake_twilio.media.deleted) == sorted(u.rsplit("/", 1)[1] for u in urls)
+    assert fake_twilio.media.authorizations_seen("cdn") == [None, None, None]
+    api_auth = fake_twilio.media.authorizations_seen("api")
+    assert len(api_auth) == 6  # 3 GETs and 3 DELETEs
+    assert all(a and a.startswith("Basic ") for a in api_auth)
+
+
+async def test_the_same_mms_twice_stores_three_objects_not_six(
+    s3_bot: Bot, fake_twilio: FakeTwilio, s3_bucket: Bucket
+) -> None:
+    bot = s3_bot
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    urls = [fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid) for _ in range(3)]
+    form = bot.form("", sid=sid, **mms(urls))
+    for _ in range(2):
+        assert (await bot.post(form)).status == 200
+    assert await bot.handled(sid) == "done"
+    assert len(await s3_bucket.keys()) == 3
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 3
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 2  # the \CREATE and this MMS
+    gets = len([s for s in fake_twilio.media.seen if s.method == "GET"])
+
+    # handled again (a retry after a crash, a lease run out): nothing fetched or stored twice
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text("UPDATE inbox SET status = 'pending', done_at = NULL WHERE message_sid = :sid"),
+            {"sid": sid},
+        )
+    bot.runtime.worker.wake()
+    assert await bot.handled(sid) == "done"
+    assert len(await s3_bucket.keys()) == 3
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 3
+    assert len([s for s in fake_twilio.media.seen if s.method == "GET"]) == gets
+
+
+async def test_bad_items_are_refused_by_name_and_the_rest_saved(
+    s3_bot: Bot, fake_twilio: FakeTwilio, s3_bucket: Bucket, aiohttp_server: Any
+) -> None:
+    bot = s3_bot
+    foreign = Recorder(body=images.jpeg_with_gps())
+    server = await aiohttp_server(foreign.app())
+    foreign.base = str(server.make_url("")).rstrip("/")
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    media = fake_twilio.media
+    foreign_path = f"/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages/{sid}/Media/ME{'1' * 32}"
+    urls = [
+        foreign.base + foreign_path,  # 1: a URL on another host
+        media.add(images.jpeg_with_gps(), message_sid=sid, redirect_to=foreign.base + "/cdn/x"),  # 2
+        media.add(images.big_jpeg_like(6 * 1024 * 1024), message_sid=sid),  # 3: 6 MB
+        media.add(images.HTML, "image/jpeg", message_sid=sid),  # 4: HTML that claims to be a JPEG
+        media.add(images.png_bomb(), "image/png", message_sid=sid),  # 5: a decompression bomb
+        media.add(b"\xff\xd8\xff\xe0broken jpeg data" * 10, message_sid=sid),  # 6: broken
+        media.add(images.jpeg_with_gps(), message_sid=sid),  # 7: fine
+        media.add(images.pdf(), "application/pdf", message_sid=sid),  # 8: a PDF, kept as is
+    ]
+    before = len(fake_twilio.messages)
+    with capture_all_logs() as logs:
+        assert (await bot.post(bot.form("", sid=sid, **mms(urls)))).status == 200
+        assert await bot.handled(sid) == "done"
+    reply = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    assert reply == (
+        "Saved 2 receipts to house. "
+        f"Photo 1 was not saved: {NOT_TWILIO}. "
+        f"Photo 2 was not saved: {REDIRECTED}. "
+        f"Photo 3 was not saved: {too_big(5 * 1024 * 1024)}. "
+        f"Photo 4 was not saved: {BAD_TYPE}. "
+        f"Photo 5 was not saved: {TOO_MANY_PIXELS}. "
+        f"Photo 6 was not saved: {BROKEN}."
+    )
+    rows = await bot.rows("SELECT media_index, content_type FROM receipts ORDER BY media_index")
+    assert [(r.media_index, r.content_type) for r in rows] == [(6, "image/jpeg"), (7, "application/pdf")]
+    pdf_key = await bot.scalar("SELECT object_key FROM receipts WHERE media_index = 7")
+    assert (await s3_bucket.get(pdf_key))[0] == images.pdf()
+    assert len(await s3_bucket.keys()) == 2
+    # no request at all reached the other host, so no credentials either
+    assert foreign.seen == []
+    assert fake_twilio.media.authorizations_seen("cdn") == [None] * 6  # items 3-8 went to the CDN
+    refused = [e["item"] for e in logs if e["event"] == "media.refused"]
+    assert refused == [1, 2, 3, 4, 5, 6]
+    # the worker is still healthy: the next message is handled
+    assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: house (active)."
+
+
+async def test_photos_without_a_room_say_how_to_get_one(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    assert await say(bot, fake_twilio, "", **mms([url])) == NO_ROOM
+    assert fake_twilio.media.seen == []  # nothing fetched
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+async def test_a_photo_on_the_local_backend_and_the_singular_reply(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    url = fake_twilio.media.add(images.heic_with_gps(), "image/heic")
+    assert await say(bot, fake_twilio, "dinner", **mms([url])) == "Saved 1 receipt to house"
+    key = await bot.scalar("SELECT object_key FROM receipts")
+    assert key.endswith(".jpg")
+    stored = (bot.config.data_dir / "media" / key).read_bytes()
+    assert stored.startswith(b"\xff\xd8\xff")
+    assert await bot.scalar("SELECT sha256 FROM receipts") == hashlib.sha256(stored).hexdigest()
+
+
+async def test_s3_down_on_the_first_attempt_is_stored_on_a_retry(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, aws_env: None
+) -> None:
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    bot = await bot_factory(**s3_sections(fake_twilio, endpoint, "late-bucket"))
+    assert (await bot.client.get("/readyz")).status == 503  # the store is down, the app is up
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    urls = [fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid) for _ in range(2)]
+    assert (await bot.post(bot.form("", sid=sid, **mms(urls)))).status == 200
+
+    async def retried() -> bool:
+        error = await bot.scalar("SELECT error FROM inbox WHERE message_sid = :sid", sid=sid)
+        return bool(error and error.startswith("media store"))
+
+    await wait_for(retried)
+    assert await bot.scalar("SELECT status FROM inbox WHERE message_sid = :sid", sid=sid) in (
+        "pending",
+        "processing",
+    )
+    assert fake_twilio.media.deleted == []  # nothing deleted at Twilio before it is stored
+    server, _ = start_moto(port)
+    try:
+        bucket = Bucket(endpoint, "late-bucket")
+        bucket.create()
+        assert await bot.handled(sid) == "done"
+        assert len(await bucket.keys()) == 2
+        assert await bot.scalar("SELECT count(*) FROM receipts") == 2
+        assert (await bot.client.get("/readyz")).status == 200
+        assert len(fake_twilio.media.deleted) == 2
+    finally:
+        await bot.client.close()
+        server.stop()
+
+
+async def test_a_twilio_media_outage_keeps_the_message_for_a_retry(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    urls = [fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid) for _ in range(2)]
+    fake_twilio.media.fetch_failures.extend([503])  # the first GET fails
+    assert (await bot.post(bot.form("", sid=sid, **mms(urls)))).status == 200
+    assert await bot.handled(sid) == "done"
+    assert await bot.scalar("SELECT attempts FROM inbox WHERE message_sid = :sid", sid=sid) == 2
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 2
+
+
+class FlakyStore:
+    """The local store, but the second upload fails once (S3 going down mid-message)."""
+
+    def __init__(self, inner: LocalMediaStore) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.puts: list[str] = []
+        self.failed = False
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        if len(self.puts) == 1 and not self.failed:
+            self.failed = True
+            raise StoreUnavailable("injected")
+        self.puts.append(key)
+        await self.inner.put(key, data, content_type)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_retry_after_partial_success_stores_nothing_twice(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    flaky = FlakyStore(bot.runtime.deps.services["media_store"])
+    bot.runtime.deps.services["media_store"] = flaky
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    urls = [fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid) for _ in range(3)]
+    before = len(fake_twilio.messages)
+    assert (await bot.post(bot.form("", sid=sid, **mms(urls)))).status == 200
+    assert await bot.handled(sid) == "done"
+    assert flaky.failed
+    assert len(flaky.puts) == 3 == len(set(flaky.puts))  # each object once
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 3
+    [reply] = (await fake_twilio.wait_for_messages(before + 1))[before:]
+    assert reply["Body"] == "Saved 3 receipts to house"
+    assert len(fake_twilio.media.deleted) == 3
+
+
+async def test_a_failed_delete_at_twilio_is_logged_and_retried_later(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [time.time()]
+    bot = await bot_factory(
+        clock=lambda: now[0],
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "media_hosts": (fake_twilio.cdn_host,),
+        },
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    fake_twilio.media.delete_failures.append(500)
+    with capture_all_logs() as logs:
+        assert await say(bot, fake_twilio, "", **mms([url])) == "Saved 1 receipt to house"
+    assert "media.delete_failed" in [e["event"] for e in logs]
+    [row] = await bot.rows("SELECT twilio_deleted_at, twilio_delete_attempts FROM receipts")
+    assert row.twilio_deleted_at is None
+    assert row.twilio_delete_attempts == 1
+    assert fake_twilio.media.deleted == []
+    now[0] += 3600
+    await media_jobs.delete_twilio_media(bot.runtime.scheduler.runtime_id)
+    assert await bot.scalar("SELECT twilio_deleted_at FROM receipts") is not None
+    assert len(fake_twilio.media.deleted) == 1
+
+
+# -- the pieces ------------------------------------------------------------------------------------
+
+TWILIO = TwilioConfig(
+    account_sid="AC" + "a" * 32,
+    auth_token="t",
+    api_base="https://api.twilio.com",
+    media_hosts=("mms.twiliocdn.com", "127.0.0.1:8443"),
+)
+GOOD = f"https://api.twilio.com/2010-04-01/Accounts/AC{'a' * 32}/Messages/MM{'1' * 32}/Media/ME{'2' * 32}"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        (GOOD, True),
+        (GOOD.replace("https://", "http://"), False),
+        (GOOD.replace("api.twilio.com", "api.twilio.com.evil.test"), False),
+        (GOOD.replace("api.twilio.com", "api.twilio.com:444"), False),
+        (GOOD.replace("AC" + "a" * 32, "AC" + "b" * 32), False),  # another account
+        (GOOD + "?x=1", False),
+        (GOOD.replace("/Media/", "/Media/..%2F"), False),
+        (GOOD.replace("https://", "https://user:pw@"), False),
+        ("https://evil.test/2010-04-01/Accounts/AC" + "a" * 32 + "/Messages/MM1/Media/ME2", False),
+        (f"https://api.twilio.com/2010-04-01/Accounts/AC{'a' * 32}/Messages.json", False),
+    ],
+)
+def test_credentials_only_for_this_accounts_media_on_the_api_base(url: str, ok: bool) -> None:
+    assert is_twilio_media_url(TWILIO, url) is ok
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://mms.twiliocdn.com/x", True),
+        ("https://MMS.twiliocdn.com/x", True),
+        ("http://mms.twiliocdn.com/x", False),  # https only when the API base is https
+        ("https://mms.twiliocdn.com:8443/x", False),
+        ("https://media.twiliocdn.com/x", False),
+        ("https://127.0.0.1:8443/x", True),
+        ("https://127.0.0.1:8444/x", False),
+        ("https://evil.test/mms.twiliocdn.com", False),
+        ("https://mms.twiliocdn.com.evil.test/x", False),
+    ],
+)
+def test_redirects_only_to_the_media_hosts(url: str, ok: bool) -> None:
+    assert is_media_host(TWILIO, URL(url)) is ok
+
+
+def test_sniff_judges_by_the_bytes() -> None:
+    assert sniff(images.jpeg_with_gps()[:16]) == "jpeg"
+    assert sniff(images.png_with_text()[:16]) == "png"
+    assert sniff(images.heic_with_gps()[:16]) == "heif"
+    assert sniff(images.pdf()[:16]) == "pdf"
+    assert sniff(b"GIF89a" + b"\x00" * 10) == "gif"
+    assert sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "webp"
+    assert sniff(images.HTML[:16]) is None
+    assert sniff(b"PK\x03\x04" + b"\x00" * 12) is None
+
+
+def test_reencode_refuses_bombs_before_decoding_and_broken_files() -> None:
+    with pytest.raises(Refused) as bomb:
+        reencode(images.png_bomb(), "png", 40_000_000)
+    assert bomb.value.reason == TOO_MANY_PIXELS
+    with pytest.raises(Refused) as small_limit:
+        reencode(images.jpeg_with_gps(64, 48), "jpeg", 64 * 48 - 1)
+    assert small_limit.value.reason == TOO_MANY_PIXELS
+    with pytest.raises(Refused) as broken:
+        reencode(b"\xff\xd8\xff\xe0" + b"junk" * 10, "jpeg", 40_000_000)
+    assert broken.value.reason == BROKEN
+    # a PNG pretending to be a JPEG is opened only as a JPEG: refused
+    with pytest.raises(Refused):
+        reencode(images.png_with_text(), "jpeg", 40_000_000)
+
+
+def test_gif_and_webp_keep_their_type_without_metadata() -> None:
+    frames = [Image.new("RGB", (20, 10), c) for c in ((255, 0, 0), (0, 255, 0))]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], comment=b"secret place")
+    out = reencode(gif.getvalue(), "gif", 40_000_000)
+    assert (out.content_type, out.ext) == ("image/gif", "gif")
+    assert b"secret place" not in out.data
+    webp = io.BytesIO()
+    frames[0].save(webp, format="WEBP", exif=Image.Exif())
+    out = reencode(webp.getvalue(), "webp", 40_000_000)
+    assert (out.content_type, out.ext) == ("image/webp", "webp")
+
+
+async def test_readyz_checks_the_media_store(bot: Bot) -> None:
+    resp = await bot.client.get("/readyz")
+    assert resp.status == 200
+    assert (await resp.json())["checks"] == {"database": "ok", "media": "ok"}
+
+
+async def test_messages_from_bob_go_to_bobs_room(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
+    await say(bot, fake_twilio, "\\CREATE trip pw", sender=BOB)
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    assert await say(bot, fake_twilio, "", sender=BOB, **mms([url])) == "Saved 1 receipt to trip"
+    trip = await bot.scalar("SELECT id FROM rooms WHERE name = 'trip'")
+    assert await bot.scalar("SELECT room_id FROM receipts") == trip
+
+
+async def test_the_size_cap_holds_while_streaming_without_a_length(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    big = fake_twilio.media.add(images.big_jpeg_like(6 * 1024 * 1024), chunked=True)
+    fine = fake_twilio.media.add(images.jpeg_with_gps(), chunked=True)
+    reply = await say(bot, fake_twilio, "", **mms([big, fine]))
+    assert reply == f"Saved 1 receipt to house. Photo 1 was not saved: {too_big(5 * 1024 * 1024)}."
+
+
+async def test_items_over_the_configured_limit_are_named(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot = await bot_factory(
+        media={"max_items": 2},
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "media_hosts": (fake_twilio.cdn_host,),
+        },
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    urls = [fake_twilio.media.add(images.jpeg_with_gps()) for _ in range(3)]
+    reply = await say(bot, fake_twilio, "", **mms(urls))
+    assert reply == "Saved 2 receipts to house. Photo 3 was not saved: at most 2 are kept per message."
+
+
+async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot = await bot_factory(
+        worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0},
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+            "media_hosts": (fake_twilio.cdn_host,),
+        },
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    fake_twilio.media.fetch_failures.extend([503] * 5)
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    before = len(fake_twilio.messages)
+    form = await bot.text("", **mms([url]))
+    assert await bot.handled(form["MessageSid"]) == "failed"
+    reply = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    assert reply.startswith("We could not save your photos")
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0

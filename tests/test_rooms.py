@@ -1,0 +1,228 @@
+"""Rooms: create, join (also bare JOIN), wrong password, lockout, leave, use, rooms, receipts link;
+passwords never stored or logged in clear."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from handlers.rooms import LOCKED, NOT_IN_ROOM, WRONG
+from storage import rooms
+from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.logcapture import capture_all_logs
+
+CAROL = "+15550003333"
+PASSWORD = "hunter2"  # a distinctive string: searched for in the database and the logs
+
+
+async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE) -> str:
+    """Text the bot and return its one reply (as Twilio got it)."""
+    before = len(fake.messages)
+    form = await bot.text(body, sender=sender)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    messages = await fake.wait_for_messages(before + 1)
+    reply = messages[before]
+    assert reply["To"] == sender
+    return reply["Body"]
+
+
+async def dump_database(bot: Bot) -> str:
+    """Every row of every table, as text."""
+    tables = [r[0] for r in await bot.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    out = []
+    for table in tables:
+        for row in await bot.rows(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
+            out.append(json.dumps([str(v) for v in row]))
+    return "\n".join(out)
+
+
+async def test_create_joins_the_creator_and_makes_it_active(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    reply = await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    assert reply.startswith("Created room house")
+    [room] = await bot.rows("SELECT id, name, name_key, password_hash FROM rooms")
+    assert room.name == "house"
+    assert room.name_key == "house"
+    assert len(room.id) == 36
+    assert room.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert PASSWORD not in room.password_hash
+    user = await bot.scalar("SELECT id FROM users WHERE phone = :p", p=ALICE)
+    assert await bot.scalar("SELECT active_room_id FROM users WHERE id = :u", u=user) == room.id
+    assert await bot.scalar("SELECT count(*) FROM memberships WHERE user_id = :u", u=user) == 1
+    assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: house (active)."
+
+
+async def test_a_new_number_creating_a_room_gets_a_room_not_a_link(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    reply = await say(bot, fake_twilio, "\\CREATE house pw", sender=CAROL)
+    assert reply.startswith("Created room house")
+    assert "/x/link/" not in reply
+
+
+async def test_names_are_case_insensitive_and_taken_names_are_said_taken(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    await say(bot, fake_twilio, f"\\CREATE House {PASSWORD}")
+    reply = await say(bot, fake_twilio, "/create HOUSE other", sender=BOB)
+    assert reply == "The name HOUSE is taken. Pick another name for your room."
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 1
+    # joining with any case works
+    assert (await say(bot, fake_twilio, f"\\join hOuSe {PASSWORD}", sender=BOB)).startswith("Joined House")
+
+
+async def test_usage_and_name_rules(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    assert await say(bot, fake_twilio, "\\CREATE house") == "Usage: \\CREATE <room> <password>"
+    assert await say(bot, fake_twilio, "\\JOIN") == "Usage: \\JOIN <room> <password>"
+    assert await say(bot, fake_twilio, "\\USE") == "Usage: \\USE <room>"
+    reply = await say(bot, fake_twilio, "\\CREATE hou$e pw")
+    assert reply.startswith("Room names are 1-32 letters, digits, - or _.")
+    reply = await say(bot, fake_twilio, f"\\CREATE {'x' * 33} pw")
+    assert reply.startswith("Room names are")
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 0
+
+
+async def test_join_and_bare_join(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    await say(bot, fake_twilio, "\\CREATE trip pw2", sender=BOB)
+    reply = await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
+    assert reply.startswith("Joined house")
+    assert await say(bot, fake_twilio, "\\ROOMS", sender=BOB) == (
+        "Your rooms: house (active), trip. Switch with \\USE <room>."
+    )
+    again = await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)
+    assert again == "You are in house already; it is now your active room."
+    # bare JOIN is upper case with exactly two words; otherwise it is no command
+    count = await bot.scalar("SELECT count(*) FROM memberships")
+    for body in ("join trip pw2", "JOIN trip pw2 please"):
+        form = await bot.text(body, sender=CAROL)
+        await bot.handled(form["MessageSid"])
+    assert await bot.scalar("SELECT count(*) FROM memberships") == count
+
+
+async def test_wrong_password_and_unknown_room_get_the_same_answer(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    wrong = await say(bot, fake_twilio, "\\JOIN house hunter3", sender=BOB)
+    unknown = await say(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=BOB)
+    malformed = await say(bot, fake_twilio, f"\\JOIN no$where {PASSWORD}", sender=BOB)
+    assert wrong == unknown == malformed == WRONG
+    assert await bot.scalar("SELECT count(*) FROM join_failures WHERE phone = :p", p=BOB) == 3
+    assert await bot.scalar("SELECT count(*) FROM memberships") == 1
+
+
+async def test_lockout_after_five_failures_in_fifteen_minutes(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [time.time()]
+    bot = await bot_factory(
+        clock=lambda: now[0],
+        twilio={
+            "account_sid": fake_twilio.account_sid,
+            "auth_token": fake_twilio.auth_token,
+            "from_number": "+15557654321",
+            "api_base": fake_twilio.api_base,
+        },
+    )
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    for n in range(rooms.LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, f"\\JOIN house wrong{n}", sender=BOB) == WRONG
+    # the sixth try is refused even with the right password, and says so
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB) == LOCKED
+    assert await say(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=BOB) == LOCKED
+    # another phone is not locked out
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=CAROL)).startswith("Joined")
+    # fifteen minutes later the window has passed
+    now[0] += rooms.LOCKOUT_WINDOW + 1
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined house")
+
+
+async def test_leave_use_and_rooms(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
+    assert await say(bot, fake_twilio, "\\LEAVE") == NOT_IN_ROOM
+    await say(bot, fake_twilio, "\\CREATE house pw1")
+    await say(bot, fake_twilio, "\\CREATE trip pw2")
+    assert (
+        await say(bot, fake_twilio, "\\ROOMS")
+        == "Your rooms: house, trip (active). Switch with \\USE <room>."
+    )
+    assert await say(bot, fake_twilio, "\\USE HOUSE") == "Photos you send now go to house."
+    assert (
+        await say(bot, fake_twilio, "\\ROOMS")
+        == "Your rooms: house (active), trip. Switch with \\USE <room>."
+    )
+    assert (
+        await say(bot, fake_twilio, "\\USE nowhere")
+        == "You are not in a room named nowhere. \\ROOMS lists yours."
+    )
+    # a room one is not in cannot be used, even when it exists
+    await say(bot, fake_twilio, "\\CREATE bobs pw3", sender=BOB)
+    assert (
+        await say(bot, fake_twilio, "\\USE bobs") == "You are not in a room named bobs. \\ROOMS lists yours."
+    )
+    # leaving the active room makes another one active
+    assert await say(bot, fake_twilio, "\\LEAVE") == "You left house. Your active room is trip."
+    assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: trip (active)."
+    assert (
+        await say(bot, fake_twilio, "\\LEAVE house")
+        == "You are not in a room named house. \\ROOMS lists yours."
+    )
+    assert await say(bot, fake_twilio, "\\LEAVE Trip") == "You left trip."
+    assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
+    user = await bot.scalar("SELECT id FROM users WHERE phone = :p", p=ALICE)
+    assert await bot.scalar("SELECT active_room_id FROM users WHERE id = :u", u=user) is None
+    # the rooms stay (their receipts belong to the other members too)
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 3
+
+
+async def test_receipts_link_only_for_members(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    assert await say(bot, fake_twilio, "\\RECEIPTS") == NOT_IN_ROOM
+    await say(bot, fake_twilio, "\\CREATE house pw1")
+    await say(bot, fake_twilio, "\\CREATE bobs pw2", sender=BOB)
+    reply = await say(bot, fake_twilio, "\\RECEIPTS")
+    room_id = await bot.scalar("SELECT id FROM rooms WHERE name = 'house'")
+    assert reply.startswith("Receipts of house (1 hour): ")
+    assert f"{bot.config.public_base}/rooms/{room_id}/receipts?exp=" in reply
+    assert "&sig=" in reply
+    assert len(reply) <= 160
+    assert (
+        await say(bot, fake_twilio, "\\RECEIPTS bobs")
+        == "You are not in a room named bobs. \\ROOMS lists yours."
+    )
+    # the outbox row with the link is marked to be redacted once sent
+    row = (await bot.rows("SELECT redact FROM outbox WHERE body LIKE 'Receipts of%' OR redacted = 1"))[0]
+    assert row.redact
+
+
+async def test_passwords_are_never_stored_or_logged_in_clear(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    with capture_all_logs() as logs:
+        await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+        await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
+        await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}x", sender=CAROL)
+        await say(bot, fake_twilio, f"\\JOIN {PASSWORD}", sender=CAROL)  # a usage error keeps no password
+        await say(bot, fake_twilio, f"\\CREATE a b {PASSWORD}", sender=CAROL)
+    events = [e["event"] for e in logs]
+    assert "room.created" in events
+    assert "room.joined" in events
+    assert "room.join_refused" in events
+    assert "sms.handled" in events
+    logged: list[Any] = [json.dumps(e, default=str) for e in logs]
+    assert not [line for line in logged if PASSWORD in line]
+    dump = await dump_database(bot)
+    assert PASSWORD not in dump
+    bodies = [r.body for r in await bot.rows("SELECT body FROM inbox ORDER BY id")]
+    assert bodies == [
+        "\\CREATE house ***",
+        "JOIN house ***",
+        "\\JOIN house ***",
+        "\\JOIN ***",
+        "\\CREATE ***",
+    ]
+
+
+async def test_password_hashing_is_salted_and_verifies() -> None:
+    first = await rooms.hash_password(PASSWORD)
+    second = await rooms.hash_password(PASSWORD)
+    assert first != second  # each has its own salt
+    assert await rooms.verify_password(PASSWORD, first)
+    assert await rooms.verify_password(PASSWORD, second)
+    assert not await rooms.verify_password("hunter3", first)
+    assert not await rooms.verify_password(PASSWORD, "not a hash")
