@@ -297,3 +297,12 @@ async def test_stop_deletes_everything_with_one_goodbye(xbot: XBot) -> None:
     # texting again starts over: a new user, a welcome link
     reply = await send(xbot, "hello again")
     assert "Welcome" in reply
+
+
+async def test_stop_leaves_every_room(xbot: XBot) -> None:
+    await xbot.link(user=("100", "alice"))
+    assert "house" in (await send(xbot, "\\CREATE house hunter2")).lower()
+    assert "house" in (await send(xbot, "JOIN house hunter2", sender=BOB)).lower()
+    await send(xbot, "\\STOP")
+    assert await xbot.scalar("SELECT count(*) FROM memberships") == 1  # Bob's
+    assert await xbot.scalar("SELECT count(*) FROM rooms") == 1
