@@ -8,6 +8,8 @@ whatever the arguments, and no password reaches a log line.
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot.dispatch import BareCommand, Context, HandlerResult, Inbound, Reply, Router
 from bot.links import gallery_link
 from storage import rooms
@@ -114,19 +116,25 @@ async def _join(msg: Inbound, ctx: Context, name: str, password: str) -> Handler
     return f"Joined {room.name}; photos you send now go there. \\RECEIPTS shows them all."
 
 
+async def _named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str, ...]) -> rooms.Room | str:
+    """The member's room named in `args`, else their active room; or the reply saying why not."""
+    if args:
+        room = await rooms.member_room_by_name(conn, user_id, args[0])
+        return (
+            room if room is not None else f"You are not in a room named {args[0][:32]}. \\ROOMS lists yours."
+        )
+    active = await rooms.active_room(conn, user_id)
+    return active if active is not None else NOT_IN_ROOM
+
+
 @router.command("LEAVE", args=(0, 1), usage="\\LEAVE [<room>]")
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     assert ctx.command is not None
     user_id = _user_id(ctx)
     async with ctx.deps.db.tx() as conn:
-        if ctx.command.args:
-            room = await rooms.member_room_by_name(conn, user_id, ctx.command.args[0])
-            if room is None:
-                return f"You are not in a room named {ctx.command.args[0][:32]}. \\ROOMS lists yours."
-        else:
-            room = await rooms.active_room(conn, user_id)
-            if room is None:
-                return NOT_IN_ROOM
+        room = await _named_or_active(conn, user_id, ctx.command.args)
+        if isinstance(room, str):
+            return room
         next_room = await rooms.leave(conn, user_id, room.id)
     ctx.log.info("room.left", room_id=room.id)
     if next_room is not None:
@@ -167,14 +175,9 @@ async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
     assert ctx.command is not None
     user_id = _user_id(ctx)
     async with ctx.deps.db.read() as conn:
-        if ctx.command.args:
-            room = await rooms.member_room_by_name(conn, user_id, ctx.command.args[0])
-            if room is None:
-                return f"You are not in a room named {ctx.command.args[0][:32]}. \\ROOMS lists yours."
-        else:
-            room = await rooms.active_room(conn, user_id)
-            if room is None:
-                return NOT_IN_ROOM
+        room = await _named_or_active(conn, user_id, ctx.command.args)
+    if isinstance(room, str):
+        return room
     link = gallery_link(ctx.deps, room.id)
     if link is None:
         return "The receipt gallery is not set up on this number."
