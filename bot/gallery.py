@@ -24,10 +24,10 @@ from aiohttp import web
 
 from bot import media
 from bot.app import Feature
-from bot.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, make_signer, signer_of
+from bot.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
 from bot.logs import get_logger
 from bot.runtime import RUNTIME, Runtime
-from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore
+from storage.media import KEY_PATTERN, LocalMediaStore
 from storage.schema import receipts, rooms
 
 log = get_logger(__name__)
@@ -87,26 +87,23 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _store(runtime: Runtime) -> MediaStore | None:
-    store: MediaStore | None = runtime.deps.services.get("media_store")
-    return store
+def _verdict(request: web.Request, signer: LinkSigner, purpose: str, subject: str, max_age: int) -> str:
+    """The request's `exp` and `sig` checked for `purpose` and `subject`: "ok", "expired", "invalid"."""
+    query = request.query
+    now = request.app[RUNTIME].deps.now()
+    return signer.check(
+        purpose, subject, query.get("exp", ""), query.get("sig", ""), now=now, max_age=max_age
+    )
 
 
 async def gallery(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     signer = signer_of(runtime.deps)
-    store = _store(runtime)
+    store = media.store_of(runtime.deps)
     if signer is None or store is None:
         raise web.HTTPServiceUnavailable(text="the gallery is not running")
     room_id = request.match_info["room_id"]
-    verdict = signer.check(
-        "gallery",
-        room_id,
-        request.query.get("exp", ""),
-        request.query.get("sig", ""),
-        now=runtime.deps.now(),
-        max_age=GALLERY_SECONDS,
-    )
+    verdict = _verdict(request, signer, "gallery", room_id, GALLERY_SECONDS)
     if verdict != "ok":
         log.info("gallery.denied", verdict=verdict)
         return _denied(verdict)
@@ -151,31 +148,15 @@ async def gallery(request: web.Request) -> web.Response:
     return _page(f"Receipts of {room.name}", body)
 
 
-_TYPES = {
-    "jpg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "pdf": "application/pdf",
-}
-
-
 async def local_media(request: web.Request) -> web.StreamResponse:
     """A file of the local media backend, through a signed link of a few minutes."""
     runtime = request.app[RUNTIME]
     signer = signer_of(runtime.deps)
-    store = _store(runtime)
+    store = media.store_of(runtime.deps)
     key = request.match_info["key"]
     if signer is None or not isinstance(store, LocalMediaStore) or not KEY_PATTERN.match(key):
         raise web.HTTPNotFound()
-    verdict = signer.check(
-        "media",
-        key,
-        request.query.get("exp", ""),
-        request.query.get("sig", ""),
-        now=runtime.deps.now(),
-        max_age=MEDIA_LINK_SECONDS,
-    )
+    verdict = _verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
     if verdict != "ok":
         return _denied(verdict)
     try:
@@ -184,7 +165,7 @@ async def local_media(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound() from None
     return web.Response(
         body=data,
-        content_type=_TYPES[key.rsplit(".", 1)[1]],
+        content_type=media.CONTENT_TYPES[key.rsplit(".", 1)[1]],
         headers={
             "Cache-Control": "private, max-age=300",
             "Referrer-Policy": "no-referrer",

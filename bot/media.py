@@ -105,6 +105,13 @@ def media_path_pattern(twilio: TwilioConfig) -> re.Pattern[str] | None:
     return re.compile(rf"^{re.escape(prefix)}/2010-04-01/Accounts/{sid}/Messages/{_ID}/Media/{_ID}$")
 
 
+def twilio_auth(twilio: TwilioConfig) -> dict[str, str]:
+    """Basic auth for the account's own API paths (callers check the URL first)."""
+    if not twilio.auth_token:
+        return {}
+    return {"Authorization": basic_auth_header(twilio.account_sid, twilio.auth_token)}
+
+
 def is_twilio_media_url(twilio: TwilioConfig, url: str) -> bool:
     """Under the configured API base (same scheme, host and port) and this account's media path."""
     pattern = media_path_pattern(twilio)
@@ -176,6 +183,12 @@ _IMAGE_KINDS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# what a stored object's extension says it is (the gallery serves local files with it)
+CONTENT_TYPES: dict[str, str] = {ext: ctype for _, _, ctype, ext in _IMAGE_KINDS.values()} | {
+    "pdf": "application/pdf"
+}
+
+
 def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
     """Decode (pixel count checked first), apply orientation, re-encode without metadata.
     Blocking: run it in a thread."""
@@ -232,11 +245,6 @@ class MediaPipeline:
         self.media = media
         self.decode_slots = asyncio.Semaphore(media.decode_concurrency)
 
-    def _auth(self) -> dict[str, str]:
-        if not self.twilio.auth_token:
-            return {}
-        return {"Authorization": basic_auth_header(self.twilio.account_sid, self.twilio.auth_token)}
-
     def _timeout(self) -> aiohttp.ClientTimeout:
         seconds = self.twilio.timeout_seconds
         return aiohttp.ClientTimeout(total=max(60.0, seconds * 6), connect=seconds, sock_read=seconds)
@@ -246,7 +254,7 @@ class MediaPipeline:
         if not is_twilio_media_url(self.twilio, url):
             raise Refused(NOT_TWILIO, "not under the Twilio API base and account")
         current = URL(url)
-        headers = self._auth()
+        headers = twilio_auth(self.twilio)
         for _hop in range(MAX_HOPS + 1):
             try:
                 async with self.http.get(
@@ -305,11 +313,7 @@ async def delete_at_twilio(deps: Deps, url: str) -> bool:
     twilio = deps.config.twilio
     if not is_twilio_media_url(twilio, url):
         return False
-    headers = (
-        {"Authorization": basic_auth_header(twilio.account_sid, twilio.auth_token)}
-        if twilio.auth_token
-        else {}
-    )
+    headers = twilio_auth(twilio)
     try:
         async with asyncio.timeout(twilio.timeout_seconds):
             async with deps.http.delete(url + ".json", headers=headers, allow_redirects=False) as resp:

@@ -17,13 +17,14 @@ from bot.deps import Deps
 from bot.dispatch import Reply
 from bot.logs import get_logger
 from bot.xclient import TokenSet, XAuthRejected, XClient, XError
-from storage import outbox, xaccounts
+from storage import outbox, users, xaccounts
 from storage.crypto import CipherError, TokenCipher
 from storage.users import User
 
 log = get_logger(__name__)
 
 REFRESH_LEEWAY = 60.0  # refresh when the access token expires within this
+NOT_SET_UP = "Posting to X is not set up on this number."
 RELINK = "Your X connection stopped working, so textwire cannot post for you."
 
 
@@ -172,7 +173,7 @@ class XAccounts:
         async with self.deps.db.tx() as conn:
             await xaccounts.unlink_account(conn, user_id, needs_relink=True)
             first = await xaccounts.mark_relink_notified(conn, user_id, now)
-            phone = await _phone_of(conn, user_id)
+            phone = await users.phone_of(conn, user_id)
             if first and phone:
                 token = await xaccounts.create_link(conn, user_id, now)
                 reply = Reply(f"{RELINK} {link_reply(self.deps, token).text}", redact=True)
@@ -205,15 +206,6 @@ class XAccounts:
         async with self.deps.db.tx() as conn:
             await xaccounts.unlink_account(conn, user_id, needs_relink=False)
         return row is not None
-
-
-async def _phone_of(conn: object, user_id: int) -> str | None:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
-    from storage.users import get_by_id
-
-    user = await get_by_id(cast(AsyncConnection, conn), user_id)
-    return user.phone if user else None
 
 
 def x_accounts(deps: Deps) -> XAccounts | None:

@@ -11,7 +11,6 @@ client), `client_id` in the form otherwise. The Authorization header is built by
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from twitter_text import parse_tweet
 
 from bot.config import XConfig
+from bot.twilio_client import basic_auth_header
 
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access")
 MAX_WEIGHTED_LENGTH = 280
@@ -206,8 +206,7 @@ class XClient:
     def _client_headers(self) -> dict[str, str]:
         if not self.config.client_secret:
             return {}
-        pair = f"{self.config.client_id}:{self.config.client_secret}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return {"Authorization": basic_auth_header(self.config.client_id, self.config.client_secret)}
 
     # -- API --------------------------------------------------------------------------------------
     async def me(self, access_token: str) -> XUser:

@@ -21,7 +21,7 @@ from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
 from bot.xaccount import XAccounts, x_accounts
 from bot.xclient import XClient, XError, new_pkce, new_state
-from storage import outbox, xaccounts
+from storage import outbox, users, xaccounts
 from storage.crypto import CipherError, TokenCipher, load_keys, verify_keys
 
 log = get_logger(__name__)
@@ -156,7 +156,7 @@ async def callback(request: web.Request) -> web.Response:
             now=now,
         )
         await xaccounts.link_account(conn, user_id=user_id, x_user_id=me.id, handle=me.username)
-        phone = await _phone(conn, user_id)
+        phone = await users.phone_of(conn, user_id)
         if phone:
             await outbox.enqueue(
                 conn,
@@ -173,16 +173,6 @@ async def callback(request: web.Request) -> web.Response:
 def _clear(response: web.Response) -> web.Response:
     response.del_cookie(COOKIE, path="/x/")
     return response
-
-
-async def _phone(conn: object, user_id: int) -> str | None:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
-    from storage.users import get_by_id
-
-    assert isinstance(conn, AsyncConnection)
-    user = await get_by_id(conn, user_id)
-    return user.phone if user else None
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,12 +7,11 @@
 from __future__ import annotations
 
 from bot.dispatch import Context, HandlerResult, Inbound, Router
-from bot.xaccount import x_accounts
+from bot.xaccount import NOT_SET_UP, x_accounts
 from storage import users
 
 router = Router(name=__name__)
 
-NOT_SET_UP = "Posting to X is not set up on this number."
 GOODBYE = (
     "Goodbye from textwire: your X connection, your rooms and your record are deleted. "
     "Receipts you shared stay in their rooms. Text us anytime to start again."

@@ -13,7 +13,7 @@ import time
 
 from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
 from bot.errors import Defer, Retry
-from bot.xaccount import Access, Refresh, XAccounts, x_accounts
+from bot.xaccount import NOT_SET_UP, Access, Refresh, XAccounts, x_accounts
 from bot.xclient import (
     MAX_WEIGHTED_LENGTH,
     XDuplicate,
@@ -31,7 +31,6 @@ from storage.users import User
 
 router = Router(name=__name__)
 
-NOT_SET_UP = "Posting to X is not set up on this number."
 NOT_CONFIRMED = "X did not confirm your post. Please check your timeline before sending it again."
 X_DOWN = "X could not be reached for a long while, so your text was not posted. Please send it again."
 DUPLICATE = "X refused this post: you have already posted the same text."

@@ -55,6 +55,11 @@ async def get_by_id(conn: AsyncConnection, user_id: int) -> User | None:
     return _user(row) if row else None
 
 
+async def phone_of(conn: AsyncConnection, user_id: int) -> str | None:
+    value = (await conn.execute(sa.select(users.c.phone).where(users.c.id == user_id))).scalar()
+    return str(value) if value is not None else None
+
+
 async def get_or_create(conn: AsyncConnection, phone: str, now: float) -> tuple[User, bool]:
     """The user of `phone`, created if new; the flag says whether it was created."""
     result = await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
