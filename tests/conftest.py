@@ -214,16 +214,7 @@ def bot_factory(aiohttp_client: Any, make_config: Callable[..., Config]) -> BotF
 @pytest.fixture
 async def bot(bot_factory: BotFactory, fake_twilio: Any) -> Bot:
     """The bot on the embedded default, sending through a local fake of Twilio's Messages API."""
-    return await bot_factory(
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-            "media_hosts": (fake_twilio.cdn_host,),
-            "timeout_seconds": 2.0,
-        }
-    )
+    return await bot_factory(twilio=fake_twilio.section())
 
 
 def free_port() -> int:
@@ -284,13 +275,7 @@ async def make_xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any, **x:
         port=port,
         clock=lambda: fake_x.now,
         server={"public_url": public},
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-            "timeout_seconds": 2.0,
-        },
+        twilio=fake_twilio.section(),
         x={
             "client_id": fake_x.client_id,
             "api_base": fake_x.base_url,

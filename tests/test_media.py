@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 from yarl import URL
 
 from bot.config import TwilioConfig
@@ -37,7 +39,6 @@ from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
 from tests.fakes.s3 import Bucket, free_port, s3_sections, start_moto
 from tests.fakes.twilio_media import Recorder
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.logcapture import capture_all_logs
 
 KEY = re.compile(r"^rooms/([0-9a-f-]{36})/receipts/([0-9a-f-]{36})\.(jpg|png|gif|webp|pdf)$")
 
@@ -178,7 +179,7 @@ async def test_bad_items_are_refused_by_name_and_the_rest_saved(
         media.add(images.pdf(), "application/pdf", message_sid=sid),  # 8: a PDF, kept as is
     ]
     before = len(fake_twilio.messages)
-    with capture_all_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         assert (await bot.post(bot.form("", sid=sid, **mms(urls)))).status == 200
         assert await bot.handled(sid) == "done"
     reply = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
@@ -313,18 +314,12 @@ async def test_a_failed_delete_at_twilio_is_logged_and_retried_later(
     now = [time.time()]
     bot = await bot_factory(
         clock=lambda: now[0],
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-            "media_hosts": (fake_twilio.cdn_host,),
-        },
+        twilio=fake_twilio.section(),
     )
     await say(bot, fake_twilio, "\\CREATE house pw")
     url = fake_twilio.media.add(images.jpeg_with_gps())
     fake_twilio.media.delete_failures.append(500)
-    with capture_all_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         assert await say(bot, fake_twilio, "", **mms([url])) == "Saved 1 receipt to house"
     assert "media.delete_failed" in [e["event"] for e in logs]
     [row] = await bot.rows("SELECT twilio_deleted_at, twilio_delete_attempts FROM receipts")
@@ -453,13 +448,7 @@ async def test_items_over_the_configured_limit_are_named(
 ) -> None:
     bot = await bot_factory(
         media={"max_items": 2},
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-            "media_hosts": (fake_twilio.cdn_host,),
-        },
+        twilio=fake_twilio.section(),
     )
     await say(bot, fake_twilio, "\\CREATE house pw")
     urls = [fake_twilio.media.add(images.jpeg_with_gps()) for _ in range(3)]
@@ -472,13 +461,7 @@ async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(
 ) -> None:
     bot = await bot_factory(
         worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0},
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-            "media_hosts": (fake_twilio.cdn_host,),
-        },
+        twilio=fake_twilio.section(),
     )
     await say(bot, fake_twilio, "\\CREATE house pw")
     fake_twilio.media.fetch_failures.extend([503] * 5)

@@ -7,11 +7,13 @@ import json
 import time
 from typing import Any
 
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
+
 from handlers.rooms import LOCKED, NOT_IN_ROOM, WRONG
 from storage import rooms
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.logcapture import capture_all_logs
 
 CAROL = "+15550003333"
 PASSWORD = "hunter2"  # a distinctive string: searched for in the database and the logs
@@ -115,12 +117,7 @@ async def test_lockout_after_five_failures_in_fifteen_minutes(
     now = [time.time()]
     bot = await bot_factory(
         clock=lambda: now[0],
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-        },
+        twilio=fake_twilio.section(),
     )
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
     for n in range(rooms.LOCKOUT_FAILURES):
@@ -193,7 +190,7 @@ async def test_receipts_link_only_for_members(bot: Bot, fake_twilio: FakeTwilio)
 
 
 async def test_passwords_are_never_stored_or_logged_in_clear(bot: Bot, fake_twilio: FakeTwilio) -> None:
-    with capture_all_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
         await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
         await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}x", sender=CAROL)

@@ -98,15 +98,7 @@ async def test_5xx_and_timeouts_are_retried(bot: Bot, fake_twilio: Any) -> None:
 
 
 async def test_a_slow_twilio_is_timed_out_and_retried(bot_factory: Any, fake_twilio: Any) -> None:
-    bot = await bot_factory(
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-            "timeout_seconds": 0.2,
-        }
-    )
+    bot = await bot_factory(twilio=fake_twilio.section(timeout_seconds=0.2))
     fake_twilio.delay = 1.0
     form = await bot.text("\\HELP")
 
@@ -148,14 +140,7 @@ async def test_a_reply_queued_twice_is_sent_once(bot: Bot, fake_twilio: Any) -> 
 
 
 async def test_messaging_service_sid_is_used_when_set(bot_factory: Any, fake_twilio: Any) -> None:
-    bot = await bot_factory(
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "messaging_service_sid": "MG" + "1" * 32,
-            "api_base": fake_twilio.api_base,
-        }
-    )
+    bot = await bot_factory(twilio=fake_twilio.section(messaging_service_sid="MG" + "1" * 32, from_number=""))
     await bot.text("\\HELP")
     await fake_twilio.wait_for_messages(1)
     assert fake_twilio.messages[0]["MessagingServiceSid"] == "MG" + "1" * 32

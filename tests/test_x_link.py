@@ -101,12 +101,7 @@ async def test_secure_cookie_when_public_url_is_https(
     fake_x.redirect_uris.add("https://sms.example.test/x/callback")
     bot = await bot_factory(
         x={"client_id": fake_x.client_id, "api_base": fake_x.base_url, "authorize_url": fake_x.authorize_url},
-        twilio={
-            "account_sid": fake_twilio.account_sid,
-            "auth_token": fake_twilio.auth_token,
-            "from_number": "+15557654321",
-            "api_base": fake_twilio.api_base,
-        },
+        twilio=fake_twilio.section(),
     )
     await bot.text("hi")
     [message] = await fake_twilio.wait_for_messages(1)

@@ -111,6 +111,18 @@ class FakeTwilio:
             status=201,
         )
 
+    def section(self, **changes: Any) -> dict[str, Any]:
+        """The bot's `twilio` config section pointing at this fake (its API and its media CDN)."""
+        return {
+            "account_sid": self.account_sid,
+            "auth_token": self.auth_token,
+            "from_number": "+15557654321",
+            "api_base": self.api_base,
+            "media_hosts": (self.cdn_host,),
+            "timeout_seconds": 2.0,
+            **changes,
+        }
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
