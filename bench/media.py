@@ -21,13 +21,11 @@ import json
 import logging
 import os
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +38,9 @@ from aiohttp import web  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench.common import free_port, wait_healthy  # noqa: E402
 from bot.signature import SignatureChecker  # noqa: E402
 from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def photo(target_bytes: int, seed: int) -> bytes:
@@ -71,20 +64,6 @@ def proc_status(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0])
     return out
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not come up")
 
 
 def start_server(cmd: list[str], cwd: Path, env: dict[str, str], log_file: Any) -> subprocess.Popen[bytes]:

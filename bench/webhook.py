@@ -14,20 +14,18 @@ import json
 import os
 import re
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, wait_healthy  # noqa: E402
 from bot.signature import SignatureChecker  # noqa: E402
 
 LUA = r"""
@@ -48,29 +46,6 @@ function request()
     {["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = sigs[i]}, bodies[i])
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback
-                if resp.status == 200:
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code == 405:  # the bare app has only POST
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not come up")
 
 
 def make_bodies(path: Path, token: str, public_url: str, count: int) -> None:

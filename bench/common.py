@@ -1,0 +1,33 @@
+"""What the benchmarks share: a free loopback port, and waiting for a server to come up."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """Until `url` answers (200, or 405 from a POST-only app); exits if the server dies first."""
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback
+                if resp.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 405:  # the bare app has only POST
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server did not come up")
