@@ -158,14 +158,12 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
 @router.command("USE", args=1, usage="\\USE <room>")
 async def use(msg: Inbound, ctx: Context) -> HandlerResult:
     assert ctx.command is not None
-    name = ctx.command.args[0]
     user_id = _user_id(ctx)
     async with ctx.deps.db.tx() as conn:
-        room = await rooms.member_room_by_name(conn, user_id, name)
-        if room is not None:
-            await rooms.set_active(conn, user_id, room.id)
-    if room is None:
-        return f"You are not in a room named {name[:32]}. \\ROOMS lists yours."
+        room = await _named_or_active(conn, user_id, ctx.command.args)
+        if isinstance(room, str):
+            return room
+        await rooms.set_active(conn, user_id, room.id)
     ctx.log.info("room.used", room_id=room.id)
     return f"Photos you send now go to {room.name}."
 

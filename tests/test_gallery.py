@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import pytest
@@ -24,16 +23,6 @@ from tests.fakes.twilio_rest import FakeTwilio
 from tests.test_media import mms, say
 
 IMG = re.compile(r'<img src="([^"]+)"')
-
-
-def twilio_sections(fake_twilio: FakeTwilio) -> dict[str, Any]:
-    return {
-        "account_sid": fake_twilio.account_sid,
-        "auth_token": fake_twilio.auth_token,
-        "from_number": "+15557654321",
-        "api_base": fake_twilio.api_base,
-        "media_hosts": (fake_twilio.cdn_host,),
-    }
 
 
 async def send_photos(bot: Bot, fake: FakeTwilio, count: int, caption: str, sender: str) -> str:
@@ -111,7 +100,7 @@ async def test_a_members_link_lists_the_rooms_receipts_newest_first(
 
 async def test_expired_or_altered_links_get_403(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> None:
     now = [time.time()]
-    bot = await bot_factory(clock=lambda: now[0], twilio=twilio_sections(fake_twilio))
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
     await say(bot, fake_twilio, "\\CREATE house pw")
     await say(bot, fake_twilio, "\\CREATE trip pw")
     link = await gallery_link(bot, fake_twilio, ALICE, "house")
