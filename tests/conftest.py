@@ -103,7 +103,7 @@ def make_config(tmp_path: Path) -> Callable[..., Config]:
 
 
 async def wait_for(
-    predicate: Callable[[], Awaitable[Any]], within: float = 10.0, interval: float = 0.02
+    predicate: Callable[[], Awaitable[Any]], within: float = 30.0, interval: float = 0.02
 ) -> Any:
     """Poll `predicate` until it returns something truthy (event-driven code has no hook to await)."""
     deadline = asyncio.get_running_loop().time() + within
@@ -170,6 +170,38 @@ class Bot:
     async def scalar(self, query: str, **params: Any) -> Any:
         async with self.runtime.deps.db.read() as conn:
             return (await conn.execute(sa.text(query), params)).scalar()
+
+    async def busy(self) -> int:
+        """Rows the bot would still act on now: inbox rows being processed, or pending or parked,
+        due, and not waiting behind an earlier message of their sender (a message deferred by the
+        per-sender limit holds the later ones); outbox rows queued and due, or being sent. The
+        inbox is read first: a row finishing between the two reads has already committed its
+        replies to the outbox."""
+        now = self.runtime.deps.now()
+        inbox_busy = await self.scalar(
+            """SELECT count(*) FROM inbox AS i WHERE i.status = 'processing' OR (
+                 i.next_attempt_at <= :now AND (i.status = 'parked' OR (i.status = 'pending' AND (
+                   i.priority = 1 OR NOT EXISTS (
+                     SELECT 1 FROM inbox AS j WHERE j.from_phone = i.from_phone AND j.id < i.id
+                       AND j.priority = 0 AND j.status IN ('pending', 'processing'))))))""",
+            now=now,
+        )
+        outbox_busy = await self.scalar(
+            "SELECT count(*) FROM outbox WHERE status = 'sending'"
+            " OR (status = 'queued' AND next_attempt_at <= :now)",
+            now=now,
+        )
+        return int(inbox_busy) + int(outbox_busy)
+
+    async def settled(self, within: float = 20.0) -> None:
+        """Wait until the inbox and the outbox have nothing pending: whatever the bot was going to
+        send for what it received so far has been sent (or given up on). Use before asserting that
+        nothing more was sent."""
+
+        async def idle() -> bool:
+            return await self.busy() == 0
+
+        await wait_for(idle, within=within)
 
     async def handled(self, sid: str) -> str:
         async def done() -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from storage import outbox
@@ -45,7 +44,7 @@ async def test_every_opt_out_keyword_and_opt_out_type(bot: Bot, fake_twilio: Any
     form = await bot.text("please stop texting me", sender=BOB, OptOutType="STOP")
     await bot.handled(form["MessageSid"])
     assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=BOB) == 1
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert fake_twilio.messages == []
 
 
@@ -85,7 +84,7 @@ async def test_429_then_201_is_sent_once_after_the_retry(bot: Bot, fake_twilio: 
     await wait_for(sent)
     assert fake_twilio.requests == 2
     assert await bot.scalar("SELECT attempts FROM outbox") == 2
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert len(fake_twilio.messages) == 1
 
 
@@ -123,7 +122,7 @@ async def test_permanent_errors_are_not_retried(bot: Bot, fake_twilio: Any) -> N
         return await _status(bot, form["MessageSid"]) == "failed"
 
     await wait_for(failed)
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert fake_twilio.requests == 1
     assert await bot.scalar("SELECT error_code FROM outbox") == "21211"
 
@@ -135,7 +134,7 @@ async def test_a_reply_queued_twice_is_sent_once(bot: Bot, fake_twilio: Any) -> 
     assert (first, second) == (True, False)
     bot.runtime.sender.wake()
     await fake_twilio.wait_for_messages(1)
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert len(fake_twilio.messages) == 1
 
 

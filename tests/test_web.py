@@ -25,7 +25,7 @@ async def test_signed_help_gets_empty_twiml_then_one_reply_through_twilio(bot: B
     assert sent["Body"].startswith("textwire:")
     assert "STOP" in sent["Body"]
     assert sent["StatusCallback"] == "https://sms.example.test/twilio/status"
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert len(fake_twilio.messages) == 1
 
 
@@ -38,7 +38,7 @@ async def test_same_webhook_ten_times_concurrently_is_one_row_and_one_reply(
     assert await bot.scalar("SELECT count(*) FROM inbox") == 1
     await fake_twilio.wait_for_messages(1)
     await bot.handled(form["MessageSid"])
-    await asyncio.sleep(0.3)
+    await bot.settled()
     assert len(fake_twilio.messages) == 1
     assert await bot.scalar("SELECT count(*) FROM outbox") == 1
 

@@ -167,7 +167,7 @@ async def test_over_the_per_sender_limit_messages_wait_and_one_notice_is_sent(
         return await bot.scalar("SELECT count(*) FROM outbox WHERE body LIKE 'You are sending%'")
 
     assert await wait_for(notice) == 1
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert len(seen) == 3  # the rest are kept, not dropped
     assert await bot.scalar("SELECT count(*) FROM inbox WHERE status = 'pending'") == 3
     now[0] += 61  # the window moves on

@@ -111,7 +111,7 @@ async def test_a_dead_refresh_token_gets_one_relink_sms(xbot: XBot) -> None:
     assert "/x/link/" in messages[-1]["Body"]
     for _ in range(3):  # later ticks, and a post attempt, send nothing more of the kind
         await refresh.run_tick(xbot.runtime.deps, service)
-    await asyncio.sleep(0.2)
+    await xbot.settled()
     assert len(twilio.messages) == start + 1
     assert await xbot.rows("SELECT * FROM x_tokens") == []
     [row] = await xbot.rows("SELECT x_needs_relink FROM users")
@@ -132,7 +132,7 @@ async def test_a_burst_of_dead_tokens_stops_the_job_and_unlinks_nobody(xbot: XBo
     assert any(e["event"] == "token.refresh_job_stopped" for e in logs)
     assert len(await xbot.rows("SELECT * FROM x_tokens")) == len(ids)
     assert await xbot.scalar("SELECT count(*) FROM users WHERE x_needs_relink") == 0
-    await asyncio.sleep(0.1)
+    await xbot.settled()
     assert twilio.messages == []
 
 
