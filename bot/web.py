@@ -19,6 +19,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot import pages
 from bot.dispatch import parse_command
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
@@ -229,6 +230,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    pages.add_routes(app)
 
 
 ACCEPTED = web.RequestKey("textwire_accepted", bool)
