@@ -22,10 +22,7 @@ _TEMPLATES = resources.files("bot") / "templates"
 _CSS = (_TEMPLATES / "textwire.css").read_bytes()
 # the stylesheet's URL changes with its content, so browsers may keep it for a day
 STYLESHEET = f"{STYLESHEET_PATH}?v={hashlib.sha256(_CSS).hexdigest()[:10]}"
-HOME_TEXT = (
-    "textwire is an SMS bot behind a phone number: it posts your texts to X and keeps shared "
-    "rooms of receipt photos. Text \\HELP to the number to start."
-)
+HOME_TEXT = "textwire: an SMS bot that posts your texts to X and keeps shared rooms of receipt photos."
 
 _ENV = jinja2.Environment(
     loader=jinja2.DictLoader(

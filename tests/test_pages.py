@@ -25,7 +25,7 @@ async def test_the_root_page_says_what_this_service_is(bot: Bot) -> None:
     assert resp.status == 200
     assert resp.content_type == "text/html"
     page = await resp.text()
-    assert "textwire is an SMS bot" in page
+    assert "<p>textwire: an SMS bot that posts your texts to X" in page
     assert '<meta name="viewport"' in page
     assert resp.headers["Cache-Control"] == "no-store"
     assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
