@@ -60,11 +60,20 @@ def render(
     status: int = 200,
     img_src: str = "'none'",
     form_action: str = "'none'",
+    referrer: str = "no-referrer",
     **context: Any,
 ) -> web.Response:
-    """The page `template` rendered with `context` (autoescaped), with the security headers."""
-    text = _ENV.get_template(template).render(title=title, stylesheet=STYLESHEET, **context)
-    headers = {**BASE_HEADERS, "Content-Security-Policy": csp(img_src=img_src, form_action=form_action)}
+    """The page `template` rendered with `context` (autoescaped), with the security headers.
+    `referrer`: the page's Referrer-Policy (a form that posts to this site needs "same-origin":
+    under "no-referrer" browsers send `Origin: null` with the POST)."""
+    text = _ENV.get_template(template).render(
+        title=title, stylesheet=STYLESHEET, referrer=referrer, **context
+    )
+    headers = {
+        **BASE_HEADERS,
+        "Referrer-Policy": referrer,
+        "Content-Security-Policy": csp(img_src=img_src, form_action=form_action),
+    }
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8", headers=headers)
 
 

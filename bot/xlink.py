@@ -104,6 +104,10 @@ def _cross_site(request: web.Request, config: Config) -> str | None:
     if site is not None and site != "same-origin":
         return "sec-fetch-site"
     origin = request.headers.get("Origin")
+    if origin == "null":
+        # an opaque origin (a sandboxed frame, a data: URL, or a page under "no-referrer"): only
+        # a browser that says the request is same-origin gets on to the cookie check
+        return None if site == "same-origin" else "origin"
     if origin is not None:
         own = origin.lower() == _origin(config.public_base)
         same_host = urlsplit(origin).netloc.lower() == request.host.lower()
@@ -146,6 +150,9 @@ async def link_page(request: web.Request) -> web.Response:
         form_token=_form_token(cookie, token),
         # the POST answers with a redirect to X's authorize page, which form-action covers too
         form_action=f"'self' {_origin(config.x.authorize_url)}",
+        # the POST to this page carries its Origin (under "no-referrer" it would be "null"); the
+        # link's URL still goes to no other site, and the redirect to X is "no-referrer"
+        referrer="same-origin",
     )
     https = config.public_base.startswith("https://")
     response.set_cookie(

@@ -60,7 +60,9 @@ async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
             page = await resp.text()
             assert resp.status == 200
             assert "Connect X to +1******1111?" in page
-            assert resp.headers["Referrer-Policy"] == "no-referrer"
+            # the link's URL goes to no other site; the POST to the page itself carries its Origin
+            assert resp.headers["Referrer-Policy"] == "same-origin"
+            assert '<meta name="referrer" content="same-origin">' in page
         async with session.get(url) as resp:
             assert resp.status == 200
         xbot.x.next_user = ("4242", "alice")
@@ -82,6 +84,7 @@ async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
                 "users.read",
                 "offline.access",
             }
+            assert resp.history[0].headers["Referrer-Policy"] == "no-referrer"  # X never sees the link
             cookie = resp.history[0].headers["Set-Cookie"]  # the OAuth session's cookie
             assert "HttpOnly" in cookie
             assert "SameSite=Lax" in cookie
@@ -230,6 +233,17 @@ async def test_login_csrf_a_post_from_elsewhere_is_refused_and_the_link_stays_un
         async with await press(attacker, url) as resp:
             assert resp.status == 200
             assert "Connected as @" in await resp.text()
+
+
+async def test_an_opaque_origin_passes_only_when_the_browser_says_same_origin(xbot: XBot) -> None:
+    """Under a "no-referrer" policy browsers send `Origin: null` with a form's POST; with
+    `Sec-Fetch-Site: same-origin` and the cookie's form value that is still our own page."""
+    url = await first_link(xbot)
+    async with browser() as session:
+        data, _ = await open_confirm_page(session, url)
+        headers = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+        async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
+            assert resp.status == 303
 
 
 async def test_the_confirm_page_sets_a_strict_cookie_and_a_form_bound_to_it(xbot: XBot) -> None:
