@@ -77,7 +77,9 @@ def _service(request: web.Request) -> tuple[Runtime, XAccounts]:
     runtime = request.app[RUNTIME]
     service = x_accounts(runtime.deps)
     if service is None:
-        raise web.HTTPNotFound(text="Posting to X is not set up here.")
+        page = pages.message("Not set up", "Posting to X is not set up here.", status=404)
+        headers = {k: v for k, v in page.headers.items() if k != "Content-Type"}
+        raise web.HTTPNotFound(text=page.text, content_type="text/html", headers=headers)
     return runtime, service
 
 

@@ -47,6 +47,15 @@ async def test_every_page_uses_the_one_stylesheet(bot: Bot) -> None:
     assert "style-src 'self'" in (await bot.client.get("/")).headers["Content-Security-Policy"]
 
 
+async def test_x_pages_without_x_set_up_are_a_page_too(bot: Bot) -> None:
+    for method in ("GET", "POST"):
+        resp = await bot.client.request(method, "/x/link/" + "A" * 43)
+        assert resp.status == 404
+        assert resp.content_type == "text/html"
+        assert "Posting to X is not set up here." in await resp.text()
+        assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
 def test_the_template_layer_escapes_what_it_is_given() -> None:
     resp = pages.message('<script>alert("x")</script>', "a & b <i>c</i>", status=418)
     assert resp.status == 418
