@@ -52,7 +52,6 @@ def too_long(excess: int) -> str:
 @router.message(has_text)
 async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
-    assert user is not None
     service = x_accounts(ctx.deps)
     if service is None:
         return NOT_SET_UP
