@@ -123,9 +123,6 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
     except XError as exc:  # the token endpoint misbehaving: configuration, retried with backoff
         await _forget(ctx, sid, None)
         raise Retry(f"x error: {exc}", failure_reply=X_DOWN) from None
-    except CipherError:  # before anything was sent: the error handler retries, then apologises
-        await _forget(ctx, sid, None)
-        raise
     # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
     # then says to check the timeline rather than risk a second post.
     await _end(ctx, sid, "posted", tweet_id=posted.id)
@@ -155,6 +152,10 @@ async def _access(
         await _forget(ctx, sid, None)
         ctx.log.warning("x.refresh.failed", error=str(exc))
         raise Retry(f"x token refresh: {exc}", failure_reply=X_DOWN) from None
+    except CipherError:  # this row does not decrypt for this user: no retry will read it
+        ctx.log.warning("token.unreadable", user_id=user.id)
+        relink = await service.mark_dead(user.id, text_user=False, reason="unreadable")
+        return relink or Reply("Your X connection stopped working. Send \\LINK for a new link.")
     if outcome is Refresh.OK and access is not None:
         return access
     if outcome is Refresh.DEAD:
