@@ -19,6 +19,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.addresses import valid_sender
 from bot.dispatch import Context, Inbound, Media
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
@@ -28,8 +29,7 @@ log = get_logger(__name__)
 
 MAX_BODY = 64 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
-_ADDRESS = re.compile(r"^[^\s]{1,64}$")
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")  # fullmatch: `$` would let a trailing newline in
 
 
 def _twiml() -> web.Response:
@@ -73,10 +73,10 @@ async def _message_from(
     for key, value in params:
         form.setdefault(key, value)
     sid = form.get("MessageSid", "")
-    if not _SID.match(sid):
+    if not _SID.fullmatch(sid):
         raise web.HTTPBadRequest(text="MessageSid missing or malformed")
     from_phone = form.get("From", "")
-    if not _ADDRESS.match(from_phone):
+    if not valid_sender(from_phone):
         raise web.HTTPBadRequest(text="From missing or malformed")
     configured_sid = runtime.deps.config.twilio.account_sid
     if configured_sid and not hmac.compare_digest(form.get("AccountSid", ""), configured_sid):
@@ -163,7 +163,7 @@ async def twilio_status(request: web.Request) -> web.Response:
     form = dict(params)
     sid = form.get("MessageSid", "")
     status = form.get("MessageStatus", "")
-    if not _SID.match(sid) or not status:
+    if not _SID.fullmatch(sid) or not status:
         raise web.HTTPBadRequest(text="MessageSid or MessageStatus missing")
     async with runtime.deps.db.tx() as conn:
         applied = await outbox.record_delivery(
