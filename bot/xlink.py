@@ -293,11 +293,16 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
     if generated:
         log.warning("security.dev_key_generated", path=str(deps.config.data_dir / "fernet.key"))
     cipher = TokenCipher(keys)
-    await verify_keys(deps.db, cipher)
+    unreadable = await verify_keys(deps.db, cipher)
     deps.services["cipher"] = cipher
+    for user_id in unreadable:  # single bad rows among readable ones: not a wrong key
+        log.warning("token.unreadable", user_id=user_id, detail="the stored X token does not decrypt")
     if deps.config.x.client_id:
         client = XClient(deps.http, deps.config.x, f"{deps.config.public_base}/x/callback", clock=deps.clock)
-        deps.services["x"] = XAccounts(deps, client, cipher)
+        service = XAccounts(deps, client, cipher)
+        deps.services["x"] = service
+        for user_id in unreadable:
+            await service.mark_dead(user_id, reason="unreadable")
         from scheduler import refresh
 
         runtime.scheduler.every("x-refresh", refresh.refresh_tokens, seconds=refresh.INTERVAL, jitter=30)
