@@ -28,6 +28,7 @@ from bot.web import MAX_BODY, add_routes
 from bot.worker import Worker
 from scheduler import Scheduler, register_core_jobs
 from storage.db import open_database
+from storage.dburl import is_sqlite as db_is_sqlite
 
 log = get_logger(__name__)
 
@@ -119,7 +120,9 @@ async def _start(
             token_file=str(config.data_dir / "dev-twilio-token"),
             generated=generated,
         )
-    db = await open_database(config.database.url, migrate=config.database.url.startswith("sqlite"))
+    # The embedded SQLite default migrates itself (`make run` on a fresh clone); PostgreSQL is
+    # migrated by `textwire migrate` and a schema that is not current stops start-up.
+    db = await open_database(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
     stack.push_async_callback(db.close)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
     stack.push_async_callback(http.close)
