@@ -256,3 +256,51 @@ def test_cli_on_an_unreachable_server_exits_2_without_the_password(tmp_path: Pat
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr
         assert "cannot connect" in run.stderr
         assert "hunter2" not in run.stderr + run.stdout
+
+
+async def test_the_migrations_create_exactly_the_schema_module(database_url: str) -> None:
+    """Alembic's autogenerate diff between storage/schema.py and the migrated database is empty,
+    on SQLite and on PostgreSQL (types and server defaults compared too)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.schema import metadata
+
+    db = await open_database(database_url, migrate=True)
+    try:
+        async with db.engine.connect() as conn:
+
+            def diff(sync_conn: sa.Connection) -> list[Any]:
+                context = MigrationContext.configure(
+                    sync_conn, opts={"compare_type": True, "compare_server_default": _defaults_differ}
+                )
+                return list(compare_metadata(context, metadata))
+
+            differences = await conn.run_sync(diff)
+    finally:
+        await db.close()
+    assert differences == [], "\n".join(map(repr, differences))
+
+
+def _default_text(value: Any) -> str:
+    """A server default as reflected or rendered, without quoting, casts or parentheses:
+    `'pending'::character varying`, `('pending')` and `'pending'` are all `pending`; SQLite's 0
+    and PostgreSQL's false are one Boolean default."""
+    text = str(value or "").strip()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    if "::" in text:
+        text = text.split("::", 1)[0]
+    text = text.strip("'\"")
+    return {"false": "0", "true": "1"}.get(text.lower(), text)
+
+
+def _defaults_differ(
+    _context: Any,
+    _inspected_column: Any,
+    _metadata_column: Any,
+    inspected_default: Any,
+    _metadata_default: Any,
+    rendered_metadata_default: Any,
+) -> bool:
+    return _default_text(inspected_default) != _default_text(rendered_metadata_default)
