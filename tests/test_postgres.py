@@ -304,3 +304,43 @@ def _defaults_differ(
     rendered_metadata_default: Any,
 ) -> bool:
     return _default_text(inspected_default) != _default_text(rendered_metadata_default)
+
+
+async def test_one_message_sid_inserted_at_once_by_two_processes_is_new_to_one(database_url: str) -> None:
+    """Twilio retries a webhook and two processes commit it at the same moment: exactly one of
+    them is told the message is new (the other answers it as a duplicate)."""
+    from storage import inbox
+
+    one, two = Database(database_url), Database(database_url)
+    await one.migrate()
+    try:
+        for i in range(20):
+            message = inbox.NewMessage(
+                message_sid=f"SM{i:032x}",
+                account_sid="AC",
+                from_phone="+15550001111",
+                to_phone="+15557654321",
+                body="hi",
+                media=(),
+                opt_out_type="",
+                idempotency_token=None,
+                priority=0,
+                received_at=time.time(),
+            )
+            start = asyncio.Event()
+
+            async def insert(
+                db: Database, message: inbox.NewMessage = message, start: asyncio.Event = start
+            ) -> set[str]:
+                await start.wait()
+                async with db.tx() as conn:
+                    return await inbox.insert_batch(conn, [message, message])
+
+            tasks = [asyncio.create_task(insert(db)) for db in (one, two)]
+            await asyncio.sleep(0)
+            start.set()
+            results = await asyncio.gather(*tasks)
+            assert sorted(len(r) for r in results) == [0, 1], f"try {i}: {results}"
+    finally:
+        await one.close()
+        await two.close()
