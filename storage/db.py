@@ -151,6 +151,12 @@ class Database:
         async with self.engine.begin() as conn:
             if self.is_postgres:
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK_KEY})
+            current = await conn.run_sync(_current_revision)
+            if current is not None and current not in known_revisions():
+                raise SchemaNotCurrent(
+                    f"database {self.masked_url} is at revision {current}, which this version does not"
+                    " know: run the newer textwire that migrated it"
+                )
             await conn.run_sync(_upgrade)
 
     async def revision(self) -> str | None:

@@ -123,6 +123,8 @@ async def test_serve_refuses_a_database_that_is_not_migrated(empty_pg_database: 
     await db.close()
     with pytest.raises(SchemaNotCurrent, match="run `textwire migrate`"):
         await open_database(empty_pg_database, migrate=False, check=True)
+    with pytest.raises(SchemaNotCurrent, match="at revision ffff, which this version does not know"):
+        await open_database(empty_pg_database, migrate=True)
 
 
 def test_cli_serve_on_an_unmigrated_database_is_one_line_and_exit_2(
@@ -344,3 +346,13 @@ async def test_one_message_sid_inserted_at_once_by_two_processes_is_new_to_one(d
     finally:
         await one.close()
         await two.close()
+
+
+async def test_a_database_migrated_by_newer_code_is_refused_not_migrated(database_url: str) -> None:
+    db = await open_database(database_url, migrate=True)
+    async with db.tx() as conn:
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff'"))
+    await db.close()
+    for migrate in (True, False):
+        with pytest.raises(SchemaNotCurrent, match="at revision ffff, which this version does not know"):
+            await open_database(database_url, migrate=migrate, check=True)
