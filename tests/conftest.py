@@ -311,9 +311,11 @@ class XBot(Bot):
         url = link_in(messages[-1]["Body"])
         if user is not None:
             self.x.next_user = user
-        async with browser() as session, session.post(url) as resp:
-            page = await resp.text()
-            assert resp.status == 200, page
+        async with browser() as session:
+            data, headers = await open_confirm_page(session, url)
+            async with session.post(url, data=data, headers=headers) as resp:
+                page = await resp.text()
+                assert resp.status == 200, page
         await twilio.wait_for_messages(before + 2)
         return page
 
@@ -326,6 +328,22 @@ def link_in(text: str) -> str:
     found = re.search(r"https?://\S+/x/link/[A-Za-z0-9_-]+", text)
     assert found, f"no link in {text!r}"
     return found.group(0)
+
+
+async def open_confirm_page(session: Any, url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Load the X confirm page in `session` as a browser does; returns what the browser then
+    sends when the button is pressed: the form's fields and the headers of a same-origin POST."""
+    import re
+
+    from yarl import URL
+
+    async with session.get(url) as resp:
+        page = await resp.text()
+        assert resp.status == 200, page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    assert fields, page
+    origin = str(URL(url).origin())
+    return fields, {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
 
 
 def browser() -> Any:
