@@ -71,7 +71,11 @@ class Database:
             kwargs["pool_timeout"] = 30
         if self.is_postgres:
             kwargs["async_creator"] = _asyncpg_creator(url)
-            kwargs["pool_pre_ping"] = True  # a restarted server or a failover: reconnect, not fail
+            # No pre-ping (a round trip on every checkout of the hot path): after a server restart
+            # the first statement fails with a disconnect, SQLAlchemy drops the whole pool, and the
+            # caller's retry (webhook 503, worker and sender loops) gets fresh connections.
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:

@@ -21,7 +21,7 @@ def _events(notifier: Notifier) -> dict[str, asyncio.Event]:
 
 
 async def test_a_webhook_to_one_instance_wakes_the_others_worker_and_sender(
-    bot_factory: BotFactory, fake_twilio: Any
+    fake_twilio: Any, bot_factory: BotFactory
 ) -> None:
     """Two app instances (separate engines and LISTEN connections) on one database: a webhook
     to the first wakes the second's worker (inbox row committed), then its sender (the reply

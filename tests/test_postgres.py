@@ -356,3 +356,34 @@ async def test_a_database_migrated_by_newer_code_is_refused_not_migrated(databas
     for migrate in (True, False):
         with pytest.raises(SchemaNotCurrent, match="at revision ffff, which this version does not know"):
             await open_database(database_url, migrate=migrate, check=True)
+
+
+async def test_after_the_server_drops_every_connection_the_next_try_reconnects(
+    pg_server_or_skip: pg.PgServer,
+) -> None:
+    """A server restart or failover costs one failed statement (the caller retries), not a pool
+    of dead connections."""
+    server = pg_server_or_skip
+    name = server.create_database()
+    db = Database(server.url_of(name))
+    try:
+        await asyncio.gather(*(db.ping() for _ in range(4)))  # a few pooled connections
+
+        async def kill_all() -> None:
+            conn = await server._admin()
+            try:
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+                )
+            finally:
+                await conn.close()
+
+        pg.run_sync(kill_all)
+        with pytest.raises(sa.exc.DBAPIError) as info:
+            async with db.tx() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        assert info.value.connection_invalidated
+        await asyncio.gather(*(db.ping() for _ in range(4)))  # every pooled connection is fresh
+    finally:
+        await db.close()
+        server.drop_database(name)
