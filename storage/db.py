@@ -21,7 +21,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args
+from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -142,7 +142,9 @@ class Database:
         try:
             await self.ping()
         except Exception as exc:  # refused, timed out, bad password, no such database, TLS
-            raise DatabaseError(f"database.url {self.masked_url}: cannot connect ({_reason(exc)})") from None
+            raise DatabaseError(
+                f"database.url {self.masked_url}: cannot connect ({_reason(exc, self.url)})"
+            ) from None
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -197,12 +199,13 @@ def _asyncpg_creator(url: str) -> Any:
     return connect
 
 
-def _reason(exc: BaseException) -> str:
-    """A short cause without the URL: the driver's error class and first line."""
+def _reason(exc: BaseException, url: str) -> str:
+    """A short cause without the URL's secrets: the driver's error class and first line."""
     inner = getattr(exc, "orig", None) or exc
+    inner = inner.__cause__ or inner  # the driver's own exception behind SQLAlchemy's adapter
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
-    name = type(inner).__name__
-    return f"{name}: {text}" if text else name
+    reason = f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+    return scrub(reason, url)
 
 
 def head_revision() -> str | None:

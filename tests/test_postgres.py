@@ -46,6 +46,10 @@ def test_libpq_options_become_asyncpg_arguments() -> None:
     assert pg_connect_args("postgres://db/tw")[0] == "postgresql://db/tw"
     with pytest.raises(DatabaseError, match="connect_timeout"):
         pg_connect_args("postgresql://db/tw?connect_timeout=soon")
+    for broken in ("postgresql://tw:hunter2@db:notaport/tw", "postgresql://tw:hunter2@[::1/tw"):
+        with pytest.raises(DatabaseError, match=r"database\.url") as info:
+            pg_connect_args(broken)
+        assert "hunter2" not in str(info.value)
 
 
 def test_a_bad_database_url_is_a_config_error_without_the_password() -> None:
