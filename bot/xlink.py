@@ -19,6 +19,7 @@ from aiohttp import web
 from bot.app import Feature
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
+from bot.web import expect_continue
 from bot.xaccount import XAccounts, x_accounts
 from bot.xclient import XClient, XError, new_pkce, new_state
 from storage import outbox, users, xaccounts
@@ -176,9 +177,9 @@ def _clear(response: web.Response) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/x/link/{token}", link_page)
-    app.router.add_post("/x/link/{token}", link_start)
-    app.router.add_get("/x/callback", callback)
+    app.router.add_get("/x/link/{token}", link_page, expect_handler=expect_continue)
+    app.router.add_post("/x/link/{token}", link_start, expect_handler=expect_continue)
+    app.router.add_get("/x/callback", callback, expect_handler=expect_continue)
 
 
 @asynccontextmanager
