@@ -14,7 +14,7 @@ import re
 import time
 from urllib.parse import parse_qsl
 
-from aiohttp import HttpVersion11, web
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
@@ -22,8 +22,10 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot import pages
 from bot.addresses import valid_sender
 from bot.dispatch import Context, Inbound, Media
+from bot.expect import expect_continue
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
 from storage import inbox, outbox
@@ -260,19 +262,6 @@ class ClientErrorFilter(logging.Filter):
 CLIENT_ERRORS = ClientErrorFilter()
 
 
-async def expect_continue(request: web.Request) -> None:
-    """The `expect_handler` of every route: aiohttp's own, except that an unknown `Expect` is a
-    417 that does not quote it (aiohttp's puts the value in its text, which fails with a 500 on
-    bytes that are not UTF-8)."""
-    if request.version != HttpVersion11:
-        return
-    if request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0  # the response proper has not started
-        return
-    raise web.HTTPExpectationFailed(text="unknown Expect")
-
-
 async def unmatched(request: web.Request) -> web.StreamResponse:
     """Every path no route has (a route of its own, so it gets `expect_continue` too): 405 when
     another method would do, else 404, as aiohttp answers."""
@@ -296,7 +285,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz, expect_handler=expect_continue)
     app.router.add_get("/readyz", readyz, expect_handler=expect_continue)
     app.router.add_get("/metrics", metrics, expect_handler=expect_continue)
-    # the least explicit path: any route added later (features) still matches first
+    pages.add_routes(app)
+    # The least explicit path, after "/" (a path tries its most explicit routes first, and the
+    # ones of one prefix in the order added): routes added later (features) still match first.
     app.router.add_route("*", "/{unmatched:.*}", unmatched, expect_handler=expect_continue)
 
 

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 
 from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LOCKED, WRONG, too_long
 from storage import rooms
+from storage.schema import metadata
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 
@@ -41,10 +42,10 @@ async def silent(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE) -> 
 
 async def dump_database(bot: Bot) -> str:
     """Every row of every table, as text."""
-    tables = [r[0] for r in await bot.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tables = [table.name for table in metadata.sorted_tables]
     out = []
     for table in tables:
-        for row in await bot.rows(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
+        for row in await bot.rows(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from the schema
             out.append(json.dumps([str(v) for v in row]))
     return "\n".join(out)
 
@@ -194,7 +195,7 @@ async def test_receipts_link_only_for_members(bot: Bot, fake_twilio: FakeTwilio)
         == "You are not in a room named bobs. \\ROOMS lists yours."
     )
     # the outbox row with the link is marked to be redacted once sent
-    row = (await bot.rows("SELECT redact FROM outbox WHERE body LIKE 'Receipts of%' OR redacted = 1"))[0]
+    row = (await bot.rows("SELECT redact FROM outbox WHERE body LIKE 'Receipts of%' OR redacted"))[0]
     assert row.redact
 
 
