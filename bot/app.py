@@ -1,5 +1,10 @@
 """The aiohttp application: routes, and one lifespan (`cleanup_ctx`) that opens and closes every
-resource together: database, HTTP session, transports, features, worker, sender, scheduler."""
+resource together: database, HTTP session, transports, features, then the parts that `server.role`
+runs (bot/lifecycle.py: writer, worker, sender, scheduler, stopped in reverse).
+
+Roles (SPEC, Contracts): `all` runs everything; `web` the webhooks and pages (and the inbox writer
+behind them); `worker` the worker, sender and scheduler, and only `/healthz`, `/readyz` and
+`/metrics` on `server.port`."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from bot.deps import Deps
 from bot.devmode import twilio_auth_token
 from bot.dispatch import Dispatcher, Router
 from bot.ingest import InboxWriter
+from bot.lifecycle import ROLE_PARTS, Part
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.middlewares import load_user, rate_limit
@@ -80,9 +86,11 @@ def build_app(
 ) -> web.Application:
     feature_list = default_features() if features is None else list(features)
     app = web.Application(client_max_size=MAX_BODY)
-    add_routes(app)
+    # worker: only /healthz, /readyz and /metrics; web and all: webhooks and pages too
+    serves_web = config.server.role != "worker"
+    add_routes(app, webhooks=serves_web)
     for feature in feature_list:
-        if feature.add_routes is not None:
+        if serves_web and feature.add_routes is not None:
             feature.add_routes(app)
     metrics = Metrics()
     app[METRICS] = metrics
@@ -148,6 +156,7 @@ async def _start(
         worker=worker,
         sender=sender,
         transport=transport,
+        role=config.server.role,
     )
     deps.services["transport"] = transport
     runtime.extras["ready_checks"] = {"database": db.ping}
@@ -159,21 +168,25 @@ async def _start(
         if feature.lifespan is not None:
             await stack.enter_async_context(feature.lifespan(runtime))
 
-    # Stopped in reverse: the scheduler, then the worker (its last replies queue), then the sender.
-    await sender.start()
-    stack.push_async_callback(sender.stop)
-    await writer.start()
-    stack.push_async_callback(writer.stop)
-    if config.worker.enabled:
-        await worker.start()
-        stack.push_async_callback(worker.stop)
-    else:
-        log.warning("worker.disabled", detail="this process only takes webhooks; run workers elsewhere")
-    if run_scheduler:
+    async def start_scheduler() -> None:
         scheduler.start()
-        stack.callback(scheduler.shutdown)
+
+    async def stop_scheduler() -> None:
+        scheduler.shutdown()
+
+    available = {
+        "writer": Part("writer", writer.start, writer.stop),
+        "worker": Part("worker", worker.start, worker.stop),
+        "sender": Part("sender", sender.start, sender.stop),
+        "scheduler": Part("scheduler", start_scheduler, stop_scheduler),
+    }
+    wanted = [name for name in ROLE_PARTS[config.server.role] if run_scheduler or name != "scheduler"]
+    stack.push_async_callback(runtime.lifecycle.stop)
+    await runtime.lifecycle.start([available[name] for name in wanted])
     log.info(
         "app.started",
+        role=config.server.role,
+        parts=list(runtime.lifecycle.running),
         dev_mode=config.dev_mode,
         database=config.database.url.split(":", 1)[0],
         features=[f.name for f in features],

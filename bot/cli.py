@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from structlog.typing import FilteringBoundLogger
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import ROLES, Config, ConfigError, load_config, replace
 from bot.logs import configure_logging, get_logger
 
 
@@ -23,6 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textwire", description="SMS bot and gateway worker.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="web server + worker + sender + scheduler in one process")
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        help="all (default): everything; web: webhooks and pages; worker: worker, sender, scheduler "
+        "(and only /healthz, /readyz, /metrics); overrides server.role and TEXTWIRE_SERVER_ROLE",
+    )
     serve.add_argument("--config", help="config file (default: $TEXTWIRE_CONFIG, then ./config.toml)")
     chat = sub.add_parser("chat", help="text the running bot from a terminal")
     chat.add_argument(
@@ -103,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         config = _load(args.config)
+        if args.command == "serve" and args.role:
+            config = replace(config, server={"role": args.role})
     except ConfigError as exc:
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
         return 2

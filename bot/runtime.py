@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.deps import Deps
 from bot.dispatch import Dispatcher
 from bot.ingest import InboxWriter
+from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.sender import Sender
 from bot.signature import SignatureChecker
@@ -27,6 +28,8 @@ class Runtime:
     worker: Worker
     sender: Sender
     transport: Transport
+    role: str = "all"
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     scheduler: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 

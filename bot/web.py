@@ -223,9 +223,11 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/twilio/sms", twilio_sms)
-    app.router.add_post("/twilio/status", twilio_status)
+def add_routes(app: web.Application, *, webhooks: bool = True) -> None:
+    """The operator routes always; the webhooks unless this process is a `worker` (SPEC: roles)."""
+    if webhooks:
+        app.router.add_post("/twilio/sms", twilio_sms)
+        app.router.add_post("/twilio/status", twilio_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
