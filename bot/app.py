@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.deps import Deps
 from bot.devmode import twilio_auth_token
 from bot.dispatch import Dispatcher, Router
+from bot.drain import DRAIN, Drain
 from bot.ingest import InboxWriter
 from bot.lifecycle import ROLE_PARTS, Part
 from bot.logs import get_logger
@@ -29,11 +30,11 @@ from bot.middlewares import load_user, rate_limit
 from bot.runtime import METRICS, RUNTIME, Runtime
 from bot.sender import Sender
 from bot.signature import SignatureChecker
+from bot.startup import check_folders, open_db
 from bot.twilio_client import LogTransport, Transport, TwilioTransport
 from bot.web import MAX_BODY, add_routes
 from bot.worker import Worker
 from scheduler import Scheduler, register_core_jobs
-from storage.db import open_database
 
 log = get_logger(__name__)
 
@@ -94,6 +95,9 @@ def build_app(
             feature.add_routes(app)
     metrics = Metrics()
     app[METRICS] = metrics
+    drain = Drain(metrics)
+    app[DRAIN] = drain
+    app.middlewares.insert(0, drain.middleware)  # outermost: it sees every request
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -102,7 +106,6 @@ def build_app(
             )
             app[RUNTIME] = runtime
             yield
-            log.info("app.stopping")
         log.info("app.stopped")
 
     app.cleanup_ctx.append(lifespan)
@@ -119,6 +122,7 @@ async def _start(
     run_scheduler: bool,
     extra_routers: Sequence[Router],
 ) -> Runtime:
+    check_folders(config)
     token, generated = twilio_auth_token(config)
     if config.dev_mode:
         log.warning(
@@ -127,7 +131,7 @@ async def _start(
             token_file=str(config.data_dir / "dev-twilio-token"),
             generated=generated,
         )
-    db = await open_database(config.database.url, migrate=config.database.url.startswith("sqlite"))
+    db = await open_db(config.database.url, migrate=config.database.url.startswith("sqlite"))
     stack.push_async_callback(db.close)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
     stack.push_async_callback(http.close)
@@ -183,14 +187,8 @@ async def _start(
     wanted = [name for name in ROLE_PARTS[config.server.role] if run_scheduler or name != "scheduler"]
     stack.push_async_callback(runtime.lifecycle.stop)
     await runtime.lifecycle.start([available[name] for name in wanted])
-    log.info(
-        "app.started",
-        role=config.server.role,
-        parts=list(runtime.lifecycle.running),
-        dev_mode=config.dev_mode,
-        database=config.database.url.split(":", 1)[0],
-        features=[f.name for f in features],
-    )
+    # `app.started` comes from `textwire serve` once the server listens (bot/serve.py)
+    log.info("app.ready", role=config.server.role, parts=list(runtime.lifecycle.running))
     return runtime
 
 

@@ -48,35 +48,24 @@ def _load(path: str | None) -> Config:
 
 
 def serve(config: Config) -> int:
-    from aiohttp import web
+    from bot.serve import serve as serve_async
 
-    from bot.app import build_app
-    from bot.web import AccessLogger
-
-    app = build_app(config)
-    loop: asyncio.AbstractEventLoop | None = None
+    loop_factory = None
     try:
         import uvloop
 
-        loop = uvloop.new_event_loop()
+        loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        loop = None
-    web.run_app(
-        app,
-        host=config.server.host,
-        port=config.server.port,
-        print=None,  # the banner would break the JSON-lines stream
-        access_log_class=AccessLogger,
-        shutdown_timeout=10,
-        loop=loop,
-    )
+        pass
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve_async(config))
     return 0
 
 
 async def _migrate(config: Config) -> int:
-    from storage.db import open_database
+    from bot.startup import open_db
 
-    db = await open_database(config.database.url, migrate=True)
+    db = await open_db(config.database.url, migrate=True)
     revision = await db.revision()
     await db.close()
     _log().info("db.migrated", revision=revision)
@@ -85,12 +74,12 @@ async def _migrate(config: Config) -> int:
 
 
 async def _rotate(config: Config) -> int:
+    from bot.startup import open_db
     from storage import crypto
-    from storage.db import open_database
 
     keys, _ = crypto.load_keys(config)
     cipher = crypto.TokenCipher(keys)
-    db = await open_database(config.database.url, migrate=True)
+    db = await open_db(config.database.url, migrate=True)
     try:
         count = await crypto.rotate_all(db, cipher)
     finally:
@@ -120,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_chat(config, args.from_phone))
     configure_logging(config.log.level, config.log.format)
+    from bot.errors import StartupError
+    from bot.serve import json_logs
     from storage.crypto import CipherError, KeyMismatch
 
     try:
@@ -132,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _log().error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        # one line that names the problem and the fix; also a JSON event when logs are JSON
+        if json_logs(config):
+            _log().error("app.start_failed", error=str(exc))
+        print(f"textwire: {exc}", file=sys.stderr)
         return 2
     except (KeyMismatch, CipherError) as exc:
         _log().error("security.key_mismatch", error=str(exc))
