@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.devmode import DEV_TOKEN_FILE
 from bot.errors import StartupError
 from storage.db import Database, open_database, sqlite_path
+from storage.dburl import mask_url
 
 # -- folders ---------------------------------------------------------------------------------------
 
@@ -66,28 +67,27 @@ def check_folders(config: Config) -> None:
 # -- the database ----------------------------------------------------------------------------------
 
 
-async def open_db(url: str, *, migrate: bool) -> Database:
-    """`open_database`, with an unreachable or unopenable database as one line (no password)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
+    """`open_database` (whose `DatabaseError` is a `StartupError` already), with a SQLite file that
+    cannot be opened, or a missing driver, as one line too."""
     try:
         path = sqlite_path(url)
         if path is not None:
             # opened here first: aiosqlite, failing to open, leaves its thread to resolve a future
             # on a loop that is closed by then (a traceback after the one line)
             await asyncio.to_thread(_probe_sqlite, path)
-        return await open_database(url, migrate=migrate)
+        return await open_database(url, migrate=migrate, check=check)
     except StartupError:
         raise
     except ModuleNotFoundError as exc:
         raise StartupError(
-            f"database {database_label(url)}: its driver ({exc.name}) is not installed: "
+            f"database.url {mask_url(url)}: its driver ({exc.name}) is not installed: "
             "install textwire's pinned dependencies, or set database.url or TEXTWIRE_DATABASE_URL"
         ) from None
-    except (OSError, TimeoutError, SQLAlchemyError, sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise StartupError(
-            f"database {database_label(url)} cannot be opened ({_reason(exc, url)}): "
-            "check that it runs and is reachable, or set database.url or TEXTWIRE_DATABASE_URL"
+            f"database.url {mask_url(url)}: cannot open ({_reason(exc)}): check the path and its "
+            "folder, or set database.url or TEXTWIRE_DATABASE_URL"
         ) from None
 
 
@@ -100,19 +100,9 @@ def _probe_sqlite(path: Path) -> None:
         conn.close()
 
 
-def _reason(exc: BaseException, url: str) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    text = text or type(cause).__name__
-    try:
-        from sqlalchemy.engine import make_url
-
-        password = make_url(url).password
-    except Exception:
-        password = None
-    if password:
-        text = text.replace(str(password), "***")
-    return text[:200]
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (text or type(exc).__name__)[:200]
 
 
 # -- sockets ---------------------------------------------------------------------------------------
@@ -273,14 +263,7 @@ def summary(
 def database_label(url: str) -> str:
     """The database without its password."""
     path = sqlite_path(url)
-    if path is not None:
-        return f"SQLite {path}"
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split(":", 1)[0]
+    return f"SQLite {path}" if path is not None else mask_url(url)
 
 
 __all__ = [

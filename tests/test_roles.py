@@ -23,6 +23,7 @@ WEB = {
     ("POST", "/x/link/{token}"),
     ("GET", "/x/callback"),
     ("GET", "/rooms/{room_id}/receipts"),
+    ("GET", "/"),
 }
 
 

@@ -122,7 +122,7 @@ def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
     env = serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=f"sqlite:///{folder}")
     out, err = run_failing(tmp_path, env)
     line = one_failure(out, err)
-    assert line.startswith(f"textwire: database SQLite {folder} cannot be opened (")
+    assert line.startswith(f"textwire: database.url sqlite:///{folder}: cannot open (")
     assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
 
 
@@ -133,7 +133,8 @@ def test_unreachable_postgresql_names_it_without_the_password(tmp_path: Path) ->
         url = f"postgresql://textwire:s3cret-pw@127.0.0.1:{port}/textwire"
         out, err = run_failing(tmp_path, serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url))
     line = one_failure(out, err)
-    assert line.startswith(f"textwire: database postgresql://textwire:***@127.0.0.1:{port}/textwire")
+    assert line.startswith(f"textwire: database.url postgresql://textwire:***@127.0.0.1:{port}/textwire: ")
+    assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
     assert "s3cret-pw" not in out + err
 
 
