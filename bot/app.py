@@ -9,6 +9,7 @@ behind them); `worker` the worker, sender and scheduler, and only `/healthz`, `/
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -18,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Config
-from bot.deps import Deps
+from bot.deps import Deps, Services
 from bot.devmode import twilio_auth_token
 from bot.dispatch import Dispatcher, Router
 from bot.drain import DRAIN, Drain
@@ -27,7 +28,7 @@ from bot.lifecycle import ROLE_PARTS, Part
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.middlewares import load_user, rate_limit
-from bot.runtime import METRICS, RUNTIME, Runtime
+from bot.runtime import METRICS, RUNTIME, ReadyCheck, Runtime
 from bot.sender import Sender
 from bot.signature import SignatureChecker
 from bot.startup import check_folders, open_db
@@ -43,13 +44,25 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class Starting:
+    """What a feature's lifespan gets while the app starts: the dependencies so far (with the
+    services of the features started before it), the scheduler to register its jobs with (each
+    job gets the app's final `Deps` as its argument), and the readiness checks to add to."""
+
+    deps: Deps
+    scheduler: Scheduler
+    ready_checks: dict[str, ReadyCheck]
+
+
+@dataclass(frozen=True)
 class Feature:
     """A product feature beyond the core: its routes (added when the app is built) and its
-    lifespan (entered at start-up with the runtime: services, scheduler jobs, ready checks)."""
+    lifespan, entered at start-up, which yields `Services` with its own fields set
+    (`dataclasses.replace(starting.deps.services, ...)`) and closes them at shutdown."""
 
     name: str
     add_routes: Callable[[web.Application], None] | None = None
-    lifespan: Callable[[Runtime], AbstractAsyncContextManager[None]] | None = None
+    lifespan: Callable[[Starting], AbstractAsyncContextManager[Services]] | None = None
 
 
 def default_features() -> list[Feature]:
@@ -154,7 +167,24 @@ async def _start(
     await notifier.start()
     stack.push_async_callback(notifier.stop)
     wakeup = _Wakeup()
-    deps = Deps(config=config, db=db, http=http, wake_sender=wakeup, clock=clock, services={})
+    deps = Deps(
+        config=config,
+        db=db,
+        http=http,
+        wake_sender=wakeup,
+        clock=clock,
+        services=Services(transport=transport),
+    )
+    scheduler = Scheduler()
+    register_core_jobs(scheduler)
+    ready_checks: dict[str, ReadyCheck] = {"database": db.ping}
+    for feature in features:  # each adds its services; the last `deps` is the app's
+        if feature.lifespan is not None:
+            services = await stack.enter_async_context(
+                feature.lifespan(Starting(deps, scheduler, ready_checks))
+            )
+            deps = dataclasses.replace(deps, services=services)
+
     dispatcher = build_dispatcher(extra_routers)
     worker = Worker(deps, dispatcher, metrics)
     sender = Sender(deps, transport, metrics)
@@ -171,21 +201,14 @@ async def _start(
         worker=worker,
         sender=sender,
         transport=transport,
+        scheduler=scheduler,
+        notifier=notifier,
+        ready_checks=ready_checks,
         role=config.server.role,
     )
-    deps.services["transport"] = transport
-    runtime.extras["ready_checks"] = {"database": db.ping}
-    runtime.extras["notifier"] = notifier
-    scheduler = Scheduler(deps)
-    runtime.scheduler = scheduler
-    register_core_jobs(scheduler)
-
-    for feature in features:
-        if feature.lifespan is not None:
-            await stack.enter_async_context(feature.lifespan(runtime))
 
     async def start_scheduler() -> None:
-        scheduler.start()
+        scheduler.start(deps)
 
     async def stop_scheduler() -> None:
         scheduler.shutdown()
@@ -204,4 +227,4 @@ async def _start(
     return runtime
 
 
-__all__ = ["Feature", "build_app", "build_dispatcher"]
+__all__ = ["Feature", "Starting", "build_app", "build_dispatcher"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
@@ -16,6 +16,10 @@ from bot.sender import Sender
 from bot.signature import SignatureChecker
 from bot.twilio_client import Transport
 from bot.worker import Worker
+from scheduler import Scheduler
+from storage.notify import Notifier
+
+ReadyCheck = Callable[[], Awaitable[None]]  # raises when its dependency is down (`/readyz`)
 
 
 @dataclass
@@ -28,10 +32,11 @@ class Runtime:
     worker: Worker
     sender: Sender
     transport: Transport
+    scheduler: Scheduler
+    notifier: Notifier
+    ready_checks: dict[str, ReadyCheck]
     role: str = "all"
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    scheduler: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -200,7 +200,7 @@ async def readyz(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="forbidden")
     checks: dict[str, str] = {}
     ok = True
-    for name, check in runtime.extras.get("ready_checks", {}).items():
+    for name, check in runtime.ready_checks.items():
         try:
             await check()
             checks[name] = "ok"
