@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import io
 import re
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pillow_heif
@@ -34,13 +36,15 @@ from PIL import Image, ImageOps
 from yarl import URL
 
 from bot.config import MediaConfig, TwilioConfig
-from bot.deps import Deps
+from bot.deps import Deps, Services
 from bot.links import media_link, signer_of
 from bot.logs import get_logger
-from bot.runtime import Runtime
 from bot.twilio_client import basic_auth_header
 from storage import receipts
 from storage.media import MediaStore, open_store
+
+if TYPE_CHECKING:
+    from bot.app import Starting
 
 log = get_logger(__name__)
 
@@ -356,22 +360,20 @@ async def delete_twilio_copies(
 
 
 def pipeline_of(deps: Deps) -> MediaPipeline | None:
-    pipeline = deps.services.get("media_pipeline")
-    return pipeline if isinstance(pipeline, MediaPipeline) else None
+    return deps.services.media_pipeline
 
 
 def store_of(deps: Deps) -> MediaStore | None:
-    store: MediaStore | None = deps.services.get("media_store")
-    return store
+    return deps.services.media_store
 
 
 @contextlib.asynccontextmanager
-async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     """The media store (one S3 client for the app's life), the pipeline, `/readyz`'s check and the
     scheduler's clean-up jobs. Entered by the gallery feature's lifespan, after the link signer."""
     from scheduler import media as media_jobs
 
-    deps = runtime.deps
+    deps = starting.deps
     signer = signer_of(deps)
 
     def local_signer(key: str, expires: int) -> str:
@@ -380,15 +382,11 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
 
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(deps.config.media, deps.config.s3, stack, local_signer)
-        deps.services["media_store"] = store
-        deps.services["media_pipeline"] = MediaPipeline(deps.http, deps.config.twilio, deps.config.media)
-        runtime.extras.setdefault("ready_checks", {})["media"] = store.ping
-        if runtime.scheduler is not None:
-            media_jobs.register(runtime.scheduler)
+        pipeline = MediaPipeline(deps.http, deps.config.twilio, deps.config.media)
+        starting.ready_checks["media"] = store.ping
+        media_jobs.register(starting.scheduler)
         log.info("media.ready", backend=store.name)
-        yield
-        deps.services.pop("media_pipeline", None)
-        deps.services.pop("media_store", None)
+        yield dataclasses.replace(deps.services, media_store=store, media_pipeline=pipeline)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ import asyncio
 import enum
 import secrets
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from bot.deps import Deps
 from bot.dispatch import Reply
@@ -61,6 +61,7 @@ class XAccounts:
         self.client = client
         self.cipher = cipher
         self.owner = f"x-{secrets.token_hex(6)}"
+        self.refresh_stopped = False  # set by the refresh job's burst guard; a restart re-arms it
         self._locks: dict[int, list[Any]] = {}  # user id -> [lock, users of it]
 
     # -- links ----------------------------------------------------------------------------------
@@ -213,5 +214,4 @@ class XAccounts:
 
 def x_accounts(deps: Deps) -> XAccounts | None:
     """The X service, or None when posting to X is not configured (`x.client_id` empty)."""
-    service = deps.services.get("x")
-    return cast(XAccounts, service) if service is not None else None
+    return deps.services.x
