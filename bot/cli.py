@@ -1,4 +1,4 @@
-"""`textwire serve | chat | keys generate | keys rotate | migrate` (also `python -m bot ...`)."""
+"""`textwire serve | chat | keys generate | keys rotate | migrate | backup` (also `python -m bot ...`)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("--config")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--config")
+    backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
+    backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
+    backup.add_argument("--config")
     return parser
 
 
@@ -94,6 +97,18 @@ async def _rotate(config: Config) -> int:
     return 0
 
 
+async def _backup(path: str, config: Config) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        result = await backup(config, path)
+    except BackupError as exc:
+        print(f"textwire backup: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"backed up the database to {result.path} ({result.size} bytes, integrity ok)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keys" and args.action == "generate":
@@ -121,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(config))
         if args.command == "keys":
             return asyncio.run(_rotate(config))
+        if args.command == "backup":
+            return asyncio.run(_backup(args.path, config))
     except ConfigError as exc:
         _log().error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
