@@ -129,6 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.log.level, config.log.format)
     from storage.crypto import CipherError, KeyMismatch
 
+    if args.command in ("serve", "migrate", "keys"):
+        from bot.datadir import unwritable_folder
+
+        problem = unwritable_folder(config)
+        if problem is not None:
+            _log().error("config.unwritable", error=problem)
+            print(f"textwire: {problem}", file=sys.stderr)
+            return 2
+
     try:
         if args.command == "serve":
             return serve(config)
