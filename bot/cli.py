@@ -28,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--from", dest="from_phone", default="+15550001111", help="the phone number you text from"
     )
+    chat.add_argument(
+        "--photo",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="send one MMS with this file (repeat for more, up to media.max_items); development mode",
+    )
+    chat.add_argument("--text", help="the MMS's caption (or a single text to send) instead of reading stdin")
     chat.add_argument("--config")
     keys = sub.add_parser("keys", help="Fernet keys for tokens at rest")
     keys.add_argument("action", choices=["generate", "rotate"])
@@ -125,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("warning", "console", sys.stderr)
         from bot.chat import run_chat
 
-        return asyncio.run(run_chat(config, args.from_phone))
+        return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text))
     configure_logging(config.log.level, config.log.format)
     from storage.crypto import CipherError, KeyMismatch
 

@@ -35,6 +35,8 @@ from yarl import URL
 
 from bot.config import MediaConfig, TwilioConfig
 from bot.deps import Deps
+from bot.devmedia import media_twilio_config
+from bot.devmode import twilio_auth_token
 from bot.links import media_link, signer_of
 from bot.logs import get_logger
 from bot.runtime import Runtime
@@ -310,7 +312,8 @@ class MediaPipeline:
 
 async def delete_at_twilio(deps: Deps, url: str) -> bool:
     """`DELETE {media url}.json`; True when it is gone (204, 200 or 404). Never raises."""
-    twilio = deps.config.twilio
+    pipeline = pipeline_of(deps)
+    twilio = pipeline.twilio if pipeline is not None else deps.config.twilio
     if not is_twilio_media_url(twilio, url):
         return False
     headers = twilio_auth(twilio)
@@ -381,7 +384,9 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(deps.config.media, deps.config.s3, stack, local_signer)
         deps.services["media_store"] = store
-        deps.services["media_pipeline"] = MediaPipeline(deps.http, deps.config.twilio, deps.config.media)
+        dev_token, _ = await asyncio.to_thread(twilio_auth_token, deps.config)
+        twilio = media_twilio_config(deps.config, dev_token)  # development: the server's stand-in
+        deps.services["media_pipeline"] = MediaPipeline(deps.http, twilio, deps.config.media)
         runtime.extras.setdefault("ready_checks", {})["media"] = store.ping
         if runtime.scheduler is not None:
             media_jobs.register(runtime.scheduler)
