@@ -188,9 +188,13 @@ class Session:
                     await conn.execute(
                         sa.update(outbox).where(outbox.c.id == row.id).values(body=REDACTED, redacted=True)
                     )
-        if shown and self.prompt:
-            print("> ", end="", file=sys.stderr, flush=True)
+        if shown:
+            self.show_prompt()
         return shown
+
+    def show_prompt(self) -> None:
+        if self.prompt:
+            print("> ", end="", file=sys.stderr, flush=True)
 
     async def settled(self) -> bool:
         """Everything sent has been handled and every reply to it is sent, skipped or failed."""
@@ -243,10 +247,12 @@ async def _line(line: str, session: Session) -> None:
                 photos = await asyncio.to_thread(read_photos, session.config, [parts[1]])
             except ChatError as exc:
                 print(f"! {exc}", file=sys.stderr, flush=True)
+                session.show_prompt()
                 return
             await session.send(parts[2] if len(parts) > 2 else "", photos)
         else:
             print(HELP, file=sys.stderr, flush=True)
+            session.show_prompt()
         return
     await session.send(body)
 
