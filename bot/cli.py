@@ -134,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.chat import run_chat
 
         return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text))
+    if args.command == "backup":  # stdout: its one line, for scripts; warnings to stderr
+        configure_logging("warning", "console", sys.stderr)
+        return asyncio.run(_backup(args.path, config))
     configure_logging(config.log.level, config.log.format)
     from storage.crypto import CipherError, KeyMismatch
 
@@ -153,8 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(config))
         if args.command == "keys":
             return asyncio.run(_rotate(config))
-        if args.command == "backup":
-            return asyncio.run(_backup(args.path, config))
     except ConfigError as exc:
         _log().error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
