@@ -31,6 +31,7 @@ import aiohttp
 import sqlalchemy as sa
 
 from bot import devmedia
+from bot.addresses import RULE, valid_sender
 from bot.config import Config
 from bot.devmode import twilio_auth_token
 from bot.signature import SignatureChecker
@@ -263,6 +264,11 @@ async def run_chat(
     photos: Sequence[str] = (),
     text: str | None = None,
 ) -> int:
+    if not valid_sender(from_phone):  # the webhook would refuse it: say so before anything else
+        print(
+            f"textwire chat: --from {from_phone!r} is not an address the bot answers: {RULE}", file=sys.stderr
+        )
+        return 2
     token, _ = twilio_auth_token(config)
     db = Database(config.database.url)
     url = f"{config.public_base}/twilio/sms"

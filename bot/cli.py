@@ -139,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_backup(args.path, config))
     configure_logging(config.log.level, config.log.format)
     from storage.crypto import CipherError, KeyMismatch
+    from storage.dburl import DatabaseError
 
     if args.command in ("serve", "migrate", "keys"):
         from bot.datadir import unwritable_folder
@@ -159,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _log().error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:  # unreachable, or a schema that is not current: one line, no password
+        _log().error("db.unusable", error=str(exc))
+        print(f"textwire: {exc}", file=sys.stderr)
         return 2
     except (KeyMismatch, CipherError) as exc:
         _log().error("security.key_mismatch", error=str(exc))

@@ -78,14 +78,12 @@ def family_text(ctx: Context, word: str) -> str:
 
 @router.command("HELP", args=(0, 99), help="")
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    if ctx.command.args:
-        return family_text(ctx, ctx.command.args[0])
+    if ctx.args:
+        return family_text(ctx, ctx.args[0])
     return help_text(ctx)
 
 
 @fallback.message(any_command)
 async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
     name = ctx.command.name[:20]
     return f"Unknown command \\{name}. Send \\HELP for the list."
