@@ -109,6 +109,10 @@ def build_app(
     for feature in feature_list:
         if serves_web and feature.add_routes is not None:
             feature.add_routes(app)
+    if config.dev_mode:  # the stand-in of Twilio's media API for `textwire chat --photo`
+        from bot import devmedia
+
+        devmedia.add_routes(app, config)
     metrics = Metrics()
     app[METRICS] = metrics
     drain = Drain(metrics)

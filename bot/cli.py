@@ -1,4 +1,4 @@
-"""`textwire serve | chat | keys generate | keys rotate | migrate` (also `python -m bot ...`)."""
+"""`textwire serve | chat | keys generate | keys rotate | migrate | backup` (also `python -m bot ...`)."""
 
 from __future__ import annotations
 
@@ -34,12 +34,23 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--from", dest="from_phone", default="+15550001111", help="the phone number you text from"
     )
+    chat.add_argument(
+        "--photo",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="send one MMS with this file (repeat for more, up to media.max_items); development mode",
+    )
+    chat.add_argument("--text", help="the MMS's caption (or a single text to send) instead of reading stdin")
     chat.add_argument("--config")
     keys = sub.add_parser("keys", help="Fernet keys for tokens at rest")
     keys.add_argument("action", choices=["generate", "rotate"])
     keys.add_argument("--config")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--config")
+    backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
+    backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
+    backup.add_argument("--config")
     return parser
 
 
@@ -89,6 +100,18 @@ async def _rotate(config: Config) -> int:
     return 0
 
 
+async def _backup(path: str, config: Config) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        result = await backup(config, path)
+    except BackupError as exc:
+        print(f"textwire backup: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"backed up the database to {result.path} ({result.size} bytes, integrity ok)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keys" and args.action == "generate":
@@ -107,11 +130,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("warning", "console", sys.stderr)
         from bot.chat import run_chat
 
-        return asyncio.run(run_chat(config, args.from_phone))
+        return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text))
+    if args.command == "backup":  # stdout: its one line, for scripts; warnings to stderr
+        configure_logging("warning", "console", sys.stderr)
+        return asyncio.run(_backup(args.path, config))
     configure_logging(config.log.level, config.log.format)
     from bot.errors import StartupError
     from bot.serve import json_logs
     from storage.crypto import CipherError, KeyMismatch
+
+    if args.command in ("serve", "migrate", "keys"):
+        from bot.datadir import unwritable_folder
+
+        problem = unwritable_folder(config)
+        if problem is not None:
+            _log().error("config.unwritable", error=problem)
+            print(f"textwire: {problem}", file=sys.stderr)
+            return 2
 
     try:
         if args.command == "serve":

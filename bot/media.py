@@ -37,6 +37,8 @@ from yarl import URL
 
 from bot.config import MediaConfig, TwilioConfig
 from bot.deps import Deps, Services
+from bot.devmedia import media_twilio_config
+from bot.devmode import twilio_auth_token
 from bot.links import media_link, signer_of
 from bot.logs import get_logger
 from bot.twilio_client import basic_auth_header
@@ -314,7 +316,8 @@ class MediaPipeline:
 
 async def delete_at_twilio(deps: Deps, url: str) -> bool:
     """`DELETE {media url}.json`; True when it is gone (204, 200 or 404). Never raises."""
-    twilio = deps.config.twilio
+    pipeline = pipeline_of(deps)
+    twilio = pipeline.twilio if pipeline is not None else deps.config.twilio
     if not is_twilio_media_url(twilio, url):
         return False
     headers = twilio_auth(twilio)
@@ -382,7 +385,9 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
 
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(deps.config.media, deps.config.s3, stack, local_signer)
-        pipeline = MediaPipeline(deps.http, deps.config.twilio, deps.config.media)
+        dev_token, _ = await asyncio.to_thread(twilio_auth_token, deps.config)
+        twilio = media_twilio_config(deps.config, dev_token)  # development: the server's stand-in
+        pipeline = MediaPipeline(deps.http, twilio, deps.config.media)
         starting.ready_checks["media"] = store.ping
         media_jobs.register(starting.scheduler)
         log.info("media.ready", backend=store.name)
