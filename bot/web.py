@@ -105,7 +105,7 @@ async def _message_from(
         media.append((url, form.get(f"MediaContentType{n}", "")))
     body = form.get("Body", "")
     opt_out_type = form.get("OptOutType", "")[:16]
-    to_phone = form.get("To", "")[:64]
+    to_phone = form.get("To", "")[:32]  # the column's length (PostgreSQL enforces it)
     # the dispatcher knows which handlers are priority ones (carrier keywords, \STOP, \UNLINK)
     probe = Inbound(
         id=0,
@@ -119,7 +119,7 @@ async def _message_from(
     priority = await runtime.dispatcher.is_priority(probe, Context(deps=runtime.deps, log=log))
     return inbox.NewMessage(
         message_sid=sid,
-        account_sid=form.get("AccountSid", ""),
+        account_sid=form.get("AccountSid", "")[:64],
         from_phone=from_phone,
         to_phone=to_phone,
         body=body,

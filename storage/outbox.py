@@ -68,7 +68,7 @@ async def record_delivery(
         return False
     values: dict[str, object] = {"delivery_status": status, "updated_at": now}
     if error_code:
-        values["error_code"] = error_code
+        values["error_code"] = error_code[:16]  # Twilio's are 5 digits; PostgreSQL enforces the length
     result = await conn.execute(
         sa.update(outbox).where(outbox.c.twilio_sid == twilio_sid, delivery_rank < rank).values(**values)
     )

@@ -391,3 +391,17 @@ async def test_after_the_server_drops_every_connection_the_next_try_reconnects(
     finally:
         await db.close()
         server.drop_database(name)
+
+
+async def test_long_fields_from_a_client_fit_their_columns_on_either_database(bot: Any) -> None:
+    """PostgreSQL enforces VARCHAR lengths (SQLite does not): over-long To, AccountSid and
+    ErrorCode are cut to their columns, never a 5xx that fails the webhook's whole batch."""
+    form = bot.form("\\HELP", To="+1" + "5" * 60)
+    if not bot.config.twilio.account_sid:
+        form["AccountSid"] = "AC" + "1" * 100
+    resp = await bot.post(form)
+    assert resp.status == 200, await resp.text()
+    assert await bot.handled(form["MessageSid"]) == "done"
+    status = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "failed", "ErrorCode": "3" * 40}
+    resp = await bot.post(status, path="/twilio/status")
+    assert resp.status == 200, await resp.text()
