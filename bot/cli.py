@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("serve", "migrate", "keys"):
             from bot.startup import check_folders
 
-            check_folders(config)  # a volume this user cannot write: one line and the fix
+            check_folders(config)  # before anything else touches them
         if args.command == "serve":
             return serve(config)
         if args.command == "migrate":
