@@ -28,6 +28,7 @@ from bot.lifecycle import ROLE_PARTS, Part
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.middlewares import load_user, rate_limit
+from bot.replyguard import reply_guard
 from bot.runtime import METRICS, RUNTIME, ReadyCheck, Runtime
 from bot.sender import Sender
 from bot.signature import SignatureChecker
@@ -76,6 +77,7 @@ def build_dispatcher(extra_routers: Sequence[Router] = ()) -> Dispatcher:
     import handlers
 
     dp = Dispatcher()
+    dp.outer_middleware(reply_guard)  # outermost: it sees every reply (reply loops)
     dp.outer_middleware(load_user)
     dp.outer_middleware(rate_limit)
     dp.include(*extra_routers, *handlers.ROUTERS)
