@@ -197,6 +197,15 @@ reply_log = sa.Table(
     sa.Index("ix_reply_log_phone_at", "phone", "at"),
 )
 
+# One row `/readyz` rewrites: a tiny committed write fails on a full or read-only disk, where
+# `SELECT 1` still passes.
+ready_probe = sa.Table(
+    "ready_probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 # Who left a room (\LEAVE): a former member coming back is not locked out by others' guesses.
 room_departures = sa.Table(
     "room_departures",
