@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -28,6 +29,7 @@ from bot.lifecycle import ROLE_PARTS, Part
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.middlewares import load_user, rate_limit
+from bot.replyguard import reply_guard
 from bot.runtime import METRICS, RUNTIME, ReadyCheck, Runtime
 from bot.sender import Sender
 from bot.signature import SignatureChecker
@@ -38,6 +40,7 @@ from bot.worker import Worker
 from scheduler import Scheduler, register_core_jobs
 from storage import notify
 from storage.dburl import is_sqlite as db_is_sqlite
+from storage.health import write_probe
 from storage.notify import Notifier
 
 log = get_logger(__name__)
@@ -76,6 +79,7 @@ def build_dispatcher(extra_routers: Sequence[Router] = ()) -> Dispatcher:
     import handlers
 
     dp = Dispatcher()
+    dp.outer_middleware(reply_guard)  # outermost: it sees every reply (reply loops)
     dp.outer_middleware(load_user)
     dp.outer_middleware(rate_limit)
     dp.include(*extra_routers, *handlers.ROUTERS)
@@ -181,7 +185,7 @@ async def _start(
     )
     scheduler = Scheduler()
     register_core_jobs(scheduler)
-    ready_checks: dict[str, ReadyCheck] = {"database": db.ping}
+    ready_checks: dict[str, ReadyCheck] = {"database": partial(write_probe, db)}  # a write, not SELECT 1
     for feature in features:  # each adds its services; the last `deps` is the app's
         if feature.lifespan is not None:
             services = await stack.enter_async_context(

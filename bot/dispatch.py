@@ -52,10 +52,13 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Reply:
-    """One SMS back. `redact`: it carries a link; the outbox row is redacted once sent."""
+    """One SMS back. `redact`: it carries a link; the outbox row is redacted once sent. `kind`:
+    an answer to an ask (a link, a help text, a usage): the same one is not sent to a number
+    again within minutes (bot/replyguard.py); "" for everything else."""
 
     text: str
     redact: bool = False
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,7 @@ class Router:
 
             async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
                 if not (low <= len(ctx.command.args) <= high):
-                    return f"Usage: {usage_text}"
+                    return Reply(f"Usage: {usage_text}", kind="usage")
                 return await handler(msg, ctx)
 
             checked.__name__ = handler.__name__

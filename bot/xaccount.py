@@ -41,8 +41,11 @@ def link_reply(deps: Deps, token: str, *, first: bool = False) -> Reply:
         return Reply(
             f"Welcome to textwire! Connect X to post your texts: {url} (10 min). \\HELP: commands",
             redact=True,
+            kind="x-link",
         )
-    return Reply(f"Connect X to post your texts: {url} (10 min). \\HELP: commands", redact=True)
+    return Reply(
+        f"Connect X to post your texts: {url} (10 min). \\HELP: commands", redact=True, kind="x-link"
+    )
 
 
 def relink_reply(deps: Deps, token: str) -> Reply:

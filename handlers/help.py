@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.dispatch import Context, HandlerResult, Inbound, Router, any_command
+from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command
 
 router = Router(name=__name__)
 fallback = Router(name=__name__ + ".unknown")
@@ -79,11 +79,11 @@ def family_text(ctx: Context, word: str) -> str:
 @router.command("HELP", args=(0, 99), help="")
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
     if ctx.args:
-        return family_text(ctx, ctx.args[0])
-    return help_text(ctx)
+        return Reply(family_text(ctx, ctx.args[0]), kind="help")
+    return Reply(help_text(ctx), kind="help")
 
 
 @fallback.message(any_command)
 async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     name = ctx.command.name[:20]
-    return f"Unknown command \\{name}. Send \\HELP for the list."
+    return Reply(f"Unknown command \\{name}. Send \\HELP for the list.", kind="unknown-command")

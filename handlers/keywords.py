@@ -7,7 +7,7 @@ never posted anywhere.
 
 from __future__ import annotations
 
-from bot.dispatch import Context, FilterResult, HandlerResult, Inbound, Router
+from bot.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
 from handlers.help import help_text
 from storage import users
 
@@ -56,4 +56,4 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("sms.opted_in")
         # With Advanced Opt-Out Twilio answers itself; don't send a second confirmation.
         return None if msg.opt_out_type else OPTED_IN
-    return None if msg.opt_out_type else help_text(ctx)
+    return None if msg.opt_out_type else Reply(help_text(ctx), kind="help")

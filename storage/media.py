@@ -106,9 +106,13 @@ class LocalMediaStore:
             await asyncio.to_thread(self.path_of(key).unlink)
 
     def _check(self) -> None:
+        """Write, flush to disk and remove a small file: `os.access` passes on a full or read-only
+        disk (and always for root)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if not os.access(self.root, os.W_OK):
-            raise PermissionError(f"{self.root} is not writable")
+        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-") as probe:
+            probe.write(b"ready\n" * 512)
+            probe.flush()
+            os.fsync(probe.fileno())
 
     async def ping(self) -> None:
         await asyncio.to_thread(self._check)

@@ -182,6 +182,30 @@ join_failures = sa.Table(
     sa.Index("ix_join_failures_room_key_at", "room_key", "at"),
 )
 
+# Replies that passed the reply guard (bot/replyguard.py), for its per-number cap and its "not
+# the same answer again within minutes" rule. `answer`: the kind and a digest of the text of an
+# answer to an ask (a link, a help text), NULL for other replies. Each number's old rows go when
+# it is next answered.
+reply_log = sa.Table(
+    "reply_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("message_sid", sa.String(64), nullable=False),
+    sa.Column("answer", sa.String(64)),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_reply_log_phone_at", "phone", "at"),
+)
+
+# One row `/readyz` rewrites: a tiny committed write fails on a full or read-only disk, where
+# `SELECT 1` still passes.
+ready_probe = sa.Table(
+    "ready_probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 # Who left a room (\LEAVE): a former member coming back is not locked out by others' guesses.
 room_departures = sa.Table(
     "room_departures",

@@ -66,7 +66,9 @@ async def test_first_matching_handler_wins_in_include_order() -> None:
     dp.include(first, second)
     assert await dp.feed(msg("\\join house pw"), ctx()) == [Reply("joined")]
     assert await dp.feed(msg("hello"), ctx()) == [Reply("a"), Reply("b", redact=True)]
-    assert await dp.feed(msg("\\JOIN house"), ctx()) == [Reply("Usage: \\JOIN <room> <password>")]
+    assert await dp.feed(msg("\\JOIN house"), ctx()) == [
+        Reply("Usage: \\JOIN <room> <password>", kind="usage")
+    ]
     assert calls == ["join:house,pw", "text"]
 
 
@@ -159,9 +161,9 @@ async def test_secret_arguments_are_redacted_before_a_usage_answer() -> None:
     cases = {
         "\\join house hunter2": ("\\JOIN house ***", [Reply("joined")]),
         "JOIN house hunter2": ("JOIN house ***", [Reply("joined")]),
-        "\\JOIN hunter2": ("\\JOIN ***", [Reply("Usage: \\JOIN <room> <password>")]),
-        "/JOIN a b hunter2": ("/JOIN ***", [Reply("Usage: \\JOIN <room> <password>")]),
-        "\\JOIN": ("\\JOIN", [Reply("Usage: \\JOIN <room> <password>")]),
+        "\\JOIN hunter2": ("\\JOIN ***", [Reply("Usage: \\JOIN <room> <password>", kind="usage")]),
+        "/JOIN a b hunter2": ("/JOIN ***", [Reply("Usage: \\JOIN <room> <password>", kind="usage")]),
+        "\\JOIN": ("\\JOIN", [Reply("Usage: \\JOIN <room> <password>", kind="usage")]),
     }
     for body, (redacted, replies) in cases.items():
         c = ctx()

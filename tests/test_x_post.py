@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot import replyguard
 from bot.xaccount import Refresh, XAccounts, x_accounts
 from storage import xaccounts
 from storage.schema import x_tokens
@@ -238,7 +239,8 @@ async def test_twenty_concurrent_posts_with_an_expired_token_refresh_once(xbot: 
     assert len(xbot.x.live_grants("100")) == 1
 
 
-async def test_twenty_queued_texts_with_an_expired_token_refresh_once(xbot: XBot) -> None:
+async def test_twenty_queued_texts_with_an_expired_token_refresh_once(xbot: XBot, monkeypatch: Any) -> None:
+    monkeypatch.setattr(replyguard, "BURST_REPLIES", 100)  # more replies in a minute than the guard lets go
     twilio = xbot.extras["twilio"]
     await xbot.link(user=("100", "alice"))
     start = len(twilio.messages)

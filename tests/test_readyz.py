@@ -1,0 +1,107 @@
+"""`/readyz` on a full or a read-only disk: it writes (a tiny transaction, a temporary file in the
+media folder) and answers 503 when that fails. Real small filesystems (tmpfs mounts): skipped,
+saying so, where this process may not mount."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Bot, BotFactory
+
+Mount = Callable[[str], Path]
+MOUNT = shutil.which("mount") or "/bin/mount"
+UMOUNT = shutil.which("umount") or "/bin/umount"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """mount(8) and umount(8), with fixed arguments and paths of our own tmp folder."""
+    return subprocess.run(args, capture_output=True, check=False)  # noqa: S603 - fixed commands
+
+
+async def arun(*args: str) -> int:
+    process = await asyncio.create_subprocess_exec(*args)
+    return await process.wait()
+
+
+@pytest.fixture
+def mount(tmp_path: Path) -> Iterator[Mount]:
+    """`mount("name")`: a fresh 2 MiB tmpfs under tmp_path; unmounted after the test."""
+    mounted: list[Path] = []
+
+    def make(name: str) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        done = run(MOUNT, "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(point))
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small filesystem here: {done.stderr.decode().strip()}")
+        mounted.append(point)
+        return point
+
+    yield make
+    for point in reversed(mounted):
+        run(UMOUNT, "-l", str(point))
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the filesystem is full."""
+    filler = folder / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError as exc:
+            full = exc.errno
+    assert full == errno.ENOSPC
+    return filler
+
+
+async def ready(bot: Bot) -> tuple[int, dict[str, Any]]:
+    resp = await bot.client.get("/readyz")
+    return resp.status, (await resp.json())["checks"]
+
+
+async def test_readyz_is_503_on_a_full_disk(
+    bot_factory: BotFactory, mount: Mount, db_backend: str, fake_twilio: Any
+) -> None:
+    disk = mount("disk")
+    sections: dict[str, Any] = {"media": {"local_dir": str(disk / "media")}}
+    if db_backend == "sqlite":  # on PostgreSQL the database lives elsewhere
+        sections["database"] = {"url": f"sqlite:///{disk}/textwire.db"}
+    bot = await bot_factory(twilio=fake_twilio.section(), **sections)
+    assert await ready(bot) == (200, {"database": "ok", "media": "ok"})
+    filler = await asyncio.to_thread(fill, disk)
+    status, checks = await ready(bot)
+    assert status == 503
+    assert checks["media"].startswith("down")
+    if db_backend == "sqlite":
+        assert checks["database"].startswith("down")
+    else:
+        assert checks["database"] == "ok"
+    filler.unlink()
+    assert await ready(bot) == (200, {"database": "ok", "media": "ok"})
+
+
+async def test_readyz_is_503_on_a_read_only_media_folder(
+    bot_factory: BotFactory, mount: Mount, fake_twilio: Any
+) -> None:
+    media = mount("media")
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"local_dir": str(media)})
+    assert (await ready(bot))[0] == 200
+    assert await arun(MOUNT, "-o", "remount,ro", str(media)) == 0
+    try:
+        status, checks = await ready(bot)
+        assert status == 503
+        assert checks["media"].startswith("down")
+        assert checks["database"] == "ok"
+    finally:
+        await arun(MOUNT, "-o", "remount,rw", str(media))
+    assert (await ready(bot))[0] == 200
