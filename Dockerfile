@@ -12,6 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# OpenCV (through rapidocr-onnxruntime, receipt totals) loads libGL and GLib at import
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+
 # The package and its runtime dependencies, pinned by the lock (constraints.txt).
 COPY constraints.txt pyproject.toml README.md config.toml ./
 COPY bot ./bot
