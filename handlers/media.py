@@ -6,15 +6,25 @@ An item that cannot be kept is named in the reply and the others are still saved
 the store is down the message is retried later (`Retry`): what was stored stays stored and is
 never stored twice. After the objects are stored, the copies at Twilio are deleted (a failure is
 logged and retried by the scheduler).
+
+Each receipt's amount (issue 12): the caption's amount, else its total read by OCR, else none
+(bot/ledger/intake.py); it is split among the room's members at that moment (their order is
+stored with it). One reply sums the message up: `Saved $23.17 to house: split 3 ways, you are
+owed $15.45. \\BALANCE for all.`, or asks for `\\AMOUNT` when no total was read with confidence.
 """
 
 from __future__ import annotations
 
 from bot.dispatch import Context, HandlerResult, Inbound, Router, has_media
 from bot.errors import Retry
+from bot.ledger.book import room_ledger
+from bot.ledger.intake import read_amount, saved_reply
+from bot.ledger.money import caption_amount, currency_or_default
+from bot.ledger.split import split_order
 from bot.logs import mask_phone
 from bot.media import MediaUnavailable, Refused, delete_twilio_copies, pipeline_of, store_of
-from storage import receipts, rooms
+from bot.ocr.reader import reader_of
+from storage import ledger, receipts, rooms
 from storage.media import StoreUnavailable, object_key
 
 router = Router(name=__name__)
@@ -26,10 +36,6 @@ NO_ROOM = (
 NOT_SET_UP = "Photos are not kept on this number."
 GAVE_UP = "We could not save your photos: a service we rely on was down for too long. Please send them again."
 CAPTION_MAX = 500
-
-
-def _saved_text(count: int, room_name: str) -> str:
-    return f"Saved {count} receipt{'s' if count != 1 else ''} to {room_name}"
 
 
 @router.message(has_media)
@@ -45,9 +51,13 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         room = await rooms.active_room(conn, user_id)
         if done:  # an earlier try stored some: the rest go to the same room
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
-    if room is None:
+        room_currency = currency_or_default(await ledger.room_currency(conn, room.id)) if room else None
+    if room is None or room_currency is None:
         return NO_ROOM
     caption = msg.text[:CAPTION_MAX]
+    # a caption's amount is for a message with one photo: it cannot say which of several it is for
+    caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
+    reader = reader_of(deps)
     max_items = deps.config.media.max_items
     saved = len(done)
     failures: list[str] = []
@@ -74,8 +84,9 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
             raise Retry(f"media store: {exc}", failure_reply=GAVE_UP) from None
+        found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
         async with deps.db.tx() as conn:
-            await receipts.insert(
+            inserted = await receipts.insert(
                 conn,
                 receipts.NewReceipt(
                     id=receipt_id,
@@ -93,6 +104,17 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
                     twilio_media_url=item.url,
                 ),
             )
+            if inserted:
+                await ledger.set_amount(
+                    conn,
+                    receipt_id,
+                    minor=found.minor,
+                    currency=found.currency,
+                    source=found.source,
+                    ocr_status=found.ocr_status,
+                )
+                member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
+                await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
         saved += 1
         ctx.log.info(
             "receipt.saved",
@@ -101,10 +123,15 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             item=number,
             content_type=prepared.content_type,
             size=len(prepared.data),
+            amount_source=found.source,
+            ocr_status=found.ocr_status,
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.message_sid)
-    parts = [_saved_text(saved, room.name)] if saved else []
-    if parts and failures:
-        parts[0] += "."
+    parts = []
+    if saved:
+        async with deps.db.read() as conn:
+            items = await ledger.of_message(conn, msg.message_sid)
+            book = await room_ledger(conn, room.id)
+        parts.append(saved_reply(room.name, items, book, user_id))
     return " ".join(parts + failures)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dispatch import BareCommand, Context, HandlerResult, Inbound, Reply, Router
+from bot.ledger.book import room_ledger
 from bot.links import gallery_link
 from storage import rooms
 
@@ -136,10 +137,17 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
         if isinstance(room, str):
             return room
         next_room = await rooms.leave(conn, user_id, room.id)
+        book = await room_ledger(conn, room.id)  # what is left stays in the room's ledger
     ctx.log.info("room.left", room_id=room.id)
+    left = book.position(user_id)
+    text = f"You left {room.name}"
+    if left > 0:
+        text += f"; you are still owed {book.currency.format(left)} there"
+    elif left < 0:
+        text += f"; you still owe {book.currency.format(-left)} there"
     if next_room is not None:
-        return f"You left {room.name}. Your active room is {next_room.name}."
-    return f"You left {room.name}."
+        return f"{text}. Your active room is {next_room.name}."
+    return f"{text}."
 
 
 @router.command("ROOMS", args=(0, 99), usage="\\ROOMS")

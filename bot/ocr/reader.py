@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from PIL import Image
 
+from bot.deps import Deps
 from bot.logs import get_logger
 from bot.ocr.total import Box, Reading, total_of_boxes, total_of_text
 
@@ -70,16 +72,19 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(parts)[:MAX_PDF_CHARS]
 
 
+SERVICE = "ocr_reader"  # its key in deps.services
+
+
 class OcrReader:
     """One per app. `read` returns a Reading and never raises for a bad file or engine."""
 
-    def __init__(self, concurrency: int, engine_factory: Any = new_engine) -> None:
+    def __init__(self, concurrency: int, engine_factory: Callable[[], Engine] | None = None) -> None:
         self.slots = asyncio.Semaphore(max(1, concurrency))
         self._engines: list[Engine] = []
         self._factory = engine_factory
 
     def _run(self, data: bytes, exponent: int) -> Reading:
-        engine = self._engines.pop() if self._engines else self._factory()
+        engine = self._engines.pop() if self._engines else (self._factory or new_engine)()
         try:
             return total_of_boxes(boxes_of(engine, data), exponent)
         finally:
@@ -110,4 +115,9 @@ class OcrReader:
         return reading
 
 
-__all__ = ["Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text"]
+def reader_of(deps: Deps) -> OcrReader | None:
+    reader = deps.services.get(SERVICE)
+    return reader if isinstance(reader, OcrReader) else None
+
+
+__all__ = ["SERVICE", "Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text", "reader_of"]
