@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest install clean bench-webhook bench-refresh bench-media
+.PHONY: run test lint typecheck pytest install clean bench-webhook bench-refresh bench-media bench-receipts
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-refresh: $(STAMP)
 
 bench-media: $(STAMP)
 	$(BIN)/python bench/media.py
+
+bench-receipts: $(STAMP)
+	$(BIN)/python bench/receipts.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache

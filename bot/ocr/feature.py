@@ -19,12 +19,14 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
     if not media.ocr:
         yield
         return
-    runtime.deps.services[SERVICE] = OcrReader(media.ocr_concurrency)
+    reader = OcrReader(media.ocr_concurrency)
+    runtime.deps.services[SERVICE] = reader
     log.info("ocr.ready", concurrency=media.ocr_concurrency)
     try:
         yield
     finally:
         runtime.deps.services.pop(SERVICE, None)
+        reader.close()
 
 
 FEATURE = Feature(name="ocr", lifespan=lifespan)

@@ -14,6 +14,7 @@ import asyncio
 import io
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from PIL import Image
@@ -76,12 +77,20 @@ SERVICE = "ocr_reader"  # its key in deps.services
 
 
 class OcrReader:
-    """One per app. `read` returns a Reading and never raises for a bad file or engine."""
+    """One per app. `read` returns a Reading and never raises for a bad file or engine.
+
+    OCR runs on its own threads (`concurrency` of them), not the loop's default executor: the
+    same few threads reuse their memory, where a different thread each time would grow the
+    process by a malloc arena per thread."""
 
     def __init__(self, concurrency: int, engine_factory: Callable[[], Engine] | None = None) -> None:
         self.slots = asyncio.Semaphore(max(1, concurrency))
         self._engines: list[Engine] = []
         self._factory = engine_factory
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ocr")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, data: bytes, exponent: int) -> Reading:
         engine = self._engines.pop() if self._engines else (self._factory or new_engine)()
@@ -100,7 +109,8 @@ class OcrReader:
                 )
             else:
                 async with self.slots:
-                    reading = await asyncio.to_thread(self._run, data, exponent)
+                    loop = asyncio.get_running_loop()
+                    reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
         except Exception as exc:  # a broken file or engine is "no total": the reply asks
             log.warning("ocr.failed", kind=kind, error=type(exc).__name__)
             return Reading(None, "none", reason="ocr failed")
