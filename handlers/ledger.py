@@ -33,11 +33,6 @@ NAME_RULES = f"A name is 1-{NAME_MAX} letters and digits, with single spaces. Us
 PAID_USAGE = "\\PAID <name> <amount>"
 
 
-def _user_id(ctx: Context) -> int:
-    assert ctx.user is not None, "load_user runs first"
-    return ctx.user.id
-
-
 async def _room(conn: AsyncConnection, user_id: int, args: tuple[str, ...] = ()) -> rooms.Room | str:
     if args:
         room = await rooms.member_room_by_name(conn, user_id, args[0])
@@ -50,11 +45,10 @@ async def _room(conn: AsyncConnection, user_id: int, args: tuple[str, ...] = ())
 
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>", help="\\NAME <name> how your rooms see you")
 async def name(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    wanted = " ".join(ctx.command.args)
+    wanted = " ".join(ctx.args)
     if not valid_name(wanted):
         return NAME_RULES
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
         clash = await ledger.name_taken_in(conn, user_id, name_key(wanted))
         if clash is not None:
@@ -66,9 +60,8 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
 
 @router.command("BALANCE", args=(0, 1), usage="\\BALANCE [<room>]", help="\\BALANCE [<room>] who owes whom")
 async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
     async with ctx.deps.db.read() as conn:
-        room = await _room(conn, _user_id(ctx), ctx.command.args)
+        room = await _room(conn, ctx.user.id, ctx.args)
         if isinstance(room, str):
             return room
         book = await room_ledger(conn, room.id)
@@ -83,14 +76,13 @@ def _after_amount(room_name: str, book: RoomLedger, user_id: int, what: str) -> 
     "AMOUNT", args=(1, 2), usage="\\AMOUNT <amount>", help="\\AMOUNT <amount> of your last receipt"
 )
 async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
         room = await _room(conn, user_id)
         if isinstance(room, str):
             return room
         room_cur = currency_or_default(await ledger.room_currency(conn, room.id))
-        text = " ".join(ctx.command.args)
+        text = " ".join(ctx.args)
         value = parse_amount(text, room_cur)
         if value is None and text.strip() in ("0", "0.00", "0,00"):
             minor, code = 0, room_cur.code
@@ -137,10 +129,9 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | Non
 
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, help="\\PAID <name> <amount> you paid a member")
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    *who_words, amount_text = ctx.command.args
+    *who_words, amount_text = ctx.args
     who = " ".join(who_words)
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
         room = await _room(conn, user_id)
         if isinstance(room, str):
@@ -190,18 +181,17 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
 
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>", help="\\CURRENCY <code> of your room")
 async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
         room = await _room(conn, user_id)
         if isinstance(room, str):
             return room
         current = currency_or_default(await ledger.room_currency(conn, room.id))
-        if not ctx.command.args:
+        if not ctx.args:
             return f"{room.name} counts in {current.code}. Change it with \\CURRENCY <code> before the first amount."
-        wanted = currency(ctx.command.args[0])
+        wanted = currency(ctx.args[0])
         if wanted is None:
-            return f"{ctx.command.args[0][:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+            return f"{ctx.args[0][:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
         if wanted == current:
             return f"{room.name} counts in {current.code} already."
         if await ledger.has_entries(conn, room.id):

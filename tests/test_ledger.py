@@ -1,17 +1,11 @@
 """Splitting the bill through the real bot (issue 12): names, caption amounts, \\AMOUNT,
 \\BALANCE, \\PAID, \\CURRENCY, \\LEAVE with a balance, a receipt in another currency, a PDF's
-text layer, and the schema that the migrations build. OCR of photos: tests/test_ledger_ocr.py."""
+text layer. OCR of photos: tests/test_ledger_ocr.py."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-
 from bot.ocr.reader import pdf_text
 from handlers.ledger import NAME_RULES
-from storage.db import open_database
-from storage.schema import metadata
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
@@ -209,18 +203,3 @@ async def test_several_photos_are_summed_up_in_one_reply(
 def test_pdf_text_layer() -> None:
     assert "TOTAL 4.86" in pdf_text(text_pdf(["TOTAL 4.86"]))
     assert pdf_text(text_pdf([])).strip() == ""
-
-
-async def test_the_migrations_build_the_schema(make_config: object, tmp_path: object) -> None:
-    config = make_config()  # type: ignore[operator]
-    db = await open_database(config.database.url, migrate=True)
-    try:
-        async with db.engine.connect() as conn:
-            diffs = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
-            tables = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
-    finally:
-        await db.close()
-    assert {"payments", "receipt_members"} <= set(tables)
-    assert diffs == []

@@ -65,6 +65,8 @@ async def test_no_total_or_disagreeing_candidates_ask(counting: Counting, layout
     assert reading.status == ("none" if layout is ri.no_total else "ask")
 
 
+# the ledger's storage runs on both databases in tests/test_ledger.py; OCR is the slow part here
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 async def test_an_mms_of_two_receipts_gets_one_reply(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
 ) -> None:
@@ -85,6 +87,7 @@ async def test_an_mms_of_two_receipts_gets_one_reply(
     assert [tuple(r) for r in rows] == [("ocr", "ok", 5439), (None, "none", None)]
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 async def test_the_caption_wins_and_a_broken_engine_asks(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
 ) -> None:

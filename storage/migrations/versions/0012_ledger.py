@@ -1,7 +1,7 @@
 """the ledger: amounts, split members, payments, names, room currencies (issue 12)
 
 Revision ID: 0012_ledger
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23 11:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_ledger"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
