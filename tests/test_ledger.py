@@ -4,11 +4,15 @@ text layer. OCR of photos: tests/test_ledger_ocr.py."""
 
 from __future__ import annotations
 
+import html
+import re
+
 from bot.ocr.reader import pdf_text
 from handlers.ledger import NAME_RULES
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
+from tests.test_gallery import gallery_link, path_of
 from tests.test_media import mms
 
 CAROL = "+15550003333"
@@ -105,6 +109,18 @@ async def test_three_members_receipts_and_payments_give_exact_balances(
         == "Your receipt is out of the ledger of house: you are settled up. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Bob $0.27."
+    # the gallery shows each receipt's amount and who paid, the balance and the payments
+    link = await gallery_link(bot, fake, BOB)
+    page = html.unescape(await (await bot.client.get(path_of(link))).text())
+    assert "Balance (USD)" in page
+    assert "<li>Carol pays Bob $0.27</li>" in page
+    assert "Bob: owed $0.27 · Carol: owes $0.27" in page
+    assert "Carol paid Alice $11.45" in page
+    amounts = re.findall(
+        r'<strong class="amount">([^<]+)</strong> paid by <span class="who">([^<]+)</span>', page
+    )
+    assert amounts == [("$12.00", "Bob"), ("$23.17", "Alice")]  # newest first; the one taken out shows none
+    assert ALICE not in page
 
 
 async def test_a_receipt_in_another_currency_is_kept_but_not_counted(

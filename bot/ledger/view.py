@@ -24,7 +24,7 @@ class LedgerView:
     currency: str
     receipts: dict[str, ReceiptLine]  # by receipt id
     settle: list[str]  # "Bob pays Alice $7.73"
-    positions: list[str]  # "Alice: owed $15.45"
+    positions: list[str]  # "Alice: owed $15.45" (only those not settled)
     payments: list[tuple[float, str]]  # (when, "Carol paid Alice $11.45"), newest first
 
 
@@ -60,8 +60,6 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
             positions.append(f"{book.name(party)}: owed {cur.format(value)}")
         elif value < 0:
             positions.append(f"{book.name(party)}: owes {cur.format(-value)}")
-        elif party in book.member_ids:
-            positions.append(f"{book.name(party)}: settled")
     prow = (
         await conn.execute(
             sa.select(payments)
