@@ -15,8 +15,9 @@ owed $15.45. \\BALANCE for all.`, or asks for `\\AMOUNT` when no total was read 
 
 from __future__ import annotations
 
+from bot.deps import Deps
 from bot.dispatch import Context, HandlerResult, Inbound, Router, has_media
-from bot.errors import Retry
+from bot.errors import Defer, Retry
 from bot.ledger.book import room_ledger
 from bot.ledger.intake import read_amount, saved_reply
 from bot.ledger.money import caption_amount, currency_or_default
@@ -36,6 +37,12 @@ NO_ROOM = (
 NOT_SET_UP = "Photos are not kept on this number."
 GAVE_UP = "We could not save your photos: a service we rely on was down for too long. Please send them again."
 CAPTION_MAX = 500
+OCR_BUSY_SECONDS = 2.0
+
+
+def ocr_waiting_limit(deps: Deps) -> int:
+    """At most half the worker's slots wait for OCR; the rest stay free for other messages."""
+    return max(1, deps.config.worker.concurrency // 2)
 
 
 @router.message(has_media)
@@ -57,6 +64,11 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     # a caption's amount is for a message with one photo: it cannot say which of several it is for
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
     reader = reader_of(deps)
+    if reader is not None and caption_money is None and not done and reader.crowded(ocr_waiting_limit(deps)):
+        # OCR is bounded (media.ocr_concurrency); a worker slot waiting for it is a slot other
+        # people's texts cannot use. Nothing is stored yet: come back in a moment.
+        ctx.log.info("ocr.busy_deferred", queued=reader.queued)
+        raise Defer(deps.now() + OCR_BUSY_SECONDS)
     max_items = deps.config.media.max_items
     saved = len(done)
     failures: list[str] = []

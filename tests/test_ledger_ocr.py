@@ -5,6 +5,7 @@ the engine is made once for the module and these tests stay few."""
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 import pytest
@@ -12,9 +13,9 @@ import pytest
 from bot.ocr import reader as reader_module
 from bot.ocr.reader import OcrReader
 from tests import receipt_images as ri
-from tests.conftest import BotFactory
+from tests.conftest import ALICE, BOB, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.test_ledger import house, say
+from tests.test_ledger import CAROL, house, say
 from tests.test_media import mms
 
 pytestmark = pytest.mark.skipif(not ri.fonts_available(), reason=ri.MISSING_FONTS)
@@ -105,3 +106,55 @@ async def test_the_caption_wins_and_a_broken_engine_asks(
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
     )
     assert counting.calls == 1
+
+
+class Gate:
+    """An engine that holds every photo until the test opens the gate (no real OCR)."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.calls = 0
+
+    def __call__(self, image: Any) -> Any:
+        self.calls += 1
+        if not self.open.wait(60):
+            raise RuntimeError("the test never opened the gate")
+        return [], 0.0
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_photos_waiting_for_ocr_never_take_every_worker_slot(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    monkeypatch.setattr(reader_module, "new_engine", lambda: gate)
+    bot = await bot_factory(
+        twilio=fake_twilio.section(), media={"ocr": True, "ocr_concurrency": 1}, worker={"concurrency": 4}
+    )
+    await house(bot, fake_twilio)
+    dave = "+15550004444"
+    assert (await say(bot, fake_twilio, "\\JOIN house pw", sender=dave)).startswith("Joined house")
+    photo = ri.render(ri.grocery(random.Random(3)))
+    try:
+        sids = []
+        for sender in (ALICE, BOB, CAROL, dave):  # four photos for a worker of four slots
+            form = await bot.text("", sender=sender, **mms([fake_twilio.media.add(photo)]))
+            sids.append(form["MessageSid"])
+
+        async def reading() -> bool:
+            return gate.calls == 1
+
+        await wait_for(reading)
+        # OCR is stuck on the first photo; someone else's text is still answered
+        text = await bot.text("\\ROOMS", sender="+15550005555")
+        assert await bot.handled(text["MessageSid"]) == "done"
+        assert gate.calls == 1
+        assert not gate.open.is_set()
+    finally:
+        gate.open.set()
+    for sid in sids:
+        assert await bot.handled(sid) == "done"
+    await bot.settled()
+    assert gate.calls == 4
+    asks = [m["Body"] for m in fake_twilio.messages if m["Body"].startswith("Saved to house")]
+    assert asks == ["Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."] * 4

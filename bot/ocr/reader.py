@@ -88,6 +88,11 @@ class OcrReader:
         self._engines: list[Engine] = []
         self._factory = engine_factory
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ocr")
+        self.queued = 0  # photos being read or waiting for a slot
+
+    def crowded(self, limit: int) -> bool:
+        """Whether `limit` photos are being read or waiting: a worker slot should not wait too."""
+        return self.queued >= limit
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -108,9 +113,13 @@ class OcrReader:
                     total_of_text(text, exponent) if text.strip() else Reading(None, "none", reason="no text")
                 )
             else:
-                async with self.slots:
-                    loop = asyncio.get_running_loop()
-                    reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
+                self.queued += 1
+                try:
+                    async with self.slots:
+                        loop = asyncio.get_running_loop()
+                        reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
+                finally:
+                    self.queued -= 1
         except Exception as exc:  # a broken file or engine is "no total": the reply asks
             log.warning("ocr.failed", kind=kind, error=type(exc).__name__)
             return Reading(None, "none", reason="ocr failed")
