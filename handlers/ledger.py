@@ -19,7 +19,7 @@ from bot.ledger.book import (
     room_ledger,
     valid_name,
 )
-from bot.ledger.money import currency, currency_or_default, parse_amount
+from bot.ledger.money import Currency, currency, currency_or_default, parse_amount
 from bot.ledger.split import split_order
 from storage import ledger, outbox, rooms
 
@@ -43,7 +43,7 @@ async def _room(conn: AsyncConnection, user_id: int, args: tuple[str, ...] = ())
     return active if active is not None else NOT_IN_ROOM
 
 
-@router.command("NAME", args=(1, 10), usage="\\NAME <name>", help="\\NAME <name> how your rooms see you")
+@router.command("NAME", args=(1, 10), usage="\\NAME <name>")
 async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     wanted = " ".join(ctx.args)
     if not valid_name(wanted):
@@ -58,7 +58,7 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Your rooms now see you as {wanted}."
 
 
-@router.command("BALANCE", args=(0, 1), usage="\\BALANCE [<room>]", help="\\BALANCE [<room>] who owes whom")
+@router.command("BALANCE", args=(0, 1), usage="\\BALANCE [<room>]")
 async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.read() as conn:
         room = await _room(conn, ctx.user.id, ctx.args)
@@ -68,13 +68,26 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     return balance_line(room.name, book)
 
 
-def _after_amount(room_name: str, book: RoomLedger, user_id: int, what: str) -> str:
-    return f"{what} {room_name}: {position_phrase(book.position(user_id), book.currency)}. \\BALANCE for all."
+AMOUNT_USAGE = "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
 
 
-@router.command(
-    "AMOUNT", args=(1, 2), usage="\\AMOUNT <amount>", help="\\AMOUNT <amount> of your last receipt"
-)
+def amount_reply(room_name: str, book: RoomLedger, user_id: int, minor: int, cur: Currency) -> str:
+    """After `\\AMOUNT`: the amount set (or the receipt taken out) and where the sender stands."""
+    position = position_phrase(book.position(user_id), book.currency)
+    if minor == 0:
+        return f"Your receipt is out of the ledger of {room_name}: {position}. \\BALANCE for all."
+    shown = cur.format(minor)
+    if cur != book.currency:
+        return f"Set {shown} on your receipt in {room_name}; not counted: {shown} in a {book.currency.code} room."
+    return f"Set {shown} on your receipt in {room_name}: {position}. \\BALANCE for all."
+
+
+def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str) -> str:
+    """The one SMS to the member who was paid."""
+    return f"{payer_name} paid you {cur.format(minor)} in {room_name}. \\BALANCE {room_name} for all."
+
+
+@router.command("AMOUNT", args=(1, 2), usage="\\AMOUNT <amount>")
 async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
@@ -87,7 +100,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         if value is None and text.strip() in ("0", "0.00", "0,00"):
             minor, code = 0, room_cur.code
         elif value is None:
-            return "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
+            return AMOUNT_USAGE
         else:
             minor, code = value.minor, value.currency.code
         target = await ledger.amount_target(conn, user_id, room.id)
@@ -99,12 +112,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             await ledger.save_split_members(conn, target.id, split_order(user_id, member_ids))
         book = await room_ledger(conn, room.id)
     ctx.log.info("ledger.amount_set", receipt_id=target.id, room_id=room.id, counted=code == room_cur.code)
-    if minor == 0:
-        return _after_amount(room.name, book, user_id, "Your receipt is out of the ledger of")
-    shown = currency_or_default(code).format(minor)
-    if code != room_cur.code:
-        return f"Set {shown} on your receipt in {room.name}; not counted: {shown} in a {room_cur.code} room."
-    return _after_amount(room.name, book, user_id, f"Set {shown} on your receipt in")
+    return amount_reply(room.name, book, user_id, minor, currency_or_default(code))
 
 
 def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | None:
@@ -127,7 +135,7 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | Non
     return None
 
 
-@router.command("PAID", args=(2, 11), usage=PAID_USAGE, help="\\PAID <name> <amount> you paid a member")
+@router.command("PAID", args=(2, 11), usage=PAID_USAGE)
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     *who_words, amount_text = ctx.args
     who = " ".join(who_words)
@@ -165,10 +173,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             await outbox.enqueue(
                 conn,
                 to=payee_phone,
-                body=(
-                    f"{book.name(user_id)} paid you {book.currency.format(value.minor)} in {room.name}. "
-                    f"\\BALANCE {room.name} for all."
-                ),
+                body=paid_notice(book.name(user_id), value.minor, book.currency, room.name),
                 dedupe_key=f"{msg.message_sid}:paid",
                 inbox_id=msg.id,
                 now=ctx.deps.now(),
@@ -179,7 +184,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     return balance_line(room.name, book)
 
 
-@router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>", help="\\CURRENCY <code> of your room")
+@router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>")
 async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:

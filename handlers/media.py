@@ -15,16 +15,31 @@ owed $15.45. \\BALANCE for all.`, or asks for `\\AMOUNT` when no total was read 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.deps import Deps
 from bot.dispatch import Context, HandlerResult, Inbound, Router, has_media
 from bot.errors import Defer, Retry
 from bot.ledger.book import room_ledger
-from bot.ledger.intake import read_amount, saved_reply
+from bot.ledger.intake import read_amount, saved_replies
 from bot.ledger.money import caption_amount, currency_or_default
 from bot.ledger.split import split_order
 from bot.logs import mask_phone
-from bot.media import MediaUnavailable, Refused, delete_twilio_copies, pipeline_of, store_of
+from bot.media import (
+    BAD_TYPE,
+    BROKEN,
+    GONE,
+    NOT_TWILIO,
+    REDIRECTED,
+    TOO_MANY_PIXELS,
+    MediaUnavailable,
+    Refused,
+    delete_twilio_copies,
+    pipeline_of,
+    store_of,
+)
 from bot.ocr.reader import reader_of
+from bot.segments import fits_one_segment
 from storage import ledger, receipts, rooms
 from storage.media import StoreUnavailable, object_key
 
@@ -43,6 +58,45 @@ OCR_BUSY_SECONDS = 2.0
 def ocr_waiting_limit(deps: Deps) -> int:
     """At most half the worker's slots wait for OCR; the rest stay free for other messages."""
     return max(1, deps.config.worker.concurrency // 2)
+
+
+# the reasons in a few words, for a reply about many photos that must still fit one segment
+SHORT_REASONS = {
+    BAD_TYPE: "not a photo or PDF",
+    BROKEN: "damaged",
+    TOO_MANY_PIXELS: "too many pixels",
+    NOT_TWILIO: "not from Twilio",
+    REDIRECTED: "not from Twilio",
+    GONE: "gone at Twilio",
+}
+
+
+def _short(reason: str) -> str:
+    if reason in SHORT_REASONS:
+        return SHORT_REASONS[reason]
+    if reason.startswith("it is "):  # "it is over 5 MB"
+        return reason.removeprefix("it is ")
+    if reason.startswith("at most "):  # "at most 10 are kept per message"
+        return "over the limit per message"
+    return reason
+
+
+def photos_reply(heads: Sequence[str], failures: list[tuple[int, str]]) -> str:
+    """The one reply to an MMS: what was saved (`heads`: its forms, richest first, from
+    bot/ledger/intake.py), and each photo that was not and why; shortened, then summed up, when
+    that would take more than one segment."""
+    forms = list(heads) or [""]
+    count = len(failures)
+    detailed = " ".join(f"Photo {number} was not saved: {reason}." for number, reason in failures)
+    grouped: dict[str, list[int]] = {}
+    for number, reason in failures:
+        grouped.setdefault(_short(reason), []).append(number)
+    tail = "; ".join(f"{', '.join(map(str, numbers))} ({why})" for why, numbers in grouped.items())
+    summary = f"{count} photo{'s' if count != 1 else ''} not saved: not photos, too big or damaged."
+    tails = [detailed, f"Photos not saved: {tail}.", summary] if failures else [""]
+    candidates = [" ".join(p for p in (head, t) if p) for t in tails for head in forms[:1]]
+    candidates += [" ".join(p for p in (head, tails[-1]) if p) for head in forms[1:]]
+    return next((c for c in candidates if fits_one_segment(c)), candidates[-1])
 
 
 @router.message(has_media)
@@ -71,19 +125,19 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         raise Defer(deps.now() + OCR_BUSY_SECONDS)
     max_items = deps.config.media.max_items
     saved = len(done)
-    failures: list[str] = []
+    failures: list[tuple[int, str]] = []
     for item in msg.media:
         number = item.index + 1
         if item.index in done:
             continue
         if item.index >= max_items:
-            failures.append(f"Photo {number} was not saved: at most {max_items} are kept per message.")
+            failures.append((number, f"at most {max_items} are kept per message"))
             continue
         try:
             prepared = await pipeline.prepare(item.url)
         except Refused as refused:
             ctx.log.info("media.refused", item=number, reason=refused.reason, detail=refused.detail)
-            failures.append(f"Photo {number} was not saved: {refused.reason}.")
+            failures.append((number, refused.reason))
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
@@ -139,10 +193,10 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.message_sid)
-    parts = []
+    heads: list[str] = []
     if saved:
         async with deps.db.read() as conn:
             items = await ledger.of_message(conn, msg.message_sid)
             book = await room_ledger(conn, room.id)
-        parts.append(saved_reply(room.name, items, book, user_id))
-    return " ".join(parts + failures)
+        heads = saved_replies(room.name, items, book, user_id)
+    return photos_reply(heads, failures)

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from bot.ledger.book import room_ledger
+from bot.ledger.money import Currency
 from bot.links import gallery_link
+from bot.segments import fits_one_segment
 from storage import rooms
 
 router = Router(name=__name__)
@@ -31,6 +33,26 @@ NOT_IN_ROOM = (
 WRONG = "No room with that name and password. Check both and try again."
 LOCKED = "Too many wrong room passwords. Please wait 15 minutes before you try again."
 ROOM_LOCKED = "Too many wrong passwords for that room lately. Please wait 15 minutes before you try again."
+
+
+def receipts_reply(link: str) -> str:
+    """No room name: with a 40-character public URL the link alone is 134 characters."""
+    return f"Receipts, 1 hour: {link}"
+
+
+def rooms_reply(names: list[str], active: str | None) -> str:
+    """`\\ROOMS`: the rooms in order, the active one marked; as many as fit one segment (the
+    others are counted, the active one always shown)."""
+    shown = [f"{name} (active)" if name == active else name for name in names]
+    tail = " Switch with \\USE <room>." if len(names) > 1 else ""
+    while True:
+        more = len(names) - len(shown)
+        listed = ", ".join(shown) + (f" and {more} more" if more else "")
+        text = f"Your rooms: {listed}.{tail}"
+        droppable = [n for n in range(len(shown)) if not shown[n].endswith(" (active)")]
+        if fits_one_segment(text) or not droppable:
+            return text
+        shown.pop(droppable[-1])
 
 
 def too_long() -> str:
@@ -130,6 +152,18 @@ async def _named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str,
     return active if active is not None else NOT_IN_ROOM
 
 
+def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) -> str:
+    """`You left house; you still owe $0.27 there.`: what is left stays in the room's ledger."""
+    text = f"You left {room_name}"
+    if left > 0:
+        text += f"; you are still owed {cur.format(left)} there"
+    elif left < 0:
+        text += f"; you still owe {cur.format(-left)} there"
+    if next_room is not None:
+        return f"{text}. Your active room is {next_room}."
+    return f"{text}."
+
+
 @router.command("LEAVE", args=(0, 1), usage="\\LEAVE [<room>]")
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
@@ -140,15 +174,7 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
         next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
         book = await room_ledger(conn, room.id)  # what is left stays in the room's ledger
     ctx.log.info("room.left", room_id=room.id)
-    left = book.position(user_id)
-    text = f"You left {room.name}"
-    if left > 0:
-        text += f"; you are still owed {book.currency.format(left)} there"
-    elif left < 0:
-        text += f"; you still owe {book.currency.format(-left)} there"
-    if next_room is not None:
-        return f"{text}. Your active room is {next_room.name}."
-    return f"{text}."
+    return left_reply(room.name, book.position(user_id), book.currency, next_room.name if next_room else None)
 
 
 @router.command("ROOMS", args=(0, 99), usage="\\ROOMS")
@@ -159,9 +185,7 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
         active = await rooms.active_room(conn, user_id)
     if not mine:
         return NOT_IN_ROOM
-    names = [f"{r.name} (active)" if active is not None and r.id == active.id else r.name for r in mine]
-    tail = " Switch with \\USE <room>." if len(mine) > 1 else ""
-    return f"Your rooms: {', '.join(names)}.{tail}"
+    return rooms_reply([r.name for r in mine], active.name if active is not None else None)
 
 
 @router.command("USE", args=1, usage="\\USE <room>")
@@ -187,4 +211,4 @@ async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
     if link is None:
         return "The receipt gallery is not set up on this number."
     ctx.log.info("gallery.link_sent", room_id=room.id)
-    return Reply(f"Receipts of {room.name} (1 hour): {link}", redact=True)
+    return Reply(receipts_reply(link), redact=True)

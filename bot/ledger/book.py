@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.ledger.money import Currency, currency_or_default
 from bot.ledger.split import Expense, Payment, net_positions, settle, split_equally
 from bot.logs import mask_phone
+from bot.segments import fits_one_segment
 from storage import ledger as store
 
 FORMER = "a former member"
@@ -105,7 +106,9 @@ def balance_line(room_name: str, ledger: RoomLedger) -> str:
         text = f"{room_name}: {debts}."
     if ledger.uncounted:
         s = "s" if ledger.uncounted != 1 else ""
-        text += f" {ledger.uncounted} receipt{s} in another currency not counted."
+        note = f"{text} {ledger.uncounted} receipt{s} in another currency not counted."
+        if fits_one_segment(note) or not fits_one_segment(text):
+            text = note  # said when it fits, or when the debts take more than one segment anyway
     return text
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.ledger.book import RoomLedger, position_phrase
 from bot.ledger.money import Amount, Currency, currency
 from bot.ocr.reader import OcrReader
+from bot.segments import fits_one_segment
 from storage.ledger import ReceiptAmount
 
 ASK = "Reply \\AMOUNT 12.34 to set it."
@@ -49,9 +50,12 @@ def _fmt(r: ReceiptAmount) -> str:
     return cur.format(r.amount_minor) if cur else f"{r.currency} {r.amount_minor}"
 
 
-def saved_reply(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int) -> str:
-    """`Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all.` and the
-    shapes for no total, another currency and several photos (one reply sums them up)."""
+def saved_replies(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int) -> list[str]:
+    """The reply to saved receipts, richest first, then shorter forms for when it (and what is
+    said about photos that were not saved) would not fit one segment.
+
+    `Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all.`; the shapes
+    for no total, another currency, and several photos (one reply sums them up)."""
     cur = ledger.currency
     counted = [r for r in items if r.amount_minor and r.currency == cur.code]
     foreign = [r for r in items if r.amount_minor and r.currency != cur.code]
@@ -61,30 +65,41 @@ def saved_reply(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, 
     split = f"split {ways} ways, {position}" if ways > 1 else f"you are its only member, {position}"
     if len(items) == 1:
         if counted:
-            return f"Saved {_fmt(counted[0])} to {room_name}: {split}. \\BALANCE for all."
+            return [
+                f"Saved {_fmt(counted[0])} to {room_name}: {split}. \\BALANCE for all.",
+                f"Saved {_fmt(counted[0])} to {room_name}: {position}.",
+            ]
         if foreign:
-            return (
+            return [
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
-                f"Reply \\AMOUNT 12.34 to count it in {cur.code}."
-            )
+                f"Reply \\AMOUNT 12.34 to count it in {cur.code}.",
+                f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
+            ]
         if missing:
-            return f"Saved to {room_name}; no total found. {ASK}"
-        return f"Saved to {room_name}."
-    text = f"Saved {len(items)} receipts to {room_name}"
-    if counted:
-        total = sum(r.amount_minor or 0 for r in counted)
-        text += f", {cur.format(total)} in all: {split}."
-    else:
-        text += "."
+            return [f"Saved to {room_name}; no total found. {ASK}"]
+        return [f"Saved to {room_name}."]
+    head = f"Saved {len(items)} receipts to {room_name}"
+    total = cur.format(sum(r.amount_minor or 0 for r in counted))
+    photos = ", ".join(str(r.media_index + 1) for r in missing)
+    s = "s" if len(missing) > 1 else ""
+    full = f"{head}, {total} in all: {split}." if counted else f"{head}."
+    compact = f"{head}, {total} in all: {position}." if counted else f"{head}."
     if missing:
-        photos = ", ".join(str(r.media_index + 1) for r in missing)
-        s = "s" if len(missing) > 1 else ""
-        text += f" No total on photo{s} {photos}: reply \\AMOUNT 12.34 for each, in order."
+        full += f" No total on photo{s} {photos}: reply \\AMOUNT 12.34 for each, in order."
+        compact += f" No total on {len(missing)} photo{s}: reply \\AMOUNT 12.34 for each."
     if foreign:
-        text += f" Not counted: {', '.join(_fmt(r) for r in foreign)} in a {cur.code} room."
+        full += f" Not counted: {', '.join(_fmt(r) for r in foreign)} in a {cur.code} room."
+        compact += f" {len(foreign)} in another currency not counted."
     if counted and not missing and not foreign:
-        text += " \\BALANCE for all."
-    return text
+        full += " \\BALANCE for all."
+    minimal = f"{head}." + (" Some need \\AMOUNT 12.34." if missing else "")
+    return [full, compact, minimal]
 
 
-__all__ = ["ASK", "Found", "read_amount", "saved_reply"]
+def saved_reply(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int) -> str:
+    """The richest form of `saved_replies` that fits one segment."""
+    forms = saved_replies(room_name, items, ledger, sender)
+    return next((f for f in forms if fits_one_segment(f)), forms[-1])
+
+
+__all__ = ["ASK", "Found", "read_amount", "saved_replies", "saved_reply"]

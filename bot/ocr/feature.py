@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
-from bot.app import Feature
+from bot.app import Feature, Starting
+from bot.deps import Services
 from bot.logs import get_logger
-from bot.ocr.reader import SERVICE, OcrReader
-from bot.runtime import Runtime
+from bot.ocr.reader import OcrReader
 
 log = get_logger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
-    media = runtime.deps.config.media
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
+    media = starting.deps.config.media
     if not media.ocr:
-        yield
+        yield starting.deps.services
         return
     reader = OcrReader(media.ocr_concurrency)
-    runtime.deps.services[SERVICE] = reader
     log.info("ocr.ready", concurrency=media.ocr_concurrency)
     try:
-        yield
+        yield dataclasses.replace(starting.deps.services, ocr=reader)
     finally:
-        runtime.deps.services.pop(SERVICE, None)
         reader.close()
 
 

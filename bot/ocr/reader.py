@@ -73,9 +73,6 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(parts)[:MAX_PDF_CHARS]
 
 
-SERVICE = "ocr_reader"  # its key in deps.services
-
-
 class OcrReader:
     """One per app. `read` returns a Reading and never raises for a bad file or engine.
 
@@ -135,8 +132,7 @@ class OcrReader:
 
 
 def reader_of(deps: Deps) -> OcrReader | None:
-    reader = deps.services.get(SERVICE)
-    return reader if isinstance(reader, OcrReader) else None
+    return deps.services.ocr
 
 
-__all__ = ["SERVICE", "Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text", "reader_of"]
+__all__ = ["Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text", "reader_of"]
