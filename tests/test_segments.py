@@ -18,7 +18,6 @@ import structlog
 import handlers
 from bot import media, middlewares, worker, xaccount
 from bot.config import Config, ServerConfig
-from bot.deps import Services
 from bot.dispatch import Context
 from bot.ledger import book
 from bot.ledger.intake import saved_replies
@@ -43,7 +42,9 @@ assert len(PUBLIC_URL) == 40
 def _deps() -> Any:
     config = Config(server=ServerConfig(public_url=PUBLIC_URL))
     signer = LinkSigner([b"k" * 32])
-    return SimpleNamespace(config=config, now=lambda: 9_999_999_999.0, services=Services(link_signer=signer))
+    return SimpleNamespace(
+        config=config, now=lambda: 9_999_999_999.0, services=SimpleNamespace(link_signer=signer)
+    )
 
 
 def _ctx() -> Context:
