@@ -42,7 +42,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/textwire \
     PATH=/opt/textwire/bin:$PATH
 
-RUN groupadd --system --gid 10001 textwire \
+# OpenCV (through rapidocr-onnxruntime, which reads receipt totals) loads libGL and GLib at import
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 textwire \
     && useradd --system --uid 10001 --gid textwire --home-dir /data --shell /usr/sbin/nologin textwire \
     && mkdir -p /data \
     && chown textwire:textwire /data

@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= data
 
-.PHONY: run test lint typecheck pytest install clean clean-data bench-webhook bench-refresh bench-media
+.PHONY: run test lint typecheck pytest install clean clean-data bench-webhook bench-refresh bench-media bench-receipts
 
 # A .venv made by another Python (another version, or an interpreter that moved or is gone) is
 # rebuilt, not reused: compare the venv's interpreter with $(PYTHON) by version and base prefix.
@@ -54,6 +54,9 @@ bench-refresh: $(STAMP)
 
 bench-media: $(STAMP)
 	$(BIN)/python bench/media.py
+
+bench-receipts: $(STAMP)
+	$(BIN)/python bench/receipts.py
 
 # The virtualenv and caches only: data/ holds the keys and the database and is never touched here.
 clean:

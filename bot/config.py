@@ -72,6 +72,8 @@ class MediaConfig:
     max_items: int = 10
     max_pixels: int = 40_000_000
     decode_concurrency: int = 2
+    ocr: bool = True  # read receipt totals (bot/ocr); off: amounts come from captions and \AMOUNT
+    ocr_concurrency: int = 1
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,7 @@ def _validate(config: Config) -> None:
         ("media", "max_items"),
         ("media", "max_pixels"),
         ("media", "decode_concurrency"),
+        ("media", "ocr_concurrency"),
         ("limits", "per_sender_per_minute"),
         ("worker", "concurrency"),
         ("worker", "max_attempts"),

@@ -20,6 +20,7 @@ from storage.db import Database
 if TYPE_CHECKING:
     from bot.links import LinkSigner
     from bot.media import MediaPipeline
+    from bot.ocr.reader import OcrReader
     from bot.twilio_client import Transport
     from bot.xaccount import XAccounts
     from storage.crypto import TokenCipher
@@ -34,6 +35,7 @@ class Services:
     link_signer: LinkSigner | None = None  # gallery and local media links (bot/gallery.py)
     media_store: MediaStore | None = None  # receipts' photos (bot/media.py)
     media_pipeline: MediaPipeline | None = None  # fetch, check and clean photos from Twilio
+    ocr: OcrReader | None = None  # receipt totals (bot/ocr); None when media.ocr is off
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from bot import media, pages
 from bot.app import Feature, Starting
 from bot.deps import Services
 from bot.expect import expect_continue
+from bot.ledger.view import ledger_view
 from bot.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
 from bot.logs import get_logger
 from bot.runtime import RUNTIME
@@ -55,6 +56,7 @@ class Item:
     when: str
     iso: str
     caption: str
+    amount: str = ""  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
 
 
 def _denied(verdict: str, what: str) -> web.Response:
@@ -104,15 +106,29 @@ async def gallery(request: web.Request) -> web.Response:
                 .limit(PAGE_LIMIT)
             )
         ).all()
-    if room is None:
+        ledger = await ledger_view(conn, room_id, [str(r.id) for r in rows]) if room is not None else None
+    if room is None or ledger is None:
         return pages.message("Room not found", "This room does not exist any more.", status=404)
     urls = await asyncio.gather(*(store.url(r.object_key) for r in rows))
     items = []
     for row, url in zip(rows, urls, strict=True):
+        line = ledger.receipts.get(str(row.id))
         who = FORMER_MEMBER if row.uploader_id is None else row.uploader_phone_masked or FORMER_MEMBER
+        if line is not None and row.uploader_id is not None:
+            who = line.paid_by  # their \NAME when they set one
         when, iso = _when(row.created_at)
         is_pdf = row.content_type == "application/pdf"
-        items.append(Item(url=url, is_pdf=is_pdf, who=who, when=when, iso=iso, caption=row.caption or ""))
+        items.append(
+            Item(
+                url=url,
+                is_pdf=is_pdf,
+                who=who,
+                when=when,
+                iso=iso,
+                caption=row.caption or "",
+                amount=line.amount if line is not None else "",
+            )
+        )
     log.info("gallery.viewed", room_id=room_id, receipts=len(items))
     return pages.render(
         "gallery.html",
@@ -121,6 +137,10 @@ async def gallery(request: web.Request) -> web.Response:
         room=room.name,
         items=items,
         truncated=len(items) >= PAGE_LIMIT,
+        settle=ledger.settle,
+        positions=ledger.positions,
+        payments=[(_when(at), text) for at, text in ledger.payments],
+        currency=ledger.currency,
     )
 
 

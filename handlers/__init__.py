@@ -8,12 +8,13 @@ plain text).
 from __future__ import annotations
 
 from bot.dispatch import Router
-from handlers import account, help, keywords, media, post, rooms
+from handlers import account, help, keywords, ledger, media, post, rooms
 
 ROUTERS: tuple[Router, ...] = (
     keywords.router,
     account.router,
     rooms.router,
+    ledger.router,
     help.router,
     help.fallback,
     media.router,

@@ -25,6 +25,7 @@ class Family:
 
 FAMILIES: tuple[Family, ...] = (
     Family("ROOMS", "Rooms", ("CREATE", "JOIN", "LEAVE", "ROOMS", "USE", "RECEIPTS")),
+    Family("MONEY", "Splitting the bill", ("NAME", "AMOUNT", "BALANCE", "PAID", "CURRENCY")),
     Family("X", "X", ("LINK", "UNLINK")),
     Family("ACCOUNT", "Account", ("STOP",)),
 )

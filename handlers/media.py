@@ -6,12 +6,24 @@ An item that cannot be kept is named in the reply and the others are still saved
 the store is down the message is retried later (`Retry`): what was stored stays stored and is
 never stored twice. After the objects are stored, the copies at Twilio are deleted (a failure is
 logged and retried by the scheduler).
+
+Each receipt's amount (issue 12): the caption's amount, else its total read by OCR, else none
+(bot/ledger/intake.py); it is split among the room's members at that moment (their order is
+stored with it). One reply sums the message up: `Saved $23.17 to house: split 3 ways, you are
+owed $15.45. \\BALANCE for all.`, or asks for `\\AMOUNT` when no total was read with confidence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from bot.deps import Deps
 from bot.dispatch import Context, HandlerResult, Inbound, Router, has_media
-from bot.errors import Retry
+from bot.errors import Defer, Retry
+from bot.ledger.book import room_ledger
+from bot.ledger.intake import read_amount, saved_replies
+from bot.ledger.money import caption_amount, currency_or_default
+from bot.ledger.split import split_order
 from bot.logs import mask_phone
 from bot.media import (
     BAD_TYPE,
@@ -26,8 +38,9 @@ from bot.media import (
     pipeline_of,
     store_of,
 )
+from bot.ocr.reader import reader_of
 from bot.segments import fits_one_segment
-from storage import receipts, rooms
+from storage import ledger, receipts, rooms
 from storage.media import StoreUnavailable, object_key
 
 router = Router(name=__name__)
@@ -39,6 +52,12 @@ NO_ROOM = (
 NOT_SET_UP = "Photos are not kept on this number."
 GAVE_UP = "We could not save your photos: a service we rely on was down for too long. Please send them again."
 CAPTION_MAX = 500
+OCR_BUSY_SECONDS = 2.0
+
+
+def ocr_waiting_limit(deps: Deps) -> int:
+    """At most half the worker's slots wait for OCR; the rest stay free for other messages."""
+    return max(1, deps.config.worker.concurrency // 2)
 
 
 # the reasons in a few words, for a reply about many photos that must still fit one segment
@@ -52,10 +71,6 @@ SHORT_REASONS = {
 }
 
 
-def _saved_text(count: int, room_name: str) -> str:
-    return f"Saved {count} receipt{'s' if count != 1 else ''} to {room_name}"
-
-
 def _short(reason: str) -> str:
     if reason in SHORT_REASONS:
         return SHORT_REASONS[reason]
@@ -66,25 +81,22 @@ def _short(reason: str) -> str:
     return reason
 
 
-def photos_reply(saved: int, room_name: str, failures: list[tuple[int, str]]) -> str:
-    """The one reply to an MMS: what was saved, and each photo that was not and why; shortened,
-    then summed up, when that would take more than one segment."""
-    head = _saved_text(saved, room_name) if saved else ""
-    detailed = [f"{head}." if failures else head] if head else []
-    detailed += [f"Photo {number} was not saved: {reason}." for number, reason in failures]
-    text = " ".join(detailed)
-    if fits_one_segment(text) or not failures:
-        return text
+def photos_reply(heads: Sequence[str], failures: list[tuple[int, str]]) -> str:
+    """The one reply to an MMS: what was saved (`heads`: its forms, richest first, from
+    bot/ledger/intake.py), and each photo that was not and why; shortened, then summed up, when
+    that would take more than one segment."""
+    forms = list(heads) or [""]
+    count = len(failures)
+    detailed = " ".join(f"Photo {number} was not saved: {reason}." for number, reason in failures)
     grouped: dict[str, list[int]] = {}
     for number, reason in failures:
         grouped.setdefault(_short(reason), []).append(number)
     tail = "; ".join(f"{', '.join(map(str, numbers))} ({why})" for why, numbers in grouped.items())
-    text = f"{head}. Photos not saved: {tail}." if head else f"Photos not saved: {tail}."
-    if fits_one_segment(text):
-        return text
-    count = len(failures)
     summary = f"{count} photo{'s' if count != 1 else ''} not saved: not photos, too big or damaged."
-    return f"{head}. {summary}" if head else summary
+    tails = [detailed, f"Photos not saved: {tail}.", summary] if failures else [""]
+    candidates = [" ".join(p for p in (head, t) if p) for t in tails for head in forms[:1]]
+    candidates += [" ".join(p for p in (head, tails[-1]) if p) for head in forms[1:]]
+    return next((c for c in candidates if fits_one_segment(c)), candidates[-1])
 
 
 @router.message(has_media)
@@ -99,9 +111,18 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         room = await rooms.active_room(conn, user_id)
         if done:  # an earlier try stored some: the rest go to the same room
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
-    if room is None:
+        room_currency = currency_or_default(await ledger.room_currency(conn, room.id)) if room else None
+    if room is None or room_currency is None:
         return NO_ROOM
     caption = msg.text[:CAPTION_MAX]
+    # a caption's amount is for a message with one photo: it cannot say which of several it is for
+    caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
+    reader = reader_of(deps)
+    if reader is not None and caption_money is None and not done and reader.crowded(ocr_waiting_limit(deps)):
+        # OCR is bounded (media.ocr_concurrency); a worker slot waiting for it is a slot other
+        # people's texts cannot use. Nothing is stored yet: come back in a moment.
+        ctx.log.info("ocr.busy_deferred", queued=reader.queued)
+        raise Defer(deps.now() + OCR_BUSY_SECONDS)
     max_items = deps.config.media.max_items
     saved = len(done)
     failures: list[tuple[int, str]] = []
@@ -128,8 +149,9 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
             raise Retry(f"media store: {exc}", failure_reply=GAVE_UP) from None
+        found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
         async with deps.db.tx() as conn:
-            await receipts.insert(
+            inserted = await receipts.insert(
                 conn,
                 receipts.NewReceipt(
                     id=receipt_id,
@@ -147,6 +169,17 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
                     twilio_media_url=item.url,
                 ),
             )
+            if inserted:
+                await ledger.set_amount(
+                    conn,
+                    receipt_id,
+                    minor=found.minor,
+                    currency=found.currency,
+                    source=found.source,
+                    ocr_status=found.ocr_status,
+                )
+                member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
+                await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
         saved += 1
         ctx.log.info(
             "receipt.saved",
@@ -155,7 +188,15 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             item=number,
             content_type=prepared.content_type,
             size=len(prepared.data),
+            amount_source=found.source,
+            ocr_status=found.ocr_status,
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.message_sid)
-    return photos_reply(saved, room.name, failures)
+    heads: list[str] = []
+    if saved:
+        async with deps.db.read() as conn:
+            items = await ledger.of_message(conn, msg.message_sid)
+            book = await room_ledger(conn, room.id)
+        heads = saved_replies(room.name, items, book, user_id)
+    return photos_reply(heads, failures)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router
+from bot.ledger.book import room_ledger
+from bot.ledger.money import Currency
 from bot.links import gallery_link
 from bot.segments import fits_one_segment
 from storage import rooms
@@ -150,6 +152,18 @@ async def _named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str,
     return active if active is not None else NOT_IN_ROOM
 
 
+def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) -> str:
+    """`You left house; you still owe $0.27 there.`: what is left stays in the room's ledger."""
+    text = f"You left {room_name}"
+    if left > 0:
+        text += f"; you are still owed {cur.format(left)} there"
+    elif left < 0:
+        text += f"; you still owe {cur.format(-left)} there"
+    if next_room is not None:
+        return f"{text}. Your active room is {next_room}."
+    return f"{text}."
+
+
 @router.command("LEAVE", args=(0, 1), usage="\\LEAVE [<room>]")
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
@@ -158,10 +172,9 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
         if isinstance(room, str):
             return room
         next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
+        book = await room_ledger(conn, room.id)  # what is left stays in the room's ledger
     ctx.log.info("room.left", room_id=room.id)
-    if next_room is not None:
-        return f"You left {room.name}. Your active room is {next_room.name}."
-    return f"You left {room.name}."
+    return left_reply(room.name, book.position(user_id), book.currency, next_room.name if next_room else None)
 
 
 @router.command("ROOMS", args=(0, 99), usage="\\ROOMS")

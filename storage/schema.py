@@ -35,6 +35,9 @@ users = sa.Table(
     sa.Column("x_relink_notified_at", sa.Float),
     # per-sender rate limit: when the slow-down notice was last sent
     sa.Column("slowdown_notified_at", sa.Float),
+    # how the person's rooms see them (\NAME, issue 12); name_key is case-folded
+    sa.Column("name", sa.String(20)),
+    sa.Column("name_key", sa.String(20)),
 )
 
 # Inbound messages, keyed by MessageSid: insert-or-ignore makes a redelivery a no-op.
@@ -156,6 +159,7 @@ rooms = sa.Table(
     sa.Column("password_hash", sa.Text, nullable=False),  # argon2id$... with its own salt
     sa.Column("created_by", sa.Integer),  # users.id, kept without a foreign key (no cycle)
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="USD"),  # ISO 4217 (issue 12)
 )
 
 memberships = sa.Table(
@@ -236,6 +240,38 @@ receipts = sa.Table(
     sa.Column("twilio_media_url", sa.Text),
     sa.Column("twilio_deleted_at", sa.Float),
     sa.Column("twilio_delete_attempts", sa.Integer, nullable=False, server_default="0"),
+    # the ledger (issue 12): an amount in minor units of `currency`; NULL or 0: not in the ledger
+    sa.Column("amount_minor", sa.BigInteger),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("amount_source", sa.String(16)),  # caption | ocr | pdf | manual
+    sa.Column("ocr_status", sa.String(16)),  # ok | none | ask: what reading the photo gave
     sa.UniqueConstraint("message_sid", "media_index"),
     sa.Index("ix_receipts_room_created", "room_id", "created_at"),
+)
+
+# Who shares a receipt: the room's members when it was saved, in the order leftover cents go
+# (bot/ledger/split.py). user_id NULL: a former member (the account is gone).
+receipt_members = sa.Table(
+    "receipt_members",
+    metadata,
+    sa.Column(
+        "receipt_id", sa.String(36), sa.ForeignKey("receipts.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+)
+
+# \PAID: one member paid another, once per inbound message.
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.String(36), sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("payer_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("payee_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("message_sid", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_payments_room_created", "room_id", "created_at"),
 )

@@ -131,7 +131,8 @@ def make_config(tmp_path: Path, database_url: str) -> Callable[..., Config]:
         base = Config(
             server=ServerConfig(public_url=PUBLIC_URL, data_dir=str(data)),
             database=DatabaseConfig(url=database_url),
-            media=MediaConfig(local_dir=str(data / "media")),
+            # OCR off unless a test turns it on (tests/test_ledger_ocr.py shares one engine)
+            media=MediaConfig(local_dir=str(data / "media"), ocr=False),
             worker=WorkerConfig(poll_seconds=0.05, retry_base_seconds=0.05),
         )
         return replace(base, **sections)

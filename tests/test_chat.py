@@ -89,7 +89,8 @@ async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served
         photo.write_bytes(jpeg_with_gps(320, 240))
         sent = served.chat("--from", ALICE, "--photo", str(photo), "--text", "lunch")
         assert sent.returncode == 0, sent.stderr
-        assert sent.stdout.strip() == "< Saved 1 receipt to house"
+        # the real server reads the photo (OCR on, config.toml); a plain picture has no total
+        assert sent.stdout.strip() == "< Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
 
         rows = served.query("SELECT object_key, content_type, size, caption FROM receipts")
         assert len(rows) == 1
@@ -132,12 +133,14 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[1:] == [
-            "< Saved 1 receipt to trip",
+            "< Saved $40.00 to trip: you are its only member, you are settled up. \\BALANCE for all.",
             "< Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept.",
         ]
         assert "cannot read missing.jpg" in result.stderr
         both = served.chat("--from", BOB, "--photo", "a.jpg", "--photo", "b.png")
-        assert both.stdout.strip() == "< Saved 2 receipts to trip"
+        assert both.stdout.strip() == (
+            "< Saved 2 receipts to trip. No total on photos 1, 2: reply \\AMOUNT 12.34 for each, in order."
+        )
         too_many = served.chat("--from", BOB, *[arg for _ in range(11) for arg in ("--photo", "a.jpg")])
         assert too_many.returncode == 2
         assert "at most 10 photos" in too_many.stderr

@@ -51,9 +51,15 @@ async def test_a_members_link_lists_the_rooms_receipts_newest_first(
     )
     await say(bot, fake_twilio, "\\CREATE house pw")
     await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
-    assert await send_photos(bot, fake_twilio, 2, "<b>Lunch</b> & co", ALICE) == "Saved 2 receipts to house"
+    assert (
+        await send_photos(bot, fake_twilio, 2, "<b>Lunch</b> & co", ALICE)
+        == "Saved 2 receipts to house. No total on photos 1, 2: reply \\AMOUNT 12.34 for each, in order."
+    )
     now[0] += 60
-    assert await send_photos(bot, fake_twilio, 1, "taxi", BOB) == "Saved 1 receipt to house"
+    assert (
+        await send_photos(bot, fake_twilio, 1, "taxi", BOB)
+        == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
     link = await gallery_link(bot, fake_twilio, BOB)
     assert link.startswith(f"{bot.config.public_base}/rooms/")
 

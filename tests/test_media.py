@@ -80,7 +80,10 @@ async def test_an_mms_of_three_photos_lands_in_s3_clean(
     assert (await bot.post(form)).status == 200
     assert await bot.handled(sid) == "done"
     [reply] = (await fake_twilio.wait_for_messages(before + 1))[before:]
-    assert reply["Body"] == "Saved 3 receipts to house"
+    assert (
+        reply["Body"]
+        == "Saved 3 receipts to house. No total on photos 1, 2, 3: reply \\AMOUNT 12.34 for each, in order."
+    )
 
     keys = await s3_bucket.keys()
     assert len(keys) == 3
@@ -183,8 +186,8 @@ async def test_bad_items_are_refused_by_name_and_the_rest_saved(
     reply = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
     # one segment: six reasons in full would take three, so they are said in a few words
     assert reply == (
-        "Saved 2 receipts to house. Photos not saved: 1, 2 (not from Twilio); 3 (over 5 MB); "
-        "4 (not a photo or PDF); 5 (too many pixels); 6 (damaged)."
+        "Saved 2 receipts to house. No total on photos 7, 8: reply \\AMOUNT 12.34 for each, in order. "
+        "6 photos not saved: not photos, too big or damaged."
     )
     rows = await bot.rows("SELECT media_index, content_type FROM receipts ORDER BY media_index")
     assert [(r.media_index, r.content_type) for r in rows] == [(6, "image/jpeg"), (7, "application/pdf")]
@@ -210,7 +213,10 @@ async def test_photos_without_a_room_say_how_to_get_one(bot: Bot, fake_twilio: F
 async def test_a_photo_on_the_local_backend_and_the_singular_reply(bot: Bot, fake_twilio: FakeTwilio) -> None:
     await say(bot, fake_twilio, "\\CREATE house pw")
     url = fake_twilio.media.add(images.heic_with_gps(), "image/heic")
-    assert await say(bot, fake_twilio, "dinner", **mms([url])) == "Saved 1 receipt to house"
+    assert (
+        await say(bot, fake_twilio, "dinner", **mms([url]))
+        == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
     key = await bot.scalar("SELECT object_key FROM receipts")
     assert key.endswith(".jpg")
     stored = (bot.config.data_dir / "media" / key).read_bytes()
@@ -299,7 +305,10 @@ async def test_a_retry_after_partial_success_stores_nothing_twice(
     assert len(flaky.puts) == 3 == len(set(flaky.puts))  # each object once
     assert await bot.scalar("SELECT count(*) FROM receipts") == 3
     [reply] = (await fake_twilio.wait_for_messages(before + 1))[before:]
-    assert reply["Body"] == "Saved 3 receipts to house"
+    assert (
+        reply["Body"]
+        == "Saved 3 receipts to house. No total on photos 1, 2, 3: reply \\AMOUNT 12.34 for each, in order."
+    )
     assert len(fake_twilio.media.deleted) == 3
 
 
@@ -315,7 +324,10 @@ async def test_a_failed_delete_at_twilio_is_logged_and_retried_later(
     url = fake_twilio.media.add(images.jpeg_with_gps())
     fake_twilio.media.delete_failures.append(500)
     with capture_logs(processors=[merge_contextvars]) as logs:
-        assert await say(bot, fake_twilio, "", **mms([url])) == "Saved 1 receipt to house"
+        assert (
+            await say(bot, fake_twilio, "", **mms([url]))
+            == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+        )
     assert "media.delete_failed" in [e["event"] for e in logs]
     [row] = await bot.rows("SELECT twilio_deleted_at, twilio_delete_attempts FROM receipts")
     assert row.twilio_deleted_at is None
@@ -425,7 +437,10 @@ async def test_messages_from_bob_go_to_bobs_room(bot: Bot, fake_twilio: FakeTwil
     await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
     await say(bot, fake_twilio, "\\CREATE trip pw", sender=BOB)
     url = fake_twilio.media.add(images.jpeg_with_gps())
-    assert await say(bot, fake_twilio, "", sender=BOB, **mms([url])) == "Saved 1 receipt to trip"
+    assert (
+        await say(bot, fake_twilio, "", sender=BOB, **mms([url]))
+        == "Saved to trip; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
     trip = await bot.scalar("SELECT id FROM rooms WHERE name = 'trip'")
     assert await bot.scalar("SELECT room_id FROM receipts") == trip
 
@@ -435,7 +450,10 @@ async def test_the_size_cap_holds_while_streaming_without_a_length(bot: Bot, fak
     big = fake_twilio.media.add(images.big_jpeg_like(6 * 1024 * 1024), chunked=True)
     fine = fake_twilio.media.add(images.jpeg_with_gps(), chunked=True)
     reply = await say(bot, fake_twilio, "", **mms([big, fine]))
-    assert reply == f"Saved 1 receipt to house. Photo 1 was not saved: {too_big(5 * 1024 * 1024)}."
+    assert (
+        reply
+        == f"Saved to house; no total found. Reply \\AMOUNT 12.34 to set it. Photo 1 was not saved: {too_big(5 * 1024 * 1024)}."
+    )
 
 
 async def test_items_over_the_configured_limit_are_named(
@@ -448,7 +466,10 @@ async def test_items_over_the_configured_limit_are_named(
     await say(bot, fake_twilio, "\\CREATE house pw")
     urls = [fake_twilio.media.add(images.jpeg_with_gps()) for _ in range(3)]
     reply = await say(bot, fake_twilio, "", **mms(urls))
-    assert reply == "Saved 2 receipts to house. Photo 3 was not saved: at most 2 are kept per message."
+    assert (
+        reply
+        == "Saved 2 receipts to house. No total on photos 1, 2: reply \\AMOUNT 12.34 for each, in order. Photo 3 was not saved: at most 2 are kept per message."
+    )
 
 
 async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(

@@ -19,10 +19,15 @@ import handlers
 from bot import media, middlewares, worker, xaccount
 from bot.config import Config, ServerConfig
 from bot.dispatch import Context
+from bot.ledger import book
+from bot.ledger.intake import saved_replies
+from bot.ledger.money import currency_or_default as currency_of
+from bot.ledger.split import Payment
 from bot.links import LinkSigner, gallery_link
 from bot.segments import fits_one_segment, gsm7_septets, segments
-from handlers import account, help, keywords, post, rooms
+from handlers import account, help, keywords, ledger, post, rooms
 from handlers import media as photos
+from storage.ledger import ReceiptAmount
 
 PUBLIC_URL = "https://" + "a" * 27 + ".test"  # 40 characters
 ROOM = "R" * 32  # the longest room name
@@ -53,6 +58,35 @@ def _gallery() -> str:
     link = gallery_link(_deps(), str(uuid.uuid4()))
     assert link is not None
     return rooms.receipts_reply(link)
+
+
+NAME = "N" * 20  # the longest \\NAME
+BIG = 99_999_999  # $999999.99
+USD = currency_of("USD")
+
+
+def _book(debts: list[tuple[int, int, int]], uncounted: int = 0) -> book.RoomLedger:
+    names: dict[int | None, str] = {n: f"{NAME[:-2]}{n:02}" for n in range(1, 21)}
+    return book.RoomLedger(
+        currency=USD,
+        net={1: BIG},
+        settlement=[Payment(payer, payee, amount) for payer, payee, amount in debts],
+        names=names,
+        uncounted=uncounted,
+        member_ids=tuple(range(1, 21)),
+    )
+
+
+def _saved(count: int, kind: str = "counted") -> list[str]:
+    def receipt(i: int) -> ReceiptAmount:
+        amount, code = {
+            "counted": (BIG, "USD"),
+            "missing": (None, None),
+            "foreign": (BIG, "INR"),
+        }[kind if kind != "mixed" else ("counted", "missing", "foreign")[i % 3]]
+        return ReceiptAmount(str(i), "r", 1, "MM", i, amount, code, None, 0.0)
+
+    return saved_replies(ROOM, [receipt(i) for i in range(count)], _book([]), 1)
 
 
 REASONS = [
@@ -131,19 +165,55 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("no room for photos", lambda: photos.NO_ROOM),
     ("photos not kept", lambda: photos.NOT_SET_UP),
     ("photos gave up", lambda: photos.GAVE_UP),
-    ("saved all", lambda: photos.photos_reply(MAX_ITEMS, ROOM, [])),
-    *[(f"one refused: {r[:20]}", lambda r=r: photos.photos_reply(1, ROOM, [(2, r)])) for r in REASONS],  # type: ignore[misc]
+    ("saved all", lambda: photos.photos_reply(_saved(MAX_ITEMS), [])),
+    *[(f"one refused: {r[:20]}", lambda r=r: photos.photos_reply(_saved(1), [(2, r)])) for r in REASONS],  # type: ignore[misc]
     (
         "all refused, all reasons",
-        lambda: photos.photos_reply(2, ROOM, [(n + 1, r) for n, r in enumerate(REASONS)]),
+        lambda: photos.photos_reply(_saved(2), [(n + 1, r) for n, r in enumerate(REASONS)]),
     ),
-    ("none saved", lambda: photos.photos_reply(0, ROOM, [(n + 1, REASONS[n % 3]) for n in range(MAX_ITEMS)])),
+    ("none saved", lambda: photos.photos_reply([], [(n + 1, REASONS[n % 3]) for n in range(MAX_ITEMS)])),
     (
         "eleven items",
         lambda: photos.photos_reply(
-            MAX_ITEMS, ROOM, [(MAX_ITEMS + 1, f"at most {MAX_ITEMS} are kept per message")]
+            _saved(MAX_ITEMS), [(MAX_ITEMS + 1, f"at most {MAX_ITEMS} are kept per message")]
         ),
     ),
+    # splitting the bill (issue 12): the longest names and amounts, 20 members
+    *[
+        (f"saved {n} ({kind})", lambda n=n, kind=kind: photos.photos_reply(_saved(n, kind), []))  # type: ignore[misc]
+        for n in (1, 2, MAX_ITEMS)
+        for kind in ("counted", "missing", "foreign", "mixed")
+    ],
+    (
+        "saved mixed and refused",
+        lambda: photos.photos_reply(_saved(MAX_ITEMS - 1, "mixed"), [(10, media.BROKEN)]),
+    ),
+    ("name set", lambda: f"Your rooms now see you as {NAME}."),
+    ("name taken", lambda: f"Someone in {ROOM} goes by {NAME} already. Pick another name."),
+    ("name rules", lambda: ledger.NAME_RULES),
+    ("balance settled", lambda: book.balance_line(ROOM, _book([]))),
+    ("balance two debts", lambda: book.balance_line(ROOM, _book([(2, 1, BIG), (3, 1, BIG)], uncounted=99))),
+    ("amount set", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, USD)),
+    ("amount out", lambda: ledger.amount_reply(ROOM, _book([]), 1, 0, USD)),
+    ("amount foreign", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"))),
+    ("amount usage", lambda: ledger.AMOUNT_USAGE),
+    ("amount none", lambda: f"You have no receipts in {ROOM} yet. Send a photo of one first."),
+    ("paid notice", lambda: ledger.paid_notice(NAME, BIG, USD, ROOM)),
+    ("paid usage", lambda: f"Usage: {ledger.PAID_USAGE}, e.g. \\PAID Alice 7.72"),
+    ("paid wrong currency", lambda: f"{ROOM} counts in USD: send the amount in USD."),
+    ("paid nobody", lambda: f"No one in {ROOM} goes by {NAME}. \\BALANCE shows the names."),
+    ("paid many", lambda: f"More than one member goes by {NAME}: use their last 4 digits."),
+    ("paid self", lambda: "You cannot pay yourself."),
+    (
+        "currency now",
+        lambda: f"{ROOM} counts in USD. Change it with \\CURRENCY <code> before the first amount.",
+    ),
+    ("currency bad", lambda: f"{'Z' * 8} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."),
+    ("currency same", lambda: f"{ROOM} counts in USD already."),
+    ("currency locked", lambda: f"{ROOM} has amounts in USD already; its currency cannot change now."),
+    ("currency set", lambda: f"{ROOM} counts in EUR (€) now."),
+    ("left owing", lambda: rooms.left_reply(ROOM, -BIG, USD, ROOM)),
+    ("left owed", lambda: rooms.left_reply(ROOM, BIG, USD, None)),
     # the worker and the limits
     ("sorry", lambda: worker.SORRY),
     ("outage", lambda: worker.OUTAGE_SORRY),

@@ -1,0 +1,184 @@
+"""Money as integer minor units (cents), never floats.
+
+Currencies are ISO 4217 codes with their minor-unit exponents from babel's CLDR data (USD 2,
+JPY 0, BHD 3). Amounts are shown with the currency's symbol when it is plain GSM-7 text ("$",
+"€", "£", "¥", "CA$"), else with its code ("INR 12.50"), so a reply stays one GSM-7 segment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from babel.numbers import get_currency_precision, get_currency_symbol, list_currencies
+
+DEFAULT_CURRENCY = "USD"
+# the most an amount may be, in major units: a typo, not a bill, beyond it
+MAX_MAJOR = 1_000_000
+
+_SYMBOL_CHARS = re.compile(r"^[A-Za-z$£¥€]{1,4}$")
+
+
+@dataclass(frozen=True)
+class Currency:
+    code: str
+    exponent: int
+    symbol: str  # "" when shown by its code
+
+    def format(self, minor: int) -> str:
+        """`$23.17`, `-$1.00`, `€12.50`, `¥1200`, `INR 12.50`."""
+        sign = "-" if minor < 0 else ""
+        value = abs(minor)
+        if self.exponent:
+            major, frac = divmod(value, 10**self.exponent)
+            number = f"{major}.{frac:0{self.exponent}d}"
+        else:
+            number = str(value)
+        if self.symbol:
+            return f"{sign}{self.symbol}{number}"
+        return f"{sign}{self.code} {number}"
+
+    def minor_of_major(self, major: int) -> int:
+        return major * int(10**self.exponent)
+
+
+@cache
+def _codes() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+@cache
+def currency(code: str) -> Currency | None:
+    """The currency for an ISO 4217 code (any case), or None."""
+    code = code.strip().upper()
+    if len(code) != 3 or code not in _codes():
+        return None
+    symbol = get_currency_symbol(code, locale="en_US")
+    if symbol == code or not _SYMBOL_CHARS.match(symbol):
+        symbol = ""
+    return Currency(code=code, exponent=int(get_currency_precision(code)), symbol=symbol)
+
+
+def currency_or_default(code: str | None) -> Currency:
+    found = currency(code or DEFAULT_CURRENCY)
+    if found is None:
+        found = currency(DEFAULT_CURRENCY)
+        assert found is not None
+    return found
+
+
+# -- reading amounts people type ---------------------------------------------------------------------
+
+# a number with optional thousands separators and an optional decimal part
+_NUMBER = r"\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?"
+_SYMBOLS = {"$": "$", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_AMOUNT = re.compile(
+    rf"(?<![\w.,])(?:(?P<pre>[$€£¥]|[A-Za-z]{{3}})\s?)?(?P<num>{_NUMBER})(?:\s?(?P<post>[$€£¥]|[A-Za-z]{{3}}))?(?![\w.,]*\d)"
+)
+
+
+def parse_number(text: str, exponent: int) -> int | None:
+    """`12.50` / `12,50` / `1,234.56` / `1.234,56` / `12` -> minor units; None when it is not one
+    amount. A separator followed by exactly three digits is a thousands separator, unless the
+    currency itself has three decimals."""
+    text = text.strip().replace("'", ",").replace(" ", ",")
+    if not re.fullmatch(r"[\d.,]+", text) or not text[0].isdigit() or not text[-1].isdigit():
+        return None
+    seps = [(i, ch) for i, ch in enumerate(text) if ch in ".,"]
+    decimals = ""
+    whole = text
+    if seps:
+        last_i, last_ch = seps[-1]
+        tail = text[last_i + 1 :]
+        kinds = {ch for _, ch in seps}
+        is_decimal = len(kinds) == 2 or (len(seps) == 1 and (len(tail) != 3 or exponent == 3))
+        if len(kinds) == 2 and [ch for _, ch in seps].count(last_ch) > 1:
+            return None  # 1.234.56: no reading of it is sure
+        if is_decimal:
+            whole, decimals = text[:last_i], tail
+        groups = re.split(r"[.,]", whole)
+        if len(groups) > 1 and (len(groups[0]) > 3 or any(len(g) != 3 for g in groups[1:])):
+            return None
+        whole = "".join(groups)
+    if len(decimals) > exponent:
+        return None
+    return int(whole + decimals.ljust(exponent, "0"))
+
+
+@dataclass(frozen=True)
+class Amount:
+    minor: int
+    currency: Currency
+
+
+def _marker_currency(marker: str | None, room: Currency) -> Currency | bool | None:
+    """The currency a marker names: a Currency, None (no marker), or False (not a currency)."""
+    if not marker:
+        return None
+    if marker == "$":
+        return room if "$" in room.symbol else currency("USD")
+    if marker in _SYMBOLS:
+        return currency(_SYMBOLS[marker])
+    return currency(marker) or False
+
+
+def parse_amount(text: str, room: Currency) -> Amount | None:
+    """An amount someone typed (`\\AMOUNT 12.34`, `\\PAID Bob 7,72`, `EUR 12.50`): the whole text
+    is one amount, with an optional currency symbol or code. None when it is not."""
+    found = amounts_in(text, room, whole=True)
+    return found[0] if len(found) == 1 else None
+
+
+def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount]:
+    """Amounts in free text (a caption): numbers with decimals or with a currency marker; a bare
+    whole number counts only when it is all the text. Distinct values, in order."""
+    stripped = text.strip()
+    found: list[Amount] = []
+    for m in _AMOUNT.finditer(stripped):
+        if whole and (m.start() != 0 or m.end() != len(stripped)):
+            continue
+        pre, post = m.group("pre"), m.group("post")
+        cur_pre, cur_post = _marker_currency(pre, room), _marker_currency(post, room)
+        if cur_pre is False or cur_post is False:
+            if whole:
+                return []
+            # a word that is no currency ("lunch 12.50", "12.50 and"): the number alone counts
+            cur_pre = None if cur_pre is False else cur_pre
+            cur_post = None if cur_post is False else cur_post
+        if cur_pre and cur_post and cur_pre != cur_post:
+            continue
+        cur = cur_pre or cur_post or room
+        assert isinstance(cur, Currency)
+        num = m.group("num")
+        has_decimals = bool(re.search(r"[.,]\d{1,3}$", num)) and parse_number(num, 0) is None
+        marked = bool(cur_pre or cur_post)
+        if not (has_decimals or marked or num == stripped):
+            continue
+        minor = parse_number(num, cur.exponent)
+        if minor is None or minor <= 0 or minor > cur.minor_of_major(MAX_MAJOR):
+            continue
+        amount = Amount(minor, cur)
+        if amount not in found:
+            found.append(amount)
+    return found
+
+
+def caption_amount(caption: str, room: Currency) -> Amount | None:
+    """The amount in a caption when there is exactly one (`$12.50`, `12,50`, `EUR 12.50`,
+    `lunch 12.50`); several different amounts are no answer."""
+    found = amounts_in(caption, room)
+    return found[0] if len(found) == 1 else None
+
+
+__all__ = [
+    "DEFAULT_CURRENCY",
+    "Amount",
+    "Currency",
+    "amounts_in",
+    "caption_amount",
+    "currency",
+    "currency_or_default",
+    "parse_amount",
+    "parse_number",
+]

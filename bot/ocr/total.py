@@ -1,0 +1,302 @@
+"""Which amount on a receipt is its total, from OCR boxes (text + position) or plain text lines.
+
+1. Rows: OCR returns words and amounts as separate boxes. The page's skew is the median angle of
+   the boxes' top edges; box centres are turned back by it, then boxes whose centres lie within
+   half a line height of each other form one row, read left to right.
+2. Each row's amount is its right-most money figure (with the currency's decimals, so quantities,
+   gallons at three decimals, dates and card digits are not amounts); its label (the letters
+   left, squashed: OCR often drops spaces) gives its kind: total, card charge, subtotal, tax,
+   tip, change, cash tendered, discount, or an item.
+3. Candidates, scored: TOTAL-like labels (AMOUNT DUE, BALANCE DUE, GRAND TOTAL: 12; TOTAL: 10;
+   BALANCE: 9; AMOUNT: 6), the card charge (VISA, DEBIT, ...: 8), the bottom-most amount after
+   the subtotal and tax (5). A value equal to subtotal + taxes (+ tips) gains 4.
+   A total before a tip gives way to the total after it (lower = upper + tip).
+4. The answer: the value with the highest summed score, only when it is sure. It asks (no
+   amount) when another value scores at least half as much, when the best is weaker than 8
+   (no keyword and no arithmetic backs it), or when subtotal + taxes disagree with it.
+   The largest number on the page is never taken just for being the largest.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# the scores of the kinds of evidence
+STRONG_TOTAL = 12.0
+TOTAL = 10.0
+BALANCE = 9.0
+CARD = 8.0
+AMOUNT = 6.0
+AFTER_TAX = 5.0
+ARITHMETIC = 4.0
+SURE = 8.0  # the best value needs at least this much
+RIVAL = 0.5  # another value with this share of the best's score means: ask
+
+_SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY"}
+_CODES = frozenset(
+    {"USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "MXN", "SEK", "NOK", "DKK", "PLN", "CZK"}
+)
+
+
+@dataclass(frozen=True)
+class Box:
+    """One OCR result: four corner points (clockwise from top-left), the text, its confidence."""
+
+    points: Sequence[Sequence[float]]
+    text: str
+    score: float = 1.0
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    y: float
+    score: float  # the lowest confidence of its boxes
+
+
+@dataclass(frozen=True)
+class Candidate:
+    value: int
+    score: float
+    row: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """`minor` is set only when the total is sure; `status` is "ok", "none" (nothing like a total)
+    or "ask" (candidates disagree or are too weak). `currency` is a code when the receipt names
+    one next to its amounts, else None (the room's currency is assumed)."""
+
+    minor: int | None
+    status: str
+    currency: str | None = None
+    candidates: tuple[tuple[int, float], ...] = field(default=())
+    reason: str = ""
+
+
+# -- rows ------------------------------------------------------------------------------------------
+
+
+def rows_of(boxes: Sequence[Box]) -> list[Row]:
+    """Boxes grouped into rows, top to bottom, each read left to right."""
+    if not boxes:
+        return []
+    angles: list[float] = []
+    heights: list[float] = []
+    for box in boxes:
+        (x0, y0), (x1, y1) = box.points[0][:2], box.points[1][:2]
+        (x3, y3) = box.points[3][:2]
+        width = math.hypot(x1 - x0, y1 - y0)
+        height = math.hypot(x3 - x0, y3 - y0)
+        heights.append(max(height, 1.0))
+        if width > 2 * height:
+            angles.append(math.atan2(y1 - y0, x1 - x0))
+    skew = statistics.median(angles) if angles else 0.0
+    cos, sin = math.cos(skew), math.sin(skew)
+    line = statistics.median(heights)
+    placed = []
+    for box in boxes:
+        cx = sum(p[0] for p in box.points) / len(box.points)
+        cy = sum(p[1] for p in box.points) / len(box.points)
+        placed.append((-sin * cx + cos * cy, cos * cx + sin * cy, box))  # (y', x', box)
+    placed.sort(key=lambda t: t[0])
+    groups: list[list[tuple[float, float, Box]]] = []
+    for item in placed:
+        if groups:
+            current = groups[-1]
+            mean_y = sum(p[0] for p in current) / len(current)
+            if abs(item[0] - mean_y) <= 0.5 * line:
+                current.append(item)
+                continue
+        groups.append([item])
+    rows = []
+    for group in groups:
+        group.sort(key=lambda t: t[1])
+        rows.append(
+            Row(
+                text=" ".join(b.text.strip() for _, _, b in group),
+                y=sum(p[0] for p in group) / len(group),
+                score=min(b.score for _, _, b in group),
+            )
+        )
+    return rows
+
+
+def rows_of_text(lines: Sequence[str]) -> list[Row]:
+    """Plain text lines (a PDF's text layer): one row a line."""
+    return [Row(text=line, y=float(i), score=1.0) for i, line in enumerate(lines) if line.strip()]
+
+
+# -- amounts and kinds -----------------------------------------------------------------------------
+
+
+def _money_pattern(exponent: int) -> re.Pattern[str]:
+    whole = r"\d{1,3}(?:,\d{3})+|\d{1,7}"
+    if exponent == 0:
+        number = rf"(?P<whole>{whole})(?![.,]?\d)"
+    else:
+        number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?!\d)"
+    return re.compile(rf"(?<![\d.,])(?P<neg>-)?\s?(?P<sym>[$€£¥])?\s?{number}(?P<tail>\s?-|\s?CR\b)?")
+
+
+def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
+    """The money figures of a row as (minor units, currency marker next to it or "")."""
+    found = []
+    for m in _money_pattern(exponent).finditer(text):
+        if m.group("neg") or m.group("tail"):
+            continue  # a discount or a refund line, not a charge
+        minor = int(m.group("whole").replace(",", "")) * 10**exponent
+        if exponent:
+            minor += int(m.group("frac"))
+        marker = _SYMBOLS.get(m.group("sym") or "", "")
+        after = text[m.end() : m.end() + 4].strip().upper()[:3]
+        before = text[max(0, m.start() - 4) : m.start()].strip().upper()[-3:]
+        for code in (after, before):
+            if code in _CODES:
+                marker = code
+        found.append((minor, marker))
+    return found
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^A-Z]", "", text.upper())
+
+
+def kind_of(label: str) -> tuple[str, float]:
+    """The kind of a row by its label's letters, and its score as a total candidate."""
+    s = _squash(label)
+    if not s:
+        return "item", 0.0
+    if "CHANGE" in s:
+        return "change", 0.0
+    if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND")):
+        return "discount", 0.0
+    if any(w in s for w in ("ITEMS", "QTY", "QUANTITY", "POINTS", "GALLON", "LITRE", "LITER")):
+        return "item", 0.0
+    if "SUBTOTAL" in s or "SUBTTL" in s or s.startswith("SUBT") or s in ("NET", "NETTOTAL"):
+        return "subtotal", 0.0
+    if s.startswith("TOTAL") and ("INCL" in s or "WITH" in s):
+        return "total", TOTAL
+    if any(w in s for w in ("TAX", "VAT", "GST", "HST", "PST")):
+        return "tax", 0.0
+    if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE")):
+        return "tip", 0.0
+    if any(w in s for w in ("GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY")):
+        return "total", STRONG_TOTAL
+    if "TOTAL" in s or s in ("TTL", "TOT"):
+        return "total", TOTAL
+    if any(w in s for w in ("CASH", "TEND", "PAIDOUT")):
+        return "tender", 0.0
+    if "BALANCE" in s:
+        return "total", BALANCE
+    if any(
+        w in s for w in ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DEBIT", "CREDIT", "CARD", "CHARGE")
+    ) or s in (
+        "MC",
+        "PURCHASE",
+        "SALE",
+        "FUELSALE",
+    ):
+        return "card", CARD
+    if s.startswith("AMOUNT") or s == "AMT":
+        return "total", AMOUNT
+    return "item", 0.0
+
+
+# -- choosing --------------------------------------------------------------------------------------
+
+
+def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
+    parsed = []  # (row index, kind, score, value, marker)
+    markers: list[str] = []
+    for i, row in enumerate(rows):
+        amounts = amounts_of(row.text, exponent)
+        markers.extend(marker for _, marker in amounts if marker)
+        if not amounts:
+            continue
+        value, marker = amounts[-1]
+        label = _money_pattern(exponent).sub(" ", row.text)
+        kind, score = kind_of(label)
+        parsed.append((i, kind, score, value, marker))
+    candidates = [Candidate(v, s, i, k) for i, k, s, v, _ in parsed if k in ("total", "card")]
+    # the bottom-most amount after the subtotal and tax
+    last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax")), default=None)
+    if last_sub is not None:
+        for i, kind, _, value, _ in parsed:
+            if i > last_sub and kind in ("item", "total", "card"):
+                candidates.append(Candidate(value, AFTER_TAX, i, "after_tax"))
+                break
+    subtotal = next((v for i, k, _, v, _ in reversed(parsed) if k == "subtotal"), None)
+    taxes = sum(v for _, k, _, v, _ in parsed if k == "tax")
+    tips = [(i, v) for i, k, _, v, _ in parsed if k == "tip"]
+    has_discount = any(k == "discount" for _, k, *_ in parsed)
+    expected: set[int] = set()
+    if subtotal is not None:
+        expected = {subtotal + taxes, subtotal + taxes + sum(v for _, v in tips)}
+    # a total before a tip gives way to the one after it
+    dropped = set()
+    for upper in candidates:
+        for lower in candidates:
+            if lower.row > upper.row and any(
+                upper.row < i < lower.row and upper.value + v == lower.value for i, v in tips
+            ):
+                dropped.add(upper.value)
+    candidates = [c for c in candidates if c.value not in dropped]
+    if not candidates:
+        return Reading(None, "none", reason="no total-like line")
+    scores: dict[int, float] = {}
+    for c in candidates:
+        scores[c.value] = scores.get(c.value, 0.0) + c.score
+    for value in scores:
+        if value in expected:
+            scores[value] += ARITHMETIC
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    summary = tuple(ranked)
+    best, best_score = ranked[0]
+    currency = _currency(parsed, markers, best)
+    if len(ranked) > 1 and ranked[1][1] >= RIVAL * best_score:
+        return Reading(None, "ask", currency, summary, "candidates disagree")
+    if best_score < SURE:
+        return Reading(None, "ask", currency, summary, "too weak")
+    if expected and best not in expected and not has_discount:
+        return Reading(None, "ask", currency, summary, "subtotal and tax disagree")
+    return Reading(best, "ok", currency, summary)
+
+
+def _currency(
+    parsed: Sequence[tuple[int, str, float, int, str]], markers: Sequence[str], best: int
+) -> str | None:
+    """The currency named next to the total, else the one every marker on the page names."""
+    for _, _, _, value, marker in parsed:
+        if value == best and marker:
+            return marker
+    distinct = set(markers)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def total_of_boxes(boxes: Sequence[Box], exponent: int = 2) -> Reading:
+    return find_total(rows_of(boxes), exponent)
+
+
+def total_of_text(text: str, exponent: int = 2) -> Reading:
+    return find_total(rows_of_text(text.splitlines()), exponent)
+
+
+__all__ = [
+    "Box",
+    "Candidate",
+    "Reading",
+    "Row",
+    "amounts_of",
+    "find_total",
+    "kind_of",
+    "rows_of",
+    "rows_of_text",
+    "total_of_boxes",
+    "total_of_text",
+]

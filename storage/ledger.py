@@ -1,0 +1,342 @@
+"""The ledger's rows: receipt amounts, who shares each receipt, payments, names, room currencies.
+
+Nothing here keeps a balance: `room_book` reads the receipts and payments of a room and the
+caller computes positions with bot/ledger/split.py. Every statement is SQLAlchemy Core that runs
+on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import insert_ignore
+from storage.schema import memberships, payments, receipt_members, receipts, rooms, users
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    name: str | None
+    phone: str
+
+
+# -- names ------------------------------------------------------------------------------------------
+
+
+async def name_taken_in(conn: AsyncConnection, user_id: int, name_key: str) -> str | None:
+    """The name of one of the user's rooms where another member goes by this name, or None."""
+    mine = sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id)
+    row = (
+        await conn.execute(
+            sa.select(rooms.c.name)
+            .join(memberships, memberships.c.room_id == rooms.c.id)
+            .join(users, users.c.id == memberships.c.user_id)
+            .where(rooms.c.id.in_(mine), users.c.id != user_id, users.c.name_key == name_key)
+            .order_by(rooms.c.name_key)
+            .limit(1)
+        )
+    ).first()
+    return str(row.name) if row else None
+
+
+async def set_name(conn: AsyncConnection, user_id: int, name: str, name_key: str) -> None:
+    await conn.execute(sa.update(users).where(users.c.id == user_id).values(name=name, name_key=name_key))
+
+
+async def people(conn: AsyncConnection, user_ids: set[int]) -> dict[int, Member]:
+    if not user_ids:
+        return {}
+    rows = (
+        await conn.execute(sa.select(users.c.id, users.c.name, users.c.phone).where(users.c.id.in_(user_ids)))
+    ).all()
+    return {int(r.id): Member(int(r.id), r.name, str(r.phone)) for r in rows}
+
+
+async def members(conn: AsyncConnection, room_id: str) -> list[Member]:
+    """The room's members by when they joined (then by id): the order of leftover cents."""
+    rows = (
+        await conn.execute(
+            sa.select(users.c.id, users.c.name, users.c.phone)
+            .join(memberships, memberships.c.user_id == users.c.id)
+            .where(memberships.c.room_id == room_id)
+            .order_by(memberships.c.joined_at, users.c.id)
+        )
+    ).all()
+    return [Member(int(r.id), r.name, str(r.phone)) for r in rows]
+
+
+# -- currencies -------------------------------------------------------------------------------------
+
+
+async def room_currency(conn: AsyncConnection, room_id: str) -> str:
+    value = (
+        await conn.execute(sa.select(rooms.c.currency).where(rooms.c.id == room_id))
+    ).scalar_one_or_none()
+    return str(value or "USD")
+
+
+async def set_room_currency(conn: AsyncConnection, room_id: str, code: str) -> None:
+    await conn.execute(sa.update(rooms).where(rooms.c.id == room_id).values(currency=code))
+
+
+async def has_entries(conn: AsyncConnection, room_id: str) -> bool:
+    """Whether any amount or payment is on the room's books (in any currency)."""
+    receipt = (
+        await conn.execute(
+            sa.select(receipts.c.id)
+            .where(receipts.c.room_id == room_id, receipts.c.amount_minor > 0)
+            .limit(1)
+        )
+    ).first()
+    if receipt is not None:
+        return True
+    payment = (
+        await conn.execute(sa.select(payments.c.id).where(payments.c.room_id == room_id).limit(1))
+    ).first()
+    return payment is not None
+
+
+# -- receipts ---------------------------------------------------------------------------------------
+
+
+async def set_amount(
+    conn: AsyncConnection,
+    receipt_id: str,
+    *,
+    minor: int | None,
+    currency: str | None,
+    source: str | None,
+    ocr_status: str | None = None,
+) -> None:
+    values: dict[str, object] = {"amount_minor": minor, "currency": currency, "amount_source": source}
+    if ocr_status is not None:
+        values["ocr_status"] = ocr_status
+    await conn.execute(sa.update(receipts).where(receipts.c.id == receipt_id).values(**values))
+
+
+async def split_members(conn: AsyncConnection, receipt_id: str) -> list[int | None]:
+    rows = (
+        await conn.execute(
+            sa.select(receipt_members.c.user_id)
+            .where(receipt_members.c.receipt_id == receipt_id)
+            .order_by(receipt_members.c.position)
+        )
+    ).all()
+    return [None if r.user_id is None else int(r.user_id) for r in rows]
+
+
+async def save_split_members(conn: AsyncConnection, receipt_id: str, ordered: list[int]) -> None:
+    """Who shares the receipt, in the order leftover cents go; kept once (a retry is a no-op)."""
+    for position, user_id in enumerate(ordered):
+        await conn.execute(
+            insert_ignore(conn, receipt_members).values(
+                receipt_id=receipt_id, position=position, user_id=user_id
+            )
+        )
+
+
+@dataclass(frozen=True)
+class ReceiptAmount:
+    id: str
+    room_id: str
+    uploader_id: int | None
+    message_sid: str
+    media_index: int
+    amount_minor: int | None
+    currency: str | None
+    ocr_status: str | None
+    created_at: float
+
+
+def _receipt(row: Any) -> ReceiptAmount:
+    return ReceiptAmount(
+        id=str(row.id),
+        room_id=str(row.room_id),
+        uploader_id=None if row.uploader_id is None else int(str(row.uploader_id)),
+        message_sid=str(row.message_sid),
+        media_index=int(str(row.media_index)),
+        amount_minor=None if row.amount_minor is None else int(str(row.amount_minor)),
+        currency=None if row.currency is None else str(row.currency),
+        ocr_status=None if row.ocr_status is None else str(row.ocr_status),
+        created_at=float(str(row.created_at)),
+    )
+
+
+_RECEIPT_COLUMNS = (
+    receipts.c.id,
+    receipts.c.room_id,
+    receipts.c.uploader_id,
+    receipts.c.message_sid,
+    receipts.c.media_index,
+    receipts.c.amount_minor,
+    receipts.c.currency,
+    receipts.c.ocr_status,
+    receipts.c.created_at,
+)
+
+
+async def of_message(conn: AsyncConnection, message_sid: str) -> list[ReceiptAmount]:
+    rows = (
+        await conn.execute(
+            sa.select(*_RECEIPT_COLUMNS)
+            .where(receipts.c.message_sid == message_sid)
+            .order_by(receipts.c.media_index)
+        )
+    ).all()
+    return [_receipt(r) for r in rows]
+
+
+async def amount_target(conn: AsyncConnection, user_id: int, room_id: str) -> ReceiptAmount | None:
+    """The receipt `\\AMOUNT` sets: of the sender's last message with receipts in this room, the
+    first one still without an amount, else its last one."""
+    last = (
+        await conn.execute(
+            sa.select(receipts.c.message_sid)
+            .where(receipts.c.uploader_id == user_id, receipts.c.room_id == room_id)
+            .order_by(receipts.c.created_at.desc(), receipts.c.media_index.desc())
+            .limit(1)
+        )
+    ).first()
+    if last is None:
+        return None
+    found = [r for r in await of_message(conn, str(last.message_sid)) if r.room_id == room_id]
+    waiting = [r for r in found if r.amount_minor is None]
+    return waiting[0] if waiting else found[-1]
+
+
+# -- payments ---------------------------------------------------------------------------------------
+
+
+async def add_payment(
+    conn: AsyncConnection,
+    *,
+    room_id: str,
+    payer_id: int,
+    payee_id: int,
+    minor: int,
+    currency: str,
+    message_sid: str,
+    now: float,
+) -> bool:
+    """Record a payment once per inbound message; False when it was recorded already."""
+    result = await conn.execute(
+        insert_ignore(conn, payments).values(
+            room_id=room_id,
+            payer_id=payer_id,
+            payee_id=payee_id,
+            amount_minor=minor,
+            currency=currency,
+            message_sid=message_sid,
+            created_at=now,
+        )
+    )
+    return bool(result.rowcount == 1)
+
+
+# -- the room's books -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookReceipt:
+    id: str
+    payer: int | None
+    amount: int
+    members: tuple[int | None, ...]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class BookPayment:
+    payer: int | None
+    payee: int | None
+    amount: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Book:
+    receipts: list[BookReceipt]
+    payments: list[BookPayment]
+    uncounted: int  # receipts with an amount in another currency
+
+
+async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
+    """The receipts (with amounts in the room's currency, and who shares each) and payments."""
+    rows = (
+        await conn.execute(
+            sa.select(
+                receipts.c.id,
+                receipts.c.uploader_id,
+                receipts.c.amount_minor,
+                receipts.c.currency,
+                receipts.c.created_at,
+                receipt_members.c.user_id,
+                receipt_members.c.position,
+            )
+            .outerjoin(receipt_members, receipt_members.c.receipt_id == receipts.c.id)
+            .where(receipts.c.room_id == room_id, receipts.c.amount_minor > 0)
+            .order_by(receipts.c.created_at, receipts.c.id, receipt_members.c.position)
+        )
+    ).all()
+    found: dict[str, BookReceipt] = {}
+    split: dict[str, list[int | None]] = {}
+    uncounted: set[str] = set()
+    for r in rows:
+        if r.currency != currency:
+            uncounted.add(str(r.id))
+            continue
+        rid = str(r.id)
+        if rid not in found:
+            payer = None if r.uploader_id is None else int(r.uploader_id)
+            found[rid] = BookReceipt(rid, payer, int(r.amount_minor), (), float(r.created_at))
+            split[rid] = []
+        if r.position is not None:  # else: no one stored to share it (a receipt from before)
+            split[rid].append(None if r.user_id is None else int(r.user_id))
+    book_receipts = [
+        BookReceipt(receipt.id, receipt.payer, receipt.amount, tuple(split[rid]), receipt.created_at)
+        for rid, receipt in found.items()
+    ]
+    prow = (
+        await conn.execute(
+            sa.select(payments)
+            .where(payments.c.room_id == room_id, payments.c.currency == currency)
+            .order_by(payments.c.created_at, payments.c.id)
+        )
+    ).all()
+    book_payments = [
+        BookPayment(
+            None if p.payer_id is None else int(p.payer_id),
+            None if p.payee_id is None else int(p.payee_id),
+            int(p.amount_minor),
+            float(p.created_at),
+        )
+        for p in prow
+    ]
+    return Book(book_receipts, book_payments, len(uncounted))
+
+
+__all__ = [
+    "Book",
+    "BookPayment",
+    "BookReceipt",
+    "Member",
+    "ReceiptAmount",
+    "add_payment",
+    "amount_target",
+    "has_entries",
+    "members",
+    "name_taken_in",
+    "of_message",
+    "people",
+    "room_book",
+    "room_currency",
+    "save_split_members",
+    "set_amount",
+    "set_name",
+    "set_room_currency",
+    "split_members",
+]

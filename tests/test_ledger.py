@@ -1,0 +1,221 @@
+"""Splitting the bill through the real bot (issue 12): names, caption amounts, \\AMOUNT,
+\\BALANCE, \\PAID, \\CURRENCY, \\LEAVE with a balance, a receipt in another currency, a PDF's
+text layer. OCR of photos: tests/test_ledger_ocr.py."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.ocr.reader import pdf_text
+from handlers.ledger import NAME_RULES
+from tests import images
+from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.test_gallery import gallery_link, path_of
+from tests.test_media import mms
+
+CAROL = "+15550003333"
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF whose text layer holds `lines` (Helvetica, one line each)."""
+    ops = ["BT", "/F1 11 Tf", "14 TL", "40 800 Td"]
+    for line in lines:
+        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        ops.append(f"({escaped}) Tj T*")
+    ops.append("ET")
+    stream = "\n".join(ops).encode()
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Resources<</Font<</F1 4 0 R>>>>/Contents 5 0 R>>",
+        b"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
+        b"<</Length %d>>stream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE, **extra: str) -> str:
+    """The one reply to `sender` (other members may get notices meanwhile)."""
+    before = len(fake.messages)
+    form = await bot.text(body, sender=sender, **extra)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages[before:] if m["To"] == sender]
+    assert len(replies) == 1, replies
+    return replies[0]
+
+
+async def photo(bot: Bot, fake: FakeTwilio, caption: str, sender: str = ALICE, count: int = 1) -> str:
+    urls = [fake.media.add(images.jpeg_with_gps()) for _ in range(count)]
+    return await say(bot, fake, caption, sender=sender, **mms(urls))
+
+
+async def house(bot: Bot, fake: FakeTwilio) -> None:
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone, name in ((BOB, "Bob"), (CAROL, "Carol")):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+        assert await say(bot, fake, f"\\NAME {name}", sender=phone) == f"Your rooms now see you as {name}."
+    assert await say(bot, fake, "\\name  Alice") == "Your rooms now see you as Alice."
+
+
+async def test_three_members_receipts_and_payments_give_exact_balances(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\BALANCE") == "house: all settled."
+    assert (
+        await photo(bot, fake, "$23.17")
+        == "Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all."
+    )
+    # the leftover cent goes to the first other member by join order (Bob), never to the payer
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $7.73, Carol pays Alice $7.72."
+    assert (
+        await photo(bot, fake, "12,00", sender=BOB)
+        == "Saved $12.00 to house: split 3 ways, you are owed $0.27. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE house") == "house: Carol pays Alice $11.45, Carol pays Bob $0.27."
+    before = len(fake.messages)
+    assert await say(bot, fake, "\\PAID alice 11.45", sender=CAROL) == "house: Carol pays Bob $0.27."
+    messages = await fake.wait_for_messages(before + 2)
+    notices = [m for m in messages[before:] if m["To"] == ALICE]
+    assert [m["Body"] for m in notices] == ["Carol paid you $11.45 in house. \\BALANCE house for all."]
+    # the ledger is rows, not a stored balance
+    assert await bot.scalar("SELECT count(*) FROM payments") == 1
+    assert await bot.scalar("SELECT count(*) FROM receipt_members") == 6
+    # leaving with a balance says what is left, and it stays in the room's ledger
+    assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house; you still owe $0.27 there."
+    assert await say(bot, fake, "\\BALANCE", sender=BOB) == "house: Carol pays Bob $0.27."
+    # a receipt saved now is split among the members of this moment: Alice and Bob
+    assert await photo(bot, fake, "") == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert (
+        await say(bot, fake, "\\AMOUNT 3")
+        == "Set $3.00 on your receipt in house: you are owed $1.50. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $1.23, Carol pays Alice $0.27."
+    assert (
+        await say(bot, fake, "\\AMOUNT 0")
+        == "Your receipt is out of the ledger of house: you are settled up. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Bob $0.27."
+    # the gallery shows each receipt's amount and who paid, the balance and the payments
+    link = await gallery_link(bot, fake, BOB)
+    page = html.unescape(await (await bot.client.get(path_of(link))).text())
+    assert "Balance (USD)" in page
+    assert "<li>Carol pays Bob $0.27</li>" in page
+    assert "Bob: owed $0.27 · Carol: owes $0.27" in page
+    assert "Carol paid Alice $11.45" in page
+    amounts = re.findall(
+        r'<strong class="amount">([^<]+)</strong> paid by <span class="who">([^<]+)</span>', page
+    )
+    assert amounts == [("$12.00", "Bob"), ("$23.17", "Alice")]  # newest first; the one taken out shows none
+    assert ALICE not in page
+
+
+async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (
+        await photo(bot, fake, "EUR 12.50", sender=BOB)
+        == "Saved to house; not counted: €12.50 in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+    )
+    assert await bot.scalar("SELECT currency FROM receipts") == "EUR"
+    assert (
+        await say(bot, fake, "\\BALANCE") == "house: all settled. 1 receipt in another currency not counted."
+    )
+    assert (
+        await say(bot, fake, "\\AMOUNT 13.60", sender=BOB)
+        == "Set $13.60 on your receipt in house: you are owed $9.07. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\CURRENCY EUR") == (
+        "house has amounts in USD already; its currency cannot change now."
+    )
+    assert await say(bot, fake, "\\CURRENCY") == (
+        "house counts in USD. Change it with \\CURRENCY <code> before the first amount."
+    )
+    assert await say(bot, fake, "\\CREATE trip pw") == (
+        "Created room trip; photos you send now go there. Others join with \\JOIN trip <password>."
+    )
+    assert (
+        await say(bot, fake, "\\CURRENCY xyz") == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+    )
+    assert await say(bot, fake, "\\CURRENCY eur") == "trip counts in EUR (€) now."
+    assert (
+        await photo(bot, fake, "lunch 12,50 EUR")
+        == "Saved €12.50 to trip: you are its only member, you are settled up. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\PAID Bob 5") == "No one in trip goes by Bob. \\BALANCE shows the names."
+
+
+async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (
+        await say(bot, fake, "\\NAME alice", sender=BOB)
+        == "Someone in house goes by alice already. Pick another name."
+    )
+    assert await say(bot, fake, "\\NAME Al!ce") == NAME_RULES
+    assert await say(bot, fake, "\\NAME " + "x" * 21) == NAME_RULES
+    assert await say(bot, fake, "\\NAME Mary Ann", sender=CAROL) == "Your rooms now see you as Mary Ann."
+    assert await say(bot, fake, "\\PAID Alice", sender=BOB) == "Usage: \\PAID <name> <amount>"
+    assert (
+        await say(bot, fake, "\\PAID Alice lots", sender=BOB)
+        == "Usage: \\PAID <name> <amount>, e.g. \\PAID Alice 7.72"
+    )
+    assert await say(bot, fake, "\\PAID Bob 1", sender=BOB) == "You cannot pay yourself."
+    assert await say(bot, fake, "\\PAID mary ann 2.50", sender=BOB) == "house: Mary Ann pays Bob $2.50."
+    assert (
+        await say(bot, fake, "\\AMOUNT 5") == "You have no receipts in house yet. Send a photo of one first."
+    )
+    assert (
+        await say(bot, fake, "\\AMOUNT five")
+        == "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
+    )
+    # without a name a member is shown by the masked number, and can be paid by its last digits
+    assert (await say(bot, fake, "\\JOIN house pw", sender="+15550004444")).startswith("Joined house")
+    assert await say(bot, fake, "\\PAID 4444 1.00", sender=BOB) == (
+        "house: Mary Ann pays Bob $2.50, +1******4444 pays Bob $1.00."
+    )
+
+
+async def test_several_photos_are_summed_up_in_one_reply(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    fake = fake_twilio
+    await house(bot, fake)
+    receipts = [
+        text_pdf(["CAFE", "Latte 4.50", "SUBTOTAL 4.50", "TAX 0.36", "TOTAL 4.86"]),
+        text_pdf(["HARDWARE", "Nails 3.00", "TOTAL 3.00", "VISA 3.00"]),
+        text_pdf([]),  # no text layer: no amount
+    ]
+    urls = [fake.media.add(data, "application/pdf") for data in receipts]
+    assert await say(bot, fake, "", **mms(urls, ["application/pdf"] * 3)) == (
+        "Saved 3 receipts to house, $7.86 in all: split 3 ways, you are owed $5.24. "
+        "No total on photo 3: reply \\AMOUNT 12.34 for each, in order."
+    )
+    sources = await bot.rows("SELECT amount_source, amount_minor FROM receipts ORDER BY media_index")
+    assert [tuple(r) for r in sources] == [("pdf", 486), ("pdf", 300), (None, None)]
+    assert (
+        await say(bot, fake, "\\AMOUNT 1")
+        == "Set $1.00 on your receipt in house: you are owed $5.91. \\BALANCE for all."
+    )
+    assert await bot.scalar("SELECT amount_minor FROM receipts WHERE media_index = 2") == 100
+
+
+def test_pdf_text_layer() -> None:
+    assert "TOTAL 4.86" in pdf_text(text_pdf(["TOTAL 4.86"]))
+    assert pdf_text(text_pdf([])).strip() == ""

@@ -1,0 +1,160 @@
+"""Receipt totals read by the real OCR engine (rapidocr-onnxruntime, offline) from receipts the
+tests draw themselves (tests/receipt_images.py). OCR takes about a second a receipt on one core:
+the engine is made once for the module and these tests stay few."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import pytest
+
+from bot.ocr import reader as reader_module
+from bot.ocr.reader import OcrReader
+from tests import receipt_images as ri
+from tests.conftest import ALICE, BOB, BotFactory, wait_for
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.test_ledger import CAROL, house, say
+from tests.test_media import mms
+
+pytestmark = pytest.mark.skipif(not ri.fonts_available(), reason=ri.MISSING_FONTS)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    return reader_module.new_engine()
+
+
+class Counting:
+    """The shared engine, counting calls (or failing, to stand for a broken engine)."""
+
+    def __init__(self, engine: Any, fail: bool = False) -> None:
+        self.engine = engine
+        self.fail = fail
+        self.calls = 0
+
+    def __call__(self, image: Any) -> Any:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("onnxruntime fell over")
+        return self.engine(image)
+
+
+@pytest.fixture
+def counting(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Counting:
+    wrapper = Counting(engine)
+    monkeypatch.setattr(reader_module, "new_engine", lambda: wrapper)
+    return wrapper
+
+
+@pytest.mark.parametrize(
+    ("layout", "angle"), [(ri.grocery, 3.0), (ri.restaurant, -2.5), (ri.fuel, 2.0), (ri.card_slip, -3.5)]
+)
+async def test_the_total_of_each_layout(counting: Counting, layout: Any, angle: float) -> None:
+    receipt = layout(random.Random(7))
+    data = ri.render(receipt, angle=angle, quality=60, noise=20.0, font="DejaVuSans.ttf")
+    reading = await OcrReader(1).read(data, "jpeg", 2)
+    assert (reading.status, reading.minor) == ("ok", receipt.total), reading
+
+
+@pytest.mark.parametrize("layout", [ri.no_total, ri.disagreeing])
+async def test_no_total_or_disagreeing_candidates_ask(counting: Counting, layout: Any) -> None:
+    data = ri.render(layout(random.Random(1)), angle=1.5)
+    reading = await OcrReader(1).read(data, "jpeg", 2)
+    assert reading.minor is None
+    assert reading.status == ("none" if layout is ri.no_total else "ask")
+
+
+# the ledger's storage runs on both databases in tests/test_ledger.py; OCR is the slow part here
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_an_mms_of_two_receipts_gets_one_reply(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    grocery = ri.grocery(random.Random(3))
+    assert grocery.total == 5439
+    urls = [
+        fake_twilio.media.add(ri.render(grocery, angle=-2.0)),
+        fake_twilio.media.add(ri.render(ri.no_total(random.Random(0)), angle=2.0)),
+    ]
+    assert await say(bot, fake_twilio, "", **mms(urls)) == (
+        "Saved 2 receipts to house, $54.39 in all: split 3 ways, you are owed $36.26. "
+        "No total on photo 2: reply \\AMOUNT 12.34 for each, in order."
+    )
+    assert counting.calls == 2
+    rows = await bot.rows("SELECT amount_source, ocr_status, amount_minor FROM receipts ORDER BY media_index")
+    assert [tuple(r) for r in rows] == [("ocr", "ok", 5439), (None, "none", None)]
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_the_caption_wins_and_a_broken_engine_asks(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    photo = ri.render(ri.grocery(random.Random(3)))
+    url = fake_twilio.media.add(photo)
+    assert await say(bot, fake_twilio, "$5.00", **mms([url])) == (
+        "Saved $5.00 to house: split 3 ways, you are owed $3.34. \\BALANCE for all."
+    )
+    assert counting.calls == 0  # the caption's amount: no OCR at all
+    counting.fail = True
+    url = fake_twilio.media.add(photo)
+    assert await say(bot, fake_twilio, "", **mms([url])) == (
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    assert counting.calls == 1
+
+
+class Gate:
+    """An engine that holds every photo until the test opens the gate (no real OCR)."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.calls = 0
+
+    def __call__(self, image: Any) -> Any:
+        self.calls += 1
+        if not self.open.wait(60):
+            raise RuntimeError("the test never opened the gate")
+        return [], 0.0
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_photos_waiting_for_ocr_never_take_every_worker_slot(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    monkeypatch.setattr(reader_module, "new_engine", lambda: gate)
+    bot = await bot_factory(
+        twilio=fake_twilio.section(), media={"ocr": True, "ocr_concurrency": 1}, worker={"concurrency": 4}
+    )
+    await house(bot, fake_twilio)
+    dave = "+15550004444"
+    assert (await say(bot, fake_twilio, "\\JOIN house pw", sender=dave)).startswith("Joined house")
+    photo = ri.render(ri.grocery(random.Random(3)))
+    try:
+        sids = []
+        for sender in (ALICE, BOB, CAROL, dave):  # four photos for a worker of four slots
+            form = await bot.text("", sender=sender, **mms([fake_twilio.media.add(photo)]))
+            sids.append(form["MessageSid"])
+
+        async def reading() -> bool:
+            return gate.calls == 1
+
+        await wait_for(reading)
+        # OCR is stuck on the first photo; someone else's text is still answered
+        text = await bot.text("\\ROOMS", sender="+15550005555")
+        assert await bot.handled(text["MessageSid"]) == "done"
+        assert gate.calls == 1
+        assert not gate.open.is_set()
+    finally:
+        gate.open.set()
+    for sid in sids:
+        assert await bot.handled(sid) == "done"
+    await bot.settled()
+    assert gate.calls == 4
+    asks = [m["Body"] for m in fake_twilio.messages if m["Body"].startswith("Saved to house")]
+    assert asks == ["Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."] * 4

@@ -1,0 +1,95 @@
+"""bot/ledger/money.py: minor units, ISO 4217 exponents, amounts people type."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.ledger.money import (
+    amounts_in,
+    caption_amount,
+    currency,
+    currency_or_default,
+    parse_amount,
+    parse_number,
+)
+
+USD = currency("USD")
+assert USD is not None
+
+
+def test_currencies_have_their_exponents_and_gsm_symbols() -> None:
+    assert currency("usd") == USD
+    assert (USD.exponent, USD.symbol) == (2, "$")
+    jpy, bhd, inr, eur = currency("JPY"), currency("BHD"), currency("INR"), currency("EUR")
+    assert jpy is not None
+    assert jpy.exponent == 0
+    assert bhd is not None
+    assert bhd.exponent == 3
+    assert eur is not None
+    assert eur.format(1250) == "€12.50"
+    assert inr is not None
+    assert inr.format(1250) == "INR 12.50"
+    assert jpy.format(1200) == "¥1200"
+    assert USD.format(-5) == "-$0.05"
+    assert currency("XYZ") is None
+    assert currency("US") is None
+    assert currency_or_default(None) == USD
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [
+        ("12.50", 1250),
+        ("12,50", 1250),
+        ("12.5", 1250),
+        ("12", 1200),
+        ("1,234.56", 123456),
+        ("1.234,56", 123456),
+        ("1,234", 123400),
+        ("1.234.56", None),
+        ("12.345", 1234500),
+        ("12.3456", None),
+        ("abc", None),
+        ("12,34,5", None),
+    ],
+)
+def test_parse_number(text: str, minor: int | None) -> None:
+    assert parse_number(text, 2) == minor
+
+
+def test_parse_number_three_decimals() -> None:
+    assert parse_number("1.234", 3) == 1234
+
+
+@pytest.mark.parametrize(
+    ("caption", "minor", "code"),
+    [
+        ("$12.50", 1250, "USD"),
+        ("12.50", 1250, "USD"),
+        ("12,50", 1250, "USD"),
+        ("EUR 12.50", 1250, "EUR"),
+        ("12.50 eur", 1250, "EUR"),
+        ("€12,50", 1250, "EUR"),
+        ("lunch 12.50", 1250, "USD"),
+        ("2 pizzas 25.00", 2500, "USD"),
+        ("$5 tip", 500, "USD"),
+        ("25", 2500, "USD"),
+    ],
+)
+def test_caption_amounts(caption: str, minor: int, code: str) -> None:
+    found = caption_amount(caption, USD)
+    assert found is not None
+    assert (found.minor, found.currency.code) == (minor, code)
+
+
+@pytest.mark.parametrize("caption", ["", "dinner", "tea 3", "12.50 and 3.00", "call 555-1234", "0.00"])
+def test_captions_without_one_amount(caption: str) -> None:
+    assert caption_amount(caption, USD) is None
+
+
+def test_parse_amount_is_the_whole_text() -> None:
+    assert parse_amount("7.72", USD) is not None
+    assert parse_amount("7.72 please", USD) is None
+    assert parse_amount("XYZ 7.72", USD) is None
+    assert parse_amount("1000001", USD) is None  # over the limit: a typo, not a bill
+    assert amounts_in("12.50 12.50", USD) == amounts_in("12.50", USD)

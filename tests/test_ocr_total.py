@@ -1,0 +1,124 @@
+"""bot/ocr/total.py: choosing the total from lines and positions (no OCR engine here)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bot.ocr.total import Box, amounts_of, kind_of, rows_of, total_of_boxes, total_of_text
+
+GROCERY = """FRESH MART
+MILK 2%            3.49
+BREAD              2.99
+APPLES 1.2 lb      4.10
+SUBTOTAL          10.58
+TAX 8%             0.85
+TOTAL             11.43
+VISA ****1234     11.43
+CHANGE             0.00"""
+
+RESTAURANT = """LUIGI'S
+2 Pasta           28.00
+Wine              12.00
+Subtotal          40.00
+Tax                3.20
+Total             43.20
+Tip                8.00
+Total             51.20"""
+
+FUEL = """SHELL 0042
+PUMP 3  UNLEADED
+GALLONS        10.123
+PRICE/GAL       3.459
+FUEL SALE      $35.02
+TOTAL          $35.02"""
+
+CARD_SLIP = """MERCHANT COPY
+AMOUNT        $45.00
+TIP            $9.00
+TOTAL         $54.00
+APPROVED 123456"""
+
+CASH = """CORNER SHOP
+SODA               1.99
+CHIPS              2.49
+TOTAL              4.48
+CASH              20.00
+CHANGE            15.52"""
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [(GROCERY, 1143), (RESTAURANT, 5120), (FUEL, 3502), (CARD_SLIP, 5400), (CASH, 448)],
+)
+def test_totals_of_layouts(text: str, minor: int) -> None:
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == ("ok", minor), reading
+
+
+def test_never_the_largest_number() -> None:
+    reading = total_of_text(CASH)
+    assert reading.minor == 448  # not the 20.00 handed over
+
+
+def test_no_total() -> None:
+    reading = total_of_text("HELLO\nTHANK YOU\nSEE YOU SOON\nMILK 3.49")
+    assert (reading.status, reading.minor) == ("none", None)
+
+
+def test_disagreeing_candidates_ask() -> None:
+    reading = total_of_text("SUBTOTAL 10.58\nTAX 0.85\nTOTAL 11.43\nAMOUNT DUE 12.43")
+    assert (reading.status, reading.minor) == ("ask", None)
+    assert {value for value, _ in reading.candidates} == {1143, 1243}
+
+
+def test_arithmetic_that_disagrees_asks() -> None:
+    reading = total_of_text("SUBTOTAL 10.58\nTAX 0.85\nTOTAL 11.48")
+    assert reading.status == "ask"
+
+
+def test_a_bare_amount_after_tax_alone_is_too_weak() -> None:
+    assert total_of_text("SUBTOTAL 10.00\nTAX 1.00\nFOO 12.00").status == "ask"
+    assert total_of_text("SUBTOTAL 10.00\nTAX 1.00\n11.00").minor == 1100  # the sum backs it
+
+
+def test_currency_next_to_the_total() -> None:
+    assert total_of_text("TOTAL EUR 12.50").currency == "EUR"
+    assert total_of_text("TOTAL €12,50").currency == "EUR"
+    assert total_of_text("TOTAL $12.50").currency is None  # $: the room's own dollars
+
+
+def test_amounts_and_kinds() -> None:
+    assert amounts_of("GALLONS 10.123 PRICE 3.459", 2) == []
+    assert amounts_of("COUPON -1.00", 2) == []
+    assert amounts_of("TOTAL 1,234.56", 2) == [(123456, "")]
+    assert amounts_of("TOTAL 1200", 0) == [(1200, "")]
+    assert kind_of("SUB TOTAL")[0] == "subtotal"
+    assert kind_of("TOTALSAVINGS")[0] == "discount"
+    assert kind_of("AMOUNTDUE") == ("total", 12.0)
+    assert kind_of("TOTAL ITEMS")[0] == "item"
+
+
+def _box(x: float, y: float, w: float, h: float, text: str, angle: float) -> Box:
+    """A word box at (x, y) turned by `angle` radians about the page's origin."""
+    c, s = math.cos(angle), math.sin(angle)
+    corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+    return Box([(c * px - s * py, s * px + c * py) for px, py in corners], text, 0.99)
+
+
+def test_rows_from_skewed_boxes() -> None:
+    angle = math.radians(4)
+    boxes = []
+    for i, line in enumerate(GROCERY.splitlines()):
+        label, _, amount = line.rpartition(" ")
+        if not label.strip():
+            label, amount = amount, ""
+        boxes.append(_box(30, 40 + 40 * i, 14 * len(label.strip()), 26, label.strip(), angle))
+        if amount:
+            boxes.append(_box(420, 40 + 40 * i, 14 * len(amount), 26, amount, angle))
+    boxes.reverse()  # the engine's order does not matter
+    rows = rows_of(boxes)
+    assert rows[5].text == "TAX 8% 0.85"
+    assert len(rows) == len(GROCERY.splitlines())
+    assert total_of_boxes(boxes).minor == 1143
