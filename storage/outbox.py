@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -50,6 +54,43 @@ async def enqueue(
         )
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class NewReply:
+    """An SMS to queue; `dedupe_key` makes a second queueing of it a no-op."""
+
+    to: str
+    body: str
+    dedupe_key: str
+    now: float
+    inbox_id: int | None = None
+    redact: bool = False
+
+    def row(self) -> dict[str, object]:
+        return {
+            "dedupe_key": self.dedupe_key,
+            "inbox_id": self.inbox_id,
+            "to_phone": self.to,
+            "body": self.body,
+            "redact": self.redact,
+            "status": "queued",
+            "next_attempt_at": 0.0,
+            "created_at": self.now,
+        }
+
+
+_INSERT_IGNORE: dict[str, Any] = {}
+
+
+async def enqueue_many(conn: AsyncConnection, replies: Sequence[NewReply]) -> None:
+    """Queue many SMS in one executemany; rows whose `dedupe_key` exists are skipped."""
+    if not replies:
+        return
+    stmt = _INSERT_IGNORE.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _INSERT_IGNORE[conn.dialect.name] = insert_ignore(conn, outbox)
+    await conn.execute(stmt, [r.row() for r in replies])
 
 
 async def record_delivery(
