@@ -117,41 +117,96 @@ async def record_delivery(
     return True
 
 
+_o = outbox.alias("o")
+_READY = (
+    sa.select(_o.c.id)
+    .where(
+        sa.or_(
+            sa.and_(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now")),
+            sa.and_(_o.c.status == "sending", _o.c.claimed_until < sa.bindparam("now")),
+        )
+    )
+    .order_by(_o.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    sa.update(outbox)
+    .where(outbox.c.id.in_(_READY.scalar_subquery()), outbox.c.status.in_(("queued", "sending")))
+    .values(
+        status="sending",
+        claimed_until=sa.bindparam("until"),
+        attempts=outbox.c.attempts + 1,
+        updated_at=sa.bindparam("now"),
+    )
+    .returning(*outbox.c)
+)
+
+
 async def claim(
     conn: AsyncConnection, *, now: float, limit: int, lease: float
 ) -> list[sa.Row[tuple[object, ...]]]:
-    """Claim rows ready to send: queued and due, or stuck in `sending` past their lease (the
-    process died mid-send: sending again is a rare duplicate, which beats a lost SMS)."""
-    ready = sa.or_(
-        sa.and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= now),
-        sa.and_(outbox.c.status == "sending", outbox.c.claimed_until < now),
-    )
-    ids = (
-        (await conn.execute(sa.select(outbox.c.id).where(ready).order_by(outbox.c.id).limit(limit)))
-        .scalars()
-        .all()
-    )
-    claimed = []
-    for row_id in ids:
-        result = await conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.id == row_id, ready)
-            .values(
-                status="sending", claimed_until=now + lease, attempts=outbox.c.attempts + 1, updated_at=now
-            )
-        )
-        if result.rowcount == 1:
-            claimed.append(row_id)
-    if not claimed:
-        return []
-    return list(
-        (await conn.execute(sa.select(outbox).where(outbox.c.id.in_(claimed)).order_by(outbox.c.id))).all()
-    )
+    """Claim rows ready to send in one statement: queued and due, or stuck in `sending` past
+    their lease (the process died mid-send: sending again is a rare duplicate, which beats a lost
+    SMS). In queue order."""
+    rows = (await conn.execute(_CLAIM, {"now": now, "limit": limit, "until": now + lease})).all()
+    return sorted(rows, key=lambda r: int(r.id))
 
 
-async def mark(conn: AsyncConnection, row_id: int, *, now: float, **values: object) -> None:
+@dataclass(frozen=True)
+class Mark:
+    """The outcome of one send. None leaves a column as it is (except `error`, always written)."""
+
+    id: int
+    status: str
+    now: float
+    twilio_sid: str | None = None
+    sent_at: float | None = None
+    next_attempt_at: float | None = None
+    error_code: str | None = None
+    error: str | None = None
+    body: str | None = None  # the redacted body, for a sent reply that carried a link
+
+
+_MARK = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        updated_at=sa.bindparam("b_now"),
+        claimed_until=None,
+        twilio_sid=sa.func.coalesce(sa.bindparam("b_sid", type_=sa.String), outbox.c.twilio_sid),
+        sent_at=sa.func.coalesce(sa.bindparam("b_sent_at", type_=sa.Float), outbox.c.sent_at),
+        next_attempt_at=sa.func.coalesce(sa.bindparam("b_next", type_=sa.Float), outbox.c.next_attempt_at),
+        error_code=sa.func.coalesce(sa.bindparam("b_code", type_=sa.String), outbox.c.error_code),
+        error=sa.bindparam("b_error", type_=sa.Text),
+        body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), outbox.c.body),
+        redacted=sa.or_(outbox.c.redacted, sa.bindparam("b_redacted", type_=sa.Boolean)),
+    )
+)
+
+
+async def mark_many(conn: AsyncConnection, marks: Sequence[Mark]) -> None:
+    """Record many send outcomes in one executemany."""
+    if not marks:
+        return
     await conn.execute(
-        sa.update(outbox).where(outbox.c.id == row_id).values(updated_at=now, claimed_until=None, **values)
+        _MARK,
+        [
+            {
+                "b_id": m.id,
+                "b_status": m.status,
+                "b_now": m.now,
+                "b_sid": m.twilio_sid,
+                "b_sent_at": m.sent_at,
+                "b_next": m.next_attempt_at,
+                "b_code": m.error_code,
+                "b_error": m.error,
+                "b_body": m.body,
+                "b_redacted": m.body is not None,
+            }
+            for m in marks
+        ],
     )
 
 

@@ -125,6 +125,19 @@ async def set_opted_out(conn: AsyncConnection, phone: str, opted_out: bool, now:
     )
 
 
+_OPTED_OUT_AMONG = sa.select(users.c.phone).where(
+    users.c.phone.in_(sa.bindparam("phones", expanding=True)), users.c.opted_out.is_(True)
+)
+
+
+async def opted_out_among(conn: AsyncConnection, phones: Iterable[str]) -> set[str]:
+    """Which of `phones` are opted out (one query for a batch of sends)."""
+    wanted = list(set(phones))
+    if not wanted:
+        return set()
+    return {str(p) for p in (await conn.execute(_OPTED_OUT_AMONG, {"phones": wanted})).scalars()}
+
+
 async def is_opted_out(conn: AsyncConnection, phone: str) -> bool:
     value = (await conn.execute(sa.select(users.c.opted_out).where(users.c.phone == phone))).scalar()
     return bool(value)
