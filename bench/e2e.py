@@ -239,10 +239,33 @@ async def run_one(
             await asyncio.sleep(0.5)
 
             fake.reset()
+            spy = None
+            if args.profile and name == "textwire":
+                spy = subprocess.Popen(  # noqa: ASYNC220 - before the burst
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "-p",
+                        str(proc.pid),
+                        "-o",
+                        args.profile,
+                        "-r",
+                        "200",
+                        "--nonblocking",
+                        "-f",
+                        "flamegraph" if args.profile.endswith(".svg") else "raw",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1.0)
             cpu0 = cpu_seconds(proc.pid)
             start = await load.closed(args.burst, 64)
             ok = await fake.wait_answered(args.burst, args.timeout)
             cpu1 = cpu_seconds(proc.pid)
+            if spy is not None:
+                spy.send_signal(2)
+                await asyncio.to_thread(spy.wait)
             span = fake.last_reply - start
             result["burst"] = {
                 "answered": fake.answered,
@@ -334,6 +357,7 @@ async def amain(args: argparse.Namespace) -> None:
                     # the burst and the open-loop runs text each sender ~20 times a minute
                     TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
                 )
+                env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
                 cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
             results.append(await run_one(name, cmd, env, tmp, fake, api_port, args))
     await runner.cleanup()
@@ -381,6 +405,11 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=500)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--env", action="append", default=[], help="TEXTWIRE_X=Y for textwire serve")
+    parser.add_argument(
+        "--profile",
+        help="py-spy record the textwire server's burst into this file (.svg: a flame graph, else collapsed stacks)",
+    )
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
     args = parser.parse_args()
