@@ -17,6 +17,7 @@ from bot.deps import Deps
 from bot.devmode import twilio_auth_token
 from bot.dispatch import Dispatcher, Router
 from bot.ingest import InboxWriter
+from bot.leases import Leases, new_owner_id
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.middlewares import load_user, rate_limit
@@ -135,8 +136,10 @@ async def _start(
     wakeup = _Wakeup()
     deps = Deps(config=config, db=db, http=http, wake_sender=wakeup, clock=clock, services={})
     dispatcher = build_dispatcher(extra_routers)
-    worker = Worker(deps, dispatcher, metrics)
-    sender = Sender(deps, transport, metrics)
+    owner = new_owner_id()  # this process's claims and heartbeats (bot/leases.py)
+    worker = Worker(deps, dispatcher, metrics, owner=owner)
+    sender = Sender(deps, transport, metrics, owner=owner)
+    leases = Leases(deps, owner, on_takeover=(worker.wake, sender.wake))
     wakeup.target = sender.wake
     writer = InboxWriter(db, on_commit=worker.wake)
     runtime = Runtime(
@@ -151,7 +154,7 @@ async def _start(
     )
     deps.services["transport"] = transport
     runtime.extras["ready_checks"] = {"database": db.ping}
-    scheduler = Scheduler(deps)
+    scheduler = Scheduler(deps, leases=leases)
     runtime.scheduler = scheduler
     register_core_jobs(scheduler)
 
@@ -159,7 +162,10 @@ async def _start(
         if feature.lifespan is not None:
             await stack.enter_async_context(feature.lifespan(runtime))
 
-    # Stopped in reverse: the scheduler, then the worker (its last replies queue), then the sender.
+    # Stopped in reverse: the scheduler, then the worker (its last replies queue), then the sender,
+    # then the heartbeat (after the worker and the sender released their own claims).
+    await leases.start()
+    stack.push_async_callback(leases.stop)
     await sender.start()
     stack.push_async_callback(sender.stop)
     await writer.start()

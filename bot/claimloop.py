@@ -58,6 +58,10 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     async def release(self, conn: AsyncConnection) -> int:
         """Put this process's own claims back (on stop)."""
 
+    @abstractmethod
+    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+        """Put back the claim of an outcome that could not be written (so it is tried again)."""
+
     def written(self, outcomes: Sequence[Outcome]) -> None:
         """After a commit of `outcomes` (wake whoever consumes them)."""
 
@@ -141,13 +145,33 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             try:
                 async with self.deps.db.tx() as conn:
                     await self.write(conn, outcomes)
-            except Exception as exc:  # the rows come back when their claims are taken over
+            except Exception as exc:
                 log.error(f"{self.name}.commit_failed", error=type(exc).__name__, batch=len(batch))
-                for _, committed in batch:
-                    if not committed.done():
-                        committed.set_exception(exc)
+                await self._one_by_one(batch)
                 continue
             for _, committed in batch:
                 if not committed.done():
                     committed.set_result(None)
             self.written(outcomes)
+
+    async def _one_by_one(self, batch: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
+        """After a failed batch: write each outcome alone, so one bad outcome cannot hold back the
+        others; one that still fails gives its claim back to be tried again. (If the database is
+        away altogether, the claims stay with this live process until it stops or dies.)"""
+        written: list[Outcome] = []
+        for outcome, committed in batch:
+            try:
+                async with self.deps.db.tx() as conn:
+                    await self.write(conn, [outcome])
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    async with self.deps.db.tx() as conn:
+                        await self.give_back(conn, outcome)
+                if not committed.done():
+                    committed.set_exception(exc)
+                continue
+            written.append(outcome)
+            if not committed.done():
+                committed.set_result(None)
+        if written:
+            self.written(written)

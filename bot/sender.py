@@ -19,7 +19,7 @@ from bot.claimloop import ClaimLoop
 from bot.deps import Deps
 from bot.logs import get_logger, mask_phone
 from bot.metrics import Metrics
-from bot.twilio_client import LogTransport, SendError, Transport
+from bot.twilio_client import LogTransport, SendError, Sent, Transport
 from bot.worker import backoff
 from storage import outbox, users
 
@@ -39,6 +39,8 @@ class Send:
     attempts: int
     created_at: float
     opted_out: bool
+    claimed_at: float
+    reconcile_since: float | None  # an earlier try's outcome is unknown: look it up first
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,8 @@ class Sender(ClaimLoop[Send, Outcome]):
         # Twilio keys its answers on our request; dev transport has no delivery to wait for.
         self._redact_when_sent = not isinstance(transport, LogTransport)
 
-    async def start(self) -> None:
-        if self.deps.db.is_sqlite:
-            async with self.deps.db.tx() as conn:
-                released = await outbox.release_claims(conn)
-            if released:
-                log.warning("sender.claims_released", count=released)
-        await super().start()
-
     async def claim(self, conn: AsyncConnection, *, now: float, limit: int) -> list[Send]:
-        rows = await outbox.claim(conn, now=now, limit=limit, lease=LEASE_SECONDS)
+        rows = await outbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
         opted_out = await users.opted_out_among(conn, (row.to_phone for row in rows))
@@ -90,6 +84,8 @@ class Sender(ClaimLoop[Send, Outcome]):
                 attempts=row.attempts,
                 created_at=row.created_at,
                 opted_out=row.to_phone in opted_out,
+                claimed_at=now,
+                reconcile_since=row.reconcile_since,
             )
             for row in rows
         ]
@@ -98,10 +94,13 @@ class Sender(ClaimLoop[Send, Outcome]):
         for outcome in outcomes:
             if outcome.opted_out_phone is not None:
                 await users.set_opted_out(conn, outcome.opted_out_phone, True, outcome.mark.now)
-        await outbox.mark_many(conn, [o.mark for o in outcomes])
+        await outbox.mark_many(conn, self.owner, [o.mark for o in outcomes])
 
     async def release(self, conn: AsyncConnection) -> int:
-        return 0  # rows left `sending` come back when their lease runs out
+        return await outbox.release_claims(conn, owner=self.owner)
+
+    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+        await outbox.release_claims(conn, owner=self.owner, ids=[outcome.mark.id])
 
     async def handle(self, item: Send) -> None:
         structlog.contextvars.bind_contextvars(outbox_id=item.id, to=mask_phone(item.to))
@@ -113,11 +112,13 @@ class Sender(ClaimLoop[Send, Outcome]):
                 self.metrics.outbound.labels(status="skipped").inc()
                 log.info("sms.skipped_opted_out")
                 return
-            try:
-                sent = await self.transport.send(item.to, item.body)
-            except SendError as exc:
-                await self._failed(item, exc)
-                return
+            sent = await self._reconciled(item) if item.reconcile_since is not None else None
+            if sent is None:
+                try:
+                    sent = await self.transport.send(item.to, item.body)
+                except SendError as exc:
+                    await self._failed(item, exc)
+                    return
             now = self.deps.now()
             redacted = outbox.REDACTED if item.redact and self._redact_when_sent else None
             await self.commit(
@@ -129,6 +130,27 @@ class Sender(ClaimLoop[Send, Outcome]):
             raise
         except Exception as exc:  # the lease brings the row back
             log.error("sender.failed", error=type(exc).__name__)
+
+    async def _reconciled(self, item: Send) -> Sent | None:
+        """The message Twilio already took for this reply, if it did (see TwilioTransport.find
+        for how one is matched); None means send it. When Twilio cannot be asked, the reply is
+        sent again: a lost reply is worse than a duplicate."""
+        assert item.reconcile_since is not None
+        try:
+            candidates = await self.transport.find(item.to, item.body, item.reconcile_since)
+        except Exception as exc:
+            log.warning("sms.reconcile_failed", error=type(exc).__name__)
+            return None
+        if candidates:
+            async with self.deps.db.read() as conn:
+                known = await outbox.known_sids(conn, [c.sid for c in candidates])
+            for candidate in candidates:
+                if candidate.sid not in known:
+                    log.info("sms.reconciled", found=True, twilio_sid=candidate.sid)
+                    self.metrics.outbound.labels(status="reconciled").inc()
+                    return candidate
+        log.info("sms.reconciled", found=False)
+        return None
 
     async def _failed(self, item: Send, exc: SendError) -> None:
         now = self.deps.now()
@@ -158,6 +180,8 @@ class Sender(ClaimLoop[Send, Outcome]):
                         next_attempt_at=now + delay,
                         error_code=code,
                         error=str(exc)[:300],
+                        # no answer (a timeout, a dropped connection): Twilio may have taken it
+                        reconcile_since=item.claimed_at if exc.status is None else item.reconcile_since,
                     )
                 )
             )

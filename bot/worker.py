@@ -92,17 +92,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         self.dispatcher = dispatcher
         self.metrics = metrics
 
-    async def start(self) -> None:
-        async with self.deps.db.tx() as conn:
-            released = await inbox.release_claims(
-                conn, now=self.deps.now(), everything=self.deps.db.is_sqlite
-            )
-        if released:
-            log.warning("worker.claims_released", count=released)
-        await super().start()
-
     async def claim(self, conn: AsyncConnection, *, now: float, limit: int) -> list[Claim]:
-        await inbox.release_claims(conn, now=now)
         rows = await inbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
@@ -119,6 +109,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
     async def write(self, conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
         await inbox.settle_many(
             conn,
+            self.owner,
             [o.finished for o in outcomes if o.finished is not None],
             [o.rescheduled for o in outcomes if o.rescheduled is not None],
         )
@@ -129,7 +120,12 @@ class Worker(ClaimLoop[Claim, Outcome]):
             self.deps.wake_sender()
 
     async def release(self, conn: AsyncConnection) -> int:
-        return await inbox.release_claims(conn, now=self.deps.now(), owner=self.owner)
+        return await inbox.release_claims(conn, owner=self.owner)
+
+    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+        row = outcome.finished or outcome.rescheduled
+        if row is not None:
+            await inbox.release_claims(conn, owner=self.owner, ids=[row.id])
 
     async def _commit(
         self,

@@ -126,18 +126,17 @@ class SqliteAppender:
         return new
 
 
-async def release_claims(
-    conn: AsyncConnection, *, now: float, everything: bool = False, owner: str | None = None
-) -> int:
-    """Put claimed rows back to pending: expired leases, one owner's claims, or all (a restart of
-    the single embedded process)."""
-    where = inbox.c.status == "processing"
-    if owner is not None:
-        where = sa.and_(where, inbox.c.claimed_by == owner)
-    elif not everything:
-        where = sa.and_(where, inbox.c.claimed_until < now)
+async def release_claims(conn: AsyncConnection, *, owner: str, ids: Sequence[int] | None = None) -> int:
+    """Put `owner`'s claimed rows back to pending (a process stopping). Claims of other owners are
+    never released here: a dead owner's are taken over (storage/leases.py)."""
     result = await conn.execute(
-        sa.update(inbox).where(where).values(status="pending", claimed_by=None, claimed_until=None)
+        sa.update(inbox)
+        .where(
+            inbox.c.status == "processing",
+            inbox.c.claimed_by == owner,
+            inbox.c.id.in_(ids) if ids is not None else sa.true(),
+        )
+        .values(status="pending", claimed_by=None, claimed_until=None)
     )
     return result.rowcount
 
@@ -200,9 +199,11 @@ async def claim(
     return sorted(rows, key=lambda r: (-int(r.priority), int(r.id)))
 
 
+# Outcomes are written only while the claim is still the writer's: a claim taken over (its owner
+# looked dead) belongs to the new owner, whose outcome counts.
 _FINISH = (
     sa.update(inbox)
-    .where(inbox.c.id == sa.bindparam("b_id"))
+    .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
     .values(
         status=sa.bindparam("b_status"),
         done_at=sa.bindparam("b_now"),
@@ -214,7 +215,7 @@ _FINISH = (
 )
 _RESCHEDULE = (
     sa.update(inbox)
-    .where(inbox.c.id == sa.bindparam("b_id"))
+    .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
     .values(
         status=sa.bindparam("b_status"),
         next_attempt_at=sa.bindparam("b_at"),
@@ -249,14 +250,21 @@ class Rescheduled:
 
 
 async def settle_many(
-    conn: AsyncConnection, finished: Sequence[Finished], rescheduled: Sequence[Rescheduled]
+    conn: AsyncConnection, owner: str, finished: Sequence[Finished], rescheduled: Sequence[Rescheduled]
 ) -> None:
     """Write the outcome of many messages: two executemany statements at most."""
     if finished:
         await conn.execute(
             _FINISH,
             [
-                {"b_id": f.id, "b_status": f.status, "b_now": f.now, "b_error": f.error, "b_body": f.body}
+                {
+                    "b_id": f.id,
+                    "b_owner": owner,
+                    "b_status": f.status,
+                    "b_now": f.now,
+                    "b_error": f.error,
+                    "b_body": f.body,
+                }
                 for f in finished
             ],
         )
@@ -266,6 +274,7 @@ async def settle_many(
             [
                 {
                     "b_id": r.id,
+                    "b_owner": owner,
                     "b_status": r.status,
                     "b_at": r.at,
                     "b_error": r.error,

@@ -120,21 +120,17 @@ async def record_delivery(
 _o = outbox.alias("o")
 _READY = (
     sa.select(_o.c.id)
-    .where(
-        sa.or_(
-            sa.and_(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now")),
-            sa.and_(_o.c.status == "sending", _o.c.claimed_until < sa.bindparam("now")),
-        )
-    )
+    .where(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now"))
     .order_by(_o.c.id)
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
 _CLAIM = (
     sa.update(outbox)
-    .where(outbox.c.id.in_(_READY.scalar_subquery()), outbox.c.status.in_(("queued", "sending")))
+    .where(outbox.c.id.in_(_READY.scalar_subquery()), outbox.c.status == "queued")
     .values(
         status="sending",
+        claimed_by=sa.bindparam("owner"),
         claimed_until=sa.bindparam("until"),
         attempts=outbox.c.attempts + 1,
         updated_at=sa.bindparam("now"),
@@ -144,13 +140,23 @@ _CLAIM = (
 
 
 async def claim(
-    conn: AsyncConnection, *, now: float, limit: int, lease: float
+    conn: AsyncConnection, *, now: float, limit: int, owner: str, lease: float
 ) -> list[sa.Row[tuple[object, ...]]]:
-    """Claim rows ready to send in one statement: queued and due, or stuck in `sending` past
-    their lease (the process died mid-send: sending again is a rare duplicate, which beats a lost
-    SMS). In queue order."""
-    rows = (await conn.execute(_CLAIM, {"now": now, "limit": limit, "until": now + lease})).all()
+    """Claim rows ready to send (queued and due) for `owner` in one statement, in queue order.
+    Rows left `sending` by a dead owner come back through storage/leases.py, marked to be
+    reconciled before they are sent again."""
+    rows = (
+        await conn.execute(_CLAIM, {"now": now, "limit": limit, "owner": owner, "until": now + lease})
+    ).all()
     return sorted(rows, key=lambda r: int(r.id))
+
+
+async def known_sids(conn: AsyncConnection, sids: Sequence[str]) -> set[str]:
+    """Which of these Twilio sids some outbox row already records."""
+    if not sids:
+        return set()
+    query = sa.select(outbox.c.twilio_sid).where(outbox.c.twilio_sid.in_(list(sids)))
+    return {str(sid) for sid in (await conn.execute(query)).scalars()}
 
 
 @dataclass(frozen=True)
@@ -166,15 +172,18 @@ class Mark:
     error_code: str | None = None
     error: str | None = None
     body: str | None = None  # the redacted body, for a sent reply that carried a link
+    reconcile_since: float | None = None  # the outcome is unknown: look it up before a resend
 
 
 _MARK = (
     sa.update(outbox)
-    .where(outbox.c.id == sa.bindparam("b_id"))
+    .where(outbox.c.id == sa.bindparam("b_id"), outbox.c.claimed_by == sa.bindparam("b_owner"))
     .values(
         status=sa.bindparam("b_status"),
         updated_at=sa.bindparam("b_now"),
         claimed_until=None,
+        claimed_by=None,
+        reconcile_since=sa.bindparam("b_reconcile", type_=sa.Float),
         twilio_sid=sa.func.coalesce(sa.bindparam("b_sid", type_=sa.String), outbox.c.twilio_sid),
         sent_at=sa.func.coalesce(sa.bindparam("b_sent_at", type_=sa.Float), outbox.c.sent_at),
         next_attempt_at=sa.func.coalesce(sa.bindparam("b_next", type_=sa.Float), outbox.c.next_attempt_at),
@@ -186,8 +195,8 @@ _MARK = (
 )
 
 
-async def mark_many(conn: AsyncConnection, marks: Sequence[Mark]) -> None:
-    """Record many send outcomes in one executemany."""
+async def mark_many(conn: AsyncConnection, owner: str, marks: Sequence[Mark]) -> None:
+    """Record many send outcomes in one executemany (only on rows `owner` still holds)."""
     if not marks:
         return
     await conn.execute(
@@ -195,6 +204,8 @@ async def mark_many(conn: AsyncConnection, marks: Sequence[Mark]) -> None:
         [
             {
                 "b_id": m.id,
+                "b_owner": owner,
+                "b_reconcile": m.reconcile_since,
                 "b_status": m.status,
                 "b_now": m.now,
                 "b_sid": m.twilio_sid,
@@ -239,10 +250,16 @@ async def purge(conn: AsyncConnection, *, before: float) -> int:
     return result.rowcount
 
 
-async def release_claims(conn: AsyncConnection) -> int:
-    """Rows left in `sending` by a process that died: queue them again (the embedded single
-    process calls this at start; with several processes the lease runs out instead)."""
+async def release_claims(conn: AsyncConnection, *, owner: str, ids: Sequence[int] | None = None) -> int:
+    """`owner`'s rows still `sending` (a process stopping with sends in flight): queue them
+    again, to be reconciled first, since Twilio may have taken them."""
     result = await conn.execute(
-        sa.update(outbox).where(outbox.c.status == "sending").values(status="queued", claimed_until=None)
+        sa.update(outbox)
+        .where(
+            outbox.c.status == "sending",
+            outbox.c.claimed_by == owner,
+            outbox.c.id.in_(ids) if ids is not None else sa.true(),
+        )
+        .values(status="queued", claimed_by=None, claimed_until=None, reconcile_since=outbox.c.updated_at)
     )
     return result.rowcount
