@@ -28,7 +28,10 @@ from bot.twilio_client import LogTransport, Transport, TwilioTransport
 from bot.web import MAX_BODY, add_routes
 from bot.worker import Worker
 from scheduler import Scheduler, register_core_jobs
+from storage import notify
 from storage.db import open_database
+from storage.dburl import is_sqlite as db_is_sqlite
+from storage.notify import Notifier
 
 log = get_logger(__name__)
 
@@ -120,7 +123,9 @@ async def _start(
             token_file=str(config.data_dir / "dev-twilio-token"),
             generated=generated,
         )
-    db = await open_database(config.database.url, migrate=config.database.url.startswith("sqlite"))
+    # The embedded SQLite default migrates itself (`make run` on a fresh clone); PostgreSQL is
+    # migrated by `textwire migrate` and a schema that is not current stops start-up.
+    db = await open_database(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
     stack.push_async_callback(db.close)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
     stack.push_async_callback(http.close)
@@ -133,6 +138,10 @@ async def _start(
                 http, config.twilio, status_callback=f"{config.public_base}/twilio/status"
             )
 
+    # Wake-ups: in this process at once, and on PostgreSQL in every other one (LISTEN/NOTIFY).
+    notifier = Notifier(config.database.url)
+    await notifier.start()
+    stack.push_async_callback(notifier.stop)
     wakeup = _Wakeup()
     deps = Deps(config=config, db=db, http=http, wake_sender=wakeup, clock=clock, services={})
     dispatcher = build_dispatcher(extra_routers)
@@ -140,8 +149,10 @@ async def _start(
     worker = Worker(deps, dispatcher, metrics, owner=owner)
     sender = Sender(deps, transport, metrics, owner=owner)
     leases = Leases(deps, owner, on_takeover=(worker.wake, sender.wake))
-    wakeup.target = sender.wake
-    writer = InboxWriter(db, on_commit=worker.wake)
+    notifier.subscribe(notify.INBOX, worker.wake)
+    notifier.subscribe(notify.OUTBOX, sender.wake)
+    wakeup.target = lambda: notifier.publish(notify.OUTBOX)
+    writer = InboxWriter(db, on_commit=lambda: notifier.publish(notify.INBOX))
     runtime = Runtime(
         deps=deps,
         metrics=metrics,
@@ -154,6 +165,7 @@ async def _start(
     )
     deps.services["transport"] = transport
     runtime.extras["ready_checks"] = {"database": db.ping}
+    runtime.extras["notifier"] = notifier
     scheduler = Scheduler(deps, leases=leases)
     runtime.scheduler = scheduler
     register_core_jobs(scheduler)

@@ -16,6 +16,7 @@ import sys
 import aiohttp
 import sqlalchemy as sa
 
+from bot.addresses import RULE, valid_sender
 from bot.config import Config
 from bot.devmode import twilio_auth_token
 from bot.signature import SignatureChecker
@@ -70,6 +71,11 @@ async def _show_replies(db: Database, phone: str, after: int) -> int:
 
 
 async def run_chat(config: Config, from_phone: str) -> int:
+    if not valid_sender(from_phone):  # the webhook would refuse it: say so before anything else
+        print(
+            f"textwire chat: --from {from_phone!r} is not an address the bot answers: {RULE}", file=sys.stderr
+        )
+        return 2
     token, _ = twilio_auth_token(config)
     db = Database(config.database.url)
     url = f"{config.public_base}/twilio/sms"

@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_chat(config, args.from_phone))
     configure_logging(config.log.level, config.log.format)
     from storage.crypto import CipherError, KeyMismatch
+    from storage.dburl import DatabaseError
 
     try:
         if args.command == "serve":
@@ -124,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _log().error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:  # unreachable, or a schema that is not current: one line, no password
+        _log().error("db.unusable", error=str(exc))
+        print(f"textwire: {exc}", file=sys.stderr)
         return 2
     except (KeyMismatch, CipherError) as exc:
         _log().error("security.key_mismatch", error=str(exc))

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from storage.dburl import is_postgres, mask_url
+
 ENV_PREFIX = "TEXTWIRE_"
 
 
@@ -210,8 +212,10 @@ def _validate(config: Config) -> None:
     if not (0 < config.server.port < 65536):
         raise ConfigError(f"server.port: expected 1-65535, got {config.server.port}")
     url = config.database.url
-    if not (url.startswith("sqlite:///") or url.startswith("postgresql://") or url.startswith("postgresql+")):
-        raise ConfigError(f"database.url: expected sqlite:///... or postgresql://..., got {url!r}")
+    if not (url.startswith("sqlite:///") or is_postgres(url)):
+        raise ConfigError(
+            f"database.url: expected sqlite:///... or postgresql://user:pass@host:5432/db, got {mask_url(url)!r}"
+        )
     if config.media.backend == "s3" and not config.s3.bucket:
         raise ConfigError("s3.bucket: required when media.backend is 's3'")
     if config.s3.server_side_encryption == "aws:kms" and not config.s3.kms_key_id:

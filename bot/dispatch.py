@@ -70,17 +70,60 @@ class CommandObject:
     def arg_text(self) -> str:
         return " ".join(self.args)
 
+    def redacted(self, secret: Sequence[int], well_formed: bool) -> str:
+        """The command as the inbox keeps it: `\\JOIN house ***`. When the argument count is
+        wrong, which word is the secret is anyone's guess: every argument becomes one `***`."""
+        head = f"{self.prefix}{self.name}"
+        if not well_formed:
+            return f"{head} ***" if self.args else head
+        words = ["***" if i in secret else arg for i, arg in enumerate(self.args)]
+        return " ".join([head, *words])
+
 
 @dataclass
 class Context:
+    """What a handler gets besides the message. `user` and `command` are not optional to a
+    handler: `user` is set by the `load_user` outer middleware before any handler runs, `command`
+    by a command filter; reading one that was never set is a bug and raises `LookupError`."""
+
     deps: Deps
     log: FilteringBoundLogger
-    user: User | None = None
-    command: CommandObject | None = None
     data: dict[str, Any] = field(default_factory=dict)
     help_entries: tuple[str, ...] = ()  # the registered commands, for \HELP
-    # set by a handler whose message carries a secret (a room password): the inbox keeps `***`
+    # set by the dispatcher for a command with secret arguments (a room password): the inbox
+    # keeps `***` in their place, whatever happens next
     redacted_body: str | None = None
+    _user: User | None = field(default=None, repr=False)
+    _command: CommandObject | None = field(default=None, repr=False)
+
+    @property
+    def user(self) -> User:
+        if self._user is None:
+            raise LookupError("ctx.user is set by the load_user middleware, which has not run")
+        return self._user
+
+    @user.setter
+    def user(self, user: User) -> None:
+        self._user = user
+
+    @property
+    def has_user(self) -> bool:
+        return self._user is not None
+
+    @property
+    def command(self) -> CommandObject:
+        if self._command is None:
+            raise LookupError("ctx.command is set by a command filter; this handler has none")
+        return self._command
+
+    @command.setter
+    def command(self, command: CommandObject) -> None:
+        self._command = command
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The arguments of the command (empty when the message is no command)."""
+        return self._command.args if self._command is not None else ()
 
 
 HandlerResult: TypeAlias = "str | Reply | Sequence[str | Reply] | None"
@@ -147,6 +190,9 @@ class Registration:
     handler: Handler
     filters: tuple[Filter, ...]
     name: str
+    priority: bool = False  # handled at once, never held back (PROTOCOL: \\STOP, carrier keywords)
+    secret: tuple[int, ...] = ()  # command arguments the inbox never keeps (a password)
+    arity: tuple[int, int] = (0, 99)  # the argument counts a command accepts
 
 
 def _check_async(handler: Callable[..., Any]) -> None:
@@ -163,14 +209,25 @@ class Router:
         self.help_entries: list[str] = []
 
     # -- registration -------------------------------------------------------------------------
-    def register(self, handler: Handler, *filters: Filter) -> Handler:
+    def register(
+        self,
+        handler: Handler,
+        *filters: Filter,
+        priority: bool = False,
+        secret: tuple[int, ...] = (),
+        arity: tuple[int, int] = (0, 99),
+    ) -> Handler:
         _check_async(handler)
-        self.registrations.append(Registration(handler, tuple(filters), f"{self.name}.{handler.__name__}"))
+        name = f"{self.name}.{handler.__name__}"
+        self.registrations.append(Registration(handler, tuple(filters), name, priority, secret, arity))
         return handler
 
-    def message(self, *filters: Filter) -> Callable[[Handler], Handler]:
+    def message(self, *filters: Filter, priority: bool = False) -> Callable[[Handler], Handler]:
+        """`priority=True`: messages this handler takes are handled at once (the webhook asks
+        `Dispatcher.is_priority`); its filters then run in the webhook too, so keep them cheap."""
+
         def decorate(handler: Handler) -> Handler:
-            return self.register(handler, *filters)
+            return self.register(handler, *filters, priority=priority)
 
         return decorate
 
@@ -181,14 +238,21 @@ class Router:
         usage: str = "",
         bare: bool = False,
         help: str | None = None,
+        secret: tuple[int, ...] = (),
+        priority: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """`@router.command("JOIN", args=2, usage="\\JOIN <room> <password>", bare=True)`.
+        """`@router.command("JOIN", args=2, secret=(1,), usage="\\JOIN <room> <password>", bare=True)`.
 
         A command with the wrong number of arguments gets its usage, never reaches the handler.
         `bare=True` also matches the upper-case form without a prefix, with exactly `args` words.
         `help`: the entry in `\\HELP` (default: the usage; "" leaves the command out).
+        `secret`: the indexes of arguments the inbox never keeps; the dispatcher puts `***` in
+        their place (in `ctx.redacted_body`) before anything else runs, a usage answer included.
+        `priority`: handled at once, never held back behind other messages (\\STOP, \\UNLINK).
         """
         low, high = (args, args) if isinstance(args, int) else args
+        if any(not 0 <= i < max(high, 1) for i in secret):
+            raise ValueError(f"secret argument indexes {secret} out of range for {names}")
         names_upper = [n.upper() for n in names]
         usage_text = usage or " ".join(f"\\{n}" for n in names_upper)
         entry = usage_text if help is None else help
@@ -199,16 +263,16 @@ class Router:
             _check_async(handler)
 
             async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
-                assert ctx.command is not None
                 if not (low <= len(ctx.command.args) <= high):
                     return f"Usage: {usage_text}"
                 return await handler(msg, ctx)
 
             checked.__name__ = handler.__name__
-            self.register(checked, Command(*names_upper))
+            filters: list[Filter] = [Command(*names_upper)]
             if bare and low == high:
-                for name in names_upper:
-                    self.register(checked, BareCommand(name, low))
+                filters.extend(BareCommand(name, low) for name in names_upper)
+            for flt in filters:
+                self.register(checked, flt, priority=priority, secret=secret, arity=(low, high))
             return handler
 
         return decorate
@@ -300,10 +364,21 @@ class Dispatcher(Router):
             command = data.pop("command", None)
             if isinstance(command, CommandObject):
                 ctx.command = command
+                if reg.secret:
+                    low, high = reg.arity
+                    ctx.redacted_body = command.redacted(reg.secret, low <= len(command.args) <= high)
             ctx.data.update(data)
             ctx.log = ctx.log.bind(handler=reg.name)
             return await handler(msg, ctx)
         return None
+
+    async def is_priority(self, msg: Inbound, ctx: Context) -> bool:
+        """Whether the handler this message would go to is declared `priority` (the webhook asks,
+        to store the message as one to handle at once). Runs filters only, no middleware."""
+        for reg, _ in self._compile():
+            if await _passes(reg.filters, msg, ctx) is not None:
+                return reg.priority
+        return False
 
     async def feed(self, msg: Inbound, ctx: Context) -> list[Reply]:
         """Run the outer middlewares, then the first matching handler; return its replies."""

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot import media
+from bot import media, pages
 from bot.app import Feature
 from bot.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
 from bot.logs import get_logger
@@ -38,53 +38,37 @@ FORMER_MEMBER = "a former member"
 
 # -- pages -----------------------------------------------------------------------------------------
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:0;padding:12px;max-width:720px;margin:auto;"
-    "color:#222;background:#fafafa}h1{font-size:1.3em}ul{list-style:none;padding:0}"
-    "li{display:flex;gap:12px;align-items:flex-start;background:#fff;border:1px solid #ddd;"
-    "border-radius:8px;padding:8px;margin:0 0 10px}img{width:120px;height:auto;border-radius:4px}"
-    ".pdf{display:inline-block;width:120px;padding:40px 0;text-align:center;background:#eee;"
-    "border-radius:4px}.meta{font-size:.9em;color:#555}.cap{margin:4px 0 0;word-break:break-word}"
-)
-_CSP = (
-    "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
-)
+# presigned URLs point at the media store (S3, a CDN, or this server), so photos may come from anywhere
+_IMG_SRC = "* data:"
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="referrer" content="no-referrer"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
-    )
-    return web.Response(
-        text=text,
-        status=status,
-        content_type="text/html",
-        charset="utf-8",
-        headers={
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": _CSP,
-            "X-Frame-Options": "DENY",
-        },
-    )
+@dataclass(frozen=True)
+class Item:
+    """One receipt as the gallery shows it."""
+
+    url: str
+    is_pdf: bool
+    who: str
+    when: str
+    iso: str
+    caption: str
 
 
-def _denied(verdict: str) -> web.Response:
+def _denied(verdict: str, what: str) -> web.Response:
+    """403 for an expired or altered link: a gallery link says how to get a new one, a photo link
+    says to reload the gallery (its links are fresh for a few minutes after each load)."""
     reason = "This link has expired." if verdict == "expired" else "This link is not valid."
-    body = (
-        f"<h1>{reason}</h1><p>Gallery links work for 1 hour. Text <b>\\RECEIPTS</b> to the bot "
-        "to get a new one.</p>"
-    )
-    return _page("Link expired or not valid", body, status=403)
+    if what == "gallery":
+        hint = "Gallery links work for 1 hour. Text \\RECEIPTS to the bot to get a new one."
+    else:
+        hint = "Photo links work for a few minutes. Reload the gallery page to get fresh ones."
+    return pages.message("Link expired or not valid", hint, heading=reason, status=403)
 
 
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _when(ts: float) -> tuple[str, str]:
+    """(shown, ISO 8601) of a time: "2026-11-23 10:55 UTC"."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC"), moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _verdict(request: web.Request, signer: LinkSigner, purpose: str, subject: str, max_age: int) -> str:
@@ -106,7 +90,7 @@ async def gallery(request: web.Request) -> web.Response:
     verdict = _verdict(request, signer, "gallery", room_id, GALLERY_SECONDS)
     if verdict != "ok":
         log.info("gallery.denied", verdict=verdict)
-        return _denied(verdict)
+        return _denied(verdict, "gallery")
     async with runtime.deps.db.read() as conn:
         room = (await conn.execute(sa.select(rooms.c.name).where(rooms.c.id == room_id))).first()
         rows = (
@@ -118,34 +102,23 @@ async def gallery(request: web.Request) -> web.Response:
             )
         ).all()
     if room is None:
-        return _page("Room not found", "<h1>This room does not exist any more.</h1>", status=404)
+        return pages.message("Room not found", "This room does not exist any more.", status=404)
     urls = await asyncio.gather(*(store.url(r.object_key) for r in rows))
     items = []
     for row, url in zip(rows, urls, strict=True):
         who = FORMER_MEMBER if row.uploader_id is None else row.uploader_phone_masked or FORMER_MEMBER
-        href = html.escape(url, quote=True)
-        if row.content_type == "application/pdf":
-            thumb = f'<a href="{href}" rel="noreferrer"><span class="pdf">PDF</span></a>'
-        else:
-            thumb = (
-                f'<a href="{href}" rel="noreferrer"><img src="{href}" alt="receipt" loading="lazy" '
-                'referrerpolicy="no-referrer"></a>'
-            )
-        caption = f'<p class="cap">{html.escape(row.caption)}</p>' if row.caption else ""
-        items.append(
-            f'<li>{thumb}<div><div class="meta">{html.escape(who)} &middot; {_when(row.created_at)}</div>'
-            f"{caption}</div></li>"
-        )
-    name = html.escape(room.name)
-    count = len(rows)
-    summary = f"{count} receipt{'s' if count != 1 else ''}, newest first" if rows else "No receipts yet."
-    more = f"<p>Showing the newest {PAGE_LIMIT}.</p>" if count >= PAGE_LIMIT else ""
-    body = (
-        f"<h1>Receipts of {name}</h1><p>{summary}. Photos open through links that work for a few "
-        f"minutes; reload this page for fresh ones.</p><ul>{''.join(items)}</ul>{more}"
+        when, iso = _when(row.created_at)
+        is_pdf = row.content_type == "application/pdf"
+        items.append(Item(url=url, is_pdf=is_pdf, who=who, when=when, iso=iso, caption=row.caption or ""))
+    log.info("gallery.viewed", room_id=room_id, receipts=len(items))
+    return pages.render(
+        "gallery.html",
+        title=f"Receipts of {room.name}",
+        img_src=_IMG_SRC,
+        room=room.name,
+        items=items,
+        truncated=len(items) >= PAGE_LIMIT,
     )
-    log.info("gallery.viewed", room_id=room_id, receipts=count)
-    return _page(f"Receipts of {room.name}", body)
 
 
 async def local_media(request: web.Request) -> web.StreamResponse:
@@ -158,7 +131,7 @@ async def local_media(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     verdict = _verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
     if verdict != "ok":
-        return _denied(verdict)
+        return _denied(verdict, "media")
     try:
         data = await store.get(key)
     except FileNotFoundError:

@@ -19,19 +19,18 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.dispatch import parse_command
+from bot import pages
+from bot.addresses import valid_sender
+from bot.dispatch import Context, Inbound, Media
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
-from handlers.keywords import keyword_of
 from storage import inbox, outbox
 
 log = get_logger(__name__)
 
 MAX_BODY = 64 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
-_ADDRESS = re.compile(r"^[^\s]{1,64}$")
-PRIORITY_COMMANDS = frozenset({"STOP", "UNLINK"})
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")  # fullmatch: `$` would let a trailing newline in
 
 
 def _twiml() -> web.Response:
@@ -67,7 +66,7 @@ async def _signed_form(runtime: Runtime, request: web.Request) -> list[tuple[str
     return params
 
 
-def _message_from(
+async def _message_from(
     runtime: Runtime, params: list[tuple[str, str]], idempotency: str | None
 ) -> inbox.NewMessage:
     """Validate the form of an inbound SMS/MMS (400 with the reason when it is malformed)."""
@@ -75,10 +74,10 @@ def _message_from(
     for key, value in params:
         form.setdefault(key, value)
     sid = form.get("MessageSid", "")
-    if not _SID.match(sid):
+    if not _SID.fullmatch(sid):
         raise web.HTTPBadRequest(text="MessageSid missing or malformed")
     from_phone = form.get("From", "")
-    if not _ADDRESS.match(from_phone):
+    if not valid_sender(from_phone):
         raise web.HTTPBadRequest(text="From missing or malformed")
     configured_sid = runtime.deps.config.twilio.account_sid
     if configured_sid and not hmac.compare_digest(form.get("AccountSid", ""), configured_sid):
@@ -97,15 +96,23 @@ def _message_from(
         media.append((url, form.get(f"MediaContentType{n}", "")))
     body = form.get("Body", "")
     opt_out_type = form.get("OptOutType", "")[:16]
-    command = parse_command(body)
-    priority = keyword_of(body, opt_out_type) is not None or (
-        command is not None and command.name in PRIORITY_COMMANDS
+    to_phone = form.get("To", "")[:64]
+    # the dispatcher knows which handlers are priority ones (carrier keywords, \STOP, \UNLINK)
+    probe = Inbound(
+        id=0,
+        message_sid=sid,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        body=body,
+        media=tuple(Media(i, url, ctype) for i, (url, ctype) in enumerate(media)),
+        opt_out_type=opt_out_type,
     )
+    priority = await runtime.dispatcher.is_priority(probe, Context(deps=runtime.deps, log=log))
     return inbox.NewMessage(
         message_sid=sid,
         account_sid=form.get("AccountSid", ""),
         from_phone=from_phone,
-        to_phone=form.get("To", "")[:64],
+        to_phone=to_phone,
         body=body,
         media=tuple(media),
         opt_out_type=opt_out_type,
@@ -121,7 +128,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
     result = "error"
     try:
         params = await _signed_form(runtime, request)
-        message = _message_from(runtime, params, request.headers.get("I-Twilio-Idempotency-Token"))
+        message = await _message_from(runtime, params, request.headers.get("I-Twilio-Idempotency-Token"))
         try:
             is_new = await runtime.writer.add(message)
         except Exception:
@@ -157,7 +164,7 @@ async def twilio_status(request: web.Request) -> web.Response:
     form = dict(params)
     sid = form.get("MessageSid", "")
     status = form.get("MessageStatus", "")
-    if not _SID.match(sid) or not status:
+    if not _SID.fullmatch(sid) or not status:
         raise web.HTTPBadRequest(text="MessageSid or MessageStatus missing")
     async with runtime.deps.db.tx() as conn:
         applied = await outbox.record_delivery(
@@ -229,6 +236,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    pages.add_routes(app)
 
 
 ACCEPTED = web.RequestKey("textwire_accepted", bool)

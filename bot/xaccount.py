@@ -164,10 +164,13 @@ class XAccounts:
         return Refresh.OK, Access(new.access_token, leased.version + 1)
 
     # -- unlinking ------------------------------------------------------------------------------
-    async def mark_dead(self, user_id: int, *, text_user: bool = True) -> Reply | None:
-        """X rejected the refresh token: delete the tokens, mark the user for relinking, and give
-        them one fresh link (only the first time for this grant). With `text_user` the link is
-        queued as an SMS here; without, it is returned for the caller to answer with."""
+    async def mark_dead(
+        self, user_id: int, *, text_user: bool = True, reason: str = "rejected"
+    ) -> Reply | None:
+        """X rejected the refresh token, or the stored token does not decrypt for this user
+        (`reason="unreadable"`): delete the tokens, mark the user for relinking, and give them one
+        fresh link (only the first time for this grant). With `text_user` the link is queued as an
+        SMS here; without, it is returned for the caller to answer with."""
         now = self.deps.now()
         reply: Reply | None = None
         async with self.deps.db.tx() as conn:
@@ -186,7 +189,7 @@ class XAccounts:
                         dedupe_key=f"relink:{user_id}:{int(now)}",
                         now=now,
                     )
-        log.warning("token.dead", user_id=user_id, notified=first)
+        log.warning("token.dead", user_id=user_id, notified=first, reason=reason)
         if text_user:
             if reply is not None:
                 self.deps.wake_sender()

@@ -180,14 +180,16 @@ class XClient:
 
     async def _token(self, form: dict[str, str]) -> TokenSet:
         sent_at = self.clock()
-        status, body, _ = await self._request(
+        status, body, headers = await self._request(
             "POST", "/2/oauth2/token", data=self._client_form(form), headers=self._client_headers()
         )
         if status == 400:
             raise XAuthRejected(
                 f"token endpoint refused the {form['grant_type']} grant ({_error_code(body)})"
             )
-        if status == 429 or status >= 500:
+        if status == 429:
+            raise XRateLimited(self._reset_at(headers))
+        if status >= 500:
             raise XUnavailable(f"token endpoint answered {status}", sent=True)
         if status != 200:  # 401: our client credentials are wrong (configuration, not the user)
             raise XError(f"token endpoint answered {status} ({_error_code(body)})")

@@ -1,7 +1,7 @@
 """The account: `\\LINK` (a fresh link to connect X), `\\UNLINK` (revoke and delete the tokens),
 `\\STOP` (revoke, leave every room, delete the user's record; one goodbye).
 
-`\\UNLINK` and `\\STOP` are priority messages: handled at once, never behind a parked post.
+`\\UNLINK` and `\\STOP` are declared `priority`: handled at once, never behind a parked post.
 """
 
 from __future__ import annotations
@@ -23,18 +23,16 @@ async def link(msg: Inbound, ctx: Context) -> HandlerResult:
     service = x_accounts(ctx.deps)
     if service is None:
         return NOT_SET_UP
-    assert ctx.user is not None
     ctx.log.info("x.link.sent")
     return await service.link_reply(ctx.user)
 
 
-@router.command("UNLINK", args=0, usage="\\UNLINK", help="\\UNLINK disconnect X")
+@router.command("UNLINK", args=0, usage="\\UNLINK", help="\\UNLINK disconnect X", priority=True)
 async def unlink(msg: Inbound, ctx: Context) -> HandlerResult:
     service = x_accounts(ctx.deps)
     if service is None:
         return NOT_SET_UP
     user = ctx.user
-    assert user is not None
     had_tokens = await service.revoke_and_delete(user.id)
     ctx.log.info("x.unlinked", had_tokens=had_tokens)
     if not had_tokens and not user.x_user_id:
@@ -43,10 +41,9 @@ async def unlink(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Disconnected{handle}: your texts are no longer posted to X. Send \\LINK to connect again."
 
 
-@router.command("STOP", args=0, usage="\\STOP", help="\\STOP delete your account")
+@router.command("STOP", args=0, usage="\\STOP", help="\\STOP delete your account", priority=True)
 async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
-    assert user is not None
     service = x_accounts(ctx.deps)
     if service is not None:
         await service.revoke_and_delete(user.id)

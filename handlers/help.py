@@ -21,6 +21,5 @@ async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
 
 @fallback.message(any_command)
 async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
     name = ctx.command.name[:20]
     return f"Unknown command \\{name}. Send \\HELP for the list."

@@ -41,7 +41,7 @@ def is_keyword(msg: Inbound, ctx: Context) -> FilterResult:
     return {"keyword": kind} if kind else False
 
 
-@router.message(is_keyword)
+@router.message(is_keyword, priority=True)
 async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
     kind = ctx.data["keyword"]
     now = ctx.deps.now()

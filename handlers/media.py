@@ -38,7 +38,6 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     pipeline, store = pipeline_of(deps), store_of(deps)
     if pipeline is None or store is None:
         return NOT_SET_UP
-    assert ctx.user is not None
     user_id = ctx.user.id
     async with deps.db.read() as conn:
         done = await receipts.existing(conn, msg.message_sid)

@@ -4,7 +4,9 @@ The intent is recorded before X is called and the post id after, so a crash in b
 leads to a blind second post: the retry tells the person to check their timeline. X's answers map
 to clear replies (SPEC, "At most once, and retries"): 401 refreshes once; a rate limit parks the
 message until the reset and says so once; a failure that surely never reached X is retried with
-backoff; a timeout or 5xx after sending is not retried.
+backoff; a timeout or 5xx after sending is not retried. A refresh that fails (the token endpoint
+answers 429 or 5xx, or cannot be reached) comes before anything was posted: it is a not-sent
+failure, retried after the reset or with backoff, never "X did not confirm".
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ def too_long(excess: int) -> str:
 @router.message(has_text)
 async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
-    assert user is not None
     service = x_accounts(ctx.deps)
     if service is None:
         return NOT_SET_UP
@@ -76,14 +77,14 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
 
 async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: str) -> HandlerResult:
     try:
-        access = await _access(ctx, service, user)
+        access = await _access(ctx, service, user, sid)
         if isinstance(access, Reply):
             return await _forget(ctx, sid, access)
         try:
             posted = await service.client.post(access.token, text)
         except XUnauthorized:  # expired early or revoked: refresh once, then try once more
             ctx.log.info("x.post.unauthorized")
-            access = await _access(ctx, service, user, stale=access)
+            access = await _access(ctx, service, user, sid, stale=access)
             if isinstance(access, Reply):
                 return await _forget(ctx, sid, access)
             posted = await service.client.post(access.token, text)
@@ -122,9 +123,6 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
     except XError as exc:  # the token endpoint misbehaving: configuration, retried with backoff
         await _forget(ctx, sid, None)
         raise Retry(f"x error: {exc}", failure_reply=X_DOWN) from None
-    except CipherError:  # before anything was sent: the error handler retries, then apologises
-        await _forget(ctx, sid, None)
-        raise
     # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
     # then says to check the timeline rather than risk a second post.
     await _end(ctx, sid, "posted", tweet_id=posted.id)
@@ -133,13 +131,31 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
 
 
 async def _access(
-    ctx: Context, service: XAccounts, user: User, stale: Access | None = None
+    ctx: Context, service: XAccounts, user: User, sid: str, stale: Access | None = None
 ) -> Access | Reply:
-    """A usable token, or the reply to send instead (relink). XError propagates."""
-    if stale is None:
-        outcome, access = await service.access(user.id, unlink_on_dead=False)
-    else:
-        outcome, access = await service.refresh(user.id, stale_version=stale.version, unlink_on_dead=False)
+    """A usable token, or the reply to send instead (relink). A refresh that X's token endpoint
+    did not answer usefully raises `Retry`: nothing was posted, so the intent is dropped and the
+    message tried again (after the reset when the endpoint said 429)."""
+    try:
+        if stale is None:
+            outcome, access = await service.access(user.id, unlink_on_dead=False)
+        else:
+            outcome, access = await service.refresh(
+                user.id, stale_version=stale.version, unlink_on_dead=False
+            )
+    except XRateLimited as exc:
+        await _forget(ctx, sid, None)
+        delay = max(1.0, exc.reset_at + 1 - ctx.deps.now())
+        ctx.log.info("x.refresh.rate_limited", reset_in=round(delay))
+        raise Retry("x token endpoint rate limited", delay=delay, failure_reply=X_DOWN) from None
+    except XError as exc:  # 5xx, unreachable, a misconfigured client: nothing reached /2/tweets
+        await _forget(ctx, sid, None)
+        ctx.log.warning("x.refresh.failed", error=str(exc))
+        raise Retry(f"x token refresh: {exc}", failure_reply=X_DOWN) from None
+    except CipherError:  # this row does not decrypt for this user: no retry will read it
+        ctx.log.warning("token.unreadable", user_id=user.id)
+        relink = await service.mark_dead(user.id, text_user=False, reason="unreadable")
+        return relink or Reply("Your X connection stopped working. Send \\LINK for a new link.")
     if outcome is Refresh.OK and access is not None:
         return access
     if outcome is Refresh.DEAD:

@@ -1,16 +1,20 @@
 """Rooms: `\\CREATE`, `\\JOIN` (also bare `JOIN`), `\\LEAVE`, `\\ROOMS`, `\\USE`, `\\RECEIPTS`.
 
 A wrong password and an unknown room get the same answer (after the same work: an unknown room is
-checked against a dummy hash); 5 failures in 15 minutes per phone lock `\\JOIN` out. The inbox
-keeps `***` instead of the password of `\\CREATE` and `\\JOIN` once handled (`ctx.redacted_body`),
-whatever the arguments, and no password reaches a log line.
+checked against a dummy hash). A password longer than `\\CREATE` allows is refused before any
+hashing and is no guess. 5 failures in 15 minutes per phone lock that phone's `\\JOIN` out; 10 per
+room name, from any phones, lock that name out for everyone but its members (they are in: their
+`\\JOIN` is answered without a guess) and its former members (back after `\\LEAVE`). A locked-out
+phone is told once per 15 minutes; the guesses after that get no answer. The password
+of `\\CREATE` and `\\JOIN` is declared `secret`: the inbox keeps `***` in its place once handled,
+whatever the arguments (the dispatcher redacts), and no password reaches a log line.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.dispatch import BareCommand, Context, HandlerResult, Inbound, Reply, Router
+from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from bot.links import gallery_link
 from storage import rooms
 
@@ -25,35 +29,20 @@ NOT_IN_ROOM = (
 )
 WRONG = "No room with that name and password. Check both and try again."
 LOCKED = "Too many wrong room passwords. Please wait 15 minutes before you try again."
+ROOM_LOCKED = "Too many wrong passwords for that room lately. Please wait 15 minutes before you try again."
 
 
-def _redact(ctx: Context) -> None:
-    """The stored inbox body keeps the command and the room, never the password."""
-    cmd = ctx.command
-    assert cmd is not None
-    head = f"{cmd.prefix}{cmd.name}"
-    if len(cmd.args) == 2:
-        ctx.redacted_body = f"{head} {cmd.args[0]} ***"
-    else:  # a malformed one: which word is the password is anyone's guess
-        ctx.redacted_body = f"{head} ***" if cmd.args else head
+def too_long() -> str:
+    return f"That password is too long (at most {rooms.MAX_PASSWORD} characters)."
 
 
-def _user_id(ctx: Context) -> int:
-    assert ctx.user is not None, "load_user runs first"
-    return ctx.user.id
-
-
-@router.command("CREATE", args=(0, 99), usage=CREATE_USAGE)
+@router.command("CREATE", args=2, secret=(1,), usage=CREATE_USAGE)
 async def create(msg: Inbound, ctx: Context) -> HandlerResult:
-    _redact(ctx)
-    assert ctx.command is not None
-    if len(ctx.command.args) != 2:
-        return f"Usage: {CREATE_USAGE}"
-    name, password = ctx.command.args
+    name, password = ctx.args
     if not rooms.valid_name(name):
         return f"{NAME_RULES} Usage: {CREATE_USAGE}"
     if len(password) > rooms.MAX_PASSWORD:
-        return f"That password is too long (at most {rooms.MAX_PASSWORD} characters)."
+        return too_long()
     async with ctx.deps.db.read() as conn:
         taken = await rooms.find_by_name(conn, name) is not None
     if taken:
@@ -62,7 +51,7 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     try:
         async with ctx.deps.db.tx() as conn:
             room = await rooms.create(
-                conn, name=name, password_hash=password_hash, user_id=_user_id(ctx), now=ctx.deps.now()
+                conn, name=name, password_hash=password_hash, user_id=ctx.user.id, now=ctx.deps.now()
             )
     except rooms.NameTaken:
         return f"The name {name} is taken. Pick another name for your room."
@@ -73,30 +62,29 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     )
 
 
-@router.command("JOIN", args=(0, 99), usage=JOIN_USAGE)
-async def join_command(msg: Inbound, ctx: Context) -> HandlerResult:
-    _redact(ctx)
-    assert ctx.command is not None
-    if len(ctx.command.args) != 2:
-        return f"Usage: {JOIN_USAGE}"
-    return await _join(msg, ctx, *ctx.command.args)
-
-
-# bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)
-@router.message(BareCommand("JOIN", 2))
-async def bare_join(msg: Inbound, ctx: Context) -> HandlerResult:
-    _redact(ctx)
-    assert ctx.command is not None
-    return await _join(msg, ctx, *ctx.command.args)
-
-
-async def _join(msg: Inbound, ctx: Context, name: str, password: str) -> HandlerResult:
+# also bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)
+@router.command("JOIN", args=2, secret=(1,), usage=JOIN_USAGE, bare=True)
+async def join(msg: Inbound, ctx: Context) -> HandlerResult:
+    name, password = ctx.args
+    if len(password) > rooms.MAX_PASSWORD:  # no room has one: refused before any hashing
+        return too_long()
     now = ctx.deps.now()
+    user_id = ctx.user.id
+    key = rooms.name_key(name) if rooms.valid_name(name) else None
     async with ctx.deps.db.read() as conn:
-        if await rooms.locked_out(conn, msg.from_phone, now):
-            ctx.log.warning("room.join_locked")
-            return LOCKED
-        room = await rooms.find_by_name(conn, name) if rooms.valid_name(name) else None
+        room = await rooms.find_by_name(conn, name) if key is not None else None
+        member = room is not None and await rooms.is_member(conn, user_id, room.id)
+        locked = None if member else await _lockout(conn, msg.from_phone, user_id, key, room, now)
+    if locked is not None:  # answered once per window: a flood of guesses costs one SMS
+        async with ctx.deps.db.tx() as conn:
+            tell = await rooms.claim_lock_notice(conn, msg.from_phone, now)
+        ctx.log.warning("room.join_locked", per="phone" if locked is LOCKED else "room", answered=tell)
+        return locked if tell else None
+    if member and room is not None:
+        async with ctx.deps.db.tx() as conn:
+            await rooms.set_active(conn, user_id, room.id)
+        ctx.log.info("room.joined", room_id=room.id, already=True)
+        return f"You are in {room.name} already; it is now your active room."
     if room is None:
         await rooms.dummy_verify(password)
         ok = False
@@ -104,16 +92,30 @@ async def _join(msg: Inbound, ctx: Context, name: str, password: str) -> Handler
         ok = await rooms.verify_password(password, room.password_hash)
     if not ok or room is None:
         async with ctx.deps.db.tx() as conn:
-            await rooms.record_failure(conn, msg.from_phone, now)
+            await rooms.record_failure(conn, msg.from_phone, now, room_key=key)
         ctx.log.info("room.join_refused")
         return WRONG
     async with ctx.deps.db.tx() as conn:
-        joined = await rooms.join(conn, user_id=_user_id(ctx), room_id=room.id, now=now)
-        await rooms.set_active(conn, _user_id(ctx), room.id)
+        joined = await rooms.join(conn, user_id=user_id, room_id=room.id, now=now)
+        await rooms.set_active(conn, user_id, room.id)
     ctx.log.info("room.joined", room_id=room.id, already=not joined)
     if not joined:
         return f"You are in {room.name} already; it is now your active room."
     return f"Joined {room.name}; photos you send now go there. \\RECEIPTS shows them all."
+
+
+async def _lockout(
+    conn: AsyncConnection, phone: str, user_id: int, key: str | None, room: rooms.Room | None, now: float
+) -> str | None:
+    """The answer for a guess that is locked out (per phone, then per room), or None. Members
+    never get here; a former member of the room is let through the per-room lock."""
+    if await rooms.locked_out(conn, phone, now):
+        return LOCKED
+    if key is None or not await rooms.room_locked_out(conn, key, now):
+        return None
+    if room is not None and await rooms.left_room(conn, user_id, room.id):
+        return None
+    return ROOM_LOCKED
 
 
 async def _named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str, ...]) -> rooms.Room | str:
@@ -129,13 +131,12 @@ async def _named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str,
 
 @router.command("LEAVE", args=(0, 1), usage="\\LEAVE [<room>]")
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
-        room = await _named_or_active(conn, user_id, ctx.command.args)
+        room = await _named_or_active(conn, user_id, ctx.args)
         if isinstance(room, str):
             return room
-        next_room = await rooms.leave(conn, user_id, room.id)
+        next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
     ctx.log.info("room.left", room_id=room.id)
     if next_room is not None:
         return f"You left {room.name}. Your active room is {next_room.name}."
@@ -144,7 +145,7 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
 
 @router.command("ROOMS", args=(0, 99), usage="\\ROOMS")
 async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.read() as conn:
         mine = await rooms.rooms_of(conn, user_id)
         active = await rooms.active_room(conn, user_id)
@@ -157,10 +158,9 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
 
 @router.command("USE", args=1, usage="\\USE <room>")
 async def use(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
-        room = await _named_or_active(conn, user_id, ctx.command.args)
+        room = await _named_or_active(conn, user_id, ctx.args)
         if isinstance(room, str):
             return room
         await rooms.set_active(conn, user_id, room.id)
@@ -170,10 +170,9 @@ async def use(msg: Inbound, ctx: Context) -> HandlerResult:
 
 @router.command("RECEIPTS", args=(0, 1), usage="\\RECEIPTS [<room>]")
 async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
-    assert ctx.command is not None
-    user_id = _user_id(ctx)
+    user_id = ctx.user.id
     async with ctx.deps.db.read() as conn:
-        room = await _named_or_active(conn, user_id, ctx.command.args)
+        room = await _named_or_active(conn, user_id, ctx.args)
     if isinstance(room, str):
         return room
     link = gallery_link(ctx.deps, room.id)

@@ -9,6 +9,7 @@ link. But a burst of them in one tick (more than `BURST_USERS` users, or more th
 of a batch of at least `BURST_MIN_BATCH`) smells of a configuration fault (a wrong client id or
 secret, X changing something), not of people revoking the app: the job then stops itself, logs an
 error and unlinks nobody. The posting path still refreshes on demand; a restart re-arms the job.
+A stored token that does not decrypt for its user is relinked the same way (and counts the same).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ BURST_USERS = 5
 BURST_SHARE = 0.10
 BURST_MIN_BATCH = 10
 STOPPED = "x_refresh_stopped"  # deps.services flag set by the burst guard
+UNREADABLE = "unreadable"  # a row that does not decrypt for its user: relinked, counted as dead
 
 
 @dataclass
@@ -73,11 +75,14 @@ async def run_tick(
     before = deps.now() + WINDOW
     after: tuple[float, int] | None = None
 
-    async def one(user_id: int) -> Refresh | None:
+    async def one(user_id: int) -> Refresh | str | None:
         async with limit:
             try:
                 outcome, _ = await service.refresh(user_id, unlink_on_dead=False, leeway=WINDOW)
-            except (XError, CipherError) as exc:
+            except CipherError:  # the row does not decrypt for this user: relinked like a dead one
+                log.warning("token.unreadable", user_id=user_id)
+                return UNREADABLE
+            except XError as exc:
                 log.warning("token.refresh_failed", user_id=user_id, error=type(exc).__name__)
                 return None
             return outcome
@@ -90,7 +95,7 @@ async def run_tick(
         after = rows[-1]
         user_ids = [user_id for _, user_id in rows]
         outcomes = await asyncio.gather(*(one(u) for u in user_ids))
-        dead = [u for u, o in zip(user_ids, outcomes, strict=True) if o is Refresh.DEAD]
+        dead = [u for u, o in zip(user_ids, outcomes, strict=True) if o is Refresh.DEAD or o == UNREADABLE]
         result.refreshed += sum(o is Refresh.OK for o in outcomes)
         result.gone += sum(o is Refresh.GONE for o in outcomes)
         result.unavailable += sum(o is None for o in outcomes)
@@ -105,8 +110,9 @@ async def run_tick(
                 "check x.client_id / x.client_secret",
             )
             return result
-        for user_id in dead:
-            await service.mark_dead(user_id)
+        for user_id, outcome in zip(user_ids, outcomes, strict=True):
+            if user_id in dead:
+                await service.mark_dead(user_id, reason="unreadable" if outcome == UNREADABLE else "rejected")
         result.dead.extend(dead)
         if len(rows) < batch:
             break

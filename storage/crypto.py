@@ -5,9 +5,12 @@ empty, from `{data_dir}/fernet.key` (generated once, mode 0600, with a warning).
 encrypts; every key decrypts. The plaintext is JSON `{"uid": <user id>, ...}` and decryption checks
 the id, so a ciphertext copied into another user's row is refused.
 
-At start-up `verify_keys` decrypts a sample of stored rows: keys that cannot read them stop the
-server before it touches anything (a wrong key would otherwise look like every user's tokens
-being dead). `textwire keys rotate` re-encrypts every row under the newest key.
+At start-up `verify_keys` decrypts a sample of stored rows: keys that read none of them (or only
+a few: a missing key) stop the server before it touches anything (a wrong key would otherwise look
+like every user's tokens being dead). A few unreadable rows among readable ones are single rows
+gone bad (copied from another user, corrupt): they are returned, and their users asked to relink,
+as is any row found unreadable later. `textwire keys rotate` re-encrypts every row under the
+newest key.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from storage.schema import oauth_sessions, x_tokens
 
 KEY_FILE = "fernet.key"
 SAMPLE = 20  # rows checked at start-up
+# Unreadable rows in the sample that are still single bad rows (relinked), not a missing key
+# (start-up stops): never all of the sample, and at most a quarter of a sample of 4 or more.
+BAD_ROW_SHARE = 0.25
+BAD_ROW_MIN_SAMPLE = 4
 
 
 class CipherError(Exception):
@@ -103,25 +110,28 @@ _TABLES = (
 )
 
 
-async def verify_keys(db: Database, cipher: TokenCipher) -> None:
-    """Raise KeyMismatch when the keys cannot read the stored tokens (checks a sample)."""
+async def verify_keys(db: Database, cipher: TokenCipher) -> list[int]:
+    """Raise KeyMismatch when the keys cannot read the stored tokens (checks a sample); else the
+    users whose sampled row does not decrypt for them (a few bad rows: relink those users)."""
     async with db.read() as conn:
         rows = (
             await conn.execute(
                 sa.select(x_tokens.c.user_id, x_tokens.c.ciphertext).order_by(sa.func.random()).limit(SAMPLE)
             )
         ).all()
-    unreadable = 0
+    unreadable: list[int] = []
     for row in rows:
         try:
             cipher.decrypt(row.user_id, row.ciphertext)
         except CipherError:
-            unreadable += 1
-    if unreadable:
+            unreadable.append(row.user_id)
+    too_many = len(rows) >= BAD_ROW_MIN_SAMPLE and len(unreadable) > BAD_ROW_SHARE * len(rows)
+    if unreadable and (len(unreadable) == len(rows) or too_many):
         raise KeyMismatch(
-            f"the configured Fernet keys cannot read {unreadable} of {len(rows)} stored X tokens sampled: "
-            "set TEXTWIRE_SECURITY_FERNET_KEYS to the keys they were written with (newest first)"
+            f"the configured Fernet keys cannot read {len(unreadable)} of {len(rows)} stored X tokens "
+            "sampled: set TEXTWIRE_SECURITY_FERNET_KEYS to the keys they were written with (newest first)"
         )
+    return unreadable
 
 
 async def rotate_all(db: Database, cipher: TokenCipher, *, batch: int = 500) -> int:

@@ -21,6 +21,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -28,9 +30,13 @@ def async_url(url: str) -> str:
     """`sqlite:///data/x.db` -> `sqlite+aiosqlite:///data/x.db`; `postgresql://` -> asyncpg."""
     if url.startswith("sqlite:///"):
         return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
-    if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if is_postgres(url):
+        return "postgresql+asyncpg://"
     return url
+
+
+class SchemaNotCurrent(DatabaseError):
+    """The database is not migrated, or is behind (or ahead of) this code."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -57,11 +63,15 @@ class Database:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.is_sqlite = url.startswith("sqlite")
+        self.is_postgres = is_postgres(url)
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 0
             kwargs["pool_timeout"] = 30
+        if self.is_postgres:
+            kwargs["async_creator"] = _asyncpg_creator(url)
+            kwargs["pool_pre_ping"] = True  # a restarted server or a failover: reconnect, not fail
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
@@ -115,21 +125,86 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
+
+    async def connect_check(self) -> None:
+        """Connect once; a failure becomes a `DatabaseError` naming the masked URL and the cause."""
+        try:
+            await self.ping()
+        except Exception as exc:  # refused, timed out, bad password, no such database, TLS
+            raise DatabaseError(f"database.url {self.masked_url}: cannot connect ({_reason(exc)})") from None
 
     async def close(self) -> None:
         await self.engine.dispose()
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision (Alembic, on this engine's connection)."""
+        """Bring the schema to the newest revision (Alembic, on this engine's connection), in one
+        transaction. Safe to run from several processes at once: on PostgreSQL a transaction-level
+        advisory lock queues them (the later ones then find the schema current); on SQLite the
+        `BEGIN IMMEDIATE` of every write transaction does the same."""
         async with self.engine.begin() as conn:
+            if self.is_postgres:
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK_KEY})
             await conn.run_sync(_upgrade)
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
             return await conn.run_sync(_current_revision)
+
+    async def check_schema(self) -> None:
+        """Raise `SchemaNotCurrent` unless the database is at this code's newest revision."""
+        current = await self.revision()
+        wanted = head_revision()
+        if current == wanted:
+            return
+        if current is None:
+            state = "is not migrated"
+        elif current in known_revisions():
+            state = f"is at revision {current}, this version needs {wanted}"
+        else:
+            state = f"is at revision {current}, which this version does not know (newer code migrated it?)"
+        raise SchemaNotCurrent(f"database {self.masked_url} {state}: run `textwire migrate`")
+
+
+# pg_advisory_xact_lock key of `textwire migrate` (any constant that nothing else uses).
+MIGRATE_LOCK_KEY = 0x7465787477697265  # "textwire"
+
+
+def _asyncpg_creator(url: str) -> Any:
+    import asyncpg
+
+    dsn, kwargs = pg_connect_args(url)
+
+    async def connect() -> Any:
+        return await asyncpg.connect(dsn, **kwargs)
+
+    return connect
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause without the URL: the driver's error class and first line."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
+    name = type(inner).__name__
+    return f"{name}: {text}" if text else name
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def alembic_config(connection: sa.Connection | None = None) -> AlembicConfig:
@@ -149,20 +224,39 @@ def _current_revision(connection: sa.Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def open_database(url: str, *, migrate: bool) -> Database:
+async def open_database(url: str, *, migrate: bool, check: bool = False) -> Database:
+    """Open the engine and connect once (`DatabaseError` with the masked URL when that fails);
+    `migrate`: bring the schema up to date; `check`: refuse a schema that is not current."""
     db = Database(url)
     try:
+        await db.connect_check()
         if migrate:
             await db.migrate()
-        else:
-            await db.ping()
+        elif check:
+            await db.check_schema()
     except BaseException:
         await db.close()
         raise
     return db
 
 
-__all__ = ["Database", "alembic_config", "async_url", "insert_ignore", "now", "open_database", "sqlite_path"]
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "SchemaNotCurrent",
+    "alembic_config",
+    "async_url",
+    "head_revision",
+    "insert_ignore",
+    "is_postgres",
+    "is_sqlite",
+    "mask_url",
+    "now",
+    "open_database",
+    "pg_connect_args",
+    "sqlite_path",
+    "upsert",
+]
 
 
 def insert_ignore(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -174,3 +268,14 @@ def insert_ignore(conn: AsyncConnection, table: sa.Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def upsert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """The dialect's `INSERT` that supports `.on_conflict_do_update(...)` (SQLite or PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)

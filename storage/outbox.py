@@ -27,6 +27,9 @@ DELIVERY_RANK = {
     "read": 6,
 }
 
+# The rank of a row's delivery status, in SQL (no status yet: -1).
+delivery_rank = sa.case(DELIVERY_RANK, value=outbox.c.delivery_status, else_=-1)
+
 REDACTED = "[redacted: contained a link]"
 
 
@@ -96,25 +99,21 @@ async def enqueue_many(conn: AsyncConnection, replies: Sequence[NewReply]) -> No
 async def record_delivery(
     conn: AsyncConnection, twilio_sid: str, status: str, error_code: str | None, now: float
 ) -> bool:
-    """Apply a status callback unless the row already has a later status. True when applied."""
+    """Apply a status callback unless the row already has a later status. True when applied.
+
+    One conditional UPDATE: with callbacks for one message arriving at several processes at once,
+    PostgreSQL re-checks the condition on the row as the other transaction committed it, so the
+    status never moves backwards (a read, then a write, would let a late `sent` undo `delivered`)."""
     rank = DELIVERY_RANK.get(status)
     if rank is None:
-        return False
-    row = (
-        await conn.execute(
-            sa.select(outbox.c.id, outbox.c.delivery_status).where(outbox.c.twilio_sid == twilio_sid)
-        )
-    ).first()
-    if row is None:
-        return False
-    current = DELIVERY_RANK.get(row.delivery_status or "", -1)
-    if rank <= current:
         return False
     values: dict[str, object] = {"delivery_status": status, "updated_at": now}
     if error_code:
         values["error_code"] = error_code
-    await conn.execute(sa.update(outbox).where(outbox.c.id == row.id).values(**values))
-    return True
+    result = await conn.execute(
+        sa.update(outbox).where(outbox.c.twilio_sid == twilio_sid, delivery_rank < rank).values(**values)
+    )
+    return result.rowcount == 1
 
 
 _o = outbox.alias("o")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.schema import join_failures, memberships, rooms, users
+from storage.schema import join_failures, memberships, room_departures, rooms, users
 
 # OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane.
 ARGON2_MEMORY_KIB = 19_456
@@ -31,7 +31,8 @@ ARGON2_LANES = 1
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_PASSWORD = 128
 
-LOCKOUT_FAILURES = 5
+LOCKOUT_FAILURES = 5  # wrong passwords per phone in LOCKOUT_WINDOW
+ROOM_LOCKOUT_FAILURES = 10  # wrong passwords per room name, from any phones, in LOCKOUT_WINDOW
 LOCKOUT_WINDOW = 15 * 60.0
 
 
@@ -178,12 +179,19 @@ async def member_room_by_name(conn: AsyncConnection, user_id: int, name: str) ->
     return _room(row) if row else None
 
 
-async def leave(conn: AsyncConnection, user_id: int, room_id: str) -> Room | None:
+async def leave(conn: AsyncConnection, user_id: int, room_id: str, *, now: float) -> Room | None:
     """Remove a membership. When it was the active room, the most recently joined other room
-    becomes active (or none); that room is returned."""
+    becomes active (or none); that room is returned. The departure is remembered: a former
+    member coming back is not locked out by others' wrong guesses."""
     await conn.execute(
         sa.delete(memberships).where(memberships.c.user_id == user_id, memberships.c.room_id == room_id)
     )
+    await conn.execute(
+        sa.delete(room_departures).where(
+            room_departures.c.user_id == user_id, room_departures.c.room_id == room_id
+        )
+    )
+    await conn.execute(sa.insert(room_departures).values(user_id=user_id, room_id=room_id, left_at=now))
     active = await active_room_id(conn, user_id)
     if active is not None and active != room_id:
         return await get(conn, active)
@@ -248,17 +256,58 @@ async def leave_all(conn: AsyncConnection, user_id: int) -> int:
 # -- wrong-password throttling ------------------------------------------------------------------
 
 
-async def record_failure(conn: AsyncConnection, phone: str, now: float) -> None:
-    await conn.execute(sa.insert(join_failures).values(phone=phone, at=now))
+async def record_failure(conn: AsyncConnection, phone: str, now: float, room_key: str | None = None) -> None:
+    """A wrong password (or an unknown room) from `phone` for the room name `room_key`."""
+    await conn.execute(sa.insert(join_failures).values(phone=phone, at=now, room_key=room_key))
 
 
 async def failures_since(conn: AsyncConnection, phone: str, since: float) -> int:
-    query = sa.select(sa.func.count()).where(join_failures.c.phone == phone, join_failures.c.at >= since)
+    query = sa.select(sa.func.count()).where(
+        join_failures.c.phone == phone, join_failures.c.at >= since, join_failures.c.kind == "wrong"
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def room_failures_since(conn: AsyncConnection, room_key: str, since: float) -> int:
+    query = sa.select(sa.func.count()).where(
+        join_failures.c.room_key == room_key, join_failures.c.at >= since, join_failures.c.kind == "wrong"
+    )
     return int((await conn.execute(query)).scalar_one())
 
 
 async def locked_out(conn: AsyncConnection, phone: str, now: float) -> bool:
     return await failures_since(conn, phone, now - LOCKOUT_WINDOW) >= LOCKOUT_FAILURES
+
+
+async def room_locked_out(conn: AsyncConnection, room_key: str, now: float) -> bool:
+    """Too many wrong passwords for this room name lately, from any phones. Members are never
+    asked (they are in) and former members are let through (`left_room`)."""
+    return await room_failures_since(conn, room_key, now - LOCKOUT_WINDOW) >= ROOM_LOCKOUT_FAILURES
+
+
+async def left_room(conn: AsyncConnection, user_id: int, room_id: str) -> bool:
+    row = (
+        await conn.execute(
+            sa.select(room_departures.c.user_id).where(
+                room_departures.c.user_id == user_id, room_departures.c.room_id == room_id
+            )
+        )
+    ).first()
+    return row is not None
+
+
+async def claim_lock_notice(conn: AsyncConnection, phone: str, now: float) -> bool:
+    """True when this phone has not been told it is locked out within the window (and records
+    that it is being told now): a flood of locked-out guesses costs one SMS, not one each."""
+    query = sa.select(sa.func.count()).where(
+        join_failures.c.phone == phone,
+        join_failures.c.at >= now - LOCKOUT_WINDOW,
+        join_failures.c.kind == "notice",
+    )
+    if int((await conn.execute(query)).scalar_one()):
+        return False
+    await conn.execute(sa.insert(join_failures).values(phone=phone, at=now, kind="notice"))
+    return True
 
 
 async def purge_failures(conn: AsyncConnection, *, before: float) -> int:
@@ -269,9 +318,12 @@ async def purge_failures(conn: AsyncConnection, *, before: float) -> int:
 __all__ = [
     "LOCKOUT_FAILURES",
     "LOCKOUT_WINDOW",
+    "MAX_PASSWORD",
+    "ROOM_LOCKOUT_FAILURES",
     "NameTaken",
     "Room",
     "active_room",
+    "claim_lock_notice",
     "create",
     "dummy_verify",
     "find_by_name",
@@ -279,10 +331,12 @@ __all__ = [
     "join",
     "leave",
     "leave_all",
+    "left_room",
     "locked_out",
     "member_room_by_name",
     "purge_failures",
     "record_failure",
+    "room_locked_out",
     "rooms_of",
     "valid_name",
     "verify_password",

@@ -171,14 +171,28 @@ memberships = sa.Table(
     sa.Index("ix_memberships_room", "room_id"),
 )
 
-# Wrong room passwords, for the per-phone lockout (5 in 15 minutes).
+# Wrong room passwords, for the per-phone lockout (5 in 15 minutes) and the per-room one (by the
+# name guessed, whether or not such a room exists). `kind`: "wrong" (a guess) or "notice" (a
+# locked-out guess was answered; the next ones in the window are not).
 join_failures = sa.Table(
     "join_failures",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("phone", sa.String(32), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
+    sa.Column("room_key", sa.String(64)),
+    sa.Column("kind", sa.String(8), nullable=False, server_default="wrong"),
     sa.Index("ix_join_failures_phone_at", "phone", "at"),
+    sa.Index("ix_join_failures_room_key_at", "room_key", "at"),
+)
+
+# Who left a room (\LEAVE): a former member coming back is not locked out by others' guesses.
+room_departures = sa.Table(
+    "room_departures",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("room_id", sa.String(36), sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("left_at", sa.Float, nullable=False),
 )
 
 receipts = sa.Table(

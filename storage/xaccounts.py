@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.db import insert_ignore, upsert
 from storage.schema import link_tokens, oauth_sessions, posts, users, x_tokens
 
 LINK_TTL = 600.0  # 10 minutes
@@ -156,10 +157,23 @@ class TokenRow:
 async def save_tokens(
     conn: AsyncConnection, *, user_id: int, ciphertext: str, expires_at: float, now: float
 ) -> None:
-    await conn.execute(sa.delete(x_tokens).where(x_tokens.c.user_id == user_id))
+    """Store a new pair (a link or re-link) in one statement (an upsert: two saves at once never
+    collide on the key). The version moves on and any lease is dropped, so a refresh that was in
+    flight for the old pair cannot overwrite this one (its compare-and-swap fails)."""
+    stmt = upsert(conn, x_tokens).values(
+        user_id=user_id, ciphertext=ciphertext, expires_at=expires_at, version=1, updated_at=now
+    )
     await conn.execute(
-        sa.insert(x_tokens).values(
-            user_id=user_id, ciphertext=ciphertext, expires_at=expires_at, version=1, updated_at=now
+        stmt.on_conflict_do_update(
+            index_elements=[x_tokens.c.user_id],
+            set_={
+                "ciphertext": stmt.excluded.ciphertext,
+                "expires_at": stmt.excluded.expires_at,
+                "version": x_tokens.c.version + 1,
+                "lease_owner": None,
+                "lease_until": None,
+                "updated_at": stmt.excluded.updated_at,
+            },
         )
     )
 
@@ -268,17 +282,17 @@ async def mark_relink_notified(conn: AsyncConnection, user_id: int, now: float) 
 
 async def begin_post(conn: AsyncConnection, *, message_sid: str, user_id: int, now: float) -> str | None:
     """Record the intent. None when new; else the earlier attempt's state."""
-    existing = (
-        await conn.execute(sa.select(posts.c.state).where(posts.c.message_sid == message_sid))
-    ).scalar()
-    if existing is not None:
-        return str(existing)
-    await conn.execute(
-        sa.insert(posts).values(
+    inserted = await conn.execute(
+        insert_ignore(conn, posts).values(
             message_sid=message_sid, user_id=user_id, state="attempting", created_at=now, updated_at=now
         )
     )
-    return None
+    if inserted.rowcount == 1:
+        return None
+    existing = (
+        await conn.execute(sa.select(posts.c.state).where(posts.c.message_sid == message_sid))
+    ).scalar()
+    return str(existing) if existing is not None else "attempting"  # forgotten meanwhile: not ours
 
 
 async def end_post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import secrets
 import socket
 import time
@@ -26,6 +27,7 @@ from bot.devmode import twilio_auth_token
 from bot.dispatch import Router
 from bot.runtime import RUNTIME, Runtime
 from bot.twilio_client import Transport
+from tests import pg
 
 pytest_plugins = ["tests.fakes.twilio_rest", "tests.fakes.x_api", "tests.fakes.s3"]
 
@@ -85,15 +87,50 @@ def new_sid(prefix: str = "SM") -> str:
     return prefix + secrets.token_hex(16)
 
 
+@pytest.fixture(params=pg.backends())
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """Every test that uses a database runs on SQLite and on PostgreSQL (`TEXTWIRE_TEST_DB`
+    picks one); the PostgreSQL half is skipped, saying so, when no server is reachable."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.PgServer | None]:
+    server = pg.PgServer.connect()
+    if server is None and os.environ.get("TEXTWIRE_TEST_REQUIRE_PG") == "1":
+        pytest.fail(f"{pg.SKIP_REASON}, and TEXTWIRE_TEST_REQUIRE_PG=1 (CI) requires it")
+    yield server
+    if server is not None:
+        server.close()
+
+
 @pytest.fixture
-def make_config(tmp_path: Path) -> Callable[..., Config]:
-    """A Config on a fresh data folder and SQLite file; keyword arguments change sections."""
+def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database for this test: a new SQLite file, or a new PostgreSQL database made from
+    a migrated template (dropped afterwards)."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/data/textwire.db"
+        return
+    server: pg.PgServer | None = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip(pg.SKIP_REASON)
+    name = server.create_database()
+    try:
+        yield server.url_of(name)
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, database_url: str) -> Callable[..., Config]:
+    """A Config on a fresh data folder and database; keyword arguments change sections."""
 
     def make(**sections: dict[str, Any]) -> Config:
         data = tmp_path / "data"
         base = Config(
             server=ServerConfig(public_url=PUBLIC_URL, data_dir=str(data)),
-            database=DatabaseConfig(url=f"sqlite:///{data}/textwire.db"),
+            database=DatabaseConfig(url=database_url),
             media=MediaConfig(local_dir=str(data / "media")),
             worker=WorkerConfig(poll_seconds=0.05, retry_base_seconds=0.05),
         )
@@ -216,7 +253,8 @@ BotFactory = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-def bot_factory(aiohttp_client: Any, make_config: Callable[..., Config]) -> BotFactory:
+def bot_factory(make_config: Callable[..., Config], aiohttp_client: Any) -> BotFactory:
+    # make_config first: its database is dropped after the app (set up later) has stopped
     async def make(
         config: Config | None = None,
         *,
@@ -273,9 +311,11 @@ class XBot(Bot):
         url = link_in(messages[-1]["Body"])
         if user is not None:
             self.x.next_user = user
-        async with browser() as session, session.post(url) as resp:
-            page = await resp.text()
-            assert resp.status == 200, page
+        async with browser() as session:
+            data, headers = await open_confirm_page(session, url)
+            async with session.post(url, data=data, headers=headers) as resp:
+                page = await resp.text()
+                assert resp.status == 200, page
         await twilio.wait_for_messages(before + 2)
         return page
 
@@ -288,6 +328,22 @@ def link_in(text: str) -> str:
     found = re.search(r"https?://\S+/x/link/[A-Za-z0-9_-]+", text)
     assert found, f"no link in {text!r}"
     return found.group(0)
+
+
+async def open_confirm_page(session: Any, url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Load the X confirm page in `session` as a browser does; returns what the browser then
+    sends when the button is pressed: the form's fields and the headers of a same-origin POST."""
+    import re
+
+    from yarl import URL
+
+    async with session.get(url) as resp:
+        page = await resp.text()
+        assert resp.status == 200, page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    assert fields, page
+    origin = str(URL(url).origin())
+    return fields, {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
 
 
 def browser() -> Any:
@@ -325,3 +381,15 @@ async def make_xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any, **x:
 async def xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any) -> XBot:
     """The bot with X configured against the fake (a public client)."""
     return await make_xbot(bot_factory, fake_twilio, fake_x)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it plainly at the end when the PostgreSQL half did not run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any(pg.SKIP_REASON in str(getattr(report, "longrepr", "")) for report in skipped):
+        from storage.dburl import mask_url
+
+        where = mask_url(pg.server_url())
+        terminalreporter.write_line(
+            f"{pg.SKIP_REASON} (no server at {where}: TEXTWIRE_TEST_PG_URL)", yellow=True
+        )

@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from cryptography.fernet import Fernet
+from structlog.testing import capture_logs
 
 from bot import cli
 from bot.config import Config
+from bot.xaccount import x_accounts
 from storage import crypto, xaccounts
 from storage.crypto import CipherError, KeyMismatch, TokenCipher
 from storage.db import open_database
-from tests.conftest import XBot, free_port
+from storage.schema import x_tokens
+from tests.conftest import BotFactory, XBot, free_port
 
 
 def test_plaintext_is_bound_to_the_user() -> None:
@@ -138,3 +142,46 @@ async def test_cli_serve_refuses_a_wrong_key(xbot: XBot, tmp_path: Path) -> None
     assert "Fernet keys" in err.decode()
     assert '"event": "security.key_mismatch"' in out.decode()
     assert "app.started" not in out.decode()
+
+
+async def corrupt(xbot: XBot, user_id: int) -> None:
+    async with xbot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.update(x_tokens).where(x_tokens.c.user_id == user_id).values(ciphertext="gAAAA-bad")
+        )
+
+
+async def test_a_few_unreadable_rows_are_a_relink_many_are_a_missing_key(xbot: XBot) -> None:
+    from tests.test_x_refresh import seed
+
+    ids = await seed(xbot, 4)
+    service = x_accounts(xbot.runtime.deps)
+    assert service is not None
+    cipher = service.cipher
+    await corrupt(xbot, ids[2])
+    assert await crypto.verify_keys(xbot.runtime.deps.db, cipher) == [ids[2]]
+    await corrupt(xbot, ids[3])  # half the rows: a key is missing, nobody is relinked
+    with pytest.raises(KeyMismatch, match="cannot read 2 of 4"):
+        await crypto.verify_keys(xbot.runtime.deps.db, cipher)
+
+
+async def test_an_unreadable_row_among_readable_ones_is_relinked_at_start_up(
+    xbot: XBot, bot_factory: BotFactory
+) -> None:
+    from tests.test_x_refresh import seed
+
+    twilio = xbot.extras["twilio"]
+    ids = await seed(xbot, 3, expires_in=7200)
+    await corrupt(xbot, ids[1])
+    config = xbot.config
+    await xbot.client.close()
+    with capture_logs() as logs:
+        again = await bot_factory(config=config, clock=lambda: xbot.x.now)
+    assert [e["user_id"] for e in logs if e["event"] == "token.unreadable"] == [ids[1]]
+    assert not [e for e in logs if e["log_level"] == "error"]
+    [message] = await twilio.wait_for_messages(1)
+    assert message["To"] == "+15551000001"
+    assert "/x/link/" in message["Body"]
+    rows = await again.rows("SELECT user_id FROM x_tokens ORDER BY user_id")
+    assert [r.user_id for r in rows] == [ids[0], ids[2]]
+    assert await again.scalar("SELECT x_needs_relink FROM users WHERE id = :u", u=ids[1])

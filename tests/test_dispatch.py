@@ -143,3 +143,76 @@ async def test_help_entries_collected_from_commands() -> None:
     dp = Dispatcher()
     dp.include(router)
     assert await dp.feed(msg("\\rooms"), ctx()) == [Reply("\\ROOMS")]
+
+
+async def test_secret_arguments_are_redacted_before_a_usage_answer() -> None:
+    router = Router("r")
+    seen: list[tuple[str, ...]] = []
+
+    @router.command("JOIN", args=2, secret=(1,), usage="\\JOIN <room> <password>", bare=True)
+    async def join(m: Inbound, c: Context) -> HandlerResult:
+        seen.append(c.args)
+        return "joined"
+
+    dp = Dispatcher()
+    dp.include(router)
+    cases = {
+        "\\join house hunter2": ("\\JOIN house ***", [Reply("joined")]),
+        "JOIN house hunter2": ("JOIN house ***", [Reply("joined")]),
+        "\\JOIN hunter2": ("\\JOIN ***", [Reply("Usage: \\JOIN <room> <password>")]),
+        "/JOIN a b hunter2": ("/JOIN ***", [Reply("Usage: \\JOIN <room> <password>")]),
+        "\\JOIN": ("\\JOIN", [Reply("Usage: \\JOIN <room> <password>")]),
+    }
+    for body, (redacted, replies) in cases.items():
+        c = ctx()
+        assert await dp.feed(msg(body), c) == replies
+        assert c.redacted_body == redacted
+    # the handler gets the real arguments
+    assert seen == [("house", "hunter2"), ("house", "hunter2")]
+    # a command without secrets keeps its body
+    c = ctx()
+    await dp.feed(msg("hello"), c)
+    assert c.redacted_body is None
+
+
+def test_secret_indexes_must_name_arguments() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        Router("r").command("JOIN", args=2, secret=(2,))
+
+
+async def test_priority_is_what_the_matching_handler_declares() -> None:
+    first, second = Router("first"), Router("second")
+
+    @first.command("STOP", args=0, priority=True)
+    async def stop(m: Inbound, c: Context) -> HandlerResult:
+        return "bye"
+
+    @first.message(Command("SHADOW"))
+    async def shadow(m: Inbound, c: Context) -> HandlerResult:
+        return None
+
+    @second.command("SHADOW", args=0, priority=True)  # never reached: the first match wins
+    async def shadowed(m: Inbound, c: Context) -> HandlerResult:
+        return None
+
+    @second.message(has_text)
+    async def text(m: Inbound, c: Context) -> HandlerResult:
+        return None
+
+    dp = Dispatcher()
+    dp.include(first, second)
+    assert await dp.is_priority(msg("\\stop"), ctx())
+    assert await dp.is_priority(msg("/STOP now"), ctx())  # a usage answer is still handled at once
+    assert not await dp.is_priority(msg("\\shadow"), ctx())
+    assert not await dp.is_priority(msg("stop"), ctx())
+    assert not await dp.is_priority(msg("hello"), ctx())
+
+
+def test_user_and_command_are_not_optional_to_handlers() -> None:
+    c = ctx()
+    with pytest.raises(LookupError, match="load_user"):
+        _ = c.user
+    with pytest.raises(LookupError, match="command filter"):
+        _ = c.command
+    assert c.args == ()
+    assert not c.has_user

@@ -92,7 +92,7 @@ async def test_a_members_link_lists_the_rooms_receipts_newest_first(
 
     # the reply with the link is redacted in the outbox once Twilio took it
     async def redacted() -> bool:
-        rows = await bot.rows("SELECT body, redacted FROM outbox WHERE redact = 1")
+        rows = await bot.rows("SELECT body, redacted FROM outbox WHERE redact")
         return bool(rows) and all(r.redacted and "sig=" not in r.body for r in rows)
 
     await wait_for(redacted)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import secrets
 import time
 from typing import Any
 
@@ -229,7 +230,8 @@ async def test_s3_down_on_the_first_attempt_is_stored_on_a_retry(
 ) -> None:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    bot = await bot_factory(**s3_sections(fake_twilio, endpoint, "late-bucket"))
+    name = f"late-bucket-{secrets.token_hex(4)}"  # moto keeps buckets per process: the other half's too
+    bot = await bot_factory(**s3_sections(fake_twilio, endpoint, name))
     assert (await bot.client.get("/readyz")).status == 503  # the store is down, the app is up
     await say(bot, fake_twilio, "\\CREATE house pw")
     sid = new_sid("MM")
@@ -248,7 +250,7 @@ async def test_s3_down_on_the_first_attempt_is_stored_on_a_retry(
     assert fake_twilio.media.deleted == []  # nothing deleted at Twilio before it is stored
     server, _ = start_moto(port)
     try:
-        bucket = Bucket(endpoint, "late-bucket")
+        bucket = Bucket(endpoint, name)
         bucket.create()
         assert await bot.handled(sid) == "done"
         assert len(await bucket.keys()) == 2

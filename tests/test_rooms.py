@@ -10,8 +10,9 @@ from typing import Any
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from handlers.rooms import LOCKED, NOT_IN_ROOM, WRONG
+from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LOCKED, WRONG, too_long
 from storage import rooms
+from storage.schema import metadata
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 
@@ -30,12 +31,21 @@ async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE) -> str
     return reply["Body"]
 
 
+async def silent(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE) -> None:
+    """Text the bot; it handles the message and answers nothing."""
+    before = len(fake.messages)
+    form = await bot.text(body, sender=sender)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    assert len(fake.messages) == before
+
+
 async def dump_database(bot: Bot) -> str:
     """Every row of every table, as text."""
-    tables = [r[0] for r in await bot.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tables = [table.name for table in metadata.sorted_tables]
     out = []
     for table in tables:
-        for row in await bot.rows(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
+        for row in await bot.rows(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from the schema
             out.append(json.dumps([str(v) for v in row]))
     return "\n".join(out)
 
@@ -122,9 +132,9 @@ async def test_lockout_after_five_failures_in_fifteen_minutes(
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
     for n in range(rooms.LOCKOUT_FAILURES):
         assert await say(bot, fake_twilio, f"\\JOIN house wrong{n}", sender=BOB) == WRONG
-    # the sixth try is refused even with the right password, and says so
+    # the sixth try is refused even with the right password, and says so, once in the window
     assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB) == LOCKED
-    assert await say(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=BOB) == LOCKED
+    await silent(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=BOB)
     # another phone is not locked out
     assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=CAROL)).startswith("Joined")
     # fifteen minutes later the window has passed
@@ -185,7 +195,7 @@ async def test_receipts_link_only_for_members(bot: Bot, fake_twilio: FakeTwilio)
         == "You are not in a room named bobs. \\ROOMS lists yours."
     )
     # the outbox row with the link is marked to be redacted once sent
-    row = (await bot.rows("SELECT redact FROM outbox WHERE body LIKE 'Receipts of%' OR redacted = 1"))[0]
+    row = (await bot.rows("SELECT redact FROM outbox WHERE body LIKE 'Receipts of%' OR redacted"))[0]
     assert row.redact
 
 
@@ -223,3 +233,62 @@ async def test_password_hashing_is_salted_and_verifies() -> None:
     assert await rooms.verify_password(PASSWORD, second)
     assert not await rooms.verify_password("hunter3", first)
     assert not await rooms.verify_password(PASSWORD, "not a hash")
+
+
+def phone(n: int) -> str:
+    return f"+1555009{n:04d}"
+
+
+async def test_an_over_long_join_password_is_refused_before_hashing(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    checked: list[int] = []
+    real = rooms._verify_sync
+
+    def spy(password: str, encoded: str) -> bool:
+        checked.append(len(password))
+        return real(password, encoded)
+
+    monkeypatch.setattr(rooms, "_verify_sync", spy)
+    for body in (f"\\JOIN house {'x' * 60_000}", f"JOIN nowhere {'x' * 129}"):
+        assert await say(bot, fake_twilio, body, sender=BOB) == too_long()
+    assert checked == []
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    # the longest password \CREATE allows is still a guess
+    assert await say(bot, fake_twilio, f"\\JOIN house {'x' * 128}", sender=BOB) == WRONG
+    assert checked == [128]
+
+
+async def test_a_room_guessed_from_many_phones_locks_out_guessers_never_members(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined house")
+    assert (await say(bot, fake_twilio, "\\LEAVE house", sender=BOB)).startswith("You left house")
+    # two phones spend their five guesses each: the room is locked out for everyone else
+    per_phone = rooms.LOCKOUT_FAILURES
+    for n in range(rooms.ROOM_LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, f"\\JOIN house guess{n}", sender=phone(n // per_phone)) == WRONG
+    assert await bot.scalar("SELECT count(*) FROM join_failures WHERE room_key = 'house'") == 10
+    newcomer = phone(99)
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=newcomer) == ROOM_LOCKED
+    # a flood from a locked-out phone costs one SMS in the window, not one each
+    for n in range(5):
+        await silent(bot, fake_twilio, f"\\JOIN house flood{n}", sender=newcomer)
+    await silent(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=newcomer)
+    # the unknown-room answer is not told apart: a room name that does not exist locks the same way
+    for n in range(rooms.ROOM_LOCKOUT_FAILURES):
+        await say(bot, fake_twilio, f"\\JOIN nowhere guess{n}", sender=phone(10 + n // per_phone))
+    assert await say(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=phone(98)) == ROOM_LOCKED
+    # members are in: their \JOIN is no guess and is never locked out
+    reply = await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}")
+    assert reply == "You are in house already; it is now your active room."
+    assert await say(bot, fake_twilio, "JOIN house typo") == reply
+    # a former member comes back (with the password) while strangers are locked out
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined house")
+    # no guess was recorded for a member or a locked-out phone
+    assert (
+        await bot.scalar("SELECT count(*) FROM join_failures WHERE kind = 'wrong' AND room_key = 'house'")
+        == 10
+    )

@@ -2,7 +2,7 @@
 queue; one of those is killed with kill -9 in the middle of a burst. Every message is handled
 once and answered once, each sender's messages in order, and the dead process's claims are taken
 over within 15 s. On SQLite (several processes on one file), and on PostgreSQL when this build
-can reach one (TEXTWIRE_TEST_PG_URL)."""
+can reach one (the `database_url` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,14 @@ import asyncio
 import collections
 import dataclasses
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
@@ -30,32 +27,9 @@ from tests.conftest import new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.test_process import free_port
 
-PG_URL = os.environ.get("TEXTWIRE_TEST_PG_URL", "postgresql://textwire:textwire@127.0.0.1:5432/postgres")
 HAS_ROLES = "role" in {f.name for f in dataclasses.fields(ServerConfig)}
 SENDERS = 20
 PER_SENDER = 12
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/data/textwire.db"
-        return
-    try:
-        import asyncpg  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        pytest.skip("PostgreSQL: no driver in this build")
-    try:
-        admin = await asyncpg.connect(PG_URL.replace("postgresql://", "postgres://"), timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL unreachable ({type(exc).__name__})")
-    name = "textwire_scale_" + secrets.token_hex(4)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def _env(tmp_path: Path, url: str, fake: FakeTwilio, port: int, role: str) -> dict[str, str]:
@@ -111,9 +85,8 @@ async def test_a_burst_over_three_processes_with_one_killed(
         _env(tmp_path, database_url, fake_twilio, port, role)
         for port, role in zip(ports, ["web", "worker", "worker"], strict=True)
     ]
-    if not database_url.startswith("sqlite"):
-        migrate = _start(tmp_path, envs[0], "migrate", "migrate")
-        assert await asyncio.to_thread(migrate.wait, 120) == 0
+    migrate = _start(tmp_path, envs[0], "migrate", "migrate")
+    assert await asyncio.to_thread(migrate.wait, 120) == 0
     procs: list[subprocess.Popen[bytes]] = []
     db = Database(database_url)
     try:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
+from bot import web
+from bot.dispatch import Context, HandlerResult, Inbound, Router
 from tests.conftest import ALICE, Bot, BotFactory, wait_for
 
 
@@ -124,7 +128,7 @@ async def test_body_over_64_kib_is_413_before_the_signature(bot: Bot) -> None:
 
 async def test_storage_failure_answers_5xx_never_200(bot: Bot) -> None:
     async with bot.runtime.deps.db.tx() as conn:
-        await conn.execute(sa.text("DROP TABLE inbox"))
+        await conn.execute(sa.text("ALTER TABLE inbox RENAME TO inbox_gone"))
     resp = await bot.post(bot.form("\\HELP"))
     assert resp.status == 503
 
@@ -204,3 +208,26 @@ async def test_an_unknown_command_gets_a_pointer_to_help(bot: Bot, fake_twilio: 
     await fake_twilio.wait_for_messages(1)
     assert fake_twilio.messages[0]["Body"] == "Unknown command \\FOO. Send \\HELP for the list."
     assert await bot.handled(form["MessageSid"]) == "done"
+
+
+async def test_the_webhook_asks_the_dispatcher_which_messages_are_priority(bot_factory: BotFactory) -> None:
+    extra = Router("extra")
+
+    @extra.command("URGENT", args=0, priority=True)
+    async def urgent(msg: Inbound, ctx: Context) -> HandlerResult:
+        return None
+
+    bot = await bot_factory(routers=(extra,))
+    expected = {"\\urgent": 1, "STOP": 1, "\\STOP": 1, "/unlink": 1, "\\HELP": 0, "hello": 0, "\\URGENTLY": 0}
+    sids = {body: (await bot.text(body))["MessageSid"] for body in expected}
+    for body, priority in expected.items():
+        stored = await bot.scalar("SELECT priority FROM inbox WHERE message_sid = :s", s=sids[body])
+        assert stored == priority, body
+
+
+def test_the_webhook_imports_no_handler_module() -> None:
+    """bot/web.py keeps no list of priority commands: it asks the dispatcher."""
+    tree = ast.parse(Path(web.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [name for name in imported if name.split(".")[0] == "handlers"]

@@ -9,13 +9,19 @@ import pytest
 import structlog
 from yarl import URL
 
-from tests.conftest import BOB, XBot, browser, link_in, make_xbot, wait_for
+from tests.conftest import BOB, XBot, browser, link_in, make_xbot, open_confirm_page, wait_for
 from tests.fakes.x_api import start_fake_x
+
+
+async def press(session: Any, url: str, **kwargs: Any) -> Any:
+    """Open the confirm page in `session` and press its button: the POST's response (a context)."""
+    data, headers = await open_confirm_page(session, url)
+    return session.post(url, data=data, headers=headers, **kwargs)
 
 
 async def to_callback(session: Any, url: str) -> tuple[str, str]:
     """Open the link's button and X's authorize page; returns (authorize URL, callback URL)."""
-    async with session.post(url, allow_redirects=False) as resp:
+    async with await press(session, url, allow_redirects=False) as resp:
         authorize = str(resp.headers["Location"])
     async with session.get(authorize, allow_redirects=False) as resp:
         callback = str(resp.headers["Location"])
@@ -54,11 +60,13 @@ async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
             page = await resp.text()
             assert resp.status == 200
             assert "Connect X to +1******1111?" in page
-            assert resp.headers["Referrer-Policy"] == "no-referrer"
+            # the link's URL goes to no other site; the POST to the page itself carries its Origin
+            assert resp.headers["Referrer-Policy"] == "same-origin"
+            assert '<meta name="referrer" content="same-origin">' in page
         async with session.get(url) as resp:
             assert resp.status == 200
         xbot.x.next_user = ("4242", "alice")
-        async with session.post(url) as resp:
+        async with await press(session, url) as resp:
             page = await resp.text()
             assert resp.status == 200, page
             assert "Connected as @alice. You can close this page." in page
@@ -76,7 +84,8 @@ async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
                 "users.read",
                 "offline.access",
             }
-            cookie = resp.history[0].headers["Set-Cookie"]
+            assert resp.history[0].headers["Referrer-Policy"] == "no-referrer"  # X never sees the link
+            cookie = resp.history[0].headers["Set-Cookie"]  # the OAuth session's cookie
             assert "HttpOnly" in cookie
             assert "SameSite=Lax" in cookie
             assert "Path=/x/" in cookie
@@ -106,7 +115,22 @@ async def test_secure_cookie_when_public_url_is_https(
     await bot.text("hi")
     [message] = await fake_twilio.wait_for_messages(1)
     path = "/x/link/" + link_in(message["Body"]).rsplit("/", 1)[1]
-    resp = await bot.client.post(path, allow_redirects=False)
+    page = await bot.client.get(path)
+    assert page.status == 200
+    # over https the confirm page's cookie is a __Host- cookie: Secure, Path=/, no Domain
+    confirm = page.cookies["__Host-tw_confirm"]
+    assert confirm["secure"]
+    assert confirm["httponly"]
+    assert confirm["path"] == "/"
+    assert not confirm["domain"]
+    assert confirm["samesite"] == "Strict"
+    [(field, value)] = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', await page.text())
+    resp = await bot.client.post(
+        path,
+        data={field: value},
+        headers={"Origin": "https://sms.example.test", "Cookie": f"__Host-tw_confirm={confirm.value}"},
+        allow_redirects=False,
+    )
     assert resp.status == 303
     cookie = resp.headers["Set-Cookie"]
     assert "Secure" in cookie
@@ -118,25 +142,163 @@ async def test_secure_cookie_when_public_url_is_https(
 
 async def test_a_used_link_cannot_be_used_again(xbot: XBot) -> None:
     url = await first_link(xbot)
-    async with browser() as session, session.post(url) as resp:
-        assert resp.status == 200
     async with browser() as session:
-        async with session.post(url, allow_redirects=False) as resp:
-            assert resp.status == 410
+        data, headers = await open_confirm_page(session, url)
+        async with session.post(url, data=data, headers=headers) as resp:
+            assert resp.status == 200
+        # the same form pressed again (a second tab, the back button)
+        async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
+            assert resp.status == 404
             assert "\\LINK" in await resp.text()
         async with session.get(url) as resp:
-            assert resp.status == 410
+            assert resp.status == 404
     assert len(xbot.x.grants) == 1
 
 
 async def test_an_expired_link_never_goes_to_x(xbot: XBot) -> None:
     url = await first_link(xbot)
-    xbot.x.advance(601)
-    async with browser() as session, session.post(url, allow_redirects=False) as resp:
-        assert resp.status == 410
-        assert "Location" not in resp.headers
+    async with browser() as session:
+        data, headers = await open_confirm_page(session, url)
+        xbot.x.advance(601)
+        async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
+            assert resp.status == 404
+            assert "Location" not in resp.headers
     assert ("GET", "/i/oauth2/authorize") not in xbot.x.requests
     assert await xbot.rows("SELECT * FROM oauth_sessions") == []
+
+
+async def _link_state(xbot: XBot) -> list[Any]:
+    return await xbot.rows("SELECT used_at FROM link_tokens")
+
+
+async def _unused(xbot: XBot) -> None:
+    """The link is as it was: not used, no OAuth session, nothing asked of X."""
+    assert [r.used_at for r in await _link_state(xbot)] == [None]
+    assert await xbot.rows("SELECT * FROM oauth_sessions") == []
+    assert ("GET", "/i/oauth2/authorize") not in xbot.x.requests
+
+
+ATTACKER = "+15550009999"
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["other-origin", "null-origin", "cross-site", "no-cookie", "other-cookie", "no-form", "forged-form"],
+)
+async def test_login_csrf_a_post_from_elsewhere_is_refused_and_the_link_stays_unused(
+    xbot: XBot, attack: str
+) -> None:
+    """The attacker's own fresh link, submitted from the victim's browser by a page on another
+    site, must not start the OAuth flow (else X would be connected to the victim's account and
+    the attacker's texts posted as the victim)."""
+    url = await first_link(xbot, sender=ATTACKER)
+    origin = str(URL(url).origin())
+    async with browser() as attacker, browser() as victim:
+        # the attacker loads their own confirm page: a valid form for the attacker's browser
+        attacker_form, _ = await open_confirm_page(attacker, url)
+        # the victim's browser, as it would come from the attacker's page
+        data: dict[str, str] = dict(attacker_form)
+        headers = {"Origin": "https://evil.example.test", "Sec-Fetch-Site": "cross-site"}
+        if attack in ("other-origin", "null-origin", "cross-site", "no-form", "forged-form"):
+            # even a browser that did load the page: the headers say where the POST comes from
+            data, _ = await open_confirm_page(victim, url)
+        if attack == "other-origin":
+            headers = {"Origin": "https://evil.example.test"}
+        elif attack == "null-origin":
+            headers = {"Origin": "null"}
+        elif attack == "cross-site":
+            headers = {"Origin": origin, "Sec-Fetch-Site": "cross-site"}
+        elif attack == "no-cookie":
+            headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+        elif attack == "other-cookie":
+            # the victim's browser holds a confirm cookie of its own (it opened a link before)
+            await open_confirm_page(victim, await first_link(xbot, sender=BOB))
+            headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+        elif attack == "no-form":
+            data, headers = {}, {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+        else:  # a value of the right shape that no cookie made
+            data = {key: "A" * len(value) for key, value in data.items()}
+            headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+        before = [r.used_at for r in await _link_state(xbot)]
+        with structlog.testing.capture_logs() as logs:
+            async with victim.post(url, data=data, headers=headers, allow_redirects=False) as resp:
+                assert resp.status == 403
+                assert "Location" not in resp.headers
+                assert "Open the link from your text message again" in await resp.text()
+        assert [e for e in logs if e["event"] == "x.link.refused"]
+        assert [r.used_at for r in await _link_state(xbot)] == before
+        assert await xbot.rows("SELECT * FROM oauth_sessions") == []
+        assert ("GET", "/i/oauth2/authorize") not in xbot.x.requests
+        # the link is still good for its owner, in the browser that loaded it
+        async with await press(attacker, url) as resp:
+            assert resp.status == 200
+            assert "Connected as @" in await resp.text()
+
+
+async def test_an_opaque_origin_passes_only_when_the_browser_says_same_origin(xbot: XBot) -> None:
+    """Under a "no-referrer" policy browsers send `Origin: null` with a form's POST; with
+    `Sec-Fetch-Site: same-origin` and the cookie's form value that is still our own page."""
+    url = await first_link(xbot)
+    async with browser() as session:
+        data, _ = await open_confirm_page(session, url)
+        headers = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+        async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
+            assert resp.status == 303
+
+
+async def test_the_confirm_page_sets_a_strict_cookie_and_a_form_bound_to_it(xbot: XBot) -> None:
+    url = await first_link(xbot)
+    async with browser() as session:
+        async with session.get(url) as resp:
+            assert resp.status == 200
+            cookie = resp.cookies["tw_confirm"]
+            assert cookie["httponly"]
+            assert cookie["samesite"] == "Strict"
+            assert cookie["path"] == "/x/link/"
+            assert not cookie["secure"]  # http public_url
+            page = await resp.text()
+            assert 'method="post"' in page
+            csp = resp.headers["Content-Security-Policy"]
+            assert "form-action 'self' " + str(URL(xbot.x.authorize_url).origin()) in csp
+            assert "frame-ancestors 'none'" in csp
+        # a second load (another tab) keeps the cookie, so both tabs' forms work
+        first, _ = await open_confirm_page(session, url)
+        second, headers = await open_confirm_page(session, url)
+        assert first == second
+        async with session.post(url, data=first, headers=headers) as resp:
+            assert resp.status == 200
+
+
+async def test_unknown_used_and_expired_links_look_the_same(xbot: XBot) -> None:
+    """GET and POST of a token that never existed, one used and one expired: one status, one page."""
+    from bot.xlink import CONFIRM_FIELD, _form_token
+
+    used = await first_link(xbot)
+    expired = await first_link(xbot, sender=BOB)
+    base = xbot.config.public_base
+    unknown = f"{base}/x/link/{'Q' * 22}"
+    answers = []
+    async with browser() as session:
+        data, headers = await open_confirm_page(session, used)
+        async with session.post(used, data=data, headers=headers) as resp:
+            assert resp.status == 200
+        expired_form, _ = await open_confirm_page(session, expired)
+        xbot.x.advance(601)
+        cookie = next(c.value for c in session.cookie_jar if c.key == "tw_confirm")
+        forms = {
+            used: data,
+            expired: expired_form,
+            unknown: {CONFIRM_FIELD: _form_token(cookie, unknown.rsplit("/", 1)[1])},
+        }
+        for url, form in forms.items():
+            async with session.get(url) as resp:
+                answers.append((resp.status, await resp.text()))
+            async with session.post(url, data=form, headers=headers, allow_redirects=False) as resp:
+                answers.append((resp.status, await resp.text()))
+    assert len(answers) == 6
+    assert {status for status, _ in answers} == {404}
+    assert len({page for _, page in answers}) == 1
+    assert "\\LINK" in answers[0][1]
 
 
 async def test_a_guessed_link_is_not_found(xbot: XBot) -> None:
@@ -145,7 +307,7 @@ async def test_a_guessed_link_is_not_found(xbot: XBot) -> None:
     async with browser() as session:
         for guess in ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x", "..%2f..%2fetc"):
             async with session.post(f"{base}/x/link/{guess}", allow_redirects=False) as resp:
-                assert resp.status in (404, 410)
+                assert resp.status in (403, 404)
                 assert "Location" not in resp.headers
     assert await xbot.rows("SELECT * FROM oauth_sessions") == []
 
@@ -192,7 +354,7 @@ async def test_callback_state_must_be_this_sessions(xbot: XBot, variant: str) ->
 async def test_access_denied_is_a_clean_refusal(xbot: XBot) -> None:
     url = await first_link(xbot)
     xbot.x.deny_next = True
-    async with browser() as session, session.post(url) as resp:
+    async with browser() as session, await press(session, url) as resp:
         assert resp.status == 400
         page = await resp.text()
     assert "X was not connected" in page
@@ -205,7 +367,7 @@ async def test_access_denied_is_a_clean_refusal(xbot: XBot) -> None:
 async def test_a_failed_exchange_stores_nothing(xbot: XBot) -> None:
     url = await first_link(xbot)
     xbot.x.fail_token_next(503)
-    async with browser() as session, session.post(url) as resp:
+    async with browser() as session, await press(session, url) as resp:
         assert resp.status == 502
         assert "did not complete" in await resp.text()
     assert await xbot.rows("SELECT * FROM x_tokens") == []

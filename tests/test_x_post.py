@@ -313,3 +313,84 @@ async def test_stop_leaves_every_room(xbot: XBot) -> None:
     await send(xbot, "\\STOP")
     assert await xbot.scalar("SELECT count(*) FROM memberships") == 1  # Bob's
     assert await xbot.scalar("SELECT count(*) FROM rooms") == 1
+
+
+async def test_a_refresh_x_answers_with_5xx_is_not_sent_and_is_retried(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200)  # the access token has expired: the post needs a refresh first
+    xbot.x.fail_token_next(503)
+    start = len(twilio.messages)
+    form = await xbot.text("after a failed refresh")
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    await xbot.settled()
+    assert xbot.x.refresh_calls == 2  # the failed one, then the one that worked
+    assert xbot.x.posts == [("100", "after a failed refresh")]
+    bodies = [m["Body"] for m in twilio.messages[start:]]
+    assert len(bodies) == 1
+    assert bodies[0].startswith("https://x.com/alice/status/")
+    [row] = await xbot.rows("SELECT state FROM posts")
+    assert row.state == "posted"
+
+
+async def test_a_refresh_x_answers_with_429_is_tried_again_after_the_reset(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200)
+    xbot.x.fail_token_next(429, reset_in=600)
+    start = len(twilio.messages)
+    before = xbot.x.now
+    form = await xbot.text("after a rate-limited refresh")
+
+    async def waiting() -> bool:
+        [row] = await xbot.rows(
+            "SELECT status, next_attempt_at, (SELECT count(*) FROM posts) AS intents"
+            " FROM inbox WHERE message_sid = :s",
+            s=form["MessageSid"],
+        )
+        return row.status == "pending" and row.next_attempt_at >= before + 600 and row.intents == 0
+
+    await wait_for(waiting)
+    await xbot.settled()
+    assert len(twilio.messages) == start  # nothing said: it was not sent, and will be
+    assert xbot.x.posts == []
+    xbot.x.advance(602)
+    xbot.runtime.worker.wake()
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    await xbot.settled()
+    assert xbot.x.posts == [("100", "after a rate-limited refresh")]
+    assert [m["Body"][:20] for m in twilio.messages[start:]] == ["https://x.com/alice/"]
+
+
+async def copy_ciphertext(xbot: XBot, *, into: int, source: int) -> None:
+    """Another user's stored token in this user's row: it does not decrypt for this user."""
+    async with xbot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE x_tokens SET ciphertext = (SELECT ciphertext FROM x_tokens WHERE user_id = :s)"
+                " WHERE user_id = :i"
+            ),
+            {"s": source, "i": into},
+        )
+
+
+async def test_a_token_that_does_not_decrypt_for_its_user_gets_one_relink(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    await xbot.link(sender=BOB, user=("200", "bob"))
+    alice = await xbot.scalar("SELECT id FROM users WHERE phone = :p", p=ALICE)
+    bob = await xbot.scalar("SELECT id FROM users WHERE phone = :p", p=BOB)
+    await copy_ciphertext(xbot, into=alice, source=bob)
+    start = len(twilio.messages)
+    form = await xbot.text("from alice")
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    assert await xbot.scalar("SELECT attempts FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) == 1
+    await xbot.settled()
+    [reply] = [m["Body"] for m in twilio.messages[start:]]
+    assert "stopped working" in reply
+    assert "/x/link/" in reply
+    assert xbot.x.posts == []
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens WHERE user_id = :u", u=alice) == 0
+    assert await xbot.scalar("SELECT x_needs_relink FROM users WHERE id = :u", u=alice)
+    # Bob's own row still works
+    assert (await send(xbot, "from bob", sender=BOB)).startswith("https://x.com/bob/status/")

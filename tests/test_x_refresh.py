@@ -173,3 +173,22 @@ async def test_lease_of_a_crashed_process_expires(xbot: XBot) -> None:
 
 async def _one(xbot: XBot) -> bool:
     return await xbot.scalar("SELECT count(*) FROM x_tokens WHERE lease_owner IS NULL") == 1
+
+
+async def test_a_token_that_does_not_decrypt_is_relinked_by_a_tick(xbot: XBot) -> None:
+    twilio = xbot.extras["twilio"]
+    ids = await seed(xbot, 3)
+    async with xbot.runtime.deps.db.tx() as conn:  # a corrupt row
+        await conn.execute(
+            sa.update(x_tokens).where(x_tokens.c.user_id == ids[0]).values(ciphertext="gAAAA-bad")
+        )
+    result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+    assert result.dead == [ids[0]]
+    assert result.refreshed == 2
+    [message] = await twilio.wait_for_messages(1)
+    assert message["To"] == "+15551000000"
+    assert "/x/link/" in message["Body"]
+    await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+    await xbot.settled()
+    assert len(twilio.messages) == 1
+    assert [r.user_id for r in await xbot.rows("SELECT user_id FROM x_tokens ORDER BY user_id")] == ids[1:]

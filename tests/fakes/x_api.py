@@ -137,9 +137,12 @@ class FakeX:
     def advance(self, seconds: float) -> None:
         self._offset += seconds
 
-    def fail_token_next(self, status: int, times: int = 1, *, body: str | None = None) -> None:
-        """The next `times` requests to /2/oauth2/token answer `status` (a raw `body` if given)."""
-        self._token_failures.extend(Failure(status, body=body) for _ in range(times))
+    def fail_token_next(
+        self, status: int, times: int = 1, *, body: str | None = None, reset_in: float = 60
+    ) -> None:
+        """The next `times` requests to /2/oauth2/token answer `status` (a raw `body` if given); a
+        429 carries x-rate-limit-* headers with reset now+reset_in."""
+        self._token_failures.extend(Failure(status, reset_in, body=body) for _ in range(times))
 
     def fail_post_next(
         self,
@@ -335,7 +338,11 @@ class FakeX:
         if grant_type == "refresh_token":
             self.refresh_calls += 1
         if self._token_failures:
-            return self._failure_response(self._token_failures.pop(0))
+            failure = self._token_failures.pop(0)
+            response = self._failure_response(failure)
+            if failure.status == 429:
+                response.headers.update(self._limit_headers(0, self.now + failure.reset_in))
+            return response
         auth_error = self._client_auth_error(request, form)
         if auth_error is not None:
             return auth_error

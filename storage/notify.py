@@ -1,0 +1,156 @@
+"""Wake-ups across processes: a committed inbox row wakes a worker, a committed outbox row wakes a
+sender, in whichever process they run.
+
+`Notifier.publish(channel)` is called right after a commit. It always wakes this process's own
+subscribers at once (an in-process signal: all there is on SQLite). On PostgreSQL it also sends
+`NOTIFY` on one dedicated connection per process (asyncpg, outside the pool), which also `LISTEN`s
+and wakes this process's subscribers when another process publishes. Publishes coalesce: while a
+`NOTIFY` is in flight, any number of publishes on that channel make one more. The connection
+reconnects with backoff when it is lost, and wakes every subscriber once when it is back (a
+notification may have been missed meanwhile). Polling stays the fallback: a lost or late
+notification only costs the poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from bot.logs import get_logger
+from storage.dburl import is_postgres, mask_url, pg_connect_args
+
+log = get_logger(__name__)
+
+INBOX = "textwire_inbox"
+OUTBOX = "textwire_outbox"
+CHANNELS = (INBOX, OUTBOX)
+
+RECONNECT_FIRST = 0.2
+RECONNECT_MAX = 5.0
+
+
+class Notifier:
+    def __init__(self, url: str | None) -> None:
+        """`url`: the database URL; only a PostgreSQL one crosses processes."""
+        self._url = url if url is not None and is_postgres(url) else None
+        self._subscribers: dict[str, list[Callable[[], None]]] = {channel: [] for channel in CHANNELS}
+        self._pending: set[str] = set()
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._conn: Any = None
+        self._server_pid: int | None = None
+        self.listening = asyncio.Event()  # set while the LISTEN connection is up (tests wait on it)
+        self.connections = 0  # how many times it connected (a reconnect counts)
+
+    @property
+    def cross_process(self) -> bool:
+        return self._url is not None
+
+    def subscribe(self, channel: str, callback: Callable[[], None]) -> None:
+        self._subscribers[channel].append(callback)
+
+    def publish(self, channel: str) -> None:
+        """Call after the commit of a row on `channel`: wakes subscribers here and elsewhere."""
+        self._wake_local(channel)
+        if self._url is not None:
+            self._pending.add(channel)
+            self._dirty.set()
+
+    async def start(self) -> None:
+        if self._url is not None and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close()
+
+    def _wake_local(self, channel: str) -> None:
+        for callback in self._subscribers[channel]:
+            callback()
+
+    def _on_notification(self, _conn: Any, pid: int, channel: str, _payload: str) -> None:
+        if pid == self._server_pid:  # our own NOTIFY: this process was woken when it published
+            return
+        if channel in self._subscribers:
+            self._wake_local(channel)
+
+    async def _run(self) -> None:
+        assert self._url is not None
+        delay = RECONNECT_FIRST
+        while True:
+            lost = asyncio.Event()
+            try:
+                await self._connect(lost)
+                delay = RECONNECT_FIRST
+                for channel in CHANNELS:  # something may have been missed while disconnected
+                    self._wake_local(channel)
+                if self._pending:
+                    self._dirty.set()
+                await self._send_until(lost)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "notify.disconnected",
+                    error=type(exc).__name__,
+                    database=mask_url(self._url),
+                    retry_in=delay,
+                )
+            await self._close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX)
+
+    async def _connect(self, lost: asyncio.Event) -> None:
+        import asyncpg
+
+        assert self._url is not None
+        dsn, kwargs = pg_connect_args(self._url)
+        conn = await asyncpg.connect(dsn, **kwargs)
+        self._conn = conn
+        conn.add_termination_listener(lambda _conn: lost.set())
+        for channel in CHANNELS:
+            await conn.add_listener(channel, self._on_notification)
+        self._server_pid = conn.get_server_pid()
+        self.connections += 1
+        self.listening.set()
+        log.info("notify.listening", channels=list(CHANNELS), reconnects=self.connections - 1)
+
+    async def _send_until(self, lost: asyncio.Event) -> None:
+        """Send pending NOTIFYs until the connection is lost."""
+        while True:
+            dirty = asyncio.ensure_future(self._dirty.wait())
+            gone = asyncio.ensure_future(lost.wait())
+            try:
+                await asyncio.wait((dirty, gone), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                dirty.cancel()
+                gone.cancel()
+            if lost.is_set() or self._conn is None or self._conn.is_closed():
+                raise ConnectionError("LISTEN connection lost")
+            self._dirty.clear()
+            channels, self._pending = self._pending, set()
+            try:
+                for channel in sorted(channels):
+                    await self._conn.execute("SELECT pg_notify($1, '')", channel)
+            except BaseException:
+                self._pending |= channels  # sent again after the reconnect
+                raise
+
+    async def _close(self) -> None:
+        self.listening.clear()
+        conn, self._conn = self._conn, None
+        self._server_pid = None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=2)
+        elif conn is not None:
+            conn.terminate()
+
+
+__all__ = ["CHANNELS", "INBOX", "OUTBOX", "Notifier"]

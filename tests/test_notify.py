@@ -1,0 +1,96 @@
+"""Wake-ups across processes (LISTEN/NOTIFY on PostgreSQL; in-process only on SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from storage import notify
+from storage.notify import Notifier
+from tests import pg
+from tests.conftest import BotFactory, wait_for
+
+
+def _events(notifier: Notifier) -> dict[str, asyncio.Event]:
+    events = {channel: asyncio.Event() for channel in notify.CHANNELS}
+    for channel, event in events.items():
+        notifier.subscribe(channel, event.set)
+    return events
+
+
+async def test_a_webhook_to_one_instance_wakes_the_others_worker_and_sender(
+    bot_factory: BotFactory, fake_twilio: Any
+) -> None:
+    """Two app instances (separate engines and LISTEN connections) on one database: a webhook
+    to the first wakes the second's worker (inbox row committed), then its sender (the reply
+    queued). Polling never sets these events: only a notification from the other instance does."""
+    first = await bot_factory(twilio=fake_twilio.section())
+    if first.runtime.deps.db.is_sqlite:
+        pytest.skip("SQLite is one process a file: wake-ups stay in the process")
+    second = await bot_factory(first.config)
+    listener: Notifier = second.runtime.extras["notifier"]
+    await asyncio.wait_for(listener.listening.wait(), 30)
+    await asyncio.wait_for(first.runtime.extras["notifier"].listening.wait(), 30)
+    events = _events(listener)
+
+    form = await first.text("\\HELP")
+    await asyncio.wait_for(events[notify.INBOX].wait(), 30)
+    await first.handled(form["MessageSid"])
+    await asyncio.wait_for(events[notify.OUTBOX].wait(), 30)
+
+
+async def test_publishing_wakes_this_process_at_once_on_either_database(database_url: str) -> None:
+    notifier = Notifier(database_url)
+    events = _events(notifier)
+    await notifier.start()
+    try:
+        notifier.publish(notify.INBOX)  # called synchronously: no round trip to the server
+        assert events[notify.INBOX].is_set()
+        assert not events[notify.OUTBOX].is_set()
+        assert notifier.cross_process == database_url.startswith("postgresql")
+    finally:
+        await notifier.stop()
+
+
+async def test_the_listen_connection_comes_back_after_the_server_drops_it(
+    pg_server: pg.PgServer | None,
+) -> None:
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    name = pg_server.create_database()
+    url = pg_server.url_of(name)
+    sender, listener = Notifier(url), Notifier(url)
+    events = _events(listener)
+    await sender.start()
+    await listener.start()
+    try:
+        await asyncio.wait_for(listener.listening.wait(), 30)
+        await asyncio.wait_for(sender.listening.wait(), 30)
+        pid = listener._server_pid
+        assert pid is not None
+
+        async def kill() -> None:
+            conn = await pg_server._admin()
+            try:
+                await conn.execute("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await conn.close()
+
+        await kill()
+
+        async def reconnected() -> bool:
+            return listener.connections >= 2 and listener.listening.is_set()
+
+        await wait_for(reconnected)
+        for event in events.values():  # woken once on reconnect: something may have been missed
+            assert event.is_set()
+            event.clear()
+        sender.publish(notify.OUTBOX)
+        await asyncio.wait_for(events[notify.OUTBOX].wait(), 30)
+        assert not events[notify.INBOX].is_set()
+    finally:
+        await sender.stop()
+        await listener.stop()
+        pg_server.drop_database(name)

@@ -1,0 +1,122 @@
+"""The page layer: one jinja2 environment with autoescaping, one stylesheet, the `/` page, and what
+the gallery pages say (times with their zone, an empty room, an expired photo link)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+import tomllib
+from pathlib import Path
+
+from yarl import URL
+
+from bot import pages
+from tests.conftest import ALICE, Bot, BotFactory
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.test_gallery import IMG, gallery_link, path_of, send_photos
+from tests.test_media import say
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_the_root_page_says_what_this_service_is(bot: Bot) -> None:
+    resp = await bot.client.get("/")
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    page = await resp.text()
+    assert "<p>textwire: an SMS bot that posts your texts to X" in page
+    assert '<meta name="viewport"' in page
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_every_page_uses_the_one_stylesheet(bot: Bot) -> None:
+    page = await (await bot.client.get("/")).text()
+    [href] = re.findall(r'<link rel="stylesheet" href="([^"]+)">', page)
+    assert href == pages.STYLESHEET
+    resp = await bot.client.get(href)
+    assert resp.status == 200
+    assert resp.content_type == "text/css"
+    css = await resp.text()
+    assert css == (ROOT / "bot" / "templates" / "textwire.css").read_text(encoding="utf-8")
+    # a time never breaks across lines
+    assert re.search(r"\.meta time[^{]*\{[^}]*white-space: nowrap", css)
+    # no page carries a style of its own: the CSP allows only this stylesheet
+    assert "<style" not in page
+    assert "style-src 'self'" in (await bot.client.get("/")).headers["Content-Security-Policy"]
+
+
+async def test_x_pages_without_x_set_up_are_a_page_too(bot: Bot) -> None:
+    for method in ("GET", "POST"):
+        resp = await bot.client.request(method, "/x/link/" + "A" * 43)
+        assert resp.status == 404
+        assert resp.content_type == "text/html"
+        assert "Posting to X is not set up here." in await resp.text()
+        assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
+def test_the_template_layer_escapes_what_it_is_given() -> None:
+    resp = pages.message('<script>alert("x")</script>', "a & b <i>c</i>", status=418)
+    assert resp.status == 418
+    assert resp.text is not None
+    assert "<script>" not in resp.text
+    assert "&lt;script&gt;" in resp.text
+    assert "a &amp; b &lt;i&gt;c&lt;/i&gt;" in resp.text
+    assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_templates_are_declared_as_package_data() -> None:
+    """Every file under bot/templates matches a package-data pattern, so a non-editable install
+    (the container) has them."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["bot"]
+    files = sorted((ROOT / "bot" / "templates").iterdir())
+    assert files
+    for path in files:
+        relative = path.relative_to(ROOT / "bot").as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
+
+
+async def test_an_empty_room_says_so_once(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert page.count("No receipts yet") == 1
+    assert "<ul" not in page
+
+
+async def test_the_gallery_shows_times_with_their_zone(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [1_790_000_000.0]  # 2026-09-21 14:13:20 UTC
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "lunch", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert "1 receipt, newest first" in page
+    assert '<time datetime="2026-09-21T14:13:20Z">2026-09-21 14:13 UTC</time>' in page
+    assert page.count("No receipts yet") == 0
+
+
+async def test_an_expired_photo_link_says_to_reload_the_gallery(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "", ALICE)
+    gallery = path_of(await gallery_link(bot, fake_twilio, ALICE))
+    page = await (await bot.client.get(gallery)).text()
+    [src] = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    now[0] += 301  # photo links live a few minutes, the gallery link an hour
+    resp = await bot.client.get(str(URL(src).relative()))
+    assert resp.status == 403
+    text = await resp.text()
+    assert "This link has expired." in text
+    assert "Reload the gallery page" in text
+    assert "\\RECEIPTS" not in text
+    # the gallery itself still opens, with fresh photo links
+    fresh = await bot.client.get(gallery)
+    assert fresh.status == 200
+    [again] = [s.replace("&amp;", "&") for s in IMG.findall(await fresh.text())]
+    assert (await bot.client.get(str(URL(again).relative()))).status == 200

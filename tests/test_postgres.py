@@ -1,0 +1,306 @@
+"""PostgreSQL support: URLs (masked, libpq options), migrations (concurrent, checked at start-up),
+and statements that stay right with several processes on one database."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from storage import outbox
+from storage.db import Database, SchemaNotCurrent, open_database
+from storage.dburl import DatabaseError, mask_url, pg_connect_args
+from storage.schema import outbox as outbox_table
+from tests import pg
+
+
+def test_mask_url_hides_the_password_and_only_it() -> None:
+    assert mask_url("postgresql://tw:s3cr%40t@db.internal:5432/tw?sslmode=require") == (
+        "postgresql://tw:***@db.internal:5432/tw?sslmode=require"
+    )
+    assert (
+        mask_url("postgresql://db/tw?user=tw&password=hunter2") == "postgresql://db/tw?user=tw&password=***"
+    )
+    assert mask_url("postgresql://tw@db/tw") == "postgresql://tw@db/tw"
+    assert mask_url("sqlite:///data/textwire.db") == "sqlite:///data/textwire.db"
+
+
+def test_libpq_options_become_asyncpg_arguments() -> None:
+    dsn, kwargs = pg_connect_args(
+        "postgresql://tw:pw@db:5432/tw?sslmode=verify-full&sslrootcert=/etc/ca.pem&connect_timeout=7"
+        "&application_name=textwire"
+    )
+    # asyncpg reads sslmode/sslrootcert from the DSN; connect_timeout is its `timeout`
+    assert (
+        dsn
+        == "postgresql://tw:pw@db:5432/tw?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=textwire"
+    )
+    assert kwargs == {"timeout": 7.0}
+    assert pg_connect_args("postgres://db/tw")[0] == "postgresql://db/tw"
+    with pytest.raises(DatabaseError, match="connect_timeout"):
+        pg_connect_args("postgresql://db/tw?connect_timeout=soon")
+
+
+def test_a_bad_database_url_is_a_config_error_without_the_password() -> None:
+    from bot.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={"TEXTWIRE_DATABASE_URL": "mysql://root:hunter2@db/tw"})
+    assert "database.url" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
+    port = _free_port()
+    with pytest.raises(DatabaseError) as info:
+        await open_database(f"postgresql://tw:hunter2@127.0.0.1:{port}/tw?connect_timeout=3", migrate=False)
+    message = str(info.value)
+    assert "hunter2" not in message
+    assert "\n" not in message
+    assert f"postgresql://tw:***@127.0.0.1:{port}/tw" in message
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- on a real PostgreSQL server -------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_server_or_skip(pg_server: pg.PgServer | None) -> pg.PgServer:
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    return pg_server
+
+
+@pytest.fixture
+def empty_pg_database(pg_server_or_skip: pg.PgServer) -> Any:
+    """A new PostgreSQL database with no tables (not from the migrated template)."""
+    server = pg_server_or_skip
+    name = f"{server.tag}_empty_{time.monotonic_ns()}"
+
+    async def create() -> None:
+        conn = await server._admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    pg.run_sync(create)
+    yield server.url_of(name)
+    server.drop_database(name)
+
+
+async def test_migrate_run_twice_at_once_on_postgresql(empty_pg_database: str) -> None:
+    dbs = [Database(empty_pg_database) for _ in range(3)]
+    try:
+        await asyncio.gather(*(db.migrate() for db in dbs))
+        await dbs[0].check_schema()
+    finally:
+        for db in dbs:
+            await db.close()
+
+
+async def test_serve_refuses_a_database_that_is_not_migrated(empty_pg_database: str) -> None:
+    with pytest.raises(SchemaNotCurrent, match="is not migrated: run `textwire migrate`"):
+        await open_database(empty_pg_database, migrate=False, check=True)
+    db = await open_database(empty_pg_database, migrate=True)
+    async with db.tx() as conn:
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff'"))
+    await db.close()
+    with pytest.raises(SchemaNotCurrent, match="run `textwire migrate`"):
+        await open_database(empty_pg_database, migrate=False, check=True)
+
+
+def test_cli_serve_on_an_unmigrated_database_is_one_line_and_exit_2(
+    empty_pg_database: str, tmp_path: Path
+) -> None:
+    url = empty_pg_database
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TEXTWIRE_DATABASE_URL": url,
+        "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+        "TEXTWIRE_SERVER_PORT": str(_free_port()),
+    }
+    serve = _cli("serve", env, tmp_path)
+    assert serve.returncode == 2, serve.stderr
+    lines = serve.stderr.strip().splitlines()
+    assert len(lines) == 1, serve.stderr
+    assert "run `textwire migrate`" in lines[0]
+    password = urlsplit(url).password
+    if password:
+        assert f":{password}@" not in serve.stderr + serve.stdout
+    migrate = _cli("migrate", env, tmp_path)
+    assert migrate.returncode == 0, migrate.stderr
+    assert "database at revision" in migrate.stdout
+
+
+def _cli(command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "bot", command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def _queue_sent_row(db: Database, sid: str) -> None:
+    async with db.tx() as conn:
+        await outbox.enqueue(conn, to="+15550001111", body="hi", dedupe_key=sid, now=time.time())
+        await conn.execute(
+            sa.update(outbox_table)
+            .where(outbox_table.c.dedupe_key == sid)
+            .values(status="sent", twilio_sid=sid, delivery_status="queued")
+        )
+
+
+async def _callback(db: Database, sid: str, status: str, start: asyncio.Event) -> bool:
+    await start.wait()
+    async with db.tx() as conn:
+        return await outbox.record_delivery(conn, sid, status, None, time.time())
+
+
+async def test_sent_and_delivered_at_once_to_two_processes_end_delivered(database_url: str) -> None:
+    """Two engines (two processes' pools) on one database get `sent` and `delivered` for one
+    message at the same moment; the row ends `delivered` every time."""
+    one, two = Database(database_url), Database(database_url)
+    await one.migrate()  # SQLite: a new file (PostgreSQL: from the migrated template already)
+    try:
+        for i in range(50):
+            sid = f"SM{i:032d}"
+            await _queue_sent_row(one, sid)
+            start = asyncio.Event()
+            # `delivered` is started first half of the time, `sent` first the other half
+            pair = [(one, "sent"), (two, "delivered")]
+            if i % 2:
+                pair.reverse()
+            tasks = [asyncio.create_task(_callback(db, sid, status, start)) for db, status in pair]
+            await asyncio.sleep(0)
+            start.set()
+            await asyncio.gather(*tasks)
+            async with one.read() as conn:
+                status = (
+                    await conn.execute(
+                        sa.select(outbox_table.c.delivery_status).where(outbox_table.c.twilio_sid == sid)
+                    )
+                ).scalar()
+            assert status == "delivered", f"pair {i}"
+        async with one.tx() as conn:  # a late `sent` never moves a row back
+            assert not await outbox.record_delivery(conn, "SM" + "0" * 32, "sent", None, time.time())
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_saving_tokens_twice_at_once_keeps_one_row_and_stops_a_refresh(database_url: str) -> None:
+    from storage import users, xaccounts
+
+    one, two = Database(database_url), Database(database_url)
+    await one.migrate()  # SQLite: a new file (PostgreSQL: from the migrated template already)
+    try:
+        async with one.tx() as conn:
+            user, _ = await users.get_or_create(conn, "+15550001111", time.time())
+            await xaccounts.save_tokens(conn, user_id=user.id, ciphertext="a", expires_at=1.0, now=1.0)
+            lease = await xaccounts.take_lease(conn, user_id=user.id, owner="refresher", now=1.0)
+        assert lease is not None
+
+        async def save(db: Database, text: str) -> None:
+            async with db.tx() as conn:
+                await xaccounts.save_tokens(conn, user_id=user.id, ciphertext=text, expires_at=2.0, now=2.0)
+
+        await asyncio.gather(save(one, "b"), save(two, "c"))
+        async with one.tx() as conn:
+            row = await xaccounts.load_tokens(conn, user.id)
+            assert row is not None
+            assert row.ciphertext in ("b", "c")
+            # the refresh that leased the old pair cannot overwrite the new one
+            assert not await xaccounts.finish_refresh(
+                conn,
+                user_id=user.id,
+                owner="refresher",
+                version=lease.version,
+                ciphertext="stale",
+                expires_at=3.0,
+                now=3.0,
+            )
+    finally:
+        await one.close()
+        await two.close()
+
+
+def test_cli_on_an_unreachable_server_exits_2_without_the_password(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TEXTWIRE_DATABASE_URL": f"postgresql://tw:hunter2@127.0.0.1:{_free_port()}/tw",
+        "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+    }
+    for command in ("migrate", "serve"):
+        run = _cli(command, env, tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert "cannot connect" in run.stderr
+        assert "hunter2" not in run.stderr + run.stdout
+
+
+async def test_the_migrations_create_exactly_the_schema_module(database_url: str) -> None:
+    """Alembic's autogenerate diff between storage/schema.py and the migrated database is empty,
+    on SQLite and on PostgreSQL (types and server defaults compared too)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.schema import metadata
+
+    db = await open_database(database_url, migrate=True)
+    try:
+        async with db.engine.connect() as conn:
+
+            def diff(sync_conn: sa.Connection) -> list[Any]:
+                context = MigrationContext.configure(
+                    sync_conn, opts={"compare_type": True, "compare_server_default": _defaults_differ}
+                )
+                return list(compare_metadata(context, metadata))
+
+            differences = await conn.run_sync(diff)
+    finally:
+        await db.close()
+    assert differences == [], "\n".join(map(repr, differences))
+
+
+def _default_text(value: Any) -> str:
+    """A server default as reflected or rendered, without quoting, casts or parentheses:
+    `'pending'::character varying`, `('pending')` and `'pending'` are all `pending`; SQLite's 0
+    and PostgreSQL's false are one Boolean default."""
+    text = str(value or "").strip()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    if "::" in text:
+        text = text.split("::", 1)[0]
+    text = text.strip("'\"")
+    return {"false": "0", "true": "1"}.get(text.lower(), text)
+
+
+def _defaults_differ(
+    _context: Any,
+    _inspected_column: Any,
+    _metadata_column: Any,
+    inspected_default: Any,
+    _metadata_default: Any,
+    rendered_metadata_default: Any,
+) -> bool:
+    return _default_text(inspected_default) != _default_text(rendered_metadata_default)

@@ -1,0 +1,46 @@
+"""The README links only to what exists: files in this repository and its own headings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def headings() -> set[str]:
+    text = re.sub(r"```.*?```", "", README, flags=re.DOTALL)  # `#` in code blocks is no heading
+    return {slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", text, flags=re.MULTILINE)}
+
+
+def test_no_path_leaves_the_repository() -> None:
+    assert "../" not in README
+
+
+def test_every_link_points_at_something_that_exists() -> None:
+    anchors = headings()
+    links = re.findall(r"\]\(([^)\s]+)\)", README)
+    assert links
+    for target in links:
+        if target.startswith(("http://", "https://")):
+            continue
+        if target.startswith("#"):
+            assert target[1:] in anchors, target
+        else:
+            assert (ROOT / target.split("#")[0]).exists(), target
+
+
+def test_every_file_named_exists() -> None:
+    """Files named in the text (`BENCHMARKS.md`, `bot/templates/`, `constraints.txt`, ...)."""
+    # relative names only: /etc/textwire/config.toml is the operator's, not ours
+    named = set(re.findall(r"(?<![/\w.-])((?:[\w-]+/)*[\w-]+\.(?:md|toml|txt|py|ini))\b", README))
+    named |= set(re.findall(r"`((?:bot|tests|bench|storage|handlers|scheduler)/[\w/.-]*)`", README))
+    assert "BENCHMARKS.md" in named
+    assert [name for name in sorted(named) if not (ROOT / name).exists()] == []
