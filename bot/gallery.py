@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot import media, pages
 from bot.app import Feature
+from bot.expect import expect_continue
 from bot.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
 from bot.logs import get_logger
 from bot.runtime import RUNTIME, Runtime
@@ -149,8 +150,8 @@ async def local_media(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/rooms/{room_id}/receipts", gallery)
-    app.router.add_get("/media/{key:rooms/.+}", local_media)
+    app.router.add_get("/rooms/{room_id}/receipts", gallery, expect_handler=expect_continue)
+    app.router.add_get("/media/{key:rooms/.+}", local_media, expect_handler=expect_continue)
 
 
 @contextlib.asynccontextmanager

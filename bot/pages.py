@@ -17,6 +17,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.expect import expect_continue
+
 STYLESHEET_PATH = "/static/textwire.css"
 _TEMPLATES = resources.files("bot") / "templates"
 _CSS = (_TEMPLATES / "textwire.css").read_bytes()
@@ -96,8 +98,8 @@ async def stylesheet(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", home)
-    app.router.add_get(STYLESHEET_PATH, stylesheet)
+    app.router.add_get("/", home, expect_handler=expect_continue)
+    app.router.add_get(STYLESHEET_PATH, stylesheet, expect_handler=expect_continue)
 
 
 __all__ = ["STYLESHEET", "add_routes", "csp", "message", "render"]

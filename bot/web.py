@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import re
 import time
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import pages
 from bot.addresses import valid_sender
 from bot.dispatch import Context, Inbound, Media
+from bot.expect import expect_continue
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
 from storage import inbox, outbox
@@ -47,10 +51,13 @@ async def _signed_form(runtime: Runtime, request: web.Request) -> list[tuple[str
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
     raw = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        raw.extend(chunk)
-        if len(raw) > MAX_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    try:
+        async for chunk in request.content.iter_chunked(16384):
+            raw.extend(chunk)
+            if len(raw) > MAX_BODY:
+                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    except (web.RequestPayloadError, ConnectionResetError):  # does not decode, or was cut short
+        raise web.HTTPBadRequest(text="unreadable body") from None
     params: list[tuple[str, str]] = []
     if request.content_type == "application/x-www-form-urlencoded":
         try:
@@ -80,7 +87,9 @@ async def _message_from(
     if not valid_sender(from_phone):
         raise web.HTTPBadRequest(text="From missing or malformed")
     configured_sid = runtime.deps.config.twilio.account_sid
-    if configured_sid and not hmac.compare_digest(form.get("AccountSid", ""), configured_sid):
+    # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500)
+    account_sid = form.get("AccountSid", "").encode("utf-8")
+    if configured_sid and not hmac.compare_digest(account_sid, configured_sid.encode("utf-8")):
         raise web.HTTPBadRequest(text="AccountSid does not match")
     try:
         num_media = int(form.get("NumMedia", "0") or "0")
@@ -230,17 +239,71 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+class ClientErrorFilter(logging.Filter):
+    """aiohttp logs every request its parser rejects (a bad request line, header or
+    Content-Encoding), and a body left unread that does not decode, as an error with a
+    traceback, although the fault is the client's. Such a record becomes one warning,
+    `http.rejected`, naming the exception class and the status only (the exception's text may
+    quote the request line, and with it a link token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        client_fault = isinstance(exc, web.RequestPayloadError) or (
+            isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 400) < 500
+        )
+        if exc is not None and client_fault:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args, record.exc_info, record.exc_text = "http.rejected", (), None, None
+            record.error = type(exc).__name__
+            record.status = exc.code if isinstance(exc, HttpProcessingError) and exc.code else 400
+        return True
+
+
+CLIENT_ERRORS = ClientErrorFilter()
+
+
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """Every path no route has (a route of its own, so it gets `expect_continue` too): 405 when
+    another method would do, else 404, as aiohttp answers."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical != UNMATCHED:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
+
+
+UNMATCHED = "/{unmatched}"
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/twilio/sms", twilio_sms)
-    app.router.add_post("/twilio/status", twilio_status)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    logging.getLogger("aiohttp.server").addFilter(CLIENT_ERRORS)  # once: the same filter object
+    app.middlewares.append(name_the_route)
+    app.router.add_post("/twilio/sms", twilio_sms, expect_handler=expect_continue)
+    app.router.add_post("/twilio/status", twilio_status, expect_handler=expect_continue)
+    app.router.add_get("/healthz", healthz, expect_handler=expect_continue)
+    app.router.add_get("/readyz", readyz, expect_handler=expect_continue)
+    app.router.add_get("/metrics", metrics, expect_handler=expect_continue)
     pages.add_routes(app)
+    # The least explicit path, after "/" (a path tries its most explicit routes first, and the
+    # ones of one prefix in the order added): routes added later (features) still match first.
+    app.router.add_route("*", "/{unmatched:.*}", unmatched, expect_handler=expect_continue)
 
 
 ACCEPTED = web.RequestKey("textwire_accepted", bool)
+ROUTE = web.RequestKey("textwire_route", str)
 access_log = get_logger("aiohttp.access")
+
+
+@web.middleware
+async def name_the_route(request: web.Request, handler: Handler) -> StreamResponse:
+    """Remember the route pattern for the access log. Routing has run here; a request that
+    aiohttp's parser rejected never gets here, and `match_info` would raise for it."""
+    resource = request.match_info.route.resource
+    known = resource is not None and resource.canonical != UNMATCHED
+    request[ROUTE] = resource.canonical if known and resource is not None else "unmatched"
+    return await handler(request)
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -250,10 +313,7 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         if request.get(ACCEPTED):
             return
-        route = "unmatched"
-        match_info = getattr(request, "match_info", None)
-        if match_info is not None and match_info.route.resource is not None:
-            route = match_info.route.resource.canonical
+        route = request.get(ROUTE, "unmatched")
         access_log.info(
             "http.request",
             method=request.method,

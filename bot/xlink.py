@@ -30,6 +30,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from bot import pages
 from bot.app import Feature
 from bot.config import Config
+from bot.expect import expect_continue
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
 from bot.xaccount import XAccounts, x_accounts
@@ -280,9 +281,9 @@ def _clear(response: web.Response) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/x/link/{token}", link_page)
-    app.router.add_post("/x/link/{token}", link_start)
-    app.router.add_get("/x/callback", callback)
+    app.router.add_get("/x/link/{token}", link_page, expect_handler=expect_continue)
+    app.router.add_post("/x/link/{token}", link_start, expect_handler=expect_continue)
+    app.router.add_get("/x/callback", callback, expect_handler=expect_continue)
 
 
 @asynccontextmanager

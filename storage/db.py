@@ -21,7 +21,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args
+from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -71,7 +71,11 @@ class Database:
             kwargs["pool_timeout"] = 30
         if self.is_postgres:
             kwargs["async_creator"] = _asyncpg_creator(url)
-            kwargs["pool_pre_ping"] = True  # a restarted server or a failover: reconnect, not fail
+            # No pre-ping (a round trip on every checkout of the hot path): after a server restart
+            # the first statement fails with a disconnect, SQLAlchemy drops the whole pool, and the
+            # caller's retry (webhook 503, worker and sender loops) gets fresh connections.
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
@@ -138,7 +142,9 @@ class Database:
         try:
             await self.ping()
         except Exception as exc:  # refused, timed out, bad password, no such database, TLS
-            raise DatabaseError(f"database.url {self.masked_url}: cannot connect ({_reason(exc)})") from None
+            raise DatabaseError(
+                f"database.url {self.masked_url}: cannot connect ({_reason(exc, self.url)})"
+            ) from None
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -151,6 +157,12 @@ class Database:
         async with self.engine.begin() as conn:
             if self.is_postgres:
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK_KEY})
+            current = await conn.run_sync(_current_revision)
+            if current is not None and current not in known_revisions():
+                raise SchemaNotCurrent(
+                    f"database {self.masked_url} is at revision {current}, which this version does not"
+                    " know: run the newer textwire that migrated it"
+                )
             await conn.run_sync(_upgrade)
 
     async def revision(self) -> str | None:
@@ -187,12 +199,13 @@ def _asyncpg_creator(url: str) -> Any:
     return connect
 
 
-def _reason(exc: BaseException) -> str:
-    """A short cause without the URL: the driver's error class and first line."""
+def _reason(exc: BaseException, url: str) -> str:
+    """A short cause without the URL's secrets: the driver's error class and first line."""
     inner = getattr(exc, "orig", None) or exc
+    inner = inner.__cause__ or inner  # the driver's own exception behind SQLAlchemy's adapter
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
-    name = type(inner).__name__
-    return f"{name}: {text}" if text else name
+    reason = f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+    return scrub(reason, url)
 
 
 def head_revision() -> str | None:

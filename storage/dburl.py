@@ -5,7 +5,7 @@ config module uses it)."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 
 class DatabaseError(Exception):
@@ -39,6 +39,18 @@ def mask_url(url: str) -> str:
     return masked
 
 
+def scrub(text: str, url: str) -> str:
+    """`text` (a driver's error message) with the URL's password, if it appears, masked."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        text = text.replace(password, "***")
+        text = text.replace(unquote(password), "***")
+    return text
+
+
 # libpq URL options that asyncpg does not read from a DSN, and the keyword each becomes.
 _LIBPQ_KEYWORDS = {"connect_timeout": "timeout"}
 
@@ -53,7 +65,11 @@ def pg_connect_args(url: str) -> tuple[str, dict[str, Any]]:
     for prefix in ("postgresql+asyncpg://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql://" + url[len(prefix) :]
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise DatabaseError(f"database.url {mask_url(url)}: not a valid URL ({exc})") from None
     kwargs: dict[str, Any] = {}
     kept: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):

@@ -72,16 +72,14 @@ def _insert_returning_sql(rows: int) -> str:
 async def insert_batch(conn: AsyncConnection, messages: Sequence[NewMessage]) -> set[str]:
     """Insert-or-ignore many messages in one transaction; return the MessageSids that were new."""
     fresh = _fresh(messages)
-    sids = {m.message_sid for m in fresh}
-    existing = set(
-        (await conn.execute(sa.select(inbox.c.message_sid).where(inbox.c.message_sid.in_(sids))))
-        .scalars()
-        .all()
+    if not fresh:
+        return set()
+    # One statement: ON CONFLICT DO NOTHING ... RETURNING names exactly the rows this transaction
+    # inserted, also when another process inserts the same MessageSid at the same moment.
+    result = await conn.execute(
+        insert_ignore(conn, inbox).returning(inbox.c.message_sid), [m.row() for m in fresh]
     )
-    new = [m for m in fresh if m.message_sid not in existing]
-    if new:
-        await conn.execute(insert_ignore(conn, inbox), [m.row() for m in new])
-    return {m.message_sid for m in new}
+    return {str(sid) for sid in result.scalars().all()}
 
 
 class SqliteAppender:

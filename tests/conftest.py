@@ -317,6 +317,9 @@ class XBot(Bot):
                 page = await resp.text()
                 assert resp.status == 200, page
         await twilio.wait_for_messages(before + 2)
+        # the "Connected" reply reached the fake; wait until the sender has marked it sent too, so a
+        # test that then jumps the clock does not expire its send lease (and send it again)
+        await self.settled()
         return page
 
     extras: dict[str, Any] = field(default_factory=dict)

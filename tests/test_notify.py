@@ -1,14 +1,18 @@
-"""Wake-ups across processes (LISTEN/NOTIFY on PostgreSQL; in-process only on SQLite)."""
+"""Two app instances on one database: wake-ups across processes (LISTEN/NOTIFY on PostgreSQL,
+in-process only on SQLite), and status callbacks that race."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from storage import notify
+from storage import notify, outbox
 from storage.notify import Notifier
+from storage.schema import outbox as outbox_table
 from tests import pg
 from tests.conftest import BotFactory, wait_for
 
@@ -21,7 +25,7 @@ def _events(notifier: Notifier) -> dict[str, asyncio.Event]:
 
 
 async def test_a_webhook_to_one_instance_wakes_the_others_worker_and_sender(
-    bot_factory: BotFactory, fake_twilio: Any
+    fake_twilio: Any, bot_factory: BotFactory
 ) -> None:
     """Two app instances (separate engines and LISTEN connections) on one database: a webhook
     to the first wakes the second's worker (inbox row committed), then its sender (the reply
@@ -94,3 +98,34 @@ async def test_the_listen_connection_comes_back_after_the_server_drops_it(
         await sender.stop()
         await listener.stop()
         pg_server.drop_database(name)
+
+
+async def test_sent_and_delivered_callbacks_at_once_to_two_instances_end_delivered(
+    fake_twilio: Any, bot_factory: BotFactory
+) -> None:
+    """Twilio's `sent` and `delivered` callbacks for one message reach two app instances (two
+    engines) at the same moment, 50 times: the row ends `delivered` every time."""
+    first = await bot_factory(twilio=fake_twilio.section())
+    second = await bot_factory(first.config)
+    for i in range(50):
+        twilio_sid = f"SM{i:032x}"
+        async with first.runtime.deps.db.tx() as conn:
+            await outbox.enqueue(conn, to="+15550001111", body="hi", dedupe_key=twilio_sid, now=time.time())
+            await conn.execute(
+                sa.update(outbox_table)
+                .where(outbox_table.c.dedupe_key == twilio_sid)
+                .values(status="sent", twilio_sid=twilio_sid)
+            )
+
+        def form(status: str, sid: str = twilio_sid) -> dict[str, str]:
+            return {"MessageSid": sid, "MessageStatus": status, "AccountSid": fake_twilio.account_sid}
+
+        pair = [(first, "sent"), (second, "delivered")]
+        if i % 2:
+            pair.reverse()
+        responses = await asyncio.gather(
+            *(bot.post(form(status), path="/twilio/status") for bot, status in pair)
+        )
+        assert [r.status for r in responses] == [200, 200]
+        status = await first.scalar("SELECT delivery_status FROM outbox WHERE twilio_sid = :s", s=twilio_sid)
+        assert status == "delivered", f"pair {i}"

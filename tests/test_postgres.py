@@ -46,6 +46,10 @@ def test_libpq_options_become_asyncpg_arguments() -> None:
     assert pg_connect_args("postgres://db/tw")[0] == "postgresql://db/tw"
     with pytest.raises(DatabaseError, match="connect_timeout"):
         pg_connect_args("postgresql://db/tw?connect_timeout=soon")
+    for broken in ("postgresql://tw:hunter2@db:notaport/tw", "postgresql://tw:hunter2@[::1/tw"):
+        with pytest.raises(DatabaseError, match=r"database\.url") as info:
+            pg_connect_args(broken)
+        assert "hunter2" not in str(info.value)
 
 
 def test_a_bad_database_url_is_a_config_error_without_the_password() -> None:
@@ -123,6 +127,8 @@ async def test_serve_refuses_a_database_that_is_not_migrated(empty_pg_database: 
     await db.close()
     with pytest.raises(SchemaNotCurrent, match="run `textwire migrate`"):
         await open_database(empty_pg_database, migrate=False, check=True)
+    with pytest.raises(SchemaNotCurrent, match="at revision ffff, which this version does not know"):
+        await open_database(empty_pg_database, migrate=True)
 
 
 def test_cli_serve_on_an_unmigrated_database_is_one_line_and_exit_2(
@@ -304,3 +310,84 @@ def _defaults_differ(
     rendered_metadata_default: Any,
 ) -> bool:
     return _default_text(inspected_default) != _default_text(rendered_metadata_default)
+
+
+async def test_one_message_sid_inserted_at_once_by_two_processes_is_new_to_one(database_url: str) -> None:
+    """Twilio retries a webhook and two processes commit it at the same moment: exactly one of
+    them is told the message is new (the other answers it as a duplicate)."""
+    from storage import inbox
+
+    one, two = Database(database_url), Database(database_url)
+    await one.migrate()
+    try:
+        for i in range(20):
+            message = inbox.NewMessage(
+                message_sid=f"SM{i:032x}",
+                account_sid="AC",
+                from_phone="+15550001111",
+                to_phone="+15557654321",
+                body="hi",
+                media=(),
+                opt_out_type="",
+                idempotency_token=None,
+                priority=0,
+                received_at=time.time(),
+            )
+            start = asyncio.Event()
+
+            async def insert(
+                db: Database, message: inbox.NewMessage = message, start: asyncio.Event = start
+            ) -> set[str]:
+                await start.wait()
+                async with db.tx() as conn:
+                    return await inbox.insert_batch(conn, [message, message])
+
+            tasks = [asyncio.create_task(insert(db)) for db in (one, two)]
+            await asyncio.sleep(0)
+            start.set()
+            results = await asyncio.gather(*tasks)
+            assert sorted(len(r) for r in results) == [0, 1], f"try {i}: {results}"
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_database_migrated_by_newer_code_is_refused_not_migrated(database_url: str) -> None:
+    db = await open_database(database_url, migrate=True)
+    async with db.tx() as conn:
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff'"))
+    await db.close()
+    for migrate in (True, False):
+        with pytest.raises(SchemaNotCurrent, match="at revision ffff, which this version does not know"):
+            await open_database(database_url, migrate=migrate, check=True)
+
+
+async def test_after_the_server_drops_every_connection_the_next_try_reconnects(
+    pg_server_or_skip: pg.PgServer,
+) -> None:
+    """A server restart or failover costs one failed statement (the caller retries), not a pool
+    of dead connections."""
+    server = pg_server_or_skip
+    name = server.create_database()
+    db = Database(server.url_of(name))
+    try:
+        await asyncio.gather(*(db.ping() for _ in range(4)))  # a few pooled connections
+
+        async def kill_all() -> None:
+            conn = await server._admin()
+            try:
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+                )
+            finally:
+                await conn.close()
+
+        pg.run_sync(kill_all)
+        with pytest.raises(sa.exc.DBAPIError) as info:
+            async with db.tx() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        assert info.value.connection_invalidated
+        await asyncio.gather(*(db.ping() for _ in range(4)))  # every pooled connection is fresh
+    finally:
+        await db.close()
+        server.drop_database(name)

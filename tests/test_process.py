@@ -12,12 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
 from storage.db import Database
+from tests import pg
 from tests.conftest import new_sid, wait_for
 
 
@@ -27,14 +30,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(tmp_path: Path, port: int, run: int = 0) -> subprocess.Popen[bytes]:
+def start_server(
+    tmp_path: Path, port: int, run: int = 0, database_url: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
     env.update(
         {
             "TEXTWIRE_SERVER_PORT": str(port),
             "TEXTWIRE_SERVER_PUBLIC_URL": "https://sms.example.test",
             "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
-            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_DATABASE_URL": database_url or f"sqlite:///{tmp_path}/data/textwire.db",
             "TEXTWIRE_MEDIA_LOCAL_DIR": str(tmp_path / "data" / "media"),
             "TEXTWIRE_LOG_FORMAT": "json",
         }
@@ -153,3 +158,53 @@ def check_log_lines(text: str, *, secrets: list[str], phones: list[str]) -> None
     access = [e for e in events if e["event"] == "http.request"]
     assert access
     assert all(e["route"] in ("/twilio/sms", "/healthz") for e in access)
+
+
+async def test_serve_on_postgresql_answers_every_text_and_logs_no_password(
+    tmp_path: Path, pg_server: pg.PgServer | None
+) -> None:
+    """The real process on PostgreSQL (a migrated database): webhooks in, one reply each, a
+    graceful SIGTERM, and the URL's password in no log line."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    name = pg_server.create_database()
+    url = pg_server.url_of(name)
+    password = urlsplit(url).password
+    port = free_port()
+    proc = start_server(tmp_path, port, database_url=url)
+    senders = [f"+1555020{i:04d}" for i in range(20)]
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, proc)
+            token = (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+            sids = await asyncio.gather(*(send(session, port, token, s, "\\HELP") for s in senders))
+            db = Database(url)
+            try:
+
+                async def all_sent() -> bool:
+                    async with db.read() as conn:
+                        sent = (
+                            await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status = 'sent'"))
+                        ).scalar()
+                    return sent == len(sids)
+
+                await wait_for(all_sent, within=30)
+                async with db.read() as conn:
+                    per_sender = (
+                        await conn.execute(sa.text("SELECT to_phone, count(*) FROM outbox GROUP BY to_phone"))
+                    ).all()
+            finally:
+                await db.close()
+            assert sorted(p for p, _ in per_sender) == sorted(senders)
+            assert {n for _, n in per_sender} == {1}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        pg_server.drop_database(name)
+    assert proc.returncode == 0
+    logs = (tmp_path / "stdout-0.log").read_text()
+    assert (tmp_path / "stderr-0.log").read_text() == ""
+    check_log_lines(logs, secrets=[token, f":{password}@"] if password else [token], phones=senders)
