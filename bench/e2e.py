@@ -23,6 +23,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port  # noqa: E402
+from bot.config import ServerConfig  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ACCOUNT_SID = "AC" + "1" * 32
@@ -204,7 +206,10 @@ async def run_one(
     fake: Fake,
     api_port: int,
     args: argparse.Namespace,
+    workers: list[dict[str, str]] | None = None,
 ) -> dict[str, object]:
+    """Start `cmd` (the process that takes the webhooks) and one more process per `workers`
+    environment; CPU is the sum over all of them."""
     port = int(env["BENCH_PORT"])
     log_path = cwd / f"{name}.log"
     with log_path.open("wb") as log_file:
@@ -215,6 +220,23 @@ async def run_one(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+    others = []
+    for i, worker_env in enumerate(workers or []):
+        with (cwd / f"{name}-worker{i}.log").open("wb") as log_file:
+            others.append(
+                subprocess.Popen(  # noqa: ASYNC220 - started once per server, before the load
+                    ["taskset", "-c", str(args.server_core), *cmd],
+                    cwd=cwd,
+                    env=worker_env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    pids = [proc.pid] + [o.pid for o in others]
+
+    def cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in pids)
+
     result: dict[str, object] = {"server": name}
     try:
         async with aiohttp.ClientSession() as probe:
@@ -259,10 +281,10 @@ async def run_one(
                     stderr=subprocess.DEVNULL,
                 )
                 await asyncio.sleep(1.0)
-            cpu0 = cpu_seconds(proc.pid)
+            cpu0 = cpu()
             start = await load.closed(args.burst, 64)
             ok = await fake.wait_answered(args.burst, args.timeout)
-            cpu1 = cpu_seconds(proc.pid)
+            cpu1 = cpu()
             if spy is not None:
                 spy.send_signal(2)
                 await asyncio.to_thread(spy.wait)
@@ -281,10 +303,10 @@ async def run_one(
                 await asyncio.sleep(1.0)
                 fake.reset()
                 count = int(rate * args.seconds)
-                cpu0 = cpu_seconds(proc.pid)
+                cpu0 = cpu()
                 await load.open_loop(rate, args.seconds)
                 ok = await fake.wait_answered(count, args.timeout)
-                cpu1 = cpu_seconds(proc.pid)
+                cpu1 = cpu()
                 result[f"open_{rate}"] = {
                     "texts": count,
                     "answered": fake.answered,
@@ -300,12 +322,46 @@ async def run_one(
         finally:
             await load.session.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for p in [proc, *others]:
+            p.terminate()
+        for p in [proc, *others]:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
     return result
+
+
+HAS_ROLES = "role" in {f.name for f in dataclasses.fields(ServerConfig)}
+
+
+async def textwire_pg_env(
+    tmp: Path, port: int, public_url: str, api_base: str, args: argparse.Namespace
+) -> dict[str, str]:
+    """A fresh PostgreSQL database on `--pg` for this run, and the environment for it."""
+    import asyncpg
+
+    name = "textwire_bench_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(args.pg.replace("postgresql://", "postgres://"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    data = tmp / "data-pg"
+    return {
+        "TEXTWIRE_SERVER_PORT": str(port),
+        "TEXTWIRE_SERVER_PUBLIC_URL": public_url,
+        "TEXTWIRE_SERVER_DATA_DIR": str(data),
+        "TEXTWIRE_DATABASE_URL": args.pg.rsplit("/", 1)[0] + "/" + name,
+        "TEXTWIRE_MEDIA_LOCAL_DIR": str(data / "media"),
+        "TEXTWIRE_LOG_LEVEL": args.log_level,
+        "TEXTWIRE_LOG_FORMAT": "json",
+        "TEXTWIRE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TEXTWIRE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TEXTWIRE_TWILIO_FROM_NUMBER": "+15550000000",
+        "TEXTWIRE_TWILIO_API_BASE": api_base,
+        "TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE": "1000",
+    }
 
 
 async def amain(args: argparse.Namespace) -> None:
@@ -319,7 +375,9 @@ async def amain(args: argparse.Namespace) -> None:
     api_base = f"http://127.0.0.1:{api_port}"
     results = []
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp_name:
+    with (
+        contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="bench-e2e-")
+    ) as tmp_name:
         tmp = Path(tmp_name)
         py = sys.executable
         for name in args.only:
@@ -340,6 +398,27 @@ async def amain(args: argparse.Namespace) -> None:
                     str(db),
                     public_url,
                 ]
+            elif name.startswith("textwire-pg"):
+                env.update(await textwire_pg_env(tmp, port, public_url, api_base, args))
+                env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
+                cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+                migrate = subprocess.run(  # noqa: ASYNC221 - once, before the load
+                    [py, "-m", "bot", "migrate", "--config", str(ROOT / "config.toml")],
+                    cwd=tmp,
+                    env=env,
+                    check=False,
+                )
+                assert migrate.returncode == 0, "textwire migrate failed"
+                workers = []
+                for _ in range(args.pg_workers):
+                    worker_env = {**env, "TEXTWIRE_SERVER_PORT": str(free_port())}
+                    if HAS_ROLES:
+                        worker_env["TEXTWIRE_SERVER_ROLE"] = "worker"
+                    workers.append(worker_env)
+                if HAS_ROLES:
+                    env["TEXTWIRE_SERVER_ROLE"] = "web"
+                results.append(await run_one(name, cmd, env, tmp, fake, api_port, args, workers))
+                continue
             else:
                 data = tmp / "data"
                 env.update(
@@ -410,6 +489,9 @@ def main() -> None:
         "--profile",
         help="py-spy record the textwire server's burst into this file (.svg: a flame graph, else collapsed stacks)",
     )
+    parser.add_argument("--keep", help="run in this folder and keep it (logs, SQLite files)")
+    parser.add_argument("--pg", default="postgresql://textwire:textwire@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg-workers", type=int, default=2, help="worker processes beside the web one")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
     args = parser.parse_args()
