@@ -36,6 +36,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage scheduler tests bench
 	$(BIN)/ruff format --check bot handlers storage scheduler tests bench
+	$(BIN)/hadolint Dockerfile
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

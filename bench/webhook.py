@@ -150,7 +150,7 @@ def main() -> None:
             TEXTWIRE_MEDIA_LOCAL_DIR=str(tmp / "data" / "media"),
             TEXTWIRE_LOG_LEVEL=args.log_level,
             TEXTWIRE_LOG_FORMAT="json",
-            TEXTWIRE_WORKER_ENABLED="true" if args.worker == "on" else "false",
+            TEXTWIRE_SERVER_ROLE="all" if args.worker == "on" else "web",
         )
         log_file = (tmp / "server.log").open("wb")
         server = subprocess.Popen(

@@ -1,9 +1,15 @@
 """The aiohttp application: routes, and one lifespan (`cleanup_ctx`) that opens and closes every
-resource together: database, HTTP session, transports, features, worker, sender, scheduler."""
+resource together: database, HTTP session, transports, features, then the parts that `server.role`
+runs (bot/lifecycle.py: writer, worker, sender, scheduler, stopped in reverse).
+
+Roles (SPEC, Contracts): `all` runs everything; `web` the webhooks and pages (and the inbox writer
+behind them); `worker` the worker, sender and scheduler, and only `/healthz`, `/readyz` and
+`/metrics` on `server.port`."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -13,23 +19,25 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Config
-from bot.deps import Deps
+from bot.deps import Deps, Services
 from bot.devmode import twilio_auth_token
 from bot.dispatch import Dispatcher, Router
+from bot.drain import DRAIN, Drain
 from bot.ingest import InboxWriter
 from bot.leases import Leases, new_owner_id
+from bot.lifecycle import ROLE_PARTS, Part
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.middlewares import load_user, rate_limit
-from bot.runtime import METRICS, RUNTIME, Runtime
+from bot.runtime import METRICS, RUNTIME, ReadyCheck, Runtime
 from bot.sender import Sender
 from bot.signature import SignatureChecker
+from bot.startup import check_folders, open_db
 from bot.twilio_client import LogTransport, Transport, TwilioTransport
 from bot.web import MAX_BODY, add_routes
 from bot.worker import Worker
 from scheduler import Scheduler, register_core_jobs
 from storage import notify
-from storage.db import open_database
 from storage.dburl import is_sqlite as db_is_sqlite
 from storage.notify import Notifier
 
@@ -37,13 +45,25 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class Starting:
+    """What a feature's lifespan gets while the app starts: the dependencies so far (with the
+    services of the features started before it), the scheduler to register its jobs with (each
+    job gets the app's final `Deps` as its argument), and the readiness checks to add to."""
+
+    deps: Deps
+    scheduler: Scheduler
+    ready_checks: dict[str, ReadyCheck]
+
+
+@dataclass(frozen=True)
 class Feature:
     """A product feature beyond the core: its routes (added when the app is built) and its
-    lifespan (entered at start-up with the runtime: services, scheduler jobs, ready checks)."""
+    lifespan, entered at start-up, which yields `Services` with its own fields set
+    (`dataclasses.replace(starting.deps.services, ...)`) and closes them at shutdown."""
 
     name: str
     add_routes: Callable[[web.Application], None] | None = None
-    lifespan: Callable[[Runtime], AbstractAsyncContextManager[None]] | None = None
+    lifespan: Callable[[Starting], AbstractAsyncContextManager[Services]] | None = None
 
 
 def default_features() -> list[Feature]:
@@ -84,12 +104,21 @@ def build_app(
 ) -> web.Application:
     feature_list = default_features() if features is None else list(features)
     app = web.Application(client_max_size=MAX_BODY)
-    add_routes(app)
+    # worker: only /healthz, /readyz and /metrics; web and all: webhooks and pages too
+    serves_web = config.server.role != "worker"
+    add_routes(app, public=serves_web)
     for feature in feature_list:
-        if feature.add_routes is not None:
+        if serves_web and feature.add_routes is not None:
             feature.add_routes(app)
+    if config.dev_mode:  # the stand-in of Twilio's media API for `textwire chat --photo`
+        from bot import devmedia
+
+        devmedia.add_routes(app, config)
     metrics = Metrics()
     app[METRICS] = metrics
+    drain = Drain(metrics)
+    app[DRAIN] = drain
+    app.middlewares.insert(0, drain.middleware)  # outermost: it sees every request
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -98,7 +127,6 @@ def build_app(
             )
             app[RUNTIME] = runtime
             yield
-            log.info("app.stopping")
         log.info("app.stopped")
 
     app.cleanup_ctx.append(lifespan)
@@ -115,6 +143,7 @@ async def _start(
     run_scheduler: bool,
     extra_routers: Sequence[Router],
 ) -> Runtime:
+    check_folders(config)
     token, generated = twilio_auth_token(config)
     if config.dev_mode:
         log.warning(
@@ -125,7 +154,7 @@ async def _start(
         )
     # The embedded SQLite default migrates itself (`make run` on a fresh clone); PostgreSQL is
     # migrated by `textwire migrate` and a schema that is not current stops start-up.
-    db = await open_database(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
+    db = await open_db(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
     stack.push_async_callback(db.close)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
     stack.push_async_callback(http.close)
@@ -143,12 +172,30 @@ async def _start(
     await notifier.start()
     stack.push_async_callback(notifier.stop)
     wakeup = _Wakeup()
-    deps = Deps(config=config, db=db, http=http, wake_sender=wakeup, clock=clock, services={})
-    dispatcher = build_dispatcher(extra_routers)
+    deps = Deps(
+        config=config,
+        db=db,
+        http=http,
+        wake_sender=wakeup,
+        clock=clock,
+        services=Services(transport=transport),
+    )
     owner = new_owner_id()  # this process's claims and heartbeats (bot/leases.py)
+    leases = Leases(deps, owner)
+    scheduler = Scheduler(leases=leases)
+    register_core_jobs(scheduler)
+    ready_checks: dict[str, ReadyCheck] = {"database": db.ping}
+    for feature in features:  # each adds its services; the last `deps` is the app's
+        if feature.lifespan is not None:
+            services = await stack.enter_async_context(
+                feature.lifespan(Starting(deps, scheduler, ready_checks))
+            )
+            deps = dataclasses.replace(deps, services=services)
+
+    dispatcher = build_dispatcher(extra_routers)
     worker = Worker(deps, dispatcher, metrics, owner=owner)
     sender = Sender(deps, transport, metrics, owner=owner)
-    leases = Leases(deps, owner, on_takeover=(worker.wake, sender.wake))
+    leases.on_takeover += [worker.wake, sender.wake]
     notifier.subscribe(notify.INBOX, worker.wake)
     notifier.subscribe(notify.OUTBOX, sender.wake)
     wakeup.target = lambda: notifier.publish(notify.OUTBOX)
@@ -162,41 +209,33 @@ async def _start(
         worker=worker,
         sender=sender,
         transport=transport,
+        scheduler=scheduler,
+        notifier=notifier,
+        ready_checks=ready_checks,
+        role=config.server.role,
     )
-    deps.services["transport"] = transport
-    runtime.extras["ready_checks"] = {"database": db.ping}
-    runtime.extras["notifier"] = notifier
-    scheduler = Scheduler(deps, leases=leases)
-    runtime.scheduler = scheduler
-    register_core_jobs(scheduler)
 
-    for feature in features:
-        if feature.lifespan is not None:
-            await stack.enter_async_context(feature.lifespan(runtime))
+    async def start_scheduler() -> None:
+        scheduler.start(deps)
 
-    # Stopped in reverse: the scheduler, then the worker (its last replies queue), then the sender,
-    # then the heartbeat (after the worker and the sender released their own claims).
+    async def stop_scheduler() -> None:
+        scheduler.shutdown()
+
+    available = {
+        "writer": Part("writer", writer.start, writer.stop),
+        "worker": Part("worker", worker.start, worker.stop),
+        "sender": Part("sender", sender.start, sender.stop),
+        "scheduler": Part("scheduler", start_scheduler, stop_scheduler),
+    }
+    wanted = [name for name in ROLE_PARTS[config.server.role] if run_scheduler or name != "scheduler"]
+    # every role heartbeats, and stops heartbeating last (after its parts released their claims)
     await leases.start()
     stack.push_async_callback(leases.stop)
-    await sender.start()
-    stack.push_async_callback(sender.stop)
-    await writer.start()
-    stack.push_async_callback(writer.stop)
-    if config.worker.enabled:
-        await worker.start()
-        stack.push_async_callback(worker.stop)
-    else:
-        log.warning("worker.disabled", detail="this process only takes webhooks; run workers elsewhere")
-    if run_scheduler:
-        scheduler.start()
-        stack.callback(scheduler.shutdown)
-    log.info(
-        "app.started",
-        dev_mode=config.dev_mode,
-        database=config.database.url.split(":", 1)[0],
-        features=[f.name for f in features],
-    )
+    stack.push_async_callback(runtime.lifecycle.stop)
+    await runtime.lifecycle.start([available[name] for name in wanted])
+    # `app.started` comes from `textwire serve` once the server listens (bot/serve.py)
+    log.info("app.ready", role=config.server.role, parts=list(runtime.lifecycle.running))
     return runtime
 
 
-__all__ = ["Feature", "build_app", "build_dispatcher"]
+__all__ = ["Feature", "Starting", "build_app", "build_dispatcher"]

@@ -1,4 +1,4 @@
-"""`textwire serve | chat | keys generate | keys rotate | migrate` (also `python -m bot ...`)."""
+"""`textwire serve | chat | keys generate | keys rotate | migrate | backup` (also `python -m bot ...`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from structlog.typing import FilteringBoundLogger
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import ROLES, Config, ConfigError, load_config, replace
 from bot.logs import configure_logging, get_logger
 
 
@@ -23,17 +23,34 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textwire", description="SMS bot and gateway worker.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="web server + worker + sender + scheduler in one process")
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        help="all (default): everything; web: webhooks and pages; worker: worker, sender, scheduler "
+        "(and only /healthz, /readyz, /metrics); overrides server.role and TEXTWIRE_SERVER_ROLE",
+    )
     serve.add_argument("--config", help="config file (default: $TEXTWIRE_CONFIG, then ./config.toml)")
     chat = sub.add_parser("chat", help="text the running bot from a terminal")
     chat.add_argument(
         "--from", dest="from_phone", default="+15550001111", help="the phone number you text from"
     )
+    chat.add_argument(
+        "--photo",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="send one MMS with this file (repeat for more, up to media.max_items); development mode",
+    )
+    chat.add_argument("--text", help="the MMS's caption (or a single text to send) instead of reading stdin")
     chat.add_argument("--config")
     keys = sub.add_parser("keys", help="Fernet keys for tokens at rest")
     keys.add_argument("action", choices=["generate", "rotate"])
     keys.add_argument("--config")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--config")
+    backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
+    backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
+    backup.add_argument("--config")
     return parser
 
 
@@ -42,35 +59,24 @@ def _load(path: str | None) -> Config:
 
 
 def serve(config: Config) -> int:
-    from aiohttp import web
+    from bot.serve import serve as serve_async
 
-    from bot.app import build_app
-    from bot.web import AccessLogger
-
-    app = build_app(config)
-    loop: asyncio.AbstractEventLoop | None = None
+    loop_factory = None
     try:
         import uvloop
 
-        loop = uvloop.new_event_loop()
+        loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        loop = None
-    web.run_app(
-        app,
-        host=config.server.host,
-        port=config.server.port,
-        print=None,  # the banner would break the JSON-lines stream
-        access_log_class=AccessLogger,
-        shutdown_timeout=10,
-        loop=loop,
-    )
+        pass
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve_async(config))
     return 0
 
 
 async def _migrate(config: Config) -> int:
-    from storage.db import open_database
+    from bot.startup import open_db
 
-    db = await open_database(config.database.url, migrate=True)
+    db = await open_db(config.database.url, migrate=True)
     revision = await db.revision()
     await db.close()
     _log().info("db.migrated", revision=revision)
@@ -79,18 +85,30 @@ async def _migrate(config: Config) -> int:
 
 
 async def _rotate(config: Config) -> int:
+    from bot.startup import open_db
     from storage import crypto
-    from storage.db import open_database
 
     keys, _ = crypto.load_keys(config)
     cipher = crypto.TokenCipher(keys)
-    db = await open_database(config.database.url, migrate=True)
+    db = await open_db(config.database.url, migrate=True)
     try:
         count = await crypto.rotate_all(db, cipher)
     finally:
         await db.close()
     _log().info("keys.rotated", rows=count)
     print(f"re-encrypted {count} rows under the newest key")
+    return 0
+
+
+async def _backup(path: str, config: Config) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        result = await backup(config, path)
+    except BackupError as exc:
+        print(f"textwire backup: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"backed up the database to {result.path} ({result.size} bytes, integrity ok)")
     return 0
 
 
@@ -103,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         config = _load(args.config)
+        if args.command == "serve" and args.role:
+            config = replace(config, server={"role": args.role})
     except ConfigError as exc:
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -110,10 +130,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("warning", "console", sys.stderr)
         from bot.chat import run_chat
 
-        return asyncio.run(run_chat(config, args.from_phone))
+        return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text))
+    if args.command == "backup":  # stdout: its one line, for scripts; warnings to stderr
+        configure_logging("warning", "console", sys.stderr)
+        return asyncio.run(_backup(args.path, config))
     configure_logging(config.log.level, config.log.format)
+    from bot.errors import StartupError
+    from bot.serve import json_logs
     from storage.crypto import CipherError, KeyMismatch
-    from storage.dburl import DatabaseError
+
+    if args.command in ("serve", "migrate", "keys"):
+        from bot.datadir import unwritable_folder
+
+        problem = unwritable_folder(config)
+        if problem is not None:
+            _log().error("config.unwritable", error=problem)
+            print(f"textwire: {problem}", file=sys.stderr)
+            return 2
 
     try:
         if args.command == "serve":
@@ -126,8 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log().error("config.invalid", error=str(exc))
         print(f"textwire: configuration error: {exc}", file=sys.stderr)
         return 2
-    except DatabaseError as exc:  # unreachable, or a schema that is not current: one line, no password
-        _log().error("db.unusable", error=str(exc))
+    except StartupError as exc:
+        # one line that names the problem and the fix; also a JSON event when logs are JSON
+        if json_logs(config):
+            _log().error("app.start_failed", error=str(exc))
         print(f"textwire: {exc}", file=sys.stderr)
         return 2
     except (KeyMismatch, CipherError) as exc:

@@ -1,12 +1,14 @@
 """Configuration: `config.toml` for defaults, `TEXTWIRE_<SECTION>_<KEY>` for overrides and secrets.
 
-Every key has a type and a default. Unknown sections or keys, and values that do not cast, raise
-`ConfigError` naming the key, which stops start-up.
+Every key has a type and a default. Unknown sections or keys (in the file, or a `TEXTWIRE_*`
+variable that names none), and values that do not cast, raise `ConfigError` naming the key, which
+stops start-up. `database.url` and `media.local_dir` default to places under `server.data_dir`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import typing
@@ -19,6 +21,8 @@ from urllib.parse import urlsplit
 from storage.dburl import is_postgres, mask_url
 
 ENV_PREFIX = "TEXTWIRE_"
+NOT_KEYS = frozenset({"TEXTWIRE_CONFIG"})  # TEXTWIRE_* variables that are not config keys
+TEST_PREFIX = "TEXTWIRE_TEST_"  # the test suite's own settings (e.g. TEXTWIRE_TEST_PG_URL)
 
 
 class ConfigError(Exception):
@@ -32,6 +36,7 @@ class ServerConfig:
     public_url: str = "http://127.0.0.1:8080"
     data_dir: str = "data"
     metrics_token: str = ""
+    role: str = "all"
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,6 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    enabled: bool = True
     concurrency: int = 16
     max_attempts: int = 5
     outage_retry_hours: float = 24.0
@@ -133,7 +137,12 @@ class Config:
         return self.server.public_url.rstrip("/")
 
 
+ROLES = ("all", "web", "worker")
+# keys that went away, with what replaced them
+RETIRED = {("worker", "enabled"): "replaced by server.role: 'web' takes webhooks and runs no worker"}
+
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("server", "role"): ROLES,
     ("media", "backend"): ("local", "s3"),
     ("log", "format"): ("auto", "json", "console"),
     ("log", "level"): ("debug", "info", "warning", "error", "critical"),
@@ -237,6 +246,17 @@ def _validate(config: Config) -> None:
         raise ConfigError("twilio.account_sid: required when twilio.auth_token is set")
 
 
+def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
+    """`TEXTWIRE_SERVER_PROT: unknown setting; did you mean TEXTWIRE_SERVER_PORT?`"""
+    retired = {f"{ENV_PREFIX}{s.upper()}_{k.upper()}": hint for (s, k), hint in RETIRED.items()}
+    if name in retired:
+        return f"{name}: unknown setting ({retired[name]})"
+    close = difflib.get_close_matches(name, [*known, *NOT_KEYS], n=1, cutoff=0.8)
+    if close:
+        return f"{name}: unknown setting; did you mean {close[0]}?"
+    return f"{name}: unknown setting; TEXTWIRE_<SECTION>_<KEY> must name a key of config.toml"
+
+
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read the file (a missing default ./config.toml means built-in defaults), then the environment."""
     env = os.environ if env is None else env
@@ -261,7 +281,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         hints = typing.get_type_hints(sections[section])
         for key, value in body.items():
             if key not in hints:
-                raise ConfigError(f"{section}.{key}: unknown key in {file_path}")
+                hint = RETIRED.get((section, key))
+                raise ConfigError(
+                    f"{section}.{key}: unknown key in {file_path}" + (f" ({hint})" if hint else "")
+                )
             values[section][key] = _cast(f"{section}.{key}", hints[key], value, from_env=False)
 
     known = {
@@ -274,6 +297,13 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
             section, key = known[name]
             hint = typing.get_type_hints(sections[section])[key]
             values[section][key] = _cast(name, hint, value, from_env=True)
+        elif name.startswith(ENV_PREFIX) and name not in NOT_KEYS and not name.startswith(TEST_PREFIX):
+            raise ConfigError(_unknown_env(name, known))
+
+    # the SQLite file and the local media live under the data folder unless they are set
+    data_dir = str(values["server"].get("data_dir", ServerConfig.data_dir)).rstrip("/") or "/"
+    values["database"].setdefault("url", f"sqlite:///{data_dir}/textwire.db")
+    values["media"].setdefault("local_dir", str(Path(data_dir) / "media"))
 
     built = Config(**{name: cls(**values[name]) for name, cls in sections.items()})
     _validate(built)
@@ -293,6 +323,7 @@ def replace(config: Config, **sections: Mapping[str, Any]) -> Config:
 
 
 __all__ = [
+    "ROLES",
     "Config",
     "ConfigError",
     "DatabaseConfig",

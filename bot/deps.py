@@ -1,16 +1,39 @@
-"""The typed dependencies every handler gets as `ctx.deps` (one frozen object for the app's life)."""
+"""The typed dependencies every handler and job gets (`ctx.deps`, a job's argument): one frozen
+object for the app's life, built once every feature has started.
+
+`Services` holds what the features provide, one typed field each (None while a feature is off or
+not started); nothing is looked up by a string.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from bot.config import Config
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.links import LinkSigner
+    from bot.media import MediaPipeline
+    from bot.twilio_client import Transport
+    from bot.xaccount import XAccounts
+    from storage.crypto import TokenCipher
+    from storage.media import MediaStore
+
+
+@dataclass(frozen=True)
+class Services:
+    transport: Transport | None = None  # how replies leave (Twilio, or the log in development)
+    cipher: TokenCipher | None = None  # tokens at rest (bot/xlink.py)
+    x: XAccounts | None = None  # posting to X; None when x.client_id is empty
+    link_signer: LinkSigner | None = None  # gallery and local media links (bot/gallery.py)
+    media_store: MediaStore | None = None  # receipts' photos (bot/media.py)
+    media_pipeline: MediaPipeline | None = None  # fetch, check and clean photos from Twilio
 
 
 @dataclass(frozen=True)
@@ -20,9 +43,10 @@ class Deps:
     http: aiohttp.ClientSession
     wake_sender: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.time
-    # Services of later features (X client, token cipher, media store) live here, typed by their
-    # modules; `services` holds them until each gets its own field.
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
 
     def now(self) -> float:
         return self.clock()
+
+
+__all__ = ["Deps", "Services"]

@@ -1,4 +1,5 @@
-"""Exceptions a handler raises to tell the worker what to do with a message it could not finish."""
+"""Exceptions a handler raises to tell the worker what to do with a message it could not finish,
+and the one anything raises to stop start-up (`StartupError`)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,9 @@ class Defer(Exception):
         self.parked = parked
         self.notice = notice
         self.notice_key = notice_key
+
+
+class StartupError(Exception):
+    """Start-up cannot go on. The message is one line: the problem, then the fix ("port 8080 is in
+    use: set server.port or TEXTWIRE_SERVER_PORT"). Raise it anywhere during start-up (the app's
+    lifespan, a feature, the database); `textwire serve` prints it and exits with 2."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,11 +24,12 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot import media, pages
-from bot.app import Feature
+from bot.app import Feature, Starting
+from bot.deps import Services
 from bot.expect import expect_continue
 from bot.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
 from bot.logs import get_logger
-from bot.runtime import RUNTIME, Runtime
+from bot.runtime import RUNTIME
 from storage.media import KEY_PATTERN, LocalMediaStore
 from storage.schema import receipts, rooms
 
@@ -155,12 +157,14 @@ def add_routes(app: web.Application) -> None:
 
 
 @contextlib.asynccontextmanager
-async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     """The link signer, then the media store and pipeline (bot/media.py), which sign local file
     links with it."""
-    runtime.deps.services["link_signer"] = await make_signer(runtime.deps.config)
-    async with media.lifespan(runtime):
-        yield
+    signer = await make_signer(starting.deps.config)
+    services = dataclasses.replace(starting.deps.services, link_signer=signer)
+    with_signer = dataclasses.replace(starting.deps, services=services)
+    async with media.lifespan(dataclasses.replace(starting, deps=with_signer)) as services:
+        yield services
 
 
 FEATURE = Feature(name="gallery", add_routes=add_routes, lifespan=lifespan)

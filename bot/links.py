@@ -83,8 +83,7 @@ async def make_signer(config: Config) -> LinkSigner:
 
 
 def signer_of(deps: Deps) -> LinkSigner | None:
-    signer = deps.services.get("link_signer")
-    return signer if isinstance(signer, LinkSigner) else None
+    return deps.services.link_signer
 
 
 def gallery_link(deps: Deps, room_id: str) -> str | None:

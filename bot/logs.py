@@ -131,7 +131,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         "botocore",
         "aiobotocore",
         "urllib3",
-        "alembic.runtime.migration",
+        "alembic",  # its plugin set-up and migration lines on every start
         "apscheduler",
     ):
         logging.getLogger(name).setLevel(max(logging.WARNING, numeric))

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import io
 import re
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pillow_heif
@@ -34,13 +36,17 @@ from PIL import Image, ImageOps
 from yarl import URL
 
 from bot.config import MediaConfig, TwilioConfig
-from bot.deps import Deps
+from bot.deps import Deps, Services
+from bot.devmedia import media_twilio_config
+from bot.devmode import twilio_auth_token
 from bot.links import media_link, signer_of
 from bot.logs import get_logger
-from bot.runtime import Runtime
 from bot.twilio_client import basic_auth_header
 from storage import receipts
 from storage.media import MediaStore, open_store
+
+if TYPE_CHECKING:
+    from bot.app import Starting
 
 log = get_logger(__name__)
 
@@ -310,7 +316,8 @@ class MediaPipeline:
 
 async def delete_at_twilio(deps: Deps, url: str) -> bool:
     """`DELETE {media url}.json`; True when it is gone (204, 200 or 404). Never raises."""
-    twilio = deps.config.twilio
+    pipeline = pipeline_of(deps)
+    twilio = pipeline.twilio if pipeline is not None else deps.config.twilio
     if not is_twilio_media_url(twilio, url):
         return False
     headers = twilio_auth(twilio)
@@ -356,22 +363,20 @@ async def delete_twilio_copies(
 
 
 def pipeline_of(deps: Deps) -> MediaPipeline | None:
-    pipeline = deps.services.get("media_pipeline")
-    return pipeline if isinstance(pipeline, MediaPipeline) else None
+    return deps.services.media_pipeline
 
 
 def store_of(deps: Deps) -> MediaStore | None:
-    store: MediaStore | None = deps.services.get("media_store")
-    return store
+    return deps.services.media_store
 
 
 @contextlib.asynccontextmanager
-async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     """The media store (one S3 client for the app's life), the pipeline, `/readyz`'s check and the
     scheduler's clean-up jobs. Entered by the gallery feature's lifespan, after the link signer."""
     from scheduler import media as media_jobs
 
-    deps = runtime.deps
+    deps = starting.deps
     signer = signer_of(deps)
 
     def local_signer(key: str, expires: int) -> str:
@@ -380,15 +385,13 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
 
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(deps.config.media, deps.config.s3, stack, local_signer)
-        deps.services["media_store"] = store
-        deps.services["media_pipeline"] = MediaPipeline(deps.http, deps.config.twilio, deps.config.media)
-        runtime.extras.setdefault("ready_checks", {})["media"] = store.ping
-        if runtime.scheduler is not None:
-            media_jobs.register(runtime.scheduler)
+        dev_token, _ = await asyncio.to_thread(twilio_auth_token, deps.config)
+        twilio = media_twilio_config(deps.config, dev_token)  # development: the server's stand-in
+        pipeline = MediaPipeline(deps.http, twilio, deps.config.media)
+        starting.ready_checks["media"] = store.ping
+        media_jobs.register(starting.scheduler)
         log.info("media.ready", backend=store.name)
-        yield
-        deps.services.pop("media_pipeline", None)
-        deps.services.pop("media_store", None)
+        yield dataclasses.replace(deps.services, media_store=store, media_pipeline=pipeline)
 
 
 __all__ = [

@@ -41,3 +41,9 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.in_flight = Gauge(
+            "textwire_http_in_flight",
+            "HTTP requests being handled now, by route pattern",
+            ["route"],
+            registry=self.registry,
+        )

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
 from bot.deps import Deps
 from bot.dispatch import Dispatcher
 from bot.ingest import InboxWriter
+from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.sender import Sender
 from bot.signature import SignatureChecker
 from bot.twilio_client import Transport
 from bot.worker import Worker
+from scheduler import Scheduler
+from storage.notify import Notifier
+
+ReadyCheck = Callable[[], Awaitable[None]]  # raises when its dependency is down (`/readyz`)
 
 
 @dataclass
@@ -27,8 +32,11 @@ class Runtime:
     worker: Worker
     sender: Sender
     transport: Transport
-    scheduler: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    scheduler: Scheduler
+    notifier: Notifier
+    ready_checks: dict[str, ReadyCheck]
+    role: str = "all"
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

@@ -209,7 +209,7 @@ async def readyz(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="forbidden")
     checks: dict[str, str] = {}
     ok = True
-    for name, check in runtime.extras.get("ready_checks", {}).items():
+    for name, check in runtime.ready_checks.items():
         try:
             await check()
             checks[name] = "ok"
@@ -277,15 +277,18 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
 UNMATCHED = "/{unmatched}"
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, *, public: bool = True) -> None:
+    """The operator routes always; the webhooks and pages unless this process is a `worker`
+    (SPEC, Contracts: roles)."""
     logging.getLogger("aiohttp.server").addFilter(CLIENT_ERRORS)  # once: the same filter object
     app.middlewares.append(name_the_route)
-    app.router.add_post("/twilio/sms", twilio_sms, expect_handler=expect_continue)
-    app.router.add_post("/twilio/status", twilio_status, expect_handler=expect_continue)
+    if public:
+        app.router.add_post("/twilio/sms", twilio_sms, expect_handler=expect_continue)
+        app.router.add_post("/twilio/status", twilio_status, expect_handler=expect_continue)
+        pages.add_routes(app)
     app.router.add_get("/healthz", healthz, expect_handler=expect_continue)
     app.router.add_get("/readyz", readyz, expect_handler=expect_continue)
     app.router.add_get("/metrics", metrics, expect_handler=expect_continue)
-    pages.add_routes(app)
     # The least explicit path, after "/" (a path tries its most explicit routes first, and the
     # ones of one prefix in the order added): routes added later (features) still match first.
     app.router.add_route("*", "/{unmatched:.*}", unmatched, expect_handler=expect_continue)

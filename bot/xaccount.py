@@ -11,7 +11,7 @@ import asyncio
 import enum
 import secrets
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from bot.deps import Deps
 from bot.dispatch import Reply
@@ -25,7 +25,7 @@ log = get_logger(__name__)
 
 REFRESH_LEEWAY = 60.0  # refresh when the access token expires within this
 NOT_SET_UP = "Posting to X is not set up on this number."
-RELINK = "Your X connection stopped working, so textwire cannot post for you."
+RELINK = "Your X connection stopped working."
 
 
 class Refresh(enum.Enum):
@@ -35,15 +35,19 @@ class Refresh(enum.Enum):
 
 
 def link_reply(deps: Deps, token: str, *, first: bool = False) -> Reply:
+    """One segment with a public URL of up to 40 characters (SPEC, Clarifications)."""
     url = f"{deps.config.public_base}/x/link/{token}"
     if first:
         return Reply(
-            f"Welcome to textwire! Connect your X account to post by text: {url} (valid 10 min). Send \\HELP for commands.",
+            f"Welcome to textwire! Connect X to post your texts: {url} (10 min). \\HELP: commands",
             redact=True,
         )
-    return Reply(
-        f"Connect your X account to post: {url} (valid 10 min). Send \\HELP for commands.", redact=True
-    )
+    return Reply(f"Connect X to post your texts: {url} (10 min). \\HELP: commands", redact=True)
+
+
+def relink_reply(deps: Deps, token: str) -> Reply:
+    """The SMS after X rejected a user's refresh token."""
+    return Reply(f"{RELINK} Reconnect: {deps.config.public_base}/x/link/{token} (10 min)", redact=True)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class XAccounts:
         self.client = client
         self.cipher = cipher
         self.owner = f"x-{secrets.token_hex(6)}"
+        self.refresh_stopped = False  # set by the refresh job's burst guard; a restart re-arms it
         self._locks: dict[int, list[Any]] = {}  # user id -> [lock, users of it]
 
     # -- links ----------------------------------------------------------------------------------
@@ -179,7 +184,7 @@ class XAccounts:
             phone = await users.phone_of(conn, user_id)
             if first and phone:
                 token = await xaccounts.create_link(conn, user_id, now)
-                reply = Reply(f"{RELINK} {link_reply(self.deps, token).text}", redact=True)
+                reply = relink_reply(self.deps, token)
                 if text_user:
                     await outbox.enqueue(
                         conn,
@@ -213,5 +218,4 @@ class XAccounts:
 
 def x_accounts(deps: Deps) -> XAccounts | None:
     """The X service, or None when posting to X is not configured (`x.client_id` empty)."""
-    service = deps.services.get("x")
-    return cast(XAccounts, service) if service is not None else None
+    return deps.services.x

@@ -16,6 +16,7 @@ tokens encrypted and texts the phone `Connected @handle`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -28,8 +29,9 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from bot import pages
-from bot.app import Feature
+from bot.app import Feature, Starting
 from bot.config import Config
+from bot.deps import Services
 from bot.expect import expect_continue
 from bot.logs import get_logger, mask_phone
 from bot.runtime import RUNTIME, Runtime
@@ -287,27 +289,27 @@ def add_routes(app: web.Application) -> None:
 
 
 @asynccontextmanager
-async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     """Keys (a wrong key stops start-up and touches nothing), the X client, the refresh job."""
-    deps = runtime.deps
+    deps = starting.deps
     keys, generated = load_keys(deps.config)
     if generated:
         log.warning("security.dev_key_generated", path=str(deps.config.data_dir / "fernet.key"))
     cipher = TokenCipher(keys)
     unreadable = await verify_keys(deps.db, cipher)
-    deps.services["cipher"] = cipher
     for user_id in unreadable:  # single bad rows among readable ones: not a wrong key
         log.warning("token.unreadable", user_id=user_id, detail="the stored X token does not decrypt")
     if deps.config.x.client_id:
         client = XClient(deps.http, deps.config.x, f"{deps.config.public_base}/x/callback", clock=deps.clock)
         service = XAccounts(deps, client, cipher)
-        deps.services["x"] = service
         for user_id in unreadable:
             await service.mark_dead(user_id, reason="unreadable")
         from scheduler import refresh
 
-        runtime.scheduler.every("x-refresh", refresh.refresh_tokens, seconds=refresh.INTERVAL, jitter=30)
-    yield
+        starting.scheduler.every("x-refresh", refresh.refresh_tokens, seconds=refresh.INTERVAL, jitter=30)
+        yield dataclasses.replace(deps.services, cipher=cipher, x=service)
+    else:
+        yield dataclasses.replace(deps.services, cipher=cipher)
 
 
 FEATURE = Feature(name="x", add_routes=add_routes, lifespan=lifespan)

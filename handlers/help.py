@@ -1,21 +1,85 @@
-"""`\\HELP`: the commands, in one or two segments; and the answer to an unknown command."""
+"""`\\HELP`: the command families in one segment; `\\HELP <family>` (`\\HELP ROOMS`) their commands.
+Also the answer to an unknown command.
+
+A family lists command names; each command's entry is the `help=` (or usage) it registered with,
+so a new command shows up by being registered and named in a family here. A registered command no
+family names still shows, under `\\HELP MORE`.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from bot.dispatch import Context, HandlerResult, Inbound, Router, any_command
 
 router = Router(name=__name__)
 fallback = Router(name=__name__ + ".unknown")
 
-INTRO = "textwire:"
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # what follows \HELP, upper case
+    title: str  # how the family's answer starts
+    commands: tuple[str, ...]  # command names, in the order shown
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("ROOMS", "Rooms", ("CREATE", "JOIN", "LEAVE", "ROOMS", "USE", "RECEIPTS")),
+    Family("X", "X", ("LINK", "UNLINK")),
+    Family("ACCOUNT", "Account", ("STOP",)),
+)
+MORE = Family("MORE", "More", ())
+
+INTRO = "textwire: texts post to X, photos of receipts go to your room."
+OUTRO = "Reply STOP to opt out."
+
+
+def _name_of(entry: str) -> str:
+    """`\\JOIN <room> <password>` -> `JOIN`."""
+    return entry.split(maxsplit=1)[0].lstrip("\\/").upper() if entry.strip() else ""
+
+
+def _entries(ctx: Context) -> dict[str, str]:
+    return {_name_of(entry): entry for entry in ctx.help_entries if _name_of(entry)}
+
+
+def _families(ctx: Context) -> list[tuple[Family, list[str]]]:
+    """Each family with the entries of its registered commands; families with none are left out."""
+    entries = _entries(ctx)
+    named: set[str] = set()
+    result: list[tuple[Family, list[str]]] = []
+    for family in FAMILIES:
+        found = [entries[name] for name in family.commands if name in entries]
+        named.update(family.commands)
+        if found:
+            result.append((family, found))
+    rest = [entry for name, entry in entries.items() if name not in named and name != "HELP"]
+    if rest:
+        result.append((MORE, rest))
+    return result
 
 
 def help_text(ctx: Context) -> str:
-    return " ".join([INTRO, *ctx.help_entries, "Reply STOP to opt out."])
+    """The families, one segment: `\\HELP ROOMS`, `\\HELP X` ..."""
+    names = " ".join(f"\\HELP {family.name}" for family, _ in _families(ctx))
+    return f"{INTRO} Commands: {names}. {OUTRO}"
+
+
+def family_text(ctx: Context, word: str) -> str:
+    """The commands of the family `word` (or of the family holding the command `word`)."""
+    wanted = word.lstrip("\\/").upper()
+    families = _families(ctx)
+    for family, entries in families:
+        if wanted == family.name or wanted in (_name_of(e) for e in entries):
+            return f"{family.title}: {' '.join(entries)}"
+    names = ", ".join(family.name for family, _ in families)
+    return f"No help on {word[:20]}. Try \\HELP with one of: {names}."
 
 
 @router.command("HELP", args=(0, 99), help="")
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
+    if ctx.args:
+        return family_text(ctx, ctx.args[0])
     return help_text(ctx)
 
 

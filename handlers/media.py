@@ -13,7 +13,20 @@ from __future__ import annotations
 from bot.dispatch import Context, HandlerResult, Inbound, Router, has_media
 from bot.errors import Retry
 from bot.logs import mask_phone
-from bot.media import MediaUnavailable, Refused, delete_twilio_copies, pipeline_of, store_of
+from bot.media import (
+    BAD_TYPE,
+    BROKEN,
+    GONE,
+    NOT_TWILIO,
+    REDIRECTED,
+    TOO_MANY_PIXELS,
+    MediaUnavailable,
+    Refused,
+    delete_twilio_copies,
+    pipeline_of,
+    store_of,
+)
+from bot.segments import fits_one_segment
 from storage import receipts, rooms
 from storage.media import StoreUnavailable, object_key
 
@@ -28,8 +41,50 @@ GAVE_UP = "We could not save your photos: a service we rely on was down for too 
 CAPTION_MAX = 500
 
 
+# the reasons in a few words, for a reply about many photos that must still fit one segment
+SHORT_REASONS = {
+    BAD_TYPE: "not a photo or PDF",
+    BROKEN: "damaged",
+    TOO_MANY_PIXELS: "too many pixels",
+    NOT_TWILIO: "not from Twilio",
+    REDIRECTED: "not from Twilio",
+    GONE: "gone at Twilio",
+}
+
+
 def _saved_text(count: int, room_name: str) -> str:
     return f"Saved {count} receipt{'s' if count != 1 else ''} to {room_name}"
+
+
+def _short(reason: str) -> str:
+    if reason in SHORT_REASONS:
+        return SHORT_REASONS[reason]
+    if reason.startswith("it is "):  # "it is over 5 MB"
+        return reason.removeprefix("it is ")
+    if reason.startswith("at most "):  # "at most 10 are kept per message"
+        return "over the limit per message"
+    return reason
+
+
+def photos_reply(saved: int, room_name: str, failures: list[tuple[int, str]]) -> str:
+    """The one reply to an MMS: what was saved, and each photo that was not and why; shortened,
+    then summed up, when that would take more than one segment."""
+    head = _saved_text(saved, room_name) if saved else ""
+    detailed = [f"{head}." if failures else head] if head else []
+    detailed += [f"Photo {number} was not saved: {reason}." for number, reason in failures]
+    text = " ".join(detailed)
+    if fits_one_segment(text) or not failures:
+        return text
+    grouped: dict[str, list[int]] = {}
+    for number, reason in failures:
+        grouped.setdefault(_short(reason), []).append(number)
+    tail = "; ".join(f"{', '.join(map(str, numbers))} ({why})" for why, numbers in grouped.items())
+    text = f"{head}. Photos not saved: {tail}." if head else f"Photos not saved: {tail}."
+    if fits_one_segment(text):
+        return text
+    count = len(failures)
+    summary = f"{count} photo{'s' if count != 1 else ''} not saved: not photos, too big or damaged."
+    return f"{head}. {summary}" if head else summary
 
 
 @router.message(has_media)
@@ -49,19 +104,19 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     caption = msg.text[:CAPTION_MAX]
     max_items = deps.config.media.max_items
     saved = len(done)
-    failures: list[str] = []
+    failures: list[tuple[int, str]] = []
     for item in msg.media:
         number = item.index + 1
         if item.index in done:
             continue
         if item.index >= max_items:
-            failures.append(f"Photo {number} was not saved: at most {max_items} are kept per message.")
+            failures.append((number, f"at most {max_items} are kept per message"))
             continue
         try:
             prepared = await pipeline.prepare(item.url)
         except Refused as refused:
             ctx.log.info("media.refused", item=number, reason=refused.reason, detail=refused.detail)
-            failures.append(f"Photo {number} was not saved: {refused.reason}.")
+            failures.append((number, refused.reason))
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
@@ -103,7 +158,4 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.message_sid)
-    parts = [_saved_text(saved, room.name)] if saved else []
-    if parts and failures:
-        parts[0] += "."
-    return " ".join(parts + failures)
+    return photos_reply(saved, room.name, failures)

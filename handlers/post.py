@@ -44,6 +44,10 @@ def post_url(handle: str | None, tweet_id: str) -> str:
     return f"https://x.com/{handle or 'i/web'}/status/{tweet_id}"
 
 
+def rate_limited(when: str) -> str:
+    return f"X's posting limit is reached. Your text will be posted after {when}."
+
+
 def too_long(excess: int) -> str:
     return (
         f"Too long for X by {excess} character{'s' if excess != 1 else ''} "
@@ -98,7 +102,7 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
         raise Defer(
             exc.reset_at + 1,
             parked=True,
-            notice=f"X's posting limit is reached. Your text will be posted after {when}.",
+            notice=rate_limited(when),
             notice_key="x-rate-limit",
         ) from None
     except XUnavailable as exc:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from bot.links import gallery_link
+from bot.segments import fits_one_segment
 from storage import rooms
 
 router = Router(name=__name__)
@@ -30,6 +31,26 @@ NOT_IN_ROOM = (
 WRONG = "No room with that name and password. Check both and try again."
 LOCKED = "Too many wrong room passwords. Please wait 15 minutes before you try again."
 ROOM_LOCKED = "Too many wrong passwords for that room lately. Please wait 15 minutes before you try again."
+
+
+def receipts_reply(link: str) -> str:
+    """No room name: with a 40-character public URL the link alone is 134 characters."""
+    return f"Receipts, 1 hour: {link}"
+
+
+def rooms_reply(names: list[str], active: str | None) -> str:
+    """`\\ROOMS`: the rooms in order, the active one marked; as many as fit one segment (the
+    others are counted, the active one always shown)."""
+    shown = [f"{name} (active)" if name == active else name for name in names]
+    tail = " Switch with \\USE <room>." if len(names) > 1 else ""
+    while True:
+        more = len(names) - len(shown)
+        listed = ", ".join(shown) + (f" and {more} more" if more else "")
+        text = f"Your rooms: {listed}.{tail}"
+        droppable = [n for n in range(len(shown)) if not shown[n].endswith(" (active)")]
+        if fits_one_segment(text) or not droppable:
+            return text
+        shown.pop(droppable[-1])
 
 
 def too_long() -> str:
@@ -151,9 +172,7 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
         active = await rooms.active_room(conn, user_id)
     if not mine:
         return NOT_IN_ROOM
-    names = [f"{r.name} (active)" if active is not None and r.id == active.id else r.name for r in mine]
-    tail = " Switch with \\USE <room>." if len(mine) > 1 else ""
-    return f"Your rooms: {', '.join(names)}.{tail}"
+    return rooms_reply([r.name for r in mine], active.name if active is not None else None)
 
 
 @router.command("USE", args=1, usage="\\USE <room>")
@@ -179,4 +198,4 @@ async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
     if link is None:
         return "The receipt gallery is not set up on this number."
     ctx.log.info("gallery.link_sent", room_id=room.id)
-    return Reply(f"Receipts of {room.name} (1 hour): {link}", redact=True)
+    return Reply(receipts_reply(link), redact=True)

@@ -1,14 +1,14 @@
 """APScheduler 3.11 jobs, run inside `textwire serve` (started and stopped with the app).
 
-Jobs are module-level coroutine functions that take a plain runtime id (after
-python-telegram-bot's JobQueue trampoline): the id finds the app's dependencies in `RUNTIMES`, so
-the scheduler never pickles or holds app objects, and a job is safe to run on several processes
-at once (each does its work in short transactions with compare-and-swap updates).
+Jobs are module-level coroutine functions that take the app's `Deps` as their one argument (as
+python-telegram-bot's JobQueue passes the application to its callbacks): the scheduler gets the
+object when it starts, never through a registry. APScheduler's memory job store keeps the
+argument as it is (nothing is pickled). A job is safe to run on several processes at once: each
+does its work in short transactions with compare-and-swap updates.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,36 +18,32 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.deps import Deps
 from bot.leases import Leases
 
-RUNTIMES: dict[str, Deps] = {}
-
-JobFunc = Callable[[str], Awaitable[Any]]
-
-
-def deps_of(runtime_id: str) -> Deps | None:
-    return RUNTIMES.get(runtime_id)
+JobFunc = Callable[[Deps], Awaitable[Any]]
 
 
 class Scheduler:
     """`leases`: each run of a job first takes that job's lease for most of its interval, so with
     several processes a job runs once per interval, on one of them."""
 
-    def __init__(self, deps: Deps, *, leases: Leases | None = None) -> None:
+    def __init__(self, *, leases: Leases | None = None) -> None:
         self.leases = leases
-        self.runtime_id = secrets.token_hex(8)
-        RUNTIMES[self.runtime_id] = deps
         self.aps = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         )
         self._jobs: list[tuple[str, JobFunc, float, float, bool]] = []
 
+    @property
+    def job_ids(self) -> list[str]:
+        return [job_id for job_id, *_ in self._jobs]
+
     def every(
         self, job_id: str, func: JobFunc, *, seconds: float, jitter: float = 0, run_now: bool = False
     ) -> None:
         self._jobs.append((job_id, func, seconds, jitter, run_now))
 
-    def start(self) -> None:
-        """Call inside the running loop (APScheduler grabs it in `start`)."""
+    def start(self, deps: Deps) -> None:
+        """Call inside the running loop (APScheduler grabs it in `start`); every job gets `deps`."""
         for job_id, func, seconds, jitter, run_now in self._jobs:
             extra: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if run_now else {}
             self.aps.add_job(
@@ -56,7 +52,7 @@ class Scheduler:
                 seconds=seconds,
                 jitter=jitter or None,
                 id=job_id,
-                args=[self.runtime_id],
+                args=[deps],
                 replace_existing=True,
                 **extra,
             )
@@ -67,10 +63,10 @@ class Scheduler:
         if leases is None:
             return func
 
-        async def run(runtime_id: str) -> Any:
+        async def run(deps: Deps) -> Any:
             if not await leases.take_job(job_id, seconds * 0.8):
                 return None  # another process runs this interval's turn
-            return await func(runtime_id)
+            return await func(deps)
 
         run.__name__ = run.__qualname__ = getattr(func, "__name__", job_id)
         return run
@@ -79,7 +75,6 @@ class Scheduler:
         # shutdown is scheduled on the loop (call_soon_threadsafe); wait=True cannot wait here
         if self.aps.running:
             self.aps.shutdown(wait=False)
-        RUNTIMES.pop(self.runtime_id, None)
 
 
 def register_core_jobs(scheduler: Scheduler) -> None:

@@ -1,9 +1,9 @@
-"""Core jobs: retention and clean-up. Each takes the runtime id (see scheduler/__init__.py)."""
+"""Core jobs: retention and clean-up. Each takes the app's `Deps` (see scheduler/__init__.py)."""
 
 from __future__ import annotations
 
+from bot.deps import Deps
 from bot.logs import get_logger
-from scheduler import deps_of
 from storage import inbox, outbox, xaccounts
 
 log = get_logger(__name__)
@@ -13,11 +13,8 @@ OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
 LINK_SHOW_SECONDS = 15 * 60  # `textwire chat` shows links in full for this long in development
 
 
-async def retention(runtime_id: str) -> None:
+async def retention(deps: Deps) -> None:
     """Purge handled inbox rows after 7 days and finished outbox rows after 30."""
-    deps = deps_of(runtime_id)
-    if deps is None:
-        return
     now = deps.now()
     async with deps.db.tx() as conn:
         purged_in = await inbox.purge(conn, before=now - INBOX_KEEP_SECONDS)
@@ -26,12 +23,9 @@ async def retention(runtime_id: str) -> None:
     log.info("retention.purged", inbox=purged_in, outbox=purged_out, x=purged_x)
 
 
-async def redact_links(runtime_id: str) -> None:
+async def redact_links(deps: Deps) -> None:
     """Outbox rows that carried a link, sent a while ago, lose the link (a safety net behind the
     sender, which redacts at once when Twilio took the message)."""
-    deps = deps_of(runtime_id)
-    if deps is None:
-        return
     async with deps.db.tx() as conn:
         count = await outbox.redact_sent(conn, before=deps.now() - LINK_SHOW_SECONDS)
     if count:

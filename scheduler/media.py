@@ -1,13 +1,14 @@
 """Media and rooms clean-up jobs: Twilio copies whose deletion failed, old wrong-password records.
 
-Each takes the runtime id (see scheduler/__init__.py) and works in short transactions, so several
+Each takes the app's `Deps` (see scheduler/__init__.py) and works in short transactions, so several
 processes may run it at once (a copy deleted twice at Twilio answers 404, which counts as done).
 """
 
 from __future__ import annotations
 
+from bot.deps import Deps
 from bot.logs import get_logger
-from scheduler import Scheduler, deps_of
+from scheduler import Scheduler
 from storage import rooms
 
 log = get_logger(__name__)
@@ -15,23 +16,17 @@ log = get_logger(__name__)
 DELETE_GRACE_SECONDS = 60.0  # the handler deletes right after storing; the job mops up after it
 
 
-async def delete_twilio_media(runtime_id: str) -> None:
+async def delete_twilio_media(deps: Deps) -> None:
     """Retry deleting the Twilio copies of stored receipts."""
     from bot.media import delete_twilio_copies
 
-    deps = deps_of(runtime_id)
-    if deps is None:
-        return
     deleted = await delete_twilio_copies(deps, before=deps.now() - DELETE_GRACE_SECONDS)
     if deleted:
         log.info("media.cleanup", deleted=deleted)
 
 
-async def purge_join_failures(runtime_id: str) -> None:
+async def purge_join_failures(deps: Deps) -> None:
     """Wrong-password records older than the lockout window are of no use."""
-    deps = deps_of(runtime_id)
-    if deps is None:
-        return
     async with deps.db.tx() as conn:
         purged = await rooms.purge_failures(conn, before=deps.now() - rooms.LOCKOUT_WINDOW)
     if purged:

@@ -21,7 +21,6 @@ from bot.deps import Deps
 from bot.logs import get_logger
 from bot.xaccount import Refresh, XAccounts, x_accounts
 from bot.xclient import XError
-from scheduler import deps_of
 from storage import xaccounts
 from storage.crypto import CipherError
 
@@ -34,7 +33,6 @@ CONCURRENCY = 16
 BURST_USERS = 5
 BURST_SHARE = 0.10
 BURST_MIN_BATCH = 10
-STOPPED = "x_refresh_stopped"  # deps.services flag set by the burst guard
 UNREADABLE = "unreadable"  # a row that does not decrypt for its user: relinked, counted as dead
 
 
@@ -47,14 +45,11 @@ class TickResult:
     stopped: bool = False
 
 
-async def refresh_tokens(runtime_id: str) -> None:
-    deps = deps_of(runtime_id)
-    if deps is None:
-        return
+async def refresh_tokens(deps: Deps) -> None:
     service = x_accounts(deps)
     if service is None:
         return
-    if deps.services.get(STOPPED):
+    if service.refresh_stopped:
         log.error(
             "token.refresh_job_stopped", detail="stopped after a burst of refresh failures; restart to re-arm"
         )
@@ -100,7 +95,7 @@ async def run_tick(
         result.gone += sum(o is Refresh.GONE for o in outcomes)
         result.unavailable += sum(o is None for o in outcomes)
         if is_burst(len(result.dead) + len(dead), len(rows)):
-            deps.services[STOPPED] = True
+            service.refresh_stopped = True
             result.stopped = True
             log.error(
                 "token.refresh_burst",

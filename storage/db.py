@@ -143,7 +143,8 @@ class Database:
             await self.ping()
         except Exception as exc:  # refused, timed out, bad password, no such database, TLS
             raise DatabaseError(
-                f"database.url {self.masked_url}: cannot connect ({_reason(exc, self.url)})"
+                f"database.url {self.masked_url}: cannot connect ({_reason(exc, self.url)}): check that the "
+                "database runs and is reachable, or set database.url or TEXTWIRE_DATABASE_URL"
             ) from None
 
     async def close(self) -> None:

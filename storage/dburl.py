@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from bot.errors import StartupError
 
-class DatabaseError(Exception):
-    """The database cannot be used as configured: one line, no password, says what to do."""
+
+class DatabaseError(StartupError):
+    """The database cannot be used as configured: one line, no password, says what to do (a
+    `StartupError`: `textwire serve` and `migrate` print it and exit with 2)."""
 
 
 def is_sqlite(url: str) -> bool:

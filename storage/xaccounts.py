@@ -30,12 +30,17 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_link_token() -> str:
+    """128 random bits, URL-safe (22 characters): unguessable, and the SMS stays one segment."""
+    return secrets.token_urlsafe(16)
+
+
 # -- one-time links -----------------------------------------------------------------------------
 
 
 async def create_link(conn: AsyncConnection, user_id: int, now: float) -> str:
     """A fresh link token for the user (earlier unused ones stay valid until they expire)."""
-    token = new_secret()
+    token = new_link_token()
     await conn.execute(
         sa.insert(link_tokens).values(
             token_hash=digest(token), user_id=user_id, created_at=now, expires_at=now + LINK_TTL

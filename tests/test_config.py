@@ -56,6 +56,9 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("[security]\nfernet_keys = 'abc'\n", {}, "security.fernet_keys"),
         ("", {"TEXTWIRE_TWILIO_AUTH_TOKEN": "t"}, "twilio.from_number"),
         ("[log]\nlevel = 'loud'\n", {}, "log.level"),
+        ("[server]\nrole = 'both'\n", {}, "server.role"),
+        ("", {"TEXTWIRE_SERVER_ROLE": "Web"}, "server.role"),
+        ("[worker]\nenabled = false\n", {}, "server.role"),
         ("not toml [", {}, "not valid TOML"),
     ],
 )
@@ -69,3 +72,45 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, env: dict[str, str],
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_role_from_file_and_environment(tmp_path: Path) -> None:
+    assert load_config(REPO / "config.toml", env={}).server.role == "all"
+    path = tmp_path / "config.toml"
+    path.write_text("[server]\nrole = 'web'\n")
+    assert load_config(path, env={}).server.role == "web"
+    assert load_config(path, env={"TEXTWIRE_SERVER_ROLE": "worker"}).server.role == "worker"
+
+
+def test_database_and_media_follow_the_data_folder_unless_set(tmp_path: Path) -> None:
+    config = load_config(REPO / "config.toml", env={"TEXTWIRE_SERVER_DATA_DIR": "/srv/tw2"})
+    assert config.database.url == "sqlite:////srv/tw2/textwire.db"
+    assert config.media.local_dir == "/srv/tw2/media"
+    path = tmp_path / "config.toml"
+    path.write_text("[server]\ndata_dir = 'other'\n[media]\nlocal_dir = '/mnt/photos'\n")
+    config = load_config(path, env={"TEXTWIRE_DATABASE_URL": "sqlite:///shared.db"})
+    assert config.database.url == "sqlite:///shared.db"  # set: kept
+    assert config.media.local_dir == "/mnt/photos"
+    config = load_config(path, env={})
+    assert config.database.url == "sqlite:///other/textwire.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("TEXTWIRE_SERVER_PROT", "TEXTWIRE_SERVER_PROT: unknown setting; did you mean TEXTWIRE_SERVER_PORT?"),
+        ("TEXTWIRE_TWILIO_AUTHTOKEN", "did you mean TEXTWIRE_TWILIO_AUTH_TOKEN?"),
+        ("TEXTWIRE_CONFG", "did you mean TEXTWIRE_CONFIG?"),
+        ("TEXTWIRE_NOTHING_LIKE_IT", "TEXTWIRE_NOTHING_LIKE_IT: unknown setting; TEXTWIRE_<SECTION>_<KEY>"),
+        ("TEXTWIRE_WORKER_ENABLED", "replaced by server.role"),
+    ],
+)
+def test_unknown_environment_variable_stops_start_up(name: str, message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(REPO / "config.toml", env={name: "1"})
+    assert message in str(exc.value)
+
+
+def test_config_and_test_variables_are_not_keys() -> None:
+    env = {"TEXTWIRE_CONFIG": str(REPO / "config.toml"), "TEXTWIRE_TEST_PG_URL": "postgresql://x/y"}
+    assert load_config(None, env=env).server.port == 8080

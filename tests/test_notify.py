@@ -34,9 +34,9 @@ async def test_a_webhook_to_one_instance_wakes_the_others_worker_and_sender(
     if first.runtime.deps.db.is_sqlite:
         pytest.skip("SQLite is one process a file: wake-ups stay in the process")
     second = await bot_factory(first.config)
-    listener: Notifier = second.runtime.extras["notifier"]
+    listener: Notifier = second.runtime.notifier
     await asyncio.wait_for(listener.listening.wait(), 30)
-    await asyncio.wait_for(first.runtime.extras["notifier"].listening.wait(), 30)
+    await asyncio.wait_for(first.runtime.notifier.listening.wait(), 30)
     events = _events(listener)
 
     form = await first.text("\\HELP")

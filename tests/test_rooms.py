@@ -186,7 +186,7 @@ async def test_receipts_link_only_for_members(bot: Bot, fake_twilio: FakeTwilio)
     await say(bot, fake_twilio, "\\CREATE bobs pw2", sender=BOB)
     reply = await say(bot, fake_twilio, "\\RECEIPTS")
     room_id = await bot.scalar("SELECT id FROM rooms WHERE name = 'house'")
-    assert reply.startswith("Receipts of house (1 hour): ")
+    assert reply.startswith("Receipts, 1 hour: ")
     assert f"{bot.config.public_base}/rooms/{room_id}/receipts?exp=" in reply
     assert "&sig=" in reply
     assert len(reply) <= 160
@@ -195,7 +195,7 @@ async def test_receipts_link_only_for_members(bot: Bot, fake_twilio: FakeTwilio)
         == "You are not in a room named bobs. \\ROOMS lists yours."
     )
     # the outbox row with the link is marked to be redacted once sent
-    row = (await bot.rows("SELECT redact FROM outbox WHERE body LIKE 'Receipts of%' OR redacted"))[0]
+    row = (await bot.rows("SELECT redact FROM outbox WHERE body LIKE 'Receipts, %' OR redacted"))[0]
     assert row.redact
 
 

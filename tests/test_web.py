@@ -182,7 +182,7 @@ async def test_readyz_is_503_when_the_database_is_down(bot: Bot) -> None:
     async def broken() -> None:
         raise ConnectionError("down")
 
-    bot.runtime.extras["ready_checks"]["database"] = broken
+    bot.runtime.ready_checks["database"] = broken
     resp = await bot.client.get("/readyz")
     assert resp.status == 503
 

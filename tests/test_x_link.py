@@ -432,10 +432,10 @@ async def test_retention_purges_old_links_and_sessions_but_keeps_tokens(xbot: XB
 
     await xbot.link(user=("100", "alice"))
     await first_link(xbot, sender=BOB)  # an unused link
-    await jobs.retention(xbot.runtime.scheduler.runtime_id)
+    await jobs.retention(xbot.runtime.deps)
     assert await xbot.scalar("SELECT count(*) FROM link_tokens") == 2  # not yet a day past expiry
     xbot.x.advance(2 * 86400)
-    await jobs.retention(xbot.runtime.scheduler.runtime_id)
+    await jobs.retention(xbot.runtime.deps)
     assert await xbot.scalar("SELECT count(*) FROM link_tokens") == 0
     assert await xbot.scalar("SELECT count(*) FROM oauth_sessions") == 0
     assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1

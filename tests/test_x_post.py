@@ -39,6 +39,8 @@ async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: X
     reply = await send(xbot, "\\FOO bar")
     assert "\\HELP" in reply
     reply = await send(xbot, "\\HELP")
+    assert "\\HELP X" in reply
+    reply = await send(xbot, "\\HELP X")
     assert "\\LINK" in reply
     assert "\\UNLINK" in reply
     assert xbot.x.posts == []

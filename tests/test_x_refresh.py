@@ -52,7 +52,7 @@ async def test_a_tick_refreshes_tokens_expiring_within_15_minutes_only(xbot: XBo
             sa.update(x_tokens).where(x_tokens.c.user_id == soon[2]).values(expires_at=xbot.x.now + 3600)
         )
     before = {r.user_id: r.version for r in await xbot.rows("SELECT user_id, version FROM x_tokens")}
-    await refresh.refresh_tokens(xbot.runtime.scheduler.runtime_id)  # the job, as APScheduler calls it
+    await refresh.refresh_tokens(xbot.runtime.deps)  # the job, as APScheduler calls it
     after = {
         r.user_id: (r.version, r.expires_at)
         for r in await xbot.rows("SELECT user_id, version, expires_at FROM x_tokens")
@@ -126,7 +126,7 @@ async def test_a_burst_of_dead_tokens_stops_the_job_and_unlinks_nobody(xbot: XBo
     with structlog.testing.capture_logs() as logs:
         result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
         assert result.stopped
-        await refresh.refresh_tokens(xbot.runtime.scheduler.runtime_id)  # the next tick does nothing
+        await refresh.refresh_tokens(xbot.runtime.deps)  # the next tick does nothing
     assert xbot.x.refresh_calls == 8
     assert next(e for e in logs if e["event"] == "token.refresh_burst")["log_level"] == "error"
     assert any(e["event"] == "token.refresh_job_stopped" for e in logs)
@@ -147,8 +147,7 @@ async def test_x_down_during_a_tick_keeps_every_token(xbot: XBot) -> None:
 
 
 async def test_the_job_is_registered_with_the_scheduler(xbot: XBot) -> None:
-    jobs = [job[0] for job in xbot.runtime.scheduler._jobs]
-    assert "x-refresh" in jobs
+    assert "x-refresh" in xbot.runtime.scheduler.job_ids
 
 
 async def test_burst_rule() -> None:

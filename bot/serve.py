@@ -1,0 +1,71 @@
+"""`textwire serve`: bind, start, say where, wait for SIGTERM, drain, stop.
+
+1. The folders are checked and the port is bound before anything starts: a port in use stops
+   start-up with one line (bot/startup.py), and nothing says "started" before the server listens.
+2. The app starts (bot/app.py: database, features, the parts of `server.role`), then it listens,
+   then one block (or one `app.started` JSON event) says where, in which mode, and what next.
+3. SIGTERM or SIGINT: stop listening, let requests in flight finish (bot/drain.py), then stop the
+   parts in reverse and close the resources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from aiohttp import web
+
+from bot.config import Config
+from bot.drain import DRAIN
+from bot.logs import get_logger
+from bot.runtime import RUNTIME
+from bot.startup import bind, existing_files, summary
+
+GRACE_SECONDS = 10.0  # requests in flight get this long to finish after SIGTERM
+
+
+def json_logs(config: Config) -> bool:
+    """Logs are JSON lines (bot/logs.py: `auto` means JSON unless stdout is a terminal)."""
+    return config.log.format == "json" or (config.log.format == "auto" and not sys.stdout.isatty())
+
+
+async def serve(config: Config) -> None:
+    from bot.app import build_app
+    from bot.web import AccessLogger
+
+    log = get_logger(__name__)
+    existed = existing_files(config)
+    sockets = bind(config.server.host, config.server.port)
+    try:
+        app = build_app(config)
+        runner = web.AppRunner(
+            app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=GRACE_SECONDS
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await runner.setup()  # the app starts here; a StartupError leaves nothing running
+        try:
+            for sock in sockets:
+                await web.SockSite(runner, sock).start()
+            about = summary(config, sockets, app[RUNTIME].lifecycle.running, existed)
+            if json_logs(config):
+                log.info("app.started", **about.fields())
+            else:
+                print(about.block(), flush=True)
+            await stop.wait()
+            log.info("app.stopping", in_flight=app[DRAIN].in_flight)
+            for site in list(runner.sites):
+                await site.stop()  # no new connections
+            app[DRAIN].begin()
+            await app[DRAIN].wait(GRACE_SECONDS)
+        finally:
+            await runner.cleanup()
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+__all__ = ["GRACE_SECONDS", "json_logs", "serve"]

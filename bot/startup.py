@@ -1,0 +1,279 @@
+"""Start-up: what can stop it (one line that names the problem and the fix), the listening
+sockets (bound before anything starts), and the block that says where it listens and what next.
+
+Anything during start-up raises `StartupError("what is wrong: how to fix it")`; `textwire serve`
+prints that one line (a JSON event when logs are JSON) and exits with 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Config
+from bot.devmode import DEV_TOKEN_FILE
+from bot.errors import StartupError
+from storage.db import Database, open_database, sqlite_path
+from storage.dburl import mask_url
+
+# -- folders ---------------------------------------------------------------------------------------
+
+
+def check_writable(path: Path, key: str, env: str) -> None:
+    """Create `path` if needed and write a file in it; else one line with the fix."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".textwire-write-check-"):
+            pass
+    except OSError as exc:
+        owner = _owner(path)
+        problem = {
+            errno.EROFS: "is on a read-only filesystem",
+            errno.ENOSPC: "is on a full disk",
+        }.get(exc.errno or 0, f"is not writable by this user (uid {os.getuid()}{owner})")
+        raise StartupError(
+            f"{key} {path} {problem}: make it writable (e.g. chown {os.getuid()} {path}) "
+            f"or set {key} or {env}"
+        ) from None
+
+
+def _owner(path: Path) -> str:
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        return f"; {candidate} belongs to uid {uid}" if uid != os.getuid() else ""
+    return ""
+
+
+def check_folders(config: Config) -> None:
+    """The data folder, the SQLite file's folder and the local media folder take writes."""
+    check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
+    db_file = sqlite_path(config.database.url)
+    if db_file is not None and db_file.parent.resolve() != config.data_dir.resolve():
+        check_writable(db_file.parent, "database.url", "TEXTWIRE_DATABASE_URL")
+    if config.media.backend == "local":
+        check_writable(Path(config.media.local_dir), "media.local_dir", "TEXTWIRE_MEDIA_LOCAL_DIR")
+
+
+# -- the database ----------------------------------------------------------------------------------
+
+
+async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
+    """`open_database` (whose `DatabaseError` is a `StartupError` already), with a SQLite file that
+    cannot be opened, or a missing driver, as one line too."""
+    try:
+        path = sqlite_path(url)
+        if path is not None:
+            # opened here first: aiosqlite, failing to open, leaves its thread to resolve a future
+            # on a loop that is closed by then (a traceback after the one line)
+            await asyncio.to_thread(_probe_sqlite, path)
+        return await open_database(url, migrate=migrate, check=check)
+    except StartupError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise StartupError(
+            f"database.url {mask_url(url)}: its driver ({exc.name}) is not installed: "
+            "install textwire's pinned dependencies, or set database.url or TEXTWIRE_DATABASE_URL"
+        ) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise StartupError(
+            f"database.url {mask_url(url)}: cannot open ({_reason(exc)}): check the path and its "
+            "folder, or set database.url or TEXTWIRE_DATABASE_URL"
+        ) from None
+
+
+def _probe_sqlite(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    finally:
+        conn.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (text or type(exc).__name__)[:200]
+
+
+# -- sockets ---------------------------------------------------------------------------------------
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to `host:port` before the app starts, so a port in use stops start-up before
+    anything has started; connections are refused until the server listens on them."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise StartupError(
+            f"server.host {host!r} is not an address of this machine: "
+            "set server.host or TEXTWIRE_SERVER_HOST (127.0.0.1, or 0.0.0.0 for every interface)"
+        ) from None
+    sockets: list[socket.socket] = []
+    seen: set[object] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if address in seen:
+                continue
+            seen.add(address)
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)  # listened on when the app has started (asyncio's create_server)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT") from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"port {port} needs privileges this user does not have: "
+                "set server.port or TEXTWIRE_SERVER_PORT to 1024 or above"
+            ) from None
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({os.strerror(exc.errno or 0)}): "
+            "set server.host / server.port or TEXTWIRE_SERVER_HOST / TEXTWIRE_SERVER_PORT"
+        ) from None
+    return sockets
+
+
+# -- the block -------------------------------------------------------------------------------------
+
+CHAT_FROM = "+15550001111"  # `textwire chat`'s default
+GENERATED_FILES = (DEV_TOKEN_FILE, "fernet.key", "link-signing.key")
+
+
+def existing_files(config: Config) -> set[str]:
+    """The generated files that exist now (compared after start-up: which ones are new)."""
+    return {name for name in GENERATED_FILES if (config.data_dir / name).exists()}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a person starting the server needs to know, as a block and as one JSON event."""
+
+    listening: tuple[str, ...]
+    public_url: str
+    role: str
+    mode: str
+    parts: tuple[str, ...]
+    database: str
+    sms: str
+    x: str
+    media: str
+    generated: tuple[str, ...]
+    dev_files: tuple[str, ...]
+    next_step: str
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "listening": list(self.listening),
+            "public_url": self.public_url,
+            "role": self.role,
+            "mode": self.mode,
+            "dev_files": list(self.dev_files),
+            "parts": list(self.parts),
+            "database": self.database,
+            "sms": self.sms,
+            "x": self.x,
+            "media": self.media,
+            "generated": list(self.generated),
+            "next": self.next_step.replace(f" --from {CHAT_FROM}", ""),  # a phone would be masked
+        }
+
+    def block(self) -> str:
+        lines = [
+            f"textwire is listening on {', '.join(self.listening)}",
+            f"  public URL   {self.public_url}   (Twilio and browsers use this)",
+            f"  role         {self.role}: {', '.join(self.parts) or 'web only'}",
+            f"  mode         {self.mode}",
+        ]
+        if self.dev_files:
+            lines[-1] += ": no twilio.auth_token, so replies go to the log; development secrets in"
+        for path in self.dev_files:
+            note = "  (generated now)" if path in self.generated else ""
+            lines.append(f"               {path}{note}")
+        lines += [
+            f"  database     {self.database}",
+            f"  SMS          {self.sms}",
+            f"  X posting    {self.x}",
+            f"  media        {self.media}",
+        ]
+        if self.next_step:
+            lines.append(f"  next         {self.next_step}")
+        return "\n".join(lines)
+
+
+def summary(
+    config: Config, sockets: Iterable[socket.socket], parts: Iterable[str], existed: set[str]
+) -> Summary:
+    listening = []
+    for sock in sockets:
+        host, port = sock.getsockname()[:2]
+        listening.append(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    dev_files = tuple(
+        str(config.data_dir / name) for name in GENERATED_FILES if (config.data_dir / name).exists()
+    )
+    generated = tuple(
+        str(config.data_dir / name)
+        for name in GENERATED_FILES
+        if name not in existed and (config.data_dir / name).exists()
+    )
+    if config.dev_mode:
+        sms = "development: replies are logged, `textwire chat` shows them"
+    else:
+        sender = config.twilio.from_number or config.twilio.messaging_service_sid
+        sms = f"Twilio, from {sender}"
+    x = "on" if config.x.client_id else "off (set x.client_id and x.client_secret to post to X)"
+    if config.media.backend == "s3":
+        media = f"S3 bucket {config.s3.bucket}"
+    else:
+        media = f"local folder {config.media.local_dir}"
+    next_step = ""
+    if config.dev_mode and config.server.role != "worker":
+        next_step = f"in another terminal: textwire chat --from {CHAT_FROM}"
+    return Summary(
+        listening=tuple(listening),
+        public_url=config.public_base,
+        role=config.server.role,
+        mode="development" if config.dev_mode else "production",
+        parts=tuple(parts),
+        database=database_label(config.database.url),
+        sms=sms,
+        x=x,
+        media=media,
+        generated=generated,
+        dev_files=dev_files if config.dev_mode else (),
+        next_step=next_step,
+    )
+
+
+def database_label(url: str) -> str:
+    """The database without its password."""
+    path = sqlite_path(url)
+    return f"SQLite {path}" if path is not None else mask_url(url)
+
+
+__all__ = [
+    "StartupError",
+    "Summary",
+    "bind",
+    "check_folders",
+    "check_writable",
+    "database_label",
+    "existing_files",
+    "open_db",
+    "summary",
+]

@@ -1,0 +1,142 @@
+"""`textwire backup PATH`: a consistent copy of the live SQLite database while `serve` takes
+webhooks (real processes); PostgreSQL points to pg_dump; nothing secret is printed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.backup import BackupError, backup
+from bot.config import load_config
+from tests.test_process import free_port, send, start_server, wait_healthy
+
+CONFIG = str(Path(__file__).parent.parent / "config.toml")
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env.update(
+        {
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_MEDIA_LOCAL_DIR": str(tmp_path / "data" / "media"),
+        }
+    )
+    return env
+
+
+def run_cli(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "bot", *args, "--config", CONFIG],
+        cwd=tmp_path,
+        env=env or cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def check_copy(path: Path) -> int:
+    """The copy opens on its own, passes integrity_check; returns its inbox row count."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        return int(conn.execute("SELECT count(*) FROM inbox").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_backup_while_the_server_takes_webhooks(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start_server(tmp_path, port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, proc)
+            token = (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+            senders = [f"+1555020{i:04d}" for i in range(8)]
+            stop = asyncio.Event()
+
+            async def traffic(sender: str) -> int:
+                sent = 0
+                while not stop.is_set():
+                    await send(session, port, token, sender, "\\HELP")
+                    sent += 1
+                return sent
+
+            tasks = [asyncio.create_task(traffic(s)) for s in senders]
+            # webhooks are flowing before and during each backup
+            copies = []
+            for n in range(3):
+                target = tmp_path / f"copy-{n}.db"
+                result = await asyncio.to_thread(run_cli, tmp_path, "backup", str(target))
+                assert result.returncode == 0, result.stderr
+                assert result.stdout.splitlines() == [
+                    f"backed up the database to {target} ({target.stat().st_size} bytes, integrity ok)"
+                ]
+                assert token not in result.stdout + result.stderr
+                copies.append(target)
+            stop.set()
+            total = sum(await asyncio.gather(*tasks))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    counts = [check_copy(c) for c in copies]
+    assert counts == sorted(counts)  # later copies hold at least what earlier ones did
+    assert 0 < counts[-1] <= total
+    assert oct(copies[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_backup_replaces_the_target_atomically(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert run_cli(tmp_path, "migrate", env=env).returncode == 0
+    target = tmp_path / "copy.db"
+    target.write_bytes(b"an older backup")
+    result = run_cli(tmp_path, "backup", str(target), env=env)
+    assert result.returncode == 0, result.stderr
+    assert check_copy(target) == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".copy.db")] == []
+
+
+def test_postgresql_points_to_pg_dump_without_the_url(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    env["TEXTWIRE_DATABASE_URL"] = "postgresql://textwire:s3cret-pw@db.example.test/textwire"
+    result = run_cli(tmp_path, "backup", str(tmp_path / "x.db"), env=env)
+    assert result.returncode == 2
+    assert "pg_dump" in result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr
+    assert "db.example.test" not in result.stdout + result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+async def test_clear_errors(tmp_path: Path) -> None:
+    config = load_config(
+        env={
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_CONFIG": CONFIG,
+        }
+    )
+    with pytest.raises(BackupError, match="no database"):
+        await backup(config, tmp_path / "copy.db")
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "textwire.db").close()
+    with pytest.raises(BackupError, match="is a folder"):
+        await backup(config, tmp_path)
+    with pytest.raises(BackupError, match="does not exist"):
+        await backup(config, tmp_path / "missing" / "copy.db")
+    with pytest.raises(BackupError, match="live database itself"):
+        await backup(config, tmp_path / "data" / "textwire.db")

@@ -1,0 +1,183 @@
+"""`textwire chat` against a real `textwire serve`: a photo from the terminal travels the real
+receipts pipeline through the server's development stand-in of Twilio's media API; piped chat
+texts each line, prints the replies that were sent (a skipped one as skipped) and exits."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.images import jpeg_with_gps, png_with_text
+from tests.test_process import free_port, wait_healthy
+
+CONFIG = str(Path(__file__).parent.parent / "config.toml")
+ALICE = "+15550001111"
+BOB = "+15550002222"
+
+
+@dataclass
+class Served:
+    dir: Path
+    port: int
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+
+    def chat(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """`textwire chat` in the same folder with the same environment as `serve` (no exports)."""
+        return subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "bot", "chat", *args],
+            cwd=self.dir,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        conn = sqlite3.connect(self.dir / "data" / "textwire.db")
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """`textwire serve` in development mode, run the way a newcomer does: from a folder holding
+    config.toml, data in ./data, the public URL being where it listens."""
+    port = free_port()
+    (tmp_path / "config.toml").write_text(
+        Path(CONFIG).read_text().replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env["TEXTWIRE_SERVER_PORT"] = str(port)
+    env["TEXTWIRE_LOG_FORMAT"] = "json"
+    with open(tmp_path / "serve.log", "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=out, stderr=out
+        )
+    try:
+        yield Served(dir=tmp_path, port=port, env=env, proc=proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served) -> None:
+    async with aiohttp.ClientSession() as http:
+        await wait_healthy(http, served.port, served.proc)
+        created = served.chat("--from", ALICE, stdin="\\CREATE house hunter22\n")
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.startswith("< Created room house")
+
+        photo = served.dir / "receipt.jpg"
+        photo.write_bytes(jpeg_with_gps(320, 240))
+        sent = served.chat("--from", ALICE, "--photo", str(photo), "--text", "lunch")
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout.strip() == "< Saved 1 receipt to house"
+
+        rows = served.query("SELECT object_key, content_type, size, caption FROM receipts")
+        assert len(rows) == 1
+        key, content_type, size, caption = rows[0]
+        assert (content_type, caption) == ("image/jpeg", "lunch")
+        stored = served.dir / "data" / "media" / str(key)
+        assert stored.stat().st_size == size
+        assert b"GPS" not in stored.read_bytes()  # cleaned by the real pipeline
+        # deleted at "Twilio" once stored
+        assert served.query("SELECT count(*) FROM receipts WHERE twilio_deleted_at IS NOT NULL") == [(1,)]
+        assert list((served.dir / "data" / "dev-twilio-media").iterdir()) == []
+
+        gallery = served.chat("--from", ALICE, stdin="\\RECEIPTS\n")
+        assert gallery.returncode == 0, gallery.stderr
+        link = re.search(r"http://\S+/receipts\?\S+", gallery.stdout)
+        assert link, gallery.stdout
+        async with http.get(link.group(0)) as resp:
+            page = await resp.text()
+            assert resp.status == 200, page
+        assert "lunch" in page
+        image = re.search(r'src="([^"]+/media/[^"]+)"', page)
+        assert image, page
+        async with http.get(image.group(1).replace("&amp;", "&")) as resp:
+            assert resp.status == 200
+            assert await resp.read() == stored.read_bytes()
+
+
+async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
+    async with aiohttp.ClientSession() as http:
+        await wait_healthy(http, served.port, served.proc)
+        (served.dir / "a.jpg").write_bytes(jpeg_with_gps())
+        (served.dir / "b.png").write_bytes(png_with_text())
+        (served.dir / "notes.txt").write_text("not a photo")
+        result = served.chat(
+            "--from",
+            BOB,
+            stdin=(
+                "\\CREATE trip hunter22\n:photo a.jpg dinner 40.00\n:photo missing.jpg\n:photo notes.txt\n"
+            ),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[1:] == [
+            "< Saved 1 receipt to trip",
+            "< Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept.",
+        ]
+        assert "cannot read missing.jpg" in result.stderr
+        both = served.chat("--from", BOB, "--photo", "a.jpg", "--photo", "b.png")
+        assert both.stdout.strip() == "< Saved 2 receipts to trip"
+        too_many = served.chat("--from", BOB, *[arg for _ in range(11) for arg in ("--photo", "a.jpg")])
+        assert too_many.returncode == 2
+        assert "at most 10 photos" in too_many.stderr
+        assert served.query("SELECT caption FROM receipts ORDER BY created_at") == [
+            ("dinner 40.00",),
+            ("",),
+            ("",),
+        ]
+
+
+async def test_piped_chat_prints_sent_replies_and_shows_skipped_ones(served: Served) -> None:
+    async with aiohttp.ClientSession() as http:
+        await wait_healthy(http, served.port, served.proc)
+        result = served.chat("--from", ALICE, stdin="\\HELP\n\n\\ROOMS\n")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert len(lines) == 2
+        assert all(line.startswith("< ") for line in lines)
+        assert "> " not in result.stderr  # no prompt when stdin is not a terminal
+
+        opted_out = served.chat("--from", BOB, stdin="STOP\n\\HELP\n")
+        assert opted_out.returncode == 0, opted_out.stderr
+        out = opted_out.stdout.splitlines()
+        assert out
+        assert out[-1].startswith("- skipped (opted out): ")
+        assert not any(line.startswith("< ") for line in out[1:])
+
+
+def test_photos_need_development_mode(served: Served) -> None:
+    env = dict(served.env, TEXTWIRE_TWILIO_AUTH_TOKEN="x" * 32, TEXTWIRE_TWILIO_ACCOUNT_SID="AC" + "1" * 32)
+    env["TEXTWIRE_TWILIO_FROM_NUMBER"] = "+15557654321"
+    (served.dir / "a.jpg").write_bytes(jpeg_with_gps())
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--photo", "a.jpg"],
+        cwd=served.dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "development mode" in result.stderr

@@ -1,0 +1,61 @@
+"""A data folder the process cannot write stops start-up with one line naming the key and the
+fix (`chown`), not a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import load_config
+from bot.datadir import unwritable_folder
+
+CONFIG = str(Path(__file__).parent.parent / "config.toml")
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("TEXTWIRE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TEXTWIRE_SERVER_DATA_DIR", str(data))
+    monkeypatch.setenv("TEXTWIRE_DATABASE_URL", f"sqlite:///{data}/textwire.db")
+    monkeypatch.setenv("TEXTWIRE_MEDIA_LOCAL_DIR", str(data / "media"))
+
+
+def test_writable_folders_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, tmp_path / "data")
+    assert unwritable_folder(load_config(CONFIG)) is None
+    assert (tmp_path / "data" / "media").is_dir()
+
+
+@pytest.mark.parametrize("command", [["serve"], ["migrate"], ["keys", "rotate"]])
+def test_unwritable_data_dir_is_one_line_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # a folder that cannot be made: its parent is a file (root can write anywhere else)
+    (tmp_path / "volume").write_text("not a folder")
+    _env(monkeypatch, tmp_path / "volume" / "data")
+    monkeypatch.setenv("TEXTWIRE_LOG_FORMAT", "json")
+    assert main([*command, "--config", CONFIG]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("textwire: server.data_dir: ")
+    assert f"chown -R {os.getuid()}:{os.getgid()}" in err[0]
+    assert "Traceback" not in err[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.getuid() == 0, reason="root writes anywhere")
+def test_read_only_volume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o555)
+    try:
+        _env(monkeypatch, data)
+        problem = unwritable_folder(load_config(CONFIG))
+        assert problem is not None
+        assert "server.data_dir" in problem
+    finally:
+        data.chmod(0o755)

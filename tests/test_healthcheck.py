@@ -1,0 +1,53 @@
+"""The container's HEALTHCHECK (`python -m bot.healthcheck`) probes the port the server is
+configured with (TEXTWIRE_SERVER_PORT), not a fixed 8080."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot import healthcheck
+from tests.test_process import free_port
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith("TEXTWIRE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TEXTWIRE_SERVER_HOST", "0.0.0.0")
+    return monkeypatch
+
+
+async def test_probes_the_configured_port(env: pytest.MonkeyPatch) -> None:
+    app = web.Application()
+    app.router.add_get("/healthz", _healthz)
+    port = free_port()
+    async with TestServer(app, host="127.0.0.1", port=port):
+        env.setenv("TEXTWIRE_SERVER_PORT", str(port))
+        assert healthcheck.healthz_url() == f"http://127.0.0.1:{port}/healthz"
+        assert await asyncio.to_thread(healthcheck.main) == 0
+        env.setenv("TEXTWIRE_SERVER_PORT", str(free_port()))
+        assert await asyncio.to_thread(healthcheck.main) == 1
+
+
+def test_a_specific_host_is_probed_as_configured(env: pytest.MonkeyPatch) -> None:
+    env.setenv("TEXTWIRE_SERVER_HOST", "::1")
+    env.setenv("TEXTWIRE_SERVER_PORT", "9000")
+    assert healthcheck.healthz_url() == "http://[::1]:9000/healthz"
+
+
+def test_bad_config_is_unhealthy_not_a_traceback(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("TEXTWIRE_SERVER_PORT", "nine")
+    assert healthcheck.main() == 1
+    assert "TEXTWIRE_SERVER_PORT" in capsys.readouterr().err

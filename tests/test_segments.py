@@ -1,0 +1,182 @@
+"""Every reply the bot can send fits one GSM-7 segment (SPEC, Clarifications), with worst-case
+values: an https public URL of 40 characters, 32-character room names, the longest X handle.
+
+To add replies (a new command family), add rows to `REPLIES`: a name and the text, built with the
+module's own function or constant and the WORST values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+import structlog
+
+import handlers
+from bot import media, middlewares, worker, xaccount
+from bot.config import Config, ServerConfig
+from bot.dispatch import Context
+from bot.links import LinkSigner, gallery_link
+from bot.segments import fits_one_segment, gsm7_septets, segments
+from handlers import account, help, keywords, post, rooms
+from handlers import media as photos
+
+PUBLIC_URL = "https://" + "a" * 27 + ".test"  # 40 characters
+ROOM = "R" * 32  # the longest room name
+HANDLE = "h" * 15  # the longest X handle
+TWEET_ID = "1" * 19
+LINK_TOKEN = "A" * 22  # 128 bits, base64url
+MAX_ITEMS = 10
+
+assert len(PUBLIC_URL) == 40
+
+
+def _deps() -> Any:
+    config = Config(server=ServerConfig(public_url=PUBLIC_URL))
+    signer = LinkSigner([b"k" * 32])
+    return SimpleNamespace(config=config, now=lambda: 9_999_999_999.0, services={"link_signer": signer})
+
+
+def _ctx() -> Context:
+    from bot.app import build_dispatcher
+
+    entries = tuple(build_dispatcher().all_help_entries())
+    return Context(deps=cast(Any, None), log=structlog.get_logger(), help_entries=entries)
+
+
+def _gallery() -> str:
+    link = gallery_link(_deps(), str(uuid.uuid4()))
+    assert link is not None
+    return rooms.receipts_reply(link)
+
+
+REASONS = [
+    media.NOT_TWILIO,
+    media.REDIRECTED,
+    media.too_big(5 * 1024 * 1024),
+    media.BAD_TYPE,
+    media.TOO_MANY_PIXELS,
+    media.BROKEN,
+    media.GONE,
+    f"at most {MAX_ITEMS} are kept per message",
+]
+
+
+def _help_rows() -> list[tuple[str, Callable[[], str]]]:
+    ctx = _ctx()
+    rows: list[tuple[str, Callable[[], str]]] = [("help", lambda: help.help_text(ctx))]
+    for family in (*help.FAMILIES, help.MORE):
+        rows.append((f"help {family.name}", lambda f=family.name: help.family_text(ctx, f)))  # type: ignore[misc]
+    rows.append(("help unknown", lambda: help.family_text(ctx, "Z" * 40)))
+    for entry in ctx.help_entries:
+        rows.append((f"usage {entry}", lambda e=entry: f"Usage: {e}"))  # type: ignore[misc]
+    return rows
+
+
+REPLIES: list[tuple[str, Callable[[], str]]] = [
+    # keywords and account
+    ("opted in", lambda: keywords.OPTED_IN),
+    ("goodbye", lambda: account.GOODBYE),
+    ("unlink none", lambda: "No X account is connected. Send \\LINK to connect one."),
+    ("unknown command", lambda: f"Unknown command \\{'Z' * 20}. Send \\HELP for the list."),
+    # X
+    ("x not set up", lambda: xaccount.NOT_SET_UP),
+    ("link first", lambda: xaccount.link_reply(_deps(), LINK_TOKEN, first=True).text),
+    ("link", lambda: xaccount.link_reply(_deps(), LINK_TOKEN).text),
+    ("relink", lambda: xaccount.relink_reply(_deps(), LINK_TOKEN).text),
+    ("connected", lambda: f"Connected @{HANDLE}"),  # bot/xlink.py
+    (
+        "disconnected",
+        lambda: (
+            f"Disconnected @{HANDLE}: your texts are no longer posted to X. Send \\LINK to connect again."
+        ),
+    ),
+    ("posted", lambda: post.post_url(HANDLE, TWEET_ID)),
+    ("too long", lambda: post.too_long(99_999)),
+    ("rate limited", lambda: post.rate_limited("23:59 UTC")),
+    ("not confirmed", lambda: post.NOT_CONFIRMED),
+    ("x down", lambda: post.X_DOWN),
+    ("duplicate", lambda: post.DUPLICATE),
+    ("forbidden", lambda: post.FORBIDDEN),
+    ("rejected", lambda: post.REJECTED),
+    ("not posted", lambda: "This text was not posted to X."),
+    # rooms
+    (
+        "created",
+        lambda: (
+            f"Created room {ROOM}; photos you send now go there. Others join with \\JOIN {ROOM} <password>."
+        ),
+    ),
+    ("taken", lambda: f"The name {ROOM} is taken. Pick another name for your room."),
+    ("bad name", lambda: f"{rooms.NAME_RULES} Usage: {rooms.CREATE_USAGE}"),
+    ("long password", lambda: "That password is too long (at most 128 characters)."),
+    ("wrong", lambda: rooms.WRONG),
+    ("locked", lambda: rooms.LOCKED),
+    ("joined", lambda: f"Joined {ROOM}; photos you send now go there. \\RECEIPTS shows them all."),
+    ("joined again", lambda: f"You are in {ROOM} already; it is now your active room."),
+    ("not in room", lambda: rooms.NOT_IN_ROOM),
+    ("no such room", lambda: f"You are not in a room named {ROOM}. \\ROOMS lists yours."),
+    ("left", lambda: f"You left {ROOM}. Your active room is {ROOM}."),
+    ("rooms one", lambda: rooms.rooms_reply([ROOM], ROOM)),
+    ("rooms many", lambda: rooms.rooms_reply([f"{ROOM[:-2]}{n:02}" for n in range(20)], f"{ROOM[:-2]}19")),
+    ("use", lambda: f"Photos you send now go to {ROOM}."),
+    ("receipts link", _gallery),
+    ("gallery not set up", lambda: "The receipt gallery is not set up on this number."),
+    # photos
+    ("no room for photos", lambda: photos.NO_ROOM),
+    ("photos not kept", lambda: photos.NOT_SET_UP),
+    ("photos gave up", lambda: photos.GAVE_UP),
+    ("saved all", lambda: photos.photos_reply(MAX_ITEMS, ROOM, [])),
+    *[(f"one refused: {r[:20]}", lambda r=r: photos.photos_reply(1, ROOM, [(2, r)])) for r in REASONS],  # type: ignore[misc]
+    (
+        "all refused, all reasons",
+        lambda: photos.photos_reply(2, ROOM, [(n + 1, r) for n, r in enumerate(REASONS)]),
+    ),
+    ("none saved", lambda: photos.photos_reply(0, ROOM, [(n + 1, REASONS[n % 3]) for n in range(MAX_ITEMS)])),
+    (
+        "eleven items",
+        lambda: photos.photos_reply(
+            MAX_ITEMS, ROOM, [(MAX_ITEMS + 1, f"at most {MAX_ITEMS} are kept per message")]
+        ),
+    ),
+    # the worker and the limits
+    ("sorry", lambda: worker.SORRY),
+    ("outage", lambda: worker.OUTAGE_SORRY),
+    ("slow down", lambda: middlewares.SLOW_DOWN),
+]
+
+
+ALL = REPLIES + _help_rows()
+
+
+@pytest.mark.parametrize(("name", "make"), ALL, ids=[name for name, _ in ALL])
+def test_reply_fits_one_gsm7_segment(name: str, make: Callable[[], str]) -> None:
+    text = make()
+    septets = gsm7_septets(text)
+    assert septets is not None, f"{name}: not GSM-7 (UCS-2 makes a segment 70 characters): {text!r}"
+    assert septets <= 160, f"{name}: {septets} septets: {text!r}"
+
+
+def test_every_registered_command_is_in_the_help() -> None:
+    ctx = _ctx()
+    shown = " ".join(help.family_text(ctx, family.name) for family in (*help.FAMILIES, help.MORE))
+    for entry in ctx.help_entries:
+        assert entry in shown
+    assert len(handlers.ROUTERS) > 3
+
+
+def test_the_counter_counts_like_a_phone() -> None:
+    assert gsm7_septets("a" * 160) == 160
+    assert fits_one_segment("a" * 160)
+    assert not fits_one_segment("a" * 159 + "\\")  # the extension table takes two septets
+    assert gsm7_septets("[]{}|~^€\\") == 18
+    assert gsm7_septets("Café £5 @ÄÖÜ") == 12
+    assert gsm7_septets("it’s") is None  # a curly quote forces UCS-2
+    assert segments("a" * 161) == 2
+    assert segments("a" * 306) == 2
+    assert segments("a" * 307) == 3
+    assert segments("😀" * 35) == 1
+    assert segments("😀" * 36) == 2

@@ -1,0 +1,205 @@
+"""Start-up of the real `textwire serve` process: a failure is one line that names the problem and
+the fix (and a JSON event when logs are JSON), exit code 2, no traceback, nothing "started"; a
+good start prints one block that says where it listens, the mode and what to do next."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def serve_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env.update(
+        {
+            "TEXTWIRE_CONFIG": str(REPO / "config.toml"),
+            "TEXTWIRE_SERVER_PORT": str(port),
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_LOG_FORMAT": "json",
+            **extra,
+        }
+    )
+    return env
+
+
+def run_failing(tmp_path: Path, env: dict[str, str]) -> tuple[str, str]:
+    """Run `textwire serve` that must stop at start-up; its stdout and stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, capture_output=True, timeout=60
+    )
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 2, (out, err)
+    assert "Traceback" not in out + err
+    assert "app.started" not in out
+    return out, err
+
+
+def one_failure(out: str, err: str) -> str:
+    """The one stderr line, and the same text as the one `app.start_failed` JSON event."""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("textwire: ")
+    events = [json.loads(line) for line in out.splitlines()]
+    failed = [e for e in events if e["event"] == "app.start_failed"]
+    assert len(failed) == 1
+    assert failed[0]["level"] == "error"
+    assert failed[0]["error"] == lines[0].removeprefix("textwire: ")
+    return lines[0]
+
+
+def test_port_in_use_is_one_line_with_the_fix_and_nothing_started(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out, err = run_failing(tmp_path, serve_env(tmp_path, port))
+    line = one_failure(out, err)
+    assert line == f"textwire: port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT"
+    assert not (tmp_path / "data").exists() or not (tmp_path / "data" / "textwire.db").exists()
+
+
+def test_console_logs_get_the_line_alone(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out, err = run_failing(tmp_path, serve_env(tmp_path, port, TEXTWIRE_LOG_FORMAT="console"))
+    assert err == f"textwire: port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT\n"
+    assert "start_failed" not in out
+
+
+@contextlib.contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """`path` refuses new files, also to root (who ignores modes): immutable while root."""
+    path.mkdir(parents=True)
+    if os.getuid() != 0:
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(0o755)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode:  # noqa: S603
+        pytest.skip("running as root without chattr +i: cannot make a folder unwritable")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)  # noqa: S603
+
+
+def test_unwritable_data_folder_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with unwritable(data):
+        out, err = run_failing(tmp_path, serve_env(tmp_path, free_port()))
+    line = one_failure(out, err)
+    assert line.startswith(
+        f"textwire: server.data_dir {data} is not writable by this user (uid {os.getuid()}"
+    )
+    assert line.endswith("or set server.data_dir or TEXTWIRE_SERVER_DATA_DIR")
+    assert f"chown {os.getuid()} {data}" in line
+
+
+def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()  # SQLite cannot open a directory as its file
+    env = serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=f"sqlite:///{folder}")
+    out, err = run_failing(tmp_path, env)
+    line = one_failure(out, err)
+    assert line.startswith(f"textwire: database.url sqlite:///{folder}: cannot open (")
+    assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
+
+
+def test_unreachable_postgresql_names_it_without_the_password(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        url = f"postgresql://textwire:s3cret-pw@127.0.0.1:{port}/textwire"
+        out, err = run_failing(tmp_path, serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url))
+    line = one_failure(out, err)
+    assert line.startswith(f"textwire: database.url postgresql://textwire:***@127.0.0.1:{port}/textwire: ")
+    assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
+    assert "s3cret-pw" not in out + err
+
+
+# -- a good start ----------------------------------------------------------------------------------
+
+
+def spawn(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with open(tmp_path / "out.log", "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=out, stderr=out
+        )
+
+
+async def started(tmp_path: Path, env: dict[str, str], port: int) -> str:
+    """Start the server, wait until it answers, stop it with SIGTERM; its stdout."""
+    proc = spawn(tmp_path, env)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                assert proc.poll() is None, (tmp_path / "out.log").read_text()
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_for(healthy, within=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    return (tmp_path / "out.log").read_text()
+
+
+async def test_start_up_block_says_where_which_mode_and_what_next(tmp_path: Path) -> None:
+    port = free_port()
+    env = serve_env(tmp_path, port, TEXTWIRE_LOG_FORMAT="console")
+    text = await started(tmp_path, env, port)
+    data = tmp_path / "data"
+    assert f"textwire is listening on http://127.0.0.1:{port}\n" in text
+    assert "  public URL   http://127.0.0.1:8080 " in text
+    assert "  mode         development: no twilio.auth_token" in text
+    assert f"               {data / 'dev-twilio-token'}  (generated now)\n" in text
+    assert f"               {data / 'fernet.key'}  (generated now)\n" in text
+    assert "  X posting    off (set x.client_id" in text  # not configured, not listed as on
+    assert "  next         in another terminal: textwire chat --from +15550001111\n" in text
+    assert "alembic" not in text  # no plugin set-up lines on every start
+    assert text.count("textwire is listening") == 1
+    again = await started(tmp_path, env, port)
+    assert "(generated now)" not in again  # the second start generates nothing
+
+
+async def test_json_logs_get_one_started_event_after_the_server_listens(tmp_path: Path) -> None:
+    port = free_port()
+    env = serve_env(tmp_path, port, TEXTWIRE_X_CLIENT_ID="client-1", TEXTWIRE_SERVER_ROLE="web")
+    text = await started(tmp_path, env, port)
+    events: list[dict[str, Any]] = [json.loads(line) for line in text.splitlines()]
+    names = [e["event"] for e in events]
+    assert not any("alembic" in str(e.get("logger")) for e in events)
+    assert names.count("app.started") == 1
+    assert names.index("app.ready") < names.index("app.started") < names.index("app.stopping")
+    [event] = [e for e in events if e["event"] == "app.started"]
+    assert event["listening"] == [f"http://127.0.0.1:{port}"]
+    assert event["role"] == "web"
+    assert event["parts"] == ["writer"]
+    assert event["mode"] == "development"
+    assert event["x"] == "on"
+    assert event["next"] == "in another terminal: textwire chat"
