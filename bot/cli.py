@@ -139,16 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.serve import json_logs
     from storage.crypto import CipherError, KeyMismatch
 
-    if args.command in ("serve", "migrate", "keys"):
-        from bot.datadir import unwritable_folder
-
-        problem = unwritable_folder(config)
-        if problem is not None:
-            _log().error("config.unwritable", error=problem)
-            print(f"textwire: {problem}", file=sys.stderr)
-            return 2
-
     try:
+        if args.command in ("serve", "migrate", "keys"):
+            from bot.startup import check_folders
+
+            check_folders(config)  # a volume this user cannot write: one line and the fix
         if args.command == "serve":
             return serve(config)
         if args.command == "migrate":

@@ -105,7 +105,7 @@ async def _message_from(
         media.append((url, form.get(f"MediaContentType{n}", "")))
     body = form.get("Body", "")
     opt_out_type = form.get("OptOutType", "")[:16]
-    to_phone = form.get("To", "")[:64]
+    to_phone = form.get("To", "")[:32]  # the column's width: one overlong row must not fail a batch
     # the dispatcher knows which handlers are priority ones (carrier keywords, \STOP, \UNLINK)
     probe = Inbound(
         id=0,
@@ -119,7 +119,7 @@ async def _message_from(
     priority = await runtime.dispatcher.is_priority(probe, Context(deps=runtime.deps, log=log))
     return inbox.NewMessage(
         message_sid=sid,
-        account_sid=form.get("AccountSid", ""),
+        account_sid=form.get("AccountSid", "")[:64],
         from_phone=from_phone,
         to_phone=to_phone,
         body=body,
@@ -166,6 +166,9 @@ async def twilio_sms(request: web.Request) -> web.Response:
         runtime.metrics.webhook_seconds.observe(time.perf_counter() - started)
 
 
+_ERROR_CODE = re.compile(r"[0-9]{1,10}")
+
+
 async def twilio_status(request: web.Request) -> web.Response:
     """Delivery status callbacks: signed like the webhook; a late one never moves a row back."""
     runtime = request.app[RUNTIME]
@@ -175,14 +178,13 @@ async def twilio_status(request: web.Request) -> web.Response:
     status = form.get("MessageStatus", "")
     if not _SID.fullmatch(sid) or not status:
         raise web.HTTPBadRequest(text="MessageSid or MessageStatus missing")
+    # Twilio's error codes are a few digits (30003, 21610): anything else is not one of theirs
+    code = form.get("ErrorCode", "")
+    error_code = code if _ERROR_CODE.fullmatch(code) else None
     async with runtime.deps.db.tx() as conn:
-        applied = await outbox.record_delivery(
-            conn, sid, status, form.get("ErrorCode") or None, runtime.deps.now()
-        )
+        applied = await outbox.record_delivery(conn, sid, status, error_code, runtime.deps.now())
     runtime.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
-    log.info(
-        "sms.status", twilio_sid=sid, status=status, applied=applied, error_code=form.get("ErrorCode") or None
-    )
+    log.info("sms.status", twilio_sid=sid, status=status, applied=applied, error_code=error_code)
     return _twiml()
 
 

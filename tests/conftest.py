@@ -107,19 +107,19 @@ def pg_server() -> Iterator[pg.PgServer | None]:
 
 @pytest.fixture
 def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh database for this test: a new SQLite file, or a new PostgreSQL database made from
-    a migrated template (dropped afterwards)."""
+    """A fresh database for this test: a new SQLite file, or a PostgreSQL database in the state
+    of a migrated template (tests/pg.py)."""
     if db_backend == "sqlite":
         yield f"sqlite:///{tmp_path}/data/textwire.db"
         return
     server: pg.PgServer | None = request.getfixturevalue("pg_server")
     if server is None:
         pytest.skip(pg.SKIP_REASON)
-    name = server.create_database()
+    name = server.acquire()
     try:
         yield server.url_of(name)
     finally:
-        server.drop_database(name)
+        server.release(name)
 
 
 @pytest.fixture

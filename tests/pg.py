@@ -1,6 +1,8 @@
 """The PostgreSQL half of the test matrix: find the server, keep one migrated template database
-per test session, and give each test a fresh database copied from it (`CREATE DATABASE ...
-TEMPLATE ...`, about as fast as a new SQLite file).
+per test session, and give each test a database in the template's state: a copy of it (`CREATE
+DATABASE ... TEMPLATE ...`), or one an earlier test used, emptied (`TRUNCATE ... RESTART
+IDENTITY`, several times faster than a new copy) when its schema is still the template's and
+nothing is connected to it; otherwise that one is dropped.
 
 The server is `TEXTWIRE_TEST_PG_URL` (default postgresql://textwire:textwire@127.0.0.1:5432/postgres,
 a role that may create databases). `TEXTWIRE_TEST_DB=sqlite` or `=postgresql` runs one half only.
@@ -70,6 +72,8 @@ class PgServer:
         self.url = url
         self.tag = f"{PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
         self.template = f"{self.tag}_template"
+        self._free: list[str] = []  # emptied databases in the template's state
+        self._shape = ""  # the template's schema: tables, columns, types, revision
 
     @classmethod
     def connect(cls) -> PgServer | None:
@@ -84,9 +88,7 @@ class PgServer:
         return server
 
     async def _admin(self) -> Any:
-        import asyncpg
-
-        return await asyncpg.connect(self.url, timeout=5)
+        return await asyncpg_connect(self.url)
 
     async def _ping(self) -> None:
         conn = await self._admin()
@@ -126,6 +128,52 @@ class PgServer:
             await db.migrate()
         finally:
             await db.close()
+        conn = await asyncpg_connect(self.url_of(self.template))
+        try:
+            self._shape = await conn.fetchval(_SHAPE)
+        finally:
+            await conn.close()
+
+    def acquire(self) -> str:
+        """A database in the template's state, for one test."""
+        if self._free:
+            return self._free.pop()
+        return self.create_database()
+
+    def release(self, name: str) -> None:
+        """Back to the pool when it can be emptied to the template's state, else dropped."""
+        if run_sync(lambda: self._reset(name)):
+            self._free.append(name)
+        else:
+            self.drop_database(name)
+
+    async def _reset(self, name: str) -> bool:
+        try:
+            conn = await asyncpg_connect(self.url_of(name))
+        except Exception:
+            return False
+        try:
+            await conn.execute("SET lock_timeout = '5s'")
+            others = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name
+            )
+            if others or await conn.fetchval(_SHAPE) != self._shape:
+                return False  # a connection left open, or a test changed the schema
+            tables = [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> 'alembic_version'"
+                )
+            ]
+            if tables:
+                names = ", ".join(f'"{t}"' for t in tables)
+                await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return True
+        except Exception:
+            return False
+        finally:
+            await conn.close()
 
     def url_of(self, name: str) -> str:
         return with_database(self.url, name)
@@ -154,7 +202,29 @@ class PgServer:
         run_sync(drop)
 
     def close(self) -> None:
+        for name in self._free:
+            self.drop_database(name)
+        self._free.clear()
         self.drop_database(self.template)
+
+
+# The schema of a database in one string (tables, columns, types, defaults, indexes, revision).
+_SHAPE = """
+SELECT md5(
+  coalesce((SELECT string_agg(table_name || '.' || column_name || ':' || data_type || ':'
+                              || coalesce(column_default, '') || ':' || is_nullable, ','
+                              ORDER BY table_name, column_name)
+            FROM information_schema.columns WHERE table_schema = 'public'), '')
+  || '|' || coalesce((SELECT string_agg(indexdef, ',' ORDER BY indexdef) FROM pg_indexes
+                      WHERE schemaname = 'public'), '')
+  || '|' || coalesce((SELECT string_agg(version_num, ',') FROM alembic_version), ''))
+"""
+
+
+async def asyncpg_connect(url: str) -> Any:
+    import asyncpg
+
+    return await asyncpg.connect(url, timeout=5)
 
 
 def _alive(pid: int) -> bool:

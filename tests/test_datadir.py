@@ -11,7 +11,8 @@ import pytest
 
 from bot.cli import main
 from bot.config import load_config
-from bot.datadir import unwritable_folder
+from bot.errors import StartupError
+from bot.startup import check_folders
 
 CONFIG = str(Path(__file__).parent.parent / "config.toml")
 
@@ -27,7 +28,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
 
 def test_writable_folders_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch, tmp_path / "data")
-    assert unwritable_folder(load_config(CONFIG)) is None
+    check_folders(load_config(CONFIG))  # raises nothing
     assert (tmp_path / "data" / "media").is_dir()
 
 
@@ -42,8 +43,8 @@ def test_unwritable_data_dir_is_one_line_with_the_fix(
     assert main([*command, "--config", CONFIG]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("textwire: server.data_dir: ")
-    assert f"chown -R {os.getuid()}:{os.getgid()}" in err[0]
+    assert err[0].startswith("textwire: server.data_dir ")
+    assert f"chown {os.getuid()}" in err[0]
     assert "Traceback" not in err[0]
 
 
@@ -54,8 +55,7 @@ def test_read_only_volume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     data.chmod(0o555)
     try:
         _env(monkeypatch, data)
-        problem = unwritable_folder(load_config(CONFIG))
-        assert problem is not None
-        assert "server.data_dir" in problem
+        with pytest.raises(StartupError, match=r"server\.data_dir"):
+            check_folders(load_config(CONFIG))
     finally:
         data.chmod(0o755)

@@ -37,7 +37,9 @@ assert len(PUBLIC_URL) == 40
 def _deps() -> Any:
     config = Config(server=ServerConfig(public_url=PUBLIC_URL))
     signer = LinkSigner([b"k" * 32])
-    return SimpleNamespace(config=config, now=lambda: 9_999_999_999.0, services={"link_signer": signer})
+    return SimpleNamespace(
+        config=config, now=lambda: 9_999_999_999.0, services=SimpleNamespace(link_signer=signer)
+    )
 
 
 def _ctx() -> Context:
