@@ -25,6 +25,7 @@ from bot.devmode import twilio_auth_token
 from bot.dispatch import Dispatcher, Router
 from bot.drain import DRAIN, Drain
 from bot.ingest import InboxWriter
+from bot.leases import Leases, new_owner_id
 from bot.lifecycle import ROLE_PARTS, Part
 from bot.logs import get_logger
 from bot.metrics import Metrics
@@ -183,7 +184,9 @@ async def _start(
         clock=clock,
         services=Services(transport=transport),
     )
-    scheduler = Scheduler()
+    owner = new_owner_id()  # this process's claims and heartbeats (bot/leases.py)
+    leases = Leases(deps, owner)
+    scheduler = Scheduler(leases=leases)
     register_core_jobs(scheduler)
     ready_checks: dict[str, ReadyCheck] = {"database": partial(write_probe, db)}  # a write, not SELECT 1
     for feature in features:  # each adds its services; the last `deps` is the app's
@@ -194,8 +197,9 @@ async def _start(
             deps = dataclasses.replace(deps, services=services)
 
     dispatcher = build_dispatcher(extra_routers)
-    worker = Worker(deps, dispatcher, metrics)
-    sender = Sender(deps, transport, metrics)
+    worker = Worker(deps, dispatcher, metrics, owner=owner)
+    sender = Sender(deps, transport, metrics, owner=owner)
+    leases.on_takeover += [worker.wake, sender.wake]
     notifier.subscribe(notify.INBOX, worker.wake)
     notifier.subscribe(notify.OUTBOX, sender.wake)
     wakeup.target = lambda: notifier.publish(notify.OUTBOX)
@@ -228,6 +232,9 @@ async def _start(
         "scheduler": Part("scheduler", start_scheduler, stop_scheduler),
     }
     wanted = [name for name in ROLE_PARTS[config.server.role] if run_scheduler or name != "scheduler"]
+    # every role heartbeats, and stops heartbeating last (after its parts released their claims)
+    await leases.start()
+    stack.push_async_callback(leases.stop)
     stack.push_async_callback(runtime.lifecycle.stop)
     await runtime.lifecycle.start([available[name] for name in wanted])
     # `app.started` comes from `textwire serve` once the server listens (bot/serve.py)

@@ -11,10 +11,16 @@ WINDOW = 60.0
 
 
 async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
-    """`ctx.user`: the sender's record, created on their first message."""
-    async with ctx.deps.db.tx() as conn:
-        ctx.user, created = await users.get_or_create(conn, msg.from_phone, ctx.deps.now())
-    ctx.data["new_user"] = created
+    """`ctx.user`: the sender's record, created on their first message. The worker loads the
+    users of a whole claimed batch in one query (`users.senders`) and sets `ctx.user` and
+    `ctx.data["new_user"]` before the middlewares run; anything else (a test feeding the
+    dispatcher directly) gets them here."""
+    if ctx.user is not None and ctx.user.phone == msg.from_phone:
+        created = bool(ctx.data.get("new_user"))
+    else:
+        async with ctx.deps.db.tx() as conn:
+            ctx.user, created = await users.get_or_create(conn, msg.from_phone, ctx.deps.now())
+        ctx.data["new_user"] = created
     if created:
         ctx.log.info("user.created")
     return await handler(msg, ctx)
@@ -28,8 +34,10 @@ async def rate_limit(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRes
         return await handler(msg, ctx)
     limit = ctx.deps.config.limits.per_sender_per_minute
     now = ctx.deps.now()
-    async with ctx.deps.db.read() as conn:
-        count = await inbox.handled_since(conn, msg.from_phone, now - WINDOW)
+    count = ctx.data.get("handled_recently")  # the worker counts for the whole batch at claim time
+    if not isinstance(count, int):
+        async with ctx.deps.db.read() as conn:
+            count = await inbox.handled_since(conn, msg.from_phone, now - WINDOW)
     if count < limit:
         return await handler(msg, ctx)
     notice = None

@@ -8,15 +8,18 @@ to `worker.send_retry_hours`, then failed and logged. Permanent errors are not r
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.claimloop import ClaimLoop
 from bot.deps import Deps
 from bot.logs import get_logger, mask_phone
 from bot.metrics import Metrics
-from bot.twilio_client import LogTransport, SendError, Transport
+from bot.twilio_client import LogTransport, SendError, Sent, Transport
 from bot.worker import backoff
 from storage import outbox, users
 
@@ -25,145 +28,172 @@ log = get_logger(__name__)
 LEASE_SECONDS = 120.0
 
 
-class Sender:
-    def __init__(self, deps: Deps, transport: Transport, metrics: Metrics, *, concurrency: int = 8) -> None:
-        self.deps = deps
+@dataclass(frozen=True)
+class Send:
+    """A claimed outbox row, and whether its number was opted out at claim time."""
+
+    id: int
+    to: str
+    body: str
+    redact: bool
+    attempts: int
+    created_at: float
+    opted_out: bool
+    claimed_at: float
+    reconcile_since: float | None  # an earlier try's outcome is unknown: look it up first
+
+
+@dataclass(frozen=True)
+class Outcome:
+    mark: outbox.Mark
+    opted_out_phone: str | None = None  # Twilio said 21610: record the opt-out too
+
+
+class Sender(ClaimLoop[Send, Outcome]):
+    """Claims queued replies in batches (one statement, plus one query for opted-out numbers),
+    sends them concurrently (at most `concurrency` at once) and records the outcomes in batches."""
+
+    name = "sender"
+
+    def __init__(
+        self,
+        deps: Deps,
+        transport: Transport,
+        metrics: Metrics,
+        *,
+        concurrency: int = 32,
+        owner: str | None = None,
+    ) -> None:
+        super().__init__(deps, owner=owner or f"sender-{secrets.token_hex(4)}", concurrency=concurrency)
         self.transport = transport
         self.metrics = metrics
-        self.concurrency = concurrency
-        self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._stopping = False
         # Twilio keys its answers on our request; dev transport has no delivery to wait for.
         self._redact_when_sent = not isinstance(transport, LogTransport)
 
-    def wake(self) -> None:
-        self._wake.set()
+    async def claim(self, conn: AsyncConnection, *, now: float, limit: int) -> list[Send]:
+        rows = await outbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
+        if not rows:
+            return []
+        opted_out = await users.opted_out_among(conn, (row.to_phone for row in rows))
+        return [
+            Send(
+                id=row.id,
+                to=row.to_phone,
+                body=row.body,
+                redact=bool(row.redact),
+                attempts=row.attempts,
+                created_at=row.created_at,
+                opted_out=row.to_phone in opted_out,
+                claimed_at=now,
+                reconcile_since=row.reconcile_since,
+            )
+            for row in rows
+        ]
 
-    async def start(self) -> None:
-        if self.deps.db.is_sqlite:
-            async with self.deps.db.tx() as conn:
-                released = await outbox.release_claims(conn)
-            if released:
-                log.warning("sender.claims_released", count=released)
-        self._loop_task = asyncio.create_task(self._run(), name="sender")
+    async def write(self, conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+        for outcome in outcomes:
+            if outcome.opted_out_phone is not None:
+                await users.set_opted_out(conn, outcome.opted_out_phone, True, outcome.mark.now)
+        await outbox.mark_many(conn, self.owner, [o.mark for o in outcomes])
 
-    async def stop(self, grace: float = 10.0) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-        if self._tasks:
-            _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+    async def release(self, conn: AsyncConnection) -> int:
+        return await outbox.release_claims(conn, owner=self.owner)
 
-    async def _run(self) -> None:
-        poll = self.deps.config.worker.poll_seconds
-        while not self._stopping:
-            self._wake.clear()
-            free = self.concurrency - len(self._tasks)
-            rows = []
-            if free > 0:
-                try:
-                    async with self.deps.db.tx() as conn:
-                        rows = await outbox.claim(conn, now=self.deps.now(), limit=free, lease=LEASE_SECONDS)
-                except Exception as exc:
-                    log.error("sender.claim_failed", error=type(exc).__name__)
-            for row in rows:
-                task = asyncio.create_task(self._send(row))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
-            if rows and len(rows) == free:
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(poll):
-                    await self._wake.wait()
+    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+        await outbox.release_claims(conn, owner=self.owner, ids=[outcome.mark.id])
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._wake.set()
-
-    async def _send(self, row: sa.Row[tuple[object, ...]]) -> None:
-        m = row._mapping
-        row_id: int = m["id"]
-        to: str = m["to_phone"]
-        structlog.contextvars.bind_contextvars(outbox_id=row_id, to=mask_phone(to))
+    async def handle(self, item: Send) -> None:
+        structlog.contextvars.bind_contextvars(outbox_id=item.id, to=mask_phone(item.to))
         try:
-            async with self.deps.db.read() as conn:
-                opted_out = await users.is_opted_out(conn, to)
-            if opted_out:
-                async with self.deps.db.tx() as conn:
-                    await outbox.mark(conn, row_id, now=self.deps.now(), status="skipped", error="opted out")
+            if item.opted_out:
+                await self.commit(
+                    Outcome(outbox.Mark(item.id, "skipped", self.deps.now(), error="opted out"))
+                )
                 self.metrics.outbound.labels(status="skipped").inc()
                 log.info("sms.skipped_opted_out")
                 return
-            try:
-                sent = await self.transport.send(to, m["body"])
-            except SendError as exc:
-                await self._failed(m, exc)
-                return
+            sent = await self._reconciled(item) if item.reconcile_since is not None else None
+            if sent is None:
+                try:
+                    sent = await self.transport.send(item.to, item.body)
+                except SendError as exc:
+                    await self._failed(item, exc)
+                    return
             now = self.deps.now()
-            values: dict[str, object] = {
-                "status": "sent",
-                "twilio_sid": sent.sid,
-                "sent_at": now,
-                "error": None,
-            }
-            if m["redact"] and self._redact_when_sent:
-                values.update(body=outbox.REDACTED, redacted=True)
-            async with self.deps.db.tx() as conn:
-                await outbox.mark(conn, row_id, now=now, **values)
+            redacted = outbox.REDACTED if item.redact and self._redact_when_sent else None
+            await self.commit(
+                Outcome(outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted))
+            )
             self.metrics.outbound.labels(status="sent").inc()
-            log.info("sms.sent", twilio_sid=sent.sid, attempts=m["attempts"])
+            log.info("sms.sent", twilio_sid=sent.sid, attempts=item.attempts)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the lease brings the row back
             log.error("sender.failed", error=type(exc).__name__)
 
-    async def _failed(self, m: sa.RowMapping, exc: SendError) -> None:
+    async def _reconciled(self, item: Send) -> Sent | None:
+        """The message Twilio already took for this reply, if it did (see TwilioTransport.find
+        for how one is matched); None means send it. When Twilio cannot be asked, the reply is
+        sent again: a lost reply is worse than a duplicate."""
+        assert item.reconcile_since is not None
+        try:
+            candidates = await self.transport.find(item.to, item.body, item.reconcile_since)
+        except Exception as exc:
+            log.warning("sms.reconcile_failed", error=type(exc).__name__)
+            return None
+        if candidates:
+            async with self.deps.db.read() as conn:
+                known = await outbox.known_sids(conn, [c.sid for c in candidates])
+            for candidate in candidates:
+                if candidate.sid not in known:
+                    log.info("sms.reconciled", found=True, twilio_sid=candidate.sid)
+                    self.metrics.outbound.labels(status="reconciled").inc()
+                    return candidate
+        log.info("sms.reconciled", found=False)
+        return None
+
+    async def _failed(self, item: Send, exc: SendError) -> None:
         now = self.deps.now()
-        row_id: int = m["id"]
         code = str(exc.code) if exc.code is not None else (str(exc.status) if exc.status else None)
         if exc.opted_out:
-            async with self.deps.db.tx() as conn:
-                await users.set_opted_out(conn, m["to_phone"], True, now)
-                await outbox.mark(
-                    conn, row_id, now=now, status="failed", error_code=code, error="recipient opted out"
+            await self.commit(
+                Outcome(
+                    outbox.Mark(item.id, "failed", now, error_code=code, error="recipient opted out"),
+                    opted_out_phone=item.to,
                 )
+            )
             self.metrics.outbound.labels(status="failed").inc()
             log.warning("sms.opted_out_at_carrier", code=exc.code)
             return
         window = self.deps.config.worker.send_retry_hours * 3600
-        if exc.retryable and now - m["created_at"] < window:
+        if exc.retryable and now - item.created_at < window:
             delay = max(
                 exc.retry_after or 0.0,
-                backoff(m["attempts"], base=self.deps.config.worker.retry_base_seconds, cap=600.0),
+                backoff(item.attempts, base=self.deps.config.worker.retry_base_seconds, cap=600.0),
             )
-            async with self.deps.db.tx() as conn:
-                await outbox.mark(
-                    conn,
-                    row_id,
-                    now=now,
-                    status="queued",
-                    next_attempt_at=now + delay,
-                    error_code=code,
-                    error=str(exc)[:300],
+            await self.commit(
+                Outcome(
+                    outbox.Mark(
+                        item.id,
+                        "queued",
+                        now,
+                        next_attempt_at=now + delay,
+                        error_code=code,
+                        error=str(exc)[:300],
+                        # no answer (a timeout, a dropped connection): Twilio may have taken it
+                        reconcile_since=item.claimed_at if exc.status is None else item.reconcile_since,
+                    )
                 )
+            )
             self.metrics.outbound.labels(status="retry").inc()
             log.warning(
                 "sms.send_retry",
                 status=exc.status,
                 code=exc.code,
                 delay=round(delay, 1),
-                attempts=m["attempts"],
+                attempts=item.attempts,
             )
             return
-        async with self.deps.db.tx() as conn:
-            await outbox.mark(conn, row_id, now=now, status="failed", error_code=code, error=str(exc)[:300])
+        await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
         self.metrics.outbound.labels(status="failed").inc()
-        log.error("sms.send_failed", status=exc.status, code=exc.code, attempts=m["attempts"])
+        log.error("sms.send_failed", status=exc.status, code=exc.code, attempts=item.attempts)

@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -65,6 +66,15 @@ class Sent:
 
 class Transport(Protocol):
     async def send(self, to: str, body: str) -> Sent: ...
+
+    async def find(self, to: str, body: str, since: float) -> list[Sent]:
+        """Messages already accepted for `to` with `body` since `since` (oldest first); raises
+        SendError when that cannot be known."""
+        ...
+
+
+CLOCK_ALLOWANCE_SECONDS = 2.0  # our clock against Twilio's, and date_created's whole seconds
+FIND_LIMIT = 200
 
 
 def basic_auth_header(user: str, password: str) -> str:
@@ -163,6 +173,45 @@ class TwilioTransport:
         message = await self._client.messages.create_async(**kwargs)
         return Sent(sid=str(message.sid), status=str(message.status or "queued"))
 
+    async def find(self, to: str, body: str, since: float) -> list[Sent]:
+        """The account's messages that could be the reply whose try, claimed at `since`, ended
+        with an unknown outcome (its process died mid-send, or Twilio did not answer in time).
+
+        How a sent message is matched:
+        - Twilio lists the account's Messages filtered by `To` = the recipient and `DateSent>=`
+          the claim's UTC date (its filter works on whole days), newest first, at most
+          FIND_LIMIT of them. A message Twilio accepted but has not sent yet has no DateSent and
+          is not listed: a takeover comes STALE_SECONDS after the owner's last heartbeat, by
+          when Twilio has usually sent it.
+        - It went out from this account (`direction` outbound-*),
+        - with exactly this body (Twilio keeps the body it was given),
+        - and was created no earlier than the claim time, less CLOCK_ALLOWANCE_SECONDS (Twilio's
+          `date_created` has whole seconds; the clocks may differ a little): a message created
+          before the claim belongs to an earlier reply.
+        The sender then drops candidates already recorded as another outbox row's `twilio_sid`
+        (the same text to the same person twice) and takes the oldest one left.
+        """
+        day = datetime.fromtimestamp(since - CLOCK_ALLOWANCE_SECONDS, UTC).date().isoformat()
+        earliest = since - CLOCK_ALLOWANCE_SECONDS
+        try:
+            listed = await self._client.messages.list_async(
+                to=to, date_sent_after=day, limit=FIND_LIMIT, page_size=50
+            )
+        except SendError:
+            raise
+        except Exception as exc:  # an answer the library could not read
+            raise SendError(f"could not list messages: {type(exc).__name__}") from None
+        found = [
+            Sent(sid=str(m.sid), status=str(m.status or "sent"))
+            for m in listed
+            if str(m.direction or "").startswith("outbound")
+            and m.body == body
+            and m.date_created is not None
+            and m.date_created.timestamp() >= earliest
+        ]
+        found.reverse()  # oldest first
+        return found
+
 
 _LINKS = re.compile(r"(/x/link/)[A-Za-z0-9_\-]+|((?:sig|exp)=)[^&\s]+")
 
@@ -178,6 +227,9 @@ class LogTransport:
     async def send(self, to: str, body: str) -> Sent:
         log.info("sms.sent.dev", to=mask_phone(to), text=mask_links(body))
         return Sent(sid="DV" + secrets.token_hex(16), status="sent")
+
+    async def find(self, to: str, body: str, since: float) -> list[Sent]:
+        return []  # nothing leaves the process: a resend is only another log line
 
 
 __all__ = [

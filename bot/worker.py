@@ -9,21 +9,24 @@ to be claimed again (at start-up for the embedded single process, or when the le
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.claimloop import ClaimLoop
 from bot.deps import Deps
 from bot.dispatch import Context, Dispatcher, Inbound, Media, Reply
 from bot.errors import Defer, Retry
 from bot.logs import get_logger, mask_phone
 from bot.metrics import Metrics
-from storage import inbox, outbox
+from bot.middlewares import WINDOW
+from storage import inbox, outbox, users
 
 log = get_logger(__name__)
 
@@ -59,92 +62,87 @@ def inbound_from_row(row: sa.Row[tuple[object, ...]]) -> Inbound:
     )
 
 
-class Worker:
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one message leaves to commit: its inbox row and the replies to queue."""
+
+    finished: inbox.Finished | None = None
+    rescheduled: inbox.Rescheduled | None = None
+    replies: tuple[outbox.NewReply, ...] = ()
+
+
+Claim = tuple[Inbound, users.Sender | None]
+
+
+class Worker(ClaimLoop[Claim, Outcome]):
+    """Claims ready inbox rows in batches (one statement, with their senders' users and rate
+    counts in one more query), handles them concurrently (`worker.concurrency` at once) and
+    commits their outcomes in batches: inbox rows done or rescheduled and their replies, one
+    transaction for whatever is waiting. A message is in flight until its outcome is committed,
+    and its sender's next message is not claimable before that (see `inbox.claim`)."""
+
+    name = "worker"
+
     def __init__(
         self, deps: Deps, dispatcher: Dispatcher, metrics: Metrics, *, owner: str | None = None
     ) -> None:
-        self.deps = deps
+        super().__init__(
+            deps, owner=owner or f"worker-{secrets.token_hex(4)}", concurrency=deps.config.worker.concurrency
+        )
         self.dispatcher = dispatcher
         self.metrics = metrics
-        self.owner = owner or f"worker-{secrets.token_hex(4)}"
-        self._wake = asyncio.Event()
-        self._tasks: dict[asyncio.Task[None], str] = {}
-        self._loop_task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self.on_idle: Callable[[], None] | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
+    async def claim(self, conn: AsyncConnection, *, now: float, limit: int) -> list[Claim]:
+        rows = await inbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
+        if not rows:
+            return []
+        messages = [inbound_from_row(row) for row in rows]
+        known = await users.senders(conn, {m.from_phone for m in messages}, now=now, since=now - WINDOW)
+        return [(m, known.get(m.from_phone)) for m in messages]
 
-    async def start(self) -> None:
-        async with self.deps.db.tx() as conn:
-            released = await inbox.release_claims(
-                conn, now=self.deps.now(), everything=self.deps.db.is_sqlite
-            )
-        if released:
-            log.warning("worker.claims_released", count=released)
-        self._loop_task = asyncio.create_task(self._run(), name="worker")
+    def task_name(self, item: Claim) -> str:
+        return f"handle-{item[0].message_sid}"
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming; let handlers in flight finish for `grace` seconds, then cancel them and
-        release their claims so another process (or the next start) takes them."""
-        self._stopping = True
-        self._wake.set()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-        if self._tasks:
-            _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            async with self.deps.db.tx() as conn:
-                await inbox.release_claims(conn, now=self.deps.now(), owner=self.owner)
+    async def handle(self, item: Claim) -> None:
+        await self._handle(*item)
 
-    async def _run(self) -> None:
-        poll = self.deps.config.worker.poll_seconds
-        limit = self.deps.config.worker.concurrency
-        while not self._stopping:
-            self._wake.clear()
-            free = limit - len(self._tasks)
-            claimed = []
-            if free > 0:
-                try:
-                    async with self.deps.db.tx() as conn:
-                        now = self.deps.now()
-                        await inbox.release_claims(conn, now=now)
-                        claimed = await inbox.claim(
-                            conn,
-                            now=now,
-                            limit=free,
-                            owner=self.owner,
-                            lease=LEASE_SECONDS,
-                            busy_senders=self._tasks.values(),
-                        )
-                except Exception as exc:
-                    log.error("worker.claim_failed", error=type(exc).__name__)
-            for row in claimed:
-                msg = inbound_from_row(row)
-                task = asyncio.create_task(self._handle(msg), name=f"handle-{msg.message_sid}")
-                self._tasks[task] = msg.from_phone
-                task.add_done_callback(self._done)
-            if len(claimed) == free and free > 0:
-                continue  # there may be more ready right now
-            if not self._tasks and not claimed and self.on_idle is not None:
-                self.on_idle()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(poll):
-                    await self._wake.wait()
+    async def write(self, conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+        await inbox.settle_many(
+            conn,
+            self.owner,
+            [o.finished for o in outcomes if o.finished is not None],
+            [o.rescheduled for o in outcomes if o.rescheduled is not None],
+        )
+        await outbox.enqueue_many(conn, [reply for o in outcomes for reply in o.replies])
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
-        self._wake.set()
+    def written(self, outcomes: Sequence[Outcome]) -> None:
+        if any(o.replies for o in outcomes):
+            self.deps.wake_sender()
 
-    async def _handle(self, msg: Inbound) -> None:
+    async def release(self, conn: AsyncConnection) -> int:
+        return await inbox.release_claims(conn, owner=self.owner)
+
+    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+        row = outcome.finished or outcome.rescheduled
+        if row is not None:
+            await inbox.release_claims(conn, owner=self.owner, ids=[row.id])
+
+    async def _commit(
+        self,
+        *,
+        finished: inbox.Finished | None = None,
+        rescheduled: inbox.Rescheduled | None = None,
+        replies: list[outbox.NewReply] | None = None,
+    ) -> None:
+        await self.commit(Outcome(finished, rescheduled, tuple(replies or ())))
+
+    async def _handle(self, msg: Inbound, sender: users.Sender | None = None) -> None:
         structlog.contextvars.bind_contextvars(message_sid=msg.message_sid, sender=mask_phone(msg.from_phone))
         ctx = Context(deps=self.deps, log=log.bind())
+        if sender is not None:
+            ctx.user = sender.user
+            ctx.data["new_user"] = sender.created
+            ctx.data["handled_recently"] = sender.handled_recently
         try:
             try:
                 replies = await self.dispatcher.feed(msg, ctx)
@@ -171,13 +169,12 @@ class Worker:
         self, msg: Inbound, ctx: Context | None, status: str, replies: list[Reply], error: str | None = None
     ) -> None:
         now = self.deps.now()
-        async with self.deps.db.tx() as conn:
-            await inbox.finish(
-                conn, msg.id, status=status, now=now, body=ctx.redacted_body if ctx else None, error=error
-            )
-            for i, reply in enumerate(replies):
-                await outbox.enqueue(
-                    conn,
+        await self._commit(
+            finished=inbox.Finished(
+                msg.id, status, now, body=ctx.redacted_body if ctx else None, error=error
+            ),
+            replies=[
+                outbox.NewReply(
                     to=msg.from_phone,
                     body=reply.text,
                     redact=reply.redact,
@@ -185,26 +182,31 @@ class Worker:
                     inbox_id=msg.id,
                     now=now,
                 )
-        if replies:
-            self.deps.wake_sender()
+                for i, reply in enumerate(replies)
+            ],
+        )
 
     async def _defer(self, msg: Inbound, defer: Defer) -> None:
         now = self.deps.now()
-        async with self.deps.db.tx() as conn:
-            await inbox.reschedule(
-                conn, msg.id, at=defer.until, status="parked" if defer.parked else "pending", refund=True
-            )
-            if defer.notice:
-                await outbox.enqueue(
-                    conn,
+        notice = (
+            [
+                outbox.NewReply(
                     to=msg.from_phone,
                     body=defer.notice,
                     dedupe_key=f"{msg.message_sid}:{defer.notice_key}",
                     inbox_id=msg.id,
                     now=now,
                 )
-        if defer.notice:
-            self.deps.wake_sender()
+            ]
+            if defer.notice
+            else []
+        )
+        await self._commit(
+            rescheduled=inbox.Rescheduled(
+                msg.id, defer.until, status="parked" if defer.parked else "pending", refund=True
+            ),
+            replies=notice,
+        )
         self.metrics.handled.labels(result="deferred").inc()
         log.info("sms.deferred", parked=defer.parked, seconds=round(defer.until - now, 1))
 
@@ -223,8 +225,7 @@ class Worker:
             if retry.delay is not None
             else backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds * 2.5, cap=1800.0)
         )
-        async with self.deps.db.tx() as conn:
-            await inbox.reschedule(conn, msg.id, at=now + delay, error=retry.reason)
+        await self._commit(rescheduled=inbox.Rescheduled(msg.id, now + delay, error=retry.reason))
         self.metrics.handled.labels(result="retry").inc()
         log.warning("sms.retry", reason=retry.reason, attempts=msg.attempts, delay=round(delay, 1))
 
@@ -238,6 +239,7 @@ class Worker:
             await self._finish(msg, ctx, "failed", [Reply(SORRY)], error=f"{type(exc).__name__}: {exc}"[:500])
             return
         delay = backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds, cap=300.0)
-        async with self.deps.db.tx() as conn:
-            await inbox.reschedule(conn, msg.id, at=self.deps.now() + delay, error=type(exc).__name__)
+        await self._commit(
+            rescheduled=inbox.Rescheduled(msg.id, self.deps.now() + delay, error=type(exc).__name__)
+        )
         self.metrics.handled.labels(result="retry").inc()

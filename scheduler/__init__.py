@@ -16,12 +16,17 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.deps import Deps
+from bot.leases import Leases
 
 JobFunc = Callable[[Deps], Awaitable[Any]]
 
 
 class Scheduler:
-    def __init__(self) -> None:
+    """`leases`: each run of a job first takes that job's lease for most of its interval, so with
+    several processes a job runs once per interval, on one of them."""
+
+    def __init__(self, *, leases: Leases | None = None) -> None:
+        self.leases = leases
         self.aps = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -42,7 +47,7 @@ class Scheduler:
         for job_id, func, seconds, jitter, run_now in self._jobs:
             extra: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if run_now else {}
             self.aps.add_job(
-                func,
+                self._leased(job_id, func, seconds),
                 "interval",
                 seconds=seconds,
                 jitter=jitter or None,
@@ -52,6 +57,19 @@ class Scheduler:
                 **extra,
             )
         self.aps.start()
+
+    def _leased(self, job_id: str, func: JobFunc, seconds: float) -> JobFunc:
+        leases = self.leases
+        if leases is None:
+            return func
+
+        async def run(deps: Deps) -> Any:
+            if not await leases.take_job(job_id, seconds * 0.8):
+                return None  # another process runs this interval's turn
+            return await func(deps)
+
+        run.__name__ = run.__qualname__ = getattr(func, "__name__", job_id)
+        return run
 
     def shutdown(self) -> None:
         # shutdown is scheduled on the loop (call_soon_threadsafe); wait=True cannot wait here

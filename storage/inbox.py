@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
@@ -124,37 +124,59 @@ class SqliteAppender:
         return new
 
 
-async def release_claims(
-    conn: AsyncConnection, *, now: float, everything: bool = False, owner: str | None = None
-) -> int:
-    """Put claimed rows back to pending: expired leases, one owner's claims, or all (a restart of
-    the single embedded process)."""
-    where = inbox.c.status == "processing"
-    if owner is not None:
-        where = sa.and_(where, inbox.c.claimed_by == owner)
-    elif not everything:
-        where = sa.and_(where, inbox.c.claimed_until < now)
+async def release_claims(conn: AsyncConnection, *, owner: str, ids: Sequence[int] | None = None) -> int:
+    """Put `owner`'s claimed rows back to pending (a process stopping). Claims of other owners are
+    never released here: a dead owner's are taken over (storage/leases.py)."""
     result = await conn.execute(
-        sa.update(inbox).where(where).values(status="pending", claimed_by=None, claimed_until=None)
+        sa.update(inbox)
+        .where(
+            inbox.c.status == "processing",
+            inbox.c.claimed_by == owner,
+            inbox.c.id.in_(ids) if ids is not None else sa.true(),
+        )
+        .values(status="pending", claimed_by=None, claimed_until=None)
     )
     return result.rowcount
 
 
-_CANDIDATES = sa.text(
-    """
-    SELECT i.id, i.from_phone, i.priority FROM inbox AS i
-    WHERE i.next_attempt_at <= :now AND (
-        i.status = 'parked'
-        OR (i.status = 'pending' AND (
-            i.priority = 1
-            OR NOT EXISTS (
-                SELECT 1 FROM inbox AS j
-                WHERE j.from_phone = i.from_phone AND j.id < i.id AND j.priority = 0
-                  AND j.status IN ('pending', 'processing'))))
+# A row is ready when it is due and is the first unfinished message of its sender (priority rows
+# and parked rows skip the line). Aliases keep the subquery apart from the UPDATE's own table.
+_c = inbox.alias("c")
+_j = inbox.alias("j")
+_blocked = (
+    sa.select(_j.c.id)
+    .where(
+        _j.c.from_phone == _c.c.from_phone,
+        _j.c.id < _c.c.id,
+        _j.c.priority == 0,
+        _j.c.status.in_(("pending", "processing")),
     )
-    ORDER BY i.priority DESC, i.id
-    LIMIT :limit
-    """
+    .exists()
+)
+_READY = (
+    sa.select(_c.c.id)
+    .where(
+        _c.c.next_attempt_at <= sa.bindparam("now"),
+        sa.or_(
+            _c.c.status == "parked",
+            sa.and_(_c.c.status == "pending", sa.or_(_c.c.priority == 1, ~_blocked)),
+        ),
+    )
+    .order_by(_c.c.priority.desc(), _c.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)  # PostgreSQL: concurrent claimers skip each other's rows
+)
+# One statement claims the batch: built once, compiled once per dialect (SQLAlchemy's cache).
+_CLAIM = (
+    sa.update(inbox)
+    .where(inbox.c.id.in_(_READY.scalar_subquery()), inbox.c.status.in_(("pending", "parked")))
+    .values(
+        status="processing",
+        claimed_by=sa.bindparam("owner"),
+        claimed_until=sa.bindparam("until"),
+        attempts=inbox.c.attempts + 1,
+    )
+    .returning(*inbox.c)
 )
 
 
@@ -165,88 +187,100 @@ async def claim(
     limit: int,
     owner: str,
     lease: float,
-    busy_senders: Iterable[str] = (),
 ) -> list[sa.Row[tuple[object, ...]]]:
-    """Claim up to `limit` ready rows, at most one per sender and none of a busy sender (except
-    priority rows: carrier keywords and `\\STOP` are handled at once). Each claim is a
-    compare-and-swap, so several processes never claim one row twice."""
-    busy = set(busy_senders)
-    rows = (await conn.execute(_CANDIDATES, {"now": now, "limit": limit * 4 + len(busy)})).all()
-    chosen: list[int] = []
-    for row in rows:
-        if len(chosen) >= limit:
-            break
-        if row.from_phone in busy and not row.priority:
-            continue
-        busy.add(row.from_phone)
-        chosen.append(row.id)
-    claimed: list[int] = []
-    for row_id in chosen:
-        result = await conn.execute(
-            sa.update(inbox)
-            .where(
-                inbox.c.id == row_id,
-                inbox.c.status.in_(("pending", "parked")),
-                inbox.c.next_attempt_at <= now,
-            )
-            .values(
-                status="processing",
-                claimed_by=owner,
-                claimed_until=now + lease,
-                attempts=inbox.c.attempts + 1,
-            )
-        )
-        if result.rowcount == 1:
-            claimed.append(row_id)
-    if not claimed:
-        return []
-    return list(
-        (await conn.execute(sa.select(inbox).where(inbox.c.id.in_(claimed)).order_by(inbox.c.id))).all()
+    """Claim up to `limit` ready rows in one statement: the first unfinished message of each
+    sender (so one sender's messages run one at a time, in order), priority rows (carrier
+    keywords, `\\STOP`) at once and first. Rows come back in priority, then arrival order."""
+    rows = (
+        await conn.execute(_CLAIM, {"now": now, "limit": limit, "owner": owner, "until": now + lease})
+    ).all()
+    return sorted(rows, key=lambda r: (-int(r.priority), int(r.id)))
+
+
+# Outcomes are written only while the claim is still the writer's: a claim taken over (its owner
+# looked dead) belongs to the new owner, whose outcome counts.
+_FINISH = (
+    sa.update(inbox)
+    .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
+    .values(
+        status=sa.bindparam("b_status"),
+        done_at=sa.bindparam("b_now"),
+        claimed_by=None,
+        claimed_until=None,
+        error=sa.bindparam("b_error", type_=sa.Text),
+        body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), inbox.c.body),
     )
+)
+_RESCHEDULE = (
+    sa.update(inbox)
+    .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
+    .values(
+        status=sa.bindparam("b_status"),
+        next_attempt_at=sa.bindparam("b_at"),
+        claimed_by=None,
+        claimed_until=None,
+        error=sa.bindparam("b_error", type_=sa.Text),
+        attempts=inbox.c.attempts - sa.bindparam("b_refund", type_=sa.Integer),
+    )
+)
 
 
-async def finish(
-    conn: AsyncConnection,
-    inbox_id: int,
-    *,
-    status: str,
-    now: float,
-    body: str | None = None,
-    error: str | None = None,
+@dataclass(frozen=True)
+class Finished:
+    """A handled message's row: done or failed, with the redacted body when a handler set one."""
+
+    id: int
+    status: str
+    now: float
+    body: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    """Back to the queue until `at` (`refund`: a deferral, not counted as an attempt)."""
+
+    id: int
+    at: float
+    status: str = "pending"
+    error: str | None = None
+    refund: bool = False
+
+
+async def settle_many(
+    conn: AsyncConnection, owner: str, finished: Sequence[Finished], rescheduled: Sequence[Rescheduled]
 ) -> None:
-    values: dict[str, object] = {
-        "status": status,
-        "done_at": now,
-        "claimed_by": None,
-        "claimed_until": None,
-        "error": error,
-    }
-    if body is not None:
-        values["body"] = body
-    await conn.execute(sa.update(inbox).where(inbox.c.id == inbox_id).values(**values))
-
-
-async def reschedule(
-    conn: AsyncConnection,
-    inbox_id: int,
-    *,
-    at: float,
-    status: str = "pending",
-    error: str | None = None,
-    refund: bool = False,
-) -> None:
-    """Back to the queue until `at`. `refund`: the try did not fail (a deferral), so it does not
-    count against the attempt limit."""
-    values: dict[str, object] = {
-        "status": status,
-        "next_attempt_at": at,
-        "claimed_by": None,
-        "claimed_until": None,
-        "error": error,
-    }
-    if refund:
-        values["attempts"] = inbox.c.attempts - 1
-    await conn.execute(sa.update(inbox).where(inbox.c.id == inbox_id).values(**values))
+    """Write the outcome of many messages: two executemany statements at most."""
+    if finished:
+        await conn.execute(
+            _FINISH,
+            [
+                {
+                    "b_id": f.id,
+                    "b_owner": owner,
+                    "b_status": f.status,
+                    "b_now": f.now,
+                    "b_error": f.error,
+                    "b_body": f.body,
+                }
+                for f in finished
+            ],
+        )
+    if rescheduled:
+        await conn.execute(
+            _RESCHEDULE,
+            [
+                {
+                    "b_id": r.id,
+                    "b_owner": owner,
+                    "b_status": r.status,
+                    "b_at": r.at,
+                    "b_error": r.error,
+                    "b_refund": 1 if r.refund else 0,
+                }
+                for r in rescheduled
+            ],
+        )
 
 
 async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -55,6 +59,43 @@ async def enqueue(
     return result.rowcount == 1
 
 
+@dataclass(frozen=True)
+class NewReply:
+    """An SMS to queue; `dedupe_key` makes a second queueing of it a no-op."""
+
+    to: str
+    body: str
+    dedupe_key: str
+    now: float
+    inbox_id: int | None = None
+    redact: bool = False
+
+    def row(self) -> dict[str, object]:
+        return {
+            "dedupe_key": self.dedupe_key,
+            "inbox_id": self.inbox_id,
+            "to_phone": self.to,
+            "body": self.body,
+            "redact": self.redact,
+            "status": "queued",
+            "next_attempt_at": 0.0,
+            "created_at": self.now,
+        }
+
+
+_INSERT_IGNORE: dict[str, Any] = {}
+
+
+async def enqueue_many(conn: AsyncConnection, replies: Sequence[NewReply]) -> None:
+    """Queue many SMS in one executemany; rows whose `dedupe_key` exists are skipped."""
+    if not replies:
+        return
+    stmt = _INSERT_IGNORE.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _INSERT_IGNORE[conn.dialect.name] = insert_ignore(conn, outbox)
+    await conn.execute(stmt, [r.row() for r in replies])
+
+
 async def record_delivery(
     conn: AsyncConnection, twilio_sid: str, status: str, error_code: str | None, now: float
 ) -> bool:
@@ -75,41 +116,107 @@ async def record_delivery(
     return result.rowcount == 1
 
 
+_o = outbox.alias("o")
+_READY = (
+    sa.select(_o.c.id)
+    .where(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now"))
+    .order_by(_o.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    sa.update(outbox)
+    .where(outbox.c.id.in_(_READY.scalar_subquery()), outbox.c.status == "queued")
+    .values(
+        status="sending",
+        claimed_by=sa.bindparam("owner"),
+        claimed_until=sa.bindparam("until"),
+        attempts=outbox.c.attempts + 1,
+        updated_at=sa.bindparam("now"),
+    )
+    .returning(*outbox.c)
+)
+
+
 async def claim(
-    conn: AsyncConnection, *, now: float, limit: int, lease: float
+    conn: AsyncConnection, *, now: float, limit: int, owner: str, lease: float
 ) -> list[sa.Row[tuple[object, ...]]]:
-    """Claim rows ready to send: queued and due, or stuck in `sending` past their lease (the
-    process died mid-send: sending again is a rare duplicate, which beats a lost SMS)."""
-    ready = sa.or_(
-        sa.and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= now),
-        sa.and_(outbox.c.status == "sending", outbox.c.claimed_until < now),
-    )
-    ids = (
-        (await conn.execute(sa.select(outbox.c.id).where(ready).order_by(outbox.c.id).limit(limit)))
-        .scalars()
-        .all()
-    )
-    claimed = []
-    for row_id in ids:
-        result = await conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.id == row_id, ready)
-            .values(
-                status="sending", claimed_until=now + lease, attempts=outbox.c.attempts + 1, updated_at=now
-            )
-        )
-        if result.rowcount == 1:
-            claimed.append(row_id)
-    if not claimed:
-        return []
-    return list(
-        (await conn.execute(sa.select(outbox).where(outbox.c.id.in_(claimed)).order_by(outbox.c.id))).all()
-    )
+    """Claim rows ready to send (queued and due) for `owner` in one statement, in queue order.
+    Rows left `sending` by a dead owner come back through storage/leases.py, marked to be
+    reconciled before they are sent again."""
+    rows = (
+        await conn.execute(_CLAIM, {"now": now, "limit": limit, "owner": owner, "until": now + lease})
+    ).all()
+    return sorted(rows, key=lambda r: int(r.id))
 
 
-async def mark(conn: AsyncConnection, row_id: int, *, now: float, **values: object) -> None:
+async def known_sids(conn: AsyncConnection, sids: Sequence[str]) -> set[str]:
+    """Which of these Twilio sids some outbox row already records."""
+    if not sids:
+        return set()
+    query = sa.select(outbox.c.twilio_sid).where(outbox.c.twilio_sid.in_(list(sids)))
+    return {str(sid) for sid in (await conn.execute(query)).scalars()}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The outcome of one send. None leaves a column as it is (except `error`, always written)."""
+
+    id: int
+    status: str
+    now: float
+    twilio_sid: str | None = None
+    sent_at: float | None = None
+    next_attempt_at: float | None = None
+    error_code: str | None = None
+    error: str | None = None
+    body: str | None = None  # the redacted body, for a sent reply that carried a link
+    reconcile_since: float | None = None  # the outcome is unknown: look it up before a resend
+
+
+_MARK = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("b_id"), outbox.c.claimed_by == sa.bindparam("b_owner"))
+    .values(
+        status=sa.bindparam("b_status"),
+        updated_at=sa.bindparam("b_now"),
+        claimed_until=None,
+        claimed_by=None,
+        reconcile_since=sa.bindparam("b_reconcile", type_=sa.Float),
+        twilio_sid=sa.func.coalesce(sa.bindparam("b_sid", type_=sa.String), outbox.c.twilio_sid),
+        sent_at=sa.func.coalesce(sa.bindparam("b_sent_at", type_=sa.Float), outbox.c.sent_at),
+        next_attempt_at=sa.func.coalesce(sa.bindparam("b_next", type_=sa.Float), outbox.c.next_attempt_at),
+        error_code=sa.func.coalesce(sa.bindparam("b_code", type_=sa.String), outbox.c.error_code),
+        error=sa.bindparam("b_error", type_=sa.Text),
+        body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), outbox.c.body),
+        redacted=sa.or_(outbox.c.redacted, sa.bindparam("b_redacted", type_=sa.Boolean)),
+    )
+)
+
+
+async def mark_many(conn: AsyncConnection, owner: str, marks: Sequence[Mark]) -> None:
+    """Record many send outcomes in one executemany (only on rows `owner` still holds)."""
+    if not marks:
+        return
     await conn.execute(
-        sa.update(outbox).where(outbox.c.id == row_id).values(updated_at=now, claimed_until=None, **values)
+        _MARK,
+        [
+            {
+                "b_id": m.id,
+                "b_owner": owner,
+                "b_reconcile": m.reconcile_since,
+                "b_status": m.status,
+                "b_now": m.now,
+                "b_sid": m.twilio_sid,
+                "b_sent_at": m.sent_at,
+                "b_next": m.next_attempt_at,
+                "b_code": m.error_code,
+                "b_error": m.error,
+                "b_body": m.body,
+                "b_redacted": m.body is not None,
+            }
+            for m in marks
+        ],
     )
 
 
@@ -142,10 +249,16 @@ async def purge(conn: AsyncConnection, *, before: float) -> int:
     return result.rowcount
 
 
-async def release_claims(conn: AsyncConnection) -> int:
-    """Rows left in `sending` by a process that died: queue them again (the embedded single
-    process calls this at start; with several processes the lease runs out instead)."""
+async def release_claims(conn: AsyncConnection, *, owner: str, ids: Sequence[int] | None = None) -> int:
+    """`owner`'s rows still `sending` (a process stopping with sends in flight): queue them
+    again, to be reconciled first, since Twilio may have taken them."""
     result = await conn.execute(
-        sa.update(outbox).where(outbox.c.status == "sending").values(status="queued", claimed_until=None)
+        sa.update(outbox)
+        .where(
+            outbox.c.status == "sending",
+            outbox.c.claimed_by == owner,
+            outbox.c.id.in_(ids) if ids is not None else sa.true(),
+        )
+        .values(status="queued", claimed_by=None, claimed_until=None, reconcile_since=outbox.c.updated_at)
     )
     return result.rowcount

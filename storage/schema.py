@@ -87,6 +87,10 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
     sa.Column("claimed_until", sa.Float),
+    sa.Column("claimed_by", sa.String(64)),  # the process sending it (processes.id)
+    # set when a try's outcome is unknown (its owner died mid-send, or Twilio timed out): the
+    # claim time of that try; the sender looks the reply up at Twilio before sending it again
+    sa.Column("reconcile_since", sa.Float),
     sa.Column("error_code", sa.String(16)),
     sa.Column("error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -274,4 +278,23 @@ payments = sa.Table(
     sa.Column("message_sid", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_payments_room_created", "room_id", "created_at"),
+)
+
+# Live processes: each heartbeats; a claim (inbox `processing`, outbox `sending`) whose owner has
+# not heartbeated for `bot.leases.STALE_SECONDS` is taken over by any live process.
+processes = sa.Table(
+    "processes",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)
+
+# One run of a scheduled job at a time across processes: the owner holds the lease until `until`.
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("job_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("until", sa.Float, nullable=False),
 )

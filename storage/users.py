@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.schema import users
+from storage.schema import inbox, users
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,52 @@ async def phone_of(conn: AsyncConnection, user_id: int) -> str | None:
     return str(value) if value is not None else None
 
 
+@dataclass(frozen=True)
+class Sender:
+    """What the worker needs about a sender before handling a message: the user, whether it was
+    created just now, and how many of their messages were handled in the rate window."""
+
+    user: User
+    created: bool
+    handled_recently: int
+
+
+_HANDLED_RECENTLY = (
+    sa.select(sa.func.count())
+    .where(
+        inbox.c.from_phone == users.c.phone,
+        inbox.c.status == "done",
+        inbox.c.done_at >= sa.bindparam("since"),
+    )
+    .scalar_subquery()
+)
+_SENDERS = sa.select(users, _HANDLED_RECENTLY.label("handled_recently")).where(
+    users.c.phone.in_(sa.bindparam("phones", expanding=True))
+)
+
+
+async def senders(
+    conn: AsyncConnection, phones: Iterable[str], *, now: float, since: float
+) -> dict[str, Sender]:
+    """The users of `phones` (created when new) with their messages handled since `since`: one
+    query for a batch of messages (two more only when someone texts for the first time)."""
+    wanted = set(phones)
+    if not wanted:
+        return {}
+    params = {"phones": list(wanted), "since": since}
+    found = {
+        row.phone: Sender(_user(row), False, int(row.handled_recently))
+        for row in (await conn.execute(_SENDERS, params)).all()
+    }
+    missing = wanted - found.keys()
+    if missing:
+        await conn.execute(insert_ignore(conn, users), [{"phone": p, "created_at": now} for p in missing])
+        params["phones"] = list(missing)
+        for row in (await conn.execute(_SENDERS, params)).all():
+            found[row.phone] = Sender(_user(row), True, int(row.handled_recently))
+    return found
+
+
 async def get_or_create(conn: AsyncConnection, phone: str, now: float) -> tuple[User, bool]:
     """The user of `phone`, created if new; the flag says whether it was created."""
     result = await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
@@ -76,6 +123,19 @@ async def set_opted_out(conn: AsyncConnection, phone: str, opted_out: bool, now:
         .where(users.c.phone == phone)
         .values(opted_out=opted_out, opted_out_at=now if opted_out else None)
     )
+
+
+_OPTED_OUT_AMONG = sa.select(users.c.phone).where(
+    users.c.phone.in_(sa.bindparam("phones", expanding=True)), users.c.opted_out.is_(True)
+)
+
+
+async def opted_out_among(conn: AsyncConnection, phones: Iterable[str]) -> set[str]:
+    """Which of `phones` are opted out (one query for a batch of sends)."""
+    wanted = list(set(phones))
+    if not wanted:
+        return set()
+    return {str(p) for p in (await conn.execute(_OPTED_OUT_AMONG, {"phones": wanted})).scalars()}
 
 
 async def is_opted_out(conn: AsyncConnection, phone: str) -> bool:

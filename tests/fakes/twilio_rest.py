@@ -1,4 +1,5 @@
-"""A local fake of Twilio's Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`), and of
+"""A local fake of Twilio's Messages API (`POST` and `GET /2010-04-01/Accounts/{sid}/Messages.json`:
+create, and list filtered by `To` and `DateSent>=` with paging), and of
 its media (tests/fakes/twilio_media.py: the API host with Basic auth, a CDN on a second host).
 
 It checks Basic auth and the account, answers 201 with a Message resource like Twilio's, records
@@ -13,7 +14,10 @@ import base64
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
@@ -38,7 +42,10 @@ class FakeTwilio:
     opted_out: set[str] = field(default_factory=set)
     failures: list[Failure] = field(default_factory=list)
     delay: float = 0.0
+    delay_after_accepting: float = 0.0  # take the message, then answer late (a timeout with the SMS sent)
     requests: int = 0
+    list_requests: int = 0
+    list_failures: list[int] = field(default_factory=list)  # statuses for the next list requests
     media: FakeTwilioMedia = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,7 +99,11 @@ class FakeTwilio:
         ):
             return self._error(400, 21604, "A 'To', 'From' and 'Body' are required")
         sid = "SM" + secrets.token_hex(16)
-        self.messages.append({**form, "sid": sid})
+        self.messages.append(
+            {**form, "sid": sid, "date_created": format_datetime(datetime.now(UTC), usegmt=True)}
+        )
+        if self.delay_after_accepting:
+            await asyncio.sleep(self.delay_after_accepting)
         return web.json_response(
             {
                 "sid": sid,
@@ -111,6 +122,66 @@ class FakeTwilio:
             status=201,
         )
 
+    def _resource(self, message: dict[str, str]) -> dict[str, Any]:
+        return {
+            "sid": message["sid"],
+            "account_sid": self.account_sid,
+            "to": message["To"],
+            "from": message.get("From"),
+            "messaging_service_sid": message.get("MessagingServiceSid"),
+            "body": message["Body"],
+            "status": "sent",
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "date_created": message["date_created"],
+            "date_sent": message["date_created"],
+            "date_updated": message["date_created"],
+            "error_code": None,
+            "error_message": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message['sid']}.json",
+        }
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """GET Messages.json like Twilio's: `To`, `DateSent>` (a URL's `DateSent>=YYYY-MM-DD`, also
+        with a time), newest first, `PageSize` and `Page` with `next_page_uri`."""
+        self.list_requests += 1
+        if not self._authorized(request) or request.match_info["sid"] != self.account_sid:
+            return self._error(401, 20003, "Authenticate")
+        if self.list_failures:
+            status = self.list_failures.pop(0)
+            return self._error(status, status, "injected failure")
+        query = request.query
+        found = list(reversed(self.messages))
+        if "To" in query:
+            found = [m for m in found if m["To"] == query["To"]]
+        after = query.get("DateSent>")
+        if after:
+            day = after.lstrip("=")[:10]
+            found = [m for m in found if parsedate_to_datetime(m["date_created"]).date().isoformat() >= day]
+        size = min(1000, int(query.get("PageSize", "50")))
+        page = int(query.get("Page", "0"))
+        chunk = found[page * size : (page + 1) * size]
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+
+        def uri(n: int) -> str:
+            params = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
+            return base + "?" + urlencode({**params, "PageSize": size, "Page": n})
+
+        more = (page + 1) * size < len(found)
+        return web.json_response(
+            {
+                "messages": [self._resource(m) for m in chunk],
+                "end": page * size + max(0, len(chunk) - 1),
+                "first_page_uri": uri(0),
+                "next_page_uri": uri(page + 1) if more else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": uri(page - 1) if page > 0 else None,
+                "start": page * size,
+                "uri": uri(page),
+            }
+        )
+
     def section(self, **changes: Any) -> dict[str, Any]:
         """The bot's `twilio` config section pointing at this fake (its API and its media CDN)."""
         return {
@@ -126,6 +197,7 @@ class FakeTwilio:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
         self.media.attach(app)
         return app
 

@@ -1,7 +1,7 @@
 """the ledger: amounts, split members, payments, names, room currencies (issue 12)
 
-Revision ID: 0012_ledger
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-23 11:20:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_ledger"
-down_revision = "0002"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,503 @@
+"""bench/e2e: signed webhooks in, replies out at a local fake of Twilio's Messages API.
+
+Three servers in one run, each pinned to one core (`--server-core`, taskset): the bare aiohttp app
+(bench/e2e_bare.py), the straightforward durable app (bench/e2e_durable.py) and `textwire serve`
+(all in one, SQLite). This process is the load generator and the fake Messages API (Basic auth,
+201 with a JSON Message like Twilio's), pinned to the other core.
+
+Per server: 500 senders text once (they "texted before"), then
+- burst: 3,000 `\\HELP` from those 500 senders, posted as fast as 64 connections allow; answered
+  texts/s = 3,000 / (last reply - first post), CPU ms per answered text from the server's
+  utime + stime in /proc/<pid>/stat over the same span;
+- open loop at each `--rates` (texts/s) for `--seconds`: each text posted at its scheduled time,
+  whatever the server does; reply latency = the reply's arrival at the fake - the text's
+  scheduled time (the k-th reply to a sender answers its k-th text: per-sender order).
+
+    .venv/bin/python bench/e2e.py [--only textwire] [--seconds 5] [--rates 100,300,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import uvloop
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port  # noqa: E402
+from bot.config import ServerConfig  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = secrets.token_hex(16)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of `pid`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+@dataclass
+class Fake:
+    """The Messages API: checks Basic auth, records when each reply arrived, matches it to the
+    oldest unanswered text of that sender."""
+
+    expected: dict[str, collections.deque[float]] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    answered: int = 0
+    unexpected: int = 0
+    last_reply: float = 0.0
+    bad_auth: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def reset(self) -> None:
+        self.expected.clear()
+        self.latencies.clear()
+        self.answered = self.unexpected = 0
+
+    async def create(self, request: web.Request) -> web.Response:
+        auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        if request.headers.get("Authorization") != auth:
+            self.bad_auth += 1
+            return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
+        form = await request.post()
+        to = str(form.get("To", ""))
+        now = time.monotonic()
+        queue = self.expected.get(to)
+        if queue:
+            self.latencies.append(now - queue.popleft())
+            self.answered += 1
+            self.last_reply = now
+            self.changed.set()
+        else:
+            self.unexpected += 1
+        sid = "SM" + secrets.token_hex(16)
+        return web.json_response(
+            {
+                "sid": sid,
+                "account_sid": ACCOUNT_SID,
+                "to": to,
+                "from": form.get("From"),
+                "body": form.get("Body"),
+                "status": "queued",
+                "num_segments": "1",
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "date_created": "Mon, 23 Nov 2026 10:00:00 +0000",
+                "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
+            },
+            status=201,
+        )
+
+    async def wait_answered(self, count: int, timeout: float) -> bool:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        while self.answered < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(left, 1.0))
+        return True
+
+
+class Load:
+    def __init__(self, fake: Fake, port: int, public_url: str, token: str, senders: list[str]) -> None:
+        self.fake = fake
+        self.url = f"http://127.0.0.1:{port}/twilio/sms"
+        self.signed_url = public_url + "/twilio/sms"
+        self.validator = RequestValidator(token)
+        self.senders = senders
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+        self.errors = 0
+
+    def signed(self, sender: str, body: str) -> tuple[bytes, str]:
+        form = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "AccountSid": ACCOUNT_SID,
+            "From": sender,
+            "To": "+15550000000",
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+        }
+        return urlencode(form).encode(), self.validator.compute_signature(self.signed_url, form)
+
+    async def post(self, data: bytes, signature: str) -> None:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+        try:
+            async with self.session.post(self.url, data=data, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    self.errors += 1
+        except aiohttp.ClientError:
+            self.errors += 1
+
+    def plan(self, count: int) -> list[tuple[str, bytes, str]]:
+        return [
+            (s, *self.signed(s, "\\HELP"))
+            for s in (self.senders[i % len(self.senders)] for i in range(count))
+        ]
+
+    async def closed(self, count: int, connections: int) -> float:
+        """Post `count` texts through `connections` loops; the first post's time."""
+        plan = self.plan(count)
+        queue = collections.deque(plan)
+        start = time.monotonic()
+
+        async def loop() -> None:
+            while queue:
+                sender, data, sig = queue.popleft()
+                self.fake.expected.setdefault(sender, collections.deque()).append(time.monotonic())
+                await self.post(data, sig)
+
+        await asyncio.gather(*(loop() for _ in range(connections)))
+        return start
+
+    async def open_loop(self, rate: int, seconds: float) -> None:
+        plan = self.plan(int(rate * seconds))
+        tasks = set()
+        start = time.monotonic() + 0.05
+        for i, (sender, data, sig) in enumerate(plan):
+            at = start + i / rate
+            delay = at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.fake.expected.setdefault(sender, collections.deque()).append(at)
+            task = asyncio.create_task(self.post(data, sig))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run_one(
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    fake: Fake,
+    api_port: int,
+    args: argparse.Namespace,
+    workers: list[dict[str, str]] | None = None,
+) -> dict[str, object]:
+    """Start `cmd` (the process that takes the webhooks) and one more process per `workers`
+    environment; CPU is the sum over all of them."""
+    port = int(env["BENCH_PORT"])
+    log_path = cwd / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - started once per server, before the load
+            ["taskset", "-c", str(args.server_core), *cmd],
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    others = []
+    for i, worker_env in enumerate(workers or []):
+        with (cwd / f"{name}-worker{i}.log").open("wb") as log_file:
+            others.append(
+                subprocess.Popen(  # noqa: ASYNC220 - started once per server, before the load
+                    ["taskset", "-c", str(args.server_core), *cmd],
+                    cwd=cwd,
+                    env=worker_env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    pids = [proc.pid] + [o.pid for o in others]
+
+    def cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in pids)
+
+    result: dict[str, object] = {"server": name}
+    try:
+        async with aiohttp.ClientSession() as probe:
+            for _ in range(300):
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} exited: {proc.returncode}; see {log_path}")
+                try:
+                    async with probe.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        token = env.get("BENCH_TOKEN", AUTH_TOKEN)
+        senders = [f"+1555{n:07d}" for n in range(1, args.senders + 1)]
+        load = Load(fake, port, env["BENCH_PUBLIC_URL"], token, senders)
+        try:
+            fake.reset()
+            await load.closed(len(senders), 64)  # they texted before
+            if not await fake.wait_answered(len(senders), 120):
+                raise SystemExit(f"{name}: warm-up not answered ({fake.answered}/{len(senders)})")
+            await asyncio.sleep(0.5)
+
+            fake.reset()
+            spy = None
+            if args.profile and name == "textwire":
+                spy = subprocess.Popen(  # noqa: ASYNC220 - before the burst
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "-p",
+                        str(proc.pid),
+                        "-o",
+                        args.profile,
+                        "-r",
+                        "200",
+                        "--nonblocking",
+                        "-f",
+                        "flamegraph" if args.profile.endswith(".svg") else "raw",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1.0)
+            cpu0 = cpu()
+            start = await load.closed(args.burst, 64)
+            ok = await fake.wait_answered(args.burst, args.timeout)
+            cpu1 = cpu()
+            if spy is not None:
+                spy.send_signal(2)
+                await asyncio.to_thread(spy.wait)
+            span = fake.last_reply - start
+            result["burst"] = {
+                "answered": fake.answered,
+                "complete": ok,
+                "texts_per_s": round(fake.answered / span, 1),
+                "cpu_ms_per_text": round((cpu1 - cpu0) * 1000 / max(1, fake.answered), 3),
+                "p50_ms": round(pct(fake.latencies, 0.5) * 1000, 1),
+                "p99_ms": round(pct(fake.latencies, 0.99) * 1000, 1),
+                "unexpected": fake.unexpected,
+            }
+            print(name, "burst", result["burst"], flush=True)
+            for rate in args.rates:
+                await asyncio.sleep(1.0)
+                fake.reset()
+                count = int(rate * args.seconds)
+                cpu0 = cpu()
+                await load.open_loop(rate, args.seconds)
+                ok = await fake.wait_answered(count, args.timeout)
+                cpu1 = cpu()
+                result[f"open_{rate}"] = {
+                    "texts": count,
+                    "answered": fake.answered,
+                    "complete": ok,
+                    "p50_ms": round(pct(fake.latencies, 0.5) * 1000, 1),
+                    "p99_ms": round(pct(fake.latencies, 0.99) * 1000, 1),
+                    "max_ms": round(max(fake.latencies, default=0) * 1000, 1),
+                    "cpu_ms_per_text": round((cpu1 - cpu0) * 1000 / max(1, fake.answered), 3),
+                    "unexpected": fake.unexpected,
+                }
+                print(name, rate, result[f"open_{rate}"], flush=True)
+            result["post_errors"] = load.errors
+        finally:
+            await load.session.close()
+    finally:
+        for p in [proc, *others]:
+            p.terminate()
+        for p in [proc, *others]:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return result
+
+
+HAS_ROLES = "role" in {f.name for f in dataclasses.fields(ServerConfig)}
+
+
+async def textwire_pg_env(
+    tmp: Path, port: int, public_url: str, api_base: str, args: argparse.Namespace
+) -> dict[str, str]:
+    """A fresh PostgreSQL database on `--pg` for this run, and the environment for it."""
+    import asyncpg
+
+    name = "textwire_bench_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(args.pg.replace("postgresql://", "postgres://"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    data = tmp / "data-pg"
+    return {
+        "TEXTWIRE_SERVER_PORT": str(port),
+        "TEXTWIRE_SERVER_PUBLIC_URL": public_url,
+        "TEXTWIRE_SERVER_DATA_DIR": str(data),
+        "TEXTWIRE_DATABASE_URL": args.pg.rsplit("/", 1)[0] + "/" + name,
+        "TEXTWIRE_MEDIA_LOCAL_DIR": str(data / "media"),
+        "TEXTWIRE_LOG_LEVEL": args.log_level,
+        "TEXTWIRE_LOG_FORMAT": "json",
+        "TEXTWIRE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TEXTWIRE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TEXTWIRE_TWILIO_FROM_NUMBER": "+15550000000",
+        "TEXTWIRE_TWILIO_API_BASE": api_base,
+        "TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE": "1000",
+    }
+
+
+async def amain(args: argparse.Namespace) -> None:
+    fake = Fake()
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    api_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", api_port).start()
+    api_base = f"http://127.0.0.1:{api_port}"
+    results = []
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    with (
+        contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="bench-e2e-")
+    ) as tmp_name:
+        tmp = Path(tmp_name)
+        py = sys.executable
+        for name in args.only:
+            port = free_port()
+            public_url = f"http://127.0.0.1:{port}"
+            env = {**base_env, "BENCH_PORT": str(port), "BENCH_PUBLIC_URL": public_url}
+            if name == "bare":
+                cmd = [py, str(ROOT / "bench/e2e_bare.py"), str(port), api_base, ACCOUNT_SID, AUTH_TOKEN]
+            elif name == "durable":
+                db = tmp / "durable.db"
+                cmd = [
+                    py,
+                    str(ROOT / "bench/e2e_durable.py"),
+                    str(port),
+                    api_base,
+                    ACCOUNT_SID,
+                    AUTH_TOKEN,
+                    str(db),
+                    public_url,
+                ]
+            elif name.startswith("textwire-pg"):
+                env.update(await textwire_pg_env(tmp, port, public_url, api_base, args))
+                env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
+                cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+                migrate = subprocess.run(  # noqa: ASYNC221 - once, before the load
+                    [py, "-m", "bot", "migrate", "--config", str(ROOT / "config.toml")],
+                    cwd=tmp,
+                    env=env,
+                    check=False,
+                )
+                assert migrate.returncode == 0, "textwire migrate failed"
+                workers = []
+                for _ in range(args.pg_workers):
+                    worker_env = {**env, "TEXTWIRE_SERVER_PORT": str(free_port())}
+                    if HAS_ROLES:
+                        worker_env["TEXTWIRE_SERVER_ROLE"] = "worker"
+                    workers.append(worker_env)
+                if HAS_ROLES:
+                    env["TEXTWIRE_SERVER_ROLE"] = "web"
+                results.append(await run_one(name, cmd, env, tmp, fake, api_port, args, workers))
+                continue
+            else:
+                data = tmp / "data"
+                env.update(
+                    TEXTWIRE_SERVER_PORT=str(port),
+                    TEXTWIRE_SERVER_PUBLIC_URL=public_url,
+                    TEXTWIRE_SERVER_DATA_DIR=str(data),
+                    TEXTWIRE_DATABASE_URL=f"sqlite:///{data}/textwire.db",
+                    TEXTWIRE_MEDIA_LOCAL_DIR=str(data / "media"),
+                    TEXTWIRE_LOG_LEVEL=args.log_level,
+                    TEXTWIRE_LOG_FORMAT="json",
+                    TEXTWIRE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                    TEXTWIRE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                    TEXTWIRE_TWILIO_FROM_NUMBER="+15550000000",
+                    TEXTWIRE_TWILIO_API_BASE=api_base,
+                    # the burst and the open-loop runs text each sender ~20 times a minute
+                    TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
+                )
+                env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
+                cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+            results.append(await run_one(name, cmd, env, tmp, fake, api_port, args))
+    await runner.cleanup()
+
+    by = {r["server"]: r for r in results}
+    print(
+        "\n| server | answered texts/s (burst 3,000) | CPU ms / answered text | "
+        + " | ".join(f"p50 / p99 ms at {r}/s" for r in args.rates)
+        + " |"
+    )
+    print("|---|---:|---:|" + "---:|" * len(args.rates))
+    for r in results:
+        b = r["burst"]
+        cells = [
+            f"{r[f'open_{rate}']['p50_ms']:.0f} / {r[f'open_{rate}']['p99_ms']:.0f}"
+            + ("" if r[f"open_{rate}"]["complete"] else " (incomplete)")
+            for rate in args.rates
+        ]
+        print(
+            f"| {r['server']} | {b['texts_per_s']:,.0f} | {b['cpu_ms_per_text']:.2f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    if "textwire" in by and "durable" in by:
+        print(
+            f"\ntextwire / durable texts/s: {by['textwire']['burst']['texts_per_s'] / by['durable']['burst']['texts_per_s']:.2f}"
+        )
+    if "textwire" in by and "bare" in by:
+        print(
+            f"textwire / bare texts/s: {by['textwire']['burst']['texts_per_s'] / by['bare']['burst']['texts_per_s']:.2f}"
+        )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"e2e-{int(time.time())}.json").write_text(
+        json.dumps({"args": dict(vars(args).items()), "results": results}, indent=2)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="bare,durable,textwire", type=lambda s: s.split(","))
+    parser.add_argument("--rates", default="100,300,1000", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--burst", type=int, default=3000)
+    parser.add_argument("--senders", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--env", action="append", default=[], help="TEXTWIRE_X=Y for textwire serve")
+    parser.add_argument(
+        "--profile",
+        help="py-spy record the textwire server's burst into this file (.svg: a flame graph, else collapsed stacks)",
+    )
+    parser.add_argument("--keep", help="run in this folder and keep it (logs, SQLite files)")
+    parser.add_argument("--pg", default="postgresql://textwire:textwire@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg-workers", type=int, default=2, help="worker processes beside the web one")
+    parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument("--load-core", type=int, default=1)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.load_core})
+    uvloop.run(amain(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Claims outlive their owner, never more: process heartbeats, takeover of dead owners' claims,
+and leases for scheduled jobs. Dialect-agnostic (SQLite and PostgreSQL), each a conditional
+statement, so processes racing on one row never both win."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import insert_ignore
+from storage.schema import inbox, job_leases, outbox, processes
+
+FORGET_SECONDS = 24 * 3600.0  # a dead process's row is deleted after this long
+
+_LIVE = sa.select(processes.c.id).where(processes.c.heartbeat_at >= sa.bindparam("live_since"))
+
+
+def _dead_owner(column: sa.Column[str]) -> sa.ColumnElement[bool]:
+    return sa.or_(column.is_(None), column.not_in(_LIVE))
+
+
+_HEARTBEAT = (
+    sa.update(processes)
+    .where(processes.c.id == sa.bindparam("owner"))
+    .values(heartbeat_at=sa.bindparam("now"))
+)
+_TAKE_INBOX = (
+    sa.update(inbox)
+    .where(inbox.c.status == "processing", _dead_owner(inbox.c.claimed_by))
+    .values(status="pending", claimed_by=None, claimed_until=None)
+)
+# The owner died mid-send: whether Twilio took the message is unknown. The row goes back to the
+# queue marked with its claim time (the claim set `updated_at`), so the next try looks it up at
+# Twilio first (bot/sender.py).
+_TAKE_OUTBOX = (
+    sa.update(outbox)
+    .where(outbox.c.status == "sending", _dead_owner(outbox.c.claimed_by))
+    .values(status="queued", claimed_by=None, claimed_until=None, reconcile_since=outbox.c.updated_at)
+)
+_FORGET = sa.delete(processes).where(processes.c.heartbeat_at < sa.bindparam("forget_before"))
+
+
+async def heartbeat(conn: AsyncConnection, owner: str, now: float) -> None:
+    """Say `owner` is alive (registering it on its first beat)."""
+    result = await conn.execute(_HEARTBEAT, {"owner": owner, "now": now})
+    if result.rowcount == 0:
+        await conn.execute(insert_ignore(conn, processes).values(id=owner, started_at=now, heartbeat_at=now))
+
+
+async def take_over(conn: AsyncConnection, *, now: float, live_since: float) -> tuple[int, int]:
+    """Put back the claims of owners with no heartbeat since `live_since`: inbox rows to pending,
+    outbox rows to queued (to be reconciled). Returns (inbox rows, outbox rows)."""
+    params = {"live_since": live_since}
+    taken_in = (await conn.execute(_TAKE_INBOX, params)).rowcount
+    taken_out = (await conn.execute(_TAKE_OUTBOX, params)).rowcount
+    await conn.execute(_FORGET, {"forget_before": now - FORGET_SECONDS})
+    return taken_in, taken_out
+
+
+async def forget(conn: AsyncConnection, owner: str) -> None:
+    """A process stopping cleanly (after releasing its claims)."""
+    await conn.execute(sa.delete(processes).where(processes.c.id == owner))
+
+
+async def take_job(conn: AsyncConnection, job_id: str, owner: str, *, now: float, until: float) -> bool:
+    """The lease on one scheduled job's run, when no one holds it; True when `owner` got it."""
+    result = await conn.execute(
+        sa.update(job_leases)
+        .where(job_leases.c.job_id == job_id, job_leases.c.until <= now)
+        .values(owner=owner, until=until)
+    )
+    if result.rowcount == 1:
+        return True
+    result = await conn.execute(
+        insert_ignore(conn, job_leases).values(job_id=job_id, owner=owner, until=until)
+    )
+    return bool(result.rowcount == 1)

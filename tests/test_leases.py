@@ -1,0 +1,187 @@
+"""Claims outlive their owner, never more (issue 9 item 4), and replies whose outcome is unknown
+are looked up at Twilio before they are sent again (issue 10 item 9)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp.test_utils import TestClient
+
+from bot.app import build_app
+from bot.leases import Leases
+from bot.runtime import RUNTIME
+from storage.schema import inbox, outbox, processes
+from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
+
+
+async def _second_process(bot: Bot, aiohttp_client: Any) -> Bot:
+    """Another process on the same SQLite file (same config), started now."""
+    client: TestClient[Any, Any] = await aiohttp_client(build_app(bot.config, run_scheduler=False))
+    return Bot(client=client, config=bot.config, token=bot.token)
+
+
+async def _claimed_rows(bot: Bot, owner: str, *, heartbeat: float | None) -> tuple[str, int]:
+    """An inbox row `processing` and an outbox row `sending`, both claimed by `owner` (with a
+    processes row when `heartbeat` is given)."""
+    now = time.time()
+    sid = new_sid()
+    async with bot.runtime.deps.db.tx() as conn:
+        if heartbeat is not None:
+            await conn.execute(
+                sa.insert(processes).values(id=owner, started_at=heartbeat, heartbeat_at=heartbeat)
+            )
+        await conn.execute(
+            sa.insert(inbox).values(
+                message_sid=sid,
+                from_phone=BOB,
+                body="\\HELP",
+                status="processing",
+                claimed_by=owner,
+                claimed_until=now + 300,
+                attempts=1,
+                received_at=now,
+            )
+        )
+        result = await conn.execute(
+            sa.insert(outbox).values(
+                dedupe_key="other:0",
+                to_phone=ALICE,
+                body="an earlier reply",
+                status="sending",
+                claimed_by=owner,
+                claimed_until=now + 120,
+                attempts=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        outbox_id = int(result.inserted_primary_key[0])
+    return sid, outbox_id
+
+
+async def test_a_starting_process_leaves_a_live_processs_claims_alone(
+    bot: Bot, fake_twilio: Any, aiohttp_client: Any
+) -> None:
+    sid, outbox_id = await _claimed_rows(bot, "other-live", heartbeat=time.time())
+    second = await _second_process(bot, aiohttp_client)
+    form = await second.text("\\HELP", sender=ALICE)
+    assert await second.handled(form["MessageSid"]) == "done"
+    await fake_twilio.wait_for_messages(1)
+    # nothing of the live owner's was touched: not at start-up, not by the running processes
+    assert await bot.scalar(
+        "SELECT status || ' ' || claimed_by FROM inbox WHERE message_sid = :s", s=sid
+    ) == ("processing other-live")
+    assert await bot.scalar("SELECT status || ' ' || claimed_by FROM outbox WHERE id = :i", i=outbox_id) == (
+        "sending other-live"
+    )
+    assert [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE] != ["an earlier reply"]
+
+    # the owner stops heartbeating: a live process takes its claims over
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.update(processes).where(processes.c.id == "other-live").values(heartbeat_at=0.0)
+        )
+    assert await second.handled(sid) == "done"
+
+    async def sent() -> bool:
+        return await bot.scalar("SELECT status FROM outbox WHERE id = :i", i=outbox_id) == "sent"
+
+    await wait_for(sent)
+    await second.settled()
+    assert sum(1 for m in fake_twilio.messages if m["Body"] == "an earlier reply") == 1
+    assert fake_twilio.list_requests >= 1  # it was looked up before it was sent
+
+
+async def test_a_reply_twilio_took_before_its_owner_died_is_not_sent_again(
+    bot: Bot, fake_twilio: Any
+) -> None:
+    claimed_at = time.time() - 1
+    _, outbox_id = await _claimed_rows(bot, "dead-owner", heartbeat=None)
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.update(outbox).where(outbox.c.id == outbox_id).values(updated_at=claimed_at))
+    # what Twilio took from the dead owner, and an older message with the same text
+    fake_twilio.messages.append(
+        {
+            "To": ALICE,
+            "From": "+15557654321",
+            "Body": "an earlier reply",
+            "sid": "SM" + "a" * 32,
+            "date_created": format_datetime(datetime.fromtimestamp(claimed_at - 3600, UTC), usegmt=True),
+        }
+    )
+    fake_twilio.messages.append(
+        {
+            "To": ALICE,
+            "From": "+15557654321",
+            "Body": "an earlier reply",
+            "sid": "SM" + "b" * 32,
+            "date_created": format_datetime(datetime.now(UTC), usegmt=True),
+        }
+    )
+
+    async def sent() -> Any:
+        row = (await bot.rows("SELECT status, twilio_sid FROM outbox WHERE id = :i", i=outbox_id))[0]
+        return row.status == "sent" and row.twilio_sid
+
+    assert await wait_for(sent) == "SM" + "b" * 32
+    await bot.settled()
+    assert [m["sid"] for m in fake_twilio.messages if m["To"] == ALICE] == ["SM" + "a" * 32, "SM" + "b" * 32]
+
+
+async def test_when_twilio_cannot_be_asked_the_reply_is_sent_again(bot: Bot, fake_twilio: Any) -> None:
+    fake_twilio.list_failures.append(503)
+    _, outbox_id = await _claimed_rows(bot, "dead-owner", heartbeat=None)
+
+    async def sent() -> bool:
+        return await bot.scalar("SELECT status FROM outbox WHERE id = :i", i=outbox_id) == "sent"
+
+    await wait_for(sent)
+    await bot.settled()
+    assert fake_twilio.list_requests == 1
+    assert [m["Body"] for m in fake_twilio.messages].count("an earlier reply") == 1
+
+
+async def test_a_timed_out_send_that_twilio_took_is_not_sent_twice(
+    bot_factory: BotFactory, fake_twilio: Any
+) -> None:
+    bot = await bot_factory(twilio=fake_twilio.section(timeout_seconds=0.2))
+    fake_twilio.delay_after_accepting = 1.0
+    form = await bot.text("\\HELP")
+
+    async def sent() -> Any:
+        rows = await bot.rows(
+            "SELECT o.status, o.twilio_sid, o.attempts FROM outbox o JOIN inbox i ON o.inbox_id = i.id"
+            " WHERE i.message_sid = :s",
+            s=form["MessageSid"],
+        )
+        return rows and rows[0].status == "sent" and rows[0]
+
+    row = await wait_for(sent)
+    await bot.settled()
+    assert row.attempts == 2  # timed out, then found at Twilio
+    assert fake_twilio.requests == 1
+    assert [m["sid"] for m in fake_twilio.messages] == [row.twilio_sid]
+
+
+async def test_a_job_runs_once_per_interval_across_processes(bot: Bot) -> None:
+    deps = bot.runtime.deps
+    one, two = Leases(deps, "process-one"), Leases(deps, "process-two")
+    assert await one.take_job("retention", 60.0)
+    assert not await two.take_job("retention", 60.0)
+    assert not await one.take_job("retention", 60.0)
+    async with deps.db.tx() as conn:
+        await conn.execute(sa.text("UPDATE job_leases SET until = 0"))
+    assert await two.take_job("retention", 60.0)
+
+
+async def test_stopping_releases_only_its_own_claims(bot: Bot, aiohttp_client: Any) -> None:
+    sid, outbox_id = await _claimed_rows(bot, "other-live", heartbeat=time.time() + 3600)
+    second = await _second_process(bot, aiohttp_client)
+    assert second.client.app[RUNTIME].worker.owner != "other-live"
+    await second.client.close()
+    assert await bot.scalar("SELECT claimed_by FROM inbox WHERE message_sid = :s", s=sid) == "other-live"
+    assert await bot.scalar("SELECT claimed_by FROM outbox WHERE id = :i", i=outbox_id) == "other-live"
