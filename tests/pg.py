@@ -28,7 +28,14 @@ T = TypeVar("T")
 
 
 def server_url() -> str:
-    return os.environ.get("TEXTWIRE_TEST_PG_URL") or DEFAULT_URL
+    """The test server's URL, with `sslmode=disable` unless it names a mode: a loopback server
+    needs no TLS, and asyncpg's TLS upgrade leaves a future whose exception nobody retrieves when a
+    connect is cancelled mid-handshake (an app stopped while its pool connects); garbage collected
+    later, it logs an asyncio error inside whichever test runs then (seen in test_fuzz)."""
+    url = os.environ.get("TEXTWIRE_TEST_PG_URL") or DEFAULT_URL
+    if "sslmode=" not in url:
+        url += ("&" if "?" in url else "?") + "sslmode=disable"
+    return url
 
 
 def backends() -> list[str]:
