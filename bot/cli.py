@@ -140,10 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from storage.crypto import CipherError, KeyMismatch
 
     try:
-        if args.command in ("serve", "migrate", "keys"):
+        if args.command in ("migrate", "keys"):  # serve checks them in its start-up
             from bot.startup import check_folders
 
-            check_folders(config)  # a volume this user cannot write: one line and the fix
+            check_folders(config)
         if args.command == "serve":
             return serve(config)
         if args.command == "migrate":

@@ -271,7 +271,6 @@ __all__ = [
     "Summary",
     "bind",
     "check_folders",
-    "check_writable",
     "database_label",
     "existing_files",
     "open_db",

@@ -1,5 +1,5 @@
-"""A data folder the process cannot write stops start-up with one line naming the key and the
-fix (`chown`), not a traceback."""
+"""A data folder the process cannot write stops serve, migrate and keys rotate with one line naming
+the key and the fix (`chown`), not a traceback (bot/startup.py's check_folders)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
 
 def test_writable_folders_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch, tmp_path / "data")
-    check_folders(load_config(CONFIG))  # raises nothing
+    check_folders(load_config(CONFIG))
     assert (tmp_path / "data" / "media").is_dir()
 
 
@@ -44,7 +44,7 @@ def test_unwritable_data_dir_is_one_line_with_the_fix(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("textwire: server.data_dir ")
-    assert f"chown {os.getuid()}" in err[0]
+    assert f"chown {os.getuid()} " in err[0]
     assert "Traceback" not in err[0]
 
 
