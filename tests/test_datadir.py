@@ -1,5 +1,5 @@
 """A data folder the process cannot write stops serve, migrate and keys rotate with one line naming
-the key and the fix (`chown`), not a traceback (bot/datadir.py, raised by bot/startup.py's check_folders)."""
+the key and the fix (`chown`), not a traceback (bot/startup.py's check_folders)."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ def test_unwritable_data_dir_is_one_line_with_the_fix(tmp_path: Path, command: l
     assert result.returncode == 2
     err = result.stderr.strip().splitlines()
     assert len(err) == 1, result.stderr
-    assert err[0].startswith("textwire: server.data_dir: ")
-    assert f"chown -R {os.getuid()}:{os.getgid()} " in err[0]
+    assert err[0].startswith(f"textwire: server.data_dir {data} ")
+    assert f"chown {os.getuid()} {data}" in err[0]
     assert "Traceback" not in result.stdout + result.stderr
 
 
