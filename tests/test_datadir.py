@@ -4,15 +4,16 @@ the key and the fix (`chown`), not a traceback (bot/startup.py's check_folders).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.config import load_config
 from bot.errors import StartupError
 from bot.startup import check_folders
+from tests.test_process import free_port
 
 CONFIG = str(Path(__file__).parent.parent / "config.toml")
 
@@ -33,19 +34,35 @@ def test_writable_folders_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize("command", [["serve"], ["migrate"], ["keys", "rotate"]])
-def test_unwritable_data_dir_is_one_line_with_the_fix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
-) -> None:
+def test_unwritable_data_dir_is_one_line_with_the_fix(tmp_path: Path, command: list[str]) -> None:
     # a folder that cannot be made: its parent is a file (root can write anywhere else)
     (tmp_path / "volume").write_text("not a folder")
-    _env(monkeypatch, tmp_path / "volume" / "data")
-    monkeypatch.setenv("TEXTWIRE_LOG_FORMAT", "json")
-    assert main([*command, "--config", CONFIG]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert err[0].startswith("textwire: server.data_dir ")
-    assert f"chown {os.getuid()} " in err[0]
-    assert "Traceback" not in err[0]
+    data = tmp_path / "volume" / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env.update(
+        {
+            "TEXTWIRE_SERVER_DATA_DIR": str(data),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{data}/textwire.db",
+            "TEXTWIRE_MEDIA_LOCAL_DIR": str(data / "media"),
+            "TEXTWIRE_SERVER_PORT": str(free_port()),
+            "TEXTWIRE_LOG_FORMAT": "console",
+        }
+    )
+    result = subprocess.run(  # noqa: S603 - our own CLI, a real process (serve changes the loop)
+        [sys.executable, "-m", "bot", *command, "--config", CONFIG],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1, result.stderr
+    assert err[0].startswith(f"textwire: server.data_dir {data} ")
+    assert f"chown {os.getuid()} {data}" in err[0]
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 @pytest.mark.skipif(sys.platform == "win32" or os.getuid() == 0, reason="root writes anywhere")
