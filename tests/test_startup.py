@@ -111,8 +111,8 @@ def test_unwritable_data_folder_is_one_line_with_the_fix(tmp_path: Path) -> None
     line = one_failure(out, err)
     uid = os.getuid()
     assert line.startswith(f"textwire: server.data_dir {data} is not writable by this user (uid {uid}")
-    assert line.endswith("or set server.data_dir or TEXTWIRE_SERVER_DATA_DIR")
     assert f"chown {uid} {data}" in line
+    assert line.endswith("or set server.data_dir or TEXTWIRE_SERVER_DATA_DIR")
 
 
 def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
