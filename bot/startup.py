@@ -271,6 +271,7 @@ __all__ = [
     "Summary",
     "bind",
     "check_folders",
+    "check_writable",
     "database_label",
     "existing_files",
     "open_db",
