@@ -12,12 +12,12 @@ import errno
 import os
 import socket
 import sqlite3
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config
-from bot.datadir import unwritable_folder
 from bot.devmode import DEV_TOKEN_FILE
 from bot.errors import StartupError
 from storage.db import Database, open_database, sqlite_path
@@ -26,12 +26,42 @@ from storage.dburl import mask_url
 # -- folders ---------------------------------------------------------------------------------------
 
 
+def check_writable(path: Path, key: str, env: str) -> None:
+    """Create `path` if needed and write a file in it; else one line with the fix."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".textwire-write-check-"):
+            pass
+    except OSError as exc:
+        owner = _owner(path)
+        problem = {
+            errno.EROFS: "is on a read-only filesystem",
+            errno.ENOSPC: "is on a full disk",
+        }.get(exc.errno or 0, f"is not writable by this user (uid {os.getuid()}{owner})")
+        raise StartupError(
+            f"{key} {path} {problem}: make it writable (e.g. chown {os.getuid()} {path}) "
+            f"or set {key} or {env}"
+        ) from None
+
+
+def _owner(path: Path) -> str:
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        return f"; {candidate} belongs to uid {uid}" if uid != os.getuid() else ""
+    return ""
+
+
 def check_folders(config: Config) -> None:
-    """The data folder, the SQLite file's folder and the local media folder take writes
-    (bot/datadir.py); else one line with the fix."""
-    problem = unwritable_folder(config)
-    if problem is not None:
-        raise StartupError(problem)
+    """The data folder, the SQLite file's folder and the local media folder take writes."""
+    check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
+    db_file = sqlite_path(config.database.url)
+    if db_file is not None and db_file.parent.resolve() != config.data_dir.resolve():
+        check_writable(db_file.parent, "database.url", "TEXTWIRE_DATABASE_URL")
+    if config.media.backend == "local":
+        check_writable(Path(config.media.local_dir), "media.local_dir", "TEXTWIRE_MEDIA_LOCAL_DIR")
 
 
 # -- the database ----------------------------------------------------------------------------------
