@@ -16,13 +16,14 @@ owed $15.45. \\BALANCE for all.`, or asks for `\\AMOUNT` when no total was read 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bot.deps import Deps
 from bot.dispatch import Context, HandlerResult, Inbound, Router, has_media
 from bot.errors import Defer, Retry
 from bot.ledger.book import room_ledger
 from bot.ledger.intake import read_amount, saved_replies
-from bot.ledger.money import caption_amount, currency_or_default
+from bot.ledger.money import Amount, Currency, caption_amount, currency_or_default
 from bot.ledger.split import split_order
 from bot.logs import mask_phone
 from bot.media import (
@@ -118,11 +119,34 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     # a caption's amount is for a message with one photo: it cannot say which of several it is for
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
     reader = reader_of(deps)
-    if reader is not None and caption_money is None and not done and reader.crowded(ocr_waiting_limit(deps)):
+    claimed = reader is not None and caption_money is None and not done
+    if reader is not None and claimed and not reader.claim(ocr_waiting_limit(deps)):
         # OCR is bounded (media.ocr_concurrency); a worker slot waiting for it is a slot other
         # people's texts cannot use. Nothing is stored yet: come back in a moment.
-        ctx.log.info("ocr.busy_deferred", queued=reader.queued)
+        ctx.log.info("ocr.busy_deferred", claimed=reader.claimed)
         raise Defer(deps.now() + OCR_BUSY_SECONDS)
+    try:
+        return await _save(msg, ctx, room, done, caption, caption_money, room_currency)
+    finally:
+        if reader is not None and claimed:
+            reader.release()
+
+
+async def _save(
+    msg: Inbound,
+    ctx: Context,
+    room: rooms.Room,
+    done: dict[int, Any],
+    caption: str,
+    caption_money: Amount | None,
+    room_currency: Currency,
+) -> HandlerResult:
+    """Fetch, store, read and record each item not stored yet; the one reply."""
+    deps = ctx.deps
+    pipeline, store, reader = pipeline_of(deps), store_of(deps), reader_of(deps)
+    if pipeline is None or store is None:  # checked by the caller; the app is stopping
+        return NOT_SET_UP
+    user_id = ctx.user.id
     max_items = deps.config.media.max_items
     saved = len(done)
     failures: list[tuple[int, str]] = []

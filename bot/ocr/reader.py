@@ -85,11 +85,19 @@ class OcrReader:
         self._engines: list[Engine] = []
         self._factory = engine_factory
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ocr")
-        self.queued = 0  # photos being read or waiting for a slot
+        self.claimed = 0  # messages whose photos are being read or wait to be
 
-    def crowded(self, limit: int) -> bool:
-        """Whether `limit` photos are being read or waiting: a worker slot should not wait too."""
-        return self.queued >= limit
+    def claim(self, limit: int) -> bool:
+        """A place for one message's photos, unless `limit` messages hold one already (then its
+        worker slot should not wait too). Checked and taken in one step on the event loop.
+        Every True is followed by one `release`."""
+        if self.claimed >= limit:
+            return False
+        self.claimed += 1
+        return True
+
+    def release(self) -> None:
+        self.claimed -= 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -110,13 +118,9 @@ class OcrReader:
                     total_of_text(text, exponent) if text.strip() else Reading(None, "none", reason="no text")
                 )
             else:
-                self.queued += 1
-                try:
-                    async with self.slots:
-                        loop = asyncio.get_running_loop()
-                        reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
-                finally:
-                    self.queued -= 1
+                async with self.slots:
+                    loop = asyncio.get_running_loop()
+                    reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
         except Exception as exc:  # a broken file or engine is "no total": the reply asks
             log.warning("ocr.failed", kind=kind, error=type(exc).__name__)
             return Reading(None, "none", reason="ocr failed")
