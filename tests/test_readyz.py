@@ -33,13 +33,13 @@ async def arun(*args: str) -> int:
 
 @pytest.fixture
 def mount(tmp_path: Path) -> Iterator[Mount]:
-    """`mount("name")`: a fresh 2 MiB tmpfs under tmp_path; unmounted after the test."""
+    """`mount("name")`: a fresh 16 MiB tmpfs (room for the migrated database and its WAL) under tmp_path; unmounted after the test."""
     mounted: list[Path] = []
 
     def make(name: str) -> Path:
         point = tmp_path / name
         point.mkdir()
-        done = run(MOUNT, "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(point))
+        done = run(MOUNT, "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(point))
         if done.returncode != 0:
             pytest.skip(f"cannot mount a small filesystem here: {done.stderr.decode().strip()}")
         mounted.append(point)
@@ -53,13 +53,13 @@ def mount(tmp_path: Path) -> Iterator[Mount]:
 def fill(folder: Path) -> Path:
     """Write a file until the filesystem is full."""
     filler = folder / "filler"
-    with filler.open("wb") as out:
-        try:
+    try:
+        with filler.open("wb") as out:
             while True:
                 out.write(b"\0" * 65536)
                 out.flush()
-        except OSError as exc:
-            full = exc.errno
+    except OSError as exc:  # at a write, or at the open or close when already (nearly) full
+        full = exc.errno
     assert full == errno.ENOSPC
     return filler
 

@@ -28,8 +28,9 @@ from tests.fakes.twilio_rest import FakeTwilio
 from tests.test_process import free_port
 
 HAS_ROLES = "role" in {f.name for f in dataclasses.fields(ServerConfig)}
-SENDERS = 20
-PER_SENDER = 12
+# at most replyguard.BURST_REPLIES texts a sender: more in one minute and the guard drops replies
+SENDERS = 40
+PER_SENDER = 6
 
 
 def _env(tmp_path: Path, url: str, fake: FakeTwilio, port: int, role: str) -> dict[str, str]:
