@@ -21,26 +21,17 @@ from bot.ledger.book import (
 )
 from bot.ledger.money import Currency, currency, currency_or_default, parse_amount
 from bot.ledger.split import split_order
+from handlers.rooms import named_or_active
 from storage import ledger, outbox, rooms
 
 router = Router(name=__name__)
 
-NOT_IN_ROOM = (
-    "You are not in a room. Create one with \\CREATE <room> <password> or join one with "
-    "\\JOIN <room> <password>."
-)
 NAME_RULES = f"A name is 1-{NAME_MAX} letters and digits, with single spaces. Usage: \\NAME <name>"
 PAID_USAGE = "\\PAID <name> <amount>"
 
 
 async def _room(conn: AsyncConnection, user_id: int, args: tuple[str, ...] = ()) -> rooms.Room | str:
-    if args:
-        room = await rooms.member_room_by_name(conn, user_id, args[0])
-        return (
-            room if room is not None else f"You are not in a room named {args[0][:32]}. \\ROOMS lists yours."
-        )
-    active = await rooms.active_room(conn, user_id)
-    return active if active is not None else NOT_IN_ROOM
+    return await named_or_active(conn, user_id, args)
 
 
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")

@@ -141,7 +141,7 @@ async def _lockout(
     return ROOM_LOCKED
 
 
-async def _named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str, ...]) -> rooms.Room | str:
+async def named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str, ...]) -> rooms.Room | str:
     """The member's room named in `args`, else their active room; or the reply saying why not."""
     if args:
         room = await rooms.member_room_by_name(conn, user_id, args[0])
@@ -168,7 +168,7 @@ def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) 
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
-        room = await _named_or_active(conn, user_id, ctx.args)
+        room = await named_or_active(conn, user_id, ctx.args)
         if isinstance(room, str):
             return room
         next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
@@ -192,7 +192,7 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
 async def use(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
-        room = await _named_or_active(conn, user_id, ctx.args)
+        room = await named_or_active(conn, user_id, ctx.args)
         if isinstance(room, str):
             return room
         await rooms.set_active(conn, user_id, room.id)
@@ -204,7 +204,7 @@ async def use(msg: Inbound, ctx: Context) -> HandlerResult:
 async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     async with ctx.deps.db.read() as conn:
-        room = await _named_or_active(conn, user_id, ctx.args)
+        room = await named_or_active(conn, user_id, ctx.args)
     if isinstance(room, str):
         return room
     link = gallery_link(ctx.deps, room.id)
