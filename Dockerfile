@@ -8,7 +8,9 @@
 # extension modules lose their debug symbols (uvloop alone carries 12 MB; the vendored *.libs
 # are left as auditwheel made them), no bytecode is kept (about 55 MB; it costs a second or two
 # at start-up), and botocore keeps the models of S3 and of the credential chain (STS, SSO) only
-# (the other 400 services are 24 MB). The venv is about 100 MB.
+# (the other 400 services are 24 MB). OpenCV (under rapidocr, which reads receipt totals) is
+# swapped for its headless build of the same version: the same cv2 without the GUI, Qt and
+# bundled X11/GL libraries, so the runtime stage needs no libgl1/libglib2.0-0 from apt.
 
 FROM python:3.11-slim AS build
 
@@ -30,10 +32,20 @@ COPY storage ./storage
 COPY scheduler ./scheduler
 RUN python -m venv --without-pip /opt/textwire \
     && python -m pip --python /opt/textwire/bin/python install --no-compile -c constraints.txt . \
+    && python -m pip --python /opt/textwire/bin/python uninstall -y opencv-python \
+    && python -m pip --python /opt/textwire/bin/python install --no-compile --no-deps \
+        "opencv-python-headless==$(sed -n 's/^opencv-python==//p' constraints.txt)" \
     && find /opt/textwire -type f -name '*.so' -not -path '*.libs/*' -exec strip --strip-unneeded {} + \
     && find /opt/textwire -depth -type d \( -name tests -o -name __pycache__ \) -path '*/site-packages/*' -exec rm -rf {} + \
     && find /opt/textwire/lib/python3*/site-packages/botocore/data -mindepth 1 -maxdepth 1 -type d \
         ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} +
+# babel: the server asks CLDR for currency data in en_US only (bot/ledger/money.py), which reads
+# root, en and en_US (the other 1000 locales are 32 MB); onnxruntime: its Python tooling for
+# converting, quantizing and profiling models is not used to run one
+RUN site=$(echo /opt/textwire/lib/python3*/site-packages) \
+    && find "$site/babel/locale-data" -type f ! -name root.dat ! -name en.dat ! -name en_US.dat -delete \
+    && rm -rf "$site/onnxruntime/transformers" "$site/onnxruntime/tools" \
+        "$site/onnxruntime/quantization" "$site/onnxruntime/datasets"
 
 FROM python:3.11-slim
 
@@ -42,12 +54,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/textwire \
     PATH=/opt/textwire/bin:$PATH
 
-# OpenCV (through rapidocr-onnxruntime, which reads receipt totals) loads libGL and GLib at import
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 textwire \
+RUN groupadd --system --gid 10001 textwire \
     && useradd --system --uid 10001 --gid textwire --home-dir /data --shell /usr/sbin/nologin textwire \
     && mkdir -p /data \
     && chown textwire:textwire /data
