@@ -11,8 +11,16 @@
 # (the other 400 services are 24 MB). OpenCV (under rapidocr, which reads receipt totals) is
 # swapped for its headless build of the same version: the same cv2 without the GUI, Qt and
 # bundled X11/GL libraries, so the runtime stage needs no libgl1/libglib2.0-0 from apt.
+#
+# `--build-arg OCR=false` makes the slim image: no receipt OCR (rapidocr-onnxruntime,
+# onnxruntime, OpenCV, numpy, shapely, ... and pypdf: only the OCR reader uses them) and
+# TEXTWIRE_MEDIA_OCR=false, so receipt amounts come from captions and \AMOUNT. The default
+# (OCR=true) is the full image, unchanged.
+
+ARG OCR=true
 
 FROM python:3.11-slim AS build
+ARG OCR
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -30,24 +38,42 @@ COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
 COPY scheduler ./scheduler
+# OCR=false: the project's dependencies from pyproject.toml without the OCR ones (so none of
+# theirs is fetched), then the project itself with --no-deps
 RUN python -m venv --without-pip /opt/textwire \
-    && python -m pip --python /opt/textwire/bin/python install --no-compile -c constraints.txt . \
-    && python -m pip --python /opt/textwire/bin/python uninstall -y opencv-python \
-    && python -m pip --python /opt/textwire/bin/python install --no-compile --no-deps \
-        "opencv-python-headless==$(sed -n 's/^opencv-python==//p' constraints.txt)" \
+    && if [ "$OCR" = false ]; then \
+        python -c "import re, tomllib; ocr = {'rapidocr-onnxruntime', 'onnxruntime', 'pypdf'}; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if re.split(r'[<>=!~;\[ ]', d)[0].lower() not in ocr))" > /tmp/requirements.txt \
+        && python -m pip --python /opt/textwire/bin/python install --no-compile -c constraints.txt -r /tmp/requirements.txt \
+        && python -m pip --python /opt/textwire/bin/python install --no-compile --no-deps . ; \
+    else \
+        python -m pip --python /opt/textwire/bin/python install --no-compile -c constraints.txt . \
+        && python -m pip --python /opt/textwire/bin/python uninstall -y opencv-python \
+        && python -m pip --python /opt/textwire/bin/python install --no-compile --no-deps \
+            "opencv-python-headless==$(sed -n 's/^opencv-python==//p' constraints.txt)" ; \
+    fi \
     && find /opt/textwire -type f -name '*.so' -not -path '*.libs/*' -exec strip --strip-unneeded {} + \
     && find /opt/textwire -depth -type d \( -name tests -o -name __pycache__ \) -path '*/site-packages/*' -exec rm -rf {} + \
     && find /opt/textwire/lib/python3*/site-packages/botocore/data -mindepth 1 -maxdepth 1 -type d \
         ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} +
 # babel: the server asks CLDR for currency data in en_US only (bot/ledger/money.py), which reads
 # root, en and en_US (the other 1000 locales are 32 MB); onnxruntime: its Python tooling for
-# converting, quantizing and profiling models is not used to run one
+# converting, quantizing and profiling models is not used to run one; twilio: the server uses
+# the REST client's `api` domain only (Messages and their Media, bot/twilio_client.py), and the
+# client imports each of the other 38 domains (17 MB) only when it is asked for
 RUN site=$(echo /opt/textwire/lib/python3*/site-packages) \
     && find "$site/babel/locale-data" -type f ! -name root.dat ! -name en.dat ! -name en_US.dat -delete \
+    && find "$site/twilio/rest" -mindepth 1 -maxdepth 1 -type d ! -name api -exec rm -rf {} + \
     && rm -rf "$site/onnxruntime/transformers" "$site/onnxruntime/tools" \
         "$site/onnxruntime/quantization" "$site/onnxruntime/datasets"
 
-FROM python:3.11-slim
+# the runtime stage starts from one of these two, as OCR says
+FROM python:3.11-slim AS runtime-ocr-true
+
+FROM python:3.11-slim AS runtime-ocr-false
+ENV TEXTWIRE_MEDIA_OCR=false
+
+# hadolint ignore=DL3006
+FROM runtime-ocr-${OCR}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -8,6 +8,7 @@ import hashlib
 import io
 import re
 import secrets
+import sys
 import time
 from typing import Any
 
@@ -488,3 +489,40 @@ async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(
     reply = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
     assert reply.startswith("We could not save your photos")
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+OCR_ONLY = ("rapidocr_onnxruntime", "onnxruntime", "cv2", "numpy", "shapely", "pyclipper", "pypdf")
+
+
+class OcrStackAbsent:
+    """An import finder for an image built without OCR (`docker build --build-arg OCR=false`):
+    the OCR-only packages cannot be imported, and every attempt is recorded."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".")[0] in OCR_ONLY:
+            self.asked.append(name)
+            raise ImportError(f"{name} is not installed (no OCR in this image)")
+
+
+async def test_with_ocr_off_photos_and_pdfs_never_import_the_ocr_stack(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    absent = OcrStackAbsent()
+    for name in list(sys.modules):
+        if name.split(".")[0] in OCR_ONLY:
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [absent, *sys.meta_path])
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": False})
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    photo = fake_twilio.media.add(images.jpeg_with_gps())
+    ask = "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert await say(bot, fake_twilio, "", **mms([photo])) == ask
+    pdf = fake_twilio.media.add(images.pdf(), "application/pdf")
+    assert await say(bot, fake_twilio, "", **mms([pdf], ["application/pdf"])) == ask
+    other = fake_twilio.media.add(images.jpeg_with_gps(width=80))
+    assert (await say(bot, fake_twilio, "lunch $12.50", **mms([other]))).startswith("Saved $12.50 to house")
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 3
+    assert absent.asked == []
