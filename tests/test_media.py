@@ -526,3 +526,26 @@ async def test_with_ocr_off_photos_and_pdfs_never_import_the_ocr_stack(
     assert (await say(bot, fake_twilio, "lunch $12.50", **mms([other]))).startswith("Saved $12.50 to house")
     assert await bot.scalar("SELECT count(*) FROM receipts") == 3
     assert absent.asked == []
+
+
+async def test_ocr_on_without_the_engine_stops_start_up_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slim image with `media.ocr` turned back on: say so at start, not "no total" on every photo."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    from bot.config import Config
+    from bot.errors import StartupError
+    from bot.ocr import feature
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "rapidocr_onnxruntime" else real(name, *a),
+    )
+    starting: Any = SimpleNamespace(deps=SimpleNamespace(config=Config(), services=None))
+    with pytest.raises(StartupError, match=r"TEXTWIRE_MEDIA_OCR=false"):
+        async with feature.lifespan(starting):
+            pass

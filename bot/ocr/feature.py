@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 from collections.abc import AsyncIterator
 
 from bot.app import Feature, Starting
 from bot.deps import Services
+from bot.errors import StartupError
 from bot.logs import get_logger
 from bot.ocr.reader import OcrReader
 
@@ -20,6 +22,11 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     if not media.ocr:
         yield starting.deps.services
         return
+    if importlib.util.find_spec("rapidocr_onnxruntime") is None:  # the slim image leaves it out
+        raise StartupError(
+            "media.ocr is on but the OCR engine (rapidocr-onnxruntime) is not installed: "
+            "set media.ocr = false or TEXTWIRE_MEDIA_OCR=false, or use the image built with OCR"
+        )
     reader = OcrReader(media.ocr_concurrency)
     log.info("ocr.ready", concurrency=media.ocr_concurrency)
     try:
