@@ -94,10 +94,12 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             return AMOUNT_USAGE
         else:
             minor, code = value.minor, value.currency.code
-        target = await ledger.amount_target(conn, user_id, room.id)
+        target = await ledger.amount_target(conn, user_id, room.id, msg.message_sid)
         if target is None:
             return f"You have no receipts in {room.name} yet. Send a photo of one first."
-        await ledger.set_amount(conn, target.id, minor=minor, currency=code, source="manual")
+        await ledger.set_amount(
+            conn, target.id, minor=minor, currency=code, source="manual", by_message=msg.message_sid
+        )
         if not await ledger.split_members(conn, target.id):  # saved before the ledger existed
             member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
             await ledger.save_split_members(conn, target.id, split_order(user_id, member_ids))

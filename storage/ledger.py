@@ -111,8 +111,11 @@ async def set_amount(
     currency: str | None,
     source: str | None,
     ocr_status: str | None = None,
+    by_message: str | None = None,
 ) -> None:
     values: dict[str, object] = {"amount_minor": minor, "currency": currency, "amount_source": source}
+    if by_message is not None:
+        values["amount_message_sid"] = by_message
     if ocr_status is not None:
         values["ocr_status"] = ocr_status
     await conn.execute(sa.update(receipts).where(receipts.c.id == receipt_id).values(**values))
@@ -190,9 +193,22 @@ async def of_message(conn: AsyncConnection, message_sid: str) -> list[ReceiptAmo
     return [_receipt(r) for r in rows]
 
 
-async def amount_target(conn: AsyncConnection, user_id: int, room_id: str) -> ReceiptAmount | None:
-    """The receipt `\\AMOUNT` sets: of the sender's last message with receipts in this room, the
+async def amount_target(
+    conn: AsyncConnection, user_id: int, room_id: str, message_sid: str | None = None
+) -> ReceiptAmount | None:
+    """The receipt `\\AMOUNT` sets: the one this very message set before (it is being handled
+    again after a crash), else, of the sender's last message with receipts in this room, the
     first one still without an amount, else its last one."""
+    if message_sid is not None:
+        again = (
+            await conn.execute(
+                sa.select(*_RECEIPT_COLUMNS).where(
+                    receipts.c.amount_message_sid == message_sid, receipts.c.room_id == room_id
+                )
+            )
+        ).first()
+        if again is not None:
+            return _receipt(again)
     last = (
         await conn.execute(
             sa.select(receipts.c.message_sid)

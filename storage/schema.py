@@ -249,6 +249,9 @@ receipts = sa.Table(
     sa.Column("currency", sa.String(3)),
     sa.Column("amount_source", sa.String(16)),  # caption | ocr | pdf | manual
     sa.Column("ocr_status", sa.String(16)),  # ok | none | ask: what reading the photo gave
+    # the `\AMOUNT` message that set it: the same message handled again (a retry after a crash)
+    # sets the same receipt, never the next one still waiting for an amount
+    sa.Column("amount_message_sid", sa.String(64)),
     sa.UniqueConstraint("message_sid", "media_index"),
     sa.Index("ix_receipts_room_created", "room_id", "created_at"),
 )

@@ -8,6 +8,7 @@ import html
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from bot import replyguard
 from bot.ocr.reader import pdf_text
@@ -228,3 +229,30 @@ async def test_several_photos_are_summed_up_in_one_reply(
 def test_pdf_text_layer() -> None:
     assert "TOTAL 4.86" in pdf_text(text_pdf(["TOTAL 4.86"]))
     assert pdf_text(text_pdf([])).strip() == ""
+
+
+async def test_amount_handled_again_after_a_crash_sets_the_same_receipt(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A worker that dies after `\\AMOUNT`'s transaction but before the inbox row is marked done
+    hands the message to another: it must set the same receipt, not the next one waiting."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    await photo(bot, fake, "", count=2)  # two receipts, no total on either
+    form = await bot.text("\\AMOUNT 5")
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    amounts = "SELECT amount_minor FROM receipts ORDER BY media_index"
+    assert [r.amount_minor for r in await bot.rows(amounts)] == [500, None]
+    # what a crash between the handler's commit and the batch's leaves: the row is handled again
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE inbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL, "
+                "next_attempt_at = 0 WHERE message_sid = :sid"
+            ),
+            {"sid": form["MessageSid"]},
+        )
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    assert [r.amount_minor for r in await bot.rows(amounts)] == [500, None]
