@@ -26,7 +26,9 @@ from bot.errors import Defer, Retry
 from bot.logs import get_logger, mask_phone
 from bot.metrics import Metrics
 from bot.middlewares import WINDOW
+from bot.replyguard import LOG_KEY
 from storage import inbox, outbox, users
+from storage.schema import reply_log
 
 log = get_logger(__name__)
 
@@ -69,6 +71,7 @@ class Outcome:
     finished: inbox.Finished | None = None
     rescheduled: inbox.Rescheduled | None = None
     replies: tuple[outbox.NewReply, ...] = ()
+    logged: tuple[dict[str, object], ...] = ()  # reply_log rows (bot/replyguard.py)
 
 
 Claim = tuple[Inbound, users.Sender | None]
@@ -114,6 +117,9 @@ class Worker(ClaimLoop[Claim, Outcome]):
             [o.rescheduled for o in outcomes if o.rescheduled is not None],
         )
         await outbox.enqueue_many(conn, [reply for o in outcomes for reply in o.replies])
+        logged = [row for o in outcomes for row in o.logged]
+        if logged:
+            await conn.execute(sa.insert(reply_log), logged)
 
     def written(self, outcomes: Sequence[Outcome]) -> None:
         if any(o.replies for o in outcomes):
@@ -133,8 +139,9 @@ class Worker(ClaimLoop[Claim, Outcome]):
         finished: inbox.Finished | None = None,
         rescheduled: inbox.Rescheduled | None = None,
         replies: list[outbox.NewReply] | None = None,
+        logged: Sequence[dict[str, object]] = (),
     ) -> None:
-        await self.commit(Outcome(finished, rescheduled, tuple(replies or ())))
+        await self.commit(Outcome(finished, rescheduled, tuple(replies or ()), tuple(logged)))
 
     async def _handle(self, msg: Inbound, sender: users.Sender | None = None) -> None:
         structlog.contextvars.bind_contextvars(message_sid=msg.message_sid, sender=mask_phone(msg.from_phone))
@@ -184,6 +191,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
                 )
                 for i, reply in enumerate(replies)
             ],
+            logged=ctx.data.get(LOG_KEY, ()) if ctx else (),
         )
 
     async def _defer(self, msg: Inbound, defer: Defer) -> None:

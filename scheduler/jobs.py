@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from bot.deps import Deps
 from bot.logs import get_logger
+from bot.replyguard import KEEP_SECONDS
 from storage import inbox, outbox, xaccounts
+from storage.schema import reply_log
 
 log = get_logger(__name__)
 
@@ -20,6 +24,7 @@ async def retention(deps: Deps) -> None:
         purged_in = await inbox.purge(conn, before=now - INBOX_KEEP_SECONDS)
         purged_out = await outbox.purge(conn, before=now - OUTBOX_KEEP_SECONDS)
         purged_x = await xaccounts.purge(conn, now=now, posts_before=now - INBOX_KEEP_SECONDS)
+        await conn.execute(sa.delete(reply_log).where(reply_log.c.at < now - KEEP_SECONDS))
     log.info("retention.purged", inbox=purged_in, outbox=purged_out, x=purged_x)
 
 
