@@ -48,6 +48,7 @@ from bot.config import ServerConfig  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ACCOUNT_SID = "AC" + "1" * 32
+BODY = "\\HELP"  # --body
 AUTH_TOKEN = secrets.token_hex(16)
 
 
@@ -156,8 +157,7 @@ class Load:
 
     def plan(self, count: int) -> list[tuple[str, bytes, str]]:
         return [
-            (s, *self.signed(s, "\\HELP"))
-            for s in (self.senders[i % len(self.senders)] for i in range(count))
+            (s, *self.signed(s, BODY)) for s in (self.senders[i % len(self.senders)] for i in range(count))
         ]
 
     async def closed(self, count: int, connections: int) -> float:
@@ -482,6 +482,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=3000)
     parser.add_argument("--senders", type=int, default=500)
+    parser.add_argument(
+        "--body",
+        default="\\HELP",
+        help="the text every sender sends; the reply guard answers a repeated ask (\\HELP) once a"
+        " sender in 10 minutes, so measure textwire's throughput with a command that is not an ask,"
+        " such as \\ROOMS",
+    )
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--env", action="append", default=[], help="TEXTWIRE_X=Y for textwire serve")
@@ -495,6 +502,8 @@ def main() -> None:
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
     args = parser.parse_args()
+    global BODY
+    BODY = args.body
     os.sched_setaffinity(0, {args.load_core})
     uvloop.run(amain(args))
 
