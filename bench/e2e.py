@@ -263,8 +263,10 @@ async def run_one(
             fake.reset()
             spy = None
             if args.profile and name == "textwire":
-                spy = subprocess.Popen(  # noqa: ASYNC220 - before the burst
-                    [
+                if args.profile.endswith(".perf"):  # perf record: where the C side spends it
+                    profiler = ["perf", "record", "-g", "-F", "999", "-p", str(proc.pid), "-o", args.profile]
+                else:
+                    profiler = [
                         str(Path(sys.executable).parent / "py-spy"),
                         "record",
                         "-p",
@@ -276,9 +278,9 @@ async def run_one(
                         "--nonblocking",
                         "-f",
                         "flamegraph" if args.profile.endswith(".svg") else "raw",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    ]
+                spy = subprocess.Popen(  # noqa: ASYNC220 - before the burst
+                    profiler, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
                 await asyncio.sleep(1.0)
             cpu0 = cpu()
@@ -438,6 +440,8 @@ async def amain(args: argparse.Namespace) -> None:
                 )
                 env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
                 cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+                if args.cprofile:  # the whole run under cProfile (slower; for where, not how much)
+                    cmd[1:1] = ["-m", "cProfile", "-o", args.cprofile]  # absolute: main()
             results.append(await run_one(name, cmd, env, tmp, fake, api_port, args))
     await runner.cleanup()
 
@@ -496,12 +500,15 @@ def main() -> None:
         "--profile",
         help="py-spy record the textwire server's burst into this file (.svg: a flame graph, else collapsed stacks)",
     )
+    parser.add_argument("--cprofile", help="run textwire serve under cProfile, stats into this file")
     parser.add_argument("--keep", help="run in this folder and keep it (logs, SQLite files)")
     parser.add_argument("--pg", default="postgresql://textwire:textwire@127.0.0.1:5432/postgres")
     parser.add_argument("--pg-workers", type=int, default=2, help="worker processes beside the web one")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
     args = parser.parse_args()
+    if args.cprofile:
+        args.cprofile = str(Path(args.cprofile).resolve())
     global BODY
     BODY = args.body
     os.sched_setaffinity(0, {args.load_core})

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import replyguard
 from bot.claimloop import ClaimLoop
 from bot.deps import Deps
 from bot.dispatch import Context, Dispatcher, Inbound, Media, Reply
@@ -74,7 +75,13 @@ class Outcome:
     logged: tuple[dict[str, object], ...] = ()  # reply_log rows (bot/replyguard.py)
 
 
-Claim = tuple[Inbound, users.Sender | None]
+@dataclass(frozen=True)
+class Claim:
+    """A claimed message with what the claim read for it: its sender and the reply guard's rows."""
+
+    msg: Inbound
+    sender: users.Sender | None = None
+    logged: list[replyguard.Logged] | None = None
 
 
 class Worker(ClaimLoop[Claim, Outcome]):
@@ -100,14 +107,16 @@ class Worker(ClaimLoop[Claim, Outcome]):
         if not rows:
             return []
         messages = [inbound_from_row(row) for row in rows]
-        known = await users.senders(conn, {m.from_phone for m in messages}, now=now, since=now - WINDOW)
-        return [(m, known.get(m.from_phone)) for m in messages]
+        phones = {m.from_phone for m in messages}
+        known = await users.senders(conn, phones, now=now, since=now - WINDOW)
+        logged = await replyguard.recent(conn, phones, now)
+        return [Claim(m, known.get(m.from_phone), logged.get(m.from_phone)) for m in messages]
 
     def task_name(self, item: Claim) -> str:
-        return f"handle-{item[0].message_sid}"
+        return f"handle-{item.msg.message_sid}"
 
     async def handle(self, item: Claim) -> None:
-        await self._handle(*item)
+        await self._handle(item.msg, item.sender, item.logged)
 
     async def write(self, conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
         await inbox.settle_many(
@@ -143,13 +152,17 @@ class Worker(ClaimLoop[Claim, Outcome]):
     ) -> None:
         await self.commit(Outcome(finished, rescheduled, tuple(replies or ()), tuple(logged)))
 
-    async def _handle(self, msg: Inbound, sender: users.Sender | None = None) -> None:
+    async def _handle(
+        self, msg: Inbound, sender: users.Sender | None = None, logged: list[replyguard.Logged] | None = None
+    ) -> None:
         structlog.contextvars.bind_contextvars(message_sid=msg.message_sid, sender=mask_phone(msg.from_phone))
         ctx = Context(deps=self.deps, log=log.bind())
         if sender is not None:
             ctx.user = sender.user
             ctx.data["new_user"] = sender.created
             ctx.data["handled_recently"] = sender.handled_recently
+        if logged is not None:
+            ctx.data[replyguard.RECENT_KEY] = logged
         try:
             try:
                 replies = await self.dispatcher.feed(msg, ctx)

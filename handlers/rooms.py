@@ -181,8 +181,7 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
 async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     async with ctx.deps.db.read() as conn:
-        mine = await rooms.rooms_of(conn, user_id)
-        active = await rooms.active_room(conn, user_id)
+        mine, active = await rooms.rooms_with_active(conn, user_id)
     if not mine:
         return NOT_IN_ROOM
     return rooms_reply([r.name for r in mine], active.name if active is not None else None)

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage import onehop
 from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -69,6 +71,8 @@ class Database:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 0
             kwargs["pool_timeout"] = 30
+            if path is not None:  # one trip to the driver's thread per statement: storage/onehop.py
+                kwargs["async_creator"] = partial(onehop.connect, str(path))
         if self.is_postgres:
             kwargs["async_creator"] = _asyncpg_creator(url)
             # No pre-ping (a round trip on every checkout of the hot path): after a server restart
@@ -78,6 +82,7 @@ class Database:
             kwargs["max_overflow"] = pool_size
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})  # the same pool
         if self.is_sqlite:
             self._configure_sqlite()
 
@@ -97,10 +102,14 @@ class Database:
 
         @event.listens_for(sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            # Reads take a snapshot (WAL readers never block); writes take the write lock up front.
-            conn.exec_driver_sql(
-                "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
-            )
+            # Reads take a snapshot (WAL readers never block); writes take the write lock up front,
+            # before their first statement. A one-hop connection sends BEGIN with that statement.
+            begin = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+            driver = conn.connection.driver_connection
+            if isinstance(driver, onehop.OneHopConnection):
+                driver.defer_begin(begin)
+            else:
+                conn.exec_driver_sql(begin)
 
     @property
     def write_lock(self) -> asyncio.Lock | None:
@@ -124,10 +133,8 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction: a consistent snapshot that never waits for writers."""
-        async with self.engine.connect() as conn:
-            await conn.execution_options(**{READ_ONLY: True})
-            async with conn.begin():
-                yield conn
+        async with self._reader.begin() as conn:
+            yield conn
 
     @property
     def masked_url(self) -> str:

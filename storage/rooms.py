@@ -221,6 +221,35 @@ async def rooms_of(conn: AsyncConnection, user_id: int) -> list[Room]:
     return [_room(r) for r in rows]
 
 
+# `\ROOMS`: a user's rooms, and which is active, in one statement built once.
+_ROOMS_OF_WITH_ACTIVE = (
+    sa.select(
+        rooms,
+        (
+            rooms.c.id
+            == sa.select(users.c.active_room_id)
+            .where(users.c.id == sa.bindparam("user_id"))
+            .scalar_subquery()
+        ).label("is_active"),
+    )
+    .join(memberships, memberships.c.room_id == rooms.c.id)
+    .where(memberships.c.user_id == sa.bindparam("user_id"))
+    .order_by(rooms.c.name_key)
+)
+
+
+async def rooms_with_active(conn: AsyncConnection, user_id: int) -> tuple[list[Room], Room | None]:
+    """The user's rooms by name, and the active one among them (None when they left it)."""
+    mine: list[Room] = []
+    active: Room | None = None
+    for row in await conn.execute(_ROOMS_OF_WITH_ACTIVE, {"user_id": user_id}):
+        room = _room(row)
+        mine.append(room)
+        if row.is_active:
+            active = room
+    return mine, active
+
+
 async def active_room_id(conn: AsyncConnection, user_id: int) -> str | None:
     value = (await conn.execute(sa.select(users.c.active_room_id).where(users.c.id == user_id))).scalar()
     return str(value) if value is not None else None
