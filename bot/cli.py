@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "backup":  # stdout: its one line, for scripts; warnings to stderr
         configure_logging("warning", "console", sys.stderr)
         return asyncio.run(_backup(args.path, config))
-    configure_logging(config.log.level, config.log.format)
+    configure_logging(config.log.level, config.log.format, per_turn=args.command == "serve")
     from bot.errors import StartupError
     from bot.serve import json_logs
     from storage.crypto import CipherError, KeyMismatch

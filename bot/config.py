@@ -98,7 +98,7 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    concurrency: int = 16
+    concurrency: int = 128
     max_attempts: int = 5
     outage_retry_hours: float = 24.0
     send_retry_hours: float = 1.0

@@ -343,9 +343,12 @@ class Dispatcher(Router):
         super().__init__(name)
         self.outer_middlewares: list[Middleware] = []
         self._compiled: list[tuple[Registration, Handler]] | None = None
+        self._help: tuple[str, ...] | None = None
+        self._outer: Handler | None = None
 
     def outer_middleware(self, middleware: Middleware) -> Middleware:
         self.outer_middlewares.append(middleware)
+        self._outer = None
         return middleware
 
     def _compile(self) -> list[tuple[Registration, Handler]]:
@@ -385,10 +388,15 @@ class Dispatcher(Router):
 
     async def feed(self, msg: Inbound, ctx: Context) -> list[Reply]:
         """Run the outer middlewares, then the first matching handler; return its replies."""
-        ctx.help_entries = tuple(self.all_help_entries())
-        handler: Handler = self._route
-        for middleware in reversed(self.outer_middlewares):
-            handler = _wrap(handler, middleware)
+        if self._help is None:  # routers are complete once messages flow (as for `_compile`)
+            self._help = tuple(self.all_help_entries())
+        ctx.help_entries = self._help
+        handler = self._outer
+        if handler is None:
+            handler = self._route
+            for middleware in reversed(self.outer_middlewares):
+                handler = _wrap(handler, middleware)
+            self._outer = handler
         return replies_of(await handler(msg, ctx))
 
 

@@ -7,9 +7,13 @@ dropped; tracebacks carry no local variables.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import logging
 import re
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
@@ -86,12 +90,62 @@ def shared_processors() -> list[Processor]:
     ]
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+class TickWriter:
+    """A stream for log lines that writes once per event-loop turn instead of once per line.
+
+    structlog's PrintLogger flushes after every line: a `write` system call each, about a third of
+    a log line's cost, three lines per text (BENCHMARKS.md). Lines written while an event loop runs
+    in this thread are kept until the loop's current turn ends (`call_soon`), then written in order
+    with one call; outside a loop (start-up, shutdown, another thread) a flush writes at once, and
+    at exit whatever is left is written. A process killed with kill -9 loses at most the lines of
+    the turn it died in."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._parts: list[str] = []
+        self._lock = threading.Lock()
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop that will write
+        atexit.register(self.flush_now)
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush_now()
+            return
+        if self._scheduled is not loop:
+            self._scheduled = loop
+            loop.call_soon(self.flush_now)
+
+    def flush_now(self) -> None:
+        with self._lock:
+            self._scheduled = None
+            parts, self._parts = self._parts, []
+            if parts:
+                with contextlib.suppress(ValueError, OSError):  # a closed stream at exit
+                    self.stream.write("".join(parts))
+                    self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+
+def configure_logging(
+    level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, per_turn: bool = False
+) -> None:
     """structlog's own events are filtered by level first (a debug line below the level costs a
     method call) and rendered straight to `stream`; the standard library's loggers go through a
-    ProcessorFormatter with the same processors, so every line has one shape."""
+    ProcessorFormatter with the same processors, so every line has one shape. `per_turn`: write
+    JSON lines once per event-loop turn (`TickWriter`; the server)."""
     stream = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    if per_turn and not use_console:
+        stream = TickWriter(stream)  # type: ignore[assignment]
     final: list[Processor]
     if use_console:
         final = [scrub, structlog.dev.ConsoleRenderer(colors=stream.isatty())]
@@ -142,4 +196,12 @@ def get_logger(name: str) -> FilteringBoundLogger:
     return logger
 
 
-__all__ = ["SECRET_KEYS", "configure_logging", "get_logger", "mask_phone", "mask_phones_in", "scrub"]
+__all__ = [
+    "SECRET_KEYS",
+    "TickWriter",
+    "configure_logging",
+    "get_logger",
+    "mask_phone",
+    "mask_phones_in",
+    "scrub",
+]

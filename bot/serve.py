@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 
@@ -55,6 +56,10 @@ async def serve(config: Config) -> None:
                 log.info("app.started", **about.fields())
             else:
                 print(about.block(), flush=True)
+            # What start-up built (modules, compiled statements, templates, the OCR model) lives
+            # as long as the process: keep it out of the garbage collector's full passes, which
+            # otherwise walk all of it again and again under load.
+            gc.freeze()
             await stop.wait()
             log.info("app.stopping", in_flight=app[DRAIN].in_flight)
             for site in list(runner.sites):

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.http import AsyncHttpClient
@@ -117,6 +118,10 @@ class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
         for key, value in (data or {}).items():
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 form.append((key, str(item)))
+        body: bytes | None = None
+        if form:  # encoded here: aiohttp's FormData would build a multipart writer (a uuid4) per send
+            body = urlencode(form).encode("ascii")
+            send_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         query = [(k, str(v)) for k, v in (params or {}).items() if v is not None]
         try:
             async with asyncio.timeout(timeout or self._timeout):
@@ -124,7 +129,7 @@ class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
                     method.upper(),
                     uri,
                     params=query or None,
-                    data=form or None,
+                    data=body,
                     headers=send_headers,
                     allow_redirects=allow_redirects,
                 ) as resp:

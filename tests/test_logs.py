@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -81,3 +82,50 @@ def test_capture_logs_sees_context() -> None:
         get_logger("t").info("sms.handled")
         structlog.contextvars.clear_contextvars()
     assert logs[0]["message_sid"] == "SM2"
+
+
+async def test_the_server_writes_its_log_lines_once_per_event_loop_turn() -> None:
+    """`per_turn`: inside a running loop lines wait for the end of the turn, then go out in order
+    in one write (structlog's and the standard library's alike); outside a loop, at once."""
+    writes: list[str] = []
+
+    class Stream(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return super().write(text)
+
+    stream = Stream()
+    configure_logging("info", "json", stream, per_turn=True)
+    try:
+        get_logger("t").info("one")
+        logging.getLogger("aiohttp.access").info("two")
+        get_logger("t").info("three")
+        assert writes == []  # this turn is not over
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert len(writes) == 1
+        assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == [
+            "one",
+            "two",
+            "three",
+        ]
+        get_logger("t").info("four")
+        await asyncio.to_thread(get_logger("t").info, "from a thread")  # no loop there: at once
+        assert "from a thread" in stream.getvalue()
+        await asyncio.sleep(0)
+        events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+        assert sorted(events[3:]) == ["four", "from a thread"]
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+
+
+def test_outside_a_loop_per_turn_lines_are_written_at_once() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream, per_turn=True)
+    try:
+        get_logger("t").info("now")
+        assert json.loads(stream.getvalue())["event"] == "now"
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
