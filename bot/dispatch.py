@@ -98,6 +98,15 @@ class Context:
     redacted_body: str | None = None
     _user: User | None = field(default=None, repr=False)
     _command: CommandObject | None = field(default=None, repr=False)
+    _parsed: dict[str, CommandObject | None] = field(default_factory=dict, repr=False)
+
+    def parse(self, text: str) -> CommandObject | None:
+        """`parse_command(text)`, once per text for all of a message's command filters."""
+        try:
+            return self._parsed[text]
+        except KeyError:
+            parsed = self._parsed[text] = parse_command(text)
+            return parsed
 
     @property
     def user(self) -> User:
@@ -154,7 +163,7 @@ class Command:
         self.names = frozenset(n.upper() for n in names)
 
     def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
-        cmd = parse_command(msg.body)
+        cmd = ctx.parse(msg.body)
         if cmd is None or cmd.name not in self.names:
             return False
         return {"command": cmd}
@@ -176,7 +185,7 @@ class BareCommand:
 
 
 def any_command(msg: Inbound, ctx: Context) -> FilterResult:
-    cmd = parse_command(msg.body)
+    cmd = ctx.parse(msg.body)
     return {"command": cmd} if cmd is not None else False
 
 
