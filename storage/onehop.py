@@ -87,46 +87,54 @@ class OneHopConnection(aiosqlite.Connection):
     def defer_begin(self, sql: str) -> None:
         self._pending_begin = sql
 
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """aiosqlite's one trip, which also notes whether a transaction is open afterwards (for
+        every call on this connection, so `rollback()` never skips one that is)."""
+
+        def tracked() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                try:
+                    self._in_tx = self._connection is not None and self._connection.in_transaction
+                except sqlite3.ProgrammingError:  # closed
+                    self._in_tx = False
+
+        return await super()._execute(tracked)  # type: ignore[no-untyped-call]
+
     def _run(self, sql: str, parameters: Any, many: bool) -> tuple[Description, int, int | None, list[Any]]:
         """On the connection's thread."""
         conn = self._conn
+        begin, self._pending_begin = self._pending_begin, None
+        if begin is not None:
+            conn.execute(begin)
+        cursor = conn.cursor()
         try:
-            begin, self._pending_begin = self._pending_begin, None
-            if begin is not None:
-                conn.execute(begin)
-            cursor = conn.cursor()
-            try:
-                if many:
-                    cursor.executemany(sql, parameters)
-                elif parameters is None:
-                    cursor.execute(sql)
-                else:
-                    cursor.execute(sql, parameters)
-                rows = cursor.fetchall() if cursor.description is not None else []
-                return cursor.description, cursor.rowcount, cursor.lastrowid, rows
-            finally:
-                cursor.close()
+            if many:
+                cursor.executemany(sql, parameters)
+            elif parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return cursor.description, cursor.rowcount, cursor.lastrowid, rows
         finally:
-            self._in_tx = conn.in_transaction
+            cursor.close()
 
     async def _statement(
         self, sql: str, parameters: Any, *, many: bool
     ) -> tuple[Description, int, int | None, list[Any]]:
-        result: tuple[Description, int, int | None, list[Any]] = await self._execute(  # type: ignore[no-untyped-call]
+        result: tuple[Description, int, int | None, list[Any]] = await self._execute(
             self._run, sql, parameters, many
         )
         return result
 
     def _end(self, commit: bool) -> None:
         """On the connection's thread."""
-        conn = self._conn
-        try:
-            if commit:
-                conn.commit()
-            else:
-                conn.rollback()
-        finally:
-            self._in_tx = conn.in_transaction
+        if commit:
+            self._conn.commit()
+        else:
+            self._conn.rollback()
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
@@ -136,13 +144,13 @@ class OneHopConnection(aiosqlite.Connection):
             self._pending_begin = None
             if not self._in_tx:
                 return
-        await self._execute(self._end, True)  # type: ignore[no-untyped-call]
+        await self._execute(self._end, True)
 
     async def rollback(self) -> None:
         self._pending_begin = None
         if not self._in_tx:
             return  # nothing to roll back (the pool's reset after a commit): no trip
-        await self._execute(self._end, False)  # type: ignore[no-untyped-call]
+        await self._execute(self._end, False)
 
 
 async def connect(path: str) -> OneHopConnection:

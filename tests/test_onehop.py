@@ -216,3 +216,20 @@ async def test_the_claim_looks_senders_up_and_does_not_sort_the_queue(sqlite_db:
     assert not table_scans, plan
     assert any(line.startswith("SEARCH j USING INDEX ix_inbox_sender") for line in plan), plan
     assert sum("ix_inbox_queue" in line for line in plan) >= 2, plan
+
+
+async def test_rollback_knows_of_a_transaction_begun_by_any_call(tmp_path: Path) -> None:
+    """`rollback()` skips its trip only when no transaction is open, whichever call opened it
+    (also aiosqlite's own `execute`, which SQLAlchemy does not use)."""
+    connection = await onehop.connect(str(tmp_path / "raw.db"))
+    try:
+        await connection.execute("CREATE TABLE t (x INTEGER)")
+        await connection.execute("BEGIN IMMEDIATE")
+        await connection.execute("INSERT INTO t VALUES (1)")
+        await connection.rollback()
+        assert not connection.in_transaction
+        cursor = connection.cursor()
+        await cursor.execute("SELECT count(*) FROM t")
+        assert await cursor.fetchall() == [(0,)]
+    finally:
+        await connection.close()
