@@ -13,9 +13,10 @@ each of its texts, and Twilio blocks a number after about 20 quick replies (erro
 
 The worker reads the `reply_log` rows of a whole claimed batch with its claim (`recent`, one
 query; `ctx.data[RECENT_KEY]`); a message fed to the dispatcher otherwise is looked up here. The
-guard leaves what passed in `ctx.data["reply_log"]`; the worker writes those rows in the same batch transaction as the
-message's inbox row and replies (no transaction of its own per text: that halved the throughput).
-A sender's next message is claimed only after that commit, so it sees them. Rows of the message
+guard leaves what passed in `ctx.data["reply_log"]`; the worker writes those rows in the same
+batch transaction as the message's inbox row and replies (no transaction of its own per text:
+that halved the throughput). A sender's next message is claimed only after that commit, so its
+claim reads them. Rows of the message
 being handled do not count against it (a message handled again after a crash gets its replies
 again); the retention job purges old rows.
 """
