@@ -184,9 +184,12 @@ _READY = (
     .limit(sa.bindparam("limit"))
 )
 # One statement claims the batch: built once, compiled once per dialect (SQLAlchemy's cache).
+# The rows are found by id only: a second `status IN (...)` here let SQLite walk every pending row
+# of the status index to match them. It would add nothing: on SQLite nothing else writes during the
+# statement, and on PostgreSQL `FOR UPDATE` re-checks the arms' conditions on the row it locks.
 _CLAIM = (
     sa.update(inbox)
-    .where(inbox.c.id.in_(_READY.scalar_subquery()), inbox.c.status.in_(("pending", "parked")))
+    .where(inbox.c.id.in_(_READY.scalar_subquery()))
     .values(
         status="processing",
         claimed_by=sa.bindparam("owner"),

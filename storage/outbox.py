@@ -117,16 +117,19 @@ async def record_delivery(
 
 
 _o = outbox.alias("o")
+# Due replies in the order they fell due (then queue order): the order of ix_outbox_ready, so the
+# claim stops after `limit` rows instead of sorting every due row (0.7 ms a claim behind 3,000).
 _READY = (
     sa.select(_o.c.id)
     .where(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now"))
-    .order_by(_o.c.id)
+    .order_by(_o.c.next_attempt_at, _o.c.id)
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
+# By id only (see storage/inbox.py's claim): a second status test let SQLite walk the index.
 _CLAIM = (
     sa.update(outbox)
-    .where(outbox.c.id.in_(_READY.scalar_subquery()), outbox.c.status == "queued")
+    .where(outbox.c.id.in_(_READY.scalar_subquery()))
     .values(
         status="sending",
         claimed_by=sa.bindparam("owner"),

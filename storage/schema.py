@@ -65,7 +65,6 @@ inbox = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("done_at", sa.Float),
-    sa.Index("ix_inbox_ready", "status", "next_attempt_at"),
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     sa.Index("ix_inbox_sender", "from_phone", "status", "id"),
 )

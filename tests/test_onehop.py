@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from storage import inbox, onehop
+from storage import inbox, onehop, outbox
 from storage.db import Database, open_database
 from storage.inbox import NewMessage
 from storage.schema import inbox as inbox_table
@@ -216,6 +216,30 @@ async def test_the_claim_looks_senders_up_and_does_not_sort_the_queue(sqlite_db:
     assert not table_scans, plan
     assert any(line.startswith("SEARCH j USING INDEX ix_inbox_sender") for line in plan), plan
     assert sum("ix_inbox_queue" in line for line in plan) >= 2, plan
+    assert plan[0] == "SEARCH inbox USING INTEGER PRIMARY KEY (rowid=?)", plan  # the claimed rows by id
+
+
+async def test_the_senders_claim_stops_after_its_limit(sqlite_db: Database) -> None:
+    """The outbox claim walks ix_outbox_ready in its own order (due time, then id): no sort of
+    every due reply, and the claimed rows are found by id."""
+    executed: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("UPDATE outbox"):
+            executed.append((statement, parameters))
+
+    sa.event.listen(sqlite_db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with sqlite_db.tx() as conn:
+            await outbox.claim(conn, now=time.time(), limit=32, owner="s", lease=60)
+    finally:
+        sa.event.remove(sqlite_db.engine.sync_engine, "before_cursor_execute", capture)
+    [(sql, params)] = executed
+    async with sqlite_db.read() as conn:
+        plan = [str(row[3]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+    assert plan[0] == "SEARCH outbox USING INTEGER PRIMARY KEY (rowid=?)", plan
+    assert any("USING COVERING INDEX ix_outbox_ready" in line for line in plan), plan
+    assert not any("TEMP B-TREE" in line for line in plan), plan
 
 
 async def test_rollback_knows_of_a_transaction_begun_by_any_call(tmp_path: Path) -> None:
