@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import inbox, onehop, outbox
 from storage.db import Database, open_database
@@ -191,28 +192,39 @@ async def test_claim_priority_then_parked_then_each_senders_head_in_order(databa
         await db.close()
 
 
+async def query_plan(
+    db: Database, prefix: str, run: Callable[[AsyncConnection], Awaitable[object]]
+) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of the statement starting with `prefix` that `run` executes,
+    with the parameters it was executed with."""
+    executed: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith(prefix):
+            executed.append((statement, parameters))
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with db.tx() as conn:
+            await run(conn)
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
+    [(sql, params)] = executed
+    async with db.read() as conn:
+        return [str(row[3]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
 async def test_the_claim_looks_senders_up_and_does_not_sort_the_queue(sqlite_db: Database) -> None:
     """Behind a backlog the claim must stop after `limit` rows: every table access is an index
     SEARCH, the "earlier message of this sender" check goes by sender (ix_inbox_sender), and only
     the few candidates are sorted (the old statement sorted every pending row: 65 ms a claim
     behind 3,000)."""
-    executed: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.startswith("UPDATE inbox"):
-            executed.append((statement, parameters))
-
-    sa.event.listen(sqlite_db.engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        async with sqlite_db.tx() as conn:
-            await inbox.claim(conn, now=time.time(), limit=16, owner="w", lease=60)
-    finally:
-        sa.event.remove(sqlite_db.engine.sync_engine, "before_cursor_execute", capture)
-    [(sql, params)] = executed
-    async with sqlite_db.read() as conn:
-        plan = [str(row[3]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
-    accesses = [line for line in plan if line.startswith(("SCAN", "SEARCH"))]
-    table_scans = [line for line in accesses if line.startswith("SCAN") and " c_" in f" {line}"]
+    plan = await query_plan(
+        sqlite_db,
+        "UPDATE inbox",
+        lambda conn: inbox.claim(conn, now=time.time(), limit=16, owner="w", lease=60),
+    )
+    table_scans = [line for line in plan if line.startswith("SCAN c_")]
     assert not table_scans, plan
     assert any(line.startswith("SEARCH j USING INDEX ix_inbox_sender") for line in plan), plan
     assert sum("ix_inbox_queue" in line for line in plan) >= 2, plan
@@ -222,21 +234,11 @@ async def test_the_claim_looks_senders_up_and_does_not_sort_the_queue(sqlite_db:
 async def test_the_senders_claim_stops_after_its_limit(sqlite_db: Database) -> None:
     """The outbox claim walks ix_outbox_ready in its own order (due time, then id): no sort of
     every due reply, and the claimed rows are found by id."""
-    executed: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.startswith("UPDATE outbox"):
-            executed.append((statement, parameters))
-
-    sa.event.listen(sqlite_db.engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        async with sqlite_db.tx() as conn:
-            await outbox.claim(conn, now=time.time(), limit=32, owner="s", lease=60)
-    finally:
-        sa.event.remove(sqlite_db.engine.sync_engine, "before_cursor_execute", capture)
-    [(sql, params)] = executed
-    async with sqlite_db.read() as conn:
-        plan = [str(row[3]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+    plan = await query_plan(
+        sqlite_db,
+        "UPDATE outbox",
+        lambda conn: outbox.claim(conn, now=time.time(), limit=32, owner="s", lease=60),
+    )
     assert plan[0] == "SEARCH outbox USING INTEGER PRIMARY KEY (rowid=?)", plan
     assert any("USING COVERING INDEX ix_outbox_ready" in line for line in plan), plan
     assert not any("TEMP B-TREE" in line for line in plan), plan
