@@ -13,7 +13,10 @@ Per server: 500 senders text once (they "texted before"), then
   whatever the server does; reply latency = the reply's arrival at the fake - the text's
   scheduled time (the k-th reply to a sender answers its k-th text: per-sender order).
 
-    .venv/bin/python bench/e2e.py [--only textwire] [--seconds 5] [--rates 100,300,1000]
+    .venv/bin/python bench/e2e.py [--only textwire] [--seconds 5] [--rates 100,300,1000] [--repeat 3]
+
+`--repeat N` runs all the servers N times, interleaved, and prints the ratios of each round and
+their median: the host's speed drifts between minutes, a ratio within one round much less.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import dataclasses
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -382,76 +386,85 @@ async def amain(args: argparse.Namespace) -> None:
     ) as tmp_name:
         tmp = Path(tmp_name)
         py = sys.executable
-        for name in args.only:
-            port = free_port()
-            public_url = f"http://127.0.0.1:{port}"
-            env = {**base_env, "BENCH_PORT": str(port), "BENCH_PUBLIC_URL": public_url}
-            if name == "bare":
-                cmd = [py, str(ROOT / "bench/e2e_bare.py"), str(port), api_base, ACCOUNT_SID, AUTH_TOKEN]
-            elif name == "durable":
-                db = tmp / "durable.db"
-                cmd = [
-                    py,
-                    str(ROOT / "bench/e2e_durable.py"),
-                    str(port),
-                    api_base,
-                    ACCOUNT_SID,
-                    AUTH_TOKEN,
-                    str(db),
-                    public_url,
-                ]
-            elif name.startswith("textwire-pg"):
-                env.update(await textwire_pg_env(tmp, port, public_url, api_base, args))
-                env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
-                cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
-                migrate = subprocess.run(  # noqa: ASYNC221 - once, before the load
-                    [py, "-m", "bot", "migrate", "--config", str(ROOT / "config.toml")],
-                    cwd=tmp,
-                    env=env,
-                    check=False,
-                )
-                assert migrate.returncode == 0, "textwire migrate failed"
-                workers = []
-                for _ in range(args.pg_workers):
-                    worker_env = {**env, "TEXTWIRE_SERVER_PORT": str(free_port())}
+        for round_no in range(args.repeat):  # rounds interleave the servers: the host's speed drifts
+            rtmp = tmp / f"round{round_no}" if args.repeat > 1 else tmp
+            rtmp.mkdir(exist_ok=True)
+            for name in args.only:
+                port = free_port()
+                public_url = f"http://127.0.0.1:{port}"
+                env = {**base_env, "BENCH_PORT": str(port), "BENCH_PUBLIC_URL": public_url}
+                if name == "bare":
+                    cmd = [py, str(ROOT / "bench/e2e_bare.py"), str(port), api_base, ACCOUNT_SID, AUTH_TOKEN]
+                elif name == "durable":
+                    db = rtmp / "durable.db"
+                    cmd = [
+                        py,
+                        str(ROOT / "bench/e2e_durable.py"),
+                        str(port),
+                        api_base,
+                        ACCOUNT_SID,
+                        AUTH_TOKEN,
+                        str(db),
+                        public_url,
+                    ]
+                elif name.startswith("textwire-pg"):
+                    env.update(await textwire_pg_env(rtmp, port, public_url, api_base, args))
+                    env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
+                    cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+                    migrate = subprocess.run(  # noqa: ASYNC221 - once, before the load
+                        [py, "-m", "bot", "migrate", "--config", str(ROOT / "config.toml")],
+                        cwd=rtmp,
+                        env=env,
+                        check=False,
+                    )
+                    assert migrate.returncode == 0, "textwire migrate failed"
+                    workers = []
+                    for _ in range(args.pg_workers):
+                        worker_env = {**env, "TEXTWIRE_SERVER_PORT": str(free_port())}
+                        if HAS_ROLES:
+                            worker_env["TEXTWIRE_SERVER_ROLE"] = "worker"
+                        workers.append(worker_env)
                     if HAS_ROLES:
-                        worker_env["TEXTWIRE_SERVER_ROLE"] = "worker"
-                    workers.append(worker_env)
-                if HAS_ROLES:
-                    env["TEXTWIRE_SERVER_ROLE"] = "web"
-                results.append(await run_one(name, cmd, env, tmp, fake, api_port, args, workers))
-                continue
-            else:
-                data = tmp / "data"
-                env.update(
-                    TEXTWIRE_SERVER_PORT=str(port),
-                    TEXTWIRE_SERVER_PUBLIC_URL=public_url,
-                    TEXTWIRE_SERVER_DATA_DIR=str(data),
-                    TEXTWIRE_DATABASE_URL=f"sqlite:///{data}/textwire.db",
-                    TEXTWIRE_MEDIA_LOCAL_DIR=str(data / "media"),
-                    TEXTWIRE_LOG_LEVEL=args.log_level,
-                    TEXTWIRE_LOG_FORMAT="json",
-                    TEXTWIRE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                    TEXTWIRE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-                    TEXTWIRE_TWILIO_FROM_NUMBER="+15550000000",
-                    TEXTWIRE_TWILIO_API_BASE=api_base,
-                    # the burst and the open-loop runs text each sender ~20 times a minute
-                    TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
+                        env["TEXTWIRE_SERVER_ROLE"] = "web"
+                    results.append(
+                        {
+                            **await run_one(name, cmd, env, rtmp, fake, api_port, args, workers),
+                            "round": round_no,
+                        }
+                    )
+                    continue
+                else:
+                    data = rtmp / "data"
+                    env.update(
+                        TEXTWIRE_SERVER_PORT=str(port),
+                        TEXTWIRE_SERVER_PUBLIC_URL=public_url,
+                        TEXTWIRE_SERVER_DATA_DIR=str(data),
+                        TEXTWIRE_DATABASE_URL=f"sqlite:///{data}/textwire.db",
+                        TEXTWIRE_MEDIA_LOCAL_DIR=str(data / "media"),
+                        TEXTWIRE_LOG_LEVEL=args.log_level,
+                        TEXTWIRE_LOG_FORMAT="json",
+                        TEXTWIRE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                        TEXTWIRE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                        TEXTWIRE_TWILIO_FROM_NUMBER="+15550000000",
+                        TEXTWIRE_TWILIO_API_BASE=api_base,
+                        # the burst and the open-loop runs text each sender ~20 times a minute
+                        TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
+                    )
+                    env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
+                    cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+                    if args.cprofile:  # the whole run under cProfile (slower; for where, not how much)
+                        cmd[1:1] = ["-m", "cProfile", "-o", args.cprofile]  # absolute: main()
+                results.append(
+                    {**await run_one(name, cmd, env, rtmp, fake, api_port, args), "round": round_no}
                 )
-                env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
-                cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
-                if args.cprofile:  # the whole run under cProfile (slower; for where, not how much)
-                    cmd[1:1] = ["-m", "cProfile", "-o", args.cprofile]  # absolute: main()
-            results.append(await run_one(name, cmd, env, tmp, fake, api_port, args))
     await runner.cleanup()
 
-    by = {r["server"]: r for r in results}
     print(
-        "\n| server | answered texts/s (burst 3,000) | CPU ms / answered text | "
+        "\n| round | server | answered texts/s (burst 3,000) | CPU ms / answered text | "
         + " | ".join(f"p50 / p99 ms at {r}/s" for r in args.rates)
         + " |"
     )
-    print("|---|---:|---:|" + "---:|" * len(args.rates))
+    print("|---:|---|---:|---:|" + "---:|" * len(args.rates))
     for r in results:
         b = r["burst"]
         cells = [
@@ -460,18 +473,23 @@ async def amain(args: argparse.Namespace) -> None:
             for rate in args.rates
         ]
         print(
-            f"| {r['server']} | {b['texts_per_s']:,.0f} | {b['cpu_ms_per_text']:.2f} | "
+            f"| {r['round']} | {r['server']} | {b['texts_per_s']:,.0f} | {b['cpu_ms_per_text']:.2f} | "
             + " | ".join(cells)
             + " |"
         )
-    if "textwire" in by and "durable" in by:
-        print(
-            f"\ntextwire / durable texts/s: {by['textwire']['burst']['texts_per_s'] / by['durable']['burst']['texts_per_s']:.2f}"
-        )
-    if "textwire" in by and "bare" in by:
-        print(
-            f"textwire / bare texts/s: {by['textwire']['burst']['texts_per_s'] / by['bare']['burst']['texts_per_s']:.2f}"
-        )
+    for peer in ("durable", "bare"):
+        speed, cpu = [], []
+        for round_no in range(args.repeat):
+            by = {r["server"]: r["burst"] for r in results if r["round"] == round_no}
+            if "textwire" in by and peer in by:
+                speed.append(by["textwire"]["texts_per_s"] / by[peer]["texts_per_s"])
+                cpu.append(by["textwire"]["cpu_ms_per_text"] / by[peer]["cpu_ms_per_text"])
+        if speed:
+            print(
+                f"textwire / {peer}: texts/s {', '.join(f'{x:.2f}' for x in speed)} (median"
+                f" {statistics.median(speed):.2f}); CPU per text {', '.join(f'{x:.1f}x' for x in cpu)}"
+                f" (median {statistics.median(cpu):.1f}x)"
+            )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"e2e-{int(time.time())}.json").write_text(
@@ -492,6 +510,12 @@ def main() -> None:
         help="the text every sender sends; the reply guard answers a repeated ask (\\HELP) once a"
         " sender in 10 minutes, so measure textwire's throughput with a command that is not an ask,"
         " such as \\ROOMS",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of all the servers, interleaved; ratios per round and their median",
     )
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--log-level", default="info")

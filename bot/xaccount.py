@@ -135,7 +135,9 @@ class XAccounts:
                     return Refresh.OK, Access(
                         self.cipher.decrypt(user_id, row.ciphertext)["access_token"], row.version
                     )
-                leased = await xaccounts.take_lease(conn, user_id=user_id, owner=self.owner, now=now)
+                leased = await xaccounts.take_lease(
+                    conn, user_id=user_id, owner=self.owner, now=now, version=row.version
+                )
             if leased is not None:
                 break
             await asyncio.sleep(0.1)

@@ -193,14 +193,24 @@ async def load_tokens(conn: AsyncConnection, user_id: int) -> TokenRow | None:
 
 
 async def take_lease(
-    conn: AsyncConnection, *, user_id: int, owner: str, now: float, seconds: float = 60.0
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    owner: str,
+    now: float,
+    seconds: float = 60.0,
+    version: int | None = None,
 ) -> TokenRow | None:
-    """Lease the user's token row for a refresh (across processes). None when another holds it."""
+    """Lease the user's token row for a refresh (across processes). None when another holds it,
+    or (`version`) when the row is no longer the version the caller found stale: on PostgreSQL
+    another process may have refreshed it and let the lease go between the caller's read and
+    this statement, which then sees the new row."""
     result = await conn.execute(
         sa.update(x_tokens)
         .where(
             x_tokens.c.user_id == user_id,
             sa.or_(x_tokens.c.lease_until.is_(None), x_tokens.c.lease_until < now),
+            x_tokens.c.version == version if version is not None else sa.true(),
         )
         .values(lease_owner=owner, lease_until=now + seconds)
     )

@@ -191,3 +191,37 @@ async def test_a_token_that_does_not_decrypt_is_relinked_by_a_tick(xbot: XBot) -
     await xbot.settled()
     assert len(twilio.messages) == 1
     assert [r.user_id for r in await xbot.rows("SELECT user_id FROM x_tokens ORDER BY user_id")] == ids[1:]
+
+
+async def test_a_lease_is_not_taken_on_a_row_another_process_just_refreshed(xbot: XBot) -> None:
+    """The race two processes ran into on PostgreSQL: B reads the row (stale), A leases it,
+    refreshes at X and lets the lease go, then B's lease statement sees the new row. B must not
+    lease it (it would refresh a fresh pair again): the lease is taken on the version B read."""
+    [user_id] = await seed(xbot, 1)
+    deps = xbot.runtime.deps
+    async with deps.db.read() as conn:
+        seen = await xaccounts.load_tokens(conn, user_id)  # B's read
+    assert seen is not None
+    async with deps.db.tx() as conn:  # A: lease, refresh, new version, lease released
+        leased = await xaccounts.take_lease(
+            conn, user_id=user_id, owner="A", now=deps.now(), version=seen.version
+        )
+        assert leased is not None
+        assert await xaccounts.finish_refresh(
+            conn,
+            user_id=user_id,
+            owner="A",
+            version=leased.version,
+            ciphertext=leased.ciphertext,
+            expires_at=deps.now() + 7200,
+            now=deps.now(),
+        )
+    async with deps.db.tx() as conn:  # B, with what it read
+        assert (
+            await xaccounts.take_lease(conn, user_id=user_id, owner="B", now=deps.now(), version=seen.version)
+            is None
+        )
+    outcome, access = await service_of(xbot).access(user_id)  # B goes round again: fresh, no call
+    assert outcome is Refresh.OK
+    assert access is not None
+    assert xbot.x.refresh_calls == 0
