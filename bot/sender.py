@@ -54,6 +54,7 @@ class Sender(ClaimLoop[Send, Outcome]):
     sends them concurrently (at most `concurrency` at once) and records the outcomes in batches."""
 
     name = "sender"
+    claim_after_each = False  # replies have no per-number hold-back: a finished send frees none
 
     def __init__(
         self,
