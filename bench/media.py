@@ -26,6 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +113,79 @@ async def wait_count(db: Path, query: str, target: int, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+@dataclass
+class RoomServer:
+    """`textwire serve` against local fakes of Twilio's API and media CDN, with one room that
+    every sender has joined (`room_server`)."""
+
+    fake: FakeTwilio
+    public: str
+    db: Path
+    server: subprocess.Popen[bytes]
+    poster: Poster
+    senders: list[str]
+
+
+@asynccontextmanager
+async def room_server(
+    prefix: str, senders: int, server_core: int, settings: dict[str, str]
+) -> AsyncIterator[RoomServer]:
+    """Start the fakes and the server (pinned to `server_core`; `settings`: TEXTWIRE_* keys on
+    top of the common ones), wait until it is healthy, have the first sender create a room and
+    the others join it; stop everything on the way out."""
+    fake = FakeTwilio()
+    api_runner = web.AppRunner(fake.app(), access_log=None)
+    await api_runner.setup()
+    api_port, cdn_port = free_port(), free_port()
+    await web.TCPSite(api_runner, "127.0.0.1", api_port).start()
+    cdn_runner = web.AppRunner(fake.media.cdn_app(), access_log=None)
+    await cdn_runner.setup()
+    await web.TCPSite(cdn_runner, "127.0.0.1", cdn_port).start()
+    fake.api_base = fake.media.api_base = f"http://127.0.0.1:{api_port}"
+    fake.media.cdn_base = f"http://127.0.0.1:{cdn_port}"
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    server_port = free_port()
+    public = f"http://127.0.0.1:{server_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env.update(
+        TEXTWIRE_SERVER_PORT=str(server_port),
+        TEXTWIRE_SERVER_PUBLIC_URL=public,
+        TEXTWIRE_SERVER_DATA_DIR=str(tmp / "data"),
+        TEXTWIRE_TWILIO_ACCOUNT_SID=fake.account_sid,
+        TEXTWIRE_TWILIO_AUTH_TOKEN=fake.auth_token,
+        TEXTWIRE_TWILIO_FROM_NUMBER="+15550000000",
+        TEXTWIRE_TWILIO_API_BASE=fake.api_base,
+        TEXTWIRE_TWILIO_MEDIA_HOSTS=f"127.0.0.1:{cdn_port}",
+        TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
+        TEXTWIRE_LOG_LEVEL="warning",
+        TEXTWIRE_LOG_FORMAT="json",
+    )
+    env.update(settings)
+    cmd = [sys.executable, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+    if (os.cpu_count() or 1) >= 2:
+        cmd = ["taskset", "-c", str(server_core), *cmd]
+    log_file = (tmp / "server.log").open("wb")
+    server = start_server(cmd, tmp, env, log_file)
+    db = tmp / "data" / "textwire.db"
+    try:
+        await asyncio.to_thread(wait_healthy, f"{public}/healthz", server)
+        phones = [f"+1555{n:07d}" for n in range(senders)]
+        async with aiohttp.ClientSession() as session:
+            poster = Poster(session, public, fake.auth_token, fake.account_sid)
+            await poster.post(phones[0], "\\CREATE bench pw")
+            await wait_count(db, "SELECT count(*) FROM rooms", 1, 30)
+            await asyncio.gather(*(poster.post(s, "JOIN bench pw") for s in phones[1:]))
+            await wait_count(db, "SELECT count(*) FROM memberships", len(phones), 60)
+            yield RoomServer(fake, public, db, server, poster, phones)
+    finally:
+        server.terminate()
+        server.wait(30)
+        log_file.close()
+        await api_runner.cleanup()
+        await cdn_runner.cleanup()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     # dummy credentials for moto, through the standard chain
     dummy = {
@@ -126,59 +202,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     bucket = "bench-receipts"
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
 
-    fake = FakeTwilio()
-    api_runner = web.AppRunner(fake.app(), access_log=None)
-    await api_runner.setup()
-    api_port, cdn_port = free_port(), free_port()
-    await web.TCPSite(api_runner, "127.0.0.1", api_port).start()
-    cdn_runner = web.AppRunner(fake.media.cdn_app(), access_log=None)
-    await cdn_runner.setup()
-    await web.TCPSite(cdn_runner, "127.0.0.1", cdn_port).start()
-    fake.api_base = fake.media.api_base = f"http://127.0.0.1:{api_port}"
-    fake.media.cdn_base = f"http://127.0.0.1:{cdn_port}"
-
     photos = [photo(args.photo_kb * 1000, seed) for seed in range(args.photos * 2)]
     sizes = [len(p) for p in photos]
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-media-"))
-    server_port = free_port()
-    public = f"http://127.0.0.1:{server_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
-    env.update(
-        TEXTWIRE_SERVER_PORT=str(server_port),
-        TEXTWIRE_SERVER_PUBLIC_URL=public,
-        TEXTWIRE_SERVER_DATA_DIR=str(tmp / "data"),
-        TEXTWIRE_DATABASE_URL=f"sqlite:///{tmp}/data/textwire.db",
-        TEXTWIRE_TWILIO_ACCOUNT_SID=fake.account_sid,
-        TEXTWIRE_TWILIO_AUTH_TOKEN=fake.auth_token,
-        TEXTWIRE_TWILIO_FROM_NUMBER="+15550000000",
-        TEXTWIRE_TWILIO_API_BASE=fake.api_base,
-        TEXTWIRE_TWILIO_MEDIA_HOSTS=f"127.0.0.1:{cdn_port}",
-        TEXTWIRE_MEDIA_BACKEND="s3",
-        TEXTWIRE_MEDIA_DECODE_CONCURRENCY=str(args.decode_concurrency),
-        TEXTWIRE_S3_BUCKET=bucket,
-        TEXTWIRE_S3_ENDPOINT_URL=s3_endpoint,
-        TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
-        TEXTWIRE_LOG_LEVEL="warning",
-        TEXTWIRE_LOG_FORMAT="json",
-    )
-    cmd = [sys.executable, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
-    if (os.cpu_count() or 1) >= 2:
-        cmd = ["taskset", "-c", str(args.server_core), *cmd]
-    log_file = (tmp / "server.log").open("wb")
-    server = start_server(cmd, tmp, env, log_file)
-    db = tmp / "data" / "textwire.db"
     rounds: list[dict[str, float]] = []
+    settings = {
+        "TEXTWIRE_MEDIA_BACKEND": "s3",
+        "TEXTWIRE_MEDIA_DECODE_CONCURRENCY": str(args.decode_concurrency),
+        "TEXTWIRE_S3_BUCKET": bucket,
+        "TEXTWIRE_S3_ENDPOINT_URL": s3_endpoint,
+    }
     try:
-        await asyncio.to_thread(wait_healthy, f"{public}/healthz", server)
-        senders = [f"+1555{n:07d}" for n in range(args.senders)]
-        async with aiohttp.ClientSession() as session:
-            poster = Poster(session, public, fake.auth_token, fake.account_sid)
-            await poster.post(senders[0], "\\CREATE bench pw")
-            await wait_count(db, "SELECT count(*) FROM rooms", 1, 30)
-            await asyncio.gather(*(poster.post(s, "JOIN bench pw") for s in senders[1:]))
-            await wait_count(db, "SELECT count(*) FROM memberships", len(senders), 60)
-            baseline = proc_status(server.pid)
+        async with room_server("bench-media-", args.senders, args.server_core, settings) as bench:
+            fake, db, poster, senders = bench.fake, bench.db, bench.poster, bench.senders
+            baseline = proc_status(bench.server.pid)
             done = 0
             for round_no in range(args.rounds):
                 bodies = []
@@ -193,7 +229,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 done += args.messages * args.photos
                 await wait_count(db, "SELECT count(*) FROM receipts", done, 600)
                 elapsed = time.perf_counter() - started
-                status = proc_status(server.pid)
+                status = proc_status(bench.server.pid)
                 rounds.append(
                     {
                         "receipts": args.messages * args.photos,
@@ -213,11 +249,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stored = objects.get("KeyCount", 0)
             failed = count(db, "SELECT count(*) FROM inbox WHERE status = 'failed'")
     finally:
-        server.terminate()
-        server.wait(30)
-        log_file.close()
-        await api_runner.cleanup()
-        await cdn_runner.cleanup()
         moto.stop()
     return {
         "args": vars(args),

@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,15 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
 
-from bench.common import free_port, wait_healthy  # noqa: E402
-from bench.media import Poster, count, proc_status, start_server, wait_count  # noqa: E402
+from bench.media import count, proc_status, room_server, wait_count  # noqa: E402
 from bot.ocr.reader import boxes_of, new_engine  # noqa: E402
 from bot.ocr.total import total_of_boxes  # noqa: E402
 from tests import receipt_images as ri  # noqa: E402
-from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
 
 
 def offline(count_: int, seed: int) -> dict[str, Any]:
@@ -82,86 +76,41 @@ def offline(count_: int, seed: int) -> dict[str, Any]:
 
 
 async def through_server(args: argparse.Namespace) -> dict[str, Any]:
-    fake = FakeTwilio()
-    api_runner = web.AppRunner(fake.app(), access_log=None)
-    await api_runner.setup()
-    api_port, cdn_port = free_port(), free_port()
-    await web.TCPSite(api_runner, "127.0.0.1", api_port).start()
-    cdn_runner = web.AppRunner(fake.media.cdn_app(), access_log=None)
-    await cdn_runner.setup()
-    await web.TCPSite(cdn_runner, "127.0.0.1", cdn_port).start()
-    fake.api_base = fake.media.api_base = f"http://127.0.0.1:{api_port}"
-    fake.media.cdn_base = f"http://127.0.0.1:{cdn_port}"
-
     receipts = ri.generate(args.messages, args.seed + 1)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-receipts-"))
-    server_port = free_port()
-    public = f"http://127.0.0.1:{server_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
-    env.update(
-        TEXTWIRE_SERVER_PORT=str(server_port),
-        TEXTWIRE_SERVER_PUBLIC_URL=public,
-        TEXTWIRE_SERVER_DATA_DIR=str(tmp / "data"),
-        TEXTWIRE_TWILIO_ACCOUNT_SID=fake.account_sid,
-        TEXTWIRE_TWILIO_AUTH_TOKEN=fake.auth_token,
-        TEXTWIRE_TWILIO_FROM_NUMBER="+15550000000",
-        TEXTWIRE_TWILIO_API_BASE=fake.api_base,
-        TEXTWIRE_TWILIO_MEDIA_HOSTS=f"127.0.0.1:{cdn_port}",
-        TEXTWIRE_MEDIA_OCR="true",
-        TEXTWIRE_MEDIA_OCR_CONCURRENCY=str(args.ocr_concurrency),
-        TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
-        TEXTWIRE_LOG_LEVEL="warning",
-        TEXTWIRE_LOG_FORMAT="json",
-    )
-    cmd = [sys.executable, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
-    if (os.cpu_count() or 1) >= 2:
-        cmd = ["taskset", "-c", str(args.server_core), *cmd]
-    log_file = (tmp / "server.log").open("wb")
-    server = start_server(cmd, tmp, env, log_file)
-    db = tmp / "data" / "textwire.db"
-    try:
-        await asyncio.to_thread(wait_healthy, f"{public}/healthz", server)
-        senders = [f"+1555{n:07d}" for n in range(args.senders)]
-        async with aiohttp.ClientSession() as session:
-            poster = Poster(session, public, fake.auth_token, fake.account_sid)
-            await poster.post(senders[0], "\\CREATE bench pw")
-            await wait_count(db, "SELECT count(*) FROM rooms", 1, 30)
-            await asyncio.gather(*(poster.post(s, "JOIN bench pw") for s in senders[1:]))
-            await wait_count(db, "SELECT count(*) FROM memberships", len(senders), 60)
-            await wait_count(db, "SELECT count(*) FROM inbox WHERE status = 'done'", len(senders), 60)
-            baseline = proc_status(server.pid)
-            expected: dict[str, int | None] = {}
-            started = time.perf_counter()
-            for n, (receipt, data) in enumerate(receipts):
-                url = fake.media.add(data, "image/jpeg")
-                sid = await poster.post(senders[n % len(senders)], "", [url])
-                expected[sid] = receipt.total
-            # someone else's plain texts while the receipts are read
-            text_started = time.perf_counter()
-            texts = [await poster.post("+15559990000", "\\ROOMS") for _ in range(args.texts)]
-            await wait_count(
-                db,
-                "SELECT count(*) FROM inbox WHERE status = 'done' AND from_phone = '+15559990000'",
-                len(texts),
-                600,
-            )
-            texts_seconds = time.perf_counter() - text_started
-            await wait_count(
-                db, "SELECT count(*) FROM receipts WHERE ocr_status IS NOT NULL", len(receipts), 1800
-            )
-            elapsed = time.perf_counter() - started
-            status = proc_status(server.pid)
-        with sqlite3.connect(db) as conn:
-            stored = dict(conn.execute("SELECT message_sid, amount_minor FROM receipts").fetchall())
-        right = sum(1 for sid, total in expected.items() if stored.get(sid) == total and total is not None)
-        wrong = sum(1 for sid, total in expected.items() if stored.get(sid) not in (None, total))
-        failed = count(db, "SELECT count(*) FROM inbox WHERE status = 'failed'")
-    finally:
-        server.terminate()
-        server.wait(30)
-        log_file.close()
-        await api_runner.cleanup()
-        await cdn_runner.cleanup()
+    settings = {
+        "TEXTWIRE_MEDIA_OCR": "true",
+        "TEXTWIRE_MEDIA_OCR_CONCURRENCY": str(args.ocr_concurrency),
+    }
+    async with room_server("bench-receipts-", args.senders, args.server_core, settings) as bench:
+        fake, db, poster, senders = bench.fake, bench.db, bench.poster, bench.senders
+        await wait_count(db, "SELECT count(*) FROM inbox WHERE status = 'done'", len(senders), 60)
+        baseline = proc_status(bench.server.pid)
+        expected: dict[str, int | None] = {}
+        started = time.perf_counter()
+        for n, (receipt, data) in enumerate(receipts):
+            url = fake.media.add(data, "image/jpeg")
+            sid = await poster.post(senders[n % len(senders)], "", [url])
+            expected[sid] = receipt.total
+        # someone else's plain texts while the receipts are read
+        text_started = time.perf_counter()
+        texts = [await poster.post("+15559990000", "\\ROOMS") for _ in range(args.texts)]
+        await wait_count(
+            db,
+            "SELECT count(*) FROM inbox WHERE status = 'done' AND from_phone = '+15559990000'",
+            len(texts),
+            600,
+        )
+        texts_seconds = time.perf_counter() - text_started
+        await wait_count(
+            db, "SELECT count(*) FROM receipts WHERE ocr_status IS NOT NULL", len(receipts), 1800
+        )
+        elapsed = time.perf_counter() - started
+        status = proc_status(bench.server.pid)
+    with sqlite3.connect(db) as conn:
+        stored = dict(conn.execute("SELECT message_sid, amount_minor FROM receipts").fetchall())
+    right = sum(1 for sid, total in expected.items() if stored.get(sid) == total and total is not None)
+    wrong = sum(1 for sid, total in expected.items() if stored.get(sid) not in (None, total))
+    failed = count(db, "SELECT count(*) FROM inbox WHERE status = 'failed'")
     return {
         "receipts": len(receipts),
         "seconds": round(elapsed, 1),
