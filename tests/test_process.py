@@ -61,7 +61,9 @@ def start_server(
         )
 
 
-async def wait_healthy(session: aiohttp.ClientSession, port: int, proc: subprocess.Popen[bytes]) -> None:
+async def wait_healthy(
+    session: aiohttp.ClientSession, port: int, proc: subprocess.Popen[bytes], *, within: float = 30
+) -> None:
     async def healthy() -> bool:
         assert proc.poll() is None, f"server exited with {proc.returncode}"
         try:
@@ -70,7 +72,7 @@ async def wait_healthy(session: aiohttp.ClientSession, port: int, proc: subproce
         except aiohttp.ClientError:
             return False
 
-    await wait_for(healthy, within=30)
+    await wait_for(healthy, within=within)
 
 
 async def send(session: aiohttp.ClientSession, port: int, token: str, sender: str, body: str) -> str:

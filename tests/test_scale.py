@@ -25,7 +25,7 @@ from bot.config import ServerConfig
 from storage.db import Database
 from tests.conftest import new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.test_process import free_port
+from tests.test_process import free_port, wait_healthy
 
 HAS_ROLES = "role" in {f.name for f in dataclasses.fields(ServerConfig)}
 # at most replyguard.BURST_REPLIES texts a sender: more in one minute and the guard drops replies
@@ -65,18 +65,6 @@ def _start(tmp_path: Path, env: dict[str, str], name: str, *args: str) -> subpro
         )
 
 
-async def _healthy(session: aiohttp.ClientSession, port: int, proc: subprocess.Popen[bytes]) -> None:
-    async def up() -> bool:
-        assert proc.poll() is None, f"server exited with {proc.returncode}"
-        try:
-            async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await wait_for(up, within=60)
-
-
 async def test_a_burst_over_three_processes_with_one_killed(
     tmp_path: Path, fake_twilio: FakeTwilio, database_url: str
 ) -> None:
@@ -93,11 +81,11 @@ async def test_a_burst_over_three_processes_with_one_killed(
     try:
         async with aiohttp.ClientSession() as session:
             procs.append(_start(tmp_path, envs[0], "web", "serve"))
-            await _healthy(session, ports[0], procs[0])  # it creates the schema on SQLite
+            await wait_healthy(session, ports[0], procs[0], within=60)  # it creates the schema on SQLite
             for i in (1, 2):
                 procs.append(_start(tmp_path, envs[i], f"worker{i}", "serve"))
             for i in (1, 2):
-                await _healthy(session, ports[i], procs[i])
+                await wait_healthy(session, ports[i], procs[i], within=60)
 
             validator = RequestValidator(fake_twilio.auth_token)
             url = "https://sms.example.test/twilio/sms"
