@@ -55,9 +55,6 @@ def answer_key(reply: Reply) -> str | None:
 _RECENT = sa.select(reply_log.c.phone, reply_log.c.message_sid, reply_log.c.answer, reply_log.c.at).where(
     reply_log.c.phone.in_(sa.bindparam("phones", expanding=True)), reply_log.c.at >= sa.bindparam("since")
 )
-_RECENT_ONE = sa.select(reply_log.c.phone, reply_log.c.message_sid, reply_log.c.answer, reply_log.c.at).where(
-    reply_log.c.phone == sa.bindparam("phone"), reply_log.c.at >= sa.bindparam("since")
-)
 RECENT_KEY = "reply_log_recent"  # ctx.data: this sender's rows, read with the claim
 
 
@@ -91,10 +88,7 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     logged_before: list[Logged] | None = ctx.data.get(RECENT_KEY)
     if logged_before is None:  # not read with a claim (a test feeding the dispatcher)
         async with ctx.deps.db.read() as conn:
-            rows = await conn.execute(
-                _RECENT_ONE, {"phone": phone, "since": now - max(REPEAT_WINDOW, BURST_WINDOW)}
-            )
-            logged_before = [Logged(r.message_sid, r.answer, r.at) for r in rows]
+            logged_before = (await recent(conn, [phone], now))[phone]
     rows_before = [r for r in logged_before if r.message_sid != msg.message_sid]
     recent_count = sum(1 for r in rows_before if r.at >= now - BURST_WINDOW)
     answered = {r.answer for r in rows_before if r.answer is not None and r.at >= now - REPEAT_WINDOW}

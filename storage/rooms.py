@@ -209,18 +209,6 @@ async def leave(conn: AsyncConnection, user_id: int, room_id: str, *, now: float
     return next_room
 
 
-async def rooms_of(conn: AsyncConnection, user_id: int) -> list[Room]:
-    rows = (
-        await conn.execute(
-            sa.select(rooms)
-            .join(memberships, memberships.c.room_id == rooms.c.id)
-            .where(memberships.c.user_id == user_id)
-            .order_by(rooms.c.name_key)
-        )
-    ).all()
-    return [_room(r) for r in rows]
-
-
 # `\ROOMS`: a user's rooms, and which is active, in one statement built once.
 _ROOMS_OF_WITH_ACTIVE = (
     sa.select(
@@ -366,7 +354,6 @@ __all__ = [
     "purge_failures",
     "record_failure",
     "room_locked_out",
-    "rooms_of",
     "valid_name",
     "verify_password",
 ]
