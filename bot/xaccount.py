@@ -19,6 +19,7 @@ from bot.logs import get_logger
 from bot.xclient import TokenSet, XAuthRejected, XClient, XError
 from storage import outbox, users, xaccounts
 from storage.crypto import CipherError, TokenCipher
+from storage.lean import in_tx
 from storage.users import User
 
 log = get_logger(__name__)
@@ -88,8 +89,7 @@ class XAccounts:
     async def access(self, user_id: int, *, unlink_on_dead: bool = True) -> tuple[Refresh, Access | None]:
         """A usable access token, refreshed on demand when it expires within 60 s. Raises XError
         when X cannot be reached for the refresh, CipherError when no key reads the row."""
-        async with self.deps.db.read() as conn:
-            row = await xaccounts.load_tokens(conn, user_id)
+        row = await xaccounts.load_tokens(self.deps.db, user_id)
         if row is None:
             return Refresh.GONE, None
         if row.expires_at > self.deps.now() + REFRESH_LEEWAY:
@@ -125,7 +125,7 @@ class XAccounts:
         for _ in range(100):  # another process holds the lease: wait for its new pair
             now = self.deps.now()
             async with self.deps.db.tx() as conn:
-                row = await xaccounts.load_tokens(conn, user_id)
+                row = await xaccounts.load_tokens(in_tx(conn), user_id)
                 if row is None:
                     return Refresh.GONE, None
                 fresh = row.expires_at > now + leeway
@@ -208,8 +208,7 @@ class XAccounts:
 
     async def revoke_and_delete(self, user_id: int) -> bool:
         """`\\UNLINK` and `\\STOP`: revoke the refresh token at X (ends the grant), delete both."""
-        async with self.deps.db.read() as conn:
-            row = await xaccounts.load_tokens(conn, user_id)
+        row = await xaccounts.load_tokens(self.deps.db, user_id)
         if row is not None:
             try:
                 tokens = self.cipher.decrypt(user_id, row.ciphertext)

@@ -20,6 +20,7 @@ from bot.ledger.money import Currency
 from bot.links import gallery_link
 from bot.segments import fits_one_segment
 from storage import rooms
+from storage.lean import in_tx
 
 router = Router(name=__name__)
 
@@ -66,8 +67,7 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
         return f"{NAME_RULES} Usage: {CREATE_USAGE}"
     if len(password) > rooms.MAX_PASSWORD:
         return too_long()
-    async with ctx.deps.db.read() as conn:
-        taken = await rooms.find_by_name(conn, name) is not None
+    taken = await rooms.find_by_name(ctx.deps.db, name) is not None
     if taken:
         return f"The name {name} is taken. Pick another name for your room."
     password_hash = await rooms.hash_password(password)
@@ -95,7 +95,7 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     key = rooms.name_key(name) if rooms.valid_name(name) else None
     async with ctx.deps.db.read() as conn:
-        room = await rooms.find_by_name(conn, name) if key is not None else None
+        room = await rooms.find_by_name(in_tx(conn), name) if key is not None else None
         member = room is not None and await rooms.is_member(conn, user_id, room.id)
         locked = None if member else await _lockout(conn, msg.from_phone, user_id, key, room, now)
     if locked is not None:  # answered once per window: a flood of guesses costs one SMS
@@ -179,9 +179,7 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
 
 @router.command("ROOMS", args=(0, 99), usage="\\ROOMS")
 async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
-    user_id = ctx.user.id
-    async with ctx.deps.db.read() as conn:
-        mine, active = await rooms.rooms_with_active(conn, user_id)
+    mine, active = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
     if not mine:
         return NOT_IN_ROOM
     return rooms_reply([r.name for r in mine], active.name if active is not None else None)

@@ -9,8 +9,9 @@ call is ever made inside one.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -22,7 +23,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage import onehop
+from storage import lean, onehop
 from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -83,6 +84,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._reader = self.engine.execution_options(**{READ_ONLY: True})  # the same pool
+        self._sqlite_file = path  # one-statement reads go to a connection of their own: fetch()
+        self._lean: onehop.OneHopConnection | None = None
+        self._lean_opening: asyncio.Lock | None = None
         if self.is_sqlite:
             self._configure_sqlite()
 
@@ -136,6 +140,33 @@ class Database:
         async with self._reader.begin() as conn:
             yield conn
 
+    async def fetch(self, query: lean.Query, params: lean.Params | None = None) -> Sequence[sa.Row[Any]]:
+        """The rows of a one-statement read (storage/lean.py): on a SQLite file one trip to a
+        reader connection of its own, in autocommit (the statement is its own snapshot); on
+        PostgreSQL a `read()`. Not for use inside a `tx()`: it does not see that transaction's
+        writes (use `lean.in_tx(conn)` there)."""
+        if self._sqlite_file is None:
+            async with self.read() as conn:
+                return await lean.in_tx(conn).fetch(query, params)
+        reader = self._lean or await self._open_lean()
+        compiled = query.for_dialect(self.engine.dialect)
+        try:
+            _, _, _, raw = await reader._statement(compiled.sql, compiled.parameters(params), many=False)
+        except sqlite3.Error as exc:  # the same error a read() would raise
+            raise sa.exc.DBAPIError.instance(compiled.sql, None, exc, sqlite3.Error) from exc
+        return compiled.rows(raw)
+
+    async def _open_lean(self) -> onehop.OneHopConnection:
+        if self._lean_opening is None:
+            self._lean_opening = asyncio.Lock()
+        async with self._lean_opening:
+            if self._lean is None:
+                assert self._sqlite_file is not None
+                reader = await onehop.connect(str(self._sqlite_file))
+                await reader._execute(_reader_pragmas, reader._conn)
+                self._lean = reader
+        return self._lean
+
     @property
     def masked_url(self) -> str:
         return mask_url(self.url)
@@ -155,6 +186,9 @@ class Database:
             ) from None
 
     async def close(self) -> None:
+        reader, self._lean = self._lean, None
+        if reader is not None:
+            await reader.close()
         await self.engine.dispose()
 
     async def migrate(self) -> None:
@@ -190,6 +224,13 @@ class Database:
         else:
             state = f"is at revision {current}, which this version does not know (newer code migrated it?)"
         raise SchemaNotCurrent(f"database {self.masked_url} {state}: run `textwire migrate`")
+
+
+def _reader_pragmas(conn: sqlite3.Connection) -> None:
+    """`fetch()`'s connection: autocommit (each statement its own snapshot), reads only."""
+    conn.isolation_level = None
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA query_only=ON")
 
 
 # pg_advisory_xact_lock key of `textwire migrate` (any constant that nothing else uses).

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
+from storage.lean import Query, Reads
 from storage.schema import join_failures, memberships, room_departures, rooms, users
 
 # OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane.
@@ -140,9 +141,13 @@ async def get(conn: AsyncConnection, room_id: str) -> Room | None:
     return _room(row) if row else None
 
 
-async def find_by_name(conn: AsyncConnection, name: str) -> Room | None:
-    row = (await conn.execute(sa.select(rooms).where(rooms.c.name_key == name_key(name)))).first()
-    return _room(row) if row else None
+_BY_NAME = Query(sa.select(rooms).where(rooms.c.name_key == sa.bindparam("name_key")))
+
+
+async def find_by_name(reads: Reads, name: str) -> Room | None:
+    """`reads`: the Database (one statement on its own) or `lean.in_tx(conn)`."""
+    found = await reads.fetch(_BY_NAME, {"name_key": name_key(name)})
+    return _room(found[0]) if found else None
 
 
 async def join(conn: AsyncConnection, *, user_id: int, room_id: str, now: float) -> bool:
@@ -210,7 +215,7 @@ async def leave(conn: AsyncConnection, user_id: int, room_id: str, *, now: float
 
 
 # `\ROOMS`: a user's rooms, and which is active, in one statement built once.
-_ROOMS_OF_WITH_ACTIVE = (
+_ROOMS_OF_WITH_ACTIVE = Query(
     sa.select(
         rooms,
         (
@@ -226,11 +231,11 @@ _ROOMS_OF_WITH_ACTIVE = (
 )
 
 
-async def rooms_with_active(conn: AsyncConnection, user_id: int) -> tuple[list[Room], Room | None]:
+async def rooms_with_active(reads: Reads, user_id: int) -> tuple[list[Room], Room | None]:
     """The user's rooms by name, and the active one among them (None when they left it)."""
     mine: list[Room] = []
     active: Room | None = None
-    for row in await conn.execute(_ROOMS_OF_WITH_ACTIVE, {"user_id": user_id}):
+    for row in await reads.fetch(_ROOMS_OF_WITH_ACTIVE, {"user_id": user_id}):
         room = _room(row)
         mine.append(room)
         if row.is_active:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore, upsert
+from storage.lean import Query, Reads, in_tx
 from storage.schema import link_tokens, oauth_sessions, posts, users, x_tokens
 
 LINK_TTL = 600.0  # 10 minutes
@@ -183,10 +184,15 @@ async def save_tokens(
     )
 
 
-async def load_tokens(conn: AsyncConnection, user_id: int) -> TokenRow | None:
-    row = (await conn.execute(sa.select(x_tokens).where(x_tokens.c.user_id == user_id))).first()
-    if row is None:
+_TOKENS = Query(sa.select(x_tokens).where(x_tokens.c.user_id == sa.bindparam("user_id")))
+
+
+async def load_tokens(reads: Reads, user_id: int) -> TokenRow | None:
+    """`reads`: the Database (one statement on its own) or `lean.in_tx(conn)`."""
+    found = await reads.fetch(_TOKENS, {"user_id": user_id})
+    if not found:
         return None
+    row = found[0]
     return TokenRow(
         user_id=row.user_id, ciphertext=row.ciphertext, expires_at=row.expires_at, version=row.version
     )
@@ -216,7 +222,7 @@ async def take_lease(
     )
     if result.rowcount != 1:
         return None
-    return await load_tokens(conn, user_id)
+    return await load_tokens(in_tx(conn), user_id)
 
 
 async def finish_refresh(

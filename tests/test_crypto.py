@@ -20,6 +20,7 @@ from bot.xaccount import x_accounts
 from storage import crypto, xaccounts
 from storage.crypto import CipherError, KeyMismatch, TokenCipher
 from storage.db import open_database
+from storage.lean import in_tx
 from storage.schema import x_tokens
 from tests.conftest import BotFactory, XBot, free_port
 
@@ -83,7 +84,7 @@ async def test_rotation_reencrypts_under_the_newest_key(xbot: XBot, tmp_path: Pa
         await crypto.verify_keys(db, TokenCipher([new_key]))
         assert await crypto.rotate_all(db, TokenCipher([new_key])) == 0
         async with db.read() as conn:
-            row = await xaccounts.load_tokens(conn, 1)
+            row = await xaccounts.load_tokens(in_tx(conn), 1)
         assert row is not None
         assert TokenCipher([new_key]).decrypt(1, row.ciphertext)["refresh_token"]
     finally:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from storage import outbox
 from storage.db import Database, SchemaNotCurrent, open_database
 from storage.dburl import DatabaseError, mask_url, pg_connect_args
+from storage.lean import in_tx
 from storage.schema import outbox as outbox_table
 from tests import pg
 
@@ -232,7 +233,7 @@ async def test_saving_tokens_twice_at_once_keeps_one_row_and_stops_a_refresh(dat
 
         await asyncio.gather(save(one, "b"), save(two, "c"))
         async with one.tx() as conn:
-            row = await xaccounts.load_tokens(conn, user.id)
+            row = await xaccounts.load_tokens(in_tx(conn), user.id)
             assert row is not None
             assert row.ciphertext in ("b", "c")
             # the refresh that leased the old pair cannot overwrite the new one

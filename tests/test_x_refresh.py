@@ -11,6 +11,7 @@ import structlog
 from bot.xaccount import Refresh, XAccounts, x_accounts
 from scheduler import refresh
 from storage import users, xaccounts
+from storage.lean import in_tx
 from storage.schema import x_tokens
 from tests.conftest import XBot, wait_for
 
@@ -200,7 +201,7 @@ async def test_a_lease_is_not_taken_on_a_row_another_process_just_refreshed(xbot
     [user_id] = await seed(xbot, 1)
     deps = xbot.runtime.deps
     async with deps.db.read() as conn:
-        seen = await xaccounts.load_tokens(conn, user_id)  # B's read
+        seen = await xaccounts.load_tokens(in_tx(conn), user_id)  # B's read
     assert seen is not None
     async with deps.db.tx() as conn:  # A: lease, refresh, new version, lease released
         leased = await xaccounts.take_lease(
