@@ -15,10 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from bot.deps import Deps
 from bot.logs import get_logger
+from storage.lean import Writer
 
 log = get_logger(__name__)
 
@@ -49,7 +48,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
 
     # -- what a loop does -----------------------------------------------------------------------
     @abstractmethod
-    async def claim(self, conn: AsyncConnection, *, now: float, limit: int) -> list[Claimed]:
+    async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Claimed]:
         """Claim up to `limit` ready rows (one statement) and whatever they need, in `conn`."""
 
     @abstractmethod
@@ -57,15 +56,15 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         """Work on one claimed row; hand the outcome to `commit()`."""
 
     @abstractmethod
-    async def write(self, conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+    async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
         """Write many outcomes in `conn` (one transaction)."""
 
     @abstractmethod
-    async def release(self, conn: AsyncConnection) -> int:
+    async def release(self, conn: Writer) -> int:
         """Put this process's own claims back (on stop)."""
 
     @abstractmethod
-    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+    async def give_back(self, conn: Writer, outcome: Outcome) -> None:
         """Put back the claim of an outcome that could not be written (so it is tried again)."""
 
     def written(self, outcomes: Sequence[Outcome]) -> None:
@@ -100,7 +99,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
         try:
-            async with self.deps.db.tx() as conn:
+            async with self.deps.db.write() as conn:
                 released = await self.release(conn)
             if released:
                 log.info(f"{self.name}.claims_released", count=released)
@@ -122,7 +121,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             claimed: list[Claimed] = []
             if free > 0:
                 try:
-                    async with self.deps.db.tx() as conn:
+                    async with self.deps.db.write() as conn:
                         claimed = await self.claim(conn, now=self.deps.now(), limit=free)
                 except Exception as exc:
                     log.error(f"{self.name}.claim_failed", error=type(exc).__name__)
@@ -152,7 +151,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                 continue
             outcomes = [outcome for outcome, _ in batch]
             try:
-                async with self.deps.db.tx() as conn:
+                async with self.deps.db.write() as conn:
                     await self.write(conn, outcomes)
             except Exception as exc:
                 log.error(f"{self.name}.commit_failed", error=type(exc).__name__, batch=len(batch))
@@ -170,11 +169,11 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         written: list[Outcome] = []
         for outcome, committed in batch:
             try:
-                async with self.deps.db.tx() as conn:
+                async with self.deps.db.write() as conn:
                     await self.write(conn, [outcome])
             except Exception as exc:
                 with contextlib.suppress(Exception):
-                    async with self.deps.db.tx() as conn:
+                    async with self.deps.db.write() as conn:
                         await self.give_back(conn, outcome)
                 if not committed.done():
                     committed.set_exception(exc)

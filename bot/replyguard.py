@@ -29,9 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dispatch import Context, Handler, HandlerResult, Inbound, Reply, replies_of
+from storage.lean import Query, Writer
 from storage.schema import reply_log
 
 BURST_REPLIES = 8  # well below the ~20 quick replies after which Twilio blocks a number
@@ -52,8 +52,10 @@ def answer_key(reply: Reply) -> str | None:
 
 
 # The rows the guard looks at, for a whole claimed batch at once (bot/worker.py): built once.
-_RECENT = sa.select(reply_log.c.phone, reply_log.c.message_sid, reply_log.c.answer, reply_log.c.at).where(
-    reply_log.c.phone.in_(sa.bindparam("phones", expanding=True)), reply_log.c.at >= sa.bindparam("since")
+_RECENT = Query(
+    sa.select(reply_log.c.phone, reply_log.c.message_sid, reply_log.c.answer, reply_log.c.at).where(
+        reply_log.c.phone.in_(sa.bindparam("phones", expanding=True)), reply_log.c.at >= sa.bindparam("since")
+    )
 )
 RECENT_KEY = "reply_log_recent"  # ctx.data: this sender's rows, read with the claim
 
@@ -65,7 +67,7 @@ class Logged:
     at: float
 
 
-async def recent(conn: AsyncConnection, phones: Iterable[str], now: float) -> dict[str, list[Logged]]:
+async def recent(conn: Writer, phones: Iterable[str], now: float) -> dict[str, list[Logged]]:
     """The guard's rows of many numbers, in one query (the worker reads them with its claim: a
     sender's next message is claimed only after the rows of its previous one are committed)."""
     wanted = list(set(phones))

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.claimloop import ClaimLoop
 from bot.deps import Deps
@@ -22,6 +21,7 @@ from bot.metrics import Metrics
 from bot.twilio_client import LogTransport, SendError, Sent, Transport
 from bot.worker import backoff
 from storage import outbox, users
+from storage.lean import Writer
 
 log = get_logger(__name__)
 
@@ -71,7 +71,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         # Twilio keys its answers on our request; dev transport has no delivery to wait for.
         self._redact_when_sent = not isinstance(transport, LogTransport)
 
-    async def claim(self, conn: AsyncConnection, *, now: float, limit: int) -> list[Send]:
+    async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Send]:
         rows = await outbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
@@ -91,16 +91,16 @@ class Sender(ClaimLoop[Send, Outcome]):
             for row in rows
         ]
 
-    async def write(self, conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+    async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
             if outcome.opted_out_phone is not None:
                 await users.set_opted_out(conn, outcome.opted_out_phone, True, outcome.mark.now)
         await outbox.mark_many(conn, self.owner, [o.mark for o in outcomes])
 
-    async def release(self, conn: AsyncConnection) -> int:
+    async def release(self, conn: Writer) -> int:
         return await outbox.release_claims(conn, owner=self.owner)
 
-    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+    async def give_back(self, conn: Writer, outcome: Outcome) -> None:
         await outbox.release_claims(conn, owner=self.owner, ids=[outcome.mark.id])
 
     async def handle(self, item: Send) -> None:

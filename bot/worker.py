@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import replyguard
 from bot.claimloop import ClaimLoop
@@ -29,11 +28,13 @@ from bot.metrics import Metrics
 from bot.middlewares import WINDOW
 from bot.replyguard import LOG_KEY
 from storage import inbox, outbox, users
+from storage.lean import Query, Writer
 from storage.schema import reply_log
 
 log = get_logger(__name__)
 
 LEASE_SECONDS = 300.0
+_LOG_REPLIES = Query(sa.insert(reply_log))  # the reply guard's rows, with the outcomes
 SORRY = "Sorry, something went wrong with your message. Please try again later, or send \\HELP."
 OUTAGE_SORRY = (
     "Sorry, we could not handle your message: a service we rely on is down. Please try again later."
@@ -102,7 +103,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         self.dispatcher = dispatcher
         self.metrics = metrics
 
-    async def claim(self, conn: AsyncConnection, *, now: float, limit: int) -> list[Claim]:
+    async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Claim]:
         rows = await inbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
@@ -118,7 +119,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
     async def handle(self, item: Claim) -> None:
         await self._handle(item.msg, item.sender, item.logged)
 
-    async def write(self, conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+    async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
         await inbox.settle_many(
             conn,
             self.owner,
@@ -128,16 +129,16 @@ class Worker(ClaimLoop[Claim, Outcome]):
         await outbox.enqueue_many(conn, [reply for o in outcomes for reply in o.replies])
         logged = [row for o in outcomes for row in o.logged]
         if logged:
-            await conn.execute(sa.insert(reply_log), logged)
+            await conn.execute(_LOG_REPLIES, logged)
 
     def written(self, outcomes: Sequence[Outcome]) -> None:
         if any(o.replies for o in outcomes):
             self.deps.wake_sender()
 
-    async def release(self, conn: AsyncConnection) -> int:
+    async def release(self, conn: Writer) -> int:
         return await inbox.release_claims(conn, owner=self.owner)
 
-    async def give_back(self, conn: AsyncConnection, outcome: Outcome) -> None:
+    async def give_back(self, conn: Writer, outcome: Outcome) -> None:
         row = outcome.finished or outcome.rescheduled
         if row is not None:
             await inbox.release_claims(conn, owner=self.owner, ids=[row.id])

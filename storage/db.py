@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -85,8 +85,9 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._reader = self.engine.execution_options(**{READ_ONLY: True})  # the same pool
         self._sqlite_file = path  # one-statement reads go to a connection of their own: fetch()
-        self._lean: onehop.OneHopConnection | None = None
-        self._lean_opening: asyncio.Lock | None = None
+        self._lean_reader: onehop.OneHopConnection | None = None
+        self._lean_writer: onehop.OneHopConnection | None = None
+        self._raw_opening = asyncio.Lock()
         if self.is_sqlite:
             self._configure_sqlite()
 
@@ -140,7 +141,7 @@ class Database:
         async with self._reader.begin() as conn:
             yield conn
 
-    async def fetch(self, query: lean.Query, params: lean.Params | None = None) -> Sequence[sa.Row[Any]]:
+    async def fetch(self, query: lean.Query, params: lean.Params | None = None) -> lean.Rows:
         """The rows of a one-statement read (storage/lean.py): on a SQLite file one trip to a
         reader connection of its own, in autocommit (the statement is its own snapshot); on
         PostgreSQL a `read()`. Not for use inside a `tx()`: it does not see that transaction's
@@ -148,24 +149,48 @@ class Database:
         if self._sqlite_file is None:
             async with self.read() as conn:
                 return await lean.in_tx(conn).fetch(query, params)
-        reader = self._lean or await self._open_lean()
-        compiled = query.for_dialect(self.engine.dialect)
+        reader = self._lean_reader or await self._open_raw("reader")
+        compiled = query.for_dialect(self.engine.dialect, params)
+        sql, values = compiled.parameters(params)
         try:
-            _, _, _, raw = await reader._statement(compiled.sql, compiled.parameters(params), many=False)
+            _, _, _, raw = await reader._statement(sql, values, many=False)
         except sqlite3.Error as exc:  # the same error a read() would raise
-            raise sa.exc.DBAPIError.instance(compiled.sql, None, exc, sqlite3.Error) from exc
+            raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
         return compiled.rows(raw)
 
-    async def _open_lean(self) -> onehop.OneHopConnection:
-        if self._lean_opening is None:
-            self._lean_opening = asyncio.Lock()
-        async with self._lean_opening:
-            if self._lean is None:
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[lean.Writer]:
+        """A write transaction for the batched statements of the claim loops (storage/lean.py):
+        on a SQLite file a `LeanTx` on a writer connection of its own, under the same lock as
+        `tx()` (one `BEGIN IMMEDIATE` with the first statement, committed when the block ends
+        without an exception, rolled back otherwise); elsewhere `tx()`."""
+        if self._sqlite_file is None or self._write_lock is None:
+            async with self.tx() as conn:
+                yield conn
+            return
+        async with self._write_lock:
+            writer = self._lean_writer or await self._open_raw("writer")
+            writer.defer_begin("BEGIN IMMEDIATE")
+            try:
+                yield lean.LeanTx(writer, self.engine.dialect)
+                await writer.commit()
+            except BaseException:
+                await asyncio.shield(writer.rollback())  # a cancelled block still ends its transaction
+                raise
+
+    async def _open_raw(self, role: str) -> onehop.OneHopConnection:
+        """The reader (`fetch`) or the writer (`write`) connection, opened on first use."""
+        async with self._raw_opening:
+            found = self._lean_reader if role == "reader" else self._lean_writer
+            if found is None:
                 assert self._sqlite_file is not None
-                reader = await onehop.connect(str(self._sqlite_file))
-                await reader._execute(_reader_pragmas, reader._conn)
-                self._lean = reader
-        return self._lean
+                found = await onehop.connect(str(self._sqlite_file))
+                await found._execute(_reader_pragmas if role == "reader" else _writer_pragmas, found._conn)
+                if role == "reader":
+                    self._lean_reader = found
+                else:
+                    self._lean_writer = found
+        return found
 
     @property
     def masked_url(self) -> str:
@@ -186,9 +211,10 @@ class Database:
             ) from None
 
     async def close(self) -> None:
-        reader, self._lean = self._lean, None
-        if reader is not None:
-            await reader.close()
+        for raw in (self._lean_reader, self._lean_writer):
+            if raw is not None:
+                await raw.close()
+        self._lean_reader = self._lean_writer = None
         await self.engine.dispose()
 
     async def migrate(self) -> None:
@@ -224,6 +250,15 @@ class Database:
         else:
             state = f"is at revision {current}, which this version does not know (newer code migrated it?)"
         raise SchemaNotCurrent(f"database {self.masked_url} {state}: run `textwire migrate`")
+
+
+def _writer_pragmas(conn: sqlite3.Connection) -> None:
+    """As for the pool's connections (`_on_connect`): we send BEGIN ourselves."""
+    conn.isolation_level = None
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
 
 
 def _reader_pragmas(conn: sqlite3.Connection) -> None:
@@ -321,7 +356,7 @@ __all__ = [
 ]
 
 
-def insert_ignore(conn: AsyncConnection, table: sa.Table) -> Any:
+def insert_ignore(conn: lean.Writer, table: sa.Table) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` for this connection's dialect (SQLite or PostgreSQL)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -332,7 +367,7 @@ def insert_ignore(conn: AsyncConnection, table: sa.Table) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-def upsert(conn: AsyncConnection, table: sa.Table) -> Any:
+def upsert(conn: lean.Writer, table: sa.Table) -> Any:
     """The dialect's `INSERT` that supports `.on_conflict_do_update(...)` (SQLite or PostgreSQL)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
+from storage.lean import Query, Writer
 from storage.schema import inbox
 
 
@@ -124,7 +125,7 @@ class SqliteAppender:
         return new
 
 
-async def release_claims(conn: AsyncConnection, *, owner: str, ids: Sequence[int] | None = None) -> int:
+async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None = None) -> int:
     """Put `owner`'s claimed rows back to pending (a process stopping). Claims of other owners are
     never released here: a dead owner's are taken over (storage/leases.py)."""
     result = await conn.execute(
@@ -187,7 +188,7 @@ _READY = (
 # The rows are found by id only: a second `status IN (...)` here let SQLite walk every pending row
 # of the status index to match them. It would add nothing: on SQLite nothing else writes during the
 # statement, and on PostgreSQL `FOR UPDATE` re-checks the arms' conditions on the row it locks.
-_CLAIM = (
+_CLAIM = Query(
     sa.update(inbox)
     .where(inbox.c.id.in_(_READY.scalar_subquery()))
     .values(
@@ -201,7 +202,7 @@ _CLAIM = (
 
 
 async def claim(
-    conn: AsyncConnection,
+    conn: Writer,
     *,
     now: float,
     limit: int,
@@ -219,7 +220,7 @@ async def claim(
 
 # Outcomes are written only while the claim is still the writer's: a claim taken over (its owner
 # looked dead) belongs to the new owner, whose outcome counts.
-_FINISH = (
+_FINISH = Query(
     sa.update(inbox)
     .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
     .values(
@@ -231,7 +232,7 @@ _FINISH = (
         body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), inbox.c.body),
     )
 )
-_RESCHEDULE = (
+_RESCHEDULE = Query(
     sa.update(inbox)
     .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
     .values(
@@ -268,7 +269,7 @@ class Rescheduled:
 
 
 async def settle_many(
-    conn: AsyncConnection, owner: str, finished: Sequence[Finished], rescheduled: Sequence[Rescheduled]
+    conn: Writer, owner: str, finished: Sequence[Finished], rescheduled: Sequence[Rescheduled]
 ) -> None:
     """Write the outcome of many messages: two executemany statements at most."""
     if finished:

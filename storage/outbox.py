@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
+from storage.lean import Query, Writer
 from storage.schema import outbox
 
 # Twilio's delivery statuses, ranked so that a late callback never moves a row backwards.
@@ -83,16 +83,16 @@ class NewReply:
         }
 
 
-_INSERT_IGNORE: dict[str, Any] = {}
+_INSERT_IGNORE: dict[str, Query] = {}
 
 
-async def enqueue_many(conn: AsyncConnection, replies: Sequence[NewReply]) -> None:
+async def enqueue_many(conn: Writer, replies: Sequence[NewReply]) -> None:
     """Queue many SMS in one executemany; rows whose `dedupe_key` exists are skipped."""
     if not replies:
         return
     stmt = _INSERT_IGNORE.get(conn.dialect.name)
     if stmt is None:
-        stmt = _INSERT_IGNORE[conn.dialect.name] = insert_ignore(conn, outbox)
+        stmt = _INSERT_IGNORE[conn.dialect.name] = Query(insert_ignore(conn, outbox))
     await conn.execute(stmt, [r.row() for r in replies])
 
 
@@ -127,7 +127,7 @@ _READY = (
     .with_for_update(skip_locked=True)
 )
 # By id only (see storage/inbox.py's claim): a second status test let SQLite walk the index.
-_CLAIM = (
+_CLAIM = Query(
     sa.update(outbox)
     .where(outbox.c.id.in_(_READY.scalar_subquery()))
     .values(
@@ -142,7 +142,7 @@ _CLAIM = (
 
 
 async def claim(
-    conn: AsyncConnection, *, now: float, limit: int, owner: str, lease: float
+    conn: Writer, *, now: float, limit: int, owner: str, lease: float
 ) -> list[sa.Row[tuple[object, ...]]]:
     """Claim rows ready to send (queued and due) for `owner` in one statement, in queue order.
     Rows left `sending` by a dead owner come back through storage/leases.py, marked to be
@@ -177,7 +177,7 @@ class Mark:
     reconcile_since: float | None = None  # the outcome is unknown: look it up before a resend
 
 
-_MARK = (
+_MARK = Query(
     sa.update(outbox)
     .where(outbox.c.id == sa.bindparam("b_id"), outbox.c.claimed_by == sa.bindparam("b_owner"))
     .values(
@@ -197,7 +197,7 @@ _MARK = (
 )
 
 
-async def mark_many(conn: AsyncConnection, owner: str, marks: Sequence[Mark]) -> None:
+async def mark_many(conn: Writer, owner: str, marks: Sequence[Mark]) -> None:
     """Record many send outcomes in one executemany (only on rows `owner` still holds)."""
     if not marks:
         return
@@ -252,7 +252,7 @@ async def purge(conn: AsyncConnection, *, before: float) -> int:
     return result.rowcount
 
 
-async def release_claims(conn: AsyncConnection, *, owner: str, ids: Sequence[int] | None = None) -> int:
+async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None = None) -> int:
     """`owner`'s rows still `sending` (a process stopping with sends in flight): queue them
     again, to be reconciled first, since Twilio may have taken them."""
     result = await conn.execute(

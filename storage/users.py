@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
+from storage.lean import Query, Writer
 from storage.schema import inbox, users
 
 
@@ -80,14 +81,14 @@ _HANDLED_RECENTLY = (
     )
     .scalar_subquery()
 )
-_SENDERS = sa.select(users, _HANDLED_RECENTLY.label("handled_recently")).where(
-    users.c.phone.in_(sa.bindparam("phones", expanding=True))
+_SENDERS = Query(
+    sa.select(users, _HANDLED_RECENTLY.label("handled_recently")).where(
+        users.c.phone.in_(sa.bindparam("phones", expanding=True))
+    )
 )
 
 
-async def senders(
-    conn: AsyncConnection, phones: Iterable[str], *, now: float, since: float
-) -> dict[str, Sender]:
+async def senders(conn: Writer, phones: Iterable[str], *, now: float, since: float) -> dict[str, Sender]:
     """The users of `phones` (created when new) with their messages handled since `since`: one
     query for a batch of messages (two more only when someone texts for the first time)."""
     wanted = set(phones)
@@ -115,7 +116,7 @@ async def get_or_create(conn: AsyncConnection, phone: str, now: float) -> tuple[
     return user, result.rowcount == 1
 
 
-async def set_opted_out(conn: AsyncConnection, phone: str, opted_out: bool, now: float) -> None:
+async def set_opted_out(conn: Writer, phone: str, opted_out: bool, now: float) -> None:
     """Record an opt-out (or opt-in) for a phone, creating its row if needed."""
     await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
     await conn.execute(
@@ -125,12 +126,14 @@ async def set_opted_out(conn: AsyncConnection, phone: str, opted_out: bool, now:
     )
 
 
-_OPTED_OUT_AMONG = sa.select(users.c.phone).where(
-    users.c.phone.in_(sa.bindparam("phones", expanding=True)), users.c.opted_out.is_(True)
+_OPTED_OUT_AMONG = Query(
+    sa.select(users.c.phone).where(
+        users.c.phone.in_(sa.bindparam("phones", expanding=True)), users.c.opted_out.is_(True)
+    )
 )
 
 
-async def opted_out_among(conn: AsyncConnection, phones: Iterable[str]) -> set[str]:
+async def opted_out_among(conn: Writer, phones: Iterable[str]) -> set[str]:
     """Which of `phones` are opted out (one query for a batch of sends)."""
     wanted = list(set(phones))
     if not wanted:

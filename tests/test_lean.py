@@ -80,14 +80,55 @@ async def test_a_missing_parameter_is_an_error_not_a_null(db: Database) -> None:
         await db.fetch(USERS_SINCE, {})
 
 
-async def test_statements_with_execution_time_parameters_are_refused(db: Database) -> None:
-    query = lean.Query(sa.select(users.c.id).where(users.c.id.in_([1, 2])))
-    if db.is_postgres:  # fetch on PostgreSQL is a read(): it runs; compiling for SQLite refuses
-        assert await db.fetch(query) == []
-    from sqlalchemy.dialects import sqlite
+async def test_an_expanding_in_list_is_rendered_per_call(db: Database) -> None:
+    ids = await add_users(db, "+15550001111", "+15550002222", "+15550003333")
+    query = lean.Query(sa.select(users.c.phone).where(users.c.id.in_(sa.bindparam("ids", expanding=True))))
+    assert [r.phone for r in await db.fetch(query, {"ids": ids[:2]})] == ["+15550001111", "+15550002222"]
+    assert [r.phone for r in await db.fetch(query, {"ids": [ids[2]]})] == ["+15550003333"]
+    assert await db.fetch(query, {"ids": []}) == []
+    async with db.write() as conn:
+        with pytest.raises(sa.exc.SQLAlchemyError, match="expanding"):
+            await conn.execute(query, [{"ids": ids}, {"ids": ids}])
 
-    with pytest.raises(TypeError, match=r"Database\.read"):
-        query.for_dialect(sqlite.dialect())
+
+async def test_write_commits_a_batch_and_rolls_back_on_an_error(db: Database) -> None:
+    """`write()` (a LeanTx on SQLite, `tx()` on PostgreSQL): executemany, RETURNING, a statement
+    built per call, rowcount; an exception in the block undoes every statement of it."""
+    insert = lean.Query(sa.insert(users).returning(users.c.id, users.c.phone))
+    touch = lean.Query(
+        sa.update(users).where(users.c.id == sa.bindparam("b_id")).values(created_at=sa.bindparam("b_at"))
+    )
+    async with db.write() as conn:
+        first = (await conn.execute(insert, {"phone": "+15550001111", "created_at": 1.0})).first()
+        assert first is not None
+        assert first.phone == "+15550001111"
+        many = await conn.execute(touch, [{"b_id": first.id, "b_at": 5.0}, {"b_id": -1, "b_at": 5.0}])
+        if isinstance(conn, lean.LeanTx):  # asyncpg reports no rowcount for executemany
+            assert many.rowcount == 1
+        other = await conn.execute(sa.insert(users).values(phone="+15550002222", created_at=2.0))
+        assert other.rowcount == 1
+    assert [r.phone for r in await db.fetch(USERS_SINCE, {"since": 0.0})] == ["+15550001111", "+15550002222"]
+
+    async def duplicate() -> None:
+        async with db.write() as conn:
+            await conn.execute(touch, {"b_id": first.id, "b_at": 9.0})
+            await conn.execute(insert, {"phone": "+15550002222", "created_at": 3.0})  # taken: unique
+
+    async def failing() -> None:
+        async with db.write() as conn:
+            await conn.execute(touch, {"b_id": first.id, "b_at": 9.0})
+            raise RuntimeError("the block failed")
+
+    with pytest.raises(sa.exc.IntegrityError):  # the driver's error, as SQLAlchemy raises it
+        await duplicate()
+    with pytest.raises(RuntimeError):
+        await failing()
+    async with db.read() as conn:  # neither touch landed; the lock is free again
+        assert (
+            await conn.execute(sa.select(users.c.created_at).where(users.c.id == first.id))
+        ).scalar() == 5.0
+    async with db.tx() as conn:
+        await conn.execute(sa.delete(users).where(users.c.id == first.id))
 
 
 @pytest.fixture
@@ -114,13 +155,63 @@ async def test_on_sqlite_a_fetch_is_one_trip_on_a_read_only_connection_of_its_ow
     assert seen == ["_run"]
     pool = sqlite_db.engine.sync_engine.pool
     assert pool.checkedout() == 0  # the pool was not touched
-    reader = sqlite_db._lean
+    reader = sqlite_db._lean_reader
     assert reader is not None
     assert not reader._conn.in_transaction  # autocommit: no snapshot kept
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         await reader._statement("DELETE FROM users", None, many=False)
     await sqlite_db.close()
-    assert sqlite_db._lean is None
+    assert sqlite_db._lean_reader is None
+
+
+async def test_on_sqlite_write_is_one_trip_a_statement_on_a_connection_of_its_own(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch = lean.Query(
+        sa.update(users).where(users.c.id == sa.bindparam("b_id")).values(created_at=sa.bindparam("b_at"))
+    )
+    [uid] = await add_users(sqlite_db, "+15550001111")
+    async with sqlite_db.write():  # opens the writer; an empty transaction takes no lock
+        pass
+    seen: list[str] = []
+    real = onehop.OneHopConnection._execute
+
+    async def counting(self: onehop.OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(onehop.OneHopConnection, "_execute", counting)
+    async with sqlite_db.write() as conn:
+        assert isinstance(conn, lean.LeanTx)
+        await conn.execute(touch, [{"b_id": uid, "b_at": 7.0}] * 3)
+        await conn.execute(touch, {"b_id": uid, "b_at": 8.0})
+        assert sqlite_db.write_lock is not None
+        assert sqlite_db.write_lock.locked()  # tx() of this process waits for it
+    assert seen == ["_run", "_run", "_end"]  # BEGIN IMMEDIATE + UPDATE, UPDATE, COMMIT
+    assert sqlite_db.engine.sync_engine.pool.checkedout() == 0
+    assert [r.id for r in await sqlite_db.fetch(USERS_SINCE, {"since": 8.0})] == [uid]
+
+
+async def test_on_sqlite_a_cancelled_write_rolls_back_and_frees_the_lock(sqlite_db: Database) -> None:
+    import asyncio
+
+    [uid] = await add_users(sqlite_db, "+15550001111")
+    touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
+    inside = asyncio.Event()
+
+    async def stuck() -> None:
+        async with sqlite_db.write() as conn:
+            await conn.execute(touch, {"at": 9.0})
+            inside.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(stuck())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with sqlite_db.tx() as conn:  # the lock is free and nothing of it landed
+        assert (await conn.execute(sa.select(users.c.created_at))).scalar() == 0.0
 
 
 async def test_on_sqlite_many_concurrent_fetches_share_the_reader(sqlite_db: Database) -> None:
