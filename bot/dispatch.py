@@ -328,6 +328,19 @@ async def _passes(filters: Sequence[Filter], msg: Inbound, ctx: Context) -> dict
     return data
 
 
+def _may_match(reg: Registration, name: str | None, first: str | None) -> bool:
+    """Whether `reg`'s first filter can pass for a message whose known command is `name` and
+    whose known bare word is `first` (None: not one any registration keys on)."""
+    if not reg.filters:
+        return True
+    head = reg.filters[0]
+    if type(head) is Command:
+        return name is not None and name in head.names
+    if type(head) is BareCommand:
+        return first == head.name
+    return True
+
+
 def _wrap(handler: Handler, middleware: Middleware) -> Handler:
     async def wrapped(msg: Inbound, ctx: Context) -> HandlerResult:
         return await middleware(handler, msg, ctx)
@@ -352,6 +365,11 @@ class Dispatcher(Router):
         super().__init__(name)
         self.outer_middlewares: list[Middleware] = []
         self._compiled: list[tuple[Registration, Handler]] | None = None
+        # The registrations a message may match, by (its command, its first word) when those
+        # are names some registration keys on (else None): filters run only on these.
+        self._candidates: dict[tuple[str | None, str | None], list[tuple[Registration, Handler]]] = {}
+        self._command_names: frozenset[str] = frozenset()
+        self._bare_names: frozenset[str] = frozenset()
         self._help: tuple[str, ...] | None = None
         self._outer: Handler | None = None
 
@@ -369,10 +387,32 @@ class Dispatcher(Router):
                     handler = _wrap(handler, middleware)
                 compiled.append((reg, handler))
             self._compiled = compiled
+            self._candidates = {}
+            firsts = [reg.filters[0] for reg, _ in compiled if reg.filters]
+            self._command_names = frozenset(n for f in firsts if type(f) is Command for n in f.names)
+            self._bare_names = frozenset(f.name for f in firsts if type(f) is BareCommand)
         return self._compiled
 
+    def _routes(self, msg: Inbound, ctx: Context) -> list[tuple[Registration, Handler]]:
+        """The registrations, in order, whose first filter can pass for this message: a `Command`
+        only for its names, a `BareCommand` only for its word; any other always. The same first
+        match as trying all of them, without running dozens of filters per message."""
+        compiled = self._compile()
+        parsed = ctx.parse(msg.body)
+        name = parsed.name if parsed is not None and parsed.name in self._command_names else None
+        first = None
+        if self._bare_names:
+            words = msg.body.split(None, 1)
+            first = words[0] if words and words[0] in self._bare_names else None
+        found = self._candidates.get((name, first))
+        if found is None:
+            found = self._candidates[(name, first)] = [
+                (reg, handler) for reg, handler in compiled if _may_match(reg, name, first)
+            ]
+        return found
+
     async def _route(self, msg: Inbound, ctx: Context) -> HandlerResult:
-        for reg, handler in self._compile():
+        for reg, handler in self._routes(msg, ctx):
             data = await _passes(reg.filters, msg, ctx)
             if data is None:
                 continue
@@ -390,7 +430,7 @@ class Dispatcher(Router):
     async def is_priority(self, msg: Inbound, ctx: Context) -> bool:
         """Whether the handler this message would go to is declared `priority` (the webhook asks,
         to store the message as one to handle at once). Runs filters only, no middleware."""
-        for reg, _ in self._compile():
+        for reg, _ in self._routes(msg, ctx):
             if await _passes(reg.filters, msg, ctx) is not None:
                 return reg.priority
         return False

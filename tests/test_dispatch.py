@@ -218,3 +218,69 @@ def test_user_and_command_are_not_optional_to_handlers() -> None:
         _ = c.command
     assert c.args == ()
     assert not c.has_user
+
+
+async def test_only_the_registrations_a_message_can_match_run_their_filters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Routing by command name and bare word: the filters of other commands never run, and the
+    first match in registration order still wins (an earlier catch-all before a later command)."""
+    dp = Dispatcher()
+    ran: list[str] = []
+
+    def seen(label: str, result: bool = True) -> Any:
+        def check(m: Inbound, c: Context) -> bool:
+            ran.append(label)
+            return result
+
+        return check
+
+    for n in range(30):
+        dp.register(_answer(f"cmd{n}"), Command(f"CMD{n}"), seen(f"cmd{n}"))
+    dp.register(_answer("never"), seen("picky", False))  # not keyed: tried for every message
+    router = Router("rooms")
+
+    @router.command("JOIN", args=2, bare=True)
+    async def join(m: Inbound, c: Context) -> HandlerResult:
+        return "join " + " ".join(c.command.args)
+
+    rest = Router("rest")  # a dispatcher's own registrations come before its routers'
+    rest.register(_answer("text"), has_text)
+    dp.include(router, rest)
+
+    tried: list[str] = []
+    real = Command.__call__
+
+    def counted(self: Command, m: Inbound, c: Context) -> Any:
+        tried.append(",".join(sorted(self.names)))
+        return real(self, m, c)
+
+    monkeypatch.setattr(Command, "__call__", counted)
+
+    async def route(body: str) -> list[str]:
+        ran.clear()
+        tried.clear()
+        return [r.text for r in await dp.feed(msg(body), ctx())]
+
+    assert await route("\\cmd7 x") == ["cmd7"]
+    assert ran == ["cmd7"]
+    assert tried == ["CMD7"]  # not CMD0 ... CMD6 first
+    assert await route("\\CMD29") == ["cmd29"]
+    assert ran == ["cmd29"]
+    assert await route("JOIN house pw") == ["join house pw"]  # bare form
+    assert ran == ["picky"]
+    assert await route("\\join house pw") == ["join house pw"]
+    assert await route("JOIN house") == ["text"]  # a bare command needs its exact word count
+    assert await route("hello there") == ["text"]
+    assert ran == ["picky"]
+    assert tried == []
+    assert await route("\\unknown") == ["text"]
+    assert await dp.is_priority(msg("\\cmd3"), ctx()) is False
+
+
+def _answer(text: str) -> Any:
+    async def handler(m: Inbound, c: Context) -> HandlerResult:
+        return text
+
+    handler.__name__ = f"answer_{text}"
+    return handler
