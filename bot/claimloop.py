@@ -27,10 +27,10 @@ Outcome = TypeVar("Outcome")
 
 class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     name = "loop"
-    # Claim again whenever a task ends (its row may have held back others: the worker's next
-    # message of the same sender). Otherwise only when the last claim was cut short by capacity:
-    # new rows bring their own wake-up (`wake()`), due retries the poll. An empty claim is a
-    # transaction; at 100 texts/s it was one per text.
+    # Claim again when a task ends if its row may have held back others (the worker's next
+    # message of the same sender: `may_free_more`), or when the last claim was cut short by
+    # capacity. New rows bring their own wake-up (`wake()`), due retries the poll. An empty claim
+    # is a transaction; at 100 texts/s it was one per text.
     claim_after_each = True
 
     def __init__(self, deps: Deps, *, owner: str, concurrency: int) -> None:
@@ -45,6 +45,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         self._outcome_ready = asyncio.Event()
         self._stopping = False
         self._left_behind = False  # the last claim filled the free capacity
+        self._wakes = 0  # wake() calls so far: rows that arrived while a task ran may wait for it
+        self._claimed: dict[asyncio.Task[None], tuple[Claimed, int]] = {}
 
     # -- what a loop does -----------------------------------------------------------------------
     @abstractmethod
@@ -73,8 +75,14 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     def task_name(self, item: Claimed) -> str:
         return self.name
 
+    def may_free_more(self, item: Claimed) -> bool:
+        """Whether rows that were waiting when `item` was claimed may be ready once it is done
+        (with `claim_after_each`; rows that came later are known by their `wake()`)."""
+        return True
+
     # -- the shape ------------------------------------------------------------------------------
     def wake(self) -> None:
+        self._wakes += 1
         self._wake.set()
 
     async def start(self) -> None:
@@ -119,6 +127,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             self._wake.clear()
             free = self.concurrency - len(self._tasks)
             claimed: list[Claimed] = []
+            wakes = self._wakes  # before the claim: a wake-up after this point may be for a row
+            # the claim did not see, or saw blocked behind one of the tasks it starts
             if free > 0:
                 try:
                     async with self.deps.db.write() as conn:
@@ -128,6 +138,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             for item in claimed:
                 task = asyncio.create_task(self.handle(item), name=self.task_name(item))
                 self._tasks.add(task)
+                self._claimed[task] = (item, wakes)
                 task.add_done_callback(self._done)
             # rows may have been left for want of capacity: a task that ends frees some
             self._left_behind = free <= 0 or len(claimed) == free
@@ -139,7 +150,10 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if self.claim_after_each or self._left_behind:
+        item, wakes = self._claimed.pop(task)
+        if self._left_behind or (
+            self.claim_after_each and (wakes != self._wakes or self.may_free_more(item))
+        ):
             self._wake.set()
 
     async def _commit_loop(self) -> None:

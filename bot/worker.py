@@ -28,7 +28,7 @@ from bot.metrics import Metrics
 from bot.middlewares import WINDOW
 from bot.replyguard import LOG_KEY
 from storage import inbox, outbox, users
-from storage.lean import Query, Writer
+from storage.lean import Query, Writer, write_later
 from storage.schema import reply_log
 
 log = get_logger(__name__)
@@ -116,6 +116,11 @@ class Worker(ClaimLoop[Claim, Outcome]):
     def task_name(self, item: Claim) -> str:
         return f"handle-{item.msg.message_sid}"
 
+    def may_free_more(self, item: Claim) -> bool:
+        """Only a sender with messages pending behind this one (read with the claim) has one that
+        becomes ready when it is done (a message whose sender was not read: assume so)."""
+        return item.sender is None or item.sender.waiting
+
     async def handle(self, item: Claim) -> None:
         await self._handle(item.msg, item.sender, item.logged)
 
@@ -129,7 +134,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         await outbox.enqueue_many(conn, [reply for o in outcomes for reply in o.replies])
         logged = [row for o in outcomes for row in o.logged]
         if logged:
-            await conn.execute(_LOG_REPLIES, logged)
+            await write_later(conn, _LOG_REPLIES, logged)
 
     def written(self, outcomes: Sequence[Outcome]) -> None:
         if any(o.replies for o in outcomes):

@@ -171,9 +171,10 @@ class Database:
         async with self._write_lock:
             writer = self._lean_writer or await self._open_raw("writer")
             writer.defer_begin("BEGIN IMMEDIATE")
+            tx = lean.LeanTx(writer, self.engine.dialect)
             try:
-                yield lean.LeanTx(writer, self.engine.dialect)
-                await writer.commit()
+                yield tx
+                await tx.finish()
             except BaseException:
                 await asyncio.shield(writer.rollback())  # a cancelled block still ends its transaction
                 raise

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.lean import Query, Writer
+from storage.lean import Query, Writer, write_later
 from storage.schema import inbox
 
 
@@ -271,9 +271,11 @@ class Rescheduled:
 async def settle_many(
     conn: Writer, owner: str, finished: Sequence[Finished], rescheduled: Sequence[Rescheduled]
 ) -> None:
-    """Write the outcome of many messages: two executemany statements at most."""
+    """Write the outcome of many messages: two executemany statements at most (on a `LeanTx`
+    they go with the transaction's next trip)."""
     if finished:
-        await conn.execute(
+        await write_later(
+            conn,
             _FINISH,
             [
                 {
@@ -288,7 +290,8 @@ async def settle_many(
             ],
         )
     if rescheduled:
-        await conn.execute(
+        await write_later(
+            conn,
             _RESCHEDULE,
             [
                 {

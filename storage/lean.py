@@ -160,6 +160,32 @@ class LeanTx:
     def __init__(self, connection: onehop.OneHopConnection, dialect: Dialect) -> None:
         self.connection = connection
         self.dialect = dialect
+        self._deferred: list[onehop.Deferred] = []
+
+    def _compiled(self, statement: Executable, first: Params | None, many: bool) -> Compiled:
+        if isinstance(statement, Query):
+            return statement.for_dialect(self.dialect, first, many=many)
+        return compile_for(statement, self.dialect, tuple(sorted(first or ())), many=many)
+
+    def defer(self, statement: Executable, parameters: Params | Sequence[Params]) -> None:
+        """Queue a statement whose result nobody reads: it goes to SQLite with the next statement
+        or with COMMIT, in the same trip. Its error, if any, is raised there."""
+        if isinstance(parameters, Sequence):
+            if not parameters:
+                return
+            sql, values = self._compiled(statement, parameters[0], True).many(parameters)
+            self._deferred.append((sql, values, True))
+        else:
+            sql, one = self._compiled(statement, parameters, False).parameters(parameters)
+            self._deferred.append((sql, one, False))
+
+    async def finish(self) -> None:
+        """COMMIT, after whatever is still deferred (one trip)."""
+        deferred, self._deferred = self._deferred, []
+        try:
+            await self.connection.commit_after(deferred)
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance("COMMIT", None, exc, sqlite3.Error) from exc
 
     async def execute(
         self, statement: Executable, parameters: Params | Sequence[Params] | None = None
@@ -167,17 +193,15 @@ class LeanTx:
         many = isinstance(parameters, Sequence)
         first = cast(Sequence[Params], parameters)[0] if many and parameters else parameters
         first = cast(Params | None, first)
-        if isinstance(statement, Query):
-            compiled = statement.for_dialect(self.dialect, first, many=many)
-        else:
-            compiled = compile_for(statement, self.dialect, tuple(sorted(first or ())), many=many)
+        compiled = self._compiled(statement, first, many)
         values: Any
         if many:
             sql, values = compiled.many(cast(Sequence[Params], parameters))
         else:
             sql, values = compiled.parameters(first)
+        deferred, self._deferred = self._deferred, []
         try:
-            _, rowcount, _, raw = await self.connection._statement(sql, values, many=many)
+            _, rowcount, _, raw = await self.connection._statement(sql, values, many=many, before=deferred)
         except sqlite3.Error as exc:  # as SQLAlchemy raises it: IntegrityError, OperationalError ...
             raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
         return LeanResult(compiled.meta, raw, rowcount)
@@ -188,6 +212,15 @@ class LeanTx:
 
 # What the claim loops' storage functions take: `Database.write()` yields one or the other.
 Writer = AsyncConnection | LeanTx
+
+
+async def write_later(conn: Writer, statement: Executable, parameters: Params | Sequence[Params]) -> None:
+    """A statement whose result the caller does not need: on a `LeanTx` it rides with the next
+    trip (`LeanTx.defer`), elsewhere it runs now."""
+    if isinstance(conn, LeanTx):
+        conn.defer(statement, parameters)
+    else:
+        await conn.execute(statement, parameters)
 
 
 class Reads(Protocol):
@@ -224,4 +257,5 @@ __all__ = [
     "Writer",
     "compile_for",
     "in_tx",
+    "write_later",
 ]

@@ -29,6 +29,7 @@ from typing import Any
 import aiosqlite
 
 Description = tuple[tuple[Any, ...], ...] | None
+Deferred = tuple[str, Any, bool]  # SQL, parameters, executemany: run before the next statement
 
 
 class OneHopCursor:
@@ -102,12 +103,29 @@ class OneHopConnection(aiosqlite.Connection):
 
         return await super()._execute(tracked)  # type: ignore[no-untyped-call]
 
-    def _run(self, sql: str, parameters: Any, many: bool) -> tuple[Description, int, int | None, list[Any]]:
-        """On the connection's thread."""
+    def _begin_and(self, before: Sequence[Deferred]) -> None:
+        """On the connection's thread: the deferred BEGIN, then statements queued without a trip of
+        their own (results unused; an error raises here, for the statement that was to follow)."""
         conn = self._conn
         begin, self._pending_begin = self._pending_begin, None
         if begin is not None:
             conn.execute(begin)
+        for sql, parameters, many in before:
+            cursor = conn.cursor()
+            try:
+                if many:
+                    cursor.executemany(sql, parameters)
+                else:
+                    cursor.execute(sql, parameters)
+            finally:
+                cursor.close()
+
+    def _run(
+        self, sql: str, parameters: Any, many: bool, before: Sequence[Deferred] = ()
+    ) -> tuple[Description, int, int | None, list[Any]]:
+        """On the connection's thread."""
+        conn = self._conn
+        self._begin_and(before)
         cursor = conn.cursor()
         try:
             if many:
@@ -122,15 +140,24 @@ class OneHopConnection(aiosqlite.Connection):
             cursor.close()
 
     async def _statement(
-        self, sql: str, parameters: Any, *, many: bool
+        self, sql: str, parameters: Any, *, many: bool, before: Sequence[Deferred] = ()
     ) -> tuple[Description, int, int | None, list[Any]]:
         result: tuple[Description, int, int | None, list[Any]] = await self._execute(
-            self._run, sql, parameters, many
+            self._run, sql, parameters, many, before
         )
         return result
 
-    def _end(self, commit: bool) -> None:
+    async def commit_after(self, before: Sequence[Deferred]) -> None:
+        """Run `before` (statements whose results nobody needs), then COMMIT: one trip."""
+        if not before:
+            await self.commit()
+            return
+        await self._execute(self._end, True, before)
+
+    def _end(self, commit: bool, before: Sequence[Deferred] = ()) -> None:
         """On the connection's thread."""
+        if before:
+            self._begin_and(before)
         if commit:
             self._conn.commit()
         else:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.lean import Query, Writer
+from storage.lean import Query, Writer, write_later
 from storage.schema import outbox
 
 # Twilio's delivery statuses, ranked so that a late callback never moves a row backwards.
@@ -93,7 +93,7 @@ async def enqueue_many(conn: Writer, replies: Sequence[NewReply]) -> None:
     stmt = _INSERT_IGNORE.get(conn.dialect.name)
     if stmt is None:
         stmt = _INSERT_IGNORE[conn.dialect.name] = Query(insert_ignore(conn, outbox))
-    await conn.execute(stmt, [r.row() for r in replies])
+    await write_later(conn, stmt, [r.row() for r in replies])
 
 
 async def record_delivery(
@@ -201,7 +201,8 @@ async def mark_many(conn: Writer, owner: str, marks: Sequence[Mark]) -> None:
     """Record many send outcomes in one executemany (only on rows `owner` still holds)."""
     if not marks:
         return
-    await conn.execute(
+    await write_later(
+        conn,
         _MARK,
         [
             {

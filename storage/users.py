@@ -70,6 +70,7 @@ class Sender:
     user: User
     created: bool
     handled_recently: int
+    waiting: bool = True  # more of their messages are pending (read with the claim)
 
 
 _HANDLED_RECENTLY = (
@@ -81,8 +82,13 @@ _HANDLED_RECENTLY = (
     )
     .scalar_subquery()
 )
+# Whether the sender has messages waiting (after the claim: behind the one just claimed), by
+# ix_inbox_sender: the worker claims again when such a message's predecessor is done.
+_WAITING = (
+    sa.select(inbox.c.id).where(inbox.c.from_phone == users.c.phone, inbox.c.status == "pending").exists()
+)
 _SENDERS = Query(
-    sa.select(users, _HANDLED_RECENTLY.label("handled_recently")).where(
+    sa.select(users, _HANDLED_RECENTLY.label("handled_recently"), _WAITING.label("waiting")).where(
         users.c.phone.in_(sa.bindparam("phones", expanding=True))
     )
 )
@@ -96,7 +102,7 @@ async def senders(conn: Writer, phones: Iterable[str], *, now: float, since: flo
         return {}
     params = {"phones": list(wanted), "since": since}
     found = {
-        row.phone: Sender(_user(row), False, int(row.handled_recently))
+        row.phone: Sender(_user(row), False, int(row.handled_recently), bool(row.waiting))
         for row in (await conn.execute(_SENDERS, params)).all()
     }
     missing = wanted - found.keys()
@@ -104,7 +110,7 @@ async def senders(conn: Writer, phones: Iterable[str], *, now: float, since: flo
         await conn.execute(insert_ignore(conn, users), [{"phone": p, "created_at": now} for p in missing])
         params["phones"] = list(missing)
         for row in (await conn.execute(_SENDERS, params)).all():
-            found[row.phone] = Sender(_user(row), True, int(row.handled_recently))
+            found[row.phone] = Sender(_user(row), True, int(row.handled_recently), bool(row.waiting))
     return found
 
 

@@ -224,3 +224,57 @@ async def test_on_sqlite_many_concurrent_fetches_share_the_reader(sqlite_db: Dat
     async with sqlite_db.tx() as conn:  # a writer meanwhile: readers never wait for it
         await conn.execute(sa.delete(rooms_table))
         assert len(await sqlite_db.fetch(USERS_SINCE, {"since": 0.0})) == 50
+
+
+async def test_deferred_statements_ride_with_the_next_trip_in_order(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`write_later` on a LeanTx: no trip of its own; the next statement sees its effect; the
+    last ones go with COMMIT. On an AsyncConnection it runs at once (PostgreSQL's write())."""
+    touch = lean.Query(
+        sa.update(users).where(users.c.id == sa.bindparam("b_id")).values(created_at=sa.bindparam("b_at"))
+    )
+    ids = await add_users(sqlite_db, "+15550001111", "+15550002222")
+    async with sqlite_db.write():
+        pass
+    seen: list[str] = []
+    real = onehop.OneHopConnection._execute
+
+    async def counting(self: onehop.OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(onehop.OneHopConnection, "_execute", counting)
+    async with sqlite_db.write() as conn:
+        await lean.write_later(conn, touch, [{"b_id": i, "b_at": 20.0} for i in ids])
+        await lean.write_later(conn, touch, {"b_id": ids[0], "b_at": 30.0})
+        assert seen == []
+        rows = (await conn.execute(USERS_SINCE, {"since": 20.0})).all()  # sees both, in order
+        assert [r.id for r in rows] == ids
+        await lean.write_later(conn, touch, {"b_id": ids[1], "b_at": 40.0})
+        await lean.write_later(conn, touch, [])  # nothing to do: nothing queued
+    assert seen == ["_run", "_end"]  # BEGIN + 2 deferred + SELECT; UPDATE + COMMIT
+    monkeypatch.undo()
+    rows = await sqlite_db.fetch(USERS_SINCE, {"since": 0.0})
+    assert [(r.id, r.later) for r in rows] == [(ids[0], False), (ids[1], True)]
+    async with sqlite_db.read() as conn:
+        assert (await conn.execute(sa.select(users.c.created_at).order_by(users.c.id))).scalars().all() == [
+            30.0,
+            40.0,
+        ]
+
+
+async def test_a_failing_deferred_statement_fails_the_transaction(db: Database) -> None:
+    [uid] = await add_users(db, "+15550001111")
+    touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
+    clash = lean.Query(sa.insert(users))
+
+    async def block() -> None:
+        async with db.write() as conn:
+            await lean.write_later(conn, touch, {"at": 9.0})
+            await lean.write_later(conn, clash, {"phone": "+15550001111", "created_at": 1.0})
+
+    with pytest.raises(sa.exc.IntegrityError):  # raised at COMMIT's trip on SQLite, at once elsewhere
+        await block()
+    async with db.read() as conn:  # the update before it was rolled back with it
+        assert (await conn.execute(sa.select(users.c.created_at))).scalar() == 0.0

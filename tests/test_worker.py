@@ -182,3 +182,60 @@ async def test_commands_from_the_first_message_and_case_insensitive(bot: Bot, fa
     await fake_twilio.wait_for_messages(1)
     assert fake_twilio.messages[0]["Body"].startswith("textwire:")
     assert await bot.handled(form["MessageSid"]) == "done"
+
+
+async def test_a_senders_next_message_is_claimed_when_the_one_before_is_done_without_polling(
+    bot_factory: BotFactory,
+) -> None:
+    """The poll is a minute here: the messages queued behind a slow one (some before its claim,
+    some while it ran) are claimed when it is done, because the claim read that more were
+    waiting, or a wake-up came while it ran."""
+    seen: list[str] = []
+    gate = asyncio.Event()
+    bot = await bot_factory(routers=(recording_router(seen, gate),), worker={"poll_seconds": 60.0})
+    await bot.text("\\REC slow", sender=ALICE)
+
+    async def slow_started() -> bool:
+        return await bot.scalar("SELECT count(*) FROM inbox WHERE status = 'processing'") == 1
+
+    await wait_for(slow_started)
+    for i in range(3):
+        await bot.text(f"\\REC {i}", sender=ALICE)
+    gate.set()
+
+    async def all_done() -> bool:
+        return len(seen) == 4
+
+    await wait_for(all_done, within=20.0)
+    assert seen == [f"{ALICE}:slow"] + [f"{ALICE}:{i}" for i in range(3)]
+
+
+async def test_a_finished_message_with_nothing_behind_it_claims_nothing_more(
+    bot_factory: BotFactory, monkeypatch: Any
+) -> None:
+    """At low rates every text used to cost an empty claim (a transaction) after it was done."""
+    from bot.worker import Worker
+
+    claims: list[int] = []
+    real = Worker.claim
+
+    async def counting(self: Worker, conn: Any, *, now: float, limit: int) -> Any:
+        found = await real(self, conn, now=now, limit=limit)
+        claims.append(len(found))
+        return found
+
+    monkeypatch.setattr(Worker, "claim", counting)
+    seen: list[str] = []
+    bot = await bot_factory(routers=(recording_router(seen),), worker={"poll_seconds": 60.0})
+
+    async def started() -> bool:  # the worker's first claim, at start, finds nothing
+        return bool(claims)
+
+    await wait_for(started)
+    claims.clear()
+    first = await bot.text("\\REC one", sender=ALICE)
+    await bot.handled(first["MessageSid"])
+    second = await bot.text("\\REC two", sender=BOB)
+    await bot.handled(second["MessageSid"])
+    assert seen == [f"{ALICE}:one", f"{BOB}:two"]
+    assert claims == [1, 1]
