@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from bot.devmode import twilio_auth_token
 from bot.dispatch import Router
 from bot.runtime import RUNTIME, Runtime
 from bot.twilio_client import Transport
+from storage import onehop
+from storage.db import Database, open_database
 from tests import pg
 
 pytest_plugins = ["tests.fakes.twilio_rest", "tests.fakes.x_api", "tests.fakes.s3"]
@@ -397,3 +399,25 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"{pg.SKIP_REASON} (no server at {where}: TEXTWIRE_TEST_PG_URL)", yellow=True
         )
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated SQLite file of the test's own (whatever the database backend parameter)."""
+    db = await open_database(f"sqlite:///{tmp_path / 'one.db'}", migrate=True)
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call made on a SQLite connection's thread (storage/onehop.py), by name."""
+    seen: list[str] = []
+    real = onehop.OneHopConnection._execute
+
+    async def counting(self: onehop.OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(onehop.OneHopConnection, "_execute", counting)
+    return seen

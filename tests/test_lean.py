@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from storage import lean, onehop, rooms, xaccounts
+from storage import lean, rooms, xaccounts
 from storage.db import Database, open_database
 from storage.schema import memberships, users
 from storage.schema import rooms as rooms_table
@@ -69,7 +67,7 @@ async def test_a_storage_read_is_the_same_through_fetch_and_in_a_transaction(db:
         await conn.execute(sa.delete(memberships).where(memberships.c.room_id == attic.id))
         # inside the transaction its own writes show; fetch, outside it, does not see them yet
         assert [r.name for r in (await rooms.rooms_with_active(lean.in_tx(conn), alice))[0]] == ["House"]
-    assert (await rooms.rooms_with_active(db, alice)) == ([house], None)  # committed: seen at once
+    assert (await rooms.rooms_with_active(db, alice)) == ([house], None)  # committed: trips at once
     assert await rooms.find_by_name(db, "HOUSE") == house
     assert await rooms.find_by_name(db, "cellar") is None
     assert await xaccounts.load_tokens(db, alice) is None
@@ -131,28 +129,14 @@ async def test_write_commits_a_batch_and_rolls_back_on_an_error(db: Database) ->
         await conn.execute(sa.delete(users).where(users.c.id == first.id))
 
 
-@pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(f"sqlite:///{tmp_path / 'one.db'}", migrate=True)
-    yield database
-    await database.close()
-
-
 async def test_on_sqlite_a_fetch_is_one_trip_on_a_read_only_connection_of_its_own(
-    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, trips: list[str]
 ) -> None:
     await add_users(sqlite_db, "+15550001111")
     await sqlite_db.fetch(USERS_SINCE, {"since": 0.0})  # opens the reader
-    seen: list[str] = []
-    real = onehop.OneHopConnection._execute
-
-    async def counting(self: onehop.OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(fn, "__name__", repr(fn)))
-        return await real(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(onehop.OneHopConnection, "_execute", counting)
+    trips.clear()
     assert len(await sqlite_db.fetch(USERS_SINCE, {"since": 0.0})) == 1
-    assert seen == ["_run"]
+    assert trips == ["_run"]
     pool = sqlite_db.engine.sync_engine.pool
     assert pool.checkedout() == 0  # the pool was not touched
     reader = sqlite_db._lean_reader
@@ -165,7 +149,7 @@ async def test_on_sqlite_a_fetch_is_one_trip_on_a_read_only_connection_of_its_ow
 
 
 async def test_on_sqlite_write_is_one_trip_a_statement_on_a_connection_of_its_own(
-    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, trips: list[str]
 ) -> None:
     touch = lean.Query(
         sa.update(users).where(users.c.id == sa.bindparam("b_id")).values(created_at=sa.bindparam("b_at"))
@@ -173,21 +157,14 @@ async def test_on_sqlite_write_is_one_trip_a_statement_on_a_connection_of_its_ow
     [uid] = await add_users(sqlite_db, "+15550001111")
     async with sqlite_db.write():  # opens the writer; an empty transaction takes no lock
         pass
-    seen: list[str] = []
-    real = onehop.OneHopConnection._execute
-
-    async def counting(self: onehop.OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(fn, "__name__", repr(fn)))
-        return await real(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(onehop.OneHopConnection, "_execute", counting)
+    trips.clear()
     async with sqlite_db.write() as conn:
         assert isinstance(conn, lean.LeanTx)
         await conn.execute(touch, [{"b_id": uid, "b_at": 7.0}] * 3)
         await conn.execute(touch, {"b_id": uid, "b_at": 8.0})
         assert sqlite_db.write_lock is not None
         assert sqlite_db.write_lock.locked()  # tx() of this process waits for it
-    assert seen == ["_run", "_run", "_end"]  # BEGIN IMMEDIATE + UPDATE, UPDATE, COMMIT
+    assert trips == ["_run", "_run", "_end"]  # BEGIN IMMEDIATE + UPDATE, UPDATE, COMMIT
     assert sqlite_db.engine.sync_engine.pool.checkedout() == 0
     assert [r.id for r in await sqlite_db.fetch(USERS_SINCE, {"since": 8.0})] == [uid]
 
@@ -227,7 +204,7 @@ async def test_on_sqlite_many_concurrent_fetches_share_the_reader(sqlite_db: Dat
 
 
 async def test_deferred_statements_ride_with_the_next_trip_in_order(
-    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, trips: list[str]
 ) -> None:
     """`write_later` on a LeanTx: no trip of its own; the next statement sees its effect; the
     last ones go with COMMIT. On an AsyncConnection it runs at once (PostgreSQL's write())."""
@@ -237,24 +214,16 @@ async def test_deferred_statements_ride_with_the_next_trip_in_order(
     ids = await add_users(sqlite_db, "+15550001111", "+15550002222")
     async with sqlite_db.write():
         pass
-    seen: list[str] = []
-    real = onehop.OneHopConnection._execute
-
-    async def counting(self: onehop.OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(fn, "__name__", repr(fn)))
-        return await real(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(onehop.OneHopConnection, "_execute", counting)
+    trips.clear()
     async with sqlite_db.write() as conn:
         await lean.write_later(conn, touch, [{"b_id": i, "b_at": 20.0} for i in ids])
         await lean.write_later(conn, touch, {"b_id": ids[0], "b_at": 30.0})
-        assert seen == []
+        assert trips == []
         rows = (await conn.execute(USERS_SINCE, {"since": 20.0})).all()  # sees both, in order
         assert [r.id for r in rows] == ids
         await lean.write_later(conn, touch, {"b_id": ids[1], "b_at": 40.0})
         await lean.write_later(conn, touch, [])  # nothing to do: nothing queued
-    assert seen == ["_run", "_end"]  # BEGIN + 2 deferred + SELECT; UPDATE + COMMIT
-    monkeypatch.undo()
+    assert trips == ["_run", "_end"]  # BEGIN + 2 deferred + SELECT; UPDATE + COMMIT
     rows = await sqlite_db.fetch(USERS_SINCE, {"since": 0.0})
     assert [(r.id, r.later) for r in rows] == [(ids[0], False), (ids[1], True)]
     async with sqlite_db.read() as conn:

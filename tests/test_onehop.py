@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +19,6 @@ from storage.inbox import NewMessage
 from storage.schema import inbox as inbox_table
 from storage.schema import users
 from tests.conftest import new_sid
-
-
-@pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await open_database(f"sqlite:///{tmp_path / 'one.db'}", migrate=True)
-    yield db
-    await db.close()
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every call made on a connection's thread, by name."""
-    seen: list[str] = []
-    real = onehop.OneHopConnection._execute
-
-    async def counting(self: onehop.OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(fn, "__name__", repr(fn)))
-        return await real(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(onehop.OneHopConnection, "_execute", counting)
-    return seen
 
 
 async def test_a_read_is_two_trips_and_a_write_one_per_statement_plus_commit(
