@@ -127,8 +127,11 @@ def compile_for(
         dialect=dialect, column_keys=list(keys), for_executemany=many
     )
     assert isinstance(compiled, sa.sql.compiler.SQLCompiler)
-    if not dialect.positional or compiled.positiontup is None:
-        raise TypeError(f"lean statements compile for positional drivers only, not {dialect.name}")
+    # SQLite's driver only: its result converters need no column type codes from the cursor
+    # (asyncpg's do), and its parameters are positional. PostgreSQL runs `statement` through
+    # SQLAlchemy (`Query` executes as its statement there).
+    if dialect.name != "sqlite" or compiled.positiontup is None:
+        raise TypeError(f"lean statements run on SQLite's driver only, not {dialect.name}")
     if compiled.insert_prefetch or compiled.update_prefetch:
         raise TypeError("a column default computed in Python needs SQLAlchemy's execution: use Database.tx()")
     processors = [column.type._cached_result_processor(dialect, None) for column in compiled._result_columns]

@@ -247,3 +247,12 @@ async def test_a_failing_deferred_statement_fails_the_transaction(db: Database) 
         await block()
     async with db.read() as conn:  # the update before it was rolled back with it
         assert (await conn.execute(sa.select(users.c.created_at))).scalar() == 0.0
+
+
+def test_lean_statements_compile_for_sqlite_only() -> None:
+    """PostgreSQL's result converters need the cursor's column types: there a Query runs through
+    SQLAlchemy (Database.fetch/write take that path), never compiled here."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    with pytest.raises(TypeError, match="SQLite"):
+        USERS_SINCE.for_dialect(asyncpg.dialect(), {"since": 0.0})
