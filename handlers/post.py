@@ -70,7 +70,7 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     if excess:
         ctx.log.info("x.post.too_long", excess=excess)
         return too_long(excess)
-    async with ctx.deps.db.tx() as conn:
+    async with ctx.deps.db.write() as conn:
         earlier = await xaccounts.begin_post(
             conn, message_sid=msg.message_sid, user_id=user.id, now=ctx.deps.now()
         )
@@ -178,7 +178,7 @@ async def _forget(ctx: Context, sid: str, reply: Reply | None) -> HandlerResult:
 async def _end(
     ctx: Context, sid: str, state: str, *, tweet_id: str | None = None, error: str | None = None
 ) -> None:
-    async with ctx.deps.db.tx() as conn:
+    async with ctx.deps.db.write() as conn:
         await xaccounts.end_post(
             conn, message_sid=sid, state=state, now=ctx.deps.now(), tweet_id=tweet_id, error=error
         )

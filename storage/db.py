@@ -160,8 +160,8 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[lean.Writer]:
-        """A write transaction for the batched statements of the claim loops (storage/lean.py):
-        on a SQLite file a `LeanTx` on a writer connection of its own, under the same lock as
+        """A write transaction of the hot path (storage/lean.py: the claim loops' batches, a
+        post's intent and outcome): on a SQLite file a `LeanTx` on a writer connection of its own, under the same lock as
         `tx()` (one `BEGIN IMMEDIATE` with the first statement, committed when the block ends
         without an exception, rolled back otherwise); elsewhere `tx()`."""
         if self._sqlite_file is None or self._write_lock is None:

@@ -14,8 +14,8 @@ once per dialect. On a SQLAlchemy connection it executes like the statement it h
   the connection's thread (storage/onehop.py), the statement its own snapshot (WAL: it never waits
   for a writer, and sees every transaction committed before it started). Every task's read goes to
   the same connection, whose thread runs them back to back.
-- `Database.write()` is a write transaction for the batched statements of the claim loops (claims,
-  outcomes, marks). On a SQLite file it runs on a writer connection of its own (writers of this
+- `Database.write()` is a write transaction for the hot path: the claim loops' batched statements
+  (claims, outcomes, marks) and a post's intent and outcome. On a SQLite file it runs on a writer connection of its own (writers of this
   process queue on one asyncio lock anyway) and yields a `LeanTx`, whose `execute` takes a `Query`
   (compiled once) or any statement (compiled on each call: for the rare paths) with one mapping
   or a list of them (executemany), in one trip each, and returns a result with `all()`,

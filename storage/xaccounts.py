@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore, upsert
-from storage.lean import Query, Reads, in_tx
+from storage.lean import Query, Reads, Writer, in_tx
 from storage.schema import link_tokens, oauth_sessions, posts, users, x_tokens
 
 LINK_TTL = 600.0  # 10 minutes
@@ -301,23 +301,44 @@ async def mark_relink_notified(conn: AsyncConnection, user_id: int, now: float) 
 # -- post intents (at most once per inbound message) ----------------------------------------------
 
 
-async def begin_post(conn: AsyncConnection, *, message_sid: str, user_id: int, now: float) -> str | None:
+# A plain text's post to X: its statements built once (every plain text of a linked user runs them).
+_BEGIN_POST: dict[str, Query] = {}  # INSERT ... ON CONFLICT DO NOTHING, per dialect
+_POST_STATE = Query(sa.select(posts.c.state).where(posts.c.message_sid == sa.bindparam("sid")))
+_END_POST = Query(
+    sa.update(posts)
+    .where(posts.c.message_sid == sa.bindparam("sid"))
+    .values(
+        state=sa.bindparam("b_state"),
+        tweet_id=sa.bindparam("b_tweet_id", type_=sa.String),
+        error=sa.bindparam("b_error", type_=sa.Text),
+        updated_at=sa.bindparam("b_now"),
+    )
+)
+
+
+async def begin_post(conn: Writer, *, message_sid: str, user_id: int, now: float) -> str | None:
     """Record the intent. None when new; else the earlier attempt's state."""
+    insert = _BEGIN_POST.get(conn.dialect.name)
+    if insert is None:
+        insert = _BEGIN_POST[conn.dialect.name] = Query(insert_ignore(conn, posts))
     inserted = await conn.execute(
-        insert_ignore(conn, posts).values(
-            message_sid=message_sid, user_id=user_id, state="attempting", created_at=now, updated_at=now
-        )
+        insert,
+        {
+            "message_sid": message_sid,
+            "user_id": user_id,
+            "state": "attempting",
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     if inserted.rowcount == 1:
         return None
-    existing = (
-        await conn.execute(sa.select(posts.c.state).where(posts.c.message_sid == message_sid))
-    ).scalar()
+    existing = (await conn.execute(_POST_STATE, {"sid": message_sid})).scalar()
     return str(existing) if existing is not None else "attempting"  # forgotten meanwhile: not ours
 
 
 async def end_post(
-    conn: AsyncConnection,
+    conn: Writer,
     *,
     message_sid: str,
     state: str,
@@ -326,9 +347,8 @@ async def end_post(
     error: str | None = None,
 ) -> None:
     await conn.execute(
-        sa.update(posts)
-        .where(posts.c.message_sid == message_sid)
-        .values(state=state, tweet_id=tweet_id, error=error, updated_at=now)
+        _END_POST,
+        {"sid": message_sid, "b_state": state, "b_tweet_id": tweet_id, "b_error": error, "b_now": now},
     )
 
 
