@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
 from storage.lean import Query, Writer, write_later
-from storage.schema import inbox
+from storage.schema import INBOX_DONE, inbox
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ async def settle_many(
 async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:
     """Messages from `phone` handled (done) since `since`: the per-sender rate window."""
     query = sa.select(sa.func.count()).where(
-        inbox.c.from_phone == phone, inbox.c.status == "done", inbox.c.done_at >= since
+        inbox.c.from_phone == phone, INBOX_DONE, inbox.c.done_at >= since
     )
     return int((await conn.execute(query)).scalar_one())
 

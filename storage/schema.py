@@ -67,7 +67,19 @@ inbox = sa.Table(
     sa.Column("done_at", sa.Float),
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     sa.Index("ix_inbox_sender", "from_phone", "status", "id"),
+    # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
+    sa.Index(
+        "ix_inbox_sender_done",
+        "from_phone",
+        "done_at",
+        sqlite_where=sa.text("status = 'done'"),
+        postgresql_where=sa.text("status = 'done'"),
+    ),
 )
+
+# The condition of ix_inbox_sender_done, written as a literal: SQLite uses a partial index only
+# for a query whose WHERE has its condition as written (a bound 'done' would not do).
+INBOX_DONE = inbox.c.status == sa.literal_column("'done'")
 
 # Replies and notices, sent through Twilio by the outbox sender.
 outbox = sa.Table(

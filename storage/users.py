@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
 from storage.lean import Query, Writer
-from storage.schema import inbox, users
+from storage.schema import INBOX_DONE, inbox, users
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ _HANDLED_RECENTLY = (
     sa.select(sa.func.count())
     .where(
         inbox.c.from_phone == users.c.phone,
-        inbox.c.status == "done",
+        INBOX_DONE,  # by ix_inbox_sender_done: the done rows of the last minute, not all of them
         inbox.c.done_at >= sa.bindparam("since"),
     )
     .scalar_subquery()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import inbox, onehop, outbox
+from storage import users as users_store
 from storage.db import Database, open_database
 from storage.inbox import NewMessage
 from storage.schema import inbox as inbox_table
@@ -208,6 +209,23 @@ async def test_the_claim_looks_senders_up_and_does_not_sort_the_queue(sqlite_db:
     assert any(line.startswith("SEARCH j USING INDEX ix_inbox_sender") for line in plan), plan
     assert sum("ix_inbox_queue" in line for line in plan) >= 2, plan
     assert plan[0] == "SEARCH inbox USING INTEGER PRIMARY KEY (rowid=?)", plan  # the claimed rows by id
+
+
+async def test_the_per_sender_count_reads_the_last_minutes_done_rows_only(sqlite_db: Database) -> None:
+    """The rate count of the claim's sender query goes by ix_inbox_sender_done (from_phone,
+    done_at; done rows only): by ix_inbox_sender it read every done row the sender had kept, 15-18
+    ms a claim for a number with 100,000 of them."""
+    now = time.time()
+    async with sqlite_db.tx() as conn:  # known: one SELECT (a new sender's is read again after the insert)
+        await conn.execute(sa.insert(users).values(phone="+15550001111", created_at=now))
+    plan = await query_plan(
+        sqlite_db,
+        "SELECT users.id",
+        lambda conn: users_store.senders(conn, ["+15550001111"], now=now, since=now - 60),
+    )
+    assert any("USING INDEX ix_inbox_sender_done (from_phone=? AND done_at>?)" in line for line in plan), plan
+    assert any("ix_inbox_sender (from_phone=? AND status=?)" in line for line in plan), plan  # waiting
+    assert not any(line.startswith("SCAN") for line in plan), plan
 
 
 async def test_the_senders_claim_stops_after_its_limit(sqlite_db: Database) -> None:
