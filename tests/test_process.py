@@ -135,9 +135,15 @@ async def test_killed_after_the_200_and_restarted_nothing_is_lost(tmp_path: Path
         except subprocess.TimeoutExpired:
             proc.kill()
     assert proc.returncode == 0  # graceful on SIGTERM
-    logs = (tmp_path / "stdout-0.log").read_text() + (tmp_path / "stdout-1.log").read_text()
+    killed = (tmp_path / "stdout-0.log").read_text()
+    restarted = (tmp_path / "stdout-1.log").read_text()
     assert (tmp_path / "stderr-1.log").read_text() == ""
+    # kill -9 may cut the write it lands in (the kernel stops copying between pages): the killed
+    # run's last line may be partial, so it is left out of the line checks (not of the secrets')
+    logs = killed[: killed.rfind("\n") + 1] + restarted
     check_log_lines(logs, secrets=[token], phones=senders)
+    for leak in [token, *senders]:
+        assert leak not in killed
     assert any(json.loads(line).get("message_sid") in sids for line in logs.splitlines())
 
 
