@@ -55,6 +55,10 @@ def now() -> float:
 
 
 READ_ONLY = "textwire_read_only"
+# Every SQLite connection of the process (the pool's, fetch()'s and write()'s, the webhook's
+# appender): WAL, durable across process crashes in WAL mode with NORMAL, foreign keys, and a
+# busy timeout for writers of other processes.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
 
 
 class Database:
@@ -99,10 +103,8 @@ class Database:
             # Let us emit BEGIN ourselves (the driver's implicit BEGIN is DEFERRED).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=10000")
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
 
         @event.listens_for(sync_engine, "begin")
@@ -256,16 +258,13 @@ class Database:
 def _writer_pragmas(conn: sqlite3.Connection) -> None:
     """As for the pool's connections (`_on_connect`): we send BEGIN ourselves."""
     conn.isolation_level = None
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=10000")
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
 
 
 def _reader_pragmas(conn: sqlite3.Connection) -> None:
     """`fetch()`'s connection: autocommit (each statement its own snapshot), reads only."""
-    conn.isolation_level = None
-    conn.execute("PRAGMA busy_timeout=10000")
+    _writer_pragmas(conn)
     conn.execute("PRAGMA query_only=ON")
 
 
@@ -339,6 +338,7 @@ async def open_database(url: str, *, migrate: bool, check: bool = False) -> Data
 
 
 __all__ = [
+    "SQLITE_PRAGMAS",
     "Database",
     "DatabaseError",
     "SchemaNotCurrent",

@@ -11,7 +11,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignore
+from storage.db import SQLITE_PRAGMAS, insert_ignore
 from storage.lean import Query, Writer, write_later
 from storage.schema import INBOX_DONE, inbox
 
@@ -101,7 +101,7 @@ class SqliteAppender:
 
     async def open(self) -> None:
         self._conn = await aiosqlite.connect(self._path, isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        for pragma in SQLITE_PRAGMAS:
             await self._conn.execute(f"PRAGMA {pragma}")
 
     async def close(self) -> None:
