@@ -152,13 +152,7 @@ class Database:
             async with self.read() as conn:
                 return await lean.in_tx(conn).fetch(query, params)
         reader = self._lean_reader or await self._open_raw("reader")
-        compiled = query.for_dialect(self.engine.dialect, params)
-        sql, values = compiled.parameters(params)
-        try:
-            _, _, _, raw = await reader._statement(sql, values, many=False)
-        except sqlite3.Error as exc:  # the same error a read() would raise
-            raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-        return compiled.rows(raw)
+        return await lean.read_on(reader, self.engine.dialect, query, params)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[lean.Writer]:

@@ -33,7 +33,8 @@ caller holds. Expanding parameters (`IN` lists) are rendered per call by SQLAlch
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -148,6 +149,27 @@ def compile_for(
     )
 
 
+@contextmanager
+def driver_errors(sql: str, values: Any) -> Iterator[None]:
+    """sqlite3's errors as SQLAlchemy raises them (IntegrityError, OperationalError, ...), so
+    callers catch the same exceptions on either path."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+
+
+async def read_on(
+    connection: onehop.OneHopConnection, dialect: Dialect, query: Query, params: Params | None
+) -> Rows:
+    """A one-statement read on `connection` in autocommit: one trip (`Database.fetch`)."""
+    compiled = query.for_dialect(dialect, params)
+    sql, values = compiled.parameters(params)
+    with driver_errors(sql, values):
+        _, _, _, raw = await connection._statement(sql, values, many=False)
+    return compiled.rows(raw)
+
+
 class LeanResult(IteratorResult):  # type: ignore[type-arg]
     """What `LeanTx.execute` returns: the rows (`all()`, `first()`, `scalars()`, ...) and the
     driver's `rowcount`."""
@@ -170,43 +192,40 @@ class LeanTx:
             return statement.for_dialect(self.dialect, first, many=many)
         return compile_for(statement, self.dialect, tuple(sorted(first or ())), many=many)
 
+    def _prepared(
+        self, statement: Executable, parameters: Params | Sequence[Params] | None
+    ) -> tuple[Compiled, onehop.Deferred]:
+        """The statement compiled for these parameters (one mapping, or a list: executemany), and
+        what the driver runs: SQL text, parameter tuple(s), whether it is an executemany."""
+        if isinstance(parameters, Sequence):
+            first = parameters[0] if parameters else None
+            compiled = self._compiled(statement, first, True)
+            sql, many_values = compiled.many(parameters)
+            return compiled, (sql, many_values, True)
+        compiled = self._compiled(statement, parameters, False)
+        sql, values = compiled.parameters(parameters)
+        return compiled, (sql, values, False)
+
     def defer(self, statement: Executable, parameters: Params | Sequence[Params]) -> None:
         """Queue a statement whose result nobody reads: it goes to SQLite with the next statement
         or with COMMIT, in the same trip. Its error, if any, is raised there."""
-        if isinstance(parameters, Sequence):
-            if not parameters:
-                return
-            sql, values = self._compiled(statement, parameters[0], True).many(parameters)
-            self._deferred.append((sql, values, True))
-        else:
-            sql, one = self._compiled(statement, parameters, False).parameters(parameters)
-            self._deferred.append((sql, one, False))
+        if isinstance(parameters, Sequence) and not parameters:
+            return
+        self._deferred.append(self._prepared(statement, parameters)[1])
 
     async def finish(self) -> None:
         """COMMIT, after whatever is still deferred (one trip)."""
         deferred, self._deferred = self._deferred, []
-        try:
+        with driver_errors("COMMIT", None):
             await self.connection.commit_after(deferred)
-        except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance("COMMIT", None, exc, sqlite3.Error) from exc
 
     async def execute(
         self, statement: Executable, parameters: Params | Sequence[Params] | None = None
     ) -> LeanResult:
-        many = isinstance(parameters, Sequence)
-        first = cast(Sequence[Params], parameters)[0] if many and parameters else parameters
-        first = cast(Params | None, first)
-        compiled = self._compiled(statement, first, many)
-        values: Any
-        if many:
-            sql, values = compiled.many(cast(Sequence[Params], parameters))
-        else:
-            sql, values = compiled.parameters(first)
+        compiled, (sql, values, many) = self._prepared(statement, parameters)
         deferred, self._deferred = self._deferred, []
-        try:
+        with driver_errors(sql, values):
             _, rowcount, _, raw = await self.connection._statement(sql, values, many=many, before=deferred)
-        except sqlite3.Error as exc:  # as SQLAlchemy raises it: IntegrityError, OperationalError ...
-            raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
         return LeanResult(compiled.meta, raw, rowcount)
 
     async def fetch(self, query: Query, params: Params | None = None) -> Rows:
@@ -259,6 +278,8 @@ __all__ = [
     "Rows",
     "Writer",
     "compile_for",
+    "driver_errors",
     "in_tx",
+    "read_on",
     "write_later",
 ]
