@@ -340,6 +340,7 @@ __all__ = [
     "async_url",
     "head_revision",
     "insert_ignore",
+    "insert_ignoring",
     "is_postgres",
     "is_sqlite",
     "mask_url",
@@ -360,6 +361,19 @@ def insert_ignore(conn: lean.Writer, table: sa.Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+_INSERT_IGNORING: dict[tuple[str, str], lean.Query] = {}
+
+
+def insert_ignoring(conn: lean.Writer, table: sa.Table) -> lean.Query:
+    """`insert_ignore(conn, table)` without values, built once per dialect and table: the columns
+    come from each execution's parameters (one mapping, or a list: executemany)."""
+    key = (conn.dialect.name, table.name)
+    found = _INSERT_IGNORING.get(key)
+    if found is None:
+        found = _INSERT_IGNORING[key] = lean.Query(insert_ignore(conn, table))
+    return found
 
 
 def upsert(conn: lean.Writer, table: sa.Table) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignore
+from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.schema import outbox
 
@@ -83,17 +83,11 @@ class NewReply:
         }
 
 
-_INSERT_IGNORE: dict[str, Query] = {}
-
-
 async def enqueue_many(conn: Writer, replies: Sequence[NewReply]) -> None:
     """Queue many SMS in one executemany; rows whose `dedupe_key` exists are skipped."""
     if not replies:
         return
-    stmt = _INSERT_IGNORE.get(conn.dialect.name)
-    if stmt is None:
-        stmt = _INSERT_IGNORE[conn.dialect.name] = Query(insert_ignore(conn, outbox))
-    await write_later(conn, stmt, [r.row() for r in replies])
+    await write_later(conn, insert_ignoring(conn, outbox), [r.row() for r in replies])
 
 
 async def record_delivery(

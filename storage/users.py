@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignore
+from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer
 from storage.schema import INBOX_DONE, inbox, users
 
@@ -107,7 +107,7 @@ async def senders(conn: Writer, phones: Iterable[str], *, now: float, since: flo
     }
     missing = wanted - found.keys()
     if missing:
-        await conn.execute(insert_ignore(conn, users), [{"phone": p, "created_at": now} for p in missing])
+        await conn.execute(insert_ignoring(conn, users), [{"phone": p, "created_at": now} for p in missing])
         params["phones"] = list(missing)
         for row in (await conn.execute(_SENDERS, params)).all():
             found[row.phone] = Sender(_user(row), True, int(row.handled_recently), bool(row.waiting))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignore, upsert
+from storage.db import insert_ignoring, upsert
 from storage.lean import Query, Reads, Writer, in_tx
 from storage.schema import link_tokens, oauth_sessions, posts, users, x_tokens
 
@@ -302,7 +302,6 @@ async def mark_relink_notified(conn: AsyncConnection, user_id: int, now: float) 
 
 
 # A plain text's post to X: its statements built once (every plain text of a linked user runs them).
-_BEGIN_POST: dict[str, Query] = {}  # INSERT ... ON CONFLICT DO NOTHING, per dialect
 _POST_STATE = Query(sa.select(posts.c.state).where(posts.c.message_sid == sa.bindparam("sid")))
 _END_POST = Query(
     sa.update(posts)
@@ -318,11 +317,8 @@ _END_POST = Query(
 
 async def begin_post(conn: Writer, *, message_sid: str, user_id: int, now: float) -> str | None:
     """Record the intent. None when new; else the earlier attempt's state."""
-    insert = _BEGIN_POST.get(conn.dialect.name)
-    if insert is None:
-        insert = _BEGIN_POST[conn.dialect.name] = Query(insert_ignore(conn, posts))
     inserted = await conn.execute(
-        insert,
+        insert_ignoring(conn, posts),
         {
             "message_sid": message_sid,
             "user_id": user_id,
