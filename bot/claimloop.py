@@ -27,11 +27,6 @@ Outcome = TypeVar("Outcome")
 
 class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     name = "loop"
-    # Claim again when a task ends if its row may have held back others (the worker's next
-    # message of the same sender: `may_free_more`), or when the last claim was cut short by
-    # capacity. New rows bring their own wake-up (`wake()`), due retries the poll. An empty claim
-    # is a transaction; at 100 texts/s it was one per text.
-    claim_after_each = True
 
     def __init__(self, deps: Deps, *, owner: str, concurrency: int) -> None:
         self.deps = deps
@@ -75,9 +70,12 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     def task_name(self, item: Claimed) -> str:
         return self.name
 
-    def may_free_more(self, item: Claimed) -> bool:
-        """Whether rows that were waiting when `item` was claimed may be ready once it is done
-        (with `claim_after_each`; rows that came later are known by their `wake()`)."""
+    def claim_after(self, item: Claimed, woken: bool) -> bool:
+        """Whether to claim again when the task of `item` ends: its row may have held back others
+        (the worker's next message of the same sender). `woken`: a wake-up came since its claim
+        (rows the claim did not see, which may wait behind it). Besides this, a loop claims again
+        when its last claim was cut short by capacity; new rows bring their own wake-up, due
+        retries the poll. An empty claim is a transaction: at 100 texts/s it was one per text."""
         return True
 
     # -- the shape ------------------------------------------------------------------------------
@@ -151,9 +149,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         item, wakes = self._claimed.pop(task)
-        if self._left_behind or (
-            self.claim_after_each and (wakes != self._wakes or self.may_free_more(item))
-        ):
+        if self._left_behind or self.claim_after(item, woken=wakes != self._wakes):
             self._wake.set()
 
     async def _commit_loop(self) -> None:

@@ -54,7 +54,6 @@ class Sender(ClaimLoop[Send, Outcome]):
     sends them concurrently (at most `concurrency` at once) and records the outcomes in batches."""
 
     name = "sender"
-    claim_after_each = False  # replies have no per-number hold-back: a finished send frees none
 
     def __init__(
         self,
@@ -70,6 +69,11 @@ class Sender(ClaimLoop[Send, Outcome]):
         self.metrics = metrics
         # Twilio keys its answers on our request; dev transport has no delivery to wait for.
         self._redact_when_sent = not isinstance(transport, LogTransport)
+
+    def claim_after(self, item: Send, woken: bool) -> bool:
+        """Replies have no per-number hold-back: a finished send frees none (a wake-up meanwhile
+        was a claim of its own already, or found the capacity full: `_left_behind`)."""
+        return False
 
     async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Send]:
         rows = await outbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)

@@ -116,10 +116,11 @@ class Worker(ClaimLoop[Claim, Outcome]):
     def task_name(self, item: Claim) -> str:
         return f"handle-{item.msg.message_sid}"
 
-    def may_free_more(self, item: Claim) -> bool:
-        """Only a sender with messages pending behind this one (read with the claim) has one that
-        becomes ready when it is done (a message whose sender was not read: assume so)."""
-        return item.sender is None or item.sender.waiting
+    def claim_after(self, item: Claim, woken: bool) -> bool:
+        """Only a sender with messages pending behind this one (read with the claim, or arrived
+        since: `woken`) has one that becomes ready when it is done (a message whose sender was not
+        read: assume so)."""
+        return woken or item.sender is None or item.sender.waiting
 
     async def handle(self, item: Claim) -> None:
         await self._handle(item.msg, item.sender, item.logged)
