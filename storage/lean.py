@@ -228,9 +228,6 @@ class LeanTx:
             _, rowcount, _, raw = await self.connection._statement(sql, values, many=many, before=deferred)
         return LeanResult(compiled.meta, raw, rowcount)
 
-    async def fetch(self, query: Query, params: Params | None = None) -> Rows:
-        return (await self.execute(query, params)).all()
-
 
 # What the claim loops' storage functions take: `Database.write()` yields one or the other.
 Writer = AsyncConnection | LeanTx
