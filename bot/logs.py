@@ -14,7 +14,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 import structlog
@@ -53,27 +53,36 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_phones_in(text: str) -> str:
+    if "+" not in text:  # every number the pattern masks starts with one
+        return text
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+_PLAIN = (int, float, type(None))  # bool is an int: nothing to mask in any of them
+
+
+def _secret(key: object) -> bool:
+    return key in SECRET_KEYS or str(key).lower() in SECRET_KEYS
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return mask_phones_in(value)
+    if isinstance(value, _PLAIN):
+        return value
     if isinstance(value, Mapping):
-        return {k: ("[redacted]" if str(k).lower() in SECRET_KEYS else _scrub(v)) for k, v in value.items()}
+        return {k: ("[redacted]" if _secret(k) else _scrub(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_scrub(v) for v in value]
     return value
 
 
 def scrub(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
-    """Drop secret-looking keys and mask phone numbers in every string (also in exceptions)."""
-    out: MutableMapping[str, Any] = {}
-    for key, value in event_dict.items():
-        if key.lower() in SECRET_KEYS:
-            continue
-        out[key] = _scrub(value)
-    return dict(out)
+    """Drop secret-looking keys and mask phone numbers in every string (also in exceptions).
+
+    Every log line passes here (three a text): the common values (short strings without a `+`,
+    numbers) take the first checks."""
+    return {key: _scrub(value) for key, value in event_dict.items() if not _secret(key)}
 
 
 def _drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:

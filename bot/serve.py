@@ -24,6 +24,7 @@ from bot.runtime import RUNTIME
 from bot.startup import bind, existing_files, summary
 
 GRACE_SECONDS = 10.0  # requests in flight get this long to finish after SIGTERM
+GC_THRESHOLD = 10_000  # allocations between collections of the youngest generation (default 700)
 
 
 def json_logs(config: Config) -> bool:
@@ -60,6 +61,10 @@ async def serve(config: Config) -> None:
             # as long as the process: keep it out of the garbage collector's full passes, which
             # otherwise walk all of it again and again under load.
             gc.freeze()
+            # A text allocates a few thousand short-lived objects; at the default threshold
+            # (700) the youngest generation was collected several times a text (GC ~4% of the
+            # CPU in `perf` under a burst).
+            gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
             await stop.wait()
             log.info("app.stopping", in_flight=app[DRAIN].in_flight)
             for site in list(runner.sites):

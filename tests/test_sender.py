@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from bot.twilio_client import form_encoded
 from storage import outbox
 from tests.conftest import ALICE, BOB, Bot, wait_for
 
@@ -144,3 +146,14 @@ async def test_messaging_service_sid_is_used_when_set(bot_factory: Any, fake_twi
     await fake_twilio.wait_for_messages(1)
     assert fake_twilio.messages[0]["MessagingServiceSid"] == "MG" + "1" * 32
     assert "From" not in fake_twilio.messages[0]
+
+
+def test_the_send_form_is_encoded_as_urlencode_encodes_it() -> None:
+    forms = [
+        [("To", "+15550001111"), ("From", "+15550000000"), ("Body", "héllo & bye = ok/?\n 100% \\ROOMS 🙂")],
+        [("StatusCallback", "https://example.com/twilio/status?x=1&y=2"), ("Body", "")],
+        [("a b", "x+y"), ("a b", "x+y")],  # the cached strings, twice
+        [],
+    ]
+    for form in forms:
+        assert form_encoded(form) == urlencode(form).encode("ascii")
