@@ -1,8 +1,9 @@
-"""CPU per database operation on SQLite: SQLAlchemy's path against storage/lean.py's.
+"""CPU per database operation: SQLAlchemy's path against storage/lean.py's.
 
-    .venv/bin/python bench/lean.py [--ops 2000] [--core 0]
+    .venv/bin/python bench/lean.py [--ops 2000] [--core 0] [--pg postgresql://user:pw@host/db]
 
-One process pinned to a core, a migrated SQLite file with 200 users; each operation awaited one
+One process pinned to a core, a migrated SQLite file (or, with `--pg`, a database
+`textwire_bench_lean` created afresh on that server) with 200 users; each operation awaited one
 after another (no overlap: the worst case for trips to a connection's thread):
 - read: one SELECT of 20 rows by `Database.read()` + `conn.execute`, against `Database.fetch`;
 - write: a transaction of a SELECT and an executemany UPDATE of 20 rows by `Database.tx()`,
@@ -20,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,6 +35,9 @@ SELECT = lean.Query(sa.select(users.c.id, users.c.phone).where(users.c.id <= sa.
 TOUCH = lean.Query(
     sa.update(users).where(users.c.id == sa.bindparam("b_id")).values(created_at=sa.bindparam("b_at"))
 )
+
+
+PG_DATABASE = "textwire_bench_lean"
 
 
 def cpu() -> float:
@@ -49,9 +54,26 @@ async def per_op(fn: Callable[[], Awaitable[object]], ops: int) -> float:
     return (cpu() - start) / ops * 1e6
 
 
+async def fresh_pg_database(url: str) -> str:
+    import asyncpg
+
+    from storage.dburl import pg_connect_args
+
+    dsn, kwargs = pg_connect_args(url)
+    admin = await asyncpg.connect(dsn, **kwargs)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+        await admin.execute(f"CREATE DATABASE {PG_DATABASE}")
+    finally:
+        await admin.close()
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + PG_DATABASE, parts.query, parts.fragment))
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        db: Database = await open_database(f"sqlite:///{tmp}/bench.db", migrate=True)
+        url = await fresh_pg_database(args.pg) if args.pg else f"sqlite:///{tmp}/bench.db"
+        db: Database = await open_database(url, migrate=True)
         async with db.tx() as conn:
             await conn.execute(
                 sa.insert(users), [{"phone": f"+1555{n:07d}", "created_at": 1.0} for n in range(200)]
@@ -92,7 +114,8 @@ async def main(args: argparse.Namespace) -> None:
             for name, fn in cases.items():
                 results[name].append(await per_op(fn, args.ops))
         await db.close()
-    print(f"CPU us per operation, median of {args.rounds} rounds of {args.ops} (core {args.core}):")
+    where = "PostgreSQL" if args.pg else "SQLite"
+    print(f"{where}: CPU us per operation, median of {args.rounds} rounds of {args.ops} (core {args.core}):")
     for name, values in results.items():
         print(f"  {name:34s} {statistics.median(values):7.0f}")
 
@@ -102,6 +125,7 @@ if __name__ == "__main__":
     parser.add_argument("--ops", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--core", type=int, default=0)
+    parser.add_argument("--pg", help="a PostgreSQL server's URL: measure there instead of SQLite")
     arguments = parser.parse_args()
     os.sched_setaffinity(0, {arguments.core})  # the connections' threads inherit it
     import uvloop

@@ -9,6 +9,7 @@ call is ever made inside one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -92,6 +93,8 @@ class Database:
         self._lean_reader: onehop.OneHopConnection | None = None
         self._lean_writer: onehop.OneHopConnection | None = None
         self._raw_opening = asyncio.Lock()
+        self._pool_size = pool_size
+        self._pg_pool: Any = None  # PostgreSQL: asyncpg's pool for fetch() and write(), on first use
         if self.is_sqlite:
             self._configure_sqlite()
 
@@ -144,10 +147,13 @@ class Database:
             yield conn
 
     async def fetch(self, query: lean.Query, params: lean.Params | None = None) -> lean.Rows:
-        """The rows of a one-statement read (storage/lean.py): on a SQLite file one trip to a
-        reader connection of its own, in autocommit (the statement is its own snapshot); on
-        PostgreSQL a `read()`. Not for use inside a `tx()`: it does not see that transaction's
-        writes (use `lean.in_tx(conn)` there)."""
+        """The rows of a one-statement read (storage/lean.py), in autocommit (the statement is its
+        own snapshot): on a SQLite file one trip to a reader connection of its own; on PostgreSQL
+        one statement on a connection of the lean pool; elsewhere a `read()`. Not for use inside a
+        `tx()`: it does not see that transaction's writes (use `lean.in_tx(conn)` there)."""
+        if self.is_postgres:
+            async with self._pg_connection() as conn:
+                return await lean.pg_fetch(conn, self.engine.dialect, query, params)
         if self._sqlite_file is None:
             async with self.read() as conn:
                 return await lean.in_tx(conn).fetch(query, params)
@@ -157,9 +163,24 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[lean.Writer]:
         """A write transaction of the hot path (storage/lean.py: the claim loops' batches, a
-        post's intent and outcome): on a SQLite file a `LeanTx` on a writer connection of its own, under the same lock as
-        `tx()` (one `BEGIN IMMEDIATE` with the first statement, committed when the block ends
-        without an exception, rolled back otherwise); elsewhere `tx()`."""
+        post's intent and outcome), committed when the block ends without an exception, rolled
+        back otherwise (also when cancelled): on a SQLite file a `LeanTx` on a writer connection of
+        its own, under the same lock as `tx()` (`BEGIN IMMEDIATE` goes with the first statement);
+        on PostgreSQL a `PgTx` on a connection of the lean pool; elsewhere `tx()`."""
+        if self.is_postgres:
+            async with self._pg_connection() as conn:
+                with lean.pg_errors(self.engine.dialect, conn, "BEGIN", None):
+                    await conn.execute("BEGIN")
+                pg_tx = lean.PgTx(conn, self.engine.dialect)
+                try:
+                    yield pg_tx
+                    await pg_tx.finish()
+                except BaseException:
+                    if not lean.pg_dead(conn):  # a cancelled block still ends its transaction
+                        with contextlib.suppress(Exception):
+                            await asyncio.shield(conn.execute("ROLLBACK"))
+                    raise
+            return
         if self._sqlite_file is None or self._write_lock is None:
             async with self.tx() as conn:
                 yield conn
@@ -174,6 +195,32 @@ class Database:
             except BaseException:
                 await asyncio.shield(writer.rollback())  # a cancelled block still ends its transaction
                 raise
+
+    @asynccontextmanager
+    async def _pg_connection(self) -> AsyncIterator[Any]:
+        """A connection of the lean pool (asyncpg's own, beside SQLAlchemy's: `fetch` and `write`
+        run on the driver, their statements compiled once). When a statement finds its connection
+        dead (a server restart, a failover), every pooled connection is closed and replaced on
+        its next use, as SQLAlchemy's pool does: one failed statement, then fresh connections."""
+        pool = self._pg_pool or await self._open_pg_pool()
+        try:
+            async with pool.acquire() as conn:
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                await pool.expire_connections()
+            raise
+
+    async def _open_pg_pool(self) -> Any:
+        import asyncpg
+
+        async with self._raw_opening:
+            if self._pg_pool is None:
+                dsn, kwargs = pg_connect_args(self.url)
+                self._pg_pool = await asyncpg.create_pool(
+                    dsn, min_size=0, max_size=self._pool_size, reset=_rollback_if_open, **kwargs
+                )
+        return self._pg_pool
 
     async def _open_raw(self, role: str) -> onehop.OneHopConnection:
         """The reader (`fetch`) or the writer (`write`) connection, opened on first use."""
@@ -212,6 +259,9 @@ class Database:
             if raw is not None:
                 await raw.close()
         self._lean_reader = self._lean_writer = None
+        if self._pg_pool is not None:
+            pool, self._pg_pool = self._pg_pool, None
+            await pool.close()
         await self.engine.dispose()
 
     async def migrate(self) -> None:
@@ -264,6 +314,15 @@ def _reader_pragmas(conn: sqlite3.Connection) -> None:
 
 # pg_advisory_xact_lock key of `textwire migrate` (any constant that nothing else uses).
 MIGRATE_LOCK_KEY = 0x7465787477697265  # "textwire"
+
+
+async def _rollback_if_open(conn: Any) -> None:
+    """What the lean pool does to a connection given back: end a transaction left open (a block
+    that failed before its ROLLBACK). asyncpg's default reset also runs `RESET ALL; UNLISTEN *;
+    CLOSE ALL; pg_advisory_unlock_all()`, a round trip on every release, for session state these
+    connections never set."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def _asyncpg_creator(url: str) -> Any:

@@ -1,4 +1,4 @@
-"""Statements compiled once, run without SQLAlchemy's connection machinery on SQLite.
+"""Statements compiled once, run on the driver (sqlite3, asyncpg) without SQLAlchemy's connection machinery.
 
 A read through `Database.read()` checks a connection out of the pool (waiting, when every one is
 taken, in `asyncio.wait_for`), begins, executes through the async adapter's greenlet, commits and
@@ -9,33 +9,41 @@ statements costs 0.31 ms that way, 0.08 ms on the driver directly.
 `Query` holds a statement built once at import (with `sa.bindparam` placeholders) and compiles it
 once per dialect. On a SQLAlchemy connection it executes like the statement it holds.
 
-- `Database.fetch(query, params)` runs a one-statement read. On a SQLite file: on a reader
-  connection of its own, outside the pool, in autocommit mode with `PRAGMA query_only`: one trip to
-  the connection's thread (storage/onehop.py), the statement its own snapshot (WAL: it never waits
-  for a writer, and sees every transaction committed before it started). Every task's read goes to
-  the same connection, whose thread runs them back to back.
+- `Database.fetch(query, params)` runs a one-statement read, in autocommit (the statement is its
+  own snapshot). On a SQLite file: on a reader connection of its own, outside the pool, with
+  `PRAGMA query_only`: one trip to the connection's thread (storage/onehop.py); WAL: it never
+  waits for a writer, and sees every transaction committed before it started. Every task's read
+  goes to the same connection, whose thread runs them back to back. On PostgreSQL: one statement
+  on a connection of the lean pool (asyncpg's own pool, beside SQLAlchemy's).
 - `Database.write()` is a write transaction for the hot path: the claim loops' batched statements
-  (claims, outcomes, marks) and a post's intent and outcome. On a SQLite file it runs on a writer connection of its own (writers of this
-  process queue on one asyncio lock anyway) and yields a `LeanTx`, whose `execute` takes a `Query`
-  (compiled once) or any statement (compiled on each call: for the rare paths) with one mapping
-  or a list of them (executemany), in one trip each, and returns a result with `all()`,
-  `scalars()`, `first()`, `rowcount`; errors are SQLAlchemy's (`IntegrityError`, ...). On
-  PostgreSQL `write()` is `tx()`: storage functions take either (`Writer`).
-- PostgreSQL and `:memory:` SQLite: SQLAlchemy as before.
+  (claims, outcomes, marks) and a post's intent and outcome. On a SQLite file it runs on a writer
+  connection of its own (writers of this process queue on one asyncio lock anyway) and yields a
+  `LeanTx`; on PostgreSQL it takes a connection of the lean pool and yields a `PgTx`. Both
+  `execute` a `Query` (compiled once) or any statement (compiled on each call: for the rare
+  paths) with one mapping or a list of them (executemany), and return a result with `all()`,
+  `scalars()`, `first()`, `rowcount`; errors are SQLAlchemy's (`IntegrityError`, ...,
+  `connection_invalidated` when the connection died). `defer` holds a statement whose result
+  nobody reads until the next statement (SQLite: in the same trip) or COMMIT.
+- `:memory:` SQLite (tests): SQLAlchemy as before.
 
 Rows are SQLAlchemy `Row`s either way (attribute access, `_mapping`), with the columns' result
-processors applied (Boolean, for one, comes back a `bool`). A read that needs several statements
-to agree still takes `Database.read()`; `in_tx(conn)` runs a `Query`'s read on a connection the
-caller holds. Expanding parameters (`IN` lists) are rendered per call by SQLAlchemy's
-`construct_expanded_state`.
+processors applied as SQLAlchemy applies them (Boolean comes back a `bool` on SQLite; on
+PostgreSQL the processors see the column type OIDs asyncpg reports, as SQLAlchemy's cursor
+description gives them). A read that needs several statements to agree still takes
+`Database.read()`; `in_tx(conn)` runs a `Query`'s read on a connection the caller holds. Expanding
+parameters (`IN` lists) are rendered per call by SQLAlchemy's `construct_expanded_state`.
+
+What it saves (bench/lean.py, CPU per operation): SQLite, a 20-row read 220 -> 36 us, a
+two-statement write transaction 344 -> 112 us; PostgreSQL in BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
@@ -53,17 +61,39 @@ Rows = Sequence[Row[Any]]
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """A `Query` for one dialect: the SQL text, how to order and convert the parameters, and the
-    result's keys and converters."""
+    result's keys and column types."""
 
     sql: str
     compiled: sa.sql.compiler.SQLCompiler
+    dialect: Dialect
     positions: tuple[str, ...]
     bind_processors: Mapping[str, Any]
-    meta: SimpleResultMetaData
+    keys: tuple[str, ...]
+    types: tuple[Any, ...]  # each result column's SQLAlchemy type
     expanding: bool  # parameters rendered per call (an IN list): SQL text per call
+    # result metadata (the columns' result processors) per tuple of the driver's column type codes:
+    # SQLite's driver has none (one entry, `()`); asyncpg reports PostgreSQL's type OIDs, on which
+    # some processors depend (a FLOAT column's comes back as it is, a NUMERIC one converted), as
+    # SQLAlchemy's cursor description gives them
+    metas: dict[tuple[int, ...], SimpleResultMetaData] = field(default_factory=dict)
+
+    @property
+    def returns_rows(self) -> bool:
+        return bool(self.types)
+
+    def meta(self, coltypes: tuple[int, ...] = ()) -> SimpleResultMetaData:
+        found = self.metas.get(coltypes)
+        if found is None:
+            codes: Sequence[int | None] = coltypes or [None] * len(self.types)
+            processors = [
+                type_._cached_result_processor(self.dialect, code)
+                for type_, code in zip(self.types, codes, strict=True)
+            ]
+            found = self.metas[coltypes] = SimpleResultMetaData(list(self.keys), _processors=processors)
+        return found
 
     def parameters(self, params: Params | None) -> tuple[str, tuple[Any, ...]]:
-        """The SQL text and its positional (qmark) parameters, converted for the driver."""
+        """The SQL text and its positional parameters, converted for the driver."""
         if self.expanding:
             state = self.compiled.construct_expanded_state(params)
             assert state.positiontup is not None
@@ -75,15 +105,15 @@ class Compiled:
         """executemany: the SQL text and one parameter tuple per mapping."""
         if self.expanding:
             raise sa.exc.InvalidRequestError("'expanding' parameters can't be used with executemany()")
-        if self.compiled._result_columns:  # SQLAlchemy's "insertmanyvalues": not done here
+        if self.returns_rows:  # SQLAlchemy's "insertmanyvalues": not done here
             raise sa.exc.InvalidRequestError(
                 "executemany() of a statement that returns rows: use Database.tx()"
             )
         construct, positions, procs = self.compiled.construct_params, self.positions, self.bind_processors
         return self.sql, [_converted(construct(p), positions, procs) for p in params]
 
-    def rows(self, raw: Sequence[Any]) -> Rows:
-        return cast(Rows, IteratorResult(self.meta, iter(raw)).all())
+    def rows(self, raw: Sequence[Any], coltypes: tuple[int, ...] = ()) -> Rows:
+        return cast(Rows, IteratorResult(self.meta(coltypes), iter(raw)).all())
 
 
 def _converted(
@@ -103,7 +133,7 @@ class Query(Executable):
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: dict[tuple[str, tuple[str, ...], bool], Compiled] = {}
+        self._compiled: dict[tuple[str, str, tuple[str, ...], bool], Compiled] = {}
 
     def _execute_on_connection(self, connection: Any, distilled_params: Any, execution_options: Any) -> Any:
         return self.statement._execute_on_connection(connection, distilled_params, execution_options)
@@ -113,9 +143,9 @@ class Query(Executable):
         column keys (an INSERT without `.values()` inserts the columns given), once per dialect and
         set of names."""
         keys = tuple(sorted(params)) if params else ()
-        found = self._compiled.get((dialect.name, keys, many))
+        found = self._compiled.get((dialect.name, dialect.driver, keys, many))
         if found is None:
-            found = self._compiled[(dialect.name, keys, many)] = compile_for(
+            found = self._compiled[(dialect.name, dialect.driver, keys, many)] = compile_for(
                 self.statement, dialect, keys, many=many
             )
         return found
@@ -128,23 +158,19 @@ def compile_for(
         dialect=dialect, column_keys=list(keys), for_executemany=many
     )
     assert isinstance(compiled, sa.sql.compiler.SQLCompiler)
-    # SQLite's driver only: its result converters need no column type codes from the cursor
-    # (asyncpg's do), and its parameters are positional. PostgreSQL runs `statement` through
-    # SQLAlchemy (`Query` executes as its statement there).
-    if dialect.name != "sqlite" or compiled.positiontup is None:
-        raise TypeError(f"lean statements run on SQLite's driver only, not {dialect.name}")
+    # The drivers run here: SQLite's (qmark) and asyncpg ($1): both positional.
+    if dialect.driver not in ("pysqlite", "aiosqlite", "asyncpg") or compiled.positiontup is None:
+        raise TypeError(f"lean statements run on SQLite's driver and asyncpg only, not {dialect.driver}")
     if compiled.insert_prefetch or compiled.update_prefetch:
         raise TypeError("a column default computed in Python needs SQLAlchemy's execution: use Database.tx()")
-    processors = [column.type._cached_result_processor(dialect, None) for column in compiled._result_columns]
-    meta = SimpleResultMetaData(
-        [column.keyname for column in compiled._result_columns], _processors=processors
-    )
     return Compiled(
         sql=compiled.string,
         compiled=compiled,
+        dialect=dialect,
         positions=tuple(compiled.positiontup),
         bind_processors=dict(compiled._bind_processors),
-        meta=meta,
+        keys=tuple(column.keyname for column in compiled._result_columns),
+        types=tuple(column.type for column in compiled._result_columns),
         expanding=bool(compiled.post_compile_params or compiled.literal_execute_params),
     )
 
@@ -170,6 +196,24 @@ async def read_on(
     return compiled.rows(raw)
 
 
+def _prepared(
+    statement: Executable, dialect: Dialect, parameters: Params | Sequence[Params] | None
+) -> tuple[Compiled, onehop.Deferred]:
+    """The statement compiled for these parameters (one mapping, or a list: executemany), and
+    what the driver runs: SQL text, parameter tuple(s), whether it is an executemany."""
+    many = isinstance(parameters, Sequence)
+    first = (parameters[0] if parameters else None) if isinstance(parameters, Sequence) else parameters
+    if isinstance(statement, Query):
+        compiled = statement.for_dialect(dialect, first, many=many)
+    else:
+        compiled = compile_for(statement, dialect, tuple(sorted(first or ())), many=many)
+    if isinstance(parameters, Sequence):
+        sql, many_values = compiled.many(parameters)
+        return compiled, (sql, many_values, True)
+    sql, values = compiled.parameters(parameters)
+    return compiled, (sql, values, False)
+
+
 class LeanResult(IteratorResult):  # type: ignore[type-arg]
     """What `LeanTx.execute` returns: the rows (`all()`, `first()`, `scalars()`, ...) and the
     driver's `rowcount`."""
@@ -187,31 +231,12 @@ class LeanTx:
         self.dialect = dialect
         self._deferred: list[onehop.Deferred] = []
 
-    def _compiled(self, statement: Executable, first: Params | None, many: bool) -> Compiled:
-        if isinstance(statement, Query):
-            return statement.for_dialect(self.dialect, first, many=many)
-        return compile_for(statement, self.dialect, tuple(sorted(first or ())), many=many)
-
-    def _prepared(
-        self, statement: Executable, parameters: Params | Sequence[Params] | None
-    ) -> tuple[Compiled, onehop.Deferred]:
-        """The statement compiled for these parameters (one mapping, or a list: executemany), and
-        what the driver runs: SQL text, parameter tuple(s), whether it is an executemany."""
-        if isinstance(parameters, Sequence):
-            first = parameters[0] if parameters else None
-            compiled = self._compiled(statement, first, True)
-            sql, many_values = compiled.many(parameters)
-            return compiled, (sql, many_values, True)
-        compiled = self._compiled(statement, parameters, False)
-        sql, values = compiled.parameters(parameters)
-        return compiled, (sql, values, False)
-
     def defer(self, statement: Executable, parameters: Params | Sequence[Params]) -> None:
         """Queue a statement whose result nobody reads: it goes to SQLite with the next statement
         or with COMMIT, in the same trip. Its error, if any, is raised there."""
         if isinstance(parameters, Sequence) and not parameters:
             return
-        self._deferred.append(self._prepared(statement, parameters)[1])
+        self._deferred.append(_prepared(statement, self.dialect, parameters)[1])
 
     async def finish(self) -> None:
         """COMMIT, after whatever is still deferred (one trip)."""
@@ -222,21 +247,135 @@ class LeanTx:
     async def execute(
         self, statement: Executable, parameters: Params | Sequence[Params] | None = None
     ) -> LeanResult:
-        compiled, (sql, values, many) = self._prepared(statement, parameters)
+        compiled, (sql, values, many) = _prepared(statement, self.dialect, parameters)
         deferred, self._deferred = self._deferred, []
         with driver_errors(sql, values):
             _, rowcount, _, raw = await self.connection._statement(sql, values, many=many, before=deferred)
-        return LeanResult(compiled.meta, raw, rowcount)
+        return LeanResult(compiled.meta(), raw, rowcount)
 
 
-# What the claim loops' storage functions take: `Database.write()` yields one or the other.
-Writer = AsyncConnection | LeanTx
+# --- PostgreSQL: the same on an asyncpg connection of `Database`'s lean pool ---------------------
+
+
+def _pg_error(dialect: Dialect, connection: Any, exc: Exception, sql: str, values: Any) -> sa.exc.DBAPIError:
+    """asyncpg's exception as SQLAlchemy's asyncpg dialect raises it (IntegrityError, ...);
+    `connection_invalidated` when the connection died (a server restart: the pool starts over)."""
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    dbapi = dialect.loaded_dbapi
+    translated: Exception = exc
+    try:
+        AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, exc)
+    except Exception as error:
+        translated = error
+    wrapped = sa.exc.DBAPIError.instance(
+        sql, values, translated, dbapi.Error, connection_invalidated=pg_dead(connection)
+    )
+    assert isinstance(wrapped, sa.exc.DBAPIError)
+    return wrapped
+
+
+def pg_dead(connection: Any) -> bool:
+    """Whether a lean pool's connection died (its pool detaches a connection that closed: asking
+    it anything then raises)."""
+    import asyncpg
+
+    try:
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:
+        return True
+
+
+@contextmanager
+def pg_errors(dialect: Dialect, connection: Any, sql: str, values: Any) -> Iterator[None]:
+    import asyncpg
+
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise _pg_error(dialect, connection, exc, sql, values) from exc
+
+
+_COUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+|MERGE) (\d+)")
+
+
+async def _pg_run(
+    connection: Any, compiled: Compiled, sql: str, values: Any, many: bool
+) -> tuple[Sequence[Any], int, tuple[int, ...]]:
+    """One statement on an asyncpg connection: its rows, rowcount (as SQLAlchemy's asyncpg
+    cursor gives it: -1 for an executemany) and the result's column type OIDs. asyncpg prepares
+    each statement once per connection (its statement cache)."""
+    with pg_errors(compiled.dialect, connection, sql, values):
+        if many:
+            await connection.executemany(sql, values)
+            return (), -1, ()
+        if not compiled.returns_rows:
+            status = await connection.execute(sql, *values)
+            found = _COUNT.match(status or "")
+            return (), int(found.group(1)) if found else -1, ()
+        coltypes = _PG_COLTYPES.get(compiled.sql)
+        if coltypes is None:  # once per statement: what SQLAlchemy's cursor description holds
+            prepared = await connection.prepare(sql)
+            coltypes = _PG_COLTYPES[compiled.sql] = tuple(a.type.oid for a in prepared.get_attributes())
+        rows = await connection.fetch(sql, *values)
+        return rows, len(rows), coltypes
+
+
+# a compiled statement's text (before an IN list is rendered into it) -> its result's column type
+# OIDs; the statements are the code's own: a bounded set
+_PG_COLTYPES: dict[str, tuple[int, ...]] = {}
+
+
+async def pg_fetch(connection: Any, dialect: Dialect, query: Query, params: Params | None) -> Rows:
+    """A one-statement read on an asyncpg connection, in autocommit (`Database.fetch`)."""
+    compiled = query.for_dialect(dialect, params)
+    sql, values = compiled.parameters(params)
+    rows, _, coltypes = await _pg_run(connection, compiled, sql, values, False)
+    return compiled.rows(rows, coltypes)
+
+
+class PgTx:
+    """`LeanTx` on PostgreSQL: one write transaction on an asyncpg connection (`Database.write()`),
+    statements compiled once, deferred ones run before the next statement or COMMIT."""
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self._deferred: list[tuple[Compiled, onehop.Deferred]] = []
+
+    def defer(self, statement: Executable, parameters: Params | Sequence[Params]) -> None:
+        if isinstance(parameters, Sequence) and not parameters:
+            return
+        self._deferred.append(_prepared(statement, self.dialect, parameters))
+
+    async def _flush(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for compiled, (sql, values, many) in deferred:
+            await _pg_run(self.connection, compiled, sql, values, many)
+
+    async def finish(self) -> None:
+        """What is still deferred, then COMMIT."""
+        await self._flush()
+        with pg_errors(self.dialect, self.connection, "COMMIT", None):
+            await self.connection.execute("COMMIT")
+
+    async def execute(
+        self, statement: Executable, parameters: Params | Sequence[Params] | None = None
+    ) -> LeanResult:
+        compiled, (sql, values, many) = _prepared(statement, self.dialect, parameters)
+        await self._flush()
+        rows, rowcount, coltypes = await _pg_run(self.connection, compiled, sql, values, many)
+        return LeanResult(compiled.meta(coltypes), rows, rowcount)
+
+
+# What the claim loops' storage functions take: `Database.write()` yields one of these.
+Writer = AsyncConnection | LeanTx | PgTx
 
 
 async def write_later(conn: Writer, statement: Executable, parameters: Params | Sequence[Params]) -> None:
     """A statement whose result the caller does not need: on a `LeanTx` it rides with the next
-    trip (`LeanTx.defer`), elsewhere it runs now."""
-    if isinstance(conn, LeanTx):
+    trip, on a `PgTx` it runs before the next statement (`defer`), elsewhere it runs now."""
+    if isinstance(conn, (LeanTx, PgTx)):
         conn.defer(statement, parameters)
     else:
         await conn.execute(statement, parameters)

@@ -108,6 +108,14 @@ def pg_server() -> Iterator[pg.PgServer | None]:
 
 
 @pytest.fixture
+def pg_server_or_skip(pg_server: pg.PgServer | None) -> pg.PgServer:
+    """The PostgreSQL server, for a test that runs on PostgreSQL only (skipped without one)."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    return pg_server
+
+
+@pytest.fixture
 def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database for this test: a new SQLite file, or a PostgreSQL database in the state
     of a migrated template (tests/pg.py)."""

@@ -3,8 +3,10 @@ the same rows as a `read()` through SQLAlchemy, on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from storage import lean, rooms, xaccounts
 from storage.db import Database, open_database
 from storage.schema import memberships, users
 from storage.schema import rooms as rooms_table
+from tests import pg
 
 USERS_SINCE = lean.Query(
     sa.select(users.c.id, users.c.phone, (users.c.id > 1).label("later"))
@@ -249,10 +252,127 @@ async def test_a_failing_deferred_statement_fails_the_transaction(db: Database) 
         assert (await conn.execute(sa.select(users.c.created_at))).scalar() == 0.0
 
 
-def test_lean_statements_compile_for_sqlite_only() -> None:
-    """PostgreSQL's result converters need the cursor's column types: there a Query runs through
-    SQLAlchemy (Database.fetch/write take that path), never compiled here."""
-    from sqlalchemy.dialects.postgresql import asyncpg
+def test_lean_statements_compile_for_the_two_drivers_only() -> None:
+    """SQLite's driver (qmark) and asyncpg ($1) run lean statements; another driver would need its
+    own parameter style and result conversion: refused, not run wrongly."""
+    from sqlalchemy.dialects.postgresql import asyncpg, psycopg
 
-    with pytest.raises(TypeError, match="SQLite"):
-        USERS_SINCE.for_dialect(asyncpg.dialect(), {"since": 0.0})
+    assert USERS_SINCE.for_dialect(asyncpg.dialect(), {"since": 0.0}).sql.count("$1") == 1
+    with pytest.raises(TypeError, match="asyncpg only, not psycopg"):
+        USERS_SINCE.for_dialect(psycopg.dialect(), {"since": 0.0})
+
+
+@pytest.fixture
+async def pg_db(pg_server_or_skip: pg.PgServer) -> AsyncIterator[Database]:
+    name = pg_server_or_skip.create_database()
+    database = await open_database(pg_server_or_skip.url_of(name), migrate=True)
+    yield database
+    await database.close()
+    pg_server_or_skip.drop_database(name)
+
+
+async def test_on_postgresql_fetch_and_write_run_on_the_driver_not_sqlalchemys_pool(pg_db: Database) -> None:
+    touch = lean.Query(
+        sa.update(users).where(users.c.id == sa.bindparam("b_id")).values(created_at=sa.bindparam("b_at"))
+    )
+    alice, bob = await add_users(pg_db, "+15550001111", "+15550002222")
+    pool = pg_db.engine.sync_engine.pool
+    before = pool.checkedin() + pool.checkedout()
+    async with pg_db.write() as conn:
+        assert isinstance(conn, lean.PgTx)
+        await conn.execute(touch, [{"b_id": alice, "b_at": 7.0}, {"b_id": bob, "b_at": 7.0}])
+        assert (await conn.execute(touch, {"b_id": bob, "b_at": 8.0})).rowcount == 1
+        assert (await conn.execute(touch, {"b_id": 999, "b_at": 8.0})).rowcount == 0
+        seen = (await conn.execute(USERS_SINCE, {"since": 7.0})).all()
+        assert [(r.id, r.later) for r in seen] == [(alice, False), (bob, True)]  # its own writes
+        assert pool.checkedout() == 0
+    rows = await pg_db.fetch(USERS_SINCE, {"since": 8.0})
+    assert [r.id for r in rows] == [bob]
+    assert type(rows[0].later) is bool
+    assert pool.checkedin() + pool.checkedout() == before  # SQLAlchemy's pool was not touched
+
+
+async def test_on_postgresql_a_cancelled_write_rolls_back_and_its_connection_serves_again(
+    pg_db: Database,
+) -> None:
+    [uid] = await add_users(pg_db, "+15550001111")
+    touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
+    inside = asyncio.Event()
+
+    async def stuck() -> None:
+        async with pg_db.write() as conn:
+            await conn.execute(touch, {"at": 9.0})
+            inside.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(stuck())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 9.0})] == []  # rolled back
+    async with pg_db.write() as conn:  # the row lock is gone: no wait
+        await asyncio.wait_for(conn.execute(touch, {"at": 10.0}), 10)
+    assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 10.0})] == [uid]
+
+
+async def test_on_postgresql_after_the_server_drops_every_connection_fetch_and_write_reconnect(
+    pg_server_or_skip: pg.PgServer, pg_db: Database
+) -> None:
+    """At most one failed statement (the caller retries), never a pool of dead connections."""
+    await add_users(pg_db, "+15550001111")
+
+    async def both() -> None:
+        await pg_db.fetch(USERS_SINCE, {"since": 0.0})
+        async with pg_db.write() as conn:
+            await conn.execute(USERS_SINCE, {"since": 0.0})
+
+    await asyncio.gather(*(both() for _ in range(4)))  # a few pooled connections
+    name = urlsplit(pg_db.url).path.lstrip("/")
+
+    async def kill_all() -> None:
+        conn = await pg_server_or_skip._admin()
+        try:
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1", name
+            )
+        finally:
+            await conn.close()
+
+    pg.run_sync(kill_all)
+    try:  # asyncpg sees an idle connection close and the pool replaces it; one in use fails once
+        await pg_db.fetch(USERS_SINCE, {"since": 0.0})
+    except sa.exc.DBAPIError as exc:
+        assert exc.connection_invalidated  # noqa: PT017 - either outcome is right, not only this one
+    await asyncio.gather(*(both() for _ in range(4)))  # every pooled connection is fresh
+
+
+async def test_on_postgresql_a_connection_killed_in_a_write_fails_that_write_only(
+    pg_server_or_skip: pg.PgServer, pg_db: Database
+) -> None:
+    [uid] = await add_users(pg_db, "+15550001111")
+    touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
+    name = urlsplit(pg_db.url).path.lstrip("/")
+
+    async def kill_all() -> None:
+        conn = await pg_server_or_skip._admin()
+        try:
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1", name
+            )
+        finally:
+            await conn.close()
+
+    async def write_across_the_kill() -> None:
+        async with pg_db.write() as conn:
+            await conn.execute(touch, {"at": 3.0})
+            pg.run_sync(kill_all)
+            await conn.execute(touch, {"at": 4.0})
+
+    with pytest.raises(sa.exc.DBAPIError) as info:
+        await write_across_the_kill()
+    assert info.value.connection_invalidated
+    assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 3.0})] == []  # nothing of it landed
+    async with pg_db.write() as conn:
+        await conn.execute(touch, {"at": 5.0})
+    assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 5.0})] == [uid]

@@ -85,13 +85,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def pg_server_or_skip(pg_server: pg.PgServer | None) -> pg.PgServer:
-    if pg_server is None:
-        pytest.skip(pg.SKIP_REASON)
-    return pg_server
-
-
-@pytest.fixture
 def empty_pg_database(pg_server_or_skip: pg.PgServer) -> Any:
     """A new PostgreSQL database with no tables (not from the migrated template)."""
     server = pg_server_or_skip
