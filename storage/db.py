@@ -62,6 +62,9 @@ READ_ONLY = "textwire_read_only"
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
 
 
+PG_POOL_CLOSE_SECONDS = 5.0
+
+
 class Database:
     """One engine for the app's life. `tx()` writes, `read()` reads; both are short."""
 
@@ -261,7 +264,10 @@ class Database:
         self._lean_reader = self._lean_writer = None
         if self._pg_pool is not None:
             pool, self._pg_pool = self._pg_pool, None
-            await pool.close()
+            try:  # waits for connections in use to come back: not for ever
+                await asyncio.wait_for(pool.close(), PG_POOL_CLOSE_SECONDS)
+            except TimeoutError:
+                pool.terminate()
         await self.engine.dispose()
 
     async def migrate(self) -> None:
