@@ -17,6 +17,10 @@ Per server: 500 senders text once (they "texted before"), then
 
 `--repeat N` runs all the servers N times, interleaved, and prints the ratios of each round and
 their median: the host's speed drifts between minutes, a ratio within one round much less.
+
+`--baseline DIR` (a checkout of another commit, e.g. `git worktree add /tmp/base HEAD~3`) adds
+`textwire@base` (and `textwire-pg@base` beside `textwire-pg`) to `--only`: the same server from
+that checkout's code (PYTHONPATH), in the same rounds: before and after a change, interleaved.
 """
 
 from __future__ import annotations
@@ -353,7 +357,7 @@ async def textwire_pg_env(
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    data = tmp / "data-pg"
+    data = tmp / f"data-pg-{name}"
     return {
         "TEXTWIRE_SERVER_PORT": str(port),
         "TEXTWIRE_SERVER_PUBLIC_URL": public_url,
@@ -389,10 +393,12 @@ async def amain(args: argparse.Namespace) -> None:
         for round_no in range(args.repeat):  # rounds interleave the servers: the host's speed drifts
             rtmp = tmp / f"round{round_no}" if args.repeat > 1 else tmp
             rtmp.mkdir(exist_ok=True)
-            for name in args.only:
+            for name in servers(args):
                 port = free_port()
                 public_url = f"http://127.0.0.1:{port}"
                 env = {**base_env, "BENCH_PORT": str(port), "BENCH_PUBLIC_URL": public_url}
+                if name.endswith("@base"):  # that checkout's code (bench/e2e.py --baseline)
+                    env["PYTHONPATH"] = args.baseline
                 if name == "bare":
                     cmd = [py, str(ROOT / "bench/e2e_bare.py"), str(port), api_base, ACCOUNT_SID, AUTH_TOKEN]
                 elif name == "durable":
@@ -434,7 +440,7 @@ async def amain(args: argparse.Namespace) -> None:
                     )
                     continue
                 else:
-                    data = rtmp / "data"
+                    data = rtmp / f"data-{name}"
                     env.update(
                         TEXTWIRE_SERVER_PORT=str(port),
                         TEXTWIRE_SERVER_PUBLIC_URL=public_url,
@@ -477,7 +483,7 @@ async def amain(args: argparse.Namespace) -> None:
             + " | ".join(cells)
             + " |"
         )
-    for peer in ("durable", "bare"):
+    for peer in ("durable", "bare", "textwire@base"):
         speed, cpu = [], []
         for round_no in range(args.repeat):
             by = {r["server"]: r["burst"] for r in results if r["round"] == round_no}
@@ -497,9 +503,18 @@ async def amain(args: argparse.Namespace) -> None:
     )
 
 
+def servers(args: argparse.Namespace) -> list[str]:
+    """`--only`, and with `--baseline` the textwire servers again from that checkout."""
+    names = list(args.only)
+    if args.baseline:
+        names += [f"{name}@base" for name in args.only if name.startswith("textwire")]
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="bare,durable,textwire", type=lambda s: s.split(","))
+    parser.add_argument("--baseline", help="a checkout of another commit: its textwire runs too (@base)")
     parser.add_argument("--rates", default="100,300,1000", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=3000)
@@ -531,6 +546,8 @@ def main() -> None:
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
     args = parser.parse_args()
+    if args.baseline:
+        args.baseline = str(Path(args.baseline).resolve())
     if args.cprofile:
         args.cprofile = str(Path(args.cprofile).resolve())
     global BODY
