@@ -291,10 +291,10 @@ async def run_one(
                     profiler, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
                 await asyncio.sleep(1.0)
-            cpu0 = cpu()
+            cpu0, each0 = cpu(), [cpu_seconds(pid) for pid in pids]
             start = await load.closed(args.burst, 64)
             ok = await fake.wait_answered(args.burst, args.timeout)
-            cpu1 = cpu()
+            cpu1, each1 = cpu(), [cpu_seconds(pid) for pid in pids]
             if spy is not None:
                 spy.send_signal(2)
                 await asyncio.to_thread(spy.wait)
@@ -304,6 +304,11 @@ async def run_one(
                 "complete": ok,
                 "texts_per_s": round(fake.answered / span, 1),
                 "cpu_ms_per_text": round((cpu1 - cpu0) * 1000 / max(1, fake.answered), 3),
+                # per process (the web one first, then the workers): where the CPU went
+                "cpu_ms_per_text_each": [
+                    round((b - a) * 1000 / max(1, fake.answered), 3)
+                    for a, b in zip(each0, each1, strict=True)
+                ],
                 "p50_ms": round(pct(fake.latencies, 0.5) * 1000, 1),
                 "p99_ms": round(pct(fake.latencies, 0.99) * 1000, 1),
                 "unexpected": fake.unexpected,
