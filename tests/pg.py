@@ -185,28 +185,33 @@ class PgServer:
     def url_of(self, name: str) -> str:
         return with_database(self.url, name)
 
-    def create_database(self) -> str:
-        name = f"{self.tag}_{next(self._counter)}"
+    def admin_execute(self, sql: str, *args: object) -> None:
+        """One statement on a connection of its own to the server's admin database, from sync
+        code (or from inside a running event loop: run_sync)."""
 
-        async def create() -> None:
+        async def run() -> None:
             conn = await self._admin()
             try:
-                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+                await conn.execute(sql, *args)
             finally:
                 await conn.close()
 
-        run_sync(create)
+        run_sync(run)
+
+    def create_database(self) -> str:
+        name = f"{self.tag}_{next(self._counter)}"
+        self.admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         return name
 
     def drop_database(self, name: str) -> None:
-        async def drop() -> None:
-            conn = await self._admin()
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
+        self.admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-        run_sync(drop)
+    def terminate_connections(self, name: str) -> None:
+        """The server closes every connection to database `name` (as a restart or a failover
+        does); they are gone when this returns."""
+        self.admin_execute(
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1", name
+        )
 
     def close(self) -> None:
         for name in self._free:

@@ -172,28 +172,6 @@ async def test_on_sqlite_write_is_one_trip_a_statement_on_a_connection_of_its_ow
     assert [r.id for r in await sqlite_db.fetch(USERS_SINCE, {"since": 8.0})] == [uid]
 
 
-async def test_on_sqlite_a_cancelled_write_rolls_back_and_frees_the_lock(sqlite_db: Database) -> None:
-    import asyncio
-
-    [uid] = await add_users(sqlite_db, "+15550001111")
-    touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
-    inside = asyncio.Event()
-
-    async def stuck() -> None:
-        async with sqlite_db.write() as conn:
-            await conn.execute(touch, {"at": 9.0})
-            inside.set()
-            await asyncio.Event().wait()
-
-    task = asyncio.create_task(stuck())
-    await inside.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    async with sqlite_db.tx() as conn:  # the lock is free and nothing of it landed
-        assert (await conn.execute(sa.select(users.c.created_at))).scalar() == 0.0
-
-
 async def test_on_sqlite_many_concurrent_fetches_share_the_reader(sqlite_db: Database) -> None:
     import asyncio
 
@@ -292,15 +270,14 @@ async def test_on_postgresql_fetch_and_write_run_on_the_driver_not_sqlalchemys_p
     assert pool.checkedin() + pool.checkedout() == before  # SQLAlchemy's pool was not touched
 
 
-async def test_on_postgresql_a_cancelled_write_rolls_back_and_its_connection_serves_again(
-    pg_db: Database,
-) -> None:
-    [uid] = await add_users(pg_db, "+15550001111")
+async def test_a_cancelled_write_rolls_back_and_frees_what_it_held(db: Database) -> None:
+    """SQLite: the process's write lock; PostgreSQL: the row lock and the pooled connection."""
+    [uid] = await add_users(db, "+15550001111")
     touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
     inside = asyncio.Event()
 
     async def stuck() -> None:
-        async with pg_db.write() as conn:
+        async with db.write() as conn:
             await conn.execute(touch, {"at": 9.0})
             inside.set()
             await asyncio.Event().wait()
@@ -310,10 +287,11 @@ async def test_on_postgresql_a_cancelled_write_rolls_back_and_its_connection_ser
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 9.0})] == []  # rolled back
-    async with pg_db.write() as conn:  # the row lock is gone: no wait
+    assert [r.id for r in await db.fetch(USERS_SINCE, {"since": 9.0})] == []  # rolled back
+    async with db.write() as conn:  # nothing of it is held: no wait
         await asyncio.wait_for(conn.execute(touch, {"at": 10.0}), 10)
-    assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 10.0})] == [uid]
+    async with db.tx() as conn:
+        assert (await conn.execute(sa.select(users.c.created_at))).scalar() == 10.0
 
 
 async def test_on_postgresql_after_the_server_drops_every_connection_fetch_and_write_reconnect(
@@ -330,16 +308,7 @@ async def test_on_postgresql_after_the_server_drops_every_connection_fetch_and_w
     await asyncio.gather(*(both() for _ in range(4)))  # a few pooled connections
     name = urlsplit(pg_db.url).path.lstrip("/")
 
-    async def kill_all() -> None:
-        conn = await pg_server_or_skip._admin()
-        try:
-            await conn.execute(
-                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1", name
-            )
-        finally:
-            await conn.close()
-
-    pg.run_sync(kill_all)
+    pg_server_or_skip.terminate_connections(name)
     try:  # asyncpg sees an idle connection close and the pool replaces it; one in use fails once
         await pg_db.fetch(USERS_SINCE, {"since": 0.0})
     except sa.exc.DBAPIError as exc:
@@ -354,19 +323,10 @@ async def test_on_postgresql_a_connection_killed_in_a_write_fails_that_write_onl
     touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
     name = urlsplit(pg_db.url).path.lstrip("/")
 
-    async def kill_all() -> None:
-        conn = await pg_server_or_skip._admin()
-        try:
-            await conn.execute(
-                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1", name
-            )
-        finally:
-            await conn.close()
-
     async def write_across_the_kill() -> None:
         async with pg_db.write() as conn:
             await conn.execute(touch, {"at": 3.0})
-            pg.run_sync(kill_all)
+            pg_server_or_skip.terminate_connections(name)
             await conn.execute(touch, {"at": 4.0})
 
     with pytest.raises(sa.exc.DBAPIError) as info:

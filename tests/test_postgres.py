@@ -367,16 +367,7 @@ async def test_after_the_server_drops_every_connection_the_next_try_reconnects(
     try:
         await asyncio.gather(*(db.ping() for _ in range(4)))  # a few pooled connections
 
-        async def kill_all() -> None:
-            conn = await server._admin()
-            try:
-                await conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-                )
-            finally:
-                await conn.close()
-
-        pg.run_sync(kill_all)
+        server.terminate_connections(name)
         with pytest.raises(sa.exc.DBAPIError) as info:
             async with db.tx() as conn:
                 await conn.execute(sa.text("SELECT 1"))
