@@ -70,6 +70,11 @@ async def _signed_form(runtime: Runtime, request: web.Request) -> list[tuple[str
         raise web.HTTPForbidden(text="invalid signature")
     if request.content_type != "application/x-www-form-urlencoded":
         raise web.HTTPBadRequest(text="expected a form")
+    if any("\x00" in value for _, value in params):
+        # PostgreSQL's text cannot hold NUL: one in a Body would fail the whole batch's insert
+        # (every webhook in it a 503, and Twilio's retries of this one fail again for ever).
+        # Signed, so Twilio sent it: keep the message, with U+FFFD where each NUL was.
+        params = [(key, value.replace("\x00", "\ufffd")) for key, value in params]
     return params
 
 

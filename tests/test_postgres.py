@@ -390,3 +390,20 @@ async def test_long_fields_from_a_client_fit_their_columns_on_either_database(bo
     status = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "failed", "ErrorCode": "3" * 40}
     resp = await bot.post(status, path="/twilio/status")
     assert resp.status == 200, await resp.text()
+
+
+async def test_a_nul_character_in_a_text_is_stored_as_a_replacement_on_either_database(bot: Any) -> None:
+    """PostgreSQL's text cannot hold NUL (SQLite's can): a signed text with one in its Body, To or
+    OptOutType is stored with U+FFFD in its place and handled, never a 503 that fails the
+    webhook's whole batch (and Twilio's every retry of it)."""
+    form = bot.form("\\HELP\x00 me", To="+15557654321\x00", OptOutType="\x00")
+    resp = await bot.post(form)
+    assert resp.status == 200, await resp.text()
+    assert await bot.handled(form["MessageSid"]) == "done"
+    row = (
+        await bot.rows(
+            "SELECT body, to_phone, opt_out_type FROM inbox WHERE message_sid = :s", s=form["MessageSid"]
+        )
+    )[0]
+    assert (row.to_phone, row.opt_out_type) == ("+15557654321\ufffd", "\ufffd")
+    assert "\x00" not in row.body
