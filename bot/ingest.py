@@ -3,7 +3,8 @@
 Each webhook hands its message to `InboxWriter.add` and waits. One writer task takes everything
 queued, inserts it in one transaction (insert-or-ignore on MessageSid), commits, and only then
 resolves the waiters: a 200 always means a committed row. A failed commit fails every waiter of
-that batch (the webhook answers 5xx and Twilio retries).
+that batch (the webhook answers 5xx and Twilio retries), after each of its messages is tried
+alone: one row the database refuses fails only its own webhook.
 """
 
 from __future__ import annotations
@@ -56,29 +57,73 @@ class InboxWriter:
         self._queue.put_nowait((message, fut))
         return await fut
 
+    async def _insert(self, messages: list[inbox.NewMessage]) -> set[str]:
+        """One transaction: the MessageSids that were new."""
+        if self._appender is not None:
+            return await self._appender.append(messages)
+        async with self._db.tx() as conn:
+            return await inbox.insert_batch(conn, messages)
+
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                messages = [m for m, _ in batch]
-                if self._appender is not None:
-                    fresh = await self._appender.append(messages)
-                else:
-                    async with self._db.tx() as conn:
-                        fresh = await inbox.insert_batch(conn, messages)
-            except Exception as exc:  # the database is down or full: every waiter gets 5xx
-                log.error("inbox.write_failed", error=type(exc).__name__, batch=len(batch))
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+                fresh = await self._insert([m for m, _ in batch])
+            except Exception as exc:
+                if len(batch) == 1:  # the database is down or full, or this row cannot be stored
+                    log.error("inbox.write_failed", error=type(exc).__name__, batch=1)
+                    _fail(batch, exc)
+                else:  # one row that cannot be stored must not fail the others: each alone
+                    fresh = await self._one_by_one(batch, exc)
+                    if fresh:
+                        self._on_commit()
                 continue
-            seen: set[str] = set()
-            for message, fut in batch:
-                is_new = message.message_sid in fresh and message.message_sid not in seen
-                seen.add(message.message_sid)
-                if not fut.done():
-                    fut.set_result(is_new)
+            _resolve(batch, fresh)
             if fresh:
                 self._on_commit()
+
+    async def _one_by_one(self, batch: list[_Waiting], first: Exception) -> set[str]:
+        """After a failed batch: each message in a transaction of its own. Two failures in a row
+        say the database is the trouble, not a row: the rest fail at once (5xx, Twilio retries)."""
+        fresh: set[str] = set()
+        failed, in_a_row = 0, 0
+        for n, (message, fut) in enumerate(batch):
+            if in_a_row >= 2:
+                _fail(batch[n:], first)
+                failed += len(batch) - n
+                break
+            try:
+                new = await self._insert([message])
+            except Exception as exc:
+                first, failed, in_a_row = exc, failed + 1, in_a_row + 1
+                _fail([(message, fut)], exc)
+                continue
+            in_a_row = 0
+            fresh |= new
+            _resolve([(message, fut)], new)
+        if failed:
+            log.error("inbox.write_failed", error=type(first).__name__, batch=len(batch), failed=failed)
+        else:
+            log.warning("inbox.write_retried", error=type(first).__name__, batch=len(batch))
+        return fresh
+
+
+_Waiting = tuple[inbox.NewMessage, "asyncio.Future[bool]"]
+
+
+def _fail(waiting: list[_Waiting], exc: Exception) -> None:
+    for _, fut in waiting:
+        if not fut.done():
+            fut.set_exception(exc)
+
+
+def _resolve(waiting: list[_Waiting], fresh: set[str]) -> None:
+    """A waiter learns whether its message was new; a MessageSid twice in a batch is new once."""
+    seen: set[str] = set()
+    for message, fut in waiting:
+        is_new = message.message_sid in fresh and message.message_sid not in seen
+        seen.add(message.message_sid)
+        if not fut.done():
+            fut.set_result(is_new)

@@ -231,3 +231,68 @@ def test_the_webhook_imports_no_handler_module() -> None:
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert not [name for name in imported if name.split(".")[0] == "handlers"]
+
+
+def _new(n: int, body: str) -> Any:
+    from storage import inbox
+
+    return inbox.NewMessage(
+        message_sid=f"SM{n:032x}",
+        account_sid="",
+        from_phone=f"+1555000{n:04d}",
+        to_phone="",
+        body=body,
+        media=(),
+        opt_out_type="",
+        idempotency_token=None,
+        priority=0,
+        received_at=1.0,
+    )
+
+
+async def test_a_row_the_database_refuses_fails_only_its_own_webhook(bot: Bot, monkeypatch: Any) -> None:
+    """The group commit inserts a batch in one transaction; when that fails, each message is tried
+    alone: the others are stored (and answered 200), only the refused one fails."""
+    from structlog.testing import capture_logs
+
+    from storage import inbox
+
+    writer = bot.runtime.writer
+    insert = writer._insert
+
+    async def refusing(messages: list[inbox.NewMessage]) -> set[str]:
+        if any(m.body == "poison" for m in messages):
+            raise sa.exc.DataError("INSERT", None, ValueError("this row cannot be stored"))
+        return await insert(messages)
+
+    monkeypatch.setattr(writer, "_insert", refusing)
+
+    batch = [_new(1, "\\HELP"), _new(2, "poison"), _new(3, "\\HELP"), _new(1, "\\HELP")]
+    with capture_logs() as logs:  # added at once: one batch
+        results = await asyncio.gather(*(writer.add(m) for m in batch), return_exceptions=True)
+    assert results[0] is True and results[2] is True and results[3] is False  # noqa: PT018
+    assert isinstance(results[1], sa.exc.DataError)
+    stored = await bot.rows("SELECT message_sid FROM inbox ORDER BY message_sid")
+    assert [r.message_sid for r in stored] == [f"SM{1:032x}", f"SM{3:032x}"]
+    assert [(e["event"], e.get("failed")) for e in logs if e["event"].startswith("inbox.")] == [
+        ("inbox.write_failed", 1)
+    ]
+
+
+async def test_when_the_database_itself_fails_a_batch_is_not_retried_row_by_row(
+    bot: Bot, monkeypatch: Any
+) -> None:
+    from storage import inbox
+
+    writer = bot.runtime.writer
+    calls: list[int] = []
+
+    async def down(messages: list[inbox.NewMessage]) -> set[str]:
+        calls.append(len(messages))
+        raise sa.exc.OperationalError("INSERT", None, OSError("the database is away"))
+
+    monkeypatch.setattr(writer, "_insert", down)
+    batch = [_new(n, "hi") for n in range(6)]
+    results = await asyncio.gather(*(writer.add(m) for m in batch), return_exceptions=True)
+    assert all(isinstance(r, sa.exc.OperationalError) for r in results)
+    assert calls == [6, 1, 1]  # the batch, two alone, then the rest fail at once
