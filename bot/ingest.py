@@ -61,8 +61,7 @@ class InboxWriter:
         """One transaction: the MessageSids that were new."""
         if self._appender is not None:
             return await self._appender.append(messages)
-        async with self._db.tx() as conn:
-            return await inbox.insert_batch(conn, messages)
+        return await inbox.insert_new(self._db, messages)
 
     async def _run(self) -> None:
         while True:

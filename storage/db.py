@@ -199,6 +199,15 @@ class Database:
                 await asyncio.shield(writer.rollback())  # a cancelled block still ends its transaction
                 raise
 
+    async def pg_rows(self, sql: str, *args: Any) -> list[Any]:
+        """PostgreSQL only: one statement of the code's own SQL (where a `Query` cannot say it:
+        `unnest` of array parameters), on the lean pool, in autocommit; asyncpg's records.
+        Errors as in `fetch`."""
+        async with self._pg_connection() as conn:
+            with lean.pg_errors(self.engine.dialect, conn, sql, args):
+                rows: list[Any] = await conn.fetch(sql, *args)
+                return rows
+
     @asynccontextmanager
     async def _pg_connection(self) -> AsyncIterator[Any]:
         """A connection of the lean pool (asyncpg's own, beside SQLAlchemy's: `fetch` and `write`

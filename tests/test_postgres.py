@@ -4,6 +4,8 @@ and statements that stay right with several processes on one database."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from storage import outbox
 from storage.db import Database, SchemaNotCurrent, open_database
 from storage.dburl import DatabaseError, mask_url, pg_connect_args
 from storage.lean import in_tx
+from storage.schema import inbox as inbox_table
 from storage.schema import outbox as outbox_table
 from tests import pg
 
@@ -333,8 +336,7 @@ async def test_one_message_sid_inserted_at_once_by_two_processes_is_new_to_one(d
                 db: Database, message: inbox.NewMessage = message, start: asyncio.Event = start
             ) -> set[str]:
                 await start.wait()
-                async with db.tx() as conn:
-                    return await inbox.insert_batch(conn, [message, message])
+                return await inbox.insert_new(db, [message, message])  # the webhook's batch insert
 
             tasks = [asyncio.create_task(insert(db)) for db in (one, two)]
             await asyncio.sleep(0)
@@ -407,3 +409,44 @@ async def test_a_nul_character_in_a_text_is_stored_as_a_replacement_on_either_da
     )[0]
     assert (row.to_phone, row.opt_out_type) == ("+15557654321\ufffd", "\ufffd")
     assert "\x00" not in row.body
+
+
+async def test_the_webhooks_batch_insert_stores_every_field_on_either_database(database_url: str) -> None:
+    """PostgreSQL's batch is one statement of arrays (`unnest`), not SQLAlchemy's insert: the
+    same row either way, NULLs and JSON included."""
+    from storage import inbox
+
+    db = await open_database(database_url, migrate=True)
+    try:
+        message = inbox.NewMessage(
+            message_sid="SM" + "e" * 32,
+            account_sid="AC" + "1" * 32,
+            from_phone="+15550001111",
+            to_phone="+15557654321",
+            body="é ☃ 'quoted' \\ back",
+            media=(("https://api.twilio.com/m/1", "image/jpeg"),),
+            opt_out_type="STOP",
+            idempotency_token=None,
+            priority=1,
+            received_at=1234.5,
+        )
+        second = dataclasses.replace(message, message_sid="SM" + "f" * 32, idempotency_token="tok", media=())
+        assert await inbox.insert_new(db, [message, second, message]) == {
+            message.message_sid,
+            second.message_sid,
+        }
+        assert await inbox.insert_new(db, [message]) == set()  # a redelivery
+        async with db.read() as conn:
+            rows = (await conn.execute(sa.select(inbox_table).order_by(inbox_table.c.id))).all()
+        got = [
+            (r.message_sid, r.account_sid, r.body, json.loads(r.media), r.opt_out_type, r.idempotency_token,
+             r.priority, r.status, r.attempts, r.next_attempt_at, r.received_at)
+            for r in rows
+        ]  # fmt: skip
+        assert got == [
+            (message.message_sid, message.account_sid, message.body, [["https://api.twilio.com/m/1", "image/jpeg"]],
+             "STOP", None, 1, "pending", 0, 0.0, 1234.5),
+            (second.message_sid, second.account_sid, second.body, [], "STOP", "tok", 1, "pending", 0, 0.0, 1234.5),
+        ]  # fmt: skip
+    finally:
+        await db.close()
