@@ -33,7 +33,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         self.owner = owner
         self.concurrency = concurrency
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # the tasks handling claimed rows: each with its row and the wake-up count at its claim
+        self._tasks: dict[asyncio.Task[None], tuple[Claimed, int]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._committer: asyncio.Task[None] | None = None
         self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
@@ -41,7 +42,6 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         self._stopping = False
         self._left_behind = False  # the last claim filled the free capacity
         self._wakes = 0  # wake() calls so far: rows that arrived while a task ran may wait for it
-        self._claimed: dict[asyncio.Task[None], tuple[Claimed, int]] = {}
 
     # -- what a loop does -----------------------------------------------------------------------
     @abstractmethod
@@ -135,8 +135,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                     log.error(f"{self.name}.claim_failed", error=type(exc).__name__)
             for item in claimed:
                 task = asyncio.create_task(self.handle(item), name=self.task_name(item))
-                self._tasks.add(task)
-                self._claimed[task] = (item, wakes)
+                self._tasks[task] = (item, wakes)
                 task.add_done_callback(self._done)
             # rows may have been left for want of capacity: a task that ends frees some
             self._left_behind = free <= 0 or len(claimed) == free
@@ -147,8 +146,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                     await self._wake.wait()
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        item, wakes = self._claimed.pop(task)
+        item, wakes = self._tasks.pop(task)
         if self._left_behind or self.claim_after(item, woken=wakes != self._wakes):
             self._wake.set()
 

@@ -215,7 +215,7 @@ def _prepared(
 
 
 class LeanResult(IteratorResult):  # type: ignore[type-arg]
-    """What `LeanTx.execute` returns: the rows (`all()`, `first()`, `scalars()`, ...) and the
+    """What `LeanTx.execute` and `PgTx.execute` return: the rows (`all()`, `first()`, `scalars()`, ...) and the
     driver's `rowcount`."""
 
     def __init__(self, meta: SimpleResultMetaData, rows: Sequence[Any], rowcount: int) -> None:
@@ -223,24 +223,35 @@ class LeanResult(IteratorResult):  # type: ignore[type-arg]
         self.rowcount = rowcount
 
 
-class LeanTx:
-    """One write transaction on a SQLite connection of its own (`Database.write()`)."""
+class _Tx:
+    """What `LeanTx` and `PgTx` share: a driver connection, its dialect, and the statements
+    deferred until the next one or COMMIT."""
 
-    def __init__(self, connection: onehop.OneHopConnection, dialect: Dialect) -> None:
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.connection = connection
         self.dialect = dialect
-        self._deferred: list[onehop.Deferred] = []
+        self._deferred: list[tuple[Compiled, onehop.Deferred]] = []
 
     def defer(self, statement: Executable, parameters: Params | Sequence[Params]) -> None:
-        """Queue a statement whose result nobody reads: it goes to SQLite with the next statement
-        or with COMMIT, in the same trip. Its error, if any, is raised there."""
+        """Queue a statement whose result nobody reads: it runs before the transaction's next
+        statement or COMMIT (on SQLite in the same trip). Its error, if any, is raised there."""
         if isinstance(parameters, Sequence) and not parameters:
             return
-        self._deferred.append(_prepared(statement, self.dialect, parameters)[1])
+        self._deferred.append(_prepared(statement, self.dialect, parameters))
+
+    def _take_deferred(self) -> list[tuple[Compiled, onehop.Deferred]]:
+        deferred, self._deferred = self._deferred, []
+        return deferred
+
+
+class LeanTx(_Tx):
+    """One write transaction on a SQLite connection of its own (`Database.write()`)."""
+
+    connection: onehop.OneHopConnection
 
     async def finish(self) -> None:
         """COMMIT, after whatever is still deferred (one trip)."""
-        deferred, self._deferred = self._deferred, []
+        deferred = [run for _, run in self._take_deferred()]
         with driver_errors("COMMIT", None):
             await self.connection.commit_after(deferred)
 
@@ -248,7 +259,7 @@ class LeanTx:
         self, statement: Executable, parameters: Params | Sequence[Params] | None = None
     ) -> LeanResult:
         compiled, (sql, values, many) = _prepared(statement, self.dialect, parameters)
-        deferred, self._deferred = self._deferred, []
+        deferred = [run for _, run in self._take_deferred()]
         with driver_errors(sql, values):
             _, rowcount, _, raw = await self.connection._statement(sql, values, many=many, before=deferred)
         return LeanResult(compiled.meta(), raw, rowcount)
@@ -334,23 +345,12 @@ async def pg_fetch(connection: Any, dialect: Dialect, query: Query, params: Para
     return compiled.rows(rows, coltypes)
 
 
-class PgTx:
+class PgTx(_Tx):
     """`LeanTx` on PostgreSQL: one write transaction on an asyncpg connection (`Database.write()`),
     statements compiled once, deferred ones run before the next statement or COMMIT."""
 
-    def __init__(self, connection: Any, dialect: Dialect) -> None:
-        self.connection = connection
-        self.dialect = dialect
-        self._deferred: list[tuple[Compiled, onehop.Deferred]] = []
-
-    def defer(self, statement: Executable, parameters: Params | Sequence[Params]) -> None:
-        if isinstance(parameters, Sequence) and not parameters:
-            return
-        self._deferred.append(_prepared(statement, self.dialect, parameters))
-
     async def _flush(self) -> None:
-        deferred, self._deferred = self._deferred, []
-        for compiled, (sql, values, many) in deferred:
+        for compiled, (sql, values, many) in self._take_deferred():
             await _pg_run(self.connection, compiled, sql, values, many)
 
     async def finish(self) -> None:
@@ -409,6 +409,7 @@ __all__ = [
     "LeanResult",
     "LeanTx",
     "Params",
+    "PgTx",
     "Query",
     "Reads",
     "Rows",
@@ -416,6 +417,9 @@ __all__ = [
     "compile_for",
     "driver_errors",
     "in_tx",
+    "pg_dead",
+    "pg_errors",
+    "pg_fetch",
     "read_on",
     "write_later",
 ]
