@@ -83,29 +83,29 @@ class InboxWriter:
             if fresh:
                 self._on_commit()
 
-    async def _one_by_one(self, batch: list[_Waiting], first: Exception) -> set[str]:
+    async def _one_by_one(self, batch: list[_Waiting], error: Exception) -> set[str]:
         """After a failed batch: each message in a transaction of its own. Two failures in a row
         say the database is the trouble, not a row: the rest fail at once (5xx, Twilio retries)."""
         fresh: set[str] = set()
         failed, in_a_row = 0, 0
         for n, (message, fut) in enumerate(batch):
             if in_a_row >= 2:
-                _fail(batch[n:], first)
+                _fail(batch[n:], error)
                 failed += len(batch) - n
                 break
             try:
                 new = await self._insert([message])
             except Exception as exc:
-                first, failed, in_a_row = exc, failed + 1, in_a_row + 1
+                error, failed, in_a_row = exc, failed + 1, in_a_row + 1
                 _fail([(message, fut)], exc)
                 continue
             in_a_row = 0
             fresh |= new
             _resolve([(message, fut)], new)
         if failed:
-            log.error("inbox.write_failed", error=type(first).__name__, batch=len(batch), failed=failed)
+            log.error("inbox.write_failed", error=type(error).__name__, batch=len(batch), failed=failed)
         else:
-            log.warning("inbox.write_retried", error=type(first).__name__, batch=len(batch))
+            log.warning("inbox.write_retried", error=type(error).__name__, batch=len(batch))
         return fresh
 
 
