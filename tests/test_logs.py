@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import io
 import json
 import logging
@@ -129,3 +130,53 @@ def test_outside_a_loop_per_turn_lines_are_written_at_once() -> None:
     finally:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
+
+
+def test_json_line_renders_as_the_processor_chain_does() -> None:
+    """The server's one-call processor gives the line structlog's chain gives (shared processors,
+    ExceptionRenderer, scrub, JSONRenderer): context variables, level, a UTC timestamp, secrets
+    dropped, phones masked, an object JSON has no type for, an exception's traceback."""
+    from bot.logs import JsonLine, shared_processors
+
+    line = JsonLine()
+    chain = [*shared_processors(), line.exceptions, scrub, structlog.processors.JSONRenderer()]
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque +15550009999>"
+
+    def through_chain(name: str, event: dict[str, object]) -> dict[str, object]:
+        value: object = dict(event)
+        for processor in chain:
+            value = processor(None, name, value)  # type: ignore[arg-type]
+        return dict(json.loads(str(value)))
+
+    try:
+        raise ValueError("boom for +15550001111")
+    except ValueError as exc:
+        error = exc
+    events = [
+        ("info", {"event": "sms.sent", "logger": "bot.sender", "twilio_sid": "SMx", "attempts": 1}),
+        ("warning", {"event": "x.y", "token": "t0p", "note": "from +15550001111", "n": None, "f": 1.5}),
+        ("error", {"event": "x.failed", "exc_info": error, "ok": True, "obj": Opaque()}),
+        (
+            "exception",
+            {"event": "x.failed", "exc_info": error, "nested": {"password": "p", "to": "+15550002222"}},
+        ),
+    ]
+    structlog.contextvars.bind_contextvars(outbox_id=7, to="+1******1111")
+    try:
+        for name, event in events:
+            ours = json.loads(str(line(None, name, dict(event))))
+            theirs = through_chain(name, event)
+            ours_at, theirs_at = (
+                datetime.datetime.fromisoformat(str(d.pop("timestamp")).replace("Z", "+00:00"))
+                for d in (ours, theirs)
+            )
+            assert abs((ours_at - theirs_at).total_seconds()) < 60
+            assert ours == theirs
+            assert list(ours) == list(theirs)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    stamp = json.loads(str(line(None, "info", {"event": "e"})))["timestamp"]
+    assert datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").year >= 2026

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.twilio_client import form_encoded
+import aiohttp
+import pytest
+from aiohttp import web
+from twilio.rest import Client
+
+from bot.config import TwilioConfig
+from bot.twilio_client import SendError, Sent, SessionHttpClient, TwilioTransport, form_encoded
 from storage import outbox
 from tests.conftest import ALICE, BOB, Bot, wait_for
 
@@ -157,3 +163,67 @@ def test_the_send_form_is_encoded_as_urlencode_encodes_it() -> None:
     ]
     for form in forms:
         assert form_encoded(form) == urlencode(form).encode("ascii")
+
+
+async def test_a_send_posts_what_twilios_create_async_posts(aiohttp_server: Any) -> None:
+    """The transport posts Messages.json itself: the same URL, form and Basic credentials as the
+    twilio library's `create_async` with the same arguments, seen by one server."""
+    seen: list[tuple[str, dict[str, str], str | None]] = []
+
+    async def create(request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        seen.append((request.path, form, request.headers.get("Authorization")))
+        return web.json_response({"sid": "SM" + "0" * 32, "status": "queued"}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create)
+    server = await aiohttp_server(app)
+    base = str(server.make_url("")).rstrip("/")
+    for sender in ({"from_number": "+15550000000"}, {"messaging_service_sid": "MG" + "1" * 32}):
+        config = TwilioConfig(account_sid="AC" + "2" * 32, auth_token="tok", api_base=base, **sender)
+        async with aiohttp.ClientSession() as session:
+            transport = TwilioTransport(session, config, "https://bot.example/twilio/status")
+            sent = await transport.send("+15550001111", "héllo & bye 🙂")
+            # the library over the same HTTP seam: its URL, form fields and credentials
+            library = Client(
+                config.account_sid, config.auth_token, http_client=SessionHttpClient(session, 5.0)
+            )
+            library.api.base_url = base
+            fields = (
+                {"from_": config.from_number}
+                if config.from_number
+                else {"messaging_service_sid": config.messaging_service_sid}
+            )
+            await library.messages.create_async(
+                to="+15550001111",
+                body="héllo & bye 🙂",
+                status_callback="https://bot.example/twilio/status",
+                **fields,
+            )
+        assert sent == Sent(sid="SM" + "0" * 32, status="queued")
+        ours, theirs = seen[-2], seen[-1]
+        assert ours == theirs
+
+
+async def test_an_unreadable_answer_to_a_send_is_a_retry_after_a_look(aiohttp_server: Any) -> None:
+    """Twilio answered 2xx but not with a message: it may have taken it, so the sender tries
+    again after looking for it (a SendError without a status, as after a timeout)."""
+
+    async def create(request: web.Request) -> web.Response:
+        return web.Response(text="<html>proxy</html>", status=201)
+
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create)
+    server = await aiohttp_server(app)
+    config = TwilioConfig(
+        account_sid="AC" + "2" * 32,
+        auth_token="tok",
+        from_number="+15550000000",
+        api_base=str(server.make_url("")),
+    )
+    async with aiohttp.ClientSession() as session:
+        transport = TwilioTransport(session, config, "https://bot.example/twilio/status")
+        with pytest.raises(SendError) as raised:
+            await transport.send("+15550001111", "hi")
+    assert raised.value.status is None
+    assert raised.value.retryable
