@@ -195,7 +195,12 @@ class TwilioTransport:
         sid and status from the answer (the library's request building and its MessageInstance,
         with three RFC 2822 dates parsed, were 16 us a send; BENCHMARKS.md)."""
         field, sender = self._from
-        form = {"To": to, field: sender, "Body": body, "StatusCallback": self._status_callback}
+        form: dict[str, object] = {
+            "To": to,
+            field: sender,
+            "Body": body,
+            "StatusCallback": self._status_callback,
+        }
         response = await self._http.request(
             "POST", self._messages, data=form, headers=SEND_HEADERS, auth=self._auth
         )
