@@ -76,11 +76,6 @@ def _secret(key: object) -> bool:
 
 
 def _scrub(value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        return mask_phones_in(value) if "+" in value else value
-    if kind is int or kind is float or value is None or kind is bool:
-        return value
     if isinstance(value, str):
         return mask_phones_in(value)
     if isinstance(value, _PLAIN):
