@@ -285,6 +285,36 @@ async def test_the_migrations_create_exactly_the_schema_module(database_url: str
     assert differences == [], "\n".join(map(repr, differences))
 
 
+async def test_every_foreign_key_column_leads_an_index(database_url: str) -> None:
+    """Deleting a parent row (the retention purge of inbox rows, an account's deletion) makes the
+    database find the children of each one: without an index on the child's column, a scan of
+    the child table per deleted row (quadratic for the purge). Checked on the migrated database,
+    SQLite and PostgreSQL: each foreign key column is the first of an index, primary key or
+    unique constraint."""
+    db = await open_database(database_url, migrate=True)
+    try:
+        async with db.engine.connect() as conn:
+
+            def unindexed(sync_conn: sa.Connection) -> list[str]:
+                inspector = sa.inspect(sync_conn)
+                missing = []
+                for table in inspector.get_table_names():
+                    if table == "alembic_version":
+                        continue
+                    leading = {index["column_names"][0] for index in inspector.get_indexes(table)}
+                    leading |= {u["column_names"][0] for u in inspector.get_unique_constraints(table)}
+                    leading |= set(inspector.get_pk_constraint(table)["constrained_columns"][:1])
+                    for fk in inspector.get_foreign_keys(table):
+                        if fk["constrained_columns"][0] not in leading:
+                            missing.append(f"{table}.{fk['constrained_columns'][0]}")
+                return missing
+
+            missing = await conn.run_sync(unindexed)
+    finally:
+        await db.close()
+    assert missing == []
+
+
 def _default_text(value: Any) -> str:
     """A server default as reflected or rendered, without quoting, casts or parentheses:
     `'pending'::character varying`, `('pending')` and `'pending'` are all `pending`; SQLite's 0
