@@ -256,3 +256,15 @@ async def test_rollback_knows_of_a_transaction_begun_by_any_call(tmp_path: Path)
         assert await cursor.fetchall() == [(0,)]
     finally:
         await connection.close()
+
+
+async def test_the_redact_job_reads_only_the_rows_it_has_to_redact(sqlite_db: Database) -> None:
+    """The redact-links job (every minute, with the write lock held) goes by the partial index
+    ix_outbox_unredacted: it scanned the whole outbox (30 days of replies), 11 ms for 263,600 rows."""
+    plan = await query_plan(
+        sqlite_db,
+        "UPDATE outbox",
+        lambda conn: outbox.redact_sent(conn, before=time.time()),
+    )
+    assert any("USING INDEX ix_outbox_unredacted (created_at<?)" in line for line in plan), plan
+    assert not any(line.startswith("SCAN") for line in plan), plan
