@@ -5,7 +5,8 @@
 A migrated SQLite file with ROWS handled inbox rows older than the 7 days they are kept, each
 with the reply it got in the outbox (kept 30 days, so still there), and `--outbox-extra` more
 outbox rows (the rest of the 30 days' replies), then `scheduler.jobs`'s
-retention job: the time it holds the write transaction. `--without-index` drops
+retention job, timed: in all, and its longest transaction (the longest SQLite's write lock is
+held at a time; the job deletes in batches of `scheduler.jobs.PURGE_BATCH`). `--without-index` drops
 `ix_outbox_inbox_id` first (as before migration 0011): each deleted inbox row then scans the
 outbox for rows to set NULL.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +35,7 @@ from storage.schema import inbox, outbox
 DAY = 86400
 
 
-async def one(rows: int, extra: int, without_index: bool) -> float:
+async def one(rows: int, extra: int, without_index: bool) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = await open_database(f"sqlite:///{tmp}/bench.db", migrate=True)
         try:
@@ -83,6 +86,18 @@ async def one(rows: int, extra: int, without_index: bool) -> float:
                     )
                 if without_index:
                     await conn.execute(sa.text("DROP INDEX ix_outbox_inbox_id"))
+            longest = 0.0
+            tx = db.tx
+
+            @contextlib.asynccontextmanager
+            async def timed() -> AsyncIterator[Any]:
+                nonlocal longest
+                began = time.perf_counter()
+                async with tx() as conn:
+                    yield conn
+                longest = max(longest, time.perf_counter() - began)
+
+            db.tx = timed  # type: ignore[method-assign]
             deps: Any = SimpleNamespace(db=db, now=time.time)
             started = time.perf_counter()
             await jobs.retention(deps)
@@ -90,17 +105,19 @@ async def one(rows: int, extra: int, without_index: bool) -> float:
             async with db.read() as conn:
                 left = (await conn.execute(sa.select(sa.func.count()).select_from(inbox))).scalar()
             assert left == 0, left
-            return took
+            return took, longest
         finally:
             await db.close()
 
 
 async def main(args: argparse.Namespace) -> None:
     for rows in (int(r) for r in args.rows.split(",")):
-        took = await one(rows, args.outbox_extra, args.without_index)
+        took, longest = await one(rows, args.outbox_extra, args.without_index)
         index = "without" if args.without_index else "with"
         total = rows + args.outbox_extra
-        print(f"{rows:>7} inbox rows, {total} outbox rows: purged in {took:6.2f} s ({index} the index)")
+        print(
+            f"{rows:>7} inbox rows, {total} outbox rows: purged in {took:6.2f} s, longest transaction {longest:6.3f} s ({index} the index)"
+        )
 
 
 if __name__ == "__main__":

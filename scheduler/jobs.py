@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deps import Deps
 from bot.logs import get_logger
@@ -17,12 +21,34 @@ OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
 LINK_SHOW_SECONDS = 15 * 60  # `textwire chat` shows links in full for this long in development
 
 
+PURGE_BATCH = 5000  # rows a transaction: on SQLite the write lock is held for ~30 ms at a time
+
+
+async def _in_batches(deps: Deps, purge: Callable[[AsyncConnection, int], Awaitable[int]]) -> int:
+    """Run `purge` (delete up to N rows) a transaction at a time until it deletes fewer than N:
+    an hour of a busy inbox is hundreds of thousands of rows, and one transaction for all of them
+    held SQLite's write lock (webhooks and the worker waiting) for seconds. Between batches the
+    webhook's and the worker's transactions get their turn."""
+    total = 0
+    while True:
+        async with deps.db.tx() as conn:
+            deleted = await purge(conn, PURGE_BATCH)
+        total += deleted
+        if deleted < PURGE_BATCH:
+            return total
+        await asyncio.sleep(0)
+
+
 async def retention(deps: Deps) -> None:
     """Purge handled inbox rows after 7 days and finished outbox rows after 30."""
     now = deps.now()
+    purged_in = await _in_batches(
+        deps, lambda conn, limit: inbox.purge(conn, before=now - INBOX_KEEP_SECONDS, limit=limit)
+    )
+    purged_out = await _in_batches(
+        deps, lambda conn, limit: outbox.purge(conn, before=now - OUTBOX_KEEP_SECONDS, limit=limit)
+    )
     async with deps.db.tx() as conn:
-        purged_in = await inbox.purge(conn, before=now - INBOX_KEEP_SECONDS)
-        purged_out = await outbox.purge(conn, before=now - OUTBOX_KEEP_SECONDS)
         purged_x = await xaccounts.purge(conn, now=now, posts_before=now - INBOX_KEEP_SECONDS)
         await conn.execute(sa.delete(reply_log).where(reply_log.c.at < now - KEEP_SECONDS))
     log.info("retention.purged", inbox=purged_in, outbox=purged_out, x=purged_x)

@@ -352,9 +352,14 @@ async def depth(conn: AsyncConnection) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
-async def purge(conn: AsyncConnection, *, before: float) -> int:
-    """Delete handled rows older than `before` (retention)."""
-    result = await conn.execute(
-        sa.delete(inbox).where(inbox.c.status.in_(("done", "failed")), inbox.c.done_at < before)
+async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
+    """Delete up to `limit` handled rows older than `before` (retention: called until it deletes
+    fewer, a transaction each)."""
+    doomed = (
+        sa.select(inbox.c.id)
+        .where(inbox.c.status.in_(("done", "failed")), inbox.c.done_at < before)
+        .limit(limit)
+        .scalar_subquery()
     )
+    result = await conn.execute(sa.delete(inbox).where(inbox.c.id.in_(doomed)))
     return result.rowcount

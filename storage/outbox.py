@@ -238,12 +238,16 @@ async def depth(conn: AsyncConnection) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
-async def purge(conn: AsyncConnection, *, before: float) -> int:
-    result = await conn.execute(
-        sa.delete(outbox).where(
-            outbox.c.status.in_(("sent", "failed", "skipped")), outbox.c.created_at < before
-        )
+async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
+    """Delete up to `limit` finished rows created before `before` (retention: called until it
+    deletes fewer, a transaction each)."""
+    doomed = (
+        sa.select(outbox.c.id)
+        .where(outbox.c.status.in_(("sent", "failed", "skipped")), outbox.c.created_at < before)
+        .limit(limit)
+        .scalar_subquery()
     )
+    result = await conn.execute(sa.delete(outbox).where(outbox.c.id.in_(doomed)))
     return result.rowcount
 
 
