@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deps import Deps
 from bot.logs import get_logger
 from bot.replyguard import KEEP_SECONDS
 from storage import inbox, outbox, xaccounts
+from storage.db import delete_some
 from storage.schema import reply_log
 
 log = get_logger(__name__)
@@ -40,7 +40,9 @@ async def _in_batches(deps: Deps, purge: Callable[[AsyncConnection, int], Awaita
 
 
 async def retention(deps: Deps) -> None:
-    """Purge handled inbox rows after 7 days and finished outbox rows after 30."""
+    """Purge handled inbox rows and post intents after 7 days, finished outbox rows after 30,
+    the reply guard's rows after its window, expired links and sessions. The big tables in
+    batches, a transaction each."""
     now = deps.now()
     purged_in = await _in_batches(
         deps, lambda conn, limit: inbox.purge(conn, before=now - INBOX_KEEP_SECONDS, limit=limit)
@@ -48,9 +50,15 @@ async def retention(deps: Deps) -> None:
     purged_out = await _in_batches(
         deps, lambda conn, limit: outbox.purge(conn, before=now - OUTBOX_KEEP_SECONDS, limit=limit)
     )
+    purged_x = await _in_batches(
+        deps, lambda conn, limit: xaccounts.purge_posts(conn, before=now - INBOX_KEEP_SECONDS, limit=limit)
+    )
+    await _in_batches(
+        deps,
+        lambda conn, limit: delete_some(conn, reply_log, reply_log.c.at < now - KEEP_SECONDS, limit=limit),
+    )
     async with deps.db.tx() as conn:
-        purged_x = await xaccounts.purge(conn, now=now, posts_before=now - INBOX_KEEP_SECONDS)
-        await conn.execute(sa.delete(reply_log).where(reply_log.c.at < now - KEEP_SECONDS))
+        purged_x += await xaccounts.purge(conn, now=now)
     log.info("retention.purged", inbox=purged_in, outbox=purged_out, x=purged_x)
 
 

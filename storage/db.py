@@ -412,6 +412,7 @@ __all__ = [
     "SchemaNotCurrent",
     "alembic_config",
     "async_url",
+    "delete_some",
     "head_revision",
     "insert_ignore",
     "insert_ignoring",
@@ -459,3 +460,12 @@ def upsert(conn: lean.Writer, table: sa.Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+async def delete_some(conn: Any, table: sa.Table, *where: sa.ColumnElement[bool], limit: int) -> int:
+    """Delete up to `limit` rows of `table` (by its `id`) that match `where`; the count deleted.
+    For purges that run a transaction at a time until a batch comes back short (a DELETE has no
+    LIMIT on PostgreSQL, nor in SQLite's default build)."""
+    doomed = sa.select(table.c.id).where(*where).limit(limit).scalar_subquery()
+    result = await conn.execute(sa.delete(table).where(table.c.id.in_(doomed)))
+    return int(result.rowcount)

@@ -11,7 +11,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import SQLITE_PRAGMAS, Database, insert_ignore
+from storage.db import SQLITE_PRAGMAS, Database, delete_some, insert_ignore
 from storage.lean import Query, Writer, write_later
 from storage.schema import INBOX_DONE, inbox
 
@@ -355,11 +355,6 @@ async def depth(conn: AsyncConnection) -> dict[str, int]:
 async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
     """Delete up to `limit` handled rows older than `before` (retention: called until it deletes
     fewer, a transaction each)."""
-    doomed = (
-        sa.select(inbox.c.id)
-        .where(inbox.c.status.in_(("done", "failed")), inbox.c.done_at < before)
-        .limit(limit)
-        .scalar_subquery()
+    return await delete_some(
+        conn, inbox, inbox.c.status.in_(("done", "failed")), inbox.c.done_at < before, limit=limit
     )
-    result = await conn.execute(sa.delete(inbox).where(inbox.c.id.in_(doomed)))
-    return result.rowcount

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignore, insert_ignoring
+from storage.db import delete_some, insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.schema import outbox
 
@@ -241,14 +241,13 @@ async def depth(conn: AsyncConnection) -> dict[str, int]:
 async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
     """Delete up to `limit` finished rows created before `before` (retention: called until it
     deletes fewer, a transaction each)."""
-    doomed = (
-        sa.select(outbox.c.id)
-        .where(outbox.c.status.in_(("sent", "failed", "skipped")), outbox.c.created_at < before)
-        .limit(limit)
-        .scalar_subquery()
+    return await delete_some(
+        conn,
+        outbox,
+        outbox.c.status.in_(("sent", "failed", "skipped")),
+        outbox.c.created_at < before,
+        limit=limit,
     )
-    result = await conn.execute(sa.delete(outbox).where(outbox.c.id.in_(doomed)))
-    return result.rowcount
 
 
 async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None = None) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignoring, upsert
+from storage.db import delete_some, insert_ignoring, upsert
 from storage.lean import Query, Reads, Writer, in_tx
 from storage.schema import link_tokens, oauth_sessions, posts, users, x_tokens
 
@@ -362,9 +362,9 @@ async def post_of(conn: AsyncConnection, message_sid: str) -> tuple[str, str | N
     return (str(row.state), row.tweet_id) if row else None
 
 
-async def purge(conn: AsyncConnection, *, now: float, posts_before: float) -> int:
+async def purge(conn: AsyncConnection, *, now: float) -> int:
     """Expired links and browser sessions (a day after expiry: the 410 page still says "used or
-    expired" meanwhile), and post intents as old as the inbox rows they guard."""
+    expired" meanwhile)."""
     count = 0
     for table, column in (
         (link_tokens, link_tokens.c.expires_at),
@@ -372,5 +372,9 @@ async def purge(conn: AsyncConnection, *, now: float, posts_before: float) -> in
     ):
         result = await conn.execute(sa.delete(table).where(column < now - 86400))
         count += result.rowcount
-    result = await conn.execute(sa.delete(posts).where(posts.c.created_at < posts_before))
-    return count + result.rowcount
+    return count
+
+
+async def purge_posts(conn: AsyncConnection, *, before: float, limit: int) -> int:
+    """Up to `limit` post intents older than `before` (as old as the inbox rows they guard)."""
+    return await delete_some(conn, posts, posts.c.created_at < before, limit=limit)

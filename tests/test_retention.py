@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from scheduler import jobs
 from storage.db import open_database
-from storage.schema import inbox, outbox
+from storage.schema import inbox, outbox, posts, reply_log, users
 
 DAY = 86400.0
 
@@ -73,6 +73,33 @@ async def test_old_handled_rows_go_in_batches_and_the_rest_stay(
                     for n in range(7)
                 ],
             )
+            # post intents (7 days, as the inbox) and the reply guard's rows (its window): 6 old
+            # of each (batches of 5, 1) and one recent
+            user_id = (
+                await conn.execute(
+                    sa.insert(users).values(phone="+15550001111", created_at=old).returning(users.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                sa.insert(posts),
+                [
+                    {
+                        "message_sid": f"SMpost{n}",
+                        "user_id": user_id,
+                        "state": "posted",
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                    for n, at in enumerate([old] * 6 + [now - DAY])
+                ],
+            )
+            await conn.execute(
+                sa.insert(reply_log),
+                [
+                    {"phone": "+15550001111", "message_sid": f"SMlog{n}", "at": at}
+                    for n, at in enumerate([now - 3600.0] * 6 + [now])
+                ],
+            )
         transactions = 0
         tx = db.tx
 
@@ -89,6 +116,8 @@ async def test_old_handled_rows_go_in_batches_and_the_rest_stay(
         async with db.read() as conn:
             left = sorted((await conn.execute(sa.select(inbox.c.id))).scalars())
             pointers = dict((await conn.execute(sa.select(outbox.c.dedupe_key, outbox.c.inbox_id))).all())
+            posts_left = list((await conn.execute(sa.select(posts.c.message_sid))).scalars())
+            log_left = list((await conn.execute(sa.select(reply_log.c.message_sid))).scalars())
     finally:
         await db.close()
     assert left == [14, 15, 16]
@@ -97,8 +126,12 @@ async def test_old_handled_rows_go_in_batches_and_the_rest_stay(
     assert {key for key, inbox_id in pointers.items() if inbox_id is None} == {
         f"SM{n:032d}:0" for n in range(1, 14)
     } | {"old6"}
-    # inbox: 5 + 5 + 3 (the failed one too), the last batch short; outbox: 5 + 1; the rest: one
-    assert transactions == 3 + 2 + 1
+    assert posts_left == ["SMpost6"]
+    assert log_left == ["SMlog6"]
+    # inbox: 5 + 5 + 3 (the failed one too), the last batch short; outbox, post intents and the
+    # reply guard's rows: 5 + 1 each; links and sessions: one
+    assert transactions == 3 + 2 + 2 + 2 + 1
     [purged] = [line for line in logs if line["event"] == "retention.purged"]
     assert purged["inbox"] == 13
     assert purged["outbox"] == 6
+    assert purged["x"] == 6
