@@ -21,7 +21,7 @@ OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
 LINK_SHOW_SECONDS = 15 * 60  # `textwire chat` shows links in full for this long in development
 
 
-PURGE_BATCH = 5000  # rows a transaction: on SQLite the write lock is held for ~30 ms at a time
+PURGE_BATCH = 5000  # rows a transaction: SQLite's write lock held at most ~60 ms at a time (bench/purge.py)
 
 
 async def _in_batches(deps: Deps, purge: Callable[[AsyncConnection, int], Awaitable[int]]) -> int:
