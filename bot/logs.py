@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import datetime
 import json
 import logging
 import re
@@ -93,10 +92,8 @@ def scrub(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDic
     Every log line passes here (three a text): the common keys (seen before) and values (strings
     without a `+`, numbers) take the first checks, inline."""
     out = {}
-    seen = _SECRET_SEEN
     for key, value in event_dict.items():
-        secret = seen.get(key)
-        if secret if secret is not None else _secret(key):
+        if _secret(key):
             continue
         kind = type(value)
         if kind is str:
@@ -116,28 +113,13 @@ def _json_default(obj: Any) -> Any:
         return repr(obj)
 
 
-class _UtcClock:
-    """`TimeStamper(fmt="iso", utc=True)`'s text (`2026-11-24T03:47:09.397281Z`), the part up to
-    the second formatted once a second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._head = ""
-
-    def stamp(self) -> str:
-        now = datetime.datetime.now(tz=datetime.UTC)
-        second = int(now.timestamp())
-        if second != self._second:
-            self._second, self._head = second, now.strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._head}.{now.microsecond:06d}Z"
-
-
-encode = json.JSONEncoder(default=_json_default).encode
+_encode = json.JSONEncoder(default=_json_default).encode
+_timestamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
 
 
 class JsonLine:
     """structlog's own lines in one processor: `shared_processors()` (the bound context
-    variables, the level, an ISO UTC timestamp; no `color_message`), then `ExceptionRenderer`,
+    variables, the level, the ISO UTC timestamp; no `color_message`), then `ExceptionRenderer`,
     `scrub` and `JSONRenderer`, with the same result. The server writes three lines a text: the
     processor chain's calls and copies were a tenth of a text's CPU (BENCHMARKS.md)."""
 
@@ -147,15 +129,14 @@ class JsonLine:
         )
         # one encoder for every line (json.dumps with `default=` builds one a call)
         self.render = structlog.processors.JSONRenderer(
-            serializer=lambda obj, **_: encode(obj)  # JSONRenderer passes its own keywords
+            serializer=lambda obj, **_: _encode(obj)  # JSONRenderer passes its own keywords
         )
-        self._clock = _UtcClock()
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str | bytes:
         structlog.contextvars.merge_contextvars(logger, name, event_dict)
         structlog.processors.add_log_level(logger, name, event_dict)
-        event_dict["timestamp"] = self._clock.stamp()
-        event_dict.pop("color_message", None)
+        _timestamp(logger, name, event_dict)
+        _drop_color_message(logger, name, event_dict)
         if "exc_info" in event_dict or "exception" in event_dict:
             event_dict = self.exceptions(logger, name, event_dict)
         return self.render(logger, name, scrub(logger, name, event_dict))
@@ -170,7 +151,7 @@ def shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _timestamp,
         _drop_color_message,
     ]
 
