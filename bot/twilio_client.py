@@ -172,7 +172,6 @@ SEND_HEADERS = {"Accept": "application/json", "User-Agent": "textwire"}
 
 class TwilioTransport:
     def __init__(self, session: aiohttp.ClientSession, config: TwilioConfig, status_callback: str) -> None:
-        self._config = config
         self._status_callback = status_callback
         self._http = SessionHttpClient(session, config.timeout_seconds)
         self._client = Client(config.account_sid, config.auth_token, http_client=self._http)

@@ -462,7 +462,9 @@ def upsert(conn: lean.Writer, table: sa.Table) -> Any:
     return sqlite_insert(table)
 
 
-async def delete_some(conn: Any, table: sa.Table, *where: sa.ColumnElement[bool], limit: int) -> int:
+async def delete_some(
+    conn: AsyncConnection, table: sa.Table, *where: sa.ColumnElement[bool], limit: int
+) -> int:
     """Delete up to `limit` rows of `table` (by its `id`) that match `where`; the count deleted.
     For purges that run a transaction at a time until a batch comes back short (a DELETE has no
     LIMIT on PostgreSQL, nor in SQLite's default build)."""
