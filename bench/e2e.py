@@ -57,6 +57,7 @@ from bot.config import ServerConfig  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ACCOUNT_SID = "AC" + "1" * 32
 BODY = "\\HELP"  # --body
+WARMUP_BODY = "\\HELP"  # --warmup-body (default: --body)
 AUTH_TOKEN = secrets.token_hex(16)
 
 
@@ -163,14 +164,15 @@ class Load:
         except aiohttp.ClientError:
             self.errors += 1
 
-    def plan(self, count: int) -> list[tuple[str, bytes, str]]:
+    def plan(self, count: int, body: str | None = None) -> list[tuple[str, bytes, str]]:
+        text = BODY if body is None else body
         return [
-            (s, *self.signed(s, BODY)) for s in (self.senders[i % len(self.senders)] for i in range(count))
+            (s, *self.signed(s, text)) for s in (self.senders[i % len(self.senders)] for i in range(count))
         ]
 
-    async def closed(self, count: int, connections: int) -> float:
-        """Post `count` texts through `connections` loops; the first post's time."""
-        plan = self.plan(count)
+    async def closed(self, count: int, connections: int, body: str | None = None) -> float:
+        """Post `count` texts (`body`, else `--body`) through `connections` loops; the first post's time."""
+        plan = self.plan(count, body)
         queue = collections.deque(plan)
         start = time.monotonic()
 
@@ -263,7 +265,7 @@ async def run_one(
         load = Load(fake, port, env["BENCH_PUBLIC_URL"], token, senders)
         try:
             fake.reset()
-            await load.closed(len(senders), 64)  # they texted before
+            await load.closed(len(senders), 64, WARMUP_BODY)  # they texted before
             if not await fake.wait_answered(len(senders), 120):
                 raise SystemExit(f"{name}: warm-up not answered ({fake.answered}/{len(senders)})")
             await asyncio.sleep(0.5)
@@ -529,8 +531,10 @@ def main() -> None:
         default="\\HELP",
         help="the text every sender sends; the reply guard answers a repeated ask (\\HELP) once a"
         " sender in 10 minutes, so measure textwire's throughput with a command that is not an ask,"
-        " such as \\ROOMS",
+        " such as \\ROOMS; or warm up with one (--warmup-body) and make the burst each sender's"
+        " first \\HELP (--senders = --burst)",
     )
+    parser.add_argument("--warmup-body", help="what the senders text before (default: --body)")
     parser.add_argument(
         "--repeat",
         type=int,
@@ -555,8 +559,9 @@ def main() -> None:
         args.baseline = str(Path(args.baseline).resolve())
     if args.cprofile:
         args.cprofile = str(Path(args.cprofile).resolve())
-    global BODY
+    global BODY, WARMUP_BODY
     BODY = args.body
+    WARMUP_BODY = args.warmup_body if args.warmup_body is not None else args.body
     os.sched_setaffinity(0, {args.load_core})
     uvloop.run(amain(args))
 
