@@ -30,10 +30,16 @@ class Metrics:
             registry=self.registry,
         )
         self.inbox_depth = Gauge(
-            "textwire_inbox_depth", "Inbox rows by status", ["status"], registry=self.registry
+            "textwire_inbox_depth",
+            "Unfinished inbox rows (the queue) by status",
+            ["status"],
+            registry=self.registry,
         )
         self.outbox_depth = Gauge(
-            "textwire_outbox_depth", "Outbox rows by status", ["status"], registry=self.registry
+            "textwire_outbox_depth",
+            "Unfinished outbox rows (the queue) by status",
+            ["status"],
+            registry=self.registry,
         )
         self.delivery = Counter(
             "textwire_delivery_status_total",

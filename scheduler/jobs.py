@@ -21,7 +21,8 @@ OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
 LINK_SHOW_SECONDS = 15 * 60  # `textwire chat` shows links in full for this long in development
 
 
-PURGE_BATCH = 5000  # rows a transaction: SQLite's write lock held at most ~60 ms at a time (bench/purge.py)
+# rows a transaction: SQLite's write lock held ~50 ms at a time next to a million kept rows
+PURGE_BATCH = 1000  # (bench/purge.py --kept)
 
 
 async def _in_batches(deps: Deps, purge: Callable[[AsyncConnection, int], Awaitable[int]]) -> int:

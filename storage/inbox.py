@@ -347,14 +347,28 @@ async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
+# Rows still to handle or being handled; every other status (done, failed) is final.
+UNFINISHED = ("pending", "processing", "parked")
+
+
 async def depth(conn: AsyncConnection) -> dict[str, int]:
-    rows = (await conn.execute(sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status))).all()
-    return {str(status): int(count) for status, count in rows}
+    """The queue: unfinished rows by status, 0 for a status with none (by ix_inbox_queue; the
+    done rows, days of them, are not counted on every scrape)."""
+    query = (
+        sa.select(inbox.c.status, sa.func.count())
+        .where(inbox.c.status.in_(UNFINISHED))
+        .group_by(inbox.c.status)
+    )
+    counts = dict.fromkeys(UNFINISHED, 0)
+    for status, count in (await conn.execute(query)).all():
+        counts[str(status)] = int(count)
+    return counts
 
 
 async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
     """Delete up to `limit` handled rows older than `before` (retention: called until it deletes
-    fewer, a transaction each)."""
+    fewer, a transaction each). By ix_inbox_done_at: `NOT IN` the unfinished statuses rather than
+    `IN` the final ones, or SQLite walks every done row by ix_inbox_queue (status=?) instead."""
     return await delete_some(
-        conn, inbox, inbox.c.status.in_(("done", "failed")), inbox.c.done_at < before, limit=limit
+        conn, inbox, inbox.c.status.not_in(UNFINISHED), inbox.c.done_at < before, limit=limit
     )

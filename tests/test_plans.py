@@ -1,0 +1,142 @@
+"""The recurring jobs find their rows by an index, on both databases.
+
+The clean-up jobs run every minute to every hour next to tables that keep days of rows (the inbox
+7 days, the outbox 30). A statement that walks the kept rows to find the few old ones costs more
+every day the service runs, and on SQLite it does so with the write lock held: webhooks and the
+worker wait (bench/purge.py --kept: 0.15 s a table a run at a million kept rows, before migration
+0013). Every statement these jobs and the `/metrics` scrape run is captured here and explained:
+on SQLite no table is SCANned; on PostgreSQL, with sequential scans priced out, none is left (an
+index can serve each)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+
+from scheduler import jobs
+from storage import inbox, outbox, receipts
+from storage.db import Database, open_database
+from storage.schema import inbox as inbox_table
+from storage.schema import outbox as outbox_table
+
+# Tables that grow with traffic or users; the few-row bookkeeping ones (processes, job_leases,
+# ready_probe) and join_failures (an hour of wrong passwords, all of it old at each purge) aside.
+BIG = {
+    "inbox",
+    "outbox",
+    "posts",
+    "reply_log",
+    "users",
+    "x_tokens",
+    "link_tokens",
+    "oauth_sessions",
+    "receipts",
+}
+
+
+@contextmanager
+def captured(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement run through SQLAlchemy's engine meanwhile, with its parameters."""
+    executed: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            executed.append((statement, parameters))
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        yield executed
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
+
+
+def _pg_scans(node: dict[str, Any]) -> Iterator[str]:
+    if node.get("Node Type") == "Seq Scan":
+        yield str(node.get("Relation Name"))
+    for child in node.get("Plans", []):
+        yield from _pg_scans(child)
+
+
+async def scans(db: Database, sql: str, parameters: Any) -> tuple[list[str], Any]:
+    """The big tables `sql` reads whole, and its plan (for the failure message)."""
+    async with db.read() as conn:
+        if db.engine.dialect.name == "sqlite":
+            plan = [
+                str(row[3]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            ]
+            return [line for line in plan if line.startswith("SCAN") and line.split()[1] in BIG], plan
+        await conn.exec_driver_sql("SET enable_seqscan = off")
+        raw = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}", parameters)).scalar_one()
+        plan = json.loads(raw) if isinstance(raw, str) else raw
+        return [name for name in _pg_scans(plan[0]["Plan"]) if name in BIG], plan
+
+
+async def test_the_clean_up_jobs_and_the_metrics_scrape_go_by_index(database_url: str) -> None:
+    db = await open_database(database_url, migrate=True)
+    try:
+        deps: Any = SimpleNamespace(db=db, now=time.time)
+        with captured(db) as executed:
+            await jobs.retention(deps)
+            await jobs.redact_links(deps)
+            async with db.read() as conn:
+                await receipts.pending_twilio_deletes(conn, before=time.time())
+                await inbox.depth(conn)
+                await outbox.depth(conn)
+        statements = dict(executed)
+        assert len(statements) >= 8, list(statements)  # 4 batched purges, 2 expiries, redact, ...
+        for sql, parameters in statements.items():
+            scanned, plan = await scans(db, sql, parameters)
+            assert not scanned, (sql, plan)
+        # and the purges do not take a status index over the age one (each walked every kept row)
+        if db.engine.dialect.name == "sqlite":
+            for sql, parameters in statements.items():
+                if sql.startswith(("DELETE FROM inbox", "DELETE FROM outbox")):
+                    _, plan = await scans(db, sql, parameters)
+                    assert any("ix_inbox_done_at" in p or "ix_outbox_created_at" in p for p in plan), plan
+    finally:
+        await db.close()
+
+
+async def test_depth_counts_the_queue_with_zeros(database_url: str) -> None:
+    """`/metrics` depth is the unfinished rows by status, every status present (0 included: a
+    gauge not set again would keep its last count), and not the finished rows."""
+    db = await open_database(database_url, migrate=True)
+    try:
+        now = time.time()
+        async with db.tx() as conn:
+            await conn.execute(
+                sa.insert(inbox_table),
+                [
+                    {
+                        "message_sid": f"SM{n:032d}",
+                        "from_phone": "+15550001111",
+                        "status": status,
+                        "received_at": now,
+                    }
+                    for n, status in enumerate(["pending", "pending", "done", "failed"])
+                ],
+            )
+            await conn.execute(
+                sa.insert(outbox_table),
+                [
+                    {
+                        "dedupe_key": f"k{n}",
+                        "to_phone": "+15550001111",
+                        "body": "ok",
+                        "status": status,
+                        "created_at": now,
+                    }
+                    for n, status in enumerate(["sending", "sent", "sent", "skipped"])
+                ],
+            )
+        async with db.read() as conn:
+            assert await inbox.depth(conn) == {"pending": 2, "processing": 0, "parked": 0}
+            assert await outbox.depth(conn) == {"queued": 0, "sending": 1}
+    finally:
+        await db.close()
