@@ -16,11 +16,13 @@ newest key.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Config
 from bot.devmode import write_secret_file
@@ -110,21 +112,40 @@ _TABLES = (
 )
 
 
+async def _sample(conn: AsyncConnection) -> list[tuple[int, str]]:
+    """Up to SAMPLE rows in user id order from a random point, wrapping around: by the primary
+    key, so every start of every process does not read and sort the whole table (`ORDER BY
+    random()`: 155 ms at a million linked users on SQLite)."""
+    low, high = (  # each its own subquery: SQLite answers a lone min() or max() from the key's ends
+        await conn.execute(
+            sa.select(
+                sa.select(sa.func.min(x_tokens.c.user_id)).scalar_subquery(),
+                sa.select(sa.func.max(x_tokens.c.user_id)).scalar_subquery(),
+            )
+        )
+    ).one()
+    if low is None:
+        return []
+    start = int(low) + secrets.randbelow(int(high) - int(low) + 1)
+    columns = sa.select(x_tokens.c.user_id, x_tokens.c.ciphertext).order_by(x_tokens.c.user_id)
+    rows = list((await conn.execute(columns.where(x_tokens.c.user_id >= start).limit(SAMPLE))).all())
+    if len(rows) < SAMPLE:
+        wrapped = columns.where(x_tokens.c.user_id < start).limit(SAMPLE - len(rows))
+        rows += (await conn.execute(wrapped)).all()
+    return [(int(row.user_id), str(row.ciphertext)) for row in rows]
+
+
 async def verify_keys(db: Database, cipher: TokenCipher) -> list[int]:
     """Raise KeyMismatch when the keys cannot read the stored tokens (checks a sample); else the
     users whose sampled row does not decrypt for them (a few bad rows: relink those users)."""
     async with db.read() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(x_tokens.c.user_id, x_tokens.c.ciphertext).order_by(sa.func.random()).limit(SAMPLE)
-            )
-        ).all()
+        rows = await _sample(conn)
     unreadable: list[int] = []
-    for row in rows:
+    for user_id, ciphertext in rows:
         try:
-            cipher.decrypt(row.user_id, row.ciphertext)
+            cipher.decrypt(user_id, ciphertext)
         except CipherError:
-            unreadable.append(row.user_id)
+            unreadable.append(user_id)
     too_many = len(rows) >= BAD_ROW_MIN_SAMPLE and len(unreadable) > BAD_ROW_SHARE * len(rows)
     if unreadable and (len(unreadable) == len(rows) or too_many):
         raise KeyMismatch(

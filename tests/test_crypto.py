@@ -21,7 +21,7 @@ from storage import crypto, xaccounts
 from storage.crypto import CipherError, KeyMismatch, TokenCipher
 from storage.db import open_database
 from storage.lean import in_tx
-from storage.schema import x_tokens
+from storage.schema import users, x_tokens
 from tests.conftest import BotFactory, XBot, free_port
 
 
@@ -186,3 +186,50 @@ async def test_an_unreadable_row_among_readable_ones_is_relinked_at_start_up(
     rows = await again.rows("SELECT user_id FROM x_tokens ORDER BY user_id")
     assert [r.user_id for r in rows] == [ids[0], ids[2]]
     assert await again.scalar("SELECT x_needs_relink FROM users WHERE id = :u", u=ids[1])
+
+
+async def test_the_start_up_sample_is_spread_by_key_and_wraps_around(database_url: str) -> None:
+    """`verify_keys` reads SAMPLE rows from a random user id on, by the primary key (not `ORDER
+    BY random()` over every row), wrapping around to the first ids: always SAMPLE distinct rows
+    when there are that many, every row when there are fewer."""
+    cipher = TokenCipher([Fernet.generate_key().decode()])
+    db = await open_database(database_url, migrate=True)
+    try:
+        async with db.tx() as conn:
+            ids = [
+                (
+                    await conn.execute(
+                        sa.insert(users)
+                        .values(phone=f"+1555000{n:04d}", created_at=0.0)
+                        .returning(users.c.id)
+                    )
+                ).scalar_one()
+                for n in range(crypto.SAMPLE + 5)
+            ]
+            await conn.execute(
+                sa.insert(x_tokens),
+                [
+                    {
+                        "user_id": uid,
+                        "ciphertext": cipher.encrypt(uid, {"access_token": "a"}),
+                        "expires_at": 0.0,
+                        "updated_at": 0.0,
+                    }
+                    for uid in ids
+                ],
+            )
+        starts = set()
+        for _ in range(40):
+            async with db.read() as conn:
+                sample = [user_id for user_id, _ in await crypto._sample(conn)]
+            assert len(sample) == len(set(sample)) == crypto.SAMPLE
+            assert set(sample) <= set(ids)
+            starts.add(sample[0])
+        assert len(starts) > 1  # not always the same rows (40 draws from 25 starts)
+        assert await crypto.verify_keys(db, cipher) == []
+        async with db.tx() as conn:
+            await conn.execute(sa.delete(x_tokens).where(x_tokens.c.user_id.in_(ids[3:])))
+        async with db.read() as conn:
+            assert sorted(user_id for user_id, _ in await crypto._sample(conn)) == ids[:3]
+    finally:
+        await db.close()

@@ -4,7 +4,7 @@ The clean-up jobs run every minute to every hour next to tables that keep days o
 7 days, the outbox 30). A statement that walks the kept rows to find the few old ones costs more
 every day the service runs, and on SQLite it does so with the write lock held: webhooks and the
 worker wait (bench/purge.py --kept: 0.15 s a table a run at a million kept rows, before migration
-0013). Every statement these jobs and the `/metrics` scrape run is captured here and explained:
+0013). Every statement these jobs, the `/metrics` scrape and the start-up key check run is captured here and explained:
 on SQLite no table is SCANned; on PostgreSQL, with sequential scans priced out, none is left (an
 index can serve each)."""
 
@@ -18,12 +18,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from scheduler import jobs
-from storage import inbox, outbox, receipts
+from storage import crypto, inbox, outbox, receipts
 from storage.db import Database, open_database
 from storage.schema import inbox as inbox_table
 from storage.schema import outbox as outbox_table
+from storage.schema import users, x_tokens
 
 # Tables that grow with traffic or users; the few-row bookkeeping ones (processes, job_leases,
 # ready_probe) and join_failures (an hour of wrong passwords, all of it old at each purge) aside.
@@ -81,9 +83,22 @@ async def test_the_clean_up_jobs_and_the_metrics_scrape_go_by_index(database_url
     db = await open_database(database_url, migrate=True)
     try:
         deps: Any = SimpleNamespace(db=db, now=time.time)
+        cipher = crypto.TokenCipher([Fernet.generate_key().decode()])
+        async with db.tx() as conn:  # a linked user, so the key check reads its sample
+            user_id = (
+                await conn.execute(
+                    sa.insert(users).values(phone="+15550001111", created_at=0.0).returning(users.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                sa.insert(x_tokens).values(
+                    user_id=user_id, ciphertext=cipher.encrypt(user_id, {}), expires_at=0.0, updated_at=0.0
+                )
+            )
         with captured(db) as executed:
             await jobs.retention(deps)
             await jobs.redact_links(deps)
+            await crypto.verify_keys(db, cipher)  # every process's start
             async with db.read() as conn:
                 await receipts.pending_twilio_deletes(conn, before=time.time())
                 await inbox.depth(conn)
