@@ -44,6 +44,39 @@ DAY = 86400
 DURATIONS: list[float] = []
 
 
+async def handled(conn: Any, ids: range, at: float) -> None:
+    """Inbox rows `ids`, handled at `at`, each with its reply (sent) in the outbox."""
+    await conn.execute(
+        sa.insert(inbox),
+        [
+            {
+                "id": n,
+                "message_sid": f"SM{n:032d}",
+                "from_phone": f"+1555{n % 5000:07d}",
+                "body": "\\ROOMS",
+                "status": "done",
+                "received_at": at,
+                "done_at": at,
+            }
+            for n in ids
+        ],
+    )
+    await conn.execute(
+        sa.insert(outbox),
+        [
+            {
+                "dedupe_key": f"SM{n:032d}:0",
+                "inbox_id": n,
+                "to_phone": f"+1555{n % 5000:07d}",
+                "body": "You are in no rooms.",
+                "status": "sent",
+                "created_at": at,
+            }
+            for n in ids
+        ],
+    )
+
+
 async def keep(conn: Any, rows: int, kept: int) -> None:
     """`kept` rows of each purged table inside their windows (ids after the old ones)."""
     now = time.time()
@@ -54,35 +87,7 @@ async def keep(conn: Any, rows: int, kept: int) -> None:
     ).scalar_one()
     for start in range(0, kept, 50_000):
         ids = range(rows + 1 + start, rows + 1 + min(kept, start + 50_000))
-        await conn.execute(
-            sa.insert(inbox),
-            [
-                {
-                    "id": n,
-                    "message_sid": f"SM{n:032d}",
-                    "from_phone": f"+1555{n % 5000:07d}",
-                    "body": "hello",
-                    "status": "done",
-                    "received_at": now - DAY,
-                    "done_at": now - DAY,
-                }
-                for n in ids
-            ],
-        )
-        await conn.execute(
-            sa.insert(outbox),
-            [
-                {
-                    "dedupe_key": f"SM{n:032d}:0",
-                    "inbox_id": n,
-                    "to_phone": f"+1555{n % 5000:07d}",
-                    "body": "Posted.",
-                    "status": "sent",
-                    "created_at": now - DAY,
-                }
-                for n in ids
-            ],
-        )
+        await handled(conn, ids, now - DAY)
         await conn.execute(
             sa.insert(posts),
             [
@@ -108,35 +113,7 @@ async def one(rows: int, extra: int, without_index: bool, kept: int = 0) -> tupl
         try:
             old = time.time() - 8 * DAY
             async with db.tx() as conn:
-                await conn.execute(
-                    sa.insert(inbox),
-                    [
-                        {
-                            "id": n,
-                            "message_sid": f"SM{n:032d}",
-                            "from_phone": f"+1555{n % 5000:07d}",
-                            "body": "\\ROOMS",
-                            "status": "done",
-                            "received_at": old,
-                            "done_at": old,
-                        }
-                        for n in range(1, rows + 1)
-                    ],
-                )
-                await conn.execute(
-                    sa.insert(outbox),
-                    [
-                        {
-                            "dedupe_key": f"SM{n:032d}:0",
-                            "inbox_id": n,
-                            "to_phone": f"+1555{n % 5000:07d}",
-                            "body": "You are in no rooms.",
-                            "status": "sent",
-                            "created_at": old,
-                        }
-                        for n in range(1, rows + 1)
-                    ],
-                )
+                await handled(conn, range(1, rows + 1), old)
                 if extra:
                     await conn.execute(
                         sa.insert(outbox),

@@ -11,7 +11,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import SQLITE_PRAGMAS, Database, delete_some, insert_ignore
+from storage.db import SQLITE_PRAGMAS, Database, count_by_status, delete_some, insert_ignore
 from storage.lean import Query, Writer, write_later
 from storage.schema import INBOX_DONE, inbox
 
@@ -354,15 +354,7 @@ UNFINISHED = ("pending", "processing", "parked")
 async def depth(conn: AsyncConnection) -> dict[str, int]:
     """The queue: unfinished rows by status, 0 for a status with none (by ix_inbox_queue; the
     done rows, days of them, are not counted on every scrape)."""
-    query = (
-        sa.select(inbox.c.status, sa.func.count())
-        .where(inbox.c.status.in_(UNFINISHED))
-        .group_by(inbox.c.status)
-    )
-    counts = dict.fromkeys(UNFINISHED, 0)
-    for status, count in (await conn.execute(query)).all():
-        counts[str(status)] = int(count)
-    return counts
+    return await count_by_status(conn, inbox, UNFINISHED)
 
 
 async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import delete_some, insert_ignore, insert_ignoring
+from storage.db import count_by_status, delete_some, insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.schema import outbox
 
@@ -240,15 +240,7 @@ UNFINISHED = ("queued", "sending")
 async def depth(conn: AsyncConnection) -> dict[str, int]:
     """The queue: unfinished rows by status, 0 for a status with none (by ix_outbox_ready; the
     sent rows, 30 days of them, are not counted on every scrape)."""
-    query = (
-        sa.select(outbox.c.status, sa.func.count())
-        .where(outbox.c.status.in_(UNFINISHED))
-        .group_by(outbox.c.status)
-    )
-    counts = dict.fromkeys(UNFINISHED, 0)
-    for status, count in (await conn.execute(query)).all():
-        counts[str(status)] = int(count)
-    return counts
+    return await count_by_status(conn, outbox, UNFINISHED)
 
 
 async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
