@@ -10,6 +10,9 @@ held at a time; the job deletes in batches of `scheduler.jobs.PURGE_BATCH`). `--
 `ix_outbox_inbox_id` first (as before migration 0011): each deleted inbox row then scans the
 outbox for rows to set NULL.
 
+`--pg postgresql://textwire:textwire@127.0.0.1:5432/postgres`: the same on PostgreSQL (a new
+database, analyzed after the load, dropped after the run).
+
 `--kept N`: the steady state. Besides the old rows, N rows of each purged table that are still
 inside their window (handled a day ago, replies and post intents of a day ago, the reply guard's
 rows of the last minute): the hourly purge deletes an hour of rows next to days of kept ones, and
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import secrets
 import sys
 import tempfile
 import time
@@ -107,9 +111,32 @@ async def keep(conn: Any, rows: int, kept: int) -> None:
         )
 
 
-async def one(rows: int, extra: int, without_index: bool, kept: int = 0) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        db = await open_database(f"sqlite:///{tmp}/bench.db", migrate=True)
+@contextlib.asynccontextmanager
+async def database_url(pg: str | None) -> AsyncIterator[str]:
+    """A new SQLite file, or a new database on the PostgreSQL server of `pg` (dropped after)."""
+    if pg is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    import asyncpg
+
+    name = "textwire_purge_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(pg.replace("postgresql://", "postgres://"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield pg.rsplit("/", 1)[0] + "/" + name
+        finally:
+            await admin.execute(f'DROP DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+async def one(
+    rows: int, extra: int, without_index: bool, kept: int = 0, pg: str | None = None
+) -> tuple[float, float]:
+    async with database_url(pg) as url:
+        db = await open_database(url, migrate=True)
         try:
             old = time.time() - 8 * DAY
             async with db.tx() as conn:
@@ -132,6 +159,10 @@ async def one(rows: int, extra: int, without_index: bool, kept: int = 0) -> tupl
                     await keep(conn, rows, kept)
                 if without_index:
                     await conn.execute(sa.text("DROP INDEX ix_outbox_inbox_id"))
+            if db.is_postgres:  # the statistics autovacuum would have gathered by then
+                async with db.engine.connect() as raw:
+                    await raw.execution_options(isolation_level="AUTOCOMMIT")
+                    await raw.execute(sa.text("ANALYZE"))
             longest = 0.0
             tx = db.tx
 
@@ -166,7 +197,7 @@ async def main(args: argparse.Namespace) -> None:
     jobs.PURGE_BATCH = args.batch
     for rows in (int(r) for r in args.rows.split(",")):
         DURATIONS.clear()
-        took, longest = await one(rows, args.outbox_extra, args.without_index, args.kept)
+        took, longest = await one(rows, args.outbox_extra, args.without_index, args.kept, args.pg)
         index = "without" if args.without_index else "with"
         total = rows + args.outbox_extra
         print(
@@ -183,4 +214,7 @@ if __name__ == "__main__":
     parser.add_argument("--without-index", action="store_true")
     parser.add_argument("--batch", type=int, default=jobs.PURGE_BATCH, help="rows a transaction")
     parser.add_argument("--kept", type=int, default=0, help="rows of each table still inside their window")
+    parser.add_argument(
+        "--pg", help="a PostgreSQL server's URL: run there, in a new database, instead of SQLite"
+    )
     asyncio.run(main(parser.parse_args()))
