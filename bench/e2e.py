@@ -44,6 +44,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import sqlalchemy as sa
 import uvloop
 from aiohttp import web
 from twilio.request_validator import RequestValidator
@@ -381,6 +382,30 @@ async def textwire_pg_env(
     }
 
 
+async def prefill(url: str, count: int) -> None:
+    """`--history`: `count` messages handled a day ago, with their replies, from the senders'
+    numbers (the server's migrated database, before it starts): the hot path's statements against
+    tables that hold days of rows, not only the run's."""
+    from bench.purge import handled
+    from storage.db import open_database, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = await open_database(url, migrate=path is not None)
+    try:
+        at = time.time() - 86400
+        for start in range(1, count + 1, 50_000):
+            async with db.tx() as conn:
+                await handled(conn, range(start, min(count + 1, start + 50_000)), at)
+        if db.is_postgres:  # the statistics autovacuum would have by then
+            async with db.engine.connect() as raw:
+                await raw.execution_options(isolation_level="AUTOCOMMIT")
+                await raw.execute(sa.text("ANALYZE"))
+    finally:
+        await db.close()
+
+
 async def amain(args: argparse.Namespace) -> None:
     fake = Fake()
     app = web.Application()
@@ -431,6 +456,8 @@ async def amain(args: argparse.Namespace) -> None:
                         check=False,
                     )
                     assert migrate.returncode == 0, "textwire migrate failed"
+                    if args.history:
+                        await prefill(env["TEXTWIRE_DATABASE_URL"], args.history)
                     workers = []
                     for _ in range(args.pg_workers):
                         worker_env = {**env, "TEXTWIRE_SERVER_PORT": str(free_port())}
@@ -464,6 +491,8 @@ async def amain(args: argparse.Namespace) -> None:
                         TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE="1000",
                     )
                     env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
+                    if args.history:
+                        await prefill(env["TEXTWIRE_DATABASE_URL"], args.history)
                     cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
                     if args.cprofile:  # the whole run under cProfile (slower; for where, not how much)
                         cmd[1:1] = ["-m", "cProfile", "-o", args.cprofile]  # absolute: main()
@@ -533,6 +562,12 @@ def main() -> None:
         " sender in 10 minutes, so measure textwire's throughput with a command that is not an ask,"
         " such as \\ROOMS; or warm up with one (--warmup-body) and make the burst each sender's"
         " first \\HELP (--senders = --burst)",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="textwire's database starts with this many messages handled a day ago (and their replies)",
     )
     parser.add_argument("--warmup-body", help="what the senders text before (default: --body)")
     parser.add_argument(
