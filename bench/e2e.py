@@ -398,8 +398,14 @@ async def prefill(url: str, count: int) -> None:
         for start in range(1, count + 1, 50_000):
             async with db.tx() as conn:
                 await handled(conn, range(start, min(count + 1, start + 50_000)), at)
-        if db.is_postgres:  # the statistics autovacuum would have by then
-            async with db.engine.connect() as raw:
+        if db.is_postgres:  # ids were given: move the sequences past them; and the statistics
+            async with db.tx() as conn:
+                for statement in (
+                    "SELECT setval(pg_get_serial_sequence('inbox', 'id'), max(id)) FROM inbox",
+                    "SELECT setval(pg_get_serial_sequence('outbox', 'id'), max(id)) FROM outbox",
+                ):
+                    await conn.execute(sa.text(statement))
+            async with db.engine.connect() as raw:  # autovacuum would have gathered by then
                 await raw.execution_options(isolation_level="AUTOCOMMIT")
                 await raw.execute(sa.text("ANALYZE"))
     finally:

@@ -358,9 +358,9 @@ async def depth(conn: AsyncConnection) -> dict[str, int]:
 
 
 async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
-    """Delete up to `limit` handled rows older than `before` (retention: called until it deletes
-    fewer, a transaction each). By ix_inbox_done_at: `NOT IN` the unfinished statuses rather than
-    `IN` the final ones, or SQLite walks every done row by ix_inbox_queue (status=?) instead."""
+    """Delete up to `limit` handled rows received before `before` (retention: called until it
+    deletes fewer, a transaction each). By ix_inbox_received_at: `NOT IN` the unfinished statuses
+    rather than `IN` the final ones, or SQLite walks every done row by ix_inbox_queue instead."""
     return await delete_some(
-        conn, inbox, inbox.c.status.not_in(UNFINISHED), inbox.c.done_at < before, limit=limit
+        conn, inbox, inbox.c.status.not_in(UNFINISHED), inbox.c.received_at < before, limit=limit
     )

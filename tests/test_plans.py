@@ -20,26 +20,20 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from bot import replyguard
 from scheduler import jobs
 from storage import crypto, inbox, outbox, receipts
+from storage import users as users_store
 from storage.db import Database, open_database
 from storage.schema import inbox as inbox_table
 from storage.schema import outbox as outbox_table
-from storage.schema import users, x_tokens
+from storage.schema import reply_log, users, x_tokens
 
-# Tables that grow with traffic or users; the few-row bookkeeping ones (processes, job_leases,
-# ready_probe) and join_failures (an hour of wrong passwords, all of it old at each purge) aside.
-BIG = {
-    "inbox",
-    "outbox",
-    "posts",
-    "reply_log",
-    "users",
-    "x_tokens",
-    "link_tokens",
-    "oauth_sessions",
-    "receipts",
-}
+# Tables that grow with traffic or users and keep days of it. Aside: the few-row bookkeeping ones
+# (processes, job_leases, ready_probe), and the ones whose purge keeps only minutes: join_failures
+# (an hour of wrong passwords) and reply_log (the reply guard's last 10 minutes; an index on its
+# `at` would invite PostgreSQL to walk every recent reply for the guard's per-phone read).
+BIG = {"inbox", "outbox", "posts", "users", "x_tokens", "link_tokens", "oauth_sessions", "receipts"}
 
 
 @contextmanager
@@ -113,7 +107,7 @@ async def test_the_clean_up_jobs_and_the_metrics_scrape_go_by_index(database_url
             for sql, parameters in statements.items():
                 if sql.startswith(("DELETE FROM inbox", "DELETE FROM outbox")):
                     _, plan = await scans(db, sql, parameters)
-                    assert any("ix_inbox_done_at" in p or "ix_outbox_created_at" in p for p in plan), plan
+                    assert any("ix_inbox_received_at" in p or "ix_outbox_created_at" in p for p in plan), plan
     finally:
         await db.close()
 
@@ -153,5 +147,64 @@ async def test_depth_counts_the_queue_with_zeros(database_url: str) -> None:
         async with db.read() as conn:
             assert await inbox.depth(conn) == {"pending": 2, "processing": 0, "parked": 0}
             assert await outbox.depth(conn) == {"queued": 0, "sending": 1}
+    finally:
+        await db.close()
+
+
+async def test_the_claims_per_sender_reads_go_by_sender_next_to_history(database_url: str) -> None:
+    """The worker's claim reads, for each sender of the batch, the messages handled in the last
+    minute (the per-sender limit) and the reply guard's rows of the last minutes. Next to days of
+    history that the statistics know and a minute of new rows they have not seen yet (autovacuum
+    lags), both must go by their per-sender index: PostgreSQL took an index on `done_at` alone
+    (migration 0013's first version) and walked every message handled in the last minute for each
+    sender, 60-110 ms a claim at a million rows of history (bench/e2e.py --history)."""
+    db = await open_database(database_url, migrate=True)
+    try:
+        now = time.time()
+        phones = [f"+1555{n:07d}" for n in range(40)]
+
+        async def history(at: float, count: int, first: int) -> None:
+            async with db.tx() as conn:
+                await conn.execute(
+                    sa.insert(inbox_table),
+                    [
+                        {
+                            "message_sid": f"SM{first + n:032d}",
+                            "from_phone": phones[n % len(phones)],
+                            "status": "done",
+                            "received_at": at,
+                            "done_at": at,
+                        }
+                        for n in range(count)
+                    ],
+                )
+                await conn.execute(
+                    sa.insert(reply_log),
+                    [
+                        {"phone": phones[n % len(phones)], "message_sid": f"SM{first + n:032d}", "at": at}
+                        for n in range(count)
+                    ],
+                )
+
+        async with db.tx() as conn:
+            await conn.execute(sa.insert(users), [{"phone": phone, "created_at": now} for phone in phones])
+        await history(now - 86400, 20_000, 0)
+        async with db.engine.connect() as raw:  # what the statistics know
+            if db.is_postgres:
+                await raw.execution_options(isolation_level="AUTOCOMMIT")
+            await raw.execute(sa.text("ANALYZE"))
+            await raw.commit()
+        await history(now - 5, 4_000, 20_000)  # the last minute, not analyzed yet
+        with captured(db) as executed:
+            async with db.read() as conn:
+                await users_store.senders(conn, phones[:20], now=now, since=now - 60)
+                await replyguard.recent(conn, phones[:20], now)
+        [(count_sql, count_params)] = [(s, p) for s, p in executed if "handled_recently" in s]
+        [(guard_sql, guard_params)] = [(s, p) for s, p in executed if "FROM reply_log" in s]
+        _, plan = await scans(db, count_sql, count_params)
+        assert "ix_inbox_sender_done" in json.dumps(plan), plan
+        assert "ix_inbox_received_at" not in json.dumps(plan), plan
+        _, plan = await scans(db, guard_sql, guard_params)
+        assert "ix_reply_log_phone_at" in json.dumps(plan), plan
     finally:
         await db.close()
