@@ -68,6 +68,15 @@ inbox = sa.Table(
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     sa.Index("ix_inbox_sender", "from_phone", "status", "id"),
     # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
+    # PostgreSQL only: a sender's unfinished ordinary messages, for the claim's "nothing earlier
+    # of this sender waits" check (migration 0013; storage/inbox.py `_WAITING` writes the same
+    # condition). SQLite looks that up by ix_inbox_sender already.
+    sa.Index(
+        "ix_inbox_waiting",
+        "from_phone",
+        "id",
+        postgresql_where=sa.text("status IN ('pending', 'processing') AND priority <> 1"),
+    ).ddl_if(dialect="postgresql"),
     sa.Index(
         "ix_inbox_sender_done",
         "from_phone",
