@@ -73,6 +73,32 @@ async def scans(db: Database, sql: str, parameters: Any) -> tuple[list[str], Any
         return [name for name in _pg_scans(plan[0]["Plan"]) if name in BIG], plan
 
 
+def messages(
+    phones: list[str], count: int, *, status: str, at: float, first: int = 0
+) -> list[dict[str, Any]]:
+    """`count` inbox rows from `phones` in turn, received (and when finished, done) at `at`."""
+    done = at if status in ("done", "failed") else None
+    return [
+        {
+            "message_sid": f"SM{first + n:032d}",
+            "from_phone": phones[n % len(phones)],
+            "status": status,
+            "received_at": at,
+            "done_at": done,
+        }
+        for n in range(count)
+    ]
+
+
+async def analyze(db: Database) -> None:
+    """Gather statistics now, as autovacuum would have (the rows written later are not in them)."""
+    async with db.engine.connect() as raw:
+        if db.is_postgres:
+            await raw.execution_options(isolation_level="AUTOCOMMIT")
+        await raw.execute(sa.text("ANALYZE"))
+        await raw.commit()
+
+
 async def test_the_clean_up_jobs_and_the_metrics_scrape_go_by_index(database_url: str) -> None:
     db = await open_database(database_url, migrate=True)
     try:
@@ -119,17 +145,12 @@ async def test_depth_counts_the_queue_with_zeros(database_url: str) -> None:
     try:
         now = time.time()
         async with db.tx() as conn:
+            phone = ["+15550001111"]
             await conn.execute(
                 sa.insert(inbox_table),
-                [
-                    {
-                        "message_sid": f"SM{n:032d}",
-                        "from_phone": "+15550001111",
-                        "status": status,
-                        "received_at": now,
-                    }
-                    for n, status in enumerate(["pending", "pending", "done", "failed"])
-                ],
+                messages(phone, 2, status="pending", at=now)
+                + messages(phone, 1, status="done", at=now, first=2)
+                + messages(phone, 1, status="failed", at=now, first=3),
             )
             await conn.execute(
                 sa.insert(outbox_table),
@@ -166,17 +187,7 @@ async def test_the_claims_per_sender_reads_go_by_sender_next_to_history(database
         async def history(at: float, count: int, first: int) -> None:
             async with db.tx() as conn:
                 await conn.execute(
-                    sa.insert(inbox_table),
-                    [
-                        {
-                            "message_sid": f"SM{first + n:032d}",
-                            "from_phone": phones[n % len(phones)],
-                            "status": "done",
-                            "received_at": at,
-                            "done_at": at,
-                        }
-                        for n in range(count)
-                    ],
+                    sa.insert(inbox_table), messages(phones, count, status="done", at=at, first=first)
                 )
                 await conn.execute(
                     sa.insert(reply_log),
@@ -189,11 +200,7 @@ async def test_the_claims_per_sender_reads_go_by_sender_next_to_history(database
         async with db.tx() as conn:
             await conn.execute(sa.insert(users), [{"phone": phone, "created_at": now} for phone in phones])
         await history(now - 86400, 20_000, 0)
-        async with db.engine.connect() as raw:  # what the statistics know
-            if db.is_postgres:
-                await raw.execution_options(isolation_level="AUTOCOMMIT")
-            await raw.execute(sa.text("ANALYZE"))
-            await raw.commit()
+        await analyze(db)
         await history(now - 5, 4_000, 20_000)  # the last minute, not analyzed yet
         with captured(db) as executed:
             async with db.read() as conn:
@@ -219,37 +226,15 @@ async def test_the_claim_looks_each_candidates_sender_up_behind_a_burst(database
     db = await open_database(database_url, migrate=True)
     try:
         now = time.time()
+        phones = [f"+1555{n:07d}" for n in range(500)]
         async with db.tx() as conn:
             await conn.execute(
-                sa.insert(inbox_table),
-                [
-                    {
-                        "message_sid": f"SM{n:032d}",
-                        "from_phone": f"+1555{n % 500:07d}",
-                        "status": "done",
-                        "received_at": now - 86400,
-                        "done_at": now - 86400,
-                    }
-                    for n in range(20_000)
-                ],
+                sa.insert(inbox_table), messages(phones, 20_000, status="done", at=now - 86400)
             )
-        async with db.engine.connect() as raw:  # the statistics: an empty queue
-            if db.is_postgres:
-                await raw.execution_options(isolation_level="AUTOCOMMIT")
-            await raw.execute(sa.text("ANALYZE"))
-            await raw.commit()
+        await analyze(db)  # the statistics: an empty queue
         async with db.tx() as conn:  # the burst
             await conn.execute(
-                sa.insert(inbox_table),
-                [
-                    {
-                        "message_sid": f"SMb{n:031d}",
-                        "from_phone": f"+1555{n % 500:07d}",
-                        "status": "pending",
-                        "received_at": now,
-                    }
-                    for n in range(1_000)
-                ],
+                sa.insert(inbox_table), messages(phones, 1_000, status="pending", at=now, first=20_000)
             )
         with captured(db) as executed:
             async with db.tx() as conn:
