@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import SQLITE_PRAGMAS, Database, count_by_status, delete_some, insert_ignore
 from storage.lean import Query, Writer, write_later
-from storage.schema import INBOX_DONE, inbox
+from storage.schema import INBOX_DONE, inbox, inbox_waiting
 
 
 @dataclass(frozen=True)
@@ -179,12 +179,6 @@ async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None 
 # and sort, every pending row on each claim: 1.1 ms a claim behind a burst of 3,000 (BENCHMARKS.md).
 # Aliases keep the subqueries apart from the UPDATE's own table.
 _j = inbox.alias("j")
-# An earlier message that holds a sender's next one back: unfinished and ordinary (priority 0).
-# Written as ix_inbox_waiting's condition (PostgreSQL), literally: only then may it use the index.
-_WAITING = sa.and_(
-    _j.c.status.in_([sa.literal_column("'pending'"), sa.literal_column("'processing'")]),
-    _j.c.priority != sa.literal_column("1"),
-)
 
 
 def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
@@ -195,7 +189,7 @@ def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
     if heads:  # no earlier unfinished ordinary message of the same sender
         where.append(
             ~sa.select(_j.c.id)
-            .where(_j.c.from_phone == c.c.from_phone, _j.c.id < c.c.id, _WAITING)
+            .where(_j.c.from_phone == c.c.from_phone, _j.c.id < c.c.id, inbox_waiting(_j))
             # PostgreSQL: a lookup per candidate, not an anti-join. Its statistics rarely see
             # pending rows (the queue is empty between bursts), so it estimated one and joined
             # every candidate against every pending row: 37-52 ms a claim behind 3,000 (OFFSET

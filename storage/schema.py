@@ -68,15 +68,6 @@ inbox = sa.Table(
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     sa.Index("ix_inbox_sender", "from_phone", "status", "id"),
     # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
-    # PostgreSQL only: a sender's unfinished ordinary messages, for the claim's "nothing earlier
-    # of this sender waits" check (migration 0013; storage/inbox.py `_WAITING` writes the same
-    # condition). SQLite looks that up by ix_inbox_sender already.
-    sa.Index(
-        "ix_inbox_waiting",
-        "from_phone",
-        "id",
-        postgresql_where=sa.text("status IN ('pending', 'processing') AND priority <> 1"),
-    ).ddl_if(dialect="postgresql"),
     sa.Index(
         "ix_inbox_sender_done",
         "from_phone",
@@ -89,6 +80,23 @@ inbox = sa.Table(
 # The condition of ix_inbox_sender_done, written as a literal: SQLite uses a partial index only
 # for a query whose WHERE has its condition as written (a bound 'done' would not do).
 INBOX_DONE = inbox.c.status == sa.literal_column("'done'")
+
+
+def inbox_waiting(table: sa.FromClause) -> sa.ColumnElement[bool]:
+    """Unfinished and ordinary (priority 0): a message of `table` (inbox or an alias of it) that
+    holds its sender's later ones back. Literal values: a partial index is used only for a query
+    whose WHERE has its condition as written (ix_inbox_waiting; the claim in storage/inbox.py)."""
+    return sa.and_(
+        table.c.status.in_([sa.literal_column("'pending'"), sa.literal_column("'processing'")]),
+        table.c.priority != sa.literal_column("1"),
+    )
+
+
+# PostgreSQL only: a sender's unfinished ordinary messages, for the claim's "nothing earlier of
+# this sender waits" check (migration 0013). SQLite looks that up by ix_inbox_sender already.
+INBOX_WAITING_INDEX = sa.Index(
+    "ix_inbox_waiting", inbox.c.from_phone, inbox.c.id, postgresql_where=inbox_waiting(inbox)
+).ddl_if(dialect="postgresql")
 
 # Replies and notices, sent through Twilio by the outbox sender.
 outbox = sa.Table(
@@ -342,6 +350,7 @@ job_leases = sa.Table(
 # count (`from_phone = ? AND done_at >= ?`) and walked every message handled in the last minute,
 # per sender. For the same reason the reply guard's rows have none (and need none: the purge keeps
 # only their last 10 minutes). The receipts' holds only copies at Twilio not yet deleted.
+_AT_TWILIO = sa.text("twilio_media_url IS NOT NULL AND twilio_deleted_at IS NULL")
 RETENTION_INDEXES = (
     sa.Index("ix_inbox_received_at", inbox.c.received_at),
     sa.Index("ix_outbox_created_at", outbox.c.created_at),
@@ -351,8 +360,8 @@ RETENTION_INDEXES = (
     sa.Index(
         "ix_receipts_twilio_pending",
         receipts.c.created_at,
-        sqlite_where=sa.text("twilio_media_url IS NOT NULL AND twilio_deleted_at IS NULL"),
-        postgresql_where=sa.text("twilio_media_url IS NOT NULL AND twilio_deleted_at IS NULL"),
+        sqlite_where=_AT_TWILIO,
+        postgresql_where=_AT_TWILIO,
     ),
 )
 
