@@ -266,6 +266,15 @@ class Database:
                 "database runs and is reachable, or set database.url or TEXTWIRE_DATABASE_URL"
             ) from None
 
+    async def analyze(self) -> None:
+        """Gather the query planner's statistics now (`ANALYZE`), as PostgreSQL's autovacuum does
+        in time: for benchmarks and plan tests that need a database as a running service has it."""
+        async with self.engine.connect() as conn:
+            if self.is_postgres:  # ANALYZE of the whole database runs outside a transaction block
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text("ANALYZE"))
+            await conn.commit()
+
     async def close(self) -> None:
         for raw in (self._lean_reader, self._lean_writer):
             if raw is not None:

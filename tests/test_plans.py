@@ -90,15 +90,6 @@ def messages(
     ]
 
 
-async def analyze(db: Database) -> None:
-    """Gather statistics now, as autovacuum would have (the rows written later are not in them)."""
-    async with db.engine.connect() as raw:
-        if db.is_postgres:
-            await raw.execution_options(isolation_level="AUTOCOMMIT")
-        await raw.execute(sa.text("ANALYZE"))
-        await raw.commit()
-
-
 async def test_the_clean_up_jobs_and_the_metrics_scrape_go_by_index(database_url: str) -> None:
     db = await open_database(database_url, migrate=True)
     try:
@@ -200,7 +191,7 @@ async def test_the_claims_per_sender_reads_go_by_sender_next_to_history(database
         async with db.tx() as conn:
             await conn.execute(sa.insert(users), [{"phone": phone, "created_at": now} for phone in phones])
         await history(now - 86400, 20_000, 0)
-        await analyze(db)
+        await db.analyze()
         await history(now - 5, 4_000, 20_000)  # the last minute, not analyzed yet
         with captured(db) as executed:
             async with db.read() as conn:
@@ -231,7 +222,7 @@ async def test_the_claim_looks_each_candidates_sender_up_behind_a_burst(database
             await conn.execute(
                 sa.insert(inbox_table), messages(phones, 20_000, status="done", at=now - 86400)
             )
-        await analyze(db)  # the statistics: an empty queue
+        await db.analyze()  # the statistics: an empty queue
         async with db.tx() as conn:  # the burst
             await conn.execute(
                 sa.insert(inbox_table), messages(phones, 1_000, status="pending", at=now, first=20_000)
