@@ -1,7 +1,9 @@
-"""What the benchmarks share: a free loopback port, and waiting for a server to come up."""
+"""What the benchmarks share: a free loopback port, waiting for a server to come up, and a
+database of their own on a PostgreSQL server."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import time
@@ -31,3 +33,27 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit("server did not come up")
+
+
+async def create_pg_database(server_url: str, prefix: str) -> str:
+    """A new database on the PostgreSQL server of `server_url` (a role that may create them); its URL."""
+    import asyncpg
+
+    name = prefix + secrets.token_hex(4)
+    admin = await asyncpg.connect(server_url.replace("postgresql://", "postgres://"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_pg_database(server_url: str, url: str) -> None:
+    """Drop the database of `url` (made by `create_pg_database`; nothing connected to it)."""
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url.replace("postgresql://", "postgres://"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
+    finally:
+        await admin.close()

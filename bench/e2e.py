@@ -52,7 +52,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port  # noqa: E402
+from bench.common import create_pg_database, drop_pg_database, free_port  # noqa: E402
 from bot.config import ServerConfig  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -357,20 +357,13 @@ async def textwire_pg_env(
     tmp: Path, port: int, public_url: str, api_base: str, args: argparse.Namespace
 ) -> dict[str, str]:
     """A fresh PostgreSQL database on `--pg` for this run, and the environment for it."""
-    import asyncpg
-
-    name = "textwire_bench_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(args.pg.replace("postgresql://", "postgres://"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    data = tmp / f"data-pg-{name}"
+    url = await create_pg_database(args.pg, "textwire_bench_")
+    data = tmp / f"data-pg-{url.rsplit('/', 1)[1]}"
     return {
         "TEXTWIRE_SERVER_PORT": str(port),
         "TEXTWIRE_SERVER_PUBLIC_URL": public_url,
         "TEXTWIRE_SERVER_DATA_DIR": str(data),
-        "TEXTWIRE_DATABASE_URL": args.pg.rsplit("/", 1)[0] + "/" + name,
+        "TEXTWIRE_DATABASE_URL": url,
         "TEXTWIRE_MEDIA_LOCAL_DIR": str(data / "media"),
         "TEXTWIRE_LOG_LEVEL": args.log_level,
         "TEXTWIRE_LOG_FORMAT": "json",
@@ -405,9 +398,7 @@ async def prefill(url: str, count: int) -> None:
                     "SELECT setval(pg_get_serial_sequence('outbox', 'id'), max(id)) FROM outbox",
                 ):
                     await conn.execute(sa.text(statement))
-            async with db.engine.connect() as raw:  # autovacuum would have gathered by then
-                await raw.execution_options(isolation_level="AUTOCOMMIT")
-                await raw.execute(sa.text("ANALYZE"))
+            await db.analyze()  # autovacuum would have by then
     finally:
         await db.close()
 
@@ -478,6 +469,8 @@ async def amain(args: argparse.Namespace) -> None:
                             "round": round_no,
                         }
                     )
+                    if not args.keep:  # its processes have stopped
+                        await drop_pg_database(args.pg, env["TEXTWIRE_DATABASE_URL"])
                     continue
                 else:
                     data = rtmp / f"data-{name}"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import secrets
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
+from bench.common import create_pg_database, drop_pg_database
 from scheduler import jobs
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
@@ -118,18 +118,11 @@ async def database_url(pg: str | None) -> AsyncIterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
-    import asyncpg
-
-    name = "textwire_purge_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(pg.replace("postgresql://", "postgres://"))
+    url = await create_pg_database(pg, "textwire_purge_")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield pg.rsplit("/", 1)[0] + "/" + name
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}"')
+        yield url
     finally:
-        await admin.close()
+        await drop_pg_database(pg, url)
 
 
 async def one(
@@ -160,9 +153,7 @@ async def one(
                 if without_index:
                     await conn.execute(sa.text("DROP INDEX ix_outbox_inbox_id"))
             if db.is_postgres:  # the statistics autovacuum would have gathered by then
-                async with db.engine.connect() as raw:
-                    await raw.execution_options(isolation_level="AUTOCOMMIT")
-                    await raw.execute(sa.text("ANALYZE"))
+                await db.analyze()
             longest = 0.0
             tx = db.tx
 
