@@ -15,12 +15,12 @@ sender (60-110 ms a claim at a million rows of history, bench/e2e.py --history).
 guard's rows get none for the same reason (its `phone IN (...) AND at >= ?`), and need none:
 it keeps only the last 10 minutes of them.
 
-And, on PostgreSQL, ix_inbox_waiting (from_phone, id) over unfinished ordinary messages, for the claim's check that
-nothing earlier of the sender waits. PostgreSQL's statistics rarely see pending rows (the queue is
-empty between bursts), so it turned that EXISTS into a join of every candidate against every
-pending row through ix_inbox_queue: 37-52 ms a claim behind 3,000 pending. The claim now keeps it a
-lookup per candidate (OFFSET 0), by this index: 1.6 ms. SQLite already looks it up per candidate
-by ix_inbox_sender and gets no copy of the index to maintain.
+And, on PostgreSQL, ix_inbox_waiting (from_phone, id) over unfinished ordinary messages, for the
+claim's check that nothing earlier of the sender waits. PostgreSQL's statistics rarely see pending
+rows (the queue is empty between bursts), so it turned that EXISTS into a join of every candidate
+against every pending row through ix_inbox_queue: 37-52 ms a claim behind 3,000 pending. The
+claim now keeps it a lookup per candidate (OFFSET 0), by this index: 1.6 ms. SQLite already looks
+it up per candidate by ix_inbox_sender and gets no copy of the index to maintain.
 
 Revision ID: 0013
 Revises: 0012
