@@ -70,6 +70,24 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
+# This role's connections to a database (the app's, a test's), ended; the call waits until each is
+# gone (10 s at most). Autovacuum's workers (no role) are not ours to end, and need not be.
+_TERMINATE_OURS = (
+    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
+    " WHERE datname = $1 AND usename = current_user AND pid <> pg_backend_pid()"
+)
+
+
+async def _drop(conn: Any, name: str) -> None:
+    """Drop database `name`, after ending this role's connections to it. Not `WITH (FORCE)`: that
+    also tries to end an autovacuum worker visiting the database, which has no role, and fails
+    for a role that is not a superuser ("must be a member of the role whose process is being
+    terminated"): a teardown error whenever autovacuum came by at that moment. A plain DROP
+    stops the worker itself."""
+    await conn.execute(_TERMINATE_OURS, name)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
 class PgServer:
     """A reachable server, and this session's template database (migrated once)."""
 
@@ -116,7 +134,7 @@ class PgServer:
                 for name in names:
                     pid = name[len(PREFIX) :].split("_", 1)[0]
                     if pid.isdigit() and not _alive(int(pid)):
-                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                        await _drop(conn, name)
             finally:
                 await conn.close()
 
@@ -204,14 +222,21 @@ class PgServer:
         return name
 
     def drop_database(self, name: str) -> None:
-        self.admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        """End the connections a test left open, then drop (`_drop`)."""
+
+        async def run() -> None:
+            conn = await self._admin()
+            try:
+                await _drop(conn, name)
+            finally:
+                await conn.close()
+
+        run_sync(run)
 
     def terminate_connections(self, name: str) -> None:
         """The server closes every connection to database `name` (as a restart or a failover
         does); they are gone when this returns."""
-        self.admin_execute(
-            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = $1", name
-        )
+        self.admin_execute(_TERMINATE_OURS, name)
 
     def close(self) -> None:
         for name in self._free:
