@@ -167,9 +167,11 @@ async def _start(
         if config.dev_mode:
             transport = LogTransport()
         else:
-            transport = TwilioTransport(
+            twilio = TwilioTransport(
                 http, config.twilio, status_callback=f"{config.public_base}/twilio/status"
             )
+            stack.push_async_callback(twilio.close)
+            transport = twilio
 
     # Wake-ups: in this process at once, and on PostgreSQL in every other one (LISTEN/NOTIFY).
     notifier = Notifier(config.database.url)

@@ -1,11 +1,12 @@
 """Sending SMS: through Twilio's Messages API, or to the log in development mode.
 
 Twilio: a send is one POST of the form `messages.create_async` sends (To, From or
-MessagingServiceSid, Body, StatusCallback) to Messages.json, through an `AsyncHttpClient` of our
-own that uses the app's one aiohttp session, builds the Basic header by hand, applies a timeout
-(the library's async client ignores its own) and keeps the status, error code and Retry-After of
-a failed answer (TwilioRestException drops the headers). The twilio library, over the same
-client, lists messages (`find`). PROTOCOL.md sections 1 and 10.
+MessagingServiceSid, Body, StatusCallback) to Messages.json, over keep-alive connections of its
+own (`bot/http1.py`: aiohttp's client cost a third of a text's CPU), with a timeout, keeping the
+status, error code and Retry-After of a failed answer. The twilio library lists messages (`find`)
+through an `AsyncHttpClient` of ours over the app's aiohttp session, which builds the Basic
+header by hand, applies a timeout (the library's async client ignores its own) and raises the
+same `SendError` (TwilioRestException drops the headers). PROTOCOL.md sections 1 and 10.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import aiohttp
 from twilio.http import AsyncHttpClient
@@ -28,6 +29,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.config import TwilioConfig
+from bot.http1 import HttpError, Origin
 from bot.logs import get_logger, mask_phone
 
 log = get_logger(__name__)
@@ -96,13 +98,27 @@ def basic_auth_header(user: str, password: str) -> str:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def _refused(status: int, text: str, headers: Mapping[str, str]) -> SendError:
+    """A 4xx or 5xx answer: Twilio's error code and message from its JSON body, and Retry-After."""
+    code: int | None = None
+    message = f"HTTP {status}"
+    try:
+        payload: Any = json.loads(text)
+        if isinstance(payload, dict):
+            code = int(payload["code"]) if payload.get("code") is not None else None
+            message = str(payload.get("message") or message)
+    except (ValueError, TypeError, KeyError):
+        pass
+    return SendError(message, status=status, code=code, retry_after=_retry_after(headers))
 
 
 class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
@@ -154,16 +170,7 @@ class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
         except aiohttp.ClientError as exc:
             raise SendError(f"could not reach Twilio: {type(exc).__name__}") from None
         if status >= 400:
-            code: int | None = None
-            message = f"HTTP {status}"
-            try:
-                payload: Any = json.loads(text)
-                if isinstance(payload, dict):
-                    code = int(payload["code"]) if payload.get("code") is not None else None
-                    message = str(payload.get("message") or message)
-            except (ValueError, TypeError, KeyError):
-                pass
-            raise SendError(message, status=status, code=code, retry_after=_retry_after(resp_headers))
+            raise _refused(status, text, resp_headers)
         return Response(status, text, resp_headers)
 
 
@@ -173,17 +180,30 @@ SEND_HEADERS = {"Accept": "application/json", "User-Agent": "textwire"}
 class TwilioTransport:
     def __init__(self, session: aiohttp.ClientSession, config: TwilioConfig, status_callback: str) -> None:
         self._status_callback = status_callback
+        self._timeout = config.timeout_seconds
         self._http = SessionHttpClient(session, config.timeout_seconds)
         self._client = Client(config.account_sid, config.auth_token, http_client=self._http)
         base = config.api_base.rstrip("/")
         self._client.api.base_url = base
-        self._messages = f"{base}/2010-04-01/Accounts/{config.account_sid}/Messages.json"
-        self._auth = (config.account_sid, config.auth_token)
+        self._origin = Origin(base)
+        path = urlsplit(base).path
+        self._send_head = self._origin.head(
+            "POST",
+            f"{path}/2010-04-01/Accounts/{quote(config.account_sid, safe='')}/Messages.json",
+            {
+                **SEND_HEADERS,
+                "Authorization": basic_auth_header(config.account_sid, config.auth_token),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         self._from = (
             ("MessagingServiceSid", config.messaging_service_sid)
             if config.messaging_service_sid
             else ("From", config.from_number)
         )
+
+    async def close(self) -> None:
+        await self._origin.close()
 
     @property
     def client(self) -> Client:
@@ -194,22 +214,26 @@ class TwilioTransport:
         sid and status from the answer (the library's request building and its MessageInstance,
         with three RFC 2822 dates parsed, were 16 us a send; BENCHMARKS.md)."""
         field, sender = self._from
-        form: dict[str, object] = {
-            "To": to,
-            field: sender,
-            "Body": body,
-            "StatusCallback": self._status_callback,
-        }
-        response = await self._http.request(
-            "POST", self._messages, data=form, headers=SEND_HEADERS, auth=self._auth
+        form = form_encoded(
+            [("To", to), (field, sender), ("Body", body), ("StatusCallback", self._status_callback)]
         )
         try:
-            message: Any = json.loads(response.text)
+            async with asyncio.timeout(self._timeout):
+                answer = await self._origin.request(self._send_head, form)
+        except TimeoutError:
+            raise SendError("timed out waiting for Twilio") from None
+        except HttpError as exc:
+            raise SendError(f"could not reach Twilio: {exc}") from None
+        text = answer.body.decode("utf-8", "replace")
+        if answer.status >= 400:
+            raise _refused(answer.status, text, answer.headers)
+        try:
+            message: Any = json.loads(text)
             return Sent(sid=str(message["sid"]), status=str(message.get("status") or "queued"))
         except (ValueError, TypeError, KeyError, AttributeError):
             # Twilio took it (2xx) but its answer cannot be read: tried again after a look
             # for it (`find`), as after a send that timed out
-            raise SendError(f"Twilio's answer could not be read (HTTP {response.status_code})") from None
+            raise SendError(f"Twilio's answer could not be read (HTTP {answer.status})") from None
 
     async def find(self, to: str, body: str, since: float) -> list[Sent]:
         """The account's messages that could be the reply whose try, claimed at `since`, ended

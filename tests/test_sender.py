@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -200,6 +201,7 @@ async def test_a_send_posts_what_twilios_create_async_posts(aiohttp_server: Any)
                 status_callback="https://bot.example/twilio/status",
                 **fields,
             )
+            await transport.close()
         assert sent == Sent(sid="SM" + "0" * 32, status="queued")
         ours, theirs = seen[-2], seen[-1]
         assert ours == theirs
@@ -225,5 +227,54 @@ async def test_an_unreadable_answer_to_a_send_is_a_retry_after_a_look(aiohttp_se
         transport = TwilioTransport(session, config, "https://bot.example/twilio/status")
         with pytest.raises(SendError) as raised:
             await transport.send("+15550001111", "hi")
+        await transport.close()
     assert raised.value.status is None
     assert raised.value.retryable
+
+
+async def test_a_refused_send_keeps_twilios_status_code_and_retry_after(aiohttp_server: Any) -> None:
+    """What the sender decides by: the HTTP status, Twilio's error code, Retry-After; and a
+    send Twilio does not answer in time is a retry without a status (looked up first)."""
+    answers = [
+        web.json_response(
+            {"code": 20429, "message": "Too Many Requests"}, status=429, headers={"Retry-After": "7"}
+        ),
+        web.json_response(
+            {"code": 21610, "message": "Attempt to send to unsubscribed recipient"}, status=400
+        ),
+        web.Response(text="<html>bad gateway</html>", status=502),
+    ]
+
+    async def create(request: web.Request) -> web.Response:
+        if not answers:
+            await asyncio.sleep(5)  # past the transport's timeout
+        return answers.pop(0)
+
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create)
+    server = await aiohttp_server(app)
+    config = TwilioConfig(
+        account_sid="AC" + "2" * 32,
+        auth_token="tok",
+        from_number="+15550000000",
+        api_base=str(server.make_url("")),
+        timeout_seconds=0.2,
+    )
+    async with aiohttp.ClientSession() as session:
+        transport = TwilioTransport(session, config, "https://bot.example/twilio/status")
+        errors = []
+        for _ in range(4):
+            with pytest.raises(SendError) as raised:
+                await transport.send("+15550001111", "hi")
+            errors.append(raised.value)
+        await transport.close()
+    busy, opted_out, gateway, timed_out = errors
+    assert (busy.status, busy.code, busy.retry_after, busy.retryable) == (429, 20429, 7.0, True)
+    assert str(busy) == "Too Many Requests"
+    assert (opted_out.status, opted_out.opted_out, opted_out.retryable) == (400, True, False)
+    assert (gateway.status, gateway.code, gateway.retryable, str(gateway)) == (502, None, True, "HTTP 502")
+    assert (timed_out.status, timed_out.retryable, str(timed_out)) == (
+        None,
+        True,
+        "timed out waiting for Twilio",
+    )
