@@ -62,9 +62,11 @@ WARMUP_BODY = "\\HELP"  # --warmup-body (default: --body)
 AUTH_TOKEN = secrets.token_hex(16)
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of every thread of `pid`."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, *, main_thread: bool = False) -> float:
+    """utime + stime of every thread of `pid`, or of its main thread alone (the event loop; the
+    rest is SQLite's and other helper threads)."""
+    stat = f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
@@ -294,10 +296,18 @@ async def run_one(
                     profiler, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
                 await asyncio.sleep(1.0)
-            cpu0, each0 = cpu(), [cpu_seconds(pid) for pid in pids]
+            cpu0, each0, loop0 = (
+                cpu(),
+                [cpu_seconds(pid) for pid in pids],
+                cpu_seconds(proc.pid, main_thread=True),
+            )
             start = await load.closed(args.burst, 64)
             ok = await fake.wait_answered(args.burst, args.timeout)
-            cpu1, each1 = cpu(), [cpu_seconds(pid) for pid in pids]
+            cpu1, each1, loop1 = (
+                cpu(),
+                [cpu_seconds(pid) for pid in pids],
+                cpu_seconds(proc.pid, main_thread=True),
+            )
             if spy is not None:
                 spy.send_signal(2)
                 await asyncio.to_thread(spy.wait)
@@ -312,6 +322,8 @@ async def run_one(
                     round((b - a) * 1000 / max(1, fake.answered), 3)
                     for a, b in zip(each0, each1, strict=True)
                 ],
+                # of the first process's: its event loop's thread (the rest: SQLite's threads, ...)
+                "cpu_ms_per_text_loop": round((loop1 - loop0) * 1000 / max(1, fake.answered), 3),
                 "p50_ms": round(pct(fake.latencies, 0.5) * 1000, 1),
                 "p99_ms": round(pct(fake.latencies, 0.99) * 1000, 1),
                 "unexpected": fake.unexpected,
