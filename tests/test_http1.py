@@ -118,23 +118,19 @@ async def test_concurrent_requests_each_get_their_own_answer(echo: Any) -> None:
     assert len({id(conn) for *_, conn in seen}) <= 20  # the second round reused the first's
 
 
-async def test_connection_close_and_a_server_that_hangs_up_are_not_reused(echo: Any) -> None:
+@pytest.mark.parametrize(
+    ("first", "keepalive"),
+    [("/bye", 15.0), ("/one", 0.0)],
+    ids=["answered-with-connection-close", "idle-past-keepalive"],
+)
+async def test_a_connection_is_not_reused_after_close_or_past_keepalive(
+    echo: Any, first: str, keepalive: float
+) -> None:
     base, seen = echo
-    origin = Origin(base)
+    origin = Origin(base, keepalive=keepalive)
     try:
-        await _post(origin, "/bye")  # answered with Connection: close
+        await _post(origin, first)
         await _post(origin, "/after")
-    finally:
-        await origin.close()
-    assert seen[0][3] is not seen[1][3]
-
-
-async def test_an_idle_connection_past_keepalive_is_not_reused(echo: Any) -> None:
-    base, seen = echo
-    origin = Origin(base, keepalive=0.0)
-    try:
-        await _post(origin, "/one")
-        await _post(origin, "/two")
     finally:
         await origin.close()
     assert seen[0][3] is not seen[1][3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -207,6 +208,22 @@ async def test_a_send_posts_what_twilios_create_async_posts(aiohttp_server: Any)
         assert ours == theirs
 
 
+async def _messages_api(
+    aiohttp_server: Any, create: Callable[[web.Request], Awaitable[web.Response]], **config: Any
+) -> TwilioConfig:
+    """A Messages API answering with `create`, and a Twilio config that points at it."""
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create)
+    server = await aiohttp_server(app)
+    return TwilioConfig(
+        account_sid="AC" + "2" * 32,
+        auth_token="tok",
+        from_number="+15550000000",
+        api_base=str(server.make_url("")),
+        **config,
+    )
+
+
 async def test_an_unreadable_answer_to_a_send_is_a_retry_after_a_look(aiohttp_server: Any) -> None:
     """Twilio answered 2xx but not with a message: it may have taken it, so the sender tries
     again after looking for it (a SendError without a status, as after a timeout)."""
@@ -214,15 +231,7 @@ async def test_an_unreadable_answer_to_a_send_is_a_retry_after_a_look(aiohttp_se
     async def create(request: web.Request) -> web.Response:
         return web.Response(text="<html>proxy</html>", status=201)
 
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create)
-    server = await aiohttp_server(app)
-    config = TwilioConfig(
-        account_sid="AC" + "2" * 32,
-        auth_token="tok",
-        from_number="+15550000000",
-        api_base=str(server.make_url("")),
-    )
+    config = await _messages_api(aiohttp_server, create)
     async with aiohttp.ClientSession() as session:
         transport = TwilioTransport(session, config, "https://bot.example/twilio/status")
         with pytest.raises(SendError) as raised:
@@ -246,20 +255,12 @@ async def test_a_refused_send_keeps_twilios_status_code_and_retry_after(aiohttp_
     ]
 
     async def create(request: web.Request) -> web.Response:
-        if not answers:
-            await asyncio.sleep(5)  # past the transport's timeout
-        return answers.pop(0)
+        if answers:
+            return answers.pop(0)
+        await asyncio.sleep(1)  # past the transport's timeout
+        return web.json_response({"sid": "SM" + "0" * 32, "status": "queued"}, status=201)
 
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create)
-    server = await aiohttp_server(app)
-    config = TwilioConfig(
-        account_sid="AC" + "2" * 32,
-        auth_token="tok",
-        from_number="+15550000000",
-        api_base=str(server.make_url("")),
-        timeout_seconds=0.2,
-    )
+    config = await _messages_api(aiohttp_server, create, timeout_seconds=0.2)
     async with aiohttp.ClientSession() as session:
         transport = TwilioTransport(session, config, "https://bot.example/twilio/status")
         errors = []
