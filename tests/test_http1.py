@@ -85,23 +85,34 @@ async def test_requests_share_a_kept_alive_connection(echo: Any) -> None:
     assert seen[0][3] is seen[1][3]  # one connection
 
 
-def test_under_uvloop_what_serve_runs() -> None:
-    """`textwire serve` runs on uvloop, whose transports are not asyncio's classes."""
+def test_under_uvloop_what_serve_runs(tmp_path: Path) -> None:
+    """`textwire serve` runs on uvloop, whose transports are not asyncio's classes and whose TLS
+    is its own: plain and https exchanges on it."""
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
     seen: list[tuple[str, str, bytes, object]] = []
 
     async def exchange() -> list[Answer]:
         runner = web.AppRunner(_echo_app(seen))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
-        origin = Origin(f"http://127.0.0.1:{runner.addresses[0][1]}")
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx).start()
+        plain_port, tls_port = (address[1] for address in runner.addresses)
+        plain = Origin(f"http://127.0.0.1:{plain_port}")
+        tls = Origin(
+            f"https://localhost:{tls_port}", ssl_context=ssl.create_default_context(cafile=str(cert))
+        )
         try:
-            return [await _post(origin, "/one"), await _post(origin, "/two")]
+            return [await _post(plain, "/one"), await _post(plain, "/two"), await _post(tls, "/tls")]
         finally:
-            await origin.close()
+            await plain.close()
+            await tls.close()
             await runner.cleanup()
 
     answers = uvloop.run(exchange())
-    assert [a.status for a in answers] == [201, 201]
+    assert [a.status for a in answers] == [201, 201, 201]
+    assert [path for _, path, _, _ in seen] == ["/one", "/two", "/tls"]
     assert seen[0][3] is seen[1][3]
 
 
