@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -254,21 +255,28 @@ async def test_a_refused_send_keeps_twilios_status_code_and_retry_after(aiohttp_
         web.Response(text="<html>bad gateway</html>", status=502),
     ]
 
+    answered = asyncio.Event()  # the last send's answer waits for it: past its timeout
+
     async def create(request: web.Request) -> web.Response:
         if answers:
             return answers.pop(0)
-        await asyncio.sleep(1)  # past the transport's timeout
+        await answered.wait()
         return web.json_response({"sid": "SM" + "0" * 32, "status": "queued"}, status=201)
 
-    config = await _messages_api(aiohttp_server, create, timeout_seconds=0.2)
+    config = await _messages_api(aiohttp_server, create)
     async with aiohttp.ClientSession() as session:
-        transport = TwilioTransport(session, config, "https://bot.example/twilio/status")
         errors = []
-        for _ in range(4):
+        for timeout in (config.timeout_seconds,) * 3 + (0.2,):
+            transport = TwilioTransport(
+                session,
+                dataclasses.replace(config, timeout_seconds=timeout),
+                "https://bot.example/twilio/status",
+            )
             with pytest.raises(SendError) as raised:
                 await transport.send("+15550001111", "hi")
             errors.append(raised.value)
-        await transport.close()
+            await transport.close()
+        answered.set()
     busy, opted_out, gateway, timed_out = errors
     assert (busy.status, busy.code, busy.retry_after, busy.retryable) == (429, 20429, 7.0, True)
     assert str(busy) == "Too Many Requests"
