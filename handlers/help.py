@@ -8,6 +8,7 @@ family names still shows, under `\\HELP MORE`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command
@@ -40,36 +41,45 @@ def _name_of(entry: str) -> str:
     return entry.split(maxsplit=1)[0].lstrip("\\/").upper() if entry.strip() else ""
 
 
-def _entries(ctx: Context) -> dict[str, str]:
-    return {_name_of(entry): entry for entry in ctx.help_entries if _name_of(entry)}
+def _entries(help_entries: tuple[str, ...]) -> dict[str, str]:
+    return {_name_of(entry): entry for entry in help_entries if _name_of(entry)}
 
 
-def _families(ctx: Context) -> list[tuple[Family, list[str]]]:
+# The registered commands are fixed once the dispatcher is built (`Context.help_entries` is the
+# same tuple for every message): the families and the help text are worked out once, not on
+# every \HELP (14 commands parsed a text: the issue's benchmark texts \HELP).
+@functools.lru_cache(maxsize=8)
+def _families_of(help_entries: tuple[str, ...]) -> tuple[tuple[Family, tuple[str, ...]], ...]:
     """Each family with the entries of its registered commands; families with none are left out."""
-    entries = _entries(ctx)
+    entries = _entries(help_entries)
     named: set[str] = set()
-    result: list[tuple[Family, list[str]]] = []
+    result: list[tuple[Family, tuple[str, ...]]] = []
     for family in FAMILIES:
-        found = [entries[name] for name in family.commands if name in entries]
+        found = tuple(entries[name] for name in family.commands if name in entries)
         named.update(family.commands)
         if found:
             result.append((family, found))
-    rest = [entry for name, entry in entries.items() if name not in named and name != "HELP"]
+    rest = tuple(entry for name, entry in entries.items() if name not in named and name != "HELP")
     if rest:
         result.append((MORE, rest))
-    return result
+    return tuple(result)
+
+
+@functools.lru_cache(maxsize=8)
+def _help_text_of(help_entries: tuple[str, ...]) -> str:
+    names = " ".join(f"\\HELP {family.name}" for family, _ in _families_of(help_entries))
+    return f"{INTRO} Commands: {names}. {OUTRO}"
 
 
 def help_text(ctx: Context) -> str:
     """The families, one segment: `\\HELP ROOMS`, `\\HELP X` ..."""
-    names = " ".join(f"\\HELP {family.name}" for family, _ in _families(ctx))
-    return f"{INTRO} Commands: {names}. {OUTRO}"
+    return _help_text_of(ctx.help_entries)
 
 
 def family_text(ctx: Context, word: str) -> str:
     """The commands of the family `word` (or of the family holding the command `word`)."""
     wanted = word.lstrip("\\/").upper()
-    families = _families(ctx)
+    families = _families_of(ctx.help_entries)
     for family, entries in families:
         if wanted == family.name or wanted in (_name_of(e) for e in entries):
             return f"{family.title}: {' '.join(entries)}"
