@@ -71,6 +71,9 @@ class Compiled:
     keys: tuple[str, ...]
     types: tuple[Any, ...]  # each result column's SQLAlchemy type
     expanding: bool  # parameters rendered per call (an IN list): SQL text per call
+    # how each position's value is found in a caller's mapping, without `construct_params` (see
+    # `_plan`); None: through `construct_params`
+    plan: tuple[tuple[str, str, Any, bool, Any], ...] | None = None
     # result metadata (the columns' result processors) per tuple of the driver's column type codes:
     # SQLite's driver has none (one entry, `()`); asyncpg reports PostgreSQL's type OIDs, on which
     # some processors depend (a FLOAT column's comes back as it is, a NUMERIC one converted), as
@@ -98,6 +101,8 @@ class Compiled:
             state = self.compiled.construct_expanded_state(params)
             assert state.positiontup is not None
             return state.statement, _converted(state.parameters, state.positiontup, state.processors)
+        if self.plan is not None and params:
+            return self.sql, self._planned(params)
         values = self.compiled.construct_params(params)  # checks that required ones are given
         return self.sql, _converted(values, self.positions, self.bind_processors)
 
@@ -109,8 +114,27 @@ class Compiled:
             raise sa.exc.InvalidRequestError(
                 "executemany() of a statement that returns rows: use Database.tx()"
             )
+        if self.plan is not None:
+            return self.sql, [self._planned(p) for p in params]
         construct, positions, procs = self.compiled.construct_params, self.positions, self.bind_processors
         return self.sql, [_converted(construct(p), positions, procs) for p in params]
+
+    def _planned(self, params: Params) -> tuple[Any, ...]:
+        """`_converted(construct_params(params), ...)` by the plan: a given value by the bind's key
+        or name, else the bind's own value (`.values(status="sending")`), each through its bind
+        processor. 0.9 us a row of the sender's marks instead of 2.5 (a text writes four such
+        rows). A required value that is missing goes to `construct_params`, which says which."""
+        assert self.plan is not None
+        out = []
+        for key, name, value, required, proc in self.plan:
+            if key in params:
+                value = params[key]
+            elif name in params:
+                value = params[name]
+            elif required:
+                self.compiled.construct_params(params)  # raises InvalidRequestError naming it
+            out.append(value if proc is None or value is None else proc(value))
+        return tuple(out)
 
     def rows(self, raw: Sequence[Any], coltypes: tuple[int, ...] = ()) -> Rows:
         return cast(Rows, IteratorResult(self.meta(coltypes), iter(raw)).all())
@@ -163,15 +187,41 @@ def compile_for(
         raise TypeError(f"lean statements run on SQLite's driver and asyncpg only, not {dialect.driver}")
     if compiled.insert_prefetch or compiled.update_prefetch:
         raise TypeError("a column default computed in Python needs SQLAlchemy's execution: use Database.tx()")
+    positions = tuple(compiled.positiontup)
+    bind_processors = dict(compiled._bind_processors)
+    expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
     return Compiled(
         sql=compiled.string,
         compiled=compiled,
         dialect=dialect,
-        positions=tuple(compiled.positiontup),
-        bind_processors=dict(compiled._bind_processors),
+        positions=positions,
+        bind_processors=bind_processors,
         keys=tuple(column.keyname for column in compiled._result_columns),
         types=tuple(column.type for column in compiled._result_columns),
-        expanding=bool(compiled.post_compile_params or compiled.literal_execute_params),
+        expanding=expanding,
+        plan=None if expanding else _plan(compiled, positions, bind_processors),
+    )
+
+
+def _plan(
+    compiled: sa.sql.compiler.SQLCompiler, positions: Sequence[str], procs: Mapping[str, Any]
+) -> tuple[tuple[str, str, Any, bool, Any], ...] | None:
+    """Per position: the bind's key and name (`construct_params` looks a value up by either),
+    its own value, whether it is required, and its processor. None where `construct_params`
+    does more than that: escaped names, values computed per call, parameters given with the
+    statement (`.params()`), a name bound twice."""
+    if compiled.escaped_bind_names or getattr(compiled, "_collected_params", None):
+        return None
+    binds: dict[str, Any] = {}
+    for bind, name in compiled.bind_names.items():
+        if bind.callable is not None or name in binds:
+            return None
+        binds[name] = bind
+    if any(name not in binds for name in positions):
+        return None
+    return tuple(
+        (binds[name].key, name, binds[name].value, bool(binds[name].required), procs.get(name))
+        for name in positions
     )
 
 

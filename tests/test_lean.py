@@ -4,6 +4,7 @@ the same rows as a `read()` through SQLAlchemy, on both databases."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -336,3 +337,106 @@ async def test_on_postgresql_a_connection_killed_in_a_write_fails_that_write_onl
     async with pg_db.write() as conn:
         await conn.execute(touch, {"at": 5.0})
     assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 5.0})] == [uid]
+
+
+def _all_queries() -> list[tuple[str, lean.Query]]:
+    """Every `Query` the code base builds at import (module globals of the four packages)."""
+    import importlib
+    import pkgutil
+
+    found: dict[int, tuple[str, lean.Query]] = {}
+    for package in ("bot", "handlers", "storage", "scheduler"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, package + "."):
+            if ".migrations" in info.name or info.name.endswith("__main__"):
+                continue
+            module = importlib.import_module(info.name)
+            for name, value in vars(module).items():
+                if isinstance(value, lean.Query):
+                    found.setdefault(id(value), (f"{info.name}.{name}", value))
+    return sorted(found.values(), key=lambda item: item[0])
+
+
+def _sample(bind: sa.BindParameter[object], n: int) -> object:
+    python_type: object = None
+    with contextlib.suppress(NotImplementedError):
+        python_type = bind.type.python_type
+    if python_type is bool:
+        return n % 2 == 0
+    if python_type is int:
+        return n + 7
+    if python_type is float:
+        return n + 2  # an int: the bind processor makes it a float
+    return f"v{n}"
+
+
+def _typed(values: tuple[object, ...]) -> list[tuple[str, object]]:
+    """Values with their types: True == 1 and 2 == 2.0, but a driver may not see them alike."""
+    return [(type(value).__name__, value) for value in values]
+
+
+def test_the_parameters_plan_gives_what_construct_params_gives() -> None:
+    """`Compiled._planned` (the hot path's conversion) against `construct_params` + `_converted`,
+    for every Query of the code base on both drivers: every value given, the optional ones left
+    out (their own values, or None), and a required one missing (the same error)."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+    from sqlalchemy.dialects.sqlite import aiosqlite
+
+    queries = _all_queries()
+    assert len(queries) >= 10  # the hot path's claims, outcomes and marks among them
+    planned = named = 0
+    for dialect in (aiosqlite.dialect(), asyncpg.dialect()):
+        for name, query in queries:
+            compiled = query.for_dialect(dialect)
+            if compiled.expanding:
+                continue
+            binds = list(compiled.compiled.bind_names)
+            full = {bind.key: _sample(bind, n) for n, bind in enumerate(binds)}
+            compiled = query.for_dialect(dialect, full)
+            if compiled.plan is None:
+                continue
+            binds = list(compiled.compiled.bind_names)  # this compilation's own
+            planned += 1
+            required = {bind.key for bind in binds if bind.required}
+
+            def slow(params: dict[str, object], compiled: lean.Compiled = compiled) -> tuple[object, ...]:
+                return lean._converted(
+                    compiled.compiled.construct_params(params), compiled.positions, compiled.bind_processors
+                )
+
+            assert _typed(compiled._planned(full)) == _typed(slow(full)), name
+            assert compiled.parameters(full) == (compiled.sql, slow(full)), name
+            if not compiled.returns_rows:
+                assert compiled.many([full, full]) == (compiled.sql, [slow(full), slow(full)]), name
+            given = {key: value for key, value in full.items() if key in required}
+            if given:
+                assert _typed(compiled._planned(given)) == _typed(slow(given)), name
+            # a bind given by its name where its key differs (`.values(status=...)` binds)
+            by_name = {
+                compiled.compiled.bind_names[bind]: _sample(bind, n + 50)
+                for n, bind in enumerate(binds)
+                if compiled.compiled.bind_names[bind] != bind.key
+            }
+            if by_name:
+                named += 1
+                assert _typed(compiled._planned({**given, **by_name})) == _typed(
+                    slow({**given, **by_name})
+                ), name
+            for key in sorted(required)[:1]:
+                missing = {k: v for k, v in full.items() if k != key}
+                with pytest.raises(sa.exc.InvalidRequestError, match="value is required"):
+                    compiled._planned(missing)
+    assert planned >= 10
+    assert named >= 2
+
+
+def test_a_statement_with_a_value_computed_per_call_keeps_construct_params() -> None:
+    counter = iter(range(100))
+    query = lean.Query(
+        sa.update(users).values(created_at=sa.bindparam("at", callable_=lambda: float(next(counter))))
+    )
+    from sqlalchemy.dialects.sqlite import aiosqlite
+
+    compiled = query.for_dialect(aiosqlite.dialect(), {"x": 1})
+    assert compiled.plan is None
+    assert compiled.parameters({"x": 1})[1] != compiled.parameters({"x": 1})[1]  # computed each time
