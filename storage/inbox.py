@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import SQLITE_PRAGMAS, Database, count_by_status, delete_some, insert_ignore
 from storage.lean import Query, Writer, write_later
-from storage.schema import INBOX_DONE, inbox, inbox_waiting
+from storage.schema import INBOX_DONE, inbox, inbox_waiting, literal
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None 
     result = await conn.execute(
         sa.update(inbox)
         .where(
-            inbox.c.status == "processing",
+            inbox.c.status == literal("processing"),
             inbox.c.claimed_by == owner,
             inbox.c.id.in_(ids) if ids is not None else sa.true(),
         )
@@ -183,7 +183,7 @@ _j = inbox.alias("j")
 
 def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
     c = inbox.alias(f"c_{status}" if priority is None else f"c_{status}_{priority}")
-    where = [c.c.status == status, c.c.next_attempt_at <= sa.bindparam("now")]
+    where = [c.c.status == literal(status), c.c.next_attempt_at <= sa.bindparam("now")]
     if priority is not None:
         where.append(c.c.priority == priority)
     if heads:  # no earlier unfinished ordinary message of the same sender

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.schema import inbox, job_leases, outbox, processes
+from storage.schema import inbox, job_leases, literal, outbox, processes
 
 FORGET_SECONDS = 24 * 3600.0  # a dead process's row is deleted after this long
 
@@ -26,7 +26,7 @@ _HEARTBEAT = (
 )
 _TAKE_INBOX = (
     sa.update(inbox)
-    .where(inbox.c.status == "processing", _dead_owner(inbox.c.claimed_by))
+    .where(inbox.c.status == literal("processing"), _dead_owner(inbox.c.claimed_by))
     .values(status="pending", claimed_by=None, claimed_until=None)
 )
 # The owner died mid-send: whether Twilio took the message is unknown. The row goes back to the

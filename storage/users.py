@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer
-from storage.schema import INBOX_DONE, inbox, users
+from storage.schema import INBOX_DONE, inbox, literal, users
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,9 @@ _HANDLED_RECENTLY = (
 # Whether the sender has messages waiting (after the claim: behind the one just claimed), by
 # ix_inbox_sender: the worker claims again when such a message's predecessor is done.
 _WAITING = (
-    sa.select(inbox.c.id).where(inbox.c.from_phone == users.c.phone, inbox.c.status == "pending").exists()
+    sa.select(inbox.c.id)
+    .where(inbox.c.from_phone == users.c.phone, inbox.c.status == literal("pending"))
+    .exists()
 )
 _SENDERS = Query(
     sa.select(users, _HANDLED_RECENTLY.label("handled_recently"), _WAITING.label("waiting")).where(

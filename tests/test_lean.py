@@ -440,3 +440,65 @@ def test_a_statement_with_a_value_computed_per_call_keeps_construct_params() -> 
     compiled = query.for_dialect(aiosqlite.dialect(), {"x": 1})
     assert compiled.plan is None
     assert compiled.parameters({"x": 1})[1] != compiled.parameters({"x": 1})[1]  # computed each time
+
+
+def _module_statements() -> list[tuple[str, sa.Executable]]:
+    """The statements the code base builds at import: `Query`s and plain SQLAlchemy ones."""
+    import importlib
+    import pkgutil
+
+    found: dict[int, tuple[str, sa.Executable]] = {}
+    for package in ("bot", "handlers", "storage", "scheduler"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, package + "."):
+            if ".migrations" in info.name or info.name.endswith("__main__"):
+                continue
+            for name, value in vars(importlib.import_module(info.name)).items():
+                statement = value.statement if isinstance(value, lean.Query) else value
+                if isinstance(statement, (sa.Select, sa.Update, sa.Delete, sa.Insert)):
+                    found.setdefault(id(statement), (f"{info.name}.{name}", statement))
+    return sorted(found.values(), key=lambda item: item[0])
+
+
+def test_no_statement_binds_a_value_against_a_partial_index_condition() -> None:
+    """SQLite compares a bound value in a WHERE with the conditions of the table's partial indexes
+    when it plans a statement, and then plans it again every time the value is bound: on every
+    execution. The worker's claim spent most of its time so (`status = ?` against
+    ix_inbox_sender_done's `status = 'done'`). Such values are written as literals
+    (`storage.schema.literal`)."""
+    import re
+
+    from sqlalchemy.sql import operators, visitors
+
+    from storage.schema import metadata
+
+    watched: dict[str, set[str]] = {}  # table -> columns some partial index's condition names
+    for table in metadata.tables.values():
+        for index in table.indexes:
+            where = index.dialect_options["sqlite"]["where"]
+            if where is not None:
+                watched.setdefault(table.name, set()).update(
+                    c.name for c in table.columns if re.search(rf"\b{c.name}\b", str(where))
+                )
+    assert watched["inbox"] == {"status"}
+
+    def table_of(column: object) -> str | None:
+        table = getattr(column, "table", None)
+        table = getattr(table, "element", table)  # an alias of the table
+        return getattr(table, "name", None)
+
+    statements = _module_statements()
+    assert any(name == "storage.inbox._CLAIM" for name, _ in statements)
+    offending = []
+    for name, statement in statements:
+        for element in visitors.iterate(statement):
+            if not isinstance(element, sa.BinaryExpression) or not operators.is_comparison(element.operator):
+                continue
+            for column, other in ((element.left, element.right), (element.right, element.left)):
+                if not isinstance(column, sa.ColumnClause) or column.name not in watched.get(
+                    table_of(column) or "", set()
+                ):
+                    continue
+                if any(isinstance(part, sa.BindParameter) for part in visitors.iterate(other)):
+                    offending.append(f"{name}: {column.name}")
+    assert offending == []
