@@ -339,21 +339,31 @@ async def test_on_postgresql_a_connection_killed_in_a_write_fails_that_write_onl
     assert [r.id for r in await pg_db.fetch(USERS_SINCE, {"since": 5.0})] == [uid]
 
 
-def _all_queries() -> list[tuple[str, lean.Query]]:
-    """Every `Query` the code base builds at import (module globals of the four packages)."""
+def _module_globals() -> list[tuple[str, object]]:
+    """Every module-level name of the four packages, as `module.name` (migrations and the CLI's
+    `__main__` left out)."""
     import importlib
     import pkgutil
 
-    found: dict[int, tuple[str, lean.Query]] = {}
+    found = []
     for package in ("bot", "handlers", "storage", "scheduler"):
         root = importlib.import_module(package)
         for info in pkgutil.walk_packages(root.__path__, package + "."):
             if ".migrations" in info.name or info.name.endswith("__main__"):
                 continue
-            module = importlib.import_module(info.name)
-            for name, value in vars(module).items():
-                if isinstance(value, lean.Query):
-                    found.setdefault(id(value), (f"{info.name}.{name}", value))
+            found += [
+                (f"{info.name}.{name}", value)
+                for name, value in vars(importlib.import_module(info.name)).items()
+            ]
+    return found
+
+
+def _all_queries() -> list[tuple[str, lean.Query]]:
+    """Every `Query` the code base builds at import."""
+    found: dict[int, tuple[str, lean.Query]] = {}
+    for name, value in _module_globals():
+        if isinstance(value, lean.Query):
+            found.setdefault(id(value), (name, value))
     return sorted(found.values(), key=lambda item: item[0])
 
 
@@ -444,19 +454,11 @@ def test_a_statement_with_a_value_computed_per_call_keeps_construct_params() -> 
 
 def _module_statements() -> list[tuple[str, sa.Executable]]:
     """The statements the code base builds at import: `Query`s and plain SQLAlchemy ones."""
-    import importlib
-    import pkgutil
-
     found: dict[int, tuple[str, sa.Executable]] = {}
-    for package in ("bot", "handlers", "storage", "scheduler"):
-        root = importlib.import_module(package)
-        for info in pkgutil.walk_packages(root.__path__, package + "."):
-            if ".migrations" in info.name or info.name.endswith("__main__"):
-                continue
-            for name, value in vars(importlib.import_module(info.name)).items():
-                statement = value.statement if isinstance(value, lean.Query) else value
-                if isinstance(statement, (sa.Select, sa.Update, sa.Delete, sa.Insert)):
-                    found.setdefault(id(statement), (f"{info.name}.{name}", statement))
+    for name, value in _module_globals():
+        statement = value.statement if isinstance(value, lean.Query) else value
+        if isinstance(statement, (sa.Select, sa.Update, sa.Delete, sa.Insert)):
+            found.setdefault(id(statement), (name, statement))
     return sorted(found.values(), key=lambda item: item[0])
 
 
