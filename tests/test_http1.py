@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bot.http1 import Answer, HttpError, Origin
+from tests.conftest import wait_for
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -228,6 +229,36 @@ async def test_answers_no_server_should_give_are_errors(
             await _post(origin, "/x")
     finally:
         await origin.close()
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced(
+    raw_server: Callable[[Handler], Awaitable[str]],
+) -> None:
+    """A server (Twilio's load balancer) may close a kept-alive connection while it is idle,
+    without having said `Connection: close`: the next request goes on a new connection, and
+    succeeds, instead of failing on the dead one."""
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await _read_request(reader)
+        writer.write(b'HTTP/1.1 201 Created\r\nContent-Length: 13\r\n\r\n{"sid": "SM"}')
+        await writer.drain()
+        writer.close()  # idle, then gone
+
+    origin = Origin(await raw_server(handler))
+    try:
+        first = await _post(origin, "/one")
+
+        async def close_seen() -> bool:
+            return origin._idle[0].closed
+
+        await wait_for(close_seen, within=10)
+        second = await _post(origin, "/two")
+    finally:
+        await origin.close()
+    assert (first.status, second.status, connections) == (201, 201, 2)
 
 
 async def test_no_server_is_an_error_and_a_closed_client_refuses(unused_tcp_port: int) -> None:
