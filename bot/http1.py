@@ -109,6 +109,8 @@ class _Connection(asyncio.Protocol):
     def ask(self, request: bytes) -> asyncio.Future[Answer]:
         assert self._transport is not None
         assert self._waiter is None
+        if self.closed or self._transport.is_closing():  # a write would vanish, no answer come
+            raise HttpError("connection closed before the request")
         self._waiter = asyncio.get_running_loop().create_future()
         self._transport.write(request)
         return self._waiter
