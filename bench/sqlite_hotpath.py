@@ -33,14 +33,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bench.purge import handled
 from bot import replyguard
+from bot.worker import _LOG_REPLIES
 from storage import inbox, lean, outbox, users
 from storage.db import SQLITE_PRAGMAS, open_database
 from storage.schema import outbox as outbox_table
-from storage.schema import reply_log
 
 DIALECT = aiosqlite.dialect()
 ENQUEUE = lean.Query(sqlite_insert(outbox_table).on_conflict_do_nothing())  # storage.db.insert_ignoring
-LOG_REPLIES = lean.Query(sa.insert(reply_log))  # bot/worker.py's _LOG_REPLIES
 SENDERS = 3000
 
 
@@ -106,7 +105,7 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     sql, params = steps.sql(ENQUEUE, replies)
     steps.timed("worker: replies queued", lambda: conn.executemany(sql, params))
     logged = [{"phone": r[3], "message_sid": r[1], "answer": "help", "at": now} for r in rows]
-    sql, params = steps.sql(LOG_REPLIES, logged)
+    sql, params = steps.sql(_LOG_REPLIES, logged)
     steps.timed("worker: reply guard's rows in", lambda: conn.executemany(sql, params))
     steps.timed("worker: outcome COMMIT", lambda: conn.execute("COMMIT"))
 
