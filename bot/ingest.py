@@ -26,7 +26,7 @@ class InboxWriter:
     def __init__(self, db: Database, on_commit: Callable[[], None]) -> None:
         self._db = db
         path = sqlite_path(db.url) if db.is_sqlite else None
-        self._appender = inbox.SqliteAppender(str(path), lock=db.write_lock) if path is not None else None
+        self._appender = inbox.SqliteAppender(db) if path is not None else None
         self._on_commit = on_commit
         self._queue: asyncio.Queue[tuple[inbox.NewMessage, asyncio.Future[bool]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None

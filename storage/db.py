@@ -234,6 +234,15 @@ class Database:
                 )
         return self._pg_pool
 
+    async def sqlite_writer(self) -> onehop.OneHopConnection:
+        """A SQLite file's writer connection (`write()`'s), for the webhook's appender: one
+        connection for every write of the process. A commit on another connection of the same
+        file empties this one's page cache (WAL: SQLite sees the file changed), so with the
+        appender on a connection of its own each batch's transactions read their pages again."""
+        if self._sqlite_file is None:
+            raise TypeError("sqlite_writer(): not a SQLite file")
+        return self._lean_writer or await self._open_raw("writer")
+
     async def _open_raw(self, role: str) -> onehop.OneHopConnection:
         """The reader (`fetch`) or the writer (`write`) connection, opened on first use."""
         async with self._raw_opening:

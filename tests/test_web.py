@@ -7,11 +7,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
 from bot import web
 from bot.dispatch import Context, HandlerResult, Inbound, Router
+from storage.db import sqlite_path
 from tests.conftest import ALICE, Bot, BotFactory, wait_for
 
 
@@ -296,3 +298,42 @@ async def test_when_the_database_itself_fails_a_batch_is_not_retried_row_by_row(
     results = await asyncio.gather(*(writer.add(m) for m in batch), return_exceptions=True)
     assert all(isinstance(r, sa.exc.OperationalError) for r in results)
     assert calls == [6, 1, 1]  # the batch, two alone, then the rest fail at once
+
+
+async def test_the_webhooks_insert_waits_for_a_write_in_progress_on_the_shared_connection(bot: Bot) -> None:
+    """On a SQLite file the webhook's batch insert runs on `Database.write()`'s connection (one
+    page cache for every write of the process), under the write lock: a webhook that comes while a
+    write transaction is open waits for it, and a transaction rolled back does not take the
+    webhook's row with it (run inside it, the row would go too)."""
+    db = bot.runtime.deps.db
+    if db.write_lock is None or sqlite_path(db.url) is None:
+        pytest.skip("the appender is the SQLite file's")
+    appender = bot.runtime.writer._appender
+    assert appender is not None
+    assert appender._conn is await db.sqlite_writer()
+    appending = asyncio.Event()
+    append = appender.append
+
+    async def signalling(messages: Any) -> set[str]:
+        appending.set()
+        return await append(messages)
+
+    appender.append = signalling  # type: ignore[method-assign]
+    form = bot.form("\\HELP")
+    posted: list[asyncio.Task[Any]] = []
+
+    async def rolled_back() -> None:
+        async with db.write() as conn:
+            await conn.execute(sa.text("UPDATE users SET name = 'x' WHERE 0"))
+            posted.append(asyncio.create_task(bot.post(form)))
+            await appending.wait()  # the batch is on its way: it must wait for this block
+            await asyncio.sleep(0.05)  # a chance to run inside it, if it did not wait
+            assert not posted[0].done()
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        await rolled_back()
+    response = await posted[0]
+    assert response.status == 200
+    rows = await bot.rows("SELECT message_sid FROM inbox")
+    assert [r.message_sid for r in rows] == [form["MessageSid"]]
