@@ -57,8 +57,8 @@ def now() -> float:
 
 READ_ONLY = "textwire_read_only"
 # Every SQLite connection of the process (the pool's, fetch()'s, and write()'s, on which the
-# webhook's appender runs too): WAL, durable across process crashes in WAL mode with NORMAL, foreign keys, and a
-# busy timeout for writers of other processes.
+# webhook's appender runs too): WAL, durable across process crashes in WAL mode with NORMAL,
+# foreign keys, and a busy timeout for writers of other processes.
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
 
 
