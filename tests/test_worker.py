@@ -239,3 +239,43 @@ async def test_a_finished_message_with_nothing_behind_it_claims_nothing_more(
     await bot.handled(second["MessageSid"])
     assert seen == [f"{ALICE}:one", f"{BOB}:two"]
     assert claims == [1, 1]
+
+
+async def test_a_replys_dedupe_key_sorts_by_arrival_and_is_the_same_each_handling(bot: Bot) -> None:
+    """The outbox's unique dedupe key of a reply starts with its message's arrival time: a batch
+    of replies lands together at the end of the index (one page written, not one a reply), and a
+    message handled again (its outcome written twice) queues its reply once."""
+    from bot.worker import reply_key
+    from storage import outbox
+
+    first = await bot.text("\\HELP", sender=ALICE)
+    second = await bot.text("\\HELP", sender=BOB)
+    await bot.handled(first["MessageSid"])
+    await bot.handled(second["MessageSid"])
+    rows = await bot.rows(
+        "SELECT i.id, i.message_sid, i.received_at, o.dedupe_key FROM inbox i"
+        " JOIN outbox o ON o.inbox_id = i.id ORDER BY i.id"
+    )
+    assert len(rows) == 2
+    keys = []
+    for row in rows:
+        msg = Inbound(
+            id=row.id,
+            message_sid=row.message_sid,
+            from_phone="",
+            to_phone="",
+            body="",
+            received_at=row.received_at,
+        )
+        assert row.dedupe_key == reply_key(msg, 0)
+        keys.append(row.dedupe_key)
+    assert keys == sorted(keys)
+    assert reply_key(Inbound(0, "SMb", "", "", "", received_at=1.5), 0) < reply_key(
+        Inbound(0, "SMa", "", "", "", received_at=2.5), 0
+    )
+    # the outcome written again: the reply is not queued twice
+    async with bot.runtime.deps.db.write() as conn:
+        await outbox.enqueue_many(
+            conn, [outbox.NewReply(to=ALICE, body="again", dedupe_key=rows[0].dedupe_key, now=time.time())]
+        )
+    assert await bot.scalar("SELECT count(*) FROM outbox") == 2
