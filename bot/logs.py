@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import json
 import logging
 import re
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
 import structlog
+from structlog.contextvars import STRUCTLOG_KEY_PREFIX
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 _PHONE = re.compile(r"\+\d{7,15}")
@@ -92,8 +95,12 @@ def scrub(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDic
     Every log line passes here (three a text): the common keys (seen before) and values (strings
     without a `+`, numbers) take the first checks, inline."""
     out = {}
+    seen = _SECRET_SEEN
     for key, value in event_dict.items():
-        if _secret(key):
+        secret = seen.get(key)
+        if secret is None:
+            secret = _secret(key)
+        if secret:
             continue
         kind = type(value)
         if kind is str:
@@ -114,6 +121,24 @@ def _json_default(obj: Any) -> Any:
 
 
 _encode = json.JSONEncoder(default=_json_default).encode
+_second: tuple[int, str] = (-1, "")  # the second `_iso_now` last formatted, and its text
+
+
+def _iso_now() -> str:
+    """What structlog's `TimeStamper(fmt="iso", utc=True)` writes (`2026-11-24T21:57:50.104424Z`,
+    no fraction on a whole second), with the date and time formatted once a second: 0.98 -> 0.5 us
+    (three lines a text). One tuple, replaced whole: safe for lines from other threads."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    micro = int((now - whole) * 1_000_000)
+    second = _second
+    if second[0] != whole:
+        second = _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{second[1]}.{micro:06d}Z" if micro else f"{second[1]}Z"
+
+
+_CONTEXT_PREFIX_LEN = len(STRUCTLOG_KEY_PREFIX)
 _timestamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
 
 
@@ -121,7 +146,8 @@ class JsonLine:
     """structlog's own lines in one processor: `shared_processors()` (the bound context
     variables, the level, the ISO UTC timestamp; no `color_message`), then `ExceptionRenderer`,
     `scrub` and `JSONRenderer`, with the same result. The server writes three lines a text: the
-    processor chain's calls and copies were a tenth of a text's CPU (BENCHMARKS.md)."""
+    processor chain's calls and copies were a tenth of a text's CPU (BENCHMARKS.md). The context
+    merge, the timestamp and the rendering are inline (7.0 -> 5.8 us a line, stop 21)."""
 
     def __init__(self) -> None:
         self.exceptions = structlog.processors.ExceptionRenderer(
@@ -133,13 +159,16 @@ class JsonLine:
         )
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str | bytes:
-        structlog.contextvars.merge_contextvars(logger, name, event_dict)
+        # structlog.contextvars.merge_contextvars, inline
+        for var, value in contextvars.copy_context().items():
+            if value is not Ellipsis and var.name.startswith(STRUCTLOG_KEY_PREFIX):
+                event_dict.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
         structlog.processors.add_log_level(logger, name, event_dict)
-        _timestamp(logger, name, event_dict)
-        _drop_color_message(logger, name, event_dict)
+        event_dict["timestamp"] = _iso_now()
+        event_dict.pop("color_message", None)
         if "exc_info" in event_dict or "exception" in event_dict:
             event_dict = self.exceptions(logger, name, event_dict)
-        return self.render(logger, name, scrub(logger, name, event_dict))
+        return _encode(scrub(logger, name, event_dict))
 
 
 def _drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:

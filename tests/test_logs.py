@@ -8,6 +8,7 @@ import io
 import json
 import logging
 
+import pytest
 import structlog
 from structlog.testing import capture_logs
 
@@ -180,3 +181,16 @@ def test_json_line_renders_as_the_processor_chain_does() -> None:
         structlog.contextvars.clear_contextvars()
     stamp = json.loads(str(line(None, "info", {"event": "e"})))["timestamp"]
     assert datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").year >= 2026
+
+
+def test_the_timestamp_is_structlogs_iso_utc_across_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_iso_now` formats the date and time once a second: the text is TimeStamper's (ISO, UTC,
+    `Z`, no fraction on a whole second), also when the second changes between lines."""
+    import time
+
+    from bot import logs
+
+    for now in (1_700_000_000.0, 1_700_000_000.5, 1_700_000_000.75, 1_700_000_001.25, 1_700_086_400.0):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        expected = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat().replace("+00:00", "Z")
+        assert logs._iso_now() == expected
