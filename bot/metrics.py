@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# The label values of the counters the hot path increments (a webhook, a message handled, a reply
+# sent: one each a text). Their children are made once (`Metrics.inbound_by` ...): `labels()`
+# looks its child up under a lock on every call, 1.28 us an increment against 0.28 for the child.
+# Made at start, every series is also in /metrics from the start, at 0.
+INBOUND_RESULTS = ("accepted", "duplicate", "forbidden", "bad_request", "too_large", "error")
+HANDLED_RESULTS = ("done", "deferred", "failed", "retry")
+OUTBOUND_STATUSES = ("sent", "retry", "failed", "skipped", "reconciled")
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -19,10 +27,13 @@ class Metrics:
         )
         self.outbound = Counter(
             "textwire_outbound_total",
-            "Outbound SMS by status (sent, retry, failed, skipped)",
+            "Outbound SMS by status (sent, retry, failed, skipped, reconciled)",
             ["status"],
             registry=self.registry,
         )
+        self.inbound_by = {result: self.inbound.labels(result=result) for result in INBOUND_RESULTS}
+        self.handled_by = {result: self.handled.labels(result=result) for result in HANDLED_RESULTS}
+        self.outbound_by = {status: self.outbound.labels(status=status) for status in OUTBOUND_STATUSES}
         self.webhook_seconds = Histogram(
             "textwire_webhook_seconds",
             "Time to answer POST /twilio/sms",

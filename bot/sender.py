@@ -117,7 +117,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                 await self.commit(
                     Outcome(outbox.Mark(item.id, "skipped", self.deps.now(), error="opted out"))
                 )
-                self.metrics.outbound.labels(status="skipped").inc()
+                self.metrics.outbound_by["skipped"].inc()
                 log.info("sms.skipped_opted_out")
                 return
             sent = await self._reconciled(item) if item.reconcile_since is not None else None
@@ -132,7 +132,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             await self.commit(
                 Outcome(outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted))
             )
-            self.metrics.outbound.labels(status="sent").inc()
+            self.metrics.outbound_by["sent"].inc()
             log.info("sms.sent", twilio_sid=sent.sid, attempts=item.attempts)
         except asyncio.CancelledError:
             raise
@@ -155,7 +155,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             for candidate in candidates:
                 if candidate.sid not in known:
                     log.info("sms.reconciled", found=True, twilio_sid=candidate.sid)
-                    self.metrics.outbound.labels(status="reconciled").inc()
+                    self.metrics.outbound_by["reconciled"].inc()
                     return candidate
         log.info("sms.reconciled", found=False)
         return None
@@ -170,7 +170,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                     opted_out_phone=item.to,
                 )
             )
-            self.metrics.outbound.labels(status="failed").inc()
+            self.metrics.outbound_by["failed"].inc()
             log.warning("sms.opted_out_at_carrier", code=exc.code)
             return
         window = self.deps.config.worker.send_retry_hours * 3600
@@ -193,7 +193,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                     )
                 )
             )
-            self.metrics.outbound.labels(status="retry").inc()
+            self.metrics.outbound_by["retry"].inc()
             log.warning(
                 "sms.send_retry",
                 status=exc.status,
@@ -203,5 +203,5 @@ class Sender(ClaimLoop[Send, Outcome]):
             )
             return
         await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
-        self.metrics.outbound.labels(status="failed").inc()
+        self.metrics.outbound_by["failed"].inc()
         log.error("sms.send_failed", status=exc.status, code=exc.code, attempts=item.attempts)

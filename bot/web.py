@@ -167,7 +167,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
             log.warning("sms.rejected", status=exc.status, reason=exc.text)
         raise
     finally:
-        runtime.metrics.inbound.labels(result=result).inc()
+        runtime.metrics.inbound_by[result].inc()
         runtime.metrics.webhook_seconds.observe(time.perf_counter() - started)
 
 

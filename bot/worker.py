@@ -194,7 +194,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
                 await self._error(msg, exc, ctx)
                 return
             await self._finish(msg, ctx, "done", replies)
-            self.metrics.handled.labels(result="done").inc()
+            self.metrics.handled_by["done"].inc()
             log.info("sms.handled", replies=len(replies))
         except asyncio.CancelledError:
             raise
@@ -244,7 +244,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             ),
             replies=notice,
         )
-        self.metrics.handled.labels(result="deferred").inc()
+        self.metrics.handled_by["deferred"].inc()
         log.info("sms.deferred", parked=defer.parked, seconds=round(defer.until - now, 1))
 
     async def _retry(self, msg: Inbound, retry: Retry, ctx: Context | None = None) -> None:
@@ -252,7 +252,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         window = self.deps.config.worker.outage_retry_hours * 3600
         if now - msg.received_at >= window:
             log.error("sms.failed", reason=retry.reason, attempts=msg.attempts)
-            self.metrics.handled.labels(result="failed").inc()
+            self.metrics.handled_by["failed"].inc()
             await self._finish(
                 msg, ctx, "failed", [Reply(retry.failure_reply or OUTAGE_SORRY)], error=retry.reason
             )
@@ -263,7 +263,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             else backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds * 2.5, cap=1800.0)
         )
         await self._commit(rescheduled=inbox.Rescheduled(msg.id, now + delay, error=retry.reason))
-        self.metrics.handled.labels(result="retry").inc()
+        self.metrics.handled_by["retry"].inc()
         log.warning("sms.retry", reason=retry.reason, attempts=msg.attempts, delay=round(delay, 1))
 
     async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
@@ -271,7 +271,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         backoff, then fail the message and answer politely."""
         log.exception("handler.failed", error=type(exc).__name__, attempts=msg.attempts)
         if msg.attempts >= self.deps.config.worker.max_attempts:
-            self.metrics.handled.labels(result="failed").inc()
+            self.metrics.handled_by["failed"].inc()
             # ctx: a handler that set `redacted_body` (a room password) gets it applied here too
             await self._finish(msg, ctx, "failed", [Reply(SORRY)], error=f"{type(exc).__name__}: {exc}"[:500])
             return
@@ -279,4 +279,4 @@ class Worker(ClaimLoop[Claim, Outcome]):
         await self._commit(
             rescheduled=inbox.Rescheduled(msg.id, self.deps.now() + delay, error=type(exc).__name__)
         )
-        self.metrics.handled.labels(result="retry").inc()
+        self.metrics.handled_by["retry"].inc()
