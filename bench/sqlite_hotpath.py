@@ -84,7 +84,7 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     sql, params = steps.sql(inbox._CLAIM, {"now": now, "limit": batch, "owner": "w", "until": now + 300})
     rows = steps.timed("worker: claim", lambda: conn.execute(sql, params).fetchall())
     assert len(rows) == batch, f"claimed {len(rows)} of {batch}"
-    claimed = list({row[3] for row in rows})
+    claimed = list({row[2] for row in rows})  # storage.inbox.CLAIMED: from_phone third
     sql, params = steps.sql(users._SENDERS, {"phones": claimed, "since": now - 60})
     steps.timed("worker: senders and rate counts", lambda: conn.execute(sql, params).fetchall())
     sql, params = steps.sql(replyguard._RECENT, {"phones": claimed, "since": now - 600})
@@ -99,12 +99,14 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     sql, params = steps.sql(inbox._FINISH, done)
     steps.timed("worker: inbox rows done", lambda: conn.executemany(sql, params))
     replies = [
-        outbox.NewReply(to=r[3], body="textwire: help", dedupe_key=f"{r[1]}:0", inbox_id=r[0], now=now).row()
+        outbox.NewReply(
+            to=r[2], body="textwire: help", dedupe_key=f"{r[7]:.6f}:{r[1]}:0", inbox_id=r[0], now=now
+        ).row()
         for r in rows
     ]
     sql, params = steps.sql(ENQUEUE, replies)
     steps.timed("worker: replies queued", lambda: conn.executemany(sql, params))
-    logged = [{"phone": r[3], "message_sid": r[1], "answer": "help", "at": now} for r in rows]
+    logged = [{"phone": r[2], "message_sid": r[1], "answer": "help", "at": now} for r in rows]
     sql, params = steps.sql(_LOG_REPLIES, logged)
     steps.timed("worker: reply guard's rows in", lambda: conn.executemany(sql, params))
     steps.timed("worker: outcome COMMIT", lambda: conn.execute("COMMIT"))
@@ -112,7 +114,7 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     conn.execute("BEGIN IMMEDIATE")
     sql, params = steps.sql(outbox._CLAIM, {"now": now, "limit": 64, "owner": "s", "until": now + 300})
     sends = steps.timed("sender: claim", lambda: conn.execute(sql, params).fetchall())
-    sql, params = steps.sql(users._OPTED_OUT_AMONG, {"phones": list({s[3] for s in sends})})
+    sql, params = steps.sql(users._OPTED_OUT_AMONG, {"phones": list({s[1] for s in sends})})
     steps.timed("sender: opted out among", lambda: conn.execute(sql, params).fetchall())
     steps.timed("sender: claim COMMIT", lambda: conn.execute("COMMIT"))
 

@@ -215,6 +215,21 @@ _READY = (
 # The rows are found by id only: a second `status IN (...)` here let SQLite walk every pending row
 # of the status index to match them. It would add nothing: on SQLite nothing else writes during the
 # statement, and on PostgreSQL `FOR UPDATE` re-checks the arms' conditions on the row it locks.
+# What the worker reads of a claimed row (bot.worker.inbound_from_row), not every column: each
+# column of each row is an object built on the connection's thread and a value SQLAlchemy's row
+# carries (the body a second time, the idempotency token, the error ...).
+CLAIMED = (
+    inbox.c.id,
+    inbox.c.message_sid,
+    inbox.c.from_phone,
+    inbox.c.to_phone,
+    inbox.c.body,
+    inbox.c.media,
+    inbox.c.opt_out_type,
+    inbox.c.received_at,
+    inbox.c.attempts,
+    inbox.c.priority,
+)
 _CLAIM = Query(
     sa.update(inbox)
     .where(inbox.c.id.in_(_READY.scalar_subquery()))
@@ -224,7 +239,7 @@ _CLAIM = Query(
         claimed_until=sa.bindparam("until"),
         attempts=inbox.c.attempts + 1,
     )
-    .returning(*inbox.c)
+    .returning(*CLAIMED)
 )
 
 

@@ -120,6 +120,16 @@ _READY = (
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
+# What the sender reads of a claimed row (bot.sender.Send), not every column (storage/inbox.py).
+CLAIMED = (
+    outbox.c.id,
+    outbox.c.to_phone,
+    outbox.c.body,
+    outbox.c.redact,
+    outbox.c.attempts,
+    outbox.c.created_at,
+    outbox.c.reconcile_since,
+)
 # By id only (see storage/inbox.py's claim): a second status test let SQLite walk the index.
 _CLAIM = Query(
     sa.update(outbox)
@@ -131,7 +141,7 @@ _CLAIM = Query(
         attempts=outbox.c.attempts + 1,
         updated_at=sa.bindparam("now"),
     )
-    .returning(*outbox.c)
+    .returning(*CLAIMED)
 )
 
 
