@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 from structlog.contextvars import STRUCTLOG_KEY_PREFIX
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
@@ -120,7 +121,38 @@ def _json_default(obj: Any) -> Any:
         return repr(obj)
 
 
-_encode = json.JSONEncoder(default=_json_default).encode
+# json's encoder for what orjson leaves (see `_encode`), with orjson's separators: one line format
+_encode_json = json.JSONEncoder(default=_json_default, separators=(",", ":")).encode
+# datetimes and dataclasses go to `_json_default` (their repr), as with json; subclasses of str,
+# int, dict and list are what they subclass, as with json; non-str keys become strings, as with json
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _encode(obj: Any) -> str:
+    """A log line's JSON: orjson (0.3 us a line of the server's, json's encoder 1.8; three lines
+    a text), unless the line holds what only json writes as it should: a character outside ASCII
+    (json escapes it: a line stays ASCII whatever the stream's encoding), an integer past 64 bits,
+    NaN or infinity."""
+    try:
+        raw = orjson.dumps(obj, default=_json_default, option=_ORJSON)
+    except (orjson.JSONEncodeError, TypeError):
+        return _encode_json(obj)
+    if not raw.isascii() or (b"null" in raw and _has_nonfinite(obj)):
+        return _encode_json(obj)
+    return raw.decode("ascii")
+
+
+def _has_nonfinite(obj: Any) -> bool:
+    """A float NaN or infinity anywhere in `obj` (orjson writes them as null, json as NaN)."""
+    if type(obj) is float:
+        return obj != obj or obj in (float("inf"), float("-inf"))
+    if isinstance(obj, Mapping):
+        return any(_has_nonfinite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_nonfinite(v) for v in obj)
+    return False
+
+
 _second: tuple[int, str] = (-1, "")  # the second `_iso_now` last formatted, and its text
 
 

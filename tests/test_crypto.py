@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -141,7 +142,8 @@ async def test_cli_serve_refuses_a_wrong_key(xbot: XBot, tmp_path: Path) -> None
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     assert "Fernet keys" in err.decode()
-    assert '"event": "security.key_mismatch"' in out.decode()
+    events = [json.loads(line)["event"] for line in out.decode().splitlines() if line.startswith("{")]
+    assert "security.key_mismatch" in events
     assert "app.started" not in out.decode()
 
 

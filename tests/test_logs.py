@@ -194,3 +194,30 @@ def test_the_timestamp_is_structlogs_iso_utc_across_seconds(monkeypatch: pytest.
         monkeypatch.setattr(time, "time", lambda now=now: now)
         expected = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat().replace("+00:00", "Z")
         assert logs._iso_now() == expected
+
+
+def test_a_line_renders_as_json_would_orjson_or_not() -> None:
+    """Lines are rendered by orjson, and by json's encoder where orjson would differ: the same
+    JSON either way, always ASCII (non-ASCII text escaped), NaN as json writes it, datetimes and
+    dataclasses by their repr, int keys as strings, integers past 64 bits."""
+    import dataclasses
+
+    from bot.logs import _encode, _json_default
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    moment = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.UTC)
+    for value in (
+        {"event": "sms.sent", "attempts": 1, "twilio_sid": "SMx", "ok": True, "n": None, "f": 1.5},
+        {"event": "x", "name": "Zoë 🎉", "nested": {"city": "Łódź"}},
+        {"event": "x", "big": 2**70, "small": -(2**65)},
+        {"event": "x", "bad": float("nan"), "worse": [float("inf")], "n": None},
+        {"event": "x", "at": moment, "point": Point(3), 7: "seven", "items": (1, "two")},
+    ):
+        line = _encode(value)
+        assert line.isascii()
+        assert "\n" not in line
+        expected = json.dumps(value, default=_json_default, separators=(",", ":"))
+        assert line == expected
