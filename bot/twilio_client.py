@@ -218,8 +218,7 @@ class TwilioTransport:
             [("To", to), (field, sender), ("Body", body), ("StatusCallback", self._status_callback)]
         )
         try:
-            async with asyncio.timeout(self._timeout):
-                answer = await self._origin.request(self._send_head, form)
+            answer = await self._origin.request(self._send_head, form, timeout=self._timeout)
         except TimeoutError:
             raise SendError("timed out waiting for Twilio") from None
         except HttpError as exc:

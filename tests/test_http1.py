@@ -180,6 +180,29 @@ async def test_a_timeout_closes_the_connection_and_the_late_answer_is_dropped(ec
     assert seen[1][3] is not seen[0][3]  # the timed-out connection was not reused
 
 
+async def test_a_request_past_its_deadline_fails_and_its_connection_is_dropped(echo: Any) -> None:
+    """`timeout=`: the origin's sweep fails a request whose answer is late (TimeoutError), closes
+    its connection, and stops once nothing is in flight; a request answered in time is not
+    touched."""
+    base, seen = echo
+    origin = Origin(base)
+    try:
+        with pytest.raises(TimeoutError):
+            await origin.request(origin.head("POST", "/slow", {}), b"x", timeout=0.1)
+        answer = await origin.request(origin.head("POST", "/after", {}), b"y", timeout=5.0)
+        assert not origin._asked
+
+        async def swept() -> bool:  # the sweep after the last answer finds nothing: no more sweeps
+            return origin._sweep is None
+
+        await wait_for(swept)
+    finally:
+        await origin.close()
+    assert answer.status == 201
+    assert [path for _, path, _, _ in seen] == ["/slow", "/after"]
+    assert seen[1][3] is not seen[0][3]  # the timed-out connection was not reused
+
+
 @pytest.fixture
 async def raw_server() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
     servers: list[asyncio.Server] = []
