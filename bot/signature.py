@@ -29,11 +29,9 @@ def _port_variants(url: str) -> list[str]:
 
 
 def signing_payload(params: Iterable[tuple[str, str]]) -> str:
-    """Names in sorted order, each followed by its distinct values in sorted order."""
-    grouped: dict[str, set[str]] = {}
-    for name, value in params:
-        grouped.setdefault(name, set()).add(value)
-    return "".join(name + value for name in sorted(grouped) for value in sorted(grouped[name]))
+    """Names in sorted order, each followed by its distinct values in sorted order: the distinct
+    (name, value) pairs, sorted (2.0 us for Twilio's 20 fields; grouping by name first, 5.1)."""
+    return "".join([name + value for name, value in sorted(set(params))])
 
 
 class SignatureChecker:

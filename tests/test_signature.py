@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from bot.signature import SignatureChecker
@@ -67,3 +69,15 @@ def test_rejects_tampered_params_and_other_url() -> None:
     assert not checker.valid("https://sms.example.test/twilio/sms", [("Body", "hi!")], good)
     assert not checker.valid("https://evil.example.test/twilio/sms", [("Body", "hi")], good)
     assert not checker.valid("https://sms.example.test/twilio/status", [("Body", "hi")], good)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text("AaBb09+ é", max_size=4), st.text("AaBb09+ é%", max_size=4)), max_size=8))
+def test_matches_twilio_for_any_names_and_values(params: list[tuple[str, str]]) -> None:
+    """Repeated names, repeated values, empty ones, any order: the payload is twilio's."""
+    from multidict import MultiDict
+
+    url = "https://sms.example.test/twilio/sms"
+    assert SignatureChecker(TOKEN).sign(url, params) == RequestValidator(TOKEN).compute_signature(
+        url, MultiDict(params)
+    )

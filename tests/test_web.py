@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from bot import web
@@ -349,3 +351,13 @@ async def test_the_webhooks_insert_waits_for_a_write_in_progress_on_the_shared_c
     assert response.status == 200
     rows = await bot.rows("SELECT message_sid FROM inbox")
     assert [r.message_sid for r in rows] == [form["MessageSid"]]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("ab=&+%2F3Dg ;\u00e9\u65e5\x00", max_size=40))
+def test_the_webhooks_form_parser_is_parse_qsl(text: str) -> None:
+    """`web.parse_form` decodes only what has a `%` or a `+`: the same fields as parse_qsl with
+    blank values kept, for any text (broken escapes, `=` in values, empty pairs, NUL)."""
+    from urllib.parse import parse_qsl
+
+    assert web.parse_form(text) == parse_qsl(text, keep_blank_values=True)
