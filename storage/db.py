@@ -18,16 +18,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.logs import get_logger
 from storage import lean, onehop
 from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = get_logger(__name__)
 
 
 def async_url(url: str) -> str:
@@ -58,8 +61,17 @@ def now() -> float:
 READ_ONLY = "textwire_read_only"
 # Every SQLite connection of the process (the pool's, fetch()'s, and write()'s, on which the
 # webhook's appender runs too): WAL, durable across process crashes in WAL mode with NORMAL,
-# foreign keys, and a busy timeout for writers of other processes.
-SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
+# foreign keys, and a busy timeout for writers of other processes. A committing connection
+# checkpoints the WAL by itself only past 10,000 pages (SQLite's default: 1,000), a backstop:
+# `Database`'s checkpointer does it every CHECKPOINT_SECONDS, off the writers' path.
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+    "busy_timeout=10000",
+    "wal_autocheckpoint=10000",
+)
+CHECKPOINT_SECONDS = 0.25  # see Database._checkpoints
 
 
 PG_POOL_CLOSE_SECONDS = 5.0
@@ -95,6 +107,7 @@ class Database:
         self._sqlite_file = path  # one-statement reads go to a connection of their own: fetch()
         self._lean_reader: onehop.OneHopConnection | None = None
         self._lean_writer: onehop.OneHopConnection | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
         self._raw_opening = asyncio.Lock()
         self._pool_size = pool_size
         self._pg_pool: Any = None  # PostgreSQL: asyncpg's pool for fetch() and write(), on first use
@@ -255,7 +268,33 @@ class Database:
                     self._lean_reader = found
                 else:
                     self._lean_writer = found
+                    self._checkpointer = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoints")
         return found
+
+    async def _checkpoints(self) -> None:
+        """A PASSIVE checkpoint of the WAL every CHECKPOINT_SECONDS while this process writes, on a
+        connection (and thread) of its own: the writers never wait for one, and a page written
+        many times in between is copied into the database file once. With SQLite's own (every
+        1,000 WAL pages, by the connection that commits) a burst checkpointed a dozen times a
+        second, two fsyncs each, on the writer's thread. Every second instead: 1.07-1.11x texts/s
+        in a burst, but each checkpoint a second's pages at once, and on one core the reply p99
+        at 1,000 texts/s went from 13-15 to 31-37 ms; every 0.25 s: 1.09-1.11x, p99 17-20 ms at
+        1,000/s, 5-7 at 300/s (BENCHMARKS.md "Stop 21"). PASSIVE never waits for readers or
+        writers; what it leaves, the next one copies."""
+        assert self._sqlite_file is not None
+        conn = aiosqlite.connect(str(self._sqlite_file), isolation_level=None)
+        conn._thread.daemon = True  # a process that exits without closing does not hang
+        await conn
+        try:
+            await conn.execute("PRAGMA busy_timeout=10000")
+            while True:
+                await asyncio.sleep(CHECKPOINT_SECONDS)
+                try:
+                    await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # the next one tries again; the backstop stays
+                    log.warning("db.checkpoint_failed", error=type(exc).__name__)
+        finally:
+            await conn.close()
 
     @property
     def masked_url(self) -> str:
@@ -285,6 +324,11 @@ class Database:
             await conn.commit()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
         for raw in (self._lean_reader, self._lean_writer):
             if raw is not None:
                 await raw.close()

@@ -19,7 +19,7 @@ from storage.db import Database, open_database
 from storage.inbox import NewMessage
 from storage.schema import inbox as inbox_table
 from storage.schema import users
-from tests.conftest import new_sid
+from tests.conftest import new_sid, wait_for
 
 
 async def test_a_read_is_two_trips_and_a_write_one_per_statement_plus_commit(
@@ -268,3 +268,45 @@ async def test_the_redact_job_reads_only_the_rows_it_has_to_redact(sqlite_db: Da
     )
     assert any("USING INDEX ix_outbox_unredacted (created_at<?)" in line for line in plan), plan
     assert not any(line.startswith("SCAN") for line in plan), plan
+
+
+async def test_the_checkpointer_copies_commits_into_the_database_file(
+    sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit lands in the WAL; the database's checkpointer (on a connection of its own, every
+    CHECKPOINT_SECONDS) copies it into the database file, long before the 10,000 WAL pages at
+    which a writer would checkpoint by itself."""
+    import shutil
+    import sqlite3
+
+    from storage import db as db_module
+
+    monkeypatch.setattr(db_module, "CHECKPOINT_SECONDS", 0.05)
+    async with sqlite_db.write() as conn:
+        await conn.execute(sa.insert(users), {"phone": "+15550001111", "created_at": 0.0})
+    assert sqlite_db.url.startswith("sqlite:///")
+    path = Path(sqlite_db.url.removeprefix("sqlite:///"))
+
+    def rows_in_file() -> int:  # the database file alone, without its WAL
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(path, copy)
+        try:
+            reader = sqlite3.connect(copy)
+            try:
+                return int(
+                    reader.execute("SELECT count(*) FROM users WHERE phone = '+15550001111'").fetchone()[0]
+                )
+            finally:
+                reader.close()
+        except sqlite3.DatabaseError:  # copied in the middle of a checkpoint: look again
+            return 0
+        finally:
+            for leftover in tmp_path.glob("copy.db*"):
+                leftover.unlink()
+
+    async def in_the_file() -> bool:
+        return await asyncio.to_thread(rows_in_file) == 1
+
+    await wait_for(in_the_file, within=10.0)
+    await sqlite_db.close()
+    assert sqlite_db._checkpointer is None
