@@ -182,7 +182,7 @@ def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
     c = inbox.alias(f"c_{status}" if priority is None else f"c_{status}_{priority}")
     where = [c.c.status == literal(status), c.c.next_attempt_at <= sa.bindparam("now")]
     if priority is not None:
-        where.append(c.c.priority == priority)
+        where.append(c.c.priority == sa.literal_column(str(int(priority))))  # a literal: see `literal`
     if heads:  # no earlier unfinished ordinary message of the same sender
         where.append(
             ~sa.select(_j.c.id)

@@ -68,7 +68,6 @@ inbox = sa.Table(
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("done_at", sa.Float),
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
-    sa.Index("ix_inbox_sender", "from_phone", "status", "id"),
     # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
     sa.Index(
         "ix_inbox_sender_done",
@@ -107,11 +106,16 @@ def inbox_waiting(table: sa.FromClause) -> sa.ColumnElement[bool]:
     )
 
 
-# PostgreSQL only: a sender's unfinished ordinary messages, for the claim's "nothing earlier of
-# this sender waits" check (migration 0013). SQLite looks that up by ix_inbox_sender already.
+# A sender's unfinished ordinary messages, for the claim's "nothing earlier of this sender waits"
+# check and the senders query's "more of theirs wait" (migrations 0013, PostgreSQL, and 0014,
+# SQLite): only the messages in the queue, not the 30 days kept (ix_inbox_sender before 0014).
 INBOX_WAITING_INDEX = sa.Index(
-    "ix_inbox_waiting", inbox.c.from_phone, inbox.c.id, postgresql_where=inbox_waiting(inbox)
-).ddl_if(dialect="postgresql")
+    "ix_inbox_waiting",
+    inbox.c.from_phone,
+    inbox.c.id,
+    postgresql_where=inbox_waiting(inbox),
+    sqlite_where=inbox_waiting(inbox),
+)
 
 # Replies and notices, sent through Twilio by the outbox sender.
 outbox = sa.Table(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer
-from storage.schema import INBOX_DONE, inbox, literal, users
+from storage.schema import INBOX_DONE, inbox, inbox_waiting, literal, users
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,12 @@ _HANDLED_RECENTLY = (
     )
     .scalar_subquery()
 )
-# Whether the sender has messages waiting (after the claim: behind the one just claimed), by
-# ix_inbox_sender: the worker claims again when such a message's predecessor is done.
+# Whether the sender has ordinary messages waiting (after the claim: behind the one just claimed),
+# by ix_inbox_waiting (its condition as written, then pending only: the claimed one is not): the
+# worker claims again when such a message's predecessor is done. A priority message never waits.
 _WAITING = (
     sa.select(inbox.c.id)
-    .where(inbox.c.from_phone == users.c.phone, inbox.c.status == literal("pending"))
+    .where(inbox.c.from_phone == users.c.phone, inbox_waiting(inbox), inbox.c.status == literal("pending"))
     .exists()
 )
 _SENDERS = Query(
