@@ -11,6 +11,7 @@ import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -82,20 +83,21 @@ class Sender(ClaimLoop[Send, Outcome]):
         rows = await outbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
-        opted_out = await users.opted_out_among(conn, (row.to_phone for row in rows))
+        claimed: list[tuple[Any, ...]] = [tuple(row) for row in rows]  # storage.outbox.CLAIMED, in order
+        opted_out = await users.opted_out_among(conn, (to for _, to, *_ in claimed))
         return [
             Send(
-                id=row.id,
-                to=row.to_phone,
-                body=row.body,
-                redact=bool(row.redact),
-                attempts=row.attempts,
-                created_at=row.created_at,
-                opted_out=row.to_phone in opted_out,
+                id=id_,
+                to=to,
+                body=body,
+                redact=bool(redact),
+                attempts=attempts,
+                created_at=created_at,
+                opted_out=to in opted_out,
                 claimed_at=now,
-                reconcile_since=row.reconcile_since,
+                reconcile_since=reconcile_since,
             )
-            for row in rows
+            for id_, to, body, redact, attempts, created_at, reconcile_since in claimed
         ]
 
     async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:

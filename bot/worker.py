@@ -14,6 +14,7 @@ import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -56,22 +57,28 @@ def reply_key(msg: Inbound, index: int) -> str:
     return f"{msg.received_at:.6f}:{msg.message_sid}:{index}"
 
 
-def inbound_from_row(row: sa.Row[tuple[object, ...]]) -> Inbound:
-    m = row._mapping
-    media = tuple(
-        Media(index=i, url=url, content_type=ctype) for i, (url, ctype) in enumerate(json.loads(m["media"]))
+def inbound_from_row(row: sa.Row[Any]) -> Inbound:
+    """A claimed row (its columns: `storage.inbox.CLAIMED`, in that order) as the dispatcher's
+    message. By position, and no JSON to parse for a text without photos: a claim reads 30 rows
+    at a time (bench/e2e's profile: this was a fifth of the claim's own time)."""
+    id_, message_sid, from_phone, to_phone, body, media, opt_out_type, received_at, attempts, priority = (
+        tuple(row)
     )
     return Inbound(
-        id=m["id"],
-        message_sid=m["message_sid"],
-        from_phone=m["from_phone"],
-        to_phone=m["to_phone"],
-        body=m["body"],
-        media=media,
-        opt_out_type=m["opt_out_type"],
-        received_at=m["received_at"],
-        attempts=m["attempts"],
-        priority=bool(m["priority"]),
+        id=id_,
+        message_sid=message_sid,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        body=body,
+        media=()
+        if media == "[]"
+        else tuple(
+            Media(index=i, url=url, content_type=ctype) for i, (url, ctype) in enumerate(json.loads(media))
+        ),
+        opt_out_type=opt_out_type,
+        received_at=received_at,
+        attempts=attempts,
+        priority=bool(priority),
     )
 
 
