@@ -17,7 +17,6 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -305,7 +304,6 @@ def add_routes(app: web.Application, *, public: bool = True) -> None:
     """The operator routes always; the webhooks and pages unless this process is a `worker`
     (SPEC, Contracts: roles)."""
     logging.getLogger("aiohttp.server").addFilter(CLIENT_ERRORS)  # once: the same filter object
-    app.middlewares.append(name_the_route)
     if public:
         app.router.add_post("/twilio/sms", twilio_sms, expect_handler=expect_continue)
         app.router.add_post("/twilio/status", twilio_status, expect_handler=expect_continue)
@@ -319,18 +317,21 @@ def add_routes(app: web.Application, *, public: bool = True) -> None:
 
 
 ACCEPTED = web.RequestKey("textwire_accepted", bool)
-ROUTE = web.RequestKey("textwire_route", str)
 access_log = get_logger("aiohttp.access")
 
 
-@web.middleware
-async def name_the_route(request: web.Request, handler: Handler) -> StreamResponse:
-    """Remember the route pattern for the access log. Routing has run here; a request that
-    aiohttp's parser rejected never gets here, and `match_info` would raise for it."""
-    resource = request.match_info.route.resource
-    known = resource is not None and resource.canonical != UNMATCHED
-    request[ROUTE] = resource.canonical if known and resource is not None else "unmatched"
-    return await handler(request)
+def route_of(request: BaseRequest) -> str:
+    """The route pattern a request matched (`/x/link/{token}`), for the access log; "unmatched"
+    for one that matched none, or that aiohttp's parser rejected before routing (no match_info).
+    Read when the line is written: a middleware that noted it cost every request, the webhook's
+    too, a layer (the webhook's own line names its route)."""
+    try:
+        resource = request.match_info.route.resource  # type: ignore[attr-defined]
+    except (AttributeError, AssertionError):  # rejected before routing: a BaseRequest
+        return "unmatched"
+    if resource is None or resource.canonical == UNMATCHED:
+        return "unmatched"
+    return str(resource.canonical)
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -340,7 +341,7 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         if request.get(ACCEPTED):
             return
-        route = request.get(ROUTE, "unmatched")
+        route = route_of(request)
         access_log.info(
             "http.request",
             method=request.method,
