@@ -240,6 +240,9 @@ class Origin:
 
     async def close(self) -> None:
         self._closed = True
+        if self._sweep is not None and not self._asked:  # requests in flight keep theirs
+            self._sweep.cancel()
+            self._sweep = None
         while self._idle:
             self._idle.pop().close()
         await asyncio.sleep(0)  # let the transports run their close callbacks
