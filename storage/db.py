@@ -285,6 +285,7 @@ class Database:
         conn = aiosqlite.connect(str(self._sqlite_file), isolation_level=None)
         conn._thread.daemon = True  # a process that exits without closing does not hang
         await conn
+        failing = False  # one line when checkpoints start failing, one when they work again
         try:
             await conn.execute("PRAGMA busy_timeout=10000")
             while True:
@@ -292,7 +293,13 @@ class Database:
                 try:
                     await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:  # the next one tries again; the backstop stays
-                    log.warning("db.checkpoint_failed", error=type(exc).__name__)
+                    if not failing:
+                        log.warning("db.checkpoint_failed", error=type(exc).__name__)
+                    failing = True
+                    continue
+                if failing:
+                    log.info("db.checkpoint_recovered")
+                failing = False
         finally:
             await conn.close()
 

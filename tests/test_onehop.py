@@ -313,3 +313,41 @@ async def test_the_checkpointer_copies_commits_into_the_database_file(
     await wait_for(in_the_file, within=10.0)
     await sqlite_db.close()
     assert sqlite_db._checkpointer is None
+
+
+async def test_failing_checkpoints_log_once_and_their_recovery_once(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint that fails (a full disk, an I/O error) is tried again at the next tick: the
+    log says so once when they start failing and once when one works again, not four times a
+    second."""
+    import sqlite3
+
+    import aiosqlite
+    from structlog.testing import capture_logs
+
+    from storage import db as db_module
+
+    monkeypatch.setattr(db_module, "CHECKPOINT_SECONDS", 0.01)
+    outcomes = iter([True, False, False, False, True, True])
+    done = asyncio.Event()
+    execute = aiosqlite.Connection.execute
+
+    async def flaky(self: aiosqlite.Connection, sql: str, parameters: Any = None) -> Any:
+        if sql.startswith("PRAGMA wal_checkpoint"):
+            works = next(outcomes, None)
+            if works is None:
+                done.set()
+            elif not works:
+                raise sqlite3.OperationalError("disk I/O error")
+        return await execute(self, sql, parameters)
+
+    monkeypatch.setattr(aiosqlite.Connection, "execute", flaky)
+    with capture_logs() as logs:
+        async with sqlite_db.write() as conn:  # the writer opens: the checkpointer starts
+            await conn.execute(sa.insert(users), {"phone": "+15550001111", "created_at": 0.0})
+        async with asyncio.timeout(10):
+            await done.wait()
+        await sqlite_db.close()
+    events = [e["event"] for e in logs if e["event"].startswith("db.checkpoint")]
+    assert events == ["db.checkpoint_failed", "db.checkpoint_recovered"]
