@@ -182,7 +182,7 @@ def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
     c = inbox.alias(f"c_{status}" if priority is None else f"c_{status}_{priority}")
     where = [c.c.status == literal(status), c.c.next_attempt_at <= sa.bindparam("now")]
     if priority is not None:
-        where.append(c.c.priority == sa.literal_column(str(int(priority))))  # a literal: see `literal`
+        where.append(c.c.priority == literal(priority))
     if heads:  # no earlier unfinished ordinary message of the same sender
         where.append(
             ~sa.select(_j.c.id)
@@ -211,10 +211,6 @@ _READY = (
     .order_by(_candidates.c.priority.desc(), _candidates.c.id)
     .limit(sa.bindparam("limit"))
 )
-# One statement claims the batch: built once, compiled once per dialect (SQLAlchemy's cache).
-# The rows are found by id only: a second `status IN (...)` here let SQLite walk every pending row
-# of the status index to match them. It would add nothing: on SQLite nothing else writes during the
-# statement, and on PostgreSQL `FOR UPDATE` re-checks the arms' conditions on the row it locks.
 # What the worker reads of a claimed row (bot.worker.inbound_from_row), not every column: each
 # column of each row is an object built on the connection's thread and a value SQLAlchemy's row
 # carries (the body a second time, the idempotency token, the error ...).
@@ -230,6 +226,11 @@ CLAIMED = (
     inbox.c.attempts,
     inbox.c.priority,
 )
+
+# One statement claims the batch: built once, compiled once per dialect (SQLAlchemy's cache).
+# The rows are found by id only: a second `status IN (...)` here let SQLite walk every pending row
+# of the status index to match them. It would add nothing: on SQLite nothing else writes during the
+# statement, and on PostgreSQL `FOR UPDATE` re-checks the arms' conditions on the row it locks.
 _CLAIM = Query(
     sa.update(inbox)
     .where(inbox.c.id.in_(_READY.scalar_subquery()))

@@ -79,14 +79,17 @@ inbox = sa.Table(
 )
 
 
-def literal(value: str) -> sa.ColumnElement[str]:
-    """A status written into the statement, not bound. For a column that a partial index's
-    condition names (inbox.status: ix_inbox_sender_done), SQLite's planner compares a bound value
-    in the WHERE with that condition, and then prepares the statement again each time the value is
-    bound, that is on every execution: the worker's claim was planned anew for every batch (its
-    SELECT took 54 us bound, 14 us with literals; BENCHMARKS.md "Stop 20"). Written as a literal,
-    it is planned once; a partial index is used only for a query whose WHERE has its condition as
-    written anyway."""
+def literal(value: str | int) -> sa.ColumnElement[str]:
+    """A status (or a priority) written into the statement, not bound. For a column that a partial
+    index's condition names (inbox.status: ix_inbox_sender_done and ix_inbox_waiting;
+    inbox.priority: ix_inbox_waiting), SQLite's planner compares a bound value in the WHERE with
+    that condition, and then prepares the statement again each time the value is bound, that is on
+    every execution: the worker's claim was planned anew for every batch (its SELECT took 54 us
+    bound, 14 us with literals; BENCHMARKS.md "Stop 20"). Written as a literal, it is planned
+    once; a partial index is used only for a query whose WHERE has its condition as written
+    anyway."""
+    if isinstance(value, int):
+        return sa.literal_column(str(int(value)))
     if not re.fullmatch(r"[a-z_]+", value):
         raise ValueError(f"not a status: {value!r}")
     return sa.literal_column(f"'{value}'")
@@ -102,7 +105,7 @@ def inbox_waiting(table: sa.FromClause) -> sa.ColumnElement[bool]:
     whose WHERE has its condition as written (ix_inbox_waiting; the claim in storage/inbox.py)."""
     return sa.and_(
         table.c.status.in_([literal("pending"), literal("processing")]),
-        table.c.priority != sa.literal_column("1"),
+        table.c.priority != literal(1),
     )
 
 
