@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bench.purge import handled
 from bot import replyguard
-from bot.worker import _LOG_REPLIES
+from bot.worker import _LOG_REPLIES, inbound_from_row, reply_key
 from storage import inbox, lean, outbox, users
 from storage.db import SQLITE_PRAGMAS, open_database
 from storage.schema import outbox as outbox_table
@@ -84,7 +84,8 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     sql, params = steps.sql(inbox._CLAIM, {"now": now, "limit": batch, "owner": "w", "until": now + 300})
     rows = steps.timed("worker: claim", lambda: conn.execute(sql, params).fetchall())
     assert len(rows) == batch, f"claimed {len(rows)} of {batch}"
-    claimed = list({row[2] for row in rows})  # storage.inbox.CLAIMED: from_phone third
+    messages = [inbound_from_row(row) for row in rows]  # as the worker reads them
+    claimed = list({m.from_phone for m in messages})
     sql, params = steps.sql(users._SENDERS, {"phones": claimed, "since": now - 60})
     steps.timed("worker: senders and rate counts", lambda: conn.execute(sql, params).fetchall())
     sql, params = steps.sql(replyguard._RECENT, {"phones": claimed, "since": now - 600})
@@ -93,20 +94,22 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
 
     conn.execute("BEGIN IMMEDIATE")
     done = [
-        {"b_id": r[0], "b_owner": "w", "b_status": "done", "b_now": now, "b_error": None, "b_body": None}
-        for r in rows
+        {"b_id": m.id, "b_owner": "w", "b_status": "done", "b_now": now, "b_error": None, "b_body": None}
+        for m in messages
     ]
     sql, params = steps.sql(inbox._FINISH, done)
     steps.timed("worker: inbox rows done", lambda: conn.executemany(sql, params))
     replies = [
         outbox.NewReply(
-            to=r[2], body="textwire: help", dedupe_key=f"{r[7]:.6f}:{r[1]}:0", inbox_id=r[0], now=now
+            to=m.from_phone, body="textwire: help", dedupe_key=reply_key(m, 0), inbox_id=m.id, now=now
         ).row()
-        for r in rows
+        for m in messages
     ]
     sql, params = steps.sql(ENQUEUE, replies)
     steps.timed("worker: replies queued", lambda: conn.executemany(sql, params))
-    logged = [{"phone": r[2], "message_sid": r[1], "answer": "help", "at": now} for r in rows]
+    logged = [
+        {"phone": m.from_phone, "message_sid": m.message_sid, "answer": "help", "at": now} for m in messages
+    ]
     sql, params = steps.sql(_LOG_REPLIES, logged)
     steps.timed("worker: reply guard's rows in", lambda: conn.executemany(sql, params))
     steps.timed("worker: outcome COMMIT", lambda: conn.execute("COMMIT"))
@@ -114,6 +117,7 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     conn.execute("BEGIN IMMEDIATE")
     sql, params = steps.sql(outbox._CLAIM, {"now": now, "limit": 64, "owner": "s", "until": now + 300})
     sends = steps.timed("sender: claim", lambda: conn.execute(sql, params).fetchall())
+    # storage.outbox.CLAIMED's columns: to_phone second
     sql, params = steps.sql(users._OPTED_OUT_AMONG, {"phones": list({s[1] for s in sends})})
     steps.timed("sender: opted out among", lambda: conn.execute(sql, params).fetchall())
     steps.timed("sender: claim COMMIT", lambda: conn.execute("COMMIT"))
