@@ -88,7 +88,7 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     claimed = list({m.from_phone for m in messages})
     sql, params = steps.sql(users._SENDERS, {"phones": claimed, "since": now - 60})
     steps.timed("worker: senders and rate counts", lambda: conn.execute(sql, params).fetchall())
-    sql, params = steps.sql(replyguard._RECENT, {"phones": claimed, "since": now - 600})
+    sql, params = steps.sql(replyguard._RECENT, {"phones": claimed, "since": now - replyguard.HOLD_SECONDS})
     steps.timed("worker: reply guard's rows", lambda: conn.execute(sql, params).fetchall())
     steps.timed("worker: claim COMMIT", lambda: conn.execute("COMMIT"))
 

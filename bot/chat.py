@@ -11,7 +11,8 @@ webhook with those media URLs, so the worker fetches, judges, cleans, stores and
 them "at Twilio" exactly as it would in production.
 
 Replies are read from the outbox rows for this number in the same database (polling) and shown
-in full once sent; a reply not sent because the number opted out shows as skipped. Rows that carry
+in full once sent; a reply not sent because the number opted out shows as skipped, one over the
+number's reply budget as delayed (then in full when it goes), one held for a reply loop as held. Rows that carry
 a link are redacted once shown. With piped stdin it texts each line and exits once everything it
 sent has been handled and every reply has been sent or skipped.
 """
@@ -23,6 +24,7 @@ import contextlib
 import mimetypes
 import secrets
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +128,7 @@ class Session:
     phone: str
     last_shown: int = 0
     sent_sids: list[str] = field(default_factory=list)
+    delayed: set[int] = field(default_factory=set)  # delayed replies already announced
     prompt: bool = False
 
     async def latest_id(self) -> int:
@@ -169,16 +172,34 @@ class Session:
         async with self.db.tx() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(outbox.c.id, outbox.c.body, outbox.c.redact, outbox.c.status, outbox.c.error)
+                    sa.select(
+                        outbox.c.id,
+                        outbox.c.body,
+                        outbox.c.redact,
+                        outbox.c.status,
+                        outbox.c.error,
+                        outbox.c.next_attempt_at,
+                        outbox.c.attempts,
+                    )
                     .where(outbox.c.to_phone == self.phone, outbox.c.id > self.last_shown)
                     .order_by(outbox.c.id)
                 )
             ).all()
+            now = time.time()
             for row in rows:
                 if row.status in ("queued", "sending"):
-                    break  # shown in order, once it is sent
+                    # shown in order, once it is sent; a reply over the number's budget says so
+                    if row.attempts == 0 and row.next_attempt_at > now and row.id not in self.delayed:
+                        self.delayed.add(row.id)
+                        print(
+                            f"- delayed {row.next_attempt_at - now:.0f} s (reply budget): it follows",
+                            flush=True,
+                        )
+                    break
                 if row.status == "sent":
                     print(f"< {row.body}", flush=True)
+                elif row.status == "held":
+                    print(f"- held (loop protection, not sent): {row.body}", flush=True)
                 elif row.status == "skipped":
                     print(f"- skipped ({row.error or 'not sent'}): {row.body}", flush=True)
                 else:

@@ -53,12 +53,16 @@ class Inbound:
 @dataclass(frozen=True)
 class Reply:
     """One SMS back. `redact`: it carries a link; the outbox row is redacted once sent. `kind`:
-    an answer to an ask (a link, a help text, a usage): the same one is not sent to a number
-    again within minutes (bot/replyguard.py); "" for everything else."""
+    what answer it is ("x-link", "help", "usage", ...; "" for anything else): a delayed link is
+    superseded by a newer one. The reply guard (bot/replyguard.py) sets the last two: `not_before`,
+    a reply over its number's budget goes out then; `held`, the number is on hold for a loop and
+    the reply is recorded but never sent."""
 
     text: str
     redact: bool = False
     kind: str = ""
+    not_before: float = 0.0
+    held: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 INBOUND_RESULTS = ("accepted", "duplicate", "forbidden", "bad_request", "too_large", "error")
 HANDLED_RESULTS = ("done", "deferred", "failed", "retry")
 OUTBOUND_STATUSES = ("sent", "retry", "failed", "skipped", "reconciled")
+DROP_REASONS = ("held", "superseded")
+LOOP_SIGNALS = ("quick", "repeat", "rate")
 
 
 class Metrics:
@@ -34,6 +36,28 @@ class Metrics:
         self.inbound_by = {result: self.inbound.labels(result=result) for result in INBOUND_RESULTS}
         self.handled_by = {result: self.handled.labels(result=result) for result in HANDLED_RESULTS}
         self.outbound_by = {status: self.outbound.labels(status=status) for status in OUTBOUND_STATUSES}
+        # the reply guard (bot/replyguard.py): replies over a number's budget, kept for later;
+        # replies never sent (the number on hold for a loop; a delayed link a newer one replaced);
+        # numbers put on hold, by the signal that showed the loop
+        self.replies_delayed = Counter(
+            "textwire_replies_delayed",
+            "Replies kept in the outbox for later: over their number's budget",
+            registry=self.registry,
+        )
+        self.replies_dropped = Counter(
+            "textwire_replies_dropped",
+            "Replies never sent, by reason (held: the number is on hold for a loop; superseded)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.loops = Counter(
+            "textwire_loops",
+            "Numbers put on hold for a reply loop, by signal (quick, repeat, rate)",
+            ["signal"],
+            registry=self.registry,
+        )
+        self.replies_dropped_by = {r: self.replies_dropped.labels(reason=r) for r in DROP_REASONS}
+        self.loops_by = {s: self.loops.labels(signal=s) for s in LOOP_SIGNALS}
         self.webhook_seconds = Histogram(
             "textwire_webhook_seconds",
             "Time to answer POST /twilio/sms",

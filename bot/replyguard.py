@@ -1,32 +1,41 @@
-"""The reply guard: an outer middleware against reply loops (issue 10, "Reply loops").
+"""The reply guard: loop protection that stops machines, not people (issue 23, "People first").
 
-A number that answers every reply at once (another bot, an auto-responder) would get a reply to
-each of its texts, and Twilio blocks a number after about 20 quick replies (error 14107). So:
+The goal: no auto-responder, other bot or echoing number can make textwire reach Twilio's 14107
+("SMS send rate limit exceeded" between two numbers, after 15-30 messages in 30 s) or run up a
+bill. But a person's ask is always answered: `\\HELP` every time, `\\LINK` with a fresh link every
+time, twelve commands in a minute twelve answers. So the guard does two things, and nothing else:
 
-- at most `BURST_REPLIES` replies go to one number in `BURST_WINDOW` seconds; the rest are
-  dropped and logged (`sms.reply_capped`). Priority messages (\\STOP, carrier keywords) are
-  always answered.
-- an answer to an ask (a `Reply` with a `kind`: a fresh link, a help text, a usage, an unknown
-  command) is not sent to a number again within `REPEAT_WINDOW` seconds: the repeated ask gets
-  one pointer to the earlier answer, then nothing. Two answers are the same when their kind and
-  their text, with links blanked out, are (each link carries a fresh token).
+- **A budget, not a cap.** At most `BUDGET` replies go to one number in any `BUDGET_WINDOW`
+  seconds. A reply over it is not dropped: it is kept in the outbox with a not-before time (the
+  moment the window has room again) and sent then, after the number's earlier replies
+  (`sms.reply_delayed`). A delayed link that a newer link superseded is dropped when the newer one
+  is queued (bot/worker.py, `sms.reply_superseded`): its token is dead by then.
+- **A hold for loops.** A loop is recognised by what machines do and people don't:
+  - `quick`: `QUICK_STREAK` plain texts in a row, each arriving within `QUICK_SECONDS` of one of
+    our replies (an auto-responder answers every reply at once; a person reads first);
+  - `repeat`: the same plain text `REPEAT_COUNT` times within `REPEAT_WINDOW` seconds;
+  - `rate`: `RATE_COUNT` answered messages within `RATE_WINDOW` seconds, sustained.
+  Only plain texts (no command, no photo, no carrier keyword) count for `quick` and `repeat`: the
+  other side of a loop does not speak our commands (our replies never start with a backslash),
+  while a person typing commands fast, or asking `\\HELP` again, does. The number is then put on
+  hold for `HOLD_SECONDS`: one notice (`HOLD_NOTICE`), then no replies at all until the hold ends
+  (they are written to the outbox as `held`, never sent); an operator log line `sms.loop_held`
+  (warning, with the signal) and `textwire_loops_total{signal}`. Priority messages (carrier
+  keywords, `\\STOP`, `\\UNLINK`) are still answered, and their answers are never delayed.
 
-The worker reads the `reply_log` rows of a whole claimed batch with its claim (`recent`, one
-query; `ctx.data[RECENT_KEY]`); a message fed to the dispatcher otherwise is looked up here. The
-guard leaves what passed in `ctx.data["reply_log"]`; the worker writes those rows in the same
-batch transaction as the message's inbox row and replies (no transaction of its own per text:
-that halved the throughput). A sender's next message is claimed only after that commit, so its
-claim reads them. Rows of the message
-being handled do not count against it (a message handled again after a crash gets its replies
-again); the retention job purges old rows.
+State lives in `reply_log` rows (one a reply, written in the batch transaction that marks the
+message done; `at` is when the reply goes out), read for a whole claimed batch with its claim
+(`recent`, one query). A sender's next message is claimed only after that commit, so its claim
+reads them. Rows of the message being handled do not count against it (a message handled again
+after a crash gets its replies again). The retention job purges rows older than `KEEP_SECONDS`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -34,37 +43,73 @@ from bot.dispatch import Context, Handler, HandlerResult, Inbound, Reply, replie
 from storage.lean import Query, Writer
 from storage.schema import reply_log
 
-BURST_REPLIES = 8  # well below the ~20 quick replies after which Twilio blocks a number
-BURST_WINDOW = 60.0
-REPEAT_WINDOW = 600.0
-POINTER = "We answered that a few minutes ago; see our earlier message."
-_URL = re.compile(r"https?://\S+")
+# The budget: well under the 15 quick replies in 30 s after which Twilio may block a number.
+BUDGET = 10
+BUDGET_WINDOW = 30.0
+# The loop detector.
+QUICK_SECONDS = 2.0
+QUICK_STREAK = 6
+REPEAT_COUNT = 5
+REPEAT_WINDOW = 300.0
+RATE_COUNT = 40
+RATE_WINDOW = 120.0
+HOLD_SECONDS = 1800.0
+HOLD = "hold"  # reply_log.answer of the hold notice: the hold runs from its `at`
+HOLD_NOTICE = (
+    "textwire: replies to this number are paused for 30 minutes: our messages and yours went "
+    "back and forth like an automated loop."
+)
+KEEP_SECONDS = HOLD_SECONDS + 60.0  # the retention job keeps reply_log rows this long
 LOG_KEY = "reply_log"  # ctx.data: the rows the worker writes with the message's outcome
-KEEP_SECONDS = max(REPEAT_WINDOW, BURST_WINDOW)
+VERDICT_KEY = "reply_verdict"  # ctx.data: what the guard did (the worker counts it in /metrics)
+RECENT_KEY = "reply_log_recent"  # ctx.data: this sender's rows, read with the claim
+SIGNALS = ("quick", "repeat", "rate")
+SUPERSEDES = frozenset({"x-link"})  # a newer answer of these kinds makes a delayed one stale
 
 
-def answer_key(reply: Reply) -> str | None:
-    """`kind:digest` of an answer to an ask, None for any other reply."""
-    if not reply.kind:
+def body_digest(msg: Inbound) -> str | None:
+    """A digest of a plain text's body (no command, photo or carrier keyword), None otherwise:
+    only plain texts count as a machine's answers."""
+    if msg.priority or msg.media:
         return None
-    digest = hashlib.sha256(_URL.sub("<link>", reply.text).encode("utf-8")).hexdigest()[:16]
-    return f"{reply.kind[:40]}:{digest}"
+    text = " ".join(msg.body.split()).casefold()
+    if not text or text[0] in "\\/" or text.upper() in ("HELP", "INFO"):
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 # The rows the guard looks at, for a whole claimed batch at once (bot/worker.py): built once.
 _RECENT = Query(
-    sa.select(reply_log.c.phone, reply_log.c.message_sid, reply_log.c.answer, reply_log.c.at).where(
+    sa.select(
+        reply_log.c.phone,
+        reply_log.c.message_sid,
+        reply_log.c.answer,
+        reply_log.c.at,
+        reply_log.c.received_at,
+        reply_log.c.digest,
+    ).where(
         reply_log.c.phone.in_(sa.bindparam("phones", expanding=True)), reply_log.c.at >= sa.bindparam("since")
     )
 )
-RECENT_KEY = "reply_log_recent"  # ctx.data: this sender's rows, read with the claim
 
 
 @dataclass(frozen=True)
 class Logged:
     message_sid: str
-    answer: str | None
-    at: float
+    answer: str | None  # the reply's kind; HOLD for a hold notice
+    at: float  # when the reply goes (went) out
+    received_at: float | None = None  # the answered message's arrival
+    digest: str | None = None  # the answered message's body, when it was a plain text
+
+
+@dataclass
+class Verdict:
+    """What the guard did with one message's replies."""
+
+    delayed: int = 0
+    held: int = 0
+    loop: str | None = None  # the signal that put the number on hold now
+    seconds: list[float] = field(default_factory=list)
 
 
 async def recent(conn: Writer, phones: Iterable[str], now: float) -> dict[str, list[Logged]]:
@@ -73,12 +118,53 @@ async def recent(conn: Writer, phones: Iterable[str], now: float) -> dict[str, l
     wanted = list(set(phones))
     found: dict[str, list[Logged]] = {phone: [] for phone in wanted}
     if wanted:
-        rows = await conn.execute(
-            _RECENT, {"phones": wanted, "since": now - max(REPEAT_WINDOW, BURST_WINDOW)}
-        )
+        rows = await conn.execute(_RECENT, {"phones": wanted, "since": now - HOLD_SECONDS})
         for row in rows:
-            found[row.phone].append(Logged(row.message_sid, row.answer, row.at))
+            found[row.phone].append(Logged(row.message_sid, row.answer, row.at, row.received_at, row.digest))
     return found
+
+
+def held_until(rows: Sequence[Logged]) -> float | None:
+    """The end of the number's hold, if it has one that started within `HOLD_SECONDS`."""
+    starts = [r.at for r in rows if r.answer == HOLD]
+    return max(starts) + HOLD_SECONDS if starts else None
+
+
+def loop_signal(rows: Sequence[Logged], msg: Inbound, digest: str | None, now: float) -> str | None:
+    """Which machine pattern this message completes, if any (see the module's docstring)."""
+    # one entry per earlier message that was answered: (arrival, digest)
+    messages: dict[str, tuple[float, str | None]] = {}
+    for r in rows:
+        if r.received_at is not None:
+            messages.setdefault(r.message_sid, (r.received_at, r.digest))
+    arrivals = sorted(messages.values(), key=lambda m: m[0])
+    if sum(1 for at, _ in arrivals if at >= now - RATE_WINDOW) + 1 >= RATE_COUNT:
+        return "rate"
+    if digest is None:
+        return None
+    if sum(1 for at, d in arrivals if d == digest and at >= now - REPEAT_WINDOW) + 1 >= REPEAT_COUNT:
+        return "repeat"
+    replies = sorted(r.at for r in rows)
+    streak = 0
+    for arrival, d in [*arrivals, (msg.received_at, digest)]:
+        quick = d is not None and any(arrival - QUICK_SECONDS <= at <= arrival for at in replies)
+        streak = streak + 1 if quick else 0
+    return "quick" if streak >= QUICK_STREAK else None
+
+
+def schedule(rows: Sequence[Logged], count: int, now: float) -> list[float]:
+    """When each of `count` new replies may go: now while the number's budget allows, else the
+    moment the window has room again, and never before a reply already queued for it (order)."""
+    times = sorted(r.at for r in rows if r.at > now - BUDGET_WINDOW)
+    out: list[float] = []
+    for _ in range(count):
+        at = max(now, times[-1]) if times else now
+        window = [t for t in times if t > at - BUDGET_WINDOW]
+        if len(window) >= BUDGET:
+            at = window[-BUDGET] + BUDGET_WINDOW
+        times.append(at)
+        out.append(at)
+    return out
 
 
 async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
@@ -91,41 +177,75 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     if logged_before is None:  # not read with a claim (a test feeding the dispatcher)
         async with ctx.deps.db.read() as conn:
             logged_before = (await recent(conn, [phone], now))[phone]
-    rows_before = [r for r in logged_before if r.message_sid != msg.message_sid]
-    recent_count = sum(1 for r in rows_before if r.at >= now - BURST_WINDOW)
-    answered = {r.answer for r in rows_before if r.answer is not None and r.at >= now - REPEAT_WINDOW}
+    rows = [r for r in logged_before if r.message_sid != msg.message_sid]
+    verdict = ctx.data.setdefault(VERDICT_KEY, Verdict())
+    digest = body_digest(msg)
+    if not msg.priority:
+        until = held_until(rows)
+        if until is not None and until > now:
+            verdict.held += len(replies)
+            ctx.log.info("sms.reply_held", replies=len(replies), until=round(until - now))
+            return [dataclasses.replace(r, held=True) for r in replies]
+        signal = loop_signal(rows, msg, digest, now)
+        if signal is not None:
+            verdict.loop = signal
+            verdict.held += len(replies)
+            ctx.log.warning("sms.loop_held", signal=signal, hold_seconds=int(HOLD_SECONDS))
+            replies = [*(dataclasses.replace(r, held=True) for r in replies), Reply(HOLD_NOTICE, kind=HOLD)]
     kept: list[Reply] = []
-    keys: list[str | None] = []
-    # a number that starts over (\STOP, then a text) is a new user: welcome it again
-    fresh = bool(ctx.data.get("new_user"))
-    for reply in replies:
-        key = answer_key(reply)
-        if key is not None and key in answered and not fresh:
-            ctx.log.info("sms.reply_repeated", kind=reply.kind)
-            pointer = answer_key(Reply(POINTER, kind="pointer"))
-            if pointer in answered or pointer in keys:
-                continue
-            reply, key = Reply(POINTER, kind="pointer"), pointer
-        if not msg.priority and recent_count + len(kept) >= BURST_REPLIES:
-            ctx.log.warning("sms.reply_capped", recent=recent_count, limit=BURST_REPLIES)
-            break
-        kept.append(reply)
-        keys.append(key)
     logged: list[dict[str, object]] = ctx.data.setdefault(LOG_KEY, [])
-    logged.extend({"phone": phone, "message_sid": msg.message_sid, "answer": k, "at": now} for k in keys)
+    to_send = [r for r in replies if not r.held]
+    when = [now] * len(to_send) if msg.priority else schedule(rows, len(to_send), now)
+    times = iter(when)
+    for reply in replies:
+        if reply.held:
+            kept.append(reply)
+            continue
+        at = next(times)
+        if at > now:
+            verdict.delayed += 1
+            verdict.seconds.append(at - now)
+            reply = dataclasses.replace(reply, not_before=at)
+        kept.append(reply)
+        logged.append(
+            {
+                "phone": phone,
+                "message_sid": msg.message_sid,
+                "answer": (reply.kind or None) and reply.kind[:64],
+                "at": at,
+                "received_at": msg.received_at,
+                "digest": digest,
+            }
+        )
+    if verdict.delayed:
+        ctx.log.info("sms.reply_delayed", replies=verdict.delayed, seconds=round(max(verdict.seconds), 1))
     return kept
 
 
 __all__ = [
-    "BURST_REPLIES",
-    "BURST_WINDOW",
+    "BUDGET",
+    "BUDGET_WINDOW",
+    "HOLD",
+    "HOLD_NOTICE",
+    "HOLD_SECONDS",
     "KEEP_SECONDS",
     "LOG_KEY",
-    "POINTER",
+    "QUICK_SECONDS",
+    "QUICK_STREAK",
+    "RATE_COUNT",
+    "RATE_WINDOW",
     "RECENT_KEY",
+    "REPEAT_COUNT",
     "REPEAT_WINDOW",
+    "SIGNALS",
+    "SUPERSEDES",
+    "VERDICT_KEY",
     "Logged",
-    "answer_key",
+    "Verdict",
+    "body_digest",
+    "held_until",
+    "loop_signal",
     "recent",
     "reply_guard",
+    "schedule",
 ]

@@ -148,7 +148,16 @@ class Worker(ClaimLoop[Claim, Outcome]):
             [o.finished for o in outcomes if o.finished is not None],
             [o.rescheduled for o in outcomes if o.rescheduled is not None],
         )
-        await outbox.enqueue_many(conn, [reply for o in outcomes for reply in o.replies])
+        replies = [reply for o in outcomes for reply in o.replies]
+        await outbox.enqueue_many(conn, replies)
+        for reply in replies:
+            if reply.kind in replyguard.SUPERSEDES and not reply.held:
+                superseded = await outbox.supersede(conn, reply)
+                if superseded:
+                    self.metrics.replies_dropped_by["superseded"].inc(superseded)
+                    log.info(
+                        "sms.reply_superseded", kind=reply.kind, replies=superseded, to=mask_phone(reply.to)
+                    )
         logged = [row for o in outcomes for row in o.logged]
         if logged:
             await write_later(conn, _LOG_REPLIES, logged)
@@ -212,6 +221,14 @@ class Worker(ClaimLoop[Claim, Outcome]):
         self, msg: Inbound, ctx: Context | None, status: str, replies: list[Reply], error: str | None = None
     ) -> None:
         now = self.deps.now()
+        verdict: replyguard.Verdict | None = ctx.data.get(replyguard.VERDICT_KEY) if ctx else None
+        if verdict is not None:
+            if verdict.delayed:
+                self.metrics.replies_delayed.inc(verdict.delayed)
+            if verdict.held:
+                self.metrics.replies_dropped_by["held"].inc(verdict.held)
+            if verdict.loop is not None:
+                self.metrics.loops_by[verdict.loop].inc()
         await self._commit(
             finished=inbox.Finished(
                 msg.id, status, now, body=ctx.redacted_body if ctx else None, error=error
@@ -224,6 +241,9 @@ class Worker(ClaimLoop[Claim, Outcome]):
                     dedupe_key=reply_key(msg, i),
                     inbox_id=msg.id,
                     now=now,
+                    not_before=reply.not_before,
+                    held=reply.held,
+                    kind=reply.kind or None,
                 )
                 for i, reply in enumerate(replies)
             ],

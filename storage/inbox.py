@@ -169,8 +169,10 @@ async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None 
     return result.rowcount
 
 
-# A row is ready when it is due and is the first unfinished message of its sender (priority rows
-# and parked rows skip the line). Three arms, each walking an index in id order and stopping at
+# A row is ready when it is due and is the first unfinished message of its sender; priority rows
+# skip the ordinary ones before them (but not an earlier priority row: STOP then START run in
+# order), parked rows skip the line, and an ordinary row waits for every unfinished row before it,
+# priority ones included (`inbox_waiting`). Three arms, each walking an index in id order and stopping at
 # `limit` (ix_inbox_queue: status, priority, id): priority rows, parked rows, and the heads of the
 # ordinary queue. One `ORDER BY priority DESC, id` over all pending rows instead had to look at,
 # and sort, every pending row on each claim: 1.1 ms a claim behind a burst of 3,000 (BENCHMARKS.md).
@@ -183,10 +185,13 @@ def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
     where = [c.c.status == literal(status), c.c.next_attempt_at <= sa.bindparam("now")]
     if priority is not None:
         where.append(c.c.priority == literal(priority))
-    if heads:  # no earlier unfinished ordinary message of the same sender
+    if heads:  # no earlier unfinished message of the same sender (a priority one: no earlier priority)
+        before = [_j.c.from_phone == c.c.from_phone, _j.c.id < c.c.id, inbox_waiting(_j)]
+        if priority == 1:
+            before.append(_j.c.priority == literal(1))
         where.append(
             ~sa.select(_j.c.id)
-            .where(_j.c.from_phone == c.c.from_phone, _j.c.id < c.c.id, inbox_waiting(_j))
+            .where(*before)
             # PostgreSQL: a lookup per candidate, not an anti-join. Its statistics rarely see
             # pending rows (the queue is empty between bursts), so it estimated one and joined
             # every candidate against every pending row: 37-52 ms a claim behind 3,000 (OFFSET
@@ -204,7 +209,7 @@ def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
     )
 
 
-_arms = [_arm("pending", 1, heads=False), _arm("parked", None, heads=False), _arm("pending", 0, heads=True)]
+_arms = [_arm("pending", 1, heads=True), _arm("parked", None, heads=False), _arm("pending", 0, heads=True)]
 _candidates = sa.union_all(*(sa.select(arm.c.id, arm.c.priority) for arm in _arms)).subquery("ready")
 _READY = (
     sa.select(_candidates.c.id)

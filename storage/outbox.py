@@ -61,7 +61,9 @@ async def enqueue(
 
 @dataclass(frozen=True)
 class NewReply:
-    """An SMS to queue; `dedupe_key` makes a second queueing of it a no-op."""
+    """An SMS to queue; `dedupe_key` makes a second queueing of it a no-op. `not_before`: not sent
+    before then (a reply over its number's budget); `held`: recorded, never sent (the number is
+    on hold for a reply loop); `kind`: what answer it is (bot.dispatch.Reply.kind)."""
 
     to: str
     body: str
@@ -69,6 +71,9 @@ class NewReply:
     now: float
     inbox_id: int | None = None
     redact: bool = False
+    not_before: float = 0.0
+    held: bool = False
+    kind: str | None = None
 
     def row(self) -> dict[str, object]:
         return {
@@ -77,9 +82,10 @@ class NewReply:
             "to_phone": self.to,
             "body": self.body,
             "redact": self.redact,
-            "status": "queued",
-            "next_attempt_at": 0.0,
+            "status": "held" if self.held else "queued",
+            "next_attempt_at": self.not_before,
             "created_at": self.now,
+            "kind": self.kind,
         }
 
 
@@ -88,6 +94,33 @@ async def enqueue_many(conn: Writer, replies: Sequence[NewReply]) -> None:
     if not replies:
         return
     await write_later(conn, insert_ignoring(conn, outbox), [r.row() for r in replies])
+
+
+SUPERSEDED = "superseded"
+# A delayed answer of a kind that a newer one replaces (a link: the newer link killed its token)
+# is not sent: skipped, before it falls due. Only rows still waiting for their time (queued, not
+# yet tried, due later): an answer that went out, or is going, stays as it is.
+_SUPERSEDE = Query(
+    sa.update(outbox)
+    .where(
+        outbox.c.to_phone == sa.bindparam("b_to"),
+        outbox.c.kind == sa.bindparam("b_kind"),
+        outbox.c.status == "queued",
+        outbox.c.attempts == 0,
+        outbox.c.next_attempt_at > sa.bindparam("b_now"),
+        outbox.c.dedupe_key != sa.bindparam("b_key"),
+    )
+    .values(status="skipped", error=SUPERSEDED, updated_at=sa.bindparam("b_now"))
+)
+
+
+async def supersede(conn: Writer, reply: NewReply) -> int:
+    """Skip the delayed, not yet sent answers to `reply.to` of `reply.kind` that `reply` replaces;
+    how many."""
+    result = await conn.execute(
+        _SUPERSEDE, {"b_to": reply.to, "b_kind": reply.kind, "b_now": reply.now, "b_key": reply.dedupe_key}
+    )
+    return int(result.rowcount)
 
 
 async def record_delivery(

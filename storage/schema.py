@@ -100,16 +100,17 @@ INBOX_DONE = inbox.c.status == literal("done")
 
 
 def inbox_waiting(table: sa.FromClause) -> sa.ColumnElement[bool]:
-    """Unfinished and ordinary (priority 0): a message of `table` (inbox or an alias of it) that
-    holds its sender's later ones back. Literal values: a partial index is used only for a query
-    whose WHERE has its condition as written (ix_inbox_waiting; the claim in storage/inbox.py)."""
-    return sa.and_(
-        table.c.status.in_([literal("pending"), literal("processing")]),
-        table.c.priority != literal(1),
-    )
+    """Unfinished (pending or processing, priority or not): a message of `table` (inbox or an
+    alias of it) that holds its sender's later ones back. A priority message jumps ahead of the
+    ordinary ones before it, but what its sender texts after it waits until it is done: `STOP`
+    then `\\HELP` must not answer after the opt-out (migration 0015; until then priority rows were
+    left out, and a later text could run beside them). Literal values: a partial index is used
+    only for a query whose WHERE has its condition as written (ix_inbox_waiting; the claim in
+    storage/inbox.py)."""
+    return table.c.status.in_([literal("pending"), literal("processing")])
 
 
-# A sender's unfinished ordinary messages, for the claim's "nothing earlier of this sender waits"
+# A sender's unfinished messages, for the claim's "nothing earlier of this sender waits"
 # check and the senders query's "more of theirs wait" (migrations 0013, PostgreSQL, and 0014,
 # SQLite): only the messages in the queue, not the 30 days kept (ix_inbox_sender before 0014).
 INBOX_WAITING_INDEX = sa.Index(
@@ -131,10 +132,14 @@ outbox = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("redact", sa.Boolean, nullable=False, server_default=sa.false()),  # carries a link
     sa.Column("redacted", sa.Boolean, nullable=False, server_default=sa.false()),
-    # queued -> sending -> sent | failed | skipped (opted out)
+    # queued -> sending -> sent | failed | skipped (opted out, superseded); held: never sent (the
+    # number was on hold for a reply loop, bot/replyguard.py)
     sa.Column("status", sa.String(16), nullable=False, server_default="queued"),
     sa.Column("delivery_status", sa.String(32)),  # from Twilio status callbacks, never moves backwards
     sa.Column("twilio_sid", sa.String(64), unique=True),
+    # the answer's kind (bot.dispatch.Reply.kind: "x-link", "help", ...): a delayed link that a
+    # newer one superseded is dropped, not sent (bot/replyguard.py)
+    sa.Column("kind", sa.String(32)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
     sa.Column("claimed_until", sa.Float),
@@ -250,18 +255,21 @@ join_failures = sa.Table(
     sa.Index("ix_join_failures_room_key_at", "room_key", "at"),
 )
 
-# Replies that passed the reply guard (bot/replyguard.py), for its per-number cap and its "not
-# the same answer again within minutes" rule. `answer`: the kind and a digest of the text of an
-# answer to an ask (a link, a help text), NULL for other replies. Each number's old rows go when
-# it is next answered.
+# The replies of the last minutes to each number (bot/replyguard.py): its per-number budget (a
+# reply over it goes out later), its loop detector, and its holds. The retention job purges old
+# rows.
 reply_log = sa.Table(
     "reply_log",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("phone", sa.String(32), nullable=False),
     sa.Column("message_sid", sa.String(64), nullable=False),
-    sa.Column("answer", sa.String(64)),
-    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("answer", sa.String(64)),  # the reply's kind; "hold": the number was put on hold
+    sa.Column("at", sa.Float, nullable=False),  # when the reply goes out (later when delayed)
+    # the message it answers: when it arrived, and its body's digest when it was plain text (no
+    # command): what the loop detector reads (migration 0015)
+    sa.Column("received_at", sa.Float),
+    sa.Column("digest", sa.String(16)),
     sa.Index("ix_reply_log_phone_at", "phone", "at"),
 )
 

@@ -40,7 +40,16 @@ def new_link_token() -> str:
 
 
 async def create_link(conn: AsyncConnection, user_id: int, now: float) -> str:
-    """A fresh link token for the user (earlier unused ones stay valid until they expire)."""
+    """A fresh link token for the user; the earlier unused ones die (SPEC, Clarifications: `\\LINK`
+    always gives a fresh, working link and the previous one dies): a link lost in a delayed or
+    superseded SMS, or forwarded, cannot be used after a newer one was asked for."""
+    await conn.execute(
+        sa.update(link_tokens)
+        .where(
+            link_tokens.c.user_id == user_id, link_tokens.c.used_at.is_(None), link_tokens.c.expires_at > now
+        )
+        .values(expires_at=now)
+    )
     token = new_link_token()
     await conn.execute(
         sa.insert(link_tokens).values(

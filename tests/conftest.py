@@ -228,10 +228,10 @@ class Bot:
         now = self.runtime.deps.now()
         inbox_busy = await self.scalar(
             """SELECT count(*) FROM inbox AS i WHERE i.status = 'processing' OR (
-                 i.next_attempt_at <= :now AND (i.status = 'parked' OR (i.status = 'pending' AND (
-                   i.priority = 1 OR NOT EXISTS (
+                 i.next_attempt_at <= :now AND (i.status = 'parked' OR (i.status = 'pending' AND
+                   NOT EXISTS (
                      SELECT 1 FROM inbox AS j WHERE j.from_phone = i.from_phone AND j.id < i.id
-                       AND j.priority = 0 AND j.status IN ('pending', 'processing'))))))""",
+                       AND (i.priority = 0 OR j.priority = 1) AND j.status IN ('pending', 'processing')))))""",
             now=now,
         )
         outbox_busy = await self.scalar(

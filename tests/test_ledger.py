@@ -25,7 +25,7 @@ CAROL = "+15550003333"
 @pytest.fixture(autouse=True)
 def _people_type_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """These conversations send more texts a minute than the reply guard lets through."""
-    monkeypatch.setattr(replyguard, "BURST_REPLIES", 100)
+    monkeypatch.setattr(replyguard, "BUDGET", 100)
 
 
 def text_pdf(lines: list[str]) -> bytes:

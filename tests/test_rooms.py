@@ -144,7 +144,7 @@ async def test_lockout_after_five_failures_in_fifteen_minutes(
 
 
 async def test_leave_use_and_rooms(bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any) -> None:
-    monkeypatch.setattr(replyguard, "BURST_REPLIES", 100)  # faster than anyone types
+    monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
     assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
     assert await say(bot, fake_twilio, "\\LEAVE") == NOT_IN_ROOM
     await say(bot, fake_twilio, "\\CREATE house pw1")

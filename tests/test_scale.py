@@ -28,7 +28,7 @@ from tests.fakes.twilio_rest import FakeTwilio
 from tests.test_process import free_port, wait_healthy
 
 HAS_ROLES = "role" in {f.name for f in dataclasses.fields(ServerConfig)}
-# at most replyguard.BURST_REPLIES texts a sender: more in one minute and the guard drops replies
+# at most replyguard.BUDGET texts a sender: more in 30 s and the guard delays replies
 SENDERS = 40
 PER_SENDER = 6
 

@@ -240,7 +240,7 @@ async def test_twenty_concurrent_posts_with_an_expired_token_refresh_once(xbot: 
 
 
 async def test_twenty_queued_texts_with_an_expired_token_refresh_once(xbot: XBot, monkeypatch: Any) -> None:
-    monkeypatch.setattr(replyguard, "BURST_REPLIES", 100)  # more replies in a minute than the guard lets go
+    monkeypatch.setattr(replyguard, "BUDGET", 100)  # more replies in a minute than the guard lets go
     twilio = xbot.extras["twilio"]
     await xbot.link(user=("100", "alice"))
     start = len(twilio.messages)
