@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from bot.dispatch import Context, Handler, HandlerResult, Inbound, Reply, replies_of
+from bot.errors import Defer
 from storage.lean import Query, Writer
 from storage.schema import reply_log
 
@@ -167,17 +168,32 @@ def schedule(rows: Sequence[Logged], count: int, now: float) -> list[float]:
     return out
 
 
+async def _rows(msg: Inbound, ctx: Context, now: float) -> list[Logged]:
+    """The number's rows, less the message's own (read with the claim, else here)."""
+    logged_before: list[Logged] | None = ctx.data.get(RECENT_KEY)
+    if logged_before is None:  # not read with a claim (a test feeding the dispatcher)
+        async with ctx.deps.db.read() as conn:
+            logged_before = (await recent(conn, [msg.from_phone], now))[msg.from_phone]
+    return [r for r in logged_before if r.message_sid != msg.message_sid]
+
+
 async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
-    replies = replies_of(await handler(msg, ctx))
+    try:
+        replies = replies_of(await handler(msg, ctx))
+    except Defer as defer:  # a deferral's notice (slow down, a post waiting) is a reply too
+        if defer.notice and not msg.priority:
+            now = ctx.deps.now()
+            until = held_until(await _rows(msg, ctx, now))
+            if until is not None and until > now:
+                ctx.data.setdefault(VERDICT_KEY, Verdict()).held += 1
+                ctx.log.info("sms.reply_held", replies=1, until=round(until - now))
+                raise Defer(defer.until, parked=defer.parked, notice=None, notice_key=defer.notice_key) from None
+        raise
     if not replies:
         return replies
     now = ctx.deps.now()
     phone = msg.from_phone
-    logged_before: list[Logged] | None = ctx.data.get(RECENT_KEY)
-    if logged_before is None:  # not read with a claim (a test feeding the dispatcher)
-        async with ctx.deps.db.read() as conn:
-            logged_before = (await recent(conn, [phone], now))[phone]
-    rows = [r for r in logged_before if r.message_sid != msg.message_sid]
+    rows = await _rows(msg, ctx, now)
     verdict = ctx.data.setdefault(VERDICT_KEY, Verdict())
     digest = body_digest(msg)
     if not msg.priority:

@@ -199,7 +199,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             try:
                 replies = await self.dispatcher.feed(msg, ctx)
             except Defer as defer:
-                await self._defer(msg, defer)
+                await self._defer(msg, defer, ctx)
                 return
             except Retry as retry:
                 await self._retry(msg, retry, ctx)
@@ -221,14 +221,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         self, msg: Inbound, ctx: Context | None, status: str, replies: list[Reply], error: str | None = None
     ) -> None:
         now = self.deps.now()
-        verdict: replyguard.Verdict | None = ctx.data.get(replyguard.VERDICT_KEY) if ctx else None
-        if verdict is not None:
-            if verdict.delayed:
-                self.metrics.replies_delayed.inc(verdict.delayed)
-            if verdict.held:
-                self.metrics.replies_dropped_by["held"].inc(verdict.held)
-            if verdict.loop is not None:
-                self.metrics.loops_by[verdict.loop].inc()
+        self._count_guard(ctx)
         await self._commit(
             finished=inbox.Finished(
                 msg.id, status, now, body=ctx.redacted_body if ctx else None, error=error
@@ -250,8 +243,21 @@ class Worker(ClaimLoop[Claim, Outcome]):
             logged=ctx.data.get(LOG_KEY, ()) if ctx else (),
         )
 
-    async def _defer(self, msg: Inbound, defer: Defer) -> None:
+    def _count_guard(self, ctx: Context | None) -> None:
+        """What the reply guard did with the message's replies, in /metrics."""
+        verdict: replyguard.Verdict | None = ctx.data.get(replyguard.VERDICT_KEY) if ctx else None
+        if verdict is None:
+            return
+        if verdict.delayed:
+            self.metrics.replies_delayed.inc(verdict.delayed)
+        if verdict.held:
+            self.metrics.replies_dropped_by["held"].inc(verdict.held)
+        if verdict.loop is not None:
+            self.metrics.loops_by[verdict.loop].inc()
+
+    async def _defer(self, msg: Inbound, defer: Defer, ctx: Context | None = None) -> None:
         now = self.deps.now()
+        self._count_guard(ctx)
         notice = (
             [
                 outbox.NewReply(

@@ -21,7 +21,7 @@ from bot.replyguard import (
     loop_signal,
     schedule,
 )
-from tests.conftest import ALICE, Bot, BotFactory, XBot, browser, link_in
+from tests.conftest import ALICE, Bot, BotFactory, XBot, browser, link_in, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 
 LOOPY = "+15550009999"  # an auto-responder: it answers every reply at once
@@ -240,6 +240,32 @@ async def test_the_hold_ends(bot_factory: BotFactory, fake_twilio: FakeTwilio) -
     form = await bot.text("\\ROOMS", sender=LOOPY)
     await bot.handled(form["MessageSid"])
     assert len(await replies_to(bot, fake_twilio, LOOPY)) == replyguard.REPEAT_COUNT + 1
+
+
+async def test_a_held_number_gets_no_slow_down_notice_either(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [time.time()]
+    bot = await bot_factory(
+        clock=lambda: now[0], twilio=fake_twilio.section(), limits={"per_sender_per_minute": 8}
+    )
+    for _ in range(replyguard.REPEAT_COUNT):
+        form = await bot.text("Out of office until Monday.", sender=LOOPY)
+        await bot.handled(form["MessageSid"])
+    assert (await replies_to(bot, fake_twilio, LOOPY))[-1] == HOLD_NOTICE
+    for n in range(6):  # over the per-sender limit now: deferred, and its notice is held too
+        await bot.text(f"Out of office {n}", sender=LOOPY)
+
+    async def deferred() -> bool:
+        return bool(
+            await bot.scalar("SELECT count(*) FROM inbox WHERE status = 'pending' AND next_attempt_at > 0")
+        )
+
+    await wait_for(deferred)
+    await bot.settled()
+    replies = await replies_to(bot, fake_twilio, LOOPY)
+    assert replies[-1] == HOLD_NOTICE
+    assert len(replies) == replyguard.REPEAT_COUNT
 
 
 async def test_metrics_have_every_reply_guard_series_from_the_start(bot: Bot) -> None:
