@@ -187,7 +187,9 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
             if until is not None and until > now:
                 ctx.data.setdefault(VERDICT_KEY, Verdict()).held += 1
                 ctx.log.info("sms.reply_held", replies=1, until=round(until - now))
-                raise Defer(defer.until, parked=defer.parked, notice=None, notice_key=defer.notice_key) from None
+                raise Defer(
+                    defer.until, parked=defer.parked, notice=None, notice_key=defer.notice_key
+                ) from None
         raise
     if not replies:
         return replies
