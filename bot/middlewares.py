@@ -15,7 +15,7 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
     users of a whole claimed batch in one query (`users.senders`) and sets `ctx.user` and
     `ctx.data["new_user"]` before the middlewares run; anything else (a test feeding the
     dispatcher directly) gets them here."""
-    if ctx.user is not None and ctx.user.phone == msg.from_phone:
+    if ctx.has_user and ctx.user.phone == msg.from_phone:
         created = bool(ctx.data.get("new_user"))
     else:
         async with ctx.deps.db.tx() as conn:

@@ -10,6 +10,7 @@ from bot.app import build_app
 from bot.dispatch import Command, Context, HandlerResult, Inbound, Router
 from bot.errors import Retry
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
+from tests.fakes.twilio_rest import FakeTwilio
 
 
 def recording_router(log: list[str], gate: asyncio.Event | None = None) -> Router:
@@ -279,3 +280,23 @@ async def test_a_replys_dedupe_key_sorts_by_arrival_and_is_the_same_each_handlin
             conn, [outbox.NewReply(to=ALICE, body="again", dedupe_key=rows[0].dedupe_key, now=time.time())]
         )
     assert await bot.scalar("SELECT count(*) FROM outbox") == 2
+
+
+async def test_a_message_fed_without_its_user_gets_one_from_load_user(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`load_user` creates the sender's user when the worker did not set one (`ctx.user` raises
+    while unset: the middleware asks `has_user`, or its fallback could never run)."""
+    from bot.dispatch import Context, Inbound
+    from bot.logs import get_logger
+
+    runtime = bot.runtime
+    ctx = Context(deps=runtime.deps, log=get_logger(__name__))
+    msg = Inbound(
+        id=0, message_sid="SMfed", from_phone="+15550004444", to_phone="+15557654321", body="\\ROOMS"
+    )
+    replies = await runtime.dispatcher.feed(msg, ctx)
+    assert ctx.user.phone == "+15550004444"
+    assert ctx.data["new_user"] is True
+    assert replies
+    assert replies[0].text.startswith("You are not in a room")
