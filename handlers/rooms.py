@@ -1,20 +1,34 @@
 """Rooms: `\\CREATE`, `\\JOIN` (also bare `JOIN`), `\\LEAVE`, `\\ROOMS`, `\\USE`, `\\RECEIPTS`.
 
-A wrong password and an unknown room get the same answer (after the same work: an unknown room is
-checked against a dummy hash). A password longer than `\\CREATE` allows is refused before any
-hashing and is no guess. 5 failures in 15 minutes per phone lock that phone's `\\JOIN` out; 10 per
-room name, from any phones, lock that name out for everyone but its members (they are in: their
-`\\JOIN` is answered without a guess) and its former members (back after `\\LEAVE`). A locked-out
-phone is told once per 15 minutes; the guesses after that get no answer. The password
-of `\\CREATE` and `\\JOIN` is declared `secret`: the inbox keeps `***` in its place once handled,
-whatever the arguments (the dispatcher redacts), and no password reaches a log line.
+Wrong passwords are throttled by the name guessed, whether or not a room has it (SPEC,
+Clarifications), so an unknown name and an existing one get the same texts after the same work,
+lockout included: an unknown name is checked against a dummy hash, and every throttle counts the
+name's failures, never the room's. A password longer than `\\CREATE` allows is refused before any
+hashing and is no guess.
+
+- Per number: 5 failures in 15 minutes lock that number's `\\JOIN` out (`LOCKED`).
+- Per name: once a name has had 10 failures in 15 minutes, from any numbers, it is under attack.
+  A number that failed on it lately gets `ROOM_LOCKED` and no check. A number with no failure for
+  it (a newcomer with the right password) is not refused: its guess waits for the name's slot,
+  one password check every `rooms.SLOT_SECONDS` across all processes (the message is put back
+  for a moment, unanswered, `room.join_deferred`), so it joins within seconds during a flood from
+  other numbers while the checks that reach the password hash stay bounded per name.
+- Members are never throttled (their `\\JOIN` is answered without a guess); a former member of
+  the room (back after `\\LEAVE`) waits for the slot even after failures of their own.
+
+A locked-out number is told once per 15 minutes; the guesses after that get no answer. The
+password of `\\CREATE` and `\\JOIN` is declared `secret`: the inbox keeps `***` in its place once
+handled, whatever the arguments (the dispatcher redacts), and no password reaches a log line.
 """
 
 from __future__ import annotations
 
+import random
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router
+from bot.errors import Defer
 from bot.ledger.book import room_ledger
 from bot.ledger.money import Currency
 from bot.links import gallery_link
@@ -97,12 +111,18 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.read() as conn:
         room = await rooms.find_by_name(in_tx(conn), name) if key is not None else None
         member = room is not None and await rooms.is_member(conn, user_id, room.id)
-        locked = None if member else await _lockout(conn, msg.from_phone, user_id, key, room, now)
-    if locked is not None:  # answered once per window: a flood of guesses costs one SMS
+        throttle = None if member else await _throttle(conn, msg.from_phone, user_id, key, room, now)
+    if isinstance(throttle, str):  # answered once per window: a flood of guesses costs one SMS
         async with ctx.deps.db.tx() as conn:
             tell = await rooms.claim_lock_notice(conn, msg.from_phone, now)
-        ctx.log.warning("room.join_locked", per="phone" if locked is LOCKED else "room", answered=tell)
-        return locked if tell else None
+        ctx.log.warning("room.join_locked", per="phone" if throttle is LOCKED else "name", answered=tell)
+        return throttle if tell else None
+    if throttle is True and key is not None:  # the name is under attack: wait for its slot
+        async with ctx.deps.db.tx() as conn:
+            wait = await rooms.take_slot(conn, key, now)
+        if wait is not None:
+            ctx.log.info("room.join_deferred", seconds=round(wait - now, 1))
+            raise Defer(wait + random.uniform(0.0, 0.25))
     if member and room is not None:
         async with ctx.deps.db.tx() as conn:
             await rooms.set_active(conn, user_id, room.id)
@@ -127,18 +147,20 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Joined {room.name}; photos you send now go there. \\RECEIPTS shows them all."
 
 
-async def _lockout(
+async def _throttle(
     conn: AsyncConnection, phone: str, user_id: int, key: str | None, room: rooms.Room | None, now: float
-) -> str | None:
-    """The answer for a guess that is locked out (per phone, then per room), or None. Members
-    never get here; a former member of the room is let through the per-room lock."""
+) -> str | bool:
+    """For a guess (members never get here): the lockout answer (per number, then per name), or
+    True when the name is under attack and the guess must wait for the name's slot, or False.
+    Only the name's failures count, never whether a room has it; a former member of the room
+    waits for the slot whatever their own failures."""
     if await rooms.locked_out(conn, phone, now):
         return LOCKED
     if key is None or not await rooms.room_locked_out(conn, key, now):
-        return None
+        return False
     if room is not None and await rooms.left_room(conn, user_id, room.id):
-        return None
-    return ROOM_LOCKED
+        return True
+    return ROOM_LOCKED if await rooms.failed_for(conn, phone, key, now) else True
 
 
 async def named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str, ...]) -> rooms.Room | str:

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignore
+from storage.db import insert_ignore, upsert
 from storage.lean import Query, Reads
-from storage.schema import join_failures, memberships, room_departures, rooms, users
+from storage.schema import join_failures, join_slots, memberships, room_departures, rooms, users
 
 # OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane.
 ARGON2_MEMORY_KIB = 19_456
@@ -35,6 +35,7 @@ MAX_PASSWORD = 128
 LOCKOUT_FAILURES = 5  # wrong passwords per phone in LOCKOUT_WINDOW
 ROOM_LOCKOUT_FAILURES = 10  # wrong passwords per room name, from any phones, in LOCKOUT_WINDOW
 LOCKOUT_WINDOW = 15 * 60.0
+SLOT_SECONDS = 2.0  # a name under attack: one password check every this many seconds
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,38 @@ async def room_failures_since(conn: AsyncConnection, room_key: str, since: float
     return int((await conn.execute(query)).scalar_one())
 
 
+async def failed_for(conn: AsyncConnection, phone: str, room_key: str, now: float) -> bool:
+    """Whether `phone` guessed a wrong password for the name `room_key` within the window."""
+    query = (
+        sa.select(join_failures.c.id)
+        .where(
+            join_failures.c.room_key == room_key,
+            join_failures.c.at >= now - LOCKOUT_WINDOW,
+            join_failures.c.phone == phone,
+            join_failures.c.kind == "wrong",
+        )
+        .limit(1)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def take_slot(conn: AsyncConnection, room_key: str, now: float) -> float | None:
+    """The name's password check, for a name under attack: None when this guess may check now
+    (the name's next check moves to now + SLOT_SECONDS), else the time the next one may. One
+    conditional upsert: two processes never both take one slot."""
+    stmt = upsert(conn, join_slots).values(room_key=room_key, next_at=now + SLOT_SECONDS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[join_slots.c.room_key],
+        set_={"next_at": stmt.excluded.next_at},
+        where=join_slots.c.next_at <= now,
+    ).returning(join_slots.c.room_key)
+    if (await conn.execute(stmt)).first() is not None:
+        return None
+    query = sa.select(join_slots.c.next_at).where(join_slots.c.room_key == room_key)
+    next_at = (await conn.execute(query)).scalar_one_or_none()
+    return float(next_at) if next_at is not None else now
+
+
 async def locked_out(conn: AsyncConnection, phone: str, now: float) -> bool:
     return await failures_since(conn, phone, now - LOCKOUT_WINDOW) >= LOCKOUT_FAILURES
 
@@ -334,6 +367,7 @@ async def claim_lock_notice(conn: AsyncConnection, phone: str, now: float) -> bo
 
 async def purge_failures(conn: AsyncConnection, *, before: float) -> int:
     result = await conn.execute(sa.delete(join_failures).where(join_failures.c.at < before))
+    await conn.execute(sa.delete(join_slots).where(join_slots.c.next_at < before))
     return int(result.rowcount)
 
 
@@ -342,12 +376,14 @@ __all__ = [
     "LOCKOUT_WINDOW",
     "MAX_PASSWORD",
     "ROOM_LOCKOUT_FAILURES",
+    "SLOT_SECONDS",
     "NameTaken",
     "Room",
     "active_room",
     "claim_lock_notice",
     "create",
     "dummy_verify",
+    "failed_for",
     "find_by_name",
     "hash_password",
     "join",
@@ -359,6 +395,7 @@ __all__ = [
     "purge_failures",
     "record_failure",
     "room_locked_out",
+    "take_slot",
     "valid_name",
     "verify_password",
 ]

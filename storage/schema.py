@@ -255,6 +255,17 @@ join_failures = sa.Table(
     sa.Index("ix_join_failures_room_key_at", "room_key", "at"),
 )
 
+# Room names under attack (migration 0016): when the name's next password check may run. Once a
+# name has had ROOM_LOCKOUT_FAILURES wrong guesses lately, a guess from a number with no failure
+# for it waits for the name's slot (one check every SLOT_SECONDS), so the checks that reach the
+# password hash stay bounded per name while a flood from other numbers cannot lock members out.
+join_slots = sa.Table(
+    "join_slots",
+    metadata,
+    sa.Column("room_key", sa.String(64), primary_key=True),
+    sa.Column("next_at", sa.Float, nullable=False),
+)
+
 # The replies of the last minutes to each number (bot/replyguard.py): its per-number budget (a
 # reply over it goes out later), its loop detector, and its holds. The retention job purges old
 # rows.

@@ -262,35 +262,122 @@ async def test_an_over_long_join_password_is_refused_before_hashing(
     assert checked == [128]
 
 
-async def test_a_room_guessed_from_many_phones_locks_out_guessers_never_members(
+async def test_a_room_guessed_from_many_phones_locks_out_guessers_never_members_or_newcomers(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
     assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined house")
     assert (await say(bot, fake_twilio, "\\LEAVE house", sender=BOB)).startswith("You left house")
-    # two phones spend their five guesses each: the room is locked out for everyone else
+    # two phones spend their five guesses each: the name is under attack
     per_phone = rooms.LOCKOUT_FAILURES
     for n in range(rooms.ROOM_LOCKOUT_FAILURES):
         assert await say(bot, fake_twilio, f"\\JOIN house guess{n}", sender=phone(n // per_phone)) == WRONG
     assert await bot.scalar("SELECT count(*) FROM join_failures WHERE room_key = 'house'") == 10
-    newcomer = phone(99)
-    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=newcomer) == ROOM_LOCKED
-    # a flood from a locked-out phone costs one SMS in the window, not one each
-    for n in range(5):
-        await silent(bot, fake_twilio, f"\\JOIN house flood{n}", sender=newcomer)
-    await silent(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=newcomer)
-    # the unknown-room answer is not told apart: a room name that does not exist locks the same way
+    # a guesser with a failure for the name is locked out of it (one answer in the window)
+    guesser = phone(50)
+    assert await say(bot, fake_twilio, "\\JOIN house g1", sender=guesser) == WRONG
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=guesser) == ROOM_LOCKED
+    for n in range(5):  # a flood from a locked-out phone costs one SMS in the window, not one each
+        await silent(bot, fake_twilio, f"\\JOIN house flood{n}", sender=guesser)
+    await silent(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=guesser)
+    # a newcomer with the password is not locked out: it waits for the name's slot, then joins
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=phone(99))).startswith(
+        "Joined house"
+    )
+    # the unknown-room answer is not told apart: a name that does not exist locks the same way
     for n in range(rooms.ROOM_LOCKOUT_FAILURES):
         await say(bot, fake_twilio, f"\\JOIN nowhere guess{n}", sender=phone(10 + n // per_phone))
-    assert await say(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=phone(98)) == ROOM_LOCKED
+    assert await say(bot, fake_twilio, "\\JOIN nowhere g1", sender=phone(60)) == WRONG
+    assert await say(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=phone(60)) == ROOM_LOCKED
+    assert await say(bot, fake_twilio, f"\\JOIN nowhere {PASSWORD}", sender=phone(98)) == WRONG
     # members are in: their \JOIN is no guess and is never locked out
     reply = await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}")
     assert reply == "You are in house already; it is now your active room."
     assert await say(bot, fake_twilio, "JOIN house typo") == reply
     # a former member comes back (with the password) while strangers are locked out
     assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined house")
-    # no guess was recorded for a member or a locked-out phone
+    # no guess was recorded for a member, a locked-out phone or a right password
     assert (
         await bot.scalar("SELECT count(*) FROM join_failures WHERE kind = 'wrong' AND room_key = 'house'")
-        == 10
+        == 11
     )
+
+
+async def _script(bot: Bot, fake: FakeTwilio, name: str, first: int, checks: list[str]) -> list[str]:
+    """One guessing script against the name `name`, from numbers `phone(first + ...)`: the reply to
+    each guess (None: no reply) and how many password checks it made."""
+    per_phone = rooms.LOCKOUT_FAILURES
+    steps = [(phone(first), f"\\JOIN {name} wrong{n}") for n in range(per_phone + 2)]  # per number
+    steps += [(phone(first + 1 + n), f"\\JOIN {name} g{n}") for n in range(rooms.ROOM_LOCKOUT_FAILURES)]
+    steps += [(phone(first + 1), f"\\JOIN {name} {PASSWORD}x")]  # failed on the name: locked out of it
+    steps += [(phone(first + 20), f"\\JOIN {name} newcomer")]  # no failure of its own: waits, then a check
+    out: list[str] = []
+    for sender, body in steps:
+        before_checks = len(checks)
+        before = len([m for m in fake.messages if m["To"] == sender])
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await bot.settled()
+        got = [m["Body"] for m in fake.messages if m["To"] == sender]
+        out.append(f"{got[-1] if len(got) > before else None} / checks {len(checks) - before_checks}")
+    return out
+
+
+async def test_an_unknown_name_and_a_room_answer_alike_lockouts_included(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """The same guesses against a room and against a name no room has get the same texts after
+    the same number of password checks, through the per-number and the per-name lockouts."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}", sender=CAROL)
+    await say(bot, fake_twilio, f"\\JOIN warmup {PASSWORD}", sender=CAROL)  # the dummy hash exists now
+    checks: list[str] = []
+    real = rooms._verify_sync
+
+    def spy(password: str, encoded: str) -> bool:
+        checks.append(password)
+        return real(password, encoded)
+
+    monkeypatch.setattr(rooms, "_verify_sync", spy)
+    existing = await _script(bot, fake_twilio, "house", 100, checks)
+    unknown = await _script(bot, fake_twilio, "ghost", 200, checks)
+    assert existing == unknown
+    assert existing[rooms.LOCKOUT_FAILURES] == f"{LOCKED} / checks 0"
+    assert existing[-2] == f"{ROOM_LOCKED} / checks 0"
+    assert existing[-1] == f"{WRONG} / checks 1"
+
+
+async def test_a_flood_of_wrong_guesses_never_locks_out_a_newcomer_with_the_password(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """Ten numbers guess as fast as they can; a newcomer with the right password still joins within
+    seconds, and the guesses that reach the password hash stay bounded."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    checked: list[str] = []
+    real = rooms._verify_sync
+
+    def spy(password: str, encoded: str) -> bool:
+        checked.append(password)
+        return real(password, encoded)
+
+    monkeypatch.setattr(rooms, "_verify_sync", spy)
+    attackers = [phone(300 + n) for n in range(10)]
+    for round_ in range(3):
+        for n, attacker in enumerate(attackers):
+            await bot.text(f"\\JOIN house r{round_}n{n}", sender=attacker)
+    before = len(fake_twilio.messages)
+    started = time.monotonic()
+    newcomer = phone(399)
+    form = await bot.text(f"\\JOIN house {PASSWORD}", sender=newcomer)
+    for round_ in range(3, 8):  # the flood goes on meanwhile
+        for n, attacker in enumerate(attackers):
+            await bot.text(f"\\JOIN house r{round_}n{n}", sender=attacker)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    assert time.monotonic() - started < 15
+    joined = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == newcomer]
+    assert joined[0].startswith("Joined house")
+    await bot.settled()
+    # 80 guesses: those handled before the name's tenth failure was committed (about the first of
+    # each number, a few more handled at the same time) and the newcomer's reach the hash; the
+    # rest got no check (their number failed on the name: locked out of it)
+    assert len(checked) <= 2 * len(attackers) + 1
+    assert PASSWORD in checked
