@@ -26,6 +26,12 @@ log = get_logger(__name__)
 
 REFRESH_LEEWAY = 60.0  # refresh when the access token expires within this
 NOT_SET_UP = "Posting to X is not set up on this number."
+# The first text of a new number when X is not set up: what the number is for, and where to start.
+WELCOME_NO_X = (
+    "Welcome to textwire! Share receipts in a room: \\CREATE room pw or \\JOIN room pw, then send "
+    "photos. \\HELP for more."
+)
+NOT_SET_UP_HELP = f"{NOT_SET_UP} Send \\HELP for the commands."
 RELINK = "Your X connection stopped working."
 
 

@@ -32,8 +32,10 @@ FAMILIES: tuple[Family, ...] = (
 )
 MORE = Family("MORE", "More", ())
 
-INTRO = "textwire: texts post to X, photos of receipts go to your room."
-OUTRO = "Reply STOP to opt out."
+# What a newcomer does first, then where the rest is (issue 23: the families alone told a new
+# person nothing): one GSM-7 segment with every family named (tests/test_segments.py).
+INTRO = "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes."
+OUTRO = "STOP to opt out."
 
 
 def _name_of(entry: str) -> str:
@@ -67,12 +69,12 @@ def _families_of(help_entries: tuple[str, ...]) -> tuple[tuple[Family, tuple[str
 
 @functools.lru_cache(maxsize=8)
 def _help_text_of(help_entries: tuple[str, ...]) -> str:
-    names = " ".join(f"\\HELP {family.name}" for family, _ in _families_of(help_entries))
-    return f"{INTRO} Commands: {names}. {OUTRO}"
+    names = ", ".join(family.name for family, _ in _families_of(help_entries))
+    return f"{INTRO} More: \\HELP {names}. {OUTRO}"
 
 
 def help_text(ctx: Context) -> str:
-    """The families, one segment: `\\HELP ROOMS`, `\\HELP X` ..."""
+    """The first steps, then the families, one segment: `More: \\HELP ROOMS, MONEY, X, ACCOUNT`."""
     return _help_text_of(ctx.help_entries)
 
 

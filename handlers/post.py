@@ -15,7 +15,7 @@ import time
 
 from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
 from bot.errors import Defer, Retry
-from bot.xaccount import NOT_SET_UP, Access, Refresh, XAccounts, x_accounts
+from bot.xaccount import NOT_SET_UP_HELP, WELCOME_NO_X, Access, Refresh, XAccounts, x_accounts
 from bot.xclient import (
     MAX_WEIGHTED_LENGTH,
     XDuplicate,
@@ -59,9 +59,9 @@ def too_long(excess: int) -> str:
 async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     service = x_accounts(ctx.deps)
-    if service is None:
-        return NOT_SET_UP
     new_user = bool(ctx.data.get("new_user"))
+    if service is None:  # a new person learns what the number does and where to start
+        return WELCOME_NO_X if new_user else NOT_SET_UP_HELP
     if new_user or not user.x_linked:
         ctx.log.info("x.link.sent", new_user=new_user)
         return await service.link_reply(user, first=new_user)

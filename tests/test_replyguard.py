@@ -274,3 +274,28 @@ async def test_metrics_have_every_reply_guard_series_from_the_start(bot: Bot) ->
         assert await metric(bot, f'textwire_replies_dropped_total{{reason="{reason}"}}') == 0
     for signal in replyguard.SIGNALS:
         assert await metric(bot, f'textwire_loops_total{{signal="{signal}"}}') == 0
+
+
+async def test_help_names_what_a_newcomer_does_first_in_one_segment(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """\\HELP and the HELP keyword: the first steps (join or create a room, send a receipt photo,
+    \\BALANCE), then every family, and how to opt out; one GSM-7 segment."""
+    from bot.segments import fits_one_segment
+
+    for body in ("\\HELP", "HELP"):
+        form = await bot.text(body)
+        await bot.handled(form["MessageSid"])
+    replies = await replies_to(bot, fake_twilio, ALICE)
+    assert replies[0] == replies[1]
+    text = replies[0]
+    for step in (
+        "\\JOIN room pw",
+        "\\CREATE room pw",
+        "receipt photo",
+        "\\BALANCE",
+        "\\HELP ROOMS, MONEY",
+        "STOP",
+    ):
+        assert step in text
+    assert fits_one_segment(text)

@@ -119,7 +119,8 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("unlink none", lambda: "No X account is connected. Send \\LINK to connect one."),
     ("unknown command", lambda: f"Unknown command \\{'Z' * 20}. Send \\HELP for the list."),
     # X
-    ("x not set up", lambda: xaccount.NOT_SET_UP),
+    ("x not set up", lambda: xaccount.NOT_SET_UP_HELP),
+    ("welcome, x not set up", lambda: xaccount.WELCOME_NO_X),
     ("link first", lambda: xaccount.link_reply(_deps(), LINK_TOKEN, first=True).text),
     ("link", lambda: xaccount.link_reply(_deps(), LINK_TOKEN).text),
     ("relink", lambda: xaccount.relink_reply(_deps(), LINK_TOKEN).text),

@@ -30,17 +30,24 @@ async def send(xbot: XBot, body: str, sender: str = ALICE) -> str:
     return str(messages[before]["Body"])
 
 
-async def test_not_configured_says_so(bot: Bot, fake_twilio: Any) -> None:
-    await bot.text("hello")
-    [message] = await fake_twilio.wait_for_messages(1)
-    assert message["Body"] == "Posting to X is not set up on this number."
+async def test_not_configured_welcomes_a_newcomer_then_says_so(bot: Bot, fake_twilio: Any) -> None:
+    """With X not set up, a new number's first text gets a welcome that points at rooms and
+    \\HELP; a later plain text says posting is not set up, with the \\HELP pointer."""
+    for body in ("hello", "hello again"):
+        form = await bot.text(body)
+        await bot.handled(form["MessageSid"])
+    first, second = [m["Body"] for m in await fake_twilio.wait_for_messages(2)]
+    assert first.startswith("Welcome to textwire!")
+    assert "\\JOIN room pw" in first
+    assert "\\HELP" in first
+    assert second == "Posting to X is not set up on this number. Send \\HELP for the commands."
 
 
 async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: XBot) -> None:
     reply = await send(xbot, "\\FOO bar")
     assert "\\HELP" in reply
     reply = await send(xbot, "\\HELP")
-    assert "\\HELP X" in reply
+    assert "More: \\HELP ROOMS, MONEY, X, ACCOUNT." in reply
     reply = await send(xbot, "\\HELP X")
     assert "\\LINK" in reply
     assert "\\UNLINK" in reply
