@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 from bot.dispatch import Context, HandlerResult, Inbound, Router
+from bot.logs import mask_phone
 from bot.xaccount import NOT_SET_UP, x_accounts
-from storage import users
+from storage import ledger, users
 
 router = Router(name=__name__)
 
@@ -48,8 +49,10 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     if service is not None:
         await service.revoke_and_delete(user.id)
     async with ctx.deps.db.tx() as conn:
+        # their place in the ledgers stays, under the name their rooms knew: debts stay payable
+        kept = await ledger.keep_former(conn, user.id, mask_phone(user.phone), ctx.deps.now())
         await users.delete(conn, user.id)  # memberships, tokens, links cascade; receipts stay
         if user.opted_out:  # keep the carrier opt-out: nothing may be sent to this number
             await users.set_opted_out(conn, user.phone, True, ctx.deps.now())
-    ctx.log.info("user.deleted")
+    ctx.log.info("user.deleted", kept_in_ledgers=kept is not None)
     return GOODBYE

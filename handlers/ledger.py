@@ -109,18 +109,29 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | None:
-    """A current member by name (any case), masked number or last digits; else a reply."""
+    """A member, or someone who left with something still on the books (by `\\LEAVE`, or by
+    `\\STOP`: the name they had), by the name `\\BALANCE` shows (any case), that name without its
+    "(...)" note, their masked number or last digits; else a reply. A whole name shown beats a
+    partial match."""
     key = name_key(wanted)
     digits = wanted.lstrip("+").replace("*", "")
+    parties = list(book.member_ids) + [p for p in book.net if p is not None and p not in book.member_ids]
+    exact = [p for p in parties if name_key(book.name(p)) == key]
+    if len(exact) == 1:
+        return exact[0]
     matches = []
-    for member_id in book.member_ids:
-        shown = book.name(member_id)
+    for party in parties:
+        shown = book.name(party)
         if (
             name_key(shown) == key
             or shown.split(" (")[0].casefold() == key
-            or (digits.isdigit() and len(digits) >= 4 and shown.endswith(digits[-4:]) and "*" in shown)
+            or (
+                digits.isdigit()
+                and len(digits) >= 4
+                and (("*" in shown and shown.endswith(digits[-4:])) or shown.endswith(f"({digits[-4:]})"))
+            )
         ):
-            matches.append(member_id)
+            matches.append(party)
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -162,7 +173,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         )
         book = await room_ledger(conn, room.id)
         payee_phone = (await ledger.people(conn, {payee}))[payee].phone
-        if recorded:
+        if recorded and payee not in book.formers:  # a member who left by \\STOP has no number
             await outbox.enqueue(
                 conn,
                 to=payee_phone,

@@ -7,6 +7,7 @@ on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,55 @@ async def people(conn: AsyncConnection, user_ids: set[int]) -> dict[int, Member]
         await conn.execute(sa.select(users.c.id, users.c.name, users.c.phone).where(users.c.id.in_(user_ids)))
     ).all()
     return {int(r.id): Member(int(r.id), r.name, str(r.phone)) for r in rows}
+
+
+# A member who left by `\\STOP` keeps their place in the ledgers they are on: before their user row
+# goes, a former-member row takes their receipts, shares and payments over. It has no number (its
+# `phone` is this prefix and a random id, which no address can match, and it is opted out), no
+# rooms and no tokens; only the name its rooms knew (`\\NAME`, else the masked number), so a debt
+# with them can still be named in `\\BALANCE` and settled with `\\PAID`.
+FORMER_PREFIX = "former:"
+
+
+def is_former(member: Member) -> bool:
+    return member.phone.startswith(FORMER_PREFIX)
+
+
+async def keep_former(conn: AsyncConnection, user_id: int, masked: str, now: float) -> int | None:
+    """Hand the user's ledger entries to a new former-member row named as their rooms saw them
+    (their `\\NAME`, else `masked`, their masked number); its id, or None when the user is on no
+    ledger (then nothing is kept)."""
+    on_books = sa.or_(
+        sa.exists().where(receipts.c.uploader_id == user_id),
+        sa.exists().where(receipt_members.c.user_id == user_id),
+        sa.exists().where(sa.or_(payments.c.payer_id == user_id, payments.c.payee_id == user_id)),
+    )
+    if not (await conn.execute(sa.select(on_books))).scalar_one():
+        return None
+    name = (await conn.execute(sa.select(users.c.name).where(users.c.id == user_id))).scalar_one_or_none()
+    shown = str(name or masked)
+    former = (
+        await conn.execute(
+            sa.insert(users)
+            .values(
+                phone=FORMER_PREFIX + secrets.token_hex(8),
+                created_at=now,
+                opted_out=True,
+                opted_out_at=now,
+                name=shown[:20],
+            )
+            .returning(users.c.id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        sa.update(receipts).where(receipts.c.uploader_id == user_id).values(uploader_id=former)
+    )
+    await conn.execute(
+        sa.update(receipt_members).where(receipt_members.c.user_id == user_id).values(user_id=former)
+    )
+    await conn.execute(sa.update(payments).where(payments.c.payer_id == user_id).values(payer_id=former))
+    await conn.execute(sa.update(payments).where(payments.c.payee_id == user_id).values(payee_id=former))
+    return int(former)
 
 
 async def members(conn: AsyncConnection, room_id: str) -> list[Member]:
@@ -336,6 +386,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
 
 
 __all__ = [
+    "FORMER_PREFIX",
     "Book",
     "BookPayment",
     "BookReceipt",
@@ -344,6 +395,8 @@ __all__ = [
     "add_payment",
     "amount_target",
     "has_entries",
+    "is_former",
+    "keep_former",
     "members",
     "name_taken_in",
     "of_message",

@@ -256,3 +256,69 @@ async def test_amount_handled_again_after_a_crash_sets_the_same_receipt(
     assert await bot.handled(form["MessageSid"]) == "done"
     await bot.settled()
     assert [r.amount_minor for r in await bot.rows(amounts)] == [500, None]
+
+
+async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Bob paid a receipt, then left (\\LEAVE, then \\STOP): the others still owe him, and \\PAID
+    to the name he had settles it, with no SMS to a number that is gone."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00", sender=BOB)
+    assert await say(bot, fake, "\\BALANCE") == "house: Alice pays Bob $10.00, Carol pays Bob $10.00."
+    assert (await say(bot, fake, "\\LEAVE", sender=BOB)).startswith("You left house")
+    # after \LEAVE: he is still a person, named as before, and gets the notice
+    before = len(fake.messages)
+    assert await say(bot, fake, "\\PAID Bob 10") == "house: Carol pays Bob $10.00."
+    assert [m["Body"] for m in fake.messages[before:] if m["To"] == BOB] == [
+        "Alice paid you $10.00 in house. \\BALANCE house for all."
+    ]
+    # after \STOP: his number and record are gone; his name stays on the books
+    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=BOB) == 0
+    assert await say(bot, fake, "\\BALANCE", sender=CAROL) == "house: Carol pays Bob $10.00."
+    before = len(fake.messages)
+    assert await say(bot, fake, "\\PAID bob 10", sender=CAROL) == "house: all settled."
+    await bot.settled()
+    assert [m for m in fake.messages[before:] if m["To"] != CAROL] == []
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE to_phone LIKE 'former:%'") == 0
+    # the gallery still says "a former member" for his receipt (SPEC), never his number
+    page = html.unescape(await (await bot.client.get(path_of(await gallery_link(bot, fake, ALICE)))).text())
+    assert "a former member" in page
+    assert BOB not in page
+
+
+async def test_someone_who_stopped_without_a_name_keeps_their_masked_number(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    assert (await say(bot, fake, "\\JOIN house pw", sender=BOB)).startswith("Joined house")
+    await photo(bot, fake, "$10.00", sender=BOB)
+    assert await say(bot, fake, "\\BALANCE") == "house: +1******1111 pays +1******2222 $5.00."
+    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
+    assert await say(bot, fake, "\\BALANCE") == "house: +1******1111 pays +1******2222 $5.00."
+    assert await say(bot, fake, "\\PAID 2222 5") == "house: all settled."
+
+
+async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Bob stops; a new Bob joins: the one who left shows as "Bob (left)", and \\PAID names either."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00", sender=BOB)
+    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
+    dan = "+15550004444"
+    assert (await say(bot, fake, "\\JOIN house pw", sender=dan)).startswith("Joined house")
+    assert await say(bot, fake, "\\NAME Bob", sender=dan) == "Your rooms now see you as Bob."
+    assert (
+        await say(bot, fake, "\\BALANCE")
+        == "house: Alice pays Bob (left) $10.00, Carol pays Bob (left) $10.00."
+    )
+    assert await say(bot, fake, "\\PAID bob (left) 10") == "house: Carol pays Bob (left) $10.00."
+    await photo(bot, fake, "$40.00", sender=dan)  # split among Alice, Carol and the new Bob
+    balance = await say(bot, fake, "\\BALANCE")
+    assert "Alice pays Bob (4444) $" in balance
+    assert "Alice pays Bob (left) $10.00" in balance
+    assert await say(bot, fake, "\\PAID bob 1") == "More than one member goes by bob: use their last 4 digits."
+    assert "Bob (4444)" in await say(bot, fake, "\\PAID 4444 1")

@@ -31,7 +31,9 @@ def name_key(name: str) -> str:
 
 
 def display_names(people: list[store.Member]) -> dict[Party, str]:
-    """`\\NAME` else the masked number; two members with one name are told apart by their digits."""
+    """`\\NAME` else the masked number; two members with one name are told apart by their digits,
+    a member who left by `\\STOP` (`store.is_former`: the name they had is all that is kept) by
+    "(left)"."""
     counts: dict[str, int] = {}
     for p in people:
         if p.name:
@@ -40,6 +42,8 @@ def display_names(people: list[store.Member]) -> dict[Party, str]:
     for p in people:
         if p.name and counts[name_key(p.name)] == 1:
             names[p.user_id] = p.name
+        elif p.name and store.is_former(p):
+            names[p.user_id] = f"{p.name} (left)"
         elif p.name:
             names[p.user_id] = f"{p.name} ({p.phone[-4:]})"
         else:
@@ -55,6 +59,7 @@ class RoomLedger:
     names: dict[Party, str]
     uncounted: int
     member_ids: tuple[int, ...]
+    formers: frozenset[int] = frozenset()  # parties who left by \\STOP (their receipts: FORMER)
 
     def name(self, party: Party) -> str:
         return self.names.get(party, FORMER)
@@ -83,6 +88,7 @@ async def room_ledger(conn: AsyncConnection, room_id: str) -> RoomLedger:
         names=display_names(people),
         uncounted=book.uncounted,
         member_ids=tuple(m.user_id for m in current),
+        formers=frozenset(p.user_id for p in people if store.is_former(p)),
     )
 
 

@@ -49,7 +49,11 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
                 if own != cur:
                     amount += " (not counted)"
             # someone who has left and has nothing on the books: the number the receipt recorded
-            paid_by = book.names.get(payer) or (r.uploader_phone_masked if payer is not None else None)
+            # a member who left by \\STOP: "a former member" (SPEC), whatever name the ledger keeps
+            paid_by = None if payer in book.formers else book.names.get(payer)
+            paid_by = paid_by or (
+                r.uploader_phone_masked if payer is not None and payer not in book.formers else None
+            )
             lines[str(r.id)] = ReceiptLine(amount=amount, paid_by=paid_by or book.name(None))
     settle = [
         f"{book.name(p.payer)} pays {book.name(p.payee)} {cur.format(p.amount)}" for p in book.settlement
