@@ -320,5 +320,7 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
     balance = await say(bot, fake, "\\BALANCE")
     assert "Alice pays Bob (4444) $" in balance
     assert "Alice pays Bob (left) $10.00" in balance
-    assert await say(bot, fake, "\\PAID bob 1") == "More than one member goes by bob: use their last 4 digits."
+    assert (
+        await say(bot, fake, "\\PAID bob 1") == "More than one member goes by bob: use their last 4 digits."
+    )
     assert "Bob (4444)" in await say(bot, fake, "\\PAID 4444 1")
