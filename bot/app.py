@@ -185,6 +185,7 @@ async def _start(
         wake_sender=wakeup,
         clock=clock,
         services=Services(transport=transport),
+        metrics=metrics,
     )
     owner = new_owner_id()  # this process's claims and heartbeats (bot/leases.py)
     leases = Leases(deps, owner)

@@ -161,7 +161,7 @@ class Session:
                     print(f"! the bot answered HTTP {resp.status}: {text}", file=sys.stderr, flush=True)
                     return False
         except aiohttp.ClientError as exc:
-            print(f"! cannot reach {url}: {type(exc).__name__}", file=sys.stderr, flush=True)
+            print(unreachable(url, exc), file=sys.stderr, flush=True)
             return False
         self.sent_sids.append(message_sid)
         return True
@@ -255,6 +255,17 @@ class Session:
                 return True
             await asyncio.sleep(POLL_SECONDS)
         return False
+
+
+def unreachable(url: str, exc: BaseException) -> str:
+    """One line: the URL chat tried, why it failed, and the settings that move it."""
+    reason = str(getattr(exc, "os_error", None) or exc).split("] ")[-1].strip() or type(exc).__name__
+    return (
+        f"! cannot reach {url} ({reason[:120]}): is `textwire serve` running there? chat texts "
+        "server.public_url (TEXTWIRE_SERVER_PUBLIC_URL), which follows server.host and "
+        "server.port (TEXTWIRE_SERVER_PORT) when it is not set; run chat with the same "
+        "config.toml and environment as serve"
+    )
 
 
 async def _line(line: str, session: Session) -> None:

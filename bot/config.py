@@ -303,6 +303,18 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         elif name.startswith(ENV_PREFIX) and name not in NOT_KEYS and not name.startswith(TEST_PREFIX):
             raise ConfigError(_unknown_env(name, known))
 
+    # the public URL follows where the server listens unless it is set (in the file to something
+    # other than the default, or in the environment): `TEXTWIRE_SERVER_PORT=9000` alone must not
+    # leave `textwire chat` and the signatures pointing at port 8080
+    server = values["server"]
+    if server.get("public_url", ServerConfig.public_url) == ServerConfig.public_url and (
+        f"{ENV_PREFIX}SERVER_PUBLIC_URL" not in env
+    ):
+        host = str(server.get("host", ServerConfig.host))
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host  # noqa: S104
+        shown = f"[{host}]" if ":" in host else host
+        server["public_url"] = f"http://{shown}:{server.get('port', ServerConfig.port)}"
+
     # the SQLite file and the local media live under the data folder unless they are set
     data_dir = str(values["server"].get("data_dir", ServerConfig.data_dir)).rstrip("/") or "/"
     values["database"].setdefault("url", f"sqlite:///{data_dir}/textwire.db")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from bot.config import Config
+from bot.metrics import Metrics
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Deps:
     wake_sender: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.time
     services: Services = field(default_factory=Services)
+    metrics: Metrics = field(default_factory=Metrics)  # the app's counters (/metrics)
 
     def now(self) -> float:
         return self.clock()

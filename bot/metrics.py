@@ -13,6 +13,21 @@ HANDLED_RESULTS = ("done", "deferred", "failed", "retry")
 OUTBOUND_STATUSES = ("sent", "retry", "failed", "skipped", "reconciled")
 DROP_REASONS = ("held", "superseded")
 LOOP_SIGNALS = ("quick", "repeat", "rate")
+OCR_OUTCOMES = ("read", "asked", "failed")
+# what X answered, by what the bot makes of it (handlers/post.py, bot/xaccount.py)
+X_ERROR_KINDS = (
+    "too_long",  # over 280 weighted characters: refused before X is asked
+    "unauthorized",  # 401 on a post: refreshed and tried once more
+    "rate_limited",  # 429 on a post: parked until the reset
+    "duplicate",
+    "forbidden",  # a non-duplicate 403: the app's permissions or a locked account
+    "rejected",  # any other 4xx on a post
+    "unconfirmed",  # a timeout or 5xx after sending: not retried
+    "unreachable",  # surely not sent (refused, DNS): retried
+    "refresh_rate_limited",  # 429 from the token endpoint: retried after the reset
+    "refresh_failed",  # the token endpoint unreachable, 5xx or misconfigured: retried
+    "refresh_dead",  # a refresh token X refused (or a token that does not decrypt): relink
+)
 
 
 class Metrics:
@@ -58,6 +73,21 @@ class Metrics:
         )
         self.replies_dropped_by = {r: self.replies_dropped.labels(reason=r) for r in DROP_REASONS}
         self.loops_by = {s: self.loops.labels(signal=s) for s in LOOP_SIGNALS}
+        self.ocr = Counter(
+            "textwire_ocr",
+            "Receipt photos read for a total, by outcome (read; asked: no sure total, the reply asks "
+            "for \\AMOUNT; failed: the file or the engine failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.x_errors = Counter(
+            "textwire_x_errors",
+            "X answers other than success, by kind (rate_limited, duplicate, unconfirmed, refresh_dead, ...)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.ocr_by = {o: self.ocr.labels(outcome=o) for o in OCR_OUTCOMES}
+        self.x_errors_by = {k: self.x_errors.labels(kind=k) for k in X_ERROR_KINDS}
         self.webhook_seconds = Histogram(
             "textwire_webhook_seconds",
             "Time to answer POST /twilio/sms",

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
 import socket
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.config import Config
 from bot.devmode import DEV_TOKEN_FILE
@@ -27,9 +30,30 @@ from storage.dburl import mask_url
 
 
 def check_writable(path: Path, key: str, env: str) -> None:
-    """Create `path` if needed and write a file in it; else one line with the fix."""
+    """Create `path` if needed (0700: it holds the database and the keys) and write a file in it;
+    else one line that says what is wrong (cannot create, not a folder, not writable, read-only
+    or full) and the fix for that case."""
+    if path.exists() and not path.is_dir():
+        raise StartupError(
+            f"{key} {path} is not a folder (a file is in the way): move that file away, "
+            f"or set {key} or {env} to a folder"
+        )
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            problem = f"cannot be created: {blocker} is a file, not a folder"
+            fix = f"move {blocker} away"
+        elif exc.errno in (errno.EROFS, errno.ENOSPC):
+            problem = f"cannot be created: {os.strerror(exc.errno or 0).lower()}"
+            fix = "free the disk or mount it writable"
+        else:
+            parent = next((p for p in path.parents if p.exists()), path.parent)
+            problem = f"cannot be created: {parent} is not writable by this user (uid {os.getuid()}{_owner(parent)})"
+            fix = f"create it (mkdir -p {path}; chown {os.getuid()} {path})"
+        raise StartupError(f"{key} {path} {problem}: {fix}, or set {key} or {env}") from None
+    try:
         with tempfile.NamedTemporaryFile(dir=path, prefix=".textwire-write-check-"):
             pass
     except OSError as exc:
@@ -38,10 +62,11 @@ def check_writable(path: Path, key: str, env: str) -> None:
             errno.EROFS: "is on a read-only filesystem",
             errno.ENOSPC: "is on a full disk",
         }.get(exc.errno or 0, f"is not writable by this user (uid {os.getuid()}{owner})")
-        raise StartupError(
-            f"{key} {path} {problem}: make it writable (e.g. chown {os.getuid()} {path}) "
-            f"or set {key} or {env}"
-        ) from None
+        fix = {
+            errno.EROFS: "mount it writable",
+            errno.ENOSPC: "free some space",
+        }.get(exc.errno or 0, f"make it writable (e.g. chown {os.getuid()} {path})")
+        raise StartupError(f"{key} {path} {problem}: {fix} or set {key} or {env}") from None
 
 
 def _owner(path: Path) -> str:
@@ -92,7 +117,12 @@ async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
 
 
 def _probe_sqlite(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open the SQLite file once; a new one is created 0600 (it holds tokens, if encrypted, and
+    everyone's numbers), and so are its -wal and -shm files (SQLite gives them the database's
+    mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA schema_version").fetchone()
@@ -176,6 +206,7 @@ class Summary:
     generated: tuple[str, ...]
     dev_files: tuple[str, ...]
     next_step: str
+    warning: str = ""  # server.public_url on this machine, on another port
 
     def fields(self) -> dict[str, object]:
         return {
@@ -191,12 +222,14 @@ class Summary:
             "media": self.media,
             "generated": list(self.generated),
             "next": self.next_step.replace(f" --from {CHAT_FROM}", ""),  # a phone would be masked
+            "warning": self.warning,
         }
 
     def block(self) -> str:
         lines = [
             f"textwire is listening on {', '.join(self.listening)}",
             f"  public URL   {self.public_url}   (Twilio and browsers use this)",
+            *([f"  warning      {self.warning}"] if self.warning else []),
             f"  role         {self.role}: {', '.join(self.parts) or 'web only'}",
             f"  mode         {self.mode}",
         ]
@@ -243,7 +276,7 @@ def summary(
         media = f"local folder {config.media.local_dir}"
     next_step = ""
     if config.dev_mode and config.server.role != "worker":
-        next_step = f"in another terminal: textwire chat --from {CHAT_FROM}"
+        next_step = f"in another terminal: {textwire_command()} chat --from {CHAT_FROM}"
     return Summary(
         listening=tuple(listening),
         public_url=config.public_base,
@@ -257,6 +290,44 @@ def summary(
         generated=generated,
         dev_files=dev_files if config.dev_mode else (),
         next_step=next_step,
+        warning=public_url_warning(config) or "",
+    )
+
+
+def textwire_command() -> str:
+    """How to run textwire again from here, as the person started it: `textwire` when that is on
+    PATH and is this one, else the path of the running script (`.venv/bin/textwire` from a
+    checkout), else `python -m bot` with this interpreter."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "textwire" and argv0.exists():
+        found = shutil.which("textwire")
+        if found is not None and Path(found).resolve() == argv0.resolve():
+            return "textwire"
+        try:
+            relative = argv0.resolve().relative_to(Path.cwd())
+            return str(relative) if relative.parent != Path(".") else f"./{relative}"
+        except ValueError:
+            return str(argv0.resolve())
+    python = Path(sys.executable)
+    try:
+        return f"{python.relative_to(Path.cwd())} -m bot"
+    except ValueError:
+        return f"{python} -m bot"
+
+
+def public_url_warning(config: Config) -> str | None:
+    """A public URL on this machine that is not where the server listens: `textwire chat` (and a
+    browser) would knock on the wrong door."""
+    public = urlsplit(config.public_base)
+    if public.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    port = public.port or (443 if public.scheme == "https" else 80)
+    if port == config.server.port:
+        return None
+    return (
+        f"server.public_url {config.public_base} is on this machine but the server listens on port "
+        f"{config.server.port}: set server.public_url (TEXTWIRE_SERVER_PUBLIC_URL) to where Twilio and "
+        "browsers reach it, or leave it unset to follow server.host and server.port"
     )
 
 
@@ -275,5 +346,7 @@ __all__ = [
     "database_label",
     "existing_files",
     "open_db",
+    "public_url_warning",
     "summary",
+    "textwire_command",
 ]

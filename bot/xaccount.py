@@ -206,6 +206,7 @@ class XAccounts:
                         now=now,
                     )
         log.warning("token.dead", user_id=user_id, notified=first, reason=reason)
+        self.deps.metrics.x_errors_by["refresh_dead"].inc()
         if text_user:
             if reply is not None:
                 self.deps.wake_sender()

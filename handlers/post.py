@@ -69,6 +69,7 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     excess = over_limit(text)
     if excess:
         ctx.log.info("x.post.too_long", excess=excess)
+        _count(ctx, "too_long")
         return too_long(excess)
     async with ctx.deps.db.write() as conn:
         earlier = await xaccounts.begin_post(
@@ -77,6 +78,11 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     if earlier is not None:
         return await _after_earlier_attempt(ctx, user, msg.message_sid)
     return await _post(ctx, service, user, msg.message_sid, text)
+
+
+def _count(ctx: Context, kind: str) -> None:
+    """textwire_x_errors_total{kind} (bot/metrics.py's X_ERROR_KINDS)."""
+    ctx.deps.metrics.x_errors_by[kind].inc()
 
 
 async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: str) -> HandlerResult:
@@ -88,6 +94,7 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
             posted = await service.client.post(access.token, text)
         except XUnauthorized:  # expired early or revoked: refresh once, then try once more
             ctx.log.info("x.post.unauthorized")
+            _count(ctx, "unauthorized")
             access = await _access(ctx, service, user, sid, stale=access)
             if isinstance(access, Reply):
                 return await _forget(ctx, sid, access)
@@ -99,6 +106,7 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
         await _forget(ctx, sid, None)
         when = time.strftime("%H:%M UTC", time.gmtime(exc.reset_at))
         ctx.log.info("x.post.rate_limited", reset_in=round(exc.reset_at - ctx.deps.now()))
+        _count(ctx, "rate_limited")
         raise Defer(
             exc.reset_at + 1,
             parked=True,
@@ -109,23 +117,29 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
         if exc.sent:
             await _end(ctx, sid, "unknown", error=str(exc))
             ctx.log.warning("x.post.unconfirmed", error=str(exc))
+            _count(ctx, "unconfirmed")
             return NOT_CONFIRMED
         await _forget(ctx, sid, None)
+        _count(ctx, "unreachable")
         raise Retry(f"x unreachable: {exc}", failure_reply=X_DOWN) from None
     except XDuplicate:
         await _end(ctx, sid, "failed", error="duplicate")
         ctx.log.info("x.post.duplicate")
+        _count(ctx, "duplicate")
         return DUPLICATE
     except XForbidden as exc:
         await _end(ctx, sid, "failed", error=f"forbidden: {exc}")
         ctx.log.warning("x.post.forbidden")
+        _count(ctx, "forbidden")
         return FORBIDDEN
     except XRejected as exc:
         await _end(ctx, sid, "failed", error=str(exc))
         ctx.log.warning("x.post.rejected", error=str(exc))
+        _count(ctx, "rejected")
         return REJECTED
     except XError as exc:  # the token endpoint misbehaving: configuration, retried with backoff
         await _forget(ctx, sid, None)
+        _count(ctx, "refresh_failed")
         raise Retry(f"x error: {exc}", failure_reply=X_DOWN) from None
     # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
     # then says to check the timeline rather than risk a second post.
@@ -151,10 +165,12 @@ async def _access(
         await _forget(ctx, sid, None)
         delay = max(1.0, exc.reset_at + 1 - ctx.deps.now())
         ctx.log.info("x.refresh.rate_limited", reset_in=round(delay))
+        _count(ctx, "refresh_rate_limited")
         raise Retry("x token endpoint rate limited", delay=delay, failure_reply=X_DOWN) from None
     except XError as exc:  # 5xx, unreachable, a misconfigured client: nothing reached /2/tweets
         await _forget(ctx, sid, None)
         ctx.log.warning("x.refresh.failed", error=str(exc))
+        _count(ctx, "refresh_failed")
         raise Retry(f"x token refresh: {exc}", failure_reply=X_DOWN) from None
     except CipherError:  # this row does not decrypt for this user: no retry will read it
         ctx.log.warning("token.unreadable", user_id=user.id)

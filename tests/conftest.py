@@ -397,16 +397,33 @@ async def xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any) -> XBot:
     return await make_xbot(bot_factory, fake_twilio, fake_x)
 
 
+def _skip_reason(report: Any) -> str:
+    """A skip's reason as pytest keeps it: `(file, line, "Skipped: reason")`."""
+    longrepr = getattr(report, "longrepr", None)
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return str(text).removeprefix("Skipped: ").strip()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say it plainly at the end when the PostgreSQL half did not run."""
+    """The last line says what was skipped and why, grouped by reason (one line, counts first), and
+    where the PostgreSQL half would have run when it did not."""
     skipped = terminalreporter.stats.get("skipped", [])
-    if any(pg.SKIP_REASON in str(getattr(report, "longrepr", "")) for report in skipped):
+    if not skipped:
+        terminalreporter.write_line("skipped: nothing")
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = _skip_reason(report)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if pg.SKIP_REASON in reasons:
         from storage.dburl import mask_url
 
         where = mask_url(pg.server_url())
-        terminalreporter.write_line(
-            f"{pg.SKIP_REASON} (no server at {where}: TEXTWIRE_TEST_PG_URL)", yellow=True
+        reasons[f"{pg.SKIP_REASON} (no server at {where}: TEXTWIRE_TEST_PG_URL)"] = reasons.pop(
+            pg.SKIP_REASON
         )
+    parts = [f"{count} {reason}" for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+    terminalreporter.write_line(f"skipped {len(skipped)}: " + "; ".join(parts), yellow=True)
 
 
 @pytest.fixture

@@ -60,9 +60,45 @@ def test_unwritable_data_dir_is_one_line_with_the_fix(tmp_path: Path, command: l
     assert result.returncode == 2
     err = result.stderr.strip().splitlines()
     assert len(err) == 1, result.stderr
-    assert err[0].startswith(f"textwire: server.data_dir {data} ")
-    assert f"chown {os.getuid()} {data}" in err[0]
+    assert err[0].startswith(f"textwire: server.data_dir {data} cannot be created: ")
+    assert f"{tmp_path / 'volume'} is a file, not a folder: move {tmp_path / 'volume'} away" in err[0]
+    assert "chown" not in err[0]  # not a question of permissions: the fix for this case
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_data_dir_that_is_a_file_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    data.write_text("oops")
+    _env(monkeypatch, data)
+    with pytest.raises(StartupError) as raised:
+        check_folders(load_config(CONFIG))
+    assert str(raised.value) == (
+        f"server.data_dir {data} is not a folder (a file is in the way): move that file away, "
+        "or set server.data_dir or TEXTWIRE_SERVER_DATA_DIR to a folder"
+    )
+
+
+def test_a_new_data_dir_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data folder holds the database and the keys: made 0700, the database file 0600."""
+    import asyncio
+
+    from bot.startup import open_db
+
+    data = tmp_path / "data"
+    _env(monkeypatch, data)
+    monkeypatch.setattr(os, "umask", os.umask)  # the process's umask as it is (022 here)
+    check_folders(load_config(CONFIG))
+    assert data.stat().st_mode & 0o777 == 0o700
+
+    async def open_and_close() -> None:
+        db = await open_db(f"sqlite:///{data}/textwire.db", migrate=True)
+        await db.close()
+
+    asyncio.run(open_and_close())
+    for name in ("textwire.db", "textwire.db-wal", "textwire.db-shm"):
+        if (data / name).exists():
+            assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    assert (data / "textwire.db").exists()
 
 
 @pytest.mark.skipif(sys.platform == "win32" or os.getuid() == 0, reason="root writes anywhere")

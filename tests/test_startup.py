@@ -4,9 +4,11 @@ good start prints one block that says where it listens, the mode and what to do 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -174,12 +176,13 @@ async def test_start_up_block_says_where_which_mode_and_what_next(tmp_path: Path
     text = await started(tmp_path, env, port)
     data = tmp_path / "data"
     assert f"textwire is listening on http://127.0.0.1:{port}\n" in text
-    assert "  public URL   http://127.0.0.1:8080 " in text
+    assert f"  public URL   http://127.0.0.1:{port} " in text  # it follows server.port when unset
+    assert "  warning" not in text
     assert "  mode         development: no twilio.auth_token" in text
     assert f"               {data / 'dev-twilio-token'}  (generated now)\n" in text
     assert f"               {data / 'fernet.key'}  (generated now)\n" in text
     assert "  X posting    off (set x.client_id" in text  # not configured, not listed as on
-    assert "  next         in another terminal: textwire chat --from +15550001111\n" in text
+    assert f"  next         in another terminal: {sys.executable} -m bot chat --from +15550001111\n" in text
     assert "alembic" not in text  # no plugin set-up lines on every start
     assert text.count("textwire is listening") == 1
     again = await started(tmp_path, env, port)
@@ -201,4 +204,97 @@ async def test_json_logs_get_one_started_event_after_the_server_listens(tmp_path
     assert event["parts"] == ["writer"]
     assert event["mode"] == "development"
     assert event["x"] == "on"
-    assert event["next"] == "in another terminal: textwire chat"
+    assert event["next"] == f"in another terminal: {sys.executable} -m bot chat"
+
+
+async def test_the_next_step_runs_as_printed_and_chat_reaches_the_server(tmp_path: Path) -> None:
+    """`TEXTWIRE_SERVER_PORT` alone: the banner's public URL follows it, and its next step, run as
+    printed in the same folder and environment, texts the server and prints the answer."""
+    port = free_port()
+    env = serve_env(tmp_path, port, TEXTWIRE_LOG_FORMAT="console")
+    proc = spawn(tmp_path, env)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                assert proc.poll() is None, (tmp_path / "out.log").read_text()
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_for(healthy, within=30)
+
+        async def banner() -> str | None:
+            text = (tmp_path / "out.log").read_text()
+            return text if "  next " in text else None
+
+        text = await wait_for(banner)
+        [line] = [line for line in text.splitlines() if line.startswith("  next ")]
+        command = line.split("in another terminal: ", 1)[1]
+        chat = await asyncio.to_thread(
+            subprocess.run,
+            shlex.split(command),
+            cwd=tmp_path,
+            env=env,
+            input="\\HELP\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert chat.returncode == 0, chat.stderr
+        assert chat.stdout.startswith("< textwire: "), chat.stdout + chat.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
+def test_the_next_step_names_the_script_that_started_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` starts `.venv/bin/textwire serve` in the checkout: that is what runs chat."""
+    from bot.startup import textwire_command
+
+    script = tmp_path / ".venv" / "bin" / "textwire"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "serve"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert textwire_command() == ".venv/bin/textwire"
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")  # on PATH: the bare name runs it
+    assert textwire_command() == "textwire"
+
+
+def test_a_public_url_on_this_machine_but_another_port_is_warned_about() -> None:
+    from bot.config import load_config
+    from bot.startup import public_url_warning
+
+    env = {"TEXTWIRE_SERVER_PORT": "9000"}
+    assert load_config(REPO / "config.toml", env=env).server.public_url == "http://127.0.0.1:9000"
+    assert public_url_warning(load_config(REPO / "config.toml", env=env)) is None
+    set_apart = {**env, "TEXTWIRE_SERVER_PUBLIC_URL": "http://127.0.0.1:8080"}
+    warning = public_url_warning(load_config(REPO / "config.toml", env=set_apart))
+    assert warning is not None
+    assert "listens on port 9000" in warning
+    assert "TEXTWIRE_SERVER_PUBLIC_URL" in warning
+    behind_a_proxy = {**env, "TEXTWIRE_SERVER_PUBLIC_URL": "https://sms.example.com"}
+    assert public_url_warning(load_config(REPO / "config.toml", env=behind_a_proxy)) is None
+
+
+async def test_chat_says_which_url_it_tried_and_which_setting_moves_it() -> None:
+    from bot.chat import unreachable
+
+    port = free_port()  # nothing listens there
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientError) as raised:
+            await session.post(url, data={})
+    line = unreachable(url, raised.value)
+    assert line.startswith(f"! cannot reach {url} (")
+    assert "server.public_url (TEXTWIRE_SERVER_PUBLIC_URL)" in line
+    assert "server.port" in line
+    assert "\n" not in line

@@ -27,7 +27,7 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
             "media.ocr is on but the OCR engine (rapidocr-onnxruntime) is not installed: "
             "set media.ocr = false or TEXTWIRE_MEDIA_OCR=false, or use the image built with OCR"
         )
-    reader = OcrReader(media.ocr_concurrency)
+    reader = OcrReader(media.ocr_concurrency, metrics=starting.deps.metrics)
     log.info("ocr.ready", concurrency=media.ocr_concurrency)
     try:
         yield dataclasses.replace(starting.deps.services, ocr=reader)

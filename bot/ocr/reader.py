@@ -21,6 +21,7 @@ from PIL import Image
 
 from bot.deps import Deps
 from bot.logs import get_logger
+from bot.metrics import Metrics
 from bot.ocr.total import Box, Reading, total_of_boxes, total_of_text
 
 log = get_logger(__name__)
@@ -80,7 +81,13 @@ class OcrReader:
     same few threads reuse their memory, where a different thread each time would grow the
     process by a malloc arena per thread."""
 
-    def __init__(self, concurrency: int, engine_factory: Callable[[], Engine] | None = None) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        engine_factory: Callable[[], Engine] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.metrics = metrics  # textwire_ocr_total{outcome}
         self.slots = asyncio.Semaphore(max(1, concurrency))
         self._engines: list[Engine] = []
         self._factory = engine_factory
@@ -123,7 +130,11 @@ class OcrReader:
                     reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
         except Exception as exc:  # a broken file or engine is "no total": the reply asks
             log.warning("ocr.failed", kind=kind, error=type(exc).__name__)
+            if self.metrics is not None:
+                self.metrics.ocr_by["failed"].inc()
             return Reading(None, "none", reason="ocr failed")
+        if self.metrics is not None:
+            self.metrics.ocr_by["read" if reading.minor is not None else "asked"].inc()
         log.info(
             "ocr.read",
             kind=kind,

@@ -1,0 +1,113 @@
+"""Every metric family /metrics promises (README "Metrics"), each series there from the start, and
+the new counters moving when what they count happens: OCR outcomes and X errors by kind (the reply
+guard's are in tests/test_replyguard.py)."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot.metrics import OCR_OUTCOMES, X_ERROR_KINDS, Metrics
+from bot.ocr.reader import OcrReader
+from tests.conftest import Bot, XBot
+from tests.fakes.twilio_rest import FakeTwilio
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _families(metrics: Metrics) -> dict[str, set[str]]:
+    """Each family's name (as scraped, counters with _total) and its label names."""
+    out: dict[str, set[str]] = {}
+    for family in metrics.registry.collect():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        labels: set[str] = set()
+        for sample in family.samples:
+            labels.update(k for k in sample.labels if k != "le")
+        out[name] = labels
+    return out
+
+
+def test_the_readme_lists_every_metric_family_with_its_labels() -> None:
+    families = _families(Metrics())
+    assert len(families) >= 12
+    for name, labels in families.items():
+        row = next((line for line in README.splitlines() if f"`{name}" in line), None)
+        assert row is not None, f"README does not list {name}"
+        for label in labels:
+            assert label in row, f"README's line for {name} does not name its label {label}"
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(out, "JPEG")
+    return out.getvalue()
+
+
+async def test_ocr_outcomes_are_counted() -> None:
+    metrics = Metrics()
+
+    def engine_with(result: Any) -> Any:
+        def engine(image: Any) -> tuple[Any, Any]:
+            if isinstance(result, Exception):
+                raise result
+            return result, 0.0
+
+        return lambda: engine
+
+    box = [[0, 0], [100, 0], [100, 20], [0, 20]]
+    read = OcrReader(1, engine_with([[box, "TOTAL 12.50", 0.99]]), metrics=metrics)
+    assert (await read.read(_jpeg(), "jpeg", 2)).minor == 1250
+    asked = OcrReader(1, engine_with([]), metrics=metrics)
+    assert (await asked.read(_jpeg(), "jpeg", 2)).minor is None
+    failed = OcrReader(1, engine_with(RuntimeError("engine broke")), metrics=metrics)
+    assert (await failed.read(_jpeg(), "jpeg", 2)).minor is None
+    assert {o: metrics.ocr_by[o]._value.get() for o in OCR_OUTCOMES} == {"read": 1, "asked": 1, "failed": 1}
+    for reader in (read, asked, failed):
+        reader.close()
+
+
+async def scrape(bot: Bot) -> str:
+    resp = await bot.client.get("/metrics")
+    assert resp.status == 200
+    return await resp.text()
+
+
+def value(text: str, series: str) -> float:
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+    assert match, f"no {series}"
+    return float(match.group(1))
+
+
+async def test_every_x_error_kind_is_a_series_from_the_start(bot: Bot) -> None:
+    text = await scrape(bot)
+    for kind in X_ERROR_KINDS:
+        assert value(text, f'textwire_x_errors_total{{kind="{kind}"}}') == 0
+    for outcome in OCR_OUTCOMES:
+        assert value(text, f'textwire_ocr_total{{outcome="{outcome}"}}') == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(429, "rate_limited"), (403, "duplicate"), (400, "rejected"), (503, "unconfirmed")]
+)
+async def test_x_errors_are_counted_by_kind(xbot: XBot, status: int, kind: str) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link()
+    fake = xbot.x
+    if kind == "duplicate":
+        form = await xbot.text("the same words")
+        await xbot.handled(form["MessageSid"])
+        form = await xbot.text("the same words")
+    else:
+        fake.fail_post_next(status)
+        form = await xbot.text(f"a post that meets a {status}")
+    if kind != "rate_limited":  # a rate-limited post is parked until the reset
+        await xbot.handled(form["MessageSid"])
+    await xbot.settled()
+    assert twilio.messages
+    assert value(await scrape(xbot), f'textwire_x_errors_total{{kind="{kind}"}}') == 1
+    assert value(await scrape(xbot), 'textwire_x_errors_total{kind="too_long"}') == 0
