@@ -113,9 +113,15 @@ async def test_a_slow_twilio_is_timed_out_and_retried(bot_factory: Any, fake_twi
     form = await bot.text("\\HELP")
 
     async def retried() -> bool:
-        return bool(await bot.scalar("SELECT attempts FROM outbox") or 0 >= 2)
+        return (await bot.scalar("SELECT attempts FROM outbox") or 0) >= 2
 
     await wait_for(retried)
+
+    async def gave_up() -> bool:  # the client hung up on the slow answer: a timeout, not a wait
+        return fake_twilio.abandoned >= 1
+
+    await wait_for(gave_up)
+    assert fake_twilio.messages == []
     fake_twilio.delay = 0
     await fake_twilio.wait_for_messages(1)
 
@@ -123,6 +129,8 @@ async def test_a_slow_twilio_is_timed_out_and_retried(bot_factory: Any, fake_twi
         return await _status(bot, form["MessageSid"]) == "sent"
 
     await wait_for(sent)
+    await bot.settled()
+    assert len(fake_twilio.messages) == 1
 
 
 async def test_permanent_errors_are_not_retried(bot: Bot, fake_twilio: Any) -> None:

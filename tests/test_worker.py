@@ -300,3 +300,23 @@ async def test_a_message_fed_without_its_user_gets_one_from_load_user(
     assert ctx.data["new_user"] is True
     assert replies
     assert replies[0].text.startswith("You are not in a room")
+
+
+async def test_a_message_sid_sent_again_after_it_was_handled_is_not_handled_again(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio retries a webhook it thinks failed, or a replay comes long after: the inbox keeps
+    the first row as it is (insert-or-ignore), so the message is handled and answered once, and
+    its redacted password stays redacted."""
+    form = bot.form("\\CREATE house hunter22")
+    assert (await bot.post(form)).status == 200
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    for _ in range(2):
+        resp = await bot.post(form)
+        assert resp.status == 200
+        assert "<Response />" in await resp.text()
+    await bot.settled()
+    assert len(fake_twilio.messages) == 1
+    rows = await bot.rows("SELECT status, body FROM inbox WHERE message_sid = :sid", sid=form["MessageSid"])
+    assert [(r.status, r.body) for r in rows] == [("done", "\\CREATE house ***")]

@@ -44,6 +44,7 @@ class FakeTwilio:
     delay: float = 0.0
     delay_after_accepting: float = 0.0  # take the message, then answer late (a timeout with the SMS sent)
     requests: int = 0
+    abandoned: int = 0  # requests whose client hung up during `delay` (nothing was created)
     list_requests: int = 0
     list_failures: list[int] = field(default_factory=list)  # statuses for the next list requests
     media: FakeTwilioMedia = field(init=False)
@@ -81,8 +82,15 @@ class FakeTwilio:
 
     async def create_message(self, request: web.Request) -> web.Response:
         self.requests += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.delay:  # slow before taking it: a client that gave up meanwhile created nothing
+            try:
+                await asyncio.sleep(self.delay)
+            except asyncio.CancelledError:  # the server cancels a handler whose client hung up
+                self.abandoned += 1
+                raise
+            if request.transport is None or request.transport.is_closing():
+                self.abandoned += 1
+                return web.Response(status=499)
         if not self._authorized(request) or request.match_info["sid"] != self.account_sid:
             return self._error(401, 20003, "Authenticate")
         form = {k: str(v) for k, v in (await request.post()).items()}
