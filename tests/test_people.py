@@ -19,16 +19,15 @@ from pathlib import Path
 import aiohttp
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
-from twilio.request_validator import RequestValidator
 
 from bot.replyguard import BUDGET, HOLD_NOTICE, QUICK_STREAK
 from storage.crypto import TokenCipher
 from storage.db import Database
-from tests.conftest import new_sid, wait_for
+from tests.conftest import wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.fakes.x_api import FakeX
 from tests.images import png_with_text
-from tests.test_process import free_port, wait_healthy
+from tests.test_process import free_port, send, wait_healthy
 from tests.test_scale import _env, _start
 
 CONFIG = str(Path(__file__).parent.parent / "config.toml")
@@ -142,8 +141,6 @@ async def test_a_scripted_auto_responder_gets_a_small_bounded_number_of_replies(
     env = _env(tmp_path, url, fake_twilio, port, "all")
     env["TEXTWIRE_LIMITS_PER_SENDER_PER_MINUTE"] = "1000"  # the per-sender limit is not what is tested
     proc = _start(tmp_path, env, "serve", "serve")
-    validator = RequestValidator(fake_twilio.auth_token)
-    public = "https://sms.example.test/twilio/sms"
     db = Database(url)
     try:
         async with aiohttp.ClientSession() as http:
@@ -152,19 +149,9 @@ async def test_a_scripted_auto_responder_gets_a_small_bounded_number_of_replies(
 
             async def text(body: str) -> None:
                 nonlocal sent
-                form = {
-                    "MessageSid": new_sid(),
-                    "AccountSid": fake_twilio.account_sid,
-                    "From": LOOPY,
-                    "To": "+15557654321",
-                    "Body": body,
-                    "NumMedia": "0",
-                }
-                headers = {"X-Twilio-Signature": validator.compute_signature(public, form)}
-                async with http.post(
-                    f"http://127.0.0.1:{port}/twilio/sms", data=form, headers=headers
-                ) as resp:
-                    assert resp.status == 200
+                await send(
+                    http, port, fake_twilio.auth_token, LOOPY, body, account_sid=fake_twilio.account_sid
+                )
                 sent += 1
 
             def ours() -> list[str]:
@@ -182,19 +169,7 @@ async def test_a_scripted_auto_responder_gets_a_small_bounded_number_of_replies(
                 await text(f"Auto-reply (reminder {n}): we answer within a day.")
 
             async def all_handled() -> bool:
-                async with db.read() as conn:
-                    left = (
-                        await conn.execute(
-                            sa.text(
-                                "SELECT (SELECT count(*) FROM inbox WHERE status NOT IN ('done', 'failed'))"
-                                " + (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending'))"
-                            )
-                        )
-                    ).scalar_one()
-                    done = (
-                        await conn.execute(sa.text("SELECT count(*) FROM inbox WHERE status = 'done'"))
-                    ).scalar_one()
-                return left == 0 and done == sent
+                return await drained(db, sent)
 
             await wait_for(all_handled, within=60)
             replies = ours()
@@ -209,6 +184,23 @@ async def test_a_scripted_auto_responder_gets_a_small_bounded_number_of_replies(
     finally:
         await db.close()
         _stop([proc])
+
+
+async def drained(db: Database, done: int) -> bool:
+    """Nothing left to handle or send, and `done` messages handled."""
+    async with db.read() as conn:
+        left = (
+            await conn.execute(
+                sa.text(
+                    "SELECT (SELECT count(*) FROM inbox WHERE status NOT IN ('done', 'failed'))"
+                    " + (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending'))"
+                )
+            )
+        ).scalar_one()
+        finished = (
+            await conn.execute(sa.text("SELECT count(*) FROM inbox WHERE status = 'done'"))
+        ).scalar_one()
+    return bool(left == 0 and finished == done)
 
 
 async def _more(ours: Callable[[], list[str]], answered: int) -> int | None:
@@ -277,23 +269,10 @@ async def test_nothing_is_sent_after_stop_nor_posted_after_unlink_across_workers
             for i, env in enumerate(envs):
                 procs.append(_start(tmp_path, env, f"proc{i}", "serve"))
                 await wait_healthy(http, ports[i], procs[i], within=60)
-            validator = RequestValidator(fake_twilio.auth_token)
-            public = "https://sms.example.test/twilio/sms"
 
             async def text(sender: str, body: str) -> None:
-                form = {
-                    "MessageSid": new_sid(),
-                    "AccountSid": fake_twilio.account_sid,
-                    "From": sender,
-                    "To": "+15557654321",
-                    "Body": body,
-                    "NumMedia": "0",
-                }
-                headers = {"X-Twilio-Signature": validator.compute_signature(public, form)}
-                async with http.post(
-                    f"http://127.0.0.1:{ports[0]}/twilio/sms", data=form, headers=headers
-                ) as resp:
-                    assert resp.status == 200, await resp.text()
+                token, sid = fake_twilio.auth_token, fake_twilio.account_sid
+                await send(http, ports[0], token, sender, body, account_sid=sid)
 
             async def pair(sender: str, first: str, then: str) -> None:
                 await text(sender, first)
@@ -305,19 +284,7 @@ async def test_nothing_is_sent_after_stop_nor_posted_after_unlink_across_workers
                 await asyncio.gather(*work[start : start + 100])
 
             async def all_done() -> bool:
-                async with db.read() as conn:
-                    left = (
-                        await conn.execute(
-                            sa.text(
-                                "SELECT (SELECT count(*) FROM inbox WHERE status NOT IN ('done', 'failed'))"
-                                " + (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending'))"
-                            )
-                        )
-                    ).scalar_one()
-                    done = (
-                        await conn.execute(sa.text("SELECT count(*) FROM inbox WHERE status = 'done'"))
-                    ).scalar_one()
-                return left == 0 and done == 4 * pairs
+                return await drained(db, 4 * pairs)
 
             await wait_for(all_done, within=180)
             to_stoppers = [m for m in fake_twilio.messages if m["To"] in set(stoppers)]

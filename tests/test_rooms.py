@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
@@ -323,22 +324,28 @@ async def _script(bot: Bot, fake: FakeTwilio, name: str, first: int, checks: lis
     return out
 
 
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every password checked against a hash (a room's or the dummy one), in order."""
+    seen: list[str] = []
+    real = rooms._verify_sync
+
+    def spy(password: str, encoded: str) -> bool:
+        seen.append(password)
+        return real(password, encoded)
+
+    monkeypatch.setattr(rooms, "_verify_sync", spy)
+    return seen
+
+
 async def test_an_unknown_name_and_a_room_answer_alike_lockouts_included(
-    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any, checks: list[str]
 ) -> None:
     """The same guesses against a room and against a name no room has get the same texts after
     the same number of password checks, through the per-number and the per-name lockouts."""
     monkeypatch.setattr(rooms, "SLOT_SECONDS", 0.2)  # the name's turns come quicker, alike for both
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}", sender=CAROL)
     await say(bot, fake_twilio, f"\\JOIN warmup {PASSWORD}", sender=CAROL)  # the dummy hash exists now
-    checks: list[str] = []
-    real = rooms._verify_sync
-
-    def spy(password: str, encoded: str) -> bool:
-        checks.append(password)
-        return real(password, encoded)
-
-    monkeypatch.setattr(rooms, "_verify_sync", spy)
     existing = await _script(bot, fake_twilio, "house", 100, checks)
     unknown = await _script(bot, fake_twilio, "ghost", 200, checks)
     assert existing == unknown
@@ -348,19 +355,11 @@ async def test_an_unknown_name_and_a_room_answer_alike_lockouts_included(
 
 
 async def test_a_flood_of_wrong_guesses_never_locks_out_a_newcomer_with_the_password(
-    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+    bot: Bot, fake_twilio: FakeTwilio, checks: list[str]
 ) -> None:
     """Ten numbers guess as fast as they can; a newcomer with the right password still joins within
     seconds, and the guesses that reach the password hash stay bounded."""
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
-    checked: list[str] = []
-    real = rooms._verify_sync
-
-    def spy(password: str, encoded: str) -> bool:
-        checked.append(password)
-        return real(password, encoded)
-
-    monkeypatch.setattr(rooms, "_verify_sync", spy)
     attackers = [phone(300 + n) for n in range(10)]
     for round_ in range(3):
         for n, attacker in enumerate(attackers):
@@ -380,5 +379,5 @@ async def test_a_flood_of_wrong_guesses_never_locks_out_a_newcomer_with_the_pass
     # 80 guesses: those handled before the name's tenth failure was committed (about the first of
     # each number, a few more handled at the same time) and the newcomer's reach the hash; the
     # rest got no check (their number failed on the name: locked out of it)
-    assert len(checked) <= 2 * len(attackers) + 1
-    assert PASSWORD in checked
+    assert len(checks) <= 2 * len(attackers) + 1
+    assert PASSWORD in checks

@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import free_port, wait_for
+from tests.test_process import wait_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -215,16 +216,7 @@ async def test_the_next_step_runs_as_printed_and_chat_reaches_the_server(tmp_pat
     proc = spawn(tmp_path, env)
     try:
         async with aiohttp.ClientSession() as session:
-
-            async def healthy() -> bool:
-                assert proc.poll() is None, (tmp_path / "out.log").read_text()
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await wait_for(healthy, within=30)
+            await wait_healthy(session, port, proc)
 
         async def banner() -> str | None:
             text = (tmp_path / "out.log").read_text()
