@@ -138,17 +138,19 @@ def loop_signal(rows: Sequence[Logged], msg: Inbound, digest: str | None, now: f
     for r in rows:
         if r.received_at is not None:
             messages.setdefault(r.message_sid, (r.received_at, r.digest))
-    arrivals = sorted(messages.values(), key=lambda m: m[0])
-    if sum(1 for at, _ in arrivals if at >= now - RATE_WINDOW) + 1 >= RATE_COUNT:
+    arrivals = sorted(((at, d, sid) for sid, (at, d) in messages.items()), key=lambda m: m[0])
+    if sum(1 for at, _, _ in arrivals if at >= now - RATE_WINDOW) + 1 >= RATE_COUNT:
         return "rate"
     if digest is None:
         return None
-    if sum(1 for at, d in arrivals if d == digest and at >= now - REPEAT_WINDOW) + 1 >= REPEAT_COUNT:
+    if sum(1 for at, d, _ in arrivals if d == digest and at >= now - REPEAT_WINDOW) + 1 >= REPEAT_COUNT:
         return "repeat"
-    replies = sorted(r.at for r in rows)
     streak = 0
-    for arrival, d in [*arrivals, (msg.received_at, digest)]:
-        quick = d is not None and any(arrival - QUICK_SECONDS <= at <= arrival for at in replies)
+    for arrival, d, sid in [*arrivals, (msg.received_at, digest, msg.message_sid)]:
+        # an answer to one of our replies to another message (its own come after it)
+        quick = d is not None and any(
+            r.message_sid != sid and arrival - QUICK_SECONDS <= r.at <= arrival for r in rows
+        )
         streak = streak + 1 if quick else 0
     return "quick" if streak >= QUICK_STREAK else None
 

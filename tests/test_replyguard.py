@@ -196,9 +196,14 @@ async def test_a_delayed_link_superseded_by_a_newer_one_is_not_sent(xbot: XBot, 
 # -- machines --------------------------------------------------------------------------------
 
 
-async def test_an_auto_responder_is_put_on_hold_with_one_notice(bot: Bot, fake_twilio: FakeTwilio) -> None:
+async def test_an_auto_responder_is_put_on_hold_with_one_notice(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [time.time()]  # the bot's clock: each answer comes 0.5 s after our reply, however slow the host
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
     answered = 0
     for n in range(40):  # it answers each of our replies at once, each time with another text
+        now[0] += 0.5
         form = await bot.text(f"Thanks for your message #{n}! We will get back to you.", sender=LOOPY)
         assert await bot.handled(form["MessageSid"]) == "done"
         got = len(await replies_to(bot, fake_twilio, LOOPY))
@@ -210,6 +215,7 @@ async def test_an_auto_responder_is_put_on_hold_with_one_notice(bot: Bot, fake_t
     assert replies[-1] == HOLD_NOTICE
     # on hold: it keeps texting (slowly now), nothing more is sent; the replies are kept as held
     for n in range(5):
+        now[0] += 0.5
         form = await bot.text(f"Are you there? {n}", sender=LOOPY)
         await bot.handled(form["MessageSid"])
     assert len(await replies_to(bot, fake_twilio, LOOPY)) == QUICK_STREAK + 1
