@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -110,7 +110,7 @@ class Verdict:
     delayed: int = 0
     held: int = 0
     loop: str | None = None  # the signal that put the number on hold now
-    seconds: list[float] = field(default_factory=list)
+    longest: float = 0.0  # seconds, the longest delay
 
 
 async def recent(conn: Writer, phones: Iterable[str], now: float) -> dict[str, list[Logged]]:
@@ -224,21 +224,21 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
         at = next(times)
         if at > now:
             verdict.delayed += 1
-            verdict.seconds.append(at - now)
+            verdict.longest = max(verdict.longest, at - now)
             reply = dataclasses.replace(reply, not_before=at)
         kept.append(reply)
         logged.append(
             {
                 "phone": phone,
                 "message_sid": msg.message_sid,
-                "answer": (reply.kind or None) and reply.kind[:64],
+                "answer": reply.kind[:64] or None,
                 "at": at,
                 "received_at": msg.received_at,
                 "digest": digest,
             }
         )
     if verdict.delayed:
-        ctx.log.info("sms.reply_delayed", replies=verdict.delayed, seconds=round(max(verdict.seconds), 1))
+        ctx.log.info("sms.reply_delayed", replies=verdict.delayed, seconds=round(verdict.longest, 1))
     return kept
 
 

@@ -48,12 +48,10 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
                 amount = own.format(int(r.amount_minor)) if own else f"{r.currency} {r.amount_minor}"
                 if own != cur:
                     amount += " (not counted)"
-            # someone who has left and has nothing on the books: the number the receipt recorded
-            # a member who left by \\STOP: "a former member" (SPEC), whatever name the ledger keeps
-            paid_by = None if payer in book.formers else book.names.get(payer)
-            paid_by = paid_by or (
-                r.uploader_phone_masked if payer is not None and payer not in book.formers else None
-            )
+            if payer is None or payer in book.formers:  # gone, or left by \\STOP: "a former member" (SPEC)
+                paid_by = None
+            else:  # someone who has left and has nothing on the books: the number the receipt recorded
+                paid_by = book.names.get(payer) or r.uploader_phone_masked
             lines[str(r.id)] = ReceiptLine(amount=amount, paid_by=paid_by or book.name(None))
     settle = [
         f"{book.name(p.payer)} pays {book.name(p.payee)} {cur.format(p.amount)}" for p in book.settlement
