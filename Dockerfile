@@ -55,10 +55,10 @@ RUN python -m venv --without-pip /opt/textwire \
     && find /opt/textwire -depth -type d \( -name tests -o -name __pycache__ \) -path '*/site-packages/*' -exec rm -rf {} + \
     && find /opt/textwire/lib/python3*/site-packages/botocore/data -mindepth 1 -maxdepth 1 -type d \
         ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} +
-# babel: the server asks CLDR for currency data in en_US only (bot/ledger/money.py), which reads
+# babel: the server asks CLDR for currency data in en_US only (bot/features/ledger/money.py), which reads
 # root, en and en_US (the other 1000 locales are 32 MB); onnxruntime: its Python tooling for
 # converting, quantizing and profiling models is not used to run one; twilio: the server uses
-# the REST client's `api` domain only (Messages and their Media, bot/twilio_client.py), and the
+# the REST client's `api` domain only (Messages and their Media, bot/channels/twilio/rest.py), and the
 # client imports each of the other 38 domains (17 MB) only when it is asked for
 RUN site=$(echo /opt/textwire/lib/python3*/site-packages) \
     && find "$site/babel/locale-data" -type f ! -name root.dat ! -name en.dat ! -name en_US.dat -delete \
@@ -100,5 +100,5 @@ VOLUME ["/data"]
 EXPOSE 8080
 # probes the port the server listens on (server.port / TEXTWIRE_SERVER_PORT), read from the same config
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-m", "bot.healthcheck"]
+    CMD ["python", "-m", "bot.app.healthcheck"]
 CMD ["textwire", "serve"]

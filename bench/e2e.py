@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import create_pg_database, drop_pg_database, free_port  # noqa: E402
-from bot.config import ServerConfig  # noqa: E402
+from bot.core.config import ServerConfig  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ACCOUNT_SID = "AC" + "1" * 32

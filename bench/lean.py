@@ -57,7 +57,7 @@ async def per_op(fn: Callable[[], Awaitable[object]], ops: int) -> float:
 async def fresh_pg_database(url: str) -> str:
     import asyncpg
 
-    from storage.dburl import pg_connect_args
+    from bot.core.dburl import pg_connect_args
 
     dsn, kwargs = pg_connect_args(url)
     admin = await asyncpg.connect(dsn, **kwargs)

@@ -42,7 +42,7 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.common import free_port, wait_healthy  # noqa: E402
-from bot.signature import SignatureChecker  # noqa: E402
+from bot.channels.twilio.signature import SignatureChecker  # noqa: E402
 from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
 
 

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 
 from bench.media import count, proc_status, room_server, wait_count  # noqa: E402
-from bot.ocr.reader import boxes_of, new_engine  # noqa: E402
-from bot.ocr.total import total_of_boxes  # noqa: E402
+from bot.features.ocr.reader import boxes_of, new_engine  # noqa: E402
+from bot.features.ocr.total import total_of_boxes  # noqa: E402
 from tests import receipt_images as ri  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 The fake X (tests/fakes/x_api.py, rotating single-use refresh tokens) runs in its own process on
 one core; this process, pinned to the other, seeds a real SQLite file with 10,000 users whose
 Fernet-encrypted tokens all expire within the job's window, then runs one tick of the job
-(`scheduler.refresh.run_tick`, the code APScheduler calls) with its bounded concurrency and
+(`bot.features.x.refresh.run_tick`, the code APScheduler calls) with its bounded concurrency and
 measures the time and the peak memory. Afterwards every user must still hold a working pair: the
 row's version moved on, the new refresh token is the live one at the fake, no grant was revoked.
 
@@ -68,18 +68,18 @@ def peak_mib() -> float:
 
 
 async def run(args: argparse.Namespace, workdir: Path, base: str, grants: list[list[str]]) -> dict[str, Any]:
-    from bot.logs import configure_logging
+    from bot.core.logs import configure_logging
 
     configure_logging("warning", "json")  # before the modules below bind their loggers
 
     import aiohttp
     import sqlalchemy as sa
 
-    from bot.config import Config, DatabaseConfig, ServerConfig, XConfig
-    from bot.deps import Deps
-    from bot.xaccount import XAccounts
-    from bot.xclient import XClient
-    from scheduler import refresh
+    from bot.core.config import Config, DatabaseConfig, ServerConfig, XConfig
+    from bot.core.deps import Deps
+    from bot.features.x import refresh
+    from bot.features.x.accounts import XAccounts
+    from bot.features.x.client import XClient
     from storage.crypto import TokenCipher, generate_key
     from storage.db import open_database
     from storage.schema import users, x_tokens

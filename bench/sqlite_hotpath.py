@@ -32,8 +32,8 @@ from sqlalchemy.dialects.sqlite import aiosqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bench.purge import handled
-from bot import replyguard
-from bot.worker import _LOG_REPLIES, inbound_from_row, reply_key
+from bot.pipeline import replyguard
+from bot.pipeline.worker import _LOG_REPLIES, inbound_from_row, reply_key
 from storage import inbox, lean, outbox, users
 from storage.db import SQLITE_PRAGMAS, open_database
 from storage.schema import outbox as outbox_table

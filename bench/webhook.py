@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, wait_healthy  # noqa: E402
-from bot.signature import SignatureChecker  # noqa: E402
+from bot.channels.twilio.signature import SignatureChecker  # noqa: E402
 
 LUA = r"""
 local bodies, sigs, n, i = {}, {}, 0, 0

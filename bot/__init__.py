@@ -1,3 +1,3 @@
-"""textwire's runtime. `bot.compat` first: a dependency imports `pkg_resources` at import time."""
+"""textwire's runtime. `bot.core.compat` first: a dependency imports `pkg_resources` at import time."""
 
-import bot.compat  # noqa: F401
+import bot.core.compat  # noqa: F401

@@ -1,5 +1,5 @@
 """`python -m bot` works like `textwire`."""
 
-from bot.cli import main
+from bot.app.cli import main
 
 raise SystemExit(main())

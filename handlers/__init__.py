@@ -7,7 +7,7 @@ plain text).
 
 from __future__ import annotations
 
-from bot.dispatch import Router
+from bot.pipeline.dispatch import Router
 from handlers import account, help, keywords, ledger, media, post, rooms
 
 ROUTERS: tuple[Router, ...] = (

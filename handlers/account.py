@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from bot.dispatch import Context, HandlerResult, Inbound, Router
-from bot.logs import mask_phone
-from bot.xaccount import NOT_SET_UP, x_accounts
+from bot.core.logs import mask_phone
+from bot.features.x.accounts import NOT_SET_UP, x_accounts
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from storage import ledger, users
 
 router = Router(name=__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command
 
 router = Router(name=__name__)
 fallback = Router(name=__name__ + ".unknown")

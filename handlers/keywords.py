@@ -7,7 +7,7 @@ never posted anywhere.
 
 from __future__ import annotations
 
-from bot.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
+from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
 from handlers.help import help_text
 from storage import users
 

@@ -1,7 +1,7 @@
 """Splitting the bill: `\\NAME`, `\\AMOUNT`, `\\BALANCE`, `\\PAID`, `\\CURRENCY` (issue 12).
 
 Balances are never stored: every answer computes the room's ledger from its receipts and
-payments (bot/ledger/book.py). `\\PAID` is recorded once per inbound message, and the member who
+payments (bot/features/ledger/book.py). `\\PAID` is recorded once per inbound message, and the member who
 was paid gets one SMS saying so.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.dispatch import Context, HandlerResult, Inbound, Router
-from bot.ledger.book import (
+from bot.features.ledger.book import (
     NAME_MAX,
     RoomLedger,
     balance_line,
@@ -19,8 +18,9 @@ from bot.ledger.book import (
     room_ledger,
     valid_name,
 )
-from bot.ledger.money import Currency, currency, currency_or_default, parse_amount
-from bot.ledger.split import split_order
+from bot.features.ledger.money import Currency, currency, currency_or_default, parse_amount
+from bot.features.ledger.split import split_order
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from handlers.rooms import named_or_active
 from storage import ledger, outbox, rooms
 

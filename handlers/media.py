@@ -1,14 +1,14 @@
 """An MMS with photos: each item becomes a receipt of the sender's active room.
 
 Per item: already stored (a retried or redelivered message) -> skipped; fetched from Twilio,
-judged and cleaned (bot/media.py); stored under `rooms/<room>/receipts/<receipt>.<ext>`; recorded.
+judged and cleaned (bot/features/receipts/media.py); stored under `rooms/<room>/receipts/<receipt>.<ext>`; recorded.
 An item that cannot be kept is named in the reply and the others are still saved. When Twilio or
 the store is down the message is retried later (`Retry`): what was stored stays stored and is
 never stored twice. After the objects are stored, the copies at Twilio are deleted (a failure is
 logged and retried by the scheduler).
 
 Each receipt's amount (issue 12): the caption's amount, else its total read by OCR, else none
-(bot/ledger/intake.py); it is split among the room's members at that moment (their order is
+(bot/features/ledger/intake.py); it is split among the room's members at that moment (their order is
 stored with it). One reply sums the message up: `Saved $23.17 to house: split 3 ways, you are
 owed $15.45. \\BALANCE for all.`, or asks for `\\AMOUNT` when no total was read with confidence.
 """
@@ -18,15 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.deps import Deps
-from bot.dispatch import Context, HandlerResult, Inbound, Router, has_media
-from bot.errors import Defer, Retry
-from bot.ledger.book import room_ledger
-from bot.ledger.intake import read_amount, saved_replies
-from bot.ledger.money import Amount, Currency, caption_amount, currency_or_default
-from bot.ledger.split import split_order
-from bot.logs import mask_phone
-from bot.media import (
+from bot.channels.twilio.segments import fits_one_segment
+from bot.core.deps import Deps
+from bot.core.errors import Defer, Retry
+from bot.core.logs import mask_phone
+from bot.features.ledger.book import room_ledger
+from bot.features.ledger.intake import read_amount, saved_replies
+from bot.features.ledger.money import Amount, Currency, caption_amount, currency_or_default
+from bot.features.ledger.split import split_order
+from bot.features.ocr.reader import reader_of
+from bot.features.receipts.media import (
     BAD_TYPE,
     BROKEN,
     GONE,
@@ -39,8 +40,7 @@ from bot.media import (
     pipeline_of,
     store_of,
 )
-from bot.ocr.reader import reader_of
-from bot.segments import fits_one_segment
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router, has_media
 from storage import ledger, receipts, rooms
 from storage.media import StoreUnavailable, object_key
 
@@ -84,7 +84,7 @@ def _short(reason: str) -> str:
 
 def photos_reply(heads: Sequence[str], failures: list[tuple[int, str]]) -> str:
     """The one reply to an MMS: what was saved (`heads`: its forms, richest first, from
-    bot/ledger/intake.py), and each photo that was not and why; shortened, then summed up, when
+    bot/features/ledger/intake.py), and each photo that was not and why; shortened, then summed up, when
     that would take more than one segment."""
     forms = list(heads) or [""]
     count = len(failures)

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import time
 
-from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
-from bot.errors import Defer, Retry
-from bot.xaccount import NOT_SET_UP_HELP, WELCOME_NO_X, Access, Refresh, XAccounts, x_accounts
-from bot.xclient import (
+from bot.core.errors import Defer, Retry
+from bot.features.x.accounts import NOT_SET_UP_HELP, WELCOME_NO_X, Access, Refresh, XAccounts, x_accounts
+from bot.features.x.client import (
     MAX_WEIGHTED_LENGTH,
     XDuplicate,
     XError,
@@ -27,6 +26,7 @@ from bot.xclient import (
     XUnavailable,
     over_limit,
 )
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
 from storage import xaccounts
 from storage.crypto import CipherError
 from storage.users import User
@@ -81,7 +81,7 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 def _count(ctx: Context, kind: str) -> None:
-    """textwire_x_errors_total{kind} (bot/metrics.py's X_ERROR_KINDS)."""
+    """textwire_x_errors_total{kind} (bot/core/metrics.py's X_ERROR_KINDS)."""
     ctx.deps.metrics.x_errors_by[kind].inc()
 
 

@@ -27,12 +27,12 @@ import random
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from bot.errors import Defer
-from bot.ledger.book import room_ledger
-from bot.ledger.money import Currency
-from bot.links import gallery_link
-from bot.segments import fits_one_segment
+from bot.channels.twilio.segments import fits_one_segment
+from bot.core.errors import Defer
+from bot.features.ledger.book import room_ledger
+from bot.features.ledger.money import Currency
+from bot.gateway.links import gallery_link
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from storage import rooms
 from storage.lean import in_tx
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.deps import Deps
-from bot.leases import Leases
+from bot.core.deps import Deps
+from bot.pipeline.leases import Leases
 
 JobFunc = Callable[[Deps], Awaitable[Any]]
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.deps import Deps
-from bot.logs import get_logger
-from bot.replyguard import KEEP_SECONDS
+from bot.core.deps import Deps
+from bot.core.logs import get_logger
+from bot.pipeline.replyguard import KEEP_SECONDS
 from storage import inbox, outbox, xaccounts
 from storage.db import delete_some
 from storage.schema import reply_log

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.config import Config
-from bot.devmode import write_secret_file
+from bot.core.config import Config
+from bot.core.devmode import write_secret_file
 from storage.db import Database
 from storage.schema import oauth_sessions, x_tokens
 

@@ -25,9 +25,9 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.logs import get_logger
+from bot.core.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
+from bot.core.logs import get_logger
 from storage import lean, onehop
-from storage.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = get_logger(__name__)

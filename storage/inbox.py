@@ -216,7 +216,7 @@ _READY = (
     .order_by(_candidates.c.priority.desc(), _candidates.c.id)
     .limit(sa.bindparam("limit"))
 )
-# What the worker reads of a claimed row (bot.worker.inbound_from_row), not every column: each
+# What the worker reads of a claimed row (bot.pipeline.worker.inbound_from_row), not every column: each
 # column of each row is an object built on the connection's thread and a value SQLAlchemy's row
 # carries (the body a second time, the idempotency token, the error ...).
 CLAIMED = (

@@ -31,7 +31,7 @@ _TAKE_INBOX = (
 )
 # The owner died mid-send: whether Twilio took the message is unknown. The row goes back to the
 # queue marked with its claim time (the claim set `updated_at`), so the next try looks it up at
-# Twilio first (bot/sender.py).
+# Twilio first (bot/pipeline/sender.py).
 _TAKE_OUTBOX = (
     sa.update(outbox)
     .where(outbox.c.status == "sending", _dead_owner(outbox.c.claimed_by))

@@ -1,7 +1,7 @@
 """The ledger's rows: receipt amounts, who shares each receipt, payments, names, room currencies.
 
 Nothing here keeps a balance: `room_book` reads the receipts and payments of a room and the
-caller computes positions with bot/ledger/split.py. Every statement is SQLAlchemy Core that runs
+caller computes positions with bot/features/ledger/split.py. Every statement is SQLAlchemy Core that runs
 on SQLite and PostgreSQL.
 """
 

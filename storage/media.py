@@ -3,7 +3,7 @@
 Keys are chosen by the server: `rooms/<room-uuid>/receipts/<receipt-uuid>.<ext>`. Objects are
 private. S3 objects are written with server-side encryption and read through short-lived SigV4
 presigned URLs; local files are written in a thread (temporary file, then an atomic rename) and
-read through a signed route of the app (bot/gallery.py).
+read through a signed route of the app (bot/features/receipts/gallery.py).
 
 A store raises `StoreUnavailable` when it cannot do its job right now (endpoint down, timeout,
 throttling, a bucket it cannot write): the caller keeps the message and retries later.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from bot.config import MediaConfig, S3Config
+    from bot.core.config import MediaConfig, S3Config
 
 KEY_PATTERN = re.compile(
     r"^rooms/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/receipts/"

@@ -18,8 +18,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from bot.logs import get_logger
-from storage.dburl import is_postgres, mask_url, pg_connect_args
+from bot.core.dburl import is_postgres, mask_url, pg_connect_args
+from bot.core.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -63,7 +63,7 @@ async def enqueue(
 class NewReply:
     """An SMS to queue; `dedupe_key` makes a second queueing of it a no-op. `not_before`: not sent
     before then (a reply over its number's budget); `held`: recorded, never sent (the number is
-    on hold for a reply loop); `kind`: what answer it is (bot.dispatch.Reply.kind)."""
+    on hold for a reply loop); `kind`: what answer it is (bot.pipeline.dispatch.Reply.kind)."""
 
     to: str
     body: str
@@ -153,7 +153,7 @@ _READY = (
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
-# What the sender reads of a claimed row (bot.sender.Send), not every column (storage/inbox.py).
+# What the sender reads of a claimed row (bot.pipeline.sender.Send), not every column (storage/inbox.py).
 CLAIMED = (
     outbox.c.id,
     outbox.c.to_phone,

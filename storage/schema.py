@@ -133,12 +133,12 @@ outbox = sa.Table(
     sa.Column("redact", sa.Boolean, nullable=False, server_default=sa.false()),  # carries a link
     sa.Column("redacted", sa.Boolean, nullable=False, server_default=sa.false()),
     # queued -> sending -> sent | failed | skipped (opted out, superseded); held: never sent (the
-    # number was on hold for a reply loop, bot/replyguard.py)
+    # number was on hold for a reply loop, bot/pipeline/replyguard.py)
     sa.Column("status", sa.String(16), nullable=False, server_default="queued"),
     sa.Column("delivery_status", sa.String(32)),  # from Twilio status callbacks, never moves backwards
     sa.Column("twilio_sid", sa.String(64), unique=True),
-    # the answer's kind (bot.dispatch.Reply.kind: "x-link", "help", ...): a delayed link that a
-    # newer one superseded is dropped, not sent (bot/replyguard.py)
+    # the answer's kind (bot.pipeline.dispatch.Reply.kind: "x-link", "help", ...): a delayed link that a
+    # newer one superseded is dropped, not sent (bot/pipeline/replyguard.py)
     sa.Column("kind", sa.String(32)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
@@ -266,7 +266,7 @@ join_slots = sa.Table(
     sa.Column("next_at", sa.Float, nullable=False),
 )
 
-# The replies of the last minutes to each number (bot/replyguard.py): its per-number budget (a
+# The replies of the last minutes to each number (bot/pipeline/replyguard.py): its per-number budget (a
 # reply over it goes out later), its loop detector, and its holds. The retention job purges old
 # rows.
 reply_log = sa.Table(
@@ -336,7 +336,7 @@ receipts = sa.Table(
 )
 
 # Who shares a receipt: the room's members when it was saved, in the order leftover cents go
-# (bot/ledger/split.py). user_id NULL: a former member (the account is gone).
+# (bot/features/ledger/split.py). user_id NULL: a former member (the account is gone).
 receipt_members = sa.Table(
     "receipt_members",
     metadata,
@@ -363,7 +363,7 @@ payments = sa.Table(
 )
 
 # Live processes: each heartbeats; a claim (inbox `processing`, outbox `sending`) whose owner has
-# not heartbeated for `bot.leases.STALE_SECONDS` is taken over by any live process.
+# not heartbeated for `bot.pipeline.leases.STALE_SECONDS` is taken over by any live process.
 processes = sa.Table(
     "processes",
     metadata,

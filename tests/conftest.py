@@ -21,12 +21,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot.app import Feature, build_app
-from bot.config import Config, DatabaseConfig, MediaConfig, ServerConfig, WorkerConfig, replace
-from bot.devmode import twilio_auth_token
-from bot.dispatch import Router
-from bot.runtime import RUNTIME, Runtime
-from bot.twilio_client import Transport
+from bot.app.assembly import Feature, build_app
+from bot.app.runtime import RUNTIME, Runtime
+from bot.channels.twilio.rest import Transport
+from bot.core.config import Config, DatabaseConfig, MediaConfig, ServerConfig, WorkerConfig, replace
+from bot.core.devmode import twilio_auth_token
+from bot.pipeline.dispatch import Router
 from storage import onehop
 from storage.db import Database, open_database
 from tests import pg
@@ -438,7 +438,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         reason = _skip_reason(report)
         reasons[reason] = reasons.get(reason, 0) + 1
     if pg.SKIP_REASON in reasons:
-        from storage.dburl import mask_url
+        from bot.core.dburl import mask_url
 
         where = mask_url(pg.server_url())
         reasons[f"{pg.SKIP_REASON} (no server at {where}: TEXTWIRE_TEST_PG_URL)"] = reasons.pop(

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.addresses import valid_sender
-from bot.chat import run_chat
-from bot.config import Config
+from bot.app.chat import run_chat
+from bot.channels.twilio.phones import valid_sender
+from bot.core.config import Config
 from tests.conftest import Bot
 
 VALID = [

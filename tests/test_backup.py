@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.backup import BackupError, backup
-from bot.config import load_config
+from bot.app.backup import BackupError, backup
+from bot.core.config import load_config
 from tests.test_process import free_port, send, start_server, wait_healthy
 
 CONFIG = str(Path(__file__).parent.parent / "config.toml")

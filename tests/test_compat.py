@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.compat import resource_string
+from bot.core.compat import resource_string
 
 
 def test_resource_string_reads_the_file_beside_a_module() -> None:
@@ -26,9 +26,9 @@ def test_twitter_text_loads_without_setuptools(tmp_path: Path) -> None:
         "    def find_spec(self, name, path, target=None):\n"
         "        if name == 'pkg_resources': raise ImportError('hidden')\n"
         "sys.meta_path.insert(0, Hide())\n"
-        "import bot.xclient\n"
+        "import bot.features.x.client\n"
         "print(type(sys.modules['pkg_resources']).__name__, sys.modules['pkg_resources'].__doc__)\n"
-        "print(bot.xclient.weighted_length('hi 😀'))\n"
+        "print(bot.features.x.client.weighted_length('hi 😀'))\n"
     )
     assert importlib.util.find_spec("bot") is not None
     result = subprocess.run(  # noqa: S603 - our own interpreter

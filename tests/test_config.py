@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.core.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,9 +15,9 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from structlog.testing import capture_logs
 
-from bot import cli
-from bot.config import Config
-from bot.xaccount import x_accounts
+from bot.app import cli
+from bot.core.config import Config
+from bot.features.x.accounts import x_accounts
 from storage import crypto, xaccounts
 from storage.crypto import CipherError, KeyMismatch, TokenCipher
 from storage.db import open_database
@@ -71,7 +71,7 @@ async def test_rotation_reencrypts_under_the_newest_key(xbot: XBot, tmp_path: Pa
     await xbot.link(sender="+15550002222", user=("200", "bob"))
     await xbot.client.close()
     new_key = Fernet.generate_key().decode()
-    from bot.config import replace
+    from bot.core.config import replace
 
     both = replace(xbot.config, security={"fernet_keys": (new_key, old_key)})
     before = await stored_ciphertexts(both)
@@ -100,8 +100,8 @@ async def test_a_wrong_key_stops_start_up_and_touches_nothing(xbot: XBot, aiohtt
     config = xbot.config
     await xbot.client.close()
     before = await stored_ciphertexts(config)
-    from bot.app import build_app
-    from bot.config import replace
+    from bot.app.assembly import build_app
+    from bot.core.config import replace
 
     wrong = replace(config, security={"fernet_keys": (Fernet.generate_key().decode(),)})
     runner = web.AppRunner(build_app(wrong, run_scheduler=False))

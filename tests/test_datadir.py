@@ -1,5 +1,5 @@
 """A data folder the process cannot write stops serve, migrate and keys rotate with one line naming
-the key and the fix (`chown`), not a traceback (bot/startup.py's check_folders)."""
+the key and the fix (`chown`), not a traceback (bot/app/startup.py's check_folders)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from bot.errors import StartupError
-from bot.startup import check_folders
+from bot.app.startup import check_folders
+from bot.core.config import load_config
+from bot.core.errors import StartupError
 from tests.test_process import free_port
 
 CONFIG = str(Path(__file__).parent.parent / "config.toml")
@@ -82,7 +82,7 @@ def test_a_new_data_dir_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """The data folder holds the database and the keys: made 0700, the database file 0600."""
     import asyncio
 
-    from bot.startup import open_db
+    from bot.app.startup import open_db
 
     data = tmp_path / "data"
     _env(monkeypatch, data)

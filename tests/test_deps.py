@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import build_app
-from bot.config import Config
-from bot.links import LinkSigner
-from bot.media import MediaPipeline
-from bot.runtime import RUNTIME
-from bot.xaccount import XAccounts
+from bot.app.assembly import build_app
+from bot.app.runtime import RUNTIME
+from bot.core.config import Config
+from bot.features.receipts.media import MediaPipeline
+from bot.features.x.accounts import XAccounts
+from bot.gateway.links import LinkSigner
 from storage.crypto import TokenCipher
 from storage.media import LocalMediaStore
 from tests.conftest import XBot

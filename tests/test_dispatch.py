@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.dispatch import (
+from bot.core.logs import get_logger
+from bot.pipeline.dispatch import (
     Command,
     Context,
     Dispatcher,
@@ -17,7 +18,6 @@ from bot.dispatch import (
     has_text,
     parse_command,
 )
-from bot.logs import get_logger
 
 
 def msg(body: str) -> Inbound:

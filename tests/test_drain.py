@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from bot.drain import Drain
-from bot.metrics import Metrics
+from bot.core.metrics import Metrics
+from bot.gateway.drain import Drain
 from storage.db import Database
 from tests.conftest import free_port, new_sid, wait_for
 from tests.test_startup import serve_env

@@ -28,10 +28,10 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from twilio.request_validator import RequestValidator
 
-from bot.app import build_app
-from bot.config import Config
-from bot.devmode import twilio_auth_token
-from bot.web import AccessLogger
+from bot.app.assembly import build_app
+from bot.core.config import Config
+from bot.core.devmode import twilio_auth_token
+from bot.gateway.routes import AccessLogger
 from tests.conftest import PUBLIC_URL, free_port
 
 ACCOUNT_SID = "AC" + "1" * 32

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from yarl import URL
 
-from bot.config import Config
-from bot.links import LinkSigner, make_signer
+from bot.core.config import Config
+from bot.gateway.links import LinkSigner, make_signer
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.s3 import Bucket, s3_sections

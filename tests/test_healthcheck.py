@@ -1,4 +1,4 @@
-"""The container's HEALTHCHECK (`python -m bot.healthcheck`) probes the port the server is
+"""The container's HEALTHCHECK (`python -m bot.app.healthcheck`) probes the port the server is
 configured with (TEXTWIRE_SERVER_PORT), not a fixed 8080."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot import healthcheck
+from bot.app import healthcheck
 from tests.test_process import free_port
 
 

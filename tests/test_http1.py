@@ -1,4 +1,4 @@
-"""bot/http1.py: the sender's keep-alive HTTP/1.1 client, against real servers on loopback
+"""bot/channels/twilio/http1.py: the sender's keep-alive HTTP/1.1 client, against real servers on loopback
 (aiohttp's, a TLS one, and raw sockets for the answers a well-behaved server never gives)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.http1 import Answer, HttpError, Origin
+from bot.channels.twilio.http1 import Answer, HttpError, Origin
 from tests.conftest import wait_for
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
-from bot.app import build_app
-from bot.leases import Leases
-from bot.runtime import RUNTIME
+from bot.app.assembly import build_app
+from bot.app.runtime import RUNTIME
+from bot.pipeline.leases import Leases
 from storage.schema import inbox, outbox, processes
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
 

@@ -10,8 +10,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from bot import replyguard
-from bot.ocr.reader import pdf_text
+from bot.features.ocr.reader import pdf_text
+from bot.pipeline import replyguard
 from handlers.ledger import NAME_RULES
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.ocr import reader as reader_module
-from bot.ocr.reader import OcrReader
+from bot.features.ocr import reader as reader_module
+from bot.features.ocr.reader import OcrReader
 from tests import receipt_images as ri
 from tests.conftest import ALICE, BOB, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio

@@ -12,8 +12,8 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from bot.logs import configure_logging, get_logger, mask_phone, scrub
-from bot.twilio_client import mask_links
+from bot.channels.twilio.rest import mask_links
+from bot.core.logs import configure_logging, get_logger, mask_phone, scrub
 
 
 def test_mask_phone() -> None:
@@ -137,7 +137,7 @@ def test_json_line_renders_as_the_processor_chain_does() -> None:
     """The server's one-call processor gives the line structlog's chain gives (shared processors,
     ExceptionRenderer, scrub, JSONRenderer): context variables, level, a UTC timestamp, secrets
     dropped, phones masked, an object JSON has no type for, an exception's traceback."""
-    from bot.logs import JsonLine, shared_processors
+    from bot.core.logs import JsonLine, shared_processors
 
     line = JsonLine()
     chain = [*shared_processors(), line.exceptions, scrub, structlog.processors.JSONRenderer()]
@@ -157,7 +157,7 @@ def test_json_line_renders_as_the_processor_chain_does() -> None:
     except ValueError as exc:
         error = exc
     events = [
-        ("info", {"event": "sms.sent", "logger": "bot.sender", "twilio_sid": "SMx", "attempts": 1}),
+        ("info", {"event": "sms.sent", "logger": "bot.pipeline.sender", "twilio_sid": "SMx", "attempts": 1}),
         ("warning", {"event": "x.y", "token": "t0p", "note": "from +15550001111", "n": None, "f": 1.5}),
         ("error", {"event": "x.failed", "exc_info": error, "ok": True, "obj": Opaque()}),
         (
@@ -188,7 +188,7 @@ def test_the_timestamp_is_structlogs_iso_utc_across_seconds(monkeypatch: pytest.
     `Z`, no fraction on a whole second), also when the second changes between lines."""
     import time
 
-    from bot import logs
+    from bot.core import logs
 
     for now in (1_700_000_000.0, 1_700_000_000.5, 1_700_000_000.75, 1_700_000_001.25, 1_700_086_400.0):
         monkeypatch.setattr(time, "time", lambda now=now: now)
@@ -202,7 +202,7 @@ def test_a_line_renders_as_json_would_orjson_or_not() -> None:
     dataclasses by their repr, int keys as strings, integers past 64 bits."""
     import dataclasses
 
-    from bot.logs import _encode, _json_default
+    from bot.core.logs import _encode, _json_default
 
     @dataclasses.dataclass
     class Point:

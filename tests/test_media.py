@@ -19,8 +19,9 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 from yarl import URL
 
-from bot.config import TwilioConfig
-from bot.media import (
+from bot.core.config import TwilioConfig
+from bot.features.receipts import cleanup as media_jobs
+from bot.features.receipts.media import (
     BROKEN,
     TOO_MANY_PIXELS,
     Refused,
@@ -31,7 +32,6 @@ from bot.media import (
     too_big,
 )
 from handlers.media import NO_ROOM
-from scheduler import media as media_jobs
 from storage.media import LocalMediaStore, StoreUnavailable
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
@@ -535,9 +535,9 @@ async def test_ocr_on_without_the_engine_stops_start_up_with_one_line(
     import importlib.util
     from types import SimpleNamespace
 
-    from bot.config import Config
-    from bot.errors import StartupError
-    from bot.ocr import feature
+    from bot.core.config import Config
+    from bot.core.errors import StartupError
+    from bot.features.ocr import feature
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

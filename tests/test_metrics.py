@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.metrics import OCR_OUTCOMES, X_ERROR_KINDS, Metrics
-from bot.ocr.reader import OcrReader
+from bot.core.metrics import OCR_OUTCOMES, X_ERROR_KINDS, Metrics
+from bot.features.ocr.reader import OcrReader
 from tests.conftest import Bot, XBot
 from tests.fakes.twilio_rest import FakeTwilio
 

@@ -1,10 +1,10 @@
-"""bot/ledger/money.py: minor units, ISO 4217 exponents, amounts people type."""
+"""bot/features/ledger/money.py: minor units, ISO 4217 exponents, amounts people type."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.ledger.money import (
+from bot.features.ledger.money import (
     amounts_in,
     caption_amount,
     currency,

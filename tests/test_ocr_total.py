@@ -1,4 +1,4 @@
-"""bot/ocr/total.py: choosing the total from lines and positions (no OCR engine here)."""
+"""bot/features/ocr/total.py: choosing the total from lines and positions (no OCR engine here)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bot.ocr.total import Box, amounts_of, kind_of, rows_of, total_of_boxes, total_of_text
+from bot.features.ocr.total import Box, amounts_of, kind_of, rows_of, total_of_boxes, total_of_text
 
 GROCERY = """FRESH MART
 MILK 2%            3.49

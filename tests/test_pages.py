@@ -11,7 +11,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from bot import pages
+from bot.gateway import pages
 from tests.conftest import ALICE, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.test_gallery import IMG, gallery_link, path_of, send_photos
@@ -39,7 +39,7 @@ async def test_every_page_uses_the_one_stylesheet(bot: Bot) -> None:
     assert resp.status == 200
     assert resp.content_type == "text/css"
     css = await resp.text()
-    assert css == (ROOT / "bot" / "templates" / "textwire.css").read_text(encoding="utf-8")
+    assert css == (ROOT / "bot" / "gateway" / "templates" / "textwire.css").read_text(encoding="utf-8")
     # a time never breaks across lines
     assert re.search(r"\.meta time[^{]*\{[^}]*white-space: nowrap", css)
     # no page carries a style of its own: the CSP allows only this stylesheet
@@ -67,14 +67,14 @@ def test_the_template_layer_escapes_what_it_is_given() -> None:
 
 
 def test_the_templates_are_declared_as_package_data() -> None:
-    """Every file under bot/templates matches a package-data pattern, so a non-editable install
+    """Every file under bot/gateway/templates matches a package-data pattern, so a non-editable install
     (the container) has them."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["bot"]
-    files = sorted((ROOT / "bot" / "templates").iterdir())
+    patterns = config["tool"]["setuptools"]["package-data"]["bot.gateway"]
+    files = sorted((ROOT / "bot" / "gateway" / "templates").iterdir())
     assert files
     for path in files:
-        relative = path.relative_to(ROOT / "bot").as_posix()
+        relative = path.relative_to(ROOT / "bot" / "gateway").as_posix()
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
 
 

@@ -20,7 +20,7 @@ import aiohttp
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from bot.replyguard import BUDGET, HOLD_NOTICE, QUICK_STREAK
+from bot.pipeline.replyguard import BUDGET, HOLD_NOTICE, QUICK_STREAK
 from storage.crypto import TokenCipher
 from storage.db import Database
 from tests.conftest import wait_for

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from bot import replyguard
+from bot.pipeline import replyguard
 from scheduler import jobs
 from storage import crypto, inbox, outbox, receipts
 from storage import users as users_store

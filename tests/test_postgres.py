@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from bot.core.dburl import DatabaseError, mask_url, pg_connect_args
 from storage import outbox
 from storage.db import Database, SchemaNotCurrent, open_database
-from storage.dburl import DatabaseError, mask_url, pg_connect_args
 from storage.lean import in_tx
 from storage.schema import inbox as inbox_table
 from storage.schema import outbox as outbox_table
@@ -57,7 +57,7 @@ def test_libpq_options_become_asyncpg_arguments() -> None:
 
 
 def test_a_bad_database_url_is_a_config_error_without_the_password() -> None:
-    from bot.config import ConfigError, load_config
+    from bot.core.config import ConfigError, load_config
 
     with pytest.raises(ConfigError) as info:
         load_config(None, env={"TEXTWIRE_DATABASE_URL": "mysql://root:hunter2@db/tw"})

@@ -38,7 +38,7 @@ def test_every_link_points_at_something_that_exists() -> None:
 
 
 def test_every_file_named_exists() -> None:
-    """Files named in the text (`BENCHMARKS.md`, `bot/templates/`, `constraints.txt`, ...)."""
+    """Files named in the text (`BENCHMARKS.md`, `bot/gateway/templates/`, `constraints.txt`, ...)."""
     # relative names only: /etc/textwire/config.toml is the operator's, not ours
     named = set(re.findall(r"(?<![/\w.-])((?:[\w-]+/)*[\w-]+\.(?:md|toml|txt|py|ini))\b", README))
     named |= set(re.findall(r"`((?:bot|tests|bench|storage|handlers|scheduler)/[\w/.-]*)`", README))

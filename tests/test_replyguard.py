@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot import replyguard
-from bot.dispatch import Inbound
-from bot.replyguard import (
+from bot.pipeline import replyguard
+from bot.pipeline.dispatch import Inbound
+from bot.pipeline.replyguard import (
     BUDGET,
     BUDGET_WINDOW,
     HOLD_NOTICE,
@@ -42,7 +42,7 @@ async def metric(bot: Bot, line_start: str) -> float:
 
 
 def msg(body: str, at: float, *, sid: str = "SMnew", media: bool = False, priority: bool = False) -> Inbound:
-    from bot.dispatch import Media
+    from bot.pipeline.dispatch import Media
 
     return Inbound(
         id=1,
@@ -287,7 +287,7 @@ async def test_help_names_what_a_newcomer_does_first_in_one_segment(
 ) -> None:
     """\\HELP and the HELP keyword: the first steps (join or create a room, send a receipt photo,
     \\BALANCE), then every family, and how to opt out; one GSM-7 segment."""
-    from bot.segments import fits_one_segment
+    from bot.channels.twilio.segments import fits_one_segment
 
     for body in ("\\HELP", "HELP"):
         form = await bot.text(body)

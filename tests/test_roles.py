@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import build_app
-from bot.cli import _parser
-from bot.config import Config
-from bot.lifecycle import Lifecycle, Part
-from bot.runtime import RUNTIME
+from bot.app.assembly import build_app
+from bot.app.cli import _parser
+from bot.app.runtime import RUNTIME
+from bot.core.config import Config
+from bot.pipeline.lifecycle import Lifecycle, Part
 from tests.conftest import ALICE, BotFactory
 
 OPERATOR = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}

@@ -11,7 +11,7 @@ import pytest
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from bot import replyguard
+from bot.pipeline import replyguard
 from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LOCKED, WRONG, too_long
 from storage import rooms
 from storage.schema import metadata

@@ -21,7 +21,7 @@ import aiohttp
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
-from bot.config import ServerConfig
+from bot.core.config import ServerConfig
 from storage.db import Database
 from tests.conftest import new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio

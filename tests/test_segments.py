@@ -16,15 +16,17 @@ import pytest
 import structlog
 
 import handlers
-from bot import media, middlewares, worker, xaccount
-from bot.config import Config, ServerConfig
-from bot.dispatch import Context
-from bot.ledger import book
-from bot.ledger.intake import saved_replies
-from bot.ledger.money import currency_or_default as currency_of
-from bot.ledger.split import Payment
-from bot.links import LinkSigner, gallery_link
-from bot.segments import fits_one_segment, gsm7_septets, segments
+from bot.channels.twilio.segments import fits_one_segment, gsm7_septets, segments
+from bot.core.config import Config, ServerConfig
+from bot.features.ledger import book
+from bot.features.ledger.intake import saved_replies
+from bot.features.ledger.money import currency_or_default as currency_of
+from bot.features.ledger.split import Payment
+from bot.features.receipts import media
+from bot.features.x import accounts as xaccount
+from bot.gateway.links import LinkSigner, gallery_link
+from bot.pipeline import middlewares, worker
+from bot.pipeline.dispatch import Context
 from handlers import account, help, keywords, ledger, post, rooms
 from handlers import media as photos
 from storage.ledger import ReceiptAmount
@@ -48,7 +50,7 @@ def _deps() -> Any:
 
 
 def _ctx() -> Context:
-    from bot.app import build_dispatcher
+    from bot.app.assembly import build_dispatcher
 
     entries = tuple(build_dispatcher().all_help_entries())
     return Context(deps=cast(Any, None), log=structlog.get_logger(), help_entries=entries)
@@ -124,7 +126,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("link first", lambda: xaccount.link_reply(_deps(), LINK_TOKEN, first=True).text),
     ("link", lambda: xaccount.link_reply(_deps(), LINK_TOKEN).text),
     ("relink", lambda: xaccount.relink_reply(_deps(), LINK_TOKEN).text),
-    ("connected", lambda: f"Connected @{HANDLE}"),  # bot/xlink.py
+    ("connected", lambda: f"Connected @{HANDLE}"),  # bot/features/x/link.py
     (
         "disconnected",
         lambda: (

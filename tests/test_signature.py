@@ -1,4 +1,4 @@
-"""bot/signature.py against twilio's own RequestValidator."""
+"""bot/channels/twilio/signature.py against twilio's own RequestValidator."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from bot.signature import SignatureChecker
+from bot.channels.twilio.signature import SignatureChecker
 
 TOKEN = "12345678901234567890123456789012"
 

@@ -1,4 +1,4 @@
-"""bot/ledger/split.py: equal splits with leftover cents in a fixed order, and settling."""
+"""bot/features/ledger/split.py: equal splits with leftover cents in a fixed order, and settling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.ledger.split import Expense, Payment, net_positions, settle, split_equally, split_order
+from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_equally, split_order
 
 
 def test_leftover_cents_go_to_the_others_first_then_the_payer() -> None:

@@ -247,7 +247,7 @@ def test_the_next_step_names_the_script_that_started_the_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`make run` starts `.venv/bin/textwire serve` in the checkout: that is what runs chat."""
-    from bot.startup import textwire_command
+    from bot.app.startup import textwire_command
 
     script = tmp_path / ".venv" / "bin" / "textwire"
     script.parent.mkdir(parents=True)
@@ -262,8 +262,8 @@ def test_the_next_step_names_the_script_that_started_the_server(
 
 
 def test_a_public_url_on_this_machine_but_another_port_is_warned_about() -> None:
-    from bot.config import load_config
-    from bot.startup import public_url_warning
+    from bot.app.startup import public_url_warning
+    from bot.core.config import load_config
 
     env = {"TEXTWIRE_SERVER_PORT": "9000"}
     assert load_config(REPO / "config.toml", env=env).server.public_url == "http://127.0.0.1:9000"
@@ -278,7 +278,7 @@ def test_a_public_url_on_this_machine_but_another_port_is_warned_about() -> None
 
 
 async def test_chat_says_which_url_it_tried_and_which_setting_moves_it() -> None:
-    from bot.chat import unreachable
+    from bot.app.chat import unreachable
 
     port = free_port()  # nothing listens there
     url = f"http://127.0.0.1:{port}/twilio/sms"

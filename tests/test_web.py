@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from bot import web
-from bot.dispatch import Context, HandlerResult, Inbound, Router
+from bot.gateway import routes as web
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from storage.db import sqlite_path
 from tests.conftest import ALICE, Bot, BotFactory, wait_for
 
@@ -53,7 +53,9 @@ async def test_same_webhook_ten_times_concurrently_is_one_row_and_one_reply(
 
 async def test_forged_missing_and_wrong_url_signatures_are_403_and_store_nothing(bot: Bot) -> None:
     form = bot.form("\\HELP")
-    forged = RequestValidator("not-the-token").compute_signature(bot.config.public_base + "/twilio/sms", form)
+    forged = RequestValidator("not-the-token").compute_signature(
+        bot.config.public_base + "/twilio/sms", form
+    )
     wrong_url = bot.signature(form, url="https://attacker.example/twilio/sms")
     other_path = bot.signature(form, path="/twilio/status")
     for signature in (forged, "", wrong_url, other_path):
@@ -206,7 +208,7 @@ async def test_readyz_is_503_when_the_database_is_down(bot: Bot) -> None:
 async def test_metrics_need_loopback_or_the_bearer_token(bot_factory: BotFactory) -> None:
     bot = await bot_factory(server={"public_url": "https://sms.example.test", "metrics_token": "s3cret"})
     # aiohttp's test client is on loopback, so show the token path with a spoofed remote
-    from bot.web import _allowed_operator
+    from bot.gateway.routes import _allowed_operator
 
     class Req:
         remote = "203.0.113.9"
@@ -242,7 +244,7 @@ async def test_the_webhook_asks_the_dispatcher_which_messages_are_priority(bot_f
 
 
 def test_the_webhook_imports_no_handler_module() -> None:
-    """bot/web.py keeps no list of priority commands: it asks the dispatcher."""
+    """bot/gateway/routes.py keeps no list of priority commands: it asks the dispatcher."""
     tree = ast.parse(Path(web.__file__).read_text())
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]

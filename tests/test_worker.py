@@ -6,9 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-from bot.app import build_app
-from bot.dispatch import Command, Context, HandlerResult, Inbound, Router
-from bot.errors import Retry
+from bot.app.assembly import build_app
+from bot.core.errors import Retry
+from bot.pipeline.dispatch import Command, Context, HandlerResult, Inbound, Router
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 
@@ -215,7 +215,7 @@ async def test_a_finished_message_with_nothing_behind_it_claims_nothing_more(
     bot_factory: BotFactory, monkeypatch: Any
 ) -> None:
     """At low rates every text used to cost an empty claim (a transaction) after it was done."""
-    from bot.worker import Worker
+    from bot.pipeline.worker import Worker
 
     claims: list[int] = []
     real = Worker.claim
@@ -246,7 +246,7 @@ async def test_a_replys_dedupe_key_sorts_by_arrival_and_is_the_same_each_handlin
     """The outbox's unique dedupe key of a reply starts with its message's arrival time: a batch
     of replies lands together at the end of the index (one page written, not one a reply), and a
     message handled again (its outcome written twice) queues its reply once."""
-    from bot.worker import reply_key
+    from bot.pipeline.worker import reply_key
     from storage import outbox
 
     first = await bot.text("\\HELP", sender=ALICE)
@@ -287,8 +287,8 @@ async def test_a_message_fed_without_its_user_gets_one_from_load_user(
 ) -> None:
     """`load_user` creates the sender's user when the worker did not set one (`ctx.user` raises
     while unset: the middleware asks `has_user`, or its fallback could never run)."""
-    from bot.dispatch import Context, Inbound
-    from bot.logs import get_logger
+    from bot.core.logs import get_logger
+    from bot.pipeline.dispatch import Context, Inbound
 
     runtime = bot.runtime
     ctx = Context(deps=runtime.deps, log=get_logger(__name__))

@@ -271,7 +271,7 @@ async def test_the_confirm_page_sets_a_strict_cookie_and_a_form_bound_to_it(xbot
 
 async def test_unknown_used_and_expired_links_look_the_same(xbot: XBot) -> None:
     """GET and POST of a token that never existed, one used and one expired: one status, one page."""
-    from bot.xlink import CONFIRM_FIELD, _form_token
+    from bot.features.x.link import CONFIRM_FIELD, _form_token
 
     used = await first_link(xbot)
     expired = await first_link(xbot, sender=BOB)

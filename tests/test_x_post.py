@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot import replyguard
-from bot.xaccount import Refresh, XAccounts, x_accounts
+from bot.features.x.accounts import Refresh, XAccounts, x_accounts
+from bot.pipeline import replyguard
 from storage import xaccounts
 from storage.schema import x_tokens
 from tests.conftest import ALICE, BOB, Bot, XBot, free_port, link_in, new_sid, wait_for

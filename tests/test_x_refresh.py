@@ -8,8 +8,8 @@ import asyncio
 import sqlalchemy as sa
 import structlog
 
-from bot.xaccount import Refresh, XAccounts, x_accounts
-from scheduler import refresh
+from bot.features.x import refresh
+from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from storage import users, xaccounts
 from storage.lean import in_tx
 from storage.schema import x_tokens

@@ -1,0 +1,248 @@
+"""The aiohttp application: routes, and one lifespan (`cleanup_ctx`) that opens and closes every
+resource together: database, HTTP session, transports, features, then the parts that `server.role`
+runs (bot/pipeline/lifecycle.py: writer, worker, sender, scheduler, stopped in reverse).
+
+Roles (SPEC, Contracts): `all` runs everything; `web` the webhooks and pages (and the inbox writer
+behind them); `worker` the worker, sender and scheduler, and only `/healthz`, `/readyz` and
+`/metrics` on `server.port`."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from functools import partial
+
+import aiohttp
+from aiohttp import web
+
+from bot.app.runtime import METRICS, RUNTIME, ReadyCheck, Runtime
+from bot.app.startup import check_folders, open_db
+from bot.channels.twilio.rest import LogTransport, Transport, TwilioTransport
+from bot.channels.twilio.signature import SignatureChecker
+from bot.core.config import Config
+from bot.core.dburl import is_sqlite as db_is_sqlite
+from bot.core.deps import Deps, Services
+from bot.core.devmode import twilio_auth_token
+from bot.core.logs import get_logger
+from bot.core.metrics import Metrics
+from bot.gateway.drain import DRAIN, Drain
+from bot.gateway.ingest import InboxWriter
+from bot.gateway.routes import MAX_BODY, add_routes
+from bot.pipeline.dispatch import Dispatcher, Router
+from bot.pipeline.leases import Leases, new_owner_id
+from bot.pipeline.lifecycle import ROLE_PARTS, Part
+from bot.pipeline.middlewares import load_user, rate_limit
+from bot.pipeline.replyguard import reply_guard
+from bot.pipeline.sender import Sender
+from bot.pipeline.worker import Worker
+from scheduler import Scheduler, register_core_jobs
+from storage import notify
+from storage.health import write_probe
+from storage.notify import Notifier
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Starting:
+    """What a feature's lifespan gets while the app starts: the dependencies so far (with the
+    services of the features started before it), the scheduler to register its jobs with (each
+    job gets the app's final `Deps` as its argument), and the readiness checks to add to."""
+
+    deps: Deps
+    scheduler: Scheduler
+    ready_checks: dict[str, ReadyCheck]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A product feature beyond the core: its routes (added when the app is built) and its
+    lifespan, entered at start-up, which yields `Services` with its own fields set
+    (`dataclasses.replace(starting.deps.services, ...)`) and closes them at shutdown."""
+
+    name: str
+    add_routes: Callable[[web.Application], None] | None = None
+    lifespan: Callable[[Starting], AbstractAsyncContextManager[Services]] | None = None
+
+
+def default_features() -> list[Feature]:
+    from bot.app import features
+
+    return list(features.FEATURES)
+
+
+def build_dispatcher(extra_routers: Sequence[Router] = ()) -> Dispatcher:
+    """The root: outer middlewares, then handlers.ROUTERS in order (`extra_routers` first: tests)."""
+    import handlers
+
+    dp = Dispatcher()
+    dp.outer_middleware(reply_guard)  # outermost: it sees every reply (reply loops)
+    dp.outer_middleware(load_user)
+    dp.outer_middleware(rate_limit)
+    dp.include(*extra_routers, *handlers.ROUTERS)
+    return dp
+
+
+class _Wakeup:
+    """`deps.wake_sender`, bound to the sender once it exists."""
+
+    def __init__(self) -> None:
+        self.target: Callable[[], None] = lambda: None
+
+    def __call__(self) -> None:
+        self.target()
+
+
+def build_app(
+    config: Config,
+    *,
+    transport: Transport | None = None,
+    clock: Callable[[], float] = time.time,
+    features: Sequence[Feature] | None = None,
+    run_scheduler: bool = True,
+    extra_routers: Sequence[Router] = (),
+) -> web.Application:
+    feature_list = default_features() if features is None else list(features)
+    app = web.Application(client_max_size=MAX_BODY)
+    # worker: only /healthz, /readyz and /metrics; web and all: webhooks and pages too
+    serves_web = config.server.role != "worker"
+    add_routes(app, public=serves_web)
+    for feature in feature_list:
+        if serves_web and feature.add_routes is not None:
+            feature.add_routes(app)
+    if config.dev_mode:  # the stand-in of Twilio's media API for `textwire chat --photo`
+        from bot.channels.twilio import devmedia
+
+        devmedia.add_routes(app, config)
+    metrics = Metrics()
+    app[METRICS] = metrics
+    drain = Drain(metrics)
+    app[DRAIN] = drain
+    app.middlewares.insert(0, drain.middleware)  # outermost: it sees every request
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            runtime = await _start(
+                stack, config, metrics, transport, clock, feature_list, run_scheduler, extra_routers
+            )
+            app[RUNTIME] = runtime
+            yield
+        log.info("app.stopped")
+
+    app.cleanup_ctx.append(lifespan)
+    return app
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    config: Config,
+    metrics: Metrics,
+    transport: Transport | None,
+    clock: Callable[[], float],
+    features: Sequence[Feature],
+    run_scheduler: bool,
+    extra_routers: Sequence[Router],
+) -> Runtime:
+    check_folders(config)
+    token, generated = twilio_auth_token(config)
+    if config.dev_mode:
+        log.warning(
+            "dev.mode",
+            detail="no twilio.auth_token: signatures use the development token, replies go to the log",
+            token_file=str(config.data_dir / "dev-twilio-token"),
+            generated=generated,
+        )
+    # The embedded SQLite default migrates itself (`make run` on a fresh clone); PostgreSQL is
+    # migrated by `textwire migrate` and a schema that is not current stops start-up.
+    db = await open_db(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
+    stack.push_async_callback(db.close)
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
+    stack.push_async_callback(http.close)
+
+    if transport is None:
+        if config.dev_mode:
+            transport = LogTransport()
+        else:
+            twilio = TwilioTransport(
+                http, config.twilio, status_callback=f"{config.public_base}/twilio/status"
+            )
+            stack.push_async_callback(twilio.close)
+            transport = twilio
+
+    # Wake-ups: in this process at once, and on PostgreSQL in every other one (LISTEN/NOTIFY).
+    notifier = Notifier(config.database.url)
+    await notifier.start()
+    stack.push_async_callback(notifier.stop)
+    wakeup = _Wakeup()
+    deps = Deps(
+        config=config,
+        db=db,
+        http=http,
+        wake_sender=wakeup,
+        clock=clock,
+        services=Services(transport=transport),
+        metrics=metrics,
+    )
+    owner = new_owner_id()  # this process's claims and heartbeats (bot/pipeline/leases.py)
+    leases = Leases(deps, owner)
+    scheduler = Scheduler(leases=leases)
+    register_core_jobs(scheduler)
+    ready_checks: dict[str, ReadyCheck] = {"database": partial(write_probe, db)}  # a write, not SELECT 1
+    for feature in features:  # each adds its services; the last `deps` is the app's
+        if feature.lifespan is not None:
+            services = await stack.enter_async_context(
+                feature.lifespan(Starting(deps, scheduler, ready_checks))
+            )
+            deps = dataclasses.replace(deps, services=services)
+
+    dispatcher = build_dispatcher(extra_routers)
+    worker = Worker(deps, dispatcher, metrics, owner=owner)
+    sender = Sender(deps, transport, metrics, owner=owner)
+    leases.on_takeover += [worker.wake, sender.wake]
+    notifier.subscribe(notify.INBOX, worker.wake)
+    notifier.subscribe(notify.OUTBOX, sender.wake)
+    wakeup.target = lambda: notifier.publish(notify.OUTBOX)
+    writer = InboxWriter(db, on_commit=lambda: notifier.publish(notify.INBOX))
+    runtime = Runtime(
+        deps=deps,
+        metrics=metrics,
+        checker=SignatureChecker(token),
+        dispatcher=dispatcher,
+        writer=writer,
+        worker=worker,
+        sender=sender,
+        transport=transport,
+        scheduler=scheduler,
+        notifier=notifier,
+        ready_checks=ready_checks,
+        role=config.server.role,
+    )
+
+    async def start_scheduler() -> None:
+        scheduler.start(deps)
+
+    async def stop_scheduler() -> None:
+        scheduler.shutdown()
+
+    available = {
+        "writer": Part("writer", writer.start, writer.stop),
+        "worker": Part("worker", worker.start, worker.stop),
+        "sender": Part("sender", sender.start, sender.stop),
+        "scheduler": Part("scheduler", start_scheduler, stop_scheduler),
+    }
+    wanted = [name for name in ROLE_PARTS[config.server.role] if run_scheduler or name != "scheduler"]
+    # every role heartbeats, and stops heartbeating last (after its parts released their claims)
+    await leases.start()
+    stack.push_async_callback(leases.stop)
+    stack.push_async_callback(runtime.lifecycle.stop)
+    await runtime.lifecycle.start([available[name] for name in wanted])
+    # `app.started` comes from `textwire serve` once the server listens (bot/app/serve.py)
+    log.info("app.ready", role=config.server.role, parts=list(runtime.lifecycle.running))
+    return runtime
+
+
+__all__ = ["Feature", "Starting", "build_app", "build_dispatcher"]

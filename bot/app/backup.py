@@ -1,0 +1,104 @@
+"""`textwire backup PATH`: a consistent copy of the SQLite database while the server runs.
+
+Never copy a live SQLite file (the WAL holds committed pages the main file does not have yet):
+SQLite's online backup API (`sqlite3.Connection.backup`) copies a consistent snapshot through a
+read transaction, which in WAL mode never blocks the server's writers. It runs in a thread, so no
+event loop waits on it. The copy is written next to PATH and renamed into place only after it
+passed `PRAGMA integrity_check`, so PATH is either the old file or a whole new copy.
+
+PostgreSQL has its own tool (`pg_dump`); nothing here prints a database URL (it may hold a password).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.config import Config
+from storage.db import sqlite_path
+
+PG_HINT = (
+    "database.url is PostgreSQL: back it up with pg_dump "
+    '(for example `pg_dump --format=custom --file=textwire.dump "$DATABASE_URL"`), '
+    "restore with pg_restore"
+)
+
+
+class BackupError(Exception):
+    """The backup cannot be made; the message says why and what to do (no secrets)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    pages: int
+    size: int
+
+
+def _check(source: Path, path: Path) -> None:
+    if not source.exists():
+        raise BackupError(f"no database at {source}: run `textwire migrate` or `textwire serve` first")
+    if path.is_dir():
+        raise BackupError(f"{path} is a folder: give the file to write, e.g. {path / 'textwire.db'}")
+    if not path.parent.is_dir():
+        raise BackupError(f"{path.parent} does not exist: create the folder first")
+    with contextlib.suppress(OSError):
+        if path.exists() and path.samefile(source):
+            raise BackupError("PATH is the live database itself: choose another file")
+
+
+def _copy(source: Path, target: Path) -> BackupResult:
+    """Blocking: run it in a thread."""
+    _check(source, target)
+    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    # read-only: a backup never creates or changes the live database
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            # one step (pages=-1): one read snapshot, so the copy is of one moment; WAL writers
+            # go on meanwhile
+            src.backup(dst, pages=-1)
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+            (verdict,) = dst.execute("PRAGMA integrity_check").fetchone()
+            (pages,) = dst.execute("PRAGMA page_count").fetchone()
+        finally:
+            dst.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        src.close()
+    if verdict != "ok":
+        tmp.unlink(missing_ok=True)
+        raise BackupError(f"the copy failed PRAGMA integrity_check ({verdict}); nothing was written")
+    os.chmod(tmp, 0o600)  # the database holds encrypted tokens and phone numbers
+    os.replace(tmp, target)
+    return BackupResult(path=target, pages=int(pages), size=target.stat().st_size)
+
+
+async def backup(config: Config, target: str | os.PathLike[str]) -> BackupResult:
+    source = sqlite_path(config.database.url)
+    if source is None:
+        if config.database.url.startswith("postgresql"):
+            raise BackupError(PG_HINT, exit_code=2)
+        raise BackupError("database.url: only a sqlite:/// file can be backed up here", exit_code=2)
+    path = Path(target)
+    try:
+        return await asyncio.to_thread(_copy, source, path)
+    except sqlite3.Error as exc:
+        raise BackupError(f"SQLite could not copy the database: {exc}") from None
+    except PermissionError as exc:
+        raise BackupError(f"cannot write {exc.filename or path}: check the folder's permissions") from None
+
+
+__all__ = ["PG_HINT", "BackupError", "BackupResult", "backup"]

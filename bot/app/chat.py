@@ -1,0 +1,380 @@
+"""`textwire chat`: text the running bot from a terminal.
+
+Each line typed is POSTed to `{public_url}/twilio/sms` as Twilio would send it, signed with the
+configured auth token (or the development one from the data folder). Lines that start with `:`
+are chat's own: `:photo PATH [caption]` sends an MMS, `:help` lists them. `--photo PATH ...
+[--text CAPTION]` sends one MMS and exits once its replies are in.
+
+Photos (development mode only): chat plays the part of Twilio receiving the MMS. It writes each
+file where the server's stand-in of Twilio's media API serves it (bot/channels/twilio/devmedia.py) and sends the
+webhook with those media URLs, so the worker fetches, judges, cleans, stores and then deletes
+them "at Twilio" exactly as it would in production.
+
+Replies are read from the outbox rows for this number in the same database (polling) and shown
+in full once sent; a reply not sent because the number opted out shows as skipped, one over the
+number's reply budget as delayed (then in full when it goes), one held for a reply loop as held. Rows that carry
+a link are redacted once shown. With piped stdin it texts each line and exits once everything it
+sent has been handled and every reply has been sent or skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import sqlalchemy as sa
+
+from bot.channels.twilio import devmedia
+from bot.channels.twilio.phones import RULE, valid_sender
+from bot.channels.twilio.signature import SignatureChecker
+from bot.core.config import Config
+from bot.core.devmode import twilio_auth_token
+from storage.db import Database
+from storage.outbox import REDACTED
+from storage.schema import inbox, outbox
+
+POLL_SECONDS = 0.3
+SETTLE_SECONDS = 60.0  # how long chat waits for replies before it gives up and exits
+HELP = ":photo PATH [caption]  send a photo as an MMS; :help  this; Ctrl-D  quit"
+
+
+class ChatError(Exception):
+    """Something the person must fix (a missing file, photos outside development mode)."""
+
+
+@dataclass(frozen=True)
+class Photo:
+    data: bytes
+    content_type: str
+
+
+def signed_form(
+    config: Config,
+    token: str,
+    from_phone: str,
+    body: str,
+    media: Sequence[str] = (),
+    content_types: Sequence[str] = (),
+    message_sid: str | None = None,
+) -> tuple[dict[str, str], str]:
+    """The form Twilio would POST for `body` (and media URLs) from `from_phone`, and its signature."""
+    prefix = "MM" if media else "SM"
+    form = {
+        "MessageSid": message_sid or prefix + secrets.token_hex(16),
+        "AccountSid": devmedia.account_sid(config),
+        "From": from_phone,
+        "To": config.twilio.from_number or "+15550000000",
+        "Body": body,
+        "NumMedia": str(len(media)),
+        "NumSegments": "1",
+    }
+    for n, url in enumerate(media):
+        form[f"MediaUrl{n}"] = url
+        form[f"MediaContentType{n}"] = content_types[n] if n < len(content_types) else ""
+    url = f"{config.public_base}/twilio/sms"
+    return form, SignatureChecker(token).sign(url, form.items())
+
+
+def read_photos(config: Config, paths: Sequence[str]) -> list[Photo]:
+    """The files to send, checked the way a phone would (blocking: small local reads)."""
+    if not config.dev_mode:
+        raise ChatError(
+            "photos need development mode (twilio.auth_token empty): with a real Twilio account, "
+            "send the MMS from a phone"
+        )
+    if len(paths) > config.media.max_items:
+        raise ChatError(f"at most {config.media.max_items} photos in one MMS (media.max_items)")
+    photos = []
+    for name in paths:
+        path = Path(name).expanduser()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ChatError(f"cannot read {name}: {exc.strerror or type(exc).__name__}") from None
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        photos.append(Photo(data=data, content_type=content_type))
+    return photos
+
+
+def stage_photos(config: Config, message_sid: str, photos: Sequence[Photo]) -> list[str]:
+    """What Twilio does when it receives an MMS: keep the files, hand out their media URLs.
+    Blocking: run it in a thread."""
+    folder = devmedia.media_dir(config) / message_sid
+    folder.mkdir(parents=True, exist_ok=True)
+    urls = []
+    for photo in photos:
+        media_sid = "ME" + secrets.token_hex(16)
+        (folder / media_sid).write_bytes(photo.data)
+        urls.append(devmedia.media_url(config, message_sid, media_sid))
+    return urls
+
+
+@dataclass
+class Session:
+    """One chat: what was sent, what was shown."""
+
+    config: Config
+    db: Database
+    http: aiohttp.ClientSession
+    token: str
+    phone: str
+    last_shown: int = 0
+    sent_sids: list[str] = field(default_factory=list)
+    delayed: set[int] = field(default_factory=set)  # delayed replies already announced
+    prompt: bool = False
+
+    async def latest_id(self) -> int:
+        async with self.db.read() as conn:
+            value = (
+                await conn.execute(sa.select(sa.func.max(outbox.c.id)).where(outbox.c.to_phone == self.phone))
+            ).scalar()
+        return int(value or 0)
+
+    async def send(self, body: str, photos: Sequence[Photo] = ()) -> bool:
+        """Text the bot (an MMS when there are photos). False when the server did not take it."""
+        message_sid = ("MM" if photos else "SM") + secrets.token_hex(16)
+        urls: list[str] = []
+        if photos:
+            urls = await asyncio.to_thread(stage_photos, self.config, message_sid, photos)
+        form, signature = signed_form(
+            self.config,
+            self.token,
+            self.phone,
+            body,
+            urls,
+            [p.content_type for p in photos],
+            message_sid=message_sid,
+        )
+        url = f"{self.config.public_base}/twilio/sms"
+        try:
+            async with self.http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as resp:
+                if resp.status != 200:
+                    text = (await resp.text())[:200]
+                    print(f"! the bot answered HTTP {resp.status}: {text}", file=sys.stderr, flush=True)
+                    return False
+        except aiohttp.ClientError as exc:
+            print(unreachable(url, exc), file=sys.stderr, flush=True)
+            return False
+        self.sent_sids.append(message_sid)
+        return True
+
+    async def show_new(self) -> int:
+        """Print replies sent (or skipped) since the last call; returns how many."""
+        shown = 0
+        async with self.db.tx() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        outbox.c.id,
+                        outbox.c.body,
+                        outbox.c.redact,
+                        outbox.c.status,
+                        outbox.c.error,
+                        outbox.c.next_attempt_at,
+                        outbox.c.attempts,
+                    )
+                    .where(outbox.c.to_phone == self.phone, outbox.c.id > self.last_shown)
+                    .order_by(outbox.c.id)
+                )
+            ).all()
+            now = time.time()
+            for row in rows:
+                if row.status in ("queued", "sending"):
+                    # shown in order, once it is sent; a reply over the number's budget says so
+                    if row.attempts == 0 and row.next_attempt_at > now and row.id not in self.delayed:
+                        self.delayed.add(row.id)
+                        print(
+                            f"- delayed {row.next_attempt_at - now:.0f} s (reply budget): it follows",
+                            flush=True,
+                        )
+                    break
+                if row.status == "sent":
+                    print(f"< {row.body}", flush=True)
+                elif row.status == "held":
+                    print(f"- held (loop protection, not sent): {row.body}", flush=True)
+                elif row.status == "skipped":
+                    print(f"- skipped ({row.error or 'not sent'}): {row.body}", flush=True)
+                else:
+                    print(f"! {row.status} ({row.error or 'not sent'}): {row.body}", flush=True)
+                shown += 1
+                self.last_shown = row.id
+                if row.redact:
+                    await conn.execute(
+                        sa.update(outbox).where(outbox.c.id == row.id).values(body=REDACTED, redacted=True)
+                    )
+        if shown:
+            self.show_prompt()
+        return shown
+
+    def show_prompt(self) -> None:
+        if self.prompt:
+            print("> ", end="", file=sys.stderr, flush=True)
+
+    async def settled(self) -> bool:
+        """Everything sent has been handled and every reply to it is sent, skipped or failed."""
+        async with self.db.read() as conn:
+            open_inbox = 0
+            if self.sent_sids:
+                open_inbox = (
+                    await conn.execute(
+                        sa.select(sa.func.count()).where(
+                            inbox.c.message_sid.in_(self.sent_sids),
+                            inbox.c.status.not_in(("done", "failed")),
+                        )
+                    )
+                ).scalar_one()
+            open_outbox = (
+                await conn.execute(
+                    sa.select(sa.func.count()).where(
+                        outbox.c.to_phone == self.phone,
+                        outbox.c.id > self.last_shown,
+                    )
+                )
+            ).scalar_one()
+        return open_inbox == 0 and open_outbox == 0
+
+    async def poll(self) -> None:
+        while True:
+            await self.show_new()
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def wait_settled(self, within: float = SETTLE_SECONDS) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            await self.show_new()
+            if await self.settled():
+                return True
+            await asyncio.sleep(POLL_SECONDS)
+        return False
+
+
+def unreachable(url: str, exc: BaseException) -> str:
+    """One line: the URL chat tried, why it failed, and the settings that move it."""
+    reason = str(getattr(exc, "os_error", None) or exc).split("] ")[-1].strip() or type(exc).__name__
+    return (
+        f"! cannot reach {url} ({reason[:120]}): is `textwire serve` running there? chat texts "
+        "server.public_url (TEXTWIRE_SERVER_PUBLIC_URL), which follows server.host and "
+        "server.port (TEXTWIRE_SERVER_PORT) when it is not set; run chat with the same "
+        "config.toml and environment as serve"
+    )
+
+
+async def _line(line: str, session: Session) -> None:
+    """One typed line: chat's own `:` commands, or a text to the bot."""
+    body = line.rstrip("\n")
+    if not body.strip():
+        return
+    if body.startswith(":"):
+        parts = body.split(maxsplit=2)
+        if parts[0] == ":photo" and len(parts) >= 2:
+            try:
+                photos = await asyncio.to_thread(read_photos, session.config, [parts[1]])
+            except ChatError as exc:
+                print(f"! {exc}", file=sys.stderr, flush=True)
+                session.show_prompt()
+                return
+            await session.send(parts[2] if len(parts) > 2 else "", photos)
+        else:
+            print(HELP, file=sys.stderr, flush=True)
+            session.show_prompt()
+        return
+    await session.send(body)
+
+
+async def run_chat(
+    config: Config,
+    from_phone: str,
+    photos: Sequence[str] = (),
+    text: str | None = None,
+) -> int:
+    if not valid_sender(from_phone):  # the webhook would refuse it: say so before anything else
+        print(
+            f"textwire chat: --from {from_phone!r} is not an address the bot answers: {RULE}", file=sys.stderr
+        )
+        return 2
+    token, _ = twilio_auth_token(config)
+    db = Database(config.database.url)
+    url = f"{config.public_base}/twilio/sms"
+    one_shot = bool(photos) or text is not None
+    try:
+        staged = await asyncio.to_thread(read_photos, config, photos) if photos else []
+    except ChatError as exc:
+        print(f"textwire chat: {exc}", file=sys.stderr)
+        await db.close()
+        return 2
+    async with aiohttp.ClientSession() as http:
+        session = Session(config=config, db=db, http=http, token=token, phone=from_phone)
+        try:
+            await db.ping()
+            session.last_shown = await session.latest_id()
+        except Exception as exc:
+            print(
+                f"textwire chat: cannot read the database ({type(exc).__name__}); is `textwire serve` running?",
+                file=sys.stderr,
+            )
+            await db.close()
+            return 1
+        try:
+            if one_shot:
+                if not await session.send(text or "", staged):
+                    return 1
+                return 0 if await _finish(session) else 1
+            return await _conversation(session, url)
+        finally:
+            await db.close()
+
+
+async def _conversation(session: Session, url: str) -> int:
+    interactive = sys.stdin.isatty()
+    loop = asyncio.get_running_loop()
+    if interactive:
+        print(
+            f"Texting {url} as {session.phone}. Type a message and press Enter; {HELP}.",
+            file=sys.stderr,
+        )
+        session.prompt = True
+        print("> ", end="", file=sys.stderr, flush=True)
+        poller = asyncio.create_task(session.poll())
+        try:
+            while True:
+                line = await loop.run_in_executor(None, sys.stdin.readline)
+                if not line:
+                    break
+                await _line(line, session)
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        print(file=sys.stderr)
+        await session.wait_settled(within=5.0)
+        return 0
+    # piped: each line is texted in turn, then wait for what was sent to be answered
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        await _line(line, session)
+        await session.show_new()
+    return 0 if await _finish(session) else 1
+
+
+async def _finish(session: Session) -> bool:
+    if await session.wait_settled():
+        return True
+    print(
+        f"! still waiting for replies after {SETTLE_SECONDS:.0f} s; they will show in the server's log",
+        file=sys.stderr,
+    )
+    return False
+
+
+__all__ = ["ChatError", "Session", "read_photos", "run_chat", "signed_form", "stage_photos"]

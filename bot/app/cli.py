@@ -1,0 +1,171 @@
+"""`textwire serve | chat | keys generate | keys rotate | migrate | backup` (also `python -m bot ...`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from structlog.typing import FilteringBoundLogger
+
+from bot.core.config import ROLES, Config, ConfigError, load_config, replace
+from bot.core.logs import configure_logging, get_logger
+
+
+def _log() -> FilteringBoundLogger:
+    """Bound when used: a module-level logger would be bound before `configure_logging` runs and
+    keep structlog's default (console) output."""
+    return get_logger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textwire", description="SMS bot and gateway worker.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="web server + worker + sender + scheduler in one process")
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        help="all (default): everything; web: webhooks and pages; worker: worker, sender, scheduler "
+        "(and only /healthz, /readyz, /metrics); overrides server.role and TEXTWIRE_SERVER_ROLE",
+    )
+    serve.add_argument("--config", help="config file (default: $TEXTWIRE_CONFIG, then ./config.toml)")
+    chat = sub.add_parser("chat", help="text the running bot from a terminal")
+    chat.add_argument(
+        "--from", dest="from_phone", default="+15550001111", help="the phone number you text from"
+    )
+    chat.add_argument(
+        "--photo",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="send one MMS with this file (repeat for more, up to media.max_items); development mode",
+    )
+    chat.add_argument("--text", help="the MMS's caption (or a single text to send) instead of reading stdin")
+    chat.add_argument("--config")
+    keys = sub.add_parser("keys", help="Fernet keys for tokens at rest")
+    keys.add_argument("action", choices=["generate", "rotate"])
+    keys.add_argument("--config")
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--config")
+    backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
+    backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
+    backup.add_argument("--config")
+    return parser
+
+
+def _load(path: str | None) -> Config:
+    return load_config(path)
+
+
+def serve(config: Config) -> int:
+    from bot.app.serve import serve as serve_async
+
+    loop_factory = None
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        pass
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve_async(config))
+    return 0
+
+
+async def _migrate(config: Config) -> int:
+    from bot.app.startup import open_db
+
+    db = await open_db(config.database.url, migrate=True)
+    revision = await db.revision()
+    await db.close()
+    _log().info("db.migrated", revision=revision)
+    print(f"database at revision {revision}")
+    return 0
+
+
+async def _rotate(config: Config) -> int:
+    from bot.app.startup import open_db
+    from storage import crypto
+
+    keys, _ = crypto.load_keys(config)
+    cipher = crypto.TokenCipher(keys)
+    db = await open_db(config.database.url, migrate=True)
+    try:
+        count = await crypto.rotate_all(db, cipher)
+    finally:
+        await db.close()
+    _log().info("keys.rotated", rows=count)
+    print(f"re-encrypted {count} rows under the newest key")
+    return 0
+
+
+async def _backup(path: str, config: Config) -> int:
+    from bot.app.backup import BackupError, backup
+
+    try:
+        result = await backup(config, path)
+    except BackupError as exc:
+        print(f"textwire backup: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"backed up the database to {result.path} ({result.size} bytes, integrity ok)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "keys" and args.action == "generate":
+        from cryptography.fernet import Fernet
+
+        print(Fernet.generate_key().decode("ascii"))
+        return 0
+    try:
+        config = _load(args.config)
+        if args.command == "serve" and args.role:
+            config = replace(config, server={"role": args.role})
+    except ConfigError as exc:
+        print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "chat":
+        configure_logging("warning", "console", sys.stderr)
+        from bot.app.chat import run_chat
+
+        return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text))
+    if args.command == "backup":  # stdout: its one line, for scripts; warnings to stderr
+        configure_logging("warning", "console", sys.stderr)
+        return asyncio.run(_backup(args.path, config))
+    configure_logging(config.log.level, config.log.format, per_turn=args.command == "serve")
+    from bot.app.serve import json_logs
+    from bot.core.errors import StartupError
+    from storage.crypto import CipherError, KeyMismatch
+
+    try:
+        if args.command in ("migrate", "keys"):  # serve checks them in its start-up
+            from bot.app.startup import check_folders
+
+            check_folders(config)
+        if args.command == "serve":
+            return serve(config)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(config))
+        if args.command == "keys":
+            return asyncio.run(_rotate(config))
+    except ConfigError as exc:
+        _log().error("config.invalid", error=str(exc))
+        print(f"textwire: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        # one line that names the problem and the fix; also a JSON event when logs are JSON
+        if json_logs(config):
+            _log().error("app.start_failed", error=str(exc))
+        print(f"textwire: {exc}", file=sys.stderr)
+        return 2
+    except (KeyMismatch, CipherError) as exc:
+        _log().error("security.key_mismatch", error=str(exc))
+        print(f"textwire: Fernet keys: {exc}", file=sys.stderr)
+        return 2
+    return 1  # pragma: no cover - argparse rejects anything else
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""`python -m bot.app.healthcheck`: the container's HEALTHCHECK. It reads the same configuration as
+`serve` (config file and `TEXTWIRE_*`), so it probes the port the server really listens on."""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+
+from bot.core.config import ConfigError, load_config
+
+WILDCARDS = frozenset({"0.0.0.0", "", "::"})  # noqa: S104 - names of the wildcard addresses
+
+
+def healthz_url() -> str:
+    config = load_config()
+    host = config.server.host
+    if host in WILDCARDS:
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.server.port}/healthz"
+
+
+def main() -> int:
+    try:
+        url = healthz_url()
+    except ConfigError as exc:
+        print(f"healthcheck: configuration error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - a fixed http URL
+            return 0 if resp.status == 200 else 1
+    except OSError as exc:
+        print(f"healthcheck: {url}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

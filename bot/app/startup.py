@@ -1,0 +1,352 @@
+"""Start-up: what can stop it (one line that names the problem and the fix), the listening
+sockets (bound before anything starts), and the block that says where it listens and what next.
+
+Anything during start-up raises `StartupError("what is wrong: how to fix it")`; `textwire serve`
+prints that one line (a JSON event when logs are JSON) and exits with 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import shutil
+import socket
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.core.config import Config
+from bot.core.dburl import mask_url
+from bot.core.devmode import DEV_TOKEN_FILE
+from bot.core.errors import StartupError
+from storage.db import Database, open_database, sqlite_path
+
+# -- folders ---------------------------------------------------------------------------------------
+
+
+def check_writable(path: Path, key: str, env: str) -> None:
+    """Create `path` if needed (0700: it holds the database and the keys) and write a file in it;
+    else one line that says what is wrong (cannot create, not a folder, not writable, read-only
+    or full) and the fix for that case."""
+    if path.exists() and not path.is_dir():
+        raise StartupError(
+            f"{key} {path} is not a folder (a file is in the way): move that file away, "
+            f"or set {key} or {env} to a folder"
+        )
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            problem = f"cannot be created: {blocker} is a file, not a folder"
+            fix = f"move {blocker} away"
+        elif exc.errno in (errno.EROFS, errno.ENOSPC):
+            problem = f"cannot be created: {os.strerror(exc.errno or 0).lower()}"
+            fix = "free the disk or mount it writable"
+        else:
+            parent = next((p for p in path.parents if p.exists()), path.parent)
+            problem = f"cannot be created: {parent} is not writable by this user (uid {os.getuid()}{_owner(parent)})"
+            fix = f"create it (mkdir -p {path}; chown {os.getuid()} {path})"
+        raise StartupError(f"{key} {path} {problem}: {fix}, or set {key} or {env}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".textwire-write-check-"):
+            pass
+    except OSError as exc:
+        owner = _owner(path)
+        problem = {
+            errno.EROFS: "is on a read-only filesystem",
+            errno.ENOSPC: "is on a full disk",
+        }.get(exc.errno or 0, f"is not writable by this user (uid {os.getuid()}{owner})")
+        fix = {
+            errno.EROFS: "mount it writable",
+            errno.ENOSPC: "free some space",
+        }.get(exc.errno or 0, f"make it writable (e.g. chown {os.getuid()} {path})")
+        raise StartupError(f"{key} {path} {problem}: {fix} or set {key} or {env}") from None
+
+
+def _owner(path: Path) -> str:
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        return f"; {candidate} belongs to uid {uid}" if uid != os.getuid() else ""
+    return ""
+
+
+def check_folders(config: Config) -> None:
+    """The data folder, the SQLite file's folder and the local media folder take writes."""
+    check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
+    db_file = sqlite_path(config.database.url)
+    if db_file is not None and db_file.parent.resolve() != config.data_dir.resolve():
+        check_writable(db_file.parent, "database.url", "TEXTWIRE_DATABASE_URL")
+    if config.media.backend == "local":
+        check_writable(Path(config.media.local_dir), "media.local_dir", "TEXTWIRE_MEDIA_LOCAL_DIR")
+
+
+# -- the database ----------------------------------------------------------------------------------
+
+
+async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
+    """`open_database` (whose `DatabaseError` is a `StartupError` already), with a SQLite file that
+    cannot be opened, or a missing driver, as one line too."""
+    try:
+        path = sqlite_path(url)
+        if path is not None:
+            # opened here first: aiosqlite, failing to open, leaves its thread to resolve a future
+            # on a loop that is closed by then (a traceback after the one line)
+            await asyncio.to_thread(_probe_sqlite, path)
+        return await open_database(url, migrate=migrate, check=check)
+    except StartupError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise StartupError(
+            f"database.url {mask_url(url)}: its driver ({exc.name}) is not installed: "
+            "install textwire's pinned dependencies, or set database.url or TEXTWIRE_DATABASE_URL"
+        ) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise StartupError(
+            f"database.url {mask_url(url)}: cannot open ({_reason(exc)}): check the path and its "
+            "folder, or set database.url or TEXTWIRE_DATABASE_URL"
+        ) from None
+
+
+def _probe_sqlite(path: Path) -> None:
+    """Open the SQLite file once; a new one is created 0600 (it holds tokens, if encrypted, and
+    everyone's numbers), and so are its -wal and -shm files (SQLite gives them the database's
+    mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    finally:
+        conn.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (text or type(exc).__name__)[:200]
+
+
+# -- sockets ---------------------------------------------------------------------------------------
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to `host:port` before the app starts, so a port in use stops start-up before
+    anything has started; connections are refused until the server listens on them."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise StartupError(
+            f"server.host {host!r} is not an address of this machine: "
+            "set server.host or TEXTWIRE_SERVER_HOST (127.0.0.1, or 0.0.0.0 for every interface)"
+        ) from None
+    sockets: list[socket.socket] = []
+    seen: set[object] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if address in seen:
+                continue
+            seen.add(address)
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)  # listened on when the app has started (asyncio's create_server)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT") from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"port {port} needs privileges this user does not have: "
+                "set server.port or TEXTWIRE_SERVER_PORT to 1024 or above"
+            ) from None
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({os.strerror(exc.errno or 0)}): "
+            "set server.host / server.port or TEXTWIRE_SERVER_HOST / TEXTWIRE_SERVER_PORT"
+        ) from None
+    return sockets
+
+
+# -- the block -------------------------------------------------------------------------------------
+
+CHAT_FROM = "+15550001111"  # `textwire chat`'s default
+GENERATED_FILES = (DEV_TOKEN_FILE, "fernet.key", "link-signing.key")
+
+
+def existing_files(config: Config) -> set[str]:
+    """The generated files that exist now (compared after start-up: which ones are new)."""
+    return {name for name in GENERATED_FILES if (config.data_dir / name).exists()}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a person starting the server needs to know, as a block and as one JSON event."""
+
+    listening: tuple[str, ...]
+    public_url: str
+    role: str
+    mode: str
+    parts: tuple[str, ...]
+    database: str
+    sms: str
+    x: str
+    media: str
+    generated: tuple[str, ...]
+    dev_files: tuple[str, ...]
+    next_step: str
+    warning: str = ""  # server.public_url on this machine, on another port
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "listening": list(self.listening),
+            "public_url": self.public_url,
+            "role": self.role,
+            "mode": self.mode,
+            "dev_files": list(self.dev_files),
+            "parts": list(self.parts),
+            "database": self.database,
+            "sms": self.sms,
+            "x": self.x,
+            "media": self.media,
+            "generated": list(self.generated),
+            "next": self.next_step.replace(f" --from {CHAT_FROM}", ""),  # a phone would be masked
+            "warning": self.warning,
+        }
+
+    def block(self) -> str:
+        lines = [
+            f"textwire is listening on {', '.join(self.listening)}",
+            f"  public URL   {self.public_url}   (Twilio and browsers use this)",
+            *([f"  warning      {self.warning}"] if self.warning else []),
+            f"  role         {self.role}: {', '.join(self.parts) or 'web only'}",
+            f"  mode         {self.mode}",
+        ]
+        if self.dev_files:
+            lines[-1] += ": no twilio.auth_token, so replies go to the log; development secrets in"
+        for path in self.dev_files:
+            note = "  (generated now)" if path in self.generated else ""
+            lines.append(f"               {path}{note}")
+        lines += [
+            f"  database     {self.database}",
+            f"  SMS          {self.sms}",
+            f"  X posting    {self.x}",
+            f"  media        {self.media}",
+        ]
+        if self.next_step:
+            lines.append(f"  next         {self.next_step}")
+        return "\n".join(lines)
+
+
+def summary(
+    config: Config, sockets: Iterable[socket.socket], parts: Iterable[str], existed: set[str]
+) -> Summary:
+    listening = []
+    for sock in sockets:
+        host, port = sock.getsockname()[:2]
+        listening.append(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    dev_files = tuple(
+        str(config.data_dir / name) for name in GENERATED_FILES if (config.data_dir / name).exists()
+    )
+    generated = tuple(
+        str(config.data_dir / name)
+        for name in GENERATED_FILES
+        if name not in existed and (config.data_dir / name).exists()
+    )
+    if config.dev_mode:
+        sms = "development: replies are logged, `textwire chat` shows them"
+    else:
+        sender = config.twilio.from_number or config.twilio.messaging_service_sid
+        sms = f"Twilio, from {sender}"
+    x = "on" if config.x.client_id else "off (set x.client_id and x.client_secret to post to X)"
+    if config.media.backend == "s3":
+        media = f"S3 bucket {config.s3.bucket}"
+    else:
+        media = f"local folder {config.media.local_dir}"
+    next_step = ""
+    if config.dev_mode and config.server.role != "worker":
+        next_step = f"in another terminal: {textwire_command()} chat --from {CHAT_FROM}"
+    return Summary(
+        listening=tuple(listening),
+        public_url=config.public_base,
+        role=config.server.role,
+        mode="development" if config.dev_mode else "production",
+        parts=tuple(parts),
+        database=database_label(config.database.url),
+        sms=sms,
+        x=x,
+        media=media,
+        generated=generated,
+        dev_files=dev_files if config.dev_mode else (),
+        next_step=next_step,
+        warning=public_url_warning(config) or "",
+    )
+
+
+def textwire_command() -> str:
+    """How to run textwire again from here, as the person started it: `textwire` when that is on
+    PATH and is this one, else the path of the running script (`.venv/bin/textwire` from a
+    checkout), else `python -m bot` with this interpreter."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "textwire" and argv0.exists():
+        found = shutil.which("textwire")
+        if found is not None and Path(found).resolve() == argv0.resolve():
+            return "textwire"
+        try:
+            relative = argv0.resolve().relative_to(Path.cwd())
+            return str(relative) if relative.parent != Path(".") else f"./{relative}"
+        except ValueError:
+            return str(argv0.resolve())
+    python = Path(sys.executable)
+    try:
+        return f"{python.relative_to(Path.cwd())} -m bot"
+    except ValueError:
+        return f"{python} -m bot"
+
+
+def public_url_warning(config: Config) -> str | None:
+    """A public URL on this machine that is not where the server listens: `textwire chat` (and a
+    browser) would knock on the wrong door."""
+    public = urlsplit(config.public_base)
+    if public.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    port = public.port or (443 if public.scheme == "https" else 80)
+    if port == config.server.port:
+        return None
+    return (
+        f"server.public_url {config.public_base} is on this machine but the server listens on port "
+        f"{config.server.port}: set server.public_url (TEXTWIRE_SERVER_PUBLIC_URL) to where Twilio and "
+        "browsers reach it, or leave it unset to follow server.host and server.port"
+    )
+
+
+def database_label(url: str) -> str:
+    """The database without its password."""
+    path = sqlite_path(url)
+    return f"SQLite {path}" if path is not None else mask_url(url)
+
+
+__all__ = [
+    "StartupError",
+    "Summary",
+    "bind",
+    "check_folders",
+    "check_writable",
+    "database_label",
+    "existing_files",
+    "open_db",
+    "public_url_warning",
+    "summary",
+    "textwire_command",
+]

@@ -1,0 +1,1 @@
+"""Channels: how messages arrive and replies leave. One folder a channel (twilio/ for SMS and MMS)."""

@@ -1,0 +1,305 @@
+"""Sending SMS: through Twilio's Messages API, or to the log in development mode.
+
+Twilio: a send is one POST of the form `messages.create_async` sends (To, From or
+MessagingServiceSid, Body, StatusCallback) to Messages.json, over keep-alive connections of its
+own (`bot/channels/twilio/http1.py`: aiohttp's client cost a third of a text's CPU), with a timeout, keeping the
+status, error code and Retry-After of a failed answer. The twilio library lists messages (`find`)
+through an `AsyncHttpClient` of ours over the app's aiohttp session, which builds the Basic
+header by hand, applies a timeout (the library's async client ignores its own) and raises the
+same `SendError` (TwilioRestException drops the headers). PROTOCOL.md sections 1 and 10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import quote, quote_plus, urlsplit
+
+import aiohttp
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from bot.channels.twilio.http1 import HttpError, Origin
+from bot.core.config import TwilioConfig
+from bot.core.logs import get_logger, mask_phone
+
+log = get_logger(__name__)
+
+OPTED_OUT = 21610
+
+
+class SendError(Exception):
+    """Twilio did not take the message. `retryable` says whether to try again later."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        if self.status is None:  # connection error or timeout: a rare duplicate beats a lost SMS
+            return True
+        return self.status == 429 or self.status >= 500
+
+    @property
+    def opted_out(self) -> bool:
+        return self.code == OPTED_OUT
+
+
+@dataclass(frozen=True)
+class Sent:
+    sid: str
+    status: str
+
+
+class Transport(Protocol):
+    async def send(self, to: str, body: str) -> Sent: ...
+
+    async def find(self, to: str, body: str, since: float) -> list[Sent]:
+        """Messages already accepted for `to` with `body` since `since` (oldest first); raises
+        SendError when that cannot be known."""
+        ...
+
+
+CLOCK_ALLOWANCE_SECONDS = 2.0  # our clock against Twilio's, and date_created's whole seconds
+FIND_LIMIT = 200
+
+
+# A send's form is mostly the same strings every time (the field names, From, StatusCallback, and
+# often To and Body): urlencode quotes each one in Python, 11 us a send, 1 us from this cache.
+_quoted = functools.lru_cache(maxsize=1024)(quote_plus)
+
+
+def form_encoded(form: list[tuple[str, str]]) -> bytes:
+    """`urllib.parse.urlencode(form)`, with each quoted string remembered."""
+    return "&".join(f"{_quoted(key)}={_quoted(value)}" for key, value in form).encode("ascii")
+
+
+def basic_auth_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _refused(status: int, text: str, headers: Mapping[str, str]) -> SendError:
+    """A 4xx or 5xx answer: Twilio's error code and message from its JSON body, and Retry-After."""
+    code: int | None = None
+    message = f"HTTP {status}"
+    try:
+        payload: Any = json.loads(text)
+        if isinstance(payload, dict):
+            code = int(payload["code"]) if payload.get("code") is not None else None
+            message = str(payload.get("message") or message)
+    except (ValueError, TypeError, KeyError):
+        pass
+    return SendError(message, status=status, code=code, retry_after=_retry_after(headers))
+
+
+class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
+    """The twilio library's HTTP seam, over the app's aiohttp session, with a real timeout."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+        super().__init__(logger=None, is_async=True, timeout=timeout)
+        self._session = session
+        self._timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the twilio library passes it; we apply it with asyncio.timeout
+        allow_redirects: bool = False,
+    ) -> Response:
+        send_headers = dict(headers or {})
+        if auth is not None:
+            send_headers["Authorization"] = basic_auth_header(*auth)
+        form: list[tuple[str, str]] = []
+        for key, value in (data or {}).items():
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                form.append((key, str(item)))
+        body: bytes | None = None
+        if form:  # encoded here: aiohttp's FormData would build a multipart writer (a uuid4) per send
+            body = form_encoded(form)
+            send_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        query = [(k, str(v)) for k, v in (params or {}).items() if v is not None]
+        try:
+            async with asyncio.timeout(timeout or self._timeout):
+                async with self._session.request(
+                    method.upper(),
+                    uri,
+                    params=query or None,
+                    data=body,
+                    headers=send_headers,
+                    allow_redirects=allow_redirects,
+                ) as resp:
+                    text = await resp.text()
+                    status = resp.status
+                    resp_headers = dict(resp.headers)
+        except TimeoutError:
+            raise SendError("timed out waiting for Twilio") from None
+        except aiohttp.ClientError as exc:
+            raise SendError(f"could not reach Twilio: {type(exc).__name__}") from None
+        if status >= 400:
+            raise _refused(status, text, resp_headers)
+        return Response(status, text, resp_headers)
+
+
+SEND_HEADERS = {"Accept": "application/json", "User-Agent": "textwire"}
+
+
+class TwilioTransport:
+    def __init__(self, session: aiohttp.ClientSession, config: TwilioConfig, status_callback: str) -> None:
+        self._status_callback = status_callback
+        self._timeout = config.timeout_seconds
+        self._http = SessionHttpClient(session, config.timeout_seconds)
+        self._client = Client(config.account_sid, config.auth_token, http_client=self._http)
+        base = config.api_base.rstrip("/")
+        self._client.api.base_url = base
+        self._origin = Origin(base)
+        path = urlsplit(base).path
+        self._send_head = self._origin.head(
+            "POST",
+            f"{path}/2010-04-01/Accounts/{quote(config.account_sid, safe='')}/Messages.json",
+            {
+                **SEND_HEADERS,
+                "Authorization": basic_auth_header(config.account_sid, config.auth_token),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        self._from = (
+            ("MessagingServiceSid", config.messaging_service_sid)
+            if config.messaging_service_sid
+            else ("From", config.from_number)
+        )
+
+    async def close(self) -> None:
+        await self._origin.close()
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    async def send(self, to: str, body: str) -> Sent:
+        """POST Messages.json with the fields `create_async` sends, and read the new message's
+        sid and status from the answer (the library's request building and its MessageInstance,
+        with three RFC 2822 dates parsed, were 16 us a send; BENCHMARKS.md)."""
+        field, sender = self._from
+        form = form_encoded(
+            [("To", to), (field, sender), ("Body", body), ("StatusCallback", self._status_callback)]
+        )
+        try:
+            answer = await self._origin.request(self._send_head, form, timeout=self._timeout)
+        except TimeoutError:
+            raise SendError("timed out waiting for Twilio") from None
+        except HttpError as exc:
+            raise SendError(f"could not reach Twilio: {exc}") from None
+        text = answer.body.decode("utf-8", "replace")
+        if answer.status >= 400:
+            raise _refused(answer.status, text, answer.headers)
+        try:
+            message: Any = json.loads(text)
+            return Sent(sid=str(message["sid"]), status=str(message.get("status") or "queued"))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # Twilio took it (2xx) but its answer cannot be read: tried again after a look
+            # for it (`find`), as after a send that timed out
+            raise SendError(f"Twilio's answer could not be read (HTTP {answer.status})") from None
+
+    async def find(self, to: str, body: str, since: float) -> list[Sent]:
+        """The account's messages that could be the reply whose try, claimed at `since`, ended
+        with an unknown outcome (its process died mid-send, or Twilio did not answer in time).
+
+        How a sent message is matched:
+        - Twilio lists the account's Messages filtered by `To` = the recipient and `DateSent>=`
+          the claim's UTC date (its filter works on whole days), newest first, at most
+          FIND_LIMIT of them. A message Twilio accepted but has not sent yet has no DateSent and
+          is not listed: a takeover comes STALE_SECONDS after the owner's last heartbeat, by
+          when Twilio has usually sent it.
+        - It went out from this account (`direction` outbound-*),
+        - with exactly this body (Twilio keeps the body it was given),
+        - and was created no earlier than the claim time, less CLOCK_ALLOWANCE_SECONDS (Twilio's
+          `date_created` has whole seconds; the clocks may differ a little): a message created
+          before the claim belongs to an earlier reply.
+        The sender then drops candidates already recorded as another outbox row's `twilio_sid`
+        (the same text to the same person twice) and takes the oldest one left.
+        """
+        day = datetime.fromtimestamp(since - CLOCK_ALLOWANCE_SECONDS, UTC).date().isoformat()
+        earliest = since - CLOCK_ALLOWANCE_SECONDS
+        try:
+            listed = await self._client.messages.list_async(
+                to=to, date_sent_after=day, limit=FIND_LIMIT, page_size=50
+            )
+        except SendError:
+            raise
+        except Exception as exc:  # an answer the library could not read
+            raise SendError(f"could not list messages: {type(exc).__name__}") from None
+        found = [
+            Sent(sid=str(m.sid), status=str(m.status or "sent"))
+            for m in listed
+            if str(m.direction or "").startswith("outbound")
+            and m.body == body
+            and m.date_created is not None
+            and m.date_created.timestamp() >= earliest
+        ]
+        found.reverse()  # oldest first
+        return found
+
+
+_LINKS = re.compile(r"(/x/link/)[A-Za-z0-9_\-]+|((?:sig|exp)=)[^&\s]+")
+
+
+def mask_links(text: str) -> str:
+    """Links that grant something (X link tokens, gallery signatures) masked for logs."""
+    return _LINKS.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+
+
+class LogTransport:
+    """Development mode: replies go to the log (links masked); `textwire chat` reads the outbox."""
+
+    async def send(self, to: str, body: str) -> Sent:
+        log.info("sms.sent.dev", to=mask_phone(to), text=mask_links(body))
+        return Sent(sid="DV" + secrets.token_hex(16), status="sent")
+
+    async def find(self, to: str, body: str, since: float) -> list[Sent]:
+        return []  # nothing leaves the process: a resend is only another log line
+
+
+__all__ = [
+    "LogTransport",
+    "SendError",
+    "Sent",
+    "SessionHttpClient",
+    "Transport",
+    "TwilioTransport",
+    "basic_auth_header",
+    "mask_links",
+]

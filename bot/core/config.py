@@ -1,0 +1,356 @@
+"""Configuration: `config.toml` for defaults, `TEXTWIRE_<SECTION>_<KEY>` for overrides and secrets.
+
+Every key has a type and a default. Unknown sections or keys (in the file, or a `TEXTWIRE_*`
+variable that names none), and values that do not cast, raise `ConfigError` naming the key, which
+stops start-up. `database.url` and `media.local_dir` default to places under `server.data_dir`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.core.dburl import is_postgres, mask_url
+
+ENV_PREFIX = "TEXTWIRE_"
+NOT_KEYS = frozenset({"TEXTWIRE_CONFIG"})  # TEXTWIRE_* variables that are not config keys
+TEST_PREFIX = "TEXTWIRE_TEST_"  # the test suite's own settings (e.g. TEXTWIRE_TEST_PG_URL)
+
+
+class ConfigError(Exception):
+    """A bad or missing configuration value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    data_dir: str = "data"
+    metrics_token: str = ""
+    role: str = "all"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///data/textwire.db"
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    account_sid: str = ""
+    auth_token: str = ""
+    from_number: str = ""
+    messaging_service_sid: str = ""
+    api_base: str = "https://api.twilio.com"
+    media_hosts: tuple[str, ...] = ("mms.twiliocdn.com", "media.twiliocdn.com")
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class XConfig:
+    client_id: str = ""
+    client_secret: str = ""
+    api_base: str = "https://api.x.com"
+    authorize_url: str = "https://x.com/i/oauth2/authorize"
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    backend: str = "local"
+    local_dir: str = "data/media"
+    max_bytes: int = 5_242_880
+    max_items: int = 10
+    max_pixels: int = 40_000_000
+    decode_concurrency: int = 2
+    ocr: bool = True  # read receipt totals (bot/ocr); off: amounts come from captions and \AMOUNT
+    ocr_concurrency: int = 1
+
+
+@dataclass(frozen=True)
+class S3Config:
+    bucket: str = ""
+    endpoint_url: str = ""
+    public_endpoint_url: str = ""
+    region: str = "us-east-1"
+    server_side_encryption: str = "AES256"
+    kms_key_id: str = ""
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    fernet_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    per_sender_per_minute: int = 30
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 128
+    max_attempts: int = 5
+    outage_retry_hours: float = 24.0
+    send_retry_hours: float = 1.0
+    poll_seconds: float = 1.0
+    retry_base_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    x: XConfig = field(default_factory=XConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    s3: S3Config = field(default_factory=S3Config)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    @property
+    def dev_mode(self) -> bool:
+        """Development mode: no Twilio auth token configured (SPEC, Clarifications)."""
+        return not self.twilio.auth_token
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.server.data_dir)
+
+    @property
+    def public_base(self) -> str:
+        return self.server.public_url.rstrip("/")
+
+
+ROLES = ("all", "web", "worker")
+# keys that went away, with what replaced them
+RETIRED = {("worker", "enabled"): "replaced by server.role: 'web' takes webhooks and runs no worker"}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("server", "role"): ROLES,
+    ("media", "backend"): ("local", "s3"),
+    ("log", "format"): ("auto", "json", "console"),
+    ("log", "level"): ("debug", "info", "warning", "error", "critical"),
+    ("s3", "server_side_encryption"): ("AES256", "aws:kms", ""),
+}
+
+
+def _cast(key: str, hint: Any, value: Any, *, from_env: bool) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if (
+            from_env
+            and isinstance(value, str)
+            and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off")
+        ):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if from_env and isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if from_env and isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if typing.get_origin(hint) is tuple:
+        if from_env and isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover - a programming error
+
+
+def _section_types() -> dict[str, type[Any]]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _validate(config: Config) -> None:
+    for (section, key), choices in _CHOICES.items():
+        value = getattr(getattr(config, section), key)
+        if value not in choices:
+            raise ConfigError(
+                f"{section}.{key}: must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            )
+    for section, key in (
+        ("server", "public_url"),
+        ("twilio", "api_base"),
+        ("x", "api_base"),
+        ("x", "authorize_url"),
+    ):
+        value = getattr(getattr(config, section), key)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{section}.{key}: expected an http(s) URL, got {value!r}")
+    if not (0 < config.server.port < 65536):
+        raise ConfigError(f"server.port: expected 1-65535, got {config.server.port}")
+    url = config.database.url
+    if not (url.startswith("sqlite:///") or is_postgres(url)):
+        raise ConfigError(
+            f"database.url: expected sqlite:///... or postgresql://user:pass@host:5432/db, got {mask_url(url)!r}"
+        )
+    if config.media.backend == "s3" and not config.s3.bucket:
+        raise ConfigError("s3.bucket: required when media.backend is 's3'")
+    if config.s3.server_side_encryption == "aws:kms" and not config.s3.kms_key_id:
+        raise ConfigError("s3.kms_key_id: required when s3.server_side_encryption is 'aws:kms'")
+    for section, key in (
+        ("media", "max_bytes"),
+        ("media", "max_items"),
+        ("media", "max_pixels"),
+        ("media", "decode_concurrency"),
+        ("media", "ocr_concurrency"),
+        ("limits", "per_sender_per_minute"),
+        ("worker", "concurrency"),
+        ("worker", "max_attempts"),
+    ):
+        if getattr(getattr(config, section), key) < 1:
+            raise ConfigError(f"{section}.{key}: must be at least 1")
+    if config.twilio.auth_token and not (config.twilio.from_number or config.twilio.messaging_service_sid):
+        raise ConfigError("twilio.from_number: set it or twilio.messaging_service_sid to send replies")
+    if config.twilio.auth_token and not config.twilio.account_sid:
+        raise ConfigError("twilio.account_sid: required when twilio.auth_token is set")
+
+
+def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
+    """`TEXTWIRE_SERVER_PROT: unknown setting; did you mean TEXTWIRE_SERVER_PORT?`"""
+    retired = {f"{ENV_PREFIX}{s.upper()}_{k.upper()}": hint for (s, k), hint in RETIRED.items()}
+    if name in retired:
+        return f"{name}: unknown setting ({retired[name]})"
+    close = difflib.get_close_matches(name, [*known, *NOT_KEYS], n=1, cutoff=0.8)
+    if close:
+        return f"{name}: unknown setting; did you mean {close[0]}?"
+    return f"{name}: unknown setting; TEXTWIRE_<SECTION>_<KEY> must name a key of config.toml"
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the file (a missing default ./config.toml means built-in defaults), then the environment."""
+    env = os.environ if env is None else env
+    explicit = path is not None or bool(env.get("TEXTWIRE_CONFIG"))
+    file_path = Path(path if path is not None else env.get("TEXTWIRE_CONFIG") or "config.toml")
+    raw: dict[str, Any] = {}
+    if file_path.exists():
+        try:
+            raw = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
+    elif explicit:
+        raise ConfigError(f"config file {file_path} does not exist")
+
+    sections = _section_types()
+    values: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    for section, body in raw.items():
+        if section not in sections:
+            raise ConfigError(f"{section}: unknown section in {file_path}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section}: expected a table")
+        hints = typing.get_type_hints(sections[section])
+        for key, value in body.items():
+            if key not in hints:
+                hint = RETIRED.get((section, key))
+                raise ConfigError(
+                    f"{section}.{key}: unknown key in {file_path}" + (f" ({hint})" if hint else "")
+                )
+            values[section][key] = _cast(f"{section}.{key}", hints[key], value, from_env=False)
+
+    known = {
+        f"{ENV_PREFIX}{s.upper()}_{k.upper()}": (s, k)
+        for s, cls in sections.items()
+        for k in typing.get_type_hints(cls)
+    }
+    for name, value in env.items():
+        if name in known:
+            section, key = known[name]
+            hint = typing.get_type_hints(sections[section])[key]
+            values[section][key] = _cast(name, hint, value, from_env=True)
+        elif name.startswith(ENV_PREFIX) and name not in NOT_KEYS and not name.startswith(TEST_PREFIX):
+            raise ConfigError(_unknown_env(name, known))
+
+    # the public URL follows where the server listens unless it is set (in the file to something
+    # other than the default, or in the environment): `TEXTWIRE_SERVER_PORT=9000` alone must not
+    # leave `textwire chat` and the signatures pointing at port 8080
+    server = values["server"]
+    if server.get("public_url", ServerConfig.public_url) == ServerConfig.public_url and (
+        f"{ENV_PREFIX}SERVER_PUBLIC_URL" not in env
+    ):
+        host = str(server.get("host", ServerConfig.host))
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host  # noqa: S104
+        shown = f"[{host}]" if ":" in host else host
+        server["public_url"] = f"http://{shown}:{server.get('port', ServerConfig.port)}"
+
+    # the SQLite file and the local media live under the data folder unless they are set
+    data_dir = str(values["server"].get("data_dir", ServerConfig.data_dir)).rstrip("/") or "/"
+    values["database"].setdefault("url", f"sqlite:///{data_dir}/textwire.db")
+    values["media"].setdefault("local_dir", str(Path(data_dir) / "media"))
+
+    built = Config(**{name: cls(**values[name]) for name, cls in sections.items()})
+    _validate(built)
+    if "security" in raw and raw["security"].get("fernet_keys"):
+        raise ConfigError(
+            "security.fernet_keys: keep keys out of config.toml; set TEXTWIRE_SECURITY_FERNET_KEYS"
+        )
+    return built
+
+
+def replace(config: Config, **sections: Mapping[str, Any]) -> Config:
+    """A copy of `config` with some keys of some sections changed (tests and the chat command)."""
+    changes = {
+        name: dataclasses.replace(getattr(config, name), **dict(body)) for name, body in sections.items()
+    }
+    return dataclasses.replace(config, **changes)
+
+
+__all__ = [
+    "ROLES",
+    "Config",
+    "ConfigError",
+    "DatabaseConfig",
+    "LimitsConfig",
+    "LogConfig",
+    "MediaConfig",
+    "S3Config",
+    "SecurityConfig",
+    "ServerConfig",
+    "TwilioConfig",
+    "WorkerConfig",
+    "XConfig",
+    "load_config",
+    "replace",
+]

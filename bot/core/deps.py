@@ -1,0 +1,56 @@
+"""The typed dependencies every handler and job gets (`ctx.deps`, a job's argument): one frozen
+object for the app's life, built once every feature has started.
+
+`Services` holds what the features provide, one typed field each (None while a feature is off or
+not started); nothing is looked up by a string.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from bot.core.config import Config
+from bot.core.metrics import Metrics
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.channels.twilio.rest import Transport
+    from bot.features.ocr.reader import OcrReader
+    from bot.features.receipts.media import MediaPipeline
+    from bot.features.x.accounts import XAccounts
+    from bot.gateway.links import LinkSigner
+    from storage.crypto import TokenCipher
+    from storage.media import MediaStore
+
+
+@dataclass(frozen=True)
+class Services:
+    transport: Transport | None = None  # how replies leave (Twilio, or the log in development)
+    cipher: TokenCipher | None = None  # tokens at rest (bot/features/x/link.py)
+    x: XAccounts | None = None  # posting to X; None when x.client_id is empty
+    link_signer: LinkSigner | None = None  # gallery and local media links (bot/features/receipts/gallery.py)
+    media_store: MediaStore | None = None  # receipts' photos (bot/features/receipts/media.py)
+    media_pipeline: MediaPipeline | None = None  # fetch, check and clean photos from Twilio
+    ocr: OcrReader | None = None  # receipt totals (bot/ocr); None when media.ocr is off
+
+
+@dataclass(frozen=True)
+class Deps:
+    config: Config
+    db: Database
+    http: aiohttp.ClientSession
+    wake_sender: Callable[[], None] = lambda: None
+    clock: Callable[[], float] = time.time
+    services: Services = field(default_factory=Services)
+    metrics: Metrics = field(default_factory=Metrics)  # the app's counters (/metrics)
+
+    def now(self) -> float:
+        return self.clock()
+
+
+__all__ = ["Deps", "Services"]

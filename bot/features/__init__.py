@@ -1,0 +1,1 @@
+"""The product's features beyond the pipeline: X, receipts, the ledger, OCR."""

@@ -1,0 +1,132 @@
+"""A room's ledger, computed when asked from its receipts and payments (storage/ledger.py), and
+the words replies use for it: names, positions and the settling line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.channels.twilio.segments import fits_one_segment
+from bot.core.logs import mask_phone
+from bot.features.ledger.money import Currency, currency_or_default
+from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_equally
+from storage import ledger as store
+
+FORMER = "a former member"
+NAME_MAX = 20
+# letters (those GSM-7 has, so a reply stays one plain segment), digits and single spaces
+_NAME = re.compile(r"^[A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ]+(?: [A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ]+)*$")
+
+Party = int | None  # a user id; None: a former member whose account is gone
+
+
+def valid_name(name: str) -> bool:
+    return 1 <= len(name) <= NAME_MAX and bool(_NAME.match(name))
+
+
+def name_key(name: str) -> str:
+    return name.casefold()
+
+
+def display_names(people: list[store.Member]) -> dict[Party, str]:
+    """`\\NAME` else the masked number; two members with one name are told apart by their digits,
+    a member who left by `\\STOP` (`store.is_former`: the name they had is all that is kept) by
+    "(left)"."""
+    counts: dict[str, int] = {}
+    for p in people:
+        if p.name:
+            counts[name_key(p.name)] = counts.get(name_key(p.name), 0) + 1
+    names: dict[Party, str] = {None: FORMER}
+    for p in people:
+        if p.name and counts[name_key(p.name)] == 1:
+            names[p.user_id] = p.name
+        elif p.name and store.is_former(p):
+            names[p.user_id] = f"{p.name} (left)"
+        elif p.name:
+            names[p.user_id] = f"{p.name} ({p.phone[-4:]})"
+        else:
+            names[p.user_id] = mask_phone(p.phone)
+    return names
+
+
+@dataclass(frozen=True)
+class RoomLedger:
+    currency: Currency
+    net: dict[Party, int]
+    settlement: list[Payment[Party]]
+    names: dict[Party, str]
+    uncounted: int
+    member_ids: tuple[int, ...]
+    formers: frozenset[int] = frozenset()  # parties who left by \\STOP (their receipts: FORMER)
+
+    def name(self, party: Party) -> str:
+        return self.names.get(party, FORMER)
+
+    def position(self, party: Party) -> int:
+        return self.net.get(party, 0)
+
+
+async def room_ledger(conn: AsyncConnection, room_id: str) -> RoomLedger:
+    cur = currency_or_default(await store.room_currency(conn, room_id))
+    book = await store.room_book(conn, room_id, cur.code)
+    current = await store.members(conn, room_id)
+    expenses = []
+    for receipt in book.receipts:
+        shares = split_equally(receipt.amount, list(receipt.members)) or [(receipt.payer, receipt.amount)]
+        expenses.append(Expense[Party](receipt.payer, shares))
+    payments = [Payment[Party](p.payer, p.payee, p.amount) for p in book.payments]
+    order: list[Party] = [m.user_id for m in current]
+    net = net_positions(expenses, payments, order=order)
+    others = {p for p in net if p is not None and p not in order}
+    people = current + list((await store.people(conn, others)).values())
+    return RoomLedger(
+        currency=cur,
+        net=net,
+        settlement=settle(net),
+        names=display_names(people),
+        uncounted=book.uncounted,
+        member_ids=tuple(m.user_id for m in current),
+        formers=frozenset(p.user_id for p in people if store.is_former(p)),
+    )
+
+
+def position_phrase(minor: int, cur: Currency) -> str:
+    if minor > 0:
+        return f"you are owed {cur.format(minor)}"
+    if minor < 0:
+        return f"you owe {cur.format(-minor)}"
+    return "you are settled up"
+
+
+def balance_line(room_name: str, ledger: RoomLedger) -> str:
+    """`house: Bob pays Alice $7.72, Carol pays Alice $7.72.` or `house: all settled.`"""
+    if not ledger.settlement:
+        text = f"{room_name}: all settled."
+    else:
+        debts = ", ".join(
+            f"{ledger.name(p.payer)} pays {ledger.name(p.payee)} {ledger.currency.format(p.amount)}"
+            for p in ledger.settlement
+        )
+        text = f"{room_name}: {debts}."
+    if ledger.uncounted:
+        s = "s" if ledger.uncounted != 1 else ""
+        note = f"{text} {ledger.uncounted} receipt{s} in another currency not counted."
+        if fits_one_segment(note) or not fits_one_segment(text):
+            text = note  # said when it fits, or when the debts take more than one segment anyway
+    return text
+
+
+__all__ = [
+    "FORMER",
+    "NAME_MAX",
+    "Party",
+    "RoomLedger",
+    "balance_line",
+    "display_names",
+    "name_key",
+    "position_phrase",
+    "room_ledger",
+    "valid_name",
+]

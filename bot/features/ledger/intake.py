@@ -1,0 +1,105 @@
+"""A new receipt's amount, and the one reply for an MMS of receipts.
+
+The amount: a caption with exactly one amount wins (only for a message with one photo: a caption
+cannot say which of several photos it is for); else the photo's total as OCR reads it (or the
+PDF's text layer); else none, and the reply asks for `\\AMOUNT`. A receipt in another currency
+than its room's is kept with that currency and not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.channels.twilio.segments import fits_one_segment
+from bot.features.ledger.book import RoomLedger, position_phrase
+from bot.features.ledger.money import Amount, Currency, currency
+from bot.features.ocr.reader import OcrReader
+from storage.ledger import ReceiptAmount
+
+ASK = "Reply \\AMOUNT 12.34 to set it."
+
+
+@dataclass(frozen=True)
+class Found:
+    minor: int | None
+    currency: str | None
+    source: str | None  # caption | ocr | pdf
+    ocr_status: str | None  # ok | none | ask (None: not read)
+
+
+async def read_amount(
+    reader: OcrReader | None, data: bytes, kind: str, caption: Amount | None, room: Currency
+) -> Found:
+    if caption is not None:
+        return Found(caption.minor, caption.currency.code, "caption", None)
+    if reader is None:
+        return Found(None, None, None, None)
+    exponent = room.exponent
+    reading = await reader.read(data, kind, exponent)
+    code = reading.currency or room.code
+    found = currency(code)
+    if reading.minor is None or found is None or found.exponent != exponent:
+        # nothing sure, or a currency whose decimals differ from the room's: ask
+        return Found(None, None, None, reading.status if reading.minor is None else "ask")
+    return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status)
+
+
+def _fmt(r: ReceiptAmount) -> str:
+    cur = currency(r.currency or "")
+    assert r.amount_minor is not None
+    return cur.format(r.amount_minor) if cur else f"{r.currency} {r.amount_minor}"
+
+
+def saved_replies(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int) -> list[str]:
+    """The reply to saved receipts, richest first, then shorter forms for when it (and what is
+    said about photos that were not saved) would not fit one segment.
+
+    `Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all.`; the shapes
+    for no total, another currency, and several photos (one reply sums them up)."""
+    cur = ledger.currency
+    counted = [r for r in items if r.amount_minor and r.currency == cur.code]
+    foreign = [r for r in items if r.amount_minor and r.currency != cur.code]
+    missing = [r for r in items if r.amount_minor is None]
+    ways = len(ledger.member_ids)
+    position = position_phrase(ledger.position(sender), cur)
+    split = f"split {ways} ways, {position}" if ways > 1 else f"you are its only member, {position}"
+    if len(items) == 1:
+        if counted:
+            return [
+                f"Saved {_fmt(counted[0])} to {room_name}: {split}. \\BALANCE for all.",
+                f"Saved {_fmt(counted[0])} to {room_name}: {position}.",
+            ]
+        if foreign:
+            return [
+                f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
+                f"Reply \\AMOUNT 12.34 to count it in {cur.code}.",
+                f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
+            ]
+        if missing:
+            return [f"Saved to {room_name}; no total found. {ASK}"]
+        return [f"Saved to {room_name}."]
+    head = f"Saved {len(items)} receipts to {room_name}"
+    total = cur.format(sum(r.amount_minor or 0 for r in counted))
+    photos = ", ".join(str(r.media_index + 1) for r in missing)
+    s = "s" if len(missing) > 1 else ""
+    full = f"{head}, {total} in all: {split}." if counted else f"{head}."
+    compact = f"{head}, {total} in all: {position}." if counted else f"{head}."
+    if missing:
+        full += f" No total on photo{s} {photos}: reply \\AMOUNT 12.34 for each, in order."
+        compact += f" No total on {len(missing)} photo{s}: reply \\AMOUNT 12.34 for each."
+    if foreign:
+        full += f" Not counted: {', '.join(_fmt(r) for r in foreign)} in a {cur.code} room."
+        compact += f" {len(foreign)} in another currency not counted."
+    if counted and not missing and not foreign:
+        full += " \\BALANCE for all."
+    minimal = f"{head}." + (" Some need \\AMOUNT 12.34." if missing else "")
+    return [full, compact, minimal]
+
+
+def saved_reply(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int) -> str:
+    """The richest form of `saved_replies` that fits one segment."""
+    forms = saved_replies(room_name, items, ledger, sender)
+    return next((f for f in forms if fits_one_segment(f)), forms[-1])
+
+
+__all__ = ["ASK", "Found", "read_amount", "saved_replies", "saved_reply"]

@@ -1,0 +1,83 @@
+"""What the gallery shows of a room's ledger: each receipt's amount and who paid it, the
+settling payments, and the payments made (computed when the page is asked for)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.features.ledger.book import room_ledger
+from bot.features.ledger.money import currency
+from storage.schema import payments, receipts
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    amount: str  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
+    paid_by: str
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    currency: str
+    receipts: dict[str, ReceiptLine]  # by receipt id
+    settle: list[str]  # "Bob pays Alice $7.73"
+    positions: list[str]  # "Alice: owed $15.45" (only those not settled)
+    payments: list[tuple[float, str]]  # (when, "Carol paid Alice $11.45"), newest first
+
+
+async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str]) -> LedgerView:
+    book = await room_ledger(conn, room_id)
+    cur = book.currency
+    lines: dict[str, ReceiptLine] = {}
+    if receipt_ids:
+        rows = (
+            await conn.execute(
+                sa.select(
+                    receipts.c.id, receipts.c.uploader_id, receipts.c.amount_minor, receipts.c.currency
+                ).where(receipts.c.id.in_(receipt_ids))
+            )
+        ).all()
+        for r in rows:
+            payer = None if r.uploader_id is None else int(r.uploader_id)
+            amount = ""
+            if r.amount_minor:
+                own = currency(str(r.currency or cur.code))
+                amount = own.format(int(r.amount_minor)) if own else f"{r.currency} {r.amount_minor}"
+                if own != cur:
+                    amount += " (not counted)"
+            if payer is None or payer in book.formers:  # gone, or left by \\STOP: "a former member" (SPEC)
+                paid_by = None
+            else:  # someone who has left and has nothing on the books: the number the receipt recorded
+                paid_by = book.names.get(payer) or r.uploader_phone_masked
+            lines[str(r.id)] = ReceiptLine(amount=amount, paid_by=paid_by or book.name(None))
+    settle = [
+        f"{book.name(p.payer)} pays {book.name(p.payee)} {cur.format(p.amount)}" for p in book.settlement
+    ]
+    positions = []
+    for party, value in book.net.items():
+        if value > 0:
+            positions.append(f"{book.name(party)}: owed {cur.format(value)}")
+        elif value < 0:
+            positions.append(f"{book.name(party)}: owes {cur.format(-value)}")
+    prow = (
+        await conn.execute(
+            sa.select(payments)
+            .where(payments.c.room_id == room_id)
+            .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+            .limit(200)
+        )
+    ).all()
+    paid = []
+    for p in prow:
+        own = currency(str(p.currency))
+        shown = own.format(int(p.amount_minor)) if own else f"{p.currency} {p.amount_minor}"
+        payer = None if p.payer_id is None else int(p.payer_id)
+        payee = None if p.payee_id is None else int(p.payee_id)
+        paid.append((float(p.created_at), f"{book.name(payer)} paid {book.name(payee)} {shown}"))
+    return LedgerView(cur.code, lines, settle, positions, paid)
+
+
+__all__ = ["LedgerView", "ReceiptLine", "ledger_view"]

@@ -1,0 +1,153 @@
+"""Reading a stored receipt's total in the worker, never on the event loop.
+
+Photos go through rapidocr-onnxruntime (PP-OCR detection and recognition models shipped inside
+its wheel: nothing is downloaded at run time) in a thread, at most `media.ocr_concurrency` at
+once (a semaphore, like image decoding in bot/features/receipts/media.py), each engine with one ONNX thread so a
+receipt never takes more than its core. Engines are made on first use and kept, one per slot.
+A PDF gives its text layer (pypdf); a PDF without one gives no amount. Any failure of the
+engine is "no total" (the reply asks for `\\AMOUNT`), never a failed message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from PIL import Image
+
+from bot.core.deps import Deps
+from bot.core.logs import get_logger
+from bot.core.metrics import Metrics
+from bot.features.ocr.total import Box, Reading, total_of_boxes, total_of_text
+
+log = get_logger(__name__)
+
+MAX_SIDE = 1600  # photos are scaled down to this before OCR: receipts stay legible, time stays low
+MAX_PDF_PAGES = 5
+MAX_PDF_CHARS = 50_000
+
+
+class Engine(Protocol):
+    def __call__(self, image: Any) -> tuple[Any, Any]: ...
+
+
+def new_engine() -> Engine:
+    """rapidocr with its bundled models; one ONNX thread, no 180-degree classifier (upright
+    receipts: orientation is applied when the photo is cleaned)."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine: Engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=False)
+    return engine
+
+
+def _image_array(data: bytes) -> Any:
+    import numpy as np
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.seek(0)
+        rgb = im.convert("RGB")
+    if max(rgb.size) > MAX_SIDE:
+        rgb.thumbnail((MAX_SIDE, MAX_SIDE))
+    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])  # BGR, as OpenCV reads
+
+
+def boxes_of(engine: Engine, data: bytes) -> list[Box]:
+    """Blocking: run it in a thread."""
+    result, _elapsed = engine(_image_array(data))
+    return [Box(points=r[0], text=str(r[1]), score=float(r[2])) for r in result or []]
+
+
+def pdf_text(data: bytes) -> str:
+    """The text layer of the first pages ("" when there is none). Blocking."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    parts: list[str] = []
+    for page in reader.pages[:MAX_PDF_PAGES]:
+        parts.append(page.extract_text(extraction_mode="layout") or "")
+        if sum(len(p) for p in parts) > MAX_PDF_CHARS:
+            break
+    return "\n".join(parts)[:MAX_PDF_CHARS]
+
+
+class OcrReader:
+    """One per app. `read` returns a Reading and never raises for a bad file or engine.
+
+    OCR runs on its own threads (`concurrency` of them), not the loop's default executor: the
+    same few threads reuse their memory, where a different thread each time would grow the
+    process by a malloc arena per thread."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        engine_factory: Callable[[], Engine] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.metrics = metrics  # textwire_ocr_total{outcome}
+        self.slots = asyncio.Semaphore(max(1, concurrency))
+        self._engines: list[Engine] = []
+        self._factory = engine_factory
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ocr")
+        self.claimed = 0  # messages whose photos are being read or wait to be
+
+    def claim(self, limit: int) -> bool:
+        """A place for one message's photos, unless `limit` messages hold one already (then its
+        worker slot should not wait too). Checked and taken in one step on the event loop.
+        Every True is followed by one `release`."""
+        if self.claimed >= limit:
+            return False
+        self.claimed += 1
+        return True
+
+    def release(self) -> None:
+        self.claimed -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, data: bytes, exponent: int) -> Reading:
+        engine = self._engines.pop() if self._engines else (self._factory or new_engine)()
+        try:
+            return total_of_boxes(boxes_of(engine, data), exponent)
+        finally:
+            self._engines.append(engine)
+
+    async def read(self, data: bytes, kind: str, exponent: int) -> Reading:
+        started = time.monotonic()
+        try:
+            if kind == "pdf":
+                text = await asyncio.to_thread(pdf_text, data)
+                reading = (
+                    total_of_text(text, exponent) if text.strip() else Reading(None, "none", reason="no text")
+                )
+            else:
+                async with self.slots:
+                    loop = asyncio.get_running_loop()
+                    reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
+        except Exception as exc:  # a broken file or engine is "no total": the reply asks
+            log.warning("ocr.failed", kind=kind, error=type(exc).__name__)
+            if self.metrics is not None:
+                self.metrics.ocr_by["failed"].inc()
+            return Reading(None, "none", reason="ocr failed")
+        if self.metrics is not None:
+            self.metrics.ocr_by["read" if reading.minor is not None else "asked"].inc()
+        log.info(
+            "ocr.read",
+            kind=kind,
+            status=reading.status,
+            reason=reading.reason,
+            candidates=len(reading.candidates),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return reading
+
+
+def reader_of(deps: Deps) -> OcrReader | None:
+    return deps.services.ocr
+
+
+__all__ = ["Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text", "reader_of"]

@@ -1,0 +1,1 @@
+"""Receipts: stored photos and PDFs, the gallery, and their clean-up jobs."""

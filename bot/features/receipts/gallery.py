@@ -1,0 +1,193 @@
+"""The receipt gallery: `GET /rooms/{room_id}/receipts?exp=...&sig=...`, a plain HTML page of a
+room's receipts, newest first, each opened through a presigned URL of a few minutes.
+
+Links are signed with HMAC-SHA256 over (purpose, subject, expiry) and live 1 hour. The signing key
+is derived with HKDF from each configured Fernet key (the first signs, any verifies, so a key
+rotation does not break links in flight), or, with no keys configured, generated once into
+`{data_dir}/link-signing.key` (0600). The local media backend serves its files through
+`GET /media/{key}?exp=...&sig=...`, signed the same way for a few minutes.
+
+An expired or altered link gets 403 and a page that says how to get a new one. Pages are
+`Cache-Control: no-store` and `Referrer-Policy: no-referrer`, so a presigned URL never leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from bot.app.assembly import Feature, Starting
+from bot.app.runtime import RUNTIME
+from bot.core.deps import Services
+from bot.core.logs import get_logger
+from bot.features.ledger.view import ledger_view
+from bot.features.receipts import media
+from bot.gateway import pages
+from bot.gateway.expect import expect_continue
+from bot.gateway.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
+from storage.media import KEY_PATTERN, LocalMediaStore
+from storage.schema import receipts, rooms
+
+log = get_logger(__name__)
+
+PAGE_LIMIT = 200
+FORMER_MEMBER = "a former member"
+
+
+# -- pages -----------------------------------------------------------------------------------------
+
+# presigned URLs point at the media store (S3, a CDN, or this server), so photos may come from anywhere
+_IMG_SRC = "* data:"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One receipt as the gallery shows it."""
+
+    url: str
+    is_pdf: bool
+    who: str
+    when: str
+    iso: str
+    caption: str
+    amount: str = ""  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
+
+
+def _denied(verdict: str, what: str) -> web.Response:
+    """403 for an expired or altered link: a gallery link says how to get a new one, a photo link
+    says to reload the gallery (its links are fresh for a few minutes after each load)."""
+    reason = "This link has expired." if verdict == "expired" else "This link is not valid."
+    if what == "gallery":
+        hint = "Gallery links work for 1 hour. Text \\RECEIPTS to the bot to get a new one."
+    else:
+        hint = "Photo links work for a few minutes. Reload the gallery page to get fresh ones."
+    return pages.message("Link expired or not valid", hint, heading=reason, status=403)
+
+
+def _when(ts: float) -> tuple[str, str]:
+    """(shown, ISO 8601) of a time: "2026-11-23 10:55 UTC"."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC"), moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _verdict(request: web.Request, signer: LinkSigner, purpose: str, subject: str, max_age: int) -> str:
+    """The request's `exp` and `sig` checked for `purpose` and `subject`: "ok", "expired", "invalid"."""
+    query = request.query
+    now = request.app[RUNTIME].deps.now()
+    return signer.check(
+        purpose, subject, query.get("exp", ""), query.get("sig", ""), now=now, max_age=max_age
+    )
+
+
+async def gallery(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    signer = signer_of(runtime.deps)
+    store = media.store_of(runtime.deps)
+    if signer is None or store is None:
+        raise web.HTTPServiceUnavailable(text="the gallery is not running")
+    room_id = request.match_info["room_id"]
+    verdict = _verdict(request, signer, "gallery", room_id, GALLERY_SECONDS)
+    if verdict != "ok":
+        log.info("gallery.denied", verdict=verdict)
+        return _denied(verdict, "gallery")
+    async with runtime.deps.db.read() as conn:
+        room = (await conn.execute(sa.select(rooms.c.name).where(rooms.c.id == room_id))).first()
+        rows = (
+            await conn.execute(
+                sa.select(receipts)
+                .where(receipts.c.room_id == room_id)
+                .order_by(receipts.c.created_at.desc(), receipts.c.message_sid, receipts.c.media_index)
+                .limit(PAGE_LIMIT)
+            )
+        ).all()
+        ledger = await ledger_view(conn, room_id, [str(r.id) for r in rows]) if room is not None else None
+    if room is None or ledger is None:
+        return pages.message("Room not found", "This room does not exist any more.", status=404)
+    urls = await asyncio.gather(*(store.url(r.object_key) for r in rows))
+    items = []
+    for row, url in zip(rows, urls, strict=True):
+        line = ledger.receipts.get(str(row.id))
+        who = FORMER_MEMBER if row.uploader_id is None else row.uploader_phone_masked or FORMER_MEMBER
+        if line is not None and row.uploader_id is not None:
+            who = line.paid_by  # their \NAME when they set one
+        when, iso = _when(row.created_at)
+        is_pdf = row.content_type == "application/pdf"
+        items.append(
+            Item(
+                url=url,
+                is_pdf=is_pdf,
+                who=who,
+                when=when,
+                iso=iso,
+                caption=row.caption or "",
+                amount=line.amount if line is not None else "",
+            )
+        )
+    log.info("gallery.viewed", room_id=room_id, receipts=len(items))
+    return pages.render(
+        "gallery.html",
+        title=f"Receipts of {room.name}",
+        img_src=_IMG_SRC,
+        room=room.name,
+        items=items,
+        truncated=len(items) >= PAGE_LIMIT,
+        settle=ledger.settle,
+        positions=ledger.positions,
+        payments=[(_when(at), text) for at, text in ledger.payments],
+        currency=ledger.currency,
+    )
+
+
+async def local_media(request: web.Request) -> web.StreamResponse:
+    """A file of the local media backend, through a signed link of a few minutes."""
+    runtime = request.app[RUNTIME]
+    signer = signer_of(runtime.deps)
+    store = media.store_of(runtime.deps)
+    key = request.match_info["key"]
+    if signer is None or not isinstance(store, LocalMediaStore) or not KEY_PATTERN.match(key):
+        raise web.HTTPNotFound()
+    verdict = _verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
+    if verdict != "ok":
+        return _denied(verdict, "media")
+    try:
+        data = await store.get(key)
+    except FileNotFoundError:
+        raise web.HTTPNotFound() from None
+    return web.Response(
+        body=data,
+        content_type=media.CONTENT_TYPES[key.rsplit(".", 1)[1]],
+        headers={
+            "Cache-Control": "private, max-age=300",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": "inline",
+        },
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/rooms/{room_id}/receipts", gallery, expect_handler=expect_continue)
+    app.router.add_get("/media/{key:rooms/.+}", local_media, expect_handler=expect_continue)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
+    """The link signer, then the media store and pipeline (bot/features/receipts/media.py), which sign local file
+    links with it."""
+    signer = await make_signer(starting.deps.config)
+    services = dataclasses.replace(starting.deps.services, link_signer=signer)
+    with_signer = dataclasses.replace(starting.deps, services=services)
+    async with media.lifespan(dataclasses.replace(starting, deps=with_signer)) as services:
+        yield services
+
+
+FEATURE = Feature(name="gallery", add_routes=add_routes, lifespan=lifespan)
+
+__all__ = ["FEATURE", "add_routes", "gallery", "local_media"]

@@ -1,0 +1,232 @@
+"""X accounts at run time: links, access tokens with serialized refreshes, unlinking.
+
+X refresh tokens are single use: two refreshes of one user at once sign that user out. So a
+refresh holds a per-user lock in this process and a lease on the token row across processes,
+and commits the new pair (compare-and-swap on the row's version) before anyone uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.deps import Deps
+from bot.core.logs import get_logger
+from bot.features.x.client import TokenSet, XAuthRejected, XClient, XError
+from bot.pipeline.dispatch import Reply
+from storage import outbox, users, xaccounts
+from storage.crypto import CipherError, TokenCipher
+from storage.lean import in_tx
+from storage.users import User
+
+log = get_logger(__name__)
+
+REFRESH_LEEWAY = 60.0  # refresh when the access token expires within this
+NOT_SET_UP = "Posting to X is not set up on this number."
+# The first text of a new number when X is not set up: what the number is for, and where to start.
+WELCOME_NO_X = (
+    "Welcome to textwire! Share receipts in a room: \\CREATE room pw or \\JOIN room pw, then send "
+    "photos. \\HELP for more."
+)
+NOT_SET_UP_HELP = f"{NOT_SET_UP} Send \\HELP for the commands."
+RELINK = "Your X connection stopped working."
+
+
+class Refresh(enum.Enum):
+    OK = "ok"
+    DEAD = "dead"  # X rejected the refresh token: relink needed
+    GONE = "gone"  # no tokens (unlinked meanwhile)
+
+
+def link_reply(deps: Deps, token: str, *, first: bool = False) -> Reply:
+    """One segment with a public URL of up to 40 characters (SPEC, Clarifications)."""
+    url = f"{deps.config.public_base}/x/link/{token}"
+    if first:
+        return Reply(
+            f"Welcome to textwire! Connect X to post your texts: {url} (10 min). \\HELP: commands",
+            redact=True,
+            kind="x-link",
+        )
+    return Reply(
+        f"Connect X to post your texts: {url} (10 min). \\HELP: commands", redact=True, kind="x-link"
+    )
+
+
+def relink_reply(deps: Deps, token: str) -> Reply:
+    """The SMS after X rejected a user's refresh token."""
+    return Reply(f"{RELINK} Reconnect: {deps.config.public_base}/x/link/{token} (10 min)", redact=True)
+
+
+@dataclass(frozen=True)
+class Access:
+    token: str
+    version: int  # of the token row: a 401 forces a refresh of exactly this version
+
+    def __repr__(self) -> str:
+        return f"Access(version={self.version})"
+
+
+class XAccounts:
+    def __init__(self, deps: Deps, client: XClient, cipher: TokenCipher) -> None:
+        self.deps = deps
+        self.client = client
+        self.cipher = cipher
+        self.owner = f"x-{secrets.token_hex(6)}"
+        self.refresh_stopped = False  # set by the refresh job's burst guard; a restart re-arms it
+        self._locks: dict[int, list[Any]] = {}  # user id -> [lock, users of it]
+
+    # -- links ----------------------------------------------------------------------------------
+    async def new_link(self, user_id: int) -> str:
+        async with self.deps.db.tx() as conn:
+            return await xaccounts.create_link(conn, user_id, self.deps.now())
+
+    async def link_reply(self, user: User, *, first: bool = False) -> Reply:
+        return link_reply(self.deps, await self.new_link(user.id), first=first)
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def store(self, user_id: int, tokens: TokenSet) -> str:
+        return self.cipher.encrypt(
+            user_id, {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
+        )
+
+    async def access(self, user_id: int, *, unlink_on_dead: bool = True) -> tuple[Refresh, Access | None]:
+        """A usable access token, refreshed on demand when it expires within 60 s. Raises XError
+        when X cannot be reached for the refresh, CipherError when no key reads the row."""
+        row = await xaccounts.load_tokens(self.deps.db, user_id)
+        if row is None:
+            return Refresh.GONE, None
+        if row.expires_at > self.deps.now() + REFRESH_LEEWAY:
+            return Refresh.OK, Access(
+                self.cipher.decrypt(user_id, row.ciphertext)["access_token"], row.version
+            )
+        return await self.refresh(user_id, unlink_on_dead=unlink_on_dead)
+
+    async def refresh(
+        self,
+        user_id: int,
+        *,
+        stale_version: int | None = None,
+        unlink_on_dead: bool = True,
+        leeway: float = REFRESH_LEEWAY,
+    ) -> tuple[Refresh, Access | None]:
+        """Refresh unless the token is valid for `leeway` more seconds (someone else may just have
+        refreshed it). `stale_version`: force a refresh of that version (X answered 401 to its
+        access token). Raises XError when X is unreachable."""
+        entry = self._locks.setdefault(user_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await self._refresh_locked(user_id, stale_version, unlink_on_dead, leeway)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[user_id]  # keep the map small: only users being refreshed
+
+    async def _refresh_locked(
+        self, user_id: int, stale_version: int | None, unlink_on_dead: bool, leeway: float
+    ) -> tuple[Refresh, Access | None]:
+        for _ in range(100):  # another process holds the lease: wait for its new pair
+            now = self.deps.now()
+            async with self.deps.db.tx() as conn:
+                row = await xaccounts.load_tokens(in_tx(conn), user_id)
+                if row is None:
+                    return Refresh.GONE, None
+                fresh = row.expires_at > now + leeway
+                if (stale_version is None and fresh) or (
+                    stale_version is not None and row.version != stale_version
+                ):
+                    return Refresh.OK, Access(
+                        self.cipher.decrypt(user_id, row.ciphertext)["access_token"], row.version
+                    )
+                leased = await xaccounts.take_lease(
+                    conn, user_id=user_id, owner=self.owner, now=now, version=row.version
+                )
+            if leased is not None:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise XError("token refresh lease not released")
+        try:
+            refresh_token = self.cipher.decrypt(user_id, leased.ciphertext)["refresh_token"]
+            new = await self.client.refresh(refresh_token)
+        except XAuthRejected:
+            if unlink_on_dead:
+                await self.mark_dead(user_id)
+            else:
+                async with self.deps.db.tx() as conn:
+                    await xaccounts.release_lease(conn, user_id=user_id, owner=self.owner)
+            return Refresh.DEAD, None
+        except (XError, CipherError):
+            async with self.deps.db.tx() as conn:
+                await xaccounts.release_lease(conn, user_id=user_id, owner=self.owner)
+            raise
+        async with self.deps.db.tx() as conn:
+            committed = await xaccounts.finish_refresh(
+                conn,
+                user_id=user_id,
+                owner=self.owner,
+                version=leased.version,
+                ciphertext=self.store(user_id, new),
+                expires_at=new.expires_at,
+                now=self.deps.now(),
+            )
+        if not committed:  # the lease ran out and another refresh won: X has revoked our pair
+            log.error("token.refresh_lost_race", user_id=user_id)
+            return Refresh.DEAD, None
+        log.debug("token.refreshed", user_id=user_id)
+        return Refresh.OK, Access(new.access_token, leased.version + 1)
+
+    # -- unlinking ------------------------------------------------------------------------------
+    async def mark_dead(
+        self, user_id: int, *, text_user: bool = True, reason: str = "rejected"
+    ) -> Reply | None:
+        """X rejected the refresh token, or the stored token does not decrypt for this user
+        (`reason="unreadable"`): delete the tokens, mark the user for relinking, and give them one
+        fresh link (only the first time for this grant). With `text_user` the link is queued as an
+        SMS here; without, it is returned for the caller to answer with."""
+        now = self.deps.now()
+        reply: Reply | None = None
+        async with self.deps.db.tx() as conn:
+            await xaccounts.unlink_account(conn, user_id, needs_relink=True)
+            first = await xaccounts.mark_relink_notified(conn, user_id, now)
+            phone = await users.phone_of(conn, user_id)
+            if first and phone:
+                token = await xaccounts.create_link(conn, user_id, now)
+                reply = relink_reply(self.deps, token)
+                if text_user:
+                    await outbox.enqueue(
+                        conn,
+                        to=phone,
+                        body=reply.text,
+                        redact=True,
+                        dedupe_key=f"relink:{user_id}:{int(now)}",
+                        now=now,
+                    )
+        log.warning("token.dead", user_id=user_id, notified=first, reason=reason)
+        self.deps.metrics.x_errors_by["refresh_dead"].inc()
+        if text_user:
+            if reply is not None:
+                self.deps.wake_sender()
+            return None
+        return reply
+
+    async def revoke_and_delete(self, user_id: int) -> bool:
+        """`\\UNLINK` and `\\STOP`: revoke the refresh token at X (ends the grant), delete both."""
+        row = await xaccounts.load_tokens(self.deps.db, user_id)
+        if row is not None:
+            try:
+                tokens = self.cipher.decrypt(user_id, row.ciphertext)
+                await self.client.revoke(tokens["refresh_token"])
+            except (XError, CipherError) as exc:  # deleted here all the same
+                log.warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
+        async with self.deps.db.tx() as conn:
+            await xaccounts.unlink_account(conn, user_id, needs_relink=False)
+        return row is not None
+
+
+def x_accounts(deps: Deps) -> XAccounts | None:
+    """The X service, or None when posting to X is not configured (`x.client_id` empty)."""
+    return deps.services.x

@@ -1,0 +1,315 @@
+"""Connecting X: `/x/link/{token}` (confirm page, then POST) and `/x/callback`.
+
+The SMS carries a one-time link bound to the phone. GET shows whose phone it is for and a button;
+only the POST consumes the link, so previews and scanners cannot use it up. The POST must come from
+that page in the browser that loaded it (login CSRF: a page elsewhere must not make a victim's
+browser connect the attacker's link): a cross-site POST (Sec-Fetch-Site, Origin) is refused, and
+the form carries an HMAC, keyed by a random SameSite=Strict HttpOnly cookie the GET set, over the
+link's token; a refused POST leaves the link unused. Unknown, used and expired links all get one
+page and one status (404), to GET and POST alike. The POST starts the
+OAuth 2.0 authorization code flow with PKCE (S256): verifier (encrypted) and state (hashed) are
+stored server side, bound to the browser by an HttpOnly, SameSite=Lax cookie. The callback
+accepts only that browser's state, exchanges the code at once, reads /2/users/me, stores the
+tokens encrypted and texts the phone `Connected @handle`.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from bot.app.assembly import Feature, Starting
+from bot.app.runtime import RUNTIME, Runtime
+from bot.core.config import Config
+from bot.core.deps import Services
+from bot.core.logs import get_logger, mask_phone
+from bot.features.x.accounts import XAccounts, x_accounts
+from bot.features.x.client import XClient, XError, new_pkce, new_state
+from bot.gateway import pages
+from bot.gateway.expect import expect_continue
+from storage import outbox, users, xaccounts
+from storage.crypto import CipherError, TokenCipher, load_keys, verify_keys
+
+log = get_logger(__name__)
+
+COOKIE = "tw_oauth"
+# The confirm page's cookie: set by the GET, needed by the POST (SameSite=Strict). Over https it is
+# a `__Host-` cookie (Secure, Path=/, no Domain), so a sibling subdomain cannot plant one.
+CONFIRM_COOKIE = "tw_confirm"
+CONFIRM_FIELD = "confirm"
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+NEW_LINK_HINT = "Text \\LINK to the textwire number for a new link."
+
+
+def page(title: str, message: str, *, status: int = 200) -> web.Response:
+    return pages.message(title, message, status=status)
+
+
+def not_valid() -> web.Response:
+    """The one answer for an unknown, used or expired link, to GET and POST alike, so nobody learns
+    whether a token ever existed."""
+    return page(
+        "Link not valid",
+        f"This link is not valid: links work once, for 10 minutes. {NEW_LINK_HINT}",
+        status=404,
+    )
+
+
+def refused() -> web.Response:
+    """A POST that did not come from the confirm page in this browser (checked before the link is
+    looked up, so it says nothing about the link either)."""
+    return page(
+        "Open the link again",
+        "This button was not pressed on the page of your link in this browser. Open the link from "
+        "your text message again and press Connect X there.",
+        status=403,
+    )
+
+
+def _service(request: web.Request) -> tuple[Runtime, XAccounts]:
+    runtime = request.app[RUNTIME]
+    service = x_accounts(runtime.deps)
+    if service is None:
+        page = pages.message("Not set up", "Posting to X is not set up here.", status=404)
+        headers = {k: v for k, v in page.headers.items() if k != "Content-Type"}
+        raise web.HTTPNotFound(text=page.text, content_type="text/html", headers=headers)
+    return runtime, service
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _confirm_cookie_name(config: Config) -> str:
+    return f"__Host-{CONFIRM_COOKIE}" if config.public_base.startswith("https://") else CONFIRM_COOKIE
+
+
+def _form_token(cookie: str, token: str) -> str:
+    """The form's hidden value: an HMAC keyed by this browser's cookie over this link's token, so
+    the form works only in the browser that loaded it and only for this link."""
+    mac = hmac.new(cookie.encode("ascii"), f"x-link-confirm\n{token}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def _cross_site(request: web.Request, config: Config) -> str | None:
+    """Why a POST is not from our own page (None when it may be): a browser says where a request
+    comes from in Sec-Fetch-Site and Origin; a client that sends neither still needs the cookie."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return "sec-fetch-site"
+    origin = request.headers.get("Origin")
+    if origin == "null":
+        # an opaque origin (a sandboxed frame, a data: URL, or a page under "no-referrer"): only
+        # a browser that says the request is same-origin gets on to the cookie check
+        return None if site == "same-origin" else "origin"
+    if origin is not None:
+        own = origin.lower() == _origin(config.public_base)
+        same_host = urlsplit(origin).netloc.lower() == request.host.lower()
+        if not (own or same_host):
+            return "origin"
+    return None
+
+
+async def _form_matches(request: web.Request, cookie: str, token: str) -> bool:
+    if not _COOKIE_VALUE.match(cookie):
+        return False
+    try:
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError, RequestPayloadError):
+        return False
+    sent = form.get(CONFIRM_FIELD)
+    if not isinstance(sent, str):
+        return False
+    return hmac.compare_digest(sent.encode("utf-8"), _form_token(cookie, token).encode("ascii"))
+
+
+async def link_page(request: web.Request) -> web.Response:
+    runtime, _ = _service(request)
+    config = runtime.deps.config
+    token = request.match_info["token"]
+    async with runtime.deps.db.read() as conn:
+        state = await xaccounts.peek_link(conn, token, runtime.deps.now())
+    if state is None or state.status != "ok":
+        return not_valid()
+    name = _confirm_cookie_name(config)
+    cookie = request.cookies.get(name, "")
+    if not _COOKIE_VALUE.match(cookie):
+        cookie = secrets.token_urlsafe(32)
+    response = pages.render(
+        "confirm.html",
+        title=f"Connect X to {mask_phone(state.phone)}?",
+        message="You will be sent to X to approve. textwire posts only what this phone texts.",
+        button="Connect X",
+        field=CONFIRM_FIELD,
+        form_token=_form_token(cookie, token),
+        # the POST answers with a redirect to X's authorize page, which form-action covers too
+        form_action=f"'self' {_origin(config.x.authorize_url)}",
+        # the POST to this page carries its Origin (under "no-referrer" it would be "null"); the
+        # link's URL still goes to no other site, and the redirect to X is "no-referrer"
+        referrer="same-origin",
+    )
+    https = config.public_base.startswith("https://")
+    response.set_cookie(
+        name,
+        cookie,
+        max_age=int(xaccounts.LINK_TTL),
+        path="/" if https else "/x/link/",
+        httponly=True,
+        samesite="Strict",
+        secure=https,
+    )
+    return response
+
+
+async def link_start(request: web.Request) -> web.Response:
+    runtime, service = _service(request)
+    deps = runtime.deps
+    token = request.match_info["token"]
+    reason = _cross_site(request, deps.config)
+    if reason is None and not await _form_matches(
+        request, request.cookies.get(_confirm_cookie_name(deps.config), ""), token
+    ):
+        reason = "form"
+    if reason is not None:
+        log.warning("x.link.refused", reason=reason)
+        return refused()
+    now = deps.now()
+    verifier, challenge = new_pkce()
+    state = new_state()
+    async with deps.db.tx() as conn:
+        user_id = await xaccounts.consume_link(conn, token, now)
+        if user_id is None:
+            return not_valid()
+        cookie = await xaccounts.create_session(
+            conn,
+            user_id=user_id,
+            state=state,
+            verifier_ciphertext=service.cipher.encrypt(user_id, {"verifier": verifier}),
+            now=now,
+        )
+    log.info("x.link.started", user_id=user_id)
+    response = web.HTTPSeeOther(service.client.authorize_url(state, challenge), headers=pages.BASE_HEADERS)
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=int(xaccounts.SESSION_TTL),
+        path="/x/",
+        httponly=True,
+        samesite="Lax",
+        secure=deps.config.public_base.startswith("https://"),
+    )
+    raise response
+
+
+async def callback(request: web.Request) -> web.Response:
+    runtime, service = _service(request)
+    deps = runtime.deps
+    now = deps.now()
+    cookie = request.cookies.get(COOKIE, "")
+    query = request.query
+    if "error" in query:
+        if cookie:
+            async with deps.db.tx() as conn:
+                await xaccounts.close_session(conn, cookie, now)
+        log.info("x.link.denied", error=query.get("error", "")[:40])
+        return _clear(page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400))
+    code, state = query.get("code", ""), query.get("state", "")
+    if not cookie or not code or not state:
+        return _clear(
+            page(
+                "Sign-in not recognised",
+                f"This sign-in did not start in this browser or has expired. {NEW_LINK_HINT}",
+                status=400,
+            )
+        )
+    async with deps.db.tx() as conn:
+        found = await xaccounts.consume_session(conn, cookie=cookie, state=state, now=now)
+    if found is None:
+        log.warning("x.link.bad_state")
+        return _clear(
+            page(
+                "Sign-in not recognised",
+                f"This sign-in did not start in this browser or has expired. {NEW_LINK_HINT}",
+                status=400,
+            )
+        )
+    user_id, verifier_ciphertext = found
+    try:
+        verifier = service.cipher.decrypt(user_id, verifier_ciphertext)["verifier"]
+        tokens = await service.client.exchange_code(code, verifier)
+        me = await service.client.me(tokens.access_token)
+    except (XError, CipherError) as exc:
+        log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
+        return _clear(
+            page("Not connected", f"X did not complete the connection. {NEW_LINK_HINT}", status=502)
+        )
+    async with deps.db.tx() as conn:
+        await xaccounts.save_tokens(
+            conn,
+            user_id=user_id,
+            ciphertext=service.store(user_id, tokens),
+            expires_at=tokens.expires_at,
+            now=now,
+        )
+        await xaccounts.link_account(conn, user_id=user_id, x_user_id=me.id, handle=me.username)
+        phone = await users.phone_of(conn, user_id)
+        if phone:
+            await outbox.enqueue(
+                conn,
+                to=phone,
+                body=f"Connected @{me.username}",
+                dedupe_key=f"connected:{user_id}:{now}",
+                now=now,
+            )
+    deps.wake_sender()
+    log.info("x.link.connected", user_id=user_id)
+    return _clear(page("Connected", f"Connected as @{me.username}. You can close this page."))
+
+
+def _clear(response: web.Response) -> web.Response:
+    response.del_cookie(COOKIE, path="/x/")
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/x/link/{token}", link_page, expect_handler=expect_continue)
+    app.router.add_post("/x/link/{token}", link_start, expect_handler=expect_continue)
+    app.router.add_get("/x/callback", callback, expect_handler=expect_continue)
+
+
+@asynccontextmanager
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
+    """Keys (a wrong key stops start-up and touches nothing), the X client, the refresh job."""
+    deps = starting.deps
+    keys, generated = load_keys(deps.config)
+    if generated:
+        log.warning("security.dev_key_generated", path=str(deps.config.data_dir / "fernet.key"))
+    cipher = TokenCipher(keys)
+    unreadable = await verify_keys(deps.db, cipher)
+    for user_id in unreadable:  # single bad rows among readable ones: not a wrong key
+        log.warning("token.unreadable", user_id=user_id, detail="the stored X token does not decrypt")
+    if deps.config.x.client_id:
+        client = XClient(deps.http, deps.config.x, f"{deps.config.public_base}/x/callback", clock=deps.clock)
+        service = XAccounts(deps, client, cipher)
+        for user_id in unreadable:
+            await service.mark_dead(user_id, reason="unreadable")
+        from bot.features.x import refresh
+
+        starting.scheduler.every("x-refresh", refresh.refresh_tokens, seconds=refresh.INTERVAL, jitter=30)
+        yield dataclasses.replace(deps.services, cipher=cipher, x=service)
+    else:
+        yield dataclasses.replace(deps.services, cipher=cipher)
+
+
+FEATURE = Feature(name="x", add_routes=add_routes, lifespan=lifespan)

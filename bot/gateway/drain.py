@@ -1,0 +1,113 @@
+"""Graceful stop of the web server: every request that started before SIGTERM gets its answer.
+
+aiohttp's own shutdown marks every connection closing first, and a closing connection drops the
+bytes that still arrive: a webhook still sending its body when SIGTERM comes hangs until
+`shutdown_timeout` and is cut off without an answer. So `textwire serve` stops in this order:
+
+1. stop listening (new connections are refused);
+2. `Drain.begin()`: requests already in flight go on to their normal answer (200 only after the
+   inbox commit) and close their connection; a request that starts on a kept-alive connection
+   after this point gets 503 with `Connection: close` (Twilio retries it elsewhere or later);
+3. wait until no request is in flight, at most `grace` seconds; requests still running then are
+   cancelled and answered 503 (a webhook cancelled after its commit is a duplicate when Twilio
+   retries, so nothing acknowledged is lost and nothing unacknowledged is kept twice);
+4. then aiohttp closes the idle connections and the app stops its parts in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import Gauge
+
+from bot.core.logs import get_logger
+from bot.core.metrics import Metrics
+
+log = get_logger(__name__)
+
+
+class Drain:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._gauges: dict[str, Gauge] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._cancelled: set[asyncio.Task[object]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._draining = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self._draining:
+            return _unavailable()
+        task = asyncio.current_task()
+        assert task is not None
+        gauge = self._gauge(request)
+        self._tasks.add(task)
+        self._idle.clear()
+        gauge.inc()
+        try:
+            response = await handler(request)
+        except asyncio.CancelledError:
+            if task not in self._cancelled:
+                raise
+            task.uncancel()  # cancelled by `wait` past the grace period, before any 200 was sent
+            return _unavailable()
+        finally:
+            gauge.dec()
+            self._tasks.discard(task)
+            if not self._tasks:
+                self._idle.set()
+        if self.draining:  # began while this request ran: its connection closes after the answer
+            response.force_close()
+        return response
+
+    def _gauge(self, request: web.Request) -> Gauge:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        gauge = self._gauges.get(route)
+        if gauge is None:
+            gauge = self._gauges[route] = self._metrics.in_flight.labels(route=route)
+        return gauge
+
+    def begin(self) -> None:
+        """From now on new requests get 503 and answered ones close their connection."""
+        self._draining = True
+
+    async def wait(self, grace: float) -> bool:
+        """Wait until no request is in flight, at most `grace` seconds; then cancel the rest (each
+        answers 503). True when every request finished by itself."""
+        try:
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+            return True
+        except TimeoutError:
+            log.warning("http.drain_timeout", in_flight=len(self._tasks), grace=grace)
+            for task in list(self._tasks):
+                self._cancelled.add(task)
+                task.cancel()
+            await self._idle.wait()
+            return False
+
+
+def _unavailable() -> web.Response:
+    response = web.Response(
+        status=503, text="shutting down; retry", headers={"Retry-After": "1", "Connection": "close"}
+    )
+    response.force_close()
+    return response
+
+
+DRAIN = web.AppKey("drain", Drain)
+
+__all__ = ["DRAIN", "Drain"]

@@ -1,0 +1,128 @@
+"""Group commit for the webhook: many requests, one transaction.
+
+Each webhook hands its message to `InboxWriter.add` and waits. One writer task takes everything
+queued, inserts it in one transaction (insert-or-ignore on MessageSid), commits, and only then
+resolves the waiters: a 200 always means a committed row. A failed commit fails every waiter of
+that batch (the webhook answers 5xx and Twilio retries), after each of its messages is tried
+alone: one row the database refuses fails only its own webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from bot.core.logs import get_logger
+from storage import inbox
+from storage.db import Database, sqlite_path
+
+log = get_logger(__name__)
+
+MAX_BATCH = 512
+
+
+class InboxWriter:
+    def __init__(self, db: Database, on_commit: Callable[[], None]) -> None:
+        self._db = db
+        path = sqlite_path(db.url) if db.is_sqlite else None
+        self._appender = inbox.SqliteAppender(db) if path is not None else None
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[tuple[inbox.NewMessage, asyncio.Future[bool]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._appender is not None:
+            await self._appender.open()
+        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._appender is not None:
+            await self._appender.close()
+        while not self._queue.empty():  # nothing committed for these: the webhook answers 503
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(RuntimeError("shutting down"))
+
+    async def add(self, message: inbox.NewMessage) -> bool:
+        """Commit `message`; True when it was new, False for a duplicate MessageSid."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("inbox writer is not running")
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((message, fut))
+        return await fut
+
+    async def _insert(self, messages: list[inbox.NewMessage]) -> set[str]:
+        """One transaction: the MessageSids that were new."""
+        if self._appender is not None:
+            return await self._appender.append(messages)
+        return await inbox.insert_new(self._db, messages)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                fresh = await self._insert([m for m, _ in batch])
+            except Exception as exc:
+                if len(batch) == 1:  # the database is down or full, or this row cannot be stored
+                    log.error("inbox.write_failed", error=type(exc).__name__, batch=1)
+                    _fail(batch, exc)
+                else:  # one row that cannot be stored must not fail the others: each alone
+                    fresh = await self._one_by_one(batch, exc)
+                    if fresh:
+                        self._on_commit()
+                continue
+            _resolve(batch, fresh)
+            if fresh:
+                self._on_commit()
+
+    async def _one_by_one(self, batch: list[_Waiting], error: Exception) -> set[str]:
+        """After a failed batch: each message in a transaction of its own. Two failures in a row
+        say the database is the trouble, not a row: the rest fail at once (5xx, Twilio retries)."""
+        fresh: set[str] = set()
+        failed, in_a_row = 0, 0
+        for n, (message, fut) in enumerate(batch):
+            if in_a_row >= 2:
+                _fail(batch[n:], error)
+                failed += len(batch) - n
+                break
+            try:
+                new = await self._insert([message])
+            except Exception as exc:
+                error, failed, in_a_row = exc, failed + 1, in_a_row + 1
+                _fail([(message, fut)], exc)
+                continue
+            in_a_row = 0
+            fresh |= new
+            _resolve([(message, fut)], new)
+        if failed:
+            log.error("inbox.write_failed", error=type(error).__name__, batch=len(batch), failed=failed)
+        else:
+            log.warning("inbox.write_retried", error=type(error).__name__, batch=len(batch))
+        return fresh
+
+
+_Waiting = tuple[inbox.NewMessage, "asyncio.Future[bool]"]
+
+
+def _fail(waiting: list[_Waiting], exc: Exception) -> None:
+    for _, fut in waiting:
+        if not fut.done():
+            fut.set_exception(exc)
+
+
+def _resolve(waiting: list[_Waiting], fresh: set[str]) -> None:
+    """A waiter learns whether its message was new; a MessageSid twice in a batch is new once."""
+    seen: set[str] = set()
+    for message, fut in waiting:
+        is_new = message.message_sid in fresh and message.message_sid not in seen
+        seen.add(message.message_sid)
+        if not fut.done():
+            fut.set_result(is_new)

@@ -1,0 +1,114 @@
+"""Signed links: HMAC-SHA256 over (purpose, subject, expiry), for the receipt gallery (1 hour)
+and the local media backend's files (a few minutes).
+
+The key is derived with HKDF from each configured Fernet key (the first signs, any verifies, so a
+key rotation does not break links in flight), or, with no keys configured, generated once into
+`{data_dir}/link-signing.key` (0600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from bot.core.config import Config
+from bot.core.deps import Deps
+from bot.core.devmode import write_secret_file
+from bot.core.logs import get_logger
+
+log = get_logger(__name__)
+
+GALLERY_SECONDS = 3600
+MEDIA_LINK_SECONDS = 300
+KEY_FILE = "link-signing.key"
+_HKDF_INFO = b"textwire signed links v1"
+
+
+class LinkSigner:
+    """HMAC-SHA256 links: the first key signs, any key verifies."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one key")
+        self.keys = keys
+
+    @staticmethod
+    def _mac(key: bytes, purpose: str, subject: str, exp: int) -> str:
+        digest = hmac.new(key, f"{purpose}\n{subject}\n{exp}".encode(), hashlib.sha256).digest()
+        # truncated to 128 bits: as strong as a link needs, and the SMS stays one segment
+        return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+
+    def sign(self, purpose: str, subject: str, exp: int) -> str:
+        return self._mac(self.keys[0], purpose, subject, exp)
+
+    def check(self, purpose: str, subject: str, exp: str, sig: str, *, now: float, max_age: int) -> str:
+        """ "ok", "expired" or "invalid"."""
+        if not exp.isdigit() or len(exp) > 12 or not sig or len(sig) > 100:
+            return "invalid"
+        expires = int(exp)
+        valid = False
+        for key in self.keys:
+            valid |= hmac.compare_digest(self._mac(key, purpose, subject, expires), sig)
+        if not valid:
+            return "invalid"
+        if expires < now or expires > now + max_age + 60:
+            return "expired"
+        return "ok"
+
+
+def _derive(fernet_key: str) -> bytes:
+    raw = base64.urlsafe_b64decode(fernet_key.strip().encode("ascii"))
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(raw)
+
+
+def _load_keys(config: Config) -> list[bytes]:
+    if config.security.fernet_keys:
+        return [_derive(k) for k in config.security.fernet_keys]
+    path: Path = config.data_dir / KEY_FILE
+    if write_secret_file(path, secrets.token_urlsafe(32)):
+        log.warning("links.key_generated", key_file=str(path))
+    return [path.read_text(encoding="utf-8").strip().encode("ascii")]
+
+
+async def make_signer(config: Config) -> LinkSigner:
+    return LinkSigner(await asyncio.to_thread(_load_keys, config))
+
+
+def signer_of(deps: Deps) -> LinkSigner | None:
+    return deps.services.link_signer
+
+
+def gallery_link(deps: Deps, room_id: str) -> str | None:
+    """The signed gallery link of a room, valid 1 hour (None when the gallery is not running)."""
+    signer = signer_of(deps)
+    if signer is None:
+        return None
+    exp = int(deps.now()) + GALLERY_SECONDS
+    sig = signer.sign("gallery", room_id, exp)
+    return f"{deps.config.public_base}/rooms/{room_id}/receipts?exp={exp}&sig={sig}"
+
+
+def media_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
+    """A signed link to a file of the local media backend."""
+    exp = int(deps.now()) + min(expires, MEDIA_LINK_SECONDS)
+    sig = signer.sign("media", key, exp)
+    return f"{deps.config.public_base}/media/{quote(key)}?exp={exp}&sig={sig}"
+
+
+__all__ = [
+    "GALLERY_SECONDS",
+    "MEDIA_LINK_SECONDS",
+    "LinkSigner",
+    "gallery_link",
+    "make_signer",
+    "media_link",
+    "signer_of",
+]

@@ -1,0 +1,105 @@
+"""The HTML pages: one jinja2 environment with autoescaping over `bot/gateway/templates/`, one stylesheet
+(`/static/textwire.css`), and the headers every page carries.
+
+Every page is `render(template, status=..., **context)`: the context is escaped by jinja2 (values
+are never pasted into HTML by hand), the page is `Cache-Control: no-store` and
+`Referrer-Policy: no-referrer`, and its Content-Security-Policy allows only this site's stylesheet;
+a page widens it where it must (`img_src` for the gallery's photos, `form_action` for the X
+confirm page, whose POST is redirected to X). The templates are package data, read once at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from bot.gateway.expect import expect_continue
+
+STYLESHEET_PATH = "/static/textwire.css"
+_TEMPLATES = resources.files("bot.gateway") / "templates"
+_CSS = (_TEMPLATES / "textwire.css").read_bytes()
+# the stylesheet's URL changes with its content, so browsers may keep it for a day
+STYLESHEET = f"{STYLESHEET_PATH}?v={hashlib.sha256(_CSS).hexdigest()[:10]}"
+HOME_TEXT = "textwire: an SMS bot that posts your texts to X and keeps shared rooms of receipt photos."
+
+_ENV = jinja2.Environment(
+    loader=jinja2.DictLoader(
+        {
+            entry.name: entry.read_text(encoding="utf-8")
+            for entry in _TEMPLATES.iterdir()
+            if entry.name.endswith(".html")
+        }
+    ),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+BASE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+def csp(*, img_src: str = "'none'", form_action: str = "'none'") -> str:
+    return (
+        f"default-src 'none'; style-src 'self'; img-src {img_src}; form-action {form_action}; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+def render(
+    template: str,
+    *,
+    title: str,
+    status: int = 200,
+    img_src: str = "'none'",
+    form_action: str = "'none'",
+    referrer: str = "no-referrer",
+    **context: Any,
+) -> web.Response:
+    """The page `template` rendered with `context` (autoescaped), with the security headers.
+    `referrer`: the page's Referrer-Policy (a form that posts to this site needs "same-origin":
+    under "no-referrer" browsers send `Origin: null` with the POST)."""
+    text = _ENV.get_template(template).render(
+        title=title, stylesheet=STYLESHEET, referrer=referrer, **context
+    )
+    headers = {
+        **BASE_HEADERS,
+        "Referrer-Policy": referrer,
+        "Content-Security-Policy": csp(img_src=img_src, form_action=form_action),
+    }
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8", headers=headers)
+
+
+def message(title: str, text: str, *, status: int = 200, hint: str = "", heading: str = "") -> web.Response:
+    """A page with a heading and a sentence or two (errors, confirmations)."""
+    return render("message.html", title=title, status=status, message=text, hint=hint, heading=heading)
+
+
+async def home(request: web.Request) -> web.Response:
+    return render("home.html", title="textwire", message=HOME_TEXT)
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    return web.Response(
+        body=_CSS,
+        content_type="text/css",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", home, expect_handler=expect_continue)
+    app.router.add_get(STYLESHEET_PATH, stylesheet, expect_handler=expect_continue)
+
+
+__all__ = ["STYLESHEET", "add_routes", "csp", "message", "render"]

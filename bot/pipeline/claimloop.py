@@ -1,0 +1,193 @@
+"""One shape for the moving parts that work off a table: the worker (inbox) and the sender (outbox).
+
+A loop claims ready rows in one statement (up to the free capacity), starts a task per row, and
+sleeps until woken (a commit, a finished task) or `poll_seconds` pass. Tasks hand their outcomes
+to one committer task, which writes every outcome waiting in one transaction (group commit) and
+then resolves their waiters. `stop()` stops claiming, gives the tasks in flight `grace` seconds
+to finish and commit, cancels the rest, and releases only this process's own claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from bot.core.deps import Deps
+from bot.core.logs import get_logger
+from storage.lean import Writer
+
+log = get_logger(__name__)
+
+Claimed = TypeVar("Claimed")
+Outcome = TypeVar("Outcome")
+
+
+class ClaimLoop(ABC, Generic[Claimed, Outcome]):
+    name = "loop"
+
+    def __init__(self, deps: Deps, *, owner: str, concurrency: int) -> None:
+        self.deps = deps
+        self.owner = owner
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        # the tasks handling claimed rows: each with its row and the wake-up count at its claim
+        self._tasks: dict[asyncio.Task[None], tuple[Claimed, int]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._committer: asyncio.Task[None] | None = None
+        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._outcome_ready = asyncio.Event()
+        self._stopping = False
+        self._left_behind = False  # the last claim filled the free capacity
+        self._wakes = 0  # wake() calls so far: rows that arrived while a task ran may wait for it
+
+    # -- what a loop does -----------------------------------------------------------------------
+    @abstractmethod
+    async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Claimed]:
+        """Claim up to `limit` ready rows (one statement) and whatever they need, in `conn`."""
+
+    @abstractmethod
+    async def handle(self, item: Claimed) -> None:
+        """Work on one claimed row; hand the outcome to `commit()`."""
+
+    @abstractmethod
+    async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
+        """Write many outcomes in `conn` (one transaction)."""
+
+    @abstractmethod
+    async def release(self, conn: Writer) -> int:
+        """Put this process's own claims back (on stop)."""
+
+    @abstractmethod
+    async def give_back(self, conn: Writer, outcome: Outcome) -> None:
+        """Put back the claim of an outcome that could not be written (so it is tried again)."""
+
+    def written(self, outcomes: Sequence[Outcome]) -> None:
+        """After a commit of `outcomes` (wake whoever consumes them)."""
+
+    def task_name(self, item: Claimed) -> str:
+        return self.name
+
+    def claim_after(self, item: Claimed, woken: bool) -> bool:
+        """Whether to claim again when the task of `item` ends: its row may have held back others
+        (the worker's next message of the same sender). `woken`: a wake-up came since its claim
+        (rows the claim did not see, which may wait behind it). Besides this, a loop claims again
+        when its last claim was cut short by capacity; new rows bring their own wake-up, due
+        retries the poll. An empty claim is a transaction: at 100 texts/s it was one per text."""
+        return True
+
+    # -- the shape ------------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wakes += 1
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._committer = asyncio.create_task(self._commit_loop(), name=f"{self.name}-commit")
+        self._loop_task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+        try:
+            async with self.deps.db.write() as conn:
+                released = await self.release(conn)
+            if released:
+                log.info(f"{self.name}.claims_released", count=released)
+        except Exception as exc:  # the lease brings them back
+            log.warning(f"{self.name}.release_failed", error=type(exc).__name__)
+
+    async def commit(self, outcome: Outcome) -> None:
+        """Hand `outcome` to the committer; return once it is committed (raise if that failed)."""
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((outcome, committed))
+        self._outcome_ready.set()
+        await committed
+
+    async def _run(self) -> None:
+        poll = self.deps.config.worker.poll_seconds
+        while not self._stopping:
+            self._wake.clear()
+            free = self.concurrency - len(self._tasks)
+            claimed: list[Claimed] = []
+            wakes = self._wakes  # before the claim: a wake-up after this point may be for a row
+            # the claim did not see, or saw blocked behind one of the tasks it starts
+            if free > 0:
+                try:
+                    async with self.deps.db.write() as conn:
+                        claimed = await self.claim(conn, now=self.deps.now(), limit=free)
+                except Exception as exc:
+                    log.error(f"{self.name}.claim_failed", error=type(exc).__name__)
+            for item in claimed:
+                task = asyncio.create_task(self.handle(item), name=self.task_name(item))
+                self._tasks[task] = (item, wakes)
+                task.add_done_callback(self._done)
+            # rows may have been left for want of capacity: a task that ends frees some
+            self._left_behind = free <= 0 or len(claimed) == free
+            if claimed and len(claimed) == free:
+                continue  # there may be more ready right now
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll):
+                    await self._wake.wait()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        item, wakes = self._tasks.pop(task)
+        if self._left_behind or self.claim_after(item, woken=wakes != self._wakes):
+            self._wake.set()
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            batch, self._outcomes = self._outcomes, []
+            if not batch:
+                continue
+            outcomes = [outcome for outcome, _ in batch]
+            try:
+                async with self.deps.db.write() as conn:
+                    await self.write(conn, outcomes)
+            except Exception as exc:
+                log.error(f"{self.name}.commit_failed", error=type(exc).__name__, batch=len(batch))
+                await self._one_by_one(batch)
+                continue
+            for _, committed in batch:
+                if not committed.done():
+                    committed.set_result(None)
+            self.written(outcomes)
+
+    async def _one_by_one(self, batch: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
+        """After a failed batch: write each outcome alone, so one bad outcome cannot hold back the
+        others; one that still fails gives its claim back to be tried again. (If the database is
+        away altogether, the claims stay with this live process until it stops or dies.)"""
+        written: list[Outcome] = []
+        for outcome, committed in batch:
+            try:
+                async with self.deps.db.write() as conn:
+                    await self.write(conn, [outcome])
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    async with self.deps.db.write() as conn:
+                        await self.give_back(conn, outcome)
+                if not committed.done():
+                    committed.set_exception(exc)
+                continue
+            written.append(outcome)
+            if not committed.done():
+                committed.set_result(None)
+        if written:
+            self.written(written)

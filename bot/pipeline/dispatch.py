@@ -1,0 +1,475 @@
+"""A Telegram-style dispatcher (after aiogram 3): routers, filters that parse once, middlewares.
+
+- A `Router` holds handlers; each is registered with filters. The first handler whose filters all
+  pass runs. Routers compose with `include`; the `Dispatcher` is the root router.
+- A filter is a callable `(msg, ctx) -> bool | dict` (or awaitable of one); a dict is merged into
+  `ctx.data`, so the handler gets what the filter parsed (a `Command` filter sets `ctx.command`).
+- Middlewares have one signature, `async (handler, msg, ctx) -> result`: outer ones run on every
+  message before matching, inner ones only around a matched handler.
+- Handlers are async (checked when registered) and return reply text(s) or nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from structlog.typing import FilteringBoundLogger
+
+if TYPE_CHECKING:
+    from bot.core.deps import Deps
+    from storage.users import User
+
+
+@dataclass(frozen=True)
+class Media:
+    index: int
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One inbound message, as stored in the inbox."""
+
+    id: int
+    message_sid: str
+    from_phone: str
+    to_phone: str
+    body: str
+    media: tuple[Media, ...] = ()
+    opt_out_type: str = ""
+    received_at: float = 0.0
+    attempts: int = 1
+    priority: bool = False  # carrier keywords, \STOP, \UNLINK: handled at once, never held back
+
+    @property
+    def text(self) -> str:
+        return self.body.strip()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One SMS back. `redact`: it carries a link; the outbox row is redacted once sent. `kind`:
+    what answer it is ("x-link", "help", "usage", ...; "" for anything else): a delayed link is
+    superseded by a newer one. The reply guard (bot/pipeline/replyguard.py) sets the last two: `not_before`,
+    a reply over its number's budget goes out then; `held`, the number is on hold for a loop and
+    the reply is recorded but never sent."""
+
+    text: str
+    redact: bool = False
+    kind: str = ""
+    not_before: float = 0.0
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class CommandObject:
+    """A parsed command: `\\JOIN house pw` -> name "JOIN", args ("house", "pw")."""
+
+    prefix: str
+    name: str
+    args: tuple[str, ...]
+
+    @property
+    def arg_text(self) -> str:
+        return " ".join(self.args)
+
+    def redacted(self, secret: Sequence[int], well_formed: bool) -> str:
+        """The command as the inbox keeps it: `\\JOIN house ***`. When the argument count is
+        wrong, which word is the secret is anyone's guess: every argument becomes one `***`."""
+        head = f"{self.prefix}{self.name}"
+        if not well_formed:
+            return f"{head} ***" if self.args else head
+        words = ["***" if i in secret else arg for i, arg in enumerate(self.args)]
+        return " ".join([head, *words])
+
+
+@dataclass
+class Context:
+    """What a handler gets besides the message. `user` and `command` are not optional to a
+    handler: `user` is set by the `load_user` outer middleware before any handler runs, `command`
+    by a command filter; reading one that was never set is a bug and raises `LookupError`."""
+
+    deps: Deps
+    log: FilteringBoundLogger
+    data: dict[str, Any] = field(default_factory=dict)
+    help_entries: tuple[str, ...] = ()  # the registered commands, for \HELP
+    # set by the dispatcher for a command with secret arguments (a room password): the inbox
+    # keeps `***` in their place, whatever happens next
+    redacted_body: str | None = None
+    _user: User | None = field(default=None, repr=False)
+    _command: CommandObject | None = field(default=None, repr=False)
+    _parsed: dict[str, CommandObject | None] = field(default_factory=dict, repr=False)
+
+    def parse(self, text: str) -> CommandObject | None:
+        """`parse_command(text)`, once per text for all of a message's command filters."""
+        try:
+            return self._parsed[text]
+        except KeyError:
+            parsed = self._parsed[text] = parse_command(text)
+            return parsed
+
+    @property
+    def user(self) -> User:
+        if self._user is None:
+            raise LookupError("ctx.user is set by the load_user middleware, which has not run")
+        return self._user
+
+    @user.setter
+    def user(self, user: User) -> None:
+        self._user = user
+
+    @property
+    def has_user(self) -> bool:
+        return self._user is not None
+
+    @property
+    def command(self) -> CommandObject:
+        if self._command is None:
+            raise LookupError("ctx.command is set by a command filter; this handler has none")
+        return self._command
+
+    @command.setter
+    def command(self, command: CommandObject) -> None:
+        self._command = command
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The arguments of the command (empty when the message is no command)."""
+        return self._command.args if self._command is not None else ()
+
+
+HandlerResult: TypeAlias = "str | Reply | Sequence[str | Reply] | None"
+Handler: TypeAlias = Callable[[Inbound, Context], Awaitable[HandlerResult]]
+FilterResult: TypeAlias = "bool | dict[str, Any] | None"
+Filter: TypeAlias = Callable[[Inbound, Context], "FilterResult | Awaitable[FilterResult]"]
+Middleware: TypeAlias = Callable[[Handler, Inbound, Context], Awaitable[HandlerResult]]
+
+COMMAND_PREFIXES = ("\\", "/")
+
+
+def parse_command(text: str) -> CommandObject | None:
+    """`\\join  House  pw` -> CommandObject("\\", "JOIN", ("House", "pw")); None when not a command."""
+    text = text.strip()
+    if len(text) < 2 or text[0] not in COMMAND_PREFIXES or not text[1].isalpha():
+        return None
+    words = text[1:].split()
+    return CommandObject(prefix=text[0], name=words[0].upper(), args=tuple(words[1:]))
+
+
+class Command:
+    """Matches `\\NAME ...` or `/NAME ...` (any case). Sets `ctx.command`."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = frozenset(n.upper() for n in names)
+
+    def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
+        cmd = ctx.parse(msg.body)
+        if cmd is None or cmd.name not in self.names:
+            return False
+        return {"command": cmd}
+
+
+class BareCommand:
+    """A command without a prefix, upper case only, with an exact number of words after it
+    (`JOIN house pw`, SPEC Clarifications)."""
+
+    def __init__(self, name: str, args: int) -> None:
+        self.name = name.upper()
+        self.args = args
+
+    def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
+        words = msg.body.split()
+        if len(words) != self.args + 1 or words[0] != self.name:
+            return False
+        return {"command": CommandObject(prefix="", name=self.name, args=tuple(words[1:]))}
+
+
+def any_command(msg: Inbound, ctx: Context) -> FilterResult:
+    cmd = ctx.parse(msg.body)
+    return {"command": cmd} if cmd is not None else False
+
+
+def has_media(msg: Inbound, ctx: Context) -> FilterResult:
+    return bool(msg.media)
+
+
+def has_text(msg: Inbound, ctx: Context) -> FilterResult:
+    return bool(msg.text)
+
+
+@dataclass(frozen=True)
+class Registration:
+    handler: Handler
+    filters: tuple[Filter, ...]
+    name: str
+    priority: bool = False  # handled at once, never held back (PROTOCOL: \\STOP, carrier keywords)
+    secret: tuple[int, ...] = ()  # command arguments the inbox never keeps (a password)
+    arity: tuple[int, int] = (0, 99)  # the argument counts a command accepts
+
+
+def _check_async(handler: Callable[..., Any]) -> None:
+    if not inspect.iscoroutinefunction(handler):
+        raise TypeError(f"handler {getattr(handler, '__qualname__', handler)!r} must be an async function")
+
+
+class Router:
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.registrations: list[Registration] = []
+        self.children: list[Router] = []
+        self.inner_middlewares: list[Middleware] = []
+        self.help_entries: list[str] = []
+
+    # -- registration -------------------------------------------------------------------------
+    def register(
+        self,
+        handler: Handler,
+        *filters: Filter,
+        priority: bool = False,
+        secret: tuple[int, ...] = (),
+        arity: tuple[int, int] = (0, 99),
+    ) -> Handler:
+        _check_async(handler)
+        name = f"{self.name}.{handler.__name__}"
+        self.registrations.append(Registration(handler, tuple(filters), name, priority, secret, arity))
+        return handler
+
+    def message(self, *filters: Filter, priority: bool = False) -> Callable[[Handler], Handler]:
+        """`priority=True`: messages this handler takes are handled at once (the webhook asks
+        `Dispatcher.is_priority`); its filters then run in the webhook too, so keep them cheap."""
+
+        def decorate(handler: Handler) -> Handler:
+            return self.register(handler, *filters, priority=priority)
+
+        return decorate
+
+    def command(
+        self,
+        *names: str,
+        args: int | tuple[int, int] = (0, 99),
+        usage: str = "",
+        bare: bool = False,
+        help: str | None = None,
+        secret: tuple[int, ...] = (),
+        priority: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """`@router.command("JOIN", args=2, secret=(1,), usage="\\JOIN <room> <password>", bare=True)`.
+
+        A command with the wrong number of arguments gets its usage, never reaches the handler.
+        `bare=True` also matches the upper-case form without a prefix, with exactly `args` words.
+        `help`: the entry in `\\HELP` (default: the usage; "" leaves the command out).
+        `secret`: the indexes of arguments the inbox never keeps; the dispatcher puts `***` in
+        their place (in `ctx.redacted_body`) before anything else runs, a usage answer included.
+        `priority`: handled at once, never held back behind other messages (\\STOP, \\UNLINK).
+        """
+        low, high = (args, args) if isinstance(args, int) else args
+        if any(not 0 <= i < max(high, 1) for i in secret):
+            raise ValueError(f"secret argument indexes {secret} out of range for {names}")
+        names_upper = [n.upper() for n in names]
+        usage_text = usage or " ".join(f"\\{n}" for n in names_upper)
+        entry = usage_text if help is None else help
+        if entry:
+            self.help_entries.append(entry)
+
+        def decorate(handler: Handler) -> Handler:
+            _check_async(handler)
+
+            async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
+                if not (low <= len(ctx.command.args) <= high):
+                    return Reply(f"Usage: {usage_text}", kind="usage")
+                return await handler(msg, ctx)
+
+            checked.__name__ = handler.__name__
+            filters: list[Filter] = [Command(*names_upper)]
+            if bare and low == high:
+                filters.extend(BareCommand(name, low) for name in names_upper)
+            for flt in filters:
+                self.register(checked, flt, priority=priority, secret=secret, arity=(low, high))
+            return handler
+
+        return decorate
+
+    def include(self, *routers: Router) -> None:
+        for router in routers:
+            if router is self or router in self.children:
+                raise ValueError(f"router {router.name!r} is already included")
+            self.children.append(router)
+
+    def all_help_entries(self) -> list[str]:
+        entries = list(self.help_entries)
+        for child in self.children:
+            entries.extend(child.all_help_entries())
+        return entries
+
+    def inner_middleware(self, middleware: Middleware) -> Middleware:
+        self.inner_middlewares.append(middleware)
+        return middleware
+
+    # -- matching -----------------------------------------------------------------------------
+    def walk(self, parents: tuple[Middleware, ...] = ()) -> list[tuple[Registration, tuple[Middleware, ...]]]:
+        """Every registration in order, with the inner middlewares of its routers."""
+        chain = parents + tuple(self.inner_middlewares)
+        found = [(reg, chain) for reg in self.registrations]
+        for child in self.children:
+            found.extend(child.walk(chain))
+        return found
+
+
+async def _passes(filters: Sequence[Filter], msg: Inbound, ctx: Context) -> dict[str, Any] | None:
+    data: dict[str, Any] = {}
+    for flt in filters:
+        result = flt(msg, ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        if not result:
+            return None
+        if isinstance(result, dict):
+            data.update(result)
+    return data
+
+
+def _may_match(reg: Registration, name: str | None, first: str | None) -> bool:
+    """Whether `reg`'s first filter can pass for a message whose known command is `name` and
+    whose known bare word is `first` (None: not one any registration keys on)."""
+    if not reg.filters:
+        return True
+    head = reg.filters[0]
+    if type(head) is Command:
+        return name is not None and name in head.names
+    if type(head) is BareCommand:
+        return first == head.name
+    return True
+
+
+def _wrap(handler: Handler, middleware: Middleware) -> Handler:
+    async def wrapped(msg: Inbound, ctx: Context) -> HandlerResult:
+        return await middleware(handler, msg, ctx)
+
+    return wrapped
+
+
+def replies_of(result: HandlerResult) -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, (str, Reply)):
+        result = [result]
+    return [
+        r if isinstance(r, Reply) else Reply(r) for r in result if (r.text if isinstance(r, Reply) else r)
+    ]
+
+
+class Dispatcher(Router):
+    """The root router, with outer middlewares and a fallback for messages nothing matched."""
+
+    def __init__(self, name: str = "root") -> None:
+        super().__init__(name)
+        self.outer_middlewares: list[Middleware] = []
+        self._compiled: list[tuple[Registration, Handler]] | None = None
+        # The registrations a message may match, by (its command, its first word) when those
+        # are names some registration keys on (else None): filters run only on these.
+        self._candidates: dict[tuple[str | None, str | None], list[tuple[Registration, Handler]]] = {}
+        self._command_names: frozenset[str] = frozenset()
+        self._bare_names: frozenset[str] = frozenset()
+        self._help: tuple[str, ...] | None = None
+        self._outer: Handler | None = None
+
+    def outer_middleware(self, middleware: Middleware) -> Middleware:
+        self.outer_middlewares.append(middleware)
+        self._outer = None
+        return middleware
+
+    def _compile(self) -> list[tuple[Registration, Handler]]:
+        if self._compiled is None:
+            compiled = []
+            for reg, chain in self.walk():
+                handler = reg.handler
+                for middleware in reversed(chain):
+                    handler = _wrap(handler, middleware)
+                compiled.append((reg, handler))
+            self._compiled = compiled
+            self._candidates = {}
+            firsts = [reg.filters[0] for reg, _ in compiled if reg.filters]
+            self._command_names = frozenset(n for f in firsts if type(f) is Command for n in f.names)
+            self._bare_names = frozenset(f.name for f in firsts if type(f) is BareCommand)
+        return self._compiled
+
+    def _routes(self, msg: Inbound, ctx: Context) -> list[tuple[Registration, Handler]]:
+        """The registrations, in order, whose first filter can pass for this message: a `Command`
+        only for its names, a `BareCommand` only for its word; any other always. The same first
+        match as trying all of them, without running dozens of filters per message."""
+        compiled = self._compile()
+        parsed = ctx.parse(msg.body)
+        name = parsed.name if parsed is not None and parsed.name in self._command_names else None
+        first = None
+        if self._bare_names:
+            words = msg.body.split(None, 1)
+            first = words[0] if words and words[0] in self._bare_names else None
+        found = self._candidates.get((name, first))
+        if found is None:
+            found = self._candidates[(name, first)] = [
+                (reg, handler) for reg, handler in compiled if _may_match(reg, name, first)
+            ]
+        return found
+
+    async def _route(self, msg: Inbound, ctx: Context) -> HandlerResult:
+        for reg, handler in self._routes(msg, ctx):
+            data = await _passes(reg.filters, msg, ctx)
+            if data is None:
+                continue
+            command = data.pop("command", None)
+            if isinstance(command, CommandObject):
+                ctx.command = command
+                if reg.secret:
+                    low, high = reg.arity
+                    ctx.redacted_body = command.redacted(reg.secret, low <= len(command.args) <= high)
+            ctx.data.update(data)
+            ctx.log = ctx.log.bind(handler=reg.name)
+            return await handler(msg, ctx)
+        return None
+
+    async def is_priority(self, msg: Inbound, ctx: Context) -> bool:
+        """Whether the handler this message would go to is declared `priority` (the webhook asks,
+        to store the message as one to handle at once). Runs filters only, no middleware."""
+        for reg, _ in self._routes(msg, ctx):
+            if await _passes(reg.filters, msg, ctx) is not None:
+                return reg.priority
+        return False
+
+    async def feed(self, msg: Inbound, ctx: Context) -> list[Reply]:
+        """Run the outer middlewares, then the first matching handler; return its replies."""
+        if self._help is None:  # routers are complete once messages flow (as for `_compile`)
+            self._help = tuple(self.all_help_entries())
+        ctx.help_entries = self._help
+        handler = self._outer
+        if handler is None:
+            handler = self._route
+            for middleware in reversed(self.outer_middlewares):
+                handler = _wrap(handler, middleware)
+            self._outer = handler
+        return replies_of(await handler(msg, ctx))
+
+
+__all__ = [
+    "BareCommand",
+    "Command",
+    "CommandObject",
+    "Context",
+    "Dispatcher",
+    "Filter",
+    "Handler",
+    "HandlerResult",
+    "Inbound",
+    "Media",
+    "Middleware",
+    "Reply",
+    "Router",
+    "any_command",
+    "has_media",
+    "has_text",
+    "parse_command",
+    "replies_of",
+]

@@ -1,0 +1,50 @@
+"""Outer middlewares: run on every message before a handler is chosen."""
+
+from __future__ import annotations
+
+from bot.core.errors import Defer
+from bot.pipeline.dispatch import Context, Handler, HandlerResult, Inbound
+from storage import inbox, users
+
+SLOW_DOWN = "You are sending messages faster than we can handle. We will get to the rest shortly."
+WINDOW = 60.0
+
+
+async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
+    """`ctx.user`: the sender's record, created on their first message. The worker loads the
+    users of a whole claimed batch in one query (`users.senders`) and sets `ctx.user` and
+    `ctx.data["new_user"]` before the middlewares run; anything else (a test feeding the
+    dispatcher directly) gets them here."""
+    if ctx.has_user and ctx.user.phone == msg.from_phone:
+        created = bool(ctx.data.get("new_user"))
+    else:
+        async with ctx.deps.db.tx() as conn:
+            ctx.user, created = await users.get_or_create(conn, msg.from_phone, ctx.deps.now())
+        ctx.data["new_user"] = created
+    if created:
+        ctx.log.info("user.created")
+    return await handler(msg, ctx)
+
+
+async def rate_limit(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
+    """At most `limits.per_sender_per_minute` messages a minute per sender. Above it a message is
+    kept and handled when the window allows; the sender is told once per window. Priority
+    messages (carrier keywords, \\STOP) are never held back."""
+    if msg.priority:
+        return await handler(msg, ctx)
+    limit = ctx.deps.config.limits.per_sender_per_minute
+    now = ctx.deps.now()
+    count = ctx.data.get("handled_recently")  # the worker counts for the whole batch at claim time
+    if not isinstance(count, int):
+        async with ctx.deps.db.read() as conn:
+            count = await inbox.handled_since(conn, msg.from_phone, now - WINDOW)
+    if count < limit:
+        return await handler(msg, ctx)
+    notice = None
+    user = ctx.user
+    if user is not None and (user.slowdown_notified_at is None or user.slowdown_notified_at < now - WINDOW):
+        notice = SLOW_DOWN
+        async with ctx.deps.db.tx() as conn:
+            await users.mark_slowdown_notified(conn, user.id, now)
+    ctx.log.info("sms.rate_limited", count=count, limit=limit)
+    raise Defer(now + WINDOW / limit * 2, notice=notice, notice_key="slowdown")
