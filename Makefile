@@ -37,6 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage scheduler tests bench
 	$(BIN)/ruff format --check bot handlers storage scheduler tests bench
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

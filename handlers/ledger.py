@@ -56,7 +56,7 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
         if isinstance(room, str):
             return room
         book = await room_ledger(conn, room.id)
-    return balance_line(room.name, book)
+    return balance_line(room.name, book, fits=ctx.deps.services.fits_one)
 
 
 AMOUNT_USAGE = "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
@@ -185,7 +185,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     if recorded:
         ctx.deps.wake_sender()
     ctx.log.info("ledger.paid", room_id=room.id, recorded=recorded)
-    return balance_line(room.name, book)
+    return balance_line(room.name, book, fits=ctx.deps.services.fits_one)
 
 
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.channels.twilio.segments import fits_one_segment
+from bot.core.channel import FitsOne
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
 from bot.core.logs import mask_phone
@@ -30,9 +30,6 @@ from bot.features.ocr.reader import reader_of
 from bot.features.receipts.media import (
     BAD_TYPE,
     BROKEN,
-    GONE,
-    NOT_TWILIO,
-    REDIRECTED,
     TOO_MANY_PIXELS,
     MediaUnavailable,
     Refused,
@@ -61,18 +58,18 @@ def ocr_waiting_limit(deps: Deps) -> int:
     return max(1, deps.config.worker.concurrency // 2)
 
 
-# the reasons in a few words, for a reply about many photos that must still fit one segment
+# the reasons in a few words, for a reply about many photos that must still fit one segment (the
+# channel gives its own reasons' short forms: `MediaRefused.short`)
 SHORT_REASONS = {
     BAD_TYPE: "not a photo or PDF",
     BROKEN: "damaged",
     TOO_MANY_PIXELS: "too many pixels",
-    NOT_TWILIO: "not from Twilio",
-    REDIRECTED: "not from Twilio",
-    GONE: "gone at Twilio",
 }
 
 
-def _short(reason: str) -> str:
+def _short(reason: str, shorts: dict[str, str]) -> str:
+    if reason in shorts:
+        return shorts[reason]
     if reason in SHORT_REASONS:
         return SHORT_REASONS[reason]
     if reason.startswith("it is "):  # "it is over 5 MB"
@@ -82,7 +79,13 @@ def _short(reason: str) -> str:
     return reason
 
 
-def photos_reply(heads: Sequence[str], failures: list[tuple[int, str]]) -> str:
+def photos_reply(
+    heads: Sequence[str],
+    failures: list[tuple[int, str]],
+    *,
+    fits: FitsOne,
+    shorts: dict[str, str] | None = None,
+) -> str:
     """The one reply to an MMS: what was saved (`heads`: its forms, richest first, from
     bot/features/ledger/intake.py), and each photo that was not and why; shortened, then summed up, when
     that would take more than one segment."""
@@ -91,13 +94,13 @@ def photos_reply(heads: Sequence[str], failures: list[tuple[int, str]]) -> str:
     detailed = " ".join(f"Photo {number} was not saved: {reason}." for number, reason in failures)
     grouped: dict[str, list[int]] = {}
     for number, reason in failures:
-        grouped.setdefault(_short(reason), []).append(number)
+        grouped.setdefault(_short(reason, shorts or {}), []).append(number)
     tail = "; ".join(f"{', '.join(map(str, numbers))} ({why})" for why, numbers in grouped.items())
     summary = f"{count} photo{'s' if count != 1 else ''} not saved: not photos, too big or damaged."
     tails = [detailed, f"Photos not saved: {tail}.", summary] if failures else [""]
     candidates = [" ".join(p for p in (head, t) if p) for t in tails for head in forms[:1]]
     candidates += [" ".join(p for p in (head, tails[-1]) if p) for head in forms[1:]]
-    return next((c for c in candidates if fits_one_segment(c)), candidates[-1])
+    return next((c for c in candidates if fits(c)), candidates[-1])
 
 
 @router.message(has_media)
@@ -150,6 +153,7 @@ async def _save(
     max_items = deps.config.media.max_items
     saved = len(done)
     failures: list[tuple[int, str]] = []
+    shorts: dict[str, str] = {}  # the channel's reasons in a few words
     for item in msg.media:
         number = item.index + 1
         if item.index in done:
@@ -162,10 +166,12 @@ async def _save(
         except Refused as refused:
             ctx.log.info("media.refused", item=number, reason=refused.reason, detail=refused.detail)
             failures.append((number, refused.reason))
+            if refused.short:
+                shorts[refused.reason] = refused.short
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
-            raise Retry(f"twilio media: {exc}", failure_reply=GAVE_UP) from None
+            raise Retry(f"channel media: {exc}", failure_reply=GAVE_UP) from None
         receipt_id = receipts.receipt_id(msg.message_sid, item.index)
         key = object_key(room.id, receipt_id, prepared.ext)
         try:
@@ -223,4 +229,4 @@ async def _save(
             items = await ledger.of_message(conn, msg.message_sid)
             book = await room_ledger(conn, room.id)
         heads = saved_replies(room.name, items, book, user_id)
-    return photos_reply(heads, failures)
+    return photos_reply(heads, failures, fits=deps.services.fits_one, shorts=shorts)

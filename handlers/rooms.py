@@ -27,7 +27,7 @@ import random
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.channels.twilio.segments import fits_one_segment
+from bot.core.channel import FitsOne
 from bot.core.errors import Defer
 from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import Currency
@@ -55,7 +55,7 @@ def receipts_reply(link: str) -> str:
     return f"Receipts, 1 hour: {link}"
 
 
-def rooms_reply(names: list[str], active: str | None) -> str:
+def rooms_reply(names: list[str], active: str | None, *, fits: FitsOne) -> str:
     """`\\ROOMS`: the rooms in order, the active one marked; as many as fit one segment (the
     others are counted, the active one always shown)."""
     shown = [f"{name} (active)" if name == active else name for name in names]
@@ -65,7 +65,7 @@ def rooms_reply(names: list[str], active: str | None) -> str:
         listed = ", ".join(shown) + (f" and {more} more" if more else "")
         text = f"Your rooms: {listed}.{tail}"
         droppable = [n for n in range(len(shown)) if not shown[n].endswith(" (active)")]
-        if fits_one_segment(text) or not droppable:
+        if fits(text) or not droppable:
             return text
         shown.pop(droppable[-1])
 
@@ -204,7 +204,9 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
     mine, active = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
     if not mine:
         return NOT_IN_ROOM
-    return rooms_reply([r.name for r in mine], active.name if active is not None else None)
+    return rooms_reply(
+        [r.name for r in mine], active.name if active is not None else None, fits=ctx.deps.services.fits_one
+    )
 
 
 @router.command("USE", args=1, usage="\\USE <room>")

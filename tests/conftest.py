@@ -21,11 +21,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot.app.assembly import Feature, build_app
+from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME, Runtime
 from bot.channels.twilio.rest import Transport
 from bot.core.config import Config, DatabaseConfig, MediaConfig, ServerConfig, WorkerConfig, replace
 from bot.core.devmode import twilio_auth_token
+from bot.core.feature import Feature
 from bot.pipeline.dispatch import Router
 from storage import onehop
 from storage.db import Database, open_database

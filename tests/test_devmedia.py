@@ -25,14 +25,8 @@ async def test_absent_outside_development_mode(bot_factory: BotFactory, fake_twi
     bot = await bot_factory(twilio=fake_twilio.section())
     assert not bot.config.dev_mode
     message_sid, media_sid, _ = _staged(bot.config)
-    path = devmedia.media_url(bot.config, message_sid, media_sid).removeprefix(
-        bot.config.public_base
-    )
-    auth = {
-        "Authorization": basic_auth_header(
-            bot.config.twilio.account_sid, bot.config.twilio.auth_token
-        )
-    }
+    path = devmedia.media_url(bot.config, message_sid, media_sid).removeprefix(bot.config.public_base)
+    auth = {"Authorization": basic_auth_header(bot.config.twilio.account_sid, bot.config.twilio.auth_token)}
     assert (await bot.client.get(path, headers=auth, allow_redirects=False)).status == 404
     assert (await bot.client.delete(path + ".json", headers=auth)).status == 404
     assert (await bot.client.get(f"/dev/media/{message_sid}/{media_sid}?exp=1&sig=x")).status == 404
@@ -72,7 +66,7 @@ async def test_fetch_redirect_and_delete(bot_factory: BotFactory) -> None:
 def test_the_pipeline_sees_the_stand_in_as_twilio(make_config: Any) -> None:
     from yarl import URL
 
-    from bot.features.receipts.media import is_media_host, is_twilio_media_url
+    from bot.channels.twilio.media import is_media_host, is_twilio_media_url
 
     config = make_config(server={"public_url": "http://127.0.0.1:8931"})
     twilio = devmedia.media_twilio_config(config, "dev-token")

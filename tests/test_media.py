@@ -19,14 +19,13 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 from yarl import URL
 
+from bot.channels.twilio.media import is_media_host, is_twilio_media_url
 from bot.core.config import TwilioConfig
 from bot.features.receipts import cleanup as media_jobs
 from bot.features.receipts.media import (
     BROKEN,
     TOO_MANY_PIXELS,
     Refused,
-    is_media_host,
-    is_twilio_media_url,
     reencode,
     sniff,
     too_big,

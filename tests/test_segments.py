@@ -16,6 +16,7 @@ import pytest
 import structlog
 
 import handlers
+from bot.channels.twilio import media as twilio_media
 from bot.channels.twilio.segments import fits_one_segment, gsm7_septets, segments
 from bot.core.config import Config, ServerConfig
 from bot.features.ledger import book
@@ -91,14 +92,18 @@ def _saved(count: int, kind: str = "counted") -> list[str]:
     return saved_replies(ROOM, [receipt(i) for i in range(count)], _book([]), 1)
 
 
+def _photos(heads: list[str], failures: list[tuple[int, str]]) -> str:
+    return photos.photos_reply(heads, failures, fits=fits_one_segment, shorts=twilio_media.SHORT)
+
+
 REASONS = [
-    media.NOT_TWILIO,
-    media.REDIRECTED,
+    twilio_media.NOT_TWILIO,
+    twilio_media.REDIRECTED,
     media.too_big(5 * 1024 * 1024),
     media.BAD_TYPE,
     media.TOO_MANY_PIXELS,
     media.BROKEN,
-    media.GONE,
+    twilio_media.GONE,
     f"at most {MAX_ITEMS} are kept per message",
 ]
 
@@ -159,8 +164,13 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("not in room", lambda: rooms.NOT_IN_ROOM),
     ("no such room", lambda: f"You are not in a room named {ROOM}. \\ROOMS lists yours."),
     ("left", lambda: f"You left {ROOM}. Your active room is {ROOM}."),
-    ("rooms one", lambda: rooms.rooms_reply([ROOM], ROOM)),
-    ("rooms many", lambda: rooms.rooms_reply([f"{ROOM[:-2]}{n:02}" for n in range(20)], f"{ROOM[:-2]}19")),
+    ("rooms one", lambda: rooms.rooms_reply([ROOM], ROOM, fits=fits_one_segment)),
+    (
+        "rooms many",
+        lambda: rooms.rooms_reply(
+            [f"{ROOM[:-2]}{n:02}" for n in range(20)], f"{ROOM[:-2]}19", fits=fits_one_segment
+        ),
+    ),
     ("use", lambda: f"Photos you send now go to {ROOM}."),
     ("receipts link", _gallery),
     ("gallery not set up", lambda: "The receipt gallery is not set up on this number."),
@@ -168,34 +178,37 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("no room for photos", lambda: photos.NO_ROOM),
     ("photos not kept", lambda: photos.NOT_SET_UP),
     ("photos gave up", lambda: photos.GAVE_UP),
-    ("saved all", lambda: photos.photos_reply(_saved(MAX_ITEMS), [])),
-    *[(f"one refused: {r[:20]}", lambda r=r: photos.photos_reply(_saved(1), [(2, r)])) for r in REASONS],  # type: ignore[misc]
+    ("saved all", lambda: _photos(_saved(MAX_ITEMS), [])),
+    *[(f"one refused: {r[:20]}", lambda r=r: _photos(_saved(1), [(2, r)])) for r in REASONS],  # type: ignore[misc]
     (
         "all refused, all reasons",
-        lambda: photos.photos_reply(_saved(2), [(n + 1, r) for n, r in enumerate(REASONS)]),
+        lambda: _photos(_saved(2), [(n + 1, r) for n, r in enumerate(REASONS)]),
     ),
-    ("none saved", lambda: photos.photos_reply([], [(n + 1, REASONS[n % 3]) for n in range(MAX_ITEMS)])),
+    ("none saved", lambda: _photos([], [(n + 1, REASONS[n % 3]) for n in range(MAX_ITEMS)])),
     (
         "eleven items",
-        lambda: photos.photos_reply(
-            _saved(MAX_ITEMS), [(MAX_ITEMS + 1, f"at most {MAX_ITEMS} are kept per message")]
-        ),
+        lambda: _photos(_saved(MAX_ITEMS), [(MAX_ITEMS + 1, f"at most {MAX_ITEMS} are kept per message")]),
     ),
     # splitting the bill (issue 12): the longest names and amounts, 20 members
     *[
-        (f"saved {n} ({kind})", lambda n=n, kind=kind: photos.photos_reply(_saved(n, kind), []))  # type: ignore[misc]
+        (f"saved {n} ({kind})", lambda n=n, kind=kind: _photos(_saved(n, kind), []))  # type: ignore[misc]
         for n in (1, 2, MAX_ITEMS)
         for kind in ("counted", "missing", "foreign", "mixed")
     ],
     (
         "saved mixed and refused",
-        lambda: photos.photos_reply(_saved(MAX_ITEMS - 1, "mixed"), [(10, media.BROKEN)]),
+        lambda: _photos(_saved(MAX_ITEMS - 1, "mixed"), [(10, media.BROKEN)]),
     ),
     ("name set", lambda: f"Your rooms now see you as {NAME}."),
     ("name taken", lambda: f"Someone in {ROOM} goes by {NAME} already. Pick another name."),
     ("name rules", lambda: ledger.NAME_RULES),
-    ("balance settled", lambda: book.balance_line(ROOM, _book([]))),
-    ("balance two debts", lambda: book.balance_line(ROOM, _book([(2, 1, BIG), (3, 1, BIG)], uncounted=99))),
+    ("balance settled", lambda: book.balance_line(ROOM, _book([]), fits=fits_one_segment)),
+    (
+        "balance two debts",
+        lambda: book.balance_line(
+            ROOM, _book([(2, 1, BIG), (3, 1, BIG)], uncounted=99), fits=fits_one_segment
+        ),
+    ),
     ("amount set", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, USD)),
     ("amount out", lambda: ledger.amount_reply(ROOM, _book([]), 1, 0, USD)),
     ("amount foreign", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"))),

@@ -288,7 +288,7 @@ async def test_a_refused_send_keeps_twilios_status_code_and_retry_after(aiohttp_
     busy, opted_out, gateway, timed_out = errors
     assert (busy.status, busy.code, busy.retry_after, busy.retryable) == (429, 20429, 7.0, True)
     assert str(busy) == "Too Many Requests"
-    assert (opted_out.status, opted_out.opted_out, opted_out.retryable) == (400, True, False)
+    assert (opted_out.status, opted_out.recipient_gone, opted_out.retryable) == (400, True, False)
     assert (gateway.status, gateway.code, gateway.retryable, str(gateway)) == (502, None, True, "HTTP 502")
     assert (timed_out.status, timed_out.retryable, str(timed_out)) == (
         None,

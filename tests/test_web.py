@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from bot.channels.twilio import webhook
 from bot.gateway import routes as web
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from storage.db import sqlite_path
@@ -53,9 +54,7 @@ async def test_same_webhook_ten_times_concurrently_is_one_row_and_one_reply(
 
 async def test_forged_missing_and_wrong_url_signatures_are_403_and_store_nothing(bot: Bot) -> None:
     form = bot.form("\\HELP")
-    forged = RequestValidator("not-the-token").compute_signature(
-        bot.config.public_base + "/twilio/sms", form
-    )
+    forged = RequestValidator("not-the-token").compute_signature(bot.config.public_base + "/twilio/sms", form)
     wrong_url = bot.signature(form, url="https://attacker.example/twilio/sms")
     other_path = bot.signature(form, path="/twilio/status")
     for signature in (forged, "", wrong_url, other_path):
@@ -216,9 +215,9 @@ async def test_metrics_need_loopback_or_the_bearer_token(bot_factory: BotFactory
         def __init__(self, auth: str) -> None:
             self.headers = {"Authorization": auth}
 
-    assert not _allowed_operator(bot.runtime, Req(""))  # type: ignore[arg-type]
-    assert not _allowed_operator(bot.runtime, Req("Bearer wrong"))  # type: ignore[arg-type]
-    assert _allowed_operator(bot.runtime, Req("Bearer s3cret"))  # type: ignore[arg-type]
+    assert not _allowed_operator(bot.runtime.gate, Req(""))  # type: ignore[arg-type]
+    assert not _allowed_operator(bot.runtime.gate, Req("Bearer wrong"))  # type: ignore[arg-type]
+    assert _allowed_operator(bot.runtime.gate, Req("Bearer s3cret"))  # type: ignore[arg-type]
 
 
 async def test_an_unknown_command_gets_a_pointer_to_help(bot: Bot, fake_twilio: Any) -> None:
@@ -362,4 +361,4 @@ def test_the_webhooks_form_parser_is_parse_qsl(text: str) -> None:
     blank values kept, for any text (broken escapes, `=` in values, empty pairs, NUL)."""
     from urllib.parse import parse_qsl
 
-    assert web.parse_form(text) == parse_qsl(text, keep_blank_values=True)
+    assert webhook.parse_form(text) == parse_qsl(text, keep_blank_values=True)

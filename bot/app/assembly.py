@@ -12,27 +12,27 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from functools import partial
 
 import aiohttp
 from aiohttp import web
 
-from bot.app.runtime import METRICS, RUNTIME, ReadyCheck, Runtime
+from bot.app.channels import build_channels
+from bot.app.runtime import METRICS, RUNTIME, Runtime
 from bot.app.startup import check_folders, open_db
-from bot.channels.twilio.rest import LogTransport, Transport, TwilioTransport
-from bot.channels.twilio.signature import SignatureChecker
+from bot.core.channel import Channel, Transport
 from bot.core.config import Config
 from bot.core.dburl import is_sqlite as db_is_sqlite
 from bot.core.deps import Deps, Services
 from bot.core.devmode import twilio_auth_token
+from bot.core.feature import Feature, ReadyCheck, Starting
 from bot.core.logs import get_logger
 from bot.core.metrics import Metrics
 from bot.gateway.drain import DRAIN, Drain
+from bot.gateway.gate import GATE, Gate
 from bot.gateway.ingest import InboxWriter
 from bot.gateway.routes import MAX_BODY, add_routes
-from bot.pipeline.dispatch import Dispatcher, Router
+from bot.pipeline.dispatch import Context, Dispatcher, Inbound, Router
 from bot.pipeline.leases import Leases, new_owner_id
 from bot.pipeline.lifecycle import ROLE_PARTS, Part
 from bot.pipeline.middlewares import load_user, rate_limit
@@ -45,28 +45,6 @@ from storage.health import write_probe
 from storage.notify import Notifier
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Starting:
-    """What a feature's lifespan gets while the app starts: the dependencies so far (with the
-    services of the features started before it), the scheduler to register its jobs with (each
-    job gets the app's final `Deps` as its argument), and the readiness checks to add to."""
-
-    deps: Deps
-    scheduler: Scheduler
-    ready_checks: dict[str, ReadyCheck]
-
-
-@dataclass(frozen=True)
-class Feature:
-    """A product feature beyond the core: its routes (added when the app is built) and its
-    lifespan, entered at start-up, which yields `Services` with its own fields set
-    (`dataclasses.replace(starting.deps.services, ...)`) and closes them at shutdown."""
-
-    name: str
-    add_routes: Callable[[web.Application], None] | None = None
-    lifespan: Callable[[Starting], AbstractAsyncContextManager[Services]] | None = None
 
 
 def default_features() -> list[Feature]:
@@ -110,14 +88,14 @@ def build_app(
     app = web.Application(client_max_size=MAX_BODY)
     # worker: only /healthz, /readyz and /metrics; web and all: webhooks and pages too
     serves_web = config.server.role != "worker"
+    channels = build_channels(config, transport)
     add_routes(app, public=serves_web)
+    if serves_web:
+        for channel in channels:
+            channel.add_routes(app)
     for feature in feature_list:
         if serves_web and feature.add_routes is not None:
             feature.add_routes(app)
-    if config.dev_mode:  # the stand-in of Twilio's media API for `textwire chat --photo`
-        from bot.channels.twilio import devmedia
-
-        devmedia.add_routes(app, config)
     metrics = Metrics()
     app[METRICS] = metrics
     drain = Drain(metrics)
@@ -127,9 +105,10 @@ def build_app(
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             runtime = await _start(
-                stack, config, metrics, transport, clock, feature_list, run_scheduler, extra_routers
+                stack, config, metrics, channels, clock, feature_list, run_scheduler, extra_routers
             )
             app[RUNTIME] = runtime
+            app[GATE] = runtime.gate
             yield
         log.info("app.stopped")
 
@@ -141,14 +120,14 @@ async def _start(
     stack: contextlib.AsyncExitStack,
     config: Config,
     metrics: Metrics,
-    transport: Transport | None,
+    channels: Sequence[Channel],
     clock: Callable[[], float],
     features: Sequence[Feature],
     run_scheduler: bool,
     extra_routers: Sequence[Router],
 ) -> Runtime:
     check_folders(config)
-    token, generated = twilio_auth_token(config)
+    _, generated = twilio_auth_token(config)
     if config.dev_mode:
         log.warning(
             "dev.mode",
@@ -163,30 +142,18 @@ async def _start(
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
     stack.push_async_callback(http.close)
 
-    if transport is None:
-        if config.dev_mode:
-            transport = LogTransport()
-        else:
-            twilio = TwilioTransport(
-                http, config.twilio, status_callback=f"{config.public_base}/twilio/status"
-            )
-            stack.push_async_callback(twilio.close)
-            transport = twilio
-
     # Wake-ups: in this process at once, and on PostgreSQL in every other one (LISTEN/NOTIFY).
     notifier = Notifier(config.database.url)
     await notifier.start()
     stack.push_async_callback(notifier.stop)
     wakeup = _Wakeup()
-    deps = Deps(
-        config=config,
-        db=db,
-        http=http,
-        wake_sender=wakeup,
-        clock=clock,
-        services=Services(transport=transport),
-        metrics=metrics,
-    )
+    deps = Deps(config=config, db=db, http=http, wake_sender=wakeup, clock=clock, metrics=metrics)
+    # one channel today (SMS); the next ones share the pipeline, the sender routing by channel
+    (channel,) = channels
+    parts = await stack.enter_async_context(channel.lifespan(deps))
+    transport: Transport = parts.transport
+    services = Services(transport=transport, media_source=parts.media, fits_one=channel.fits_one)
+    deps = dataclasses.replace(deps, services=services)
     owner = new_owner_id()  # this process's claims and heartbeats (bot/pipeline/leases.py)
     leases = Leases(deps, owner)
     scheduler = Scheduler(leases=leases)
@@ -207,10 +174,15 @@ async def _start(
     notifier.subscribe(notify.OUTBOX, sender.wake)
     wakeup.target = lambda: notifier.publish(notify.OUTBOX)
     writer = InboxWriter(db, on_commit=lambda: notifier.publish(notify.INBOX))
+
+    async def is_priority(msg: Inbound) -> bool:
+        return await dispatcher.is_priority(msg, Context(deps=deps, log=log))
+
+    gate = Gate(deps, metrics, writer, is_priority, ready_checks)
     runtime = Runtime(
         deps=deps,
         metrics=metrics,
-        checker=SignatureChecker(token),
+        gate=gate,
         dispatcher=dispatcher,
         writer=writer,
         worker=worker,
@@ -245,4 +217,4 @@ async def _start(
     return runtime
 
 
-__all__ = ["Feature", "Starting", "build_app", "build_dispatcher"]
+__all__ = ["build_app", "build_dispatcher"]

@@ -5,7 +5,7 @@ Adding one is a two-line change: import its module and list its `FEATURE`.
 
 from __future__ import annotations
 
-from bot.app.assembly import Feature
+from bot.core.feature import Feature
 from bot.features.ocr import feature as ocr
 from bot.features.receipts import gallery
 from bot.features.x import link as xlink

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from bot.channels.twilio.rest import Transport
-from bot.channels.twilio.signature import SignatureChecker
+from bot.core.channel import Transport
 from bot.core.deps import Deps
+from bot.core.feature import ReadyCheck
 from bot.core.metrics import Metrics
+from bot.gateway.gate import Gate
 from bot.gateway.ingest import InboxWriter
 from bot.pipeline.dispatch import Dispatcher
 from bot.pipeline.lifecycle import Lifecycle
@@ -19,14 +19,12 @@ from bot.pipeline.worker import Worker
 from scheduler import Scheduler
 from storage.notify import Notifier
 
-ReadyCheck = Callable[[], Awaitable[None]]  # raises when its dependency is down (`/readyz`)
-
 
 @dataclass
 class Runtime:
     deps: Deps
     metrics: Metrics
-    checker: SignatureChecker
+    gate: Gate
     dispatcher: Dispatcher
     writer: InboxWriter
     worker: Worker

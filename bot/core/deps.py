@@ -14,28 +14,30 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from bot.core.channel import FitsOne, MediaSource, Transport, fits_160
 from bot.core.config import Config
 from bot.core.metrics import Metrics
-from storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.channels.twilio.rest import Transport
     from bot.features.ocr.reader import OcrReader
     from bot.features.receipts.media import MediaPipeline
     from bot.features.x.accounts import XAccounts
     from bot.gateway.links import LinkSigner
     from storage.crypto import TokenCipher
+    from storage.db import Database
     from storage.media import MediaStore
 
 
 @dataclass(frozen=True)
 class Services:
     transport: Transport | None = None  # how replies leave (Twilio, or the log in development)
+    media_source: MediaSource | None = None  # the channel's media: fetched, then released
+    fits_one: FitsOne = fits_160  # the channel's length rule (SMS: one GSM-7 segment)
     cipher: TokenCipher | None = None  # tokens at rest (bot/features/x/link.py)
     x: XAccounts | None = None  # posting to X; None when x.client_id is empty
     link_signer: LinkSigner | None = None  # gallery and local media links (bot/features/receipts/gallery.py)
     media_store: MediaStore | None = None  # receipts' photos (bot/features/receipts/media.py)
-    media_pipeline: MediaPipeline | None = None  # fetch, check and clean photos from Twilio
+    media_pipeline: MediaPipeline | None = None  # fetch, check and clean receipts' photos
     ocr: OcrReader | None = None  # receipt totals (bot/ocr); None when media.ocr is off
 
 

@@ -1,8 +1,9 @@
-"""The outbox sender: posts queued replies to Twilio, with retries, never to an opted-out number.
+"""The outbox sender: hands queued replies to the channel's transport, with retries, never to an
+opted-out number.
 
 429, 5xx, connection errors and timeouts are retried with backoff (Retry-After honoured) for up
-to `worker.send_retry_hours`, then failed and logged. Permanent errors are not retried. Error
-21610 (the recipient has opted out at the carrier) marks the number opted out.
+to `worker.send_retry_hours`, then failed and logged. Permanent errors are not retried. A
+"recipient gone" (SMS: Twilio's 21610, opted out at the carrier) marks the number opted out.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from bot.channels.twilio.rest import LogTransport, SendError, Sent, Transport
+from bot.core.channel import SendError, Sent, Transport
 from bot.core.deps import Deps
 from bot.core.logs import get_logger, mask_phone
 from bot.core.metrics import Metrics
@@ -72,7 +73,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         self.transport = transport
         self.metrics = metrics
         # Twilio keys its answers on our request; dev transport has no delivery to wait for.
-        self._redact_when_sent = not isinstance(transport, LogTransport)
+        self._redact_when_sent = transport.delivers
 
     def claim_after(self, item: Send, woken: bool) -> bool:
         """Replies have no per-number hold-back: a finished send frees none (a wake-up meanwhile
@@ -165,7 +166,7 @@ class Sender(ClaimLoop[Send, Outcome]):
     async def _failed(self, item: Send, exc: SendError) -> None:
         now = self.deps.now()
         code = str(exc.code) if exc.code is not None else (str(exc.status) if exc.status else None)
-        if exc.opted_out:
+        if exc.recipient_gone:
             await self.commit(
                 Outcome(
                     outbox.Mark(item.id, "failed", now, error_code=code, error="recipient opted out"),

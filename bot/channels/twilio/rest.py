@@ -12,15 +12,13 @@ same `SendError` (TwilioRestException drops the headers). PROTOCOL.md sections 1
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import json
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
 import aiohttp
@@ -29,54 +27,13 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.channels.twilio.http1 import HttpError, Origin
+from bot.core.channel import SendError, Sent, Transport
 from bot.core.config import TwilioConfig
 from bot.core.logs import get_logger, mask_phone
 
 log = get_logger(__name__)
 
 OPTED_OUT = 21610
-
-
-class SendError(Exception):
-    """Twilio did not take the message. `retryable` says whether to try again later."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
-    @property
-    def retryable(self) -> bool:
-        if self.status is None:  # connection error or timeout: a rare duplicate beats a lost SMS
-            return True
-        return self.status == 429 or self.status >= 500
-
-    @property
-    def opted_out(self) -> bool:
-        return self.code == OPTED_OUT
-
-
-@dataclass(frozen=True)
-class Sent:
-    sid: str
-    status: str
-
-
-class Transport(Protocol):
-    async def send(self, to: str, body: str) -> Sent: ...
-
-    async def find(self, to: str, body: str, since: float) -> list[Sent]:
-        """Messages already accepted for `to` with `body` since `since` (oldest first); raises
-        SendError when that cannot be known."""
-        ...
 
 
 CLOCK_ALLOWANCE_SECONDS = 2.0  # our clock against Twilio's, and date_created's whole seconds
@@ -94,7 +51,7 @@ def form_encoded(form: list[tuple[str, str]]) -> bytes:
 
 
 def basic_auth_header(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return aiohttp.encode_basic_auth(user, password)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -118,7 +75,13 @@ def _refused(status: int, text: str, headers: Mapping[str, str]) -> SendError:
             message = str(payload.get("message") or message)
     except (ValueError, TypeError, KeyError):
         pass
-    return SendError(message, status=status, code=code, retry_after=_retry_after(headers))
+    return SendError(
+        message,
+        status=status,
+        code=code,
+        retry_after=_retry_after(headers),
+        recipient_gone=code == OPTED_OUT,  # the number opted out at the carrier
+    )
 
 
 class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
@@ -178,6 +141,8 @@ SEND_HEADERS = {"Accept": "application/json", "User-Agent": "textwire"}
 
 
 class TwilioTransport:
+    delivers = True  # Twilio's status callbacks report each delivery
+
     def __init__(self, session: aiohttp.ClientSession, config: TwilioConfig, status_callback: str) -> None:
         self._status_callback = status_callback
         self._timeout = config.timeout_seconds
@@ -284,6 +249,8 @@ def mask_links(text: str) -> str:
 
 class LogTransport:
     """Development mode: replies go to the log (links masked); `textwire chat` reads the outbox."""
+
+    delivers = False  # nothing leaves the process: no delivery receipt to wait for
 
     async def send(self, to: str, body: str) -> Sent:
         log.info("sms.sent.dev", to=mask_phone(to), text=mask_links(body))

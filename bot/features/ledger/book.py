@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.channels.twilio.segments import fits_one_segment
+from bot.core.channel import FitsOne
 from bot.core.logs import mask_phone
 from bot.features.ledger.money import Currency, currency_or_default
 from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_equally
@@ -100,8 +100,9 @@ def position_phrase(minor: int, cur: Currency) -> str:
     return "you are settled up"
 
 
-def balance_line(room_name: str, ledger: RoomLedger) -> str:
-    """`house: Bob pays Alice $7.72, Carol pays Alice $7.72.` or `house: all settled.`"""
+def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
+    """`house: Bob pays Alice $7.72, Carol pays Alice $7.72.` or `house: all settled.` (`fits`:
+    the channel's length rule)."""
     if not ledger.settlement:
         text = f"{room_name}: all settled."
     else:
@@ -113,7 +114,7 @@ def balance_line(room_name: str, ledger: RoomLedger) -> str:
     if ledger.uncounted:
         s = "s" if ledger.uncounted != 1 else ""
         note = f"{text} {ledger.uncounted} receipt{s} in another currency not counted."
-        if fits_one_segment(note) or not fits_one_segment(text):
+        if fits(note) or not fits(text):
             text = note  # said when it fits, or when the debts take more than one segment anyway
     return text
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.channels.twilio.segments import fits_one_segment
+from bot.core.channel import FitsOne
 from bot.features.ledger.book import RoomLedger, position_phrase
 from bot.features.ledger.money import Amount, Currency, currency
 from bot.features.ocr.reader import OcrReader
@@ -96,10 +96,12 @@ def saved_replies(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger
     return [full, compact, minimal]
 
 
-def saved_reply(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int) -> str:
-    """The richest form of `saved_replies` that fits one segment."""
+def saved_reply(
+    room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int, *, fits: FitsOne
+) -> str:
+    """The richest form of `saved_replies` that fits one message (`fits`: the channel's rule)."""
     forms = saved_replies(room_name, items, ledger, sender)
-    return next((f for f in forms if fits_one_segment(f)), forms[-1])
+    return next((f for f in forms if fits(f)), forms[-1])
 
 
 __all__ = ["ASK", "Found", "read_amount", "saved_replies", "saved_reply"]

@@ -7,9 +7,9 @@ import dataclasses
 import importlib.util
 from collections.abc import AsyncIterator
 
-from bot.app.assembly import Feature, Starting
 from bot.core.deps import Services
 from bot.core.errors import StartupError
+from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
 from bot.features.ocr.reader import OcrReader
 

@@ -23,14 +23,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot.app.assembly import Feature, Starting
-from bot.app.runtime import RUNTIME
 from bot.core.deps import Services
+from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
+from bot.gateway.gate import GATE
 from bot.gateway.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
 from storage.media import KEY_PATTERN, LocalMediaStore
 from storage.schema import receipts, rooms
@@ -80,14 +80,14 @@ def _when(ts: float) -> tuple[str, str]:
 def _verdict(request: web.Request, signer: LinkSigner, purpose: str, subject: str, max_age: int) -> str:
     """The request's `exp` and `sig` checked for `purpose` and `subject`: "ok", "expired", "invalid"."""
     query = request.query
-    now = request.app[RUNTIME].deps.now()
+    now = request.app[GATE].deps.now()
     return signer.check(
         purpose, subject, query.get("exp", ""), query.get("sig", ""), now=now, max_age=max_age
     )
 
 
 async def gallery(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
+    runtime = request.app[GATE]
     signer = signer_of(runtime.deps)
     store = media.store_of(runtime.deps)
     if signer is None or store is None:
@@ -147,7 +147,7 @@ async def gallery(request: web.Request) -> web.Response:
 
 async def local_media(request: web.Request) -> web.StreamResponse:
     """A file of the local media backend, through a signed link of a few minutes."""
-    runtime = request.app[RUNTIME]
+    runtime = request.app[GATE]
     signer = signer_of(runtime.deps)
     store = media.store_of(runtime.deps)
     key = request.match_info["key"]

@@ -1,15 +1,9 @@
-"""MMS media: fetched from Twilio in the worker, judged by its bytes, cleaned, then stored.
+"""Receipt media: fetched through the channel's media source in the worker (never in the
+webhook), judged by its bytes, cleaned, then stored; the channel's copy released once stored.
 
-Fetching (never in the webhook):
-- credentials (Basic `account_sid:auth_token`) go only to a URL under `twilio.api_base` and under
-  this account's media path (`/2010-04-01/Accounts/{sid}/Messages/{MM}/Media/{ME}`); any other URL
-  is refused without a request;
-- redirects are followed by hand, at most `MAX_HOPS`, only to `twilio.media_hosts` (host or
-  host:port) and without credentials;
-- the body is streamed with a cap of `media.max_bytes` (a bigger Content-Length is refused before
-  reading), and the type is judged by the first bytes, not by the claimed content type;
-- a connection error, timeout, 429 or 5xx is an outage (`MediaUnavailable`): the message is kept
-  and retried; any other answer refuses that one item (`Refused`, with a reason for the reply).
+The body is streamed with a cap of `media.max_bytes` (a bigger declared length is refused before
+reading), and the type is judged by the first bytes, not by the claimed content type. Where an
+item may come from, and how, is the channel's (bot/channels/twilio/media.py for MMS).
 
 Cleaning: images are decoded in a thread, at most `media.decode_concurrency` at once, with the
 pixel count checked against `media.max_pixels` before anything is decoded; orientation is applied,
@@ -24,29 +18,25 @@ import contextlib
 import dataclasses
 import hashlib
 import io
-import re
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import aiohttp
 import pillow_heif
 from PIL import Image, ImageOps
-from yarl import URL
 
-from bot.channels.twilio.devmedia import media_twilio_config
-from bot.channels.twilio.rest import basic_auth_header
-from bot.core.config import MediaConfig, TwilioConfig
+from bot.core.channel import MediaRefused as Refused
+from bot.core.channel import MediaSource, MediaStream, MediaUnavailable
+from bot.core.config import MediaConfig
 from bot.core.deps import Deps, Services
-from bot.core.devmode import twilio_auth_token
 from bot.core.logs import get_logger
 from bot.gateway.links import media_link, signer_of
 from storage import receipts
 from storage.media import MediaStore, open_store
 
 if TYPE_CHECKING:
-    from bot.app.assembly import Starting
+    from bot.core.feature import Starting
 
 log = get_logger(__name__)
 
@@ -55,35 +45,16 @@ pillow_heif.register_heif_opener(thumbnails=False)
 # anything over media.max_pixels before Pillow's own limit applies)
 warnings.simplefilter("error", Image.DecompressionBombWarning)
 
-MAX_HOPS = 3
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-CHUNK = 64 * 1024
 
-# what the reply says about an item that was not saved
-NOT_TWILIO = "it did not come from Twilio"
-REDIRECTED = "its download was sent away from Twilio"
+# what the reply says about an item that was not saved (the channel has reasons of its own)
 BAD_TYPE = "only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept"
 TOO_MANY_PIXELS = "the image has too many pixels"
 BROKEN = "the file is damaged and could not be read"
-GONE = "Twilio could not give it to us"
 
 
 def too_big(max_bytes: int) -> str:
     mb = max_bytes / (1024 * 1024)
     return f"it is over {mb:.0f} MB" if mb >= 1 else f"it is over {max_bytes} bytes"
-
-
-class Refused(Exception):
-    """This item cannot be kept; `reason` goes into the reply."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
-
-
-class MediaUnavailable(Exception):
-    """Twilio (or its CDN) is down or throttling: try the message again later."""
 
 
 @dataclass(frozen=True)
@@ -96,61 +67,6 @@ class Prepared:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
-
-
-# -- where media may come from ---------------------------------------------------------------------
-
-_ID = r"[A-Za-z0-9]{2,64}"
-
-
-def media_path_pattern(twilio: TwilioConfig) -> re.Pattern[str] | None:
-    if not twilio.account_sid:
-        return None
-    prefix = URL(twilio.api_base).path.rstrip("/")
-    sid = re.escape(twilio.account_sid)
-    return re.compile(rf"^{re.escape(prefix)}/2010-04-01/Accounts/{sid}/Messages/{_ID}/Media/{_ID}$")
-
-
-def twilio_auth(twilio: TwilioConfig) -> dict[str, str]:
-    """Basic auth for the account's own API paths (callers check the URL first)."""
-    if not twilio.auth_token:
-        return {}
-    return {"Authorization": basic_auth_header(twilio.account_sid, twilio.auth_token)}
-
-
-def is_twilio_media_url(twilio: TwilioConfig, url: str) -> bool:
-    """Under the configured API base (same scheme, host and port) and this account's media path."""
-    pattern = media_path_pattern(twilio)
-    if pattern is None:
-        return False
-    try:
-        target = URL(url)
-        base = URL(twilio.api_base)
-    except ValueError:
-        return False
-    if not target.is_absolute() or target.user or target.password or target.query_string or target.fragment:
-        return False
-    if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
-        return False
-    return target.raw_path == target.path and bool(pattern.match(target.path))
-
-
-def is_media_host(twilio: TwilioConfig, target: URL) -> bool:
-    """A redirect target on one of `twilio.media_hosts` (an entry with a port matches host:port,
-    one without matches the host on its default port), over https (http only when the API base
-    itself is http, as in local tests)."""
-    allowed_schemes = {"https"} | ({"http"} if URL(twilio.api_base).scheme == "http" else set())
-    if target.scheme not in allowed_schemes or not target.host or target.user or target.password:
-        return False
-    host = target.host.lower()
-    for entry in twilio.media_hosts:
-        entry = entry.strip().lower()
-        if ":" in entry:
-            if f"{host}:{target.port}" == entry:
-                return True
-        elif host == entry and target.is_default_port():
-            return True
-    return False
 
 
 # -- judging by the bytes --------------------------------------------------------------------------
@@ -245,51 +161,23 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
 class MediaPipeline:
     """Fetch, judge and clean one item. One per app (the decode semaphore bounds memory)."""
 
-    def __init__(self, http: aiohttp.ClientSession, twilio: TwilioConfig, media: MediaConfig) -> None:
-        self.http = http
-        self.twilio = twilio
+    def __init__(self, source: MediaSource, media: MediaConfig) -> None:
+        self.source = source
         self.media = media
         self.decode_slots = asyncio.Semaphore(media.decode_concurrency)
 
-    def _timeout(self) -> aiohttp.ClientTimeout:
-        seconds = self.twilio.timeout_seconds
-        return aiohttp.ClientTimeout(total=max(60.0, seconds * 6), connect=seconds, sock_read=seconds)
-
-    async def fetch(self, url: str) -> tuple[bytes, str]:
+    async def fetch(self, ref: str) -> tuple[bytes, str]:
         """The item's bytes and their kind; `Refused` or `MediaUnavailable` otherwise."""
-        if not is_twilio_media_url(self.twilio, url):
-            raise Refused(NOT_TWILIO, "not under the Twilio API base and account")
-        current = URL(url)
-        headers = twilio_auth(self.twilio)
-        for _hop in range(MAX_HOPS + 1):
-            try:
-                async with self.http.get(
-                    current, headers=headers, allow_redirects=False, timeout=self._timeout()
-                ) as resp:
-                    if resp.status in REDIRECTS:
-                        location = resp.headers.get("Location", "")
-                        target = current.join(URL(location)) if location else None
-                        if target is None or not is_media_host(self.twilio, target):
-                            raise Refused(REDIRECTED, "redirect to a host not in twilio.media_hosts")
-                        current = target
-                        headers = {}  # credentials go to the Twilio API only
-                        continue
-                    if resp.status == 429 or resp.status >= 500:
-                        raise MediaUnavailable(f"HTTP {resp.status}")
-                    if resp.status != 200:
-                        raise Refused(GONE, f"HTTP {resp.status}")
-                    return await self._read(resp)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise MediaUnavailable(type(exc).__name__) from None
-        raise Refused(REDIRECTED, "too many redirects")
+        async with self.source.open(ref) as stream:
+            return await self._read(stream)
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str]:
+    async def _read(self, stream: MediaStream) -> tuple[bytes, str]:
         limit = self.media.max_bytes
-        if resp.content_length is not None and resp.content_length > limit:
-            raise Refused(too_big(limit), f"content-length {resp.content_length}")
+        if stream.length is not None and stream.length > limit:
+            raise Refused(too_big(limit), f"content-length {stream.length}")
         buf = bytearray()
         kind: str | None = None
-        async for chunk in resp.content.iter_chunked(CHUNK):
+        async for chunk in stream.chunks:
             buf.extend(chunk)
             if len(buf) > limit:
                 raise Refused(too_big(limit), "stream over the limit")
@@ -311,22 +199,13 @@ class MediaPipeline:
             return await asyncio.to_thread(reencode, data, kind, self.media.max_pixels)
 
 
-# -- deleting the copy at Twilio -------------------------------------------------------------------
+# -- releasing the channel's copy ------------------------------------------------------------------
 
 
-async def delete_at_twilio(deps: Deps, url: str) -> bool:
-    """`DELETE {media url}.json`; True when it is gone (204, 200 or 404). Never raises."""
-    pipeline = pipeline_of(deps)
-    twilio = pipeline.twilio if pipeline is not None else deps.config.twilio
-    if not is_twilio_media_url(twilio, url):
-        return False
-    headers = twilio_auth(twilio)
-    try:
-        async with asyncio.timeout(twilio.timeout_seconds):
-            async with deps.http.delete(url + ".json", headers=headers, allow_redirects=False) as resp:
-                return resp.status in (200, 204, 404)
-    except (aiohttp.ClientError, TimeoutError):
-        return False
+async def release_copy(deps: Deps, ref: str) -> bool:
+    """Delete the channel's copy of a stored item (SMS: at Twilio); True when it is gone."""
+    source = deps.services.media_source
+    return source is not None and await source.release(ref)
 
 
 MAX_DELETE_ATTEMPTS = 50
@@ -341,7 +220,7 @@ async def delete_twilio_copies(
         pending = await receipts.pending_twilio_deletes(conn, message_sid=message_sid, before=before)
     deleted = 0
     for item in pending:
-        ok = await delete_at_twilio(deps, item.url)
+        ok = await release_copy(deps, item.url)
         async with deps.db.tx() as conn:
             if ok:
                 await receipts.mark_twilio_deleted(conn, item.id, deps.now())
@@ -385,9 +264,8 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
 
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(deps.config.media, deps.config.s3, stack, local_signer)
-        dev_token, _ = await asyncio.to_thread(twilio_auth_token, deps.config)
-        twilio = media_twilio_config(deps.config, dev_token)  # development: the server's stand-in
-        pipeline = MediaPipeline(deps.http, twilio, deps.config.media)
+        source = deps.services.media_source
+        pipeline = MediaPipeline(source, deps.config.media) if source is not None else None
         starting.ready_checks["media"] = store.ping
         media_jobs.register(starting.scheduler)
         log.info("media.ready", backend=store.name)
@@ -399,13 +277,11 @@ __all__ = [
     "MediaUnavailable",
     "Prepared",
     "Refused",
-    "delete_at_twilio",
     "delete_twilio_copies",
-    "is_media_host",
-    "is_twilio_media_url",
     "lifespan",
     "pipeline_of",
     "reencode",
+    "release_copy",
     "sniff",
     "store_of",
 ]

@@ -5,8 +5,8 @@ PKCE challenge, random tokens and the authorize URL, and speaks HTTP itself. Eve
 from config (`x.api_base`, `x.authorize_url`), so tests point it at a local fake.
 
 Client authentication: Basic `client_id:client_secret` when a secret is configured (a confidential
-client), `client_id` in the form otherwise. The Authorization header is built by hand: aiohttp's
-`BasicAuth` warns on 3.14 (PROTOCOL.md section 8).
+client), `client_id` in the form otherwise, with aiohttp's `encode_basic_auth` (its `BasicAuth`
+warns on 3.14, PROTOCOL.md section 8).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from twitter_text import parse_tweet
 
-from bot.channels.twilio.rest import basic_auth_header
 from bot.core.config import XConfig
 
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access")
@@ -208,7 +207,7 @@ class XClient:
     def _client_headers(self) -> dict[str, str]:
         if not self.config.client_secret:
             return {}
-        return {"Authorization": basic_auth_header(self.config.client_id, self.config.client_secret)}
+        return {"Authorization": aiohttp.encode_basic_auth(self.config.client_id, self.config.client_secret)}
 
     # -- API --------------------------------------------------------------------------------------
     async def me(self, access_token: str) -> XUser:

@@ -28,15 +28,15 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from bot.app.assembly import Feature, Starting
-from bot.app.runtime import RUNTIME, Runtime
 from bot.core.config import Config
 from bot.core.deps import Services
+from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger, mask_phone
 from bot.features.x.accounts import XAccounts, x_accounts
 from bot.features.x.client import XClient, XError, new_pkce, new_state
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
+from bot.gateway.gate import GATE, Gate
 from storage import outbox, users, xaccounts
 from storage.crypto import CipherError, TokenCipher, load_keys, verify_keys
 
@@ -76,8 +76,8 @@ def refused() -> web.Response:
     )
 
 
-def _service(request: web.Request) -> tuple[Runtime, XAccounts]:
-    runtime = request.app[RUNTIME]
+def _service(request: web.Request) -> tuple[Gate, XAccounts]:
+    runtime = request.app[GATE]
     service = x_accounts(runtime.deps)
     if service is None:
         page = pages.message("Not set up", "Posting to X is not set up here.", status=404)

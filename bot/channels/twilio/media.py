@@ -1,0 +1,168 @@
+"""MMS media at Twilio: where it may come from, its download (Basic auth, redirects to the CDN),
+and deleting Twilio's copy once stored. The receipts feature judges and cleans the bytes.
+
+- credentials (Basic `account_sid:auth_token`) go only to a URL under `twilio.api_base` and under
+  this account's media path (`/2010-04-01/Accounts/{sid}/Messages/{MM}/Media/{ME}`); any other URL
+  is refused without a request;
+- redirects are followed by hand, at most `MAX_HOPS`, only to `twilio.media_hosts` (host or
+  host:port) and without credentials;
+- a connection error, timeout, 429 or 5xx is an outage (`MediaUnavailable`): the message is kept
+  and retried; any other answer refuses that one item (`MediaRefused`, with a reason for the reply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+from yarl import URL
+
+from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable
+from bot.core.config import TwilioConfig
+
+MAX_HOPS = 3
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+CHUNK = 64 * 1024
+
+# what the reply says about an item that was not saved, and its short form for a long reply
+NOT_TWILIO = "it did not come from Twilio"
+REDIRECTED = "its download was sent away from Twilio"
+GONE = "Twilio could not give it to us"
+SHORT = {NOT_TWILIO: "not from Twilio", REDIRECTED: "not from Twilio", GONE: "gone at Twilio"}
+
+_ID = r"[A-Za-z0-9]{2,64}"
+
+
+def media_path_pattern(twilio: TwilioConfig) -> re.Pattern[str] | None:
+    if not twilio.account_sid:
+        return None
+    prefix = URL(twilio.api_base).path.rstrip("/")
+    sid = re.escape(twilio.account_sid)
+    return re.compile(rf"^{re.escape(prefix)}/2010-04-01/Accounts/{sid}/Messages/{_ID}/Media/{_ID}$")
+
+
+def twilio_auth(twilio: TwilioConfig) -> dict[str, str]:
+    """Basic auth for the account's own API paths (callers check the URL first)."""
+    if not twilio.auth_token:
+        return {}
+    return {"Authorization": aiohttp.encode_basic_auth(twilio.account_sid, twilio.auth_token)}
+
+
+def is_twilio_media_url(twilio: TwilioConfig, url: str) -> bool:
+    """Under the configured API base (same scheme, host and port) and this account's media path."""
+    pattern = media_path_pattern(twilio)
+    if pattern is None:
+        return False
+    try:
+        target = URL(url)
+        base = URL(twilio.api_base)
+    except ValueError:
+        return False
+    if not target.is_absolute() or target.user or target.password or target.query_string or target.fragment:
+        return False
+    if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+        return False
+    return target.raw_path == target.path and bool(pattern.match(target.path))
+
+
+def is_media_host(twilio: TwilioConfig, target: URL) -> bool:
+    """A redirect target on one of `twilio.media_hosts` (an entry with a port matches host:port,
+    one without matches the host on its default port), over https (http only when the API base
+    itself is http, as in local tests)."""
+    allowed_schemes = {"https"} | ({"http"} if URL(twilio.api_base).scheme == "http" else set())
+    if target.scheme not in allowed_schemes or not target.host or target.user or target.password:
+        return False
+    host = target.host.lower()
+    for entry in twilio.media_hosts:
+        entry = entry.strip().lower()
+        if ":" in entry:
+            if f"{host}:{target.port}" == entry:
+                return True
+        elif host == entry and target.is_default_port():
+            return True
+    return False
+
+
+def _refused(reason: str, detail: str) -> MediaRefused:
+    return MediaRefused(reason, detail, short=SHORT.get(reason, ""))
+
+
+async def _chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            yield chunk
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise MediaUnavailable(type(exc).__name__) from None
+
+
+class TwilioMedia:
+    """The `MediaSource` of the SMS channel: an MMS item's URL is its reference."""
+
+    def __init__(self, http: aiohttp.ClientSession, twilio: TwilioConfig) -> None:
+        self.http = http
+        self.twilio = twilio
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
+        seconds = self.twilio.timeout_seconds
+        return aiohttp.ClientTimeout(total=max(60.0, seconds * 6), connect=seconds, sock_read=seconds)
+
+    def owns(self, ref: str) -> bool:
+        return is_twilio_media_url(self.twilio, ref)
+
+    @contextlib.asynccontextmanager
+    async def open(self, ref: str) -> AsyncIterator[MediaStream]:
+        """The item's body as it streams in; `MediaRefused` or `MediaUnavailable` otherwise."""
+        if not self.owns(ref):
+            raise _refused(NOT_TWILIO, "not under the Twilio API base and account")
+        current = URL(ref)
+        headers = twilio_auth(self.twilio)
+        for _hop in range(MAX_HOPS + 1):
+            try:
+                async with self.http.get(
+                    current, headers=headers, allow_redirects=False, timeout=self._timeout()
+                ) as resp:
+                    if resp.status in REDIRECTS:
+                        location = resp.headers.get("Location", "")
+                        target = current.join(URL(location)) if location else None
+                        if target is None or not is_media_host(self.twilio, target):
+                            raise _refused(REDIRECTED, "redirect to a host not in twilio.media_hosts")
+                        current = target
+                        headers = {}  # credentials go to the Twilio API only
+                        continue
+                    if resp.status == 429 or resp.status >= 500:
+                        raise MediaUnavailable(f"HTTP {resp.status}")
+                    if resp.status != 200:
+                        raise _refused(GONE, f"HTTP {resp.status}")
+                    yield MediaStream(length=resp.content_length, chunks=_chunks(resp))
+                    return
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise MediaUnavailable(type(exc).__name__) from None
+        raise _refused(REDIRECTED, "too many redirects")
+
+    async def release(self, ref: str) -> bool:
+        """`DELETE {media url}.json`; True when it is gone (204, 200 or 404). Never raises."""
+        if not self.owns(ref):
+            return False
+        try:
+            async with asyncio.timeout(self.twilio.timeout_seconds):
+                async with self.http.delete(
+                    ref + ".json", headers=twilio_auth(self.twilio), allow_redirects=False
+                ) as resp:
+                    return resp.status in (200, 204, 404)
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+
+__all__ = [
+    "GONE",
+    "NOT_TWILIO",
+    "REDIRECTED",
+    "TwilioMedia",
+    "is_media_host",
+    "is_twilio_media_url",
+    "media_path_pattern",
+    "twilio_auth",
+]

@@ -1,0 +1,33 @@
+"""What the gateway's routes, a channel's webhook and the features' pages share once the app has
+started, under one typed AppKey: the dependencies, the metrics, the inbox writer (group commit),
+the dispatcher's priority test and the readiness checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.core.deps import Deps
+from bot.core.feature import ReadyCheck
+from bot.core.metrics import Metrics
+from bot.gateway.ingest import InboxWriter
+
+if TYPE_CHECKING:
+    from bot.pipeline.dispatch import Inbound
+
+
+@dataclass(frozen=True)
+class Gate:
+    deps: Deps
+    metrics: Metrics
+    writer: InboxWriter
+    is_priority: Callable[[Inbound], Awaitable[bool]]  # carrier keywords, \STOP, \UNLINK
+    ready_checks: dict[str, ReadyCheck]
+
+
+GATE = web.AppKey("gate", Gate)
+
+__all__ = ["GATE", "Gate"]
