@@ -37,7 +37,7 @@ def keyword_of(body: str, opt_out_type: str = "") -> str | None:
 
 
 def is_keyword(msg: Inbound, ctx: Context) -> FilterResult:
-    kind = keyword_of(msg.body, msg.opt_out_type)
+    kind = keyword_of(msg.body, msg.carrier_keyword)
     return {"keyword": kind} if kind else False
 
 
@@ -47,13 +47,13 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
     now = ctx.deps.now()
     if kind == "STOP":
         async with ctx.deps.db.tx() as conn:
-            await users.set_opted_out(conn, msg.from_phone, True, now)
+            await users.set_opted_out(conn, msg.sender.id, True, now)
         ctx.log.info("sms.opted_out")
         return None  # Twilio sends the carrier's confirmation; nothing more goes to this number
     if kind == "START":
         async with ctx.deps.db.tx() as conn:
-            await users.set_opted_out(conn, msg.from_phone, False, now)
+            await users.set_opted_out(conn, msg.sender.id, False, now)
         ctx.log.info("sms.opted_in")
         # With Advanced Opt-Out Twilio answers itself; don't send a second confirmation.
-        return None if msg.opt_out_type else OPTED_IN
-    return None if msg.opt_out_type else Reply(help_text(ctx), kind="help")
+        return None if msg.carrier_keyword else OPTED_IN
+    return None if msg.carrier_keyword else Reply(help_text(ctx), kind="help")

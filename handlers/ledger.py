@@ -94,11 +94,11 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             return AMOUNT_USAGE
         else:
             minor, code = value.minor, value.currency.code
-        target = await ledger.amount_target(conn, user_id, room.id, msg.message_sid)
+        target = await ledger.amount_target(conn, user_id, room.id, msg.external_id)
         if target is None:
             return f"You have no receipts in {room.name} yet. Send a photo of one first."
         await ledger.set_amount(
-            conn, target.id, minor=minor, currency=code, source="manual", by_message=msg.message_sid
+            conn, target.id, minor=minor, currency=code, source="manual", by_message=msg.external_id
         )
         if not await ledger.split_members(conn, target.id):  # saved before the ledger existed
             member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
@@ -168,7 +168,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             payee_id=payee,
             minor=value.minor,
             currency=book.currency.code,
-            message_sid=msg.message_sid,
+            message_sid=msg.external_id,
             now=ctx.deps.now(),
         )
         book = await room_ledger(conn, room.id)
@@ -178,7 +178,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
                 conn,
                 to=payee_phone,
                 body=paid_notice(book.name(user_id), value.minor, book.currency, room.name),
-                dedupe_key=f"{msg.message_sid}:paid",
+                dedupe_key=f"{msg.external_id}:paid",
                 inbox_id=msg.id,
                 now=ctx.deps.now(),
             )

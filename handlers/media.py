@@ -111,7 +111,7 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         return NOT_SET_UP
     user_id = ctx.user.id
     async with deps.db.read() as conn:
-        done = await receipts.existing(conn, msg.message_sid)
+        done = await receipts.existing(conn, msg.external_id)
         room = await rooms.active_room(conn, user_id)
         if done:  # an earlier try stored some: the rest go to the same room
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
@@ -172,7 +172,7 @@ async def _save(
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
             raise Retry(f"channel media: {exc}", failure_reply=GAVE_UP) from None
-        receipt_id = receipts.receipt_id(msg.message_sid, item.index)
+        receipt_id = receipts.receipt_id(msg.external_id, item.index)
         key = object_key(room.id, receipt_id, prepared.ext)
         try:
             await store.put(key, prepared.data, prepared.content_type)
@@ -187,8 +187,8 @@ async def _save(
                     id=receipt_id,
                     room_id=room.id,
                     uploader_id=user_id,
-                    uploader_phone_masked=mask_phone(msg.from_phone),
-                    message_sid=msg.message_sid,
+                    uploader_phone_masked=mask_phone(msg.sender.id),
+                    message_sid=msg.external_id,
                     media_index=item.index,
                     object_key=key,
                     content_type=prepared.content_type,
@@ -222,11 +222,11 @@ async def _save(
             ocr_status=found.ocr_status,
         )
     if saved:
-        await delete_twilio_copies(deps, message_sid=msg.message_sid)
+        await delete_twilio_copies(deps, message_sid=msg.external_id)
     heads: list[str] = []
     if saved:
         async with deps.db.read() as conn:
-            items = await ledger.of_message(conn, msg.message_sid)
+            items = await ledger.of_message(conn, msg.external_id)
             book = await room_ledger(conn, room.id)
         heads = saved_replies(room.name, items, book, user_id)
     return photos_reply(heads, failures, fits=deps.services.fits_one, shorts=shorts)

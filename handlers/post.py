@@ -73,11 +73,11 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         return too_long(excess)
     async with ctx.deps.db.write() as conn:
         earlier = await xaccounts.begin_post(
-            conn, message_sid=msg.message_sid, user_id=user.id, now=ctx.deps.now()
+            conn, message_sid=msg.external_id, user_id=user.id, now=ctx.deps.now()
         )
     if earlier is not None:
-        return await _after_earlier_attempt(ctx, user, msg.message_sid)
-    return await _post(ctx, service, user, msg.message_sid, text)
+        return await _after_earlier_attempt(ctx, user, msg.external_id)
+    return await _post(ctx, service, user, msg.external_id, text)
 
 
 def _count(ctx: Context, kind: str) -> None:

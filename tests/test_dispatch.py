@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.channel import Address
 from bot.core.logs import get_logger
 from bot.pipeline.dispatch import (
     Command,
@@ -21,7 +22,9 @@ from bot.pipeline.dispatch import (
 
 
 def msg(body: str) -> Inbound:
-    return Inbound(id=1, message_sid="SM" + "0" * 32, from_phone="+15550001111", to_phone="+1", body=body)
+    return Inbound(
+        id=1, external_id="SM" + "0" * 32, sender=Address("sms", "+15550001111"), recipient="+1", body=body
+    )
 
 
 def ctx() -> Context:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.channel import Address
 from bot.pipeline import replyguard
 from bot.pipeline.dispatch import Inbound
 from bot.pipeline.replyguard import (
@@ -46,9 +47,9 @@ def msg(body: str, at: float, *, sid: str = "SMnew", media: bool = False, priori
 
     return Inbound(
         id=1,
-        message_sid=sid,
-        from_phone=ALICE,
-        to_phone="+15557654321",
+        external_id=sid,
+        sender=Address("sms", ALICE),
+        recipient="+15557654321",
         body=body,
         media=(Media(0, "https://x", "image/jpeg"),) if media else (),
         received_at=at,

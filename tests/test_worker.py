@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from bot.app.assembly import build_app
+from bot.core.channel import Address
 from bot.core.errors import Retry
 from bot.pipeline.dispatch import Command, Context, HandlerResult, Inbound, Router
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
@@ -21,7 +22,7 @@ def recording_router(log: list[str], gate: asyncio.Event | None = None) -> Route
         assert ctx.command is not None
         if gate is not None and ctx.command.args[0] == "slow":
             await gate.wait()
-        log.append(f"{msg.from_phone}:{ctx.command.arg_text}")
+        log.append(f"{msg.sender.id}:{ctx.command.arg_text}")
         return None
 
     return router
@@ -262,17 +263,17 @@ async def test_a_replys_dedupe_key_sorts_by_arrival_and_is_the_same_each_handlin
     for row in rows:
         msg = Inbound(
             id=row.id,
-            message_sid=row.message_sid,
-            from_phone="",
-            to_phone="",
+            external_id=row.message_sid,
+            sender=Address("sms", ""),
+            recipient="",
             body="",
             received_at=row.received_at,
         )
         assert row.dedupe_key == reply_key(msg, 0)
         keys.append(row.dedupe_key)
     assert keys == sorted(keys)
-    assert reply_key(Inbound(0, "SMb", "", "", "", received_at=1.5), 0) < reply_key(
-        Inbound(0, "SMa", "", "", "", received_at=2.5), 0
+    assert reply_key(Inbound(0, "SMb", Address("sms", ""), "", "", received_at=1.5), 0) < reply_key(
+        Inbound(0, "SMa", Address("sms", ""), "", "", received_at=2.5), 0
     )
     # the outcome written again: the reply is not queued twice
     async with bot.runtime.deps.db.write() as conn:
@@ -293,7 +294,11 @@ async def test_a_message_fed_without_its_user_gets_one_from_load_user(
     runtime = bot.runtime
     ctx = Context(deps=runtime.deps, log=get_logger(__name__))
     msg = Inbound(
-        id=0, message_sid="SMfed", from_phone="+15550004444", to_phone="+15557654321", body="\\ROOMS"
+        id=0,
+        external_id="SMfed",
+        sender=Address("sms", "+15550004444"),
+        recipient="+15557654321",
+        body="\\ROOMS",
     )
     replies = await runtime.dispatcher.feed(msg, ctx)
     assert ctx.user.phone == "+15550004444"

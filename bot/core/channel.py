@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from bot.core.deps import Deps
 
 
+SMS = "sms"  # the channel name of SMS and MMS (through Twilio); stored in inbox and outbox rows
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
     """Where a person is reached: a channel's name and the id it knows them by (for SMS, the
@@ -157,6 +160,7 @@ def fits_160(text: str) -> bool:
 
 
 __all__ = [
+    "SMS",
     "Address",
     "Channel",
     "ChannelParts",

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.core.deps import Deps
 from bot.core.feature import ReadyCheck
+from bot.core.message import Inbound
 from bot.core.metrics import Metrics
 from bot.gateway.ingest import InboxWriter
-
-if TYPE_CHECKING:
-    from bot.pipeline.dispatch import Inbound
 
 
 @dataclass(frozen=True)

@@ -18,51 +18,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from structlog.typing import FilteringBoundLogger
 
+from bot.core.message import Inbound, Media, Reply
+
 if TYPE_CHECKING:
     from bot.core.deps import Deps
     from storage.users import User
-
-
-@dataclass(frozen=True)
-class Media:
-    index: int
-    url: str
-    content_type: str
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One inbound message, as stored in the inbox."""
-
-    id: int
-    message_sid: str
-    from_phone: str
-    to_phone: str
-    body: str
-    media: tuple[Media, ...] = ()
-    opt_out_type: str = ""
-    received_at: float = 0.0
-    attempts: int = 1
-    priority: bool = False  # carrier keywords, \STOP, \UNLINK: handled at once, never held back
-
-    @property
-    def text(self) -> str:
-        return self.body.strip()
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One SMS back. `redact`: it carries a link; the outbox row is redacted once sent. `kind`:
-    what answer it is ("x-link", "help", "usage", ...; "" for anything else): a delayed link is
-    superseded by a newer one. The reply guard (bot/pipeline/replyguard.py) sets the last two: `not_before`,
-    a reply over its number's budget goes out then; `held`, the number is on hold for a loop and
-    the reply is recorded but never sent."""
-
-    text: str
-    redact: bool = False
-    kind: str = ""
-    not_before: float = 0.0
-    held: bool = False
 
 
 @dataclass(frozen=True)

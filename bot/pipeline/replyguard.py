@@ -146,7 +146,7 @@ def loop_signal(rows: Sequence[Logged], msg: Inbound, digest: str | None, now: f
     if sum(1 for at, d, _ in arrivals if d == digest and at >= now - REPEAT_WINDOW) + 1 >= REPEAT_COUNT:
         return "repeat"
     streak = 0
-    for arrival, d, sid in [*arrivals, (msg.received_at, digest, msg.message_sid)]:
+    for arrival, d, sid in [*arrivals, (msg.received_at, digest, msg.external_id)]:
         # an answer to one of our replies to another message (its own come after it)
         quick = d is not None and any(
             r.message_sid != sid and arrival - QUICK_SECONDS <= r.at <= arrival for r in rows
@@ -175,8 +175,8 @@ async def _rows(msg: Inbound, ctx: Context, now: float) -> list[Logged]:
     logged_before: list[Logged] | None = ctx.data.get(RECENT_KEY)
     if logged_before is None:  # not read with a claim (a test feeding the dispatcher)
         async with ctx.deps.db.read() as conn:
-            logged_before = (await recent(conn, [msg.from_phone], now))[msg.from_phone]
-    return [r for r in logged_before if r.message_sid != msg.message_sid]
+            logged_before = (await recent(conn, [msg.sender.id], now))[msg.sender.id]
+    return [r for r in logged_before if r.message_sid != msg.external_id]
 
 
 async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:
@@ -196,7 +196,7 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     if not replies:
         return replies
     now = ctx.deps.now()
-    phone = msg.from_phone
+    phone = msg.sender.id
     rows = await _rows(msg, ctx, now)
     verdict = ctx.data.setdefault(VERDICT_KEY, Verdict())
     digest = body_digest(msg)
@@ -230,7 +230,7 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
         logged.append(
             {
                 "phone": phone,
-                "message_sid": msg.message_sid,
+                "message_sid": msg.external_id,
                 "answer": reply.kind[:64] or None,
                 "at": at,
                 "received_at": msg.received_at,

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
+from bot.core.channel import SMS, Address
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
 from bot.core.logs import get_logger, mask_phone
@@ -54,7 +55,7 @@ def reply_key(msg: Inbound, index: int) -> str:
     a batch of replies sort together at the end of the outbox's unique index: one page of it
     written a commit instead of one a reply (keyed by the MessageSid alone, 0.73 of the 4.7 WAL
     pages a text; SQLite's CPU 48.3 -> 45.3 us a text, BENCHMARKS.md "Stop 21")."""
-    return f"{msg.received_at:.6f}:{msg.message_sid}:{index}"
+    return f"{msg.received_at:.6f}:{msg.external_id}:{index}"
 
 
 def inbound_from_row(row: sa.Row[Any]) -> Inbound:
@@ -66,16 +67,16 @@ def inbound_from_row(row: sa.Row[Any]) -> Inbound:
     )
     return Inbound(
         id=id_,
-        message_sid=message_sid,
-        from_phone=from_phone,
-        to_phone=to_phone,
+        external_id=message_sid,
+        sender=Address(SMS, from_phone),
+        recipient=to_phone,
         body=body,
         media=()
         if media == "[]"
         else tuple(
             Media(index=i, url=url, content_type=ctype) for i, (url, ctype) in enumerate(json.loads(media))
         ),
-        opt_out_type=opt_out_type,
+        carrier_keyword=opt_out_type,
         received_at=received_at,
         attempts=attempts,
         priority=bool(priority),
@@ -124,13 +125,13 @@ class Worker(ClaimLoop[Claim, Outcome]):
         if not rows:
             return []
         messages = [inbound_from_row(row) for row in rows]
-        phones = {m.from_phone for m in messages}
+        phones = {m.sender.id for m in messages}
         known = await users.senders(conn, phones, now=now, since=now - WINDOW)
         logged = await replyguard.recent(conn, phones, now)
-        return [Claim(m, known.get(m.from_phone), logged.get(m.from_phone)) for m in messages]
+        return [Claim(m, known.get(m.sender.id), logged.get(m.sender.id)) for m in messages]
 
     def task_name(self, item: Claim) -> str:
-        return f"handle-{item.msg.message_sid}"
+        return f"handle-{item.msg.external_id}"
 
     def claim_after(self, item: Claim, woken: bool) -> bool:
         """Only a sender with messages pending behind this one (read with the claim, or arrived
@@ -187,7 +188,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
     async def _handle(
         self, msg: Inbound, sender: users.Sender | None = None, logged: list[replyguard.Logged] | None = None
     ) -> None:
-        structlog.contextvars.bind_contextvars(message_sid=msg.message_sid, sender=mask_phone(msg.from_phone))
+        structlog.contextvars.bind_contextvars(message_sid=msg.external_id, sender=mask_phone(msg.sender.id))
         ctx = Context(deps=self.deps, log=log.bind())
         if sender is not None:
             ctx.user = sender.user
@@ -228,7 +229,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             ),
             replies=[
                 outbox.NewReply(
-                    to=msg.from_phone,
+                    to=msg.sender.id,
                     body=reply.text,
                     redact=reply.redact,
                     dedupe_key=reply_key(msg, i),
@@ -261,9 +262,9 @@ class Worker(ClaimLoop[Claim, Outcome]):
         notice = (
             [
                 outbox.NewReply(
-                    to=msg.from_phone,
+                    to=msg.sender.id,
                     body=defer.notice,
-                    dedupe_key=f"{msg.message_sid}:{defer.notice_key}",
+                    dedupe_key=f"{msg.external_id}:{defer.notice_key}",
                     inbox_id=msg.id,
                     now=now,
                 )

@@ -14,14 +14,14 @@ from bot.channels.twilio.media import TwilioMedia
 from bot.channels.twilio.rest import LogTransport, TwilioTransport
 from bot.channels.twilio.segments import fits_one_segment
 from bot.channels.twilio.signature import SignatureChecker
-from bot.core.channel import ChannelParts, Transport
+from bot.core.channel import SMS, ChannelParts, Transport
 from bot.core.config import Config
 from bot.core.deps import Deps
 from bot.core.devmode import twilio_auth_token
 
 
 class TwilioChannel:
-    name = "sms"
+    name = SMS
 
     def __init__(self, config: Config, transport: Transport | None = None) -> None:
         self.config = config

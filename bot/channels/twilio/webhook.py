@@ -17,11 +17,12 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from bot.channels.twilio.phones import valid_sender
+from bot.core.channel import SMS, Address
 from bot.core.logs import get_logger, mask_phone
+from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
 from bot.gateway.routes import ACCEPTED, MAX_BODY
-from bot.pipeline.dispatch import Inbound, Media
 from storage import inbox, outbox
 
 if TYPE_CHECKING:
@@ -129,12 +130,12 @@ async def _message_from(
     # the dispatcher knows which handlers are priority ones (carrier keywords, \STOP, \UNLINK)
     probe = Inbound(
         id=0,
-        message_sid=sid,
-        from_phone=from_phone,
-        to_phone=to_phone,
+        external_id=sid,
+        sender=Address(SMS, from_phone),
+        recipient=to_phone,
         body=body,
         media=tuple(Media(i, url, ctype) for i, (url, ctype) in enumerate(media)),
-        opt_out_type=opt_out_type,
+        carrier_keyword=opt_out_type,
     )
     priority = await gate.is_priority(probe)
     return inbox.NewMessage(
