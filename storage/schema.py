@@ -42,7 +42,30 @@ users = sa.Table(
     sa.Column("name_key", sa.String(20)),
 )
 
-# Inbound messages, keyed by MessageSid: insert-or-ignore makes a redelivery a no-op.
+# Where a person (a users row) is reached: one row a channel's address, each address one person's
+# (migration 0017). `channel`: "sms" (Twilio: SMS, MMS, and the prefixed addresses such as
+# `whatsapp:+15551234567` that come through the same webhook); `address`: the channel's id of
+# the sender (for "sms" an E.164 number, a short code or a prefixed address, as users.phone).
+# `opted_out`: nothing may be sent to this address. Every user's phone has its "sms" row
+# (storage/users.py creates them together; users.opted_out stays what the sender reads);
+# former-member rows (storage/ledger.py) have none. Deleting the user deletes its addresses.
+addresses = sa.Table(
+    "addresses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("channel", "address"),
+    sa.Index("ix_addresses_user_id", "user_id"),
+)
+
+# Inbound messages, keyed by MessageSid: insert-or-ignore makes a redelivery a no-op. `channel`
+# (migration 0017, "sms" by default) is the channel the message came in on; the Twilio-named
+# columns hold that channel's values: `message_sid` its external message id, `from_phone` the
+# sender's address on it (addresses.address), `to_phone` ours.
 inbox = sa.Table(
     "inbox",
     metadata,
@@ -67,6 +90,7 @@ inbox = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("done_at", sa.Float),
+    sa.Column("channel", sa.String(16), nullable=False, server_default="sms"),
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
     sa.Index(
@@ -121,7 +145,9 @@ INBOX_WAITING_INDEX = sa.Index(
     sqlite_where=inbox_waiting(inbox),
 )
 
-# Replies and notices, sent through Twilio by the outbox sender.
+# Replies and notices, sent through Twilio by the outbox sender. `channel` (migration 0017, "sms"
+# by default) is the channel the reply goes out on; `to_phone` is the recipient's address on it
+# (addresses.address) and `twilio_sid` the channel's id of the sent message.
 outbox = sa.Table(
     "outbox",
     metadata,
@@ -152,6 +178,7 @@ outbox = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float),
     sa.Column("updated_at", sa.Float),
+    sa.Column("channel", sa.String(16), nullable=False, server_default="sms"),
     sa.Index("ix_outbox_ready", "status", "next_attempt_at"),
     sa.Index("ix_outbox_to", "to_phone", "id"),
     # the rows the redact-links job (every minute) still has to redact: a handful, by age; the job
@@ -319,7 +346,8 @@ receipts = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("caption", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.Float, nullable=False),
-    # the copy at Twilio: deleted after the object is stored; retried by the scheduler until done
+    # the copy at the channel (its media reference: Twilio's media URL for "sms"): deleted after
+    # the object is stored; retried by the scheduler until done
     sa.Column("twilio_media_url", sa.Text),
     sa.Column("twilio_deleted_at", sa.Float),
     sa.Column("twilio_delete_attempts", sa.Integer, nullable=False, server_default="0"),
@@ -331,6 +359,9 @@ receipts = sa.Table(
     # the `\AMOUNT` message that set it: the same message handled again (a retry after a crash)
     # sets the same receipt, never the next one still waiting for an amount
     sa.Column("amount_message_sid", sa.String(64)),
+    # the channel the photo came in on (migration 0017, "sms" by default): `message_sid` is the
+    # message's id there, twilio_media_url the media reference there
+    sa.Column("channel", sa.String(16), nullable=False, server_default="sms"),
     sa.UniqueConstraint("message_sid", "media_index"),
     sa.Index("ix_receipts_room_created", "room_id", "created_at"),
 )

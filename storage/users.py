@@ -1,16 +1,23 @@
-"""Users: one row a phone number."""
+"""Users: one row a person, reached at one or more addresses (a channel, and the id there).
+
+Every user has the "sms" address of its `phone`, created with it in the same transaction, opted
+out as the user is (`users.opted_out` is what the sender reads); `addresses` rows go with their
+user (ON DELETE CASCADE)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import insert_ignore, insert_ignoring
-from storage.lean import Query, Writer
-from storage.schema import INBOX_DONE, inbox, inbox_waiting, literal, users
+from storage.db import insert_ignore, insert_ignoring, upsert
+from storage.lean import Query, Writer, write_later
+from storage.schema import INBOX_DONE, addresses, inbox, inbox_waiting, literal, users
+
+SMS = "sms"  # the channel of `users.phone` (Twilio: SMS, MMS, prefixed addresses such as whatsapp:)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,61 @@ def _user(row: sa.Row[tuple[object, ...]]) -> User:
 async def get_by_phone(conn: AsyncConnection, phone: str) -> User | None:
     row = (await conn.execute(sa.select(users).where(users.c.phone == phone))).first()
     return _user(row) if row else None
+
+
+async def get_by_address(conn: AsyncConnection, channel: str, address: str) -> User | None:
+    """The user reached at `address` on `channel`, or None."""
+    row = (
+        await conn.execute(
+            sa.select(users)
+            .join(addresses, addresses.c.user_id == users.c.id)
+            .where(addresses.c.channel == channel, addresses.c.address == address)
+        )
+    ).first()
+    return _user(row) if row else None
+
+
+@dataclass(frozen=True)
+class Address:
+    channel: str
+    address: str
+    opted_out: bool
+    created_at: float
+
+
+async def addresses_of(conn: AsyncConnection, user_id: int) -> list[Address]:
+    """The user's addresses, oldest first."""
+    rows = (
+        await conn.execute(
+            sa.select(addresses.c.channel, addresses.c.address, addresses.c.opted_out, addresses.c.created_at)
+            .where(addresses.c.user_id == user_id)
+            .order_by(addresses.c.created_at, addresses.c.id)
+        )
+    ).all()
+    return [Address(str(r.channel), str(r.address), bool(r.opted_out), float(r.created_at)) for r in rows]
+
+
+def _sms_address_of(phones: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The "sms" address row of the users that `phones` selects: opted out as they are, known
+    since they are (as migration 0017 made them for the users before it)."""
+    return sa.select(users.c.id, sa.literal(SMS), users.c.phone, users.c.opted_out, users.c.created_at).where(
+        phones
+    )
+
+
+_ADDRESS_COLUMNS = ("user_id", "channel", "address", "opted_out", "created_at")
+_NEW_SMS_ADDRESSES: dict[str, Query] = {}
+
+
+def _new_sms_addresses(conn: Writer) -> Query:
+    """INSERT the "sms" address of the users of `phones` (an expanding parameter) unless it
+    exists: built once per dialect."""
+    found = _NEW_SMS_ADDRESSES.get(conn.dialect.name)
+    if found is None:
+        select = _sms_address_of(users.c.phone.in_(sa.bindparam("phones", expanding=True)))
+        statement = insert_ignore(conn, addresses).from_select(_ADDRESS_COLUMNS, select)
+        found = _NEW_SMS_ADDRESSES[conn.dialect.name] = Query(statement)
+    return found
 
 
 async def get_by_id(conn: AsyncConnection, user_id: int) -> User | None:
@@ -112,26 +174,38 @@ async def senders(conn: Writer, phones: Iterable[str], *, now: float, since: flo
     if missing:
         await conn.execute(insert_ignoring(conn, users), [{"phone": p, "created_at": now} for p in missing])
         params["phones"] = list(missing)
+        # their "sms" addresses (another process creating one of them at once made its own)
+        await write_later(conn, _new_sms_addresses(conn), {"phones": params["phones"]})
         for row in (await conn.execute(_SENDERS, params)).all():
             found[row.phone] = Sender(_user(row), True, int(row.handled_recently), bool(row.waiting))
     return found
 
 
 async def get_or_create(conn: AsyncConnection, phone: str, now: float) -> tuple[User, bool]:
-    """The user of `phone`, created if new; the flag says whether it was created."""
+    """The user of `phone`, created if new with its "sms" address (which is made too when the
+    user has none); the flag says whether the user was created."""
     result = await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
+    await conn.execute(_new_sms_addresses(conn), {"phones": [phone]})
     user = await get_by_phone(conn, phone)
     assert user is not None
     return user, result.rowcount == 1
 
 
 async def set_opted_out(conn: Writer, phone: str, opted_out: bool, now: float) -> None:
-    """Record an opt-out (or opt-in) for a phone, creating its row if needed."""
+    """Record an opt-out (or opt-in) for a phone, creating its row if needed; its "sms" address
+    follows (made when missing)."""
     await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
     await conn.execute(
         sa.update(users)
         .where(users.c.phone == phone)
         .values(opted_out=opted_out, opted_out_at=now if opted_out else None)
+    )
+    address = upsert(conn, addresses).from_select(_ADDRESS_COLUMNS, _sms_address_of(users.c.phone == phone))
+    await conn.execute(
+        address.on_conflict_do_update(
+            index_elements=[addresses.c.channel, addresses.c.address],
+            set_={"opted_out": address.excluded.opted_out},
+        )
     )
 
 
@@ -156,6 +230,8 @@ async def is_opted_out(conn: AsyncConnection, phone: str) -> bool:
 
 
 async def delete(conn: AsyncConnection, user_id: int) -> None:
+    """Delete the user; its addresses go with it (ON DELETE CASCADE; SQLite's connections all
+    run with `foreign_keys=ON`, storage/db.py)."""
     await conn.execute(sa.delete(users).where(users.c.id == user_id))
 
 
