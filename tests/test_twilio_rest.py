@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from yarl import URL
 
-from bot.channels.twilio.rest import SendError, Sent, TwilioTransport, env_proxy
+from bot.channels.twilio.rest import Deadlines, SendError, Sent, TwilioTransport, env_proxy
 from bot.core.config import TwilioConfig
-from tests.conftest import ALICE, BotFactory
+from tests.conftest import ALICE, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 
 STATUS_CALLBACK = "https://bot.example/twilio/status"
@@ -291,6 +291,70 @@ async def test_a_late_answer_times_out_and_the_next_send_gets_its_own(aiohttp_se
     )
     assert "Body=after&" in after.sid
     assert seen[1][2] is not seen[0][2]
+
+
+async def test_a_send_cancelled_from_outside_stays_cancelled(aiohttp_server: Any) -> None:
+    """A send cancelled by its caller (shutdown) raises CancelledError, not a timeout; the
+    deadline sweep stops once nothing is in flight."""
+    arrived = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        arrived.set()
+        await asyncio.sleep(30)
+        return web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hang)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as session:
+        transport = TwilioTransport(
+            session, _config(str(server.make_url("")).rstrip("/"), timeout_seconds=0.2), STATUS_CALLBACK
+        )
+        deadlines = transport._deadlines
+        try:
+            task = asyncio.create_task(transport.send(ALICE, "hi"))
+            await arrived.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+            async def swept() -> bool:
+                return deadlines._sweep is None
+
+            await wait_for(swept)
+        finally:
+            await transport.close()
+    assert (deadlines._due, deadlines._cancelled) == ({}, {})
+
+
+async def test_the_sweep_cancels_only_what_is_overdue() -> None:
+    """Deadlines alone: a task past its deadline gets a timeout (its cancellation taken back:
+    it goes on), one within it finishes untouched, and one cancelled from outside as well as by
+    the sweep stays cancelled."""
+    deadlines = Deadlines()
+
+    async def wait(seconds: float, hold: float) -> str:
+        deadline = deadlines.enter(seconds)
+        try:
+            await asyncio.sleep(hold)
+        except asyncio.CancelledError:
+            if deadlines.expired(deadline):
+                await asyncio.sleep(0)  # not cancelled any more
+                return "timed out"
+            raise
+        finally:
+            deadlines.leave(deadline)
+        return "done"
+
+    assert await asyncio.gather(wait(0.05, 5.0), wait(5.0, 0.01)) == ["timed out", "done"]
+    both = asyncio.create_task(wait(0.0, 5.0))
+    await asyncio.sleep(0)  # it waits, past its deadline
+    deadlines._run(asyncio.get_running_loop())  # the sweep cancels it ...
+    both.cancel()  # ... and so does its caller, before it runs again
+    with pytest.raises(asyncio.CancelledError):
+        await both
+    deadlines.close()
+    assert (deadlines._due, deadlines._cancelled, deadlines._sweep) == ({}, {}, None)
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

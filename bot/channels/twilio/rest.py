@@ -192,6 +192,67 @@ def env_proxy(url: URL) -> tuple[URL | None, str | None]:
     return proxy, (auth.encode() if auth is not None else None)
 
 
+SWEEP_SECONDS = 0.05  # how often sends in flight are checked against their deadlines
+
+
+class Deadlines:
+    """Timeouts for many requests by one sweep: a request still running past its deadline is
+    cancelled by a sweep every SWEEP_SECONDS while any is in flight (so up to that much late),
+    instead of a timer made and cancelled per request: under uvloop `asyncio.timeout` or
+    aiohttp's ClientTimeout around a send cost 15-20 us, a tenth of the send (BENCHMARKS.md,
+    stop 23). Use from the request's own task:
+
+        deadline = deadlines.enter(seconds)
+        try:
+            ...
+        except asyncio.CancelledError:
+            if deadlines.expired(deadline):
+                ...  # it timed out (the cancellation is taken back)
+            raise
+        finally:
+            deadlines.leave(deadline)
+    """
+
+    def __init__(self) -> None:
+        self._due: dict[asyncio.Task[Any], float] = {}
+        self._cancelled: dict[asyncio.Task[Any], int] = {}  # by the sweep: the task's cancelling() before
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def enter(self, seconds: float) -> asyncio.Task[Any]:
+        task = asyncio.current_task()
+        assert task is not None, "a request runs in a task"
+        loop = asyncio.get_running_loop()
+        self._due[task] = loop.time() + seconds
+        if self._sweep is None:
+            self._sweep = loop.call_later(SWEEP_SECONDS, self._run, loop)
+        return task
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the sweep cancelled `task` (its CancelledError is a timeout); if so the
+        cancellation is taken back, unless something else cancelled the task as well."""
+        before = self._cancelled.pop(task, None)
+        return before is not None and task.uncancel() <= before
+
+    def leave(self, task: asyncio.Task[Any]) -> None:
+        self._due.pop(task, None)
+        before = self._cancelled.pop(task, None)
+        if before is not None:  # cancelled on the way out, after its answer: take it back
+            task.uncancel()
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for task in [t for t, due in self._due.items() if due <= now]:
+            del self._due[task]
+            self._cancelled[task] = task.cancelling()
+            task.cancel()
+        self._sweep = loop.call_later(SWEEP_SECONDS, self._run, loop) if self._due else None
+
+    def close(self) -> None:
+        if self._sweep is not None and not self._due:  # requests in flight keep theirs
+            self._sweep.cancel()
+            self._sweep = None
+
+
 class TwilioTransport:
     """Sends go over the app's session's connection pool (its connector), through a session of
     their own with the proxy looked up once (`env_proxy`), not through the app's session itself:
@@ -212,7 +273,8 @@ class TwilioTransport:
             "Authorization": basic_auth_header(config.account_sid, config.auth_token),
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        self._send_timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)  # connect included
+        self._timeout = config.timeout_seconds  # connecting included
+        self._deadlines = Deadlines()
         self._proxy, proxy_authorization = env_proxy(self._send_url)
         self._proxy_headers: dict[str, str] | None = None
         if self._proxy is not None:
@@ -226,6 +288,7 @@ class TwilioTransport:
         self._sends = aiohttp.ClientSession(
             connector=session.connector,
             connector_owner=False,  # the app's session closes the pool
+            timeout=aiohttp.ClientTimeout(),  # none of aiohttp's timers: `Deadlines`
             cookie_jar=aiohttp.DummyCookieJar(),  # a send keeps nothing between requests
         )
         self._from = (
@@ -235,6 +298,7 @@ class TwilioTransport:
         )
 
     async def close(self) -> None:
+        self._deadlines.close()
         await self._sends.close()
 
     @property
@@ -251,23 +315,28 @@ class TwilioTransport:
         form = form_encoded(
             [("To", to), (field, sender), ("Body", body), ("StatusCallback", self._status_callback)]
         )
+        deadline = self._deadlines.enter(self._timeout)
         try:
             async with self._sends.post(
                 self._send_url,
                 data=form,
+                # not the session's default headers: aiohttp puts those on a proxy's CONNECT too
                 headers=self._send_headers,
                 proxy=self._proxy,
                 proxy_headers=self._proxy_headers,
-                timeout=self._send_timeout,
                 allow_redirects=False,
             ) as answer:
                 status = answer.status
                 raw = await answer.read()
                 headers = answer.headers
-        except TimeoutError:
-            raise SendError("timed out waiting for Twilio") from None
+        except asyncio.CancelledError:
+            if self._deadlines.expired(deadline):  # the connection is closed, not reused
+                raise SendError("timed out waiting for Twilio") from None
+            raise
         except aiohttp.ClientError as exc:
             raise SendError(f"could not reach Twilio: {type(exc).__name__}") from None
+        finally:
+            self._deadlines.leave(deadline)
         text = raw.decode("utf-8", "replace")
         if status >= 400:
             raise _refused(status, text, headers)
@@ -339,6 +408,7 @@ class LogTransport:
 
 
 __all__ = [
+    "Deadlines",
     "LogTransport",
     "SendError",
     "Sent",
