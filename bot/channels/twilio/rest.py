@@ -199,8 +199,8 @@ class Deadlines:
     """Timeouts for many requests by one sweep: a request still running past its deadline is
     cancelled by a sweep every SWEEP_SECONDS while any is in flight (so up to that much late),
     instead of a timer made and cancelled per request: under uvloop `asyncio.timeout` or
-    aiohttp's ClientTimeout around a send cost 15-20 us, a tenth of the send (BENCHMARKS.md,
-    stop 23). Use from the request's own task:
+    aiohttp's ClientTimeout around a request cost 9-17 us of CPU (BENCHMARKS.md, stop 23). Use
+    from the request's own task:
 
         deadline = deadlines.enter(seconds)
         try:
