@@ -148,6 +148,8 @@ class S3MediaStore:
         import aioboto3
         from botocore.config import Config as BotoConfig
 
+        # botocore finds a proxy in HTTPS_PROXY / HTTP_PROXY (not for a host NO_PROXY lists) by
+        # itself, once per client (botocore.utils.get_environ_proxies)
         session = aioboto3.Session()
         boto_config = BotoConfig(
             signature_version="s3v4",

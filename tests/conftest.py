@@ -78,6 +78,17 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's outbound HTTP honours the proxy variables (and aiohttp then reads ~/.netrc), and
+    every server a test talks to is on loopback: the runner's proxy and ~/.netrc do not apply
+    (tests/test_twilio_rest.py sets its own)."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NETRC", os.devnull)
+
+
+@pytest.fixture(autouse=True)
 def keep_structlog_config() -> Iterator[None]:
     """Tests that configure logging must not leave module-level loggers (bound at import to the
     processor list of that moment) outside what `capture_logs` sees."""

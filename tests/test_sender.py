@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 from twilio.rest import Client
 
-from bot.channels.twilio.rest import SendError, Sent, SessionHttpClient, TwilioTransport, form_encoded
+from bot.channels.twilio.rest import SessionHttpClient, TwilioTransport, form_encoded
+from bot.core.channel import SendError, Sent
 from bot.core.config import TwilioConfig
 from storage import outbox
 from tests.conftest import ALICE, BOB, Bot, wait_for

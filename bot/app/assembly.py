@@ -139,7 +139,9 @@ async def _start(
     # migrated by `textwire migrate` and a schema that is not current stops start-up.
     db = await open_db(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
     stack.push_async_callback(db.close)
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
+    # The app's outbound HTTP (X, media fetches, Twilio): through the proxy the environment names
+    # (HTTPS_PROXY / HTTP_PROXY, NO_PROXY); Twilio sends look theirs up once (TwilioTransport).
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10), trust_env=True)
     stack.push_async_callback(http.close)
 
     # Wake-ups: in this process at once, and on PostgreSQL in every other one (LISTEN/NOTIFY).

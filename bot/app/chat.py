@@ -311,6 +311,8 @@ async def run_chat(
         print(f"textwire chat: {exc}", file=sys.stderr)
         await db.close()
         return 2
+    # No trust_env: chat talks to this bot's own server (public_url, often loopback), which a
+    # proxy the environment names for outbound traffic is not meant for.
     async with aiohttp.ClientSession() as http:
         session = Session(config=config, db=db, http=http, token=token, phone=from_phone)
         try:

@@ -1,12 +1,13 @@
 """Sending SMS: through Twilio's Messages API, or to the log in development mode.
 
 Twilio: a send is one POST of the form `messages.create_async` sends (To, From or
-MessagingServiceSid, Body, StatusCallback) to Messages.json, over keep-alive connections of its
-own (`bot/channels/twilio/http1.py`: aiohttp's client cost a third of a text's CPU), with a timeout, keeping the
-status, error code and Retry-After of a failed answer. The twilio library lists messages (`find`)
-through an `AsyncHttpClient` of ours over the app's aiohttp session, which builds the Basic
-header by hand, applies a timeout (the library's async client ignores its own) and raises the
-same `SendError` (TwilioRestException drops the headers). PROTOCOL.md sections 1 and 10.
+MessagingServiceSid, Body, StatusCallback) to Messages.json, over the app's aiohttp connection
+pool, with a timeout, keeping the status, error code and Retry-After of a failed answer. It
+honours the proxy the environment names for the API's URL (HTTPS_PROXY / HTTP_PROXY, NO_PROXY),
+looked up once (`env_proxy`). The twilio library lists messages (`find`) through an
+`AsyncHttpClient` of ours over the app's aiohttp session, which builds the Basic header by hand,
+applies a timeout (the library's async client ignores its own) and raises the same `SendError`
+(TwilioRestException drops the headers). PROTOCOL.md sections 1 and 10.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from yarl import URL
 
-from bot.channels.twilio.http1 import HttpError, Origin
 from bot.core.channel import SendError, Sent, Transport
 from bot.core.config import TwilioConfig
 from bot.core.logs import get_logger, mask_phone
@@ -140,26 +142,119 @@ class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
 SEND_HEADERS = {"Accept": "application/json", "User-Agent": "textwire"}
 
 
+def env_proxy(url: URL) -> tuple[URL | None, str | None]:
+    """The proxy the environment names for `url`, found as aiohttp's `trust_env` finds it
+    (HTTPS_PROXY or HTTP_PROXY by the URL's scheme, none for a host NO_PROXY lists, the proxy's
+    credentials from its URL or ~/.netrc), without its credentials, and the Proxy-Authorization
+    value for them; `(None, None)`: direct. It reads the environment and ~/.netrc: look it up
+    once, not per request."""
+    try:
+        proxy, auth = get_env_proxy_for_url(url)
+    except LookupError:
+        return None, None
+    return proxy, (auth.encode() if auth is not None else None)
+
+
+SWEEP_SECONDS = 0.05  # how often sends in flight are checked against their deadlines
+
+
+class Deadlines:
+    """Timeouts for many requests by one sweep: a request still running past its deadline is
+    cancelled by a sweep every SWEEP_SECONDS while any is in flight (so up to that much late),
+    instead of a timer made and cancelled per request: under uvloop `asyncio.timeout` or
+    aiohttp's ClientTimeout around a request cost 9-17 us of CPU (BENCHMARKS.md, stop 23). Use
+    from the request's own task:
+
+        deadline = deadlines.enter(seconds)
+        try:
+            ...
+        except asyncio.CancelledError:
+            if deadlines.expired(deadline):
+                ...  # it timed out (the cancellation is taken back)
+            raise
+        finally:
+            deadlines.leave(deadline)
+    """
+
+    def __init__(self) -> None:
+        self._due: dict[asyncio.Task[Any], float] = {}
+        self._cancelled: dict[asyncio.Task[Any], int] = {}  # by the sweep: the task's cancelling() before
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def enter(self, seconds: float) -> asyncio.Task[Any]:
+        task = asyncio.current_task()
+        assert task is not None, "a request runs in a task"
+        loop = asyncio.get_running_loop()
+        self._due[task] = loop.time() + seconds
+        if self._sweep is None:
+            self._sweep = loop.call_later(SWEEP_SECONDS, self._run, loop)
+        return task
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the sweep cancelled `task` (its CancelledError is a timeout); if so the
+        cancellation is taken back, unless something else cancelled the task as well."""
+        before = self._cancelled.pop(task, None)
+        return before is not None and task.uncancel() <= before
+
+    def leave(self, task: asyncio.Task[Any]) -> None:
+        self._due.pop(task, None)
+        before = self._cancelled.pop(task, None)
+        if before is not None:  # cancelled on the way out, after its answer: take it back
+            task.uncancel()
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for task in [t for t, due in self._due.items() if due <= now]:
+            del self._due[task]
+            self._cancelled[task] = task.cancelling()
+            task.cancel()
+        self._sweep = loop.call_later(SWEEP_SECONDS, self._run, loop) if self._due else None
+
+    def close(self) -> None:
+        if self._sweep is not None and not self._due:  # requests in flight keep theirs
+            self._sweep.cancel()
+            self._sweep = None
+
+
 class TwilioTransport:
+    """Sends go over the app's session's connection pool (its connector), through a session of
+    their own with the proxy looked up once (`env_proxy`), not through the app's session itself:
+    that one has `trust_env`, with which aiohttp looks up the proxy and ~/.netrc credentials on
+    worker threads for every request, two thread trips that tripled a send's CPU (BENCHMARKS.md,
+    stop 23). A ~/.netrc entry for the API's host cannot clash with the send's own Authorization
+    header either. Looking messages up (`find`, rare) goes through the app's session."""
+
     delivers = True  # Twilio's status callbacks report each delivery
 
     def __init__(self, session: aiohttp.ClientSession, config: TwilioConfig, status_callback: str) -> None:
         self._status_callback = status_callback
-        self._timeout = config.timeout_seconds
         self._http = SessionHttpClient(session, config.timeout_seconds)
         self._client = Client(config.account_sid, config.auth_token, http_client=self._http)
         base = config.api_base.rstrip("/")
         self._client.api.base_url = base
-        self._origin = Origin(base)
-        path = urlsplit(base).path
-        self._send_head = self._origin.head(
-            "POST",
-            f"{path}/2010-04-01/Accounts/{quote(config.account_sid, safe='')}/Messages.json",
-            {
-                **SEND_HEADERS,
-                "Authorization": basic_auth_header(config.account_sid, config.auth_token),
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
+        self._send_url = URL(f"{base}/2010-04-01/Accounts/{quote(config.account_sid, safe='')}/Messages.json")
+        self._send_headers = {
+            **SEND_HEADERS,
+            "Authorization": basic_auth_header(config.account_sid, config.auth_token),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        self._timeout = config.timeout_seconds  # connecting included
+        self._deadlines = Deadlines()
+        self._proxy, proxy_authorization = env_proxy(self._send_url)
+        self._proxy_headers: dict[str, str] | None = None
+        if self._proxy is not None:
+            log.info("twilio.proxy", proxy=str(self._proxy))  # without its credentials
+        if proxy_authorization is not None:
+            if self._send_url.scheme == "https":  # for the CONNECT only: Twilio never sees them
+                self._proxy_headers = {"Proxy-Authorization": proxy_authorization}
+            else:  # the request itself goes to the proxy (aiohttp sends proxy_headers on a CONNECT only)
+                self._send_headers["Proxy-Authorization"] = proxy_authorization
+        assert session.connector is not None, "the app's session is open"
+        self._sends = aiohttp.ClientSession(
+            connector=session.connector,
+            connector_owner=False,  # the app's session closes the pool
+            timeout=aiohttp.ClientTimeout(),  # none of aiohttp's timers: `Deadlines`
+            cookie_jar=aiohttp.DummyCookieJar(),  # a send keeps nothing between requests
         )
         self._from = (
             ("MessagingServiceSid", config.messaging_service_sid)
@@ -168,7 +263,8 @@ class TwilioTransport:
         )
 
     async def close(self) -> None:
-        await self._origin.close()
+        self._deadlines.close()
+        await self._sends.close()
 
     @property
     def client(self) -> Client:
@@ -177,27 +273,45 @@ class TwilioTransport:
     async def send(self, to: str, body: str) -> Sent:
         """POST Messages.json with the fields `create_async` sends, and read the new message's
         sid and status from the answer (the library's request building and its MessageInstance,
-        with three RFC 2822 dates parsed, were 16 us a send; BENCHMARKS.md)."""
+        with three RFC 2822 dates parsed, were 16 us a send; BENCHMARKS.md). A send not answered
+        within `timeout_seconds` (connecting included) is a SendError without a status: its
+        connection is dropped, and the sender looks for the message before trying again."""
         field, sender = self._from
         form = form_encoded(
             [("To", to), (field, sender), ("Body", body), ("StatusCallback", self._status_callback)]
         )
+        deadline = self._deadlines.enter(self._timeout)
         try:
-            answer = await self._origin.request(self._send_head, form, timeout=self._timeout)
-        except TimeoutError:
-            raise SendError("timed out waiting for Twilio") from None
-        except HttpError as exc:
-            raise SendError(f"could not reach Twilio: {exc}") from None
-        text = answer.body.decode("utf-8", "replace")
-        if answer.status >= 400:
-            raise _refused(answer.status, text, answer.headers)
+            async with self._sends.post(
+                self._send_url,
+                data=form,
+                # not the session's default headers: aiohttp puts those on a proxy's CONNECT too
+                headers=self._send_headers,
+                proxy=self._proxy,
+                proxy_headers=self._proxy_headers,
+                allow_redirects=False,
+            ) as answer:
+                status = answer.status
+                raw = await answer.read()
+                headers = answer.headers
+        except asyncio.CancelledError:
+            if self._deadlines.expired(deadline):  # the connection is closed, not reused
+                raise SendError("timed out waiting for Twilio") from None
+            raise
+        except aiohttp.ClientError as exc:
+            raise SendError(f"could not reach Twilio: {type(exc).__name__}") from None
+        finally:
+            self._deadlines.leave(deadline)
+        text = raw.decode("utf-8", "replace")
+        if status >= 400:
+            raise _refused(status, text, headers)
         try:
             message: Any = json.loads(text)
             return Sent(sid=str(message["sid"]), status=str(message.get("status") or "queued"))
         except (ValueError, TypeError, KeyError, AttributeError):
             # Twilio took it (2xx) but its answer cannot be read: tried again after a look
             # for it (`find`), as after a send that timed out
-            raise SendError(f"Twilio's answer could not be read (HTTP {answer.status})") from None
+            raise SendError(f"Twilio's answer could not be read (HTTP {status})") from None
 
     async def find(self, to: str, body: str, since: float) -> list[Sent]:
         """The account's messages that could be the reply whose try, claimed at `since`, ended
@@ -261,6 +375,7 @@ class LogTransport:
 
 
 __all__ = [
+    "Deadlines",
     "LogTransport",
     "SendError",
     "Sent",
@@ -268,5 +383,6 @@ __all__ = [
     "Transport",
     "TwilioTransport",
     "basic_auth_header",
+    "env_proxy",
     "mask_links",
 ]
