@@ -25,14 +25,8 @@ async def test_absent_outside_development_mode(bot_factory: BotFactory, fake_twi
     bot = await bot_factory(twilio=fake_twilio.section())
     assert not bot.config.dev_mode
     message_sid, media_sid, _ = _staged(bot.config)
-    path = devmedia.media_url(bot.config, message_sid, media_sid).removeprefix(
-        bot.config.public_base
-    )
-    auth = {
-        "Authorization": basic_auth_header(
-            bot.config.twilio.account_sid, bot.config.twilio.auth_token
-        )
-    }
+    path = devmedia.media_url(bot.config, message_sid, media_sid).removeprefix(bot.config.public_base)
+    auth = {"Authorization": basic_auth_header(bot.config.twilio.account_sid, bot.config.twilio.auth_token)}
     assert (await bot.client.get(path, headers=auth, allow_redirects=False)).status == 404
     assert (await bot.client.delete(path + ".json", headers=auth)).status == 404
     assert (await bot.client.get(f"/dev/media/{message_sid}/{media_sid}?exp=1&sig=x")).status == 404

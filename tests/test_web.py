@@ -53,9 +53,7 @@ async def test_same_webhook_ten_times_concurrently_is_one_row_and_one_reply(
 
 async def test_forged_missing_and_wrong_url_signatures_are_403_and_store_nothing(bot: Bot) -> None:
     form = bot.form("\\HELP")
-    forged = RequestValidator("not-the-token").compute_signature(
-        bot.config.public_base + "/twilio/sms", form
-    )
+    forged = RequestValidator("not-the-token").compute_signature(bot.config.public_base + "/twilio/sms", form)
     wrong_url = bot.signature(form, url="https://attacker.example/twilio/sms")
     other_path = bot.signature(form, path="/twilio/status")
     for signature in (forged, "", wrong_url, other_path):
