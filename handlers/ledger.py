@@ -7,8 +7,6 @@ was paid gets one SMS saying so.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from bot.features.ledger.book import (
     NAME_MAX,
     RoomLedger,
@@ -21,17 +19,13 @@ from bot.features.ledger.book import (
 from bot.features.ledger.money import Currency, currency, currency_or_default, parse_amount
 from bot.features.ledger.split import split_order
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
-from handlers.rooms import named_or_active
-from storage import ledger, outbox, rooms
+from handlers.filters import active_room, room_named_or_active, room_of
+from storage import ledger, outbox
 
 router = Router(name=__name__)
 
 NAME_RULES = f"A name is 1-{NAME_MAX} letters and digits, with single spaces. Usage: \\NAME <name>"
 PAID_USAGE = "\\PAID <name> <amount>"
-
-
-async def _room(conn: AsyncConnection, user_id: int, args: tuple[str, ...] = ()) -> rooms.Room | str:
-    return await named_or_active(conn, user_id, args)
 
 
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")
@@ -49,12 +43,10 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Your rooms now see you as {wanted}."
 
 
-@router.command("BALANCE", args=(0, 1), usage="\\BALANCE [<room>]")
+@router.command("BALANCE", args=(0, 1), usage="\\BALANCE [<room>]", resolve=(room_named_or_active,))
 async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
+    room = room_of(ctx)
     async with ctx.deps.db.read() as conn:
-        room = await _room(conn, ctx.user.id, ctx.args)
-        if isinstance(room, str):
-            return room
         book = await room_ledger(conn, room.id)
     return balance_line(room.name, book, fits=ctx.deps.services.fits_one)
 
@@ -78,13 +70,10 @@ def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str) -> s
     return f"{payer_name} paid you {cur.format(minor)} in {room_name}. \\BALANCE {room_name} for all."
 
 
-@router.command("AMOUNT", args=(1, 2), usage="\\AMOUNT <amount>")
+@router.command("AMOUNT", args=(1, 2), usage="\\AMOUNT <amount>", resolve=(active_room,))
 async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
-    user_id = ctx.user.id
+    user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
-        room = await _room(conn, user_id)
-        if isinstance(room, str):
-            return room
         room_cur = currency_or_default(await ledger.room_currency(conn, room.id))
         text = " ".join(ctx.args)
         value = parse_amount(text, room_cur)
@@ -139,15 +128,12 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | Non
     return None
 
 
-@router.command("PAID", args=(2, 11), usage=PAID_USAGE)
+@router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(active_room,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     *who_words, amount_text = ctx.args
     who = " ".join(who_words)
-    user_id = ctx.user.id
+    user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
-        room = await _room(conn, user_id)
-        if isinstance(room, str):
-            return room
         book = await room_ledger(conn, room.id)
         value = parse_amount(amount_text, book.currency)
         if value is None:
@@ -188,13 +174,10 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     return balance_line(room.name, book, fits=ctx.deps.services.fits_one)
 
 
-@router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>")
+@router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>", resolve=(active_room,))
 async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
-    user_id = ctx.user.id
+    room = room_of(ctx)
     async with ctx.deps.db.tx() as conn:
-        room = await _room(conn, user_id)
-        if isinstance(room, str):
-            return room
         current = currency_or_default(await ledger.room_currency(conn, room.id))
         if not ctx.args:
             return f"{room.name} counts in {current.code}. Change it with \\CURRENCY <code> before the first amount."

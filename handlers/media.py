@@ -39,6 +39,7 @@ from bot.features.receipts.media import (
 )
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router, has_media
 from storage import ledger, receipts, rooms
+from storage.lean import in_tx
 from storage.media import StoreUnavailable, object_key
 
 router = Router(name=__name__)
@@ -112,7 +113,7 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id = ctx.user.id
     async with deps.db.read() as conn:
         done = await receipts.existing(conn, msg.external_id)
-        room = await rooms.active_room(conn, user_id)
+        room = await rooms.active_room(in_tx(conn), user_id)
         if done:  # an earlier try stored some: the rest go to the same room
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
         room_currency = currency_or_default(await ledger.room_currency(conn, room.id)) if room else None

@@ -33,6 +33,7 @@ from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
+from handlers.filters import NOT_IN_ROOM, room_named_or_active, room_of
 from storage import rooms
 from storage.lean import in_tx
 
@@ -41,10 +42,6 @@ router = Router(name=__name__)
 CREATE_USAGE = "\\CREATE <room> <password>"
 JOIN_USAGE = "\\JOIN <room> <password>"
 NAME_RULES = "Room names are 1-32 letters, digits, - or _."
-NOT_IN_ROOM = (
-    "You are not in a room. Create one with \\CREATE <room> <password> or join one with "
-    "\\JOIN <room> <password>."
-)
 WRONG = "No room with that name and password. Check both and try again."
 LOCKED = "Too many wrong room passwords. Please wait 15 minutes before you try again."
 ROOM_LOCKED = "Too many wrong passwords for that room lately. Please wait 15 minutes before you try again."
@@ -163,17 +160,6 @@ async def _throttle(
     return ROOM_LOCKED if await rooms.failed_for(conn, phone, key, now) else True
 
 
-async def named_or_active(conn: AsyncConnection, user_id: int, args: tuple[str, ...]) -> rooms.Room | str:
-    """The member's room named in `args`, else their active room; or the reply saying why not."""
-    if args:
-        room = await rooms.member_room_by_name(conn, user_id, args[0])
-        return (
-            room if room is not None else f"You are not in a room named {args[0][:32]}. \\ROOMS lists yours."
-        )
-    active = await rooms.active_room(conn, user_id)
-    return active if active is not None else NOT_IN_ROOM
-
-
 def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) -> str:
     """`You left house; you still owe $0.27 there.`: what is left stays in the room's ledger."""
     text = f"You left {room_name}"
@@ -186,13 +172,10 @@ def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) 
     return f"{text}."
 
 
-@router.command("LEAVE", args=(0, 1), usage="\\LEAVE [<room>]")
+@router.command("LEAVE", args=(0, 1), usage="\\LEAVE [<room>]", resolve=(room_named_or_active,))
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
-    user_id = ctx.user.id
+    user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
-        room = await named_or_active(conn, user_id, ctx.args)
-        if isinstance(room, str):
-            return room
         next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
         book = await room_ledger(conn, room.id)  # what is left stays in the room's ledger
     ctx.log.info("room.left", room_id=room.id)
@@ -209,25 +192,18 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
     )
 
 
-@router.command("USE", args=1, usage="\\USE <room>")
+@router.command("USE", args=1, usage="\\USE <room>", resolve=(room_named_or_active,))
 async def use(msg: Inbound, ctx: Context) -> HandlerResult:
-    user_id = ctx.user.id
+    room = room_of(ctx)
     async with ctx.deps.db.tx() as conn:
-        room = await named_or_active(conn, user_id, ctx.args)
-        if isinstance(room, str):
-            return room
-        await rooms.set_active(conn, user_id, room.id)
+        await rooms.set_active(conn, ctx.user.id, room.id)
     ctx.log.info("room.used", room_id=room.id)
     return f"Photos you send now go to {room.name}."
 
 
-@router.command("RECEIPTS", args=(0, 1), usage="\\RECEIPTS [<room>]")
+@router.command("RECEIPTS", args=(0, 1), usage="\\RECEIPTS [<room>]", resolve=(room_named_or_active,))
 async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
-    user_id = ctx.user.id
-    async with ctx.deps.db.read() as conn:
-        room = await named_or_active(conn, user_id, ctx.args)
-    if isinstance(room, str):
-        return room
+    room = room_of(ctx)
     link = gallery_link(ctx.deps, room.id)
     if link is None:
         return "The receipt gallery is not set up on this number."

@@ -173,16 +173,18 @@ async def is_member(conn: AsyncConnection, user_id: int, room_id: str) -> bool:
     return row is not None
 
 
-async def member_room_by_name(conn: AsyncConnection, user_id: int, name: str) -> Room | None:
-    """The user's room of that name, or None (also when the room exists but they are not in it)."""
-    row = (
-        await conn.execute(
-            sa.select(rooms)
-            .join(memberships, memberships.c.room_id == rooms.c.id)
-            .where(memberships.c.user_id == user_id, rooms.c.name_key == name_key(name))
-        )
-    ).first()
-    return _room(row) if row else None
+_MEMBER_ROOM_BY_NAME = Query(
+    sa.select(rooms)
+    .join(memberships, memberships.c.room_id == rooms.c.id)
+    .where(memberships.c.user_id == sa.bindparam("user_id"), rooms.c.name_key == sa.bindparam("name_key"))
+)
+
+
+async def member_room_by_name(reads: Reads, user_id: int, name: str) -> Room | None:
+    """The user's room of that name, or None (also when the room exists but they are not in it).
+    `reads`: the Database (one statement on its own) or `lean.in_tx(conn)`."""
+    found = await reads.fetch(_MEMBER_ROOM_BY_NAME, {"user_id": user_id, "name_key": name_key(name)})
+    return _room(found[0]) if found else None
 
 
 async def leave(conn: AsyncConnection, user_id: int, room_id: str, *, now: float) -> Room | None:
@@ -249,20 +251,19 @@ async def active_room_id(conn: AsyncConnection, user_id: int) -> str | None:
     return str(value) if value is not None else None
 
 
-async def active_room(conn: AsyncConnection, user_id: int) -> Room | None:
-    """The user's active room, if they are still a member of it."""
-    row = (
-        await conn.execute(
-            sa.select(rooms)
-            .join(users, users.c.active_room_id == rooms.c.id)
-            .join(
-                memberships,
-                sa.and_(memberships.c.room_id == rooms.c.id, memberships.c.user_id == users.c.id),
-            )
-            .where(users.c.id == user_id)
-        )
-    ).first()
-    return _room(row) if row else None
+_ACTIVE_ROOM = Query(
+    sa.select(rooms)
+    .join(users, users.c.active_room_id == rooms.c.id)
+    .join(memberships, sa.and_(memberships.c.room_id == rooms.c.id, memberships.c.user_id == users.c.id))
+    .where(users.c.id == sa.bindparam("user_id"))
+)
+
+
+async def active_room(reads: Reads, user_id: int) -> Room | None:
+    """The user's active room, if they are still a member of it. `reads`: the Database (one
+    statement on its own) or `lean.in_tx(conn)`."""
+    found = await reads.fetch(_ACTIVE_ROOM, {"user_id": user_id})
+    return _room(found[0]) if found else None
 
 
 async def set_active(conn: AsyncConnection, user_id: int, room_id: str | None) -> None:

@@ -213,6 +213,46 @@ async def test_priority_is_what_the_matching_handler_declares() -> None:
     assert not await dp.is_priority(msg("hello"), ctx())
 
 
+async def test_resolving_filters_run_after_the_argument_count_and_may_answer() -> None:
+    """`resolve=`: after the usage check, in order; a dict reaches the handler through `ctx.data`,
+    a text answers in the handler's place (the filters after it do not run); sync or async; never
+    run by `is_priority`, which needs no user."""
+    router = Router("r")
+    ran: list[str] = []
+
+    async def lookup(m: Inbound, c: Context) -> dict[str, Any] | str:
+        ran.append("lookup")
+        return {"thing": c.args[0]} if c.args[0] != "nothing" else "No such thing."
+
+    def shout(m: Inbound, c: Context) -> dict[str, Any] | str | Reply:
+        ran.append("shout")
+        return (
+            Reply("Quiet.", kind="quiet") if c.data["thing"] == "LOUD" else {"shout": c.data["thing"].upper()}
+        )
+
+    @router.command("GET", args=1, usage="\\GET <thing>", resolve=(lookup, shout), priority=True)
+    async def get(m: Inbound, c: Context) -> HandlerResult:
+        ran.append("handler")
+        return f"{c.data['thing']} {c.data['shout']}"
+
+    dp = Dispatcher()
+    dp.include(router)
+    assert await dp.feed(msg("\\GET"), ctx()) == [Reply("Usage: \\GET <thing>", kind="usage")]
+    assert await dp.feed(msg("\\GET a b"), ctx()) == [Reply("Usage: \\GET <thing>", kind="usage")]
+    assert ran == []
+    assert await dp.feed(msg("\\get cup"), ctx()) == [Reply("cup CUP")]
+    assert ran == ["lookup", "shout", "handler"]
+    ran.clear()
+    assert await dp.feed(msg("\\GET nothing"), ctx()) == [Reply("No such thing.")]
+    assert ran == ["lookup"]
+    ran.clear()
+    assert await dp.feed(msg("\\GET LOUD"), ctx()) == [Reply("Quiet.", kind="quiet")]
+    assert ran == ["lookup", "shout"]
+    ran.clear()
+    assert await dp.is_priority(msg("\\GET cup"), ctx())
+    assert ran == []
+
+
 def test_user_and_command_are_not_optional_to_handlers() -> None:
     c = ctx()
     with pytest.raises(LookupError, match="load_user"):

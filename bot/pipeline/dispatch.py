@@ -4,6 +4,9 @@
   pass runs. Routers compose with `include`; the `Dispatcher` is the root router.
 - A filter is a callable `(msg, ctx) -> bool | dict` (or awaitable of one); a dict is merged into
   `ctx.data`, so the handler gets what the filter parsed (a `Command` filter sets `ctx.command`).
+- A command's resolving filters (`router.command(..., resolve=...)`) run once it has matched and
+  its argument count is right, never in the webhook's `is_priority`: each returns what it resolved
+  (a dict merged into `ctx.data`, as a filter's) or the answer in the handler's place.
 - Middlewares have one signature, `async (handler, msg, ctx) -> result`: outer ones run on every
   message before matching, inner ones only around a matched handler.
 - Handlers are async (checked when registered) and return reply text(s) or nothing.
@@ -106,6 +109,8 @@ HandlerResult: TypeAlias = "str | Reply | Sequence[str | Reply] | None"
 Handler: TypeAlias = Callable[[Inbound, Context], Awaitable[HandlerResult]]
 FilterResult: TypeAlias = "bool | dict[str, Any] | None"
 Filter: TypeAlias = Callable[[Inbound, Context], "FilterResult | Awaitable[FilterResult]"]
+ResolverResult: TypeAlias = "dict[str, Any] | str | Reply"
+Resolver: TypeAlias = Callable[[Inbound, Context], "ResolverResult | Awaitable[ResolverResult]"]
 Middleware: TypeAlias = Callable[[Handler, Inbound, Context], Awaitable[HandlerResult]]
 
 COMMAND_PREFIXES = ("\\", "/")
@@ -216,6 +221,7 @@ class Router:
         help: str | None = None,
         secret: tuple[int, ...] = (),
         priority: bool = False,
+        resolve: Sequence[Resolver] = (),
     ) -> Callable[[Handler], Handler]:
         """`@router.command("JOIN", args=2, secret=(1,), usage="\\JOIN <room> <password>", bare=True)`.
 
@@ -225,8 +231,14 @@ class Router:
         `secret`: the indexes of arguments the inbox never keeps; the dispatcher puts `***` in
         their place (in `ctx.redacted_body`) before anything else runs, a usage answer included.
         `priority`: handled at once, never held back behind other messages (\\STOP, \\UNLINK).
+        `resolve`: filters run in order once the command matched with the right argument count
+        (a wrong count gets the usage first): each returns a dict, merged into `ctx.data` for the
+        handler, or the answer (`str` or `Reply`), and then the handler does not run (a room the
+        sender is not in: handlers/filters.py). Matching never depends on them, so the webhook's
+        `is_priority` does not run them.
         """
         low, high = (args, args) if isinstance(args, int) else args
+        resolvers = tuple(resolve)
         if any(not 0 <= i < max(high, 1) for i in secret):
             raise ValueError(f"secret argument indexes {secret} out of range for {names}")
         names_upper = [n.upper() for n in names]
@@ -241,6 +253,13 @@ class Router:
             async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
                 if not (low <= len(ctx.command.args) <= high):
                     return Reply(f"Usage: {usage_text}", kind="usage")
+                for resolver in resolvers:
+                    found = resolver(msg, ctx)
+                    if inspect.isawaitable(found):
+                        found = await found
+                    if not isinstance(found, dict):
+                        return found  # answered in the handler's place
+                    ctx.data.update(found)
                 return await handler(msg, ctx)
 
             checked.__name__ = handler.__name__
@@ -426,6 +445,8 @@ __all__ = [
     "Media",
     "Middleware",
     "Reply",
+    "Resolver",
+    "ResolverResult",
     "Router",
     "any_command",
     "has_media",

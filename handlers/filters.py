@@ -1,0 +1,60 @@
+"""Filters the handlers share. No channel module is imported here.
+
+`InRoom` resolves the room a command is about, once, before its handler runs: registered with
+`router.command(..., resolve=(room_named_or_active,))`, it runs after the argument count is
+checked (a wrong count still gets the usage first), puts the room in `ctx.data` (read it with
+`room_of(ctx)`), or answers in the handler's place when the sender is not in that room.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.pipeline.dispatch import Context, Inbound
+from storage import rooms
+
+ROOM = "room"  # the key in ctx.data
+
+NOT_IN_ROOM = (
+    "You are not in a room. Create one with \\CREATE <room> <password> or join one with "
+    "\\JOIN <room> <password>."
+)
+
+
+def not_in_named(name: str) -> str:
+    return f"You are not in a room named {name[:32]}. \\ROOMS lists yours."
+
+
+class InRoom:
+    """`named=True`: the sender's room named by the command's first argument (`\\BALANCE house`),
+    else (no argument) their active room. `named=False`: their active room, whatever the arguments
+    (`\\AMOUNT 12.50`). One query: `{"room": Room}`, or the answer saying why there is none."""
+
+    def __init__(self, *, named: bool) -> None:
+        self.named = named
+
+    async def __call__(self, msg: Inbound, ctx: Context) -> dict[str, Any] | str:
+        if self.named and ctx.args:
+            name = ctx.args[0]
+            room = await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name)
+            return {ROOM: room} if room is not None else not_in_named(name)
+        room = await rooms.active_room(ctx.deps.db, ctx.user.id)
+        return {ROOM: room} if room is not None else NOT_IN_ROOM
+
+    def __repr__(self) -> str:
+        return f"InRoom(named={self.named})"
+
+
+room_named_or_active = InRoom(named=True)
+active_room = InRoom(named=False)
+
+
+def room_of(ctx: Context) -> rooms.Room:
+    """The room an `InRoom` filter resolved for this command."""
+    room = ctx.data.get(ROOM)
+    if not isinstance(room, rooms.Room):
+        raise LookupError("the room is set by an InRoom filter (handlers/filters.py); this handler has none")
+    return room
+
+
+__all__ = ["NOT_IN_ROOM", "ROOM", "InRoom", "active_room", "not_in_named", "room_named_or_active", "room_of"]
