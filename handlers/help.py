@@ -33,7 +33,7 @@ FAMILIES: tuple[Family, ...] = (
 MORE = Family("MORE", "More", ())
 
 # What a newcomer does first, then where the rest is (issue 23: the families alone told a new
-# person nothing): one GSM-7 segment with every family named (tests/test_segments.py).
+# person nothing): one GSM-7 segment with every family named (tests/channels/twilio/test_segments.py).
 INTRO = "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes."
 OUTRO = "STOP to opt out."
 

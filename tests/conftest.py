@@ -81,7 +81,7 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 def no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The app's outbound HTTP honours the proxy variables (and aiohttp then reads ~/.netrc), and
     every server a test talks to is on loopback: the runner's proxy and ~/.netrc do not apply
-    (tests/test_twilio_rest.py sets its own)."""
+    (tests/channels/twilio/test_rest.py sets its own)."""
     for name in list(os.environ):
         if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
@@ -153,7 +153,7 @@ def make_config(tmp_path: Path, database_url: str) -> Callable[..., Config]:
         base = Config(
             server=ServerConfig(public_url=PUBLIC_URL, data_dir=str(data)),
             database=DatabaseConfig(url=database_url),
-            # OCR off unless a test turns it on (tests/test_ledger_ocr.py shares one engine)
+            # OCR off unless a test turns it on (tests/features/ledger/test_intake.py shares one engine)
             media=MediaConfig(local_dir=str(data / "media"), ocr=False),
             worker=WorkerConfig(poll_seconds=0.05, retry_base_seconds=0.05),
         )

@@ -1,6 +1,6 @@
 """Receipts drawn with Pillow and Debian's DejaVu fonts (package fonts-dejavu-core), each with a
 known total: grocery, restaurant with a tip, fuel, a card slip; rotated a few degrees,
-JPEG-compressed, with noise. Used by tests/test_ledger_ocr.py and bench/receipts.py."""
+JPEG-compressed, with noise. Used by tests/features/ledger/test_intake.py and bench/receipts.py."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The URL is the configured public base plus the request's raw path (never the Host header), so a
 proxy in front changes nothing. Like twilio's validator, a signature computed over the URL with
-or without its default port is accepted. tests/test_signature.py checks this against
+or without its default port is accepted. tests/channels/twilio/test_signature.py checks this against
 `RequestValidator.compute_signature` (ports, repeated keys, non-ASCII bodies).
 """
 

@@ -155,7 +155,7 @@ async def corrupt(xbot: XBot, user_id: int) -> None:
 
 
 async def test_a_few_unreadable_rows_are_a_relink_many_are_a_missing_key(xbot: XBot) -> None:
-    from tests.test_x_refresh import seed
+    from tests.features.x.test_refresh import seed
 
     ids = await seed(xbot, 4)
     service = x_accounts(xbot.runtime.deps)
@@ -171,7 +171,7 @@ async def test_a_few_unreadable_rows_are_a_relink_many_are_a_missing_key(xbot: X
 async def test_an_unreadable_row_among_readable_ones_is_relinked_at_start_up(
     xbot: XBot, bot_factory: BotFactory
 ) -> None:
-    from tests.test_x_refresh import seed
+    from tests.features.x.test_refresh import seed
 
     twilio = xbot.extras["twilio"]
     ids = await seed(xbot, 3, expires_in=7200)

@@ -16,9 +16,10 @@ import pytest
 
 from bot.app.backup import BackupError, backup
 from bot.core.config import load_config
+from tests import ROOT
 from tests.test_process import free_port, send, start_server, wait_healthy
 
-CONFIG = str(Path(__file__).parent.parent / "config.toml")
+CONFIG = str(ROOT / "config.toml")
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

@@ -21,10 +21,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests import ROOT
 from tests.conftest import free_port, wait_for
 from tests.test_process import wait_healthy
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 
 
 def serve_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import ConfigError, load_config
+from tests import ROOT
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 
 
 def test_shipped_config_toml_equals_built_in_defaults() -> None:

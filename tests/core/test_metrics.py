@@ -1,12 +1,11 @@
 """Every metric family /metrics promises (README "Metrics"), each series there from the start, and
 the new counters moving when what they count happens: OCR outcomes and X errors by kind (the reply
-guard's are in tests/test_replyguard.py)."""
+guard's are in tests/pipeline/test_replyguard.py)."""
 
 from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +13,11 @@ from PIL import Image
 
 from bot.core.metrics import OCR_OUTCOMES, X_ERROR_KINDS, Metrics
 from bot.features.ocr.reader import OcrReader
+from tests import ROOT
 from tests.conftest import Bot, XBot
 from tests.fakes.twilio_rest import FakeTwilio
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def _families(metrics: Metrics) -> dict[str, set[str]]:

@@ -20,7 +20,7 @@ from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.s3 import Bucket, s3_sections
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.test_media import mms, say
+from tests.features.receipts.test_media import mms, say
 
 IMG = re.compile(r'<img src="([^"]+)"')
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests import ROOT
 from tests.images import jpeg_with_gps, png_with_text
 from tests.test_process import free_port, wait_healthy
 
-CONFIG = str(Path(__file__).parent.parent / "config.toml")
+CONFIG = str(ROOT / "config.toml")
 ALICE = "+15550001111"
 BOB = "+15550002222"
 

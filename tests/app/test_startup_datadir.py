@@ -13,9 +13,10 @@ import pytest
 from bot.app.startup import check_folders
 from bot.core.config import load_config
 from bot.core.errors import StartupError
+from tests import ROOT
 from tests.test_process import free_port
 
-CONFIG = str(Path(__file__).parent.parent / "config.toml")
+CONFIG = str(ROOT / "config.toml")
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
@@ -103,7 +104,7 @@ def test_a_new_data_dir_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_read_only_volume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A data folder that takes no files (0555, or immutable when root, who ignores modes: CI)."""
-    from tests.test_startup import unwritable
+    from tests.app.test_startup import unwritable
 
     data = tmp_path / "data"
     with unwritable(data):

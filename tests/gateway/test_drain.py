@@ -21,8 +21,8 @@ from twilio.request_validator import RequestValidator
 from bot.core.metrics import Metrics
 from bot.gateway.drain import Drain
 from storage.db import Database
+from tests.app.test_startup import serve_env
 from tests.conftest import free_port, new_sid, wait_for
-from tests.test_startup import serve_env
 
 PUBLIC_URL = "https://sms.example.test"
 

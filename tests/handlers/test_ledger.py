@@ -1,6 +1,6 @@
 """Splitting the bill through the real bot (issue 12): names, caption amounts, \\AMOUNT,
 \\BALANCE, \\PAID, \\CURRENCY, \\LEAVE with a balance, a receipt in another currency, a PDF's
-text layer. OCR of photos: tests/test_ledger_ocr.py."""
+text layer. OCR of photos: tests/features/ledger/test_intake.py."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from handlers.ledger import NAME_RULES
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.test_gallery import gallery_link, path_of
-from tests.test_media import mms
+from tests.features.receipts.test_gallery import gallery_link, path_of
+from tests.features.receipts.test_media import mms
 
 CAROL = "+15550003333"
 

@@ -7,17 +7,17 @@ import fnmatch
 import re
 import time
 import tomllib
-from pathlib import Path
 
 from yarl import URL
 
 from bot.gateway import pages
+from tests import ROOT
 from tests.conftest import ALICE, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.test_gallery import IMG, gallery_link, path_of, send_photos
-from tests.test_media import say
+from tests.features.receipts.test_gallery import IMG, gallery_link, path_of, send_photos
+from tests.features.receipts.test_media import say
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 
 
 async def test_the_root_page_says_what_this_service_is(bot: Bot) -> None:

@@ -15,8 +15,8 @@ from bot.features.ocr.reader import OcrReader
 from tests import receipt_images as ri
 from tests.conftest import ALICE, BOB, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.test_ledger import CAROL, house, say
-from tests.test_media import mms
+from tests.features.receipts.test_media import mms
+from tests.handlers.test_ledger import CAROL, house, say
 
 pytestmark = pytest.mark.skipif(not ri.fonts_available(), reason=ri.MISSING_FONTS)
 
@@ -66,7 +66,7 @@ async def test_no_total_or_disagreeing_candidates_ask(counting: Counting, layout
     assert reading.status == ("none" if layout is ri.no_total else "ask")
 
 
-# the ledger's storage runs on both databases in tests/test_ledger.py; OCR is the slow part here
+# the ledger's storage runs on both databases in tests/handlers/test_ledger.py; OCR is the slow part here
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 async def test_an_mms_of_two_receipts_gets_one_reply(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.core.compat import resource_string
+from tests import ROOT
 
 
 def test_resource_string_reads_the_file_beside_a_module() -> None:
@@ -35,7 +36,7 @@ def test_twitter_text_loads_without_setuptools(tmp_path: Path) -> None:
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=ROOT,
         timeout=60,
         check=False,
     )
