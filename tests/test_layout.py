@@ -20,8 +20,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/app/runtime.py",
         "bot/app/serve.py",
         "bot/channels/twilio/channel.py",
-        "bot/channels/twilio/media.py",
-        "bot/core/channel.py",
         "bot/core/dburl.py",
         "bot/core/devmode.py",
         "bot/core/errors.py",

@@ -17,10 +17,7 @@ import sqlalchemy as sa
 from PIL import Image
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
-from yarl import URL
 
-from bot.channels.twilio.media import is_media_host, is_twilio_media_url
-from bot.core.config import TwilioConfig
 from bot.features.receipts import cleanup as media_jobs
 from bot.features.receipts.media import (
     BROKEN,
@@ -340,51 +337,6 @@ async def test_a_failed_delete_at_twilio_is_logged_and_retried_later(
 
 
 # -- the pieces ------------------------------------------------------------------------------------
-
-TWILIO = TwilioConfig(
-    account_sid="AC" + "a" * 32,
-    auth_token="t",
-    api_base="https://api.twilio.com",
-    media_hosts=("mms.twiliocdn.com", "127.0.0.1:8443"),
-)
-GOOD = f"https://api.twilio.com/2010-04-01/Accounts/AC{'a' * 32}/Messages/MM{'1' * 32}/Media/ME{'2' * 32}"
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        (GOOD, True),
-        (GOOD.replace("https://", "http://"), False),
-        (GOOD.replace("api.twilio.com", "api.twilio.com.evil.test"), False),
-        (GOOD.replace("api.twilio.com", "api.twilio.com:444"), False),
-        (GOOD.replace("AC" + "a" * 32, "AC" + "b" * 32), False),  # another account
-        (GOOD + "?x=1", False),
-        (GOOD.replace("/Media/", "/Media/..%2F"), False),
-        (GOOD.replace("https://", "https://user:pw@"), False),
-        ("https://evil.test/2010-04-01/Accounts/AC" + "a" * 32 + "/Messages/MM1/Media/ME2", False),
-        (f"https://api.twilio.com/2010-04-01/Accounts/AC{'a' * 32}/Messages.json", False),
-    ],
-)
-def test_credentials_only_for_this_accounts_media_on_the_api_base(url: str, ok: bool) -> None:
-    assert is_twilio_media_url(TWILIO, url) is ok
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        ("https://mms.twiliocdn.com/x", True),
-        ("https://MMS.twiliocdn.com/x", True),
-        ("http://mms.twiliocdn.com/x", False),  # https only when the API base is https
-        ("https://mms.twiliocdn.com:8443/x", False),
-        ("https://media.twiliocdn.com/x", False),
-        ("https://127.0.0.1:8443/x", True),
-        ("https://127.0.0.1:8444/x", False),
-        ("https://evil.test/mms.twiliocdn.com", False),
-        ("https://mms.twiliocdn.com.evil.test/x", False),
-    ],
-)
-def test_redirects_only_to_the_media_hosts(url: str, ok: bool) -> None:
-    assert is_media_host(TWILIO, URL(url)) is ok
 
 
 def test_sniff_judges_by_the_bytes() -> None:
