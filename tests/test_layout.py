@@ -19,7 +19,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/app/features.py",
         "bot/app/runtime.py",
         "bot/app/serve.py",
-        "bot/channels/twilio/channel.py",
         "bot/core/errors.py",
         "bot/core/feature.py",
         "bot/core/message.py",
