@@ -1,0 +1,84 @@
+"""A room's ledger in words: names (told apart when they clash), positions, and the settling line
+within the channel's length rule. The ledger itself is computed from real rooms in
+tests/handlers/test_ledger.py."""
+
+from __future__ import annotations
+
+from bot.core.channel import fits_160
+from bot.features.ledger.book import (
+    FORMER,
+    RoomLedger,
+    balance_line,
+    display_names,
+    position_phrase,
+    valid_name,
+)
+from bot.features.ledger.money import currency_or_default
+from bot.features.ledger.split import Payment
+from storage.ledger import FORMER_PREFIX, Member
+
+USD = currency_or_default("USD")
+
+
+def book(settlement: list[Payment[int | None]], *, uncounted: int = 0) -> RoomLedger:
+    return RoomLedger(
+        currency=USD,
+        net={},
+        settlement=settlement,
+        names={1: "Alice", 2: "Bob", 3: "Carol", None: FORMER},
+        uncounted=uncounted,
+        member_ids=(1, 2, 3),
+    )
+
+
+def test_names_that_clash_are_told_apart_and_former_members_say_so() -> None:
+    names = display_names(
+        [
+            Member(1, "Sam", "+15550001111"),
+            Member(2, "sam", "+15550002222"),
+            Member(3, None, "+15550003333"),
+            Member(4, "Alice", "+15550004444"),
+            Member(5, "Alice", FORMER_PREFIX + "x"),
+        ]
+    )
+    assert names[1] == "Sam (1111)"
+    assert names[2] == "sam (2222)"
+    assert names[3].endswith("3333")
+    assert "555000" not in names[3]  # masked
+    assert names[4] == "Alice (4444)"
+    assert names[5] == "Alice (left)"
+    assert names[None] == FORMER
+
+
+def test_a_name_is_letters_digits_and_single_spaces() -> None:
+    assert valid_name("Anna Maria 2")
+    for bad in ("", " Anna", "Anna  Maria", "x" * 21, "Anna!", "Ан"):
+        assert not valid_name(bad), bad
+
+
+def test_the_settling_line() -> None:
+    assert balance_line("house", book([]), fits=fits_160) == "house: all settled."
+    line = balance_line("house", book([Payment(2, 1, 772), Payment(3, 1, 772)]), fits=fits_160)
+    assert line == "house: Bob pays Alice $7.72, Carol pays Alice $7.72."
+
+
+def test_receipts_in_another_currency_are_mentioned_when_the_rule_allows() -> None:
+    debts = [Payment(2, 1, 772)]
+    assert balance_line("house", book(debts, uncounted=2), fits=fits_160) == (
+        "house: Bob pays Alice $7.72. 2 receipts in another currency not counted."
+    )
+    # the note would not fit, and the debts alone would: the debts only
+    assert balance_line("house", book(debts, uncounted=1), fits=lambda text: len(text) <= 40) == (
+        "house: Bob pays Alice $7.72."
+    )
+    # nothing fits anyway (a long list): the note is said too
+    assert balance_line("house", book(debts, uncounted=1), fits=lambda text: False).endswith(
+        "1 receipt in another currency not counted."
+    )
+
+
+def test_a_position_in_words() -> None:
+    assert position_phrase(0, USD) == "you are settled up"
+    assert "$7.72" in position_phrase(772, USD)
+    assert "$7.72" in position_phrase(-772, USD)
+    assert position_phrase(772, USD) != position_phrase(-772, USD)
