@@ -170,8 +170,8 @@ async def one(
             deps: Any = SimpleNamespace(db=db, now=time.time)
             scrape = time.perf_counter()
             async with db.read() as conn:  # what a /metrics scrape counts
-                await inbox_store.depth(conn)
-                await outbox_store.depth(conn)
+                await inbox_store.QUEUE.depth(conn)
+                await outbox_store.QUEUE.depth(conn)
             print(f"  /metrics depth: {1000 * (time.perf_counter() - scrape):.1f} ms")
             started = time.perf_counter()
             await jobs.retention(deps)

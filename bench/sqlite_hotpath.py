@@ -81,7 +81,9 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     steps.timed("webhook: insert batch (autocommit)", lambda: conn.execute(insert, values).fetchall())
 
     conn.execute("BEGIN IMMEDIATE")
-    sql, params = steps.sql(inbox._CLAIM, {"now": now, "limit": batch, "owner": "w", "until": now + 300})
+    sql, params = steps.sql(
+        inbox.QUEUE.claiming, {"now": now, "limit": batch, "owner": "w", "until": now + 300}
+    )
     rows = steps.timed("worker: claim", lambda: conn.execute(sql, params).fetchall())
     assert len(rows) == batch, f"claimed {len(rows)} of {batch}"
     messages = [inbound_from_row(row) for row in rows]  # as the worker reads them
@@ -115,7 +117,9 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     steps.timed("worker: outcome COMMIT", lambda: conn.execute("COMMIT"))
 
     conn.execute("BEGIN IMMEDIATE")
-    sql, params = steps.sql(outbox._CLAIM, {"now": now, "limit": 64, "owner": "s", "until": now + 300})
+    sql, params = steps.sql(
+        outbox.QUEUE.claiming, {"now": now, "limit": 64, "owner": "s", "until": now + 300}
+    )
     sends = steps.timed("sender: claim", lambda: conn.execute(sql, params).fetchall())
     # storage.outbox.CLAIMED's columns: to_phone second
     sql, params = steps.sql(users._OPTED_OUT_AMONG, {"phones": list({s[1] for s in sends})})

@@ -46,10 +46,10 @@ async def retention(deps: Deps) -> None:
     batches, a transaction each."""
     now = deps.now()
     purged_in = await _in_batches(
-        deps, lambda conn, limit: inbox.purge(conn, before=now - INBOX_KEEP_SECONDS, limit=limit)
+        deps, lambda conn, limit: inbox.QUEUE.purge(conn, before=now - INBOX_KEEP_SECONDS, limit=limit)
     )
     purged_out = await _in_batches(
-        deps, lambda conn, limit: outbox.purge(conn, before=now - OUTBOX_KEEP_SECONDS, limit=limit)
+        deps, lambda conn, limit: outbox.QUEUE.purge(conn, before=now - OUTBOX_KEEP_SECONDS, limit=limit)
     )
     purged_x = await _in_batches(
         deps, lambda conn, limit: xaccounts.purge_posts(conn, before=now - INBOX_KEEP_SECONDS, limit=limit)

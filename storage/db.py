@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.core.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
 from bot.core.logs import get_logger
+from bot.core.tasks import BackgroundTask
 from storage import lean, onehop
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -107,7 +108,7 @@ class Database:
         self._sqlite_file = path  # one-statement reads go to a connection of their own: fetch()
         self._lean_reader: onehop.OneHopConnection | None = None
         self._lean_writer: onehop.OneHopConnection | None = None
-        self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpointer = BackgroundTask("sqlite-checkpoints")
         self._raw_opening = asyncio.Lock()
         self._pool_size = pool_size
         self._pg_pool: Any = None  # PostgreSQL: asyncpg's pool for fetch() and write(), on first use
@@ -268,7 +269,7 @@ class Database:
                     self._lean_reader = found
                 else:
                     self._lean_writer = found
-                    self._checkpointer = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoints")
+                    self._checkpointer.start(self._checkpoints)
         return found
 
     async def _checkpoints(self) -> None:
@@ -331,11 +332,7 @@ class Database:
             await conn.commit()
 
     async def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpointer
-            self._checkpointer = None
+        await self._checkpointer.stop()
         for raw in (self._lean_reader, self._lean_writer):
             if raw is not None:
                 await raw.close()
@@ -481,7 +478,6 @@ __all__ = [
     "SchemaNotCurrent",
     "alembic_config",
     "async_url",
-    "count_by_status",
     "delete_some",
     "head_revision",
     "insert_ignore",
@@ -530,20 +526,6 @@ def upsert(conn: lean.Writer, table: sa.Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
-
-
-async def count_by_status(conn: AsyncConnection, table: sa.Table, statuses: Sequence[str]) -> dict[str, int]:
-    """Rows of `table` in each of `statuses`, 0 for one with none (a queue's depth: by an index
-    that leads with `status`, the other statuses' rows are never read)."""
-    query = (
-        sa.select(table.c.status, sa.func.count())
-        .where(table.c.status.in_(statuses))
-        .group_by(table.c.status)
-    )
-    counts = dict.fromkeys(statuses, 0)
-    for status, count in (await conn.execute(query)).all():
-        counts[str(status)] = int(count)
-    return counts
 
 
 async def delete_some(

@@ -10,8 +10,9 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database, count_by_status, delete_some, insert_ignore
-from storage.lean import Query, Writer, write_later
+from storage.db import Database, insert_ignore
+from storage.lean import Writer
+from storage.queue import ClaimQueue
 from storage.schema import INBOX_DONE, inbox, inbox_waiting, literal
 
 
@@ -154,21 +155,6 @@ class SqliteAppender:
         return new
 
 
-async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None = None) -> int:
-    """Put `owner`'s claimed rows back to pending (a process stopping). Claims of other owners are
-    never released here: a dead owner's are taken over (storage/leases.py)."""
-    result = await conn.execute(
-        sa.update(inbox)
-        .where(
-            inbox.c.status == literal("processing"),
-            inbox.c.claimed_by == owner,
-            inbox.c.id.in_(ids) if ids is not None else sa.true(),
-        )
-        .values(status="pending", claimed_by=None, claimed_until=None)
-    )
-    return result.rowcount
-
-
 # A row is ready when it is due and is the first unfinished message of its sender; priority rows
 # skip the ordinary ones before them (but not an earlier priority row: STOP then START run in
 # order), parked rows skip the line, and an ordinary row waits for every unfinished row before it,
@@ -219,78 +205,40 @@ _READY = (
 # What the worker reads of a claimed row (bot.pipeline.worker.inbound_from_row), not every column: each
 # column of each row is an object built on the connection's thread and a value SQLAlchemy's row
 # carries (the body a second time, the idempotency token, the error ...).
-CLAIMED = (
-    inbox.c.id,
-    inbox.c.message_sid,
-    inbox.c.from_phone,
-    inbox.c.to_phone,
-    inbox.c.body,
-    inbox.c.media,
-    inbox.c.opt_out_type,
-    inbox.c.received_at,
-    inbox.c.attempts,
-    inbox.c.priority,
+_CLAIMED_COLUMNS = (
+    "id", "message_sid", "from_phone", "to_phone", "body", "media", "opt_out_type", "received_at", "attempts",
+    "priority",
+)  # fmt: skip
+CLAIMED = tuple(inbox.c[name] for name in _CLAIMED_COLUMNS)
+
+# Rows still to handle or being handled; every other status (done, failed) is final.
+UNFINISHED = ("pending", "processing", "parked")
+
+# The worker's queue. A claim takes up to `limit` ready rows (`_READY`): the first unfinished
+# message of each sender (so one sender's messages run one at a time, in order), priority rows
+# (carrier keywords, `\STOP`) at once and first; they come back in priority, then arrival order.
+# A claim put back is pending again. `depth` goes by ix_inbox_queue (the done rows, days of them,
+# are not counted on every scrape); `purge` deletes handled rows by ix_inbox_received_at.
+QUEUE = ClaimQueue(
+    inbox,
+    ready=_READY,
+    returning=CLAIMED,
+    order=lambda r: (-int(r.priority), int(r.id)),
+    claimed="processing",
+    literal_status=True,  # ix_inbox_waiting and ix_inbox_sender_done name inbox.status
+    put_back={"status": "pending"},
+    unfinished=UNFINISHED,
+    age=inbox.c.received_at,
 )
-
-# One statement claims the batch: built once, compiled once per dialect (SQLAlchemy's cache).
-# The rows are found by id only: a second `status IN (...)` here let SQLite walk every pending row
-# of the status index to match them. It would add nothing: on SQLite nothing else writes during the
-# statement, and on PostgreSQL `FOR UPDATE` re-checks the arms' conditions on the row it locks.
-_CLAIM = Query(
-    sa.update(inbox)
-    .where(inbox.c.id.in_(_READY.scalar_subquery()))
-    .values(
-        status="processing",
-        claimed_by=sa.bindparam("owner"),
-        claimed_until=sa.bindparam("until"),
-        attempts=inbox.c.attempts + 1,
-    )
-    .returning(*CLAIMED)
+_FINISH = QUEUE.settled(
+    done_at=sa.bindparam("b_now"),
+    error=sa.bindparam("b_error", type_=sa.Text),
+    body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), inbox.c.body),
 )
-
-
-async def claim(
-    conn: Writer,
-    *,
-    now: float,
-    limit: int,
-    owner: str,
-    lease: float,
-) -> list[sa.Row[tuple[object, ...]]]:
-    """Claim up to `limit` ready rows in one statement: the first unfinished message of each
-    sender (so one sender's messages run one at a time, in order), priority rows (carrier
-    keywords, `\\STOP`) at once and first. Rows come back in priority, then arrival order."""
-    rows = (
-        await conn.execute(_CLAIM, {"now": now, "limit": limit, "owner": owner, "until": now + lease})
-    ).all()
-    return sorted(rows, key=lambda r: (-int(r.priority), int(r.id)))
-
-
-# Outcomes are written only while the claim is still the writer's: a claim taken over (its owner
-# looked dead) belongs to the new owner, whose outcome counts.
-_FINISH = Query(
-    sa.update(inbox)
-    .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
-    .values(
-        status=sa.bindparam("b_status"),
-        done_at=sa.bindparam("b_now"),
-        claimed_by=None,
-        claimed_until=None,
-        error=sa.bindparam("b_error", type_=sa.Text),
-        body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), inbox.c.body),
-    )
-)
-_RESCHEDULE = Query(
-    sa.update(inbox)
-    .where(inbox.c.id == sa.bindparam("b_id"), inbox.c.claimed_by == sa.bindparam("b_owner"))
-    .values(
-        status=sa.bindparam("b_status"),
-        next_attempt_at=sa.bindparam("b_at"),
-        claimed_by=None,
-        claimed_until=None,
-        error=sa.bindparam("b_error", type_=sa.Text),
-        attempts=inbox.c.attempts - sa.bindparam("b_refund", type_=sa.Integer),
-    )
+_RESCHEDULE = QUEUE.settled(
+    next_attempt_at=sa.bindparam("b_at"),
+    error=sa.bindparam("b_error", type_=sa.Text),
+    attempts=inbox.c.attempts - sa.bindparam("b_refund", type_=sa.Integer),
 )
 
 
@@ -304,6 +252,9 @@ class Finished:
     body: str | None = None
     error: str | None = None
 
+    def binds(self) -> dict[str, object]:  # _FINISH's
+        return {"b_now": self.now, "b_error": self.error, "b_body": self.body}
+
 
 @dataclass(frozen=True)
 class Rescheduled:
@@ -315,44 +266,17 @@ class Rescheduled:
     error: str | None = None
     refund: bool = False
 
+    def binds(self) -> dict[str, object]:  # _RESCHEDULE's
+        return {"b_at": self.at, "b_error": self.error, "b_refund": 1 if self.refund else 0}
+
 
 async def settle_many(
     conn: Writer, owner: str, finished: Sequence[Finished], rescheduled: Sequence[Rescheduled]
 ) -> None:
     """Write the outcome of many messages: two executemany statements at most (on a `LeanTx`
     they go with the transaction's next trip)."""
-    if finished:
-        await write_later(
-            conn,
-            _FINISH,
-            [
-                {
-                    "b_id": f.id,
-                    "b_owner": owner,
-                    "b_status": f.status,
-                    "b_now": f.now,
-                    "b_error": f.error,
-                    "b_body": f.body,
-                }
-                for f in finished
-            ],
-        )
-    if rescheduled:
-        await write_later(
-            conn,
-            _RESCHEDULE,
-            [
-                {
-                    "b_id": r.id,
-                    "b_owner": owner,
-                    "b_status": r.status,
-                    "b_at": r.at,
-                    "b_error": r.error,
-                    "b_refund": 1 if r.refund else 0,
-                }
-                for r in rescheduled
-            ],
-        )
+    await QUEUE.settle(conn, _FINISH, owner, finished)
+    await QUEUE.settle(conn, _RESCHEDULE, owner, rescheduled)
 
 
 async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:
@@ -361,22 +285,3 @@ async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:
         inbox.c.from_phone == phone, INBOX_DONE, inbox.c.done_at >= since
     )
     return int((await conn.execute(query)).scalar_one())
-
-
-# Rows still to handle or being handled; every other status (done, failed) is final.
-UNFINISHED = ("pending", "processing", "parked")
-
-
-async def depth(conn: AsyncConnection) -> dict[str, int]:
-    """The queue: unfinished rows by status, 0 for a status with none (by ix_inbox_queue; the
-    done rows, days of them, are not counted on every scrape)."""
-    return await count_by_status(conn, inbox, UNFINISHED)
-
-
-async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
-    """Delete up to `limit` handled rows received before `before` (retention: called until it
-    deletes fewer, a transaction each). By ix_inbox_received_at: `NOT IN` the unfinished statuses
-    rather than `IN` the final ones, or SQLite walks every done row by ix_inbox_queue instead."""
-    return await delete_some(
-        conn, inbox, inbox.c.status.not_in(UNFINISHED), inbox.c.received_at < before, limit=limit
-    )

@@ -7,8 +7,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import inbox, outbox
 from storage.db import insert_ignore
-from storage.schema import inbox, job_leases, literal, outbox, processes
+from storage.schema import job_leases, processes
 
 FORGET_SECONDS = 24 * 3600.0  # a dead process's row is deleted after this long
 
@@ -24,19 +25,10 @@ _HEARTBEAT = (
     .where(processes.c.id == sa.bindparam("owner"))
     .values(heartbeat_at=sa.bindparam("now"))
 )
-_TAKE_INBOX = (
-    sa.update(inbox)
-    .where(inbox.c.status == literal("processing"), _dead_owner(inbox.c.claimed_by))
-    .values(status="pending", claimed_by=None, claimed_until=None)
-)
-# The owner died mid-send: whether Twilio took the message is unknown. The row goes back to the
-# queue marked with its claim time (the claim set `updated_at`), so the next try looks it up at
-# Twilio first (bot/pipeline/sender.py).
-_TAKE_OUTBOX = (
-    sa.update(outbox)
-    .where(outbox.c.status == "sending", _dead_owner(outbox.c.claimed_by))
-    .values(status="queued", claimed_by=None, claimed_until=None, reconcile_since=outbox.c.updated_at)
-)
+# Dead owners' claims go back as a stopping owner's do (storage/queue.py): inbox rows pending,
+# outbox rows queued, to be looked up at Twilio before they are sent again (storage/outbox.py).
+_TAKE_INBOX = inbox.QUEUE.putting_back(_dead_owner(inbox.QUEUE.table.c.claimed_by))
+_TAKE_OUTBOX = outbox.QUEUE.putting_back(_dead_owner(outbox.QUEUE.table.c.claimed_by))
 _FORGET = sa.delete(processes).where(processes.c.heartbeat_at < sa.bindparam("forget_before"))
 
 

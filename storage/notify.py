@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.core.dburl import is_postgres, mask_url, pg_connect_args
 from bot.core.logs import get_logger
+from bot.core.tasks import BackgroundTask
 
 log = get_logger(__name__)
 
@@ -38,7 +39,7 @@ class Notifier:
         self._subscribers: dict[str, list[Callable[[], None]]] = {channel: [] for channel in CHANNELS}
         self._pending: set[str] = set()
         self._dirty = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("notifier")
         self._conn: Any = None
         self._server_pid: int | None = None
         self.listening = asyncio.Event()  # set while the LISTEN connection is up (tests wait on it)
@@ -59,15 +60,11 @@ class Notifier:
             self._dirty.set()
 
     async def start(self) -> None:
-        if self._url is not None and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="notifier")
+        if self._url is not None:
+            self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         await self._close()
 
     def _wake_local(self, channel: str) -> None:

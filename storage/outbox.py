@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import count_by_status, delete_some, insert_ignore, insert_ignoring
+from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
+from storage.queue import ClaimQueue
 from storage.schema import outbox
 
 # Twilio's delivery statuses, ranked so that a late callback never moves a row backwards.
@@ -154,40 +155,30 @@ _READY = (
     .with_for_update(skip_locked=True)
 )
 # What the sender reads of a claimed row (bot.pipeline.sender.Send), not every column (storage/inbox.py).
-CLAIMED = (
-    outbox.c.id,
-    outbox.c.to_phone,
-    outbox.c.body,
-    outbox.c.redact,
-    outbox.c.attempts,
-    outbox.c.created_at,
-    outbox.c.reconcile_since,
+CLAIMED = tuple(
+    outbox.c[name]
+    for name in ("id", "to_phone", "body", "redact", "attempts", "created_at", "reconcile_since")
 )
-# By id only (see storage/inbox.py's claim): a second status test let SQLite walk the index.
-_CLAIM = Query(
-    sa.update(outbox)
-    .where(outbox.c.id.in_(_READY.scalar_subquery()))
-    .values(
-        status="sending",
-        claimed_by=sa.bindparam("owner"),
-        claimed_until=sa.bindparam("until"),
-        attempts=outbox.c.attempts + 1,
-        updated_at=sa.bindparam("now"),
-    )
-    .returning(*CLAIMED)
+# Replies still to send or being sent; every other status (sent, failed, skipped) is final.
+UNFINISHED = ("queued", "sending")
+
+# The sender's queue: due replies in queue order (`_READY`). A claim also sets `updated_at` (the
+# claim time). A claim put back (a process stopping with sends in flight, or one that died
+# mid-send: storage/leases.py) is queued again marked with that claim time: whether Twilio took
+# the message is unknown, so the next try looks it up at Twilio first (bot/pipeline/sender.py).
+# `depth` goes by ix_outbox_ready (the sent rows, 30 days of them, are not counted on every
+# scrape); `purge` deletes finished rows by ix_outbox_created_at.
+QUEUE = ClaimQueue(
+    outbox,
+    ready=_READY,
+    claimed="sending",
+    claim_values={"updated_at": sa.bindparam("now")},
+    put_back={"status": "queued", "reconcile_since": outbox.c.updated_at},
+    returning=CLAIMED,
+    order=lambda r: (int(r.id),),
+    unfinished=UNFINISHED,
+    age=outbox.c.created_at,
 )
-
-
-async def claim(
-    conn: Writer, *, now: float, limit: int, owner: str, lease: float
-) -> list[sa.Row[tuple[object, ...]]]:
-    """Claim rows ready to send (queued and due) for `owner` in one statement, in queue order.
-    Rows left `sending` by a dead owner come back through storage/leases.py, marked to be
-    reconciled before they are sent again."""
-    rows = (
-        await conn.execute(_CLAIM, {"now": now, "limit": limit, "owner": owner, "until": now + lease})
-    ).all()
-    return sorted(rows, key=lambda r: int(r.id))
 
 
 async def known_sids(conn: AsyncConnection, sids: Sequence[str]) -> set[str]:
@@ -213,52 +204,36 @@ class Mark:
     body: str | None = None  # the redacted body, for a sent reply that carried a link
     reconcile_since: float | None = None  # the outcome is unknown: look it up before a resend
 
+    def binds(self) -> dict[str, object]:  # _MARK's
+        return {
+            "b_reconcile": self.reconcile_since,
+            "b_now": self.now,
+            "b_sid": self.twilio_sid,
+            "b_sent_at": self.sent_at,
+            "b_next": self.next_attempt_at,
+            "b_code": self.error_code,
+            "b_error": self.error,
+            "b_body": self.body,
+            "b_redacted": self.body is not None,
+        }
 
-_MARK = Query(
-    sa.update(outbox)
-    .where(outbox.c.id == sa.bindparam("b_id"), outbox.c.claimed_by == sa.bindparam("b_owner"))
-    .values(
-        status=sa.bindparam("b_status"),
-        updated_at=sa.bindparam("b_now"),
-        claimed_until=None,
-        claimed_by=None,
-        reconcile_since=sa.bindparam("b_reconcile", type_=sa.Float),
-        twilio_sid=sa.func.coalesce(sa.bindparam("b_sid", type_=sa.String), outbox.c.twilio_sid),
-        sent_at=sa.func.coalesce(sa.bindparam("b_sent_at", type_=sa.Float), outbox.c.sent_at),
-        next_attempt_at=sa.func.coalesce(sa.bindparam("b_next", type_=sa.Float), outbox.c.next_attempt_at),
-        error_code=sa.func.coalesce(sa.bindparam("b_code", type_=sa.String), outbox.c.error_code),
-        error=sa.bindparam("b_error", type_=sa.Text),
-        body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), outbox.c.body),
-        redacted=sa.or_(outbox.c.redacted, sa.bindparam("b_redacted", type_=sa.Boolean)),
-    )
+
+_MARK = QUEUE.settled(
+    updated_at=sa.bindparam("b_now"),
+    reconcile_since=sa.bindparam("b_reconcile", type_=sa.Float),
+    twilio_sid=sa.func.coalesce(sa.bindparam("b_sid", type_=sa.String), outbox.c.twilio_sid),
+    sent_at=sa.func.coalesce(sa.bindparam("b_sent_at", type_=sa.Float), outbox.c.sent_at),
+    next_attempt_at=sa.func.coalesce(sa.bindparam("b_next", type_=sa.Float), outbox.c.next_attempt_at),
+    error_code=sa.func.coalesce(sa.bindparam("b_code", type_=sa.String), outbox.c.error_code),
+    error=sa.bindparam("b_error", type_=sa.Text),
+    body=sa.func.coalesce(sa.bindparam("b_body", type_=sa.Text), outbox.c.body),
+    redacted=sa.or_(outbox.c.redacted, sa.bindparam("b_redacted", type_=sa.Boolean)),
 )
 
 
 async def mark_many(conn: Writer, owner: str, marks: Sequence[Mark]) -> None:
     """Record many send outcomes in one executemany (only on rows `owner` still holds)."""
-    if not marks:
-        return
-    await write_later(
-        conn,
-        _MARK,
-        [
-            {
-                "b_id": m.id,
-                "b_owner": owner,
-                "b_reconcile": m.reconcile_since,
-                "b_status": m.status,
-                "b_now": m.now,
-                "b_sid": m.twilio_sid,
-                "b_sent_at": m.sent_at,
-                "b_next": m.next_attempt_at,
-                "b_code": m.error_code,
-                "b_error": m.error,
-                "b_body": m.body,
-                "b_redacted": m.body is not None,
-            }
-            for m in marks
-        ],
-    )
+    await QUEUE.settle(conn, _MARK, owner, marks)
 
 
 async def redact_sent(conn: AsyncConnection, *, before: float) -> int:
@@ -272,39 +247,5 @@ async def redact_sent(conn: AsyncConnection, *, before: float) -> int:
             outbox.c.created_at < before,
         )
         .values(body=REDACTED, redacted=True)
-    )
-    return result.rowcount
-
-
-# Replies still to send or being sent; every other status (sent, failed, skipped) is final.
-UNFINISHED = ("queued", "sending")
-
-
-async def depth(conn: AsyncConnection) -> dict[str, int]:
-    """The queue: unfinished rows by status, 0 for a status with none (by ix_outbox_ready; the
-    sent rows, 30 days of them, are not counted on every scrape)."""
-    return await count_by_status(conn, outbox, UNFINISHED)
-
-
-async def purge(conn: AsyncConnection, *, before: float, limit: int) -> int:
-    """Delete up to `limit` finished rows created before `before` (retention: called until it
-    deletes fewer, a transaction each). By ix_outbox_created_at: `NOT IN` the unfinished statuses
-    rather than `IN` the final ones, or SQLite walks every sent row by ix_outbox_ready instead."""
-    return await delete_some(
-        conn, outbox, outbox.c.status.not_in(UNFINISHED), outbox.c.created_at < before, limit=limit
-    )
-
-
-async def release_claims(conn: Writer, *, owner: str, ids: Sequence[int] | None = None) -> int:
-    """`owner`'s rows still `sending` (a process stopping with sends in flight): queue them
-    again, to be reconciled first, since Twilio may have taken them."""
-    result = await conn.execute(
-        sa.update(outbox)
-        .where(
-            outbox.c.status == "sending",
-            outbox.c.claimed_by == owner,
-            outbox.c.id.in_(ids) if ids is not None else sa.true(),
-        )
-        .values(status="queued", claimed_by=None, claimed_until=None, reconcile_since=outbox.c.updated_at)
     )
     return result.rowcount

@@ -20,7 +20,6 @@ sent has been handled and every reply has been sent or skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import mimetypes
 import secrets
 import sys
@@ -37,6 +36,7 @@ from bot.channels.twilio.phones import RULE, valid_sender
 from bot.channels.twilio.signature import SignatureChecker
 from bot.core.config import Config
 from bot.core.devmode import twilio_auth_token
+from bot.core.tasks import BackgroundTask
 from storage.db import Database
 from storage.outbox import REDACTED
 from storage.schema import inbox, outbox
@@ -345,7 +345,8 @@ async def _conversation(session: Session, url: str) -> int:
         )
         session.prompt = True
         print("> ", end="", file=sys.stderr, flush=True)
-        poller = asyncio.create_task(session.poll())
+        poller = BackgroundTask("chat-poller")
+        poller.start(session.poll)
         try:
             while True:
                 line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -353,9 +354,7 @@ async def _conversation(session: Session, url: str) -> int:
                     break
                 await _line(line, session)
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            await poller.stop()
         print(file=sys.stderr)
         await session.wait_settled(within=5.0)
         return 0

@@ -10,10 +10,10 @@ alone: one row the database refuses fails only its own webhook.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 from bot.core.logs import get_logger
+from bot.core.tasks import BackgroundTask
 from storage import inbox
 from storage.db import Database, sqlite_path
 
@@ -29,19 +29,15 @@ class InboxWriter:
         self._appender = inbox.SqliteAppender(db) if path is not None else None
         self._on_commit = on_commit
         self._queue: asyncio.Queue[tuple[inbox.NewMessage, asyncio.Future[bool]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("inbox-writer")
 
     async def start(self) -> None:
         if self._appender is not None:
             await self._appender.open()
-        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+        self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         if self._appender is not None:
             await self._appender.close()
         while not self._queue.empty():  # nothing committed for these: the webhook answers 503
@@ -51,7 +47,7 @@ class InboxWriter:
 
     async def add(self, message: inbox.NewMessage) -> bool:
         """Commit `message`; True when it was new, False for a duplicate MessageSid."""
-        if self._task is None or self._task.done():
+        if not self._task.running:
             raise RuntimeError("inbox writer is not running")
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((message, fut))

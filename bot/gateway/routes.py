@@ -66,8 +66,8 @@ async def metrics(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="forbidden")
     try:
         async with gate.deps.db.read() as conn:
-            inbox_depth = await inbox.depth(conn)
-            outbox_depth = await outbox.depth(conn)
+            inbox_depth = await inbox.QUEUE.depth(conn)
+            outbox_depth = await outbox.QUEUE.depth(conn)
         for status, count in inbox_depth.items():
             gate.metrics.inbox_depth.labels(status=status).set(count)
         for status, count in outbox_depth.items():

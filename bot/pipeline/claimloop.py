@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from bot.core.deps import Deps
 from bot.core.logs import get_logger
+from bot.core.tasks import BackgroundTask
 from storage.lean import Writer
+from storage.queue import ClaimQueue
 
 log = get_logger(__name__)
 
@@ -27,6 +29,7 @@ Outcome = TypeVar("Outcome")
 
 class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     name = "loop"
+    queue: ClassVar[ClaimQueue]  # the table's claims (storage/queue.py)
 
     def __init__(self, deps: Deps, *, owner: str, concurrency: int) -> None:
         self.deps = deps
@@ -35,8 +38,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         self._wake = asyncio.Event()
         # the tasks handling claimed rows: each with its row and the wake-up count at its claim
         self._tasks: dict[asyncio.Task[None], tuple[Claimed, int]] = {}
-        self._loop_task: asyncio.Task[None] | None = None
-        self._committer: asyncio.Task[None] | None = None
+        self._loop_task = BackgroundTask(self.name)
+        self._committer = BackgroundTask(f"{self.name}-commit")
         self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._outcome_ready = asyncio.Event()
         self._stopping = False
@@ -57,12 +60,18 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         """Write many outcomes in `conn` (one transaction)."""
 
     @abstractmethod
+    def claimed_id(self, outcome: Outcome) -> int | None:
+        """The id of the claimed row `outcome` is of (None: no row to give back)."""
+
     async def release(self, conn: Writer) -> int:
         """Put this process's own claims back (on stop)."""
+        return await self.queue.release(conn, owner=self.owner)
 
-    @abstractmethod
     async def give_back(self, conn: Writer, outcome: Outcome) -> None:
         """Put back the claim of an outcome that could not be written (so it is tried again)."""
+        claimed = self.claimed_id(outcome)
+        if claimed is not None:
+            await self.queue.release(conn, owner=self.owner, ids=[claimed])
 
     def written(self, outcomes: Sequence[Outcome]) -> None:
         """After a commit of `outcomes` (wake whoever consumes them)."""
@@ -85,25 +94,19 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
 
     async def start(self) -> None:
         self._stopping = False
-        self._committer = asyncio.create_task(self._commit_loop(), name=f"{self.name}-commit")
-        self._loop_task = asyncio.create_task(self._run(), name=self.name)
+        self._committer.start(self._commit_loop)
+        self._loop_task.start(self._run)
 
     async def stop(self, grace: float = 10.0) -> None:
         self._stopping = True
         self._wake.set()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        await self._loop_task.stop()
         if self._tasks:
             _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._committer is not None:
-            self._committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
+        await self._committer.stop()
         try:
             async with self.deps.db.write() as conn:
                 released = await self.release(conn)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from bot.core.deps import Deps
 from bot.core.logs import get_logger
+from bot.core.tasks import BackgroundTask
 from storage import leases
 
 log = get_logger(__name__)
@@ -36,18 +37,14 @@ class Leases:
         self.deps = deps
         self.owner = owner
         self.on_takeover = list(on_takeover)
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("leases")
 
     async def start(self) -> None:
         await self.beat()
-        self._task = asyncio.create_task(self._run(), name="leases")
+        self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         with contextlib.suppress(Exception):
             async with self.deps.db.tx() as conn:
                 await leases.forget(conn, self.owner)

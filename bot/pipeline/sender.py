@@ -59,6 +59,7 @@ class Sender(ClaimLoop[Send, Outcome]):
     BENCHMARKS.md). A 429 from Twilio is retried with backoff."""
 
     name = "sender"
+    queue = outbox.QUEUE
 
     def __init__(
         self,
@@ -81,7 +82,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         return False
 
     async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Send]:
-        rows = await outbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
+        rows = await self.queue.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
         claimed: list[tuple[Any, ...]] = [tuple(row) for row in rows]  # storage.outbox.CLAIMED, in order
@@ -107,11 +108,8 @@ class Sender(ClaimLoop[Send, Outcome]):
                 await users.set_opted_out(conn, outcome.opted_out_phone, True, outcome.mark.now)
         await outbox.mark_many(conn, self.owner, [o.mark for o in outcomes])
 
-    async def release(self, conn: Writer) -> int:
-        return await outbox.release_claims(conn, owner=self.owner)
-
-    async def give_back(self, conn: Writer, outcome: Outcome) -> None:
-        await outbox.release_claims(conn, owner=self.owner, ids=[outcome.mark.id])
+    def claimed_id(self, outcome: Outcome) -> int:
+        return outcome.mark.id
 
     async def handle(self, item: Send) -> None:
         structlog.contextvars.bind_contextvars(outbox_id=item.id, to=mask_phone(item.to))

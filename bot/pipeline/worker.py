@@ -107,9 +107,10 @@ class Worker(ClaimLoop[Claim, Outcome]):
     counts in one more query), handles them concurrently (`worker.concurrency` at once) and
     commits their outcomes in batches: inbox rows done or rescheduled and their replies, one
     transaction for whatever is waiting. A message is in flight until its outcome is committed,
-    and its sender's next message is not claimable before that (see `inbox.claim`)."""
+    and its sender's next message is not claimable before that (see `inbox.QUEUE`)."""
 
     name = "worker"
+    queue = inbox.QUEUE
 
     def __init__(
         self, deps: Deps, dispatcher: Dispatcher, metrics: Metrics, *, owner: str | None = None
@@ -121,7 +122,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         self.metrics = metrics
 
     async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Claim]:
-        rows = await inbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
+        rows = await self.queue.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
         messages = [inbound_from_row(row) for row in rows]
@@ -167,13 +168,9 @@ class Worker(ClaimLoop[Claim, Outcome]):
         if any(o.replies for o in outcomes):
             self.deps.wake_sender()
 
-    async def release(self, conn: Writer) -> int:
-        return await inbox.release_claims(conn, owner=self.owner)
-
-    async def give_back(self, conn: Writer, outcome: Outcome) -> None:
+    def claimed_id(self, outcome: Outcome) -> int | None:
         row = outcome.finished or outcome.rescheduled
-        if row is not None:
-            await inbox.release_claims(conn, owner=self.owner, ids=[row.id])
+        return None if row is None else row.id
 
     async def _commit(
         self,

@@ -394,12 +394,12 @@ async def test_todays_code_reads_what_0017_migrated(empty_url: str) -> None:
                 "access_token": "at-alice",
                 "refresh_token": "rt-alice",
             }
-            claimed = await inbox.claim(conn, now=time.time(), limit=10, owner="w", lease=60)
+            claimed = await inbox.QUEUE.claim(conn, now=time.time(), limit=10, owner="w", lease=60)
             assert [r.message_sid for r in claimed] == [
                 "SMstop",
                 "SMbob1",
             ]  # priority first; Bob's second waits
-            sends = await outbox.claim(conn, now=NOW, limit=10, owner="s", lease=60)
+            sends = await outbox.QUEUE.claim(conn, now=NOW, limit=10, owner="s", lease=60)
             assert [r.to_phone for r in sends] == [BOB]  # the link is due later
             await users.set_opted_out(conn, BOB, True, NOW)
             assert [(a.address, a.opted_out) for a in await users.addresses_of(conn, ids["bob"])] == [

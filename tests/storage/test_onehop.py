@@ -157,16 +157,16 @@ async def test_claim_priority_then_parked_then_each_senders_head_in_order(databa
             )
         now = time.time()
         async with db.tx() as conn:
-            rows = await inbox.claim(conn, now=now, limit=10, owner="w1", lease=60)
+            rows = await inbox.QUEUE.claim(conn, now=now, limit=10, owner="w1", lease=60)
         got = [r.message_sid for r in rows]
         # the priority row first; then parked c and the heads of a and b, by arrival
         assert got == [batch[5].message_sid, batch[0].message_sid, batch[1].message_sid, batch[3].message_sid]
         assert ids[batch[0].message_sid] < ids[batch[1].message_sid] < ids[batch[3].message_sid]
         async with db.tx() as conn:  # the next of a and b wait for their heads
-            assert await inbox.claim(conn, now=now, limit=10, owner="w2", lease=60) == []
+            assert await inbox.QUEUE.claim(conn, now=now, limit=10, owner="w2", lease=60) == []
         async with db.tx() as conn:  # limit counts across the arms
-            await inbox.release_claims(conn, owner="w1")
-            rows = await inbox.claim(conn, now=now, limit=2, owner="w3", lease=60)
+            await inbox.QUEUE.release(conn, owner="w1")
+            rows = await inbox.QUEUE.claim(conn, now=now, limit=2, owner="w3", lease=60)
         assert [r.message_sid for r in rows] == [batch[5].message_sid, batch[0].message_sid]
     finally:
         await db.close()
@@ -202,7 +202,7 @@ async def test_the_claim_looks_senders_up_and_does_not_sort_the_queue(sqlite_db:
     plan = await query_plan(
         sqlite_db,
         "UPDATE inbox",
-        lambda conn: inbox.claim(conn, now=time.time(), limit=16, owner="w", lease=60),
+        lambda conn: inbox.QUEUE.claim(conn, now=time.time(), limit=16, owner="w", lease=60),
     )
     table_scans = [line for line in plan if line.startswith("SCAN c_")]
     assert not table_scans, plan
@@ -237,7 +237,7 @@ async def test_the_senders_claim_stops_after_its_limit(sqlite_db: Database) -> N
     plan = await query_plan(
         sqlite_db,
         "UPDATE outbox",
-        lambda conn: outbox.claim(conn, now=time.time(), limit=32, owner="s", lease=60),
+        lambda conn: outbox.QUEUE.claim(conn, now=time.time(), limit=32, owner="s", lease=60),
     )
     assert plan[0] == "SEARCH outbox USING INTEGER PRIMARY KEY (rowid=?)", plan
     assert any("USING COVERING INDEX ix_outbox_ready" in line for line in plan), plan
@@ -312,7 +312,7 @@ async def test_the_checkpointer_copies_commits_into_the_database_file(
 
     await wait_for(in_the_file, within=10.0)
     await sqlite_db.close()
-    assert sqlite_db._checkpointer is None
+    assert not sqlite_db._checkpointer.running
 
 
 async def test_failing_checkpoints_log_once_and_their_recovery_once(

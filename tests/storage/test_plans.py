@@ -112,8 +112,8 @@ async def test_the_clean_up_jobs_and_the_metrics_scrape_go_by_index(database_url
             await crypto.verify_keys(db, cipher)  # every process's start
             async with db.read() as conn:
                 await receipts.pending_twilio_deletes(conn, before=time.time())
-                await inbox.depth(conn)
-                await outbox.depth(conn)
+                await inbox.QUEUE.depth(conn)
+                await outbox.QUEUE.depth(conn)
         statements = dict(executed)
         assert len(statements) >= 8, list(statements)  # 4 batched purges, 2 expiries, redact, ...
         for sql, parameters in statements.items():
@@ -157,8 +157,8 @@ async def test_depth_counts_the_queue_with_zeros(database_url: str) -> None:
                 ],
             )
         async with db.read() as conn:
-            assert await inbox.depth(conn) == {"pending": 2, "processing": 0, "parked": 0}
-            assert await outbox.depth(conn) == {"queued": 0, "sending": 1}
+            assert await inbox.QUEUE.depth(conn) == {"pending": 2, "processing": 0, "parked": 0}
+            assert await outbox.QUEUE.depth(conn) == {"queued": 0, "sending": 1}
     finally:
         await db.close()
 
@@ -229,7 +229,7 @@ async def test_the_claim_looks_each_candidates_sender_up_behind_a_burst(database
             )
         with captured(db) as executed:
             async with db.tx() as conn:
-                claimed = await inbox.claim(conn, now=now, limit=64, owner="w", lease=60)
+                claimed = await inbox.QUEUE.claim(conn, now=now, limit=64, owner="w", lease=60)
         assert len(claimed) == 64
         [(sql, parameters)] = [(s, p) for s, p in executed if s.startswith("UPDATE inbox")]
         _, plan = await scans(db, sql, parameters)
