@@ -22,7 +22,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/core/errors.py",
         "bot/core/feature.py",
         "bot/core/message.py",
-        "bot/core/tasks.py",
         "bot/features/ledger/view.py",
         "bot/features/ocr/feature.py",
         "bot/features/ocr/reader.py",
