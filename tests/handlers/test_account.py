@@ -1,0 +1,97 @@
+"""The account (handlers/account.py): `\\LINK` sends a fresh link to connect X, `\\UNLINK` revokes
+and deletes the tokens, `\\STOP` deletes the record (X revoked, every room left, a carrier opt-out
+kept) with one goodbye. `\\UNLINK` and `\\STOP` are handled at once."""
+
+from __future__ import annotations
+
+from tests.conftest import ALICE, BOB, Bot, XBot, link_in
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.handlers.talk import (
+    inbox_row,
+    opted_out,
+    people_type_fast,  # noqa: F401 (autouse)
+    say,
+    silent,
+    text,
+)
+
+NOT_SET_UP = "Posting to X is not set up on this number."
+GOODBYE = (
+    "Goodbye from textwire: your X connection, your rooms and your record are deleted. "
+    "Receipts you shared stay in their rooms. Text us anytime to start again."
+)
+NOT_IN_ROOM = (
+    "You are not in a room. Create one with \\CREATE <room> <password> or join one with "
+    "\\JOIN <room> <password>."
+)
+
+
+async def test_link_and_unlink_say_when_x_is_not_set_up(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    assert await say(bot, fake_twilio, "\\LINK") == NOT_SET_UP
+    assert await say(bot, fake_twilio, "\\unlink") == NOT_SET_UP
+    assert await bot.scalar("SELECT count(*) FROM link_tokens") == 0
+
+
+async def test_link_sends_a_fresh_link_each_time(xbot: XBot) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await text(xbot, "hello")  # the first text's welcome link
+    first = await say(xbot, twilio, "\\LINK")
+    second = await say(xbot, twilio, "/link")
+    for reply in (first, second):
+        assert reply == f"Connect X to post your texts: {link_in(reply)} (10 min). \\HELP: commands"
+    assert link_in(first) != link_in(second)
+    assert await xbot.scalar("SELECT count(*) FROM link_tokens") == 3
+    assert await say(xbot, twilio, "\\LINK now") == "Usage: \\LINK"
+
+
+async def test_unlink_revokes_at_x_deletes_the_tokens_and_stops_posting(xbot: XBot) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    refresh = xbot.x.live_grants("100")[0].live_refresh
+    assert await say(xbot, twilio, "\\UNLINK") == (
+        "Disconnected @alice: your texts are no longer posted to X. Send \\LINK to connect again."
+    )
+    assert refresh in xbot.x.revoked
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 0
+    await text(xbot, "not posted")
+    assert xbot.x.posts == []
+    assert await say(xbot, twilio, "\\UNLINK") == "No X account is connected. Send \\LINK to connect one."
+
+
+async def test_stop_deletes_the_record_and_leaves_every_room_with_one_goodbye(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    await say(bot, fake_twilio, "\\CREATE house pw1")
+    await say(bot, fake_twilio, "\\JOIN house pw1", sender=BOB)
+    before = len(fake_twilio.messages)
+    assert await say(bot, fake_twilio, "\\STOP") == GOODBYE
+    assert len(fake_twilio.messages) == before + 1  # nothing to the room's other members
+    assert await bot.rows("SELECT id FROM users WHERE phone = :p", p=ALICE) == []
+    assert await bot.scalar("SELECT count(*) FROM memberships") == 1  # Bob's
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 1  # the room stays
+    # texting again starts over: a new record, in no room
+    assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
+
+
+async def test_stop_revokes_x(xbot: XBot) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    assert await say(xbot, twilio, "\\STOP") == GOODBYE
+    assert xbot.x.live_grants("100") == []
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 0
+
+
+async def test_stop_keeps_a_carrier_opt_out(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """After the STOP keyword nothing may be sent to the number, even once its record is gone."""
+    await say(bot, fake_twilio, "\\CREATE house pw1")
+    await silent(bot, fake_twilio, "STOP")
+    await silent(bot, fake_twilio, "\\STOP")  # the goodbye is not sent either
+    assert await bot.scalar("SELECT count(*) FROM memberships") == 0
+    assert await opted_out(bot, ALICE) is True
+    await silent(bot, fake_twilio, "\\HELP")
+
+
+async def test_unlink_and_stop_are_handled_at_once_link_is_not(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    for body, priority in (("\\LINK", 0), ("\\UNLINK", 1), ("/unlink", 1), ("\\STOP", 1), ("\\stop now", 1)):
+        sid = await text(bot, body)
+        assert (await inbox_row(bot, sid)).priority == priority, body

@@ -1,0 +1,101 @@
+"""`\\HELP` (handlers/help.py): the first steps and the command families in one text; `\\HELP
+<family>` or `\\HELP <command>` the family's commands, as they registered; a command no family
+names shows under MORE; an unknown command is told so."""
+
+from __future__ import annotations
+
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
+from tests.conftest import Bot, BotFactory
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.handlers.talk import (
+    answers,
+    people_type_fast,  # noqa: F401 (autouse)
+    say,
+    text,
+)
+
+HELP_TEXT = (
+    "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes. "
+    "More: \\HELP ROOMS, MONEY, X, ACCOUNT. STOP to opt out."
+)
+ROOMS = "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> \\RECEIPTS [<room>]"
+MONEY = "Splitting the bill: \\NAME <name> \\AMOUNT <amount> \\BALANCE [<room>] \\PAID <name> <amount> \\CURRENCY <code>"
+X = "X: \\LINK connect X \\UNLINK disconnect X"
+ACCOUNT = "Account: \\STOP delete your account"
+
+
+async def test_help_gives_the_first_steps_and_every_family(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    for body in ("\\HELP", "/help", "\\Help"):
+        before = len(fake_twilio.messages)
+        sid = await text(bot, body)
+        assert [m["Body"] for m in fake_twilio.messages[before:]] == [HELP_TEXT], body
+        assert await answers(bot, sid) == ["help"]
+
+
+async def test_help_of_a_family_lists_its_commands_as_registered(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    assert await say(bot, fake_twilio, "\\HELP ROOMS") == ROOMS
+    assert await say(bot, fake_twilio, "\\help money") == MONEY
+    assert await say(bot, fake_twilio, "/HELP x") == X
+    assert await say(bot, fake_twilio, "\\HELP Account and more") == ACCOUNT  # the first word counts
+
+
+async def test_help_of_a_command_gives_its_family(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    assert await say(bot, fake_twilio, "\\HELP join") == ROOMS
+    assert await say(bot, fake_twilio, "\\HELP \\PAID") == MONEY
+    assert await say(bot, fake_twilio, "\\HELP /unlink") == X
+    assert await say(bot, fake_twilio, "\\HELP stop") == ACCOUNT
+
+
+async def test_help_of_something_else_names_the_families(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    assert (
+        await say(bot, fake_twilio, "\\HELP weather")
+        == "No help on weather. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT."
+    )
+    word = "supercalifragilistic" + "expialidocious"
+    assert (
+        await say(bot, fake_twilio, f"\\HELP {word}")
+        == f"No help on {word[:20]}. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT."
+    )
+    assert await say(bot, fake_twilio, "\\HELP help") == (  # \HELP is no family's
+        "No help on help. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT."
+    )
+
+
+async def test_an_unknown_command_is_told_so(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    sid = await text(bot, "\\foo bar")
+    assert [m["Body"] for m in fake_twilio.messages] == ["Unknown command \\FOO. Send \\HELP for the list."]
+    assert await answers(bot, sid) == ["unknown-command"]
+    assert (
+        await say(bot, fake_twilio, "/frobnicate_everything_at_once")
+        == "Unknown command \\FROBNICATE_EVERYTHIN. Send \\HELP for the list."
+    )
+
+
+async def test_a_command_no_family_names_shows_under_more(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    extra = Router("extra")
+
+    @extra.command("PING", args=0, usage="\\PING")
+    async def ping(msg: Inbound, ctx: Context) -> HandlerResult:
+        return "pong"
+
+    @extra.command("PONG", args=(0, 1), usage="\\PONG [<n>]", help="\\PONG back")
+    async def pong(msg: Inbound, ctx: Context) -> HandlerResult:
+        return "ping"
+
+    @extra.command("HIDDEN", args=0, help="")
+    async def hidden(msg: Inbound, ctx: Context) -> HandlerResult:
+        return "shh"
+
+    bot = await bot_factory(routers=(extra,), twilio=fake_twilio.section())
+    assert await say(bot, fake_twilio, "\\HELP") == (
+        "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes. "
+        "More: \\HELP ROOMS, MONEY, X, ACCOUNT, MORE. STOP to opt out."
+    )
+    assert await say(bot, fake_twilio, "\\HELP more") == "More: \\PING \\PONG back"
+    assert await say(bot, fake_twilio, "\\HELP pong") == "More: \\PING \\PONG back"
+    assert await say(bot, fake_twilio, "\\HELP hidden") == (
+        "No help on hidden. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT, MORE."
+    )
+    assert await say(bot, fake_twilio, "\\HIDDEN") == "shh"

@@ -1,0 +1,110 @@
+"""Carrier keywords (handlers/keywords.py): whole messages, any case, handled at once. STOP and its
+synonyms opt the number out with no answer; START, YES, UNSTOP opt it back in; HELP and INFO get
+the help text; Twilio's `OptOutType` counts the same, and then Twilio has answered already. A
+keyword is never posted."""
+
+from __future__ import annotations
+
+from tests.conftest import ALICE, Bot, XBot
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.handlers.talk import (
+    answers,
+    inbox_row,
+    opted_out,
+    people_type_fast,  # noqa: F401 (autouse)
+    say,
+    silent,
+    text,
+)
+
+OPTED_IN = "You will get replies from textwire again. Send \\HELP for the commands."
+HELP_TEXT = (
+    "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes. "
+    "More: \\HELP ROOMS, MONEY, X, ACCOUNT. STOP to opt out."
+)
+
+
+def phone(n: int) -> str:
+    return f"+1555010{n:04d}"
+
+
+async def test_every_opt_out_word_in_any_case_opts_out_without_an_answer(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    words = ["STOP", "stopall", "Unsubscribe", " cancel ", "END", "quit", "REVOKE", "OptOut"]
+    for n, word in enumerate(words):
+        await silent(bot, fake_twilio, word, sender=phone(n))
+        assert await opted_out(bot, phone(n)) is True, word
+
+
+async def test_after_stop_nothing_is_sent_until_the_number_opts_back_in(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    await silent(bot, fake_twilio, "stop")
+    help_sid = await silent(bot, fake_twilio, "\\HELP")  # answered, never sent
+    assert (
+        await bot.scalar(
+            "SELECT o.status FROM outbox o JOIN inbox i ON o.inbox_id = i.id WHERE i.message_sid = :s",
+            s=help_sid,
+        )
+        == "skipped"
+    )
+    assert await say(bot, fake_twilio, "start") == OPTED_IN
+    assert await opted_out(bot, ALICE) is False
+    assert await say(bot, fake_twilio, "\\HELP") == HELP_TEXT
+
+
+async def test_every_opt_in_word_opts_back_in_and_says_so(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    for n, word in enumerate(["START", "yes", " Unstop "]):
+        await silent(bot, fake_twilio, "STOP", sender=phone(n))
+        assert await say(bot, fake_twilio, word, sender=phone(n)) == OPTED_IN, word
+        assert await opted_out(bot, phone(n)) is False, word
+
+
+async def test_help_and_info_get_the_help_text(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    for body in ("HELP", "info", " Help "):
+        before = len(fake_twilio.messages)
+        sid = await text(bot, body)
+        assert [m["Body"] for m in fake_twilio.messages[before:]] == [HELP_TEXT], body
+        assert await answers(bot, sid) == ["help"]
+
+
+async def test_opt_out_type_counts_whatever_the_words(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Twilio's Advanced Opt-Out knows other words (and languages): its `OptOutType` decides. It
+    also answered the number itself, so START and HELP get no second answer from us."""
+    await silent(bot, fake_twilio, "arrêt s'il vous plaît", OptOutType="STOP")
+    assert await opted_out(bot, ALICE) is True
+    await silent(bot, fake_twilio, "démarrer", OptOutType="START")
+    assert await opted_out(bot, ALICE) is False
+    await silent(bot, fake_twilio, "aide", OptOutType="help")
+    await silent(bot, fake_twilio, "START", OptOutType="START")
+    await silent(bot, fake_twilio, "HELP", OptOutType="HELP")
+    assert await opted_out(bot, ALICE) is False
+
+
+async def test_a_keyword_is_the_whole_message(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    for body in ("stop please", "please stop", "STOP STOP"):
+        reply = await say(bot, fake_twilio, body)
+        assert reply != HELP_TEXT
+        assert not await opted_out(bot, ALICE), body
+    assert await say(bot, fake_twilio, "help me") != HELP_TEXT
+
+
+async def test_keywords_are_handled_at_once(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Stored as priority by the webhook: never held back behind the number's other texts."""
+    expected = {"stop": 1, "START": 1, "yes": 1, "help": 1, "INFO": 1, "stop please": 0, "helpful": 0}
+    for n, (body, priority) in enumerate(expected.items()):
+        sid = await text(bot, body, sender=phone(n))
+        assert (await inbox_row(bot, sid)).priority == priority, body
+
+
+async def test_a_keyword_is_never_posted(xbot: XBot) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    for body in ("help", "Info", "yes"):
+        await text(xbot, body)
+    await silent(xbot, twilio, "stop")
+    assert xbot.x.posts == []
+    await say(xbot, twilio, "start")
+    await text(xbot, "posted")  # plain text from a linked number is posted
+    assert xbot.x.posts == [("100", "posted")]
