@@ -1,0 +1,247 @@
+"""bot/pipeline/middlewares.py, each middleware called alone around a recording handler, on a real
+database (both backends): `load_user` (creates the sender's user once; keeps the worker's
+`ctx.user` for the same sender; a different sender gets their own) and `rate_limit` (the
+per-sender limit a minute: priority messages never held back; above the limit a `Defer`, with the
+slow-down notice once a window; the count from the worker's batch, or from the inbox)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from structlog.testing import capture_logs
+
+from bot.core.channel import Address
+from bot.core.config import Config, LimitsConfig
+from bot.core.deps import Deps
+from bot.core.errors import Defer
+from bot.core.logs import get_logger
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound
+from bot.pipeline.middlewares import SLOW_DOWN, WINDOW, load_user, rate_limit
+from storage import users
+from storage.db import Database, open_database
+from storage.schema import inbox
+from storage.schema import users as users_table
+from tests.conftest import ALICE, BOB
+
+LIMIT = 3
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    """A handler: the users it saw, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[users.User] = []
+        self.calls = 0
+
+    async def __call__(self, msg: Inbound, ctx: Context) -> HandlerResult:
+        self.calls += 1
+        if ctx.has_user:
+            self.seen.append(ctx.user)
+        return "ok"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await open_database(database_url, migrate=True)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def deps(db: Database, clock: Clock) -> Deps:
+    config = Config(limits=LimitsConfig(per_sender_per_minute=LIMIT))
+    return Deps(config=config, db=db, http=None, clock=clock)  # type: ignore[arg-type]
+
+
+def msg(sender: str = ALICE, *, priority: bool = False, n: int = 1) -> Inbound:
+    return Inbound(
+        id=n,
+        external_id=f"SM{n:032d}",
+        sender=Address("sms", sender),
+        recipient="+15557654321",
+        body="hello",
+        priority=priority,
+    )
+
+
+def context(deps: Deps, **data: Any) -> Context:
+    return Context(deps=deps, log=get_logger("test"), data=dict(data))
+
+
+async def user_rows(db: Database) -> dict[str, int]:
+    async with db.read() as conn:
+        rows = (await conn.execute(sa.select(users_table.c.phone, users_table.c.id))).all()
+    return {str(r.phone): int(r.id) for r in rows}
+
+
+# -- load_user -------------------------------------------------------------------------------------
+
+
+async def test_load_user_creates_the_senders_user_once(deps: Deps, db: Database) -> None:
+    handler = Recorder()
+    first, second = context(deps), context(deps)
+    with capture_logs() as first_logs:
+        assert await load_user(handler, msg(), first) == "ok"
+    with capture_logs() as second_logs:
+        assert await load_user(handler, msg(n=2), second) == "ok"
+    alice = handler.seen[0]
+    assert alice.phone == ALICE
+    assert alice.created_at == T0  # the deps' clock
+    assert first.data["new_user"] is True
+    assert second.data["new_user"] is False
+    assert handler.seen[1].id == alice.id
+    assert await user_rows(db) == {ALICE: alice.id}
+    assert [e["event"] for e in first_logs] == ["user.created"]
+    assert [e["event"] for e in second_logs] == []
+
+
+async def test_load_user_keeps_the_workers_user_for_the_same_sender(deps: Deps, db: Database) -> None:
+    """The worker loads a batch's users in one query and sets them: nothing is read or written."""
+    handler = Recorder()
+    given = users.User(
+        id=4242,
+        phone=ALICE,
+        created_at=1.0,
+        opted_out=False,
+        active_room_id=None,
+        x_user_id=None,
+        x_handle=None,
+        x_needs_relink=False,
+        x_relink_notified_at=None,
+        slowdown_notified_at=None,
+    )
+    ctx = context(deps, new_user=True)
+    ctx.user = given
+    with capture_logs() as logs:
+        await load_user(handler, msg(), ctx)
+    assert handler.seen == [given]
+    assert handler.seen[0] is given
+    assert ctx.data["new_user"] is True
+    assert await user_rows(db) == {}  # not created: the worker's user is taken as it is
+    assert [e["event"] for e in logs] == ["user.created"]  # the worker's flag is told
+
+
+async def test_load_user_gives_a_different_sender_their_own_user(deps: Deps, db: Database) -> None:
+    handler = Recorder()
+    ctx = context(deps)
+    await load_user(handler, msg(ALICE), ctx)
+    alice = ctx.user
+    ctx.data["new_user"] = False  # as if Alice's user had come with the batch
+    await load_user(handler, msg(BOB, n=2), ctx)
+    bob = ctx.user
+    assert (alice.phone, bob.phone) == (ALICE, BOB)
+    assert bob.id != alice.id
+    assert ctx.data["new_user"] is True
+    assert [u.phone for u in handler.seen] == [ALICE, BOB]
+    assert await user_rows(db) == {ALICE: alice.id, BOB: bob.id}
+
+
+# -- rate_limit ------------------------------------------------------------------------------------
+
+
+async def loaded(deps: Deps, sender: str = ALICE, **data: Any) -> Context:
+    """A context with the sender's user, as `load_user` (which runs before) leaves it."""
+    ctx = context(deps, **data)
+    async with deps.db.tx() as conn:
+        ctx.user, _ = await users.get_or_create(conn, sender, deps.now())
+    return ctx
+
+
+async def slowdown_notified_at(db: Database, phone: str) -> float | None:
+    async with db.read() as conn:
+        user = await users.get_by_phone(conn, phone)
+    assert user is not None
+    return user.slowdown_notified_at
+
+
+async def test_under_the_limit_the_handler_runs(deps: Deps) -> None:
+    handler = Recorder()
+    for count in range(LIMIT):
+        assert await rate_limit(handler, msg(), await loaded(deps, handled_recently=count)) == "ok"
+    assert handler.calls == LIMIT
+
+
+async def test_at_the_limit_the_message_is_deferred_with_one_notice_a_window(
+    deps: Deps, db: Database, clock: Clock
+) -> None:
+    handler = Recorder()
+    ctx = await loaded(deps, handled_recently=LIMIT)
+    with pytest.raises(Defer) as first:
+        await rate_limit(handler, msg(), ctx)
+    assert handler.calls == 0
+    assert first.value.until == T0 + WINDOW / LIMIT * 2
+    assert first.value.notice == SLOW_DOWN
+    assert first.value.notice_key == "slowdown"
+    assert not first.value.parked  # the sender's later messages wait behind it
+    assert await slowdown_notified_at(db, ALICE) == T0
+
+    clock.now = T0 + WINDOW - 1  # within the window: deferred again, without a second notice
+    with pytest.raises(Defer) as again:
+        await rate_limit(handler, msg(), await loaded(deps, handled_recently=LIMIT + 2))
+    assert again.value.notice is None
+    assert again.value.until == clock.now + WINDOW / LIMIT * 2
+    assert await slowdown_notified_at(db, ALICE) == T0
+
+    clock.now = T0 + WINDOW + 1  # a new window: told again
+    with pytest.raises(Defer) as later:
+        await rate_limit(handler, msg(), await loaded(deps, handled_recently=LIMIT))
+    assert later.value.notice == SLOW_DOWN
+    assert await slowdown_notified_at(db, ALICE) == clock.now
+    assert handler.calls == 0
+
+
+async def test_priority_messages_are_never_held_back(deps: Deps) -> None:
+    handler = Recorder()
+    ctx = await loaded(deps, handled_recently=LIMIT * 10)
+    assert await rate_limit(handler, msg(priority=True), ctx) == "ok"
+    assert handler.calls == 1
+
+
+async def test_without_the_workers_count_the_inbox_is_counted(deps: Deps, db: Database) -> None:
+    """A message fed without `handled_recently` (not through the worker): the sender's messages
+    done within the last WINDOW seconds, read from the inbox; older ones and others' do not count."""
+
+    async def done(sender: str, at: float, n: int) -> None:
+        async with db.tx() as conn:
+            await conn.execute(
+                sa.insert(inbox).values(
+                    message_sid=f"SMdone{sender}{n}",
+                    from_phone=sender,
+                    status="done",
+                    received_at=at,
+                    done_at=at,
+                )
+            )
+
+    for n in range(LIMIT - 1):
+        await done(ALICE, T0 - 10, n)
+    await done(ALICE, T0 - WINDOW - 1, 99)  # before the window
+    for n in range(LIMIT):
+        await done(BOB, T0 - 5, n)  # Bob's, not Alice's
+
+    handler = Recorder()
+    assert await rate_limit(handler, msg(), await loaded(deps)) == "ok"  # LIMIT - 1 in the window
+    assert handler.calls == 1
+    await done(ALICE, T0 - 1, 100)  # now LIMIT in the window
+    with pytest.raises(Defer):
+        await rate_limit(handler, msg(), await loaded(deps))
+    with pytest.raises(Defer):
+        await rate_limit(handler, msg(BOB), await loaded(deps, BOB))
+    assert handler.calls == 1
