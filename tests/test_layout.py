@@ -30,7 +30,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/features/x/client.py",
         "bot/gateway/expect.py",
         "bot/gateway/gate.py",
-        "bot/gateway/ingest.py",
         "bot/gateway/routes.py",
         "bot/pipeline/lifecycle.py",
         "handlers/__init__.py",
