@@ -27,7 +27,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/features/ocr/reader.py",
         "bot/features/receipts/cleanup.py",
         "bot/features/x/accounts.py",
-        "bot/features/x/client.py",
         "bot/gateway/expect.py",
         "bot/gateway/gate.py",
         "bot/gateway/routes.py",
