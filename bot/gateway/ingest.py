@@ -66,12 +66,19 @@ class InboxWriter:
                 batch.append(self._queue.get_nowait())
             try:
                 fresh = await self._insert([m for m, _ in batch])
+            except asyncio.CancelledError:  # stopped mid-batch: its webhooks answer 503, not hang
+                _fail(batch, RuntimeError("shutting down"))
+                raise
             except Exception as exc:
                 if len(batch) == 1:  # the database is down or full, or this row cannot be stored
                     log.error("inbox.write_failed", error=type(exc).__name__, batch=1)
                     _fail(batch, exc)
                 else:  # one row that cannot be stored must not fail the others: each alone
-                    fresh = await self._one_by_one(batch, exc)
+                    try:
+                        fresh = await self._one_by_one(batch, exc)
+                    except asyncio.CancelledError:
+                        _fail(batch, RuntimeError("shutting down"))
+                        raise
                     if fresh:
                         self._on_commit()
                 continue

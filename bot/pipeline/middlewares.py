@@ -41,8 +41,8 @@ async def rate_limit(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRes
     if count < limit:
         return await handler(msg, ctx)
     notice = None
-    user = ctx.user
-    if user is not None and (user.slowdown_notified_at is None or user.slowdown_notified_at < now - WINDOW):
+    user = ctx.user  # load_user runs first: always set here
+    if user.slowdown_notified_at is None or user.slowdown_notified_at < now - WINDOW:
         notice = SLOW_DOWN
         async with ctx.deps.db.tx() as conn:
             await users.mark_slowdown_notified(conn, user.id, now)

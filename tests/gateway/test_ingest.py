@@ -212,12 +212,6 @@ async def test_stop_fails_the_adds_waiting_in_the_queue(db: Database, commits: C
     assert commits.count == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: stop() cancels the writer task while it inserts a batch and never resolves that"
-    " batch's waiters: their add() (a webhook) waits for ever instead of failing (503)",
-    raises=TimeoutError,
-    strict=True,
-)
 async def test_stop_fails_the_add_whose_batch_was_in_flight(db: Database, commits: Commits) -> None:
     async with stopped_with_a_batch_in_flight(db, commits) as (in_flight, _, _):
         [result] = await settle(in_flight, within=2.0)
