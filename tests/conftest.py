@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME, Runtime
 from bot.channels.twilio.rest import Transport
+from bot.core import curl as libcurl
 from bot.core.config import Config, DatabaseConfig, MediaConfig, ServerConfig, WorkerConfig, replace
 from bot.core.devmode import twilio_auth_token
 from bot.core.feature import Feature
@@ -72,7 +73,11 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
         check(address)
         return real_connect_ex(self, address)
 
+    def curl_check(host: str, port: int) -> None:  # libcurl's sockets (bot/core/curl.py)
+        check((host, port))
+
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(libcurl, "connection_check", curl_check)
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
 

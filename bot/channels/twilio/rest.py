@@ -31,6 +31,7 @@ from yarl import URL
 
 from bot.core.channel import SendError, Sent, Transport
 from bot.core.config import TwilioConfig
+from bot.core.curl import CurlError, CurlPool, Proxy
 from bot.core.logs import get_logger, mask_phone
 
 log = get_logger(__name__)
@@ -142,87 +143,27 @@ class SessionHttpClient(AsyncHttpClient):  # type: ignore[misc]
 SEND_HEADERS = {"Accept": "application/json", "User-Agent": "textwire"}
 
 
-def env_proxy(url: URL) -> tuple[URL | None, str | None]:
+def env_proxy(url: URL) -> Proxy | None:
     """The proxy the environment names for `url`, found as aiohttp's `trust_env` finds it
     (HTTPS_PROXY or HTTP_PROXY by the URL's scheme, none for a host NO_PROXY lists, the proxy's
-    credentials from its URL or ~/.netrc), without its credentials, and the Proxy-Authorization
-    value for them; `(None, None)`: direct. It reads the environment and ~/.netrc: look it up
-    once, not per request."""
+    credentials from its URL or ~/.netrc); None: direct. It reads the environment and ~/.netrc:
+    look it up once, not per request."""
     try:
         proxy, auth = get_env_proxy_for_url(url)
     except LookupError:
-        return None, None
-    return proxy, (auth.encode() if auth is not None else None)
-
-
-SWEEP_SECONDS = 0.05  # how often sends in flight are checked against their deadlines
-
-
-class Deadlines:
-    """Timeouts for many requests by one sweep: a request still running past its deadline is
-    cancelled by a sweep every SWEEP_SECONDS while any is in flight (so up to that much late),
-    instead of a timer made and cancelled per request: under uvloop `asyncio.timeout` or
-    aiohttp's ClientTimeout around a request cost 9-17 us of CPU (BENCHMARKS.md, stop 23). Use
-    from the request's own task:
-
-        deadline = deadlines.enter(seconds)
-        try:
-            ...
-        except asyncio.CancelledError:
-            if deadlines.expired(deadline):
-                ...  # it timed out (the cancellation is taken back)
-            raise
-        finally:
-            deadlines.leave(deadline)
-    """
-
-    def __init__(self) -> None:
-        self._due: dict[asyncio.Task[Any], float] = {}
-        self._cancelled: dict[asyncio.Task[Any], int] = {}  # by the sweep: the task's cancelling() before
-        self._sweep: asyncio.TimerHandle | None = None
-
-    def enter(self, seconds: float) -> asyncio.Task[Any]:
-        task = asyncio.current_task()
-        assert task is not None, "a request runs in a task"
-        loop = asyncio.get_running_loop()
-        self._due[task] = loop.time() + seconds
-        if self._sweep is None:
-            self._sweep = loop.call_later(SWEEP_SECONDS, self._run, loop)
-        return task
-
-    def expired(self, task: asyncio.Task[Any]) -> bool:
-        """Whether the sweep cancelled `task` (its CancelledError is a timeout); if so the
-        cancellation is taken back, unless something else cancelled the task as well."""
-        before = self._cancelled.pop(task, None)
-        return before is not None and task.uncancel() <= before
-
-    def leave(self, task: asyncio.Task[Any]) -> None:
-        self._due.pop(task, None)
-        before = self._cancelled.pop(task, None)
-        if before is not None:  # cancelled on the way out, after its answer: take it back
-            task.uncancel()
-
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
-        for task in [t for t, due in self._due.items() if due <= now]:
-            del self._due[task]
-            self._cancelled[task] = task.cancelling()
-            task.cancel()
-        self._sweep = loop.call_later(SWEEP_SECONDS, self._run, loop) if self._due else None
-
-    def close(self) -> None:
-        if self._sweep is not None and not self._due:  # requests in flight keep theirs
-            self._sweep.cancel()
-            self._sweep = None
+        return None
+    return Proxy(
+        str(proxy.with_user(None)),
+        auth.login if auth is not None else None,
+        auth.password if auth is not None else None,
+    )
 
 
 class TwilioTransport:
-    """Sends go over the app's session's connection pool (its connector), through a session of
-    their own with the proxy looked up once (`env_proxy`), not through the app's session itself:
-    that one has `trust_env`, with which aiohttp looks up the proxy and ~/.netrc credentials on
-    worker threads for every request, two thread trips that tripled a send's CPU (BENCHMARKS.md,
-    stop 23). A ~/.netrc entry for the API's host cannot clash with the send's own Authorization
-    header either. Looking messages up (`find`, rare) goes through the app's session."""
+    """Sends go through libcurl (`bot.core.curl`): keep-alive, TLS, HTTP/2 and the proxy for
+    half the CPU of the same POST through aiohttp (BENCHMARKS.md, stop 24); the proxy the
+    environment names for the API's URL is looked up once (`env_proxy`). Looking messages up
+    (`find`, rare) goes through the app's aiohttp session and the twilio library."""
 
     delivers = True  # Twilio's status callbacks report each delivery
 
@@ -232,30 +173,22 @@ class TwilioTransport:
         self._client = Client(config.account_sid, config.auth_token, http_client=self._http)
         base = config.api_base.rstrip("/")
         self._client.api.base_url = base
-        self._send_url = URL(f"{base}/2010-04-01/Accounts/{quote(config.account_sid, safe='')}/Messages.json")
-        self._send_headers = {
-            **SEND_HEADERS,
-            "Authorization": basic_auth_header(config.account_sid, config.auth_token),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
+        send_url = URL(f"{base}/2010-04-01/Accounts/{quote(config.account_sid, safe='')}/Messages.json")
+        self._send_url = str(send_url)
+        self._send_headers = [
+            f"{name}: {value}"
+            for name, value in {
+                **SEND_HEADERS,
+                "Authorization": basic_auth_header(config.account_sid, config.auth_token),
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Expect": "",  # no 100-continue round trip, whatever the body's size
+            }.items()
+        ]
         self._timeout = config.timeout_seconds  # connecting included
-        self._deadlines = Deadlines()
-        self._proxy, proxy_authorization = env_proxy(self._send_url)
-        self._proxy_headers: dict[str, str] | None = None
+        self._proxy = env_proxy(send_url)
         if self._proxy is not None:
-            log.info("twilio.proxy", proxy=str(self._proxy))  # without its credentials
-        if proxy_authorization is not None:
-            if self._send_url.scheme == "https":  # for the CONNECT only: Twilio never sees them
-                self._proxy_headers = {"Proxy-Authorization": proxy_authorization}
-            else:  # the request itself goes to the proxy (aiohttp sends proxy_headers on a CONNECT only)
-                self._send_headers["Proxy-Authorization"] = proxy_authorization
-        assert session.connector is not None, "the app's session is open"
-        self._sends = aiohttp.ClientSession(
-            connector=session.connector,
-            connector_owner=False,  # the app's session closes the pool
-            timeout=aiohttp.ClientTimeout(),  # none of aiohttp's timers: `Deadlines`
-            cookie_jar=aiohttp.DummyCookieJar(),  # a send keeps nothing between requests
-        )
+            log.info("twilio.proxy", proxy=self._proxy.url)  # without its credentials
+        self._pool: CurlPool | None = None  # made in the running loop, at the first send
         self._from = (
             ("MessagingServiceSid", config.messaging_service_sid)
             if config.messaging_service_sid
@@ -263,8 +196,9 @@ class TwilioTransport:
         )
 
     async def close(self) -> None:
-        self._deadlines.close()
-        await self._sends.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     @property
     def client(self) -> Client:
@@ -280,31 +214,21 @@ class TwilioTransport:
         form = form_encoded(
             [("To", to), (field, sender), ("Body", body), ("StatusCallback", self._status_callback)]
         )
-        deadline = self._deadlines.enter(self._timeout)
+        if self._pool is None:
+            self._pool = CurlPool()
         try:
-            async with self._sends.post(
-                self._send_url,
-                data=form,
-                # not the session's default headers: aiohttp puts those on a proxy's CONNECT too
-                headers=self._send_headers,
-                proxy=self._proxy,
-                proxy_headers=self._proxy_headers,
-                allow_redirects=False,
-            ) as answer:
-                status = answer.status
-                raw = await answer.read()
-                headers = answer.headers
-        except asyncio.CancelledError:
-            if self._deadlines.expired(deadline):  # the connection is closed, not reused
+            answer = await self._pool.post(
+                self._send_url, form, self._send_headers, timeout=self._timeout, proxy=self._proxy
+            )
+        except CurlError as exc:
+            if exc.timed_out:  # libcurl closes its connection: a late answer answers nothing
                 raise SendError("timed out waiting for Twilio") from None
-            raise
-        except aiohttp.ClientError as exc:
-            raise SendError(f"could not reach Twilio: {type(exc).__name__}") from None
-        finally:
-            self._deadlines.leave(deadline)
-        text = raw.decode("utf-8", "replace")
+            raise SendError(f"could not reach Twilio: {exc.name}") from None
+        status = answer.status
+        text = answer.body.decode("utf-8", "replace")
         if status >= 400:
-            raise _refused(status, text, headers)
+            retry_after = answer.header("Retry-After")
+            raise _refused(status, text, {"Retry-After": retry_after} if retry_after is not None else {})
         try:
             message: Any = json.loads(text)
             return Sent(sid=str(message["sid"]), status=str(message.get("status") or "queued"))
@@ -375,7 +299,6 @@ class LogTransport:
 
 
 __all__ = [
-    "Deadlines",
     "LogTransport",
     "SendError",
     "Sent",

@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from yarl import URL
 
-from bot.channels.twilio.rest import Deadlines, TwilioTransport, env_proxy
+from bot.channels.twilio.rest import TwilioTransport, env_proxy
 from bot.core.channel import SendError, Sent
 from bot.core.config import TwilioConfig
-from tests.conftest import ALICE, BotFactory, wait_for
+from bot.core.curl import Proxy
+from tests.conftest import ALICE, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 
 STATUS_CALLBACK = "https://bot.example/twilio/status"
@@ -202,13 +203,10 @@ def test_the_proxy_is_chosen_by_the_urls_scheme(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HTTPS_PROXY", "http://user:pw@proxy.internal:3128")
     monkeypatch.setenv("HTTP_PROXY", "http://plain.internal:8080")
     monkeypatch.setenv("NO_PROXY", "localhost,.example.org")
-    assert env_proxy(URL("https://api.twilio.com/x")) == (
-        URL("http://proxy.internal:3128"),
-        "Basic " + base64.b64encode(b"user:pw").decode(),
-    )
-    assert env_proxy(URL("http://api.twilio.com/x")) == (URL("http://plain.internal:8080"), None)
-    assert env_proxy(URL("https://api.example.org/x")) == (None, None)
-    assert env_proxy(URL("http://localhost:8080/x")) == (None, None)
+    assert env_proxy(URL("https://api.twilio.com/x")) == Proxy("http://proxy.internal:3128", "user", "pw")
+    assert env_proxy(URL("http://api.twilio.com/x")) == Proxy("http://plain.internal:8080")
+    assert env_proxy(URL("https://api.example.org/x")) is None
+    assert env_proxy(URL("http://localhost:8080/x")) is None
 
 
 # -- the send's HTTP, without a proxy ---------------------------------------------------------------
@@ -295,67 +293,34 @@ async def test_a_late_answer_times_out_and_the_next_send_gets_its_own(aiohttp_se
 
 
 async def test_a_send_cancelled_from_outside_stays_cancelled(aiohttp_server: Any) -> None:
-    """A send cancelled by its caller (shutdown) raises CancelledError, not a timeout; the
-    deadline sweep stops once nothing is in flight."""
+    """A send cancelled by its caller (shutdown) raises CancelledError, not a timeout, and its
+    transfer is dropped: the next send on the same transport gets its own answer."""
     arrived = asyncio.Event()
 
-    async def hang(request: web.Request) -> web.Response:
-        arrived.set()
-        await asyncio.sleep(30)
-        return web.Response(status=201)
+    async def create(request: web.Request) -> web.Response:
+        body = await request.read()
+        if b"Body=hang&" in body:
+            arrived.set()
+            await asyncio.sleep(30)
+        return web.json_response({"sid": body.decode(), "status": "queued"}, status=201)
 
     app = web.Application()
-    app.router.add_post("/{tail:.*}", hang)
+    app.router.add_post("/{tail:.*}", create)
     server = await aiohttp_server(app)
     async with aiohttp.ClientSession() as session:
         transport = TwilioTransport(
-            session, _config(str(server.make_url("")).rstrip("/"), timeout_seconds=0.2), STATUS_CALLBACK
+            session, _config(str(server.make_url("")).rstrip("/"), timeout_seconds=20), STATUS_CALLBACK
         )
-        deadlines = transport._deadlines
         try:
-            task = asyncio.create_task(transport.send(ALICE, "hi"))
+            task = asyncio.create_task(transport.send(ALICE, "hang"))
             await arrived.wait()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-
-            async def swept() -> bool:
-                return deadlines._sweep is None
-
-            await wait_for(swept)
+            after = await transport.send(ALICE, "after")
         finally:
             await transport.close()
-    assert (deadlines._due, deadlines._cancelled) == ({}, {})
-
-
-async def test_the_sweep_cancels_only_what_is_overdue() -> None:
-    """Deadlines alone: a task past its deadline gets a timeout (its cancellation taken back:
-    it goes on), one within it finishes untouched, and one cancelled from outside as well as by
-    the sweep stays cancelled."""
-    deadlines = Deadlines()
-
-    async def wait(seconds: float, hold: float) -> str:
-        deadline = deadlines.enter(seconds)
-        try:
-            await asyncio.sleep(hold)
-        except asyncio.CancelledError:
-            if deadlines.expired(deadline):
-                await asyncio.sleep(0)  # not cancelled any more
-                return "timed out"
-            raise
-        finally:
-            deadlines.leave(deadline)
-        return "done"
-
-    assert await asyncio.gather(wait(0.05, 5.0), wait(5.0, 0.01)) == ["timed out", "done"]
-    both = asyncio.create_task(wait(0.0, 5.0))
-    await asyncio.sleep(0)  # it waits, past its deadline
-    deadlines._run(asyncio.get_running_loop())  # the sweep cancels it ...
-    both.cancel()  # ... and so does its caller, before it runs again
-    with pytest.raises(asyncio.CancelledError):
-        await both
-    deadlines.close()
-    assert (deadlines._due, deadlines._cancelled, deadlines._sweep) == ({}, {}, None)
+    assert "Body=after&" in after.sid
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -430,7 +395,7 @@ async def test_no_server_is_a_retry_without_a_status(unused_tcp_port: int) -> No
     assert (result.status, result.retryable, str(result)) == (
         None,
         True,
-        "could not reach Twilio: ClientConnectorError",
+        "could not reach Twilio: COULDNT_CONNECT",
     )
 
 
@@ -466,7 +431,8 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
 
 
 async def test_https_refuses_a_certificate_not_trusted(tmp_path: Path) -> None:
-    """A send over https checks the certificate and the host name (aiohttp's default context):
+    """A send over https checks the certificate and the host name (against the store Python's
+    ssl trusts):
     a self-signed one is refused, before anything is sent."""
     cert, key = _self_signed(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -482,7 +448,7 @@ async def test_https_refuses_a_certificate_not_trusted(tmp_path: Path) -> None:
         await runner.cleanup()
     assert isinstance(result, SendError)
     assert (result.status, result.retryable) == (None, True)
-    assert str(result) == "could not reach Twilio: ClientConnectorCertificateError"
+    assert str(result) == "could not reach Twilio: PEER_FAILED_VERIFICATION"
     assert seen == []
 
 
