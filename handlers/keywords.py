@@ -47,12 +47,12 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
     now = ctx.deps.now()
     if kind == "STOP":
         async with ctx.deps.db.tx() as conn:
-            await users.set_opted_out(conn, msg.sender.id, True, now)
+            await users.set_opted_out(conn, msg.sender.key, True, now)
         ctx.log.info("sms.opted_out")
         return None  # Twilio sends the carrier's confirmation; nothing more goes to this number
     if kind == "START":
         async with ctx.deps.db.tx() as conn:
-            await users.set_opted_out(conn, msg.sender.id, False, now)
+            await users.set_opted_out(conn, msg.sender.key, False, now)
         ctx.log.info("sms.opted_in")
         # With Advanced Opt-Out Twilio answers itself; don't send a second confirmation.
         return None if msg.carrier_keyword else OPTED_IN

@@ -48,7 +48,7 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.read() as conn:
         book = await room_ledger(conn, room.id)
-    return balance_line(room.name, book, fits=ctx.deps.services.fits_one)
+    return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 
 AMOUNT_USAGE = "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
@@ -171,7 +171,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     if recorded:
         ctx.deps.wake_sender()
     ctx.log.info("ledger.paid", room_id=room.id, recorded=recorded)
-    return balance_line(room.name, book, fits=ctx.deps.services.fits_one)
+    return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>", resolve=(active_room,))

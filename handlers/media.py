@@ -188,7 +188,7 @@ async def _save(
                     id=receipt_id,
                     room_id=room.id,
                     uploader_id=user_id,
-                    uploader_phone_masked=mask_phone(msg.sender.id),
+                    uploader_phone_masked=mask_phone(msg.sender.key),
                     message_sid=msg.external_id,
                     media_index=item.index,
                     object_key=key,
@@ -230,4 +230,4 @@ async def _save(
             items = await ledger.of_message(conn, msg.external_id)
             book = await room_ledger(conn, room.id)
         heads = saved_replies(room.name, items, book, user_id)
-    return photos_reply(heads, failures, fits=deps.services.fits_one, shorts=shorts)
+    return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

@@ -108,10 +108,10 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.read() as conn:
         room = await rooms.find_by_name(in_tx(conn), name) if key is not None else None
         member = room is not None and await rooms.is_member(conn, user_id, room.id)
-        throttle = None if member else await _throttle(conn, msg.sender.id, user_id, key, room, now)
+        throttle = None if member else await _throttle(conn, msg.sender.key, user_id, key, room, now)
     if isinstance(throttle, str):  # answered once per window: a flood of guesses costs one SMS
         async with ctx.deps.db.tx() as conn:
-            tell = await rooms.claim_lock_notice(conn, msg.sender.id, now)
+            tell = await rooms.claim_lock_notice(conn, msg.sender.key, now)
         ctx.log.warning("room.join_locked", per="phone" if throttle is LOCKED else "name", answered=tell)
         return throttle if tell else None
     if throttle is True and key is not None:  # the name is under attack: wait for its slot
@@ -132,7 +132,7 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
         ok = await rooms.verify_password(password, room.password_hash)
     if not ok or room is None:
         async with ctx.deps.db.tx() as conn:
-            await rooms.record_failure(conn, msg.sender.id, now, room_key=key)
+            await rooms.record_failure(conn, msg.sender.key, now, room_key=key)
         ctx.log.info("room.join_refused")
         return WRONG
     async with ctx.deps.db.tx() as conn:
@@ -188,7 +188,7 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
     if not mine:
         return NOT_IN_ROOM
     return rooms_reply(
-        [r.name for r in mine], active.name if active is not None else None, fits=ctx.deps.services.fits_one
+        [r.name for r in mine], active.name if active is not None else None, fits=ctx.deps.services.fits(msg.sender.channel)
     )
 
 

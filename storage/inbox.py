@@ -10,6 +10,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.channel import address_of
 from storage.db import Database, insert_ignore
 from storage.lean import Writer
 from storage.queue import ClaimQueue
@@ -45,12 +46,13 @@ class NewMessage:
             "attempts": 0,
             "next_attempt_at": 0.0,
             "received_at": self.received_at,
+            "channel": address_of(self.from_phone).channel,
         }
 
 
 _ROW_COLUMNS = (
     "message_sid", "account_sid", "from_phone", "to_phone", "body", "media", "opt_out_type",
-    "idempotency_token", "priority", "status", "attempts", "next_attempt_at", "received_at",
+    "idempotency_token", "priority", "status", "attempts", "next_attempt_at", "received_at", "channel",
 )  # fmt: skip
 
 
@@ -124,7 +126,7 @@ class SqliteAppender:
     handler (which sleeps in steps of up to 100 ms), and every write of the process goes through
     one connection, whose page cache a commit of another connection would empty."""
 
-    MAX_ROWS = 512  # 13 columns a row: well under SQLite's 32,766 variables
+    MAX_ROWS = 512  # 14 columns a row: well under SQLite's 32,766 variables
 
     def __init__(self, db: Database) -> None:
         assert db.write_lock is not None, "a SQLite database"

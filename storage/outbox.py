@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.channel import address_of
 from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimQueue
@@ -87,6 +88,7 @@ class NewReply:
             "next_attempt_at": self.not_before,
             "created_at": self.now,
             "kind": self.kind,
+            "channel": address_of(self.to).channel,
         }
 
 

@@ -43,10 +43,10 @@ users = sa.Table(
 )
 
 # Where a person (a users row) is reached: one row a channel's address, each address one person's
-# (migration 0017). `channel`: "sms" (Twilio: SMS, MMS, and the prefixed addresses such as
-# `whatsapp:+15551234567` that come through the same webhook); `address`: the channel's id of
-# the sender (for "sms" an E.164 number, a short code or a prefixed address, as users.phone).
-# `opted_out`: nothing may be sent to this address. Every user's phone has its "sms" row
+# (migration 0017). `address`: the address as stored everywhere (`bot.core.channel.Address.key`:
+# an E.164 number or short code for SMS, `whatsapp:+E164`, `telegram:<chat id>`); `channel` is
+# its prefix, else "sms" (migration 0018 moved the whatsapp: rows 0017 had put under "sms").
+# `opted_out`: nothing may be sent to this address. Every user's phone has its row
 # (storage/users.py creates them together; users.opted_out stays what the sender reads);
 # former-member rows (storage/ledger.py) have none. Deleting the user deletes its addresses.
 addresses = sa.Table(

@@ -13,11 +13,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.channel import PREFIXED, SMS
 from storage.db import insert_ignore, insert_ignoring, upsert
 from storage.lean import Query, Writer, write_later
 from storage.schema import INBOX_DONE, addresses, inbox, inbox_waiting, literal, users
 
-SMS = "sms"  # the channel of `users.phone` (Twilio: SMS, MMS, prefixed addresses such as whatsapp:)
+
+def _channel_of(key: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """The channel of a stored address (`bot.core.channel.Address.key`), in SQL: its prefix
+    (`whatsapp:...`, `telegram:...`), else SMS."""
+    return sa.case(
+        *((key.startswith(f"{name}:"), sa.literal(name)) for name in PREFIXED), else_=sa.literal(SMS)
+    )
 
 
 @dataclass(frozen=True)
@@ -92,11 +99,12 @@ async def addresses_of(conn: AsyncConnection, user_id: int) -> list[Address]:
 
 
 def _sms_address_of(phones: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """The "sms" address row of the users that `phones` selects: opted out as they are, known
-    since they are (as migration 0017 made them for the users before it)."""
-    return sa.select(users.c.id, sa.literal(SMS), users.c.phone, users.c.opted_out, users.c.created_at).where(
-        phones
-    )
+    """The address row of the `phone` of the users that `phones` selects (its channel by its
+    prefix: "sms" for a number): opted out as they are, known since they are (as migration 0017
+    made them for the users before it)."""
+    return sa.select(
+        users.c.id, _channel_of(users.c.phone), users.c.phone, users.c.opted_out, users.c.created_at
+    ).where(phones)
 
 
 _ADDRESS_COLUMNS = ("user_id", "channel", "address", "opted_out", "created_at")

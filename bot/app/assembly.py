@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.app.channels import build_channels
 from bot.app.runtime import METRICS, RUNTIME, Runtime
 from bot.app.startup import check_folders, open_db
-from bot.core.channel import Channel, Transport
+from bot.core.channel import Channel, FitsOne, MediaSource, MediaSources, Transport, Transports
 from bot.core.config import Config
 from bot.core.dburl import is_sqlite as db_is_sqlite
 from bot.core.deps import Deps, Services
@@ -150,11 +150,20 @@ async def _start(
     stack.push_async_callback(notifier.stop)
     wakeup = _Wakeup()
     deps = Deps(config=config, db=db, http=http, wake_sender=wakeup, clock=clock, metrics=metrics)
-    # one channel today (SMS); the next ones share the pipeline, the sender routing by channel
-    (channel,) = channels
-    parts = await stack.enter_async_context(channel.lifespan(deps))
-    transport: Transport = parts.transport
-    services = Services(transport=transport, media_source=parts.media, fits_one=channel.fits_one)
+    # every open channel's transport and media; replies go by their address's channel
+    by_channel: dict[str, Transport] = {}
+    media: list[MediaSource] = []
+    length_rules: dict[str, FitsOne] = {}
+    for channel in channels:
+        parts = await stack.enter_async_context(channel.lifespan(deps))
+        for name, rule in channel.length_rules.items():
+            by_channel[name], length_rules[name] = parts.transport, rule
+        if parts.media is not None:
+            media.append(parts.media)
+    transport: Transport = Transports(by_channel)
+    services = Services(
+        transport=transport, media_source=MediaSources(media) if media else None, length_rules=length_rules
+    )
     deps = dataclasses.replace(deps, services=services)
     owner = new_owner_id()  # this process's claims and heartbeats (bot/pipeline/leases.py)
     leases = Leases(deps, owner)

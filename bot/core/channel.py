@@ -3,13 +3,13 @@
 A channel (bot/channels/<name>/) says how messages arrive (its routes, verification, and parsing
 into a channel-neutral inbox row whose sender is an `Address`), how a reply leaves (`Transport`:
 sent, retry after, refused, recipient gone), how media is fetched and released (`MediaSource`),
-and its length rule (`fits_one`: SMS counts GSM-7 segments, others characters). Everything above
+and its length rules (`length_rules`: SMS counts GSM-7 segments, others characters). Everything above
 the channel speaks these types; none of it names Twilio, a phone number or a MessageSid.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -20,19 +20,39 @@ if TYPE_CHECKING:
     from bot.core.deps import Deps
 
 
+FitsOne = Callable[[str], bool]  # a channel's length rule: whether a reply goes out as one message
+
 SMS = "sms"  # the channel name of SMS and MMS (through Twilio); stored in inbox and outbox rows
+WHATSAPP = "whatsapp"  # WhatsApp through Twilio: `whatsapp:+E164`, as Twilio writes it
+TELEGRAM = "telegram"  # the Telegram Bot API: `telegram:<chat id>`
+PREFIXED = (WHATSAPP, TELEGRAM)  # channels whose stored addresses carry their name in front
 
 
 @dataclass(frozen=True, slots=True)
 class Address:
     """Where a person is reached: a channel's name and the id it knows them by (for SMS, the
-    E.164 number)."""
+    E.164 number; for Telegram, the chat id)."""
 
     channel: str
     id: str
 
+    @property
+    def key(self) -> str:
+        """The address as stored (inbox and outbox rows, the person it belongs to): an SMS
+        number as it is (`+15550001111`), any other with its channel in front
+        (`whatsapp:+15550001111`, Twilio's own form; `telegram:123456`)."""
+        return self.id if self.channel == SMS else f"{self.channel}:{self.id}"
+
     def __str__(self) -> str:
         return f"{self.channel}:{self.id}"
+
+
+def address_of(key: str) -> Address:
+    """The address a stored `key` names (`Address.key` read back)."""
+    channel, colon, rest = key.partition(":")
+    if colon and channel in PREFIXED:
+        return Address(channel, rest)
+    return Address(SMS, key)
 
 
 @dataclass(frozen=True)
@@ -133,13 +153,13 @@ class ChannelParts:
 
 class Channel(Protocol):
     """One way people text the bot. Adding one is a folder under bot/channels/, its config
-    section and one line in bot/app/channels.py."""
+    section and one line in bot/app/channels.py. `length_rules`: for each kind of address it
+    serves (Twilio: "sms" and "whatsapp"), whether a reply goes out as one message (SMS: one
+    GSM-7 segment, billed per segment; WhatsApp 1,600 characters; Telegram 4,096); its transport
+    sends to all of them."""
 
     name: str
-
-    def fits_one(self, text: str) -> bool:
-        """Whether a reply goes out as one message (SMS: one GSM-7 segment; billed per segment)."""
-        ...
+    length_rules: Mapping[str, FitsOne]
 
     def add_routes(self, app: web.Application) -> None:
         """Its webhooks (a `worker` process adds none)."""
@@ -150,27 +170,90 @@ class Channel(Protocol):
         ...
 
 
-FitsOne = Callable[[str], bool]
-
-
 def fits_160(text: str) -> bool:
     """A length rule that counts characters (160, one SMS's worth): the default until a channel
     gives its own."""
     return len(text) <= 160
 
 
+def fits_characters(limit: int) -> FitsOne:
+    """A length rule that counts characters: channels without segments (WhatsApp, Telegram)."""
+
+    def fits(text: str) -> bool:
+        return len(text) <= limit
+
+    return fits
+
+
+class Transports:
+    """The open channels' transports as one: a reply goes by its address's channel (the
+    address, `Address.key`, is handed on whole). An address of a channel that is not open (its
+    configuration was removed) is refused, not retried."""
+
+    def __init__(self, by_channel: Mapping[str, Transport]) -> None:
+        self._by_channel = dict(by_channel)
+        # False when any only logs (development): its rows keep their links for `textwire chat`
+        self.delivers = all(t.delivers for t in self._by_channel.values())
+
+    def _for(self, to: str) -> Transport:
+        channel = address_of(to).channel
+        transport = self._by_channel.get(channel)
+        if transport is None:
+            raise SendError(f"the {channel} channel is not open", status=410)
+        return transport
+
+    async def send(self, to: str, body: str) -> Sent:
+        return await self._for(to).send(to, body)
+
+    async def find(self, to: str, body: str, since: float) -> list[Sent]:
+        return await self._for(to).find(to, body, since)
+
+
+class MediaSources:
+    """The open channels' media sources as one: a reference goes to the source that owns it."""
+
+    def __init__(self, sources: Sequence[MediaSource]) -> None:
+        assert sources, "at least one channel has media"
+        self._sources = list(sources)
+
+    def _for(self, ref: str) -> MediaSource:
+        for source in self._sources:
+            if source.owns(ref):
+                return source
+        return self._sources[0]  # which refuses it in its own words (SMS: not Twilio's)
+
+    def owns(self, ref: str) -> bool:
+        return any(source.owns(ref) for source in self._sources)
+
+    def open(self, ref: str) -> AbstractAsyncContextManager[MediaStream]:
+        return self._for(ref).open(ref)
+
+    async def release(self, ref: str) -> bool:
+        for source in self._sources:
+            if source.owns(ref):
+                return await source.release(ref)
+        return False
+
+
 __all__ = [
+    "PREFIXED",
     "SMS",
+    "TELEGRAM",
+    "WHATSAPP",
     "Address",
     "Channel",
     "ChannelParts",
     "FitsOne",
     "MediaRefused",
     "MediaSource",
+    "MediaSources",
     "MediaStream",
     "MediaUnavailable",
     "SendError",
     "Sent",
     "Transport",
+    "Transports",
+    "address_of",
     "fits_160",
+    "fits_characters",
 ]

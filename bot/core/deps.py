@@ -8,7 +8,7 @@ not started); nothing is looked up by a string.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,13 +32,19 @@ if TYPE_CHECKING:
 class Services:
     transport: Transport | None = None  # how replies leave (Twilio, or the log in development)
     media_source: MediaSource | None = None  # the channel's media: fetched, then released
-    fits_one: FitsOne = fits_160  # the channel's length rule (SMS: one GSM-7 segment)
+    # each kind of address's length rule (SMS: one GSM-7 segment; WhatsApp, Telegram: characters)
+    length_rules: Mapping[str, FitsOne] = field(default_factory=dict)
     cipher: TokenCipher | None = None  # tokens at rest (bot/features/x/link.py)
     x: XAccounts | None = None  # posting to X; None when x.client_id is empty
     link_signer: LinkSigner | None = None  # gallery and local media links (bot/features/receipts/gallery.py)
     media_store: MediaStore | None = None  # receipts' photos (bot/features/receipts/media.py)
     media_pipeline: MediaPipeline | None = None  # fetch, check and clean receipts' photos
     ocr: OcrReader | None = None  # receipt totals (bot/ocr); None when media.ocr is off
+
+    def fits(self, channel: str) -> FitsOne:
+        """The length rule of replies to an address of `channel`: whether one goes out as one
+        message (160 characters when no open channel states its own)."""
+        return self.length_rules.get(channel, fits_160)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
     users of a whole claimed batch in one query (`users.senders`) and sets `ctx.user` and
     `ctx.data["new_user"]` before the middlewares run; anything else (a test feeding the
     dispatcher directly) gets them here."""
-    if ctx.has_user and ctx.user.phone == msg.sender.id:
+    if ctx.has_user and ctx.user.phone == msg.sender.key:
         created = bool(ctx.data.get("new_user"))
     else:
         async with ctx.deps.db.tx() as conn:
-            ctx.user, created = await users.get_or_create(conn, msg.sender.id, ctx.deps.now())
+            ctx.user, created = await users.get_or_create(conn, msg.sender.key, ctx.deps.now())
         ctx.data["new_user"] = created
     if created:
         ctx.log.info("user.created")
@@ -37,7 +37,7 @@ async def rate_limit(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRes
     count = ctx.data.get("handled_recently")  # the worker counts for the whole batch at claim time
     if not isinstance(count, int):
         async with ctx.deps.db.read() as conn:
-            count = await inbox.handled_since(conn, msg.sender.id, now - WINDOW)
+            count = await inbox.handled_since(conn, msg.sender.key, now - WINDOW)
     if count < limit:
         return await handler(msg, ctx)
     notice = None

@@ -175,7 +175,7 @@ async def _rows(msg: Inbound, ctx: Context, now: float) -> list[Logged]:
     logged_before: list[Logged] | None = ctx.data.get(RECENT_KEY)
     if logged_before is None:  # not read with a claim (a test feeding the dispatcher)
         async with ctx.deps.db.read() as conn:
-            logged_before = (await recent(conn, [msg.sender.id], now))[msg.sender.id]
+            logged_before = (await recent(conn, [msg.sender.key], now))[msg.sender.key]
     return [r for r in logged_before if r.message_sid != msg.external_id]
 
 
@@ -196,7 +196,7 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     if not replies:
         return replies
     now = ctx.deps.now()
-    phone = msg.sender.id
+    phone = msg.sender.key
     rows = await _rows(msg, ctx, now)
     verdict = ctx.data.setdefault(VERDICT_KEY, Verdict())
     digest = body_digest(msg)

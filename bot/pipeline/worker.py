@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from bot.core.channel import SMS, Address
+from bot.core.channel import address_of
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
 from bot.core.logs import get_logger, mask_phone
@@ -68,7 +68,7 @@ def inbound_from_row(row: sa.Row[Any]) -> Inbound:
     return Inbound(
         id=id_,
         external_id=message_sid,
-        sender=Address(SMS, from_phone),
+        sender=address_of(from_phone),
         recipient=to_phone,
         body=body,
         media=()
@@ -126,10 +126,10 @@ class Worker(ClaimLoop[Claim, Outcome]):
         if not rows:
             return []
         messages = [inbound_from_row(row) for row in rows]
-        phones = {m.sender.id for m in messages}
+        phones = {m.sender.key for m in messages}
         known = await users.senders(conn, phones, now=now, since=now - WINDOW)
         logged = await replyguard.recent(conn, phones, now)
-        return [Claim(m, known.get(m.sender.id), logged.get(m.sender.id)) for m in messages]
+        return [Claim(m, known.get(m.sender.key), logged.get(m.sender.key)) for m in messages]
 
     def task_name(self, item: Claim) -> str:
         return f"handle-{item.msg.external_id}"
@@ -185,7 +185,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
     async def _handle(
         self, msg: Inbound, sender: users.Sender | None = None, logged: list[replyguard.Logged] | None = None
     ) -> None:
-        structlog.contextvars.bind_contextvars(message_sid=msg.external_id, sender=mask_phone(msg.sender.id))
+        structlog.contextvars.bind_contextvars(message_sid=msg.external_id, sender=mask_phone(msg.sender.key))
         ctx = Context(deps=self.deps, log=log.bind())
         if sender is not None:
             ctx.user = sender.user
@@ -226,7 +226,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             ),
             replies=[
                 outbox.NewReply(
-                    to=msg.sender.id,
+                    to=msg.sender.key,
                     body=reply.text,
                     redact=reply.redact,
                     dedupe_key=reply_key(msg, i),
@@ -259,7 +259,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         notice = (
             [
                 outbox.NewReply(
-                    to=msg.sender.id,
+                    to=msg.sender.key,
                     body=defer.notice,
                     dedupe_key=f"{msg.external_id}:{defer.notice_key}",
                     inbox_id=msg.id,

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from bot.core.channel import address_of
 from bot.features.ledger.book import room_ledger
 from storage import inbox, outbox, rooms, schema, users
 from storage.crypto import TokenCipher, generate_key
@@ -258,8 +259,9 @@ async def at_0016(url: str) -> tuple[Database, sa.MetaData, dict[str, Any]]:
 
 
 async def check_addresses(db: Database) -> None:
-    """Every user with a number has exactly its "sms" address, opted out as the user is, since
-    the user was created; the former member's row has none."""
+    """Every user with a number has exactly its address, under its channel ("sms", and since
+    0018 "whatsapp" for a whatsapp: one), opted out as the user is, since the user was created;
+    the former member's row has none."""
     async with db.read() as conn:
         people = (await conn.execute(sa.text("SELECT id, phone, opted_out, created_at FROM users"))).all()
         found = (
@@ -268,7 +270,13 @@ async def check_addresses(db: Database) -> None:
             )
         ).all()
     expected = sorted(
-        (p.id, "sms", p.phone, bool(p.opted_out), p.created_at)
+        (
+            p.id,
+            "whatsapp" if p.phone.startswith("whatsapp:") else "sms",
+            p.phone,
+            bool(p.opted_out),
+            p.created_at,
+        )
         for p in people
         if not p.phone.startswith("former:")
     )
@@ -293,7 +301,7 @@ async def test_0017_keeps_every_row_and_gives_each_person_their_sms_address(empt
         assert all(before.values()), before  # every table of 0016 has rows
 
         await db.migrate()  # as `textwire migrate` does: to the newest revision
-        assert await db.revision() == head_revision() == "0017"
+        assert await db.revision() == head_revision()  # 0017, and the revisions after it
         assert await snapshot(db, tables) == before
         await check_addresses(db)
         await check_channels(db)
@@ -366,7 +374,7 @@ async def test_todays_code_reads_what_0017_migrated(empty_url: str) -> None:
         await db.migrate()
         async with db.tx() as conn:
             for phone in (ALICE, BOB, CAROL, DAVE):
-                by_address = await users.get_by_address(conn, "sms", phone)
+                by_address = await users.get_by_address(conn, address_of(phone).channel, phone)
                 assert by_address is not None
                 assert by_address == await users.get_by_phone(conn, phone)
             assert await users.get_by_address(conn, "sms", FORMER) is None

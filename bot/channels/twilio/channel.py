@@ -1,11 +1,11 @@
-"""The SMS/MMS channel through Twilio: the webhooks, the Messages API (or the log in development
-mode), MMS media, and GSM-7 segments as its length rule."""
+"""The SMS/MMS and WhatsApp channel through Twilio: the webhooks, the Messages API (or the log in
+development mode), MMS media, and its length rules (SMS: GSM-7 segments)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
@@ -14,7 +14,7 @@ from bot.channels.twilio.media import TwilioMedia
 from bot.channels.twilio.rest import LogTransport, TwilioTransport
 from bot.channels.twilio.segments import fits_one_segment
 from bot.channels.twilio.signature import SignatureChecker
-from bot.core.channel import SMS, ChannelParts, Transport
+from bot.core.channel import SMS, WHATSAPP, ChannelParts, FitsOne, Transport, fits_characters
 from bot.core.config import Config
 from bot.core.deps import Deps
 from bot.core.devmode import twilio_auth_token
@@ -28,8 +28,8 @@ class TwilioChannel:
         self._transport = transport  # tests hand in their own
         self.checker = SignatureChecker("")  # the account's token, read when the app starts
 
-    def fits_one(self, text: str) -> bool:
-        return fits_one_segment(text)
+    # SMS: one GSM-7 segment (billed per segment); WhatsApp has no segments: 1,600 characters
+    length_rules: Mapping[str, FitsOne] = {SMS: fits_one_segment, WHATSAPP: fits_characters(1600)}
 
     def add_routes(self, app: web.Application) -> None:
         webhook.add_routes(app, self)

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from bot.channels.twilio.phones import valid_sender
-from bot.core.channel import SMS, Address
+from bot.core.channel import address_of
 from bot.core.logs import get_logger, mask_phone
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
@@ -131,7 +131,7 @@ async def _message_from(
     probe = Inbound(
         id=0,
         external_id=sid,
-        sender=Address(SMS, from_phone),
+        sender=address_of(from_phone),
         recipient=to_phone,
         body=body,
         media=tuple(Media(i, url, ctype) for i, (url, ctype) in enumerate(media)),

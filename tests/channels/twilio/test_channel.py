@@ -1,4 +1,5 @@
-"""The Twilio channel keeps to the seam: its name, its length rule (one GSM-7 segment), and its
+"""The Twilio channel keeps to the seam: its name, its length rules (SMS: one GSM-7 segment;
+WhatsApp: 1,600 characters), and its
 parts (a transport and a media source) opened for the app's life."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import aiohttp
 from bot.channels.twilio.channel import TwilioChannel
 from bot.channels.twilio.media import TwilioMedia
 from bot.channels.twilio.rest import LogTransport
-from bot.core.channel import SMS, Channel, ChannelParts
+from bot.core.channel import SMS, WHATSAPP, Channel, ChannelParts
 from bot.core.config import Config, ServerConfig
 from bot.core.deps import Deps
 
@@ -17,11 +18,16 @@ async def test_the_twilio_channel_keeps_to_the_seam(tmp_path) -> None:  # type: 
     config = Config(server=ServerConfig(data_dir=str(tmp_path)))
     channel: Channel = TwilioChannel(config)
     assert channel.name == SMS
-    assert channel.fits_one("a" * 160)
-    assert not channel.fits_one("a" * 161)
-    assert channel.fits_one("€" * 80)  # GSM-7's extension table: two septets each
-    assert not channel.fits_one("€" * 81)
-    assert not channel.fits_one("ж")  # not GSM-7 at all: every reply is written to fit one GSM-7 segment
+    assert set(channel.length_rules) == {SMS, WHATSAPP}
+    fits = channel.length_rules[SMS]
+    assert fits("a" * 160)
+    assert not fits("a" * 161)
+    assert fits("€" * 80)  # GSM-7's extension table: two septets each
+    assert not fits("€" * 81)
+    assert not fits("ж")  # not GSM-7 at all: every reply is written to fit one GSM-7 segment
+    whatsapp = channel.length_rules[WHATSAPP]  # no segments: characters
+    assert whatsapp("ж" * 1600)
+    assert not whatsapp("a" * 1601)
     async with aiohttp.ClientSession() as http:
         deps = Deps(config=config, db=None, http=http)  # type: ignore[arg-type]
         async with channel.lifespan(deps) as parts:
