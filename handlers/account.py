@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from bot.core.logs import mask_phone
+from bot.core.logs import mask_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from storage import ledger, users
@@ -50,7 +50,7 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
         await service.revoke_and_delete(user.id)
     async with ctx.deps.db.tx() as conn:
         # their place in the ledgers stays, under the name their rooms knew: debts stay payable
-        kept = await ledger.keep_former(conn, user.id, mask_phone(user.phone), ctx.deps.now())
+        kept = await ledger.keep_former(conn, user.id, mask_address(user.phone), ctx.deps.now())
         await users.delete(conn, user.id)  # memberships, tokens, links cascade; receipts stay
         if user.opted_out:  # keep the carrier opt-out: nothing may be sent to this number
             await users.set_opted_out(conn, user.phone, True, ctx.deps.now())

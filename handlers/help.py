@@ -78,6 +78,20 @@ def help_text(ctx: Context) -> str:
     return _help_text_of(ctx.help_entries)
 
 
+@functools.lru_cache(maxsize=8)
+def _full_text_of(help_entries: tuple[str, ...]) -> str:
+    lines = [INTRO]
+    lines += [f"{family.title}: {' '.join(entries)}" for family, entries in _families_of(help_entries)]
+    return "\n".join([*lines, OUTRO])
+
+
+def help_for(msg: Inbound, ctx: Context) -> str:
+    """Every command, a family a line, where the sender's channel takes it in one message
+    (Telegram: 4,096 characters); else the one-segment `help_text`."""
+    full = _full_text_of(ctx.help_entries)
+    return full if ctx.deps.services.fits(msg.sender.channel)(full) else help_text(ctx)
+
+
 def family_text(ctx: Context, word: str) -> str:
     """The commands of the family `word` (or of the family holding the command `word`)."""
     wanted = word.lstrip("\\/").upper()
@@ -93,7 +107,20 @@ def family_text(ctx: Context, word: str) -> str:
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
     if ctx.args:
         return Reply(family_text(ctx, ctx.args[0]), kind="help")
-    return Reply(help_text(ctx), kind="help")
+    return Reply(help_for(msg, ctx), kind="help")
+
+
+WELCOME = "Welcome to textwire!"
+
+
+@router.command("START", args=(0, 99), help="")
+async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
+    """Telegram's /start (a chat's first message; a deep link's payload is ignored): the welcome,
+    then the help."""
+    text = f"{WELCOME} {help_for(msg, ctx)}"
+    if not ctx.deps.services.fits(msg.sender.channel)(text):  # SMS: one segment
+        text = f"{WELCOME} Send \\HELP for the commands."
+    return Reply(text, kind="help")
 
 
 @fallback.message(any_command)

@@ -21,7 +21,7 @@ from typing import Any
 from bot.core.channel import FitsOne
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
-from bot.core.logs import mask_phone
+from bot.core.logs import mask_address
 from bot.features.ledger.book import room_ledger
 from bot.features.ledger.intake import read_amount, saved_replies
 from bot.features.ledger.money import Amount, Currency, caption_amount, currency_or_default
@@ -188,7 +188,7 @@ async def _save(
                     id=receipt_id,
                     room_id=room.id,
                     uploader_id=user_id,
-                    uploader_phone_masked=mask_phone(msg.sender.key),
+                    uploader_phone_masked=mask_address(msg.sender.key),
                     message_sid=msg.external_id,
                     media_index=item.index,
                     object_key=key,
@@ -198,6 +198,7 @@ async def _save(
                     caption=caption,
                     created_at=msg.received_at or deps.now(),  # a message's photos share its time
                     twilio_media_url=item.url,
+                    channel=msg.sender.channel,
                 ),
             )
             if inserted:

@@ -188,7 +188,9 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
     if not mine:
         return NOT_IN_ROOM
     return rooms_reply(
-        [r.name for r in mine], active.name if active is not None else None, fits=ctx.deps.services.fits(msg.sender.channel)
+        [r.name for r in mine],
+        active.name if active is not None else None,
+        fits=ctx.deps.services.fits(msg.sender.channel),
     )
 
 

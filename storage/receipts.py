@@ -35,7 +35,8 @@ class NewReceipt:
     sha256: str
     caption: str
     created_at: float
-    twilio_media_url: str | None
+    twilio_media_url: str | None  # the channel's media reference (SMS: Twilio's media URL)
+    channel: str = "sms"  # the channel the photo came in on
 
 
 async def existing(conn: AsyncConnection, message_sid: str) -> dict[int, sa.Row[tuple[object, ...]]]:
@@ -61,6 +62,7 @@ async def insert(conn: AsyncConnection, receipt: NewReceipt) -> bool:
             caption=receipt.caption,
             created_at=receipt.created_at,
             twilio_media_url=receipt.twilio_media_url,
+            channel=receipt.channel,
         )
     )
     return bool(result.rowcount == 1)

@@ -33,7 +33,12 @@ from storage import onehop
 from storage.db import Database, open_database
 from tests import pg
 
-pytest_plugins = ["tests.fakes.twilio_rest", "tests.fakes.x_api", "tests.fakes.s3"]
+pytest_plugins = [
+    "tests.fakes.twilio_rest",
+    "tests.fakes.x_api",
+    "tests.fakes.s3",
+    "tests.fakes.telegram_api",
+]
 
 PUBLIC_URL = "https://sms.example.test"
 ALICE = "+15550001111"

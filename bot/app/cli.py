@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
     backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
     backup.add_argument("--config")
+    telegram = sub.add_parser("telegram", help="point Telegram at this server's webhook, or take it away")
+    telegram.add_argument("action", choices=["set-webhook", "delete-webhook"])
+    telegram.add_argument("--config")
     return parser
 
 
@@ -112,6 +115,21 @@ async def _backup(path: str, config: Config) -> int:
     return 0
 
 
+async def _telegram(action: str, config: Config) -> int:
+    from bot.channels.telegram.admin import NotConfigured, TelegramError, delete_webhook, set_webhook
+
+    try:
+        line = await (set_webhook(config) if action == "set-webhook" else delete_webhook(config))
+    except NotConfigured as exc:
+        print(f"textwire telegram: {exc}", file=sys.stderr)
+        return 2
+    except TelegramError as exc:
+        print(f"textwire telegram: Telegram said no: {exc}", file=sys.stderr)
+        return 1
+    print(line)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keys" and args.action == "generate":
@@ -131,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.app.chat import run_chat
 
         return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text))
+    if args.command == "telegram":
+        configure_logging("warning", "console", sys.stderr)
+        return asyncio.run(_telegram(args.action, config))
     if args.command == "backup":  # stdout: its one line, for scripts; warnings to stderr
         configure_logging("warning", "console", sys.stderr)
         return asyncio.run(_backup(args.path, config))

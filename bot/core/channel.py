@@ -26,6 +26,9 @@ SMS = "sms"  # the channel name of SMS and MMS (through Twilio); stored in inbox
 WHATSAPP = "whatsapp"  # WhatsApp through Twilio: `whatsapp:+E164`, as Twilio writes it
 TELEGRAM = "telegram"  # the Telegram Bot API: `telegram:<chat id>`
 PREFIXED = (WHATSAPP, TELEGRAM)  # channels whose stored addresses carry their name in front
+# channels where a person who could not be reached (Telegram: the bot was blocked) is reachable
+# again once they write: nobody can message a bot they blocked
+RESUMES_ON_MESSAGE = frozenset({TELEGRAM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +240,7 @@ class MediaSources:
 
 __all__ = [
     "PREFIXED",
+    "RESUMES_ON_MESSAGE",
     "SMS",
     "TELEGRAM",
     "WHATSAPP",

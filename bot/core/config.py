@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -52,6 +53,14 @@ class TwilioConfig:
     messaging_service_sid: str = ""
     api_base: str = "https://api.twilio.com"
     media_hosts: tuple[str, ...] = ("mms.twiliocdn.com", "media.twiliocdn.com")
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    bot_token: str = ""  # empty: the Telegram channel is off (/telegram/webhook 404)
+    webhook_secret: str = ""  # required with a token: X-Telegram-Bot-Api-Secret-Token
+    api_base: str = "https://api.telegram.org"
     timeout_seconds: float = 10.0
 
 
@@ -117,6 +126,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
     x: XConfig = field(default_factory=XConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     s3: S3Config = field(default_factory=S3Config)
@@ -140,6 +150,7 @@ class Config:
 
 
 ROLES = ("all", "web", "worker")
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # keys that went away, with what replaced them
 RETIRED = {("worker", "enabled"): "replaced by server.role: 'web' takes webhooks and runs no worker"}
 
@@ -213,6 +224,7 @@ def _validate(config: Config) -> None:
     for section, key in (
         ("server", "public_url"),
         ("twilio", "api_base"),
+        ("telegram", "api_base"),
         ("x", "api_base"),
         ("x", "authorize_url"),
     ):
@@ -247,6 +259,16 @@ def _validate(config: Config) -> None:
         raise ConfigError("twilio.from_number: set it or twilio.messaging_service_sid to send replies")
     if config.twilio.auth_token and not config.twilio.account_sid:
         raise ConfigError("twilio.account_sid: required when twilio.auth_token is set")
+    if config.telegram.bot_token and not config.telegram.webhook_secret:
+        raise ConfigError(
+            "telegram.webhook_secret: required when telegram.bot_token is set"
+            " (set TEXTWIRE_TELEGRAM_WEBHOOK_SECRET to a long random string)"
+        )
+    secret = config.telegram.webhook_secret
+    if secret and not _TELEGRAM_SECRET.fullmatch(secret):
+        raise ConfigError(
+            "telegram.webhook_secret: 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+        )
 
 
 def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
@@ -348,6 +370,7 @@ __all__ = [
     "S3Config",
     "SecurityConfig",
     "ServerConfig",
+    "TelegramConfig",
     "TwilioConfig",
     "WorkerConfig",
     "XConfig",

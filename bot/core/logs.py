@@ -25,6 +25,8 @@ import structlog
 from structlog.contextvars import STRUCTLOG_KEY_PREFIX
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
+from bot.core.channel import TELEGRAM, address_of
+
 _PHONE = re.compile(r"\+\d{7,15}")
 # keys whose values never reach a log line
 SECRET_KEYS = frozenset(
@@ -55,6 +57,15 @@ def mask_phone(phone: str) -> str:
     if len(phone) <= 6:
         return "*" * len(phone)
     return phone[:2] + "*" * (len(phone) - 6) + phone[-4:]
+
+
+def mask_address(key: str) -> str:
+    """A stored address as members see each other without a `\\NAME`: an SMS or WhatsApp number
+    masked (`+1******1111`), a Telegram chat by its last digits (`Telegram ***4567`)."""
+    address = address_of(key)
+    if address.channel == TELEGRAM:
+        return f"Telegram ***{address.id[-4:]}"
+    return mask_phone(address.id)
 
 
 def mask_phones_in(text: str) -> str:

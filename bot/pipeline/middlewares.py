@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from bot.core.channel import RESUMES_ON_MESSAGE
 from bot.core.errors import Defer
 from bot.pipeline.dispatch import Context, Handler, HandlerResult, Inbound
 from storage import inbox, users
@@ -23,6 +26,13 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
         ctx.data["new_user"] = created
     if created:
         ctx.log.info("user.created")
+    elif ctx.user.opted_out and msg.sender.channel in RESUMES_ON_MESSAGE:
+        # Telegram: the bot hears nothing from a chat that blocked it, so a message means it was
+        # unblocked: replies go there again (a STOP in this very message opts it out again)
+        async with ctx.deps.db.tx() as conn:
+            await users.set_opted_out(conn, msg.sender.key, False, ctx.deps.now())
+        ctx.user = dataclasses.replace(ctx.user, opted_out=False)
+        ctx.log.info("user.resumed", channel=msg.sender.channel)
     return await handler(msg, ctx)
 
 

@@ -18,7 +18,7 @@ import structlog
 
 from bot.core.channel import SendError, Sent, Transport
 from bot.core.deps import Deps
-from bot.core.logs import get_logger, mask_phone
+from bot.core.logs import get_logger, mask_address
 from bot.core.metrics import Metrics
 from bot.pipeline.claimloop import ClaimLoop
 from bot.pipeline.worker import backoff
@@ -112,7 +112,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         return outcome.mark.id
 
     async def handle(self, item: Send) -> None:
-        structlog.contextvars.bind_contextvars(outbox_id=item.id, to=mask_phone(item.to))
+        structlog.contextvars.bind_contextvars(outbox_id=item.id, to=mask_address(item.to))
         try:
             if item.opted_out:
                 await self.commit(

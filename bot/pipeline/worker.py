@@ -22,7 +22,7 @@ import structlog
 from bot.core.channel import address_of
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
-from bot.core.logs import get_logger, mask_phone
+from bot.core.logs import get_logger, mask_address, mask_phone
 from bot.core.metrics import Metrics
 from bot.pipeline import replyguard
 from bot.pipeline.claimloop import ClaimLoop
@@ -185,7 +185,9 @@ class Worker(ClaimLoop[Claim, Outcome]):
     async def _handle(
         self, msg: Inbound, sender: users.Sender | None = None, logged: list[replyguard.Logged] | None = None
     ) -> None:
-        structlog.contextvars.bind_contextvars(message_sid=msg.external_id, sender=mask_phone(msg.sender.key))
+        structlog.contextvars.bind_contextvars(
+            message_sid=msg.external_id, sender=mask_address(msg.sender.key)
+        )
         ctx = Context(deps=self.deps, log=log.bind())
         if sender is not None:
             ctx.user = sender.user

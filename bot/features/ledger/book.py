@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import FitsOne
-from bot.core.logs import mask_phone
+from bot.core.logs import mask_address
 from bot.features.ledger.money import Currency, currency_or_default
 from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_equally
 from storage import ledger as store
@@ -47,7 +47,7 @@ def display_names(people: list[store.Member]) -> dict[Party, str]:
         elif p.name:
             names[p.user_id] = f"{p.name} ({p.phone[-4:]})"
         else:
-            names[p.user_id] = mask_phone(p.phone)
+            names[p.user_id] = mask_address(p.phone)
     return names
 
 

@@ -31,7 +31,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from bot.core.config import Config
 from bot.core.deps import Services
 from bot.core.feature import Feature, Starting
-from bot.core.logs import get_logger, mask_phone
+from bot.core.logs import get_logger, mask_address
 from bot.features.x.accounts import XAccounts, x_accounts
 from bot.features.x.client import XClient, XError, new_pkce, new_state
 from bot.gateway import pages
@@ -148,7 +148,7 @@ async def link_page(request: web.Request) -> web.Response:
         cookie = secrets.token_urlsafe(32)
     response = pages.render(
         "confirm.html",
-        title=f"Connect X to {mask_phone(state.phone)}?",
+        title=f"Connect X to {mask_address(state.phone)}?",
         message="You will be sent to X to approve. textwire posts only what this phone texts.",
         button="Connect X",
         field=CONFIRM_FIELD,

@@ -1,0 +1,44 @@
+"""The Telegram Bot API channel: the webhook, `sendMessage`, photos through `getFile`, and 4,096
+characters as its length rule (no segments). On only when `telegram.bot_token` is set."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from bot.channels.telegram import webhook
+from bot.channels.telegram.api import TelegramApi, bot_id
+from bot.channels.telegram.media import TelegramMedia
+from bot.channels.telegram.transport import TelegramTransport
+from bot.core.channel import TELEGRAM, ChannelParts, FitsOne, Transport, fits_characters
+from bot.core.config import Config
+from bot.core.deps import Deps
+
+MAX_CHARACTERS = 4096  # sendMessage's limit
+
+
+class TelegramChannel:
+    name = TELEGRAM
+    length_rules: Mapping[str, FitsOne] = {TELEGRAM: fits_characters(MAX_CHARACTERS)}
+
+    def __init__(self, config: Config, transport: Transport | None = None) -> None:
+        self.config = config
+        self._transport = transport  # tests hand in their own
+        self.secret = config.telegram.webhook_secret.encode("utf-8")
+        self.bot_id = bot_id(config.telegram.bot_token)
+
+    def add_routes(self, app: web.Application) -> None:
+        webhook.add_routes(app, self)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, deps: Deps) -> AsyncIterator[ChannelParts]:
+        api = TelegramApi(deps.http, self.config.telegram)
+        transport = self._transport if self._transport is not None else TelegramTransport(api)
+        yield ChannelParts(
+            transport=transport, media=TelegramMedia(api, self.config.telegram.timeout_seconds)
+        )
+
+
+__all__ = ["MAX_CHARACTERS", "TelegramChannel"]

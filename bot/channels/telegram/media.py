@@ -1,0 +1,82 @@
+"""Photos and documents sent to the bot: `getFile` for the file's path, then
+`GET {api_base}/file/bot<token>/<file_path>` (https://core.telegram.org/bots/api#getfile). The
+receipts feature judges and cleans the bytes, with the same size caps and byte sniffing as MMS.
+
+- a connection error, timeout, 429 or 5xx is an outage (`MediaUnavailable`): the message is
+  kept and retried; a file Telegram will not give (gone, over the 20 MB a bot may download)
+  refuses that one item (`MediaRefused`);
+- nothing is deleted afterwards: a bot cannot delete a user's file at Telegram (releasing
+  is done at once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from bot.channels.telegram.api import TelegramApi, TelegramError
+from bot.channels.telegram.updates import MEDIA_PREFIX
+from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable
+
+CHUNK = 64 * 1024
+GONE = "Telegram could not give it to us"
+
+
+def _unavailable_or_refused(exc: TelegramError) -> Exception:
+    if exc.status is None or exc.status == 429 or exc.status >= 500:
+        return MediaUnavailable(str(exc))
+    return MediaRefused(GONE, str(exc), short="gone at Telegram")
+
+
+async def _chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            yield chunk
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise MediaUnavailable(type(exc).__name__) from None
+
+
+class TelegramMedia:
+    """The `MediaSource` of the Telegram channel: "tgfile:<file_id>" is an item's reference."""
+
+    def __init__(self, api: TelegramApi, timeout_seconds: float) -> None:
+        self.api = api
+        self._timeout = aiohttp.ClientTimeout(
+            total=max(60.0, timeout_seconds * 6), connect=timeout_seconds, sock_read=timeout_seconds
+        )
+
+    def owns(self, ref: str) -> bool:
+        return ref.startswith(MEDIA_PREFIX) and len(ref) > len(MEDIA_PREFIX)
+
+    @contextlib.asynccontextmanager
+    async def open(self, ref: str) -> AsyncIterator[MediaStream]:
+        if not self.owns(ref):
+            raise MediaRefused(GONE, "not a Telegram file reference", short="gone at Telegram")
+        try:
+            described = await self.api.call("getFile", {"file_id": ref[len(MEDIA_PREFIX) :]})
+        except TelegramError as exc:
+            raise _unavailable_or_refused(exc) from None
+        path = described.get("file_path") if isinstance(described, dict) else None
+        if not isinstance(path, str) or not path:
+            raise MediaRefused(GONE, "getFile gave no file_path", short="gone at Telegram")
+        try:
+            async with self.api.http.get(
+                self.api.file_url(path), allow_redirects=False, timeout=self._timeout
+            ) as resp:
+                if resp.status == 429 or resp.status >= 500:
+                    raise MediaUnavailable(f"HTTP {resp.status}")
+                if resp.status != 200:
+                    raise MediaRefused(GONE, f"HTTP {resp.status}", short="gone at Telegram")
+                yield MediaStream(length=resp.content_length, chunks=_chunks(resp))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise MediaUnavailable(type(exc).__name__) from None
+
+    async def release(self, ref: str) -> bool:
+        """Nothing to do: a bot cannot delete a user's file at Telegram, so there is no copy of
+        ours to clean up (True: done, never retried)."""
+        return self.owns(ref)
+
+
+__all__ = ["TelegramMedia"]

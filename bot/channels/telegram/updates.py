@@ -1,0 +1,100 @@
+"""Telegram Updates as inbox rows (https://core.telegram.org/bots/api#update).
+
+An Update with a `message` becomes one inbox row: its sender's address is the chat
+(`telegram:<chat id>`, where replies go), its id `tg<bot id>-<update_id>` (Telegram's retries and
+replays carry the same update_id, so the inbox's insert-or-ignore makes them no-ops; the bot's
+id keeps a new bot's update_ids apart from an old one's). The text, or else the caption, is the
+body; a command's `@botname` (`/join@textwire_bot house pw`, as groups send it) is dropped.
+Photos come as their largest size (OCR needs the pixels, not a thumbnail); documents that are
+images or PDFs come as they are. Other updates (edits, callbacks, member changes), messages from
+bots and messages with nothing to read (stickers, locations) are not stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core.channel import TELEGRAM, Address
+from storage import inbox
+
+MEDIA_PREFIX = (
+    "tgfile:"  # an inbox row's media reference: "tgfile:<file_id>" (bot/channels/telegram/media.py)
+)
+DOCUMENT_TYPES = ("image/", "application/pdf")
+
+
+class NotAnUpdate(ValueError):
+    """The body is JSON but not a Telegram Update (400)."""
+
+
+def _command(text: str) -> str:
+    """`/join@textwire_bot house pw` -> `/join house pw`."""
+    if not text.startswith("/"):
+        return text
+    first, space, rest = text.partition(" ")
+    name, at, _bot = first.partition("@")
+    return name + space + rest if at else text
+
+
+def _largest(photos: list[Any]) -> dict[str, Any] | None:
+    sizes = [p for p in photos if isinstance(p, dict) and isinstance(p.get("file_id"), str)]
+    if not sizes:
+        return None
+    return max(
+        sizes,
+        key=lambda p: (int(p.get("width") or 0) * int(p.get("height") or 0), int(p.get("file_size") or 0)),
+    )
+
+
+def _media(message: dict[str, Any]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    photos = message.get("photo")
+    if isinstance(photos, list):
+        best = _largest(photos)
+        if best is not None:
+            found.append((MEDIA_PREFIX + best["file_id"], "image/jpeg"))
+    document = message.get("document")
+    if isinstance(document, dict) and isinstance(document.get("file_id"), str):
+        mime = str(document.get("mime_type") or "")
+        if mime.startswith(DOCUMENT_TYPES):
+            found.append((MEDIA_PREFIX + document["file_id"], mime))
+    return found
+
+
+def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessage | None:
+    """The inbox row of an Update, None for one with nothing to handle; NotAnUpdate when the
+    JSON is not an Update at all."""
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        raise NotAnUpdate("not a Telegram Update: no update_id")
+    message = update.get("message")
+    if message is None:
+        return None  # an edit, a callback, a member change: nothing we answer
+    if not isinstance(message, dict):
+        raise NotAnUpdate("message is not an object")
+    chat = message.get("chat")
+    if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):
+        raise NotAnUpdate("message.chat.id missing")
+    sender = message.get("from")
+    if isinstance(sender, dict) and sender.get("is_bot") is True:
+        return None  # another bot: answering it could start a loop
+    text = message.get("text")
+    caption = message.get("caption")
+    body = text if isinstance(text, str) and text else caption if isinstance(caption, str) else ""
+    media = _media(message)
+    if not body.strip() and not media:
+        return None  # a sticker, a location, a poll: nothing to read
+    return inbox.NewMessage(
+        message_sid=f"tg{bot}-{update['update_id']}"[:64],
+        account_sid="",
+        from_phone=Address(TELEGRAM, str(chat["id"])).key,
+        to_phone=f"{TELEGRAM}:{bot}"[:32],
+        body=_command(body.replace("\x00", "\ufffd")),  # PostgreSQL's text holds no NUL
+        media=tuple(media),
+        opt_out_type="",
+        idempotency_token=None,
+        priority=0,
+        received_at=now,
+    )
+
+
+__all__ = ["MEDIA_PREFIX", "NotAnUpdate", "message_from_update"]

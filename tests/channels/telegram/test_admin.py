@@ -1,0 +1,94 @@
+"""`textwire telegram set-webhook | delete-webhook`, as a real process, against a local fake of the
+Bot API: the URL, the secret and the updates asked for; what Telegram answered; no token; a
+token Telegram refuses; and the configuration's rule that a token needs a secret."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests import ROOT
+from tests.fakes.telegram_api import FakeTelegram
+
+CONFIG = str(ROOT / "config.toml")
+
+
+async def textwire(tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    environment.update(
+        {
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_SERVER_PUBLIC_URL": "https://bot.example",
+        }
+    )
+    environment.update(env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        "--config",
+        CONFIG,
+        cwd=tmp_path,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def telegram_env(fake: FakeTelegram, **changes: str) -> dict[str, str]:
+    env = {
+        "TEXTWIRE_TELEGRAM_BOT_TOKEN": fake.token,
+        "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET": fake.secret,
+        "TEXTWIRE_TELEGRAM_API_BASE": fake.api_base,
+    }
+    env.update(changes)
+    return env
+
+
+async def test_set_webhook_points_telegram_here_and_delete_takes_it_away(
+    tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    code, out, err = await textwire(tmp_path, "telegram", "set-webhook", **telegram_env(fake_telegram))
+    assert (code, err) == (0, "")
+    assert out == "Telegram sends this bot's messages to https://bot.example/telegram/webhook\n"
+    assert fake_telegram.webhook == {
+        "url": "https://bot.example/telegram/webhook",
+        "secret_token": fake_telegram.secret,
+        "allowed_updates": ["message"],
+    }
+    code, out, _ = await textwire(tmp_path, "telegram", "delete-webhook", **telegram_env(fake_telegram))
+    assert code == 0
+    assert "no longer" in out
+    assert fake_telegram.webhook is None
+
+
+async def test_without_a_token_it_says_what_to_set(tmp_path: Path) -> None:
+    code, out, err = await textwire(tmp_path, "telegram", "set-webhook")
+    assert (code, out) == (2, "")
+    assert "TEXTWIRE_TELEGRAM_BOT_TOKEN" in err
+
+
+async def test_a_token_telegram_refuses_is_said_without_the_token(
+    tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    env = telegram_env(fake_telegram, TEXTWIRE_TELEGRAM_BOT_TOKEN="123:not-the-token")
+    code, out, err = await textwire(tmp_path, "telegram", "set-webhook", **env)
+    assert (code, out) == (1, "")
+    assert "Unauthorized" in err
+    assert "not-the-token" not in err
+
+
+async def test_a_token_without_a_secret_stops_with_one_line(
+    tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    env = telegram_env(fake_telegram, TEXTWIRE_TELEGRAM_WEBHOOK_SECRET="")
+    code, _, err = await textwire(tmp_path, "telegram", "set-webhook", **env)
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "telegram.webhook_secret: required when telegram.bot_token is set" in err

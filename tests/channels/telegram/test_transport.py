@@ -1,0 +1,105 @@
+"""Replies to Telegram through a local fake of the Bot API: a 429 holds every send for its
+retry_after and the reply still arrives; a chat that blocked the bot gets nothing more (no retry,
+no notice) until it writes again; a wrong token is refused for good; the pacing's slots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.channels.telegram.api import TelegramApi
+from bot.channels.telegram.transport import Pacer, TelegramTransport
+from bot.core.channel import SendError
+from bot.core.config import TelegramConfig
+from tests.channels.telegram.talk import CHAT, OTHER_CHAT, say
+from tests.conftest import Bot, BotFactory, wait_for
+from tests.fakes.telegram_api import FakeTelegram
+
+
+@pytest.fixture
+async def tbot(bot_factory: BotFactory, fake_twilio: Any, fake_telegram: FakeTelegram) -> Bot:
+    return await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+
+
+async def test_a_429_holds_every_send_and_the_reply_still_arrives(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.throttle.append(0.3)
+    await say(tbot, "/help")
+    [sent] = await fake_telegram.wait_for_sent(1)
+    assert sent["chat_id"] == str(CHAT)
+    assert fake_telegram.refused == [("sendMessage", 429)]
+    await tbot.settled()
+    [row] = await tbot.rows("SELECT status, attempts FROM outbox")
+    assert tuple(row) == ("sent", 2)
+
+
+async def test_while_held_no_send_reaches_telegram(fake_telegram: FakeTelegram) -> None:
+    async with aiohttp.ClientSession() as http:
+        transport = TelegramTransport(
+            TelegramApi(http, TelegramConfig(**fake_telegram.section())),
+            Pacer(per_second=1000, chat_seconds=0),
+        )
+        fake_telegram.throttle.append(30)
+        with pytest.raises(SendError) as first:
+            await transport.send(f"telegram:{CHAT}", "one")
+        with pytest.raises(SendError) as second:
+            await transport.send(f"telegram:{OTHER_CHAT}", "two")  # another chat: held too
+    assert (first.value.status, first.value.retry_after, first.value.retryable) == (429, 30, True)
+    assert second.value.status == 429
+    assert 29 < (second.value.retry_after or 0) <= 30
+    assert fake_telegram.calls == ["sendMessage"]  # the second never left
+
+
+async def test_a_chat_that_blocked_the_bot_hears_nothing_until_it_writes_again(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.blocked.add(str(CHAT))
+    sid = await say(tbot, "/help")
+    await tbot.handled(sid)
+    await tbot.settled()
+    assert fake_telegram.refused == [("sendMessage", 403)]  # once: not retried
+    [row] = await tbot.rows("SELECT status, error FROM outbox")
+    assert tuple(row) == ("failed", "recipient opted out")
+    assert await tbot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=f"telegram:{CHAT}")
+
+    fake_telegram.blocked.clear()  # unblocked, and writes again: answered
+    await say(tbot, "/help")
+    [sent] = await fake_telegram.wait_for_sent(1)
+    assert sent["chat_id"] == str(CHAT)
+    assert not await tbot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=f"telegram:{CHAT}")
+
+
+async def test_a_wrong_token_is_refused_for_good(fake_telegram: FakeTelegram) -> None:
+    section = {**fake_telegram.section(), "bot_token": "1:wrong"}
+    async with aiohttp.ClientSession() as http:
+        transport = TelegramTransport(TelegramApi(http, TelegramConfig(**section)), Pacer(chat_seconds=0))
+        with pytest.raises(SendError) as refused:
+            await transport.send(f"telegram:{CHAT}", "hi")
+    assert (refused.value.status, refused.value.retryable) == (401, False)
+    assert "1:wrong" not in str(refused.value)  # the token is never in an error
+
+
+def test_the_pacer_spaces_a_chat_by_a_second_and_all_by_thirty_a_second() -> None:
+    pacer = Pacer(per_second=30, chat_seconds=1.0)
+    assert pacer.slot("a", 100.5) == 100.5
+    assert pacer.slot("a", 100.5) == pytest.approx(101.5)  # the same chat: a second later
+    assert pacer.slot("b", 100.5) == 100.5  # another chat is not held behind it
+    others = [pacer.slot(f"c{n}", 100.5) for n in range(30)]
+    assert others[:28] == [100.5] * 28  # 30 in second 100: a, b and these 28 ...
+    assert others[28:] == [101.0, 101.0]  # ... then the start of the next
+
+
+async def test_replies_to_one_chat_keep_their_order(tbot: Bot, fake_telegram: FakeTelegram) -> None:
+    await say(tbot, "/help")
+    await say(tbot, "/rooms")
+    sent = await fake_telegram.wait_for_sent(2)
+
+    async def both() -> bool:
+        return len(fake_telegram.to(CHAT)) == 2
+
+    await wait_for(both)
+    assert "Rooms:" in sent[0]["text"] or "textwire" in sent[0]["text"]
+    assert sent[0]["text"] != sent[1]["text"]

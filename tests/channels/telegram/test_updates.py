@@ -1,0 +1,98 @@
+"""Telegram Updates as inbox rows: which updates are stored, the address and id they get, the text
+or caption as the body, a command's @botname dropped, photos by their largest size, documents
+that are images or PDFs."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.telegram.updates import MEDIA_PREFIX, NotAnUpdate, message_from_update
+from tests.channels.telegram.talk import CHAT, update
+
+
+def row(payload: object) -> object:
+    return message_from_update(payload, bot="42", now=1000.0)
+
+
+def test_a_message_is_a_row_of_its_chat_keyed_by_bot_and_update_id() -> None:
+    message = row(update("/help", update_id=77))
+    assert message is not None
+    assert (message.message_sid, message.from_phone, message.to_phone, message.body) == (
+        "tg42-77",
+        f"telegram:{CHAT}",
+        "telegram:42",
+        "/help",
+    )
+    assert (message.media, message.received_at, message.account_sid) == ((), 1000.0, "")
+
+
+@pytest.mark.parametrize(
+    ("text", "body"),
+    [
+        ("/join@textwire_bot house pw", "/join house pw"),
+        ("/balance@textwire_bot", "/balance"),
+        ("mail me at a@b.c", "mail me at a@b.c"),
+        ("/start", "/start"),
+    ],
+)
+def test_a_commands_bot_name_is_dropped(text: str, body: str) -> None:
+    message = row(update(text))
+    assert message is not None
+    assert message.body == body
+
+
+def test_the_largest_photo_is_taken_with_the_caption_as_body() -> None:
+    photo = [
+        {"file_id": "small", "width": 90, "height": 60, "file_size": 1000},
+        {"file_id": "large", "width": 1280, "height": 960, "file_size": 90000},
+        {"file_id": "medium", "width": 320, "height": 240, "file_size": 9000},
+    ]
+    message = row(update(photo=photo, caption="$12.00"))
+    assert message is not None
+    assert message.media == ((MEDIA_PREFIX + "large", "image/jpeg"),)
+    assert message.body == "$12.00"
+
+
+@pytest.mark.parametrize(
+    ("mime", "kept"), [("application/pdf", True), ("image/png", True), ("application/zip", False)]
+)
+def test_documents_that_are_images_or_pdfs_are_media(mime: str, kept: bool) -> None:
+    message = row(update("receipt", document={"file_id": "doc1", "mime_type": mime}))
+    assert message is not None
+    assert message.media == (((MEDIA_PREFIX + "doc1", mime),) if kept else ())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"update_id": 1, "edited_message": {"chat": {"id": 1}, "text": "x"}},
+        update(sticker={"file_id": "s"}),
+        update("   "),
+        {**update("hi"), "message": {**update("hi")["message"], "from": {"id": 5, "is_bot": True}}},
+    ],
+    ids=["edit", "sticker", "blank", "bot"],
+)
+def test_updates_with_nothing_to_handle_are_none(payload: object) -> None:
+    assert row(payload) is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        [],
+        {"update_id": "7"},
+        {"update_id": 7, "message": "hi"},
+        {"update_id": 7, "message": {"text": "x"}},
+    ],
+    ids=["null", "list", "id-a-string", "message-a-string", "no-chat"],
+)
+def test_what_is_not_an_update_is_refused(payload: object) -> None:
+    with pytest.raises(NotAnUpdate):
+        row(payload)
+
+
+def test_a_nul_in_the_text_is_kept_as_a_replacement_character() -> None:
+    message = row(update("a\x00b"))
+    assert message is not None
+    assert message.body == "a\ufffdb"

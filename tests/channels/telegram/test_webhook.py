@@ -1,0 +1,112 @@
+"""`POST /telegram/webhook` through the real app: the secret token, the body limit, what is not an
+Update, updates with nothing to handle, replays of an update_id, commands as groups send them,
+and the answers going out through a local fake of the Bot API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from tests.channels.telegram.talk import CHAT, post_update, say, update
+from tests.conftest import Bot, BotFactory
+from tests.fakes.telegram_api import FakeTelegram
+
+
+@pytest.fixture
+async def tbot(bot_factory: BotFactory, fake_twilio: Any, fake_telegram: FakeTelegram) -> Bot:
+    return await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+
+
+async def stored(bot: Bot) -> int:
+    return int(await bot.scalar("SELECT count(*) FROM inbox"))
+
+
+@pytest.mark.parametrize("secret", ["", "wrong-secret"], ids=["missing", "wrong"])
+async def test_a_wrong_or_missing_secret_is_403_and_nothing_is_stored(tbot: Bot, secret: str) -> None:
+    with capture_logs() as logs:
+        resp = await post_update(tbot, update("/help"), secret=secret)
+    assert resp.status == 403
+    assert await stored(tbot) == 0
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["telegram.rejected"]
+
+
+async def test_a_body_over_64_kib_is_413(tbot: Bot) -> None:
+    resp = await post_update(tbot, b"{" + b" " * (64 * 1024 + 1) + b"}")
+    assert resp.status == 413
+    assert await stored(tbot) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[1, 2]", b'{"message": {"text": "hi"}}', b'{"update_id": 5, "message": {"text": "hi"}}'],
+    ids=["not-json", "not-an-object", "no-update-id", "no-chat"],
+)
+async def test_what_is_not_an_update_is_400(tbot: Bot, body: bytes) -> None:
+    resp = await post_update(tbot, body)
+    assert resp.status == 400
+    assert await stored(tbot) == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"update_id": 11, "edited_message": {"chat": {"id": CHAT}, "text": "/help"}},
+        {"update_id": 12, "my_chat_member": {"chat": {"id": CHAT}}},
+        update(chat=CHAT, sticker={"file_id": "x"}),
+        {**update("/help"), "message": {**update("/help")["message"], "from": {"id": 9, "is_bot": True}}},
+    ],
+    ids=["an-edit", "a-member-change", "a-sticker", "from-a-bot"],
+)
+async def test_updates_with_nothing_to_handle_are_200_and_dropped(
+    tbot: Bot, payload: dict[str, Any], fake_telegram: FakeTelegram
+) -> None:
+    resp = await post_update(tbot, payload)
+    assert resp.status == 200
+    assert await stored(tbot) == 0
+
+
+async def test_start_is_welcomed_in_plain_text_and_a_replay_is_answered_once(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    payload = update("/start")
+    assert (await post_update(tbot, payload)).status == 200
+    assert (await post_update(tbot, payload)).status == 200  # Telegram's retry of the same update
+    await fake_telegram.wait_for_sent(1)
+    await tbot.settled()
+    [sent] = fake_telegram.sent
+    assert sent["chat_id"] == str(CHAT)
+    assert sent["text"].startswith("Welcome to textwire!")
+    assert "parse_mode" not in sent
+    assert sent["link_preview_options"] == {"is_disabled": True}
+    assert await stored(tbot) == 1
+    [row] = await tbot.rows("SELECT channel, from_phone FROM inbox")
+    assert tuple(row) == ("telegram", f"telegram:{CHAT}")
+    [out] = await tbot.rows("SELECT channel, to_phone, status FROM outbox")
+    assert tuple(out) == ("telegram", f"telegram:{CHAT}", "sent")
+
+
+async def test_help_lists_every_command_in_one_message(tbot: Bot, fake_telegram: FakeTelegram) -> None:
+    """Telegram has no segments: \\HELP there is the whole list, a family a line."""
+    await say(tbot, "/help")
+    [sent] = await fake_telegram.wait_for_sent(1)
+    text = sent["text"]
+    for family in ("Rooms:", "Splitting the bill:", "X:", "Account:"):
+        assert family in text
+    for command in ("\\JOIN", "\\CREATE", "\\BALANCE", "\\PAID", "\\LINK", "\\STOP"):
+        assert command in text
+    assert len(text) > 160
+    assert text.count("\n") >= 4
+
+
+async def test_a_group_command_with_the_bots_name_works(tbot: Bot, fake_telegram: FakeTelegram) -> None:
+    await say(tbot, "/create@textwire_test_bot house hunter22")
+    [sent] = await fake_telegram.wait_for_sent(1)
+    assert "house" in sent["text"].lower()
+    assert "unknown" not in sent["text"].lower()
+
+
+async def test_the_route_is_404_when_telegram_is_off(bot: Bot) -> None:
+    resp = await post_update(bot, update("/start"), secret="anything")
+    assert resp.status == 404
