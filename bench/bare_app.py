@@ -1,8 +1,10 @@
 """The baseline for bench/webhook.py: aiohttp (uvloop) that parses the form and returns the same
-empty TwiML, with no signature check and no database."""
+empty TwiML (or parses a Telegram Update's JSON and answers `{"ok": true}`), with no signature or
+secret check and no database."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import uvloop
@@ -18,9 +20,17 @@ async def sms(request: web.Request) -> web.Response:
     return web.Response(text=TWIML, content_type="text/xml")
 
 
+async def telegram(request: web.Request) -> web.Response:
+    update = json.loads(await request.read())
+    if "update_id" not in update:
+        raise web.HTTPBadRequest()
+    return web.json_response({"ok": True})
+
+
 def main() -> None:
     app = web.Application()
     app.router.add_post("/twilio/sms", sms)
+    app.router.add_post("/telegram/webhook", telegram)
     web.run_app(
         app,
         host="127.0.0.1",

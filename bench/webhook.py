@@ -1,10 +1,12 @@
-"""bench/webhook: POST /twilio/sms of the real server vs a bare aiohttp app, same core, one run.
+"""bench/webhook: POST /twilio/sms (or /telegram/webhook) of the real server vs a bare aiohttp app,
+same core, one run.
 
 Both servers are pinned to one core (taskset); wrk runs on the other with a Lua script over
-pre-signed, unique webhooks (every request a new MessageSid, so every one is a real insert). After
-the run the inbox is counted: every 200 must be a committed row.
+pre-signed, unique webhooks (every request a new MessageSid or update_id, so every one is a real
+insert). After the run the inbox is counted: every 200 must be a committed row.
 
     .venv/bin/python bench/webhook.py [--duration 10] [--connections 64] [--log-level info]
+    .venv/bin/python bench/webhook.py --channel telegram --worker off   # Telegram's Updates
 """
 
 from __future__ import annotations
@@ -42,10 +44,42 @@ end
 function request()
   i = i + 1
   if i > n then i = 1 end
-  return wrk.format("POST", "/twilio/sms",
-    {["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = sigs[i]}, bodies[i])
+  return wrk.format("POST", "%(path)s",
+    {["Content-Type"] = "%(content_type)s", ["%(header)s"] = sigs[i]}, bodies[i])
 end
 """
+CHANNELS = {
+    "sms": {
+        "path": "/twilio/sms",
+        "content_type": "application/x-www-form-urlencoded",
+        "header": "X-Twilio-Signature",
+    },
+    "telegram": {
+        "path": "/telegram/webhook",
+        "content_type": "application/json",
+        "header": "X-Telegram-Bot-Api-Secret-Token",
+    },
+}
+TELEGRAM_TOKEN = "123456789:bench-token"  # noqa: S105 - a local benchmark's
+TELEGRAM_SECRET = "bench-secret_0123456789"  # noqa: S105
+
+
+def make_updates(path: Path, count: int) -> None:
+    """Telegram Updates, each a new update_id, from 1,000 chats; the secret as each line's header."""
+    with path.open("w") as out:
+        for n in range(count):
+            chat = 10_000 + n % 1000
+            update = {
+                "update_id": n + 1,
+                "message": {
+                    "message_id": n + 1,
+                    "date": 1_790_000_000,
+                    "chat": {"id": chat, "type": "private", "first_name": "Ann"},
+                    "from": {"id": chat, "is_bot": False, "first_name": "Ann"},
+                    "text": "Lunch at Mario's, 23.40 split 3 ways",
+                },
+            }
+            out.write(TELEGRAM_SECRET + "\t" + json.dumps(update, separators=(",", ":")) + "\n")
 
 
 def make_bodies(path: Path, token: str, public_url: str, count: int) -> None:
@@ -109,12 +143,13 @@ def main() -> None:
     parser.add_argument("--worker", choices=["on", "off"], default="on")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--wrk-core", type=int, default=1)
+    parser.add_argument("--channel", choices=sorted(CHANNELS), default="sms")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp_name:
         tmp = Path(tmp_name)
         script = tmp / "signed.lua"
-        script.write_text(LUA)
+        script.write_text(LUA % CHANNELS[args.channel])
         results: dict[str, dict[str, float]] = {}
 
         # 1. the bare app
@@ -132,7 +167,10 @@ def main() -> None:
         try:
             wait_healthy(f"http://127.0.0.1:{port}/twilio/sms", bare)
             data = tmp / "bare.tsv"
-            make_bodies(data, "x", f"http://127.0.0.1:{port}", 1000)
+            if args.channel == "telegram":
+                make_updates(data, 1000)
+            else:
+                make_bodies(data, "x", f"http://127.0.0.1:{port}", 1000)
             results["bare aiohttp"] = run_wrk(port, script, data, args)
         finally:
             bare.terminate()
@@ -152,6 +190,12 @@ def main() -> None:
             TEXTWIRE_LOG_FORMAT="json",
             TEXTWIRE_SERVER_ROLE="all" if args.worker == "on" else "web",
         )
+        if args.channel == "telegram":  # its sends go nowhere: measure with --worker off
+            env.update(
+                TEXTWIRE_TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
+                TEXTWIRE_TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET,
+                TEXTWIRE_TELEGRAM_API_BASE=f"http://127.0.0.1:{free_port()}",
+            )
         log_file = (tmp / "server.log").open("wb")
         server = subprocess.Popen(
             [
@@ -174,7 +218,10 @@ def main() -> None:
             wait_healthy(f"{public_url}/healthz", server)
             token = (tmp / "data" / "dev-twilio-token").read_text().strip()
             data = tmp / "signed.tsv"
-            make_bodies(data, token, public_url, args.duration * 30000)
+            if args.channel == "telegram":
+                make_updates(data, args.duration * 30000)
+            else:
+                make_bodies(data, token, public_url, args.duration * 30000)
             results["textwire"] = run_wrk(port, script, data, args)
         finally:
             server.terminate()
@@ -197,7 +244,8 @@ def main() -> None:
         f"inbox rows committed: {rows}; 200s answered: {accepted:.0f} (every 200 a committed row: {rows >= accepted})"
     )
     print(
-        f"settings: {args.connections} connections, {args.duration}s, log level {args.log_level}, worker {args.worker}"
+        f"settings: {args.channel}, {args.connections} connections, {args.duration}s, log level {args.log_level},"
+        f" worker {args.worker}"
     )
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)

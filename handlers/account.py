@@ -1,15 +1,19 @@
 """The account: `\\LINK` (a fresh link to connect X), `\\UNLINK` (revoke and delete the tokens),
-`\\STOP` (revoke, leave every room, delete the user's record; one goodbye).
+`\\STOP` (revoke, leave every room, delete the user's record; one goodbye; from one of several
+addresses, that address only), `\\PAIR` (one person at several addresses: SMS, WhatsApp,
+Telegram).
 
 `\\UNLINK` and `\\STOP` are declared `priority`: handled at once, never behind a parked post.
 """
 
 from __future__ import annotations
 
+import secrets
+
 from bot.core.logs import mask_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
-from storage import ledger, users
+from storage import ledger, pairing, rooms, users
 
 router = Router(name=__name__)
 
@@ -42,9 +46,24 @@ async def unlink(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Disconnected{handle}: your texts are no longer posted to X. Send \\LINK to connect again."
 
 
+LEFT = (
+    "Goodbye from textwire at this address: it is no longer you. Your rooms and balances stay "
+    "with your other address."
+)
+
+
 @router.command("STOP", args=0, usage="\\STOP", help="\\STOP delete your account", priority=True)
 async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
+    async with ctx.deps.db.tx() as conn:
+        if len(await pairing.addresses_of(conn, user.id)) > 1:  # this address only
+            await pairing.leave(conn, msg.sender.key)  # a message from it later is a new person's
+            left = True
+        else:
+            left = False
+    if left:
+        ctx.log.info("user.address_left")
+        return LEFT
     service = x_accounts(ctx.deps)
     if service is not None:
         await service.revoke_and_delete(user.id)
@@ -56,3 +75,51 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
             await users.set_opted_out(conn, user.phone, True, ctx.deps.now())
     ctx.log.info("user.deleted", kept_in_ledgers=kept is not None)
     return GOODBYE
+
+
+PAIR_USAGE = "\\PAIR or \\PAIR <code>"
+CODE_DIGITS = 6
+WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other address for a new one."
+PAIR_LOCKED = "Too many wrong codes. Please wait 15 minutes before you try again."
+
+
+@router.command("PAIR", args=(0, 1), usage=PAIR_USAGE, help="\\PAIR make another app or number you too")
+async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
+    """`\\PAIR`: a code for this person; `\\PAIR <code>` from another address: that address is
+    them too (name, rooms, balances, X account), and replies go where each message came from."""
+    now = ctx.deps.now()
+    user = ctx.user
+    if not ctx.args:
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        async with ctx.deps.db.tx() as conn:
+            await pairing.new_code(conn, user.id, code, now)
+        ctx.log.info("pair.code_sent")
+        return (
+            f"Your code: {code}. Within 10 minutes, send \\PAIR {code} from your other number or app"
+            " to make it you too."
+        )
+    code = ctx.args[0]
+    key = msg.sender.key
+    async with ctx.deps.db.tx() as conn:
+        if await rooms.locked_out(conn, key, now):
+            ctx.log.warning("pair.locked")
+            return PAIR_LOCKED
+        owner = await pairing.take(conn, code, now) if code.isdigit() and len(code) == CODE_DIGITS else None
+        if owner is None:
+            await rooms.record_failure(conn, key, now, room_key=pairing.PAIR_KEY)
+            ctx.log.warning("pair.wrong_code")
+            return WRONG_CODE
+        if owner == user.id:
+            return "This address is already you. Send the code from your other number or app."
+        has = await pairing.what_it_has(conn, user.id)
+        if has is not None:
+            ctx.log.info("pair.refused", has=has)
+            return (
+                f"This address has {has} of its own. Pair the other way: send \\PAIR here, then the"
+                " code from your other address."
+            )
+        others = await pairing.addresses_of(conn, owner)
+        await pairing.join(conn, key, into=owner, leaving=user.id)
+    ctx.log.info("pair.joined")
+    shown = mask_address(others[0]) if others else "your other address"
+    return f"Paired: this address and {shown} are one person now: same name, rooms and balances."

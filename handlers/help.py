@@ -28,7 +28,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("ROOMS", "Rooms", ("CREATE", "JOIN", "LEAVE", "ROOMS", "USE", "RECEIPTS")),
     Family("MONEY", "Splitting the bill", ("NAME", "AMOUNT", "BALANCE", "PAID", "CURRENCY")),
     Family("X", "X", ("LINK", "UNLINK")),
-    Family("ACCOUNT", "Account", ("STOP",)),
+    Family("ACCOUNT", "Account", ("PAIR", "STOP")),
 )
 MORE = Family("MORE", "More", ())
 

@@ -165,6 +165,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
                 to=payee_phone,
                 body=paid_notice(book.name(user_id), value.minor, book.currency, room.name),
                 dedupe_key=f"{msg.external_id}:paid",
+                kind="paid",
                 inbox_id=msg.id,
                 now=ctx.deps.now(),
             )

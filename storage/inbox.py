@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import address_of
 from storage.db import Database, insert_ignore
-from storage.lean import Writer
+from storage.lean import Query, Writer
 from storage.queue import ClaimQueue
 from storage.schema import INBOX_DONE, inbox, inbox_waiting, literal
 
@@ -279,6 +279,21 @@ async def settle_many(
     they go with the transaction's next trip)."""
     await QUEUE.settle(conn, _FINISH, owner, finished)
     await QUEUE.settle(conn, _RESCHEDULE, owner, rescheduled)
+
+
+_LAST_RECEIVED = Query(
+    sa.select(inbox.c.from_phone, sa.func.max(inbox.c.received_at))
+    .where(inbox.c.from_phone.in_(sa.bindparam("addresses", expanding=True)))
+    .group_by(inbox.c.from_phone)
+)
+
+
+async def last_received(conn: Writer, addresses: Sequence[str]) -> dict[str, float]:
+    """When each of `addresses` last wrote (inbox rows are kept 7 days: none, none since)."""
+    if not addresses:
+        return {}
+    rows = (await conn.execute(_LAST_RECEIVED, {"addresses": list(set(addresses))})).all()
+    return {str(address): float(at) for address, at in rows}
 
 
 async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:

@@ -44,8 +44,11 @@ async def enqueue(
     now: float,
     inbox_id: int | None = None,
     redact: bool = False,
+    kind: str | None = None,
 ) -> bool:
-    """Queue one SMS. A second call with the same `dedupe_key` is a no-op (returns False)."""
+    """Queue one message. A second call with the same `dedupe_key` is a no-op (returns False).
+    `kind`: what it is; a notice that is not an answer ("paid", "connected", "relink") may go to
+    WhatsApp only as a template outside its 24-hour window (bot/pipeline/sender.py)."""
     result = await conn.execute(
         insert_ignore(conn, outbox).values(
             dedupe_key=dedupe_key,
@@ -56,6 +59,8 @@ async def enqueue(
             status="queued",
             next_attempt_at=0,
             created_at=now,
+            kind=kind,
+            channel=address_of(to).channel,
         )
     )
     return result.rowcount == 1
@@ -159,7 +164,7 @@ _READY = (
 # What the sender reads of a claimed row (bot.pipeline.sender.Send), not every column (storage/inbox.py).
 CLAIMED = tuple(
     outbox.c[name]
-    for name in ("id", "to_phone", "body", "redact", "attempts", "created_at", "reconcile_since")
+    for name in ("id", "to_phone", "body", "redact", "attempts", "created_at", "reconcile_since", "kind")
 )
 # Replies still to send or being sent; every other status (sent, failed, skipped) is final.
 UNFINISHED = ("queued", "sending")

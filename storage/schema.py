@@ -60,6 +60,21 @@ addresses = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.UniqueConstraint("channel", "address"),
     sa.Index("ix_addresses_user_id", "user_id"),
+    sa.Index("ix_addresses_address", "address"),  # migration 0019: by the address alone
+)
+
+# `\PAIR`'s codes (migration 0019): asked for from one address, good for 10 minutes and one use,
+# to join another address to the same person. Only the code's SHA-256 is kept.
+pair_codes = sa.Table(
+    "pair_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_pair_codes_code_hash", "code_hash"),
+    sa.Index("ix_pair_codes_user_id", "user_id"),
 )
 
 # Inbound messages, keyed by MessageSid: insert-or-ignore makes a redelivery a no-op. `channel`

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import PREFIXED, SMS
-from storage.db import insert_ignore, insert_ignoring, upsert
+from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.schema import INBOX_DONE, addresses, inbox, inbox_waiting, literal, users
 
@@ -146,7 +146,7 @@ class Sender:
 _HANDLED_RECENTLY = (
     sa.select(sa.func.count())
     .where(
-        inbox.c.from_phone == users.c.phone,
+        inbox.c.from_phone == addresses.c.address,
         INBOX_DONE,  # by ix_inbox_sender_done: the done rows of the last minute, not all of them
         inbox.c.done_at >= sa.bindparam("since"),
     )
@@ -157,13 +157,21 @@ _HANDLED_RECENTLY = (
 # worker claims again when such a message's predecessor is done. A priority message never waits.
 _WAITING = (
     sa.select(inbox.c.id)
-    .where(inbox.c.from_phone == users.c.phone, inbox_waiting(inbox), inbox.c.status == literal("pending"))
+    .where(
+        inbox.c.from_phone == addresses.c.address, inbox_waiting(inbox), inbox.c.status == literal("pending")
+    )
     .exists()
 )
+# The person behind each address (its own, or the one `\\PAIR` joined it to), by ix_addresses_address.
 _SENDERS = Query(
-    sa.select(users, _HANDLED_RECENTLY.label("handled_recently"), _WAITING.label("waiting")).where(
-        users.c.phone.in_(sa.bindparam("phones", expanding=True))
+    sa.select(
+        users,
+        addresses.c.address.label("key"),
+        _HANDLED_RECENTLY.label("handled_recently"),
+        _WAITING.label("waiting"),
     )
+    .select_from(addresses.join(users, users.c.id == addresses.c.user_id))
+    .where(addresses.c.address.in_(sa.bindparam("phones", expanding=True)))
 )
 
 
@@ -175,7 +183,7 @@ async def senders(conn: Writer, phones: Iterable[str], *, now: float, since: flo
         return {}
     params = {"phones": list(wanted), "since": since}
     found = {
-        row.phone: Sender(_user(row), False, int(row.handled_recently), bool(row.waiting))
+        row.key: Sender(_user(row), False, int(row.handled_recently), bool(row.waiting))
         for row in (await conn.execute(_SENDERS, params)).all()
     }
     missing = wanted - found.keys()
@@ -185,41 +193,54 @@ async def senders(conn: Writer, phones: Iterable[str], *, now: float, since: flo
         # their "sms" addresses (another process creating one of them at once made its own)
         await write_later(conn, _new_sms_addresses(conn), {"phones": params["phones"]})
         for row in (await conn.execute(_SENDERS, params)).all():
-            found[row.phone] = Sender(_user(row), True, int(row.handled_recently), bool(row.waiting))
+            found[row.key] = Sender(_user(row), True, int(row.handled_recently), bool(row.waiting))
     return found
 
 
 async def get_or_create(conn: AsyncConnection, phone: str, now: float) -> tuple[User, bool]:
-    """The user of `phone`, created if new with its "sms" address (which is made too when the
-    user has none); the flag says whether the user was created."""
+    """The person reached at address `phone` (theirs, or the one `\\PAIR` joined it to),
+    created if new with that address; the flag says whether the user was created."""
+    user = await of_address(conn, phone)
+    if user is not None:
+        return user, False
     result = await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
     await conn.execute(_new_sms_addresses(conn), {"phones": [phone]})
-    user = await get_by_phone(conn, phone)
+    user = await of_address(conn, phone)
     assert user is not None
     return user, result.rowcount == 1
+
+
+async def of_address(conn: Writer, key: str) -> User | None:
+    """The person reached at the stored address `key` (any channel), or None."""
+    row = (
+        await conn.execute(
+            sa.select(users)
+            .join(addresses, addresses.c.user_id == users.c.id)
+            .where(addresses.c.address == key)
+        )
+    ).first()
+    return _user(row) if row else None
 
 
 async def set_opted_out(conn: Writer, phone: str, opted_out: bool, now: float) -> None:
     """Record an opt-out (or opt-in) for a phone, creating its row if needed; its "sms" address
     follows (made when missing)."""
-    await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
-    await conn.execute(
+    if await of_address(conn, phone) is None:  # a new address: its person, as on a first message
+        await conn.execute(insert_ignore(conn, users).values(phone=phone, created_at=now))
+        await conn.execute(_new_sms_addresses(conn), {"phones": [phone]})
+    await conn.execute(  # the person, when this is their first address (users.phone)
         sa.update(users)
         .where(users.c.phone == phone)
         .values(opted_out=opted_out, opted_out_at=now if opted_out else None)
     )
-    address = upsert(conn, addresses).from_select(_ADDRESS_COLUMNS, _sms_address_of(users.c.phone == phone))
-    await conn.execute(
-        address.on_conflict_do_update(
-            index_elements=[addresses.c.channel, addresses.c.address],
-            set_={"opted_out": address.excluded.opted_out},
-        )
+    await conn.execute(  # the address itself, whoever's it is: what the sender reads
+        sa.update(addresses).where(addresses.c.address == phone).values(opted_out=opted_out)
     )
 
 
 _OPTED_OUT_AMONG = Query(
-    sa.select(users.c.phone).where(
-        users.c.phone.in_(sa.bindparam("phones", expanding=True)), users.c.opted_out.is_(True)
+    sa.select(addresses.c.address).where(
+        addresses.c.address.in_(sa.bindparam("phones", expanding=True)), addresses.c.opted_out.is_(True)
     )
 )
 

@@ -56,3 +56,72 @@ async def test_a_room_with_a_telegram_member_and_an_sms_member_keeps_one_ledger(
     assert "$10.00" in by_sms
     rows = await bot.rows("SELECT channel, count(*) FROM receipts GROUP BY channel ORDER BY channel")
     assert [tuple(r) for r in rows] == [("sms", 1), ("telegram", 1)]
+
+
+async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
+) -> None:
+    """\\PAIR from SMS gives a code; \\PAIR <code> from WhatsApp joins that address to the person:
+    the same name, rooms and balances, each reply going where its message came from. \\STOP from
+    one address ends that address only: it is a stranger again."""
+    wally = "whatsapp:+15550009999"
+    bot = await bot_factory(
+        twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"},
+        telegram=fake_telegram.section(),
+    )
+
+    async def text(body: str, sender: str) -> dict[str, str]:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        return (await fake_twilio.wait_for_messages(before + 1))[before]
+
+    await text("\\CREATE house hunter22", ALICE)
+    await text("\\NAME Alice", ALICE)
+    offer = await text("\\PAIR", ALICE)
+    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    assert code.isdigit()
+    wrong = await text("\\PAIR 000000" if code != "000000" else "\\PAIR 111111", wally)
+    assert wrong["Body"].startswith("That code is wrong")
+    paired = await text(f"\\PAIR {code}", wally)
+    assert (paired["To"], paired["From"]) == (wally, "whatsapp:+14155238886")
+    assert paired["Body"].startswith("Paired: this address and +1******1111 are one person now")
+    again = await text(f"\\PAIR {code}", "+15550003333")  # single use
+    assert again["Body"].startswith("That code is wrong")
+
+    rooms_from_whatsapp = await text("\\ROOMS", wally)
+    assert "house" in rooms_from_whatsapp["Body"]
+    assert rooms_from_whatsapp["To"] == wally
+    people = await bot.scalar("SELECT count(*) FROM users WHERE phone IN (:a, :w)", a=ALICE, w=wally)
+    assert people == 1
+
+    bye = await text("\\STOP", wally)
+    assert bye["Body"].startswith("Goodbye from textwire at this address")
+    still = await text("\\ROOMS", ALICE)
+    assert "house" in still["Body"]
+    stranger = await text("\\ROOMS", wally)  # the address is a new person now, in no room
+    assert "house" not in stranger["Body"]
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :w", w=wally) == 1
+
+
+async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot = await bot_factory(twilio=fake_twilio.section())
+    bob = "+15550002222"
+
+    async def text(body: str, sender: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+
+    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    await text("\\CREATE flat pw12345", bob)
+    refused = await text(f"\\PAIR {code}", bob)
+    assert refused.startswith("This address has rooms of its own. Pair the other way")
+    for attempt in range(5):
+        await text(f"\\PAIR {attempt:06d}" if f"{attempt:06d}" != code else "\\PAIR 999999", "+15550004444")
+    assert await text(f"\\PAIR {code}", "+15550004444") == (
+        "Too many wrong codes. Please wait 15 minutes before you try again."
+    )

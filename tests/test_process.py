@@ -31,7 +31,11 @@ def free_port() -> int:
 
 
 def start_server(
-    tmp_path: Path, port: int, run: int = 0, database_url: str | None = None
+    tmp_path: Path,
+    port: int,
+    run: int = 0,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
     env.update(
@@ -42,6 +46,7 @@ def start_server(
             "TEXTWIRE_DATABASE_URL": database_url or f"sqlite:///{tmp_path}/data/textwire.db",
             "TEXTWIRE_MEDIA_LOCAL_DIR": str(tmp_path / "data" / "media"),
             "TEXTWIRE_LOG_FORMAT": "json",
+            **(extra_env or {}),
         }
     )
     with open(tmp_path / f"stdout-{run}.log", "wb") as out, open(tmp_path / f"stderr-{run}.log", "wb") as err:
@@ -154,6 +159,74 @@ async def test_killed_after_the_200_and_restarted_nothing_is_lost(tmp_path: Path
     for leak in [token, *senders]:
         assert leak not in killed
     assert any(json.loads(line).get("message_sid") in sids for line in logs.splitlines())
+
+
+async def test_telegram_updates_killed_after_the_200_are_each_answered_once(
+    tmp_path: Path, fake_telegram: Any
+) -> None:
+    """Telegram's side of the same promise: every update acknowledged 200 before kill -9 is
+    answered exactly once after the restart (and a replay of one after it is a no-op)."""
+    port = free_port()
+    env = {
+        "TEXTWIRE_TELEGRAM_BOT_TOKEN": fake_telegram.token,
+        "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET": fake_telegram.secret,
+        "TEXTWIRE_TELEGRAM_API_BASE": fake_telegram.api_base,
+    }
+    proc = start_server(tmp_path, port, extra_env=env)
+    chats = [5000 + i for i in range(30)]
+    headers = {"X-Telegram-Bot-Api-Secret-Token": fake_telegram.secret}
+
+    async def post(session: aiohttp.ClientSession, update_id: int, chat: int) -> None:
+        update = {
+            "update_id": update_id,
+            "message": {"message_id": 1, "date": 1, "chat": {"id": chat, "type": "private"}, "text": "/help"},
+        }
+        async with session.post(
+            f"http://127.0.0.1:{port}/telegram/webhook", json=update, headers=headers
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, proc)
+            await asyncio.gather(*(post(session, 900 + i, chat) for i, chat in enumerate(chats)))
+            proc.send_signal(signal.SIGKILL)  # right after the last 200
+            proc.wait(10)
+            proc = start_server(tmp_path, port, run=1, extra_env=env)
+            await wait_healthy(session, port, proc)
+
+            async def all_answered() -> bool:
+                return len({m["chat_id"] for m in fake_telegram.sent}) == len(chats)
+
+            await wait_for(all_answered, within=60)
+            await post(session, 900, chats[0])  # Telegram's retry of an update already handled
+            db = Database(f"sqlite:///{tmp_path}/data/textwire.db")
+            try:
+
+                async def settled() -> bool:
+                    async with db.read() as conn:
+                        left = (
+                            await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status != 'sent'"))
+                        ).scalar()
+                    return left == 0
+
+                await wait_for(settled, within=30)
+                async with db.read() as conn:  # the replay's 200 came after its (no-op) commit
+                    stored = (await conn.execute(sa.text("SELECT count(*) FROM inbox"))).scalar()
+            finally:
+                await db.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert stored == len(chats)
+    per_chat = sorted(m["chat_id"] for m in fake_telegram.sent)
+    assert per_chat == sorted(str(c) for c in chats)  # each answered once, not once per start
+    logs = (tmp_path / "stdout-1.log").read_text()
+    assert fake_telegram.token not in logs
+    assert fake_telegram.secret not in logs
 
 
 def check_log_lines(text: str, *, secrets: list[str], phones: list[str]) -> None:

@@ -27,13 +27,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
 
+from bot.channels.telegram.api import bot_id
 from bot.channels.twilio import devmedia
 from bot.channels.twilio.phones import RULE, valid_sender
 from bot.channels.twilio.signature import SignatureChecker
+from bot.core.channel import TELEGRAM, WHATSAPP, address_of
 from bot.core.config import Config
 from bot.core.devmode import twilio_auth_token
 from bot.core.tasks import BackgroundTask
@@ -125,7 +128,7 @@ class Session:
     db: Database
     http: aiohttp.ClientSession
     token: str
-    phone: str
+    phone: str  # the address replies go to (`Address.key`): +1555..., whatsapp:+1555..., telegram:1001
     last_shown: int = 0
     sent_sids: list[str] = field(default_factory=list)
     delayed: set[int] = field(default_factory=set)  # delayed replies already announced
@@ -140,6 +143,8 @@ class Session:
 
     async def send(self, body: str, photos: Sequence[Photo] = ()) -> bool:
         """Text the bot (an MMS when there are photos). False when the server did not take it."""
+        if self.phone.startswith(f"{TELEGRAM}:"):
+            return await self._send_update(body)
         message_sid = ("MM" if photos else "SM") + secrets.token_hex(16)
         urls: list[str] = []
         if photos:
@@ -154,8 +159,15 @@ class Session:
             message_sid=message_sid,
         )
         url = f"{self.config.public_base}/twilio/sms"
+        if not await self._post(url, data=form, headers={"X-Twilio-Signature": signature}):
+            return False
+        self.sent_sids.append(message_sid)
+        return True
+
+    async def _post(self, url: str, **request: Any) -> bool:
+        """POST to the bot's webhook; False (said on stderr) when it did not answer 200."""
         try:
-            async with self.http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as resp:
+            async with self.http.post(url, **request) as resp:
                 if resp.status != 200:
                     text = (await resp.text())[:200]
                     print(f"! the bot answered HTTP {resp.status}: {text}", file=sys.stderr, flush=True)
@@ -163,7 +175,27 @@ class Session:
         except aiohttp.ClientError as exc:
             print(unreachable(url, exc), file=sys.stderr, flush=True)
             return False
-        self.sent_sids.append(message_sid)
+        return True
+
+    async def _send_update(self, body: str) -> bool:
+        """What Telegram would POST for a message from this chat, with the webhook's secret."""
+        chat = int(address_of(self.phone).id)
+        update_id = secrets.randbelow(2**31)
+        update = {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": int(time.time()),
+                "chat": {"id": chat, "type": "private", "first_name": "chat"},
+                "from": {"id": chat, "is_bot": False, "first_name": "chat"},
+                "text": body,
+            },
+        }
+        url = f"{self.config.public_base}/telegram/webhook"
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.config.telegram.webhook_secret}
+        if not await self._post(url, json=update, headers=headers):
+            return False
+        self.sent_sids.append(f"tg{bot_id(self.config.telegram.bot_token)}-{update_id}")
         return True
 
     async def show_new(self) -> int:
@@ -290,13 +322,46 @@ async def _line(line: str, session: Session) -> None:
     await session.send(body)
 
 
+def chat_address(channel: str, given: str | None) -> tuple[str | None, str]:
+    """The address chat texts from on `channel` (`Address.key`), or None and why not."""
+    if channel == TELEGRAM:
+        chat = given or "1001"
+        if not chat.lstrip("-").isdigit():
+            return None, f"--from {chat!r}: a Telegram chat id is a number (e.g. 1001)"
+        return f"{TELEGRAM}:{chat}", ""
+    address = given or "+15550001111"
+    if channel == WHATSAPP and not address.startswith(f"{WHATSAPP}:"):
+        address = f"{WHATSAPP}:{address}"
+    if not valid_sender(address):
+        return None, f"--from {address!r} is not an address the bot answers: {RULE}"
+    return address, ""
+
+
 async def run_chat(
     config: Config,
-    from_phone: str,
+    from_phone: str | None,
     photos: Sequence[str] = (),
     text: str | None = None,
+    channel: str = "sms",
 ) -> int:
-    if not valid_sender(from_phone):  # the webhook would refuse it: say so before anything else
+    address, why = chat_address(channel, from_phone)
+    if address is None:
+        print(f"textwire chat: {why}", file=sys.stderr)
+        return 2
+    if channel == TELEGRAM and not config.telegram.bot_token:
+        print(
+            "textwire chat: --channel telegram needs the Telegram channel on: set TEXTWIRE_TELEGRAM_BOT_TOKEN"
+            " and TEXTWIRE_TELEGRAM_WEBHOOK_SECRET for the server and for chat",
+            file=sys.stderr,
+        )
+        return 2
+    if channel == TELEGRAM and photos:
+        print("textwire chat: --photo sends an MMS: use it with --channel sms or whatsapp", file=sys.stderr)
+        return 2
+    from_phone = address
+    if (
+        not valid_sender(from_phone) and channel != TELEGRAM
+    ):  # the webhook would refuse it: say so before anything else
         print(
             f"textwire chat: --from {from_phone!r} is not an address the bot answers: {RULE}", file=sys.stderr
         )

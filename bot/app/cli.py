@@ -32,7 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="config file (default: $TEXTWIRE_CONFIG, then ./config.toml)")
     chat = sub.add_parser("chat", help="text the running bot from a terminal")
     chat.add_argument(
-        "--from", dest="from_phone", default="+15550001111", help="the phone number you text from"
+        "--channel",
+        choices=["sms", "whatsapp", "telegram"],
+        default="sms",
+        help="text as SMS (default), as WhatsApp through Twilio, or as a Telegram chat",
+    )
+    chat.add_argument(
+        "--from",
+        dest="from_phone",
+        default=None,
+        help="the number you text from (default +15550001111), or the Telegram chat id (default 1001)",
     )
     chat.add_argument(
         "--photo",
@@ -148,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("warning", "console", sys.stderr)
         from bot.app.chat import run_chat
 
-        return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text))
+        return asyncio.run(run_chat(config, args.from_phone, args.photo, args.text, channel=args.channel))
     if args.command == "telegram":
         configure_logging("warning", "console", sys.stderr)
         return asyncio.run(_telegram(args.action, config))

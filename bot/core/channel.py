@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -26,6 +26,9 @@ SMS = "sms"  # the channel name of SMS and MMS (through Twilio); stored in inbox
 WHATSAPP = "whatsapp"  # WhatsApp through Twilio: `whatsapp:+E164`, as Twilio writes it
 TELEGRAM = "telegram"  # the Telegram Bot API: `telegram:<chat id>`
 PREFIXED = (WHATSAPP, TELEGRAM)  # channels whose stored addresses carry their name in front
+# channels that take free text only for a while after the person's last message (WhatsApp: 24
+# hours); outside it a notice goes as a template, or not at all
+WINDOWS = {WHATSAPP: 24 * 3600.0}
 # channels where a person who could not be reached (Telegram: the bot was blocked) is reachable
 # again once they write: nobody can message a bot they blocked
 RESUMES_ON_MESSAGE = frozenset({TELEGRAM})
@@ -48,6 +51,11 @@ class Address:
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.id}"
+
+
+def window_of(key: str) -> float | None:
+    """Seconds after a person's last message during which free text may go to `key`; None: always."""
+    return WINDOWS.get(address_of(key).channel)
 
 
 def address_of(key: str) -> Address:
@@ -105,6 +113,14 @@ class Transport(Protocol):
         """Replies already taken for `to` with `body` since `since` (oldest first); raises
         SendError when that cannot be known."""
         ...
+
+
+@runtime_checkable
+class TemplateTransport(Protocol):
+    """A transport that can also send a channel's pre-approved template (WhatsApp: a ContentSid
+    with its variables), for messages outside the window in which free text may go."""
+
+    async def send_template(self, to: str, content_sid: str, variables: Mapping[str, str]) -> Sent: ...
 
 
 class MediaRefused(Exception):
@@ -211,6 +227,12 @@ class Transports:
     async def find(self, to: str, body: str, since: float) -> list[Sent]:
         return await self._for(to).find(to, body, since)
 
+    async def send_template(self, to: str, content_sid: str, variables: Mapping[str, str]) -> Sent:
+        transport = self._for(to)
+        if not isinstance(transport, TemplateTransport):
+            raise SendError(f"the {address_of(to).channel} channel has no templates", status=400)
+        return await transport.send_template(to, content_sid, variables)
+
 
 class MediaSources:
     """The open channels' media sources as one: a reference goes to the source that owns it."""
@@ -244,6 +266,7 @@ __all__ = [
     "SMS",
     "TELEGRAM",
     "WHATSAPP",
+    "WINDOWS",
     "Address",
     "Channel",
     "ChannelParts",
@@ -255,9 +278,11 @@ __all__ = [
     "MediaUnavailable",
     "SendError",
     "Sent",
+    "TemplateTransport",
     "Transport",
     "Transports",
     "address_of",
     "fits_160",
     "fits_characters",
+    "window_of",
 ]

@@ -54,6 +54,9 @@ class TwilioConfig:
     api_base: str = "https://api.twilio.com"
     media_hosts: tuple[str, ...] = ("mms.twiliocdn.com", "media.twiliocdn.com")
     timeout_seconds: float = 10.0
+    whatsapp_from: str = ""  # e.g. whatsapp:+14155238886; empty: WhatsApp replies use the messaging service
+    # kind -> ContentSid, for messages outside WhatsApp's 24-hour window (TEMPLATE_KINDS)
+    whatsapp_templates: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,12 @@ class Config:
 
 ROLES = ("all", "web", "worker")
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+# the messages that are not answers, which WhatsApp lets through outside its 24-hour window only
+# as templates: the payee's \PAID notice, "Connected @handle", the relink notice, reminders and
+# statements
+TEMPLATE_KINDS = ("paid", "connected", "relink", "reminder", "statement")
 # keys that went away, with what replaced them
 RETIRED = {("worker", "enabled"): "replaced by server.role: 'web' takes webhooks and runs no worker"}
 
@@ -206,6 +215,22 @@ def _cast(key: str, hint: Any, value: Any, *, from_env: bool) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    if typing.get_origin(hint) is dict:
+        if from_env and isinstance(value, str):  # kind=HX...,kind2=HX...
+            pairs: dict[str, Any] = {}
+            for part in (p.strip() for p in value.split(",")):
+                if not part:
+                    continue
+                name, equals, item = part.partition("=")
+                if not equals or not name.strip():
+                    raise ConfigError(f"{key}: expected name=value pairs separated by commas, got {part!r}")
+                pairs[name.strip()] = item.strip()
+            value = pairs
+        if isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            return dict(value)
+        raise ConfigError(f"{key}: expected a table of strings, got {value!r}")
     raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover - a programming error
 
 
@@ -259,6 +284,20 @@ def _validate(config: Config) -> None:
         raise ConfigError("twilio.from_number: set it or twilio.messaging_service_sid to send replies")
     if config.twilio.auth_token and not config.twilio.account_sid:
         raise ConfigError("twilio.account_sid: required when twilio.auth_token is set")
+    whatsapp_from = config.twilio.whatsapp_from
+    if whatsapp_from and not _WHATSAPP_ADDRESS.fullmatch(whatsapp_from):
+        raise ConfigError(
+            f"twilio.whatsapp_from: expected whatsapp:+E164 (e.g. whatsapp:+14155238886), got {whatsapp_from!r}"
+        )
+    for kind, content_sid in config.twilio.whatsapp_templates.items():
+        if kind not in TEMPLATE_KINDS:
+            raise ConfigError(
+                f"twilio.whatsapp_templates: unknown kind {kind!r}; the kinds are {', '.join(TEMPLATE_KINDS)}"
+            )
+        if not _CONTENT_SID.fullmatch(content_sid):
+            raise ConfigError(
+                f"twilio.whatsapp_templates.{kind}: expected a ContentSid (HX and 32 hex digits)"
+            )
     if config.telegram.bot_token and not config.telegram.webhook_secret:
         raise ConfigError(
             "telegram.webhook_secret: required when telegram.bot_token is set"
@@ -361,6 +400,7 @@ def replace(config: Config, **sections: Mapping[str, Any]) -> Config:
 
 __all__ = [
     "ROLES",
+    "TEMPLATE_KINDS",
     "Config",
     "ConfigError",
     "DatabaseConfig",

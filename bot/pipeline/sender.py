@@ -9,6 +9,7 @@ to `worker.send_retry_hours`, then failed and logged. Permanent errors are not r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,18 +17,20 @@ from typing import Any
 
 import structlog
 
-from bot.core.channel import SendError, Sent, Transport
+from bot.core.channel import SendError, Sent, TemplateTransport, Transport, window_of
+from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import Deps
 from bot.core.logs import get_logger, mask_address
 from bot.core.metrics import Metrics
 from bot.pipeline.claimloop import ClaimLoop
 from bot.pipeline.worker import backoff
-from storage import outbox, users
+from storage import inbox, outbox, users
 from storage.lean import Writer
 
 log = get_logger(__name__)
 
 LEASE_SECONDS = 120.0
+OUTSIDE_WINDOW = 63016  # Twilio: free text to WhatsApp outside the 24-hour window
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Send:
     opted_out: bool
     claimed_at: float
     reconcile_since: float | None  # an earlier try's outcome is unknown: look it up first
+    kind: str | None = None  # what it is (storage.outbox.enqueue): a notice, or an answer
+    template_only: bool = False  # outside the channel's window for free text: a template or nothing
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,10 @@ class Sender(ClaimLoop[Send, Outcome]):
             return []
         claimed: list[tuple[Any, ...]] = [tuple(row) for row in rows]  # storage.outbox.CLAIMED, in order
         opted_out = await users.opted_out_among(conn, (to for _, to, *_ in claimed))
+        # notices to an address whose channel lets free text through only for a while after the
+        # person's last message (WhatsApp: 24 hours): when did they last write?
+        windowed = [to for _, to, *_, kind in claimed if kind in TEMPLATE_KINDS and window_of(to) is not None]
+        last = await inbox.last_received(conn, windowed) if windowed else {}
         return [
             Send(
                 id=id_,
@@ -98,8 +107,10 @@ class Sender(ClaimLoop[Send, Outcome]):
                 opted_out=to in opted_out,
                 claimed_at=now,
                 reconcile_since=reconcile_since,
+                kind=kind,
+                template_only=to in windowed and now - last.get(to, float("-inf")) > (window_of(to) or 0.0),
             )
-            for id_, to, body, redact, attempts, created_at, reconcile_since in claimed
+            for id_, to, body, redact, attempts, created_at, reconcile_since, kind in claimed
         ]
 
     async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
@@ -124,8 +135,16 @@ class Sender(ClaimLoop[Send, Outcome]):
             sent = await self._reconciled(item) if item.reconcile_since is not None else None
             if sent is None:
                 try:
-                    sent = await self.transport.send(item.to, item.body)
+                    if item.template_only:
+                        sent = await self._as_template(item)
+                        if sent is None:
+                            return
+                    else:
+                        sent = await self.transport.send(item.to, item.body)
                 except SendError as exc:
+                    if exc.code == OUTSIDE_WINDOW and not item.template_only:  # WhatsApp's 63016
+                        await self.handle(dataclasses.replace(item, template_only=True))
+                        return
                     await self._failed(item, exc)
                     return
             now = self.deps.now()
@@ -139,6 +158,23 @@ class Sender(ClaimLoop[Send, Outcome]):
             raise
         except Exception as exc:  # the lease brings the row back
             log.error("sender.failed", error=type(exc).__name__)
+
+    async def _as_template(self, item: Send) -> Sent | None:
+        """A notice outside the window: as the template its kind maps to, else not sent at all
+        (skipped, logged: never retried into a loop). None when it was not sent."""
+        content_sid = self.deps.config.twilio.whatsapp_templates.get(item.kind or "")
+        if content_sid is None or not isinstance(self.transport, TemplateTransport):
+            await self.commit(
+                Outcome(
+                    outbox.Mark(
+                        item.id, "skipped", self.deps.now(), error="outside the 24-hour window; no template"
+                    )
+                )
+            )
+            self.metrics.outbound_by["skipped"].inc()
+            log.warning("whatsapp.not_sent", kind=item.kind, reason="outside_window")
+            return None
+        return await self.transport.send_template(item.to, content_sid, {"1": item.body})
 
     async def _reconciled(self, item: Send) -> Sent | None:
         """The message Twilio already took for this reply, if it did (see TwilioTransport.find

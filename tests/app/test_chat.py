@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -185,3 +186,90 @@ def test_photos_need_development_mode(served: Served) -> None:
     )
     assert result.returncode == 2
     assert "development mode" in result.stderr
+
+
+@pytest.fixture
+def telegram_in_a_thread() -> Iterator[Any]:
+    """The fake Bot API on a real port, served from a thread of its own (chat blocks this one)."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from tests.fakes.telegram_api import FakeTelegram
+
+    fake = FakeTelegram()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    runner = web.AppRunner(fake.app())
+
+    async def start() -> None:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        fake.api_base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        ready.set()
+
+    thread = threading.Thread(
+        target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True
+    )
+    thread.start()
+    assert ready.wait(10)
+    yield fake
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+@pytest.fixture
+def served_with_telegram(tmp_path: Path, telegram_in_a_thread: Any) -> Iterator[tuple[Served, Any]]:
+    """`textwire serve` in development mode with the Telegram channel on, against the fake."""
+    fake = telegram_in_a_thread
+    port = free_port()
+    (tmp_path / "config.toml").write_text(
+        Path(CONFIG).read_text().replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env.update(
+        {
+            "TEXTWIRE_SERVER_PORT": str(port),
+            "TEXTWIRE_LOG_FORMAT": "json",
+            "TEXTWIRE_TELEGRAM_BOT_TOKEN": fake.token,
+            "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET": fake.secret,
+            "TEXTWIRE_TELEGRAM_API_BASE": fake.api_base,
+        }
+    )
+    with open(tmp_path / "serve.log", "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=out, stderr=out
+        )
+    try:
+        yield Served(dir=tmp_path, port=port, env=env, proc=proc), fake
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def test_chat_talks_as_whatsapp_and_as_telegram(served_with_telegram: tuple[Served, Any]) -> None:
+    """`--channel whatsapp` texts as `whatsapp:+...` through the Twilio webhook; `--channel
+    telegram` posts Updates with the webhook's secret; each prints its replies."""
+    served, fake = served_with_telegram
+    async with aiohttp.ClientSession() as http:
+        await wait_healthy(http, served.port, served.proc)
+    whatsapp = served.chat("--channel", "whatsapp", "--from", BOB, stdin="\\HELP\n")
+    assert whatsapp.returncode == 0, whatsapp.stderr
+    assert whatsapp.stdout.startswith("< textwire:"), whatsapp.stdout
+    telegram = served.chat("--channel", "telegram", "--from", "4242", stdin="/start\n")
+    assert telegram.returncode == 0, telegram.stderr
+    assert telegram.stdout.startswith("< Welcome to textwire!"), telegram.stdout
+    assert [m["chat_id"] for m in fake.sent] == ["4242"]
+    assert served.query("SELECT to_phone FROM outbox ORDER BY id") == [
+        (f"whatsapp:{BOB}",),
+        ("telegram:4242",),
+    ]
+    wrong = served.chat("--channel", "telegram", "--from", "not-a-chat", stdin="/start\n")
+    assert wrong.returncode == 2
+    assert "a Telegram chat id is a number" in wrong.stderr

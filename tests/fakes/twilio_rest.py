@@ -47,6 +47,7 @@ class FakeTwilio:
     abandoned: int = 0  # requests whose client hung up during `delay` (nothing was created)
     list_requests: int = 0
     list_failures: list[int] = field(default_factory=list)  # statuses for the next list requests
+    failures_to: dict[str, list[Failure]] = field(default_factory=dict)  # the next failures for one To
     media: FakeTwilioMedia = field(init=False)
 
     def __post_init__(self) -> None:
@@ -98,14 +99,20 @@ class FakeTwilio:
             failure = self.failures.pop(0)
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
             return self._error(failure.status, failure.code or failure.status, "injected failure", headers)
+        for_recipient = self.failures_to.get(form.get("To", ""))
+        if for_recipient:
+            failure = for_recipient.pop(0)
+            return self._error(failure.status, failure.code or failure.status, "injected failure")
         if form.get("To") in self.opted_out:
             return self._error(400, 21610, "Attempt to send to unsubscribed recipient")
         if (
             not form.get("To")
             or not (form.get("From") or form.get("MessagingServiceSid"))
-            or "Body" not in form
+            or not ("Body" in form or form.get("ContentSid"))
         ):
-            return self._error(400, 21604, "A 'To', 'From' and 'Body' are required")
+            return self._error(400, 21604, "A 'To', 'From' and 'Body' (or 'ContentSid') are required")
+        if "From" in form and form["To"].startswith("whatsapp:") != form["From"].startswith("whatsapp:"):
+            return self._error(400, 63007, "Twilio could not find a Channel with the specified From address")
         sid = "SM" + secrets.token_hex(16)
         self.messages.append(
             {**form, "sid": sid, "date_created": format_datetime(datetime.now(UTC), usegmt=True)}
@@ -119,7 +126,7 @@ class FakeTwilio:
                 "to": form["To"],
                 "from": form.get("From"),
                 "messaging_service_sid": form.get("MessagingServiceSid"),
-                "body": form["Body"],
+                "body": form.get("Body", ""),
                 "status": "queued",
                 "num_segments": "1",
                 "direction": "outbound-api",
@@ -137,7 +144,7 @@ class FakeTwilio:
             "to": message["To"],
             "from": message.get("From"),
             "messaging_service_sid": message.get("MessagingServiceSid"),
-            "body": message["Body"],
+            "body": message.get("Body", ""),
             "status": "sent",
             "direction": "outbound-api",
             "num_segments": "1",

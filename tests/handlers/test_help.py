@@ -21,7 +21,7 @@ HELP_TEXT = (
 ROOMS = "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> \\RECEIPTS [<room>]"
 MONEY = "Splitting the bill: \\NAME <name> \\AMOUNT <amount> \\BALANCE [<room>] \\PAID <name> <amount> \\CURRENCY <code>"
 X = "X: \\LINK connect X \\UNLINK disconnect X"
-ACCOUNT = "Account: \\STOP delete your account"
+ACCOUNT = "Account: \\PAIR make another app or number you too \\STOP delete your account"
 
 
 async def test_help_gives_the_first_steps_and_every_family(bot: Bot, fake_twilio: FakeTwilio) -> None:

@@ -220,7 +220,7 @@ async def test_the_per_sender_count_reads_the_last_minutes_done_rows_only(sqlite
     100,000 of them. Whether more of theirs wait goes by ix_inbox_waiting (unfinished ones only)."""
     now = time.time()
     async with sqlite_db.tx() as conn:  # known: one SELECT (a new sender's is read again after the insert)
-        await conn.execute(sa.insert(users).values(phone="+15550001111", created_at=now))
+        await users_store.get_or_create(conn, "+15550001111", now)  # the user and their address
     plan = await query_plan(
         sqlite_db,
         "SELECT users.id",
@@ -228,6 +228,7 @@ async def test_the_per_sender_count_reads_the_last_minutes_done_rows_only(sqlite
     )
     assert any("USING INDEX ix_inbox_sender_done (from_phone=? AND done_at>?)" in line for line in plan), plan
     assert any("ix_inbox_waiting (from_phone=?)" in line for line in plan), plan  # waiting
+    assert any("ix_addresses_address (address=?)" in line for line in plan), plan  # by the address
     assert not any(line.startswith("SCAN") for line in plan), plan
 
 

@@ -188,8 +188,9 @@ async def test_the_claims_per_sender_reads_go_by_sender_next_to_history(database
                     ],
                 )
 
-        async with db.tx() as conn:
-            await conn.execute(sa.insert(users), [{"phone": phone, "created_at": now} for phone in phones])
+        async with db.tx() as conn:  # the users and their addresses
+            for phone in phones:
+                await users_store.get_or_create(conn, phone, now)
         await history(now - 86400, 20_000, 0)
         await db.analyze()
         await history(now - 5, 4_000, 20_000)  # the last minute, not analyzed yet

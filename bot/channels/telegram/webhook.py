@@ -23,7 +23,7 @@ from bot.core.channel import address_of
 from bot.core.logs import get_logger
 from bot.core.message import Inbound, Media
 from bot.gateway.gate import GATE, Gate
-from bot.gateway.routes import ACCEPTED, MAX_BODY
+from bot.gateway.webhook import commit, counted, read_body, rejected
 from storage import inbox
 
 if TYPE_CHECKING:
@@ -39,20 +39,6 @@ def _ok() -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def _read(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-    raw = bytearray()
-    try:
-        async for chunk in request.content.iter_chunked(16384):
-            raw.extend(chunk)
-            if len(raw) > MAX_BODY:
-                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
-    except (web.RequestPayloadError, ConnectionResetError):
-        raise web.HTTPBadRequest(text="unreadable body") from None
-    return bytes(raw)
-
-
 def _probe(message: inbox.NewMessage) -> Inbound:
     return Inbound(
         id=0,
@@ -65,7 +51,7 @@ def _probe(message: inbox.NewMessage) -> Inbound:
 
 
 async def _message(gate: Gate, channel: TelegramChannel, request: web.Request) -> inbox.NewMessage | None:
-    raw = await _read(request)
+    raw = await read_body(request)
     given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
     if not hmac.compare_digest(given, channel.secret):
         raise web.HTTPForbidden(text="wrong secret token")
@@ -91,32 +77,16 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         if message is None:
             result = "ignored"
             return _ok()
-        try:
-            is_new = await gate.writer.add(message)
-        except Exception:
-            log.error("telegram.store_failed", message_sid=message.message_sid)
-            raise web.HTTPServiceUnavailable(text="could not store the update; retry") from None
-        result = "accepted" if is_new else "duplicate"
-        log.info(
-            "telegram.received" if is_new else "telegram.duplicate",
-            channel="telegram",
-            message_sid=message.message_sid,
-            media=len(message.media),
-            route="/telegram/webhook",
-            status=200,
-            ms=round((time.perf_counter() - started) * 1000, 2),
+        result = await commit(
+            gate, request, message, channel="telegram", route="/telegram/webhook", started=started
         )
-        request[ACCEPTED] = True
         return _ok()
     except web.HTTPException as exc:
-        result = {413: "too_large", 403: "forbidden", 400: "bad_request"}.get(exc.status, "error")
-        if exc.status in (403, 400):
-            log.warning("telegram.rejected", channel="telegram", status=exc.status, reason=exc.text)
+        result = rejected("telegram", exc)
         raise
     finally:
-        if result != "ignored":
-            gate.metrics.inbound_by[result].inc()
-        gate.metrics.webhook_seconds.observe(time.perf_counter() - started)
+        if result != "ignored":  # not a message: nothing stored, nothing to count
+            counted(gate, result, started)
 
 
 def add_routes(app: web.Application, channel: TelegramChannel) -> None:

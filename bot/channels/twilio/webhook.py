@@ -22,7 +22,7 @@ from bot.core.logs import get_logger, mask_phone
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
-from bot.gateway.routes import ACCEPTED, MAX_BODY
+from bot.gateway.webhook import commit, counted, read_body, rejected
 from storage import inbox, outbox
 
 if TYPE_CHECKING:
@@ -64,16 +64,7 @@ def parse_form(text: str) -> list[tuple[str, str]]:
 
 async def _signed_form(gate: Gate, request: web.Request) -> list[tuple[str, str]]:
     """Read the body (413 past 64 KiB), check the signature (403), return the form fields."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-    raw = bytearray()
-    try:
-        async for chunk in request.content.iter_chunked(16384):
-            raw.extend(chunk)
-            if len(raw) > MAX_BODY:
-                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
-    except (web.RequestPayloadError, ConnectionResetError):  # does not decode, or was cut short
-        raise web.HTTPBadRequest(text="unreadable body") from None
+    raw = await read_body(request)
     params: list[tuple[str, str]] = []
     if request.content_type == "application/x-www-form-urlencoded":
         try:
@@ -159,32 +150,17 @@ async def twilio_sms(request: web.Request) -> web.Response:
     try:
         params = await _signed_form(gate, request)
         message = await _message_from(gate, params, request.headers.get("I-Twilio-Idempotency-Token"))
-        try:
-            is_new = await gate.writer.add(message)
-        except Exception:
-            log.error("sms.store_failed", message_sid=message.message_sid)
-            raise web.HTTPServiceUnavailable(text="could not store the message; retry") from None
-        result = "accepted" if is_new else "duplicate"
-        # this line stands for the access log line of an accepted webhook (see AccessLogger)
-        log.info(
-            "sms.received" if is_new else "sms.duplicate",
-            message_sid=message.message_sid,
+        # its log line stands for the access log line of an accepted webhook (see AccessLogger)
+        result = await commit(
+            gate, request, message, channel="sms", route="/twilio/sms", started=started,
             sender=mask_phone(message.from_phone),
-            media=len(message.media),
-            route="/twilio/sms",
-            status=200,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        request[ACCEPTED] = True
+        )  # fmt: skip
         return _twiml()
     except web.HTTPException as exc:
-        result = {413: "too_large", 403: "forbidden", 400: "bad_request"}.get(exc.status, "error")
-        if exc.status in (403, 400):
-            log.warning("sms.rejected", status=exc.status, reason=exc.text)
+        result = rejected("sms", exc)
         raise
     finally:
-        gate.metrics.inbound_by[result].inc()
-        gate.metrics.webhook_seconds.observe(time.perf_counter() - started)
+        counted(gate, result, started)
 
 
 _ERROR_CODE = re.compile(r"[0-9]{1,10}")

@@ -203,6 +203,7 @@ class XAccounts:
                         body=reply.text,
                         redact=True,
                         dedupe_key=f"relink:{user_id}:{int(now)}",
+                        kind="relink",
                         now=now,
                     )
         log.warning("token.dead", user_id=user_id, notified=first, reason=reason)

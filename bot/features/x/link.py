@@ -270,6 +270,7 @@ async def callback(request: web.Request) -> web.Response:
                 to=phone,
                 body=f"Connected @{me.username}",
                 dedupe_key=f"connected:{user_id}:{now}",
+                kind="connected",
                 now=now,
             )
     deps.wake_sender()

@@ -1,0 +1,81 @@
+"""What every channel's webhook does around its own parsing: read the body under the limit (413,
+or 400 when it cannot be read), commit the message through the group-commit writer and only then
+answer (503 when it cannot be stored: the channel retries), one log line for an accepted message
+(`<channel>.received` or `<channel>.duplicate`, standing for its access log line), and the result
+counted in /metrics."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from bot.core.logs import get_logger
+from bot.gateway.gate import Gate
+from bot.gateway.routes import ACCEPTED, MAX_BODY
+from storage import inbox
+
+log = get_logger(__name__)
+
+RESULTS = {413: "too_large", 403: "forbidden", 400: "bad_request"}
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body: 413 past MAX_BODY (declared or read), 400 when it does not decode or
+    was cut short."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    raw = bytearray()
+    try:
+        async for chunk in request.content.iter_chunked(16384):
+            raw.extend(chunk)
+            if len(raw) > MAX_BODY:
+                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    except (web.RequestPayloadError, ConnectionResetError):
+        raise web.HTTPBadRequest(text="unreadable body") from None
+    return bytes(raw)
+
+
+async def commit(
+    gate: Gate,
+    request: web.Request,
+    message: inbox.NewMessage,
+    *,
+    channel: str,
+    route: str,
+    started: float,
+    **fields: object,
+) -> str:
+    """Store `message` (group commit); "accepted" when it was new, "duplicate" when its id was
+    stored already. 503 when the database cannot take it."""
+    try:
+        is_new = await gate.writer.add(message)
+    except Exception:
+        log.error(f"{channel}.store_failed", message_sid=message.message_sid)
+        raise web.HTTPServiceUnavailable(text="could not store the message; retry") from None
+    log.info(
+        f"{channel}.received" if is_new else f"{channel}.duplicate",
+        message_sid=message.message_sid,
+        **fields,
+        media=len(message.media),
+        route=route,
+        status=200,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    request[ACCEPTED] = True
+    return "accepted" if is_new else "duplicate"
+
+
+def rejected(channel: str, exc: web.HTTPException) -> str:
+    """The result of a refused webhook, logged when the sender got it wrong (400, 403)."""
+    if exc.status in (403, 400):
+        log.warning(f"{channel}.rejected", status=exc.status, reason=exc.text)
+    return RESULTS.get(exc.status, "error")
+
+
+def counted(gate: Gate, result: str, started: float) -> None:
+    gate.metrics.inbound_by[result].inc()
+    gate.metrics.webhook_seconds.observe(time.perf_counter() - started)
+
+
+__all__ = ["commit", "counted", "read_body", "rejected"]

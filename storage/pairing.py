@@ -1,0 +1,112 @@
+"""`\\PAIR`: one person reached at several addresses (issue 25). A code asked for from one address
+joins another address to that person: the address's row moves to them, and the person the
+address had (new, with nothing of their own) is deleted.
+
+Codes are 6 digits, good for CODE_SECONDS and one use, kept as their SHA-256; a person has at
+most one live code (asking again replaces it). Wrong codes are throttled per address like room
+passwords (storage/rooms.py: 5 in 15 minutes, under the key `PAIR_KEY`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.schema import addresses, memberships, pair_codes, payments, receipts, users
+
+CODE_SECONDS = 600.0
+PAIR_KEY = "\\PAIR"  # the join_failures key wrong codes are counted under
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode("ascii", "replace")).hexdigest()
+
+
+async def new_code(conn: AsyncConnection, user_id: int, code: str, now: float) -> None:
+    """The person's one live code (an earlier one dies); expired codes are cleared on the way."""
+    await conn.execute(
+        sa.delete(pair_codes).where(sa.or_(pair_codes.c.user_id == user_id, pair_codes.c.expires_at <= now))
+    )
+    await conn.execute(
+        sa.insert(pair_codes).values(
+            user_id=user_id, code_hash=code_hash(code), expires_at=now + CODE_SECONDS, created_at=now
+        )
+    )
+
+
+async def take(conn: AsyncConnection, code: str, now: float) -> int | None:
+    """The person whose live code `code` is; the code is used up. None: no such live code."""
+    row = (
+        await conn.execute(
+            sa.select(pair_codes.c.id, pair_codes.c.user_id).where(
+                pair_codes.c.code_hash == code_hash(code), pair_codes.c.expires_at > now
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    await conn.execute(sa.delete(pair_codes).where(pair_codes.c.id == row.id))
+    return int(row.user_id)
+
+
+async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
+    """What a person has of their own that pairing would lose: "rooms", "receipts", "payments",
+    "an X account"; None when nothing."""
+    checks = (
+        ("rooms", sa.select(memberships.c.user_id).where(memberships.c.user_id == user_id)),
+        ("receipts", sa.select(receipts.c.id).where(receipts.c.uploader_id == user_id)),
+        (
+            "payments",
+            sa.select(payments.c.id).where(
+                sa.or_(payments.c.payer_id == user_id, payments.c.payee_id == user_id)
+            ),
+        ),
+        ("an X account", sa.select(users.c.id).where(users.c.id == user_id, users.c.x_user_id.is_not(None))),
+    )
+    for what, query in checks:
+        if (await conn.execute(query.limit(1))).first() is not None:
+            return what
+    return None
+
+
+async def join(conn: AsyncConnection, key: str, into: int, leaving: int) -> None:
+    """Address `key` becomes `into`'s; `leaving`, the person it had, is deleted (with nothing of
+    their own: `what_it_has` said so)."""
+    await conn.execute(sa.update(addresses).where(addresses.c.address == key).values(user_id=into))
+    await conn.execute(sa.delete(users).where(users.c.id == leaving))
+
+
+async def addresses_of(conn: AsyncConnection, user_id: int) -> list[str]:
+    rows = await conn.execute(
+        sa.select(addresses.c.address).where(addresses.c.user_id == user_id).order_by(addresses.c.id)
+    )
+    return [str(r[0]) for r in rows]
+
+
+async def leave(conn: AsyncConnection, key: str) -> None:
+    """Address `key` no longer reaches its person, who keeps their other addresses (when it was
+    their first, `users.phone`, the next one takes its place: notices go there)."""
+    owner = (await conn.execute(sa.select(addresses.c.user_id).where(addresses.c.address == key))).scalar()
+    await conn.execute(sa.delete(addresses).where(addresses.c.address == key))
+    if owner is None:
+        return
+    rest = await addresses_of(conn, int(owner))
+    if rest:
+        await conn.execute(
+            sa.update(users).where(users.c.id == owner, users.c.phone == key).values(phone=rest[0])
+        )
+
+
+__all__ = [
+    "CODE_SECONDS",
+    "PAIR_KEY",
+    "addresses_of",
+    "code_hash",
+    "join",
+    "leave",
+    "new_code",
+    "take",
+    "what_it_has",
+]

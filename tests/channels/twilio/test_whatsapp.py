@@ -1,0 +1,162 @@
+"""WhatsApp through Twilio, end to end through the real app and the local fake of the Messages API:
+a `whatsapp:` sender is answered from `twilio.whatsapp_from`; a notice that is not an answer (the
+payee's \\PAID notice) more than 24 hours after the person's last message goes as the template
+its kind maps to, or not at all (logged); Twilio's 63016 is handled the same way, never retried
+into a loop; and the configuration says what is wrong with a sender or a template."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from bot.core.config import ConfigError, load_config
+from tests.conftest import ALICE, Bot, BotFactory
+from tests.fakes.twilio_rest import Failure, FakeTwilio
+
+WALLY = "whatsapp:+15550009999"
+WHATSAPP_FROM = "whatsapp:+14155238886"
+PAID_TEMPLATE = "HX" + "1" * 32
+DAY = 24 * 3600
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def make(bot_factory: BotFactory, fake: FakeTwilio, clock: Clock, **twilio: Any) -> Bot:
+    return await bot_factory(clock=clock, twilio={**fake.section(), "whatsapp_from": WHATSAPP_FROM, **twilio})
+
+
+async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str) -> dict[str, str]:
+    before = len(fake.messages)
+    form = await bot.text(body, sender=sender)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    return (await fake.wait_for_messages(before + 1))[before]
+
+
+async def room_with_wally(bot: Bot, fake: FakeTwilio) -> None:
+    answer = await say(bot, fake, "\\CREATE house hunter22", WALLY)
+    assert (answer["To"], answer["From"]) == (WALLY, WHATSAPP_FROM)
+    assert "house" in answer["Body"].lower()
+    await say(bot, fake, "\\NAME Wally", WALLY)
+    await say(bot, fake, "\\JOIN house hunter22", ALICE)
+
+
+async def test_a_whatsapp_sender_is_answered_from_the_whatsapp_number(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot = await make(bot_factory, fake_twilio, Clock())
+    answer = await say(bot, fake_twilio, "\\HELP", WALLY)
+    assert (answer["To"], answer["From"]) == (WALLY, WHATSAPP_FROM)
+    sms = await say(bot, fake_twilio, "\\HELP", ALICE)
+    assert sms["From"] == fake_twilio.section()["from_number"]
+    rows = await bot.rows("SELECT channel FROM outbox ORDER BY id")
+    assert [r[0] for r in rows] == ["whatsapp", "sms"]
+
+
+async def test_a_notice_within_the_window_is_free_text(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    clock = Clock()
+    bot = await make(bot_factory, fake_twilio, clock, whatsapp_templates={"paid": PAID_TEMPLATE})
+    await room_with_wally(bot, fake_twilio)
+    before = len(fake_twilio.messages)
+    form = await bot.text("\\PAID Wally 5", sender=ALICE)
+    await bot.handled(form["MessageSid"])
+    messages = await fake_twilio.wait_for_messages(before + 2)
+    [notice] = [m for m in messages[before:] if m["To"] == WALLY]
+    assert "Body" in notice
+    assert "ContentSid" not in notice
+
+
+async def test_a_notice_after_24_hours_goes_as_its_template(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    clock = Clock()
+    bot = await make(bot_factory, fake_twilio, clock, whatsapp_templates={"paid": PAID_TEMPLATE})
+    await room_with_wally(bot, fake_twilio)
+    clock.now += DAY + 60
+    before = len(fake_twilio.messages)
+    form = await bot.text("\\PAID Wally 5", sender=ALICE)
+    await bot.handled(form["MessageSid"])
+    messages = await fake_twilio.wait_for_messages(before + 2)
+    [notice] = [m for m in messages[before:] if m["To"] == WALLY]
+    assert notice["ContentSid"] == PAID_TEMPLATE
+    assert "Body" not in notice
+    assert "5.00" in notice["ContentVariables"]
+    assert notice["From"] == WHATSAPP_FROM
+
+
+async def test_without_a_template_the_late_notice_is_not_sent_and_is_logged(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    clock = Clock()
+    bot = await make(bot_factory, fake_twilio, clock)
+    await room_with_wally(bot, fake_twilio)
+    clock.now += DAY + 60
+    with capture_logs() as logs:
+        before = len(fake_twilio.messages)
+        form = await bot.text("\\PAID Wally 5", sender=ALICE)
+        await bot.handled(form["MessageSid"])
+        await fake_twilio.wait_for_messages(before + 1)  # ALICE's answer
+        await bot.settled()
+    assert [m["To"] for m in fake_twilio.messages[before:]] == [ALICE]
+    [row] = await bot.rows("SELECT status, error FROM outbox WHERE to_phone = :w AND kind = 'paid'", w=WALLY)
+    assert tuple(row) == ("skipped", "outside the 24-hour window; no template")
+    assert [e["kind"] for e in logs if e["event"] == "whatsapp.not_sent"] == ["paid"]
+
+
+@pytest.mark.parametrize("template", [True, False], ids=["then-its-template", "then-nothing"])
+async def test_twilios_63016_is_handled_as_outside_the_window_never_in_a_loop(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, template: bool
+) -> None:
+    """Our inbox says Wally wrote within 24 hours, WhatsApp says the window is closed (63016):
+    the notice goes once as its template, or is not sent; it is never retried as text."""
+    clock = Clock()
+    templates = {"paid": PAID_TEMPLATE} if template else {}
+    bot = await make(bot_factory, fake_twilio, clock, whatsapp_templates=templates)
+    await room_with_wally(bot, fake_twilio)
+    fake_twilio.failures_to[WALLY] = [Failure(400, 63016, None)]
+    before, requests = len(fake_twilio.messages), fake_twilio.requests
+    form = await bot.text("\\PAID Wally 5", sender=ALICE)
+    await bot.handled(form["MessageSid"])
+    await bot.settled()
+    to_wally = [m for m in fake_twilio.messages[before:] if m["To"] == WALLY]
+    [row] = await bot.rows(
+        "SELECT status, attempts FROM outbox WHERE to_phone = :w AND kind = 'paid'", w=WALLY
+    )
+    if template:
+        assert [m.get("ContentSid") for m in to_wally] == [PAID_TEMPLATE]
+        assert row[0] == "sent"
+    else:
+        assert to_wally == []
+        assert row[0] == "skipped"
+    assert fake_twilio.requests - requests == (
+        3 if template else 2
+    )  # ALICE's answer, the refused text[, the template]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TEXTWIRE_TWILIO_WHATSAPP_FROM": "+14155238886"}, "twilio.whatsapp_from: expected whatsapp:+E164"),
+        ({"TEXTWIRE_TWILIO_WHATSAPP_TEMPLATES": "bill=HX" + "1" * 32}, "unknown kind 'bill'"),
+        (
+            {"TEXTWIRE_TWILIO_WHATSAPP_TEMPLATES": "paid=nope"},
+            "whatsapp_templates.paid: expected a ContentSid",
+        ),
+        ({"TEXTWIRE_TWILIO_WHATSAPP_TEMPLATES": "paid"}, "expected name=value pairs"),
+    ],
+    ids=["sender-without-prefix", "unknown-kind", "not-a-content-sid", "not-a-pair"],
+)
+def test_the_configuration_says_what_is_wrong(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(env={"TEXTWIRE_CONFIG": "", **env})

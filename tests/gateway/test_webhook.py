@@ -1,0 +1,50 @@
+"""bot/gateway/webhook.py over real HTTP: a body under the limit is read whole, one declared or
+streamed past it is 413, one cut short is 400; refusals are counted by their kind and logged when
+the sender got it wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp import web
+from structlog.testing import capture_logs
+
+from bot.gateway.routes import MAX_BODY
+from bot.gateway.webhook import read_body, rejected
+
+
+@pytest.fixture
+async def echo(aiohttp_client: Any) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=str(len(await read_body(request))))
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    return await aiohttp_client(app)
+
+
+async def test_a_body_within_the_limit_is_read_whole(echo: Any) -> None:
+    resp = await echo.post("/", data=b"x" * MAX_BODY)
+    assert (resp.status, await resp.text()) == (200, str(MAX_BODY))
+
+
+async def test_a_body_past_the_limit_is_413_declared_or_streamed(echo: Any) -> None:
+    declared = await echo.post("/", data=b"x" * (MAX_BODY + 1))
+    assert declared.status == 413
+
+    async def chunks() -> Any:
+        for _ in range(MAX_BODY // 8192 + 2):
+            yield b"y" * 8192
+
+    streamed = await echo.post("/", data=chunks())  # chunked: no Content-Length to go by
+    assert streamed.status == 413
+
+
+def test_refusals_are_named_and_the_senders_mistakes_logged() -> None:
+    with capture_logs() as logs:
+        assert rejected("sms", web.HTTPForbidden(text="invalid signature")) == "forbidden"
+        assert rejected("telegram", web.HTTPBadRequest(text="not JSON")) == "bad_request"
+        assert rejected("sms", web.HTTPRequestEntityTooLarge(max_size=1, actual_size=2)) == "too_large"
+        assert rejected("sms", web.HTTPServiceUnavailable()) == "error"
+    assert [(e["event"], e["status"]) for e in logs] == [("sms.rejected", 403), ("telegram.rejected", 400)]

@@ -1,0 +1,72 @@
+"""storage/pairing.py on both databases: a code is one person's, live for 10 minutes and one use
+(asking again replaces it); joining moves the address and deletes the person it had; what a
+person has of their own; leaving an address, their first one included."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage import pairing, rooms, users
+from storage.db import Database, open_database
+from tests.conftest import ALICE, BOB
+
+T0 = 1_800_000_000.0
+WALLY = "whatsapp:+15550009999"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await open_database(database_url, migrate=True)
+    yield database
+    await database.close()
+
+
+async def test_a_code_is_live_for_ten_minutes_and_one_use(db: Database) -> None:
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        await pairing.new_code(conn, alice.id, "123456", T0)
+        await pairing.new_code(conn, alice.id, "654321", T0 + 1)  # asking again replaces it
+        assert await pairing.take(conn, "123456", T0 + 2) is None
+        assert await pairing.take(conn, "654321", T0 + 2) == alice.id
+        assert await pairing.take(conn, "654321", T0 + 3) is None  # used up
+        await pairing.new_code(conn, alice.id, "111111", T0)
+        assert await pairing.take(conn, "111111", T0 + pairing.CODE_SECONDS + 1) is None  # expired
+
+
+async def test_joining_moves_the_address_and_its_messages_find_the_person(db: Database) -> None:
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        stranger, _ = await users.get_or_create(conn, WALLY, T0)
+        assert await pairing.what_it_has(conn, stranger.id) is None
+        await pairing.join(conn, WALLY, into=alice.id, leaving=stranger.id)
+        assert await pairing.addresses_of(conn, alice.id) == [ALICE, WALLY]
+        found, created = await users.get_or_create(conn, WALLY, T0 + 5)
+        assert (found.id, created) == (alice.id, False)
+        assert await users.get_by_id(conn, stranger.id) is None
+        senders = await users.senders(conn, [WALLY, ALICE], now=T0 + 5, since=T0)
+        assert {key: s.user.id for key, s in senders.items()} == {WALLY: alice.id, ALICE: alice.id}
+
+
+async def test_what_a_person_has_of_their_own(db: Database) -> None:
+    async with db.tx() as conn:
+        bob, _ = await users.get_or_create(conn, BOB, T0)
+        assert await pairing.what_it_has(conn, bob.id) is None
+        await rooms.create(conn, name="flat", password_hash="x", user_id=bob.id, now=T0)
+        assert await pairing.what_it_has(conn, bob.id) == "rooms"
+
+
+async def test_leaving_an_address_keeps_the_person_at_the_other(db: Database) -> None:
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        stranger, _ = await users.get_or_create(conn, WALLY, T0)
+        await pairing.join(conn, WALLY, into=alice.id, leaving=stranger.id)
+        await pairing.leave(conn, ALICE)  # her first address: the other takes its place
+        assert await pairing.addresses_of(conn, alice.id) == [WALLY]
+        moved = await users.get_by_id(conn, alice.id)
+        assert moved is not None
+        assert moved.phone == WALLY
+        again, created = await users.get_or_create(conn, ALICE, T0 + 9)
+        assert created
+        assert again.id != alice.id
