@@ -219,6 +219,7 @@ def telegram_in_a_thread() -> Iterator[Any]:
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
+    loop.close()  # an unclosed loop is a ResourceWarning in whichever test comes next
 
 
 @pytest.fixture
