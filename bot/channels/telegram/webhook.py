@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import json
 import time
 from typing import TYPE_CHECKING
 
+import orjson
 from aiohttp import web
 
 from bot.channels.telegram.updates import NotAnUpdate, message_from_update
@@ -56,7 +56,7 @@ async def _message(gate: Gate, channel: TelegramChannel, request: web.Request) -
     if not hmac.compare_digest(given, channel.secret):
         raise web.HTTPForbidden(text="wrong secret token")
     try:
-        update = json.loads(raw)
+        update = orjson.loads(raw)  # 2-3x the stdlib's speed; its errors are ValueErrors
         message = message_from_update(update, bot=channel.bot_id, now=gate.deps.now())
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # NotAnUpdate is a ValueError
         reason = str(exc) if isinstance(exc, NotAnUpdate) else "not JSON"
