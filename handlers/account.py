@@ -11,8 +11,9 @@ from __future__ import annotations
 import secrets
 
 from bot.core.logs import mask_address
+from bot.core.message import LAST_WORD
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
-from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from storage import ledger, pairing, rooms, users
 
 router = Router(name=__name__)
@@ -47,8 +48,8 @@ async def unlink(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 LEFT = (
-    "Goodbye from textwire at this address: it is no longer you. Your rooms and balances stay "
-    "with your other address."
+    "Goodbye from textwire at this address: it is no longer you, and nothing more comes here. "
+    "Your rooms and balances stay with your other address."
 )
 
 
@@ -58,12 +59,15 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:
         if len(await pairing.addresses_of(conn, user.id)) > 1:  # this address only
             await pairing.leave(conn, msg.sender.key)  # a message from it later is a new person's
+            await users.set_opted_out(
+                conn, msg.sender.key, True, ctx.deps.now()
+            )  # and nothing more goes there
             left = True
         else:
             left = False
     if left:
         ctx.log.info("user.address_left")
-        return LEFT
+        return Reply(LEFT, kind=LAST_WORD)  # the sender lets this one through the opt-out
     service = x_accounts(ctx.deps)
     if service is not None:
         await service.revoke_and_delete(user.id)

@@ -63,7 +63,7 @@ async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
 ) -> None:
     """\\PAIR from SMS gives a code; \\PAIR <code> from WhatsApp joins that address to the person:
     the same name, rooms and balances, each reply going where its message came from. \\STOP from
-    one address ends that address only: it is a stranger again."""
+    one address ends that address only and opts it out (its goodbye still goes)."""
     wally = "whatsapp:+15550009999"
     bot = await bot_factory(
         twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"},
@@ -99,8 +99,13 @@ async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
     assert bye["Body"].startswith("Goodbye from textwire at this address")
     still = await text("\\ROOMS", ALICE)
     assert "house" in still["Body"]
-    stranger = await text("\\ROOMS", wally)  # the address is a new person now, in no room
-    assert "house" not in stranger["Body"]
+    # the address is a new person now, opted out: their texts are handled, nothing is sent
+    await bot.settled()
+    before = len(fake_twilio.messages)
+    form = await bot.text("\\ROOMS", sender=wally)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    assert fake_twilio.messages[before:] == []
     assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :w", w=wally) == 1
 
 

@@ -41,6 +41,11 @@ class Inbound:
         return self.body.strip()
 
 
+# A reply's kind for the goodbye to an address that has just opted out (`\\STOP` from one of a
+# person's addresses): the one reply the sender still sends to an opted-out address.
+LAST_WORD = "last-word"
+
+
 @dataclass(frozen=True)
 class Reply:
     """One SMS back. `redact`: it carries a link; the outbox row is redacted once sent. `kind`:
@@ -56,4 +61,4 @@ class Reply:
     held: bool = False
 
 
-__all__ = ["Inbound", "Media", "Reply"]
+__all__ = ["LAST_WORD", "Inbound", "Media", "Reply"]

@@ -21,6 +21,7 @@ from bot.core.channel import SendError, Sent, TemplateTransport, Transport, wind
 from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import Deps
 from bot.core.logs import get_logger, mask_address
+from bot.core.message import LAST_WORD
 from bot.core.metrics import Metrics
 from bot.pipeline.claimloop import ClaimLoop
 from bot.pipeline.worker import backoff
@@ -104,7 +105,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                 redact=bool(redact),
                 attempts=attempts,
                 created_at=created_at,
-                opted_out=to in opted_out,
+                opted_out=to in opted_out and kind != LAST_WORD,  # the goodbye still goes
                 claimed_at=now,
                 reconcile_since=reconcile_since,
                 kind=kind,
