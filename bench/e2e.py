@@ -438,8 +438,12 @@ async def amain(args: argparse.Namespace) -> None:
                 port = free_port()
                 public_url = f"http://127.0.0.1:{port}"
                 env = {**base_env, "BENCH_PORT": str(port), "BENCH_PUBLIC_URL": public_url}
+                config = str(ROOT / "config.toml")
                 if name.endswith("@base"):  # that checkout's code (bench/e2e.py --baseline)
                     env["PYTHONPATH"] = args.baseline
+                    config = str(
+                        Path(args.baseline) / "config.toml"
+                    )  # its keys: older code refuses newer ones
                 if name == "bare":
                     cmd = [py, str(ROOT / "bench/e2e_bare.py"), str(port), api_base, ACCOUNT_SID, AUTH_TOKEN]
                 elif name == "durable":
@@ -457,9 +461,9 @@ async def amain(args: argparse.Namespace) -> None:
                 elif name.startswith("textwire-pg"):
                     env.update(await textwire_pg_env(rtmp, port, public_url, api_base, args))
                     env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
-                    cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+                    cmd = [py, "-m", "bot", "serve", "--config", config]
                     migrate = subprocess.run(  # noqa: ASYNC221 - once, before the load
-                        [py, "-m", "bot", "migrate", "--config", str(ROOT / "config.toml")],
+                        [py, "-m", "bot", "migrate", "--config", config],
                         cwd=rtmp,
                         env=env,
                         check=False,
@@ -504,7 +508,7 @@ async def amain(args: argparse.Namespace) -> None:
                     env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
                     if args.history:
                         await prefill(env["TEXTWIRE_DATABASE_URL"], args.history)
-                    cmd = [py, "-m", "bot", "serve", "--config", str(ROOT / "config.toml")]
+                    cmd = [py, "-m", "bot", "serve", "--config", config]
                     if args.cprofile:  # the whole run under cProfile (slower; for where, not how much)
                         cmd[1:1] = ["-m", "cProfile", "-o", args.cprofile]  # absolute: main()
                 results.append(

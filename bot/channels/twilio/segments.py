@@ -36,6 +36,8 @@ def segments(text: str) -> int:
 
 def fits_one_segment(text: str) -> bool:
     """One GSM-7 segment: GSM-7 only, at most 160 septets."""
+    if len(text) > GSM7_SINGLE:  # every character is a septet or two: too long without encoding it
+        return False
     septets = gsm7_septets(text)
     return septets is not None and septets <= GSM7_SINGLE
 
