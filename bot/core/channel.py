@@ -14,6 +14,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import aiohttp
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -145,6 +147,16 @@ class MediaStream:
 
     length: int | None
     chunks: AsyncIterator[bytes]
+
+
+async def response_chunks(resp: aiohttp.ClientResponse, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """A media download's body as it arrives, for `MediaStream.chunks`: the connection failing
+    or stalling midway is `MediaUnavailable` (the message is tried again later)."""
+    try:
+        async for chunk in resp.content.iter_chunked(size):
+            yield chunk
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise MediaUnavailable(type(exc).__name__) from None
 
 
 class MediaSource(Protocol):
@@ -284,5 +296,6 @@ __all__ = [
     "address_of",
     "fits_160",
     "fits_characters",
+    "response_chunks",
     "window_of",
 ]

@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
 from bot.channels.telegram.updates import MEDIA_PREFIX
-from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable
+from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable, response_chunks
 
 CHUNK = 64 * 1024
 GONE = "Telegram could not give it to us"
@@ -28,14 +28,6 @@ def _unavailable_or_refused(exc: TelegramError) -> Exception:
     if exc.status is None or exc.status == 429 or exc.status >= 500:
         return MediaUnavailable(str(exc))
     return MediaRefused(GONE, str(exc), short="gone at Telegram")
-
-
-async def _chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in resp.content.iter_chunked(CHUNK):
-            yield chunk
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise MediaUnavailable(type(exc).__name__) from None
 
 
 class TelegramMedia:
@@ -69,7 +61,7 @@ class TelegramMedia:
                     raise MediaUnavailable(f"HTTP {resp.status}")
                 if resp.status != 200:
                     raise MediaRefused(GONE, f"HTTP {resp.status}", short="gone at Telegram")
-                yield MediaStream(length=resp.content_length, chunks=_chunks(resp))
+                yield MediaStream(length=resp.content_length, chunks=response_chunks(resp, CHUNK))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise MediaUnavailable(type(exc).__name__) from None
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from yarl import URL
 
-from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable
+from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable, response_chunks
 from bot.core.config import TwilioConfig
 
 MAX_HOPS = 3
@@ -90,14 +90,6 @@ def _refused(reason: str, detail: str) -> MediaRefused:
     return MediaRefused(reason, detail, short=SHORT.get(reason, ""))
 
 
-async def _chunks(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in resp.content.iter_chunked(CHUNK):
-            yield chunk
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise MediaUnavailable(type(exc).__name__) from None
-
-
 class TwilioMedia:
     """The `MediaSource` of the SMS channel: an MMS item's URL is its reference."""
 
@@ -136,7 +128,7 @@ class TwilioMedia:
                         raise MediaUnavailable(f"HTTP {resp.status}")
                     if resp.status != 200:
                         raise _refused(GONE, f"HTTP {resp.status}")
-                    yield MediaStream(length=resp.content_length, chunks=_chunks(resp))
+                    yield MediaStream(length=resp.content_length, chunks=response_chunks(resp, CHUNK))
                     return
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise MediaUnavailable(type(exc).__name__) from None
