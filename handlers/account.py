@@ -87,7 +87,11 @@ WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other add
 PAIR_LOCKED = "Too many wrong codes. Please wait 15 minutes before you try again."
 
 
-@router.command("PAIR", args=(0, 1), usage=PAIR_USAGE, help="\\PAIR make another app or number you too")
+# the code is a secret until used: `***` in the inbox, and the reply that carries it is redacted
+# once sent (as a link's is)
+@router.command(
+    "PAIR", args=(0, 1), secret=(0,), usage=PAIR_USAGE, help="\\PAIR make another app or number you too"
+)
 async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     """`\\PAIR`: a code for this person; `\\PAIR <code>` from another address: that address is
     them too (name, rooms, balances, X account), and replies go where each message came from."""
@@ -98,9 +102,10 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         async with ctx.deps.db.tx() as conn:
             await pairing.new_code(conn, user.id, code, now)
         ctx.log.info("pair.code_sent")
-        return (
+        return Reply(
             f"Your code: {code}. Within 10 minutes, send \\PAIR {code} from your other number or app"
-            " to make it you too."
+            " to make it you too.",
+            redact=True,
         )
     code = ctx.args[0]
     key = msg.sender.key

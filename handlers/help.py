@@ -117,7 +117,8 @@ WELCOME = "Welcome to textwire!"
 async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
     """Telegram's /start (a chat's first message; a deep link's payload is ignored): the welcome,
     then the help."""
-    text = f"{WELCOME} {help_for(msg, ctx)}"
+    listing = help_for(msg, ctx).removeprefix("textwire: ")  # the welcome names the bot already
+    text = f"{WELCOME} {listing}\n/help shows this list again."
     if not ctx.deps.services.fits(msg.sender.channel)(text):  # SMS: one segment
         text = f"{WELCOME} Send \\HELP for the commands."
     return Reply(text, kind="help")
