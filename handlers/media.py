@@ -152,6 +152,7 @@ async def _save(
         return NOT_SET_UP
     user_id = ctx.user.id
     max_items = deps.config.media.max_items
+    limits = deps.services.media_limits_of(msg.sender.channel)
     saved = len(done)
     failures: list[tuple[int, str]] = []
     shorts: dict[str, str] = {}  # the channel's reasons in a few words
@@ -163,7 +164,7 @@ async def _save(
             failures.append((number, f"at most {max_items} are kept per message"))
             continue
         try:
-            prepared = await pipeline.prepare(item.url)
+            prepared = await pipeline.prepare(item.url, limits)
         except Refused as refused:
             ctx.log.info("media.refused", item=number, reason=refused.reason, detail=refused.detail)
             failures.append((number, refused.reason))

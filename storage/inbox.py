@@ -29,6 +29,12 @@ class NewMessage:
     idempotency_token: str | None
     priority: int
     received_at: float
+    sender_name: str | None = None  # the name the channel gives the sender (Telegram's first name)
+
+    @property
+    def channel(self) -> str:
+        """The channel of its sender's address (sms, whatsapp, telegram)."""
+        return address_of(self.from_phone).channel
 
     def row(self) -> dict[str, object]:
         """Column values in `_ROW_COLUMNS` order."""
@@ -46,13 +52,15 @@ class NewMessage:
             "attempts": 0,
             "next_attempt_at": 0.0,
             "received_at": self.received_at,
-            "channel": address_of(self.from_phone).channel,
+            "channel": self.channel,
+            "sender_name": self.sender_name,
         }
 
 
 _ROW_COLUMNS = (
     "message_sid", "account_sid", "from_phone", "to_phone", "body", "media", "opt_out_type",
     "idempotency_token", "priority", "status", "attempts", "next_attempt_at", "received_at", "channel",
+    "sender_name",
 )  # fmt: skip
 
 
@@ -209,7 +217,7 @@ _READY = (
 # carries (the body a second time, the idempotency token, the error ...).
 _CLAIMED_COLUMNS = (
     "id", "message_sid", "from_phone", "to_phone", "body", "media", "opt_out_type", "received_at", "attempts",
-    "priority",
+    "priority", "sender_name",
 )  # fmt: skip
 CLAIMED = tuple(inbox.c[name] for name in _CLAIMED_COLUMNS)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.schema import memberships, payments, receipt_members, receipts, rooms, users
+from storage.schema import addresses, memberships, payments, receipt_members, receipts, rooms, users
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Member:
     user_id: int
     name: str | None
     phone: str
+    label: str | None = None  # the name the channel gives their first address (Telegram's first name)
 
 
 # -- names ------------------------------------------------------------------------------------------
@@ -51,10 +52,14 @@ async def set_name(conn: AsyncConnection, user_id: int, name: str, name_key: str
 async def people(conn: AsyncConnection, user_ids: set[int]) -> dict[int, Member]:
     if not user_ids:
         return {}
-    rows = (
-        await conn.execute(sa.select(users.c.id, users.c.name, users.c.phone).where(users.c.id.in_(user_ids)))
-    ).all()
-    return {int(r.id): Member(int(r.id), r.name, str(r.phone)) for r in rows}
+    rows = (await conn.execute(_PEOPLE.where(users.c.id.in_(user_ids)))).all()
+    return {int(r.id): Member(int(r.id), r.name, str(r.phone), r.label) for r in rows}
+
+
+# a person with the label of their first address (users.phone), when the channel gave one
+_PEOPLE = sa.select(users.c.id, users.c.name, users.c.phone, addresses.c.label).select_from(
+    users.outerjoin(addresses, addresses.c.address == users.c.phone)
+)
 
 
 # A member who left by `\\STOP` keeps their place in the ledgers they are on: before their user row
@@ -110,13 +115,12 @@ async def members(conn: AsyncConnection, room_id: str) -> list[Member]:
     """The room's members by when they joined (then by id): the order of leftover cents."""
     rows = (
         await conn.execute(
-            sa.select(users.c.id, users.c.name, users.c.phone)
-            .join(memberships, memberships.c.user_id == users.c.id)
+            _PEOPLE.join(memberships, memberships.c.user_id == users.c.id)
             .where(memberships.c.room_id == room_id)
             .order_by(memberships.c.joined_at, users.c.id)
         )
     ).all()
-    return [Member(int(r.id), r.name, str(r.phone)) for r in rows]
+    return [Member(int(r.id), r.name, str(r.phone), r.label) for r in rows]
 
 
 # -- currencies -------------------------------------------------------------------------------------

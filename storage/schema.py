@@ -58,6 +58,8 @@ addresses = sa.Table(
     sa.Column("address", sa.String(64), nullable=False),
     sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.Float, nullable=False),
+    # migration 0020: the name the channel last gave this address (Telegram's first name)
+    sa.Column("label", sa.String(64)),
     sa.UniqueConstraint("channel", "address"),
     sa.Index("ix_addresses_user_id", "user_id"),
     sa.Index("ix_addresses_address", "address"),  # migration 0019: by the address alone
@@ -106,6 +108,7 @@ inbox = sa.Table(
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("done_at", sa.Float),
     sa.Column("channel", sa.String(16), nullable=False, server_default="sms"),
+    sa.Column("sender_name", sa.String(64)),  # migration 0020: the channel's name of the sender
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
     sa.Index(

@@ -238,6 +238,16 @@ async def set_opted_out(conn: Writer, phone: str, opted_out: bool, now: float) -
     )
 
 
+async def label_of(conn: AsyncConnection, key: str) -> str | None:
+    """The name the channel last gave the address `key` (Telegram's first name), if any."""
+    value = (await conn.execute(sa.select(addresses.c.label).where(addresses.c.address == key))).scalar()
+    return None if value is None else str(value)
+
+
+async def set_label(conn: Writer, key: str, label: str | None) -> None:
+    await conn.execute(sa.update(addresses).where(addresses.c.address == key).values(label=label))
+
+
 _OPTED_OUT_AMONG = Query(
     sa.select(addresses.c.address).where(
         addresses.c.address.in_(sa.bindparam("phones", expanding=True)), addresses.c.opted_out.is_(True)

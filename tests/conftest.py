@@ -273,6 +273,17 @@ class Bot:
 
         await wait_for(idle, within=within)
 
+    async def metrics_once(self, series: str) -> str:
+        """/metrics once it shows `series` (a counter moves when its commit is done)."""
+
+        async def scraped() -> str | None:
+            resp = await self.client.get("/metrics")
+            assert resp.status == 200
+            text = await resp.text()
+            return text if series in text else None
+
+        return str(await wait_for(scraped))
+
     async def handled(self, sid: str) -> str:
         async def done() -> str | None:
             status = await self.scalar("SELECT status FROM inbox WHERE message_sid = :sid", sid=sid)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests import images
-from tests.channels.telegram.talk import CHAT, say
+from tests.channels.telegram.talk import CHAT, OTHER_CHAT, say
 from tests.conftest import ALICE, BotFactory
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_rest import FakeTwilio
@@ -130,3 +130,39 @@ async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
     assert await text(f"\\PAIR {code}", "+15550004444") == (
         "Too many wrong codes. Please wait 15 minutes before you try again."
     )
+
+
+async def test_a_telegram_member_without_a_name_goes_by_their_telegram_first_name(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
+) -> None:
+    """Members with no \\NAME are shown by the first name Telegram gives them (kept up to date),
+    and `\\PAID` takes it; a first name `\\NAME` would refuse (not GSM-7) is not shown."""
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+
+    async def telegram(text: str, chat: int = CHAT, first_name: str = "Ann") -> str:
+        before = len(fake_telegram.sent)
+        sid = await say(bot, text, chat=chat, first_name=first_name)
+        assert await bot.handled(sid) == "done"
+        sent = await fake_telegram.wait_for_sent(before + 1)
+        return str(sent[before]["text"])
+
+    async def sms(body: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=ALICE)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+
+    await telegram("/create house hunter22")
+    await telegram("/join house hunter22", chat=OTHER_CHAT, first_name="Анна")
+    await sms("\\JOIN house hunter22")
+    paid = await sms("\\PAID Ann 10")
+    assert "Ann" in paid, paid
+    assert "Ann pays +1******1111 $10.00" in await sms("\\BALANCE")
+    paid = await sms("\\PAID ***7002 4")  # no name that fits an SMS: their masked chat id
+    assert "Telegram ***7002" in paid, paid
+    assert "Анна" not in await sms("\\BALANCE")
+
+    await telegram("/help", first_name="Annie")  # renamed in Telegram
+    assert "Annie pays" in await sms("\\BALANCE")
+    await telegram("/name Ann2")  # a \NAME wins
+    assert "Ann2 pays" in await sms("\\BALANCE")

@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.app.channels import build_channels
 from bot.app.runtime import METRICS, RUNTIME, Runtime
 from bot.app.startup import check_folders, open_db
-from bot.core.channel import Channel, FitsOne, MediaSource, MediaSources, Transport, Transports
+from bot.core.channel import Channel, FitsOne, MediaLimits, MediaSource, MediaSources, Transport, Transports
 from bot.core.config import Config
 from bot.core.dburl import is_sqlite as db_is_sqlite
 from bot.core.deps import Deps, Services
@@ -154,15 +154,20 @@ async def _start(
     by_channel: dict[str, Transport] = {}
     media: list[MediaSource] = []
     length_rules: dict[str, FitsOne] = {}
+    media_limits: dict[str, MediaLimits] = {}
     for channel in channels:
         parts = await stack.enter_async_context(channel.lifespan(deps))
         for name, rule in channel.length_rules.items():
             by_channel[name], length_rules[name] = parts.transport, rule
+        media_limits.update(channel.media_limits)
         if parts.media is not None:
             media.append(parts.media)
     transport: Transport = Transports(by_channel)
     services = Services(
-        transport=transport, media_source=MediaSources(media) if media else None, length_rules=length_rules
+        transport=transport,
+        media_source=MediaSources(media) if media else None,
+        length_rules=length_rules,
+        media_limits=media_limits,
     )
     deps = dataclasses.replace(deps, services=services)
     owner = new_owner_id()  # this process's claims and heartbeats (bot/pipeline/leases.py)

@@ -10,6 +10,11 @@ file where the server's stand-in of Twilio's media API serves it (bot/channels/t
 webhook with those media URLs, so the worker fetches, judges, cleans, stores and then deletes
 them "at Twilio" exactly as it would in production.
 
+Telegram (`--channel telegram`): each line is an Update POSTed to `{public_url}/telegram/webhook`
+with the webhook's secret. With `telegram.api_base` on this machine, chat also serves the Bot API
+there (bot/channels/telegram/standin.py): the server's replies and a photo's getFile and download
+come to it, so the channel works with no Telegram account.
+
 Replies are read from the outbox rows for this number in the same database (polling) and shown
 in full once sent; a reply not sent because the number opted out shows as skipped, one over the
 number's reply budget as delayed (then in full when it goes), one held for a reply loop as held. Rows that carry
@@ -26,6 +31,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,7 @@ import aiohttp
 import sqlalchemy as sa
 
 from bot.channels.telegram.api import bot_id
+from bot.channels.telegram.standin import StandIn, on_this_machine
 from bot.channels.twilio import devmedia
 from bot.channels.twilio.phones import RULE, valid_sender
 from bot.channels.twilio.signature import SignatureChecker
@@ -47,6 +54,10 @@ from storage.schema import inbox, outbox
 POLL_SECONDS = 0.3
 SETTLE_SECONDS = 60.0  # how long chat waits for replies before it gives up and exits
 HELP = ":photo PATH [caption]  send a photo as an MMS; :help  this; Ctrl-D  quit"
+TELEGRAM_PHOTOS = (
+    "photos on Telegram need telegram.api_base on this machine (TEXTWIRE_TELEGRAM_API_BASE="
+    "http://127.0.0.1:8082, for serve too): chat then stands in for Telegram's Bot API"
+)
 
 
 class ChatError(Exception):
@@ -86,9 +97,11 @@ def signed_form(
     return form, SignatureChecker(token).sign(url, form.items())
 
 
-def read_photos(config: Config, paths: Sequence[str]) -> list[Photo]:
-    """The files to send, checked the way a phone would (blocking: small local reads)."""
-    if not config.dev_mode:
+def read_photos(config: Config, paths: Sequence[str], *, telegram: bool = False) -> list[Photo]:
+    """The files to send, checked the way a phone would (blocking: small local reads). MMS need
+    development mode (chat stands in for Twilio's media API); Telegram photos the stand-in of the
+    Bot API (`telegram`: it runs)."""
+    if not config.dev_mode and not telegram:
         raise ChatError(
             "photos need development mode (twilio.auth_token empty): with a real Twilio account, "
             "send the MMS from a phone"
@@ -129,6 +142,7 @@ class Session:
     http: aiohttp.ClientSession
     token: str
     phone: str  # the address replies go to (`Address.key`): +1555..., whatsapp:+1555..., telegram:1001
+    standin: StandIn | None = None  # the Bot API on this machine, when telegram.api_base is on loopback
     last_shown: int = 0
     sent_sids: list[str] = field(default_factory=list)
     delayed: set[int] = field(default_factory=set)  # delayed replies already announced
@@ -144,7 +158,7 @@ class Session:
     async def send(self, body: str, photos: Sequence[Photo] = ()) -> bool:
         """Text the bot (an MMS when there are photos). False when the server did not take it."""
         if self.phone.startswith(f"{TELEGRAM}:"):
-            return await self._send_update(body)
+            return await self._send_update(body, photos)
         message_sid = ("MM" if photos else "SM") + secrets.token_hex(16)
         urls: list[str] = []
         if photos:
@@ -177,20 +191,37 @@ class Session:
             return False
         return True
 
-    async def _send_update(self, body: str) -> bool:
-        """What Telegram would POST for a message from this chat, with the webhook's secret."""
+    async def _send_update(self, body: str, photos: Sequence[Photo] = ()) -> bool:
+        """What Telegram would POST for a message from this chat, with the webhook's secret; its
+        photos kept by the stand-in of the Bot API, where the server fetches them."""
         chat = int(address_of(self.phone).id)
         update_id = secrets.randbelow(2**31)
-        update = {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": int(time.time()),
-                "chat": {"id": chat, "type": "private", "first_name": "chat"},
-                "from": {"id": chat, "is_bot": False, "first_name": "chat"},
-                "text": body,
-            },
+        message: dict[str, Any] = {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private", "first_name": "chat"},
+            "from": {"id": chat, "is_bot": False, "first_name": "chat"},
         }
+        if photos and self.standin is not None:
+            # one photo or document a message, as Telegram sends them (an album is one a message)
+            photo = photos[0]
+            suffix = mimetypes.guess_extension(photo.content_type) or ""
+            file_id = self.standin.add_file(photo.data, suffix)
+            if photo.content_type in ("image/jpeg", "image/png", "image/webp"):
+                size = {"file_id": file_id, "file_unique_id": file_id[-8:], "width": 0, "height": 0}
+                message["photo"] = [{**size, "file_size": len(photo.data)}]
+            else:
+                message["document"] = {
+                    "file_id": file_id,
+                    "file_unique_id": file_id[-8:],
+                    "mime_type": photo.content_type,
+                    "file_size": len(photo.data),
+                }
+            if body:
+                message["caption"] = body
+        else:
+            message["text"] = body
+        update = {"update_id": update_id, "message": message}
         url = f"{self.config.public_base}/telegram/webhook"
         headers = {"X-Telegram-Bot-Api-Secret-Token": self.config.telegram.webhook_secret}
         if not await self._post(url, json=update, headers=headers):
@@ -308,8 +339,14 @@ async def _line(line: str, session: Session) -> None:
     if body.startswith(":"):
         parts = body.split(maxsplit=2)
         if parts[0] == ":photo" and len(parts) >= 2:
+            if session.phone.startswith(f"{TELEGRAM}:") and session.standin is None:
+                print(f"! {TELEGRAM_PHOTOS}", file=sys.stderr, flush=True)
+                session.show_prompt()
+                return
             try:
-                photos = await asyncio.to_thread(read_photos, session.config, [parts[1]])
+                photos = await asyncio.to_thread(
+                    partial(read_photos, session.config, [parts[1]], telegram=session.standin is not None)
+                )
             except ChatError as exc:
                 print(f"! {exc}", file=sys.stderr, flush=True)
                 session.show_prompt()
@@ -355,8 +392,12 @@ async def run_chat(
             file=sys.stderr,
         )
         return 2
-    if channel == TELEGRAM and photos:
-        print("textwire chat: --photo sends an MMS: use it with --channel sms or whatsapp", file=sys.stderr)
+    standin_at = on_this_machine(config.telegram.api_base) if channel == TELEGRAM else None
+    if channel == TELEGRAM and photos and standin_at is None:
+        print(f"textwire chat: {TELEGRAM_PHOTOS}", file=sys.stderr)
+        return 2
+    if channel == TELEGRAM and len(photos) > 1:
+        print("textwire chat: Telegram sends one photo a message: give one --photo", file=sys.stderr)
         return 2
     from_phone = address
     if (
@@ -368,18 +409,39 @@ async def run_chat(
         return 2
     token, _ = twilio_auth_token(config)
     db = Database(config.database.url)
-    url = f"{config.public_base}/twilio/sms"
+    url = f"{config.public_base}/{'telegram/webhook' if channel == TELEGRAM else 'twilio/sms'}"
     one_shot = bool(photos) or text is not None
     try:
-        staged = await asyncio.to_thread(read_photos, config, photos) if photos else []
+        staged = (
+            await asyncio.to_thread(partial(read_photos, config, photos, telegram=channel == TELEGRAM))
+            if photos
+            else []
+        )
     except ChatError as exc:
         print(f"textwire chat: {exc}", file=sys.stderr)
         await db.close()
         return 2
     # No trust_env: chat talks to this bot's own server (public_url, often loopback), which a
     # proxy the environment names for outbound traffic is not meant for.
+    standin = None
+    if standin_at is not None:
+        standin = StandIn(config.telegram.bot_token)
+        try:
+            await standin.start(*standin_at)
+        except OSError:
+            # something serves it already (a local Bot API server, another chat): texts still go
+            standin = None
+            if staged:
+                print(
+                    f"textwire chat: telegram.api_base {config.telegram.api_base} is served by something "
+                    "else (a local Bot API server? another chat?): chat cannot stand in for it to "
+                    "send a photo",
+                    file=sys.stderr,
+                )
+                await db.close()
+                return 1
     async with aiohttp.ClientSession() as http:
-        session = Session(config=config, db=db, http=http, token=token, phone=from_phone)
+        session = Session(config=config, db=db, http=http, token=token, phone=from_phone, standin=standin)
         try:
             await db.ping()
             session.last_shown = await session.latest_id()
@@ -398,6 +460,8 @@ async def run_chat(
             return await _conversation(session, url)
         finally:
             await db.close()
+            if standin is not None:
+                await standin.stop()
 
 
 async def _conversation(session: Session, url: str) -> int:

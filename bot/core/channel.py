@@ -182,15 +182,35 @@ class ChannelParts:
     media: MediaSource | None = None
 
 
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """The biggest media item a kind of address carries: photos, and documents (PDF) when those
+    may be bigger (WhatsApp: images 5 MB, documents 16 MB; Telegram's getFile: 20 MB). The
+    operator's `media.max_bytes` caps photos on every channel; a document may be as big as its
+    channel allows, and no bigger than photos where the channel states nothing more."""
+
+    image_bytes: int = 5 * MB  # Twilio: 5 MB a message
+    document_bytes: int | None = None  # None: as photos
+
+    def caps(self, max_bytes: int) -> tuple[int, int]:
+        """(photos, documents) under the operator's cap for photos."""
+        image = min(max_bytes, self.image_bytes)
+        return image, image if self.document_bytes is None else self.document_bytes
+
+
 class Channel(Protocol):
     """One way people text the bot. Adding one is a folder under bot/channels/, its config
     section and one line in bot/app/channels.py. `length_rules`: for each kind of address it
     serves (Twilio: "sms" and "whatsapp"), whether a reply goes out as one message (SMS: one
     GSM-7 segment, billed per segment; WhatsApp 1,600 characters; Telegram 4,096); its transport
-    sends to all of them."""
+    sends to all of them. `media_limits`: the biggest media each kind of address carries."""
 
     name: str
     length_rules: Mapping[str, FitsOne]
+    media_limits: Mapping[str, MediaLimits]  # by kind of address, as `length_rules`
 
     def add_routes(self, app: web.Application) -> None:
         """Its webhooks (a `worker` process adds none)."""
@@ -283,6 +303,7 @@ __all__ = [
     "Channel",
     "ChannelParts",
     "FitsOne",
+    "MediaLimits",
     "MediaRefused",
     "MediaSource",
     "MediaSources",

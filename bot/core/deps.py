@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bot.core.channel import FitsOne, MediaSource, Transport, fits_160
+from bot.core.channel import FitsOne, MediaLimits, MediaSource, Transport, fits_160
 from bot.core.config import Config
 from bot.core.metrics import Metrics
 
@@ -34,6 +34,7 @@ class Services:
     media_source: MediaSource | None = None  # the channel's media: fetched, then released
     # each kind of address's length rule (SMS: one GSM-7 segment; WhatsApp, Telegram: characters)
     length_rules: Mapping[str, FitsOne] = field(default_factory=dict)
+    media_limits: Mapping[str, MediaLimits] = field(default_factory=dict)  # the biggest item, by channel
     cipher: TokenCipher | None = None  # tokens at rest (bot/features/x/link.py)
     x: XAccounts | None = None  # posting to X; None when x.client_id is empty
     link_signer: LinkSigner | None = None  # gallery and local media links (bot/features/receipts/gallery.py)
@@ -45,6 +46,11 @@ class Services:
         """The length rule of replies to an address of `channel`: whether one goes out as one
         message (160 characters when no open channel states its own)."""
         return self.length_rules.get(channel, fits_160)
+
+    def media_limits_of(self, channel: str) -> MediaLimits:
+        """The biggest media items an address of `channel` carries (MMS's 5 MB when it states
+        nothing)."""
+        return self.media_limits.get(channel) or MediaLimits()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class Inbound:
     received_at: float = 0.0
     attempts: int = 1
     priority: bool = False  # carrier keywords, \STOP, \UNLINK: handled at once, never held back
+    sender_name: str | None = None  # the name the channel gives the sender (Telegram's first name)
 
     @property
     def text(self) -> str:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bot.core.channel import SMS, TELEGRAM, WHATSAPP
 
 # The label values of the counters the hot path increments (a webhook, a message handled, a reply
 # sent: one each a text). Their children are made once (`Metrics.inbound_by` ...): `labels()`
 # looks its child up under a lock on every call, 1.28 us an increment against 0.28 for the child.
-# Made at start, every series is also in /metrics from the start, at 0.
+# Made at start, every series is also in /metrics from the start, at 0. The three carry the
+# channel of the address (sms, whatsapp, telegram) as their first label.
+CHANNELS = (SMS, WHATSAPP, TELEGRAM)
 INBOUND_RESULTS = ("accepted", "duplicate", "forbidden", "bad_request", "too_large", "error")
 HANDLED_RESULTS = ("done", "deferred", "failed", "retry")
 OUTBOUND_STATUSES = ("sent", "retry", "failed", "skipped", "reconciled")
@@ -30,27 +36,48 @@ X_ERROR_KINDS = (
 )
 
 
+class ByChannel(dict[tuple[str, str], Any]):
+    """A counter's children by (channel, value), made at start for every channel and value; a
+    pair not foreseen is made when first counted."""
+
+    def __init__(self, family: Counter, values: tuple[str, ...]) -> None:
+        super().__init__()
+        self.family = family
+        for channel in CHANNELS:
+            for value in values:
+                self[channel, value] = family.labels(channel, value)
+
+    def __missing__(self, key: tuple[str, str]) -> Any:
+        child = self.family.labels(*key)
+        self[key] = child
+        return child
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.inbound = Counter(
             "textwire_inbound_total",
-            "Inbound webhooks by result (accepted, duplicate, forbidden, bad_request, too_large, error)",
-            ["result"],
+            "Inbound webhooks by channel and result (accepted, duplicate, forbidden, bad_request, "
+            "too_large, error)",
+            ["channel", "result"],
             registry=self.registry,
         )
         self.handled = Counter(
-            "textwire_handled_total", "Inbox messages handled by result", ["result"], registry=self.registry
+            "textwire_handled_total",
+            "Inbox messages handled by channel and result",
+            ["channel", "result"],
+            registry=self.registry,
         )
         self.outbound = Counter(
             "textwire_outbound_total",
-            "Outbound SMS by status (sent, retry, failed, skipped, reconciled)",
-            ["status"],
+            "Outbound messages by channel and status (sent, retry, failed, skipped, reconciled)",
+            ["channel", "status"],
             registry=self.registry,
         )
-        self.inbound_by = {result: self.inbound.labels(result=result) for result in INBOUND_RESULTS}
-        self.handled_by = {result: self.handled.labels(result=result) for result in HANDLED_RESULTS}
-        self.outbound_by = {status: self.outbound.labels(status=status) for status in OUTBOUND_STATUSES}
+        self.inbound_by = ByChannel(self.inbound, INBOUND_RESULTS)  # [channel, result]
+        self.handled_by = ByChannel(self.handled, HANDLED_RESULTS)
+        self.outbound_by = ByChannel(self.outbound, OUTBOUND_STATUSES)
         # the reply guard (bot/pipeline/replyguard.py): replies over a number's budget, kept for later;
         # replies never sent (the number on hold for a loop; a delayed link a newer one replaced);
         # numbers put on hold, by the signal that showed the loop
@@ -90,7 +117,7 @@ class Metrics:
         self.x_errors_by = {k: self.x_errors.labels(kind=k) for k in X_ERROR_KINDS}
         self.webhook_seconds = Histogram(
             "textwire_webhook_seconds",
-            "Time to answer POST /twilio/sms",
+            "Time to answer a webhook (POST /twilio/sms, POST /telegram/webhook)",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
             registry=self.registry,
         )

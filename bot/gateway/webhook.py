@@ -56,6 +56,7 @@ async def commit(
     log.info(
         f"{channel}.received" if is_new else f"{channel}.duplicate",
         message_sid=message.message_sid,
+        channel=message.channel,
         **fields,
         media=len(message.media),
         route=route,
@@ -73,8 +74,8 @@ def rejected(channel: str, exc: web.HTTPException) -> str:
     return RESULTS.get(exc.status, "error")
 
 
-def counted(gate: Gate, result: str, started: float) -> None:
-    gate.metrics.inbound_by[result].inc()
+def counted(gate: Gate, channel: str, result: str, started: float) -> None:
+    gate.metrics.inbound_by[channel, result].inc()
     gate.metrics.webhook_seconds.observe(time.perf_counter() - started)
 
 

@@ -33,7 +33,20 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
             await users.set_opted_out(conn, msg.sender.key, False, ctx.deps.now())
         ctx.user = dataclasses.replace(ctx.user, opted_out=False)
         ctx.log.info("user.resumed", channel=msg.sender.channel)
+    if msg.sender_name is not None:
+        await _keep_label(msg, ctx)
     return await handler(msg, ctx)
+
+
+async def _keep_label(msg: Inbound, ctx: Context) -> None:
+    """The name the channel gave the sender (Telegram's first name), kept on their address: the
+    rooms show it for a member with no `\\NAME`. Written only when it changed."""
+    name = msg.sender_name
+    async with ctx.deps.db.read() as conn:
+        same = await users.label_of(conn, msg.sender.key) == name
+    if not same:
+        async with ctx.deps.db.tx() as conn:
+            await users.set_label(conn, msg.sender.key, name)
 
 
 async def rate_limit(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResult:

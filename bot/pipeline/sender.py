@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from bot.core.channel import SendError, Sent, TemplateTransport, Transport, window_of
+from bot.core.channel import SendError, Sent, TemplateTransport, Transport, address_of, window_of
 from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import Deps
 from bot.core.logs import get_logger, mask_address
@@ -49,6 +49,10 @@ class Send:
     reconcile_since: float | None  # an earlier try's outcome is unknown: look it up first
     kind: str | None = None  # what it is (storage.outbox.enqueue): a notice, or an answer
     template_only: bool = False  # outside the channel's window for free text: a template or nothing
+
+    @property
+    def channel(self) -> str:
+        return address_of(self.to).channel
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,15 @@ class Sender(ClaimLoop[Send, Outcome]):
         return outcome.mark.id
 
     async def handle(self, item: Send) -> None:
-        structlog.contextvars.bind_contextvars(outbox_id=item.id, to=mask_address(item.to))
+        structlog.contextvars.bind_contextvars(
+            outbox_id=item.id, to=mask_address(item.to), channel=item.channel
+        )
         try:
             if item.opted_out:
                 await self.commit(
                     Outcome(outbox.Mark(item.id, "skipped", self.deps.now(), error="opted out"))
                 )
-                self.metrics.outbound_by["skipped"].inc()
+                self.metrics.outbound_by[item.channel, "skipped"].inc()
                 log.info("sms.skipped_opted_out")
                 return
             sent = await self._reconciled(item) if item.reconcile_since is not None else None
@@ -153,7 +159,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             await self.commit(
                 Outcome(outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted))
             )
-            self.metrics.outbound_by["sent"].inc()
+            self.metrics.outbound_by[item.channel, "sent"].inc()
             log.info("sms.sent", twilio_sid=sent.sid, attempts=item.attempts)
         except asyncio.CancelledError:
             raise
@@ -172,7 +178,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                     )
                 )
             )
-            self.metrics.outbound_by["skipped"].inc()
+            self.metrics.outbound_by[item.channel, "skipped"].inc()
             log.warning("whatsapp.not_sent", kind=item.kind, reason="outside_window")
             return None
         return await self.transport.send_template(item.to, content_sid, {"1": item.body})
@@ -193,7 +199,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             for candidate in candidates:
                 if candidate.sid not in known:
                     log.info("sms.reconciled", found=True, twilio_sid=candidate.sid)
-                    self.metrics.outbound_by["reconciled"].inc()
+                    self.metrics.outbound_by[item.channel, "reconciled"].inc()
                     return candidate
         log.info("sms.reconciled", found=False)
         return None
@@ -208,7 +214,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                     opted_out_phone=item.to,
                 )
             )
-            self.metrics.outbound_by["failed"].inc()
+            self.metrics.outbound_by[item.channel, "failed"].inc()
             log.warning("sms.opted_out_at_carrier", code=exc.code)
             return
         window = self.deps.config.worker.send_retry_hours * 3600
@@ -231,7 +237,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                     )
                 )
             )
-            self.metrics.outbound_by["retry"].inc()
+            self.metrics.outbound_by[item.channel, "retry"].inc()
             log.warning(
                 "sms.send_retry",
                 status=exc.status,
@@ -241,5 +247,5 @@ class Sender(ClaimLoop[Send, Outcome]):
             )
             return
         await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
-        self.metrics.outbound_by["failed"].inc()
+        self.metrics.outbound_by[item.channel, "failed"].inc()
         log.error("sms.send_failed", status=exc.status, code=exc.code, attempts=item.attempts)

@@ -62,9 +62,10 @@ def inbound_from_row(row: sa.Row[Any]) -> Inbound:
     """A claimed row (its columns: `storage.inbox.CLAIMED`, in that order) as the dispatcher's
     message. By position, and no JSON to parse for a text without photos: a claim reads 30 rows
     at a time (bench/e2e's profile: this was a fifth of the claim's own time)."""
-    id_, message_sid, from_phone, to_phone, body, media, opt_out_type, received_at, attempts, priority = (
-        tuple(row)
-    )
+    (
+        id_, message_sid, from_phone, to_phone, body, media, opt_out_type, received_at, attempts, priority,
+        sender_name,
+    ) = tuple(row)  # fmt: skip
     return Inbound(
         id=id_,
         external_id=message_sid,
@@ -80,6 +81,7 @@ def inbound_from_row(row: sa.Row[Any]) -> Inbound:
         received_at=received_at,
         attempts=attempts,
         priority=bool(priority),
+        sender_name=sender_name,
     )
 
 
@@ -186,7 +188,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         self, msg: Inbound, sender: users.Sender | None = None, logged: list[replyguard.Logged] | None = None
     ) -> None:
         structlog.contextvars.bind_contextvars(
-            message_sid=msg.external_id, sender=mask_address(msg.sender.key)
+            message_sid=msg.external_id, sender=mask_address(msg.sender.key), channel=msg.sender.channel
         )
         ctx = Context(deps=self.deps, log=log.bind())
         if sender is not None:
@@ -210,7 +212,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
                 await self._error(msg, exc, ctx)
                 return
             await self._finish(msg, ctx, "done", replies)
-            self.metrics.handled_by["done"].inc()
+            self.metrics.handled_by[msg.sender.channel, "done"].inc()
             log.info("sms.handled", replies=len(replies))
         except asyncio.CancelledError:
             raise
@@ -277,7 +279,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             ),
             replies=notice,
         )
-        self.metrics.handled_by["deferred"].inc()
+        self.metrics.handled_by[msg.sender.channel, "deferred"].inc()
         log.info("sms.deferred", parked=defer.parked, seconds=round(defer.until - now, 1))
 
     async def _retry(self, msg: Inbound, retry: Retry, ctx: Context | None = None) -> None:
@@ -285,7 +287,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         window = self.deps.config.worker.outage_retry_hours * 3600
         if now - msg.received_at >= window:
             log.error("sms.failed", reason=retry.reason, attempts=msg.attempts)
-            self.metrics.handled_by["failed"].inc()
+            self.metrics.handled_by[msg.sender.channel, "failed"].inc()
             await self._finish(
                 msg, ctx, "failed", [Reply(retry.failure_reply or OUTAGE_SORRY)], error=retry.reason
             )
@@ -296,7 +298,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             else backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds * 2.5, cap=1800.0)
         )
         await self._commit(rescheduled=inbox.Rescheduled(msg.id, now + delay, error=retry.reason))
-        self.metrics.handled_by["retry"].inc()
+        self.metrics.handled_by[msg.sender.channel, "retry"].inc()
         log.warning("sms.retry", reason=retry.reason, attempts=msg.attempts, delay=round(delay, 1))
 
     async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
@@ -304,7 +306,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         backoff, then fail the message and answer politely."""
         log.exception("handler.failed", error=type(exc).__name__, attempts=msg.attempts)
         if msg.attempts >= self.deps.config.worker.max_attempts:
-            self.metrics.handled_by["failed"].inc()
+            self.metrics.handled_by[msg.sender.channel, "failed"].inc()
             # ctx: a handler that set `redacted_body` (a room password) gets it applied here too
             await self._finish(msg, ctx, "failed", [Reply(SORRY)], error=f"{type(exc).__name__}: {exc}"[:500])
             return
@@ -312,4 +314,4 @@ class Worker(ClaimLoop[Claim, Outcome]):
         await self._commit(
             rescheduled=inbox.Rescheduled(msg.id, self.deps.now() + delay, error=type(exc).__name__)
         )
-        self.metrics.handled_by["retry"].inc()
+        self.metrics.handled_by[msg.sender.channel, "retry"].inc()

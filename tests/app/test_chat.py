@@ -4,6 +4,7 @@ texts each line, prints the replies that were sent (a skipped one as skipped) an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -55,17 +56,16 @@ class Served:
             conn.close()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@contextlib.contextmanager
+def serving(tmp_path: Path, **env_extra: str) -> Iterator[Served]:
     """`textwire serve` in development mode, run the way a newcomer does: from a folder holding
-    config.toml, data in ./data, the public URL being where it listens."""
+    config.toml, data in ./data, the public URL being where it listens; `env_extra` on top."""
     port = free_port()
     (tmp_path / "config.toml").write_text(
         Path(CONFIG).read_text().replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
-    env["TEXTWIRE_SERVER_PORT"] = str(port)
-    env["TEXTWIRE_LOG_FORMAT"] = "json"
+    env.update({"TEXTWIRE_SERVER_PORT": str(port), "TEXTWIRE_LOG_FORMAT": "json", **env_extra})
     with open(tmp_path / "serve.log", "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=out, stderr=out
@@ -78,6 +78,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path) as served:
+        yield served
 
 
 async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served) -> None:
@@ -226,32 +232,13 @@ def telegram_in_a_thread() -> Iterator[Any]:
 def served_with_telegram(tmp_path: Path, telegram_in_a_thread: Any) -> Iterator[tuple[Served, Any]]:
     """`textwire serve` in development mode with the Telegram channel on, against the fake."""
     fake = telegram_in_a_thread
-    port = free_port()
-    (tmp_path / "config.toml").write_text(
-        Path(CONFIG).read_text().replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
-    env.update(
-        {
-            "TEXTWIRE_SERVER_PORT": str(port),
-            "TEXTWIRE_LOG_FORMAT": "json",
-            "TEXTWIRE_TELEGRAM_BOT_TOKEN": fake.token,
-            "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET": fake.secret,
-            "TEXTWIRE_TELEGRAM_API_BASE": fake.api_base,
-        }
-    )
-    with open(tmp_path / "serve.log", "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=out, stderr=out
-        )
-    try:
-        yield Served(dir=tmp_path, port=port, env=env, proc=proc), fake
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serving(
+        tmp_path,
+        TEXTWIRE_TELEGRAM_BOT_TOKEN=fake.token,
+        TEXTWIRE_TELEGRAM_WEBHOOK_SECRET=fake.secret,
+        TEXTWIRE_TELEGRAM_API_BASE=fake.api_base,
+    ) as served:
+        yield served, fake
 
 
 async def test_chat_talks_as_whatsapp_and_as_telegram(served_with_telegram: tuple[Served, Any]) -> None:
@@ -274,3 +261,42 @@ async def test_chat_talks_as_whatsapp_and_as_telegram(served_with_telegram: tupl
     wrong = served.chat("--channel", "telegram", "--from", "not-a-chat", stdin="/start\n")
     assert wrong.returncode == 2
     assert "a Telegram chat id is a number" in wrong.stderr
+
+
+def test_chat_stands_in_for_the_bot_api_so_telegram_works_with_no_account(tmp_path: Path) -> None:
+    """With `telegram.api_base` on this machine, `chat --channel telegram` serves the Bot API
+    there: the server's replies (sendMessage) and a photo's getFile and download go to chat, so
+    a room and a receipt work end to end with a made-up token and no Telegram account."""
+    (tmp_path / "receipt.jpg").write_bytes(jpeg_with_gps())
+    with serving(
+        tmp_path,
+        TEXTWIRE_TELEGRAM_BOT_TOKEN="1:dev",
+        TEXTWIRE_TELEGRAM_WEBHOOK_SECRET="dev-secret",
+        TEXTWIRE_TELEGRAM_API_BASE=f"http://127.0.0.1:{free_port()}",
+    ) as served:
+        wait_healthy_blocking(served)
+        created = served.chat("--channel", "telegram", "--from", "4243", stdin="/create house pw12345\n")
+        assert created.returncode == 0, created.stderr
+        assert "house" in created.stdout, created.stdout
+        photo = served.chat(
+            "--channel", "telegram", "--from", "4243", "--photo", "receipt.jpg", "--text", "$12.00"
+        )
+        assert photo.returncode == 0, photo.stderr
+        assert "< Saved $12.00 to house" in photo.stdout, photo.stdout
+        assert served.query("SELECT channel, status FROM outbox ORDER BY id") == [
+            ("telegram", "sent"),
+            ("telegram", "sent"),
+        ]
+        two = served.chat("--channel", "telegram", "--photo", "receipt.jpg", "--photo", "receipt.jpg")
+        assert two.returncode == 2
+        assert "one --photo" in two.stderr
+
+
+def wait_healthy_blocking(served: Served) -> None:
+    import asyncio
+
+    async def wait() -> None:
+        async with aiohttp.ClientSession() as http:
+            await wait_healthy(http, served.port, served.proc)
+
+    asyncio.run(wait())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.channel import SMS, Address, SendError, fits_160
+from bot.core.channel import SMS, Address, MediaLimits, SendError, fits_160
 
 
 def test_an_address_is_a_channel_and_an_id() -> None:
@@ -32,3 +32,13 @@ def test_the_default_length_rule_counts_characters() -> None:
     assert fits_160("x" * 160)
     assert not fits_160("x" * 161)
     assert fits_160("€" * 160)  # characters, not GSM-7 septets
+
+
+def test_media_limits_cap_photos_by_the_operator_and_documents_by_the_channel() -> None:
+    mb = 1024 * 1024
+    assert MediaLimits().caps(5 * mb) == (5 * mb, 5 * mb)  # MMS: 5 MB a message
+    assert MediaLimits().caps(1 * mb) == (1 * mb, 1 * mb)  # the operator's lower cap holds
+    whatsapp = MediaLimits(5 * mb, document_bytes=16 * mb)
+    assert whatsapp.caps(5 * mb) == (5 * mb, 16 * mb)
+    assert whatsapp.caps(50 * mb) == (5 * mb, 16 * mb)  # never over what the channel carries
+    assert whatsapp.caps(1 * mb) == (1 * mb, 16 * mb)

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.channels.telegram.standin import download
+
 
 def _error(status: int, description: str, **parameters: Any) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
@@ -85,18 +87,12 @@ class FakeTelegram:
                 self.refused.append((name, answer.status))
             return answer
 
-        async def download(request: web.Request) -> web.StreamResponse:
-            if request.match_info["token"] != self.token:
-                return web.Response(status=401)
-            wanted = request.match_info["path"]
-            for path, data in self.files.values():
-                if path == wanted:
-                    return web.Response(body=data, content_type="application/octet-stream")
-            return web.Response(status=404)
+        async def file(request: web.Request) -> web.StreamResponse:
+            return download(request, self.token, self.files)  # as chat's stand-in serves them
 
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", method)
-        app.router.add_get("/file/bot{token}/{path:.+}", download)
+        app.router.add_get("/file/bot{token}/{path:.+}", file)
         return app
 
     async def _answer(self, name: str, payload: dict[str, Any]) -> web.Response:

@@ -181,3 +181,18 @@ async def test_the_slow_down_notice_is_remembered(db: Database) -> None:
         user = await users.get_by_id(conn, alice.id)
     assert user is not None
     assert user.slowdown_notified_at == T0 + 5
+
+
+async def test_an_address_keeps_the_name_its_channel_last_gave(db: Database) -> None:
+    chat = "telegram:7001"
+    async with db.tx() as conn:
+        await users.get_or_create(conn, chat, T0)
+        await users.get_or_create(conn, ALICE, T0)
+    async with db.read() as conn:
+        assert await users.label_of(conn, chat) is None
+    async with db.tx() as conn:
+        await users.set_label(conn, chat, "Ann")
+    async with db.read() as conn:
+        assert await users.label_of(conn, chat) == "Ann"
+        assert await users.label_of(conn, ALICE) is None  # only that address
+        assert await users.label_of(conn, "telegram:9999") is None  # no such address

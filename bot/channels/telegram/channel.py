@@ -12,7 +12,7 @@ from bot.channels.telegram import webhook
 from bot.channels.telegram.api import TelegramApi, bot_id
 from bot.channels.telegram.media import TelegramMedia
 from bot.channels.telegram.transport import TelegramTransport
-from bot.core.channel import TELEGRAM, ChannelParts, FitsOne, Transport, fits_characters
+from bot.core.channel import MB, TELEGRAM, ChannelParts, FitsOne, MediaLimits, Transport, fits_characters
 from bot.core.config import Config
 from bot.core.deps import Deps
 
@@ -22,6 +22,8 @@ MAX_CHARACTERS = 4096  # sendMessage's limit
 class TelegramChannel:
     name = TELEGRAM
     length_rules: Mapping[str, FitsOne] = {TELEGRAM: fits_characters(MAX_CHARACTERS)}
+    # getFile serves files of up to 20 MB; photos arrive compressed, far below it
+    media_limits: Mapping[str, MediaLimits] = {TELEGRAM: MediaLimits(20 * MB, document_bytes=20 * MB)}
 
     def __init__(self, config: Config, transport: Transport | None = None) -> None:
         self.config = config

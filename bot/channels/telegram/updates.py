@@ -94,7 +94,20 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
         idempotency_token=None,
         priority=0,
         received_at=now,
+        sender_name=_first_name(chat, sender),
     )
+
+
+def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
+    """The person's first name in a private chat (a group's chat is not one person); the rooms
+    show it only when it is a name `\\NAME` would take (bot/features/ledger/book.py)."""
+    if chat.get("type") != "private" or not isinstance(sender, dict):
+        return None
+    name = sender.get("first_name")
+    if not isinstance(name, str):
+        return None
+    name = " ".join(name.split())[:64]
+    return name or None
 
 
 __all__ = ["MEDIA_PREFIX", "NotAnUpdate", "message_from_update"]

@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 
 from bot.channels.telegram.updates import NotAnUpdate, message_from_update
-from bot.core.channel import address_of
+from bot.core.channel import TELEGRAM, address_of
 from bot.core.logs import get_logger
 from bot.core.message import Inbound, Media
 from bot.gateway.gate import GATE, Gate
@@ -86,7 +86,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         raise
     finally:
         if result != "ignored":  # not a message: nothing stored, nothing to count
-            counted(gate, result, started)
+            counted(gate, TELEGRAM, result, started)
 
 
 def add_routes(app: web.Application, channel: TelegramChannel) -> None:

@@ -14,7 +14,7 @@ from bot.channels.twilio.media import TwilioMedia
 from bot.channels.twilio.rest import LogTransport, TwilioTransport
 from bot.channels.twilio.segments import fits_one_segment
 from bot.channels.twilio.signature import SignatureChecker
-from bot.core.channel import SMS, WHATSAPP, ChannelParts, FitsOne, Transport, fits_characters
+from bot.core.channel import MB, SMS, WHATSAPP, ChannelParts, FitsOne, MediaLimits, Transport, fits_characters
 from bot.core.config import Config
 from bot.core.deps import Deps
 from bot.core.devmode import twilio_auth_token
@@ -30,6 +30,11 @@ class TwilioChannel:
 
     # SMS: one GSM-7 segment (billed per segment); WhatsApp has no segments: 1,600 characters
     length_rules: Mapping[str, FitsOne] = {SMS: fits_one_segment, WHATSAPP: fits_characters(1600)}
+    # MMS: 5 MB a message; WhatsApp: images 5 MB, documents 16 MB
+    media_limits: Mapping[str, MediaLimits] = {
+        SMS: MediaLimits(5 * MB),
+        WHATSAPP: MediaLimits(5 * MB, document_bytes=16 * MB),
+    }
 
     def add_routes(self, app: web.Application) -> None:
         webhook.add_routes(app, self)

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from bot.channels.twilio.phones import valid_sender
-from bot.core.channel import address_of
+from bot.core.channel import SMS, address_of
 from bot.core.logs import get_logger, mask_phone
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
@@ -146,10 +146,11 @@ async def _message_from(
 async def twilio_sms(request: web.Request) -> web.Response:
     gate = request.app[GATE]
     started = time.perf_counter()
-    result = "error"
+    result, channel = "error", SMS  # the channel of its sender once read (sms or whatsapp)
     try:
         params = await _signed_form(gate, request)
         message = await _message_from(gate, params, request.headers.get("I-Twilio-Idempotency-Token"))
+        channel = message.channel
         # its log line stands for the access log line of an accepted webhook (see AccessLogger)
         result = await commit(
             gate, request, message, channel="sms", route="/twilio/sms", started=started,
@@ -160,7 +161,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
         result = rejected("sms", exc)
         raise
     finally:
-        counted(gate, result, started)
+        counted(gate, channel, result, started)
 
 
 _ERROR_CODE = re.compile(r"[0-9]{1,10}")

@@ -30,22 +30,34 @@ def name_key(name: str) -> str:
     return name.casefold()
 
 
+def shown_name(p: store.Member) -> str | None:
+    """The name a member goes by: their `\\NAME`, else the name their channel gives them
+    (Telegram's first name) when it is one `\\NAME` would take (GSM-7 letters and digits, so SMS
+    replies stay one segment); None: shown by their masked address."""
+    if p.name:
+        return p.name
+    label = (p.label or "")[:NAME_MAX].strip()
+    return label if label and valid_name(label) else None
+
+
 def display_names(people: list[store.Member]) -> dict[Party, str]:
-    """`\\NAME` else the masked number; two members with one name are told apart by their digits,
-    a member who left by `\\STOP` (`store.is_former`: the name they had is all that is kept) by
-    "(left)"."""
+    """`\\NAME` (else the channel's name for them) else the masked address; two members with one
+    name are told apart by their digits, a member who left by `\\STOP` (`store.is_former`: the
+    name they had is all that is kept) by "(left)"."""
+    shown = {p.user_id: shown_name(p) for p in people}
     counts: dict[str, int] = {}
-    for p in people:
-        if p.name:
-            counts[name_key(p.name)] = counts.get(name_key(p.name), 0) + 1
+    for name in shown.values():
+        if name:
+            counts[name_key(name)] = counts.get(name_key(name), 0) + 1
     names: dict[Party, str] = {None: FORMER}
     for p in people:
-        if p.name and counts[name_key(p.name)] == 1:
-            names[p.user_id] = p.name
-        elif p.name and store.is_former(p):
-            names[p.user_id] = f"{p.name} (left)"
-        elif p.name:
-            names[p.user_id] = f"{p.name} ({p.phone[-4:]})"
+        name = shown[p.user_id]
+        if name and counts[name_key(name)] == 1:
+            names[p.user_id] = name
+        elif name and store.is_former(p):
+            names[p.user_id] = f"{name} (left)"
+        elif name:
+            names[p.user_id] = f"{name} ({p.phone[-4:]})"
         else:
             names[p.user_id] = mask_address(p.phone)
     return names
@@ -129,5 +141,6 @@ __all__ = [
     "name_key",
     "position_phrase",
     "room_ledger",
+    "shown_name",
     "valid_name",
 ]

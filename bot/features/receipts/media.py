@@ -1,8 +1,9 @@
 """Receipt media: fetched through the channel's media source in the worker (never in the
 webhook), judged by its bytes, cleaned, then stored; the channel's copy released once stored.
 
-The body is streamed with a cap of `media.max_bytes` (a bigger declared length is refused before
-reading), and the type is judged by the first bytes, not by the claimed content type. Where an
+The body is streamed with a cap: `media.max_bytes` for photos, the channel's own limit for PDFs
+where it carries bigger documents (WhatsApp 16 MB; `MediaLimits`); a bigger declared length is
+refused before reading, and the type is judged by the first bytes, not by the claimed content type. Where an
 item may come from, and how, is the channel's (bot/channels/twilio/media.py for MMS).
 
 Cleaning: images are decoded in a thread, at most `media.decode_concurrency` at once, with the
@@ -26,8 +27,8 @@ from typing import TYPE_CHECKING
 import pillow_heif
 from PIL import Image, ImageOps
 
+from bot.core.channel import MediaLimits, MediaSource, MediaStream, MediaUnavailable
 from bot.core.channel import MediaRefused as Refused
-from bot.core.channel import MediaSource, MediaStream, MediaUnavailable
 from bot.core.config import MediaConfig
 from bot.core.deps import Deps, Services
 from bot.core.logs import get_logger
@@ -166,13 +167,15 @@ class MediaPipeline:
         self.media = media
         self.decode_slots = asyncio.Semaphore(media.decode_concurrency)
 
-    async def fetch(self, ref: str) -> tuple[bytes, str]:
-        """The item's bytes and their kind; `Refused` or `MediaUnavailable` otherwise."""
+    async def fetch(self, ref: str, limits: MediaLimits | None = None) -> tuple[bytes, str]:
+        """The item's bytes and their kind; `Refused` or `MediaUnavailable` otherwise. `limits`:
+        its channel's (MMS's 5 MB when not given), under `media.max_bytes` for photos."""
+        image_cap, document_cap = (limits or MediaLimits()).caps(self.media.max_bytes)
         async with self.source.open(ref) as stream:
-            return await self._read(stream)
+            return await self._read(stream, image_cap, document_cap)
 
-    async def _read(self, stream: MediaStream) -> tuple[bytes, str]:
-        limit = self.media.max_bytes
+    async def _read(self, stream: MediaStream, image_cap: int, document_cap: int) -> tuple[bytes, str]:
+        limit = max(image_cap, document_cap)  # until the first bytes say which it is
         if stream.length is not None and stream.length > limit:
             raise Refused(too_big(limit), f"content-length {stream.length}")
         buf = bytearray()
@@ -185,14 +188,17 @@ class MediaPipeline:
                 kind = sniff(bytes(buf[:SNIFF_BYTES]))
                 if kind is None:
                     raise Refused(BAD_TYPE, "unknown magic bytes")
+                limit = document_cap if kind == "pdf" else image_cap
+                if len(buf) > limit:
+                    raise Refused(too_big(limit), "stream over the limit")
         if kind is None:
             kind = sniff(bytes(buf))
             if kind is None:
                 raise Refused(BAD_TYPE, "unknown magic bytes")
         return bytes(buf), kind
 
-    async def prepare(self, url: str) -> Prepared:
-        data, kind = await self.fetch(url)
+    async def prepare(self, url: str, limits: MediaLimits | None = None) -> Prepared:
+        data, kind = await self.fetch(url, limits)
         if kind == "pdf":
             return reencode(data, kind, self.media.max_pixels)
         async with self.decode_slots:

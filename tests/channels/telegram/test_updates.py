@@ -96,3 +96,19 @@ def test_a_nul_in_the_text_is_kept_as_a_replacement_character() -> None:
     message = row(update("a\x00b"))
     assert message is not None
     assert message.body == "a\ufffdb"
+
+
+def test_a_private_chat_carries_its_persons_first_name_and_a_group_none() -> None:
+    message = row(update("/help", first_name="  Ann   Marie "))
+    assert message is not None
+    assert message.sender_name == "Ann Marie"
+    group = update("/help")
+    group["message"]["chat"] = {"id": -100123, "type": "group", "title": "House"}
+    message = row(group)
+    assert message is not None
+    assert message.sender_name is None
+    nameless = update("/help")
+    del nameless["message"]["from"]
+    message = row(nameless)
+    assert message is not None
+    assert message.sender_name is None

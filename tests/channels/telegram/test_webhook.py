@@ -86,6 +86,12 @@ async def test_start_is_welcomed_in_plain_text_and_a_replay_is_answered_once(
     [out] = await tbot.rows("SELECT channel, to_phone, status FROM outbox")
     assert tuple(out) == ("telegram", f"telegram:{CHAT}", "sent")
 
+    text = await tbot.metrics_once('textwire_outbound_total{channel="telegram",status="sent"} 1.0')
+    assert 'textwire_inbound_total{channel="telegram",result="accepted"} 1.0' in text
+    assert 'textwire_inbound_total{channel="telegram",result="duplicate"} 1.0' in text
+    assert 'textwire_handled_total{channel="telegram",result="done"} 1.0' in text
+    assert 'textwire_inbound_total{channel="sms",result="accepted"} 0.0' in text
+
 
 async def test_help_lists_every_command_in_one_message(tbot: Bot, fake_telegram: FakeTelegram) -> None:
     """Telegram has no segments: \\HELP there is the whole list, a family a line."""

@@ -175,21 +175,15 @@ async def test_health_ready_and_metrics(bot: Bot) -> None:
     await bot.post(bot.form("hi"), signature="bad")
     await bot.handled(sms["MessageSid"])
 
-    async def counted_sent() -> str | None:  # the sender counts once its mark is committed
-        resp = await bot.client.get("/metrics")
-        assert resp.status == 200
-        text = await resp.text()
-        return text if 'textwire_outbound_total{status="sent"} 1.0' in text else None
-
-    text = await wait_for(counted_sent)
-    assert 'textwire_inbound_total{result="accepted"} 1.0' in text
-    assert 'textwire_inbound_total{result="forbidden"} 1.0' in text
-    assert 'textwire_handled_total{result="done"} 1.0' in text
-    assert 'textwire_outbound_total{status="sent"} 1.0' in text
+    text = await bot.metrics_once('textwire_outbound_total{channel="sms",status="sent"} 1.0')
+    assert 'textwire_inbound_total{channel="sms",result="accepted"} 1.0' in text
+    assert 'textwire_inbound_total{channel="sms",result="forbidden"} 1.0' in text
+    assert 'textwire_handled_total{channel="sms",result="done"} 1.0' in text
+    assert 'textwire_outbound_total{channel="sms",status="sent"} 1.0' in text
     # every series of the hot path's counters is there from the start, at 0
-    assert 'textwire_inbound_total{result="too_large"} 0.0' in text
-    assert 'textwire_handled_total{result="failed"} 0.0' in text
-    assert 'textwire_outbound_total{status="skipped"} 0.0' in text
+    assert 'textwire_inbound_total{channel="telegram",result="too_large"} 0.0' in text
+    assert 'textwire_handled_total{channel="whatsapp",result="failed"} 0.0' in text
+    assert 'textwire_outbound_total{channel="telegram",status="skipped"} 0.0' in text
     assert "textwire_webhook_seconds_bucket" in text
     assert "textwire_inbox_depth" in text
     assert "textwire_outbox_depth" in text

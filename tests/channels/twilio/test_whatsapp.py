@@ -14,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from bot.core.config import ConfigError, load_config
+from tests import images
 from tests.conftest import ALICE, Bot, BotFactory
 from tests.fakes.twilio_rest import Failure, FakeTwilio
 
@@ -160,3 +161,34 @@ async def test_twilios_63016_is_handled_as_outside_the_window_never_in_a_loop(
 def test_the_configuration_says_what_is_wrong(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(env={"TEXTWIRE_CONFIG": "", **env})
+
+
+async def test_whatsapp_carries_bigger_documents_than_mms_but_not_bigger_photos(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Each channel states its media limits through the seam: a 6 MB PDF is kept from WhatsApp
+    (documents up to 16 MB) and refused by MMS (5 MB a message); a 6 MB photo is refused on both."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    await room_with_wally(bot, fake_twilio)
+    six_mb = 6 * 1024 * 1024
+    big_pdf = images.pdf() + b"%" * (six_mb - len(images.pdf()))
+
+    def media(data: bytes, ctype: str) -> dict[str, str]:
+        url = fake_twilio.media.add(data, chunked=True)
+        return {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": ctype}
+
+    kept = await say_with(bot, fake_twilio, WALLY, media(big_pdf, "application/pdf"))
+    assert kept.startswith("Saved to house"), kept
+    refused = await say_with(bot, fake_twilio, ALICE, media(big_pdf, "application/pdf"))
+    assert refused.endswith("was not saved: it is over 5 MB."), refused
+    photo = await say_with(bot, fake_twilio, WALLY, media(images.big_jpeg_like(six_mb), "image/jpeg"))
+    assert photo.endswith("was not saved: it is over 5 MB."), photo
+    sizes = await bot.rows("SELECT channel, size FROM receipts")
+    assert [tuple(r) for r in sizes] == [("whatsapp", len(big_pdf))]
+
+
+async def say_with(bot: Bot, fake: FakeTwilio, sender: str, fields: dict[str, str]) -> str:
+    before = len(fake.messages)
+    form = await bot.text("", sender=sender, **fields)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    return (await fake.wait_for_messages(before + 1))[before]["Body"]

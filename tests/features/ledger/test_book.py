@@ -11,6 +11,7 @@ from bot.features.ledger.book import (
     balance_line,
     display_names,
     position_phrase,
+    shown_name,
     valid_name,
 )
 from bot.features.ledger.money import currency_or_default
@@ -82,3 +83,21 @@ def test_a_position_in_words() -> None:
     assert "$7.72" in position_phrase(772, USD)
     assert "$7.72" in position_phrase(-772, USD)
     assert position_phrase(772, USD) != position_phrase(-772, USD)
+
+
+def test_a_member_with_no_name_goes_by_their_channels_name_when_it_is_one() -> None:
+    names = display_names(
+        [
+            Member(1, None, "telegram:7001", label="Ann"),
+            Member(2, "Ann", "+15550002222"),  # a \\NAME the same: both told apart
+            Member(3, None, "telegram:7003", label="Анна"),  # not GSM-7: the masked chat
+            Member(4, "Bob", "telegram:7004", label="Robert"),  # a \\NAME wins
+            Member(5, None, "telegram:7005", label="Carol"),
+        ]
+    )
+    assert names[1] == "Ann (7001)"
+    assert names[2] == "Ann (2222)"
+    assert names[3] == "Telegram ***7003"
+    assert names[4] == "Bob"
+    assert names[5] == "Carol"
+    assert shown_name(Member(6, None, "+15550006666")) is None

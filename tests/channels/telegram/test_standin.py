@@ -1,0 +1,75 @@
+"""The stand-in of the Bot API that `textwire chat --channel telegram` serves: only on a loopback
+`api_base`, answering the server's own Telegram client (bot/channels/telegram/api.py) as Telegram
+does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.channels.telegram.standin import StandIn, on_this_machine
+
+TOKEN = "1:dev"
+
+
+@pytest.mark.parametrize(
+    ("api_base", "where"),
+    [
+        ("http://127.0.0.1:8082", ("127.0.0.1", 8082)),
+        ("http://localhost:9000/", ("localhost", 9000)),
+        ("http://[::1]:8082", ("::1", 8082)),
+        ("https://api.telegram.org", None),
+        ("http://10.0.0.5:8082", None),
+        ("https://127.0.0.1:8082", None),  # chat serves plain http only
+        ("http://127.0.0.1:notaport", None),
+    ],
+)
+def test_chat_stands_in_only_for_an_api_base_on_this_machine(
+    api_base: str, where: tuple[str, int] | None
+) -> None:
+    assert on_this_machine(api_base) == where
+
+
+async def test_it_answers_as_the_bot_api_does(aiohttp_client: Callable[..., Any]) -> None:
+    standin = StandIn(TOKEN)
+    client = await aiohttp_client(standin.app())
+    wrong = await client.post("/bot2:other/sendMessage", json={"chat_id": 1, "text": "hi"})
+    assert wrong.status == 401
+    assert (await wrong.json())["ok"] is False
+    sent = await client.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1001, "text": "hello"})
+    assert (await sent.json()) == {
+        "ok": True,
+        "result": {"message_id": 1, "chat": {"id": 1001}, "text": "hello"},
+    }
+    too_long = await client.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1001, "text": "x" * 4097})
+    assert too_long.status == 400
+    file_id = standin.add_file(b"%PDF-1.4 ...", ".pdf")
+    got = await (await client.post(f"/bot{TOKEN}/getFile", json={"file_id": file_id})).json()
+    path = got["result"]["file_path"]
+    assert path.endswith(".pdf")
+    download = await client.get(f"/file/bot{TOKEN}/{path}")
+    assert await download.read() == b"%PDF-1.4 ..."
+    assert (await client.get(f"/file/bot2:other/{path}")).status == 401
+    assert (await client.post(f"/bot{TOKEN}/getFile", json={"file_id": "nope"})).status == 400
+    assert (await client.post(f"/bot{TOKEN}/sendPhoto", json={})).status == 404
+    assert (
+        await client.post(
+            f"/bot{TOKEN}/getFile", data=b"not json", headers={"Content-Type": "application/json"}
+        )
+    ).status == 400
+
+
+async def test_a_port_in_use_is_an_oserror_and_it_serves_until_stopped(unused_tcp_port: int) -> None:
+    standin = StandIn(TOKEN)
+    await standin.start("127.0.0.1", unused_tcp_port)
+    try:
+        with pytest.raises(OSError, match=r"(?i)in use"):
+            await StandIn(TOKEN).start("127.0.0.1", unused_tcp_port)
+        url = f"http://127.0.0.1:{unused_tcp_port}/bot{TOKEN}/getMe"
+        async with aiohttp.ClientSession() as http, http.post(url, json={}) as resp:
+            assert (await resp.json())["result"]["id"] == 1
+    finally:
+        await standin.stop()
