@@ -26,7 +26,7 @@ class Family:
 
 FAMILIES: tuple[Family, ...] = (
     Family("ROOMS", "Rooms", ("CREATE", "JOIN", "LEAVE", "ROOMS", "USE", "RECEIPTS")),
-    Family("MONEY", "Splitting the bill", ("NAME", "AMOUNT", "BALANCE", "PAID", "CURRENCY")),
+    Family("MONEY", "Splitting the bill", ("NAME", "AMOUNT", "SPLIT", "BALANCE", "PAID", "CURRENCY")),
     Family("X", "X", ("LINK", "UNLINK")),
     Family("ACCOUNT", "Account", ("PAIR", "STOP")),
 )

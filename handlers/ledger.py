@@ -1,4 +1,5 @@
-"""Splitting the bill: `\\NAME`, `\\AMOUNT`, `\\BALANCE`, `\\PAID`, `\\CURRENCY` (issue 12).
+"""Splitting the bill: `\\NAME`, `\\AMOUNT`, `\\BALANCE`, `\\PAID`, `\\CURRENCY` (issue 12), `\\SPLIT`
+(issue 26).
 
 Balances are never stored: every answer computes the room's ledger from its receipts and
 payments (bot/features/ledger/book.py). `\\PAID` is recorded once per inbound message, and the member who
@@ -7,8 +8,14 @@ was paid gets one SMS saying so.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core.channel import FitsOne
 from bot.features.ledger.book import (
     NAME_MAX,
+    Party,
     RoomLedger,
     balance_line,
     name_key,
@@ -17,7 +24,7 @@ from bot.features.ledger.book import (
     valid_name,
 )
 from bot.features.ledger.money import Currency, currency, currency_or_default, parse_amount
-from bot.features.ledger.split import split_order
+from bot.features.ledger.split import split_by_weights, split_order
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from handlers.filters import active_room, room_named_or_active, room_of
 from storage import ledger, outbox
@@ -193,3 +200,172 @@ async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
     ctx.log.info("ledger.currency_set", room_id=room.id, currency=wanted.code)
     shown = f" ({wanted.symbol})" if wanted.symbol else ""
     return f"{room.name} counts in {wanted.code}{shown} now."
+
+
+# -- \\SPLIT ----------------------------------------------------------------------------------------
+
+SPLIT_USAGE = "\\SPLIT <names and shares>"
+SPLIT_HOW = (
+    "Usage: \\SPLIT ann bob (equally), ann 2 bob 1, ann 60% bob 40%, or ann 12.50 bob 7.50; me is you."
+)
+_PERCENT = re.compile(r"^(\d{1,3})(?:[.,](\d{1,2}))?%$")
+_WHOLE = re.compile(r"^\d{1,6}$")
+SHARES, PERCENT, AMOUNTS = "shares", "percent", "amounts"
+
+
+@dataclass(frozen=True)
+class SplitAsked:
+    """What `\\SPLIT` asked for: each member once, with a weight; how it was given."""
+
+    kind: str | None  # None: names only (equal among them)
+    weighted: list[tuple[int, int]]  # (user id, weight) in the order named
+
+
+def _value(token: str, cur: Currency) -> tuple[str, int] | None:
+    """A share (`2`), a percentage in basis points (`60%`: 6000) or an amount (`12.50`, `$7`)."""
+    if _WHOLE.match(token):
+        return SHARES, int(token)
+    percent = _PERCENT.match(token)
+    if percent:
+        return PERCENT, int(percent.group(1)) * 100 + int((percent.group(2) or "0").ljust(2, "0"))
+    amount = parse_amount(token, cur)
+    if amount is not None and amount.currency == cur:
+        return AMOUNTS, amount.minor
+    return None
+
+
+def _members_named(words: list[str], book: RoomLedger, user_id: int, room: str) -> list[int] | str:
+    """The members a run of words names, the longest name first (`Anna Maria` is one)."""
+    found: list[int] = []
+    i = 0
+    while i < len(words):
+        for j in range(len(words), i, -1):
+            wanted = " ".join(words[i:j])
+            party: Party | str = user_id if wanted.casefold() == "me" else _find_member(book, wanted, user_id)
+            if isinstance(party, int):
+                break
+        else:
+            return f"No one in {room} goes by {words[i][:NAME_MAX]}. \\BALANCE shows the names."
+        if party not in book.member_ids:
+            return f"{book.name(party)} is not in {room} any more: split among its members."
+        found.append(party)
+        i = j
+    return found
+
+
+def parse_split(
+    args: Sequence[str], book: RoomLedger, user_id: int, room: str, cur: Currency
+) -> SplitAsked | str:
+    """`ann bob`, `ann 2 bob 1`, `ann 60% bob 40%`, `ann 12.50 bob 7.50` (`me`: the sender); a
+    reply saying what is wrong otherwise."""
+    named: list[tuple[int, tuple[str, int] | None]] = []
+    words: list[str] = []
+    for token in args:
+        value = _value(token, cur)
+        if value is None:
+            words.append(token)
+            continue
+        if not words:
+            return SPLIT_HOW
+        members = _members_named(words, book, user_id, room)
+        if isinstance(members, str):
+            return members
+        named.extend((m, None) for m in members[:-1])  # names before the last one have no value
+        named.append((members[-1], value))
+        words = []
+    if words:
+        members = _members_named(words, book, user_id, room)
+        if isinstance(members, str):
+            return members
+        named.extend((m, None) for m in members)
+    people = [m for m, _ in named]
+    if len(set(people)) != len(people):
+        return "Name each member once."
+    values = [v for _, v in named]
+    if all(v is None for v in values):
+        return SplitAsked(None, [(m, 1) for m in people])
+    if any(v is None for v in values):
+        return "Give everyone a share, or no one: \\SPLIT ann 2 bob 1, or \\SPLIT ann bob."
+    kinds = {v[0] for v in values if v is not None}
+    if len(kinds) != 1:
+        return "Use one kind: shares (ann 2 bob 1), percentages (ann 60% bob 40%) or amounts."
+    kind = kinds.pop()
+    weighted = [(m, v[1]) for m, v in named if v is not None]
+    if any(w <= 0 for _, w in weighted):
+        return "Every share must be more than 0: leave out who pays nothing."
+    if kind == PERCENT and sum(w for _, w in weighted) != 10_000:
+        given = " + ".join(_percent(w) for _, w in weighted)
+        return f"{given} is {_percent(sum(w for _, w in weighted))}, not 100%."
+    return SplitAsked(kind, weighted)
+
+
+def _percent(basis_points: int) -> str:
+    whole, frac = divmod(basis_points, 100)
+    return f"{whole}.{frac:02d}%".replace(".00%", "%")
+
+
+@router.command("SPLIT", args=(1, 24), usage=SPLIT_USAGE, resolve=(active_room,))
+async def split(msg: Inbound, ctx: Context) -> HandlerResult:
+    """Reshape the sender's last receipt in the active room: equally among the names given, by
+    shares, by percentages, or by exact amounts that add up to its total."""
+    user_id, room = ctx.user.id, room_of(ctx)
+    fits = ctx.deps.services.fits(msg.sender.channel)
+    async with ctx.deps.db.tx() as conn:
+        book = await room_ledger(conn, room.id)
+        target = await ledger.amount_target(conn, user_id, room.id)
+        if target is None:
+            return f"You have no receipts in {room.name} yet. Send a photo of one first."
+        cur = currency_or_default(target.currency or book.currency.code)
+        asked = parse_split(ctx.args, book, user_id, room.name, cur)
+        if isinstance(asked, str):
+            return asked
+        total = target.amount_minor
+        if asked.kind == AMOUNTS:
+            if not total:
+                return "Set its total first (\\AMOUNT 12.34), then split it by amounts."
+            given = sum(w for _, w in asked.weighted)
+            if given != total:
+                return f"{' + '.join(cur.format(w) for _, w in asked.weighted)} is {cur.format(given)}, not its total {cur.format(total)}."
+        # leftover cents: the others by when they joined, the sender last (as an equal split)
+        order = {m: i for i, m in enumerate(split_order(user_id, list(book.member_ids)))}
+        weighted = sorted(asked.weighted, key=lambda mw: order.get(mw[0], len(order)))
+        await ledger.set_split(conn, target.id, weighted)
+        book = await room_ledger(conn, room.id)
+    ctx.log.info(
+        "ledger.split",
+        receipt_id=target.id,
+        room_id=room.id,
+        kind=asked.kind or "equal",
+        members=len(weighted),
+    )
+    return split_reply(room.name, book, cur, total, asked, weighted, fits)
+
+
+def split_reply(
+    room: str,
+    book: RoomLedger,
+    cur: Currency,
+    total: int | None,
+    asked: SplitAsked,
+    weighted: list[tuple[int, int]],
+    fits: FitsOne,
+) -> str:
+    """`Split $30.00 in house: Ann $20.00, Bob $10.00.`, shorter when that does not fit."""
+    if total:
+        parts = ", ".join(
+            f"{book.name(m)} {cur.format(share)}" for m, share in split_by_weights(total, weighted)
+        )
+        text = f"Split {cur.format(total)} in {room}: {parts}."
+        if fits(text):
+            return text
+        return f"Split {cur.format(total)} among {len(weighted)} in {room}. \\BALANCE for all."
+    if asked.kind is None:
+        how = "equally among " + ", ".join(book.name(m) for m, _ in weighted)
+    elif asked.kind == PERCENT:
+        how = ", ".join(f"{book.name(m)} {_percent(w)}" for m, w in weighted)
+    else:
+        how = ", ".join(f"{book.name(m)} {w}" for m, w in weighted) + " shares"
+    text = f"Your receipt in {room} splits {how} once it has a total: \\AMOUNT 12.34."
+    if fits(text):
+        return text
+    return f"Your receipt in {room} splits among {len(weighted)} once it has a total: \\AMOUNT 12.34."

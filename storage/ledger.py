@@ -186,6 +186,19 @@ async def split_members(conn: AsyncConnection, receipt_id: str) -> list[int | No
     return [None if r.user_id is None else int(r.user_id) for r in rows]
 
 
+async def set_split(conn: AsyncConnection, receipt_id: str, weighted: list[tuple[int, int]]) -> None:
+    r"""`\SPLIT`: who shares the receipt and each one's weight, in the order leftover cents go;
+    replaces the split it had."""
+    await conn.execute(sa.delete(receipt_members).where(receipt_members.c.receipt_id == receipt_id))
+    await conn.execute(
+        sa.insert(receipt_members),
+        [
+            {"receipt_id": receipt_id, "position": position, "user_id": user_id, "weight": weight}
+            for position, (user_id, weight) in enumerate(weighted)
+        ],
+    )
+
+
 async def save_split_members(conn: AsyncConnection, receipt_id: str, ordered: list[int]) -> None:
     """Who shares the receipt, in the order leftover cents go; kept once (a retry is a no-op)."""
     for position, user_id in enumerate(ordered):
@@ -307,6 +320,13 @@ async def add_payment(
     return bool(result.rowcount == 1)
 
 
+def _weights(found: list[int | None]) -> tuple[int, ...] | None:
+    r"""A receipt's `\SPLIT` weights, when it has them on every member (else: equal)."""
+    if not found or any(w is None for w in found):
+        return None
+    return tuple(w for w in found if w is not None)
+
+
 # -- the room's books -------------------------------------------------------------------------------
 
 
@@ -317,6 +337,7 @@ class BookReceipt:
     amount: int
     members: tuple[int | None, ...]
     created_at: float
+    weights: tuple[int, ...] | None = None  # \SPLIT's, one a member; None: split equally
 
 
 @dataclass(frozen=True)
@@ -346,6 +367,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
                 receipts.c.created_at,
                 receipt_members.c.user_id,
                 receipt_members.c.position,
+                receipt_members.c.weight,
             )
             .outerjoin(receipt_members, receipt_members.c.receipt_id == receipts.c.id)
             .where(receipts.c.room_id == room_id, receipts.c.amount_minor > 0)
@@ -354,6 +376,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
     ).all()
     found: dict[str, BookReceipt] = {}
     split: dict[str, list[int | None]] = {}
+    weights: dict[str, list[int | None]] = {}
     uncounted: set[str] = set()
     for r in rows:
         if r.currency != currency:
@@ -363,11 +386,19 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
         if rid not in found:
             payer = None if r.uploader_id is None else int(r.uploader_id)
             found[rid] = BookReceipt(rid, payer, int(r.amount_minor), (), float(r.created_at))
-            split[rid] = []
+            split[rid], weights[rid] = [], []
         if r.position is not None:  # else: no one stored to share it (a receipt from before)
             split[rid].append(None if r.user_id is None else int(r.user_id))
+            weights[rid].append(None if r.weight is None else int(r.weight))
     book_receipts = [
-        BookReceipt(receipt.id, receipt.payer, receipt.amount, tuple(split[rid]), receipt.created_at)
+        BookReceipt(
+            receipt.id,
+            receipt.payer,
+            receipt.amount,
+            tuple(split[rid]),
+            receipt.created_at,
+            _weights(weights[rid]),
+        )
         for rid, receipt in found.items()
     ]
     prow = (
@@ -411,5 +442,6 @@ __all__ = [
     "set_amount",
     "set_name",
     "set_room_currency",
+    "set_split",
     "split_members",
 ]

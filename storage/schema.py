@@ -394,6 +394,8 @@ receipt_members = sa.Table(
     ),
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    # migration 0021: \SPLIT's weight (shares, basis points or minor units); NULL: split equally
+    sa.Column("weight", sa.Integer),
 )
 
 # \PAID: one member paid another, once per inbound message.

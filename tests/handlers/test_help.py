@@ -19,7 +19,10 @@ HELP_TEXT = (
     "More: \\HELP ROOMS, MONEY, X, ACCOUNT. STOP to opt out."
 )
 ROOMS = "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> \\RECEIPTS [<room>]"
-MONEY = "Splitting the bill: \\NAME <name> \\AMOUNT <amount> \\BALANCE [<room>] \\PAID <name> <amount> \\CURRENCY <code>"
+MONEY = (
+    "Splitting the bill: \\NAME <name> \\AMOUNT <amount> \\SPLIT <names and shares> \\BALANCE [<room>] "
+    "\\PAID <name> <amount> \\CURRENCY <code>"
+)
 X = "X: \\LINK connect X \\UNLINK disconnect X"
 ACCOUNT = "Account: \\PAIR make another app or number you too \\STOP delete your account"
 

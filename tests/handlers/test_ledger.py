@@ -324,3 +324,78 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
         await say(bot, fake, "\\PAID bob 1") == "More than one member goes by bob: use their last 4 digits."
     )
     assert "Bob (4444)" in await say(bot, fake, "\\PAID 4444 1")
+
+
+async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_amounts(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """\\SPLIT (issue 26): equal among the names given, shares, percentages, exact amounts; `me`
+    is the sender; \\BALANCE and \\AMOUNT follow; a split that does not add up says why."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (
+        await say(bot, fake, "\\SPLIT bob") == "You have no receipts in house yet. Send a photo of one first."
+    )
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    # names only: equal among them (Alice paid for Bob and Carol alone)
+    assert await say(bot, fake, "\\SPLIT bob carol") == "Split $30.00 in house: Bob $15.00, Carol $15.00."
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $15.00, Carol pays Alice $15.00."
+    # shares, with me
+    assert await say(bot, fake, "\\SPLIT me 1 bob 2") == "Split $30.00 in house: Bob $20.00, Alice $10.00."
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $20.00."
+    # percentages, leftover cents to the largest remainders
+    assert await say(bot, fake, "\\SPLIT bob 33.34% carol 33.33% me 33.33%") == (
+        "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\SPLIT bob 60% carol 30%") == "60% + 30% is 90%, not 100%."
+    # exact amounts that add up, and ones that do not
+    assert await say(bot, fake, "\\SPLIT bob 12.50 carol 17.50") == (
+        "Split $30.00 in house: Bob $12.50, Carol $17.50."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $17.50, Bob pays Alice $12.50."
+    assert await say(bot, fake, "\\SPLIT bob 12.50 carol 7.50") == (
+        "$12.50 + $7.50 is $20.00, not its total $30.00."
+    )
+    # what does not parse says what to do; nothing changes
+    assert await say(bot, fake, "\\SPLIT bob 2 carol") == (
+        "Give everyone a share, or no one: \\SPLIT ann 2 bob 1, or \\SPLIT ann bob."
+    )
+    assert (await say(bot, fake, "\\SPLIT bob 2 carol 50%")).startswith("Use one kind:")
+    assert await say(bot, fake, "\\SPLIT bob 1 bob 2") == "Name each member once."
+    assert (
+        await say(bot, fake, "\\SPLIT dave 1") == "No one in house goes by dave. \\BALANCE shows the names."
+    )
+    assert (
+        await say(bot, fake, "\\SPLIT bob 0 carol 1")
+        == "Every share must be more than 0: leave out who pays nothing."
+    )
+    assert (await say(bot, fake, "\\SPLIT 2 bob")).startswith("Usage: \\SPLIT ann bob (equally)")
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $17.50, Bob pays Alice $12.50."
+    # \\AMOUNT keeps the proportions of the split
+    assert (await say(bot, fake, "\\AMOUNT 60")).startswith("Set $60.00 on your receipt in house")
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $35.00, Bob pays Alice $25.00."
+    weights = await bot.rows("SELECT weight FROM receipt_members ORDER BY position")
+    assert [r[0] for r in weights] == [1250, 1750]  # minor units: exact, whatever the total becomes
+    # the gallery shows the split's shares on the receipt
+    page = html.unescape(await (await bot.client.get(path_of(await gallery_link(bot, fake, BOB)))).text())
+    assert '<p class="split">Split: Bob $25.00, Carol $35.00</p>' in page
+
+
+async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await photo(bot, fake, "") == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert await say(bot, fake, "\\SPLIT bob 12.50 carol 7.50") == (
+        "Set its total first (\\AMOUNT 12.34), then split it by amounts."
+    )
+    assert await say(bot, fake, "\\SPLIT bob 60% me 40%") == (
+        "Your receipt in house splits Bob 60%, Alice 40% once it has a total: \\AMOUNT 12.34."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 10")).startswith("Set $10.00 on your receipt in house")
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $6.00."
+    assert await say(bot, fake, "\\PAID carol 1") == "house: Bob pays Alice $6.00, Carol pays Alice $1.00."
+    assert (await say(bot, fake, "\\LEAVE", sender=CAROL)).startswith("You left house")
+    assert await say(bot, fake, "\\SPLIT carol") == "Carol is not in house any more: split among its members."

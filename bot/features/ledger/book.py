@@ -4,14 +4,14 @@ the words replies use for it: names, positions and the settling line."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import FitsOne
 from bot.core.logs import mask_address
 from bot.features.ledger.money import Currency, currency_or_default
-from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_equally
+from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_by_weights, split_equally
 from storage import ledger as store
 
 FORMER = "a former member"
@@ -72,6 +72,8 @@ class RoomLedger:
     uncounted: int
     member_ids: tuple[int, ...]
     formers: frozenset[int] = frozenset()  # parties who left by \\STOP (their receipts: FORMER)
+    # receipts `\\SPLIT` reshaped (by id): each share, in the split's order
+    splits: dict[str, tuple[tuple[Party, int], ...]] = field(default_factory=dict)
 
     def name(self, party: Party) -> str:
         return self.names.get(party, FORMER)
@@ -85,8 +87,16 @@ async def room_ledger(conn: AsyncConnection, room_id: str) -> RoomLedger:
     book = await store.room_book(conn, room_id, cur.code)
     current = await store.members(conn, room_id)
     expenses = []
+    splits: dict[str, tuple[tuple[Party, int], ...]] = {}
     for receipt in book.receipts:
-        shares = split_equally(receipt.amount, list(receipt.members)) or [(receipt.payer, receipt.amount)]
+        if receipt.weights is not None:
+            shares = split_by_weights(
+                receipt.amount, list(zip(receipt.members, receipt.weights, strict=True))
+            )
+            splits[receipt.id] = tuple(shares)
+        else:
+            shares = split_equally(receipt.amount, list(receipt.members))
+        shares = shares or [(receipt.payer, receipt.amount)]
         expenses.append(Expense[Party](receipt.payer, shares))
     payments = [Payment[Party](p.payer, p.payee, p.amount) for p in book.payments]
     order: list[Party] = [m.user_id for m in current]
@@ -101,6 +111,7 @@ async def room_ledger(conn: AsyncConnection, room_id: str) -> RoomLedger:
         uncounted=book.uncounted,
         member_ids=tuple(m.user_id for m in current),
         formers=frozenset(p.user_id for p in people if store.is_former(p)),
+        splits=splits,
     )
 
 

@@ -1,6 +1,7 @@
-"""Equal splits and the fewest payments that settle a room. Pure functions over minor units.
+r"""Equal splits and the fewest payments that settle a room. Pure functions over minor units.
 
-Splitting: a receipt of `amount` among n members gives each `amount // n`; the `amount % n`
+Splitting: a receipt `\SPLIT` reshaped goes by its weights (`split_by_weights`); any other, of
+`amount` among n members, gives each `amount // n`; the `amount % n`
 leftover cents go one each to the first members in the receipt's stored order. That order is
 fixed when the receipt is saved (storage/ledger.py): the other members by when they joined the
 room (then by user id), the payer last. So the payer never keeps a leftover cent while others
@@ -30,6 +31,20 @@ def split_equally(amount: int, members: Sequence[P]) -> list[tuple[P, int]]:
         return []
     base, leftover = divmod(amount, len(members))
     return [(m, base + (1 if i < leftover else 0)) for i, m in enumerate(members)]
+
+
+def split_by_weights(amount: int, weighted: Sequence[tuple[P, int]]) -> list[tuple[P, int]]:
+    r"""`amount` in proportion to each member's weight (`\SPLIT`'s shares, percentages in basis
+    points, or exact amounts); the shares add up exactly: each gets the floor of its part, and the
+    leftover cents go one each to the largest remainders (ties: the order given). Exact amounts
+    that add up to `amount` come back unchanged."""
+    total = sum(weight for _, weight in weighted)
+    if not weighted or total <= 0:
+        return []
+    parts = [(member, amount * weight // total, amount * weight % total) for member, weight in weighted]
+    leftover = amount - sum(part for _, part, _ in parts)
+    lucky = sorted(range(len(parts)), key=lambda i: -parts[i][2])[:leftover]
+    return [(member, part + (1 if i in lucky else 0)) for i, (member, part, _) in enumerate(parts)]
 
 
 def split_order(payer: P, members_by_join: Sequence[P]) -> list[P]:
@@ -87,4 +102,12 @@ def settle(net: Mapping[P, int]) -> list[Payment[P]]:
     return result
 
 
-__all__ = ["Expense", "Payment", "net_positions", "settle", "split_equally", "split_order"]
+__all__ = [
+    "Expense",
+    "Payment",
+    "net_positions",
+    "settle",
+    "split_by_weights",
+    "split_equally",
+    "split_order",
+]

@@ -17,6 +17,7 @@ from storage.schema import payments, receipts
 class ReceiptLine:
     amount: str  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
     paid_by: str
+    split: str = ""  # "Bob $12.50, Carol $17.50" for a receipt `\\SPLIT` reshaped; "" for an equal split
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
                 paid_by = None
             else:  # someone who has left and has nothing on the books: the number the receipt recorded
                 paid_by = book.names.get(payer) or r.uploader_phone_masked
-            lines[str(r.id)] = ReceiptLine(amount=amount, paid_by=paid_by or book.name(None))
+            shares = book.splits.get(str(r.id), ())
+            split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
+            lines[str(r.id)] = ReceiptLine(amount=amount, paid_by=paid_by or book.name(None), split=split)
     settle = [
         f"{book.name(p.payer)} pays {book.name(p.payee)} {cur.format(p.amount)}" for p in book.settlement
     ]

@@ -58,6 +58,7 @@ class Item:
     iso: str
     caption: str
     amount: str = ""  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
+    split: str = ""  # the shares of a receipt `\\SPLIT` reshaped
 
 
 def _denied(verdict: str, what: str) -> web.Response:
@@ -128,6 +129,7 @@ async def gallery(request: web.Request) -> web.Response:
                 iso=iso,
                 caption=row.caption or "",
                 amount=line.amount if line is not None else "",
+                split=line.split if line is not None else "",
             )
         )
     log.info("gallery.viewed", room_id=room_id, receipts=len(items))

@@ -6,8 +6,18 @@ import itertools
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_equally, split_order
+from bot.features.ledger.split import (
+    Expense,
+    Payment,
+    net_positions,
+    settle,
+    split_by_weights,
+    split_equally,
+    split_order,
+)
 
 
 def test_leftover_cents_go_to_the_others_first_then_the_payer() -> None:
@@ -60,3 +70,31 @@ def test_settle_finds_the_obvious_pairs() -> None:
     net = {"a": 500, "b": -500, "c": 200, "d": -200}
     assert sorted((p.payer, p.payee, p.amount) for p in settle(net)) == [("b", "a", 500), ("d", "c", 200)]
     assert list(itertools.chain(settle({"a": 0, "b": 0}))) == []
+
+
+def test_a_split_by_weights_adds_up_and_keeps_exact_amounts_exact() -> None:
+    assert split_by_weights(3000, [("bob", 1250), ("carol", 1750)]) == [("bob", 1250), ("carol", 1750)]
+    assert split_by_weights(3000, [("me", 1), ("bob", 2)]) == [("me", 1000), ("bob", 2000)]
+    # leftover cents to the largest remainders, ties in the order given
+    assert split_by_weights(100, [("a", 1), ("b", 1), ("c", 1)]) == [("a", 34), ("b", 33), ("c", 33)]
+    assert split_by_weights(1000, [("a", 3333), ("b", 3333), ("c", 3334)]) == [
+        ("a", 333),
+        ("b", 333),
+        ("c", 334),
+    ]
+    assert split_by_weights(500, []) == []
+    assert split_by_weights(500, [("a", 0)]) == []
+
+
+@given(
+    amount=st.integers(min_value=0, max_value=10**9),
+    weights=st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=12),
+)
+def test_a_split_by_weights_always_adds_up_and_no_share_is_off_by_more_than_a_cent(
+    amount: int, weights: list[int]
+) -> None:
+    shares = split_by_weights(amount, list(enumerate(weights)))
+    assert sum(share for _, share in shares) == amount
+    total = sum(weights)
+    for (_, share), weight in zip(shares, weights, strict=True):
+        assert abs(share * total - amount * weight) < total  # within one cent of its exact part
