@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import (
@@ -23,7 +24,7 @@ from bot.features.ledger.book import (
     room_ledger,
     valid_name,
 )
-from bot.features.ledger.money import Currency, currency, currency_or_default, parse_amount
+from bot.features.ledger.money import Amount, Currency, currency, currency_or_default, parse_amount
 from bot.features.ledger.split import split_by_weights, split_order
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from handlers.filters import active_room, room_named_or_active, room_of
@@ -77,13 +78,40 @@ def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str) -> s
     return f"{payer_name} paid you {cur.format(minor)} in {room_name}. \\BALANCE {room_name} for all."
 
 
-@router.command("AMOUNT", args=(1, 2), usage="\\AMOUNT <amount>", resolve=(active_room,))
+_RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,6})?)$")
+RATE_USAGE = "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
+
+
+def converted(value: Amount, rate: Decimal, room: Currency) -> int:
+    """`value` at `rate` room units for one of its own, in the room's minor units (half up)."""
+    major = Decimal(value.minor).scaleb(-value.currency.exponent) * rate
+    return int(major.scaleb(room.exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@router.command(
+    "AMOUNT",
+    args=(1, 4),
+    usage="\\AMOUNT <amount> [<CUR> @<rate>]",
+    help="\\AMOUNT <amount>",
+    resolve=(active_room,),
+)
 async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
         room_cur = currency_or_default(await ledger.room_currency(conn, room.id))
         text = " ".join(ctx.args)
+        at_rate = _RATE.match(text)
+        rate: Decimal | None = None
+        if at_rate:
+            text, rate = at_rate.group("amount"), Decimal(at_rate.group("rate").replace(",", "."))
         value = parse_amount(text, room_cur)
+        if rate is not None:
+            if value is None or rate <= 0:
+                return RATE_USAGE
+            if value.currency == room_cur:
+                return f"{room.name} counts in {room_cur.code} already: \\AMOUNT {text} needs no rate."
+            foreign = value
+            value = Amount(converted(value, rate, room_cur), room_cur)
         if value is None and text.strip() in ("0", "0.00", "0,00"):
             minor, code = 0, room_cur.code
         elif value is None:
@@ -101,7 +129,11 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             await ledger.save_split_members(conn, target.id, split_order(user_id, member_ids))
         book = await room_ledger(conn, room.id)
     ctx.log.info("ledger.amount_set", receipt_id=target.id, room_id=room.id, counted=code == room_cur.code)
-    return amount_reply(room.name, book, user_id, minor, currency_or_default(code))
+    reply = amount_reply(room.name, book, user_id, minor, currency_or_default(code))
+    if rate is not None:  # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
+        shown = currency_or_default(code).format(minor)
+        reply = reply.replace(shown, f"{shown} ({foreign.currency.format(foreign.minor)} at {rate})", 1)
+    return reply
 
 
 def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | None:

@@ -23,7 +23,7 @@ from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
 from bot.core.logs import mask_address
 from bot.features.ledger.book import room_ledger
-from bot.features.ledger.intake import read_amount, saved_replies
+from bot.features.ledger.intake import DUPLICATE, Found, read_amount, saved_replies
 from bot.features.ledger.money import Amount, Currency, caption_amount, currency_or_default
 from bot.features.ledger.split import split_order
 from bot.features.ocr.reader import reader_of
@@ -34,6 +34,7 @@ from bot.features.receipts.media import (
     MediaUnavailable,
     Refused,
     delete_twilio_copies,
+    find_twin,
     pipeline_of,
     store_of,
 )
@@ -102,6 +103,15 @@ def photos_reply(
     candidates = [" ".join(p for p in (head, t) if p) for t in tails for head in forms[:1]]
     candidates += [" ".join(p for p in (head, tails[-1]) if p) for head in forms[1:]]
     return next((c for c in candidates if fits(c)), candidates[-1])
+
+
+def _same_total(found: Found, twin: receipts.Earlier) -> bool:
+    """Whether a like picture has the earlier receipt's total (known on both sides, the same
+    amount in the same currency). A picture alone is not enough: at the size a perceptual hash
+    sees them, receipts of one layout look alike (bench: distinct receipts within 0 of 256 bits)."""
+    if found.minor is None or twin.amount_minor is None:
+        return False
+    return (found.minor, found.currency) == (twin.amount_minor, twin.currency)
 
 
 @router.message(has_media)
@@ -181,7 +191,16 @@ async def _save(
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
             raise Retry(f"media store: {exc}", failure_reply=GAVE_UP) from None
-        found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
+        async with deps.db.read() as conn:
+            twin = find_twin(prepared, await receipts.earlier_in_room(conn, room.id, receipt_id))
+        if twin is not None and twin[1]:  # the very same bytes: nothing to read
+            found = Found(None, None, None, DUPLICATE)
+        else:
+            found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
+            if twin is not None and not _same_total(found, twin[0]):
+                twin = None  # a like picture without the same total: another receipt
+            elif twin is not None:
+                found = Found(None, None, None, DUPLICATE)
         async with deps.db.tx() as conn:
             inserted = await receipts.insert(
                 conn,
@@ -200,6 +219,7 @@ async def _save(
                     created_at=msg.received_at or deps.now(),  # a message's photos share its time
                     twilio_media_url=item.url,
                     channel=msg.sender.channel,
+                    phash=prepared.phash,
                 ),
             )
             if inserted:
@@ -211,6 +231,8 @@ async def _save(
                     source=found.source,
                     ocr_status=found.ocr_status,
                 )
+                if twin is not None:
+                    await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
                 member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
                 await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
         saved += 1
@@ -223,6 +245,7 @@ async def _save(
             size=len(prepared.data),
             amount_source=found.source,
             ocr_status=found.ocr_status,
+            duplicate_of=twin[0].id if twin is not None else None,
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.external_id)
@@ -231,5 +254,6 @@ async def _save(
         async with deps.db.read() as conn:
             items = await ledger.of_message(conn, msg.external_id)
             book = await room_ledger(conn, room.id)
-        heads = saved_replies(room.name, items, book, user_id)
+            twins = await ledger.by_ids(conn, {r.duplicate_of for r in items if r.duplicate_of})
+        heads = saved_replies(room.name, items, book, user_id, twins)
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

@@ -220,6 +220,7 @@ class ReceiptAmount:
     currency: str | None
     ocr_status: str | None
     created_at: float
+    duplicate_of: str | None = None  # the earlier receipt of the room it repeats
 
 
 def _receipt(row: Any) -> ReceiptAmount:
@@ -233,6 +234,7 @@ def _receipt(row: Any) -> ReceiptAmount:
         currency=None if row.currency is None else str(row.currency),
         ocr_status=None if row.ocr_status is None else str(row.ocr_status),
         created_at=float(str(row.created_at)),
+        duplicate_of=None if row.duplicate_of is None else str(row.duplicate_of),
     )
 
 
@@ -246,7 +248,15 @@ _RECEIPT_COLUMNS = (
     receipts.c.currency,
     receipts.c.ocr_status,
     receipts.c.created_at,
+    receipts.c.duplicate_of,
 )
+
+
+async def by_ids(conn: AsyncConnection, ids: set[str]) -> dict[str, ReceiptAmount]:
+    if not ids:
+        return {}
+    rows = (await conn.execute(sa.select(*_RECEIPT_COLUMNS).where(receipts.c.id.in_(ids)))).all()
+    return {str(r.id): _receipt(r) for r in rows}
 
 
 async def of_message(conn: AsyncConnection, message_sid: str) -> list[ReceiptAmount]:
@@ -429,6 +439,7 @@ __all__ = [
     "ReceiptAmount",
     "add_payment",
     "amount_target",
+    "by_ids",
     "has_entries",
     "is_former",
     "keep_former",

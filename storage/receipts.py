@@ -37,6 +37,7 @@ class NewReceipt:
     created_at: float
     twilio_media_url: str | None  # the channel's media reference (SMS: Twilio's media URL)
     channel: str = "sms"  # the channel the photo came in on
+    phash: str | None = None  # the picture's difference hash (None: a PDF)
 
 
 async def existing(conn: AsyncConnection, message_sid: str) -> dict[int, sa.Row[tuple[object, ...]]]:
@@ -63,9 +64,61 @@ async def insert(conn: AsyncConnection, receipt: NewReceipt) -> bool:
             created_at=receipt.created_at,
             twilio_media_url=receipt.twilio_media_url,
             channel=receipt.channel,
+            phash=receipt.phash,
         )
     )
     return bool(result.rowcount == 1)
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A receipt already in the room, as a new one is compared with it."""
+
+    id: str
+    sha256: str
+    phash: str | None
+    amount_minor: int | None
+    currency: str | None
+
+
+EARLIER_LIMIT = 5000  # the room's newest receipts a new one is compared with
+
+
+async def earlier_in_room(conn: AsyncConnection, room_id: str, receipt_id: str) -> list[Earlier]:
+    """The room's receipts other than `receipt_id` and other than repeats themselves, oldest
+    first (a repeat points at the first of its picture)."""
+    rows = (
+        await conn.execute(
+            sa.select(
+                receipts.c.id,
+                receipts.c.sha256,
+                receipts.c.phash,
+                receipts.c.amount_minor,
+                receipts.c.currency,
+            )
+            .where(
+                receipts.c.room_id == room_id,
+                receipts.c.id != receipt_id,
+                receipts.c.duplicate_of.is_(None),
+            )
+            .order_by(receipts.c.created_at.desc())
+            .limit(EARLIER_LIMIT)
+        )
+    ).all()
+    return [
+        Earlier(
+            str(r.id),
+            str(r.sha256),
+            None if r.phash is None else str(r.phash),
+            None if r.amount_minor is None else int(r.amount_minor),
+            None if r.currency is None else str(r.currency),
+        )
+        for r in reversed(rows)
+    ]
+
+
+async def mark_duplicate(conn: AsyncConnection, receipt_id: str, twin_id: str) -> None:
+    await conn.execute(sa.update(receipts).where(receipts.c.id == receipt_id).values(duplicate_of=twin_id))
 
 
 @dataclass(frozen=True)

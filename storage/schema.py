@@ -380,6 +380,10 @@ receipts = sa.Table(
     # the channel the photo came in on (migration 0017, "sms" by default): `message_sid` is the
     # message's id there, twilio_media_url the media reference there
     sa.Column("channel", sa.String(16), nullable=False, server_default="sms"),
+    # migration 0022: the picture's difference hash (NULL for a PDF), and the earlier receipt of
+    # the room this one repeats (kept, not counted until \AMOUNT counts it anyway)
+    sa.Column("phash", sa.String(64)),
+    sa.Column("duplicate_of", sa.String(36)),
     sa.UniqueConstraint("message_sid", "media_index"),
     sa.Index("ix_receipts_room_created", "room_id", "created_at"),
 )

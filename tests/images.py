@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import itertools
+import random
 import struct
 import zlib
 
@@ -14,11 +16,26 @@ pillow_heif.register_heif_opener()
 GPS = {1: "N", 2: (37.0, 46.0, 30.0), 3: "W", 4: (122.0, 25.0, 10.0)}
 
 
-def _picture(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40)) -> Image.Image:
+_PICTURES = itertools.count(1)
+
+
+def _picture(
+    width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40), *, variant: int | None = None
+) -> Image.Image:
+    """A picture of its own on every call (a room counts the same picture once: `variant` picks
+    one again): a top-left marker for orientation checks, and a pattern of cells in the lower
+    half drawn from `variant`'s bits."""
     im = Image.new("RGB", (width, height), (250, 250, 245))
     draw = ImageDraw.Draw(im)
     draw.rectangle((4, 4, width // 2, height // 3), fill=colour)  # top-left marker: orientation checks
     draw.line((0, height - 1, width - 1, 0), fill=(0, 0, 0), width=3)
+    bits = random.Random(next(_PICTURES) if variant is None else variant).getrandbits(64)
+    left, top = 0, height // 2
+    cw, ch = max(1, (width - left) // 16), max(1, (height - top) // 4)
+    for n in range(64):
+        if bits >> n & 1:
+            x, y = left + (n % 16) * cw, top + (n // 16) * ch
+            draw.rectangle((x, y, x + cw - 1, y + ch - 1), fill=(30, 30, 30))
     return im
 
 
@@ -31,10 +48,13 @@ def _exif(orientation: int = 1) -> Image.Exif:
     return exif
 
 
-def jpeg_with_gps(width: int = 64, height: int = 48, orientation: int = 6) -> bytes:
-    """A JPEG with EXIF (camera, GPS) and an orientation that turns it on its side."""
+def jpeg_with_gps(
+    width: int = 64, height: int = 48, orientation: int = 6, *, variant: int | None = None
+) -> bytes:
+    """A JPEG with EXIF (camera, GPS) and an orientation that turns it on its side; a picture of
+    its own unless `variant` names one."""
     out = io.BytesIO()
-    _picture(width, height).save(out, format="JPEG", quality=90, exif=_exif(orientation))
+    _picture(width, height, variant=variant).save(out, format="JPEG", quality=90, exif=_exif(orientation))
     return out.getvalue()
 
 

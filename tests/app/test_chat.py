@@ -130,6 +130,7 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_healthy(http, served.port, served.proc)
         (served.dir / "a.jpg").write_bytes(jpeg_with_gps())
+        (served.dir / "c.jpg").write_bytes(jpeg_with_gps())  # another receipt (a.jpg again would be a repeat)
         (served.dir / "b.png").write_bytes(png_with_text())
         (served.dir / "notes.txt").write_text("not a photo")
         result = served.chat(
@@ -145,7 +146,7 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
             "< Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept.",
         ]
         assert "cannot read missing.jpg" in result.stderr
-        both = served.chat("--from", BOB, "--photo", "a.jpg", "--photo", "b.png")
+        both = served.chat("--from", BOB, "--photo", "c.jpg", "--photo", "b.png")
         assert both.stdout.strip() == (
             "< Saved 2 receipts to trip. No total on photos 1, 2: reply \\AMOUNT 12.34 for each, in order."
         )

@@ -5,10 +5,13 @@ text layer. OCR of photos: tests/features/ledger/test_intake.py."""
 from __future__ import annotations
 
 import html
+import io
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image, ImageOps
 
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
@@ -399,3 +402,85 @@ async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_s
     assert await say(bot, fake, "\\PAID carol 1") == "house: Bob pays Alice $6.00, Carol pays Alice $1.00."
     assert (await say(bot, fake, "\\LEAVE", sender=CAROL)).startswith("You left house")
     assert await say(bot, fake, "\\SPLIT carol") == "Carol is not in house any more: split among its members."
+
+
+async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_count_it_anyway(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Issue 26, item 3: the same bytes, or the same picture re-encoded smaller, in the same room
+    are kept but not counted; the reply names the earlier receipt and the \\AMOUNT that counts it
+    anyway. A like picture with another total is another receipt."""
+    fake = fake_twilio
+    await house(bot, fake)
+    day = time.strftime("%b %d", time.gmtime()).replace(" 0", " ")
+    original = images.jpeg_with_gps(640, 480, variant=7)
+    first = await say(bot, fake, "$30.00", **mms([fake.media.add(original)]))
+    assert first.startswith("Saved $30.00 to house")
+    again = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(original)]))
+    assert again == (
+        f"Saved to house; not counted: the same photo as the receipt saved {day} ($30.00). "
+        "Reply \\AMOUNT 30.00 to count it anyway."
+    )
+    smaller = io.BytesIO()
+    ImageOps.exif_transpose(Image.open(io.BytesIO(original))).resize((240, 320)).save(
+        smaller, "JPEG", quality=60
+    )
+    resent = await say(bot, fake, "30.00", sender=CAROL, **mms([fake.media.add(smaller.getvalue())]))
+    assert resent.startswith("Saved to house; not counted: the same photo as the receipt saved"), resent
+    # the picture alone is not enough (receipts of one layout look alike): no total, no repeat
+    unread = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(smaller.getvalue())]))
+    assert unread == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert await say(bot, fake, "\\AMOUNT 0", sender=CAROL) == (
+        "Your receipt is out of the ledger of house: you owe $10.00. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    # several photos in one message: the repeat is named, the new one counted
+    both = await say(
+        bot, fake, "", sender=BOB, **mms([fake.media.add(original), fake.media.add(images.jpeg_with_gps())])
+    )
+    assert "Photo 1 repeats earlier receipts: not counted." in both, both
+    # counted anyway: \\AMOUNT on the repeat
+    assert (await say(bot, fake, "\\AMOUNT 30.00", sender=BOB)).startswith(
+        "Set $30.00 on your receipt in house"
+    )
+    rows = await bot.rows("SELECT count(*) FROM receipts WHERE duplicate_of IS NOT NULL")
+    assert rows[0][0] == 3
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 6
+
+
+async def test_a_like_picture_with_another_total_is_another_receipt(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    fake = fake_twilio
+    await house(bot, fake)
+    original = images.jpeg_with_gps(640, 480, variant=8)
+    assert (await say(bot, fake, "$30.00", **mms([fake.media.add(original)]))).startswith("Saved $30.00")
+    smaller = io.BytesIO()
+    ImageOps.exif_transpose(Image.open(io.BytesIO(original))).resize((240, 320)).save(
+        smaller, "JPEG", quality=60
+    )
+    other = await say(bot, fake, "$12.00", **mms([fake.media.add(smaller.getvalue())]))
+    assert other.startswith("Saved $12.00 to house"), other
+
+
+async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Issue 26, item 4: `\\AMOUNT 40 EUR @1.08` counts a receipt in another currency at the rate
+    the person gives, in the room's minor units (half up)."""
+    fake = fake_twilio
+    await house(bot, fake)
+    kept = await photo(bot, fake, "EUR 40.00")
+    assert kept.startswith("Saved to house; not counted: €40.00 in a USD room."), kept
+    assert await say(bot, fake, "\\AMOUNT 40 EUR @1.08") == (
+        "Set $43.20 (€40.00 at 1.08) on your receipt in house: you are owed $28.80. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $14.40, Carol pays Alice $14.40."
+    assert (await say(bot, fake, "\\AMOUNT 40 EUR @abc")).startswith("Usage: \\AMOUNT 12.34")
+    assert (await say(bot, fake, "\\AMOUNT 1000 JPY @0.0067")).startswith("Set $6.70 (¥1000 at 0.0067)")
+    assert (
+        await say(bot, fake, "\\AMOUNT 40 @1.08") == "house counts in USD already: \\AMOUNT 40 needs no rate."
+    )
+    assert await say(bot, fake, "\\AMOUNT 40 EUR @0") == (
+        "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
+    )
+    rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
+    assert [tuple(r) for r in rows] == [(670, "USD")]

@@ -8,6 +8,8 @@ than its room's is kept with that currency and not counted.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
@@ -17,6 +19,7 @@ from bot.features.ocr.reader import OcrReader
 from storage.ledger import ReceiptAmount
 
 ASK = "Reply \\AMOUNT 12.34 to set it."
+DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Found:
     minor: int | None
     currency: str | None
     source: str | None  # caption | ocr | pdf
-    ocr_status: str | None  # ok | none | ask (None: not read)
+    ocr_status: str | None  # ok | none | ask | duplicate (None: not read)
 
 
 async def read_amount(
@@ -50,16 +53,35 @@ def _fmt(r: ReceiptAmount) -> str:
     return cur.format(r.amount_minor) if cur else f"{r.currency} {r.amount_minor}"
 
 
-def saved_replies(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int) -> list[str]:
+def _repeat(twin: ReceiptAmount | None) -> tuple[str, str]:
+    """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway)."""
+    if twin is None:
+        return "an earlier receipt", "\\AMOUNT 12.34"
+    day = time.strftime("%b %d", time.gmtime(twin.created_at)).replace(" 0", " ")
+    if twin.amount_minor:
+        amount = _fmt(twin)
+        return f"the receipt saved {day} ({amount})", f"\\AMOUNT {amount.lstrip('$€£¥')}"
+    return f"the receipt saved {day}", "\\AMOUNT 12.34"
+
+
+def saved_replies(
+    room_name: str,
+    items: list[ReceiptAmount],
+    ledger: RoomLedger,
+    sender: int,
+    twins: Mapping[str, ReceiptAmount] | None = None,
+) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
 
     `Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all.`; the shapes
-    for no total, another currency, and several photos (one reply sums them up)."""
+    for no total, another currency, a repeat of an earlier receipt (`twins`: those earlier ones
+    by id), and several photos (one reply sums them up)."""
     cur = ledger.currency
     counted = [r for r in items if r.amount_minor and r.currency == cur.code]
     foreign = [r for r in items if r.amount_minor and r.currency != cur.code]
-    missing = [r for r in items if r.amount_minor is None]
+    repeats = [r for r in items if r.amount_minor is None and r.duplicate_of]
+    missing = [r for r in items if r.amount_minor is None and not r.duplicate_of]
     ways = len(ledger.member_ids)
     position = position_phrase(ledger.position(sender), cur)
     split = f"split {ways} ways, {position}" if ways > 1 else f"you are its only member, {position}"
@@ -74,6 +96,13 @@ def saved_replies(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
                 f"Reply \\AMOUNT 12.34 to count it in {cur.code}.",
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
+            ]
+        if repeats:
+            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""))
+            return [
+                f"Saved to {room_name}; not counted: the same photo as {earlier}. Reply {count} to count it anyway.",
+                f"Saved to {room_name}; not counted: the same photo as {earlier}.",
+                f"Saved to {room_name}; not counted: it repeats an earlier receipt.",
             ]
         if missing:
             return [f"Saved to {room_name}; no total found. {ASK}"]
@@ -90,18 +119,29 @@ def saved_replies(room_name: str, items: list[ReceiptAmount], ledger: RoomLedger
     if foreign:
         full += f" Not counted: {', '.join(_fmt(r) for r in foreign)} in a {cur.code} room."
         compact += f" {len(foreign)} in another currency not counted."
-    if counted and not missing and not foreign:
+    if repeats:
+        numbers = ", ".join(str(r.media_index + 1) for r in repeats)
+        s = "s" if len(repeats) > 1 else ""
+        full += f" Photo{s} {numbers} repeat{'' if s else 's'} earlier receipts: not counted."
+        compact += f" {len(repeats)} repeat{s} not counted."
+    if counted and not missing and not foreign and not repeats:
         full += " \\BALANCE for all."
     minimal = f"{head}." + (" Some need \\AMOUNT 12.34." if missing else "")
     return [full, compact, minimal]
 
 
 def saved_reply(
-    room_name: str, items: list[ReceiptAmount], ledger: RoomLedger, sender: int, *, fits: FitsOne
+    room_name: str,
+    items: list[ReceiptAmount],
+    ledger: RoomLedger,
+    sender: int,
+    *,
+    fits: FitsOne,
+    twins: Mapping[str, ReceiptAmount] | None = None,
 ) -> str:
     """The richest form of `saved_replies` that fits one message (`fits`: the channel's rule)."""
-    forms = saved_replies(room_name, items, ledger, sender)
+    forms = saved_replies(room_name, items, ledger, sender, twins)
     return next((f for f in forms if fits(f)), forms[-1])
 
 
-__all__ = ["ASK", "Found", "read_amount", "saved_replies", "saved_reply"]
+__all__ = ["ASK", "DUPLICATE", "Found", "read_amount", "saved_replies", "saved_reply"]

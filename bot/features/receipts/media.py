@@ -64,6 +64,7 @@ class Prepared:
     content_type: str
     ext: str
     kind: str
+    phash: str | None = None  # the picture's difference hash (`dhash`); None for a PDF
 
     @property
     def sha256(self) -> str:
@@ -153,7 +154,47 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
         options["icc_profile"] = icc  # colours, not metadata about the person
     out = io.BytesIO()
     clean.save(out, format=save_as, **options)
-    return Prepared(data=out.getvalue(), content_type=content_type, ext=ext, kind=kind)
+    return Prepared(data=out.getvalue(), content_type=content_type, ext=ext, kind=kind, phash=dhash(clean))
+
+
+HASH_SIZE = 16  # 16 x 16 comparisons: 256 bits
+
+
+def dhash(image: Image.Image) -> str:
+    """The picture's difference hash: grey, shrunk to 17 x 16, each pixel compared with its right
+    neighbour; 256 bits as 64 hex digits. The same picture re-encoded, resized or recompressed
+    lands within a few bits; a different photo, even of a like receipt, far off (`same_picture`).
+    (imagehash computes the same, but would bring scipy and PyWavelets along for it.)"""
+    small = image.convert("L").resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.LANCZOS)
+    px = small.tobytes()
+    bits = 0
+    for row in range(HASH_SIZE):
+        at = row * (HASH_SIZE + 1)
+        for col in range(HASH_SIZE):
+            bits = bits << 1 | (px[at + col] > px[at + col + 1])
+    return f"{bits:0{HASH_SIZE * HASH_SIZE // 4}x}"
+
+
+SAME_PICTURE_BITS = 12  # of 256: what re-encoding and resizing move; a new photo moves dozens
+
+
+def same_picture(a: str, b: str) -> bool:
+    """Whether two difference hashes are of the same picture."""
+    return len(a) == len(b) and (int(a, 16) ^ int(b, 16)).bit_count() <= SAME_PICTURE_BITS
+
+
+def find_twin(prepared: Prepared, earlier: list[receipts.Earlier]) -> tuple[receipts.Earlier, bool] | None:
+    """The first earlier receipt of the room this one repeats, and whether its bytes are the same
+    (else: the same picture, re-encoded or resized)."""
+    sha = prepared.sha256
+    for twin in earlier:
+        if twin.sha256 == sha:
+            return twin, True
+    if prepared.phash is not None:
+        for twin in earlier:
+            if twin.phash is not None and same_picture(twin.phash, prepared.phash):
+                return twin, False
+    return None
 
 
 # -- fetching --------------------------------------------------------------------------------------
@@ -284,10 +325,13 @@ __all__ = [
     "Prepared",
     "Refused",
     "delete_twilio_copies",
+    "dhash",
+    "find_twin",
     "lifespan",
     "pipeline_of",
     "reencode",
     "release_copy",
+    "same_picture",
     "sniff",
     "store_of",
 ]

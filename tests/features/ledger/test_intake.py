@@ -101,7 +101,7 @@ async def test_the_caption_wins_and_a_broken_engine_asks(
     )
     assert counting.calls == 0  # the caption's amount: no OCR at all
     counting.fail = True
-    url = fake_twilio.media.add(photo)
+    url = fake_twilio.media.add(ri.render(ri.grocery(random.Random(4))))  # another receipt
     assert await say(bot, fake_twilio, "", **mms([url])) == (
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
     )
@@ -134,10 +134,10 @@ async def test_photos_waiting_for_ocr_never_take_every_worker_slot(
     await house(bot, fake_twilio)
     dave = "+15550004444"
     assert (await say(bot, fake_twilio, "\\JOIN house pw", sender=dave)).startswith("Joined house")
-    photo = ri.render(ri.grocery(random.Random(3)))
     try:
         sids = []
-        for sender in (ALICE, BOB, CAROL, dave):  # four photos for a worker of four slots
+        for n, sender in enumerate((ALICE, BOB, CAROL, dave)):  # four receipts for a worker of four slots
+            photo = ri.render(ri.grocery(random.Random(3 + n)))
             form = await bot.text("", sender=sender, **mms([fake_twilio.media.add(photo)]))
             sids.append(form["MessageSid"])
 

@@ -23,12 +23,16 @@ from bot.features.receipts.media import (
     BROKEN,
     TOO_MANY_PIXELS,
     Refused,
+    dhash,
+    find_twin,
     reencode,
+    same_picture,
     sniff,
     too_big,
 )
 from handlers.media import NO_ROOM
 from storage.media import LocalMediaStore, StoreUnavailable
+from storage.receipts import Earlier
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
 from tests.fakes.s3 import Bucket, free_port, s3_sections, start_moto
@@ -500,3 +504,25 @@ async def test_ocr_on_without_the_engine_stops_start_up_with_one_line(
     with pytest.raises(StartupError, match=r"TEXTWIRE_MEDIA_OCR=false"):
         async with feature.lifespan(starting):
             pass
+
+
+def test_the_same_picture_resized_or_recompressed_is_found_and_another_is_not() -> None:
+    picture = Image.open(io.BytesIO(images.jpeg_with_gps(640, 480, orientation=1, variant=3)))
+    smaller = io.BytesIO()
+    picture.resize((200, 150)).save(smaller, "JPEG", quality=50)
+    same = dhash(Image.open(smaller))
+    assert len(dhash(picture)) == 64
+    assert same_picture(dhash(picture), same)
+    other = dhash(Image.open(io.BytesIO(images.jpeg_with_gps(640, 480, orientation=1, variant=4))))
+    assert not same_picture(dhash(picture), other)
+    assert not same_picture(dhash(picture), dhash(picture)[:16])  # a hash of another size
+
+    prepared = reencode(images.jpeg_with_gps(variant=5), "jpeg", 10**8)
+    like = reencode(images.jpeg_with_gps(variant=5, orientation=6), "jpeg", 10**8)
+    first = Earlier("a", "0" * 64, None, 100, "USD")
+    by_bytes = Earlier("b", prepared.sha256, None, None, None)
+    by_picture = Earlier("c", "1" * 64, like.phash, 200, "USD")
+    assert find_twin(prepared, [first, by_picture, by_bytes]) == (by_bytes, True)  # bytes first
+    assert prepared.phash is not None
+    assert find_twin(prepared, [first]) is None
+    assert reencode(images.pdf(), "pdf", 10**8).phash is None
