@@ -16,6 +16,7 @@ from bot.core.channel import FitsOne
 from bot.features.ledger.book import RoomLedger, position_phrase
 from bot.features.ledger.money import Amount, Currency, currency
 from bot.features.ocr.reader import OcrReader
+from bot.features.ocr.total import NOT_RECEIPT
 from storage.ledger import ReceiptAmount
 
 ASK = "Reply \\AMOUNT 12.34 to set it."
@@ -27,7 +28,7 @@ class Found:
     minor: int | None
     currency: str | None
     source: str | None  # caption | ocr | pdf
-    ocr_status: str | None  # ok | none | ask | duplicate (None: not read)
+    ocr_status: str | None  # ok | none | ask | not_receipt | duplicate (None: not read)
 
 
 async def read_amount(
@@ -81,7 +82,12 @@ def saved_replies(
     counted = [r for r in items if r.amount_minor and r.currency == cur.code]
     foreign = [r for r in items if r.amount_minor and r.currency != cur.code]
     repeats = [r for r in items if r.amount_minor is None and r.duplicate_of]
-    missing = [r for r in items if r.amount_minor is None and not r.duplicate_of]
+    others = [
+        r for r in items if r.amount_minor is None and not r.duplicate_of and r.ocr_status == NOT_RECEIPT
+    ]
+    missing = [
+        r for r in items if r.amount_minor is None and not r.duplicate_of and r.ocr_status != NOT_RECEIPT
+    ]
     ways = len(ledger.member_ids)
     position = position_phrase(ledger.position(sender), cur)
     split = f"split {ways} ways, {position}" if ways > 1 else f"you are its only member, {position}"
@@ -104,6 +110,12 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: the same photo as {earlier}.",
                 f"Saved to {room_name}; not counted: it repeats an earlier receipt.",
             ]
+        if others:
+            return [
+                f"Saved to {room_name}; it doesn't look like a receipt, so it is not counted. "
+                "Reply \\AMOUNT 12.34 if it is.",
+                f"Saved to {room_name}; not a receipt, not counted. \\AMOUNT 12.34 if it is.",
+            ]
         if missing:
             return [f"Saved to {room_name}; no total found. {ASK}"]
         return [f"Saved to {room_name}."]
@@ -119,12 +131,17 @@ def saved_replies(
     if foreign:
         full += f" Not counted: {', '.join(_fmt(r) for r in foreign)} in a {cur.code} room."
         compact += f" {len(foreign)} in another currency not counted."
+    if others:
+        numbers = ", ".join(str(r.media_index + 1) for r in others)
+        many = len(others) > 1
+        full += f" Photo{'s' if many else ''} {numbers} {'do' if many else 'does'}n't look like a receipt: not counted."
+        compact += f" {len(others)} not receipt{'s' if many else ''}."
     if repeats:
         numbers = ", ".join(str(r.media_index + 1) for r in repeats)
         s = "s" if len(repeats) > 1 else ""
         full += f" Photo{s} {numbers} repeat{'' if s else 's'} earlier receipts: not counted."
         compact += f" {len(repeats)} repeat{s} not counted."
-    if counted and not missing and not foreign and not repeats:
+    if counted and not missing and not foreign and not repeats and not others:
         full += " \\BALANCE for all."
     minimal = f"{head}." + (" Some need \\AMOUNT 12.34." if missing else "")
     return [full, compact, minimal]

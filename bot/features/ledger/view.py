@@ -4,12 +4,14 @@ settling payments, and the payments made (computed when the page is asked for)."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import currency
+from bot.features.ocr.total import NOT_RECEIPT
 from storage.schema import payments, receipts
 
 
@@ -18,6 +20,7 @@ class ReceiptLine:
     amount: str  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
     paid_by: str
     split: str = ""  # "Bob $12.50, Carol $17.50" for a receipt `\\SPLIT` reshaped; "" for an equal split
+    note: str = ""  # why it is not counted, or that it needs an amount ("" when counted)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,19 @@ class LedgerView:
     payments: list[tuple[float, str]]  # (when, "Carol paid Alice $11.45"), newest first
 
 
+def _note(r: Any) -> str:
+    """What the gallery says of a receipt that is not counted, or still needs an amount."""
+    if r.amount_minor is None and r.duplicate_of is not None:
+        return "not counted: the same photo as an earlier receipt"
+    if r.amount_minor is None and r.ocr_status == NOT_RECEIPT:
+        return "not counted: it doesn't look like a receipt"
+    if r.amount_minor is None:
+        return "needs an amount: \\AMOUNT 12.34"
+    if r.amount_minor == 0:
+        return "taken out with \\AMOUNT 0"
+    return ""
+
+
 async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str]) -> LedgerView:
     book = await room_ledger(conn, room_id)
     cur = book.currency
@@ -37,7 +53,12 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
         rows = (
             await conn.execute(
                 sa.select(
-                    receipts.c.id, receipts.c.uploader_id, receipts.c.amount_minor, receipts.c.currency
+                    receipts.c.id,
+                    receipts.c.uploader_id,
+                    receipts.c.amount_minor,
+                    receipts.c.currency,
+                    receipts.c.ocr_status,
+                    receipts.c.duplicate_of,
                 ).where(receipts.c.id.in_(receipt_ids))
             )
         ).all()
@@ -55,7 +76,9 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
                 paid_by = book.names.get(payer) or r.uploader_phone_masked
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
-            lines[str(r.id)] = ReceiptLine(amount=amount, paid_by=paid_by or book.name(None), split=split)
+            lines[str(r.id)] = ReceiptLine(
+                amount=amount, paid_by=paid_by or book.name(None), split=split, note=_note(r)
+            )
     settle = [
         f"{book.name(p.payer)} pays {book.name(p.payee)} {cur.format(p.amount)}" for p in book.settlement
     ]

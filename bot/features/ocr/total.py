@@ -68,8 +68,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Reading:
-    """`minor` is set only when the total is sure; `status` is "ok", "none" (nothing like a total)
-    or "ask" (candidates disagree or are too weak). `currency` is a code when the receipt names
+    """`minor` is set only when the total is sure; `status` is "ok", "none" (nothing like a total),
+    "ask" (candidates disagree or are too weak) or "not_receipt" (no amount, hardly any text). `currency` is a code when the receipt names
     one next to its amounts, else None (the room's currency is assumed)."""
 
     minor: int | None
@@ -211,6 +211,11 @@ def kind_of(label: str) -> tuple[str, float]:
 # -- choosing --------------------------------------------------------------------------------------
 
 
+NOT_RECEIPT = "not_receipt"  # a Reading's status: no amount and under RECEIPT_ROWS rows of text
+RECEIPT_ROWS = 3
+_WORDY = re.compile(r"[A-Za-z0-9]{2,}")
+
+
 def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
     parsed = []  # (row index, kind, score, value, marker)
     markers: list[str] = []
@@ -223,6 +228,9 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         label = _money_pattern(exponent).sub(" ", row.text)
         kind, score = kind_of(label)
         parsed.append((i, kind, score, value, marker))
+    if not parsed and sum(1 for row in rows if _WORDY.search(row.text)) < RECEIPT_ROWS:
+        # no amount and hardly any text (a sunset, a face, a sign): not a receipt at all
+        return Reading(None, NOT_RECEIPT, reason="no receipt-like text")
     candidates = [Candidate(v, s, i, k) for i, k, s, v, _ in parsed if k in ("total", "card")]
     # the bottom-most amount after the subtotal and tax
     last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax")), default=None)
@@ -288,6 +296,7 @@ def total_of_text(text: str, exponent: int = 2) -> Reading:
 
 
 __all__ = [
+    "NOT_RECEIPT",
     "Box",
     "Candidate",
     "Reading",

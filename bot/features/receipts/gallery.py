@@ -59,6 +59,7 @@ class Item:
     caption: str
     amount: str = ""  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
     split: str = ""  # the shares of a receipt `\\SPLIT` reshaped
+    note: str = ""  # not counted (why), or needs an amount
 
 
 def _denied(verdict: str, what: str) -> web.Response:
@@ -130,6 +131,7 @@ async def gallery(request: web.Request) -> web.Response:
                 caption=row.caption or "",
                 amount=line.amount if line is not None else "",
                 split=line.split if line is not None else "",
+                note=line.note if line is not None else "",
             )
         )
     log.info("gallery.viewed", room_id=room_id, receipts=len(items))

@@ -4,11 +4,13 @@ the engine is made once for the module and these tests stay few."""
 
 from __future__ import annotations
 
+import io
 import random
 import threading
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import OcrReader
@@ -157,4 +159,44 @@ async def test_photos_waiting_for_ocr_never_take_every_worker_slot(
     await bot.settled()
     assert gate.calls == 4
     asks = [m["Body"] for m in fake_twilio.messages if m["Body"].startswith("Saved to house")]
-    assert asks == ["Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."] * 4
+    # the gate's engine finds no text at all: not a receipt, by its reading
+    assert (
+        asks
+        == [
+            "Saved to house; it doesn't look like a receipt, so it is not counted. Reply \\AMOUNT 12.34 if it is."
+        ]
+        * 4
+    )
+
+
+async def test_a_photo_with_no_receipt_like_text_is_kept_but_not_counted(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """Issue 26, item 2: a sunset is kept in the gallery, not counted, and the reply says how to
+    count it if it is a receipt after all; a receipt in the same message is counted."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    sunset = Image.linear_gradient("L").resize((480, 360)).convert("RGB")
+    sky = Image.radial_gradient("L").resize((480, 360)).convert("RGB")
+    url = fake_twilio.media.add(_jpeg(sunset))
+    assert await say(bot, fake_twilio, "", **mms([url])) == (
+        "Saved to house; it doesn't look like a receipt, so it is not counted. Reply \\AMOUNT 12.34 if it is."
+    )
+    grocery = ri.grocery(random.Random(11))
+    both = await say(
+        bot,
+        fake_twilio,
+        "",
+        sender=BOB,
+        **mms([fake_twilio.media.add(ri.render(grocery, angle=1.0)), fake_twilio.media.add(_jpeg(sky))]),
+    )
+    assert both.startswith(f"Saved 2 receipts to house, ${ri.money(grocery.total or 0)} in all"), both
+    assert "Photo 2 doesn't look like a receipt: not counted." in both, both
+    rows = await bot.rows("SELECT ocr_status FROM receipts ORDER BY created_at, media_index")
+    assert [r[0] for r in rows] == ["not_receipt", "ok", "not_receipt"]
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()

@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from bot.features.ocr.total import Box, amounts_of, kind_of, rows_of, total_of_boxes, total_of_text
+from bot.features.ocr.total import (
+    NOT_RECEIPT,
+    Box,
+    amounts_of,
+    kind_of,
+    rows_of,
+    total_of_boxes,
+    total_of_text,
+)
 
 GROCERY = """FRESH MART
 MILK 2%            3.49
@@ -122,3 +130,15 @@ def test_rows_from_skewed_boxes() -> None:
     assert rows[5].text == "TAX 8% 0.85"
     assert len(rows) == len(GROCERY.splitlines())
     assert total_of_boxes(boxes).minor == 1143
+
+
+@pytest.mark.parametrize("text", ["", "SUNSET", "OPEN\nEXIT", "~ ~\n. ."])
+def test_hardly_any_text_and_no_amount_is_not_a_receipt(text: str) -> None:
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == (NOT_RECEIPT, None)
+
+
+def test_text_without_amounts_is_a_receipt_with_no_total() -> None:
+    # a parking ticket: lines of text, no amount
+    reading = total_of_text("PARKING TICKET\nENTRY 08:12\nSPACE 42\nTHANK YOU")
+    assert reading.status == "none"
