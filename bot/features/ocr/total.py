@@ -10,7 +10,8 @@
 3. Candidates, scored: TOTAL-like labels (AMOUNT DUE, BALANCE DUE, GRAND TOTAL: 12; TOTAL: 10;
    BALANCE: 9; AMOUNT: 6), the card charge (VISA, DEBIT, ...: 8), the bottom-most amount after
    the subtotal and tax (5). A value equal to subtotal + taxes (+ tips) gains 4.
-   A total before a tip gives way to the total after it (lower = upper + tip).
+   A total before a tip gives way to the total after it (lower = upper + tip). Each candidate's
+   score is scaled by OCR's confidence in its row (in full from 0.8, in proportion below).
 4. The answer: the value with the highest summed score, only when it is sure. It asks (no
    amount) when another value scores at least half as much, when the best is weaker than 8
    (no keyword and no arithmetic backs it), or when subtotal + taxes disagree with it.
@@ -34,6 +35,15 @@ AMOUNT = 6.0
 AFTER_TAX = 5.0
 ARITHMETIC = 4.0
 SURE = 8.0  # the best value needs at least this much
+CONFIDENT = 0.8  # OCR's confidence in a row at which its evidence counts in full
+
+
+def trust(confidence: float) -> float:
+    """How much of a row's evidence counts: all of it from CONFIDENT up, in proportion below (a
+    faint TOTAL read at 0.05 is worth 0.6, and the reply asks)."""
+    return 1.0 if confidence >= CONFIDENT else max(confidence, 0.0) / CONFIDENT
+
+
 RIVAL = 0.5  # another value with this share of the best's score means: ask
 
 _SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY"}
@@ -231,13 +241,15 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
     if not parsed and sum(1 for row in rows if _WORDY.search(row.text)) < RECEIPT_ROWS:
         # no amount and hardly any text (a sunset, a face, a sign): not a receipt at all
         return Reading(None, NOT_RECEIPT, reason="no receipt-like text")
-    candidates = [Candidate(v, s, i, k) for i, k, s, v, _ in parsed if k in ("total", "card")]
+    candidates = [
+        Candidate(v, s * trust(rows[i].score), i, k) for i, k, s, v, _ in parsed if k in ("total", "card")
+    ]
     # the bottom-most amount after the subtotal and tax
     last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax")), default=None)
     if last_sub is not None:
         for i, kind, _, value, _ in parsed:
             if i > last_sub and kind in ("item", "total", "card"):
-                candidates.append(Candidate(value, AFTER_TAX, i, "after_tax"))
+                candidates.append(Candidate(value, AFTER_TAX * trust(rows[i].score), i, "after_tax"))
                 break
     subtotal = next((v for i, k, _, v, _ in reversed(parsed) if k == "subtotal"), None)
     taxes = sum(v for _, k, _, v, _ in parsed if k == "tax")
@@ -308,4 +320,5 @@ __all__ = [
     "rows_of_text",
     "total_of_boxes",
     "total_of_text",
+    "trust",
 ]

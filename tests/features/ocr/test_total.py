@@ -14,6 +14,7 @@ from bot.features.ocr.total import (
     rows_of,
     total_of_boxes,
     total_of_text,
+    trust,
 )
 
 GROCERY = """FRESH MART
@@ -142,3 +143,32 @@ def test_text_without_amounts_is_a_receipt_with_no_total() -> None:
     # a parking ticket: lines of text, no amount
     reading = total_of_text("PARKING TICKET\nENTRY 08:12\nSPACE 42\nTHANK YOU")
     assert reading.status == "none"
+
+
+def _rows_of_text(lines: list[tuple[str, str, float]]) -> list[Box]:
+    """Boxes for (label, amount, confidence) lines, one line a row."""
+    boxes = []
+    for i, (label, amount, score) in enumerate(lines):
+        y = 40 + 40 * i
+        boxes.append(Box([(30, y), (230, y), (230, y + 26), (30, y + 26)], label, score))
+        if amount:
+            boxes.append(Box([(420, y), (520, y), (520, y + 26), (420, y + 26)], amount, score))
+    return boxes
+
+
+def test_a_faint_total_is_asked_about_and_a_clear_one_stated() -> None:
+    faint = _rows_of_text([("CAFE", "", 0.99), ("LATTE", "4.50", 0.99), ("TOTAL", "91.43", 0.05)])
+    reading = total_of_boxes(faint)
+    assert (reading.status, reading.minor) == ("ask", None)
+    clear = _rows_of_text([("CAFE", "", 0.99), ("LATTE", "4.50", 0.99), ("TOTAL", "4.50", 0.95)])
+    assert total_of_boxes(clear).minor == 450
+    # in proportion below full confidence: 0.7 of TOTAL's 10 is under what a sure total needs
+    middling = _rows_of_text([("CAFE", "", 0.99), ("LATTE", "4.50", 0.99), ("TOTAL", "4.50", 0.56)])
+    assert total_of_boxes(middling).status == "ask"
+    assert trust(0.9) == 1.0
+    assert trust(0.4) == pytest.approx(0.5)
+
+
+def test_a_lone_amount_line_is_not_stated() -> None:
+    reading = total_of_text("AMOUNT 12.00")
+    assert (reading.status, reading.minor) == ("ask", None)
