@@ -8,12 +8,14 @@ was paid gets one SMS saying so.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from bot.core.channel import FitsOne
+from bot.features.ledger import reminders
 from bot.features.ledger.book import (
     NAME_MAX,
     Party,
@@ -401,3 +403,75 @@ def split_reply(
     if fits(text):
         return text
     return f"Your receipt in {room} splits among {len(weighted)} once it has a total: \\AMOUNT 12.34."
+
+
+# -- \\REMIND and \\TIMEZONE ---------------------------------------------------------------------------
+
+REMIND_USAGE = "\\REMIND weekly|monthly|off"
+_WHEN = {reminders.WEEKLY: "weekly, on Mondays", reminders.MONTHLY: "monthly, on the 1st"}
+
+
+def _zone_said(room: ledger.Reminding) -> str:
+    zone = reminders.room_zone(room)
+    if room.timezone:
+        return zone.key
+    return (
+        f"{zone.key}, from its creator's number" if reminders.zone_of_address(room.creator_phone) else "UTC"
+    )
+
+
+@router.command("REMIND", args=(0, 1), usage=REMIND_USAGE, resolve=(active_room,))
+async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
+    """Reminders of who owes, for the active room: weekly, monthly or off (the default)."""
+    room = room_of(ctx)
+    wanted = ctx.args[0].lower() if ctx.args else None
+    if wanted not in (None, "off", *reminders.KINDS):
+        return f"Usage: {REMIND_USAGE}"
+    async with ctx.deps.db.tx() as conn:
+        settings = await ledger.reminding(conn, room.id)
+        assert settings is not None  # the active room exists
+        if wanted is None:
+            if settings.remind not in reminders.KINDS:
+                return f"{room.name}: no reminders. \\REMIND weekly or monthly: whoever owes gets one."
+            return remind_status(room.name, settings.remind, _zone_said(settings))
+        if wanted == "off":
+            await ledger.set_remind(conn, room.id, None, None)
+        else:
+            local = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
+            await ledger.set_remind(conn, room.id, wanted, reminders.period_of(wanted, local))
+    ctx.log.info("ledger.remind_set", room_id=room.id, remind=wanted)
+    return remind_reply(room.name, wanted, _zone_said(settings), ctx.deps.services.fits(msg.sender.channel))
+
+
+def remind_status(room: str, kind: str, zone: str) -> str:
+    """What `\\REMIND` alone says when reminders are on."""
+    return f"{room}: reminders go {_WHEN[kind]} from 10:00 ({zone})."
+
+
+def remind_reply(room: str, wanted: str, zone: str, fits: FitsOne) -> str:
+    """The answer to `\\REMIND weekly|monthly|off`: the richest form that fits one message."""
+    if wanted == "off":
+        return f"{room}: reminders off."
+    text = (
+        f"{room}: whoever owes gets a reminder {_WHEN[wanted]} from 10:00 ({zone}). \\REMIND off stops them."
+    )
+    return text if fits(text) else f"{room}: reminders {wanted} from 10:00. \\REMIND off stops them."
+
+
+@router.command("TIMEZONE", args=(0, 1), usage="\\TIMEZONE <zone>", resolve=(active_room,))
+async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
+    """The active room's IANA time zone, for its reminders."""
+    room = room_of(ctx)
+    async with ctx.deps.db.tx() as conn:
+        settings = await ledger.reminding(conn, room.id)
+        assert settings is not None
+        if not ctx.args:
+            return f"{room.name} keeps time in {_zone_said(settings)}. Change it: \\TIMEZONE Europe/Paris"
+        zone = reminders.zone_named(ctx.args[0])
+        if zone is None:
+            return (
+                f"{ctx.args[0][:40]} is not a time zone: use a name such as America/Chicago or Europe/Paris."
+            )
+        await ledger.set_timezone(conn, room.id, zone.key)
+    ctx.log.info("ledger.timezone_set", room_id=room.id, zone=zone.key)
+    return f"{room.name} keeps time in {zone.key} now."

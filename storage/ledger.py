@@ -123,6 +123,65 @@ async def members(conn: AsyncConnection, room_id: str) -> list[Member]:
     return [Member(int(r.id), r.name, str(r.phone), r.label) for r in rows]
 
 
+# -- reminders -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reminding:
+    """A room's reminder settings, and the address of its creator (for its default zone)."""
+
+    room_id: str
+    name: str
+    remind: str | None
+    timezone: str | None
+    reminded_period: str | None
+    creator_phone: str | None
+
+
+_REMINDING = sa.select(
+    rooms.c.id, rooms.c.name, rooms.c.remind, rooms.c.timezone, rooms.c.reminded_period, users.c.phone
+).select_from(rooms.outerjoin(users, users.c.id == rooms.c.created_by))
+
+
+def _reminding(r: Any) -> Reminding:
+    return Reminding(str(r.id), str(r.name), r.remind, r.timezone, r.reminded_period, r.phone)
+
+
+async def reminding(conn: AsyncConnection, room_id: str) -> Reminding | None:
+    row = (await conn.execute(_REMINDING.where(rooms.c.id == room_id))).first()
+    return _reminding(row) if row else None
+
+
+async def rooms_reminding(conn: AsyncConnection) -> list[Reminding]:
+    """Every room with reminders on."""
+    return [_reminding(r) for r in (await conn.execute(_REMINDING.where(rooms.c.remind.is_not(None)))).all()]
+
+
+async def set_remind(conn: AsyncConnection, room_id: str, remind: str | None, period: str | None) -> None:
+    """Reminders on (`period`: the one under way, counted as done) or off (None)."""
+    await conn.execute(
+        sa.update(rooms).where(rooms.c.id == room_id).values(remind=remind, reminded_period=period)
+    )
+
+
+async def set_timezone(conn: AsyncConnection, room_id: str, zone: str) -> None:
+    await conn.execute(sa.update(rooms).where(rooms.c.id == room_id).values(timezone=zone))
+
+
+async def claim_period(conn: AsyncConnection, room_id: str, period: str) -> bool:
+    """Take a period's reminders for this room: True for the one transaction that moved it."""
+    result = await conn.execute(
+        sa.update(rooms)
+        .where(
+            rooms.c.id == room_id,
+            rooms.c.remind.is_not(None),
+            sa.or_(rooms.c.reminded_period.is_(None), rooms.c.reminded_period != period),
+        )
+        .values(reminded_period=period)
+    )
+    return bool(result.rowcount == 1)
+
+
 # -- currencies -------------------------------------------------------------------------------------
 
 
@@ -437,9 +496,11 @@ __all__ = [
     "BookReceipt",
     "Member",
     "ReceiptAmount",
+    "Reminding",
     "add_payment",
     "amount_target",
     "by_ids",
+    "claim_period",
     "has_entries",
     "is_former",
     "keep_former",
@@ -447,12 +508,16 @@ __all__ = [
     "name_taken_in",
     "of_message",
     "people",
+    "reminding",
     "room_book",
     "room_currency",
+    "rooms_reminding",
     "save_split_members",
     "set_amount",
     "set_name",
+    "set_remind",
     "set_room_currency",
     "set_split",
+    "set_timezone",
     "split_members",
 ]

@@ -274,6 +274,11 @@ rooms = sa.Table(
     sa.Column("created_by", sa.Integer),  # users.id, kept without a foreign key (no cycle)
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False, server_default="USD"),  # ISO 4217 (issue 12)
+    # migration 0023, \REMIND and \TIMEZONE: weekly | monthly | NULL (off); an IANA zone (NULL:
+    # the creator's number's); the last period reminded (one process, once, sends a period's)
+    sa.Column("remind", sa.String(8)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("reminded_period", sa.String(16)),
 )
 
 memberships = sa.Table(

@@ -16,7 +16,7 @@ from tests.handlers.talk import (
 
 HELP_TEXT = (
     "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes. "
-    "More: \\HELP ROOMS, MONEY, X, ACCOUNT. STOP to opt out."
+    "More: \\HELP ROOMS, MONEY, REMIND, X, ACCOUNT. STOP to opt out."
 )
 ROOMS = "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> \\RECEIPTS [<room>]"
 MONEY = (
@@ -52,15 +52,15 @@ async def test_help_of_a_command_gives_its_family(bot: Bot, fake_twilio: FakeTwi
 async def test_help_of_something_else_names_the_families(bot: Bot, fake_twilio: FakeTwilio) -> None:
     assert (
         await say(bot, fake_twilio, "\\HELP weather")
-        == "No help on weather. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT."
+        == "No help on weather. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT."
     )
     word = "supercalifragilistic" + "expialidocious"
     assert (
         await say(bot, fake_twilio, f"\\HELP {word}")
-        == f"No help on {word[:20]}. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT."
+        == f"No help on {word[:20]}. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT."
     )
     assert await say(bot, fake_twilio, "\\HELP help") == (  # \HELP is no family's
-        "No help on help. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT."
+        "No help on help. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT."
     )
 
 
@@ -94,11 +94,11 @@ async def test_a_command_no_family_names_shows_under_more(
     bot = await bot_factory(routers=(extra,), twilio=fake_twilio.section())
     assert await say(bot, fake_twilio, "\\HELP") == (
         "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes. "
-        "More: \\HELP ROOMS, MONEY, X, ACCOUNT, MORE. STOP to opt out."
+        "More: \\HELP ROOMS, MONEY, REMIND, X, ACCOUNT, MORE. STOP to opt out."
     )
     assert await say(bot, fake_twilio, "\\HELP more") == "More: \\PING \\PONG back"
     assert await say(bot, fake_twilio, "\\HELP pong") == "More: \\PING \\PONG back"
     assert await say(bot, fake_twilio, "\\HELP hidden") == (
-        "No help on hidden. Try \\HELP with one of: ROOMS, MONEY, X, ACCOUNT, MORE."
+        "No help on hidden. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT, MORE."
     )
     assert await say(bot, fake_twilio, "\\HIDDEN") == "shh"

@@ -20,7 +20,7 @@ from tests.handlers.talk import (
 OPTED_IN = "You will get replies from textwire again. Send \\HELP for the commands."
 HELP_TEXT = (
     "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes. "
-    "More: \\HELP ROOMS, MONEY, X, ACCOUNT. STOP to opt out."
+    "More: \\HELP ROOMS, MONEY, REMIND, X, ACCOUNT. STOP to opt out."
 )
 
 

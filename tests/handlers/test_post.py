@@ -47,7 +47,7 @@ async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: X
     reply = await send(xbot, "\\FOO bar")
     assert "\\HELP" in reply
     reply = await send(xbot, "\\HELP")
-    assert "More: \\HELP ROOMS, MONEY, X, ACCOUNT." in reply
+    assert "More: \\HELP ROOMS, MONEY, REMIND, X, ACCOUNT." in reply
     reply = await send(xbot, "\\HELP X")
     assert "\\LINK" in reply
     assert "\\UNLINK" in reply

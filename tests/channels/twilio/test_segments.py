@@ -19,7 +19,7 @@ import handlers
 from bot.channels.twilio import media as twilio_media
 from bot.channels.twilio.segments import fits_one_segment, gsm7_septets, segments
 from bot.core.config import Config, ServerConfig
-from bot.features.ledger import book
+from bot.features.ledger import book, reminders
 from bot.features.ledger.intake import saved_replies
 from bot.features.ledger.money import currency_or_default as currency_of
 from bot.features.ledger.split import Payment
@@ -38,6 +38,7 @@ HANDLE = "h" * 15  # the longest X handle
 TWEET_ID = "1" * 19
 LINK_TOKEN = "A" * 22  # 128 bits, base64url
 MAX_ITEMS = 10
+ZONE = "A" * 32 + ", from its creator's number"  # the longest IANA name, as the creator's number's
 
 assert len(PUBLIC_URL) == 40
 
@@ -230,6 +231,35 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("currency set", lambda: f"{ROOM} counts in EUR (€) now."),
     ("left owing", lambda: rooms.left_reply(ROOM, -BIG, USD, ROOM)),
     ("left owed", lambda: rooms.left_reply(ROOM, BIG, USD, None)),
+    # reminders (issue 26): the longest zone name, said as the creator's number's
+    *[
+        (f"remind {kind}", lambda kind=kind: ledger.remind_reply(ROOM, kind, ZONE, fits_one_segment))  # type: ignore[misc]
+        for kind in ("weekly", "monthly", "off")
+    ],
+    *[
+        (f"remind status {kind}", lambda kind=kind: ledger.remind_status(ROOM, kind, ZONE))  # type: ignore[misc]
+        for kind in ("weekly", "monthly")
+    ],
+    ("remind none", lambda: f"{ROOM}: no reminders. \\REMIND weekly or monthly: whoever owes gets one."),
+    ("remind usage", lambda: f"Usage: {ledger.REMIND_USAGE}"),
+    ("timezone now", lambda: f"{ROOM} keeps time in {ZONE}. Change it: \\TIMEZONE Europe/Paris"),
+    (
+        "timezone bad",
+        lambda: f"{'Z' * 40} is not a time zone: use a name such as America/Chicago or Europe/Paris.",
+    ),
+    ("timezone set", lambda: f"{ROOM} keeps time in {'Z' * 32} now."),
+    *[
+        (
+            f"reminder to {n}",
+            lambda n=n: (
+                reminders.reminder_text(  # type: ignore[misc]
+                    ROOM, _book([(1, payee, BIG) for payee in range(2, n + 2)]), 1, fits=fits_one_segment
+                )
+                or ""
+            ),
+        )
+        for n in (1, 3, 19)
+    ],
     # the worker and the limits
     ("sorry", lambda: worker.SORRY),
     ("outage", lambda: worker.OUTAGE_SORRY),

@@ -1,0 +1,186 @@
+"""`\\REMIND weekly|monthly|off`: scheduled reminders of who owes (issue 26, item 6).
+
+A job (every 10 minutes, once across processes) looks at the rooms with reminders on. For each it
+takes the room's local time (`\\TIMEZONE`, else the zone of its creator's number from
+libphonenumber's data, else UTC); between 10:00 and 20:00 local, in a period (an ISO week, a
+month) the room has not been reminded of yet, one transaction moves the room's
+`reminded_period` (a conditional update: one process, once) and queues one message to each
+current member who owes: whom, how much, and how to stop them. Never to an opted-out address or
+a number on hold for a reply loop. Turning reminders on counts the period under way as done: the
+first goes at the start of the next one (Monday, the 1st).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import zoneinfo
+from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import timezone as phone_zones
+
+from bot.core.channel import TELEGRAM, FitsOne, address_of
+from bot.core.deps import Deps, Services
+from bot.core.feature import Feature, Starting
+from bot.core.logs import get_logger
+from bot.features.ledger.book import RoomLedger, room_ledger
+from bot.pipeline import replyguard
+from storage import ledger, outbox, users
+
+log = get_logger(__name__)
+
+WEEKLY, MONTHLY = "weekly", "monthly"
+KINDS = (WEEKLY, MONTHLY)
+FROM_HOUR, UNTIL_HOUR = 10, 20  # local: reminders go between 10:00 and 20:00
+CHECK_SECONDS = 600
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Every IANA zone name this machine knows (tzdata's), by its case-folded form."""
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA zone `name` (`Europe/Paris`, in any case), or None."""
+    known = _zone_names().get(name.casefold()) if name and len(name) <= 64 else None
+    if known is None:
+        return None
+    try:
+        return ZoneInfo(known)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def zone_of_address(key: str | None) -> str | None:
+    """The zone of a phone number's area (`+12125551234`: America/New_York), if it has one."""
+    if not key:
+        return None
+    address = address_of(key)
+    if address.channel == TELEGRAM:
+        return None
+    try:
+        number = phonenumbers.parse(address.id)
+    except phonenumbers.NumberParseException:
+        return None
+    zones = [z for z in phone_zones.time_zones_for_number(number) if zone_named(z) is not None]
+    return zones[0] if zones else None
+
+
+def room_zone(room: ledger.Reminding) -> ZoneInfo:
+    for name in (room.timezone, zone_of_address(room.creator_phone)):
+        zone = zone_named(name or "")
+        if zone is not None:
+            return zone
+    return ZoneInfo("UTC")
+
+
+def period_of(kind: str, local: dt.datetime) -> str:
+    """The period `local` falls in: `2026-W48` (ISO week) or `2026-11`."""
+    if kind == WEEKLY:
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{local.year}-{local.month:02d}"
+
+
+def due_period(room: ledger.Reminding, now: float) -> str | None:
+    """The period to remind the room of now, or None (off, outside the hours, done already)."""
+    if room.remind not in KINDS:
+        return None
+    local = dt.datetime.fromtimestamp(now, room_zone(room))
+    if not FROM_HOUR <= local.hour < UNTIL_HOUR:
+        return None
+    period = period_of(room.remind, local)
+    return None if period == room.reminded_period else period
+
+
+def reminder_text(room: str, book: RoomLedger, debtor: int, *, fits: FitsOne) -> str | None:
+    """What `debtor` owes, to whom: the richest form that fits one message; None if nothing."""
+    debts = [p for p in book.settlement if p.payer == debtor]
+    if not debts:
+        return None
+    cur = book.currency
+    owed = ", ".join(f"{book.name(p.payee)} {cur.format(p.amount)}" for p in debts)
+    total = cur.format(sum(p.amount for p in debts))
+    forms = [
+        f"{room}: a reminder, you owe {owed}. Paid? \\PAID <name> <amount>. \\REMIND off stops these.",
+        f"{room}: a reminder, you owe {owed}. \\REMIND off stops these.",
+        f"{room}: a reminder, you owe {total} in all. \\BALANCE {room} says to whom.",
+    ]
+    return next((f for f in forms if fits(f)), forms[-1])
+
+
+async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
+    """Queue the period's reminders of one room, once; how many were queued."""
+    now = deps.now()
+    queued = 0
+    async with deps.db.tx() as conn:
+        if not await ledger.claim_period(conn, room.room_id, period):
+            return 0  # another process (or an earlier run) took this period
+        book = await room_ledger(conn, room.room_id)
+        debtors = {p.payer for p in book.settlement if p.payer is not None and p.payer in book.member_ids}
+        people = await ledger.people(conn, debtors)
+        phones = {uid: people[uid].phone for uid in debtors if uid in people}
+        opted_out = await users.opted_out_among(conn, phones.values())
+        guard = await replyguard.recent(conn, phones.values(), now)
+        for uid, phone in sorted(phones.items()):
+            held = replyguard.held_until(guard.get(phone, []))
+            if phone in opted_out or (held is not None and held > now):
+                continue
+            text = reminder_text(room.name, book, uid, fits=deps.services.fits(address_of(phone).channel))
+            if text is None:
+                continue
+            queued += await outbox.enqueue(
+                conn,
+                to=phone,
+                body=text,
+                dedupe_key=f"remind:{room.room_id}:{period}:{uid}",
+                kind="reminder",
+                now=now,
+            )
+    return queued
+
+
+async def send_reminders(deps: Deps) -> int:
+    """The scheduler's job: every room due a reminder now gets its period's, once."""
+    async with deps.db.read() as conn:
+        rooms = await ledger.rooms_reminding(conn)
+    total = 0
+    now = deps.now()
+    for room in rooms:
+        period = due_period(room, now)
+        if period is None:
+            continue
+        queued = await remind_room(deps, room, period)
+        log.info("reminders.sent", room_id=room.room_id, period=period, count=queued)
+        total += queued
+    if total:
+        deps.wake_sender()
+    return total
+
+
+@contextlib.asynccontextmanager
+async def lifespan(starting: Starting) -> AsyncIterator[Services]:
+    starting.scheduler.every("ledger-reminders", send_reminders, seconds=CHECK_SECONDS, jitter=30)
+    yield starting.deps.services
+
+
+FEATURE = Feature(name="reminders", lifespan=lifespan)
+
+__all__ = [
+    "FEATURE",
+    "KINDS",
+    "MONTHLY",
+    "WEEKLY",
+    "due_period",
+    "period_of",
+    "remind_room",
+    "reminder_text",
+    "room_zone",
+    "send_reminders",
+    "zone_named",
+    "zone_of_address",
+]

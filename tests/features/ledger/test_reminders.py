@@ -1,0 +1,180 @@
+"""`\\REMIND` and `\\TIMEZONE` (issue 26, item 6): the zone, the period due, the message, and the
+job through the real bot: each member who owes gets one message a period, at a sensible local
+hour, never an opted-out address, once even when two runs race."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from bot.features.ledger import reminders
+from bot.features.ledger.book import FORMER, RoomLedger
+from bot.features.ledger.money import currency_or_default
+from bot.features.ledger.split import Payment
+from bot.pipeline import replyguard
+from storage.ledger import Reminding
+from tests import images
+from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.features.receipts.test_media import mms
+from tests.handlers.test_ledger import CAROL, house, say
+
+UTC = dt.UTC
+# Monday 2026-11-30 in UTC
+MONDAY = dt.datetime(2026, 11, 30, tzinfo=UTC).timestamp()
+HOUR = 3600.0
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def room(
+    remind: str | None = "weekly",
+    timezone: str | None = None,
+    phone: str | None = ALICE,
+    done: str | None = None,
+) -> Reminding:
+    return Reminding("r1", "house", remind, timezone, done, phone)
+
+
+@pytest.mark.parametrize(
+    ("key", "zone"),
+    [
+        ("+12125551234", "America/New_York"),
+        ("+14155551234", "America/Los_Angeles"),
+        ("whatsapp:+442071234567", "Europe/London"),
+        ("+15550001111", None),  # 555: no area
+        ("telegram:7001", None),
+        ("not a number", None),
+        (None, None),
+    ],
+)
+def test_a_number_gives_its_areas_zone(key: str | None, zone: str | None) -> None:
+    assert reminders.zone_of_address(key) == zone
+
+
+def test_the_zone_is_the_rooms_else_the_creators_else_utc() -> None:
+    assert reminders.room_zone(room(timezone="Asia/Tokyo")).key == "Asia/Tokyo"
+    assert reminders.room_zone(room(phone="+33142685300")).key == "Europe/Paris"
+    assert reminders.room_zone(room(phone="+15550001111")).key == "UTC"
+    assert reminders.zone_named("europe/paris") is not None
+    assert reminders.zone_named("../../etc/passwd") is None
+    assert reminders.zone_named("") is None
+
+
+def test_a_period_is_due_once_between_ten_and_eight_local() -> None:
+    weekly = room()
+    assert reminders.due_period(weekly, MONDAY + 9 * HOUR) is None  # 09:00: too early
+    assert reminders.due_period(weekly, MONDAY + 10 * HOUR) == "2026-W49"
+    assert reminders.due_period(weekly, MONDAY + 20 * HOUR) is None  # 20:00: too late
+    assert reminders.due_period(room(done="2026-W49"), MONDAY + 11 * HOUR) is None
+    assert reminders.due_period(room(remind=None), MONDAY + 11 * HOUR) is None
+    assert reminders.due_period(room(remind="monthly"), MONDAY + 11 * HOUR) == "2026-11"
+    # New York: 10:00 there is 15:00 UTC
+    new_york = room(timezone="America/New_York")
+    assert reminders.due_period(new_york, MONDAY + 14 * HOUR) is None
+    assert reminders.due_period(new_york, MONDAY + 15 * HOUR) == "2026-W49"
+
+
+def test_the_message_says_whom_and_how_much_within_one_segment() -> None:
+    usd = currency_or_default("USD")
+    book = RoomLedger(
+        currency=usd,
+        net={},
+        settlement=[Payment(2, 1, 1000), Payment(2, 3, 250), Payment(3, 1, 500)],
+        names={1: "Alice", 2: "Bob", 3: "Carol", None: FORMER},
+        uncounted=0,
+        member_ids=(1, 2, 3),
+    )
+    text = reminders.reminder_text("house", book, 2, fits=lambda t: len(t) <= 160)
+    assert (
+        text
+        == "house: a reminder, you owe Alice $10.00, Carol $2.50. Paid? \\PAID <name> <amount>. \\REMIND off stops these."
+    )
+    assert reminders.reminder_text("house", book, 1, fits=lambda t: True) is None  # owes nothing
+    short = reminders.reminder_text("house", book, 2, fits=lambda t: len(t) <= 60)
+    assert short == "house: a reminder, you owe $12.50 in all. \\BALANCE house says to whom."
+
+
+async def _owing_house(bot: Bot, fake: FakeTwilio) -> None:
+    await house(bot, fake)
+    assert (await say(bot, fake, "$30.00", **mms([fake.media.add(images.jpeg_with_gps())]))).startswith(
+        "Saved $30.00"
+    )
+
+
+async def test_each_member_who_owes_gets_one_reminder_a_period(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)  # Saturday noon
+    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
+    fake = fake_twilio
+    await _owing_house(bot, fake)
+    assert (
+        await say(bot, fake, "\\REMIND")
+        == "house: no reminders. \\REMIND weekly or monthly: whoever owes gets one."
+    )
+    assert await say(bot, fake, "\\REMIND weekly") == (
+        "house: whoever owes gets a reminder weekly, on Mondays from 10:00 (UTC). \\REMIND off stops them."
+    )
+    deps = bot.runtime.deps
+    assert await reminders.send_reminders(deps) == 0  # this week counts as done: the first is Monday's
+    clock.now = MONDAY + 9 * HOUR
+    assert await reminders.send_reminders(deps) == 0  # too early
+    clock.now = MONDAY + 10.5 * HOUR
+    before = len(fake.messages)
+    sent = await asyncio.gather(reminders.send_reminders(deps), reminders.send_reminders(deps))
+    assert sorted(sent) == [0, 2]  # two runs at once: one sends
+    messages = await fake.wait_for_messages(before + 2)
+    got = {m["To"]: m["Body"] for m in messages[before:]}
+    assert got == {
+        BOB: "house: a reminder, you owe Alice $10.00. Paid? \\PAID <name> <amount>. \\REMIND off stops these.",
+        CAROL: "house: a reminder, you owe Alice $10.00. Paid? \\PAID <name> <amount>. \\REMIND off stops these.",
+    }
+    assert await reminders.send_reminders(deps) == 0  # once a period
+    # next week: Carol paid, Bob opted out by the carrier keyword: nobody left to remind
+    assert (await say(bot, fake, "\\PAID alice 10", sender=CAROL)).startswith("house:")
+    await bot.text("STOP", sender=BOB)
+    await bot.settled()
+    clock.now = MONDAY + 7 * 24 * HOUR + 11 * HOUR
+    assert await reminders.send_reminders(deps) == 0
+    assert await say(bot, fake, "\\REMIND off") == "house: reminders off."
+    assert await bot.scalar("SELECT remind FROM rooms") is None
+
+
+async def test_a_number_on_hold_for_a_loop_gets_no_reminder(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(MONDAY - 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
+    await _owing_house(bot, fake_twilio)
+    await say(bot, fake_twilio, "\\REMIND monthly")
+    clock.now = dt.datetime(2026, 12, 1, 11, tzinfo=UTC).timestamp()
+
+    def held(rows: object) -> float:
+        return clock.now + HOUR
+
+    monkeypatch.setattr(replyguard, "held_until", held)
+    assert await reminders.send_reminders(bot.runtime.deps) == 0
+    assert await bot.scalar("SELECT reminded_period FROM rooms") == "2026-12"
+
+
+async def test_timezone_shows_sets_and_refuses(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\TIMEZONE") == "house keeps time in UTC. Change it: \\TIMEZONE Europe/Paris"
+    assert await say(bot, fake, "\\TIMEZONE europe/paris") == "house keeps time in Europe/Paris now."
+    assert await say(bot, fake, "\\TIMEZONE Mars/Olympus") == (
+        "Mars/Olympus is not a time zone: use a name such as America/Chicago or Europe/Paris."
+    )
+    assert await say(bot, fake, "\\REMIND monthly") == (
+        "house: whoever owes gets a reminder monthly, on the 1st from 10:00 (Europe/Paris). \\REMIND off stops them."
+    )
+    assert (await say(bot, fake, "\\REMIND daily")).startswith("Usage: \\REMIND weekly|monthly|off")
