@@ -27,7 +27,7 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("ROOMS", "Rooms", ("CREATE", "JOIN", "LEAVE", "ROOMS", "USE", "RECEIPTS")),
     Family("MONEY", "Splitting the bill", ("NAME", "AMOUNT", "SPLIT", "BALANCE", "PAID", "CURRENCY")),
-    Family("REMIND", "Reminders", ("REMIND", "TIMEZONE")),
+    Family("REMIND", "Reminders and statements", ("REMIND", "TIMEZONE", "STATEMENT")),
     Family("X", "X", ("LINK", "UNLINK")),
     Family("ACCOUNT", "Account", ("PAIR", "STOP")),
 )

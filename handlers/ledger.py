@@ -28,7 +28,9 @@ from bot.features.ledger.book import (
 )
 from bot.features.ledger.money import Amount, Currency, currency, currency_or_default, parse_amount
 from bot.features.ledger.split import split_by_weights, split_order
-from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
+from bot.features.receipts.statement import month_of
+from bot.gateway.links import statement_link
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import active_room, room_named_or_active, room_of
 from storage import ledger, outbox
 
@@ -475,3 +477,35 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
         await ledger.set_timezone(conn, room.id, zone.key)
     ctx.log.info("ledger.timezone_set", room_id=room.id, zone=zone.key)
     return f"{room.name} keeps time in {zone.key} now."
+
+
+# -- \\STATEMENT -----------------------------------------------------------------------------------
+
+STATEMENT_USAGE = "\\STATEMENT [YYYY-MM]"
+
+
+def statement_reply(link: str) -> str:
+    """With a 40-character public URL the link alone is 143 characters: no room name."""
+    return f"Statement: {link}"
+
+
+@router.command("STATEMENT", args=(0, 1), usage=STATEMENT_USAGE, resolve=(active_room,))
+async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
+    """A signed link (1 hour) to the active room's statement of a month: receipts, payments,
+    balances at its end, a CSV and the photos; this month by default."""
+    room = room_of(ctx)
+    async with ctx.deps.db.read() as conn:
+        settings = await ledger.reminding(conn, room.id)
+    assert settings is not None
+    today = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
+    month = ctx.args[0] if ctx.args else f"{today.year:04d}-{today.month:02d}"
+    ym = month_of(month)
+    if ym is None:
+        return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
+    if ym > (today.year, today.month):
+        return f"{month} has not begun in {room.name} yet."
+    link = statement_link(ctx.deps, room.id, month)
+    if link is None:
+        return "Statements are not set up on this number."
+    ctx.log.info("ledger.statement_sent", room_id=room.id, month=month)
+    return Reply(statement_reply(link), redact=True, kind="statement")

@@ -424,8 +424,11 @@ class Book:
     uncounted: int  # receipts with an amount in another currency
 
 
-async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
-    """The receipts (with amounts in the room's currency, and who shares each) and payments."""
+async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: float | None = None) -> Book:
+    """The receipts (with amounts in the room's currency, and who shares each) and payments; with
+    `until`, only those made before it (a statement's balances at a month's end)."""
+    before_r = [receipts.c.created_at < until] if until is not None else []
+    before_p = [payments.c.created_at < until] if until is not None else []
     rows = (
         await conn.execute(
             sa.select(
@@ -439,7 +442,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
                 receipt_members.c.weight,
             )
             .outerjoin(receipt_members, receipt_members.c.receipt_id == receipts.c.id)
-            .where(receipts.c.room_id == room_id, receipts.c.amount_minor > 0)
+            .where(receipts.c.room_id == room_id, receipts.c.amount_minor > 0, *before_r)
             .order_by(receipts.c.created_at, receipts.c.id, receipt_members.c.position)
         )
     ).all()
@@ -473,7 +476,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str) -> Book:
     prow = (
         await conn.execute(
             sa.select(payments)
-            .where(payments.c.room_id == room_id, payments.c.currency == currency)
+            .where(payments.c.room_id == room_id, payments.c.currency == currency, *before_p)
             .order_by(payments.c.created_at, payments.c.id)
         )
     ).all()

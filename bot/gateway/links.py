@@ -1,5 +1,5 @@
-"""Signed links: HMAC-SHA256 over (purpose, subject, expiry), for the receipt gallery (1 hour)
-and the local media backend's files (a few minutes).
+"""Signed links: HMAC-SHA256 over (purpose, subject, expiry), for the receipt gallery and the
+monthly statements (1 hour) and the local media backend's files (a few minutes).
 
 The key is derived with HKDF from each configured Fernet key (the first signs, any verifies, so a
 key rotation does not break links in flight), or, with no keys configured, generated once into
@@ -28,6 +28,7 @@ log = get_logger(__name__)
 
 GALLERY_SECONDS = 3600
 MEDIA_LINK_SECONDS = 300
+STATEMENT_SECONDS = 3600
 KEY_FILE = "link-signing.key"
 _HKDF_INFO = b"textwire signed links v1"
 
@@ -96,6 +97,23 @@ def gallery_link(deps: Deps, room_id: str) -> str | None:
     return f"{deps.config.public_base}/rooms/{room_id}/receipts?exp={exp}&sig={sig}"
 
 
+def statement_link(deps: Deps, room_id: str, month: str) -> str | None:
+    """The signed link to a room's statement of `month` ("2026-11"), valid 1 hour (None when the
+    pages are not running). Its CSV and zip links are signed on the page, to the same expiry."""
+    signer = signer_of(deps)
+    if signer is None:
+        return None
+    exp = int(deps.now()) + STATEMENT_SECONDS
+    return f"{deps.config.public_base}/rooms/{room_id}/statement/{statement_query(signer, room_id, month, 'html', exp)}"
+
+
+def statement_query(signer: LinkSigner, room_id: str, month: str, fmt: str, exp: int) -> str:
+    """`2026-11.csv?exp=...&sig=...`: one form of a month's statement (html, csv, zip), signed."""
+    sig = signer.sign("statement", f"{room_id}/{month}/{fmt}", exp)
+    suffix = "" if fmt == "html" else f".{fmt}"
+    return f"{month}{suffix}?exp={exp}&sig={sig}"
+
+
 def media_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
     """A signed link to a file of the local media backend."""
     exp = int(deps.now()) + min(expires, MEDIA_LINK_SECONDS)
@@ -106,9 +124,12 @@ def media_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
 __all__ = [
     "GALLERY_SECONDS",
     "MEDIA_LINK_SECONDS",
+    "STATEMENT_SECONDS",
     "LinkSigner",
     "gallery_link",
     "make_signer",
     "media_link",
     "signer_of",
+    "statement_link",
+    "statement_query",
 ]

@@ -82,9 +82,10 @@ class RoomLedger:
         return self.net.get(party, 0)
 
 
-async def room_ledger(conn: AsyncConnection, room_id: str) -> RoomLedger:
+async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None = None) -> RoomLedger:
+    """The room's ledger now, or as it stood at `until` (receipts and payments before it)."""
     cur = currency_or_default(await store.room_currency(conn, room_id))
-    book = await store.room_book(conn, room_id, cur.code)
+    book = await store.room_book(conn, room_id, cur.code, until)
     current = await store.members(conn, room_id)
     expenses = []
     splits: dict[str, tuple[tuple[Party, int], ...]] = {}

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.features.ledger.book import room_ledger
+from bot.features.ledger.book import RoomLedger, room_ledger
 from bot.features.ledger.money import currency
 from bot.features.ocr.total import NOT_RECEIPT
 from storage.schema import payments, receipts
@@ -21,6 +21,7 @@ class ReceiptLine:
     paid_by: str
     split: str = ""  # "Bob $12.50, Carol $17.50" for a receipt `\\SPLIT` reshaped; "" for an equal split
     note: str = ""  # why it is not counted, or that it needs an amount ("" when counted)
+    status: str = "counted"  # one of STATUSES: what a statement's CSV says of it
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class LedgerView:
     settle: list[str]  # "Bob pays Alice $7.73"
     positions: list[str]  # "Alice: owed $15.45" (only those not settled)
     payments: list[tuple[float, str]]  # (when, "Carol paid Alice $11.45"), newest first
+    book: RoomLedger
+
+
+# what a receipt is to the ledger, in words a spreadsheet can filter on
+STATUSES = ("counted", "needs an amount", "taken out", "duplicate", "not a receipt", "other currency")
 
 
 def _note(r: Any) -> str:
@@ -45,8 +51,31 @@ def _note(r: Any) -> str:
     return ""
 
 
-async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str]) -> LedgerView:
-    book = await room_ledger(conn, room_id)
+def _status(r: Any, room_currency: str) -> str:
+    if r.amount_minor is None and r.duplicate_of is not None:
+        return "duplicate"
+    if r.amount_minor is None and r.ocr_status == NOT_RECEIPT:
+        return "not a receipt"
+    if r.amount_minor is None:
+        return "needs an amount"
+    if r.amount_minor == 0:
+        return "taken out"
+    if (r.currency or room_currency) != room_currency:
+        return "other currency"
+    return "counted"
+
+
+async def ledger_view(
+    conn: AsyncConnection,
+    room_id: str,
+    receipt_ids: list[str],
+    *,
+    since: float | None = None,
+    until: float | None = None,
+) -> LedgerView:
+    """The lines of `receipt_ids`; the balances now, or at `until`; the payments (the newest 200,
+    or all made in [since, until))."""
+    book = await room_ledger(conn, room_id, until)
     cur = book.currency
     lines: dict[str, ReceiptLine] = {}
     if receipt_ids:
@@ -55,6 +84,7 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
                 sa.select(
                     receipts.c.id,
                     receipts.c.uploader_id,
+                    receipts.c.uploader_phone_masked,
                     receipts.c.amount_minor,
                     receipts.c.currency,
                     receipts.c.ocr_status,
@@ -77,7 +107,11 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
             lines[str(r.id)] = ReceiptLine(
-                amount=amount, paid_by=paid_by or book.name(None), split=split, note=_note(r)
+                amount=amount,
+                paid_by=paid_by or book.name(None),
+                split=split,
+                note=_note(r),
+                status=_status(r, cur.code),
             )
     settle = [
         f"{book.name(p.payer)} pays {book.name(p.payee)} {cur.format(p.amount)}" for p in book.settlement
@@ -88,14 +122,17 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
             positions.append(f"{book.name(party)}: owed {cur.format(value)}")
         elif value < 0:
             positions.append(f"{book.name(party)}: owes {cur.format(-value)}")
-    prow = (
-        await conn.execute(
-            sa.select(payments)
-            .where(payments.c.room_id == room_id)
-            .order_by(payments.c.created_at.desc(), payments.c.id.desc())
-            .limit(200)
-        )
-    ).all()
+    window = []
+    if since is not None:
+        window.append(payments.c.created_at >= since)
+    if until is not None:
+        window.append(payments.c.created_at < until)
+    query = (
+        sa.select(payments)
+        .where(payments.c.room_id == room_id, *window)
+        .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+    )
+    prow = (await conn.execute(query if window else query.limit(200))).all()
     paid = []
     for p in prow:
         own = currency(str(p.currency))
@@ -103,7 +140,7 @@ async def ledger_view(conn: AsyncConnection, room_id: str, receipt_ids: list[str
         payer = None if p.payer_id is None else int(p.payer_id)
         payee = None if p.payee_id is None else int(p.payee_id)
         paid.append((float(p.created_at), f"{book.name(payer)} paid {book.name(payee)} {shown}"))
-    return LedgerView(cur.code, lines, settle, positions, paid)
+    return LedgerView(cur.code, lines, settle, positions, paid, book)
 
 
-__all__ = ["LedgerView", "ReceiptLine", "ledger_view"]
+__all__ = ["STATUSES", "LedgerView", "ReceiptLine", "ledger_view"]

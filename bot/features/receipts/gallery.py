@@ -62,12 +62,14 @@ class Item:
     note: str = ""  # not counted (why), or needs an amount
 
 
-def _denied(verdict: str, what: str) -> web.Response:
+def denied(verdict: str, what: str) -> web.Response:
     """403 for an expired or altered link: a gallery link says how to get a new one, a photo link
     says to reload the gallery (its links are fresh for a few minutes after each load)."""
     reason = "This link has expired." if verdict == "expired" else "This link is not valid."
     if what == "gallery":
         hint = "Gallery links work for 1 hour. Text \\RECEIPTS to the bot to get a new one."
+    elif what == "statement":
+        hint = "Statement links work for 1 hour. Text \\STATEMENT to the bot to get a new one."
     else:
         hint = "Photo links work for a few minutes. Reload the gallery page to get fresh ones."
     return pages.message("Link expired or not valid", hint, heading=reason, status=403)
@@ -79,7 +81,7 @@ def _when(ts: float) -> tuple[str, str]:
     return moment.strftime("%Y-%m-%d %H:%M UTC"), moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _verdict(request: web.Request, signer: LinkSigner, purpose: str, subject: str, max_age: int) -> str:
+def link_verdict(request: web.Request, signer: LinkSigner, purpose: str, subject: str, max_age: int) -> str:
     """The request's `exp` and `sig` checked for `purpose` and `subject`: "ok", "expired", "invalid"."""
     query = request.query
     now = request.app[GATE].deps.now()
@@ -95,10 +97,10 @@ async def gallery(request: web.Request) -> web.Response:
     if signer is None or store is None:
         raise web.HTTPServiceUnavailable(text="the gallery is not running")
     room_id = request.match_info["room_id"]
-    verdict = _verdict(request, signer, "gallery", room_id, GALLERY_SECONDS)
+    verdict = link_verdict(request, signer, "gallery", room_id, GALLERY_SECONDS)
     if verdict != "ok":
         log.info("gallery.denied", verdict=verdict)
-        return _denied(verdict, "gallery")
+        return denied(verdict, "gallery")
     async with runtime.deps.db.read() as conn:
         room = (await conn.execute(sa.select(rooms.c.name).where(rooms.c.id == room_id))).first()
         rows = (
@@ -157,9 +159,9 @@ async def local_media(request: web.Request) -> web.StreamResponse:
     key = request.match_info["key"]
     if signer is None or not isinstance(store, LocalMediaStore) or not KEY_PATTERN.match(key):
         raise web.HTTPNotFound()
-    verdict = _verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
+    verdict = link_verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
     if verdict != "ok":
-        return _denied(verdict, "media")
+        return denied(verdict, "media")
     try:
         data = await store.get(key)
     except FileNotFoundError:
@@ -194,4 +196,4 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
 
 FEATURE = Feature(name="gallery", add_routes=add_routes, lifespan=lifespan)
 
-__all__ = ["FEATURE", "add_routes", "gallery", "local_media"]
+__all__ = ["FEATURE", "add_routes", "denied", "gallery", "link_verdict", "local_media"]

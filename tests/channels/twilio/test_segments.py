@@ -25,7 +25,7 @@ from bot.features.ledger.money import currency_or_default as currency_of
 from bot.features.ledger.split import Payment
 from bot.features.receipts import media
 from bot.features.x import accounts as xaccount
-from bot.gateway.links import LinkSigner, gallery_link
+from bot.gateway.links import LinkSigner, gallery_link, statement_link
 from bot.pipeline import middlewares, worker
 from bot.pipeline.dispatch import Context
 from handlers import account, help, keywords, ledger, post, rooms
@@ -62,6 +62,12 @@ def _gallery() -> str:
     link = gallery_link(_deps(), str(uuid.uuid4()))
     assert link is not None
     return rooms.receipts_reply(link)
+
+
+def _statement() -> str:
+    link = statement_link(_deps(), str(uuid.uuid4()), "2026-11")
+    assert link is not None
+    return link
 
 
 NAME = "N" * 20  # the longest \\NAME
@@ -260,6 +266,10 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         )
         for n in (1, 3, 19)
     ],
+    ("statement", lambda: ledger.statement_reply(_statement())),
+    ("statement usage", lambda: f"Usage: {ledger.STATEMENT_USAGE}, e.g. \\STATEMENT 2026-11"),
+    ("statement future", lambda: f"2026-12 has not begun in {ROOM} yet."),
+    ("statement off", lambda: "Statements are not set up on this number."),
     # the worker and the limits
     ("sorry", lambda: worker.SORRY),
     ("outage", lambda: worker.OUTAGE_SORRY),

@@ -1,0 +1,415 @@
+"""A room's monthly statement (issue 26, item 7): `\\STATEMENT [YYYY-MM]` texts a signed link to
+
+    GET /rooms/{room_id}/statement/2026-11?exp=...&sig=...       the page
+    GET /rooms/{room_id}/statement/2026-11.csv?exp=...&sig=...   one row per receipt and payment
+    GET /rooms/{room_id}/statement/2026-11.zip?exp=...&sig=...   the month's photos and PDFs
+
+The month is the room's (`\\TIMEZONE`, else its creator's number's zone, else UTC): the receipts
+and payments made in it, and the balances as they stood at its end (the ledger computed from what
+came before). Each form is signed on its own (HMAC over room, month and form) and lives 1 hour,
+like the gallery's links; an expired or altered one gets the gallery's 403 page.
+
+Whatever a member typed (names, captions) is data: escaped by the page's templates, and in the CSV
+a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a
+spreadsheet shows it as text and never runs it as a formula (OWASP, CSV injection). The zip is
+streamed one file at a time (stored, not compressed: photos are compressed already), so memory
+holds one photo whatever the month's size; a file the store cannot give is listed in MISSING.txt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from bot.core.feature import Feature
+from bot.core.logs import get_logger
+from bot.features.ledger.money import currency
+from bot.features.ledger.reminders import room_zone
+from bot.features.ledger.view import ledger_view
+from bot.features.receipts import media
+from bot.features.receipts.gallery import FORMER_MEMBER, denied, link_verdict
+from bot.gateway import pages
+from bot.gateway.expect import expect_continue
+from bot.gateway.gate import GATE
+from bot.gateway.links import STATEMENT_SECONDS, signer_of, statement_query
+from storage import ledger
+from storage.schema import payments, receipts
+
+log = get_logger(__name__)
+
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+FORMS = ("html", "csv", "zip")
+CSV_COLUMNS = (
+    "date",
+    "type",
+    "paid_by",
+    "paid_to",
+    "amount",
+    "currency",
+    "status",
+    "split",
+    "caption",
+    "receipt_id",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+ZIP_CHUNK = 1 << 16
+
+
+def month_of(text: str) -> tuple[int, int] | None:
+    """(year, month) of "2026-11", or None for anything else."""
+    match = MONTH.fullmatch(text)
+    if match is None:
+        return None
+    year, month = int(match[1]), int(match[2])
+    return (year, month) if 2000 <= year <= 9999 and 1 <= month <= 12 else None
+
+
+def month_bounds(year: int, month: int, zone: dt.tzinfo) -> tuple[float, float]:
+    """[start, end) of a month in `zone`, as Unix times."""
+    start = dt.datetime(year, month, 1, tzinfo=zone)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+    return start.timestamp(), end.timestamp()
+
+
+def safe_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula character gets a `'`."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def decimal_amount(minor: int, code: str) -> str:
+    """12.50 for 1250 USD, 1250 for JPY: the amount a spreadsheet reads as a number."""
+    own = currency(code)
+    exponent = own.exponent if own is not None else 2
+    return str(Decimal(minor).scaleb(-exponent))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A receipt of the month."""
+
+    id: str
+    when: str  # "2026-11-03 14:30", the room's time
+    iso: str
+    who: str
+    amount: str  # as shown: "$23.17", "€12.50 (not counted)", or ""
+    amount_decimal: str  # "23.17", or "" (no amount yet)
+    currency: str
+    status: str
+    note: str
+    split: str
+    caption: str
+    object_key: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class PaymentEntry:
+    when: str
+    iso: str
+    payer: str
+    payee: str
+    amount: str  # "$11.45"
+    amount_decimal: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class Statement:
+    room: str
+    month: str  # "2026-11"
+    heading: str  # "November 2026"
+    zone: str
+    currency: str
+    receipts: list[Entry]
+    payments: list[PaymentEntry]
+    settle: list[str]
+    positions: list[str]
+
+
+async def load(request: web.Request, room_id: str, year: int, month: int) -> Statement | None:
+    """The room's statement of the month, or None when the room is gone."""
+    deps = request.app[GATE].deps
+    async with deps.db.read() as conn:
+        settings = await ledger.reminding(conn, room_id)
+        if settings is None:
+            return None
+        zone = room_zone(settings)
+        start, end = month_bounds(year, month, zone)
+        rows = (
+            await conn.execute(
+                sa.select(receipts)
+                .where(
+                    receipts.c.room_id == room_id, receipts.c.created_at >= start, receipts.c.created_at < end
+                )
+                .order_by(receipts.c.created_at, receipts.c.message_sid, receipts.c.media_index)
+            )
+        ).all()
+        view = await ledger_view(conn, room_id, [str(r.id) for r in rows], since=start, until=end)
+        prows = (
+            await conn.execute(
+                sa.select(payments)
+                .where(
+                    payments.c.room_id == room_id, payments.c.created_at >= start, payments.c.created_at < end
+                )
+                .order_by(payments.c.created_at, payments.c.id)
+            )
+        ).all()
+
+    def local(ts: float) -> tuple[str, str]:
+        moment = dt.datetime.fromtimestamp(ts, zone)
+        return moment.strftime("%Y-%m-%d %H:%M"), moment.isoformat(timespec="seconds")
+
+    entries = []
+    for r in rows:
+        line = view.receipts.get(str(r.id))
+        who = FORMER_MEMBER if r.uploader_id is None or line is None else line.paid_by
+        when, iso = local(float(r.created_at))
+        entries.append(
+            Entry(
+                id=str(r.id),
+                when=when,
+                iso=iso,
+                who=who,
+                amount=line.amount if line is not None else "",
+                amount_decimal=(
+                    decimal_amount(int(r.amount_minor), str(r.currency or view.currency))
+                    if r.amount_minor is not None
+                    else ""
+                ),
+                currency=str(r.currency or view.currency),
+                status=line.status if line is not None else "",
+                note=line.note if line is not None else "",
+                split=line.split if line is not None else "",
+                caption=r.caption or "",
+                object_key=r.object_key,
+                content_type=r.content_type,
+            )
+        )
+    book = view.book
+    paid = []
+    for p in prows:
+        own = currency(str(p.currency))
+        when, iso = local(float(p.created_at))
+        paid.append(
+            PaymentEntry(
+                when=when,
+                iso=iso,
+                payer=book.name(None if p.payer_id is None else int(p.payer_id)),
+                payee=book.name(None if p.payee_id is None else int(p.payee_id)),
+                amount=own.format(int(p.amount_minor)) if own else f"{p.currency} {p.amount_minor}",
+                amount_decimal=decimal_amount(int(p.amount_minor), str(p.currency)),
+                currency=str(p.currency),
+            )
+        )
+    return Statement(
+        room=settings.name,
+        month=f"{year:04d}-{month:02d}",
+        heading=f"{calendar.month_name[month]} {year}",
+        zone=zone.key,
+        currency=view.currency,
+        receipts=entries,
+        payments=paid,
+        settle=view.settle,
+        positions=view.positions,
+    )
+
+
+def csv_text(statement: Statement) -> str:
+    """One row per receipt and payment, in time order; every typed text neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    rows: list[tuple[str, list[str]]] = []
+    for e in statement.receipts:
+        cells = [
+            e.when,
+            "receipt",
+            e.who,
+            "",
+            e.amount_decimal,
+            e.currency,
+            e.status,
+            e.split,
+            e.caption,
+            e.id,
+        ]
+        rows.append((e.iso, cells))
+    for p in statement.payments:
+        rows.append(
+            (p.iso, [p.when, "payment", p.payer, p.payee, p.amount_decimal, p.currency, "", "", "", ""])
+        )
+    for _, cells in sorted(rows, key=lambda row: row[0]):
+        writer.writerow([safe_cell(cell) for cell in cells])
+    return out.getvalue()
+
+
+class _Chunks(io.RawIOBase):
+    """A write-only, unseekable file: zipfile writes into it, the response takes what it holds."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def zip_name(n: int, entry: Entry) -> str:
+    """`2026-11-03_1430_003_Alice.jpg`: sortable, and nothing a member typed beyond [A-Za-z0-9_-]."""
+    stamp = entry.when.replace("-", "").replace(" ", "_").replace(":", "")
+    who = re.sub(r"[^A-Za-z0-9_-]+", "-", entry.who).strip("-")[:24] or "member"
+    extension = entry.object_key.rsplit(".", 1)[-1]
+    return f"{stamp}_{n:03d}_{who}.{extension}"
+
+
+async def _checked(request: web.Request, fmt: str) -> tuple[str, int, int, web.Response | None]:
+    runtime = request.app[GATE]
+    signer = signer_of(runtime.deps)
+    if signer is None or media.store_of(runtime.deps) is None:
+        raise web.HTTPServiceUnavailable(text="statements are not running")
+    room_id, month_text = request.match_info["room_id"], request.match_info["month"]
+    ym = month_of(month_text)
+    if ym is None:
+        raise web.HTTPNotFound()
+    verdict = link_verdict(request, signer, "statement", f"{room_id}/{month_text}/{fmt}", STATEMENT_SECONDS)
+    if verdict != "ok":
+        log.info("statement.denied", verdict=verdict, form=fmt)
+        return room_id, *ym, denied(verdict, "statement")
+    return room_id, *ym, None
+
+
+def _gone() -> web.Response:
+    return pages.message("Room not found", "This room does not exist any more.", status=404)
+
+
+async def page(request: web.Request) -> web.Response:
+    room_id, year, month, refused = await _checked(request, "html")
+    if refused is not None:
+        return refused
+    statement = await load(request, room_id, year, month)
+    if statement is None:
+        return _gone()
+    runtime = request.app[GATE]
+    signer = signer_of(runtime.deps)
+    store = media.store_of(runtime.deps)
+    assert signer is not None
+    assert store is not None
+    exp = int(request.query["exp"])
+    urls = await asyncio.gather(*(store.url(e.object_key) for e in statement.receipts))
+    log.info("statement.viewed", room_id=room_id, month=statement.month, receipts=len(statement.receipts))
+    return pages.render(
+        "statement.html",
+        title=f"{statement.room}: {statement.heading}",
+        img_src="'none'",
+        s=statement,
+        items=list(zip(statement.receipts, urls, strict=True)),
+        csv_link=statement_query(signer, room_id, statement.month, "csv", exp),
+        zip_link=statement_query(signer, room_id, statement.month, "zip", exp),
+    )
+
+
+async def csv_download(request: web.Request) -> web.Response:
+    room_id, year, month, refused = await _checked(request, "csv")
+    if refused is not None:
+        return refused
+    statement = await load(request, room_id, year, month)
+    if statement is None:
+        return _gone()
+    log.info("statement.csv", room_id=room_id, month=statement.month)
+    return web.Response(
+        body=csv_text(statement).encode("utf-8-sig"),  # the BOM: spreadsheets then read UTF-8
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            **pages.BASE_HEADERS,
+            "Content-Disposition": f'attachment; filename="{statement.room}-{statement.month}.csv"',
+        },
+    )
+
+
+async def zip_download(request: web.Request) -> web.StreamResponse:
+    room_id, year, month, refused = await _checked(request, "zip")
+    if refused is not None:
+        return refused
+    statement = await load(request, room_id, year, month)
+    if statement is None:
+        return _gone()
+    store = media.store_of(request.app[GATE].deps)
+    assert store is not None
+    response = web.StreamResponse(
+        headers={
+            **pages.BASE_HEADERS,
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{statement.room}-{statement.month}-photos.zip"',
+        }
+    )
+    await response.prepare(request)
+    sink = _Chunks()
+    missing = []
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        for n, entry in enumerate(statement.receipts, 1):
+            name = zip_name(n, entry)
+            try:
+                data = await store.get(entry.object_key)
+            except Exception as exc:  # a file the store cannot give is listed, the rest still come
+                log.warning("statement.zip_missing", room_id=room_id, error=type(exc).__name__)
+                missing.append(name)
+                continue
+            info = zipfile.ZipInfo(name, date_time=_zip_time(entry.when))
+            await asyncio.to_thread(archive.writestr, info, data)  # CRC-32 over a photo: off the loop
+            await response.write(sink.take())
+        if missing:
+            archive.writestr("MISSING.txt", "Not in the store any more:\n" + "\n".join(missing) + "\n")
+    await response.write(sink.take())
+    await response.write_eof()
+    log.info(
+        "statement.zip", room_id=room_id, month=statement.month, files=len(statement.receipts) - len(missing)
+    )
+    return response
+
+
+def _zip_time(when: str) -> tuple[int, int, int, int, int, int]:
+    moment = dt.datetime.strptime(when, "%Y-%m-%d %H:%M")
+    return moment.year, moment.month, moment.day, moment.hour, moment.minute, 0
+
+
+def add_routes(app: web.Application) -> None:
+    base = r"/rooms/{room_id}/statement/{month:\d{4}-\d{2}}"
+    app.router.add_get(base, page, expect_handler=expect_continue)
+    app.router.add_get(base + ".csv", csv_download, expect_handler=expect_continue)
+    app.router.add_get(base + ".zip", zip_download, expect_handler=expect_continue)
+
+
+FEATURE = Feature(name="statement", add_routes=add_routes)
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FEATURE",
+    "Statement",
+    "add_routes",
+    "csv_text",
+    "decimal_amount",
+    "load",
+    "month_bounds",
+    "month_of",
+    "safe_cell",
+    "zip_name",
+]

@@ -1,0 +1,234 @@
+"""`\\STATEMENT [YYYY-MM]`: a signed link to a room's month (receipts, payments, balances at its
+end), its CSV (formula cells neutralised) and a zip of its photos; each form signed on its own."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from zoneinfo import ZoneInfo
+
+import pytest
+from yarl import URL
+
+from bot.features.receipts.statement import (
+    Entry,
+    decimal_amount,
+    month_bounds,
+    month_of,
+    safe_cell,
+    zip_name,
+)
+from tests import images
+from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.features.receipts.test_media import mms, say
+
+OCT_15 = dt.datetime(2026, 10, 15, 12, 0, tzinfo=dt.UTC).timestamp()
+
+
+def path_of(link: str) -> str:
+    return str(URL(link).relative())
+
+
+async def statement_link(bot: Bot, fake: FakeTwilio, sender: str, month: str = "") -> str:
+    reply = await say(bot, fake, f"\\STATEMENT {month}".strip(), sender=sender)
+    match = re.fullmatch(r"Statement: (https://\S+)", reply)
+    assert match, reply
+    return match.group(1)
+
+
+async def _october(bot: Bot, fake: FakeTwilio, now: list[float]) -> bytes:
+    """Alice and Bob's house: in October a $30.00 receipt of Alice's (a caption that starts like a
+    formula) and Bob's $5.00 to her; in November a $10.00 receipt of Alice's. The October photo."""
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    await say(bot, fake, "JOIN house pw", sender=BOB)
+    await say(bot, fake, "\\NAME Bob", sender=BOB)
+    photo = images.jpeg_with_gps()
+    now[0] += 60
+    reply = await say(bot, fake, "=HYPERLINK(1) <b>lunch</b> $30.00", **mms([fake.media.add(photo)]))
+    assert reply.startswith("Saved $30.00 to house"), reply
+    now[0] += 60
+    before = len(fake.messages)
+    await say(bot, fake, "\\PAID Alice 5", sender=BOB)
+    sent = await fake.wait_for_messages(before + 2)  # Bob's answer, and Alice's notice
+    assert any(m["Body"].startswith("Bob paid you $5.00") for m in sent[before:])
+    now[0] = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC).timestamp()
+    reply = await say(bot, fake, "taxi $10.00", **mms([fake.media.add(images.jpeg_with_gps())]))
+    assert reply.startswith("Saved $10.00 to house"), reply
+    return photo
+
+
+async def test_a_months_statement_page_csv_and_photos(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await _october(bot, fake_twilio, now)
+    link = await statement_link(bot, fake_twilio, BOB, "2026-10")
+    assert "/statement/2026-10?exp=" in link
+
+    resp = await bot.client.get(path_of(link))
+    assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    page = await resp.text()
+    assert "house: October 2026" in page
+    assert "&lt;b&gt;lunch&lt;/b&gt;" in page
+    assert "<b>lunch</b>" not in page
+    assert "Bob paid Alice $5.00" in page
+    assert "taxi" not in page  # November's
+    # the balance at October's end: Bob's half of $30.00, less the $5.00 he paid
+    assert "Bob pays Alice $10.00" in page
+    assert ALICE not in page
+    assert BOB not in page
+
+    csv_href = re.search(r'href="(2026-10\.csv\?[^"]+)"', page)
+    zip_href = re.search(r'href="(2026-10\.zip\?[^"]+)"', page)
+    assert csv_href
+    assert zip_href
+    base = URL(link)
+    csv_url = base.join(URL(csv_href.group(1).replace("&amp;", "&")))
+    resp = await bot.client.get(str(csv_url.relative()))
+    assert resp.status == 200
+    assert resp.content_type == "text/csv"
+    assert 'filename="house-2026-10.csv"' in resp.headers["Content-Disposition"]
+    text = (await resp.read()).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["type"], r["paid_by"], r["paid_to"], r["amount"], r["currency"]) for r in rows] == [
+        ("receipt", "Alice", "", "30.00", "USD"),
+        ("payment", "Bob", "Alice", "5.00", "USD"),
+    ]
+    assert rows[0]["status"] == "counted"
+    assert rows[0]["caption"] == "'=HYPERLINK(1) <b>lunch</b> $30.00"  # shown as text, never run
+    assert rows[0]["date"].startswith("2026-10-15 12:0")
+
+    zip_url = base.join(URL(zip_href.group(1).replace("&amp;", "&")))
+    resp = await bot.client.get(str(zip_url.relative()))
+    assert resp.status == 200
+    assert resp.content_type == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    assert len(names) == 1
+    assert re.fullmatch(r"20261015_1201_001_Alice\.jpg", names[0]), names
+    stored = await bot.rows("SELECT object_key FROM receipts ORDER BY created_at")
+    local = bot.config.data_dir / "media" / stored[0].object_key
+    assert archive.read(names[0]) == local.read_bytes()
+
+    # a file gone from the store is listed, the others still come
+    local.unlink()
+    resp = await bot.client.get(str(zip_url.relative()))
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    assert archive.namelist() == ["MISSING.txt"]
+    assert names[0] in archive.read("MISSING.txt").decode()
+
+
+async def test_each_form_is_signed_on_its_own_and_expires(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\CREATE trip pw")
+    link = URL(await statement_link(bot, fake_twilio, ALICE, "2026-10"))
+    assert (await bot.client.get(str(link.relative()))).status == 200
+    room_id = link.path.split("/")[2]
+    sig = link.query["sig"]
+    cases = [
+        link.update_query(sig=sig[:-1] + ("A" if sig[-1] != "A" else "B")),
+        link.update_query(exp=str(int(link.query["exp"]) + 3600)),
+        link.with_path(f"/rooms/{room_id}/statement/2026-09"),  # another month
+        link.with_path(f"/rooms/{room_id}/statement/2026-10.csv"),  # the page's signature, the CSV
+        link.with_path(f"/rooms/{room_id}/statement/2026-10.zip"),
+        link.with_query({}),
+    ]
+    for bad in cases:
+        resp = await bot.client.get(str(bad.relative()))
+        assert resp.status == 403, bad
+        page = await resp.text()
+        assert "This link is not valid." in page
+        assert "\\STATEMENT" in page
+    for bad_month in ("2026-13", "2026-1", "1999-12", "abcd-10"):
+        resp = await bot.client.get(f"/rooms/{room_id}/statement/{bad_month}?exp=1&sig=x")
+        assert resp.status == 404
+    now[0] += 3600 + 1
+    resp = await bot.client.get(str(link.relative()))
+    assert resp.status == 403
+    assert "This link has expired." in await resp.text()
+
+
+async def test_the_command_takes_this_month_or_a_past_one(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    assert (await say(bot, fake_twilio, "\\STATEMENT")).startswith("You are not in a room.")
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    assert "/statement/2026-10?" in await statement_link(bot, fake_twilio, ALICE)
+    assert "/statement/2025-01?" in await statement_link(bot, fake_twilio, ALICE, "2025-01")
+    assert await say(bot, fake_twilio, "\\STATEMENT 2026-11") == "2026-11 has not begun in house yet."
+    assert (
+        await say(bot, fake_twilio, "\\STATEMENT october")
+        == "Usage: \\STATEMENT [YYYY-MM], e.g. \\STATEMENT 2026-10"
+    )
+    # the room's zone decides the month: 23:30 UTC on Oct 31 is November in Paris
+    now[0] = dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC).timestamp()
+    await say(bot, fake_twilio, "\\TIMEZONE Europe/Paris")
+    assert "/statement/2026-11?" in await statement_link(bot, fake_twilio, ALICE)
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+15550001111", "'+15550001111"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("lunch = 12", "lunch = 12"),
+        ("", ""),
+    ],
+)
+def test_a_cell_that_starts_like_a_formula_is_text(value: str, safe: str) -> None:
+    assert safe_cell(value) == safe
+
+
+def test_months_and_amounts() -> None:
+    assert month_of("2026-11") == (2026, 11)
+    assert month_of("2026-00") is None
+    assert month_of(" 2026-11") is None
+    paris = ZoneInfo("Europe/Paris")
+    start, end = month_bounds(2026, 12, paris)
+    assert dt.datetime.fromtimestamp(start, paris) == dt.datetime(2026, 12, 1, tzinfo=paris)
+    assert dt.datetime.fromtimestamp(end, paris) == dt.datetime(2027, 1, 1, tzinfo=paris)
+    # October in Paris has 31 days and one hour more (summer time ends)
+    start, end = month_bounds(2026, 10, paris)
+    assert end - start == 31 * 86400 + 3600
+    assert decimal_amount(2317, "USD") == "23.17"
+    assert decimal_amount(100, "USD") == "1.00"
+    assert decimal_amount(4421, "JPY") == "4421"
+    assert decimal_amount(1234, "BHD") == "1.234"
+
+
+def test_zip_names_keep_nothing_typed_but_plain_characters() -> None:
+    entry = Entry(
+        id="r1",
+        when="2026-10-15 12:01",
+        iso="",
+        who="../../etc/passwd Bob",
+        amount="",
+        amount_decimal="",
+        currency="USD",
+        status="counted",
+        note="",
+        split="",
+        caption="",
+        object_key="rooms/x/y.jpg",
+        content_type="image/jpeg",
+    )
+    assert zip_name(3, entry) == "20261015_1201_003_etc-passwd-Bob.jpg"
