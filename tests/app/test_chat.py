@@ -97,8 +97,11 @@ async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served
         photo.write_bytes(jpeg_with_gps(320, 240))
         sent = served.chat("--from", ALICE, "--photo", str(photo), "--text", "lunch")
         assert sent.returncode == 0, sent.stderr
-        # the real server reads the photo (OCR on, config.toml); a plain picture has no total
-        assert sent.stdout.strip() == "< Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+        # the real server reads the photo (OCR on, config.toml); a plain picture has no text at all
+        assert sent.stdout.strip() == (
+            "< Saved to house; it doesn't look like a receipt, so it is not counted. "
+            "Reply \\AMOUNT 12.34 if it is."
+        )
 
         rows = served.query("SELECT object_key, content_type, size, caption FROM receipts")
         assert len(rows) == 1
@@ -148,7 +151,7 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
         assert "cannot read missing.jpg" in result.stderr
         both = served.chat("--from", BOB, "--photo", "c.jpg", "--photo", "b.png")
         assert both.stdout.strip() == (
-            "< Saved 2 receipts to trip. No total on photos 1, 2: reply \\AMOUNT 12.34 for each, in order."
+            "< Saved 2 receipts to trip. Photos 1, 2 don't look like a receipt: not counted."
         )
         too_many = served.chat("--from", BOB, *[arg for _ in range(11) for arg in ("--photo", "a.jpg")])
         assert too_many.returncode == 2
