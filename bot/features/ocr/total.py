@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import statistics
@@ -145,13 +146,20 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 # -- amounts and kinds -----------------------------------------------------------------------------
 
 
+@functools.cache
 def _money_pattern(exponent: int) -> re.Pattern[str]:
-    whole = r"\d{1,3}(?:,\d{3})+|\d{1,7}"
+    """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`.
+    Not one glued to a mask or a number sign (`****4421`, `XXXX4421`, `#1234`: a card's last 4, a
+    store, register or transaction number), nor part of a date or a longer number (`11.24.2026`:
+    no figure is followed by another separator and digit)."""
+    whole = r"\d{1,3}(?:,\d{3})+(?![.,]\d{3})|\d{1,3}(?:\.\d{3})+(?=,\d)|\d{1,7}"
     if exponent == 0:
         number = rf"(?P<whole>{whole})(?![.,]?\d)"
     else:
-        number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?!\d)"
-    return re.compile(rf"(?<![\d.,])(?P<neg>-)?\s?(?P<sym>[$€£¥])?\s?{number}(?P<tail>\s?-|\s?CR\b)?")
+        number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,]?\d)"
+    return re.compile(
+        rf"(?<![\d.,*#])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[$€£¥])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+    )
 
 
 def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
@@ -160,7 +168,7 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
     for m in _money_pattern(exponent).finditer(text):
         if m.group("neg") or m.group("tail"):
             continue  # a discount or a refund line, not a charge
-        minor = int(m.group("whole").replace(",", "")) * 10**exponent
+        minor = int(m.group("whole").replace(",", "").replace(".", "")) * 10**exponent
         if exponent:
             minor += int(m.group("frac"))
         marker = _SYMBOLS.get(m.group("sym") or "", "")
@@ -177,30 +185,54 @@ def _squash(text: str) -> str:
     return re.sub(r"[^A-Z]", "", text.upper())
 
 
+# words that are whole words on the receipt (squashed, they hide inside others: HT in NIGHT)
+_WORDS = re.compile(r"[A-Z]+")
+_TAX_WORDS = frozenset({"MWST", "TVA", "IVA", "USTR", "BTW", "MOMS", "IGST"})
+_NET_WORDS = frozenset({"HT", "NETTO", "IMPONIBILE"})
+_STRONG = (
+    "GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY", "NETAPAYER",
+    "ZUZAHLEN", "TOTALAPAGAR", "APAGAR", "DAPAGARE",
+)  # fmt: skip
+
+
 def kind_of(label: str) -> tuple[str, float]:
-    """The kind of a row by its label's letters, and its score as a total candidate."""
+    """The kind of a row by its label's letters, and its score as a total candidate. English,
+    and the totals of French (TOTAL TTC, NET A PAYER; TOTAL HT is before tax), German (SUMME,
+    GESAMT, ZU ZAHLEN; ZWISCHENSUMME is a subtotal, MWST a tax), Italian (TOTALE) and Spanish
+    (TOTAL A PAGAR; IVA a tax) receipts."""
     s = _squash(label)
     if not s:
         return "item", 0.0
-    if "CHANGE" in s:
+    words = set(_WORDS.findall(label.upper()))
+    if "CHANGE" in s or "RENDU" in s or "RUCKGELD" in s or "RESTO" in words:
         return "change", 0.0
-    if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND")):
+    if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND", "RABATT", "REMISE")):
         return "discount", 0.0
-    if any(w in s for w in ("ITEMS", "QTY", "QUANTITY", "POINTS", "GALLON", "LITRE", "LITER")):
+    if any(w in s for w in ("ITEMS", "QTY", "QUANTITY", "POINTS", "GALLON", "LITRE", "LITER", "ARTIKEL")):
         return "item", 0.0
-    if "SUBTOTAL" in s or "SUBTTL" in s or s.startswith("SUBT") or s in ("NET", "NETTOTAL"):
+    if (
+        "SUBTOTAL" in s
+        or "SUBTTL" in s
+        or s.startswith("SUBT")
+        or s in ("NET", "NETTOTAL")
+        or "ZWISCHENSUMME" in s
+        or "SOUSTOTAL" in s
+        or words & _NET_WORDS
+    ):
         return "subtotal", 0.0
-    if s.startswith("TOTAL") and ("INCL" in s or "WITH" in s):
+    if s.startswith("TOTAL") and ("INCL" in s or "WITH" in s or "TTC" in s):
         return "total", TOTAL
-    if any(w in s for w in ("TAX", "VAT", "GST", "HST", "PST")):
+    if any(w in s for w in ("TAX", "VAT", "GST", "HST", "PST")) or words & _TAX_WORDS:
         return "tax", 0.0
-    if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE")):
+    if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE", "TRINKGELD", "POURBOIRE")):
         return "tip", 0.0
-    if any(w in s for w in ("GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY")):
+    if any(w in s for w in _STRONG):
         return "total", STRONG_TOTAL
-    if "TOTAL" in s or s in ("TTL", "TOT"):
+    if "AMOUNTPAID" in s or "TOTALPAID" in s:
         return "total", TOTAL
-    if any(w in s for w in ("CASH", "TEND", "PAIDOUT")):
+    if "TOTAL" in s or s in ("TTL", "TOT") or "SUMME" in s or "GESAMT" in s:
+        return "total", TOTAL
+    if any(w in s for w in ("CASH", "TEND", "PAIDOUT", "GEGEBEN", "ESPECES", "CONTANTI")) or "BAR" in words:
         return "tender", 0.0
     if "BALANCE" in s:
         return "total", BALANCE
@@ -213,7 +245,7 @@ def kind_of(label: str) -> tuple[str, float]:
         "FUELSALE",
     ):
         return "card", CARD
-    if s.startswith("AMOUNT") or s == "AMT":
+    if s.startswith("AMOUNT") or s == "AMT" or s.startswith("MONTANT") or s.startswith("BETRAG"):
         return "total", AMOUNT
     return "item", 0.0
 

@@ -172,3 +172,69 @@ def test_a_faint_total_is_asked_about_and_a_clear_one_stated() -> None:
 def test_a_lone_amount_line_is_not_stated() -> None:
     reading = total_of_text("AMOUNT 12.00")
     assert (reading.status, reading.minor) == ("ask", None)
+
+
+# -- the ways receipts say it (issue 26, item 1) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [
+        ("CAFE\nLATTE 4.50\nMUFFIN 3.00\nAMOUNT PAID $32.00", 3200),
+        ("HOTEL\nROOM 120.00\nBALANCE DUE 131.40", 13140),
+        ("BAR\nBEER 6.00\nGRAND TOTAL 18.00", 1800),
+        ("BISTROT\nPLAT 14,50\nTOTAL HT 12,08\nTVA 10% 1,21\nTOTAL TTC 13,29", 1329),
+        ("BOULANGERIE\nBAGUETTE 1,20\nNET A PAYER 3,60", 360),
+        ("BÄCKEREI\nBROT 3,20\nZWISCHENSUMME 5,00\nMWST 7% 0,33\nSUMME 5,33\nBAR 10,00\nRÜCKGELD 4,67", 533),
+        ("MARKT\nKÄSE 4,99\nZU ZAHLEN 12,48", 1248),
+        ("TRATTORIA\nPIZZA 9,00\nTOTALE 18,00", 1800),
+        ("TIENDA\nPAN 1,10\nTOTAL A PAGAR 7,70", 770),
+        ("FURNITURE\nSOFA 1,149.00\nSUBTOTAL 1,149.00\nTAX 94.79\nTOTAL 1,243.79", 124379),
+        ("MÖBEL\nSOFA 1.149,00\nGESAMT 1.149,00", 114900),
+    ],
+)
+def test_the_ways_receipts_say_their_total(text: str, minor: int) -> None:
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == ("ok", minor), reading
+
+
+def test_comma_decimals_and_thousands() -> None:
+    assert amounts_of("SUMME 12,50", 2) == [(1250, "")]
+    assert amounts_of("TOTAL 1.234,56 EUR", 2) == [(123456, "EUR")]
+    assert amounts_of("TOTAL 1,234.56", 2) == [(123456, "")]
+    assert amounts_of("TOTAL ¥1,234", 0) == [(1234, "JPY")]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "VISA ****4421",  # a masked card number: its last 4 are no amount
+        "VISA XXXX4421",
+        "CARD xxxx4421",
+        "TRANS #4421",
+        "STORE #0042 REG #3",
+        "DATE 11.24.2026",  # a date with dots is no 11.24
+        "24.11.26 14:32",
+        "TEL 555.123.4567",
+    ],
+)
+def test_numbers_that_are_not_money(row: str) -> None:
+    assert amounts_of(row, 2) == []
+    assert amounts_of(row, 0) == [] or "4421" not in row  # in yen too, a card's last 4 is no amount
+
+
+def test_a_card_number_is_never_a_total_even_in_yen() -> None:
+    reading = total_of_text("STORE\nAPPROVED\nVISA ****4421\nTHANK YOU", exponent=0)
+    assert reading.minor is None
+    assert total_of_text("STORE\nSUBTOTAL 10.00\nTAX 0.80\nTOTAL 10.80\nVISA ****4421 10.80").minor == 1080
+
+
+def test_words_that_only_look_like_kinds() -> None:
+    assert kind_of("TOTAL HT")[0] == "subtotal"
+    assert kind_of("NIGHT")[0] == "item"  # HT as a word only
+    assert kind_of("ZWISCHENSUMME")[0] == "subtotal"
+    assert kind_of("MWST 19%")[0] == "tax"
+    assert kind_of("SUMME") == ("total", 10.0)
+    assert kind_of("NET A PAYER") == ("total", 12.0)
+    assert kind_of("BAR")[0] == "tender"
+    assert kind_of("AMOUNT PAID") == ("total", 10.0)
