@@ -45,22 +45,30 @@ def offline(count_: int, seed: int) -> dict[str, Any]:
     exact = asked = wrong = 0
     seconds: list[float] = []
     by_layout: dict[str, list[int]] = {}
-    for receipt, data in receipts:
+    by_condition: dict[str, list[int]] = {}
+    for n, (receipt, condition, data) in enumerate(receipts):
         started = time.perf_counter()
-        reading = total_of_boxes(boxes_of(engine, data))
+        reading = total_of_boxes(boxes_of(engine, data), receipt.exponent)
         seconds.append(time.perf_counter() - started)
-        tally = by_layout.setdefault(receipt.layout, [0, 0, 0])
-        if reading.minor == receipt.total:
+        outcome = 0 if reading.minor == receipt.total else 1 if reading.minor is None else 2
+        by_layout.setdefault(receipt.layout, [0, 0, 0])[outcome] += 1
+        by_condition.setdefault(condition, [0, 0, 0])[outcome] += 1
+        if outcome == 0:
             exact += 1
-            tally[0] += 1
-        elif reading.minor is None:
+        elif outcome == 1:
             asked += 1
-            tally[1] += 1
+            print(f"asked #{n} {receipt.layout}, {condition}: {reading.reason}", flush=True)
         else:
             wrong += 1
-            tally[2] += 1
-            print(f"WRONG {receipt.layout}: read {reading.minor}, is {receipt.total}", flush=True)
+            print(
+                f"WRONG #{n} {receipt.layout}, {condition}: read {reading.minor}, is {receipt.total}",
+                flush=True,
+            )
     seconds.sort()
+
+    def table(tallies: dict[str, list[int]]) -> dict[str, dict[str, int]]:
+        return {k: dict(zip(("exact", "asked", "wrong"), v, strict=True)) for k, v in tallies.items()}
+
     return {
         "receipts": count_,
         "exact": exact,
@@ -69,9 +77,8 @@ def offline(count_: int, seed: int) -> dict[str, Any]:
         "wrong_without_asking": wrong,
         "seconds_median": round(statistics.median(seconds), 3),
         "seconds_p95": round(seconds[int(0.95 * (len(seconds) - 1))], 3),
-        "by_layout": {
-            k: dict(zip(("exact", "asked", "wrong"), v, strict=True)) for k, v in by_layout.items()
-        },
+        "by_layout": table(by_layout),
+        "by_condition": table(by_condition),
     }
 
 
@@ -87,7 +94,7 @@ async def through_server(args: argparse.Namespace) -> dict[str, Any]:
         baseline = proc_status(bench.server.pid)
         expected: dict[str, int | None] = {}
         started = time.perf_counter()
-        for n, (receipt, data) in enumerate(receipts):
+        for n, (receipt, _, data) in enumerate(receipts):
             url = fake.media.add(data, "image/jpeg")
             sid = await poster.post(senders[n % len(senders)], "", [url])
             expected[sid] = receipt.total
@@ -127,7 +134,7 @@ async def through_server(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--count", type=int, default=308)  # 22 rounds of the 14 layouts
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--messages", type=int, default=24)
     parser.add_argument("--senders", type=int, default=3)

@@ -192,15 +192,25 @@ async def _save(
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
             raise Retry(f"media store: {exc}", failure_reply=GAVE_UP) from None
         async with deps.db.read() as conn:
-            twin = find_twin(prepared, await receipts.earlier_in_room(conn, room.id, receipt_id))
+            earlier = await receipts.earlier_in_room(conn, room.id, receipt_id)
+        twin = find_twin(prepared, earlier)
         if twin is not None and twin[1]:  # the very same bytes: nothing to read
             found = Found(None, None, None, DUPLICATE)
         else:
             found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
             if twin is not None and not _same_total(found, twin[0]):
                 twin = None  # a like picture without the same total: another receipt
-            elif twin is not None:
-                found = Found(None, None, None, DUPLICATE)
+            if twin is None:  # another photo of a receipt the room has: merchant, date, total
+                twin = next(
+                    (
+                        (e, False)
+                        for e in earlier
+                        if found.identity and e.identity == found.identity and _same_total(found, e)
+                    ),
+                    None,
+                )
+            if twin is not None:
+                found = Found(None, None, None, DUPLICATE, found.identity)
         async with deps.db.tx() as conn:
             inserted = await receipts.insert(
                 conn,
@@ -220,6 +230,7 @@ async def _save(
                     twilio_media_url=item.url,
                     channel=msg.sender.channel,
                     phash=prepared.phash,
+                    identity=found.identity,
                 ),
             )
             if inserted:

@@ -38,6 +38,7 @@ class NewReceipt:
     twilio_media_url: str | None  # the channel's media reference (SMS: Twilio's media URL)
     channel: str = "sms"  # the channel the photo came in on
     phash: str | None = None  # the picture's difference hash (None: a PDF)
+    identity: str | None = None  # MERCHANT|date|time as OCR read it (None: not read, or not printed)
 
 
 async def existing(conn: AsyncConnection, message_sid: str) -> dict[int, sa.Row[tuple[object, ...]]]:
@@ -65,6 +66,7 @@ async def insert(conn: AsyncConnection, receipt: NewReceipt) -> bool:
             twilio_media_url=receipt.twilio_media_url,
             channel=receipt.channel,
             phash=receipt.phash,
+            identity=receipt.identity,
         )
     )
     return bool(result.rowcount == 1)
@@ -79,6 +81,7 @@ class Earlier:
     phash: str | None
     amount_minor: int | None
     currency: str | None
+    identity: str | None = None
 
 
 EARLIER_LIMIT = 5000  # the room's newest receipts a new one is compared with
@@ -95,6 +98,7 @@ async def earlier_in_room(conn: AsyncConnection, room_id: str, receipt_id: str) 
                 receipts.c.phash,
                 receipts.c.amount_minor,
                 receipts.c.currency,
+                receipts.c.identity,
             )
             .where(
                 receipts.c.room_id == room_id,
@@ -112,6 +116,7 @@ async def earlier_in_room(conn: AsyncConnection, room_id: str, receipt_id: str) 
             None if r.phash is None else str(r.phash),
             None if r.amount_minor is None else int(r.amount_minor),
             None if r.currency is None else str(r.currency),
+            None if r.identity is None else str(r.identity),
         )
         for r in reversed(rows)
     ]

@@ -389,6 +389,7 @@ receipts = sa.Table(
     # the room this one repeats (kept, not counted until \AMOUNT counts it anyway)
     sa.Column("phash", sa.String(64)),
     sa.Column("duplicate_of", sa.String(36)),
+    sa.Column("identity", sa.String(120)),  # MERCHANT|date|time as OCR read it (a repeat's tell)
     sa.UniqueConstraint("message_sid", "media_index"),
     sa.Index("ix_receipts_room_created", "room_id", "created_at"),
 )

@@ -1,6 +1,9 @@
 """Receipts drawn with Pillow and Debian's DejaVu fonts (package fonts-dejavu-core), each with a
-known total: grocery, restaurant with a tip, fuel, a card slip; rotated a few degrees,
-JPEG-compressed, with noise. Used by tests/features/ledger/test_intake.py and bench/receipts.py."""
+known total: grocery (with savings and points), restaurant with a tip, fuel, a card slip, a hotel
+folio, a pharmacy, a long receipt, two columns, euro receipts with comma decimals (French,
+German, Italian), pounds and yen; rotated a few degrees, JPEG-compressed, with noise, under a
+photo condition (perspective, shadow, crease, low light, faded print, blur). Used by
+tests/features/ledger/test_intake.py and bench/receipts.py."""
 
 from __future__ import annotations
 
@@ -35,11 +38,26 @@ def money(minor: int) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
 
 
+def money_k(minor: int) -> str:
+    """1,234.56: a thousands separator."""
+    return f"{minor // 100:,}.{minor % 100:02d}"
+
+
+def money_eu(minor: int) -> str:
+    """1.234,56: the comma decimals of most of Europe."""
+    return f"{minor // 100:,}".replace(",", ".") + f",{minor % 100:02d}"
+
+
+def last4(rng: random.Random) -> str:
+    return str(rng.randint(1000, 9999))
+
+
 @dataclass(frozen=True)
 class Receipt:
     layout: str
     lines: list[Line]
     total: int | None  # minor units; None: the receipt has no readable total
+    exponent: int = 2  # the currency's decimals (0: yen)
 
 
 def _items(rng: random.Random, names: list[str], count: int) -> tuple[list[Line], int]:
@@ -164,6 +182,221 @@ def disagreeing(rng: random.Random) -> Receipt:
 LAYOUTS = (grocery, restaurant, fuel, card_slip)
 
 
+# -- the wider set (issue 26): more layouts, currencies and ways of saying the total ----------------
+
+
+def grocery_savings(rng: random.Random) -> Receipt:
+    """Member prices, a saving line, loyalty points: numbers that are not the total."""
+    items, subtotal = _items(rng, GROCERIES, rng.randint(4, 8))
+    saving = rng.randint(50, min(300, subtotal // 2))
+    net = subtotal - saving
+    tax = net * rng.choice([0, 5, 7]) // 100
+    total = net + tax
+    lines: list[Line] = [
+        (rng.choice(["SAVE MORE FOODS", "VALUE MARKET", "FOOD CO-OP"]), ""),
+        (f"STORE #{rng.randint(100, 999)} REG {rng.randint(1, 9)}", ""),
+        ("", ""),
+        *items,
+        ("MEMBER SAVINGS", "-" + money(saving)),
+        ("", ""),
+        ("SUBTOTAL", money(net)),
+        ("TAX", money(tax)),
+        ("TOTAL", money(total)),
+        ("MASTERCARD ****" + last4(rng), money(total)),
+        ("", ""),
+        ("YOU SAVED", money(saving)),
+        ("POINTS EARNED", str(rng.randint(20, 400))),
+        ("THANK YOU", ""),
+    ]
+    return Receipt("grocery savings", lines, total)
+
+
+def hotel_folio(rng: random.Random) -> Receipt:
+    """Nights at a rate, taxes and a fee; the payment and a zero balance below the total."""
+    nights = rng.randint(1, 4)
+    rate = rng.randint(8900, 24900)
+    tax = nights * rate * 12 // 100
+    fee = rng.choice([0, 1500, 2500])
+    total = nights * rate + tax + fee
+    lines: list[Line] = [
+        (rng.choice(["GRAND HARBOR HOTEL", "PARK INN", "THE LANTERN"]), ""),
+        (f"FOLIO {rng.randint(10000, 99999)}", ""),
+        (f"ROOM {rng.randint(101, 950)}  ARRIVAL 11/{rng.randint(10, 20)}/26", ""),
+        ("", ""),
+    ]
+    lines += [(f"11/{20 + n} ROOM CHARGE", money_k(rate)) for n in range(nights)]
+    lines.append(("OCCUPANCY TAX", money_k(tax)))
+    if fee:
+        lines.append(("RESORT FEE", money(fee)))
+    lines += [
+        ("", ""),
+        ("TOTAL CHARGES", money_k(total)),
+        ("VISA ****" + last4(rng), "-" + money_k(total)),
+        ("BALANCE", "0.00"),
+    ]
+    return Receipt("hotel folio", lines, total)
+
+
+def pharmacy(rng: random.Random) -> Receipt:
+    """A prescription copay, items at a quantity, AMOUNT PAID."""
+    copay = rng.choice([500, 1000, 1500, 2500])
+    qty, unit = rng.randint(2, 3), rng.randint(299, 899)
+    other = rng.randint(199, 1299)
+    subtotal = copay + qty * unit + other
+    tax = (qty * unit + other) * 7 // 100
+    total = subtotal + tax
+    lines: list[Line] = [
+        (rng.choice(["CITY PHARMACY", "CORNER DRUG", "WELL RX"]), ""),
+        (f"RX# {rng.randint(1000000, 9999999)}  REFILLS 2", ""),
+        ("", ""),
+        ("RX COPAY", money(copay)),
+        (f"IBUPROFEN {qty} @ {money(unit)}", money(qty * unit)),
+        ("VITAMIN C", money(other)),
+        ("", ""),
+        ("SUBTOTAL", money(subtotal)),
+        ("TAX", money(tax)),
+        ("TOTAL", money(total)),
+        ("AMOUNT PAID", money(total)),
+        ("DEBIT ****" + last4(rng), ""),
+    ]
+    return Receipt("pharmacy", lines, total)
+
+
+LONG_ITEMS = [f"{name} {n}" for n in range(1, 4) for name in GROCERIES]
+
+
+def long_receipt(rng: random.Random) -> Receipt:
+    """A week's shopping: 18-26 items."""
+    items, subtotal = _items(rng, LONG_ITEMS, rng.randint(18, 26))
+    tax = subtotal * 6 // 100
+    total = subtotal + tax
+    lines: list[Line] = [("BIG BOX GROCERY", ""), ("", ""), *items, ("", "")]
+    lines += [("SUBTOTAL", money_k(subtotal)), ("TAX", money(tax)), ("TOTAL", money_k(total))]
+    lines += [("VISA ****" + last4(rng), money_k(total)), ("ITEMS SOLD " + str(len(items)), "")]
+    return Receipt("long", lines, total)
+
+
+def two_column(rng: random.Random) -> Receipt:
+    """Quantity, item and unit price on the left, the line's amount on the right."""
+    lines: list[Line] = [("DELI & BAGELS", ""), ("QTY ITEM       PRICE", ""), ("", "")]
+    subtotal = 0
+    for name in rng.sample(["BAGEL", "COFFEE", "LOX", "JUICE", "MUFFIN", "SOUP"], rng.randint(3, 5)):
+        qty, unit = rng.randint(1, 4), rng.randint(125, 895)
+        subtotal += qty * unit
+        lines.append((f"{qty}  {name:<9} {money(unit)}", money(qty * unit)))
+    tax = subtotal * 8 // 100
+    lines += [("", ""), ("SUBTOTAL", money(subtotal)), ("TAX", money(tax)), ("TOTAL", money(subtotal + tax))]
+    return Receipt("two column", lines, subtotal + tax)
+
+
+def france(rng: random.Random) -> Receipt:
+    """Comma decimals; TOTAL HT (before tax), TVA, TOTAL TTC; paid by card (CB)."""
+    items, ht = _items(
+        rng, ["CAFE", "CROISSANT", "JUS ORANGE", "OMELETTE", "SALADE", "TARTE"], rng.randint(2, 5)
+    )
+    tva = ht * 10 // 100
+    ttc = ht + tva
+    lines: list[Line] = [
+        (rng.choice(["CAFE DE LA GARE", "BRASSERIE DU PORT"]), ""),
+        ("TEL 01 42 60 12 34", ""),
+        ("", ""),
+        *[(label, money_eu(int(amount.replace(".", "")))) for label, amount in items],
+        ("", ""),
+        ("TOTAL HT", money_eu(ht)),
+        ("TVA 10%", money_eu(tva)),
+        ("TOTAL TTC", money_eu(ttc) + " EUR"),
+        ("CB ****" + last4(rng), money_eu(ttc)),
+        ("MERCI", ""),
+    ]
+    return Receipt("euro comma", lines, ttc)
+
+
+def germany(rng: random.Random) -> Receipt:
+    """SUMME with the tax inside it (MWST), paid cash (BAR) with change (RUCKGELD)."""
+    items, total = _items(rng, ["BROT", "BREZEL", "KAFFEE", "KUCHEN", "SEMMEL", "MILCH"], rng.randint(2, 5))
+    mwst = total * 7 // 107
+    cash = (total // 1000 + 1) * 1000
+    lines: list[Line] = [
+        ("BAECKEREI MUELLER", ""),
+        ("", ""),
+        *[(label, money_eu(int(amount.replace(".", "")))) for label, amount in items],
+        ("", ""),
+        ("SUMME EUR", money_eu(total)),
+        ("MWST 7%", money_eu(mwst)),
+        ("BAR", money_eu(cash)),
+        ("RUECKGELD", money_eu(cash - total)),
+    ]
+    return Receipt("euro summe", lines, total)
+
+
+def italy(rng: random.Random) -> Receipt:
+    """TOTALE, IVA inside it, CONTANTI and RESTO."""
+    items, total = _items(rng, ["PIZZA", "ACQUA", "BIRRA", "PASTA", "CAFFE", "DOLCE"], rng.randint(2, 5))
+    iva = total * 10 // 110
+    cash = (total // 1000 + 1) * 1000
+    lines: list[Line] = [
+        ("TRATTORIA DA MARIO", ""),
+        ("P.IVA 01234567890", ""),
+        ("", ""),
+        *[(label, money_eu(int(amount.replace(".", "")))) for label, amount in items],
+        ("", ""),
+        ("TOTALE EURO", money_eu(total)),
+        ("DI CUI IVA", money_eu(iva)),
+        ("CONTANTI", money_eu(cash)),
+        ("RESTO", money_eu(cash - total)),
+    ]
+    return Receipt("euro totale", lines, total)
+
+
+def britain(rng: random.Random) -> Receipt:
+    """Pounds; VAT included in the total, shown below it."""
+    items, total = _items(rng, ["TEA", "SCONE", "SANDWICH", "CRISPS", "FLAPJACK", "SOUP"], rng.randint(2, 5))
+    vat = total * 20 // 120
+    lines: list[Line] = [
+        ("HIGH STREET CAFE", ""),
+        ("", ""),
+        *[(label, "£" + amount) for label, amount in items],
+        ("", ""),
+        ("TOTAL", "£" + money(total)),
+        ("VISA DEBIT ****" + last4(rng), "£" + money(total)),
+        ("VAT @ 20% INCLUDED", "£" + money(vat)),
+    ]
+    return Receipt("pound", lines, total)
+
+
+def japan(rng: random.Random) -> Receipt:
+    """Yen: no decimals, thousands separators; a date and a time that are not amounts."""
+    lines: list[Line] = [
+        ("RAMEN YOKOCHO", ""),
+        (f"2026/11/{rng.randint(10, 28)} 12:{rng.randint(10, 59)}", ""),
+        ("", ""),
+    ]
+    subtotal = 0
+    for name in rng.sample(["RAMEN", "GYOZA", "BEER", "RICE", "EDAMAME", "TEA"], rng.randint(2, 4)):
+        price = rng.randint(3, 15) * 80
+        subtotal += price
+        lines.append((name, f"¥{price:,}"))
+    tax = subtotal // 10
+    total = subtotal + tax
+    cash = (total // 1000 + 1) * 1000
+    lines += [
+        ("", ""),
+        ("SUBTOTAL", f"¥{subtotal:,}"),
+        ("TAX 10%", f"¥{tax:,}"),
+        ("TOTAL", f"¥{total:,}"),
+        ("CASH", f"¥{cash:,}"),
+        ("CHANGE", f"¥{cash - total:,}"),
+    ]
+    return Receipt("yen", lines, total, exponent=0)
+
+
+ALL_LAYOUTS = (
+    grocery, restaurant, fuel, card_slip, grocery_savings, hotel_folio, pharmacy, long_receipt, two_column,
+    france, germany, italy, britain, japan,
+)  # fmt: skip
+CONDITIONS = ("plain", "perspective", "shadow", "crease", "low light", "faded", "blur")
+
+
 def render(
     receipt: Receipt,
     *,
@@ -174,9 +407,13 @@ def render(
     noise: float = 12.0,
     seed: int = 0,
     width: int = 560,
+    condition: str = "plain",
 ) -> bytes:
-    """The receipt as a JPEG photo: paper on a darker table, turned by `angle` degrees."""
+    """The receipt as a JPEG photo: paper on a darker table, turned by `angle` degrees, under
+    one of CONDITIONS: seen at a slant (perspective), half in shadow, folded (crease), in a dim
+    room (low light), printed by a tired thermal head (faded), or out of focus (blur)."""
     rng = random.Random(seed)
+    ink = rng.randint(105, 140) if condition == "faded" else 20
     face = ImageFont.truetype(str(FONT_DIR / font), size)
     line_height = int(size * 1.6)
     margin = 28
@@ -187,29 +424,67 @@ def render(
         y = margin + i * line_height
         if label and not amount and i < 2:
             x = (width - draw.textlength(label, font=face)) / 2
-            draw.text((x, y), label, font=face, fill=20)
+            draw.text((x, y), label, font=face, fill=ink)
         elif label:
-            draw.text((margin, y), label, font=face, fill=20)
+            draw.text((margin, y), label, font=face, fill=ink)
         if amount:
-            draw.text((width - margin - draw.textlength(amount, font=face), y), amount, font=face, fill=20)
+            draw.text((width - margin - draw.textlength(amount, font=face), y), amount, font=face, fill=ink)
     noisy = Image.effect_noise(paper.size, noise)
     paper = Image.blend(paper, noisy.point(lambda v: min(255, v + 128)), 0.15)
     table = Image.new("L", (width + 120, height + 120), 120)
     table.paste(paper, (60, 60))
     turned = table.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=120)
-    if rng.random() < 0.5:
+    turned = _condition(turned, condition, rng)
+    if condition != "blur" and rng.random() < 0.5:
         turned = turned.filter(ImageFilter.GaussianBlur(0.6))
     out = io.BytesIO()
     turned.convert("RGB").save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 
-def generate(count: int, seed: int = 12) -> list[tuple[Receipt, bytes]]:
-    """`count` receipts of varied layouts, fonts, sizes, angles, JPEG quality and noise."""
+def _condition(image: Image.Image, condition: str, rng: random.Random) -> Image.Image:
+    w, h = image.size
+    if condition == "perspective":  # the top edge further away: a trapezoid, straightened nowhere
+        inset = rng.uniform(0.04, 0.09) * w
+        lift = rng.uniform(0.0, 0.03) * h
+        quad = (-inset, -lift, -inset * 0.1, h, w + inset * 0.1, h, w + inset, -lift)
+        return image.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BICUBIC, fillcolor=120)
+    if condition == "shadow":  # a hand's or a phone's shadow over one side, soft-edged
+        mask = Image.new("L", (w, h), 0)
+        edge = rng.uniform(0.35, 0.65) * w
+        ImageDraw.Draw(mask).polygon(
+            [(0, 0), (edge, 0), (edge + rng.uniform(-0.2, 0.2) * w, h), (0, h)], fill=255
+        )
+        mask = mask.filter(ImageFilter.GaussianBlur(25))
+        dark = image.point(lambda v: int(v * rng.uniform(0.45, 0.6)))
+        return Image.composite(dark, image, mask)
+    if condition == "crease":  # a fold across: a dark line with a light edge beside it
+        draw = ImageDraw.Draw(image)
+        for _ in range(rng.randint(1, 2)):
+            y = rng.uniform(0.25, 0.75) * h
+            slope = rng.uniform(-0.05, 0.05) * w
+            draw.line([(0, y), (w, y + slope)], fill=90, width=3)
+            draw.line([(0, y + 4), (w, y + slope + 4)], fill=235, width=2)
+        return image.filter(ImageFilter.GaussianBlur(0.4))
+    if condition == "low light":  # a dim room: dark, flat, grainy
+        scale, offset = rng.uniform(0.35, 0.5), rng.randint(8, 20)
+        dim = image.point(lambda v: int(v * scale) + offset)
+        grain = Image.effect_noise((w, h), 18).point(lambda v: v // 6)
+        return Image.blend(dim, grain, 0.12)
+    if condition == "blur":  # out of focus, or a shaking hand
+        return image.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 1.5)))
+    return image
+
+
+def generate(count: int, seed: int = 12) -> list[tuple[Receipt, str, bytes]]:
+    """`count` receipts: each layout of ALL_LAYOUTS in turn, each of CONDITIONS in turn (so every
+    layout meets every condition), in varied fonts, sizes, angles, JPEG quality and noise. A fixed
+    set for a seed: (receipt, condition, JPEG)."""
     rng = random.Random(seed)
     made = []
     for n in range(count):
-        receipt = LAYOUTS[n % len(LAYOUTS)](rng)
+        receipt = ALL_LAYOUTS[n % len(ALL_LAYOUTS)](rng)
+        condition = CONDITIONS[(n // len(ALL_LAYOUTS) + n) % len(CONDITIONS)]
         data = render(
             receipt,
             font=rng.choice(FONTS),
@@ -219,12 +494,15 @@ def generate(count: int, seed: int = 12) -> list[tuple[Receipt, bytes]]:
             noise=rng.uniform(5.0, 30.0),
             seed=rng.randint(0, 1 << 30),
             width=rng.randint(520, 680),
+            condition=condition,
         )
-        made.append((receipt, data))
+        made.append((receipt, condition, data))
     return made
 
 
 __all__ = [
+    "ALL_LAYOUTS",
+    "CONDITIONS",
     "FONTS",
     "LAYOUTS",
     "MISSING_FONTS",

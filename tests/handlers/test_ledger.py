@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
+from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
 from handlers.ledger import NAME_RULES
@@ -418,7 +419,7 @@ async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_co
     assert first.startswith("Saved $30.00 to house")
     again = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(original)]))
     assert again == (
-        f"Saved to house; not counted: the same photo as the receipt saved {day} ($30.00). "
+        f"Saved to house; not counted: it repeats the receipt saved {day} ($30.00). "
         "Reply \\AMOUNT 30.00 to count it anyway."
     )
     smaller = io.BytesIO()
@@ -426,7 +427,7 @@ async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_co
         smaller, "JPEG", quality=60
     )
     resent = await say(bot, fake, "30.00", sender=CAROL, **mms([fake.media.add(smaller.getvalue())]))
-    assert resent.startswith("Saved to house; not counted: the same photo as the receipt saved"), resent
+    assert resent.startswith("Saved to house; not counted: it repeats the receipt saved"), resent
     # the picture alone is not enough (receipts of one layout look alike): no total, no repeat
     unread = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(smaller.getvalue())]))
     assert unread == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
@@ -448,9 +449,61 @@ async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_co
     # the gallery tells apart what is counted, what needs an amount and what is not counted
     page = html.unescape(await (await bot.client.get(path_of(await gallery_link(bot, fake, BOB)))).text())
     notes = re.findall(r'<p class="note">([^<]+)</p>', page)
-    assert notes.count("not counted: the same photo as an earlier receipt") == 2  # one was counted anyway
+    assert notes.count("not counted: it repeats an earlier receipt") == 2  # one was counted anyway
     assert notes.count("taken out with \\AMOUNT 0") == 1
     assert await bot.scalar("SELECT count(*) FROM receipts") == 6
+
+
+class PrintedReceipt:
+    """An OCR engine that reads the lines it is given, whatever the picture: two different photos
+    of one paper receipt."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, image: object) -> tuple[list[list[object]], float]:
+        boxes: list[list[object]] = [
+            [[[10, 30 * n], [300, 30 * n], [300, 30 * n + 20], [10, 30 * n + 20]], line, 0.99]
+            for n, line in enumerate(self.lines)
+        ]
+        return boxes, 0.0
+
+
+async def test_another_photo_of_the_same_receipt_is_a_repeat(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26, item 3: the same merchant, total, date (and time, when printed) already in the
+    room is a repeat though the photos differ; another time or total is another receipt."""
+    engine = PrintedReceipt()
+    monkeypatch.setattr(reader_module, "new_engine", lambda: engine)
+    fake = fake_twilio
+    bot = await bot_factory(twilio=fake.section(), media={"ocr": True})
+    await house(bot, fake)
+    day = time.strftime("%b %d", time.gmtime()).replace(" 0", " ")
+    engine.lines = ["FRESH MART", "11/24/2026 14:32", "MILK 3.49", "TOTAL 23.17", "VISA ****1234 23.17"]
+    first = await say(bot, fake, "", **mms([fake.media.add(images.jpeg_with_gps())]))
+    assert first.startswith("Saved $23.17 to house"), first
+    # Bob's photo of it: another picture (another hash), the same printed receipt
+    again = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(images.jpeg_with_gps(480, 640))]))
+    assert again == (
+        f"Saved to house; not counted: it repeats the receipt saved {day} ($23.17). "
+        "Reply \\AMOUNT 23.17 to count it anyway."
+    )
+    # the same total at the same shop, another time that day: another purchase
+    engine.lines[1] = "11/24/2026 16:05"
+    later = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(images.jpeg_with_gps())]))
+    assert later.startswith("Saved $23.17 to house"), later
+    # the same moment, another total: another receipt
+    engine.lines[1], engine.lines[3], engine.lines[4] = "11/24/2026 14:32", "TOTAL 9.99", "VISA 9.99"
+    other = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(images.jpeg_with_gps())]))
+    assert other.startswith("Saved $9.99 to house"), other
+    identities = await bot.rows("SELECT identity, duplicate_of IS NOT NULL FROM receipts ORDER BY created_at")
+    assert [tuple(r) for r in identities] == [
+        ("FRESHMART|11-24-2026|14:32", False),
+        ("FRESHMART|11-24-2026|14:32", True),
+        ("FRESHMART|11-24-2026|16:05", False),
+        ("FRESHMART|11-24-2026|14:32", False),
+    ]
 
 
 async def test_a_like_picture_with_another_total_is_another_receipt(

@@ -29,6 +29,7 @@ class Found:
     currency: str | None
     source: str | None  # caption | ocr | pdf
     ocr_status: str | None  # ok | none | ask | not_receipt | duplicate (None: not read)
+    identity: str | None = None  # MERCHANT|date|time the receipt prints (Reading.identity)
 
 
 async def read_amount(
@@ -44,8 +45,8 @@ async def read_amount(
     found = currency(code)
     if reading.minor is None or found is None or found.exponent != exponent:
         # nothing sure, or a currency whose decimals differ from the room's: ask
-        return Found(None, None, None, reading.status if reading.minor is None else "ask")
-    return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status)
+        return Found(None, None, None, reading.status if reading.minor is None else "ask", reading.identity)
+    return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status, reading.identity)
 
 
 def _fmt(r: ReceiptAmount) -> str:
@@ -106,8 +107,8 @@ def saved_replies(
         if repeats:
             earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""))
             return [
-                f"Saved to {room_name}; not counted: the same photo as {earlier}. Reply {count} to count it anyway.",
-                f"Saved to {room_name}; not counted: the same photo as {earlier}.",
+                f"Saved to {room_name}; not counted: it repeats {earlier}. Reply {count} to count it anyway.",
+                f"Saved to {room_name}; not counted: it repeats {earlier}.",
                 f"Saved to {room_name}; not counted: it repeats an earlier receipt.",
             ]
         if others:

@@ -41,7 +41,7 @@ STATUSES = ("counted", "needs an amount", "taken out", "duplicate", "not a recei
 def _note(r: Any) -> str:
     """What the gallery says of a receipt that is not counted, or still needs an amount."""
     if r.amount_minor is None and r.duplicate_of is not None:
-        return "not counted: the same photo as an earlier receipt"
+        return "not counted: it repeats an earlier receipt"
     if r.amount_minor is None and r.ocr_status == NOT_RECEIPT:
         return "not counted: it doesn't look like a receipt"
     if r.amount_minor is None:

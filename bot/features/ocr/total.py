@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -88,6 +89,7 @@ class Reading:
     currency: str | None = None
     candidates: tuple[tuple[int, float], ...] = field(default=())
     reason: str = ""
+    identity: str | None = None  # merchant|date|time as printed (`identity_of`), to tell a repeat
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -150,15 +152,15 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 def _money_pattern(exponent: int) -> re.Pattern[str]:
     """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`.
     Not one glued to a mask or a number sign (`****4421`, `XXXX4421`, `#1234`: a card's last 4, a
-    store, register or transaction number), nor part of a date or a longer number (`11.24.2026`:
-    no figure is followed by another separator and digit)."""
+    store, register or transaction number), nor part of a date, a time or a longer number
+    (`11.24.2026`, `2026/11/24`, `12:45`: no figure touches another separator and digit)."""
     whole = r"\d{1,3}(?:,\d{3})+(?![.,]\d{3})|\d{1,3}(?:\.\d{3})+(?=,\d)|\d{1,7}"
     if exponent == 0:
-        number = rf"(?P<whole>{whole})(?![.,]?\d)"
+        number = rf"(?P<whole>{whole})(?![.,/:]?\d)"
     else:
-        number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,]?\d)"
+        number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d)"
     return re.compile(
-        rf"(?<![\d.,*#])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[$€£¥])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[$€£¥])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
 
 
@@ -181,8 +183,14 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
     return found
 
 
+_ZEROS_IN_WORDS = re.compile(r"(?<=[A-Z])0+(?=[A-Z])")
+
+
 def _squash(text: str) -> str:
-    return re.sub(r"[^A-Z]", "", text.upper())
+    """The label's letters, upper case, nothing else; OCR's zeros inside words read as O
+    (`R00M CHARGE` is ROOM CHARGE)."""
+    upper = _ZEROS_IN_WORDS.sub(lambda m: "O" * len(m.group()), text.upper())
+    return re.sub(r"[^A-Z]", "", upper)
 
 
 # words that are whole words on the receipt (squashed, they hide inside others: HT in NIGHT)
@@ -203,12 +211,15 @@ def kind_of(label: str) -> tuple[str, float]:
     s = _squash(label)
     if not s:
         return "item", 0.0
-    words = set(_WORDS.findall(label.upper()))
-    if "CHANGE" in s or "RENDU" in s or "RUCKGELD" in s or "RESTO" in words:
+    words = set(_WORDS.findall(_ZEROS_IN_WORDS.sub(lambda m: "O" * len(m.group()), label.upper())))
+    if "CHANGE" in s or "RENDU" in s or "CKGELD" in s or "RESTO" in words:
         return "change", 0.0
     if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND", "RABATT", "REMISE")):
         return "discount", 0.0
-    if any(w in s for w in ("ITEMS", "QTY", "QUANTITY", "POINTS", "GALLON", "LITRE", "LITER", "ARTIKEL")):
+    if any(
+        w in s
+        for w in ("ITEMS", "QTY", "QUANTITY", "POINTS", "GALLON", "LITRE", "LITER", "ARTIKEL", "ROOMCHARGE")
+    ):
         return "item", 0.0
     if (
         "SUBTOTAL" in s
@@ -218,6 +229,7 @@ def kind_of(label: str) -> tuple[str, float]:
         or "ZWISCHENSUMME" in s
         or "SOUSTOTAL" in s
         or words & _NET_WORDS
+        or s.startswith("TOTALHT")
     ):
         return "subtotal", 0.0
     if s.startswith("TOTAL") and ("INCL" in s or "WITH" in s or "TTC" in s):
@@ -240,6 +252,7 @@ def kind_of(label: str) -> tuple[str, float]:
         w in s for w in ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DEBIT", "CREDIT", "CARD", "CHARGE")
     ) or s in (
         "MC",
+        "CB",
         "PURCHASE",
         "SALE",
         "FUELSALE",
@@ -273,16 +286,19 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
     if not parsed and sum(1 for row in rows if _WORDY.search(row.text)) < RECEIPT_ROWS:
         # no amount and hardly any text (a sunset, a face, a sign): not a receipt at all
         return Reading(None, NOT_RECEIPT, reason="no receipt-like text")
-    candidates = [
-        Candidate(v, s * trust(rows[i].score), i, k) for i, k, s, v, _ in parsed if k in ("total", "card")
+    candidates = [  # a total of nothing is no expense: BALANCE 0.00 under a paid folio
+        Candidate(v, s * trust(rows[i].score), i, k)
+        for i, k, s, v, _ in parsed
+        if k in ("total", "card") and v > 0
     ]
     # the bottom-most amount after the subtotal and tax
     last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax")), default=None)
-    if last_sub is not None:
-        for i, kind, _, value, _ in parsed:
-            if i > last_sub and kind in ("item", "total", "card"):
-                candidates.append(Candidate(value, AFTER_TAX * trust(rows[i].score), i, "after_tax"))
-                break
+    if last_sub is not None:  # a labelled total below the tax first; else the first amount there
+        after = [(i, kind, value) for i, kind, _, value, _ in parsed if i > last_sub and value > 0]
+        labelled = [(i, kind, value) for i, kind, value in after if kind in ("total", "card")]
+        plain = [(i, kind, value) for i, kind, value in after if kind == "item"]
+        for i, _, value in (labelled or plain)[:1]:
+            candidates.append(Candidate(value, AFTER_TAX * trust(rows[i].score), i, "after_tax"))
     subtotal = next((v for i, k, _, v, _ in reversed(parsed) if k == "subtotal"), None)
     taxes = sum(v for _, k, _, v, _ in parsed if k == "tax")
     tips = [(i, v) for i, k, _, v, _ in parsed if k == "tip"]
@@ -331,12 +347,51 @@ def _currency(
     return distinct.pop() if len(distinct) == 1 else None
 
 
+# -- which receipt it is ----------------------------------------------------------------------------
+
+_NUMERIC_DATE = re.compile(
+    r"(?<![\d.,])(?:(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{1,2})[-/.](\d{2,4}))(?![\d.,]?\d)"
+)
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_NAMED_DATE = re.compile(
+    rf"\b(?:(\d{{1,2}})\s?({_MONTHS})[A-Z]*\.?,?\s?(\d{{2,4}})|({_MONTHS})[A-Z]*\.?\s?(\d{{1,2}}),?\s?(\d{{2,4}}))\b"
+)
+_TIME = re.compile(r"(?<![\d.,:])([01]?\d|2[0-3]):([0-5]\d)(?![\d.,])")
+MERCHANT_ROWS = 3  # the merchant's name is printed in the first few rows
+
+
+def _date_in(text: str) -> str | None:
+    upper = text.upper()
+    match = _NUMERIC_DATE.search(upper) or _NAMED_DATE.search(upper)
+    return "-".join(part for part in match.groups() if part) if match else None
+
+
+def identity_of(rows: Sequence[Row]) -> str | None:
+    """`MERCHANT|date|time` of a receipt as printed (the first rows' name, squashed; the first
+    date; the first time, if any), or None without a merchant and a date. Two photos of one
+    receipt read the same; two receipts alike in merchant, total and date are a repeat too
+    (issue 26: same merchant, total and date), told apart by the time when it is printed."""
+    merchant = None
+    for row in rows[:MERCHANT_ROWS]:
+        name = _squash(row.text)
+        if len(name) >= 4 and not amounts_of(row.text, 2) and _date_in(row.text) is None:
+            merchant = name[:24]
+            break
+    date = next((d for d in (_date_in(row.text) for row in rows) if d), None)
+    if merchant is None or date is None:
+        return None
+    clock = next((m for m in (_TIME.search(row.text) for row in rows) if m), None)
+    return f"{merchant}|{date}|{f'{int(clock[1]):02d}:{clock[2]}' if clock else ''}"
+
+
 def total_of_boxes(boxes: Sequence[Box], exponent: int = 2) -> Reading:
-    return find_total(rows_of(boxes), exponent)
+    rows = rows_of(boxes)
+    return dataclasses.replace(find_total(rows, exponent), identity=identity_of(rows))
 
 
 def total_of_text(text: str, exponent: int = 2) -> Reading:
-    return find_total(rows_of_text(text.splitlines()), exponent)
+    rows = rows_of_text(text.splitlines())
+    return dataclasses.replace(find_total(rows, exponent), identity=identity_of(rows))
 
 
 __all__ = [
@@ -347,6 +402,7 @@ __all__ = [
     "Row",
     "amounts_of",
     "find_total",
+    "identity_of",
     "kind_of",
     "rows_of",
     "rows_of_text",

@@ -10,8 +10,10 @@ from bot.features.ocr.total import (
     NOT_RECEIPT,
     Box,
     amounts_of,
+    identity_of,
     kind_of,
     rows_of,
+    rows_of_text,
     total_of_boxes,
     total_of_text,
     trust,
@@ -216,11 +218,13 @@ def test_comma_decimals_and_thousands() -> None:
         "DATE 11.24.2026",  # a date with dots is no 11.24
         "24.11.26 14:32",
         "TEL 555.123.4567",
+        "2026/11/16 12:45",
+        "11/24/2026 14:32",
     ],
 )
 def test_numbers_that_are_not_money(row: str) -> None:
     assert amounts_of(row, 2) == []
-    assert amounts_of(row, 0) == [] or "4421" not in row  # in yen too, a card's last 4 is no amount
+    assert amounts_of(row, 0) == []  # in yen too, where a whole number may be money
 
 
 def test_a_card_number_is_never_a_total_even_in_yen() -> None:
@@ -238,3 +242,40 @@ def test_words_that_only_look_like_kinds() -> None:
     assert kind_of("NET A PAYER") == ("total", 12.0)
     assert kind_of("BAR")[0] == "tender"
     assert kind_of("AMOUNT PAID") == ("total", 10.0)
+
+
+FOLIO = """PARK INN
+FOLI0 77719
+R00M 129 ARRIVAL 11/14/26
+11/20 R00M CHARGE 192.88
+11/21 ROOM CHARGE 192.88
+OCCUPANCY TAX 46.29
+RESORT FEE 15.00
+TOTAL CHARGES 447.05
+VISA ****1336 -447.05
+BALANCE 0.00"""
+
+
+def test_a_hotel_folio() -> None:
+    """ROOM CHARGE (OCR's zeros in it too) is a night, not a card charge; the fee after the tax
+    is no rival to the TOTAL below it; the zero balance after the payment is no total."""
+    reading = total_of_text(FOLIO)
+    assert (reading.status, reading.minor) == ("ok", 44705), reading
+    assert kind_of("R00M CHARGE")[0] == "item"
+    assert total_of_text("SHOP\nSUBTOTAL 10.00\nTAX 0.80\nBALANCE 0.00\nTHANKS").minor is None
+
+
+def test_which_receipt_it_is() -> None:
+    """The merchant (the first rows' name), the first date and the first time, as printed."""
+    assert identity_of(rows_of_text(["FRESH MART", "123 MAIN ST", "11/24/2026 14:32", "TOTAL 3.49"])) == (
+        "FRESHMART|11-24-2026|14:32"
+    )
+    assert identity_of(rows_of_text(["CAFE DE LA GARE", "Le 24 NOV. 2026 12h30", "TOTAL 3,49"])) == (
+        "CAFEDELAGARE|24-NOV-2026|"
+    )
+    assert identity_of(rows_of_text(["RAMEN YOKOCHO", "2026/11/16 12:45", "TOTAL ¥1,496"])) == (
+        "RAMENYOKOCHO|2026-11-16|12:45"
+    )
+    assert identity_of(rows_of_text(["SHOP", "TOTAL 3.49"])) is None  # no date: no telling
+    assert identity_of(rows_of_text(["11/24/2026", "$3.49", "TOTAL 3.49"])) is None  # no merchant
+    assert total_of_text("FRESH MART\n11/24/26\nTOTAL 3.49").identity == "FRESHMART|11-24-26|"
