@@ -23,6 +23,7 @@ from bot.features.ledger import book, reminders
 from bot.features.ledger.intake import saved_replies
 from bot.features.ledger.money import currency_or_default as currency_of
 from bot.features.ledger.split import Payment
+from bot.features.ocr.total import NOT_RECEIPT
 from bot.features.receipts import media
 from bot.features.x import accounts as xaccount
 from bot.gateway.links import LinkSigner, gallery_link, statement_link
@@ -97,6 +98,21 @@ def _saved(count: int, kind: str = "counted") -> list[str]:
         return ReceiptAmount(str(i), "r", 1, "MM", i, amount, code, None, 0.0)
 
     return saved_replies(ROOM, [receipt(i) for i in range(count)], _book([]), 1)
+
+
+def _odd(count: int, kind: str) -> list[str]:
+    """Photos that are not counted: repeats of an earlier receipt (`repeat`, with the longest
+    amount and a two-digit day) or pictures that are no receipt (`other`); `both` alternates."""
+    twin = ReceiptAmount("t", "r", 1, "MM", 0, BIG, "USD", "ok", 1_795_000_000.0)  # Nov 19
+
+    def receipt(i: int) -> ReceiptAmount:
+        repeat = kind == "repeat" or (kind == "both" and i % 2 == 0)
+        return ReceiptAmount(
+            str(i), "r", 1, "MM", i, None, None, "duplicate" if repeat else NOT_RECEIPT, 0.0,
+            duplicate_of="t" if repeat else None,
+        )  # fmt: skip
+
+    return saved_replies(ROOM, [receipt(i) for i in range(count)], _book([]), 1, {"t": twin})
 
 
 def _photos(heads: list[str], failures: list[tuple[int, str]]) -> str:
@@ -202,6 +218,12 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         for n in (1, 2, MAX_ITEMS)
         for kind in ("counted", "missing", "foreign", "mixed")
     ],
+    *[
+        (f"not counted {n} ({kind})", lambda n=n, kind=kind: _photos(_odd(n, kind), []))  # type: ignore[misc]
+        for n in (1, 2, MAX_ITEMS)
+        for kind in ("repeat", "other", "both")
+    ],
+    ("not counted and refused", lambda: _photos(_odd(MAX_ITEMS - 1, "both"), [(10, media.BROKEN)])),
     (
         "saved mixed and refused",
         lambda: _photos(_saved(MAX_ITEMS - 1, "mixed"), [(10, media.BROKEN)]),
