@@ -311,41 +311,45 @@ def france(rng: random.Random) -> Receipt:
     return Receipt("euro comma", lines, ttc)
 
 
-def germany(rng: random.Random) -> Receipt:
-    """SUMME with the tax inside it (MWST), paid cash (BAR) with change (RUCKGELD)."""
-    items, total = _items(rng, ["BROT", "BREZEL", "KAFFEE", "KUCHEN", "SEMMEL", "MILCH"], rng.randint(2, 5))
-    mwst = total * 7 // 107
+def _paid_cash(
+    rng: random.Random,
+    layout: str,
+    head: list[str],
+    names: list[str],
+    labels: tuple[str, str, str, str],
+    tax_percent: int,
+) -> Receipt:
+    """A comma-decimal receipt paid cash: its total with the tax inside it, the cash handed over
+    and the change; `labels` name the total, the tax, the cash and the change."""
+    items, total = _items(rng, names, rng.randint(2, 5))
+    tax = total * tax_percent // (100 + tax_percent)
     cash = (total // 1000 + 1) * 1000
-    lines: list[Line] = [
-        ("BAECKEREI MUELLER", ""),
+    total_label, tax_label, cash_label, change_label = labels
+    lines: list[Line] = [(line, "") for line in head]
+    lines += [
         ("", ""),
         *[(label, money_eu(int(amount.replace(".", "")))) for label, amount in items],
         ("", ""),
-        ("SUMME EUR", money_eu(total)),
-        ("MWST 7%", money_eu(mwst)),
-        ("BAR", money_eu(cash)),
-        ("RUECKGELD", money_eu(cash - total)),
+        (total_label, money_eu(total)),
+        (tax_label, money_eu(tax)),
+        (cash_label, money_eu(cash)),
+        (change_label, money_eu(cash - total)),
     ]
-    return Receipt("euro summe", lines, total)
+    return Receipt(layout, lines, total)
+
+
+def germany(rng: random.Random) -> Receipt:
+    """SUMME with the tax inside it (MWST), paid cash (BAR) with change (RUECKGELD)."""
+    names = ["BROT", "BREZEL", "KAFFEE", "KUCHEN", "SEMMEL", "MILCH"]
+    labels = ("SUMME EUR", "MWST 7%", "BAR", "RUECKGELD")
+    return _paid_cash(rng, "euro summe", ["BAECKEREI MUELLER"], names, labels, 7)
 
 
 def italy(rng: random.Random) -> Receipt:
     """TOTALE, IVA inside it, CONTANTI and RESTO."""
-    items, total = _items(rng, ["PIZZA", "ACQUA", "BIRRA", "PASTA", "CAFFE", "DOLCE"], rng.randint(2, 5))
-    iva = total * 10 // 110
-    cash = (total // 1000 + 1) * 1000
-    lines: list[Line] = [
-        ("TRATTORIA DA MARIO", ""),
-        ("P.IVA 01234567890", ""),
-        ("", ""),
-        *[(label, money_eu(int(amount.replace(".", "")))) for label, amount in items],
-        ("", ""),
-        ("TOTALE EURO", money_eu(total)),
-        ("DI CUI IVA", money_eu(iva)),
-        ("CONTANTI", money_eu(cash)),
-        ("RESTO", money_eu(cash - total)),
-    ]
-    return Receipt("euro totale", lines, total)
+    names = ["PIZZA", "ACQUA", "BIRRA", "PASTA", "CAFFE", "DOLCE"]
+    labels = ("TOTALE EURO", "DI CUI IVA", "CONTANTI", "RESTO")
+    return _paid_cash(rng, "euro totale", ["TRATTORIA DA MARIO", "P.IVA 01234567890"], names, labels, 10)
 
 
 def britain(rng: random.Random) -> Receipt:

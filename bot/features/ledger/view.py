@@ -38,17 +38,13 @@ class LedgerView:
 STATUSES = ("counted", "needs an amount", "taken out", "duplicate", "not a receipt", "other currency")
 
 
-def _note(r: Any) -> str:
-    """What the gallery says of a receipt that is not counted, or still needs an amount."""
-    if r.amount_minor is None and r.duplicate_of is not None:
-        return "not counted: it repeats an earlier receipt"
-    if r.amount_minor is None and r.ocr_status == NOT_RECEIPT:
-        return "not counted: it doesn't look like a receipt"
-    if r.amount_minor is None:
-        return "needs an amount: \\AMOUNT 12.34"
-    if r.amount_minor == 0:
-        return "taken out with \\AMOUNT 0"
-    return ""
+# what the gallery says of each (an other-currency receipt shows "(not counted)" by its amount)
+NOTES = {
+    "duplicate": "not counted: it repeats an earlier receipt",
+    "not a receipt": "not counted: it doesn't look like a receipt",
+    "needs an amount": "needs an amount: \\AMOUNT 12.34",
+    "taken out": "taken out with \\AMOUNT 0",
+}
 
 
 def _status(r: Any, room_currency: str) -> str:
@@ -104,14 +100,15 @@ async def ledger_view(
                 paid_by = None
             else:  # someone who has left and has nothing on the books: the number the receipt recorded
                 paid_by = book.names.get(payer) or r.uploader_phone_masked
+            status = _status(r, cur.code)
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
             lines[str(r.id)] = ReceiptLine(
                 amount=amount,
                 paid_by=paid_by or book.name(None),
                 split=split,
-                note=_note(r),
-                status=_status(r, cur.code),
+                note=NOTES.get(status, ""),
+                status=status,
             )
     settle = [
         f"{book.name(p.payer)} pays {book.name(p.payee)} {cur.format(p.amount)}" for p in book.settlement

@@ -41,8 +41,9 @@ from bot.features.receipts.gallery import FORMER_MEMBER, denied, link_verdict
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
-from bot.gateway.links import STATEMENT_SECONDS, signer_of, statement_query
+from bot.gateway.links import STATEMENT_SECONDS, LinkSigner, signer_of, statement_query
 from storage import ledger
+from storage.media import MediaStore
 from storage.schema import payments, receipts
 
 log = get_logger(__name__)
@@ -280,10 +281,22 @@ def zip_name(n: int, entry: Entry) -> str:
     return f"{stamp}_{n:03d}_{who}.{extension}"
 
 
-async def _checked(request: web.Request, fmt: str) -> tuple[str, int, int, web.Response | None]:
+@dataclass(frozen=True)
+class Opened:
+    """A statement whose link checked out, with what its routes need to serve it."""
+
+    room_id: str
+    statement: Statement
+    signer: LinkSigner
+    store: MediaStore
+
+
+async def _opened(request: web.Request, fmt: str) -> Opened | web.Response:
+    """The statement a signed link of form `fmt` names, or the page that refuses it (403 for a
+    link expired or altered, 404 for a room gone); a month that is none is 404 at once."""
     runtime = request.app[GATE]
-    signer = signer_of(runtime.deps)
-    if signer is None or media.store_of(runtime.deps) is None:
+    signer, store = signer_of(runtime.deps), media.store_of(runtime.deps)
+    if signer is None or store is None:
         raise web.HTTPServiceUnavailable(text="statements are not running")
     room_id, month_text = request.match_info["room_id"], request.match_info["month"]
     ym = month_of(month_text)
@@ -292,28 +305,20 @@ async def _checked(request: web.Request, fmt: str) -> tuple[str, int, int, web.R
     verdict = link_verdict(request, signer, "statement", f"{room_id}/{month_text}/{fmt}", STATEMENT_SECONDS)
     if verdict != "ok":
         log.info("statement.denied", verdict=verdict, form=fmt)
-        return room_id, *ym, denied(verdict, "statement")
-    return room_id, *ym, None
-
-
-def _gone() -> web.Response:
-    return pages.message("Room not found", "This room does not exist any more.", status=404)
+        return denied(verdict, "statement")
+    statement = await load(request, room_id, *ym)
+    if statement is None:
+        return pages.message("Room not found", "This room does not exist any more.", status=404)
+    return Opened(room_id, statement, signer, store)
 
 
 async def page(request: web.Request) -> web.Response:
-    room_id, year, month, refused = await _checked(request, "html")
-    if refused is not None:
-        return refused
-    statement = await load(request, room_id, year, month)
-    if statement is None:
-        return _gone()
-    runtime = request.app[GATE]
-    signer = signer_of(runtime.deps)
-    store = media.store_of(runtime.deps)
-    assert signer is not None
-    assert store is not None
+    opened = await _opened(request, "html")
+    if isinstance(opened, web.Response):
+        return opened
+    statement, signer, room_id = opened.statement, opened.signer, opened.room_id
     exp = int(request.query["exp"])
-    urls = await asyncio.gather(*(store.url(e.object_key) for e in statement.receipts))
+    urls = await asyncio.gather(*(opened.store.url(e.object_key) for e in statement.receipts))
     log.info("statement.viewed", room_id=room_id, month=statement.month, receipts=len(statement.receipts))
     return pages.render(
         "statement.html",
@@ -327,13 +332,11 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def csv_download(request: web.Request) -> web.Response:
-    room_id, year, month, refused = await _checked(request, "csv")
-    if refused is not None:
-        return refused
-    statement = await load(request, room_id, year, month)
-    if statement is None:
-        return _gone()
-    log.info("statement.csv", room_id=room_id, month=statement.month)
+    opened = await _opened(request, "csv")
+    if isinstance(opened, web.Response):
+        return opened
+    statement = opened.statement
+    log.info("statement.csv", room_id=opened.room_id, month=statement.month)
     return web.Response(
         body=csv_text(statement).encode("utf-8-sig"),  # the BOM: spreadsheets then read UTF-8
         content_type="text/csv",
@@ -346,14 +349,10 @@ async def csv_download(request: web.Request) -> web.Response:
 
 
 async def zip_download(request: web.Request) -> web.StreamResponse:
-    room_id, year, month, refused = await _checked(request, "zip")
-    if refused is not None:
-        return refused
-    statement = await load(request, room_id, year, month)
-    if statement is None:
-        return _gone()
-    store = media.store_of(request.app[GATE].deps)
-    assert store is not None
+    opened = await _opened(request, "zip")
+    if isinstance(opened, web.Response):
+        return opened
+    statement, store, room_id = opened.statement, opened.store, opened.room_id
     response = web.StreamResponse(
         headers={
             **pages.BASE_HEADERS,
