@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.channel import address_of
+from bot.core.channel import channel_of
 from storage.db import Database, insert_ignore
 from storage.lean import Query, Writer
 from storage.queue import ClaimQueue
@@ -31,10 +32,10 @@ class NewMessage:
     received_at: float
     sender_name: str | None = None  # the name the channel gives the sender (Telegram's first name)
 
-    @property
+    @functools.cached_property
     def channel(self) -> str:
         """The channel of its sender's address (sms, whatsapp, telegram)."""
-        return address_of(self.from_phone).channel
+        return channel_of(self.from_phone)
 
     def row(self) -> dict[str, object]:
         """Column values in `_ROW_COLUMNS` order."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.channel import address_of
+from bot.core.channel import channel_of
 from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimQueue
@@ -60,7 +60,7 @@ async def enqueue(
             next_attempt_at=0,
             created_at=now,
             kind=kind,
-            channel=address_of(to).channel,
+            channel=channel_of(to),
         )
     )
     return result.rowcount == 1
@@ -93,7 +93,7 @@ class NewReply:
             "next_attempt_at": self.not_before,
             "created_at": self.now,
             "kind": self.kind,
-            "channel": address_of(self.to).channel,
+            "channel": channel_of(self.to),
         }
 
 

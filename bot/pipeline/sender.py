@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from bot.core.channel import SendError, Sent, TemplateTransport, Transport, address_of, window_of
+from bot.core.channel import SendError, Sent, TemplateTransport, Transport, channel_of, window_of
 from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import Deps
 from bot.core.logs import get_logger, mask_address
@@ -50,9 +51,9 @@ class Send:
     kind: str | None = None  # what it is (storage.outbox.enqueue): a notice, or an answer
     template_only: bool = False  # outside the channel's window for free text: a template or nothing
 
-    @property
+    @functools.cached_property
     def channel(self) -> str:
-        return address_of(self.to).channel
+        return channel_of(self.to)
 
 
 @dataclass(frozen=True)

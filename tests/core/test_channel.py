@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.channel import SMS, Address, MediaLimits, SendError, fits_160
+from bot.core.channel import SMS, Address, MediaLimits, SendError, address_of, channel_of, fits_160
 
 
 def test_an_address_is_a_channel_and_an_id() -> None:
@@ -13,6 +13,13 @@ def test_an_address_is_a_channel_and_an_id() -> None:
     assert alice == Address("sms", "+15550001111")
     assert alice != Address("whatsapp", "+15550001111")
     assert len({alice, Address(SMS, "+15550001111")}) == 1
+
+
+@pytest.mark.parametrize(
+    "key", ["+15550001111", "whatsapp:+15550001111", "telegram:42", "telegraph:42", ":x", ""]
+)
+def test_the_channel_of_a_key_is_its_addresss(key: str) -> None:
+    assert channel_of(key) == address_of(key).channel
 
 
 @pytest.mark.parametrize(

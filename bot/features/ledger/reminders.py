@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as phone_zones
 
-from bot.core.channel import TELEGRAM, FitsOne, address_of
+from bot.core.channel import TELEGRAM, FitsOne, address_of, channel_of
 from bot.core.deps import Deps, Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
@@ -130,7 +130,7 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
             held = replyguard.held_until(guard.get(phone, []))
             if phone in opted_out or (held is not None and held > now):
                 continue
-            text = reminder_text(room.name, book, uid, fits=deps.services.fits(address_of(phone).channel))
+            text = reminder_text(room.name, book, uid, fits=deps.services.fits(channel_of(phone)))
             if text is None:
                 continue
             queued += await outbox.enqueue(
