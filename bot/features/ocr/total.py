@@ -349,8 +349,10 @@ def _currency(
 
 # -- which receipt it is ----------------------------------------------------------------------------
 
+# a year of four digits is 19xx or 20xx, so a time glued to it by OCR (`11/24/202614:32`) stays apart
 _NUMERIC_DATE = re.compile(
-    r"(?<![\d.,])(?:(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{1,2})[-/.](\d{2,4}))(?![\d.,]?\d)"
+    r"(?<![\d.,])(?:((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.,]?\d)"
+    r"|(\d{1,2})[-/.](\d{1,2})[-/.]((?:19|20)\d{2}|\d{2}(?![\d.,]?\d)))"
 )
 _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
 _NAMED_DATE = re.compile(
@@ -360,10 +362,15 @@ _TIME = re.compile(r"(?<![\d.,:])([01]?\d|2[0-3]):([0-5]\d)(?![\d.,])")
 MERCHANT_ROWS = 3  # the merchant's name is printed in the first few rows
 
 
-def _date_in(text: str) -> str | None:
+def _date_in(text: str) -> tuple[str, str] | None:
+    """(the date's parts joined by -, the text without it) of the first date in `text`."""
     upper = text.upper()
     match = _NUMERIC_DATE.search(upper) or _NAMED_DATE.search(upper)
-    return "-".join(part for part in match.groups() if part) if match else None
+    if match is None:
+        return None
+    return "-".join(part for part in match.groups() if part), upper[: match.start()] + " " + upper[
+        match.end() :
+    ]
 
 
 def identity_of(rows: Sequence[Row]) -> str | None:
@@ -377,10 +384,12 @@ def identity_of(rows: Sequence[Row]) -> str | None:
         if len(name) >= 4 and not amounts_of(row.text, 2) and _date_in(row.text) is None:
             merchant = name[:24]
             break
-    date = next((d for d in (_date_in(row.text) for row in rows) if d), None)
-    if merchant is None or date is None:
+    dated = next((d for d in (_date_in(row.text) for row in rows) if d), None)
+    if merchant is None or dated is None:
         return None
-    clock = next((m for m in (_TIME.search(row.text) for row in rows) if m), None)
+    date, rest = dated
+    # the time: on the date's row first (read apart from the date), else on any row
+    clock = next((m for m in (_TIME.search(text) for text in (rest, *(r.text for r in rows))) if m), None)
     return f"{merchant}|{date}|{f'{int(clock[1]):02d}:{clock[2]}' if clock else ''}"
 
 

@@ -276,6 +276,10 @@ def test_which_receipt_it_is() -> None:
     assert identity_of(rows_of_text(["RAMEN YOKOCHO", "2026/11/16 12:45", "TOTAL ¥1,496"])) == (
         "RAMENYOKOCHO|2026-11-16|12:45"
     )
+    # OCR drops the space between a date and a time
+    assert identity_of(rows_of_text(["FRESHMART", "11/24/202614:32", "TOTAL 7.00"])) == (
+        "FRESHMART|11-24-2026|14:32"
+    )
     assert identity_of(rows_of_text(["SHOP", "TOTAL 3.49"])) is None  # no date: no telling
     assert identity_of(rows_of_text(["11/24/2026", "$3.49", "TOTAL 3.49"])) is None  # no merchant
     assert total_of_text("FRESH MART\n11/24/26\nTOTAL 3.49").identity == "FRESHMART|11-24-26|"
