@@ -14,7 +14,6 @@ PACKAGES = ("bot", "handlers", "storage", "scheduler")
 UNTESTED: frozenset[str] = frozenset(
     {
         "bot/app/channels.py",
-        "bot/app/cli.py",
         "bot/app/features.py",
         "bot/app/runtime.py",
         "bot/app/serve.py",

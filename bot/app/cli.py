@@ -1,4 +1,5 @@
-"""`textwire serve | chat | keys generate | keys rotate | migrate | backup` (also `python -m bot ...`)."""
+"""`textwire serve | chat | keys generate | keys rotate | migrate [--check] | backup | telegram`, and
+`textwire --version` (also `python -m bot ...`)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,24 @@ def _log() -> FilteringBoundLogger:
     return get_logger(__name__)
 
 
+class _Version(argparse.Action):
+    """`--version`: the release and the schema revision it migrates to (what a deploy script
+    compares with `textwire migrate --check`). The revision is looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and its schema revision")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from bot import __version__
+        from storage.db import head_revision
+
+        print(f"textwire {__version__} (schema {head_revision()})")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textwire", description="SMS bot and gateway worker.")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="web server + worker + sender + scheduler in one process")
     serve.add_argument(
@@ -56,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("action", choices=["generate", "rotate"])
     keys.add_argument("--config")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 0 when the schema is current, 1 when it is behind (run migrate), "
+        "2 when the database cannot be reached or a newer textwire migrated it",
+    )
     migrate.add_argument("--config")
     backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
     backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
@@ -83,6 +106,36 @@ def serve(config: Config) -> int:
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve_async(config))
     return 0
+
+
+async def _migrate_check(config: Config) -> int:
+    """`migrate --check`: 0 current, 1 behind, 2 unreachable or ahead of this code; one line."""
+    from bot.app.startup import open_db
+    from bot.core.dburl import mask_url
+    from storage.db import head_revision, known_revisions, sqlite_path
+
+    url, wanted = config.database.url, head_revision()
+    path = sqlite_path(url)
+    if path is not None and not path.exists():  # asked, not made: a check creates nothing
+        print(f"database {mask_url(url)} does not exist yet: run `textwire migrate` (needs {wanted})")
+        return 1
+    db = await open_db(url, migrate=False)  # unreachable: a StartupError, exit 2
+    try:
+        current = await db.revision()
+    finally:
+        await db.close()
+    if current == wanted:
+        print(f"database at revision {current}: current")
+        return 0
+    if current is None or current in known_revisions():
+        print(
+            f"database at revision {current or 'none'}, this version needs {wanted}: run `textwire migrate`"
+        )
+        return 1
+    print(
+        f"database at revision {current}, which this version ({wanted}) does not know: a newer textwire migrated it"
+    )
+    return 2
 
 
 async def _migrate(config: Config) -> int:
@@ -170,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from storage.crypto import CipherError, KeyMismatch
 
     try:
+        if args.command == "migrate" and args.check:  # changes nothing, not even a folder
+            return asyncio.run(_migrate_check(config))
         if args.command in ("migrate", "keys"):  # serve checks them in its start-up
             from bot.app.startup import check_folders
 

@@ -1,0 +1,22 @@
+"""The release: `bot.__version__`, which pyproject.toml reads and `textwire --version` prints."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+from bot import __version__
+from storage.db import head_revision
+from tests import ROOT
+from tests.app.test_backup import run_cli
+
+
+def test_the_version_names_the_release_and_its_schema(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"textwire {__version__} (schema {head_revision()})"
+    assert importlib.metadata.version("textwire") == __version__  # pyproject reads bot.__version__
+
+
+def test_the_changelog_has_this_release() -> None:
+    assert f"## {__version__} " in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
