@@ -390,6 +390,9 @@ receipts = sa.Table(
     sa.Column("phash", sa.String(64)),
     sa.Column("duplicate_of", sa.String(36)),
     sa.Column("identity", sa.String(120)),  # MERCHANT|date|time as OCR read it (a repeat's tell)
+    # migration 0025: the photo is gone from the store ("request": the uploader's; "retention")
+    sa.Column("photo_deleted_at", sa.Float),
+    sa.Column("photo_deleted_why", sa.String(16)),
     sa.UniqueConstraint("message_sid", "media_index"),
     sa.Index("ix_receipts_room_created", "room_id", "created_at"),
 )

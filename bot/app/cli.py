@@ -1,12 +1,15 @@
-"""`textwire serve | chat | keys generate | keys rotate | migrate [--check] | backup | telegram`, and
+"""`textwire serve | chat | keys generate | keys rotate | migrate [--check] | backup | telegram |
+person export|delete`, and
 `textwire --version` (also `python -m bot ...`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
@@ -80,6 +83,17 @@ def _parser() -> argparse.ArgumentParser:
         "2 when the database cannot be reached or a newer textwire migrated it",
     )
     migrate.add_argument("--config")
+    person = sub.add_parser("person", help="what is kept about a person, or forget them")
+    person.add_argument("action", choices=["export", "delete"])
+    person.add_argument(
+        "address", help="any of their addresses: +15550001111, whatsapp:+1..., telegram:<chat id>"
+    )
+    person.add_argument(
+        "--receipts",
+        action="store_true",
+        help="delete: their receipt photos too (the receipts stay in the ledgers)",
+    )
+    person.add_argument("--config")
     backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
     backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
     backup.add_argument("--config")
@@ -192,6 +206,21 @@ async def _telegram(action: str, config: Config) -> int:
     return 0
 
 
+def _or_exit_2(work: Coroutine[Any, Any, int]) -> int:
+    """Run a one-shot command: a start-up problem (the database, the store) is one line, exit 2."""
+    from bot.core.errors import StartupError
+    from storage.media import StoreUnavailable
+
+    try:
+        return asyncio.run(work)
+    except (StartupError, StoreUnavailable) as exc:
+        print(f"textwire: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `| head`: the reader left; say nothing more on that pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keys" and args.action == "generate":
@@ -214,6 +243,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "telegram":
         configure_logging("warning", "console", sys.stderr)
         return asyncio.run(_telegram(args.action, config))
+    if args.command == "person":  # stdout: the JSON, for scripts; warnings to stderr
+        import time
+
+        from bot.app import person
+
+        configure_logging(config.log.level, "json", sys.stderr)  # an audit line for each
+        if args.action == "export":
+            return _or_exit_2(person.export(config, args.address, time.time()))
+        return _or_exit_2(person.delete(config, args.address, args.receipts, time.time()))
     if args.command == "backup":  # stdout: its one line, for scripts; warnings to stderr
         configure_logging("warning", "console", sys.stderr)
         return asyncio.run(_backup(args.path, config))

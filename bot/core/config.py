@@ -86,6 +86,7 @@ class MediaConfig:
     decode_concurrency: int = 2
     ocr: bool = True  # read receipt totals (bot/ocr); off: amounts come from captions and \AMOUNT
     ocr_concurrency: int = 1
+    retention_days: int = 0  # receipt photos older than this are deleted from the store; 0: kept
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,8 @@ def _validate(config: Config) -> None:
     ):
         if getattr(getattr(config, section), key) < 1:
             raise ConfigError(f"{section}.{key}: must be at least 1")
+    if config.media.retention_days < 0:
+        raise ConfigError("media.retention_days: 0 keeps receipt photos; else a number of days")
     if config.twilio.auth_token and not (config.twilio.from_number or config.twilio.messaging_service_sid):
         raise ConfigError("twilio.from_number: set it or twilio.messaging_service_sid to send replies")
     if config.twilio.auth_token and not config.twilio.account_sid:

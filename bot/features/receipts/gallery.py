@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -32,7 +33,7 @@ from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
 from bot.gateway.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
-from storage.media import KEY_PATTERN, LocalMediaStore
+from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore
 from storage.schema import receipts, rooms
 
 log = get_logger(__name__)
@@ -60,6 +61,19 @@ class Item:
     amount: str = ""  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
     split: str = ""  # the shares of a receipt `\\SPLIT` reshaped
     note: str = ""  # not counted (why), or needs an amount
+    deleted: str = ""  # the photo is gone from the store, and why (then `url` is "")
+
+
+# why a receipt's photo is gone (receipts.photo_deleted_why; the receipt stays in the ledger)
+DELETED = {
+    "request": "photo deleted at the uploader's request",
+    "retention": "photo deleted: older than this service keeps photos",
+}
+
+
+async def photo_url(store: MediaStore, row: Any) -> str:
+    """A presigned URL of the receipt's photo, or "" when the photo was deleted."""
+    return "" if row.photo_deleted_at is not None else await store.url(row.object_key)
 
 
 def denied(verdict: str, what: str) -> web.Response:
@@ -114,7 +128,7 @@ async def gallery(request: web.Request) -> web.Response:
         ledger = await ledger_view(conn, room_id, [str(r.id) for r in rows]) if room is not None else None
     if room is None or ledger is None:
         return pages.message("Room not found", "This room does not exist any more.", status=404)
-    urls = await asyncio.gather(*(store.url(r.object_key) for r in rows))
+    urls = await asyncio.gather(*(photo_url(store, r) for r in rows))
     items = []
     for row, url in zip(rows, urls, strict=True):
         line = ledger.receipts.get(str(row.id))
@@ -134,6 +148,7 @@ async def gallery(request: web.Request) -> web.Response:
                 amount=line.amount if line is not None else "",
                 split=line.split if line is not None else "",
                 note=line.note if line is not None else "",
+                deleted=DELETED.get(row.photo_deleted_why or "", "") if row.photo_deleted_at else "",
             )
         )
     log.info("gallery.viewed", room_id=room_id, receipts=len(items))
@@ -196,4 +211,13 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
 
 FEATURE = Feature(name="gallery", add_routes=add_routes, lifespan=lifespan)
 
-__all__ = ["FEATURE", "add_routes", "denied", "gallery", "link_verdict", "local_media"]
+__all__ = [
+    "DELETED",
+    "FEATURE",
+    "add_routes",
+    "denied",
+    "gallery",
+    "link_verdict",
+    "local_media",
+    "photo_url",
+]

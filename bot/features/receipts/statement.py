@@ -37,7 +37,7 @@ from bot.features.ledger.money import currency
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
-from bot.features.receipts.gallery import FORMER_MEMBER, denied, link_verdict
+from bot.features.receipts.gallery import DELETED, FORMER_MEMBER, denied, link_verdict
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
@@ -111,6 +111,7 @@ class Entry:
     caption: str
     object_key: str
     content_type: str
+    deleted: str = ""  # the photo is gone from the store, and why
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 caption=r.caption or "",
                 object_key=r.object_key,
                 content_type=r.content_type,
+                deleted=DELETED.get(r.photo_deleted_why or "", "") if r.photo_deleted_at else "",
             )
         )
     book = view.book
@@ -312,13 +314,17 @@ async def _opened(request: web.Request, fmt: str) -> Opened | web.Response:
     return Opened(room_id, statement, signer, store)
 
 
+async def _url(store: MediaStore, entry: Entry) -> str:
+    return "" if entry.deleted else await store.url(entry.object_key)
+
+
 async def page(request: web.Request) -> web.Response:
     opened = await _opened(request, "html")
     if isinstance(opened, web.Response):
         return opened
     statement, signer, room_id = opened.statement, opened.signer, opened.room_id
     exp = int(request.query["exp"])
-    urls = await asyncio.gather(*(opened.store.url(e.object_key) for e in statement.receipts))
+    urls = await asyncio.gather(*(_url(opened.store, e) for e in statement.receipts))
     log.info("statement.viewed", room_id=room_id, month=statement.month, receipts=len(statement.receipts))
     return pages.render(
         "statement.html",
@@ -366,6 +372,9 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for n, entry in enumerate(statement.receipts, 1):
             name = zip_name(n, entry)
+            if entry.deleted:
+                missing.append(f"{name} ({entry.deleted})")
+                continue
             try:
                 data = await store.get(entry.object_key)
             except Exception as exc:  # a file the store cannot give is listed, the rest still come

@@ -1,0 +1,146 @@
+"""`textwire person export ADDRESS` and `textwire person delete ADDRESS [--receipts]` (issue 27):
+an operator answering a person who asks what is kept about them, or to be forgotten.
+
+- export prints, as JSON, every row about the person reached at ADDRESS (any of their addresses):
+  their record and addresses, X account (that tokens exist, never their values), rooms, receipts
+  with their object keys, payments, messages in and out, wrong room passwords.
+- delete does what `\\STOP` does for the whole person (every address): revokes the X grant,
+  hands their place in each ledger to an anonymous former member (debts stay payable), deletes
+  their record; then purges their message history. With `--receipts` their receipt photos are
+  deleted from the store too (S3 or the local folder) and their captions blanked; the receipts
+  stay in the ledgers, and the gallery says the photo was deleted at the uploader's request.
+  An address that had opted out stays opted out: nothing is ever sent there again.
+
+Both change nothing unless the schema is current; an unknown address is exit 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import aiohttp
+from structlog.typing import FilteringBoundLogger
+
+from bot.core.config import Config
+from bot.core.logs import get_logger, mask_address
+from storage import ledger, people, users
+from storage.db import Database
+
+
+def _log() -> FilteringBoundLogger:
+    """Bound when used, after the CLI configured logging (as bot/app/cli.py's)."""
+    return get_logger(__name__)
+
+
+async def _open(config: Config) -> Database:
+    from bot.app.startup import open_db
+
+    return await open_db(config.database.url, migrate=False, check=True)
+
+
+async def export(config: Config, address: str, now: float) -> int:
+    db = await _open(config)
+    try:
+        async with db.tx() as conn:  # one snapshot
+            user_id = await people.person_of(conn, address)
+            data = None if user_id is None else await people.person_data(conn, user_id)
+    finally:
+        await db.close()
+    if data is None:
+        print(f"textwire: no person at {address}")
+        return 1
+    print(
+        json.dumps(
+            {"address": address, "exported_at": now, **data}, indent=2, default=str, ensure_ascii=False
+        )
+    )
+    _log().info("person.exported", address=mask_address(address))
+    return 0
+
+
+async def _revoke_x(config: Config, db: Database, user_id: int) -> bool:
+    """Revoke the person's X grant at X, as `\\STOP` does; False when there was none or X did
+    not take it (the tokens are deleted with the record all the same)."""
+    from bot.features.x.client import XClient, XError
+    from storage import crypto, xaccounts
+
+    if not config.x.client_id:
+        return False
+    row = await xaccounts.load_tokens(db, user_id)
+    if row is None:
+        return False
+    try:
+        keys, _ = crypto.load_keys(config)
+        tokens = crypto.TokenCipher(keys).decrypt(user_id, row.ciphertext)
+        async with aiohttp.ClientSession() as session:
+            client = XClient(session, config.x, f"{config.public_base}/x/callback")
+            await client.revoke(tokens["refresh_token"])
+    except (XError, crypto.CipherError, aiohttp.ClientError) as exc:
+        _log().warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
+        return False
+    return True
+
+
+async def _delete_photos(config: Config, photos: list[people.Photo]) -> list[str]:
+    """Delete the objects; the ids of those gone (a store that fails stops here: exit 2)."""
+    from storage.media import StoreUnavailable, open_store
+
+    gone = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            store = await open_store(config.media, config.s3, stack, lambda key, expires: "")
+            for photo in photos:
+                await store.delete(photo.object_key)
+                gone.append(photo.id)
+    except Exception as exc:  # nothing of the person is deleted: run it again once the store is back
+        raise StoreUnavailable(
+            f"media store: cannot delete a photo ({type(exc).__name__}); nothing was deleted of the "
+            f"person ({len(gone)} photos were): run it again when the store answers"
+        ) from None
+    return gone
+
+
+async def delete(config: Config, address: str, receipts: bool, now: float) -> int:
+    db = await _open(config)
+    try:
+        async with db.read() as conn:
+            user_id = await people.person_of(conn, address)
+            if user_id is None:
+                print(f"textwire: no person at {address}")
+                return 1
+            keys = await people.addresses_of(conn, user_id)
+            opted_out = await users.opted_out_among(conn, keys)
+            photos = await people.photos_of(conn, user_id) if receipts else []
+            phone = keys[0]
+        revoked = await _revoke_x(config, db, user_id)
+        gone = await _delete_photos(config, photos) if photos else []
+        async with db.tx() as conn:
+            await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
+            kept = await ledger.keep_former(conn, user_id, mask_address(phone), now)
+            purged = await people.purge_messages(conn, keys)
+            await users.delete(conn, user_id)  # addresses, memberships, tokens, links cascade
+            for key in sorted(opted_out):  # a carrier's or a person's opt-out outlives them
+                await users.set_opted_out(conn, key, True, now)
+    finally:
+        await db.close()
+    summary: dict[str, Any] = {
+        "deleted": address,
+        "addresses": len(keys),
+        "x_revoked": revoked,
+        "kept_in_ledgers": kept is not None,
+        "messages_in": purged.messages_in,
+        "messages_out": purged.messages_out,
+        "photos_deleted": len(gone),
+    }
+    print(json.dumps(summary))
+    _log().info(
+        "person.deleted",
+        address=mask_address(address),
+        **{k: v for k, v in summary.items() if k != "deleted"},
+    )
+    return 0
+
+
+__all__ = ["delete", "export"]

@@ -1,0 +1,213 @@
+"""A person's data, for the operator (issue 27): everything kept about one person, read in one
+go (`person_data`), their message history purged (`purge_messages`), and receipt photos marked
+deleted (at the person's request, or by `media.retention_days`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.schema import (
+    addresses,
+    inbox,
+    join_failures,
+    link_tokens,
+    memberships,
+    outbox,
+    pair_codes,
+    payments,
+    posts,
+    receipts,
+    reply_log,
+    room_departures,
+    rooms,
+    users,
+    x_tokens,
+)
+
+REQUEST, RETENTION = "request", "retention"  # why a receipt's photo was deleted
+
+
+def _row(row: Any, skip: Sequence[str] = ()) -> dict[str, Any]:
+    return {k: v for k, v in row._mapping.items() if k not in skip}
+
+
+async def person_of(conn: AsyncConnection, address: str) -> int | None:
+    """The person (users.id) reached at `address` (a stored address key)."""
+    found = (
+        await conn.execute(sa.select(addresses.c.user_id).where(addresses.c.address == address))
+    ).scalar()
+    if found is None:  # a person from before addresses, or whose only row is users.phone
+        found = (await conn.execute(sa.select(users.c.id).where(users.c.phone == address))).scalar()
+    return None if found is None else int(found)
+
+
+async def addresses_of(conn: AsyncConnection, user_id: int) -> list[str]:
+    rows = await conn.execute(sa.select(addresses.c.address).where(addresses.c.user_id == user_id))
+    keys = [str(a) for (a,) in rows]
+    phone = (await conn.execute(sa.select(users.c.phone).where(users.c.id == user_id))).scalar()
+    return keys if phone is None or phone in keys else [str(phone), *keys]
+
+
+async def person_data(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
+    """Every row about the person, as plain values. Secrets stay out: of X tokens, link tokens,
+    OAuth sessions and pairing codes only that they exist and when (their values are encrypted or
+    hashed, and no use to anyone reading this)."""
+    person = (await conn.execute(sa.select(users).where(users.c.id == user_id))).one()
+    keys = await addresses_of(conn, user_id)
+
+    async def rows(query: Any, skip: Sequence[str] = ()) -> list[dict[str, Any]]:
+        return [_row(r, skip) for r in await conn.execute(query)]
+
+    token = (
+        await conn.execute(
+            sa.select(x_tokens.c.expires_at, x_tokens.c.updated_at).where(x_tokens.c.user_id == user_id)
+        )
+    ).first()
+    return {
+        "person": _row(person, skip=("name_key",)),
+        "addresses": await rows(
+            sa.select(addresses).where(addresses.c.user_id == user_id).order_by(addresses.c.id)
+        ),
+        "x": {
+            "user_id": person.x_user_id,
+            "handle": person.x_handle,
+            "tokens": None if token is None else {"stored_encrypted": True, **_row(token)},
+            "links": await rows(
+                sa.select(link_tokens.c.created_at, link_tokens.c.expires_at, link_tokens.c.used_at).where(
+                    link_tokens.c.user_id == user_id
+                )
+            ),
+            "posts": await rows(sa.select(posts).where(posts.c.user_id == user_id).order_by(posts.c.id)),
+        },
+        "rooms": await rows(
+            sa.select(rooms.c.id, rooms.c.name, memberships.c.joined_at)
+            .join(memberships, memberships.c.room_id == rooms.c.id)
+            .where(memberships.c.user_id == user_id)
+            .order_by(memberships.c.joined_at)
+        ),
+        "rooms_left": await rows(sa.select(room_departures).where(room_departures.c.user_id == user_id)),
+        "receipts": await rows(
+            sa.select(
+                receipts.c.id,
+                receipts.c.room_id,
+                receipts.c.created_at,
+                receipts.c.caption,
+                receipts.c.amount_minor,
+                receipts.c.currency,
+                receipts.c.object_key,
+                receipts.c.content_type,
+                receipts.c.size,
+                receipts.c.channel,
+                receipts.c.photo_deleted_at,
+            )
+            .where(receipts.c.uploader_id == user_id)
+            .order_by(receipts.c.created_at)
+        ),
+        "payments": await rows(
+            sa.select(payments)
+            .where(sa.or_(payments.c.payer_id == user_id, payments.c.payee_id == user_id))
+            .order_by(payments.c.created_at)
+        ),
+        "messages_in": await rows(
+            sa.select(
+                inbox.c.id,
+                inbox.c.received_at,
+                inbox.c.from_phone,
+                inbox.c.body,
+                inbox.c.media,
+                inbox.c.status,
+            )
+            .where(inbox.c.from_phone.in_(keys))
+            .order_by(inbox.c.received_at)
+        ),
+        "messages_out": await rows(
+            sa.select(outbox.c.id, outbox.c.created_at, outbox.c.to_phone, outbox.c.body, outbox.c.status)
+            .where(outbox.c.to_phone.in_(keys))
+            .order_by(outbox.c.created_at)
+        ),
+        "wrong_room_passwords": await rows(
+            sa.select(join_failures.c.at, join_failures.c.kind).where(join_failures.c.phone.in_(keys))
+        ),
+        "pairing_codes": len(
+            (await conn.execute(sa.select(pair_codes.c.id).where(pair_codes.c.user_id == user_id))).all()
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Purged:
+    messages_in: int
+    messages_out: int
+    reply_log: int
+    join_failures: int
+
+
+async def purge_messages(conn: AsyncConnection, keys: Sequence[str]) -> Purged:
+    """Delete every message from and to these addresses, and what the reply guard and the
+    room-password throttle kept about them."""
+    if not keys:
+        return Purged(0, 0, 0, 0)
+    out = await conn.execute(sa.delete(outbox).where(outbox.c.to_phone.in_(keys)))
+    # the replies to their messages went to them: gone above; an outbox row of someone else's
+    # that points at one of their messages keeps its text and loses the reference (SET NULL)
+    inn = await conn.execute(sa.delete(inbox).where(inbox.c.from_phone.in_(keys)))
+    log = await conn.execute(sa.delete(reply_log).where(reply_log.c.phone.in_(keys)))
+    fails = await conn.execute(sa.delete(join_failures).where(join_failures.c.phone.in_(keys)))
+    return Purged(int(inn.rowcount), int(out.rowcount), int(log.rowcount), int(fails.rowcount))
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: str
+    object_key: str
+
+
+async def photos_of(conn: AsyncConnection, user_id: int) -> list[Photo]:
+    """The person's receipts whose photo is still stored."""
+    rows = await conn.execute(
+        sa.select(receipts.c.id, receipts.c.object_key).where(
+            receipts.c.uploader_id == user_id, receipts.c.photo_deleted_at.is_(None)
+        )
+    )
+    return [Photo(str(i), str(k)) for i, k in rows]
+
+
+async def photos_before(conn: AsyncConnection, before: float, limit: int) -> list[Photo]:
+    """Receipts saved before `before` whose photo is still stored, oldest first."""
+    rows = await conn.execute(
+        sa.select(receipts.c.id, receipts.c.object_key)
+        .where(receipts.c.created_at < before, receipts.c.photo_deleted_at.is_(None))
+        .order_by(receipts.c.created_at)
+        .limit(limit)
+    )
+    return [Photo(str(i), str(k)) for i, k in rows]
+
+
+async def mark_photos_deleted(conn: AsyncConnection, ids: Sequence[str], why: str, now: float) -> None:
+    """The photos are gone from the store; at a person's request their captions go too."""
+    if not ids:
+        return
+    values: dict[str, Any] = {"photo_deleted_at": now, "photo_deleted_why": why}
+    if why == REQUEST:
+        values.update(caption="", identity=None)
+    await conn.execute(sa.update(receipts).where(receipts.c.id.in_(list(ids))).values(**values))
+
+
+__all__ = [
+    "REQUEST",
+    "RETENTION",
+    "Photo",
+    "Purged",
+    "addresses_of",
+    "mark_photos_deleted",
+    "person_data",
+    "person_of",
+    "photos_before",
+    "photos_of",
+    "purge_messages",
+]

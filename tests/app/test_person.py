@@ -1,0 +1,164 @@
+"""`textwire person export | delete` and `media.retention_days` (issue 27, a person's data): on
+SQLite and PostgreSQL (the `db_backend` of every bot), the local store and S3 (moto over HTTP),
+and through the real CLI."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import person
+from bot.features.receipts.cleanup import expire_photos
+from tests import images
+from tests.app.test_backup import run_cli
+from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.fakes.s3 import Bucket, s3_sections
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.features.receipts.test_gallery import gallery_link, path_of
+from tests.features.receipts.test_media import mms, say
+
+PASSWORD = "hunter2-secret"
+
+
+def first_json(out: str) -> dict[str, object] | Any:
+    """The command's JSON (here the tests' log lines share its stdout; the CLI's go to stderr)."""
+    start = out.index("{")
+    return json.JSONDecoder().raw_decode(out[start:])[0]
+
+
+async def _house(bot: Bot, fake: FakeTwilio) -> None:
+    """Alice's room with Bob in it; Alice's $30.00 receipt; Bob's \\PAID $5 to her."""
+    await say(bot, fake, f"\\CREATE house {PASSWORD}")
+    await say(bot, fake, "\\NAME Alice")
+    await say(bot, fake, f"JOIN house {PASSWORD}", sender=BOB)
+    reply = await say(bot, fake, "lunch at Luigi's $30.00", **mms([fake.media.add(images.jpeg_with_gps())]))
+    assert reply.startswith("Saved $30.00 to house"), reply
+    before = len(fake.messages)
+    await say(bot, fake, "\\PAID Alice 5", sender=BOB)
+    await fake.wait_for_messages(before + 2)
+
+
+async def test_export_is_everything_kept_about_a_person_and_no_secret(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _house(bot, fake_twilio)
+    capsys.readouterr()
+    assert await person.export(bot.config, ALICE, time.time()) == 0
+    out = capsys.readouterr().out
+    data = first_json(out)
+    assert data["person"]["phone"] == ALICE
+    assert data["person"]["name"] == "Alice"
+    assert [a["address"] for a in data["addresses"]] == [ALICE]
+    assert [r["name"] for r in data["rooms"]] == ["house"]
+    [receipt] = data["receipts"]
+    assert (receipt["caption"], receipt["amount_minor"], receipt["currency"]) == (
+        "lunch at Luigi's $30.00",
+        3000,
+        "USD",
+    )
+    assert receipt["object_key"].startswith("rooms/")
+    assert [(p["amount_minor"], p["payee_id"]) for p in data["payments"]] == [(500, data["person"]["id"])]
+    bodies = [m["body"] for m in data["messages_in"]]
+    assert "\\NAME Alice" in bodies
+    assert any(body.startswith("Saved $30.00") for body in (m["body"] for m in data["messages_out"]))
+    assert PASSWORD not in out  # the inbox keeps *** for a room password
+    assert BOB not in out  # only Alice's own messages and rows
+    assert await person.export(bot.config, "+15550009999", time.time()) == 1
+
+
+@pytest.mark.parametrize("with_receipts", [False, True])
+async def test_delete_forgets_the_person_and_keeps_the_ledger(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str], with_receipts: bool
+) -> None:
+    await _house(bot, fake_twilio)
+    [(key,)] = await bot.rows("SELECT object_key FROM receipts")
+    photo = bot.config.data_dir / "media" / str(key)
+    assert photo.exists()
+    capsys.readouterr()
+    assert await person.delete(bot.config, ALICE, with_receipts, time.time()) == 0
+    summary = first_json(capsys.readouterr().out)
+    assert summary["addresses"] == 1
+    assert summary["kept_in_ledgers"] is True
+    assert summary["messages_in"] == 3  # \\CREATE, \\NAME, the photo
+    assert summary["photos_deleted"] == (1 if with_receipts else 0)
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=ALICE) == 0
+    assert await bot.scalar("SELECT count(*) FROM inbox WHERE from_phone = :p", p=ALICE) == 0
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE to_phone = :p", p=ALICE) == 0
+    # the receipt stays in the ledger: Bob still owes the rest of his half, to "Alice"
+    assert await say(bot, fake_twilio, "\\BALANCE", sender=BOB) == "house: +1******2222 pays Alice $10.00."
+    rows = await bot.rows("SELECT caption, photo_deleted_why FROM receipts")
+    if with_receipts:
+        assert [tuple(r) for r in rows] == [("", "request")]
+        assert not photo.exists()
+        page = html.unescape(
+            await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, BOB)))).text()
+        )
+        assert "photo deleted at the uploader's request" in page
+        assert str(key) not in page
+    else:
+        assert [tuple(r) for r in rows] == [("lunch at Luigi's $30.00", None)]
+        assert photo.exists()
+    assert await person.export(bot.config, ALICE, time.time()) == 1
+
+
+async def test_an_opted_out_address_stays_opted_out(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await say(bot, fake_twilio, "hello")
+    form = await bot.text("STOP", OptOutType="STOP")
+    await bot.handled(form["MessageSid"])
+    assert await person.delete(bot.config, ALICE, False, time.time()) == 0
+    # nothing of the person; only that nothing may be sent there
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p AND opted_out", p=ALICE) == 1
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p AND name IS NOT NULL", p=ALICE) == 0
+
+
+async def test_delete_with_receipts_on_s3(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, s3_bucket: Bucket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = await bot_factory(**s3_sections(fake_twilio, s3_bucket.endpoint, s3_bucket.name))
+    await _house(bot, fake_twilio)
+    [(key,)] = await bot.rows("SELECT object_key FROM receipts")
+    assert str(key) in await s3_bucket.keys()
+    assert await person.delete(bot.config, ALICE, True, time.time()) == 0
+    assert str(key) not in await s3_bucket.keys()
+
+
+async def test_photos_older_than_the_retention_are_deleted_and_said_so(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section(), media={"retention_days": 30})
+    await _house(bot, fake_twilio)
+    deps = bot.runtime.deps
+    assert await expire_photos(deps) == 0  # a day old: kept
+    now[0] += 31 * 86400
+    newer = await say(bot, fake_twilio, "taxi $12.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    assert newer.startswith("Saved $12.00")
+    assert await expire_photos(deps) == 1  # the old one only
+    rows = await bot.rows("SELECT caption, photo_deleted_why FROM receipts ORDER BY created_at")
+    assert [tuple(r) for r in rows] == [("lunch at Luigi's $30.00", "retention"), ("taxi $12.00", None)]
+    assert await expire_photos(deps) == 0
+    page = html.unescape(
+        await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, BOB)))).text()
+    )
+    assert "photo deleted: older than this service keeps photos" in page
+    assert len(re.findall(r"<img ", page)) == 1
+    # still counted in the ledger
+    assert "Alice" in await say(bot, fake_twilio, "\\BALANCE", sender=BOB)
+
+
+def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    unknown = run_cli(tmp_path, "person", "export", "+15550001111")
+    assert (unknown.returncode, unknown.stdout.strip()) == (1, "textwire: no person at +15550001111")
+    assert run_cli(tmp_path, "person", "delete", "+15550001111").returncode == 1
+    bad = run_cli(tmp_path, "person", "erase", "+15550001111")
+    assert bad.returncode == 2
+    assert "invalid choice" in bad.stderr
