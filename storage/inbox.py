@@ -297,6 +297,19 @@ _LAST_RECEIVED = Query(
 )
 
 
+async def oldest_due(conn: AsyncConnection, now: float) -> float | None:
+    """When the oldest message due now and not handled yet came in (None: none waits): the
+    backlog's age is `now` minus it. By the claim's own index (status, next_attempt_at)."""
+    value = (
+        await conn.execute(
+            sa.select(sa.func.min(inbox.c.received_at)).where(
+                inbox.c.status == "pending", inbox.c.next_attempt_at <= now
+            )
+        )
+    ).scalar()
+    return None if value is None else float(value)
+
+
 async def last_received(conn: Writer, addresses: Sequence[str]) -> dict[str, float]:
     """When each of `addresses` last wrote (inbox rows are kept 7 days: none, none since)."""
     if not addresses:

@@ -139,6 +139,32 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        # for the alert rules (deploy/alerts.yml): what a backlog's age, a channel's error codes,
+        # a part's readiness and the database's failures look like from outside
+        self.inbox_oldest = Gauge(
+            "textwire_inbox_oldest_due_seconds",
+            "Age of the oldest inbox message due and not handled yet (0: none): the backlog's age",
+            registry=self.registry,
+        )
+        self.send_errors = Counter(
+            "textwire_send_errors_total",
+            "Replies a channel refused or failed, by channel and the channel's error code (Twilio's "
+            "21610 unsubscribed, 14107 rate limit, 30003 unreachable ...; the HTTP status when none)",
+            ["channel", "code"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "textwire_ready",
+            "1 when a readiness check passes (database, media, ...), 0 when it fails; at each scrape",
+            ["check"],
+            registry=self.registry,
+        )
+        self.db_errors = Counter(
+            "textwire_db_errors_total",
+            "Database operations of the worker and the sender that failed (claim, commit)",
+            ["part", "op"],
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "textwire_http_in_flight",
             "HTTP requests being handled now, by route pattern",

@@ -42,19 +42,25 @@ def _allowed_operator(gate: Gate, request: web.Request) -> bool:
         return False
 
 
-async def readyz(request: web.Request) -> web.Response:
-    gate = request.app[GATE]
-    if not _allowed_operator(gate, request):
-        raise web.HTTPForbidden(text="forbidden")
+async def run_checks(gate: Gate) -> dict[str, str]:
+    """Each readiness check: "ok" or "down: <error class>"; `textwire_ready{check}` follows."""
     checks: dict[str, str] = {}
-    ok = True
     for name, check in gate.ready_checks.items():
         try:
             await check()
             checks[name] = "ok"
         except Exception as exc:
-            ok = False
             checks[name] = f"down: {type(exc).__name__}"
+        gate.metrics.ready.labels(check=name).set(1 if checks[name] == "ok" else 0)
+    return checks
+
+
+async def readyz(request: web.Request) -> web.Response:
+    gate = request.app[GATE]
+    if not _allowed_operator(gate, request):
+        raise web.HTTPForbidden(text="forbidden")
+    checks = await run_checks(gate)
+    ok = all(state == "ok" for state in checks.values())
     return web.json_response(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
     )
@@ -64,10 +70,14 @@ async def metrics(request: web.Request) -> web.Response:
     gate = request.app[GATE]
     if not _allowed_operator(gate, request):
         raise web.HTTPForbidden(text="forbidden")
+    await run_checks(gate)
     try:
+        now = gate.deps.now()
         async with gate.deps.db.read() as conn:
             inbox_depth = await inbox.QUEUE.depth(conn)
             outbox_depth = await outbox.QUEUE.depth(conn)
+            oldest = await inbox.oldest_due(conn, now)
+        gate.metrics.inbox_oldest.set(0.0 if oldest is None else max(0.0, now - oldest))
         for status, count in inbox_depth.items():
             gate.metrics.inbox_depth.labels(status=status).set(count)
         for status, count in outbox_depth.items():

@@ -122,6 +122,12 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         self._outcome_ready.set()
         await committed
 
+    def db_error(self, op: str) -> None:
+        """Count a failed claim or commit (`textwire_db_errors_total`); a loop with metrics says so."""
+        metrics = getattr(self, "metrics", None)
+        if metrics is not None:
+            metrics.db_errors.labels(part=self.name, op=op).inc()
+
     async def _run(self) -> None:
         poll = self.deps.config.worker.poll_seconds
         while not self._stopping:
@@ -136,6 +142,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                         claimed = await self.claim(conn, now=self.deps.now(), limit=free)
                 except Exception as exc:
                     log.error(f"{self.name}.claim_failed", error=type(exc).__name__)
+                    self.db_error("claim")
             for item in claimed:
                 task = asyncio.create_task(self.handle(item), name=self.task_name(item))
                 self._tasks[task] = (item, wakes)
@@ -166,6 +173,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                     await self.write(conn, outcomes)
             except Exception as exc:
                 log.error(f"{self.name}.commit_failed", error=type(exc).__name__, batch=len(batch))
+                self.db_error("commit")
                 await self._one_by_one(batch)
                 continue
             for _, committed in batch:

@@ -56,6 +56,15 @@ class Send:
         return channel_of(self.to)
 
 
+def error_label(exc: SendError) -> str:
+    """The channel's error code as a metric label: its digits (Twilio's are 5), else the HTTP
+    status, else "none"; never free text (a label's values must stay few)."""
+    code = str(exc.code) if exc.code is not None else ""
+    if code.isdigit() and len(code) <= 6:
+        return code
+    return str(exc.status) if exc.status else "none"
+
+
 @dataclass(frozen=True)
 class Outcome:
     mark: outbox.Mark
@@ -206,6 +215,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         return None
 
     async def _failed(self, item: Send, exc: SendError) -> None:
+        self.metrics.send_errors.labels(channel=item.channel, code=error_label(exc)).inc()
         now = self.deps.now()
         code = str(exc.code) if exc.code is not None else (str(exc.status) if exc.status else None)
         if exc.recipient_gone:
