@@ -1,6 +1,8 @@
 """deploy/: the Prometheus alert rules are valid and fire as intended (promtool, from Debian's
 prometheus package; skipped, saying so, without it), and every expression in them and in the
-Grafana dashboard names a metric textwire exports: a renamed metric fails here, not in the night."""
+Grafana dashboard names a metric textwire exports: a renamed metric fails here, not in the night.
+The systemd units verify, the environment file names every secret and fills none, the proxies
+reach the web units' ports."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from bot.core.config import ConfigError, load_config
 from bot.core.metrics import Metrics
 from tests import ROOT
 
@@ -107,3 +111,76 @@ def test_a_renamed_metric_would_fail_here(tmp_path: Path) -> None:
     """The check above is not vacuous: a name textwire does not export is caught."""
     assert {"textwire_inbox_depth", "textwire_loops_total"} <= exported()
     assert "textwire_inbox_backlog_seconds" not in exported()
+
+
+# -- systemd units, the environment file, the proxies ---------------------------------------------
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+UNITS = ("textwire-migrate.service", "textwire-web@.service", "textwire-worker@.service")
+SECRETS = (  # config keys that are secrets: never in config.toml, all in deploy/env.example
+    "TEXTWIRE_SECURITY_FERNET_KEYS",
+    "TEXTWIRE_DATABASE_URL",
+    "TEXTWIRE_TWILIO_AUTH_TOKEN",
+    "TEXTWIRE_TELEGRAM_BOT_TOKEN",
+    "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET",
+    "TEXTWIRE_X_CLIENT_SECRET",
+    "TEXTWIRE_SERVER_METRICS_TOKEN",
+)
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is missing: apt-get install systemd")
+def test_the_systemd_units_verify(tmp_path: Path) -> None:
+    """`systemd-analyze verify` on each unit, its ExecStart pointed at this checkout's textwire
+    (it checks the command exists); any warning (an unknown key, a bad value) fails too."""
+    textwire = Path(sys.executable).parent / "textwire"
+    assert textwire.exists()
+    for unit in UNITS:
+        text = (DEPLOY / "systemd" / unit).read_text(encoding="utf-8")
+        assert "/srv/textwire/.venv/bin/textwire" in text
+        (tmp_path / unit).write_text(text.replace("/srv/textwire/.venv/bin/textwire", str(textwire)))
+    assert SYSTEMD_ANALYZE is not None
+    result = subprocess.run(  # noqa: S603 - on our own unit files
+        [SYSTEMD_ANALYZE, "verify", *(f"./{unit}" for unit in UNITS)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr.strip()) == (0, ""), result.stderr
+    web = (DEPLOY / "systemd" / "textwire-web@.service").read_text(encoding="utf-8")
+    worker = (DEPLOY / "systemd" / "textwire-worker@.service").read_text(encoding="utf-8")
+    assert "--role web" in web
+    assert "--role worker" in worker
+    assert all("Requires=textwire-migrate.service" in u for u in (web, worker))
+
+
+def env_example() -> dict[str, str]:
+    lines = (DEPLOY / "env.example").read_text(encoding="utf-8").splitlines()
+    pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    return {pair[0]: pair[1] for pair in pairs}
+
+
+def test_the_env_example_names_every_secret_and_fills_none() -> None:
+    env = env_example()
+    assert set(SECRETS) <= set(env)
+    assert all(value == "" for value in env.values())
+
+
+@pytest.mark.parametrize("name", sorted(k for k in env_example() if k.startswith("TEXTWIRE_")))
+def test_each_name_in_the_env_example_is_a_setting(name: str) -> None:
+    error = ""
+    try:
+        load_config(ROOT / "config.toml", env={name: "x"})
+    except ConfigError as exc:  # a value "x" may be refused; the name must not be
+        error = str(exc)
+    assert "unknown setting" not in error, error
+
+
+def test_the_proxies_reach_the_web_ports_of_the_units() -> None:
+    caddy = (DEPLOY / "caddy" / "Caddyfile").read_text(encoding="utf-8")
+    nginx = (DEPLOY / "nginx" / "textwire.conf").read_text(encoding="utf-8")
+    for port in ("8080", "8081"):
+        assert f"127.0.0.1:{port}" in caddy
+        assert f"127.0.0.1:{port}" in nginx
+    assert "client_max_body_size 64k" in nginx
