@@ -1,5 +1,7 @@
-"""`python -m bot.app.healthcheck`: the container's HEALTHCHECK. It reads the same configuration as
-`serve` (config file and `TEXTWIRE_*`), so it probes the port the server really listens on."""
+"""`python -m bot.app.healthcheck [--ready]`: the container's HEALTHCHECK. It reads the same
+configuration as `serve` (config file and `TEXTWIRE_*`), so it probes the port the server really
+listens on: `/healthz` (the process answers), or with `--ready` `/readyz` (the database and the
+media store answer too; deploy/compose.yaml waits on it)."""
 
 from __future__ import annotations
 
@@ -11,19 +13,20 @@ from bot.core.config import ConfigError, load_config
 WILDCARDS = frozenset({"0.0.0.0", "", "::"})  # noqa: S104 - names of the wildcard addresses
 
 
-def healthz_url() -> str:
+def healthz_url(path: str = "/healthz") -> str:
     config = load_config()
     host = config.server.host
     if host in WILDCARDS:
         host = "127.0.0.1"
     elif ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{config.server.port}/healthz"
+    return f"http://{host}:{config.server.port}{path}"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     try:
-        url = healthz_url()
+        url = healthz_url("/readyz" if "--ready" in args else "/healthz")
     except ConfigError as exc:
         print(f"healthcheck: configuration error: {exc}", file=sys.stderr)
         return 1

@@ -28,15 +28,25 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 async def test_probes_the_configured_port(env: pytest.MonkeyPatch) -> None:
+    ready = [True]
+
+    async def readyz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"}, status=200 if ready[0] else 503)
+
     app = web.Application()
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", readyz)
     port = free_port()
     async with TestServer(app, host="127.0.0.1", port=port):
         env.setenv("TEXTWIRE_SERVER_PORT", str(port))
         assert healthcheck.healthz_url() == f"http://127.0.0.1:{port}/healthz"
-        assert await asyncio.to_thread(healthcheck.main) == 0
+        assert await asyncio.to_thread(healthcheck.main, []) == 0
+        assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 0
+        ready[0] = False  # /readyz answers 503: the database or the store is away
+        assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 1
+        assert await asyncio.to_thread(healthcheck.main, []) == 0
         env.setenv("TEXTWIRE_SERVER_PORT", str(free_port()))
-        assert await asyncio.to_thread(healthcheck.main) == 1
+        assert await asyncio.to_thread(healthcheck.main, []) == 1
 
 
 def test_a_specific_host_is_probed_as_configured(env: pytest.MonkeyPatch) -> None:
@@ -49,5 +59,5 @@ def test_bad_config_is_unhealthy_not_a_traceback(
     env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env.setenv("TEXTWIRE_SERVER_PORT", "nine")
-    assert healthcheck.main() == 1
+    assert healthcheck.main([]) == 1
     assert "TEXTWIRE_SERVER_PORT" in capsys.readouterr().err
