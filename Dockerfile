@@ -59,12 +59,15 @@ RUN python -m venv --without-pip /opt/textwire \
 # root, en and en_US (the other 1000 locales are 32 MB); onnxruntime: its Python tooling for
 # converting, quantizing and profiling models is not used to run one; twilio: the server uses
 # the REST client's `api` domain only (Messages and their Media, bot/channels/twilio/rest.py), and the
-# client imports each of the other 38 domains (17 MB) only when it is asked for
+# client imports each of the other 38 domains (17 MB) only when it is asked for; phonenumbers: a
+# room's default time zone needs its time-zone data only (bot/features/ledger/reminders.py), not
+# the place names and carriers of every number (42 MB), which it loads only when asked for them
 RUN site=$(echo /opt/textwire/lib/python3*/site-packages) \
     && find "$site/babel/locale-data" -type f ! -name root.dat ! -name en.dat ! -name en_US.dat -delete \
     && find "$site/twilio/rest" -mindepth 1 -maxdepth 1 -type d ! -name api -exec rm -rf {} + \
     && rm -rf "$site/onnxruntime/transformers" "$site/onnxruntime/tools" \
-        "$site/onnxruntime/quantization" "$site/onnxruntime/datasets"
+        "$site/onnxruntime/quantization" "$site/onnxruntime/datasets" \
+        "$site/phonenumbers/geodata" "$site/phonenumbers/carrierdata"
 
 # the runtime stage starts from one of these two, as OCR says
 FROM python:3.11-slim AS runtime-ocr-true
