@@ -70,6 +70,40 @@ def cpu_seconds(pid: int, *, main_thread: bool = False) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL server process on this machine (its backends among them),
+    by pid: the database's share of a text on PostgreSQL (the difference over a burst; a backend
+    started during it counts from zero)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" not in text:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return found
+
+
+async def pg_connections(url: str) -> int:
+    """Connections to the bench's database now (pg_stat_activity), the watcher's own excluded."""
+    import asyncpg
+
+    from bot.core.dburl import pg_connect_args
+
+    dsn, kwargs = pg_connect_args(url)
+    conn = await asyncpg.connect(dsn, **kwargs)
+    try:
+        value = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(value)
+    finally:
+        await conn.close()
+
+
 @dataclass
 class Fake:
     """The Messages API: checks Basic auth, records when each reply arrived, matches it to the
@@ -296,18 +330,22 @@ async def run_one(
                     profiler, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
                 await asyncio.sleep(1.0)
+            on_pg = name.startswith("textwire-pg")
+            pg0 = postgres_cpu() if on_pg else {}
             cpu0, each0, loop0 = (
                 cpu(),
                 [cpu_seconds(pid) for pid in pids],
                 cpu_seconds(proc.pid, main_thread=True),
             )
             start = await load.closed(args.burst, 64)
+            connections = await pg_connections(env["TEXTWIRE_DATABASE_URL"]) if on_pg else 0
             ok = await fake.wait_answered(args.burst, args.timeout)
             cpu1, each1, loop1 = (
                 cpu(),
                 [cpu_seconds(pid) for pid in pids],
                 cpu_seconds(proc.pid, main_thread=True),
             )
+            pg1 = postgres_cpu() if on_pg else {}
             if spy is not None:
                 spy.send_signal(2)
                 await asyncio.to_thread(spy.wait)
@@ -328,6 +366,10 @@ async def run_one(
                 "p99_ms": round(pct(fake.latencies, 0.99) * 1000, 1),
                 "unexpected": fake.unexpected,
             }
+            if on_pg:  # the database's CPU a text, and its connections after the posts (all processes)
+                used = sum(t - pg0.get(pid, 0.0) for pid, t in pg1.items())
+                result["burst"]["pg_cpu_ms_per_text"] = round(used * 1000 / max(1, fake.answered), 3)  # type: ignore[index]
+                result["burst"]["pg_connections"] = connections  # type: ignore[index]
             print(name, "burst", result["burst"], flush=True)
             for rate in args.rates:
                 await asyncio.sleep(1.0)
