@@ -38,7 +38,6 @@ UNTESTED: frozenset[str] = frozenset(
         "storage/leases.py",
         "storage/ledger.py",
         "storage/media.py",
-        "storage/people.py",
         "storage/receipts.py",
         "storage/rooms.py",
         "storage/schema.py",

@@ -1,0 +1,123 @@
+"""storage/people.py on both databases: a person found by any of their addresses (a paired
+WhatsApp address too), their message history purged across every address and nobody else's, and
+photos marked deleted (a request blanks the caption, retention does not); and the inbox's backlog
+age (storage/inbox.py oldest_due) for the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from storage import inbox, outbox, pairing, people, receipts, rooms, users
+from storage.db import Database, open_database
+from storage.schema import receipts as receipts_table
+from tests.conftest import ALICE, BOB
+
+T0 = 1_800_000_000.0
+ALICE_WA = "whatsapp:+15550001111"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await open_database(database_url, migrate=True)
+    yield database
+    await database.close()
+
+
+def message(sid: str, sender: str, at: float, body: str = "hi") -> inbox.NewMessage:
+    return inbox.NewMessage(
+        message_sid=sid,
+        account_sid="AC",
+        from_phone=sender,
+        to_phone="+15557654321",
+        body=body,
+        media=(),
+        opt_out_type="",
+        idempotency_token=None,
+        priority=0,
+        received_at=at,
+    )
+
+
+async def test_a_person_their_addresses_and_their_messages_only(db: Database) -> None:
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        other, _ = await users.get_or_create(conn, ALICE_WA, T0)
+        await pairing.join(conn, ALICE_WA, into=alice.id, leaving=other.id)  # one person, two addresses
+        bob, _ = await users.get_or_create(conn, BOB, T0)
+    await inbox.insert_new(
+        db, [message("SM1", ALICE, T0), message("SM2", ALICE_WA, T0 + 1), message("SM3", BOB, T0 + 2)]
+    )
+    async with db.tx() as conn:
+        for n, to in enumerate((ALICE, ALICE_WA, BOB)):
+            await outbox.enqueue(conn, to=to, body="reply", dedupe_key=f"k{n}", now=T0)
+    async with db.read() as conn:
+        assert await people.person_of(conn, ALICE_WA) == alice.id
+        assert await people.person_of(conn, ALICE) == alice.id
+        assert await people.person_of(conn, "+15559999999") is None
+        assert sorted(await people.addresses_of(conn, alice.id)) == sorted([ALICE, ALICE_WA])
+        data = await people.person_data(conn, alice.id)
+    assert {m["from_phone"] for m in data["messages_in"]} == {ALICE, ALICE_WA}
+    assert {m["to_phone"] for m in data["messages_out"]} == {ALICE, ALICE_WA}
+    assert data["x"]["tokens"] is None
+    async with db.tx() as conn:
+        purged = await people.purge_messages(conn, [ALICE, ALICE_WA])
+    assert (purged.messages_in, purged.messages_out) == (2, 2)
+    async with db.read() as conn:
+        left_in = (await conn.execute(sa.text("SELECT from_phone FROM inbox"))).scalars().all()
+        left_out = (await conn.execute(sa.text("SELECT to_phone FROM outbox"))).scalars().all()
+    assert (left_in, left_out) == ([BOB], [BOB])
+    assert bob.id != alice.id
+
+
+async def test_photos_marked_deleted_by_request_or_retention(db: Database) -> None:
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        room = await rooms.create(conn, name="house", password_hash="x", user_id=alice.id, now=T0)
+        for n, at in enumerate((T0, T0 + 86_400 * 40)):
+            await receipts.insert(
+                conn,
+                receipts.NewReceipt(
+                    id=f"r{n}",
+                    room_id=room.id,
+                    uploader_id=alice.id,
+                    uploader_phone_masked="+1******1111",
+                    message_sid=f"MM{n}",
+                    media_index=0,
+                    object_key=f"rooms/{room.id}/r{n}.jpg",
+                    content_type="image/jpeg",
+                    size=1,
+                    sha256="0" * 64,
+                    caption=f"caption {n}",
+                    created_at=at,
+                    twilio_media_url=None,
+                ),
+            )
+    async with db.read() as conn:
+        old = await people.photos_before(conn, T0 + 86_400, limit=10)
+    assert [p.id for p in old] == ["r0"]
+    async with db.tx() as conn:
+        await people.mark_photos_deleted(conn, ["r0"], people.RETENTION, T0 + 86_400 * 41)
+        assert [p.id for p in await people.photos_of(conn, alice.id)] == ["r1"]
+        await people.mark_photos_deleted(conn, ["r1"], people.REQUEST, T0 + 86_400 * 41)
+        await people.mark_photos_deleted(conn, [], people.REQUEST, T0)  # nothing: no statement
+        rows = (
+            await conn.execute(
+                sa.select(
+                    receipts_table.c.id, receipts_table.c.caption, receipts_table.c.photo_deleted_why
+                ).order_by(receipts_table.c.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("r0", "caption 0", "retention"), ("r1", "", "request")]
+    async with db.read() as conn:
+        assert await people.photos_before(conn, T0 + 86_400 * 100, limit=10) == []
+
+
+async def test_the_backlog_age_is_the_oldest_due_pending_message(db: Database) -> None:
+    async with db.read() as conn:
+        assert await inbox.oldest_due(conn, T0) is None
+    await inbox.insert_new(db, [message("SM1", ALICE, T0 + 5), message("SM2", BOB, T0 + 10)])
+    async with db.read() as conn:
+        assert await inbox.oldest_due(conn, T0 + 60) == T0 + 5
