@@ -61,7 +61,7 @@ def window_of(key: str) -> float | None:
 
 
 def channel_of(key: str) -> str:
-    """The channel of a stored address key (`channel_of(key)`, with no Address made: the
+    """The channel of a stored address key: `address_of(key).channel` with no Address made (the
     hot path asks it of every text and reply)."""
     channel, colon, _ = key.partition(":")
     return channel if colon and channel in PREFIXED else SMS

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import RoomLedger, position_phrase
-from bot.features.ledger.money import Amount, Currency, currency
+from bot.features.ledger.money import Amount, Currency, currency, shown
 from bot.features.ocr.reader import OcrReader
 from bot.features.ocr.total import NOT_RECEIPT
 from storage.ledger import ReceiptAmount
@@ -50,9 +50,8 @@ async def read_amount(
 
 
 def _fmt(r: ReceiptAmount) -> str:
-    cur = currency(r.currency or "")
     assert r.amount_minor is not None
-    return cur.format(r.amount_minor) if cur else f"{r.currency} {r.amount_minor}"
+    return shown(r.amount_minor, r.currency or "")
 
 
 def _repeat(twin: ReceiptAmount | None) -> tuple[str, str]:

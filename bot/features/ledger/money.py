@@ -60,6 +60,13 @@ def currency(code: str) -> Currency | None:
     return Currency(code=code, exponent=int(get_currency_precision(code)), symbol=symbol)
 
 
+def shown(minor: int, code: str) -> str:
+    """An amount as people read it in its own currency (`$12.50`, `INR 12.50`), or by its code
+    and minor units when the code is none we know."""
+    own = currency(code)
+    return own.format(minor) if own else f"{code} {minor}"
+
+
 def currency_or_default(code: str | None) -> Currency:
     found = currency(code or DEFAULT_CURRENCY)
     if found is None:
@@ -181,4 +188,5 @@ __all__ = [
     "currency_or_default",
     "parse_amount",
     "parse_number",
+    "shown",
 ]

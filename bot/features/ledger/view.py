@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.features.ledger.book import RoomLedger, room_ledger
-from bot.features.ledger.money import currency
+from bot.features.ledger.money import shown
 from bot.features.ocr.total import NOT_RECEIPT
 from storage.schema import payments, receipts
 
@@ -21,7 +21,9 @@ class ReceiptLine:
     paid_by: str
     split: str = ""  # "Bob $12.50, Carol $17.50" for a receipt `\\SPLIT` reshaped; "" for an equal split
     note: str = ""  # why it is not counted, or that it needs an amount ("" when counted)
-    status: str = "counted"  # one of STATUSES: what a statement's CSV says of it
+    # what a statement's CSV says of it, in words a spreadsheet can filter on: counted, needs an
+    # amount, taken out, duplicate, not a receipt, other currency
+    status: str = "counted"
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,22 @@ class LedgerView:
     receipts: dict[str, ReceiptLine]  # by receipt id
     settle: list[str]  # "Bob pays Alice $7.73"
     positions: list[str]  # "Alice: owed $15.45" (only those not settled)
-    payments: list[tuple[float, str]]  # (when, "Carol paid Alice $11.45"), newest first
+    payments: list[PaymentLine]  # newest first
     book: RoomLedger
 
 
-# what a receipt is to the ledger, in words a spreadsheet can filter on
-STATUSES = ("counted", "needs an amount", "taken out", "duplicate", "not a receipt", "other currency")
+@dataclass(frozen=True)
+class PaymentLine:
+    at: float
+    payer: str  # as the room shows them
+    payee: str
+    amount: str  # "$11.45"
+    minor: int
+    currency: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.payer} paid {self.payee} {self.amount}"
 
 
 # what the gallery says of each (an other-currency receipt shows "(not counted)" by its amount)
@@ -92,9 +104,9 @@ async def ledger_view(
             payer = None if r.uploader_id is None else int(r.uploader_id)
             amount = ""
             if r.amount_minor:
-                own = currency(str(r.currency or cur.code))
-                amount = own.format(int(r.amount_minor)) if own else f"{r.currency} {r.amount_minor}"
-                if own != cur:
+                code = str(r.currency or cur.code)
+                amount = shown(int(r.amount_minor), code)
+                if code != cur.code:
                     amount += " (not counted)"
             if payer is None or payer in book.formers:  # gone, or left by \\STOP: "a former member" (SPEC)
                 paid_by = None
@@ -130,14 +142,18 @@ async def ledger_view(
         .order_by(payments.c.created_at.desc(), payments.c.id.desc())
     )
     prow = (await conn.execute(query if window else query.limit(200))).all()
-    paid = []
-    for p in prow:
-        own = currency(str(p.currency))
-        shown = own.format(int(p.amount_minor)) if own else f"{p.currency} {p.amount_minor}"
-        payer = None if p.payer_id is None else int(p.payer_id)
-        payee = None if p.payee_id is None else int(p.payee_id)
-        paid.append((float(p.created_at), f"{book.name(payer)} paid {book.name(payee)} {shown}"))
+    paid = [
+        PaymentLine(
+            at=float(p.created_at),
+            payer=book.name(None if p.payer_id is None else int(p.payer_id)),
+            payee=book.name(None if p.payee_id is None else int(p.payee_id)),
+            amount=shown(int(p.amount_minor), str(p.currency)),
+            minor=int(p.amount_minor),
+            currency=str(p.currency),
+        )
+        for p in prow
+    ]
     return LedgerView(cur.code, lines, settle, positions, paid, book)
 
 
-__all__ = ["STATUSES", "LedgerView", "ReceiptLine", "ledger_view"]
+__all__ = ["LedgerView", "PaymentLine", "ReceiptLine", "ledger_view"]

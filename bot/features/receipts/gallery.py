@@ -71,6 +71,11 @@ DELETED = {
 }
 
 
+def deleted_note(row: Any) -> str:
+    """Why a receipt row's photo is gone from the store, or "" while it is kept."""
+    return DELETED.get(row.photo_deleted_why or "", "") if row.photo_deleted_at is not None else ""
+
+
 async def photo_url(store: MediaStore, row: Any) -> str:
     """A presigned URL of the receipt's photo, or "" when the photo was deleted."""
     return "" if row.photo_deleted_at is not None else await store.url(row.object_key)
@@ -148,7 +153,7 @@ async def gallery(request: web.Request) -> web.Response:
                 amount=line.amount if line is not None else "",
                 split=line.split if line is not None else "",
                 note=line.note if line is not None else "",
-                deleted=DELETED.get(row.photo_deleted_why or "", "") if row.photo_deleted_at else "",
+                deleted=deleted_note(row),
             )
         )
     log.info("gallery.viewed", room_id=room_id, receipts=len(items))
@@ -161,7 +166,7 @@ async def gallery(request: web.Request) -> web.Response:
         truncated=len(items) >= PAGE_LIMIT,
         settle=ledger.settle,
         positions=ledger.positions,
-        payments=[(_when(at), text) for at, text in ledger.payments],
+        payments=[(_when(p.at), p.text) for p in ledger.payments],
         currency=ledger.currency,
     )
 
@@ -215,6 +220,7 @@ __all__ = [
     "DELETED",
     "FEATURE",
     "add_routes",
+    "deleted_note",
     "denied",
     "gallery",
     "link_verdict",

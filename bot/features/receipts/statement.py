@@ -37,14 +37,14 @@ from bot.features.ledger.money import currency
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
-from bot.features.receipts.gallery import DELETED, FORMER_MEMBER, denied, link_verdict
+from bot.features.receipts.gallery import FORMER_MEMBER, deleted_note, denied, link_verdict
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
 from bot.gateway.links import STATEMENT_SECONDS, LinkSigner, signer_of, statement_query
 from storage import ledger
 from storage.media import MediaStore
-from storage.schema import payments, receipts
+from storage.schema import receipts
 
 log = get_logger(__name__)
 
@@ -157,15 +157,6 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
             )
         ).all()
         view = await ledger_view(conn, room_id, [str(r.id) for r in rows], since=start, until=end)
-        prows = (
-            await conn.execute(
-                sa.select(payments)
-                .where(
-                    payments.c.room_id == room_id, payments.c.created_at >= start, payments.c.created_at < end
-                )
-                .order_by(payments.c.created_at, payments.c.id)
-            )
-        ).all()
 
     def local(ts: float) -> tuple[str, str]:
         moment = dt.datetime.fromtimestamp(ts, zone)
@@ -195,25 +186,20 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 caption=r.caption or "",
                 object_key=r.object_key,
                 content_type=r.content_type,
-                deleted=DELETED.get(r.photo_deleted_why or "", "") if r.photo_deleted_at else "",
+                deleted=deleted_note(r),
             )
         )
-    book = view.book
-    paid = []
-    for p in prows:
-        own = currency(str(p.currency))
-        when, iso = local(float(p.created_at))
-        paid.append(
-            PaymentEntry(
-                when=when,
-                iso=iso,
-                payer=book.name(None if p.payer_id is None else int(p.payer_id)),
-                payee=book.name(None if p.payee_id is None else int(p.payee_id)),
-                amount=own.format(int(p.amount_minor)) if own else f"{p.currency} {p.amount_minor}",
-                amount_decimal=decimal_amount(int(p.amount_minor), str(p.currency)),
-                currency=str(p.currency),
-            )
+    paid = [
+        PaymentEntry(
+            *local(p.at),
+            payer=p.payer,
+            payee=p.payee,
+            amount=p.amount,
+            amount_decimal=decimal_amount(p.minor, p.currency),
+            currency=p.currency,
         )
+        for p in reversed(view.payments)  # the month's, oldest first
+    ]
     return Statement(
         room=settings.name,
         month=f"{year:04d}-{month:02d}",
