@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import statistics
@@ -39,14 +38,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import uvloop
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import drop_pg_database, free_port  # noqa: E402
+from bench.common import drop_pg_database, free_port, save_results, wait_healthy  # noqa: E402
 from bench.e2e import (  # noqa: E402
     AUTH_TOKEN,
     Fake,
@@ -91,18 +89,7 @@ class Role:
         return cpu_seconds(self.proc.pid)
 
     async def ready(self) -> None:
-        async with aiohttp.ClientSession() as probe:
-            for _ in range(300):
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"exited {self.proc.returncode}: see {self.log.name}")
-                try:
-                    async with probe.get(f"http://127.0.0.1:{self.port}/readyz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise SystemExit(f"not ready: see {self.log.name}")
+        await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{self.port}/readyz", self.proc)
 
     async def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -231,11 +218,7 @@ async def amain(args: argparse.Namespace) -> None:
             f"{role}: median {statistics.median(per_core):,.0f} texts/s a core;"
             f" PostgreSQL {statistics.median(pg):.3f} ms a text"
         )
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"capacity-{int(time.time())}.json").write_text(
-        json.dumps({"args": vars(args), "results": results}, indent=2)
-    )
+    save_results("capacity", {"args": vars(args), "results": results})
 
 
 def main() -> None:

@@ -1,20 +1,33 @@
-"""What the benchmarks share: a free loopback port, waiting for a server to come up, and a
-database of their own on a PostgreSQL server."""
+"""What the benchmarks share: a free loopback port, waiting for a server to come up, a database of
+their own on a PostgreSQL server, and where their results go."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def save_results(kind: str, payload: Any) -> Path:
+    """`payload` as bench/results/KIND-<unix time>.json (kept out of git); its path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{kind}-{int(time.time())}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:

@@ -31,7 +31,6 @@ import base64
 import collections
 import contextlib
 import dataclasses
-import json
 import os
 import secrets
 import statistics
@@ -52,7 +51,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_pg_database, drop_pg_database, free_port  # noqa: E402
+from bench.common import create_pg_database, drop_pg_database, free_port, save_results, wait_healthy  # noqa: E402
 from bot.core.config import ServerConfig  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -286,17 +285,10 @@ async def run_one(
 
     result: dict[str, object] = {"server": name}
     try:
-        async with aiohttp.ClientSession() as probe:
-            for _ in range(300):
-                if proc.poll() is not None:
-                    raise SystemExit(f"{name} exited: {proc.returncode}; see {log_path}")
-                try:
-                    async with probe.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+        try:
+            await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}/healthz", proc)
+        except SystemExit as exc:
+            raise SystemExit(f"{name}: {exc}; see {log_path}") from None
         token = env.get("BENCH_TOKEN", AUTH_TOKEN)
         senders = [f"+1555{n:07d}" for n in range(1, args.senders + 1)]
         load = Load(fake, port, env["BENCH_PUBLIC_URL"], token, senders)
@@ -589,11 +581,7 @@ async def amain(args: argparse.Namespace) -> None:
                 f" {statistics.median(speed):.2f}); CPU per text {', '.join(f'{x:.1f}x' for x in cpu)}"
                 f" (median {statistics.median(cpu):.1f}x)"
             )
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"e2e-{int(time.time())}.json").write_text(
-        json.dumps({"args": dict(vars(args).items()), "results": results}, indent=2)
-    )
+    save_results("e2e", {"args": vars(args), "results": results})
 
 
 def servers(args: argparse.Namespace) -> list[str]:

@@ -41,7 +41,7 @@ from aiohttp import web  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.common import free_port, wait_healthy  # noqa: E402
+from bench.common import free_port, save_results, wait_healthy  # noqa: E402
 from bot.channels.twilio.signature import SignatureChecker  # noqa: E402
 from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
 
@@ -285,9 +285,7 @@ def main() -> None:
         f"S3 objects {result['s3_objects']}; deleted at Twilio {result['twilio_deleted']}; "
         f"failed messages {result['failed_messages']}"
     )
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / f"media-{int(time.time())}.json").write_text(json.dumps(result, indent=2))
+    save_results("media", result)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from bench.common import save_results  # noqa: E402
 from bench.media import count, proc_status, room_server, wait_count  # noqa: E402
 from bot.features.ocr.reader import boxes_of, new_engine  # noqa: E402
 from bot.features.ocr.total import total_of_boxes  # noqa: E402
@@ -152,9 +153,7 @@ def main() -> None:
     if not args.skip_server:
         result["server"] = asyncio.run(through_server(args))
         print(json.dumps(result["server"]), flush=True)
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / f"receipts-{int(time.time())}.json").write_text(json.dumps(result, indent=2))
+    save_results("receipts", result)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port  # noqa: E402
+from bench.common import free_port, save_results  # noqa: E402
 
 FAKE = r"""
 import json, sys
@@ -214,9 +214,7 @@ def main() -> int:
     result["rows_lost"] = args.users - result.pop("rows")
     result["rows_not_matching_live_token"] = len(set(held) ^ set(stats["live_refresh"]))
     print(json.dumps(result, indent=2))
-    out = ROOT / "bench" / "results" / f"refresh-{int(time.time())}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "result": result}, indent=2) + "\n")
+    save_results("refresh", {"args": vars(args), "result": result})
     ok = (
         result["rows_lost"] == 0
         and result["rows_not_matching_live_token"] == 0

@@ -20,14 +20,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_healthy  # noqa: E402
+from bench.common import free_port, save_results, wait_healthy  # noqa: E402
 from bot.channels.twilio.signature import SignatureChecker  # noqa: E402
 
 LUA = r"""
@@ -247,11 +246,7 @@ def main() -> None:
         f"settings: {args.channel}, {args.connections} connections, {args.duration}s, log level {args.log_level},"
         f" worker {args.worker}"
     )
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / f"webhook-{int(time.time())}.json").write_text(
-        json.dumps({"args": vars(args), "results": results, "rows": rows}, indent=2)
-    )
+    save_results("webhook", {"args": vars(args), "results": results, "rows": rows})
 
 
 if __name__ == "__main__":
