@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -181,12 +180,7 @@ async def one_round(args: argparse.Namespace, fake: Fake, api_base: str, tmp: Pa
 
 async def amain(args: argparse.Namespace) -> None:
     fake = Fake()
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    api_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", api_port).start()
+    runner, api_base = await fake.serve()
     pin_postgres(str(args.other_core))
     results = []
     try:
@@ -194,7 +188,7 @@ async def amain(args: argparse.Namespace) -> None:
             for n in range(args.repeat):
                 rtmp = Path(tmp_name) / f"round{n}"
                 rtmp.mkdir()
-                results.append(await one_round(args, fake, f"http://127.0.0.1:{api_port}", rtmp))
+                results.append(await one_round(args, fake, api_base, rtmp))
     finally:
         await runner.cleanup()
         pin_postgres(f"0-{(os.cpu_count() or 1) - 1}")  # as it was: every core

@@ -156,6 +156,16 @@ class Fake:
             status=201,
         )
 
+    async def serve(self) -> tuple[web.AppRunner, str]:
+        """Listen on a free loopback port as Twilio's Messages API; the runner and the base URL."""
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner, f"http://127.0.0.1:{port}"
+
     async def wait_answered(self, count: int, timeout: float) -> bool:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         while self.answered < count:
@@ -250,7 +260,6 @@ async def run_one(
     env: dict[str, str],
     cwd: Path,
     fake: Fake,
-    api_port: int,
     args: argparse.Namespace,
     workers: list[dict[str, str]] | None = None,
 ) -> dict[str, object]:
@@ -451,13 +460,7 @@ async def prefill(url: str, count: int) -> None:
 
 async def amain(args: argparse.Namespace) -> None:
     fake = Fake()
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    api_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", api_port).start()
-    api_base = f"http://127.0.0.1:{api_port}"
+    runner, api_base = await fake.serve()
     results = []
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
     with (
@@ -515,7 +518,7 @@ async def amain(args: argparse.Namespace) -> None:
                         env["TEXTWIRE_SERVER_ROLE"] = "web"
                     results.append(
                         {
-                            **await run_one(name, cmd, env, rtmp, fake, api_port, args, workers),
+                            **await run_one(name, cmd, env, rtmp, fake, args, workers),
                             "round": round_no,
                         }
                     )
@@ -545,9 +548,7 @@ async def amain(args: argparse.Namespace) -> None:
                     cmd = [py, "-m", "bot", "serve", "--config", config]
                     if args.cprofile:  # the whole run under cProfile (slower; for where, not how much)
                         cmd[1:1] = ["-m", "cProfile", "-o", args.cprofile]  # absolute: main()
-                results.append(
-                    {**await run_one(name, cmd, env, rtmp, fake, api_port, args), "round": round_no}
-                )
+                results.append({**await run_one(name, cmd, env, rtmp, fake, args), "round": round_no})
     await runner.cleanup()
 
     print(
