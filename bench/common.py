@@ -62,11 +62,12 @@ async def create_pg_database(server_url: str, prefix: str) -> str:
 
 
 async def drop_pg_database(server_url: str, url: str) -> None:
-    """Drop the database of `url` (made by `create_pg_database`; nothing connected to it)."""
+    """Drop the database of `url` (made by `create_pg_database`). Its clients have stopped, but a
+    backend may not have noticed yet: FORCE ends what is left (PostgreSQL 13 and later)."""
     import asyncpg
 
     admin = await asyncpg.connect(server_url.replace("postgresql://", "postgres://"))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
     finally:
         await admin.close()
