@@ -155,6 +155,15 @@ def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 
 
 @pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """That database opened and migrated to the newest schema (a module with a schema of its own
+    overrides this fixture)."""
+    database = await open_database(database_url, migrate=True)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
 def make_config(tmp_path: Path, database_url: str) -> Callable[..., Config]:
     """A Config on a fresh data folder and database; keyword arguments change sections."""
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from bot.gateway import ingest
 from bot.gateway.ingest import InboxWriter
 from storage import inbox
-from storage.db import Database, open_database
+from storage.db import Database
 from tests.conftest import ALICE, BOB
 
 
@@ -46,13 +46,6 @@ class Commits:
 
     def __call__(self) -> None:
         self.count += 1
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

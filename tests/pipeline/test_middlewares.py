@@ -6,7 +6,6 @@ slow-down notice once a window; the count from the worker's batch, or from the i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from bot.core.logs import get_logger
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound
 from bot.pipeline.middlewares import SLOW_DOWN, WINDOW, load_user, rate_limit
 from storage import users
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.schema import inbox
 from storage.schema import users as users_table
 from tests.conftest import ALICE, BOB
@@ -50,13 +49,6 @@ class Recorder:
         if ctx.has_user:
             self.seen.append(ctx.user)
         return "ok"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 import sqlalchemy as sa
 
 from storage import inbox
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.schema import inbox as inbox_table
 from tests.conftest import ALICE, BOB
 
 CAROL = "+15550003333"
 T0 = 1_800_000_000.0
 LEASE = 60.0
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
 
 
 def new(body: str, sender: str = ALICE, *, priority: int = 0, sid: str | None = None) -> inbox.NewMessage:

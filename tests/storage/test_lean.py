@@ -25,13 +25,6 @@ USERS_SINCE = lean.Query(
 )
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
-
-
 async def add_users(db: Database, *phones: str) -> list[int]:
     async with db.tx() as conn:
         return [

@@ -5,26 +5,17 @@ callbacks that never move a status backwards, redaction of sent links, and the p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from storage import outbox
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.schema import outbox as outbox_table
 from tests.conftest import ALICE, BOB
 
 T0 = 1_800_000_000.0
 LEASE = 120.0
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
 
 
 def reply(key: str, to: str = ALICE, **fields: Any) -> outbox.NewReply:

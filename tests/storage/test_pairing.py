@@ -4,23 +4,12 @@ person has of their own; leaving an address, their first one included."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from storage import pairing, rooms, users
-from storage.db import Database, open_database
+from storage.db import Database
 from tests.conftest import ALICE, BOB
 
 T0 = 1_800_000_000.0
 WALLY = "whatsapp:+15550009999"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
 
 
 async def test_a_code_is_live_for_ten_minutes_and_one_use(db: Database) -> None:

@@ -5,25 +5,15 @@ age (storage/inbox.py oldest_due) for the metrics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 import sqlalchemy as sa
 
 from storage import inbox, outbox, pairing, people, receipts, rooms, users
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.schema import receipts as receipts_table
 from tests.conftest import ALICE, BOB
 
 T0 = 1_800_000_000.0
 ALICE_WA = "whatsapp:+15550001111"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
 
 
 def message(sid: str, sender: str, at: float, body: str = "hi") -> inbox.NewMessage:

@@ -5,26 +5,16 @@ more of theirs wait); deleting a user takes its addresses along."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 import sqlalchemy as sa
 
 from storage import inbox, users
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.schema import addresses
 from storage.schema import users as users_table
 from tests.conftest import ALICE, BOB
 
 CAROL = "+15550003333"
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url, migrate=True)
-    yield database
-    await database.close()
 
 
 async def opted_out_at(db: Database, phone: str) -> float | None:
