@@ -29,7 +29,7 @@ from bot.core.config import Config, DatabaseConfig, MediaConfig, ServerConfig, W
 from bot.core.devmode import twilio_auth_token
 from bot.core.feature import Feature
 from bot.pipeline.dispatch import Router
-from storage import onehop
+from storage import inbox, onehop
 from storage.db import Database, open_database
 from tests import pg
 
@@ -109,6 +109,26 @@ def keep_structlog_config() -> Iterator[None]:
 
 def new_sid(prefix: str = "SM") -> str:
     return prefix + secrets.token_hex(16)
+
+
+def new_message(
+    sid: str | None = None, sender: str = ALICE, body: Any = "hi", **fields: Any
+) -> inbox.NewMessage:
+    """An inbox row as the webhook builds it (a text to the bot's number); `fields` change the
+    rest, e.g. `received_at`, `priority`, `media`."""
+    row: dict[str, Any] = {
+        "message_sid": sid or new_sid(),
+        "account_sid": "AC" + "0" * 32,
+        "from_phone": sender,
+        "to_phone": "+15557654321",
+        "body": body,
+        "media": (),
+        "opt_out_type": "",
+        "idempotency_token": None,
+        "priority": 0,
+        "received_at": 1000.0,
+    }
+    return inbox.NewMessage(**(row | fields))
 
 
 @pytest.fixture(params=pg.backends())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
@@ -19,23 +18,12 @@ from bot.gateway import ingest
 from bot.gateway.ingest import InboxWriter
 from storage import inbox
 from storage.db import Database
-from tests.conftest import ALICE, BOB
+from tests.conftest import ALICE, BOB, new_message
 
 
 def message(sid: str | None = None, *, body: Any = "hello", sender: str = ALICE) -> inbox.NewMessage:
     """A message as the webhook builds it; `body=None` is a row the database refuses (NOT NULL)."""
-    return inbox.NewMessage(
-        message_sid=sid or "SM" + secrets.token_hex(16),
-        account_sid="AC" + "0" * 32,
-        from_phone=sender,
-        to_phone="+15557654321",
-        body=body,
-        media=(),
-        opt_out_type="",
-        idempotency_token=None,
-        priority=0,
-        received_at=1000.0,
-    )
+    return new_message(sid, sender, body)
 
 
 class Commits:

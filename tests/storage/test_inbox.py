@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from storage import inbox
 from storage.db import Database
 from storage.schema import inbox as inbox_table
-from tests.conftest import ALICE, BOB
+from tests.conftest import ALICE, BOB, new_message
 
 CAROL = "+15550003333"
 T0 = 1_800_000_000.0
@@ -24,15 +24,12 @@ LEASE = 60.0
 
 
 def new(body: str, sender: str = ALICE, *, priority: int = 0, sid: str | None = None) -> inbox.NewMessage:
-    return inbox.NewMessage(
-        message_sid=sid or f"SM{body.replace(' ', '_'):0>32}",
-        account_sid="AC" + "0" * 32,
-        from_phone=sender,
-        to_phone="+15557654321",
-        body=body,
+    return new_message(
+        sid or f"SM{body.replace(' ', '_'):0>32}",
+        sender,
+        body,
         media=(("https://media.example/1", "image/jpeg"),) if body.startswith("photo") else (),
         opt_out_type="STOP" if priority else "",
-        idempotency_token=None,
         priority=priority,
         received_at=T0,
     )

@@ -10,25 +10,14 @@ import sqlalchemy as sa
 from storage import inbox, outbox, pairing, people, receipts, rooms, users
 from storage.db import Database
 from storage.schema import receipts as receipts_table
-from tests.conftest import ALICE, BOB
+from tests.conftest import ALICE, BOB, new_message
 
 T0 = 1_800_000_000.0
 ALICE_WA = "whatsapp:+15550001111"
 
 
 def message(sid: str, sender: str, at: float, body: str = "hi") -> inbox.NewMessage:
-    return inbox.NewMessage(
-        message_sid=sid,
-        account_sid="AC",
-        from_phone=sender,
-        to_phone="+15557654321",
-        body=body,
-        media=(),
-        opt_out_type="",
-        idempotency_token=None,
-        priority=0,
-        received_at=at,
-    )
+    return new_message(sid, sender, body, received_at=at)
 
 
 async def test_a_person_their_addresses_and_their_messages_only(db: Database) -> None:

@@ -11,7 +11,7 @@ from storage import inbox, users
 from storage.db import Database
 from storage.schema import addresses
 from storage.schema import users as users_table
-from tests.conftest import ALICE, BOB
+from tests.conftest import ALICE, BOB, new_message
 
 CAROL = "+15550003333"
 T0 = 1_800_000_000.0
@@ -107,26 +107,15 @@ async def test_opted_out_among_names_the_opted_out_numbers_of_many(db: Database)
         assert await users.opted_out_among(conn, iter([BOB, CAROL])) == {BOB}
 
 
-def new_message(n: int, sender: str, priority: int = 0) -> inbox.NewMessage:
-    return inbox.NewMessage(
-        message_sid=f"SM{n:032d}",
-        account_sid="",
-        from_phone=sender,
-        to_phone="+15557654321",
-        body=f"message {n}",
-        media=(),
-        opt_out_type="",
-        idempotency_token=None,
-        priority=priority,
-        received_at=T0 + n,
-    )
+def numbered(n: int, sender: str, priority: int = 0) -> inbox.NewMessage:
+    return new_message(f"SM{n:032d}", sender, f"message {n}", priority=priority, received_at=T0 + n)
 
 
 async def test_senders_loads_a_batchs_users_creating_the_new_ones(db: Database) -> None:
     async with db.tx() as conn:
         alice, _ = await users.get_or_create(conn, ALICE, T0)
     # Alice: two messages done within the window, one before it; one more pending
-    await inbox.insert_new(db, [new_message(n, ALICE) for n in range(4)])
+    await inbox.insert_new(db, [numbered(n, ALICE) for n in range(4)])
     async with db.tx() as conn:
         for n, done_at in ((0, T0 - 100), (1, T0 - 10), (2, T0 - 5)):
             await conn.execute(

@@ -17,7 +17,7 @@ from bot.channels.twilio import webhook
 from bot.gateway import routes as web
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from storage.db import sqlite_path
-from tests.conftest import ALICE, Bot, BotFactory, wait_for
+from tests.conftest import ALICE, Bot, BotFactory, new_message, wait_for
 
 
 async def test_signed_help_gets_empty_twiml_then_one_reply_through_twilio(bot: Bot, fake_twilio: Any) -> None:
@@ -245,20 +245,7 @@ def test_the_webhook_imports_no_handler_module() -> None:
 
 
 def _new(n: int, body: str) -> Any:
-    from storage import inbox
-
-    return inbox.NewMessage(
-        message_sid=f"SM{n:032x}",
-        account_sid="",
-        from_phone=f"+1555000{n:04d}",
-        to_phone="",
-        body=body,
-        media=(),
-        opt_out_type="",
-        idempotency_token=None,
-        priority=0,
-        received_at=1.0,
-    )
+    return new_message(f"SM{n:032x}", f"+1555000{n:04d}", body, received_at=1.0)
 
 
 async def test_a_row_the_database_refuses_fails_only_its_own_webhook(bot: Bot, monkeypatch: Any) -> None:
