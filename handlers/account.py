@@ -14,7 +14,7 @@ from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from storage import ledger, pairing, rooms, users
+from storage import pairing, people, rooms, users
 
 router = Router(name=__name__)
 
@@ -71,13 +71,10 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     service = x_accounts(ctx.deps)
     if service is not None:
         await service.revoke_and_delete(user.id)
-    async with ctx.deps.db.tx() as conn:
-        # their place in the ledgers stays, under the name their rooms knew: debts stay payable
-        kept = await ledger.keep_former(conn, user.id, mask_address(user.phone), ctx.deps.now())
-        await users.delete(conn, user.id)  # memberships, tokens, links cascade; receipts stay
-        if user.opted_out:  # keep the carrier opt-out: nothing may be sent to this number
-            await users.set_opted_out(conn, user.phone, True, ctx.deps.now())
-    ctx.log.info("user.deleted", kept_in_ledgers=kept is not None)
+    async with ctx.deps.db.tx() as conn:  # a carrier's opt-out outlives the account
+        opted_out = [user.phone] if user.opted_out else []
+        kept = await people.forget(conn, user.id, mask_address(user.phone), opted_out, ctx.deps.now())
+    ctx.log.info("user.deleted", kept_in_ledgers=kept)
     return GOODBYE
 
 

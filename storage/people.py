@@ -4,13 +4,15 @@ deleted (at the person's request, or by `media.retention_days`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import ledger
+from storage import users as accounts
 from storage.schema import (
     addresses,
     inbox,
@@ -139,6 +141,20 @@ async def person_data(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
     }
 
 
+async def forget(
+    conn: AsyncConnection, user_id: int, shown: str, opted_out: Iterable[str], now: float
+) -> bool:
+    """`\\STOP` for a whole person: their record goes (addresses, memberships, tokens and links
+    cascade; receipts stay), their place in each ledger is handed to a former member named as
+    their rooms saw them (`shown` when they had no name: debts stay payable), and the `opted_out`
+    addresses stay opted out (nothing may be sent there again). True when a ledger kept them."""
+    kept = await ledger.keep_former(conn, user_id, shown, now)
+    await accounts.delete(conn, user_id)
+    for key in sorted(opted_out):
+        await accounts.set_opted_out(conn, key, True, now)
+    return kept is not None
+
+
 @dataclass(frozen=True)
 class Purged:
     messages_in: int
@@ -204,6 +220,7 @@ __all__ = [
     "Photo",
     "Purged",
     "addresses_of",
+    "forget",
     "mark_photos_deleted",
     "person_data",
     "person_of",

@@ -25,7 +25,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bot.core.config import Config
 from bot.core.logs import get_logger, mask_address
-from storage import ledger, people, users
+from storage import people, users
 from storage.db import Database
 
 
@@ -63,7 +63,8 @@ async def export(config: Config, address: str, now: float) -> int:
 async def _revoke_x(config: Config, db: Database, user_id: int) -> bool:
     """Revoke the person's X grant at X, as `\\STOP` does; False when there was none or X did
     not take it (the tokens are deleted with the record all the same)."""
-    from bot.features.x.client import XClient, XError
+    from bot.features.x.accounts import revoke_grant
+    from bot.features.x.client import XClient
     from storage import crypto, xaccounts
 
     if not config.x.client_id:
@@ -73,14 +74,12 @@ async def _revoke_x(config: Config, db: Database, user_id: int) -> bool:
         return False
     try:
         keys, _ = crypto.load_keys(config)
-        tokens = crypto.TokenCipher(keys).decrypt(user_id, row.ciphertext)
-        async with aiohttp.ClientSession() as session:
-            client = XClient(session, config.x, f"{config.public_base}/x/callback")
-            await client.revoke(tokens["refresh_token"])
-    except (XError, crypto.CipherError, aiohttp.ClientError) as exc:
+    except (crypto.CipherError, crypto.KeyMismatch) as exc:  # the tokens are deleted all the same
         _log().warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
         return False
-    return True
+    async with aiohttp.ClientSession() as session:
+        client = XClient(session, config.x, f"{config.public_base}/x/callback")
+        return await revoke_grant(client, crypto.TokenCipher(keys), user_id, row.ciphertext)
 
 
 async def _delete_photos(config: Config, photos: list[people.Photo]) -> list[str]:
@@ -118,18 +117,15 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
         gone = await _delete_photos(config, photos) if photos else []
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
-            kept = await ledger.keep_former(conn, user_id, mask_address(phone), now)
             purged = await people.purge_messages(conn, keys)
-            await users.delete(conn, user_id)  # addresses, memberships, tokens, links cascade
-            for key in sorted(opted_out):  # a carrier's or a person's opt-out outlives them
-                await users.set_opted_out(conn, key, True, now)
+            kept = await people.forget(conn, user_id, mask_address(phone), opted_out, now)
     finally:
         await db.close()
     summary: dict[str, Any] = {
         "deleted": address,
         "addresses": len(keys),
         "x_revoked": revoked,
-        "kept_in_ledgers": kept is not None,
+        "kept_in_ledgers": kept,
         "messages_in": purged.messages_in,
         "messages_out": purged.messages_out,
         "photos_deleted": len(gone),

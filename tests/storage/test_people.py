@@ -100,3 +100,41 @@ async def test_the_backlog_age_is_the_oldest_due_pending_message(db: Database) -
     await inbox.insert_new(db, [message("SM1", ALICE, T0 + 5), message("SM2", BOB, T0 + 10)])
     async with db.read() as conn:
         assert await inbox.oldest_due(conn, T0 + 60) == T0 + 5
+
+
+async def test_forgetting_keeps_the_ledger_place_and_the_opt_out(db: Database) -> None:
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        room = await rooms.create(conn, name="house", password_hash="x", user_id=alice.id, now=T0)
+        await receipts.insert(
+            conn,
+            receipts.NewReceipt(
+                id="r1",
+                room_id=room.id,
+                uploader_id=alice.id,
+                uploader_phone_masked="+1******1111",
+                message_sid="MM1",
+                media_index=0,
+                object_key=f"rooms/{room.id}/r1.jpg",
+                content_type="image/jpeg",
+                size=1,
+                sha256="0" * 64,
+                caption="",
+                created_at=T0,
+                twilio_media_url=None,
+            ),
+        )
+        await users.set_opted_out(conn, ALICE, True, T0)
+    async with db.tx() as conn:
+        assert await people.forget(conn, alice.id, "+1******1111", [ALICE], T0 + 1) is True
+    async with db.read() as conn:
+        assert await people.person_of(conn, ALICE) != alice.id  # the record is gone
+        assert await users.opted_out_among(conn, [ALICE]) == {ALICE}  # nothing goes there again
+        uploader = (
+            await conn.execute(sa.select(receipts_table.c.uploader_id).where(receipts_table.c.id == "r1"))
+        ).scalar()
+    assert uploader is not None and uploader != alice.id  # the receipt stays, under the former member
+    async with db.tx() as conn:
+        bob, _ = await users.get_or_create(conn, BOB, T0)  # on no ledger: nothing to keep
+        assert await people.forget(conn, bob.id, "+1******2222", [], T0 + 2) is False
+        assert await people.person_of(conn, BOB) is None

@@ -217,15 +217,23 @@ class XAccounts:
     async def revoke_and_delete(self, user_id: int) -> bool:
         """`\\UNLINK` and `\\STOP`: revoke the refresh token at X (ends the grant), delete both."""
         row = await xaccounts.load_tokens(self.deps.db, user_id)
-        if row is not None:
-            try:
-                tokens = self.cipher.decrypt(user_id, row.ciphertext)
-                await self.client.revoke(tokens["refresh_token"])
-            except (XError, CipherError) as exc:  # deleted here all the same
-                log.warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
+        if row is not None:  # deleted here whether X took the revocation or not
+            await revoke_grant(self.client, self.cipher, user_id, row.ciphertext)
         async with self.deps.db.tx() as conn:
             await xaccounts.unlink_account(conn, user_id, needs_relink=False)
         return row is not None
+
+
+async def revoke_grant(client: XClient, cipher: TokenCipher, user_id: int, ciphertext: str) -> bool:
+    """Revoke the user's refresh token at X, which ends the grant; False (and a warning) when X
+    did not take it or no key reads the row. The stored tokens are the caller's to delete."""
+    try:
+        tokens = cipher.decrypt(user_id, ciphertext)
+        await client.revoke(tokens["refresh_token"])
+    except (XError, CipherError) as exc:
+        log.warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
+        return False
+    return True
 
 
 def x_accounts(deps: Deps) -> XAccounts | None:
