@@ -123,10 +123,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         await committed
 
     def db_error(self, op: str) -> None:
-        """Count a failed claim or commit (`textwire_db_errors_total`); a loop with metrics says so."""
-        metrics = getattr(self, "metrics", None)
-        if metrics is not None:
-            metrics.db_errors.labels(part=self.name, op=op).inc()
+        """Count a failed claim or commit (`textwire_db_errors_total`)."""
+        self.deps.metrics.db_errors.labels(part=self.name, op=op).inc()
 
     async def _run(self) -> None:
         poll = self.deps.config.worker.poll_seconds

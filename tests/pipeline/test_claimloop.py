@@ -326,6 +326,8 @@ async def test_a_refused_batch_is_written_one_by_one_and_only_the_bad_outcome_is
     assert list(loop.errors) == [3]
     assert isinstance(loop.errors[3], sa.exc.IntegrityError)
     assert loop.started.count(3) == 2
+    failed = {"part": "jobs", "op": "commit"}  # the batch's failed commit, for the alert rules
+    assert loop.deps.metrics.registry.get_sample_value("textwire_db_errors_total", failed) == 1.0
     state = await table(db)
     assert state == {
         1: ("done", None, "r1", 1),
