@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import ledger
 from storage import users as accounts
+from storage.media import MediaStore
 from storage.schema import (
     addresses,
     inbox,
@@ -204,6 +205,19 @@ async def photos_before(conn: AsyncConnection, before: float, limit: int) -> lis
     return [Photo(str(i), str(k)) for i, k in rows]
 
 
+async def delete_photos(store: MediaStore, photos: Sequence[Photo]) -> tuple[list[str], Exception | None]:
+    """Delete the photos' objects from the store, in order, until one fails: the ids of those
+    gone (for `mark_photos_deleted`) and the failure (None when every one went)."""
+    gone: list[str] = []
+    for photo in photos:
+        try:
+            await store.delete(photo.object_key)
+        except Exception as exc:  # S3 down, a permission: the caller says what happens next
+            return gone, exc
+        gone.append(photo.id)
+    return gone, None
+
+
 async def mark_photos_deleted(conn: AsyncConnection, ids: Sequence[str], why: str, now: float) -> None:
     """The photos are gone from the store; at a person's request their captions go too."""
     if not ids:
@@ -220,6 +234,7 @@ __all__ = [
     "Photo",
     "Purged",
     "addresses_of",
+    "delete_photos",
     "forget",
     "mark_photos_deleted",
     "person_data",

@@ -86,18 +86,19 @@ async def _delete_photos(config: Config, photos: list[people.Photo]) -> list[str
     """Delete the objects; the ids of those gone (a store that fails stops here: exit 2)."""
     from storage.media import StoreUnavailable, open_store
 
-    gone = []
+    gone: list[str] = []
+    failed: Exception | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
             store = await open_store(config.media, config.s3, stack, lambda key, expires: "")
-            for photo in photos:
-                await store.delete(photo.object_key)
-                gone.append(photo.id)
-    except Exception as exc:  # nothing of the person is deleted: run it again once the store is back
+            gone, failed = await people.delete_photos(store, photos)
+    except Exception as exc:  # the store would not open
+        failed = exc
+    if failed is not None:  # nothing of the person is deleted: run it again once the store is back
         raise StoreUnavailable(
-            f"media store: cannot delete a photo ({type(exc).__name__}); nothing was deleted of the "
+            f"media store: cannot delete a photo ({type(failed).__name__}); nothing was deleted of the "
             f"person ({len(gone)} photos were): run it again when the store answers"
-        ) from None
+        )
     return gone
 
 

@@ -5,10 +5,14 @@ age (storage/inbox.py oldest_due) for the metrics."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
 import sqlalchemy as sa
 
 from storage import inbox, outbox, pairing, people, receipts, rooms, users
 from storage.db import Database
+from storage.media import LocalMediaStore
 from storage.schema import receipts as receipts_table
 from tests.conftest import ALICE, BOB, new_message
 
@@ -133,8 +137,28 @@ async def test_forgetting_keeps_the_ledger_place_and_the_opt_out(db: Database) -
         uploader = (
             await conn.execute(sa.select(receipts_table.c.uploader_id).where(receipts_table.c.id == "r1"))
         ).scalar()
-    assert uploader is not None and uploader != alice.id  # the receipt stays, under the former member
+    assert uploader is not None  # the receipt stays,
+    assert uploader != alice.id  # under the former member
     async with db.tx() as conn:
         bob, _ = await users.get_or_create(conn, BOB, T0)  # on no ledger: nothing to keep
         assert await people.forget(conn, bob.id, "+1******2222", [], T0 + 2) is False
         assert await people.person_of(conn, BOB) is None
+
+
+async def test_photos_are_deleted_in_order_until_the_store_fails(tmp_path: Path) -> None:
+    store = LocalMediaStore(tmp_path, lambda key, expires: "")
+    keys = [f"rooms/{uuid.uuid4()}/receipts/{uuid.uuid4()}.jpg" for _ in range(3)]
+    for key in keys:
+        store.path_of(key).parent.mkdir(parents=True)
+        store.path_of(key).write_bytes(b"photo")
+    photos = [
+        people.Photo("r1", keys[0]),
+        people.Photo("r2", "not a receipt key"),
+        people.Photo("r3", keys[2]),
+    ]
+    gone, failed = await people.delete_photos(store, photos)
+    assert gone == ["r1"]
+    assert isinstance(failed, ValueError)  # the store refused the second: the third is not tried
+    assert [store.path_of(k).exists() for k in keys] == [False, True, True]
+    assert await people.delete_photos(store, [people.Photo("r3", keys[2])]) == (["r3"], None)
+    assert not store.path_of(keys[2]).exists()

@@ -50,13 +50,9 @@ async def expire_photos(deps: Deps) -> int:
     now = deps.now()
     async with deps.db.read() as conn:
         photos = await people.photos_before(conn, now - days * 86400, RETENTION_BATCH)
-    gone: list[str] = []
-    try:
-        for photo in photos:
-            await store.delete(photo.object_key)
-            gone.append(photo.id)
-    except Exception as exc:  # S3 down, a permission: what is deleted is marked, the rest waits
-        log.warning("media.retention_failed", error=type(exc).__name__, deleted=len(gone))
+    gone, failed = await people.delete_photos(store, photos)
+    if failed is not None:  # S3 down, a permission: what is deleted is marked, the rest waits
+        log.warning("media.retention_failed", error=type(failed).__name__, deleted=len(gone))
     async with deps.db.tx() as conn:
         await people.mark_photos_deleted(conn, gone, people.RETENTION, now)
     if gone:
