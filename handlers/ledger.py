@@ -66,12 +66,15 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
 AMOUNT_USAGE = "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
 
 
-def amount_reply(room_name: str, book: RoomLedger, user_id: int, minor: int, cur: Currency) -> str:
-    """After `\\AMOUNT`: the amount set (or the receipt taken out) and where the sender stands."""
+def amount_reply(
+    room_name: str, book: RoomLedger, user_id: int, minor: int, cur: Currency, how: str = ""
+) -> str:
+    """After `\\AMOUNT`: the amount set (or the receipt taken out) and where the sender stands;
+    `how` follows the amount (`(€40.00 at 1.08)`: what it was converted from)."""
     position = position_phrase(book.position(user_id), book.currency)
     if minor == 0:
         return f"Your receipt is out of the ledger of {room_name}: {position}. \\BALANCE for all."
-    shown = cur.format(minor)
+    shown = cur.format(minor) + (f" {how}" if how else "")
     if cur != book.currency:
         return f"Set {shown} on your receipt in {room_name}; not counted: {shown} in a {book.currency.code} room."
     return f"Set {shown} on your receipt in {room_name}: {position}. \\BALANCE for all."
@@ -133,11 +136,9 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             await ledger.save_split_members(conn, target.id, split_order(user_id, member_ids))
         book = await room_ledger(conn, room.id)
     ctx.log.info("ledger.amount_set", receipt_id=target.id, room_id=room.id, counted=code == room_cur.code)
-    reply = amount_reply(room.name, book, user_id, minor, currency_or_default(code))
-    if rate is not None:  # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
-        shown = currency_or_default(code).format(minor)
-        reply = reply.replace(shown, f"{shown} ({foreign.currency.format(foreign.minor)} at {rate})", 1)
-    return reply
+    # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
+    how = f"({foreign.currency.format(foreign.minor)} at {rate})" if rate is not None else ""
+    return amount_reply(room.name, book, user_id, minor, currency_or_default(code), how)
 
 
 def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | None:
