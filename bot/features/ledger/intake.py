@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import RoomLedger, position_phrase
 from bot.features.ledger.money import Amount, Currency, currency, shown
+from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
-from bot.features.ocr.total import NOT_RECEIPT
 from storage.ledger import ReceiptAmount
 
 ASK = "Reply \\AMOUNT 12.34 to set it."
@@ -79,15 +79,13 @@ def saved_replies(
     for no total, another currency, a repeat of an earlier receipt (`twins`: those earlier ones
     by id), and several photos (one reply sums them up)."""
     cur = ledger.currency
-    counted = [r for r in items if r.amount_minor and r.currency == cur.code]
-    foreign = [r for r in items if r.amount_minor and r.currency != cur.code]
-    repeats = [r for r in items if r.amount_minor is None and r.duplicate_of]
-    others = [
-        r for r in items if r.amount_minor is None and not r.duplicate_of and r.ocr_status == NOT_RECEIPT
-    ]
-    missing = [
-        r for r in items if r.amount_minor is None and not r.duplicate_of and r.ocr_status != NOT_RECEIPT
-    ]
+    status = [receipt_status(r, cur.code) for r in items]
+
+    def having(wanted: str) -> list[ReceiptAmount]:
+        return [r for r, s in zip(items, status, strict=True) if s == wanted]
+
+    counted, foreign = having("counted"), having("other currency")
+    repeats, others, missing = having("duplicate"), having("not a receipt"), having("needs an amount")
     ways = len(ledger.member_ids)
     position = position_phrase(ledger.position(sender), cur)
     split = f"split {ways} ways, {position}" if ways > 1 else f"you are its only member, {position}"

@@ -59,7 +59,9 @@ NOTES = {
 }
 
 
-def _status(r: Any, room_currency: str) -> str:
+def receipt_status(r: Any, room_currency: str) -> str:
+    """Where a receipt (a row, or a ReceiptAmount) stands in its room's ledger: counted, needs an
+    amount, taken out, duplicate, not a receipt, other currency."""
     if r.amount_minor is None and r.duplicate_of is not None:
         return "duplicate"
     if r.amount_minor is None and r.ocr_status == NOT_RECEIPT:
@@ -112,7 +114,7 @@ async def ledger_view(
                 paid_by = None
             else:  # someone who has left and has nothing on the books: the number the receipt recorded
                 paid_by = book.names.get(payer) or r.uploader_phone_masked
-            status = _status(r, cur.code)
+            status = receipt_status(r, cur.code)
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
             lines[str(r.id)] = ReceiptLine(
@@ -156,4 +158,4 @@ async def ledger_view(
     return LedgerView(cur.code, lines, settle, positions, paid, book)
 
 
-__all__ = ["LedgerView", "PaymentLine", "ReceiptLine", "ledger_view"]
+__all__ = ["LedgerView", "PaymentLine", "ReceiptLine", "ledger_view", "receipt_status"]
