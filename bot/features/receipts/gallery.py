@@ -76,9 +76,9 @@ def deleted_note(row: Any) -> str:
     return DELETED.get(row.photo_deleted_why or "", "") if row.photo_deleted_at is not None else ""
 
 
-async def photo_url(store: MediaStore, row: Any) -> str:
-    """A presigned URL of the receipt's photo, or "" when the photo was deleted."""
-    return "" if row.photo_deleted_at is not None else await store.url(row.object_key)
+async def photo_url(store: MediaStore, object_key: str, deleted: bool) -> str:
+    """A presigned URL of a receipt's photo, or "" when the photo was deleted."""
+    return "" if deleted else await store.url(object_key)
 
 
 def denied(verdict: str, what: str) -> web.Response:
@@ -133,7 +133,9 @@ async def gallery(request: web.Request) -> web.Response:
         ledger = await ledger_view(conn, room_id, [str(r.id) for r in rows]) if room is not None else None
     if room is None or ledger is None:
         return pages.message("Room not found", "This room does not exist any more.", status=404)
-    urls = await asyncio.gather(*(photo_url(store, r) for r in rows))
+    urls = await asyncio.gather(
+        *(photo_url(store, r.object_key, r.photo_deleted_at is not None) for r in rows)
+    )
     items = []
     for row, url in zip(rows, urls, strict=True):
         line = ledger.receipts.get(str(row.id))

@@ -37,7 +37,7 @@ from bot.features.ledger.money import currency
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
-from bot.features.receipts.gallery import FORMER_MEMBER, deleted_note, denied, link_verdict
+from bot.features.receipts.gallery import FORMER_MEMBER, deleted_note, denied, link_verdict, photo_url
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
@@ -112,6 +112,7 @@ class Entry:
     object_key: str
     content_type: str
     deleted: str = ""  # the photo is gone from the store, and why
+    deleted_at: float | None = None  # when it went (None: kept)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 object_key=r.object_key,
                 content_type=r.content_type,
                 deleted=deleted_note(r),
+                deleted_at=r.photo_deleted_at,
             )
         )
     paid = [
@@ -300,17 +302,15 @@ async def _opened(request: web.Request, fmt: str) -> Opened | web.Response:
     return Opened(room_id, statement, signer, store)
 
 
-async def _url(store: MediaStore, entry: Entry) -> str:
-    return "" if entry.deleted else await store.url(entry.object_key)
-
-
 async def page(request: web.Request) -> web.Response:
     opened = await _opened(request, "html")
     if isinstance(opened, web.Response):
         return opened
     statement, signer, room_id = opened.statement, opened.signer, opened.room_id
     exp = int(request.query["exp"])
-    urls = await asyncio.gather(*(_url(opened.store, e) for e in statement.receipts))
+    urls = await asyncio.gather(
+        *(photo_url(opened.store, e.object_key, e.deleted_at is not None) for e in statement.receipts)
+    )
     log.info("statement.viewed", room_id=room_id, month=statement.month, receipts=len(statement.receipts))
     return pages.render(
         "statement.html",
@@ -358,7 +358,7 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for n, entry in enumerate(statement.receipts, 1):
             name = zip_name(n, entry)
-            if entry.deleted:
+            if entry.deleted_at is not None:
                 missing.append(f"{name} ({entry.deleted})")
                 continue
             try:
