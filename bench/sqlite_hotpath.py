@@ -87,7 +87,7 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     rows = steps.timed("worker: claim", lambda: conn.execute(sql, params).fetchall())
     assert len(rows) == batch, f"claimed {len(rows)} of {batch}"
     messages = [inbound_from_row(row) for row in rows]  # as the worker reads them
-    claimed = list({m.from_phone for m in messages})
+    claimed = list({m.sender.key for m in messages})
     sql, params = steps.sql(users._SENDERS, {"phones": claimed, "since": now - 60})
     steps.timed("worker: senders and rate counts", lambda: conn.execute(sql, params).fetchall())
     sql, params = steps.sql(replyguard._RECENT, {"phones": claimed, "since": now - replyguard.HOLD_SECONDS})
@@ -103,14 +103,14 @@ def cycle(conn: sqlite3.Connection, steps: Steps, batch: int, first: int) -> Non
     steps.timed("worker: inbox rows done", lambda: conn.executemany(sql, params))
     replies = [
         outbox.NewReply(
-            to=m.from_phone, body="textwire: help", dedupe_key=reply_key(m, 0), inbox_id=m.id, now=now
+            to=m.sender.key, body="textwire: help", dedupe_key=reply_key(m, 0), inbox_id=m.id, now=now
         ).row()
         for m in messages
     ]
     sql, params = steps.sql(ENQUEUE, replies)
     steps.timed("worker: replies queued", lambda: conn.executemany(sql, params))
     logged = [
-        {"phone": m.from_phone, "message_sid": m.message_sid, "answer": "help", "at": now} for m in messages
+        {"phone": m.sender.key, "message_sid": m.external_id, "answer": "help", "at": now} for m in messages
     ]
     sql, params = steps.sql(_LOG_REPLIES, logged)
     steps.timed("worker: reply guard's rows in", lambda: conn.executemany(sql, params))
