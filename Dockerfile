@@ -57,7 +57,9 @@ RUN python -m venv --without-pip /opt/textwire \
         ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} +
 # babel: the server asks CLDR for currency data in en_US only (bot/features/ledger/money.py), which reads
 # root, en and en_US (the other 1000 locales are 32 MB); onnxruntime: its Python tooling for
-# converting, quantizing and profiling models is not used to run one; twilio: the server uses
+# converting, quantizing and profiling models is not used to run one, and libonnxruntime.so (34 MB)
+# is the C API's library for programs that link it: the Python binding has the runtime built in
+# and does not load it (readelf: not NEEDED); twilio: the server uses
 # the REST client's `api` domain only (Messages and their Media, bot/channels/twilio/rest.py), and the
 # client imports each of the other 38 domains (17 MB) only when it is asked for; phonenumbers: a
 # room's default time zone needs its time-zone data only (bot/features/ledger/reminders.py), not
@@ -67,6 +69,7 @@ RUN site=$(echo /opt/textwire/lib/python3*/site-packages) \
     && find "$site/twilio/rest" -mindepth 1 -maxdepth 1 -type d ! -name api -exec rm -rf {} + \
     && rm -rf "$site/onnxruntime/transformers" "$site/onnxruntime/tools" \
         "$site/onnxruntime/quantization" "$site/onnxruntime/datasets" \
+        "$site"/onnxruntime/capi/libonnxruntime.so* \
         "$site/phonenumbers/geodata" "$site/phonenumbers/carrierdata"
 
 # the runtime stage starts from one of these two, as OCR says
