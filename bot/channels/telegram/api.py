@@ -36,6 +36,7 @@ class TelegramApi:
     def __init__(self, http: aiohttp.ClientSession, config: TelegramConfig) -> None:
         self._http = http
         base = config.api_base.rstrip("/")
+        self.bot = bot_id(config.bot_token)
         self._methods = f"{base}/bot{config.bot_token}/"
         self._files = f"{base}/file/bot{config.bot_token}/"
         self._timeout = config.timeout_seconds

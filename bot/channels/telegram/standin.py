@@ -7,11 +7,17 @@ It answers what textwire calls, as Telegram does (https://core.telegram.org/bots
 "description"}`, 401 for another token; `sendMessage` (plain text, 4,096 characters at most: it
 takes the message, chat shows replies from the outbox as for SMS), `getFile` for the photos chat
 sends, `GET /file/bot<token>/<path>` their bytes, and `getMe`, `setWebhook`, `deleteWebhook`.
+
+Telegram never gives a chat's message id twice, and the server keeps the ids of what it sent
+(unique): so the ids this stand-in gives go on from one run of chat to the next. They are taken
+from the clock in microseconds (a send takes longer than that, so the count never runs ahead
+of the clock into the next run's): larger than Telegram's, and never repeated.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +50,7 @@ class StandIn:
         self.token = token
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self.sent: list[dict[str, Any]] = []
+        self._last_message_id = 0
         self._runner: web.AppRunner | None = None
 
     def add_file(self, data: bytes, suffix: str) -> str:
@@ -95,7 +102,7 @@ class StandIn:
             if len(text) > MAX_TEXT:
                 return _error(400, "Bad Request: message is too long")
             self.sent.append(payload)
-            result: Any = {"message_id": len(self.sent), "chat": {"id": payload["chat_id"]}, "text": text}
+            result: Any = {"message_id": self._message_id(), "chat": {"id": payload["chat_id"]}, "text": text}
         elif name == "getFile":
             found = self.files.get(str(payload.get("file_id")))
             if found is None:
@@ -109,6 +116,11 @@ class StandIn:
         else:
             return _error(404, "Not Found: method not found")
         return web.json_response({"ok": True, "result": result})
+
+    def _message_id(self) -> int:
+        """The next message id: after every id of this run, and of earlier runs (the clock's us)."""
+        self._last_message_id = max(self._last_message_id + 1, time.time_ns() // 1_000)
+        return self._last_message_id
 
     async def _download(self, request: web.Request) -> web.Response:
         return download(request, self.token, self.files)

@@ -84,7 +84,9 @@ class TelegramTransport:
         message_id = result.get("message_id") if isinstance(result, dict) else None
         if message_id is None:
             raise SendError("Telegram's answer could not be read")
-        return Sent(sid=f"{chat}:{message_id}", status="sent")
+        # a message id is unique within one bot's chat: a new bot's ids in the same chat start
+        # again at 1, so the bot is part of the id kept (the outbox's ids of sent messages are unique)
+        return Sent(sid=f"tg{self._api.bot}:{chat}:{message_id}", status="sent")
 
     def _refused(self, exc: TelegramError) -> SendError:
         if exc.status == 429:

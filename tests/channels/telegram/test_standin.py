@@ -40,10 +40,11 @@ async def test_it_answers_as_the_bot_api_does(aiohttp_client: Callable[..., Any]
     assert wrong.status == 401
     assert (await wrong.json())["ok"] is False
     sent = await client.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1001, "text": "hello"})
-    assert (await sent.json()) == {
-        "ok": True,
-        "result": {"message_id": 1, "chat": {"id": 1001}, "text": "hello"},
-    }
+    answer = await sent.json()
+    message_id = answer["result"].pop("message_id")
+    assert answer == {"ok": True, "result": {"chat": {"id": 1001}, "text": "hello"}}
+    assert isinstance(message_id, int)
+    assert message_id > 0
     too_long = await client.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1001, "text": "x" * 4097})
     assert too_long.status == 400
     file_id = standin.add_file(b"%PDF-1.4 ...", ".pdf")
@@ -73,3 +74,17 @@ async def test_a_port_in_use_is_an_oserror_and_it_serves_until_stopped(unused_tc
             assert (await resp.json())["result"]["id"] == 1
     finally:
         await standin.stop()
+
+
+async def test_message_ids_go_on_from_one_run_of_chat_to_the_next(aiohttp_client: Callable[..., Any]) -> None:
+    """Telegram never gives a chat's message id twice, and the server keeps the ids of its sends
+    unique: a chat run after another (a new stand-in, the same bot) must not start again at 1."""
+    ids = []
+    for _run in range(2):
+        client = await aiohttp_client(StandIn(TOKEN).app())
+        for _ in range(3):
+            sent = await client.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1001, "text": "hi"})
+            ids.append((await sent.json())["result"]["message_id"])
+        await client.close()
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 6

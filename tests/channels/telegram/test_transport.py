@@ -103,3 +103,29 @@ async def test_replies_to_one_chat_keep_their_order(tbot: Bot, fake_telegram: Fa
     await wait_for(both)
     assert "Rooms:" in sent[0]["text"] or "textwire" in sent[0]["text"]
     assert sent[0]["text"] != sent[1]["text"]
+
+
+async def test_a_new_bot_on_the_same_database_sends_each_reply_once(
+    bot_factory: BotFactory, fake_twilio: Any, fake_telegram: FakeTelegram, aiohttp_server: Any
+) -> None:
+    """A message id is unique within one bot's chat only: when the operator moves to a new bot,
+    its ids in the same chat start again at 1. Its sends are recorded apart from the old bot's
+    (each outbox row keeps the id of its own send), and each reply goes out once."""
+    old = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+    await say(old, "/help")
+    [first] = await fake_telegram.wait_for_sent(1)
+    await old.settled()
+    await old.client.close()
+
+    new_bot = FakeTelegram()
+    new_bot.api_base = str((await aiohttp_server(new_bot.app())).make_url("")).rstrip("/")
+    new = await bot_factory(twilio=fake_twilio.section(), telegram=new_bot.section())
+    await say(new, "/help")
+    await new_bot.wait_for_sent(1)
+    await new.settled()
+    assert [m["chat_id"] for m in new_bot.sent] == [str(CHAT)]  # once, not again after a failed commit
+    rows = await new.rows("SELECT status, twilio_sid FROM outbox ORDER BY id")
+    assert [r.status for r in rows] == ["sent", "sent"]
+    assert rows[0].twilio_sid == f"tg{fake_telegram.bot_id}:{CHAT}:1"
+    assert rows[1].twilio_sid == f"tg{new_bot.bot_id}:{CHAT}:1"
+    assert first["chat_id"] == str(CHAT)
