@@ -18,7 +18,7 @@ import sys
 from aiohttp import web
 
 from bot.app.runtime import RUNTIME
-from bot.app.startup import bind, existing_files, summary
+from bot.app.startup import bind, existing_files, listen, summary
 from bot.core.config import Config
 from bot.core.logs import get_logger
 from bot.gateway.drain import DRAIN
@@ -50,6 +50,7 @@ async def serve(config: Config) -> None:
             loop.add_signal_handler(signum, stop.set)
         await runner.setup()  # the app starts here; a StartupError leaves nothing running
         try:
+            listen(sockets, config.server.host, config.server.port)  # a port taken meanwhile: one line
             for sock in sockets:
                 await web.SockSite(runner, sock).start()
             about = summary(config, sockets, app[RUNTIME].lifecycle.running, existed)

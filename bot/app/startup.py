@@ -165,18 +165,39 @@ def bind(host: str, port: int) -> list[socket.socket]:
     except OSError as exc:
         for sock in sockets:
             sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise StartupError(f"port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT") from None
-        if exc.errno == errno.EACCES:
-            raise StartupError(
-                f"port {port} needs privileges this user does not have: "
-                "set server.port or TEXTWIRE_SERVER_PORT to 1024 or above"
-            ) from None
-        raise StartupError(
-            f"cannot listen on {host}:{port} ({os.strerror(exc.errno or 0)}): "
-            "set server.host / server.port or TEXTWIRE_SERVER_HOST / TEXTWIRE_SERVER_PORT"
-        ) from None
+        raise _listen_error(exc, host, port) from None
     return sockets
+
+
+BACKLOG = 128  # aiohttp's SockSite default
+
+
+def listen(sockets: Iterable[socket.socket], host: str, port: int) -> None:
+    """Start listening on the sockets `bind` made, once the app has started. Two sockets with
+    SO_REUSEADDR may both bind a port while neither listens (two processes starting at once on
+    one port: a web and a worker role with the same `server.port`); the second finds out here.
+    Done before aiohttp's site starts, because uvloop's `create_server(sock=...)` closes a socket
+    whose `listen` fails without raising: the server would run listening on nothing."""
+    try:
+        for sock in sockets:
+            sock.listen(BACKLOG)
+    except OSError as exc:
+        raise _listen_error(exc, host, port) from None
+
+
+def _listen_error(exc: OSError, host: str, port: int) -> StartupError:
+    """The one line for a socket that could not bind or listen."""
+    if exc.errno == errno.EADDRINUSE:
+        return StartupError(f"port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT")
+    if exc.errno == errno.EACCES:
+        return StartupError(
+            f"port {port} needs privileges this user does not have: "
+            "set server.port or TEXTWIRE_SERVER_PORT to 1024 or above"
+        )
+    return StartupError(
+        f"cannot listen on {host}:{port} ({os.strerror(exc.errno or 0)}): "
+        "set server.host / server.port or TEXTWIRE_SERVER_HOST / TEXTWIRE_SERVER_PORT"
+    )
 
 
 # -- the block -------------------------------------------------------------------------------------
@@ -345,6 +366,7 @@ __all__ = [
     "check_writable",
     "database_label",
     "existing_files",
+    "listen",
     "open_db",
     "public_url_warning",
     "summary",

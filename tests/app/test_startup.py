@@ -78,6 +78,35 @@ def test_port_in_use_is_one_line_with_the_fix_and_nothing_started(tmp_path: Path
     assert not (tmp_path / "data").exists() or not (tmp_path / "data" / "textwire.db").exists()
 
 
+def test_a_port_taken_while_starting_is_one_line_too(tmp_path: Path) -> None:
+    """Two processes starting at once on one port (a web and a worker role with the same
+    `server.port` on one host) can both bind it, SO_REUSEADDR and neither listening yet; the
+    one that listens second must stop with the same line, not a traceback, and not run on with
+    its socket closed under it (uvloop closes a socket whose listen fails, without raising)."""
+    port = free_port()
+    with socket.socket() as other:  # the other process: bound first, listening once we have bound
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", port))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=serve_env(tmp_path, port),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline().decode()  # its first log line comes after it bound the port
+        other.listen()
+        out, err = (part.decode() for part in proc.communicate(timeout=60))
+    assert proc.returncode == 2, (first, out, err)
+    assert "Traceback" not in first + out + err
+    assert "app.started" not in first + out
+    assert (
+        one_failure(first + out, err)
+        == f"textwire: port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT"
+    )
+
+
 def test_console_logs_get_the_line_alone(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
