@@ -9,6 +9,7 @@ does its work in short transactions with compare-and-swap updates.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +17,13 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.deps import Deps
+from bot.core.logs import get_logger
 from bot.pipeline.leases import Leases
 
 JobFunc = Callable[[Deps], Awaitable[Any]]
+STOP_GRACE_SECONDS = 5.0  # a job running at shutdown gets this long to finish its turn
+
+log = get_logger(__name__)
 
 
 class Scheduler:
@@ -32,6 +37,7 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         )
         self._jobs: list[tuple[str, JobFunc, float, float, bool]] = []
+        self._running: set[asyncio.Task[Any]] = set()  # the jobs' turns in progress
 
     @property
     def job_ids(self) -> list[str]:
@@ -47,7 +53,7 @@ class Scheduler:
         for job_id, func, seconds, jitter, run_now in self._jobs:
             extra: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if run_now else {}
             self.aps.add_job(
-                self._leased(job_id, func, seconds),
+                self._tracked(job_id, self._leased(job_id, func, seconds)),
                 "interval",
                 seconds=seconds,
                 jitter=jitter or None,
@@ -71,10 +77,41 @@ class Scheduler:
         run.__name__ = run.__qualname__ = getattr(func, "__name__", job_id)
         return run
 
-    def shutdown(self) -> None:
-        # shutdown is scheduled on the loop (call_soon_threadsafe); wait=True cannot wait here
-        if self.aps.running:
-            self.aps.shutdown(wait=False)
+    def _tracked(self, job_id: str, func: JobFunc) -> JobFunc:
+        """A turn of the job, known to `stop` while it runs. Stopped mid-turn (it outlasted the
+        grace), it says so in one warning and ends: APScheduler would log the cancellation as
+        the job's error, with a traceback, on every shutdown that caught a job running."""
+        running = self._running
+
+        async def run(deps: Deps) -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            running.add(task)
+            try:
+                return await func(deps)
+            except asyncio.CancelledError:
+                # its transactions rolled back; the next turn (this process's or another's) redoes it
+                log.warning("scheduler.job_stopped", job=job_id, why="shutdown")
+                return None
+            finally:
+                running.discard(task)
+
+        run.__name__ = run.__qualname__ = getattr(func, "__name__", job_id)
+        return run
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """No new turns; the turns in progress get `grace` seconds to finish, then are stopped."""
+        if not self.aps.running:
+            return
+        self.aps.pause()
+        await asyncio.sleep(0)  # a turn submitted just before (its task not started yet) registers
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=grace)
+        # shutdown is scheduled on the loop (call_soon_threadsafe); wait=True cannot wait here.
+        # It cancels the turns still running.
+        self.aps.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(list(self._running))
 
 
 def register_core_jobs(scheduler: Scheduler) -> None:

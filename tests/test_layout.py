@@ -32,7 +32,6 @@ UNTESTED: frozenset[str] = frozenset(
         "handlers/__init__.py",
         "handlers/filters.py",
         "handlers/media.py",
-        "scheduler/__init__.py",
         "storage/db.py",
         "storage/health.py",
         "storage/leases.py",

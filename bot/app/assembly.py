@@ -214,7 +214,7 @@ async def _start(
         scheduler.start(deps)
 
     async def stop_scheduler() -> None:
-        scheduler.shutdown()
+        await scheduler.stop()
 
     available = {
         "writer": Part("writer", writer.start, writer.stop),
