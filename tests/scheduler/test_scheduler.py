@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import pytest
@@ -25,6 +26,19 @@ def apscheduler_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+async def stop_during_a_turn(
+    job_id: str, job: Callable[[Deps], Awaitable[None]], started: asyncio.Event, grace: float
+) -> list[dict[str, object]]:
+    """Start a scheduler whose one job runs at once; stop it while that turn runs; the logs."""
+    scheduler = Scheduler()
+    scheduler.every(job_id, job, seconds=3600, run_now=True)
+    scheduler.start(DEPS)
+    await asyncio.wait_for(started.wait(), 10)
+    with capture_logs() as logs:
+        await scheduler.stop(grace=grace)
+    return logs
+
+
 async def test_a_turn_in_progress_finishes_at_shutdown(caplog: pytest.LogCaptureFixture) -> None:
     started, finished, given = asyncio.Event(), asyncio.Event(), []
 
@@ -34,12 +48,7 @@ async def test_a_turn_in_progress_finishes_at_shutdown(caplog: pytest.LogCapture
         await asyncio.sleep(0.2)  # the turn's work, still going when the app stops
         finished.set()
 
-    scheduler = Scheduler()
-    scheduler.every("slow", job, seconds=3600, run_now=True)
-    scheduler.start(DEPS)
-    await asyncio.wait_for(started.wait(), 10)
-    with capture_logs() as logs:
-        await scheduler.stop(grace=10)
+    logs = await stop_during_a_turn("slow", job, started, grace=10)
     assert finished.is_set()
     assert given == [DEPS]
     assert [e for e in logs if e["event"] == "scheduler.job_stopped"] == []
@@ -58,12 +67,7 @@ async def test_a_turn_that_outlasts_the_grace_is_stopped_with_one_warning(
         finally:
             cleaned_up.set()  # its own clean-up (a transaction's rollback) runs
 
-    scheduler = Scheduler()
-    scheduler.every("stuck", job, seconds=3600, run_now=True)
-    scheduler.start(DEPS)
-    await asyncio.wait_for(started.wait(), 10)
-    with capture_logs() as logs:
-        await scheduler.stop(grace=0.05)
+    logs = await stop_during_a_turn("stuck", job, started, grace=0.05)
     assert cleaned_up.is_set()
     stopped = [e for e in logs if e["event"] == "scheduler.job_stopped"]
     assert [(e["job"], e["why"], e["log_level"]) for e in stopped] == [("stuck", "shutdown", "warning")]
