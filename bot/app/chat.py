@@ -363,7 +363,7 @@ def chat_address(channel: str, given: str | None) -> tuple[str | None, str]:
     """The address chat texts from on `channel` (`Address.key`), or None and why not."""
     if channel == TELEGRAM:
         chat = given or "1001"
-        if not chat.lstrip("-").isdigit():
+        if not (chat.isascii() and chat.lstrip("-").isdigit()):
             return None, f"--from {chat!r}: a Telegram chat id is a number (e.g. 1001)"
         return f"{TELEGRAM}:{chat}", ""
     address = given or "+15550001111"

@@ -52,7 +52,7 @@ class LinkSigner:
 
     def check(self, purpose: str, subject: str, exp: str, sig: str, *, now: float, max_age: int) -> str:
         """ "ok", "expired" or "invalid"."""
-        if not exp.isdigit() or len(exp) > 12 or not sig or len(sig) > 100:
+        if not (exp.isascii() and exp.isdigit()) or len(exp) > 12 or not sig or len(sig) > 100:
             return "invalid"
         expires = int(exp)
         valid = False

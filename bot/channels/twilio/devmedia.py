@@ -142,7 +142,7 @@ async def media_cdn(request: web.Request) -> web.StreamResponse:
     """The file's bytes for a signed, unexpired URL; 403 otherwise."""
     path = await _file(request)
     exp, sig = request.query.get("exp", ""), request.query.get("sig", "")
-    if not exp.isdigit() or len(exp) > 12 or not sig:
+    if not (exp.isascii() and exp.isdigit()) or len(exp) > 12 or not sig:
         raise web.HTTPForbidden(text="unsigned")
     expected = _sign(await _token(request), path.parent.name, path.name, int(exp))
     now = time.time()

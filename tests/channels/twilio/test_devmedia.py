@@ -55,6 +55,9 @@ async def test_fetch_redirect_and_delete(bot_factory: BotFactory) -> None:
     assert (await bot.client.get(cdn.replace("sig=", "sig=x"))).status == 403
     expired = f"/dev/media/{message_sid}/{media_sid}?exp={int(time.time()) - 1}&sig=x"
     assert (await bot.client.get(expired)).status == 403
+    assert (
+        await bot.client.get(f"/dev/media/{message_sid}/{media_sid}?exp=%C2%B2&sig=x")
+    ).status == 403  # "²"
 
     assert (await bot.client.delete(path + ".json")).status == 401
     assert (await bot.client.delete(path + ".json", headers=auth)).status == 204

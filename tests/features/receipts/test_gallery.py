@@ -125,6 +125,7 @@ async def test_expired_or_altered_links_get_403(bot_factory: BotFactory, fake_tw
         url.with_query({"exp": url.query["exp"]}),
         url.with_query({}),
         url.update_query(exp="abc"),
+        url.update_query(exp="²"),  # a digit to str.isdigit, not to int(): was a 500
     ]
     for bad in cases:
         resp = await bot.client.get(str(bad.relative()))
