@@ -128,4 +128,7 @@ async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
 @fallback.message(any_command)
 async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     name = ctx.command.name[:20]
-    return Reply(f"Unknown command \\{name}. Send \\HELP for the list.", kind="unknown-command")
+    # the name is echoed only when it is plain (an emoji or a curly quote would make the SMS UCS-2)
+    plain = name.isascii() and name.replace("_", "").isalnum()
+    shown = f" \\{name}" if plain else ""
+    return Reply(f"Unknown command{shown}. Send \\HELP for the list.", kind="unknown-command")

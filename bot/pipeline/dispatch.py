@@ -117,11 +117,20 @@ COMMAND_PREFIXES = ("\\", "/")
 
 
 def parse_command(text: str) -> CommandObject | None:
-    """`\\join  House  pw` -> CommandObject("\\", "JOIN", ("House", "pw")); None when not a command."""
+    """`\\join  House  pw` -> CommandObject("\\", "JOIN", ("House", "pw")); None when not a command.
+
+    Spaces after the prefix are extra spaces (`\\ JOIN house pw` is \\JOIN: a post would have put
+    the password on X). A backslash always starts a command: one whose first word is not a name
+    (`\\`, `\\?`, `\\5`) has the empty name, an unknown command, never a post. A slash starts one
+    only before a name (`/join`, `/ join`): "/5 of us" stays a post."""
     text = text.strip()
-    if len(text) < 2 or text[0] not in COMMAND_PREFIXES or not text[1].isalpha():
+    if not text or text[0] not in COMMAND_PREFIXES:
         return None
     words = text[1:].split()
+    if not words or not words[0][0].isalpha():
+        if text[0] != "\\":
+            return None
+        return CommandObject(prefix=text[0], name="", args=tuple(words))
     return CommandObject(prefix=text[0], name=words[0].upper(), args=tuple(words[1:]))
 
 

@@ -72,6 +72,8 @@ async def test_an_unknown_command_is_told_so(bot: Bot, fake_twilio: FakeTwilio) 
         await say(bot, fake_twilio, "/frobnicate_everything_at_once")
         == "Unknown command \\FROBNICATE_EVERYTHIN. Send \\HELP for the list."
     )
+    # not echoed when it is not plain: a curly quote or an emoji would make the SMS two UCS-2 parts
+    assert await say(bot, fake_twilio, "\\ROOMS\u2019") == "Unknown command. Send \\HELP for the list."
 
 
 async def test_a_command_no_family_names_shows_under_more(

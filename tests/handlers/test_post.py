@@ -54,6 +54,20 @@ async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: X
     assert xbot.x.posts == []
 
 
+async def test_a_command_with_a_space_after_its_backslash_is_a_command_not_a_post(xbot: XBot) -> None:
+    """`\\ JOIN flat pw1` was posted to X, password and all: the space after the backslash is an
+    extra space. A backslash with no name after it is an unknown command, never a post either."""
+    await xbot.link(user=("100", "alice"))
+    await send(xbot, "\\CREATE flat pw1", sender=BOB)
+    reply = await send(xbot, "\\ JOIN flat pw1")
+    assert reply.startswith("Joined flat"), reply
+    for text in ("\\", "\\?", "\\ 1"):
+        assert await send(xbot, text) == "Unknown command. Send \\HELP for the list."
+    assert xbot.x.posts == []
+    bodies = [r.body for r in await xbot.rows("SELECT body FROM inbox WHERE from_phone = :p", p=ALICE)]
+    assert not any("pw1" in body for body in bodies)  # the password is not kept either
+
+
 async def test_plain_text_posts_and_replies_with_the_url(xbot: XBot) -> None:
     await xbot.link(user=("100", "alice"))
     reply = await send(xbot, "  Coffee is good  ")

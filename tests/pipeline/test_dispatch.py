@@ -37,6 +37,12 @@ def ctx() -> Context:
         ("\\JOIN house pw", "JOIN", ("house", "pw")),
         ("/join   House   pw  ", "JOIN", ("House", "pw")),
         ("  \\help", "HELP", ()),
+        ("\\ JOIN house pw", "JOIN", ("house", "pw")),  # extra spaces: not a post with a password in it
+        ("/ join house pw", "JOIN", ("house", "pw")),
+        ("\\", "", ()),  # a backslash always starts a command: this one unknown, never a post
+        ("\\ 1", "", ("1",)),
+        ("\\123", "", ("123",)),
+        ("\\?", "", ("?",)),
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
@@ -45,7 +51,7 @@ def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
     assert (cmd.name, cmd.args) == (name, args)
 
 
-@pytest.mark.parametrize("text", ["hello", "\\", "\\ 1", "/ ", "a/b", "\\123", ""])
+@pytest.mark.parametrize("text", ["hello", "/ ", "/", "/5 of us", "a/b", "a \\JOIN x y", ""])
 def test_not_commands(text: str) -> None:
     assert parse_command(text) is None
 
