@@ -36,7 +36,10 @@ from storage import ledger, outbox
 
 router = Router(name=__name__)
 
-NAME_RULES = f"A name is 1-{NAME_MAX} letters and digits, with single spaces. Usage: \\NAME <name>"
+NAME_RULES = (
+    f"A name is 1-{NAME_MAX} letters and digits, with single spaces; not digits alone (they pick out "
+    "a number) and not me. Usage: \\NAME <name>"
+)
 PAID_USAGE = "\\PAID <name> <amount>"
 
 

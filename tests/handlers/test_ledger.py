@@ -182,6 +182,9 @@ async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
         == "Someone in house goes by alice already. Pick another name."
     )
     assert await say(bot, fake, "\\NAME Al!ce") == NAME_RULES
+    # a name of digits alone would take payments meant for the member whose number ends so
+    assert await say(bot, fake, "\\NAME 2222", sender=CAROL) == NAME_RULES
+    assert await say(bot, fake, "\\NAME me", sender=CAROL) == NAME_RULES
     assert await say(bot, fake, "\\NAME " + "x" * 21) == NAME_RULES
     assert await say(bot, fake, "\\NAME Mary Ann", sender=CAROL) == "Your rooms now see you as Mary Ann."
     assert await say(bot, fake, "\\PAID Alice", sender=BOB) == "Usage: \\PAID <name> <amount>"

@@ -22,8 +22,19 @@ _NAME = re.compile(r"^[A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ]+
 Party = int | None  # a user id; None: a former member whose account is gone
 
 
+RESERVED_NAMES = frozenset({"me"})  # \\SPLIT's word for the sender
+
+
 def valid_name(name: str) -> bool:
-    return 1 <= len(name) <= NAME_MAX and bool(_NAME.match(name))
+    """1-20 letters and digits with single spaces; not digits alone, which `\\PAID` and `\\SPLIT`
+    read as the last 4 digits of a member's number (a member named "0202" would take the
+    payments meant for +1******0202), and not "me"."""
+    return (
+        1 <= len(name) <= NAME_MAX
+        and bool(_NAME.match(name))
+        and not name.replace(" ", "").isdigit()
+        and name.casefold() not in RESERVED_NAMES
+    )
 
 
 def name_key(name: str) -> str:

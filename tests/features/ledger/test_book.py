@@ -53,7 +53,9 @@ def test_names_that_clash_are_told_apart_and_former_members_say_so() -> None:
 
 def test_a_name_is_letters_digits_and_single_spaces() -> None:
     assert valid_name("Anna Maria 2")
-    for bad in ("", " Anna", "Anna  Maria", "x" * 21, "Anna!", "Ан"):
+    assert valid_name("Room 101")
+    # digits alone are how \\PAID and \\SPLIT pick out a number; "me" is the sender in \\SPLIT
+    for bad in ("", " Anna", "Anna  Maria", "x" * 21, "Anna!", "Ан", "0202", "12 34", "me", "ME"):
         assert not valid_name(bad), bad
 
 
@@ -93,8 +95,10 @@ def test_a_member_with_no_name_goes_by_their_channels_name_when_it_is_one() -> N
             Member(3, None, "telegram:7003", label="Анна"),  # not GSM-7: the masked chat
             Member(4, "Bob", "telegram:7004", label="Robert"),  # a \\NAME wins
             Member(5, None, "telegram:7005", label="Carol"),
+            Member(7, None, "telegram:7007", label="2222"),  # digits: a number's last 4, not a name
         ]
     )
+    assert names[7] == "Telegram ***7007"
     assert names[1] == "Ann (7001)"
     assert names[2] == "Ann (2222)"
     assert names[3] == "Telegram ***7003"
