@@ -149,8 +149,10 @@ async def _throttle(
 ) -> str | bool:
     """For a guess (members never get here): the lockout answer (per number, then per name), or
     True when the name is under attack and the guess must wait for the name's slot, or False.
-    Only the name's failures count, never whether a room has it; a former member of the room
-    waits for the slot whatever their own failures."""
+    Only the name's failures count, never whether a room has it. Under attack, a number locked
+    out of the name is one with `NAME_GUESSES_BEFORE_LOCK` wrong guesses for it (a typo alone does
+    not keep a person with the password out for 15 minutes); a former member of the room waits
+    for the slot whatever their own failures."""
     if await rooms.locked_out(conn, phone, now):
         return LOCKED
     if key is None or not await rooms.room_locked_out(conn, key, now):

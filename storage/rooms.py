@@ -36,6 +36,9 @@ LOCKOUT_FAILURES = 5  # wrong passwords per phone in LOCKOUT_WINDOW
 ROOM_LOCKOUT_FAILURES = 10  # wrong passwords per room name, from any phones, in LOCKOUT_WINDOW
 LOCKOUT_WINDOW = 15 * 60.0
 SLOT_SECONDS = 2.0  # a name under attack: one password check every this many seconds
+# a name under attack: a number with this many wrong guesses for it is locked out of it (one is a
+# typo: that person waits for the name's slot like a newcomer, and joins with the password)
+NAME_GUESSES_BEFORE_LOCK = 2
 
 
 @dataclass(frozen=True)
@@ -300,7 +303,8 @@ async def room_failures_since(conn: AsyncConnection, room_key: str, since: float
 
 
 async def failed_for(conn: AsyncConnection, phone: str, room_key: str, now: float) -> bool:
-    """Whether `phone` guessed a wrong password for the name `room_key` within the window."""
+    """Whether `phone` guessed a wrong password for the name `room_key` within the window
+    `NAME_GUESSES_BEFORE_LOCK` times."""
     query = (
         sa.select(join_failures.c.id)
         .where(
@@ -309,9 +313,9 @@ async def failed_for(conn: AsyncConnection, phone: str, room_key: str, now: floa
             join_failures.c.phone == phone,
             join_failures.c.kind == "wrong",
         )
-        .limit(1)
+        .limit(NAME_GUESSES_BEFORE_LOCK)
     )
-    return (await conn.execute(query)).first() is not None
+    return len((await conn.execute(query)).all()) >= NAME_GUESSES_BEFORE_LOCK
 
 
 async def take_slot(conn: AsyncConnection, room_key: str, now: float) -> float | None:
@@ -376,6 +380,7 @@ __all__ = [
     "LOCKOUT_FAILURES",
     "LOCKOUT_WINDOW",
     "MAX_PASSWORD",
+    "NAME_GUESSES_BEFORE_LOCK",
     "ROOM_LOCKOUT_FAILURES",
     "SLOT_SECONDS",
     "NameTaken",
