@@ -282,6 +282,9 @@ class ReceiptAmount:
     duplicate_of: str | None = None  # the earlier receipt of the room it repeats
 
 
+NOT_RECEIPT = "not_receipt"  # the ocr_status of a photo that is no receipt (bot/features/ocr/total.py)
+
+
 def _receipt(row: Any) -> ReceiptAmount:
     return ReceiptAmount(
         id=str(row.id),
@@ -334,7 +337,9 @@ async def amount_target(
 ) -> ReceiptAmount | None:
     """The receipt `\\AMOUNT` sets: the one this very message set before (it is being handled
     again after a crash), else, of the sender's last message with receipts in this room, the
-    first one still without an amount, else its last one."""
+    first one the reply asked an amount for (none yet, neither "not a receipt" nor a repeat),
+    else the first one still without an amount (counted anyway, as its reply offered), else its
+    last one."""
     if message_sid is not None:
         again = (
             await conn.execute(
@@ -357,7 +362,8 @@ async def amount_target(
         return None
     found = [r for r in await of_message(conn, str(last.message_sid)) if r.room_id == room_id]
     waiting = [r for r in found if r.amount_minor is None]
-    return waiting[0] if waiting else found[-1]
+    asked = [r for r in waiting if r.ocr_status != NOT_RECEIPT and r.duplicate_of is None]
+    return asked[0] if asked else waiting[0] if waiting else found[-1]
 
 
 # -- payments ---------------------------------------------------------------------------------------

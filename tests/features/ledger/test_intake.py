@@ -196,6 +196,31 @@ async def test_a_photo_with_no_receipt_like_text_is_kept_but_not_counted(
     assert [r[0] for r in rows] == ["not_receipt", "ok", "not_receipt"]
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_amount_goes_to_the_photo_the_reply_asked_about(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """A photo that is no receipt, then one with no total: the reply asks an amount for photo 2,
+    so the first \\AMOUNT is photo 2's (it went to photo 1, counting the sunset); a second one
+    counts photo 1 anyway, as its part of the reply offered."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    sunset = Image.linear_gradient("L").resize((480, 360)).convert("RGB")
+    urls = [
+        fake_twilio.media.add(_jpeg(sunset)),
+        fake_twilio.media.add(ri.render(ri.no_total(random.Random(0)), angle=2.0)),
+    ]
+    reply = await say(bot, fake_twilio, "", **mms(urls))
+    assert "No total on photo 2" in reply, reply
+    assert "Photo 1 doesn't look like a receipt: not counted." in reply, reply
+    await say(bot, fake_twilio, "\\AMOUNT 10")
+    rows = await bot.rows("SELECT media_index, amount_minor FROM receipts ORDER BY media_index")
+    assert [tuple(r) for r in rows] == [(0, None), (1, 1000)]
+    await say(bot, fake_twilio, "\\AMOUNT 11")
+    rows = await bot.rows("SELECT media_index, amount_minor FROM receipts ORDER BY media_index")
+    assert [tuple(r) for r in rows] == [(0, 1100), (1, 1000)]
+
+
 def _jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
