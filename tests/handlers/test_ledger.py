@@ -443,10 +443,18 @@ async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_co
         bot, fake, "", sender=BOB, **mms([fake.media.add(original), fake.media.add(images.jpeg_with_gps())])
     )
     assert "Photo 1 repeats earlier receipts: not counted." in both, both
-    # counted anyway: \\AMOUNT on the repeat
+    assert "No total on photo 2" in both, both
+    # the first \\AMOUNT is for the photo the reply asked about; the next counts the repeat anyway
+    assert (await say(bot, fake, "\\AMOUNT 12.00", sender=BOB)).startswith(
+        "Set $12.00 on your receipt in house"
+    )
     assert (await say(bot, fake, "\\AMOUNT 30.00", sender=BOB)).startswith(
         "Set $30.00 on your receipt in house"
     )
+    amounts = await bot.rows(
+        "SELECT amount_minor FROM receipts ORDER BY created_at DESC, media_index LIMIT 2"
+    )
+    assert [r[0] for r in amounts] == [3000, 1200]
     rows = await bot.rows("SELECT count(*) FROM receipts WHERE duplicate_of IS NOT NULL")
     assert rows[0][0] == 3
     # the gallery tells apart what is counted, what needs an amount and what is not counted
