@@ -551,5 +551,10 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     assert await say(bot, fake, "\\AMOUNT 40 EUR @0") == (
         "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
     )
+    # a conversion is held to what a typed amount is: not 0 (the receipt silently out), no billions
+    assert await say(bot, fake, "\\AMOUNT 0.01 EUR @0.1") == (
+        "€0.01 @0.1 is $0.00: an amount is more than 0 and at most $1000000.00."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 999999 EUR @999999")).endswith("at most $1000000.00.")
     rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
     assert [tuple(r) for r in rows] == [(670, "USD")]

@@ -88,7 +88,7 @@ _AMOUNT = re.compile(
 def parse_number(text: str, exponent: int) -> int | None:
     """`12.50` / `12,50` / `1,234.56` / `1.234,56` / `12` -> minor units; None when it is not one
     amount. A separator followed by exactly three digits is a thousands separator, unless the
-    currency itself has three decimals."""
+    currency itself has three decimals or what comes before it is 0 (`0.050` is no fifty)."""
     text = text.strip().replace("'", ",").replace(" ", ",")
     if not re.fullmatch(r"[\d.,]+", text) or not text[0].isdigit() or not text[-1].isdigit():
         return None
@@ -99,7 +99,9 @@ def parse_number(text: str, exponent: int) -> int | None:
         last_i, last_ch = seps[-1]
         tail = text[last_i + 1 :]
         kinds = {ch for _, ch in seps}
-        is_decimal = len(kinds) == 2 or (len(seps) == 1 and (len(tail) != 3 or exponent == 3))
+        is_decimal = len(kinds) == 2 or (
+            len(seps) == 1 and (len(tail) != 3 or exponent == 3 or text[:last_i].lstrip("0") == "")
+        )
         if len(kinds) == 2 and [ch for _, ch in seps].count(last_ch) > 1:
             return None  # 1.234.56: no reading of it is sure
         if is_decimal:

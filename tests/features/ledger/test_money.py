@@ -48,6 +48,10 @@ def test_currencies_have_their_exponents_and_gsm_symbols() -> None:
         ("1,234", 123400),
         ("1.234.56", None),
         ("12.345", 1234500),
+        ("0.050", None),  # no thousands group starts at 0: three decimals, more than cents
+        ("0,001", None),
+        ("00.125", None),
+        ("0.05", 5),
         ("12.3456", None),
         ("abc", None),
         ("12,34,5", None),
