@@ -14,7 +14,7 @@ from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from storage import pairing, people, rooms, users
+from storage import pairing, people, rooms
 
 router = Router(name=__name__)
 
@@ -48,7 +48,7 @@ async def unlink(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 LEFT = (
-    "Goodbye from textwire at this address: it is no longer you, and nothing more comes here. "
+    "Goodbye from textwire at this address: it is no longer you, and nothing of yours comes here. "
     "Your rooms and balances stay with your other address."
 )
 
@@ -58,10 +58,9 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     async with ctx.deps.db.tx() as conn:
         if len(await pairing.addresses_of(conn, user.id)) > 1:  # this address only
-            await pairing.leave(conn, msg.sender.key)  # a message from it later is a new person's
-            await users.set_opted_out(
-                conn, msg.sender.key, True, ctx.deps.now()
-            )  # and nothing more goes there
+            # a message from it later is a new person's, answered as the unpaired \\STOP's "text us
+            # anytime" is: not opted out (that is a carrier's STOP; it silenced the \\HELP after)
+            await pairing.leave(conn, msg.sender.key)
             left = True
         else:
             left = False
@@ -110,11 +109,13 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         if await rooms.locked_out(conn, key, now):
             ctx.log.warning("pair.locked")
             return PAIR_LOCKED
-        owner = await pairing.take(conn, code, now) if code.isdigit() and len(code) == CODE_DIGITS else None
+        well_formed = code.isascii() and code.isdigit() and len(code) == CODE_DIGITS
+        owner = await pairing.owner_of(conn, code, now) if well_formed else None
         if owner is None:
             await rooms.record_failure(conn, key, now, room_key=pairing.PAIR_KEY)
             ctx.log.warning("pair.wrong_code")
             return WRONG_CODE
+        # a refusal leaves the code as it was: the person pairs the right way with it
         if owner == user.id:
             return "This address is already you. Send the code from your other number or app."
         has = await pairing.what_it_has(conn, user.id)
@@ -124,6 +125,8 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
                 f"This address has {has} of its own. Pair the other way: send \\PAIR here, then the"
                 " code from your other address."
             )
+        if not await pairing.use(conn, code, now):  # another address spent it a moment ago
+            return WRONG_CODE
         others = await pairing.addresses_of(conn, owner)
         await pairing.join(conn, key, into=owner, leaving=user.id)
     ctx.log.info("pair.joined")

@@ -36,19 +36,26 @@ async def new_code(conn: AsyncConnection, user_id: int, code: str, now: float) -
     )
 
 
-async def take(conn: AsyncConnection, code: str, now: float) -> int | None:
-    """The person whose live code `code` is; the code is used up. None: no such live code."""
+async def owner_of(conn: AsyncConnection, code: str, now: float) -> int | None:
+    """The person whose live code `code` is (the code stays; `use` spends it). None: no such
+    live code."""
     row = (
         await conn.execute(
-            sa.select(pair_codes.c.id, pair_codes.c.user_id).where(
+            sa.select(pair_codes.c.user_id).where(
                 pair_codes.c.code_hash == code_hash(code), pair_codes.c.expires_at > now
             )
         )
     ).first()
-    if row is None:
-        return None
-    await conn.execute(sa.delete(pair_codes).where(pair_codes.c.id == row.id))
-    return int(row.user_id)
+    return None if row is None else int(row.user_id)
+
+
+async def use(conn: AsyncConnection, code: str, now: float) -> bool:
+    """Spend the live code `code`; False when it was not live (another address spent it first)."""
+    result = await conn.execute(
+        sa.delete(pair_codes).where(pair_codes.c.code_hash == code_hash(code), pair_codes.c.expires_at > now)
+    )
+    return bool(result.rowcount)
+
 
 
 async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
@@ -107,6 +114,7 @@ __all__ = [
     "join",
     "leave",
     "new_code",
-    "take",
+    "owner_of",
+    "use",
     "what_it_has",
 ]

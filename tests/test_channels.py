@@ -99,14 +99,13 @@ async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
     assert bye["Body"].startswith("Goodbye from textwire at this address")
     still = await text("\\ROOMS", ALICE)
     assert "house" in still["Body"]
-    # the address is a new person now, opted out: their texts are handled, nothing is sent
-    await bot.settled()
-    before = len(fake_twilio.messages)
-    form = await bot.text("\\ROOMS", sender=wally)
-    assert await bot.handled(form["MessageSid"]) == "done"
-    await bot.settled()
-    assert fake_twilio.messages[before:] == []
+    # the address is a new person now, answered as anyone who writes (not opted out: that
+    # silenced even its \\HELP, with nothing saying why)
+    fresh = await text("\\ROOMS", wally)
+    assert fresh["Body"].startswith("You are not in a room"), fresh
+    assert (await text("\\HELP", wally))["Body"].startswith("textwire:")
     assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :w", w=wally) == 1
+    assert not await bot.scalar("SELECT opted_out FROM users WHERE phone = :w", w=wally)
 
 
 async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
@@ -125,6 +124,9 @@ async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
     await text("\\CREATE flat pw12345", bob)
     refused = await text(f"\\PAIR {code}", bob)
     assert refused.startswith("This address has rooms of its own. Pair the other way")
+    # a refusal does not spend the code: the address it was meant for still pairs with it
+    assert (await text(f"\\PAIR {code}", "+15550005555")).startswith("Paired: this address")
+    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
     for attempt in range(5):
         await text(f"\\PAIR {attempt:06d}" if f"{attempt:06d}" != code else "\\PAIR 999999", "+15550004444")
     assert await text(f"\\PAIR {code}", "+15550004444") == (

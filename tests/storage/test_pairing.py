@@ -17,11 +17,15 @@ async def test_a_code_is_live_for_ten_minutes_and_one_use(db: Database) -> None:
         alice, _ = await users.get_or_create(conn, ALICE, T0)
         await pairing.new_code(conn, alice.id, "123456", T0)
         await pairing.new_code(conn, alice.id, "654321", T0 + 1)  # asking again replaces it
-        assert await pairing.take(conn, "123456", T0 + 2) is None
-        assert await pairing.take(conn, "654321", T0 + 2) == alice.id
-        assert await pairing.take(conn, "654321", T0 + 3) is None  # used up
+        assert await pairing.owner_of(conn, "123456", T0 + 2) is None
+        assert await pairing.owner_of(conn, "654321", T0 + 2) == alice.id
+        assert await pairing.owner_of(conn, "654321", T0 + 2) == alice.id  # looking spends nothing
+        assert await pairing.use(conn, "654321", T0 + 2)
+        assert await pairing.owner_of(conn, "654321", T0 + 3) is None  # used up
+        assert not await pairing.use(conn, "654321", T0 + 3)
         await pairing.new_code(conn, alice.id, "111111", T0)
-        assert await pairing.take(conn, "111111", T0 + pairing.CODE_SECONDS + 1) is None  # expired
+        assert await pairing.owner_of(conn, "111111", T0 + pairing.CODE_SECONDS + 1) is None  # expired
+        assert not await pairing.use(conn, "111111", T0 + pairing.CODE_SECONDS + 1)
 
 
 async def test_joining_moves_the_address_and_its_messages_find_the_person(db: Database) -> None:
