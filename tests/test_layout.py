@@ -27,7 +27,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/features/x/accounts.py",
         "bot/gateway/expect.py",
         "bot/gateway/gate.py",
-        "bot/gateway/routes.py",
         "bot/pipeline/lifecycle.py",
         "handlers/__init__.py",
         "handlers/filters.py",

@@ -29,12 +29,21 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+# set by a reverse proxy or a tunnel (Caddy, nginx as deploy/ sets it up, cloudflared, ngrok): a
+# request that carries one came from outside, whatever address the proxy connected from
+FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "CF-Connecting-IP")
+
+
 def _allowed_operator(gate: Gate, request: web.Request) -> bool:
-    """Loopback, or `Authorization: Bearer {server.metrics_token}` when that is set."""
+    """Loopback, or `Authorization: Bearer {server.metrics_token}` when that is set. A request a
+    proxy on this machine forwarded is not loopback: the README's proxies and tunnels all connect
+    from 127.0.0.1, which made /metrics and /readyz public behind them."""
     token = gate.deps.config.server.metrics_token
     header = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
         return True
+    if any(name in request.headers for name in FORWARDED_HEADERS):
+        return False
     peer = request.remote or ""
     try:
         return ipaddress.ip_address(peer).is_loopback

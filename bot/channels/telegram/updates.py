@@ -36,13 +36,18 @@ def _command(text: str) -> str:
     return name + space + rest if at else text
 
 
+def _whole(value: Any) -> int:
+    """A whole number the Update gives, else 0 (never a bool, a string or a list: a 500 before)."""
+    return value if type(value) is int else 0
+
+
 def _largest(photos: list[Any]) -> dict[str, Any] | None:
     sizes = [p for p in photos if isinstance(p, dict) and isinstance(p.get("file_id"), str)]
     if not sizes:
         return None
     return max(
         sizes,
-        key=lambda p: (int(p.get("width") or 0) * int(p.get("height") or 0), int(p.get("file_size") or 0)),
+        key=lambda p: (_whole(p.get("width")) * _whole(p.get("height")), _whole(p.get("file_size"))),
     )
 
 
@@ -64,7 +69,7 @@ def _media(message: dict[str, Any]) -> list[tuple[str, str]]:
 def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessage | None:
     """The inbox row of an Update, None for one with nothing to handle; NotAnUpdate when the
     JSON is not an Update at all."""
-    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+    if not isinstance(update, dict) or type(update.get("update_id")) is not int:
         raise NotAnUpdate("not a Telegram Update: no update_id")
     message = update.get("message")
     if message is None:
@@ -72,8 +77,12 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
     if not isinstance(message, dict):
         raise NotAnUpdate("message is not an object")
     chat = message.get("chat")
-    if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):
+    if not isinstance(chat, dict) or type(chat.get("id")) is not int:
         raise NotAnUpdate("message.chat.id missing")
+    if chat.get("type", "private") != "private":
+        # a group's chat is not one person: its members would share one account, and a \\PAIR
+        # code or a gallery link would be shown to all of them. textwire is a private chat.
+        return None
     sender = message.get("from")
     if isinstance(sender, dict) and sender.get("is_bot") is True:
         return None  # another bot: answering it could start a loop

@@ -67,12 +67,13 @@ ZIP_CHUNK = 1 << 16
 
 
 def month_of(text: str) -> tuple[int, int] | None:
-    """(year, month) of "2026-11", or None for anything else."""
+    """(year, month) of "2026-11", or None for anything else (a year past 2999 too: December
+    9999's end is no date, and its signed page answered 500)."""
     match = MONTH.fullmatch(text)
     if match is None:
         return None
     year, month = int(match[1]), int(match[2])
-    return (year, month) if 2000 <= year <= 9999 and 1 <= month <= 12 else None
+    return (year, month) if 2000 <= year <= 2999 and 1 <= month <= 12 else None
 
 
 def month_bounds(year: int, month: int, zone: dt.tzinfo) -> tuple[float, float]:

@@ -92,21 +92,38 @@ def test_what_is_not_an_update_is_refused(payload: object) -> None:
         row(payload)
 
 
+@pytest.mark.parametrize("kind", ["group", "supergroup", "channel"])
+def test_a_group_chat_is_not_one_person_and_is_not_answered(kind: str) -> None:
+    """Its members would share one account, and a \\PAIR code or a gallery link would be shown to
+    all of them (a \\PAIR code was: anyone in the group could take the account with it)."""
+    group = update("/pair")
+    group["message"]["chat"] = {"id": -100123, "type": kind, "title": "House"}
+    assert row(group) is None
+
+
+def test_odd_shapes_are_refused_or_read_never_an_error() -> None:
+    with pytest.raises(NotAnUpdate):
+        row({**update("hi"), "update_id": True})  # a bool is no update_id
+    odd_chat = update("hi")
+    odd_chat["message"]["chat"] = {"id": True, "type": "private"}
+    with pytest.raises(NotAnUpdate):
+        row(odd_chat)
+    photos = [{"file_id": "a", "width": [1], "height": 1}, {"file_id": "b", "width": "9", "height": None}]
+    message = row(update(photo=photos))  # was a TypeError: a 500 to Telegram
+    assert message is not None
+    assert len(message.media) == 1
+
+
 def test_a_nul_in_the_text_is_kept_as_a_replacement_character() -> None:
     message = row(update("a\x00b"))
     assert message is not None
     assert message.body == "a\ufffdb"
 
 
-def test_a_private_chat_carries_its_persons_first_name_and_a_group_none() -> None:
+def test_a_private_chat_carries_its_persons_first_name() -> None:
     message = row(update("/help", first_name="  Ann   Marie "))
     assert message is not None
     assert message.sender_name == "Ann Marie"
-    group = update("/help")
-    group["message"]["chat"] = {"id": -100123, "type": "group", "title": "House"}
-    message = row(group)
-    assert message is not None
-    assert message.sender_name is None
     nameless = update("/help")
     del nameless["message"]["from"]
     message = row(nameless)

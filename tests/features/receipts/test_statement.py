@@ -202,6 +202,9 @@ def test_months_and_amounts() -> None:
     assert month_of("2026-11") == (2026, 11)
     assert month_of("2026-00") is None
     assert month_of(" 2026-11") is None
+    assert month_of("9999-12") is None  # its end is no date: a signed page for it answered 500
+    assert month_of("2999-12") == (2999, 12)
+    month_bounds(2999, 12, ZoneInfo("Pacific/Kiritimati"))
     paris = ZoneInfo("Europe/Paris")
     start, end = month_bounds(2026, 12, paris)
     assert dt.datetime.fromtimestamp(start, paris) == dt.datetime(2026, 12, 1, tzinfo=paris)
