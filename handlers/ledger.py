@@ -249,7 +249,7 @@ async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
             return f"{ctx.args[0][:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
         if wanted == current:
             return f"{room.name} counts in {current.code} already."
-        if await ledger.has_entries(conn, room.id):
+        if await ledger.has_entries(conn, room.id, current.code):
             return f"{room.name} has amounts in {current.code} already; its currency cannot change now."
         await ledger.set_room_currency(conn, room.id, wanted.code)
     ctx.log.info("ledger.currency_set", room_id=room.id, currency=wanted.code)

@@ -196,19 +196,31 @@ async def set_room_currency(conn: AsyncConnection, room_id: str, code: str) -> N
     await conn.execute(sa.update(rooms).where(rooms.c.id == room_id).values(currency=code))
 
 
-async def has_entries(conn: AsyncConnection, room_id: str) -> bool:
-    """Whether any amount or payment is on the room's books (in any currency)."""
+async def has_entries(conn: AsyncConnection, room_id: str, currency: str) -> bool:
+    """Whether the room's books count anything in `currency` (its currency): an amount on a
+    receipt that is no repeat, or a payment. A receipt in another currency is not counted, so it
+    does not hold the currency where it is (the trip whose first receipt was in euros before
+    anyone sent \\CURRENCY EUR: the switch counts it)."""
     receipt = (
         await conn.execute(
             sa.select(receipts.c.id)
-            .where(receipts.c.room_id == room_id, receipts.c.amount_minor > 0)
+            .where(
+                receipts.c.room_id == room_id,
+                receipts.c.amount_minor > 0,
+                receipts.c.currency == currency,
+                receipts.c.duplicate_of.is_(None),
+            )
             .limit(1)
         )
     ).first()
     if receipt is not None:
         return True
     payment = (
-        await conn.execute(sa.select(payments.c.id).where(payments.c.room_id == room_id).limit(1))
+        await conn.execute(
+            sa.select(payments.c.id)
+            .where(payments.c.room_id == room_id, payments.c.currency == currency)
+            .limit(1)
+        )
     ).first()
     return payment is not None
 

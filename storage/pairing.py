@@ -57,7 +57,6 @@ async def use(conn: AsyncConnection, code: str, now: float) -> bool:
     return bool(result.rowcount)
 
 
-
 async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
     """What a person has of their own that pairing would lose: "rooms", "receipts", "payments",
     "an X account"; None when nothing."""

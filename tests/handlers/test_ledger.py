@@ -150,6 +150,16 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     assert (
         await say(bot, fake, "\\BALANCE") == "house: all settled. 1 receipt in another currency not counted."
     )
+    # nothing is counted in USD yet: the room may still switch, and the euro receipt counts then
+    # (it said "has amounts in USD already", which was not so)
+    assert await say(bot, fake, "\\CURRENCY EUR") == "house counts in EUR (€) now."
+    assert (await say(bot, fake, "\\BALANCE")).startswith("house: Alice pays Bob €")
+    assert (
+        await say(bot, fake, "\\CURRENCY USD")
+        == "house has amounts in EUR already; its currency cannot change now."
+    )
+    async with bot.runtime.deps.db.tx() as conn:  # back to USD for the story below
+        await conn.execute(sa.text("UPDATE rooms SET currency = 'USD'"))
     assert (
         await say(bot, fake, "\\AMOUNT 13.60", sender=BOB)
         == "Set $13.60 on your receipt in house: you are owed $9.07. \\BALANCE for all."
