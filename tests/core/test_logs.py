@@ -46,6 +46,9 @@ def test_mask_links() -> None:
     assert "AbC_123" not in masked
     assert "deadbeef" not in masked
     assert "/x/link/***" in masked
+    # a \\PAIR offer's code is a secret too (the development log is where replies go)
+    offer = "Your code: 793925. Within 10 minutes, send \\PAIR 793925 from your other number"
+    assert mask_links(offer) == "Your code: ***. Within 10 minutes, send \\PAIR *** from your other number"
 
 
 def test_json_lines_and_stdlib_loggers_share_the_pipeline() -> None:

@@ -303,12 +303,19 @@ class TwilioTransport:
         return found
 
 
-_LINKS = re.compile(r"(/x/link/)[A-Za-z0-9_\-]+|((?:sig|exp)=)[^&\s]+")
+_LINKS = re.compile(r"(/x/link/)[A-Za-z0-9_\-]+|((?:sig|exp)=)[^&\s]+|((?:code: |\\PAIR ))\d+")
 
 
 def mask_links(text: str) -> str:
-    """Links that grant something (X link tokens, gallery signatures) masked for logs."""
-    return _LINKS.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+    """What grants something masked for logs: X link tokens, gallery signatures, and the code
+    of a `\\PAIR` offer (`Your code: ***. ... send \\PAIR ***`; SPEC: no code is logged)."""
+
+    def masked(m: re.Match[str]) -> str:
+        if m.group(3) is not None:
+            return m.group(3) + "***"
+        return (m.group(1) or m.group(2)) + "***"
+
+    return _LINKS.sub(masked, text)
 
 
 class LogTransport:

@@ -147,6 +147,8 @@ def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount
     for m in _AMOUNT.finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):
             continue
+        if m.start() > 0 and stripped[m.start() - 1] in "-\u2212":
+            continue  # "refund -12.50": no expense (a charge was counted for it)
         pre, post = m.group("pre"), m.group("post")
         cur_pre, cur_post = _marker_currency(pre, room), _marker_currency(post, room)
         if cur_pre is False or cur_post is False:

@@ -86,7 +86,20 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
     assert (found.minor, found.currency.code) == (minor, code)
 
 
-@pytest.mark.parametrize("caption", ["", "dinner", "tea 3", "12.50 and 3.00", "call 555-1234", "0.00"])
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "",
+        "dinner",
+        "tea 3",
+        "12.50 and 3.00",
+        "call 555-1234",
+        "0.00",
+        "refund -12.50",
+        "-$5.00",
+        "back \u22127.20",
+    ],
+)
 def test_captions_without_one_amount(caption: str) -> None:
     assert caption_amount(caption, USD) is None
 
