@@ -15,7 +15,7 @@ from bot.pipeline import replyguard
 from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LOCKED, WRONG, too_long
 from storage import rooms
 from storage.schema import metadata
-from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 
 CAROL = "+15550003333"
@@ -379,7 +379,11 @@ async def test_a_flood_of_wrong_guesses_never_locks_out_a_newcomer_with_the_pass
         for n, attacker in enumerate(attackers):
             await bot.text(f"\\JOIN house r{round_}n{n}", sender=attacker)
     assert await bot.handled(form["MessageSid"]) == "done"  # waited for the name's turn, then checked
-    joined = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == newcomer]
+
+    async def answered() -> list[str]:  # handled is not sent yet: the sender has its own queue
+        return [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == newcomer]
+
+    joined = await wait_for(answered)
     assert joined[0].startswith("Joined house")
     await bot.settled()
     # 80 guesses: those handled before the name's tenth failure was committed (about the first of
