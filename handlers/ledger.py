@@ -90,9 +90,11 @@ def amount_reply(
     return f"Set {shown} on your receipt in {room_name}: {position}. \\BALANCE for all."
 
 
-def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str) -> str:
-    """The one SMS to the member who was paid."""
-    return f"{payer_name} paid you {cur.format(minor)} in {room_name}. \\BALANCE {room_name} for all."
+def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str, *, member: bool = True) -> str:
+    """The one SMS to the member who was paid; one who left the room is not sent to a \\BALANCE
+    of it (it answers "You are not in a room named ..." to them)."""
+    text = f"{payer_name} paid you {cur.format(minor)} in {room_name}."
+    return f"{text} \\BALANCE {room_name} for all." if member else text
 
 
 _RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,6})?)$")
@@ -225,7 +227,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             await outbox.enqueue(
                 conn,
                 to=payee_phone,
-                body=paid_notice(book.name(user_id), value.minor, book.currency, room.name),
+                body=paid_notice(
+                    book.name(user_id), value.minor, book.currency, room.name, member=payee in book.member_ids
+                ),
                 dedupe_key=f"{msg.external_id}:paid",
                 kind="paid",
                 inbox_id=msg.id,
