@@ -188,6 +188,21 @@ QUEUE = ClaimQueue(
 )
 
 
+# A claim put back after its send's outcome could not be written, due again only at `b_next`.
+_PUT_BACK_LATER = Query(
+    QUEUE.putting_back(
+        outbox.c.claimed_by == sa.bindparam("owner"), outbox.c.id == sa.bindparam("b_id")
+    ).values(next_attempt_at=sa.bindparam("b_next", type_=sa.Float))
+)
+
+
+async def put_back_later(conn: Writer, *, owner: str, id_: int, due: float) -> int:
+    """Put `owner`'s claim of the row `id_` back as a put-back claim is (queued, looked up at
+    the channel before a resend), due at `due`; how many rows (0: not `owner`'s now)."""
+    result = await conn.execute(_PUT_BACK_LATER, {"owner": owner, "b_id": id_, "b_next": due})
+    return int(result.rowcount)
+
+
 async def known_sids(conn: AsyncConnection, sids: Sequence[str]) -> set[str]:
     """Which of these Twilio sids some outbox row already records."""
     if not sids:

@@ -32,6 +32,9 @@ from storage.lean import Writer
 log = get_logger(__name__)
 
 LEASE_SECONDS = 120.0
+# a send whose outcome could not be written goes again after this (it may have been sent: where
+# the channel cannot be asked, as Telegram cannot, each turn sends it again)
+PUT_BACK_SECONDS = 60.0
 OUTSIDE_WINDOW = 63016  # Twilio: free text to WhatsApp outside the 24-hour window
 
 
@@ -136,6 +139,14 @@ class Sender(ClaimLoop[Send, Outcome]):
 
     def claimed_id(self, outcome: Outcome) -> int:
         return outcome.mark.id
+
+    async def give_back(self, conn: Writer, outcome: Outcome) -> None:
+        """Not at once, as the claim loop's put-back is: a write that failed may fail the same way
+        again (a unique id the channel gave twice), and every turn sent the message again, once a
+        second for as long as it did. After `PUT_BACK_SECONDS`, looked up first where it can be."""
+        due = self.deps.now() + PUT_BACK_SECONDS
+        if await outbox.put_back_later(conn, owner=self.owner, id_=outcome.mark.id, due=due):
+            log.warning("sms.outcome_not_written", outbox_id=outcome.mark.id, retry_in=PUT_BACK_SECONDS)
 
     async def handle(self, item: Send) -> None:
         structlog.contextvars.bind_contextvars(

@@ -158,6 +158,39 @@ async def test_a_reply_queued_twice_is_sent_once(bot: Bot, fake_twilio: Any) -> 
     assert len(fake_twilio.messages) == 1
 
 
+async def test_a_send_whose_outcome_cannot_be_written_goes_again_after_a_wait(
+    bot: Bot, fake_twilio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message went, its 'sent' could not be written (a unique id the channel gave twice did
+    it): the claim was put back due at once, and the message went again every second for as long
+    as the write failed. It is put back due in a minute, to be looked up before it goes again."""
+    real = outbox.mark_many
+    failures = []
+
+    async def failing(conn: Any, owner: str, marks: Any) -> None:
+        if any(m.status == "sent" for m in marks):
+            failures.append(len(marks))
+            raise RuntimeError("the write failed")
+        await real(conn, owner, marks)
+
+    monkeypatch.setattr(outbox, "mark_many", failing)
+    async with bot.runtime.deps.db.tx() as conn:
+        await outbox.enqueue(conn, to=BOB, body="hello", dedupe_key="k1", now=1.0)
+    bot.runtime.sender.wake()
+    await fake_twilio.wait_for_messages(1)
+
+    async def put_back() -> Any:
+        rows = await bot.rows("SELECT status, next_attempt_at, reconcile_since FROM outbox")
+        return rows if rows[0].status == "queued" else None
+
+    [row] = await wait_for(put_back)
+    now = bot.runtime.deps.now()
+    assert row.next_attempt_at > now + 50  # not due again at once
+    assert row.reconcile_since is not None  # looked up at Twilio before it goes again
+    assert len(failures) == 2  # the batch, then the outcome alone
+    assert len(fake_twilio.messages) == 1
+
+
 async def test_messaging_service_sid_is_used_when_set(bot_factory: Any, fake_twilio: Any) -> None:
     bot = await bot_factory(twilio=fake_twilio.section(messaging_service_sid="MG" + "1" * 32, from_number=""))
     await bot.text("\\HELP")
