@@ -14,6 +14,7 @@ from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
+from handlers.rooms import LOCKED
 from storage import pairing, people, rooms
 
 router = Router(name=__name__)
@@ -80,7 +81,7 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
 PAIR_USAGE = "\\PAIR or \\PAIR <code>"
 CODE_DIGITS = 6
 WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other address for a new one."
-PAIR_LOCKED = "Too many wrong codes. Please wait 15 minutes before you try again."
+PAIR_LOCKED = LOCKED  # one count for wrong codes and wrong room passwords (handlers/rooms.py)
 
 
 # the code is a secret until used: `***` in the inbox, and the reply that carries it is redacted

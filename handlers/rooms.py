@@ -43,7 +43,9 @@ CREATE_USAGE = "\\CREATE <room> <password>"
 JOIN_USAGE = "\\JOIN <room> <password>"
 NAME_RULES = "Room names are 1-32 letters, digits, - or _."
 WRONG = "No room with that name and password. Check both and try again."
-LOCKED = "Too many wrong room passwords. Please wait 15 minutes before you try again."
+# one count per number for wrong room passwords and wrong \\PAIR codes (storage.rooms.record_failure):
+# the reply names both, since either may have filled it
+LOCKED = "Too many wrong passwords or codes. Please wait 15 minutes before you try again."
 ROOM_LOCKED = "Too many wrong passwords for that room lately. Please wait 15 minutes before you try again."
 
 

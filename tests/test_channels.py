@@ -130,7 +130,7 @@ async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
     for attempt in range(5):
         await text(f"\\PAIR {attempt:06d}" if f"{attempt:06d}" != code else "\\PAIR 999999", "+15550004444")
     assert await text(f"\\PAIR {code}", "+15550004444") == (
-        "Too many wrong codes. Please wait 15 minutes before you try again."
+        "Too many wrong passwords or codes. Please wait 15 minutes before you try again."
     )
 
 
