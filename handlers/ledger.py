@@ -298,13 +298,17 @@ def _members_named(words: list[str], book: RoomLedger, user_id: int, room: str) 
     found: list[int] = []
     i = 0
     while i < len(words):
+        told: str | None = None  # what `_find_member` said of a name several members go by
         for j in range(len(words), i, -1):
             wanted = " ".join(words[i:j])
             party: Party | str = user_id if wanted.casefold() == "me" else _find_member(book, wanted, user_id)
             if isinstance(party, int):
                 break
+            if isinstance(party, str):
+                told = told or party
         else:
-            return f"No one in {room} goes by {words[i][:NAME_MAX]}. \\BALANCE shows the names."
+            # as \\PAID says it: "no one goes by carol" was untrue with two carols in the room
+            return told or f"No one in {room} goes by {words[i][:NAME_MAX]}. \\BALANCE shows the names."
         if party not in book.member_ids:
             return f"{book.name(party)} is not in {room} any more: split among its members."
         found.append(party)
