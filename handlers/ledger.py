@@ -325,6 +325,11 @@ def parse_split(
     words: list[str] = []
     for token in args:
         value = _value(token, cur)
+        # a member's last 4 digits, as \\PAID takes them and the replies advise (`\\SPLIT me 0302`):
+        # a share of 302 otherwise, silently giving the sender the whole receipt
+        last_digits = value is not None and value[0] == SHARES and len(token) == 4
+        if last_digits and isinstance(_find_member(book, token, user_id), int):
+            value = None
         if value is None:
             words.append(token)
             continue

@@ -343,11 +343,13 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
         await say(bot, fake, "\\PAID bob 1") == "More than one member goes by bob: use their last 4 digits."
     )
     assert "Bob (4444)" in await say(bot, fake, "\\PAID 4444 1")
-    # \\SPLIT says so too (it said "No one in house goes by bob")
+    # \\SPLIT says so too (it said "No one in house goes by bob"), and takes the last 4 digits
+    # it advises (they were read as a share of 4444)
     assert (
         await say(bot, fake, "\\SPLIT bob alice", sender=dan)
         == "More than one member goes by bob: use their last 4 digits."
     )
+    assert (await say(bot, fake, "\\SPLIT 4444 alice", sender=dan)).startswith("Split $40.00 in house:")
 
 
 async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_amounts(
