@@ -470,6 +470,8 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
             return remind_status(room.name, settings.remind, _zone_said(settings))
         if wanted == "off":
             await ledger.set_remind(conn, room.id, None, None)
+        elif wanted == settings.remind:
+            pass  # as it was: marking this period reminded again would skip a reminder not yet sent
         else:
             local = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
             await ledger.set_remind(conn, room.id, wanted, reminders.period_of(wanted, local))

@@ -128,6 +128,8 @@ async def test_each_member_who_owes_gets_one_reminder_a_period(
     assert await reminders.send_reminders(deps) == 0  # this week counts as done: the first is Monday's
     clock.now = MONDAY + 9 * HOUR
     assert await reminders.send_reminders(deps) == 0  # too early
+    # asking for weekly again, before Monday's has gone, does not count this week as done
+    assert (await say(bot, fake, "\\REMIND weekly")).startswith("house: whoever owes gets a reminder weekly")
     clock.now = MONDAY + 10.5 * HOUR
     before = len(fake.messages)
     sent = await asyncio.gather(reminders.send_reminders(deps), reminders.send_reminders(deps))
