@@ -81,7 +81,6 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
 PAIR_USAGE = "\\PAIR or \\PAIR <code>"
 CODE_DIGITS = 6
 WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other address for a new one."
-PAIR_LOCKED = LOCKED  # one count for wrong codes and wrong room passwords (handlers/rooms.py)
 
 
 # the code is a secret until used: `***` in the inbox, and the reply that carries it is redacted
@@ -109,7 +108,7 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:
         if await rooms.locked_out(conn, key, now):
             ctx.log.warning("pair.locked")
-            return PAIR_LOCKED
+            return LOCKED  # one count for wrong codes and wrong room passwords
         well_formed = code.isascii() and code.isdigit() and len(code) == CODE_DIGITS
         owner = await pairing.owner_of(conn, code, now) if well_formed else None
         if owner is None:

@@ -26,14 +26,7 @@ from bot.features.ledger.book import (
     room_ledger,
     valid_name,
 )
-from bot.features.ledger.money import (
-    MAX_MAJOR,
-    Amount,
-    Currency,
-    currency,
-    currency_or_default,
-    parse_amount,
-)
+from bot.features.ledger.money import Amount, Currency, currency, currency_or_default, parse_amount
 from bot.features.ledger.split import split_by_weights, split_order
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
@@ -131,12 +124,10 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
                 return f"{room.name} counts in {room_cur.code} already: \\AMOUNT {text} needs no rate."
             foreign = value
             minor = converted(value, rate, room_cur)
-            if (
-                not 0 < minor <= room_cur.minor_of_major(MAX_MAJOR)
-            ):  # as any amount typed in: no 0, no billions
+            if not room_cur.takes(minor):  # as any amount typed in: no 0, no billions
                 return (
                     f"{value.currency.format(value.minor)} @{rate} is {room_cur.format(minor)}: "
-                    f"an amount is more than 0 and at most {room_cur.format(room_cur.minor_of_major(MAX_MAJOR))}."
+                    f"an amount is more than 0 and at most {room_cur.format(room_cur.largest)}."
                 )
             value = Amount(minor, room_cur)
         if value is None and text.strip() in ("0", "0.00", "0,00"):

@@ -53,7 +53,7 @@ class Scheduler:
         for job_id, func, seconds, jitter, run_now in self._jobs:
             extra: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if run_now else {}
             self.aps.add_job(
-                self._tracked(job_id, self._leased(job_id, func, seconds)),
+                self._turn(job_id, func, seconds),
                 "interval",
                 seconds=seconds,
                 jitter=jitter or None,
@@ -64,30 +64,21 @@ class Scheduler:
             )
         self.aps.start()
 
-    def _leased(self, job_id: str, func: JobFunc, seconds: float) -> JobFunc:
-        leases = self.leases
-        if leases is None:
-            return func
-
-        async def run(deps: Deps) -> Any:
-            if not await leases.take_job(job_id, seconds * 0.8):
-                return None  # another process runs this interval's turn
-            return await func(deps)
-
-        run.__name__ = run.__qualname__ = getattr(func, "__name__", job_id)
-        return run
-
-    def _tracked(self, job_id: str, func: JobFunc) -> JobFunc:
-        """A turn of the job, known to `stop` while it runs. Stopped mid-turn (it outlasted the
-        grace), it says so in one warning and ends: APScheduler would log the cancellation as
-        the job's error, with a traceback, on every shutdown that caught a job running."""
-        running = self._running
+    def _turn(self, job_id: str, func: JobFunc, seconds: float) -> JobFunc:
+        """One turn of the job: with `leases`, only once the job's lease for most of its interval
+        is taken (another process may run this interval's turn); known to `stop` while it runs.
+        Stopped mid-turn (it outlasted the grace), it says so in one warning and ends: APScheduler
+        would log the cancellation as the job's error, with a traceback, on every shutdown that
+        caught a job running."""
+        leases, running = self.leases, self._running
 
         async def run(deps: Deps) -> Any:
             task = asyncio.current_task()
             assert task is not None
             running.add(task)
             try:
+                if leases is not None and not await leases.take_job(job_id, seconds * 0.8):
+                    return None
                 return await func(deps)
             except asyncio.CancelledError:
                 # its transactions rolled back; the next turn (this process's or another's) redoes it

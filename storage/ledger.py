@@ -294,7 +294,8 @@ class ReceiptAmount:
     duplicate_of: str | None = None  # the earlier receipt of the room it repeats
 
 
-NOT_RECEIPT = "not_receipt"  # the ocr_status of a photo that is no receipt (bot/features/ocr/total.py)
+# the ocr_status of a photo that is no receipt (an OCR Reading's status, bot/features/ocr/total.py)
+NOT_RECEIPT = "not_receipt"
 
 
 def _receipt(row: Any) -> ReceiptAmount:
@@ -512,6 +513,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
 
 __all__ = [
     "FORMER_PREFIX",
+    "NOT_RECEIPT",
     "Book",
     "BookPayment",
     "BookReceipt",

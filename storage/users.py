@@ -67,19 +67,9 @@ def _user_of(values: Sequence[Any]) -> User:
 
 
 def _user(row: sa.Row[tuple[object, ...]]) -> User:
+    """A User from a row that has `_USER_COLUMNS` among its columns (by name)."""
     m = row._mapping
-    return User(
-        id=m["id"],
-        phone=m["phone"],
-        created_at=m["created_at"],
-        opted_out=bool(m["opted_out"]),
-        active_room_id=m["active_room_id"],
-        x_user_id=m["x_user_id"],
-        x_handle=m["x_handle"],
-        x_needs_relink=bool(m["x_needs_relink"]),
-        x_relink_notified_at=m["x_relink_notified_at"],
-        slowdown_notified_at=m["slowdown_notified_at"],
-    )
+    return _user_of([m[column.name] for column in _USER_COLUMNS])
 
 
 async def get_by_phone(conn: AsyncConnection, phone: str) -> User | None:

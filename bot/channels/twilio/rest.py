@@ -310,12 +310,7 @@ def mask_links(text: str) -> str:
     """What grants something masked for logs: X link tokens, gallery signatures, and the code
     of a `\\PAIR` offer (`Your code: ***. ... send \\PAIR ***`; SPEC: no code is logged)."""
 
-    def masked(m: re.Match[str]) -> str:
-        if m.group(3) is not None:
-            return m.group(3) + "***"
-        return (m.group(1) or m.group(2)) + "***"
-
-    return _LINKS.sub(masked, text)
+    return _LINKS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
 
 class LogTransport:

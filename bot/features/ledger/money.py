@@ -42,6 +42,15 @@ class Currency:
     def minor_of_major(self, major: int) -> int:
         return major * int(10**self.exponent)
 
+    @property
+    def largest(self) -> int:
+        """The most an amount may be, in minor units (`MAX_MAJOR`)."""
+        return self.minor_of_major(MAX_MAJOR)
+
+    def takes(self, minor: int) -> bool:
+        """Whether `minor` is an amount: more than 0 and at most `largest`."""
+        return 0 < minor <= self.largest
+
 
 @cache
 def _codes() -> frozenset[str]:
@@ -167,7 +176,7 @@ def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount
         if not (has_decimals or marked or num == stripped):
             continue
         minor = parse_number(num, cur.exponent)
-        if minor is None or minor <= 0 or minor > cur.minor_of_major(MAX_MAJOR):
+        if minor is None or not cur.takes(minor):
             continue
         amount = Amount(minor, cur)
         if amount not in found:

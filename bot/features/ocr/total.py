@@ -28,6 +28,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from storage.ledger import NOT_RECEIPT  # a Reading's status: no amount, hardly any text (kept as ocr_status)
+
 # the scores of the kinds of evidence
 STRONG_TOTAL = 12.0
 TOTAL = 10.0
@@ -266,7 +268,6 @@ def kind_of(label: str) -> tuple[str, float]:
 # -- choosing --------------------------------------------------------------------------------------
 
 
-NOT_RECEIPT = "not_receipt"  # a Reading's status: no amount and under RECEIPT_ROWS rows of text
 RECEIPT_ROWS = 3
 _WORDY = re.compile(r"[A-Za-z0-9]{2,}")
 
