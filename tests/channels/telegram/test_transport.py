@@ -72,6 +72,50 @@ async def test_a_chat_that_blocked_the_bot_hears_nothing_until_it_writes_again(
     assert not await tbot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=f"telegram:{CHAT}")
 
 
+async def test_stop_on_telegram_is_confirmed_and_the_next_message_resumes(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """No carrier answers a STOP on Telegram, as Twilio does for SMS: textwire says what it did,
+    sends nothing more (a room's notices included) and the chat's next message resumes."""
+    key = f"telegram:{CHAT}"
+    await say(tbot, "/create flat hunter22")
+    await say(tbot, "/help", chat=OTHER_CHAT)
+    await fake_telegram.wait_for_sent(2)
+    await say(tbot, "/join flat hunter22", chat=OTHER_CHAT)
+    await say(tbot, "/name Bea", chat=OTHER_CHAT)
+    await fake_telegram.wait_for_sent(4)
+    sid = await say(tbot, "stop")
+    assert await tbot.handled(sid) == "done"
+    [confirmed] = (await fake_telegram.wait_for_sent(5))[4:]
+    assert confirmed["chat_id"] == str(CHAT)
+    assert confirmed["text"] == (
+        "You will get no more messages from textwire here until you write again. \\STOP deletes your account."
+    )
+    assert await tbot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=key)
+
+    paid = await say(tbot, "/paid ann 5", chat=OTHER_CHAT)  # a notice to the opted-out chat ...
+    assert await tbot.handled(paid) == "done"
+    await tbot.settled()
+    skipped = await tbot.scalar(
+        "SELECT count(*) FROM outbox WHERE to_phone = :p AND status = 'skipped'", p=key
+    )
+    assert skipped == 1  # ... is not sent
+    assert [m["chat_id"] for m in fake_telegram.sent[5:]] == [str(OTHER_CHAT)]
+
+    await say(tbot, "/rooms")  # writing again resumes
+    [answer] = (await fake_telegram.wait_for_sent(7))[6:]
+    assert answer["chat_id"] == str(CHAT)
+    assert not await tbot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=key)
+
+
+async def test_stop_by_sms_is_left_to_the_carrier_to_confirm(tbot: Bot, fake_twilio: Any) -> None:
+    form = await tbot.text("STOP")
+    assert await tbot.handled(form["MessageSid"]) == "done"
+    await tbot.settled()
+    assert fake_twilio.messages == []
+    assert await tbot.scalar("SELECT count(*) FROM outbox") == 0
+
+
 async def test_a_wrong_token_is_refused_for_good(fake_telegram: FakeTelegram) -> None:
     section = {**fake_telegram.section(), "bot_token": "1:wrong"}
     async with aiohttp.ClientSession() as http:
