@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.features.ledger.book import RoomLedger, room_ledger
 from bot.features.ledger.money import shown
 from bot.features.ocr.total import NOT_RECEIPT
+from storage import ledger as store
 from storage.schema import payments, receipts
 
 
@@ -102,6 +103,12 @@ async def ledger_view(
                 ).where(receipts.c.id.in_(receipt_ids))
             )
         ).all()
+        # uploaders the balances do not name (only uncounted receipts of theirs): left, or left by
+        # \\STOP (a former-member row then holds their receipts: "a former member", SPEC)
+        off_books = {int(r.uploader_id) for r in rows if r.uploader_id is not None} - set(book.names)
+        formers = set(book.formers) | {
+            p.user_id for p in (await store.people(conn, off_books)).values() if store.is_former(p)
+        }
         for r in rows:
             payer = None if r.uploader_id is None else int(r.uploader_id)
             amount = ""
@@ -110,7 +117,7 @@ async def ledger_view(
                 amount = shown(int(r.amount_minor), code)
                 if code != cur.code:
                     amount += " (not counted)"
-            if payer is None or payer in book.formers:  # gone, or left by \\STOP: "a former member" (SPEC)
+            if payer is None or payer in formers:  # gone, or left by \\STOP: "a former member" (SPEC)
                 paid_by = None
             else:  # someone who has left and has nothing on the books: the number the receipt recorded
                 paid_by = book.names.get(payer) or r.uploader_phone_masked

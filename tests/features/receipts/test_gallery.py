@@ -172,6 +172,22 @@ async def test_receipts_of_a_deleted_user_show_a_former_member(bot: Bot, fake_tw
     assert "from bob" in page
 
 
+async def test_receipts_of_someone_who_stopped_show_a_former_member_counted_or_not(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """\\STOP keeps a person's receipts in their rooms as "a former member" (SPEC): the ones not
+    counted (no amount yet) too, which no balance names."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
+    await send_photos(bot, fake_twilio, 1, "from bob", BOB)
+    assert await bot.scalar("SELECT amount_minor FROM receipts") is None
+    assert (await say(bot, fake_twilio, "\\STOP", sender=BOB)).startswith("Goodbye")
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert "a former member" in page
+    assert "2222" not in page
+    assert "from bob" in page
+
+
 async def test_presigned_urls_use_the_public_endpoint_when_set(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, s3_bucket: Bucket
 ) -> None:
