@@ -66,7 +66,8 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 
-AMOUNT_USAGE = "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
+def amount_usage(cur: Currency) -> str:
+    return f"Usage: \\AMOUNT {cur.example} (0 takes the receipt out of the ledger)"
 
 
 def amount_reply(
@@ -133,7 +134,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         if value is None and text.strip() in ("0", "0.00", "0,00"):
             minor, code = 0, room_cur.code
         elif value is None:
-            return AMOUNT_USAGE
+            return amount_usage(room_cur)
         else:
             minor, code = value.minor, value.currency.code
         target = await ledger.amount_target(conn, user_id, room.id, msg.external_id)
@@ -381,7 +382,7 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
         total = target.amount_minor
         if asked.kind == AMOUNTS:
             if not total:
-                return "Set its total first (\\AMOUNT 12.34), then split it by amounts."
+                return f"Set its total first (\\AMOUNT {cur.example}), then split it by amounts."
             given = sum(w for _, w in asked.weighted)
             if given != total:
                 return f"{' + '.join(cur.format(w) for _, w in asked.weighted)} is {cur.format(given)}, not its total {cur.format(total)}."
@@ -424,10 +425,10 @@ def split_reply(
         how = ", ".join(f"{book.name(m)} {_percent(w)}" for m, w in weighted)
     else:
         how = ", ".join(f"{book.name(m)} {w}" for m, w in weighted) + " shares"
-    text = f"Your receipt in {room} splits {how} once it has a total: \\AMOUNT 12.34."
+    text = f"Your receipt in {room} splits {how} once it has a total: \\AMOUNT {cur.example}."
     if fits(text):
         return text
-    return f"Your receipt in {room} splits among {len(weighted)} once it has a total: \\AMOUNT 12.34."
+    return f"Your receipt in {room} splits among {len(weighted)} once it has a total: \\AMOUNT {cur.example}."
 
 
 # -- \\REMIND and \\TIMEZONE ---------------------------------------------------------------------------

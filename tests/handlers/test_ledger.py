@@ -499,6 +499,42 @@ class PrintedReceipt:
         return boxes, 0.0
 
 
+async def test_every_amount_a_reply_suggests_is_one_amount_takes_in_that_room(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A hint says what to send back: in a CAD room the figure shown as CA$72.88 (and CA$72.88 as
+    shown works too); in a yen room 1234, not 12.34 (which yen refuses); for a repeat of a receipt
+    in another currency a figure to fill in, never its euros to be counted as dollars."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CURRENCY CAD")).startswith("house counts in CAD")
+    canada = images.jpeg_with_gps(640, 480, variant=11)
+    assert (await say(bot, fake, "CA$72.88", **mms([fake.media.add(canada)]))).startswith("Saved CA$72.88")
+    again = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(canada)]))
+    assert again.endswith("(CA$72.88). Reply \\AMOUNT 72.88 to count it anyway."), again
+    assert (await say(bot, fake, "\\AMOUNT CA$72.88", sender=BOB)).startswith("Set CA$72.88 on your receipt")
+    assert (await say(bot, fake, "\\AMOUNT 72.88 ca$", sender=BOB)).startswith("Set CA$72.88")
+    assert (await say(bot, fake, "\\AMOUNT A$5", sender=BOB)).startswith("Set A$5.00")  # not counted
+
+    assert (await say(bot, fake, "\\CREATE tokyo pw", sender=CAROL)).startswith("Created room tokyo")
+    assert (await say(bot, fake, "\\CURRENCY JPY", sender=CAROL)).startswith("tokyo counts in JPY")
+    unread = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(images.jpeg_with_gps(variant=12))]))
+    assert unread == "Saved to tokyo; no total found. Reply \\AMOUNT 1234 to set it."
+    assert (await say(bot, fake, "\\AMOUNT 1234", sender=CAROL)).startswith(
+        "Set ¥1234 on your receipt in tokyo"
+    )
+    assert await say(bot, fake, "\\AMOUNT 12.34", sender=CAROL) == (
+        "Usage: \\AMOUNT 1234 (0 takes the receipt out of the ledger)"
+    )
+
+    assert (await say(bot, fake, "\\CREATE trip pw", sender=BOB)).startswith("Created room trip")
+    paris = images.jpeg_with_gps(640, 480, variant=13)
+    foreign = await say(bot, fake, "€75.07", sender=BOB, **mms([fake.media.add(paris)]))
+    assert "not counted: €75.07 in a USD room" in foreign, foreign
+    repeat = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(paris)]))
+    assert repeat.endswith("(€75.07). Reply \\AMOUNT 12.34 to count it anyway."), repeat
+
+
 async def test_another_photo_of_the_same_receipt_is_a_repeat(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,6 @@ from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
 from storage.ledger import ReceiptAmount
 
-ASK = "Reply \\AMOUNT 12.34 to set it."
 DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
 
 
@@ -54,15 +53,19 @@ def _fmt(r: ReceiptAmount) -> str:
     return shown(r.amount_minor, r.currency or "")
 
 
-def _repeat(twin: ReceiptAmount | None) -> tuple[str, str]:
-    """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway)."""
+def _repeat(twin: ReceiptAmount | None, cur: Currency) -> tuple[str, str]:
+    """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway: its
+    figure when it was in the room's currency, else one to fill in, as for any other receipt)."""
+    ask = f"\\AMOUNT {cur.example}"
     if twin is None:
-        return "an earlier receipt", "\\AMOUNT 12.34"
+        return "an earlier receipt", ask
     day = time.strftime("%b %d", time.gmtime(twin.created_at)).replace(" 0", " ")
     if twin.amount_minor:
-        amount = _fmt(twin)
-        return f"the receipt saved {day} ({amount})", f"\\AMOUNT {amount.lstrip('$€£¥')}"
-    return f"the receipt saved {day}", "\\AMOUNT 12.34"
+        earlier = f"the receipt saved {day} ({_fmt(twin)})"
+        if (twin.currency or cur.code) == cur.code:
+            return earlier, f"\\AMOUNT {cur.number(twin.amount_minor)}"
+        return earlier, ask  # a figure in another currency would count as the room's
+    return f"the receipt saved {day}", ask
 
 
 def saved_replies(
@@ -79,6 +82,7 @@ def saved_replies(
     for no total, another currency, a repeat of an earlier receipt (`twins`: those earlier ones
     by id), and several photos (one reply sums them up)."""
     cur = ledger.currency
+    ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
 
     def having(wanted: str) -> list[ReceiptAmount]:
@@ -98,11 +102,11 @@ def saved_replies(
         if foreign:
             return [
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
-                f"Reply \\AMOUNT 12.34 to count it in {cur.code}.",
+                f"Reply {ask} to count it in {cur.code}.",
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
             ]
         if repeats:
-            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""))
+            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""), cur)
             return [
                 f"Saved to {room_name}; not counted: it repeats {earlier}. Reply {count} to count it anyway.",
                 f"Saved to {room_name}; not counted: it repeats {earlier}.",
@@ -111,11 +115,11 @@ def saved_replies(
         if others:
             return [
                 f"Saved to {room_name}; it doesn't look like a receipt, so it is not counted. "
-                "Reply \\AMOUNT 12.34 if it is.",
-                f"Saved to {room_name}; not a receipt, not counted. \\AMOUNT 12.34 if it is.",
+                f"Reply {ask} if it is.",
+                f"Saved to {room_name}; not a receipt, not counted. {ask} if it is.",
             ]
         if missing:
-            return [f"Saved to {room_name}; no total found. {ASK}"]
+            return [f"Saved to {room_name}; no total found. Reply {ask} to set it."]
         return [f"Saved to {room_name}."]
     head = f"Saved {len(items)} receipts to {room_name}"
     total = cur.format(sum(r.amount_minor or 0 for r in counted))
@@ -124,8 +128,8 @@ def saved_replies(
     full = f"{head}, {total} in all: {split}." if counted else f"{head}."
     compact = f"{head}, {total} in all: {position}." if counted else f"{head}."
     if missing:
-        full += f" No total on photo{s} {photos}: reply \\AMOUNT 12.34 for each, in order."
-        compact += f" No total on {len(missing)} photo{s}: reply \\AMOUNT 12.34 for each."
+        full += f" No total on photo{s} {photos}: reply {ask} for each, in order."
+        compact += f" No total on {len(missing)} photo{s}: reply {ask} for each."
     if foreign:
         full += f" Not counted: {', '.join(_fmt(r) for r in foreign)} in a {cur.code} room."
         compact += f" {len(foreign)} in another currency not counted."
@@ -141,7 +145,7 @@ def saved_replies(
         compact += f" {len(repeats)} repeat{s} not counted."
     if counted and not missing and not foreign and not repeats and not others:
         full += " \\BALANCE for all."
-    minimal = f"{head}." + (" Some need \\AMOUNT 12.34." if missing else "")
+    minimal = f"{head}." + (f" Some need {ask}." if missing else "")
     return [full, compact, minimal]
 
 
@@ -159,4 +163,4 @@ def saved_reply(
     return next((f for f in forms if fits(f)), forms[-1])
 
 
-__all__ = ["ASK", "DUPLICATE", "Found", "read_amount", "saved_replies", "saved_reply"]
+__all__ = ["DUPLICATE", "Found", "read_amount", "saved_replies", "saved_reply"]

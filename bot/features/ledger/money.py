@@ -29,15 +29,22 @@ class Currency:
     def format(self, minor: int) -> str:
         """`$23.17`, `-$1.00`, `€12.50`, `¥1200`, `INR 12.50`."""
         sign = "-" if minor < 0 else ""
-        value = abs(minor)
-        if self.exponent:
-            major, frac = divmod(value, 10**self.exponent)
-            number = f"{major}.{frac:0{self.exponent}d}"
-        else:
-            number = str(value)
+        number = self.number(abs(minor))
         if self.symbol:
             return f"{sign}{self.symbol}{number}"
         return f"{sign}{self.code} {number}"
+
+    def number(self, minor: int) -> str:
+        """The amount's figure alone, as `\\AMOUNT` takes it in this currency: `23.17`, `1200`."""
+        if not self.exponent:
+            return str(minor)
+        major, frac = divmod(minor, 10**self.exponent)
+        return f"{major}.{frac:0{self.exponent}d}"
+
+    @property
+    def example(self) -> str:
+        """A figure to show in a hint (`\\AMOUNT 12.34`) that this currency takes: `1234` in yen."""
+        return self.number(1234 * 10 ** max(self.exponent - 2, 0))
 
     def minor_of_major(self, major: int) -> int:
         return major * int(10**self.exponent)
@@ -88,10 +95,29 @@ def currency_or_default(code: str | None) -> Currency:
 
 # a number with optional thousands separators and an optional decimal part
 _NUMBER = r"\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?"
-_SYMBOLS = {"$": "$", "€": "EUR", "£": "GBP", "¥": "JPY"}
-_AMOUNT = re.compile(
-    rf"(?<![\w.,])(?:(?P<pre>[$€£¥]|[A-Za-z]{{3}})\s?)?(?P<num>{_NUMBER})(?:\s?(?P<post>[$€£¥]|[A-Za-z]{{3}}))?(?![\w.,]*\d)"
-)
+
+
+@cache
+def _symbols() -> dict[str, str]:
+    """Every symbol amounts are shown with (`Currency.format`), upper case, to its currency's
+    code: what a reply shows, a person may type back (`CA$72.88`, `A$5`, `€3`). `$` alone is
+    the room's dollar, else USD (`_marker_currency`)."""
+    found: dict[str, str] = {}
+    for code in sorted(_codes()):
+        cur = currency(code)
+        if cur is not None and cur.symbol and cur.symbol != "$":
+            found.setdefault(cur.symbol.upper(), code)
+    return found
+
+
+@cache
+def _amount_pattern() -> re.Pattern[str]:
+    markers = sorted({*_symbols(), "$"}, key=len, reverse=True)  # CA$ before $
+    marker = "|".join(re.escape(m) for m in markers) + "|[A-Z]{3}"
+    return re.compile(
+        rf"(?<![\w.,])(?:(?P<pre>{marker})\s?)?(?P<num>{_NUMBER})(?:\s?(?P<post>{marker}))?(?![\w.,]*\d)",
+        re.IGNORECASE,
+    )
 
 
 def parse_number(text: str, exponent: int) -> int | None:
@@ -136,9 +162,8 @@ def _marker_currency(marker: str | None, room: Currency) -> Currency | bool | No
         return None
     if marker == "$":
         return room if "$" in room.symbol else currency("USD")
-    if marker in _SYMBOLS:
-        return currency(_SYMBOLS[marker])
-    return currency(marker) or False
+    code = _symbols().get(marker.upper())
+    return currency(code or marker) or False
 
 
 def parse_amount(text: str, room: Currency) -> Amount | None:
@@ -153,7 +178,7 @@ def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount
     whole number counts only when it is all the text. Distinct values, in order."""
     stripped = text.strip()
     found: list[Amount] = []
-    for m in _AMOUNT.finditer(stripped):
+    for m in _amount_pattern().finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):
             continue
         if m.start() > 0 and stripped[m.start() - 1] in "-\u2212":

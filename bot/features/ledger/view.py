@@ -55,7 +55,7 @@ class PaymentLine:
 NOTES = {
     "duplicate": "not counted: it repeats an earlier receipt",
     "not a receipt": "not counted: it doesn't look like a receipt",
-    "needs an amount": "needs an amount: \\AMOUNT 12.34",
+    "needs an amount": "needs an amount: \\AMOUNT {example}",
     "taken out": "taken out with \\AMOUNT 0",
 }
 
@@ -128,7 +128,7 @@ async def ledger_view(
                 amount=amount,
                 paid_by=paid_by or book.name(None),
                 split=split,
-                note=NOTES.get(status, ""),
+                note=NOTES.get(status, "").format(example=cur.example),
                 status=status,
             )
     settle = [

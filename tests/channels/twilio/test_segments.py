@@ -241,7 +241,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("amount set", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, USD)),
     ("amount out", lambda: ledger.amount_reply(ROOM, _book([]), 1, 0, USD)),
     ("amount foreign", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"))),
-    ("amount usage", lambda: ledger.AMOUNT_USAGE),
+    ("amount usage", lambda: ledger.amount_usage(currency_of("CLF"))),
     ("amount none", lambda: f"You have no receipts in {ROOM} yet. Send a photo of one first."),
     ("paid notice", lambda: ledger.paid_notice(NAME, BIG, USD, ROOM)),
     ("paid usage", lambda: f"Usage: {ledger.PAID_USAGE}, e.g. \\PAID Alice 7.72"),

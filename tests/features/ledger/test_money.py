@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.features.ledger.money import (
+    Amount,
     amounts_in,
     caption_amount,
     currency,
@@ -110,3 +111,26 @@ def test_parse_amount_is_the_whole_text() -> None:
     assert parse_amount("XYZ 7.72", USD) is None
     assert parse_amount("1000001", USD) is None  # over the limit: a typo, not a bill
     assert amounts_in("12.50 12.50", USD) == amounts_in("12.50", USD)
+
+
+@pytest.mark.parametrize(
+    "code", ["USD", "CAD", "AUD", "MXN", "NZD", "HKD", "CNY", "EUR", "GBP", "JPY", "XAF", "INR"]
+)
+def test_every_amount_as_shown_reads_back_as_itself(code: str) -> None:
+    """What a reply shows (`CA$72.88`, `¥1234`, `FCFA 500`, `INR 12.50`), a person may send back."""
+    cur = currency(code)
+    assert cur is not None
+    minor = 7288 * 10 ** max(cur.exponent - 2, 0)
+    for room in (USD, cur):
+        assert parse_amount(cur.format(minor), room) == Amount(minor, cur), (code, room.code)
+    assert parse_amount(cur.format(minor).lower(), cur) == Amount(minor, cur)
+    assert parse_amount(cur.example, cur) is not None  # the hint's figure is one this currency takes
+    assert parse_amount(cur.number(minor), cur) == Amount(minor, cur)
+
+
+def test_a_hint_shows_a_figure_of_the_currencys_decimals() -> None:
+    examples = {code: c.example for code in ("USD", "JPY", "BHD") if (c := currency(code))}
+    assert examples == {"USD": "12.34", "JPY": "1234", "BHD": "12.340"}
+    jpy = currency("JPY")
+    assert jpy is not None
+    assert parse_amount("12.34", jpy) is None  # why yen rooms are not shown 12.34
