@@ -350,9 +350,10 @@ def _currency(
 
 # -- which receipt it is ----------------------------------------------------------------------------
 
-# a year of four digits is 19xx or 20xx, so a time glued to it by OCR (`11/24/202614:32`) stays apart
+# a year of four digits is 19xx or 20xx, so a time glued to it by OCR (`11/24/202614:32`) stays
+# apart; year first, a day is at most 31 and may have a time glued to it (`2026/11/1712:49`)
 _NUMERIC_DATE = re.compile(
-    r"(?<![\d.,])(?:((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.,]?\d)"
+    r"(?<![\d.,])(?:((?:19|20)\d{2})[-/.](\d{1,2})[-/.](3[01]|[12]\d|0?[1-9])(?=[0-2]?\d:[0-5]\d|(?![\d.,]?\d))"
     r"|(\d{1,2})[-/.](\d{1,2})[-/.]((?:19|20)\d{2}|\d{2}(?![\d.,]?\d)))"
 )
 _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"

@@ -280,6 +280,16 @@ def test_which_receipt_it_is() -> None:
     assert identity_of(rows_of_text(["FRESHMART", "11/24/202614:32", "TOTAL 7.00"])) == (
         "FRESHMART|11-24-2026|14:32"
     )
+    assert identity_of(rows_of_text(["RAMEN YOKOCHO", "2026/11/1712:49", "TOTAL ¥3,520"])) == (
+        "RAMENYOKOCHO|2026-11-17|12:49"
+    )
+    assert identity_of(rows_of_text(["RAMEN YOKOCHO", "2026-11-0709:05", "TOTAL ¥3,520"])) == (
+        "RAMENYOKOCHO|2026-11-07|09:05"
+    )
+    assert identity_of(rows_of_text(["RAMEN YOKOCHO", "2026/11/79:05", "TOTAL ¥3,520"])) == (
+        "RAMENYOKOCHO|2026-11-7|09:05"
+    )
+    assert identity_of(rows_of_text(["SHOP", "2026/11/175", "TOTAL 3.49"])) is None  # no day 175
     assert identity_of(rows_of_text(["SHOP", "TOTAL 3.49"])) is None  # no date: no telling
     assert identity_of(rows_of_text(["11/24/2026", "$3.49", "TOTAL 3.49"])) is None  # no merchant
     assert total_of_text("FRESH MART\n11/24/26\nTOTAL 3.49").identity == "FRESHMART|11-24-26|"
