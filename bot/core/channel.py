@@ -80,10 +80,12 @@ def address_of(key: str) -> Address:
 
 @dataclass(frozen=True)
 class Sent:
-    """A reply the channel took: its id there (for delivery receipts) and the status it gave."""
+    """A reply the channel took: its id there (for delivery receipts) and the status it gave;
+    `logged`: the id as the log may show it, when the id names the person (a Telegram chat)."""
 
     sid: str
     status: str
+    logged: str = ""
 
 
 class SendError(Exception):

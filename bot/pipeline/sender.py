@@ -181,7 +181,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                 Outcome(outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted))
             )
             self.metrics.outbound_by[item.channel, "sent"].inc()
-            log.info("sms.sent", twilio_sid=sent.sid, attempts=item.attempts)
+            log.info("sms.sent", twilio_sid=sent.logged or sent.sid, attempts=item.attempts)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the lease brings the row back

@@ -86,7 +86,12 @@ class TelegramTransport:
             raise SendError("Telegram's answer could not be read")
         # a message id is unique within one bot's chat: a new bot's ids in the same chat start
         # again at 1, so the bot is part of the id kept (the outbox's ids of sent messages are unique)
-        return Sent(sid=f"tg{self._api.bot}:{chat}:{message_id}", status="sent")
+        # the chat's id is the person's address: the log shows its last digits, as it shows a number's
+        sid, logged = (
+            f"tg{self._api.bot}:{chat}:{message_id}",
+            f"tg{self._api.bot}:***{chat[-4:]}:{message_id}",
+        )
+        return Sent(sid=sid, status="sent", logged=logged)
 
     def _refused(self, exc: TelegramError) -> SendError:
         if exc.status == 429:

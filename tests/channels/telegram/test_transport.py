@@ -8,11 +8,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from bot.channels.telegram.api import TelegramApi
 from bot.channels.telegram.transport import Pacer, TelegramTransport
 from bot.core.channel import SendError
 from bot.core.config import TelegramConfig
+from bot.core.logs import scrub
 from tests.channels.telegram.talk import CHAT, OTHER_CHAT, say
 from tests.conftest import Bot, BotFactory, wait_for
 from tests.fakes.telegram_api import FakeTelegram
@@ -114,6 +117,20 @@ async def test_stop_by_sms_is_left_to_the_carrier_to_confirm(tbot: Bot, fake_twi
     await tbot.settled()
     assert fake_twilio.messages == []
     assert await tbot.scalar("SELECT count(*) FROM outbox") == 0
+
+
+async def test_the_log_shows_a_chats_id_as_it_shows_a_number(tbot: Bot, fake_telegram: FakeTelegram) -> None:
+    """A private chat's id is its person's Telegram id: the log shows its last 4 digits only,
+    in the send's id too (the outbox keeps it whole)."""
+    chat = 987654321
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        await say(tbot, "/help", chat=chat)
+        await fake_telegram.wait_for_sent(1)
+        await tbot.settled()
+    [sent] = [e for e in logs if e["event"] == "sms.sent"]
+    assert sent["twilio_sid"] == f"tg{fake_telegram.bot_id}:***4321:1"
+    assert not [e for e in logs if "987654321" in repr(scrub(None, "", dict(e)))]
+    assert await tbot.scalar("SELECT twilio_sid FROM outbox") == f"tg{fake_telegram.bot_id}:{chat}:1"
 
 
 async def test_a_wrong_token_is_refused_for_good(fake_telegram: FakeTelegram) -> None:
