@@ -15,7 +15,7 @@ from bot.core.message import LAST_WORD
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.rooms import LOCKED
-from storage import pairing, people, rooms
+from storage import inbox, pairing, people, rooms
 
 router = Router(name=__name__)
 
@@ -57,16 +57,18 @@ LEFT = (
 @router.command("STOP", args=0, usage="\\STOP", help="\\STOP delete your account", priority=True)
 async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
+    dropped = 0
     async with ctx.deps.db.tx() as conn:
         if len(await pairing.addresses_of(conn, user.id)) > 1:  # this address only
             # a message from it later is a new person's, answered as the unpaired \\STOP's "text us
             # anytime" is: not opted out (that is a carrier's STOP; it silenced the \\HELP after)
             await pairing.leave(conn, msg.sender.key)
+            dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
             left = True
         else:
             left = False
     if left:
-        ctx.log.info("user.address_left")
+        ctx.log.info("user.address_left", dropped=dropped)
         return Reply(LEFT, kind=LAST_WORD)  # the sender lets this one through the opt-out
     service = x_accounts(ctx.deps)
     if service is not None:
@@ -74,7 +76,8 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:  # a carrier's opt-out outlives the account
         opted_out = [user.phone] if user.opted_out else []
         kept = await people.forget(conn, user.id, mask_address(user.phone), opted_out, ctx.deps.now())
-    ctx.log.info("user.deleted", kept_in_ledgers=kept)
+        dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
+    ctx.log.info("user.deleted", kept_in_ledgers=kept, dropped=dropped)
     return GOODBYE
 
 

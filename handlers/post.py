@@ -121,7 +121,7 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
             return NOT_CONFIRMED
         await _forget(ctx, sid, None)
         _count(ctx, "unreachable")
-        raise Retry(f"x unreachable: {exc}", failure_reply=X_DOWN) from None
+        raise Retry(f"x unreachable: {exc}", failure_reply=X_DOWN, parked=True) from None
     except XDuplicate:
         await _end(ctx, sid, "failed", error="duplicate")
         ctx.log.info("x.post.duplicate")
@@ -140,7 +140,7 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
     except XError as exc:  # the token endpoint misbehaving: configuration, retried with backoff
         await _forget(ctx, sid, None)
         _count(ctx, "refresh_failed")
-        raise Retry(f"x error: {exc}", failure_reply=X_DOWN) from None
+        raise Retry(f"x error: {exc}", failure_reply=X_DOWN, parked=True) from None
     # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
     # then says to check the timeline rather than risk a second post.
     await _end(ctx, sid, "posted", tweet_id=posted.id)
@@ -166,12 +166,12 @@ async def _access(
         delay = max(1.0, exc.reset_at + 1 - ctx.deps.now())
         ctx.log.info("x.refresh.rate_limited", reset_in=round(delay))
         _count(ctx, "refresh_rate_limited")
-        raise Retry("x token endpoint rate limited", delay=delay, failure_reply=X_DOWN) from None
+        raise Retry("x token endpoint rate limited", delay=delay, failure_reply=X_DOWN, parked=True) from None
     except XError as exc:  # 5xx, unreachable, a misconfigured client: nothing reached /2/tweets
         await _forget(ctx, sid, None)
         ctx.log.warning("x.refresh.failed", error=str(exc))
         _count(ctx, "refresh_failed")
-        raise Retry(f"x token refresh: {exc}", failure_reply=X_DOWN) from None
+        raise Retry(f"x token refresh: {exc}", failure_reply=X_DOWN, parked=True) from None
     except CipherError:  # this row does not decrypt for this user: no retry will read it
         ctx.log.warning("token.unreadable", user_id=user.id)
         relink = await service.mark_dead(user.id, text_user=False, reason="unreadable")

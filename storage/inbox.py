@@ -318,6 +318,22 @@ async def last_received(conn: Writer, addresses: Sequence[str]) -> dict[str, flo
     return {str(address): float(at) for address, at in rows}
 
 
+async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: float) -> int:
+    """`\\STOP`: the messages from `key` that came before it and still wait (pending, or parked
+    for X) are done, unanswered: the person they were from is gone, and a post parked until X's
+    reset would otherwise come back as a stranger's first text. One being handled finishes."""
+    result = await conn.execute(
+        sa.update(inbox)
+        .where(
+            inbox.c.from_phone == key,
+            inbox.c.id < before_id,
+            inbox.c.status.in_([literal("pending"), literal("parked")]),
+        )
+        .values(status="done", done_at=now, error="dropped: the sender stopped", next_attempt_at=now)
+    )
+    return int(result.rowcount)
+
+
 async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:
     """Messages from `phone` handled (done) since `since`: the per-sender rate window."""
     query = sa.select(sa.func.count()).where(

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 class Retry(Exception):
     """A dependency is down (S3, Twilio media, X unreachable): keep the message and try again later
-    with backoff, for up to `worker.outage_retry_hours`; then answer with a failure reply."""
+    with backoff, for up to `worker.outage_retry_hours`; then answer with a failure reply.
 
-    def __init__(self, reason: str, *, delay: float | None = None, failure_reply: str | None = None) -> None:
+    `parked=True` lets later messages of the sender go on meanwhile (a post waiting for X to come
+    back: the person's `\\HELP` or `\\ROOMS` does not need X), as `Defer`'s does."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        delay: float | None = None,
+        failure_reply: str | None = None,
+        parked: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
         self.failure_reply = failure_reply
+        self.parked = parked
 
 
 class Defer(Exception):

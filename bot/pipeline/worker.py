@@ -297,9 +297,18 @@ class Worker(ClaimLoop[Claim, Outcome]):
             if retry.delay is not None
             else backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds * 2.5, cap=1800.0)
         )
-        await self._commit(rescheduled=inbox.Rescheduled(msg.id, now + delay, error=retry.reason))
+        status = "parked" if retry.parked else "pending"
+        await self._commit(
+            rescheduled=inbox.Rescheduled(msg.id, now + delay, status=status, error=retry.reason)
+        )
         self.metrics.handled_by[msg.sender.channel, "retry"].inc()
-        log.warning("sms.retry", reason=retry.reason, attempts=msg.attempts, delay=round(delay, 1))
+        log.warning(
+            "sms.retry",
+            reason=retry.reason,
+            attempts=msg.attempts,
+            delay=round(delay, 1),
+            parked=retry.parked,
+        )
 
     async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
         """The error handler: log it (no locals, no secrets), retry a bounded number of times with

@@ -121,6 +121,30 @@ async def test_rate_limited_says_when_once_and_posts_after_the_reset(xbot: XBot)
     assert bodies[-1].startswith("https://x.com/alice/status/")
 
 
+async def test_stop_drops_a_post_parked_for_x_and_nothing_comes_back(xbot: XBot) -> None:
+    """A text parked until X's reset, then \\STOP: the record is gone, and the parked text is
+    dropped, not handled after the reset as a stranger's first text (a new record, a welcome
+    and a link after the goodbye)."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_post_next(429, reset_in=600)
+    form = await xbot.text("parked then stop")
+    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
+    assert (await send(xbot, "\\STOP")).startswith("Goodbye")
+    assert await xbot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=ALICE) == 0
+    [row] = await xbot.rows("SELECT status, error FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+    assert (row.status, row.error) == ("done", "dropped: the sender stopped")
+    start = len(twilio.messages)
+    xbot.x.advance(601)
+    xbot.runtime.worker.wake()
+    later = await xbot.text("\\ROOMS", sender=BOB)  # the worker has gone round since the reset
+    assert await xbot.handled(later["MessageSid"]) == "done"
+    await xbot.settled()
+    assert await xbot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=ALICE) == 0
+    assert [m["To"] for m in twilio.messages[start:]] == [BOB]
+    assert xbot.x.posts == []
+
+
 async def _count(twilio: Any, n: int) -> bool:
     return len(twilio.messages) >= n
 
@@ -167,10 +191,14 @@ async def test_x_unreachable_is_retried_then_answered(xbot: XBot) -> None:
             " FROM inbox WHERE message_sid = :s",
             s=form["MessageSid"],
         )
-        return row.status == "pending" and row.attempts >= 2 and row.intents == 0
+        return row.status == "parked" and row.attempts >= 2 and row.intents == 0
 
     await wait_for(retried_without_intent)
     assert xbot.x.posts == []
+    # the post waits for X aside: the person's other messages are answered meanwhile
+    assert "More: \\HELP ROOMS" in await send(xbot, "\\HELP")
+    assert (await send(xbot, "\\CREATE house pw")).startswith("Created room house")
+    start = len(twilio.messages)
     service.client.api_base = real_base  # X is back
     await xbot.scalar("SELECT 1")
     async with xbot.runtime.deps.db.tx() as conn:
@@ -373,12 +401,14 @@ async def test_a_refresh_x_answers_with_429_is_tried_again_after_the_reset(xbot:
             " FROM inbox WHERE message_sid = :s",
             s=form["MessageSid"],
         )
-        return row.status == "pending" and row.next_attempt_at >= before + 600 and row.intents == 0
+        return row.status == "parked" and row.next_attempt_at >= before + 600 and row.intents == 0
 
     await wait_for(waiting)
     await xbot.settled()
     assert len(twilio.messages) == start  # nothing said: it was not sent, and will be
     assert xbot.x.posts == []
+    assert "\\UNLINK" in await send(xbot, "\\HELP X")  # answered now, not after X's reset
+    start = len(twilio.messages)
     xbot.x.advance(602)
     xbot.runtime.worker.wake()
     assert await xbot.handled(form["MessageSid"]) == "done"
