@@ -82,6 +82,30 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 PAIR_USAGE = "\\PAIR or \\PAIR <code>"
+
+
+def pair_refused(has: str, theirs: str | None) -> str:
+    """Why `\\PAIR <code>` cannot make this address (which `has` something of its own) the code's
+    person (who has `theirs`), and a way that works: an X account is dropped with `\\UNLINK`;
+    rooms, receipts and payments are not, so the address with none of them joins the other."""
+    if has == pairing.X_ACCOUNT:
+        return f"This address has {has} of its own. Send \\UNLINK here, then the code again."
+    if theirs is None:
+        return (
+            f"This address has {has} of its own. Pair the other way: send \\PAIR here, then the"
+            " code from your other address."
+        )
+    if theirs == pairing.X_ACCOUNT:
+        return (
+            f"This address has {has} of its own. Pair the other way: \\UNLINK on your other "
+            "address, \\PAIR here, then the code from there."
+        )
+    return (
+        f"This address has {has} of its own, and your other address has {theirs}: "
+        "neither can join the other without losing them."
+    )
+
+
 CODE_DIGITS = 6
 WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other address for a new one."
 
@@ -123,11 +147,9 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
             return "This address is already you. Send the code from your other number or app."
         has = await pairing.what_it_has(conn, user.id)
         if has is not None:
-            ctx.log.info("pair.refused", has=has)
-            return (
-                f"This address has {has} of its own. Pair the other way: send \\PAIR here, then the"
-                " code from your other address."
-            )
+            theirs = await pairing.what_it_has(conn, owner)
+            ctx.log.info("pair.refused", has=has, theirs=theirs)
+            return pair_refused(has, theirs)
         if not await pairing.use(conn, code, now):  # another address spent it a moment ago
             return WRONG_CODE
         others = await pairing.addresses_of(conn, owner)

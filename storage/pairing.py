@@ -57,6 +57,9 @@ async def use(conn: AsyncConnection, code: str, now: float) -> bool:
     return bool(result.rowcount)
 
 
+X_ACCOUNT = "an X account"  # what_it_has's last answer: the one `\\UNLINK` gives up
+
+
 async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
     """What a person has of their own that pairing would lose: "rooms", "receipts", "payments",
     "an X account"; None when nothing."""
@@ -69,7 +72,7 @@ async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
                 sa.or_(payments.c.payer_id == user_id, payments.c.payee_id == user_id)
             ),
         ),
-        ("an X account", sa.select(users.c.id).where(users.c.id == user_id, users.c.x_user_id.is_not(None))),
+        (X_ACCOUNT, sa.select(users.c.id).where(users.c.id == user_id, users.c.x_user_id.is_not(None))),
     )
     for what, query in checks:
         if (await conn.execute(query.limit(1))).first() is not None:
@@ -108,6 +111,7 @@ async def leave(conn: AsyncConnection, key: str) -> None:
 __all__ = [
     "CODE_SECONDS",
     "PAIR_KEY",
+    "X_ACCOUNT",
     "addresses_of",
     "code_hash",
     "join",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from tests import images
 from tests.channels.telegram.talk import CHAT, OTHER_CHAT, say
 from tests.conftest import ALICE, BotFactory
@@ -131,6 +133,37 @@ async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
         await text(f"\\PAIR {attempt:06d}" if f"{attempt:06d}" != code else "\\PAIR 999999", "+15550004444")
     assert await text(f"\\PAIR {code}", "+15550004444") == (
         "Too many wrong passwords or codes. Please wait 15 minutes before you try again."
+    )
+
+
+async def test_a_refused_pair_says_a_way_that_works(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> None:
+    """Rooms both sides: no way (not "pair the other way", refused too); an X account: \\UNLINK."""
+    bot = await bot_factory(twilio=fake_twilio.section())
+    bob, carol = "+15550002222", "+15550003333"
+
+    async def text(body: str, sender: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+
+    await text("\\CREATE flat pw12345", ALICE)
+    await text("\\CREATE den pw12345", bob)
+    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    assert await text(f"\\PAIR {code}", bob) == (
+        "This address has rooms of its own, and your other address has rooms: "
+        "neither can join the other without losing them."
+    )
+    await text("\\HELP", carol)
+    async with bot.runtime.deps.db.tx() as conn:  # carol linked X (the link flow: tests/features/x)
+        await conn.execute(sa.text("UPDATE users SET x_user_id = '77' WHERE phone = :p"), {"p": carol})
+    assert await text(f"\\PAIR {code}", carol) == (
+        "This address has an X account of its own. Send \\UNLINK here, then the code again."
+    )
+    code = (await text("\\PAIR", carol)).split("Your code: ", 1)[1][:6]
+    assert await text(f"\\PAIR {code}", bob) == (
+        "This address has rooms of its own. Pair the other way: \\UNLINK on your other address, "
+        "\\PAIR here, then the code from there."
     )
 
 

@@ -241,6 +241,11 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("amount set", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, USD)),
     ("amount out", lambda: ledger.amount_reply(ROOM, _book([]), 1, 0, USD)),
     ("amount foreign", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"))),
+    *[
+        (f"pair refused {has} / {theirs}", lambda has=has, theirs=theirs: account.pair_refused(has, theirs))  # type: ignore[misc]
+        for has in ("rooms", "receipts", "payments", "an X account")
+        for theirs in ("rooms", "receipts", "payments", "an X account", None)
+    ],
     ("amount usage", lambda: ledger.amount_usage(currency_of("CLF"))),
     ("amount none", lambda: f"You have no receipts in {ROOM} yet. Send a photo of one first."),
     ("paid notice", lambda: ledger.paid_notice(NAME, BIG, USD, ROOM)),
