@@ -18,10 +18,11 @@ time, twelve commands in a minute twelve answers. So the guard does two things, 
   Only plain texts (no command, no photo, no carrier keyword) count for `quick` and `repeat`: the
   other side of a loop does not speak our commands (our replies never start with a backslash),
   while a person typing commands fast, or asking `\\HELP` again, does. The number is then put on
-  hold for `HOLD_SECONDS`: one notice (`HOLD_NOTICE`), then no replies at all until the hold ends
-  (they are written to the outbox as `held`, never sent); an operator log line `sms.loop_held`
-  (warning, with the signal) and `textwire_loops_total{signal}`. Priority messages (carrier
-  keywords, `\\STOP`, `\\UNLINK`) are still answered, and their answers are never delayed.
+  hold for `HOLD_SECONDS`: one notice (`HOLD_NOTICE`), then no replies to plain texts until the
+  hold ends (they are written to the outbox as `held`, never sent); an operator log line
+  `sms.loop_held` (warning, with the signal) and `textwire_loops_total{signal}`. A command or a
+  photo is still answered on hold (within the budget): it is a person's ask, never the loop's.
+  Priority messages (carrier keywords, `\\STOP`, `\\UNLINK`) are answered, and never delayed.
 
 State lives in `reply_log` rows (one a reply, written in the batch transaction that marks the
 message done; `at` is when the reply goes out), read for a whole claimed batch with its claim
@@ -187,7 +188,7 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     try:
         replies = replies_of(await handler(msg, ctx))
     except Defer as defer:  # a deferral's notice (slow down, a post waiting) is a reply too
-        if defer.notice and not msg.priority:
+        if defer.notice and not msg.priority and body_digest(msg) is not None:
             now = ctx.deps.now()
             until = held_until(await _rows(msg, ctx, now))
             if until is not None and until > now:
@@ -206,11 +207,14 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     digest = body_digest(msg)
     if not msg.priority:
         until = held_until(rows)
-        if until is not None and until > now:
+        on_hold = until is not None and until > now
+        if on_hold and digest is not None:  # a plain text: the loop's kind of message
             verdict.held += len(replies)
-            ctx.log.info("sms.reply_held", replies=len(replies), until=round(until - now))
+            ctx.log.info("sms.reply_held", replies=len(replies), until=round((until or now) - now))
             return [dataclasses.replace(r, held=True) for r in replies]
-        signal = loop_signal(rows, msg, digest, now)
+        # a command or a photo is a person's ask, answered on hold too (SPEC: `\\HELP` every
+        # time, `\\LINK` a working link every time): a loop's other side never sends one
+        signal = None if on_hold else loop_signal(rows, msg, digest, now)
         if signal is not None:
             verdict.loop = signal
             verdict.held += len(replies)

@@ -224,6 +224,13 @@ async def test_an_auto_responder_is_put_on_hold_with_one_notice(
     assert held >= 6
     assert await metric(bot, 'textwire_loops_total{signal="quick"}') == 1
     assert await metric(bot, 'textwire_replies_dropped_total{reason="held"}') == held
+    # a person's ask (a command) is answered on hold: \\HELP every time, a working \\LINK
+    form = await bot.text("\\HELP", sender=LOOPY)
+    await bot.handled(form["MessageSid"])
+    await bot.settled()
+    assert (await replies_to(bot, fake_twilio, LOOPY))[-1].startswith("textwire: \\JOIN room pw")
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == held  # no new hold
+    assert await metric(bot, 'textwire_loops_total{signal="quick"}') == 1
     # a priority message is still answered; another number is not affected
     form = await bot.text("\\STOP", sender=LOOPY)
     await bot.handled(form["MessageSid"])
