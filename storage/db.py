@@ -355,10 +355,7 @@ class Database:
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK_KEY})
             current = await conn.run_sync(_current_revision)
             if current is not None and current not in known_revisions():
-                raise SchemaNotCurrent(
-                    f"database {self.masked_url} is at revision {current}, which this version does not"
-                    " know: run the newer textwire that migrated it"
-                )
+                raise SchemaNotCurrent(ahead_of_this_code(self.masked_url, current))
             await conn.run_sync(_upgrade)
 
     async def revision(self) -> str | None:
@@ -371,12 +368,11 @@ class Database:
         wanted = head_revision()
         if current == wanted:
             return
-        if current is None:
-            state = "is not migrated"
-        elif current in known_revisions():
-            state = f"is at revision {current}, this version needs {wanted}"
-        else:
-            state = f"is at revision {current}, which this version does not know (newer code migrated it?)"
+        if current is not None and current not in known_revisions():
+            raise SchemaNotCurrent(ahead_of_this_code(self.masked_url, current))
+        state = (
+            "is not migrated" if current is None else f"is at revision {current}, this version needs {wanted}"
+        )
         raise SchemaNotCurrent(f"database {self.masked_url} {state}: run `textwire migrate`")
 
 
@@ -424,6 +420,17 @@ def _reason(exc: BaseException, url: str) -> str:
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
     reason = f"{type(inner).__name__}: {text}" if text else type(inner).__name__
     return scrub(reason, url)
+
+
+def ahead_of_this_code(masked_url: str, current: str) -> str:
+    """The one line for a schema newer than this code knows (`serve`, `migrate`, `person`, `keys
+    rotate` alike): `textwire migrate` cannot help there, only the release that migrated it, or
+    the rollback of README "Upgrading"."""
+    return (
+        f"database {masked_url} is at revision {current}, which this version does not know: a newer "
+        "textwire migrated it: run that release, or to roll back restore the backup taken before its "
+        'migration (README "Upgrading")'
+    )
 
 
 def head_revision() -> str | None:
@@ -476,6 +483,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "SchemaNotCurrent",
+    "ahead_of_this_code",
     "alembic_config",
     "async_url",
     "delete_some",
