@@ -22,7 +22,7 @@ from storage.db import Database, SchemaNotCurrent, open_database
 from storage.lean import in_tx
 from storage.schema import inbox as inbox_table
 from storage.schema import outbox as outbox_table
-from tests import pg
+from tests import ROOT, pg
 
 
 def test_mask_url_hides_the_password_and_only_it() -> None:
@@ -151,10 +151,42 @@ def test_cli_serve_on_an_unmigrated_database_is_one_line_and_exit_2(
     assert "database at revision" in migrate.stdout
 
 
-def _cli(command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def test_cli_keys_rotate_refuses_an_unmigrated_database_and_migrates_nothing(
+    empty_pg_database: str, tmp_path: Path
+) -> None:
+    """Only `textwire migrate` migrates PostgreSQL: a rotation on the wrong (empty) database said
+    "re-encrypted 0 rows", exit 0, after migrating it."""
+    from cryptography.fernet import Fernet
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TEXTWIRE_DATABASE_URL": empty_pg_database,
+        "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+        "TEXTWIRE_SECURITY_FERNET_KEYS": Fernet.generate_key().decode(),
+    }
+    rotate = _cli("keys", env, tmp_path, "rotate")
+    assert rotate.returncode == 2, rotate.stdout + rotate.stderr
+    lines = rotate.stderr.strip().splitlines()
+    assert len(lines) == 1, rotate.stderr
+    assert "is not migrated: run `textwire migrate`" in lines[0]
+    assert "re-encrypted" not in rotate.stdout
+
+    async def tables() -> list[str]:
+        conn = await pg.asyncpg_connect(empty_pg_database)
+        try:
+            return [
+                r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            ]
+        finally:
+            await conn.close()
+
+    assert pg.run_sync(tables) == []  # not migrated behind the operator's back
+
+
+def _cli(command: str, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "bot", command],
-        env=env,
+        [sys.executable, "-m", "bot", command, *args],
+        env={**env, "PYTHONPATH": str(ROOT)},  # this checkout's code, not the one installed
         cwd=cwd,
         capture_output=True,
         text=True,

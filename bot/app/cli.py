@@ -165,12 +165,23 @@ async def _migrate(config: Config) -> int:
 
 async def _rotate(config: Config) -> int:
     from bot.app.startup import open_db
+    from bot.core.dburl import mask_url
+    from bot.core.errors import StartupError
     from storage import crypto
+    from storage.db import sqlite_path
 
-    keys, _ = crypto.load_keys(config)
-    cipher = crypto.TokenCipher(keys)
-    db = await open_db(config.database.url, migrate=True)
+    url = config.database.url
+    path = sqlite_path(url)
+    if path is not None and not path.exists():  # a mistyped path: nothing to rotate, nothing made
+        raise StartupError(
+            f"database {mask_url(url)} does not exist: check database.url or TEXTWIRE_DATABASE_URL "
+            "(`textwire migrate` creates a new one)"
+        )
+    # never migrates (only `textwire migrate` does): a schema that is not current is refused
+    db = await open_db(url, migrate=False, check=True)
     try:
+        keys, _ = crypto.load_keys(config)
+        cipher = crypto.TokenCipher(keys)
         count = await crypto.rotate_all(db, cipher)
     finally:
         await db.close()
@@ -263,10 +274,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate" and args.check:  # changes nothing, not even a folder
             return asyncio.run(_migrate_check(config))
-        if args.command in ("migrate", "keys"):  # serve checks them in its start-up
+        if args.command == "migrate":  # serve checks them in its start-up
             from bot.app.startup import check_folders
 
             check_folders(config)
+        if args.command == "keys":  # the key file's folder; no other folder is made for a rotation
+            from bot.app.startup import check_writable
+
+            check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
         if args.command == "serve":
             return serve(config)
         if args.command == "migrate":

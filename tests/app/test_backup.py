@@ -29,6 +29,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
             "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
             "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
             "TEXTWIRE_MEDIA_LOCAL_DIR": str(tmp_path / "data" / "media"),
+            "PYTHONPATH": str(ROOT),  # this checkout's code, not the one installed (a worktree)
         }
     )
     return env

@@ -7,6 +7,8 @@ import socket
 import sqlite3
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from storage.db import head_revision
 from tests.app.test_backup import cli_env, run_cli
 
@@ -50,3 +52,45 @@ def test_migrate_check_of_a_database_that_cannot_be_reached_is_2(tmp_path: Path)
     assert result.returncode == 2
     assert "cannot connect" in result.stderr
     assert "secret" not in result.stderr + result.stdout
+
+
+def test_keys_rotate_never_migrates_and_never_creates_a_database(tmp_path: Path) -> None:
+    """Only `textwire migrate` makes or migrates a schema: `keys rotate` on a mistyped SQLite path
+    made a new file, migrated it and said "re-encrypted 0 rows" (exit 0), on a database behind
+    this release it migrated it. Now it refuses, one line and exit 2, as `person` does."""
+    env = cli_env(tmp_path) | {"TEXTWIRE_SECURITY_FERNET_KEYS": Fernet.generate_key().decode()}
+    typo = tmp_path / "dta" / "textwire.db"
+    missing = run_cli(tmp_path, "keys", "rotate", env=env | {"TEXTWIRE_DATABASE_URL": f"sqlite:///{typo}"})
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    assert missing.stderr.strip() == (
+        f"textwire: database sqlite:///{typo} does not exist: check database.url or "
+        "TEXTWIRE_DATABASE_URL (`textwire migrate` creates a new one)"
+    )
+    assert "re-encrypted" not in missing.stdout
+    assert not typo.parent.exists()  # neither the file nor its folder
+
+    db = tmp_path / "data" / "textwire.db"
+    assert run_cli(tmp_path, "migrate", env=env).returncode == 0
+    with sqlite3.connect(db) as conn:  # as the previous release left it
+        conn.execute("UPDATE alembic_version SET version_num = '0023'")
+    behind = run_cli(tmp_path, "keys", "rotate", env=env)
+    assert behind.returncode == 2
+    [line] = behind.stderr.strip().splitlines()
+    assert line.endswith(f"is at revision 0023, this version needs {head_revision()}: run `textwire migrate`")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0023",)
+
+    with sqlite3.connect(db) as conn:  # as a newer release leaves it: not `textwire migrate`
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    for command in (["keys", "rotate"], ["person", "export", "+15550001111"], ["migrate"]):
+        ahead = run_cli(tmp_path, *command, env=env)
+        assert ahead.returncode == 2, command
+        [line] = ahead.stderr.strip().splitlines()
+        assert "a newer textwire migrated it: run that release" in line, command
+        assert "`textwire migrate`" not in line, command
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = ?", (head_revision(),))
+    current = run_cli(tmp_path, "keys", "rotate", env=env)
+    assert current.returncode == 0, current.stderr
+    assert "re-encrypted 0 rows under the newest key" in current.stdout
