@@ -10,7 +10,8 @@ a few: a missing key) stop the server before it touches anything (a wrong key wo
 like every user's tokens being dead). A few unreadable rows among readable ones are single rows
 gone bad (copied from another user, corrupt): they are returned, and their users asked to relink,
 as is any row found unreadable later. `textwire keys rotate` re-encrypts every row under the
-newest key.
+newest key; a row no configured key reads is left as it is and reported (its user is asked to
+relink when it is used), so a few bad rows never stop a rotation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,7 +96,7 @@ class TokenCipher:
     def readable_by_newest(self, ciphertext: str) -> bool:
         try:
             self._newest.decrypt(ciphertext.encode("ascii"))
-        except InvalidToken:
+        except (InvalidToken, ValueError):  # ValueError: not ASCII (a row gone bad)
             return False
         return True
 
@@ -102,13 +104,18 @@ class TokenCipher:
         """The same plaintext under the newest key."""
         try:
             return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
-        except InvalidToken:
+        except (InvalidToken, ValueError):
             raise CipherError("no configured key reads this ciphertext") from None
 
 
-_TABLES = (
-    (x_tokens, x_tokens.c.user_id, x_tokens.c.ciphertext),
-    (oauth_sessions, oauth_sessions.c.session_hash, oauth_sessions.c.verifier_ciphertext),
+_TABLES = (  # each table's key, its ciphertext, and the user whose it is
+    (x_tokens, x_tokens.c.user_id, x_tokens.c.ciphertext, x_tokens.c.user_id),
+    (
+        oauth_sessions,
+        oauth_sessions.c.session_hash,
+        oauth_sessions.c.verifier_ciphertext,
+        oauth_sessions.c.user_id,
+    ),
 )
 
 
@@ -155,15 +162,27 @@ async def verify_keys(db: Database, cipher: TokenCipher) -> list[int]:
     return unreadable
 
 
-async def rotate_all(db: Database, cipher: TokenCipher, *, batch: int = 500) -> int:
-    """Re-encrypt every stored ciphertext under the newest key; returns how many rows changed.
+@dataclass
+class Rotation:
+    """What `rotate_all` did: rows re-encrypted, and the rows no configured key reads (left as
+    they are), by the user whose they are (never their contents)."""
 
-    Each row is rewritten only if it still holds the ciphertext read (a refresh meanwhile wins)."""
-    changed = 0
-    for table, key_col, ct_col in _TABLES:
+    changed: int = 0
+    unreadable: int = 0
+    unreadable_users: list[int] = field(default_factory=list)  # sorted, each once
+
+
+async def rotate_all(db: Database, cipher: TokenCipher, *, batch: int = 500) -> Rotation:
+    """Re-encrypt every stored ciphertext that a configured key reads under the newest key.
+
+    Each row is rewritten only if it still holds the ciphertext read (a refresh meanwhile wins).
+    A row that no key reads is skipped and counted: one bad row does not stop the others."""
+    result = Rotation()
+    users: set[int] = set()
+    for table, key_col, ct_col, user_col in _TABLES:
         last: Any = None
         while True:
-            query = sa.select(key_col, ct_col).order_by(key_col).limit(batch)
+            query = sa.select(key_col, ct_col, user_col).order_by(key_col).limit(batch)
             if last is not None:
                 query = query.where(key_col > last)
             async with db.read() as conn:
@@ -171,21 +190,31 @@ async def rotate_all(db: Database, cipher: TokenCipher, *, batch: int = 500) -> 
             if not rows:
                 break
             last = rows[-1][0]
-            updates = [(r[0], r[1], cipher.rotate(r[1])) for r in rows if not cipher.readable_by_newest(r[1])]
+            updates = []
+            for key, old, user_id in rows:
+                if cipher.readable_by_newest(old):
+                    continue
+                try:
+                    updates.append((key, old, cipher.rotate(old)))
+                except CipherError:
+                    result.unreadable += 1
+                    users.add(int(user_id))
             if updates:
                 async with db.tx() as conn:
                     for key, old, new in updates:
-                        result = await conn.execute(
+                        done = await conn.execute(
                             sa.update(table).where(key_col == key, ct_col == old).values({ct_col.name: new})
                         )
-                        changed += result.rowcount
-    return changed
+                        result.changed += done.rowcount
+    result.unreadable_users = sorted(users)
+    return result
 
 
 __all__ = [
     "KEY_FILE",
     "CipherError",
     "KeyMismatch",
+    "Rotation",
     "TokenCipher",
     "generate_key",
     "load_keys",

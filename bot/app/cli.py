@@ -163,6 +163,9 @@ async def _migrate(config: Config) -> int:
     return 0
 
 
+UNREADABLE_SHOWN = 50  # user ids on `keys rotate`'s line; the log line has them all
+
+
 async def _rotate(config: Config) -> int:
     from bot.app.startup import open_db
     from bot.core.dburl import mask_url
@@ -182,11 +185,24 @@ async def _rotate(config: Config) -> int:
     try:
         keys, _ = crypto.load_keys(config)
         cipher = crypto.TokenCipher(keys)
-        count = await crypto.rotate_all(db, cipher)
+        # keys that cannot read the stored tokens (a missing key) stop it, as they stop `serve`
+        await crypto.verify_keys(db, cipher)
+        done = await crypto.rotate_all(db, cipher)
     finally:
         await db.close()
-    _log().info("keys.rotated", rows=count)
-    print(f"re-encrypted {count} rows under the newest key")
+    _log().info("keys.rotated", rows=done.changed, unreadable=done.unreadable)
+    print(f"re-encrypted {done.changed} rows under the newest key")
+    if done.unreadable:
+        # rows gone bad (copied from another user's row, corrupt): as `serve` does, they stay as
+        # they are and each such person is asked to relink when the token is used
+        _log().warning("keys.unreadable", rows=done.unreadable, user_ids=done.unreadable_users)
+        shown = ", ".join(str(u) for u in done.unreadable_users[:UNREADABLE_SHOWN])
+        more = len(done.unreadable_users) - UNREADABLE_SHOWN
+        shown += f" and {more} more (all in the keys.unreadable log line)" if more > 0 else ""
+        print(
+            f"left {done.unreadable} rows that no configured key reads as they are (user ids {shown}): "
+            "each such person is asked to relink X when their token is next used"
+        )
     return 0
 
 

@@ -36,6 +36,10 @@ def test_plaintext_is_bound_to_the_user() -> None:
         cipher.decrypt(1, ciphertext[:-4] + "AAAA")  # altered
     with pytest.raises(CipherError):
         TokenCipher([Fernet.generate_key().decode()]).decrypt(1, ciphertext)  # another key
+    for bad in ("gAAAA-bad", "gAAAA-\u00e9"):  # a row gone bad, even to non-ASCII: no key reads it
+        assert not cipher.readable_by_newest(bad)
+        with pytest.raises(CipherError):
+            cipher.rotate(bad)
 
 
 def test_load_keys_generates_a_private_key_file_once(make_config: Any) -> None:
@@ -78,12 +82,12 @@ async def test_rotation_reencrypts_under_the_newest_key(xbot: XBot, tmp_path: Pa
     db = await open_database(both.database.url, migrate=False)
     try:
         await crypto.verify_keys(db, TokenCipher([new_key, old_key]))  # old rows readable with both
-        count = await crypto.rotate_all(db, TokenCipher([new_key, old_key]))
-        assert count == 4  # two token rows and the two browser sessions' PKCE verifiers
+        done = await crypto.rotate_all(db, TokenCipher([new_key, old_key]))
+        assert done == crypto.Rotation(changed=4)  # two token rows, the two browser sessions' verifiers
         with pytest.raises(KeyMismatch):
             await crypto.verify_keys(db, TokenCipher([old_key]))  # the old key alone no longer reads them
         await crypto.verify_keys(db, TokenCipher([new_key]))
-        assert await crypto.rotate_all(db, TokenCipher([new_key])) == 0
+        assert await crypto.rotate_all(db, TokenCipher([new_key])) == crypto.Rotation(changed=0)
         async with db.read() as conn:
             row = await xaccounts.load_tokens(in_tx(conn), 1)
         assert row is not None
@@ -166,6 +170,55 @@ async def test_a_few_unreadable_rows_are_a_relink_many_are_a_missing_key(xbot: X
     await corrupt(xbot, ids[3])  # half the rows: a key is missing, nobody is relinked
     with pytest.raises(KeyMismatch, match="cannot read 2 of 4"):
         await crypto.verify_keys(xbot.runtime.deps.db, cipher)
+
+
+async def test_rotation_goes_past_a_few_unreadable_rows_and_names_their_users(
+    xbot: XBot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One row no key reads stopped `keys rotate` (exit 2) with nothing rotated, though `serve`
+    goes on with it (that person is asked to relink): the rotation could never be finished. Now
+    every readable row is rotated, the bad ones stay as they are and are reported by user id,
+    never by content, and the command succeeds."""
+    from tests.features.x.test_refresh import seed
+
+    ids = await seed(xbot, 5)
+    await corrupt(xbot, ids[1])
+    config = xbot.config
+    await xbot.client.close()
+    old_key = (config.data_dir / crypto.KEY_FILE).read_text().strip()
+    new_key = Fernet.generate_key().decode()
+    from bot.core.config import replace
+
+    both = replace(config, security={"fernet_keys": (new_key, old_key)})
+    capsys.readouterr()
+    with capture_logs() as logs:
+        assert await cli._rotate(both) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "re-encrypted 4 rows under the newest key",
+        f"left 1 rows that no configured key reads as they are (user ids {ids[1]}): "
+        "each such person is asked to relink X when their token is next used",
+    ]
+    [rotated] = [e for e in logs if e["event"] == "keys.rotated"]
+    assert (rotated["rows"], rotated["unreadable"]) == (4, 1)
+    [unreadable] = [e for e in logs if e["event"] == "keys.unreadable"]
+    assert (unreadable["rows"], unreadable["user_ids"]) == (1, [ids[1]])
+    after = await stored_ciphertexts(both)
+    assert after[ids[1]] == "gAAAA-bad"  # left as it was
+    assert "gAAAA-bad" not in out + repr(logs)  # the bad row's content is never shown
+    newest = TokenCipher([new_key])
+    assert all(newest.decrypt(u, after[u])["refresh_token"] for u in ids if u != ids[1])
+
+    # a rerun rotates nothing more and reports the same row; keys that read none of the rows
+    # (the new key alone) still stop it before it touches anything, as they stop `serve`
+    with capture_logs():
+        assert await cli._rotate(both) == 0
+    again = capsys.readouterr().out.splitlines()
+    assert again[0] == "re-encrypted 0 rows under the newest key"
+    assert again[1].startswith(f"left 1 rows that no configured key reads as they are (user ids {ids[1]})")
+    with pytest.raises(KeyMismatch, match="cannot read"):
+        await cli._rotate(replace(config, security={"fernet_keys": (Fernet.generate_key().decode(),)}))
+    assert await stored_ciphertexts(both) == after
 
 
 async def test_an_unreadable_row_among_readable_ones_is_relinked_at_start_up(
