@@ -102,6 +102,11 @@ def build_app(
     app[DRAIN] = drain
     app.middlewares.insert(0, drain.middleware)  # outermost: it sees every request
 
+    async def routes_at_zero(app: web.Application) -> None:  # its routes are all added by now
+        drain.add_routes_of(app)
+
+    app.on_startup.append(routes_at_zero)
+
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             runtime = await _start(

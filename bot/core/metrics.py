@@ -20,6 +20,9 @@ OUTBOUND_STATUSES = ("sent", "retry", "failed", "skipped", "reconciled")
 DROP_REASONS = ("held", "superseded")
 LOOP_SIGNALS = ("quick", "repeat", "rate")
 OCR_OUTCOMES = ("read", "asked", "failed")
+# what failed in the worker's and the sender's loops (bot/pipeline/claimloop.py); each part a
+# process runs has both series from its start, at 0 (an alert on their increase sees the first)
+DB_ERROR_OPS = ("claim", "commit")
 # what X answered, by what the bot makes of it (handlers/post.py, bot/features/x/accounts.py)
 X_ERROR_KINDS = (
     "too_long",  # over 280 weighted characters: refused before X is asked

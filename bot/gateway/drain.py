@@ -72,9 +72,17 @@ class Drain:
             response.force_close()
         return response
 
+    def add_routes_of(self, app: web.Application) -> None:
+        """Every route `app` serves (its catch-all `/{unmatched}` too) in /metrics from the start,
+        at 0: called once its routes are all added (on startup)."""
+        for resource in app.router.resources():
+            self._gauge_of(resource.canonical)
+
     def _gauge(self, request: web.Request) -> Gauge:
         resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
+        return self._gauge_of(resource.canonical if resource is not None else "unmatched")
+
+    def _gauge_of(self, route: str) -> Gauge:
         gauge = self._gauges.get(route)
         if gauge is None:
             gauge = self._gauges[route] = self._metrics.in_flight.labels(route=route)

@@ -17,6 +17,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from bot.core.deps import Deps
 from bot.core.logs import get_logger
+from bot.core.metrics import DB_ERROR_OPS
 from bot.core.tasks import BackgroundTask
 from storage.lean import Writer
 from storage.queue import ClaimQueue
@@ -94,6 +95,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
 
     async def start(self) -> None:
         self._stopping = False
+        for op in DB_ERROR_OPS:  # in /metrics from the start, at 0, for the parts this process runs
+            self.deps.metrics.db_errors.labels(part=self.name, op=op)
         self._committer.start(self._commit_loop)
         self._loop_task.start(self._run)
 

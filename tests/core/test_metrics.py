@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.core.metrics import OCR_OUTCOMES, X_ERROR_KINDS, Metrics
+from bot.core.metrics import DB_ERROR_OPS, OCR_OUTCOMES, X_ERROR_KINDS, Metrics
 from bot.features.ocr.reader import OcrReader
 from tests import ROOT
-from tests.conftest import Bot, XBot
+from tests.conftest import Bot, BotFactory, XBot
 from tests.fakes.twilio_rest import FakeTwilio
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -111,3 +111,32 @@ async def test_x_errors_are_counted_by_kind(xbot: XBot, status: int, kind: str) 
     assert twilio.messages
     assert value(await scrape(xbot), f'textwire_x_errors_total{{kind="{kind}"}}') == 1
     assert value(await scrape(xbot), 'textwire_x_errors_total{kind="too_long"}') == 0
+
+
+@pytest.mark.parametrize(
+    ("role", "parts"), [("all", ("worker", "sender")), ("web", ()), ("worker", ("worker", "sender"))]
+)
+async def test_db_errors_and_in_flight_series_are_there_from_the_start(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, role: str, parts: tuple[str, ...]
+) -> None:
+    """README: every labelled series is in /metrics from the start, at 0. `textwire_db_errors_total`
+    appeared only at a part's first failure, so `increase(...[5m])` (deploy/alerts.yml) missed the
+    first burst; `textwire_http_in_flight` listed only routes already requested. Now each part the
+    process runs has its (part, op) series at 0, and every route the process serves its gauge."""
+    bot = await bot_factory(server={"role": role}, twilio=fake_twilio.section())
+    text = await scrape(bot)
+    for part in ("worker", "sender"):
+        for op in DB_ERROR_OPS:
+            series = f'textwire_db_errors_total{{op="{op}",part="{part}"}}'
+            if part in parts:
+                assert value(text, series) == 0
+            else:  # a web process runs neither: no series that could never move
+                assert f'part="{part}"' not in "".join(
+                    re.findall(r"^textwire_db_errors_total.*$", text, re.M)
+                )
+    routes = [r.canonical for r in bot.client.app.router.resources()]
+    assert "/metrics" in routes
+    assert ("/twilio/sms" in routes) == (role != "worker")
+    for route in routes:
+        expected = 1 if route == "/metrics" else 0  # this scrape is in flight
+        assert value(text, f'textwire_http_in_flight{{route="{route}"}}') == expected
