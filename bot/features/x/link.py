@@ -33,7 +33,7 @@ from bot.core.deps import Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger, mask_address
 from bot.features.x.accounts import XAccounts, x_accounts
-from bot.features.x.client import XClient, XError, new_pkce, new_state
+from bot.features.x.client import XAuthRejected, XClient, XError, XRateLimited, new_pkce, new_state
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
@@ -249,10 +249,16 @@ async def callback(request: web.Request) -> web.Response:
         verifier = service.cipher.decrypt(user_id, verifier_ciphertext)["verifier"]
         tokens = await service.client.exchange_code(code, verifier)
         me = await service.client.me(tokens.access_token)
+    except XAuthRejected as exc:
+        # X's token endpoint refused this browser's code (bad, used, or older than X's 30 s): the
+        # request went wrong, X did not. The link and this session are spent; \LINK gives a new one.
+        log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
+        return _clear(page("Not connected", f"The connection was not completed. {NEW_LINK_HINT}", status=400))
     except (XError, CipherError) as exc:
         log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
+        status = 503 if isinstance(exc, XRateLimited) else 502
         return _clear(
-            page("Not connected", f"X did not complete the connection. {NEW_LINK_HINT}", status=502)
+            page("Not connected", f"X did not complete the connection. {NEW_LINK_HINT}", status=status)
         )
     async with deps.db.tx() as conn:
         await xaccounts.save_tokens(

@@ -364,24 +364,62 @@ async def test_access_denied_is_a_clean_refusal(xbot: XBot) -> None:
     assert xbot.x.token_calls == 0
 
 
-async def test_a_failed_exchange_stores_nothing(xbot: XBot) -> None:
+@pytest.mark.parametrize(("answer", "status"), [(503, 502), (429, 503)])
+async def test_a_failed_exchange_stores_nothing(xbot: XBot, answer: int, status: int) -> None:
+    """X down (5xx) or busy (429) at the token endpoint: our upstream failed, a 502 or 503."""
     url = await first_link(xbot)
-    xbot.x.fail_token_next(503)
+    xbot.x.fail_token_next(answer)
     async with browser() as session, await press(session, url) as resp:
-        assert resp.status == 502
+        assert resp.status == status
         assert "did not complete" in await resp.text()
     assert await xbot.rows("SELECT * FROM x_tokens") == []
 
 
 async def test_an_old_code_is_refused_by_x(xbot: XBot) -> None:
-    """X's codes live 30 s: the callback exchanges at once; a late one fails cleanly."""
+    """X's codes live 30 s: the callback exchanges at once; a late one fails cleanly (X refused the
+    browser's code: not our upstream failing, so no 5xx)."""
     url = await first_link(xbot)
     async with browser() as session:
         _authorize, callback = await to_callback(session, url)
         xbot.x.advance(31)
         async with session.get(callback) as resp:
-            assert resp.status == 502
+            assert resp.status == 400
+            assert "\\LINK" in await resp.text()
     assert await xbot.rows("SELECT * FROM x_tokens") == []
+
+
+async def test_a_code_x_refuses_is_a_400_and_a_new_link_connects(xbot: XBot) -> None:
+    """A bad or expired `code` with this browser's cookie and state: X's token endpoint answers
+    400. That is the browser's request gone wrong, not X down: a 400 page that says the connection
+    was not completed and to send \\LINK; nothing stored, and the new link then connects."""
+    twilio = xbot.extras["twilio"]
+    url = await first_link(xbot)
+    async with browser() as session:
+        _authorize, callback = await to_callback(session, url)
+        state = re.search(r"state=([^&]+)", callback)
+        assert state
+        bogus = callback.split("?")[0] + f"?state={state.group(1)}&code=bogus"
+        with structlog.testing.capture_logs() as logs:
+            async with session.get(bogus) as resp:
+                page = await resp.text()
+                assert resp.status == 400, page
+        assert "not completed" in page
+        assert "\\LINK" in page
+        assert not any(c.key == "tw_oauth" and c.value for c in session.cookie_jar)  # cleared
+        async with session.get(callback) as resp:  # the session is spent: the real code is no use now
+            assert resp.status == 400
+    assert [e.get("error") for e in logs if e["event"] == "x.link.failed"] == ["XAuthRejected"]
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+    assert (await xbot.rows("SELECT x_user_id FROM users"))[0].x_user_id is None
+    # the retry the page asks for: \LINK gives a fresh link that goes all the way
+    before = len(twilio.messages)
+    await xbot.text("\\LINK")
+    messages = await twilio.wait_for_messages(before + 1)
+    xbot.x.next_user = ("4242", "alice")
+    async with browser() as session, await press(session, link_in(messages[-1]["Body"])) as resp:
+        assert resp.status == 200
+        assert "Connected as @alice" in await resp.text()
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
 
 
 async def test_confidential_client_sends_basic_auth(
