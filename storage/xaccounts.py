@@ -193,6 +193,19 @@ async def save_tokens(
     )
 
 
+async def replace_tokens(
+    conn: AsyncConnection, *, user_id: int, ciphertext: str, expires_at: float, now: float
+) -> str | None:
+    """`save_tokens` for a (re)link, returning the ciphertext of the pair it replaced (None when
+    there was none), whose grant the caller revokes at X once this commits. The user's row is
+    locked first, so two callbacks of one user at once (PostgreSQL) take turns: each replaces, and
+    hands back, what the other committed."""
+    await conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
+    old = (await conn.execute(sa.select(x_tokens.c.ciphertext).where(x_tokens.c.user_id == user_id))).scalar()
+    await save_tokens(conn, user_id=user_id, ciphertext=ciphertext, expires_at=expires_at, now=now)
+    return str(old) if old is not None else None
+
+
 _TOKENS = Query(sa.select(x_tokens).where(x_tokens.c.user_id == sa.bindparam("user_id")))
 
 

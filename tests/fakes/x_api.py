@@ -118,6 +118,8 @@ class FakeX:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self._token_failures: list[Failure] = []
         self._post_failures: list[Failure] = []
+        self._revoke_failures: list[Failure] = []
+        self.revoke_calls = 0  # every request to /2/oauth2/revoke, failed ones included
         self._next_tweet_id = 1_800_000_000_000_000_000
         self._next_user_id = 1_000_000_000_000_000_000
         self._next_grant = 1
@@ -143,6 +145,11 @@ class FakeX:
         """The next `times` requests to /2/oauth2/token answer `status` (a raw `body` if given); a
         429 carries x-rate-limit-* headers with reset now+reset_in."""
         self._token_failures.extend(Failure(status, reset_in, body=body) for _ in range(times))
+
+    def fail_revoke_next(self, status: int, times: int = 1, *, reset_in: float = 60) -> None:
+        """The next `times` requests to /2/oauth2/revoke answer `status` and revoke nothing (X down
+        or busy, as the real one can be); a 429 carries x-rate-limit-* headers with reset now+reset_in."""
+        self._revoke_failures.extend(Failure(status, reset_in) for _ in range(times))
 
     def fail_post_next(
         self,
@@ -382,6 +389,13 @@ class FakeX:
 
     async def _revoke(self, request: web.Request) -> web.Response:
         form = await request.post()
+        self.revoke_calls += 1
+        if self._revoke_failures:
+            failure = self._revoke_failures.pop(0)
+            response = self._failure_response(failure)
+            if failure.status == 429:
+                response.headers.update(self._limit_headers(0, self.now + failure.reset_in))
+            return response
         auth_error = self._client_auth_error(request, form)
         if auth_error is not None:
             return auth_error

@@ -214,6 +214,11 @@ class XAccounts:
             return None
         return reply
 
+    async def revoke_replaced(self, user_id: int, ciphertext: str) -> None:
+        """A reconnect committed a new pair over `ciphertext`: revoke that old grant at X (nothing
+        here can reach it any more). A revocation X does not take is logged; the new link stands."""
+        await revoke_grant(self.client, self.cipher, user_id, ciphertext)
+
     async def revoke_and_delete(self, user_id: int) -> bool:
         """`\\UNLINK` and `\\STOP`: revoke the refresh token at X (ends the grant), delete both."""
         row = await xaccounts.load_tokens(self.deps.db, user_id)

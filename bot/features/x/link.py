@@ -261,7 +261,7 @@ async def callback(request: web.Request) -> web.Response:
             page("Not connected", f"X did not complete the connection. {NEW_LINK_HINT}", status=status)
         )
     async with deps.db.tx() as conn:
-        await xaccounts.save_tokens(
+        replaced = await xaccounts.replace_tokens(
             conn,
             user_id=user_id,
             ciphertext=service.store(user_id, tokens),
@@ -280,7 +280,9 @@ async def callback(request: web.Request) -> web.Response:
                 now=now,
             )
     deps.wake_sender()
-    log.info("x.link.connected", user_id=user_id)
+    log.info("x.link.connected", user_id=user_id, replaced=replaced is not None)
+    if replaced is not None:  # a reconnect: the grant it replaced would stay live at X, unreachable
+        await service.revoke_replaced(user_id, replaced)
     return _clear(page("Connected", f"Connected as @{me.username}. You can close this page."))
 
 

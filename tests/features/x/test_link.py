@@ -9,6 +9,7 @@ import pytest
 import structlog
 from yarl import URL
 
+from bot.features.x.accounts import x_accounts
 from tests.conftest import BOB, XBot, browser, link_in, make_xbot, open_confirm_page, wait_for
 from tests.fakes.x_api import start_fake_x
 
@@ -477,3 +478,56 @@ async def test_retention_purges_old_links_and_sessions_but_keeps_tokens(xbot: XB
     assert await xbot.scalar("SELECT count(*) FROM link_tokens") == 0
     assert await xbot.scalar("SELECT count(*) FROM oauth_sessions") == 0
     assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
+
+
+async def relink(xbot: XBot, user: tuple[str, str]) -> str:
+    """`\\LINK` from a linked phone, completed in a browser as `user`; returns the callback page."""
+    twilio = xbot.extras["twilio"]
+    before = len(twilio.messages)
+    await xbot.text("\\LINK")
+    messages = await twilio.wait_for_messages(before + 1)
+    xbot.x.next_user = user
+    async with browser() as session, await press(session, link_in(messages[-1]["Body"])) as resp:
+        page = await resp.text()
+        assert resp.status == 200, page
+    await twilio.wait_for_messages(before + 2)
+    await xbot.settled()
+    return page
+
+
+@pytest.mark.parametrize("again", ["same account", "another account"])
+async def test_reconnecting_revokes_the_grant_it_replaces(xbot: XBot, again: str) -> None:
+    """`\\LINK` while linked, completed: the new pair replaces the old one here, and the old grant
+    is revoked at X (after the new pair is committed), or it would stay live with nobody able to
+    revoke it."""
+    await xbot.link(user=("100", "alice"))
+    [old] = xbot.x.live_grants("100")
+    user = ("100", "alice") if again == "same account" else ("200", "bob")
+    page = await relink(xbot, user)
+    assert f"Connected as @{user[1]}" in page
+    assert old.live_refresh in xbot.x.revoked
+    assert old.revoked
+    [new] = xbot.x.live_grants()  # only the new grant is live at X
+    assert new.user_id == user[0]
+    [tokens] = await xbot.rows("SELECT ciphertext FROM x_tokens")
+    service = x_accounts(xbot.runtime.deps)
+    assert service is not None
+    [row] = await xbot.rows("SELECT user_id FROM x_tokens")
+    assert service.cipher.decrypt(row.user_id, tokens.ciphertext)["refresh_token"] == new.live_refresh
+    form = await xbot.text("posted with the new grant")
+    await xbot.handled(form["MessageSid"])
+    await wait_for(lambda: _posted(xbot))
+    assert xbot.x.posts == [(user[0], "posted with the new grant")]
+
+
+async def test_reconnecting_when_x_will_not_revoke_still_connects(xbot: XBot) -> None:
+    """A revocation X does not take is logged; the new link stands."""
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_revoke_next(503, times=10)
+    with structlog.testing.capture_logs() as logs:
+        page = await relink(xbot, ("100", "alice"))
+    assert "Connected as @alice" in page
+    assert xbot.x.revoke_calls >= 1
+    assert any(e["event"] == "token.revoke_failed" for e in logs)
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
+    assert (await xbot.rows("SELECT x_handle FROM users"))[0].x_handle == "alice"
