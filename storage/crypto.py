@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.config import Config
 from bot.core.devmode import write_secret_file
 from storage.db import Database
-from storage.schema import oauth_sessions, x_tokens
+from storage.schema import oauth_sessions, x_revocations, x_tokens
 
 KEY_FILE = "fernet.key"
 SAMPLE = 20  # rows checked at start-up
@@ -116,6 +116,7 @@ _TABLES = (  # each table's key, its ciphertext, and the user whose it is
         oauth_sessions.c.verifier_ciphertext,
         oauth_sessions.c.user_id,
     ),
+    (x_revocations, x_revocations.c.id, x_revocations.c.ciphertext, x_revocations.c.user_id),
 )
 
 

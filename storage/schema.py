@@ -224,6 +224,22 @@ x_tokens = sa.Table(
     sa.Index("ix_x_tokens_expires", "expires_at"),
 )
 
+# Refresh tokens still to revoke at X, whose pair is already deleted or replaced here (`\\UNLINK`,
+# `\\STOP`, a reconnect) while X could not be reached or answered 5xx/429: the x-revoke job retries
+# them with backoff for a bounded time (bot/features/x/revoke.py). No foreign key: `\\STOP` deletes
+# the user, and the grant must still end; the user id only binds the ciphertext (storage/crypto.py).
+x_revocations = sa.Table(
+    "x_revocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("ciphertext", sa.Text, nullable=False),  # {"uid", "refresh_token"}
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),  # also the claim of an attempt in flight
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_x_revocations_next_attempt_at", "next_attempt_at"),
+)
+
 # One-time links `/x/link/{token}`: only the SHA-256 of the token is stored.
 link_tokens = sa.Table(
     "link_tokens",

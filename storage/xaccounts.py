@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import delete_some, insert_ignoring, upsert
 from storage.lean import Query, Reads, Writer, in_tx
-from storage.schema import link_tokens, oauth_sessions, posts, users, x_tokens
+from storage.schema import link_tokens, oauth_sessions, posts, users, x_revocations, x_tokens
 
 LINK_TTL = 600.0  # 10 minutes
 SESSION_TTL = 600.0
@@ -318,6 +318,81 @@ async def mark_relink_notified(conn: AsyncConnection, user_id: int, now: float) 
         .values(x_relink_notified_at=now)
     )
     return result.rowcount == 1
+
+
+# -- revocations X has not taken yet --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revocation:
+    id: int
+    user_id: int
+    ciphertext: str  # {"uid", "refresh_token"}
+    attempts: int
+    created_at: float
+
+
+async def queue_revocation(
+    conn: AsyncConnection, *, user_id: int, ciphertext: str, now: float, claim_until: float
+) -> Revocation:
+    """Record a refresh token to revoke at X, in the transaction that deletes or replaces its pair
+    (the intent before the call). It is claimed until `claim_until` by the caller, who tries at
+    once; after that the x-revoke job may."""
+    result = await conn.execute(
+        sa.insert(x_revocations)
+        .values(
+            user_id=user_id, ciphertext=ciphertext, attempts=0, next_attempt_at=claim_until, created_at=now
+        )
+        .returning(x_revocations.c.id)
+    )
+    return Revocation(
+        id=int(result.scalar_one()), user_id=user_id, ciphertext=ciphertext, attempts=0, created_at=now
+    )
+
+
+async def claim_revocations(
+    conn: AsyncConnection, *, now: float, until: float, limit: int
+) -> list[Revocation]:
+    """Up to `limit` due revocations, each claimed until `until` by a conditional UPDATE (another
+    process that read the same row loses it; a claimer that dies lets it come due again)."""
+    rows = (
+        await conn.execute(
+            sa.select(x_revocations)
+            .where(x_revocations.c.next_attempt_at <= now)
+            .order_by(x_revocations.c.next_attempt_at, x_revocations.c.id)
+            .limit(limit)
+        )
+    ).all()
+    claimed = []
+    for row in rows:
+        result = await conn.execute(
+            sa.update(x_revocations)
+            .where(x_revocations.c.id == row.id, x_revocations.c.next_attempt_at == row.next_attempt_at)
+            .values(next_attempt_at=until)
+        )
+        if result.rowcount == 1:
+            claimed.append(
+                Revocation(
+                    id=row.id,
+                    user_id=row.user_id,
+                    ciphertext=row.ciphertext,
+                    attempts=row.attempts,
+                    created_at=row.created_at,
+                )
+            )
+    return claimed
+
+
+async def retry_revocation(conn: AsyncConnection, revocation_id: int, *, at: float) -> None:
+    await conn.execute(
+        sa.update(x_revocations)
+        .where(x_revocations.c.id == revocation_id)
+        .values(attempts=x_revocations.c.attempts + 1, next_attempt_at=at)
+    )
+
+
+async def drop_revocation(conn: AsyncConnection, revocation_id: int) -> None:
+    await conn.execute(sa.delete(x_revocations).where(x_revocations.c.id == revocation_id))
 
 
 # -- post intents (at most once per inbound message) ----------------------------------------------

@@ -13,9 +13,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot.core.deps import Deps
 from bot.core.logs import get_logger
-from bot.features.x.client import TokenSet, XAuthRejected, XClient, XError
+from bot.features.x.client import TokenSet, XAuthRejected, XClient, XError, XRateLimited
 from bot.pipeline.dispatch import Reply
 from storage import outbox, users, xaccounts
 from storage.crypto import CipherError, TokenCipher
@@ -33,6 +35,13 @@ WELCOME_NO_X = (
 )
 NOT_SET_UP_HELP = f"{NOT_SET_UP} Send \\HELP for the commands."
 RELINK = "Your X connection stopped working."
+# A refresh token whose pair is deleted or replaced here, that X has not yet revoked: tried at once,
+# then by the x-revoke job after REVOKE_BACKOFF seconds, doubling up to REVOKE_BACKOFF_MAX, for
+# REVOKE_FOR seconds in all. REVOKE_CLAIM: how long an attempt in flight keeps the job off it.
+REVOKE_BACKOFF = 60.0
+REVOKE_BACKOFF_MAX = 6 * 3600.0
+REVOKE_FOR = 7 * 86400.0
+REVOKE_CLAIM = 300.0
 
 
 class Refresh(enum.Enum):
@@ -216,17 +225,93 @@ class XAccounts:
 
     async def revoke_replaced(self, user_id: int, ciphertext: str) -> None:
         """A reconnect committed a new pair over `ciphertext`: revoke that old grant at X (nothing
-        here can reach it any more). A revocation X does not take is logged; the new link stands."""
-        await revoke_grant(self.client, self.cipher, user_id, ciphertext)
+        here can reach it any more), through the queue, so X down retries it later. A revocation X
+        does not take is logged; the new link stands."""
+        async with self.deps.db.tx() as conn:
+            pending = await self.queue_revocation(conn, user_id, ciphertext)
+        if pending is not None:
+            await self.attempt_revocation(pending)
 
     async def revoke_and_delete(self, user_id: int) -> bool:
-        """`\\UNLINK` and `\\STOP`: revoke the refresh token at X (ends the grant), delete both."""
-        row = await xaccounts.load_tokens(self.deps.db, user_id)
-        if row is not None:  # deleted here whether X took the revocation or not
-            await revoke_grant(self.client, self.cipher, user_id, row.ciphertext)
+        """`\\UNLINK` and `\\STOP`: revoke the refresh token at X (ends the grant), delete both.
+        The token moves to the revocation queue in the transaction that deletes the pair, then X is
+        asked at once; when X cannot be reached (or answers 5xx or 429) the x-revoke job asks again
+        with backoff, so the grant ends even though nothing is stored here any more."""
         async with self.deps.db.tx() as conn:
+            row = await xaccounts.load_tokens(in_tx(conn), user_id)
+            pending = None if row is None else await self.queue_revocation(conn, user_id, row.ciphertext)
             await xaccounts.unlink_account(conn, user_id, needs_relink=False)
+        if pending is not None:
+            await self.attempt_revocation(pending)
         return row is not None
+
+    async def queue_revocation(
+        self, conn: AsyncConnection, user_id: int, ciphertext: str
+    ) -> xaccounts.Revocation | None:
+        """The pair's refresh token, re-encrypted alone, queued for revocation (claimed by the
+        caller for REVOKE_CLAIM seconds). None when no key reads the pair: nothing to revoke."""
+        try:
+            refresh_token = self.cipher.decrypt(user_id, ciphertext)["refresh_token"]
+        except (CipherError, KeyError) as exc:
+            log.warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
+            return None
+        now = self.deps.now()
+        return await xaccounts.queue_revocation(
+            conn,
+            user_id=user_id,
+            ciphertext=self.cipher.encrypt(user_id, {"refresh_token": refresh_token}),
+            now=now,
+            claim_until=now + REVOKE_CLAIM,
+        )
+
+    async def attempt_revocation(self, pending: xaccounts.Revocation) -> bool:
+        """Ask X to revoke a queued token (claimed by the caller). True when it is done: X took it,
+        or said it is not valid (400: already ended); the record is then deleted. X down, busy or
+        refusing our client: the record waits, with backoff, until REVOKE_FOR has passed since it
+        was queued (then `token.revoke_abandoned`)."""
+        user_id = pending.user_id
+        try:
+            refresh_token = self.cipher.decrypt(user_id, pending.ciphertext)["refresh_token"]
+            await self.client.revoke(refresh_token)
+        except XAuthRejected:
+            done = True
+        except (CipherError, KeyError) as exc:  # no key reads it any more: nobody ever could
+            log.error("token.revoke_abandoned", user_id=user_id, error=type(exc).__name__)
+            async with self.deps.db.tx() as conn:
+                await xaccounts.drop_revocation(conn, pending.id)
+            return False
+        except XError as exc:
+            now = self.deps.now()
+            if now - pending.created_at >= REVOKE_FOR:
+                log.error(
+                    "token.revoke_abandoned",
+                    user_id=user_id,
+                    error=type(exc).__name__,
+                    attempts=pending.attempts + 1,
+                    detail="X did not take the revocation in time: the person can remove textwire at x.com",
+                )
+                async with self.deps.db.tx() as conn:
+                    await xaccounts.drop_revocation(conn, pending.id)
+                return False
+            at = now + min(REVOKE_BACKOFF * 2**pending.attempts, REVOKE_BACKOFF_MAX)
+            if isinstance(exc, XRateLimited):
+                at = max(at, exc.reset_at)
+            async with self.deps.db.tx() as conn:
+                await xaccounts.retry_revocation(conn, pending.id, at=at)
+            log.warning(
+                "token.revoke_failed",
+                user_id=user_id,
+                error=type(exc).__name__,
+                attempts=pending.attempts + 1,
+                retry_in=round(at - now),
+            )
+            return False
+        else:
+            done = True
+        async with self.deps.db.tx() as conn:
+            await xaccounts.drop_revocation(conn, pending.id)
+        log.info("token.revoked", user_id=user_id, attempts=pending.attempts + 1)
+        return done
 
 
 async def revoke_grant(client: XClient, cipher: TokenCipher, user_id: int, ciphertext: str) -> bool:
@@ -235,6 +320,8 @@ async def revoke_grant(client: XClient, cipher: TokenCipher, user_id: int, ciphe
     try:
         tokens = cipher.decrypt(user_id, ciphertext)
         await client.revoke(tokens["refresh_token"])
+    except XAuthRejected:  # not valid at X any more: the grant has ended
+        return True
     except (XError, CipherError) as exc:
         log.warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
         return False

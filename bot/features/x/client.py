@@ -166,16 +166,20 @@ class XClient:
         return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     async def revoke(self, token: str) -> None:
-        status, _, _ = await self._request(
+        status, body, headers = await self._request(
             "POST",
             "/2/oauth2/revoke",
             data=self._client_form({"token": token}),
             headers=self._client_headers(),
         )
+        if status == 400:  # X says the token is not valid (already revoked or spent): nothing to end
+            raise XAuthRejected(f"revoke refused the token ({_error_code(body)})")
+        if status == 429:
+            raise XRateLimited(self._reset_at(headers))
         if status >= 500:
             raise XUnavailable(f"revoke answered {status}", sent=True)
-        if status >= 400:
-            raise XRejected(f"revoke answered {status}")
+        if status >= 400:  # 401: our client credentials are wrong (configuration, not the token)
+            raise XRejected(f"revoke answered {status} ({_error_code(body)})")
 
     async def _token(self, form: dict[str, str]) -> TokenSet:
         sent_at = self.clock()

@@ -313,9 +313,10 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
         service = XAccounts(deps, client, cipher)
         for user_id in unreadable:
             await service.mark_dead(user_id, reason="unreadable")
-        from bot.features.x import refresh
+        from bot.features.x import refresh, revoke
 
         starting.scheduler.every("x-refresh", refresh.refresh_tokens, seconds=refresh.INTERVAL, jitter=30)
+        starting.scheduler.every("x-revoke", revoke.retry_revocations, seconds=revoke.INTERVAL, jitter=10)
         yield dataclasses.replace(deps.services, cipher=cipher, x=service)
     else:
         yield dataclasses.replace(deps.services, cipher=cipher)

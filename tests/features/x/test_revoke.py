@@ -1,0 +1,158 @@
+"""Revoking at X when X does not answer: `\\UNLINK`, `\\STOP` and a reconnect queue the refresh token
+(encrypted) with the deletion of its pair, ask X at once, and the x-revoke job retries with backoff
+until X takes it (or says it is not valid), for a bounded time."""
+
+from __future__ import annotations
+
+import pytest
+import structlog
+
+from bot.features.x import revoke
+from bot.features.x.accounts import REVOKE_BACKOFF, REVOKE_FOR, XAccounts, x_accounts
+from storage.crypto import TokenCipher, generate_key, rotate_all
+from tests.conftest import XBot
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.handlers.talk import people_type_fast, say  # noqa: F401 (autouse)
+
+DISCONNECTED = "Disconnected @alice: your texts are no longer posted to X. Send \\LINK to connect again."
+GOODBYE = (
+    "Goodbye from textwire: your X connection, your rooms and your record are deleted. "
+    "Receipts you shared stay in their rooms. Text us anytime to start again."
+)
+
+
+def service_of(xbot: XBot) -> XAccounts:
+    service = x_accounts(xbot.runtime.deps)
+    assert service is not None
+    return service
+
+
+async def tick(xbot: XBot) -> int:
+    return await revoke.retry_revocations(xbot.runtime.deps)
+
+
+async def pending(xbot: XBot) -> list[tuple[int, int]]:
+    rows = await xbot.rows("SELECT attempts, next_attempt_at FROM x_revocations ORDER BY id")
+    return [(r.attempts, round(r.next_attempt_at - xbot.x.now)) for r in rows]
+
+
+@pytest.mark.parametrize("answer", [503, 500, 429])
+async def test_unlink_while_x_is_down_revokes_later(xbot: XBot, answer: int) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    [grant] = xbot.x.live_grants("100")
+    refresh = grant.live_refresh
+    assert refresh
+    xbot.x.fail_revoke_next(answer, reset_in=600)
+    with structlog.testing.capture_logs() as logs:
+        assert await say(xbot, twilio, "\\UNLINK") == DISCONNECTED  # gone here, nothing more posted
+    assert [e["error"] for e in logs if e["event"] == "token.revoke_failed"]
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 0
+    assert xbot.x.live_grants("100") == [grant]  # X did not take it: still live there
+    [row] = await xbot.rows("SELECT user_id, ciphertext FROM x_revocations")
+    assert refresh not in row.ciphertext  # encrypted, as tokens are stored
+    assert service_of(xbot).cipher.decrypt(row.user_id, row.ciphertext) == {"refresh_token": refresh}
+    wait = 600 if answer == 429 else REVOKE_BACKOFF  # a 429 waits for X's reset (whole seconds)
+    [(attempts, due_in)] = await pending(xbot)
+    assert attempts == 1
+    assert wait - 1 <= due_in <= wait
+    assert await tick(xbot) == 0  # not due yet: X is not asked
+    assert xbot.x.revoke_calls == 1
+    xbot.x.advance(wait + 1)
+    assert await tick(xbot) == 1
+    assert refresh in xbot.x.revoked
+    assert xbot.x.live_grants("100") == []
+    assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
+    assert await tick(xbot) == 0
+    assert xbot.x.revoke_calls == 2
+
+
+async def test_stop_while_x_is_down_revokes_after_the_record_is_gone(xbot: XBot) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_revoke_next(503, times=3)
+    assert await say(xbot, twilio, "\\STOP") == GOODBYE
+    assert await xbot.scalar("SELECT count(*) FROM users") == 0
+    assert len(xbot.x.live_grants("100")) == 1
+    # backoff doubles while X stays down
+    for attempts, wait in ((1, REVOKE_BACKOFF), (2, 2 * REVOKE_BACKOFF), (3, 4 * REVOKE_BACKOFF)):
+        assert await pending(xbot) == [(attempts, wait)]
+        xbot.x.advance(wait + 1)
+        await tick(xbot)
+    assert xbot.x.live_grants("100") == []
+    assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
+
+
+async def test_a_token_x_says_is_not_valid_counts_as_revoked(xbot: XBot) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_revoke_next(400)
+    assert await say(xbot, twilio, "\\UNLINK") == DISCONNECTED
+    assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
+    assert xbot.x.revoke_calls == 1
+
+
+async def test_the_retry_is_bounded(xbot: XBot) -> None:
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_revoke_next(503, times=1000)
+    await say(xbot, twilio, "\\UNLINK")
+    with structlog.testing.capture_logs() as logs:
+        while await xbot.scalar("SELECT count(*) FROM x_revocations"):
+            xbot.x.advance(6 * 3600 + 1)
+            await tick(xbot)
+            assert xbot.x.revoke_calls < 100
+    assert [e["event"] for e in logs if e["event"] == "token.revoke_abandoned"] == ["token.revoke_abandoned"]
+    assert xbot.x.revoke_calls * 6 * 3600 >= REVOKE_FOR  # tried for the whole time, no longer
+
+
+async def test_a_claimed_revocation_is_not_asked_twice(xbot: XBot) -> None:
+    """The row is claimed before X is asked: a second process's tick at the same moment skips it,
+    and a claimer that died lets it come due again."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_revoke_next(503)
+    await say(xbot, twilio, "\\UNLINK")
+    xbot.x.advance(REVOKE_BACKOFF + 1)
+    from storage import xaccounts
+
+    deps = xbot.runtime.deps
+    async with deps.db.tx() as conn:  # another process claimed it and died
+        [claimed] = await xaccounts.claim_revocations(conn, now=deps.now(), until=deps.now() + 300, limit=10)
+    assert await tick(xbot) == 0
+    assert xbot.x.revoke_calls == 1
+    xbot.x.advance(301)
+    assert await tick(xbot) == 1
+    assert claimed.user_id is not None
+
+
+async def test_a_reconnect_while_x_is_down_revokes_the_old_grant_later(xbot: XBot) -> None:
+    from tests.features.x.test_link import relink
+
+    await xbot.link(user=("100", "alice"))
+    [old] = xbot.x.live_grants("100")
+    xbot.x.fail_revoke_next(503)
+    assert "Connected as @alice" in await relink(xbot, ("100", "alice"))
+    assert len(xbot.x.live_grants("100")) == 2
+    xbot.x.advance(REVOKE_BACKOFF + 1)
+    assert await tick(xbot) == 1
+    assert xbot.x.live_grants("100") != [old]
+    assert old.revoked
+    assert len(xbot.x.live_grants("100")) == 1
+
+
+async def test_keys_rotate_covers_queued_revocations(xbot: XBot) -> None:
+    from storage.crypto import load_keys
+
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_revoke_next(503)
+    await say(xbot, twilio, "\\UNLINK")
+    newest = generate_key()
+    await rotate_all(xbot.runtime.deps.db, TokenCipher([newest, *load_keys(xbot.config)[0]]))
+    [row] = await xbot.rows("SELECT user_id, ciphertext FROM x_revocations")
+    assert TokenCipher([newest]).decrypt(row.user_id, row.ciphertext)["refresh_token"]
+
+
+async def test_the_job_is_registered_with_the_scheduler(xbot: XBot) -> None:
+    assert "x-revoke" in xbot.runtime.scheduler.job_ids
