@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -240,6 +241,24 @@ def _section_types() -> dict[str, type[Any]]:
     return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
 
 
+def _validate_numbers(config: Config) -> None:
+    """Every decimal setting (timeouts, the worker's poll and retry times) is a finite number above
+    0. NaN and infinity pass float(), then crash the tasks that sleep on them (the process stays up
+    and /readyz says 200); 0 or less is a busy loop (poll, retry delay), a timeout that fails every
+    request, or a reply dropped at its first failure (the retry windows). No decimal setting
+    documents 0 as a value of its own (whole-number ones do: media.retention_days)."""
+    for section in dataclasses.fields(config):
+        body = getattr(config, section.name)
+        hints = typing.get_type_hints(type(body))
+        for item in dataclasses.fields(body):
+            value = getattr(body, item.name)
+            if hints[item.name] is float and not (math.isfinite(value) and value > 0):
+                raise ConfigError(
+                    f"{section.name}.{item.name}: expected a finite number above 0"
+                    f" (default {getattr(type(body), item.name)!r}), got {value!r}"
+                )
+
+
 def _validate(config: Config) -> None:
     for (section, key), choices in _CHOICES.items():
         value = getattr(getattr(config, section), key)
@@ -281,6 +300,7 @@ def _validate(config: Config) -> None:
     ):
         if getattr(getattr(config, section), key) < 1:
             raise ConfigError(f"{section}.{key}: must be at least 1")
+    _validate_numbers(config)
     if config.media.retention_days < 0:
         raise ConfigError("media.retention_days: 0 keeps receipt photos; else a number of days")
     if config.twilio.auth_token and not (config.twilio.from_number or config.twilio.messaging_service_sid):

@@ -115,3 +115,55 @@ def test_unknown_environment_variable_stops_start_up(name: str, message: str) ->
 def test_config_and_test_variables_are_not_keys() -> None:
     env = {"TEXTWIRE_CONFIG": str(REPO / "config.toml"), "TEXTWIRE_TEST_PG_URL": "postgresql://x/y"}
     assert load_config(None, env=env).server.port == 8080
+
+
+FLOAT_KEYS = [
+    ("twilio", "timeout_seconds"),
+    ("telegram", "timeout_seconds"),
+    ("x", "timeout_seconds"),
+    ("worker", "outage_retry_hours"),
+    ("worker", "send_retry_hours"),
+    ("worker", "poll_seconds"),
+    ("worker", "retry_base_seconds"),
+]
+
+
+def test_every_decimal_setting_is_listed_here() -> None:
+    """A new float key gets the same check (and a line above)."""
+    import dataclasses
+    import typing
+
+    from bot.core.config import Config
+
+    found = [
+        (section.name, item.name)
+        for section in dataclasses.fields(Config)
+        for item in dataclasses.fields(getattr(Config(), section.name))
+        if typing.get_type_hints(type(getattr(Config(), section.name)))[item.name] is float
+    ]
+    assert sorted(found) == sorted(FLOAT_KEYS)
+
+
+@pytest.mark.parametrize(("section", "key"), FLOAT_KEYS)
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "0", "0.0", "-1", "-0.5"])
+def test_decimal_settings_must_be_finite_and_above_zero(section: str, key: str, value: str) -> None:
+    name = f"TEXTWIRE_{section.upper()}_{key.upper()}"
+    with pytest.raises(ConfigError) as exc:
+        load_config(REPO / "config.toml", env={name: value})
+    message = str(exc.value)
+    assert message.startswith(f"{section}.{key}: expected a finite number above 0 (default ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "0.0", "0", "-3"])
+def test_decimal_settings_in_the_file_too(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[worker]\npoll_seconds = {text}\n")
+    with pytest.raises(ConfigError, match=r"^worker\.poll_seconds: expected a finite number above 0"):
+        load_config(path, env={})
+
+
+def test_small_decimal_settings_are_kept() -> None:
+    env = {"TEXTWIRE_WORKER_POLL_SECONDS": "0.25", "TEXTWIRE_X_TIMEOUT_SECONDS": "1e-1"}
+    config = load_config(REPO / "config.toml", env=env)
+    assert (config.worker.poll_seconds, config.x.timeout_seconds) == (0.25, 0.1)
