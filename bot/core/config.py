@@ -241,6 +241,53 @@ def _section_types() -> dict[str, type[Any]]:
     return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
 
 
+_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
+_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
+_S3_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"  # botocore's rule for an endpoint's host: no "_"
+_S3_HOST_NAME = re.compile(rf"{_S3_LABEL}(\.{_S3_LABEL})*\.?")
+
+
+def _check_url(key: str, value: str) -> None:
+    """An http(s) URL that its client (aiohttp and yarl, botocore for S3) takes as it is: a host
+    name, an IPv4 address or an [IPv6] address, a port of 1-65535 when one is given, no spaces. A
+    bad port or host passed a scheme-and-netloc check, then crashed the server later with a
+    traceback."""
+    s3 = key.startswith("s3.")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:  # unbalanced brackets, not an IPv6 address between them
+        raise ConfigError(
+            f"{key}: expected an http(s) URL such as https://host.example, got {value!r}"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{key}: expected an http(s) URL, got {value!r}")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port == 0:
+        raise ConfigError(f"{key}: the port must be a number 1-65535, got {value!r}")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ConfigError(f"{key}: a URL has no spaces or control characters, got {value!r}")
+    if "[" in parts.netloc:
+        valid = ":" in host  # urlsplit has checked the address between the brackets
+    else:
+        if s3:  # botocore refuses "_" and anything but ASCII in an endpoint's host
+            valid = bool(_S3_HOST_NAME.fullmatch(host))
+        else:
+            try:  # yarl takes an international name: its ASCII form must be a host name
+                valid = bool(_HOST_NAME.fullmatch(host.encode("idna").decode("ascii")))
+            except UnicodeError:
+                valid = False
+    if not valid:
+        chars = "letters, digits, '-'" if s3 else "letters, digits, '-', '_'"
+        raise ConfigError(
+            f"{key}: the host {host!r} is neither a name ({chars}, dot-separated) nor an IP address"
+            f" (IPv6 in brackets), got {value!r}"
+        )
+
+
 def _validate_numbers(config: Config) -> None:
     """Every decimal setting (timeouts, the worker's poll and retry times) is a finite number above
     0. NaN and infinity pass float(), then crash the tasks that sleep on them (the process stays up
@@ -272,11 +319,12 @@ def _validate(config: Config) -> None:
         ("telegram", "api_base"),
         ("x", "api_base"),
         ("x", "authorize_url"),
+        ("s3", "endpoint_url"),  # these two may be empty (AWS; presigned URLs use endpoint_url)
+        ("s3", "public_endpoint_url"),
     ):
         value = getattr(getattr(config, section), key)
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{section}.{key}: expected an http(s) URL, got {value!r}")
+        if value or section != "s3":
+            _check_url(f"{section}.{key}", value)
     if not (0 < config.server.port < 65536):
         raise ConfigError(f"server.port: expected 1-65535, got {config.server.port}")
     url = config.database.url

@@ -167,3 +167,82 @@ def test_small_decimal_settings_are_kept() -> None:
     env = {"TEXTWIRE_WORKER_POLL_SECONDS": "0.25", "TEXTWIRE_X_TIMEOUT_SECONDS": "1e-1"}
     config = load_config(REPO / "config.toml", env=env)
     assert (config.worker.poll_seconds, config.x.timeout_seconds) == (0.25, 0.1)
+
+
+URL_KEYS = [
+    ("server", "public_url"),
+    ("twilio", "api_base"),
+    ("telegram", "api_base"),
+    ("x", "api_base"),
+    ("x", "authorize_url"),
+    ("s3", "endpoint_url"),
+    ("s3", "public_endpoint_url"),
+]
+
+
+@pytest.mark.parametrize(("section", "key"), URL_KEYS)
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://x.com:99999", "the port must be a number 1-65535"),
+        ("http://x.com:abc", "the port must be a number 1-65535"),
+        ("http://x.com:0", "the port must be a number 1-65535"),
+        ("http://x.com:-1", "the port must be a number 1-65535"),
+        ("http://a b.com", "a URL has no spaces"),
+        ("https://x.com/a\tb", "a URL has no spaces"),
+        ("http://a<b.com", "the host 'a<b.com' is neither a name"),
+        ("http://x..com", "is neither a name"),
+        ("http://-x.com", "is neither a name"),
+        ("http://:8080", "the host '' is neither a name"),
+        ("http://[zz]:8080", "expected an http(s) URL"),
+        ("http://[::1:8080", "expected an http(s) URL"),
+        ("ftp://x.com", "expected an http(s) URL"),
+    ],
+)
+def test_urls_with_a_bad_port_or_host_name_the_key(section: str, key: str, url: str, says: str) -> None:
+    name = f"TEXTWIRE_{section.upper()}_{key.upper()}"
+    env = {name: url, "TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "b"}
+    with pytest.raises(ConfigError) as exc:
+        load_config(REPO / "config.toml", env=env)
+    message = str(exc.value)
+    assert message.startswith(f"{section}.{key}: ")
+    assert says in message
+    assert message.endswith(f"got {url!r}")
+
+
+@pytest.mark.parametrize(("section", "key"), URL_KEYS)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sms.example.com",
+        "https://sms.example.com/textwire/",
+        "http://127.0.0.1:8080",
+        "http://[::1]:8080",
+        "http://localhost:65535",
+        "http://minio:9000",
+        "https://user:pass@example.com",
+    ],
+)
+def test_good_urls_pass(section: str, key: str, url: str) -> None:
+    name = f"TEXTWIRE_{section.upper()}_{key.upper()}"
+    config = load_config(REPO / "config.toml", env={name: url})
+    assert getattr(getattr(config, section), key) == url
+
+
+def test_url_rules_of_each_client() -> None:
+    """yarl and aiohttp take "_" and international names; botocore refuses both in an endpoint."""
+    env = {
+        "TEXTWIRE_TELEGRAM_API_BASE": "http://bot_api:8081",
+        "TEXTWIRE_SERVER_PUBLIC_URL": "https://bücher.example",
+    }
+    assert load_config(REPO / "config.toml", env=env).telegram.api_base == "http://bot_api:8081"
+    for url in ("http://my_minio:9000", "https://bücher.example"):
+        with pytest.raises(ConfigError, match=r"^s3\.endpoint_url: the host .* is neither a name"):
+            load_config(REPO / "config.toml", env={"TEXTWIRE_S3_ENDPOINT_URL": url})
+
+
+def test_s3_endpoints_may_be_empty() -> None:
+    config = load_config(
+        REPO / "config.toml", env={"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "b"}
+    )
+    assert (config.s3.endpoint_url, config.s3.public_endpoint_url) == ("", "")
