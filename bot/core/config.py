@@ -392,19 +392,42 @@ def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
     return f"{name}: unknown setting; TEXTWIRE_<SECTION>_<KEY> must name a key of config.toml"
 
 
+def _read_config_file(file_path: Path, *, explicit: bool) -> str | None:
+    """The file's text; None for a missing default ./config.toml (built-in defaults). A folder, a
+    file that is not UTF-8 or cannot be read is a ConfigError naming the file, not a traceback."""
+    try:
+        data = file_path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        if explicit:
+            raise ConfigError(f"config file {file_path} does not exist") from None
+        return None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"config file {file_path} is a folder: give the file, e.g. --config {file_path / 'config.toml'}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {file_path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{file_path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): save it as UTF-8"
+        ) from None
+
+
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read the file (a missing default ./config.toml means built-in defaults), then the environment."""
     env = os.environ if env is None else env
     explicit = path is not None or bool(env.get("TEXTWIRE_CONFIG"))
     file_path = Path(path if path is not None else env.get("TEXTWIRE_CONFIG") or "config.toml")
     raw: dict[str, Any] = {}
-    if file_path.exists():
+    text = _read_config_file(file_path, explicit=explicit)
+    if text is not None:
         try:
-            raw = tomllib.loads(file_path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file_path}: not valid TOML: {exc}") from None
-    elif explicit:
-        raise ConfigError(f"config file {file_path} does not exist")
 
     sections = _section_types()
     values: dict[str, dict[str, Any]] = {name: {} for name in sections}

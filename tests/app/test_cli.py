@@ -3,10 +3,12 @@ code. Real processes on a real SQLite file; PostgreSQL unreachable."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 from storage.db import head_revision
@@ -94,3 +96,43 @@ def test_keys_rotate_never_migrates_and_never_creates_a_database(tmp_path: Path)
     current = run_cli(tmp_path, "keys", "rotate", env=env)
     assert current.returncode == 0, current.stderr
     assert "re-encrypted 0 rows under the newest key" in current.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["serve", "--role", "web"],
+        ["chat"],
+        ["migrate"],
+        ["migrate", "--check"],
+        ["keys", "rotate"],
+        ["backup", "copy.db"],
+        ["telegram", "set-webhook"],
+        ["person", "export", "+15551234567"],
+    ],
+)
+@pytest.mark.parametrize("bad", ["folder", "latin-1"])
+def test_every_command_says_a_bad_config_file_in_one_line_and_exits_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    bad: str,
+) -> None:
+    from bot.app.cli import main
+
+    for name in [n for n in os.environ if n.startswith("TEXTWIRE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "config.toml"
+    if bad == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes("# caf\u00e9\n".encode("latin-1"))
+    assert main([*command, "--config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"textwire: configuration error: {'config file ' if bad == 'folder' else ''}{path}")
+    assert not (tmp_path / "data").exists()  # nothing started

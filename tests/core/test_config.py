@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,41 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, env: dict[str, str],
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", env={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(REPO / "config.toml" / "x.toml", env={})  # under a file, not a folder
+
+
+def test_a_folder_given_as_the_config_file_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(tmp_path, env={})
+    assert str(exc.value) == (
+        f"config file {tmp_path} is a folder: give the file, e.g. --config {tmp_path / 'config.toml'}"
+    )
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(None, env={"TEXTWIRE_CONFIG": str(tmp_path)})
+    (tmp_path / "config.toml").mkdir()  # the default file, a folder: not mistaken for missing
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"^config file config\.toml is a folder"):
+        load_config(None, env={})
+
+
+def test_a_config_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes("[server]\nport = 8080\n# caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={})
+    assert str(exc.value) == f"{path}: not UTF-8 text (byte 0xe9 on line 3): save it as UTF-8"
+    path.write_text("[server]\nport = 8080 # caf\u00e9\n", encoding="utf-8")
+    assert load_config(path, env={}).server.port == 8080
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_config_file_that_cannot_be_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    path.chmod(0)
+    with pytest.raises(ConfigError, match="cannot be read: Permission denied"):
+        load_config(path, env={})
 
 
 def test_role_from_file_and_environment(tmp_path: Path) -> None:
