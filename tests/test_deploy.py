@@ -167,6 +167,12 @@ def test_the_env_example_names_every_secret_and_fills_none() -> None:
     assert all(value == "" for value in env.values())
 
 
+def test_the_env_example_as_shipped_starts_with_the_defaults() -> None:
+    """Its empty lines are not set (TEXTWIRE_DATABASE_URL= stopped start-up: database.url '')."""
+    env = env_example()
+    assert load_config(ROOT / "config.toml", env=env) == load_config(ROOT / "config.toml", env={})
+
+
 @pytest.mark.parametrize("name", sorted(k for k in env_example() if k.startswith("TEXTWIRE_")))
 def test_each_name_in_the_env_example_is_a_setting(name: str) -> None:
     error = ""

@@ -2,7 +2,8 @@
 
 Every key has a type and a default. Unknown sections or keys (in the file, or a `TEXTWIRE_*`
 variable that names none), and values that do not cast, raise `ConfigError` naming the key, which
-stops start-up. `database.url` and `media.local_dir` default to places under `server.data_dir`.
+stops start-up. An empty `TEXTWIRE_*` variable is not set. `database.url` and `media.local_dir`
+default to places under `server.data_dir`.
 """
 
 from __future__ import annotations
@@ -450,6 +451,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         for s, cls in sections.items()
         for k in typing.get_type_hints(cls)
     }
+    # an empty variable is not set (`TEXTWIRE_DATABASE_URL=`, as deploy/env.example ships them):
+    # the key keeps its value from the file or its default. No key documents an empty value that
+    # differs from its default; one that must be empty on purpose is set so in config.toml.
+    env = {name: value for name, value in env.items() if not (name in known and not value.strip())}
     for name, value in env.items():
         if name in known:
             section, key = known[name]

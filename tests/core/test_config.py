@@ -282,3 +282,32 @@ def test_s3_endpoints_may_be_empty() -> None:
         REPO / "config.toml", env={"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "b"}
     )
     assert (config.s3.endpoint_url, config.s3.public_endpoint_url) == ("", "")
+
+
+def test_an_empty_variable_is_not_set(tmp_path: Path) -> None:
+    """`TEXTWIRE_DATABASE_URL=` (deploy/env.example ships it so) keeps the default under
+    server.data_dir; likewise every key: the file's value, else the default."""
+    env = {
+        "TEXTWIRE_SERVER_DATA_DIR": "/srv/tw",
+        "TEXTWIRE_DATABASE_URL": "",
+        "TEXTWIRE_MEDIA_LOCAL_DIR": "",
+        "TEXTWIRE_SERVER_PUBLIC_URL": "",
+        "TEXTWIRE_SERVER_PORT": "9000",
+        "TEXTWIRE_WORKER_POLL_SECONDS": "",
+        "TEXTWIRE_LOG_LEVEL": "  ",
+    }
+    config = load_config(REPO / "config.toml", env=env)
+    assert config.database.url == "sqlite:////srv/tw/textwire.db"
+    assert config.media.local_dir == "/srv/tw/media"
+    assert config.server.public_url == "http://127.0.0.1:9000"  # follows the port, as when unset
+    assert config.worker.poll_seconds == 1.0
+    assert config.log.level == "info"
+    path = tmp_path / "config.toml"
+    path.write_text("[log]\nlevel = 'debug'\n[twilio]\nmedia_hosts = ['cdn.example']\n")
+    config = load_config(path, env={"TEXTWIRE_LOG_LEVEL": "", "TEXTWIRE_TWILIO_MEDIA_HOSTS": ""})
+    assert (config.log.level, config.twilio.media_hosts) == ("debug", ("cdn.example",))  # the file's
+
+
+def test_an_empty_unknown_variable_still_stops_start_up() -> None:
+    with pytest.raises(ConfigError, match="did you mean TEXTWIRE_DATABASE_URL"):
+        load_config(REPO / "config.toml", env={"TEXTWIRE_DATABASE_URLS": ""})
