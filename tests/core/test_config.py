@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -102,12 +101,12 @@ def test_a_config_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
     assert load_config(path, env={}).server.port == 8080
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_a_config_file_that_cannot_be_read(tmp_path: Path) -> None:
+    """A read that fails for another reason than a missing file or a folder (a link that points at
+    itself here: CI runs as root, which a file without permissions does not stop)."""
     path = tmp_path / "config.toml"
-    path.write_text("")
-    path.chmod(0)
-    with pytest.raises(ConfigError, match="cannot be read: Permission denied"):
+    path.symlink_to(path)
+    with pytest.raises(ConfigError, match="cannot be read: Too many levels of symbolic links"):
         load_config(path, env={})
 
 
