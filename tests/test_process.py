@@ -161,6 +161,91 @@ async def test_killed_after_the_200_and_restarted_nothing_is_lost(tmp_path: Path
     assert any(json.loads(line).get("message_sid") in sids for line in logs.splitlines())
 
 
+CRASHING_WORKER = """
+import sys
+
+from bot.core.logs import configure_logging
+
+configure_logging("info", "json")  # before the loop's module binds its loggers, as serve's are
+from bot.pipeline import claimloop
+
+real = claimloop.ClaimLoop._run
+
+
+async def crashing(self):  # a bug in the worker's loop, hit once a text wakes it
+    if self.name != "worker":
+        return await real(self)
+    await self._wake.wait()
+    raise RuntimeError("a bug in the worker's loop")
+
+
+claimloop.ClaimLoop._run = crashing
+from bot.app.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_crashing(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+    """`textwire serve` on the data folder `start_server` made, its worker loop made to crash."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")} | {
+        "TEXTWIRE_SERVER_PORT": str(port),
+        "TEXTWIRE_SERVER_PUBLIC_URL": "https://sms.example.test",
+        "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+        "TEXTWIRE_LOG_FORMAT": "json",
+        "PYTHONPATH": str(Path(__file__).parent.parent),
+    }
+    config = str(Path(__file__).parent.parent / "config.toml")
+    with open(tmp_path / "crash.log", "wb") as out:
+        return subprocess.Popen(  # noqa: S603 - our own CLI, its worker made to crash
+            [sys.executable, "-c", CRASHING_WORKER, "serve", "--config", config],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def test_a_part_that_crashes_stops_the_process_with_exit_code_1(tmp_path: Path) -> None:
+    """A process whose worker loop died would go on answering /healthz and /readyz with no text
+    handled: it stops instead (exit 1, for its supervisor to start it again), and the text it took
+    is answered by the next start."""
+    port = free_port()
+    proc = start_server(tmp_path, port)  # makes the data folder, the keys and the schema
+    async with aiohttp.ClientSession() as session:
+        await wait_healthy(session, port, proc)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        crashing = start_crashing(tmp_path, port)
+        try:
+            await wait_healthy(session, port, crashing)
+            token = (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+            sid = await send(session, port, token, "+15550001111", "\\HELP")
+            assert await asyncio.to_thread(crashing.wait, 30) == 1
+        finally:
+            if crashing.poll() is None:
+                crashing.kill()
+    log = (tmp_path / "crash.log").read_text()
+    events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert "task.crashed" in [e["event"] for e in events], log
+    [stopped] = [e for e in events if e["event"] == "app.part_crashed"]
+    assert stopped["tasks"] == ["worker"]
+    proc = start_server(tmp_path, port, run=1)  # started again: the text is answered
+    db = Database(f"sqlite:///{tmp_path}/data/textwire.db")
+    try:
+
+        async def handled() -> bool:
+            async with db.read() as conn:
+                query = sa.text("SELECT status FROM inbox WHERE message_sid = :s")
+                return (await conn.execute(query, {"s": sid})).scalar() == "done"
+
+        await wait_for(handled, within=30)
+    finally:
+        await db.close()
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 15)
+
+
 async def test_telegram_updates_killed_after_the_200_are_each_answered_once(
     tmp_path: Path, fake_telegram: Any
 ) -> None:

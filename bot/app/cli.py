@@ -118,8 +118,7 @@ def serve(config: Config) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve_async(config))
-    return 0
+        return runner.run(serve_async(config))
 
 
 async def _migrate_check(config: Config) -> int:

@@ -6,6 +6,10 @@
    then one block (or one `app.started` JSON event) says where, in which mode, and what next.
 3. SIGTERM or SIGINT: stop listening, let requests in flight finish (bot/gateway/drain.py), then stop the
    parts in reverse and close the resources.
+4. A part's task that crashes (a bug: bot/core/tasks.py) stops it the same way, and the process exits
+   with code 1 (`app.part_crashed`): its supervisor starts it again (systemd `Restart=on-failure`,
+   compose `restart: unless-stopped`), where a process without that part would answer /readyz
+   while its texts wait.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aiohttp import web
 
 from bot.app.runtime import RUNTIME
 from bot.app.startup import bind, existing_files, listen, summary
+from bot.core import tasks
 from bot.core.config import Config
 from bot.core.logs import get_logger
 from bot.gateway.drain import DRAIN
@@ -32,7 +37,8 @@ def json_logs(config: Config) -> bool:
     return config.log.format == "json" or (config.log.format == "auto" and not sys.stdout.isatty())
 
 
-async def serve(config: Config) -> None:
+async def serve(config: Config) -> int:
+    """Serve until SIGTERM or SIGINT (0), or until a part's task crashes (1)."""
     from bot.app.assembly import build_app
     from bot.gateway.routes import AccessLogger
 
@@ -48,6 +54,13 @@ async def serve(config: Config) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        crashed: list[str] = []
+
+        def part_crashed(task: str) -> None:
+            crashed.append(task)
+            stop.set()
+
+        tasks.on_crash(part_crashed)
         await runner.setup()  # the app starts here; a StartupError leaves nothing running
         try:
             listen(sockets, config.server.host, config.server.port)  # a port taken meanwhile: one line
@@ -67,6 +80,8 @@ async def serve(config: Config) -> None:
             # CPU in `perf` under a burst).
             gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
             await stop.wait()
+            if crashed:
+                log.error("app.part_crashed", tasks=crashed, exit_code=1)
             log.info("app.stopping", in_flight=app[DRAIN].in_flight)
             for site in list(runner.sites):
                 await site.stop()  # no new connections
@@ -74,9 +89,11 @@ async def serve(config: Config) -> None:
             await app[DRAIN].wait(GRACE_SECONDS)
         finally:
             await runner.cleanup()
+            tasks.on_crash(None)
     finally:
         for sock in sockets:
             sock.close()
+    return 1 if crashed else 0
 
 
 __all__ = ["GRACE_SECONDS", "json_logs", "serve"]

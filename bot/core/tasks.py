@@ -3,7 +3,9 @@ connection, SQLite's checkpointer, the claim loops), started and stopped one way
 
 A task that ends with an exception is logged as it ends (`task.crashed`, with its traceback),
 instead of by asyncio's "Task exception was never retrieved" whenever the garbage collector
-frees it, or never. `stop()` cancels the task and waits until it has ended; a crash logged
+frees it, or never. Such a crash is a bug, and the part it ran is gone: `textwire serve` sets
+`on_crash` to stop the process with exit code 1, so its supervisor starts it again, rather than
+let it answer /readyz while no text is handled. `stop()` cancels the task and waits until it has ended; a crash logged
 before is not raised again there (a part that stops goes on stopping), and a cancellation of the
 caller itself is not swallowed.
 """
@@ -17,6 +19,14 @@ from typing import Any
 from bot.core.logs import get_logger
 
 log = get_logger(__name__)
+
+_crash_handler: Callable[[str], None] | None = None
+
+
+def on_crash(handler: Callable[[str], None] | None) -> None:
+    """Call `handler(task name)` when a task crashes (None: only log it, as tests and chat do)."""
+    global _crash_handler
+    _crash_handler = handler
 
 
 class BackgroundTask:
@@ -52,6 +62,8 @@ class BackgroundTask:
         error = task.exception()
         if error is not None:
             log.error("task.crashed", task=self.name, error=type(error).__name__, exc_info=error)
+            if _crash_handler is not None:
+                _crash_handler(self.name)
 
 
-__all__ = ["BackgroundTask"]
+__all__ = ["BackgroundTask", "on_crash"]
