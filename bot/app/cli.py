@@ -166,21 +166,11 @@ UNREADABLE_SHOWN = 50  # user ids on `keys rotate`'s line; the log line has them
 
 
 async def _rotate(config: Config) -> int:
-    from bot.app.startup import open_db
-    from bot.core.dburl import mask_url
-    from bot.core.errors import StartupError
+    from bot.app.startup import open_current
     from storage import crypto
-    from storage.db import sqlite_path
 
-    url = config.database.url
-    path = sqlite_path(url)
-    if path is not None and not path.exists():  # a mistyped path: nothing to rotate, nothing made
-        raise StartupError(
-            f"database {mask_url(url)} does not exist: check database.url or TEXTWIRE_DATABASE_URL "
-            "(`textwire migrate` creates a new one)"
-        )
-    # never migrates (only `textwire migrate` does): a schema that is not current is refused
-    db = await open_db(url, migrate=False, check=True)
+    # never migrates nor makes one (only `textwire migrate` does): a schema not current is refused
+    db = await open_current(config.database.url)
     try:
         keys, _ = crypto.load_keys(config)
         cipher = crypto.TokenCipher(keys)

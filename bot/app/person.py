@@ -35,9 +35,9 @@ def _log() -> FilteringBoundLogger:
 
 
 async def _open(config: Config) -> Database:
-    from bot.app.startup import open_db
+    from bot.app.startup import open_current
 
-    return await open_db(config.database.url, migrate=False, check=True)
+    return await open_current(config.database.url)
 
 
 async def export(config: Config, address: str, now: float) -> int:
@@ -60,9 +60,11 @@ async def export(config: Config, address: str, now: float) -> int:
     return 0
 
 
-async def _revoke_x(config: Config, db: Database, user_id: int) -> bool:
+async def _revoke_x(config: Config, db: Database, user_id: int, now: float) -> bool:
     """Revoke the person's X grant at X, as `\\STOP` does; False when there was none or X did
-    not take it (the tokens are deleted with the record all the same)."""
+    not take it (the tokens are deleted with the record all the same). X down, busy or refusing:
+    the refresh token waits in `x_revocations` for the running service's x-revoke job, as after
+    a `\\STOP` (README, Posting to X), so the grant still ends."""
     from bot.features.x.accounts import revoke_grant
     from bot.features.x.client import XClient
     from storage import crypto, xaccounts
@@ -77,9 +79,25 @@ async def _revoke_x(config: Config, db: Database, user_id: int) -> bool:
     except (crypto.CipherError, crypto.KeyMismatch) as exc:  # the tokens are deleted all the same
         _log().warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
         return False
+    cipher = crypto.TokenCipher(keys)
     async with aiohttp.ClientSession() as session:
         client = XClient(session, config.x, f"{config.public_base}/x/callback")
-        return await revoke_grant(client, crypto.TokenCipher(keys), user_id, row.ciphertext)
+        if await revoke_grant(client, cipher, user_id, row.ciphertext):
+            return True
+    try:
+        refresh_token = cipher.decrypt(user_id, row.ciphertext)["refresh_token"]
+    except (crypto.CipherError, KeyError):  # no key reads it: nobody can revoke it
+        return False
+    async with db.tx() as conn:
+        await xaccounts.queue_revocation(
+            conn,
+            user_id=user_id,
+            ciphertext=cipher.encrypt(user_id, {"refresh_token": refresh_token}),
+            now=now,
+            claim_until=now,  # due for the job at once
+        )
+    _log().warning("token.revoke_queued", user_id=user_id)
+    return False
 
 
 async def _delete_photos(config: Config, photos: list[people.Photo]) -> list[str]:
@@ -114,7 +132,7 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
             opted_out = await users.opted_out_among(conn, keys)
             photos = await people.photos_of(conn, user_id) if receipts else []
             phone = keys[0]
-        revoked = await _revoke_x(config, db, user_id)
+        revoked = await _revoke_x(config, db, user_id, now)
         gone = await _delete_photos(config, photos) if photos else []
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)

@@ -116,6 +116,19 @@ async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
         ) from None
 
 
+async def open_current(url: str) -> Database:
+    """For the commands that work on a database `serve` made (`keys rotate`, `person`): never
+    migrated nor made here (only `textwire migrate` and `serve` do), so a SQLite path that does not
+    exist, a mistyped one, is refused rather than made empty, and a schema not current too."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise StartupError(
+            f"database {mask_url(url)} does not exist: check database.url or TEXTWIRE_DATABASE_URL "
+            "(`textwire migrate` creates a new one)"
+        )
+    return await open_db(url, migrate=False, check=True)
+
+
 def _probe_sqlite(path: Path) -> None:
     """Open the SQLite file once; a new one is created 0600 (it holds tokens, if encrypted, and
     everyone's numbers), and so are its -wal and -shm files (SQLite gives them the database's

@@ -16,7 +16,7 @@ import pytest
 from bot.app import person
 from bot.features.receipts.cleanup import expire_photos
 from tests import images
-from tests.app.test_backup import run_cli
+from tests.app.test_backup import cli_env, run_cli
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.s3 import Bucket, s3_sections
 from tests.fakes.twilio_rest import FakeTwilio
@@ -162,3 +162,14 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
     bad = run_cli(tmp_path, "person", "erase", "+15550001111")
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr
+
+    typo = tmp_path / "dta" / "textwire.db"  # a mistyped database: refused, nothing made there
+    env = cli_env(tmp_path) | {"TEXTWIRE_DATABASE_URL": f"sqlite:///{typo}"}
+    for action in ("export", "delete"):
+        missing = run_cli(tmp_path, "person", action, "+15550001111", env=env)
+        assert missing.returncode == 2, missing.stdout + missing.stderr
+        assert missing.stderr.strip().endswith(
+            "does not exist: check database.url or TEXTWIRE_DATABASE_URL "
+            "(`textwire migrate` creates a new one)"
+        )
+    assert not typo.parent.exists()

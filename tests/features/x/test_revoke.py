@@ -10,7 +10,7 @@ import structlog
 from bot.features.x import revoke
 from bot.features.x.accounts import REVOKE_BACKOFF, REVOKE_FOR, XAccounts, x_accounts
 from storage.crypto import TokenCipher, generate_key, rotate_all
-from tests.conftest import XBot
+from tests.conftest import ALICE, XBot
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.handlers.talk import people_type_fast, say  # noqa: F401 (autouse)
 
@@ -156,3 +156,19 @@ async def test_keys_rotate_covers_queued_revocations(xbot: XBot) -> None:
 
 async def test_the_job_is_registered_with_the_scheduler(xbot: XBot) -> None:
     assert "x-revoke" in xbot.runtime.scheduler.job_ids
+
+
+async def test_person_delete_while_x_is_down_leaves_the_revocation_to_the_job(xbot: XBot) -> None:
+    """`textwire person delete` is `\\STOP` for an operator: X down, the grant still ends, by the
+    running service's x-revoke job."""
+    from bot.app import person
+
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_revoke_next(503)
+    assert await person.delete(xbot.config, ALICE, receipts=False, now=xbot.x.now) == 0
+    assert await xbot.scalar("SELECT count(*) FROM users") == 0
+    assert len(xbot.x.live_grants("100")) == 1
+    assert await pending(xbot) == [(0, 0)]
+    assert await tick(xbot) == 1
+    assert xbot.x.live_grants("100") == []
+    assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
