@@ -39,8 +39,13 @@ def _allowed_operator(gate: Gate, request: web.Request) -> bool:
     proxy on this machine forwarded is not loopback: the README's proxies and tunnels all connect
     from 127.0.0.1, which made /metrics and /readyz public behind them."""
     token = gate.deps.config.server.metrics_token
-    header = request.headers.get("Authorization", "")
-    if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    # the scheme in any case (RFC 9110, 11.1: `bearer` is `Bearer`)
+    if (
+        token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(credentials.strip().encode(), token.encode())
+    ):
         return True
     if any(name in request.headers for name in FORWARDED_HEADERS):
         return False

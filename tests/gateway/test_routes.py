@@ -30,6 +30,10 @@ async def test_operator_routes_answer_loopback_but_not_what_a_proxy_forwarded(
     token = {"Authorization": "Bearer s3cret"}
     assert (await bot.client.get(path, headers={**FORWARDED[0], **token})).status == 200
     assert (await bot.client.get(path, headers={**FORWARDED[0], "Authorization": "Bearer x"})).status == 403
+    for spelled in ("bearer s3cret", "BEARER  s3cret"):  # a scheme is case-insensitive
+        assert (await bot.client.get(path, headers={**FORWARDED[0], "Authorization": spelled})).status == 200
+    for wrong in ("Basic s3cret", "Bearer s3cre", "Bearers3cret", "s3cret", "Bearer"):
+        assert (await bot.client.get(path, headers={**FORWARDED[0], "Authorization": wrong})).status == 403
 
 
 async def test_healthz_answers_everyone(bot_factory: BotFactory) -> None:
