@@ -23,6 +23,9 @@ OCR_OUTCOMES = ("read", "asked", "failed")
 # what failed in the worker's and the sender's loops (bot/pipeline/claimloop.py); each part a
 # process runs has both series from its start, at 0 (an alert on their increase sees the first)
 DB_ERROR_OPS = ("claim", "commit")
+# the send error codes deploy/alerts.yml alerts on (Twilio's 14107 rate limit, 21610 unsubscribed),
+# for the Twilio channels: from the sender's start, at 0, so an alert's increase sees the first one
+ALERTED_SEND_ERRORS = (("sms", "14107"), ("sms", "21610"), ("whatsapp", "14107"), ("whatsapp", "21610"))
 # what X answered, by what the bot makes of it (handlers/post.py, bot/features/x/accounts.py)
 X_ERROR_KINDS = (
     "too_long",  # over 280 weighted characters: refused before X is asked

@@ -23,7 +23,7 @@ from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import Deps
 from bot.core.logs import get_logger, mask_address
 from bot.core.message import LAST_WORD
-from bot.core.metrics import Metrics
+from bot.core.metrics import ALERTED_SEND_ERRORS, Metrics
 from bot.pipeline.claimloop import ClaimLoop
 from bot.pipeline.worker import backoff
 from storage import inbox, outbox, users
@@ -98,6 +98,11 @@ class Sender(ClaimLoop[Send, Outcome]):
         self.metrics = metrics
         # Twilio keys its answers on our request; dev transport has no delivery to wait for.
         self._redact_when_sent = transport.delivers
+
+    async def start(self) -> None:
+        for channel, code in ALERTED_SEND_ERRORS:  # in /metrics at 0 from the start (alerts.yml)
+            self.metrics.send_errors.labels(channel=channel, code=code)
+        await super().start()
 
     def claim_after(self, item: Send, woken: bool) -> bool:
         """Replies have no per-number hold-back: a finished send frees none (a wake-up meanwhile

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.core.metrics import DB_ERROR_OPS, OCR_OUTCOMES, X_ERROR_KINDS, Metrics
+from bot.core.metrics import ALERTED_SEND_ERRORS, DB_ERROR_OPS, OCR_OUTCOMES, X_ERROR_KINDS, Metrics
 from bot.features.ocr.reader import OcrReader
 from tests import ROOT
 from tests.conftest import Bot, BotFactory, XBot
@@ -134,6 +134,9 @@ async def test_db_errors_and_in_flight_series_are_there_from_the_start(
                 assert f'part="{part}"' not in "".join(
                     re.findall(r"^textwire_db_errors_total.*$", text, re.M)
                 )
+    for channel, code in ALERTED_SEND_ERRORS:  # what the alerts' increase() needs to see the first
+        series = f'textwire_send_errors_total{{channel="{channel}",code="{code}"}}'
+        assert (value(text, series) == 0) if parts else series not in text
     routes = [r.canonical for r in bot.client.app.router.resources()]
     assert "/metrics" in routes
     assert ("/twilio/sms" in routes) == (role != "worker")
