@@ -50,6 +50,7 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
         return NAME_RULES
     user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
+        await ledger.lock_rooms_of(conn, user_id)  # two members naming themselves alike at once
         clash = await ledger.name_taken_in(conn, user_id, name_key(wanted))
         if clash is not None:
             return f"Someone in {clash} goes by {wanted} already. Pick another name."
@@ -111,6 +112,7 @@ def converted(value: Amount, rate: Decimal, room: Currency) -> int:
 async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
+        await ledger.lock_rooms(conn, [room.id])  # the currency cannot change under the amount
         room_cur = currency_or_default(await ledger.room_currency(conn, room.id))
         text = " ".join(ctx.args)
         at_rate = _RATE.match(text)
@@ -190,6 +192,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     who = " ".join(who_words)
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
+        await ledger.lock_rooms(conn, [room.id])  # a \\CURRENCY at once would leave it uncounted
         book = await room_ledger(conn, room.id)
         value = parse_amount(amount_text, book.currency)
         if value is None:
@@ -237,6 +240,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
 async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.tx() as conn:
+        await ledger.lock_rooms(conn, [room.id])  # no amount is being recorded meanwhile
         current = currency_or_default(await ledger.room_currency(conn, room.id))
         if not ctx.args:
             return f"{room.name} counts in {current.code}. Change it with \\CURRENCY <code> before the first amount."

@@ -32,6 +32,7 @@ from bot.features.receipts.media import (
     BROKEN,
     TOO_MANY_PIXELS,
     MediaUnavailable,
+    Prepared,
     Refused,
     delete_twilio_copies,
     find_twin,
@@ -112,6 +113,28 @@ def _same_total(found: Found, twin: receipts.Earlier) -> bool:
     if found.minor is None or twin.amount_minor is None:
         return False
     return (found.minor, found.currency) == (twin.amount_minor, twin.currency)
+
+
+def _repeat_of(
+    prepared: Prepared,
+    found: Found,
+    earlier: list[receipts.Earlier],
+    pictured: tuple[receipts.Earlier, bool] | None = None,
+) -> tuple[receipts.Earlier, bool] | None:
+    """The earlier receipt this one repeats, and whether its bytes are the same: the same bytes;
+    the same picture (`pictured`, else looked for) with the same total; else another photo of
+    the same receipt (merchant, date and total as printed)."""
+    twin = pictured if pictured is not None else find_twin(prepared, earlier)
+    if twin is not None and (twin[1] or _same_total(found, twin[0])):
+        return twin
+    return next(
+        (
+            (e, False)
+            for e in earlier
+            if found.identity and e.identity == found.identity and _same_total(found, e)
+        ),
+        None,
+    )
 
 
 @router.message(has_media)
@@ -198,20 +221,19 @@ async def _save(
             found = Found(None, None, None, DUPLICATE)
         else:
             found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
-            if twin is not None and not _same_total(found, twin[0]):
-                twin = None  # a like picture without the same total: another receipt
-            if twin is None:  # another photo of a receipt the room has: merchant, date, total
-                twin = next(
-                    (
-                        (e, False)
-                        for e in earlier
-                        if found.identity and e.identity == found.identity and _same_total(found, e)
-                    ),
-                    None,
-                )
+            twin = _repeat_of(prepared, found, earlier, twin)
             if twin is not None:
                 found = Found(None, None, None, DUPLICATE, found.identity)
         async with deps.db.tx() as conn:
+            await ledger.lock_rooms(conn, [room.id])
+            if twin is None:  # a copy another member sent at the same moment, saved meanwhile
+                seen = {e.id for e in earlier}
+                newer = [
+                    e for e in await receipts.earlier_in_room(conn, room.id, receipt_id) if e.id not in seen
+                ]
+                twin = _repeat_of(prepared, found, newer) if newer else None
+                if twin is not None:
+                    found = Found(None, None, None, DUPLICATE, found.identity)
             inserted = await receipts.insert(
                 conn,
                 receipts.NewReceipt(

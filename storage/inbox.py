@@ -319,17 +319,27 @@ async def last_received(conn: Writer, addresses: Sequence[str]) -> dict[str, flo
 
 
 async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: float) -> int:
-    """`\\STOP`: the messages from `key` that came before it and still wait (pending, or parked
-    for X) are done, unanswered: the person they were from is gone, and a post parked until X's
-    reset would otherwise come back as a stranger's first text. One being handled finishes."""
+    """`\\STOP`: the messages from `key` that came before it and are not done (pending, parked for
+    X, or being handled beside it: `\\STOP` jumps the queue) are done, unanswered: the person they
+    were from is gone, and one handled again later (a post parked until X's reset, a `\\PAID` that
+    failed on the deleted record and was retried) came back as a stranger's first text after the
+    goodbye. A claim taken from under its worker makes that worker's outcome a no-op (an outcome
+    is written only while its writer holds the claim)."""
     result = await conn.execute(
         sa.update(inbox)
         .where(
             inbox.c.from_phone == key,
             inbox.c.id < before_id,
-            inbox.c.status.in_([literal("pending"), literal("parked")]),
+            inbox.c.status.in_([literal("pending"), literal("parked"), literal("processing")]),
         )
-        .values(status="done", done_at=now, error="dropped: the sender stopped", next_attempt_at=now)
+        .values(
+            status="done",
+            done_at=now,
+            error="dropped: the sender stopped",
+            next_attempt_at=now,
+            claimed_by=None,
+            claimed_until=None,
+        )
     )
     return int(result.rowcount)
 

@@ -8,6 +8,7 @@ on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,27 @@ class Member:
     name: str | None
     phone: str
     label: str | None = None  # the name the channel gives their first address (Telegram's first name)
+
+
+# -- one writer a room ------------------------------------------------------------------------------
+
+
+async def lock_rooms(conn: AsyncConnection, room_ids: Iterable[str]) -> None:
+    """Hold these rooms' rows until the transaction ends, for what reads a room and then writes by
+    it (its currency, its members' names, its receipts' repeats): on PostgreSQL `FOR NO KEY
+    UPDATE`, in id order, so two such transactions of one room run one after the other and never
+    wait on each other in a circle, while rows that only refer to the room (a membership, a
+    message) are written meanwhile; SQLite's writers queue already (it has no such clause)."""
+    ids = sorted(set(room_ids))
+    if ids:
+        query = sa.select(rooms.c.id).where(rooms.c.id.in_(ids)).order_by(rooms.c.id)
+        await conn.execute(query.with_for_update(key_share=True))
+
+
+async def lock_rooms_of(conn: AsyncConnection, user_id: int) -> None:
+    """`lock_rooms` of every room the user is in."""
+    mine = await conn.execute(sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id))
+    await lock_rooms(conn, [str(room_id) for (room_id,) in mine])
 
 
 # -- names ------------------------------------------------------------------------------------------
@@ -527,6 +549,8 @@ __all__ = [
     "has_entries",
     "is_former",
     "keep_former",
+    "lock_rooms",
+    "lock_rooms_of",
     "members",
     "name_taken_in",
     "of_message",
