@@ -135,27 +135,39 @@ def position_phrase(minor: int, cur: Currency) -> str:
     return "you are settled up"
 
 
+# the longest a reply may be on every channel: Twilio takes at most 1,600 characters a message
+# (SMS and WhatsApp), Telegram 4,096; past it a reply is refused and the person hears nothing
+LONGEST = 1600
+
+
 def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
     """`house: Bob pays Alice $7.72, Carol pays Alice $7.72.` or `house: all settled.` (`fits`:
-    the channel's length rule)."""
+    the channel's length rule). A room with so many debts that the line would be longer than any
+    channel takes (`LONGEST`) names the first ones and how many more, which the gallery lists."""
     if not ledger.settlement:
         text = f"{room_name}: all settled."
     else:
-        debts = ", ".join(
+        debts = [
             f"{ledger.name(p.payer)} pays {ledger.name(p.payee)} {ledger.currency.format(p.amount)}"
             for p in ledger.settlement
-        )
-        text = f"{room_name}: {debts}."
+        ]
+        text = f"{room_name}: {', '.join(debts)}."
+        shown = len(debts)
+        while len(text) > LONGEST and shown > 1:
+            shown -= 1
+            more = len(debts) - shown
+            text = f"{room_name}: {', '.join(debts[:shown])}, and {more} more: \\RECEIPTS shows them all."
     if ledger.uncounted:
         s = "s" if ledger.uncounted != 1 else ""
         note = f"{text} {ledger.uncounted} receipt{s} in another currency not counted."
-        if fits(note) or not fits(text):
+        if (fits(note) or not fits(text)) and len(note) <= LONGEST:
             text = note  # said when it fits, or when the debts take more than one segment anyway
     return text
 
 
 __all__ = [
     "FORMER",
+    "LONGEST",
     "NAME_MAX",
     "Party",
     "RoomLedger",

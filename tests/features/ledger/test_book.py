@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.core.channel import fits_160
 from bot.features.ledger.book import (
     FORMER,
+    LONGEST,
     RoomLedger,
     balance_line,
     display_names,
@@ -105,3 +106,22 @@ def test_a_member_with_no_name_goes_by_their_channels_name_when_it_is_one() -> N
     assert names[4] == "Bob"
     assert names[5] == "Carol"
     assert shown_name(Member(6, None, "+15550006666")) is None
+
+
+def test_a_room_with_more_debts_than_a_message_takes_names_the_first_and_how_many_more() -> None:
+    """91 debts made a 4,700-character line: Telegram (4,096) and Twilio (1,600) refused it, and
+    the person asking heard nothing."""
+    many = RoomLedger(
+        currency=USD,
+        net={},
+        settlement=[Payment(n, 1, 109_890) for n in range(2, 93)],
+        names={1: "Alice", **{n: f"Longmembername{n:03d}" for n in range(2, 93)}, None: FORMER},
+        uncounted=1,
+        member_ids=tuple(range(1, 93)),
+    )
+    line = balance_line("big", many, fits=lambda text: False)
+    assert len(line) <= LONGEST
+    assert line.startswith("big: Longmembername002 pays Alice $1098.90, Longmembername003 pays Alice")
+    shown = line.count(" pays ")
+    assert line.endswith(f", and {91 - shown} more: \\RECEIPTS shows them all.")
+    assert 30 < shown < 91
