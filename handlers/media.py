@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.channel import FitsOne
+from bot.core.channel import BAD_TYPE, FitsOne
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
 from bot.core.logs import mask_address
@@ -28,7 +28,6 @@ from bot.features.ledger.money import Amount, Currency, caption_amount, currency
 from bot.features.ledger.split import split_order
 from bot.features.ocr.reader import reader_of
 from bot.features.receipts.media import (
-    BAD_TYPE,
     BROKEN,
     TOO_MANY_PIXELS,
     MediaUnavailable,

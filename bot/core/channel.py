@@ -137,6 +137,10 @@ class TemplateTransport(Protocol):
     async def send_template(self, to: str, content_sid: str, variables: Mapping[str, str]) -> Sent: ...
 
 
+# why an item that is no photo or PDF is not kept (a video, a voice note, a Word file ...)
+BAD_TYPE = "only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept"
+
+
 class MediaRefused(Exception):
     """A media item we will not take: `reason` goes into the reply ("Photo 2 was not saved:
     {reason}."), `short` is its few words for a reply about many items, `detail` is for the log."""

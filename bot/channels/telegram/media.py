@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
-from bot.channels.telegram.updates import MEDIA_PREFIX
-from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable, response_chunks
+from bot.channels.telegram.updates import KIND_PREFIX, MEDIA_PREFIX
+from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, response_chunks
 
 CHUNK = 64 * 1024
 GONE = "Telegram could not give it to us"
@@ -40,10 +40,14 @@ class TelegramMedia:
         )
 
     def owns(self, ref: str) -> bool:
-        return ref.startswith(MEDIA_PREFIX) and len(ref) > len(MEDIA_PREFIX)
+        return any(
+            ref.startswith(prefix) and len(ref) > len(prefix) for prefix in (MEDIA_PREFIX, KIND_PREFIX)
+        )
 
     @contextlib.asynccontextmanager
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:
+        if ref.startswith(KIND_PREFIX):  # a video, a voice note, a Word file: no receipt, not fetched
+            raise MediaRefused(BAD_TYPE, ref[len(KIND_PREFIX) :], short="not a photo or PDF")
         if not self.owns(ref):
             raise MediaRefused(GONE, "not a Telegram file reference", short="gone at Telegram")
         try:

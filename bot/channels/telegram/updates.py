@@ -20,7 +20,12 @@ from storage import inbox
 MEDIA_PREFIX = (
     "tgfile:"  # an inbox row's media reference: "tgfile:<file_id>" (bot/channels/telegram/media.py)
 )
+# an item of a kind no receipt is (a video, a voice note, a Word file): "tgkind:<kind>", refused by
+# name without a download, so that its caption stays a caption (never a text to post) and the
+# reply says why, as for an MMS video
+KIND_PREFIX = "tgkind:"
 DOCUMENT_TYPES = ("image/", "application/pdf")
+NOT_RECEIPTS = ("video", "animation", "video_note", "voice", "audio")
 
 
 class NotAnUpdate(ValueError):
@@ -58,11 +63,17 @@ def _media(message: dict[str, Any]) -> list[tuple[str, str]]:
         best = _largest(photos)
         if best is not None:
             found.append((MEDIA_PREFIX + best["file_id"], "image/jpeg"))
+    for kind in NOT_RECEIPTS:
+        if isinstance(message.get(kind), dict):
+            return [*found, (KIND_PREFIX + kind, "application/octet-stream")]  # a GIF's document too
     document = message.get("document")
     if isinstance(document, dict) and isinstance(document.get("file_id"), str):
-        mime = str(document.get("mime_type") or "")
-        if mime.startswith(DOCUMENT_TYPES):
-            found.append((MEDIA_PREFIX + document["file_id"], mime))
+        mime = document.get("mime_type")
+        if not isinstance(mime, str) or not mime or mime.startswith(DOCUMENT_TYPES):
+            # Telegram's mime_type is optional: without one the file's first bytes say what it is
+            found.append((MEDIA_PREFIX + document["file_id"], mime or "application/octet-stream"))
+        else:
+            found.append((KIND_PREFIX + "document", mime))
     return found
 
 

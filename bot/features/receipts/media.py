@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pillow_heif
 from PIL import Image, ImageOps
 
-from bot.core.channel import MediaLimits, MediaSource, MediaStream, MediaUnavailable
+from bot.core.channel import BAD_TYPE, MediaLimits, MediaSource, MediaStream, MediaUnavailable
 from bot.core.channel import MediaRefused as Refused
 from bot.core.config import MediaConfig
 from bot.core.deps import Deps, Services
@@ -48,7 +48,6 @@ warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 
 # what the reply says about an item that was not saved (the channel has reasons of its own)
-BAD_TYPE = "only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept"
 TOO_MANY_PIXELS = "the image has too many pixels"
 BROKEN = "the file is damaged and could not be read"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.telegram.updates import MEDIA_PREFIX, NotAnUpdate, message_from_update
+from bot.channels.telegram.updates import KIND_PREFIX, MEDIA_PREFIX, NotAnUpdate, message_from_update
 from tests.channels.telegram.talk import CHAT, update
 
 
@@ -57,9 +57,28 @@ def test_the_largest_photo_is_taken_with_the_caption_as_body() -> None:
     ("mime", "kept"), [("application/pdf", True), ("image/png", True), ("application/zip", False)]
 )
 def test_documents_that_are_images_or_pdfs_are_media(mime: str, kept: bool) -> None:
+    """Another document is an item refused by name (never fetched), so its caption stays one."""
     message = row(update("receipt", document={"file_id": "doc1", "mime_type": mime}))
     assert message is not None
-    assert message.media == (((MEDIA_PREFIX + "doc1", mime),) if kept else ())
+    assert message.media == (
+        ((MEDIA_PREFIX + "doc1", mime),) if kept else ((KIND_PREFIX + "document", mime),)
+    )
+
+
+def test_a_document_without_a_mime_type_is_read_by_its_first_bytes() -> None:
+    message = row(update("hotel 120", document={"file_id": "doc2", "file_name": "r.pdf"}))
+    assert message is not None
+    assert message.media == ((MEDIA_PREFIX + "doc2", "application/octet-stream"),)
+
+
+@pytest.mark.parametrize("kind", ["video", "animation", "video_note", "voice", "audio"])
+def test_a_video_or_a_voice_note_is_an_item_refused_by_name_and_its_caption_no_text(kind: str) -> None:
+    """Its caption was the message's body with no media: a post to X for a linked person."""
+    extra = {"document": {"file_id": "gif", "mime_type": "video/mp4"}} if kind == "animation" else {}
+    message = row(update("dinner 40", **{kind: {"file_id": "v1"}}, **extra))
+    assert message is not None
+    assert message.media == ((KIND_PREFIX + kind, "application/octet-stream"),)
+    assert message.body == "dinner 40"
 
 
 @pytest.mark.parametrize(

@@ -116,3 +116,19 @@ async def test_a_group_command_with_the_bots_name_works(tbot: Bot, fake_telegram
 async def test_the_route_is_404_when_telegram_is_off(bot: Bot) -> None:
     resp = await post_update(bot, update("/start"), secret="anything")
     assert resp.status == 404
+
+
+async def test_a_video_with_a_caption_is_refused_by_name_not_taken_for_a_text(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """As an MMS video is: never fetched, and its caption is no text (to post, for a linked person)."""
+    await say(tbot, "/create flat hunter22")
+    await fake_telegram.wait_for_sent(1)
+    sid = await say(tbot, None, video={"file_id": "vid1", "duration": 3}, caption="dinner 40")
+    assert await tbot.handled(sid) == "done"
+    [reply] = (await fake_telegram.wait_for_sent(2))[1:]
+    assert reply["text"] == (
+        "Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+    )
+    assert "getFile" not in fake_telegram.calls
+    assert await tbot.scalar("SELECT count(*) FROM receipts") == 0

@@ -18,6 +18,7 @@ import structlog
 import handlers
 from bot.channels.twilio import media as twilio_media
 from bot.channels.twilio.segments import fits_one_segment, gsm7_septets, segments
+from bot.core.channel import BAD_TYPE
 from bot.core.config import Config, ServerConfig
 from bot.features.ledger import book, reminders
 from bot.features.ledger.intake import saved_replies
@@ -123,7 +124,7 @@ REASONS = [
     twilio_media.NOT_TWILIO,
     twilio_media.REDIRECTED,
     media.too_big(5 * 1024 * 1024),
-    media.BAD_TYPE,
+    BAD_TYPE,
     media.TOO_MANY_PIXELS,
     media.BROKEN,
     twilio_media.GONE,
