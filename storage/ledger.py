@@ -96,10 +96,10 @@ def is_former(member: Member) -> bool:
     return member.phone.startswith(FORMER_PREFIX)
 
 
-async def keep_former(conn: AsyncConnection, user_id: int, masked: str, now: float) -> int | None:
+async def keep_former(conn: AsyncConnection, user_id: int, shown: str, now: float) -> int | None:
     """Hand the user's ledger entries to a new former-member row named as their rooms saw them
-    (their `\\NAME`, else `masked`, their masked number); its id, or None when the user is on no
-    ledger (then nothing is kept)."""
+    (their `\\NAME`, else `shown`: their Telegram first name or their masked number); its id, or
+    None when the user is on no ledger (then nothing is kept)."""
     on_books = sa.or_(
         sa.exists().where(receipts.c.uploader_id == user_id),
         sa.exists().where(receipt_members.c.user_id == user_id),
@@ -108,7 +108,7 @@ async def keep_former(conn: AsyncConnection, user_id: int, masked: str, now: flo
     if not (await conn.execute(sa.select(on_books))).scalar_one():
         return None
     name = (await conn.execute(sa.select(users.c.name).where(users.c.id == user_id))).scalar_one_or_none()
-    shown = str(name or masked)
+    shown = str(name or shown)
     former = (
         await conn.execute(
             sa.insert(users)

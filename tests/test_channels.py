@@ -201,3 +201,35 @@ async def test_a_telegram_member_without_a_name_goes_by_their_telegram_first_nam
     assert "Annie pays" in await sms("\\BALANCE")
     await telegram("/name Ann2")  # a \NAME wins
     assert "Ann2 pays" in await sms("\\BALANCE")
+
+
+async def test_a_telegram_member_who_stops_keeps_their_first_name_on_the_books(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
+) -> None:
+    """SPEC: a member who left keeps the name they had in \\BALANCE, and \\PAID accepts it; a
+    Telegram member without a \\NAME had their first name, and became their masked chat id."""
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+
+    async def telegram(text: str, chat: int = CHAT, first_name: str = "Ann") -> str:
+        before = len(fake_telegram.sent)
+        sid = await say(bot, text, chat=chat, first_name=first_name)
+        assert await bot.handled(sid) == "done"
+        return str((await fake_telegram.wait_for_sent(before + 1))[before]["text"])
+
+    async def sms(body: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=ALICE)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+
+    await telegram("/create house hunter22")
+    await telegram("/join house hunter22", chat=OTHER_CHAT, first_name="Alex")
+    await sms("\\JOIN house hunter22")
+    await sms("\\PAID Alex 6")
+    await fake_telegram.wait_for_sent(3)  # the two answers, and Alex's notice of the payment
+    assert "Alex pays" in await sms("\\BALANCE")
+    assert (await telegram("/stop", chat=OTHER_CHAT, first_name="Alex")).startswith("Goodbye")
+    balance = await sms("\\BALANCE")
+    assert "Alex pays" in balance, balance
+    assert "***7002" not in balance
+    assert "Alex" in await sms("\\PAID Alex 1")

@@ -25,6 +25,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bot.core.config import Config
 from bot.core.logs import get_logger, mask_address
+from bot.features.ledger.book import known_as
 from storage import people, users
 from storage.db import Database
 
@@ -137,7 +138,7 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
             purged = await people.purge_messages(conn, keys)
-            kept = await people.forget(conn, user_id, mask_address(phone), opted_out, now)
+            kept = await people.forget(conn, user_id, await known_as(conn, user_id, phone), opted_out, now)
     finally:
         await db.close()
     summary: dict[str, Any] = {

@@ -51,6 +51,14 @@ def shown_name(p: store.Member) -> str | None:
     return label if label and valid_name(label) else None
 
 
+async def known_as(conn: AsyncConnection, user_id: int, phone: str) -> str:
+    """The name a person's rooms know them by, which they keep in the ledgers after `\\STOP`
+    (SPEC: a member who left keeps the name they had): their `\\NAME`, else their Telegram first
+    name as shown, else their masked address."""
+    person = (await store.people(conn, {user_id})).get(user_id)
+    return (shown_name(person) if person is not None else None) or mask_address(phone)
+
+
 def display_names(people: list[store.Member]) -> dict[Party, str]:
     """`\\NAME` (else the channel's name for them) else the masked address; two members with one
     name are told apart by their digits, a member who left by `\\STOP` (`store.is_former`: the
@@ -173,6 +181,7 @@ __all__ = [
     "RoomLedger",
     "balance_line",
     "display_names",
+    "known_as",
     "name_key",
     "position_phrase",
     "room_ledger",
