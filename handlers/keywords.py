@@ -1,14 +1,15 @@
 """Carrier keywords: whole messages, any case, handled before everything else (SPEC).
 
-STOP and its synonyms opt the number out (nothing more is sent to it; on Telegram, where no carrier
-confirms it, textwire does, and the chat's next message opts it back in); START, YES, UNSTOP opt it
+STOP and its synonyms opt the number out (nothing more is sent to it; on WhatsApp and Telegram,
+where no carrier confirms it, textwire does, and on Telegram the chat's next message opts it back
+in); START, YES, UNSTOP opt it
 back in; HELP and INFO get the help text. Twilio's `OptOutType` counts the same. A keyword is
 never posted anywhere.
 """
 
 from __future__ import annotations
 
-from bot.core.channel import NO_CARRIER
+from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
 from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
 from handlers.help import help_text
@@ -22,9 +23,14 @@ HELP = frozenset({"HELP", "INFO"})
 ALL = OPT_OUT | OPT_IN | HELP
 
 OPTED_IN = "You will get replies from textwire again. Send \\HELP for the commands."
-# where no carrier confirms a STOP (Telegram), textwire does, and the next message resumes
+# where no carrier confirms a STOP, textwire does: on Telegram the next message resumes, elsewhere
+# (WhatsApp) START does, as on SMS
 OPTED_OUT = (
     "You will get no more messages from textwire here until you write again. \\STOP deletes your account."
+)
+OPTED_OUT_UNTIL_START = (
+    "You will get no more messages from textwire here. Send START to get them again; \\STOP deletes "
+    "your account."
 )
 
 
@@ -57,7 +63,8 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
             await users.set_opted_out(conn, msg.sender.key, True, now)
         ctx.log.info("sms.opted_out")
         if msg.sender.channel in NO_CARRIER and not msg.carrier_keyword:
-            return Reply(OPTED_OUT, kind=LAST_WORD)  # the sender lets this one through the opt-out
+            said = OPTED_OUT if msg.sender.channel in RESUMES_ON_MESSAGE else OPTED_OUT_UNTIL_START
+            return Reply(said, kind=LAST_WORD)  # the sender lets this one through the opt-out
         return None  # Twilio sends the carrier's confirmation; nothing more goes to this number
     if kind == "START":
         async with ctx.deps.db.tx() as conn:

@@ -34,9 +34,9 @@ WINDOWS = {WHATSAPP: 24 * 3600.0}
 # channels where a person who could not be reached (Telegram: the bot was blocked) is reachable
 # again once they write: nobody can message a bot they blocked
 RESUMES_ON_MESSAGE = frozenset({TELEGRAM})
-# channels with no carrier between the person and textwire: nobody but textwire answers their
-# STOP (Twilio confirms an SMS one itself)
-NO_CARRIER = frozenset({TELEGRAM})
+# channels where nobody but textwire answers a STOP: Twilio confirms an SMS one itself (its STOP
+# filtering is the carriers' rules for SMS), not a WhatsApp one, and Telegram has no carrier
+NO_CARRIER = frozenset({WHATSAPP, TELEGRAM})
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ keyword is never posted."""
 
 from __future__ import annotations
 
-from tests.conftest import ALICE, Bot, XBot
+from tests.conftest import ALICE, Bot, BotFactory, XBot
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.handlers.talk import (
     answers,
@@ -108,3 +108,19 @@ async def test_a_keyword_is_never_posted(xbot: XBot) -> None:
     await say(xbot, twilio, "start")
     await text(xbot, "posted")  # plain text from a linked number is posted
     assert xbot.x.posts == [("100", "posted")]
+
+
+async def test_stop_on_whatsapp_is_confirmed_by_textwire_and_start_ends_it(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio confirms an SMS STOP (carrier rules), not a WhatsApp one: textwire says what it did
+    and how to undo it; the address stays opted out until START, as on SMS."""
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    wa = "whatsapp:+15550109999"
+    assert await say(bot, fake_twilio, "stop", sender=wa) == (
+        "You will get no more messages from textwire here. Send START to get them again; "
+        "\\STOP deletes your account."
+    )
+    assert await opted_out(bot, wa) is True
+    await silent(bot, fake_twilio, "\\HELP", sender=wa)  # answered, not sent
+    assert await say(bot, fake_twilio, "START", sender=wa) == OPTED_IN
