@@ -167,25 +167,33 @@ async def test_a_refused_pair_says_a_way_that_works(bot_factory: BotFactory, fak
     )
 
 
+class Both:
+    """One bot with Telegram and SMS: a chat's message, or Alice's text, and the answer to it."""
+
+    def __init__(self, bot: Any, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram) -> None:
+        self.bot, self.fake_twilio, self.fake_telegram = bot, fake_twilio, fake_telegram
+
+    async def telegram(self, text: str, chat: int = CHAT, first_name: str = "Ann") -> str:
+        before = len(self.fake_telegram.sent)
+        sid = await say(self.bot, text, chat=chat, first_name=first_name)
+        assert await self.bot.handled(sid) == "done"
+        return str((await self.fake_telegram.wait_for_sent(before + 1))[before]["text"])
+
+    async def sms(self, body: str) -> str:
+        before = len(self.fake_twilio.messages)
+        form = await self.bot.text(body, sender=ALICE)
+        assert await self.bot.handled(form["MessageSid"]) == "done"
+        return str((await self.fake_twilio.wait_for_messages(before + 1))[before]["Body"])
+
+
 async def test_a_telegram_member_without_a_name_goes_by_their_telegram_first_name(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
 ) -> None:
     """Members with no \\NAME are shown by the first name Telegram gives them (kept up to date),
     and `\\PAID` takes it; a first name `\\NAME` would refuse (not GSM-7) is not shown."""
     bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
-
-    async def telegram(text: str, chat: int = CHAT, first_name: str = "Ann") -> str:
-        before = len(fake_telegram.sent)
-        sid = await say(bot, text, chat=chat, first_name=first_name)
-        assert await bot.handled(sid) == "done"
-        sent = await fake_telegram.wait_for_sent(before + 1)
-        return str(sent[before]["text"])
-
-    async def sms(body: str) -> str:
-        before = len(fake_twilio.messages)
-        form = await bot.text(body, sender=ALICE)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    both = Both(bot, fake_twilio, fake_telegram)
+    telegram, sms = both.telegram, both.sms
 
     await telegram("/create house hunter22")
     await telegram("/join house hunter22", chat=OTHER_CHAT, first_name="Анна")
@@ -209,18 +217,8 @@ async def test_a_telegram_member_who_stops_keeps_their_first_name_on_the_books(
     """SPEC: a member who left keeps the name they had in \\BALANCE, and \\PAID accepts it; a
     Telegram member without a \\NAME had their first name, and became their masked chat id."""
     bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
-
-    async def telegram(text: str, chat: int = CHAT, first_name: str = "Ann") -> str:
-        before = len(fake_telegram.sent)
-        sid = await say(bot, text, chat=chat, first_name=first_name)
-        assert await bot.handled(sid) == "done"
-        return str((await fake_telegram.wait_for_sent(before + 1))[before]["text"])
-
-    async def sms(body: str) -> str:
-        before = len(fake_twilio.messages)
-        form = await bot.text(body, sender=ALICE)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    both = Both(bot, fake_twilio, fake_telegram)
+    telegram, sms = both.telegram, both.sms
 
     await telegram("/create house hunter22")
     await telegram("/join house hunter22", chat=OTHER_CHAT, first_name="Alex")
