@@ -151,6 +151,44 @@ async def record_delivery(
     return result.rowcount == 1
 
 
+OUTSIDE_WINDOW = "63016"  # Twilio's error: WhatsApp free text outside the person's 24-hour window
+
+
+async def requeue_outside_window(
+    conn: AsyncConnection, twilio_sid: str, kinds: Sequence[str], now: float
+) -> str | None:
+    """A WhatsApp notice Twilio took and then failed with 63016 (WhatsApp counts the person's 24
+    hours its own way, and says so in the status callback, not in the answer to the send): queue
+    it again once, marked with that error, so the sender sends it as its kind's template or, with
+    none, not at all (`whatsapp.not_sent`), as it does for one our count puts outside. Its kind
+    when queued; None for an answer (inside the window by definition), a row already queued again,
+    or one whose text was redacted once sent (a link: a new one is asked for)."""
+    row = (
+        await conn.execute(
+            sa.select(
+                outbox.c.dedupe_key, outbox.c.inbox_id, outbox.c.to_phone, outbox.c.body, outbox.c.kind
+            ).where(outbox.c.twilio_sid == twilio_sid, outbox.c.channel == "whatsapp")
+        )
+    ).first()
+    if row is None or row.kind not in kinds or row.body == REDACTED:
+        return None
+    result = await conn.execute(
+        insert_ignore(conn, outbox).values(
+            dedupe_key=f"{str(row.dedupe_key)[:118]}:{OUTSIDE_WINDOW}",
+            inbox_id=row.inbox_id,
+            to_phone=row.to_phone,
+            body=row.body,
+            status="queued",
+            next_attempt_at=0,
+            created_at=now,
+            kind=row.kind,
+            channel="whatsapp",
+            error_code=OUTSIDE_WINDOW,
+        )
+    )
+    return str(row.kind) if result.rowcount == 1 else None
+
+
 _o = outbox.alias("o")
 # Due replies in the order they fell due (then queue order): the order of ix_outbox_ready, so the
 # claim stops after `limit` rows instead of sorting every due row (0.7 ms a claim behind 3,000).
@@ -164,7 +202,17 @@ _READY = (
 # What the sender reads of a claimed row (bot.pipeline.sender.Send), not every column (storage/inbox.py).
 CLAIMED = tuple(
     outbox.c[name]
-    for name in ("id", "to_phone", "body", "redact", "attempts", "created_at", "reconcile_since", "kind")
+    for name in (
+        "id",
+        "to_phone",
+        "body",
+        "redact",
+        "attempts",
+        "created_at",
+        "reconcile_since",
+        "kind",
+        "error_code",
+    )
 )
 # Replies still to send or being sent; every other status (sent, failed, skipped) is final.
 UNFINISHED = ("queued", "sending")

@@ -35,7 +35,6 @@ LEASE_SECONDS = 120.0
 # a send whose outcome could not be written goes again after this (it may have been sent: where
 # the channel cannot be asked, as Telegram cannot, each turn sends it again)
 PUT_BACK_SECONDS = 60.0
-OUTSIDE_WINDOW = 63016  # Twilio: free text to WhatsApp outside the 24-hour window
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,9 @@ class Sender(ClaimLoop[Send, Outcome]):
         opted_out = await users.opted_out_among(conn, (to for _, to, *_ in claimed))
         # notices to an address whose channel lets free text through only for a while after the
         # person's last message (WhatsApp: 24 hours): when did they last write?
-        windowed = [to for _, to, *_, kind in claimed if kind in TEMPLATE_KINDS and window_of(to) is not None]
+        windowed = [
+            to for _, to, *_, kind, _ in claimed if kind in TEMPLATE_KINDS and window_of(to) is not None
+        ]
         last = await inbox.last_received(conn, windowed) if windowed else {}
         return [
             Send(
@@ -131,9 +132,12 @@ class Sender(ClaimLoop[Send, Outcome]):
                 claimed_at=now,
                 reconcile_since=reconcile_since,
                 kind=kind,
-                template_only=to in windowed and now - last.get(to, float("-inf")) > (window_of(to) or 0.0),
+                # WhatsApp said outside (a status callback's 63016: outbox.requeue_outside_window),
+                # or our count of the person's last message does
+                template_only=code == outbox.OUTSIDE_WINDOW
+                or (to in windowed and now - last.get(to, float("-inf")) > (window_of(to) or 0.0)),
             )
-            for id_, to, body, redact, attempts, created_at, reconcile_since, kind in claimed
+            for id_, to, body, redact, attempts, created_at, reconcile_since, kind, code in claimed
         ]
 
     async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
@@ -175,7 +179,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                     else:
                         sent = await self.transport.send(item.to, item.body)
                 except SendError as exc:
-                    if exc.code == OUTSIDE_WINDOW and not item.template_only:  # WhatsApp's 63016
+                    if str(exc.code) == outbox.OUTSIDE_WINDOW and not item.template_only:  # WhatsApp's
                         await self.handle(dataclasses.replace(item, template_only=True))
                         return
                     await self._failed(item, exc)

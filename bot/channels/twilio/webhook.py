@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.channels.twilio.phones import valid_sender
 from bot.core.channel import SMS, address_of
+from bot.core.config import TEMPLATE_KINDS
 from bot.core.logs import get_logger, mask_phone
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
@@ -179,10 +180,15 @@ async def twilio_status(request: web.Request) -> web.Response:
     # Twilio's error codes are a few digits (30003, 21610): anything else is not one of theirs
     code = form.get("ErrorCode", "")
     error_code = code if _ERROR_CODE.fullmatch(code) else None
+    requeued = None
     async with gate.deps.db.tx() as conn:
         applied = await outbox.record_delivery(conn, sid, status, error_code, gate.deps.now())
+        if applied and error_code == outbox.OUTSIDE_WINDOW:  # SPEC: 63016 as outside the window
+            requeued = await outbox.requeue_outside_window(conn, sid, TEMPLATE_KINDS, gate.deps.now())
     gate.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
     log.info("sms.status", twilio_sid=sid, status=status, applied=applied, error_code=error_code)
+    if error_code == outbox.OUTSIDE_WINDOW:
+        log.warning("whatsapp.outside_window", twilio_sid=sid, requeued_as_template=requeued)
     return _twiml()
 
 

@@ -145,6 +145,47 @@ async def test_twilios_63016_is_handled_as_outside_the_window_never_in_a_loop(
     )  # ALICE's answer, the refused text[, the template]
 
 
+@pytest.mark.parametrize("template", [True, False], ids=["then-its-template", "then-nothing"])
+async def test_63016_in_a_status_callback_is_outside_the_window_too(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, template: bool
+) -> None:
+    """Twilio takes the text (201) and WhatsApp refuses it after: the 63016 comes in the status
+    callback. The notice then goes once as its template, or is logged as not sent; a second
+    callback for it queues nothing more."""
+    clock = Clock()
+    templates = {"paid": PAID_TEMPLATE} if template else {}
+    bot = await make(bot_factory, fake_twilio, clock, whatsapp_templates=templates)
+    await room_with_wally(bot, fake_twilio)
+    before = len(fake_twilio.messages)
+    form = await bot.text("\\PAID Wally 5", sender=ALICE)
+    await bot.handled(form["MessageSid"])
+    await bot.settled()
+    [notice] = [m for m in fake_twilio.messages[before:] if m["To"] == WALLY]
+    assert "Body" in notice  # as text: by our count Wally wrote a moment ago
+    sid = await bot.scalar("SELECT twilio_sid FROM outbox WHERE to_phone = :w AND kind = 'paid'", w=WALLY)
+    callback = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "63016"}
+    with capture_logs() as logs:
+        for _ in range(2):  # Twilio may call twice
+            resp = await bot.post(callback, path="/twilio/status")
+            assert resp.status == 200, await resp.text()
+        bot.runtime.deps.wake_sender()
+        await bot.settled()
+    again = [m for m in fake_twilio.messages[before:] if m["To"] == WALLY][1:]
+    rows = await bot.rows(
+        "SELECT status, error_code FROM outbox WHERE to_phone = :w AND kind = 'paid' ORDER BY id", w=WALLY
+    )
+    assert [tuple(r) for r in rows] == [("sent", "63016"), ("sent" if template else "skipped", "63016")]
+    if template:
+        assert [m.get("ContentSid") for m in again] == [PAID_TEMPLATE]
+    else:
+        assert again == []
+        assert [e["kind"] for e in logs if e["event"] == "whatsapp.not_sent"] == ["paid"]
+    assert [e.get("requeued_as_template") for e in logs if e["event"] == "whatsapp.outside_window"] == [
+        "paid",
+        None,
+    ]
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
