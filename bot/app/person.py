@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from structlog.typing import FilteringBoundLogger
 
+from bot.core.channel import PREFIXED, TELEGRAM
 from bot.core.config import Config
 from bot.core.logs import get_logger, mask_address
 from bot.features.ledger.book import known_as
@@ -41,7 +42,30 @@ async def _open(config: Config) -> Database:
     return await open_current(config.database.url)
 
 
+_SEPARATORS = str.maketrans("", "", " -.()\t")
+
+
+def as_key(typed: str) -> str:
+    """An address as an operator may type it, as it is stored: `+1 (555) 000-1111` is
+    `+15550001111`, `WhatsApp: +1 555 000 9999` is `whatsapp:+15550009999`, `telegram: 7001` is
+    `telegram:7001`. Nothing is guessed: a number without its `+` stays without it."""
+    prefix, colon, rest = typed.strip().partition(":")
+    if colon and prefix.strip().lower() in PREFIXED:
+        channel = prefix.strip().lower()
+        return f"{channel}:{rest.strip() if channel == TELEGRAM else rest.translate(_SEPARATORS)}"
+    return typed.translate(_SEPARATORS)
+
+
+def _not_found(address: str) -> int:
+    hint = ""
+    if address.isdigit():  # stored with their +: say so rather than "no person"
+        hint = f" (numbers are kept with their country code and +, e.g. +{address})"
+    print(f"textwire: no person at {address}{hint}")
+    return 1
+
+
 async def export(config: Config, address: str, now: float) -> int:
+    address = as_key(address)
     db = await _open(config)
     try:
         async with db.tx() as conn:  # one snapshot
@@ -50,8 +74,7 @@ async def export(config: Config, address: str, now: float) -> int:
     finally:
         await db.close()
     if data is None:
-        print(f"textwire: no person at {address}")
-        return 1
+        return _not_found(address)
     print(
         json.dumps(
             {"address": address, "exported_at": now, **data}, indent=2, default=str, ensure_ascii=False
@@ -122,13 +145,13 @@ async def _delete_photos(config: Config, photos: list[people.Photo]) -> list[str
 
 
 async def delete(config: Config, address: str, receipts: bool, now: float) -> int:
+    address = as_key(address)
     db = await _open(config)
     try:
         async with db.read() as conn:
             user_id = await people.person_of(conn, address)
             if user_id is None:
-                print(f"textwire: no person at {address}")
-                return 1
+                return _not_found(address)
             keys = await people.addresses_of(conn, user_id)
             opted_out = await users.opted_out_among(conn, keys)
             photos = await people.photos_of(conn, user_id) if receipts else []

@@ -163,6 +163,10 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr
 
+    digits = run_cli(tmp_path, "person", "export", "15550001111")  # no +: said how numbers are kept
+    assert digits.stdout.strip() == (
+        "textwire: no person at 15550001111 (numbers are kept with their country code and +, e.g. +15550001111)"
+    )
     typo = tmp_path / "dta" / "textwire.db"  # a mistyped database: refused, nothing made there
     env = cli_env(tmp_path) | {"TEXTWIRE_DATABASE_URL": f"sqlite:///{typo}"}
     for action in ("export", "delete"):
@@ -173,3 +177,27 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
             "(`textwire migrate` creates a new one)"
         )
     assert not typo.parent.exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("+1 (555) 000-1111", "+15550001111"),
+        (" +1.555.000.1111 ", "+15550001111"),
+        ("WhatsApp: +1 555 000 9999", "whatsapp:+15550009999"),
+        ("telegram: 7001", "telegram:7001"),
+        ("telegram:-100123", "telegram:-100123"),
+        ("15550001111", "15550001111"),  # nothing guessed
+    ],
+)
+def test_an_address_as_an_operator_types_it(typed: str, key: str) -> None:
+    assert person.as_key(typed) == key
+
+
+async def test_export_finds_a_number_typed_with_spaces_and_dashes(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _house(bot, fake_twilio)
+    capsys.readouterr()
+    assert await person.export(bot.config, "+1 555-000-1111", time.time()) == 0
+    assert first_json(capsys.readouterr().out)["person"]["phone"] == ALICE
