@@ -2,8 +2,7 @@
 
 STOP and its synonyms opt the number out (nothing more is sent to it; on WhatsApp and Telegram,
 where no carrier confirms it, textwire does, and on Telegram the chat's next message opts it back
-in); START, YES, UNSTOP opt it
-back in; HELP and INFO get the help text. Twilio's `OptOutType` counts the same. A keyword is
+in); START, YES, UNSTOP opt it back in; HELP and INFO get the help text. Twilio's `OptOutType` counts the same. A keyword is
 never posted anywhere.
 """
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.channel import channel_of
+from bot.core.channel import WHATSAPP, channel_of
 from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimQueue
@@ -167,7 +167,7 @@ async def requeue_outside_window(
         await conn.execute(
             sa.select(
                 outbox.c.dedupe_key, outbox.c.inbox_id, outbox.c.to_phone, outbox.c.body, outbox.c.kind
-            ).where(outbox.c.twilio_sid == twilio_sid, outbox.c.channel == "whatsapp")
+            ).where(outbox.c.twilio_sid == twilio_sid, outbox.c.channel == WHATSAPP)
         )
     ).first()
     if row is None or row.kind not in kinds or row.body == REDACTED:
@@ -182,7 +182,7 @@ async def requeue_outside_window(
             next_attempt_at=0,
             created_at=now,
             kind=row.kind,
-            channel="whatsapp",
+            channel=WHATSAPP,
             error_code=OUTSIDE_WINDOW,
         )
     )

@@ -89,7 +89,7 @@ async def _revoke_x(config: Config, db: Database, user_id: int, now: float) -> b
     not take it (the tokens are deleted with the record all the same). X down, busy or refusing:
     the refresh token waits in `x_revocations` for the running service's x-revoke job, as after
     a `\\STOP` (README, Posting to X), so the grant still ends."""
-    from bot.features.x.accounts import revoke_grant
+    from bot.features.x.accounts import refresh_token_alone, revoke_grant
     from bot.features.x.client import XClient
     from storage import crypto, xaccounts
 
@@ -104,22 +104,15 @@ async def _revoke_x(config: Config, db: Database, user_id: int, now: float) -> b
         _log().warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
         return False
     cipher = crypto.TokenCipher(keys)
+    alone = refresh_token_alone(cipher, user_id, row.ciphertext)
+    if alone is None:  # no key reads it: nobody can revoke it
+        return False
     async with aiohttp.ClientSession() as session:
         client = XClient(session, config.x, f"{config.public_base}/x/callback")
         if await revoke_grant(client, cipher, user_id, row.ciphertext):
             return True
-    try:
-        refresh_token = cipher.decrypt(user_id, row.ciphertext)["refresh_token"]
-    except (crypto.CipherError, KeyError):  # no key reads it: nobody can revoke it
-        return False
-    async with db.tx() as conn:
-        await xaccounts.queue_revocation(
-            conn,
-            user_id=user_id,
-            ciphertext=cipher.encrypt(user_id, {"refresh_token": refresh_token}),
-            now=now,
-            claim_until=now,  # due for the job at once
-        )
+    async with db.tx() as conn:  # due for the job at once
+        await xaccounts.queue_revocation(conn, user_id=user_id, ciphertext=alone, now=now, claim_until=now)
     _log().warning("token.revoke_queued", user_id=user_id)
     return False
 

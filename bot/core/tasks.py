@@ -5,8 +5,8 @@ A task that ends with an exception is logged as it ends (`task.crashed`, with it
 instead of by asyncio's "Task exception was never retrieved" whenever the garbage collector
 frees it, or never. Such a crash is a bug, and the part it ran is gone: `textwire serve` sets
 `on_crash` to stop the process with exit code 1, so its supervisor starts it again, rather than
-let it answer /readyz while no text is handled. `stop()` cancels the task and waits until it has ended; a crash logged
-before is not raised again there (a part that stops goes on stopping), and a cancellation of the
+let it answer /readyz while no text is handled. `stop()` cancels the task and waits until it has
+ended; a crash logged before is not raised again there (a part that stops goes on stopping), and a cancellation of the
 caller itself is not swallowed.
 """
 

@@ -53,10 +53,9 @@ def _fmt(r: ReceiptAmount) -> str:
     return shown(r.amount_minor, r.currency or "")
 
 
-def _repeat(twin: ReceiptAmount | None, cur: Currency) -> tuple[str, str]:
+def _repeat(twin: ReceiptAmount | None, cur: Currency, ask: str) -> tuple[str, str]:
     """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway: its
-    figure when it was in the room's currency, else one to fill in, as for any other receipt)."""
-    ask = f"\\AMOUNT {cur.example}"
+    figure when it was in the room's currency, else `ask`, one to fill in, as for any other)."""
     if twin is None:
         return "an earlier receipt", ask
     day = time.strftime("%b %d", time.gmtime(twin.created_at)).replace(" 0", " ")
@@ -106,7 +105,7 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
             ]
         if repeats:
-            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""), cur)
+            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""), cur, ask)
             return [
                 f"Saved to {room_name}; not counted: it repeats {earlier}. Reply {count} to count it anyway.",
                 f"Saved to {room_name}; not counted: it repeats {earlier}.",

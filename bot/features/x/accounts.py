@@ -250,18 +250,12 @@ class XAccounts:
     ) -> xaccounts.Revocation | None:
         """The pair's refresh token, re-encrypted alone, queued for revocation (claimed by the
         caller for REVOKE_CLAIM seconds). None when no key reads the pair: nothing to revoke."""
-        try:
-            refresh_token = self.cipher.decrypt(user_id, ciphertext)["refresh_token"]
-        except (CipherError, KeyError) as exc:
-            log.warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
+        alone = refresh_token_alone(self.cipher, user_id, ciphertext)
+        if alone is None:
             return None
         now = self.deps.now()
         return await xaccounts.queue_revocation(
-            conn,
-            user_id=user_id,
-            ciphertext=self.cipher.encrypt(user_id, {"refresh_token": refresh_token}),
-            now=now,
-            claim_until=now + REVOKE_CLAIM,
+            conn, user_id=user_id, ciphertext=alone, now=now, claim_until=now + REVOKE_CLAIM
         )
 
     async def attempt_revocation(self, pending: xaccounts.Revocation) -> bool:
@@ -274,7 +268,7 @@ class XAccounts:
             refresh_token = self.cipher.decrypt(user_id, pending.ciphertext)["refresh_token"]
             await self.client.revoke(refresh_token)
         except XAuthRejected:
-            done = True
+            pass  # not valid at X any more (400): the grant has ended
         except (CipherError, KeyError) as exc:  # no key reads it any more: nobody ever could
             log.error("token.revoke_abandoned", user_id=user_id, error=type(exc).__name__)
             async with self.deps.db.tx() as conn:
@@ -306,12 +300,21 @@ class XAccounts:
                 retry_in=round(at - now),
             )
             return False
-        else:
-            done = True
         async with self.deps.db.tx() as conn:
             await xaccounts.drop_revocation(conn, pending.id)
         log.info("token.revoked", user_id=user_id, attempts=pending.attempts + 1)
-        return done
+        return True
+
+
+def refresh_token_alone(cipher: TokenCipher, user_id: int, ciphertext: str) -> str | None:
+    """A stored pair's refresh token alone, encrypted for `x_revocations` (the access token is no
+    use there); None, with a warning, when no configured key reads the pair: nothing to revoke."""
+    try:
+        refresh_token = cipher.decrypt(user_id, ciphertext)["refresh_token"]
+    except (CipherError, KeyError) as exc:
+        log.warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
+        return None
+    return cipher.encrypt(user_id, {"refresh_token": refresh_token})
 
 
 async def revoke_grant(client: XClient, cipher: TokenCipher, user_id: int, ciphertext: str) -> bool:
