@@ -24,7 +24,7 @@ from bot.core.errors import Defer, Retry
 from bot.core.logs import mask_address
 from bot.features.ledger.book import room_ledger
 from bot.features.ledger.intake import DUPLICATE, Found, read_amount, saved_replies
-from bot.features.ledger.money import Amount, Currency, caption_amount, currency_or_default
+from bot.features.ledger.money import Amount, Currency, caption_amount, currency_or_default, parse_amount
 from bot.features.ledger.split import split_order
 from bot.features.ocr.reader import reader_of
 from bot.features.receipts.media import (
@@ -38,7 +38,7 @@ from bot.features.receipts.media import (
     pipeline_of,
     store_of,
 )
-from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router, has_media
+from bot.pipeline.dispatch import CommandObject, Context, HandlerResult, Inbound, Router, has_media
 from storage import ledger, receipts, rooms
 from storage.lean import in_tx
 from storage.media import StoreUnavailable, object_key
@@ -136,12 +136,26 @@ def _repeat_of(
     )
 
 
+def command_note(command: CommandObject) -> str:
+    """The reply's second part when the text with the photos was a command (not run)."""
+    name = command.name[:20]
+    plain = name.isascii() and name.replace("_", "").isalnum()
+    what = f"\\{name}" if plain else "A command"
+    return f"{what} was not run: send it on its own, not with a photo."
+
+
 @router.message(has_media)
 async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
+    """The photos of a message, whatever its text (the dispatcher sends a message with media
+    here unless its text is a priority command). A command as the text (`ctx.text_command`) is
+    not run and not kept as the caption (a `\\JOIN` password would show in the gallery), except
+    `\\AMOUNT <amount>` with one photo: that photo's amount, as a caption's would be."""
     deps = ctx.deps
     pipeline, store = pipeline_of(deps), store_of(deps)
     if pipeline is None or store is None:
         return NOT_SET_UP
+    command = ctx.text_command
+    note = command_note(command) if command is not None else None
     user_id = ctx.user.id
     async with deps.db.read() as conn:
         done = await receipts.existing(conn, msg.external_id)
@@ -150,10 +164,14 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
         room_currency = currency_or_default(await ledger.room_currency(conn, room.id)) if room else None
     if room is None or room_currency is None:
-        return NO_ROOM
-    caption = msg.text[:CAPTION_MAX]
+        return [NO_ROOM, note] if note else NO_ROOM
+    caption = msg.text[:CAPTION_MAX] if command is None else ""
     # a caption's amount is for a message with one photo: it cannot say which of several it is for
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
+    if command is not None and command.name == "AMOUNT" and len(msg.media) == 1:
+        caption_money = parse_amount(command.arg_text, room_currency)
+        if caption_money is not None:
+            caption, note = command.arg_text[:CAPTION_MAX], None
     reader = reader_of(deps)
     claimed = reader is not None and caption_money is None and not done
     if reader is not None and claimed and not reader.claim(ocr_waiting_limit(deps)):
@@ -162,7 +180,8 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("ocr.busy_deferred", claimed=reader.claimed)
         raise Defer(deps.now() + OCR_BUSY_SECONDS)
     try:
-        return await _save(msg, ctx, room, done, caption, caption_money, room_currency)
+        saved = await _save(msg, ctx, room, done, caption, caption_money, room_currency)
+        return [saved, note] if note else saved
     finally:
         if reader is not None and claimed:
             reader.release()
@@ -176,7 +195,7 @@ async def _save(
     caption: str,
     caption_money: Amount | None,
     room_currency: Currency,
-) -> HandlerResult:
+) -> str:
     """Fetch, store, read and record each item not stored yet; the one reply."""
     deps = ctx.deps
     pipeline, store, reader = pipeline_of(deps), store_of(deps), reader_of(deps)

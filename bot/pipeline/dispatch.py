@@ -63,6 +63,9 @@ class Context:
     # set by the dispatcher for a command with secret arguments (a room password): the inbox
     # keeps `***` in their place, whatever happens next
     redacted_body: str | None = None
+    # set by the dispatcher for a message with media whose text is a command that is not run
+    # (only a priority one is): the photos' handler says so and keeps it out of the caption
+    text_command: CommandObject | None = None
     _user: User | None = field(default=None, repr=False)
     _command: CommandObject | None = field(default=None, repr=False)
     _parsed: dict[str, CommandObject | None] = field(default_factory=dict, repr=False)
@@ -320,12 +323,17 @@ async def _passes(filters: Sequence[Filter], msg: Inbound, ctx: Context) -> dict
     return data
 
 
-def _may_match(reg: Registration, name: str | None, first: str | None) -> bool:
+def _may_match(reg: Registration, name: str | None, first: str | None, media: bool) -> bool:
     """Whether `reg`'s first filter can pass for a message whose known command is `name` and
-    whose known bare word is `first` (None: not one any registration keys on)."""
+    whose known bare word is `first` (None: not one any registration keys on). A message with
+    media (`media`) is for the photos' handlers: a command in its text runs only when it is a
+    priority one (`\\STOP`, `\\UNLINK`); any other would have dropped the photos and acted
+    on something else (`\\AMOUNT 7` with a receipt set the amount of an older one)."""
     if not reg.filters:
         return True
     head = reg.filters[0]
+    if media and not reg.priority and (type(head) in (Command, BareCommand) or head is any_command):
+        return False
     if type(head) is Command:
         return name is not None and name in head.names
     if type(head) is BareCommand:
@@ -357,9 +365,10 @@ class Dispatcher(Router):
         super().__init__(name)
         self.outer_middlewares: list[Middleware] = []
         self._compiled: list[tuple[Registration, Handler]] | None = None
-        # The registrations a message may match, by (its command, its first word) when those
-        # are names some registration keys on (else None): filters run only on these.
-        self._candidates: dict[tuple[str | None, str | None], list[tuple[Registration, Handler]]] = {}
+        # The registrations a message may match, by its command and its first word when those
+        # are names some registration keys on (else None), and whether it has media: filters
+        # run only on these.
+        self._candidates: dict[tuple[str | None, str | None, bool], list[tuple[Registration, Handler]]] = {}
         self._command_names: frozenset[str] = frozenset()
         self._bare_names: frozenset[str] = frozenset()
         self._help: tuple[str, ...] | None = None
@@ -385,10 +394,13 @@ class Dispatcher(Router):
             self._bare_names = frozenset(f.name for f in firsts if type(f) is BareCommand)
         return self._compiled
 
-    def _routes(self, msg: Inbound, ctx: Context) -> list[tuple[Registration, Handler]]:
+    def _routes(
+        self, msg: Inbound, ctx: Context, media: bool | None = None
+    ) -> list[tuple[Registration, Handler]]:
         """The registrations, in order, whose first filter can pass for this message: a `Command`
         only for its names, a `BareCommand` only for its word; any other always. The same first
-        match as trying all of them, without running dozens of filters per message."""
+        match as trying all of them, without running dozens of filters per message. `media`:
+        as for a message with (True) or without (False) media; None: as the message is."""
         compiled = self._compile()
         parsed = ctx.parse(msg.body)
         name = parsed.name if parsed is not None and parsed.name in self._command_names else None
@@ -396,14 +408,34 @@ class Dispatcher(Router):
         if self._bare_names:
             words = msg.body.split(None, 1)
             first = words[0] if words and words[0] in self._bare_names else None
-        found = self._candidates.get((name, first))
+        media = bool(msg.media) if media is None else media
+        found = self._candidates.get((name, first, media))
         if found is None:
-            found = self._candidates[(name, first)] = [
-                (reg, handler) for reg, handler in compiled if _may_match(reg, name, first)
+            found = self._candidates[(name, first, media)] = [
+                (reg, handler) for reg, handler in compiled if _may_match(reg, name, first, media)
             ]
         return found
 
+    def _text_command(self, msg: Inbound, ctx: Context) -> None:
+        """A message with media: the command its text would have run without them, if any, in
+        `ctx.text_command`, with its secret arguments masked in the inbox as that command's
+        own route masks them."""
+        for reg, _ in self._routes(msg, ctx, media=False):
+            head = reg.filters[0] if reg.filters else None
+            if reg.priority or not (type(head) in (Command, BareCommand) or head is any_command):
+                continue
+            found = head(msg, ctx) if head is not None else None
+            command = found.get("command") if isinstance(found, dict) else None
+            if isinstance(command, CommandObject):
+                ctx.text_command = command
+                if reg.secret:
+                    low, high = reg.arity
+                    ctx.redacted_body = command.redacted(reg.secret, low <= len(command.args) <= high)
+                return
+
     async def _route(self, msg: Inbound, ctx: Context) -> HandlerResult:
+        if msg.media:
+            self._text_command(msg, ctx)
         for reg, handler in self._routes(msg, ctx):
             data = await _passes(reg.filters, msg, ctx)
             if data is None:

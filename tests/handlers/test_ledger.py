@@ -59,13 +59,18 @@ def text_pdf(lines: list[str]) -> bytes:
     return bytes(out)
 
 
-async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE, **extra: str) -> str:
-    """The one reply to `sender` (other members may get notices meanwhile)."""
+async def answers(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE, **extra: str) -> list[str]:
+    """The replies to `sender` (other members may get notices meanwhile)."""
     before = len(fake.messages)
     form = await bot.text(body, sender=sender, **extra)
     assert await bot.handled(form["MessageSid"]) == "done"
     await bot.settled()
-    replies = [m["Body"] for m in fake.messages[before:] if m["To"] == sender]
+    return [m["Body"] for m in fake.messages[before:] if m["To"] == sender]
+
+
+async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE, **extra: str) -> str:
+    """The one reply to `sender` (other members may get notices meanwhile)."""
+    replies = await answers(bot, fake, body, sender, **extra)
     assert len(replies) == 1, replies
     return replies[0]
 
@@ -613,3 +618,47 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     assert (await say(bot, fake, "\\AMOUNT 999999 EUR @999999")).endswith("at most $1000000.00.")
     rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
     assert [tuple(r) for r in rows] == [(670, "USD")]
+
+
+async def test_a_photo_sent_with_a_command_is_saved_and_the_command_is_not_run(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A photo whose text is a command used to go to the command alone: the photo was dropped
+    and `\\AMOUNT 7` set the amount of the receipt before it. The photos are the message; a
+    command beside them is not run (unless it is a priority one) and not kept as the caption."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (
+        await photo(bot, fake, "pizza 10.01")
+        == "Saved $10.01 to house: split 3 ways, you are owed $6.68. \\BALANCE for all."
+    )
+    # `\AMOUNT 7` with one photo is that photo's amount
+    assert (
+        await photo(bot, fake, "\\AMOUNT 7")
+        == "Saved $7.00 to house: split 3 ways, you are owed $11.35. \\BALANCE for all."
+    )
+    rows = await bot.rows("SELECT caption, amount_minor FROM receipts ORDER BY created_at, id")
+    assert [(r.caption, r.amount_minor) for r in rows] == [("pizza 10.01", 1001), ("7", 700)]
+    # any other command: the photo is saved without it as a caption, and the reply says it did not run
+    urls = [fake.media.add(images.jpeg_with_gps())]
+    assert await answers(bot, fake, "JOIN other hunter22", **mms(urls)) == [
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
+        "\\JOIN was not run: send it on its own, not with a photo.",
+    ]
+    urls = [fake.media.add(images.jpeg_with_gps())]
+    assert await answers(bot, fake, "\\BALANCE", sender=BOB, **mms(urls)) == [
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
+        "\\BALANCE was not run: send it on its own, not with a photo.",
+    ]
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 4
+    assert await bot.scalar("SELECT count(*) FROM receipts WHERE caption LIKE '%JOIN%'") == 0
+    # the password is masked in the inbox as the command's own route masks it
+    bodies = [r.body for r in await bot.rows("SELECT body FROM inbox ORDER BY id")]
+    assert "JOIN other ***" in bodies
+    assert not any("hunter22" in b for b in bodies)
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 1  # \JOIN did not run
+    # a priority command still runs: the person is leaving
+    urls = [fake.media.add(images.jpeg_with_gps())]
+    (goodbye,) = await answers(bot, fake, "\\STOP", sender=CAROL, **mms(urls))
+    assert goodbye.startswith("Goodbye from textwire")
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 4
