@@ -88,7 +88,9 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = is_postgres(url)
-        kwargs: dict[str, Any] = {}
+        # An error's text leaves out the statement's parameters: logged (`handler.failed`), they
+        # were a caption, a message body or a media URL, which the logs must never carry.
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if self.is_sqlite:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 0

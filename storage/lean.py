@@ -231,8 +231,8 @@ def driver_errors(sql: str, values: Any) -> Iterator[None]:
     callers catch the same exceptions on either path."""
     try:
         yield
-    except sqlite3.Error as exc:
-        raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+    except sqlite3.Error as exc:  # parameters left out: a log line must never carry what they hold
+        raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error, hide_parameters=True) from exc
 
 
 async def read_on(
@@ -330,7 +330,12 @@ def _pg_error(dialect: Dialect, connection: Any, exc: Exception, sql: str, value
     except Exception as error:
         translated = error
     wrapped = sa.exc.DBAPIError.instance(
-        sql, values, translated, dbapi.Error, connection_invalidated=pg_dead(connection)
+        sql,
+        values,
+        translated,
+        dbapi.Error,
+        hide_parameters=True,  # as the engine's (storage/db.py)
+        connection_invalidated=pg_dead(connection),
     )
     assert isinstance(wrapped, sa.exc.DBAPIError)
     return wrapped

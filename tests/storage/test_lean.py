@@ -208,6 +208,23 @@ async def test_deferred_statements_ride_with_the_next_trip_in_order(
         ]
 
 
+async def test_a_database_error_never_carries_the_statements_parameters(db: Database) -> None:
+    """An error's text is logged (`handler.failed` renders the exception): its parameters were a
+    caption, a message body, a media URL. On the lean path and through SQLAlchemy alike."""
+    await add_users(db, "+15550001111")
+    row = {"phone": "+15550001111", "created_at": 1.0, "name": "hunter22"}
+    with pytest.raises(sa.exc.IntegrityError) as lean_error:
+        async with db.write() as conn:
+            await conn.execute(lean.Query(sa.insert(users)), row)
+    with pytest.raises(sa.exc.IntegrityError) as core_error:
+        async with db.tx() as conn:
+            await conn.execute(sa.insert(users).values(**row))
+    for error in (lean_error.value, core_error.value):
+        assert "INSERT INTO users" in str(error)  # the statement, for the operator
+        assert "hunter22" not in str(error)
+        assert "+15550001111" not in str(error)
+
+
 async def test_a_failing_deferred_statement_fails_the_transaction(db: Database) -> None:
     [uid] = await add_users(db, "+15550001111")
     touch = lean.Query(sa.update(users).where(users.c.id == uid).values(created_at=sa.bindparam("at")))
