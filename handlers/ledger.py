@@ -26,7 +26,14 @@ from bot.features.ledger.book import (
     room_ledger,
     valid_name,
 )
-from bot.features.ledger.money import Amount, Currency, currency, currency_or_default, parse_amount
+from bot.features.ledger.money import (
+    Amount,
+    Currency,
+    currency,
+    currency_or_default,
+    parse_amount,
+    unclear_amount,
+)
 from bot.features.ledger.split import split_by_weights, split_order
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
@@ -119,6 +126,9 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         rate: Decimal | None = None
         if at_rate:
             text, rate = at_rate.group("amount"), Decimal(at_rate.group("rate").replace(",", "."))
+        unclear = unclear_amount(text, room_cur)
+        if unclear is not None:
+            return unclear
         value = parse_amount(text, room_cur)
         if rate is not None:
             if value is None or rate <= 0:
@@ -194,6 +204,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms(conn, [room.id])  # a \\CURRENCY at once would leave it uncounted
         book = await room_ledger(conn, room.id)
+        unclear = unclear_amount(amount_text, book.currency)
+        if unclear is not None:
+            return unclear
         value = parse_amount(amount_text, book.currency)
         if value is None:
             return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"

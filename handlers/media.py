@@ -24,7 +24,14 @@ from bot.core.errors import Defer, Retry
 from bot.core.logs import mask_address
 from bot.features.ledger.book import room_ledger
 from bot.features.ledger.intake import DUPLICATE, Found, read_amount, saved_replies
-from bot.features.ledger.money import Amount, Currency, caption_amount, currency_or_default, parse_amount
+from bot.features.ledger.money import (
+    Amount,
+    Currency,
+    caption_amount,
+    currency_or_default,
+    parse_amount,
+    unclear_amount,
+)
 from bot.features.ledger.split import split_order
 from bot.features.ocr.reader import reader_of
 from bot.features.receipts.media import (
@@ -169,9 +176,11 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     # a caption's amount is for a message with one photo: it cannot say which of several it is for
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
     if command is not None and command.name == "AMOUNT" and len(msg.media) == 1:
-        caption_money = parse_amount(command.arg_text, room_currency)
+        unclear = unclear_amount(command.arg_text, room_currency)
+        caption_money = None if unclear else parse_amount(command.arg_text, room_currency)
         if caption_money is not None:
             caption, note = command.arg_text[:CAPTION_MAX], None
+        note = unclear or note
     reader = reader_of(deps)
     claimed = reader is not None and caption_money is None and not done
     if reader is not None and claimed and not reader.claim(ocr_waiting_limit(deps)):

@@ -662,3 +662,32 @@ async def test_a_photo_sent_with_a_command_is_saved_and_the_command_is_not_run(
     (goodbye,) = await answers(bot, fake, "\\STOP", sender=CAROL, **mms(urls))
     assert goodbye.startswith("Goodbye from textwire")
     assert await bot.scalar("SELECT count(*) FROM receipts") == 4
+
+
+async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`12.345` was read as 12,345 (a thousands separator): a $12,345.00 payment, texted to the
+    payee. A dot before exactly three digits is asked about in `\\PAID`, `\\AMOUNT` and an
+    `\\AMOUNT` sent with a photo."""
+    fake = fake_twilio
+    await house(bot, fake)
+    asked = "12.345 is unclear: send 12345.00 for $12345.00, or 12.35 for $12.35."
+    assert await say(bot, fake, "\\PAID Bob 12.345", sender=CAROL) == asked
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0
+    assert (
+        await photo(bot, fake, "12.50")
+        == "Saved $12.50 to house: split 3 ways, you are owed $8.34. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\AMOUNT 12.345") == asked
+    assert await bot.scalar("SELECT amount_minor FROM receipts") == 1250
+    urls = [fake.media.add(images.jpeg_with_gps())]
+    assert await answers(bot, fake, "\\AMOUNT 1.200", **mms(urls)) == [
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
+        "1.200 is unclear: send 1200.00 for $1200.00, or 1.20 for $1.20.",
+    ]
+    # a comma before three digits stays a thousands separator
+    assert (
+        await say(bot, fake, "\\PAID Bob 1,200", sender=CAROL)
+        == "house: Bob pays Carol $1195.83, Bob pays Alice $8.34."
+    )

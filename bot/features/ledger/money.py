@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 from babel.numbers import get_currency_precision, get_currency_symbol, list_currencies
@@ -173,6 +174,30 @@ def parse_amount(text: str, room: Currency) -> Amount | None:
     return found[0] if len(found) == 1 else None
 
 
+def unclear_amount(text: str, room: Currency) -> str | None:
+    """What to ask when a typed amount reads two ways, else None. One dot followed by exactly
+    three digits (`12.345`, `1.200`) in a currency with one or two decimals is a thousands
+    separator to some and a mistyped decimal part to others: `parse_amount` reads thousands, and
+    a payment of $12,345.00 texted to a member must not be the guess."""
+    stripped = text.strip()
+    match = _amount_pattern().fullmatch(stripped)
+    found = parse_amount(stripped, room)
+    if match is None or found is None or not 0 < found.currency.exponent < 3:
+        return None
+    num = match.group("num")
+    if not re.fullmatch(r"\d{1,3}\.\d{3}", num) or not int(num.split(".")[0]):
+        return None
+    cur = found.currency
+    rounded = Decimal(num).quantize(Decimal(1).scaleb(-cur.exponent), rounding=ROUND_HALF_UP)
+    small = int(rounded.scaleb(cur.exponent))
+    if not cur.takes(small):
+        return None
+    return (
+        f"{num} is unclear: send {cur.number(found.minor)} for {cur.format(found.minor)}, "
+        f"or {cur.number(small)} for {cur.format(small)}."
+    )
+
+
 def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount]:
     """Amounts in free text (a caption): numbers with decimals or with a currency marker; a bare
     whole number counts only when it is all the text. Distinct values, in order."""
@@ -227,4 +252,5 @@ __all__ = [
     "parse_amount",
     "parse_number",
     "shown",
+    "unclear_amount",
 ]

@@ -12,6 +12,7 @@ from bot.features.ledger.money import (
     currency_or_default,
     parse_amount,
     parse_number,
+    unclear_amount,
 )
 
 USD = currency("USD")
@@ -111,6 +112,30 @@ def test_parse_amount_is_the_whole_text() -> None:
     assert parse_amount("XYZ 7.72", USD) is None
     assert parse_amount("1000001", USD) is None  # over the limit: a typo, not a bill
     assert amounts_in("12.50 12.50", USD) == amounts_in("12.50", USD)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "asked"),
+    [
+        ("12.345", "USD", "12.345 is unclear: send 12345.00 for $12345.00, or 12.35 for $12.35."),
+        ("$1.200", "USD", "1.200 is unclear: send 1200.00 for $1200.00, or 1.20 for $1.20."),
+        ("12.345 EUR", "USD", "12.345 is unclear: send 12345.00 for €12345.00, or 12.35 for €12.35."),
+        (
+            "1,200",
+            "USD",
+            None,
+        ),  # a comma before three digits is a thousands separator: no currency has 3 decimals to mean
+        ("12.34", "USD", None),
+        ("1.234,50", "EUR", None),  # both separators: clear
+        ("0.050", "USD", None),  # no fifty: not an amount at all (parse_amount says None)
+        ("1.200", "JPY", None),  # no decimals in yen: a thousands separator only
+        ("12.345", "BHD", None),  # three decimals in dinars: a decimal part only
+    ],
+)
+def test_a_typed_amount_that_reads_two_ways_is_asked_about(text: str, code: str, asked: str | None) -> None:
+    room = currency(code)
+    assert room is not None
+    assert unclear_amount(text, room) == asked
 
 
 @pytest.mark.parametrize(
