@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import channel_of
 from storage.db import Database, insert_ignore
-from storage.lean import Query, Writer
+from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimQueue
 from storage.schema import INBOX_DONE, inbox, inbox_waiting, literal
 
@@ -288,6 +288,32 @@ async def settle_many(
     they go with the transaction's next trip)."""
     await QUEUE.settle(conn, _FINISH, owner, finished)
     await QUEUE.settle(conn, _RESCHEDULE, owner, rescheduled)
+
+
+_HELD = Query(
+    sa.select(inbox.c.id)
+    .where(inbox.c.claimed_by == sa.bindparam("owner"), inbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .with_for_update()  # PostgreSQL: a `\\STOP` taking them waits for this transaction
+)
+_REDACT = Query(
+    sa.update(inbox).where(inbox.c.id == sa.bindparam("b_id")).values(body=sa.bindparam("b_body"))
+)
+
+
+async def held(conn: Writer, owner: str, ids: Sequence[int]) -> set[int]:
+    """Which of `ids` `owner` still holds a claim on, in the transaction that writes their
+    outcomes: a row taken from under its worker (`drop_waiting`: the sender stopped while it was
+    being handled) has an outcome that is no longer this worker's to write, nor its replies."""
+    if not ids:
+        return set()
+    return {int(row[0]) for row in (await conn.execute(_HELD, {"owner": owner, "ids": list(ids)})).all()}
+
+
+async def redact(conn: Writer, bodies: Sequence[tuple[int, str]]) -> None:
+    """Put masked bodies (`\\JOIN house ***`) on rows whatever their claim: a row dropped while
+    it was handled keeps no password either (on a `LeanTx` with the transaction's next trip)."""
+    if bodies:
+        await write_later(conn, _REDACT, [{"b_id": id_, "b_body": body} for id_, body in bodies])
 
 
 _LAST_RECEIVED = Query(

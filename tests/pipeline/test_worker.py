@@ -330,3 +330,43 @@ async def test_a_message_sid_sent_again_after_it_was_handled_is_not_handled_agai
     assert len(fake_twilio.messages) == 1
     rows = await bot.rows("SELECT status, body FROM inbox WHERE message_sid = :sid", sid=form["MessageSid"])
     assert [(r.status, r.body) for r in rows] == [("done", "\\CREATE house ***")]
+
+
+async def test_a_message_dropped_by_stop_while_handled_sends_nothing_after_the_goodbye(
+    bot_factory: BotFactory,
+) -> None:
+    """`\\STOP` jumps the queue and drops the sender's message being handled beside it. That
+    message's handler still finished: its reply ("Created room ...") went out after the goodbye,
+    and its password stayed in the inbox (the outcome that masks it was no longer the worker's
+    to write)."""
+    gate = asyncio.Event()
+    router = Router("test")
+
+    @router.command("REC", args=2, secret=(1,))
+    async def record(msg: Inbound, ctx: Context) -> HandlerResult:
+        await gate.wait()
+        return "recorded"
+
+    bot = await bot_factory(routers=(router,))
+    slow = await bot.text("\\REC slow hunter22")
+
+    async def handling() -> bool:
+        query = "SELECT status FROM inbox WHERE message_sid = :s"
+        return await bot.scalar(query, s=slow["MessageSid"]) == "processing"
+
+    await wait_for(handling)
+    stop = await bot.text("\\STOP")
+    assert await bot.handled(stop["MessageSid"]) == "done"
+    gate.set()
+
+    async def written() -> bool:  # its task ends once its outcome is committed
+        return not bot.runtime.worker._tasks
+
+    await wait_for(written)
+    await bot.settled()
+    [row] = await bot.rows(
+        "SELECT status, error, body FROM inbox WHERE message_sid = :s", s=slow["MessageSid"]
+    )
+    assert (row.status, row.error, row.body) == ("done", "dropped: the sender stopped", "\\REC slow ***")
+    replies = await bot.rows("SELECT to_phone, body FROM outbox ORDER BY id")
+    assert [(r.to_phone, r.body[:21]) for r in replies] == [(ALICE, "Goodbye from textwire")]
