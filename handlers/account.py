@@ -13,6 +13,7 @@ import secrets
 from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.ledger.book import known_as
+from bot.features.ledger.reminders import zone_of_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.rooms import LOCKED
@@ -77,7 +78,7 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:  # a carrier's opt-out outlives the account
         opted_out = [user.phone] if user.opted_out else []
         known = await known_as(conn, user.id, user.phone)
-        kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now())
+        kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address)
         dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
     ctx.log.info("user.deleted", kept_in_ledgers=kept, dropped=dropped)
     return GOODBYE

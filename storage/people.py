@@ -4,7 +4,7 @@ deleted (at the person's request, or by `media.retention_days`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import ledger
+from storage import rooms as room_records
 from storage import users as accounts
 from storage.media import MediaStore
 from storage.schema import (
@@ -143,13 +144,21 @@ async def person_data(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
 
 
 async def forget(
-    conn: AsyncConnection, user_id: int, shown: str, opted_out: Iterable[str], now: float
+    conn: AsyncConnection,
+    user_id: int,
+    shown: str,
+    opted_out: Iterable[str],
+    now: float,
+    zone_of: Callable[[str], str | None] = lambda _: None,
 ) -> bool:
     """`\\STOP` for a whole person: their record goes (addresses, memberships, tokens and links
     cascade; receipts stay), their place in each ledger is handed to a former member named as
-    their rooms saw them (`shown` when they had no name: debts stay payable), and the `opted_out`
+    their rooms saw them (`shown` when they had no name: debts stay payable), the rooms they
+    created keep the zone of their number (`zone_of`) and forget them, and the `opted_out`
     addresses stay opted out (nothing may be sent there again). True when a ledger kept them."""
     kept = await ledger.keep_former(conn, user_id, shown, now)
+    phone = (await conn.execute(sa.select(users.c.phone).where(users.c.id == user_id))).scalar()
+    await room_records.creator_leaves(conn, user_id, zone_of(phone) if phone else None)
     await accounts.delete(conn, user_id)
     for key in sorted(opted_out):
         await accounts.set_opted_out(conn, key, True, now)

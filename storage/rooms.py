@@ -140,6 +140,20 @@ async def create(conn: AsyncConnection, *, name: str, password_hash: str, user_i
     return room
 
 
+async def creator_leaves(conn: AsyncConnection, user_id: int, zone: str | None) -> None:
+    """The person who created rooms deletes their record: each room keeps the zone it took from
+    their number (`zone`, where `\\TIMEZONE` set none) and forgets who made it. SQLite gives a
+    deleted user's id to the next new person, who became the creator of their rooms (and moved
+    the room's month and reminders to the newcomer's zone)."""
+    if zone is not None:
+        await conn.execute(
+            sa.update(rooms)
+            .where(rooms.c.created_by == user_id, rooms.c.timezone.is_(None))
+            .values(timezone=zone)
+        )
+    await conn.execute(sa.update(rooms).where(rooms.c.created_by == user_id).values(created_by=None))
+
+
 async def get(conn: AsyncConnection, room_id: str) -> Room | None:
     row = (await conn.execute(sa.select(rooms).where(rooms.c.id == room_id))).first()
     return _room(row) if row else None

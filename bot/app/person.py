@@ -27,6 +27,7 @@ from bot.core.channel import PREFIXED, TELEGRAM
 from bot.core.config import Config
 from bot.core.logs import get_logger, mask_address
 from bot.features.ledger.book import known_as
+from bot.features.ledger.reminders import zone_of_address
 from storage import people, users
 from storage.db import Database
 
@@ -154,7 +155,8 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
             purged = await people.purge_messages(conn, keys)
-            kept = await people.forget(conn, user_id, await known_as(conn, user_id, phone), opted_out, now)
+            shown = await known_as(conn, user_id, phone)
+            kept = await people.forget(conn, user_id, shown, opted_out, now, zone_of_address)
     finally:
         await db.close()
     summary: dict[str, Any] = {

@@ -95,3 +95,24 @@ async def test_unlink_and_stop_are_handled_at_once_link_is_not(bot: Bot, fake_tw
     for body, priority in (("\\LINK", 0), ("\\UNLINK", 1), ("/unlink", 1), ("\\STOP", 1), ("\\stop now", 1)):
         sid = await text(bot, body)
         assert (await inbox_row(bot, sid)).priority == priority, body
+
+
+async def test_a_rooms_creator_who_stops_leaves_it_their_zone_and_no_successor(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A room's zone comes from its creator's number. After the creator's `\\STOP`, SQLite gave
+    their user id to the next new person, who became the room's creator: a London number moved
+    a New York room's month and reminders to London."""
+    creator, newcomer = "+12125550200", "+442071838751"
+    await say(bot, fake_twilio, "\\HELP", sender=BOB)  # the creator's id is the highest
+    assert (await say(bot, fake_twilio, "\\CREATE nyroom pw", sender=creator)).startswith("Created room")
+    assert (await say(bot, fake_twilio, "\\JOIN nyroom pw", sender=BOB)).startswith("Joined nyroom")
+    before = "nyroom keeps time in America/New_York, from its creator's number."
+    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(before[:-1])
+    creator_id = await bot.scalar("SELECT created_by FROM rooms")
+    assert await say(bot, fake_twilio, "\\STOP", sender=creator) == GOODBYE
+    await say(bot, fake_twilio, "\\HELP", sender=newcomer)
+    assert await bot.scalar("SELECT created_by FROM rooms") is None
+    if bot.config.database.url.startswith("sqlite"):  # the id the deleted creator had, given again
+        assert await bot.scalar("SELECT id FROM users WHERE phone = :p", p=newcomer) == creator_id
+    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith("nyroom keeps time in America/New_York")
