@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.channel import FitsOne
 from bot.pipeline.dispatch import Context, Inbound
 from storage import rooms
 
@@ -21,8 +22,11 @@ NOT_IN_ROOM = (
 )
 
 
-def not_in_named(name: str) -> str:
-    return f"You are not in a room named {name[:32]}. \\ROOMS lists yours."
+def not_in_named(name: str, fits: FitsOne) -> str:
+    """The name is said back when the reply stays one message (SMS: one GSM-7 segment; a curly
+    quote or an emoji in it would make the SMS UCS-2)."""
+    text = f"You are not in a room named {name[:32]}. \\ROOMS lists yours."
+    return text if fits(text) else "You are not in a room of that name. \\ROOMS lists yours."
 
 
 class InRoom:
@@ -37,7 +41,8 @@ class InRoom:
         if self.named and ctx.args:
             name = ctx.args[0]
             room = await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name)
-            return {ROOM: room} if room is not None else not_in_named(name)
+            fits = ctx.deps.services.fits(msg.sender.channel)
+            return {ROOM: room} if room is not None else not_in_named(name, fits)
         room = await rooms.active_room(ctx.deps.db, ctx.user.id)
         return {ROOM: room} if room is not None else NOT_IN_ROOM
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from bot.core.channel import FitsOne
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command
 
 router = Router(name=__name__)
@@ -93,7 +94,7 @@ def help_for(msg: Inbound, ctx: Context) -> str:
     return full if ctx.deps.services.fits(msg.sender.channel)(full) else help_text(ctx)
 
 
-def family_text(ctx: Context, word: str) -> str:
+def family_text(ctx: Context, word: str, fits: FitsOne) -> str:
     """The commands of the family `word` (or of the family holding the command `word`)."""
     wanted = word.lstrip("\\/").upper()
     families = _families_of(ctx.help_entries)
@@ -101,13 +102,14 @@ def family_text(ctx: Context, word: str) -> str:
         if wanted == family.name or wanted in (_name_of(e) for e in entries):
             return f"{family.title}: {' '.join(entries)}"
     names = ", ".join(family.name for family, _ in families)
-    return f"No help on {word[:20]}. Try \\HELP with one of: {names}."
+    text = f"No help on {word[:20]}. Try \\HELP with one of: {names}."
+    return text if fits(text) else f"No help on that. Try \\HELP with one of: {names}."
 
 
 @router.command("HELP", args=(0, 99), help="")
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
     if ctx.args:
-        return Reply(family_text(ctx, ctx.args[0]), kind="help")
+        return Reply(family_text(ctx, ctx.args[0], ctx.deps.services.fits(msg.sender.channel)), kind="help")
     return Reply(help_for(msg, ctx), kind="help")
 
 

@@ -165,7 +165,17 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     return amount_reply(room.name, book, user_id, minor, currency_or_default(code), how)
 
 
-def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | None:
+MANY_BY_THAT_NAME = "More than one member goes by that name: use the name \\BALANCE shows them by."
+
+
+def _no_one(room: str, who: str, fits: FitsOne) -> str:
+    """No one goes by `who`: said back when the reply stays one message (a curly quote or an
+    emoji typed in it would make the SMS UCS-2)."""
+    text = f"No one in {room} goes by {who[:NAME_MAX]}. \\BALANCE shows the names."
+    return text if fits(text) else f"No one in {room} goes by that name. \\BALANCE shows the names."
+
+
+def _find_member(book: RoomLedger, wanted: str, user_id: int, fits: FitsOne) -> int | str | None:
     """A member, or someone who left with something still on the books (by `\\LEAVE`, or by
     `\\STOP`: the name they had), by the name `\\BALANCE` shows (any case), that name without its
     "(...)" note, their masked number or last digits; else a reply. A whole name shown beats a
@@ -191,8 +201,15 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int) -> int | str | Non
             matches.append(party)
     if len(matches) == 1:
         return matches[0]
-    if len(matches) > 1:
-        return f"More than one member goes by {wanted[:NAME_MAX]}: use their last 4 digits."
+    if len(matches) > 1:  # each as `\\BALANCE` shows them, which is a name this takes
+        names = " or ".join(book.name(p) for p in matches[:3])
+        for text in (
+            f"More than one member goes by {wanted[:NAME_MAX]}: {names}. Use the one you mean.",
+            f"More than one member goes by that name: {names}. Use the one you mean.",
+        ):
+            if fits(text):
+                return text
+        return MANY_BY_THAT_NAME
     return None
 
 
@@ -212,11 +229,12 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"
         if value.currency != book.currency:
             return f"{room.name} counts in {book.currency.code}: send the amount in {book.currency.code}."
-        payee = _find_member(book, who, user_id)
+        fits = ctx.deps.services.fits(msg.sender.channel)
+        payee = _find_member(book, who, user_id, fits)
         if isinstance(payee, str):
             return payee
         if payee is None:
-            return f"No one in {room.name} goes by {who[:NAME_MAX]}. \\BALANCE shows the names."
+            return _no_one(room.name, who, fits)
         if payee == user_id:
             return "You cannot pay yourself."
         recorded = await ledger.add_payment(
@@ -302,7 +320,9 @@ def _value(token: str, cur: Currency) -> tuple[str, int] | None:
     return None
 
 
-def _members_named(words: list[str], book: RoomLedger, user_id: int, room: str) -> list[int] | str:
+def _members_named(
+    words: list[str], book: RoomLedger, user_id: int, room: str, fits: FitsOne
+) -> list[int] | str:
     """The members a run of words names, the longest name first (`Anna Maria` is one)."""
     found: list[int] = []
     i = 0
@@ -310,14 +330,16 @@ def _members_named(words: list[str], book: RoomLedger, user_id: int, room: str) 
         told: str | None = None  # what `_find_member` said of a name several members go by
         for j in range(len(words), i, -1):
             wanted = " ".join(words[i:j])
-            party: Party | str = user_id if wanted.casefold() == "me" else _find_member(book, wanted, user_id)
+            party: Party | str = (
+                user_id if wanted.casefold() == "me" else _find_member(book, wanted, user_id, fits)
+            )
             if isinstance(party, int):
                 break
             if isinstance(party, str):
                 told = told or party
         else:
             # as \\PAID says it: "no one goes by carol" was untrue with two carols in the room
-            return told or f"No one in {room} goes by {words[i][:NAME_MAX]}. \\BALANCE shows the names."
+            return told or _no_one(room, words[i], fits)
         if party not in book.member_ids:
             return f"{book.name(party)} is not in {room} any more: split among its members."
         found.append(party)
@@ -326,7 +348,7 @@ def _members_named(words: list[str], book: RoomLedger, user_id: int, room: str) 
 
 
 def parse_split(
-    args: Sequence[str], book: RoomLedger, user_id: int, room: str, cur: Currency
+    args: Sequence[str], book: RoomLedger, user_id: int, room: str, cur: Currency, fits: FitsOne
 ) -> SplitAsked | str:
     """`ann bob`, `ann 2 bob 1`, `ann 60% bob 40%`, `ann 12.50 bob 7.50` (`me`: the sender); a
     reply saying what is wrong otherwise."""
@@ -337,21 +359,21 @@ def parse_split(
         # a member's last 4 digits, as \\PAID takes them and the replies advise (`\\SPLIT me 0302`):
         # a share of 302 otherwise, silently giving the sender the whole receipt
         last_digits = value is not None and value[0] == SHARES and len(token) == 4
-        if last_digits and isinstance(_find_member(book, token, user_id), int):
+        if last_digits and isinstance(_find_member(book, token, user_id, fits), int):
             value = None
         if value is None:
             words.append(token)
             continue
         if not words:
             return SPLIT_HOW
-        members = _members_named(words, book, user_id, room)
+        members = _members_named(words, book, user_id, room, fits)
         if isinstance(members, str):
             return members
         named.extend((m, None) for m in members[:-1])  # names before the last one have no value
         named.append((members[-1], value))
         words = []
     if words:
-        members = _members_named(words, book, user_id, room)
+        members = _members_named(words, book, user_id, room, fits)
         if isinstance(members, str):
             return members
         named.extend((m, None) for m in members)
@@ -393,7 +415,7 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
         if target is None:
             return f"You have no receipts in {room.name} yet. Send a photo of one first."
         cur = currency_or_default(target.currency or book.currency.code)
-        asked = parse_split(ctx.args, book, user_id, room.name, cur)
+        asked = parse_split(ctx.args, book, user_id, room.name, cur, fits)
         if isinstance(asked, str):
             return asked
         total = target.amount_minor
@@ -514,9 +536,11 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
             return f"{room.name} keeps time in {_zone_said(settings)}. Change it: \\TIMEZONE Europe/Paris"
         zone = reminders.zone_named(ctx.args[0])
         if zone is None:
-            return (
+            text = (
                 f"{ctx.args[0][:40]} is not a time zone: use a name such as America/Chicago or Europe/Paris."
             )
+            plain = "That is not a time zone: use a name such as America/Chicago or Europe/Paris."
+            return text if ctx.deps.services.fits(msg.sender.channel)(text) else plain
         await ledger.set_timezone(conn, room.id, zone.key)
     ctx.log.info("ledger.timezone_set", room_id=room.id, zone=zone.key)
     return f"{room.name} keeps time in {zone.key} now."

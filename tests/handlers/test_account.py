@@ -115,4 +115,6 @@ async def test_a_rooms_creator_who_stops_leaves_it_their_zone_and_no_successor(
     assert await bot.scalar("SELECT created_by FROM rooms") is None
     if bot.config.database.url.startswith("sqlite"):  # the id the deleted creator had, given again
         assert await bot.scalar("SELECT id FROM users WHERE phone = :p", p=newcomer) == creator_id
-    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith("nyroom keeps time in America/New_York")
+    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(
+        "nyroom keeps time in America/New_York"
+    )

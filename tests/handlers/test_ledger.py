@@ -344,15 +344,17 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
     balance = await say(bot, fake, "\\BALANCE")
     assert "Alice pays Bob (4444) $" in balance
     assert "Alice pays Bob (left) $10.00" in balance
+    # the names as \\BALANCE shows them, which \\PAID takes (the one who left has no digits)
     assert (
-        await say(bot, fake, "\\PAID bob 1") == "More than one member goes by bob: use their last 4 digits."
+        await say(bot, fake, "\\PAID bob 1")
+        == "More than one member goes by bob: Bob (4444) or Bob (left). Use the one you mean."
     )
     assert "Bob (4444)" in await say(bot, fake, "\\PAID 4444 1")
     # \\SPLIT says so too (it said "No one in house goes by bob"), and takes the last 4 digits
-    # it advises (they were read as a share of 4444)
+    # (they were read as a share of 4444)
     assert (
         await say(bot, fake, "\\SPLIT bob alice", sender=dan)
-        == "More than one member goes by bob: use their last 4 digits."
+        == "More than one member goes by bob: Bob (4444) or Bob (left). Use the one you mean."
     )
     assert (await say(bot, fake, "\\SPLIT 4444 alice", sender=dan)).startswith("Split $40.00 in house:")
 
@@ -691,3 +693,34 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
         await say(bot, fake, "\\PAID Bob 1,200", sender=CAROL)
         == "house: Bob pays Carol $1195.83, Bob pays Alice $8.34."
     )
+
+
+async def test_a_name_typed_outside_gsm_7_is_not_said_back_over_sms(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A curly quote (a phone's smart punctuation), an emoji or another script said back in a
+    reply made the SMS UCS-2: two segments where SPEC says one."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "12.00")  # something to \\SPLIT
+    assert (
+        await say(bot, fake, "\\PAID Zo\u00eb\u2019s 5")
+        == "No one in house goes by that name. \\BALANCE shows the names."
+    )
+    assert (
+        await say(bot, fake, "\\SPLIT \u201cbob\u201d")
+        == "No one in house goes by that name. \\BALANCE shows the names."
+    )
+    assert (
+        await say(bot, fake, "\\USE \u201chouse\u201d")
+        == "You are not in a room of that name. \\ROOMS lists yours."
+    )
+    assert await say(bot, fake, "\\RECEIPTS \u043a\u043e\u043c\u043d\u0430\u0442\u0430") == (
+        "You are not in a room of that name. \\ROOMS lists yours."
+    )
+    assert (await say(bot, fake, "\\HELP \U0001f600\U0001f600")).startswith(
+        "No help on that. Try \\HELP with one of:"
+    )
+    assert (await say(bot, fake, "\\TIMEZONE \U0001f600")).startswith("That is not a time zone:")
+    # plain names are still said back
+    assert await say(bot, fake, "\\PAID Dave 5") == "No one in house goes by Dave. \\BALANCE shows the names."

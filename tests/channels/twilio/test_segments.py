@@ -136,8 +136,9 @@ def _help_rows() -> list[tuple[str, Callable[[], str]]]:
     ctx = _ctx()
     rows: list[tuple[str, Callable[[], str]]] = [("help", lambda: help.help_text(ctx))]
     for family in (*help.FAMILIES, help.MORE):
-        rows.append((f"help {family.name}", lambda f=family.name: help.family_text(ctx, f)))  # type: ignore[misc]
-    rows.append(("help unknown", lambda: help.family_text(ctx, "Z" * 40)))
+        rows.append((f"help {family.name}", lambda f=family.name: help.family_text(ctx, f, fits_one_segment)))  # type: ignore[misc]
+    rows.append(("help unknown", lambda: help.family_text(ctx, "Z" * 40, fits_one_segment)))
+    rows.append(("help unknown emoji", lambda: help.family_text(ctx, "\U0001f600" * 24, fits_one_segment)))
     for entry in ctx.help_entries:
         rows.append((f"usage {entry}", lambda e=entry: f"Usage: {e}"))  # type: ignore[misc]
     return rows
@@ -253,7 +254,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("paid usage", lambda: f"Usage: {ledger.PAID_USAGE}, e.g. \\PAID Alice 7.72"),
     ("paid wrong currency", lambda: f"{ROOM} counts in USD: send the amount in USD."),
     ("paid nobody", lambda: f"No one in {ROOM} goes by {NAME}. \\BALANCE shows the names."),
-    ("paid many", lambda: f"More than one member goes by {NAME}: use their last 4 digits."),
+    ("paid many", lambda: ledger.MANY_BY_THAT_NAME),
     ("paid self", lambda: "You cannot pay yourself."),
     (
         "currency now",
@@ -318,7 +319,9 @@ def test_reply_fits_one_gsm7_segment(name: str, make: Callable[[], str]) -> None
 
 def test_every_registered_command_is_in_the_help() -> None:
     ctx = _ctx()
-    shown = " ".join(help.family_text(ctx, family.name) for family in (*help.FAMILIES, help.MORE))
+    shown = " ".join(
+        help.family_text(ctx, family.name, fits_one_segment) for family in (*help.FAMILIES, help.MORE)
+    )
     for entry in ctx.help_entries:
         assert entry in shown
     assert len(handlers.ROUTERS) > 3
