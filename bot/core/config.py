@@ -326,12 +326,24 @@ def _validate(config: Config) -> None:
         value = getattr(getattr(config, section), key)
         if value or section != "s3":
             _check_url(f"{section}.{key}", value)
+    public = urlsplit(config.server.public_url)
+    if public.path.rstrip("/") or public.query or public.fragment:
+        # every route (webhooks, links, X's redirect_uri) is at the root of this URL: a path made
+        # each of them a 404 while start-up said nothing
+        raise ConfigError(
+            "server.public_url: the scheme, host and port only, no path or query"
+            f" (https://sms.example.com), got {config.server.public_url!r}"
+        )
     if not (0 < config.server.port < 65536):
         raise ConfigError(f"server.port: expected 1-65535, got {config.server.port}")
     url = config.database.url
     if not (url.startswith("sqlite:///") or is_postgres(url)):
         raise ConfigError(
             f"database.url: expected sqlite:///... or postgresql://user:pass@host:5432/db, got {mask_url(url)!r}"
+        )
+    if url.startswith("sqlite:///") and url[len("sqlite:///") :].split("?")[0] in ("", ":memory:"):
+        raise ConfigError(
+            f"database.url: a SQLite database is a file, e.g. sqlite:////var/lib/textwire/textwire.db, got {url!r}"
         )
     if config.media.backend == "s3" and not config.s3.bucket:
         raise ConfigError("s3.bucket: required when media.backend is 's3'")

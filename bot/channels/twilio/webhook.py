@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from bot.channels.twilio.phones import valid_sender
-from bot.core.channel import SMS, address_of
+from bot.core.channel import SMS, WHATSAPP, address_of, channel_of
 from bot.core.config import TEMPLATE_KINDS
 from bot.core.logs import get_logger, mask_phone
 from bot.core.message import Inbound, Media
@@ -97,7 +97,8 @@ async def _message_from(
     if not _SID.fullmatch(sid):
         raise web.HTTPBadRequest(text="MessageSid missing or malformed")
     from_phone = form.get("From", "")
-    if not valid_sender(from_phone):
+    # Twilio carries SMS and WhatsApp: `telegram:42` here would speak as a Telegram chat
+    if not valid_sender(from_phone) or channel_of(from_phone) not in (SMS, WHATSAPP):
         raise web.HTTPBadRequest(text="From missing or malformed")
     configured_sid = gate.deps.config.twilio.account_sid
     # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500)

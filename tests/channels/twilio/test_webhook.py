@@ -98,6 +98,7 @@ async def test_malformed_forms_are_400_after_the_signature(bot: Bot) -> None:
         {k: v for k, v in bot.form("hi").items() if k != "MessageSid"},
         bot.form("hi", sid="SM123"),
         bot.form("hi", From=""),
+        bot.form("hi", From="telegram:123"),  # not a channel Twilio carries: it spoke as a Telegram chat
         bot.form("hi", NumMedia="x"),
         bot.form("hi", NumMedia="2", MediaUrl0="https://api.twilio.com/x"),
         bot.form("hi", NumMedia="11"),
