@@ -149,13 +149,20 @@ async def consume_session(
     return int(row.user_id), str(row.verifier_ciphertext)
 
 
-async def close_session(conn: AsyncConnection, cookie: str, now: float) -> None:
-    """A denied or failed callback still spends the session."""
-    await conn.execute(
+async def close_session(conn: AsyncConnection, cookie: str, state: str, now: float) -> bool:
+    """A denied callback spends the session, when it carries the session's `state` (X sends it
+    back with an error too, RFC 6749 4.1.2.1): an error link from anywhere else (the cookie is
+    SameSite=Lax, so any site's link brings it) must not end a sign-in under way. Whether it did."""
+    result = await conn.execute(
         sa.update(oauth_sessions)
-        .where(oauth_sessions.c.session_hash == digest(cookie), oauth_sessions.c.used_at.is_(None))
+        .where(
+            oauth_sessions.c.session_hash == digest(cookie),
+            oauth_sessions.c.state_hash == digest(state),
+            oauth_sessions.c.used_at.is_(None),
+        )
         .values(used_at=now)
     )
+    return bool(result.rowcount == 1)
 
 
 # -- tokens ---------------------------------------------------------------------------------------

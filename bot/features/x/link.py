@@ -219,11 +219,13 @@ async def callback(request: web.Request) -> web.Response:
     cookie = request.cookies.get(COOKIE, "")
     query = request.query
     if "error" in query:
-        if cookie:
+        closed = False
+        if cookie and query.get("state"):
             async with deps.db.tx() as conn:
-                await xaccounts.close_session(conn, cookie, now)
-        log.info("x.link.denied", error=query.get("error", "")[:40])
-        return _clear(page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400))
+                closed = await xaccounts.close_session(conn, cookie, query["state"], now)
+        log.info("x.link.denied", error=query.get("error", "")[:40], session_closed=closed)
+        answer = page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400)
+        return _clear(answer) if closed else answer  # another's error link leaves the sign-in be
     code, state = query.get("code", ""), query.get("state", "")
     if not cookie or not code or not state:
         return _clear(

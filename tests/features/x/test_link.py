@@ -365,6 +365,23 @@ async def test_access_denied_is_a_clean_refusal(xbot: XBot) -> None:
     assert xbot.x.token_calls == 0
 
 
+async def test_an_error_link_from_elsewhere_does_not_end_a_sign_in(xbot: XBot) -> None:
+    """Any site can link to `/x/callback?error=x` (the cookie is SameSite=Lax): it ended the
+    sign-in under way, and the real callback then said "Sign-in not recognised". Only X's own
+    error, which carries the session's state, ends it."""
+    url = await first_link(xbot)
+    async with browser() as session:
+        _authorize, callback = await to_callback(session, url)
+        base = callback.split("?")[0]
+        for forged in ("?error=access_denied", "?error=access_denied&state=WRONG"):
+            async with session.get(base + forged) as resp:
+                assert resp.status == 400
+                assert "X was not connected" in await resp.text()
+        async with session.get(callback) as resp:
+            assert resp.status == 200
+    assert len(await xbot.rows("SELECT * FROM x_tokens")) == 1
+
+
 @pytest.mark.parametrize(("answer", "status"), [(503, 502), (429, 503)])
 async def test_a_failed_exchange_stores_nothing(xbot: XBot, answer: int, status: int) -> None:
     """X down (5xx) or busy (429) at the token endpoint: our upstream failed, a 502 or 503."""
