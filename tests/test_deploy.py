@@ -91,6 +91,7 @@ def test_the_alerts_cover_what_an_operator_must_hear_of() -> None:
         'code="14107"',
         "textwire_ready",
         "refresh_failed",
+        "textwire_x_refresh_stopped",
         "textwire_loops_total",
         'outcome="failed"',
         "textwire_db_errors_total",

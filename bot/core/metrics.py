@@ -119,6 +119,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.x_refresh_stopped = Gauge(
+            "textwire_x_refresh_stopped",
+            "1 while the X token refresh job is stopped after X refused many refresh tokens at once"
+            " (a configuration fault: x.client_id / x.client_secret; a restart re-arms it), else 0",
+            registry=self.registry,
+        )
         self.ocr_by = {o: self.ocr.labels(outcome=o) for o in OCR_OUTCOMES}
         self.x_errors_by = {k: self.x_errors.labels(kind=k) for k in X_ERROR_KINDS}
         self.webhook_seconds = Histogram(

@@ -97,6 +97,9 @@ async def run_tick(
         if is_burst(len(result.dead) + len(dead), len(rows)):
             service.refresh_stopped = True
             result.stopped = True
+            # seen from outside too (deploy/alerts.yml): X refused these, though nobody is unlinked
+            deps.metrics.x_errors_by["refresh_dead"].inc(len(dead))
+            deps.metrics.x_refresh_stopped.set(1)
             log.error(
                 "token.refresh_burst",
                 dead=len(result.dead) + len(dead),

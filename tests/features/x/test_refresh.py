@@ -131,6 +131,10 @@ async def test_a_burst_of_dead_tokens_stops_the_job_and_unlinks_nobody(xbot: XBo
     assert xbot.x.refresh_calls == 8
     assert next(e for e in logs if e["event"] == "token.refresh_burst")["log_level"] == "error"
     assert any(e["event"] == "token.refresh_job_stopped" for e in logs)
+    # and in /metrics, for the alert rules (deploy/alerts.yml): the log alone was all there was
+    metrics = xbot.runtime.deps.metrics
+    assert metrics.x_refresh_stopped._value.get() == 1
+    assert metrics.x_errors_by["refresh_dead"]._value.get() == 8
     assert len(await xbot.rows("SELECT * FROM x_tokens")) == len(ids)
     assert await xbot.scalar("SELECT count(*) FROM users WHERE x_needs_relink") == 0
     await xbot.settled()
