@@ -56,6 +56,9 @@ def _largest(photos: list[Any]) -> dict[str, Any] | None:
     )
 
 
+OCTET_STREAM = "application/octet-stream"
+
+
 def _media(message: dict[str, Any]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     photos = message.get("photo")
@@ -65,13 +68,15 @@ def _media(message: dict[str, Any]) -> list[tuple[str, str]]:
             found.append((MEDIA_PREFIX + best["file_id"], "image/jpeg"))
     for kind in NOT_RECEIPTS:
         if isinstance(message.get(kind), dict):
-            return [*found, (KIND_PREFIX + kind, "application/octet-stream")]  # a GIF's document too
+            return [*found, (KIND_PREFIX + kind, OCTET_STREAM)]  # a GIF's document too
     document = message.get("document")
     if isinstance(document, dict) and isinstance(document.get("file_id"), str):
         mime = document.get("mime_type")
-        if not isinstance(mime, str) or not mime or mime.startswith(DOCUMENT_TYPES):
-            # Telegram's mime_type is optional: without one the file's first bytes say what it is
-            found.append((MEDIA_PREFIX + document["file_id"], mime or "application/octet-stream"))
+        if not isinstance(mime, str) or mime in ("", OCTET_STREAM) or mime.startswith(DOCUMENT_TYPES):
+            # Telegram's mime_type is optional: without one, or with the generic one a client sets
+            # for a file it did not type (a .img, a receipt without its extension), the file's
+            # first bytes say what it is
+            found.append((MEDIA_PREFIX + document["file_id"], mime or OCTET_STREAM))
         else:
             found.append((KIND_PREFIX + "document", mime))
     return found

@@ -54,7 +54,15 @@ def test_the_largest_photo_is_taken_with_the_caption_as_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mime", "kept"), [("application/pdf", True), ("image/png", True), ("application/zip", False)]
+    ("mime", "kept"),
+    [
+        ("application/pdf", True),
+        ("image/png", True),
+        ("application/zip", False),
+        # what a client sets for a file it did not type (a JPEG named r.img): read by its bytes, as
+        # an MMS is; it was refused as "not a photo" unread
+        ("application/octet-stream", True),
+    ],
 )
 def test_documents_that_are_images_or_pdfs_are_media(mime: str, kept: bool) -> None:
     """Another document is an item refused by name (never fetched), so its caption stays one."""
