@@ -45,7 +45,7 @@ router = Router(name=__name__)
 
 NAME_RULES = (
     f"A name is 1-{NAME_MAX} letters and digits, with single spaces; not digits alone (they pick out "
-    "a number) and not me. Usage: \\NAME <name>"
+    "a number) and not me or a former member. Usage: \\NAME <name>"
 )
 PAID_USAGE = "\\PAID <name> <amount>"
 

@@ -117,6 +117,10 @@ Resolver: TypeAlias = Callable[[Inbound, Context], "ResolverResult | Awaitable[R
 Middleware: TypeAlias = Callable[[Handler, Inbound, Context], Awaitable[HandlerResult]]
 
 COMMAND_PREFIXES = ("\\", "/")
+# before a command, what a person does not see: a zero-width space or joiner, a byte order mark,
+# a direction mark (some keyboards and pasted text put one first): "\u200b\\HELP" went to X as a post
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"
+_WIDE_PREFIXES = {"\uff3c": "\\", "\uff0f": "/"}  # FULLWIDTH REVERSE SOLIDUS, FULLWIDTH SOLIDUS
 
 
 def parse_command(text: str) -> CommandObject | None:
@@ -126,7 +130,9 @@ def parse_command(text: str) -> CommandObject | None:
     the password on X). A backslash always starts a command: one whose first word is not a name
     (`\\`, `\\?`, `\\5`) has the empty name, an unknown command, never a post. A slash starts one
     only before a name (`/join`, `/ join`): "/5 of us" stays a post."""
-    text = text.strip()
+    text = text.strip().lstrip(_INVISIBLE).strip()
+    if text[:1] in _WIDE_PREFIXES:  # a Japanese or Chinese keyboard's full-width \ or /
+        text = _WIDE_PREFIXES[text[0]] + text[1:]
     if not text or text[0] not in COMMAND_PREFIXES:
         return None
     words = text[1:].split()

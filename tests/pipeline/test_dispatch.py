@@ -43,6 +43,11 @@ def ctx() -> Context:
         ("\\ 1", "", ("1",)),
         ("\\123", "", ("123",)),
         ("\\?", "", ("?",)),
+        # what a person does not see or types on another keyboard: these went to X as posts
+        ("\u200b\\HELP", "HELP", ()),  # a zero-width space first
+        ("\ufeff \\JOIN house pw", "JOIN", ("house", "pw")),  # a byte order mark
+        ("\uff3cHELP rooms", "HELP", ("rooms",)),  # FULLWIDTH REVERSE SOLIDUS (Japanese keyboards)
+        ("\uff0fjoin house pw", "JOIN", ("house", "pw")),  # FULLWIDTH SOLIDUS
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
@@ -51,7 +56,9 @@ def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
     assert (cmd.name, cmd.args) == (name, args)
 
 
-@pytest.mark.parametrize("text", ["hello", "/ ", "/", "/5 of us", "a/b", "a \\JOIN x y", ""])
+@pytest.mark.parametrize(
+    "text", ["hello", "/ ", "/", "/5 of us", "a/b", "a \\JOIN x y", "", "\u200b", "\uff0f5 of us"]
+)
 def test_not_commands(text: str) -> None:
     assert parse_command(text) is None
 

@@ -22,7 +22,8 @@ _NAME = re.compile(r"^[A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ]+
 Party = int | None  # a user id; None: a former member whose account is gone
 
 
-RESERVED_NAMES = frozenset({"me"})  # \\SPLIT's word for the sender
+# \\SPLIT's word for the sender; what the gallery and statements call a member who left by \\STOP
+RESERVED_NAMES = frozenset({"me", FORMER})
 
 
 def valid_name(name: str) -> bool:

@@ -56,7 +56,20 @@ def test_a_name_is_letters_digits_and_single_spaces() -> None:
     assert valid_name("Anna Maria 2")
     assert valid_name("Room 101")
     # digits alone are how \\PAID and \\SPLIT pick out a number; "me" is the sender in \\SPLIT
-    for bad in ("", " Anna", "Anna  Maria", "x" * 21, "Anna!", "Ан", "0202", "12 34", "me", "ME"):
+    # "a former member" is the gallery's label for someone who left by \\STOP
+    for bad in (
+        "",
+        " Anna",
+        "Anna  Maria",
+        "x" * 21,
+        "Anna!",
+        "Ан",
+        "0202",
+        "12 34",
+        "me",
+        "ME",
+        "A former member",
+    ):
         assert not valid_name(bad), bad
 
 
