@@ -43,6 +43,7 @@ from bot.features.receipts.media import (
     delete_twilio_copies,
     find_twin,
     pipeline_of,
+    release_refused,
     store_of,
 )
 from bot.pipeline.dispatch import CommandObject, Context, HandlerResult, Inbound, Router, has_media
@@ -215,6 +216,7 @@ async def _save(
     limits = deps.services.media_limits_of(msg.sender.channel)
     saved = len(done)
     failures: list[tuple[int, str]] = []
+    not_kept: list[tuple[int, str]] = []  # (item number, its reference): deleted at the channel too
     shorts: dict[str, str] = {}  # the channel's reasons in a few words
     for item in msg.media:
         number = item.index + 1
@@ -222,12 +224,14 @@ async def _save(
             continue
         if item.index >= max_items:
             failures.append((number, f"at most {max_items} are kept per message"))
+            not_kept.append((number, item.url))
             continue
         try:
             prepared = await pipeline.prepare(item.url, limits)
         except Refused as refused:
             ctx.log.info("media.refused", item=number, reason=refused.reason, detail=refused.detail)
             failures.append((number, refused.reason))
+            not_kept.append((number, item.url))
             if refused.short:
                 shorts[refused.reason] = refused.short
             continue
@@ -309,6 +313,7 @@ async def _save(
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.external_id)
+    await release_refused(deps, not_kept)
     heads: list[str] = []
     if saved:
         async with deps.db.read() as conn:

@@ -200,6 +200,10 @@ async def test_bad_items_are_refused_by_name_and_the_rest_saved(
     assert fake_twilio.media.authorizations_seen("cdn") == [None] * 6  # items 3-8 went to the CDN
     refused = [e["item"] for e in logs if e["event"] == "media.refused"]
     assert refused == [1, 2, 3, 4, 5, 6]
+    # what was not kept is deleted at Twilio as what was kept is: none of it stays there; the
+    # foreign URL is not Twilio's to ask
+    assert sorted(fake_twilio.media.deleted) == sorted(url.rsplit("/", 1)[1] for url in urls[1:])
+    assert [e["item"] for e in logs if e["event"] == "media.refused_deleted"] == [2, 3, 4, 5, 6]
     # the worker is still healthy: the next message is handled
     assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: house (active)."
 
