@@ -130,6 +130,8 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         if unclear is not None:
             return unclear
         value = parse_amount(text, room_cur)
+        # an amount in another currency is for the receipt read in it (of a message of several)
+        typed_in = value.currency.code if value is not None and value.currency != room_cur else None
         if rate is not None:
             if value is None or rate <= 0:
                 return RATE_USAGE
@@ -149,7 +151,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             return amount_usage(room_cur)
         else:
             minor, code = value.minor, value.currency.code
-        target = await ledger.amount_target(conn, user_id, room.id, msg.external_id)
+        target = await ledger.amount_target(conn, user_id, room.id, msg.external_id, typed_in)
         if target is None:
             return f"You have no receipts in {room.name} yet. Send a photo of one first."
         await ledger.set_amount(

@@ -368,10 +368,16 @@ async def of_message(conn: AsyncConnection, message_sid: str) -> list[ReceiptAmo
 
 
 async def amount_target(
-    conn: AsyncConnection, user_id: int, room_id: str, message_sid: str | None = None
+    conn: AsyncConnection,
+    user_id: int,
+    room_id: str,
+    message_sid: str | None = None,
+    currency: str | None = None,
 ) -> ReceiptAmount | None:
     """The receipt `\\AMOUNT` sets: the one this very message set before (it is being handled
     again after a crash), else, of the sender's last message with receipts in this room, the
+    first one in `currency` (an amount typed in another currency than the room's, `\\AMOUNT 40
+    EUR @1.08`, is for the receipt in euros, not for the next one without an amount), else the
     first one the reply asked an amount for (none yet, neither "not a receipt" nor a repeat),
     else the first one still without an amount (counted anyway, as its reply offered), else its
     last one."""
@@ -396,6 +402,9 @@ async def amount_target(
     if last is None:
         return None
     found = [r for r in await of_message(conn, str(last.message_sid)) if r.room_id == room_id]
+    in_currency = [r for r in found if currency is not None and r.currency == currency]
+    if in_currency:
+        return in_currency[0]
     waiting = [r for r in found if r.amount_minor is None]
     asked = [r for r in waiting if r.ocr_status != NOT_RECEIPT and r.duplicate_of is None]
     return asked[0] if asked else waiting[0] if waiting else found[-1]

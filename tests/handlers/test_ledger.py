@@ -724,3 +724,26 @@ async def test_a_name_typed_outside_gsm_7_is_not_said_back_over_sms(
     assert (await say(bot, fake, "\\TIMEZONE \U0001f600")).startswith("That is not a time zone:")
     # plain names are still said back
     assert await say(bot, fake, "\\PAID Dave 5") == "No one in house goes by Dave. \\BALANCE shows the names."
+
+
+async def test_an_amount_in_another_currency_goes_to_the_receipt_in_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Of a message of two photos, one read as €26.96 (not counted in a USD room) and one a repeat
+    without an amount, `\\AMOUNT 26.96 EUR @1.10` set the repeat (the first without an amount),
+    which was then counted, and the euro receipt stayed out."""
+    fake = fake_twilio
+    await house(bot, fake)
+    urls = [fake.media.add(images.jpeg_with_gps()) for _ in range(2)]
+    await answers(bot, fake, "", **mms(urls))
+    first, second = [r.id for r in await bot.rows("SELECT id FROM receipts ORDER BY media_index")]
+    # as the photos were read: the first in euros, the second a repeat of it
+    await bot.rows(
+        "UPDATE receipts SET amount_minor = 2696, currency = 'EUR' WHERE id = :r RETURNING id", r=first
+    )
+    await bot.rows("UPDATE receipts SET duplicate_of = :d WHERE id = :r RETURNING id", d=first, r=second)
+    assert (await say(bot, fake, "\\AMOUNT 26.96 EUR @1.10")).startswith(
+        "Set $29.66 (€26.96 at 1.10) on your receipt in house"
+    )
+    rows = await bot.rows("SELECT amount_minor, currency FROM receipts ORDER BY media_index")
+    assert [(r.amount_minor, r.currency) for r in rows] == [(2966, "USD"), (None, None)]
