@@ -17,6 +17,7 @@ from bot.features.ledger.book import RoomLedger, position_phrase
 from bot.features.ledger.money import Amount, Currency, currency, shown
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
+from bot.features.ocr.total import exponent_of
 from storage.ledger import ReceiptAmount
 
 DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
@@ -42,8 +43,11 @@ async def read_amount(
     reading = await reader.read(data, kind, exponent)
     code = reading.currency or room.code
     found = currency(code)
-    if reading.minor is None or found is None or found.exponent != exponent:
-        # nothing sure, or a currency whose decimals differ from the room's: ask
+    # the reading's figure is in its currency's decimals (bot/features/ocr/total.py reads a yen
+    # receipt in a dollar room in yen): kept in that currency, uncounted when it is not the room's
+    read_in = exponent if reading.currency is None else exponent_of(reading.currency)
+    if reading.minor is None or found is None or found.exponent != read_in:
+        # nothing sure, or decimals this code does not know the currency to have: ask
         return Found(None, None, None, reading.status if reading.minor is None else "ask", reading.identity)
     return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status, reading.identity)
 

@@ -50,7 +50,8 @@ def trust(confidence: float) -> float:
 
 RIVAL = 0.5  # another value with this share of the best's score means: ask
 
-_SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY"}
+# the yen sign as printed and as OCR often reads it: FULLWIDTH YEN SIGN (U+FFE5)
+_SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "\uffe5": "JPY"}
 _CODES = frozenset(
     {"USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "MXN", "SEK", "NOK", "DKK", "PLN", "CZK"}
 )
@@ -162,7 +163,7 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     else:
         number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d)"
     return re.compile(
-        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[$€£¥])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[$€£¥\uffe5])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
 
 
@@ -395,14 +396,43 @@ def identity_of(rows: Sequence[Row]) -> str | None:
     return f"{merchant}|{date}|{f'{int(clock[1]):02d}:{clock[2]}' if clock else ''}"
 
 
+_NO_DECIMALS = frozenset({"JPY"})  # of `_CODES`, the currencies without decimals; the rest have 2
+
+
+def exponent_of(code: str) -> int:
+    """The decimals of a currency a Reading names (one of `_CODES`)."""
+    return 0 if code in _NO_DECIMALS else 2
+
+
+def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
+    """`find_total` with the room's decimals (`exponent`); a receipt in a currency with other
+    decimals (yen in a dollar room, or dollars in a yen one) is read in its own: its figures are
+    none at the room's (`¥1,696` is no amount with two decimals) or of another size. The total
+    then comes with its currency, in that currency's minor units, and is kept uncounted; asked
+    about when that reading is not sure. A Reading's `minor` is always in the decimals of its
+    `currency` (the room's when None)."""
+    reading = find_total(rows, exponent)
+    if reading.currency is not None and exponent_of(reading.currency) != exponent:
+        own = find_total(rows, exponent_of(reading.currency))
+        if own.currency == reading.currency:
+            return own
+        return Reading(None, "ask", reading.currency, reason="decimals of another currency")
+    if reading.minor is None:
+        for other in sorted({0, 2} - {exponent}):
+            own = find_total(rows, other)
+            if own.minor is not None and own.currency is not None and exponent_of(own.currency) == other:
+                return own
+    return reading
+
+
 def total_of_boxes(boxes: Sequence[Box], exponent: int = 2) -> Reading:
     rows = rows_of(boxes)
-    return dataclasses.replace(find_total(rows, exponent), identity=identity_of(rows))
+    return dataclasses.replace(total_in_own_decimals(rows, exponent), identity=identity_of(rows))
 
 
 def total_of_text(text: str, exponent: int = 2) -> Reading:
     rows = rows_of_text(text.splitlines())
-    return dataclasses.replace(find_total(rows, exponent), identity=identity_of(rows))
+    return dataclasses.replace(total_in_own_decimals(rows, exponent), identity=identity_of(rows))
 
 
 __all__ = [
@@ -412,11 +442,13 @@ __all__ = [
     "Reading",
     "Row",
     "amounts_of",
+    "exponent_of",
     "find_total",
     "identity_of",
     "kind_of",
     "rows_of",
     "rows_of_text",
+    "total_in_own_decimals",
     "total_of_boxes",
     "total_of_text",
     "trust",

@@ -225,3 +225,22 @@ def _jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+async def test_a_yen_receipt_in_a_dollar_room_is_kept_in_yen_not_counted(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """Its figures are no amounts with two decimals (`¥1,496`): "no total found. Reply \\AMOUNT
+    12.34", and `\\AMOUNT 1496`, as the hint asked, counted $1,496.00. It is read in yen, kept,
+    and not counted (README: a receipt clearly in another currency)."""
+    receipt = ri.japan(random.Random(5))
+    assert receipt.total is not None
+    reading = await OcrReader(1).read(ri.render(receipt, angle=1.0), "jpeg", 2)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", receipt.total, "JPY"), reading
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    url = fake_twilio.media.add(ri.render(receipt, angle=1.0))
+    assert await say(bot, fake_twilio, "", **mms([url])) == (
+        f"Saved to house; not counted: ¥{receipt.total} in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+    )
+    assert await bot.scalar("SELECT currency FROM receipts") == "JPY"

@@ -293,3 +293,17 @@ def test_which_receipt_it_is() -> None:
     assert identity_of(rows_of_text(["SHOP", "TOTAL 3.49"])) is None  # no date: no telling
     assert identity_of(rows_of_text(["11/24/2026", "$3.49", "TOTAL 3.49"])) is None  # no merchant
     assert total_of_text("FRESH MART\n11/24/26\nTOTAL 3.49").identity == "FRESHMART|11-24-26|"
+
+
+def test_a_receipt_in_a_currency_with_other_decimals_is_read_in_its_own() -> None:
+    """A yen receipt in a dollar room had no amount with two decimals ("no total found"), and a
+    dollar receipt marked USD in a yen room had none without; each is read in its own currency's
+    decimals, named, so the ledger keeps it uncounted. Without a marker nothing is guessed."""
+    yen = "RAMEN YOKOCHO\nRAMEN \uffe51,200\nGYOZA \u00a5496\nTOTAL \u00a51,696\nCASH \u00a52,000"
+    for exponent in (2, 0):
+        reading = total_of_text(yen, exponent)
+        assert (reading.status, reading.minor, reading.currency) == ("ok", 1696, "JPY"), reading
+    dollars = "CAFE\nLATTE 4.50 USD\nTOTAL 12.50 USD"
+    reading = total_of_text(dollars, 0)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 1250, "USD"), reading
+    assert total_of_text("CAFE\nLATTE 4.50\nTOTAL 12.50", 0).minor is None
