@@ -6,7 +6,8 @@ that page in the browser that loaded it (login CSRF: a page elsewhere must not m
 browser connect the attacker's link): a cross-site POST (Sec-Fetch-Site, Origin) is refused, and
 the form carries an HMAC, keyed by a random SameSite=Strict HttpOnly cookie the GET set, over the
 link's token; a refused POST leaves the link unused. Unknown, used and expired links all get one
-page and one status (404), to GET and POST alike. The POST starts the
+page and one status (404), to a GET and to a POST that passes those checks (one that does not is
+refused first, whatever the link: neither answer says whether a link exists). The POST starts the
 OAuth 2.0 authorization code flow with PKCE (S256): verifier (encrypted) and state (hashed) are
 stored server side, bound to the browser by an HttpOnly, SameSite=Lax cookie. The callback
 accepts only that browser's state, exchanges the code at once, reads /2/users/me, stores the
