@@ -50,6 +50,11 @@ CONFIRM_COOKIE = "tw_confirm"
 CONFIRM_FIELD = "confirm"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 NEW_LINK_HINT = "Text \\LINK to the textwire number for a new link."
+# also what a reload of the callback after connecting shows (the sign-in is spent, its cookie gone)
+NOT_RECOGNISED = (
+    "This sign-in is finished, did not start in this browser, or has expired. If X was connected,"
+    f" your phone has a text that says so. Otherwise: {NEW_LINK_HINT[0].lower()}{NEW_LINK_HINT[1:]}"
+)
 
 
 def page(title: str, message: str, *, status: int = 200) -> web.Response:
@@ -232,7 +237,7 @@ async def callback(request: web.Request) -> web.Response:
         return _clear(
             page(
                 "Sign-in not recognised",
-                f"This sign-in did not start in this browser or has expired. {NEW_LINK_HINT}",
+                NOT_RECOGNISED,
                 status=400,
             )
         )
@@ -243,7 +248,7 @@ async def callback(request: web.Request) -> web.Response:
         return _clear(
             page(
                 "Sign-in not recognised",
-                f"This sign-in did not start in this browser or has expired. {NEW_LINK_HINT}",
+                NOT_RECOGNISED,
                 status=400,
             )
         )

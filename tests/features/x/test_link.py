@@ -346,7 +346,10 @@ async def test_callback_state_must_be_this_sessions(xbot: XBot, variant: str) ->
         before = await xbot.rows("SELECT user_id FROM x_tokens")
         async with session.get(target) as resp:
             assert resp.status == 400
-            assert "Sign-in not recognised" in await resp.text()
+            text = await resp.text()
+            assert "Sign-in not recognised" in text
+            # a reload after connecting: it says where the answer is, not only "text \LINK"
+            assert "If X was connected, your phone has a text that says so." in text
         assert await xbot.rows("SELECT user_id FROM x_tokens") == before
     if variant != "replayed":
         assert await xbot.rows("SELECT * FROM x_tokens") == []
