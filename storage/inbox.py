@@ -290,23 +290,9 @@ async def settle_many(
     await QUEUE.settle(conn, _RESCHEDULE, owner, rescheduled)
 
 
-_HELD = Query(
-    sa.select(inbox.c.id)
-    .where(inbox.c.claimed_by == sa.bindparam("owner"), inbox.c.id.in_(sa.bindparam("ids", expanding=True)))
-    .with_for_update()  # PostgreSQL: a `\\STOP` taking them waits for this transaction
-)
 _REDACT = Query(
     sa.update(inbox).where(inbox.c.id == sa.bindparam("b_id")).values(body=sa.bindparam("b_body"))
 )
-
-
-async def held(conn: Writer, owner: str, ids: Sequence[int]) -> set[int]:
-    """Which of `ids` `owner` still holds a claim on, in the transaction that writes their
-    outcomes: a row taken from under its worker (`drop_waiting`: the sender stopped while it was
-    being handled) has an outcome that is no longer this worker's to write, nor its replies."""
-    if not ids:
-        return set()
-    return {int(row[0]) for row in (await conn.execute(_HELD, {"owner": owner, "ids": list(ids)})).all()}
 
 
 async def redact(conn: Writer, bodies: Sequence[tuple[int, str]]) -> None:

@@ -12,7 +12,7 @@ from bot.core.channel import WHATSAPP, channel_of
 from storage.db import insert_ignore, insert_ignoring
 from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimQueue
-from storage.schema import outbox
+from storage.schema import inbox, outbox
 
 # Twilio's delivery statuses, ranked so that a late callback never moves a row backwards.
 DELIVERY_RANK = {
@@ -102,6 +102,42 @@ async def enqueue_many(conn: Writer, replies: Sequence[NewReply]) -> None:
     if not replies:
         return
     await write_later(conn, insert_ignoring(conn, outbox), [r.row() for r in replies])
+
+
+_REPLY_COLUMNS = tuple(NewReply("", "", "", 0.0).row())
+_HELD_BY: dict[str, Query] = {}
+
+
+def _enqueue_held(conn: Writer) -> Query:
+    """`INSERT ... SELECT <the reply's values> WHERE <its message is still claimed by the writer>
+    ON CONFLICT DO NOTHING`, per dialect."""
+    found = _HELD_BY.get(conn.dialect.name)
+    if found is None:
+        values = sa.select(*(sa.bindparam(c, type_=outbox.c[c].type) for c in _REPLY_COLUMNS)).where(
+            sa.exists().where(
+                inbox.c.id == sa.bindparam("held_id"), inbox.c.claimed_by == sa.bindparam("held_by")
+            )
+        )
+        insert = insert_ignore(conn, outbox)
+        statement = type(insert)(outbox).from_select(list(_REPLY_COLUMNS), values).on_conflict_do_nothing()
+        found = _HELD_BY[conn.dialect.name] = Query(statement)
+    return found
+
+
+async def enqueue_held(conn: Writer, owner: str, replies: Sequence[NewReply]) -> None:
+    """`enqueue_many` for the replies of messages `owner` handled: each is queued only while its
+    message (`inbox_id`) is still claimed by `owner`, checked in the same statement (no trip of
+    its own). Run before the outcomes that end the claims. A message taken from under its worker
+    (`\\STOP` dropped it while it was being handled) has replies that are no longer this
+    worker's to send: they went out after the goodbye."""
+    if not replies:
+        return
+    rows = []
+    for reply in replies:
+        row = reply.row()
+        row["held_id"], row["held_by"] = reply.inbox_id, owner
+        rows.append(row)
+    await write_later(conn, _enqueue_held(conn), rows)
 
 
 SUPERSEDED = "superseded"

@@ -146,20 +146,13 @@ class Worker(ClaimLoop[Claim, Outcome]):
         await self._handle(item.msg, item.sender, item.logged)
 
     async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
-        """The outcomes, in one transaction. The replies (and the reply guard's rows) of a message
-        whose claim was taken while it was handled are not queued: a `\\STOP` sent meanwhile
-        dropped it, and its goodbye is the last word (SPEC: nothing is sent after it); its
-        password is still masked."""
-        answering = [o for o in outcomes if o.replies or o.logged]
-        held = await inbox.held(conn, self.owner, [self.claimed_id(o) or 0 for o in answering])
-        lost = [o for o in answering if self.claimed_id(o) not in held]
-        if lost:
-            gone = {id(o) for o in lost}
-            outcomes = [o for o in outcomes if id(o) not in gone]
-            await inbox.redact(
-                conn, [(o.finished.id, o.finished.body) for o in lost if o.finished and o.finished.body]
-            )
-            log.info("worker.replies_dropped", messages=len(lost), replies=sum(len(o.replies) for o in lost))
+        """The outcomes, in one transaction. The replies are queued first, each only while its
+        message is still this worker's: a `\\STOP` sent meanwhile dropped it, and its goodbye is
+        the last word (SPEC: nothing is sent after it). Its password is masked all the same."""
+        await inbox.redact(
+            conn, [(o.finished.id, o.finished.body) for o in outcomes if o.finished and o.finished.body]
+        )
+        await outbox.enqueue_held(conn, self.owner, [reply for o in outcomes for reply in o.replies])
         await inbox.settle_many(
             conn,
             self.owner,
@@ -167,7 +160,6 @@ class Worker(ClaimLoop[Claim, Outcome]):
             [o.rescheduled for o in outcomes if o.rescheduled is not None],
         )
         replies = [reply for o in outcomes for reply in o.replies]
-        await outbox.enqueue_many(conn, replies)
         for reply in replies:
             if reply.kind in replyguard.SUPERSEDES and not reply.held:
                 superseded = await outbox.supersede(conn, reply)
