@@ -236,7 +236,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         if isinstance(payee, str):
             return payee
         if payee is None:
-            return _no_one(room.name, who, fits)
+            return "You cannot pay yourself." if who.casefold() == "me" else _no_one(room.name, who, fits)
         if payee == user_id:
             return "You cannot pay yourself."
         recorded = await ledger.add_payment(
@@ -298,6 +298,15 @@ SPLIT_HOW = (
 )
 _PERCENT = re.compile(r"^(\d{1,3})(?:[.,](\d{1,2}))?%$")
 _WHOLE = re.compile(r"^\d{1,6}$")
+
+
+def split_figure(word: str) -> str:
+    """A figure in a `\\SPLIT` that is no share, no percentage with up to 2 decimals and no
+    amount above 0 (`33.333%`, `0.00`): it said "No one in house goes by 33.333%"."""
+    return f"{word[:NAME_MAX]} is no share, % or amount above 0. {SPLIT_HOW}"
+
+
+_FIGURE = re.compile(r"^[-+]?[$€£¥]?\d[\d.,]*%?$")  # `33.333%`, `0.00`: meant as a value, not a name
 SHARES, PERCENT, AMOUNTS = "shares", "percent", "amounts"
 
 
@@ -341,6 +350,8 @@ def _members_named(
                 told = told or party
         else:
             # as \\PAID says it: "no one goes by carol" was untrue with two carols in the room
+            if told is None and _FIGURE.match(words[i]):  # a figure that is no share, % or amount
+                return split_figure(words[i])
             return told or _no_one(room, words[i], fits)
         if party not in book.member_ids:
             return f"{book.name(party)} is not in {room} any more: split among its members."

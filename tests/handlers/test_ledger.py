@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
-from handlers.ledger import NAME_RULES
+from handlers.ledger import NAME_RULES, SPLIT_HOW
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
@@ -747,3 +747,18 @@ async def test_an_amount_in_another_currency_goes_to_the_receipt_in_it(
     )
     rows = await bot.rows("SELECT amount_minor, currency FROM receipts ORDER BY media_index")
     assert [(r.amount_minor, r.currency) for r in rows] == [(2966, "USD"), (None, None)]
+
+
+async def test_split_figures_and_paying_me_get_answers_that_say_what_is_wrong(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\SPLIT bob 33.333% carol 66.667%` said "No one in house goes by 33.333%", and `\\PAID me
+    5` "No one in house goes by me"."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "12.00")
+    for split in ("\\SPLIT bob 33.333% carol 66.667%", "\\SPLIT bob 0.00 carol 12.00"):
+        figure = split.split()[2]
+        assert await say(bot, fake, split) == f"{figure} is no share, % or amount above 0. {SPLIT_HOW}"
+    assert await say(bot, fake, "\\PAID me 5") == "You cannot pay yourself."
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0

@@ -255,6 +255,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("paid wrong currency", lambda: f"{ROOM} counts in USD: send the amount in USD."),
     ("paid nobody", lambda: f"No one in {ROOM} goes by {NAME}. \\BALANCE shows the names."),
     ("paid many", lambda: ledger.MANY_BY_THAT_NAME),
+    ("split figure", lambda: ledger.split_figure("9" * 40)),
     ("paid self", lambda: "You cannot pay yourself."),
     (
         "currency now",
