@@ -330,6 +330,9 @@ async def last_received(conn: Writer, addresses: Sequence[str]) -> dict[str, flo
     return {str(address): float(at) for address, at in rows}
 
 
+DROPPED = "dropped: the sender stopped"  # the error of a message `drop_waiting` ended
+
+
 async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: float) -> int:
     """`\\STOP`: the messages from `key` that came before it and are not done (pending, parked for
     X, or being handled beside it: `\\STOP` jumps the queue) are done, unanswered: the person they
@@ -347,7 +350,7 @@ async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: flo
         .values(
             status="done",
             done_at=now,
-            error="dropped: the sender stopped",
+            error=DROPPED,
             next_attempt_at=now,
             claimed_by=None,
             claimed_until=None,

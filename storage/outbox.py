@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import WHATSAPP, channel_of
 from storage.db import insert_ignore, insert_ignoring
+from storage.inbox import DROPPED
 from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimQueue
 from storage.schema import inbox, outbox
@@ -109,14 +110,20 @@ _HELD_BY: dict[str, Query] = {}
 
 
 def _enqueue_held(conn: Writer) -> Query:
-    """`INSERT ... SELECT <the reply's values> WHERE <its message is still claimed by the writer>
-    ON CONFLICT DO NOTHING`, per dialect."""
+    """`INSERT ... SELECT <the reply's values> WHERE <its message is the writer's> ON CONFLICT DO
+    NOTHING`, per dialect. The message is the writer's while it holds the claim, and once its
+    outcome has ended the claim (earlier in the transaction; on PostgreSQL that UPDATE holds the
+    row, so a `\\STOP` dropping it waits and then finds it done), unless `\\STOP` dropped it
+    first (`DROPPED`). Not while another worker holds it (a takeover); a message that worker
+    finished has the same replies queued (the same dedupe keys: nothing twice)."""
     found = _HELD_BY.get(conn.dialect.name)
     if found is None:
+        theirs = sa.or_(
+            inbox.c.claimed_by == sa.bindparam("held_by"),
+            sa.and_(inbox.c.claimed_by.is_(None), sa.func.coalesce(inbox.c.error, "") != DROPPED),
+        )
         values = sa.select(*(sa.bindparam(c, type_=outbox.c[c].type) for c in _REPLY_COLUMNS)).where(
-            sa.exists().where(
-                inbox.c.id == sa.bindparam("held_id"), inbox.c.claimed_by == sa.bindparam("held_by")
-            )
+            sa.exists().where(inbox.c.id == sa.bindparam("held_id"), theirs)
         )
         insert = insert_ignore(conn, outbox)
         statement = type(insert)(outbox).from_select(list(_REPLY_COLUMNS), values).on_conflict_do_nothing()
@@ -126,10 +133,10 @@ def _enqueue_held(conn: Writer) -> Query:
 
 async def enqueue_held(conn: Writer, owner: str, replies: Sequence[NewReply]) -> None:
     """`enqueue_many` for the replies of messages `owner` handled: each is queued only while its
-    message (`inbox_id`) is still claimed by `owner`, checked in the same statement (no trip of
-    its own). Run before the outcomes that end the claims. A message taken from under its worker
-    (`\\STOP` dropped it while it was being handled) has replies that are no longer this
-    worker's to send: they went out after the goodbye."""
+    message (`inbox_id`) is still `owner`'s (`_enqueue_held`), checked in the same statement (no
+    trip of its own), after the outcomes that end the claims, in their transaction. A message
+    taken from under its worker (`\\STOP` dropped it while it was being handled) has replies that
+    are no longer this worker's to send: they went out after the goodbye."""
     if not replies:
         return
     rows = []

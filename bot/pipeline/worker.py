@@ -146,19 +146,20 @@ class Worker(ClaimLoop[Claim, Outcome]):
         await self._handle(item.msg, item.sender, item.logged)
 
     async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
-        """The outcomes, in one transaction. The replies are queued first, each only while its
-        message is still this worker's: a `\\STOP` sent meanwhile dropped it, and its goodbye is
-        the last word (SPEC: nothing is sent after it). Its password is masked all the same."""
+        """The outcomes, in one transaction. A reply is queued only while its message is still
+        this worker's (`outbox.enqueue_held`): a `\\STOP` sent meanwhile dropped it, and its
+        goodbye is the last word (SPEC: nothing is sent after it). Its password is masked all the
+        same."""
         await inbox.redact(
             conn, [(o.finished.id, o.finished.body) for o in outcomes if o.finished and o.finished.body]
         )
-        await outbox.enqueue_held(conn, self.owner, [reply for o in outcomes for reply in o.replies])
         await inbox.settle_many(
             conn,
             self.owner,
             [o.finished for o in outcomes if o.finished is not None],
             [o.rescheduled for o in outcomes if o.rescheduled is not None],
         )
+        await outbox.enqueue_held(conn, self.owner, [reply for o in outcomes for reply in o.replies])
         replies = [reply for o in outcomes for reply in o.replies]
         for reply in replies:
             if reply.kind in replyguard.SUPERSEDES and not reply.held:
