@@ -4,8 +4,9 @@ Per item: already stored (a retried or redelivered message) -> skipped; fetched 
 judged and cleaned (bot/features/receipts/media.py); stored under `rooms/<room>/receipts/<receipt>.<ext>`; recorded.
 An item that cannot be kept is named in the reply and the others are still saved. When Twilio or
 the store is down the message is retried later (`Retry`): what was stored stays stored and is
-never stored twice. After the objects are stored, the copies at Twilio are deleted (a failure is
-logged and retried by the scheduler).
+never stored twice; it waits aside (parked), so the sender's later messages are answered
+meanwhile. After the objects are stored, the copies at Twilio are deleted (a failure is logged
+and retried by the scheduler).
 
 Each receipt's amount (issue 12): the caption's amount, else its total read by OCR, else none
 (bot/features/ledger/intake.py); it is split among the room's members at that moment (their order is
@@ -237,14 +238,14 @@ async def _save(
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
-            raise Retry(f"channel media: {exc}", failure_reply=GAVE_UP) from None
+            raise Retry(f"channel media: {exc}", failure_reply=GAVE_UP, parked=True) from None
         receipt_id = receipts.receipt_id(msg.external_id, item.index)
         key = object_key(room.id, receipt_id, prepared.ext)
         try:
             await store.put(key, prepared.data, prepared.content_type)
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
-            raise Retry(f"media store: {exc}", failure_reply=GAVE_UP) from None
+            raise Retry(f"media store: {exc}", failure_reply=GAVE_UP, parked=True) from None
         async with deps.db.read() as conn:
             earlier = await receipts.earlier_in_room(conn, room.id, receipt_id)
         twin = find_twin(prepared, earlier)

@@ -351,7 +351,10 @@ def textwire_command() -> str:
 
 def public_url_warning(config: Config) -> str | None:
     """A public URL on this machine that is not where the server listens: `textwire chat` (and a
-    browser) would knock on the wrong door."""
+    browser) would knock on the wrong door. Not for a worker: it serves no webhook or page, and
+    its links must name the web process's URL (following its own port would break them)."""
+    if config.server.role == "worker":
+        return None
     public = urlsplit(config.public_base)
     if public.hostname not in ("127.0.0.1", "localhost", "::1"):
         return None

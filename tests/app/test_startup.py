@@ -305,6 +305,9 @@ def test_a_public_url_on_this_machine_but_another_port_is_warned_about() -> None
     assert "TEXTWIRE_SERVER_PUBLIC_URL" in warning
     behind_a_proxy = {**env, "TEXTWIRE_SERVER_PUBLIC_URL": "https://sms.example.com"}
     assert public_url_warning(load_config(REPO / "config.toml", env=behind_a_proxy)) is None
+    # a worker on its own port shares the web process's public URL: its links name that one
+    worker = {**set_apart, "TEXTWIRE_SERVER_ROLE": "worker"}
+    assert public_url_warning(load_config(REPO / "config.toml", env=worker)) is None
 
 
 async def test_chat_says_which_url_it_tried_and_which_setting_moves_it() -> None:

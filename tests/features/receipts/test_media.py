@@ -248,10 +248,13 @@ async def test_s3_down_on_the_first_attempt_is_stored_on_a_retry(
 
     await wait_for(retried)
     assert await bot.scalar("SELECT status FROM inbox WHERE message_sid = :sid", sid=sid) in (
-        "pending",
+        "parked",
         "processing",
     )
     assert fake_twilio.media.deleted == []  # nothing deleted at Twilio before it is stored
+    # it waits aside: the sender's next texts are answered meanwhile (they waited behind it, up to
+    # worker.outage_retry_hours, with no answer at all)
+    assert (await say(bot, fake_twilio, "\\HELP")).startswith("textwire:")
     server, _ = start_moto(port)
     try:
         bucket = Bucket(endpoint, name)
