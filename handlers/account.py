@@ -17,7 +17,7 @@ from bot.features.ledger.reminders import zone_of_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.rooms import LOCKED
-from storage import inbox, pairing, people, rooms
+from storage import inbox, pairing, people, rooms, users
 
 router = Router(name=__name__)
 
@@ -76,7 +76,8 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     if service is not None:
         await service.revoke_and_delete(user.id)
     async with ctx.deps.db.tx() as conn:  # a carrier's opt-out outlives the account
-        opted_out = [user.phone] if user.opted_out else []
+        # the address's own flag (what the sender reads), not a person's copy of it
+        opted_out = sorted(await users.opted_out_among(conn, [user.phone]))
         known = await known_as(conn, user.id, user.phone)
         kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address)
         dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
 from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
-from handlers.help import help_text
+from handlers.help import help_for
 from storage import users
 
 router = Router(name=__name__)
@@ -71,4 +71,5 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("sms.opted_in")
         # With Advanced Opt-Out Twilio answers itself; don't send a second confirmation.
         return None if msg.carrier_keyword else OPTED_IN
-    return None if msg.carrier_keyword else Reply(help_text(ctx), kind="help")
+    # every command where the channel takes them in one message (Telegram, WhatsApp), as \\HELP
+    return None if msg.carrier_keyword else Reply(help_for(msg, ctx), kind="help")

@@ -103,8 +103,21 @@ async def leave(conn: AsyncConnection, key: str) -> None:
         return
     rest = await addresses_of(conn, int(owner))
     if rest:
+        # the person's opt-out flag is their first address's: it follows the address that takes
+        # the place, not the one that left (a WhatsApp STOP silenced the SMS number after it)
+        opted_out = bool(
+            (
+                await conn.execute(sa.select(addresses.c.opted_out).where(addresses.c.address == rest[0]))
+            ).scalar()
+        )
         await conn.execute(
-            sa.update(users).where(users.c.id == owner, users.c.phone == key).values(phone=rest[0])
+            sa.update(users)
+            .where(users.c.id == owner, users.c.phone == key)
+            .values(
+                phone=rest[0],
+                opted_out=opted_out,
+                opted_out_at=users.c.opted_out_at if opted_out else None,
+            )
         )
 
 

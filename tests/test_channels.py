@@ -231,3 +231,66 @@ async def test_a_telegram_member_who_stops_keeps_their_first_name_on_the_books(
     assert "Alex pays" in balance, balance
     assert "***7002" not in balance
     assert "Alex" in await sms("\\PAID Alex 1")
+
+
+async def test_a_paired_telegram_chat_that_stopped_resumes_when_it_writes(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
+) -> None:
+    """A chat that sent STOP (or blocked the bot) gets replies again once it writes. For a chat
+    paired to an SMS number the resume read the person's flag, which is the SMS number's: the
+    chat stayed silenced for good."""
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+    form = await bot.text("\\PAIR", sender=ALICE)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    code = (await fake_twilio.wait_for_messages(1))[0]["Body"].split("Your code: ", 1)[1][:6]
+
+    async def telegram(text: str) -> list[str]:
+        before = len(fake_telegram.sent)
+        assert await bot.handled(await say(bot, text, chat=OTHER_CHAT)) == "done"
+        await bot.settled()
+        return [str(m["text"]) for m in fake_telegram.sent[before:]]
+
+    assert (await telegram(f"/pair {code}"))[0].startswith("Paired:")
+    assert (await telegram("STOP"))[0].startswith("You will get no more messages")
+    assert (await telegram("/rooms"))[0].startswith("You are not in a room")
+    rows = await bot.rows("SELECT opted_out FROM addresses WHERE address = :a", a=f"telegram:{OTHER_CHAT}")
+    assert [bool(r.opted_out) for r in rows] == [False]
+
+
+async def test_a_stop_on_a_persons_first_address_does_not_silence_the_next_one(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """WhatsApp first, an SMS number paired to it. The WhatsApp address opts out (STOP) and then
+    leaves (\\\\STOP): the SMS number became the person's first address with the WhatsApp
+    address's opt-out, and its own \\\\HELP, and its goodbye, were never sent."""
+    wally, sms = "whatsapp:+15550008001", "+15550008002"
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+
+    async def text(body: str, sender: str) -> list[str]:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await bot.settled()
+        return [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == sender]
+
+    code = (await text("\\PAIR", wally))[0].split("Your code: ", 1)[1][:6]
+    assert (await text(f"\\PAIR {code}", sms))[0].startswith("Paired:")
+    assert (await text("STOP", wally))[0].startswith("You will get no more messages")
+    assert (await text("\\STOP", wally))[0].startswith("Goodbye from textwire at this address")
+    assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=sms) in (False, 0)
+    assert (await text("\\HELP", sms))[0].startswith("textwire:")
+    assert (await text("\\STOP", sms))[0].startswith("Goodbye from textwire")
+
+
+async def test_the_help_keyword_on_telegram_lists_every_command_as_help_does(
+    bot_factory: BotFactory, fake_telegram: FakeTelegram
+) -> None:
+    """HELP gave the one-segment SMS text on Telegram, where /help lists every command."""
+    bot = await bot_factory(telegram=fake_telegram.section())
+    answers = []
+    for text in ("/help", "HELP"):
+        before = len(fake_telegram.sent)
+        assert await bot.handled(await say(bot, text)) == "done"
+        answers.append(str((await fake_telegram.wait_for_sent(before + 1))[before]["text"]))
+    assert answers[0] == answers[1]
+    assert len(answers[1]) > 160

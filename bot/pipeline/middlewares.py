@@ -26,16 +26,27 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
         ctx.data["new_user"] = created
     if created:
         ctx.log.info("user.created")
-    elif ctx.user.opted_out and msg.sender.channel in RESUMES_ON_MESSAGE:
+    elif msg.sender.channel in RESUMES_ON_MESSAGE and await _stopped_here(msg, ctx):
         # Telegram: the bot hears nothing from a chat that blocked it, so a message means it was
         # unblocked: replies go there again (a STOP in this very message opts it out again)
         async with ctx.deps.db.tx() as conn:
             await users.set_opted_out(conn, msg.sender.key, False, ctx.deps.now())
-        ctx.user = dataclasses.replace(ctx.user, opted_out=False)
+        if ctx.user.phone == msg.sender.key:  # the person's flag is their first address's
+            ctx.user = dataclasses.replace(ctx.user, opted_out=False)
         ctx.log.info("user.resumed", channel=msg.sender.channel)
     if msg.sender_name is not None:
         await _keep_label(msg, ctx)
     return await handler(msg, ctx)
+
+
+async def _stopped_here(msg: Inbound, ctx: Context) -> bool:
+    """Whether the sender's own address is opted out (what the sender reads before a send). The
+    person's flag follows their first address only: a paired Telegram chat that blocked the bot
+    stayed silenced after it wrote again."""
+    if ctx.user.phone == msg.sender.key:
+        return ctx.user.opted_out
+    async with ctx.deps.db.read() as conn:
+        return msg.sender.key in await users.opted_out_among(conn, [msg.sender.key])
 
 
 async def _keep_label(msg: Inbound, ctx: Context) -> None:

@@ -97,7 +97,8 @@ async def _message_from(
     if not _SID.fullmatch(sid):
         raise web.HTTPBadRequest(text="MessageSid missing or malformed")
     from_phone = form.get("From", "")
-    # Twilio carries SMS and WhatsApp: `telegram:42` here would speak as a Telegram chat
+    # a channel of Twilio's (SMS, `whatsapp:`, another `channel:` of its own, SPEC "Addresses"),
+    # never one of ours that Twilio does not carry: `telegram:42` spoke as a Telegram chat
     if not valid_sender(from_phone) or channel_of(from_phone) not in (SMS, WHATSAPP):
         raise web.HTTPBadRequest(text="From missing or malformed")
     configured_sid = gate.deps.config.twilio.account_sid
