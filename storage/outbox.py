@@ -205,7 +205,8 @@ async def requeue_outside_window(
     it again once, marked with that error, so the sender sends it as its kind's template or, with
     none, not at all (`whatsapp.not_sent`), as it does for one our count puts outside. Its kind
     when queued; None for an answer (inside the window by definition), a row already queued again,
-    or one whose text was redacted once sent (a link: a new one is asked for)."""
+    a row that is itself the one resend, or one whose text was redacted once sent (a link: a new
+    one is asked for)."""
     row = (
         await conn.execute(
             sa.select(
@@ -215,6 +216,8 @@ async def requeue_outside_window(
     ).first()
     if row is None or row.kind not in kinds or row.body == REDACTED:
         return None
+    if str(row.dedupe_key).endswith(f":{OUTSIDE_WINDOW}"):
+        return None  # this was the once: a resend that failed so too is not sent again and again
     result = await conn.execute(
         insert_ignore(conn, outbox).values(
             dedupe_key=f"{str(row.dedupe_key)[:118]}:{OUTSIDE_WINDOW}",

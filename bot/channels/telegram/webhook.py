@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.channels.telegram.updates import NotAnUpdate, message_from_update
 from bot.core.channel import TELEGRAM, address_of
-from bot.core.logs import get_logger
+from bot.core.logs import get_logger, mask_address
 from bot.core.message import Inbound, Media
 from bot.gateway.gate import GATE, Gate
 from bot.gateway.webhook import commit, counted, read_body, rejected
@@ -78,7 +78,13 @@ async def telegram_webhook(request: web.Request) -> web.Response:
             result = "ignored"
             return _ok()
         result = await commit(
-            gate, request, message, channel="telegram", route="/telegram/webhook", started=started
+            gate,
+            request,
+            message,
+            channel="telegram",
+            route="/telegram/webhook",
+            started=started,
+            sender=mask_address(message.from_phone),  # as the worker's lines show it
         )
         return _ok()
     except web.HTTPException as exc:

@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.channels.twilio.phones import valid_sender
 from bot.core.channel import SMS, WHATSAPP, address_of, channel_of
 from bot.core.config import TEMPLATE_KINDS
-from bot.core.logs import get_logger, mask_phone
+from bot.core.logs import get_logger, mask_address
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
@@ -157,7 +157,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
         # its log line stands for the access log line of an accepted webhook (see AccessLogger)
         result = await commit(
             gate, request, message, channel="sms", route="/twilio/sms", started=started,
-            sender=mask_phone(message.from_phone),
+            sender=mask_address(message.from_phone),  # as the worker's lines show it
         )  # fmt: skip
         return _twiml()
     except web.HTTPException as exc:

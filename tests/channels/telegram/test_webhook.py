@@ -132,3 +132,17 @@ async def test_a_video_with_a_caption_is_refused_by_name_not_taken_for_a_text(
     )
     assert "getFile" not in fake_telegram.calls
     assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+async def test_the_received_line_names_the_chat_masked_as_the_worker_does(
+    bot_factory: BotFactory, fake_telegram: FakeTelegram
+) -> None:
+    """`telegram.received` had no `sender` (`sms.received` has one): a webhook's line could not
+    be matched to the chat's other lines."""
+    bot = await bot_factory(telegram=fake_telegram.section())
+    chat = 123456789
+    with capture_logs() as logs:
+        assert await bot.handled(await say(bot, "/help", chat=chat)) == "done"
+    [line] = [e for e in logs if e["event"] == "telegram.received"]
+    assert line["sender"] == "Telegram ***6789"
+    assert str(chat) not in str(line)

@@ -184,6 +184,18 @@ async def test_63016_in_a_status_callback_is_outside_the_window_too(
         "paid",
         None,
     ]
+    if template:  # the template itself failing so too is not sent again (it went again each time)
+        resend = await bot.scalar(
+            "SELECT twilio_sid FROM outbox WHERE to_phone = :w AND kind = 'paid' ORDER BY id DESC", w=WALLY
+        )
+        resp = await bot.post({**callback, "MessageSid": resend}, path="/twilio/status")
+        assert resp.status == 200
+        bot.runtime.deps.wake_sender()
+        await bot.settled()
+        assert (
+            await bot.scalar("SELECT count(*) FROM outbox WHERE to_phone = :w AND kind = 'paid'", w=WALLY)
+            == 2
+        )
 
 
 @pytest.mark.parametrize(
