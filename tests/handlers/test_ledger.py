@@ -762,3 +762,18 @@ async def test_split_figures_and_paying_me_get_answers_that_say_what_is_wrong(
         assert await say(bot, fake, split) == f"{figure} is no share, % or amount above 0. {SPLIT_HOW}"
     assert await say(bot, fake, "\\PAID me 5") == "You cannot pay yourself."
     assert await bot.scalar("SELECT count(*) FROM payments") == 0
+
+
+async def test_a_member_who_left_with_only_uncounted_receipts_keeps_their_name_in_the_gallery(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Off the books (nothing counted), a member who left was shown by their masked number in the
+    gallery and the statement, though the room knew them as Bob (SPEC: a member who left keeps the
+    name they had)."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "", sender=BOB)).startswith("Saved to house; no total found")
+    assert (await say(bot, fake, "\\LEAVE", sender=BOB)).startswith("You left house")
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake, ALICE)))).text()
+    assert '<span class="who">Bob</span>' in page
+    assert "2222" not in page

@@ -94,7 +94,18 @@ def due_period(room: ledger.Reminding, now: float) -> str | None:
     if not FROM_HOUR <= local.hour < UNTIL_HOUR:
         return None
     period = period_of(room.remind, local)
-    return None if period == room.reminded_period else period
+    return period if _later(period, room.reminded_period) else None
+
+
+def _later(period: str, reminded: str | None) -> bool:
+    """Whether `period` comes after the one reminded last. Not merely another: a `\\TIMEZONE`
+    that moves the room's clock back across a week's or month's start made the period before
+    come round again, and its debtors got a second reminder minutes after the first. Periods of
+    one kind sort as text (`2026-W48` < `2026-W49`, `2026-11` < `2026-12`); another kind's
+    (`\\REMIND` changed) is no guide."""
+    if reminded is None or ("W" in period) != ("W" in reminded):
+        return True
+    return period > reminded
 
 
 def reminder_text(room: str, book: RoomLedger, debtor: int, *, fits: FitsOne) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.features.ledger.book import RoomLedger, room_ledger
+from bot.features.ledger.book import RoomLedger, room_ledger, shown_name
 from bot.features.ledger.money import shown
 from bot.features.ocr.total import NOT_RECEIPT
 from storage import ledger as store
@@ -106,9 +106,8 @@ async def ledger_view(
         # uploaders the balances do not name (only uncounted receipts of theirs): left, or left by
         # \\STOP (a former-member row then holds their receipts: "a former member", SPEC)
         off_books = {int(r.uploader_id) for r in rows if r.uploader_id is not None} - set(book.names)
-        formers = set(book.formers) | {
-            p.user_id for p in (await store.people(conn, off_books)).values() if store.is_former(p)
-        }
+        people = await store.people(conn, off_books)
+        formers = set(book.formers) | {p.user_id for p in people.values() if store.is_former(p)}
         for r in rows:
             payer = None if r.uploader_id is None else int(r.uploader_id)
             amount = ""
@@ -119,8 +118,11 @@ async def ledger_view(
                     amount += " (not counted)"
             if payer is None or payer in formers:  # gone, or left by \\STOP: "a former member" (SPEC)
                 paid_by = None
-            else:  # someone who has left and has nothing on the books: the number the receipt recorded
-                paid_by = book.names.get(payer) or r.uploader_phone_masked
+            else:  # someone who has left with nothing on the books: the name the room knew (SPEC:
+                # a member who left keeps the name they had), else the number the receipt recorded
+                person = people.get(payer)
+                named = shown_name(person) if person is not None else None
+                paid_by = book.names.get(payer) or named or r.uploader_phone_masked
             status = receipt_status(r, cur.code)
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)

@@ -240,7 +240,9 @@ def csv_text(statement: Statement) -> str:
         rows.append(
             (p.iso, [p.when, "payment", p.payer, p.payee, p.amount_decimal, p.currency, "", "", "", ""])
         )
-    for _, cells in sorted(rows, key=lambda row: row[0]):
+    # by the moment, not its local text: in the hour a clock falls back, 01:10 (PST) comes after
+    # 01:30 (PDT) the same night
+    for _, cells in sorted(rows, key=lambda row: dt.datetime.fromisoformat(row[0])):
         writer.writerow([safe_cell(cell) for cell in cells])
     return out.getvalue()
 

@@ -83,6 +83,18 @@ def test_a_period_is_due_once_between_ten_and_eight_local() -> None:
     assert reminders.due_period(new_york, MONDAY + 15 * HOUR) == "2026-W49"
 
 
+def test_a_timezone_moved_back_across_a_weeks_start_does_not_remind_the_week_before() -> None:
+    """Reminded for the week of Monday in Tokyo, then `\\TIMEZONE America/Los_Angeles`: there it
+    is still Sunday, the week before, and it was due again minutes after the first reminder."""
+    monday_tokyo_10h = MONDAY + 1 * HOUR  # 10:00 in Tokyo is 01:00 UTC
+    assert reminders.due_period(room(timezone="Asia/Tokyo"), monday_tokyo_10h) == "2026-W49"
+    sunday_in_la = room(timezone="America/Los_Angeles", done="2026-W49")
+    # 01:05 UTC Monday is 17:05 Sunday in Los Angeles: week 48, already past
+    assert reminders.due_period(sunday_in_la, monday_tokyo_10h + 300) is None
+    assert reminders.due_period(room(done="2026-W48"), MONDAY + 11 * HOUR) == "2026-W49"
+    assert reminders.due_period(room(remind="monthly", done="2026-W49"), MONDAY + 11 * HOUR) == "2026-11"
+
+
 def test_the_message_says_whom_and_how_much_within_one_segment() -> None:
     usd = currency_or_default("USD")
     book = RoomLedger(

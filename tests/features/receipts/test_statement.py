@@ -15,6 +15,9 @@ from yarl import URL
 
 from bot.features.receipts.statement import (
     Entry,
+    PaymentEntry,
+    Statement,
+    csv_text,
     decimal_amount,
     month_bounds,
     month_of,
@@ -235,3 +238,25 @@ def test_zip_names_keep_nothing_typed_but_plain_characters() -> None:
         content_type="image/jpeg",
     )
     assert zip_name(3, entry) == "20261015_1201_003_etc-passwd-Bob.jpg"
+
+
+def test_csv_rows_keep_time_order_across_the_hour_a_clock_falls_back() -> None:
+    """A receipt at 01:30 PDT and a payment 40 minutes later at 01:10 PST (2026-11-01, Los
+    Angeles): sorted by their local text, the payment came first."""
+    zone = ZoneInfo("America/Los_Angeles")
+    receipt_at = dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC).astimezone(zone)
+    paid_at = dt.datetime(2026, 11, 1, 9, 10, tzinfo=dt.UTC).astimezone(zone)
+    receipt = Entry(
+        "r1", receipt_at.strftime("%Y-%m-%d %H:%M"), receipt_at.isoformat(timespec="seconds"), "Bob",
+        "$12.00", "12.00", "USD", "counted", "", "", "groceries", "k", "image/jpeg",
+    )  # fmt: skip
+    payment = PaymentEntry(
+        paid_at.strftime("%Y-%m-%d %H:%M"), paid_at.isoformat(timespec="seconds"), "Zoe", "Bob", "$5.00",
+        "5.00", "USD",
+    )  # fmt: skip
+    statement = Statement("house", "2026-11", "November 2026", zone.key, "USD", [receipt], [payment], [], [])
+    rows = list(csv.reader(io.StringIO(csv_text(statement).lstrip("\ufeff"))))
+    assert [(r[0], r[1]) for r in rows[1:]] == [
+        ("2026-11-01 01:30", "receipt"),
+        ("2026-11-01 01:10", "payment"),
+    ]
