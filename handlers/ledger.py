@@ -39,7 +39,7 @@ from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import active_room, room_named_or_active, room_of
-from storage import ledger, outbox
+from storage import ledger, outbox, pairing
 
 router = Router(name=__name__)
 
@@ -250,8 +250,10 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             now=ctx.deps.now(),
         )
         book = await room_ledger(conn, room.id)
-        payee_phone = (await ledger.people(conn, {payee}))[payee].phone
-        if recorded and payee not in book.formers:  # a member who left by \\STOP has no number
+        # their first address, or one they still read (pairing.notice_addresses); none for a
+        # member who left by \\STOP (no number)
+        payee_phone = (await pairing.notice_addresses(conn, [payee])).get(payee)
+        if recorded and payee_phone is not None and payee not in book.formers:
             await outbox.enqueue(
                 conn,
                 to=payee_phone,

@@ -10,6 +10,7 @@ passwords (storage/rooms.py: 5 in 15 minutes, under the key `PAIR_KEY`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -94,6 +95,39 @@ async def addresses_of(conn: AsyncConnection, user_id: int) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+async def notice_addresses(conn: AsyncConnection, user_ids: Iterable[int]) -> dict[int, str]:
+    """Where a notice to each person goes (a payment to them, a reminder, X's news): their first
+    address (`users.phone`), else, when that one is opted out, the first of their others that
+    is not (a paired person who sent STOP on WhatsApp still hears of a `\\PAID` on Telegram),
+    else the first all the same (the sender skips it as opted out, and logs it)."""
+    wanted = list(set(user_ids))
+    if not wanted:
+        return {}
+    rows = (
+        await conn.execute(
+            sa.select(addresses.c.user_id, addresses.c.address, addresses.c.opted_out, users.c.phone)
+            .join(users, users.c.id == addresses.c.user_id)
+            .where(addresses.c.user_id.in_(wanted))
+            .order_by(addresses.c.user_id, addresses.c.id)
+        )
+    ).all()
+    firsts: dict[int, str] = {}
+    reachable: dict[int, list[str]] = {}
+    for user_id, address, opted_out, first in rows:
+        firsts[int(user_id)] = str(first)
+        if not opted_out:
+            reachable.setdefault(int(user_id), []).append(str(address))
+    return {
+        uid: first if first in reachable.get(uid, [first]) else reachable[uid][0]
+        for uid, first in firsts.items()
+    }
+
+
+async def notice_address(conn: AsyncConnection, user_id: int) -> str | None:
+    """`notice_addresses` of one person; None when they have no address (left by `\\STOP`)."""
+    return (await notice_addresses(conn, [user_id])).get(user_id)
+
+
 async def leave(conn: AsyncConnection, key: str) -> None:
     """Address `key` no longer reaches its person, who keeps their other addresses (when it was
     their first, `users.phone`, the next one takes its place: notices go there)."""
@@ -130,6 +164,8 @@ __all__ = [
     "join",
     "leave",
     "new_code",
+    "notice_address",
+    "notice_addresses",
     "owner_of",
     "use",
     "what_it_has",

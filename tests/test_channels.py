@@ -294,3 +294,32 @@ async def test_the_help_keyword_on_telegram_lists_every_command_as_help_does(
         answers.append(str((await fake_telegram.wait_for_sent(before + 1))[before]["text"]))
     assert answers[0] == answers[1]
     assert len(answers[1]) > 160
+
+
+async def test_a_notice_goes_to_an_address_the_person_still_reads(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
+) -> None:
+    """Bob's first address is an SMS number, his Telegram chat is paired to it. After STOP by SMS
+    his `\\\\PAID` notices were skipped as opted out, though his chat reads them: they go there."""
+    bob = "+15550002222"
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+
+    async def sms(body: str, sender: str, **extra: str) -> None:
+        form = await bot.text(body, sender=sender, **extra)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await bot.settled()
+
+    await sms("\\CREATE house pw", ALICE)
+    await sms("\\JOIN house pw", bob)
+    await sms("\\NAME Bob", bob)
+    await sms("\\PAIR", bob)
+    code = [m["Body"] for m in fake_twilio.messages if m["To"] == bob][-1].split("Your code: ", 1)[1][:6]
+    assert await bot.handled(await say(bot, f"/pair {code}", chat=OTHER_CHAT)) == "done"
+    await sms("STOP", bob, OptOutType="STOP")  # the carrier's: Bob's SMS number is opted out
+    before = len(fake_telegram.sent)
+    await sms("\\PAID Bob 5", ALICE)
+    sent = await fake_telegram.wait_for_sent(before + 1)
+    notices = [(m["chat_id"], str(m["text"])) for m in sent[before:]]
+    assert len(notices) == 1
+    assert str(notices[0][0]) == str(OTHER_CHAT)
+    assert " paid you $5.00 in house" in notices[0][1]

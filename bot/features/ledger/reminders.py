@@ -28,7 +28,7 @@ from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
 from bot.features.ledger.book import RoomLedger, room_ledger
 from bot.pipeline import replyguard
-from storage import ledger, outbox, users
+from storage import ledger, outbox, pairing, users
 
 log = get_logger(__name__)
 
@@ -133,8 +133,7 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
             return 0  # another process (or an earlier run) took this period
         book = await room_ledger(conn, room.room_id)
         debtors = {p.payer for p in book.settlement if p.payer is not None and p.payer in book.member_ids}
-        people = await ledger.people(conn, debtors)
-        phones = {uid: people[uid].phone for uid in debtors if uid in people}
+        phones = await pairing.notice_addresses(conn, debtors)  # an address they still read
         opted_out = await users.opted_out_among(conn, phones.values())
         guard = await replyguard.recent(conn, phones.values(), now)
         for uid, phone in sorted(phones.items()):

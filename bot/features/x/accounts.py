@@ -19,7 +19,7 @@ from bot.core.deps import Deps
 from bot.core.logs import get_logger
 from bot.features.x.client import TokenSet, XAuthRejected, XClient, XError, XRateLimited
 from bot.pipeline.dispatch import Reply
-from storage import outbox, users, xaccounts
+from storage import outbox, pairing, xaccounts
 from storage.crypto import CipherError, TokenCipher
 from storage.lean import in_tx
 from storage.users import User
@@ -201,7 +201,7 @@ class XAccounts:
         async with self.deps.db.tx() as conn:
             await xaccounts.unlink_account(conn, user_id, needs_relink=True)
             first = await xaccounts.mark_relink_notified(conn, user_id, now)
-            phone = await users.phone_of(conn, user_id)
+            phone = await pairing.notice_address(conn, user_id)  # one they still read
             if first and phone:
                 token = await xaccounts.create_link(conn, user_id, now)
                 reply = relink_reply(self.deps, token)

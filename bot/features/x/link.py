@@ -38,7 +38,7 @@ from bot.features.x.client import XAuthRejected, XClient, XError, XRateLimited, 
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
-from storage import outbox, users, xaccounts
+from storage import outbox, pairing, xaccounts
 from storage.crypto import CipherError, TokenCipher, load_keys, verify_keys
 
 log = get_logger(__name__)
@@ -277,7 +277,7 @@ async def callback(request: web.Request) -> web.Response:
             now=now,
         )
         await xaccounts.link_account(conn, user_id=user_id, x_user_id=me.id, handle=me.username)
-        phone = await users.phone_of(conn, user_id)
+        phone = await pairing.notice_address(conn, user_id)  # one they still read
         if phone:
             await outbox.enqueue(
                 conn,
