@@ -10,9 +10,10 @@ hashing and is no guess.
 - Per name: once a name has had 10 failures in 15 minutes, from any numbers, it is under attack.
   A number that failed on it lately gets `ROOM_LOCKED` and no check. A number with no failure for
   it (a newcomer with the right password) is not refused: its guess waits for the name's slot,
-  one password check every `rooms.SLOT_SECONDS` across all processes (the message is put back
-  for a moment, unanswered, `room.join_deferred`), so it joins within seconds during a flood from
-  other numbers while the checks that reach the password hash stay bounded per name.
+  one password check every `rooms.SLOT_SECONDS` on average across all processes, up to
+  `rooms.SLOT_BURST` at once after a quiet spell (the message is put back for a moment,
+  unanswered, `room.join_deferred`), so it joins within seconds during a flood from other numbers
+  while the checks that reach the password hash stay bounded per name.
 - Members are never throttled (their `\\JOIN` is answered without a guess); a former member of
   the room (back after `\\LEAVE`) waits for the slot even after failures of their own.
 

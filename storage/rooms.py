@@ -35,7 +35,11 @@ MAX_PASSWORD = 128
 LOCKOUT_FAILURES = 5  # wrong passwords per phone in LOCKOUT_WINDOW
 ROOM_LOCKOUT_FAILURES = 10  # wrong passwords per room name, from any phones, in LOCKOUT_WINDOW
 LOCKOUT_WINDOW = 15 * 60.0
-SLOT_SECONDS = 2.0  # a name under attack: one password check every this many seconds
+SLOT_SECONDS = 2.0  # a name under attack: one password check every this many seconds, on average
+# ... of which this many may run at once after a quiet spell (a token bucket, `take_slot`): a
+# person with the password behind a burst of first guesses from fresh numbers is checked at once
+# (one at a time, they waited a minute or two behind 30), while the checks an hour stay the same
+SLOT_BURST = 30
 # a name under attack: a number with this many wrong guesses for it is locked out of it (one is a
 # typo: that person waits for the name's slot like a newcomer, and joins with the password)
 NAME_GUESSES_BEFORE_LOCK = 2
@@ -333,20 +337,27 @@ async def failed_for(conn: AsyncConnection, phone: str, room_key: str, now: floa
 
 
 async def take_slot(conn: AsyncConnection, room_key: str, now: float) -> float | None:
-    """The name's password check, for a name under attack: None when this guess may check now
-    (the name's next check moves to now + SLOT_SECONDS), else the time the next one may. One
-    conditional upsert: two processes never both take one slot."""
+    """The name's password check, for a name under attack: None when this guess may check now,
+    else the time a guess may next. A token bucket kept as one time (the generic cell rate
+    algorithm): `next_at` is when the name's checks so far would be paid off at one every
+    SLOT_SECONDS; a check may run while that is at most SLOT_BURST - 1 slots ahead, and moves it
+    one slot on. One conditional upsert: two processes never both take one slot."""
+    ahead = (SLOT_BURST - 1) * SLOT_SECONDS
     stmt = upsert(conn, join_slots).values(room_key=room_key, next_at=now + SLOT_SECONDS)
     stmt = stmt.on_conflict_do_update(
         index_elements=[join_slots.c.room_key],
-        set_={"next_at": stmt.excluded.next_at},
-        where=join_slots.c.next_at <= now,
+        set_={
+            "next_at": sa.case(
+                (join_slots.c.next_at > now, join_slots.c.next_at + SLOT_SECONDS), else_=stmt.excluded.next_at
+            )
+        },
+        where=join_slots.c.next_at <= now + ahead,
     ).returning(join_slots.c.room_key)
     if (await conn.execute(stmt)).first() is not None:
         return None
     query = sa.select(join_slots.c.next_at).where(join_slots.c.room_key == room_key)
     next_at = (await conn.execute(query)).scalar_one_or_none()
-    return float(next_at) if next_at is not None else now
+    return float(next_at) - ahead if next_at is not None else now
 
 
 async def locked_out(conn: AsyncConnection, phone: str, now: float) -> bool:
@@ -396,6 +407,7 @@ __all__ = [
     "MAX_PASSWORD",
     "NAME_GUESSES_BEFORE_LOCK",
     "ROOM_LOCKOUT_FAILURES",
+    "SLOT_BURST",
     "SLOT_SECONDS",
     "NameTaken",
     "Room",

@@ -323,7 +323,8 @@ join_failures = sa.Table(
 
 # Room names under attack (migration 0016): when the name's next password check may run. Once a
 # name has had ROOM_LOCKOUT_FAILURES wrong guesses lately, a guess from a number with no failure
-# for it waits for the name's slot (one check every SLOT_SECONDS), so the checks that reach the
+# for it waits for the name's slot (one check every SLOT_SECONDS on average, up to SLOT_BURST at
+# once: `next_at` is a token bucket's time, storage/rooms.py take_slot), so the checks that reach the
 # password hash stay bounded per name while a flood from other numbers cannot lock members out.
 join_slots = sa.Table(
     "join_slots",
