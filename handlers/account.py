@@ -21,9 +21,11 @@ from storage import inbox, pairing, people, rooms, users
 
 router = Router(name=__name__)
 
+# the person leaves their rooms (SPEC: `\\STOP` leaves every room); the rooms stay, as do the
+# receipts they shared there ("your rooms ... are deleted" told them their friends' rooms went)
 GOODBYE = (
-    "Goodbye from textwire: your X connection, your rooms and your record are deleted. "
-    "Receipts you shared stay in their rooms. Text us anytime to start again."
+    "Goodbye from textwire: your X connection and your record are deleted, and you left your "
+    "rooms. Receipts you shared stay there. Text us anytime to start again."
 )
 
 

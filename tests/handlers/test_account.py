@@ -17,8 +17,8 @@ from tests.handlers.talk import (
 
 NOT_SET_UP = "Posting to X is not set up on this number."
 GOODBYE = (
-    "Goodbye from textwire: your X connection, your rooms and your record are deleted. "
-    "Receipts you shared stay in their rooms. Text us anytime to start again."
+    "Goodbye from textwire: your X connection and your record are deleted, and you left your "
+    "rooms. Receipts you shared stay there. Text us anytime to start again."
 )
 NOT_IN_ROOM = (
     "You are not in a room. Create one with \\CREATE <room> <password> or join one with "

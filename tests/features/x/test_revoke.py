@@ -16,8 +16,8 @@ from tests.handlers.talk import people_type_fast, say  # noqa: F401 (autouse)
 
 DISCONNECTED = "Disconnected @alice: your texts are no longer posted to X. Send \\LINK to connect again."
 GOODBYE = (
-    "Goodbye from textwire: your X connection, your rooms and your record are deleted. "
-    "Receipts you shared stay in their rooms. Text us anytime to start again."
+    "Goodbye from textwire: your X connection and your record are deleted, and you left your "
+    "rooms. Receipts you shared stay there. Text us anytime to start again."
 )
 
 
