@@ -329,6 +329,11 @@ async def _passes(filters: Sequence[Filter], msg: Inbound, ctx: Context) -> dict
     return data
 
 
+def _is_command(head: Filter | None) -> bool:
+    """Whether a registration's first filter picks out a command (named, bare, or any)."""
+    return type(head) in (Command, BareCommand) or head is any_command
+
+
 def _may_match(reg: Registration, name: str | None, first: str | None, media: bool) -> bool:
     """Whether `reg`'s first filter can pass for a message whose known command is `name` and
     whose known bare word is `first` (None: not one any registration keys on). A message with
@@ -338,7 +343,7 @@ def _may_match(reg: Registration, name: str | None, first: str | None, media: bo
     if not reg.filters:
         return True
     head = reg.filters[0]
-    if media and not reg.priority and (type(head) in (Command, BareCommand) or head is any_command):
+    if media and not reg.priority and _is_command(head):
         return False
     if type(head) is Command:
         return name is not None and name in head.names
@@ -428,7 +433,7 @@ class Dispatcher(Router):
         own route masks them."""
         for reg, _ in self._routes(msg, ctx, media=False):
             head = reg.filters[0] if reg.filters else None
-            if reg.priority or not (type(head) in (Command, BareCommand) or head is any_command):
+            if reg.priority or not _is_command(head):
                 continue
             found = head(msg, ctx) if head is not None else None
             command = found.get("command") if isinstance(found, dict) else None
