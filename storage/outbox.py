@@ -58,7 +58,7 @@ async def enqueue(
             body=body,
             redact=redact,
             status="queued",
-            next_attempt_at=0,
+            next_attempt_at=now,  # due from now: behind the replies that fell due before it
             created_at=now,
             kind=kind,
             channel=channel_of(to),
@@ -91,7 +91,9 @@ class NewReply:
             "body": self.body,
             "redact": self.redact,
             "status": "held" if self.held else "queued",
-            "next_attempt_at": self.not_before,
+            # due now, or at its not-before time: the claim takes due rows in the order they fell
+            # due, so a delayed reply that fell due goes ahead of its number's later ones
+            "next_attempt_at": max(self.not_before, self.now),
             "created_at": self.now,
             "kind": self.kind,
             "channel": channel_of(self.to),
@@ -225,7 +227,7 @@ async def requeue_outside_window(
             to_phone=row.to_phone,
             body=row.body,
             status="queued",
-            next_attempt_at=0,
+            next_attempt_at=now,
             created_at=now,
             kind=row.kind,
             channel=WHATSAPP,

@@ -61,7 +61,7 @@ async def test_a_dedupe_key_is_queued_once(db: Database) -> None:
     found = await rows(db)
     assert list(found) == ["k0", "k1", "k2", "k3"]
     assert [found[k].body for k in found] == ["hi", "reply k1", "reply k2", "reply k3"]
-    assert {(r.status, r.attempts, r.next_attempt_at) for r in found.values()} == {("queued", 0, 0.0)}
+    assert {(r.status, r.attempts, r.next_attempt_at) for r in found.values()} == {("queued", 0, T0)}
 
 
 async def test_a_reply_keeps_what_it_was_queued_with(db: Database) -> None:
@@ -101,6 +101,20 @@ async def test_a_claim_takes_due_rows_in_due_order(db: Database) -> None:
     assert await claim(db, T0 + 60) == ["later"]
     assert await claim(db, T0 + 3600) == []
     assert (await rows(db))["held"].status == "held"
+
+
+async def test_a_delayed_reply_that_fell_due_goes_before_its_numbers_later_replies(db: Database) -> None:
+    """Behind a backlog (a restart, a slow Twilio), replies queued after a delayed one fell due
+    must not overtake it: the person would read the answers out of order (m2 before m0)."""
+    await queue(db, reply("m0", not_before=T0 + 30), reply("m1", not_before=T0 + 31))
+    later = T0 + 40
+    await queue(
+        db,
+        outbox.NewReply(to=ALICE, body="m2", dedupe_key="m2", now=later),
+        outbox.NewReply(to=BOB, body="bob", dedupe_key="bob", now=later),
+    )
+    assert await claim(db, later, limit=1) == ["m0"]
+    assert await claim(db, later) == ["m1", "m2", "bob"]
 
 
 async def test_outcomes_are_written_only_by_the_claims_owner_and_keep_what_they_leave_out(
