@@ -45,6 +45,9 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         self._outcome_ready = asyncio.Event()
         self._stopping = False
         self._left_behind = False  # the last claim filled the free capacity
+        # outcomes neither written nor given back (the database was away): still this process's
+        # claims, which no other process takes over while it heartbeats; written on a later turn
+        self._stranded: list[Outcome] = []
         self._wakes = 0  # wake() calls so far: rows that arrived while a task ran may wait for it
 
     # -- what a loop does -----------------------------------------------------------------------
@@ -110,6 +113,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self._committer.stop()
+        if self._stranded:
+            await self._restore()
         try:
             async with self.deps.db.write() as conn:
                 released = await self.release(conn)
@@ -137,6 +142,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             claimed: list[Claimed] = []
             wakes = self._wakes  # before the claim: a wake-up after this point may be for a row
             # the claim did not see, or saw blocked behind one of the tasks it starts
+            if self._stranded:
+                await self._restore()
             if free > 0:
                 try:
                     async with self.deps.db.write() as conn:
@@ -184,17 +191,16 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
 
     async def _one_by_one(self, batch: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
         """After a failed batch: write each outcome alone, so one bad outcome cannot hold back the
-        others; one that still fails gives its claim back to be tried again. (If the database is
-        away altogether, the claims stay with this live process until it stops or dies.)"""
+        others; one that still fails gives its claim back to be tried again. When the database is
+        away altogether, the give-back fails too: the outcome is kept (`_stranded`) and written
+        on a later turn of the loop, once the database answers (`_restore`)."""
         written: list[Outcome] = []
         for outcome, committed in batch:
             try:
                 async with self.deps.db.write() as conn:
                     await self.write(conn, [outcome])
             except Exception as exc:
-                with contextlib.suppress(Exception):
-                    async with self.deps.db.write() as conn:
-                        await self.give_back(conn, outcome)
+                await self._give_back_or_keep(outcome)
                 if not committed.done():
                     committed.set_exception(exc)
                 continue
@@ -202,4 +208,33 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             if not committed.done():
                 committed.set_result(None)
         if written:
+            self.written(written)
+
+    async def _give_back_or_keep(self, outcome: Outcome) -> None:
+        try:
+            async with self.deps.db.write() as conn:
+                await self.give_back(conn, outcome)
+        except Exception:
+            self._stranded.append(outcome)
+
+    async def _restore(self) -> None:
+        """Write the outcomes kept while the database was away, each alone (one that fails is
+        given back, as in `_one_by_one`, or kept again). Without this, their messages stayed
+        claimed by this live process, unanswered, with their senders' later messages behind them,
+        until it restarted."""
+        stranded, self._stranded = self._stranded, []
+        written: list[Outcome] = []
+        for n, outcome in enumerate(stranded):
+            try:
+                async with self.deps.db.write() as conn:
+                    await self.write(conn, [outcome])
+            except Exception:
+                await self._give_back_or_keep(outcome)
+                if self._stranded:  # still away: the rest wait for a later turn
+                    self._stranded.extend(stranded[n + 1 :])
+                    break
+                continue
+            written.append(outcome)
+        if written:
+            log.info(f"{self.name}.outcomes_restored", count=len(written))
             self.written(written)

@@ -223,7 +223,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             log.info("sms.handled", replies=len(replies))
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the database failed while finishing: the lease will bring it back
+        except Exception as exc:  # the database failed while finishing: kept and written later (claimloop)
             log.error("worker.finish_failed", error=type(exc).__name__)
 
     async def _finish(

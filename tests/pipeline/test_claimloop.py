@@ -109,6 +109,7 @@ class Jobs(ClaimLoop[int, Result]):
         self.errors: dict[int, BaseException] = {}
         self.bad: set[int] = set()
         self.hold: asyncio.Event | None = None  # when set up, write() waits for it
+        self.down = False  # the database is away: write() and give_back() fail as they would
         self._gates: dict[int, asyncio.Event] = {}
 
     def gate(self, item: int) -> asyncio.Event:
@@ -151,7 +152,14 @@ class Jobs(ClaimLoop[int, Result]):
         self.watch.changed()
         if self.hold is not None:
             await self.hold.wait()
+        if self.down:
+            raise ConnectionRefusedError("the database is away")
         await self.queue.settle(conn, DONE, self.owner, outcomes)
+
+    async def give_back(self, conn: Writer, outcome: Result) -> None:
+        if self.down:
+            raise ConnectionRefusedError("the database is away")
+        await super().give_back(conn, outcome)
 
     def claimed_id(self, outcome: Result) -> int | None:
         return outcome.id
@@ -334,4 +342,28 @@ async def test_a_refused_batch_is_written_one_by_one_and_only_the_bad_outcome_is
         2: ("done", None, "r2", 1),
         3: ("done", None, "r3", 2),  # claimed twice
         4: ("done", None, "r4", 1),
+    }
+
+
+async def test_outcomes_the_database_was_away_for_are_written_when_it_is_back(
+    db: Database, make_loop: Callable[..., Jobs]
+) -> None:
+    """A 30 s database outage: the outcomes could be neither written nor given back. The claims
+    stay this live process's (no other process takes over a process that heartbeats), so unless
+    this loop writes them later, their messages are never answered until it restarts."""
+    await add(db, 2)
+    loop = make_loop(concurrency=2)
+    loop.down = True
+    await loop.start()
+    await loop.watch.until(lambda: len(loop.started) == 2)
+    loop.open(1, 2)
+    await loop.watch.until(lambda: sorted(loop.errors) == [1, 2])  # each commit() raised
+    assert [row[:2] for row in (await table(db)).values()] == [("working", OWNER)] * 2
+
+    loop.down = False  # back: the loop's next turn (a wake-up, else the poll) writes them
+    loop.wake()
+    await loop.watch.until(lambda: {1, 2} <= set(loop.done))
+    assert {i: row[:3] for i, row in (await table(db)).items()} == {
+        1: ("done", None, "r1"),
+        2: ("done", None, "r2"),
     }
