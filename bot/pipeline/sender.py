@@ -193,8 +193,21 @@ class Sender(ClaimLoop[Send, Outcome]):
             log.info("sms.sent", twilio_sid=sent.logged or sent.sid, attempts=item.attempts)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the lease brings the row back
+        except Exception as exc:
+            # a database away while looking up an earlier try, a bug: put back as a claim whose
+            # send's outcome is unknown (no other process takes the claim of a live one); kept and
+            # written later when the database is away too. After a failed commit (the outcome was
+            # given back or kept already) this changes nothing: the claim is no longer ours.
             log.error("sender.failed", error=type(exc).__name__)
+            now = self.deps.now()
+            unknown = outbox.Mark(
+                item.id,
+                "queued",
+                now,
+                next_attempt_at=now + PUT_BACK_SECONDS,
+                reconcile_since=item.claimed_at,
+            )
+            await self._give_back_or_keep(Outcome(unknown))
 
     async def _as_template(self, item: Send) -> Sent | None:
         """A notice outside the window: as the template its kind maps to, else not sent at all

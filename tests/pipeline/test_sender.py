@@ -191,6 +191,37 @@ async def test_a_send_whose_outcome_cannot_be_written_goes_again_after_a_wait(
     assert len(fake_twilio.messages) == 1
 
 
+async def test_a_send_that_fails_unexpectedly_is_put_back_not_kept_claimed(
+    bot: Bot, fake_twilio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Something other than the channel's answer failed mid-send (the database away while an
+    earlier try was looked up, a bug): the row stayed claimed by this live process, which no
+    other takes over, and the reply never went until a restart. It is put back, to be looked up
+    at Twilio before it goes again."""
+    sender = bot.runtime.sender
+    real = sender.transport.send
+    calls = []
+
+    async def failing(to: str, body: str) -> Sent:
+        calls.append(body)
+        raise ConnectionResetError("not a SendError")
+
+    monkeypatch.setattr(sender.transport, "send", failing)
+    async with bot.runtime.deps.db.tx() as conn:
+        await outbox.enqueue(conn, to=BOB, body="hello", dedupe_key="k1", now=bot.runtime.deps.now())
+    sender.wake()
+
+    async def put_back() -> Any:
+        rows = await bot.rows("SELECT status, claimed_by, next_attempt_at, reconcile_since FROM outbox")
+        return rows if rows[0].status == "queued" and rows[0].reconcile_since is not None else None
+
+    [row] = await wait_for(put_back)
+    assert row.claimed_by is None
+    assert row.next_attempt_at > bot.runtime.deps.now() + 50  # not at once, and looked up first
+    assert calls == ["hello"]
+    monkeypatch.setattr(sender.transport, "send", real)
+
+
 async def test_messaging_service_sid_is_used_when_set(bot_factory: Any, fake_twilio: Any) -> None:
     bot = await bot_factory(twilio=fake_twilio.section(messaging_service_sid="MG" + "1" * 32, from_number=""))
     await bot.text("\\HELP")
