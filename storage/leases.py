@@ -4,6 +4,8 @@ statement, so processes racing on one row never both win."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,11 +15,13 @@ from storage.schema import job_leases, processes
 
 FORGET_SECONDS = 24 * 3600.0  # a dead process's row is deleted after this long
 
-_LIVE = sa.select(processes.c.id).where(processes.c.heartbeat_at >= sa.bindparam("live_since"))
+_KNOWN = sa.select(processes.c.id)
 
 
 def _dead_owner(column: sa.Column[str]) -> sa.ColumnElement[bool]:
-    return sa.or_(column.is_(None), column.not_in(_LIVE))
+    """No owner, an owner with no heartbeat row (it stopped, or was forgotten), or one the
+    caller judged dead (`dead`: bot/pipeline/leases.py watches the heartbeats change)."""
+    return sa.or_(column.is_(None), column.not_in(_KNOWN), column.in_(sa.bindparam("dead", expanding=True)))
 
 
 _HEARTBEAT = (
@@ -39,10 +43,16 @@ async def heartbeat(conn: AsyncConnection, owner: str, now: float) -> None:
         await conn.execute(insert_ignore(conn, processes).values(id=owner, started_at=now, heartbeat_at=now))
 
 
-async def take_over(conn: AsyncConnection, *, now: float, live_since: float) -> tuple[int, int]:
-    """Put back the claims of owners with no heartbeat since `live_since`: inbox rows to pending,
-    outbox rows to queued (to be reconciled). Returns (inbox rows, outbox rows)."""
-    params = {"live_since": live_since}
+async def heartbeats(conn: AsyncConnection) -> dict[str, float]:
+    """Every process's last heartbeat, as its own clock wrote it."""
+    rows = await conn.execute(sa.select(processes.c.id, processes.c.heartbeat_at))
+    return {str(id_): float(at) for id_, at in rows}
+
+
+async def take_over(conn: AsyncConnection, *, now: float, dead: Sequence[str]) -> tuple[int, int]:
+    """Put back the claims of the `dead` owners (and of owners with no heartbeat row): inbox rows
+    to pending, outbox rows to queued (to be reconciled). Returns (inbox rows, outbox rows)."""
+    params = {"dead": list(dead)}
     taken_in = (await conn.execute(_TAKE_INBOX, params)).rowcount
     taken_out = (await conn.execute(_TAKE_OUTBOX, params)).rowcount
     await conn.execute(_FORGET, {"forget_before": now - FORGET_SECONDS})

@@ -1,7 +1,7 @@
 """Process leases (issue 9 item 4). Every process has one owner id, written on every claim it
 makes (inbox `claimed_by`, outbox `claimed_by`), and heartbeats every `HEARTBEAT_SECONDS` in the
 `processes` table. On each beat it also takes over the claims of owners that have not heartbeated
-for `STALE_SECONDS`: a process killed with kill -9 loses its claims within about
+for `STALE_SECONDS` (whose heartbeat has not changed for that long: `Watch`): a process killed with kill -9 loses its claims within about
 STALE_SECONDS + HEARTBEAT_SECONDS (12 s), to whichever live process beats first. No process ever
 releases claims it does not own: not at start-up (the same rules hold for several processes on
 one SQLite file), and on stop only its own (the worker and the sender do that).
@@ -14,7 +14,8 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.core.deps import Deps
 from bot.core.logs import get_logger
@@ -27,15 +28,56 @@ HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 10.0
 
 
+class Watch:
+    """Which owners are dead, judged by whether their heartbeats change, on this process's
+    monotonic clock: an owner whose heartbeat has not changed for `STALE_SECONDS` is dead, one
+    whose heartbeat changed within them is alive, whatever its clock says. Comparing another
+    process's wall clock with ours made a process whose clock ran ahead (another machine's
+    skew, an NTP step) take over the claims of live ones every beat, and their replies went
+    twice. Only an owner not yet watched that long is judged by the wall clock, as before (so
+    a process starting after a crash takes its predecessor's claims over at once)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._seen: dict[str, tuple[float, float, bool]] = {}  # owner -> (its beat, since, changed)
+
+    def dead(self, beats: Mapping[str, float], *, now: float, me: str) -> list[str]:
+        at = self._monotonic()
+        self._seen = {owner: self._update(owner, beat, at) for owner, beat in beats.items()}
+        found = []
+        for owner, (beat, since, changed) in self._seen.items():
+            if owner == me:
+                continue
+            if at - since >= STALE_SECONDS or (not changed and beat < now - STALE_SECONDS):
+                found.append(owner)
+        return found
+
+    def _update(self, owner: str, beat: float, at: float) -> tuple[float, float, bool]:
+        seen = self._seen.get(owner)
+        if seen is None:
+            return (beat, at, False)
+        if seen[0] != beat:
+            return (beat, at, True)
+        return seen
+
+
 def new_owner_id() -> str:
     """host-pid-random: unique per process start, readable in the tables (at most 64 chars)."""
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Leases:
-    def __init__(self, deps: Deps, owner: str, *, on_takeover: Sequence[Callable[[], None]] = ()) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        owner: str,
+        *,
+        on_takeover: Sequence[Callable[[], None]] = (),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.deps = deps
         self.owner = owner
+        self.watch = Watch(monotonic)
         self.on_takeover = list(on_takeover)
         self._task = BackgroundTask("leases")
 
@@ -54,7 +96,8 @@ class Leases:
         async with self.deps.db.tx() as conn:
             now = self.deps.now()
             await leases.heartbeat(conn, self.owner, now)
-            taken = await leases.take_over(conn, now=now, live_since=now - STALE_SECONDS)
+            dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)
+            taken = await leases.take_over(conn, now=now, dead=dead)
         if any(taken):
             log.warning("leases.taken_over", inbox=taken[0], outbox=taken[1])
             for wake in self.on_takeover:

@@ -13,7 +13,10 @@ from aiohttp.test_utils import TestClient
 
 from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME
-from bot.pipeline.leases import Leases
+from bot.core.config import Config
+from bot.core.deps import Deps
+from bot.pipeline.leases import STALE_SECONDS, Leases
+from storage.db import Database
 from storage.schema import inbox, outbox, processes
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
 
@@ -185,3 +188,58 @@ async def test_stopping_releases_only_its_own_claims(bot: Bot, aiohttp_client: A
     await second.client.close()
     assert await bot.scalar("SELECT claimed_by FROM inbox WHERE message_sid = :s", s=sid) == "other-live"
     assert await bot.scalar("SELECT claimed_by FROM outbox WHERE id = :i", i=outbox_id) == "other-live"
+
+
+async def test_a_live_process_whose_clock_runs_behind_keeps_its_claims(db: Database) -> None:
+    """Its heartbeats are a minute old by our clock (another machine's skew, or our clock stepped
+    forward), but they keep changing: it is alive, and its claims are left alone. Judged by the
+    wall clock, every beat took them over, and their replies went twice. Once its heartbeat stops
+    changing for STALE_SECONDS of our monotonic clock, it is dead and they are taken over."""
+    now = time.time()
+    clock = [1000.0]
+    deps = Deps(config=Config(), db=db, http=None)  # type: ignore[arg-type]
+    leases = Leases(deps, "watcher", monotonic=lambda: clock[0])
+
+    async def skewed_beats(n: int) -> None:  # every 2 s, a minute behind our clock
+        async with db.tx() as conn:
+            at = now - 60 + 2 * n
+            if n == 0:
+                await conn.execute(sa.insert(processes).values(id="skewed", started_at=at, heartbeat_at=at))
+            else:
+                await conn.execute(
+                    sa.update(processes).where(processes.c.id == "skewed").values(heartbeat_at=at)
+                )
+
+    async def claims() -> list[Any]:
+        async with db.read() as conn:
+            return [
+                tuple((await conn.execute(sa.select(inbox.c.status, inbox.c.claimed_by))).one()),
+                tuple((await conn.execute(sa.select(outbox.c.status, outbox.c.claimed_by))).one()),
+            ]
+
+    await skewed_beats(0)
+    assert await leases.beat() == (0, 0)  # nothing claimed yet
+    async with db.tx() as conn:  # the skewed process claims a message and a reply
+        await conn.execute(
+            sa.insert(inbox).values(
+                message_sid=new_sid(), from_phone=BOB, body="hi", status="processing", claimed_by="skewed",
+                claimed_until=now + 300, attempts=1, received_at=now,
+            )
+        )  # fmt: skip
+        await conn.execute(
+            sa.insert(outbox).values(
+                dedupe_key="k:0", to_phone=BOB, body="a reply", status="sending", claimed_by="skewed",
+                claimed_until=now + 120, attempts=1, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    for n in range(1, 20):
+        clock[0] += 2.0
+        await skewed_beats(n)
+        assert await leases.beat() == (0, 0)
+        assert await claims() == [("processing", "skewed"), ("sending", "skewed")]
+
+    clock[0] += STALE_SECONDS - 1  # it stops beating ...
+    assert await leases.beat() == (0, 0)
+    clock[0] += 1.0  # ... for STALE_SECONDS
+    assert await leases.beat() == (1, 1)
+    assert await claims() == [("pending", None), ("queued", None)]
