@@ -1,4 +1,5 @@
-"""Graceful stop of the web server: every request that started before SIGTERM gets its answer.
+"""Graceful stop of the web server: every request that reaches it before the grace period ends
+gets its answer.
 
 aiohttp's own shutdown marks every connection closing first, and a closing connection drops the
 bytes that still arrive: a webhook still sending its body when SIGTERM comes hangs until
@@ -6,11 +7,14 @@ bytes that still arrive: a webhook still sending its body when SIGTERM comes han
 
 1. stop listening (new connections are refused);
 2. `Drain.begin()`: requests already in flight go on to their normal answer (200 only after the
-   inbox commit) and close their connection; a request that starts on a kept-alive connection
-   after this point gets 503 with `Connection: close` (Twilio retries it elsewhere or later);
+   inbox commit) and close their connection. A request that starts on a kept-alive connection
+   after this point is served as usual (the inbox writer still runs) and its connection closed
+   after the answer: Twilio retries a webhook once on a failed connection, not on a 503 (the
+   default retry policy, PROTOCOL.md), so a 503 here lost the person's text;
 3. wait until no request is in flight, at most `grace` seconds; requests still running then are
-   cancelled and answered 503 (a webhook cancelled after its commit is a duplicate when Twilio
-   retries, so nothing acknowledged is lost and nothing unacknowledged is kept twice);
+   cancelled and answered 503, and so is any request that starts after it (a webhook cancelled
+   after its commit is a duplicate when Twilio retries, so nothing acknowledged is lost and
+   nothing unacknowledged is kept twice);
 4. then aiohttp closes the idle connections and the app stops its parts in reverse.
 """
 
@@ -37,6 +41,7 @@ class Drain:
         self._idle = asyncio.Event()
         self._idle.set()
         self._draining = False
+        self._refusing = False  # the grace period is over: what starts now gets 503
 
     @property
     def in_flight(self) -> int:
@@ -48,7 +53,7 @@ class Drain:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self._draining:
+        if self._refusing:
             return _unavailable()
         task = asyncio.current_task()
         assert task is not None
@@ -68,7 +73,7 @@ class Drain:
             self._tasks.discard(task)
             if not self._tasks:
                 self._idle.set()
-        if self.draining:  # began while this request ran: its connection closes after the answer
+        if self._draining:  # stopping: the connection closes after this answer
             response.force_close()
         return response
 
@@ -89,18 +94,21 @@ class Drain:
         return gauge
 
     def begin(self) -> None:
-        """From now on new requests get 503 and answered ones close their connection."""
+        """From now on every answer closes its connection (no new connections come: the listening
+        sockets are closed first)."""
         self._draining = True
 
     async def wait(self, grace: float) -> bool:
         """Wait until no request is in flight, at most `grace` seconds; then cancel the rest (each
-        answers 503). True when every request finished by itself."""
+        answers 503, as does every request that starts after it). True when every request finished
+        by itself."""
         try:
             async with asyncio.timeout(grace):
                 await self._idle.wait()
             return True
         except TimeoutError:
             log.warning("http.drain_timeout", in_flight=len(self._tasks), grace=grace)
+            self._refusing = True
             for task in list(self._tasks):
                 self._cancelled.add(task)
                 task.cancel()

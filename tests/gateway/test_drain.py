@@ -1,6 +1,7 @@
 """SIGTERM on the real `textwire serve`: it stops accepting connections, a webhook still sending
-its body gets its answer (200 after the commit), a new request on a kept-alive connection gets
-503, and nothing acknowledged is lost. Past the grace period a request still running gets 503."""
+its body gets its answer (200 after the commit), a new request on a kept-alive connection is
+stored and answered too (then its connection closes), and nothing acknowledged is lost. Past the
+grace period a request still running gets 503, and so does one that starts then."""
 
 from __future__ import annotations
 
@@ -110,12 +111,14 @@ async def test_sigterm_answers_the_request_still_sending_its_body(tmp_path: Path
             await wait_for(refusing)  # no new connections
             assert proc.poll() is None  # still waiting for A
 
-            # a new request on the kept-alive connection: 503, and it is closed
-            _, b_head, b_body = signed_request(token, port, "\\HELP", "+15550105678")
+            # a new request on the kept-alive connection: stored and answered (Twilio does not
+            # retry a 503 by default: refusing it lost the text), then the connection closes
+            b_sid, b_head, b_body = signed_request(token, port, "\\HELP", "+15550105678")
             b_writer.write(b_head + b_body)
-            status, headers, _ = await read_response(b_reader)
-            assert status == 503
+            status, headers, text = await read_response(b_reader)
+            assert status == 200, text
             assert headers.get("connection", "").lower() == "close"
+            assert await b_reader.read() == b""  # closed by the server
             b_writer.close()
 
             a_writer.write(body[20:])  # the rest of A's body, after SIGTERM
@@ -143,7 +146,7 @@ async def test_sigterm_answers_the_request_still_sending_its_body(tmp_path: Path
             stored = (await conn.execute(sa.text("SELECT message_sid FROM inbox"))).scalars().all()
     finally:
         await db.close()
-    assert stored == [sid]  # A was acknowledged and is kept; B got 503 and was not stored
+    assert sorted(stored) == sorted([sid, b_sid])  # both were acknowledged, both are kept
 
 
 async def test_past_the_grace_period_a_running_request_gets_503(aiohttp_client: Any) -> None:
@@ -166,4 +169,23 @@ async def test_past_the_grace_period_a_running_request_gets_503(aiohttp_client: 
     resp = await pending
     assert resp.status == 503
     assert drain.in_flight == 0
-    assert (await client.get("/slow")).status == 503  # after begin: refused at once
+    assert (await client.get("/slow")).status == 503  # past the grace period: refused at once
+
+
+async def test_a_request_that_starts_while_draining_is_served_and_its_connection_closed(
+    aiohttp_client: Any,
+) -> None:
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="stored")
+
+    drain = Drain(Metrics())
+    app = web.Application(middlewares=[drain.middleware])
+    app.router.add_post("/hook", ok)
+    client = await aiohttp_client(app)
+    assert (await client.post("/hook")).headers.get("Connection", "").lower() != "close"
+    drain.begin()
+    resp = await client.post("/hook")
+    assert resp.status == 200
+    assert await resp.text() == "stored"
+    assert resp.headers.get("Connection", "").lower() == "close"
+    assert await drain.wait(1.0) is True
