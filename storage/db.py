@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,15 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.core.dburl import DatabaseError, is_postgres, is_sqlite, mask_url, pg_connect_args, scrub
+from bot.core.dburl import (
+    DatabaseError,
+    DatabaseUnreachable,
+    is_postgres,
+    is_sqlite,
+    mask_url,
+    pg_connect_args,
+    scrub,
+)
 from bot.core.logs import get_logger
 from bot.core.tasks import BackgroundTask
 from storage import lean, onehop
@@ -315,11 +324,13 @@ class Database:
             await conn.execute(sa.text("SELECT 1"))
 
     async def connect_check(self) -> None:
-        """Connect once; a failure becomes a `DatabaseError` naming the masked URL and the cause."""
+        """Connect once; a failure becomes a `DatabaseError` naming the masked URL and the cause
+        (`DatabaseUnreachable` when a later try may succeed: `transient`)."""
         try:
             await self.ping()
         except Exception as exc:  # refused, timed out, bad password, no such database, TLS
-            raise DatabaseError(
+            kind = DatabaseUnreachable if transient(exc) else DatabaseError
+            raise kind(
                 f"database.url {self.masked_url}: cannot connect ({_reason(exc, self.url)}): check that the "
                 "database runs and is reachable, or set database.url or TEXTWIRE_DATABASE_URL"
             ) from None
@@ -413,6 +424,19 @@ def _asyncpg_creator(url: str) -> Any:
         return await asyncpg.connect(dsn, **kwargs)
 
     return connect
+
+
+def transient(exc: BaseException) -> bool:
+    """A connection failure that a later try may not meet: nothing listening yet, a timeout, a
+    server starting up or out of connection slots, a name that did not resolve. A refused
+    password, a missing database, a TLS setting are not (they need the operator)."""
+    inner = getattr(exc, "orig", None) or exc
+    inner = inner.__cause__ or inner
+    if isinstance(inner, ssl.SSLError):  # an OSError, but a setting (a certificate, sslmode)
+        return False
+    if isinstance(inner, (OSError, TimeoutError)):  # refused, unreachable, DNS, timed out
+        return True
+    return type(inner).__name__ in {"CannotConnectNowError", "TooManyConnectionsError"}  # 57P03, 53300
 
 
 def _reason(exc: BaseException, url: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -15,14 +16,17 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
-from bot.core.dburl import DatabaseError, mask_url, pg_connect_args
+from bot.app.startup import open_db_waiting
+from bot.core.dburl import DatabaseError, DatabaseUnreachable, mask_url, pg_connect_args
 from storage import outbox
 from storage.db import Database, SchemaNotCurrent, open_database
 from storage.lean import in_tx
 from storage.schema import inbox as inbox_table
 from storage.schema import outbox as outbox_table
 from tests import ROOT, pg
+from tests.conftest import wait_for
 
 
 def test_mask_url_hides_the_password_and_only_it() -> None:
@@ -285,8 +289,8 @@ def test_cli_on_an_unreachable_server_exits_2_without_the_password(tmp_path: Pat
         "TEXTWIRE_DATABASE_URL": f"postgresql://tw:hunter2@127.0.0.1:{_free_port()}/tw",
         "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
     }
-    for command in ("migrate", "serve"):
-        run = _cli(command, env, tmp_path)
+    for command in (["migrate"], ["migrate", "--check"], ["keys", "rotate"]):  # at once (serve waits)
+        run = _cli(command[0], env, tmp_path, *command[1:])
         assert run.returncode == 2, run.stderr
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr
         assert "cannot connect" in run.stderr
@@ -527,3 +531,108 @@ async def test_the_webhooks_batch_insert_stores_every_field_on_either_database(d
         ]  # fmt: skip
     finally:
         await db.close()
+
+
+async def _forward(listen_port: int, host: str, port: int) -> asyncio.Server:
+    """A TCP proxy on `listen_port` to `host:port`: the database "comes up" when it starts."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, port)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    return await asyncio.start_server(handle, "127.0.0.1", listen_port)
+
+
+async def test_serve_waits_for_a_database_that_comes_up_after_it(
+    empty_pg_database: str, tmp_path: Path
+) -> None:
+    """A PostgreSQL that boots after textwire (or fails over) at start-up: serve tries again,
+    with a `db.waiting` line a try (no password), and starts once the database answers; it used
+    to exit 2 at once, which the systemd units do not restart."""
+    from tests.app.test_startup import serve_env
+
+    db = await open_database(empty_pg_database, migrate=True)
+    await db.close()
+    real = urlsplit(empty_pg_database)
+    proxy_port = _free_port()
+    url = empty_pg_database.replace(f"@{real.hostname}:{real.port}/", f"@127.0.0.1:{proxy_port}/", 1)
+    assert url != empty_pg_database
+    port = _free_port()
+    env = serve_env(tmp_path, port, TEXTWIRE_DATABASE_URL=url)
+    env["PYTHONPATH"] = str(ROOT)
+    out_path = tmp_path / "out.log"
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - one process, started before the wait
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    proxy = None
+    try:
+
+        async def waiting() -> bool:
+            assert proc.poll() is None, out_path.read_text()
+            return '"db.waiting"' in out_path.read_text()
+
+        await wait_for(waiting, within=30)
+        assert real.hostname is not None
+        assert real.port is not None
+        proxy = await _forward(proxy_port, real.hostname, real.port)
+
+        async def started() -> bool:
+            assert proc.poll() is None, out_path.read_text()
+            return '"app.started"' in out_path.read_text()
+
+        await wait_for(started, within=60)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proxy is not None:
+            proxy.close()
+    text = out_path.read_text()
+    assert "Traceback" not in text
+    password = real.password
+    if password:
+        assert f":{password}@" not in text
+    waits = [json.loads(line) for line in text.splitlines() if '"db.waiting"' in line]
+    assert waits
+    assert waits[0]["level"] == "warning"
+    assert "cannot connect" in waits[0]["error"]
+
+
+async def test_a_refused_password_is_not_waited_for(pg_server_or_skip: Any) -> None:
+    url = pg_server_or_skip.url_of("postgres")
+    parts = urlsplit(url)
+    wrong = url.replace(f"{parts.username}:{parts.password}@", f"{parts.username}:not-{parts.password}@", 1)
+    assert wrong != url
+    with pytest.raises(DatabaseError) as info:
+        await open_db_waiting(wrong, migrate=False, within=30)
+    assert not isinstance(info.value, DatabaseUnreachable)
+    assert info.value.exit_code == 2
+
+
+async def test_a_database_that_never_answers_is_exit_1_after_the_wait() -> None:
+    url = f"postgresql://tw:hunter2@127.0.0.1:{_free_port()}/tw"
+    with capture_logs() as logs, pytest.raises(DatabaseUnreachable) as info:
+        await open_db_waiting(url, migrate=False, within=1.5)
+    assert info.value.exit_code == 1
+    waits = [e for e in logs if e["event"] == "db.waiting"]
+    assert waits
+    assert [e["attempt"] for e in waits] == list(range(1, len(waits) + 1))
+    assert all("hunter2" not in str(e) for e in logs)
+    assert "hunter2" not in str(info.value)

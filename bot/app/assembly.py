@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.app.channels import build_channels
 from bot.app.runtime import METRICS, RUNTIME, Runtime
-from bot.app.startup import check_folders, open_db
+from bot.app.startup import check_folders, open_db_waiting
 from bot.core.channel import Channel, FitsOne, MediaLimits, MediaSource, MediaSources, Transport, Transports
 from bot.core.config import Config
 from bot.core.dburl import is_sqlite as db_is_sqlite
@@ -142,7 +142,7 @@ async def _start(
         )
     # The embedded SQLite default migrates itself (`make run` on a fresh clone); PostgreSQL is
     # migrated by `textwire migrate` and a schema that is not current stops start-up.
-    db = await open_db(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
+    db = await open_db_waiting(config.database.url, migrate=db_is_sqlite(config.database.url), check=True)
     stack.push_async_callback(db.close)
     # The app's outbound HTTP (X, media fetches, Twilio): through the proxy the environment names
     # (HTTPS_PROXY / HTTP_PROXY, NO_PROXY); Twilio sends look theirs up once (TwilioTransport).

@@ -302,7 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if json_logs(config):
             _log().error("app.start_failed", error=str(exc))
         print(f"textwire: {exc}", file=sys.stderr)
-        return 2
+        # serve: 1 for a database that did not answer in time (its service manager tries again);
+        # migrate and keys, run by hand (and `migrate --check`: 2 unreachable), say 2
+        return exc.exit_code if args.command == "serve" else 2
     except (KeyMismatch, CipherError) as exc:
         _log().error("security.key_mismatch", error=str(exc))
         print(f"textwire: Fernet keys: {exc}", file=sys.stderr)

@@ -21,10 +21,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.core.config import Config
-from bot.core.dburl import mask_url
+from bot.core.dburl import DatabaseUnreachable, mask_url
 from bot.core.devmode import DEV_TOKEN_FILE
 from bot.core.errors import StartupError
+from bot.core.logs import get_logger
 from storage.db import Database, open_database, sqlite_path
+
+log = get_logger(__name__)
+
+# How long `serve` waits at start-up for a database that does not answer yet (a PostgreSQL that
+# boots after textwire, a failover), trying again after 1, 2, 4, 5, 5, ... s.
+DB_WAIT_SECONDS = 30.0
 
 # -- folders ---------------------------------------------------------------------------------------
 
@@ -114,6 +121,30 @@ async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
             f"database.url {mask_url(url)}: cannot open ({_reason(exc)}): check the path and its "
             "folder, or set database.url or TEXTWIRE_DATABASE_URL"
         ) from None
+
+
+async def open_db_waiting(
+    url: str, *, migrate: bool, check: bool = False, within: float = DB_WAIT_SECONDS
+) -> Database:
+    """`open_db` for `serve`: a database that does not answer yet (`DatabaseUnreachable`) is tried
+    again, with a `db.waiting` warning each time, for up to `within` seconds; then the error goes
+    on (exit code 1: the service manager starts serve again; the units keep exit 2, what a restart
+    will not fix, from restarting)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    delay = 1.0
+    attempt = 1
+    while True:
+        try:
+            return await open_db(url, migrate=migrate, check=check)
+        except DatabaseUnreachable as exc:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise
+            log.warning("db.waiting", attempt=attempt, retry_in=round(min(delay, left), 1), error=str(exc))
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+            attempt += 1
 
 
 async def open_current(url: str) -> Database:

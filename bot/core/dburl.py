@@ -15,6 +15,15 @@ class DatabaseError(StartupError):
     `StartupError`: `textwire serve` and `migrate` print it and exit with 2)."""
 
 
+class DatabaseUnreachable(DatabaseError):
+    """The database did not answer (refused, timed out, starting up, out of connections): what a
+    later try may not meet. `serve` waits for it a while at start-up, then exits with 1 so that
+    its service manager starts it again (a PostgreSQL that boots slower than textwire, a
+    failover); `migrate` and the other one-shot commands say so at once, exit 2."""
+
+    exit_code = 1
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 

@@ -45,4 +45,7 @@ class Defer(Exception):
 class StartupError(Exception):
     """Start-up cannot go on. The message is one line: the problem, then the fix ("port 8080 is in
     use: set server.port or TEXTWIRE_SERVER_PORT"). Raise it anywhere during start-up (the app's
-    lifespan, a feature, the database); `textwire serve` prints it and exits with 2."""
+    lifespan, a feature, the database); `textwire serve` prints it and exits with `exit_code`: 2,
+    what a restart will not fix (the units' `RestartPreventExitStatus=2`)."""
+
+    exit_code = 2

@@ -158,16 +158,30 @@ def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
     assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
 
 
-def test_unreachable_postgresql_names_it_without_the_password(tmp_path: Path) -> None:
+async def test_unreachable_postgresql_is_waited_for_and_named_without_the_password(tmp_path: Path) -> None:
+    """serve waits for a database that does not answer yet (tests/test_postgres.py: it starts once
+    the database comes up, and gives up with exit 1 after `DB_WAIT_SECONDS`), saying so."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
         url = f"postgresql://textwire:s3cret-pw@127.0.0.1:{port}/textwire"
-        out, err = run_failing(tmp_path, serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url))
-    line = one_failure(out, err)
-    assert line.startswith(f"textwire: database.url postgresql://textwire:***@127.0.0.1:{port}/textwire: ")
-    assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
-    assert "s3cret-pw" not in out + err
+        proc = spawn(tmp_path, serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url))
+        try:
+
+            async def waiting() -> bool:
+                assert proc.poll() is None, (tmp_path / "out.log").read_text()
+                return '"db.waiting"' in (tmp_path / "out.log").read_text()
+
+            await wait_for(waiting, within=30)
+        finally:
+            proc.kill()
+            proc.wait()
+    out = (tmp_path / "out.log").read_text()
+    event = json.loads(next(line for line in out.splitlines() if '"db.waiting"' in line))
+    assert event["error"].startswith(f"database.url postgresql://textwire:***@127.0.0.1:{port}/textwire: ")
+    assert event["error"].endswith("or set database.url or TEXTWIRE_DATABASE_URL")
+    assert "s3cret-pw" not in out
+    assert "Traceback" not in out
 
 
 # -- a good start ----------------------------------------------------------------------------------
