@@ -32,6 +32,7 @@ from bot.features.ledger.money import (
     currency_or_default,
     parse_amount,
     unclear_amount,
+    unclear_caption,
 )
 from bot.features.ledger.split import split_order
 from bot.features.ocr.reader import reader_of
@@ -177,8 +178,10 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     caption = msg.text[:CAPTION_MAX] if command is None else ""
     # a caption's amount is for a message with one photo: it cannot say which of several it is for
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
+    if caption_money is None and len(msg.media) == 1:  # `dinner 1.200`: asked about, not guessed
+        note = unclear_caption(caption, room_currency) or note
     if command is not None and command.name == "AMOUNT" and len(msg.media) == 1:
-        unclear = unclear_amount(command.arg_text, room_currency)
+        unclear = unclear_amount(command.arg_text, room_currency, command="\\AMOUNT ")
         caption_money = None if unclear else parse_amount(command.arg_text, room_currency)
         if caption_money is not None:
             caption, note = command.arg_text[:CAPTION_MAX], None

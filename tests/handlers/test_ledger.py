@@ -684,14 +684,27 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     assert await say(bot, fake, "\\AMOUNT 12.345") == asked
     assert await bot.scalar("SELECT amount_minor FROM receipts") == 1250
     urls = [fake.media.add(images.jpeg_with_gps())]
+    # beside a photo a bare figure would be a post: the answer says \\AMOUNT
     assert await answers(bot, fake, "\\AMOUNT 1.200", **mms(urls)) == [
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
-        "1.200 is unclear: send 1200.00 for $1200.00, or 1.20 for $1.20.",
+        "1.200 is unclear: reply \\AMOUNT 1200.00 for $1200.00, or \\AMOUNT 1.20 for $1.20.",
     ]
+    # so is a caption's: `dinner $1.200` was saved as $1200.00, split and owed without a word
+    for caption in ("1.200", "dinner $1.200"):
+        urls = [fake.media.add(images.jpeg_with_gps())]
+        assert await answers(bot, fake, caption, **mms(urls)) == [
+            "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
+            "1.200 is unclear: reply \\AMOUNT 1200.00 for $1200.00, or \\AMOUNT 1.20 for $1.20.",
+        ]
+    assert await bot.scalar("SELECT count(*) FROM receipts WHERE amount_minor IS NOT NULL") == 1
+    assert (
+        await say(bot, fake, "\\AMOUNT 1.20")
+        == "Set $1.20 on your receipt in house: you are owed $9.14. \\BALANCE for all."
+    )
     # a comma before three digits stays a thousands separator
     assert (
         await say(bot, fake, "\\PAID Bob 1,200", sender=CAROL)
-        == "house: Bob pays Carol $1195.83, Bob pays Alice $8.34."
+        == "house: Bob pays Carol $1195.43, Bob pays Alice $9.14."
     )
 
 

@@ -174,17 +174,24 @@ def parse_amount(text: str, room: Currency) -> Amount | None:
     return found[0] if len(found) == 1 else None
 
 
-def unclear_amount(text: str, room: Currency) -> str | None:
+def unclear_amount(text: str, room: Currency, *, command: str = "") -> str | None:
     """What to ask when a typed amount reads two ways, else None. One dot followed by exactly
     three digits (`12.345`, `1.200`) in a currency with one or two decimals is a thousands
     separator to some and a mistyped decimal part to others: `parse_amount` reads thousands, and
-    a payment of $12,345.00 texted to a member must not be the guess."""
+    a payment of $12,345.00 texted to a member must not be the guess. `command`: what the answer
+    is sent with (`\\AMOUNT ` after a photo, where a bare figure would be a post)."""
     stripped = text.strip()
     match = _amount_pattern().fullmatch(stripped)
     found = parse_amount(stripped, room)
-    if match is None or found is None or not 0 < found.currency.exponent < 3:
+    if match is None or found is None:
         return None
-    num = match.group("num")
+    return _two_readings(match.group("num"), found, command)
+
+
+def _two_readings(num: str, found: Amount, command: str) -> str | None:
+    """The question when `num`, read as `found`, could also be a decimal part mistyped."""
+    if not 0 < found.currency.exponent < 3:
+        return None
     if not re.fullmatch(r"\d{1,3}\.\d{3}", num) or not int(num.split(".")[0]):
         return None
     cur = found.currency
@@ -192,17 +199,23 @@ def unclear_amount(text: str, room: Currency) -> str | None:
     small = int(rounded.scaleb(cur.exponent))
     if not cur.takes(small):
         return None
+    how = f"reply {command}" if command else "send "
     return (
-        f"{num} is unclear: send {cur.number(found.minor)} for {cur.format(found.minor)}, "
-        f"or {cur.number(small)} for {cur.format(small)}."
+        f"{num} is unclear: {how}{cur.number(found.minor)} for {cur.format(found.minor)}, "
+        f"or {command}{cur.number(small)} for {cur.format(small)}."
     )
 
 
 def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount]:
     """Amounts in free text (a caption): numbers with decimals or with a currency marker; a bare
     whole number counts only when it is all the text. Distinct values, in order."""
+    return [amount for amount, _ in _found_in(text, room, whole=whole)]
+
+
+def _found_in(text: str, room: Currency, *, whole: bool = False) -> list[tuple[Amount, str]]:
+    """`amounts_in`, each with its figure as typed (`1.200`)."""
     stripped = text.strip()
-    found: list[Amount] = []
+    found: list[tuple[Amount, str]] = []
     for m in _amount_pattern().finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):
             continue
@@ -229,16 +242,26 @@ def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount
         if minor is None or not cur.takes(minor):
             continue
         amount = Amount(minor, cur)
-        if amount not in found:
-            found.append(amount)
+        if all(amount != seen for seen, _ in found):
+            found.append((amount, num))
     return found
 
 
 def caption_amount(caption: str, room: Currency) -> Amount | None:
     """The amount in a caption when there is exactly one (`$12.50`, `12,50`, `EUR 12.50`,
-    `lunch 12.50`); several different amounts are no answer."""
-    found = amounts_in(caption, room)
-    return found[0] if len(found) == 1 else None
+    `lunch 12.50`) and it reads one way; several different amounts are no answer, and neither is
+    one that `unclear_caption` asks about (`dinner 1.200`: not guessed to be $1,200.00)."""
+    found = _found_in(caption, room)
+    if len(found) != 1 or _two_readings(found[0][1], found[0][0], "") is not None:
+        return None
+    return found[0][0]
+
+
+def unclear_caption(caption: str, room: Currency) -> str | None:
+    """What to ask when a caption's one amount reads two ways (`12.345`, `lunch $1.200`), as
+    `unclear_amount` asks of a typed one; else None."""
+    found = _found_in(caption, room)
+    return _two_readings(found[0][1], found[0][0], "\\AMOUNT ") if len(found) == 1 else None
 
 
 __all__ = [
@@ -253,4 +276,5 @@ __all__ = [
     "parse_number",
     "shown",
     "unclear_amount",
+    "unclear_caption",
 ]

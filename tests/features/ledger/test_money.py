@@ -13,6 +13,7 @@ from bot.features.ledger.money import (
     parse_amount,
     parse_number,
     unclear_amount,
+    unclear_caption,
 )
 
 USD = currency("USD")
@@ -104,6 +105,28 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
 )
 def test_captions_without_one_amount(caption: str) -> None:
     assert caption_amount(caption, USD) is None
+
+
+@pytest.mark.parametrize(
+    ("caption", "asked"),
+    [
+        ("12.345", "12.345 is unclear: reply \\AMOUNT 12345.00 for $12345.00, or \\AMOUNT 12.35 for $12.35."),
+        (
+            "dinner $1.200",
+            "1.200 is unclear: reply \\AMOUNT 1200.00 for $1200.00, or \\AMOUNT 1.20 for $1.20.",
+        ),
+        ("taxi 1,200.00", None),
+        ("lunch 12.50", None),
+        ("tea 3", None),
+    ],
+)
+def test_a_caption_amount_that_reads_two_ways_is_asked_about_not_taken(
+    caption: str, asked: str | None
+) -> None:
+    """`dinner $1.200` was a receipt of $1200.00, counted without a question."""
+    assert unclear_caption(caption, USD) == asked
+    if asked is not None:
+        assert caption_amount(caption, USD) is None
 
 
 def test_parse_amount_is_the_whole_text() -> None:
