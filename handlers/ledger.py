@@ -217,12 +217,14 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int, fits: FitsOne) -> 
 
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(active_room,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
-    *who_words, amount_text = ctx.args
-    who = " ".join(who_words)
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms(conn, [room.id])  # a \\CURRENCY at once would leave it uncounted
         book = await room_ledger(conn, room.id)
+        *who_words, amount_text = amount_words(ctx.args, book, book.currency)
+        if not who_words:
+            return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"
+        who = " ".join(who_words)
         unclear = unclear_amount(amount_text, book.currency)
         if unclear is not None:
             return unclear
@@ -362,6 +364,28 @@ def _members_named(
     return found
 
 
+def amount_words(args: Sequence[str], book: RoomLedger, cur: Currency) -> list[str]:
+    """`args` with each amount in `cur` whose code or sign is a word of its own (`INR 617.25`,
+    `617.25 USD`, `$ 5`: replies show amounts of a currency with no plain symbol with its code) as
+    one word, unless that word is a word of a member's name. `\\PAID Ravi INR 617.25` and
+    `\\SPLIT priya INR 600.00 me INR 634.50` answered that no one in the room went by INR. Only
+    `cur`'s code: Bob, Ron or Top are currencies too (`\\PAID Bob 5` is for a Bob)."""
+    names = {word for p in book.net if p is not None for word in name_key(book.name(p)).split()}
+    tokens: list[str] = []
+    i = 0
+    while i < len(args):
+        pair = args[i : i + 2]
+        marker = [w for w in pair if not any(ch.isdigit() for ch in w)]
+        value = parse_amount(" ".join(pair), cur) if len(pair) == 2 and len(marker) == 1 else None
+        if value is not None and value.currency == cur and marker[0].casefold() not in names:
+            tokens.append(" ".join(pair))
+            i += 2
+        else:
+            tokens.append(args[i])
+            i += 1
+    return tokens
+
+
 def parse_split(
     args: Sequence[str], book: RoomLedger, user_id: int, room: str, cur: Currency, fits: FitsOne
 ) -> SplitAsked | str:
@@ -369,7 +393,7 @@ def parse_split(
     reply saying what is wrong otherwise."""
     named: list[tuple[int, tuple[str, int] | None]] = []
     words: list[str] = []
-    for token in args:
+    for token in amount_words(args, book, cur):
         value = _value(token, cur)
         # a member's last 4 digits, as \\PAID takes them and the replies advise (`\\SPLIT me 0302`):
         # a share of 302 otherwise, silently giving the sender the whole receipt

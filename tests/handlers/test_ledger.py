@@ -311,6 +311,28 @@ async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -
     assert BOB not in page
 
 
+async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID Alice USD 10.00` said "No one in house goes by Alice USD", `\\PAID Alice 10 USD`
+    gave the usage: the amount was the last word alone, though amounts take a code or sign."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\PAID Alice USD 6.00", sender=BOB) == (
+        "house: Carol pays Alice $10.00, Bob pays Alice $4.00."
+    )
+    assert await say(bot, fake, "\\PAID Alice 4 usd", sender=BOB) == "house: Carol pays Alice $10.00."
+    assert await say(bot, fake, "\\PAID Alice 5 EUR", sender=CAROL) == (
+        "Usage: \\PAID <name> <amount>, e.g. \\PAID Alice 7.72"
+    )
+    assert await say(bot, fake, "\\PAID Alice $ 10", sender=CAROL) == "house: all settled."
+    assert await bot.scalar("SELECT sum(amount_minor) FROM payments") == 2000
+    # a name whose last word is also a currency code (BOB: the boliviano) is still that name
+    assert await say(bot, fake, "\\NAME Big Bob", sender=BOB) == "Your rooms now see you as Big Bob."
+    assert await say(bot, fake, "\\PAID Big Bob 5") == "house: Big Bob pays Alice $5.00."
+
+
 async def test_someone_who_stopped_without_a_name_keeps_their_masked_number(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -389,6 +411,11 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $17.50, Bob pays Alice $12.50."
     assert await say(bot, fake, "\\SPLIT bob 12.50 carol 7.50") == (
         "$12.50 + $7.50 is $20.00, not its total $30.00."
+    )
+    # an amount with its code apart, as replies show amounts of a currency with no plain symbol
+    # (`INR 12.50`): it said "No one in house goes by USD"
+    assert await say(bot, fake, "\\SPLIT bob USD 12.50 carol 17.50 usd") == (
+        "Split $30.00 in house: Bob $12.50, Carol $17.50."
     )
     # what does not parse says what to do; nothing changes
     assert await say(bot, fake, "\\SPLIT bob 2 carol") == (
