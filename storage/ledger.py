@@ -220,9 +220,10 @@ async def set_room_currency(conn: AsyncConnection, room_id: str, code: str) -> N
 
 async def has_entries(conn: AsyncConnection, room_id: str, currency: str) -> bool:
     """Whether the room's books count anything in `currency` (its currency): an amount on a
-    receipt that is no repeat, or a payment. A receipt in another currency is not counted, so it
-    does not hold the currency where it is (the trip whose first receipt was in euros before
-    anyone sent \\CURRENCY EUR: the switch counts it)."""
+    receipt (`room_book` counts each one, a repeat counted anyway with \\AMOUNT too), or a
+    payment. A receipt in another currency is not counted, so it does not hold the currency
+    where it is (the trip whose first receipt was in euros before anyone sent \\CURRENCY EUR:
+    the switch counts it)."""
     receipt = (
         await conn.execute(
             sa.select(receipts.c.id)
@@ -230,7 +231,6 @@ async def has_entries(conn: AsyncConnection, room_id: str, currency: str) -> boo
                 receipts.c.room_id == room_id,
                 receipts.c.amount_minor > 0,
                 receipts.c.currency == currency,
-                receipts.c.duplicate_of.is_(None),
             )
             .limit(1)
         )

@@ -461,6 +461,28 @@ async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_s
     assert await say(bot, fake, "\\SPLIT carol") == "Carol is not in house any more: split among its members."
 
 
+async def test_a_repeat_counted_anyway_holds_the_currency_as_any_counted_receipt(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """The same photo sent twice with no total, then `\\AMOUNT 30` (which counts the repeat, as
+    its reply offered): `\\CURRENCY EUR` went through, and the $30.00 everyone saw counted
+    dropped out of the balances as "in another currency"."""
+    fake = fake_twilio
+    await house(bot, fake)
+    picture = images.jpeg_with_gps(640, 480, variant=3)
+    assert await say(bot, fake, "", **mms([fake.media.add(picture)])) == (
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    again = await say(bot, fake, "", **mms([fake.media.add(picture)]))
+    assert again.startswith("Saved to house; not counted: it repeats the receipt saved")
+    assert (await say(bot, fake, "\\AMOUNT 30")).startswith("Set $30.00 on your receipt in house")
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    assert await say(bot, fake, "\\CURRENCY EUR") == (
+        "house has amounts in USD already; its currency cannot change now."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+
+
 async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_count_it_anyway(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
