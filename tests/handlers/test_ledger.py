@@ -248,6 +248,24 @@ async def test_several_photos_are_summed_up_in_one_reply(
     assert await bot.scalar("SELECT amount_minor FROM receipts WHERE media_index = 2") == 100
 
 
+async def test_a_total_read_above_what_an_amount_may_be_is_asked_for(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A total read as $2,345,678.90 was counted, though \\AMOUNT and \\PAID take at most
+    $1000000.00: the settling payment \\BALANCE named could not be sent as \\PAID, and the repeat's
+    `\\AMOUNT 2345678.90 to count it anyway` got the usage. Such a reading is asked about."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    fake = fake_twilio
+    await house(bot, fake)
+    big = text_pdf(["MOTORS", "Car 2,345,678.90", "SUBTOTAL 2,345,678.90", "TAX 0.00", "TOTAL 2,345,678.90"])
+    url = fake.media.add(big, "application/pdf")
+    assert await say(bot, fake, "", **mms([url], ["application/pdf"])) == (
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    assert await bot.scalar("SELECT amount_minor FROM receipts") is None
+    assert await say(bot, fake, "\\BALANCE") == "house: all settled."
+
+
 def test_pdf_text_layer() -> None:
     assert "TOTAL 4.86" in pdf_text(text_pdf(["TOTAL 4.86"]))
     assert pdf_text(text_pdf([])).strip() == ""

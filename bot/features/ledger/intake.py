@@ -46,8 +46,9 @@ async def read_amount(
     # the reading's figure is in its currency's decimals (bot/features/ocr/total.py reads a yen
     # receipt in a dollar room in yen): kept in that currency, uncounted when it is not the room's
     read_in = exponent if reading.currency is None else exponent_of(reading.currency)
-    if reading.minor is None or found is None or found.exponent != read_in:
-        # nothing sure, or decimals this code does not know the currency to have: ask
+    if reading.minor is None or found is None or found.exponent != read_in or not found.takes(reading.minor):
+        # nothing sure, decimals this code does not know the currency to have, or more than any
+        # amount typed may be (a misread, or one that no \\PAID or \\AMOUNT could match): ask
         return Found(None, None, None, reading.status if reading.minor is None else "ask", reading.identity)
     return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status, reading.identity)
 
