@@ -94,8 +94,9 @@ def currency_or_default(code: str | None) -> Currency:
 
 # -- reading amounts people type ---------------------------------------------------------------------
 
-# a number with optional thousands separators and an optional decimal part
-_NUMBER = r"\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?"
+# a number with optional thousands separators and an optional decimal part (up to 4 decimals:
+# CLF and UYW have four, and their amounts are shown with them)
+_NUMBER = r"\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,4})?|\d+(?:[.,]\d{1,4})?"
 
 
 @cache
@@ -124,7 +125,8 @@ def _amount_pattern() -> re.Pattern[str]:
 def parse_number(text: str, exponent: int) -> int | None:
     """`12.50` / `12,50` / `1,234.56` / `1.234,56` / `12` -> minor units; None when it is not one
     amount. A separator followed by exactly three digits is a thousands separator, unless the
-    currency itself has three decimals or what comes before it is 0 (`0.050` is no fifty)."""
+    currency itself has three decimals or more or what comes before it is 0 (`0.050` is no
+    fifty)."""
     text = text.strip().replace("'", ",").replace(" ", ",")
     if not re.fullmatch(r"[\d.,]+", text) or not text[0].isdigit() or not text[-1].isdigit():
         return None
@@ -136,7 +138,7 @@ def parse_number(text: str, exponent: int) -> int | None:
         tail = text[last_i + 1 :]
         kinds = {ch for _, ch in seps}
         is_decimal = len(kinds) == 2 or (
-            len(seps) == 1 and (len(tail) != 3 or exponent == 3 or text[:last_i].lstrip("0") == "")
+            len(seps) == 1 and (len(tail) != 3 or exponent >= 3 or text[:last_i].lstrip("0") == "")
         )
         if len(kinds) == 2 and [ch for _, ch in seps].count(last_ch) > 1:
             return None  # 1.234.56: no reading of it is sure
@@ -234,7 +236,7 @@ def _found_in(text: str, room: Currency, *, whole: bool = False) -> list[tuple[A
         cur = cur_pre or cur_post or room
         assert isinstance(cur, Currency)
         num = m.group("num")
-        has_decimals = bool(re.search(r"[.,]\d{1,3}$", num)) and parse_number(num, 0) is None
+        has_decimals = bool(re.search(r"[.,]\d{1,4}$", num)) and parse_number(num, 0) is None
         marked = bool(cur_pre or cur_post)
         if not (has_decimals or marked or num == stripped):
             continue

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from babel.numbers import list_currencies
 
 from bot.features.ledger.money import (
     Amount,
@@ -182,3 +185,19 @@ def test_a_hint_shows_a_figure_of_the_currencys_decimals() -> None:
     jpy = currency("JPY")
     assert jpy is not None
     assert parse_amount("12.34", jpy) is None  # why yen rooms are not shown 12.34
+
+
+@pytest.mark.parametrize("code", sorted(list_currencies()))
+def test_every_amount_a_room_shows_reads_back_as_that_amount(code: str) -> None:
+    """Replies show amounts to be sent back as they are (`\\AMOUNT CLF 12.3400`, the hint
+    `\\AMOUNT 12.3400`): in a room of a currency with four decimals (CLF, UYW) no figure with
+    four decimals was an amount, so the usage's own example got the usage again."""
+    cur = currency(code)
+    if cur is None:
+        return  # a code `\\CURRENCY` refuses
+    rng = random.Random(code)
+    samples = {1, cur.minor_of_major(1), cur.largest, *(rng.randint(1, cur.largest) for _ in range(40))}
+    for minor in sorted(samples):
+        for shown in (cur.number(minor), cur.format(minor)):
+            assert parse_amount(shown, cur) == Amount(minor, cur), shown
+    assert parse_amount(cur.example, cur) is not None
