@@ -764,6 +764,15 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
             "1.200 is unclear: reply \\AMOUNT 1200.00 for $1200.00, or \\AMOUNT 1.20 for $1.20.",
         ]
     assert await bot.scalar("SELECT count(*) FROM receipts WHERE amount_minor IS NOT NULL") == 1
+    # in another currency the figures keep it: `\\AMOUNT 1.20` as it said was $1.20, counted
+    urls = [fake.media.add(images.jpeg_with_gps())]
+    assert await answers(bot, fake, "taxi €1.200", **mms(urls)) == [
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
+        "1.200 is unclear: reply \\AMOUNT €1200.00 or \\AMOUNT €1.20.",
+    ]
+    assert await say(bot, fake, "\\AMOUNT €1.20") == (
+        "Set €1.20 on your receipt in house; not counted: €1.20 in a USD room."
+    )
     assert (
         await say(bot, fake, "\\AMOUNT 1.20")
         == "Set $1.20 on your receipt in house: you are owed $9.14. \\BALANCE for all."

@@ -187,11 +187,13 @@ def unclear_amount(text: str, room: Currency, *, command: str = "") -> str | Non
     found = parse_amount(stripped, room)
     if match is None or found is None:
         return None
-    return _two_readings(match.group("num"), found, command)
+    return _two_readings(match.group("num"), found, room, command)
 
 
-def _two_readings(num: str, found: Amount, command: str) -> str | None:
-    """The question when `num`, read as `found`, could also be a decimal part mistyped."""
+def _two_readings(num: str, found: Amount, room: Currency, command: str) -> str | None:
+    """The question when `num`, read as `found`, could also be a decimal part mistyped. Its
+    figures go back as they are: in the room's currency bare, else with their currency (a bare
+    12345.00 sent back for a receipt in euros would count as $12345.00 in a dollar room)."""
     if not 0 < found.currency.exponent < 3:
         return None
     if not re.fullmatch(r"\d{1,3}\.\d{3}", num) or not int(num.split(".")[0]):
@@ -202,6 +204,8 @@ def _two_readings(num: str, found: Amount, command: str) -> str | None:
     if not cur.takes(small):
         return None
     how = f"reply {command}" if command else "send "
+    if cur != room:
+        return f"{num} is unclear: {how}{cur.format(found.minor)} or {command}{cur.format(small)}."
     return (
         f"{num} is unclear: {how}{cur.number(found.minor)} for {cur.format(found.minor)}, "
         f"or {command}{cur.number(small)} for {cur.format(small)}."
@@ -254,7 +258,7 @@ def caption_amount(caption: str, room: Currency) -> Amount | None:
     `lunch 12.50`) and it reads one way; several different amounts are no answer, and neither is
     one that `unclear_caption` asks about (`dinner 1.200`: not guessed to be $1,200.00)."""
     found = _found_in(caption, room)
-    if len(found) != 1 or _two_readings(found[0][1], found[0][0], "") is not None:
+    if len(found) != 1 or _two_readings(found[0][1], found[0][0], room, "") is not None:
         return None
     return found[0][0]
 
@@ -263,7 +267,7 @@ def unclear_caption(caption: str, room: Currency) -> str | None:
     """What to ask when a caption's one amount reads two ways (`12.345`, `lunch $1.200`), as
     `unclear_amount` asks of a typed one; else None."""
     found = _found_in(caption, room)
-    return _two_readings(found[0][1], found[0][0], "\\AMOUNT ") if len(found) == 1 else None
+    return _two_readings(found[0][1], found[0][0], room, "\\AMOUNT ") if len(found) == 1 else None
 
 
 __all__ = [

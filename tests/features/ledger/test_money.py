@@ -145,7 +145,9 @@ def test_parse_amount_is_the_whole_text() -> None:
     [
         ("12.345", "USD", "12.345 is unclear: send 12345.00 for $12345.00, or 12.35 for $12.35."),
         ("$1.200", "USD", "1.200 is unclear: send 1200.00 for $1200.00, or 1.20 for $1.20."),
-        ("12.345 EUR", "USD", "12.345 is unclear: send 12345.00 for €12345.00, or 12.35 for €12.35."),
+        # in another currency than the room's, each figure keeps it: a bare 12345.00 sent back as
+        # the reply said was $12345.00, counted in a dollar room
+        ("12.345 EUR", "USD", "12.345 is unclear: send €12345.00 or €12.35."),
         (
             "1,200",
             "USD",
