@@ -399,6 +399,35 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
     assert (await say(bot, fake, "\\SPLIT 4444 alice", sender=dan)).startswith("Split $40.00 in house:")
 
 
+async def test_two_who_stopped_by_one_name_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Bob stops; a new Bob joins, pays, and stops too: \\BALANCE named both "Bob (left)", and
+    \\PAID to either answered "More than one member goes by Bob (left): Bob (left) or Bob (left)":
+    neither debt could be settled."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00", sender=BOB)
+    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
+    dan = "+15550004444"
+    assert (await say(bot, fake, "\\JOIN house pw", sender=dan)).startswith("Joined house")
+    assert await say(bot, fake, "\\NAME Bob", sender=dan) == "Your rooms now see you as Bob."
+    await photo(bot, fake, "$60.00", sender=dan)
+    assert (await say(bot, fake, "\\STOP", sender=dan)).startswith("Goodbye")
+    assert await say(bot, fake, "\\BALANCE") == (
+        "house: Alice pays Bob (left 2) $30.00, Carol pays Bob (left) $20.00, Carol pays Bob (left 2) $10.00."
+    )
+    assert await say(bot, fake, "\\PAID bob 1") == (
+        "More than one member goes by bob: Bob (left) or Bob (left 2). Use the one you mean."
+    )
+    # the settling payments, each as \\BALANCE names it, bring everyone to zero
+    assert await say(bot, fake, "\\PAID Bob (left 2) 30") == (
+        "house: Carol pays Bob (left) $20.00, Carol pays Bob (left 2) $10.00."
+    )
+    assert (
+        await say(bot, fake, "\\PAID Bob (left) 20", sender=CAROL) == "house: Carol pays Bob (left 2) $10.00."
+    )
+    assert await say(bot, fake, "\\PAID bob (left 2) 10", sender=CAROL) == "house: all settled."
+
+
 async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_amounts(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

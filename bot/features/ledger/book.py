@@ -63,19 +63,28 @@ async def known_as(conn: AsyncConnection, user_id: int, phone: str) -> str:
 def display_names(people: list[store.Member]) -> dict[Party, str]:
     """`\\NAME` (else the channel's name for them) else the masked address; two members with one
     name are told apart by their digits, a member who left by `\\STOP` (`store.is_former`: the
-    name they had is all that is kept) by "(left)"."""
+    name they had is all that is kept) by "(left)", and several who left by one name by "(left)",
+    "(left 2)", ... in the order they left (two "Zed (left)" could not be told apart, so neither
+    debt could be settled with `\\PAID`)."""
     shown = {p.user_id: shown_name(p) for p in people}
     counts: dict[str, int] = {}
     for name in shown.values():
         if name:
             counts[name_key(name)] = counts.get(name_key(name), 0) + 1
+    left: dict[int, int] = {}  # a former member: their place among those who left by their name
+    seen: dict[str, int] = {}
+    for p in sorted((p for p in people if store.is_former(p)), key=lambda p: p.user_id):
+        name = shown[p.user_id]
+        if name:
+            left[p.user_id] = seen[name_key(name)] = seen.get(name_key(name), 0) + 1
     names: dict[Party, str] = {None: FORMER}
     for p in people:
         name = shown[p.user_id]
         if name and counts[name_key(name)] == 1:
             names[p.user_id] = name
         elif name and store.is_former(p):
-            names[p.user_id] = f"{name} (left)"
+            nth = left[p.user_id]
+            names[p.user_id] = f"{name} (left)" if nth == 1 else f"{name} (left {nth})"
         elif name:
             names[p.user_id] = f"{name} ({p.phone[-4:]})"
         else:
