@@ -197,7 +197,10 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int, fits: FitsOne) -> 
             or (
                 digits.isdigit()
                 and len(digits) >= 4
-                and (("*" in shown and shown.endswith(digits[-4:])) or shown.endswith(f"({digits[-4:]})"))
+                and (
+                    ("*" in shown and shown.split(" (")[0].endswith(digits[-4:]))
+                    or shown.endswith(f"({digits[-4:]})")
+                )
             )
         ):
             matches.append(party)

@@ -428,6 +428,30 @@ async def test_two_who_stopped_by_one_name_are_told_apart(bot: Bot, fake_twilio:
     assert await say(bot, fake, "\\PAID bob (left 2) 10", sender=CAROL) == "house: all settled."
 
 
+async def test_members_whose_masked_numbers_match_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Two unnamed members whose numbers end alike both showed as +1******2222: \\BALANCE read
+    "+1******2222 pays +1******2222", and \\PAID could name neither (`\\PAID 2222` took the
+    first silently)."""
+    fake = fake_twilio
+    twin = "+15559992222"
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone in (BOB, twin):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\BALANCE") == (
+        "house: +1******2222 pays +1******1111 $10.00, +1******2222 (2) pays +1******1111 $10.00."
+    )
+    assert await say(bot, fake, "\\PAID 2222 1", sender=ALICE) == (
+        "More than one member goes by 2222: +1******2222 or +1******2222 (2). Use the one you mean."
+    )
+    assert await say(bot, fake, "\\PAID +1******1111 10", sender=twin) == (
+        "house: +1******2222 pays +1******1111 $10.00."
+    )
+    assert await say(bot, fake, "\\SPLIT +1******2222 (2) me") == (
+        "Split $30.00 in house: +1******2222 (2) $15.00, +1******1111 $15.00."
+    )
+
+
 async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_amounts(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

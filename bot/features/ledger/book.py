@@ -89,6 +89,14 @@ def display_names(people: list[store.Member]) -> dict[Party, str]:
             names[p.user_id] = f"{name} ({p.phone[-4:]})"
         else:
             names[p.user_id] = mask_address(p.phone)
+    # two still shown alike (unnamed members whose masked numbers match: +1******0051 twice) are
+    # told apart by their place, `+1******0051 (2)`: \\BALANCE read "+1******0051 pays
+    # +1******0051", and neither could be named to \\PAID or \\SPLIT
+    alike: dict[str, int] = {}
+    for p in people:
+        nth = alike[name_key(names[p.user_id])] = alike.get(name_key(names[p.user_id]), 0) + 1
+        if nth > 1:
+            names[p.user_id] = f"{names[p.user_id]} ({nth})"
     return names
 
 
@@ -132,7 +140,7 @@ async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None =
     order: list[Party] = [m.user_id for m in current]
     net = net_positions(expenses, payments, order=order)
     others = {p for p in net if p is not None and p not in order}
-    people = current + list((await store.people(conn, others)).values())
+    people = current + sorted((await store.people(conn, others)).values(), key=lambda p: p.user_id)
     return RoomLedger(
         currency=cur,
         net=net,
