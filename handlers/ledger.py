@@ -369,8 +369,9 @@ def _members_named(
 
 def amount_words(args: Sequence[str], book: RoomLedger, cur: Currency) -> list[str]:
     """`args` with each amount in `cur` whose code or sign is a word of its own (`INR 617.25`,
-    `617.25 USD`, `$ 5`: replies show amounts of a currency with no plain symbol with its code) as
-    one word, unless that word is a word of a member's name. `\\PAID Ravi INR 617.25` and
+    `617.25 USD`, `$ 5`: replies show amounts of a currency with no plain symbol with its code),
+    or whose thousands are set apart by a space (`1 234,56`), as one word, unless the code is a
+    word of a member's name. `\\PAID Ravi INR 617.25` and
     `\\SPLIT priya INR 600.00 me INR 634.50` answered that no one in the room went by INR. Only
     `cur`'s code: Bob, Ron or Top are currencies too (`\\PAID Bob 5` is for a Bob)."""
     names = {word for p in book.net if p is not None for word in name_key(book.name(p)).split()}
@@ -379,8 +380,12 @@ def amount_words(args: Sequence[str], book: RoomLedger, cur: Currency) -> list[s
     while i < len(args):
         pair = args[i : i + 2]
         marker = [w for w in pair if not any(ch.isdigit() for ch in w)]
-        value = parse_amount(" ".join(pair), cur) if len(pair) == 2 and len(marker) == 1 else None
-        if value is not None and value.currency == cur and marker[0].casefold() not in names:
+        value = parse_amount(" ".join(pair), cur) if len(pair) == 2 and len(marker) <= 1 else None
+        if (
+            value is not None
+            and value.currency == cur
+            and not names.intersection(w.casefold() for w in marker)
+        ):
             tokens.append(" ".join(pair))
             i += 2
         else:

@@ -349,6 +349,14 @@ async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
     # a name whose last word is also a currency code (BOB: the boliviano) is still that name
     assert await say(bot, fake, "\\NAME Big Bob", sender=BOB) == "Your rooms now see you as Big Bob."
     assert await say(bot, fake, "\\PAID Big Bob 5") == "house: Big Bob pays Alice $5.00."
+    # thousands set apart by a space, as in French (`1 234,56`): the usage, or "No one in house
+    # goes by Alice 1"
+    assert await say(bot, fake, "\\AMOUNT 1 234,56") == (
+        "Set $1234.56 on your receipt in house: you are owed $808.04. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\PAID Alice 1 000,00", sender=BOB) == (
+        "house: Carol pays Big Bob $401.52, Alice pays Big Bob $191.96."
+    )
 
 
 async def test_someone_who_stopped_without_a_name_keeps_their_masked_number(

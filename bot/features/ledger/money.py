@@ -127,7 +127,11 @@ def parse_number(text: str, exponent: int) -> int | None:
     amount. A separator followed by exactly three digits is a thousands separator, unless the
     currency itself has three decimals or more or what comes before it is 0 (`0.050` is no
     fifty)."""
-    text = text.strip().replace("'", ",").replace(" ", ",")
+    text = text.strip()
+    # a space or an apostrophe only ever groups thousands: as the other separator than the one
+    # the decimals take (`1 234,56` is French for 1234.56; it read as three groups and was none)
+    grouping = "." if "," in text else ","
+    text = text.replace("'", grouping).replace(" ", grouping)
     if not re.fullmatch(r"[\d.,]+", text) or not text[0].isdigit() or not text[-1].isdigit():
         return None
     seps = [(i, ch) for i, ch in enumerate(text) if ch in ".,"]
