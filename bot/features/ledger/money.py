@@ -248,12 +248,16 @@ def _found_in(text: str, room: Currency, *, whole: bool = False) -> list[tuple[A
         marked = bool(cur_pre or cur_post)
         if not (has_decimals or marked or num == stripped):
             continue
-        minor = parse_number(num, cur.exponent)
-        if minor is None or not cur.takes(minor):
-            continue
-        amount = Amount(minor, cur)
-        if all(amount != seen for seen, _ in found):
-            found.append((amount, num))
+        # in free text a space before three digits reads two ways (`dinner for 3 120.00` is no
+        # $3120.00): both readings are found, so a caption of them is no one amount
+        readings = [num, num.rsplit(" ", 1)[1]] if " " in num and not whole else [num]
+        for figure in readings:
+            minor = parse_number(figure, cur.exponent)
+            if minor is None or not cur.takes(minor):
+                continue
+            amount = Amount(minor, cur)
+            if all(amount != seen for seen, _ in found):
+                found.append((amount, figure))
     return found
 
 

@@ -104,6 +104,11 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         "refund -12.50",
         "-$5.00",
         "back \u22127.20",
+        # a space before three digits: a count and a price, or thousands (`1 234,56`)? It was
+        # $3120.00 and $12250.00
+        "dinner for 3 120.00",
+        "table 12 250.00",
+        "taxi 1 234,56",
     ],
 )
 def test_captions_without_one_amount(caption: str) -> None:
