@@ -327,6 +327,13 @@ def _validate(config: Config) -> None:
         if value or section != "s3":
             _check_url(f"{section}.{key}", value)
     public = urlsplit(config.server.public_url)
+    if "@" in public.netloc:
+        # every link texted to people and the start-up log are built from it: a user name and
+        # password there went to every phone and into the log
+        raise ConfigError(
+            "server.public_url: no user name or password in it (every link texted to people is"
+            " built from it): the scheme, host and port only (https://sms.example.com)"
+        )
     if public.path.rstrip("/") or public.query or public.fragment:
         # every route (webhooks, links, X's redirect_uri) is at the root of this URL: a path made
         # each of them a 404 while start-up said nothing

@@ -60,6 +60,8 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         # every route is at the root of it: a path made each webhook a 404 after a quiet start
         ("[server]\npublic_url = 'https://sms.example.com/textwire'\n", {}, "server.public_url"),
         ("[server]\npublic_url = 'https://sms.example.com/?x=1'\n", {}, "server.public_url"),
+        # every link texted to people, and the start-up log, carried the password
+        ("", {"TEXTWIRE_SERVER_PUBLIC_URL": "https://ops:hunter2@sms.example.com"}, "server.public_url"),
         ("[security]\nfernet_keys = 'abc'\n", {}, "security.fernet_keys"),
         ("", {"TEXTWIRE_TWILIO_AUTH_TOKEN": "t"}, "twilio.from_number"),
         ("[log]\nlevel = 'loud'\n", {}, "log.level"),
@@ -270,6 +272,10 @@ def test_good_urls_pass(section: str, key: str, url: str) -> None:
         with pytest.raises(ConfigError, match="no path"):  # its routes are at its root (README)
             load_config(REPO / "config.toml", env={name: url})
         return
+    if (section, key) == ("server", "public_url") and "@" in url:
+        with pytest.raises(ConfigError, match="no user name or password"):  # texted in every link
+            load_config(REPO / "config.toml", env={name: url})
+        return
     config = load_config(REPO / "config.toml", env={name: url})
     assert getattr(getattr(config, section), key) == url
 
@@ -320,3 +326,14 @@ def test_an_empty_variable_is_not_set(tmp_path: Path) -> None:
 def test_an_empty_unknown_variable_still_stops_start_up() -> None:
     with pytest.raises(ConfigError, match="did you mean TEXTWIRE_DATABASE_URL"):
         load_config(REPO / "config.toml", env={"TEXTWIRE_DATABASE_URLS": ""})
+
+
+def test_a_public_url_with_credentials_is_refused_without_saying_them(tmp_path: Path) -> None:
+    """Every link texted to people (the X link, the gallery, statements) and the start-up log are
+    built from server.public_url: a user name and password in it went to every phone."""
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    for url in ("https://ops:hunter2@sms.example.com", "https://ops@sms.example.com:8443"):
+        with pytest.raises(ConfigError, match=r"server\.public_url: no user name or password") as exc:
+            load_config(path, env={"TEXTWIRE_SERVER_PUBLIC_URL": url})
+        assert "hunter2" not in str(exc.value)
