@@ -14,27 +14,36 @@ WILDCARDS = frozenset({"0.0.0.0", "", "::"})  # noqa: S104 - names of the wildca
 
 
 def healthz_url(path: str = "/healthz") -> str:
+    return _probe(path).full_url
+
+
+def _probe(path: str) -> urllib.request.Request:
+    """The request to send. It carries `server.metrics_token` when one is set: `/readyz` answers
+    without it only on loopback, and a server on a host's own address (not a wildcard) sees the
+    probe come from that address, so `--ready` got 403 there, unhealthy for good."""
     config = load_config()
     host = config.server.host
     if host in WILDCARDS:
         host = "127.0.0.1"
     elif ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{config.server.port}{path}"
+    token = config.server.metrics_token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return urllib.request.Request(f"http://{host}:{config.server.port}{path}", headers=headers)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
-        url = healthz_url("/readyz" if "--ready" in args else "/healthz")
+        request = _probe("/readyz" if "--ready" in args else "/healthz")
     except ConfigError as exc:
         print(f"healthcheck: configuration error: {exc}", file=sys.stderr)
         return 1
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - a fixed http URL
+        with urllib.request.urlopen(request, timeout=2) as resp:  # noqa: S310 - a fixed http URL
             return 0 if resp.status == 200 else 1
     except OSError as exc:
-        print(f"healthcheck: {url}: {exc}", file=sys.stderr)
+        print(f"healthcheck: {request.full_url}: {exc}", file=sys.stderr)
         return 1
 
 

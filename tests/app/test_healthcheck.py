@@ -61,3 +61,28 @@ def test_bad_config_is_unhealthy_not_a_traceback(
     env.setenv("TEXTWIRE_SERVER_PORT", "nine")
     assert healthcheck.main([]) == 1
     assert "TEXTWIRE_SERVER_PORT" in capsys.readouterr().err
+
+
+async def test_ready_carries_the_metrics_token(env: pytest.MonkeyPatch) -> None:
+    """A server on one of the host's own addresses (not a wildcard, not loopback) sees the probe
+    come from that address, so /readyz answers it only with `server.metrics_token`: `--ready`
+    sent none and got 403 whatever the database did (unhealthy for good)."""
+    seen: list[str] = []
+
+    async def readyz(request: web.Request) -> web.Response:  # as the server answers a non-loopback peer
+        seen.append(request.headers.get("Authorization", ""))
+        if request.headers.get("Authorization") != "Bearer s3cret":
+            raise web.HTTPForbidden(text="forbidden")
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/readyz", readyz)
+    port = free_port()
+    async with TestServer(app, host="127.0.0.1", port=port):
+        env.setenv("TEXTWIRE_SERVER_HOST", "127.0.0.1")
+        env.setenv("TEXTWIRE_SERVER_PORT", str(port))
+        env.setenv("TEXTWIRE_SERVER_METRICS_TOKEN", "s3cret")
+        assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 0
+        env.delenv("TEXTWIRE_SERVER_METRICS_TOKEN")
+        assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 1
+    assert seen == ["Bearer s3cret", ""]
