@@ -25,6 +25,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bot.core.channel import PREFIXED, TELEGRAM
 from bot.core.config import Config
+from bot.core.errors import StartupError
 from bot.core.logs import get_logger, mask_address
 from bot.features.ledger.book import known_as
 from bot.features.ledger.reminders import zone_of_address
@@ -89,24 +90,31 @@ async def _revoke_x(config: Config, db: Database, user_id: int, now: float) -> b
     """Revoke the person's X grant at X, as `\\STOP` does; False when there was none or X did
     not take it (the tokens are deleted with the record all the same). X down, busy or refusing:
     the refresh token waits in `x_revocations` for the running service's x-revoke job, as after
-    a `\\STOP` (README, Posting to X), so the grant still ends."""
+    a `\\STOP` (README, Posting to X), so the grant still ends.
+
+    Run without the service's X settings or keys (another shell, an env file not loaded), it
+    stops before anything is deleted (StartupError, exit 2): it deleted the tokens unrevoked and
+    said nothing but `"x_revoked": false`, and the grant stayed live at X."""
     from bot.features.x.accounts import refresh_token_alone, revoke_grant
     from bot.features.x.client import XClient
     from storage import crypto, xaccounts
 
-    if not config.x.client_id:
-        return False
     row = await xaccounts.load_tokens(db, user_id)
     if row is None:
         return False
+    if not config.x.client_id:
+        raise StartupError(
+            "this person has X tokens and x.client_id is empty here: run it with the service's "
+            "settings (TEXTWIRE_X_CLIENT_ID, ...) so their X grant is revoked; nothing was deleted"
+        )
     try:
         keys, _ = crypto.load_keys(config)
-    except (crypto.CipherError, crypto.KeyMismatch) as exc:  # the tokens are deleted all the same
-        _log().warning("token.revoke_failed", user_id=user_id, error=type(exc).__name__)
-        return False
-    cipher = crypto.TokenCipher(keys)
+        cipher = crypto.TokenCipher(keys)
+        await crypto.verify_keys(db, cipher)  # as `serve` and `keys rotate` check them
+    except (crypto.CipherError, crypto.KeyMismatch) as exc:
+        raise StartupError(f"Fernet keys: {exc}; nothing was deleted") from None
     alone = refresh_token_alone(cipher, user_id, row.ciphertext)
-    if alone is None:  # no key reads it: nobody can revoke it
+    if alone is None:  # this one row no configured key reads (the others do): nobody can revoke it
         return False
     async with aiohttp.ClientSession() as session:
         client = XClient(session, config.x, f"{config.public_base}/x/callback")

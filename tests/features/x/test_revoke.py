@@ -189,3 +189,27 @@ async def test_person_delete_while_x_is_down_leaves_the_revocation_to_the_job(xb
     assert await tick(xbot) == 1
     assert xbot.x.live_grants("100") == []
     assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
+
+
+async def test_person_delete_without_the_services_x_settings_or_keys_deletes_nothing(xbot: XBot) -> None:
+    """Run from a shell without the service's environment (x.client_id empty, or other Fernet
+    keys), `textwire person delete` deleted the tokens unrevoked, said only `"x_revoked": false`
+    and exit 0, and the grant stayed live at X for good. Now it stops first, deleting nothing."""
+    from bot.app import person
+    from bot.core.config import replace
+    from bot.core.errors import StartupError
+
+    await xbot.link(user=("100", "alice"))
+    for config, says in (
+        (replace(xbot.config, x={"client_id": ""}), "x.client_id is empty here"),
+        (replace(xbot.config, security={"fernet_keys": (generate_key(),)}), "Fernet keys"),
+    ):
+        with pytest.raises(StartupError, match=says) as exc:
+            await person.delete(config, ALICE, receipts=False, now=xbot.x.now)
+        assert "nothing was deleted" in str(exc.value)
+        assert await xbot.scalar("SELECT count(*) FROM users") == 1
+        assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
+        assert len(xbot.x.live_grants("100")) == 1
+    assert await person.delete(xbot.config, ALICE, receipts=False, now=xbot.x.now) == 0
+    assert xbot.x.live_grants("100") == []
+    assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
