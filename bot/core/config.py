@@ -289,6 +289,24 @@ def _check_url(key: str, value: str) -> None:
         )
 
 
+def _check_media_hosts(hosts: tuple[str, ...]) -> None:
+    """Each entry a host or host:port, as redirects are matched against them: a URL
+    (`https://mms.twiliocdn.com`) matched no redirect, so every photo was refused as "not from
+    Twilio" while start-up said nothing."""
+    for entry in hosts:
+        parts = urlsplit(f"//{entry.strip()}")
+        try:
+            port = parts.port
+        except ValueError:  # not a number, or above 65535
+            port = 0
+        host = parts.hostname or ""
+        if parts.netloc != entry.strip() or "@" in entry or port == 0 or not _HOST_NAME.fullmatch(host):
+            raise ConfigError(
+                f"twilio.media_hosts: each entry is a host name or host:port, no scheme or path"
+                f" (mms.twiliocdn.com), got {entry!r}"
+            )
+
+
 def _validate_numbers(config: Config) -> None:
     """Every decimal setting (timeouts, the worker's poll and retry times) is a finite number above
     0. NaN and infinity pass float(), then crash the tasks that sleep on them (the process stays up
@@ -326,6 +344,7 @@ def _validate(config: Config) -> None:
         value = getattr(getattr(config, section), key)
         if value or section != "s3":
             _check_url(f"{section}.{key}", value)
+    _check_media_hosts(config.twilio.media_hosts)
     public = urlsplit(config.server.public_url)
     if "@" in public.netloc:
         # every link texted to people and the start-up log are built from it: a user name and

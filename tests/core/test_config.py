@@ -60,6 +60,10 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         # every route is at the root of it: a path made each webhook a 404 after a quiet start
         ("[server]\npublic_url = 'https://sms.example.com/textwire'\n", {}, "server.public_url"),
         ("[server]\npublic_url = 'https://sms.example.com/?x=1'\n", {}, "server.public_url"),
+        # a URL for a host matched no redirect: every photo was refused as "not from Twilio"
+        ("[twilio]\nmedia_hosts = ['https://mms.twiliocdn.com']\n", {}, "twilio.media_hosts"),
+        ("", {"TEXTWIRE_TWILIO_MEDIA_HOSTS": "mms.twiliocdn.com/,media.twiliocdn.com"}, "twilio.media_hosts"),
+        ("", {"TEXTWIRE_TWILIO_MEDIA_HOSTS": "mms.twiliocdn.com:0"}, "twilio.media_hosts"),
         # every link texted to people, and the start-up log, carried the password
         ("", {"TEXTWIRE_SERVER_PUBLIC_URL": "https://ops:hunter2@sms.example.com"}, "server.public_url"),
         ("[security]\nfernet_keys = 'abc'\n", {}, "security.fernet_keys"),
