@@ -331,18 +331,19 @@ def unreachable(url: str, exc: BaseException) -> str:
     )
 
 
-async def _line(line: str, session: Session) -> None:
-    """One typed line: chat's own `:` commands, or a text to the bot."""
+async def _line(line: str, session: Session) -> bool:
+    """One typed line: chat's own `:` commands, or a text to the bot. False when what it was to
+    send did not reach the bot (said on stderr)."""
     body = line.rstrip("\n")
     if not body.strip():
-        return
+        return True
     if body.startswith(":"):
         parts = body.split(maxsplit=2)
         if parts[0] == ":photo" and len(parts) >= 2:
             if session.phone.startswith(f"{TELEGRAM}:") and session.standin is None:
                 print(f"! {TELEGRAM_PHOTOS}", file=sys.stderr, flush=True)
                 session.show_prompt()
-                return
+                return False
             try:
                 photos = await asyncio.to_thread(
                     partial(read_photos, session.config, [parts[1]], telegram=session.standin is not None)
@@ -350,13 +351,12 @@ async def _line(line: str, session: Session) -> None:
             except ChatError as exc:
                 print(f"! {exc}", file=sys.stderr, flush=True)
                 session.show_prompt()
-                return
-            await session.send(parts[2] if len(parts) > 2 else "", photos)
-        else:
-            print(HELP, file=sys.stderr, flush=True)
-            session.show_prompt()
-        return
-    await session.send(body)
+                return False
+            return await session.send(parts[2] if len(parts) > 2 else "", photos)
+        print(HELP, file=sys.stderr, flush=True)
+        session.show_prompt()
+        return True
+    return await session.send(body)
 
 
 def chat_address(channel: str, given: str | None) -> tuple[str | None, str]:
@@ -487,14 +487,16 @@ async def _conversation(session: Session, url: str) -> int:
         print(file=sys.stderr)
         await session.wait_settled(within=5.0)
         return 0
-    # piped: each line is texted in turn, then wait for what was sent to be answered
+    # piped: each line is texted in turn, then wait for what was sent to be answered; exit 1 when
+    # a line did not reach the bot (a script saw 0 after "! cannot reach ..." on every line)
+    delivered = True
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         if not line:
             break
-        await _line(line, session)
+        delivered = await _line(line, session) and delivered
         await session.show_new()
-    return 0 if await _finish(session) else 1
+    return 0 if await _finish(session) and delivered else 1
 
 
 async def _finish(session: Session) -> bool:

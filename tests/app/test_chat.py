@@ -5,6 +5,7 @@ texts each line, prints the replies that were sent (a skipped one as skipped) an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -143,7 +144,7 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
                 "\\CREATE trip hunter22\n:photo a.jpg dinner 40.00\n:photo missing.jpg\n:photo notes.txt\n"
             ),
         )
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 1, result.stderr  # missing.jpg was not sent; the rest were
         assert result.stdout.splitlines()[1:] == [
             "< Saved $40.00 to trip: you are its only member, you are settled up. \\BALANCE for all.",
             "< Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept.",
@@ -179,6 +180,16 @@ async def test_piped_chat_prints_sent_replies_and_shows_skipped_ones(served: Ser
         assert out
         assert out[-1].startswith("- skipped (opted out): ")
         assert not any(line.startswith("< ") for line in out[1:])
+
+        # a line that did not reach the bot fails the run: scripts saw exit 0 after "cannot reach"
+        elsewhere = f"http://127.0.0.1:{free_port()}"
+        away = dataclasses.replace(served, env=dict(served.env, TEXTWIRE_SERVER_PUBLIC_URL=elsewhere))
+        unreachable = away.chat("--from", ALICE, stdin="\\HELP\n")
+        assert unreachable.returncode == 1, unreachable.stderr
+        assert "cannot reach" in unreachable.stderr
+        no_photo = served.chat("--from", ALICE, stdin=":photo nowhere.jpg\n\\HELP\n")
+        assert no_photo.returncode == 1, no_photo.stderr
+        assert no_photo.stdout.startswith("< textwire:")  # the lines after it are still texted
 
 
 def test_photos_need_development_mode(served: Served) -> None:
