@@ -248,29 +248,33 @@ _S3_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"  # botocore's rule for an endpoint'
 _S3_HOST_NAME = re.compile(rf"{_S3_LABEL}(\.{_S3_LABEL})*\.?")
 
 
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#]*@")  # to the last @: a password may hold one
+
+
 def _check_url(key: str, value: str) -> None:
     """An http(s) URL that its client (aiohttp and yarl, botocore for S3) takes as it is: a host
     name, an IPv4 address or an [IPv6] address, a port of 1-65535 when one is given, no spaces. A
     bad port or host passed a scheme-and-netloc check, then crashed the server later with a
     traceback."""
     s3 = key.startswith("s3.")
+    shown = _USERINFO_PASSWORD.sub(r"\1***@", value)  # an error names the URL, never a password in it
     try:
         parts = urlsplit(value)
         host = parts.hostname or ""
     except ValueError:  # unbalanced brackets, not an IPv6 address between them
         raise ConfigError(
-            f"{key}: expected an http(s) URL such as https://host.example, got {value!r}"
+            f"{key}: expected an http(s) URL such as https://host.example, got {shown!r}"
         ) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{key}: expected an http(s) URL, got {value!r}")
+        raise ConfigError(f"{key}: expected an http(s) URL, got {shown!r}")
     try:
         port = parts.port
     except ValueError:  # not a number, or above 65535
         port = 0
     if port == 0:
-        raise ConfigError(f"{key}: the port must be a number 1-65535, got {value!r}")
+        raise ConfigError(f"{key}: the port must be a number 1-65535, got {shown!r}")
     if any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise ConfigError(f"{key}: a URL has no spaces or control characters, got {value!r}")
+        raise ConfigError(f"{key}: a URL has no spaces or control characters, got {shown!r}")
     if "[" in parts.netloc:
         valid = ":" in host  # urlsplit has checked the address between the brackets
     else:
@@ -285,7 +289,7 @@ def _check_url(key: str, value: str) -> None:
         chars = "letters, digits, '-'" if s3 else "letters, digits, '-', '_'"
         raise ConfigError(
             f"{key}: the host {host!r} is neither a name ({chars}, dot-separated) nor an IP address"
-            f" (IPv6 in brackets), got {value!r}"
+            f" (IPv6 in brackets), got {shown!r}"
         )
 
 

@@ -341,3 +341,24 @@ def test_a_public_url_with_credentials_is_refused_without_saying_them(tmp_path: 
         with pytest.raises(ConfigError, match=r"server\.public_url: no user name or password") as exc:
             load_config(path, env={"TEXTWIRE_SERVER_PUBLIC_URL": url})
         assert "hunter2" not in str(exc.value)
+
+
+@pytest.mark.parametrize(("section", "key"), URL_KEYS)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ops:hunter2@bad host.example",  # a space
+        "https://ops:hun@ter2@sms.example.com:99999",  # a bad port; an @ in the password
+        "ftp://ops:hunter2@sms.example.com",
+        "https://ops:hunter2@under_score!.example",
+    ],
+)
+def test_a_bad_url_is_named_without_its_password(section: str, key: str, url: str) -> None:
+    """The error line (stderr, and the config.invalid log event) quoted the URL whole, a password
+    in it too."""
+    name = f"TEXTWIRE_{section.upper()}_{key.upper()}"
+    with pytest.raises(ConfigError, match=rf"{section}\.{key}") as exc:
+        load_config(REPO / "config.toml", env={name: url})
+    assert "hunter2" not in str(exc.value)
+    assert "ter2" not in str(exc.value)
+    assert "ops:***@" in str(exc.value)
