@@ -184,6 +184,25 @@ async def test_unreachable_postgresql_is_waited_for_and_named_without_the_passwo
     assert "Traceback" not in out
 
 
+def test_a_proxy_without_its_scheme_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    """`HTTPS_PROXY=proxy.internal:3128` (as curl takes it) stopped start-up with yarl's traceback
+    and exit 1, which a process manager restarts again and again."""
+    env = serve_env(
+        tmp_path,
+        free_port(),
+        TEXTWIRE_SERVER_PUBLIC_URL="https://sms.example.com",
+        TEXTWIRE_TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TEXTWIRE_TWILIO_AUTH_TOKEN="x" * 32,
+        TEXTWIRE_TWILIO_FROM_NUMBER="+15557654321",
+        HTTPS_PROXY="relay:s3cret@proxy.internal:3128",
+    )
+    out, err = run_failing(tmp_path, env)
+    line = one_failure(out, err)
+    assert line.startswith("textwire: HTTPS_PROXY (or https_proxy) is not a proxy URL: ")
+    assert "http://proxy.internal:3128" in line
+    assert "s3cret" not in out + err
+
+
 # -- a good start ----------------------------------------------------------------------------------
 
 

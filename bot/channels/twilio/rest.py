@@ -32,6 +32,7 @@ from yarl import URL
 from bot.core.channel import SendError, Sent, Transport
 from bot.core.config import TwilioConfig
 from bot.core.curl import CurlError, CurlPool, Proxy
+from bot.core.errors import StartupError
 from bot.core.logs import get_logger, mask_phone
 
 log = get_logger(__name__)
@@ -152,6 +153,14 @@ def env_proxy(url: URL) -> Proxy | None:
         proxy, auth = get_env_proxy_for_url(url)
     except LookupError:
         return None
+    if not proxy.is_absolute():
+        # `proxy.internal:3128`, as curl takes it: start-up died with yarl's traceback (exit 1, so
+        # a process manager restarted it again and again), and aiohttp could not use it either
+        name = f"{url.scheme.upper()}_PROXY"
+        raise StartupError(
+            f"{name} (or {name.lower()}) is not a proxy URL: write it with its scheme,"
+            " e.g. http://proxy.internal:3128 (hosts to reach directly go in NO_PROXY)"
+        )
     return Proxy(
         str(proxy.with_user(None)),
         auth.login if auth is not None else None,
