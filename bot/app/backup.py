@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.core.config import Config
 from storage.db import sqlite_path
 
+SIDECARS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a database
 PG_HINT = (
     "database.url is PostgreSQL: back it up with pg_dump "
     '(for example `pg_dump --format=custom --file=textwire.dump "$DATABASE_URL"`), '
@@ -53,6 +54,15 @@ def _check(source: Path, path: Path) -> None:
     with contextlib.suppress(OSError):
         if path.exists() and path.samefile(source):
             raise BackupError("PATH is the live database itself: choose another file")
+    # its -wal holds committed pages the main file does not have yet: a copy written over it
+    # (`backup data/textwire.db-wal`) left the running server's database malformed
+    for suffix in SIDECARS:
+        sidecar = source.with_name(source.name + suffix)
+        same = path.resolve() == sidecar.resolve()
+        with contextlib.suppress(OSError):
+            same = same or (path.exists() and sidecar.exists() and path.samefile(sidecar))
+        if same:
+            raise BackupError(f"PATH is {sidecar.name}, a file of the live database: choose another file")
 
 
 def _copy(source: Path, target: Path) -> BackupResult:

@@ -142,3 +142,31 @@ async def test_clear_errors(tmp_path: Path) -> None:
         await backup(config, tmp_path / "missing" / "copy.db")
     with pytest.raises(BackupError, match="live database itself"):
         await backup(config, tmp_path / "data" / "textwire.db")
+
+
+async def test_the_live_databases_own_files_are_refused(tmp_path: Path) -> None:
+    """`textwire backup data/textwire.db-wal` (a completion away from the database) wrote the copy
+    over the live WAL, which holds committed pages the main file does not have yet: the running
+    server's database was malformed."""
+    config = load_config(
+        env={
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_CONFIG": CONFIG,
+        }
+    )
+    (tmp_path / "data").mkdir()
+    live = sqlite3.connect(tmp_path / "data" / "textwire.db")  # as the server holds it
+    try:
+        live.execute("PRAGMA journal_mode=WAL")
+        live.execute("PRAGMA wal_autocheckpoint=0")  # the rows stay in the WAL
+        live.execute("CREATE TABLE t (x INTEGER)")
+        live.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(500)])
+        live.commit()
+        for name in ("textwire.db-wal", "textwire.db-shm", "textwire.db-journal", "./textwire.db-wal"):
+            with pytest.raises(BackupError, match="a file of the live database"):
+                await backup(config, tmp_path / "data" / name)
+        assert live.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert live.execute("SELECT count(*) FROM t").fetchone() == (500,)
+    finally:
+        live.close()
