@@ -107,7 +107,7 @@ def _load(path: str | None) -> Config:
     return load_config(path)
 
 
-def serve(config: Config) -> int:
+def serve(config: Config, config_path: str | None = None) -> int:
     from bot.app.serve import serve as serve_async
 
     loop_factory = None
@@ -118,7 +118,7 @@ def serve(config: Config) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(serve_async(config))
+        return runner.run(serve_async(config, config_path))
 
 
 async def _migrate_check(config: Config) -> int:
@@ -288,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
         if args.command == "serve":
-            return serve(config)
+            return serve(config, args.config)
         if args.command == "migrate":
             return asyncio.run(_migrate(config))
         if args.command == "keys":

@@ -37,8 +37,9 @@ def json_logs(config: Config) -> bool:
     return config.log.format == "json" or (config.log.format == "auto" and not sys.stdout.isatty())
 
 
-async def serve(config: Config) -> int:
-    """Serve until SIGTERM or SIGINT (0), or until a part's task crashes (1)."""
+async def serve(config: Config, config_path: str | None = None) -> int:
+    """Serve until SIGTERM or SIGINT (0), or until a part's task crashes (1). `config_path`: the
+    `--config` it was given, which the next step it prints (`chat`) must be given too."""
     from bot.app.assembly import build_app
     from bot.gateway.routes import AccessLogger
 
@@ -66,7 +67,7 @@ async def serve(config: Config) -> int:
             listen(sockets, config.server.host, config.server.port)  # a port taken meanwhile: one line
             for sock in sockets:
                 await web.SockSite(runner, sock).start()
-            about = summary(config, sockets, app[RUNTIME].lifecycle.running, existed)
+            about = summary(config, sockets, app[RUNTIME].lifecycle.running, existed, config_path)
             if json_logs(config):
                 log.info("app.started", **about.fields())
             else:

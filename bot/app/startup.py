@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -315,7 +316,11 @@ class Summary:
 
 
 def summary(
-    config: Config, sockets: Iterable[socket.socket], parts: Iterable[str], existed: set[str]
+    config: Config,
+    sockets: Iterable[socket.socket],
+    parts: Iterable[str],
+    existed: set[str],
+    config_path: str | None = None,
 ) -> Summary:
     listening = []
     for sock in sockets:
@@ -341,7 +346,9 @@ def summary(
         media = f"local folder {config.media.local_dir}"
     next_step = ""
     if config.dev_mode and config.server.role != "worker":
-        next_step = f"in another terminal: {textwire_command()} chat --from {CHAT_FROM}"
+        # started with --config: chat without it reads ./config.toml, another port and data folder
+        given = f" --config {shlex.quote(config_path)}" if config_path else ""
+        next_step = f"in another terminal: {textwire_command()} chat{given} --from {CHAT_FROM}"
     return Summary(
         listening=tuple(listening),
         public_url=config.public_base,

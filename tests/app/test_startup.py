@@ -206,10 +206,10 @@ def test_a_proxy_without_its_scheme_is_one_line_with_the_fix(tmp_path: Path) -> 
 # -- a good start ----------------------------------------------------------------------------------
 
 
-def spawn(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     with open(tmp_path / "out.log", "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=out, stderr=out
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "bot", "serve", *args], cwd=tmp_path, env=env, stdout=out, stderr=out
         )
 
 
@@ -292,6 +292,55 @@ async def test_the_next_step_runs_as_printed_and_chat_reaches_the_server(tmp_pat
             subprocess.run,
             shlex.split(command),
             cwd=tmp_path,
+            env=env,
+            input="\\HELP\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert chat.returncode == 0, chat.stderr
+        assert chat.stdout.startswith("< textwire: "), chat.stdout + chat.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
+async def test_the_next_step_carries_the_config_file_serve_was_given(tmp_path: Path) -> None:
+    """`textwire serve --config /etc/textwire/config.toml`: the printed chat command had no
+    --config, so run as printed it read ./config.toml (or the defaults): another port and data
+    folder, and it could not reach the server."""
+    port = free_port()
+    etc = tmp_path / "etc dir"
+    etc.mkdir()
+    config = etc / "config.toml"
+    config.write_text(
+        (REPO / "config.toml")
+        .read_text()
+        .replace("port = 8080", f"port = {port}")
+        .replace('data_dir = "data"', f'data_dir = "{tmp_path / "data"}"')
+        .replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env["TEXTWIRE_LOG_FORMAT"] = "console"
+    proc = spawn(tmp_path, env, "--config", str(config))
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, proc)
+
+        async def banner() -> str | None:
+            text = (tmp_path / "out.log").read_text()
+            return text if "  next " in text else None
+
+        [line] = [line for line in (await wait_for(banner)).splitlines() if line.startswith("  next ")]
+        command = line.split("in another terminal: ", 1)[1]
+        assert f"chat --config '{config}' --from " in command
+        elsewhere = tmp_path / "elsewhere"  # no config.toml here
+        elsewhere.mkdir()
+        chat = await asyncio.to_thread(
+            subprocess.run,
+            shlex.split(command),
+            cwd=elsewhere,
             env=env,
             input="\\HELP\n",
             capture_output=True,
