@@ -14,6 +14,7 @@ import contextvars
 import json
 import logging
 import re
+import sqlite3
 import sys
 import threading
 import time
@@ -50,6 +51,21 @@ SECRET_KEYS = frozenset(
         "body",
     }
 )
+
+
+def db_reason(exc: BaseException) -> str:
+    """What a failed database operation met, safe to log beside its class: SQLite's own words
+    (`database or disk is full`, `database is locked`, `attempt to write a readonly database`: they
+    name no row's values), else the driver's error class (asyncpg's `DiskFullError`,
+    `ConnectionDoesNotExistError`), whose message may quote a row and is never logged. The class
+    alone (`OperationalError`, SQLAlchemy's for both) left a full disk to guesswork."""
+    inner: BaseException = getattr(exc, "orig", None) or exc
+    while inner.__cause__ is not None and not isinstance(inner, sqlite3.Error):
+        inner = inner.__cause__  # the driver's own exception behind SQLAlchemy's adapter
+    if isinstance(inner, sqlite3.Error):
+        words = str(inner).strip().splitlines()[0][:120] if str(inner).strip() else ""
+        return f"{type(inner).__name__}: {words}" if words else type(inner).__name__
+    return type(inner).__name__
 
 
 def mask_phone(phone: str) -> str:

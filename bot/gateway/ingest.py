@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bot.core.logs import get_logger
+from bot.core.logs import db_reason, get_logger
 from bot.core.tasks import BackgroundTask
 from storage import inbox
 from storage.db import Database, sqlite_path
@@ -71,7 +71,7 @@ class InboxWriter:
                 raise
             except Exception as exc:
                 if len(batch) == 1:  # the database is down or full, or this row cannot be stored
-                    log.error("inbox.write_failed", error=type(exc).__name__, batch=1)
+                    log.error("inbox.write_failed", error=type(exc).__name__, reason=db_reason(exc), batch=1)
                     _fail(batch, exc)
                 else:  # one row that cannot be stored must not fail the others: each alone
                     try:
@@ -106,7 +106,13 @@ class InboxWriter:
             fresh |= new
             _resolve([(message, fut)], new)
         if failed:
-            log.error("inbox.write_failed", error=type(error).__name__, batch=len(batch), failed=failed)
+            log.error(
+                "inbox.write_failed",
+                error=type(error).__name__,
+                reason=db_reason(error),
+                batch=len(batch),
+                failed=failed,
+            )
         else:
             log.warning("inbox.write_retried", error=type(error).__name__, batch=len(batch))
         return fresh

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from bot.core.deps import Deps
-from bot.core.logs import get_logger
+from bot.core.logs import db_reason, get_logger
 from bot.core.metrics import DB_ERROR_OPS
 from bot.core.tasks import BackgroundTask
 from storage.lean import Writer
@@ -149,7 +149,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                     async with self.deps.db.write() as conn:
                         claimed = await self.claim(conn, now=self.deps.now(), limit=free)
                 except Exception as exc:
-                    log.error(f"{self.name}.claim_failed", error=type(exc).__name__)
+                    log.error(f"{self.name}.claim_failed", error=type(exc).__name__, reason=db_reason(exc))
                     self.db_error("claim")
             for item in claimed:
                 task = asyncio.create_task(self.handle(item), name=self.task_name(item))
@@ -180,7 +180,12 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                 async with self.deps.db.write() as conn:
                     await self.write(conn, outcomes)
             except Exception as exc:
-                log.error(f"{self.name}.commit_failed", error=type(exc).__name__, batch=len(batch))
+                log.error(
+                    f"{self.name}.commit_failed",
+                    error=type(exc).__name__,
+                    reason=db_reason(exc),
+                    batch=len(batch),
+                )
                 self.db_error("commit")
                 await self._one_by_one(batch)
                 continue

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from bot.core.deps import Deps
-from bot.core.logs import get_logger
+from bot.core.logs import db_reason, get_logger
 from bot.core.tasks import BackgroundTask
 from storage import leases
 
@@ -112,7 +112,7 @@ class Leases:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: try again on the next beat
-                log.error("leases.heartbeat_failed", error=type(exc).__name__)
+                log.error("leases.heartbeat_failed", error=type(exc).__name__, reason=db_reason(exc))
 
     async def take_job(self, job_id: str, seconds: float) -> bool:
         """The lease on one run of a scheduled job for `seconds`; False when another process runs it."""

@@ -22,7 +22,7 @@ import structlog
 from bot.core.channel import address_of
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
-from bot.core.logs import get_logger, mask_address, mask_phone
+from bot.core.logs import db_reason, get_logger, mask_address, mask_phone
 from bot.core.metrics import Metrics
 from bot.pipeline import replyguard
 from bot.pipeline.claimloop import ClaimLoop
@@ -224,7 +224,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the database failed while finishing: kept and written later (claimloop)
-            log.error("worker.finish_failed", error=type(exc).__name__)
+            log.error("worker.finish_failed", error=type(exc).__name__, reason=db_reason(exc))
 
     async def _finish(
         self, msg: Inbound, ctx: Context | None, status: str, replies: list[Reply], error: str | None = None

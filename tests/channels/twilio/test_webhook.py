@@ -344,3 +344,33 @@ def test_the_webhooks_form_parser_is_parse_qsl(text: str) -> None:
     from urllib.parse import parse_qsl
 
     assert webhook.parse_form(text) == parse_qsl(text, keep_blank_values=True)
+
+
+async def test_a_failed_store_says_why_without_a_rows_values(bot: Bot, monkeypatch: Any) -> None:
+    """A full disk logged `inbox.write_failed` with `OperationalError` alone (SQLAlchemy's class
+    for any driver): the operator could not tell it from a lock or a lost connection. SQLite's
+    own words name no values and are logged; another driver's message may quote a row and is not."""
+    import sqlite3
+
+    from structlog.testing import capture_logs
+
+    from storage import inbox
+
+    writer = bot.runtime.writer
+    failure: list[BaseException] = [sqlite3.OperationalError("database or disk is full")]
+
+    async def failing(messages: list[inbox.NewMessage]) -> set[str]:
+        raise sa.exc.OperationalError("INSERT", None, failure[0])
+
+    monkeypatch.setattr(writer, "_insert", failing)
+    with capture_logs() as logs:
+        [result] = await asyncio.gather(writer.add(_new(1, "\\HELP")), return_exceptions=True)
+        failure[0] = ValueError("the row of +15550001111 cannot be stored")
+        [other] = await asyncio.gather(writer.add(_new(2, "\\HELP")), return_exceptions=True)
+    assert isinstance(result, sa.exc.OperationalError)
+    assert isinstance(other, sa.exc.OperationalError)
+    reasons = [(e["error"], e["reason"]) for e in logs if e["event"] == "inbox.write_failed"]
+    assert reasons == [
+        ("OperationalError", "OperationalError: database or disk is full"),
+        ("OperationalError", "ValueError"),
+    ]
