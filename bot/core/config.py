@@ -429,7 +429,11 @@ def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
     retired = {f"{ENV_PREFIX}{s.upper()}_{k.upper()}": hint for (s, k), hint in RETIRED.items()}
     if name in retired:
         return f"{name}: unknown setting ({retired[name]})"
-    close = difflib.get_close_matches(name, [*known, *NOT_KEYS], n=1, cutoff=0.8)
+    names = [*known, *NOT_KEYS]
+    # by the upper-case name: TEXTWIRE_SERVER_port is TEXTWIRE_SERVER_PORT typed in the wrong case
+    # (compared as typed, it was nearest TEXTWIRE_SERVER_ROLE)
+    upper = name.upper()
+    close = [upper] if upper in names else difflib.get_close_matches(upper, names, n=1, cutoff=0.8)
     if close:
         return f"{name}: unknown setting; did you mean {close[0]}?"
     return f"{name}: unknown setting; TEXTWIRE_<SECTION>_<KEY> must name a key of config.toml"

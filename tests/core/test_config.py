@@ -149,6 +149,9 @@ def test_database_and_media_follow_the_data_folder_unless_set(tmp_path: Path) ->
         ("TEXTWIRE_SERVER_PROT", "TEXTWIRE_SERVER_PROT: unknown setting; did you mean TEXTWIRE_SERVER_PORT?"),
         ("TEXTWIRE_TWILIO_AUTHTOKEN", "did you mean TEXTWIRE_TWILIO_AUTH_TOKEN?"),
         ("TEXTWIRE_CONFG", "did you mean TEXTWIRE_CONFIG?"),
+        # the wrong case: it suggested TEXTWIRE_SERVER_ROLE
+        ("TEXTWIRE_SERVER_port", "TEXTWIRE_SERVER_port: unknown setting; did you mean TEXTWIRE_SERVER_PORT?"),
+        ("TEXTWIRE_Twilio_Auth_Tokn", "did you mean TEXTWIRE_TWILIO_AUTH_TOKEN?"),
         ("TEXTWIRE_NOTHING_LIKE_IT", "TEXTWIRE_NOTHING_LIKE_IT: unknown setting; TEXTWIRE_<SECTION>_<KEY>"),
         ("TEXTWIRE_WORKER_ENABLED", "replaced by server.role"),
     ],
