@@ -417,6 +417,14 @@ def _validate(config: Config) -> None:
             "telegram.webhook_secret: required when telegram.bot_token is set"
             " (set TEXTWIRE_TELEGRAM_WEBHOOK_SECRET to a long random string)"
         )
+    token = config.server.metrics_token
+    if token and (token != token.strip() or not token.isprintable()):
+        # a header carries neither (a line break, a space at an end): /metrics and /readyz answered
+        # 403 to every scrape, and the health check died with a traceback
+        raise ConfigError(
+            "server.metrics_token: no control characters or line breaks, no space at either end,"
+            " e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
     secret = config.telegram.webhook_secret
     if secret and not _TELEGRAM_SECRET.fullmatch(secret):
         raise ConfigError(

@@ -69,6 +69,9 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("[security]\nfernet_keys = 'abc'\n", {}, "security.fernet_keys"),
         ("", {"TEXTWIRE_TWILIO_AUTH_TOKEN": "t"}, "twilio.from_number"),
         ("[log]\nlevel = 'loud'\n", {}, "log.level"),
+        # no client can send these in a header: every scrape was 403, the health check a traceback
+        ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "tok\nx"}, "server.metrics_token"),
+        ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "s3cret "}, "server.metrics_token"),
         ("[server]\nrole = 'both'\n", {}, "server.role"),
         ("", {"TEXTWIRE_SERVER_ROLE": "Web"}, "server.role"),
         ("[worker]\nenabled = false\n", {}, "server.role"),
