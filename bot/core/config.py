@@ -157,6 +157,14 @@ class Config:
 
 ROLES = ("all", "web", "worker")
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_CREDENTIALS = (  # used as they are in headers and signatures
+    ("server", "metrics_token"),
+    ("twilio", "account_sid"),
+    ("twilio", "auth_token"),
+    ("telegram", "bot_token"),
+    ("x", "client_id"),
+    ("x", "client_secret"),
+)
 _WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 # the messages that are not answers, which WhatsApp lets through outside its 24-hour window only
@@ -417,14 +425,17 @@ def _validate(config: Config) -> None:
             "telegram.webhook_secret: required when telegram.bot_token is set"
             " (set TEXTWIRE_TELEGRAM_WEBHOOK_SECRET to a long random string)"
         )
-    token = config.server.metrics_token
-    if token and (token != token.strip() or not token.isprintable()):
-        # a header carries neither (a line break, a space at an end): /metrics and /readyz answered
-        # 403 to every scrape, and the health check died with a traceback
-        raise ConfigError(
-            "server.metrics_token: no control characters or line breaks, no space at either end,"
-            " e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
-        )
+    for section, key in _CREDENTIALS:
+        value = getattr(getattr(config, section), key)
+        if value and (value != value.strip() or not value.isprintable()):
+            # a line break or a space at an end (an env file's, a file read into a variable) is
+            # in no header nor in the credential itself: with it the Twilio token failed every
+            # webhook's signature (403) and every send, the metrics token every scrape, and the
+            # health check died with a traceback
+            raise ConfigError(
+                f"{section}.{key}: has a line break, a control character or a space at either end:"
+                f" set {ENV_PREFIX}{section.upper()}_{key.upper()} to the value alone"
+            )
     secret = config.telegram.webhook_secret
     if secret and not _TELEGRAM_SECRET.fullmatch(secret):
         raise ConfigError(

@@ -72,6 +72,16 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         # no client can send these in a header: every scrape was 403, the health check a traceback
         ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "tok\nx"}, "server.metrics_token"),
         ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "s3cret "}, "server.metrics_token"),
+        (
+            "",
+            {
+                "TEXTWIRE_TWILIO_AUTH_TOKEN": "0123abcd\n",
+                "TEXTWIRE_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+                "TEXTWIRE_TWILIO_FROM_NUMBER": "+15557654321",
+            },
+            "twilio.auth_token",
+        ),
+        ("", {"TEXTWIRE_X_CLIENT_SECRET": " abc"}, "x.client_secret"),
         ("[server]\nrole = 'both'\n", {}, "server.role"),
         ("", {"TEXTWIRE_SERVER_ROLE": "Web"}, "server.role"),
         ("[worker]\nenabled = false\n", {}, "server.role"),
