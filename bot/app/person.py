@@ -86,22 +86,18 @@ async def export(config: Config, address: str, now: float) -> int:
     return 0
 
 
-async def _revoke_x(config: Config, db: Database, user_id: int, now: float) -> bool:
-    """Revoke the person's X grant at X, as `\\STOP` does; False when there was none or X did
-    not take it (the tokens are deleted with the record all the same). X down, busy or refusing:
-    the refresh token waits in `x_revocations` for the running service's x-revoke job, as after
-    a `\\STOP` (README, Posting to X), so the grant still ends.
-
-    Run without the service's X settings or keys (another shell, an env file not loaded), it
-    stops before anything is deleted (StartupError, exit 2): it deleted the tokens unrevoked and
-    said nothing but `"x_revoked": false`, and the grant stayed live at X."""
-    from bot.features.x.accounts import refresh_token_alone, revoke_grant
-    from bot.features.x.client import XClient
+async def _x_grant(config: Config, db: Database, user_id: int) -> tuple[Any, str, str] | None:
+    """The person's X grant to revoke: (cipher, stored pair, refresh token alone), None when there
+    is none or no configured key reads this one row. Checked before anything is deleted, X or
+    photos: run without the service's X settings or keys (another shell, an env file not loaded)
+    it stops (StartupError, exit 2); it deleted the tokens unrevoked and said nothing but
+    `"x_revoked": false`, and the grant stayed live at X."""
+    from bot.features.x.accounts import refresh_token_alone
     from storage import crypto, xaccounts
 
     row = await xaccounts.load_tokens(db, user_id)
     if row is None:
-        return False
+        return None
     if not config.x.client_id:
         raise StartupError(
             "this person has X tokens and x.client_id is empty here: run it with the service's "
@@ -115,10 +111,27 @@ async def _revoke_x(config: Config, db: Database, user_id: int, now: float) -> b
         raise StartupError(f"Fernet keys: {exc}; nothing was deleted") from None
     alone = refresh_token_alone(cipher, user_id, row.ciphertext)
     if alone is None:  # this one row no configured key reads (the others do): nobody can revoke it
+        return None
+    return cipher, row.ciphertext, alone
+
+
+async def _revoke_x(
+    config: Config, db: Database, user_id: int, grant: tuple[Any, str, str] | None, now: float
+) -> bool:
+    """Revoke the person's X grant at X, as `\\STOP` does; False when there was none or X did
+    not take it (the tokens are deleted with the record all the same). X down, busy or refusing:
+    the refresh token waits in `x_revocations` for the running service's x-revoke job, as after
+    a `\\STOP` (README, Posting to X), so the grant still ends."""
+    from bot.features.x.accounts import revoke_grant
+    from bot.features.x.client import XClient
+    from storage import xaccounts
+
+    if grant is None:
         return False
+    cipher, ciphertext, alone = grant
     async with aiohttp.ClientSession() as session:
         client = XClient(session, config.x, f"{config.public_base}/x/callback")
-        if await revoke_grant(client, cipher, user_id, row.ciphertext):
+        if await revoke_grant(client, cipher, user_id, ciphertext):
             return True
     async with db.tx() as conn:  # due for the job at once
         await xaccounts.queue_revocation(conn, user_id=user_id, ciphertext=alone, now=now, claim_until=now)
@@ -158,8 +171,11 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
             opted_out = await users.opted_out_among(conn, keys)
             photos = await people.photos_of(conn, user_id) if receipts else []
             phone = keys[0]
-        revoked = await _revoke_x(config, db, user_id, now)
+        grant = await _x_grant(config, db, user_id)  # may stop it: before anything is deleted
+        # a store that does not answer stops it before X is asked (the grant was revoked, and
+        # the tokens kept, of a person "nothing was deleted" of)
         gone = await _delete_photos(config, photos) if photos else []
+        revoked = await _revoke_x(config, db, user_id, grant, now)
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
             purged = await people.purge_messages(conn, keys)

@@ -213,3 +213,31 @@ async def test_person_delete_without_the_services_x_settings_or_keys_deletes_not
     assert await person.delete(xbot.config, ALICE, receipts=False, now=xbot.x.now) == 0
     assert xbot.x.live_grants("100") == []
     assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
+
+
+async def test_person_delete_stopped_by_the_media_store_leaves_the_x_grant_alone(xbot: XBot) -> None:
+    """`--receipts` with a store that does not answer stops before anything of the person is
+    deleted, X included: the grant was revoked at X first (and their tokens kept), so a person
+    "nothing was deleted" of had lost their X connection."""
+    from bot.app import person
+    from bot.core.config import replace
+    from storage.media import StoreUnavailable
+    from tests import images
+    from tests.features.receipts.test_media import mms
+    from tests.features.receipts.test_media import say as say_mms
+
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    await say(xbot, twilio, "\\CREATE house hunter22")
+    reply = await say_mms(xbot, twilio, "lunch $30.00", **mms([twilio.media.add(images.jpeg_with_gps())]))
+    assert reply.startswith("Saved $30.00 to house"), reply
+    in_the_way = xbot.config.data_dir / "not-a-folder"
+    in_the_way.write_text("")
+    away = replace(xbot.config, media={"local_dir": str(in_the_way)})  # the store cannot open
+    with pytest.raises(StoreUnavailable, match="nothing was deleted"):
+        await person.delete(away, ALICE, receipts=True, now=xbot.x.now)
+    assert len(xbot.x.live_grants("100")) == 1
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
+    assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
+    assert await person.delete(xbot.config, ALICE, receipts=True, now=xbot.x.now) == 0  # run again
+    assert xbot.x.live_grants("100") == []
