@@ -279,11 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate" and args.check:  # changes nothing, not even a folder
             return asyncio.run(_migrate_check(config))
-        if args.command == "migrate":  # serve checks them in its start-up
-            from bot.app.startup import check_folders
+        if args.command == "migrate":  # the SQLite file's folder only; serve checks the others
+            from bot.app.startup import check_database_folder
 
-            check_folders(config)
-        if args.command == "keys":  # the key file's folder; no other folder is made for a rotation
+            check_database_folder(config)
+        if args.command == "keys" and not config.security.fernet_keys:  # the key file's folder
             from bot.app.startup import check_writable
 
             check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")

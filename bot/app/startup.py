@@ -90,11 +90,22 @@ def _owner(path: Path) -> str:
 def check_folders(config: Config) -> None:
     """The data folder, the SQLite file's folder and the local media folder take writes."""
     check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
-    db_file = sqlite_path(config.database.url)
-    if db_file is not None and db_file.parent.resolve() != config.data_dir.resolve():
-        check_writable(db_file.parent, "database.url", "TEXTWIRE_DATABASE_URL")
+    check_database_folder(config)
     if config.media.backend == "local":
         check_writable(Path(config.media.local_dir), "media.local_dir", "TEXTWIRE_MEDIA_LOCAL_DIR")
+
+
+def check_database_folder(config: Config) -> None:
+    """The SQLite file's folder takes writes (nothing for PostgreSQL): all `textwire migrate`
+    needs. It checked the data and media folders too, so a migration on PostgreSQL from a host or
+    job without them (a read-only file system, S3 media) stopped on a folder it never uses."""
+    db_file = sqlite_path(config.database.url)
+    if db_file is None:
+        return
+    if db_file.parent.resolve() == config.data_dir.resolve():
+        check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
+    else:
+        check_writable(db_file.parent, "database.url", "TEXTWIRE_DATABASE_URL")
 
 
 # -- the database ----------------------------------------------------------------------------------

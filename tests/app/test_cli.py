@@ -136,3 +136,32 @@ def test_every_command_says_a_bad_config_file_in_one_line_and_exits_2(
     assert err.count("\n") == 1
     assert err.startswith(f"textwire: configuration error: {'config file ' if bad == 'folder' else ''}{path}")
     assert not (tmp_path / "data").exists()  # nothing started
+
+
+def test_migrate_and_keys_rotate_need_no_folder_they_do_not_use(tmp_path: Path) -> None:
+    """`textwire migrate` checked the data and media folders, `keys rotate` the data folder with
+    the keys in the environment: a migration job on a read-only file system (PostgreSQL, S3
+    media) stopped on folders neither command writes to."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # nothing can be made under it
+    (tmp_path / "db").mkdir()
+    env = cli_env(tmp_path) | {
+        "TEXTWIRE_SERVER_DATA_DIR": str(blocker / "data"),
+        "TEXTWIRE_MEDIA_LOCAL_DIR": str(blocker / "media"),
+        "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/db/textwire.db",
+        "TEXTWIRE_SECURITY_FERNET_KEYS": Fernet.generate_key().decode(),
+    }
+    migrate = run_cli(tmp_path, "migrate", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    rotate = run_cli(tmp_path, "keys", "rotate", env=env)
+    assert rotate.returncode == 0, rotate.stderr
+    assert "re-encrypted 0 rows under the newest key" in rotate.stdout.splitlines()
+    # without keys in the environment the key file lives there: that folder is checked
+    no_keys = run_cli(tmp_path, "keys", "rotate", env={**env, "TEXTWIRE_SECURITY_FERNET_KEYS": ""})
+    assert no_keys.returncode == 2
+    assert no_keys.stderr.startswith(f"textwire: server.data_dir {blocker / 'data'} cannot be created")
+    # the database's own folder still is, for migrate
+    elsewhere = {**env, "TEXTWIRE_DATABASE_URL": f"sqlite:///{blocker}/db/textwire.db"}
+    refused = run_cli(tmp_path, "migrate", env=elsewhere)
+    assert refused.returncode == 2
+    assert "database.url" in refused.stderr
