@@ -174,6 +174,8 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
         room_currency = currency_or_default(await ledger.room_currency(conn, room.id)) if room else None
     if room is None or room_currency is None:
+        # nothing is kept: the copies at the channel go, as those of items that are refused do
+        await release_refused(deps, [(item.index + 1, item.url) for item in msg.media])
         return [NO_ROOM, note] if note else NO_ROOM
     caption = msg.text[:CAPTION_MAX] if command is None else ""
     # a caption's amount is for a message with one photo: it cannot say which of several it is for

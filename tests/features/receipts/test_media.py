@@ -211,8 +211,10 @@ async def test_bad_items_are_refused_by_name_and_the_rest_saved(
 async def test_photos_without_a_room_say_how_to_get_one(bot: Bot, fake_twilio: FakeTwilio) -> None:
     url = fake_twilio.media.add(images.jpeg_with_gps())
     assert await say(bot, fake_twilio, "", **mms([url])) == NO_ROOM
-    assert fake_twilio.media.seen == []  # nothing fetched
+    assert [seen.method for seen in fake_twilio.media.seen] == ["DELETE"]  # nothing fetched
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+    # nothing was kept, so nothing of it stays at Twilio either: the person sends it again
+    assert fake_twilio.media.deleted == [url.rsplit("/", 1)[1]]
 
 
 async def test_a_photo_on_the_local_backend_and_the_singular_reply(bot: Bot, fake_twilio: FakeTwilio) -> None:
