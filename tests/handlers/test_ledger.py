@@ -21,7 +21,7 @@ from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import gallery_link, path_of
-from tests.features.receipts.test_media import mms
+from tests.features.receipts.test_media import mms, transparent_png
 
 CAROL = "+15550003333"
 
@@ -560,6 +560,23 @@ async def test_a_repeat_counted_anyway_holds_the_currency_as_any_counted_receipt
         "house has amounts in USD already; its currency cannot change now."
     )
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+
+
+async def test_two_receipts_on_transparent_backgrounds_with_one_total_are_two_receipts(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Dark text on a transparent background (an app's exported receipt) used to be read on the
+    black beneath it: every such picture was the same picture, so the second $20.00 receipt of
+    the room was taken for a repeat of the first and not counted."""
+    fake = fake_twilio
+    await house(bot, fake)
+    lunch = transparent_png([(10, 10, 110, 20), (10, 40, 60, 50), (10, 70, 90, 80)])
+    taxi = transparent_png([(20, 90, 100, 150)])
+    first = await say(bot, fake, "20.00", **mms([fake.media.add(lunch, "image/png")]))
+    assert first.startswith("Saved $20.00 to house"), first
+    second = await say(bot, fake, "20.00", sender=BOB, **mms([fake.media.add(taxi, "image/png")]))
+    assert second.startswith("Saved $20.00 to house"), second
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $6.67, Carol pays Bob $6.67."
 
 
 async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_count_it_anyway(

@@ -8,8 +8,8 @@ item may come from, and how, is the channel's (bot/channels/twilio/media.py for 
 
 Cleaning: images are decoded in a thread, at most `media.decode_concurrency` at once, with the
 pixel count checked against `media.max_pixels` before anything is decoded; orientation is applied,
-then the image is re-encoded without EXIF, GPS, XMP or comments. HEIC/HEIF is stored as JPEG
-(SPEC, Clarifications). PDF is stored as it came.
+transparency is laid on white, then the image is re-encoded without EXIF, GPS, XMP or comments.
+HEIC/HEIF is stored as JPEG (SPEC, Clarifications). PDF is stored as it came.
 """
 
 from __future__ import annotations
@@ -112,6 +112,19 @@ CONTENT_TYPES: dict[str, str] = {ext: ctype for _, _, ctype, ext in _IMAGE_KINDS
 }
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """A picture with transparency laid on white, as paper is. Transparent pixels are black
+    underneath in most files: the receipt's dark text on them is what OCR and the difference hash
+    would see (no text, every such picture alike), and what an image viewer shows on its dark
+    background. Blocking: part of `reencode`."""
+    if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in image.info:
+        return image
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    paper = Image.new("RGB", rgba.size, (255, 255, 255))
+    paper.paste(rgba, mask=rgba)  # its alpha is the mask: one RGB copy, the size of the picture
+    return paper
+
+
 def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
     """Decode (pixel count checked first), apply orientation, re-encode without metadata.
     Blocking: run it in a thread."""
@@ -129,7 +142,7 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
                 im.seek(0)  # animations keep their first frame
             im.load()
             icc = im.info.get("icc_profile")
-            clean = ImageOps.exif_transpose(im)
+            clean = on_white(ImageOps.exif_transpose(im))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise Refused(TOO_MANY_PIXELS, "pillow limit") from None
     except Refused:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
+from PIL import Image, ImageDraw
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
@@ -535,3 +535,38 @@ def test_the_same_picture_resized_or_recompressed_is_found_and_another_is_not() 
     assert prepared.phash is not None
     assert find_twin(prepared, [first]) is None
     assert reencode(images.pdf(), "pdf", 10**8).phash is None
+
+
+def transparent_png(shapes: list[tuple[int, int, int, int]], *, palette: bool = False) -> bytes:
+    """A receipt as some apps export it: dark marks on a transparent background (the transparent
+    pixels are black underneath, as most encoders leave them)."""
+    image = Image.new("RGBA", (120, 160), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    for box in shapes:
+        draw.rectangle(box, fill=(0, 0, 0, 255))
+    if palette:  # a palette PNG with a transparent colour (tRNS), as GIFs and small PNGs are
+        image = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+        image.info["transparency"] = image.getpixel((0, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG", transparency=image.info.get("transparency"))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("palette", [False, True])
+def test_a_transparent_picture_is_laid_on_white_before_it_is_read_or_compared(palette: bool) -> None:
+    """On its black underside a transparent receipt's dark text vanishes: OCR read nothing, every
+    such picture hashed to zero (two different receipts of one total were repeats of each other),
+    and an image viewer's dark background showed a black square."""
+    lines = transparent_png([(10, 10, 110, 20), (10, 40, 60, 50), (10, 70, 90, 80)], palette=palette)
+    block = transparent_png([(20, 90, 100, 150)], palette=palette)
+    out = reencode(lines, "png", 40_000_000)
+    stored = Image.open(io.BytesIO(out.data))
+    assert "A" not in stored.mode
+    assert "transparency" not in stored.info
+    rgb = stored.convert("RGB")
+    assert rgb.getpixel((2, 2)) == (255, 255, 255)  # the background is paper
+    assert max(rgb.getpixel((50, 15))) < 60  # the text stays dark
+    other = reencode(block, "png", 40_000_000)
+    assert out.phash is not None
+    assert other.phash is not None
+    assert not same_picture(out.phash, other.phash)
