@@ -4,9 +4,11 @@ text layer. OCR of photos: tests/features/ledger/test_intake.py."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import re
+import threading
 import time
 
 import pytest
@@ -269,6 +271,29 @@ async def test_a_total_read_above_what_an_amount_may_be_is_asked_for(
 def test_pdf_text_layer() -> None:
     assert "TOTAL 4.86" in pdf_text(text_pdf(["TOTAL 4.86"]))
     assert pdf_text(text_pdf([])).strip() == ""
+
+
+async def test_a_pdf_is_read_in_an_ocr_slot_as_a_photo_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pypdf is pure Python and a page of many small strokes takes it seconds: PDFs were read on
+    the loop's default threads, as many at once as people sent, past `media.ocr_concurrency`."""
+    entered, go = threading.Event(), threading.Event()
+
+    def slow_pdf_text(data: bytes) -> str:
+        entered.set()
+        go.wait(30)
+        return "TOTAL 4.86"
+
+    monkeypatch.setattr(reader_module, "pdf_text", slow_pdf_text)
+    reader = reader_module.OcrReader(1)
+    try:
+        reading = asyncio.create_task(reader.read(text_pdf(["TOTAL 4.86"]), "pdf", 2))
+        assert await asyncio.to_thread(entered.wait, 30)
+        assert reader.slots.locked()  # the one slot is the PDF's: a photo (or another PDF) waits
+        go.set()
+        assert (await reading).minor == 486
+    finally:
+        go.set()
+        reader.close()
 
 
 async def test_amount_handled_again_after_a_crash_sets_the_same_receipt(

@@ -4,8 +4,8 @@ Photos go through rapidocr-onnxruntime (PP-OCR detection and recognition models 
 its wheel: nothing is downloaded at run time) in a thread, at most `media.ocr_concurrency` at
 once (a semaphore, like image decoding in bot/features/receipts/media.py), each engine with one ONNX thread so a
 receipt never takes more than its core. Engines are made on first use and kept, one per slot.
-A PDF gives its text layer (pypdf); a PDF without one gives no amount. Any failure of the
-engine is "no total" (the reply asks for `\\AMOUNT`), never a failed message.
+A PDF gives its text layer (pypdf), read under the same bound; a PDF without one gives no amount.
+Any failure of the engine is "no total" (the reply asks for `\\AMOUNT`), never a failed message.
 """
 
 from __future__ import annotations
@@ -119,14 +119,18 @@ class OcrReader:
     async def read(self, data: bytes, kind: str, exponent: int) -> Reading:
         started = time.monotonic()
         try:
-            if kind == "pdf":
-                text = await asyncio.to_thread(pdf_text, data)
-                reading = (
-                    total_of_text(text, exponent) if text.strip() else Reading(None, "none", reason="no text")
-                )
-            else:
-                async with self.slots:
-                    loop = asyncio.get_running_loop()
+            # a PDF's text layer takes a core as a photo's OCR does (pypdf is pure Python: seconds a
+            # page for a page of many small strokes): the same slots and threads bound them both
+            async with self.slots:
+                loop = asyncio.get_running_loop()
+                if kind == "pdf":
+                    text = await loop.run_in_executor(self._pool, pdf_text, data)
+                    reading = (
+                        total_of_text(text, exponent)
+                        if text.strip()
+                        else Reading(None, "none", reason="no text")
+                    )
+                else:
                     reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
         except Exception as exc:  # a broken file or engine is "no total": the reply asks
             log.warning("ocr.failed", kind=kind, error=type(exc).__name__)
