@@ -74,6 +74,13 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(parts)[:MAX_PDF_CHARS]
 
 
+def read_pdf(data: bytes, exponent: int) -> Reading:
+    """The total of a PDF's text layer. Blocking: choosing among the rows of 50,000 characters
+    takes seconds, as extracting them does."""
+    text = pdf_text(data)
+    return total_of_text(text, exponent) if text.strip() else Reading(None, "none", reason="no text")
+
+
 class OcrReader:
     """One per app. `read` returns a Reading and never raises for a bad file or engine.
 
@@ -124,12 +131,7 @@ class OcrReader:
             async with self.slots:
                 loop = asyncio.get_running_loop()
                 if kind == "pdf":
-                    text = await loop.run_in_executor(self._pool, pdf_text, data)
-                    reading = (
-                        total_of_text(text, exponent)
-                        if text.strip()
-                        else Reading(None, "none", reason="no text")
-                    )
+                    reading = await loop.run_in_executor(self._pool, read_pdf, data, exponent)
                 else:
                     reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
         except Exception as exc:  # a broken file or engine is "no total": the reply asks
@@ -154,4 +156,4 @@ def reader_of(deps: Deps) -> OcrReader | None:
     return deps.services.ocr
 
 
-__all__ = ["Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text", "reader_of"]
+__all__ = ["Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text", "read_pdf", "reader_of"]
