@@ -3,6 +3,7 @@ catch-all, and the access log. The channels add their webhooks (bot/channels/*/w
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -56,12 +57,18 @@ def _allowed_operator(gate: Gate, request: web.Request) -> bool:
         return False
 
 
+READY_CHECK_SECONDS = 4.0  # a check not done by then is down: two of them stay under a scrape's 10 s
+
+
 async def run_checks(gate: Gate) -> dict[str, str]:
-    """Each readiness check: "ok" or "down: <error class>"; `textwire_ready{check}` follows."""
+    """Each readiness check: "ok" or "down: <error class>" (`TimeoutError` for one that does not
+    answer within READY_CHECK_SECONDS: a hung S3 endpoint took /readyz and /metrics with it for
+    minutes); `textwire_ready{check}` follows."""
     checks: dict[str, str] = {}
     for name, check in gate.ready_checks.items():
         try:
-            await check()
+            async with asyncio.timeout(READY_CHECK_SECONDS):
+                await check()
             checks[name] = "ok"
         except Exception as exc:
             checks[name] = f"down: {type(exc).__name__}"

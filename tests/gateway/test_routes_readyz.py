@@ -105,3 +105,33 @@ async def test_readyz_is_503_on_a_read_only_media_folder(
     finally:
         await arun(MOUNT, "-o", "remount,rw", str(media))
     assert (await ready(bot))[0] == 200
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_a_store_that_does_not_answer_is_down_within_seconds(
+    bot_factory: BotFactory, fake_twilio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 endpoint that takes the connection and never answers held /readyz and /metrics
+    (which runs the same checks) for as long as botocore retried, minutes: the probe and the
+    scrape timed out and the metrics went dark exactly when the store was in trouble."""
+    from bot.gateway import routes
+    from tests.fakes.s3 import s3_sections
+
+    stop = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stop.wait()
+        writer.close()
+
+    hung = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = hung.sockets[0].getsockname()[1]
+    monkeypatch.setattr(routes, "READY_CHECK_SECONDS", 0.5, raising=False)
+    try:
+        bot = await bot_factory(**s3_sections(fake_twilio, f"http://127.0.0.1:{port}", "receipts"))
+        assert await ready(bot) == (503, {"database": "ok", "media": "down: TimeoutError"})
+        resp = await bot.client.get("/metrics")
+        assert resp.status == 200
+        assert 'textwire_ready{check="media"} 0.0' in await resp.text()
+    finally:
+        stop.set()
+        hung.close()
