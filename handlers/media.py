@@ -124,6 +124,17 @@ def _same_total(found: Found, twin: receipts.Earlier) -> bool:
     return (found.minor, found.currency) == (twin.amount_minor, twin.currency)
 
 
+def _told_apart(found: Found, twin: receipts.Earlier) -> bool:
+    """Whether OCR read another date, or another time, on the two (`identity`: MERCHANT|date|time):
+    a like picture of another day's receipt from the same till (yesterday's coffee, today's), not
+    this photo again."""
+    ours, theirs = (found.identity or "").split("|"), (twin.identity or "").split("|")
+    if len(ours) != 3 or len(theirs) != 3:
+        return False
+    (_, date, clock), (_, their_date, their_clock) = ours, theirs
+    return date != their_date or bool(clock and their_clock and clock != their_clock)
+
+
 def _repeat_of(
     prepared: Prepared,
     found: Found,
@@ -131,10 +142,11 @@ def _repeat_of(
     pictured: tuple[receipts.Earlier, bool] | None = None,
 ) -> tuple[receipts.Earlier, bool] | None:
     """The earlier receipt this one repeats, and whether its bytes are the same: the same bytes;
-    the same picture (`pictured`, else looked for) with the same total; else another photo of
-    the same receipt (merchant, date and total as printed)."""
+    the same picture (`pictured`, else looked for) with the same total, unless another date or
+    time is printed on it; else another photo of the same receipt (merchant, date and total as
+    printed)."""
     twin = pictured if pictured is not None else find_twin(prepared, earlier)
-    if twin is not None and (twin[1] or _same_total(found, twin[0])):
+    if twin is not None and (twin[1] or (_same_total(found, twin[0]) and not _told_apart(found, twin[0]))):
         return twin
     return next(
         (

@@ -770,6 +770,36 @@ async def test_another_photo_of_the_same_receipt_is_a_repeat(
     ]
 
 
+async def test_a_like_picture_of_another_days_receipt_with_the_same_total_is_counted(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Receipts from one till look alike to the picture hash: today's $7.50 coffee and muffin
+    was taken for a repeat of yesterday's, though OCR read another date and time on it, and was
+    not counted."""
+    engine = PrintedReceipt()
+    monkeypatch.setattr(reader_module, "new_engine", lambda: engine)
+    fake = fake_twilio
+    bot = await bot_factory(twilio=fake.section(), media={"ocr": True})
+    await house(bot, fake)
+    engine.lines = ["DAILY COFFEE", "11/23/2026 08:05", "LATTE 4.00", "TOTAL 7.50", "VISA ****9911 7.50"]
+    picture = images.jpeg_with_gps(640, 480, variant=21)
+    first = await say(bot, fake, "", **mms([fake.media.add(picture)]))
+    assert first.startswith("Saved $7.50 to house"), first
+    smaller = io.BytesIO()
+    ImageOps.exif_transpose(Image.open(io.BytesIO(picture))).resize((240, 320)).save(smaller, "JPEG")
+    engine.lines[1] = "11/24/2026 08:12"
+    today = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(smaller.getvalue())]))
+    assert today.startswith("Saved $7.50 to house"), today
+    # the same picture with the same date and time read on it is still the repeat it was
+    engine.lines[1] = "11/23/2026 08:05"
+    again = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(smaller.getvalue())]))
+    assert again.startswith("Saved to house; not counted: it repeats the receipt saved"), again
+    # bytes alike are the same photo whatever OCR would read
+    engine.lines[1] = "11/25/2026 09:00"
+    same = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(picture)]))
+    assert same.startswith("Saved to house; not counted: it repeats the receipt saved"), same
+
+
 async def test_a_like_picture_with_another_total_is_another_receipt(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
