@@ -147,7 +147,10 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
         raise Refused(TOO_MANY_PIXELS, "pillow limit") from None
     except Refused:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # UnidentifiedImageError is an OSError
+    except Exception as exc:  # a damaged file, whatever its decoder raises
+        # OSError (UnidentifiedImageError), ValueError, EOFError, and what Pillow's plugins let
+        # out on cut-off data: a GIF that ends after its first frame raises IndexError or
+        # struct.error from `n_frames`
         raise Refused(BROKEN, type(exc).__name__) from None
     # nothing of the original's metadata goes along: EXIF (and so GPS), XMP, comments
     clean.info = {}

@@ -570,3 +570,32 @@ def test_a_transparent_picture_is_laid_on_white_before_it_is_read_or_compared(pa
     assert out.phash is not None
     assert other.phash is not None
     assert not same_picture(out.phash, other.phash)
+
+
+def cut_off_gif(tail: bytes) -> bytes:
+    """A GIF whose download ended after its first frame (`tail`: the next block's first bytes)."""
+    out = io.BytesIO()
+    Image.new("P", (8, 8)).save(out, "GIF")
+    return out.getvalue()[:-1] + tail  # no trailer: the next block begins and the data ends
+
+
+@pytest.mark.parametrize("tail", [b"!", b","])
+def test_a_gif_cut_off_after_its_first_frame_is_damaged(tail: bytes) -> None:
+    with pytest.raises(Refused) as broken:
+        reencode(cut_off_gif(tail), "gif", 40_000_000)
+    assert broken.value.reason == BROKEN
+
+
+async def test_a_cut_off_gif_is_named_and_the_other_photos_saved(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Pillow let an IndexError out of the cut-off GIF: the message failed five times, with a
+    traceback each, and the person got "something went wrong", their good photo unsaved."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    urls = [
+        fake_twilio.media.add(images.jpeg_with_gps()),
+        fake_twilio.media.add(cut_off_gif(b"!"), "image/gif"),
+    ]
+    assert await say(bot, fake_twilio, "", **mms(urls)) == (
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it. "
+        "Photo 2 was not saved: the file is damaged and could not be read."
+    )
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 1
