@@ -63,11 +63,8 @@ class Prepared:
     content_type: str
     ext: str
     kind: str
+    sha256: str  # of `data`, hashed once by `reencode` in its thread, never on the event loop
     phash: str | None = None  # the picture's difference hash (`dhash`); None for a PDF
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 # -- judging by the bytes --------------------------------------------------------------------------
@@ -129,7 +126,13 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
     """Decode (pixel count checked first), apply orientation, re-encode without metadata.
     Blocking: run it in a thread."""
     if kind == "pdf":
-        return Prepared(data=data, content_type="application/pdf", ext="pdf", kind=kind)
+        return Prepared(
+            data=data,
+            content_type="application/pdf",
+            ext="pdf",
+            kind=kind,
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
     open_as, save_as, content_type, ext = _IMAGE_KINDS[kind]
     try:
         with Image.open(io.BytesIO(data), formats=[open_as]) as im:
@@ -169,7 +172,15 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
         options["icc_profile"] = icc  # colours, not metadata about the person
     out = io.BytesIO()
     clean.save(out, format=save_as, **options)
-    return Prepared(data=out.getvalue(), content_type=content_type, ext=ext, kind=kind, phash=dhash(clean))
+    stored = out.getvalue()
+    return Prepared(
+        data=stored,
+        content_type=content_type,
+        ext=ext,
+        kind=kind,
+        sha256=hashlib.sha256(stored).hexdigest(),
+        phash=dhash(clean),
+    )
 
 
 HASH_SIZE = 16  # 16 x 16 comparisons: 256 bits
@@ -255,8 +266,8 @@ class MediaPipeline:
 
     async def prepare(self, url: str, limits: MediaLimits | None = None) -> Prepared:
         data, kind = await self.fetch(url, limits)
-        if kind == "pdf":
-            return reencode(data, kind, self.media.max_pixels)
+        if kind == "pdf":  # nothing to decode: only hashed (16 MB from WhatsApp: tens of ms)
+            return await asyncio.to_thread(reencode, data, kind, self.media.max_pixels)
         async with self.decode_slots:
             return await asyncio.to_thread(reencode, data, kind, self.media.max_pixels)
 

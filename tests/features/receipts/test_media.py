@@ -9,6 +9,7 @@ import io
 import re
 import secrets
 import sys
+import threading
 import time
 from typing import Any
 
@@ -599,3 +600,31 @@ async def test_a_cut_off_gif_is_named_and_the_other_photos_saved(bot: Bot, fake_
         "Photo 2 was not saved: the file is damaged and could not be read."
     )
     assert await bot.scalar("SELECT count(*) FROM receipts") == 1
+
+
+async def test_each_item_is_hashed_once_off_the_event_loop(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored bytes' sha256 was a property, computed on the event loop each time it was
+    asked for (up to four times an item: 16 MB from WhatsApp took the loop tens of ms each)."""
+    from bot.features.receipts import media as media_module
+
+    threads: list[threading.Thread] = []
+
+    class Recording:
+        @staticmethod
+        def sha256(data: bytes) -> Any:
+            threads.append(threading.current_thread())
+            return hashlib.sha256(data)
+
+    monkeypatch.setattr(media_module, "hashlib", Recording)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    urls = [
+        fake_twilio.media.add(images.pdf(), "application/pdf"),
+        fake_twilio.media.add(images.jpeg_with_gps()),
+    ]
+    assert (await say(bot, fake_twilio, "", **mms(urls))).startswith("Saved 2 receipts to house")
+    assert len(threads) == 2
+    assert threading.main_thread() not in threads
+    stored = await bot.scalar("SELECT sha256 FROM receipts WHERE media_index = 0")
+    assert stored == hashlib.sha256(images.pdf()).hexdigest()
