@@ -8,6 +8,7 @@ family names still shows, under `\\HELP MORE`.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from dataclasses import dataclass
 
@@ -127,10 +128,26 @@ async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
     return Reply(text, kind="help")
 
 
+@functools.lru_cache(maxsize=8)
+def _command_names(help_entries: tuple[str, ...]) -> tuple[str, ...]:
+    return (*_entries(help_entries), "HELP")
+
+
+def did_you_mean(ctx: Context, name: str) -> str | None:
+    """The listed command a mistyped name most likely meant (`JION` -> `JOIN`), if one is close."""
+    close = difflib.get_close_matches(name, _command_names(ctx.help_entries), n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 @fallback.message(any_command)
 async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
-    name = ctx.command.name[:20]
+    command = ctx.command
+    if command.args:  # `\JION house pw`: a typed password is kept no more than a \JOIN's
+        ctx.redacted_body = command.redacted((), well_formed=False)
+    name = command.name[:20]
     # the name is echoed only when it is plain (an emoji or a curly quote would make the SMS UCS-2)
     plain = name.isascii() and name.replace("_", "").isalnum()
     shown = f" \\{name}" if plain else ""
-    return Reply(f"Unknown command{shown}. Send \\HELP for the list.", kind="unknown-command")
+    meant = did_you_mean(ctx, command.name) if plain else None
+    hint = f" Did you mean \\{meant}?" if meant else ""
+    return Reply(f"Unknown command{shown}.{hint} Send \\HELP for the list.", kind="unknown-command")

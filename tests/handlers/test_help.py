@@ -76,6 +76,29 @@ async def test_an_unknown_command_is_told_so(bot: Bot, fake_twilio: FakeTwilio) 
     assert await say(bot, fake_twilio, "\\ROOMS\u2019") == "Unknown command. Send \\HELP for the list."
 
 
+async def test_a_mistyped_command_is_named_and_keeps_no_password(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\JION house hunter22` said only "Unknown command \\JION", and the inbox kept the password
+    for its 7 days (a \\JOIN's is `***` once handled): the reply names the command meant, and the
+    arguments of an unknown command are not kept."""
+    sid = await text(bot, "\\JION house hunter22")
+    assert [m["Body"] for m in fake_twilio.messages] == [
+        "Unknown command \\JION. Did you mean \\JOIN? Send \\HELP for the list."
+    ]
+    assert await bot.scalar("SELECT body FROM inbox WHERE message_sid = :s", s=sid) == "\\JION ***"
+    assert await say(bot, fake_twilio, "/crate flat s3cret") == (
+        "Unknown command \\CRATE. Did you mean \\CREATE? Send \\HELP for the list."
+    )
+    assert await say(bot, fake_twilio, "\\balence") == (
+        "Unknown command \\BALENCE. Did you mean \\BALANCE? Send \\HELP for the list."
+    )
+    assert await say(bot, fake_twilio, "\\hlep") == (
+        "Unknown command \\HLEP. Did you mean \\HELP? Send \\HELP for the list."
+    )
+    assert await say(bot, fake_twilio, "\\weather") == "Unknown command \\WEATHER. Send \\HELP for the list."
+    bodies = [r.body for r in await bot.rows("SELECT body FROM inbox")]
+    assert not any("hunter22" in b or "s3cret" in b for b in bodies), bodies
+
+
 async def test_a_command_no_family_names_shows_under_more(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:

@@ -150,6 +150,10 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("goodbye", lambda: account.GOODBYE),
     ("unlink none", lambda: "No X account is connected. Send \\LINK to connect one."),
     ("unknown command", lambda: f"Unknown command \\{'Z' * 20}. Send \\HELP for the list."),
+    (
+        "unknown command, meant",
+        lambda: f"Unknown command \\{'Z' * 20}. Did you mean \\{'Z' * 9}? Send \\HELP for the list.",
+    ),
     # X
     ("x not set up", lambda: xaccount.NOT_SET_UP_HELP),
     ("welcome, x not set up", lambda: xaccount.WELCOME_NO_X),
