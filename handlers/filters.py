@@ -22,6 +22,18 @@ NOT_IN_ROOM = (
 )
 
 
+# what people and phones put around a word: quotes (straight, a keyboard's smart ones, guillemets)
+_QUOTES = "\"'`\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
+_AFTER = _QUOTES + ".,;:!?"
+
+
+def room_word(word: str) -> str:
+    """The room a typed word names: `"house"`, `\u201chouse\u201d` (a phone's smart quotes),
+    `house,` and `house.` name house (a room's name has none of those characters: storage.rooms);
+    \\JOIN took them for an unknown room and counted a wrong password."""
+    return word.lstrip(_QUOTES).rstrip(_AFTER) or word
+
+
 def not_in_named(name: str, fits: FitsOne) -> str:
     """The name is said back when the reply stays one message (SMS: one GSM-7 segment; a curly
     quote or an emoji in it would make the SMS UCS-2)."""
@@ -39,7 +51,7 @@ class InRoom:
 
     async def __call__(self, msg: Inbound, ctx: Context) -> dict[str, Any] | str:
         if self.named and ctx.args:
-            name = ctx.args[0]
+            name = room_word(ctx.args[0])
             room = await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name)
             fits = ctx.deps.services.fits(msg.sender.channel)
             return {ROOM: room} if room is not None else not_in_named(name, fits)
@@ -62,4 +74,13 @@ def room_of(ctx: Context) -> rooms.Room:
     return room
 
 
-__all__ = ["NOT_IN_ROOM", "ROOM", "InRoom", "active_room", "not_in_named", "room_named_or_active", "room_of"]
+__all__ = [
+    "NOT_IN_ROOM",
+    "ROOM",
+    "InRoom",
+    "active_room",
+    "not_in_named",
+    "room_named_or_active",
+    "room_of",
+    "room_word",
+]

@@ -113,6 +113,29 @@ async def test_join_and_bare_join(bot: Bot, fake_twilio: FakeTwilio) -> None:
     assert await bot.scalar("SELECT count(*) FROM memberships") == count
 
 
+async def test_a_room_name_in_quotes_or_before_a_comma_is_that_room(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\JOIN "house" pw` (or a phone's smart quotes, or `house,`) answered "No room with that
+    name and password" and counted a wrong password toward the lockout: a room's name has no
+    quotes or punctuation, so they are what was typed around it."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    assert (await say(bot, fake_twilio, f'\\JOIN "house" {PASSWORD}', sender=BOB)).startswith("Joined house")
+    assert (await say(bot, fake_twilio, f"\\join \u201cHouse\u201d {PASSWORD}", sender=CAROL)).startswith(
+        "Joined house"
+    )
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    assert (await say(bot, fake_twilio, f"\\CREATE 'trip', {PASSWORD}", sender=BOB)).startswith(
+        "Created room trip;"
+    )
+    assert await say(bot, fake_twilio, "\\USE house.", sender=BOB) == "Photos you send now go to house."
+    assert await say(bot, fake_twilio, "\\BALANCE \u2018trip\u2019", sender=BOB) == "trip: all settled."
+    assert (
+        await say(bot, fake_twilio, '\\LEAVE "trip"?', sender=BOB)
+        == "You left trip. Your active room is house."
+    )
+
+
 async def test_wrong_password_and_unknown_room_get_the_same_answer(bot: Bot, fake_twilio: FakeTwilio) -> None:
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
     wrong = await say(bot, fake_twilio, "\\JOIN house hunter3", sender=BOB)
