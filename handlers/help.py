@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
-from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command, command_name
 
 router = Router(name=__name__)
 fallback = Router(name=__name__ + ".unknown")
@@ -97,7 +97,7 @@ def help_for(msg: Inbound, ctx: Context) -> str:
 
 def family_text(ctx: Context, word: str, fits: FitsOne) -> str:
     """The commands of the family `word` (or of the family holding the command `word`)."""
-    wanted = word.lstrip("\\/").upper()
+    wanted = command_name(word.lstrip("\\/"))
     families = _families_of(ctx.help_entries)
     for family, entries in families:
         if wanted == family.name or wanted in (_name_of(e) for e in entries):

@@ -35,6 +35,7 @@ class CommandObject:
     prefix: str
     name: str
     args: tuple[str, ...]
+    asked: bool = False  # a question mark after the name (`\\STOP?`): asked about, maybe not meant
 
     @property
     def arg_text(self) -> str:
@@ -121,6 +122,14 @@ COMMAND_PREFIXES = ("\\", "/")
 # a direction mark (some keyboards and pasted text put one first): "\u200b\\HELP" went to X as a post
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"
 _WIDE_PREFIXES = {"\uff3c": "\\", "\uff0f": "/"}  # FULLWIDTH REVERSE SOLIDUS, FULLWIDTH SOLIDUS
+# after a command's name, what people type as they would after a word (`\\balance?`, `\\ROOMS.`):
+# no name has them, and "Unknown command." answered a command typed right
+_AFTER_NAME = ".,;:!?"
+
+
+def command_name(word: str) -> str:
+    """The command a typed word names: `balance?` -> `BALANCE`."""
+    return word.rstrip(_AFTER_NAME).upper()
 
 
 def parse_command(text: str) -> CommandObject | None:
@@ -129,7 +138,8 @@ def parse_command(text: str) -> CommandObject | None:
     Spaces after the prefix are extra spaces (`\\ JOIN house pw` is \\JOIN: a post would have put
     the password on X). A backslash always starts a command: one whose first word is not a name
     (`\\`, `\\?`, `\\5`) has the empty name, an unknown command, never a post. A slash starts one
-    only before a name (`/join`, `/ join`): "/5 of us" stays a post."""
+    only before a name (`/join`, `/ join`): "/5 of us" stays a post. Punctuation after the name
+    is no part of it (`\\balance?` is \\BALANCE)."""
     text = text.strip().lstrip(_INVISIBLE).strip()
     if text[:1] in _WIDE_PREFIXES:  # a Japanese or Chinese keyboard's full-width \ or /
         text = _WIDE_PREFIXES[text[0]] + text[1:]
@@ -140,7 +150,8 @@ def parse_command(text: str) -> CommandObject | None:
         if text[0] != "\\":
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))
-    return CommandObject(prefix=text[0], name=words[0].upper(), args=tuple(words[1:]))
+    asked = "?" in words[0][len(words[0].rstrip(_AFTER_NAME)) :]
+    return CommandObject(prefix=text[0], name=command_name(words[0]), args=tuple(words[1:]), asked=asked)
 
 
 class Command:
@@ -269,6 +280,8 @@ class Router:
             _check_async(handler)
 
             async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
+                if priority and ctx.command.asked:  # `\\STOP?` is a question: said, not done
+                    return Reply(f"{entry or usage_text}. Send it without the ? to do it.", kind="usage")
                 if not (low <= len(ctx.command.args) <= high):
                     return Reply(f"Usage: {usage_text}", kind="usage")
                 for resolver in resolvers:
@@ -501,6 +514,7 @@ __all__ = [
     "ResolverResult",
     "Router",
     "any_command",
+    "command_name",
     "has_media",
     "has_text",
     "parse_command",

@@ -99,6 +99,22 @@ async def test_a_mistyped_command_is_named_and_keeps_no_password(bot: Bot, fake_
     assert not any("hunter22" in b or "s3cret" in b for b in bodies), bodies
 
 
+async def test_a_command_with_a_question_mark_after_it_is_that_command(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\help?`, `\\HELP!` and `\\rooms.` answered "Unknown command. Send \\HELP for the list."."""
+    for body in ("\\help?", "\\HELP!"):
+        assert await say(bot, fake_twilio, body) == HELP_TEXT, body
+    assert await say(bot, fake_twilio, "\\help rooms.") == ROOMS
+    assert (await say(bot, fake_twilio, "/rooms.")).startswith("You are not in a room.")
+    # but a question mark after \\STOP or \\UNLINK asks what it does: the account stays
+    assert (
+        await say(bot, fake_twilio, "\\STOP?")
+        == "\\STOP delete your account. Send it without the ? to do it."
+    )
+    assert await bot.scalar("SELECT count(*) FROM users") == 1
+
+
 async def test_a_command_no_family_names_shows_under_more(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:

@@ -48,6 +48,11 @@ def ctx() -> Context:
         ("\ufeff \\JOIN house pw", "JOIN", ("house", "pw")),  # a byte order mark
         ("\uff3cHELP rooms", "HELP", ("rooms",)),  # FULLWIDTH REVERSE SOLIDUS (Japanese keyboards)
         ("\uff0fjoin house pw", "JOIN", ("house", "pw")),  # FULLWIDTH SOLIDUS
+        # punctuation after the name, as after any word: "Unknown command." answered these
+        ("\\balance?", "BALANCE", ()),
+        ("\\ROOMS.", "ROOMS", ()),
+        ("/Help! rooms", "HELP", ("rooms",)),
+        ("\\join: house pw", "JOIN", ("house", "pw")),
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
