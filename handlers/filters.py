@@ -8,6 +8,7 @@ checked (a wrong count still gets the usage first), puts the room in `ctx.data` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.core.channel import FitsOne
@@ -27,11 +28,17 @@ _QUOTES = "\"'`\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 _AFTER = _QUOTES + ".,;:!?"
 
 
-def room_word(word: str) -> str:
-    """The room a typed word names: `"house"`, `\u201chouse\u201d` (a phone's smart quotes),
-    `house,` and `house.` name house (a room's name has none of those characters: storage.rooms);
-    \\JOIN took them for an unknown room and counted a wrong password."""
+def typed_word(word: str) -> str:
+    """The room or member a typed word names: `"house"`, `\u201cBob\u201d` (a phone's smart
+    quotes), `house,` and `Bob.` name house and Bob (no room's or member's name has those
+    characters: storage.rooms, bot.features.ledger.book); \\JOIN took them for an unknown room and
+    counted a wrong password, \\SPLIT ann, bob said no one goes by "ann,"."""
     return word.lstrip(_QUOTES).rstrip(_AFTER) or word
+
+
+def typed_words(words: Sequence[str]) -> list[str]:
+    """`typed_word` of each, leaving out those that are punctuation alone (`ann , bob`)."""
+    return [typed_word(word) for word in words if word.strip(_AFTER)]
 
 
 def not_in_named(name: str, fits: FitsOne) -> str:
@@ -51,7 +58,7 @@ class InRoom:
 
     async def __call__(self, msg: Inbound, ctx: Context) -> dict[str, Any] | str:
         if self.named and ctx.args:
-            name = room_word(ctx.args[0])
+            name = typed_word(ctx.args[0])
             room = await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name)
             fits = ctx.deps.services.fits(msg.sender.channel)
             return {ROOM: room} if room is not None else not_in_named(name, fits)
@@ -82,5 +89,6 @@ __all__ = [
     "not_in_named",
     "room_named_or_active",
     "room_of",
-    "room_word",
+    "typed_word",
+    "typed_words",
 ]

@@ -38,7 +38,7 @@ from bot.features.ledger.split import split_by_weights, split_order
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import active_room, room_named_or_active, room_of
+from handlers.filters import active_room, room_named_or_active, room_of, typed_words
 from storage import ledger, outbox, pairing
 
 router = Router(name=__name__)
@@ -48,6 +48,7 @@ NAME_RULES = (
     "a number) and not me or a former member. Usage: \\NAME <name>"
 )
 PAID_USAGE = "\\PAID <name> <amount>"
+PAID_HOW = f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"
 
 
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")
@@ -224,16 +225,18 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms(conn, [room.id])  # a \\CURRENCY at once would leave it uncounted
         book = await room_ledger(conn, room.id)
-        *who_words, amount_text = amount_words(ctx.args, book, book.currency)
-        if not who_words:
-            return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"
+        # `\\PAID "Ann", 5`: what is typed around a name or amount; `Ravi INR 617.25`: its code
+        words = amount_words(typed_words(ctx.args), book, book.currency)
+        if len(words) < 2:
+            return PAID_HOW
+        *who_words, amount_text = words
         who = " ".join(who_words)
         unclear = unclear_amount(amount_text, book.currency)
         if unclear is not None:
             return unclear
         value = parse_amount(amount_text, book.currency)
         if value is None:
-            return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"
+            return PAID_HOW
         if value.currency != book.currency:
             return f"{room.name} counts in {book.currency.code}: send the amount in {book.currency.code}."
         fits = ctx.deps.services.fits(msg.sender.channel)
@@ -401,7 +404,10 @@ def parse_split(
     reply saying what is wrong otherwise."""
     named: list[tuple[int, tuple[str, int] | None]] = []
     words: list[str] = []
-    for token in amount_words(args, book, cur):
+    tokens = amount_words(typed_words(args), book, cur)  # `ann, bob`: the comma is no part of a name
+    if not tokens:
+        return SPLIT_HOW
+    for token in tokens:
         value = _value(token, cur)
         # a member's last 4 digits, as \\PAID takes them and the replies advise (`\\SPLIT me 0302`):
         # a share of 302 otherwise, silently giving the sender the whole receipt

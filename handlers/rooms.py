@@ -34,7 +34,7 @@ from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import NOT_IN_ROOM, room_named_or_active, room_of, room_word
+from handlers.filters import NOT_IN_ROOM, room_named_or_active, room_of, typed_word
 from storage import rooms
 from storage.lean import in_tx
 
@@ -76,7 +76,7 @@ def too_long() -> str:
 
 @router.command("CREATE", args=2, secret=(1,), usage=CREATE_USAGE)
 async def create(msg: Inbound, ctx: Context) -> HandlerResult:
-    name, password = room_word(ctx.args[0]), ctx.args[1]
+    name, password = typed_word(ctx.args[0]), ctx.args[1]
     if not rooms.valid_name(name):
         return f"{NAME_RULES} Usage: {CREATE_USAGE}"
     if len(password) > rooms.MAX_PASSWORD:
@@ -102,7 +102,7 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
 # also bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)
 @router.command("JOIN", args=2, secret=(1,), usage=JOIN_USAGE, bare=True)
 async def join(msg: Inbound, ctx: Context) -> HandlerResult:
-    name, password = room_word(ctx.args[0]), ctx.args[1]
+    name, password = typed_word(ctx.args[0]), ctx.args[1]
     if len(password) > rooms.MAX_PASSWORD:  # no room has one: refused before any hashing
         return too_long()
     now = ctx.deps.now()

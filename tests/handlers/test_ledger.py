@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
-from handlers.ledger import NAME_RULES, SPLIT_HOW
+from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
@@ -567,6 +567,31 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     assert '<p class="split">Split: Bob $25.00, Carol $35.00</p>' in page
 
 
+async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\SPLIT bob, carol` said "No one in house goes by bob,." and `\\PAID "Bob" 5` "No one in
+    house goes by "Bob"": the commas of a list and quotes (a phone's curly ones too) are what was
+    typed around the names, which have none."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "30.00")
+    assert await say(bot, fake, "\\SPLIT bob, carol") == "Split $30.00 in house: Bob $15.00, Carol $15.00."
+    assert (
+        await say(bot, fake, "\\split \u201cBob\u201d 2, me 1.")
+        == "Split $30.00 in house: Bob $20.00, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\SPLIT bob , carol , me") == (
+        "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\SPLIT , ;") == SPLIT_HOW
+    assert await say(bot, fake, '\\PAID "Bob" 5') == "house: Bob pays Alice $15.00, Carol pays Alice $10.00."
+    assert (
+        await say(bot, fake, "\\PAID Carol, 5.") == "house: Bob pays Alice $15.00, Carol pays Alice $15.00."
+    )
+    assert await say(bot, fake, "\\PAID , 5") == PAID_HOW
+
+
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -951,7 +976,7 @@ async def test_a_name_typed_outside_gsm_7_is_not_said_back_over_sms(
         == "No one in house goes by that name. \\BALANCE shows the names."
     )
     assert (
-        await say(bot, fake, "\\SPLIT \u201cbob\u201d")
+        await say(bot, fake, "\\SPLIT \u201cb\u00f4b\u201d")
         == "No one in house goes by that name. \\BALANCE shows the names."
     )
     assert (
