@@ -279,7 +279,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 
-@router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY <code>", resolve=(active_room,))
+@router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY [<code>]", resolve=(active_room,))
 async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.tx() as conn:
@@ -578,7 +578,7 @@ def remind_reply(room: str, wanted: str, zone: str, fits: FitsOne) -> str:
     return text if fits(text) else f"{room}: reminders {wanted} from 10:00. \\REMIND off stops them."
 
 
-@router.command("TIMEZONE", args=(0, 1), usage="\\TIMEZONE <zone>", resolve=(active_room,))
+@router.command("TIMEZONE", args=(0, 1), usage="\\TIMEZONE [<zone>]", resolve=(active_room,))
 async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
     """The active room's IANA time zone, for its reminders."""
     room = room_of(ctx)

@@ -21,9 +21,11 @@ HELP_TEXT = (
 ROOMS = "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> \\RECEIPTS [<room>]"
 MONEY = (
     "Splitting the bill: \\NAME <name> \\AMOUNT <amount> \\SPLIT <names and shares> \\BALANCE [<room>] "
-    "\\PAID <name> <amount> \\CURRENCY <code>"
+    "\\PAID <name> <amount> \\CURRENCY [<code>]"
 )
 X = "X: \\LINK connect X \\UNLINK disconnect X"
+# `\\CURRENCY` and `\\TIMEZONE` alone say the room's: the argument is optional (it read as required)
+REMIND = "Reminders and statements: \\REMIND weekly|monthly|off \\TIMEZONE [<zone>] \\STATEMENT [YYYY-MM]"
 ACCOUNT = "Account: \\PAIR make another app or number you too \\STOP delete your account"
 
 
@@ -47,6 +49,7 @@ async def test_help_of_a_command_gives_its_family(bot: Bot, fake_twilio: FakeTwi
     assert await say(bot, fake_twilio, "\\HELP \\PAID") == MONEY
     assert await say(bot, fake_twilio, "\\HELP /unlink") == X
     assert await say(bot, fake_twilio, "\\HELP stop") == ACCOUNT
+    assert await say(bot, fake_twilio, "\\HELP timezone") == REMIND
 
 
 async def test_help_of_something_else_names_the_families(bot: Bot, fake_twilio: FakeTwilio) -> None:
