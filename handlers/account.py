@@ -16,6 +16,7 @@ from bot.features.ledger.book import known_as
 from bot.features.ledger.reminders import zone_of_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
+from handlers.filters import typed_words
 from handlers.rooms import LOCKED
 from storage import inbox, pairing, people, rooms, users
 
@@ -119,7 +120,7 @@ WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other add
 # the code is a secret until used: `***` in the inbox, and the reply that carries it is redacted
 # once sent (as a link's is)
 @router.command(
-    "PAIR", args=(0, 1), secret=(0,), usage=PAIR_USAGE, help="\\PAIR make another app or number you too"
+    "PAIR", args=(0, 2), secret=(0, 1), usage=PAIR_USAGE, help="\\PAIR make another app or number you too"
 )
 async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     """`\\PAIR`: a code for this person; `\\PAIR <code>` from another address: that address is
@@ -136,7 +137,8 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
             " to make it you too.",
             redact=True,
         )
-    code = ctx.args[0]
+    # as people copy or read it out: `415140.` (the reply's "Your code: 415140."), `415 140`
+    code = "".join(typed_words(ctx.args))
     key = msg.sender.key
     async with ctx.deps.db.tx() as conn:
         if await rooms.locked_out(conn, key, now):

@@ -136,6 +136,28 @@ async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
     )
 
 
+async def test_a_code_copied_with_its_full_stop_or_read_out_in_two_halves_pairs(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """The code comes as "Your code: 415140."; `\\PAIR 415140.` answered "That code is wrong" and
+    counted toward the lockout, and `\\PAIR 415 140` answered the usage."""
+    bot = await bot_factory(twilio=fake_twilio.section())
+
+    async def text(body: str, sender: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+
+    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    assert (await text(f"\\PAIR {code}.", "+15550005555")).startswith("Paired: this address")
+    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    assert (await text(f"\\pair {code[:3]} {code[3:]}", "+15550006666")).startswith("Paired: this address")
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    bodies = [r.body for r in await bot.rows("SELECT body FROM inbox WHERE from_phone <> :p", p=ALICE)]
+    assert bodies == ["\\PAIR ***", "\\PAIR *** ***"], bodies
+
+
 async def test_a_refused_pair_says_a_way_that_works(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> None:
     """Rooms both sides: no way (not "pair the other way", refused too); an X account: \\UNLINK."""
     bot = await bot_factory(twilio=fake_twilio.section())
