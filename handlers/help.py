@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
@@ -95,10 +96,19 @@ def help_for(msg: Inbound, ctx: Context) -> str:
     return full if ctx.deps.services.fits(msg.sender.channel)(full) else help_text(ctx)
 
 
+def closest(word: str, known: Sequence[str]) -> str | None:
+    """The word of `known` that `word`, mistyped, most likely is (`RECIEPTS` -> `RECEIPTS`)."""
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 def family_text(ctx: Context, word: str, fits: FitsOne) -> str:
-    """The commands of the family `word` (or of the family holding the command `word`)."""
+    """The commands of the family `word` (or of the family holding the command `word`), also when
+    `word` is a family or command mistyped (`room`, `reciepts`)."""
     wanted = command_name(word.lstrip("\\/"))
     families = _families_of(ctx.help_entries)
+    known = [family.name for family, _ in families] + list(_entries(ctx.help_entries))
+    wanted = wanted if wanted in known else closest(wanted, known) or wanted
     for family, entries in families:
         if wanted == family.name or wanted in (_name_of(e) for e in entries):
             return f"{family.title}: {' '.join(entries)}"
@@ -135,8 +145,7 @@ def _command_names(help_entries: tuple[str, ...]) -> tuple[str, ...]:
 
 def did_you_mean(ctx: Context, name: str) -> str | None:
     """The listed command a mistyped name most likely meant (`JION` -> `JOIN`), if one is close."""
-    close = difflib.get_close_matches(name, _command_names(ctx.help_entries), n=1, cutoff=0.7)
-    return close[0] if close else None
+    return closest(name, _command_names(ctx.help_entries))
 
 
 @fallback.message(any_command)

@@ -50,6 +50,11 @@ async def test_help_of_a_command_gives_its_family(bot: Bot, fake_twilio: FakeTwi
     assert await say(bot, fake_twilio, "\\HELP /unlink") == X
     assert await say(bot, fake_twilio, "\\HELP stop") == ACCOUNT
     assert await say(bot, fake_twilio, "\\HELP timezone") == REMIND
+    # mistyped, as a person does: "No help on room." sent them to \\HELP again
+    assert await say(bot, fake_twilio, "\\HELP room") == ROOMS
+    assert await say(bot, fake_twilio, "\\HELP reciepts") == ROOMS
+    assert await say(bot, fake_twilio, "\\HELP Reminders") == REMIND
+    assert await say(bot, fake_twilio, "\\HELP acount") == ACCOUNT
 
 
 async def test_help_of_something_else_names_the_families(bot: Bot, fake_twilio: FakeTwilio) -> None:
