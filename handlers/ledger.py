@@ -404,7 +404,13 @@ def parse_split(
     reply saying what is wrong otherwise."""
     named: list[tuple[int, tuple[str, int] | None]] = []
     words: list[str] = []
-    tokens = amount_words(typed_words(args), book, cur)  # `ann, bob`: the comma is no part of a name
+    joined: list[str] = []
+    for word in typed_words(args):  # `ann, bob`: the comma is no part of a name or a share
+        if word == "%" and joined:  # `ann 60 %`, as French typography (and its phones) space it
+            joined[-1] += word
+        else:
+            joined.append(word)
+    tokens = amount_words(joined, book, cur)  # `priya INR 600.00`: the code is the amount's
     if not tokens:
         return SPLIT_HOW
     for token in tokens:

@@ -590,6 +590,10 @@ async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
         await say(bot, fake, "\\PAID Carol, 5.") == "house: Bob pays Alice $15.00, Carol pays Alice $15.00."
     )
     assert await say(bot, fake, "\\PAID , 5") == PAID_HOW
+    # a space before % (French typography): it said "No one in house goes by %."
+    assert (
+        await say(bot, fake, "\\SPLIT bob 60 % me 40 %") == "Split $30.00 in house: Bob $18.00, Alice $12.00."
+    )
 
 
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
