@@ -994,6 +994,9 @@ async def test_a_name_typed_outside_gsm_7_is_not_said_back_over_sms(
         "No help on that. Try \\HELP with one of:"
     )
     assert (await say(bot, fake, "\\TIMEZONE \U0001f600")).startswith("That is not a time zone:")
+    # files of the system's zone folder that are no zone: `localtime` is the server's own
+    for word in ("localtime", "Factory"):
+        assert (await say(bot, fake, f"\\TIMEZONE {word}")).startswith(f"{word} is not a time zone:")
     # plain names are still said back
     assert await say(bot, fake, "\\PAID Dave 5") == "No one in house goes by Dave. \\BALANCE shows the names."
 

@@ -38,10 +38,16 @@ FROM_HOUR, UNTIL_HOUR = 10, 20  # local: reminders go between 10:00 and 20:00
 CHECK_SECONDS = 600
 
 
+# files of the system's zone folder that name no zone: `localtime` is the host's own (a room set to
+# it kept the server's time, told "keeps time in localtime"), `Factory` a placeholder ("-00")
+NOT_ZONES = frozenset({"localtime", "factory", "posixrules"})
+
+
 @functools.cache
 def _zone_names() -> dict[str, str]:
     """Every IANA zone name this machine knows (tzdata's), by its case-folded form."""
-    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+    names = {name.casefold(): name for name in zoneinfo.available_timezones()}
+    return {key: name for key, name in names.items() if key not in NOT_ZONES}
 
 
 def zone_named(name: str) -> ZoneInfo | None:
