@@ -55,7 +55,16 @@ def too_long(excess: int) -> str:
     )
 
 
-@router.message(has_text)
+EMPTY = "That text was blank, so nothing was posted. Send \\HELP for the commands."
+
+
+def plain_text(msg: Inbound, ctx: Context) -> bool:
+    """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
+    text was blank went unanswered and never got the welcome)."""
+    return bool(has_text(msg, ctx)) or not msg.media
+
+
+@router.message(plain_text)
 async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     service = x_accounts(ctx.deps)
@@ -66,6 +75,8 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("x.link.sent", new_user=new_user)
         return await service.link_reply(user, first=new_user)
     text = msg.text
+    if not text:
+        return EMPTY
     excess = over_limit(text)
     if excess:
         ctx.log.info("x.post.too_long", excess=excess)

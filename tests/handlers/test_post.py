@@ -43,6 +43,19 @@ async def test_not_configured_welcomes_a_newcomer_then_says_so(bot: Bot, fake_tw
     assert second == "Posting to X is not set up on this number. Send \\HELP for the commands."
 
 
+async def test_a_blank_text_is_answered_and_never_posted(xbot: XBot) -> None:
+    """A text of only spaces got no answer at all, and a newcomer whose first text it was never got
+    the welcome with their link (their next text was no longer their first)."""
+    first = await send(xbot, "   ", sender=BOB)
+    assert first.startswith("Welcome to textwire! Connect X to post your texts: "), first
+    await xbot.link(user=("100", "alice"))
+    assert (
+        await send(xbot, " \t\n ")
+        == "That text was blank, so nothing was posted. Send \\HELP for the commands."
+    )
+    assert xbot.x.posts == []
+
+
 async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: XBot) -> None:
     reply = await send(xbot, "\\FOO bar")
     assert "\\HELP" in reply

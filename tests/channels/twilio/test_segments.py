@@ -175,6 +175,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("duplicate", lambda: post.DUPLICATE),
     ("forbidden", lambda: post.FORBIDDEN),
     ("rejected", lambda: post.REJECTED),
+    ("blank", lambda: post.EMPTY),
     ("not posted", lambda: "This text was not posted to X."),
     # rooms
     (
