@@ -153,6 +153,9 @@ async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     command = ctx.command
     if command.args:  # `\JION house pw`: a typed password is kept no more than a \JOIN's
         ctx.redacted_body = command.redacted((), well_formed=False)
+    families = _families_of(ctx.help_entries)
+    if command.name in (family.name for family, _ in families):  # `\\MONEY`, as \\HELP names it
+        return Reply(family_text(ctx, command.name, ctx.deps.services.fits(msg.sender.channel)), kind="help")
     name = command.name[:20]
     # the name is echoed only when it is plain (an emoji or a curly quote would make the SMS UCS-2)
     plain = name.isascii() and name.replace("_", "").isalnum()

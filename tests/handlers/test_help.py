@@ -103,6 +103,9 @@ async def test_a_mistyped_command_is_named_and_keeps_no_password(bot: Bot, fake_
         "Unknown command \\HLEP. Did you mean \\HELP? Send \\HELP for the list."
     )
     assert await say(bot, fake_twilio, "\\weather") == "Unknown command \\WEATHER. Send \\HELP for the list."
+    # a family \\HELP names, typed as a command: `\\ACCOUNT` said "Did you mean \\AMOUNT?"
+    assert await say(bot, fake_twilio, "\\money") == MONEY
+    assert await say(bot, fake_twilio, "/Account") == ACCOUNT
     bodies = [r.body for r in await bot.rows("SELECT body FROM inbox")]
     assert not any("hunter22" in b or "s3cret" in b for b in bodies), bodies
 
