@@ -23,6 +23,15 @@ NOT_IN_ROOM = (
 )
 
 
+ROOM_NAMES = "Room names are 1-32 letters, digits, - or _ (no spaces)."
+
+
+def room_usage(usage: str) -> str:
+    """The usage a room command answers a wrong count with: `\\CREATE my house pw` got only
+    "Usage: \\CREATE <room> <password>", which that person thought they had followed."""
+    return f"{usage}. {ROOM_NAMES}"
+
+
 # what people and phones put around a word: quotes (straight, a keyboard's smart ones, guillemets)
 _QUOTES = "\"'`\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 _AFTER = _QUOTES + ".,;:!?"
@@ -84,11 +93,13 @@ def room_of(ctx: Context) -> rooms.Room:
 __all__ = [
     "NOT_IN_ROOM",
     "ROOM",
+    "ROOM_NAMES",
     "InRoom",
     "active_room",
     "not_in_named",
     "room_named_or_active",
     "room_of",
+    "room_usage",
     "typed_word",
     "typed_words",
 ]

@@ -38,7 +38,7 @@ from bot.features.ledger.split import split_by_weights, split_order
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import active_room, room_named_or_active, room_of, typed_words
+from handlers.filters import active_room, room_named_or_active, room_of, room_usage, typed_words
 from storage import ledger, outbox, pairing
 
 router = Router(name=__name__)
@@ -67,7 +67,13 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Your rooms now see you as {wanted}."
 
 
-@router.command("BALANCE", args=(0, 1), usage="\\BALANCE [<room>]", resolve=(room_named_or_active,))
+@router.command(
+    "BALANCE",
+    args=(0, 1),
+    usage=room_usage("\\BALANCE [<room>]"),
+    help="\\BALANCE [<room>]",
+    resolve=(room_named_or_active,),
+)
 async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.read() as conn:

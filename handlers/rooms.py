@@ -34,7 +34,7 @@ from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import NOT_IN_ROOM, room_named_or_active, room_of, typed_word
+from handlers.filters import NOT_IN_ROOM, ROOM_NAMES, room_named_or_active, room_of, room_usage, typed_word
 from storage import rooms
 from storage.lean import in_tx
 
@@ -42,7 +42,7 @@ router = Router(name=__name__)
 
 CREATE_USAGE = "\\CREATE <room> <password>"
 JOIN_USAGE = "\\JOIN <room> <password>"
-NAME_RULES = "Room names are 1-32 letters, digits, - or _."
+NAME_RULES = ROOM_NAMES
 WRONG = "No room with that name and password. Check both and try again."
 # one count per number for wrong room passwords and wrong \\PAIR codes (storage.rooms.record_failure):
 # the reply names both, since either may have filled it
@@ -74,7 +74,7 @@ def too_long() -> str:
     return f"That password is too long (at most {rooms.MAX_PASSWORD} characters)."
 
 
-@router.command("CREATE", args=2, secret=(1,), usage=CREATE_USAGE)
+@router.command("CREATE", args=2, secret=(1,), usage=room_usage(CREATE_USAGE), help=CREATE_USAGE)
 async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     name, password = typed_word(ctx.args[0]), ctx.args[1]
     if not rooms.valid_name(name):
@@ -100,7 +100,7 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 # also bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)
-@router.command("JOIN", args=2, secret=(1,), usage=JOIN_USAGE, bare=True)
+@router.command("JOIN", args=2, secret=(1,), usage=room_usage(JOIN_USAGE), help=JOIN_USAGE, bare=True)
 async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     name, password = typed_word(ctx.args[0]), ctx.args[1]
     if len(password) > rooms.MAX_PASSWORD:  # no room has one: refused before any hashing
@@ -177,7 +177,13 @@ def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) 
     return f"{text}."
 
 
-@router.command("LEAVE", args=(0, 1), usage="\\LEAVE [<room>]", resolve=(room_named_or_active,))
+@router.command(
+    "LEAVE",
+    args=(0, 1),
+    usage=room_usage("\\LEAVE [<room>]"),
+    help="\\LEAVE [<room>]",
+    resolve=(room_named_or_active,),
+)
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
@@ -199,7 +205,9 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
     )
 
 
-@router.command("USE", args=1, usage="\\USE <room>", resolve=(room_named_or_active,))
+@router.command(
+    "USE", args=1, usage=room_usage("\\USE <room>"), help="\\USE <room>", resolve=(room_named_or_active,)
+)
 async def use(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.tx() as conn:
@@ -208,7 +216,13 @@ async def use(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Photos you send now go to {room.name}."
 
 
-@router.command("RECEIPTS", args=(0, 1), usage="\\RECEIPTS [<room>]", resolve=(room_named_or_active,))
+@router.command(
+    "RECEIPTS",
+    args=(0, 1),
+    usage=room_usage("\\RECEIPTS [<room>]"),
+    help="\\RECEIPTS [<room>]",
+    resolve=(room_named_or_active,),
+)
 async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     link = gallery_link(ctx.deps, room.id)

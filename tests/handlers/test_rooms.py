@@ -85,11 +85,18 @@ async def test_names_are_case_insensitive_and_taken_names_are_said_taken(
 
 
 async def test_usage_and_name_rules(bot: Bot, fake_twilio: FakeTwilio) -> None:
-    assert await say(bot, fake_twilio, "\\CREATE house") == "Usage: \\CREATE <room> <password>"
-    assert await say(bot, fake_twilio, "\\JOIN") == "Usage: \\JOIN <room> <password>"
-    assert await say(bot, fake_twilio, "\\USE") == "Usage: \\USE <room>"
+    rules = "Room names are 1-32 letters, digits, - or _ (no spaces)."
+    assert await say(bot, fake_twilio, "\\CREATE house") == f"Usage: \\CREATE <room> <password>. {rules}"
+    assert await say(bot, fake_twilio, "\\JOIN") == f"Usage: \\JOIN <room> <password>. {rules}"
+    assert await say(bot, fake_twilio, "\\USE") == f"Usage: \\USE <room>. {rules}"
+    # a room name of two words got only the usage, which the person thought they had followed
+    assert (
+        await say(bot, fake_twilio, "\\CREATE my house pw") == f"Usage: \\CREATE <room> <password>. {rules}"
+    )
+    assert await say(bot, fake_twilio, "\\BALANCE my house") == f"Usage: \\BALANCE [<room>]. {rules}"
+    assert await say(bot, fake_twilio, "\\LEAVE my house") == f"Usage: \\LEAVE [<room>]. {rules}"
     reply = await say(bot, fake_twilio, "\\CREATE hou$e pw")
-    assert reply.startswith("Room names are 1-32 letters, digits, - or _.")
+    assert reply.startswith(rules)
     reply = await say(bot, fake_twilio, f"\\CREATE {'x' * 33} pw")
     assert reply.startswith("Room names are")
     assert await bot.scalar("SELECT count(*) FROM rooms") == 0
