@@ -38,10 +38,11 @@ _AFTER = _QUOTES + ".,;:!?"
 
 
 def typed_word(word: str) -> str:
-    """The room or member a typed word names: `"house"`, `\u201cBob\u201d` (a phone's smart
-    quotes), `house,` and `Bob.` name house and Bob (no room's or member's name has those
-    characters: storage.rooms, bot.features.ledger.book); \\JOIN took them for an unknown room and
-    counted a wrong password, \\SPLIT ann, bob said no one goes by "ann,"."""
+    """The room, member, code or setting a typed word names: `"house"`, `\u201cBob\u201d` (a phone's
+    smart quotes), `house,`, `Bob.` and `weekly.` name house, Bob and weekly (no room's or
+    member's name, currency, zone or month has those characters: storage.rooms,
+    bot.features.ledger.book); \\JOIN took them for an unknown room and counted a wrong password,
+    \\SPLIT ann, bob said no one goes by "ann,"."""
     return word.lstrip(_QUOTES).rstrip(_AFTER) or word
 
 

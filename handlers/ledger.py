@@ -38,7 +38,7 @@ from bot.features.ledger.split import split_by_weights, split_order
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import active_room, room_named_or_active, room_of, room_usage, typed_words
+from handlers.filters import active_room, room_named_or_active, room_of, room_usage, typed_word, typed_words
 from storage import ledger, outbox, pairing
 
 router = Router(name=__name__)
@@ -293,9 +293,10 @@ async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
         current = currency_or_default(await ledger.room_currency(conn, room.id))
         if not ctx.args:
             return f"{room.name} counts in {current.code}. Change it with \\CURRENCY <code> before the first amount."
-        wanted = currency(ctx.args[0])
+        code = typed_word(ctx.args[0])  # `eur.`, `"EUR"`: what is typed around a word
+        wanted = currency(code)
         if wanted is None:
-            return f"{ctx.args[0][:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+            return f"{code[:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
         if wanted == current:
             return f"{room.name} counts in {current.code} already."
         if await ledger.has_entries(conn, room.id, current.code):
@@ -554,7 +555,7 @@ def _zone_said(room: ledger.Reminding) -> str:
 async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
     """Reminders of who owes, for the active room: weekly, monthly or off (the default)."""
     room = room_of(ctx)
-    wanted = ctx.args[0].lower() if ctx.args else None
+    wanted = typed_word(ctx.args[0]).lower() if ctx.args else None
     if wanted not in (None, "off", *reminders.KINDS):
         return f"Usage: {REMIND_USAGE}"
     async with ctx.deps.db.tx() as conn:
@@ -599,11 +600,10 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
         assert settings is not None
         if not ctx.args:
             return f"{room.name} keeps time in {_zone_said(settings)}. Change it: \\TIMEZONE Europe/Paris"
-        zone = reminders.zone_named(ctx.args[0])
+        name = typed_word(ctx.args[0])
+        zone = reminders.zone_named(name)
         if zone is None:
-            text = (
-                f"{ctx.args[0][:40]} is not a time zone: use a name such as America/Chicago or Europe/Paris."
-            )
+            text = f"{name[:40]} is not a time zone: use a name such as America/Chicago or Europe/Paris."
             plain = "That is not a time zone: use a name such as America/Chicago or Europe/Paris."
             return text if ctx.deps.services.fits(msg.sender.channel)(text) else plain
         await ledger.set_timezone(conn, room.id, zone.key)
@@ -630,7 +630,7 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
         settings = await ledger.reminding(conn, room.id)
     assert settings is not None
     today = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
-    month = ctx.args[0] if ctx.args else f"{today.year:04d}-{today.month:02d}"
+    month = typed_word(ctx.args[0]) if ctx.args else f"{today.year:04d}-{today.month:02d}"
     ym = month_of(month)
     if ym is None:
         return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"

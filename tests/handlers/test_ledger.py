@@ -596,6 +596,19 @@ async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
     )
 
 
+async def test_a_setting_typed_with_a_full_stop_or_in_quotes_is_that_setting(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\REMIND weekly.` answered its usage, `\\TIMEZONE Europe/Paris.` "is not a time zone" and
+    `\\CURRENCY "EUR"` "is not an ISO 4217 currency code": what is typed after or around a word."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, '\\currency "eur".') == "house counts in EUR (\u20ac) now."
+    assert await say(bot, fake, "\\TIMEZONE Europe/Paris.") == "house keeps time in Europe/Paris now."
+    assert (await say(bot, fake, "\\REMIND Weekly!")).startswith("house: whoever owes gets a reminder weekly")
+    assert await say(bot, fake, "\\STATEMENT 2999-01.") == "2999-01 has not begun in house yet."
+
+
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
