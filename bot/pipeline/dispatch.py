@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -154,6 +155,21 @@ def parse_command(text: str) -> CommandObject | None:
     return CommandObject(prefix=text[0], name=command_name(words[0]), args=tuple(words[1:]), asked=asked)
 
 
+@functools.lru_cache(maxsize=8)
+def _listed_names(help_entries: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(found.name for entry in help_entries if (found := parse_command(entry)) is not None)
+
+
+def _another_command(ctx: Context) -> str | None:
+    """The first argument that is a listed command (`\\BALANCE` in `\\NAME Ann \\BALANCE`)."""
+    names = _listed_names(ctx.help_entries)
+    for word in ctx.command.args:
+        found = parse_command(word) if word[:1] in COMMAND_PREFIXES else None
+        if found is not None and found.name in names:
+            return found.name
+    return None
+
+
 class Command:
     """Matches `\\NAME ...` or `/NAME ...` (any case). Sets `ctx.command`."""
 
@@ -282,6 +298,15 @@ class Router:
             async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
                 if priority and ctx.command.asked:  # `\\STOP?` is a question: said, not done
                     return Reply(f"{entry or usage_text}. Send it without the ? to do it.", kind="usage")
+                # a listed command among the arguments: two commands in one text (`\\NAME Ann
+                # \\BALANCE` said a name is letters and digits); not for an unlisted one (\\HELP
+                # takes a command's name)
+                other = _another_command(ctx) if entry else None
+                if other is not None:
+                    return Reply(
+                        f"One command a text, please: send \\{ctx.command.name} and \\{other} as two texts.",
+                        kind="usage",
+                    )
                 if not (low <= len(ctx.command.args) <= high):
                     return Reply(f"Usage: {usage_text}", kind="usage")
                 for resolver in resolvers:

@@ -126,6 +126,19 @@ async def test_a_command_with_a_question_mark_after_it_is_that_command(
     assert await bot.scalar("SELECT count(*) FROM users") == 1
 
 
+async def test_two_commands_in_one_text_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\NAME Ann \\BALANCE` said a name is 1-20 letters and digits; `\\ROOMS\n\\BALANCE` answered the
+    rooms alone; `\\JOIN house pw \\BALANCE` gave the usage the person thought they had followed."""
+    two = "One command a text, please: send \\{} and \\{} as two texts."
+    assert await say(bot, fake_twilio, "\\NAME Ann \\BALANCE") == two.format("NAME", "BALANCE")
+    assert await say(bot, fake_twilio, "\\rooms\n/balance") == two.format("ROOMS", "BALANCE")
+    sid = await text(bot, "\\JOIN house hunter22 \\BALANCE")
+    assert [m["Body"] for m in fake_twilio.messages][-1] == two.format("JOIN", "BALANCE")
+    assert await bot.scalar("SELECT body FROM inbox WHERE message_sid = :s", s=sid) == "\\JOIN ***"
+    # \\HELP takes a command's name
+    assert await say(bot, fake_twilio, "\\HELP \\JOIN") == ROOMS
+
+
 async def test_a_command_no_family_names_shows_under_more(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:

@@ -179,6 +179,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("forbidden", lambda: post.FORBIDDEN),
     ("rejected", lambda: post.REJECTED),
     ("blank", lambda: post.EMPTY),
+    ("two commands", lambda: "One command a text, please: send \\STATEMENT and \\STATEMENT as two texts."),
     ("not posted", lambda: "This text was not posted to X."),
     # rooms
     (
