@@ -141,8 +141,14 @@ async def test_stop_drops_a_post_parked_for_x_and_nothing_comes_back(xbot: XBot)
     twilio = xbot.extras["twilio"]
     await xbot.link(user=("100", "alice"))
     xbot.x.fail_post_next(429, reset_in=600)
+    noticed = len(twilio.messages)
     form = await xbot.text("parked then stop")
     await wait_for(lambda: _parked(xbot, form["MessageSid"]))
+    # the notice that X's limit is reached goes out on its own: sent before the \STOP, so that
+    # the next message is the goodbye (it came between them now and then)
+    [notice] = (await twilio.wait_for_messages(noticed + 1))[noticed:]
+    assert notice["To"] == ALICE
+    assert notice["Body"].startswith("X's posting limit is reached")
     assert (await send(xbot, "\\STOP")).startswith("Goodbye")
     assert await xbot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=ALICE) == 0
     [row] = await xbot.rows("SELECT status, error FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
