@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.channel import FitsOne
+from bot.features.ledger.book import RoomLedger, room_ledger
 from bot.pipeline.dispatch import Context, Inbound
 from storage import rooms
 
 ROOM = "room"  # the key in ctx.data
+LEFT = "left"  # the key in ctx.data: the room is one the sender left with money open (`settling`)
 
 NOT_IN_ROOM = (
     "You are not in a room. Create one with \\CREATE <room> <password> or join one with "
@@ -61,26 +63,63 @@ def not_in_named(name: str, fits: FitsOne) -> str:
 class InRoom:
     """`named=True`: the sender's room named by the command's first argument (`\\BALANCE house`),
     else (no argument) their active room. `named=False`: their active room, whatever the arguments
-    (`\\AMOUNT 12.50`). One query: `{"room": Room}`, or the answer saying why there is none."""
+    (`\\AMOUNT 12.50`). One query: `{"room": Room}`, or the answer saying why there is none.
 
-    def __init__(self, *, named: bool) -> None:
+    `settling=True` (`\\BALANCE`, `\\PAID`): a room the sender left (`\\LEAVE`) with money still
+    open for them there counts too, named, or alone when they are in no room: `{"room": Room,
+    "left": True}`. A member who left owing was told "you still owe $50.00 there" and then had no
+    way to see it again or to record paying it."""
+
+    def __init__(self, *, named: bool, settling: bool = False) -> None:
         self.named = named
+        self.settling = settling
 
     async def __call__(self, msg: Inbound, ctx: Context) -> dict[str, Any] | str:
         if self.named and ctx.args:
             name = typed_word(ctx.args[0])
             room = await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name)
-            fits = ctx.deps.services.fits(msg.sender.channel)
-            return {ROOM: room} if room is not None else not_in_named(name, fits)
+            if room is not None:
+                return {ROOM: room}
+            if self.settling:
+                for left, _ in await _open_in_left(ctx):
+                    if left.name_key == rooms.name_key(name):
+                        return {ROOM: left, LEFT: True}
+            return not_in_named(name, ctx.deps.services.fits(msg.sender.channel))
         room = await rooms.active_room(ctx.deps.db, ctx.user.id)
-        return {ROOM: room} if room is not None else NOT_IN_ROOM
+        if room is not None:
+            return {ROOM: room}
+        if not self.settling:
+            return NOT_IN_ROOM
+        open_ = await _open_in_left(ctx)
+        if len(open_) == 1:
+            return {ROOM: open_[0][0], LEFT: True}
+        if not open_:
+            return NOT_IN_ROOM
+        names = ", ".join(left.name for left, _ in open_[:3]) + (", ..." if len(open_) > 3 else "")
+        return (
+            f"You are not in a room. You left {names} with money open there: \\BALANCE <room> shows "
+            "where you stand in one; to record a payment there, \\JOIN it again."
+        )
 
     def __repr__(self) -> str:
-        return f"InRoom(named={self.named})"
+        return f"InRoom(named={self.named}, settling={self.settling})"
+
+
+async def _open_in_left(ctx: Context) -> list[tuple[rooms.Room, RoomLedger]]:
+    """The rooms the sender left where they still owe or are owed, the latest left first."""
+    found = []
+    for room in await rooms.left_rooms(ctx.deps.db, ctx.user.id):
+        async with ctx.deps.db.read() as conn:
+            book = await room_ledger(conn, room.id)
+        if book.position(ctx.user.id) != 0:
+            found.append((room, book))
+    return found
 
 
 room_named_or_active = InRoom(named=True)
 active_room = InRoom(named=False)
+settling_named_or_active = InRoom(named=True, settling=True)
+settling_active = InRoom(named=False, settling=True)
 
 
 def room_of(ctx: Context) -> rooms.Room:
@@ -92,6 +131,7 @@ def room_of(ctx: Context) -> rooms.Room:
 
 
 __all__ = [
+    "LEFT",
     "NOT_IN_ROOM",
     "ROOM",
     "ROOM_NAMES",
@@ -101,6 +141,8 @@ __all__ = [
     "room_named_or_active",
     "room_of",
     "room_usage",
+    "settling_active",
+    "settling_named_or_active",
     "typed_word",
     "typed_words",
 ]

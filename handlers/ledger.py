@@ -21,6 +21,7 @@ from bot.features.ledger.book import (
     Party,
     RoomLedger,
     balance_line,
+    left_balance_line,
     name_key,
     position_phrase,
     room_ledger,
@@ -38,7 +39,16 @@ from bot.features.ledger.split import split_by_weights, split_order
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import active_room, room_named_or_active, room_of, room_usage, typed_word, typed_words
+from handlers.filters import (
+    LEFT,
+    active_room,
+    room_of,
+    room_usage,
+    settling_active,
+    settling_named_or_active,
+    typed_word,
+    typed_words,
+)
 from storage import ledger, outbox, pairing
 
 router = Router(name=__name__)
@@ -72,12 +82,14 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     args=(0, 1),
     usage=room_usage("\\BALANCE [<room>]"),
     help="\\BALANCE [<room>]",
-    resolve=(room_named_or_active,),
+    resolve=(settling_named_or_active,),
 )
 async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.read() as conn:
         book = await room_ledger(conn, room.id)
+    if ctx.data.get(LEFT):  # a room they left with money open: their own part of it
+        return left_balance_line(room.name, book, ctx.user.id)
     return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 
@@ -225,7 +237,7 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int, fits: FitsOne) -> 
     return None
 
 
-@router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(active_room,))
+@router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(settling_active,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
@@ -282,6 +294,8 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     if recorded:
         ctx.deps.wake_sender()
     ctx.log.info("ledger.paid", room_id=room.id, recorded=recorded)
+    if ctx.data.get(LEFT):  # paid what they left owing: their own part of the room
+        return left_balance_line(room.name, book, user_id)
     return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 

@@ -208,6 +208,24 @@ async def member_room_by_name(reads: Reads, user_id: int, name: str) -> Room | N
     return _room(found[0]) if found else None
 
 
+_LEFT_ROOMS = Query(
+    sa.select(rooms)
+    .join(room_departures, room_departures.c.room_id == rooms.c.id)
+    .where(
+        room_departures.c.user_id == sa.bindparam("user_id"),
+        ~sa.exists().where(
+            memberships.c.user_id == room_departures.c.user_id, memberships.c.room_id == rooms.c.id
+        ),
+    )
+    .order_by(room_departures.c.left_at.desc(), rooms.c.name_key)
+)
+
+
+async def left_rooms(reads: Reads, user_id: int) -> list[Room]:
+    """The rooms the user left (`\\LEAVE`) and is not back in, the latest first."""
+    return [_room(row) for row in await reads.fetch(_LEFT_ROOMS, {"user_id": user_id})]
+
+
 async def leave(conn: AsyncConnection, user_id: int, room_id: str, *, now: float) -> Room | None:
     """Remove a membership. When it was the active room, the most recently joined other room
     becomes active (or none); that room is returned. The departure is remembered: a former

@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
+from handlers.filters import NOT_IN_ROOM
 from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
@@ -1065,3 +1066,53 @@ async def test_a_member_who_left_with_only_uncounted_receipts_keeps_their_name_i
     page = await (await bot.client.get(path_of(await gallery_link(bot, fake, ALICE)))).text()
     assert '<span class="who">Bob</span>' in page
     assert "2222" not in page
+
+
+async def test_a_member_who_left_owing_sees_it_and_records_paying_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\LEAVE` says "you still owe $50.00 there"; then `\\BALANCE` and `\\PAID` answered "You are
+    not in a room", and no one could record that debt paid. A room left with money open counts
+    for those two, showing the leaver only their own part of it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\PAID Carol 50") == "house: Carol pays Alice $50.00."
+    assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house; you still owe $50.00 there."
+    assert await say(bot, fake, "\\BALANCE", sender=CAROL) == "house (you left): you pay Alice $50.00."
+    assert await say(bot, fake, "\\BALANCE house", sender=CAROL) == "house (you left): you pay Alice $50.00."
+    assert await say(bot, fake, "\\PAID Bob 5", sender=CAROL) == "house (you left): you pay Alice $45.00."
+    before = len(fake.messages)
+    assert await say(bot, fake, "\\PAID Alice 45", sender=CAROL) == "house (you left): all settled."
+    notices = [m["Body"] for m in (await fake.wait_for_messages(before + 2))[before:] if m["To"] == ALICE]
+    assert notices == ["Carol paid you $45.00 in house. \\BALANCE house for all."]
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $5.00."
+    assert await say(bot, fake, "\\PAID Alice 5", sender=BOB) == "house: all settled."
+    # settled: the room is theirs no more, as any room they were never in
+    assert await say(bot, fake, "\\BALANCE", sender=CAROL) == NOT_IN_ROOM
+    assert (
+        await say(bot, fake, "\\BALANCE house", sender=CAROL)
+        == "You are not in a room named house. \\ROOMS lists yours."
+    )
+    assert await say(bot, fake, "\\PAID Alice 1", sender=CAROL) == NOT_IN_ROOM
+
+
+async def test_a_member_who_left_two_rooms_owing_is_told_which(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
+    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+    assert await say(bot, fake, "\\PAID Carol 7") == "trip: Carol pays Alice $7.00."
+    assert await say(bot, fake, "\\USE house") == "Photos you send now go to house."
+    assert await say(bot, fake, "\\PAID Carol 3") == "house: Carol pays Alice $3.00."
+    assert (await say(bot, fake, "\\LEAVE house", sender=CAROL)).startswith(
+        "You left house; you still owe $3.00"
+    )
+    assert (await say(bot, fake, "\\LEAVE trip", sender=CAROL)).startswith(
+        "You left trip; you still owe $7.00"
+    )
+    told = await say(bot, fake, "\\PAID Alice 3", sender=CAROL)
+    assert told == (
+        "You are not in a room. You left trip, house with money open there: \\BALANCE <room> shows "
+        "where you stand in one; to record a payment there, \\JOIN it again."
+    )
+    assert await say(bot, fake, "\\BALANCE trip", sender=CAROL) == "trip (you left): you pay Alice $7.00."

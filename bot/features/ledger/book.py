@@ -191,6 +191,21 @@ def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
     return text
 
 
+def left_balance_line(room_name: str, ledger: RoomLedger, party: Party) -> str:
+    """What a member who left sees of a room (`\\BALANCE`, `\\PAID` after `\\LEAVE` with money
+    open): their own payments of the settlement, not the room's others (who may have joined
+    since): `house (you left): you pay Bob $50.00.`"""
+    cur = ledger.currency
+    mine = [
+        f"you pay {ledger.name(p.payee)} {cur.format(p.amount)}"
+        if p.payer == party
+        else f"{ledger.name(p.payer)} pays you {cur.format(p.amount)}"
+        for p in ledger.settlement
+        if party in (p.payer, p.payee)
+    ]
+    return f"{room_name} (you left): {', '.join(mine) if mine else 'all settled'}."
+
+
 __all__ = [
     "FORMER",
     "LONGEST",
@@ -200,6 +215,7 @@ __all__ = [
     "balance_line",
     "display_names",
     "known_as",
+    "left_balance_line",
     "name_key",
     "position_phrase",
     "room_ledger",
