@@ -167,6 +167,12 @@ _CREDENTIALS = (  # used as they are in headers and signatures
 )
 _WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+# Twilio's ids: two letters of kind, 32 hex digits (a webhook whose AccountSid is not this one is
+# refused 400: a mistyped account_sid refused every text, with nothing said at start-up)
+_TWILIO_SIDS = (
+    ("account_sid", re.compile(r"AC[0-9a-fA-F]{32}")),
+    ("messaging_service_sid", re.compile(r"MG[0-9a-fA-F]{32}")),
+)
 # the messages that are not answers, which WhatsApp lets through outside its 24-hour window only
 # as templates: the payee's \PAID notice, "Connected @handle", the relink notice, reminders and
 # statements
@@ -406,6 +412,14 @@ def _validate(config: Config) -> None:
         raise ConfigError("twilio.from_number: set it or twilio.messaging_service_sid to send replies")
     if config.twilio.auth_token and not config.twilio.account_sid:
         raise ConfigError("twilio.account_sid: required when twilio.auth_token is set")
+    for key, sid in _TWILIO_SIDS:
+        value = getattr(config.twilio, key)
+        if value and not sid.fullmatch(value):
+            kind = sid.pattern[:2]
+            raise ConfigError(
+                f"twilio.{key}: expected {kind} and 32 hex digits, as Twilio's console shows it "
+                f"(got {len(value)} characters{', starting ' + value[:2] if value[:2] != kind else ''})"
+            )
     whatsapp_from = config.twilio.whatsapp_from
     if whatsapp_from and not _WHATSAPP_ADDRESS.fullmatch(whatsapp_from):
         raise ConfigError(

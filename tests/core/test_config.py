@@ -33,7 +33,7 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         "TEXTWIRE_TWILIO_MEDIA_HOSTS": "a.example, b.example",
         "TEXTWIRE_SECURITY_FERNET_KEYS": "k1,k2",
         "TEXTWIRE_TWILIO_AUTH_TOKEN": "tok",
-        "TEXTWIRE_TWILIO_ACCOUNT_SID": "AC1",
+        "TEXTWIRE_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
         "TEXTWIRE_TWILIO_FROM_NUMBER": "+15550000000",
     }
     config = load_config(REPO / "config.toml", env=env)
@@ -82,6 +82,10 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
             "twilio.auth_token",
         ),
         ("", {"TEXTWIRE_X_CLIENT_SECRET": " abc"}, "x.client_secret"),
+        # a webhook whose AccountSid is not this one is refused: a typo refused every text, silently
+        ("", {"TEXTWIRE_TWILIO_ACCOUNT_SID": "AC1"}, "twilio.account_sid"),
+        ("", {"TEXTWIRE_TWILIO_ACCOUNT_SID": "SK" + "0" * 32}, "twilio.account_sid"),
+        ("", {"TEXTWIRE_TWILIO_MESSAGING_SERVICE_SID": "MG-main"}, "twilio.messaging_service_sid"),
         ("[server]\nrole = 'both'\n", {}, "server.role"),
         ("", {"TEXTWIRE_SERVER_ROLE": "Web"}, "server.role"),
         ("[worker]\nenabled = false\n", {}, "server.role"),
