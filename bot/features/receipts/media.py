@@ -134,6 +134,11 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
             sha256=hashlib.sha256(data).hexdigest(),
         )
     open_as, save_as, content_type, ext = _IMAGE_KINDS[kind]
+    if max_pixels > (Image.MAX_IMAGE_PIXELS or max_pixels):
+        # Pillow's own guard (89.5 M pixels) refused what an operator's higher media.max_pixels
+        # lets in (a 200-megapixel phone's photo): raised to it, never lowered (the check below
+        # is ours, and exact)
+        Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with Image.open(io.BytesIO(data), formats=[open_as]) as im:
             width, height = im.size

@@ -364,6 +364,20 @@ def test_sniff_judges_by_the_bytes() -> None:
     assert sniff(b"PK\x03\x04" + b"\x00" * 12) is None
 
 
+def test_media_max_pixels_above_pillows_own_guard_is_what_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator's media.max_pixels above Pillow's guard (89.5 M pixels: a 200-megapixel phone's
+    photo is over it) was overruled by it: such photos were refused as "too many pixels". The
+    guard here is lowered to the size of a small picture, to price the same rule without
+    decoding 90 M pixels."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # warning above it, error above twice it
+    picture = images.jpeg_with_gps(64, 48)  # 3,072 pixels
+    assert reencode(picture, "jpeg", 64 * 48).content_type == "image/jpeg"
+    assert Image.MAX_IMAGE_PIXELS == 64 * 48
+    with pytest.raises(Refused) as over:
+        reencode(picture, "jpeg", 64 * 48 - 1)  # the limit is still ours, exact
+    assert over.value.reason == TOO_MANY_PIXELS
+
+
 def test_reencode_refuses_bombs_before_decoding_and_broken_files() -> None:
     with pytest.raises(Refused) as bomb:
         reencode(images.png_bomb(), "png", 40_000_000)
