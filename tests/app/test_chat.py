@@ -152,7 +152,8 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
         assert "cannot read missing.jpg" in result.stderr
         both = served.chat("--from", BOB, "--photo", "c.jpg", "--photo", "b.png")
         assert both.stdout.strip() == (
-            "< Saved 2 receipts to trip. Photos 1, 2 don't look like a receipt: not counted."
+            "< Saved 2 receipts to trip. Photos 1, 2 don't look like a receipt: not counted. "
+            "Reply \\AMOUNT 12.34 for each, in order, if they are."
         )
         too_many = served.chat("--from", BOB, *[arg for _ in range(11) for arg in ("--photo", "a.jpg")])
         assert too_many.returncode == 2

@@ -141,6 +141,8 @@ def saved_replies(
         numbers = ", ".join(str(r.media_index + 1) for r in others)
         many = len(others) > 1
         full += f" Photo{'s' if many else ''} {numbers} {'do' if many else 'does'}n't look like a receipt: not counted."
+        if not missing and not repeats:  # then \\AMOUNT goes to them, in order (storage.ledger.amount_target)
+            full += f" Reply {ask} for each, in order, if they are." if many else f" Reply {ask} if it is."
         compact += f" {len(others)} not receipt{'s' if many else ''}."
     if repeats:
         numbers = ", ".join(str(r.media_index + 1) for r in repeats)

@@ -191,7 +191,7 @@ async def test_a_photo_with_no_receipt_like_text_is_kept_but_not_counted(
         **mms([fake_twilio.media.add(ri.render(grocery, angle=1.0)), fake_twilio.media.add(_jpeg(sky))]),
     )
     assert both.startswith(f"Saved 2 receipts to house, ${ri.money(grocery.total or 0)} in all"), both
-    assert "Photo 2 doesn't look like a receipt: not counted." in both, both
+    assert "Photo 2 doesn't look like a receipt: not counted. Reply \\AMOUNT 12.34 if it is." in both, both
     rows = await bot.rows("SELECT ocr_status FROM receipts ORDER BY created_at, media_index")
     assert [r[0] for r in rows] == ["not_receipt", "ok", "not_receipt"]
 
