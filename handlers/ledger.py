@@ -32,6 +32,7 @@ from bot.features.ledger.money import (
     Currency,
     currency,
     currency_or_default,
+    in_use,
     parse_amount,
     unclear_amount,
 )
@@ -311,6 +312,8 @@ async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
         wanted = currency(code)
         if wanted is None:
             return f"{code[:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+        if not in_use(wanted.code):  # DEM, XXX, XAU: codes, but no country's money today
+            return f"{wanted.code} is no country's money today: use one in use (USD, EUR, GBP, ...)."
         if wanted == current:
             return f"{room.name} counts in {current.code} already."
         if await ledger.has_entries(conn, room.id, current.code):

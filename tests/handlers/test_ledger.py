@@ -185,6 +185,11 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     assert (
         await say(bot, fake, "\\CURRENCY xyz") == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
     )
+    # codes, but no country's money today: a room set to DEM or XXX showed "XXX 12.50" amounts
+    for code in ("dem", "XXX", "XAU"):
+        assert await say(bot, fake, f"\\CURRENCY {code}") == (
+            f"{code.upper()} is no country's money today: use one in use (USD, EUR, GBP, ...)."
+        )
     assert await say(bot, fake, "\\CURRENCY eur") == "trip counts in EUR (€) now."
     assert (
         await photo(bot, fake, "lunch 12,50 EUR")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
+from babel.core import get_global
 from babel.numbers import get_currency_precision, get_currency_symbol, list_currencies
 
 DEFAULT_CURRENCY = "USD"
@@ -63,6 +64,26 @@ class Currency:
 @cache
 def _codes() -> frozenset[str]:
     return frozenset(list_currencies())
+
+
+@cache
+def _in_use() -> frozenset[str]:
+    """The codes some country uses today (CLDR: no end date), less the units that are no money
+    to split a bill in: gold and other metals, the SDR, bond units, the test and "no currency"
+    codes (X-codes that are not legal tender; XAF, XOF, XCD, XPF are). Funds codes a country
+    counts in (CLF, the Chilean UF rents are set in; UYW) stay."""
+    found: set[str] = set()
+    for periods in get_global("territory_currencies").values():
+        for code, _start, end, tender in periods:
+            if end is None and (tender or not code.startswith("X")):
+                found.add(code)
+    return frozenset(found)
+
+
+def in_use(code: str) -> bool:
+    """A currency a room may count in (`\\CURRENCY`): one some country uses today. Amounts in
+    other ISO 4217 codes (DEM, a receipt's XAU) are still read and shown."""
+    return code.upper() in _in_use()
 
 
 @cache
@@ -286,6 +307,7 @@ __all__ = [
     "caption_amount",
     "currency",
     "currency_or_default",
+    "in_use",
     "parse_amount",
     "parse_number",
     "shown",
