@@ -127,15 +127,20 @@ async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
 WELCOME = "Welcome to textwire!"
 
 
-@router.command("START", args=(0, 99), help="")
-async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
-    """Telegram's /start (a chat's first message; a deep link's payload is ignored): the welcome,
-    then the help."""
+def welcome_for(msg: Inbound, ctx: Context) -> str:
+    """The welcome, then the help where the channel fits both in one message."""
     listing = help_for(msg, ctx).removeprefix("textwire: ")  # the welcome names the bot already
     text = f"{WELCOME} {listing}\n/help shows this list again."
     if not ctx.deps.services.fits(msg.sender.channel)(text):  # SMS: one segment
         text = f"{WELCOME} Send \\HELP for the commands."
-    return Reply(text, kind="help")
+    return text
+
+
+@router.command("START", args=(0, 99), help="")
+async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
+    """Telegram's /start (a chat's first message; a deep link's payload is ignored): the welcome,
+    then the help."""
+    return Reply(welcome_for(msg, ctx), kind="help")
 
 
 @functools.lru_cache(maxsize=8)

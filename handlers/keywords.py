@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
 from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
-from handlers.help import help_for
+from handlers.help import help_for, welcome_for
 from storage import users
 
 router = Router(name=__name__)
@@ -67,9 +67,18 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
         return None  # Twilio sends the carrier's confirmation; nothing more goes to this number
     if kind == "START":
         async with ctx.deps.db.tx() as conn:
+            # (on Telegram, the message itself resumed the chat before it got here)
+            was_out = bool(ctx.data.get("resumed") or await users.opted_out_among(conn, [msg.sender.key]))
             await users.set_opted_out(conn, msg.sender.key, False, now)
         ctx.log.info("sms.opted_in")
         # With Advanced Opt-Out Twilio answers itself; don't send a second confirmation.
-        return None if msg.carrier_keyword else OPTED_IN
+        if msg.carrier_keyword:
+            return None
+        if was_out:
+            return OPTED_IN
+        # a first START (as flyers say "text START to ..."), or YES from someone who never opted
+        # out, is no opt-in: "again" would puzzle them; the welcome (or the help) says what to do
+        new_user = bool(ctx.data.get("new_user"))
+        return Reply(welcome_for(msg, ctx) if new_user else help_for(msg, ctx), kind="help")
     # every command where the channel takes them in one message (Telegram, WhatsApp), as \\HELP
     return None if msg.carrier_keyword else Reply(help_for(msg, ctx), kind="help")

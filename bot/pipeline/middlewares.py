@@ -33,6 +33,7 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
             await users.set_opted_out(conn, msg.sender.key, False, ctx.deps.now())
         if ctx.user.phone == msg.sender.key:  # the person's flag is their first address's
             ctx.user = dataclasses.replace(ctx.user, opted_out=False)
+        ctx.data["resumed"] = True  # a START in this message answers "replies again" all the same
         ctx.log.info("user.resumed", channel=msg.sender.channel)
     if msg.sender_name is not None:
         await _keep_label(msg, ctx)

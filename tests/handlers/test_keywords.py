@@ -124,3 +124,17 @@ async def test_stop_on_whatsapp_is_confirmed_by_textwire_and_start_ends_it(
     assert await opted_out(bot, wa) is True
     await silent(bot, fake_twilio, "\\HELP", sender=wa)  # answered, not sent
     assert await say(bot, fake_twilio, "START", sender=wa) == OPTED_IN
+
+
+async def test_start_or_yes_from_someone_never_opted_out_gets_the_welcome(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A newcomer who texts START (as a flyer says) or a member who answers YES was never opted
+    out: "replies again" would puzzle them; the newcomer gets the welcome, the member the help."""
+    welcome = "Welcome to textwire! Send \\HELP for the commands."
+    assert await say(bot, fake_twilio, "START", sender=phone(1)) == welcome
+    assert await say(bot, fake_twilio, "\\NAME Ann", sender=phone(2)) == "Your rooms now see you as Ann."
+    assert await say(bot, fake_twilio, "yes", sender=phone(2)) == HELP_TEXT
+    assert await opted_out(bot, phone(1)) is False
+    await silent(bot, fake_twilio, "STOP", sender=phone(1))
+    assert await say(bot, fake_twilio, "START", sender=phone(1)) == OPTED_IN

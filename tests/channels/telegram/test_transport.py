@@ -111,6 +111,21 @@ async def test_stop_on_telegram_is_confirmed_and_the_next_message_resumes(
     assert not await tbot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=key)
 
 
+async def test_start_on_telegram_after_stop_says_replies_come_again_and_a_first_start_welcomes(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """The chat's next message resumes it before any handler runs; a START then is still an
+    opt-in ("again"), while a START from a chat that never stopped gets the welcome."""
+    await say(tbot, "START", chat=OTHER_CHAT)
+    [welcome] = await fake_telegram.wait_for_sent(1)
+    assert welcome["text"].startswith("Welcome to textwire! ")
+    await say(tbot, "stop")
+    await fake_telegram.wait_for_sent(2)
+    await say(tbot, "start")
+    [again] = (await fake_telegram.wait_for_sent(3))[2:]
+    assert again["text"] == "You will get replies from textwire again. Send \\HELP for the commands."
+
+
 async def test_stop_by_sms_is_left_to_the_carrier_to_confirm(tbot: Bot, fake_twilio: Any) -> None:
     form = await tbot.text("STOP")
     assert await tbot.handled(form["MessageSid"]) == "done"
