@@ -338,5 +338,5 @@ async def _save(
             items = await ledger.of_message(conn, msg.external_id)
             book = await room_ledger(conn, room.id)
             twins = await ledger.by_ids(conn, {r.duplicate_of for r in items if r.duplicate_of})
-        heads = saved_replies(room.name, items, book, user_id, twins)
+        heads = saved_replies(room.name, items, book, user_id, twins, caption_money)
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

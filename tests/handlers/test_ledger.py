@@ -1121,3 +1121,25 @@ async def test_a_member_who_left_two_rooms_owing_is_told_which(bot: Bot, fake_tw
         "where you stand in one; to record a payment there, \\JOIN it again."
     )
     assert await say(bot, fake, "\\BALANCE trip", sender=CAROL) == "trip (you left): you pay Alice $7.00."
+
+
+async def test_a_repeat_with_an_amount_in_its_caption_offers_that_amount(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A photo read as no receipt, then the same photo captioned `lunch 12.50`: a repeat, not
+    counted, and the reply's way to count it anyway offered `\\AMOUNT 12.34` (or the earlier
+    one's figure), not the 12.50 the person had just typed."""
+    fake = fake_twilio
+    await house(bot, fake)
+    day = time.strftime("%b %d", time.gmtime()).replace(" 0", " ")
+    original = images.jpeg_with_gps(640, 480, variant=5)
+    first = await say(bot, fake, "$30.00", **mms([fake.media.add(original)]))
+    assert first.startswith("Saved $30.00 to house")
+    captioned = await say(bot, fake, "lunch 12.50", sender=BOB, **mms([fake.media.add(original)]))
+    assert captioned == (
+        f"Saved to house; not counted: it repeats the receipt saved {day} ($30.00). "
+        "Reply \\AMOUNT 12.50 to count it anyway."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 12.50", sender=BOB)).startswith(
+        "Set $12.50 on your receipt in house"
+    )

@@ -58,9 +58,19 @@ def _fmt(r: ReceiptAmount) -> str:
     return shown(r.amount_minor, r.currency or "")
 
 
-def _repeat(twin: ReceiptAmount | None, cur: Currency, ask: str) -> tuple[str, str]:
-    """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway: its
-    figure when it was in the room's currency, else `ask`, one to fill in, as for any other)."""
+def _repeat(
+    twin: ReceiptAmount | None, cur: Currency, ask: str, caption: Amount | None = None
+) -> tuple[str, str]:
+    """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway: the
+    figure its caption gave, else the earlier one's when it was in the room's currency, else
+    `ask`, one to fill in, as for any other)."""
+    earlier, count = _repeat_of_twin(twin, cur, ask)
+    if caption is not None and caption.currency.code == cur.code:
+        count = f"\\AMOUNT {cur.number(caption.minor)}"  # what the person typed, not 12.34
+    return earlier, count
+
+
+def _repeat_of_twin(twin: ReceiptAmount | None, cur: Currency, ask: str) -> tuple[str, str]:
     if twin is None:
         return "an earlier receipt", ask
     day = time.strftime("%b %d", time.gmtime(twin.created_at)).replace(" 0", " ")
@@ -78,13 +88,15 @@ def saved_replies(
     ledger: RoomLedger,
     sender: int,
     twins: Mapping[str, ReceiptAmount] | None = None,
+    caption: Amount | None = None,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
 
     `Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all.`; the shapes
     for no total, another currency, a repeat of an earlier receipt (`twins`: those earlier ones
-    by id), and several photos (one reply sums them up)."""
+    by id; `caption`: the amount its caption gave, for the `\\AMOUNT` that counts a repeat
+    anyway), and several photos (one reply sums them up)."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
@@ -110,7 +122,7 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
             ]
         if repeats:
-            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""), cur, ask)
+            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""), cur, ask, caption)
             return [
                 f"Saved to {room_name}; not counted: it repeats {earlier}. Reply {count} to count it anyway.",
                 f"Saved to {room_name}; not counted: it repeats {earlier}.",
