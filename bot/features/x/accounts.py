@@ -162,6 +162,8 @@ class XAccounts:
             refresh_token = self.cipher.decrypt(user_id, leased.ciphertext)["refresh_token"]
             new = await self.client.refresh(refresh_token)
         except XAuthRejected:
+            if await self._replaced(user_id, leased.version):  # a reconnect revoked the old grant
+                return await self._refresh_locked(user_id, stale_version, unlink_on_dead, leeway)
             if unlink_on_dead:
                 await self.mark_dead(user_id)
             else:
@@ -182,11 +184,20 @@ class XAccounts:
                 expires_at=new.expires_at,
                 now=self.deps.now(),
             )
+        if not committed and await self._replaced(user_id, leased.version):
+            return await self._refresh_locked(user_id, stale_version, unlink_on_dead, leeway)
         if not committed:  # the lease ran out and another refresh won: X has revoked our pair
             log.error("token.refresh_lost_race", user_id=user_id)
             return Refresh.DEAD, None
         log.debug("token.refreshed", user_id=user_id)
         return Refresh.OK, Access(new.access_token, leased.version + 1)
+
+    async def _replaced(self, user_id: int, version: int) -> bool:
+        """Whether the pair of `version` was replaced (a reconnect stored a new one, or the person
+        unlinked) while it was being refreshed: a refusal or a lost compare-and-swap is then about
+        the old pair, and what is stored now stands; the caller goes round again with it."""
+        row = await xaccounts.load_tokens(self.deps.db, user_id)
+        return row is None or row.version != version
 
     # -- unlinking ------------------------------------------------------------------------------
     async def mark_dead(

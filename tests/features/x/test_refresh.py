@@ -4,6 +4,7 @@ grant, and a burst guard that stops the job instead of unlinking everyone."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -13,7 +14,7 @@ from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from storage import users, xaccounts
 from storage.lean import in_tx
 from storage.schema import x_tokens
-from tests.conftest import XBot, wait_for
+from tests.conftest import XBot, browser, link_in, open_confirm_page, wait_for
 
 
 def service_of(xbot: XBot) -> XAccounts:
@@ -230,3 +231,44 @@ async def test_a_lease_is_not_taken_on_a_row_another_process_just_refreshed(xbot
     assert outcome is Refresh.OK
     assert access is not None
     assert xbot.x.refresh_calls == 0
+
+
+async def test_a_reconnect_while_a_tick_refreshes_the_old_pair_keeps_the_new_one(xbot: XBot) -> None:
+    """A person reconnects X (their callback stores a new pair and revokes the old grant) while the
+    timer's refresh of the old pair is at X, which then refuses the old refresh token. The refusal
+    is about the replaced pair: the new one stays, and nobody is told their X stopped working."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200 - 300)
+    service = service_of(xbot)
+    real_refresh = service.client.refresh
+
+    async def reconnect_then_refresh(refresh_token: str) -> Any:
+        before = len(twilio.messages)
+        await xbot.text("\\LINK")
+        messages = await twilio.wait_for_messages(before + 1)
+        url = link_in(messages[-1]["Body"])
+        async with browser() as session:
+            data, headers = await open_confirm_page(session, url)
+            async with session.post(url, data=data, headers=headers) as resp:
+                assert resp.status == 200, await resp.text()
+        await twilio.wait_for_messages(before + 2)  # "Connected @alice"
+
+        async def old_grant_revoked() -> bool:
+            return len(xbot.x.live_grants("100")) == 1
+
+        await wait_for(old_grant_revoked)
+        return await real_refresh(refresh_token)
+
+    service.client.refresh = reconnect_then_refresh  # type: ignore[method-assign]
+    try:
+        result = await refresh.run_tick(xbot.runtime.deps, service)
+    finally:
+        service.client.refresh = real_refresh  # type: ignore[method-assign]
+    await xbot.settled()
+    assert result.dead == []
+    [row] = await xbot.rows("SELECT x_user_id, x_needs_relink FROM users")
+    assert row.x_user_id == "100"
+    assert not row.x_needs_relink
+    assert len(await xbot.rows("SELECT user_id FROM x_tokens")) == 1
+    assert not any("stopped working" in m["Body"] for m in twilio.messages)
