@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from bot.core.deps import Deps
 from bot.core.logs import get_logger
 from bot.features.x.accounts import Refresh, XAccounts, x_accounts
-from bot.features.x.client import XError
+from bot.features.x.client import XError, XRateLimited
 from storage import xaccounts
 from storage.crypto import CipherError
 
@@ -77,8 +77,10 @@ async def run_tick(
             except CipherError:  # the row does not decrypt for this user: relinked like a dead one
                 log.warning("token.unreadable", user_id=user_id)
                 return UNREADABLE
-            except XError as exc:
+            except XError as exc:  # counted as the posting path counts it (deploy/alerts.yml)
                 log.warning("token.refresh_failed", user_id=user_id, error=type(exc).__name__)
+                kind = "refresh_rate_limited" if isinstance(exc, XRateLimited) else "refresh_failed"
+                deps.metrics.x_errors_by[kind].inc()
                 return None
             return outcome
 

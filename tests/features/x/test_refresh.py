@@ -152,6 +152,20 @@ async def test_x_down_during_a_tick_keeps_every_token(xbot: XBot) -> None:
     assert result.refreshed == 3
 
 
+async def test_x_failing_the_timers_refreshes_is_counted_for_the_alert(xbot: XBot) -> None:
+    """deploy/alerts.yml's "X token refreshes fail" watches textwire_x_errors_total: the timer's
+    failures count there as the posting path's do (else X down for hours, every connection
+    expiring, alerted nobody until people posted)."""
+    await seed(xbot, 3)
+    errors = xbot.runtime.deps.metrics.x_errors_by
+    xbot.x.fail_token_next(503, times=2)
+    xbot.x.fail_token_next(429)
+    result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+    assert result.unavailable == 3
+    assert errors["refresh_failed"]._value.get() == 2
+    assert errors["refresh_rate_limited"]._value.get() == 1
+
+
 async def test_the_job_is_registered_with_the_scheduler(xbot: XBot) -> None:
     assert "x-refresh" in xbot.runtime.scheduler.job_ids
 
