@@ -290,14 +290,17 @@ async def release_lease(conn: AsyncConnection, *, user_id: int, owner: str) -> N
 
 async def expiring(
     conn: AsyncConnection, *, before: float, limit: int, after: tuple[float, int] | None = None
-) -> list[tuple[float, int]]:
-    """(expires_at, user_id) of tokens expiring before `before`, soonest first; `after` pages on
-    (keyset: rows refreshed meanwhile drop out, rows that failed are not seen twice in a tick)."""
-    query = sa.select(x_tokens.c.expires_at, x_tokens.c.user_id).where(x_tokens.c.expires_at < before)
+) -> list[tuple[float, int, int]]:
+    """(expires_at, user_id, version) of tokens expiring before `before`, soonest first; `after`
+    (an earlier row's expires_at and user_id) pages on (keyset: rows refreshed meanwhile drop
+    out, rows that failed are not seen twice in a tick)."""
+    query = sa.select(x_tokens.c.expires_at, x_tokens.c.user_id, x_tokens.c.version).where(
+        x_tokens.c.expires_at < before
+    )
     if after is not None:
         query = query.where(sa.tuple_(x_tokens.c.expires_at, x_tokens.c.user_id) > sa.tuple_(*after))
     rows = await conn.execute(query.order_by(x_tokens.c.expires_at, x_tokens.c.user_id).limit(limit))
-    return [(float(r.expires_at), int(r.user_id)) for r in rows]
+    return [(float(r.expires_at), int(r.user_id), int(r.version)) for r in rows]
 
 
 async def link_account(conn: AsyncConnection, *, user_id: int, x_user_id: str, handle: str) -> None:

@@ -201,15 +201,23 @@ class XAccounts:
 
     # -- unlinking ------------------------------------------------------------------------------
     async def mark_dead(
-        self, user_id: int, *, text_user: bool = True, reason: str = "rejected"
+        self, user_id: int, *, text_user: bool = True, reason: str = "rejected", version: int | None = None
     ) -> Reply | None:
         """X rejected the refresh token, or the stored token does not decrypt for this user
         (`reason="unreadable"`): delete the tokens, mark the user for relinking, and give them one
         fresh link (only the first time for this grant). With `text_user` the link is queued as an
-        SMS here; without, it is returned for the caller to answer with."""
+        SMS here; without, it is returned for the caller to answer with. `version`: only when the
+        stored pair is still that one (the refresh timer marks its batch's dead after the whole
+        batch went through X: a person who reconnected, or unlinked, meanwhile keeps what they
+        did, and is not told their connection stopped)."""
         now = self.deps.now()
         reply: Reply | None = None
         async with self.deps.db.tx() as conn:
+            if version is not None:
+                row = await xaccounts.load_tokens(in_tx(conn), user_id)
+                if row is None or row.version != version:
+                    log.info("token.dead_replaced", user_id=user_id)
+                    return None
             await xaccounts.unlink_account(conn, user_id, needs_relink=True)
             first = await xaccounts.mark_relink_notified(conn, user_id, now)
             phone = await pairing.notice_address(conn, user_id)  # one they still read

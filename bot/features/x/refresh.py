@@ -89,8 +89,9 @@ async def run_tick(
             rows = await xaccounts.expiring(conn, before=before, limit=batch, after=after)
         if not rows:
             break
-        after = rows[-1]
-        user_ids = [user_id for _, user_id in rows]
+        after = rows[-1][:2]
+        user_ids = [user_id for _, user_id, _ in rows]
+        versions = {user_id: version for _, user_id, version in rows}
         outcomes = await asyncio.gather(*(one(u) for u in user_ids))
         dead = [u for u, o in zip(user_ids, outcomes, strict=True) if o is Refresh.DEAD or o == UNREADABLE]
         result.refreshed += sum(o is Refresh.OK for o in outcomes)
@@ -112,7 +113,12 @@ async def run_tick(
             return result
         for user_id, outcome in zip(user_ids, outcomes, strict=True):
             if user_id in dead:
-                await service.mark_dead(user_id, reason="unreadable" if outcome == UNREADABLE else "rejected")
+                # only the pair this tick found: a reconnect (or \\UNLINK) meanwhile stands
+                await service.mark_dead(
+                    user_id,
+                    reason="unreadable" if outcome == UNREADABLE else "rejected",
+                    version=versions[user_id],
+                )
         result.dead.extend(dead)
         if len(rows) < batch:
             break

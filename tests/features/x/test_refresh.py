@@ -286,3 +286,43 @@ async def test_a_reconnect_while_a_tick_refreshes_the_old_pair_keeps_the_new_one
     assert not row.x_needs_relink
     assert len(await xbot.rows("SELECT user_id FROM x_tokens")) == 1
     assert not any("stopped working" in m["Body"] for m in twilio.messages)
+
+
+async def test_a_reconnect_after_x_refused_the_old_pair_in_a_tick_keeps_the_new_one(xbot: XBot) -> None:
+    """X refuses the refresh token of a pair the person revoked, and they reconnect before the
+    tick has gone through the rest of its batch (the dead are marked after it): the new pair was
+    deleted and "stopped working" texted right after "Connected @alice". Only the pair the tick
+    found is deleted."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.revoke_user("100")
+    xbot.x.advance(7200 - 300)
+    service = service_of(xbot)
+    real_refresh = service.refresh
+
+    async def refused_then_reconnect(user_id: int, **kwargs: Any) -> Any:
+        outcome = await real_refresh(user_id, **kwargs)
+        assert outcome[0] is Refresh.DEAD
+        before = len(twilio.messages)
+        await xbot.text("\\LINK")
+        messages = await twilio.wait_for_messages(before + 1)
+        async with browser() as session:
+            url = link_in(messages[-1]["Body"])
+            data, headers = await open_confirm_page(session, url)
+            async with session.post(url, data=data, headers=headers) as resp:
+                assert resp.status == 200, await resp.text()
+        await twilio.wait_for_messages(before + 2)  # "Connected @alice"
+        return outcome
+
+    service.refresh = refused_then_reconnect  # type: ignore[method-assign]
+    try:
+        result = await refresh.run_tick(xbot.runtime.deps, service)
+    finally:
+        service.refresh = real_refresh  # type: ignore[method-assign]
+    await xbot.settled()
+    assert len(result.dead) == 1  # X did refuse the old pair
+    [row] = await xbot.rows("SELECT x_user_id, x_needs_relink FROM users")
+    assert row.x_user_id == "100"
+    assert not row.x_needs_relink
+    assert len(await xbot.rows("SELECT user_id FROM x_tokens")) == 1
+    assert not any("stopped working" in m["Body"] for m in twilio.messages)
