@@ -28,12 +28,6 @@ NOT_IN_ROOM = (
 ROOM_NAMES = "Room names are 1-32 letters, digits, - or _ (no spaces)."
 
 
-def room_usage(usage: str) -> str:
-    """The usage a room command answers a wrong count with: `\\CREATE my house pw` got only
-    "Usage: \\CREATE <room> <password>", which that person thought they had followed."""
-    return f"{usage}. {ROOM_NAMES}"
-
-
 # what people and phones put around a word: quotes (straight, a keyboard's smart ones, guillemets)
 _QUOTES = "\"'`\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 _AFTER = _QUOTES + ".,;:!?"
@@ -140,7 +134,6 @@ __all__ = [
     "not_in_named",
     "room_named_or_active",
     "room_of",
-    "room_usage",
     "settling_active",
     "settling_named_or_active",
     "typed_word",

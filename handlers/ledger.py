@@ -42,9 +42,9 @@ from bot.gateway.links import statement_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import (
     LEFT,
+    ROOM_NAMES,
     active_room,
     room_of,
-    room_usage,
     settling_active,
     settling_named_or_active,
     typed_word,
@@ -81,8 +81,8 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
 @router.command(
     "BALANCE",
     args=(0, 1),
-    usage=room_usage("\\BALANCE [<room>]"),
-    help="\\BALANCE [<room>]",
+    usage="\\BALANCE [<room>]",
+    usage_note=ROOM_NAMES,
     resolve=(settling_named_or_active,),
 )
 async def balance(msg: Inbound, ctx: Context) -> HandlerResult:

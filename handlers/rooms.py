@@ -34,7 +34,7 @@ from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import NOT_IN_ROOM, ROOM_NAMES, room_named_or_active, room_of, room_usage, typed_word
+from handlers.filters import NOT_IN_ROOM, ROOM_NAMES, room_named_or_active, room_of, typed_word
 from storage import rooms
 from storage.lean import in_tx
 
@@ -42,7 +42,6 @@ router = Router(name=__name__)
 
 CREATE_USAGE = "\\CREATE <room> <password>"
 JOIN_USAGE = "\\JOIN <room> <password>"
-NAME_RULES = ROOM_NAMES
 WRONG = "No room with that name and password. Check both and try again."
 # one count per number for wrong room passwords and wrong \\PAIR codes (storage.rooms.record_failure):
 # the reply names both, since either may have filled it
@@ -74,11 +73,11 @@ def too_long() -> str:
     return f"That password is too long (at most {rooms.MAX_PASSWORD} characters)."
 
 
-@router.command("CREATE", args=2, secret=(1,), usage=room_usage(CREATE_USAGE), help=CREATE_USAGE)
+@router.command("CREATE", args=2, secret=(1,), usage=CREATE_USAGE, usage_note=ROOM_NAMES)
 async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     name, password = typed_word(ctx.args[0]), ctx.args[1]
     if not rooms.valid_name(name):
-        return f"{NAME_RULES} Usage: {CREATE_USAGE}"
+        return f"{ROOM_NAMES} Usage: {CREATE_USAGE}"
     if len(password) > rooms.MAX_PASSWORD:
         return too_long()
     taken = await rooms.find_by_name(ctx.deps.db, name) is not None
@@ -100,7 +99,7 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 # also bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)
-@router.command("JOIN", args=2, secret=(1,), usage=room_usage(JOIN_USAGE), help=JOIN_USAGE, bare=True)
+@router.command("JOIN", args=2, secret=(1,), usage=JOIN_USAGE, usage_note=ROOM_NAMES, bare=True)
 async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     name, password = typed_word(ctx.args[0]), ctx.args[1]
     if len(password) > rooms.MAX_PASSWORD:  # no room has one: refused before any hashing
@@ -180,8 +179,8 @@ def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) 
 @router.command(
     "LEAVE",
     args=(0, 1),
-    usage=room_usage("\\LEAVE [<room>]"),
-    help="\\LEAVE [<room>]",
+    usage="\\LEAVE [<room>]",
+    usage_note=ROOM_NAMES,
     resolve=(room_named_or_active,),
 )
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
@@ -205,9 +204,7 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
     )
 
 
-@router.command(
-    "USE", args=1, usage=room_usage("\\USE <room>"), help="\\USE <room>", resolve=(room_named_or_active,)
-)
+@router.command("USE", args=1, usage="\\USE <room>", usage_note=ROOM_NAMES, resolve=(room_named_or_active,))
 async def use(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.tx() as conn:
@@ -219,8 +216,8 @@ async def use(msg: Inbound, ctx: Context) -> HandlerResult:
 @router.command(
     "RECEIPTS",
     args=(0, 1),
-    usage=room_usage("\\RECEIPTS [<room>]"),
-    help="\\RECEIPTS [<room>]",
+    usage="\\RECEIPTS [<room>]",
+    usage_note=ROOM_NAMES,
     resolve=(room_named_or_active,),
 )
 async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:

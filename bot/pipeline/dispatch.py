@@ -262,6 +262,7 @@ class Router:
         *names: str,
         args: int | tuple[int, int] = (0, 99),
         usage: str = "",
+        usage_note: str = "",
         bare: bool = False,
         help: str | None = None,
         secret: tuple[int, ...] = (),
@@ -272,6 +273,8 @@ class Router:
 
         A command with the wrong number of arguments gets its usage, never reaches the handler.
         `bare=True` also matches the upper-case form without a prefix, with exactly `args` words.
+        `usage_note`: said after the usage in that answer only, not in `\\HELP` (a room command's
+        name rules: `\\CREATE my house pw` got a usage that person thought they had followed).
         `help`: the entry in `\\HELP` (default: the usage; "" leaves the command out).
         `secret`: the indexes of arguments the inbox never keeps; the dispatcher puts `***` in
         their place (in `ctx.redacted_body`) before anything else runs, a usage answer included.
@@ -308,7 +311,9 @@ class Router:
                         kind="usage",
                     )
                 if not (low <= len(ctx.command.args) <= high):
-                    return Reply(f"Usage: {usage_text}", kind="usage")
+                    return Reply(
+                        f"Usage: {usage_text}{'. ' + usage_note if usage_note else ''}", kind="usage"
+                    )
                 for resolver in resolvers:
                     found = resolver(msg, ctx)
                     if inspect.isawaitable(found):

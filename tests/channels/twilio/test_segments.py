@@ -32,7 +32,7 @@ from bot.pipeline import middlewares, worker
 from bot.pipeline.dispatch import Context
 from handlers import account, help, keywords, ledger, post, rooms
 from handlers import media as photos
-from handlers.filters import room_usage
+from handlers.filters import ROOM_NAMES
 from storage.ledger import ReceiptAmount
 
 PUBLIC_URL = "https://" + "a" * 27 + ".test"  # 40 characters
@@ -142,8 +142,8 @@ def _help_rows() -> list[tuple[str, Callable[[], str]]]:
     rows.append(("help unknown emoji", lambda: help.family_text(ctx, "\U0001f600" * 24, fits_one_segment)))
     for entry in ctx.help_entries:
         rows.append((f"usage {entry}", lambda e=entry: f"Usage: {e}"))  # type: ignore[misc]
-        # a room command's usage also says what a room name is (handlers.filters.room_usage)
-        rows.append((f"room usage {entry}", lambda e=entry: f"Usage: {room_usage(e)}"))  # type: ignore[misc]
+        # a room command's usage also says what a room name is (its `usage_note`)
+        rows.append((f"room usage {entry}", lambda e=entry: f"Usage: {e}. {ROOM_NAMES}"))  # type: ignore[misc]
     return rows
 
 
@@ -189,7 +189,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         ),
     ),
     ("taken", lambda: f"The name {ROOM} is taken. Pick another name for your room."),
-    ("bad name", lambda: f"{rooms.NAME_RULES} Usage: {rooms.CREATE_USAGE}"),
+    ("bad name", lambda: f"{ROOM_NAMES} Usage: {rooms.CREATE_USAGE}"),
     ("long password", lambda: "That password is too long (at most 128 characters)."),
     ("wrong", lambda: rooms.WRONG),
     ("locked", lambda: rooms.LOCKED),
