@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bot.core.dburl import (
     DatabaseError,
     DatabaseUnreachable,
+    driver_error,
     is_postgres,
     is_sqlite,
     mask_url,
@@ -430,8 +431,7 @@ def transient(exc: BaseException) -> bool:
     """A connection failure that a later try may not meet: nothing listening yet, a timeout, a
     server starting up or out of connection slots, a name that did not resolve. A refused
     password, a missing database, a TLS setting are not (they need the operator)."""
-    inner = getattr(exc, "orig", None) or exc
-    inner = inner.__cause__ or inner
+    inner = driver_error(exc)
     if isinstance(inner, ssl.SSLError):  # an OSError, but a setting (a certificate, sslmode)
         return False
     if isinstance(inner, (OSError, TimeoutError)):  # refused, unreachable, DNS, timed out
@@ -441,8 +441,7 @@ def transient(exc: BaseException) -> bool:
 
 def _reason(exc: BaseException, url: str) -> str:
     """A short cause without the URL's secrets: the driver's error class and first line."""
-    inner = getattr(exc, "orig", None) or exc
-    inner = inner.__cause__ or inner  # the driver's own exception behind SQLAlchemy's adapter
+    inner = driver_error(exc)
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
     reason = f"{type(inner).__name__}: {text}" if text else type(inner).__name__
     return scrub(reason, url)

@@ -24,6 +24,14 @@ class DatabaseUnreachable(DatabaseError):
     exit_code = 1
 
 
+def driver_error(exc: BaseException) -> BaseException:
+    """The database driver's own exception behind SQLAlchemy's wrapper (`.orig`) and its adapter
+    (`__cause__`): what names the cause (sqlite3's `database or disk is full`, asyncpg's
+    `InvalidPasswordError`, a refused connection's `OSError`)."""
+    inner = getattr(exc, "orig", None) or exc
+    return inner.__cause__ or inner
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 

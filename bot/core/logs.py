@@ -27,6 +27,7 @@ from structlog.contextvars import STRUCTLOG_KEY_PREFIX
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 from bot.core.channel import TELEGRAM, address_of
+from bot.core.dburl import driver_error
 
 _PHONE = re.compile(r"\+\d{7,15}")
 # keys whose values never reach a log line
@@ -59,9 +60,7 @@ def db_reason(exc: BaseException) -> str:
     name no row's values), else the driver's error class (asyncpg's `DiskFullError`,
     `ConnectionDoesNotExistError`), whose message may quote a row and is never logged. The class
     alone (`OperationalError`, SQLAlchemy's for both) left a full disk to guesswork."""
-    inner: BaseException = getattr(exc, "orig", None) or exc
-    while inner.__cause__ is not None and not isinstance(inner, sqlite3.Error):
-        inner = inner.__cause__  # the driver's own exception behind SQLAlchemy's adapter
+    inner = driver_error(exc)
     if isinstance(inner, sqlite3.Error):
         words = str(inner).strip().splitlines()[0][:120] if str(inner).strip() else ""
         return f"{type(inner).__name__}: {words}" if words else type(inner).__name__
