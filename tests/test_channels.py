@@ -10,9 +10,17 @@ import sqlalchemy as sa
 
 from tests import images
 from tests.channels.telegram.talk import CHAT, OTHER_CHAT, say
-from tests.conftest import ALICE, BotFactory
+from tests.conftest import ALICE, Bot, BotFactory
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_rest import FakeTwilio
+
+
+async def first_reply(bot: Bot, fake_twilio: FakeTwilio, body: str, sender: str) -> str:
+    """Text the bot and return the first message sent after it (its reply)."""
+    before = len(fake_twilio.messages)
+    form = await bot.text(body, sender=sender)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
 
 
 async def test_a_room_with_a_telegram_member_and_an_sms_member_keeps_one_ledger(
@@ -117,10 +125,7 @@ async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
     bob = "+15550002222"
 
     async def text(body: str, sender: str) -> str:
-        before = len(fake_twilio.messages)
-        form = await bot.text(body, sender=sender)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+        return await first_reply(bot, fake_twilio, body, sender)
 
     code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
     await text("\\CREATE flat pw12345", bob)
@@ -144,10 +149,7 @@ async def test_a_code_copied_with_its_full_stop_or_read_out_in_two_halves_pairs(
     bot = await bot_factory(twilio=fake_twilio.section())
 
     async def text(body: str, sender: str) -> str:
-        before = len(fake_twilio.messages)
-        form = await bot.text(body, sender=sender)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+        return await first_reply(bot, fake_twilio, body, sender)
 
     code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
     assert (await text(f"\\PAIR {code}.", "+15550005555")).startswith("Paired: this address")
@@ -164,10 +166,7 @@ async def test_a_refused_pair_says_a_way_that_works(bot_factory: BotFactory, fak
     bob, carol = "+15550002222", "+15550003333"
 
     async def text(body: str, sender: str) -> str:
-        before = len(fake_twilio.messages)
-        form = await bot.text(body, sender=sender)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+        return await first_reply(bot, fake_twilio, body, sender)
 
     await text("\\CREATE flat pw12345", ALICE)
     await text("\\CREATE den pw12345", bob)

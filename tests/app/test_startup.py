@@ -213,6 +213,23 @@ def spawn(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[b
         )
 
 
+async def printed_chat_answers_help(command: str, cwd: Path, env: dict[str, str]) -> None:
+    """The `chat` command start-up printed, run as printed (from `cwd`): it answers `\\HELP`."""
+    chat = await asyncio.to_thread(
+        subprocess.run,
+        shlex.split(command),
+        cwd=cwd,
+        env=env,
+        input="\\HELP\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.startswith("< textwire: "), chat.stdout + chat.stderr
+
+
 async def started(tmp_path: Path, env: dict[str, str], port: int) -> str:
     """Start the server, wait until it answers, stop it with SIGTERM; its stdout."""
     proc = spawn(tmp_path, env)
@@ -288,19 +305,7 @@ async def test_the_next_step_runs_as_printed_and_chat_reaches_the_server(tmp_pat
         text = await wait_for(banner)
         [line] = [line for line in text.splitlines() if line.startswith("  next ")]
         command = line.split("in another terminal: ", 1)[1]
-        chat = await asyncio.to_thread(
-            subprocess.run,
-            shlex.split(command),
-            cwd=tmp_path,
-            env=env,
-            input="\\HELP\n",
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert chat.returncode == 0, chat.stderr
-        assert chat.stdout.startswith("< textwire: "), chat.stdout + chat.stderr
+        await printed_chat_answers_help(command, tmp_path, env)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -337,19 +342,7 @@ async def test_the_next_step_carries_the_config_file_serve_was_given(tmp_path: P
         assert f"chat --config '{config}' --from " in command
         elsewhere = tmp_path / "elsewhere"  # no config.toml here
         elsewhere.mkdir()
-        chat = await asyncio.to_thread(
-            subprocess.run,
-            shlex.split(command),
-            cwd=elsewhere,
-            env=env,
-            input="\\HELP\n",
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert chat.returncode == 0, chat.stderr
-        assert chat.stdout.startswith("< textwire: "), chat.stdout + chat.stderr
+        await printed_chat_answers_help(command, elsewhere, env)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
