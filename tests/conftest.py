@@ -32,6 +32,7 @@ from bot.pipeline.dispatch import Router
 from storage import inbox, onehop
 from storage.db import Database, open_database
 from tests import pg
+from tests.ports import free_port
 
 pytest_plugins = [
     "tests.fakes.twilio_rest",
@@ -358,13 +359,6 @@ def bot_factory(make_config: Callable[..., Config], aiohttp_client: Any) -> BotF
 async def bot(bot_factory: BotFactory, fake_twilio: Any) -> Bot:
     """The bot on the embedded default, sending through a local fake of Twilio's Messages API."""
     return await bot_factory(twilio=fake_twilio.section())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

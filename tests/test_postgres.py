@@ -27,6 +27,7 @@ from storage.schema import inbox as inbox_table
 from storage.schema import outbox as outbox_table
 from tests import ROOT, pg
 from tests.conftest import wait_for
+from tests.ports import free_port
 
 
 def test_mask_url_hides_the_password_and_only_it() -> None:
@@ -70,22 +71,13 @@ def test_a_bad_database_url_is_a_config_error_without_the_password() -> None:
 
 
 async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(DatabaseError) as info:
         await open_database(f"postgresql://tw:hunter2@127.0.0.1:{port}/tw?connect_timeout=3", migrate=False)
     message = str(info.value)
     assert "hunter2" not in message
     assert "\n" not in message
     assert f"postgresql://tw:***@127.0.0.1:{port}/tw" in message
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- on a real PostgreSQL server -------------------------------------------------------------------
@@ -140,7 +132,7 @@ def test_cli_serve_on_an_unmigrated_database_is_one_line_and_exit_2(
         "PATH": "/usr/bin:/bin",
         "TEXTWIRE_DATABASE_URL": url,
         "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
-        "TEXTWIRE_SERVER_PORT": str(_free_port()),
+        "TEXTWIRE_SERVER_PORT": str(free_port()),
     }
     serve = _cli("serve", env, tmp_path)
     assert serve.returncode == 2, serve.stderr
@@ -286,7 +278,7 @@ async def test_saving_tokens_twice_at_once_keeps_one_row_and_stops_a_refresh(dat
 def test_cli_on_an_unreachable_server_exits_2_without_the_password(tmp_path: Path) -> None:
     env = {
         "PATH": "/usr/bin:/bin",
-        "TEXTWIRE_DATABASE_URL": f"postgresql://tw:hunter2@127.0.0.1:{_free_port()}/tw",
+        "TEXTWIRE_DATABASE_URL": f"postgresql://tw:hunter2@127.0.0.1:{free_port()}/tw",
         "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
     }
     for command in (["migrate"], ["migrate", "--check"], ["keys", "rotate"]):  # at once (serve waits)
@@ -564,10 +556,10 @@ async def test_serve_waits_for_a_database_that_comes_up_after_it(
     db = await open_database(empty_pg_database, migrate=True)
     await db.close()
     real = urlsplit(empty_pg_database)
-    proxy_port = _free_port()
+    proxy_port = free_port()
     url = empty_pg_database.replace(f"@{real.hostname}:{real.port}/", f"@127.0.0.1:{proxy_port}/", 1)
     assert url != empty_pg_database
-    port = _free_port()
+    port = free_port()
     env = serve_env(tmp_path, port, TEXTWIRE_DATABASE_URL=url)
     env["PYTHONPATH"] = str(ROOT)
     out_path = tmp_path / "out.log"
@@ -627,7 +619,7 @@ async def test_a_refused_password_is_not_waited_for(pg_server_or_skip: Any) -> N
 
 
 async def test_a_database_that_never_answers_is_exit_1_after_the_wait() -> None:
-    url = f"postgresql://tw:hunter2@127.0.0.1:{_free_port()}/tw"
+    url = f"postgresql://tw:hunter2@127.0.0.1:{free_port()}/tw"
     with capture_logs() as logs, pytest.raises(DatabaseUnreachable) as info:
         await open_db_waiting(url, migrate=False, within=1.5)
     assert info.value.exit_code == 1

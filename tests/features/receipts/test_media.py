@@ -36,9 +36,10 @@ from storage.media import LocalMediaStore, StoreUnavailable
 from storage.receipts import Earlier
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
-from tests.fakes.s3 import Bucket, free_port, s3_sections, start_moto
+from tests.fakes.s3 import Bucket, s3_sections, start_moto
 from tests.fakes.twilio_media import Recorder
 from tests.fakes.twilio_rest import FakeTwilio
+from tests.ports import free_port
 
 KEY = re.compile(r"^rooms/([0-9a-f-]{36})/receipts/([0-9a-f-]{36})\.(jpg|png|gif|webp|pdf)$")
 
