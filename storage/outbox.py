@@ -238,11 +238,30 @@ async def requeue_outside_window(
 
 
 _o = outbox.alias("o")
+_p = outbox.alias("p")
+# An earlier reply to the same address that failed and waits for its retry (queued, tried, due
+# later): the replies after it wait too, so a person reads the answers in the order of their
+# texts (a retried answer landed after the later ones). By ix_outbox_ready: the rows due later
+# are a handful, except in an outage, when a claim finds few rows due. A reply delayed over its
+# number's budget (never tried) holds none back: its later ones are delayed behind it already
+# (bot/pipeline/replyguard.py), and the HELP answered at once goes.
+_RETRY_WAITING = (
+    sa.select(_p.c.id)
+    .where(
+        _p.c.status == "queued",
+        _p.c.next_attempt_at > sa.bindparam("now"),
+        # not by ix_outbox_to, which SQLite picked: it walks the address's 30 days of replies
+        _p.c.to_phone.op("||")(sa.literal_column("''")) == _o.c.to_phone,
+        _p.c.attempts > 0,
+        _p.c.id < _o.c.id,
+    )
+    .exists()
+)
 # Due replies in the order they fell due (then queue order): the order of ix_outbox_ready, so the
 # claim stops after `limit` rows instead of sorting every due row (0.7 ms a claim behind 3,000).
 _READY = (
     sa.select(_o.c.id)
-    .where(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now"))
+    .where(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now"), ~_RETRY_WAITING)
     .order_by(_o.c.next_attempt_at, _o.c.id)
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)

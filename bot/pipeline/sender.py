@@ -97,6 +97,9 @@ class Sender(ClaimLoop[Send, Outcome]):
         self.metrics = metrics
         # Twilio keys its answers on our request; dev transport has no delivery to wait for.
         self._redact_when_sent = transport.delivers
+        # per address, the send in flight last claimed: the next one to that address waits for
+        # it, and is told whether it ended queued for a later try (True) rather than done
+        self._last_to: dict[str, asyncio.Future[bool]] = {}
 
     async def start(self) -> None:
         for channel, code in ALERTED_SEND_ERRORS:  # in /metrics at 0 from the start (alerts.yml)
@@ -158,6 +161,46 @@ class Sender(ClaimLoop[Send, Outcome]):
             log.warning("sms.outcome_not_written", outbox_id=outcome.mark.id, retry_in=PUT_BACK_SECONDS)
 
     async def handle(self, item: Send) -> None:
+        """Replies to one address go one after another, in queue order (the claim's; a task
+        starts in the order it was created): sent at once side by side, a later one was taken
+        while the one before it failed and waited for its retry, and the person read the answers
+        out of order. One that follows a reply put back for a later try is put back too, due at
+        once: the claim holds it until that one is due (storage/outbox.py `_RETRY_WAITING`)."""
+        before = self._last_to.get(item.to)
+        mine: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._last_to[item.to] = mine
+        waits = False
+        try:
+            if before is not None and await before:
+                waits = True
+                await self._behind(item)
+            else:
+                waits = await self._send(item)
+        finally:
+            mine.set_result(waits)
+            if self._last_to.get(item.to) is mine:
+                del self._last_to[item.to]
+
+    async def _behind(self, item: Send) -> None:
+        """Put `item` back unsent: the reply before it to its address waits for a later try."""
+        structlog.contextvars.bind_contextvars(
+            outbox_id=item.id, to=mask_address(item.to), channel=item.channel
+        )
+        now = self.deps.now()
+        behind = outbox.Mark(
+            item.id, "queued", now, next_attempt_at=now, reconcile_since=item.reconcile_since
+        )
+        try:
+            await self.commit(Outcome(behind))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # given back already, or kept to be written later (claimloop)
+            log.error("sender.failed", error=type(exc).__name__)
+            return
+        log.info("sms.behind_retry")
+
+    async def _send(self, item: Send) -> bool:
+        """Send one claimed reply and commit its outcome; True when it is queued for a later try."""
         structlog.contextvars.bind_contextvars(
             outbox_id=item.id, to=mask_address(item.to), channel=item.channel
         )
@@ -168,22 +211,20 @@ class Sender(ClaimLoop[Send, Outcome]):
                 )
                 self.metrics.outbound_by[item.channel, "skipped"].inc()
                 log.info("sms.skipped_opted_out")
-                return
+                return False
             sent = await self._reconciled(item) if item.reconcile_since is not None else None
             if sent is None:
                 try:
                     if item.template_only:
                         sent = await self._as_template(item)
                         if sent is None:
-                            return
+                            return False
                     else:
                         sent = await self.transport.send(item.to, item.body)
                 except SendError as exc:
                     if str(exc.code) == outbox.OUTSIDE_WINDOW and not item.template_only:  # WhatsApp's
-                        await self.handle(dataclasses.replace(item, template_only=True))
-                        return
-                    await self._failed(item, exc)
-                    return
+                        return await self._send(dataclasses.replace(item, template_only=True))
+                    return await self._failed(item, exc)
             now = self.deps.now()
             redacted = outbox.REDACTED if item.redact and self._redact_when_sent else None
             await self.commit(
@@ -191,6 +232,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             )
             self.metrics.outbound_by[item.channel, "sent"].inc()
             log.info("sms.sent", twilio_sid=sent.logged or sent.sid, attempts=item.attempts)
+            return False
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -208,6 +250,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                 reconcile_since=item.claimed_at,
             )
             await self._give_back_or_keep(Outcome(unknown))
+            return True
 
     async def _as_template(self, item: Send) -> Sent | None:
         """A notice outside the window: as the template its kind maps to, else not sent at all
@@ -247,7 +290,8 @@ class Sender(ClaimLoop[Send, Outcome]):
         log.info("sms.reconciled", found=False)
         return None
 
-    async def _failed(self, item: Send, exc: SendError) -> None:
+    async def _failed(self, item: Send, exc: SendError) -> bool:
+        """Commit a failed send's outcome; True when it is queued for a later try."""
         self.metrics.send_errors.labels(channel=item.channel, code=error_label(exc)).inc()
         now = self.deps.now()
         code = str(exc.code) if exc.code is not None else (str(exc.status) if exc.status else None)
@@ -260,7 +304,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             )
             self.metrics.outbound_by[item.channel, "failed"].inc()
             log.warning("sms.opted_out_at_carrier", code=exc.code)
-            return
+            return False
         window = self.deps.config.worker.send_retry_hours * 3600
         if exc.retryable and now - item.created_at < window:
             delay = max(
@@ -289,7 +333,8 @@ class Sender(ClaimLoop[Send, Outcome]):
                 delay=round(delay, 1),
                 attempts=item.attempts,
             )
-            return
+            return True
         await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
         self.metrics.outbound_by[item.channel, "failed"].inc()
         log.error("sms.send_failed", status=exc.status, code=exc.code, attempts=item.attempts)
+        return False

@@ -48,6 +48,7 @@ class FakeTwilio:
     list_requests: int = 0
     list_failures: list[int] = field(default_factory=list)  # statuses for the next list requests
     failures_to: dict[str, list[Failure]] = field(default_factory=dict)  # the next failures for one To
+    failures_body: dict[str, list[Failure]] = field(default_factory=dict)  # ... for one Body
     media: FakeTwilioMedia = field(init=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +104,11 @@ class FakeTwilio:
         if for_recipient:
             failure = for_recipient.pop(0)
             return self._error(failure.status, failure.code or failure.status, "injected failure")
+        for_body = self.failures_body.get(form.get("Body", ""))
+        if for_body:
+            failure = for_body.pop(0)
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+            return self._error(failure.status, failure.code or failure.status, "injected failure", headers)
         if form.get("To") in self.opted_out:
             return self._error(400, 21610, "Attempt to send to unsubscribed recipient")
         if (

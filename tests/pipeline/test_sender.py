@@ -18,6 +18,7 @@ from bot.core.channel import SendError, Sent
 from bot.core.config import TwilioConfig
 from storage import outbox
 from tests.conftest import ALICE, BOB, Bot, wait_for
+from tests.fakes.twilio_rest import Failure
 
 
 async def _status(bot: Bot, sid: str) -> Any:
@@ -106,6 +107,42 @@ async def test_5xx_and_timeouts_are_retried(bot: Bot, fake_twilio: Any) -> None:
     await bot.text("\\HELP")
     await fake_twilio.wait_for_messages(1)
     assert fake_twilio.requests == 3
+
+
+async def test_a_reply_behind_one_waiting_for_its_retry_goes_after_it(bot: Bot, fake_twilio: Any) -> None:
+    """Twilio refused the answer to \\HELP (429, retry in a second); the answer to \\ROOMS,
+    texted meanwhile, went out first and the person read the answers out of order."""
+    fake_twilio.fail_next(429, code=20429, retry_after=1)
+    first = await bot.text("\\HELP")
+
+    async def waiting_for_its_retry() -> bool:
+        status = await _status(bot, first["MessageSid"])
+        return status == "queued" and await bot.scalar("SELECT attempts FROM outbox") == 1
+
+    await wait_for(waiting_for_its_retry)
+    await bot.text("\\ROOMS")
+    await fake_twilio.wait_for_messages(2)
+    assert fake_twilio.messages[0]["Body"].startswith("textwire:")  # the help first
+    assert fake_twilio.messages[1]["Body"].startswith("You are not in a room")
+    await bot.settled()
+    assert len(fake_twilio.messages) == 2
+
+
+async def test_replies_claimed_together_keep_their_order_when_the_first_is_refused(
+    bot: Bot, fake_twilio: Any
+) -> None:
+    """Two replies to one number in one claim were sent side by side: the first refused (429),
+    the second sent, and the first came after it."""
+    fake_twilio.failures_body["first"] = [Failure(429, 20429, 0.3)]
+    now = bot.runtime.deps.now()
+    async with bot.runtime.deps.db.write() as conn:  # one commit: one claim takes both
+        for n, body in enumerate(["first", "second"]):
+            await outbox.enqueue(conn, to=ALICE, body=body, dedupe_key=f"order-{n}", now=now)
+    await fake_twilio.wait_for_messages(2)
+    assert [m["Body"] for m in fake_twilio.messages] == ["first", "second"]
+    assert fake_twilio.requests == 3  # the second was not sent before the first's retry
+    await bot.settled()
+    assert len(fake_twilio.messages) == 2
 
 
 async def test_a_slow_twilio_is_timed_out_and_retried(bot_factory: Any, fake_twilio: Any) -> None:
