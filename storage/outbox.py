@@ -177,7 +177,7 @@ async def supersede(conn: Writer, reply: NewReply) -> int:
 
 
 async def record_delivery(
-    conn: AsyncConnection, twilio_sid: str, status: str, error_code: str | None, now: float
+    conn: Writer, twilio_sid: str, status: str, error_code: str | None, now: float
 ) -> bool:
     """Apply a status callback unless the row already has a later status. True when applied.
 

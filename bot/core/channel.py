@@ -81,11 +81,13 @@ def address_of(key: str) -> Address:
 @dataclass(frozen=True)
 class Sent:
     """A reply the channel took: its id there (for delivery receipts) and the status it gave;
-    `logged`: the id as the log may show it, when the id names the person (a Telegram chat)."""
+    `logged`: the id as the log may show it, when the id names the person (a Telegram chat);
+    `error_code`: the channel's error code with that status (a message found failed)."""
 
     sid: str
     status: str
     logged: str = ""
+    error_code: str | None = None
 
 
 class SendError(Exception):

@@ -71,6 +71,9 @@ def error_label(exc: SendError) -> str:
 class Outcome:
     mark: outbox.Mark
     opted_out_phone: str | None = None  # Twilio said 21610: record the opt-out too
+    # a send found at Twilio after its outcome was unknown: the delivery status Twilio lists for
+    # it. Its status callbacks came while its sid was not recorded yet, and found no row.
+    delivery: Sent | None = None
 
 
 class Sender(ClaimLoop[Send, Outcome]):
@@ -148,6 +151,12 @@ class Sender(ClaimLoop[Send, Outcome]):
             if outcome.opted_out_phone is not None:
                 await users.set_opted_out(conn, outcome.opted_out_phone, True, outcome.mark.now)
         await outbox.mark_many(conn, self.owner, [o.mark for o in outcomes])
+        for outcome in outcomes:  # after the marks: they record the sids
+            if outcome.delivery is not None:
+                found = outcome.delivery
+                await outbox.record_delivery(
+                    conn, found.sid, found.status, found.error_code, outcome.mark.now
+                )
 
     def claimed_id(self, outcome: Outcome) -> int:
         return outcome.mark.id
@@ -213,6 +222,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                 log.info("sms.skipped_opted_out")
                 return False
             sent = await self._reconciled(item) if item.reconcile_since is not None else None
+            found = sent
             if sent is None:
                 try:
                     if item.template_only:
@@ -228,7 +238,10 @@ class Sender(ClaimLoop[Send, Outcome]):
             now = self.deps.now()
             redacted = outbox.REDACTED if item.redact and self._redact_when_sent else None
             await self.commit(
-                Outcome(outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted))
+                Outcome(
+                    outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted),
+                    delivery=found,
+                )
             )
             self.metrics.outbound_by[item.channel, "sent"].inc()
             log.info("sms.sent", twilio_sid=sent.logged or sent.sid, attempts=item.attempts)

@@ -151,13 +151,13 @@ class FakeTwilio:
             "from": message.get("From"),
             "messaging_service_sid": message.get("MessagingServiceSid"),
             "body": message.get("Body", ""),
-            "status": "sent",
+            "status": message.get("status", "sent"),  # a test may move it on (delivered, failed)
             "direction": "outbound-api",
             "num_segments": "1",
             "date_created": message["date_created"],
             "date_sent": message["date_created"],
             "date_updated": message["date_created"],
-            "error_code": None,
+            "error_code": int(message["error_code"]) if message.get("error_code") else None,
             "error_message": None,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message['sid']}.json",
         }

@@ -170,6 +170,37 @@ async def test_a_timed_out_send_that_twilio_took_is_not_sent_twice(
     assert [m["sid"] for m in fake_twilio.messages] == [row.twilio_sid]
 
 
+async def test_a_timed_out_send_keeps_the_delivery_status_twilio_reported_meanwhile(
+    bot_factory: BotFactory, fake_twilio: Any
+) -> None:
+    """Twilio took the reply and answered too late; its status callback ("undelivered", 30003:
+    the phone is unreachable) came while the row had no sid yet, found no row, and was lost:
+    once the reply was found at Twilio the row said sent, with no delivery status for good."""
+    bot = await bot_factory(twilio=fake_twilio.section(timeout_seconds=0.2))
+    fake_twilio.delay_after_accepting = 1.0
+    await bot.text("\\HELP")
+    taken = (await fake_twilio.wait_for_messages(1))[0]
+    taken.update(status="undelivered", error_code="30003")  # what Twilio lists for it from now on
+    form = {
+        "MessageSid": taken["sid"],
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "AccountSid": fake_twilio.account_sid,
+    }
+    resp = await bot.post(form, path="/twilio/status")
+    assert resp.status == 200
+
+    async def sent() -> Any:
+        rows = await bot.rows("SELECT status, twilio_sid, delivery_status, error_code FROM outbox")
+        return rows[0].status == "sent" and rows[0]
+
+    row = await wait_for(sent)
+    assert row.twilio_sid == taken["sid"]
+    assert (row.delivery_status, row.error_code) == ("undelivered", "30003")
+    await bot.settled()
+    assert fake_twilio.requests == 1
+
+
 async def test_a_job_runs_once_per_interval_across_processes(bot: Bot) -> None:
     deps = bot.runtime.deps
     one, two = Leases(deps, "process-one"), Leases(deps, "process-two")

@@ -301,7 +301,11 @@ class TwilioTransport:
         except Exception as exc:  # an answer the library could not read
             raise SendError(f"could not list messages: {type(exc).__name__}") from None
         found = [
-            Sent(sid=str(m.sid), status=str(m.status or "sent"))
+            Sent(
+                sid=str(m.sid),
+                status=str(m.status or "sent"),
+                error_code=str(m.error_code) if m.error_code is not None else None,
+            )
             for m in listed
             if str(m.direction or "").startswith("outbound")
             and m.body == body
