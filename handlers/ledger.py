@@ -50,7 +50,7 @@ from handlers.filters import (
     typed_word,
     typed_words,
 )
-from storage import ledger, outbox, pairing
+from storage import inbox, ledger, outbox, pairing
 
 router = Router(name=__name__)
 
@@ -60,6 +60,15 @@ NAME_RULES = (
 )
 PAID_USAGE = "\\PAID <name> <amount>"
 PAID_HOW = f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"
+
+
+def photo_waiting(command: str) -> str:
+    """The answer to `\\AMOUNT` or `\\SPLIT` sent while a photo before it waits for the media store
+    (an outage): the receipt it would change is the one before that photo."""
+    return (
+        f"Your last photo is not saved yet (we keep trying): nothing was changed. "
+        f"Send \\{command} again once its reply comes."
+    )
 
 
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")
@@ -139,6 +148,8 @@ def converted(value: Amount, rate: Decimal, room: Currency) -> int:
 async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
+        if await inbox.photos_waiting(conn, msg.sender.key, msg.id):
+            return photo_waiting("AMOUNT")
         await ledger.lock_rooms(conn, [room.id])  # the currency cannot change under the amount
         room_cur = currency_or_default(await ledger.room_currency(conn, room.id))
         text = " ".join(ctx.args)
@@ -493,6 +504,8 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
     fits = ctx.deps.services.fits(msg.sender.channel)
     async with ctx.deps.db.tx() as conn:
+        if await inbox.photos_waiting(conn, msg.sender.key, msg.id):
+            return photo_waiting("SPLIT")
         book = await room_ledger(conn, room.id)
         target = await ledger.amount_target(conn, user_id, room.id)
         if target is None:

@@ -359,6 +359,21 @@ async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: flo
     return int(result.rowcount)
 
 
+async def photos_waiting(conn: AsyncConnection, key: str, before_id: int) -> int:
+    """Messages with media from `key` that came before `before_id` and wait aside for an outage
+    (parked: the media store, or the channel's media, down; or being tried again right now, beside
+    the message asking): their receipts are not saved yet, so the sender's "last receipt" is still
+    the one before them. By ix_inbox_queue (the few parked and processing rows). A message handled
+    in order has none: an earlier one still pending or processing holds it back."""
+    query = sa.select(sa.func.count()).where(
+        inbox.c.status.in_([literal("parked"), literal("processing")]),
+        inbox.c.from_phone == key,
+        inbox.c.id < before_id,
+        inbox.c.media != "[]",
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
 async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:
     """Messages from `phone` handled (done) since `since`: the per-sender rate window."""
     query = sa.select(sa.func.count()).where(

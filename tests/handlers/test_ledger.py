@@ -20,9 +20,10 @@ from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
 from handlers.filters import NOT_IN_ROOM
-from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW
+from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW, photo_waiting
+from storage.media import StoreUnavailable
 from tests import images
-from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import gallery_link, path_of
 from tests.features.receipts.test_media import mms, transparent_png
@@ -348,6 +349,46 @@ async def test_amount_handled_again_after_a_crash_sets_the_same_receipt(
     assert await bot.handled(form["MessageSid"]) == "done"
     await bot.settled()
     assert [r.amount_minor for r in await bot.rows(amounts)] == [500, None]
+
+
+async def test_amount_and_split_wait_for_a_photo_the_media_store_has_not_taken_yet(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the media store down, a photo waits aside (retried) and the person's later texts are
+    answered: `\\AMOUNT 12` meant for that photo set the receipt before it, and `\\SPLIT`
+    reshaped it, with nothing said. They change nothing until the photo is saved."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    store = bot.runtime.deps.services.media_store
+    real_put, down = store.put, [True]
+
+    async def put(key: str, data: bytes, content_type: str) -> None:
+        if down[0]:
+            raise StoreUnavailable("injected")
+        await real_put(key, data, content_type)
+
+    monkeypatch.setattr(store, "put", put)
+    sid = new_sid("MM")
+    url = fake.media.add(images.jpeg_with_gps(), message_sid=sid)
+    assert (await bot.post(bot.form("", sid=sid, **mms([url])))).status == 200
+
+    async def parked() -> bool:
+        return await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "parked"
+
+    await wait_for(parked)
+    amounts = "SELECT amount_minor FROM receipts ORDER BY created_at"
+    assert await say(bot, fake, "\\AMOUNT 12") == photo_waiting("AMOUNT")
+    assert await say(bot, fake, "\\SPLIT bob") == photo_waiting("SPLIT")
+    assert [r.amount_minor for r in await bot.rows(amounts)] == [3000]
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    down[0] = False
+    async with bot.runtime.deps.db.tx() as conn:  # its retry, now
+        await conn.execute(sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": sid})
+    assert await bot.handled(sid) == "done"
+    await bot.settled()
+    assert (await say(bot, fake, "\\AMOUNT 12")).startswith("Set $12.00 on your receipt in house")
+    assert [r.amount_minor for r in await bot.rows(amounts)] == [3000, 1200]
 
 
 async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -> None:
