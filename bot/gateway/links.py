@@ -54,6 +54,8 @@ class LinkSigner:
         """ "ok", "expired" or "invalid"."""
         if not (exp.isascii() and exp.isdigit()) or len(exp) > 12 or not sig or len(sig) > 100:
             return "invalid"
+        if not sig.isascii():  # none of ours, and compare_digest refuses it (a TypeError, so a 500)
+            return "invalid"
         expires = int(exp)
         valid = False
         for key in self.keys:

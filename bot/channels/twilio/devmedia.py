@@ -146,7 +146,9 @@ async def media_cdn(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="unsigned")
     expected = _sign(await _token(request), path.parent.name, path.name, int(exp))
     now = time.time()
-    if not hmac.compare_digest(expected, sig) or not now <= int(exp) <= now + LINK_SECONDS + 60:
+    # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500)
+    signed = hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace"))
+    if not signed or not now <= int(exp) <= now + LINK_SECONDS + 60:
         raise web.HTTPForbidden(text="bad or expired signature")
     try:
         data = await asyncio.to_thread(path.read_bytes)

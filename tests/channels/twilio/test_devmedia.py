@@ -53,6 +53,7 @@ async def test_fetch_redirect_and_delete(bot_factory: BotFactory) -> None:
     assert got.status == 200
     assert await got.read() == data
     assert (await bot.client.get(cdn.replace("sig=", "sig=x"))).status == 403
+    assert (await bot.client.get(cdn.replace("sig=", "sig=%C3%A9"))).status == 403  # "é": was a 500
     expired = f"/dev/media/{message_sid}/{media_sid}?exp={int(time.time()) - 1}&sig=x"
     assert (await bot.client.get(expired)).status == 403
     assert (
