@@ -120,8 +120,12 @@ def _cross_site(request: web.Request, config: Config) -> str | None:
         # a browser that says the request is same-origin gets on to the cookie check
         return None if site == "same-origin" else "origin"
     if origin is not None:
+        try:
+            netloc = urlsplit(origin).netloc
+        except ValueError:  # no URL (`http://[::1`: urlsplit raises), so no page of ours
+            return "origin"
         own = origin.lower() == _origin(config.public_base)
-        same_host = urlsplit(origin).netloc.lower() == request.host.lower()
+        same_host = netloc.lower() == request.host.lower()
         if not (own or same_host):
             return "origin"
     return None
