@@ -136,7 +136,8 @@ async def _form_matches(request: web.Request, cookie: str, token: str) -> bool:
         return False
     try:
         form = await request.post()
-    except (ValueError, UnicodeDecodeError, RequestPayloadError):
+    # LookupError: a charset no codec knows (`charset=nonexistent`), a 500 before
+    except (ValueError, UnicodeDecodeError, LookupError, RequestPayloadError):
         return False
     sent = form.get(CONFIRM_FIELD)
     if not isinstance(sent, str):

@@ -569,3 +569,24 @@ async def test_reconnecting_when_x_will_not_revoke_still_connects(xbot: XBot) ->
     assert any(e["event"] == "token.revoke_failed" for e in logs)
     assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
     assert (await xbot.rows("SELECT x_handle FROM users"))[0].x_handle == "alice"
+
+
+async def test_a_form_in_a_charset_nobody_knows_is_refused_and_the_link_stays_unused(xbot: XBot) -> None:
+    """`Content-Type: application/x-www-form-urlencoded; charset=nonexistent` on the button's POST
+    made aiohttp's form parser raise LookupError: a 500 and a traceback. It is a form we cannot
+    read: refused like any other, and the link still works from its page."""
+    url = await first_link(xbot)
+    async with browser() as session:
+        data, headers = await open_confirm_page(session, url)
+        for charset in ("nonexistent", "x" * 300):
+            odd = {**headers, "Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}
+            body = "&".join(f"{key}={value}" for key, value in data.items())
+            with structlog.testing.capture_logs() as logs:
+                async with session.post(url, data=body, headers=odd, allow_redirects=False) as resp:
+                    assert resp.status == 403
+                    assert "Open the link from your text message again" in await resp.text()
+            assert [e["reason"] for e in logs if e["event"] == "x.link.refused"] == ["form"]
+        assert await xbot.rows("SELECT * FROM oauth_sessions") == []
+        async with await press(session, url) as resp:
+            assert resp.status == 200
+            assert "Connected as @" in await resp.text()
