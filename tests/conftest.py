@@ -361,6 +361,23 @@ async def bot(bot_factory: BotFactory, fake_twilio: Any) -> Bot:
     return await bot_factory(twilio=fake_twilio.section())
 
 
+async def raw_get(base: str, target: str, header: bytes) -> tuple[int, str]:
+    """GET `base` + `target` with one more header line of these bytes (not UTF-8, say), as no
+    client library sends it: (status, body)."""
+    from yarl import URL
+
+    url = URL(base)
+    assert url.host is not None
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nConnection: close\r\n".encode())
+    writer.write(header + b"\r\n\r\n")
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode("utf-8", "replace")
+
+
 @dataclass
 class XBot(Bot):
     """A bot linked to a local fake of X, on a real port so browsers can follow redirects."""

@@ -228,6 +228,8 @@ async def callback(request: web.Request) -> web.Response:
     deps = runtime.deps
     now = deps.now()
     cookie = request.cookies.get(COOKIE, "")
+    if not _COOKIE_VALUE.match(cookie):  # none of ours (bytes that are not UTF-8 were a 500)
+        cookie = ""
     query = request.query
     if "error" in query:
         closed = False

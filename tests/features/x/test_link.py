@@ -10,7 +10,7 @@ import structlog
 from yarl import URL
 
 from bot.features.x.accounts import x_accounts
-from tests.conftest import BOB, XBot, browser, link_in, make_xbot, open_confirm_page, wait_for
+from tests.conftest import BOB, XBot, browser, link_in, make_xbot, open_confirm_page, raw_get, wait_for
 from tests.fakes.x_api import start_fake_x
 
 
@@ -590,3 +590,18 @@ async def test_a_form_in_a_charset_nobody_knows_is_refused_and_the_link_stays_un
         async with await press(session, url) as resp:
             assert resp.status == 200
             assert "Connected as @" in await resp.text()
+
+
+@pytest.mark.parametrize("query", ["code=abc&state=def", "error=access_denied&state=def"])
+async def test_a_session_cookie_that_is_not_utf8_is_not_recognised(xbot: XBot, query: str) -> None:
+    """A `tw_oauth` cookie of bytes that are not UTF-8 reached the session's hash as surrogates
+    and the callback answered 500 with a traceback: it is no cookie of ours."""
+    url = await first_link(xbot)
+    async with browser() as session:
+        await to_callback(session, url)  # a sign-in under way, which such a request must not end
+    status, page = await raw_get(
+        xbot.config.public_base, f"/x/callback?{query}", b"Cookie: tw_oauth=\xff\xfe\xc3"
+    )
+    assert status == 400
+    assert ("Sign-in not recognised" if "code=" in query else "X was not connected") in page
+    assert [r.used_at for r in await xbot.rows("SELECT used_at FROM oauth_sessions")] == [None]
