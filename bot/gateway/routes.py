@@ -42,10 +42,11 @@ def _allowed_operator(gate: Gate, request: web.Request) -> bool:
     token = gate.deps.config.server.metrics_token
     scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
     # the scheme in any case (RFC 9110, 11.1: `bearer` is `Bearer`)
+    # surrogateescape: a header's bytes that are not UTF-8 come as surrogates (a 500 in encode)
     if (
         token
         and scheme.lower() == "bearer"
-        and hmac.compare_digest(credentials.strip().encode(), token.encode())
+        and hmac.compare_digest(credentials.strip().encode("utf-8", "surrogateescape"), token.encode())
     ):
         return True
     if any(name in request.headers for name in FORWARDED_HEADERS):

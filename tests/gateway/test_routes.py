@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BotFactory
+from tests.conftest import BotFactory, raw_get
 
 FORWARDED = [
     {"X-Forwarded-For": "203.0.113.9"},
@@ -41,3 +41,15 @@ async def test_healthz_answers_everyone(bot_factory: BotFactory) -> None:
     resp = await bot.client.get("/healthz", headers=FORWARDED[0])
     assert resp.status == 200
     assert await resp.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/readyz"])
+async def test_a_token_that_is_not_utf8_is_refused(bot_factory: BotFactory, path: str) -> None:
+    """`Authorization: Bearer` and bytes that are not UTF-8 reached the comparison as surrogates
+    and answered 500 with a traceback: a wrong token, 403."""
+    bot = await bot_factory(server={"metrics_token": "s3cret"})
+    base = str(bot.client.make_url("")).rstrip("/")
+    status, body = await raw_get(
+        base, path, b"X-Forwarded-For: 203.0.113.9\r\nAuthorization: Bearer \xff\xfe"
+    )
+    assert (status, body) == (403, "forbidden")

@@ -109,8 +109,9 @@ async def _check_account(request: web.Request) -> None:
     config = request.app[CONFIG]
     expected = basic_auth_header(account_sid(config), await _token(request))
     given = request.headers.get("Authorization", "")
+    # surrogateescape: a header's bytes that are not UTF-8 come as surrogates (a 500 in encode)
     if request.match_info["account"] != account_sid(config) or not hmac.compare_digest(
-        given.encode(), expected.encode()
+        given.encode("utf-8", "surrogateescape"), expected.encode()
     ):
         raise web.HTTPUnauthorized(text="authenticate with the account SID and the development token")
 
