@@ -131,7 +131,7 @@ def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
     name = sender.get("first_name")
     if not isinstance(name, str):
         return None
-    name = " ".join(name.split())[:64]
+    name = " ".join(name.replace("\x00", "\ufffd").split())[:64]  # PostgreSQL's text holds no NUL
     return name or None
 
 

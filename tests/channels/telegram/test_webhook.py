@@ -146,3 +146,12 @@ async def test_the_received_line_names_the_chat_masked_as_the_worker_does(
     [line] = [e for e in logs if e["event"] == "telegram.received"]
     assert line["sender"] == "Telegram ***6789"
     assert str(chat) not in str(line)
+
+
+async def test_a_first_name_with_a_nul_is_stored_and_answered(tbot: Bot, fake_telegram: FakeTelegram) -> None:
+    """PostgreSQL's text holds no NUL: a first name with one failed its insert, so the webhook
+    answered 503 and Telegram's retries of it failed again, for ever (the text's NUL was cleaned,
+    the name's was not)."""
+    message_sid = await say(tbot, "/help", first_name="An\x00n")
+    assert await tbot.handled(message_sid) == "done"
+    assert await tbot.scalar("SELECT sender_name FROM inbox") == "An\ufffdn"
