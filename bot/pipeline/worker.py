@@ -22,7 +22,7 @@ import structlog
 from bot.core.channel import address_of
 from bot.core.deps import Deps
 from bot.core.errors import Defer, Retry
-from bot.core.logs import db_reason, get_logger, mask_address, mask_phone
+from bot.core.logs import db_reason, get_logger, mask_address
 from bot.core.metrics import Metrics
 from bot.pipeline import replyguard
 from bot.pipeline.claimloop import ClaimLoop
@@ -167,7 +167,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
                 if superseded:
                     self.metrics.replies_dropped_by["superseded"].inc(superseded)
                     log.info(
-                        "sms.reply_superseded", kind=reply.kind, replies=superseded, to=mask_phone(reply.to)
+                        "sms.reply_superseded", kind=reply.kind, replies=superseded, to=mask_address(reply.to)
                     )
         logged = [row for o in outcomes for row in o.logged]
         if logged:

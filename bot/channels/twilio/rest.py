@@ -33,7 +33,7 @@ from bot.core.channel import SendError, Sent, Transport
 from bot.core.config import TwilioConfig
 from bot.core.curl import CurlError, CurlPool, Proxy
 from bot.core.errors import StartupError
-from bot.core.logs import get_logger, mask_phone
+from bot.core.logs import get_logger, mask_address
 
 log = get_logger(__name__)
 
@@ -332,12 +332,12 @@ class LogTransport:
     delivers = False  # nothing leaves the process: no delivery receipt to wait for
 
     async def send(self, to: str, body: str) -> Sent:
-        log.info("sms.sent.dev", to=mask_phone(to), text=mask_links(body))
+        log.info("sms.sent.dev", to=mask_address(to), text=mask_links(body))
         return Sent(sid="DV" + secrets.token_hex(16), status="sent")
 
     async def send_template(self, to: str, content_sid: str, variables: Mapping[str, str]) -> Sent:
         log.info(
-            "sms.sent.dev", to=mask_phone(to), template=content_sid, text=mask_links(variables.get("1", ""))
+            "sms.sent.dev", to=mask_address(to), template=content_sid, text=mask_links(variables.get("1", ""))
         )
         return Sent(sid="DV" + secrets.token_hex(16), status="sent")
 

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from bot.core.config import ConfigError, load_config
 from tests import images
-from tests.conftest import ALICE, Bot, BotFactory
+from tests.conftest import ALICE, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import Failure, FakeTwilio
 
 WALLY = "whatsapp:+15550009999"
@@ -245,3 +245,22 @@ async def say_with(bot: Bot, fake: FakeTwilio, sender: str, fields: dict[str, st
     form = await bot.text("", sender=sender, **fields)
     assert await bot.handled(form["MessageSid"]) == "done"
     return (await fake.wait_for_messages(before + 1))[before]["Body"]
+
+
+async def test_the_development_log_masks_a_whatsapp_number_as_every_other_line(
+    bot_factory: BotFactory,
+) -> None:
+    """In development mode a WhatsApp reply's `sms.sent.dev` line showed `wh***************9999`
+    where every other line of the number shows `+1******9999`: a grep for the number missed it."""
+    bot = await bot_factory()
+    assert bot.config.dev_mode
+    with capture_logs() as logs:
+        await bot.text("\\HELP", sender=WALLY)
+
+        async def sent() -> int:
+            return int(await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'"))
+
+        await wait_for(sent)
+    [received] = [e["sender"] for e in logs if e["event"] == "sms.received"]
+    assert received == "+1******9999"
+    assert [e["to"] for e in logs if e["event"] == "sms.sent.dev"] == [received]
