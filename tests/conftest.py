@@ -361,21 +361,28 @@ async def bot(bot_factory: BotFactory, fake_twilio: Any) -> Bot:
     return await bot_factory(twilio=fake_twilio.section())
 
 
-async def raw_get(base: str, target: str, header: bytes) -> tuple[int, str]:
-    """GET `base` + `target` with one more header line of these bytes (not UTF-8, say), as no
-    client library sends it: (status, body)."""
+async def raw_request(
+    base: str, target: str, header: bytes, form: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """GET `base` + `target` (POST `form`, when given) with one more header line of these bytes
+    (not UTF-8, say), as no client library sends it: (status, body)."""
+    from urllib.parse import urlencode
+
     from yarl import URL
 
     url = URL(base)
     assert url.host is not None
+    body = b"" if form is None else urlencode(form).encode()
+    request = f"{'GET' if form is None else 'POST'} {target} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+    if form is not None:
+        request += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
     reader, writer = await asyncio.open_connection(url.host, url.port)
-    writer.write(f"GET {target} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nConnection: close\r\n".encode())
-    writer.write(header + b"\r\n\r\n")
+    writer.write(request.encode() + b"Connection: close\r\n" + header + b"\r\n\r\n" + body)
     answer = await reader.read()
     writer.close()
     await writer.wait_closed()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode("utf-8", "replace")
+    head, _, text = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), text.decode("utf-8", "replace")
 
 
 @dataclass

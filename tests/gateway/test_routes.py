@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BotFactory, raw_get
+from tests.conftest import BotFactory, raw_request
 
 FORWARDED = [
     {"X-Forwarded-For": "203.0.113.9"},
@@ -49,7 +49,7 @@ async def test_a_token_that_is_not_utf8_is_refused(bot_factory: BotFactory, path
     and answered 500 with a traceback: a wrong token, 403."""
     bot = await bot_factory(server={"metrics_token": "s3cret"})
     base = str(bot.client.make_url("")).rstrip("/")
-    status, body = await raw_get(
+    status, body = await raw_request(
         base, path, b"X-Forwarded-For: 203.0.113.9\r\nAuthorization: Bearer \xff\xfe"
     )
     assert (status, body) == (403, "forbidden")

@@ -140,7 +140,9 @@ async def _message_from(
         body=body,
         media=tuple(media),
         opt_out_type=opt_out_type,
-        idempotency_token=(idempotency or None) and idempotency[:128],
+        # Twilio's are ASCII; the signature does not cover headers, and a header's bytes that are
+        # not UTF-8 come as surrogates, which no database stores (every retry a 503)
+        idempotency_token=idempotency[:128] if idempotency and idempotency.isascii() else None,
         priority=1 if priority else 0,
         received_at=gate.deps.now(),
     )

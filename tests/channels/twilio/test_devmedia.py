@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.channels.twilio import devmedia
 from bot.channels.twilio.rest import basic_auth_header
-from tests.conftest import BotFactory, raw_get
+from tests.conftest import BotFactory, raw_request
 
 
 def _staged(config: Any) -> tuple[str, str, bytes]:
@@ -44,7 +44,7 @@ async def test_fetch_redirect_and_delete(bot_factory: BotFactory) -> None:
     wrong = {"Authorization": basic_auth_header(devmedia.DEV_ACCOUNT_SID, "not-the-token")}
     assert (await bot.client.get(path, headers=wrong, allow_redirects=False)).status == 401
     base = str(bot.client.make_url("")).rstrip("/")
-    assert (await raw_get(base, path, b"Authorization: Basic \xff\xfe"))[0] == 401  # was a 500
+    assert (await raw_request(base, path, b"Authorization: Basic \xff\xfe"))[0] == 401  # was a 500
 
     resp = await bot.client.get(path, headers=auth, allow_redirects=False)
     assert resp.status == 307

@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 from twilio.request_validator import RequestValidator
 
 from bot.channels.twilio import webhook
 from bot.gateway import routes as web
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from storage.db import sqlite_path
-from tests.conftest import ALICE, Bot, BotFactory, new_message, wait_for
+from tests.conftest import ALICE, Bot, BotFactory, new_message, raw_request, wait_for
 
 
 async def test_signed_help_gets_empty_twiml_then_one_reply_through_twilio(bot: Bot, fake_twilio: Any) -> None:
@@ -130,6 +131,25 @@ async def test_body_over_64_kib_is_413_before_the_signature(bot: Bot) -> None:
     resp = await bot.post(form)
     assert resp.status == 413
     assert await bot.scalar("SELECT count(*) FROM inbox") == 0
+
+
+async def test_an_idempotency_header_that_is_not_utf8_does_not_stop_the_message(
+    bot: Bot, fake_twilio: Any
+) -> None:
+    """The signature does not cover headers: a signed webhook with an `I-Twilio-Idempotency-Token`
+    whose bytes are not UTF-8 failed its insert (surrogates), answered 503 with
+    `inbox.write_failed` at error level, and did so again on every retry. Twilio's tokens are
+    ASCII: any other is none of Twilio's, and the message is stored without it."""
+    form = bot.form("\\HELP")
+    base = str(bot.client.make_url("")).rstrip("/")
+    header = (
+        b"X-Twilio-Signature: " + bot.signature(form).encode() + b"\r\nI-Twilio-Idempotency-Token: \xff\xfe"
+    )
+    with capture_logs() as logs:
+        assert await raw_request(base, "/twilio/sms", header, form=form) == (200, webhook.EMPTY_TWIML)
+    assert [e for e in logs if e["log_level"] == "error"] == []
+    assert await bot.scalar("SELECT idempotency_token FROM inbox") is None
+    assert await bot.handled(form["MessageSid"]) == "done"
 
 
 async def test_storage_failure_answers_5xx_never_200(bot: Bot) -> None:

@@ -10,7 +10,7 @@ import structlog
 from yarl import URL
 
 from bot.features.x.accounts import x_accounts
-from tests.conftest import BOB, XBot, browser, link_in, make_xbot, open_confirm_page, raw_get, wait_for
+from tests.conftest import BOB, XBot, browser, link_in, make_xbot, open_confirm_page, raw_request, wait_for
 from tests.fakes.x_api import start_fake_x
 
 
@@ -599,7 +599,7 @@ async def test_a_session_cookie_that_is_not_utf8_is_not_recognised(xbot: XBot, q
     url = await first_link(xbot)
     async with browser() as session:
         await to_callback(session, url)  # a sign-in under way, which such a request must not end
-    status, page = await raw_get(
+    status, page = await raw_request(
         xbot.config.public_base, f"/x/callback?{query}", b"Cookie: tw_oauth=\xff\xfe\xc3"
     )
     assert status == 400
