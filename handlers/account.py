@@ -36,7 +36,7 @@ async def link(msg: Inbound, ctx: Context) -> HandlerResult:
     if service is None:
         return NOT_SET_UP
     ctx.log.info("x.link.sent")
-    return await service.link_reply(ctx.user)
+    return await service.link_reply(ctx.user, address=msg.sender.key)
 
 
 @router.command("UNLINK", args=0, usage="\\UNLINK", help="\\UNLINK disconnect X", priority=True)

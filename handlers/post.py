@@ -73,7 +73,7 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         return WELCOME_NO_X if new_user else NOT_SET_UP_HELP
     if new_user or not user.x_linked:
         ctx.log.info("x.link.sent", new_user=new_user)
-        return await service.link_reply(user, first=new_user)
+        return await service.link_reply(user, address=msg.sender.key, first=new_user)
     text = msg.text
     if not text:
         return EMPTY
@@ -88,7 +88,7 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         )
     if earlier is not None:
         return await _after_earlier_attempt(ctx, user, msg.external_id)
-    return await _post(ctx, service, user, msg.external_id, text)
+    return await _post(ctx, service, user, msg.external_id, text, sender=msg.sender.key)
 
 
 def _count(ctx: Context, kind: str) -> None:
@@ -96,9 +96,11 @@ def _count(ctx: Context, kind: str) -> None:
     ctx.deps.metrics.x_errors_by[kind].inc()
 
 
-async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: str) -> HandlerResult:
+async def _post(
+    ctx: Context, service: XAccounts, user: User, sid: str, text: str, *, sender: str
+) -> HandlerResult:
     try:
-        access = await _access(ctx, service, user, sid)
+        access = await _access(ctx, service, user, sid, sender=sender)
         if isinstance(access, Reply):
             return await _forget(ctx, sid, access)
         try:
@@ -106,12 +108,12 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
         except XUnauthorized:  # expired early or revoked: refresh once, then try once more
             ctx.log.info("x.post.unauthorized")
             _count(ctx, "unauthorized")
-            access = await _access(ctx, service, user, sid, stale=access)
+            access = await _access(ctx, service, user, sid, sender=sender, stale=access)
             if isinstance(access, Reply):
                 return await _forget(ctx, sid, access)
             posted = await service.client.post(access.token, text)
     except XUnauthorized:
-        relink = await service.mark_dead(user.id, text_user=False)
+        relink = await service.mark_dead(user.id, text_user=False, answering=sender)
         return await _forget(ctx, sid, relink)
     except XRateLimited as exc:
         await _forget(ctx, sid, None)
@@ -160,7 +162,7 @@ async def _post(ctx: Context, service: XAccounts, user: User, sid: str, text: st
 
 
 async def _access(
-    ctx: Context, service: XAccounts, user: User, sid: str, stale: Access | None = None
+    ctx: Context, service: XAccounts, user: User, sid: str, *, sender: str, stale: Access | None = None
 ) -> Access | Reply:
     """A usable token, or the reply to send instead (relink). A refresh that X's token endpoint
     did not answer usefully raises `Retry`: nothing was posted, so the intent is dropped and the
@@ -185,14 +187,14 @@ async def _access(
         raise Retry(f"x token refresh: {exc}", failure_reply=X_DOWN, parked=True) from None
     except CipherError:  # this row does not decrypt for this user: no retry will read it
         ctx.log.warning("token.unreadable", user_id=user.id)
-        relink = await service.mark_dead(user.id, text_user=False, reason="unreadable")
+        relink = await service.mark_dead(user.id, text_user=False, reason="unreadable", answering=sender)
         return relink or Reply("Your X connection stopped working. Send \\LINK for a new link.")
     if outcome is Refresh.OK and access is not None:
         return access
     if outcome is Refresh.DEAD:
-        relink = await service.mark_dead(user.id, text_user=False)
+        relink = await service.mark_dead(user.id, text_user=False, answering=sender)
         return relink or Reply("Your X connection stopped working. Send \\LINK for a new link.")
-    return await service.link_reply(user)  # unlinked meanwhile
+    return await service.link_reply(user, address=sender)  # unlinked meanwhile
 
 
 async def _forget(ctx: Context, sid: str, reply: Reply | None) -> HandlerResult:

@@ -128,6 +128,23 @@ async def notice_address(conn: AsyncConnection, user_id: int) -> str | None:
     return (await notice_addresses(conn, [user_id])).get(user_id)
 
 
+async def answer_address(conn: AsyncConnection, user_id: int, asked_from: str | None) -> str | None:
+    """Where the news of something asked for at one address goes ("Connected @handle" after the
+    link texted there): that address while it is still the person's and not opted out, else
+    `notice_address` (a link from before migration 0027 has no address)."""
+    if asked_from is not None:
+        row = (
+            await conn.execute(
+                sa.select(addresses.c.opted_out).where(
+                    addresses.c.address == asked_from, addresses.c.user_id == user_id
+                )
+            )
+        ).first()
+        if row is not None and not row.opted_out:
+            return asked_from
+    return await notice_address(conn, user_id)
+
+
 async def leave(conn: AsyncConnection, key: str) -> None:
     """Address `key` no longer reaches its person, who keeps their other addresses (when it was
     their first, `users.phone`, the next one takes its place: notices go there)."""
@@ -160,6 +177,7 @@ __all__ = [
     "PAIR_KEY",
     "X_ACCOUNT",
     "addresses_of",
+    "answer_address",
     "code_hash",
     "join",
     "leave",

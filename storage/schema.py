@@ -249,6 +249,9 @@ link_tokens = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
+    # migration 0027: the address the link was texted to (NULL before): the confirm page names
+    # it, and "Connected @handle" goes back to it
+    sa.Column("address", sa.String(64)),
 )
 
 # Browser sessions between the confirm page and X's callback: PKCE verifier (encrypted) and state hash.
@@ -262,6 +265,7 @@ oauth_sessions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
+    sa.Column("address", sa.String(64)),  # migration 0027: the link's address, for "Connected"
 )
 
 # A post to X is made at most once per inbound message: intent recorded before the call.

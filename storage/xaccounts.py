@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import delete_some, insert_ignoring, upsert
 from storage.lean import Query, Reads, Writer, in_tx
-from storage.schema import link_tokens, oauth_sessions, posts, users, x_revocations, x_tokens
+from storage.schema import addresses, link_tokens, oauth_sessions, posts, users, x_revocations, x_tokens
 
 LINK_TTL = 600.0  # 10 minutes
 SESSION_TTL = 600.0
@@ -39,10 +39,11 @@ def new_link_token() -> str:
 # -- one-time links -----------------------------------------------------------------------------
 
 
-async def create_link(conn: AsyncConnection, user_id: int, now: float) -> str:
+async def create_link(conn: AsyncConnection, user_id: int, now: float, *, address: str | None = None) -> str:
     """A fresh link token for the user; the earlier unused ones die (SPEC, Clarifications: `\\LINK`
     always gives a fresh, working link and the previous one dies): a link lost in a delayed or
-    superseded SMS, or forwarded, cannot be used after a newer one was asked for."""
+    superseded SMS, or forwarded, cannot be used after a newer one was asked for. `address`: the
+    one it is texted to (the confirm page names it; "Connected @handle" goes back there)."""
     await conn.execute(
         sa.update(link_tokens)
         .where(
@@ -53,7 +54,11 @@ async def create_link(conn: AsyncConnection, user_id: int, now: float) -> str:
     token = new_link_token()
     await conn.execute(
         sa.insert(link_tokens).values(
-            token_hash=digest(token), user_id=user_id, created_at=now, expires_at=now + LINK_TTL
+            token_hash=digest(token),
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + LINK_TTL,
+            address=address,
         )
     )
     return token
@@ -67,11 +72,23 @@ class LinkState:
 
 
 async def peek_link(conn: AsyncConnection, token: str, now: float) -> LinkState | None:
-    """The link's owner and state, without consuming it (the confirm page)."""
+    """The link's owner and state, without consuming it (the confirm page). `phone`: the address
+    the link was texted to while it is still the owner's, else their first."""
     row = (
         await conn.execute(
-            sa.select(link_tokens.c.user_id, link_tokens.c.expires_at, link_tokens.c.used_at, users.c.phone)
+            sa.select(
+                link_tokens.c.user_id,
+                link_tokens.c.expires_at,
+                link_tokens.c.used_at,
+                sa.func.coalesce(addresses.c.address, users.c.phone).label("phone"),
+            )
             .join(users, users.c.id == link_tokens.c.user_id)
+            .outerjoin(
+                addresses,
+                sa.and_(
+                    addresses.c.address == link_tokens.c.address, addresses.c.user_id == link_tokens.c.user_id
+                ),
+            )
             .where(link_tokens.c.token_hash == digest(token))
         )
     ).first()
@@ -81,8 +98,9 @@ async def peek_link(conn: AsyncConnection, token: str, now: float) -> LinkState 
     return LinkState(user_id=row.user_id, phone=row.phone, status=status)
 
 
-async def consume_link(conn: AsyncConnection, token: str, now: float) -> int | None:
-    """Use the link once; the user id, or None when unknown, used or expired."""
+async def consume_link(conn: AsyncConnection, token: str, now: float) -> tuple[int, str | None] | None:
+    """Use the link once; (the user id, the address it was texted to, if known), or None when
+    unknown, used or expired."""
     token_hash = digest(token)
     result = await conn.execute(
         sa.update(link_tokens)
@@ -95,17 +113,27 @@ async def consume_link(conn: AsyncConnection, token: str, now: float) -> int | N
     )
     if result.rowcount != 1:
         return None
-    user_id = (
-        await conn.execute(sa.select(link_tokens.c.user_id).where(link_tokens.c.token_hash == token_hash))
-    ).scalar()
-    return int(user_id) if user_id is not None else None
+    row = (
+        await conn.execute(
+            sa.select(link_tokens.c.user_id, link_tokens.c.address).where(
+                link_tokens.c.token_hash == token_hash
+            )
+        )
+    ).first()
+    return (int(row.user_id), row.address) if row is not None else None
 
 
 # -- OAuth browser sessions -----------------------------------------------------------------------
 
 
 async def create_session(
-    conn: AsyncConnection, *, user_id: int, state: str, verifier_ciphertext: str, now: float
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    state: str,
+    verifier_ciphertext: str,
+    now: float,
+    address: str | None = None,
 ) -> str:
     """A session bound to the browser by a cookie; returns the cookie value."""
     cookie = new_secret()
@@ -117,6 +145,7 @@ async def create_session(
             verifier_ciphertext=verifier_ciphertext,
             created_at=now,
             expires_at=now + SESSION_TTL,
+            address=address,
         )
     )
     return cookie
@@ -124,8 +153,9 @@ async def create_session(
 
 async def consume_session(
     conn: AsyncConnection, *, cookie: str, state: str, now: float
-) -> tuple[int, str] | None:
-    """(user id, verifier ciphertext) when the cookie's session matches `state`, once."""
+) -> tuple[int, str, str | None] | None:
+    """(user id, verifier ciphertext, the link's address if known) when the cookie's session
+    matches `state`, once."""
     session_hash = digest(cookie)
     result = await conn.execute(
         sa.update(oauth_sessions)
@@ -141,12 +171,12 @@ async def consume_session(
         return None
     row = (
         await conn.execute(
-            sa.select(oauth_sessions.c.user_id, oauth_sessions.c.verifier_ciphertext).where(
-                oauth_sessions.c.session_hash == session_hash
-            )
+            sa.select(
+                oauth_sessions.c.user_id, oauth_sessions.c.verifier_ciphertext, oauth_sessions.c.address
+            ).where(oauth_sessions.c.session_hash == session_hash)
         )
     ).one()
-    return int(row.user_id), str(row.verifier_ciphertext)
+    return int(row.user_id), str(row.verifier_ciphertext), row.address
 
 
 async def close_session(conn: AsyncConnection, cookie: str, state: str, now: float) -> bool:

@@ -447,9 +447,17 @@ def browser() -> Any:
     return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
-async def make_xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any, **x: Any) -> XBot:
+async def make_xbot(
+    bot_factory: BotFactory,
+    fake_twilio: Any,
+    fake_x: Any,
+    *,
+    telegram: dict[str, Any] | None = None,
+    **x: Any,
+) -> XBot:
     """The bot with X configured against `fake_x`, on the fake's clock, on a real port (the fake's
-    authorize page redirects browsers back to it). `x`: more keys of the x section."""
+    authorize page redirects browsers back to it). `x`: more keys of the x section; `telegram`:
+    the telegram section (a fake's), for the channel too."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     fake_x.redirect_uris.add(public + "/x/callback")
@@ -458,6 +466,7 @@ async def make_xbot(bot_factory: BotFactory, fake_twilio: Any, fake_x: Any, **x:
         clock=lambda: fake_x.now,
         server={"public_url": public},
         twilio=fake_twilio.section(),
+        **({"telegram": telegram} if telegram is not None else {}),
         x={
             "client_id": fake_x.client_id,
             "api_base": fake_x.base_url,

@@ -88,12 +88,14 @@ class XAccounts:
         self._locks: dict[int, list[Any]] = {}  # user id -> [lock, users of it]
 
     # -- links ----------------------------------------------------------------------------------
-    async def new_link(self, user_id: int) -> str:
+    async def new_link(self, user_id: int, *, address: str | None = None) -> str:
+        """A fresh link, to be texted to `address` (where "Connected @handle" goes back)."""
         async with self.deps.db.tx() as conn:
-            return await xaccounts.create_link(conn, user_id, self.deps.now())
+            return await xaccounts.create_link(conn, user_id, self.deps.now(), address=address)
 
-    async def link_reply(self, user: User, *, first: bool = False) -> Reply:
-        return link_reply(self.deps, await self.new_link(user.id), first=first)
+    async def link_reply(self, user: User, *, address: str, first: bool = False) -> Reply:
+        """The link, as the answer to a message from `address`."""
+        return link_reply(self.deps, await self.new_link(user.id, address=address), first=first)
 
     # -- tokens ---------------------------------------------------------------------------------
     def store(self, user_id: int, tokens: TokenSet) -> str:
@@ -201,12 +203,19 @@ class XAccounts:
 
     # -- unlinking ------------------------------------------------------------------------------
     async def mark_dead(
-        self, user_id: int, *, text_user: bool = True, reason: str = "rejected", version: int | None = None
+        self,
+        user_id: int,
+        *,
+        text_user: bool = True,
+        reason: str = "rejected",
+        version: int | None = None,
+        answering: str | None = None,
     ) -> Reply | None:
         """X rejected the refresh token, or the stored token does not decrypt for this user
         (`reason="unreadable"`): delete the tokens, mark the user for relinking, and give them one
         fresh link (only the first time for this grant). With `text_user` the link is queued as an
-        SMS here; without, it is returned for the caller to answer with. `version`: only when the
+        SMS here; without, it is returned for the caller to answer the message from `answering`
+        with (the link's address, as `link_reply`'s). `version`: only when the
         stored pair is still that one (the refresh timer marks its batch's dead after the whole
         batch went through X: a person who reconnected, or unlinked, meanwhile keeps what they
         did, and is not told their connection stopped)."""
@@ -222,7 +231,9 @@ class XAccounts:
             first = await xaccounts.mark_relink_notified(conn, user_id, now)
             phone = await pairing.notice_address(conn, user_id)  # one they still read
             if first and phone:
-                token = await xaccounts.create_link(conn, user_id, now)
+                token = await xaccounts.create_link(
+                    conn, user_id, now, address=phone if text_user or answering is None else answering
+                )
                 reply = relink_reply(self.deps, token)
                 if text_user:
                     await outbox.enqueue(

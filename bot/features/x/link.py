@@ -199,15 +199,17 @@ async def link_start(request: web.Request) -> web.Response:
     verifier, challenge = new_pkce()
     state = new_state()
     async with deps.db.tx() as conn:
-        user_id = await xaccounts.consume_link(conn, token, now)
-        if user_id is None:
+        link = await xaccounts.consume_link(conn, token, now)
+        if link is None:
             return not_valid()
+        user_id, address = link
         cookie = await xaccounts.create_session(
             conn,
             user_id=user_id,
             state=state,
             verifier_ciphertext=service.cipher.encrypt(user_id, {"verifier": verifier}),
             now=now,
+            address=address,
         )
     log.info("x.link.started", user_id=user_id)
     response = web.HTTPSeeOther(service.client.authorize_url(state, challenge), headers=pages.BASE_HEADERS)
@@ -259,7 +261,7 @@ async def callback(request: web.Request) -> web.Response:
                 status=400,
             )
         )
-    user_id, verifier_ciphertext = found
+    user_id, verifier_ciphertext, asked_from = found
     try:
         verifier = service.cipher.decrypt(user_id, verifier_ciphertext)["verifier"]
         tokens = await service.client.exchange_code(code, verifier)
@@ -284,7 +286,9 @@ async def callback(request: web.Request) -> web.Response:
             now=now,
         )
         await xaccounts.link_account(conn, user_id=user_id, x_user_id=me.id, handle=me.username)
-        phone = await pairing.notice_address(conn, user_id)  # one they still read
+        # the address the link was texted to (the chat that asked, of a paired person), while
+        # they still read it; else where every notice goes
+        phone = await pairing.answer_address(conn, user_id, asked_from)
         if phone:
             await outbox.enqueue(
                 conn,

@@ -605,3 +605,66 @@ async def test_a_session_cookie_that_is_not_utf8_is_not_recognised(xbot: XBot, q
     assert status == 400
     assert ("Sign-in not recognised" if "code=" in query else "X was not connected") in page
     assert [r.used_at for r in await xbot.rows("SELECT used_at FROM oauth_sessions")] == [None]
+
+
+async def test_connected_goes_to_the_chat_that_asked_for_the_link(
+    bot_factory: Any, fake_twilio: Any, fake_x: Any, fake_telegram: Any
+) -> None:
+    """A person paired on SMS and Telegram who sends /link on Telegram: the confirm page named
+    their SMS number, and "Connected @alice" went to that number, not to the chat they were in.
+    Both are the address the link was asked from now."""
+    from tests.channels.telegram.talk import CHAT, say
+
+    xbot = await make_xbot(bot_factory, fake_twilio, fake_x, telegram=fake_telegram.section())
+
+    async def telegram(text: str) -> str:
+        before = len(fake_telegram.sent)
+        sid = await say(xbot, text)
+        assert await xbot.handled(sid) == "done"
+        return str((await fake_telegram.wait_for_sent(before + 1))[before]["text"])
+
+    form = await xbot.text("\\PAIR")
+    await xbot.handled(form["MessageSid"])
+    [offer] = await fake_twilio.wait_for_messages(1)
+    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    assert (await telegram(f"/pair {code}")).startswith("Paired:")
+    url = link_in(await telegram("/link"))
+    xbot.x.next_user = ("4242", "alice")
+    async with browser() as session:
+        async with session.get(url) as resp:
+            assert f"Connect X to Telegram ***{str(CHAT)[-4:]}?" in await resp.text()
+        before = len(fake_telegram.sent)
+        async with await press(session, url) as resp:
+            assert resp.status == 200, await resp.text()
+    sent = await fake_telegram.wait_for_sent(before + 1)
+    assert sent[before]["text"] == "Connected @alice"
+    await xbot.settled()
+    assert [m["Body"] for m in fake_twilio.messages] == [offer["Body"]]  # nothing more by SMS
+
+
+async def test_connected_goes_where_notices_go_when_the_chat_that_asked_opted_out(
+    bot_factory: Any, fake_twilio: Any, fake_x: Any, fake_telegram: Any
+) -> None:
+    """The chat that asked for the link sent STOP before the button was pressed: it gets nothing
+    more, so "Connected @alice" goes where every notice of the person goes (their SMS number)."""
+    from tests.channels.telegram.talk import say
+
+    xbot = await make_xbot(bot_factory, fake_twilio, fake_x, telegram=fake_telegram.section())
+
+    async def telegram(text: str) -> str:
+        before = len(fake_telegram.sent)
+        sid = await say(xbot, text)
+        assert await xbot.handled(sid) == "done"
+        return str((await fake_telegram.wait_for_sent(before + 1))[before]["text"])
+
+    form = await xbot.text("\\PAIR")
+    await xbot.handled(form["MessageSid"])
+    [offer] = await fake_twilio.wait_for_messages(1)
+    assert (await telegram(f"/pair {offer['Body'].split('Your code: ', 1)[1][:6]}")).startswith("Paired:")
+    url = link_in(await telegram("/link"))
+    assert "no more messages" in await telegram("STOP")
+    xbot.x.next_user = ("4242", "alice")
+    async with browser() as session, await press(session, url) as resp:
+        assert resp.status == 200, await resp.text()
+    messages = await fake_twilio.wait_for_messages(2)
+    assert messages[-1]["Body"] == "Connected @alice"
