@@ -10,7 +10,7 @@ passwords (storage/rooms.py: 5 in 15 minutes, under the key `PAIR_KEY`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -145,6 +145,20 @@ async def answer_address(conn: AsyncConnection, user_id: int, asked_from: str | 
     return await notice_address(conn, user_id)
 
 
+async def elsewhere(conn: AsyncConnection, key: str, usable: Callable[[str], bool]) -> str | None:
+    """Another address of `key`'s person that is not opted out and is `usable` (a notice that
+    cannot go to `key`: WhatsApp outside its 24 hours with no template), the first such; None
+    when the person has none (or `key` is no one's)."""
+    owner = addresses.alias("owner")
+    rows = await conn.execute(
+        sa.select(addresses.c.address)
+        .join(owner, owner.c.user_id == addresses.c.user_id)
+        .where(owner.c.address == key, addresses.c.address != key, addresses.c.opted_out.is_(sa.false()))
+        .order_by(addresses.c.id)
+    )
+    return next((str(r[0]) for r in rows if usable(str(r[0]))), None)
+
+
 async def leave(conn: AsyncConnection, key: str) -> None:
     """Address `key` no longer reaches its person, who keeps their other addresses (when it was
     their first, `users.phone`, the next one takes its place: notices go there)."""
@@ -179,6 +193,7 @@ __all__ = [
     "addresses_of",
     "answer_address",
     "code_hash",
+    "elsewhere",
     "join",
     "leave",
     "new_code",

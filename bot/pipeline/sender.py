@@ -26,7 +26,7 @@ from bot.core.message import LAST_WORD
 from bot.core.metrics import ALERTED_SEND_ERRORS, Metrics
 from bot.pipeline.claimloop import ClaimLoop
 from bot.pipeline.worker import backoff
-from storage import inbox, outbox, users
+from storage import inbox, outbox, pairing, users
 from storage.lean import Writer
 
 log = get_logger(__name__)
@@ -270,6 +270,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         (skipped, logged: never retried into a loop). None when it was not sent."""
         content_sid = self.deps.config.twilio.whatsapp_templates.get(item.kind or "")
         if content_sid is None or not isinstance(self.transport, TemplateTransport):
+            rerouted = await self._elsewhere(item)
             await self.commit(
                 Outcome(
                     outbox.Mark(
@@ -278,9 +279,35 @@ class Sender(ClaimLoop[Send, Outcome]):
                 )
             )
             self.metrics.outbound_by[item.channel, "skipped"].inc()
-            log.warning("whatsapp.not_sent", kind=item.kind, reason="outside_window")
+            log.warning(
+                "whatsapp.not_sent",
+                kind=item.kind,
+                reason="outside_window",
+                instead=mask_address(rerouted) if rerouted else None,
+            )
             return None
         return await self.transport.send_template(item.to, content_sid, {"1": item.body})
+
+    async def _elsewhere(self, item: Send) -> str | None:
+        """A notice WhatsApp will not take now goes to another address of a paired person that
+        takes text at any time (their SMS number, their Telegram chat), once: the address, or None
+        when they have none."""
+        now = self.deps.now()
+        async with self.deps.db.tx() as conn:
+            to = await pairing.elsewhere(conn, item.to, lambda key: window_of(key) is None)
+            if to is not None:
+                await outbox.enqueue(
+                    conn,
+                    to=to,
+                    body=item.body,
+                    redact=item.redact,
+                    dedupe_key=f"elsewhere:{item.id}",
+                    kind=item.kind,
+                    now=now,
+                )
+        if to is not None:
+            self.deps.wake_sender()
+        return to
 
     async def _reconciled(self, item: Send) -> Sent | None:
         """The message Twilio already took for this reply, if it did (see TwilioTransport.find

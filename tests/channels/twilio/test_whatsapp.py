@@ -115,6 +115,38 @@ async def test_without_a_template_the_late_notice_is_not_sent_and_is_logged(
     assert [e["kind"] for e in logs if e["event"] == "whatsapp.not_sent"] == ["paid"]
 
 
+async def test_without_a_template_a_paired_persons_late_notice_goes_to_their_sms_number(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Wally started on WhatsApp and paired his SMS number, which he texts from every day. A day
+    after his last WhatsApp message, with no template for the kind, Alice's \\PAID notice was
+    skipped at WhatsApp and he heard of it nowhere. It goes to the SMS number now (once; the
+    WhatsApp row stays skipped and logged)."""
+    clock = Clock()
+    bot = await make(bot_factory, fake_twilio, clock)
+    await room_with_wally(bot, fake_twilio)
+    sms = "+15550007777"
+    offer = await say(bot, fake_twilio, "\\PAIR", WALLY)
+    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sms))["Body"].startswith("Paired:")
+    clock.now += DAY + 60
+    await say(bot, fake_twilio, "\\ROOMS", sms)  # he still writes, by SMS
+    with capture_logs() as logs:
+        before = len(fake_twilio.messages)
+        form = await bot.text("\\PAID Wally 5", sender=ALICE)
+        await bot.handled(form["MessageSid"])
+        await fake_twilio.wait_for_messages(before + 2)  # ALICE's answer, the notice
+        await bot.settled()
+    late = [m for m in fake_twilio.messages[before:] if m["To"] != ALICE]
+    assert [(m["To"], m["Body"]) for m in late] == [
+        (sms, "+1******1111 paid you $5.00 in house. \\BALANCE house for all.")
+    ]
+    rows = await bot.rows("SELECT to_phone, status FROM outbox WHERE kind = 'paid' ORDER BY id")
+    assert [tuple(r) for r in rows] == [(WALLY, "skipped"), (sms, "sent")]
+    [logged] = [e for e in logs if e["event"] == "whatsapp.not_sent"]
+    assert logged["kind"] == "paid"
+
+
 @pytest.mark.parametrize("template", [True, False], ids=["then-its-template", "then-nothing"])
 async def test_twilios_63016_is_handled_as_outside_the_window_never_in_a_loop(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, template: bool
