@@ -12,13 +12,13 @@ import secrets
 
 from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
-from bot.features.ledger.book import known_as
+from bot.features.ledger.book import known_as, label_name, name_key
 from bot.features.ledger.reminders import zone_of_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import typed_words
 from handlers.rooms import LOCKED
-from storage import inbox, pairing, people, rooms, users
+from storage import inbox, ledger, pairing, people, rooms, users
 
 router = Router(name=__name__)
 
@@ -67,7 +67,12 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
         if len(await pairing.addresses_of(conn, user.id)) > 1:  # this address only
             # a message from it later is a new person's, answered as the unpaired \\STOP's "text us
             # anytime" is: not opted out (that is a carrier's STOP; it silenced the \\HELP after)
+            # a person shown by this address's name (Telegram's first name, no \\NAME) keeps it:
+            # their rooms know them by it, and `\\PAID Ann` must still find them
+            label = await label_name(conn, user.id) if user.phone == msg.sender.key else None
             await pairing.leave(conn, msg.sender.key)
+            if label is not None:
+                await ledger.set_name(conn, user.id, label, name_key(label))
             dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
             left = True
         else:

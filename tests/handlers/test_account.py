@@ -4,6 +4,8 @@ kept) with one goodbye. `\\UNLINK` and `\\STOP` are handled at once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import ALICE, BOB, Bot, XBot, link_in
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.handlers.talk import (
@@ -118,3 +120,39 @@ async def test_a_rooms_creator_who_stops_leaves_it_their_zone_and_no_successor(
     assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(
         "nyroom keeps time in America/New_York"
     )
+
+
+async def test_a_member_known_by_telegram_name_keeps_it_when_that_chat_leaves(
+    bot_factory: Any, fake_twilio: FakeTwilio, fake_telegram: Any
+) -> None:
+    """Ann, with no \\\\NAME, was shown to her room by her Telegram first name. She paired her SMS
+    number, then sent \\\\STOP in the Telegram chat (that address only): her room saw her as
+    +1******1111 from then on, and Bob's `\\\\PAID Ann 5` said no one in house goes by Ann. She keeps
+    the name the room knew."""
+    from tests.channels.telegram.talk import say as telegram_say
+
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+
+    async def telegram(body: str) -> str:
+        before = len(fake_telegram.sent)
+        sid = await telegram_say(bot, body, first_name="Ann")
+        assert await bot.handled(sid) == "done"
+        return str((await fake_telegram.wait_for_sent(before + 1))[before]["text"])
+
+    async def sms(body: str, sender: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await fake_twilio.wait_for_messages(before + 1)
+        await bot.settled()
+        [answer] = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == sender]
+        return str(answer)
+
+    await telegram("/create house hunter22")
+    code = (await telegram("/pair")).split("Your code: ", 1)[1][:6]
+    assert (await sms(f"\\PAIR {code}", ALICE)).startswith("Paired:")
+    await sms("\\JOIN house hunter22", BOB)
+    assert (await telegram("/stop")).startswith("Goodbye from textwire at this address")
+    assert await sms("\\PAID Ann 5", BOB) == "house: Ann pays +1******2222 $5.00."
+    notice = "+1******2222 paid you $5.00 in house. \\BALANCE house for all."
+    assert [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE].count(notice) == 1

@@ -52,6 +52,13 @@ def shown_name(p: store.Member) -> str | None:
     return label if label and valid_name(label) else None
 
 
+async def label_name(conn: AsyncConnection, user_id: int) -> str | None:
+    """The name a person with no `\\NAME` goes by from their first address's channel (Telegram's
+    first name), when they go by one; None otherwise."""
+    person = (await store.people(conn, {user_id})).get(user_id)
+    return None if person is None or person.name else shown_name(person)
+
+
 async def known_as(conn: AsyncConnection, user_id: int, phone: str) -> str:
     """The name a person's rooms know them by, which they keep in the ledgers after `\\STOP`
     (SPEC: a member who left keeps the name they had): their `\\NAME`, else their Telegram first
@@ -215,6 +222,7 @@ __all__ = [
     "balance_line",
     "display_names",
     "known_as",
+    "label_name",
     "left_balance_line",
     "name_key",
     "position_phrase",
