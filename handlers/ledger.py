@@ -376,6 +376,13 @@ def _value(token: str, cur: Currency) -> tuple[str, int] | None:
     return None
 
 
+def _as_amount(value: tuple[str, int] | None, cur: Currency) -> tuple[str, int] | None:
+    """A whole-number share read as that many of the currency's units (`10`: $10.00)."""
+    if value is None or value[0] != SHARES:
+        return value
+    return AMOUNTS, cur.minor_of_major(value[1])
+
+
 def _members_named(
     words: list[str], book: RoomLedger, user_id: int, room: str, fits: FitsOne
 ) -> list[int] | str:
@@ -480,6 +487,11 @@ def parse_split(
     if any(v is None for v in values):
         return "Give everyone a share, or no one: \\SPLIT ann 2 bob 1, or \\SPLIT ann bob."
     kinds = {v[0] for v in values if v is not None}
+    if kinds == {SHARES, AMOUNTS}:
+        # `me 10 bob 10.00 carol 10.61`: a whole number beside amounts is an amount ($10.00), as
+        # people write exact amounts; it was "Use one kind", though they had used one
+        named = [(m, _as_amount(v, cur)) for m, v in named]
+        kinds = {AMOUNTS}
     if len(kinds) != 1:
         return "Use one kind: shares (ann 2 bob 1), percentages (ann 60% bob 40%) or amounts."
     kind = kinds.pop()

@@ -614,6 +614,25 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     assert '<p class="split">Split: Bob $25.00, Carol $35.00</p>' in page
 
 
+async def test_exact_amounts_may_have_a_whole_number_among_them(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\SPLIT me 10 bob 10.00 carol 10.61` (exact amounts, one of them a round $10) answered "Use
+    one kind", though they had used one: a whole number beside amounts is that many dollars. With
+    shares or percentages only, a whole number stays a share."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.61")
+    assert await say(bot, fake, "\\SPLIT me 10 bob 10.00 carol 10.61") == (
+        "Split $30.61 in house: Bob $10.00, Carol $10.61, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $10.61, Bob pays Alice $10.00."
+    weights = await bot.rows("SELECT weight FROM receipt_members ORDER BY position")
+    assert [r[0] for r in weights] == [1000, 1061, 1000]
+    # read as amounts, they must add up like any others
+    assert await say(bot, fake, "\\SPLIT me 2 bob 10.50") == "$2.00 + $10.50 is $12.50, not its total $30.61."
+    assert (await say(bot, fake, "\\SPLIT bob 2 carol 50%")).startswith("Use one kind:")
+    assert await say(bot, fake, "\\SPLIT me 1 bob 2") == "Split $30.61 in house: Bob $20.41, Alice $10.20."
+
+
 async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
