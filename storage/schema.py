@@ -428,8 +428,9 @@ receipt_members = sa.Table(
     ),
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
-    # migration 0021: \SPLIT's weight (shares, basis points or minor units); NULL: split equally
-    sa.Column("weight", sa.Integer),
+    # migration 0021: \SPLIT's weight (shares, basis points or minor units); NULL: split equally;
+    # 64-bit since 0027 (exact amounts of a four-decimal currency, CLF, pass 32 bits)
+    sa.Column("weight", sa.BigInteger),
 )
 
 # \PAID: one member paid another, once per inbound message.

@@ -633,6 +633,24 @@ async def test_exact_amounts_may_have_a_whole_number_among_them(bot: Bot, fake_t
     assert await say(bot, fake, "\\SPLIT me 1 bob 2") == "Split $30.61 in house: Bob $20.41, Alice $10.20."
 
 
+async def test_exact_amounts_of_a_four_decimal_currency_past_32_bits(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """In a CLF room (four decimals) `\\SPLIT me 300000.0000 bob 600000.0000` weighs 3 and 6
+    billion minor units: on PostgreSQL (a 32-bit column) it answered "something went wrong", five
+    times over. The split is stored as typed, on either database."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\CURRENCY CLF") == "house counts in CLF now."
+    await photo(bot, fake, "CLF 900000.0000")
+    assert await say(bot, fake, "\\SPLIT me 300000.0000 bob 600000.0000") == (
+        "Split CLF 900000.0000 in house: Bob CLF 600000.0000, Alice CLF 300000.0000."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice CLF 600000.0000."
+    weights = await bot.rows("SELECT weight FROM receipt_members ORDER BY position")
+    assert [r[0] for r in weights] == [6_000_000_000, 3_000_000_000]
+
+
 async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
