@@ -128,6 +128,11 @@ def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str, *, m
     return f"{text} \\BALANCE {room_name} for all." if member else text
 
 
+def payment_cap(cur: Currency) -> str:
+    """`\\PAID` of more than one amount may be that does not settle a debt as large."""
+    return f"{cur.format(cur.largest)} is the most a payment may be, unless it settles what \\BALANCE says you pay them."
+
+
 _RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,6})?)$")
 RATE_USAGE = "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
 
@@ -264,7 +269,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         unclear = unclear_amount(amount_text, book.currency)
         if unclear is not None:
             return unclear
-        value = parse_amount(amount_text, book.currency)
+        value = parse_amount(amount_text, book.currency, uncapped=True)
         if value is None:
             return PAID_HOW
         if value.currency != book.currency:
@@ -277,6 +282,12 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             return "You cannot pay yourself." if who.casefold() == "me" else _no_one(room.name, who, fits)
         if payee == user_id:
             return "You cannot pay yourself."
+        if not book.currency.takes(value.minor):
+            # above what one amount may be: only to settle what \\BALANCE says the sender pays
+            # them (a debt over $1,000,000.00 took two payments, the first answered by the usage)
+            owed = sum(p.amount for p in book.settlement if p.payer == user_id and p.payee == payee)
+            if value.minor > owed:
+                return payment_cap(book.currency)
         recorded = await ledger.add_payment(
             conn,
             room_id=room.id,

@@ -651,6 +651,31 @@ async def test_exact_amounts_of_a_four_decimal_currency_past_32_bits(
     assert [r[0] for r in weights] == [6_000_000_000, 3_000_000_000]
 
 
+async def test_a_debt_above_the_largest_amount_is_settled_in_one_payment(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """\\BALANCE said "Bob pays Alice $2000000.00" and `\\PAID Alice 2000000` (copied from it)
+    answered the usage: it took two payments. A payment above $1,000,000.00 settles what Bob pays
+    Alice; past that it is refused, saying why, and nothing is recorded."""
+    fake = fake_twilio
+    await house(bot, fake)
+    for caption in ("$1000000.00", "$1000000.00 again"):
+        await photo(bot, fake, caption)
+        assert (await say(bot, fake, "\\SPLIT bob")).startswith("Split $1000000.00 in house: Bob")
+    assert await say(bot, fake, "\\BALANCE", sender=BOB) == "house: Bob pays Alice $2000000.00."
+    assert await say(bot, fake, "\\PAID Alice 2000000.01", sender=BOB) == (
+        "$1000000.00 is the most a payment may be, unless it settles what \\BALANCE says you pay them."
+    )
+    assert await say(bot, fake, "\\PAID Bob 1000000.01") == (
+        "$1000000.00 is the most a payment may be, unless it settles what \\BALANCE says you pay them."
+    )
+    assert await say(bot, fake, "\\PAID Alice 2,000,000.00", sender=BOB) == "house: all settled."
+    notices = [m["Body"] for m in fake.messages if m["To"] == ALICE and "paid you" in m["Body"]]
+    assert notices == ["Bob paid you $2000000.00 in house. \\BALANCE house for all."]
+    payments = await bot.rows("SELECT amount_minor FROM payments")
+    assert [r[0] for r in payments] == [200_000_000]
+
+
 async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

@@ -194,10 +194,11 @@ def _marker_currency(marker: str | None, room: Currency) -> Currency | bool | No
     return currency(code or marker) or False
 
 
-def parse_amount(text: str, room: Currency) -> Amount | None:
+def parse_amount(text: str, room: Currency, *, uncapped: bool = False) -> Amount | None:
     """An amount someone typed (`\\AMOUNT 12.34`, `\\PAID Bob 7,72`, `EUR 12.50`): the whole text
-    is one amount, with an optional currency symbol or code. None when it is not."""
-    found = amounts_in(text, room, whole=True)
+    is one amount, with an optional currency symbol or code. None when it is not. `uncapped`: one
+    above `Currency.largest` too (a payment that settles a larger debt)."""
+    found = [amount for amount, _ in _found_in(text, room, whole=True, uncapped=uncapped)]
     return found[0] if len(found) == 1 else None
 
 
@@ -243,7 +244,9 @@ def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount
     return [amount for amount, _ in _found_in(text, room, whole=whole)]
 
 
-def _found_in(text: str, room: Currency, *, whole: bool = False) -> list[tuple[Amount, str]]:
+def _found_in(
+    text: str, room: Currency, *, whole: bool = False, uncapped: bool = False
+) -> list[tuple[Amount, str]]:
     """`amounts_in`, each with its figure as typed (`1.200`)."""
     stripped = text.strip()
     found: list[tuple[Amount, str]] = []
@@ -274,7 +277,7 @@ def _found_in(text: str, room: Currency, *, whole: bool = False) -> list[tuple[A
         readings = [num, num.rsplit(" ", 1)[1]] if " " in num and not whole else [num]
         for figure in readings:
             minor = parse_number(figure, cur.exponent)
-            if minor is None or not cur.takes(minor):
+            if minor is None or not (cur.takes(minor) or (uncapped and minor > 0)):
                 continue
             amount = Amount(minor, cur)
             if all(amount != seen for seen, _ in found):

@@ -261,6 +261,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("amount none", lambda: f"You have no receipts in {ROOM} yet. Send a photo of one first."),
     ("paid notice", lambda: ledger.paid_notice(NAME, BIG, USD, ROOM)),
     ("paid usage", lambda: f"Usage: {ledger.PAID_USAGE}, e.g. \\PAID Alice 7.72"),
+    ("paid above the cap", lambda: ledger.payment_cap(currency_of("CLF"))),
     ("paid wrong currency", lambda: f"{ROOM} counts in USD: send the amount in USD."),
     ("paid nobody", lambda: f"No one in {ROOM} goes by {NAME}. \\BALANCE shows the names."),
     ("paid many", lambda: ledger.MANY_BY_THAT_NAME),
