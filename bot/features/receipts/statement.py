@@ -138,6 +138,9 @@ class Statement:
     payments: list[PaymentEntry]
     settle: list[str]
     positions: list[str]
+    # the month under way: the balances are as they stand now ("2026-11-26 01:45", the room's
+    # time), not at its end (the page said "Balance at the end of November" on the 26th)
+    as_of: str = ""
 
 
 async def load(request: web.Request, room_id: str, year: int, month: int) -> Statement | None:
@@ -149,6 +152,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
             return None
         zone = room_zone(settings)
         start, end = month_bounds(year, month, zone)
+        now = deps.now()
         rows = (
             await conn.execute(
                 sa.select(receipts)
@@ -213,6 +217,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
         payments=paid,
         settle=view.settle,
         positions=view.positions,
+        as_of=local(now)[0] if end > now else "",
     )
 
 

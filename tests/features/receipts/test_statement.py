@@ -130,6 +130,31 @@ async def test_a_months_statement_page_csv_and_photos(
     assert names[0] in archive.read("MISSING.txt").decode()
 
 
+async def test_the_month_under_way_shows_the_balance_now_not_at_its_end(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """On October 15th the October page said "Balance at the end of October 2026" and that the
+    balances stood as at the month's end, as if the month were closed: it says they are as of
+    now. Once October is over, its page gives the balance at its end."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
+    await say(bot, fake_twilio, "$30.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB)))).text()
+    assert "Balance on 2026-10-15 12:00 (USD)" in page
+    assert "balances as they stand now, on 2026-10-15 12:00 (the month is not over)." in page
+    assert "end of October" not in page
+    assert "month&#39;s end" not in page
+    assert "month's end" not in page
+    now[0] = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC).timestamp()
+    page = await (
+        await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB, "2026-10")))
+    ).text()
+    assert "Balance at the end of October 2026 (USD)" in page
+    assert "Balance on" not in page
+
+
 async def test_each_form_is_signed_on_its_own_and_expires(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
