@@ -71,6 +71,12 @@ def photo_waiting(command: str) -> str:
     )
 
 
+def paid_how(cur: Currency) -> str:
+    """`PAID_HOW` with a figure the room's currency takes: `\\PAID Alice 772` in a yen room (a
+    yen room was shown 7.72, which it refuses)."""
+    return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice {cur.number(772 * 10 ** max(cur.exponent - 2, 0))}"
+
+
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")
 async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     wanted = " ".join(ctx.args)
@@ -263,7 +269,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         # `\\PAID "Ann", 5`: what is typed around a name or amount; `Ravi INR 617.25`: its code
         words = amount_words(typed_words(ctx.args), book, book.currency)
         if len(words) < 2:
-            return PAID_HOW
+            return paid_how(book.currency)
         *who_words, amount_text = words
         who = " ".join(who_words)
         unclear = unclear_amount(amount_text, book.currency)
@@ -271,7 +277,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             return unclear
         value = parse_amount(amount_text, book.currency, uncapped=True)
         if value is None:
-            return PAID_HOW
+            return paid_how(book.currency)
         if value.currency != book.currency:
             return f"{room.name} counts in {book.currency.code}: send the amount in {book.currency.code}."
         fits = ctx.deps.services.fits(msg.sender.channel)

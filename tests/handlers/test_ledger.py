@@ -676,6 +676,19 @@ async def test_a_debt_above_the_largest_amount_is_settled_in_one_payment(
     assert [r[0] for r in payments] == [200_000_000]
 
 
+async def test_the_paid_usage_shows_a_figure_the_rooms_currency_takes(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """In a yen room `\\PAID Bob 1000.5` was answered "e.g. \\PAID Alice 7.72", a figure a yen room
+    refuses as well: the example has the room's decimals."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\PAID Bob five") == PAID_HOW  # dollars: as before
+    assert await say(bot, fake, "\\CURRENCY JPY") == "house counts in JPY (¥) now."
+    assert await say(bot, fake, "\\PAID Bob 1000.5") == "Usage: \\PAID <name> <amount>, e.g. \\PAID Alice 772"
+    assert await say(bot, fake, "\\PAID Bob 772") == "house: Bob pays Alice ¥772."
+
+
 async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
