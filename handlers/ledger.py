@@ -223,7 +223,9 @@ def _find_member(book: RoomLedger, wanted: str, user_id: int, fits: FitsOne) -> 
     """A member, or someone who left with something still on the books (by `\\LEAVE`, or by
     `\\STOP`: the name they had), by the name `\\BALANCE` shows (any case), that name without its
     "(...)" note, their masked number or last digits; else a reply. A whole name shown beats a
-    partial match."""
+    partial match. `@Bob`, as people mention someone (on Telegram above all), is Bob: no name
+    has an @ (it said "No one in house goes by @bob")."""
+    wanted = wanted[1:] if wanted.startswith("@") and len(wanted) > 1 else wanted
     key = name_key(wanted)
     digits = wanted.lstrip("+").replace("*", "")
     parties = list(book.member_ids) + [p for p in book.net if p is not None and p not in book.member_ids]

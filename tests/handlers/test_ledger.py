@@ -689,6 +689,22 @@ async def test_the_paid_usage_shows_a_figure_the_rooms_currency_takes(
     assert await say(bot, fake, "\\PAID Bob 772") == "house: Bob pays Alice ¥772."
 
 
+async def test_a_member_mentioned_with_an_at_sign_is_that_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\PAID @alice 5` and `\\SPLIT @bob @carol` (a mention, as Telegram has people type it) said
+    "No one in house goes by @alice": no name has an @, so the name after it is meant."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\SPLIT @bob @Carol") == "Split $30.00 in house: Bob $15.00, Carol $15.00."
+    assert await say(bot, fake, "\\PAID @alice 5", sender=BOB) == (
+        "house: Carol pays Alice $15.00, Bob pays Alice $10.00."
+    )
+    assert (
+        await say(bot, fake, "\\PAID @ 5", sender=BOB)
+        == "No one in house goes by @. \\BALANCE shows the names."
+    )
+
+
 async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
