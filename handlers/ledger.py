@@ -71,6 +71,11 @@ def photo_waiting(command: str) -> str:
     )
 
 
+def _is_figure(word: str, cur: Currency) -> bool:
+    """Whether a typed word is an amount, or one that reads two ways (`12.345`)."""
+    return parse_amount(word, cur, uncapped=True) is not None
+
+
 def paid_how(cur: Currency) -> str:
     """`PAID_HOW` with a figure the room's currency takes: `\\PAID Alice 772` in a yen room (a
     yen room was shown 7.72, which it refuses)."""
@@ -273,6 +278,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         if len(words) < 2:
             return paid_how(book.currency)
         *who_words, amount_text = words
+        if _is_figure(words[0], book.currency) and not _is_figure(amount_text, book.currency):
+            # `\\PAID 20 alice`, the amount first as people say it: it answered the usage
+            amount_text, *who_words = words
         who = " ".join(who_words)
         unclear = unclear_amount(amount_text, book.currency)
         if unclear is not None:

@@ -705,6 +705,29 @@ async def test_a_member_mentioned_with_an_at_sign_is_that_member(bot: Bot, fake_
     )
 
 
+async def test_a_payment_with_its_amount_first_is_recorded(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\PAID 5 alice` (or `\\PAID $2.50 Alice`), the amount first as people say it, answered
+    the usage: it is the same payment. Two figures are a name and an amount, as before."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\PAID 5 alice", sender=BOB) == (
+        "house: Carol pays Alice $10.00, Bob pays Alice $5.00."
+    )
+    assert await say(bot, fake, "\\PAID $2.50 Alice", sender=CAROL) == (
+        "house: Carol pays Alice $7.50, Bob pays Alice $5.00."
+    )
+    assert (
+        await say(bot, fake, "\\PAID 5 5", sender=BOB)
+        == "No one in house goes by 5. \\BALANCE shows the names."
+    )
+    notices = [m["Body"] for m in fake.messages if m["To"] == ALICE and "paid you" in m["Body"]]
+    assert notices == [
+        "Bob paid you $5.00 in house. \\BALANCE house for all.",
+        "Carol paid you $2.50 in house. \\BALANCE house for all.",
+    ]
+
+
 async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
