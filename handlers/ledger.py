@@ -660,7 +660,7 @@ def remind_reply(room: str, wanted: str, zone: str, fits: FitsOne) -> str:
     return text if fits(text) else f"{room}: reminders {wanted} from 10:00. \\REMIND off stops them."
 
 
-@router.command("TIMEZONE", args=(0, 1), usage="\\TIMEZONE [<zone>]", resolve=(active_room,))
+@router.command("TIMEZONE", args=(0, 3), usage="\\TIMEZONE [<zone>]", resolve=(active_room,))
 async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
     """The active room's IANA time zone, for its reminders."""
     room = room_of(ctx)
@@ -669,11 +669,18 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
         assert settings is not None
         if not ctx.args:
             return f"{room.name} keeps time in {_zone_said(settings)}. Change it: \\TIMEZONE Europe/Paris"
-        name = typed_word(ctx.args[0])
+        name = " ".join(typed_words(ctx.args)) or ctx.args[0]
         zone = reminders.zone_named(name)
         if zone is None:
-            text = f"{name[:40]} is not a time zone: use a name such as America/Chicago or Europe/Paris."
-            plain = "That is not a time zone: use a name such as America/Chicago or Europe/Paris."
+            # `\\TIMEZONE Tokyo`, `\\TIMEZONE New York`: the city of a zone gets the zone's name
+            city = reminders.zone_of_city(name)
+            how = (
+                f"did you mean \\TIMEZONE {city}?"
+                if city
+                else "use a name such as America/Chicago or Europe/Paris."
+            )
+            text = f"{name[:40]} is not a time zone: {how}"
+            plain = f"That is not a time zone: {how}"
             return text if ctx.deps.services.fits(msg.sender.channel)(text) else plain
         await ledger.set_timezone(conn, room.id, zone.key)
     ctx.log.info("ledger.timezone_set", room_id=room.id, zone=zone.key)

@@ -61,6 +61,34 @@ def zone_named(name: str) -> ZoneInfo | None:
         return None
 
 
+# the areas of IANA zone names whose last part is a city (`Asia/Tokyo`), not a legacy alias
+# (`US/Eastern`, `Japan`)
+_AREAS = frozenset(
+    {"africa", "america", "antarctica", "asia", "atlantic", "australia", "europe", "indian", "pacific"}
+)
+
+
+@functools.cache
+def _zones_by_city() -> dict[str, str]:
+    """Each zone by its city (`tokyo`: Asia/Tokyo, `new_york`: America/New_York); of two names for
+    one city the longer is today's (`America/Argentina/Buenos_Aires`, not `America/Buenos_Aires`)."""
+    found: dict[str, str] = {}
+    for key, name in sorted(_zone_names().items()):
+        if "/" not in key or key.split("/", 1)[0] not in _AREAS:
+            continue
+        city = key.rsplit("/", 1)[1]
+        if city not in found or name.count("/") > found[city].count("/"):
+            found[city] = name
+    return found
+
+
+def zone_of_city(text: str) -> str | None:
+    """The zone a city names (`Tokyo`, `new york`, `Los_Angeles`), for a `\\TIMEZONE` that is no
+    zone's name: people type their city, and were told only that it "is not a time zone"."""
+    key = "_".join(text.split()).casefold()
+    return _zones_by_city().get(key) if 0 < len(key) <= 64 else None
+
+
 def zone_of_address(key: str | None) -> str | None:
     """The zone of a phone number's area (`+12125551234`: America/New_York), if it has one."""
     if not key:
@@ -199,4 +227,5 @@ __all__ = [
     "send_reminders",
     "zone_named",
     "zone_of_address",
+    "zone_of_city",
 ]

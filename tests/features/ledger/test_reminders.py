@@ -188,6 +188,17 @@ async def test_timezone_shows_sets_and_refuses(bot: Bot, fake_twilio: FakeTwilio
     assert await say(bot, fake, "\\TIMEZONE Mars/Olympus") == (
         "Mars/Olympus is not a time zone: use a name such as America/Chicago or Europe/Paris."
     )
+    # a city, as people type where they live: told the zone's name (it said only "is not a time zone")
+    assert (
+        await say(bot, fake, "\\TIMEZONE Tokyo")
+        == "Tokyo is not a time zone: did you mean \\TIMEZONE Asia/Tokyo?"
+    )
+    assert await say(bot, fake, "\\TIMEZONE new york.") == (
+        "new york is not a time zone: did you mean \\TIMEZONE America/New_York?"
+    )
+    assert await say(bot, fake, "\\TIMEZONE Buenos Aires") == (
+        "Buenos Aires is not a time zone: did you mean \\TIMEZONE America/Argentina/Buenos_Aires?"
+    )
     assert await say(bot, fake, "\\REMIND monthly") == (
         "house: whoever owes gets a reminder monthly, on the 1st from 10:00 (Europe/Paris). \\REMIND off stops them."
     )
