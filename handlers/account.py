@@ -15,6 +15,7 @@ from bot.core.message import LAST_WORD
 from bot.features.ledger.book import known_as, label_name, name_key
 from bot.features.ledger.reminders import zone_of_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
+from bot.gateway.links import signer_of
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import typed_words
 from handlers.rooms import LOCKED
@@ -83,11 +84,15 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     service = x_accounts(ctx.deps)
     if service is not None:
         await service.revoke_and_delete(user.id)
+    # what they leave in their rooms stays findable by `textwire person delete` with this address
+    # (their photos, should they ask): it said "no person", and the photos stayed for good
+    signer = signer_of(ctx.deps)
+    tag = signer.tags(msg.sender.key)[0] if signer is not None else None
     async with ctx.deps.db.tx() as conn:  # a carrier's opt-out outlives the account
         # the address's own flag (what the sender reads), not a person's copy of it
         opted_out = sorted(await users.opted_out_among(conn, [user.phone]))
         known = await known_as(conn, user.id, user.phone)
-        kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address)
+        kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address, tag=tag)
         dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
     ctx.log.info("user.deleted", kept_in_ledgers=kept, dropped=dropped)
     return GOODBYE

@@ -88,18 +88,28 @@ _PEOPLE = sa.select(users.c.id, users.c.name, users.c.phone, addresses.c.label).
 # goes, a former-member row takes their receipts, shares and payments over. It has no number (its
 # `phone` is this prefix and a random id, which no address can match, and it is opted out), no
 # rooms and no tokens; only the name its rooms knew (`\\NAME`, else the masked number), so a debt
-# with them can still be named in `\\BALANCE` and settled with `\\PAID`.
+# with them can still be named in `\\BALANCE` and settled with `\\PAID`. Left by `\\STOP`, the id
+# starts with a keyed tag of the address (`former:<tag>.<random>`, bot/gateway/links.py,
+# former_tag): the address cannot be read from it, but `textwire person delete` given the address
+# finds what they left in their rooms (their photos, at their request).
 FORMER_PREFIX = "former:"
+
+
+def former_phone(tag: str | None = None) -> str:
+    """A former member's `phone`: 28 or 23 characters (the column takes 32)."""
+    return FORMER_PREFIX + (f"{tag}.{secrets.token_hex(4)}" if tag else secrets.token_hex(8))
 
 
 def is_former(member: Member) -> bool:
     return member.phone.startswith(FORMER_PREFIX)
 
 
-async def keep_former(conn: AsyncConnection, user_id: int, shown: str, now: float) -> int | None:
+async def keep_former(
+    conn: AsyncConnection, user_id: int, shown: str, now: float, tag: str | None = None
+) -> int | None:
     """Hand the user's ledger entries to a new former-member row named as their rooms saw them
     (their `\\NAME`, else `shown`: their Telegram first name or their masked number); its id, or
-    None when the user is on no ledger (then nothing is kept)."""
+    None when the user is on no ledger (then nothing is kept). `tag`: the address's keyed tag."""
     on_books = sa.or_(
         sa.exists().where(receipts.c.uploader_id == user_id),
         sa.exists().where(receipt_members.c.user_id == user_id),
@@ -113,7 +123,7 @@ async def keep_former(conn: AsyncConnection, user_id: int, shown: str, now: floa
         await conn.execute(
             sa.insert(users)
             .values(
-                phone=FORMER_PREFIX + secrets.token_hex(8),
+                phone=former_phone(tag),
                 created_at=now,
                 opted_out=True,
                 opted_out_at=now,
@@ -555,6 +565,7 @@ __all__ = [
     "amount_target",
     "by_ids",
     "claim_period",
+    "former_phone",
     "has_entries",
     "is_former",
     "keep_former",

@@ -95,51 +95,63 @@ async def person_data(conn: AsyncConnection, user_id: int) -> dict[str, Any]:
             .order_by(memberships.c.joined_at)
         ),
         "rooms_left": await rows(sa.select(room_departures).where(room_departures.c.user_id == user_id)),
-        "receipts": await rows(
-            sa.select(
-                receipts.c.id,
-                receipts.c.room_id,
-                receipts.c.created_at,
-                receipts.c.caption,
-                receipts.c.amount_minor,
-                receipts.c.currency,
-                receipts.c.object_key,
-                receipts.c.content_type,
-                receipts.c.size,
-                receipts.c.channel,
-                receipts.c.photo_deleted_at,
-            )
-            .where(receipts.c.uploader_id == user_id)
-            .order_by(receipts.c.created_at)
-        ),
+        "receipts": await receipts_of(conn, [user_id]),
         "payments": await rows(
             sa.select(payments)
             .where(sa.or_(payments.c.payer_id == user_id, payments.c.payee_id == user_id))
             .order_by(payments.c.created_at)
         ),
-        "messages_in": await rows(
-            sa.select(
-                inbox.c.id,
-                inbox.c.received_at,
-                inbox.c.from_phone,
-                inbox.c.body,
-                inbox.c.media,
-                inbox.c.status,
-            )
-            .where(inbox.c.from_phone.in_(keys))
-            .order_by(inbox.c.received_at)
-        ),
-        "messages_out": await rows(
-            sa.select(outbox.c.id, outbox.c.created_at, outbox.c.to_phone, outbox.c.body, outbox.c.status)
-            .where(outbox.c.to_phone.in_(keys))
-            .order_by(outbox.c.created_at)
-        ),
+        **await messages_of(conn, keys),
         "wrong_room_passwords": await rows(
             sa.select(join_failures.c.at, join_failures.c.kind).where(join_failures.c.phone.in_(keys))
         ),
         "pairing_codes": len(
             (await conn.execute(sa.select(pair_codes.c.id).where(pair_codes.c.user_id == user_id))).all()
         ),
+    }
+
+
+async def receipts_of(conn: AsyncConnection, user_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The receipts these users (a person, the former members they left) uploaded, for export."""
+    if not user_ids:
+        return []
+    query = (
+        sa.select(
+            receipts.c.id,
+            receipts.c.room_id,
+            receipts.c.created_at,
+            receipts.c.caption,
+            receipts.c.amount_minor,
+            receipts.c.currency,
+            receipts.c.object_key,
+            receipts.c.content_type,
+            receipts.c.size,
+            receipts.c.channel,
+            receipts.c.photo_deleted_at,
+        )
+        .where(receipts.c.uploader_id.in_(list(user_ids)))
+        .order_by(receipts.c.created_at)
+    )
+    return [_row(r) for r in await conn.execute(query)]
+
+
+async def messages_of(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every message from and to these addresses still kept."""
+    inn = (
+        sa.select(
+            inbox.c.id, inbox.c.received_at, inbox.c.from_phone, inbox.c.body, inbox.c.media, inbox.c.status
+        )
+        .where(inbox.c.from_phone.in_(keys))
+        .order_by(inbox.c.received_at)
+    )
+    out = (
+        sa.select(outbox.c.id, outbox.c.created_at, outbox.c.to_phone, outbox.c.body, outbox.c.status)
+        .where(outbox.c.to_phone.in_(keys))
+        .order_by(outbox.c.created_at)
+    )
+    return {
+        "messages_in": [_row(r) for r in await conn.execute(inn)],
+        "messages_out": [_row(r) for r in await conn.execute(out)],
     }
 
 
@@ -150,13 +162,15 @@ async def forget(
     opted_out: Iterable[str],
     now: float,
     zone_of: Callable[[str], str | None] = lambda _: None,
+    tag: str | None = None,
 ) -> bool:
     """`\\STOP` for a whole person: their record goes (addresses, memberships, tokens and links
     cascade; receipts stay), their place in each ledger is handed to a former member named as
     their rooms saw them (`shown` when they had no name: debts stay payable), the rooms they
     created keep the zone of their number (`zone_of`) and forget them, and the `opted_out`
-    addresses stay opted out (nothing may be sent there again). True when a ledger kept them."""
-    kept = await ledger.keep_former(conn, user_id, shown, now)
+    addresses stay opted out (nothing may be sent there again). True when a ledger kept them.
+    `tag`: the address's keyed tag, kept on the former member (`\\STOP`; see `formers_of`)."""
+    kept = await ledger.keep_former(conn, user_id, shown, now, tag)
     phone = (await conn.execute(sa.select(users.c.phone).where(users.c.id == user_id))).scalar()
     await room_records.creator_leaves(conn, user_id, zone_of(phone) if phone else None)
     await accounts.delete(conn, user_id)
@@ -193,14 +207,48 @@ class Photo:
     object_key: str
 
 
-async def photos_of(conn: AsyncConnection, user_id: int) -> list[Photo]:
-    """The person's receipts whose photo is still stored."""
+async def photos_of(conn: AsyncConnection, user_ids: Sequence[int]) -> list[Photo]:
+    """The receipts of these users (a person and the former members they left behind) whose photo
+    is still stored."""
+    if not user_ids:
+        return []
     rows = await conn.execute(
-        sa.select(receipts.c.id, receipts.c.object_key).where(
-            receipts.c.uploader_id == user_id, receipts.c.photo_deleted_at.is_(None)
-        )
+        sa.select(receipts.c.id, receipts.c.object_key)
+        .where(receipts.c.uploader_id.in_(list(user_ids)), receipts.c.photo_deleted_at.is_(None))
+        .order_by(receipts.c.created_at)
     )
     return [Photo(str(i), str(k)) for i, k in rows]
+
+
+async def formers_of(conn: AsyncConnection, tags: Iterable[str]) -> list[int]:
+    """The former members (storage/ledger.py) an address left behind by `\\STOP`, by its keyed
+    tags (bot/gateway/links.py, former_tag: one a configured key)."""
+    wanted = sorted({t for t in tags if t.isalnum()})  # hex: nothing LIKE reads as a wildcard
+    if not wanted:
+        return []
+    rows = await conn.execute(
+        sa.select(users.c.id)
+        .where(sa.or_(*(users.c.phone.like(f"{ledger.FORMER_PREFIX}{t}.%") for t in wanted)))
+        .order_by(users.c.id)
+    )
+    return [int(i) for (i,) in rows]
+
+
+async def untag_formers(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    """The former members keep their places in the ledgers, and nothing ties them to the address."""
+    for former in ids:
+        await conn.execute(sa.update(users).where(users.c.id == former).values(phone=ledger.former_phone()))
+
+
+async def has_messages(conn: AsyncConnection, keys: Sequence[str]) -> bool:
+    """Whether anything from or to these addresses is still kept (after `\\STOP`, until purged)."""
+    if not keys:
+        return False
+    found = sa.or_(
+        sa.exists().where(inbox.c.from_phone.in_(keys)),
+        sa.exists().where(outbox.c.to_phone.in_(keys)),
+    )
+    return bool((await conn.execute(sa.select(found))).scalar_one())
 
 
 async def photos_before(conn: AsyncConnection, before: float, limit: int) -> list[Photo]:
@@ -245,10 +293,15 @@ __all__ = [
     "addresses_of",
     "delete_photos",
     "forget",
+    "formers_of",
+    "has_messages",
     "mark_photos_deleted",
+    "messages_of",
     "person_data",
     "person_of",
     "photos_before",
     "photos_of",
     "purge_messages",
+    "receipts_of",
+    "untag_formers",
 ]

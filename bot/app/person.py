@@ -10,6 +10,8 @@ an operator answering a person who asks what is kept about them, or to be forgot
   deleted from the store too (S3 or the local folder) and their captions blanked; the receipts
   stay in the ledgers, and the gallery says the photo was deleted at the uploader's request.
   An address that had opted out stays opted out: nothing is ever sent there again.
+- after `\\STOP` (no record at the address any more) both still find what they left in their
+  rooms (a former member's receipts, by the address's keyed tag) and the messages still kept.
 
 Both change nothing unless the schema is current; an unknown address is exit 1.
 """
@@ -58,12 +60,28 @@ def as_key(typed: str) -> str:
     return typed.translate(_SEPARATORS)
 
 
-def _not_found(address: str) -> int:
+def _not_found(config: Config, address: str) -> int:
+    from bot.gateway.links import existing_keys
+
     hint = ""
     if address.isdigit():  # stored with their +: say so rather than "no person"
         hint = f" (numbers are kept with their country code and +, e.g. +{address})"
+    elif not existing_keys(config):  # what someone left by \STOP is found by the service's keys
+        hint = (
+            " (no keys here, TEXTWIRE_SECURITY_FERNET_KEYS or link-signing.key: someone who sent"
+            " \\STOP is found by them; run it with the service's environment)"
+        )
     print(f"textwire: no person at {address}{hint}")
     return 1
+
+
+async def _formers(config: Config, conn: Any, keys: list[str]) -> list[int]:
+    """The former members the person's addresses left behind by `\\STOP` (their receipts stay in
+    their rooms), found by each address's keyed tag under every configured key."""
+    from bot.gateway.links import existing_keys, former_tag
+
+    signing = existing_keys(config)
+    return await people.formers_of(conn, (former_tag(k, a) for k in signing for a in keys))
 
 
 async def export(config: Config, address: str, now: float) -> int:
@@ -72,11 +90,20 @@ async def export(config: Config, address: str, now: float) -> int:
     try:
         async with db.tx() as conn:  # one snapshot
             user_id = await people.person_of(conn, address)
-            data = None if user_id is None else await people.person_data(conn, user_id)
+            keys = [address] if user_id is None else await people.addresses_of(conn, user_id)
+            formers = await _formers(config, conn, keys)
+            data: dict[str, Any] | None = None
+            if user_id is not None:
+                data = await people.person_data(conn, user_id)
+            elif formers or await people.has_messages(conn, keys):  # they sent \STOP
+                data = {"person": None, **await people.messages_of(conn, keys)}
+            if data is not None:
+                # what they left in their rooms by \STOP: theirs, until `person delete` forgets it
+                data["receipts_left_in_rooms"] = await people.receipts_of(conn, formers)
     finally:
         await db.close()
     if data is None:
-        return _not_found(address)
+        return _not_found(config, address)
     print(
         json.dumps(
             {"address": address, "exported_at": now, **data}, indent=2, default=str, ensure_ascii=False
@@ -165,22 +192,27 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
     try:
         async with db.read() as conn:
             user_id = await people.person_of(conn, address)
-            if user_id is None:
-                return _not_found(address)
-            keys = await people.addresses_of(conn, user_id)
+            keys = [address] if user_id is None else await people.addresses_of(conn, user_id)
+            formers = await _formers(config, conn, keys)
+            if user_id is None and not formers and not await people.has_messages(conn, keys):
+                return _not_found(config, address)
             opted_out = await users.opted_out_among(conn, keys)
-            photos = await people.photos_of(conn, user_id) if receipts else []
+            owners = formers if user_id is None else [user_id, *formers]
+            photos = await people.photos_of(conn, owners) if receipts else []
             phone = keys[0]
-        grant = await _x_grant(config, db, user_id)  # may stop it: before anything is deleted
+        grant = None if user_id is None else await _x_grant(config, db, user_id)  # may stop it
         # a store that does not answer stops it before X is asked (the grant was revoked, and
         # the tokens kept, of a person "nothing was deleted" of)
         gone = await _delete_photos(config, photos) if photos else []
-        revoked = await _revoke_x(config, db, user_id, grant, now)
+        revoked = False if user_id is None else await _revoke_x(config, db, user_id, grant, now)
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
             purged = await people.purge_messages(conn, keys)
-            shown = await known_as(conn, user_id, phone)
-            kept = await people.forget(conn, user_id, shown, opted_out, now, zone_of_address)
+            await people.untag_formers(conn, formers)
+            kept = bool(formers)
+            if user_id is not None:
+                shown = await known_as(conn, user_id, phone)
+                kept = await people.forget(conn, user_id, shown, opted_out, now, zone_of_address) or kept
     finally:
         await db.close()
     summary: dict[str, Any] = {

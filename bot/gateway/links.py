@@ -50,6 +50,13 @@ class LinkSigner:
     def sign(self, purpose: str, subject: str, exp: int) -> str:
         return self._mac(self.keys[0], purpose, subject, exp)
 
+    def tags(self, address: str) -> list[str]:
+        """The address's keyed tags, one a key (the first key's first): what a former member's row
+        keeps of the address it left from (storage/ledger.py, keep_former), so `textwire person
+        delete` can find what they left in their rooms. 48 bits of HMAC, hex: no use without the
+        key, and no LIKE wildcard in it."""
+        return [former_tag(key, address) for key in self.keys]
+
     def check(self, purpose: str, subject: str, exp: str, sig: str, *, now: float, max_age: int) -> str:
         """ "ok", "expired" or "invalid"."""
         if not (exp.isascii() and exp.isdigit()) or len(exp) > 12 or not sig or len(sig) > 100:
@@ -67,6 +74,10 @@ class LinkSigner:
         return "ok"
 
 
+def former_tag(key: bytes, address: str) -> str:
+    return hmac.new(key, f"former member\n{address}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
 def _derive(fernet_key: str) -> bytes:
     raw = base64.urlsafe_b64decode(fernet_key.strip().encode("ascii"))
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(raw)
@@ -79,6 +90,18 @@ def _load_keys(config: Config) -> list[bytes]:
     if write_secret_file(path, secrets.token_urlsafe(32)):
         log.warning("links.key_generated", key_file=str(path))
     return [path.read_text(encoding="utf-8").strip().encode("ascii")]
+
+
+def existing_keys(config: Config) -> list[bytes]:
+    """The keys as `_load_keys` reads them, without generating a key file (for the CLI)."""
+    if config.security.fernet_keys:
+        return [_derive(k) for k in config.security.fernet_keys]
+    path: Path = config.data_dir / KEY_FILE
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return []
+    return [key.encode("ascii")] if key else []
 
 
 async def make_signer(config: Config) -> LinkSigner:
@@ -128,6 +151,8 @@ __all__ = [
     "MEDIA_LINK_SECONDS",
     "STATEMENT_SECONDS",
     "LinkSigner",
+    "existing_keys",
+    "former_tag",
     "gallery_link",
     "make_signer",
     "media_link",

@@ -15,6 +15,7 @@ import pytest
 
 from bot.app import person
 from bot.features.receipts.cleanup import expire_photos
+from storage.crypto import generate_key
 from tests import images
 from tests.app.test_backup import cli_env, run_cli
 from tests.conftest import ALICE, BOB, Bot, BotFactory
@@ -156,9 +157,17 @@ async def test_photos_older_than_the_retention_are_deleted_and_said_so(
 
 def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
     assert run_cli(tmp_path, "migrate").returncode == 0
-    unknown = run_cli(tmp_path, "person", "export", "+15550001111")
+    keyed = cli_env(tmp_path) | {"TEXTWIRE_SECURITY_FERNET_KEYS": generate_key()}
+    unknown = run_cli(tmp_path, "person", "export", "+15550001111", env=keyed)
     assert (unknown.returncode, unknown.stdout.strip()) == (1, "textwire: no person at +15550001111")
-    assert run_cli(tmp_path, "person", "delete", "+15550001111").returncode == 1
+    assert run_cli(tmp_path, "person", "delete", "+15550001111", env=keyed).returncode == 1
+    # run without the service's environment (no keys, none generated here): someone who sent \STOP
+    # cannot be found, and it says so rather than a bare "no person"
+    keyless = run_cli(tmp_path, "person", "delete", "+15550001111")
+    assert keyless.returncode == 1
+    assert "no keys here" in keyless.stdout
+    assert "service's environment" in keyless.stdout
+    assert not (tmp_path / "data" / "link-signing.key").exists()
     bad = run_cli(tmp_path, "person", "erase", "+15550001111")
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr
@@ -201,3 +210,43 @@ async def test_export_finds_a_number_typed_with_spaces_and_dashes(
     capsys.readouterr()
     assert await person.export(bot.config, "+1 555-000-1111", time.time()) == 0
     assert first_json(capsys.readouterr().out)["person"]["phone"] == ALICE
+
+
+@pytest.mark.parametrize("came_back", [False, True])
+async def test_delete_after_stop_finds_the_photos_they_left_in_their_rooms(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str], came_back: bool
+) -> None:
+    """A person who sent \\STOP, then asked the operator to delete their photos too: their
+    receipts stay in the rooms under a former member, and `person delete --receipts` with their
+    number said "no person" and left the photos in the store and their texts in the inbox."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
+    reply = await say(
+        bot, fake_twilio, "taxi $12.00", sender=BOB, **mms([fake_twilio.media.add(images.jpeg_with_gps())])
+    )
+    assert reply.startswith("Saved $12.00 to house"), reply
+    [(key,)] = await bot.rows("SELECT object_key FROM receipts")
+    photo = bot.config.data_dir / "media" / str(key)
+    assert photo.exists()
+    assert (await say(bot, fake_twilio, "\\STOP", sender=BOB)).startswith("Goodbye")
+    if came_back:  # a new record at the same number: the old photos are theirs all the same
+        await say(bot, fake_twilio, "\\HELP", sender=BOB)
+    capsys.readouterr()
+    assert await person.export(bot.config, BOB, time.time()) == 0  # what is kept: they may ask
+    data = first_json(capsys.readouterr().out)
+    assert [r["object_key"] for r in data["receipts_left_in_rooms"]] == [key]
+    assert (data["person"] is None) is not came_back
+    assert "taxi $12.00" in [m["body"] for m in data["messages_in"]]
+    assert await person.delete(bot.config, BOB, True, time.time()) == 0
+    summary = first_json(capsys.readouterr().out)
+    assert summary["photos_deleted"] == 1
+    assert not photo.exists()
+    assert [tuple(r) for r in await bot.rows("SELECT caption, photo_deleted_why FROM receipts")] == [
+        ("", "request")
+    ]
+    assert await bot.scalar("SELECT count(*) FROM inbox WHERE from_phone = :p", p=BOB) == 0
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE to_phone = :p", p=BOB) == 0
+    # the ledger keeps the receipt: Alice still owes the former member her half
+    assert await say(bot, fake_twilio, "\\BALANCE") == "house: +1******1111 pays +1******2222 $6.00."
+    # and nothing ties the former member to the number any more
+    assert await person.export(bot.config, BOB, time.time()) == 1

@@ -83,7 +83,7 @@ async def test_photos_marked_deleted_by_request_or_retention(db: Database) -> No
     assert [p.id for p in old] == ["r0"]
     async with db.tx() as conn:
         await people.mark_photos_deleted(conn, ["r0"], people.RETENTION, T0 + 86_400 * 41)
-        assert [p.id for p in await people.photos_of(conn, alice.id)] == ["r1"]
+        assert [p.id for p in await people.photos_of(conn, [alice.id])] == ["r1"]
         await people.mark_photos_deleted(conn, ["r1"], people.REQUEST, T0 + 86_400 * 41)
         await people.mark_photos_deleted(conn, [], people.REQUEST, T0)  # nothing: no statement
         rows = (
