@@ -185,6 +185,27 @@ def test_each_name_in_the_env_example_is_a_setting(name: str) -> None:
     assert "unknown setting" not in error, error
 
 
+COMPOSE_VARIABLE = re.compile(r"\$\{(TEXTWIRE_[A-Z_]+)")
+
+
+def test_the_compose_files_own_variables_do_not_stop_textwire() -> None:
+    """`TEXTWIRE_PORT`, `TEXTWIRE_IMAGE` and `TEXTWIRE_ENV_FILE` (README: Compose) are exported in
+    the shell that runs compose, or kept in the one env file compose and the containers both read:
+    every textwire command in that shell, or every container, stopped on them as unknown settings.
+    They are the kit's own, not config keys: the server in the container keeps port 8080, which
+    TEXTWIRE_PORT publishes on the host."""
+    compose = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    names = set(COMPOSE_VARIABLE.findall(compose))
+    assert names == {"TEXTWIRE_PORT", "TEXTWIRE_IMAGE", "TEXTWIRE_ENV_FILE"}
+    env = {"TEXTWIRE_PORT": "9000", "TEXTWIRE_IMAGE": "textwire:1.2", "TEXTWIRE_ENV_FILE": "prod.env"}
+    assert set(env) == names
+    assert load_config(ROOT / "config.toml", env=env) == load_config(ROOT / "config.toml", env={})
+    # nor are they offered for a mistyped setting
+    with pytest.raises(ConfigError) as exc:
+        load_config(ROOT / "config.toml", env={"TEXTWIRE_PROT": "9000"})
+    assert "did you mean TEXTWIRE_PORT" not in str(exc.value)
+
+
 def test_the_proxies_reach_the_web_ports_of_the_units() -> None:
     caddy = (DEPLOY / "caddy" / "Caddyfile").read_text(encoding="utf-8")
     nginx = (DEPLOY / "nginx" / "textwire.conf").read_text(encoding="utf-8")

@@ -24,7 +24,14 @@ from urllib.parse import urlsplit
 from bot.core.dburl import is_postgres, mask_url
 
 ENV_PREFIX = "TEXTWIRE_"
-NOT_KEYS = frozenset({"TEXTWIRE_CONFIG"})  # TEXTWIRE_* variables that are not config keys
+# deploy/compose.yaml's own variables (README: Compose): the image, the env file, the web port on
+# the host. Exported in the shell that runs compose, or kept in the one env file compose and the
+# containers both read, they stopped every textwire command in that shell, and every container, as
+# unknown settings. They are the deploy kit's, not config keys: the server in the container keeps
+# listening on server.port (8080), which TEXTWIRE_PORT publishes on the host.
+COMPOSE_VARIABLES = frozenset({"TEXTWIRE_IMAGE", "TEXTWIRE_ENV_FILE", "TEXTWIRE_PORT"})
+# TEXTWIRE_* variables that are not config keys
+NOT_KEYS = frozenset({"TEXTWIRE_CONFIG", *COMPOSE_VARIABLES})
 TEST_PREFIX = "TEXTWIRE_TEST_"  # the test suite's own settings (e.g. TEXTWIRE_TEST_PG_URL)
 
 
@@ -462,7 +469,7 @@ def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
     retired = {f"{ENV_PREFIX}{s.upper()}_{k.upper()}": hint for (s, k), hint in RETIRED.items()}
     if name in retired:
         return f"{name}: unknown setting ({retired[name]})"
-    names = [*known, *NOT_KEYS]
+    names = [*known, *(NOT_KEYS - COMPOSE_VARIABLES)]  # TEXTWIRE_PROT is no mistyped TEXTWIRE_PORT
     # by the upper-case name: TEXTWIRE_SERVER_port is TEXTWIRE_SERVER_PORT typed in the wrong case
     # (compared as typed, it was nearest TEXTWIRE_SERVER_ROLE)
     upper = name.upper()
