@@ -371,6 +371,11 @@ class Database:
             if current is not None and current not in known_revisions():
                 raise SchemaNotCurrent(ahead_of_this_code(self.masked_url, current))
             await conn.run_sync(_upgrade)
+        head = head_revision()
+        if current != head:
+            # `serve` migrates SQLite by itself: the log says the schema moved after an upgrade
+            # (a rollback then needs the backup, README: Upgrading); None is a new database
+            log.info("db.upgraded", from_revision=current, revision=head)
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:

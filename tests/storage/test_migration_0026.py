@@ -55,3 +55,23 @@ async def test_0026_upgrades_downgrades_and_upgrades_again(empty_url: str) -> No
     finally:
         await db.close()
     await alembic(empty_url, "upgrade", "0026")
+
+
+async def test_a_migration_on_opening_says_from_which_revision(empty_url: str) -> None:  # noqa: F811
+    """`serve` migrates the embedded SQLite database by itself (README: Upgrading): after a new
+    release started on a database of the one before, no line of its log said the schema had
+    moved (the operator learnt it from `--version`, or when rolling back failed)."""
+    from structlog.testing import capture_logs
+
+    from storage.db import head_revision, open_database
+
+    await alembic(empty_url, "upgrade", "0025")
+    with capture_logs() as logs:
+        db = await open_database(empty_url, migrate=True)
+        await db.close()
+    upgraded = [e for e in logs if e["event"] == "db.upgraded"]
+    assert [(e["from_revision"], e["revision"]) for e in upgraded] == [("0025", head_revision())]
+    with capture_logs() as logs:  # current: nothing to say
+        db = await open_database(empty_url, migrate=True)
+        await db.close()
+    assert [e for e in logs if e["event"] == "db.upgraded"] == []
