@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.core.dburl import is_postgres, mask_url
+from bot.core.dburl import PERCENT_ENCODE, is_postgres, mask_url, unencoded_password
 
 ENV_PREFIX = "TEXTWIRE_"
 # deploy/compose.yaml's own variables (README: Compose): the image, the env file, the web port on
@@ -392,6 +392,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"database.url: expected sqlite:///... or postgresql://user:pass@host:5432/db, got {mask_url(url)!r}"
         )
+    if is_postgres(url) and unencoded_password(url):
+        raise ConfigError(f"database.url: {PERCENT_ENCODE}, got {mask_url(url)!r}")
     if url.startswith("sqlite:///") and url[len("sqlite:///") :].split("?")[0] in ("", ":memory:"):
         raise ConfigError(
             f"database.url: a SQLite database is a file, e.g. sqlite:////var/lib/textwire/textwire.db, got {url!r}"

@@ -40,18 +40,53 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://"))
 
 
+def _userinfo(url: str) -> tuple[str, str, str, str] | None:
+    """(scheme, user, password, what follows `@`) when the URL has `user:password@`. A password
+    typed with `/`, `?` or `#` in it (not percent-encoded) ends the user part early for the URL's
+    own parser, which then takes part of the password for the host, port or path: the user part
+    then runs to the last `@`. An `@` in the query (`?application_name=a@b`) is the query's."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    try:
+        parsed = urlsplit(url)
+        netloc, path = parsed.netloc, parsed.path
+    except ValueError:
+        netloc, path = "", "@"
+    if "@" in netloc and "@" not in path:
+        userinfo, after = netloc.rpartition("@")[0], rest[len(netloc.rpartition("@")[0]) + 1 :]
+    else:
+        userinfo, _, after = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not colon or any(c in user for c in "/?#"):
+        return None
+    return scheme, user, password, after
+
+
+def unencoded_password(url: str) -> bool:
+    """The URL's password has a character a URL reserves (`/`, `?`, `#`) as typed, not
+    percent-encoded: it cannot be read as written."""
+    found = _userinfo(url)
+    return found is not None and any(c in found[2] for c in "/?#")
+
+
+PERCENT_ENCODE = (
+    "the password has a character a URL reserves (/ ? # @ :): percent-encode it"
+    " (%2F %3F %23 %40 %3A; python3 -c 'import sys, urllib.parse as u; print(u.quote(sys.argv[1], safe=\"\"))' PASSWORD)"
+)
+
+
 def mask_url(url: str) -> str:
     """The URL with its password (and any `password=` option) replaced by `***`: for errors and logs."""
+    found = _userinfo(url)
+    if found is not None:  # by the raw text: a password with / ? # in it is masked whole
+        scheme, user, _password, after = found
+        url = f"{scheme}://{user}:***@{after}"
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable database.url>"
     masked = url
-    if "@" in parts.netloc:
-        userinfo, _, hostport = parts.netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        if sep:
-            masked = masked.replace(parts.netloc, f"{user}:***@{hostport}", 1)
     if "password" in parts.query.lower():
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         query = urlencode([(k, "***" if "password" in k.lower() else v) for k, v in pairs], safe="*/")
@@ -85,6 +120,8 @@ def pg_connect_args(url: str) -> tuple[str, dict[str, Any]]:
     for prefix in ("postgresql+asyncpg://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql://" + url[len(prefix) :]
+    if unencoded_password(url):  # read as written, part of it went for the host or the port
+        raise DatabaseError(f"database.url {mask_url(url)}: {PERCENT_ENCODE}")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
