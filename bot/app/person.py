@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 from structlog.typing import FilteringBoundLogger
 
-from bot.core.channel import PREFIXED, TELEGRAM
+from bot.core.channel import PREFIXED, SMS, TELEGRAM
 from bot.core.config import Config
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger, mask_address
@@ -52,8 +52,11 @@ _SEPARATORS = str.maketrans("", "", " -.()\t")
 def as_key(typed: str) -> str:
     """An address as an operator may type it, as it is stored: `+1 (555) 000-1111` is
     `+15550001111`, `WhatsApp: +1 555 000 9999` is `whatsapp:+15550009999`, `telegram: 7001` is
-    `telegram:7001`. Nothing is guessed: a number without its `+` stays without it."""
+    `telegram:7001`, `sms:+15550001111` is `+15550001111`. Nothing is guessed: a number without
+    its `+` stays without it."""
     prefix, colon, rest = typed.strip().partition(":")
+    if colon and prefix.strip().lower() == SMS:  # `sms:+1555...` (DESIGN's form): kept bare
+        return rest.translate(_SEPARATORS)
     if colon and prefix.strip().lower() in PREFIXED:
         channel = prefix.strip().lower()
         return f"{channel}:{rest.strip() if channel == TELEGRAM else rest.translate(_SEPARATORS)}"

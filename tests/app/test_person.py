@@ -197,6 +197,9 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
         ("telegram: 7001", "telegram:7001"),
         ("telegram:-100123", "telegram:-100123"),
         ("15550001111", "15550001111"),  # nothing guessed
+        # an SMS address in the channel:id form DESIGN.md writes addresses in (stored bare)
+        ("sms:+15550001111", "+15550001111"),
+        ("SMS: +1 555 000-1111", "+15550001111"),
     ],
 )
 def test_an_address_as_an_operator_types_it(typed: str, key: str) -> None:
