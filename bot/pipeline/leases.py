@@ -35,30 +35,39 @@ class Watch:
     process's wall clock with ours made a process whose clock ran ahead (another machine's
     skew, an NTP step) take over the claims of live ones every beat, and their replies went
     twice. Only an owner not yet watched that long is judged by the wall clock, as before (so
-    a process starting after a crash takes its predecessor's claims over at once)."""
+    a process starting after a crash takes its predecessor's claims over at once).
+
+    Each look counts at most `HEARTBEAT_SECONDS` of an owner's silence, however long since the
+    last one: while this process could not look (the database away, or hanging, for it and its
+    peers alike) no one could beat, and counting that time made every live peer dead at the
+    first look after an outage of 10 s: their claims in flight were taken over and handled or
+    sent again. An owner is dead after it missed the beats of `STALE_SECONDS` of looks."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
-        self._seen: dict[str, tuple[float, float, bool]] = {}  # owner -> (its beat, since, changed)
+        self._seen: dict[str, tuple[float, float, bool]] = {}  # owner -> (its beat, silent for, changed)
+        self._looked: float | None = None
 
     def dead(self, beats: Mapping[str, float], *, now: float, me: str) -> list[str]:
         at = self._monotonic()
-        self._seen = {owner: self._update(owner, beat, at) for owner, beat in beats.items()}
+        step = 0.0 if self._looked is None else min(max(0.0, at - self._looked), HEARTBEAT_SECONDS)
+        self._looked = at
+        self._seen = {owner: self._update(owner, beat, step) for owner, beat in beats.items()}
         found = []
-        for owner, (beat, since, changed) in self._seen.items():
+        for owner, (beat, silent, changed) in self._seen.items():
             if owner == me:
                 continue
-            if at - since >= STALE_SECONDS or (not changed and beat < now - STALE_SECONDS):
+            if silent >= STALE_SECONDS or (not changed and beat < now - STALE_SECONDS):
                 found.append(owner)
         return found
 
-    def _update(self, owner: str, beat: float, at: float) -> tuple[float, float, bool]:
+    def _update(self, owner: str, beat: float, step: float) -> tuple[float, float, bool]:
         seen = self._seen.get(owner)
         if seen is None:
-            return (beat, at, False)
+            return (beat, 0.0, False)
         if seen[0] != beat:
-            return (beat, at, True)
-        return seen
+            return (beat, 0.0, True)
+        return (beat, seen[1] + step, seen[2])
 
 
 def new_owner_id() -> str:

@@ -269,8 +269,71 @@ async def test_a_live_process_whose_clock_runs_behind_keeps_its_claims(db: Datab
         assert await leases.beat() == (0, 0)
         assert await claims() == [("processing", "skewed"), ("sending", "skewed")]
 
-    clock[0] += STALE_SECONDS - 1  # it stops beating ...
+    for _ in range(int(STALE_SECONDS / 2) - 1):  # it stops beating, and we go on ...
+        clock[0] += 2.0
+        assert await leases.beat() == (0, 0)
+    clock[0] += 2.0  # ... for STALE_SECONDS
+    assert await leases.beat() == (1, 1)
+    assert await claims() == [("pending", None), ("queued", None)]
+
+
+async def test_a_live_process_keeps_its_claims_after_the_database_was_away(db: Database) -> None:
+    """The database is away for 30 s (a restart, a failover): no process can beat meanwhile, the
+    watcher no more than its live peer. Its first look afterwards must not count the outage as
+    the peer's silence: the peer, beating again, keeps its claims (taken over, a reply in flight
+    was sent again, or, where the channel cannot be asked, went twice). Once the peer stops
+    beating for STALE_SECONDS of looks, it is dead."""
+    now = time.time()
+    clock = [1000.0]
+    deps = Deps(config=Config(), db=db, http=None)  # type: ignore[arg-type]
+    leases = Leases(deps, "watcher", monotonic=lambda: clock[0])
+
+    async def peer_beats(at: float) -> None:
+        async with db.tx() as conn:
+            if (await conn.execute(sa.select(processes.c.id).where(processes.c.id == "peer"))).first():
+                await conn.execute(
+                    sa.update(processes).where(processes.c.id == "peer").values(heartbeat_at=at)
+                )
+            else:
+                await conn.execute(sa.insert(processes).values(id="peer", started_at=at, heartbeat_at=at))
+
+    async def claims() -> list[Any]:
+        async with db.read() as conn:
+            return [
+                tuple((await conn.execute(sa.select(inbox.c.status, inbox.c.claimed_by))).one()),
+                tuple((await conn.execute(sa.select(outbox.c.status, outbox.c.claimed_by))).one()),
+            ]
+
+    await peer_beats(now)
+    async with db.tx() as conn:  # the peer claims a message and a reply
+        await conn.execute(
+            sa.insert(inbox).values(
+                message_sid=new_sid(), from_phone=BOB, body="hi", status="processing", claimed_by="peer",
+                claimed_until=now + 300, attempts=1, received_at=now,
+            )
+        )  # fmt: skip
+        await conn.execute(
+            sa.insert(outbox).values(
+                dedupe_key="k:0", to_phone=BOB, body="a reply", status="sending", claimed_by="peer",
+                claimed_until=now + 120, attempts=1, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    for n in range(1, 4):  # both beat every 2 s
+        clock[0] += 2.0
+        await peer_beats(now + 2 * n)
+        assert await leases.beat() == (0, 0)
+
+    clock[0] += 30.0  # the database was away: neither beat
+    assert await leases.beat() == (0, 0)  # the watcher's beat is first once it is back
+    assert await claims() == [("processing", "peer"), ("sending", "peer")]
+    clock[0] += 2.0
+    await peer_beats(now + 40)  # and the peer's next
     assert await leases.beat() == (0, 0)
-    clock[0] += 1.0  # ... for STALE_SECONDS
+    assert await claims() == [("processing", "peer"), ("sending", "peer")]
+
+    for _ in range(int(STALE_SECONDS / 2) - 1):  # then the peer stops beating ...
+        clock[0] += 2.0
+        assert await leases.beat() == (0, 0)
+    clock[0] += 2.0  # ... for STALE_SECONDS of looks
     assert await leases.beat() == (1, 1)
     assert await claims() == [("pending", None), ("queued", None)]
