@@ -92,10 +92,21 @@ async def metrics(request: web.Request) -> web.Response:
     gate = request.app[GATE]
     if not _allowed_operator(gate, request):
         raise web.HTTPForbidden(text="forbidden")
-    await run_checks(gate)
+    checks = await run_checks(gate)
+    if checks.get("database") == "ok":
+        await queue_depths(gate)
+    body = generate_latest(gate.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def queue_depths(gate: Gate) -> None:
+    """The queues' gauges, read within READY_CHECK_SECONDS (and only when the database check
+    passed): a database that took the connection and hung (a failover, a network fault) held
+    every scrape, so the metrics went dark and the process counted as down exactly while the
+    database was in trouble."""
     try:
         now = gate.deps.now()
-        async with gate.deps.db.read() as conn:
+        async with asyncio.timeout(READY_CHECK_SECONDS), gate.deps.db.read() as conn:
             inbox_depth = await inbox.QUEUE.depth(conn)
             outbox_depth = await outbox.QUEUE.depth(conn)
             oldest = await inbox.oldest_due(conn, now)
@@ -106,8 +117,6 @@ async def metrics(request: web.Request) -> web.Response:
             gate.metrics.outbox_depth.labels(status=status).set(count)
     except Exception as exc:
         log.warning("metrics.depth_failed", error=type(exc).__name__)
-    body = generate_latest(gate.metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 class ClientErrorFilter(logging.Filter):

@@ -135,3 +135,96 @@ async def test_a_store_that_does_not_answer_is_down_within_seconds(
     finally:
         stop.set()
         hung.close()
+
+
+class FreezingProxy:
+    """A TCP relay to a PostgreSQL server that can stop passing bytes while keeping every
+    connection open: a database that hangs (a failover in progress, a network fault), neither
+    refusing nor closing."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.flowing.wait()
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    def close(self) -> None:
+        self.flowing.set()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_metrics_answer_within_seconds_while_the_database_hangs(
+    pg_server_or_skip: Any, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL that takes the connections and stops answering: /readyz said 503 after its
+    check's 4 s, but /metrics, after the same checks, read the queues' depth with no bound and
+    hung for as long as the database did (minutes, in a failover): the scrape timed out, the
+    process counted as down and every metric went dark while the database was in trouble. The
+    scrape answers, saying the database is down."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from aiohttp.test_utils import TestClient
+
+    from bot.app.assembly import build_app
+    from bot.core.config import Config, DatabaseConfig, MediaConfig, ServerConfig
+    from bot.gateway import routes
+    from tests.conftest import PUBLIC_URL
+
+    server = pg_server_or_skip
+    name = server.acquire()
+    url = urlsplit(server.url_of(name))
+    proxy = FreezingProxy(url.hostname or "127.0.0.1", url.port or 5432)
+    port = await proxy.start()
+    netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}" if "@" in url.netloc else f"127.0.0.1:{port}"
+    monkeypatch.setattr(routes, "READY_CHECK_SECONDS", 0.5)
+    data = tmp_path / "data"
+    config = Config(
+        server=ServerConfig(public_url=PUBLIC_URL, data_dir=str(data)),
+        database=DatabaseConfig(url=urlunsplit(url._replace(netloc=netloc))),
+        media=MediaConfig(local_dir=str(data / "media"), ocr=False),
+    )
+    try:
+        client: TestClient[Any, Any] = await aiohttp_client(build_app(config, run_scheduler=False))
+        resp = await client.get("/metrics")
+        assert resp.status == 200
+        assert 'textwire_ready{check="database"} 1.0' in await resp.text()
+
+        proxy.flowing.clear()  # the database hangs
+        async with asyncio.timeout(10):  # a scrape's default timeout
+            resp = await client.get("/metrics")
+            assert resp.status == 200
+            text = await resp.text()
+        assert 'textwire_ready{check="database"} 0.0' in text
+        assert 'textwire_ready{check="media"} 1.0' in text
+        async with asyncio.timeout(10):
+            resp = await client.get("/readyz")
+        assert resp.status == 503
+        assert (await resp.json())["checks"]["database"] == "down: TimeoutError"
+
+        proxy.flowing.set()  # it answers again
+        resp = await client.get("/metrics")
+        assert 'textwire_ready{check="database"} 1.0' in await resp.text()
+    finally:
+        proxy.close()
+        server.release(name)
