@@ -80,8 +80,10 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
         return f"{ROOM_NAMES} Usage: {CREATE_USAGE}"
     if len(password) > rooms.MAX_PASSWORD:
         return too_long()
-    taken = await rooms.find_by_name(ctx.deps.db, name) is not None
-    if taken:
+    found = await rooms.find_by_name(ctx.deps.db, name)
+    if found is not None and made_by_this_text(msg, ctx, found):
+        return created(found.name)
+    if found is not None:
         return f"The name {name} is taken. Pick another name for your room."
     password_hash = await rooms.hash_password(password)
     try:
@@ -92,10 +94,18 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     except rooms.NameTaken:
         return f"The name {name} is taken. Pick another name for your room."
     ctx.log.info("room.created", room_id=room.id)
-    return (
-        f"Created room {room.name}; photos you send now go there. "
-        f"Others join with \\JOIN {room.name} <password>."
-    )
+    return created(room.name)
+
+
+def created(name: str) -> str:
+    return f"Created room {name}; photos you send now go there. Others join with \\JOIN {name} <password>."
+
+
+def made_by_this_text(msg: Inbound, ctx: Context, room: rooms.Room) -> bool:
+    """The room this very text made, on an earlier try: its worker died (kill -9, a lost machine)
+    after the room was committed and before the answer was, and another process handles the text
+    again. Its sender made the room after the text came in (their later texts wait for this one)."""
+    return msg.attempts > 1 and room.created_by == ctx.user.id and room.created_at >= msg.received_at
 
 
 # also bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)

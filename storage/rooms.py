@@ -52,6 +52,7 @@ class Room:
     name_key: str
     password_hash: str
     created_at: float
+    created_by: int | None = None  # users.id; None once its creator deleted their record
 
 
 def valid_name(name: str) -> bool:
@@ -114,6 +115,7 @@ def _room(row: sa.Row[tuple[object, ...]]) -> Room:
         name_key=m["name_key"],
         password_hash=m["password_hash"],
         created_at=m["created_at"],
+        created_by=m.get("created_by"),
     )
 
 

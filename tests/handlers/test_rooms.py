@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
@@ -470,3 +471,41 @@ async def test_the_names_checks_are_a_token_bucket_of_slot_burst_at_one_every_sl
     later = now + 10 * rooms.SLOT_BURST * rooms.SLOT_SECONDS
     assert [await take(later) for _ in range(rooms.SLOT_BURST)] == [None] * rooms.SLOT_BURST
     assert await take(later) is not None
+
+
+async def test_a_create_handled_again_after_its_worker_died_says_created_not_taken(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A worker killed (kill -9, a lost machine) after `\\CREATE house pw` committed the room and
+    before the message's outcome: another process takes the claim over and handles the text
+    again. The person was told "The name house is taken. Pick another name for your room." of
+    the room they had just made (and were in). The text that made it is answered as made."""
+    form = await bot.text(f"\\CREATE house {PASSWORD}")
+    assert await bot.handled(form["MessageSid"]) == "done"
+    [first] = await fake_twilio.wait_for_messages(1)
+    assert first["Body"].startswith("Created room house")
+    # the state a worker killed between those two commits leaves: the room, and the message still
+    # claimed (by an owner with no heartbeat), unanswered
+    async with bot.runtime.deps.db.tx() as conn:
+        inbox_id = (
+            await conn.execute(
+                sa.text("SELECT id FROM inbox WHERE message_sid = :s"), {"s": form["MessageSid"]}
+            )
+        ).scalar_one()
+        await conn.execute(sa.text("DELETE FROM outbox WHERE inbox_id = :i"), {"i": inbox_id})
+        await conn.execute(
+            sa.text(
+                "UPDATE inbox SET status = 'processing', claimed_by = 'killed-worker',"
+                " claimed_until = :u, done_at = NULL, body = :b WHERE id = :i"
+            ),
+            {"u": time.time() + 300, "b": form["Body"], "i": inbox_id},
+        )
+    second = (await fake_twilio.wait_for_messages(2))[1]  # taken over and handled again
+    assert second["To"] == ALICE
+    assert second["Body"] == first["Body"]
+    assert await bot.handled(form["MessageSid"]) == "done"
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 1
+    # a later \\CREATE of the same name is still told it is taken, by its creator too
+    assert await say(bot, fake_twilio, "\\CREATE house other") == (
+        "The name house is taken. Pick another name for your room."
+    )
