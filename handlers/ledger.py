@@ -333,9 +333,12 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     if recorded:
         ctx.deps.wake_sender()
     ctx.log.info("ledger.paid", room_id=room.id, recorded=recorded)
+    # what was recorded, then where the room stands: the balance alone ("house: all settled.")
+    # left the payer to work out whether their payment was the one that counted
+    done = f"Recorded: you paid {book.name(payee)} {book.currency.format(value.minor)}. "
     if ctx.data.get(LEFT):  # paid what they left owing: their own part of the room
-        return left_balance_line(room.name, book, user_id)
-    return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
+        return done + left_balance_line(room.name, book, user_id)
+    return done + balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY [<code>]", resolve=(active_room,))

@@ -153,6 +153,8 @@ async def test_a_member_known_by_telegram_name_keeps_it_when_that_chat_leaves(
     assert (await sms(f"\\PAIR {code}", ALICE)).startswith("Paired:")
     await sms("\\JOIN house hunter22", BOB)
     assert (await telegram("/stop")).startswith("Goodbye from textwire at this address")
-    assert await sms("\\PAID Ann 5", BOB) == "house: Ann pays +1******2222 $5.00."
+    assert (
+        await sms("\\PAID Ann 5", BOB) == "Recorded: you paid Ann $5.00. house: Ann pays +1******2222 $5.00."
+    )
     notice = "+1******2222 paid you $5.00 in house. \\BALANCE house for all."
     assert [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE].count(notice) == 1

@@ -111,7 +111,10 @@ async def test_three_members_receipts_and_payments_give_exact_balances(
     )
     assert await say(bot, fake, "\\BALANCE house") == "house: Carol pays Alice $11.45, Carol pays Bob $0.27."
     before = len(fake.messages)
-    assert await say(bot, fake, "\\PAID alice 11.45", sender=CAROL) == "house: Carol pays Bob $0.27."
+    assert (
+        await say(bot, fake, "\\PAID alice 11.45", sender=CAROL)
+        == "Recorded: you paid Alice $11.45. house: Carol pays Bob $0.27."
+    )
     messages = await fake.wait_for_messages(before + 2)
     notices = [m for m in messages[before:] if m["To"] == ALICE]
     assert [m["Body"] for m in notices] == ["Carol paid you $11.45 in house. \\BALANCE house for all."]
@@ -218,7 +221,10 @@ async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
         == "Usage: \\PAID <name> <amount>, e.g. \\PAID Alice 7.72"
     )
     assert await say(bot, fake, "\\PAID Bob 1", sender=BOB) == "You cannot pay yourself."
-    assert await say(bot, fake, "\\PAID mary ann 2.50", sender=BOB) == "house: Mary Ann pays Bob $2.50."
+    assert (
+        await say(bot, fake, "\\PAID mary ann 2.50", sender=BOB)
+        == "Recorded: you paid Mary Ann $2.50. house: Mary Ann pays Bob $2.50."
+    )
     assert (
         await say(bot, fake, "\\AMOUNT 5") == "You have no receipts in house yet. Send a photo of one first."
     )
@@ -229,7 +235,7 @@ async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
     # without a name a member is shown by the masked number, and can be paid by its last digits
     assert (await say(bot, fake, "\\JOIN house pw", sender="+15550004444")).startswith("Joined house")
     assert await say(bot, fake, "\\PAID 4444 1.00", sender=BOB) == (
-        "house: Mary Ann pays Bob $2.50, +1******4444 pays Bob $1.00."
+        "Recorded: you paid +1******4444 $1.00. house: Mary Ann pays Bob $2.50, +1******4444 pays Bob $1.00."
     )
 
 
@@ -402,7 +408,10 @@ async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -
     # after \LEAVE: he is still a person, named as before, and gets the notice (with no pointer
     # to a \BALANCE of a room he is not in: it would answer "You are not in a room named house")
     before = len(fake.messages)
-    assert await say(bot, fake, "\\PAID Bob 10") == "house: Carol pays Bob $10.00."
+    assert (
+        await say(bot, fake, "\\PAID Bob 10")
+        == "Recorded: you paid Bob $10.00. house: Carol pays Bob $10.00."
+    )
     await bot.settled()
     assert [m["Body"] for m in fake.messages[before:] if m["To"] == BOB] == [
         "Alice paid you $10.00 in house."
@@ -412,7 +421,10 @@ async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -
     assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=BOB) == 0
     assert await say(bot, fake, "\\BALANCE", sender=CAROL) == "house: Carol pays Bob $10.00."
     before = len(fake.messages)
-    assert await say(bot, fake, "\\PAID bob 10", sender=CAROL) == "house: all settled."
+    assert (
+        await say(bot, fake, "\\PAID bob 10", sender=CAROL)
+        == "Recorded: you paid Bob $10.00. house: all settled."
+    )
     await bot.settled()
     assert [m for m in fake.messages[before:] if m["To"] != CAROL] == []
     assert await bot.scalar("SELECT count(*) FROM outbox WHERE to_phone LIKE 'former:%'") == 0
@@ -431,24 +443,33 @@ async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
     await house(bot, fake)
     await photo(bot, fake, "$30.00")
     assert await say(bot, fake, "\\PAID Alice USD 6.00", sender=BOB) == (
-        "house: Carol pays Alice $10.00, Bob pays Alice $4.00."
+        "Recorded: you paid Alice $6.00. house: Carol pays Alice $10.00, Bob pays Alice $4.00."
     )
-    assert await say(bot, fake, "\\PAID Alice 4 usd", sender=BOB) == "house: Carol pays Alice $10.00."
+    assert (
+        await say(bot, fake, "\\PAID Alice 4 usd", sender=BOB)
+        == "Recorded: you paid Alice $4.00. house: Carol pays Alice $10.00."
+    )
     assert await say(bot, fake, "\\PAID Alice 5 EUR", sender=CAROL) == (
         "Usage: \\PAID <name> <amount>, e.g. \\PAID Alice 7.72"
     )
-    assert await say(bot, fake, "\\PAID Alice $ 10", sender=CAROL) == "house: all settled."
+    assert (
+        await say(bot, fake, "\\PAID Alice $ 10", sender=CAROL)
+        == "Recorded: you paid Alice $10.00. house: all settled."
+    )
     assert await bot.scalar("SELECT sum(amount_minor) FROM payments") == 2000
     # a name whose last word is also a currency code (BOB: the boliviano) is still that name
     assert await say(bot, fake, "\\NAME Big Bob", sender=BOB) == "Your rooms now see you as Big Bob."
-    assert await say(bot, fake, "\\PAID Big Bob 5") == "house: Big Bob pays Alice $5.00."
+    assert (
+        await say(bot, fake, "\\PAID Big Bob 5")
+        == "Recorded: you paid Big Bob $5.00. house: Big Bob pays Alice $5.00."
+    )
     # thousands set apart by a space, as in French (`1 234,56`): the usage, or "No one in house
     # goes by Alice 1"
     assert await say(bot, fake, "\\AMOUNT 1 234,56") == (
         "Set $1234.56 on your receipt in house: you are owed $808.04. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\PAID Alice 1 000,00", sender=BOB) == (
-        "house: Carol pays Big Bob $401.52, Alice pays Big Bob $191.96."
+        "Recorded: you paid Alice $1000.00. house: Carol pays Big Bob $401.52, Alice pays Big Bob $191.96."
     )
 
 
@@ -462,7 +483,9 @@ async def test_someone_who_stopped_without_a_name_keeps_their_masked_number(
     assert await say(bot, fake, "\\BALANCE") == "house: +1******1111 pays +1******2222 $5.00."
     assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
     assert await say(bot, fake, "\\BALANCE") == "house: +1******1111 pays +1******2222 $5.00."
-    assert await say(bot, fake, "\\PAID 2222 5") == "house: all settled."
+    assert (
+        await say(bot, fake, "\\PAID 2222 5") == "Recorded: you paid +1******2222 $5.00. house: all settled."
+    )
 
 
 async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
@@ -480,7 +503,10 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
         await say(bot, fake, "\\BALANCE")
         == "house: Alice pays Bob (left) $10.00, Carol pays Bob (left) $10.00."
     )
-    assert await say(bot, fake, "\\PAID bob (left) 10") == "house: Carol pays Bob (left) $10.00."
+    assert (
+        await say(bot, fake, "\\PAID bob (left) 10")
+        == "Recorded: you paid Bob (left) $10.00. house: Carol pays Bob (left) $10.00."
+    )
     await photo(bot, fake, "$40.00", sender=dan)  # split among Alice, Carol and the new Bob
     balance = await say(bot, fake, "\\BALANCE")
     assert "Alice pays Bob (4444) $" in balance
@@ -521,12 +547,16 @@ async def test_two_who_stopped_by_one_name_are_told_apart(bot: Bot, fake_twilio:
     )
     # the settling payments, each as \\BALANCE names it, bring everyone to zero
     assert await say(bot, fake, "\\PAID Bob (left 2) 30") == (
-        "house: Carol pays Bob (left) $20.00, Carol pays Bob (left 2) $10.00."
+        "Recorded: you paid Bob (left 2) $30.00. house: Carol pays Bob (left) $20.00, Carol pays Bob (left 2) $10.00."
     )
     assert (
-        await say(bot, fake, "\\PAID Bob (left) 20", sender=CAROL) == "house: Carol pays Bob (left 2) $10.00."
+        await say(bot, fake, "\\PAID Bob (left) 20", sender=CAROL)
+        == "Recorded: you paid Bob (left) $20.00. house: Carol pays Bob (left 2) $10.00."
     )
-    assert await say(bot, fake, "\\PAID bob (left 2) 10", sender=CAROL) == "house: all settled."
+    assert (
+        await say(bot, fake, "\\PAID bob (left 2) 10", sender=CAROL)
+        == "Recorded: you paid Bob (left 2) $10.00. house: all settled."
+    )
 
 
 async def test_members_whose_masked_numbers_match_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -546,7 +576,7 @@ async def test_members_whose_masked_numbers_match_are_told_apart(bot: Bot, fake_
         "More than one member goes by 2222: +1******2222 or +1******2222 (2). Use the one you mean."
     )
     assert await say(bot, fake, "\\PAID +1******1111 10", sender=twin) == (
-        "house: +1******2222 pays +1******1111 $10.00."
+        "Recorded: you paid +1******1111 $10.00. house: +1******2222 pays +1******1111 $10.00."
     )
     assert await say(bot, fake, "\\SPLIT +1******2222 (2) me") == (
         "Split $30.00 in house: +1******2222 (2) $15.00, +1******1111 $15.00."
@@ -669,7 +699,10 @@ async def test_a_debt_above_the_largest_amount_is_settled_in_one_payment(
     assert await say(bot, fake, "\\PAID Bob 1000000.01") == (
         "$1000000.00 is the most a payment may be, unless it settles what \\BALANCE says you pay them."
     )
-    assert await say(bot, fake, "\\PAID Alice 2,000,000.00", sender=BOB) == "house: all settled."
+    assert (
+        await say(bot, fake, "\\PAID Alice 2,000,000.00", sender=BOB)
+        == "Recorded: you paid Alice $2000000.00. house: all settled."
+    )
     notices = [m["Body"] for m in fake.messages if m["To"] == ALICE and "paid you" in m["Body"]]
     assert notices == ["Bob paid you $2000000.00 in house. \\BALANCE house for all."]
     payments = await bot.rows("SELECT amount_minor FROM payments")
@@ -686,7 +719,9 @@ async def test_the_paid_usage_shows_a_figure_the_rooms_currency_takes(
     assert await say(bot, fake, "\\PAID Bob five") == PAID_HOW  # dollars: as before
     assert await say(bot, fake, "\\CURRENCY JPY") == "house counts in JPY (¥) now."
     assert await say(bot, fake, "\\PAID Bob 1000.5") == "Usage: \\PAID <name> <amount>, e.g. \\PAID Alice 772"
-    assert await say(bot, fake, "\\PAID Bob 772") == "house: Bob pays Alice ¥772."
+    assert (
+        await say(bot, fake, "\\PAID Bob 772") == "Recorded: you paid Bob ¥772. house: Bob pays Alice ¥772."
+    )
 
 
 async def test_a_member_mentioned_with_an_at_sign_is_that_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -697,7 +732,7 @@ async def test_a_member_mentioned_with_an_at_sign_is_that_member(bot: Bot, fake_
     await photo(bot, fake, "$30.00")
     assert await say(bot, fake, "\\SPLIT @bob @Carol") == "Split $30.00 in house: Bob $15.00, Carol $15.00."
     assert await say(bot, fake, "\\PAID @alice 5", sender=BOB) == (
-        "house: Carol pays Alice $15.00, Bob pays Alice $10.00."
+        "Recorded: you paid Alice $5.00. house: Carol pays Alice $15.00, Bob pays Alice $10.00."
     )
     assert (
         await say(bot, fake, "\\PAID @ 5", sender=BOB)
@@ -712,10 +747,10 @@ async def test_a_payment_with_its_amount_first_is_recorded(bot: Bot, fake_twilio
     await house(bot, fake)
     await photo(bot, fake, "$30.00")
     assert await say(bot, fake, "\\PAID 5 alice", sender=BOB) == (
-        "house: Carol pays Alice $10.00, Bob pays Alice $5.00."
+        "Recorded: you paid Alice $5.00. house: Carol pays Alice $10.00, Bob pays Alice $5.00."
     )
     assert await say(bot, fake, "\\PAID $2.50 Alice", sender=CAROL) == (
-        "house: Carol pays Alice $7.50, Bob pays Alice $5.00."
+        "Recorded: you paid Alice $2.50. house: Carol pays Alice $7.50, Bob pays Alice $5.00."
     )
     assert (
         await say(bot, fake, "\\PAID 5 5", sender=BOB)
@@ -746,9 +781,13 @@ async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
         "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
     )
     assert await say(bot, fake, "\\SPLIT , ;") == SPLIT_HOW
-    assert await say(bot, fake, '\\PAID "Bob" 5') == "house: Bob pays Alice $15.00, Carol pays Alice $10.00."
     assert (
-        await say(bot, fake, "\\PAID Carol, 5.") == "house: Bob pays Alice $15.00, Carol pays Alice $15.00."
+        await say(bot, fake, '\\PAID "Bob" 5')
+        == "Recorded: you paid Bob $5.00. house: Bob pays Alice $15.00, Carol pays Alice $10.00."
+    )
+    assert (
+        await say(bot, fake, "\\PAID Carol, 5.")
+        == "Recorded: you paid Carol $5.00. house: Bob pays Alice $15.00, Carol pays Alice $15.00."
     )
     assert await say(bot, fake, "\\PAID , 5") == PAID_HOW
     # a space before % (French typography): it said "No one in house goes by %."
@@ -784,7 +823,10 @@ async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_s
     )
     assert (await say(bot, fake, "\\AMOUNT 10")).startswith("Set $10.00 on your receipt in house")
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $6.00."
-    assert await say(bot, fake, "\\PAID carol 1") == "house: Bob pays Alice $6.00, Carol pays Alice $1.00."
+    assert (
+        await say(bot, fake, "\\PAID carol 1")
+        == "Recorded: you paid Carol $1.00. house: Bob pays Alice $6.00, Carol pays Alice $1.00."
+    )
     assert (await say(bot, fake, "\\LEAVE", sender=CAROL)).startswith("You left house")
     assert await say(bot, fake, "\\SPLIT carol") == "Carol is not in house any more: split among its members."
 
@@ -1137,7 +1179,7 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     # a comma before three digits stays a thousands separator
     assert (
         await say(bot, fake, "\\PAID Bob 1,200", sender=CAROL)
-        == "house: Bob pays Carol $1195.43, Bob pays Alice $9.14."
+        == "Recorded: you paid Bob $1200.00. house: Bob pays Carol $1195.43, Bob pays Alice $9.14."
     )
 
 
@@ -1236,17 +1278,29 @@ async def test_a_member_who_left_owing_sees_it_and_records_paying_it(
     for those two, showing the leaver only their own part of it."""
     fake = fake_twilio
     await house(bot, fake)
-    assert await say(bot, fake, "\\PAID Carol 50") == "house: Carol pays Alice $50.00."
+    assert (
+        await say(bot, fake, "\\PAID Carol 50")
+        == "Recorded: you paid Carol $50.00. house: Carol pays Alice $50.00."
+    )
     assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house; you still owe $50.00 there."
     assert await say(bot, fake, "\\BALANCE", sender=CAROL) == "house (you left): you pay Alice $50.00."
     assert await say(bot, fake, "\\BALANCE house", sender=CAROL) == "house (you left): you pay Alice $50.00."
-    assert await say(bot, fake, "\\PAID Bob 5", sender=CAROL) == "house (you left): you pay Alice $45.00."
+    assert (
+        await say(bot, fake, "\\PAID Bob 5", sender=CAROL)
+        == "Recorded: you paid Bob $5.00. house (you left): you pay Alice $45.00."
+    )
     before = len(fake.messages)
-    assert await say(bot, fake, "\\PAID Alice 45", sender=CAROL) == "house (you left): all settled."
+    assert (
+        await say(bot, fake, "\\PAID Alice 45", sender=CAROL)
+        == "Recorded: you paid Alice $45.00. house (you left): all settled."
+    )
     notices = [m["Body"] for m in (await fake.wait_for_messages(before + 2))[before:] if m["To"] == ALICE]
     assert notices == ["Carol paid you $45.00 in house. \\BALANCE house for all."]
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $5.00."
-    assert await say(bot, fake, "\\PAID Alice 5", sender=BOB) == "house: all settled."
+    assert (
+        await say(bot, fake, "\\PAID Alice 5", sender=BOB)
+        == "Recorded: you paid Alice $5.00. house: all settled."
+    )
     # settled: the room is theirs no more, as any room they were never in
     assert await say(bot, fake, "\\BALANCE", sender=CAROL) == NOT_IN_ROOM
     assert (
@@ -1261,9 +1315,15 @@ async def test_a_member_who_left_two_rooms_owing_is_told_which(bot: Bot, fake_tw
     await house(bot, fake)
     assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
     assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
-    assert await say(bot, fake, "\\PAID Carol 7") == "trip: Carol pays Alice $7.00."
+    assert (
+        await say(bot, fake, "\\PAID Carol 7")
+        == "Recorded: you paid Carol $7.00. trip: Carol pays Alice $7.00."
+    )
     assert await say(bot, fake, "\\USE house") == "Photos you send now go to house."
-    assert await say(bot, fake, "\\PAID Carol 3") == "house: Carol pays Alice $3.00."
+    assert (
+        await say(bot, fake, "\\PAID Carol 3")
+        == "Recorded: you paid Carol $3.00. house: Carol pays Alice $3.00."
+    )
     assert (await say(bot, fake, "\\LEAVE house", sender=CAROL)).startswith(
         "You left house; you still owe $3.00"
     )

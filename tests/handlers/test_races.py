@@ -80,7 +80,7 @@ async def test_a_payment_while_the_currency_changes_counts_in_the_new_one(
         await waiting(bot)
         await other.execute(sa.text("UPDATE rooms SET currency = 'EUR' WHERE name_key = 'house'"))
     assert (await replies(bot, fake_twilio, form["MessageSid"], ALICE))[-1] == (
-        "house: Bob pays Alice €5.00."
+        "Recorded: you paid Bob €5.00. house: Bob pays Alice €5.00."
     )
     assert await bot.scalar("SELECT currency FROM payments") == "EUR"
 

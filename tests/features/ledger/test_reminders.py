@@ -154,7 +154,9 @@ async def test_each_member_who_owes_gets_one_reminder_a_period(
     }
     assert await reminders.send_reminders(deps) == 0  # once a period
     # next week: Carol paid, Bob opted out by the carrier keyword: nobody left to remind
-    assert (await say(bot, fake, "\\PAID alice 10", sender=CAROL)).startswith("house:")
+    assert (await say(bot, fake, "\\PAID alice 10", sender=CAROL)).startswith(
+        "Recorded: you paid Alice $10.00. house:"
+    )
     await bot.text("STOP", sender=BOB)
     await bot.settled()
     clock.now = MONDAY + 7 * 24 * HOUR + 11 * HOUR
