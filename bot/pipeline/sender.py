@@ -174,7 +174,10 @@ class Sender(ClaimLoop[Send, Outcome]):
         starts in the order it was created): sent at once side by side, a later one was taken
         while the one before it failed and waited for its retry, and the person read the answers
         out of order. One that follows a reply put back for a later try is put back too, due at
-        once: the claim holds it until that one is due (storage/outbox.py `_RETRY_WAITING`)."""
+        once: the claim holds it until that one is due (storage/outbox.py `_RETRY_WAITING`). The
+        next one goes as soon as the channel took this one, not after its outcome's commit: the
+        order is the channel's, and waiting for the commit too held a burst's replies to one
+        number a group commit apart each."""
         before = self._last_to.get(item.to)
         mine: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._last_to[item.to] = mine
@@ -184,9 +187,10 @@ class Sender(ClaimLoop[Send, Outcome]):
                 waits = True
                 await self._behind(item)
             else:
-                waits = await self._send(item)
+                waits = await self._send(item, mine)
         finally:
-            mine.set_result(waits)
+            if not mine.done():
+                mine.set_result(waits)
             if self._last_to.get(item.to) is mine:
                 del self._last_to[item.to]
 
@@ -208,8 +212,10 @@ class Sender(ClaimLoop[Send, Outcome]):
             return
         log.info("sms.behind_retry")
 
-    async def _send(self, item: Send) -> bool:
-        """Send one claimed reply and commit its outcome; True when it is queued for a later try."""
+    async def _send(self, item: Send, taken: asyncio.Future[bool] | None = None) -> bool:
+        """Send one claimed reply and commit its outcome; True when it is queued for a later try.
+        `taken`: resolved (False) once the channel took it, before the commit, for the next reply
+        to its address; a failure resolves it only after its outcome is written (`handle`)."""
         structlog.contextvars.bind_contextvars(
             outbox_id=item.id, to=mask_address(item.to), channel=item.channel
         )
@@ -233,8 +239,10 @@ class Sender(ClaimLoop[Send, Outcome]):
                         sent = await self.transport.send(item.to, item.body)
                 except SendError as exc:
                     if str(exc.code) == outbox.OUTSIDE_WINDOW and not item.template_only:  # WhatsApp's
-                        return await self._send(dataclasses.replace(item, template_only=True))
+                        return await self._send(dataclasses.replace(item, template_only=True), taken)
                     return await self._failed(item, exc)
+            if taken is not None and not taken.done():
+                taken.set_result(False)  # the channel has it: the next reply to the address may go
             now = self.deps.now()
             redacted = outbox.REDACTED if item.redact and self._redact_when_sent else None
             await self.commit(
