@@ -221,6 +221,32 @@ async def test_stopping_releases_only_its_own_claims(bot: Bot, aiohttp_client: A
     assert await bot.scalar("SELECT claimed_by FROM outbox WHERE id = :i", i=outbox_id) == "other-live"
 
 
+async def _claim_one_each(db: Database, owner: str, now: float) -> None:
+    """`owner` claims a message (processing) and a reply (sending), as a live process holds them."""
+    async with db.tx() as conn:
+        await conn.execute(
+            sa.insert(inbox).values(
+                message_sid=new_sid(), from_phone=BOB, body="hi", status="processing", claimed_by=owner,
+                claimed_until=now + 300, attempts=1, received_at=now,
+            )
+        )  # fmt: skip
+        await conn.execute(
+            sa.insert(outbox).values(
+                dedupe_key="k:0", to_phone=BOB, body="a reply", status="sending", claimed_by=owner,
+                claimed_until=now + 120, attempts=1, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+
+
+async def _claims(db: Database) -> list[Any]:
+    """The one message's and the one reply's (status, claimed_by)."""
+    async with db.read() as conn:
+        return [
+            tuple((await conn.execute(sa.select(inbox.c.status, inbox.c.claimed_by))).one()),
+            tuple((await conn.execute(sa.select(outbox.c.status, outbox.c.claimed_by))).one()),
+        ]
+
+
 async def test_a_live_process_whose_clock_runs_behind_keeps_its_claims(db: Database) -> None:
     """Its heartbeats are a minute old by our clock (another machine's skew, or our clock stepped
     forward), but they keep changing: it is alive, and its claims are left alone. Judged by the
@@ -241,40 +267,21 @@ async def test_a_live_process_whose_clock_runs_behind_keeps_its_claims(db: Datab
                     sa.update(processes).where(processes.c.id == "skewed").values(heartbeat_at=at)
                 )
 
-    async def claims() -> list[Any]:
-        async with db.read() as conn:
-            return [
-                tuple((await conn.execute(sa.select(inbox.c.status, inbox.c.claimed_by))).one()),
-                tuple((await conn.execute(sa.select(outbox.c.status, outbox.c.claimed_by))).one()),
-            ]
-
     await skewed_beats(0)
     assert await leases.beat() == (0, 0)  # nothing claimed yet
-    async with db.tx() as conn:  # the skewed process claims a message and a reply
-        await conn.execute(
-            sa.insert(inbox).values(
-                message_sid=new_sid(), from_phone=BOB, body="hi", status="processing", claimed_by="skewed",
-                claimed_until=now + 300, attempts=1, received_at=now,
-            )
-        )  # fmt: skip
-        await conn.execute(
-            sa.insert(outbox).values(
-                dedupe_key="k:0", to_phone=BOB, body="a reply", status="sending", claimed_by="skewed",
-                claimed_until=now + 120, attempts=1, created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
+    await _claim_one_each(db, "skewed", now)  # the skewed process claims a message and a reply
     for n in range(1, 20):
         clock[0] += 2.0
         await skewed_beats(n)
         assert await leases.beat() == (0, 0)
-        assert await claims() == [("processing", "skewed"), ("sending", "skewed")]
+        assert await _claims(db) == [("processing", "skewed"), ("sending", "skewed")]
 
     for _ in range(int(STALE_SECONDS / 2) - 1):  # it stops beating, and we go on ...
         clock[0] += 2.0
         assert await leases.beat() == (0, 0)
     clock[0] += 2.0  # ... for STALE_SECONDS
     assert await leases.beat() == (1, 1)
-    assert await claims() == [("pending", None), ("queued", None)]
+    assert await _claims(db) == [("pending", None), ("queued", None)]
 
 
 async def test_a_live_process_keeps_its_claims_after_the_database_was_away(db: Database) -> None:
@@ -297,27 +304,8 @@ async def test_a_live_process_keeps_its_claims_after_the_database_was_away(db: D
             else:
                 await conn.execute(sa.insert(processes).values(id="peer", started_at=at, heartbeat_at=at))
 
-    async def claims() -> list[Any]:
-        async with db.read() as conn:
-            return [
-                tuple((await conn.execute(sa.select(inbox.c.status, inbox.c.claimed_by))).one()),
-                tuple((await conn.execute(sa.select(outbox.c.status, outbox.c.claimed_by))).one()),
-            ]
-
     await peer_beats(now)
-    async with db.tx() as conn:  # the peer claims a message and a reply
-        await conn.execute(
-            sa.insert(inbox).values(
-                message_sid=new_sid(), from_phone=BOB, body="hi", status="processing", claimed_by="peer",
-                claimed_until=now + 300, attempts=1, received_at=now,
-            )
-        )  # fmt: skip
-        await conn.execute(
-            sa.insert(outbox).values(
-                dedupe_key="k:0", to_phone=BOB, body="a reply", status="sending", claimed_by="peer",
-                claimed_until=now + 120, attempts=1, created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
+    await _claim_one_each(db, "peer", now)  # the peer claims a message and a reply
     for n in range(1, 4):  # both beat every 2 s
         clock[0] += 2.0
         await peer_beats(now + 2 * n)
@@ -325,15 +313,15 @@ async def test_a_live_process_keeps_its_claims_after_the_database_was_away(db: D
 
     clock[0] += 30.0  # the database was away: neither beat
     assert await leases.beat() == (0, 0)  # the watcher's beat is first once it is back
-    assert await claims() == [("processing", "peer"), ("sending", "peer")]
+    assert await _claims(db) == [("processing", "peer"), ("sending", "peer")]
     clock[0] += 2.0
     await peer_beats(now + 40)  # and the peer's next
     assert await leases.beat() == (0, 0)
-    assert await claims() == [("processing", "peer"), ("sending", "peer")]
+    assert await _claims(db) == [("processing", "peer"), ("sending", "peer")]
 
     for _ in range(int(STALE_SECONDS / 2) - 1):  # then the peer stops beating ...
         clock[0] += 2.0
         assert await leases.beat() == (0, 0)
     clock[0] += 2.0  # ... for STALE_SECONDS of looks
     assert await leases.beat() == (1, 1)
-    assert await claims() == [("pending", None), ("queued", None)]
+    assert await _claims(db) == [("pending", None), ("queued", None)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -607,13 +608,13 @@ async def test_a_session_cookie_that_is_not_utf8_is_not_recognised(xbot: XBot, q
     assert [r.used_at for r in await xbot.rows("SELECT used_at FROM oauth_sessions")] == [None]
 
 
-async def test_connected_goes_to_the_chat_that_asked_for_the_link(
+async def _paired_on_telegram(
     bot_factory: Any, fake_twilio: Any, fake_x: Any, fake_telegram: Any
-) -> None:
-    """A person paired on SMS and Telegram who sends /link on Telegram: the confirm page named
-    their SMS number, and "Connected @alice" went to that number, not to the chat they were in.
-    Both are the address the link was asked from now."""
-    from tests.channels.telegram.talk import CHAT, say
+) -> tuple[XBot, Callable[[str], Awaitable[str]], dict[str, str]]:
+    """A bot linked to the fakes of X and Telegram, and a person who texted \\PAIR by SMS and
+    paired their Telegram chat with the code: the bot, what the chat is answered to a text, and
+    the SMS offering the code."""
+    from tests.channels.telegram.talk import say
 
     xbot = await make_xbot(bot_factory, fake_twilio, fake_x, telegram=fake_telegram.section())
 
@@ -626,8 +627,19 @@ async def test_connected_goes_to_the_chat_that_asked_for_the_link(
     form = await xbot.text("\\PAIR")
     await xbot.handled(form["MessageSid"])
     [offer] = await fake_twilio.wait_for_messages(1)
-    code = offer["Body"].split("Your code: ", 1)[1][:6]
-    assert (await telegram(f"/pair {code}")).startswith("Paired:")
+    assert (await telegram(f"/pair {offer['Body'].split('Your code: ', 1)[1][:6]}")).startswith("Paired:")
+    return xbot, telegram, offer
+
+
+async def test_connected_goes_to_the_chat_that_asked_for_the_link(
+    bot_factory: Any, fake_twilio: Any, fake_x: Any, fake_telegram: Any
+) -> None:
+    """A person paired on SMS and Telegram who sends /link on Telegram: the confirm page named
+    their SMS number, and "Connected @alice" went to that number, not to the chat they were in.
+    Both are the address the link was asked from now."""
+    from tests.channels.telegram.talk import CHAT
+
+    xbot, telegram, offer = await _paired_on_telegram(bot_factory, fake_twilio, fake_x, fake_telegram)
     url = link_in(await telegram("/link"))
     xbot.x.next_user = ("4242", "alice")
     async with browser() as session:
@@ -647,20 +659,7 @@ async def test_connected_goes_where_notices_go_when_the_chat_that_asked_opted_ou
 ) -> None:
     """The chat that asked for the link sent STOP before the button was pressed: it gets nothing
     more, so "Connected @alice" goes where every notice of the person goes (their SMS number)."""
-    from tests.channels.telegram.talk import say
-
-    xbot = await make_xbot(bot_factory, fake_twilio, fake_x, telegram=fake_telegram.section())
-
-    async def telegram(text: str) -> str:
-        before = len(fake_telegram.sent)
-        sid = await say(xbot, text)
-        assert await xbot.handled(sid) == "done"
-        return str((await fake_telegram.wait_for_sent(before + 1))[before]["text"])
-
-    form = await xbot.text("\\PAIR")
-    await xbot.handled(form["MessageSid"])
-    [offer] = await fake_twilio.wait_for_messages(1)
-    assert (await telegram(f"/pair {offer['Body'].split('Your code: ', 1)[1][:6]}")).startswith("Paired:")
+    xbot, telegram, _ = await _paired_on_telegram(bot_factory, fake_twilio, fake_x, fake_telegram)
     url = link_in(await telegram("/link"))
     assert "no more messages" in await telegram("STOP")
     xbot.x.next_user = ("4242", "alice")
