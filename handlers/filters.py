@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.channel import FitsOne
-from bot.features.ledger.book import RoomLedger, room_ledger
+from bot.features.ledger.book import room_ledger
 from bot.pipeline.dispatch import Context, Inbound
 from storage import rooms
 
@@ -75,7 +75,7 @@ class InRoom:
             if room is not None:
                 return {ROOM: room}
             if self.settling:
-                for left, _ in await _open_in_left(ctx):
+                for left in await _open_in_left(ctx):
                     if left.name_key == rooms.name_key(name):
                         return {ROOM: left, LEFT: True}
             return not_in_named(name, ctx.deps.services.fits(msg.sender.channel))
@@ -86,10 +86,10 @@ class InRoom:
             return NOT_IN_ROOM
         open_ = await _open_in_left(ctx)
         if len(open_) == 1:
-            return {ROOM: open_[0][0], LEFT: True}
+            return {ROOM: open_[0], LEFT: True}
         if not open_:
             return NOT_IN_ROOM
-        names = ", ".join(left.name for left, _ in open_[:3]) + (", ..." if len(open_) > 3 else "")
+        names = ", ".join(left.name for left in open_[:3]) + (", ..." if len(open_) > 3 else "")
         return (
             f"You are not in a room. You left {names} with money open there: \\BALANCE <room> shows "
             "where you stand in one; to record a payment there, \\JOIN it again."
@@ -99,15 +99,14 @@ class InRoom:
         return f"InRoom(named={self.named}, settling={self.settling})"
 
 
-async def _open_in_left(ctx: Context) -> list[tuple[rooms.Room, RoomLedger]]:
-    """The rooms the sender left where they still owe or are owed, the latest left first."""
-    found = []
-    for room in await rooms.left_rooms(ctx.deps.db, ctx.user.id):
-        async with ctx.deps.db.read() as conn:
-            book = await room_ledger(conn, room.id)
-        if book.position(ctx.user.id) != 0:
-            found.append((room, book))
-    return found
+async def _open_in_left(ctx: Context) -> list[rooms.Room]:
+    """The rooms the sender left where they still owe or are owed, the latest left first (their
+    ledgers read in one transaction)."""
+    left = await rooms.left_rooms(ctx.deps.db, ctx.user.id)
+    if not left:
+        return []
+    async with ctx.deps.db.read() as conn:
+        return [room for room in left if (await room_ledger(conn, room.id)).position(ctx.user.id) != 0]
 
 
 room_named_or_active = InRoom(named=True)

@@ -59,7 +59,6 @@ NAME_RULES = (
     "a number) and not me or a former member. Usage: \\NAME <name>"
 )
 PAID_USAGE = "\\PAID <name> <amount>"
-PAID_HOW = f"Usage: {PAID_USAGE}, e.g. \\PAID Alice 7.72"
 
 
 def photo_waiting(command: str) -> str:
@@ -80,6 +79,9 @@ def paid_how(cur: Currency) -> str:
     """`PAID_HOW` with a figure the room's currency takes: `\\PAID Alice 772` in a yen room (a
     yen room was shown 7.72, which it refuses)."""
     return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice {cur.number(772 * 10 ** max(cur.exponent - 2, 0))}"
+
+
+PAID_HOW = paid_how(currency_or_default(None))  # a dollar room's
 
 
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")

@@ -84,12 +84,13 @@ def _derive(fernet_key: str) -> bytes:
 
 
 def _load_keys(config: Config) -> list[bytes]:
-    if config.security.fernet_keys:
-        return [_derive(k) for k in config.security.fernet_keys]
-    path: Path = config.data_dir / KEY_FILE
-    if write_secret_file(path, secrets.token_urlsafe(32)):
-        log.warning("links.key_generated", key_file=str(path))
-    return [path.read_text(encoding="utf-8").strip().encode("ascii")]
+    """`existing_keys`, after generating the key file when there are no Fernet keys and no file
+    holding a key (write_secret_file replaces an empty one)."""
+    if not config.security.fernet_keys:
+        path: Path = config.data_dir / KEY_FILE
+        if write_secret_file(path, secrets.token_urlsafe(32)):
+            log.warning("links.key_generated", key_file=str(path))
+    return existing_keys(config)
 
 
 def existing_keys(config: Config) -> list[bytes]:
