@@ -37,7 +37,9 @@ async def link(msg: Inbound, ctx: Context) -> HandlerResult:
     if service is None:
         return NOT_SET_UP
     ctx.log.info("x.link.sent")
-    return await service.link_reply(ctx.user, address=msg.sender.key)
+    user = ctx.user
+    handle = user.x_handle if user.x_linked else None  # told which account they switch from
+    return await service.link_reply(user, address=msg.sender.key, handle=handle)
 
 
 @router.command("UNLINK", args=0, usage="\\UNLINK", help="\\UNLINK disconnect X", priority=True)

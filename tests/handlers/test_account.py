@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import ALICE, BOB, Bot, XBot, link_in
+from bot.channels.twilio.segments import fits_one_segment
+from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.handlers.talk import (
     inbox_row,
@@ -44,6 +45,31 @@ async def test_link_sends_a_fresh_link_each_time(xbot: XBot) -> None:
     assert link_in(first) != link_in(second)
     assert await xbot.scalar("SELECT count(*) FROM link_tokens") == 3
     assert await say(xbot, twilio, "\\LINK now") == "Usage: \\LINK"
+
+
+async def test_link_while_connected_names_the_account_it_switches_from(xbot: XBot) -> None:
+    """`\\LINK` from a connected person answered "Connect X to post your texts", as if they had
+    no account: a person checking whether they are connected learnt nothing, and one switching
+    accounts was not told which one they had. The link still works: it switches the account."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    reply = await say(xbot, twilio, "\\LINK")
+    assert (
+        reply == f"You post to X as @alice. To switch accounts: {link_in(reply)} (10 min). \\HELP: commands"
+    )
+    assert fits_one_segment(reply.replace(xbot.config.public_base, "https://" + "h" * 32))
+    xbot.x.next_user = ("200", "bob")
+    before = len(twilio.messages)
+    async with browser() as session:
+        url = link_in(reply)
+        data, headers = await open_confirm_page(session, url)
+        async with session.post(url, data=data, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+    assert (await twilio.wait_for_messages(before + 1))[-1]["Body"].startswith("Connected @bob")
+    assert await xbot.scalar("SELECT x_handle FROM users") == "bob"
+    await say(xbot, twilio, "\\UNLINK")
+    reply = await say(xbot, twilio, "\\LINK")  # none now: the plain link again
+    assert reply == f"Connect X to post your texts: {link_in(reply)} (10 min). \\HELP: commands"
 
 
 async def test_unlink_revokes_at_x_deletes_the_tokens_and_stops_posting(xbot: XBot) -> None:

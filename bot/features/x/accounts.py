@@ -50,9 +50,17 @@ class Refresh(enum.Enum):
     GONE = "gone"  # no tokens (unlinked meanwhile)
 
 
-def link_reply(deps: Deps, token: str, *, first: bool = False) -> Reply:
-    """One segment with a public URL of up to 40 characters (SPEC, Clarifications)."""
+def link_reply(deps: Deps, token: str, *, first: bool = False, handle: str | None = None) -> Reply:
+    """One segment with a public URL of up to 40 characters (SPEC, Clarifications). `handle`: the
+    X account the person posts to now (`\\LINK` while connected switches accounts: they are told
+    which one they have, not asked to connect as if they had none)."""
     url = f"{deps.config.public_base}/x/link/{token}"
+    if handle:
+        return Reply(
+            f"You post to X as @{handle}. To switch accounts: {url} (10 min). \\HELP: commands",
+            redact=True,
+            kind="x-link",
+        )
     if first:
         return Reply(
             f"Welcome to textwire! Connect X to post your texts: {url} (10 min). \\HELP: commands",
@@ -93,9 +101,13 @@ class XAccounts:
         async with self.deps.db.tx() as conn:
             return await xaccounts.create_link(conn, user_id, self.deps.now(), address=address)
 
-    async def link_reply(self, user: User, *, address: str, first: bool = False) -> Reply:
-        """The link, as the answer to a message from `address`."""
-        return link_reply(self.deps, await self.new_link(user.id, address=address), first=first)
+    async def link_reply(
+        self, user: User, *, address: str, first: bool = False, handle: str | None = None
+    ) -> Reply:
+        """The link, as the answer to a message from `address`; `handle`: the account the person
+        posts to now (`\\LINK` while connected)."""
+        token = await self.new_link(user.id, address=address)
+        return link_reply(self.deps, token, first=first, handle=handle)
 
     # -- tokens ---------------------------------------------------------------------------------
     def store(self, user_id: int, tokens: TokenSet) -> str:
