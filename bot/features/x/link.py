@@ -160,7 +160,9 @@ async def link_page(request: web.Request) -> web.Response:
     response = pages.render(
         "confirm.html",
         title=f"Connect X to {mask_address(state.phone)}?",
-        message="You will be sent to X to approve. textwire posts only what this phone texts.",
+        # the texts of every address of the person (paired ones too), whatever the channel: "what
+        # this phone texts" told a Telegram chat that asked for the link about a phone
+        message="You will be sent to X to approve. textwire posts only the plain texts you send it.",
         button="Connect X",
         field=CONFIRM_FIELD,
         form_token=_form_token(cookie, token),

@@ -644,7 +644,11 @@ async def test_connected_goes_to_the_chat_that_asked_for_the_link(
     xbot.x.next_user = ("4242", "alice")
     async with browser() as session:
         async with session.get(url) as resp:
-            assert f"Connect X to Telegram ***{str(CHAT)[-4:]}?" in await resp.text()
+            page = await resp.text()
+            assert f"Connect X to Telegram ***{str(CHAT)[-4:]}?" in page
+            # what is posted: the person's texts, from any of their addresses, never "this phone"
+            assert "textwire posts only the plain texts you send it." in page
+            assert "phone" not in page.lower()
         before = len(fake_telegram.sent)
         async with await press(session, url) as resp:
             assert resp.status == 200, await resp.text()
