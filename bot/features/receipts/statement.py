@@ -141,6 +141,12 @@ class Statement:
     # the month under way: the balances are as they stand now ("2026-11-26 01:45", the room's
     # time), not at its end (the page said "Balance at the end of November" on the 26th)
     as_of: str = ""
+    # what the month's counted receipts came to ("$199.43"), and who paid how much of it ("Ann
+    # $103.29"), most first: a statement listed each receipt but never their sum
+    spent: str = ""
+    spent_by: tuple[str, ...] = ()
+    counted: int = 0
+    uncounted: int = 0  # receipts of the month left out of the ledger (no amount, duplicate, ...)
 
 
 async def load(request: web.Request, room_id: str, year: int, month: int) -> Statement | None:
@@ -207,6 +213,15 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
         )
         for p in reversed(view.payments)  # the month's, oldest first
     ]
+    by_payer: dict[str, int] = {}
+    counted = 0
+    for r in rows:
+        line = view.receipts.get(str(r.id))
+        if line is not None and line.status == "counted":
+            counted += 1
+            who = FORMER_MEMBER if r.uploader_id is None else line.paid_by
+            by_payer[who] = by_payer.get(who, 0) + int(r.amount_minor)
+    cur = view.book.currency
     return Statement(
         room=settings.name,
         month=f"{year:04d}-{month:02d}",
@@ -218,6 +233,13 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
         settle=view.settle,
         positions=view.positions,
         as_of=local(now)[0] if end > now else "",
+        spent=cur.format(sum(by_payer.values())) if counted else "",
+        spent_by=tuple(
+            f"{who} {cur.format(minor)}"
+            for who, minor in sorted(by_payer.items(), key=lambda item: (-item[1], item[0]))
+        ),
+        counted=counted,
+        uncounted=len(rows) - counted,
     )
 
 

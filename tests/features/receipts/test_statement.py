@@ -286,3 +286,38 @@ def test_csv_rows_keep_time_order_across_the_hour_a_clock_falls_back() -> None:
         ("2026-11-01 01:30", "receipt"),
         ("2026-11-01 01:10", "payment"),
     ]
+
+
+async def test_the_page_says_what_the_months_receipts_came_to_and_who_paid_it(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """The statement listed each receipt of the month but never their sum: a room settling up
+    added the amounts by hand. It says what the counted receipts came to, who paid how much of it
+    (most first), and how many were left out (a photo with no amount)."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\NAME Alice")
+    await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
+    await say(bot, fake_twilio, "\\NAME Bob", sender=BOB)
+    for sender, caption in ((ALICE, "$30.00"), (BOB, "$45.50"), (ALICE, "$4.25"), (BOB, "no total here")):
+        now[0] += 60
+        await say(
+            bot, fake_twilio, caption, sender=sender, **mms([fake_twilio.media.add(images.jpeg_with_gps())])
+        )
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB)))).text()
+    assert (
+        "Spent: <strong>$79.75</strong> on 3 receipts (Bob $45.50 · Alice $34.25); 1 more not counted."
+        in page
+    ), page
+    # a month with no receipt counted says so, and a month with none at all says nothing of it
+    empty = await (
+        await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB, "2026-09")))
+    ).text()
+    assert "Spent" not in empty
+    assert "No receipts this month." in empty
+    now[0] = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC).timestamp()
+    await say(bot, fake_twilio, "no total", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    november = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB)))).text()
+    assert "None of these receipts is counted (see each one's note)." in november
+    assert "Spent" not in november
