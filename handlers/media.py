@@ -49,7 +49,7 @@ from bot.features.receipts.media import (
     store_of,
 )
 from bot.pipeline.dispatch import CommandObject, Context, HandlerResult, Inbound, Router, has_media
-from storage import ledger, receipts, rooms
+from storage import inbox, ledger, outbox, receipts, rooms
 from storage.lean import in_tx
 from storage.media import StoreUnavailable, object_key
 
@@ -60,6 +60,17 @@ NO_ROOM = (
     "\\JOIN <room> <password>, then send the photos again."
 )
 NOT_SET_UP = "Photos are not kept on this number."
+
+
+def waiting_for_room(count: int) -> str:
+    """The answer to photos from a person in no room: they wait for one (one segment)."""
+    these = "this photo goes" if count == 1 else "these photos go"
+    return (
+        "Photos are kept in rooms: \\CREATE <room> <password> or \\JOIN <room> <password> within "
+        f"10 minutes and {these} there."
+    )
+
+
 GAVE_UP = "We could not save your photos: a service we rely on was down for too long. Please send them again."
 CAPTION_MAX = 500
 OCR_BUSY_SECONDS = 2.0
@@ -186,8 +197,24 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
         room_currency = currency_or_default(await ledger.room_currency(conn, room.id)) if room else None
     if room is None or room_currency is None:
+        waited = deps.now() - msg.received_at
+        if note is None and waited < inbox.WAIT_FOR_ROOM:
+            # kept at the channel, parked: the room the person makes or joins next takes them
+            # (storage/rooms.py, set_active), and later texts go on meanwhile
+            ctx.log.info("media.waiting_for_room", photos=len(msg.media))
+            raise Defer(
+                msg.received_at + inbox.WAIT_FOR_ROOM,
+                parked=True,
+                notice=waiting_for_room(len(msg.media)),
+                notice_key="no-room",
+                reason=inbox.WAITING_FOR_ROOM,
+            )
         # nothing is kept: the copies at the channel go, as those of items that are refused do
         await release_refused(deps, [(item.index + 1, item.url) for item in msg.media])
+        async with deps.db.read() as conn:
+            told = note is None and await outbox.queued(conn, f"{msg.external_id}:no-room")
+        if told:  # when it came, that it would wait 10 minutes for a room
+            return None
         return [NO_ROOM, note] if note else NO_ROOM
     caption = msg.text[:CAPTION_MAX] if command is None else ""
     # a caption's amount is for a message with one photo: it cannot say which of several it is for

@@ -15,7 +15,7 @@ from bot.core.channel import channel_of
 from storage.db import Database, insert_ignore
 from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimQueue
-from storage.schema import INBOX_DONE, inbox, inbox_waiting, literal
+from storage.schema import INBOX_DONE, addresses, inbox, inbox_waiting, literal
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,28 @@ _RESCHEDULE = QUEUE.settled(
     error=sa.bindparam("b_error", type_=sa.Text),
     attempts=inbox.c.attempts - sa.bindparam("b_refund", type_=sa.Integer),
 )
+
+
+# inbox.error of a message with photos that came before its sender was in any room: parked (so
+# later messages go on) until the sender makes or joins one, or WAIT_FOR_ROOM seconds pass
+WAITING_FOR_ROOM = "waiting for a room"
+WAIT_FOR_ROOM = 600.0
+
+
+async def wake_waiting_for_room(conn: AsyncConnection, user_id: int) -> int:
+    """The person's messages parked for want of a room, due at once: the room they now have takes
+    their photos (one statement; the few parked rows, by ix_inbox_queue)."""
+    theirs = sa.exists().where(
+        addresses.c.user_id == user_id,
+        addresses.c.channel == inbox.c.channel,
+        addresses.c.address == inbox.c.from_phone,
+    )
+    result = await conn.execute(
+        sa.update(inbox)
+        .where(inbox.c.status == literal("parked"), inbox.c.error == WAITING_FOR_ROOM, theirs)
+        .values(next_attempt_at=0.0)
+    )
+    return int(result.rowcount or 0)
 
 
 @dataclass(frozen=True)

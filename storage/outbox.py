@@ -36,6 +36,12 @@ delivery_rank = sa.case(DELIVERY_RANK, value=outbox.c.delivery_status, else_=-1)
 REDACTED = "[redacted: contained a link]"
 
 
+async def queued(conn: AsyncConnection, dedupe_key: str) -> bool:
+    """Whether a message with this `dedupe_key` was queued (and not yet purged)."""
+    found = await conn.execute(sa.select(outbox.c.id).where(outbox.c.dedupe_key == dedupe_key))
+    return found.first() is not None
+
+
 async def enqueue(
     conn: AsyncConnection,
     *,

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import inbox
 from storage.db import insert_ignore, upsert
 from storage.lean import Query, Reads
 from storage.schema import join_failures, join_slots, memberships, room_departures, rooms, users
@@ -308,7 +309,10 @@ async def active_room(reads: Reads, user_id: int) -> Room | None:
 
 
 async def set_active(conn: AsyncConnection, user_id: int, room_id: str | None) -> None:
+    """The user's active room; photos they sent while in no room go there now."""
     await conn.execute(sa.update(users).where(users.c.id == user_id).values(active_room_id=room_id))
+    if room_id is not None:
+        await inbox.wake_waiting_for_room(conn, user_id)
 
 
 async def leave_all(conn: AsyncConnection, user_id: int) -> int:

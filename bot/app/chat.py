@@ -290,7 +290,9 @@ class Session:
                     await conn.execute(
                         sa.select(sa.func.count()).where(
                             inbox.c.message_sid.in_(self.sent_sids),
-                            inbox.c.status.not_in(("done", "failed")),
+                            # parked: waiting for what the conversation does not bring (a room the
+                            # person has yet to join, X's rate-limit reset); its notice is shown
+                            inbox.c.status.not_in(("done", "failed", "parked")),
                         )
                     )
                 ).scalar_one()

@@ -30,16 +30,24 @@ class Defer(Exception):
     """Not now, and not a failure: handle the message again at `until`.
 
     `parked=True` lets later messages of the sender go on meanwhile (a post waiting for X's
-    rate-limit reset). `notice` is sent once per `notice_key`."""
+    rate-limit reset). `notice` is sent once per `notice_key`. `reason`: what the row waits for
+    (`inbox.error`), for whatever can end the wait early (storage/inbox.py, WAITING_FOR_ROOM)."""
 
     def __init__(
-        self, until: float, *, parked: bool = False, notice: str | None = None, notice_key: str = "defer"
+        self,
+        until: float,
+        *,
+        parked: bool = False,
+        notice: str | None = None,
+        notice_key: str = "defer",
+        reason: str | None = None,
     ) -> None:
         super().__init__(f"deferred until {until:.0f}")
         self.until = until
         self.parked = parked
         self.notice = notice
         self.notice_key = notice_key
+        self.reason = reason
 
 
 class StartupError(Exception):

@@ -282,7 +282,11 @@ class Worker(ClaimLoop[Claim, Outcome]):
         )
         await self._commit(
             rescheduled=inbox.Rescheduled(
-                msg.id, defer.until, status="parked" if defer.parked else "pending", refund=True
+                msg.id,
+                defer.until,
+                status="parked" if defer.parked else "pending",
+                error=defer.reason,
+                refund=True,
             ),
             replies=notice,
         )

@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 
 from tests import ROOT
+from tests.conftest import wait_for
 from tests.images import jpeg_with_gps, png_with_text
 from tests.test_process import free_port, wait_healthy
 
@@ -128,6 +129,31 @@ async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served
         async with http.get(image.group(1).replace("&amp;", "&")) as resp:
             assert resp.status == 200
             assert await resp.read() == stored.read_bytes()
+
+
+async def test_a_photo_before_any_room_waits_for_the_room_made_next(served: Served) -> None:
+    """A photo sent before any room: chat shows that it waits for one and returns at once (it
+    waited 60 s for the parked message, then said replies were missing, exit 1); the room made
+    next takes it."""
+    async with aiohttp.ClientSession() as http:
+        await wait_healthy(http, served.port, served.proc)
+        photo = served.dir / "receipt.jpg"
+        photo.write_bytes(jpeg_with_gps(320, 240))
+        sent = served.chat("--from", ALICE, "--photo", str(photo), "--text", "lunch")
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout.strip() == (
+            "< Photos are kept in rooms: \\CREATE <room> <password> or \\JOIN <room> <password> "
+            "within 10 minutes and this photo goes there."
+        )
+        assert "still waiting" not in sent.stderr
+        created = served.chat("--from", ALICE, stdin="\\CREATE house hunter22\n")
+        assert created.returncode == 0, created.stderr
+        assert "< Created room house" in created.stdout
+
+        async def saved() -> bool:
+            return served.query("SELECT caption FROM receipts") == [("lunch",)]
+
+        await wait_for(saved)
 
 
 async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:

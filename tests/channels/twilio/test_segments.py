@@ -210,6 +210,8 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("gallery not set up", lambda: "The receipt gallery is not set up on this number."),
     # photos
     ("no room for photos", lambda: photos.NO_ROOM),
+    ("photo waiting for a room", lambda: photos.waiting_for_room(1)),
+    ("photos waiting for a room", lambda: photos.waiting_for_room(10)),
     ("photos not kept", lambda: photos.NOT_SET_UP),
     ("photos gave up", lambda: photos.GAVE_UP),
     ("saved all", lambda: _photos(_saved(MAX_ITEMS), [])),

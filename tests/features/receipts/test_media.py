@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
+from bot.channels.twilio.segments import fits_one_segment
 from bot.features.receipts import cleanup as media_jobs
 from bot.features.receipts.media import (
     BROKEN,
@@ -210,13 +211,105 @@ async def test_bad_items_are_refused_by_name_and_the_rest_saved(
     assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: house (active)."
 
 
-async def test_photos_without_a_room_say_how_to_get_one(bot: Bot, fake_twilio: FakeTwilio) -> None:
+NOT_IN_ROOM = (
+    "You are not in a room. Create one with \\CREATE <room> <password> or join one with "
+    "\\JOIN <room> <password>."
+)
+
+
+async def _parked(bot: Bot, sid: str) -> None:
+    async def parked() -> bool:
+        status = await bot.scalar("SELECT status FROM inbox WHERE message_sid = :sid", sid=sid)
+        return status == "parked"
+
+    await wait_for(parked)
+
+
+async def test_photos_before_any_room_go_to_the_room_the_person_then_makes(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A newcomer's first photo, sent before they were in any room, was dropped ("send the photos
+    again"): they had to find it and send it a second time. It waits 10 minutes for a room: the
+    room they make (or join) takes it, and the texts they send meanwhile are answered at once."""
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
     url = fake_twilio.media.add(images.jpeg_with_gps())
-    assert await say(bot, fake_twilio, "", **mms([url])) == NO_ROOM
+    form = await bot.text("dinner $24.50", **mms([url]))
+    notice = (await fake_twilio.wait_for_messages(1))[0]["Body"]
+    assert notice == (
+        "Photos are kept in rooms: \\CREATE <room> <password> or \\JOIN <room> <password> within "
+        "10 minutes and this photo goes there."
+    )
+    assert fits_one_segment(notice)
+    await _parked(bot, form["MessageSid"])
+    assert fake_twilio.media.seen == []  # nothing fetched, nothing deleted yet
+    assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM  # not held up behind the photo
+    now[0] += 300
+    create = await bot.text("\\CREATE house pw")
+    assert await bot.handled(create["MessageSid"]) == "done"
+    assert await bot.handled(form["MessageSid"]) == "done"
+    # the two answers, in either order: the photo may be taken up before "Created" is sent
+    answers = sorted(m["Body"][:22] for m in (await fake_twilio.wait_for_messages(4))[2:])
+    assert answers == ["Created room house; ph", "Saved $24.50 to house:"], answers
+    assert await bot.scalar("SELECT caption FROM receipts") == "dinner $24.50"
+    assert fake_twilio.media.deleted == [url.rsplit("/", 1)[1]]  # kept here now, so gone at Twilio
+    # a second photo goes straight in
+    assert (
+        await say(bot, fake_twilio, "$3.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    ).startswith("Saved $3.00 to house")
+
+
+async def test_photos_that_waited_10_minutes_for_a_room_go_unsaid(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """No room came within 10 minutes: the photo is not kept (its copy at Twilio goes) and nothing
+    more is said: the person was told when it came. A room made later does not take it."""
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    form = await bot.text("", **mms([url]))
+    await fake_twilio.wait_for_messages(1)
+    await _parked(bot, form["MessageSid"])
+    now[0] += 601
+    assert await bot.handled(form["MessageSid"]) == "done"  # the worker's poll finds it due
+    assert fake_twilio.media.deleted == [url.rsplit("/", 1)[1]]
+    assert [seen.method for seen in fake_twilio.media.seen] == ["DELETE"]  # never fetched
+    await bot.settled()
+    assert len(fake_twilio.messages) == 1  # the notice alone
+    assert (await say(bot, fake_twilio, "\\CREATE house pw")).startswith("Created room house")
+    await bot.settled()
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+    assert len(fake_twilio.messages) == 2
+
+
+async def test_photos_first_handled_after_10_minutes_say_how_to_get_a_room(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A photo handled for the first time 10 minutes after it came (the worker was away) was never
+    told to wait: it gets the answer of old (send it again once in a room)."""
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await bot.runtime.worker.stop()  # away
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    form = await bot.text("", **mms([url]))
+    now[0] += 601
+    await bot.runtime.worker.start()  # back, 10 minutes on
+    assert await bot.handled(form["MessageSid"]) == "done"
+    assert (await fake_twilio.wait_for_messages(1))[0]["Body"] == NO_ROOM
     assert [seen.method for seen in fake_twilio.media.seen] == ["DELETE"]  # nothing fetched
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
-    # nothing was kept, so nothing of it stays at Twilio either: the person sends it again
     assert fake_twilio.media.deleted == [url.rsplit("/", 1)[1]]
+
+
+async def test_a_photo_with_a_command_in_no_room_says_both_at_once(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\JOIN house pw` as a photo's caption is not run (a password in a caption): the person is
+    told so, and how photos are kept, in one answer, as before; the photo is not kept."""
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    form = await bot.text("\\JOIN house pw", **mms([url]))
+    assert await bot.handled(form["MessageSid"]) == "done"
+    bodies = [m["Body"] for m in await fake_twilio.wait_for_messages(2)]
+    assert bodies[0] == NO_ROOM
+    assert bodies[1].startswith("\\JOIN was not run")
 
 
 async def test_a_photo_on_the_local_backend_and_the_singular_reply(bot: Bot, fake_twilio: FakeTwilio) -> None:
