@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import inbox
 from storage.schema import addresses, memberships, pair_codes, payments, receipts, users
 
 CODE_SECONDS = 600.0
@@ -86,6 +87,7 @@ async def join(conn: AsyncConnection, key: str, into: int, leaving: int) -> None
     their own: `what_it_has` said so)."""
     await conn.execute(sa.update(addresses).where(addresses.c.address == key).values(user_id=into))
     await conn.execute(sa.delete(users).where(users.c.id == leaving))
+    await inbox.wake_waiting_for_room(conn, into)  # photos it sent in no room: the person's room
 
 
 async def addresses_of(conn: AsyncConnection, user_id: int) -> list[str]:

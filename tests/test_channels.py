@@ -344,3 +344,31 @@ async def test_a_notice_goes_to_an_address_the_person_still_reads(
     assert len(notices) == 1
     assert str(notices[0][0]) == str(OTHER_CHAT)
     assert " paid you $5.00 in house" in notices[0][1]
+
+
+async def test_a_photo_from_a_new_address_goes_to_the_persons_room_once_it_is_paired(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A person's new WhatsApp address sends a receipt before it is paired: it is in no room, so
+    the photo waits for one; `\\PAIR <code>` makes it the person's, and the photo goes to their
+    room at once (not 10 minutes later, nor dropped)."""
+    wally = "whatsapp:+15550009999"
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    assert (await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)).startswith("Created")
+    offer = await first_reply(bot, fake_twilio, "\\PAIR", ALICE)
+    code = offer.split("Your code: ", 1)[1][:6]
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    before = len(fake_twilio.messages)
+    photo = await bot.text(
+        "$12.00", sender=wally, NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg"
+    )
+    notice = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    assert notice.startswith("Photos are kept in rooms:"), notice
+    before = len(fake_twilio.messages)
+    form = await bot.text(f"\\PAIR {code}", sender=wally)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    assert await bot.handled(photo["MessageSid"]) == "done"
+    answers = sorted(m["Body"][:22] for m in (await fake_twilio.wait_for_messages(before + 2))[before:])
+    assert answers == ["Paired: this address a", "Saved $12.00 to house:"], answers
+    rows = await bot.rows("SELECT r.channel, u.phone FROM receipts r JOIN users u ON u.id = r.uploader_id")
+    assert [tuple(r) for r in rows] == [("whatsapp", ALICE)]
