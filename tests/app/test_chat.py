@@ -88,6 +88,15 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield served
 
 
+def chat_photo(served: Served, caption: str) -> Any:
+    """`textwire chat --photo` of a plain picture (no text on it) from Alice, which exits 0."""
+    photo = served.dir / "receipt.jpg"
+    photo.write_bytes(jpeg_with_gps(320, 240))
+    sent = served.chat("--from", ALICE, "--photo", str(photo), "--text", caption)
+    assert sent.returncode == 0, sent.stderr
+    return sent
+
+
 async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_healthy(http, served.port, served.proc)
@@ -95,10 +104,7 @@ async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served
         assert created.returncode == 0, created.stderr
         assert created.stdout.startswith("< Created room house")
 
-        photo = served.dir / "receipt.jpg"
-        photo.write_bytes(jpeg_with_gps(320, 240))
-        sent = served.chat("--from", ALICE, "--photo", str(photo), "--text", "lunch")
-        assert sent.returncode == 0, sent.stderr
+        sent = chat_photo(served, "lunch")
         # the real server reads the photo (OCR on, config.toml); a plain picture has no text at all
         assert sent.stdout.strip() == (
             "< Saved to house; it doesn't look like a receipt, so it is not counted. "
@@ -137,10 +143,7 @@ async def test_a_photo_before_any_room_waits_for_the_room_made_next(served: Serv
     next takes it."""
     async with aiohttp.ClientSession() as http:
         await wait_healthy(http, served.port, served.proc)
-        photo = served.dir / "receipt.jpg"
-        photo.write_bytes(jpeg_with_gps(320, 240))
-        sent = served.chat("--from", ALICE, "--photo", str(photo), "--text", "lunch")
-        assert sent.returncode == 0, sent.stderr
+        sent = chat_photo(served, "lunch")
         assert sent.stdout.strip() == (
             "< Photos are kept in rooms: \\CREATE <room> <password> or \\JOIN <room> <password> "
             "within 10 minutes and this photo goes there."
