@@ -340,7 +340,8 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     done = f"Recorded: you paid {book.name(payee)} {book.currency.format(value.minor)}. "
     if ctx.data.get(LEFT):  # paid what they left owing: their own part of the room
         return done + left_balance_line(room.name, book, user_id)
-    return done + balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
+    fits = ctx.deps.services.fits(msg.sender.channel)
+    return done + balance_line(room.name, book, fits=lambda text: fits(done + text))
 
 
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY [<code>]", resolve=(active_room,))

@@ -482,11 +482,21 @@ class Book:
     receipts: list[BookReceipt]
     payments: list[BookPayment]
     uncounted: int  # receipts with an amount in another currency
+    # receipts still waiting for an amount (none read, none typed): not a repeat, not "not a
+    # receipt", not taken out with \AMOUNT 0 (bot/features/ledger/view.py: "needs an amount")
+    waiting: int = 0
 
 
 async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: float | None = None) -> Book:
     """The receipts (with amounts in the room's currency, and who shares each) and payments; with
-    `until`, only those made before it (a statement's balances at a month's end)."""
+    `until`, only those made before it (a statement's balances at a month's end). Receipts still
+    waiting for an amount are counted (`Book.waiting`) in the same statement: `\\BALANCE` left them
+    out without a word."""
+    needs_amount = sa.and_(
+        receipts.c.amount_minor.is_(None),
+        receipts.c.duplicate_of.is_(None),
+        sa.or_(receipts.c.ocr_status.is_(None), receipts.c.ocr_status != NOT_RECEIPT),
+    )
     before_r = [receipts.c.created_at < until] if until is not None else []
     before_p = [payments.c.created_at < until] if until is not None else []
     rows = (
@@ -502,7 +512,11 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
                 receipt_members.c.weight,
             )
             .outerjoin(receipt_members, receipt_members.c.receipt_id == receipts.c.id)
-            .where(receipts.c.room_id == room_id, receipts.c.amount_minor > 0, *before_r)
+            .where(
+                receipts.c.room_id == room_id,
+                sa.or_(receipts.c.amount_minor > 0, needs_amount),
+                *before_r,
+            )
             .order_by(receipts.c.created_at, receipts.c.id, receipt_members.c.position)
         )
     ).all()
@@ -510,7 +524,11 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
     split: dict[str, list[int | None]] = {}
     weights: dict[str, list[int | None]] = {}
     uncounted: set[str] = set()
+    waiting: set[str] = set()
     for r in rows:
+        if r.amount_minor is None:
+            waiting.add(str(r.id))
+            continue
         if r.currency != currency:
             uncounted.add(str(r.id))
             continue
@@ -549,7 +567,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
         )
         for p in prow
     ]
-    return Book(book_receipts, book_payments, len(uncounted))
+    return Book(book_receipts, book_payments, len(uncounted), len(waiting))
 
 
 __all__ = [

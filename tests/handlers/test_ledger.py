@@ -279,7 +279,9 @@ async def test_a_total_read_above_what_an_amount_may_be_is_asked_for(
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
     )
     assert await bot.scalar("SELECT amount_minor FROM receipts") is None
-    assert await say(bot, fake, "\\BALANCE") == "house: all settled."
+    assert await say(bot, fake, "\\BALANCE") == (
+        "house: all settled. 1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
+    )
 
 
 def test_pdf_text_layer() -> None:
@@ -846,11 +848,19 @@ async def test_a_repeat_counted_anyway_holds_the_currency_as_any_counted_receipt
     again = await say(bot, fake, "", **mms([fake.media.add(picture)]))
     assert again.startswith("Saved to house; not counted: it repeats the receipt saved")
     assert (await say(bot, fake, "\\AMOUNT 30")).startswith("Set $30.00 on your receipt in house")
-    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    # the first photo still has no total (the \\AMOUNT counted the repeat): the balance says so
+    waiting = " 1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
+    assert (
+        await say(bot, fake, "\\BALANCE")
+        == f"house: Bob pays Alice $10.00, Carol pays Alice $10.00.{waiting}"
+    )
     assert await say(bot, fake, "\\CURRENCY EUR") == (
         "house has amounts in USD already; its currency cannot change now."
     )
-    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    assert (
+        await say(bot, fake, "\\BALANCE")
+        == f"house: Bob pays Alice $10.00, Carol pays Alice $10.00.{waiting}"
+    )
 
 
 async def test_two_receipts_on_transparent_backgrounds_with_one_total_are_two_receipts(
@@ -925,6 +935,50 @@ async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_co
     assert notes.count("not counted: it repeats an earlier receipt") == 2  # one was counted anyway
     assert notes.count("taken out with \\AMOUNT 0") == 1
     assert await bot.scalar("SELECT count(*) FROM receipts") == 6
+
+
+async def test_balance_says_how_many_receipts_wait_for_an_amount_and_how_to_count_them(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A receipt whose total could not be read was left out of `\\BALANCE` without a word: the
+    room saw its balance as final while Bob's $60.00 was not in it. The balance says how many
+    wait for an amount and how to count them; repeats and receipts taken out with `\\AMOUNT 0`
+    are not waiting (their replies said so), and the note goes once the amount is set."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    assert (
+        await photo(bot, fake, "", sender=BOB)
+        == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    assert await say(bot, fake, "\\BALANCE", sender=CAROL) == (
+        "house: Bob pays Alice $10.00, Carol pays Alice $10.00. "
+        "1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
+    )
+    # one taken out, one a repeat: neither waits for an amount
+    assert (
+        await photo(bot, fake, "", sender=CAROL)
+        == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 0", sender=CAROL)).startswith("Your receipt is out of the ledger")
+    picture = images.jpeg_with_gps(640, 480, variant=5)
+    assert (await say(bot, fake, "$9.00", sender=CAROL, **mms([fake.media.add(picture)]))).startswith(
+        "Saved $9.00"
+    )
+    again = await say(bot, fake, "", **mms([fake.media.add(picture)]))
+    assert again.startswith("Saved to house; not counted: it repeats"), again
+    assert (await say(bot, fake, "\\BALANCE")).endswith(
+        " 1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
+    )
+    assert await photo(bot, fake, "") == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    # a \\PAID's answer says it too, shorter when the whole answer would not fit one segment
+    assert await say(bot, fake, "\\PAID Alice 7", sender=CAROL) == (
+        "Recorded: you paid Alice $7.00. house: Bob pays Alice $10.00, Bob pays Carol $3.00. "
+        "2 receipts with no total not counted (\\AMOUNT)."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 60", sender=BOB)).startswith("Set $60.00 on your receipt")
+    assert (await say(bot, fake, "\\AMOUNT 0")).startswith("Your receipt is out of the ledger")
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Bob $17.00, Alice pays Bob $10.00."
 
 
 class PrintedReceipt:
@@ -1179,7 +1233,8 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     # a comma before three digits stays a thousands separator
     assert (
         await say(bot, fake, "\\PAID Bob 1,200", sender=CAROL)
-        == "Recorded: you paid Bob $1200.00. house: Bob pays Carol $1195.43, Bob pays Alice $9.14."
+        == "Recorded: you paid Bob $1200.00. house: Bob pays Carol $1195.43, Bob pays Alice $9.14. "
+        "3 receipts with no total not counted (\\AMOUNT)."
     )
 
 

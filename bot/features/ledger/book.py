@@ -118,6 +118,7 @@ class RoomLedger:
     formers: frozenset[int] = frozenset()  # parties who left by \\STOP (their receipts: FORMER)
     # receipts `\\SPLIT` reshaped (by id): each share, in the split's order
     splits: dict[str, tuple[tuple[Party, int], ...]] = field(default_factory=dict)
+    waiting: int = 0  # receipts with no amount yet (none read, none typed): not counted
 
     def name(self, party: Party) -> str:
         return self.names.get(party, FORMER)
@@ -157,6 +158,7 @@ async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None =
         member_ids=tuple(m.user_id for m in current),
         formers=frozenset(p.user_id for p in people if store.is_former(p)),
         splits=splits,
+        waiting=book.waiting,
     )
 
 
@@ -176,7 +178,9 @@ LONGEST = 1600
 def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
     """`house: Bob pays Alice $7.72, Carol pays Alice $7.72.` or `house: all settled.` (`fits`:
     the channel's length rule). A room with so many debts that the line would be longer than any
-    channel takes (`LONGEST`) names the first ones and how many more, which the gallery lists."""
+    channel takes (`LONGEST`) names the first ones and how many more, which the gallery lists.
+    Then what is not counted, as much as fits: receipts in another currency, and receipts with no
+    total yet and how to count them (`\\AMOUNT`)."""
     if not ledger.settlement:
         text = f"{room_name}: all settled."
     else:
@@ -190,12 +194,30 @@ def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
             shown -= 1
             more = len(debts) - shown
             text = f"{room_name}: {', '.join(debts[:shown])}, and {more} more: \\RECEIPTS shows them all."
-    if ledger.uncounted:
-        s = "s" if ledger.uncounted != 1 else ""
-        note = f"{text} {ledger.uncounted} receipt{s} in another currency not counted."
-        if (fits(note) or not fits(text)) and len(note) <= LONGEST:
-            text = note  # said when it fits, or when the debts take more than one segment anyway
-    return text
+    s = "s" if ledger.uncounted != 1 else ""
+    foreign = f" {ledger.uncounted} receipt{s} in another currency not counted." if ledger.uncounted else ""
+    # receipts waiting for \\AMOUNT (no total read): said, with how to count them, as far as the
+    # rule allows; they were left out without a word, and the balance looked final
+    n, ex = ledger.waiting, ledger.currency.example
+    waiting_full = (
+        f" 1 receipt with no total is not counted: its sender can reply \\AMOUNT {ex}."
+        if n == 1
+        else f" {n} receipts with no total are not counted: their senders can reply \\AMOUNT {ex}."
+    )
+    waiting_short = f" {n} receipt{'s' if n != 1 else ''} with no total not counted (\\AMOUNT)."
+    if not n:
+        waiting_full = waiting_short = ""
+    forms = [
+        text + foreign + waiting_full,
+        text + foreign + waiting_short,
+        text + waiting_full,
+        text + waiting_short,
+        text + foreign,
+        text,
+    ]
+    if not fits(text):  # the debts take more than one segment anyway: every note is said
+        return next((f for f in forms if len(f) <= LONGEST), text)
+    return next(f for f in forms if fits(f))
 
 
 def left_balance_line(room_name: str, ledger: RoomLedger, party: Party) -> str:

@@ -22,7 +22,7 @@ from storage.ledger import FORMER_PREFIX, Member
 USD = currency_or_default("USD")
 
 
-def book(settlement: list[Payment[int | None]], *, uncounted: int = 0) -> RoomLedger:
+def book(settlement: list[Payment[int | None]], *, uncounted: int = 0, waiting: int = 0) -> RoomLedger:
     return RoomLedger(
         currency=USD,
         net={},
@@ -30,6 +30,7 @@ def book(settlement: list[Payment[int | None]], *, uncounted: int = 0) -> RoomLe
         names={1: "Alice", 2: "Bob", 3: "Carol", None: FORMER},
         uncounted=uncounted,
         member_ids=(1, 2, 3),
+        waiting=waiting,
     )
 
 
@@ -91,6 +92,34 @@ def test_receipts_in_another_currency_are_mentioned_when_the_rule_allows() -> No
     # nothing fits anyway (a long list): the note is said too
     assert balance_line("house", book(debts, uncounted=1), fits=lambda text: False).endswith(
         "1 receipt in another currency not counted."
+    )
+
+
+def test_receipts_with_no_total_are_mentioned_with_how_to_count_them() -> None:
+    """They were left out of the balance without a word."""
+    debts = [Payment(2, 1, 772)]
+    assert balance_line("house", book([], waiting=1), fits=fits_160) == (
+        "house: all settled. 1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
+    )
+    assert balance_line("house", book(debts, uncounted=1, waiting=2), fits=fits_160) == (
+        "house: Bob pays Alice $7.72. 1 receipt in another currency not counted. "
+        "2 receipts with no total are not counted: their senders can reply \\AMOUNT 12.34."
+    )
+    # shorter when the rule asks: the short note, then it alone, never beyond what fits
+    assert balance_line("house", book(debts, uncounted=1, waiting=2), fits=lambda t: len(t) <= 120) == (
+        "house: Bob pays Alice $7.72. 1 receipt in another currency not counted. "
+        "2 receipts with no total not counted (\\AMOUNT)."
+    )
+    assert balance_line("house", book(debts, uncounted=1, waiting=1), fits=lambda t: len(t) <= 80) == (
+        "house: Bob pays Alice $7.72. 1 receipt with no total not counted (\\AMOUNT)."
+    )
+    assert balance_line("house", book(debts, waiting=1), fits=lambda t: len(t) <= 40) == (
+        "house: Bob pays Alice $7.72."
+    )
+    # nothing fits anyway (a long list): every note is said
+    line = balance_line("house", book(debts, uncounted=1, waiting=1), fits=lambda t: False)
+    assert line.endswith(
+        "not counted. 1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
     )
 
 
