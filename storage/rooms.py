@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -293,6 +294,17 @@ async def active_room_id(conn: AsyncConnection, user_id: int) -> str | None:
     return str(value) if value is not None else None
 
 
+async def active_room_ids(conn: AsyncConnection, user_ids: Iterable[int]) -> dict[int, str | None]:
+    """Each person's active room (None: none), in one query."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    rows = (
+        await conn.execute(sa.select(users.c.id, users.c.active_room_id).where(users.c.id.in_(wanted)))
+    ).all()
+    return {int(r.id): None if r.active_room_id is None else str(r.active_room_id) for r in rows}
+
+
 _ACTIVE_ROOM = Query(
     sa.select(rooms)
     .join(users, users.c.active_room_id == rooms.c.id)
@@ -436,6 +448,7 @@ __all__ = [
     "NameTaken",
     "Room",
     "active_room",
+    "active_room_ids",
     "claim_lock_notice",
     "create",
     "dummy_verify",

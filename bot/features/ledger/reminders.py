@@ -28,7 +28,7 @@ from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
 from bot.features.ledger.book import RoomLedger, room_ledger
 from bot.pipeline import replyguard
-from storage import ledger, outbox, pairing, users
+from storage import ledger, outbox, pairing, rooms, users
 
 log = get_logger(__name__)
 
@@ -142,19 +142,31 @@ def _later(period: str, reminded: str | None) -> bool:
     return period > reminded
 
 
-def reminder_text(room: str, book: RoomLedger, debtor: int, *, fits: FitsOne) -> str | None:
-    """What `debtor` owes, to whom: the richest form that fits one message; None if nothing."""
+def reminder_text(
+    room: str, book: RoomLedger, debtor: int, *, fits: FitsOne, elsewhere: bool = False
+) -> str | None:
+    """What `debtor` owes, to whom: the richest form that fits one message; None if nothing.
+    `elsewhere`: the room is not the debtor's active one, where `\\PAID` and `\\REMIND` act; the
+    reminder says to `\\USE` it first (a house debtor whose photos went to trip recorded their
+    `\\PAID` in trip, and `\\REMIND off` stopped trip's reminders)."""
     debts = [p for p in book.settlement if p.payer == debtor]
     if not debts:
         return None
     cur = book.currency
     owed = ", ".join(f"{book.name(p.payee)} {cur.format(p.amount)}" for p in debts)
     total = cur.format(sum(p.amount for p in debts))
-    forms = [
-        f"{room}: a reminder, you owe {owed}. Paid? \\PAID <name> <amount>. \\REMIND off stops these.",
-        f"{room}: a reminder, you owe {owed}. \\REMIND off stops these.",
-        f"{room}: a reminder, you owe {total} in all. \\BALANCE {room} says to whom.",
-    ]
+    if elsewhere:
+        paid = f"Paid? \\USE {room}, then \\PAID <name> <amount>."
+        forms = [
+            f"{room}: a reminder, you owe {owed}. {paid} \\REMIND off there stops these.",
+            f"{room}: a reminder, you owe {owed}. {paid}",
+        ]
+    else:
+        forms = [
+            f"{room}: a reminder, you owe {owed}. Paid? \\PAID <name> <amount>. \\REMIND off stops these.",
+            f"{room}: a reminder, you owe {owed}. \\REMIND off stops these.",
+        ]
+    forms.append(f"{room}: a reminder, you owe {total} in all. \\BALANCE {room} says to whom.")
     return next((f for f in forms if fits(f)), forms[-1])
 
 
@@ -170,11 +182,18 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
         phones = await pairing.notice_addresses(conn, debtors)  # an address they still read
         opted_out = await users.opted_out_among(conn, phones.values())
         guard = await replyguard.recent(conn, phones.values(), now)
+        active = await rooms.active_room_ids(conn, phones.keys())
         for uid, phone in sorted(phones.items()):
             held = replyguard.held_until(guard.get(phone, []))
             if phone in opted_out or (held is not None and held > now):
                 continue
-            text = reminder_text(room.name, book, uid, fits=deps.services.fits(channel_of(phone)))
+            text = reminder_text(
+                room.name,
+                book,
+                uid,
+                fits=deps.services.fits(channel_of(phone)),
+                elsewhere=active.get(uid) != room.room_id,
+            )
             if text is None:
                 continue
             queued += await outbox.enqueue(

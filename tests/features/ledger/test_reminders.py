@@ -165,6 +165,40 @@ async def test_each_member_who_owes_gets_one_reminder_a_period(
     assert await bot.scalar("SELECT remind FROM rooms") is None
 
 
+async def test_a_reminder_of_a_room_that_is_not_the_active_one_says_to_switch_first(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Bob owes in house, but his photos go to trip (the room he joined last). The house reminder
+    said "Paid? \\PAID <name> <amount>. \\REMIND off stops these.": both act on the active room,
+    so Bob's \\PAID Alice 10 was recorded in trip (in euros) and \\REMIND off stopped trip's
+    reminders. A reminder of a room that is not the debtor's active one says \\USE it first."""
+    clock = Clock(MONDAY - 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
+    fake = fake_twilio
+    await _owing_house(bot, fake)
+    assert await say(bot, fake, "\\REMIND monthly") == (
+        "house: whoever owes gets a reminder monthly, on the 1st from 10:00 (UTC). \\REMIND off stops them."
+    )
+    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
+    assert (await say(bot, fake, "\\JOIN trip pw", sender=BOB)).startswith("Joined trip")
+    assert await say(bot, fake, "\\CURRENCY EUR", sender=BOB) == "trip counts in EUR (€) now."
+    clock.now = dt.datetime(2026, 12, 1, 11, tzinfo=UTC).timestamp()
+    before = len(fake.messages)
+    assert await reminders.send_reminders(bot.runtime.deps) == 2
+    messages = await fake.wait_for_messages(before + 2)
+    got = {m["To"]: m["Body"] for m in messages[before:]}
+    assert got == {
+        BOB: "house: a reminder, you owe Alice $10.00. Paid? \\USE house, then \\PAID <name> <amount>. "
+        "\\REMIND off there stops these.",
+        CAROL: "house: a reminder, you owe Alice $10.00. Paid? \\PAID <name> <amount>. \\REMIND off stops these.",
+    }
+    # as it says: the payment is house's
+    assert await say(bot, fake, "\\USE house", sender=BOB) == "Photos you send now go to house."
+    assert (await say(bot, fake, "\\PAID Alice 10", sender=BOB)).startswith(
+        "Recorded: you paid Alice $10.00. house:"
+    )
+
+
 async def test_a_number_on_hold_for_a_loop_gets_no_reminder(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
