@@ -60,6 +60,10 @@ NO_ROOM = (
     "\\JOIN <room> <password>, then send the photos again."
 )
 NOT_SET_UP = "Photos are not kept on this number."
+STORE_WAIT = (
+    "Got your photos, but they cannot be saved just now. They will be saved and counted as soon "
+    "as we can; no need to send them again."
+)
 
 
 def waiting_for_room(count: int) -> str:
@@ -282,14 +286,26 @@ async def _save(
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
-            raise Retry(f"channel media: {exc}", failure_reply=GAVE_UP, parked=True) from None
+            raise Retry(
+                f"channel media: {exc}",
+                failure_reply=GAVE_UP,
+                parked=True,
+                notice=STORE_WAIT,
+                notice_key="store-wait",
+            ) from None
         receipt_id = receipts.receipt_id(msg.external_id, item.index)
         key = object_key(room.id, receipt_id, prepared.ext)
         try:
             await store.put(key, prepared.data, prepared.content_type)
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
-            raise Retry(f"media store: {exc}", failure_reply=GAVE_UP, parked=True) from None
+            raise Retry(
+                f"media store: {exc}",
+                failure_reply=GAVE_UP,
+                parked=True,
+                notice=STORE_WAIT,
+                notice_key="store-wait",
+            ) from None
         async with deps.db.read() as conn:
             earlier = await receipts.earlier_in_room(conn, room.id, receipt_id)
         twin = find_twin(prepared, earlier)

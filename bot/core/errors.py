@@ -9,7 +9,9 @@ class Retry(Exception):
     with backoff, for up to `worker.outage_retry_hours`; then answer with a failure reply.
 
     `parked=True` lets later messages of the sender go on meanwhile (a post waiting for X to come
-    back: the person's `\\HELP` or `\\ROOMS` does not need X), as `Defer`'s does."""
+    back: the person's `\\HELP` or `\\ROOMS` does not need X), as `Defer`'s does. `notice` is
+    sent once per message and `notice_key` (a photo waiting for the store: the person hears that
+    it is kept, not silence for hours)."""
 
     def __init__(
         self,
@@ -18,12 +20,16 @@ class Retry(Exception):
         delay: float | None = None,
         failure_reply: str | None = None,
         parked: bool = False,
+        notice: str | None = None,
+        notice_key: str = "retry",
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
         self.failure_reply = failure_reply
         self.parked = parked
+        self.notice = notice
+        self.notice_key = notice_key
 
 
 class Defer(Exception):

@@ -58,6 +58,18 @@ def reply_key(msg: Inbound, index: int) -> str:
     return f"{msg.received_at:.6f}:{msg.external_id}:{index}"
 
 
+def _notice(msg: Inbound, text: str | None, key: str, now: float) -> list[outbox.NewReply]:
+    """A `Defer`'s or `Retry`'s notice as a reply: keyed by the message and `key`, so a message
+    handled again and again (a photo waiting out a store outage) says it once."""
+    if not text:
+        return []
+    return [
+        outbox.NewReply(
+            to=msg.sender.key, body=text, dedupe_key=f"{msg.external_id}:{key}", inbox_id=msg.id, now=now
+        )
+    ]
+
+
 def inbound_from_row(row: sa.Row[Any]) -> Inbound:
     """A claimed row (its columns: `storage.inbox.CLAIMED`, in that order) as the dispatcher's
     message. By position, and no JSON to parse for a text without photos: a claim reads 30 rows
@@ -267,19 +279,6 @@ class Worker(ClaimLoop[Claim, Outcome]):
     async def _defer(self, msg: Inbound, defer: Defer, ctx: Context | None = None) -> None:
         now = self.deps.now()
         self._count_guard(ctx)
-        notice = (
-            [
-                outbox.NewReply(
-                    to=msg.sender.key,
-                    body=defer.notice,
-                    dedupe_key=f"{msg.external_id}:{defer.notice_key}",
-                    inbox_id=msg.id,
-                    now=now,
-                )
-            ]
-            if defer.notice
-            else []
-        )
         await self._commit(
             rescheduled=inbox.Rescheduled(
                 msg.id,
@@ -288,7 +287,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
                 error=defer.reason,
                 refund=True,
             ),
-            replies=notice,
+            replies=_notice(msg, defer.notice, defer.notice_key, now),
         )
         self.metrics.handled_by[msg.sender.channel, "deferred"].inc()
         log.info("sms.deferred", parked=defer.parked, seconds=round(defer.until - now, 1))
@@ -310,7 +309,8 @@ class Worker(ClaimLoop[Claim, Outcome]):
         )
         status = "parked" if retry.parked else "pending"
         await self._commit(
-            rescheduled=inbox.Rescheduled(msg.id, now + delay, status=status, error=retry.reason)
+            rescheduled=inbox.Rescheduled(msg.id, now + delay, status=status, error=retry.reason),
+            replies=_notice(msg, retry.notice, retry.notice_key, now),
         )
         self.metrics.handled_by[msg.sender.channel, "retry"].inc()
         log.warning(

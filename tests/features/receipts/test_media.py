@@ -32,7 +32,7 @@ from bot.features.receipts.media import (
     sniff,
     too_big,
 )
-from handlers.media import NO_ROOM
+from handlers.media import NO_ROOM, STORE_WAIT
 from storage.media import LocalMediaStore, StoreUnavailable
 from storage.receipts import Earlier
 from tests import images
@@ -409,12 +409,53 @@ async def test_a_retry_after_partial_success_stores_nothing_twice(
     assert flaky.failed
     assert len(flaky.puts) == 3 == len(set(flaky.puts))  # each object once
     assert await bot.scalar("SELECT count(*) FROM receipts") == 3
-    [reply] = (await fake_twilio.wait_for_messages(before + 1))[before:]
+    notice, reply = (await fake_twilio.wait_for_messages(before + 2))[before:]
+    assert notice["Body"] == STORE_WAIT
     assert (
         reply["Body"]
         == "Saved 3 receipts to house. No total on photos 1, 2, 3: reply \\AMOUNT 12.34 for each, in order."
     )
     assert len(fake_twilio.media.deleted) == 3
+
+
+async def test_a_photo_waiting_for_the_store_is_told_so_once_then_saved(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 down for several tries: the person hears at once that the photo is kept (they heard
+    nothing until the store came back, for up to worker.outage_retry_hours), once, and then the
+    usual answer; nothing is stored twice."""
+    bot = await bot_factory(
+        worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01}, twilio=fake_twilio.section()
+    )
+    store = bot.runtime.deps.services.media_store
+    assert isinstance(store, LocalMediaStore)
+    real_put = store.put
+    outage = [3]  # the first three puts fail
+
+    async def put(key: str, data: bytes, content_type: str) -> None:
+        if outage[0]:
+            outage[0] -= 1
+            raise StoreUnavailable("injected")
+        await real_put(key, data, content_type)
+
+    monkeypatch.setattr(store, "put", put)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    url = fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid)
+    before = len(fake_twilio.messages)
+    assert (await bot.post(bot.form("lunch 12.50", sid=sid, **mms([url])))).status == 200
+    assert await bot.handled(sid) == "done"
+    assert await bot.scalar("SELECT attempts FROM inbox WHERE message_sid = :sid", sid=sid) == 4
+
+    async def answered() -> bool:
+        return any(m["Body"].startswith("Saved") for m in fake_twilio.messages[before:])
+
+    await wait_for(answered)
+    bodies = [m["Body"] for m in fake_twilio.messages[before:]]
+    assert bodies[0] == STORE_WAIT
+    assert bodies[1].startswith("Saved $12.50 to house")
+    assert len(bodies) == 2
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 1
 
 
 async def test_a_failed_delete_at_twilio_is_logged_and_retried_later(
