@@ -29,6 +29,10 @@ KEY_PATTERN = re.compile(
 )
 
 PRESIGN_SECONDS = 300  # members open a photo through a URL of a few minutes
+# An S3 put not done by then counts as the store down. botocore's own timeouts do not cover a
+# store that takes the connection and never answers (it waits for `100 Continue` without one):
+# the photo was held for good, unanswered, and the sender's later texts waited behind it.
+PUT_SECONDS = 20.0
 
 
 def object_key(room_id: str, receipt_id: str, ext: str) -> str:
@@ -178,9 +182,10 @@ class S3MediaStore:
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            await self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, **self._extra_args(content_type)
-            )
+            async with asyncio.timeout(PUT_SECONDS):
+                await self._client.put_object(
+                    Bucket=self.bucket, Key=key, Body=data, **self._extra_args(content_type)
+                )
         except Exception as exc:  # endpoint down, throttled, bucket missing: not this photo's fault
             raise StoreUnavailable(f"s3 put: {type(exc).__name__}") from None
 

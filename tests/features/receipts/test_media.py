@@ -4,6 +4,7 @@ recorded once, and deleted at Twilio."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import re
@@ -364,6 +365,44 @@ async def test_s3_down_on_the_first_attempt_is_stored_on_a_retry(
     finally:
         await bot.client.close()
         server.stop()
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_a_store_that_takes_the_photo_and_never_answers_sets_it_aside(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 endpoint that takes the connection and never answers (a hung proxy, a frozen
+    gateway) held the photo for good: botocore waits for `100 Continue` with no timeout, so it
+    was never set aside, the person heard nothing, and their later texts, `\\HELP` included,
+    waited behind it. A put not done within PUT_SECONDS is the store down."""
+    from storage import media as media_store
+
+    stop = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stop.wait()
+        writer.close()
+
+    hung = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = hung.sockets[0].getsockname()[1]
+    monkeypatch.setattr(media_store, "PUT_SECONDS", 1.0, raising=False)
+    try:
+        bot = await bot_factory(**s3_sections(fake_twilio, f"http://127.0.0.1:{port}", "receipts"))
+        await say(bot, fake_twilio, "\\CREATE house pw")
+        sid = new_sid("MM")
+        url = fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid)
+        before = len(fake_twilio.messages)
+        assert (await bot.post(bot.form("lunch 12.50", sid=sid, **mms([url])))).status == 200
+        await fake_twilio.wait_for_messages(before + 1, timeout=30.0)
+        assert fake_twilio.messages[before]["Body"] == STORE_WAIT
+        assert await bot.scalar("SELECT error FROM inbox WHERE message_sid = :sid", sid=sid) == (
+            "media store: s3 put: TimeoutError"
+        )
+        assert (await say(bot, fake_twilio, "\\HELP")).startswith("textwire:")
+        assert fake_twilio.media.deleted == []
+    finally:
+        stop.set()
+        hung.close()
 
 
 async def test_a_twilio_media_outage_keeps_the_message_for_a_retry(bot: Bot, fake_twilio: FakeTwilio) -> None:
