@@ -51,7 +51,15 @@ async def commit(
     try:
         is_new = await gate.writer.add(message)
     except Exception:
-        log.error(f"{channel}.store_failed", message_sid=message.message_sid)
+        log.error(  # whose text it was, as every other line says (the retries are the sender's)
+            f"{channel}.store_failed",
+            message_sid=message.message_sid,
+            channel=message.channel,
+            **fields,
+            route=route,
+            status=503,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
         raise web.HTTPServiceUnavailable(text="could not store the message; retry") from None
     log.info(
         f"{channel}.received" if is_new else f"{channel}.duplicate",

@@ -153,10 +153,21 @@ async def test_an_idempotency_header_that_is_not_utf8_does_not_stop_the_message(
 
 
 async def test_storage_failure_answers_5xx_never_200(bot: Bot) -> None:
+    """The 503's log line names the sender as every other line does (it said only the
+    MessageSid: during a database outage the operator could not tell whose texts Twilio was
+    told to retry, or find them later by number)."""
     async with bot.runtime.deps.db.tx() as conn:
         await conn.execute(sa.text("ALTER TABLE inbox RENAME TO inbox_gone"))
-    resp = await bot.post(bot.form("\\HELP"))
+    form = bot.form("\\HELP", sender="+15550004567")
+    with capture_logs() as logs:
+        resp = await bot.post(form)
     assert resp.status == 503
+    [line] = [e for e in logs if e["event"] == "sms.store_failed"]
+    assert line["message_sid"] == form["MessageSid"]
+    assert line["sender"] == "+1******4567"
+    assert line["channel"] == "sms"
+    assert line["route"] == "/twilio/sms"
+    assert line["status"] == 503
 
 
 async def test_status_callbacks_are_signed_and_never_move_backwards(bot: Bot, fake_twilio: Any) -> None:
