@@ -26,6 +26,10 @@ log = get_logger(__name__)
 
 HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 10.0
+# An owner this process has not seen beat, whose last beat is older than STALE_SECONDS, is dead
+# once it has not beaten for this long of looks: a live peer beats within HEARTBEAT_SECONDS
+# when the database is back, a crashed predecessor never does.
+UNWATCHED_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
 class Watch:
@@ -34,8 +38,12 @@ class Watch:
     whose heartbeat changed within them is alive, whatever its clock says. Comparing another
     process's wall clock with ours made a process whose clock ran ahead (another machine's
     skew, an NTP step) take over the claims of live ones every beat, and their replies went
-    twice. Only an owner not yet watched that long is judged by the wall clock, as before (so
-    a process starting after a crash takes its predecessor's claims over at once).
+    twice. Only an owner not yet seen to beat is judged by the wall clock, and not at the first
+    look: its beat must be older than STALE_SECONDS and stay unchanged for UNWATCHED_SECONDS of
+    looks. A process starting after an outage (a restart, a failover, or systemd starting it
+    again once `serve` gave up waiting) saw every live peer's beat old, since no one could
+    beat, and took their claims in flight over at its first look: replies went twice. A
+    process starting after a crash takes its predecessor's claims over within seconds.
 
     Each look counts at most `HEARTBEAT_SECONDS` of an owner's silence, however long since the
     last one: while this process could not look (the database away, or hanging, for it and its
@@ -57,7 +65,9 @@ class Watch:
         for owner, (beat, silent, changed) in self._seen.items():
             if owner == me:
                 continue
-            if silent >= STALE_SECONDS or (not changed and beat < now - STALE_SECONDS):
+            if silent >= STALE_SECONDS or (
+                not changed and beat < now - STALE_SECONDS and silent >= UNWATCHED_SECONDS
+            ):
                 found.append(owner)
         return found
 

@@ -325,3 +325,53 @@ async def test_a_live_process_keeps_its_claims_after_the_database_was_away(db: D
     clock[0] += 2.0  # ... for STALE_SECONDS of looks
     assert await leases.beat() == (1, 1)
     assert await _claims(db) == [("pending", None), ("queued", None)]
+
+
+async def test_a_process_starting_after_an_outage_leaves_a_live_peers_claims_alone(db: Database) -> None:
+    """The database was away for 30 s: no process could beat. A process starting right after it
+    (a restart, or systemd starting `serve` again once it gave up waiting) saw its live peer's
+    beat 30 s old and took the peer's claims over at its first look, so the message was handled
+    and the reply sent again. The peer, beating again, keeps them; a predecessor that never
+    beats again (a crash) loses its claims within seconds of looks."""
+    now = time.time()
+    clock = [1000.0]
+    deps = Deps(config=Config(), db=db, http=None)  # type: ignore[arg-type]
+
+    async def beats(owner: str, at: float) -> None:
+        async with db.tx() as conn:
+            if (await conn.execute(sa.select(processes.c.id).where(processes.c.id == owner))).first():
+                await conn.execute(
+                    sa.update(processes).where(processes.c.id == owner).values(heartbeat_at=at)
+                )
+            else:
+                await conn.execute(sa.insert(processes).values(id=owner, started_at=at, heartbeat_at=at))
+
+    await beats("peer", now - 30)  # its last beat before the outage
+    await _claim_one_each(db, "peer", now - 31)
+    starting = Leases(deps, "starting", monotonic=lambda: clock[0])
+    assert await starting.beat() == (0, 0)  # its first look, the database just back
+    assert await _claims(db) == [("processing", "peer"), ("sending", "peer")]
+    clock[0] += 2.0
+    assert await starting.beat() == (0, 0)  # the peer's beat is due about now ...
+    await beats("peer", now + 2)  # ... and comes
+    for _ in range(3):
+        clock[0] += 2.0
+        await beats("peer", now + clock[0] - 1000)
+        assert await starting.beat() == (0, 0)
+    assert await _claims(db) == [("processing", "peer"), ("sending", "peer")]
+
+    # the same start after a crash: the predecessor's beat never changes again
+    async with db.tx() as conn:
+        await conn.execute(sa.delete(inbox))
+        await conn.execute(sa.delete(outbox))
+    await beats("crashed", now - 30)
+    await _claim_one_each(db, "crashed", now - 31)
+    restarted = Leases(deps, "restarted", monotonic=lambda: clock[0])
+    taken = [await restarted.beat()]
+    while taken[-1] == (0, 0) and len(taken) < 10:
+        clock[0] += 2.0
+        await beats("peer", now + clock[0] - 1000)
+        taken.append(await restarted.beat())
+    assert taken[-1] == (1, 1)
+    assert 2.0 * (len(taken) - 1) < STALE_SECONDS  # within seconds of its start, as before
+    assert await _claims(db) == [("pending", None), ("queued", None)]
