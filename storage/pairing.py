@@ -84,8 +84,13 @@ async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
 
 async def join(conn: AsyncConnection, key: str, into: int, leaving: int) -> None:
     """Address `key` becomes `into`'s; `leaving`, the person it had, is deleted (with nothing of
-    their own: `what_it_has` said so)."""
-    await conn.execute(sa.update(addresses).where(addresses.c.address == key).values(user_id=into))
+    their own: `what_it_has` said so). Their other addresses (`key` was paired already) come
+    along: deleting the person took them with it, and their next message was a stranger's."""
+    await conn.execute(
+        sa.update(addresses)
+        .where(sa.or_(addresses.c.address == key, addresses.c.user_id == leaving))
+        .values(user_id=into)
+    )
     await conn.execute(sa.delete(users).where(users.c.id == leaving))
     await inbox.wake_waiting_for_room(conn, into)  # photos it sent in no room: the person's room
 

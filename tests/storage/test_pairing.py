@@ -63,3 +63,20 @@ async def test_leaving_an_address_keeps_the_person_at_the_other(db: Database) ->
         again, created = await users.get_or_create(conn, ALICE, T0 + 9)
         assert created
         assert again.id != alice.id
+
+
+async def test_joining_from_a_paired_address_brings_the_persons_other_addresses(db: Database) -> None:
+    """An address already paired (SMS and a Telegram chat, no rooms yet) that sends another
+    person's code: the chat was deleted with the person the SMS number left (its next message was
+    a stranger's welcome). Every address of that person joins."""
+    chat = "telegram:7001"
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        second, _ = await users.get_or_create(conn, chat, T0)
+        await pairing.join(conn, chat, into=alice.id, leaving=second.id)
+        bob, _ = await users.get_or_create(conn, BOB, T0)
+        await pairing.join(conn, ALICE, into=bob.id, leaving=alice.id)
+        assert await pairing.addresses_of(conn, bob.id) == [ALICE, chat, BOB]
+        assert await users.get_by_id(conn, alice.id) is None
+        found, created = await users.get_or_create(conn, chat, T0 + 5)
+        assert (found.id, created) == (bob.id, False)
