@@ -73,7 +73,12 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
             # a person shown by this address's name (Telegram's first name, no \\NAME) keeps it:
             # their rooms know them by it, and `\\PAID Ann` must still find them
             label = await label_name(conn, user.id) if user.phone == msg.sender.key else None
+            # an opt-out (STOP) outlives the address's place in the person, as it outlives a whole
+            # person's `\\STOP`: after this goodbye nothing more is sent there
+            was_out = bool(await users.opted_out_among(conn, [msg.sender.key]))
             await pairing.leave(conn, msg.sender.key)
+            if was_out:
+                await users.set_opted_out(conn, msg.sender.key, True, ctx.deps.now())
             if label is not None:
                 await ledger.set_name(conn, user.id, label, name_key(label))
             dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())

@@ -184,3 +184,20 @@ async def test_a_member_known_by_telegram_name_keeps_it_when_that_chat_leaves(
     )
     notice = "+1******2222 paid you $5.00 in house. \\BALANCE house for all."
     assert [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE].count(notice) == 1
+
+
+async def test_a_paired_address_that_opted_out_stays_opted_out_after_its_stop(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A paired number that sent STOP, then `\\STOP` (that address only): the address was deleted
+    with its opt-out, so every answer after its goodbye went to a number that had opted out (an
+    unpaired one keeps it: `test_stop_keeps_a_carrier_opt_out`)."""
+    second = "+15550005555"
+    await say(bot, fake_twilio, "\\CREATE house pw1")
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
+    await silent(bot, fake_twilio, "STOP", sender=second)
+    assert (await say(bot, fake_twilio, "\\STOP", sender=second)).startswith("Goodbye from textwire at this")
+    assert await opted_out(bot, second) is True
+    await silent(bot, fake_twilio, "\\HELP", sender=second)
+    assert (await say(bot, fake_twilio, "\\ROOMS")).startswith("Your rooms: house")
