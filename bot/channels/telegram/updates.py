@@ -36,9 +36,9 @@ def _command(text: str) -> str:
     """`/join@textwire_bot house pw` -> `/join house pw`."""
     if not text.startswith("/"):
         return text
-    first, space, rest = text.partition(" ")
-    name, at, _bot = first.partition("@")
-    return name + space + rest if at else text
+    end = next((i for i, c in enumerate(text) if c.isspace()), len(text))  # a line break ends it too
+    name, at, _bot = text[:end].partition("@")
+    return name + text[end:] if at else text
 
 
 def _whole(value: Any) -> int:

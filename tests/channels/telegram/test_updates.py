@@ -33,6 +33,11 @@ def test_a_message_is_a_row_of_its_chat_keyed_by_bot_and_update_id() -> None:
         ("/balance@textwire_bot", "/balance"),
         ("mail me at a@b.c", "mail me at a@b.c"),
         ("/start", "/start"),
+        # the name on a line of its own: the words on the next lines were dropped with it
+        # (`/join@textwire_bot` then `house pw` joined "pw"; `/pair@...` then a code made a new code)
+        ("/join@textwire_bot\nhouse pw", "/join\nhouse pw"),
+        ("/pair@textwire_bot\n415140", "/pair\n415140"),
+        ("/join@textwire_bot\thouse pw", "/join\thouse pw"),
     ],
 )
 def test_a_commands_bot_name_is_dropped(text: str, body: str) -> None:
