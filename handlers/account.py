@@ -145,9 +145,11 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     now = ctx.deps.now()
     user = ctx.user
     if not ctx.args:
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         async with ctx.deps.db.tx() as conn:
-            await pairing.new_code(conn, user.id, code, now)
+            while True:  # a code another person holds is drawn again (one in a million a live code)
+                code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+                if await pairing.new_code(conn, user.id, code, now):
+                    break
         ctx.log.info("pair.code_sent")
         return Reply(
             f"Your code: {code}. Within 10 minutes, send \\PAIR {code} from your other number or app"

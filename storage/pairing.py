@@ -26,16 +26,27 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode("ascii", "replace")).hexdigest()
 
 
-async def new_code(conn: AsyncConnection, user_id: int, code: str, now: float) -> None:
-    """The person's one live code (an earlier one dies); expired codes are cleared on the way."""
+async def new_code(conn: AsyncConnection, user_id: int, code: str, now: float) -> bool:
+    """The person's one live code (an earlier one dies); expired codes are cleared on the way.
+    False, and no code, when `code` is another person's live code: the address that typed it
+    would join whichever of the two was found first (draw another)."""
     await conn.execute(
         sa.delete(pair_codes).where(sa.or_(pair_codes.c.user_id == user_id, pair_codes.c.expires_at <= now))
     )
-    await conn.execute(
-        sa.insert(pair_codes).values(
-            user_id=user_id, code_hash=code_hash(code), expires_at=now + CODE_SECONDS, created_at=now
+    hashed = code_hash(code)
+    taken = sa.exists().where(pair_codes.c.code_hash == hashed, pair_codes.c.expires_at > now)
+    result = await conn.execute(  # one conditional statement: no read, then a write
+        sa.insert(pair_codes).from_select(
+            ["user_id", "code_hash", "expires_at", "created_at"],
+            sa.select(
+                sa.literal(user_id, sa.Integer),
+                sa.literal(hashed, sa.String),
+                sa.literal(now + CODE_SECONDS, sa.Float),
+                sa.literal(now, sa.Float),
+            ).where(~taken),
         )
     )
+    return bool(result.rowcount)
 
 
 async def owner_of(conn: AsyncConnection, code: str, now: float) -> int | None:

@@ -4,8 +4,10 @@ an MMS through Twilio's media API), and `/balance` on Telegram and `\\BALANCE` b
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests import images
@@ -372,3 +374,24 @@ async def test_a_photo_from_a_new_address_goes_to_the_persons_room_once_it_is_pa
     assert answers == ["Paired: this address a", "Saved $12.00 to house:"], answers
     rows = await bot.rows("SELECT r.channel, u.phone FROM receipts r JOIN users u ON u.id = r.uploader_id")
     assert [tuple(r) for r in rows] == [("whatsapp", ALICE)]
+
+
+async def test_two_people_never_hold_the_same_live_code(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Codes are 6 random digits: when Bob drew the code Alice held, both were live, and the
+    phone Bob meant to pair with it joined Alice (her rooms, her balances, her X account)."""
+    bot = await bot_factory(twilio=fake_twilio.section())
+    draws = iter([415140, 415140, 271828])
+    monkeypatch.setattr(secrets, "randbelow", lambda _n: next(draws))
+
+    async def text(body: str, sender: str) -> str:
+        return await first_reply(bot, fake_twilio, body, sender)
+
+    await text("\\CREATE house hunter22", ALICE)
+    assert (await text("\\PAIR", ALICE)).startswith("Your code: 415140.")
+    bob = "+15550002222"
+    bobs = (await text("\\PAIR", bob)).split("Your code: ", 1)[1][:6]
+    assert bobs == "271828"
+    assert (await text(f"\\PAIR {bobs}", "+15550003333")).startswith("Paired: this address and +1******2222")
+    assert (await text("\\PAIR 415140", "+15550004444")).startswith("Paired: this address and +1******1111")
