@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.ledger.book import known_as, label_name, name_key
@@ -130,6 +132,19 @@ def pair_refused(has: str, theirs: str | None) -> str:
     )
 
 
+async def _keep_name(conn: AsyncConnection, joining: int, into: int) -> None:
+    """The `\\NAME` the joining address's person gave ("Your rooms now see you as Zed.") becomes
+    the person's when they have none, unless someone in their rooms goes by it already: it went
+    with the joining person, and the rooms saw a masked number."""
+    named = await ledger.people(conn, {joining, into})
+    mine = named[joining].name if joining in named else None
+    if not mine or (into in named and named[into].name):
+        return
+    await ledger.lock_rooms_of(conn, into)  # as `\\NAME` does: two members naming themselves alike
+    if await ledger.name_taken_in(conn, into, name_key(mine)) is None:
+        await ledger.set_name(conn, into, mine, name_key(mine))
+
+
 CODE_DIGITS = 6
 WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other address for a new one."
 
@@ -180,6 +195,7 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         if not await pairing.use(conn, code, now):  # another address spent it a moment ago
             return WRONG_CODE
         others = await pairing.addresses_of(conn, owner)
+        await _keep_name(conn, user.id, owner)
         await pairing.join(conn, key, into=owner, leaving=user.id)
     ctx.log.info("pair.joined")
     shown = mask_address(others[0]) if others else "your other address"

@@ -395,3 +395,36 @@ async def test_two_people_never_hold_the_same_live_code(
     assert bobs == "271828"
     assert (await text(f"\\PAIR {bobs}", "+15550003333")).startswith("Paired: this address and +1******2222")
     assert (await text("\\PAIR 415140", "+15550004444")).startswith("Paired: this address and +1******1111")
+
+
+async def test_a_name_given_before_pairing_is_the_persons_when_they_had_none(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\NAME Zed` from a new number ("Your rooms now see you as Zed."), then `\\PAIR <code>` of
+    the person's first number, who had no name: the name was deleted with the new number's person,
+    the rooms saw a masked number, and `\\PAID Zed 5` found no one."""
+    bot = await bot_factory(twilio=fake_twilio.section())
+    second, bob = "+15550005555", "+15550002222"
+
+    async def text(body: str, sender: str) -> str:
+        return await first_reply(bot, fake_twilio, body, sender)
+
+    await text("\\CREATE house hunter22", ALICE)
+    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    assert await text("\\NAME Zed", second) == "Your rooms now see you as Zed."
+    assert (await text(f"\\PAIR {code}", second)).startswith("Paired:")
+    await text("\\JOIN house hunter22", bob)
+    before = len(fake_twilio.messages)
+    await text("\\PAID Zed 5", bob)  # the notice to Zed may come first
+    await bot.settled()
+    [paid] = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == bob]
+    assert paid.startswith("Recorded: you paid Zed $5.00."), paid
+    # a name someone in their rooms goes by already stays the new number's: the person keeps none
+    await text("\\NAME Bob", bob)
+    carol = "+15550007777"
+    await text("\\CREATE flat hunter22", carol)
+    await text("\\JOIN flat hunter22", bob)
+    code = (await text("\\PAIR", carol)).split("Your code: ", 1)[1][:6]
+    assert await text("\\NAME Bob", "+15550006666") == "Your rooms now see you as Bob."
+    assert (await text(f"\\PAIR {code}", "+15550006666")).startswith("Paired:")
+    assert await bot.scalar("SELECT name FROM users WHERE phone = :p", p=carol) is None
