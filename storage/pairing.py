@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import inbox
-from storage.schema import addresses, memberships, pair_codes, payments, receipts, users
+from storage.schema import addresses, memberships, pair_codes, payments, receipt_members, receipts, users
 
 CODE_SECONDS = 600.0
 PAIR_KEY = "\\PAIR"  # the join_failures key wrong codes are counted under
@@ -75,6 +75,7 @@ X_ACCOUNT = "an X account"  # what_it_has's last answer: the one `\\UNLINK` give
 
 async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
     """What a person has of their own that pairing would lose: "rooms", "receipts", "payments",
+    "balances" (a share of a receipt in a room they left: a debt that would become no one's),
     "an X account"; None when nothing."""
     checks = (
         ("rooms", sa.select(memberships.c.user_id).where(memberships.c.user_id == user_id)),
@@ -85,6 +86,7 @@ async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
                 sa.or_(payments.c.payer_id == user_id, payments.c.payee_id == user_id)
             ),
         ),
+        ("balances", sa.select(receipt_members.c.receipt_id).where(receipt_members.c.user_id == user_id)),
         (X_ACCOUNT, sa.select(users.c.id).where(users.c.id == user_id, users.c.x_user_id.is_not(None))),
     )
     for what, query in checks:

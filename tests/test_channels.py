@@ -428,3 +428,34 @@ async def test_a_name_given_before_pairing_is_the_persons_when_they_had_none(
     assert await text("\\NAME Bob", "+15550006666") == "Your rooms now see you as Bob."
     assert (await text(f"\\PAIR {code}", "+15550006666")).startswith("Paired:")
     assert await bot.scalar("SELECT name FROM users WHERE phone = :p", p=carol) is None
+
+
+async def test_an_address_that_left_a_room_owing_is_refused_like_one_with_rooms(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Bob left house owing $15.00, then sent another person's code: he had no rooms, receipts or
+    payments, so he was let in, his record went, and his debt became "a former member pays Alice
+    $15.00", which no one could settle."""
+    bot = await bot_factory(twilio=fake_twilio.section())
+    bob, carol = "+15550002222", "+15550007777"
+
+    async def text(body: str, sender: str, **extra: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=sender, **extra)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await bot.settled()
+        [reply] = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == sender]
+        return str(reply)
+
+    await text("\\CREATE house hunter22", ALICE)
+    await text("\\NAME Alice", ALICE)
+    await text("\\JOIN house hunter22", bob)
+    await text("\\NAME Bob", bob)
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    saved = await text("$30.00", ALICE, NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg")
+    assert saved.startswith("Saved $30.00 to house"), saved
+    assert (await text("\\LEAVE", bob)).startswith("You left house; you still owe $15.00")
+    code = (await text("\\PAIR", carol)).split("Your code: ", 1)[1][:6]
+    refused = await text(f"\\PAIR {code}", bob)
+    assert refused.startswith("This address has balances of its own. Pair the other way"), refused
+    assert await text("\\BALANCE", ALICE) == "house: Bob pays Alice $15.00."
