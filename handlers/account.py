@@ -196,6 +196,8 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
             return WRONG_CODE
         others = await pairing.addresses_of(conn, owner)
         await _keep_name(conn, user.id, owner)
+        # a room this address made and left keeps the zone of its number, as after a `\\STOP`
+        await rooms.creator_leaves(conn, user.id, zone_of_address(user.phone))
         await pairing.join(conn, key, into=owner, leaving=user.id)
     ctx.log.info("pair.joined")
     shown = mask_address(others[0]) if others else "your other address"

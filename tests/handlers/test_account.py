@@ -201,3 +201,21 @@ async def test_a_paired_address_that_opted_out_stays_opted_out_after_its_stop(
     assert await opted_out(bot, second) is True
     await silent(bot, fake_twilio, "\\HELP", sender=second)
     assert (await say(bot, fake_twilio, "\\ROOMS")).startswith("Your rooms: house")
+
+
+async def test_a_rooms_creator_who_pairs_elsewhere_leaves_it_their_zone(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A room's zone comes from its creator's number. The New York creator left the room and sent
+    another person's `\\\\PAIR` code: their record went, and the room lost its zone (or, on SQLite,
+    went to the next new person's number with their id)."""
+    creator = "+12125550200"
+    assert (await say(bot, fake_twilio, "\\CREATE nyroom pw", sender=creator)).startswith("Created room")
+    assert (await say(bot, fake_twilio, "\\JOIN nyroom pw", sender=BOB)).startswith("Joined nyroom")
+    assert (await say(bot, fake_twilio, "\\LEAVE", sender=creator)).startswith("You left nyroom")
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=creator)).startswith("Paired:")
+    await say(bot, fake_twilio, "\\HELP", sender="+442071838751")  # a new person, maybe with that id
+    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(
+        "nyroom keeps time in America/New_York"
+    )
