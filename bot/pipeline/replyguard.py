@@ -59,7 +59,7 @@ RATE_WINDOW = 120.0
 HOLD_SECONDS = 1800.0
 HOLD = "hold"  # reply_log.answer of the hold notice: the hold runs from its `at`
 HOLD_NOTICE = (
-    "textwire: replies to this number are paused for 30 minutes: our messages and yours went "
+    "textwire: replies to you are paused for 30 minutes: our messages and yours went "
     "back and forth like an automated loop."
 )
 KEEP_SECONDS = HOLD_SECONDS + 60.0  # the retention job keeps reply_log rows this long

@@ -49,11 +49,11 @@ COOKIE = "tw_oauth"
 CONFIRM_COOKIE = "tw_confirm"
 CONFIRM_FIELD = "confirm"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-NEW_LINK_HINT = "Text \\LINK to the textwire number for a new link."
+NEW_LINK_HINT = "Send \\LINK to textwire for a new link."
 # also what a reload of the callback after connecting shows (the sign-in is spent, its cookie gone)
 NOT_RECOGNISED = (
     "This sign-in is finished, did not start in this browser, or has expired. If X was connected,"
-    f" your phone has a text that says so. Otherwise: {NEW_LINK_HINT[0].lower()}{NEW_LINK_HINT[1:]}"
+    f" textwire sent you a message that says so. Otherwise: {NEW_LINK_HINT[0].lower()}{NEW_LINK_HINT[1:]}"
 )
 
 

@@ -151,7 +151,11 @@ async def test_a_used_link_cannot_be_used_again(xbot: XBot) -> None:
         # the same form pressed again (a second tab, the back button)
         async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
             assert resp.status == 404
-            assert "\\LINK" in await resp.text()
+            page = await resp.text()
+            # the way to a new link, on whatever channel the person uses: not "the textwire number"
+            assert "Send \\LINK to textwire for a new link." in page
+            assert "number" not in page
+            assert "phone" not in page
         async with session.get(url) as resp:
             assert resp.status == 404
     assert len(xbot.x.grants) == 1
@@ -368,7 +372,7 @@ async def test_callback_state_must_be_this_sessions(xbot: XBot, variant: str) ->
             text = await resp.text()
             assert "Sign-in not recognised" in text
             # a reload after connecting: it says where the answer is, not only "text \LINK"
-            assert "If X was connected, your phone has a text that says so." in text
+            assert "If X was connected, textwire sent you a message that says so." in text
         assert await xbot.rows("SELECT user_id FROM x_tokens") == before
     if variant != "replayed":
         assert await xbot.rows("SELECT * FROM x_tokens") == []
