@@ -18,8 +18,9 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -27,12 +28,14 @@ from aiohttp import web
 from bot.core.deps import Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
+from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
 from bot.gateway.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
+from storage import ledger as ledger_store
 from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore
 from storage.schema import receipts, rooms
 
@@ -94,10 +97,12 @@ def denied(verdict: str, what: str) -> web.Response:
     return pages.message("Link expired or not valid", hint, heading=reason, status=403)
 
 
-def _when(ts: float) -> tuple[str, str]:
-    """(shown, ISO 8601) of a time: "2026-11-23 10:55 UTC"."""
-    moment = datetime.fromtimestamp(ts, UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC"), moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _when(ts: float, zone: ZoneInfo) -> tuple[str, str]:
+    """(shown, ISO 8601) of a time in the room's zone: "2026-11-23 10:55 UTC", "2026-11-23 05:55
+    EST" (the statement's zone: the room's `\\TIMEZONE`, else its creator's number's)."""
+    moment = datetime.fromtimestamp(ts, zone)
+    iso = moment.strftime("%Y-%m-%dT%H:%M:%SZ") if zone.key == "UTC" else moment.isoformat(timespec="seconds")
+    return moment.strftime("%Y-%m-%d %H:%M %Z"), iso
 
 
 def link_verdict(request: web.Request, signer: LinkSigner, purpose: str, subject: str, max_age: int) -> str:
@@ -122,6 +127,7 @@ async def gallery(request: web.Request) -> web.Response:
         return denied(verdict, "gallery")
     async with runtime.deps.db.read() as conn:
         room = (await conn.execute(sa.select(rooms.c.name).where(rooms.c.id == room_id))).first()
+        settings = await ledger_store.reminding(conn, room_id)
         rows = (
             await conn.execute(
                 sa.select(receipts)
@@ -133,6 +139,7 @@ async def gallery(request: web.Request) -> web.Response:
         ledger = await ledger_view(conn, room_id, [str(r.id) for r in rows]) if room is not None else None
     if room is None or ledger is None:
         return pages.message("Room not found", "This room does not exist any more.", status=404)
+    zone = room_zone(settings) if settings is not None else ZoneInfo("UTC")
     urls = await asyncio.gather(
         *(photo_url(store, r.object_key, r.photo_deleted_at is not None) for r in rows)
     )
@@ -142,7 +149,7 @@ async def gallery(request: web.Request) -> web.Response:
         who = FORMER_MEMBER if row.uploader_id is None else row.uploader_phone_masked or FORMER_MEMBER
         if line is not None and row.uploader_id is not None:
             who = line.paid_by  # their \NAME when they set one
-        when, iso = _when(row.created_at)
+        when, iso = _when(row.created_at, zone)
         is_pdf = row.content_type == "application/pdf"
         items.append(
             Item(
@@ -168,7 +175,8 @@ async def gallery(request: web.Request) -> web.Response:
         truncated=len(items) >= PAGE_LIMIT,
         settle=ledger.settle,
         positions=ledger.positions,
-        payments=[(_when(p.at), p.text) for p in ledger.payments],
+        payments=[(_when(p.at, zone), p.text) for p in ledger.payments],
+        zone=zone.key,
         currency=ledger.currency,
     )
 

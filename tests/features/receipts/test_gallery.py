@@ -4,9 +4,11 @@ gets 403 with a clear page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -249,3 +251,18 @@ async def test_the_link_key_comes_from_the_fernet_keys_or_a_generated_file(
     assert key_file.exists()
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert (await make_signer(plain)).keys == generated.keys
+
+
+async def test_times_are_in_the_rooms_zone_as_on_its_statement(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """The gallery gave every time in UTC while the room's statement gave them in the room's
+    `\\TIMEZONE`: a receipt of 7 pm in New York showed as past midnight, on another day."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    assert "America/New_York" in await say(bot, fake_twilio, "\\TIMEZONE America/New_York")
+    await send_photos(bot, fake_twilio, 1, "$5.00", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert "Times are in America/New_York." in page
+    created = await bot.scalar("SELECT created_at FROM receipts")
+    local = dt.datetime.fromtimestamp(float(created), ZoneInfo("America/New_York"))
+    assert f'<time datetime="{local.isoformat(timespec="seconds")}">' in page
+    assert local.strftime("%Y-%m-%d %H:%M %Z") in page  # "2026-11-26 04:38 EST"
+    assert " UTC" not in page
