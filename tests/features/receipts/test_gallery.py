@@ -25,6 +25,13 @@ from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms, say
 
 IMG = re.compile(r'<img src="([^"]+)"')
+LINK = re.compile(r'(?:href|src)="[^"]*"')
+
+
+def shown(page: str) -> str:
+    """The page without its links' addresses: those carry random ids and signatures (a room id
+    with "2222" in it once made "Bob's digits are not on the page" fail)."""
+    return LINK.sub("", page)
 
 
 async def send_photos(bot: Bot, fake: FakeTwilio, count: int, caption: str, sender: str) -> str:
@@ -189,7 +196,7 @@ async def test_receipts_of_someone_who_stopped_show_a_former_member_counted_or_n
     assert (await say(bot, fake_twilio, "\\STOP", sender=BOB)).startswith("Goodbye")
     page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
     assert "a former member" in page
-    assert "2222" not in page
+    assert "2222" not in shown(page)
     assert "from bob" in page
 
 
