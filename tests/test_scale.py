@@ -113,6 +113,8 @@ async def test_a_burst_over_three_processes_with_one_killed(
             await asyncio.gather(*(post(s, b) for s, b in texts[:half]))
 
             async def victim_owner() -> str | None:
+                # a victim that stopped (its row is deleted as it stops) says why, not "no row"
+                assert victim.poll() is None, (tmp_path / "worker1.log").read_text()[-3000:]
                 async with db.read() as conn:
                     for owner in (await conn.execute(sa.text("SELECT id FROM processes"))).scalars():
                         if f"-{victim.pid}-" in str(owner):
