@@ -3,7 +3,10 @@ are looked up at Twilio before they are sent again (issue 10 item 9)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -15,7 +18,8 @@ from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME
 from bot.core.config import Config
 from bot.core.deps import Deps
-from bot.pipeline.leases import STALE_SECONDS, Leases
+from bot.pipeline.leases import HEARTBEAT_SECONDS, STALE_SECONDS, Leases
+from storage import leases
 from storage.db import Database
 from storage.schema import inbox, outbox, processes
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
@@ -66,22 +70,46 @@ async def _claimed_rows(bot: Bot, owner: str, *, heartbeat: float | None) -> tup
     return sid, outbox_id
 
 
+@contextlib.asynccontextmanager
+async def _beating(bot: Bot, owner: str) -> AsyncIterator[None]:
+    """`owner` heartbeats as a live process does, every HEARTBEAT_SECONDS, until the block ends
+    (then it stops, as a process killed with kill -9 does: its row stays)."""
+    stop = asyncio.Event()
+
+    async def beat() -> None:
+        while not stop.is_set():
+            async with bot.runtime.deps.db.tx() as conn:
+                await leases.heartbeat(conn, owner, time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 async def test_a_starting_process_leaves_a_live_processs_claims_alone(
     bot: Bot, fake_twilio: Any, aiohttp_client: Any
 ) -> None:
+    """The owner beats all along (a heartbeat written once was a live process's for STALE_SECONDS
+    only: on a host slow enough for the steps to take that long, its claims were taken over)."""
     sid, outbox_id = await _claimed_rows(bot, "other-live", heartbeat=time.time())
-    second = await _second_process(bot, aiohttp_client)
-    form = await second.text("\\HELP", sender=ALICE)
-    assert await second.handled(form["MessageSid"]) == "done"
-    await fake_twilio.wait_for_messages(1)
-    # nothing of the live owner's was touched: not at start-up, not by the running processes
-    assert await bot.scalar(
-        "SELECT status || ' ' || claimed_by FROM inbox WHERE message_sid = :s", s=sid
-    ) == ("processing other-live")
-    assert await bot.scalar("SELECT status || ' ' || claimed_by FROM outbox WHERE id = :i", i=outbox_id) == (
-        "sending other-live"
-    )
-    assert [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE] != ["an earlier reply"]
+    async with _beating(bot, "other-live"):
+        second = await _second_process(bot, aiohttp_client)
+        form = await second.text("\\HELP", sender=ALICE)
+        assert await second.handled(form["MessageSid"]) == "done"
+        await fake_twilio.wait_for_messages(1)
+        # nothing of the live owner's was touched: not at start-up, not by the running processes
+        assert await bot.scalar(
+            "SELECT status || ' ' || claimed_by FROM inbox WHERE message_sid = :s", s=sid
+        ) == ("processing other-live")
+        assert await bot.scalar(
+            "SELECT status || ' ' || claimed_by FROM outbox WHERE id = :i", i=outbox_id
+        ) == ("sending other-live")
+        assert [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE] != ["an earlier reply"]
 
     # the owner stops heartbeating: a live process takes its claims over
     async with bot.runtime.deps.db.tx() as conn:
