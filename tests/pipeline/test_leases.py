@@ -241,12 +241,13 @@ async def test_a_job_runs_once_per_interval_across_processes(bot: Bot) -> None:
 
 
 async def test_stopping_releases_only_its_own_claims(bot: Bot, aiohttp_client: Any) -> None:
-    sid, outbox_id = await _claimed_rows(bot, "other-live", heartbeat=time.time() + 3600)
-    second = await _second_process(bot, aiohttp_client)
-    assert second.client.app[RUNTIME].worker.owner != "other-live"
-    await second.client.close()
-    assert await bot.scalar("SELECT claimed_by FROM inbox WHERE message_sid = :s", s=sid) == "other-live"
-    assert await bot.scalar("SELECT claimed_by FROM outbox WHERE id = :i", i=outbox_id) == "other-live"
+    sid, outbox_id = await _claimed_rows(bot, "other-live", heartbeat=time.time())
+    async with _beating(bot, "other-live"):  # alive however long the steps take
+        second = await _second_process(bot, aiohttp_client)
+        assert second.client.app[RUNTIME].worker.owner != "other-live"
+        await second.client.close()
+        assert await bot.scalar("SELECT claimed_by FROM inbox WHERE message_sid = :s", s=sid) == "other-live"
+        assert await bot.scalar("SELECT claimed_by FROM outbox WHERE id = :i", i=outbox_id) == "other-live"
 
 
 async def _claim_one_each(db: Database, owner: str, now: float) -> None:
