@@ -880,6 +880,13 @@ async def test_two_receipts_on_transparent_backgrounds_with_one_total_are_two_re
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $6.67, Carol pays Bob $6.67."
 
 
+async def saved_day(bot: Bot) -> str:
+    """The day the room's first receipt was saved, as a reply names it (UTC). Read off the clock
+    before the photo was sent, it was the day before when the test ran across midnight."""
+    at = await bot.scalar("SELECT min(created_at) FROM receipts")
+    return time.strftime("%b %d", time.gmtime(at)).replace(" 0", " ")
+
+
 async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_count_it_anyway(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -888,10 +895,10 @@ async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_co
     anyway. A like picture with another total is another receipt."""
     fake = fake_twilio
     await house(bot, fake)
-    day = time.strftime("%b %d", time.gmtime()).replace(" 0", " ")
     original = images.jpeg_with_gps(640, 480, variant=7)
     first = await say(bot, fake, "$30.00", **mms([fake.media.add(original)]))
     assert first.startswith("Saved $30.00 to house")
+    day = await saved_day(bot)
     again = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(original)]))
     assert again == (
         f"Saved to house; not counted: it repeats the receipt saved {day} ($30.00). "
@@ -1042,10 +1049,10 @@ async def test_another_photo_of_the_same_receipt_is_a_repeat(
     fake = fake_twilio
     bot = await bot_factory(twilio=fake.section(), media={"ocr": True})
     await house(bot, fake)
-    day = time.strftime("%b %d", time.gmtime()).replace(" 0", " ")
     engine.lines = ["FRESH MART", "11/24/2026 14:32", "MILK 3.49", "TOTAL 23.17", "VISA ****1234 23.17"]
     first = await say(bot, fake, "", **mms([fake.media.add(images.jpeg_with_gps())]))
     assert first.startswith("Saved $23.17 to house"), first
+    day = await saved_day(bot)
     # Bob's photo of it: another picture (another hash), the same printed receipt
     again = await say(bot, fake, "", sender=BOB, **mms([fake.media.add(images.jpeg_with_gps(480, 640))]))
     assert again == (
@@ -1401,10 +1408,10 @@ async def test_a_repeat_with_an_amount_in_its_caption_offers_that_amount(
     one's figure), not the 12.50 the person had just typed."""
     fake = fake_twilio
     await house(bot, fake)
-    day = time.strftime("%b %d", time.gmtime()).replace(" 0", " ")
     original = images.jpeg_with_gps(640, 480, variant=5)
     first = await say(bot, fake, "$30.00", **mms([fake.media.add(original)]))
     assert first.startswith("Saved $30.00 to house")
+    day = await saved_day(bot)
     captioned = await say(bot, fake, "lunch 12.50", sender=BOB, **mms([fake.media.add(original)]))
     assert captioned == (
         f"Saved to house; not counted: it repeats the receipt saved {day} ($30.00). "
