@@ -295,9 +295,17 @@ class Database:
         1,000/s, 5-7 at 300/s (BENCHMARKS.md "Stop 21"). PASSIVE never waits for readers or
         writers; what it leaves, the next one copies."""
         assert self._sqlite_file is not None
-        conn = aiosqlite.connect(str(self._sqlite_file), isolation_level=None)
-        conn._thread.daemon = True  # a process that exits without closing does not hang
-        await conn
+        opening = asyncio.ensure_future(_checkpoint_connection(self._sqlite_file))
+        try:
+            conn = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # closed while connecting (a database closed right after its first write): the
+            # connect went on in aiosqlite's thread, which left that connection open and, once
+            # the event loop had closed, raised "Event loop is closed" there; it is waited for
+            # and closed
+            with contextlib.suppress(Exception):
+                await (await opening).close()
+            raise
         failing = False  # one line when checkpoints start failing, one when they work again
         try:
             await conn.execute("PRAGMA busy_timeout=10000")
@@ -410,6 +418,13 @@ def _reader_pragmas(conn: sqlite3.Connection) -> None:
 
 # pg_advisory_xact_lock key of `textwire migrate` (any constant that nothing else uses).
 MIGRATE_LOCK_KEY = 0x7465787477697265  # "textwire"
+
+
+async def _checkpoint_connection(path: Path) -> aiosqlite.Connection:
+    """The checkpointer's own connection (`Database._checkpoints`)."""
+    conn = aiosqlite.connect(str(path), isolation_level=None)
+    conn._thread.daemon = True  # a process that exits without closing does not hang
+    return await conn
 
 
 async def _rollback_if_open(conn: Any) -> None:
