@@ -16,6 +16,7 @@ owed $15.45. \\BALANCE for all.`, or asks for `\\AMOUNT` when no total was read 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from bot.features.ledger.money import (
     unclear_amount,
     unclear_caption,
 )
+from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.split import split_order
 from bot.features.ocr.reader import reader_of
 from bot.features.receipts.media import (
@@ -381,5 +383,7 @@ async def _save(
             items = await ledger.of_message(conn, msg.external_id)
             book = await room_ledger(conn, room.id)
             twins = await ledger.by_ids(conn, {r.duplicate_of for r in items if r.duplicate_of})
-        heads = saved_replies(room.name, items, book, user_id, twins, caption_money)
+            settings = await ledger.reminding(conn, room.id) if twins else None
+        zone = room_zone(settings) if settings is not None else dt.UTC
+        heads = saved_replies(room.name, items, book, user_id, twins, caption_money, zone)
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

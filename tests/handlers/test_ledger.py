@@ -5,6 +5,7 @@ text layer. OCR of photos: tests/features/ledger/test_intake.py."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import html
 import io
 import re
@@ -885,6 +886,22 @@ async def saved_day(bot: Bot) -> str:
     before the photo was sent, it was the day before when the test ran across midnight."""
     at = await bot.scalar("SELECT min(created_at) FROM receipts")
     return time.strftime("%b %d", time.gmtime(at)).replace(" 0", " ")
+
+
+async def test_a_repeat_names_the_day_of_the_earlier_receipt_in_the_rooms_zone(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """In a Tokyo room, a receipt saved at 5 am on November 27th (20:00 UTC on the 26th): its
+    repeat said "the receipt saved Nov 26", a day no one in the room lived. The day is the room's,
+    as on its statement."""
+    at = dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC).timestamp()
+    bot = await bot_factory(clock=lambda: at, twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    assert "Asia/Tokyo" in await say(bot, fake_twilio, "\\TIMEZONE Asia/Tokyo")
+    photo = images.jpeg_with_gps(640, 480, variant=7)
+    assert (await say(bot, fake_twilio, "$30.00", **mms([fake_twilio.media.add(photo)]))).startswith("Saved")
+    again = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
+    assert "it repeats the receipt saved Nov 27 ($30.00)" in again, again
 
 
 async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_count_it_anyway(

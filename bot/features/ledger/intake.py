@@ -8,7 +8,7 @@ than its room's is kept with that currency and not counted.
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -59,21 +59,27 @@ def _fmt(r: ReceiptAmount) -> str:
 
 
 def _repeat(
-    twin: ReceiptAmount | None, cur: Currency, ask: str, caption: Amount | None = None
+    twin: ReceiptAmount | None,
+    cur: Currency,
+    ask: str,
+    caption: Amount | None = None,
+    zone: dt.tzinfo = dt.UTC,
 ) -> tuple[str, str]:
     """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway: the
     figure its caption gave, else the earlier one's when it was in the room's currency, else
     `ask`, one to fill in, as for any other)."""
-    earlier, count = _repeat_of_twin(twin, cur, ask)
+    earlier, count = _repeat_of_twin(twin, cur, ask, zone)
     if caption is not None and caption.currency.code == cur.code:
         count = f"\\AMOUNT {cur.number(caption.minor)}"  # what the person typed, not 12.34
     return earlier, count
 
 
-def _repeat_of_twin(twin: ReceiptAmount | None, cur: Currency, ask: str) -> tuple[str, str]:
+def _repeat_of_twin(twin: ReceiptAmount | None, cur: Currency, ask: str, zone: dt.tzinfo) -> tuple[str, str]:
     if twin is None:
         return "an earlier receipt", ask
-    day = time.strftime("%b %d", time.gmtime(twin.created_at)).replace(" 0", " ")
+    # the day in the room's zone (its statement's): in UTC a Tokyo morning's receipt was "saved"
+    # the day before
+    day = dt.datetime.fromtimestamp(twin.created_at, zone).strftime("%b %d").replace(" 0", " ")
     if twin.amount_minor:
         earlier = f"the receipt saved {day} ({_fmt(twin)})"
         if (twin.currency or cur.code) == cur.code:
@@ -89,6 +95,7 @@ def saved_replies(
     sender: int,
     twins: Mapping[str, ReceiptAmount] | None = None,
     caption: Amount | None = None,
+    zone: dt.tzinfo = dt.UTC,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
@@ -122,7 +129,9 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
             ]
         if repeats:
-            earlier, count = _repeat((twins or {}).get(repeats[0].duplicate_of or ""), cur, ask, caption)
+            earlier, count = _repeat(
+                (twins or {}).get(repeats[0].duplicate_of or ""), cur, ask, caption, zone
+            )
             return [
                 f"Saved to {room_name}; not counted: it repeats {earlier}. Reply {count} to count it anyway.",
                 f"Saved to {room_name}; not counted: it repeats {earlier}.",
