@@ -386,6 +386,7 @@ def split_figure(word: str) -> str:
 
 _FIGURE = re.compile(r"^[-+]?[$€£¥]?\d[\d.,]*%?$")  # `33.333%`, `0.00`: meant as a value, not a name
 SHARES, PERCENT, AMOUNTS = "shares", "percent", "amounts"
+_AND = frozenset({"and", "&", "+"})  # between the names of a `\\SPLIT`, no name
 
 
 @dataclass(frozen=True)
@@ -480,7 +481,11 @@ def parse_split(
     named: list[tuple[int, tuple[str, int] | None]] = []
     words: list[str] = []
     joined: list[str] = []
+    # `ann, bob and me`, `ann & me`: the way people list names, unless a member's name has the word
+    names = {word for p in book.net if p is not None for word in name_key(book.name(p)).split()}
     for word in typed_words(args):  # `ann, bob`: the comma is no part of a name or a share
+        if word.casefold() in _AND and word.casefold() not in names:
+            continue
         if word == "%" and joined:  # `ann 60 %`, as French typography (and its phones) space it
             joined[-1] += word
         else:
@@ -718,6 +723,10 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
         return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
     if ym > (today.year, today.month):
         return f"{month} has not begun in {room.name} yet."
+    began = dt.datetime.fromtimestamp(room.created_at, reminders.room_zone(settings))
+    if ym < (began.year, began.month):  # a link to an empty page, as if the month had nothing
+        first = f"{began.year:04d}-{began.month:02d}"
+        return f"{room.name} began in {first}: \\STATEMENT {first} is its first month."
     link = statement_link(ctx.deps, room.id, month)
     if link is None:
         return "Statements are not set up on this number."

@@ -812,6 +812,23 @@ async def test_a_setting_typed_with_a_full_stop_or_in_quotes_is_that_setting(
     assert await say(bot, fake, "\\STATEMENT 2999-01.") == "2999-01 has not begun in house yet."
 
 
+async def test_split_takes_names_listed_as_people_list_them(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\SPLIT Bob, Carol and me` answered "No one in house goes by and.": "and", "&" and "+"
+    between names join them, as commas do, unless a member goes by that word."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\SPLIT Bob, Carol and me") == (
+        "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\SPLIT bob & me") == "Split $30.00 in house: Bob $15.00, Alice $15.00."
+    assert (
+        await say(bot, fake, "\\SPLIT bob 2 + carol 1") == "Split $30.00 in house: Bob $20.00, Carol $10.00."
+    )
+    assert await say(bot, fake, "\\NAME And", sender=CAROL) == "Your rooms now see you as And."
+    assert await say(bot, fake, "\\SPLIT bob and") == "Split $30.00 in house: Bob $15.00, And $15.00."
+
+
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
