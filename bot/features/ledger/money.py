@@ -130,7 +130,16 @@ def _symbols() -> dict[str, str]:
         cur = currency(code)
         if cur is not None and cur.symbol and cur.symbol != "$":
             found.setdefault(cur.symbol.upper(), code)
+    for marker, code in _WRITTEN.items():
+        if currency(code) is not None:
+            found.setdefault(marker, code)
     return found
+
+
+# how people write some currencies that replies show by code: `3000円` and `3000 yen` (a yen room's
+# captions were "no total found"), `₹600`, `₩5000`
+_WRITTEN = {"円": "JPY", "YEN": "JPY", "₹": "INR", "₩": "KRW", "원": "KRW"}
+_AFTER_ONLY = frozenset({"YEN"})
 
 
 @cache
@@ -184,10 +193,14 @@ class Amount:
     currency: Currency
 
 
-def _marker_currency(marker: str | None, room: Currency) -> Currency | bool | None:
-    """The currency a marker names: a Currency, None (no marker), or False (not a currency)."""
+def _marker_currency(marker: str | None, room: Currency, *, after: bool = False) -> Currency | bool | None:
+    """The currency a marker names: a Currency, None (no marker), or False (not a currency).
+    `after`: the marker follows the figure (`3000 yen`); before one, `yen` is a word (`dinner
+    with Yen 30.00` is $30.00, Yen a friend)."""
     if not marker:
         return None
+    if not after and marker.upper() in _AFTER_ONLY:
+        return False
     if marker == "$":
         return room if "$" in room.symbol else currency("USD")
     code = _symbols().get(marker.upper())
@@ -256,7 +269,7 @@ def _found_in(
         if m.start() > 0 and stripped[m.start() - 1] in "-\u2212":
             continue  # "refund -12.50": no expense (a charge was counted for it)
         pre, post = m.group("pre"), m.group("post")
-        cur_pre, cur_post = _marker_currency(pre, room), _marker_currency(post, room)
+        cur_pre, cur_post = _marker_currency(pre, room), _marker_currency(post, room, after=True)
         if cur_pre is False or cur_post is False:
             if whole:
                 return []

@@ -93,6 +93,29 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("caption", "room", "minor", "code"),
+    [
+        # how people write yen, won and rupees: a yen room's "ramen 3000円" was "no total found"
+        ("ramen 3000円", "JPY", 3000, "JPY"),
+        ("3,000円", "JPY", 3000, "JPY"),
+        ("ramen 3000 yen", "JPY", 3000, "JPY"),
+        ("3000円", "USD", 3000, "JPY"),  # another currency: kept, not counted
+        ("₩5000", "KRW", 5000, "KRW"),
+        ("5000원", "KRW", 5000, "KRW"),
+        ("₹600", "INR", 60000, "INR"),
+        # "yen" before a figure is a word (a friend called Yen), not the currency
+        ("dinner with Yen 30.00", "USD", 3000, "USD"),
+    ],
+)
+def test_caption_amounts_as_people_write_them(caption: str, room: str, minor: int, code: str) -> None:
+    cur = currency(room)
+    assert cur is not None
+    found = caption_amount(caption, cur)
+    assert found is not None
+    assert (found.minor, found.currency.code) == (minor, code)
+
+
+@pytest.mark.parametrize(
     "caption",
     [
         "",
