@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Bot, BotFactory
+from tests.fakes.hung import hung_server
 
 Mount = Callable[[str], Path]
 MOUNT = shutil.which("mount") or "/bin/mount"
@@ -117,24 +118,13 @@ async def test_a_store_that_does_not_answer_is_down_within_seconds(
     from bot.gateway import routes
     from tests.fakes.s3 import s3_sections
 
-    stop = asyncio.Event()
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await stop.wait()
-        writer.close()
-
-    hung = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = hung.sockets[0].getsockname()[1]
     monkeypatch.setattr(routes, "READY_CHECK_SECONDS", 0.5, raising=False)
-    try:
+    async with hung_server() as port:
         bot = await bot_factory(**s3_sections(fake_twilio, f"http://127.0.0.1:{port}", "receipts"))
         assert await ready(bot) == (503, {"database": "ok", "media": "down: TimeoutError"})
         resp = await bot.client.get("/metrics")
         assert resp.status == 200
         assert 'textwire_ready{check="media"} 0.0' in await resp.text()
-    finally:
-        stop.set()
-        hung.close()
 
 
 class FreezingProxy:

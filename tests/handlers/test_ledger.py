@@ -601,6 +601,15 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     # names only: equal among them (Alice paid for Bob and Carol alone)
     assert await say(bot, fake, "\\SPLIT bob carol") == "Split $30.00 in house: Bob $15.00, Carol $15.00."
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $15.00, Carol pays Alice $15.00."
+    # names as people list them: "and", "&" and "+" join them as commas do (it said "No one in
+    # house goes by and.")
+    assert await say(bot, fake, "\\SPLIT Bob, Carol and me") == (
+        "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\SPLIT bob & me") == "Split $30.00 in house: Bob $15.00, Alice $15.00."
+    assert (
+        await say(bot, fake, "\\SPLIT bob 2 + carol 1") == "Split $30.00 in house: Bob $20.00, Carol $10.00."
+    )
     # shares, with me
     assert await say(bot, fake, "\\SPLIT me 1 bob 2") == "Split $30.00 in house: Bob $20.00, Alice $10.00."
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $20.00."
@@ -645,6 +654,9 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     # the gallery shows the split's shares on the receipt
     page = html.unescape(await (await bot.client.get(path_of(await gallery_link(bot, fake, BOB)))).text())
     assert '<p class="split">Split: Bob $25.00, Carol $35.00</p>' in page
+    # "and" is a name when a member goes by it
+    assert await say(bot, fake, "\\NAME And", sender=CAROL) == "Your rooms now see you as And."
+    assert await say(bot, fake, "\\SPLIT bob and") == "Split $60.00 in house: Bob $30.00, And $30.00."
 
 
 async def test_exact_amounts_may_have_a_whole_number_among_them(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -810,23 +822,6 @@ async def test_a_setting_typed_with_a_full_stop_or_in_quotes_is_that_setting(
     assert await say(bot, fake, "\\TIMEZONE Europe/Paris.") == "house keeps time in Europe/Paris now."
     assert (await say(bot, fake, "\\REMIND Weekly!")).startswith("house: whoever owes gets a reminder weekly")
     assert await say(bot, fake, "\\STATEMENT 2999-01.") == "2999-01 has not begun in house yet."
-
-
-async def test_split_takes_names_listed_as_people_list_them(bot: Bot, fake_twilio: FakeTwilio) -> None:
-    """`\\SPLIT Bob, Carol and me` answered "No one in house goes by and.": "and", "&" and "+"
-    between names join them, as commas do, unless a member goes by that word."""
-    fake = fake_twilio
-    await house(bot, fake)
-    await photo(bot, fake, "$30.00")
-    assert await say(bot, fake, "\\SPLIT Bob, Carol and me") == (
-        "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
-    )
-    assert await say(bot, fake, "\\SPLIT bob & me") == "Split $30.00 in house: Bob $15.00, Alice $15.00."
-    assert (
-        await say(bot, fake, "\\SPLIT bob 2 + carol 1") == "Split $30.00 in house: Bob $20.00, Carol $10.00."
-    )
-    assert await say(bot, fake, "\\NAME And", sender=CAROL) == "Your rooms now see you as And."
-    assert await say(bot, fake, "\\SPLIT bob and") == "Split $30.00 in house: Bob $15.00, And $15.00."
 
 
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(

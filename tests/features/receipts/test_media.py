@@ -4,7 +4,6 @@ recorded once, and deleted at Twilio."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import re
@@ -38,6 +37,7 @@ from storage.media import LocalMediaStore, StoreUnavailable
 from storage.receipts import Earlier
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
+from tests.fakes.hung import hung_server
 from tests.fakes.s3 import Bucket, s3_sections, start_moto
 from tests.fakes.twilio_media import Recorder
 from tests.fakes.twilio_rest import FakeTwilio
@@ -377,16 +377,8 @@ async def test_a_store_that_takes_the_photo_and_never_answers_sets_it_aside(
     waited behind it. A put not done within PUT_SECONDS is the store down."""
     from storage import media as media_store
 
-    stop = asyncio.Event()
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await stop.wait()
-        writer.close()
-
-    hung = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = hung.sockets[0].getsockname()[1]
     monkeypatch.setattr(media_store, "PUT_SECONDS", 1.0, raising=False)
-    try:
+    async with hung_server() as port:
         bot = await bot_factory(**s3_sections(fake_twilio, f"http://127.0.0.1:{port}", "receipts"))
         await say(bot, fake_twilio, "\\CREATE house pw")
         sid = new_sid("MM")
@@ -400,9 +392,6 @@ async def test_a_store_that_takes_the_photo_and_never_answers_sets_it_aside(
         )
         assert (await say(bot, fake_twilio, "\\HELP")).startswith("textwire:")
         assert fake_twilio.media.deleted == []
-    finally:
-        stop.set()
-        hung.close()
 
 
 async def test_a_twilio_media_outage_keeps_the_message_for_a_retry(bot: Bot, fake_twilio: FakeTwilio) -> None:
