@@ -6,6 +6,7 @@ today's code reads what was migrated. On a SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import address_of
 from bot.features.ledger.book import room_ledger
@@ -61,6 +63,17 @@ async def alembic(url: str, step: str, revision: str) -> None:
         async with db.engine.begin() as conn:
             run = command.upgrade if step == "upgrade" else command.downgrade
             await conn.run_sync(lambda sync: run(alembic_config(sync), revision))
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def on(url: str) -> AsyncIterator[AsyncConnection]:
+    """One transaction on the database at `url` as it stands (between two migration steps)."""
+    db = Database(url)
+    try:
+        async with db.tx() as conn:
+            yield conn
     finally:
         await db.close()
 

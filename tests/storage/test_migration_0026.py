@@ -8,43 +8,35 @@ import sqlalchemy as sa
 
 from storage import xaccounts
 from storage.db import Database
-from tests.storage.test_migration_0017 import alembic, empty_url  # noqa: F401 (fixture)
+from tests.storage.test_migration_0017 import alembic, empty_url, on  # noqa: F401 (fixture)
 
 NOW = 1_790_000_000.0
 
 
 async def test_0026_upgrades_downgrades_and_upgrades_again(empty_url: str) -> None:  # noqa: F811
     await alembic(empty_url, "upgrade", "0025")
-    db = Database(empty_url)
-    try:
-        async with db.tx() as conn:
-            await conn.execute(
-                sa.text("INSERT INTO users (phone, created_at) VALUES ('+15550000001', :now)"), {"now": NOW}
-            )
-            user_id = (await conn.execute(sa.text("SELECT id FROM users"))).scalar_one()
-            await conn.execute(
-                sa.text(
-                    "INSERT INTO x_tokens (user_id, ciphertext, expires_at, version, updated_at)"
-                    " VALUES (:u, 'ct', :now, 1, :now)"
-                ),
-                {"u": user_id, "now": NOW},
-            )
-    finally:
-        await db.close()
+    async with on(empty_url) as conn:
+        await conn.execute(
+            sa.text("INSERT INTO users (phone, created_at) VALUES ('+15550000001', :now)"), {"now": NOW}
+        )
+        user_id = (await conn.execute(sa.text("SELECT id FROM users"))).scalar_one()
+        await conn.execute(
+            sa.text(
+                "INSERT INTO x_tokens (user_id, ciphertext, expires_at, version, updated_at)"
+                " VALUES (:u, 'ct', :now, 1, :now)"
+            ),
+            {"u": user_id, "now": NOW},
+        )
     await alembic(empty_url, "upgrade", "0026")
-    db = Database(empty_url)
-    try:
-        async with db.tx() as conn:
-            queued = await xaccounts.queue_revocation(
-                conn, user_id=user_id, ciphertext="ct2", now=NOW, claim_until=NOW + 300
-            )
-            assert await xaccounts.claim_revocations(conn, now=NOW, until=NOW + 600, limit=10) == []
-            [claimed] = await xaccounts.claim_revocations(conn, now=NOW + 300, until=NOW + 600, limit=10)
-            assert claimed.id == queued.id
-            assert claimed.attempts == 0
-            assert (await conn.execute(sa.text("SELECT ciphertext FROM x_tokens"))).scalar_one() == "ct"
-    finally:
-        await db.close()
+    async with on(empty_url) as conn:
+        queued = await xaccounts.queue_revocation(
+            conn, user_id=user_id, ciphertext="ct2", now=NOW, claim_until=NOW + 300
+        )
+        assert await xaccounts.claim_revocations(conn, now=NOW, until=NOW + 600, limit=10) == []
+        [claimed] = await xaccounts.claim_revocations(conn, now=NOW + 300, until=NOW + 600, limit=10)
+        assert claimed.id == queued.id
+        assert claimed.attempts == 0
+        assert (await conn.execute(sa.text("SELECT ciphertext FROM x_tokens"))).scalar_one() == "ct"
     await alembic(empty_url, "downgrade", "0025")
     db = Database(empty_url)
     try:

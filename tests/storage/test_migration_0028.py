@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from storage.db import Database
-from tests.storage.test_migration_0017 import alembic, empty_url  # noqa: F401 (fixture)
+from tests.storage.test_migration_0017 import alembic, empty_url, on  # noqa: F401 (fixture)
 
 NOW = 1_790_000_000.0
 BIG = 6_000_000_000  # CLF 600000.0000 in minor units
@@ -44,34 +44,28 @@ async def _weights(db: Database) -> list[tuple[str, int | None]]:
 
 async def test_0028_keeps_splits_and_takes_weights_past_32_bits(empty_url: str) -> None:  # noqa: F811
     await alembic(empty_url, "upgrade", "0027")
-    db = Database(empty_url)
-    try:
-        async with db.tx() as conn:
-            for phone in ("+15550000001", "+15550000002"):
-                await conn.execute(
-                    sa.text("INSERT INTO users (phone, created_at) VALUES (:p, :now)"),
-                    {"p": phone, "now": NOW},
-                )
-            users = [
-                int(u) for u in (await conn.execute(sa.text("SELECT id FROM users ORDER BY id"))).scalars()
-            ]
+    async with on(empty_url) as conn:
+        for phone in ("+15550000001", "+15550000002"):
+            await conn.execute(
+                sa.text("INSERT INTO users (phone, created_at) VALUES (:p, :now)"),
+                {"p": phone, "now": NOW},
+            )
+        users = [int(u) for u in (await conn.execute(sa.text("SELECT id FROM users ORDER BY id"))).scalars()]
+        await conn.execute(
+            sa.text(
+                "INSERT INTO rooms (id, name, name_key, password_hash, created_by, created_at, currency)"
+                " VALUES ('r1', 'chile', 'chile', 'h', :u, :now, 'CLF')"
+            ),
+            {"u": users[0], "now": NOW},
+        )
+        await _receipt(conn, "a", "r1", users)
+        for position, (user, weight) in enumerate(zip(users, (1, 2), strict=True)):
             await conn.execute(
                 sa.text(
-                    "INSERT INTO rooms (id, name, name_key, password_hash, created_by, created_at, currency)"
-                    " VALUES ('r1', 'chile', 'chile', 'h', :u, :now, 'CLF')"
+                    "INSERT INTO receipt_members (receipt_id, position, user_id, weight) VALUES ('a', :p, :u, :w)"
                 ),
-                {"u": users[0], "now": NOW},
+                {"p": position, "u": user, "w": weight},
             )
-            await _receipt(conn, "a", "r1", users)
-            for position, (user, weight) in enumerate(zip(users, (1, 2), strict=True)):
-                await conn.execute(
-                    sa.text(
-                        "INSERT INTO receipt_members (receipt_id, position, user_id, weight) VALUES ('a', :p, :u, :w)"
-                    ),
-                    {"p": position, "u": user, "w": weight},
-                )
-    finally:
-        await db.close()
     await alembic(empty_url, "upgrade", "0028")
     db = Database(empty_url)
     try:
