@@ -78,7 +78,7 @@ def _is_figure(word: str, cur: Currency) -> bool:
 def paid_how(cur: Currency) -> str:
     """`PAID_HOW` with a figure the room's currency takes: `\\PAID Alice 772` in a yen room (a
     yen room was shown 7.72, which it refuses)."""
-    return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice {cur.number(772 * 10 ** max(cur.exponent - 2, 0))}"
+    return f"Usage: {PAID_USAGE}, e.g. \\PAID Alice {cur.figure(772)}"
 
 
 PAID_HOW = paid_how(currency_or_default(None))  # a dollar room's
@@ -446,6 +446,11 @@ def _members_named(
     return found
 
 
+def _name_words(book: RoomLedger) -> set[str]:
+    """Every word of a name the room's ledger shows (`Anna Maria`: anna, maria), as keys."""
+    return {word for p in book.net if p is not None for word in name_key(book.name(p)).split()}
+
+
 def amount_words(args: Sequence[str], book: RoomLedger, cur: Currency) -> list[str]:
     """`args` with each amount in `cur` whose code or sign is a word of its own (`INR 617.25`,
     `617.25 USD`, `$ 5`: replies show amounts of a currency with no plain symbol with its code),
@@ -453,7 +458,7 @@ def amount_words(args: Sequence[str], book: RoomLedger, cur: Currency) -> list[s
     word of a member's name. `\\PAID Ravi INR 617.25` and
     `\\SPLIT priya INR 600.00 me INR 634.50` answered that no one in the room went by INR. Only
     `cur`'s code: Bob, Ron or Top are currencies too (`\\PAID Bob 5` is for a Bob)."""
-    names = {word for p in book.net if p is not None for word in name_key(book.name(p)).split()}
+    names = _name_words(book)
     tokens: list[str] = []
     i = 0
     while i < len(args):
@@ -482,7 +487,7 @@ def parse_split(
     words: list[str] = []
     joined: list[str] = []
     # `ann, bob and me`, `ann & me`: the way people list names, unless a member's name has the word
-    names = {word for p in book.net if p is not None for word in name_key(book.name(p)).split()}
+    names = _name_words(book)
     for word in typed_words(args):  # `ann, bob`: the comma is no part of a name or a share
         if word.casefold() in _AND and word.casefold() not in names:
             continue

@@ -68,6 +68,9 @@ STORE_WAIT = (
 )
 
 
+NO_ROOM_NOTICE = "no-room"  # the notice key of `waiting_for_room`
+
+
 def waiting_for_room(count: int) -> str:
     """The answer to photos from a person in no room: they wait for one (one segment)."""
     these = "this photo goes" if count == 1 else "these photos go"
@@ -212,16 +215,16 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
                 msg.received_at + inbox.WAIT_FOR_ROOM,
                 parked=True,
                 notice=waiting_for_room(len(msg.media)),
-                notice_key="no-room",
+                notice_key=NO_ROOM_NOTICE,
                 reason=inbox.WAITING_FOR_ROOM,
             )
         # nothing is kept: the copies at the channel go, as those of items that are refused do
         await release_refused(deps, [(item.index + 1, item.url) for item in msg.media])
+        if note is not None:
+            return [NO_ROOM, note]
         async with deps.db.read() as conn:
-            told = note is None and await outbox.queued(conn, f"{msg.external_id}:no-room")
-        if told:  # when it came, that it would wait 10 minutes for a room
-            return None
-        return [NO_ROOM, note] if note else NO_ROOM
+            told = await outbox.queued(conn, outbox.notice_key(msg.external_id, NO_ROOM_NOTICE))
+        return None if told else NO_ROOM  # told when it came that it would wait 10 minutes
     caption = msg.text[:CAPTION_MAX] if command is None else ""
     # a caption's amount is for a message with one photo: it cannot say which of several it is for
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None

@@ -36,6 +36,12 @@ delivery_rank = sa.case(DELIVERY_RANK, value=outbox.c.delivery_status, else_=-1)
 REDACTED = "[redacted: contained a link]"
 
 
+def notice_key(external_id: str, key: str) -> str:
+    """The dedupe key of a deferred or retried message's notice (`key`: which notice): queued once
+    however often the message is handled again."""
+    return f"{external_id}:{key}"
+
+
 async def queued(conn: AsyncConnection, dedupe_key: str) -> bool:
     """Whether a message with this `dedupe_key` was queued (and not yet purged)."""
     found = await conn.execute(sa.select(outbox.c.id).where(outbox.c.dedupe_key == dedupe_key))

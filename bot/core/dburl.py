@@ -54,7 +54,8 @@ def _userinfo(url: str) -> tuple[str, str, str, str] | None:
     except ValueError:
         netloc, path = "", "@"
     if "@" in netloc and "@" not in path:
-        userinfo, after = netloc.rpartition("@")[0], rest[len(netloc.rpartition("@")[0]) + 1 :]
+        userinfo = netloc.rpartition("@")[0]
+        after = rest[len(userinfo) + 1 :]
     else:
         userinfo, _, after = rest.rpartition("@")
     user, colon, password = userinfo.partition(":")

@@ -59,9 +59,13 @@ class LinkSigner:
 
     def check(self, purpose: str, subject: str, exp: str, sig: str, *, now: float, max_age: int) -> str:
         """ "ok", "expired" or "invalid"."""
-        if not (exp.isascii() and exp.isdigit()) or len(exp) > 12 or not sig or len(sig) > 100:
-            return "invalid"
-        if not sig.isascii():  # none of ours, and compare_digest refuses it (a TypeError, so a 500)
+        # a non-ASCII sig is none of ours, and compare_digest refuses it (a TypeError, so a 500)
+        if (
+            not (exp.isascii() and exp.isdigit())
+            or len(exp) > 12
+            or not sig.isascii()
+            or not 0 < len(sig) <= 100
+        ):
             return "invalid"
         expires = int(exp)
         valid = False

@@ -65,7 +65,11 @@ def _notice(msg: Inbound, text: str | None, key: str, now: float) -> list[outbox
         return []
     return [
         outbox.NewReply(
-            to=msg.sender.key, body=text, dedupe_key=f"{msg.external_id}:{key}", inbox_id=msg.id, now=now
+            to=msg.sender.key,
+            body=text,
+            dedupe_key=outbox.notice_key(msg.external_id, key),
+            inbox_id=msg.id,
+            now=now,
         )
     ]
 

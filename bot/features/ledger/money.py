@@ -46,7 +46,11 @@ class Currency:
     @property
     def example(self) -> str:
         """A figure to show in a hint (`\\AMOUNT 12.34`) that this currency takes: `1234` in yen."""
-        return self.number(1234 * 10 ** max(self.exponent - 2, 0))
+        return self.figure(1234)
+
+    def figure(self, hundredths: int) -> str:
+        """`hundredths` of a unit as a figure this currency takes: 772 is `7.72`, or `772` in yen."""
+        return self.number(hundredths * 10 ** max(self.exponent - 2, 0))
 
     def minor_of_major(self, major: int) -> int:
         return major * int(10**self.exponent)
