@@ -22,6 +22,7 @@ from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
 from handlers.filters import NOT_IN_ROOM
 from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW, photo_waiting
+from handlers.media import STORE_WAIT
 from storage.media import StoreUnavailable
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
@@ -380,12 +381,16 @@ async def test_amount_and_split_wait_for_a_photo_the_media_store_has_not_taken_y
     monkeypatch.setattr(store, "put", put)
     sid = new_sid("MM")
     url = fake.media.add(images.jpeg_with_gps(), message_sid=sid)
+    before = len(fake.messages)
     assert (await bot.post(bot.form("", sid=sid, **mms([url])))).status == 200
 
     async def parked() -> bool:
         return await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "parked"
 
     await wait_for(parked)
+    # the person is told the photo waits (sent after the parking's commit: awaited, or it could
+    # come while the \\AMOUNT below is answered and be counted among its replies)
+    assert (await fake.wait_for_messages(before + 1))[before]["Body"] == STORE_WAIT
     amounts = "SELECT amount_minor FROM receipts ORDER BY created_at"
     assert await say(bot, fake, "\\AMOUNT 12") == photo_waiting("AMOUNT")
     assert await say(bot, fake, "\\SPLIT bob") == photo_waiting("SPLIT")

@@ -338,6 +338,7 @@ async def test_s3_down_on_the_first_attempt_is_stored_on_a_retry(
     await say(bot, fake_twilio, "\\CREATE house pw")
     sid = new_sid("MM")
     urls = [fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid) for _ in range(2)]
+    before = len(fake_twilio.messages)
     assert (await bot.post(bot.form("", sid=sid, **mms(urls)))).status == 200
 
     async def retried() -> bool:
@@ -350,6 +351,9 @@ async def test_s3_down_on_the_first_attempt_is_stored_on_a_retry(
         "processing",
     )
     assert fake_twilio.media.deleted == []  # nothing deleted at Twilio before it is stored
+    # the person is told it waits (sent after the retry's commit: awaited, or it could come after
+    # the \\HELP below was asked and be taken for its answer)
+    assert (await fake_twilio.wait_for_messages(before + 1))[before]["Body"] == STORE_WAIT
     # it waits aside: the sender's next texts are answered meanwhile (they waited behind it, up to
     # worker.outage_retry_hours, with no answer at all)
     assert (await say(bot, fake_twilio, "\\HELP")).startswith("textwire:")
