@@ -50,7 +50,7 @@ from handlers.filters import (
     typed_word,
     typed_words,
 )
-from storage import inbox, ledger, outbox, pairing
+from storage import inbox, ledger, outbox, pairing, receipts
 
 router = Router(name=__name__)
 
@@ -206,6 +206,8 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         await ledger.set_amount(
             conn, target.id, minor=minor, currency=code, source="manual", by_message=msg.external_id
         )
+        if minor and target.duplicate_of is not None:  # a repeat counted: the first may wait for a total
+            await receipts.take_over(conn, target.duplicate_of, target.id, user_id)
         if not await ledger.split_members(conn, target.id):  # saved before the ledger existed
             member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
             await ledger.save_split_members(conn, target.id, split_order(user_id, member_ids))

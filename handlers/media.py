@@ -314,7 +314,20 @@ async def _save(
         async with deps.db.read() as conn:
             earlier = await receipts.earlier_in_room(conn, room.id, receipt_id)
         twin = find_twin(prepared, earlier)
-        if twin is not None and twin[1]:  # the very same bytes: nothing to read
+        # the same photo again from its sender, with the total its first copy was saved without (in
+        # the caption): counted, and it takes the first one's place (which waited for \AMOUNT)
+        replaces = (
+            twin[0]
+            if twin is not None
+            and twin[0].amount_minor is None
+            and twin[0].uploader_id == user_id
+            and caption_money is not None
+            else None
+        )
+        if replaces is not None:
+            found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
+            twin = None
+        elif twin is not None and twin[1]:  # the very same bytes: nothing to read
             found = Found(None, None, None, DUPLICATE)
         else:
             found = await read_amount(reader, prepared.data, prepared.kind, caption_money, room_currency)
@@ -363,6 +376,8 @@ async def _save(
                 )
                 if twin is not None:
                     await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
+                elif replaces is not None and found.minor is not None:
+                    await receipts.take_over(conn, replaces.id, receipt_id, user_id)
                 member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
                 await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
         saved += 1
@@ -376,6 +391,7 @@ async def _save(
             amount_source=found.source,
             ocr_status=found.ocr_status,
             duplicate_of=twin[0].id if twin is not None else None,
+            replaces=replaces.id if replaces is not None and found.minor is not None else None,
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.external_id)

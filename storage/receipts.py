@@ -82,6 +82,7 @@ class Earlier:
     amount_minor: int | None
     currency: str | None
     identity: str | None = None
+    uploader_id: int | None = None
 
 
 EARLIER_LIMIT = 5000  # the room's newest receipts a new one is compared with
@@ -99,6 +100,7 @@ async def earlier_in_room(conn: AsyncConnection, room_id: str, receipt_id: str) 
                 receipts.c.amount_minor,
                 receipts.c.currency,
                 receipts.c.identity,
+                receipts.c.uploader_id,
             )
             .where(
                 receipts.c.room_id == room_id,
@@ -117,6 +119,7 @@ async def earlier_in_room(conn: AsyncConnection, room_id: str, receipt_id: str) 
             None if r.amount_minor is None else int(r.amount_minor),
             None if r.currency is None else str(r.currency),
             None if r.identity is None else str(r.identity),
+            None if r.uploader_id is None else int(r.uploader_id),
         )
         for r in reversed(rows)
     ]
@@ -124,6 +127,35 @@ async def earlier_in_room(conn: AsyncConnection, room_id: str, receipt_id: str) 
 
 async def mark_duplicate(conn: AsyncConnection, receipt_id: str, twin_id: str) -> None:
     await conn.execute(sa.update(receipts).where(receipts.c.id == receipt_id).values(duplicate_of=twin_id))
+
+
+async def take_over(conn: AsyncConnection, waiting_id: str, counted_id: str, uploader_id: int) -> bool:
+    """`counted_id`, a repeat of `waiting_id`, now has an amount while `waiting_id` still has none
+    (no total was read), and both are `uploader_id`'s: the repeat takes its place (another
+    member's copy stays a repeat: its sender did not pay it). `waiting_id` becomes the repeat (not
+    counted, no longer waiting for `\\AMOUNT`), and so do its other repeats. Without this, a
+    person who sent the photo again with its total (or counted the repeat with `\\AMOUNT`) saw
+    the first one in `\\BALANCE` as waiting for a total forever: `\\AMOUNT` reaches only a sender's
+    last receipt. False (nothing changed) when `waiting_id` is another's, has an amount or repeats another."""
+    taken = await conn.execute(
+        sa.update(receipts)
+        .where(
+            receipts.c.id == waiting_id,
+            receipts.c.uploader_id == uploader_id,
+            receipts.c.amount_minor.is_(None),
+            receipts.c.duplicate_of.is_(None),
+        )
+        .values(duplicate_of=counted_id)
+    )
+    if taken.rowcount != 1:
+        return False
+    await conn.execute(sa.update(receipts).where(receipts.c.id == counted_id).values(duplicate_of=None))
+    await conn.execute(
+        sa.update(receipts)
+        .where(receipts.c.duplicate_of == waiting_id, receipts.c.id != counted_id)
+        .values(duplicate_of=counted_id)
+    )
+    return True
 
 
 @dataclass(frozen=True)

@@ -864,21 +864,14 @@ async def test_a_repeat_counted_anyway_holds_the_currency_as_any_counted_receipt
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
     )
     again = await say(bot, fake, "", **mms([fake.media.add(picture)]))
-    assert again.startswith("Saved to house; not counted: it repeats the receipt saved")
+    assert again.startswith("Saved to house; it repeats the receipt saved"), again
     assert (await say(bot, fake, "\\AMOUNT 30")).startswith("Set $30.00 on your receipt in house")
-    # the first photo still has no total (the \\AMOUNT counted the repeat): the balance says so
-    waiting = " 1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
-    assert (
-        await say(bot, fake, "\\BALANCE")
-        == f"house: Bob pays Alice $10.00, Carol pays Alice $10.00.{waiting}"
-    )
+    # the counted repeat took the first photo's place: nothing waits for a total
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
     assert await say(bot, fake, "\\CURRENCY EUR") == (
         "house has amounts in USD already; its currency cannot change now."
     )
-    assert (
-        await say(bot, fake, "\\BALANCE")
-        == f"house: Bob pays Alice $10.00, Carol pays Alice $10.00.{waiting}"
-    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
 
 
 async def test_two_receipts_on_transparent_backgrounds_with_one_total_are_two_receipts(
@@ -1454,3 +1447,56 @@ async def test_a_repeat_with_an_amount_in_its_caption_offers_that_amount(
     assert (await say(bot, fake, "\\AMOUNT 12.50", sender=BOB)).startswith(
         "Set $12.50 on your receipt in house"
     )
+
+
+async def test_an_older_receipt_with_no_total_is_counted_by_sending_it_again_with_its_total(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A receipt saved with no total, then another: `\\AMOUNT` reaches only the last, so the first
+    stayed "1 receipt with no total is not counted" in every `\\BALANCE`, and the same photo sent
+    again with its total in the caption was a repeat, not counted. Now the copy with the total is
+    counted and takes the first one's place; another member's copy stays a repeat."""
+    fake = fake_twilio
+    await house(bot, fake)
+    unread = images.jpeg_with_gps(640, 480, variant=7)
+    first = await say(bot, fake, "", **mms([fake.media.add(unread)]))
+    assert first == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert (await photo(bot, fake, "30.00")).startswith("Saved $30.00 to house")
+    assert await say(bot, fake, "\\BALANCE") == (
+        "house: Bob pays Alice $10.00, Carol pays Alice $10.00. 1 receipt with no total is not "
+        "counted: its sender can reply \\AMOUNT 12.34."
+    )
+    # another member's copy with a total is not theirs to count: a repeat, as before
+    bobs = await say(bot, fake, "12.00", sender=BOB, **mms([fake.media.add(unread)]))
+    assert bobs.startswith("Saved to house; not counted: it repeats the receipt saved"), bobs
+    again = await say(bot, fake, "lunch 12.00", **mms([fake.media.add(unread)]))
+    assert again == "Saved $12.00 to house: split 3 ways, you are owed $28.00. \\BALANCE for all."
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $14.00, Carol pays Alice $14.00."
+    # the first copy is now the repeat (and Bob's copy too): later copies repeat the counted one
+    assert await bot.scalar("SELECT count(*) FROM receipts WHERE duplicate_of IS NULL") == 2
+    third = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(unread)]))
+    assert third.startswith("Saved to house; not counted: it repeats the receipt saved"), third
+    assert "($12.00)" in third, third
+
+
+async def test_amount_on_a_repeat_of_ones_own_receipt_with_no_total_sets_that_total(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """The same photo again without a caption, its first copy still with no total: the reply said
+    "not counted: it repeats ... Reply \\AMOUNT 12.34 to count it anyway", and that \\AMOUNT
+    counted the copy while the first one kept waiting for a total in \\BALANCE."""
+    fake = fake_twilio
+    await house(bot, fake)
+    unread = images.jpeg_with_gps(640, 480, variant=8)
+    await say(bot, fake, "", **mms([fake.media.add(unread)]))
+    assert (await photo(bot, fake, "30.00")).startswith("Saved $30.00 to house")
+    day = await saved_day(bot)
+    again = await say(bot, fake, "", **mms([fake.media.add(unread)]))
+    assert again == (
+        f"Saved to house; it repeats the receipt saved {day}, which has no total yet. "
+        "Reply \\AMOUNT 12.34 to set it."
+    )
+    assert await say(bot, fake, "\\AMOUNT 9") == (
+        "Set $9.00 on your receipt in house: you are owed $26.00. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $13.00, Carol pays Alice $13.00."

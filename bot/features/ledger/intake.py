@@ -129,9 +129,16 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
             ]
         if repeats:
-            earlier, count = _repeat(
-                (twins or {}).get(repeats[0].duplicate_of or ""), cur, ask, caption, zone
-            )
+            twin = (twins or {}).get(repeats[0].duplicate_of or "")
+            earlier, count = _repeat(twin, cur, ask, caption, zone)
+            # a repeat of the sender's own receipt with no total: \\AMOUNT sets it, and the repeat
+            # takes its place (storage.receipts.take_over)
+            if twin is not None and twin.amount_minor is None and twin.uploader_id == sender:
+                return [
+                    f"Saved to {room_name}; it repeats {earlier}, which has no total yet. Reply {ask} to set it.",
+                    f"Saved to {room_name}; it repeats {earlier}. Reply {ask} to set its total.",
+                    f"Saved to {room_name}; it repeats an earlier receipt with no total.",
+                ]
             return [
                 f"Saved to {room_name}; not counted: it repeats {earlier}. Reply {count} to count it anyway.",
                 f"Saved to {room_name}; not counted: it repeats {earlier}.",
