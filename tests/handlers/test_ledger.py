@@ -966,7 +966,7 @@ async def test_the_same_photo_twice_is_counted_once_and_the_reply_says_how_to_co
     # the gallery tells apart what is counted, what needs an amount and what is not counted
     page = html.unescape(await (await bot.client.get(path_of(await gallery_link(bot, fake, BOB)))).text())
     notes = re.findall(r'<p class="note">([^<]+)</p>', page)
-    assert notes.count("not counted: it repeats an earlier receipt") == 2  # one was counted anyway
+    assert notes.count("not counted: it repeats another receipt") == 2  # one was counted anyway
     assert notes.count("taken out with \\AMOUNT 0") == 1
     assert await bot.scalar("SELECT count(*) FROM receipts") == 6
 

@@ -53,7 +53,7 @@ class PaymentLine:
 
 # what the gallery says of each (an other-currency receipt shows "(not counted)" by its amount)
 NOTES = {
-    "duplicate": "not counted: it repeats an earlier receipt",
+    "duplicate": "not counted: it repeats another receipt",
     "not a receipt": "not counted: it doesn't look like a receipt",
     "needs an amount": "needs an amount: \\AMOUNT {example}",
     "taken out": "taken out with \\AMOUNT 0",
