@@ -525,12 +525,19 @@ async def test_the_webhooks_batch_insert_stores_every_field_on_either_database(d
         await db.close()
 
 
-async def _forward(listen_port: int, host: str, port: int) -> asyncio.Server:
-    """A TCP proxy on `listen_port` to `host:port`: the database "comes up" when it starts."""
+async def _forward(
+    listen_port: int, host: str, port: int, frozen: asyncio.Event | None = None
+) -> asyncio.Server:
+    """A TCP proxy on `listen_port` to `host:port`: the database "comes up" when it starts. Once
+    `frozen` is set it hangs, as a frozen network or server does: what either side sends is held,
+    nothing is closed, a new connection is taken and never answered."""
+    hold = asyncio.Event()  # never set: what a frozen proxy waits for
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if frozen is not None and frozen.is_set():
+                    await hold.wait()
                 writer.write(data)
                 await writer.drain()
         except ConnectionError:
@@ -539,6 +546,8 @@ async def _forward(listen_port: int, host: str, port: int) -> asyncio.Server:
             writer.close()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if frozen is not None and frozen.is_set():
+            await hold.wait()
         up_reader, up_writer = await asyncio.open_connection(host, port)
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
@@ -628,3 +637,62 @@ async def test_a_database_that_never_answers_is_exit_1_after_the_wait() -> None:
     assert [e["attempt"] for e in waits] == list(range(1, len(waits) + 1))
     assert all("hunter2" not in str(e) for e in logs)
     assert "hunter2" not in str(info.value)
+
+
+async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
+    empty_pg_database: str, tmp_path: Path
+) -> None:
+    """SIGTERM while PostgreSQL stopped answering (a frozen network: connections open, nothing
+    comes back): the parts waited on statements with no end, and `serve` never exited, until the
+    supervisor killed it at its own timeout with no line saying why. It gives up after
+    `server.stop_seconds`, says so (`app.stop_timed_out`, naming the part still stopping), and
+    exits 1; the claims it held come back by lease."""
+    from tests.app.test_startup import serve_env
+
+    db = await open_database(empty_pg_database, migrate=True)
+    await db.close()
+    real = urlsplit(empty_pg_database)
+    assert real.hostname is not None
+    assert real.port is not None
+    frozen = asyncio.Event()
+    proxy_port = free_port()
+    proxy = await _forward(proxy_port, real.hostname, real.port, frozen)
+    url = empty_pg_database.replace(f"@{real.hostname}:{real.port}/", f"@127.0.0.1:{proxy_port}/", 1)
+    port = free_port()
+    env = serve_env(tmp_path, port, TEXTWIRE_DATABASE_URL=url, TEXTWIRE_SERVER_STOP_SECONDS="3")
+    env["PYTHONPATH"] = str(ROOT)
+    out_path = tmp_path / "out.log"
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - one process, started before the wait
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        async def started() -> bool:
+            assert proc.poll() is None, out_path.read_text()
+            return '"app.started"' in out_path.read_text()
+
+        await wait_for(started, within=60)
+        frozen.set()
+        proc.send_signal(signal.SIGTERM)
+        # without the deadline it waited for good (the test's own limit: 60 s)
+        assert await asyncio.to_thread(proc.wait, 60) == 1, out_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proxy.close()
+        frozen.clear()
+    text = out_path.read_text()
+    assert "Traceback" not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    gave_up = [e for e in lines if e["event"] == "app.stop_timed_out"]
+    assert len(gave_up) == 1, text
+    assert gave_up[0]["level"] == "error"
+    assert gave_up[0]["seconds"] == 3.0
+    assert gave_up[0]["stopping"] in ("sender", "worker", "writer", "scheduler", "resources"), gave_up
+    assert lines[-1]["event"] == "app.stop_timed_out"  # written before the exit, the last line

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import sys
 
@@ -25,7 +26,7 @@ from bot.app.runtime import RUNTIME
 from bot.app.startup import bind, existing_files, listen, summary
 from bot.core import tasks
 from bot.core.config import Config
-from bot.core.logs import get_logger
+from bot.core.logs import flush_logs, get_logger
 from bot.gateway.drain import DRAIN
 
 GRACE_SECONDS = 10.0  # requests in flight get this long to finish after SIGTERM
@@ -89,12 +90,34 @@ async def serve(config: Config, config_path: str | None = None) -> int:
             app[DRAIN].begin()
             await app[DRAIN].wait(GRACE_SECONDS)
         finally:
-            await runner.cleanup()
+            await _stop_within(runner, app, config.server.stop_seconds)
             tasks.on_crash(None)
     finally:
         for sock in sockets:
             sock.close()
     return 1 if crashed else 0
+
+
+async def _stop_within(runner: web.AppRunner, app: web.Application, seconds: float) -> None:
+    """Stop the parts and close the resources (the app's cleanup), or give up after `seconds`: a
+    database that stopped answering (a frozen network, a hung server) held a stop forever, each
+    part waiting on a statement with no end, until the supervisor killed the process (systemd's
+    `TimeoutStopSec`, compose's `stop_grace_period`: 60 s) with no line saying why. Past the
+    deadline: `app.stop_timed_out` names the part still stopping, and the process exits 1 at once
+    (what is left would only wait again); its claims come back by lease, as after a crash."""
+    cleanup = asyncio.ensure_future(runner.cleanup())
+    done, _ = await asyncio.wait({cleanup}, timeout=seconds)
+    if done:
+        cleanup.result()  # its error, if any, as before
+        return
+    runtime = app.get(RUNTIME)
+    stopping = runtime.lifecycle.stopping if runtime is not None else None
+    get_logger(__name__).error(
+        "app.stop_timed_out", seconds=seconds, stopping=stopping or "resources", exit_code=1
+    )
+    flush_logs()
+    sys.stdout.flush()
+    os._exit(1)
 
 
 __all__ = ["GRACE_SECONDS", "json_logs", "serve"]

@@ -47,6 +47,9 @@ class ServerConfig:
     data_dir: str = "data"
     metrics_token: str = ""
     role: str = "all"
+    # after SIGTERM and the drain: how long the parts and resources get to stop before the process
+    # gives up on them and exits 1 (a database that stopped answering); under the supervisor's 60 s
+    stop_seconds: float = 40.0
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,18 @@ class TickWriter:
         return self.stream.isatty()
 
 
+_tick_writers: list[TickWriter] = []
+
+
+def flush_logs() -> None:
+    """Write every line kept for the loop's turn now: before `os._exit`, which runs no atexit."""
+    for writer in _tick_writers:
+        writer.flush_now()
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+
+
 def configure_logging(
     level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, per_turn: bool = False
 ) -> None:
@@ -309,6 +321,7 @@ def configure_logging(
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     if per_turn and not use_console:
         stream = TickWriter(stream)  # type: ignore[assignment]
+        _tick_writers.append(stream)  # type: ignore[arg-type]
     final: list[Processor]
     if use_console:
         final = [scrub, structlog.dev.ConsoleRenderer(colors=stream.isatty())]
@@ -363,6 +376,7 @@ __all__ = [
     "JsonLine",
     "TickWriter",
     "configure_logging",
+    "flush_logs",
     "get_logger",
     "mask_phone",
     "mask_phones_in",

@@ -35,6 +35,7 @@ class Lifecycle:
 
     def __init__(self) -> None:
         self._running: list[Part] = []
+        self.stopping: str | None = None  # the part `stop` waits for now (named when stopping hangs)
 
     @property
     def running(self) -> tuple[str, ...]:
@@ -51,12 +52,14 @@ class Lifecycle:
     async def stop(self) -> None:
         while self._running:
             part = self._running.pop()
+            self.stopping = part.name
             try:
                 await part.stop()
             except Exception as exc:  # the other parts still stop
                 log.error("part.stop_failed", part=part.name, error=type(exc).__name__)
             else:
                 log.debug("part.stopped", part=part.name)
+        self.stopping = None
 
 
 __all__ = ["ORDER", "ROLE_PARTS", "Lifecycle", "Part"]

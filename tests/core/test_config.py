@@ -185,6 +185,7 @@ def test_config_and_test_variables_are_not_keys() -> None:
 
 
 FLOAT_KEYS = [
+    ("server", "stop_seconds"),
     ("twilio", "timeout_seconds"),
     ("telegram", "timeout_seconds"),
     ("x", "timeout_seconds"),
