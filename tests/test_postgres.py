@@ -554,32 +554,41 @@ async def _forward(
     return await asyncio.start_server(handle, "127.0.0.1", listen_port)
 
 
-async def test_serve_waits_for_a_database_that_comes_up_after_it(
-    empty_pg_database: str, tmp_path: Path
-) -> None:
-    """A PostgreSQL that boots after textwire (or fails over) at start-up: serve tries again,
-    with a `db.waiting` line a try (no password), and starts once the database answers; it used
-    to exit 2 at once, which the systemd units do not restart."""
+def _serve_through(
+    database_url: str, proxy_port: int, tmp_path: Path, **env_extra: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`textwire serve` (a process of its own, this checkout's code) on `database_url` reached
+    through 127.0.0.1:`proxy_port`; its output in the file returned."""
     from tests.app.test_startup import serve_env
 
-    db = await open_database(empty_pg_database, migrate=True)
-    await db.close()
-    real = urlsplit(empty_pg_database)
-    proxy_port = free_port()
-    url = empty_pg_database.replace(f"@{real.hostname}:{real.port}/", f"@127.0.0.1:{proxy_port}/", 1)
-    assert url != empty_pg_database
-    port = free_port()
-    env = serve_env(tmp_path, port, TEXTWIRE_DATABASE_URL=url)
+    real = urlsplit(database_url)
+    url = database_url.replace(f"@{real.hostname}:{real.port}/", f"@127.0.0.1:{proxy_port}/", 1)
+    assert url != database_url
+    env = serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url, **env_extra)
     env["PYTHONPATH"] = str(ROOT)
     out_path = tmp_path / "out.log"
     with out_path.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: ASYNC220 - one process, started before the wait
+        proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"],
             cwd=tmp_path,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    return proc, out_path
+
+
+async def test_serve_waits_for_a_database_that_comes_up_after_it(
+    empty_pg_database: str, tmp_path: Path
+) -> None:
+    """A PostgreSQL that boots after textwire (or fails over) at start-up: serve tries again,
+    with a `db.waiting` line a try (no password), and starts once the database answers; it used
+    to exit 2 at once, which the systemd units do not restart."""
+    db = await open_database(empty_pg_database, migrate=True)
+    await db.close()
+    real = urlsplit(empty_pg_database)
+    proxy_port = free_port()
+    proc, out_path = _serve_through(empty_pg_database, proxy_port, tmp_path)
     proxy = None
     try:
 
@@ -647,8 +656,6 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
     supervisor killed it at its own timeout with no line saying why. It gives up after
     `server.stop_seconds`, says so (`app.stop_timed_out`, naming the part still stopping), and
     exits 1; the claims it held come back by lease."""
-    from tests.app.test_startup import serve_env
-
     db = await open_database(empty_pg_database, migrate=True)
     await db.close()
     real = urlsplit(empty_pg_database)
@@ -657,19 +664,7 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
     frozen = asyncio.Event()
     proxy_port = free_port()
     proxy = await _forward(proxy_port, real.hostname, real.port, frozen)
-    url = empty_pg_database.replace(f"@{real.hostname}:{real.port}/", f"@127.0.0.1:{proxy_port}/", 1)
-    port = free_port()
-    env = serve_env(tmp_path, port, TEXTWIRE_DATABASE_URL=url, TEXTWIRE_SERVER_STOP_SECONDS="3")
-    env["PYTHONPATH"] = str(ROOT)
-    out_path = tmp_path / "out.log"
-    with out_path.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: ASYNC220 - one process, started before the wait
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc, out_path = _serve_through(empty_pg_database, proxy_port, tmp_path, TEXTWIRE_SERVER_STOP_SECONDS="3")
     try:
 
         async def started() -> bool:
