@@ -4,6 +4,7 @@ and statements that stay right with several processes on one database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import signal
@@ -525,19 +526,43 @@ async def test_the_webhooks_batch_insert_stores_every_field_on_either_database(d
         await db.close()
 
 
-async def _forward(
-    listen_port: int, host: str, port: int, frozen: asyncio.Event | None = None
-) -> asyncio.Server:
-    """A TCP proxy on `listen_port` to `host:port`: the database "comes up" when it starts. Once
-    `frozen` is set it hangs, as a frozen network or server does: what either side sends is held,
-    nothing is closed, a new connection is taken and never answered."""
-    hold = asyncio.Event()  # never set: what a frozen proxy waits for
+class _Proxy:
+    """A TCP proxy to `host:port` on 127.0.0.1:`listen_port`: the database "comes up" when it
+    starts. `freeze()` makes it hang as a frozen network or server does: what either side sends
+    is held, nothing is closed, a new connection is taken and never answered. `close()` ends
+    every connection and waits for them (a socket left open warns in a later test)."""
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._frozen = False
+        self._closing = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self, listen_port: int) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", listen_port)
+
+    def freeze(self) -> None:
+        self._frozen = True
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._closing.set()
+        for writer in self._writers:
+            writer.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
-                if frozen is not None and frozen.is_set():
-                    await hold.wait()
+                if self._frozen:
+                    await self._closing.wait()
+                    return
                 writer.write(data)
                 await writer.drain()
         except ConnectionError:
@@ -545,13 +570,20 @@ async def _forward(
         finally:
             writer.close()
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if frozen is not None and frozen.is_set():
-            await hold.wait()
-        up_reader, up_writer = await asyncio.open_connection(host, port)
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    return await asyncio.start_server(handle, "127.0.0.1", listen_port)
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.append(writer)
+        try:
+            if self._frozen:
+                await self._closing.wait()
+                return
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+            self._writers.append(up_writer)
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        finally:
+            writer.close()
 
 
 def _serve_through(
@@ -599,7 +631,8 @@ async def test_serve_waits_for_a_database_that_comes_up_after_it(
         await wait_for(waiting, within=30)
         assert real.hostname is not None
         assert real.port is not None
-        proxy = await _forward(proxy_port, real.hostname, real.port)
+        proxy = _Proxy(real.hostname, real.port)
+        await proxy.start(proxy_port)
 
         async def started() -> bool:
             assert proc.poll() is None, out_path.read_text()
@@ -613,7 +646,7 @@ async def test_serve_waits_for_a_database_that_comes_up_after_it(
             proc.kill()
             proc.wait()
         if proxy is not None:
-            proxy.close()
+            await proxy.close()
     text = out_path.read_text()
     assert "Traceback" not in text
     password = real.password
@@ -661,9 +694,9 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
     real = urlsplit(empty_pg_database)
     assert real.hostname is not None
     assert real.port is not None
-    frozen = asyncio.Event()
     proxy_port = free_port()
-    proxy = await _forward(proxy_port, real.hostname, real.port, frozen)
+    proxy = _Proxy(real.hostname, real.port)
+    await proxy.start(proxy_port)
     proc, out_path = _serve_through(empty_pg_database, proxy_port, tmp_path, TEXTWIRE_SERVER_STOP_SECONDS="3")
     try:
 
@@ -672,7 +705,7 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
             return '"app.started"' in out_path.read_text()
 
         await wait_for(started, within=60)
-        frozen.set()
+        proxy.freeze()
         proc.send_signal(signal.SIGTERM)
         # without the deadline it waited for good (the test's own limit: 60 s)
         assert await asyncio.to_thread(proc.wait, 60) == 1, out_path.read_text()
@@ -680,8 +713,7 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        proxy.close()
-        frozen.clear()
+        await proxy.close()
     text = out_path.read_text()
     assert "Traceback" not in text
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
