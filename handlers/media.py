@@ -186,6 +186,24 @@ def command_note(command: CommandObject) -> str:
     return f"{what} was not run: send it on its own, not with a photo."
 
 
+def refused_at_once(msg: Inbound, ctx: Context) -> str | None:
+    """The answer to a message whose every item the channel knows is no receipt without fetching
+    it (a Telegram voice note or video): given now, in a room or not. Such a message never waits
+    for a room ("this photo goes there"), to be refused once one is made. None otherwise."""
+    source = ctx.deps.services.media_source
+    if source is None:
+        return None
+    refusals = [source.refuses(item.url) for item in msg.media]
+    known = [r for r in refusals if r is not None]
+    if not known or len(known) != len(refusals):
+        return None
+    for item, refused in zip(msg.media, known, strict=True):
+        ctx.log.info("media.refused", item=item.index + 1, reason=refused.reason, detail=refused.detail)
+    failures = [(item.index + 1, refused.reason) for item, refused in zip(msg.media, known, strict=True)]
+    shorts = {r.reason: r.short for r in known if r.short}
+    return photos_reply([], failures, fits=ctx.deps.services.fits(msg.sender.channel), shorts=shorts)
+
+
 @router.message(has_media)
 async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     """The photos of a message, whatever its text (the dispatcher sends a message with media
@@ -198,6 +216,10 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         return NOT_SET_UP
     command = ctx.text_command
     note = command_note(command) if command is not None else None
+    refused = refused_at_once(msg, ctx)
+    if refused is not None:
+        await release_refused(deps, [(item.index + 1, item.url) for item in msg.media])
+        return [refused, note] if note else refused
     user_id = ctx.user.id
     async with deps.db.read() as conn:
         done = await receipts.existing(conn, msg.external_id)

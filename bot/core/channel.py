@@ -191,6 +191,11 @@ class MediaSource(Protocol):
         """Delete the channel's copy; True when it is gone. Never raises."""
         ...
 
+    def refuses(self, ref: str) -> MediaRefused | None:
+        """The refusal of an item the channel knows is no receipt without fetching it (Telegram
+        names a voice note, a video); None when only its bytes can tell (an MMS item)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ChannelParts:
@@ -308,6 +313,9 @@ class MediaSources:
             if source.owns(ref):
                 return await source.release(ref)
         return False
+
+    def refuses(self, ref: str) -> MediaRefused | None:
+        return self._for(ref).refuses(ref) if self.owns(ref) else None
 
 
 __all__ = [

@@ -44,10 +44,17 @@ class TelegramMedia:
             ref.startswith(prefix) and len(ref) > len(prefix) for prefix in (MEDIA_PREFIX, KIND_PREFIX)
         )
 
+    def refuses(self, ref: str) -> MediaRefused | None:
+        """A video, a voice note, a Word file: no receipt, known without a fetch."""
+        if not ref.startswith(KIND_PREFIX) or not self.owns(ref):
+            return None
+        return MediaRefused(BAD_TYPE, ref[len(KIND_PREFIX) :], short="not a photo or PDF")
+
     @contextlib.asynccontextmanager
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:
-        if ref.startswith(KIND_PREFIX):  # a video, a voice note, a Word file: no receipt, not fetched
-            raise MediaRefused(BAD_TYPE, ref[len(KIND_PREFIX) :], short="not a photo or PDF")
+        refused = self.refuses(ref)
+        if refused is not None:  # never fetched
+            raise refused
         if not self.owns(ref):
             raise MediaRefused(GONE, "not a Telegram file reference", short="gone at Telegram")
         try:

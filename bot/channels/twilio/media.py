@@ -104,6 +104,10 @@ class TwilioMedia:
     def owns(self, ref: str) -> bool:
         return is_twilio_media_url(self.twilio, ref)
 
+    def refuses(self, ref: str) -> MediaRefused | None:
+        """None: an MMS item is judged by its bytes, whatever type it claims (SPEC, Media)."""
+        return None
+
     @contextlib.asynccontextmanager
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:
         """The item's body as it streams in; `MediaRefused` or `MediaUnavailable` otherwise."""

@@ -155,3 +155,23 @@ async def test_a_first_name_with_a_nul_is_stored_and_answered(tbot: Bot, fake_te
     message_sid = await say(tbot, "/help", first_name="An\x00n")
     assert await tbot.handled(message_sid) == "done"
     assert await tbot.scalar("SELECT sender_name FROM inbox") == "An\ufffdn"
+
+
+async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_for_a_room(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """A voice note sent before any room was answered "Photos are kept in rooms: ... this photo
+    goes there", and once the person made a room, "Photo 1 was not saved": a photo that never was.
+    Telegram names it, so it is refused at once and waits for nothing."""
+    sid = await say(tbot, None, voice={"file_id": "voice1", "duration": 3})
+    assert await tbot.handled(sid) == "done"
+    [reply] = await fake_telegram.wait_for_sent(1)
+    assert reply["text"] == (
+        "Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+    )
+    await say(tbot, "/create flat hunter22")
+    await fake_telegram.wait_for_sent(2)
+    await tbot.settled()
+    assert [s["text"].split(";")[0] for s in fake_telegram.sent[1:]] == ["Created room flat"]
+    assert "getFile" not in fake_telegram.calls
+    assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
