@@ -188,7 +188,7 @@ def command_note(command: CommandObject) -> str:
 
 def refused_at_once(msg: Inbound, ctx: Context) -> str | None:
     """The answer to a message whose every item the channel knows is no receipt without fetching
-    it (a Telegram voice note or video): given now, in a room or not. Such a message never waits
+    it (a Telegram voice note, a sticker): given now, in a room or not. Such a message never waits
     for a room ("this photo goes there"), to be refused once one is made. None otherwise."""
     source = ctx.deps.services.media_source
     if source is None:
@@ -199,6 +199,8 @@ def refused_at_once(msg: Inbound, ctx: Context) -> str | None:
         return None
     for item, refused in zip(msg.media, known, strict=True):
         ctx.log.info("media.refused", item=item.index + 1, reason=refused.reason, detail=refused.detail)
+    if len(known) == 1 and known[0].alone:  # a sticker, a location: no photo that failed
+        return known[0].alone
     failures = [(item.index + 1, refused.reason) for item, refused in zip(msg.media, known, strict=True)]
     shorts = {r.reason: r.short for r in known if r.short}
     return photos_reply([], failures, fits=ctx.deps.services.fits(msg.sender.channel), shorts=shorts)

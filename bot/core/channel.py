@@ -145,13 +145,16 @@ BAD_TYPE = "only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept"
 
 class MediaRefused(Exception):
     """A media item we will not take: `reason` goes into the reply ("Photo 2 was not saved:
-    {reason}."), `short` is its few words for a reply about many items, `detail` is for the log."""
+    {reason}."), `short` is its few words for a reply about many items, `detail` is for the log;
+    `alone` the whole answer when it is all a message carries and is no file at all (a sticker, a
+    location: "Photo 1 was not saved" would not be about it)."""
 
-    def __init__(self, reason: str, detail: str = "", *, short: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", *, short: str = "", alone: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
         self.short = short
+        self.alone = alone
 
 
 class MediaUnavailable(Exception):

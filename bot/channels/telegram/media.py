@@ -17,11 +17,31 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
-from bot.channels.telegram.updates import KIND_PREFIX, MEDIA_PREFIX
+from bot.channels.telegram.updates import KIND_PREFIX, MEDIA_PREFIX, NOT_READ
 from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, response_chunks
 
 CHUNK = 64 * 1024
 GONE = "Telegram could not give it to us"
+# what a message that is no file at all is called in its answer (bot/channels/telegram/updates.py)
+NOT_READ_NAMES = {
+    "sticker": "stickers",
+    "venue": "locations",
+    "location": "locations",
+    "contact": "contacts",
+    "poll": "polls",
+    "dice": "dice",
+    "game": "games",
+    "story": "stories",
+}
+assert set(NOT_READ_NAMES) == set(NOT_READ)
+
+
+def not_read(kind: str) -> str:
+    """The answer to a message that is only a sticker, a location, ...: what textwire takes."""
+    return (
+        f"textwire does not read {NOT_READ_NAMES.get(kind, 'those')}. Send text, receipt photos "
+        "or PDF files; \\HELP lists the commands."
+    )
 
 
 def _unavailable_or_refused(exc: TelegramError) -> Exception:
@@ -45,10 +65,12 @@ class TelegramMedia:
         )
 
     def refuses(self, ref: str) -> MediaRefused | None:
-        """A video, a voice note, a Word file: no receipt, known without a fetch."""
+        """A video, a voice note, a Word file, a sticker: no receipt, known without a fetch."""
         if not ref.startswith(KIND_PREFIX) or not self.owns(ref):
             return None
-        return MediaRefused(BAD_TYPE, ref[len(KIND_PREFIX) :], short="not a photo or PDF")
+        kind = ref[len(KIND_PREFIX) :]
+        alone = not_read(kind) if kind in NOT_READ else ""
+        return MediaRefused(BAD_TYPE, kind, short="not a photo or PDF", alone=alone)
 
     @contextlib.asynccontextmanager
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:

@@ -6,8 +6,10 @@ replays carry the same update_id, so the inbox's insert-or-ignore makes them no-
 id keeps a new bot's update_ids apart from an old one's). The text, or else the caption, is the
 body; a command's `@botname` (`/join@textwire_bot house pw`, as groups send it) is dropped.
 Photos come as their largest size (OCR needs the pixels, not a thumbnail); documents that are
-images or PDFs come as they are. Other updates (edits, callbacks, member changes), messages from
-bots and messages with nothing to read (stickers, locations) are not stored.
+images or PDFs come as they are; a video, a voice note, a sticker, a location, a contact or a
+poll as an item refused by name (`tgkind:<kind>`, never fetched), so the person hears why nothing
+was done. Other updates (edits, callbacks, member changes), messages from bots and blank texts
+are not stored.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ MEDIA_PREFIX = (
 KIND_PREFIX = "tgkind:"
 DOCUMENT_TYPES = ("image/", "application/pdf")
 NOT_RECEIPTS = ("video", "animation", "video_note", "voice", "audio")
+# what a message may carry that is no file at all: nothing in it to keep or to read (a venue before
+# its location, which it carries too)
+NOT_READ = ("sticker", "venue", "location", "contact", "poll", "dice", "game", "story")
 
 
 class NotAnUpdate(ValueError):
@@ -79,6 +84,10 @@ def _media(message: dict[str, Any]) -> list[tuple[str, str]]:
             found.append((MEDIA_PREFIX + document["file_id"], mime or OCTET_STREAM))
         else:
             found.append((KIND_PREFIX + "document", mime))
+    if not found:
+        for kind in NOT_READ:
+            if isinstance(message.get(kind), dict):  # a sticker, a location, a poll: said why not
+                return [(KIND_PREFIX + kind, OCTET_STREAM)]
     return found
 
 
@@ -107,7 +116,7 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
     body = text if isinstance(text, str) and text else caption if isinstance(caption, str) else ""
     media = _media(message)
     if not body.strip() and not media:
-        return None  # a sticker, a location, a poll: nothing to read
+        return None  # a blank text, a service message (a pin): nothing to answer
     return inbox.NewMessage(
         message_sid=f"tg{bot}-{update['update_id']}"[:64],
         account_sid="",

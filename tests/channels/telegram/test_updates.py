@@ -95,14 +95,37 @@ def test_a_video_or_a_voice_note_is_an_item_refused_by_name_and_its_caption_no_t
 
 
 @pytest.mark.parametrize(
+    ("fields", "kind"),
+    [
+        ({"sticker": {"file_id": "s", "emoji": "\U0001f44d"}}, "sticker"),
+        ({"location": {"latitude": 40.7, "longitude": -74.0}}, "location"),
+        (
+            {"venue": {"location": {"latitude": 1.0, "longitude": 2.0}, "title": "Cafe"}, "location": {}},
+            "venue",
+        ),
+        ({"contact": {"phone_number": "+15551112222", "first_name": "Bob"}}, "contact"),
+        ({"poll": {"id": "1", "question": "who pays?", "options": []}}, "poll"),
+        ({"dice": {"emoji": "\U0001f3b2", "value": 4}}, "dice"),
+    ],
+    ids=["sticker", "location", "venue", "contact", "poll", "dice"],
+)
+def test_a_sticker_or_a_location_is_an_item_refused_by_name(fields: dict[str, object], kind: str) -> None:
+    """They were dropped as "nothing to read", and the person who sent one heard nothing."""
+    message = row(update(**fields))
+    assert message is not None
+    assert message.media == ((KIND_PREFIX + kind, "application/octet-stream"),)
+    assert message.body == ""
+
+
+@pytest.mark.parametrize(
     "payload",
     [
         {"update_id": 1, "edited_message": {"chat": {"id": 1}, "text": "x"}},
-        update(sticker={"file_id": "s"}),
         update("   "),
+        update(pinned_message={"message_id": 3, "date": 1, "chat": {"id": CHAT}}),
         {**update("hi"), "message": {**update("hi")["message"], "from": {"id": 5, "is_bot": True}}},
     ],
-    ids=["edit", "sticker", "blank", "bot"],
+    ids=["edit", "blank", "a-pin", "bot"],
 )
 def test_updates_with_nothing_to_handle_are_none(payload: object) -> None:
     assert row(payload) is None

@@ -54,10 +54,9 @@ async def test_what_is_not_an_update_is_400(tbot: Bot, body: bytes) -> None:
     [
         {"update_id": 11, "edited_message": {"chat": {"id": CHAT}, "text": "/help"}},
         {"update_id": 12, "my_chat_member": {"chat": {"id": CHAT}}},
-        update(chat=CHAT, sticker={"file_id": "x"}),
         {**update("/help"), "message": {**update("/help")["message"], "from": {"id": 9, "is_bot": True}}},
     ],
-    ids=["an-edit", "a-member-change", "a-sticker", "from-a-bot"],
+    ids=["an-edit", "a-member-change", "from-a-bot"],
 )
 async def test_updates_with_nothing_to_handle_are_200_and_dropped(
     tbot: Bot, payload: dict[str, Any], fake_telegram: FakeTelegram
@@ -173,5 +172,34 @@ async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_
     await fake_telegram.wait_for_sent(2)
     await tbot.settled()
     assert [s["text"].split(";")[0] for s in fake_telegram.sent[1:]] == ["Created room flat"]
+    assert "getFile" not in fake_telegram.calls
+    assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"sticker": {"file_id": "st1", "emoji": "\U0001f44d"}}, "stickers"),
+        ({"location": {"latitude": 40.7, "longitude": -74.0}}, "locations"),
+        ({"contact": {"phone_number": "+15551112222", "first_name": "Bob"}}, "contacts"),
+        ({"poll": {"id": "1", "question": "who pays?", "options": []}}, "polls"),
+    ],
+    ids=["sticker", "location", "contact", "poll"],
+)
+async def test_a_sticker_or_a_location_gets_an_answer_saying_what_textwire_reads(
+    tbot: Bot, fake_telegram: FakeTelegram, fields: dict[str, Any], named: str
+) -> None:
+    """They were dropped at the webhook: the person heard nothing, in a room or not."""
+    first = await say(tbot, None, **fields)
+    assert await tbot.handled(first) == "done"
+    await say(tbot, "/create flat hunter22")
+    await fake_telegram.wait_for_sent(2)
+    again = await say(tbot, None, **fields)
+    assert await tbot.handled(again) == "done"
+    sent = await fake_telegram.wait_for_sent(3)
+    answer = (
+        f"textwire does not read {named}. Send text, receipt photos or PDF files; \\HELP lists the commands."
+    )
+    assert [sent[0]["text"], sent[2]["text"]] == [answer, answer]
     assert "getFile" not in fake_telegram.calls
     assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
