@@ -1,6 +1,7 @@
 """`textwire telegram set-webhook | delete-webhook`: point Telegram at this server's
-`{server.public_url}/telegram/webhook` with the secret token and `allowed_updates=["message"]`,
-or take the webhook away (https://core.telegram.org/bots/api#setwebhook)."""
+`{server.public_url}/telegram/webhook` with the secret token and `allowed_updates` (messages, and
+edits of them, which are answered: bot/channels/telegram/updates.py), or take the webhook away
+(https://core.telegram.org/bots/api#setwebhook)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
 from bot.core.config import Config
+
+# what Telegram sends us: without "edited_message" an edit never came, and went unanswered
+ALLOWED_UPDATES = ["message", "edited_message"]
 
 
 class NotConfigured(Exception):
@@ -35,7 +39,7 @@ async def set_webhook(config: Config) -> str:
     await _call(
         config,
         "setWebhook",
-        {"url": url, "secret_token": config.telegram.webhook_secret, "allowed_updates": ["message"]},
+        {"url": url, "secret_token": config.telegram.webhook_secret, "allowed_updates": ALLOWED_UPDATES},
     )
     return f"Telegram sends this bot's messages to {url}"
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
-from bot.channels.telegram.updates import KIND_PREFIX, MEDIA_PREFIX, NOT_READ
+from bot.channels.telegram.updates import EDITED, KIND_PREFIX, MEDIA_PREFIX, NOT_READ
 from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, response_chunks
 
 CHUNK = 64 * 1024
@@ -42,6 +42,10 @@ def not_read(kind: str) -> str:
         f"textwire does not read {NOT_READ_NAMES.get(kind, 'those')}. Send text, receipt photos "
         "or PDF files; \\HELP lists the commands."
     )
+
+
+# the answer to an edited message (bot/channels/telegram/updates.py)
+EDIT_NOT_READ = "textwire does not read edits, so nothing changed: send the new text as a new message."
 
 
 def _unavailable_or_refused(exc: TelegramError) -> Exception:
@@ -69,7 +73,7 @@ class TelegramMedia:
         if not ref.startswith(KIND_PREFIX) or not self.owns(ref):
             return None
         kind = ref[len(KIND_PREFIX) :]
-        alone = not_read(kind) if kind in NOT_READ else ""
+        alone = EDIT_NOT_READ if kind == EDITED else not_read(kind) if kind in NOT_READ else ""
         return MediaRefused(BAD_TYPE, kind, short="not a photo or PDF", alone=alone)
 
     @contextlib.asynccontextmanager

@@ -8,8 +8,9 @@ body; a command's `@botname` (`/join@textwire_bot house pw`, as groups send it) 
 Photos come as their largest size (OCR needs the pixels, not a thumbnail); documents that are
 images or PDFs come as they are; a video, a voice note, a sticker, a location, a contact or a
 poll as an item refused by name (`tgkind:<kind>`, never fetched), so the person hears why nothing
-was done. Other updates (edits, callbacks, member changes), messages from bots and blank texts
-are not stored.
+was done. An edit of a message (`edited_message`) is such an item too (`tgkind:edit`), with no
+body: its new text is not run nor posted, and the person is told to send it again. Other updates
+(callbacks, member changes), messages from bots and blank texts are not stored.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ NOT_RECEIPTS = ("video", "animation", "video_note", "voice", "audio")
 # what a message may carry that is no file at all: nothing in it to keep or to read (a venue before
 # its location, which it carries too)
 NOT_READ = ("sticker", "venue", "location", "contact", "poll", "dice", "game", "story")
+EDITED = "edit"  # the kind of an edited message: what it says now is not read
 
 
 class NotAnUpdate(ValueError):
@@ -97,8 +99,11 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
     if not isinstance(update, dict) or type(update.get("update_id")) is not int:
         raise NotAnUpdate("not a Telegram Update: no update_id")
     message = update.get("message")
+    edited = message is None and update.get("edited_message") is not None
+    if edited:
+        message = update["edited_message"]
     if message is None:
-        return None  # an edit, a callback, a member change: nothing we answer
+        return None  # a callback, a member change: nothing we answer
     if not isinstance(message, dict):
         raise NotAnUpdate("message is not an object")
     chat = message.get("chat")
@@ -115,6 +120,12 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
     caption = message.get("caption")
     body = text if isinstance(text, str) and text else caption if isinstance(caption, str) else ""
     media = _media(message)
+    if edited and isinstance(message.get("location"), dict):
+        return None  # a live location moving: Telegram edits it every few seconds, nobody typed it
+    if edited:
+        # the person changed a message already handled (a typo in a command, a text posted to X):
+        # running or posting the new text would act twice, and saying nothing leaves them waiting
+        body, media = "", [(KIND_PREFIX + EDITED, OCTET_STREAM)]
     if not body.strip() and not media:
         return None  # a blank text, a service message (a pin): nothing to answer
     return inbox.NewMessage(
@@ -144,4 +155,4 @@ def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
     return name or None
 
 
-__all__ = ["MEDIA_PREFIX", "NotAnUpdate", "message_from_update"]
+__all__ = ["EDITED", "MEDIA_PREFIX", "NotAnUpdate", "message_from_update"]

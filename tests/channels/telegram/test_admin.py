@@ -60,7 +60,7 @@ async def test_set_webhook_points_telegram_here_and_delete_takes_it_away(
     assert fake_telegram.webhook == {
         "url": "https://bot.example/telegram/webhook",
         "secret_token": fake_telegram.secret,
-        "allowed_updates": ["message"],
+        "allowed_updates": ["message", "edited_message"],  # an edit is answered: it must come
     }
     code, out, _ = await textwire(tmp_path, "telegram", "delete-webhook", **telegram_env(fake_telegram))
     assert code == 0

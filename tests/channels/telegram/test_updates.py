@@ -94,6 +94,16 @@ def test_a_video_or_a_voice_note_is_an_item_refused_by_name_and_its_caption_no_t
     assert message.body == "dinner 40"
 
 
+def test_an_edit_is_an_item_refused_by_name_with_no_body() -> None:
+    """An edit was dropped: a command corrected by an edit did nothing, and no one said so."""
+    edit = update("/join house hunter22", update_id=9)["message"] | {"edit_date": 1_790_000_100}
+    message = row({"update_id": 9, "edited_message": edit})
+    assert message is not None
+    assert (message.message_sid, message.from_phone) == ("tg42-9", f"telegram:{CHAT}")
+    assert message.media == ((KIND_PREFIX + "edit", "application/octet-stream"),)
+    assert message.body == ""
+
+
 @pytest.mark.parametrize(
     ("fields", "kind"),
     [
@@ -120,12 +130,17 @@ def test_a_sticker_or_a_location_is_an_item_refused_by_name(fields: dict[str, ob
 @pytest.mark.parametrize(
     "payload",
     [
-        {"update_id": 1, "edited_message": {"chat": {"id": 1}, "text": "x"}},
+        {"update_id": 1, "callback_query": {"id": "1", "data": "x"}},
+        {"update_id": 2, "edited_message": {"chat": {"id": -100, "type": "group"}, "text": "/help"}},
+        {
+            "update_id": 3,
+            "edited_message": {**update()["message"], "location": {"latitude": 1.0, "longitude": 2.0}},
+        },
         update("   "),
         update(pinned_message={"message_id": 3, "date": 1, "chat": {"id": CHAT}}),
         {**update("hi"), "message": {**update("hi")["message"], "from": {"id": 5, "is_bot": True}}},
     ],
-    ids=["edit", "blank", "a-pin", "bot"],
+    ids=["a-callback", "an-edit-in-a-group", "a-live-location-moving", "blank", "a-pin", "bot"],
 )
 def test_updates_with_nothing_to_handle_are_none(payload: object) -> None:
     assert row(payload) is None
