@@ -188,12 +188,12 @@ def command_note(command: CommandObject) -> str:
 
 def refused_at_once(msg: Inbound, ctx: Context) -> str | None:
     """The answer to a message whose every item the channel knows is no receipt without fetching
-    it (a Telegram voice note, a sticker): given now, in a room or not. Such a message never waits
+    it (a Telegram voice note, a sticker, a WhatsApp voice note or contact card): given now, in a room or not. Such a message never waits
     for a room ("this photo goes there"), to be refused once one is made. None otherwise."""
     source = ctx.deps.services.media_source
     if source is None:
         return None
-    refusals = [source.refuses(item.url) for item in msg.media]
+    refusals = [source.refuses(item.url, item.content_type) for item in msg.media]
     known = [r for r in refusals if r is not None]
     if not known or len(known) != len(refusals):
         return None

@@ -194,9 +194,10 @@ class MediaSource(Protocol):
         """Delete the channel's copy; True when it is gone. Never raises."""
         ...
 
-    def refuses(self, ref: str) -> MediaRefused | None:
+    def refuses(self, ref: str, content_type: str) -> MediaRefused | None:
         """The refusal of an item the channel knows is no receipt without fetching it (Telegram
-        names a voice note, a video); None when only its bytes can tell (an MMS item)."""
+        names a voice note, a video; Twilio's declared type says audio or video); None when only
+        its bytes can tell."""
         ...
 
 
@@ -317,8 +318,8 @@ class MediaSources:
                 return await source.release(ref)
         return False
 
-    def refuses(self, ref: str) -> MediaRefused | None:
-        return self._for(ref).refuses(ref) if self.owns(ref) else None
+    def refuses(self, ref: str, content_type: str) -> MediaRefused | None:
+        return self._for(ref).refuses(ref, content_type) if self.owns(ref) else None
 
 
 __all__ = [

@@ -68,7 +68,7 @@ class TelegramMedia:
             ref.startswith(prefix) and len(ref) > len(prefix) for prefix in (MEDIA_PREFIX, KIND_PREFIX)
         )
 
-    def refuses(self, ref: str) -> MediaRefused | None:
+    def refuses(self, ref: str, content_type: str = "") -> MediaRefused | None:
         """A video, a voice note, a Word file, a sticker: no receipt, known without a fetch."""
         if not ref.startswith(KIND_PREFIX) or not self.owns(ref):
             return None

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from yarl import URL
 
-from bot.core.channel import MediaRefused, MediaStream, MediaUnavailable, response_chunks
+from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, response_chunks
 from bot.core.config import TwilioConfig
 
 MAX_HOPS = 3
@@ -32,6 +32,8 @@ NOT_TWILIO = "it did not come from Twilio"
 REDIRECTED = "its download was sent away from Twilio"
 GONE = "Twilio could not give it to us"
 SHORT = {NOT_TWILIO: "not from Twilio", REDIRECTED: "not from Twilio", GONE: "gone at Twilio"}
+# what Twilio says a voice note, a video or a shared contact is (WhatsApp sends them all)
+NO_RECEIPT_TYPES = ("audio/", "video/", "text/vcard", "text/x-vcard", "text/directory")
 
 _ID = r"[A-Za-z0-9]{2,64}"
 
@@ -104,9 +106,14 @@ class TwilioMedia:
     def owns(self, ref: str) -> bool:
         return is_twilio_media_url(self.twilio, ref)
 
-    def refuses(self, ref: str) -> MediaRefused | None:
-        """None: an MMS item is judged by its bytes, whatever type it claims (SPEC, Media)."""
-        return None
+    def refuses(self, ref: str, content_type: str) -> MediaRefused | None:
+        """A voice note, a video or a contact card, as Twilio declares it (its type is Twilio's
+        own, from the file it took): none is a receipt, so it is refused without a download. Any
+        other item is judged by its bytes (SPEC, Media), whatever type it claims."""
+        declared = content_type.split(";", 1)[0].strip().lower()
+        if not self.owns(ref) or not declared.startswith(NO_RECEIPT_TYPES):
+            return None
+        return MediaRefused(BAD_TYPE, declared, short="not a photo or PDF")
 
     @contextlib.asynccontextmanager
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:

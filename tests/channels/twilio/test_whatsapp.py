@@ -296,3 +296,26 @@ async def test_the_development_log_masks_a_whatsapp_number_as_every_other_line(
     [received] = [e["sender"] for e in logs if e["event"] == "sms.received"]
     assert received == "+1******9999"
     assert [e["to"] for e in logs if e["event"] == "sms.sent.dev"] == [received]
+
+
+@pytest.mark.parametrize(
+    "ctype", ["audio/ogg", "video/mp4", "text/vcard"], ids=["voice-note", "video", "contact"]
+)
+async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_for_a_room(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, ctype: str
+) -> None:
+    """A WhatsApp voice note (a video, a shared contact) from a person in no room was answered
+    "Photos are kept in rooms: ... this photo goes there", and "Photo 1 was not saved" once they
+    made a room. Twilio says what it is: refused at once, never downloaded, its copy deleted."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    url = fake_twilio.media.add(b"OggS\x00\x02" + b"\x00" * 64, ctype)
+    answer = await say_with(
+        bot, fake_twilio, WALLY, {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": ctype}
+    )
+    assert answer == "Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+    assert [s.method for s in fake_twilio.media.seen] == ["DELETE"]
+    created = await say(bot, fake_twilio, "\\CREATE house hunter22", WALLY)
+    assert created["Body"].startswith("Created room house")
+    await bot.settled()
+    assert [m["Body"][:19] for m in fake_twilio.messages if m["To"] == WALLY][2:] == []
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
