@@ -34,6 +34,12 @@ GONE = "Twilio could not give it to us"
 SHORT = {NOT_TWILIO: "not from Twilio", REDIRECTED: "not from Twilio", GONE: "gone at Twilio"}
 # what Twilio says a voice note, a video or a shared contact is (WhatsApp sends them all)
 NO_RECEIPT_TYPES = ("audio/", "video/", "text/vcard", "text/x-vcard", "text/directory")
+# a WhatsApp location (`Latitude`, `Longitude`, no Body, no media) as an item of its message, so
+# that it is answered as a Telegram location is, not taken for a blank text (bot/channels/twilio/webhook.py)
+LOCATION_REF = "twilio:location"
+LOCATION_NOT_READ = (
+    "textwire does not read locations. Send text, receipt photos or PDF files; \\HELP lists the commands."
+)
 
 _ID = r"[A-Za-z0-9]{2,64}"
 
@@ -104,12 +110,14 @@ class TwilioMedia:
         return aiohttp.ClientTimeout(total=max(60.0, seconds * 6), connect=seconds, sock_read=seconds)
 
     def owns(self, ref: str) -> bool:
-        return is_twilio_media_url(self.twilio, ref)
+        return ref == LOCATION_REF or is_twilio_media_url(self.twilio, ref)
 
     def refuses(self, ref: str, content_type: str) -> MediaRefused | None:
         """A voice note, a video or a contact card, as Twilio declares it (its type is Twilio's
         own, from the file it took): none is a receipt, so it is refused without a download. Any
         other item is judged by its bytes (SPEC, Media), whatever type it claims."""
+        if ref == LOCATION_REF:
+            return MediaRefused(BAD_TYPE, "location", short="not a photo or PDF", alone=LOCATION_NOT_READ)
         declared = content_type.split(";", 1)[0].strip().lower()
         if not self.owns(ref) or not declared.startswith(NO_RECEIPT_TYPES):
             return None
@@ -118,6 +126,8 @@ class TwilioMedia:
     @contextlib.asynccontextmanager
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:
         """The item's body as it streams in; `MediaRefused` or `MediaUnavailable` otherwise."""
+        if ref == LOCATION_REF:
+            raise MediaRefused(BAD_TYPE, "location", short="not a photo or PDF", alone=LOCATION_NOT_READ)
         if not self.owns(ref):
             raise _refused(NOT_TWILIO, "not under the Twilio API base and account")
         current = URL(ref)
@@ -147,6 +157,8 @@ class TwilioMedia:
 
     async def release(self, ref: str) -> bool:
         """`DELETE {media url}.json`; True when it is gone (204, 200 or 404). Never raises."""
+        if ref == LOCATION_REF:
+            return True  # nothing of it is kept at Twilio
         if not self.owns(ref):
             return False
         try:
@@ -161,6 +173,7 @@ class TwilioMedia:
 
 __all__ = [
     "GONE",
+    "LOCATION_REF",
     "NOT_TWILIO",
     "REDIRECTED",
     "TwilioMedia",

@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 
 from aiohttp import web
 
+from bot.channels.twilio.media import LOCATION_REF
 from bot.channels.twilio.phones import valid_sender
 from bot.core.channel import SMS, WHATSAPP, address_of, channel_of
 from bot.core.config import TEMPLATE_KINDS
@@ -119,6 +120,10 @@ async def _message_from(
             raise web.HTTPBadRequest(text=f"MediaUrl{n} missing")
         media.append((url, form.get(f"MediaContentType{n}", "")))
     body = form.get("Body", "")
+    if not media and not body.strip() and form.get("Latitude") and form.get("Longitude"):
+        # a location shared on WhatsApp: no text and no media, but not a blank text (for a person
+        # without X, that got a link to connect it); answered as what it is (bot/channels/twilio/media.py)
+        media.append((LOCATION_REF, ""))
     opt_out_type = form.get("OptOutType", "")[:16]
     to_phone = form.get("To", "")[:32]  # the column's width: one overlong row must not fail a batch
     # the dispatcher knows which handlers are priority ones (carrier keywords, \STOP, \UNLINK)

@@ -319,3 +319,22 @@ async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_
     await bot.settled()
     assert [m["Body"][:19] for m in fake_twilio.messages if m["To"] == WALLY][2:] == []
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+async def test_a_shared_location_is_answered_as_a_location_not_as_a_blank_text(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A location shared on WhatsApp comes with no Body and no media, only `Latitude` and
+    `Longitude`: it was taken for a blank text ("Posting to X is not set up", or a link to connect
+    X). It is answered as Telegram's is, in a room or not, and nothing is asked of Twilio."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    await say(bot, fake_twilio, "\\HELP", WALLY)
+    where = {"Latitude": "40.7128", "Longitude": "-74.0060", "Address": "", "Label": ""}
+    answer = (
+        "textwire does not read locations. Send text, receipt photos or PDF files; \\HELP lists the commands."
+    )
+    assert await say_with(bot, fake_twilio, WALLY, where) == answer
+    await say(bot, fake_twilio, "\\CREATE house hunter22", WALLY)
+    assert await say_with(bot, fake_twilio, WALLY, where) == answer
+    assert fake_twilio.media.seen == []
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
