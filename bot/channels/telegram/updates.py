@@ -143,6 +143,32 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
     )
 
 
+GROUPS = ("group", "supergroup")
+IN_GROUPS = (
+    "textwire answers private chats only, so it reads nothing in this group. Each of you can "
+    "message it directly; a room (\\CREATE, \\JOIN) is where you share receipts and split bills."
+)
+
+
+def added_to_group(update: Any, *, bot: str) -> int | None:
+    """The group's chat id when this Update says the bot was just added to a group (its service
+    message `new_chat_members` names the bot, or the group was made with it in), else None. Group
+    messages are not handled (see `message_from_update`): without a word there, whoever added the
+    bot waited for an answer that never came."""
+    message = update.get("message") if isinstance(update, dict) else None
+    if not isinstance(message, dict):
+        return None
+    chat = message.get("chat")
+    if not isinstance(chat, dict) or chat.get("type") not in GROUPS or type(chat.get("id")) is not int:
+        return None
+    joined = message.get("new_chat_members")
+    ours = isinstance(joined, list) and any(
+        isinstance(member, dict) and str(_whole(member.get("id"))) == bot for member in joined
+    )
+    created = message.get("group_chat_created") is True or message.get("supergroup_chat_created") is True
+    return int(chat["id"]) if ours or created else None
+
+
 def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
     """The person's first name in a private chat (a group's chat is not one person); the rooms
     show it only when it is a name `\\NAME` would take (bot/features/ledger/book.py)."""
@@ -155,4 +181,4 @@ def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
     return name or None
 
 
-__all__ = ["EDITED", "MEDIA_PREFIX", "NotAnUpdate", "message_from_update"]
+__all__ = ["EDITED", "IN_GROUPS", "MEDIA_PREFIX", "NotAnUpdate", "added_to_group", "message_from_update"]

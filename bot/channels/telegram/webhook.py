@@ -4,7 +4,9 @@ Answered in this order: a body over 64 KiB gets 413; a missing or wrong
 `X-Telegram-Bot-Api-Secret-Token` 403 (compared in constant time; nothing is stored); a body
 that is not JSON, or not an Update, 400; an update with nothing to handle 200, and it is dropped;
 a message is committed to the inbox (the same group commit as SMS) and only then answered 200.
-A replay or Telegram's retry of an update_id is a duplicate: 200, nothing more. The route exists
+A replay or Telegram's retry of an update_id is a duplicate: 200, nothing more. The bot just added
+to a group says, in the answer to that update (a `sendMessage` Telegram makes for us), that it
+answers private chats only. The route exists
 only when `telegram.bot_token` is set (otherwise 404).
 """
 
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from bot.channels.telegram.updates import NotAnUpdate, message_from_update
+from bot.channels.telegram.updates import IN_GROUPS, NotAnUpdate, added_to_group, message_from_update
 from bot.core.channel import TELEGRAM, address_of
 from bot.core.logs import get_logger, mask_address
 from bot.core.message import Inbound, Media
@@ -50,7 +52,10 @@ def _probe(message: inbox.NewMessage) -> Inbound:
     )
 
 
-async def _message(gate: Gate, channel: TelegramChannel, request: web.Request) -> inbox.NewMessage | None:
+async def _message(
+    gate: Gate, channel: TelegramChannel, request: web.Request
+) -> tuple[inbox.NewMessage | None, int | None]:
+    """The inbox row of the update, if any; else the group the bot was just added to, if so."""
     raw = await read_body(request)
     given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
     if not hmac.compare_digest(given, channel.secret):
@@ -62,9 +67,9 @@ async def _message(gate: Gate, channel: TelegramChannel, request: web.Request) -
         reason = str(exc) if isinstance(exc, NotAnUpdate) else "not JSON"
         raise web.HTTPBadRequest(text=reason) from None
     if message is None:
-        return None
+        return None, added_to_group(update, bot=channel.bot_id)
     priority = await gate.is_priority(_probe(message))
-    return dataclasses.replace(message, priority=1 if priority else 0)
+    return dataclasses.replace(message, priority=1 if priority else 0), None
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
@@ -73,9 +78,14 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     started = time.perf_counter()
     result = "error"
     try:
-        message = await _message(gate, channel, request)
+        message, group = await _message(gate, channel, request)
         if message is None:
             result = "ignored"
+            if group is not None:
+                # one word in the group, as the answer to this update (Telegram makes the call):
+                # no person, no inbox row, no outbox row for a chat textwire does not serve
+                log.info("telegram.added_to_group", chat=mask_address(f"{TELEGRAM}:{group}"))
+                return web.json_response({"method": "sendMessage", "chat_id": group, "text": IN_GROUPS})
             return _ok()
         result = await commit(
             gate,

@@ -224,3 +224,41 @@ async def test_an_edited_command_is_not_run_and_the_person_is_told_to_send_it_ag
         "textwire does not read edits, so nothing changed: send the new text as a new message."
     )
     assert await tbot.scalar("SELECT count(*) FROM rooms") == 1
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        {"new_chat_members": "bot"},
+        {"group_chat_created": True},
+    ],
+    ids=["added", "group-made-with-it"],
+)
+async def test_the_bot_added_to_a_group_says_once_there_that_it_answers_private_chats(
+    tbot: Bot, fake_telegram: FakeTelegram, service: dict[str, Any]
+) -> None:
+    """A group's messages are not handled, and the person who added the bot to one heard nothing,
+    then or at their `/help` there. The service message that adds it is answered in the group;
+    nothing is stored, and the group's messages are still not handled."""
+    bot_id = int(tbot.config.telegram.bot_token.split(":", 1)[0])
+    if service.get("new_chat_members") == "bot":
+        service = {"new_chat_members": [{"id": bot_id, "is_bot": True, "first_name": "textwire"}]}
+    group = {"id": -1001234567890, "type": "supergroup", "title": "flat"}
+    added = update(**service)
+    added["message"]["chat"] = group
+    resp = await post_update(tbot, added)
+    assert resp.status == 200
+    assert await resp.json() == {
+        "method": "sendMessage",
+        "chat_id": group["id"],
+        "text": "textwire answers private chats only, so it reads nothing in this group. Each of you can "
+        "message it directly; a room (\\CREATE, \\JOIN) is where you share receipts and split bills.",
+    }
+    someone_else = update(new_chat_members=[{"id": 99, "is_bot": False, "first_name": "Bob"}])
+    someone_else["message"]["chat"] = group
+    help_there = update("/help")
+    help_there["message"]["chat"] = group
+    for payload in (someone_else, help_there):
+        resp = await post_update(tbot, payload)
+        assert (resp.status, await resp.json()) == (200, {"ok": True})
+    assert await stored(tbot) == 0
