@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
@@ -123,6 +124,11 @@ COMMAND_PREFIXES = ("\\", "/")
 # a direction mark (some keyboards and pasted text put one first): "\u200b\\HELP" went to X as a post
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"
 _WIDE_PREFIXES = {"\uff3c": "\\", "\uff0f": "/"}  # FULLWIDTH REVERSE SOLIDUS, FULLWIDTH SOLIDUS
+# what Japanese and Korean keyboards put where the backslash is (and their full-width forms):
+# `\u00a5JOIN house pw` went to X as a post, password and all. Before a listed command's name (or
+# a near miss of one, answered with the one meant) they start a command; anything else after
+# them (`\u00a53000 lunch`, `\u20a9Seoul trip`) stays a post, as SPEC's prefixes are `\` and `/`.
+KEY_SIGNS = "\u00a5\u20a9\uffe5\uffe6"  # YEN SIGN, WON SIGN, FULLWIDTH YEN SIGN, FULLWIDTH WON SIGN
 # after a command's name, what people type as they would after a word (`\\balance?`, `\\ROOMS.`):
 # no name has them, and "Unknown command." answered a command typed right
 _AFTER_NAME = ".,;:!?"
@@ -144,10 +150,10 @@ def parse_command(text: str) -> CommandObject | None:
     text = text.strip().lstrip(_INVISIBLE).strip()
     if text[:1] in _WIDE_PREFIXES:  # a Japanese or Chinese keyboard's full-width \ or /
         text = _WIDE_PREFIXES[text[0]] + text[1:]
-    if not text or text[0] not in COMMAND_PREFIXES:
+    if not text or text[0] not in COMMAND_PREFIXES + tuple(KEY_SIGNS):
         return None
     words = text[1:].split()
-    if not words or not words[0][0].isalpha():
+    if not words or not words[0][0].isalpha() or (text[0] in KEY_SIGNS and not words[0][0].isascii()):
         if text[0] != "\\":
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))
@@ -199,8 +205,16 @@ class BareCommand:
 
 
 def any_command(msg: Inbound, ctx: Context) -> FilterResult:
+    """Any command, known or not (the unknown-command answer). After a yen or won sign only a
+    near miss of a listed name (`\u00a5JION house pw`): `\u00a5Tokyo trip` is a post."""
     cmd = ctx.parse(msg.body)
-    return {"command": cmd} if cmd is not None else False
+    if cmd is None:
+        return False
+    if cmd.prefix in KEY_SIGNS:
+        names = [*_listed_names(ctx.help_entries), "HELP"]
+        if not difflib.get_close_matches(cmd.name, names, n=1, cutoff=0.7):
+            return False
+    return {"command": cmd}
 
 
 def has_media(msg: Inbound, ctx: Context) -> FilterResult:

@@ -468,3 +468,23 @@ async def test_a_token_that_does_not_decrypt_for_its_user_gets_one_relink(xbot: 
     assert await xbot.scalar("SELECT x_needs_relink FROM users WHERE id = :u", u=alice)
     # Bob's own row still works
     assert (await send(xbot, "from bob", sender=BOB)).startswith("https://x.com/bob/status/")
+
+
+async def test_a_yen_or_won_sign_for_a_backslash_is_a_command_not_a_post(xbot: XBot) -> None:
+    """Japanese and Korean phone keyboards have `\u00a5` or `\u20a9` where `\\` is: `\u00a5JOIN flat pw1`
+    was posted to X, password and all. Before a command's name (or a near miss of one) they start
+    a command; a price after them is still a post."""
+    await xbot.link(user=("100", "alice"))
+    await send(xbot, "\\CREATE flat pw1", sender=BOB)
+    assert (await send(xbot, "\u00a5join flat pw1")).startswith("Joined flat")
+    assert (await send(xbot, "\u20a9ROOMS")).startswith("Your rooms: flat (active)")
+    assert (await send(xbot, "\uffe5 balance?")).startswith("flat: ")
+    assert await send(xbot, "\u00a5JION flat pw1") == (
+        "Unknown command \\JION. Did you mean \\JOIN? Send \\HELP for the list."
+    )
+    assert xbot.x.posts == []
+    bodies = [r.body for r in await xbot.rows("SELECT body FROM inbox WHERE from_phone = :p", p=ALICE)]
+    assert not any("pw1" in body for body in bodies)
+    await send(xbot, "\u00a53000 ramen")
+    await send(xbot, "\u20a9Seoul trip")  # (answered by the loop guard's notice, after so many quick texts)
+    assert xbot.x.posts == [("100", "\u00a53000 ramen"), ("100", "\u20a9Seoul trip")]

@@ -16,6 +16,7 @@ from bot.pipeline.dispatch import (
     Inbound,
     Reply,
     Router,
+    any_command,
     has_text,
     parse_command,
 )
@@ -48,6 +49,11 @@ def ctx() -> Context:
         ("\ufeff \\JOIN house pw", "JOIN", ("house", "pw")),  # a byte order mark
         ("\uff3cHELP rooms", "HELP", ("rooms",)),  # FULLWIDTH REVERSE SOLIDUS (Japanese keyboards)
         ("\uff0fjoin house pw", "JOIN", ("house", "pw")),  # FULLWIDTH SOLIDUS
+        # the yen and won signs Japanese and Korean keyboards have where the backslash is
+        ("\u00a5JOIN house pw", "JOIN", ("house", "pw")),
+        ("\u20a9 balance?", "BALANCE", ()),
+        ("\uffe5help rooms", "HELP", ("rooms",)),  # FULLWIDTH YEN SIGN
+        ("\uffe6ROOMS", "ROOMS", ()),  # FULLWIDTH WON SIGN
         # punctuation after the name, as after any word: "Unknown command." answered these
         ("\\balance?", "BALANCE", ()),
         ("\\ROOMS.", "ROOMS", ()),
@@ -62,10 +68,42 @@ def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["hello", "/ ", "/", "/5 of us", "a/b", "a \\JOIN x y", "", "\u200b", "\uff0f5 of us"]
+    "text",
+    [
+        *("hello", "/ ", "/", "/5 of us", "a/b", "a \\JOIN x y", "", "\u200b", "\uff0f5 of us"),
+        # a yen or won sign before no name: a price, a word in another script
+        *("\u00a53000 ramen", "\u00a5", "\u20a9 5000", "\u00a5\u6771\u4eac", "\uffe5 \u5186"),
+    ],
 )
 def test_not_commands(text: str) -> None:
     assert parse_command(text) is None
+
+
+async def test_a_yen_sign_starts_only_a_listed_command_or_a_near_miss() -> None:
+    """`\u00a5JOIN house pw` (a Japanese keyboard's backslash) went to X as a post, password and
+    all. Before a listed name it is that command; a near miss gets the unknown-command answer; any
+    other word after it (`\u00a5Tokyo trip`) is plain text, as before."""
+    router, fallback, text = Router("r"), Router("unknown"), Router("text")
+
+    @router.command("JOIN", args=2, usage="\\JOIN <room> <password>")
+    async def join(m: Inbound, c: Context) -> HandlerResult:
+        return "joined " + " ".join(c.command.args)
+
+    @fallback.message(any_command)
+    async def unknown(m: Inbound, c: Context) -> HandlerResult:
+        return "unknown " + c.command.name
+
+    @text.message(has_text)
+    async def post(m: Inbound, c: Context) -> HandlerResult:
+        return "posted"
+
+    dp = Dispatcher()
+    dp.include(router, fallback, text)
+    assert await dp.feed(msg("\u00a5join house pw"), ctx()) == [Reply("joined house pw")]
+    assert await dp.feed(msg("\u20a9JOIN house pw"), ctx()) == [Reply("joined house pw")]
+    assert await dp.feed(msg("\u00a5JION house pw"), ctx()) == [Reply("unknown JION")]
+    assert await dp.feed(msg("\u00a5Tokyo trip"), ctx()) == [Reply("posted")]
+    assert await dp.feed(msg("\\Tokyo trip"), ctx()) == [Reply("unknown TOKYO")]
 
 
 async def test_first_matching_handler_wins_in_include_order() -> None:
