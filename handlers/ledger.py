@@ -86,7 +86,8 @@ PAID_HOW = paid_how(currency_or_default(None))  # a dollar room's
 
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")
 async def name(msg: Inbound, ctx: Context) -> HandlerResult:
-    wanted = " ".join(ctx.args)
+    # a name is one line: what follows it (a "thanks!", a signature the phone adds) is not in it
+    wanted = " ".join(ctx.command.first_line)
     if not valid_name(wanted):
         return NAME_RULES
     user_id = ctx.user.id

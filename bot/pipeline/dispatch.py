@@ -38,6 +38,10 @@ class CommandObject:
     name: str
     args: tuple[str, ...]
     asked: bool = False  # a question mark after the name (`\\STOP?`): asked about, maybe not meant
+    # the arguments on the first line that has any (the name's own, else the next): what a text
+    # says after the line of a one-line argument is no part of it (`\\NAME Cat` and "thanks!"
+    # on the next line named the person "Cat thanks")
+    first_line: tuple[str, ...] = ()
 
     @property
     def arg_text(self) -> str:
@@ -158,7 +162,12 @@ def parse_command(text: str) -> CommandObject | None:
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))
     asked = "?" in words[0][len(words[0].rstrip(_AFTER_NAME)) :]
-    return CommandObject(prefix=text[0], name=command_name(words[0]), args=tuple(words[1:]), asked=asked)
+    after = text[1:].split(None, 1)[1:]
+    lines = after[0].splitlines() if after else []
+    first_line = next((tuple(line.split()) for line in lines if line.strip()), ())
+    return CommandObject(
+        prefix=text[0], name=command_name(words[0]), args=tuple(words[1:]), asked=asked, first_line=first_line
+    )
 
 
 @functools.lru_cache(maxsize=8)

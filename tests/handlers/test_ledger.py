@@ -204,6 +204,22 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     assert await say(bot, fake, "\\PAID Bob 5") == "No one in trip goes by Bob. \\BALANCE shows the names."
 
 
+async def test_a_name_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\NAME Cat` with "thanks!" on the next line (or a signature the phone adds) named the
+    person "Cat thanks!"... and `\\PAID Cat 5` found no one: the name is its line."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Cat\nthanks", sender=BOB) == "Your rooms now see you as Cat."
+    assert await say(bot, fake, "\\NAME Mary Ann  \r\n\r\n-- sent from my phone") == (
+        "Your rooms now see you as Mary Ann."
+    )
+    # on the next line when nothing follows the command (Telegram's `/name@bot` and a line break)
+    assert (
+        await say(bot, fake, "/name\nDan Lee\nthanks", sender=CAROL) == "Your rooms now see you as Dan Lee."
+    )
+    assert (await say(bot, fake, "\\PAID Cat 5")).startswith("Recorded: you paid Cat $5.00.")
+
+
 async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)
