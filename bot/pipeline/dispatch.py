@@ -133,6 +133,19 @@ _WIDE_PREFIXES = {"\uff3c": "\\", "\uff0f": "/"}  # FULLWIDTH REVERSE SOLIDUS, F
 # a near miss of one, answered with the one meant) they start a command; anything else after
 # them (`\u00a53000 lunch`, `\u20a9Seoul trip`) stays a post, as SPEC's prefixes are `\` and `/`.
 KEY_SIGNS = "\u00a5\u20a9\uffe5\uffe6"  # YEN SIGN, WON SIGN, FULLWIDTH YEN SIGN, FULLWIDTH WON SIGN
+# inside a command, what no name, password or amount has and no one types on purpose: a zero-width
+# space, a word joiner, a byte order mark, a direction mark, a soft hyphen (pasted from a notes app
+# or a web page: `\\JOIN house\u200b pw` was "No room with that name and password", a wrong
+# password counted); a zero-width joiner or non-joiner only at a word's ends (inside, they are
+# part of an emoji or a script's word)
+_DROPPED = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u200e\u200f\u00ad"))
+_JOINERS = "\u200c\u200d"
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in (w.strip(_JOINERS) for w in text.split()) if word]
+
+
 # after a command's name, what people type as they would after a word (`\\balance?`, `\\ROOMS.`):
 # no name has them, and "Unknown command." answered a command typed right
 _AFTER_NAME = ".,;:!?"
@@ -150,13 +163,14 @@ def parse_command(text: str) -> CommandObject | None:
     the password on X). A backslash always starts a command: one whose first word is not a name
     (`\\`, `\\?`, `\\5`) has the empty name, an unknown command, never a post. A slash starts one
     only before a name (`/join`, `/ join`): "/5 of us" stays a post. Punctuation after the name
-    is no part of it (`\\balance?` is \\BALANCE)."""
+    is no part of it (`\\balance?` is \\BALANCE), nor are invisible characters (`_DROPPED`)."""
     text = text.strip().lstrip(_INVISIBLE).strip()
     if text[:1] in _WIDE_PREFIXES:  # a Japanese or Chinese keyboard's full-width \ or /
         text = _WIDE_PREFIXES[text[0]] + text[1:]
     if not text or text[0] not in COMMAND_PREFIXES + tuple(KEY_SIGNS):
         return None
-    words = text[1:].split()
+    text = text[0] + text[1:].translate(_DROPPED)
+    words = _words(text[1:])
     if not words or not words[0][0].isalpha() or (text[0] in KEY_SIGNS and not words[0][0].isascii()):
         if text[0] != "\\":
             return None
@@ -164,7 +178,7 @@ def parse_command(text: str) -> CommandObject | None:
     asked = "?" in words[0][len(words[0].rstrip(_AFTER_NAME)) :]
     after = text[1:].split(None, 1)[1:]
     lines = after[0].splitlines() if after else []
-    first_line = next((tuple(line.split()) for line in lines if line.strip()), ())
+    first_line = next((tuple(found) for line in lines if (found := _words(line))), ())
     return CommandObject(
         prefix=text[0], name=command_name(words[0]), args=tuple(words[1:]), asked=asked, first_line=first_line
     )
@@ -207,7 +221,7 @@ class BareCommand:
         self.args = args
 
     def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
-        words = msg.body.split()
+        words = _words(msg.body.translate(_DROPPED))
         if len(words) != self.args + 1 or words[0] != self.name:
             return False
         return {"command": CommandObject(prefix="", name=self.name, args=tuple(words[1:]))}

@@ -144,6 +144,24 @@ async def test_a_room_name_in_quotes_or_before_a_comma_is_that_room(
     )
 
 
+async def test_invisible_characters_pasted_into_a_command_are_no_part_of_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\JOIN house pw` copied from a notes app or a web page, with a zero-width space or a soft
+    hyphen inside (nothing a person sees), answered "No room with that name and password" and
+    counted a wrong password toward the lockout. They are dropped, in the name and the password,
+    as they are before the command."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}\u200b")  # the creator's paste, too
+    assert (await say(bot, fake_twilio, f"\\JOIN house\u200b {PASSWORD}", sender=BOB)).startswith(
+        "Joined house"
+    )
+    assert (await say(bot, fake_twilio, f"JOIN hou\u00adse {PASSWORD}\u2060", sender=CAROL)).startswith(
+        "Joined house"
+    )
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    assert await say(bot, fake_twilio, "\\BAL\u200bANCE \ufeffhouse", sender=BOB) == "house: all settled."
+
+
 async def test_wrong_password_and_unknown_room_get_the_same_answer(bot: Bot, fake_twilio: FakeTwilio) -> None:
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
     wrong = await say(bot, fake_twilio, "\\JOIN house hunter3", sender=BOB)

@@ -54,6 +54,11 @@ def ctx() -> Context:
         ("\u20a9 balance?", "BALANCE", ()),
         ("\uffe5help rooms", "HELP", ("rooms",)),  # FULLWIDTH YEN SIGN
         ("\uffe6ROOMS", "ROOMS", ()),  # FULLWIDTH WON SIGN
+        # invisible characters pasted inside (a notes app, a web page): no part of a name or word
+        ("\\JOIN house\u200b pw\u200b", "JOIN", ("house", "pw")),
+        ("\\BAL\u200bANCE \u2060house\ufeff", "BALANCE", ("house",)),
+        ("\\JOIN hou\u00adse \u200e\u200dpw\u200c \u200d", "JOIN", ("house", "pw")),
+        ("\\JOIN house \U0001f468\u200d\U0001f467", "JOIN", ("house", "\U0001f468\u200d\U0001f467")),
         # punctuation after the name, as after any word: "Unknown command." answered these
         ("\\balance?", "BALANCE", ()),
         ("\\ROOMS.", "ROOMS", ()),
