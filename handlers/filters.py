@@ -33,13 +33,21 @@ _QUOTES = "\"'`\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 _AFTER = _QUOTES + ".,;:!?"
 
 
+# what a phone makes of the hyphens typed in a word: an iPhone's smart punctuation turns `--` into
+# an em dash, pasted text has en dashes, non-breaking hyphens and minus signs. No room name,
+# currency, zone or month has them (`beach--house`, `America/Port-au-Prince`, `2026-11`):
+# \\JOIN beach\u2014house pw answered "No room with that name and password" and counted a wrong one
+_DASHES = str.maketrans({"\u2014": "--", "\u2013": "-", "\u2010": "-", "\u2011": "-", "\u2212": "-"})
+
+
 def typed_word(word: str) -> str:
     """The room, member, code or setting a typed word names: `"house"`, `\u201cBob\u201d` (a phone's
     smart quotes), `house,`, `Bob.` and `weekly.` name house, Bob and weekly (no room's or
     member's name, currency, zone or month has those characters: storage.rooms,
     bot.features.ledger.book); \\JOIN took them for an unknown room and counted a wrong password,
-    \\SPLIT ann, bob said no one goes by "ann,"."""
-    return word.lstrip(_QUOTES).rstrip(_AFTER) or word
+    \\SPLIT ann, bob said no one goes by "ann,". Dashes a phone made of hyphens are hyphens
+    again (`beach\u2014house` is beach--house: `_DASHES`)."""
+    return (word.lstrip(_QUOTES).rstrip(_AFTER) or word).translate(_DASHES)
 
 
 def typed_words(words: Sequence[str]) -> list[str]:

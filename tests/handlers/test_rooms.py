@@ -162,6 +162,31 @@ async def test_invisible_characters_pasted_into_a_command_are_no_part_of_it(
     assert await say(bot, fake_twilio, "\\BAL\u200bANCE \ufeffhouse", sender=BOB) == "house: all settled."
 
 
+async def test_dashes_a_phone_made_of_hyphens_in_a_room_name_are_hyphens(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """An iPhone turns the `--` of `beach--house` into an em dash: \\JOIN beach\u2014house pw
+    answered "No room with that name and password" and counted a wrong password, and \\CREATE
+    said a room name is letters, digits, - or _. A room name has only ASCII hyphens: an em dash
+    is `--`, an en dash (or a minus sign, a non-breaking hyphen) `-`."""
+    await say(bot, fake_twilio, f"\\CREATE beach--house {PASSWORD}")
+    assert (await say(bot, fake_twilio, f"\\JOIN beach\u2014house {PASSWORD}", sender=BOB)).startswith(
+        "Joined beach--house"
+    )
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    assert (await say(bot, fake_twilio, f"\\CREATE ski\u2013trip {PASSWORD}", sender=BOB)).startswith(
+        "Created room ski-trip;"
+    )
+    assert (
+        await say(bot, fake_twilio, "\\USE beach\u2014house", sender=BOB)
+        == "Photos you send now go to beach--house."
+    )
+    assert await say(bot, fake_twilio, "\\BALANCE ski\u2011trip", sender=BOB) == "ski-trip: all settled."
+    assert (
+        await say(bot, fake_twilio, "\\TIMEZONE America/Port\u2013au\u2013Prince", sender=BOB)
+    ) == "beach--house keeps time in America/Port-au-Prince now."
+
+
 async def test_wrong_password_and_unknown_room_get_the_same_answer(bot: Bot, fake_twilio: FakeTwilio) -> None:
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
     wrong = await say(bot, fake_twilio, "\\JOIN house hunter3", sender=BOB)
