@@ -87,7 +87,7 @@ PAID_HOW = paid_how(currency_or_default(None))  # a dollar room's
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")
 async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     # a name is one line: what follows it (a "thanks!", a signature the phone adds) is not in it
-    wanted = " ".join(ctx.command.first_line)
+    wanted = " ".join(typed_words(ctx.command.first_line))  # `\\NAME \u201cGus\u201d`, `Gus.`: Gus
     if not valid_name(wanted):
         return NAME_RULES
     user_id = ctx.user.id
@@ -171,7 +171,8 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             return photo_waiting("AMOUNT")
         await ledger.lock_rooms(conn, [room.id])  # the currency cannot change under the amount
         room_cur = currency_or_default(await ledger.room_currency(conn, room.id))
-        text = " ".join(ctx.args)
+        # `\\AMOUNT 45.`, `"45"`: what is typed around an amount, as \\PAID reads past it
+        text = " ".join(typed_words(ctx.args))
         at_rate = _RATE.match(text)
         rate: Decimal | None = None
         if at_rate:

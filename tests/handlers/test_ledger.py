@@ -220,6 +220,32 @@ async def test_a_name_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> Non
     assert (await say(bot, fake, "\\PAID Cat 5")).startswith("Recorded: you paid Cat $5.00.")
 
 
+async def test_an_amount_or_a_name_ending_a_sentence_or_in_quotes_is_read(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT 45.` (a sentence's full stop) and `\\AMOUNT "45"` got the usage, which shows the
+    very amount typed, and `\\NAME \u201cGus\u201d` (a phone's smart quotes) or `\\NAME Gus.` the name
+    rules: what is typed around them is read past, as \\PAID and \\SPLIT read past it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await photo(bot, fake, "") == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert (
+        await say(bot, fake, "\\AMOUNT 45.")
+        == "Set $45.00 on your receipt in house: you are owed $30.00. \\BALANCE for all."
+    )
+    assert (
+        await say(bot, fake, "\\AMOUNT \u201c$12.30\u201d!")
+        == "Set $12.30 on your receipt in house: you are owed $8.20. \\BALANCE for all."
+    )
+    assert (
+        await say(bot, fake, "\\AMOUNT 40 EUR @1.10.")
+        == "Set $44.00 (\u20ac40.00 at 1.10) on your receipt in house: you are owed $29.34. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\NAME \u201cGus\u201d", sender=BOB) == "Your rooms now see you as Gus."
+    assert await say(bot, fake, "\\NAME Big Al.") == "Your rooms now see you as Big Al."
+    assert await say(bot, fake, "\\NAME Al!ce") == NAME_RULES
+
+
 async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)
