@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import inspect
@@ -347,6 +348,10 @@ class Router:
                         f"One command a text, please: send \\{ctx.command.name} and \\{other} as two texts.",
                         kind="usage",
                     )
+                first_line = ctx.command.first_line
+                if not low <= len(ctx.command.args) <= high and low <= len(first_line) <= high:
+                    # `\\JOIN house pw` and "see you there" on the next line: the command is its line
+                    ctx.command = dataclasses.replace(ctx.command, args=first_line)
                 if not (low <= len(ctx.command.args) <= high):
                     return Reply(
                         f"Usage: {usage_text}{'. ' + usage_note if usage_note else ''}", kind="usage"

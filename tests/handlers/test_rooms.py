@@ -187,6 +187,31 @@ async def test_dashes_a_phone_made_of_hyphens_in_a_room_name_are_hyphens(
     ) == "beach--house keeps time in America/Port-au-Prince now."
 
 
+async def test_words_on_the_lines_after_a_command_are_no_part_of_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\JOIN house pw` with "see you there!" on the next line got the usage, which the person
+    had followed: a command whose words do not fit is read on its own line."""
+    assert (await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}\nfor the flat")).startswith(
+        "Created room house"
+    )
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}\r\nsee you there!", sender=BOB)).startswith(
+        "Joined house"
+    )
+    assert (
+        await say(bot, fake_twilio, "\\USE house\nthanks", sender=BOB) == "Photos you send now go to house."
+    )
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    # on the next line when nothing follows the command (Telegram's `/join@bot` and a line break)
+    assert (await say(bot, fake_twilio, f"/join\nhouse {PASSWORD}", sender=CAROL)).startswith("Joined house")
+    # and the usage still, when the words on the line do not fit either
+    assert (await say(bot, fake_twilio, "\\USE my house\nthanks", sender=BOB)).startswith(
+        "Usage: \\USE <room>"
+    )
+    bodies = [r.body for r in await bot.rows("SELECT body FROM inbox")]
+    assert not any(PASSWORD in body for body in bodies)
+
+
 async def test_wrong_password_and_unknown_room_get_the_same_answer(bot: Bot, fake_twilio: FakeTwilio) -> None:
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
     wrong = await say(bot, fake_twilio, "\\JOIN house hunter3", sender=BOB)
