@@ -150,6 +150,10 @@ def _words(text: str) -> list[str]:
 # after a command's name, what people type as they would after a word (`\\balance?`, `\\ROOMS.`):
 # no name has them, and "Unknown command." answered a command typed right
 _AFTER_NAME = ".,;:!?"
+# and what a phone's keyboard makes of them: an iPhone's `...` is one ellipsis, and a Japanese or
+# Chinese keyboard's are full-width (`\\rooms\u2026`, `\\HELP\uff1f` answered "Unknown command.")
+_AFTER_NAME += "\u2026\uff0e\u3002\uff0c\u3001\uff1b\uff1a\uff01\uff1f"
+_ASKED = "?\uff1f"
 
 
 def command_name(word: str) -> str:
@@ -176,7 +180,7 @@ def parse_command(text: str) -> CommandObject | None:
         if text[0] != "\\":
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))
-    asked = "?" in words[0][len(words[0].rstrip(_AFTER_NAME)) :]
+    asked = any(mark in words[0][len(words[0].rstrip(_AFTER_NAME)) :] for mark in _ASKED)
     after = text[1:].split(None, 1)[1:]
     lines = after[0].splitlines() if after else []
     first_line = next((tuple(found) for line in lines if (found := _words(line))), ())

@@ -126,6 +126,22 @@ async def test_a_command_with_a_question_mark_after_it_is_that_command(
     assert await bot.scalar("SELECT count(*) FROM users") == 1
 
 
+async def test_punctuation_a_phone_keyboard_makes_after_a_command_is_no_part_of_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\help...` (one ellipsis character on an iPhone) and `\\HELP\uff1f` (a Japanese keyboard's
+    full-width question mark) answered "Unknown command. Send \\HELP for the list."; `\\STOP\uff1f`
+    asks what \\STOP does, as `\\STOP?` does."""
+    for body in ("\\help\u2026", "\uff3cHELP\uff1f", "\\help\u3002"):
+        assert await say(bot, fake_twilio, body) == HELP_TEXT, body
+    assert await say(bot, fake_twilio, "\\help rooms\u2026") == ROOMS
+    assert (
+        await say(bot, fake_twilio, "\\STOP\uff1f")
+        == "\\STOP delete your account. Send it without the ? to do it."
+    )
+    assert await bot.scalar("SELECT count(*) FROM users") == 1
+
+
 async def test_two_commands_in_one_text_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\NAME Ann \\BALANCE` said a name is 1-20 letters and digits; `\\ROOMS\n\\BALANCE` answered the
     rooms alone; `\\JOIN house pw \\BALANCE` gave the usage the person thought they had followed."""

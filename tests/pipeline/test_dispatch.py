@@ -64,6 +64,9 @@ def ctx() -> Context:
         ("\\ROOMS.", "ROOMS", ()),
         ("/Help! rooms", "HELP", ("rooms",)),
         ("\\join: house pw", "JOIN", ("house", "pw")),
+        ("\\rooms\u2026", "ROOMS", ()),  # an iPhone's ... is one character
+        ("\uff3cHELP\uff1f", "HELP", ()),  # a Japanese keyboard's full-width ? (and \\)
+        ("\\balance\u3002", "BALANCE", ()),  # IDEOGRAPHIC FULL STOP
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
