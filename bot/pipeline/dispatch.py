@@ -176,6 +176,14 @@ def parse_command(text: str) -> CommandObject | None:
         return None
     text = text[0] + text[1:].translate(_DROPPED)
     words = _words(text[1:])
+    if (
+        text[0] == "\\"
+        and words
+        and words[0][:1] in COMMAND_PREFIXES
+        and words[0].lstrip("\\/")[:1].isalpha()
+    ):
+        # a prefix typed twice (`\\\\HELP`, `\\/rooms`, `\\ \\ROOMS`): "Unknown command.", no hint
+        words[0] = words[0].lstrip("\\/")
     if not words or not words[0][0].isalpha() or (text[0] in KEY_SIGNS and not words[0][0].isascii()):
         if text[0] != "\\":
             return None

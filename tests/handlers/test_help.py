@@ -142,6 +142,15 @@ async def test_punctuation_a_phone_keyboard_makes_after_a_command_is_no_part_of_
     assert await bot.scalar("SELECT count(*) FROM users") == 1
 
 
+async def test_a_backslash_typed_twice_starts_the_command_after_it(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\\\HELP`, `\\/rooms` and `\\ \\ROOMS` (a key pressed twice, a slash after it) answered
+    "Unknown command. Send \\HELP for the list.", with no word of the command typed."""
+    assert await say(bot, fake_twilio, "\\\\HELP") == HELP_TEXT
+    assert await say(bot, fake_twilio, "\\/help rooms") == ROOMS
+    assert (await say(bot, fake_twilio, "\\ \\ROOMS")).startswith("You are not in a room.")
+    assert await say(bot, fake_twilio, "\\\\") == "Unknown command. Send \\HELP for the list."
+
+
 async def test_two_commands_in_one_text_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\NAME Ann \\BALANCE` said a name is 1-20 letters and digits; `\\ROOMS\n\\BALANCE` answered the
     rooms alone; `\\JOIN house pw \\BALANCE` gave the usage the person thought they had followed."""

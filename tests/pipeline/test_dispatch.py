@@ -44,6 +44,10 @@ def ctx() -> Context:
         ("\\ 1", "", ("1",)),
         ("\\123", "", ("123",)),
         ("\\?", "", ("?",)),
+        # a prefix typed twice: the command after it
+        ("\\\\HELP", "HELP", ()),
+        ("\\/rooms", "ROOMS", ()),
+        ("\\ \\join house pw", "JOIN", ("house", "pw")),
         # what a person does not see or types on another keyboard: these went to X as posts
         ("\u200b\\HELP", "HELP", ()),  # a zero-width space first
         ("\ufeff \\JOIN house pw", "JOIN", ("house", "pw")),  # a byte order mark
@@ -78,7 +82,7 @@ def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        *("hello", "/ ", "/", "/5 of us", "a/b", "a \\JOIN x y", "", "\u200b", "\uff0f5 of us"),
+        *("hello", "/ ", "/", "/5 of us", "//rooms", "a/b", "a \\JOIN x y", "", "\u200b", "\uff0f5 of us"),
         # a yen or won sign before no name: a price, a word in another script
         *("\u00a53000 ramen", "\u00a5", "\u20a9 5000", "\u00a5\u6771\u4eac", "\uffe5 \u5186"),
     ],
