@@ -82,11 +82,34 @@ def _zones_by_city() -> dict[str, str]:
     return found
 
 
+# what people type for their zone that is no zone's name: the abbreviation of its time (one that
+# names one place's time; IST, India's, Ireland's or Israel's, or CST, Chicago's or China's, do
+# not). `\\TIMEZONE PST` was told only "use a name such as America/Chicago".
+_ABBREVIATIONS = {
+    **dict.fromkeys(("et", "edt"), "America/New_York"),
+    **dict.fromkeys(("ct", "cdt"), "America/Chicago"),
+    **dict.fromkeys(("mt", "mdt"), "America/Denver"),
+    **dict.fromkeys(("pt", "pst", "pdt"), "America/Los_Angeles"),
+    **dict.fromkeys(("akst", "akdt"), "America/Anchorage"),
+    **dict.fromkeys(("bst",), "Europe/London"),
+    **dict.fromkeys(("cest",), "Europe/Paris"),
+    **dict.fromkeys(("jst",), "Asia/Tokyo"),
+    **dict.fromkeys(("kst",), "Asia/Seoul"),
+    **dict.fromkeys(("sgt",), "Asia/Singapore"),
+    **dict.fromkeys(("hkt",), "Asia/Hong_Kong"),
+    **dict.fromkeys(("aest", "aedt"), "Australia/Sydney"),
+    **dict.fromkeys(("nzst", "nzdt"), "Pacific/Auckland"),
+}
+
+
 def zone_of_city(text: str) -> str | None:
-    """The zone a city names (`Tokyo`, `new york`, `Los_Angeles`), for a `\\TIMEZONE` that is no
-    zone's name: people type their city, and were told only that it "is not a time zone"."""
+    """The zone a city names (`Tokyo`, `new york`, `Los_Angeles`, `America/New York`) or the
+    abbreviation of its time (`PST`), for a `\\TIMEZONE` that is no zone's name: people type their
+    city, and were told only that it "is not a time zone"."""
     key = "_".join(text.split()).casefold()
-    return _zones_by_city().get(key) if 0 < len(key) <= 64 else None
+    if not 0 < len(key) <= 64:
+        return None
+    return _ABBREVIATIONS.get(key) or _zones_by_city().get(key.rsplit("/", 1)[-1])
 
 
 def zone_of_address(key: str | None) -> str | None:

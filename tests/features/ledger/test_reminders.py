@@ -216,6 +216,26 @@ async def test_a_number_on_hold_for_a_loop_gets_no_reminder(
     assert await bot.scalar("SELECT reminded_period FROM rooms") == "2026-12"
 
 
+async def test_a_zone_typed_as_people_write_it_gets_its_name(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\TIMEZONE PST` (the abbreviation of a place's time) or `America/New York` (a space for the
+    underscore) was told only "use a name such as America/Chicago or Europe/Paris"."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\TIMEZONE PST") == (
+        "PST is not a time zone: did you mean \\TIMEZONE America/Los_Angeles?"
+    )
+    assert (
+        await say(bot, fake, "\\TIMEZONE jst")
+        == "jst is not a time zone: did you mean \\TIMEZONE Asia/Tokyo?"
+    )
+    assert await say(bot, fake, "\\TIMEZONE America/New York") == (
+        "America/New York is not a time zone: did you mean \\TIMEZONE America/New_York?"
+    )
+    assert await say(bot, fake, "\\TIMEZONE IST") == (  # India's, Ireland's or Israel's: no guess
+        "IST is not a time zone: use a name such as America/Chicago or Europe/Paris."
+    )
+
+
 async def test_timezone_shows_sets_and_refuses(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)
