@@ -43,6 +43,7 @@ class CommandObject:
     # says after the line of a one-line argument is no part of it (`\\NAME Cat` and "thanks!"
     # on the next line named the person "Cat thanks")
     first_line: tuple[str, ...] = ()
+    own_line: tuple[str, ...] = ()  # the arguments on the name's own line (`\\STOP` then "thanks": none)
 
     @property
     def arg_text(self) -> str:
@@ -189,11 +190,17 @@ def parse_command(text: str) -> CommandObject | None:
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))
     asked = any(mark in words[0][len(words[0].rstrip(_AFTER_NAME)) :] for mark in _ASKED)
-    after = text[1:].split(None, 1)[1:]
-    lines = after[0].splitlines() if after else []
+    body = text[1:].lstrip()
+    lines = body[len(body.split(None, 1)[0]) :].splitlines()  # what follows the name, by line
+    own_line = tuple(_words(lines[0])) if lines else ()
     first_line = next((tuple(found) for line in lines if (found := _words(line))), ())
     return CommandObject(
-        prefix=text[0], name=command_name(words[0]), args=tuple(words[1:]), asked=asked, first_line=first_line
+        prefix=text[0],
+        name=command_name(words[0]),
+        args=tuple(words[1:]),
+        asked=asked,
+        first_line=first_line,
+        own_line=own_line,
     )
 
 
@@ -360,10 +367,14 @@ class Router:
                         f"One command a text, please: send \\{ctx.command.name} and \\{other} as two texts.",
                         kind="usage",
                     )
-                first_line = ctx.command.first_line
-                if not low <= len(ctx.command.args) <= high and low <= len(first_line) <= high:
-                    # `\\JOIN house pw` and "see you there" on the next line: the command is its line
-                    ctx.command = dataclasses.replace(ctx.command, args=first_line)
+                if not priority and not low <= len(ctx.command.args) <= high:
+                    # `\\JOIN house pw` and "see you there" on the next line: the command is its
+                    # line (`\\ROOMS` and "thanks": its own; `/join@bot` and a line break: the next).
+                    # Not \\STOP or \\UNLINK, which end things: they are done only as typed alone.
+                    for line in (ctx.command.own_line, ctx.command.first_line):
+                        if low <= len(line) <= high:
+                            ctx.command = dataclasses.replace(ctx.command, args=line)
+                            break
                 if not (low <= len(ctx.command.args) <= high):
                     return Reply(
                         f"Usage: {usage_text}{'. ' + usage_note if usage_note else ''}", kind="usage"

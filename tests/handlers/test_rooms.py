@@ -191,7 +191,8 @@ async def test_words_on_the_lines_after_a_command_are_no_part_of_it(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
     """`\\JOIN house pw` with "see you there!" on the next line got the usage, which the person
-    had followed: a command whose words do not fit is read on its own line."""
+    had followed, as did `\\ROOMS` and "thanks!": a command whose words do not fit is read on its
+    own line."""
     assert (await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}\nfor the flat")).startswith(
         "Created room house"
     )
@@ -201,7 +202,10 @@ async def test_words_on_the_lines_after_a_command_are_no_part_of_it(
     assert (
         await say(bot, fake_twilio, "\\USE house\nthanks", sender=BOB) == "Photos you send now go to house."
     )
+    assert (await say(bot, fake_twilio, "\\ROOMS\nthanks!", sender=BOB)).startswith("Your rooms: house")
     assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    # but \\STOP, which ends the account, only as typed alone
+    assert await say(bot, fake_twilio, "\\STOP\nafter the trip", sender=BOB) == "Usage: \\STOP"
     # on the next line when nothing follows the command (Telegram's `/join@bot` and a line break)
     assert (await say(bot, fake_twilio, f"/join\nhouse {PASSWORD}", sender=CAROL)).startswith("Joined house")
     # and the usage still, when the words on the line do not fit either

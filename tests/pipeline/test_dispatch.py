@@ -33,6 +33,22 @@ def ctx() -> Context:
 
 
 @pytest.mark.parametrize(
+    ("text", "own", "first"),
+    [
+        ("\\NAME Cat\nthanks", ("Cat",), ("Cat",)),
+        ("\\STOP\nthanks for all", (), ("thanks", "for", "all")),
+        ("/join\r\n\r\n house  pw \nsee you", (), ("house", "pw")),
+        ("\\ \\JOIN house pw", ("house", "pw"), ("house", "pw")),
+        ("\\ROOMS", (), ()),
+    ],
+)
+def test_a_commands_lines(text: str, own: tuple[str, ...], first: tuple[str, ...]) -> None:
+    cmd = parse_command(text)
+    assert cmd is not None
+    assert (cmd.own_line, cmd.first_line) == (own, first)
+
+
+@pytest.mark.parametrize(
     ("text", "name", "args"),
     [
         ("\\JOIN house pw", "JOIN", ("house", "pw")),
