@@ -42,7 +42,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from bot.core.errors import Defer
-from bot.pipeline.dispatch import Context, Handler, HandlerResult, Inbound, Reply, replies_of
+from bot.pipeline.dispatch import Context, Handler, HandlerResult, Inbound, Reply, parse_command, replies_of
 from storage.lean import Query, Writer
 from storage.schema import reply_log
 
@@ -77,6 +77,8 @@ def body_digest(msg: Inbound) -> str | None:
         return None
     text = " ".join(msg.body.split()).casefold()
     if not text or text[0] in "\\/" or text.upper() in ("HELP", "INFO"):
+        return None
+    if parse_command(msg.body) is not None:  # `\u00a5HELP`, `\uff3cHELP`, a zero-width space first
         return None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

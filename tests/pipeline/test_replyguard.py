@@ -82,6 +82,7 @@ def test_plain_texts_answered_at_once_again_and_again_are_a_loop() -> None:
     # commands, photos and keywords are not a machine's answers: a person typing fast is no loop
     assert body_digest(msg("\\ROOMS", now)) is None
     assert body_digest(msg("/help", now)) is None
+    assert body_digest(msg("\uff3cHELP", now)) is None  # a full-width backslash
     assert body_digest(msg("help", now)) is None
     assert body_digest(msg("lunch", now, media=True)) is None
     assert body_digest(msg("STOP", now, priority=True)) is None
@@ -112,6 +113,21 @@ def test_the_same_text_over_and_over_and_sustained_dozens_are_loops() -> None:
 
 async def test_help_is_answered_every_time(bot: Bot, fake_twilio: FakeTwilio) -> None:
     for body in ("\\HELP", "\\help", "\\HELP", "HELP", "help", "\\HELP"):
+        form = await bot.text(body)
+        await bot.handled(form["MessageSid"])
+    replies = await replies_to(bot, fake_twilio, ALICE)
+    assert len(replies) == 6
+    assert len(set(replies)) == 1
+    assert replies[0].startswith("textwire")
+
+
+async def test_help_typed_on_another_keyboard_is_answered_every_time(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\uff3cHELP` (a Japanese keyboard's full-width backslash) or `\u00a5HELP` (its yen sign) is
+    \\HELP, yet counted as the same plain text repeated: the fifth put the number on hold for 30
+    minutes, and \\HELP is answered every time."""
+    for body in ["\uff3cHELP"] * 5 + ["\u00a5HELP"]:
         form = await bot.text(body)
         await bot.handled(form["MessageSid"])
     replies = await replies_to(bot, fake_twilio, ALICE)
