@@ -31,6 +31,7 @@ from bot.features.ledger.money import (
     Amount,
     Currency,
     currency,
+    currency_meant,
     currency_or_default,
     in_use,
     parse_amount,
@@ -359,7 +360,12 @@ async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
         code = typed_word(ctx.args[0])  # `eur.`, `"EUR"`: what is typed around a word
         wanted = currency(code)
         if wanted is None:
-            return f"{code[:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+            meant = currency_meant(code)  # `\\CURRENCY \u20ac`, `euro`: the code they stand for
+            if meant is None:
+                return f"{code[:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+            text = f"{code[:8]} is not an ISO 4217 currency code: did you mean \\CURRENCY {meant}?"
+            plain = f"That is not an ISO 4217 currency code: did you mean \\CURRENCY {meant}?"
+            return text if ctx.deps.services.fits(msg.sender.channel)(text) else plain
         if not in_use(wanted.code):  # DEM, XXX, XAU: codes, but no country's money today
             return f"{wanted.code} is no country's money today: use one in use (USD, EUR, GBP, ...)."
         if wanted == current:

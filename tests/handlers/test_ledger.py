@@ -191,6 +191,22 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     assert (
         await say(bot, fake, "\\CURRENCY xyz") == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
     )
+    # a currency's symbol or name, as people say it: told only that it is no ISO 4217 code
+    assert (
+        await say(bot, fake, "\\CURRENCY \u20ac")
+        == "\u20ac is not an ISO 4217 currency code: did you mean \\CURRENCY EUR?"
+    )
+    assert (
+        await say(bot, fake, "\\CURRENCY yen.")
+        == "yen is not an ISO 4217 currency code: did you mean \\CURRENCY JPY?"
+    )
+    assert await say(bot, fake, "\\CURRENCY \u20a9") == (  # no GSM-7 character: not said back in an SMS
+        "That is not an ISO 4217 currency code: did you mean \\CURRENCY KRW?"
+    )
+    assert (
+        await say(bot, fake, "\\CURRENCY dollars")
+        == "dollars is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+    )
     # codes, but no country's money today: a room set to DEM or XXX showed "XXX 12.50" amounts
     for code in ("dem", "XXX", "XAU"):
         assert await say(bot, fake, f"\\CURRENCY {code}") == (

@@ -146,6 +146,26 @@ _WRITTEN = {"円": "JPY", "YEN": "JPY", "₹": "INR", "₩": "KRW", "원": "KRW"
 _AFTER_ONLY = frozenset({"YEN"})
 
 
+# the names people give a currency for its code (`\\CURRENCY euro`); a name several currencies go by
+# (dollar, peso, franc) names none
+_NAMES = {
+    **dict.fromkeys(("EURO", "EUROS"), "EUR"),
+    **dict.fromkeys(("POUND", "POUNDS", "QUID", "STERLING"), "GBP"),
+    **dict.fromkeys(("YEN",), "JPY"),
+    **dict.fromkeys(("WON",), "KRW"),
+    **dict.fromkeys(("RUPEE", "RUPEES"), "INR"),
+    **dict.fromkeys(("YUAN", "RMB", "RENMINBI"), "CNY"),
+}
+
+
+def currency_meant(word: str) -> str | None:
+    """The code a currency's symbol or name stands for (`\u20ac`, `euro`, `yen`: EUR, EUR, JPY), for a
+    `\\CURRENCY` that is no code: told only that it "is not an ISO 4217 currency code". `$` names
+    too many dollars to pick one."""
+    key = word.strip().upper()
+    return _NAMES.get(key) or _symbols().get(key)
+
+
 @cache
 def _amount_pattern() -> re.Pattern[str]:
     markers = sorted({*_symbols(), "$"}, key=len, reverse=True)  # CA$ before $
@@ -326,6 +346,7 @@ __all__ = [
     "amounts_in",
     "caption_amount",
     "currency",
+    "currency_meant",
     "currency_or_default",
     "in_use",
     "parse_amount",
