@@ -48,6 +48,17 @@ def rate_limited(when: str) -> str:
     return f"X's posting limit is reached. Your text will be posted after {when}."
 
 
+def reset_when(reset_at: float, now: float) -> str:
+    """When X's limit resets, as the notice says it: `12:23 UTC`, with the day when that is not
+    today (`12:23 UTC on Nov 27`): X's daily limit resets up to a day later, and "after 12:23 UTC"
+    read at 12:08 promised a post 15 minutes away that came the next day."""
+    at, today = time.gmtime(reset_at), time.gmtime(now)
+    when = time.strftime("%H:%M UTC", at)
+    if at[:3] == today[:3]:
+        return when
+    return f"{when} on {time.strftime('%b', at)} {at.tm_mday}"
+
+
 def too_long(excess: int) -> str:
     return (
         f"Too long for X by {excess} character{'s' if excess != 1 else ''} "
@@ -117,7 +128,7 @@ async def _post(
         return await _forget(ctx, sid, relink)
     except XRateLimited as exc:
         await _forget(ctx, sid, None)
-        when = time.strftime("%H:%M UTC", time.gmtime(exc.reset_at))
+        when = reset_when(exc.reset_at, ctx.deps.now())
         ctx.log.info("x.post.rate_limited", reset_in=round(exc.reset_at - ctx.deps.now()))
         _count(ctx, "rate_limited")
         raise Defer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -176,6 +177,22 @@ async def test_daily_limit_waits_for_the_daily_reset(xbot: XBot) -> None:
     await wait_for(lambda: _parked(xbot, form["MessageSid"]))
     at = await xbot.scalar("SELECT next_attempt_at FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
     assert at >= int(before) + 7200
+
+
+async def test_a_limit_that_resets_on_another_day_names_the_day(xbot: XBot) -> None:
+    """X's daily limit resets up to a day later: "after 12:23 UTC", read at 12:08, promised a
+    post in 15 minutes that came the next day. The notice names the day."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link()
+    xbot.x.fail_post_next(429, reset_in=30 * 3600, daily=True)
+    start = len(twilio.messages)
+    form = await xbot.text("tomorrow then")
+    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
+    [notice] = (await twilio.wait_for_messages(start + 1))[start:]
+    at = await xbot.scalar("SELECT next_attempt_at FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+    reset = time.gmtime(at - 1)  # the row waits until a second after the reset
+    day = f"{time.strftime('%b', reset)} {reset.tm_mday}"
+    assert notice["Body"].endswith(f"posted after {time.strftime('%H:%M', reset)} UTC on {day}.")
 
 
 async def _parked(xbot: XBot, sid: str) -> bool:

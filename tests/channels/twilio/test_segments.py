@@ -172,7 +172,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ),
     ("posted", lambda: post.post_url(HANDLE, TWEET_ID)),
     ("too long", lambda: post.too_long(99_999)),
-    ("rate limited", lambda: post.rate_limited("23:59 UTC")),
+    ("rate limited", lambda: post.rate_limited("23:59 UTC on Sep 30")),
     ("not confirmed", lambda: post.NOT_CONFIRMED),
     ("x down", lambda: post.X_DOWN),
     ("duplicate", lambda: post.DUPLICATE),
