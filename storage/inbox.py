@@ -168,7 +168,9 @@ class SqliteAppender:
 
 # A row is ready when it is due and is the first unfinished message of its sender; priority rows
 # skip the ordinary ones before them (but not an earlier priority row: STOP then START run in
-# order), parked rows skip the line, and an ordinary row waits for every unfinished row before it,
+# order), parked rows skip the line (but one sender's come back one at a time, in order: three texts
+# parked until X's rate-limit reset were posted all at once, in any order, at the reset), and an
+# ordinary row waits for every unfinished row before it,
 # priority ones included (`inbox_waiting`). Three arms, each walking an index in id order and stopping at
 # `limit` (ix_inbox_queue: status, priority, id): priority rows, parked rows, and the heads of the
 # ordinary queue. One `ORDER BY priority DESC, id` over all pending rows instead had to look at,
@@ -193,6 +195,15 @@ def _arm(status: str, priority: int | None, *, heads: bool) -> sa.Subquery:
             # pending rows (the queue is empty between bursts), so it estimated one and joined
             # every candidate against every pending row: 37-52 ms a claim behind 3,000 (OFFSET
             # keeps the EXISTS from being turned into a join; SQLite runs it per row anyway)
+            .offset(0)
+            .exists()
+        )
+    else:  # a parked row: not while an earlier one of its sender runs, is in line, or is due too
+        earlier = [_j.c.from_phone == c.c.from_phone, _j.c.id < c.c.id]
+        where.append(~sa.select(_j.c.id).where(*earlier, inbox_waiting(_j)).offset(0).exists())
+        where.append(
+            ~sa.select(_j.c.id)
+            .where(*earlier, _j.c.status == literal("parked"), _j.c.next_attempt_at <= sa.bindparam("now"))
             .offset(0)
             .exists()
         )

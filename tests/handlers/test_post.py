@@ -135,6 +135,31 @@ async def test_rate_limited_says_when_once_and_posts_after_the_reset(xbot: XBot)
     assert bodies[-1].startswith("https://x.com/alice/status/")
 
 
+async def test_texts_parked_for_the_same_reset_are_posted_in_the_order_sent(xbot: XBot) -> None:
+    """Three texts sent while X's limit is reached all wait for the same reset; they were then
+    handled side by side and went to X in any order (a thread's "2/3" before its "1/3")."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_post_next(429, times=3, reset_in=600)
+    texts = ["thread 1/3", "thread 2/3", "thread 3/3"]
+    noticed = len(twilio.messages)
+    sids = []
+    for text in texts:
+        form = await xbot.text(text)
+        await wait_for(lambda: _parked(xbot, form["MessageSid"]))  # noqa: B023 (awaited here)
+        sids.append(form["MessageSid"])
+    await twilio.wait_for_messages(noticed + 3)  # "X's posting limit is reached ...", each
+    start = len(twilio.messages)
+    xbot.x.advance(601)
+    xbot.runtime.worker.wake()
+    for sid in sids:
+        assert await xbot.handled(sid) == "done"
+    await wait_for(lambda: _count(twilio, start + 3))
+    assert xbot.x.posts == [("100", text) for text in texts]
+    tweet_ids = [m["Body"].rsplit("/", 1)[1] for m in twilio.messages[start:]]
+    assert tweet_ids == sorted(xbot.x.post_ids)
+
+
 async def test_stop_drops_a_post_parked_for_x_and_nothing_comes_back(xbot: XBot) -> None:
     """A text parked until X's reset, then \\STOP: the record is gone, and the parked text is
     dropped, not handled after the reset as a stranger's first text (a new record, a welcome

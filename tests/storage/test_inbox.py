@@ -178,6 +178,25 @@ async def test_rescheduled_rows_wait_until_due_and_parked_ones_let_the_line_go_o
     assert await claim(db, T0 + 100) == ["a1", "b1"]  # due now
 
 
+async def test_one_senders_parked_rows_come_back_one_at_a_time_in_order(db: Database) -> None:
+    """Three texts parked until X's rate-limit reset were all due at once and claimed together:
+    handled side by side, they were posted in any order. They come back one at a time, in order;
+    another sender's parked row and a later text of the same sender go on meanwhile."""
+    ids = await add(db, new("a1"), new("a2"), new("a3"), new("b1", BOB), new("a4"))
+    assert await claim(db) == ["a1", "b1"]
+    await settle(db, rescheduled=[inbox.Rescheduled(ids["b1"], at=T0 + 100, status="parked")])
+    for body in ("a1", "a2", "a3"):
+        if body != "a1":
+            assert await claim(db) == [body]  # each a head in turn: parked, it lets the next go on
+        await settle(db, rescheduled=[inbox.Rescheduled(ids[body], at=T0 + 100, status="parked")])
+    assert await claim(db, T0 + 100) == ["a1", "b1", "a4"]  # not a2 nor a3: a1 runs
+    assert await claim(db, T0 + 100) == []
+    await settle(db, [inbox.Finished(ids["a1"], "done", T0 + 101)])
+    assert await claim(db, T0 + 101) == ["a2"]
+    await settle(db, rescheduled=[inbox.Rescheduled(ids["a2"], at=T0 + 500, status="parked")])
+    assert await claim(db, T0 + 102) == ["a3"]  # an earlier row parked again, not yet due: no wait
+
+
 async def test_outcomes_are_written_only_by_the_claims_owner(db: Database) -> None:
     ids = await add(db, new("a1"), new("b1", BOB))
     assert await claim(db, owner="w1") == ["a1", "b1"]
