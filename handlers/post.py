@@ -35,6 +35,13 @@ router = Router(name=__name__)
 
 NOT_CONFIRMED = "X did not confirm your post. Please check your timeline before sending it again."
 X_DOWN = "X could not be reached for a long while, so your text was not posted. Please send it again."
+X_WAIT = (
+    "X cannot be reached just now. Your text is kept and will be posted when X is back; no need to"
+    " send it again."
+)
+# how long a text waits for X before the person hears that it is kept (a blip, retried within
+# seconds, goes by unsaid; an outage is tried again for up to a day, and was silent all along)
+X_WAIT_AFTER = 60.0
 DUPLICATE = "X refused this post: you have already posted the same text."
 FORBIDDEN = "X refused this post (your X account may be locked or restricted). Nothing was posted."
 REJECTED = "X rejected this post. Nothing was posted."
@@ -99,7 +106,9 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         )
     if earlier is not None:
         return await _after_earlier_attempt(ctx, user, msg.external_id)
-    return await _post(ctx, service, user, msg.external_id, text, sender=msg.sender.key)
+    return await _post(
+        ctx, service, user, msg.external_id, text, sender=msg.sender.key, received_at=msg.received_at
+    )
 
 
 def _count(ctx: Context, kind: str) -> None:
@@ -108,10 +117,11 @@ def _count(ctx: Context, kind: str) -> None:
 
 
 async def _post(
-    ctx: Context, service: XAccounts, user: User, sid: str, text: str, *, sender: str
+    ctx: Context, service: XAccounts, user: User, sid: str, text: str, *, sender: str, received_at: float
 ) -> HandlerResult:
+    notice = _x_wait_notice(ctx, received_at)
     try:
-        access = await _access(ctx, service, user, sid, sender=sender)
+        access = await _access(ctx, service, user, sid, sender=sender, notice=notice)
         if isinstance(access, Reply):
             return await _forget(ctx, sid, access)
         try:
@@ -119,7 +129,7 @@ async def _post(
         except XUnauthorized:  # expired early or revoked: refresh once, then try once more
             ctx.log.info("x.post.unauthorized")
             _count(ctx, "unauthorized")
-            access = await _access(ctx, service, user, sid, sender=sender, stale=access)
+            access = await _access(ctx, service, user, sid, sender=sender, notice=notice, stale=access)
             if isinstance(access, Reply):
                 return await _forget(ctx, sid, access)
             posted = await service.client.post(access.token, text)
@@ -145,7 +155,9 @@ async def _post(
             return NOT_CONFIRMED
         await _forget(ctx, sid, None)
         _count(ctx, "unreachable")
-        raise Retry(f"x unreachable: {exc}", failure_reply=X_DOWN, parked=True) from None
+        raise Retry(
+            f"x unreachable: {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
+        ) from None
     except XDuplicate:
         await _end(ctx, sid, "failed", error="duplicate")
         ctx.log.info("x.post.duplicate")
@@ -164,7 +176,9 @@ async def _post(
     except XError as exc:  # the token endpoint misbehaving: configuration, retried with backoff
         await _forget(ctx, sid, None)
         _count(ctx, "refresh_failed")
-        raise Retry(f"x error: {exc}", failure_reply=X_DOWN, parked=True) from None
+        raise Retry(
+            f"x error: {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
+        ) from None
     # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
     # then says to check the timeline rather than risk a second post.
     await _end(ctx, sid, "posted", tweet_id=posted.id)
@@ -172,8 +186,21 @@ async def _post(
     return post_url(user.x_handle, posted.id)
 
 
+def _x_wait_notice(ctx: Context, received_at: float) -> str | None:
+    """The `Retry` notice of a text X has kept waiting for a minute or more: that it is kept and
+    will be posted (said once: `notice_key` "x-wait", keyed by the message)."""
+    return X_WAIT if ctx.deps.now() - received_at >= X_WAIT_AFTER else None
+
+
 async def _access(
-    ctx: Context, service: XAccounts, user: User, sid: str, *, sender: str, stale: Access | None = None
+    ctx: Context,
+    service: XAccounts,
+    user: User,
+    sid: str,
+    *,
+    sender: str,
+    notice: str | None,
+    stale: Access | None = None,
 ) -> Access | Reply:
     """A usable token, or the reply to send instead (relink). A refresh that X's token endpoint
     did not answer usefully raises `Retry`: nothing was posted, so the intent is dropped and the
@@ -195,7 +222,9 @@ async def _access(
         await _forget(ctx, sid, None)
         ctx.log.warning("x.refresh.failed", error=str(exc))
         _count(ctx, "refresh_failed")
-        raise Retry(f"x token refresh: {exc}", failure_reply=X_DOWN, parked=True) from None
+        raise Retry(
+            f"x token refresh: {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
+        ) from None
     except CipherError:  # this row does not decrypt for this user: no retry will read it
         ctx.log.warning("token.unreadable", user_id=user.id)
         relink = await service.mark_dead(user.id, text_user=False, reason="unreadable", answering=sender)

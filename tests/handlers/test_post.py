@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from bot.pipeline import replyguard
+from handlers import post
 from storage import xaccounts
 from storage.schema import x_tokens
 from tests.conftest import ALICE, BOB, Bot, XBot, free_port, link_in, new_sid, wait_for
@@ -271,6 +272,51 @@ async def test_x_unreachable_is_retried_then_answered(xbot: XBot) -> None:
     assert xbot.x.posts == [("100", "through the outage")]
     await xbot.settled()  # the reply is in the outbox when the row is done, not yet at Twilio
     assert len(twilio.messages) == start + 1
+
+
+async def test_a_text_waiting_out_an_x_outage_is_said_to_be_kept_once(xbot: XBot) -> None:
+    """X unreachable: the text is tried again for up to a day, and the person heard nothing all
+    that while (and might send it again, or reword it: two posts once X is back). A blip goes by
+    unsaid; a text kept waiting a minute gets one notice that it is kept, then its URL."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    service = service_of(xbot)
+    real_base = service.client.api_base
+    service.client.api_base = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    start = len(twilio.messages)
+    form = await xbot.text("through a long outage")
+    sid = form["MessageSid"]
+
+    async def tried(times: int) -> bool:
+        [row] = await xbot.rows("SELECT status, attempts FROM inbox WHERE message_sid = :s", s=sid)
+        return row.status == "parked" and row.attempts >= times
+
+    async def again() -> None:
+        async with xbot.runtime.deps.db.tx() as conn:
+            await conn.execute(
+                sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": sid}
+            )
+        xbot.runtime.worker.wake()
+
+    await wait_for(lambda: tried(1))
+    await xbot.settled()
+    assert len(twilio.messages) == start  # a blip: nothing said yet
+    xbot.x.advance(61)
+    await again()
+    [notice] = (await twilio.wait_for_messages(start + 1))[start:]
+    assert notice["Body"] == post.X_WAIT
+    await wait_for(lambda: tried(2))
+    await again()
+    await wait_for(lambda: tried(3))
+    service.client.api_base = real_base  # X is back
+    await again()
+    assert await xbot.handled(sid) == "done"
+    await xbot.settled()
+    bodies = [m["Body"] for m in twilio.messages[start:]]
+    assert len(bodies) == 2  # said once
+    assert bodies[0] == post.X_WAIT
+    assert bodies[1].startswith("https://x.com/alice/status/")
+    assert xbot.x.posts == [("100", "through a long outage")]
 
 
 async def test_x_unreachable_for_the_whole_window_fails_clearly(xbot: XBot) -> None:

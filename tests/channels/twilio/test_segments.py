@@ -175,6 +175,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("rate limited", lambda: post.rate_limited("23:59 UTC on Sep 30")),
     ("not confirmed", lambda: post.NOT_CONFIRMED),
     ("x down", lambda: post.X_DOWN),
+    ("x wait", lambda: post.X_WAIT),
     ("duplicate", lambda: post.DUPLICATE),
     ("forbidden", lambda: post.FORBIDDEN),
     ("rejected", lambda: post.REJECTED),
