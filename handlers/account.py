@@ -50,12 +50,27 @@ async def unlink(msg: Inbound, ctx: Context) -> HandlerResult:
     if service is None:
         return NOT_SET_UP
     user = ctx.user
+    # texts parked for X (its rate-limit reset, an outage) are not posted: each came back after
+    # the reset with a link to connect X, to someone who had just disconnected it
+    async with ctx.deps.db.tx() as conn:
+        keys = await pairing.addresses_of(conn, user.id)
+        dropped = await inbox.drop_parked_posts(conn, keys, msg.id, ctx.deps.now())
     had_tokens = await service.revoke_and_delete(user.id)
-    ctx.log.info("x.unlinked", had_tokens=had_tokens)
+    ctx.log.info("x.unlinked", had_tokens=had_tokens, dropped=dropped)
     if not had_tokens and not user.x_user_id:
-        return "No X account is connected. Send \\LINK to connect one."
+        return "No X account is connected. Send \\LINK to connect one." + not_posted(dropped)
     handle = f" @{user.x_handle}" if user.x_handle else ""
-    return f"Disconnected{handle}: your texts are no longer posted to X. Send \\LINK to connect again."
+    return (
+        f"Disconnected{handle}: your texts are no longer posted to X. Send \\LINK to connect again."
+        + not_posted(dropped)
+    )
+
+
+def not_posted(dropped: int) -> str:
+    """What `\\UNLINK` says of the texts it kept from X ("" when there were none)."""
+    if dropped == 1:
+        return " 1 text waiting for X was not posted."
+    return f" {dropped} texts waiting for X were not posted." if dropped else ""
 
 
 LEFT = (

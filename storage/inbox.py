@@ -392,6 +392,29 @@ async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: flo
     return int(result.rowcount)
 
 
+UNLINKED = "dropped: X was disconnected"  # the error of a text `drop_parked_posts` ended
+
+
+async def drop_parked_posts(conn: AsyncConnection, keys: Sequence[str], before_id: int, now: float) -> int:
+    """`\\UNLINK`: the texts from `keys` (the person's addresses) that came before it and wait
+    aside for X (parked: its rate-limit reset, or X down; a parked message without media is a
+    post) are done, unposted. Handled after the reset, each one answered with a link to connect X,
+    unasked, to someone who had just disconnected it. By ix_inbox_queue (the few parked rows)."""
+    if not keys:
+        return 0
+    result = await conn.execute(
+        sa.update(inbox)
+        .where(
+            inbox.c.status == literal("parked"),
+            inbox.c.from_phone.in_(list(keys)),
+            inbox.c.id < before_id,
+            inbox.c.media == "[]",
+        )
+        .values(status="done", done_at=now, error=UNLINKED, next_attempt_at=now)
+    )
+    return int(result.rowcount)
+
+
 async def photos_waiting(conn: AsyncConnection, key: str, before_id: int) -> int:
     """Messages with media from `key` that came before `before_id` and wait aside for an outage
     (parked: the media store, or the channel's media, down; or being tried again right now, beside

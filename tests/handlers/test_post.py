@@ -191,6 +191,36 @@ async def test_stop_drops_a_post_parked_for_x_and_nothing_comes_back(xbot: XBot)
     assert xbot.x.posts == []
 
 
+async def test_unlink_drops_a_post_parked_for_x_and_says_so(xbot: XBot) -> None:
+    """A text parked until X's reset, then \\UNLINK: nothing is posted, and the parked text did not
+    come back after the reset with a link to connect X, unasked, to someone who had just
+    disconnected it. \\UNLINK says the waiting text was not posted."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_post_next(429, reset_in=600)
+    noticed = len(twilio.messages)
+    form = await xbot.text("parked then unlink")
+    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
+    await twilio.wait_for_messages(noticed + 1)  # "X's posting limit is reached ..."
+    reply = await send(xbot, "\\UNLINK")
+    assert reply == (
+        "Disconnected @alice: your texts are no longer posted to X. Send \\LINK to connect again."
+        " 1 text waiting for X was not posted."
+    )
+    [row] = await xbot.rows("SELECT status, error FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+    assert (row.status, row.error) == ("done", "dropped: X was disconnected")
+    start = len(twilio.messages)
+    links = await xbot.scalar("SELECT count(*) FROM link_tokens")
+    xbot.x.advance(601)
+    xbot.runtime.worker.wake()
+    later = await xbot.text("\\ROOMS", sender=BOB)  # the worker has gone round since the reset
+    assert await xbot.handled(later["MessageSid"]) == "done"
+    await xbot.settled()
+    assert [m["To"] for m in twilio.messages[start:]] == [BOB]
+    assert xbot.x.posts == []
+    assert await xbot.scalar("SELECT count(*) FROM link_tokens") == links  # no link was made for it
+
+
 async def _count(twilio: Any, n: int) -> bool:
     return len(twilio.messages) >= n
 

@@ -170,6 +170,13 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
             f"Disconnected @{HANDLE}: your texts are no longer posted to X. Send \\LINK to connect again."
         ),
     ),
+    (
+        "disconnected, texts waiting for X not posted",
+        lambda: (
+            f"Disconnected @{HANDLE}: your texts are no longer posted to X. Send \\LINK to connect again."
+            + account.not_posted(12)
+        ),
+    ),
     ("posted", lambda: post.post_url(HANDLE, TWEET_ID)),
     ("too long", lambda: post.too_long(99_999)),
     ("rate limited", lambda: post.rate_limited("23:59 UTC on Sep 30")),
