@@ -80,6 +80,7 @@ class Failure:
     reset_in: float = 60.0
     body: str | None = None
     daily: bool = False
+    app_daily: bool = False
 
 
 def s256(verifier: str) -> str:
@@ -159,11 +160,13 @@ class FakeX:
         *,
         body: str | None = None,
         daily: bool = False,
+        app_daily: bool = False,
     ) -> None:
         """The next `times` posts answer `status`. A 429 carries x-rate-limit-* headers with reset
         now+reset_in; with `daily`, the 15-minute window looks fine but x-user-limit-24hour-remaining
-        is 0 and its reset is now+reset_in."""
-        self._post_failures.extend(Failure(status, reset_in, body, daily) for _ in range(times))
+        is 0 and its reset is now+reset_in; with `app_daily` the same of the app's own 24-hour
+        allowance (x-app-limit-24hour-*, every user of the app at once), the user's being fine."""
+        self._post_failures.extend(Failure(status, reset_in, body, daily, app_daily) for _ in range(times))
 
     def grant_tokens(self, user_id: str = "", username: str = "") -> dict[str, Any]:
         """Issue a grant without the browser flow; returns the token response X would send."""
@@ -433,13 +436,17 @@ class FakeX:
         if self._post_failures:
             failure = self._post_failures.pop(0)
             if failure.status == 429:
-                if failure.daily:
+                if failure.daily or failure.app_daily:
                     headers = self._limit_headers(99, self.now + 900)
+                    spent, fine = ("app", "user") if failure.app_daily else ("user", "app")
                     headers.update(
                         {
-                            "x-user-limit-24hour-limit": "17",
-                            "x-user-limit-24hour-remaining": "0",
-                            "x-user-limit-24hour-reset": str(int(self.now + failure.reset_in)),
+                            f"x-{spent}-limit-24hour-limit": "17",
+                            f"x-{spent}-limit-24hour-remaining": "0",
+                            f"x-{spent}-limit-24hour-reset": str(int(self.now + failure.reset_in)),
+                            f"x-{fine}-limit-24hour-limit": "17",
+                            f"x-{fine}-limit-24hour-remaining": "5",
+                            f"x-{fine}-limit-24hour-reset": str(int(self.now + 3600)),
                         }
                     )
                 else:

@@ -12,6 +12,7 @@ warns on 3.14, PROTOCOL.md section 8).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -252,17 +253,18 @@ class XClient:
         raise XRejected(f"X answered {status}: {_detail(body)[:200]}")
 
     def _reset_at(self, headers: Mapping[str, str]) -> float:
-        """When posting is allowed again: the 24-hour reset when that window is spent, else the
-        15-minute one; 15 minutes from now when X says nothing."""
+        """When posting is allowed again: the 24-hour reset when such a window is spent (the
+        user's, or the app's own, which every user shares; the later of the two when both are),
+        else the 15-minute one; 15 minutes from now when X says nothing."""
         now = self.clock()
-        if headers.get("x-user-limit-24hour-remaining") == "0":
-            value = headers.get("x-user-limit-24hour-reset")
-        else:
-            value = headers.get("x-rate-limit-reset")
-        try:
-            reset = float(value) if value else now + 900
-        except ValueError:
-            reset = now + 900
+        spent = [
+            headers.get(f"x-{whose}-limit-24hour-reset")
+            for whose in ("user", "app")
+            if headers.get(f"x-{whose}-limit-24hour-remaining") == "0"
+        ]
+        resets = [_timestamp(value) for value in spent] or [_timestamp(headers.get("x-rate-limit-reset"))]
+        known = [reset for reset in resets if reset is not None]
+        reset = max(known) if known else now + 900
         return max(reset, now + 1)
 
     async def _request(
@@ -293,6 +295,15 @@ class XClient:
             raise XUnavailable(f"cannot connect to X: {type(exc).__name__}", sent=False) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise XUnavailable(f"X did not answer: {type(exc).__name__}", sent=may_have_sent) from None
+
+
+def _timestamp(value: str | None) -> float | None:
+    """A Unix time from a header, or None when it is missing or not a finite number."""
+    try:
+        found = float(value) if value else None
+    except ValueError:
+        return None
+    return found if found is not None and math.isfinite(found) else None
 
 
 def _bearer(token: str) -> dict[str, str]:

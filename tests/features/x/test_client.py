@@ -282,6 +282,13 @@ async def test_rate_limited_posts_say_when_to_try_again(client: XClient, fake_x:
     with pytest.raises(XRateLimited) as daily:
         await client.post(access, "two")
     assert daily.value.reset_at == pytest.approx(fake_x.now + 20_000, abs=2)  # not the 15-minute reset
+
+    # the app's own 24-hour allowance spent (every user of the app): retried every 15 minutes
+    # until the next day, each time refused, and the person told "after" a time 15 minutes away
+    fake_x.fail_post_next(429, reset_in=50_000, app_daily=True)
+    with pytest.raises(XRateLimited) as app_daily:
+        await client.post(access, "three")
+    assert app_daily.value.reset_at == pytest.approx(fake_x.now + 50_000, abs=2)
     assert fake_x.posts == []
 
 
