@@ -1,8 +1,8 @@
 """`textwire chat`: text the running bot from a terminal.
 
 Each line typed is POSTed to `{public_url}/twilio/sms` as Twilio would send it, signed with the
-configured auth token (or the development one from the data folder). Lines that start with `:`
-are chat's own: `:photo PATH [caption]` sends an MMS, `:help` lists them. `--photo PATH ...
+configured auth token (or the development one from the data folder). Two kinds of line are
+chat's own: `:photo PATH [caption]` sends an MMS, `:help` lists them; every other is texted. `--photo PATH ...
 [--text CAPTION]` sends one MMS and exits once its replies are in.
 
 Photos (development mode only): chat plays the part of Twilio receiving the MMS. It writes each
@@ -339,8 +339,10 @@ async def _line(line: str, session: Session) -> bool:
     body = line.rstrip("\n")
     if not body.strip():
         return True
-    if body.startswith(":"):
-        parts = body.split(maxsplit=2)
+    parts = body.split(maxsplit=2)
+    # chat's own words only: any other line is a text, `:)` or `:\` at its start too (every line
+    # that began with a colon printed this help and was never sent)
+    if parts[0] in (":photo", ":help"):
         if parts[0] == ":photo" and len(parts) >= 2:
             if session.phone.startswith(f"{TELEGRAM}:") and session.standin is None:
                 print(f"! {TELEGRAM_PHOTOS}", file=sys.stderr, flush=True)

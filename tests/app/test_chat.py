@@ -221,6 +221,16 @@ async def test_piped_chat_prints_sent_replies_and_shows_skipped_ones(served: Ser
         assert no_photo.returncode == 1, no_photo.stderr
         assert no_photo.stdout.startswith("< textwire:")  # the lines after it are still texted
 
+        # a text that begins with a colon is a text (each printed chat's help and was never sent)
+        smiles = served.chat("--from", "+15550004444", stdin=":) hello\n:\\ meh\n:help\n")
+        assert smiles.returncode == 0, smiles.stderr
+        assert len([line for line in smiles.stdout.splitlines() if line.startswith("< ")]) == 2
+        assert smiles.stderr.count(":photo PATH [caption]") == 1  # :help, and only it
+        assert served.query("SELECT body FROM inbox WHERE body LIKE ':%' ORDER BY id") == [
+            (":) hello",),
+            (":\\ meh",),
+        ]
+
 
 def test_photos_need_development_mode(served: Served) -> None:
     env = dict(served.env, TEXTWIRE_TWILIO_AUTH_TOKEN="x" * 32, TEXTWIRE_TWILIO_ACCOUNT_SID="AC" + "1" * 32)
