@@ -319,7 +319,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             minor=value.minor,
             currency=book.currency.code,
             message_sid=msg.external_id,
-            now=ctx.deps.now(),
+            # when it was sent, as a receipt's: a \\PAID of 23:59 on the 30th handled after
+            # midnight (a backlog, a restart) fell in the next month's statement
+            now=msg.received_at or ctx.deps.now(),
         )
         book = await room_ledger(conn, room.id)
         # their first address, or one they still read (pairing.notice_addresses); none for a

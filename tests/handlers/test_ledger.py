@@ -23,12 +23,14 @@ from bot.pipeline import replyguard
 from handlers.filters import NOT_IN_ROOM
 from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW, photo_waiting
 from handlers.media import STORE_WAIT
+from storage import inbox
 from storage.media import StoreUnavailable
 from tests import images
-from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
+from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import gallery_link, path_of, shown
 from tests.features.receipts.test_media import mms, transparent_png
+from tests.features.receipts.test_statement import statement_link
 
 CAROL = "+15550003333"
 
@@ -1558,3 +1560,31 @@ async def test_amount_on_a_repeat_of_ones_own_receipt_with_no_total_sets_that_to
         "Set $9.00 on your receipt in house: you are owed $26.00. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $13.00, Carol pays Alice $13.00."
+
+
+async def test_a_paid_sent_before_midnight_counts_in_its_month_though_handled_after(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Bob's `\\PAID Alice 5` of 23:59:50 on November 30th, handled at 00:00:30 (a backlog, a
+    restart): the payment took the time it was handled, so November's statement had no payment
+    and its balance at the month's end said Bob still owed the $5.00. It takes the time it was
+    sent, as a receipt does."""
+    now = [dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.UTC).timestamp()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    await say(bot, fake, "JOIN house pw", sender=BOB)
+    await say(bot, fake, "\\NAME Bob", sender=BOB)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    sent = dt.datetime(2026, 11, 30, 23, 59, 50, tzinfo=dt.UTC).timestamp()
+    now[0] = sent + 40  # handled at 00:00:30 on December 1st
+    sid = new_sid()
+    await inbox.insert_new(bot.runtime.deps.db, [new_message(sid, BOB, "\\PAID Alice 5", received_at=sent)])
+    bot.runtime.worker.wake()
+    assert await bot.handled(sid) == "done"
+    await bot.settled()
+    assert await bot.scalar("SELECT created_at FROM payments") == pytest.approx(sent, abs=1)
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake, BOB, "2026-11")))).text()
+    assert "Bob paid Alice $5.00" in page
+    assert "Bob pays Alice $10.00" in page  # his $15.00 half, less the $5.00: at November's end
