@@ -663,12 +663,14 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
                 return f"{room.name}: no reminders. \\REMIND weekly or monthly: whoever owes gets one."
             return remind_status(room.name, settings.remind, _zone_said(settings))
         if wanted == "off":
-            await ledger.set_remind(conn, room.id, None, None)
+            # the period reminded last is kept: turned on again, that one does not go twice
+            await ledger.set_remind(conn, room.id, None, settings.reminded_period)
         elif wanted == settings.remind:
             pass  # as it was: marking this period reminded again would skip a reminder not yet sent
         else:
             local = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
-            await ledger.set_remind(conn, room.id, wanted, reminders.period_of(wanted, local))
+            done = reminders.done_on_turning_on(wanted, local, settings.reminded_period)
+            await ledger.set_remind(conn, room.id, wanted, done)
     ctx.log.info("ledger.remind_set", room_id=room.id, remind=wanted)
     return remind_reply(room.name, wanted, _zone_said(settings), ctx.deps.services.fits(msg.sender.channel))
 

@@ -190,7 +190,8 @@ async def rooms_reminding(conn: AsyncConnection) -> list[Reminding]:
 
 
 async def set_remind(conn: AsyncConnection, room_id: str, remind: str | None, period: str | None) -> None:
-    """Reminders on (`period`: the one under way, counted as done) or off (None)."""
+    """Reminders on (`period`: the one counted as done) or off (None; `period`: the one reminded
+    last, kept)."""
     await conn.execute(
         sa.update(rooms).where(rooms.c.id == room_id).values(remind=remind, reminded_period=period)
     )

@@ -7,7 +7,8 @@ month) the room has not been reminded of yet, one transaction moves the room's
 `reminded_period` (a conditional update: one process, once) and queues one message to each
 current member who owes: whom, how much, and how to stop them. Never to an opted-out address or
 a number on hold for a reply loop. Turning reminders on counts the period under way as done: the
-first goes at the start of the next one (Monday, the 1st).
+first goes at the start of the next one (Monday, the 1st); turned on before 10:00 on a period's
+first day, that day's goes.
 """
 
 from __future__ import annotations
@@ -143,6 +144,20 @@ def period_of(kind: str, local: dt.datetime) -> str:
     return f"{local.year}-{local.month:02d}"
 
 
+def done_on_turning_on(kind: str, local: dt.datetime, reminded: str | None = None) -> str:
+    """The period that turning reminders on at `local` counts as reminded: the one under way, so
+    nobody is reminded the minute they ask; but on its first day before 10:00 (a Monday, the
+    1st) the one before, as its reminder has not had its time yet: `\\REMIND off` then on again
+    at 09:30 on a Monday skipped that week's, though the answer said "on Mondays from 10:00".
+    Never one before `reminded` (the room's last, kept by `\\REMIND off`): that one went."""
+    first_day = local.isoweekday() == 1 if kind == WEEKLY else local.day == 1
+    before = local - dt.timedelta(days=1) if first_day and local.hour < FROM_HOUR else local
+    period = period_of(kind, before)
+    if reminded is not None and ("W" in reminded) == ("W" in period) and reminded > period:
+        return reminded
+    return period
+
+
 def due_period(room: ledger.Reminding, now: float) -> str | None:
     """The period to remind the room of now, or None (off, outside the hours, done already)."""
     if room.remind not in KINDS:
@@ -261,6 +276,7 @@ __all__ = [
     "KINDS",
     "MONTHLY",
     "WEEKLY",
+    "done_on_turning_on",
     "due_period",
     "period_of",
     "remind_room",

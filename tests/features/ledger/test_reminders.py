@@ -259,3 +259,49 @@ async def test_timezone_shows_sets_and_refuses(bot: Bot, fake_twilio: FakeTwilio
         "house: whoever owes gets a reminder monthly, on the 1st from 10:00 (Europe/Paris). \\REMIND off stops them."
     )
     assert (await say(bot, fake, "\\REMIND daily")).startswith("Usage: \\REMIND weekly|monthly|off")
+
+
+def test_turning_reminders_on_before_ten_on_a_periods_first_day_leaves_that_day_due() -> None:
+    monday_9h = dt.datetime(2026, 11, 30, 9, 30)
+    assert reminders.done_on_turning_on("weekly", monday_9h) == "2026-W48"  # Monday's still goes
+    assert reminders.done_on_turning_on("weekly", monday_9h.replace(hour=10)) == "2026-W49"
+    assert reminders.done_on_turning_on("weekly", dt.datetime(2026, 12, 1, 8)) == "2026-W49"  # a Tuesday
+    assert reminders.done_on_turning_on("monthly", dt.datetime(2026, 12, 1, 9)) == "2026-11"
+    assert reminders.done_on_turning_on("monthly", dt.datetime(2026, 12, 1, 10)) == "2026-12"
+    assert reminders.done_on_turning_on("monthly", dt.datetime(2027, 1, 1, 9)) == "2026-12"
+    # the ISO week of Monday 2027-01-04 is 2027-W01; the Sunday before is 2026-W53's
+    assert reminders.done_on_turning_on("weekly", dt.datetime(2027, 1, 4, 9)) == "2026-W53"
+    # never before the period reminded last (kept by \REMIND off): that one went already
+    assert reminders.done_on_turning_on("weekly", monday_9h, reminded="2026-W49") == "2026-W49"
+    assert reminders.done_on_turning_on("monthly", monday_9h, reminded="2026-W49") == "2026-11"
+
+
+async def test_reminders_off_then_on_again_before_ten_on_a_monday_still_remind_that_day(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\REMIND off`, then `\\REMIND weekly` again at 09:30 on a Monday: told "weekly, on Mondays
+    from 10:00", nobody was reminded that day, nor that week (turning them on counted the week as
+    done). That day's reminder goes at 10:00, once; off and on again after it went, not twice."""
+    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)  # Saturday noon
+    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
+    fake = fake_twilio
+    await _owing_house(bot, fake)
+    await say(bot, fake, "\\REMIND weekly")
+    deps = bot.runtime.deps
+    clock.now = MONDAY + 9.5 * HOUR
+    assert await say(bot, fake, "\\REMIND off") == "house: reminders off."
+    assert (await say(bot, fake, "\\REMIND weekly")).startswith(
+        "house: whoever owes gets a reminder weekly, on Mondays from 10:00"
+    )
+    assert await reminders.send_reminders(deps) == 0  # 09:30: not yet
+    clock.now = MONDAY + 10.5 * HOUR
+    before = len(fake.messages)
+    assert await reminders.send_reminders(deps) == 2
+    messages = await fake.wait_for_messages(before + 2)
+    assert {m["To"] for m in messages[before:]} == {BOB, CAROL}
+    # off and on again once it went: this week's is not sent again
+    clock.now = MONDAY + 11 * HOUR
+    assert await say(bot, fake, "\\REMIND off") == "house: reminders off."
+    await say(bot, fake, "\\REMIND weekly")
+    assert await bot.scalar("SELECT reminded_period FROM rooms") == "2026-W49"
+    assert await reminders.send_reminders(deps) == 0
