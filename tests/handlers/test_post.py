@@ -266,12 +266,18 @@ async def test_x_5xx_after_sending_is_not_retried(xbot: XBot) -> None:
     assert sum(1 for m, p in xbot.x.requests if p == "/2/tweets") == 1
 
 
-async def test_x_unreachable_is_retried_then_answered(xbot: XBot) -> None:
-    twilio = xbot.extras["twilio"]
+async def linked_with_x_unreachable(xbot: XBot) -> tuple[Any, Any, str]:
+    """A person connected to X, then X unreachable (nothing listens: connection refused): the
+    fake Twilio, the X service and the base URL that puts X back."""
     await xbot.link(user=("100", "alice"))
     service = service_of(xbot)
     real_base = service.client.api_base
-    service.client.api_base = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    service.client.api_base = f"http://127.0.0.1:{free_port()}"
+    return xbot.extras["twilio"], service, real_base
+
+
+async def test_x_unreachable_is_retried_then_answered(xbot: XBot) -> None:
+    twilio, service, real_base = await linked_with_x_unreachable(xbot)
     start = len(twilio.messages)
     form = await xbot.text("through the outage")
 
@@ -308,11 +314,7 @@ async def test_a_text_waiting_out_an_x_outage_is_said_to_be_kept_once(xbot: XBot
     """X unreachable: the text is tried again for up to a day, and the person heard nothing all
     that while (and might send it again, or reword it: two posts once X is back). A blip goes by
     unsaid; a text kept waiting a minute gets one notice that it is kept, then its URL."""
-    twilio = xbot.extras["twilio"]
-    await xbot.link(user=("100", "alice"))
-    service = service_of(xbot)
-    real_base = service.client.api_base
-    service.client.api_base = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    twilio, service, real_base = await linked_with_x_unreachable(xbot)
     start = len(twilio.messages)
     form = await xbot.text("through a long outage")
     sid = form["MessageSid"]
