@@ -16,7 +16,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.schema import addresses, memberships, payments, receipt_members, receipts, rooms, users
+from storage.schema import (
+    addresses,
+    memberships,
+    payments,
+    receipt_members,
+    receipts,
+    room_departures,
+    rooms,
+    users,
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,13 @@ async def lock_rooms(conn: AsyncConnection, room_ids: Iterable[str]) -> None:
 
 
 async def lock_rooms_of(conn: AsyncConnection, user_id: int) -> None:
-    """`lock_rooms` of every room the user is in."""
-    mine = await conn.execute(sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id))
+    """`lock_rooms` of every room the user is in or left (`name_taken_in` reads their names)."""
+    mine = await conn.execute(
+        sa.union(
+            sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id),
+            sa.select(room_departures.c.room_id).where(room_departures.c.user_id == user_id),
+        )
+    )
     await lock_rooms(conn, [str(room_id) for (room_id,) in mine])
 
 
@@ -52,13 +66,19 @@ async def lock_rooms_of(conn: AsyncConnection, user_id: int) -> None:
 
 
 async def name_taken_in(conn: AsyncConnection, user_id: int, name_key: str) -> str | None:
-    """The name of one of the user's rooms where another member goes by this name, or None."""
-    mine = sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id)
+    """The name of one of the user's rooms where another person goes by this name, or None. A
+    room someone left (`\\LEAVE`) still shows them by their name (its balance, payments and
+    receipts), so it counts for them, and they for it, as for its members."""
+    people = sa.union(
+        sa.select(memberships.c.user_id, memberships.c.room_id),
+        sa.select(room_departures.c.user_id, room_departures.c.room_id),
+    ).subquery()
+    mine = sa.select(people.c.room_id).where(people.c.user_id == user_id)
     row = (
         await conn.execute(
             sa.select(rooms.c.name)
-            .join(memberships, memberships.c.room_id == rooms.c.id)
-            .join(users, users.c.id == memberships.c.user_id)
+            .join(people, people.c.room_id == rooms.c.id)
+            .join(users, users.c.id == people.c.user_id)
             .where(rooms.c.id.in_(mine), users.c.id != user_id, users.c.name_key == name_key)
             .order_by(rooms.c.name_key)
             .limit(1)

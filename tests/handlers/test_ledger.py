@@ -1459,6 +1459,42 @@ async def test_a_member_who_left_owing_sees_it_and_records_paying_it(
     assert await say(bot, fake, "\\PAID Alice 1", sender=CAROL) == NOT_IN_ROOM
 
 
+async def test_a_member_who_left_owing_cannot_take_a_name_someone_there_goes_by(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Carol left house owing Alice, then sent `\\NAME Alice` and was told "Your rooms now see you
+    as Alice": house's \\BALANCE read "Alice (...) pays Alice (...)" and `\\PAID Carol` found no
+    one. A room left with money open is still one of the rooms that see the name."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (
+        await say(bot, fake, "\\PAID Carol 50")
+        == "Recorded: you paid Carol $50.00. house: Carol pays Alice $50.00."
+    )
+    assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house; you still owe $50.00 there."
+    assert (
+        await say(bot, fake, "\\NAME alice", sender=CAROL)
+        == "Someone in house goes by alice already. Pick another name."
+    )
+    assert (
+        await say(bot, fake, "\\NAME Bob", sender=CAROL)
+        == "Someone in house goes by Bob already. Pick another name."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $50.00."
+    # settled, house's payments still show her by her name: the names there stay taken for her
+    assert (await say(bot, fake, "\\PAID Alice 50", sender=CAROL)).startswith("Recorded: you paid Alice")
+    assert (
+        await say(bot, fake, "\\NAME Bob", sender=CAROL)
+        == "Someone in house goes by Bob already. Pick another name."
+    )
+    assert await say(bot, fake, "\\NAME Cara", sender=CAROL) == "Your rooms now see you as Cara."
+    # nor can a member of house take the name she goes by there
+    assert (
+        await say(bot, fake, "\\NAME cara", sender=BOB)
+        == "Someone in house goes by cara already. Pick another name."
+    )
+
+
 async def test_a_member_who_left_two_rooms_owing_is_told_which(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)
