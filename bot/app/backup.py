@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.config import Config
@@ -65,8 +66,20 @@ def _check(source: Path, path: Path) -> None:
             raise BackupError(f"PATH is {sidecar.name}, a file of the live database: choose another file")
 
 
-def _copy(source: Path, target: Path) -> BackupResult:
-    """Blocking: run it in a thread."""
+@dataclass
+class _Interrupt:
+    """Ctrl-C while the copy runs in its thread (which cannot be stopped, and ran on to put the
+    copy in place under a command that said "KeyboardInterrupt"): the copy is thrown away instead,
+    unless it was already in place. The lock makes that one decision."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    asked: bool = False
+    done: BackupResult | None = None
+
+
+def _copy(source: Path, target: Path, interrupt: _Interrupt | None = None) -> BackupResult | None:
+    """Blocking: run it in a thread. None: interrupted, nothing was written to `target`."""
+    interrupt = interrupt or _Interrupt()
     _check(source, target)
     tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
     tmp.unlink(missing_ok=True)
@@ -92,8 +105,13 @@ def _copy(source: Path, target: Path) -> BackupResult:
         tmp.unlink(missing_ok=True)
         raise BackupError(f"the copy failed PRAGMA integrity_check ({verdict}); nothing was written")
     os.chmod(tmp, 0o600)  # the database holds encrypted tokens and phone numbers
-    os.replace(tmp, target)
-    return BackupResult(path=target, pages=int(pages), size=target.stat().st_size)
+    with interrupt.lock:
+        if interrupt.asked:
+            tmp.unlink(missing_ok=True)
+            return None
+        os.replace(tmp, target)
+        interrupt.done = BackupResult(path=target, pages=int(pages), size=target.stat().st_size)
+    return interrupt.done
 
 
 async def backup(config: Config, target: str | os.PathLike[str]) -> BackupResult:
@@ -103,12 +121,22 @@ async def backup(config: Config, target: str | os.PathLike[str]) -> BackupResult
             raise BackupError(PG_HINT, exit_code=2)
         raise BackupError("database.url: only a sqlite:/// file can be backed up here", exit_code=2)
     path = Path(target)
+    interrupt = _Interrupt()
     try:
-        return await asyncio.to_thread(_copy, source, path)
+        done = await asyncio.to_thread(_copy, source, path, interrupt)
+    except asyncio.CancelledError:  # Ctrl-C: the thread throws its copy away, or it is in place
+        with interrupt.lock:
+            interrupt.asked = True
+            if interrupt.done is None:
+                raise
+            return interrupt.done
     except sqlite3.Error as exc:
         raise BackupError(f"SQLite could not copy the database: {exc}") from None
     except PermissionError as exc:
         raise BackupError(f"cannot write {exc.filename or path}: check the folder's permissions") from None
+    if done is None:  # pragma: no cover - only when interrupted, which is re-raised above
+        raise asyncio.CancelledError
+    return done
 
 
 __all__ = ["PG_HINT", "BackupError", "BackupResult", "backup"]

@@ -237,8 +237,36 @@ def _or_exit_2(work: Coroutine[Any, Any, int]) -> int:
         return 1
 
 
+def _interrupted(args: argparse.Namespace | None) -> str:
+    """The one line for Ctrl-C: what the interrupted command left, and what to do."""
+    command = [getattr(args, "command", None), getattr(args, "action", None)]
+    if command == ["person", "delete"]:
+        return (
+            "interrupted: the person may be partly deleted (photos, X grant); run the same "
+            "`textwire person delete` again to finish"
+        )
+    if command[0] == "backup":
+        return f"interrupted: no backup was written to {args.path if args else 'PATH'}"
+    if command[0] == "migrate" and not getattr(args, "check", False):
+        return "interrupted: run `textwire migrate` again to finish"
+    if command == ["keys", "rotate"]:
+        return "interrupted: run `textwire keys rotate` again (the rows done so far stay done)"
+    return "interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Ctrl-C is one line on stderr that says what is left to do, exit 130 (not a traceback);
+    a reader that left (`| head`) ends it quietly, exit 1."""
+    args: argparse.Namespace | None = None
+    try:
+        args = _parser().parse_args(argv)
+        return _run(args)
+    except KeyboardInterrupt:
+        print(f"\ntextwire: {_interrupted(args)}", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "keys" and args.action == "generate":
         from cryptography.fernet import Fernet
 

@@ -17,6 +17,7 @@ import pytest
 from bot.app.backup import BackupError, backup
 from bot.core.config import load_config
 from tests import ROOT
+from tests.conftest import wait_for
 from tests.test_process import free_port, send, start_server, wait_healthy
 
 CONFIG = str(ROOT / "config.toml")
@@ -170,3 +171,41 @@ async def test_the_live_databases_own_files_are_refused(tmp_path: Path) -> None:
         assert live.execute("SELECT count(*) FROM t").fetchone() == (500,)
     finally:
         live.close()
+
+
+async def test_ctrl_c_while_copying_leaves_no_backup_behind(tmp_path: Path) -> None:
+    """Ctrl-C during `textwire backup` printed a KeyboardInterrupt traceback while the copy's
+    thread ran on and put the copy in place: the operator was told it failed and found a file. The
+    interrupted copy is thrown away now: PATH is as it was, and no partial file is left."""
+    config = load_config(
+        env={
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_CONFIG": CONFIG,
+        }
+    )
+    (tmp_path / "data").mkdir()
+    target = tmp_path / "copy.db"
+
+    async def partial() -> bool:
+        return bool(await asyncio.to_thread(lambda: list(tmp_path.glob(".copy.db.partial-*"))))
+
+    writer = sqlite3.connect(tmp_path / "data" / "textwire.db", isolation_level=None)
+    try:
+        writer.execute("CREATE TABLE t (x INTEGER)")
+        writer.execute("BEGIN EXCLUSIVE")  # the copy waits for it: interrupted while it runs
+        task = asyncio.create_task(backup(config, target))
+        await wait_for(partial, within=60)  # the thread is copying
+        task.cancel()  # what asyncio.run does on Ctrl-C
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+    async def thrown_away() -> bool:  # the thread finishes, and throws its copy away
+        return not await partial()
+
+    await wait_for(thrown_away, within=60)
+    assert not await asyncio.to_thread(target.exists)
+    assert await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.iterdir())) == ["data"]

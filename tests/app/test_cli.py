@@ -4,15 +4,18 @@ code. Real processes on a real SQLite file; PostgreSQL unreachable."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from storage.db import head_revision
-from tests.app.test_backup import cli_env, run_cli
+from tests.app.test_backup import CONFIG, cli_env, run_cli
 
 
 def test_migrate_check_says_current_behind_or_ahead_and_changes_nothing(tmp_path: Path) -> None:
@@ -165,3 +168,40 @@ def test_migrate_and_keys_rotate_need_no_folder_they_do_not_use(tmp_path: Path) 
     refused = run_cli(tmp_path, "migrate", env=elsewhere)
     assert refused.returncode == 2
     assert "database.url" in refused.stderr
+
+
+def test_ctrl_c_is_one_line_that_says_what_is_left_exit_130(tmp_path: Path) -> None:
+    """Ctrl-C during `textwire person delete` (a database that waits, a slow X) printed a
+    KeyboardInterrupt traceback and nothing about the person: partly deleted or not? One line now
+    says to run it again to finish, exit 130 as shells expect."""
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    db = tmp_path / "data" / "textwire.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # `person delete` waits for the database
+        proc = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "bot", "person", "delete", "+15550001111", "--config", CONFIG],
+            cwd=tmp_path,
+            env=cli_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        fds = Path(f"/proc/{proc.pid}/fd")
+        while proc.poll() is None:  # until it has the database open: it is waiting on it
+            try:
+                if any(os.readlink(fd) == str(db) for fd in fds.iterdir()):
+                    break
+            except FileNotFoundError:  # an fd closed while listed
+                continue
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        holder.close()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip() == (
+        "textwire: interrupted: the person may be partly deleted (photos, X grant); run the same "
+        "`textwire person delete` again to finish"
+    )
+    assert out == ""
