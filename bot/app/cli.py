@@ -232,9 +232,6 @@ def _or_exit_2(work: Coroutine[Any, Any, int]) -> int:
     except (StartupError, StoreUnavailable) as exc:
         print(f"textwire: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `| head`: the reader left; say nothing more on that pipe
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
 
 
 def _interrupted(args: argparse.Namespace | None) -> str:
@@ -264,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\ntextwire: {_interrupted(args)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `| head`: the reader left; say nothing more on that pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -205,3 +205,35 @@ def test_ctrl_c_is_one_line_that_says_what_is_left_exit_130(tmp_path: Path) -> N
         "`textwire person delete` again to finish"
     )
     assert out == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--version",), ("keys", "generate"), ("migrate", "--check"), ("migrate",)],
+    ids=["version", "keys-generate", "migrate-check", "migrate"],
+)
+def test_a_reader_that_left_is_no_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`textwire migrate --check | head -0` or `textwire --version | true`: every command but
+    `person` printed a BrokenPipeError traceback (and "Exception ignored" at exit) when the
+    reader of its output had gone. It ends quietly now, as `person` did: exit 1."""
+    if args == ("migrate", "--check"):
+        assert run_cli(tmp_path, "migrate").returncode == 0
+    read, write = os.pipe()
+    os.close(read)  # the reader left before a word was written
+    try:
+        result = subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "bot", *args, "--config", CONFIG],
+            cwd=tmp_path,
+            env=cli_env(tmp_path),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr
+    assert "BrokenPipe" not in result.stderr
