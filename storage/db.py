@@ -371,15 +371,28 @@ class Database:
         """Bring the schema to the newest revision (Alembic, on this engine's connection), in one
         transaction. Safe to run from several processes at once: on PostgreSQL a transaction-level
         advisory lock queues them (the later ones then find the schema current); on SQLite the
-        `BEGIN IMMEDIATE` of every write transaction does the same."""
-        async with self.engine.begin() as conn:
-            if self.is_postgres:
-                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK_KEY})
-            current = await conn.run_sync(_current_revision)
-            if current is not None and current not in known_revisions():
-                raise SchemaNotCurrent(ahead_of_this_code(self.masked_url, current))
-            await conn.run_sync(_upgrade)
+        `BEGIN IMMEDIATE` of every write transaction does the same.
+
+        The database failing it (a full disk, a user without the right to create tables) is one
+        `DatabaseError` line: it was a SQLAlchemy traceback, and nothing said the schema is as it
+        was (the transaction is undone) or what to do."""
         head = head_revision()
+        try:
+            async with self.engine.begin() as conn:
+                if self.is_postgres:
+                    await conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK_KEY}
+                    )
+                current = await conn.run_sync(_current_revision)
+                if current is not None and current not in known_revisions():
+                    raise SchemaNotCurrent(ahead_of_this_code(self.masked_url, current))
+                await conn.run_sync(_upgrade)
+        except sa.exc.DBAPIError as exc:
+            raise DatabaseError(
+                f"database.url {self.masked_url}: migrating to {head} failed ({_reason(exc, self.url)}) "
+                "and was undone, the schema is as it was: fix that (a full disk, the database user's "
+                "rights) and run `textwire migrate` again"
+            ) from None
         if current != head:
             # `serve` migrates SQLite by itself: the log says the schema moved after an upgrade
             # (a rollback then needs the backup, README: Upgrading); None is a new database

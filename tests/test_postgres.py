@@ -723,3 +723,34 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
     assert gave_up[0]["seconds"] == 3.0
     assert gave_up[0]["stopping"] in ("sender", "worker", "writer", "scheduler", "resources"), gave_up
     assert lines[-1]["event"] == "app.stop_timed_out"  # written before the exit, the last line
+
+
+async def test_a_migration_the_database_refuses_is_one_line_and_undone(empty_pg_database: str) -> None:
+    """`textwire migrate` that PostgreSQL refused part way (here a table already there, as in a
+    database someone else used; also a full disk or a user without CREATE) was a SQLAlchemy
+    traceback that said nothing of the state left. It is one line now, and the schema is as it
+    was: nothing of the 25 migrations before the refused one stayed."""
+    setup = Database(empty_pg_database)
+    try:
+        async with setup.tx() as conn:
+            await conn.execute(sa.text("CREATE TABLE x_revocations (id integer)"))
+    finally:
+        await setup.close()
+    with pytest.raises(DatabaseError) as caught:
+        await open_database(empty_pg_database, migrate=True)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "migrating to" in message
+    assert "was undone, the schema is as it was" in message
+    assert "run `textwire migrate` again" in message
+    assert ":***@" in message  # the URL, its password masked
+    db = Database(empty_pg_database)
+    try:
+        assert await db.revision() is None
+        async with db.read() as conn:
+            tables = (
+                await conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+            ).scalars()
+            assert list(tables) == ["x_revocations"]
+    finally:
+        await db.close()

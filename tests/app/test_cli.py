@@ -4,6 +4,7 @@ code. Real processes on a real SQLite file; PostgreSQL unreachable."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -237,3 +238,37 @@ def test_a_reader_that_left_is_no_traceback(tmp_path: Path, args: tuple[str, ...
     assert "Traceback" not in result.stderr
     assert "Exception ignored" not in result.stderr
     assert "BrokenPipe" not in result.stderr
+
+
+def test_migrate_on_a_full_disk_is_one_line_and_leaves_the_schema_as_it_was(tmp_path: Path) -> None:
+    """`textwire migrate` (and `serve`, which migrates SQLite by itself) with the disk filling up
+    part way was a SQLAlchemy traceback ("disk I/O error") that said nothing of the state left.
+    One line now, exit 2; the migration was one transaction, so a later run does it all."""
+
+    def small_files() -> None:  # what a full disk does to the database's writes
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, 200 * 1024))
+
+    full = subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "bot", "migrate", "--config", CONFIG],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=small_files,  # sets one limit in the child, before the CLI starts
+    )
+    assert full.returncode == 2, full.stderr
+    assert "Traceback" not in full.stderr
+    assert full.stderr.strip() == (
+        f"textwire: database.url sqlite:///{tmp_path}/data/textwire.db: migrating to {head_revision()} "
+        "failed (OperationalError: disk I/O error) and was undone, the schema is as it was: fix that "
+        "(a full disk, the database user's rights) and run `textwire migrate` again"
+    )
+    behind = run_cli(tmp_path, "migrate", "--check")
+    assert (behind.returncode, behind.stdout.strip()) == (
+        1,
+        f"database at revision none, this version needs {head_revision()}: run `textwire migrate`",
+    )
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    assert run_cli(tmp_path, "migrate", "--check").returncode == 0
