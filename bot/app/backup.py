@@ -50,6 +50,13 @@ def _check(source: Path, path: Path) -> None:
         raise BackupError(f"no database at {source}: run `textwire migrate` or `textwire serve` first")
     if path.is_dir():
         raise BackupError(f"{path} is a folder: give the file to write, e.g. {path / 'textwire.db'}")
+    if path.exists() and not path.is_file():
+        # `backup /dev/stdout` (to pipe it on) was renamed over the /dev/stdout link: a backup is
+        # a file it writes whole and renames into place, never a device, pipe or socket
+        raise BackupError(
+            f"{path} is not a regular file (a device, pipe or socket): give the file to write, e.g. "
+            "textwire.db in a backup folder, and copy or send that file on"
+        )
     if not path.parent.is_dir():
         raise BackupError(f"{path.parent} does not exist: create the folder first")
     with contextlib.suppress(OSError):

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -209,3 +210,28 @@ async def test_ctrl_c_while_copying_leaves_no_backup_behind(tmp_path: Path) -> N
     await wait_for(thrown_away, within=60)
     assert not await asyncio.to_thread(target.exists)
     assert await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.iterdir())) == ["data"]
+
+
+async def test_a_device_or_pipe_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """`textwire backup /dev/stdout | gzip` (or a named pipe) renamed the copy over that path: as
+    root it replaced the /dev/stdout link with a file. Anything there that is not a regular file
+    (a device, a pipe, a link to one) is refused in one line and left as it was."""
+    config = load_config(
+        env={
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_CONFIG": CONFIG,
+        }
+    )
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "textwire.db").close()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"
+    link.symlink_to(fifo)  # as /dev/stdout links to the process's pipe
+    for target in (fifo, link):
+        with pytest.raises(BackupError, match="is not a regular file"):
+            await backup(config, target)
+    assert stat.S_ISFIFO(os.stat(fifo, follow_symlinks=False).st_mode)
+    assert os.readlink(link) == str(fifo)
+    assert sorted(os.listdir(tmp_path)) == ["data", "pipe", "stdout"]
