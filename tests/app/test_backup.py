@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from bot.app.backup import BackupError, backup
-from bot.core.config import load_config
+from bot.core.config import Config, load_config
 from tests import ROOT
 from tests.conftest import wait_for
 from tests.test_process import free_port, send, start_server, wait_healthy
@@ -35,6 +35,17 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def sqlite_config(tmp_path: Path) -> Config:
+    """The config of a server whose SQLite database is `tmp_path`/data/textwire.db."""
+    return load_config(
+        env={
+            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
+            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
+            "TEXTWIRE_CONFIG": CONFIG,
+        }
+    )
 
 
 def run_cli(
@@ -127,13 +138,7 @@ def test_postgresql_points_to_pg_dump_without_the_url(tmp_path: Path) -> None:
 
 
 async def test_clear_errors(tmp_path: Path) -> None:
-    config = load_config(
-        env={
-            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
-            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
-            "TEXTWIRE_CONFIG": CONFIG,
-        }
-    )
+    config = sqlite_config(tmp_path)
     with pytest.raises(BackupError, match="no database"):
         await backup(config, tmp_path / "copy.db")
     (tmp_path / "data").mkdir()
@@ -150,13 +155,7 @@ async def test_the_live_databases_own_files_are_refused(tmp_path: Path) -> None:
     """`textwire backup data/textwire.db-wal` (a completion away from the database) wrote the copy
     over the live WAL, which holds committed pages the main file does not have yet: the running
     server's database was malformed."""
-    config = load_config(
-        env={
-            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
-            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
-            "TEXTWIRE_CONFIG": CONFIG,
-        }
-    )
+    config = sqlite_config(tmp_path)
     (tmp_path / "data").mkdir()
     live = sqlite3.connect(tmp_path / "data" / "textwire.db")  # as the server holds it
     try:
@@ -178,13 +177,7 @@ async def test_ctrl_c_while_copying_leaves_no_backup_behind(tmp_path: Path) -> N
     """Ctrl-C during `textwire backup` printed a KeyboardInterrupt traceback while the copy's
     thread ran on and put the copy in place: the operator was told it failed and found a file. The
     interrupted copy is thrown away now: PATH is as it was, and no partial file is left."""
-    config = load_config(
-        env={
-            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
-            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
-            "TEXTWIRE_CONFIG": CONFIG,
-        }
-    )
+    config = sqlite_config(tmp_path)
     (tmp_path / "data").mkdir()
     target = tmp_path / "copy.db"
 
@@ -216,13 +209,7 @@ async def test_a_device_or_pipe_is_refused_and_left_as_it_was(tmp_path: Path) ->
     """`textwire backup /dev/stdout | gzip` (or a named pipe) renamed the copy over that path: as
     root it replaced the /dev/stdout link with a file. Anything there that is not a regular file
     (a device, a pipe, a link to one) is refused in one line and left as it was."""
-    config = load_config(
-        env={
-            "TEXTWIRE_SERVER_DATA_DIR": str(tmp_path / "data"),
-            "TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/data/textwire.db",
-            "TEXTWIRE_CONFIG": CONFIG,
-        }
-    )
+    config = sqlite_config(tmp_path)
     (tmp_path / "data").mkdir()
     sqlite3.connect(tmp_path / "data" / "textwire.db").close()
     fifo = tmp_path / "pipe"
