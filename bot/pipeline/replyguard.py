@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -70,15 +70,16 @@ SIGNALS = ("quick", "repeat", "rate")
 SUPERSEDES = frozenset({"x-link"})  # a newer answer of these kinds makes a delayed one stale
 
 
-def body_digest(msg: Inbound) -> str | None:
+def body_digest(msg: Inbound, parse: Callable[[str], object | None] = parse_command) -> str | None:
     """A digest of a plain text's body (no command, photo or carrier keyword), None otherwise:
-    only plain texts count as a machine's answers."""
+    only plain texts count as a machine's answers. `parse`: the context's (`Context.parse`, the
+    dispatcher's own reading of the text, made once)."""
     if msg.priority or msg.media:
         return None
     text = " ".join(msg.body.split()).casefold()
     if not text or text[0] in "\\/" or text.upper() in ("HELP", "INFO"):
         return None
-    if parse_command(msg.body) is not None:  # `\u00a5HELP`, `\uff3cHELP`, a zero-width space first
+    if parse(msg.body) is not None:  # `\u00a5HELP`, `\uff3cHELP`, a zero-width space first
         return None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -190,7 +191,7 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     try:
         replies = replies_of(await handler(msg, ctx))
     except Defer as defer:  # a deferral's notice (slow down, a post waiting) is a reply too
-        if defer.notice and not msg.priority and body_digest(msg) is not None:
+        if defer.notice and not msg.priority and body_digest(msg, ctx.parse) is not None:
             now = ctx.deps.now()
             until = held_until(await _rows(msg, ctx, now))
             if until is not None and until > now:
@@ -206,7 +207,7 @@ async def reply_guard(handler: Handler, msg: Inbound, ctx: Context) -> HandlerRe
     phone = msg.sender.key
     rows = await _rows(msg, ctx, now)
     verdict = ctx.data.setdefault(VERDICT_KEY, Verdict())
-    digest = body_digest(msg)
+    digest = body_digest(msg, ctx.parse)
     if not msg.priority:
         until = held_until(rows)
         on_hold = until is not None and until > now
