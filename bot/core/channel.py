@@ -143,6 +143,14 @@ class TemplateTransport(Protocol):
 BAD_TYPE = "only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept"
 
 
+def not_read(what: str) -> str:
+    """The answer to a message that is only something no receipt can be (`what`: "stickers",
+    "locations"), on any channel."""
+    return (
+        f"textwire does not read {what}. Send text, receipt photos or PDF files; \\HELP lists the commands."
+    )
+
+
 class MediaRefused(Exception):
     """A media item we will not take: `reason` goes into the reply ("Photo 2 was not saved:
     {reason}."), `short` is its few words for a reply about many items, `detail` is for the log;
@@ -348,6 +356,7 @@ __all__ = [
     "channel_of",
     "fits_160",
     "fits_characters",
+    "not_read",
     "response_chunks",
     "window_of",
 ]

@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
 from bot.channels.telegram.updates import EDITED, KIND_PREFIX, MEDIA_PREFIX, NOT_READ
-from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, response_chunks
+from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, not_read, response_chunks
 
 CHUNK = 64 * 1024
 GONE = "Telegram could not give it to us"
@@ -36,12 +36,9 @@ NOT_READ_NAMES = {
 assert set(NOT_READ_NAMES) == set(NOT_READ)
 
 
-def not_read(kind: str) -> str:
+def not_read_kind(kind: str) -> str:
     """The answer to a message that is only a sticker, a location, ...: what textwire takes."""
-    return (
-        f"textwire does not read {NOT_READ_NAMES.get(kind, 'those')}. Send text, receipt photos "
-        "or PDF files; \\HELP lists the commands."
-    )
+    return not_read(NOT_READ_NAMES.get(kind, "those"))
 
 
 # the answer to an edited message (bot/channels/telegram/updates.py)
@@ -73,7 +70,7 @@ class TelegramMedia:
         if not ref.startswith(KIND_PREFIX) or not self.owns(ref):
             return None
         kind = ref[len(KIND_PREFIX) :]
-        alone = EDIT_NOT_READ if kind == EDITED else not_read(kind) if kind in NOT_READ else ""
+        alone = EDIT_NOT_READ if kind == EDITED else not_read_kind(kind) if kind in NOT_READ else ""
         return MediaRefused(BAD_TYPE, kind, short="not a photo or PDF", alone=alone)
 
     @contextlib.asynccontextmanager

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from yarl import URL
 
-from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, response_chunks
+from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, not_read, response_chunks
 from bot.core.config import TwilioConfig
 
 MAX_HOPS = 3
@@ -37,9 +37,12 @@ NO_RECEIPT_TYPES = ("audio/", "video/", "text/vcard", "text/x-vcard", "text/dire
 # a WhatsApp location (`Latitude`, `Longitude`, no Body, no media) as an item of its message, so
 # that it is answered as a Telegram location is, not taken for a blank text (bot/channels/twilio/webhook.py)
 LOCATION_REF = "twilio:location"
-LOCATION_NOT_READ = (
-    "textwire does not read locations. Send text, receipt photos or PDF files; \\HELP lists the commands."
-)
+LOCATION_NOT_READ = not_read("locations")
+
+
+def _location() -> MediaRefused:
+    return MediaRefused(BAD_TYPE, "location", short="not a photo or PDF", alone=LOCATION_NOT_READ)
+
 
 _ID = r"[A-Za-z0-9]{2,64}"
 
@@ -117,7 +120,7 @@ class TwilioMedia:
         own, from the file it took): none is a receipt, so it is refused without a download. Any
         other item is judged by its bytes (SPEC, Media), whatever type it claims."""
         if ref == LOCATION_REF:
-            return MediaRefused(BAD_TYPE, "location", short="not a photo or PDF", alone=LOCATION_NOT_READ)
+            return _location()
         declared = content_type.split(";", 1)[0].strip().lower()
         if not self.owns(ref) or not declared.startswith(NO_RECEIPT_TYPES):
             return None
@@ -127,7 +130,7 @@ class TwilioMedia:
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:
         """The item's body as it streams in; `MediaRefused` or `MediaUnavailable` otherwise."""
         if ref == LOCATION_REF:
-            raise MediaRefused(BAD_TYPE, "location", short="not a photo or PDF", alone=LOCATION_NOT_READ)
+            raise _location()
         if not self.owns(ref):
             raise _refused(NOT_TWILIO, "not under the Twilio API base and account")
         current = URL(ref)
