@@ -51,14 +51,19 @@ async def lock_rooms(conn: AsyncConnection, room_ids: Iterable[str]) -> None:
         await conn.execute(query.with_for_update(key_share=True))
 
 
+def _people() -> sa.Subquery:
+    """(user_id, room_id) of every room's members and of those who left it (`\\LEAVE`): who a
+    room still shows by name."""
+    return sa.union(
+        sa.select(memberships.c.user_id, memberships.c.room_id),
+        sa.select(room_departures.c.user_id, room_departures.c.room_id),
+    ).subquery()
+
+
 async def lock_rooms_of(conn: AsyncConnection, user_id: int) -> None:
     """`lock_rooms` of every room the user is in or left (`name_taken_in` reads their names)."""
-    mine = await conn.execute(
-        sa.union(
-            sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id),
-            sa.select(room_departures.c.room_id).where(room_departures.c.user_id == user_id),
-        )
-    )
+    people = _people()
+    mine = await conn.execute(sa.select(people.c.room_id).where(people.c.user_id == user_id))
     await lock_rooms(conn, [str(room_id) for (room_id,) in mine])
 
 
@@ -69,10 +74,7 @@ async def name_taken_in(conn: AsyncConnection, user_id: int, name_key: str) -> s
     """The name of one of the user's rooms where another person goes by this name, or None. A
     room someone left (`\\LEAVE`) still shows them by their name (its balance, payments and
     receipts), so it counts for them, and they for it, as for its members."""
-    people = sa.union(
-        sa.select(memberships.c.user_id, memberships.c.room_id),
-        sa.select(room_departures.c.user_id, room_departures.c.room_id),
-    ).subquery()
+    people = _people()
     mine = sa.select(people.c.room_id).where(people.c.user_id == user_id)
     row = (
         await conn.execute(
