@@ -358,6 +358,7 @@ async def _save(
             twin = _repeat_of(prepared, found, earlier, twin)
             if twin is not None:
                 found = Found(None, None, None, DUPLICATE, found.identity)
+        took_over = False
         async with deps.db.tx() as conn:
             await ledger.lock_rooms(conn, [room.id])
             if twin is None:  # a copy another member sent at the same moment, saved meanwhile
@@ -401,7 +402,7 @@ async def _save(
                 if twin is not None:
                     await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
                 elif replaces is not None and found.minor is not None:
-                    await receipts.take_over(conn, replaces.id, receipt_id, user_id)
+                    took_over = await receipts.take_over(conn, replaces.id, receipt_id, user_id)
                 member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
                 await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
         saved += 1
@@ -415,7 +416,7 @@ async def _save(
             amount_source=found.source,
             ocr_status=found.ocr_status,
             duplicate_of=twin[0].id if twin is not None else None,
-            replaces=replaces.id if replaces is not None and found.minor is not None else None,
+            replaces=replaces.id if took_over and replaces is not None else None,
         )
     if saved:
         await delete_twilio_copies(deps, message_sid=msg.external_id)

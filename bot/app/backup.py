@@ -141,8 +141,7 @@ async def backup(config: Config, target: str | os.PathLike[str]) -> BackupResult
         raise BackupError(f"SQLite could not copy the database: {exc}") from None
     except PermissionError as exc:
         raise BackupError(f"cannot write {exc.filename or path}: check the folder's permissions") from None
-    if done is None:  # pragma: no cover - only when interrupted, which is re-raised above
-        raise asyncio.CancelledError
+    assert done is not None  # None only when interrupted (`asked`), which ends above
     return done
 
 

@@ -298,13 +298,13 @@ class TickWriter:
         return self.stream.isatty()
 
 
-_tick_writers: list[TickWriter] = []
+_tick_writer: TickWriter | None = None  # the server's (`configure_logging(per_turn=True)`)
 
 
 def flush_logs() -> None:
     """Write every line kept for the loop's turn now: before `os._exit`, which runs no atexit."""
-    for writer in _tick_writers:
-        writer.flush_now()
+    if _tick_writer is not None:
+        _tick_writer.flush_now()
     for handler in logging.getLogger().handlers:
         with contextlib.suppress(Exception):
             handler.flush()
@@ -321,7 +321,8 @@ def configure_logging(
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     if per_turn and not use_console:
         stream = TickWriter(stream)  # type: ignore[assignment]
-        _tick_writers.append(stream)  # type: ignore[arg-type]
+        global _tick_writer
+        _tick_writer = stream  # type: ignore[assignment]
     final: list[Processor]
     if use_console:
         final = [scrub, structlog.dev.ConsoleRenderer(colors=stream.isatty())]
