@@ -8,7 +8,9 @@ Three servers in one run, each pinned to one core (`--server-core`, taskset): th
 Per server: 500 senders text once (they "texted before"), then
 - burst: 3,000 `\\HELP` from those 500 senders, posted as fast as 64 connections allow; answered
   texts/s = 3,000 / (last reply - first post), CPU ms per answered text from the server's
-  utime + stime in /proc/<pid>/stat over the same span;
+  utime + stime in /proc/<pid>/stat over the same span, and its threads' context switches per
+  answered text (/proc/<pid>/task/*/status: each hand-off between the event loop and a helper
+  thread sharing its core is one);
 - open loop at each `--rates` (texts/s) for `--seconds`: each text posted at its scheduled time,
   whatever the server does; reply latency = the reply's arrival at the fake - the text's
   scheduled time (the k-th reply to a sender answers its k-th text: per-sender order).
@@ -67,6 +69,21 @@ def cpu_seconds(pid: int, *, main_thread: bool = False) -> float:
     stat = f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat"
     fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def switches(pid: int) -> int:
+    """Context switches of every thread of `pid` so far (voluntary and not): each hand-off between
+    the event loop and a helper thread on the one core is one."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if "ctxt_switches:" in line:
+                total += int(line.split()[1])
+    return total
 
 
 def postgres_cpu() -> dict[int, float]:
@@ -333,6 +350,7 @@ async def run_one(
                 await asyncio.sleep(1.0)
             on_pg = name.startswith("textwire-pg")
             pg0 = postgres_cpu() if on_pg else {}
+            sw0 = switches(proc.pid)
             cpu0, each0, loop0 = (
                 cpu(),
                 [cpu_seconds(pid) for pid in pids],
@@ -346,6 +364,7 @@ async def run_one(
                 [cpu_seconds(pid) for pid in pids],
                 cpu_seconds(proc.pid, main_thread=True),
             )
+            sw1 = switches(proc.pid)
             pg1 = postgres_cpu() if on_pg else {}
             if spy is not None:
                 spy.send_signal(2)
@@ -363,6 +382,7 @@ async def run_one(
                 ],
                 # of the first process's: its event loop's thread (the rest: SQLite's threads, ...)
                 "cpu_ms_per_text_loop": round((loop1 - loop0) * 1000 / max(1, fake.answered), 3),
+                "switches_per_text": round((sw1 - sw0) / max(1, fake.answered), 2),
                 "p50_ms": round(pct(fake.latencies, 0.5) * 1000, 1),
                 "p99_ms": round(pct(fake.latencies, 0.99) * 1000, 1),
                 "unexpected": fake.unexpected,
