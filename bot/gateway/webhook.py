@@ -1,11 +1,12 @@
 """What every channel's webhook does around its own parsing: read the body under the limit (413,
-or 400 when it cannot be read), commit the message through the group-commit writer and only then
+or 400 when it cannot be read; 408 when it has not come whole within BODY_SECONDS), commit the message through the group-commit writer and only then
 answer (503 when it cannot be stored: the channel retries), one log line for an accepted message
 (`<channel>.received` or `<channel>.duplicate`, standing for its access log line), and the result
 counted in /metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
@@ -18,21 +19,34 @@ from storage import inbox
 log = get_logger(__name__)
 
 RESULTS = {413: "too_large", 403: "forbidden", 400: "bad_request"}
+# A webhook's body (a few KiB) comes with its headers; Twilio gives up on an answer after 15 s.
+# Without a deadline a body that trickled in, or stopped coming, held its connection and handler
+# for as long as the client kept the socket open: behind a proxy that streams bodies (Caddy), a
+# thousand of them used up the process's file descriptors (systemd's soft limit is 1024), and
+# Twilio's webhooks were refused.
+BODY_SECONDS = 10.0
 
 
 async def read_body(request: web.Request) -> bytes:
     """The request's body: 413 past MAX_BODY (declared or read), 400 when it does not decode or
-    was cut short."""
+    was cut short, 408 when it has not all come within BODY_SECONDS."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
     raw = bytearray()
     try:
-        async for chunk in request.content.iter_chunked(16384):
-            raw.extend(chunk)
-            if len(raw) > MAX_BODY:
-                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+        async with asyncio.timeout(BODY_SECONDS):
+            async for chunk in request.content.iter_chunked(16384):
+                raw.extend(chunk)
+                if len(raw) > MAX_BODY:
+                    raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
     except (web.RequestPayloadError, ConnectionResetError):
         raise web.HTTPBadRequest(text="unreadable body") from None
+    except TimeoutError:
+        # the rest is not waited for (aiohttp reads what is left for a few seconds at most, then
+        # closes the connection)
+        timed_out = web.HTTPRequestTimeout(text=f"the body did not come within {BODY_SECONDS:g} s")
+        timed_out.force_close()
+        raise timed_out from None
     return bytes(raw)
 
 
@@ -76,8 +90,8 @@ async def commit(
 
 
 def rejected(channel: str, exc: web.HTTPException) -> str:
-    """The result of a refused webhook, logged when the sender got it wrong (400, 403)."""
-    if exc.status in (403, 400):
+    """The result of a refused webhook, logged when the sender got it wrong (400, 403, 408)."""
+    if exc.status in (403, 400, 408):
         log.warning(f"{channel}.rejected", status=exc.status, reason=exc.text)
     return RESULTS.get(exc.status, "error")
 
@@ -87,4 +101,4 @@ def counted(gate: Gate, channel: str, result: str, started: float) -> None:
     gate.metrics.webhook_seconds.observe(time.perf_counter() - started)
 
 
-__all__ = ["commit", "counted", "read_body", "rejected"]
+__all__ = ["BODY_SECONDS", "commit", "counted", "read_body", "rejected"]

@@ -16,6 +16,7 @@ tokens encrypted and texts the phone `Connected @handle`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -38,6 +39,7 @@ from bot.features.x.client import XAuthRejected, XClient, XError, XRateLimited, 
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
+from bot.gateway.webhook import BODY_SECONDS
 from storage import outbox, pairing, xaccounts
 from storage.crypto import CipherError, TokenCipher, load_keys, verify_keys
 
@@ -135,9 +137,11 @@ async def _form_matches(request: web.Request, cookie: str, token: str) -> bool:
     if not _COOKIE_VALUE.match(cookie):
         return False
     try:
-        form = await request.post()
+        # a form that trickles in is a connection held for good (bot/gateway/webhook.py)
+        async with asyncio.timeout(BODY_SECONDS):
+            form = await request.post()
     # LookupError: a charset no codec knows (`charset=nonexistent`), a 500 before
-    except (ValueError, UnicodeDecodeError, LookupError, RequestPayloadError):
+    except (ValueError, UnicodeDecodeError, LookupError, RequestPayloadError, TimeoutError):
         return False
     sent = form.get(CONFIRM_FIELD)
     if not isinstance(sent, str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -593,6 +594,46 @@ async def test_a_form_in_a_charset_nobody_knows_is_refused_and_the_link_stays_un
             assert [e["reason"] for e in logs if e["event"] == "x.link.refused"] == ["form"]
         assert await xbot.rows("SELECT * FROM oauth_sessions") == []
         async with await press(session, url) as resp:
+            assert resp.status == 200
+            assert "Connected as @" in await resp.text()
+
+
+async def test_a_press_whose_form_does_not_come_is_refused_in_time_and_the_link_stays_unused(
+    xbot: XBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A POST of the confirm page whose form trickled in, or stopped coming, held its connection
+    for as long as the client kept it open (a way to use up the server's file descriptors). The
+    form must come within BODY_SECONDS, like a webhook's body; else the press is refused and the
+    link still works from its page."""
+    from urllib.parse import urlencode
+
+    from bot.features.x import link
+
+    monkeypatch.setattr(link, "BODY_SECONDS", 0.2, raising=False)
+    url = URL(await first_link(xbot))
+    assert url.host is not None
+    assert url.port is not None
+    async with browser() as session:
+        data, headers = await open_confirm_page(session, str(url))
+        cookies = "; ".join(f"{c.key}={c.value}" for c in session.cookie_jar)
+        body = urlencode(data).encode()
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        writer.write(
+            f"POST {url.raw_path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+            f"Origin: {headers['Origin']}\r\nSec-Fetch-Site: same-origin\r\nCookie: {cookies}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]  # and the rest never comes
+        )
+        await writer.drain()
+        try:
+            async with asyncio.timeout(30):  # the server's answer, not a guess at its timing
+                head = await reader.readuntil(b"\r\n\r\n")
+        finally:
+            writer.close()
+        assert head.startswith(b"HTTP/1.1 403 ")
+        await _unused(xbot)
+        async with await press(session, str(url)) as resp:
             assert resp.status == 200
             assert "Connected as @" in await resp.text()
 
