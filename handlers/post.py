@@ -258,7 +258,7 @@ async def _after_earlier_attempt(ctx: Context, user: User, sid: str) -> HandlerR
     async with ctx.deps.db.read() as conn:
         found = await xaccounts.post_of(conn, sid)
     state, tweet_id = found or ("unknown", None)
-    ctx.log.warning("x.post.earlier_attempt", state=state)
+    ctx.log.warning("x.post.earlier_attempt", post_state=state)  # `state`: dropped (OAuth's)
     if state == "posted" and tweet_id:
         return post_url(user.x_handle, tweet_id)
     if state == "failed":

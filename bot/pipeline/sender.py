@@ -351,7 +351,7 @@ class Sender(ClaimLoop[Send, Outcome]):
                 )
             )
             self.metrics.outbound_by[item.channel, "failed"].inc()
-            log.warning("sms.opted_out_at_carrier", code=exc.code)
+            log.warning("sms.opted_out_at_carrier", error_code=exc.code)
             return False
         window = self.deps.config.worker.send_retry_hours * 3600
         if exc.retryable and now - item.created_at < window:
@@ -377,12 +377,12 @@ class Sender(ClaimLoop[Send, Outcome]):
             log.warning(
                 "sms.send_retry",
                 status=exc.status,
-                code=exc.code,
+                error_code=exc.code,  # not `code`: the log drops that key (an OAuth code's)
                 delay=round(delay, 1),
                 attempts=item.attempts,
             )
             return True
         await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
         self.metrics.outbound_by[item.channel, "failed"].inc()
-        log.error("sms.send_failed", status=exc.status, code=exc.code, attempts=item.attempts)
+        log.error("sms.send_failed", status=exc.status, error_code=exc.code, attempts=item.attempts)
         return False

@@ -7,7 +7,9 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 
+from bot.core.logs import scrub
 from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from bot.pipeline import replyguard
 from handlers import post
@@ -399,12 +401,16 @@ async def test_a_crash_between_intent_and_result_never_posts_blindly(xbot: XBot)
     twilio = xbot.extras["twilio"]
     start = len(twilio.messages)
     form = xbot.form("posted before the crash?", sid=sid)
-    resp = await xbot.post(form)
-    assert resp.status == 200
-    await xbot.handled(sid)
+    with structlog.testing.capture_logs() as logs:
+        resp = await xbot.post(form)
+        assert resp.status == 200
+        await xbot.handled(sid)
     messages = await twilio.wait_for_messages(start + 1)
     assert "check your timeline" in messages[-1]["Body"]
     assert xbot.x.posts == []
+    # what the log line keeps says what was found (its `state` key was dropped as OAuth's)
+    [line] = [scrub(None, "", dict(e)) for e in logs if e["event"] == "x.post.earlier_attempt"]
+    assert line["post_state"] == "attempting"
 
 
 async def test_twenty_concurrent_posts_with_an_expired_token_refresh_once(xbot: XBot) -> None:

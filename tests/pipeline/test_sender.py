@@ -10,12 +10,14 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+import structlog
 from aiohttp import web
 from twilio.rest import Client
 
 from bot.channels.twilio.rest import SessionHttpClient, TwilioTransport, form_encoded
 from bot.core.channel import SendError, Sent
 from bot.core.config import TwilioConfig
+from bot.core.logs import scrub
 from storage import outbox
 from tests.conftest import ALICE, BOB, Bot, wait_for
 from tests.fakes.twilio_rest import Failure
@@ -182,6 +184,29 @@ async def test_permanent_errors_are_not_retried(bot: Bot, fake_twilio: Any) -> N
     await bot.settled()
     assert fake_twilio.requests == 1
     assert await bot.scalar("SELECT error_code FROM outbox") == "21211"
+
+
+async def test_a_refused_send_logs_twilios_error_code(bot: Bot, fake_twilio: Any) -> None:
+    """`sms.send_failed`, `sms.send_retry` and `sms.opted_out_at_carrier` passed Twilio's error
+    code as `code`, a key the log drops (an OAuth code's), so an operator read "status 400" and
+    never 21211: the code is the line's `error_code`, as in `sms.status`."""
+    # Alice's reply: rate limited, then an invalid 'To' number; Bob has opted out at the carrier
+    fake_twilio.failures_to[ALICE] = [Failure(429, 20429, 0), Failure(400, 21211, None)]
+    fake_twilio.opted_out.add(BOB)
+    with structlog.testing.capture_logs() as logs:
+        form = await bot.text("\\HELP")
+        stopped = await bot.text("\\HELP", sender=BOB)
+
+        async def failed() -> bool:
+            return {await _status(bot, form["MessageSid"]), await _status(bot, stopped["MessageSid"])} == {
+                "failed"
+            }
+
+        await wait_for(failed)
+    written = {e["event"]: scrub(None, "", dict(e)) for e in logs}  # what the log's lines keep
+    assert written["sms.send_retry"]["error_code"] == 20429
+    assert written["sms.send_failed"]["error_code"] == 21211
+    assert written["sms.opted_out_at_carrier"]["error_code"] == 21610
 
 
 async def test_a_reply_queued_twice_is_sent_once(bot: Bot, fake_twilio: Any) -> None:
