@@ -248,25 +248,16 @@ async def callback(request: web.Request) -> web.Response:
         answer = page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400)
         return _clear(answer) if closed else answer  # another's error link leaves the sign-in be
     code, state = query.get("code", ""), query.get("state", "")
+    # Not recognised: the cookie stays. Any site can link here (the cookie is SameSite=Lax), and
+    # clearing it ended the sign-in under way, as an error link did: X's real callback then found
+    # no cookie. The session it names is still this browser's, for X's callback to finish.
     if not cookie or not code or not state:
-        return _clear(
-            page(
-                "Sign-in not recognised",
-                NOT_RECOGNISED,
-                status=400,
-            )
-        )
+        return page("Sign-in not recognised", NOT_RECOGNISED, status=400)
     async with deps.db.tx() as conn:
         found = await xaccounts.consume_session(conn, cookie=cookie, state=state, now=now)
     if found is None:
         log.warning("x.link.bad_state")
-        return _clear(
-            page(
-                "Sign-in not recognised",
-                NOT_RECOGNISED,
-                status=400,
-            )
-        )
+        return page("Sign-in not recognised", NOT_RECOGNISED, status=400)
     user_id, verifier_ciphertext, asked_from = found
     try:
         verifier = service.cipher.decrypt(user_id, verifier_ciphertext)["verifier"]

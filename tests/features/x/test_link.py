@@ -409,6 +409,26 @@ async def test_an_error_link_from_elsewhere_does_not_end_a_sign_in(xbot: XBot) -
     assert len(await xbot.rows("SELECT * FROM x_tokens")) == 1
 
 
+async def test_a_callback_link_from_elsewhere_does_not_end_a_sign_in(xbot: XBot) -> None:
+    """Any site can link to `/x/callback?code=x&state=y` too (or to a bare `/x/callback`): it
+    was "not recognised", and its answer deleted the browser's session cookie, so the sign-in
+    under way ended as an error link's did, and X's real callback then said "Sign-in not
+    recognised". Such a link changes nothing now; the real callback connects."""
+    url = await first_link(xbot)
+    async with browser() as session:
+        _authorize, callback = await to_callback(session, url)
+        base = callback.split("?")[0]
+        for forged in ("?code=junk&state=junk", "?code=junk", "?state=junk", ""):
+            async with session.get(base + forged) as resp:
+                assert resp.status == 400
+                assert "Sign-in not recognised" in await resp.text()
+                assert "tw_oauth" not in resp.cookies  # neither deleted nor replaced
+        async with session.get(callback) as resp:
+            assert resp.status == 200
+            assert "Connected as @" in await resp.text()
+    assert len(await xbot.rows("SELECT * FROM x_tokens")) == 1
+
+
 @pytest.mark.parametrize(("answer", "status"), [(503, 502), (429, 503)])
 async def test_a_failed_exchange_stores_nothing(xbot: XBot, answer: int, status: int) -> None:
     """X down (5xx) or busy (429) at the token endpoint: our upstream failed, a 502 or 503."""
