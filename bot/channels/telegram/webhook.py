@@ -24,6 +24,7 @@ from bot.channels.telegram.updates import IN_GROUPS, NotAnUpdate, added_to_group
 from bot.core.channel import TELEGRAM, address_of
 from bot.core.logs import get_logger, mask_address
 from bot.core.message import Inbound, Media
+from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
 from bot.gateway.webhook import commit, counted, read_body, rejected
 from storage import inbox
@@ -107,7 +108,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, channel: TelegramChannel) -> None:
     app[TELEGRAM_CHANNEL] = channel
-    app.router.add_post("/telegram/webhook", telegram_webhook)
+    app.router.add_post("/telegram/webhook", telegram_webhook, expect_handler=expect_continue)
 
 
 __all__ = ["SECRET_HEADER", "TELEGRAM_CHANNEL", "add_routes", "telegram_webhook"]

@@ -37,6 +37,7 @@ from yarl import URL
 from bot.channels.twilio.rest import basic_auth_header
 from bot.core.config import Config, TwilioConfig
 from bot.core.devmode import twilio_auth_token
+from bot.gateway.expect import expect_continue
 
 DEV_ACCOUNT_SID = "AC" + "0" * 32
 API_PREFIX = "/dev/twilio"
@@ -167,9 +168,10 @@ def add_routes(app: web.Application, config: Config) -> None:
         API_PREFIX + "/2010-04-01/Accounts/{account}/Messages/{message:MM[0-9a-f]{32}}"
         "/Media/{media:ME[0-9a-f]{32}}{suffix:(\\.json)?}"
     )
-    app.router.add_get(api, media_api)
-    app.router.add_delete(api, media_api)
-    app.router.add_get(CDN_PREFIX + "/{message:MM[0-9a-f]{32}}/{media:ME[0-9a-f]{32}}", media_cdn)
+    app.router.add_get(api, media_api, expect_handler=expect_continue)
+    app.router.add_delete(api, media_api, expect_handler=expect_continue)
+    cdn = CDN_PREFIX + "/{message:MM[0-9a-f]{32}}/{media:ME[0-9a-f]{32}}"
+    app.router.add_get(cdn, media_cdn, expect_handler=expect_continue)
 
 
 __all__ = [

@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.channels.telegram.talk import CHAT, post_update, say, update
-from tests.conftest import Bot, BotFactory
+from tests.conftest import Bot, BotFactory, raw_request
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -30,6 +30,19 @@ async def test_a_wrong_or_missing_secret_is_403_and_nothing_is_stored(tbot: Bot,
     assert resp.status == 403
     assert await stored(tbot) == 0
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["telegram.rejected"]
+
+
+@pytest.mark.parametrize("expect", [b"\xff\xfe", b"something"], ids=["not-utf8", "unknown"])
+async def test_an_expect_header_we_do_not_know_is_417_as_on_every_other_route(
+    tbot: Bot, expect: bytes
+) -> None:
+    """`/telegram/webhook` alone was added without the routes' own `expect_handler`: aiohttp's
+    quoted the header in its answer, and one whose bytes are not UTF-8 was a 500 with an
+    error-level traceback, from anyone, before the secret was checked."""
+    base = str(tbot.client.make_url("")).rstrip("/")
+    status, text = await raw_request(base, "/telegram/webhook", b"Expect: " + expect, form={})
+    assert (status, text) == (417, "unknown Expect")
+    assert await stored(tbot) == 0
 
 
 async def test_a_body_over_64_kib_is_413(tbot: Bot) -> None:

@@ -84,3 +84,16 @@ def test_the_pipeline_sees_the_stand_in_as_twilio(make_config: Any) -> None:
         twilio={"auth_token": "t", "account_sid": "AC" + "1" * 32, "from_number": "+1555"}
     )
     assert devmedia.media_twilio_config(production, "dev-token") is production.twilio
+
+
+async def test_an_expect_header_we_do_not_know_is_417_as_on_every_other_route(
+    bot_factory: BotFactory,
+) -> None:
+    """The stand-in's routes were added without the routes' own `expect_handler`: an `Expect`
+    whose bytes are not UTF-8 was a 500 with an error-level traceback."""
+    bot = await bot_factory()
+    message_sid, media_sid, _ = _staged(bot.config)
+    base = str(bot.client.make_url("")).rstrip("/")
+    api = devmedia.media_url(bot.config, message_sid, media_sid).removeprefix(bot.config.public_base)
+    for path in (api, f"/dev/media/{message_sid}/{media_sid}?exp=1&sig=x"):
+        assert await raw_request(base, path, b"Expect: \xff\xfe") == (417, "unknown Expect")
