@@ -8,6 +8,7 @@ import re
 import time
 import tomllib
 
+import pytest
 from yarl import URL
 
 from bot.gateway import pages
@@ -16,6 +17,9 @@ from tests.conftest import ALICE, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import IMG, gallery_link, path_of, send_photos
 from tests.features.receipts.test_media import say
+from tests.features.x.test_link_browser import CHROMIUM, Page
+from tests.features.x.test_link_browser import page as chromium_page  # noqa: F401 (fixture)
+from tests.ports import free_port
 
 ROOT = ROOT
 
@@ -120,3 +124,53 @@ async def test_an_expired_photo_link_says_to_reload_the_gallery(
     assert fresh.status == 200
     [again] = [s.replace("&amp;", "&") for s in IMG.findall(await fresh.text())]
     assert (await bot.client.get(str(URL(again).relative()))).status == 200
+
+
+# -- in a real browser -------------------------------------------------------------------------------
+
+# each receipt card: how wide its text column is, against the card, and whether anything in it
+# reaches past the card's right edge (text cut off, or a page that scrolls sideways)
+_CARDS = """[...document.querySelectorAll('.receipts li, .statement li')].map(li => {
+  const box = li.getBoundingClientRect();
+  const body = li.querySelector('.body') || li;
+  const past = [...li.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > box.right + 1);
+  return {text: body.getBoundingClientRect().width / box.width, past: past.map(e => e.textContent)};
+})"""
+
+
+async def _zoomed_layout(tab: Page, url: str, until: str) -> tuple[bool, list[dict[str, object]]]:
+    """`url` on a 390-pixel phone zoomed to 200% (a 195 CSS pixel viewport): whether the page
+    scrolls sideways, and its receipt cards."""
+    await tab.call(
+        "Emulation.setDeviceMetricsOverride", width=195, height=422, deviceScaleFactor=4, mobile=False
+    )
+    await tab.goto(url, until=until)
+    sideways = bool(await tab.evaluate("document.documentElement.scrollWidth > window.innerWidth"))
+    return sideways, list(await tab.evaluate(_CARDS))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_200_percent(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """Zoomed in, a receipt's amount, payer and time were squeezed into a sliver beside the photo
+    ("need / s an / amo / unt") and ran off the card: the text goes under the photo instead."""
+    port = free_port()
+    bot = await bot_factory(
+        port=port, server={"public_url": f"http://127.0.0.1:{port}"}, twilio=fake_twilio.section()
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\NAME Maximilian Johansson")
+    await send_photos(bot, fake_twilio, 1, "groceries 111.34", ALICE)
+    await send_photos(bot, fake_twilio, 1, "no amount here", ALICE)
+    for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
+        link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
+        assert link
+        sideways, cards = await _zoomed_layout(chromium_page, link.group(0), until)
+        assert len(cards) == 2
+        for card in cards:
+            assert card["past"] == [], (command, card)
+            assert float(str(card["text"])) > 0.8, (command, card)
+        assert not sideways, command
