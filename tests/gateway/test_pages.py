@@ -174,3 +174,31 @@ async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_200_percent(
             assert card["past"] == [], (command, card)
             assert float(str(card["text"])) > 0.8, (command, card)
         assert not sideways, command
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_caption_in_arabic_or_hebrew_reads_right_to_left(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """An Arabic caption ending in "!" was laid out left to right, as the page is: the "!" stood
+    at its right end, where an Arabic sentence begins. Each caption takes its own direction."""
+    port = free_port()
+    bot = await bot_factory(
+        port=port, server={"public_url": f"http://127.0.0.1:{port}"}, twilio=fake_twilio.section()
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "عشاء في مطعم الشام 45!", ALICE)
+    await send_photos(bot, fake_twilio, 1, "dinner 12.50!", ALICE)
+    directions = (
+        "[...document.querySelectorAll('.cap')].map(e => [e.textContent, getComputedStyle(e).direction])"
+    )
+    for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
+        link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
+        assert link
+        await chromium_page.goto(link.group(0), until=until)
+        assert sorted(await chromium_page.evaluate(directions)) == [
+            ["dinner 12.50!", "ltr"],
+            ["عشاء في مطعم الشام 45!", "rtl"],
+        ], command
