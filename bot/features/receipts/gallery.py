@@ -136,6 +136,14 @@ async def gallery(request: web.Request) -> web.Response:
                 .limit(PAGE_LIMIT)
             )
         ).all()
+        # how many the room has: past PAGE_LIMIT, the page said "200 receipts" of a room of 350
+        total = len(rows)
+        if total >= PAGE_LIMIT:
+            total = (
+                await conn.execute(
+                    sa.select(sa.func.count()).select_from(receipts).where(receipts.c.room_id == room_id)
+                )
+            ).scalar_one()
         ledger = await ledger_view(conn, room_id, [str(r.id) for r in rows]) if room is not None else None
     if room is None or ledger is None:
         return pages.message("Room not found", "This room does not exist any more.", status=404)
@@ -172,7 +180,7 @@ async def gallery(request: web.Request) -> web.Response:
         img_src=_IMG_SRC,
         room=room.name,
         items=items,
-        truncated=len(items) >= PAGE_LIMIT,
+        total=total,
         settle=ledger.settle,
         positions=ledger.positions,
         payments=[(_when(p.at, zone), p.text) for p in ledger.payments],

@@ -273,3 +273,24 @@ async def test_times_are_in_the_rooms_zone_as_on_its_statement(bot: Bot, fake_tw
     assert f'<time datetime="{local.isoformat(timespec="seconds")}">' in page
     assert local.strftime("%Y-%m-%d %H:%M %Z") in page  # "2026-11-26 04:38 EST"
     assert " UTC" not in page
+
+
+async def test_a_room_past_the_pages_limit_says_how_many_it_has(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gallery shows the newest PAGE_LIMIT receipts; it said "200 receipts" of a room of 350
+    (and "Showing the newest 200" of a room of exactly 200)."""
+    from bot.features.receipts import gallery
+
+    monkeypatch.setattr(gallery, "PAGE_LIMIT", 3)
+    bot = await bot_factory(twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 3, "", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert "3 receipts, newest first." in page
+    assert "Showing the newest" not in page
+    await send_photos(bot, fake_twilio, 2, "", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert len(IMG.findall(page)) == 3
+    assert "5 receipts, newest first (the newest 3 are shown)." in page
+    assert "Showing the newest 3 of 5: \\STATEMENT YYYY-MM lists a month's receipts." in page
