@@ -84,17 +84,33 @@ async def photo_url(store: MediaStore, object_key: str, deleted: bool) -> str:
     return "" if deleted else await store.url(object_key)
 
 
-def denied(verdict: str, what: str) -> web.Response:
-    """403 for an expired or altered link: a gallery link says how to get a new one, a photo link
-    says to reload the gallery (its links are fresh for a few minutes after each load)."""
+def denied(verdict: str, what: str, *, room: str = "", month: str = "") -> web.Response:
+    """403 for an expired or altered link: a gallery or statement link says what to text for a new
+    one of the same page (`room`: the name of the room an expired link, whose signature held, was
+    for; `month`: the statement's), a photo link says to reload the gallery (its links are fresh
+    for a few minutes after each load). A bare \\RECEIPTS or \\STATEMENT answers with the active
+    room's gallery and this month's statement: not the page the link was for."""
     reason = "This link has expired." if verdict == "expired" else "This link is not valid."
     if what == "gallery":
-        hint = "Gallery links work for 1 hour. Text \\RECEIPTS to the bot to get a new one."
+        command = f"\\RECEIPTS {room}" if room else "\\RECEIPTS"
+        hint = f"Gallery links work for 1 hour. Text {command} to the bot to get a new one."
     elif what == "statement":
-        hint = "Statement links work for 1 hour. Text \\STATEMENT to the bot to get a new one."
+        command = f"\\STATEMENT {month}".strip()
+        hint = f"Statement links work for 1 hour. Text {command} to the bot to get a new one"
+        hint += f" (from {room}: \\USE {room} first if it is not your active room)." if room else "."
     else:
         hint = "Photo links work for a few minutes. Reload the gallery page to get fresh ones."
     return pages.message("Link expired or not valid", hint, heading=reason, status=403)
+
+
+async def expired_room(request: web.Request, verdict: str, room_id: str) -> str:
+    """The name of the room an expired link was for ("" for a link not valid, whose room id may be
+    anyone's, or a room gone)."""
+    if verdict != "expired":
+        return ""
+    async with request.app[GATE].deps.db.read() as conn:
+        name = (await conn.execute(sa.select(rooms.c.name).where(rooms.c.id == room_id))).scalar_one_or_none()
+    return str(name or "")
 
 
 def _when(ts: float, zone: ZoneInfo) -> tuple[str, str]:
@@ -124,7 +140,7 @@ async def gallery(request: web.Request) -> web.Response:
     verdict = link_verdict(request, signer, "gallery", room_id, GALLERY_SECONDS)
     if verdict != "ok":
         log.info("gallery.denied", verdict=verdict)
-        return denied(verdict, "gallery")
+        return denied(verdict, "gallery", room=await expired_room(request, verdict, room_id))
     async with runtime.deps.db.read() as conn:
         room = (await conn.execute(sa.select(rooms.c.name).where(rooms.c.id == room_id))).first()
         settings = await ledger_store.reminding(conn, room_id)
@@ -240,6 +256,7 @@ __all__ = [
     "add_routes",
     "deleted_note",
     "denied",
+    "expired_room",
     "gallery",
     "link_verdict",
     "local_media",

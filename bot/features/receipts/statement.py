@@ -37,7 +37,14 @@ from bot.features.ledger.money import currency
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
-from bot.features.receipts.gallery import FORMER_MEMBER, deleted_note, denied, link_verdict, photo_url
+from bot.features.receipts.gallery import (
+    FORMER_MEMBER,
+    deleted_note,
+    denied,
+    expired_room,
+    link_verdict,
+    photo_url,
+)
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
@@ -325,7 +332,8 @@ async def _opened(request: web.Request, fmt: str) -> Opened | web.Response:
     verdict = link_verdict(request, signer, "statement", f"{room_id}/{month_text}/{fmt}", STATEMENT_SECONDS)
     if verdict != "ok":
         log.info("statement.denied", verdict=verdict, form=fmt)
-        return denied(verdict, "statement")
+        room = await expired_room(request, verdict, room_id)
+        return denied(verdict, "statement", room=room, month=month_text)
     statement = await load(request, room_id, *ym)
     if statement is None:
         return pages.message("Room not found", "This room does not exist any more.", status=404)

@@ -148,7 +148,13 @@ async def test_expired_or_altered_links_get_403(bot_factory: BotFactory, fake_tw
     now[0] += 3600 + 1
     resp = await bot.client.get(path_of(link))
     assert resp.status == 403
-    assert "This link has expired." in await resp.text()
+    page = await resp.text()
+    assert "This link has expired." in page
+    # a bare \RECEIPTS gives the active room's (trip's): the page names the room the link was for
+    assert "Text \\RECEIPTS house to the bot to get a new one." in page
+    again = await gallery_link(bot, fake_twilio, ALICE, "house")
+    assert URL(again).path == url.path
+    assert "Receipts of house" in await (await bot.client.get(path_of(again))).text()
 
 
 async def test_the_local_backend_serves_photos_through_signed_links(

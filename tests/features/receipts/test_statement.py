@@ -187,7 +187,12 @@ async def test_each_form_is_signed_on_its_own_and_expires(
     now[0] += 3600 + 1
     resp = await bot.client.get(str(link.relative()))
     assert resp.status == 403
-    assert "This link has expired." in await resp.text()
+    page = await resp.text()
+    assert "This link has expired." in page
+    # a bare \STATEMENT is this month's (November's): the page names the month and room it was for
+    assert "Text \\STATEMENT 2026-10 to the bot to get a new one" in page
+    assert "(from trip: \\USE trip first if it is not your active room)." in page
+    assert "house" not in page
 
 
 async def test_the_command_takes_this_month_or_a_past_one(
