@@ -84,8 +84,8 @@ async def test_a_members_link_lists_the_rooms_receipts_newest_first(
     # newest first: Bob's taxi, then Alice's two
     assert page.index("taxi") < page.index("&lt;b&gt;Lunch&lt;/b&gt; &amp; co")
     assert "<b>Lunch</b>" not in page
-    assert page.count("+1******2222") == 1
-    assert page.count("+1******1111") == 2
+    assert page.count('<span class="who">+1******2222</span>') == 1
+    assert page.count('<span class="who">+1******1111</span>') == 2
     assert ALICE not in page
     assert BOB not in page
     # thumbnails are presigned SigV4 URLs of the private objects, and they open
@@ -300,3 +300,29 @@ async def test_a_room_past_the_pages_limit_says_how_many_it_has(
     assert len(IMG.findall(page)) == 3
     assert "5 receipts, newest first (the newest 3 are shown)." in page
     assert "Showing the newest 3 of 5: \\STATEMENT YYYY-MM lists a month's receipts." in page
+
+
+async def test_a_screen_reader_can_tell_the_photos_apart_and_find_the_receipts(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Every photo's link was read out as "receipt", and the list of receipts came under the
+    "Payments" heading: each photo says whose it is, of how much and when, under "Receipts"."""
+    now = [1_790_000_000.0]  # 2026-09-21 14:13:20 UTC
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\NAME Alice")
+    await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
+    await send_photos(bot, fake_twilio, 1, "lunch 30.00", ALICE)
+    now[0] += 60
+    await send_photos(bot, fake_twilio, 1, "no total", BOB)
+    now[0] += 60
+    await say(bot, fake_twilio, "\\PAID Alice 5", sender=BOB)
+    resp = await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))
+    page = await resp.text()
+    assert re.findall(r'<img [^>]*alt="([^"]*)"', page) == [
+        "Receipt photo: +1******2222, 2026-09-21 14:14 UTC",
+        "Receipt photo: $30.00, Alice, 2026-09-21 14:13 UTC",
+    ]
+    headings = re.findall(r"<h2>([^<]*)</h2>", page)
+    assert headings == ["Balance (USD)", "Payments", "Receipts"]
+    assert page.index("<h2>Receipts</h2>") < page.index('<ul class="receipts">')
