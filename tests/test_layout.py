@@ -20,7 +20,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/core/errors.py",
         "bot/core/feature.py",
         "bot/core/message.py",
-        "bot/features/ledger/view.py",
         "bot/features/ocr/feature.py",
         "bot/features/ocr/reader.py",
         "bot/features/receipts/cleanup.py",

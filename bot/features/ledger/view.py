@@ -55,9 +55,12 @@ class PaymentLine:
 NOTES = {
     "duplicate": "not counted: it repeats another receipt",
     "not a receipt": "not counted: it doesn't look like a receipt",
-    "needs an amount": "needs an amount: \\AMOUNT {example}",
+    # its sender's: \\AMOUNT sets the last receipt of whoever sends it (another member who took
+    # the page's "\\AMOUNT 12.34" for theirs to send changed their own receipt)
+    "needs an amount": "needs an amount: its sender can reply \\AMOUNT {example}",
     "taken out": "taken out with \\AMOUNT 0",
 }
+GONE_SENDER = "not counted: no amount, and its sender has left"
 
 
 def receipt_status(r: Any, room_currency: str) -> str:
@@ -126,11 +129,14 @@ async def ledger_view(
             status = receipt_status(r, cur.code)
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
+            note = NOTES.get(status, "").format(example=cur.example)
+            if status == "needs an amount" and paid_by is None:
+                note = GONE_SENDER  # no one can send the \\AMOUNT
             lines[str(r.id)] = ReceiptLine(
                 amount=amount,
                 paid_by=paid_by or book.name(None),
                 split=split,
-                note=NOTES.get(status, "").format(example=cur.example),
+                note=note,
                 status=status,
             )
     settle = [

@@ -1,0 +1,39 @@
+"""What the gallery and statement pages show of a room's ledger (bot/features/ledger/view.py):
+each receipt's amount, payer and note."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.features.receipts.test_gallery import gallery_link, path_of, send_photos
+from tests.features.receipts.test_media import say
+from tests.features.receipts.test_statement import statement_link
+
+
+async def _notes(bot: Bot, fake: FakeTwilio, link: str) -> list[str]:
+    page = html.unescape(await (await bot.client.get(path_of(link))).text())
+    return re.findall(r'<p class="note">([^<]+)</p>', page)
+
+
+async def test_a_receipt_with_no_amount_says_whose_amount_it_waits_for(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Every member read "needs an amount: \\AMOUNT 12.34" under Bob's receipt; `\\AMOUNT` sets
+    the sender's own last receipt, so Alice following it changed her $30.00 lunch. The note says
+    its sender can reply, and once that sender has left by `\\STOP`, that no one can."""
+    fake = fake_twilio
+    bot = await bot_factory(twilio=fake.section())
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "JOIN house pw", sender=BOB)
+    await send_photos(bot, fake, 1, "lunch 30.00", ALICE)
+    assert await send_photos(bot, fake, 1, "", BOB) == (
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
+        assert await _notes(bot, fake, link) == ["needs an amount: its sender can reply \\AMOUNT 12.34"]
+    await say(bot, fake, "\\STOP", sender=BOB)
+    for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
+        assert await _notes(bot, fake, link) == ["not counted: no amount, and its sender has left"]
