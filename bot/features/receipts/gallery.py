@@ -218,8 +218,14 @@ async def local_media(request: web.Request) -> web.StreamResponse:
         return denied(verdict, "media")
     try:
         data = await store.get(key)
-    except FileNotFoundError:
-        raise web.HTTPNotFound() from None
+    except FileNotFoundError:  # gone from the folder, though no deletion marked it (a restore
+        # without the media): a page a person can read, as the gallery's others
+        return pages.message(
+            "Photo not found",
+            "This receipt's photo is not in the store any more.",
+            hint="The receipt itself is still in the room's ledger.",
+            status=404,
+        )
     return web.Response(
         body=data,
         content_type=media.CONTENT_TYPES[key.rsplit(".", 1)[1]],

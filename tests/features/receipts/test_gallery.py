@@ -176,6 +176,14 @@ async def test_the_local_backend_serves_photos_through_signed_links(
     assert (await bot.client.get(str(accented.relative()))).status == 403
     # a key outside the receipts layout is not served at all
     assert (await bot.client.get("/media/rooms/../../textwire.db")).status == 404
+    # a photo gone from the folder (a restore without the media, a disk lost): a page that says
+    # so, not a bare "404: Not Found"
+    (bot.config.data_dir / "media" / key).unlink()
+    resp = await bot.client.get(path_of(src))
+    assert resp.status == 404
+    assert resp.content_type == "text/html"
+    assert "This receipt&#39;s photo is not in the store any more." in await resp.text()
+    assert resp.headers["Cache-Control"] == "no-store"
 
 
 async def test_receipts_of_a_deleted_user_show_a_former_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
