@@ -61,6 +61,8 @@ NOTES = {
     "taken out": "taken out with \\AMOUNT 0",
 }
 GONE_SENDER = "not counted: no amount, and its sender has left"
+OTHER_CURRENCY = "in a {code} room: its sender can reply \\AMOUNT {example} to count it in {code}"
+OTHER_CURRENCY_GONE = "in a {code} room, and its sender has left"
 
 
 def receipt_status(r: Any, room_currency: str) -> str:
@@ -132,6 +134,9 @@ async def ledger_view(
             note = NOTES.get(status, "").format(example=cur.example)
             if status == "needs an amount" and paid_by is None:
                 note = GONE_SENDER  # no one can send the \\AMOUNT
+            elif status == "other currency":  # its amount said "(not counted)", and not why or how
+                how = OTHER_CURRENCY if paid_by is not None else OTHER_CURRENCY_GONE
+                note = how.format(code=cur.code, example=cur.example)
             lines[str(r.id)] = ReceiptLine(
                 amount=amount,
                 paid_by=paid_by or book.name(None),

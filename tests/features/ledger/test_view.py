@@ -37,3 +37,27 @@ async def test_a_receipt_with_no_amount_says_whose_amount_it_waits_for(
     await say(bot, fake, "\\STOP", sender=BOB)
     for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
         assert await _notes(bot, fake, link) == ["not counted: no amount, and its sender has left"]
+
+
+async def test_a_receipt_in_another_currency_says_why_and_how_to_count_it(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A yen receipt in a dollar room showed "¥3000 (not counted)" and nothing more on the pages,
+    though its reply had said why and how to count it."""
+    fake = fake_twilio
+    bot = await bot_factory(twilio=fake.section())
+    await say(bot, fake, "\\CREATE house pw")
+    assert await send_photos(bot, fake, 1, "ramen ¥3000", ALICE) == (
+        "Saved to house; not counted: ¥3000 in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+    )
+    for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
+        page = html.unescape(await (await bot.client.get(path_of(link))).text())
+        assert "¥3000 (not counted)" in page
+        assert re.findall(r'<p class="note">([^<]+)</p>', page) == [
+            "in a USD room: its sender can reply \\AMOUNT 12.34 to count it in USD"
+        ]
+    await say(bot, fake, "JOIN house pw", sender=BOB)
+    await say(bot, fake, "\\STOP")  # no one can send that \\AMOUNT now
+    for link in (await gallery_link(bot, fake, BOB), await statement_link(bot, fake, BOB)):
+        page = html.unescape(await (await bot.client.get(path_of(link))).text())
+        assert re.findall(r'<p class="note">([^<]+)</p>', page) == ["in a USD room, and its sender has left"]
