@@ -102,7 +102,7 @@ async def test_the_gallery_shows_times_with_their_zone(
     assert page.count("No receipts yet") == 0
 
 
-async def test_an_expired_photo_link_says_to_reload_the_gallery(
+async def test_an_expired_photo_link_says_to_reload_the_page_it_came_from(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
     now = [time.time()]
@@ -117,8 +117,18 @@ async def test_an_expired_photo_link_says_to_reload_the_gallery(
     assert resp.status == 403
     text = await resp.text()
     assert "This link has expired." in text
-    assert "Reload the gallery page" in text
+    assert "Reload the receipts or statement page you opened it from" in text
     assert "\\RECEIPTS" not in text
+    # the statement's photo links are the same links: its readers were sent to "the gallery page"
+    statement = await say(bot, fake_twilio, "\\STATEMENT")
+    page = await (await bot.client.get(path_of(statement.split()[-1]))).text()
+    [photo] = [
+        h.replace("&amp;", "&") for h in re.findall(r'<a href="([^"]+)" rel="noreferrer">photo</a>', page)
+    ]
+    now[0] += 301
+    resp = await bot.client.get(str(URL(photo).relative()))
+    assert resp.status == 403
+    assert "Reload the receipts or statement page you opened it from" in await resp.text()
     # the gallery itself still opens, with fresh photo links
     fresh = await bot.client.get(gallery)
     assert fresh.status == 200

@@ -87,7 +87,7 @@ async def photo_url(store: MediaStore, object_key: str, deleted: bool) -> str:
 def denied(verdict: str, what: str, *, room: str = "", month: str = "") -> web.Response:
     """403 for an expired or altered link: a gallery or statement link says what to text for a new
     one of the same page (`room`: the name of the room an expired link, whose signature held, was
-    for; `month`: the statement's), a photo link says to reload the gallery (its links are fresh
+    for; `month`: the statement's), a photo link says to reload its page (its links are fresh
     for a few minutes after each load). A bare \\RECEIPTS or \\STATEMENT answers with the active
     room's gallery and this month's statement: not the page the link was for."""
     reason = "This link has expired." if verdict == "expired" else "This link is not valid."
@@ -99,7 +99,8 @@ def denied(verdict: str, what: str, *, room: str = "", month: str = "") -> web.R
         hint = f"Statement links work for 1 hour. Text {command} to the bot to get a new one"
         hint += f" (from {room}: \\USE {room} first if it is not your active room)." if room else "."
     else:
-        hint = "Photo links work for a few minutes. Reload the gallery page to get fresh ones."
+        # the statement's photo links too: "the gallery page" sent its readers looking for one
+        hint = "Photo links work for a few minutes. Reload the receipts or statement page you opened it from to get fresh ones."
     return pages.message("Link expired or not valid", hint, heading=reason, status=403)
 
 
