@@ -2,7 +2,7 @@
 prometheus package; skipped, saying so, without it), and every expression in them and in the
 Grafana dashboard names a metric textwire exports: a renamed metric fails here, not in the night.
 The systemd units verify, the environment file names every secret and fills none, the proxies
-reach the web units' ports."""
+reach the web units' ports, and nginx with the shipped configuration logs no link's secret."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,126 @@ def test_the_proxies_reach_the_web_ports_of_the_units() -> None:
         assert f"127.0.0.1:{port}" in caddy
         assert f"127.0.0.1:{port}" in nginx
     assert "client_max_body_size 64k" in nginx
+
+
+NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).is_file()), None)
+LINK_SECRETS = ("SIGNATURE0123", "ONETIMETOKEN4567", "OAUTHCODE89", "OAUTHSTATE10")
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, in place of the ACME client's."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sms.example.com")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def _until(predicate: Callable[[], bool], within: float = 30.0) -> None:
+    """Poll `predicate` until it holds (a process started beside the test has no hook to wait on)."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {within} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is missing: apt-get install nginx")
+def test_nginx_logs_requests_without_the_links_secrets(tmp_path: Path) -> None:
+    """deploy/nginx/textwire.conf run by a real nginx (its certificate, port and log file moved
+    here): a receipts link's signature, the X link's one-time token and X's code and state on the
+    callback reach no line of its access log, which still names each request. nginx's default
+    format logged each request line whole, so anyone reading the log could open the link."""
+    import http.client
+    import ssl
+
+    from tests.ports import free_port
+
+    assert NGINX is not None
+    cert, key = _self_signed(tmp_path)
+    port, log = free_port(), tmp_path / "access.log"
+    conf = (DEPLOY / "nginx" / "textwire.conf").read_text(encoding="utf-8")
+    for shipped, here in (
+        ("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;"),
+        ("/etc/letsencrypt/live/sms.example.com/fullchain.pem", str(cert)),
+        ("/etc/letsencrypt/live/sms.example.com/privkey.pem", str(key)),
+        ("/var/log/nginx/textwire.access.log", str(log)),
+    ):
+        assert shipped in conf
+        conf = conf.replace(shipped, here)
+    (tmp_path / "textwire.conf").write_text(conf, encoding="utf-8")
+    (tmp_path / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{\n    access_log off;\n"
+        + "".join(
+            f"    {kind}_temp_path {tmp_path}/{kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        + f"    include {tmp_path}/textwire.conf;\n}}\n",
+        encoding="utf-8",
+    )
+    trusted = ssl.create_default_context(cafile=str(cert))
+    trusted.check_hostname = False  # the certificate names sms.example.com; this is 127.0.0.1
+
+    def get(path: str) -> None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=trusted)
+        try:
+            conn.request("GET", path)
+            conn.getresponse().read()
+        finally:
+            conn.close()
+
+    def answers() -> bool:
+        try:
+            get("/healthz")
+        except OSError:
+            assert nginx.poll() is None, (tmp_path / "nginx.out").read_text()
+            return False
+        return True
+
+    paths = (
+        f"/rooms/7/receipts?exp=1999999999&sig={LINK_SECRETS[0]}",
+        f"/x/link/{LINK_SECRETS[1]}",
+        f"/x/callback?code={LINK_SECRETS[2]}&state={LINK_SECRETS[3]}",
+    )
+    with (tmp_path / "nginx.out").open("wb") as out:
+        nginx = subprocess.Popen(  # noqa: S603 - nginx on our own configuration
+            [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _until(answers)
+        for path in paths:  # the web units are not running here: nginx answers 502, and logs it
+            get(path)
+        _until(lambda: log.is_file() and len(log.read_text().splitlines()) >= 1 + len(paths))
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert not [line for line in lines if any(secret in line for secret in LINK_SECRETS)], lines
+    assert '"GET /rooms/7/receipts"' in lines[1]
+    assert '"GET /x/link/***"' in lines[2]
+    assert '"GET /x/callback"' in lines[3]
