@@ -15,9 +15,6 @@ after a commit) is answered without a trip: the thread reports `in_transaction` 
 A read transaction is then two trips (BEGIN + SELECT, COMMIT), a write transaction one per
 statement plus its COMMIT.
 
-The connection's thread runs under SCHED_BATCH (`_no_wakeup_preemption`), so on a shared core it
-does not preempt the event loop each time it is woken.
-
 Semantics are the driver's: the same sqlite3 connection, the same statements in the same order,
 on the same thread; only the number of wake-ups changes. Rows are fetched eagerly, as
 SQLAlchemy's adapter already does for every non-server-side cursor.
@@ -25,8 +22,6 @@ SQLAlchemy's adapter already does for every non-server-side cursor.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -185,29 +180,11 @@ class OneHopConnection(aiosqlite.Connection):
         await self._execute(self._end, False)
 
 
-def _no_wakeup_preemption() -> None:
-    """On the connection's own thread, as it starts: SCHED_BATCH (Linux; elsewhere nothing).
-
-    Where the thread shares a core with the event loop (a container given one CPU, a busy host),
-    the default policy lets it preempt the loop the moment the loop queues a statement, and each
-    time SQLite finishes a step: it runs, finds the GIL held by the loop it just stopped, and
-    switches back. That was four to five context switches a text in a burst. A SCHED_BATCH thread
-    is not run ahead of the running one on being woken; it runs when the loop waits (for the
-    statement's result among others) or its share comes, and still gets its fair share of the
-    CPU. On a core of its own it runs at once either way. The connection's semantics do not
-    change (BENCHMARKS.md "Stop 41")."""
-    if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_BATCH"):
-        return
-    with contextlib.suppress(OSError):  # a sandbox that forbids it: the default policy stays
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-
-
 async def connect(path: str) -> OneHopConnection:
     """Open `path` like SQLAlchemy's aiosqlite dialect does (`check_same_thread=False`), with
     the connection's thread a daemon (a process that exits without closing does not hang)."""
 
     def connector() -> sqlite3.Connection:
-        _no_wakeup_preemption()
         return sqlite3.connect(path, check_same_thread=False)
 
     connection = OneHopConnection(connector, 64)

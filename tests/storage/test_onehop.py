@@ -4,7 +4,6 @@ and the worker's claim (storage/inbox.py), which must not sort the whole queue."
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -411,18 +410,3 @@ async def test_a_database_closed_while_its_checkpointer_connects_closes_that_con
     [opened] = raw
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         opened.execute("SELECT 1")
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
-async def test_the_connection_threads_do_not_preempt_the_event_loop(sqlite_db: Database) -> None:
-    """Each SQLite connection's thread runs under SCHED_BATCH: woken by the event loop (a statement
-    queued), it waits for the loop to block or its turn, instead of preempting it on the one core
-    only to find the GIL taken and switch back (BENCHMARKS.md "Stop 41")."""
-    writer = await sqlite_db.sqlite_writer()
-    async with sqlite_db.read() as conn:
-        await conn.execute(sa.select(users.c.id))
-        driver = (await conn.get_raw_connection()).driver_connection
-    threads = [writer._thread, driver._thread]
-    assert all(t.native_id is not None for t in threads)
-    assert [os.sched_getscheduler(t.native_id) for t in threads] == [os.SCHED_BATCH] * 2  # type: ignore[arg-type]
-    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the event loop's own thread is left as it is
