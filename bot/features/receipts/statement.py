@@ -391,6 +391,8 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    if request.method == "HEAD":  # a link checker's or a preview's look: its headers, no photo read
+        return response
     sink = _Chunks()
     missing = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:

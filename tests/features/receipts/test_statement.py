@@ -8,11 +8,13 @@ import datetime as dt
 import io
 import re
 import zipfile
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from yarl import URL
 
+from bot.features.receipts import media
 from bot.features.receipts.statement import (
     Entry,
     PaymentEntry,
@@ -66,7 +68,7 @@ async def _october(bot: Bot, fake: FakeTwilio, now: list[float]) -> bytes:
 
 
 async def test_a_months_statement_page_csv_and_photos(
-    bot_factory: BotFactory, fake_twilio: FakeTwilio
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [OCT_15]
     bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
@@ -110,6 +112,22 @@ async def test_a_months_statement_page_csv_and_photos(
     assert rows[0]["date"].startswith("2026-10-15 12:0")
 
     zip_url = base.join(URL(zip_href.group(1).replace("&amp;", "&")))
+    # a HEAD (a link checker, a chat app's preview) gets the headers and reads no photo: it read
+    # every one, as for the archive it then threw away
+    reads: list[str] = []
+    store = type(media.store_of(bot.runtime.deps))
+    real_get = store.get
+
+    async def counted_get(self: Any, key: str) -> bytes:
+        reads.append(key)
+        return await real_get(self, key)
+
+    monkeypatch.setattr(store, "get", counted_get)
+    resp = await bot.client.head(str(zip_url.relative()))
+    assert resp.status == 200
+    assert resp.content_type == "application/zip"
+    assert await resp.read() == b""
+    assert reads == []
     resp = await bot.client.get(str(zip_url.relative()))
     assert resp.status == 200
     assert resp.content_type == "application/zip"
