@@ -221,38 +221,6 @@ NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p
 LINK_SECRETS = ("SIGNATURE0123", "ONETIMETOKEN4567", "OAUTHCODE89", "OAUTHSTATE10")
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate and key for 127.0.0.1, in place of the ACME client's."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sms.example.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 def _until(predicate: Callable[[], bool], within: float = 30.0) -> None:
     """Poll `predicate` until it holds (a process started beside the test has no hook to wait on)."""
     deadline = time.monotonic() + within
@@ -270,10 +238,11 @@ def test_nginx_logs_requests_without_the_links_secrets(tmp_path: Path) -> None:
     import http.client
     import ssl
 
+    from tests.certs import self_signed
     from tests.ports import free_port
 
     assert NGINX is not None
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     port, log = free_port(), tmp_path / "access.log"
     conf = (DEPLOY / "nginx" / "textwire.conf").read_text(encoding="utf-8")
     for shipped, here in (
@@ -296,7 +265,6 @@ def test_nginx_logs_requests_without_the_links_secrets(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     trusted = ssl.create_default_context(cafile=str(cert))
-    trusted.check_hostname = False  # the certificate names sms.example.com; this is 127.0.0.1
 
     def get(path: str) -> None:
         conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=trusted)
