@@ -218,6 +218,19 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+async def answer_head(host: str, port: int, sent: bytes) -> bytes:
+    """Send `sent` (a request cut short, say) on a connection of its own and return the head of the
+    server's answer (status line and headers), waiting for the answer, not a guess at its timing."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(sent)
+    await writer.drain()
+    try:
+        async with asyncio.timeout(30):
+            return await reader.readuntil(b"\r\n\r\n")
+    finally:
+        writer.close()
+
+
 @dataclass
 class Bot:
     client: TestClient[web.Request, web.Application]

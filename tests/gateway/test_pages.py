@@ -159,6 +159,14 @@ async def _zoomed_layout(tab: Page, url: str, until: str) -> tuple[bool, list[di
     return sideways, list(await tab.evaluate(_CARDS))
 
 
+async def _on_a_port(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> Bot:
+    """A bot on a real port whose links a browser can open."""
+    port = free_port()
+    return await bot_factory(
+        port=port, server={"public_url": f"http://127.0.0.1:{port}"}, twilio=fake_twilio.section()
+    )
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_200_percent(
     bot_factory: BotFactory,
@@ -167,10 +175,7 @@ async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_200_percent(
 ) -> None:
     """Zoomed in, a receipt's amount, payer and time were squeezed into a sliver beside the photo
     ("need / s an / amo / unt") and ran off the card: the text goes under the photo instead."""
-    port = free_port()
-    bot = await bot_factory(
-        port=port, server={"public_url": f"http://127.0.0.1:{port}"}, twilio=fake_twilio.section()
-    )
+    bot = await _on_a_port(bot_factory, fake_twilio)
     await say(bot, fake_twilio, "\\CREATE house pw")
     await say(bot, fake_twilio, "\\NAME Maximilian Johansson")
     await send_photos(bot, fake_twilio, 1, "groceries 111.34", ALICE)
@@ -194,10 +199,7 @@ async def test_a_caption_in_arabic_or_hebrew_reads_right_to_left(
 ) -> None:
     """An Arabic caption ending in "!" was laid out left to right, as the page is: the "!" stood
     at its right end, where an Arabic sentence begins. Each caption takes its own direction."""
-    port = free_port()
-    bot = await bot_factory(
-        port=port, server={"public_url": f"http://127.0.0.1:{port}"}, twilio=fake_twilio.section()
-    )
+    bot = await _on_a_port(bot_factory, fake_twilio)
     await say(bot, fake_twilio, "\\CREATE house pw")
     await send_photos(bot, fake_twilio, 1, "عشاء في مطعم الشام 45!", ALICE)
     await send_photos(bot, fake_twilio, 1, "dinner 12.50!", ALICE)

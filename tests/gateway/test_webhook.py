@@ -4,7 +4,6 @@ the sender got it wrong."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from structlog.testing import capture_logs
 from bot.gateway import webhook
 from bot.gateway.routes import MAX_BODY
 from bot.gateway.webhook import read_body, rejected
+from tests.conftest import answer_head
 
 
 @pytest.fixture
@@ -51,17 +51,12 @@ async def test_a_body_that_does_not_come_is_408_and_the_connection_closed(
     streams bodies) used up the file descriptors, and real webhooks were refused. It must come
     within BODY_SECONDS; then the answer is 408 and the connection is closed."""
     monkeypatch.setattr(webhook, "BODY_SECONDS", 0.2, raising=False)
-    reader, writer = await asyncio.open_connection(echo.server.host, echo.server.port)
-    writer.write(
+    head = await answer_head(
+        echo.server.host,
+        echo.server.port,
         b"POST / HTTP/1.1\r\nHost: textwire\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-        b"Content-Length: 1000\r\n\r\nBody=hi"
+        b"Content-Length: 1000\r\n\r\nBody=hi",
     )
-    await writer.drain()
-    try:
-        async with asyncio.timeout(30):  # the server's answer, not a guess at its timing
-            head = await reader.readuntil(b"\r\n\r\n")
-    finally:
-        writer.close()
     assert head.startswith(b"HTTP/1.1 408 ")
     assert b"Connection: close" in head
 

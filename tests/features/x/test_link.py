@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,7 +11,17 @@ import structlog
 from yarl import URL
 
 from bot.features.x.accounts import x_accounts
-from tests.conftest import BOB, XBot, browser, link_in, make_xbot, open_confirm_page, raw_request, wait_for
+from tests.conftest import (
+    BOB,
+    XBot,
+    answer_head,
+    browser,
+    link_in,
+    make_xbot,
+    open_confirm_page,
+    raw_request,
+    wait_for,
+)
 from tests.fakes.x_api import start_fake_x
 
 
@@ -637,20 +646,15 @@ async def test_a_press_whose_form_does_not_come_is_refused_in_time_and_the_link_
         data, headers = await open_confirm_page(session, str(url))
         cookies = "; ".join(f"{c.key}={c.value}" for c in session.cookie_jar)
         body = urlencode(data).encode()
-        reader, writer = await asyncio.open_connection(url.host, url.port)
-        writer.write(
+        head = await answer_head(
+            url.host,
+            url.port,
             f"POST {url.raw_path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
             f"Origin: {headers['Origin']}\r\nSec-Fetch-Site: same-origin\r\nCookie: {cookies}\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body[:10]  # and the rest never comes
+            + body[:10],  # and the rest never comes
         )
-        await writer.drain()
-        try:
-            async with asyncio.timeout(30):  # the server's answer, not a guess at its timing
-                head = await reader.readuntil(b"\r\n\r\n")
-        finally:
-            writer.close()
         assert head.startswith(b"HTTP/1.1 403 ")
         await _unused(xbot)
         async with await press(session, str(url)) as resp:
