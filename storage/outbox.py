@@ -269,11 +269,25 @@ _RETRY_WAITING = (
     )
     .exists()
 )
+# The addresses another process is sending a reply to (`owner` is the claimer): their queued
+# replies wait until that one is done, as the sender keeps one address's replies in order among
+# its own (bot/pipeline/sender.py `handle`). With two senders, the answer to a person's second
+# text was claimed by one while the other still held the answer to the first, and went out
+# first. One list a claim (by ix_outbox_ready: the rows being sent are at most the senders'
+# concurrency), not a lookup a candidate: SQLite walked every earlier reply by id for each.
+_SENT_ELSEWHERE = sa.select(_p.c.to_phone).where(
+    _p.c.status == "sending", _p.c.claimed_by != sa.bindparam("owner")
+)
 # Due replies in the order they fell due (then queue order): the order of ix_outbox_ready, so the
 # claim stops after `limit` rows instead of sorting every due row (0.7 ms a claim behind 3,000).
 _READY = (
     sa.select(_o.c.id)
-    .where(_o.c.status == "queued", _o.c.next_attempt_at <= sa.bindparam("now"), ~_RETRY_WAITING)
+    .where(
+        _o.c.status == "queued",
+        _o.c.next_attempt_at <= sa.bindparam("now"),
+        ~_RETRY_WAITING,
+        _o.c.to_phone.not_in(_SENT_ELSEWHERE),
+    )
     .order_by(_o.c.next_attempt_at, _o.c.id)
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)

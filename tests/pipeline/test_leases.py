@@ -24,6 +24,8 @@ from storage.db import Database
 from storage.schema import inbox, outbox, processes
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
 
+CAROL = "+15550003333"
+
 
 async def _second_process(bot: Bot, aiohttp_client: Any) -> Bot:
     """Another process on the same SQLite file (same config), started now."""
@@ -99,7 +101,9 @@ async def test_a_starting_process_leaves_a_live_processs_claims_alone(
     sid, outbox_id = await _claimed_rows(bot, "other-live", heartbeat=time.time())
     async with _beating(bot, "other-live"):
         second = await _second_process(bot, aiohttp_client)
-        form = await second.text("\\HELP", sender=ALICE)
+        # from a third number: Bob's texts wait behind the message the owner holds, and replies
+        # to Alice behind the reply it is sending (storage/outbox.py)
+        form = await second.text("\\HELP", sender=CAROL)
         assert await second.handled(form["MessageSid"]) == "done"
         await fake_twilio.wait_for_messages(1)
         # nothing of the live owner's was touched: not at start-up, not by the running processes

@@ -117,6 +117,25 @@ async def test_a_delayed_reply_that_fell_due_goes_before_its_numbers_later_repli
     assert await claim(db, later) == ["m1", "m2", "bob"]
 
 
+async def test_a_reply_waits_while_another_sender_sends_the_one_before_it(db: Database) -> None:
+    """Two worker processes: the answer to a person's second text was claimed by one sender while
+    the other still held the answer to the first, and reached the phone first. It waits until
+    that one is done; its own sender's earlier sends hold it back no more (the sender orders its
+    own), and other numbers' replies go."""
+    await queue(db, reply("a0"))
+    assert await claim(db, owner="s1") == ["a0"]
+    await queue(db, reply("a1"), reply("bob", BOB))
+    assert await claim(db, owner="s2") == ["bob"]
+    assert await claim(db, owner="s2") == []
+    await mark(db, outbox.Mark(await id_of(db, "a0"), "sent", T0 + 1, twilio_sid="SMa0"), owner="s1")
+    assert await claim(db, owner="s2") == ["a1"]
+    await mark(db, outbox.Mark(await id_of(db, "a1"), "sent", T0 + 2, twilio_sid="SMa1"), owner="s2")
+
+    await queue(db, reply("a2"), reply("a3"))
+    assert await claim(db, owner="s1", limit=1) == ["a2"]
+    assert await claim(db, owner="s1") == ["a3"]  # s1 sends them in order itself
+
+
 async def test_outcomes_are_written_only_by_the_claims_owner_and_keep_what_they_leave_out(
     db: Database,
 ) -> None:
