@@ -12,7 +12,7 @@ from bot.core.channel import WHATSAPP, channel_of
 from storage.db import insert_ignore, insert_ignoring
 from storage.inbox import DROPPED
 from storage.lean import Query, Writer, write_later
-from storage.queue import ClaimQueue
+from storage.queue import ClaimedRow, ClaimQueue
 from storage.schema import inbox, outbox
 
 # Twilio's delivery statuses, ranked so that a late callback never moves a row backwards.
@@ -327,6 +327,32 @@ QUEUE = ClaimQueue(
     unfinished=UNFINISHED,
     age=outbox.c.created_at,
 )
+
+# pg_advisory_xact_lock key of the senders' claims (any constant that nothing else uses).
+CLAIM_LOCK_KEY = 0x74776F7574626F78  # "twoutbox"
+# A claim's transaction that waits this long on its process (frozen, or cut off by the network
+# with its connection left open) is ended by PostgreSQL, and the lock with it: the other senders
+# would wait for it for good (a dead peer's claims come back after about as long: bot/pipeline/leases.py).
+CLAIM_IDLE_MS = 10_000
+_CLAIMS_IN_TURN = Query(
+    sa.select(
+        sa.func.set_config(
+            "idle_in_transaction_session_timeout", sa.bindparam("idle", type_=sa.String), True
+        ),
+        sa.func.pg_advisory_xact_lock(sa.literal(CLAIM_LOCK_KEY, sa.BigInteger)),
+    )
+)
+
+
+async def claim(conn: Writer, *, now: float, limit: int, owner: str, lease: float) -> list[ClaimedRow]:
+    """The sender's claim (`QUEUE.claim`), one process's at a time. Side by side on PostgreSQL,
+    a claim skipped the earlier reply to a number that the other had locked and not committed
+    yet, took the later one, and the two went out in the wrong order: waiting for the other
+    claim's commit, it sees that reply being sent elsewhere and leaves the later one
+    (`_SENT_ELSEWHERE`). A claim is a few milliseconds; on SQLite the write lock does this."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_CLAIMS_IN_TURN, {"idle": str(CLAIM_IDLE_MS)})
+    return await QUEUE.claim(conn, now=now, limit=limit, owner=owner, lease=lease)
 
 
 # A claim put back after its send's outcome could not be written, due again only at `b_next`.

@@ -115,7 +115,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         return False
 
     async def claim(self, conn: Writer, *, now: float, limit: int) -> list[Send]:
-        rows = await self.queue.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
+        rows = await outbox.claim(conn, now=now, limit=limit, owner=self.owner, lease=LEASE_SECONDS)
         if not rows:
             return []
         claimed: list[tuple[Any, ...]] = [tuple(row) for row in rows]  # storage.outbox.CLAIMED, in order

@@ -5,8 +5,10 @@ callbacks that never move a status backwards, redaction of sent links, and the p
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from storage import outbox
@@ -37,7 +39,7 @@ async def rows(db: Database) -> dict[str, sa.Row[Any]]:
 async def claim(db: Database, now: float = T0, *, limit: int = 10, owner: str = "s1") -> list[str]:
     """One claim; the dedupe keys of the rows it took, in order."""
     async with db.write() as conn:
-        claimed = await outbox.QUEUE.claim(conn, now=now, limit=limit, owner=owner, lease=LEASE)
+        claimed = await outbox.claim(conn, now=now, limit=limit, owner=owner, lease=LEASE)
     by_id = {r.id: key for key, r in (await rows(db)).items()}
     return [by_id[r.id] for r in claimed]
 
@@ -134,6 +136,63 @@ async def test_a_reply_waits_while_another_sender_sends_the_one_before_it(db: Da
     await queue(db, reply("a2"), reply("a3"))
     assert await claim(db, owner="s1", limit=1) == ["a2"]
     assert await claim(db, owner="s1") == ["a3"]  # s1 sends them in order itself
+
+
+async def test_a_claim_side_by_side_with_another_leaves_the_later_reply_to_a_number(db: Database) -> None:
+    """Two senders claiming at the same moment on PostgreSQL: the second skipped the first reply
+    to a number, locked by the first claim and not committed yet, and took the second reply,
+    which then went out first. It waits for the other claim and leaves that reply."""
+    await queue(db, reply("a0"), reply("a1"))
+    first_claimed, release_first = asyncio.Event(), asyncio.Event()
+
+    async def first() -> list[int]:
+        async with db.write() as conn:
+            claimed = await outbox.claim(conn, now=T0, limit=1, owner="s1", lease=LEASE)
+            first_claimed.set()
+            await release_first.wait()
+        return [int(r.id) for r in claimed]
+
+    one = asyncio.create_task(first())
+    await first_claimed.wait()
+    two = asyncio.create_task(claim(db, owner="s2"))
+    while db.is_postgres and not two.done():  # until the second claim has run or waits
+        async with db.read() as conn:
+            waiting = await conn.scalar(
+                sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            )
+        if waiting:
+            break
+        await asyncio.sleep(0.01)
+    release_first.set()
+    assert await one == [await id_of(db, "a0")]
+    assert await two == []
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_a_claim_left_open_by_a_frozen_process_holds_the_other_senders_only_a_while(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Senders claim one at a time: a process frozen (or cut off by the network, its connection
+    left open) in the middle of its claim would have held every other sender's claim for good.
+    PostgreSQL ends a claim's transaction left waiting that long, lock and claims with it."""
+    monkeypatch.setattr(outbox, "CLAIM_IDLE_MS", 300)
+    await queue(db, reply("a0"), reply("bob", BOB))
+    frozen = asyncio.Event()
+
+    async def first() -> None:
+        async with db.write() as conn:
+            await outbox.claim(conn, now=T0, limit=1, owner="s1", lease=LEASE)
+            frozen.set()
+            await asyncio.Event().wait()  # never commits
+
+    one = asyncio.create_task(first())
+    await frozen.wait()
+    try:
+        async with asyncio.timeout(60):  # a safety net: before, it waited for good
+            assert await claim(db, owner="s2") == ["a0", "bob"]
+    finally:
+        one.cancel()
+        await asyncio.gather(one, return_exceptions=True)
 
 
 async def test_outcomes_are_written_only_by_the_claims_owner_and_keep_what_they_leave_out(
