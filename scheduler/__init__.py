@@ -14,11 +14,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.deps import Deps
-from bot.core.logs import get_logger
+from bot.core.logs import db_reason, get_logger
 from bot.pipeline.leases import Leases
+from storage.db import transient
 
 JobFunc = Callable[[Deps], Awaitable[Any]]
 STOP_GRACE_SECONDS = 5.0  # a job running at shutdown gets this long to finish its turn
@@ -69,7 +71,10 @@ class Scheduler:
         is taken (another process may run this interval's turn); known to `stop` while it runs.
         Stopped mid-turn (it outlasted the grace), it says so in one warning and ends: APScheduler
         would log the cancellation as the job's error, with a traceback, on every shutdown that
-        caught a job running."""
+        caught a job running. A turn that fails says so in one `scheduler.job_failed` error (with
+        its traceback only when it is not the database away): APScheduler's own was
+        `Job "redact_links (trigger: ...)" raised an exception` with a page of traceback, from
+        every job, on every database restart."""
         leases, running = self.leases, self._running
 
         async def run(deps: Deps) -> Any:
@@ -83,6 +88,16 @@ class Scheduler:
             except asyncio.CancelledError:
                 # its transactions rolled back; the next turn (this process's or another's) redoes it
                 log.warning("scheduler.job_stopped", job=job_id, why="shutdown")
+                return None
+            except Exception as exc:
+                if isinstance(exc, sa.exc.DBAPIError) or transient(exc):
+                    # the database away (a restart, a failover): one line, as the worker's
+                    # `worker.claim_failed`; the next turn, here or elsewhere, does the work
+                    log.error(
+                        "scheduler.job_failed", job=job_id, error=type(exc).__name__, reason=db_reason(exc)
+                    )
+                else:  # a bug: its traceback
+                    log.exception("scheduler.job_failed", job=job_id, error=type(exc).__name__)
                 return None
             finally:
                 running.discard(task)

@@ -95,6 +95,45 @@ async def test_no_new_turn_starts_once_stopping(caplog: pytest.LogCaptureFixture
     assert apscheduler_errors(caplog) == []
 
 
+async def test_a_turn_that_meets_the_database_away_says_so_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A PostgreSQL restart under a worker: each job's turn logged APScheduler's `Job "redact_links
+    (trigger: ...)" raised an exception` with a page of traceback. It is one error with the
+    job's name and the driver's reason, and the job goes on; a bug keeps its traceback."""
+    turns: list[str] = []
+    ran = {"away": asyncio.Event(), "buggy": asyncio.Event()}
+
+    async def away(deps: Deps) -> None:
+        turns.append("away")
+        ran["away"].set()  # the turn's failure is logged in the same step as the raise
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    async def buggy(deps: Deps) -> None:
+        turns.append("buggy")
+        ran["buggy"].set()
+        raise KeyError("oops")
+
+    scheduler = Scheduler()
+    scheduler.every("redact-links", away, seconds=3600, run_now=True)
+    scheduler.every("reminders", buggy, seconds=3600, run_now=True)
+    with capture_logs() as logs:
+        scheduler.start(DEPS)
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ran.values())), 10)
+        await scheduler.stop()
+    failed = {e["job"]: e for e in logs if e["event"] == "scheduler.job_failed"}
+    assert (failed["redact-links"]["error"], failed["redact-links"]["reason"]) == (
+        "ConnectionRefusedError",
+        "ConnectionRefusedError",
+    )
+    assert failed["redact-links"]["log_level"] == "error"
+    assert "exc_info" not in failed["redact-links"]
+    assert failed["reminders"]["error"] == "KeyError"
+    assert failed["reminders"]["exc_info"] is True
+    assert sorted(turns) == ["away", "buggy"]
+    assert apscheduler_errors(caplog) == []
+
+
 async def test_stop_before_start_is_nothing() -> None:
     scheduler = Scheduler()
     await scheduler.stop()
