@@ -19,6 +19,7 @@ from bot.core.deps import Deps
 from bot.core.logs import db_reason, get_logger
 from bot.core.metrics import DB_ERROR_OPS
 from bot.core.tasks import BackgroundTask
+from storage.db import transient
 from storage.lean import Writer
 from storage.queue import ClaimQueue
 
@@ -26,6 +27,12 @@ log = get_logger(__name__)
 
 Claimed = TypeVar("Claimed")
 Outcome = TypeVar("Outcome")
+
+
+def away(exc: BaseException) -> bool:
+    """Whether a failed write met the database away (nothing answering, starting up, out of
+    connections, or the connection lost), rather than refusing what was written."""
+    return transient(exc) or bool(getattr(exc, "connection_invalidated", False))
 
 
 class ClaimLoop(ABC, Generic[Claimed, Outcome]):
@@ -197,15 +204,16 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
     async def _one_by_one(self, batch: list[tuple[Outcome, asyncio.Future[None]]]) -> None:
         """After a failed batch: write each outcome alone, so one bad outcome cannot hold back the
         others; one that still fails gives its claim back to be tried again. When the database is
-        away altogether, the give-back fails too: the outcome is kept (`_stranded`) and written
-        on a later turn of the loop, once the database answers (`_restore`)."""
+        away (the write could not reach it, or lost its connection), the outcome is kept
+        (`_stranded`) and written on a later turn of the loop, once the database answers
+        (`_restore`): so is one whose give-back fails too."""
         written: list[Outcome] = []
         for outcome, committed in batch:
             try:
                 async with self.deps.db.write() as conn:
                     await self.write(conn, [outcome])
             except Exception as exc:
-                await self._give_back_or_keep(outcome)
+                await self._give_back_or_keep(outcome, exc)
                 if not committed.done():
                     committed.set_exception(exc)
                 continue
@@ -215,7 +223,18 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         if written:
             self.written(written)
 
-    async def _give_back_or_keep(self, outcome: Outcome) -> None:
+    def keeps(self, claimed: int) -> bool:
+        """Whether an outcome of the claimed row `claimed` is kept to be written later."""
+        return any(self.claimed_id(outcome) == claimed for outcome in self._stranded)
+
+    async def _give_back_or_keep(self, outcome: Outcome, exc: Exception | None = None) -> None:
+        """A PostgreSQL restart is over in a blink: the write met it, the give-back a moment later
+        did not, and a finished outcome was given back: its message was handled again, a reply
+        already sent went again a minute later (bot/pipeline/sender.py `give_back`), and the
+        replies behind it waited. An outcome whose write met the database away is kept."""
+        if exc is not None and away(exc):
+            self._stranded.append(outcome)
+            return
         try:
             async with self.deps.db.write() as conn:
                 await self.give_back(conn, outcome)
@@ -233,8 +252,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             try:
                 async with self.deps.db.write() as conn:
                     await self.write(conn, [outcome])
-            except Exception:
-                await self._give_back_or_keep(outcome)
+            except Exception as exc:
+                await self._give_back_or_keep(outcome, exc)
                 if self._stranded:  # still away: the rest wait for a later turn
                     self._stranded.extend(stranded[n + 1 :])
                     break

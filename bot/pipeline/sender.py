@@ -257,10 +257,12 @@ class Sender(ClaimLoop[Send, Outcome]):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if self.keeps(item.id):  # its outcome's commit met the database away: written when back
+                return False
             # a database away while looking up an earlier try, a bug: put back as a claim whose
             # send's outcome is unknown (no other process takes the claim of a live one); kept and
             # written later when the database is away too. After a failed commit (the outcome was
-            # given back or kept already) this changes nothing: the claim is no longer ours.
+            # given back already) this changes nothing: the claim is no longer ours.
             log.error("sender.failed", error=type(exc).__name__)
             now = self.deps.now()
             unknown = outbox.Mark(

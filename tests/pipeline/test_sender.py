@@ -284,6 +284,45 @@ async def test_a_send_that_fails_unexpectedly_is_put_back_not_kept_claimed(
     monkeypatch.setattr(sender.transport, "send", real)
 
 
+async def test_a_sent_reply_whose_outcome_met_a_database_restart_is_not_sent_again(
+    bot: Bot, fake_twilio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart over in a moment: Twilio took the reply, the write of its outcome met
+    the restart, the give-back a moment later did not. The reply was put back and sent again a
+    minute later ("a1" twice where Twilio cannot be asked), the person's next replies waiting
+    behind it. The outcome is kept and written once the database answers."""
+    sender = bot.runtime.sender
+    real_write = sender.write
+    away, writes = True, []
+
+    async def write(conn: Any, outcomes: Any) -> None:
+        writes.append(len(outcomes))
+        if away:
+            raise ConnectionRefusedError(111, "the database is restarting")
+        await real_write(conn, outcomes)
+
+    monkeypatch.setattr(sender, "write", write)
+    async with bot.runtime.deps.db.tx() as conn:
+        await outbox.enqueue(conn, to=BOB, body="hello", dedupe_key="k1", now=bot.runtime.deps.now())
+    sender.wake()
+    await fake_twilio.wait_for_messages(1)
+
+    async def tried_alone() -> bool:  # the batch's write, then the outcome's alone
+        return len(writes) >= 2
+
+    await wait_for(tried_alone)
+    away = False
+    sender.wake()
+
+    async def settled() -> Any:
+        [row] = await bot.rows("SELECT status, reconcile_since, next_attempt_at FROM outbox")
+        return row if row.status == "sent" or row.reconcile_since is not None else None
+
+    row = await wait_for(settled)
+    assert row.status == "sent"
+    assert [m["Body"] for m in fake_twilio.messages] == ["hello"]
+
+
 async def test_messaging_service_sid_is_used_when_set(bot_factory: Any, fake_twilio: Any) -> None:
     bot = await bot_factory(twilio=fake_twilio.section(messaging_service_sid="MG" + "1" * 32, from_number=""))
     await bot.text("\\HELP")
