@@ -13,7 +13,9 @@ hashing and is no guess.
   one password check every `rooms.SLOT_SECONDS` on average across all processes, up to
   `rooms.SLOT_BURST` at once after a quiet spell (the message is put back for a moment,
   unanswered, `room.join_deferred`), so it joins within seconds during a flood from other numbers
-  while the checks that reach the password hash stay bounded per name.
+  while the checks that reach the password hash stay bounded per name. A number with one wrong
+  guess for the name (a typo) waits for a slot of its own kind (`Slot`): a flood's second
+  guesses never spend the newcomers'.
 - Members are never throttled (their `\\JOIN` is answered without a guess); a former member of
   the room (back after `\\LEAVE`) waits for the slot even after failures of their own.
 
@@ -24,6 +26,7 @@ handled, whatever the arguments (the dispatcher redacts), and no password reache
 
 from __future__ import annotations
 
+import enum
 import random
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -126,9 +129,9 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
             tell = await rooms.claim_lock_notice(conn, msg.sender.key, now)
         ctx.log.warning("room.join_locked", per="phone" if throttle is LOCKED else "name", answered=tell)
         return throttle if tell else None
-    if throttle is True and key is not None:  # the name is under attack: wait for its slot
+    if isinstance(throttle, Slot) and key is not None:  # the name is under attack: wait for its slot
         async with ctx.deps.db.tx() as conn:
-            wait = await rooms.take_slot(conn, key, now)
+            wait = await rooms.take_slot(conn, key, now, again=throttle is Slot.AGAIN)
         if wait is not None:
             ctx.log.info("room.join_deferred", seconds=round(wait - now, 1))
             raise Defer(wait + random.uniform(0.0, 0.25))
@@ -156,22 +159,35 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Joined {room.name}; photos you send now go there. \\RECEIPTS shows them all."
 
 
+class Slot(enum.Enum):
+    """Which of the name's slots a guess waits for while the name is under attack: NEW for a
+    number with no wrong guess for it (a newcomer, a former member of the room), AGAIN for one
+    with one (a typo). Guessers' second tries never hold a newcomer back (storage/rooms.py
+    AGAIN_SLOT)."""
+
+    NEW = "new"
+    AGAIN = "again"
+
+
 async def _throttle(
     conn: AsyncConnection, phone: str, user_id: int, key: str | None, room: rooms.Room | None, now: float
-) -> str | bool:
+) -> str | Slot | None:
     """For a guess (members never get here): the lockout answer (per number, then per name), or
-    True when the name is under attack and the guess must wait for the name's slot, or False.
-    Only the name's failures count, never whether a room has it. Under attack, a number locked
-    out of the name is one with `NAME_GUESSES_BEFORE_LOCK` wrong guesses for it (a typo alone does
-    not keep a person with the password out for 15 minutes); a former member of the room waits
-    for the slot whatever their own failures."""
+    the slot the guess must wait for when the name is under attack, or None. Only the name's
+    failures count, never whether a room has it. Under attack, a number locked out of the name is
+    one with `NAME_GUESSES_BEFORE_LOCK` wrong guesses for it (a typo alone does not keep a person
+    with the password out for 15 minutes); a former member of the room waits for the newcomers'
+    slot whatever their own failures."""
     if await rooms.locked_out(conn, phone, now):
         return LOCKED
     if key is None or not await rooms.room_locked_out(conn, key, now):
-        return False
+        return None
     if room is not None and await rooms.left_room(conn, user_id, room.id):
-        return True
-    return ROOM_LOCKED if await rooms.failed_for(conn, phone, key, now) else True
+        return Slot.NEW
+    failures = await rooms.failures_for(conn, phone, key, now)
+    if failures >= rooms.NAME_GUESSES_BEFORE_LOCK:
+        return ROOM_LOCKED
+    return Slot.AGAIN if failures else Slot.NEW
 
 
 def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) -> str:

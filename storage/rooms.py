@@ -45,6 +45,12 @@ SLOT_BURST = 30
 # a name under attack: a number with this many wrong guesses for it is locked out of it (one is a
 # typo: that person waits for the name's slot like a newcomer, and joins with the password)
 NAME_GUESSES_BEFORE_LOCK = 2
+# A name's slots are two token buckets (`take_slot`'s `again`): one for numbers with no wrong guess
+# for the name (a newcomer, a former member), one for numbers with one (a typo, or a guesser's
+# second try). With one bucket, 20 numbers guessing twice each spent its burst with their second
+# guesses, and a newcomer with the password waited behind them, 53 s in a try. Each number's first
+# guess is its only one in the newcomers' bucket.
+AGAIN_SLOT = "#again"  # room keys are [a-z0-9_-]: never this
 
 
 @dataclass(frozen=True)
@@ -356,9 +362,9 @@ async def room_failures_since(conn: AsyncConnection, room_key: str, since: float
     return int((await conn.execute(query)).scalar_one())
 
 
-async def failed_for(conn: AsyncConnection, phone: str, room_key: str, now: float) -> bool:
-    """Whether `phone` guessed a wrong password for the name `room_key` within the window
-    `NAME_GUESSES_BEFORE_LOCK` times."""
+async def failures_for(conn: AsyncConnection, phone: str, room_key: str, now: float) -> int:
+    """How many wrong passwords `phone` guessed for the name `room_key` within the window, up to
+    `NAME_GUESSES_BEFORE_LOCK` (the number locked out of it)."""
     query = (
         sa.select(join_failures.c.id)
         .where(
@@ -369,15 +375,19 @@ async def failed_for(conn: AsyncConnection, phone: str, room_key: str, now: floa
         )
         .limit(NAME_GUESSES_BEFORE_LOCK)
     )
-    return len((await conn.execute(query)).all()) >= NAME_GUESSES_BEFORE_LOCK
+    return len((await conn.execute(query)).all())
 
 
-async def take_slot(conn: AsyncConnection, room_key: str, now: float) -> float | None:
+async def take_slot(conn: AsyncConnection, room_key: str, now: float, *, again: bool = False) -> float | None:
     """The name's password check, for a name under attack: None when this guess may check now,
     else the time a guess may next. A token bucket kept as one time (the generic cell rate
     algorithm): `next_at` is when the name's checks so far would be paid off at one every
     SLOT_SECONDS; a check may run while that is at most SLOT_BURST - 1 slots ahead, and moves it
-    one slot on. One conditional upsert: two processes never both take one slot."""
+    one slot on. One conditional upsert: two processes never both take one slot. `again`: the
+    bucket of numbers that guessed wrong for the name once already (AGAIN_SLOT), apart from the
+    newcomers'."""
+    if again:
+        room_key += AGAIN_SLOT
     ahead = (SLOT_BURST - 1) * SLOT_SECONDS
     stmt = upsert(conn, join_slots).values(room_key=room_key, next_at=now + SLOT_SECONDS)
     stmt = stmt.on_conflict_do_update(
@@ -438,6 +448,7 @@ async def purge_failures(conn: AsyncConnection, *, before: float) -> int:
 
 
 __all__ = [
+    "AGAIN_SLOT",
     "LOCKOUT_FAILURES",
     "LOCKOUT_WINDOW",
     "MAX_PASSWORD",
@@ -452,7 +463,7 @@ __all__ = [
     "claim_lock_notice",
     "create",
     "dummy_verify",
-    "failed_for",
+    "failures_for",
     "find_by_name",
     "hash_password",
     "join",

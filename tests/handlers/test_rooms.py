@@ -526,6 +526,39 @@ async def test_a_burst_of_first_guesses_from_fresh_numbers_does_not_hold_the_pas
     assert rooms.SLOT_BURST * rooms.SLOT_SECONDS <= 60
 
 
+async def test_guessers_second_tries_do_not_spend_the_newcomers_slots(
+    bot: Bot, fake_twilio: FakeTwilio, checks: list[str]
+) -> None:
+    """A name under attack, then 20 numbers guessing twice each: with one bucket of slots, their
+    second guesses spent it (40 checks against a burst of 30), and a newcomer with the password
+    waited behind the rest of them, 53 s in a try on PostgreSQL with two workers. A second try
+    waits for a bucket of its own; each number's first guess is its only one in the newcomers'."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    for n in range(5):  # 10 failures: the name is under attack
+        for guess in range(2):
+            form = await bot.text(f"\\JOIN house x{n}{guess}", sender=phone(500 + n))
+            assert await bot.handled(form["MessageSid"]) == "done"
+    guessers = [phone(700 + n) for n in range(rooms.SLOT_BURST * 2 // 3)]
+    assert 2 * len(guessers) > rooms.SLOT_BURST >= len(guessers)
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        for guess in range(2):  # each number's second guess is handled after its first (its order)
+            for guesser in guessers:
+                await bot.text(f"\\JOIN house y{guess}", sender=guesser)
+
+        async def all_checked_or_put_back() -> bool:
+            return len(
+                [e for e in logs if e["event"] in ("room.join_refused", "room.join_deferred")]
+            ) >= 2 * len(guessers)
+
+        await wait_for(all_checked_or_put_back)
+        form = await bot.text(f"\\JOIN house {PASSWORD}", sender=phone(799))
+        assert await bot.handled(form["MessageSid"]) == "done"
+    assert [e for e in logs if e["event"] == "room.join_deferred"] == []
+    await bot.settled()
+    assert next(m["Body"] for m in fake_twilio.messages if m["To"] == phone(799)).startswith("Joined house")
+    assert len(checks) == 10 + 2 * len(guessers) + 1  # the bound per name: each bucket's burst
+
+
 async def test_the_names_checks_are_a_token_bucket_of_slot_burst_at_one_every_slot_seconds(bot: Bot) -> None:
     db = bot.runtime.deps.db
     now = 1_000_000.0
