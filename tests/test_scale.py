@@ -82,10 +82,12 @@ async def test_a_burst_over_three_processes_with_one_killed(
         async with aiohttp.ClientSession() as session:
             procs.append(_start(tmp_path, envs[0], "web", "serve"))
             await wait_healthy(session, ports[0], procs[0], within=60)  # it creates the schema on SQLite
-            for i in (1, 2):
-                procs.append(_start(tmp_path, envs[i], f"worker{i}", "serve"))
-            for i in (1, 2):
-                await wait_healthy(session, ports[i], procs[i], within=60)
+            # the worker to be killed starts first and takes the first half alone: with both
+            # running, one process's sender could hold every number's reply in flight while the
+            # other found each number's next reply waiting behind it (replies to a number go in
+            # order across processes), and the victim sometimes held nothing to take over
+            procs.append(_start(tmp_path, envs[1], "worker1", "serve"))
+            await wait_healthy(session, ports[1], procs[1], within=60)
 
             validator = RequestValidator(fake_twilio.auth_token)
             url = "https://sms.example.test/twilio/sms"
@@ -107,8 +109,11 @@ async def test_a_burst_over_three_processes_with_one_killed(
                 ) as resp:
                     assert resp.status == 200, await resp.text()
 
-            # first half, then kill -9 a worker while it has sends in flight, then the rest
-            fake_twilio.delay_after_accepting = 0.3  # Twilio takes the SMS, then answers late
+            # first half, then the second worker, then kill -9 the first while it has sends in
+            # flight (Twilio takes each SMS and answers 5 s later: a number's three replies in
+            # turn keep it busy about 15 s, longer than the second worker takes to start on a
+            # loaded machine), then the rest
+            fake_twilio.delay_after_accepting = 5.0
             half = len(texts) // 2
             await asyncio.gather(*(post(s, b) for s, b in texts[:half]))
 
@@ -141,7 +146,10 @@ async def test_a_burst_over_three_processes_with_one_killed(
 
             victim = procs[1]
             owner = await wait_for(victim_owner, within=30)
-            await wait_for(victim_busy, within=60)  # Twilio answers slowly: it holds sends in flight
+            await wait_for(victim_busy, within=60)  # alone, with Twilio slow: it holds sends in flight
+            procs.append(_start(tmp_path, envs[2], "worker2", "serve"))
+            await wait_healthy(session, ports[2], procs[2], within=60)
+            await wait_for(victim_busy, within=60)
             victim.send_signal(signal.SIGKILL)
             await asyncio.to_thread(victim.wait, 30)
             killed_at = time.monotonic()
