@@ -6,7 +6,9 @@ presigned URLs; local files are written in a thread (temporary file, then an ato
 read through a signed route of the app (bot/features/receipts/gallery.py).
 
 A store raises `StoreUnavailable` when it cannot do its job right now (endpoint down, timeout,
-throttling, a bucket it cannot write): the caller keeps the message and retries later.
+throttling, a bucket it cannot write): the caller keeps the message and retries later. `get` of
+an object that is not there raises `FileNotFoundError` (S3's NoSuchKey too), and only then: a
+store that is down is not a photo that is gone.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ PRESIGN_SECONDS = 300  # members open a photo through a URL of a few minutes
 # store that takes the connection and never answers (it waits for `100 Continue` without one):
 # the photo was held for good, unanswered, and the sender's later texts waited behind it.
 PUT_SECONDS = 20.0
+# A get not done by then counts as the store down too (a statement's zip fetches each photo).
+GET_SECONDS = 20.0
 
 
 def object_key(room_id: str, receipt_id: str, ext: str) -> str:
@@ -100,7 +104,12 @@ class LocalMediaStore:
             raise StoreUnavailable(f"local store: {type(exc).__name__}") from None
 
     async def get(self, key: str) -> bytes:
-        return await asyncio.to_thread(self.path_of(key).read_bytes)
+        try:
+            return await asyncio.to_thread(self.path_of(key).read_bytes)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:  # a disk that fails to read is no photo that is gone
+            raise StoreUnavailable(f"local store: {type(exc).__name__}") from None
 
     async def url(self, key: str, expires: int = PRESIGN_SECONDS) -> str:
         return self._signer(key, expires)
@@ -190,9 +199,16 @@ class S3MediaStore:
             raise StoreUnavailable(f"s3 put: {type(exc).__name__}") from None
 
     async def get(self, key: str) -> bytes:
-        response = await self._client.get_object(Bucket=self.bucket, Key=key)
-        async with response["Body"] as body:
-            data: bytes = await body.read()
+        try:
+            async with asyncio.timeout(GET_SECONDS):
+                response = await self._client.get_object(Bucket=self.bucket, Key=key)
+                async with response["Body"] as body:
+                    data: bytes = await body.read()
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):  # not there: gone, not down (NoSuchBucket is down)
+                raise FileNotFoundError(key) from None
+            raise StoreUnavailable(f"s3 get: {type(exc).__name__}") from None
         return data
 
     async def url(self, key: str, expires: int = PRESIGN_SECONDS) -> str:

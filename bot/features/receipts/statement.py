@@ -378,11 +378,42 @@ async def csv_download(request: web.Request) -> web.Response:
     )
 
 
+GONE, DOWN = "gone", "down"  # why a photo is not in the zip: not in the store, or the store did not answer
+
+
+async def _fetch(store: MediaStore, key: str, room_id: str) -> bytes | str:
+    """A photo's bytes for the zip, or GONE or DOWN."""
+    try:
+        return await store.get(key)
+    except FileNotFoundError:
+        log.warning("statement.zip_missing", room_id=room_id, error="FileNotFoundError")
+        return GONE
+    except Exception as exc:  # StoreUnavailable, or whatever else the store raised: not a lost photo
+        log.warning("statement.zip_missing", room_id=room_id, error=type(exc).__name__)
+        return DOWN
+
+
 async def zip_download(request: web.Request) -> web.StreamResponse:
+    """The month's photos. The first one is fetched before the answer starts: with the store down
+    (S3 unreachable) the person gets a page that says to try again, not a zip of a MISSING.txt
+    that says every photo is gone from the store. One that fails midway is listed as not
+    fetched, and the rest are not tried (each would wait on the store again)."""
     opened = await _opened(request, "zip")
     if isinstance(opened, web.Response):
         return opened
     statement, store, room_id = opened.statement, opened.store, opened.room_id
+    fetched: dict[int, bytes | str] = {}
+    first = next((n for n, e in enumerate(statement.receipts, 1) if e.deleted_at is None), None)
+    if first is not None:
+        fetched[first] = await _fetch(store, statement.receipts[first - 1].object_key, room_id)
+        if fetched[first] is DOWN:
+            return pages.message(
+                "Photos not available just now",
+                "The store that keeps the receipt photos did not answer, so their zip cannot be made "
+                "now. The photos are kept.",
+                hint="Try the download again in a few minutes.",
+                status=503,
+            )
     response = web.StreamResponse(
         headers={
             **pages.BASE_HEADERS,
@@ -394,28 +425,44 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     if request.method == "HEAD":  # a link checker's or a preview's look: its headers, no photo read
         return response
     sink = _Chunks()
-    missing = []
+    missing: list[str] = []
+    later: list[str] = []  # not fetched: the store stopped answering
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for n, entry in enumerate(statement.receipts, 1):
             name = zip_name(n, entry)
             if entry.deleted_at is not None:
                 missing.append(f"{name} ({entry.deleted})")
                 continue
-            try:
-                data = await store.get(entry.object_key)
-            except Exception as exc:  # a file the store cannot give is listed, the rest still come
-                log.warning("statement.zip_missing", room_id=room_id, error=type(exc).__name__)
+            data = fetched.pop(n, None)
+            if data is None:
+                data = DOWN if later else await _fetch(store, entry.object_key, room_id)
+            if data is GONE:
                 missing.append(name)
                 continue
+            if data is DOWN:
+                later.append(name)
+                continue
+            assert isinstance(data, bytes)
             info = zipfile.ZipInfo(name, date_time=_zip_time(entry.when))
             await asyncio.to_thread(archive.writestr, info, data)  # CRC-32 over a photo: off the loop
             await response.write(sink.take())
+        notes = []
         if missing:
-            archive.writestr("MISSING.txt", "Not in the store any more:\n" + "\n".join(missing) + "\n")
+            notes.append("Not in the store any more:\n" + "\n".join(missing) + "\n")
+        if later:
+            notes.append(
+                "Not fetched: the store that keeps the photos stopped answering. They are kept;"
+                " download the zip again later for them:\n" + "\n".join(later) + "\n"
+            )
+        if notes:
+            archive.writestr("MISSING.txt", "\n".join(notes))
     await response.write(sink.take())
     await response.write_eof()
     log.info(
-        "statement.zip", room_id=room_id, month=statement.month, files=len(statement.receipts) - len(missing)
+        "statement.zip",
+        room_id=room_id,
+        month=statement.month,
+        files=len(statement.receipts) - len(missing) - len(later),
     )
     return response
 

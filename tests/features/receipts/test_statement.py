@@ -11,6 +11,7 @@ import zipfile
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from yarl import URL
 
@@ -28,6 +29,7 @@ from bot.features.receipts.statement import (
 )
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.fakes.s3 import Bucket, s3_sections
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms, say
 
@@ -146,6 +148,56 @@ async def test_a_months_statement_page_csv_and_photos(
     archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
     assert archive.namelist() == ["MISSING.txt"]
     assert names[0] in archive.read("MISSING.txt").decode()
+
+
+async def zip_of(bot: Bot, link: str) -> aiohttp.ClientResponse:
+    page = await (await bot.client.get(path_of(link))).text()
+    href = re.search(r'href="(\d{4}-\d{2}\.zip\?[^"]+)"', page)
+    assert href
+    return await bot.client.get(str(URL(link).join(URL(href.group(1).replace("&amp;", "&"))).relative()))
+
+
+async def test_the_zip_with_the_store_down_says_to_try_again_not_that_the_photos_are_gone(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, s3_bucket: Bucket
+) -> None:
+    """With S3 down, the zip took over a minute and held only a MISSING.txt that said every photo
+    was "not in the store any more": a page says to try again in a few minutes; a photo that is
+    really gone from the bucket is still listed as gone."""
+    bot = await bot_factory(
+        clock=lambda: OCT_15, **s3_sections(fake_twilio, s3_bucket.endpoint, s3_bucket.name)
+    )
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    for total in ("$30.00", "$12.00"):
+        reply = await say(
+            bot, fake_twilio, f"lunch {total}", **mms([fake_twilio.media.add(images.jpeg_with_gps())])
+        )
+        assert reply.startswith(f"Saved {total} to house"), reply
+    link = await statement_link(bot, fake_twilio, ALICE)
+    store = bot.runtime.deps.services.media_store
+    assert store is not None
+    real_bucket = store.bucket  # type: ignore[attr-defined]
+
+    store.bucket = "gone-" + real_bucket  # type: ignore[attr-defined]  # the store answers no more
+    resp = await zip_of(bot, link)
+    assert resp.status == 503
+    assert resp.content_type == "text/html"
+    page = await resp.text()
+    assert "Try the download again in a few minutes" in page
+    assert "not in the store any more" not in page.lower()
+
+    store.bucket = real_bucket  # type: ignore[attr-defined]
+    keys = await s3_bucket.keys()
+    assert len(keys) == 2
+    s3_bucket.client().delete_object(Bucket=s3_bucket.name, Key=keys[0])
+    resp = await zip_of(bot, link)
+    assert resp.status == 200
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    names = archive.namelist()
+    assert len(names) == 2, names
+    assert "MISSING.txt" in names
+    missing = archive.read("MISSING.txt").decode()
+    assert missing.startswith("Not in the store any more:\n"), missing
+    assert "Not fetched" not in missing
 
 
 async def test_the_month_under_way_shows_the_balance_now_not_at_its_end(
