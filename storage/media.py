@@ -50,6 +50,33 @@ class StoreUnavailable(Exception):
     """The store is down or refuses writes: retry later."""
 
 
+class BucketNotFound(StoreUnavailable):
+    """`s3.bucket` does not exist at the endpoint (a typo, a bucket not created yet)."""
+
+
+class AccessDenied(StoreUnavailable):
+    """The endpoint refuses the credentials, or they may not use the bucket."""
+
+
+DENIED_CODES = frozenset(
+    {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
+)
+
+
+def error_code(exc: BaseException) -> str:
+    """S3's error code of a botocore ClientError ("NoSuchKey", "403", ...), or ""."""
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    return str(error.get("Code") or "") if isinstance(error, dict) else ""
+
+
+def why(exc: BaseException) -> str:
+    """An S3 failure in a few words: its class, and S3's code when the class does not say it
+    ("ClientError 403" instead of a bare "ClientError", which said nothing to an operator)."""
+    name, code = type(exc).__name__, error_code(exc)
+    return f"{name} {code}" if code and code != name else name
+
+
 class MediaStore(Protocol):
     name: str
 
@@ -196,7 +223,7 @@ class S3MediaStore:
                     Bucket=self.bucket, Key=key, Body=data, **self._extra_args(content_type)
                 )
         except Exception as exc:  # endpoint down, throttled, bucket missing: not this photo's fault
-            raise StoreUnavailable(f"s3 put: {type(exc).__name__}") from None
+            raise StoreUnavailable(f"s3 put: {why(exc)}") from None
 
     async def get(self, key: str) -> bytes:
         try:
@@ -205,10 +232,9 @@ class S3MediaStore:
                 async with response["Body"] as body:
                     data: bytes = await body.read()
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404"):  # not there: gone, not down (NoSuchBucket is down)
+            if error_code(exc) in ("NoSuchKey", "404"):  # not there: gone, not down (NoSuchBucket is down)
                 raise FileNotFoundError(key) from None
-            raise StoreUnavailable(f"s3 get: {type(exc).__name__}") from None
+            raise StoreUnavailable(f"s3 get: {why(exc)}") from None
         return data
 
     async def url(self, key: str, expires: int = PRESIGN_SECONDS) -> str:
@@ -221,7 +247,19 @@ class S3MediaStore:
         await self._client.delete_object(Bucket=self.bucket, Key=key)
 
     async def ping(self) -> None:
-        await self._client.head_bucket(Bucket=self.bucket)
+        """Raises when the bucket cannot be used; `/readyz` shows the class: `BucketNotFound` and
+        `AccessDenied` say what to fix, where a bare `ClientError` said nothing."""
+        try:
+            await self._client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            code = error_code(exc)
+            if code in ("404", "NoSuchBucket"):
+                raise BucketNotFound(f"s3.bucket {self.bucket} does not exist at the endpoint") from None
+            if code in DENIED_CODES:
+                raise AccessDenied(
+                    f"the credentials are refused or may not use s3.bucket {self.bucket} ({code})"
+                ) from None
+            raise
 
 
 async def open_store(
@@ -240,10 +278,13 @@ async def open_store(
 __all__ = [
     "KEY_PATTERN",
     "PRESIGN_SECONDS",
+    "AccessDenied",
+    "BucketNotFound",
     "LocalMediaStore",
     "MediaStore",
     "S3MediaStore",
     "StoreUnavailable",
     "object_key",
     "open_store",
+    "why",
 ]

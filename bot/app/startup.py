@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ from bot.core.devmode import DEV_TOKEN_FILE
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger
 from storage.db import Database, open_database, sqlite_path
+from storage.media import AccessDenied, BucketNotFound, why
 
 log = get_logger(__name__)
 
@@ -326,12 +327,37 @@ class Summary:
         return "\n".join(lines)
 
 
+STORE_CHECK_SECONDS = 4.0  # as /readyz's checks: a hung endpoint does not hold the start-up block
+
+
+async def store_down(config: Config, check: Callable[[], Awaitable[None]] | None) -> str:
+    """Why the S3 bucket cannot be used, for the start-up block, or "" when it answers. A bucket
+    that does not exist or credentials it refuses started with nothing said: the block read
+    "S3 bucket receipts" and photos waited, unsaved, until someone asked /readyz. Not fatal: the
+    store may come up later, and the photos are saved then."""
+    if config.media.backend != "s3" or check is None:
+        return ""
+    try:
+        async with asyncio.timeout(STORE_CHECK_SECONDS):
+            await check()
+    except (BucketNotFound, AccessDenied) as exc:
+        return str(exc)
+    except TimeoutError:
+        return f"it did not answer within {STORE_CHECK_SECONDS:.0f} s"
+    except Exception as exc:
+        if type(exc).__name__ == "NoCredentialsError":  # botocore's: none in the standard chain
+            return "no AWS credentials were found (environment, profile or role)"
+        return f"it cannot be reached ({why(exc)})"
+    return ""
+
+
 def summary(
     config: Config,
     sockets: Iterable[socket.socket],
     parts: Iterable[str],
     existed: set[str],
     config_path: str | None = None,
+    media_down: str = "",
 ) -> Summary:
     listening = []
     for sock in sockets:
@@ -353,6 +379,8 @@ def summary(
     x = "on" if config.x.client_id else "off (set x.client_id and x.client_secret to post to X)"
     if config.media.backend == "s3":
         media = f"S3 bucket {config.s3.bucket}"
+        if media_down:
+            media += f": NOT READY, {media_down}; receipt photos wait until it works (see /readyz)"
     else:
         media = f"local folder {config.media.local_dir}"
     next_step = ""
@@ -434,6 +462,7 @@ __all__ = [
     "listen",
     "open_db",
     "public_url_warning",
+    "store_down",
     "summary",
     "textwire_command",
 ]

@@ -23,6 +23,7 @@ import pytest
 
 from tests import ROOT
 from tests.conftest import free_port, wait_for
+from tests.fakes.s3 import Bucket
 from tests.test_process import wait_healthy
 
 REPO = ROOT
@@ -398,3 +399,55 @@ async def test_chat_says_which_url_it_tried_and_which_setting_moves_it() -> None
     assert "server.public_url (TEXTWIRE_SERVER_PUBLIC_URL)" in line
     assert "server.port" in line
     assert "\n" not in line
+
+
+async def test_an_s3_bucket_that_does_not_exist_is_named_in_the_start_up_block(
+    tmp_path: Path, s3_bucket: Bucket
+) -> None:
+    """A typo in s3.bucket started with "media  S3 bucket receipts" and nothing else: photos then
+    waited unsaved and only /readyz, if asked, said "down: ClientError". The block says the
+    bucket does not exist and that photos wait for it; a bucket that is there reads as before."""
+    port = free_port()
+    s3 = {
+        "TEXTWIRE_MEDIA_BACKEND": "s3",
+        "TEXTWIRE_S3_ENDPOINT_URL": s3_bucket.endpoint,
+        "TEXTWIRE_LOG_FORMAT": "console",
+    }
+    env = serve_env(tmp_path, port, TEXTWIRE_S3_BUCKET="typo-" + s3_bucket.name, **s3)
+    text = await started(tmp_path, env, port)
+    [line] = [line for line in text.splitlines() if line.startswith("  media ")]
+    assert line == (
+        f"  media        S3 bucket typo-{s3_bucket.name}: NOT READY, s3.bucket typo-{s3_bucket.name} does "
+        "not exist at the endpoint; receipt photos wait until it works (see /readyz)"
+    )
+
+    env = serve_env(tmp_path, port, TEXTWIRE_S3_BUCKET=s3_bucket.name, **s3)
+    text = await started(tmp_path, env, port)
+    [line] = [line for line in text.splitlines() if line.startswith("  media ")]
+    assert line == f"  media        S3 bucket {s3_bucket.name}"
+
+
+async def test_no_aws_credentials_or_a_hung_endpoint_are_named_in_the_start_up_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    from bot.app import startup
+    from bot.core.config import load_config
+
+    config = load_config(
+        REPO / "config.toml", env={"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "b"}
+    )
+
+    async def no_credentials() -> None:
+        raise NoCredentialsError()
+
+    assert await startup.store_down(config, no_credentials) == (
+        "no AWS credentials were found (environment, profile or role)"
+    )
+
+    async def hung() -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(startup, "STORE_CHECK_SECONDS", 0.01)  # /readyz's 4 s, shortened
+    assert (await startup.store_down(config, hung)).startswith("it did not answer within ")
