@@ -180,7 +180,15 @@ def saved_replies(
     if counted and not missing and not foreign and not repeats and not others:
         full += " \\BALANCE for all."
     minimal = f"{head}." + (f" Some need {ask}." if missing else "")
-    return [full, compact, minimal]
+    if not counted:
+        return [full, compact, minimal]
+    # what was counted outlasts the details: with photos that were not saved besides, the
+    # minimal form alone ("Saved 4 receipts to house. Some need ...") fitted, and the person
+    # never learnt how much was added
+    uncounted = len(foreign) + len(others) + len(repeats)
+    brief = f"{head}, {total} in all." + (f" Some need {ask}." if missing else "")
+    brief += f" {uncounted} not counted." if uncounted else ""
+    return [full, compact, brief, minimal]
 
 
 def saved_reply(

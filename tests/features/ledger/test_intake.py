@@ -12,8 +12,18 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.channels.twilio import media as twilio_media
+from bot.channels.twilio.segments import fits_one_segment
+from bot.core.channel import BAD_TYPE
+from bot.features.ledger import book
+from bot.features.ledger.intake import saved_replies
+from bot.features.ledger.money import currency_or_default as currency_of
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import OcrReader
+from bot.features.ocr.total import NOT_RECEIPT
+from bot.features.receipts import media
+from handlers import media as photos
+from storage.ledger import ReceiptAmount
 from tests import receipt_images as ri
 from tests.conftest import ALICE, BOB, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
@@ -244,3 +254,28 @@ async def test_a_yen_receipt_in_a_dollar_room_is_kept_in_yen_not_counted(
         f"Saved to house; not counted: ¥{receipt.total} in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
     )
     assert await bot.scalar("SELECT currency FROM receipts") == "JPY"
+
+
+def test_several_photos_some_not_saved_still_say_how_much_was_counted() -> None:
+    """Six photos: one counted ($8.70), one with no total, one no receipt, one a repeat, and two
+    not saved. The reply fitted one segment only in its shortest form, "Saved 4 receipts to flat.
+    Some need \\AMOUNT 12.34. 2 photos not saved: ...": nothing said that $8.70 was counted."""
+    usd = currency_of("USD")
+    ledger = book.RoomLedger(
+        currency=usd, net={1: 0}, settlement=[], names={1: "Ann"}, uncounted=0, member_ids=(1,)
+    )
+    twin = ReceiptAmount("t", "r", 1, "MM", 0, 2450, "USD", "ok", 1_795_000_000.0)
+    items = [
+        ReceiptAmount("a", "r", 1, "MM", 0, None, None, "duplicate", 0.0, duplicate_of="t"),
+        ReceiptAmount("b", "r", 1, "MM", 1, None, None, NOT_RECEIPT, 0.0),
+        ReceiptAmount("c", "r", 1, "MM", 2, None, None, "no_total", 0.0),
+        ReceiptAmount("d", "r", 1, "MM", 5, 870, "USD", "ok", 0.0),
+    ]
+    heads = saved_replies("flat", items, ledger, 1, {"t": twin})
+    reply = photos.photos_reply(
+        heads, [(4, BAD_TYPE), (5, media.BROKEN)], fits=fits_one_segment, shorts=twilio_media.SHORT
+    )
+    assert reply == (
+        "Saved 4 receipts to flat, $8.70 in all. Some need \\AMOUNT 12.34. 2 not counted. "
+        "2 photos not saved: not photos, too big or damaged."
+    )
