@@ -324,7 +324,10 @@ async def test_a_screen_reader_can_tell_the_photos_apart_and_find_the_receipts(
     now[0] += 60
     await send_photos(bot, fake_twilio, 1, "no total", BOB)
     now[0] += 60
+    before = len(fake_twilio.messages)
     await say(bot, fake_twilio, "\\PAID Alice 5", sender=BOB)
+    # Bob's answer, and Alice's notice: not taken for the answer to her \RECEIPTS below
+    await fake_twilio.wait_for_messages(before + 2)
     resp = await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))
     page = await resp.text()
     assert re.findall(r'<img [^>]*alt="([^"]*)"', page) == [
