@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command, command_name
+from storage import pairing
 
 router = Router(name=__name__)
 fallback = Router(name=__name__ + ".unknown")
@@ -161,6 +162,8 @@ async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     families = _families_of(ctx.help_entries)
     if command.name in (family.name for family, _ in families):  # `\\MONEY`, as \\HELP names it
         return Reply(family_text(ctx, command.name, ctx.deps.services.fits(msg.sender.channel)), kind="help")
+    if command.name in UNPAIRING:  # "Did you mean \\PAIR?" sent them to the opposite
+        return Reply(await unpair_hint(msg, ctx), kind="unknown-command")
     name = command.name[:20]
     # the name is echoed only when it is plain (an emoji or a curly quote would make the SMS UCS-2)
     plain = name.isascii() and name.replace("_", "").isalnum()
@@ -168,3 +171,20 @@ async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     meant = did_you_mean(ctx, command.name) if plain else None
     hint = f" Did you mean \\{meant}?" if meant else ""
     return Reply(f"Unknown command{shown}.{hint} Send \\HELP for the list.", kind="unknown-command")
+
+
+# what people type to undo a `\\PAIR`: `\\STOP` from one of a person's addresses does it
+UNPAIRING = frozenset({"UNPAIR", "DEPAIR"})
+UNPAIR_PAIRED = (
+    "To unpair this address, send \\STOP from it: only this address leaves, and your rooms and "
+    "balances stay with your other address."
+)
+UNPAIR_ALONE = "This address is paired with no other. \\PAIR makes another number or app you too."
+
+
+async def unpair_hint(msg: Inbound, ctx: Context) -> str:
+    """`\\UNPAIR`, which textwire has not: how to take one address out of a paired person (its
+    `\\STOP`), or that this one is alone (where `\\STOP` would delete the whole account)."""
+    async with ctx.deps.db.tx() as conn:
+        paired = len(await pairing.addresses_of(conn, ctx.user.id)) > 1
+    return UNPAIR_PAIRED if paired else UNPAIR_ALONE

@@ -192,3 +192,21 @@ async def test_a_command_no_family_names_shows_under_more(
         "No help on hidden. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT, MORE."
     )
     assert await say(bot, fake_twilio, "\\HIDDEN") == "shh"
+
+
+async def test_unpair_says_how_to_unpair_not_did_you_mean_pair(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\UNPAIR` (there is no such command) answered "Did you mean \\PAIR?": the person who wanted
+    one address out of their pairing was sent to make a new code. A paired address is told its
+    `\\STOP` takes it out alone; an address paired with none is told so (its `\\STOP` would delete
+    the whole account)."""
+    second = "+15550005555"
+    alone = "This address is paired with no other. \\PAIR makes another number or app you too."
+    assert await say(bot, fake_twilio, "\\UNPAIR") == alone
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
+    paired = (
+        "To unpair this address, send \\STOP from it: only this address leaves, and your rooms and "
+        "balances stay with your other address."
+    )
+    assert await say(bot, fake_twilio, "/unpair", sender=second) == paired
+    assert await say(bot, fake_twilio, "\\Unpair") == paired
