@@ -73,6 +73,12 @@ def not_posted(dropped: int) -> str:
     return f" {dropped} texts waiting for X were not posted." if dropped else ""
 
 
+async def users_first(conn: AsyncConnection, user_id: int) -> str | None:
+    """The person's first address now (`users.phone`'s place), None when they have none."""
+    found = await pairing.addresses_of(conn, user_id)
+    return found[0] if found else None
+
+
 LEFT = (
     "Goodbye from textwire at this address: it is no longer you, and nothing of yours comes here. "
     "Your rooms and balances stay with your other address."
@@ -94,6 +100,13 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
             # person's `\\STOP`: after this goodbye nothing more is sent there
             was_out = bool(await users.opted_out_among(conn, [msg.sender.key]))
             await pairing.leave(conn, msg.sender.key)
+            had = zone_of_address(user.phone)
+            if user.phone == msg.sender.key and had != zone_of_address(await users_first(conn, user.id)):
+                # the rooms they made took their zone from this address (`users.phone`); the next
+                # address takes its place, and a Telegram chat has no zone: New York's rooms went
+                # to UTC (reminders at 5 a.m., statements' months cut at 7 p.m.), and a chat's
+                # rooms to the number's zone
+                await rooms.keep_zone(conn, user.id, had or "UTC")
             if was_out:
                 await users.set_opted_out(conn, msg.sender.key, True, ctx.deps.now())
             if label is not None:

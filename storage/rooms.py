@@ -159,13 +159,19 @@ async def creator_leaves(conn: AsyncConnection, user_id: int, zone: str | None) 
     their number (`zone`, where `\\TIMEZONE` set none) and forgets who made it. SQLite gives a
     deleted user's id to the next new person, who became the creator of their rooms (and moved
     the room's month and reminders to the newcomer's zone)."""
+    await keep_zone(conn, user_id, zone)
+    await conn.execute(sa.update(rooms).where(rooms.c.created_by == user_id).values(created_by=None))
+
+
+async def keep_zone(conn: AsyncConnection, user_id: int, zone: str | None) -> None:
+    """The rooms `user_id` created keep `zone` (the one they took from the creator's number) where
+    `\\TIMEZONE` set none: the number it came from is leaving its person."""
     if zone is not None:
         await conn.execute(
             sa.update(rooms)
             .where(rooms.c.created_by == user_id, rooms.c.timezone.is_(None))
             .values(timezone=zone)
         )
-    await conn.execute(sa.update(rooms).where(rooms.c.created_by == user_id).values(created_by=None))
 
 
 async def get(conn: AsyncConnection, room_id: str) -> Room | None:

@@ -219,3 +219,31 @@ async def test_a_rooms_creator_who_pairs_elsewhere_leaves_it_their_zone(
     assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(
         "nyroom keeps time in America/New_York"
     )
+
+
+async def test_a_rooms_zone_stays_when_its_creators_number_leaves_their_pairing(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A room takes its zone from its creator's first address. The New York creator paired another
+    address (a Telegram chat, which has no zone; here a London number) and then sent `\\\\STOP` from
+    the New York number (that address only): the next address took its place, and the room's
+    reminders and statements moved to UTC (or London). The room keeps New York's time."""
+    creator, london = "+12125550300", "+442071838752"
+    assert (await say(bot, fake_twilio, "\\CREATE nyroom pw", sender=creator)).startswith("Created room")
+    assert (await say(bot, fake_twilio, "\\JOIN nyroom pw", sender=BOB)).startswith("Joined nyroom")
+    code = (await say(bot, fake_twilio, "\\PAIR", sender=creator)).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=london)).startswith("Paired:")
+    assert (await say(bot, fake_twilio, "\\STOP", sender=creator)).startswith("Goodbye from textwire at this")
+    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(
+        "nyroom keeps time in America/New_York"
+    )
+    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=london)).startswith(
+        "nyroom keeps time in America/New_York"
+    )
+    # the other way round: rooms on UTC (an address with no zone, as a Telegram chat) stay on it
+    plain, paris = "+15550007000", "+33142685300"
+    assert (await say(bot, fake_twilio, "\\CREATE utcroom pw", sender=plain)).startswith("Created room")
+    code = (await say(bot, fake_twilio, "\\PAIR", sender=plain)).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=paris)).startswith("Paired:")
+    assert (await say(bot, fake_twilio, "\\STOP", sender=plain)).startswith("Goodbye from textwire at this")
+    assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=paris)).startswith("utcroom keeps time in UTC")
