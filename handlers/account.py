@@ -85,7 +85,12 @@ LEFT = (
 )
 
 
-@router.command("STOP", args=0, usage="\\STOP", help="\\STOP delete your account", priority=True)
+# what `\\HELP` says of `\\STOP` (handlers/help.py says `STOP_HELP_PAIRED` to a paired address)
+STOP_HELP = "\\STOP delete your account"
+STOP_HELP_PAIRED = "\\STOP take this address out of you"
+
+
+@router.command("STOP", args=0, usage="\\STOP", help=STOP_HELP, priority=True)
 async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     dropped = 0

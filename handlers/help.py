@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command, command_name
+from handlers.account import STOP_HELP, STOP_HELP_PAIRED
 from storage import pairing
 
 router = Router(name=__name__)
@@ -121,8 +122,25 @@ def family_text(ctx: Context, word: str, fits: FitsOne) -> str:
 @router.command("HELP", args=(0, 99), help="")
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
     if ctx.args:
-        return Reply(family_text(ctx, ctx.args[0], ctx.deps.services.fits(msg.sender.channel)), kind="help")
-    return Reply(help_for(msg, ctx), kind="help")
+        text = family_text(ctx, ctx.args[0], ctx.deps.services.fits(msg.sender.channel))
+        return Reply(await as_said_to(msg, ctx, text), kind="help")
+    return Reply(await as_said_to(msg, ctx, help_for(msg, ctx)), kind="help")
+
+
+async def paired(ctx: Context) -> bool:
+    """Whether the sender's person has other addresses (`\\PAIR`)."""
+    async with ctx.deps.db.read() as conn:
+        return len(await pairing.addresses_of(conn, ctx.user.id)) > 1
+
+
+async def as_said_to(msg: Inbound, ctx: Context, text: str) -> str:
+    """The help as it holds for the sender: from a paired address `\\STOP` takes that address out
+    and deletes nothing else ("\\STOP delete your account" kept a paired person from using it)."""
+    if STOP_HELP not in text or not await paired(ctx):
+        return text
+    said = text.replace(STOP_HELP, STOP_HELP_PAIRED)
+    fits = ctx.deps.services.fits(msg.sender.channel)
+    return said if fits(said) or not fits(text) else text  # one segment stays one
 
 
 WELCOME = "Welcome to textwire!"
@@ -141,7 +159,7 @@ def welcome_for(msg: Inbound, ctx: Context) -> str:
 async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
     """Telegram's /start (a chat's first message; a deep link's payload is ignored): the welcome,
     then the help."""
-    return Reply(welcome_for(msg, ctx), kind="help")
+    return Reply(await as_said_to(msg, ctx, welcome_for(msg, ctx)), kind="help")
 
 
 @functools.lru_cache(maxsize=8)
@@ -161,7 +179,8 @@ async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.redacted_body = command.redacted((), well_formed=False)
     families = _families_of(ctx.help_entries)
     if command.name in (family.name for family, _ in families):  # `\\MONEY`, as \\HELP names it
-        return Reply(family_text(ctx, command.name, ctx.deps.services.fits(msg.sender.channel)), kind="help")
+        text = family_text(ctx, command.name, ctx.deps.services.fits(msg.sender.channel))
+        return Reply(await as_said_to(msg, ctx, text), kind="help")
     if command.name in UNPAIRING:  # "Did you mean \\PAIR?" sent them to the opposite
         return Reply(await unpair_hint(msg, ctx), kind="unknown-command")
     name = command.name[:20]
@@ -185,6 +204,4 @@ UNPAIR_ALONE = "This address is paired with no other. \\PAIR makes another numbe
 async def unpair_hint(msg: Inbound, ctx: Context) -> str:
     """`\\UNPAIR`, which textwire has not: how to take one address out of a paired person (its
     `\\STOP`), or that this one is alone (where `\\STOP` would delete the whole account)."""
-    async with ctx.deps.db.tx() as conn:
-        paired = len(await pairing.addresses_of(conn, ctx.user.id)) > 1
-    return UNPAIR_PAIRED if paired else UNPAIR_ALONE
+    return UNPAIR_PAIRED if await paired(ctx) else UNPAIR_ALONE

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
 from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
-from handlers.help import help_for, welcome_for
+from handlers.help import as_said_to, help_for, welcome_for
 from storage import users
 
 router = Router(name=__name__)
@@ -79,6 +79,8 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
         # a first START (as flyers say "text START to ..."), or YES from someone who never opted
         # out, is no opt-in: "again" would puzzle them; the welcome (or the help) says what to do
         new_user = bool(ctx.data.get("new_user"))
-        return Reply(welcome_for(msg, ctx) if new_user else help_for(msg, ctx), kind="help")
+        return Reply(
+            welcome_for(msg, ctx) if new_user else await as_said_to(msg, ctx, help_for(msg, ctx)), kind="help"
+        )
     # every command where the channel takes them in one message (Telegram, WhatsApp), as \\HELP
-    return None if msg.carrier_keyword else Reply(help_for(msg, ctx), kind="help")
+    return None if msg.carrier_keyword else Reply(await as_said_to(msg, ctx, help_for(msg, ctx)), kind="help")

@@ -210,3 +210,20 @@ async def test_unpair_says_how_to_unpair_not_did_you_mean_pair(bot: Bot, fake_tw
     )
     assert await say(bot, fake_twilio, "/unpair", sender=second) == paired
     assert await say(bot, fake_twilio, "\\Unpair") == paired
+
+
+async def test_help_tells_a_paired_address_that_stop_takes_it_out_alone(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\HELP ACCOUNT` said "\\STOP delete your account" to a paired address too, where `\\STOP`
+    takes that address out and the person keeps their rooms, balances and other addresses: a
+    person who wanted one number out was told it would delete everything."""
+    second = "+15550005555"
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert await say(bot, fake_twilio, "\\HELP ACCOUNT", sender=second) == ACCOUNT  # not paired yet
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
+    paired = "Account: \\PAIR make another app or number you too \\STOP take this address out of you"
+    assert await say(bot, fake_twilio, "\\HELP ACCOUNT", sender=second) == paired
+    assert await say(bot, fake_twilio, "\\help stop") == paired
+    assert await say(bot, fake_twilio, "\\ACCOUNT") == paired
+    assert await say(bot, fake_twilio, "\\HELP") == HELP_TEXT  # one segment, the families only
