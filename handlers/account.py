@@ -12,6 +12,7 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.channel import SMS, WHATSAPP, channel_of
 from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.ledger.book import known_as, label_name, name_key
@@ -165,6 +166,14 @@ def pair_refused(has: str, theirs: str | None) -> str:
     )
 
 
+def paired_with(key: str) -> str:
+    """The address a `\\PAIR` joined, as its reply names it: with its channel, since an SMS number
+    and its WhatsApp are masked alike ("Paired: this address and +1******1111", said on WhatsApp
+    +1******1111, read as the address paired with itself)."""
+    channel = {SMS: "SMS", WHATSAPP: "WhatsApp"}.get(channel_of(key))
+    return f"{channel} {mask_address(key)}" if channel else mask_address(key)  # Telegram ***4567
+
+
 async def _keep_name(conn: AsyncConnection, joining: int, into: int) -> None:
     """The `\\NAME` the joining address's person gave ("Your rooms now see you as Zed.") becomes
     the person's when they have none, unless someone in their rooms goes by it already: it went
@@ -233,5 +242,5 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         await rooms.creator_leaves(conn, user.id, zone_of_address(user.phone))
         await pairing.join(conn, key, into=owner, leaving=user.id)
     ctx.log.info("pair.joined")
-    shown = mask_address(others[0]) if others else "your other address"
+    shown = paired_with(others[0]) if others else "your other address"
     return f"Paired: this address and {shown} are one person now: same name, rooms and balances."

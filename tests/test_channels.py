@@ -97,7 +97,7 @@ async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
     assert wrong["Body"].startswith("That code is wrong")
     paired = await text(f"\\PAIR {code}", wally)
     assert (paired["To"], paired["From"]) == (wally, "whatsapp:+14155238886")
-    assert paired["Body"].startswith("Paired: this address and +1******1111 are one person now")
+    assert paired["Body"].startswith("Paired: this address and SMS +1******1111 are one person now")
     again = await text(f"\\PAIR {code}", "+15550003333")  # single use
     assert again["Body"].startswith("That code is wrong")
 
@@ -393,8 +393,8 @@ async def test_two_people_never_hold_the_same_live_code(
     bob = "+15550002222"
     bobs = (await text("\\PAIR", bob)).split("Your code: ", 1)[1][:6]
     assert bobs == "271828"
-    assert (await text(f"\\PAIR {bobs}", "+15550003333")).startswith("Paired: this address and +1******2222")
-    assert (await text("\\PAIR 415140", "+15550004444")).startswith("Paired: this address and +1******1111")
+    assert (await text(f"\\PAIR {bobs}", "+15550003333")).startswith("Paired: this address and SMS +1******2222")
+    assert (await text("\\PAIR 415140", "+15550004444")).startswith("Paired: this address and SMS +1******1111")
 
 
 async def test_a_name_given_before_pairing_is_the_persons_when_they_had_none(

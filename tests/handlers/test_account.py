@@ -247,3 +247,20 @@ async def test_a_rooms_zone_stays_when_its_creators_number_leaves_their_pairing(
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=paris)).startswith("Paired:")
     assert (await say(bot, fake_twilio, "\\STOP", sender=plain)).startswith("Goodbye from textwire at this")
     assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=paris)).startswith("utcroom keeps time in UTC")
+
+
+async def test_paired_names_the_other_addresss_channel(bot_factory: Any, fake_twilio: FakeTwilio) -> None:
+    """`\\\\PAIR <code>` from the WhatsApp of the number that asked for the code answered "Paired:
+    this address and +1******1111 are one person now": on WhatsApp +1******1111 that read as the
+    address paired with itself. The reply names the other address's channel."""
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    whatsapp = "whatsapp:" + ALICE
+    assert await say(bot, fake_twilio, f"\\PAIR {code}", sender=whatsapp) == (
+        "Paired: this address and SMS +1******1111 are one person now: same name, rooms and balances."
+    )
+    first = "whatsapp:+15550006666"  # a person who began on WhatsApp pairs the number's SMS
+    code = (await say(bot, fake_twilio, "\\PAIR", sender=first)).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender="+15550006666")).startswith(
+        "Paired: this address and WhatsApp +1******6666 are one person now"
+    )
