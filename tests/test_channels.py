@@ -393,8 +393,12 @@ async def test_two_people_never_hold_the_same_live_code(
     bob = "+15550002222"
     bobs = (await text("\\PAIR", bob)).split("Your code: ", 1)[1][:6]
     assert bobs == "271828"
-    assert (await text(f"\\PAIR {bobs}", "+15550003333")).startswith("Paired: this address and SMS +1******2222")
-    assert (await text("\\PAIR 415140", "+15550004444")).startswith("Paired: this address and SMS +1******1111")
+    assert (await text(f"\\PAIR {bobs}", "+15550003333")).startswith(
+        "Paired: this address and SMS +1******2222"
+    )
+    assert (await text("\\PAIR 415140", "+15550004444")).startswith(
+        "Paired: this address and SMS +1******1111"
+    )
 
 
 async def test_a_name_given_before_pairing_is_the_persons_when_they_had_none(

@@ -178,7 +178,8 @@ LONGEST = 1600
 def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
     """`house: Bob pays Alice $7.72, Carol pays Alice $7.72.` or `house: all settled.` (`fits`:
     the channel's length rule). A room with so many debts that the line would be longer than any
-    channel takes (`LONGEST`) names the first ones and how many more, which the gallery lists.
+    channel takes (`LONGEST`), and than the asker's channel takes, names the first ones and how many
+    more, which the gallery lists.
     Then what is not counted, as much as fits: receipts in another currency, and receipts with no
     total yet and how to count them (`\\AMOUNT`)."""
     if not ledger.settlement:
@@ -190,7 +191,9 @@ def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
         ]
         text = f"{room_name}: {', '.join(debts)}."
         shown = len(debts)
-        while len(text) > LONGEST and shown > 1:
+        # past what every channel takes, unless the asker's takes it (Telegram: 4,096 characters;
+        # its people were shown 1,600 of them, "and 40 more", with room left for all)
+        while len(text) > LONGEST and not fits(text) and shown > 1:
             shown -= 1
             more = len(debts) - shown
             text = f"{room_name}: {', '.join(debts[:shown])}, and {more} more: \\RECEIPTS shows them all."

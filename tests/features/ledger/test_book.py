@@ -4,7 +4,9 @@ tests/handlers/test_ledger.py."""
 
 from __future__ import annotations
 
-from bot.core.channel import fits_160
+import dataclasses
+
+from bot.core.channel import fits_160, fits_characters
 from bot.features.ledger.book import (
     FORMER,
     LONGEST,
@@ -167,3 +169,24 @@ def test_a_room_with_more_debts_than_a_message_takes_names_the_first_and_how_man
     shown = line.count(" pays ")
     assert line.endswith(f", and {91 - shown} more: \\RECEIPTS shows them all.")
     assert 30 < shown < 91
+
+
+def test_telegram_shows_as_many_debts_as_its_4096_characters_take() -> None:
+    """On Telegram a big room's `\\BALANCE` stopped at 1,600 characters ("and 55 more: \\RECEIPTS
+    shows them all" of 91), Twilio's limit, where a Telegram message takes 4,096: it shows what fits."""
+    many = RoomLedger(
+        currency=USD,
+        net={},
+        settlement=[Payment(n, 1, 109_890) for n in range(2, 122)],
+        names={1: "Alice", **{n: f"Longmembername{n:03d}" for n in range(2, 122)}, None: FORMER},
+        uncounted=0,
+        member_ids=tuple(range(1, 122)),
+    )
+    line = balance_line("big", many, fits=fits_characters(4096))
+    assert 4000 < len(line) <= 4096
+    shown = line.count(" pays ")
+    assert line.endswith(f", and {120 - shown} more: \\RECEIPTS shows them all.")
+    assert 91 < shown < 120
+    fewer = dataclasses.replace(many, settlement=many.settlement[:91])
+    assert balance_line("big", fewer, fits=fits_characters(4096)).count(" pays ") == 91  # all of them
+    assert balance_line("big", fewer, fits=fits_characters(1600)).count(" pays ") < 40  # WhatsApp
