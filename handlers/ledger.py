@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from bot.core.channel import FitsOne
 from bot.features.ledger import reminders
 from bot.features.ledger.book import (
+    LONGEST,
     NAME_MAX,
     Party,
     RoomLedger,
@@ -348,7 +349,11 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     if ctx.data.get(LEFT):  # paid what they left owing: their own part of the room
         return done + left_balance_line(room.name, book, user_id)
     fits = ctx.deps.services.fits(msg.sender.channel)
-    return done + balance_line(room.name, book, fits=lambda text: fits(done + text))
+    # the whole reply within what every channel takes: the line alone was, and the reply a few
+    # characters over Twilio's 1,600 was refused (the payer heard nothing of their payment)
+    return done + balance_line(
+        room.name, book, fits=lambda text: fits(done + text), longest=LONGEST - len(done)
+    )
 
 
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY [<code>]", resolve=(active_room,))

@@ -1624,3 +1624,21 @@ async def test_a_paid_sent_before_midnight_counts_in_its_month_though_handled_af
     page = await (await bot.client.get(path_of(await statement_link(bot, fake, BOB, "2026-11")))).text()
     assert "Bob paid Alice $5.00" in page
     assert "Bob pays Alice $10.00" in page  # his $15.00 half, less the $5.00: at November's end
+
+
+async def test_paid_in_a_room_with_very_many_debts_stays_within_what_twilio_takes(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID` in a room of 55 (54 debts) answered "Recorded: you paid ..." and then a balance
+    cut to 1,600 characters: the reply was 1,608, over the 1,600 Twilio takes, so it was refused
+    and the payer heard nothing of their payment. The whole reply keeps within 1,600."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE bighouse pw")).startswith("Created room bighouse")
+    members = [f"+1555010{n:04d}" for n in range(54)]
+    for phone in members:
+        assert (await say(bot, fake, "\\JOIN bighouse pw", sender=phone)).startswith("Joined bighouse")
+    assert (await photo(bot, fake, "$550.00")).startswith("Saved $550.00 to bighouse")
+    reply = await say(bot, fake, "\\PAID +1******0000 0.01")
+    assert reply.startswith("Recorded: you paid ")
+    assert reply.endswith("more: \\RECEIPTS shows them all.")
+    assert len(reply) <= 1600

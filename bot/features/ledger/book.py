@@ -175,13 +175,14 @@ def position_phrase(minor: int, cur: Currency) -> str:
 LONGEST = 1600
 
 
-def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
+def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne, longest: int = LONGEST) -> str:
     """`house: Bob pays Alice $7.72, Carol pays Alice $7.72.` or `house: all settled.` (`fits`:
     the channel's length rule). A room with so many debts that the line would be longer than any
     channel takes (`LONGEST`), and than the asker's channel takes, names the first ones and how many
     more, which the gallery lists.
     Then what is not counted, as much as fits: receipts in another currency, and receipts with no
-    total yet and how to count them (`\\AMOUNT`)."""
+    total yet and how to count them (`\\AMOUNT`). `longest`: `LONGEST` less what goes before the
+    line in the same message (`\\PAID`'s "Recorded: ...")."""
     if not ledger.settlement:
         text = f"{room_name}: all settled."
     else:
@@ -193,7 +194,7 @@ def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
         shown = len(debts)
         # past what every channel takes, unless the asker's takes it (Telegram: 4,096 characters;
         # its people were shown 1,600 of them, "and 40 more", with room left for all)
-        while len(text) > LONGEST and not fits(text) and shown > 1:
+        while len(text) > longest and not fits(text) and shown > 1:
             shown -= 1
             more = len(debts) - shown
             text = f"{room_name}: {', '.join(debts[:shown])}, and {more} more: \\RECEIPTS shows them all."
@@ -219,7 +220,7 @@ def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne) -> str:
         text,
     ]
     if not fits(text):  # the debts take more than one segment anyway: every note is said
-        return next((f for f in forms if len(f) <= LONGEST), text)
+        return next((f for f in forms if len(f) <= longest), text)
     return next(f for f in forms if fits(f))
 
 
