@@ -402,6 +402,13 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     if isinstance(opened, web.Response):
         return opened
     statement, store, room_id = opened.statement, opened.store, opened.room_id
+    headers = {
+        **pages.BASE_HEADERS,
+        "Content-Type": "application/zip",
+        "Content-Disposition": f'attachment; filename="{statement.room}-{statement.month}-photos.zip"',
+    }
+    if request.method == "HEAD":  # a link checker's or a preview's look: its headers, no photo read
+        return web.Response(headers=headers)
     fetched: dict[int, bytes | str] = {}
     first = next((n for n, e in enumerate(statement.receipts, 1) if e.deleted_at is None), None)
     if first is not None:
@@ -414,16 +421,8 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
                 hint="Try the download again in a few minutes.",
                 status=503,
             )
-    response = web.StreamResponse(
-        headers={
-            **pages.BASE_HEADERS,
-            "Content-Type": "application/zip",
-            "Content-Disposition": f'attachment; filename="{statement.room}-{statement.month}-photos.zip"',
-        }
-    )
+    response = web.StreamResponse(headers=headers)
     await response.prepare(request)
-    if request.method == "HEAD":  # a link checker's or a preview's look: its headers, no photo read
-        return response
     sink = _Chunks()
     missing: list[str] = []
     later: list[str] = []  # not fetched: the store stopped answering
