@@ -34,7 +34,6 @@ UNTESTED: frozenset[str] = frozenset(
         "storage/health.py",
         "storage/leases.py",
         "storage/ledger.py",
-        "storage/media.py",
         "storage/receipts.py",
         "storage/rooms.py",
         "storage/schema.py",
