@@ -77,6 +77,22 @@ def why(exc: BaseException) -> str:
     return f"{name} {code}" if code and code != name else name
 
 
+def unusable(exc: BaseException, bucket: str) -> StoreUnavailable | None:
+    """What an S3 failure says the operator must fix, when it says one: the bucket missing, the
+    credentials refused, or none found (botocore's NoCredentialsError: nothing in the environment,
+    profile or role). None for anything else (the endpoint down, a timeout)."""
+    code = error_code(exc)
+    if code in ("404", "NoSuchBucket"):
+        return BucketNotFound(f"s3.bucket {bucket} does not exist at the endpoint")
+    if code in DENIED_CODES:
+        return AccessDenied(f"the credentials are refused or may not use s3.bucket {bucket} ({code})")
+    from botocore.exceptions import NoCredentialsError  # only when S3 failed: botocore is aioboto3's
+
+    if isinstance(exc, NoCredentialsError):
+        return AccessDenied("no AWS credentials were found (environment, profile or role)")
+    return None
+
+
 class MediaStore(Protocol):
     name: str
 
@@ -252,13 +268,9 @@ class S3MediaStore:
         try:
             await self._client.head_bucket(Bucket=self.bucket)
         except Exception as exc:
-            code = error_code(exc)
-            if code in ("404", "NoSuchBucket"):
-                raise BucketNotFound(f"s3.bucket {self.bucket} does not exist at the endpoint") from None
-            if code in DENIED_CODES:
-                raise AccessDenied(
-                    f"the credentials are refused or may not use s3.bucket {self.bucket} ({code})"
-                ) from None
+            found = unusable(exc, self.bucket)
+            if found is not None:
+                raise found from None
             raise
 
 
@@ -286,5 +298,6 @@ __all__ = [
     "StoreUnavailable",
     "object_key",
     "open_store",
+    "unusable",
     "why",
 ]

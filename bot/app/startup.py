@@ -27,7 +27,7 @@ from bot.core.devmode import DEV_TOKEN_FILE
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger
 from storage.db import Database, open_database, sqlite_path
-from storage.media import AccessDenied, BucketNotFound, why
+from storage.media import AccessDenied, BucketNotFound, unusable, why
 
 log = get_logger(__name__)
 
@@ -345,9 +345,8 @@ async def store_down(config: Config, check: Callable[[], Awaitable[None]] | None
     except TimeoutError:
         return f"it did not answer within {STORE_CHECK_SECONDS:.0f} s"
     except Exception as exc:
-        if type(exc).__name__ == "NoCredentialsError":  # botocore's: none in the standard chain
-            return "no AWS credentials were found (environment, profile or role)"
-        return f"it cannot be reached ({why(exc)})"
+        found = unusable(exc, config.s3.bucket)
+        return str(found) if found is not None else f"it cannot be reached ({why(exc)})"
     return ""
 
 

@@ -68,3 +68,17 @@ async def test_an_endpoint_that_is_down_is_unavailable_not_gone(aws_env: None) -
         store = await opened(stack, f"http://127.0.0.1:{free_port()}", "receipts")
         with pytest.raises(StoreUnavailable, match="EndpointConnectionError"):
             await store.get(KEY)
+
+
+def test_no_credentials_are_named_as_a_bucket_refused_is() -> None:
+    """botocore's NoCredentialsError (nothing in the environment, profile or role) says what to
+    fix as a refused key does, for `/readyz` and the start-up block alike; an endpoint that is
+    down says nothing to fix."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    from storage.media import unusable
+
+    found = unusable(NoCredentialsError(), "receipts")
+    assert isinstance(found, AccessDenied)
+    assert str(found) == "no AWS credentials were found (environment, profile or role)"
+    assert unusable(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "receipts") is None
