@@ -36,7 +36,7 @@ from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
 from bot.gateway.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
 from storage import ledger as ledger_store
-from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore
+from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore, StoreUnavailable
 from storage.schema import receipts, rooms
 
 log = get_logger(__name__)
@@ -221,21 +221,43 @@ async def local_media(request: web.Request) -> web.StreamResponse:
         data = await store.get(key)
     except FileNotFoundError:  # gone from the folder, though no deletion marked it (a restore
         # without the media): a page a person can read, as the gallery's others
-        return pages.message(
-            "Photo not found",
-            "This receipt's photo is not in the store any more.",
-            hint="The receipt itself is still in the room's ledger.",
-            status=404,
-        )
+        return photo_gone()
+    except StoreUnavailable as exc:  # a disk that fails to read: was a 500 and a traceback
+        log.warning("gallery.photo_unavailable", error=str(exc))
+        return store_down()
     return web.Response(
         body=data,
         content_type=media.CONTENT_TYPES[key.rsplit(".", 1)[1]],
-        headers={
-            "Cache-Control": "private, max-age=300",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": "inline",
-        },
+        headers=_file_headers("private, max-age=300"),
+    )
+
+
+def _file_headers(cache: str) -> dict[str, str]:
+    return {
+        "Cache-Control": cache,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "inline",
+    }
+
+
+def photo_gone() -> web.Response:
+    """404 for a photo (or its thumbnail) not in the store though no deletion marked it."""
+    return pages.message(
+        "Photo not found",
+        "This receipt's photo is not in the store any more.",
+        hint="The receipt itself is still in the room's ledger.",
+        status=404,
+    )
+
+
+def store_down() -> web.Response:
+    """503 for a photo (or its thumbnail) the store did not give: down, not gone."""
+    return pages.message(
+        "Photo not available just now",
+        "The store that keeps the receipt photos did not answer. The photo is kept.",
+        hint="Reload the page in a few minutes.",
+        status=503,
     )
 
 
@@ -267,5 +289,7 @@ __all__ = [
     "gallery",
     "link_verdict",
     "local_media",
+    "photo_gone",
     "photo_url",
+    "store_down",
 ]

@@ -25,6 +25,7 @@ from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms, say
 
 IMG = re.compile(r'<img src="([^"]+)"')
+PHOTO = re.compile(r'<a href="([^"]+)" rel="noreferrer"><img ')  # the full photo around it
 LINK = re.compile(r'(?:href|src)="[^"]*"')
 
 
@@ -337,3 +338,25 @@ async def test_a_screen_reader_can_tell_the_photos_apart_and_find_the_receipts(
     headings = re.findall(r"<h2>([^<]*)</h2>", page)
     assert headings == ["Balance (USD)", "Payments", "Receipts"]
     assert page.index("<h2>Receipts</h2>") < page.index('<ul class="receipts">')
+
+
+async def test_a_photo_the_local_store_cannot_read_gets_a_page_not_a_500(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A disk that fails to read a photo (here: a folder where its file was) answered 500 with a
+    traceback: a page says the photo is kept and to reload in a few minutes (a store down, not a
+    photo gone)."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    [src] = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
+    key = await bot.scalar("SELECT object_key FROM receipts")
+    path = bot.config.data_dir / "media" / key
+    path.unlink()
+    path.mkdir()
+    resp = await bot.client.get(path_of(src))
+    assert resp.status == 503
+    assert resp.content_type == "text/html"
+    text = await resp.text()
+    assert "The photo is kept." in text
+    assert "not in the store any more" not in text
