@@ -37,6 +37,7 @@ RUNS = {
         "failed messages 0",
     ),
     "receipts": (["--count", "2", "--skip-server"], '"receipts": 2'),
+    "thumbs": (["--photos", "1", "--photo-kb", "50", "--phone", "1", "--reps", "1"], "CPU per thumbnail"),
 }  # fmt: skip
 
 

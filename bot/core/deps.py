@@ -20,7 +20,7 @@ from bot.core.metrics import Metrics
 
 if TYPE_CHECKING:
     from bot.features.ocr.reader import OcrReader
-    from bot.features.receipts.media import MediaPipeline
+    from bot.features.receipts.media import DecodePool, MediaPipeline
     from bot.features.x.accounts import XAccounts
     from bot.gateway.links import LinkSigner
     from storage.crypto import TokenCipher
@@ -40,6 +40,7 @@ class Services:
     link_signer: LinkSigner | None = None  # gallery and local media links (bot/features/receipts/gallery.py)
     media_store: MediaStore | None = None  # receipts' photos (bot/features/receipts/media.py)
     media_pipeline: MediaPipeline | None = None  # fetch, check and clean receipts' photos
+    decode_pool: DecodePool | None = None  # image work off the loop, bounded (cleaning, thumbnails)
     ocr: OcrReader | None = None  # receipt totals (bot/ocr); None when media.ocr is off
 
     def fits(self, channel: str) -> FitsOne:

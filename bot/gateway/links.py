@@ -1,5 +1,6 @@
 """Signed links: HMAC-SHA256 over (purpose, subject, expiry), for the receipt gallery and the
-monthly statements (1 hour) and the local media backend's files (a few minutes).
+monthly statements (1 hour), and the local media backend's files and the gallery's thumbnails (a
+few minutes).
 
 The key is derived with HKDF from each configured Fernet key (the first signs, any verifies, so a
 key rotation does not break links in flight), or, with no keys configured, generated once into
@@ -151,6 +152,14 @@ def media_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
     return f"{deps.config.public_base}/media/{quote(key)}?exp={exp}&sig={sig}"
 
 
+def thumb_link(deps: Deps, signer: LinkSigner, key: str) -> str:
+    """A signed link to the thumbnail of a stored photo (either backend), as long-lived as a
+    photo's link; a "media" signature does not open it, nor its signature a photo."""
+    exp = int(deps.now()) + MEDIA_LINK_SECONDS
+    sig = signer.sign("thumb", key, exp)
+    return f"{deps.config.public_base}/thumbs/{quote(key)}?exp={exp}&sig={sig}"
+
+
 __all__ = [
     "GALLERY_SECONDS",
     "MEDIA_LINK_SECONDS",
@@ -164,4 +173,5 @@ __all__ = [
     "signer_of",
     "statement_link",
     "statement_query",
+    "thumb_link",
 ]

@@ -5,7 +5,10 @@ Links are signed with HMAC-SHA256 over (purpose, subject, expiry) and live 1 hou
 is derived with HKDF from each configured Fernet key (the first signs, any verifies, so a key
 rotation does not break links in flight), or, with no keys configured, generated once into
 `{data_dir}/link-signing.key` (0600). The local media backend serves its files through
-`GET /media/{key}?exp=...&sig=...`, signed the same way for a few minutes.
+`GET /media/{key}?exp=...&sig=...`, signed the same way for a few minutes. Each photo is shown
+through its thumbnail (`GET /thumbs/{key}?exp=...&sig=...`, bot/features/receipts/thumbs.py: a
+small JPEG made on request, never stored), signed the same way for either backend; the link around
+it opens the full photo.
 
 An expired or altered link gets 403 and a page that says how to get a new one. Pages are
 `Cache-Control: no-store` and `Referrer-Policy: no-referrer`, so a presigned URL never leaks.
@@ -30,11 +33,18 @@ from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
-from bot.features.receipts import media
+from bot.features.receipts import media, thumbs
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
-from bot.gateway.links import GALLERY_SECONDS, MEDIA_LINK_SECONDS, LinkSigner, make_signer, signer_of
+from bot.gateway.links import (
+    GALLERY_SECONDS,
+    MEDIA_LINK_SECONDS,
+    LinkSigner,
+    make_signer,
+    signer_of,
+    thumb_link,
+)
 from storage import ledger as ledger_store
 from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore, StoreUnavailable
 from storage.schema import receipts, rooms
@@ -65,6 +75,7 @@ class Item:
     split: str = ""  # the shares of a receipt `\\SPLIT` reshaped
     note: str = ""  # not counted (why), or needs an amount
     deleted: str = ""  # the photo is gone from the store, and why (then `url` is "")
+    thumb: str = ""  # the signed link of the photo's thumbnail ("" for a PDF or a deleted photo)
 
 
 # why a receipt's photo is gone (receipts.photo_deleted_why; the receipt stays in the ledger)
@@ -176,9 +187,11 @@ async def gallery(request: web.Request) -> web.Response:
             who = line.paid_by  # their \NAME when they set one
         when, iso = _when(row.created_at, zone)
         is_pdf = row.content_type == "application/pdf"
+        shows_thumb = bool(url) and not is_pdf
         items.append(
             Item(
                 url=url,
+                thumb=thumb_link(runtime.deps, signer, row.object_key) if shows_thumb else "",
                 is_pdf=is_pdf,
                 who=who,
                 when=when,
@@ -261,9 +274,49 @@ def store_down() -> web.Response:
     )
 
 
+async def thumbnail(request: web.Request) -> web.Response:
+    """A stored photo's thumbnail, through a signed link of a few minutes (either backend): made
+    in the decode pool from the stored photo, never stored. Where none can be made (a damaged file,
+    one over `media.max_bytes` or `media.max_pixels`), the original is answered as it is. A HEAD
+    reads and decodes nothing."""
+    runtime = request.app[GATE]
+    deps = runtime.deps
+    signer, store, pool = signer_of(deps), media.store_of(deps), media.pool_of(deps)
+    key = request.match_info["key"]
+    if signer is None or store is None or pool is None or not KEY_PATTERN.match(key) or key.endswith(".pdf"):
+        raise web.HTTPNotFound()
+    verdict = link_verdict(request, signer, "thumb", key, MEDIA_LINK_SECONDS)
+    if verdict != "ok":
+        return denied(verdict, "media")
+    # kept no longer than the link lives (a browser may show it again only while it could fetch it)
+    life = max(0, min(MEDIA_LINK_SECONDS, int(request.query["exp"]) - int(deps.now())))
+    headers = _file_headers(f"private, max-age={life}")
+    if request.method == "HEAD":  # a link checker's or a preview's look: no photo read, no decode
+        return web.Response(content_type=thumbs.CONTENT_TYPE, headers=headers)
+    limits = deps.config.media
+    async with pool.reading:  # a few photos held at once, whatever the number of requests
+        try:
+            data = await store.get(key)
+        except FileNotFoundError:
+            log.info("gallery.thumb_missing", key=key)
+            return photo_gone()
+        except Exception as exc:  # StoreUnavailable, or whatever else the store raised: not a lost photo
+            log.warning("gallery.thumb_unavailable", key=key, error=type(exc).__name__)
+            return store_down()
+        try:
+            small = await pool.run(thumbs.make_thumbnail, data, limits.max_bytes, limits.max_pixels)
+        except thumbs.Unthumbable as exc:
+            log.warning("gallery.thumb_undecodable", key=key, reason=str(exc))
+            return web.Response(
+                body=data, content_type=media.CONTENT_TYPES[key.rsplit(".", 1)[1]], headers=headers
+            )
+    return web.Response(body=small, content_type=thumbs.CONTENT_TYPE, headers=headers)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/rooms/{room_id}/receipts", gallery, expect_handler=expect_continue)
     app.router.add_get("/media/{key:rooms/.+}", local_media, expect_handler=expect_continue)
+    app.router.add_get("/thumbs/{key:rooms/.+}", thumbnail, expect_handler=expect_continue)
 
 
 @contextlib.asynccontextmanager
@@ -292,4 +345,5 @@ __all__ = [
     "photo_gone",
     "photo_url",
     "store_down",
+    "thumbnail",
 ]

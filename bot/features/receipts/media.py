@@ -6,7 +6,8 @@ where it carries bigger documents (WhatsApp 16 MB; `MediaLimits`); a bigger decl
 refused before reading, and the type is judged by the first bytes, not by the claimed content type. Where an
 item may come from, and how, is the channel's (bot/channels/twilio/media.py for MMS).
 
-Cleaning: images are decoded in a thread, at most `media.decode_concurrency` at once, with the
+Cleaning: images are decoded in a thread, at most `media.decode_concurrency` at once (`DecodePool`,
+one per app: the gallery's thumbnails share it), with the
 pixel count checked against `media.max_pixels` before anything is decoded; orientation is applied,
 transparency is laid on white, then the image is re-encoded without EXIF, GPS, XMP or comments.
 HEIC/HEIF is stored as JPEG (SPEC, Clarifications). PDF is stored as it came.
@@ -20,9 +21,9 @@ import dataclasses
 import hashlib
 import io
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pillow_heif
 from PIL import Image, ImageOps
@@ -230,14 +231,34 @@ def find_twin(prepared: Prepared, earlier: list[receipts.Earlier]) -> tuple[rece
 
 # -- fetching --------------------------------------------------------------------------------------
 
+T = TypeVar("T")
+
+
+class DecodePool:
+    """Where image work runs: in a thread, never on the event loop, at most
+    `media.decode_concurrency` at once. One per app: cleaning a receipt's photo (the worker) and
+    making a gallery thumbnail (the web server) wait for the same slots, so neither can add decoded
+    pictures in memory beyond the bound."""
+
+    def __init__(self, slots: int) -> None:
+        self._slots = asyncio.Semaphore(max(1, slots))
+        # stored photos read for a thumbnail and held until decoded: twice the decode slots, so
+        # the next ones are read while these decode, and a burst of thumbnail requests (a gallery
+        # of 200 over HTTP/2) holds a few photos in memory, not 200 of up to 5 MB
+        self.reading = asyncio.Semaphore(2 * max(1, slots))
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        async with self._slots:
+            return await asyncio.to_thread(work, *args)
+
 
 class MediaPipeline:
-    """Fetch, judge and clean one item. One per app (the decode semaphore bounds memory)."""
+    """Fetch, judge and clean one item. One per app (the decode pool bounds memory)."""
 
-    def __init__(self, source: MediaSource, media: MediaConfig) -> None:
+    def __init__(self, source: MediaSource, media: MediaConfig, pool: DecodePool | None = None) -> None:
         self.source = source
         self.media = media
-        self.decode_slots = asyncio.Semaphore(media.decode_concurrency)
+        self.pool = pool or DecodePool(media.decode_concurrency)
 
     async def fetch(self, ref: str, limits: MediaLimits | None = None) -> tuple[bytes, str]:
         """The item's bytes and their kind; `Refused` or `MediaUnavailable` otherwise. `limits`:
@@ -273,8 +294,7 @@ class MediaPipeline:
         data, kind = await self.fetch(url, limits)
         if kind == "pdf":  # nothing to decode: only hashed (16 MB from WhatsApp: tens of ms)
             return await asyncio.to_thread(reencode, data, kind, self.media.max_pixels)
-        async with self.decode_slots:
-            return await asyncio.to_thread(reencode, data, kind, self.media.max_pixels)
+        return await self.pool.run(reencode, data, kind, self.media.max_pixels)
 
 
 # -- releasing the channel's copy ------------------------------------------------------------------
@@ -342,6 +362,10 @@ def store_of(deps: Deps) -> MediaStore | None:
     return deps.services.media_store
 
 
+def pool_of(deps: Deps) -> DecodePool | None:
+    return deps.services.decode_pool
+
+
 @contextlib.asynccontextmanager
 async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     """The media store (one S3 client for the app's life), the pipeline, `/readyz`'s check and the
@@ -358,14 +382,16 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(deps.config.media, deps.config.s3, stack, local_signer)
         source = deps.services.media_source
-        pipeline = MediaPipeline(source, deps.config.media) if source is not None else None
+        pool = DecodePool(deps.config.media.decode_concurrency)
+        pipeline = MediaPipeline(source, deps.config.media, pool) if source is not None else None
         starting.ready_checks["media"] = store.ping
         media_jobs.register(starting.scheduler)
         log.info("media.ready", backend=store.name)
-        yield dataclasses.replace(deps.services, media_store=store, media_pipeline=pipeline)
+        yield dataclasses.replace(deps.services, media_store=store, media_pipeline=pipeline, decode_pool=pool)
 
 
 __all__ = [
+    "DecodePool",
     "MediaPipeline",
     "MediaUnavailable",
     "Prepared",
@@ -375,6 +401,7 @@ __all__ = [
     "find_twin",
     "lifespan",
     "pipeline_of",
+    "pool_of",
     "reencode",
     "release_copy",
     "same_picture",

@@ -24,7 +24,7 @@ from tests.fakes.s3 import Bucket, s3_sections
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms, say
 
-IMG = re.compile(r'<img src="([^"]+)"')
+IMG = re.compile(r'<img src="([^"]+)"')  # a photo's thumbnail
 PHOTO = re.compile(r'<a href="([^"]+)" rel="noreferrer"><img ')  # the full photo around it
 LINK = re.compile(r'(?:href|src)="[^"]*"')
 
@@ -89,8 +89,8 @@ async def test_a_members_link_lists_the_rooms_receipts_newest_first(
     assert page.count('<span class="who">+1******1111</span>') == 2
     assert ALICE not in page
     assert BOB not in page
-    # thumbnails are presigned SigV4 URLs of the private objects, and they open
-    srcs = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    # the photos open through presigned SigV4 URLs of the private objects
+    srcs = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
     assert len(srcs) == 3
     keys = await s3_bucket.keys()
     async with aiohttp.ClientSession() as session:
@@ -105,6 +105,18 @@ async def test_a_members_link_lists_the_rooms_receipts_newest_first(
                 assert photo.status == 200
                 body = await photo.read()
             assert body == (await s3_bucket.get(key))[0]
+    # each shows as its thumbnail, a signed link of this server, made from the photo in S3
+    thumbs = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    assert [URL(t).path.removeprefix("/thumbs/") for t in thumbs] == [
+        URL(s).path.split(f"/{s3_bucket.name}/", 1)[1] for s in srcs
+    ]
+    for thumb in thumbs:
+        assert thumb.startswith(f"{bot.config.public_base}/thumbs/rooms/")
+        resp = await bot.client.get(path_of(thumb))
+        assert resp.status == 200
+        assert resp.content_type == "image/jpeg"
+        assert resp.headers["Cache-Control"] == "private, max-age=300"
+        assert (await resp.read()).startswith(b"\xff\xd8\xff")
 
     # the reply with the link is redacted in the outbox once Twilio took it
     async def redacted() -> bool:
@@ -164,7 +176,7 @@ async def test_the_local_backend_serves_photos_through_signed_links(
     await say(bot, fake_twilio, "\\CREATE house pw")
     await send_photos(bot, fake_twilio, 1, "", ALICE)
     page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
-    [src] = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    [src] = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
     assert src.startswith(f"{bot.config.public_base}/media/rooms/")
     resp = await bot.client.get(path_of(src))
     assert resp.status == 200
@@ -225,7 +237,7 @@ async def test_presigned_urls_use_the_public_endpoint_when_set(
     await say(bot, fake_twilio, "\\CREATE house pw")
     await send_photos(bot, fake_twilio, 1, "", ALICE)
     page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
-    [src] = IMG.findall(page)
+    [src] = PHOTO.findall(page)
     assert src.startswith(f"{public}/{s3_bucket.name}/rooms/")
     assert "X-Amz-Signature=" in src
 
