@@ -1,6 +1,6 @@
 """Signed links: HMAC-SHA256 over (purpose, subject, expiry), for the receipt gallery and the
-monthly statements (1 hour), and the local media backend's files and the gallery's thumbnails (a
-few minutes).
+monthly statements (1 hour), the gallery's thumbnails (as long as the page showing them), and the
+local media backend's files (a few minutes).
 
 The key is derived with HKDF from each configured Fernet key (the first signs, any verifies, so a
 key rotation does not break links in flight), or, with no keys configured, generated once into
@@ -152,10 +152,13 @@ def media_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
     return f"{deps.config.public_base}/media/{quote(key)}?exp={exp}&sig={sig}"
 
 
-def thumb_link(deps: Deps, signer: LinkSigner, key: str) -> str:
-    """A signed link to the thumbnail of a stored photo (either backend), as long-lived as a
-    photo's link; a "media" signature does not open it, nor its signature a photo."""
-    exp = int(deps.now()) + MEDIA_LINK_SECONDS
+def thumb_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
+    """A signed link to the thumbnail of a stored photo (either backend), that ends when the
+    gallery page showing it does (`expires`, the page link's own `exp`, at most an hour away): a
+    page shows its thumbnails as it is scrolled (`loading="lazy"`), minutes after it opened, and a
+    reload of the same page asks for the same links, which the browser then has. A "media"
+    signature does not open it, nor its signature a photo."""
+    exp = min(int(expires), int(deps.now()) + GALLERY_SECONDS)
     sig = signer.sign("thumb", key, exp)
     return f"{deps.config.public_base}/thumbs/{quote(key)}?exp={exp}&sig={sig}"
 

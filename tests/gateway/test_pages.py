@@ -15,7 +15,7 @@ from bot.gateway import pages
 from tests import ROOT
 from tests.conftest import ALICE, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.features.receipts.test_gallery import IMG, gallery_link, path_of, send_photos
+from tests.features.receipts.test_gallery import PHOTO, gallery_link, path_of, send_photos
 from tests.features.receipts.test_media import say
 from tests.features.x.test_link_browser import CHROMIUM, Page
 from tests.features.x.test_link_browser import page as chromium_page  # noqa: F401 (fixture)
@@ -111,7 +111,7 @@ async def test_an_expired_photo_link_says_to_reload_the_page_it_came_from(
     await send_photos(bot, fake_twilio, 1, "", ALICE)
     gallery = path_of(await gallery_link(bot, fake_twilio, ALICE))
     page = await (await bot.client.get(gallery)).text()
-    [src] = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    [src] = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
     now[0] += 301  # photo links live a few minutes, the gallery link an hour
     resp = await bot.client.get(str(URL(src).relative()))
     assert resp.status == 403
@@ -132,7 +132,7 @@ async def test_an_expired_photo_link_says_to_reload_the_page_it_came_from(
     # the gallery itself still opens, with fresh photo links
     fresh = await bot.client.get(gallery)
     assert fresh.status == 200
-    [again] = [s.replace("&amp;", "&") for s in IMG.findall(await fresh.text())]
+    [again] = [s.replace("&amp;", "&") for s in PHOTO.findall(await fresh.text())]
     assert (await bot.client.get(str(URL(again).relative()))).status == 200
 
 

@@ -7,8 +7,9 @@ rotation does not break links in flight), or, with no keys configured, generated
 `{data_dir}/link-signing.key` (0600). The local media backend serves its files through
 `GET /media/{key}?exp=...&sig=...`, signed the same way for a few minutes. Each photo is shown
 through its thumbnail (`GET /thumbs/{key}?exp=...&sig=...`, bot/features/receipts/thumbs.py: a
-small JPEG made on request, never stored), signed the same way for either backend; the link around
-it opens the full photo.
+small JPEG made on request, never stored), signed the same way for either backend until the page's
+own link ends (a page is scrolled, and its lazy thumbnails asked for, long after it opened); the
+link around it opens the full photo.
 
 An expired or altered link gets 403 and a page that says how to get a new one. Pages are
 `Cache-Control: no-store` and `Referrer-Policy: no-referrer`, so a presigned URL never leaks.
@@ -153,6 +154,7 @@ async def gallery(request: web.Request) -> web.Response:
     if verdict != "ok":
         log.info("gallery.denied", verdict=verdict)
         return denied(verdict, "gallery", room=await expired_room(request, verdict, room_id))
+    page_expires = int(request.query["exp"])  # checked: its thumbnails end with it
     async with runtime.deps.db.read() as conn:
         room = (await conn.execute(sa.select(rooms.c.name).where(rooms.c.id == room_id))).first()
         settings = await ledger_store.reminding(conn, room_id)
@@ -191,7 +193,7 @@ async def gallery(request: web.Request) -> web.Response:
         items.append(
             Item(
                 url=url,
-                thumb=thumb_link(runtime.deps, signer, row.object_key) if shows_thumb else "",
+                thumb=thumb_link(runtime.deps, signer, row.object_key, page_expires) if shows_thumb else "",
                 is_pdf=is_pdf,
                 who=who,
                 when=when,
@@ -285,11 +287,11 @@ async def thumbnail(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     if signer is None or store is None or pool is None or not KEY_PATTERN.match(key) or key.endswith(".pdf"):
         raise web.HTTPNotFound()
-    verdict = link_verdict(request, signer, "thumb", key, MEDIA_LINK_SECONDS)
+    verdict = link_verdict(request, signer, "thumb", key, GALLERY_SECONDS)
     if verdict != "ok":
         return denied(verdict, "media")
     # kept no longer than the link lives (a browser may show it again only while it could fetch it)
-    life = max(0, min(MEDIA_LINK_SECONDS, int(request.query["exp"]) - int(deps.now())))
+    life = max(0, min(GALLERY_SECONDS, int(request.query["exp"]) - int(deps.now())))
     headers = _file_headers(f"private, max-age={life}")
     if request.method == "HEAD":  # a link checker's or a preview's look: no photo read, no decode
         return web.Response(content_type=thumbs.CONTENT_TYPE, headers=headers)
