@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -152,6 +153,25 @@ class LocalMediaStore:
         except FileNotFoundError:
             raise
         except OSError as exc:  # a disk that fails to read is no photo that is gone
+            raise StoreUnavailable(f"local store: {type(exc).__name__}") from None
+
+    def _readable(self, key: str) -> Path:
+        path = self.path_of(key)
+        with path.open("rb"):  # opens: a file that is there but unreadable is no photo that is gone
+            pass
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise IsADirectoryError(str(key))
+        return path
+
+    async def file(self, key: str) -> Path:
+        """The stored file of `key`, found readable, to be streamed from disk (a web server's
+        `FileResponse`) rather than read whole into memory; `FileNotFoundError` when it is gone,
+        `StoreUnavailable` when it is there but cannot be read (as `get`)."""
+        try:
+            return await asyncio.to_thread(self._readable, key)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
             raise StoreUnavailable(f"local store: {type(exc).__name__}") from None
 
     async def url(self, key: str, expires: int = PRESIGN_SECONDS) -> str:

@@ -13,7 +13,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.core.config import S3Config
-from storage.media import AccessDenied, BucketNotFound, S3MediaStore, StoreUnavailable, object_key
+from storage.media import (
+    AccessDenied,
+    BucketNotFound,
+    LocalMediaStore,
+    S3MediaStore,
+    StoreUnavailable,
+    object_key,
+)
 from tests.fakes.s3 import REGION, Bucket
 from tests.ports import free_port
 
@@ -82,3 +89,22 @@ def test_no_credentials_are_named_as_a_bucket_refused_is() -> None:
     assert isinstance(found, AccessDenied)
     assert str(found) == "no AWS credentials were found (environment, profile or role)"
     assert unusable(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "receipts") is None
+
+
+async def test_a_local_file_is_found_gone_or_unreadable(tmp_path: Any) -> None:
+    """`LocalMediaStore.file`: the path of a stored photo to stream, `FileNotFoundError` when it
+    is gone, `StoreUnavailable` when it is there but cannot be read (a folder where it was)."""
+    store = LocalMediaStore(tmp_path / "media", lambda key, expires: key)
+    await store.open()
+    await store.put(KEY, b"\xff\xd8\xffphoto", "image/jpeg")
+    path = await store.file(KEY)
+    assert path == tmp_path / "media" / KEY
+    assert path.read_bytes() == b"\xff\xd8\xffphoto"
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        await store.file(KEY)
+    path.mkdir()
+    with pytest.raises(StoreUnavailable, match="IsADirectoryError"):
+        await store.file(KEY)
+    with pytest.raises(ValueError, match="not a receipt key"):
+        await store.file("../textwire.db")

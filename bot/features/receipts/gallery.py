@@ -233,18 +233,18 @@ async def local_media(request: web.Request) -> web.StreamResponse:
     if verdict != "ok":
         return denied(verdict, "media")
     try:
-        data = await store.get(key)
+        path = await store.file(key)
     except FileNotFoundError:  # gone from the folder, though no deletion marked it (a restore
         # without the media): a page a person can read, as the gallery's others
         return photo_gone()
     except StoreUnavailable as exc:  # a disk that fails to read: was a 500 and a traceback
         log.warning("gallery.photo_unavailable", error=str(exc))
         return store_down()
-    return web.Response(
-        body=data,
-        content_type=media.CONTENT_TYPES[key.rsplit(".", 1)[1]],
-        headers=_file_headers("private, max-age=300"),
-    )
+    # streamed from disk (a photo is up to 5 MB: never held whole in memory, however many are
+    # asked for at once), a HEAD reads nothing, and a reload is answered 304 (Last-Modified)
+    headers = _file_headers("private, max-age=300")
+    headers["Content-Type"] = media.CONTENT_TYPES[key.rsplit(".", 1)[1]]
+    return web.FileResponse(path, headers=headers)
 
 
 def _file_headers(cache: str) -> dict[str, str]:

@@ -182,7 +182,21 @@ async def test_the_local_backend_serves_photos_through_signed_links(
     assert resp.status == 200
     assert resp.content_type == "image/jpeg"
     key = await bot.scalar("SELECT object_key FROM receipts")
-    assert await resp.read() == (bot.config.data_dir / "media" / key).read_bytes()
+    stored = (bot.config.data_dir / "media" / key).read_bytes()
+    assert await resp.read() == stored
+    assert resp.headers["Cache-Control"] == "private, max-age=300"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Content-Disposition"] == "inline"
+    # streamed from the file: a HEAD gets its length and no body, a reload the browser's copy
+    head = await bot.client.head(path_of(src))
+    assert head.status == 200
+    assert head.content_type == "image/jpeg"
+    assert int(head.headers["Content-Length"]) == len(stored)
+    assert await head.read() == b""
+    again = await bot.client.get(path_of(src), headers={"If-Modified-Since": resp.headers["Last-Modified"]})
+    assert again.status == 304
+    assert await again.read() == b""
     tampered = URL(src).update_query(sig="A" * 22)
     assert (await bot.client.get(str(tampered.relative()))).status == 403
     accented = URL(src).update_query(sig="é" * 22)  # was a 500 and a traceback
