@@ -1,8 +1,10 @@
 """Wake-ups across processes: a committed inbox row wakes a worker, a committed outbox row wakes a
 sender, in whichever process they run.
 
-`Notifier.publish(channel)` is called right after a commit. It always wakes this process's own
-subscribers at once (an in-process signal: all there is on SQLite). On PostgreSQL it also sends
+`Notifier.publish(channel)` is called right after a commit. It wakes this process's own
+subscribers at once (an in-process signal: all there is on SQLite), unless the commit concerns
+only the others (`here=False`: a sender's finished sends, which hold back only other processes'
+claims). On PostgreSQL it also sends
 `NOTIFY` on one dedicated connection per process (asyncpg, outside the pool), which also `LISTEN`s
 and wakes this process's subscribers when another process publishes. Publishes coalesce: while a
 `NOTIFY` is in flight, any number of publishes on that channel make one more. The connection
@@ -52,9 +54,11 @@ class Notifier:
     def subscribe(self, channel: str, callback: Callable[[], None]) -> None:
         self._subscribers[channel].append(callback)
 
-    def publish(self, channel: str) -> None:
-        """Call after the commit of a row on `channel`: wakes subscribers here and elsewhere."""
-        self._wake_local(channel)
+    def publish(self, channel: str, *, here: bool = True) -> None:
+        """Call after the commit of a row on `channel`: wakes subscribers elsewhere, and here
+        unless `here` is False."""
+        if here:
+            self._wake_local(channel)
         if self._url is not None:
             self._pending.add(channel)
             self._dirty.set()

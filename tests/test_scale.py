@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -18,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
 from bot.core.config import ServerConfig
+from storage import outbox
 from storage.db import Database
 from tests.conftest import new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
@@ -204,6 +207,94 @@ async def test_a_burst_over_three_processes_with_one_killed(
             assert sorted(r.body for r in handled) == sorted(b for s, b in texts if s == sender)
             assert [r.done_at for r in handled] == sorted(r.done_at for r in handled), sender
     finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                await asyncio.to_thread(proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await db.close()
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_a_reply_held_behind_another_worker_goes_once_that_send_is_committed(
+    tmp_path: Path, fake_twilio: FakeTwilio, database_url: str
+) -> None:
+    """Two `--role worker` processes on PostgreSQL, polling only every 5 minutes. The first sends
+    a reply to a number and Twilio holds its answer; the second, starting, claims and leaves that
+    number's next reply (storage/outbox.py `_SENT_ELSEWHERE`). When Twilio answers, the first
+    commits the send and its NOTIFY wakes the second, which sends the next reply at once; it
+    waited for a poll before (1 s by default, and 5 minutes here)."""
+    (tmp_path / "data").mkdir(exist_ok=True)
+    ports = [free_port() for _ in range(2)]
+    envs = [_env(tmp_path, database_url, fake_twilio, port, "worker") for port in ports]
+    for env in envs:
+        env.update(TEXTWIRE_WORKER_POLL_SECONDS="300", TEXTWIRE_TWILIO_TIMEOUT_SECONDS="300")
+    migrate = _start(tmp_path, envs[0], "migrate", "migrate")
+    assert await asyncio.to_thread(migrate.wait, 120) == 0
+    alice, bob = "+15550001111", "+15550002222"
+    held = {to: fake_twilio.hold_to.setdefault(to, asyncio.Event()) for to in (alice, bob)}
+    procs: list[subprocess.Popen[bytes]] = []
+    db = Database(database_url)
+
+    async def listening(name: str) -> bool:
+        return b'"notify.listening"' in (tmp_path / f"{name}.log").read_bytes()
+
+    async def queue(*replies: tuple[str, str], notify: bool = False) -> None:
+        async with db.tx() as conn:
+            now = time.time()
+            for to, body in replies:
+                await outbox.enqueue(conn, to=to, body=body, dedupe_key=body, now=now)
+        if notify:
+            async with db.tx() as conn:
+                await conn.execute(sa.text("SELECT pg_notify('textwire_outbox', '')"))
+
+    def bodies() -> list[str]:
+        return [m["Body"] for m in fake_twilio.messages]
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            for n, name in enumerate(("worker1", "worker2")):
+                if n == 1:  # while the first holds a0 in flight: a1 to the same number, b0 to another
+                    await queue((alice, "a1"), (bob, "b0"))
+                procs.append(_start(tmp_path, envs[n], name, "serve"))
+                await wait_healthy(session, ports[n], procs[n], within=60)
+                await wait_for(lambda name=name: listening(name), within=60)  # type: ignore[misc]
+                if n == 0:
+                    await queue((alice, "a0"), notify=True)
+                    await fake_twilio.wait_for_messages(1, timeout=60)
+            # the second claimed as it started: b0 (held too), not a1, which waits behind a0
+            await fake_twilio.wait_for_messages(2, timeout=60)
+            assert bodies() == ["a0", "b0"]
+            released = time.monotonic()
+            held[alice].set()
+
+            async def a1_sent() -> bool:
+                return "a1" in bodies()
+
+            await wait_for(a1_sent, within=30)
+            waited = time.monotonic() - released
+            print(f"a1 sent {waited * 1000:.0f} ms after Twilio answered a0")
+            held[bob].set()
+            assert bodies() == ["a0", "b0", "a1"]
+            async with db.read() as conn:
+                a1 = (await conn.execute(sa.text("SELECT id FROM outbox WHERE body = 'a1'"))).scalar_one()
+
+            async def sent_by(name: str) -> set[object]:
+                lines = (tmp_path / f"{name}.log").read_text().splitlines()
+                events = [json.loads(line) for line in lines if line.startswith("{")]
+                return {e.get("outbox_id") for e in events if e.get("event") == "sms.sent"}
+
+            async def logged() -> bool:
+                return a1 in await sent_by("worker2")
+
+            await wait_for(logged, within=30)  # the second sent it: woken by the first's commit
+            assert a1 not in await sent_by("worker1")
+    finally:
+        for event in held.values():
+            event.set()
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()

@@ -189,7 +189,15 @@ async def _start(
 
     dispatcher = build_dispatcher(extra_routers)
     worker = Worker(deps, dispatcher, metrics, owner=owner)
-    sender = Sender(deps, transport, metrics, owner=owner)
+    # a commit of sends' outcomes wakes the other processes' senders (not this one's: only
+    # another owner's send holds a reply back from its claim)
+    sender = Sender(
+        deps,
+        transport,
+        metrics,
+        owner=owner,
+        on_settled=lambda: notifier.publish(notify.OUTBOX, here=False),
+    )
     leases.on_takeover += [worker.wake, sender.wake]
     notifier.subscribe(notify.INBOX, worker.wake)
     notifier.subscribe(notify.OUTBOX, sender.wake)

@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         *,
         concurrency: int = 64,
         owner: str | None = None,
+        on_settled: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(deps, owner=owner or f"sender-{secrets.token_hex(4)}", concurrency=concurrency)
         self.transport = transport
@@ -103,6 +104,10 @@ class Sender(ClaimLoop[Send, Outcome]):
         # per address, the send in flight last claimed: the next one to that address waits for
         # it, and is told whether it ended queued for a later try (True) rather than done
         self._last_to: dict[str, asyncio.Future[bool]] = {}
+        # after a commit of outcomes: the other processes' senders leave an address's replies
+        # while this one sends to it (storage/outbox.py `_SENT_ELSEWHERE`); they claim them when
+        # woken, not a poll later (one wake-up a commit, however many sends it ended)
+        self._on_settled = on_settled
 
     async def start(self) -> None:
         for channel, code in ALERTED_SEND_ERRORS:  # in /metrics at 0 from the start (alerts.yml)
@@ -157,6 +162,10 @@ class Sender(ClaimLoop[Send, Outcome]):
                 await outbox.record_delivery(
                     conn, found.sid, found.status, found.error_code, outcome.mark.now
                 )
+
+    def written(self, outcomes: Sequence[Outcome]) -> None:
+        if outcomes:
+            self._on_settled()
 
     def claimed_id(self, outcome: Outcome) -> int:
         return outcome.mark.id

@@ -49,6 +49,9 @@ class FakeTwilio:
     list_failures: list[int] = field(default_factory=list)  # statuses for the next list requests
     failures_to: dict[str, list[Failure]] = field(default_factory=dict)  # the next failures for one To
     failures_body: dict[str, list[Failure]] = field(default_factory=dict)  # ... for one Body
+    # take a message to this To, then answer only once its event is set (a send in flight for as
+    # long as a test needs, whatever the machine's speed)
+    hold_to: dict[str, asyncio.Event] = field(default_factory=dict)
     media: FakeTwilioMedia = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +128,9 @@ class FakeTwilio:
         )
         if self.delay_after_accepting:
             await asyncio.sleep(self.delay_after_accepting)
+        held = self.hold_to.get(form["To"])
+        if held is not None:
+            await held.wait()
         return web.json_response(
             {
                 "sid": sid,

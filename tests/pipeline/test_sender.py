@@ -19,7 +19,7 @@ from bot.core.channel import SendError, Sent
 from bot.core.config import TwilioConfig
 from bot.core.logs import scrub
 from storage import outbox
-from tests.conftest import ALICE, BOB, Bot, wait_for
+from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import Failure
 
 
@@ -461,3 +461,74 @@ async def test_a_refused_send_keeps_twilios_status_code_and_retry_after(aiohttp_
         True,
         "timed out waiting for Twilio",
     )
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_a_reply_held_behind_another_process_send_goes_when_that_send_is_committed(
+    bot_factory: BotFactory, fake_twilio: Any
+) -> None:
+    """Two app instances (each its own engine and LISTEN connection, as two processes) on one
+    PostgreSQL database. One sends a reply to a number (Twilio holds its answer); the other's
+    claim leaves that number's next reply (storage/outbox.py `_SENT_ELSEWHERE`). Once the one
+    commits its send, the other is woken and sends the next reply: it waited for its poll (60 s
+    here; 1 s by default) before."""
+    slow = {"poll_seconds": 60.0, "retry_base_seconds": 0.05}
+    first = await bot_factory(twilio=fake_twilio.section(timeout_seconds=60.0), worker=slow)
+    second = await bot_factory(first.config)
+    for bot in (first, second):
+        await asyncio.wait_for(bot.runtime.notifier.listening.wait(), 30)
+    gate = fake_twilio.hold_to[ALICE] = asyncio.Event()
+    # each instance's claims: (how many it had begun before this one, what it took)
+    claims: dict[int, list[tuple[int, list[str]]]] = {id(first): [], id(second): []}
+    begun = {id(first): 0, id(second): 0}
+    claimed = asyncio.Event()
+
+    def spy(bot: Bot) -> None:
+        sender = bot.runtime.sender
+        claim = sender.claim
+
+        async def spied(conn: Any, *, now: float, limit: int) -> list[Any]:
+            n = begun[id(bot)]
+            begun[id(bot)] += 1
+            sends = await claim(conn, now=now, limit=limit)
+            claims[id(bot)].append((n, [s.body for s in sends]))
+            claimed.set()
+            return sends
+
+        sender.claim = spied  # type: ignore[method-assign]
+
+    async def claims_once(bot: Bot) -> list[str]:
+        """What a claim of `bot` begun after now takes (not one under way: it may not see what
+        was just queued)."""
+        since = begun[id(bot)]
+        bot.runtime.sender.wake()
+        while True:
+            claimed.clear()
+            for n, took in claims[id(bot)]:
+                if n >= since:
+                    return took
+            await asyncio.wait_for(claimed.wait(), 30)
+
+    for bot in (first, second):  # and the claim each makes as it starts is behind it
+        spy(bot)
+        assert await claims_once(bot) == []
+
+    async def queue(to: str, body: str) -> None:
+        async with first.runtime.deps.db.tx() as conn:
+            await outbox.enqueue(conn, to=to, body=body, dedupe_key=body, now=first.runtime.deps.now())
+
+    await queue(ALICE, "a0")  # nothing wakes anyone but the test: a reply that fell due, say
+    await claims_once(first)
+    await fake_twilio.wait_for_messages(1)  # taken by Twilio, its answer held
+    # the first took it, or the second in a claim still under way from the wake-ups as it started
+    sending, waiting = (first, second) if ["a0"] in [t for _, t in claims[id(first)]] else (second, first)
+    await queue(ALICE, "a1")
+    assert await claims_once(waiting) == []  # a1 waits for the other's send of a0
+
+    since = begun[id(waiting)]
+    gate.set()
+    await fake_twilio.wait_for_messages(2, timeout=20)
+    assert [m["Body"] for m in fake_twilio.messages] == ["a0", "a1"]
+    # the waiting one took it, woken by the other's commit
+    assert ["a1"] in [took for n, took in claims[id(waiting)] if n >= since]
+    assert ["a1"] not in [took for _, took in claims[id(sending)]]

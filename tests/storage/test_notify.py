@@ -58,6 +58,18 @@ async def test_publishing_wakes_this_process_at_once_on_either_database(database
         await notifier.stop()
 
 
+async def test_a_publish_for_the_others_only_wakes_no_one_here(database_url: str) -> None:
+    """A sender's finished sends hold back only other processes' claims: `here=False`."""
+    notifier = Notifier(database_url)
+    events = _events(notifier)
+    await notifier.start()
+    try:
+        notifier.publish(notify.OUTBOX, here=False)
+        assert not any(event.is_set() for event in events.values())
+    finally:
+        await notifier.stop()
+
+
 async def test_the_listen_connection_comes_back_after_the_server_drops_it(
     pg_server: pg.PgServer | None,
 ) -> None:
