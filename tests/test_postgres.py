@@ -725,6 +725,61 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
     assert lines[-1]["event"] == "app.stop_timed_out"  # written before the exit, the last line
 
 
+async def test_a_workers_readyz_answers_within_its_4_s_while_the_database_hangs(
+    empty_pg_database: str, tmp_path: Path
+) -> None:
+    """A `--role worker` process whose PostgreSQL stopped answering (connections open, nothing
+    comes back): README says a readiness check that has not answered in 4 s is down, but
+    /readyz took 6 s (its check gave up at 4 s, then waited for the cancelled connection to be
+    closed). It answers 503 within the 4 s."""
+    import aiohttp
+
+    db = await open_database(empty_pg_database, migrate=True)
+    await db.close()
+    real = urlsplit(empty_pg_database)
+    assert real.hostname is not None
+    assert real.port is not None
+    proxy_port, port = free_port(), free_port()
+    proxy = _Proxy(real.hostname, real.port)
+    await proxy.start(proxy_port)
+    proc, out_path = _serve_through(
+        empty_pg_database,
+        proxy_port,
+        tmp_path,
+        TEXTWIRE_SERVER_PORT=str(port),
+        TEXTWIRE_SERVER_ROLE="worker",
+        TEXTWIRE_SERVER_STOP_SECONDS="3",
+    )
+    try:
+
+        async def started() -> bool:
+            assert proc.poll() is None, out_path.read_text()
+            return '"app.started"' in out_path.read_text()
+
+        await wait_for(started, within=60)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            readyz = f"http://127.0.0.1:{port}/readyz"
+            async with session.get(readyz) as resp:
+                assert resp.status == 200, await resp.text()
+            proxy.freeze()
+            for _ in range(2):
+                began = time.monotonic()
+                async with session.get(readyz) as resp:
+                    took = time.monotonic() - began
+                    assert resp.status == 503
+                    assert (await resp.json())["checks"]["database"] == "down: TimeoutError"
+                assert took < 4.0 + 1.0, took  # it was 6 s
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                await asyncio.to_thread(proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        await proxy.close()
+
+
 async def test_a_migration_the_database_refuses_is_one_line_and_undone(empty_pg_database: str) -> None:
     """`textwire migrate` that PostgreSQL refused part way (here a table already there, as in a
     database someone else used; also a full disk or a user without CREATE) was a SQLAlchemy

@@ -7,6 +7,8 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -15,6 +17,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.core.feature import ReadyCheck
 from bot.core.logs import get_logger
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
@@ -22,6 +25,8 @@ from bot.gateway.gate import GATE, Gate
 from storage import inbox, outbox
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 MAX_BODY = 64 * 1024  # a request body over this gets 413 (a webhook's form is a few KiB)
 
@@ -60,21 +65,60 @@ def _allowed_operator(gate: Gate, request: web.Request) -> bool:
 
 READY_CHECK_SECONDS = 4.0  # a check not done by then is down: two of them stay under a scrape's 10 s
 
+# checks given up on, still cleaning up after their cancellation (kept referenced until they end)
+_ABANDONED: set[asyncio.Future[Any]] = set()
+
+
+async def within(seconds: float, work: Awaitable[T]) -> T:
+    """`work`'s result, or TimeoutError once `seconds` have passed, at once: `work` is cancelled
+    and finishes its clean-up in the background. `asyncio.timeout` waits for that clean-up, and
+    SQLAlchemy closes a connection cancelled in the middle of a statement politely, waiting up to
+    2 s more for a database that stopped answering: a check of a frozen PostgreSQL took 6 s."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait((task,), timeout=seconds)
+    except BaseException:  # the request itself was cancelled (the client went away)
+        _abandon(task)
+        raise
+    if not done:
+        _abandon(task)
+        raise TimeoutError
+    try:
+        return task.result()
+    finally:  # the error's traceback holds this frame: no cycle through the task (freed at once)
+        del task, done
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    _ABANDONED.add(task)
+    task.add_done_callback(_forget)
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _ABANDONED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a check that failed while cancelled is not logged as lost
+
 
 async def run_checks(gate: Gate) -> dict[str, str]:
-    """Each readiness check: "ok" or "down: <error class>" (`TimeoutError` for one that does not
-    answer within READY_CHECK_SECONDS: a hung S3 endpoint took /readyz and /metrics with it for
-    minutes); `textwire_ready{check}` follows."""
-    checks: dict[str, str] = {}
-    for name, check in gate.ready_checks.items():
+    """Each readiness check, side by side: "ok" or "down: <error class>" (`TimeoutError` for one
+    that does not answer within READY_CHECK_SECONDS: a hung S3 endpoint took /readyz and /metrics
+    with it for minutes), so all of them answer within READY_CHECK_SECONDS; `textwire_ready{check}`
+    follows."""
+
+    async def run(name: str, check: ReadyCheck) -> str:
         try:
-            async with asyncio.timeout(READY_CHECK_SECONDS):
-                await check()
-            checks[name] = "ok"
+            await within(READY_CHECK_SECONDS, check())
+            state = "ok"
         except Exception as exc:
-            checks[name] = f"down: {type(exc).__name__}"
-        gate.metrics.ready.labels(check=name).set(1 if checks[name] == "ok" else 0)
-    return checks
+            state = f"down: {type(exc).__name__}"
+        gate.metrics.ready.labels(check=name).set(1 if state == "ok" else 0)
+        return state
+
+    names = list(gate.ready_checks)
+    states = await asyncio.gather(*(run(name, gate.ready_checks[name]) for name in names))
+    return dict(zip(names, states, strict=True))
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -104,12 +148,18 @@ async def queue_depths(gate: Gate) -> None:
     passed): a database that took the connection and hung (a failover, a network fault) held
     every scrape, so the metrics went dark and the process counted as down exactly while the
     database was in trouble."""
+    now = gate.deps.now()
+
+    async def read() -> tuple[dict[str, int], dict[str, int], float | None]:
+        async with gate.deps.db.read() as conn:
+            return (
+                await inbox.QUEUE.depth(conn),
+                await outbox.QUEUE.depth(conn),
+                await inbox.oldest_due(conn, now),
+            )
+
     try:
-        now = gate.deps.now()
-        async with asyncio.timeout(READY_CHECK_SECONDS), gate.deps.db.read() as conn:
-            inbox_depth = await inbox.QUEUE.depth(conn)
-            outbox_depth = await outbox.QUEUE.depth(conn)
-            oldest = await inbox.oldest_due(conn, now)
+        inbox_depth, outbox_depth, oldest = await within(READY_CHECK_SECONDS, read())
         gate.metrics.inbox_oldest.set(0.0 if oldest is None else max(0.0, now - oldest))
         for status, count in inbox_depth.items():
             gate.metrics.inbox_depth.labels(status=status).set(count)

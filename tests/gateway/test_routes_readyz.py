@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Bot, BotFactory
+from tests.conftest import Bot, BotFactory, wait_for
 from tests.fakes.hung import hung_server
 
 Mount = Callable[[str], Path]
@@ -215,6 +215,59 @@ async def test_metrics_answer_within_seconds_while_the_database_hangs(
         proxy.flowing.set()  # it answers again
         resp = await client.get("/metrics")
         assert 'textwire_ready{check="database"} 1.0' in await resp.text()
+    finally:
+        proxy.close()
+        server.release(name)
+
+
+async def test_readyz_answers_within_its_4_s_while_the_database_hangs(
+    pg_server_or_skip: Any, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """README: a check that has not answered in 4 s is down. With PostgreSQL frozen (connections
+    open, nothing answering), /readyz took 6 s: the check timed out at 4 s, and then waited for
+    SQLAlchemy to close the cancelled connection, which waits up to 2 s for the server. It
+    answers 503 at 4 s, and the checks run side by side, so /readyz as a whole does too."""
+    import time
+    from urllib.parse import urlsplit, urlunsplit
+
+    from aiohttp.test_utils import TestClient
+
+    from bot.app.assembly import build_app
+    from bot.core.config import Config, DatabaseConfig, MediaConfig, ServerConfig
+    from bot.gateway import routes
+    from tests.conftest import PUBLIC_URL
+
+    server = pg_server_or_skip
+    name = server.acquire()
+    url = urlsplit(server.url_of(name))
+    proxy = FreezingProxy(url.hostname or "127.0.0.1", url.port or 5432)
+    port = await proxy.start()
+    netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}" if "@" in url.netloc else f"127.0.0.1:{port}"
+    data = tmp_path / "data"
+    config = Config(
+        server=ServerConfig(public_url=PUBLIC_URL, data_dir=str(data)),
+        database=DatabaseConfig(url=urlunsplit(url._replace(netloc=netloc))),
+        media=MediaConfig(local_dir=str(data / "media"), ocr=False),
+    )
+    try:
+        client: TestClient[Any, Any] = await aiohttp_client(build_app(config, run_scheduler=False))
+        assert (await client.get("/readyz")).status == 200  # a pooled connection, used once
+
+        proxy.flowing.clear()  # the database hangs
+        for _ in range(2):
+            started = time.monotonic()
+            resp = await client.get("/readyz")
+            took = time.monotonic() - started
+            assert resp.status == 503
+            assert (await resp.json())["checks"] == {"database": "down: TimeoutError", "media": "ok"}
+            assert routes.READY_CHECK_SECONDS <= took < routes.READY_CHECK_SECONDS + 1.0, took
+
+        proxy.flowing.set()  # it answers again
+
+        async def ready_again() -> bool:
+            return (await client.get("/readyz")).status == 200
+
+        await wait_for(ready_again, within=30)
     finally:
         proxy.close()
         server.release(name)
