@@ -25,6 +25,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 
 from bot.core.dburl import (
     DatabaseError,
@@ -544,6 +545,7 @@ __all__ = [
     "ahead_of_this_code",
     "alembic_config",
     "async_url",
+    "db_clock",
     "delete_some",
     "head_revision",
     "insert_ignore",
@@ -557,6 +559,32 @@ __all__ = [
     "sqlite_path",
     "upsert",
 ]
+
+
+class DbClock(sa.sql.functions.FunctionElement[float]):
+    """The database server's clock, in seconds since the epoch (a float, as our time columns):
+    one clock for every process, whatever each machine's says. PostgreSQL: the moment the
+    statement reads it (`clock_timestamp()`); SQLite: the machine's, which its processes share."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "db_clock"
+
+
+@compiles(DbClock, "postgresql")
+def _db_clock_pg(_element: DbClock, _compiler: Any, **_kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+
+
+@compiles(DbClock, "sqlite")
+def _db_clock_sqlite(_element: DbClock, _compiler: Any, **_kw: Any) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+def db_clock() -> DbClock:
+    """`DbClock()`: the database's time, for comparisons that processes on several machines must
+    agree on (leases)."""
+    return DbClock()
 
 
 def insert_ignore(conn: lean.Writer, table: sa.Table) -> Any:

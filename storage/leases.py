@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import inbox, outbox
-from storage.db import insert_ignore
+from storage.db import db_clock, insert_ignore
 from storage.schema import job_leases, processes
 
 FORGET_SECONDS = 24 * 3600.0  # a dead process's row is deleted after this long
@@ -64,16 +64,20 @@ async def forget(conn: AsyncConnection, owner: str) -> None:
     await conn.execute(sa.delete(processes).where(processes.c.id == owner))
 
 
-async def take_job(conn: AsyncConnection, job_id: str, owner: str, *, now: float, until: float) -> bool:
-    """The lease on one scheduled job's run, when no one holds it; True when `owner` got it."""
+async def take_job(conn: AsyncConnection, job_id: str, owner: str, *, seconds: float) -> bool:
+    """The lease on one scheduled job's run for `seconds`, when no one holds it; True when `owner`
+    got it. Timed by the database's clock (`db_clock`), not the caller's: a process whose clock
+    ran ahead took a lease another still held, and ran the job early; one whose clock ran behind
+    wrote a lease already over by the others' clocks."""
+    now = db_clock()
     result = await conn.execute(
         sa.update(job_leases)
         .where(job_leases.c.job_id == job_id, job_leases.c.until <= now)
-        .values(owner=owner, until=until)
+        .values(owner=owner, until=now + seconds)
     )
     if result.rowcount == 1:
         return True
     result = await conn.execute(
-        insert_ignore(conn, job_leases).values(job_id=job_id, owner=owner, until=until)
+        insert_ignore(conn, job_leases).values(job_id=job_id, owner=owner, until=now + seconds)
     )
     return bool(result.rowcount == 1)

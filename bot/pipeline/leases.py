@@ -134,7 +134,7 @@ class Leases:
                 log.error("leases.heartbeat_failed", error=type(exc).__name__, reason=db_reason(exc))
 
     async def take_job(self, job_id: str, seconds: float) -> bool:
-        """The lease on one run of a scheduled job for `seconds`; False when another process runs it."""
+        """The lease on one run of a scheduled job for `seconds`; False when another process runs it.
+        Timed by the database's clock: this process's may be off (storage/leases.py)."""
         async with self.deps.db.tx() as conn:
-            now = self.deps.now()
-            return await leases.take_job(conn, job_id, self.owner, now=now, until=now + seconds)
+            return await leases.take_job(conn, job_id, self.owner, seconds=seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -242,6 +243,31 @@ async def test_a_job_runs_once_per_interval_across_processes(bot: Bot) -> None:
     async with deps.db.tx() as conn:
         await conn.execute(sa.text("UPDATE job_leases SET until = 0"))
     assert await two.take_job("retention", 60.0)
+
+
+async def test_a_job_lease_goes_by_the_database_clock_not_a_skewed_process_clock(bot: Bot) -> None:
+    """Three processes whose clocks disagree by an hour each way (another machine's skew, an NTP
+    step). The one ahead took the job's lease while another held it (its clock said the lease
+    was over) and ran the job early; a lease taken by the one behind was over at once by the
+    others' clocks. The database's clock decides."""
+    deps = bot.runtime.deps
+    ahead = dataclasses.replace(deps, clock=lambda: time.time() + 3600)
+    behind = dataclasses.replace(deps, clock=lambda: time.time() - 3600)
+    one, early, late = (
+        Leases(deps, "process-one"),
+        Leases(ahead, "process-ahead"),
+        Leases(behind, "process-behind"),
+    )
+
+    assert await one.take_job("retention", 60.0)
+    assert not await early.take_job("retention", 60.0)  # one still holds it
+    assert await late.take_job("refresh", 60.0)
+    assert not await one.take_job("refresh", 60.0)  # late still holds it
+    assert not await early.take_job("refresh", 60.0)
+    async with deps.db.read() as conn:
+        untils = dict((await conn.execute(sa.text("SELECT job_id, until FROM job_leases"))).all())
+    for until in untils.values():  # a minute from now, by the one clock they share
+        assert time.time() + 50 < until < time.time() + 70
 
 
 async def test_stopping_releases_only_its_own_claims(bot: Bot, aiohttp_client: Any) -> None:
