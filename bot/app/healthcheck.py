@@ -11,6 +11,11 @@ import urllib.request
 from bot.core.config import ConfigError, load_config
 
 WILDCARDS = frozenset({"0.0.0.0", "", "::"})  # noqa: S104 - names of the wildcard addresses
+LIVE_SECONDS = 2.0  # `/healthz` answers at once when the process is up
+# `/readyz` may take its checks' 4 s (bot/gateway/routes.py READY_CHECK_SECONDS) to say ready or
+# not: a probe that gave up at 2 s called a slow but answering database down, and never saw the
+# 503 of one that was. Under deploy/compose.yaml's 6 s, with Python's start-up.
+READY_SECONDS = 4.5
 
 
 def healthz_url(path: str = "/healthz") -> str:
@@ -40,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"healthcheck: configuration error: {exc}", file=sys.stderr)
         return 1
     try:
-        with urllib.request.urlopen(request, timeout=2) as resp:  # noqa: S310 - a fixed http URL
+        timeout = READY_SECONDS if "--ready" in args else LIVE_SECONDS
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - a fixed http URL
             return 0 if resp.status == 200 else 1
     except OSError as exc:
         print(f"healthcheck: {request.full_url}: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -86,3 +87,27 @@ async def test_ready_carries_the_metrics_token(env: pytest.MonkeyPatch) -> None:
         env.delenv("TEXTWIRE_SERVER_METRICS_TOKEN")
         assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 1
     assert seen == ["Bearer s3cret", ""]
+
+
+async def test_ready_waits_for_the_checks_of_a_slow_database(env: pytest.MonkeyPatch) -> None:
+    """`/readyz` takes up to its checks' 4 s to answer (a slow database): the probe gave up at 2 s
+    and called a database that answered at 2.5 s down; it waits long enough for the answer, and
+    within deploy/compose.yaml's timeout."""
+    from bot.gateway.routes import READY_CHECK_SECONDS
+
+    assert READY_CHECK_SECONDS < healthcheck.READY_SECONDS <= 5.0
+    assert "timeout: 6s" in (Path(__file__).parents[2] / "deploy" / "compose.yaml").read_text()
+    answered = asyncio.Event()
+
+    async def readyz(request: web.Request) -> web.Response:
+        await asyncio.sleep(2.5)  # the slow database: a check that answers late, not a wait for state
+        answered.set()
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/readyz", readyz)
+    port = free_port()
+    async with TestServer(app, host="127.0.0.1", port=port):
+        env.setenv("TEXTWIRE_SERVER_PORT", str(port))
+        assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 0
+    assert answered.is_set()
