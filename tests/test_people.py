@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -27,24 +26,13 @@ from tests.conftest import wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.fakes.x_api import FakeX
 from tests.images import png_with_text
-from tests.test_process import free_port, send, wait_healthy
+from tests.test_process import free_port, send, stop_processes, wait_healthy
 from tests.test_scale import _env, _start
 
 CONFIG = str(Path(__file__).parent.parent / "config.toml")
 PERSON = "+15550001111"
 LOOPY = "+15550009999"
 PRIORITY = [("HELP", r"^textwire"), ("\\UNLINK", r"^No X account is connected")]
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def test_a_scripted_person_gets_every_answer_in_order(tmp_path: Path, fake_x: FakeX) -> None:
@@ -127,7 +115,7 @@ async def test_a_scripted_person_gets_every_answer_in_order(tmp_path: Path, fake
             assert all(status in (404, 410) for status in statuses[:3]), statuses
             assert statuses[3] == 200
     finally:
-        _stop([proc])
+        stop_processes([proc])
 
 
 async def test_a_scripted_auto_responder_gets_a_small_bounded_number_of_replies(
@@ -185,7 +173,7 @@ async def test_a_scripted_auto_responder_gets_a_small_bounded_number_of_replies(
             assert log.count('"sms.loop_held"') == 1
     finally:
         await db.close()
-        _stop([proc])
+        stop_processes([proc])
 
 
 async def drained(db: Database, done: int) -> bool:
@@ -298,4 +286,4 @@ async def test_nothing_is_sent_after_stop_nor_posted_after_unlink_across_workers
             assert len(to_unlinkers) == 2 * pairs
     finally:
         await db.close()
-        _stop(procs)
+        stop_processes(procs)

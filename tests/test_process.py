@@ -60,6 +60,19 @@ def start_server(
         )
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], *, within: float = 30) -> None:
+    """SIGTERM each server still running, wait for each (`within` seconds), then kill what is left."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(within)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 async def wait_healthy(
     session: aiohttp.ClientSession, port: int, proc: subprocess.Popen[bytes], *, within: float = 30
 ) -> None:

@@ -28,7 +28,7 @@ from storage import outbox
 from storage.db import Database
 from tests.conftest import new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.test_process import free_port, wait_healthy
+from tests.test_process import free_port, stop_processes, wait_healthy
 
 HAS_ROLES = "role" in {f.name for f in dataclasses.fields(ServerConfig)}
 # at most replyguard.BUDGET texts a sender: more in 30 s and the guard delays replies
@@ -207,14 +207,7 @@ async def test_a_burst_over_three_processes_with_one_killed(
             assert sorted(r.body for r in handled) == sorted(b for s, b in texts if s == sender)
             assert [r.done_at for r in handled] == sorted(r.done_at for r in handled), sender
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                await asyncio.to_thread(proc.wait, 30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        await asyncio.to_thread(stop_processes, procs)
         await db.close()
 
 
@@ -295,12 +288,5 @@ async def test_a_reply_held_behind_another_worker_goes_once_that_send_is_committ
     finally:
         for event in held.values():
             event.set()
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                await asyncio.to_thread(proc.wait, 30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        await asyncio.to_thread(stop_processes, procs)
         await db.close()
