@@ -5,13 +5,14 @@
 token gets 401. `sendMessage` records each message (refusing `parse_mode` outright: textwire never
 sends markup), answers 403 "bot was blocked by the user" for a blocked chat, and 429 with
 `parameters.retry_after` while told to throttle; `getFile` describes the files it holds and
-`GET /file/bot<token>/<path>` serves their bytes; `setWebhook`, `deleteWebhook` and `getMe`
-are recorded. Fixture: `fake_telegram`.
+`GET /file/bot<token>/<path>` serves their bytes; `setWebhook`, `deleteWebhook`, `getMe` and
+the command menu (`setMyCommands` checked by Telegram's rules, `deleteMyCommands`) are recorded. Fixture: `fake_telegram`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class FakeTelegram:
     throttle: list[float] = field(default_factory=list)  # retry_after of the next sendMessage calls
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
     webhook: dict[str, Any] | None = None
+    commands: list[tuple[str, str]] = field(default_factory=list)  # the menu (setMyCommands)
     calls: list[str] = field(default_factory=list)  # method names, in order
     refused: list[tuple[str, int]] = field(default_factory=list)  # (method, status) answered with an error
 
@@ -108,6 +110,20 @@ class FakeTelegram:
                 return _error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
             self.webhook = payload
             return web.json_response({"ok": True, "result": True, "description": "Webhook was set"})
+        if name == "setMyCommands":
+            commands = payload.get("commands")
+            if not isinstance(commands, list) or len(commands) > 100:
+                return _error(400, "Bad Request: commands must be a list of at most 100")
+            for command in commands:
+                if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                    return _error(400, "Bad Request: BOT_COMMAND_INVALID")
+                if not 1 <= len(str(command.get("description", ""))) <= 256:
+                    return _error(400, "Bad Request: command description is empty or too long")
+            self.commands = [(c["command"], c["description"]) for c in commands]
+            return web.json_response({"ok": True, "result": True})
+        if name == "deleteMyCommands":
+            self.commands = []
+            return web.json_response({"ok": True, "result": True})
         if name == "deleteWebhook":
             self.webhook = None
             return web.json_response({"ok": True, "result": True, "description": "Webhook was deleted"})

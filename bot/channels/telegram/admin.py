@@ -1,7 +1,8 @@
 """`textwire telegram set-webhook | delete-webhook`: point Telegram at this server's
 `{server.public_url}/telegram/webhook` with the secret token and `allowed_updates` (messages, and
-edits of them, which are answered: bot/channels/telegram/updates.py), or take the webhook away
-(https://core.telegram.org/bots/api#setwebhook)."""
+edits of them, which are answered: bot/channels/telegram/updates.py), and give the bot its command
+menu (the list Telegram shows behind "/" and the menu button, `setMyCommands`); or take the webhook
+and the menu away (https://core.telegram.org/bots/api#setwebhook, #setmycommands)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,27 @@ from bot.core.config import Config
 
 # what Telegram sends us: without "edited_message" an edit never came, and went unanswered
 ALLOWED_UPDATES = ["message", "edited_message"]
+
+# The command menu: what a person taps after "/" (each sends the bare command; one that takes
+# arguments answers with its usage). Telegram's rules: a name of 1-32 of a-z, 0-9 and _, a
+# description of 1-256 characters. In the order a person needs them; `/stop`, which deletes the
+# account (SPEC), is left out of a menu tapped by accident, as `/unlink` (still typed as ever).
+MENU: tuple[tuple[str, str], ...] = (
+    ("help", "The commands"),
+    ("create", "Make a room: /create <room> <password>"),
+    ("join", "Join a room: /join <room> <password>"),
+    ("rooms", "Your rooms, the active one marked"),
+    ("use", "Switch the active room: /use <room>"),
+    ("receipts", "A link to the room's receipts"),
+    ("balance", "Who owes whom in the room"),
+    ("paid", "Record a payment: /paid <name> <amount>"),
+    ("amount", "Set your last receipt's total: /amount 12.34"),
+    ("split", "Split your last receipt: /split alice bob"),
+    ("statement", "A link to this month's statement"),
+    ("name", "How the room's members see you: /name <name>"),
+    ("link", "Connect X, to post your texts"),
+    ("pair", "Use another app or number as you too"),
+)
 
 
 class NotConfigured(Exception):
@@ -41,12 +63,15 @@ async def set_webhook(config: Config) -> str:
         "setWebhook",
         {"url": url, "secret_token": config.telegram.webhook_secret, "allowed_updates": ALLOWED_UPDATES},
     )
-    return f"Telegram sends this bot's messages to {url}"
+    commands = [{"command": name, "description": text} for name, text in MENU]
+    await _call(config, "setMyCommands", {"commands": commands})
+    return f"Telegram sends this bot's messages to {url}\nIts command menu lists {len(commands)} commands"
 
 
 async def delete_webhook(config: Config) -> str:
     await _call(config, "deleteWebhook", {"drop_pending_updates": False})
-    return "Telegram no longer sends this bot's messages to a webhook"
+    await _call(config, "deleteMyCommands", {})
+    return "Telegram no longer sends this bot's messages to a webhook, and shows no command menu"
 
 
-__all__ = ["NotConfigured", "TelegramError", "delete_webhook", "set_webhook", "webhook_url"]
+__all__ = ["MENU", "NotConfigured", "TelegramError", "delete_webhook", "set_webhook", "webhook_url"]

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
+from bot.app.assembly import build_dispatcher
+from bot.channels.telegram.admin import MENU
 from tests import ROOT
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -56,16 +59,37 @@ async def test_set_webhook_points_telegram_here_and_delete_takes_it_away(
 ) -> None:
     code, out, err = await textwire(tmp_path, "telegram", "set-webhook", **telegram_env(fake_telegram))
     assert (code, err) == (0, "")
-    assert out == "Telegram sends this bot's messages to https://bot.example/telegram/webhook\n"
+    assert out == (
+        "Telegram sends this bot's messages to https://bot.example/telegram/webhook\n"
+        f"Its command menu lists {len(MENU)} commands\n"
+    )
     assert fake_telegram.webhook == {
         "url": "https://bot.example/telegram/webhook",
         "secret_token": fake_telegram.secret,
         "allowed_updates": ["message", "edited_message"],  # an edit is answered: it must come
     }
+    # the menu behind "/", checked by Telegram's rules (the fake refuses a bad name or description)
+    assert fake_telegram.commands == list(MENU)
+    assert [name for name, _ in fake_telegram.commands][:3] == ["help", "create", "join"]
+    assert "stop" not in dict(fake_telegram.commands)  # deletes the account: never one tap away
     code, out, _ = await textwire(tmp_path, "telegram", "delete-webhook", **telegram_env(fake_telegram))
     assert code == 0
     assert "no longer" in out
     assert fake_telegram.webhook is None
+    assert fake_telegram.commands == []
+
+
+def test_every_menu_entry_is_a_command_the_bot_answers() -> None:
+    """The menu names commands the dispatcher has (a renamed or dropped command would leave a
+    menu entry answered "Unknown command"), each within Telegram's rules."""
+    registered = {
+        entry.split(maxsplit=1)[0].lstrip("\\").lower() for entry in build_dispatcher([]).all_help_entries()
+    }
+    for name, description in MENU:
+        assert name in registered | {"help"}, name
+        assert re.fullmatch(r"[a-z0-9_]{1,32}", name), name
+        assert 1 <= len(description) <= 256
+        assert "\\" not in description  # Telegram's people type "/"
 
 
 async def test_without_a_token_it_says_what_to_set(tmp_path: Path) -> None:
