@@ -32,6 +32,7 @@ CHANNELS = (INBOX, OUTBOX)
 
 RECONNECT_FIRST = 0.2
 RECONNECT_MAX = 5.0
+FLUSH_SECONDS = 1.0  # a stop's last NOTIFYs: a database that does not answer is not waited on
 
 
 class Notifier:
@@ -68,8 +69,22 @@ class Notifier:
             self._task.start(self._run)
 
     async def stop(self) -> None:
+        """Stop listening. What was published and not yet sent goes first (a stopping process's
+        released claims: the others take them at once, not a poll later)."""
         await self._task.stop()
+        await self._flush()
         await self._close()
+
+    async def _flush(self) -> None:
+        conn, channels, self._pending = self._conn, self._pending, set()
+        if not channels or conn is None or conn.is_closed():
+            return
+        try:
+            async with asyncio.timeout(FLUSH_SECONDS):
+                for channel in sorted(channels):
+                    await conn.execute("SELECT pg_notify($1, '')", channel)
+        except Exception as exc:  # the others' poll takes them; a stop never waits on it for long
+            log.warning("notify.flush_failed", error=type(exc).__name__)
 
     def _wake_local(self, channel: str) -> None:
         for callback in self._subscribers[channel]:

@@ -198,6 +198,9 @@ async def _start(
         owner=owner,
         on_settled=lambda: notifier.publish(notify.OUTBOX, here=False),
     )
+    # claims a stopping process puts back: the other processes take them at once
+    worker.on_released = lambda: notifier.publish(notify.INBOX, here=False)
+    sender.on_released = lambda: notifier.publish(notify.OUTBOX, here=False)
     leases.on_takeover += [worker.wake, sender.wake]
     notifier.subscribe(notify.INBOX, worker.wake)
     notifier.subscribe(notify.OUTBOX, sender.wake)

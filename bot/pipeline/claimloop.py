@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from bot.core.deps import Deps
@@ -56,6 +56,9 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         # claims, which no other process takes over while it heartbeats; written on a later turn
         self._stranded: list[Outcome] = []
         self._wakes = 0  # wake() calls so far: rows that arrived while a task ran may wait for it
+        # after a stop put this process's claims back: wakes the other processes' loops, which
+        # take them at once rather than at their next poll (bot/app/assembly.py)
+        self.on_released: Callable[[], None] = lambda: None
 
     # -- what a loop does -----------------------------------------------------------------------
     @abstractmethod
@@ -127,6 +130,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                 released = await self.release(conn)
             if released:
                 log.info(f"{self.name}.claims_released", count=released)
+                self.on_released()
         except Exception as exc:  # the lease brings them back
             log.warning(f"{self.name}.release_failed", error=type(exc).__name__)
 

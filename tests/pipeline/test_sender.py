@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 import structlog
 from aiohttp import web
 from twilio.rest import Client
@@ -19,6 +20,7 @@ from bot.core.channel import SendError, Sent
 from bot.core.config import TwilioConfig
 from bot.core.logs import scrub
 from storage import outbox
+from storage.schema import outbox as outbox_table
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import Failure
 
@@ -532,3 +534,40 @@ async def test_a_reply_held_behind_another_process_send_goes_when_that_send_is_c
     # the waiting one took it, woken by the other's commit
     assert ["a1"] in [took for n, took in claims[id(waiting)] if n >= since]
     assert ["a1"] not in [took for _, took in claims[id(sending)]]
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_a_stopping_process_wakes_the_others_for_the_sends_it_puts_back(
+    bot_factory: BotFactory, fake_twilio: Any
+) -> None:
+    """Two app instances on one PostgreSQL database, polling every 60 s. One is sending a reply
+    (Twilio holds its answer) when it stops: its claim is put back, and the other instance takes
+    the reply at once, woken by the stop (it waited for its poll before: a rolling restart held
+    each reply in flight for up to `worker.poll_seconds`)."""
+    slow = {"poll_seconds": 60.0, "retry_base_seconds": 0.05}
+    first = await bot_factory(twilio=fake_twilio.section(timeout_seconds=60.0), worker=slow)
+    second = await bot_factory(first.config)
+    for bot in (first, second):
+        await asyncio.wait_for(bot.runtime.notifier.listening.wait(), 30)
+    gate = fake_twilio.hold_to[ALICE] = asyncio.Event()
+    async with first.runtime.deps.db.tx() as conn:
+        await outbox.enqueue(conn, to=ALICE, body="a0", dedupe_key="a0", now=first.runtime.deps.now())
+    first.runtime.sender.wake()
+    second.runtime.sender.wake()
+    await fake_twilio.wait_for_messages(1)  # taken by Twilio, its answer held
+    # whichever took it stops, its send still in flight: cancelled, its claim put back
+    sending, other = (first, second) if first.runtime.sender._tasks else (second, first)
+    assert sending.runtime.sender._tasks
+    assert not other.runtime.sender._tasks
+    await sending.runtime.sender.stop(grace=0)
+    gate.set()  # Twilio answers from now on (the cancelled request's answer comes to no one)
+
+    async def settled_by_the_other() -> bool:
+        async with other.runtime.deps.db.read() as conn:
+            found = await conn.execute(sa.select(outbox_table.c.status, outbox_table.c.claimed_by))
+            return [tuple(row) for row in found] == [("sent", None)]
+
+    # the other claimed it at once, looked it up at Twilio (a put-back send may have gone) and
+    # found it sent: settled, not sent twice
+    await wait_for(settled_by_the_other, within=20)
+    assert [m["Body"] for m in fake_twilio.messages] == ["a0"]

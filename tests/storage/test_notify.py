@@ -70,6 +70,34 @@ async def test_a_publish_for_the_others_only_wakes_no_one_here(database_url: str
         await notifier.stop()
 
 
+async def test_a_publish_just_before_stopping_still_reaches_the_others(
+    pg_server: pg.PgServer | None,
+) -> None:
+    """A stopping process publishes the claims it put back, then stops its notifier at once: the
+    NOTIFY went with the stop's cancellation before, and the others waited for their poll."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    name = pg_server.create_database()
+    url = pg_server.url_of(name)
+    stopping, listener = Notifier(url), Notifier(url)
+    events = _events(listener)
+    await stopping.start()
+    await listener.start()
+    try:
+        await asyncio.wait_for(listener.listening.wait(), 30)
+        await asyncio.wait_for(stopping.listening.wait(), 30)
+        for event in events.values():  # the wake-up of (re)connecting
+            event.clear()
+        stopping.publish(notify.INBOX, here=False)
+        await stopping.stop()
+        await asyncio.wait_for(events[notify.INBOX].wait(), 30)
+        assert not events[notify.OUTBOX].is_set()
+    finally:
+        await stopping.stop()
+        await listener.stop()
+        pg_server.drop_database(name)
+
+
 async def test_the_listen_connection_comes_back_after_the_server_drops_it(
     pg_server: pg.PgServer | None,
 ) -> None:
