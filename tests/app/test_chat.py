@@ -130,11 +130,16 @@ async def test_a_photo_from_chat_becomes_a_receipt_in_the_gallery(served: Served
             page = await resp.text()
             assert resp.status == 200, page
         assert "lunch" in page
-        image = re.search(r'src="([^"]+/media/[^"]+)"', page)
+        image = re.search(r'href="([^"]+/media/[^"]+)"', page)  # the full photo, around its thumbnail
         assert image, page
         async with http.get(image.group(1).replace("&amp;", "&")) as resp:
             assert resp.status == 200
             assert await resp.read() == stored.read_bytes()
+        thumb = re.search(r'src="([^"]+/thumbs/[^"]+)"', page)
+        assert thumb, page
+        async with http.get(thumb.group(1).replace("&amp;", "&")) as resp:
+            assert resp.status == 200
+            assert resp.content_type == "image/jpeg"
 
 
 async def test_a_photo_before_any_room_waits_for_the_room_made_next(served: Served) -> None:
