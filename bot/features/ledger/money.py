@@ -120,8 +120,10 @@ def currency_or_default(code: str | None) -> Currency:
 # -- reading amounts people type ---------------------------------------------------------------------
 
 # a number with optional thousands separators and an optional decimal part (up to 4 decimals:
-# CLF and UYW have four, and their amounts are shown with them)
-_NUMBER = r"\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,4})?|\d+(?:[.,]\d{1,4})?"
+# CLF and UYW have four, and their amounts are shown with them); or grouped as India, Pakistan,
+# Nepal and Bangladesh group it, in lakhs and crores (`1,20,000.00`, `1,00,00,000`)
+_LAKHS = r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,4})?"
+_NUMBER = rf"{_LAKHS}|\d{{1,3}}(?:[,.' ]\d{{3}})+(?:[.,]\d{{1,4}})?|\d+(?:[.,]\d{{1,4}})?"
 
 
 @cache
@@ -177,11 +179,16 @@ def _amount_pattern() -> re.Pattern[str]:
 
 
 def parse_number(text: str, exponent: int) -> int | None:
-    """`12.50` / `12,50` / `1,234.56` / `1.234,56` / `12` -> minor units; None when it is not one
-    amount. A separator followed by exactly three digits is a thousands separator, unless the
+    """`12.50` / `12,50` / `1,234.56` / `1.234,56` / `12` / `1,20,000` (lakhs) -> minor units; None
+    when it is not one amount. A separator followed by exactly three digits is a thousands separator, unless the
     currency itself has three decimals or more or what comes before it is 0 (`0.050` is no
     fifty)."""
     text = text.strip()
+    if re.fullmatch(_LAKHS, text):  # `1,20,000.50`: no other reading has groups of two
+        whole, _, decimals = text.partition(".")
+        if len(decimals) > exponent:
+            return None
+        return int(whole.replace(",", "") + decimals.ljust(exponent, "0"))
     # a space or an apostrophe only ever groups thousands: as the other separator than the one
     # the decimals take (`1 234,56` is French for 1234.56; it read as three groups and was none)
     grouping = "." if "," in text else ","

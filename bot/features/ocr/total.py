@@ -153,11 +153,15 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 
 @functools.cache
 def _money_pattern(exponent: int) -> re.Pattern[str]:
-    """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`.
+    """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`,
+    `1,20,000.00` (lakhs, as Indian receipts print them).
     Not one glued to a mask or a number sign (`****4421`, `XXXX4421`, `#1234`: a card's last 4, a
     store, register or transaction number), nor part of a date, a time or a longer number
     (`11.24.2026`, `2026/11/24`, `12:45`: no figure touches another separator and digit)."""
-    whole = r"\d{1,3}(?:,\d{3})+(?![.,]\d{3})|\d{1,3}(?:\.\d{3})+(?=,\d)|\d{1,7}"
+    whole = (
+        r"\d{1,2}(?:,\d{2})+,\d{3}(?![.,]\d{3})|\d{1,3}(?:,\d{3})+(?![.,]\d{3})"
+        r"|\d{1,3}(?:\.\d{3})+(?=,\d)|\d{1,7}"
+    )
     if exponent == 0:
         number = rf"(?P<whole>{whole})(?![.,/:]?\d)"
     else:

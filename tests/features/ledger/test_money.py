@@ -72,6 +72,39 @@ def test_parse_number_three_decimals() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "minor"),
+    [
+        ("1,20,000", 12000000),
+        ("1,23,456.78", 12345678),
+        ("12,34,567", 123456700),
+        ("1,00,000.5", 10000050),
+        ("1,20,000.505", None),  # more decimals than rupees have
+        ("1,2,345", None),
+        ("12,34,5", None),
+        ("1 20 000", None),  # spaces group thousands only
+    ],
+)
+def test_parse_number_in_lakhs(text: str, minor: int | None) -> None:
+    assert parse_number(text, 2) == minor
+
+
+def test_an_amount_grouped_in_lakhs_is_read_as_indian_groups_write_it() -> None:
+    """`\\AMOUNT 1,20,000`, `\\PAID Ravi 60,000`, a caption `rent ₹1,20,000`: in an INR room the
+    rent of 1.2 lakh rupees was answered with the usage, and its photo was "no total found"."""
+    inr = currency("INR")
+    assert inr is not None
+    for text, minor in (("1,20,000", 12000000), ("₹1,23,456.78", 12345678), ("INR 1,20,000", 12000000)):
+        found = parse_amount(text, inr)
+        assert found is not None, text
+        assert (found.minor, found.currency.code) == (minor, "INR")
+        assert unclear_amount(text, inr) is None
+    found = caption_amount("rent ₹1,20,000 for March", inr)
+    assert found is not None
+    assert (found.minor, found.currency.code) == (12000000, "INR")
+    assert parse_amount("INR 1,00,00,000", inr) is None  # a crore: above what an amount may be
+
+
+@pytest.mark.parametrize(
     ("caption", "minor", "code"),
     [
         ("$12.50", 1250, "USD"),

@@ -207,6 +207,14 @@ def test_comma_decimals_and_thousands() -> None:
     assert amounts_of("TOTAL ¥1,234", 0) == [(1234, "JPY")]
 
 
+def test_a_total_grouped_in_lakhs_is_read() -> None:
+    """Indian receipts print `1,20,000.00`: it was no amount at all, so the total was asked for."""
+    assert amounts_of("GRAND TOTAL 1,20,000.00", 2) == [(12000000, "")]
+    assert amounts_of("TOTAL 12,34,567.50", 2) == [(123456750, "")]
+    assert amounts_of("TOTAL 1,20,000", 0) == [(120000, "")]
+    assert total_of_text("SUBTOTAL 1,00,000.00\nIGST 18,000.00\nTOTAL 1,18,000.00").minor == 11800000
+
+
 @pytest.mark.parametrize(
     "row",
     [
