@@ -165,12 +165,14 @@ async def keep_former(
     return int(former)
 
 
-async def members(conn: AsyncConnection, room_id: str) -> list[Member]:
-    """The room's members by when they joined (then by id): the order of leftover cents."""
+async def members(conn: AsyncConnection, room_id: str, joined_by: float | None = None) -> list[Member]:
+    """The room's members by when they joined (then by id): the order of leftover cents.
+    `joined_by`: only those who had joined by then (who share a receipt sent at that moment)."""
+    joined = [memberships.c.joined_at <= joined_by] if joined_by is not None else []
     rows = (
         await conn.execute(
             _PEOPLE.join(memberships, memberships.c.user_id == users.c.id)
-            .where(memberships.c.room_id == room_id)
+            .where(memberships.c.room_id == room_id, *joined)
             .order_by(memberships.c.joined_at, users.c.id)
         )
     ).all()

@@ -29,7 +29,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/pipeline/lifecycle.py",
         "handlers/__init__.py",
         "handlers/filters.py",
-        "handlers/media.py",
         "storage/db.py",
         "storage/health.py",
         "storage/leases.py",

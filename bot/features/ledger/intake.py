@@ -96,6 +96,7 @@ def saved_replies(
     twins: Mapping[str, ReceiptAmount] | None = None,
     caption: Amount | None = None,
     zone: dt.tzinfo = dt.UTC,
+    ways: int | None = None,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
@@ -103,7 +104,8 @@ def saved_replies(
     `Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all.`; the shapes
     for no total, another currency, a repeat of an earlier receipt (`twins`: those earlier ones
     by id; `caption`: the amount its caption gave, for the `\\AMOUNT` that counts a repeat
-    anyway), and several photos (one reply sums them up)."""
+    anyway), and several photos (one reply sums them up). `ways`: how many share them (those in
+    the room when they were sent; None: its members now)."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
@@ -113,7 +115,7 @@ def saved_replies(
 
     counted, foreign = having("counted"), having("other currency")
     repeats, others, missing = having("duplicate"), having("not a receipt"), having("needs an amount")
-    ways = len(ledger.member_ids)
+    ways = len(ledger.member_ids) if ways is None else ways
     position = position_phrase(ledger.position(sender), cur)
     split = f"split {ways} ways, {position}" if ways > 1 else f"you are its only member, {position}"
     if len(items) == 1:

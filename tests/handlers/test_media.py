@@ -1,0 +1,74 @@
+"""Receipt photos through the real bot (handlers/media.py): who shares a receipt. Storing,
+cleaning and reading photos: tests/features/receipts/test_media.py, tests/features/ledger/test_intake.py."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from bot.pipeline import replyguard
+from handlers.media import STORE_WAIT
+from storage.media import StoreUnavailable
+from tests import images
+from tests.conftest import ALICE, BOB, Bot, new_sid, wait_for
+from tests.fakes.twilio_rest import FakeTwilio
+from tests.features.receipts.test_media import mms
+from tests.handlers.talk import say
+
+CAROL = "+15550003333"
+DAVE = "+15550004444"
+
+
+@pytest.fixture(autouse=True)
+def _people_type_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replyguard, "BUDGET", 100)
+
+
+async def test_a_photo_saved_late_is_shared_by_those_in_the_room_when_it_was_sent(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice texts the dinner's receipt while the media store is down; Dave joins the house
+    before it comes back. The receipt, saved then, was split four ways: Dave owed a share of a
+    dinner he never had. It is shared by the three who were in the room when it was sent."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone, name in ((BOB, "Bob"), (CAROL, "Carol")):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+        assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
+    assert (await say(bot, fake, "\\NAME Alice")).startswith("Your rooms now see you")
+    store = bot.runtime.deps.services.media_store
+    real_put, down = store.put, [True]
+
+    async def put(key: str, data: bytes, content_type: str) -> None:
+        if down[0]:
+            raise StoreUnavailable("injected")
+        await real_put(key, data, content_type)
+
+    monkeypatch.setattr(store, "put", put)
+    sid = new_sid("MM")
+    url = fake.media.add(images.jpeg_with_gps(), message_sid=sid)
+    before = len(fake.messages)
+    assert (await bot.post(bot.form("$30.00", sid=sid, **mms([url])))).status == 200
+
+    async def parked() -> bool:
+        return await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "parked"
+
+    await wait_for(parked)
+    assert (await fake.wait_for_messages(before + 1))[before]["Body"] == STORE_WAIT
+    assert (await say(bot, fake, "\\JOIN house pw", sender=DAVE)).startswith("Joined house")
+    assert (await say(bot, fake, "\\NAME Dave", sender=DAVE)).startswith("Your rooms now see you")
+    down[0] = False
+    async with bot.runtime.deps.db.tx() as conn:  # its retry, now
+        await conn.execute(sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": sid})
+    assert await bot.handled(sid) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    assert replies[-1].startswith("Saved $30.00 to house: split 3 ways, you are owed $20.00."), replies
+    assert await say(bot, fake, "\\BALANCE", sender=DAVE) == (
+        "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    )
+    # a photo sent after he joined is his to share
+    url = fake.media.add(images.jpeg_with_gps())
+    assert (await say(bot, fake, "$40.00", sender=BOB, **mms([url]))).startswith(
+        "Saved $40.00 to house: split 4 ways"
+    )
