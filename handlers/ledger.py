@@ -739,6 +739,7 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     async with ctx.deps.db.read() as conn:
         settings = await ledger.reminding(conn, room.id)
+        first_receipt = await receipts.first_at(conn, room.id)
     assert settings is not None
     today = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
     month = typed_word(ctx.args[0]) if ctx.args else f"{today.year:04d}-{today.month:02d}"
@@ -747,7 +748,11 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
         return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
     if ym > (today.year, today.month):
         return f"{month} has not begun in {room.name} yet."
-    began = dt.datetime.fromtimestamp(room.created_at, reminders.room_zone(settings))
+    # its first receipt may be older than the room: a photo sent at 23:58 on December 31st that
+    # waited for the room its sender made at 00:01 was in no statement, December's refused
+    began = dt.datetime.fromtimestamp(
+        min(room.created_at, first_receipt or room.created_at), reminders.room_zone(settings)
+    )
     if ym < (began.year, began.month):  # a link to an empty page, as if the month had nothing
         first = f"{began.year:04d}-{began.month:02d}"
         return f"{room.name} began in {first}: \\STATEMENT {first} is its first month."

@@ -125,6 +125,15 @@ async def earlier_in_room(conn: AsyncConnection, room_id: str, receipt_id: str) 
     ]
 
 
+async def first_at(conn: AsyncConnection, room_id: str) -> float | None:
+    """When the room's first receipt was sent (None: it has none). A photo sent before its sender
+    was in any room, which the room they then made took, was sent before the room began."""
+    value = (
+        await conn.execute(sa.select(sa.func.min(receipts.c.created_at)).where(receipts.c.room_id == room_id))
+    ).scalar_one_or_none()
+    return None if value is None else float(value)
+
+
 async def mark_duplicate(conn: AsyncConnection, receipt_id: str, twin_id: str) -> None:
     await conn.execute(sa.update(receipts).where(receipts.c.id == receipt_id).values(duplicate_of=twin_id))
 

@@ -1642,3 +1642,43 @@ async def test_paid_in_a_room_with_very_many_debts_stays_within_what_twilio_take
     assert reply.startswith("Recorded: you paid ")
     assert reply.endswith("more: \\RECEIPTS shows them all.")
     assert len(reply) <= 1600
+
+
+async def test_a_photo_that_waited_for_its_room_over_midnight_is_in_its_months_statement(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Alice's dinner photo of 23:58 on December 31st, sent before she was in any room, waited for
+    the room she made at 00:01. The receipt kept its time, so January's statement did not list
+    it, and `\\STATEMENT 2026-12` answered that the room began in 2027-01: the receipt was in no
+    statement at all. December's is the room's first month."""
+    now = [dt.datetime(2026, 12, 31, 23, 58, tzinfo=dt.UTC).timestamp()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    url = fake.media.add(images.jpeg_with_gps())
+    form = await bot.text("dinner $45.00", **mms([url]))
+    await fake.wait_for_messages(1)  # the photo waits for a room
+
+    async def parked() -> bool:
+        return (
+            await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+            == "parked"
+        )
+
+    await wait_for(parked)
+    now[0] += 180  # 00:01 on January 1st
+    create = await bot.text("\\CREATE house pw")
+    assert await bot.handled(create["MessageSid"]) == "done"
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    assert sorted(m["Body"][:22] for m in fake.messages[1:]) == [
+        "Created room house; ph",
+        "Saved $45.00 to house:",
+    ]
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake, ALICE, "2026-12")))).text()
+    assert "December 2026" in page
+    assert "2026-12-31 23:58" in page
+    assert "$45.00" in page
+    # a month before the first receipt is still before the room
+    assert await say(bot, fake, "\\STATEMENT 2026-11") == (
+        "house began in 2026-12: \\STATEMENT 2026-12 is its first month."
+    )
