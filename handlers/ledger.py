@@ -35,6 +35,7 @@ from bot.features.ledger.money import (
     currency_meant,
     currency_or_default,
     in_use,
+    is_zero,
     parse_amount,
     unclear_amount,
 )
@@ -198,7 +199,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
                     f"an amount is more than 0 and at most {room_cur.format(room_cur.largest)}."
                 )
             value = Amount(minor, room_cur)
-        if value is None and text.strip() in ("0", "0.00", "0,00"):
+        if value is None and is_zero(text, room_cur):
             minor, code = 0, room_cur.code
         elif value is None:
             return amount_usage(room_cur)

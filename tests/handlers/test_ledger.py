@@ -1682,3 +1682,21 @@ async def test_a_photo_that_waited_for_its_room_over_midnight_is_in_its_months_s
     assert await say(bot, fake, "\\STATEMENT 2026-11") == (
         "house began in 2026-12: \\STATEMENT 2026-12 is its first month."
     )
+
+
+async def test_a_zero_written_with_its_sign_or_cents_takes_a_receipt_out(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT $0.00`, `\\AMOUNT 0.0`: the usage answered, though it says 0 takes a receipt out."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    assert await say(bot, fake, "\\AMOUNT $0.00") == (
+        "Your receipt is out of the ledger of house: you are settled up. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE", sender=BOB) == "house: all settled."
+    assert (await say(bot, fake, "\\AMOUNT 30")).startswith("Set $30.00 on your receipt in house")
+    assert (await say(bot, fake, "\\AMOUNT 0.0")).startswith("Your receipt is out of the ledger of house")
+    assert (
+        await say(bot, fake, "\\AMOUNT €0") == "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
+    )

@@ -246,6 +246,19 @@ def parse_amount(text: str, room: Currency, *, uncapped: bool = False) -> Amount
     return found[0] if len(found) == 1 else None
 
 
+def is_zero(text: str, room: Currency) -> bool:
+    """Whether a typed amount is nothing in the room's currency: `0`, `0.00`, `$0`, `0,00 USD`
+    (`\\AMOUNT 0` takes a receipt out; `\\AMOUNT $0.00` was answered with the usage)."""
+    match = _amount_pattern().fullmatch(text.strip())
+    if match is None:
+        return False
+    for marker, after in ((match.group("pre"), False), (match.group("post"), True)):
+        cur = _marker_currency(marker, room, after=after)
+        if cur is False or (cur is not None and cur != room):
+            return False
+    return parse_number(match.group("num"), room.exponent) == 0
+
+
 def unclear_amount(text: str, room: Currency, *, command: str = "") -> str | None:
     """What to ask when a typed amount reads two ways, else None. One dot followed by exactly
     three digits (`12.345`, `1.200`) in a currency with one or two decimals is a thousands
@@ -356,6 +369,7 @@ __all__ = [
     "currency_meant",
     "currency_or_default",
     "in_use",
+    "is_zero",
     "parse_amount",
     "parse_number",
     "shown",

@@ -13,6 +13,7 @@ from bot.features.ledger.money import (
     caption_amount,
     currency,
     currency_or_default,
+    is_zero,
     parse_amount,
     parse_number,
     unclear_amount,
@@ -264,3 +265,28 @@ def test_every_amount_a_room_shows_reads_back_as_that_amount(code: str) -> None:
         for shown in (cur.number(minor), cur.format(minor)):
             assert parse_amount(shown, cur) == Amount(minor, cur), shown
     assert parse_amount(cur.example, cur) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "zero"),
+    [
+        ("0", "USD", True),
+        ("0.00", "USD", True),
+        ("$0", "USD", True),
+        ("$0.00", "USD", True),
+        ("0,00 USD", "USD", True),
+        ("0.0", "USD", True),
+        ("0.000", "BHD", True),
+        ("¥0", "JPY", True),
+        ("€0", "USD", False),  # nothing in another currency: no amount of this room's
+        ("0.01", "USD", False),
+        ("zero", "USD", False),
+        ("", "USD", False),
+    ],
+)
+def test_a_zero_typed_as_amounts_are_written_is_zero(text: str, code: str, zero: bool) -> None:
+    """`\\AMOUNT $0.00` (as replies show amounts) takes a receipt out as `\\AMOUNT 0` does: it
+    was answered with the usage, which says 0 takes it out."""
+    cur = currency(code)
+    assert cur is not None
+    assert is_zero(text, cur) is zero
