@@ -706,6 +706,11 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
         if not ctx.args:
             return f"{room.name} keeps time in {_zone_said(settings)}. Change it: \\TIMEZONE Europe/Paris"
         name = " ".join(typed_words(ctx.args)) or ctx.args[0]
+        summerless = reminders.no_summer_time(name)
+        if summerless is not None:
+            meant, all_year = summerless  # EST: America/New_York, or America/Panama all year
+            said = name.strip().upper()
+            return f"{said} keeps no summer time: did you mean \\TIMEZONE {meant}? ({all_year} keeps {said} all year.)"
         zone = reminders.zone_named(name)
         if zone is None:
             # `\\TIMEZONE Tokyo`, `\\TIMEZONE New York`: the city of a zone gets the zone's name

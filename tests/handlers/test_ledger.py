@@ -1700,3 +1700,21 @@ async def test_a_zero_written_with_its_sign_or_cents_takes_a_receipt_out(
     assert (
         await say(bot, fake, "\\AMOUNT €0") == "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
     )
+
+
+async def test_timezone_est_is_not_taken_for_new_yorks_time(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\TIMEZONE EST` set tzdata's EST, which keeps no summer time: a New York room's
+    statements and reminders ran an hour off from March to November (a receipt of 00:30 on
+    July 1st was in June's statement). It asks, as `\\TIMEZONE PST` does."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\TIMEZONE EST") == (
+        "EST keeps no summer time: did you mean \\TIMEZONE America/New_York? "
+        "(America/Panama keeps EST all year.)"
+    )
+    assert await say(bot, fake, "\\TIMEZONE mst.") == (
+        "MST keeps no summer time: did you mean \\TIMEZONE America/Denver? "
+        "(America/Phoenix keeps MST all year.)"
+    )
+    assert await say(bot, fake, "\\TIMEZONE") == "house keeps time in UTC. Change it: \\TIMEZONE Europe/Paris"
+    assert await say(bot, fake, "\\TIMEZONE America/Panama") == "house keeps time in America/Panama now."

@@ -103,6 +103,22 @@ _ABBREVIATIONS = {
 }
 
 
+# names tzdata keeps for old systems that people type for their region's time, but whose clocks
+# never change for summer: `\\TIMEZONE EST` set a New York room an hour off from March to November
+# (a receipt of 00:30 on July 1st in June's statement, reminders at 11:00). Each with the zone
+# people mean, and the one that keeps that time all year.
+_NO_SUMMER = {
+    "est": ("America/New_York", "America/Panama"),
+    "mst": ("America/Denver", "America/Phoenix"),
+}
+
+
+def no_summer_time(text: str) -> tuple[str, str] | None:
+    """For a `\\TIMEZONE` of EST or MST: the zone people mean by it, and the one that keeps it all
+    year (which they can name when they mean that); else None."""
+    return _NO_SUMMER.get(text.strip().casefold())
+
+
 def zone_of_city(text: str) -> str | None:
     """The zone a city names (`Tokyo`, `new york`, `Los_Angeles`, `America/New York`) or the
     abbreviation of its time (`PST`), for a `\\TIMEZONE` that is no zone's name: people type their
@@ -278,6 +294,7 @@ __all__ = [
     "WEEKLY",
     "done_on_turning_on",
     "due_period",
+    "no_summer_time",
     "period_of",
     "remind_room",
     "reminder_text",

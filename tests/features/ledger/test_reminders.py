@@ -236,6 +236,13 @@ async def test_a_zone_typed_as_people_write_it_gets_its_name(bot: Bot, fake_twil
     )
 
 
+def test_est_and_mst_are_the_zones_people_mean_by_them() -> None:
+    assert reminders.no_summer_time("EST") == ("America/New_York", "America/Panama")
+    assert reminders.no_summer_time(" mst ") == ("America/Denver", "America/Phoenix")
+    assert reminders.no_summer_time("America/New_York") is None
+    assert reminders.no_summer_time("HST") is None  # Hawaii keeps no summer time either: it is right
+
+
 async def test_timezone_shows_sets_and_refuses(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)
