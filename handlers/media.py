@@ -399,10 +399,6 @@ async def _save(
                     source=found.source,
                     ocr_status=found.ocr_status,
                 )
-                if twin is not None:
-                    await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
-                elif replaces is not None and found.minor is not None:
-                    took_over = await receipts.take_over(conn, replaces.id, receipt_id, user_id)
                 # those in the room when the photo was sent: one saved hours later (the media
                 # store was down) was shared with whoever joined meanwhile, for a dinner they
                 # never had; the sender shares it even when the room took it later (a photo that
@@ -410,6 +406,11 @@ async def _save(
                 sent = await ledger.members(conn, room.id, joined_by=msg.received_at or deps.now())
                 member_ids = [user_id, *(m.user_id for m in sent if m.user_id != user_id)]
                 await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
+                if twin is not None:
+                    await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
+                elif replaces is not None and found.minor is not None:
+                    # in its place, shared as it was
+                    took_over = await receipts.take_over(conn, replaces.id, receipt_id, user_id)
         saved += 1
         ctx.log.info(
             "receipt.saved",
@@ -433,7 +434,7 @@ async def _save(
             book = await room_ledger(conn, room.id)
             twins = await ledger.by_ids(conn, {r.duplicate_of for r in items if r.duplicate_of})
             settings = await ledger.reminding(conn, room.id) if twins else None
-            ways = len(await ledger.split_members(conn, items[0].id)) if items else None
+            sharing = await ledger.split_members(conn, items[0].id) if items else None
         zone = room_zone(settings) if settings is not None else dt.UTC
-        heads = saved_replies(room.name, items, book, user_id, twins, caption_money, zone, ways or None)
+        heads = saved_replies(room.name, items, book, user_id, twins, caption_money, zone, sharing or None)
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import insert_ignore
-from storage.schema import receipts
+from storage.schema import receipt_members, receipts
 
 # receipt ids are derived from (MessageSid, index): a retry after a crash between the upload and
 # the row rewrites the same object instead of leaving a second one
@@ -159,6 +159,25 @@ async def take_over(conn: AsyncConnection, waiting_id: str, counted_id: str, upl
     if taken.rowcount != 1:
         return False
     await conn.execute(sa.update(receipts).where(receipts.c.id == counted_id).values(duplicate_of=None))
+    # and who shares it: the first copy's members (those in the room when it was sent) and the
+    # `\\SPLIT` it was given while it waited for its total, which the copy lost ("splits among
+    # Bob once it has a total", then split three ways once it had one)
+    shared = (
+        await conn.execute(
+            sa.select(receipt_members.c.position, receipt_members.c.user_id, receipt_members.c.weight).where(
+                receipt_members.c.receipt_id == waiting_id
+            )
+        )
+    ).all()
+    if shared:
+        await conn.execute(sa.delete(receipt_members).where(receipt_members.c.receipt_id == counted_id))
+        await conn.execute(
+            sa.insert(receipt_members),
+            [
+                {"receipt_id": counted_id, "position": r.position, "user_id": r.user_id, "weight": r.weight}
+                for r in shared
+            ],
+        )
     await conn.execute(
         sa.update(receipts)
         .where(receipts.c.duplicate_of == waiting_id, receipts.c.id != counted_id)

@@ -72,3 +72,26 @@ async def test_a_photo_saved_late_is_shared_by_those_in_the_room_when_it_was_sen
     assert (await say(bot, fake, "$40.00", sender=BOB, **mms([url]))).startswith(
         "Saved $40.00 to house: split 4 ways"
     )
+
+
+async def test_a_copy_sent_with_its_total_keeps_the_split_the_first_was_given(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A receipt with no total read, `\\SPLIT bob` ("splits equally among Bob once it has a
+    total"), then the same photo again with its total as the caption, which takes the first one's
+    place: it was split three ways, the `\\SPLIT` lost."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone, name in ((BOB, "Bob"), (CAROL, "Carol")):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+        assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
+    unread = images.jpeg_with_gps(640, 480, variant=11)
+    first = await say(bot, fake, "", **mms([fake.media.add(unread)]))
+    assert first == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert await say(bot, fake, "\\SPLIT bob") == (
+        "Your receipt in house splits equally among Bob once it has a total: \\AMOUNT 12.34."
+    )
+    again = await say(bot, fake, "lunch 12.00", **mms([fake.media.add(unread)]))
+    assert again == "Saved $12.00 to house: you are owed $12.00. \\BALANCE for all."
+    assert await say(bot, fake, "\\BALANCE", sender=CAROL) == "house: Bob pays +1******1111 $12.00."
+    assert await bot.scalar("SELECT count(*) FROM receipts WHERE duplicate_of IS NULL") == 1

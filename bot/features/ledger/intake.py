@@ -9,7 +9,7 @@ than its room's is kept with that currency and not counted.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
@@ -96,7 +96,7 @@ def saved_replies(
     twins: Mapping[str, ReceiptAmount] | None = None,
     caption: Amount | None = None,
     zone: dt.tzinfo = dt.UTC,
-    ways: int | None = None,
+    sharing: Sequence[int | None] | None = None,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
@@ -104,8 +104,8 @@ def saved_replies(
     `Saved $23.17 to house: split 3 ways, you are owed $15.45. \\BALANCE for all.`; the shapes
     for no total, another currency, a repeat of an earlier receipt (`twins`: those earlier ones
     by id; `caption`: the amount its caption gave, for the `\\AMOUNT` that counts a repeat
-    anyway), and several photos (one reply sums them up). `ways`: how many share them (those in
-    the room when they were sent; None: its members now)."""
+    anyway), and several photos (one reply sums them up). `sharing`: who shares them (those in
+    the room when they were sent, or whom a `\\SPLIT` named; None: its members now)."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
@@ -115,9 +115,14 @@ def saved_replies(
 
     counted, foreign = having("counted"), having("other currency")
     repeats, others, missing = having("duplicate"), having("not a receipt"), having("needs an amount")
-    ways = len(ledger.member_ids) if ways is None else ways
+    shared = list(ledger.member_ids) if sharing is None else list(sharing)
     position = position_phrase(ledger.position(sender), cur)
-    split = f"split {ways} ways, {position}" if ways > 1 else f"you are its only member, {position}"
+    if len(shared) > 1:
+        split = f"split {len(shared)} ways, {position}"
+    elif shared in ([], [sender]):
+        split = f"you are its only member, {position}"
+    else:  # one other member's, as a \\SPLIT said
+        split = position
     if len(items) == 1:
         if counted:
             return [
