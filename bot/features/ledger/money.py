@@ -144,8 +144,13 @@ def _symbols() -> dict[str, str]:
 
 # how people write some currencies that replies show by code: `3000円` and `3000 yen` (a yen room's
 # captions were "no total found"), `₹600`, `₩5000`
-_WRITTEN = {"円": "JPY", "YEN": "JPY", "₹": "INR", "₩": "KRW", "원": "KRW"}
+_WRITTEN = {"円": "JPY", "YEN": "JPY", "₹": "INR", "₩": "KRW", "원": "KRW", "US$": "USD"}
 _AFTER_ONLY = frozenset({"YEN"})
+# `Rs 500`, `Rs.500`: how India, Pakistan, Nepal and Sri Lanka write their rupees (an INR room's
+# `\\AMOUNT Rs 500` was answered with the usage); the room's own rupee, else India's, as `$` is
+# the room's own dollar
+_RUPEE_MARKERS = ("RS.", "RS")
+_RUPEES = frozenset({"INR", "PKR", "NPR", "LKR", "MUR", "SCR"})
 
 
 # the names people give a currency for its code (`\\CURRENCY euro`); a name several currencies go by
@@ -170,7 +175,7 @@ def currency_meant(word: str) -> str | None:
 
 @cache
 def _amount_pattern() -> re.Pattern[str]:
-    markers = sorted({*_symbols(), "$"}, key=len, reverse=True)  # CA$ before $
+    markers = sorted({*_symbols(), "$", *_RUPEE_MARKERS}, key=len, reverse=True)  # CA$ before $
     marker = "|".join(re.escape(m) for m in markers) + "|[A-Z]{3}"
     return re.compile(
         rf"(?<![\w.,])(?:(?P<pre>{marker})\s?)?(?P<num>{_NUMBER})(?:\s?(?P<post>{marker}))?(?![\w.,]*\d)",
@@ -234,6 +239,8 @@ def _marker_currency(marker: str | None, room: Currency, *, after: bool = False)
         return False
     if marker == "$":
         return room if "$" in room.symbol else currency("USD")
+    if marker.upper() in _RUPEE_MARKERS:
+        return room if room.code in _RUPEES else currency("INR")
     code = _symbols().get(marker.upper())
     return currency(code or marker) or False
 

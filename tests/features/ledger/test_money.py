@@ -290,3 +290,32 @@ def test_a_zero_typed_as_amounts_are_written_is_zero(text: str, code: str, zero:
     cur = currency(code)
     assert cur is not None
     assert is_zero(text, cur) is zero
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "minor", "code"),
+    [
+        ("Rs 500", "INR", 50000, "INR"),
+        ("Rs.450", "INR", 45000, "INR"),
+        ("Rs. 1,20,000", "INR", 12000000, "INR"),
+        ("500 Rs", "INR", 50000, "INR"),
+        ("Rs 500", "PKR", 50000, "PKR"),  # the room's own rupee
+        ("Rs 500", "USD", 50000, "INR"),  # else India's: another currency, not counted
+        ("US$45", "USD", 4500, "USD"),
+        ("US$ 45.00", "CAD", 4500, "USD"),  # in a Canadian room, $ alone is CA$
+    ],
+)
+def test_rupees_and_us_dollars_as_people_write_them(text: str, room: str, minor: int, code: str) -> None:
+    """`\\AMOUNT Rs 500` in a rupee room and `\\AMOUNT US$45` were answered with the usage."""
+    cur = currency(room)
+    assert cur is not None
+    found = parse_amount(text, cur)
+    assert found is not None, text
+    assert (found.minor, found.currency.code) == (minor, code)
+
+
+def test_rs_inside_a_word_is_no_rupee() -> None:
+    inr = currency("INR")
+    assert inr is not None
+    assert caption_amount("drinks 12.50", inr) == Amount(1250, inr)
+    assert caption_amount("Mrs. Rao's cab 450.00", inr) == Amount(45000, inr)
