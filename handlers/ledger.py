@@ -748,7 +748,10 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
         first_receipt = await receipts.first_at(conn, room.id)
     assert settings is not None
     today = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
-    month = typed_word(ctx.args[0]) if ctx.args else f"{today.year:04d}-{today.month:02d}"
+    # this month: the one it was sent in, as a \\PAID's time is (one of 23:59 on the 30th handled
+    # after midnight, a backlog or a restart, linked the next month's, with nothing in it)
+    sent = dt.datetime.fromtimestamp(msg.received_at or ctx.deps.now(), reminders.room_zone(settings))
+    month = typed_word(ctx.args[0]) if ctx.args else f"{sent.year:04d}-{sent.month:02d}"
     ym = month_of(month)
     if ym is None:
         return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"

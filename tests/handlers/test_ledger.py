@@ -1718,3 +1718,24 @@ async def test_timezone_est_is_not_taken_for_new_yorks_time(bot: Bot, fake_twili
     )
     assert await say(bot, fake, "\\TIMEZONE") == "house keeps time in UTC. Change it: \\TIMEZONE Europe/Paris"
     assert await say(bot, fake, "\\TIMEZONE America/Panama") == "house keeps time in America/Panama now."
+
+
+async def test_a_statement_asked_before_midnight_is_of_its_month_though_handled_after(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\STATEMENT` of 23:59:50 on November 30th, handled at 00:00:30 (a backlog, a restart):
+    it linked December's statement, empty, as a `\\PAID` of that moment once fell in December."""
+    now = [dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.UTC).timestamp()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    sent = dt.datetime(2026, 11, 30, 23, 59, 50, tzinfo=dt.UTC).timestamp()
+    now[0] = sent + 40
+    sid = new_sid()
+    before = len(fake.messages)
+    await inbox.insert_new(bot.runtime.deps.db, [new_message(sid, ALICE, "\\STATEMENT", received_at=sent)])
+    bot.runtime.worker.wake()
+    assert await bot.handled(sid) == "done"
+    await bot.settled()
+    [reply] = [m["Body"] for m in fake.messages[before:] if m["To"] == ALICE]
+    assert "/statement/2026-11?" in reply, reply
