@@ -674,7 +674,10 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
         elif wanted == settings.remind:
             pass  # as it was: marking this period reminded again would skip a reminder not yet sent
         else:
-            local = dt.datetime.fromtimestamp(ctx.deps.now(), reminders.room_zone(settings))
+            # when it was sent: one of 09:59 on a Monday handled after 10:00 (a backlog, a
+            # restart) counted that Monday's reminder as gone, and nobody was reminded that week
+            sent = msg.received_at or ctx.deps.now()
+            local = dt.datetime.fromtimestamp(sent, reminders.room_zone(settings))
             done = reminders.done_on_turning_on(wanted, local, settings.reminded_period)
             await ledger.set_remind(conn, room.id, wanted, done)
     ctx.log.info("ledger.remind_set", room_id=room.id, remind=wanted)

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
+from bot.features.ledger import reminders
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
@@ -1739,3 +1740,30 @@ async def test_a_statement_asked_before_midnight_is_of_its_month_though_handled_
     await bot.settled()
     [reply] = [m["Body"] for m in fake.messages[before:] if m["To"] == ALICE]
     assert "/statement/2026-11?" in reply, reply
+
+
+async def test_reminders_turned_on_before_ten_on_a_monday_and_handled_after_still_remind_that_day(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\REMIND weekly` of 09:59:50 on a Monday, handled at 10:00:30 (a backlog, a restart): it
+    counted that Monday's reminder as gone, though it was asked for before 10:00."""
+    monday = dt.datetime(2026, 11, 30, tzinfo=dt.UTC).timestamp()
+    now = [monday - 36 * 3600]  # Saturday noon
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    sent = monday + 10 * 3600 - 10
+    now[0] = sent + 40
+    sid = new_sid()
+    await inbox.insert_new(
+        bot.runtime.deps.db, [new_message(sid, ALICE, "\\REMIND weekly", received_at=sent)]
+    )
+    bot.runtime.worker.wake()
+    assert await bot.handled(sid) == "done"
+    await bot.settled()
+    now[0] = monday + 10.5 * 3600
+    before = len(fake.messages)
+    assert await reminders.send_reminders(bot.runtime.deps) == 2
+    messages = await fake.wait_for_messages(before + 2)
+    assert {m["To"] for m in messages[before:]} == {BOB, CAROL}
