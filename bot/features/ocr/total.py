@@ -28,6 +28,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from babel.numbers import get_currency_precision
+
 from storage.ledger import NOT_RECEIPT  # a Reading's status: no amount, hardly any text (kept as ocr_status)
 
 # the scores of the kinds of evidence
@@ -50,11 +52,36 @@ def trust(confidence: float) -> float:
 
 RIVAL = 0.5  # another value with this share of the best's score means: ask
 
-# the yen sign as printed and as OCR often reads it: FULLWIDTH YEN SIGN (U+FFE5)
-_SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "\uffe5": "JPY"}
+# A currency printed next to a figure: its sign, or its ISO code. A receipt from abroad (a trip
+# room keeps dollars; the taxi in Delhi printed ₹1,180.00) was read as that many of the room's
+# own and counted, unless its currency was one of a dozen. The yen sign as printed and as OCR
+# often reads it: FULLWIDTH YEN SIGN (U+FFE5). `$` names no one currency: the room's own dollars.
+_SYMBOLS = {
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "\uffe5": "JPY",
+    "₹": "INR",
+    "₩": "KRW",
+    "₪": "ILS",
+    "₱": "PHP",
+    "₽": "RUB",
+    "฿": "THB",
+    "₺": "TRY",
+    "₫": "VND",
+    "₦": "NGN",
+    "₴": "UAH",
+}
+# codes printed beside a total; not those that are words a receipt prints beside a price (PEN,
+# MAD, TRY: Peru's, Morocco's and Turkey's money are read by their signs, or not at all)
 _CODES = frozenset(
-    {"USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "MXN", "SEK", "NOK", "DKK", "PLN", "CZK"}
-)
+    {
+        "USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "MXN", "SEK", "NOK", "DKK", "PLN", "CZK",
+        "INR", "PKR", "LKR", "NPR", "BDT", "BRL", "ZAR", "SGD", "HKD", "NZD", "CNY", "KRW", "THB",
+        "ILS", "HUF", "RUB", "AED", "SAR", "QAR", "MYR", "PHP", "IDR", "VND", "NGN", "KES", "EGP",
+        "CLP", "COP", "ARS", "UAH", "RON", "BGN", "ISK", "TWD",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,6 +178,9 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 # -- amounts and kinds -----------------------------------------------------------------------------
 
 
+_SIGNS = re.escape("$" + "".join(_SYMBOLS))
+
+
 @functools.cache
 def _money_pattern(exponent: int) -> re.Pattern[str]:
     """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`,
@@ -167,7 +197,7 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     else:
         number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d)"
     return re.compile(
-        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[$€£¥\uffe5])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[{_SIGNS}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
 
 
@@ -400,12 +430,10 @@ def identity_of(rows: Sequence[Row]) -> str | None:
     return f"{merchant}|{date}|{f'{int(clock[1]):02d}:{clock[2]}' if clock else ''}"
 
 
-_NO_DECIMALS = frozenset({"JPY"})  # of `_CODES`, the currencies without decimals; the rest have 2
-
-
 def exponent_of(code: str) -> int:
-    """The decimals of a currency a Reading names (one of `_CODES`)."""
-    return 0 if code in _NO_DECIMALS else 2
+    """The decimals of a currency a Reading names (one of `_CODES`): ISO 4217's, from CLDR (0 for
+    JPY, KRW, VND, CLP, ISK; 2 for the rest of them)."""
+    return int(get_currency_precision(code))
 
 
 def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:

@@ -100,6 +100,24 @@ def test_currency_next_to_the_total() -> None:
     assert total_of_text("TOTAL $12.50").currency is None  # $: the room's own dollars
 
 
+def test_a_receipt_from_abroad_is_read_in_its_currency_not_the_rooms() -> None:
+    """A trip room keeps dollars; the taxi in Delhi printed ₹1,180.00, and it was read as $1,180.00
+    and counted: only a dozen currencies were known by sign or code. Now the common ones are, with
+    their own decimals (won and dong have none)."""
+    assert total_of_text("DELHI CABS\nFARE ₹1,000.00\nTOTAL ₹1,180.00").currency == "INR"
+    assert total_of_text("TOTAL 1,18,000.00 INR").currency == "INR"  # lakhs, as printed there
+    assert total_of_text("PADARIA\nTOTAL R 45,90 BRL").currency == "BRL"
+    assert total_of_text("TOTAL ฿350.00").currency == "THB"
+    assert total_of_text("TOTAL ₪ 72.50").currency == "ILS"
+    assert total_of_text("HAWKER\nTOTAL SGD 12.80").currency == "SGD"
+    won = total_of_text("BIBIMBAP 12,000\nTOTAL ₩24,000", 2)
+    assert (won.status, won.minor, won.currency) == ("ok", 24000, "KRW"), won
+    dong = total_of_text("PHO 45,000\nTOTAL 90,000 VND", 2)
+    assert (dong.status, dong.minor, dong.currency) == ("ok", 90000, "VND"), dong
+    # words that are also codes are no currency beside a price: a pen is a pen
+    assert total_of_text("STATIONERY\nPEN 2.50\nTOTAL 2.50").currency is None
+
+
 def test_amounts_and_kinds() -> None:
     assert amounts_of("GALLONS 10.123 PRICE 3.459", 2) == []
     assert amounts_of("COUPON -1.00", 2) == []
