@@ -18,6 +18,7 @@ import dataclasses
 import difflib
 import functools
 import inspect
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -158,8 +159,9 @@ _ASKED = "?\uff1f"
 
 
 def command_name(word: str) -> str:
-    """The command a typed word names: `balance?` -> `BALANCE`."""
-    return word.rstrip(_AFTER_NAME).upper()
+    """The command a typed word names: `balance?` -> `BALANCE`; in a Japanese or Chinese
+    keyboard's full-width letters too (`\uff3c\uff28\uff25\uff2c\uff30`, NFKC: it was "Unknown command.")."""
+    return unicodedata.normalize("NFKC", word.rstrip(_AFTER_NAME)).upper()
 
 
 def parse_command(text: str) -> CommandObject | None:

@@ -87,6 +87,10 @@ def test_a_commands_lines(text: str, own: tuple[str, ...], first: tuple[str, ...
         ("\\rooms\u2026", "ROOMS", ()),  # an iPhone's ... is one character
         ("\uff3cHELP\uff1f", "HELP", ()),  # a Japanese keyboard's full-width ? (and \\)
         ("\\balance\u3002", "BALANCE", ()),  # IDEOGRAPHIC FULL STOP
+        # a keyboard in full-width mode types the name full-width too: "Unknown command." answered it
+        ("\uff3c\uff28\uff25\uff2c\uff30", "HELP", ()),
+        ("\\\uff52\uff4f\uff4f\uff4d\uff53\uff0e", "ROOMS", ()),
+        ("/\uff22\uff41\uff4c\uff41\uff4e\uff43\uff45 house", "BALANCE", ("house",)),
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
