@@ -8,6 +8,7 @@ checked (a wrong count still gets the usage first), puts the room in `ctx.data` 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,7 +47,12 @@ def typed_word(word: str) -> str:
     member's name, currency, zone or month has those characters: storage.rooms,
     bot.features.ledger.book); \\JOIN took them for an unknown room and counted a wrong password,
     \\SPLIT ann, bob said no one goes by "ann,". Dashes a phone made of hyphens are hyphens
-    again (`beach\u2014house` is beach--house: `_DASHES`)."""
+    again (`beach\u2014house` is beach--house: `_DASHES`). One character is one character, however
+    the keyboard made it (NFKC): a full-width keyboard's `\uff48\uff4f\uff55\uff53\uff45` is house and
+    its `\uff11\uff12\uff0e\uff15\uff10` 12.50, and an e with a separate accent (`e\u0301`, some
+    Android and Mac keyboards) the \u00e9 of Jos\u00e9: `\\NAME` refused that one, and \\JOIN counted the
+    full-width room name as a wrong password."""
+    word = unicodedata.normalize("NFKC", word)
     return (word.lstrip(_QUOTES).rstrip(_AFTER) or word).translate(_DASHES)
 
 

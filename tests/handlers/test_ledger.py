@@ -265,6 +265,31 @@ async def test_an_amount_or_a_name_ending_a_sentence_or_in_quotes_is_read(
     assert await say(bot, fake, "\\NAME Al!ce") == NAME_RULES
 
 
+async def test_a_name_or_an_amount_typed_on_another_keyboard_is_the_same(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """An e and a separate accent (some Android and Mac keyboards type Jos\u00e9 so) got the name
+    rules, and a full-width keyboard's \uff11\uff12\uff0e\uff15\uff10 the usage of \\AMOUNT: one character is one
+    character however it was typed (NFKC), so Jos\u00e9 typed either way is one name."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Jose\u0301", sender=BOB) == "Your rooms now see you as Jos\u00e9."
+    assert (
+        await say(bot, fake, "\\NAME Jos\u00e9", sender=CAROL)
+        == "Someone in house goes by Jos\u00e9 already. Pick another name."
+    )
+    assert (
+        await say(bot, fake, "\\NAME \uff23\uff41\uff52\uff4f\uff4c", sender=CAROL)
+        == "Your rooms now see you as Carol."
+    )
+    assert await photo(bot, fake, "") == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert (
+        await say(bot, fake, "\\AMOUNT \uff14\uff15\uff0e\uff10\uff10")
+        == "Set $45.00 on your receipt in house: you are owed $30.00. \\BALANCE for all."
+    )
+    assert (await say(bot, fake, "\\PAID JOSE\u0301 5")).startswith("Recorded: you paid Jos\u00e9 $5.00.")
+
+
 async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)

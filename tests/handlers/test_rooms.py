@@ -144,6 +144,20 @@ async def test_a_room_name_in_quotes_or_before_a_comma_is_that_room(
     )
 
 
+async def test_a_room_name_typed_in_full_width_letters_is_that_room(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A Japanese or Chinese keyboard in full-width mode types \uff48\uff4f\uff55\uff53\uff45 for house:
+    \\JOIN answered "No room with that name and password" and counted a wrong password, \\USE and
+    \\BALANCE said the sender was in no room of that name."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    wide = "\uff48\uff4f\uff55\uff53\uff45"
+    assert (await say(bot, fake_twilio, f"\\JOIN {wide} {PASSWORD}", sender=BOB)).startswith("Joined house")
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    assert await say(bot, fake_twilio, f"\\USE {wide}", sender=BOB) == "Photos you send now go to house."
+    assert await say(bot, fake_twilio, f"\\BALANCE {wide.upper()}", sender=BOB) == "house: all settled."
+
+
 async def test_invisible_characters_pasted_into_a_command_are_no_part_of_it(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
