@@ -8,6 +8,7 @@ JPY 0, BHD 3). Amounts are shown with the currency's symbol when it is plain GSM
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -311,8 +312,10 @@ def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount
 def _found_in(
     text: str, room: Currency, *, whole: bool = False, uncapped: bool = False
 ) -> list[tuple[Amount, str]]:
-    """`amounts_in`, each with its figure as typed (`1.200`)."""
-    stripped = text.strip()
+    """`amounts_in`, each with its figure as typed (`1.200`). Read after NFKC: a full-width
+    keyboard's `\uff11\uff12\uff0c\uff15\uff10 \u20ac` was \u20ac50.00 (its comma no separator, the 50 after
+    it taken alone) and its `\uffe5` or `\uff04` no currency."""
+    stripped = unicodedata.normalize("NFKC", text).strip()
     found: list[tuple[Amount, str]] = []
     for m in _amount_pattern().finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):

@@ -139,6 +139,11 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         ("₹600", "INR", 60000, "INR"),
         # "yen" before a figure is a word (a friend called Yen), not the currency
         ("dinner with Yen 30.00", "USD", 3000, "USD"),
+        # a full-width keyboard's digits, separators and signs: \uff11\uff12\uff0c\uff15\uff10 \u20ac was \u20ac50.00
+        ("\u30e9\u30f3\u30c1\u3000\uff11\uff12\uff0c\uff15\uff10 \u20ac", "USD", 1250, "EUR"),
+        ("\u30e9\u30f3\u30c1 \uff11\uff12\uff0e\uff15\uff10", "USD", 1250, "USD"),
+        ("\uffe5\uff11,\uff12\uff10\uff10", "JPY", 1200, "JPY"),
+        ("lunch \uff04\uff18", "USD", 800, "USD"),
     ],
 )
 def test_caption_amounts_as_people_write_them(caption: str, room: str, minor: int, code: str) -> None:
