@@ -357,6 +357,13 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     )
 
 
+def currency_unknown(code: str, fits: FitsOne) -> str:
+    """A `\\CURRENCY` that is no code, said back when the reply stays one message: `\\CURRENCY
+    z\u0142oty` (or a flag, or an emoji) made the SMS UCS-2."""
+    text = f"{code[:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+    return text if fits(text) else "That is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+
+
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY [<code>]", resolve=(active_room,))
 async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
@@ -370,7 +377,7 @@ async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
         if wanted is None:
             meant = currency_meant(code)  # `\\CURRENCY \u20ac`, `euro`: the code they stand for
             if meant is None:
-                return f"{code[:8]} is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+                return currency_unknown(code, ctx.deps.services.fits(msg.sender.channel))
             text = f"{code[:8]} is not an ISO 4217 currency code: did you mean \\CURRENCY {meant}?"
             plain = f"That is not an ISO 4217 currency code: did you mean \\CURRENCY {meant}?"
             return text if ctx.deps.services.fits(msg.sender.channel)(text) else plain
@@ -396,10 +403,13 @@ _PERCENT = re.compile(r"^(\d{1,3})(?:[.,](\d{1,2}))?%$")
 _WHOLE = re.compile(r"^\d{1,6}$")
 
 
-def split_figure(word: str) -> str:
+def split_figure(word: str, fits: FitsOne) -> str:
     """A figure in a `\\SPLIT` that is no share, no percentage with up to 2 decimals and no
-    amount above 0 (`33.333%`, `0.00`): it said "No one in house goes by 33.333%"."""
-    return f"{word[:NAME_MAX]} is no share, % or amount above 0. {SPLIT_HOW}"
+    amount above 0 (`33.333%`, `0.00`): it said "No one in house goes by 33.333%". The figure
+    is said back when the reply stays one message (digits of another script, `\u0660`, made the
+    SMS three UCS-2 segments)."""
+    text = f"{word[:NAME_MAX]} is no share, % or amount above 0. {SPLIT_HOW}"
+    return text if fits(text) else f"That is no share, % or amount above 0. {SPLIT_HOW}"
 
 
 _FIGURE = re.compile(r"^[-+]?[$€£¥]?\d[\d.,]*%?$")  # `33.333%`, `0.00`: meant as a value, not a name
@@ -455,7 +465,7 @@ def _members_named(
         else:
             # as \\PAID says it: "no one goes by carol" was untrue with two carols in the room
             if told is None and _FIGURE.match(words[i]):  # a figure that is no share, % or amount
-                return split_figure(words[i])
+                return split_figure(words[i], fits)
             return told or _no_one(room, words[i], fits)
         if party not in book.member_ids:
             return f"{book.name(party)} is not in {room} any more: split among its members."

@@ -210,6 +210,12 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
         await say(bot, fake, "\\CURRENCY dollars")
         == "dollars is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
     )
+    # nor a word with a letter that is no GSM-7 one, or an emoji: they made the SMS UCS-2
+    for word in ("z\u0142oty", "\U0001f1ea\U0001f1fa", "\u0440\u0443\u0431\u043b\u044c"):
+        assert (
+            await say(bot, fake, f"\\CURRENCY {word}")
+            == "That is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+        )
     # codes, but no country's money today: a room set to DEM or XXX showed "XXX 12.50" amounts
     for code in ("dem", "XXX", "XAU"):
         assert await say(bot, fake, f"\\CURRENCY {code}") == (
@@ -1426,6 +1432,11 @@ async def test_split_figures_and_paying_me_get_answers_that_say_what_is_wrong(
     for split in ("\\SPLIT bob 33.333% carol 66.667%", "\\SPLIT bob 0.00 carol 12.00"):
         figure = split.split()[2]
         assert await say(bot, fake, split) == f"{figure} is no share, % or amount above 0. {SPLIT_HOW}"
+    # digits of another script: not said back (the SMS was three UCS-2 segments)
+    assert (
+        await say(bot, fake, "\\SPLIT bob \u0663\u0663.\u0663\u0663\u0663% carol 66.667%")
+        == f"That is no share, % or amount above 0. {SPLIT_HOW}"
+    )
     assert await say(bot, fake, "\\PAID me 5") == "You cannot pay yourself."
     assert await bot.scalar("SELECT count(*) FROM payments") == 0
 
