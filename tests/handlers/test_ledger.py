@@ -168,6 +168,14 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     assert (
         await say(bot, fake, "\\BALANCE") == "house: all settled. 1 receipt in another currency not counted."
     )
+    # a sign people write by their own money that replies show by code: `12,50 z\u0142` was
+    # counted as $12.50
+    assert await photo(bot, fake, "obiad 12,50 z\u0142", sender=BOB) == (
+        "Saved to house; not counted: PLN 12.50 in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+    )
+    assert (
+        await say(bot, fake, "\\BALANCE") == "house: all settled. 2 receipts in another currency not counted."
+    )
     # nothing is counted in USD yet: the room may still switch, and the euro receipt counts then
     # (it said "has amounts in USD already", which was not so)
     assert await say(bot, fake, "\\CURRENCY EUR") == "house counts in EUR (€) now."

@@ -146,12 +146,24 @@ def _symbols() -> dict[str, str]:
 # how people write some currencies that replies show by code: `3000円` and `3000 yen` (a yen room's
 # captions were "no total found"), `₹600`, `₩5000`
 _WRITTEN = {"円": "JPY", "YEN": "JPY", "₹": "INR", "₩": "KRW", "원": "KRW", "US$": "USD"}
+# and the signs people write by their own money, which replies show by code (no GSM-7 symbol): a
+# caption `lunch 12,50 zł` in a euro room was counted as €12.50 (the zł no currency, the figure
+# taken alone in the room's), and so were ₽, ₪, ₺, Kč, RM, Rp, ... amounts
+_WRITTEN.update(
+    {
+        **{"ZŁ": "PLN", "₽": "RUB", "₪": "ILS", "₺": "TRY", "TL": "TRY", "₴": "UAH", "₫": "VND"},
+        **{"฿": "THB", "₱": "PHP", "₦": "NGN", "KČ": "CZK", "RM": "MYR", "RMB": "CNY"},
+        **{"RP": "IDR", "₸": "KZT", "₾": "GEL", "₼": "AZN", "LEI": "RON", "₡": "CRC", "৳": "BDT"},
+    }
+)
 _AFTER_ONLY = frozenset({"YEN"})
-# `Rs 500`, `Rs.500`: how India, Pakistan, Nepal and Sri Lanka write their rupees (an INR room's
-# `\\AMOUNT Rs 500` was answered with the usage); the room's own rupee, else India's, as `$` is
-# the room's own dollar
-_RUPEE_MARKERS = ("RS.", "RS")
-_RUPEES = frozenset({"INR", "PKR", "NPR", "LKR", "MUR", "SCR"})
+# signs several currencies share: the room's when it is one of them, else no amount is read from
+# that figure (it is asked for), never the figure alone in the room's currency
+_SHARED = {
+    **dict.fromkeys(("KR", "KR."), frozenset({"SEK", "NOK", "DKK", "ISK"})),
+    **dict.fromkeys(("FR", "FR."), frozenset({"CHF"})),
+    **dict.fromkeys(("RS", "RS."), frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"})),
+}
 
 
 # the names people give a currency for its code (`\\CURRENCY euro`); a name several currencies go by
@@ -176,8 +188,10 @@ def currency_meant(word: str) -> str | None:
 
 @cache
 def _amount_pattern() -> re.Pattern[str]:
-    markers = sorted({*_symbols(), "$", *_RUPEE_MARKERS}, key=len, reverse=True)  # CA$ before $
-    marker = "|".join(re.escape(m) for m in markers) + "|[A-Z]{3}"
+    markers = sorted({*_symbols(), *_SHARED, "$"}, key=len, reverse=True)  # CA$ before $
+    # a sign of letters is a word of its own: `12.50 RMB` is no RM (ringgit) and B
+    marker = "|".join(re.escape(m) + ("(?![a-z])" if m.isascii() and m.isalpha() else "") for m in markers)
+    marker += "|[A-Z]{3}"
     return re.compile(
         rf"(?<![\w.,])(?:(?P<pre>{marker})\s?)?(?P<num>{_NUMBER})(?:\s?(?P<post>{marker}))?(?![\w.,]*\d)",
         re.IGNORECASE,
@@ -231,17 +245,19 @@ class Amount:
 
 
 def _marker_currency(marker: str | None, room: Currency, *, after: bool = False) -> Currency | bool | None:
-    """The currency a marker names: a Currency, None (no marker), or False (not a currency).
+    """The currency a marker names: a Currency, None (no marker), False (not a currency), or
+    True (a sign several currencies share, none of them the room's: `12,50 kr` in a euro room).
     `after`: the marker follows the figure (`3000 yen`); before one, `yen` is a word (`dinner
     with Yen 30.00` is $30.00, Yen a friend)."""
     if not marker:
         return None
+    shared = _SHARED.get(marker.upper())
+    if shared is not None:
+        return room if room.code in shared else True
     if not after and marker.upper() in _AFTER_ONLY:
         return False
     if marker == "$":
         return room if "$" in room.symbol else currency("USD")
-    if marker.upper() in _RUPEE_MARKERS:
-        return room if room.code in _RUPEES else currency("INR")
     code = _symbols().get(marker.upper())
     return currency(code or marker) or False
 
@@ -324,6 +340,8 @@ def _found_in(
             continue  # "refund -12.50": no expense (a charge was counted for it)
         pre, post = m.group("pre"), m.group("post")
         cur_pre, cur_post = _marker_currency(pre, room), _marker_currency(post, room, after=True)
+        if cur_pre is True or cur_post is True:
+            continue  # `12,50 kr` in a euro room: some krona or krone, not a euro; asked for
         if cur_pre is False or cur_post is False:
             if whole:
                 return []

@@ -144,6 +144,19 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         ("\u30e9\u30f3\u30c1 \uff11\uff12\uff0e\uff15\uff10", "USD", 1250, "USD"),
         ("\uffe5\uff11,\uff12\uff10\uff10", "JPY", 1200, "JPY"),
         ("lunch \uff04\uff18", "USD", 800, "USD"),
+        # the signs people write by their own money: `12,50 z\u0142` was counted as the room's 12.50
+        ("lunch 12,50 z\u0142", "EUR", 1250, "PLN"),
+        ("obiad 12 z\u0142otych", "USD", 1200, "PLN"),
+        ("\u20bd500", "EUR", 50000, "RUB"),
+        ("taxi 50 \u20aa", "USD", 5000, "ILS"),
+        ("\u20ba12,50", "EUR", 1250, "TRY"),
+        ("kebap 12,50 TL", "EUR", 1250, "TRY"),
+        ("oběd 249,90 K\u010d", "EUR", 24990, "CZK"),
+        ("nasi lemak RM 12.50", "USD", 1250, "MYR"),
+        ("dinner 12.50 RMB", "USD", 1250, "CNY"),
+        # a sign several currencies share is the room's when it is one of them
+        ("fika 45,50 kr", "SEK", 4550, "SEK"),
+        ("Fr. 12.50", "CHF", 1250, "CHF"),
     ],
 )
 def test_caption_amounts_as_people_write_them(caption: str, room: str, minor: int, code: str) -> None:
@@ -171,6 +184,11 @@ def test_caption_amounts_as_people_write_them(caption: str, room: str, minor: in
         "dinner for 3 120.00",
         "table 12 250.00",
         "taxi 1 234,56",
+        # a sign several currencies share, none of them the room's (USD): which krona? Asked
+        "fika 45,50 kr",
+        "kr 45,50",
+        "Fr. 12.50",
+        "thali Rs. 450.00",
     ],
 )
 def test_captions_without_one_amount(caption: str) -> None:
