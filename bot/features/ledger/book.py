@@ -4,6 +4,7 @@ the words replies use for it: names, positions and the settling line."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,10 +46,12 @@ def name_key(name: str) -> str:
 def shown_name(p: store.Member) -> str | None:
     """The name a member goes by: their `\\NAME`, else the name their channel gives them
     (Telegram's first name) when it is one `\\NAME` would take (GSM-7 letters and digits, so SMS
-    replies stay one segment); None: shown by their masked address."""
+    replies stay one segment); None: shown by their masked address. The channel's name is read
+    as the letters it shows (NFKC), as a typed `\\NAME` is: a Jos\u00e9 with a separate accent was
+    shown by the masked chat."""
     if p.name:
         return p.name
-    label = (p.label or "")[:NAME_MAX].strip()
+    label = unicodedata.normalize("NFKC", p.label or "")[:NAME_MAX].strip()
     return label if label and valid_name(label) else None
 
 

@@ -141,8 +141,12 @@ def test_a_member_with_no_name_goes_by_their_channels_name_when_it_is_one() -> N
             Member(4, "Bob", "telegram:7004", label="Robert"),  # a \\NAME wins
             Member(5, None, "telegram:7005", label="Carol"),
             Member(7, None, "telegram:7007", label="2222"),  # digits: a number's last 4, not a name
+            Member(8, None, "telegram:7008", label="Jose\u0301"),  # an accent typed apart: Jos\u00e9
+            Member(9, None, "telegram:7009", label="\uff2b\uff45\uff4e"),  # full-width letters: Ken
         ]
     )
+    assert names[8] == "Jos\u00e9"
+    assert names[9] == "Ken"
     assert names[7] == "Telegram ***7007"
     assert names[1] == "Ann (7001)"
     assert names[2] == "Ann (2222)"
