@@ -8,6 +8,8 @@ never posted anywhere.
 
 from __future__ import annotations
 
+import unicodedata
+
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
 from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
@@ -33,12 +35,18 @@ OPTED_OUT_UNTIL_START = (
 )
 
 
+# what a person does not see in a keyword: a zero-width space or joiner, a byte order mark, a
+# direction mark, a soft hyphen. With a full-width keyboard's letters (NFKC) the message is still
+# the keyword it shows: `\uff33\uff34\uff2f\uff30` and "STOP\u200b" did not opt out, and went to X as posts
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u00ad"))
+
+
 def keyword_of(body: str, opt_out_type: str = "") -> str | None:
     """ "STOP", "START" or "HELP" for a carrier keyword message, else None."""
     kind = opt_out_type.strip().upper()
     if kind in ("STOP", "START", "HELP"):
         return kind
-    word = body.strip().upper()
+    word = unicodedata.normalize("NFKC", body).translate(_INVISIBLE).strip().upper()
     if word in OPT_OUT:
         return "STOP"
     if word in OPT_IN:

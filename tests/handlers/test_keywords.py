@@ -98,6 +98,23 @@ async def test_keywords_are_handled_at_once(bot: Bot, fake_twilio: FakeTwilio) -
         assert (await inbox_row(bot, sid)).priority == priority, body
 
 
+async def test_a_keyword_in_full_width_letters_or_with_invisible_characters_is_that_keyword(
+    xbot: XBot,
+) -> None:
+    """A full-width keyboard's \uff33\uff34\uff2f\uff30, or STOP with a zero-width space or a byte order mark
+    a paste left in, is the keyword the person sees: they were posted to X, and the number was
+    not opted out."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    for body in ("\uff33\uff34\uff2f\uff30", "STOP\u200b", "\ufeffstop"):
+        sid = await silent(xbot, twilio, body)
+        assert (await inbox_row(xbot, sid)).priority == 1, body
+        assert await opted_out(xbot, ALICE) is True, body
+        assert await say(xbot, twilio, "\uff33\uff34\uff21\uff32\uff34") == OPTED_IN
+    assert await say(xbot, twilio, "\u200bhelp") == HELP_TEXT
+    assert xbot.x.posts == []
+
+
 async def test_a_keyword_is_never_posted(xbot: XBot) -> None:
     twilio: FakeTwilio = xbot.extras["twilio"]
     await xbot.link(user=("100", "alice"))
