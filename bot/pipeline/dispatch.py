@@ -234,6 +234,12 @@ class Command:
         return {"command": cmd}
 
 
+def bare_word(word: str) -> str:
+    """A message's first word as a bare command's name is matched: in a full-width keyboard's
+    letters too (NFKC: `\uff2a\uff2f\uff29\uff2e house pw` went to X as a post, password and all)."""
+    return unicodedata.normalize("NFKC", word)
+
+
 class BareCommand:
     """A command without a prefix, upper case only, with an exact number of words after it
     (`JOIN house pw`, SPEC Clarifications)."""
@@ -244,7 +250,7 @@ class BareCommand:
 
     def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
         words = _words(msg.body.translate(_DROPPED))
-        if len(words) != self.args + 1 or words[0] != self.name:
+        if len(words) != self.args + 1 or bare_word(words[0]) != self.name:
             return False
         return {"command": CommandObject(prefix="", name=self.name, args=tuple(words[1:]))}
 
@@ -527,8 +533,8 @@ class Dispatcher(Router):
         name = parsed.name if parsed is not None and parsed.name in self._command_names else None
         first = None
         if self._bare_names:
-            words = msg.body.split(None, 1)
-            first = words[0] if words and words[0] in self._bare_names else None
+            words = _words(msg.body.translate(_DROPPED))
+            first = bare_word(words[0]) if words and bare_word(words[0]) in self._bare_names else None
         media = bool(msg.media) if media is None else media
         found = self._candidates.get((name, first, media))
         if found is None:

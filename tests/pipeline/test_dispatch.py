@@ -175,6 +175,10 @@ async def test_bare_command_upper_case_only_exact_words() -> None:
     assert await dp.feed(msg("JOIN house pw"), ctx()) == [Reply("joined")]
     assert await dp.feed(msg("join house pw"), ctx()) == []
     assert await dp.feed(msg("JOIN house pw now"), ctx()) == []
+    # a full-width keyboard's JOIN (and its wide space): it went to X as a post, password and all
+    assert await dp.feed(msg("\uff2a\uff2f\uff29\uff2e\u3000house\u3000pw"), ctx()) == [Reply("joined")]
+    assert await dp.feed(msg("\u200bJOIN house pw"), ctx()) == [Reply("joined")]
+    assert await dp.feed(msg("\uff4a\uff4f\uff49\uff4e house pw"), ctx()) == []  # upper case only
 
 
 async def test_outer_and_inner_middlewares_order() -> None:
