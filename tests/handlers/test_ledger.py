@@ -274,6 +274,11 @@ async def test_an_amount_or_a_name_ending_a_sentence_or_in_quotes_is_read(
         await say(bot, fake, "\\AMOUNT 40 EUR @1.10.")
         == "Set $44.00 (\u20ac40.00 at 1.10) on your receipt in house: you are owed $29.34. \\BALANCE for all."
     )
+    # whole units as German and Swiss prices write them: it got the usage
+    assert (
+        await say(bot, fake, "\\AMOUNT 12,-")
+        == "Set $12.00 on your receipt in house: you are owed $8.00. \\BALANCE for all."
+    )
     assert await say(bot, fake, "\\NAME \u201cGus\u201d", sender=BOB) == "Your rooms now see you as Gus."
     assert await say(bot, fake, "\\NAME Big Al.") == "Your rooms now see you as Big Al."
     assert await say(bot, fake, "\\NAME Al!ce") == NAME_RULES

@@ -157,6 +157,11 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         # a sign several currencies share is the room's when it is one of them
         ("fika 45,50 kr", "SEK", 4550, "SEK"),
         ("Fr. 12.50", "CHF", 1250, "CHF"),
+        # whole units as German, Swiss, Dutch and Scandinavian prices write them: no total found
+        ("Pizza 12,- \u20ac", "USD", 1200, "EUR"),
+        ("Pizza 12,-", "EUR", 1200, "EUR"),
+        ("Fr. 12.-", "CHF", 1200, "CHF"),
+        ("Miete 1.234,\u2013", "EUR", 123400, "EUR"),
     ],
 )
 def test_caption_amounts_as_people_write_them(caption: str, room: str, minor: int, code: str) -> None:
@@ -223,6 +228,17 @@ def test_parse_amount_is_the_whole_text() -> None:
     assert parse_amount("XYZ 7.72", USD) is None
     assert parse_amount("1000001", USD) is None  # over the limit: a typo, not a bill
     assert amounts_in("12.50 12.50", USD) == amounts_in("12.50", USD)
+
+
+def test_a_typed_amount_in_whole_units_with_a_dash_is_that_amount() -> None:
+    """`\\AMOUNT 12,-` (German, Swiss, Dutch, Scandinavian prices) got the usage."""
+    eur = currency("EUR")
+    assert eur is not None
+    assert parse_amount("12,-", eur) == Amount(1200, eur)
+    assert parse_amount("\u20ac 1.234,-", USD) == Amount(123400, eur)
+    assert parse_amount("12.\u2013", USD) == Amount(1200, USD)
+    assert parse_amount("12,-5", USD) is None
+    assert amounts_in("refund -12,-", USD) == []
 
 
 @pytest.mark.parametrize(
