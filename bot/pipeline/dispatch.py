@@ -187,7 +187,13 @@ def parse_command(text: str) -> CommandObject | None:
     ):
         # a prefix typed twice (`\\\\HELP`, `\\/rooms`, `\\ \\ROOMS`): "Unknown command.", no hint
         words[0] = words[0].lstrip("\\/")
-    if not words or not words[0][0].isalpha() or (text[0] in KEY_SIGNS and not words[0][0].isascii()):
+    if (
+        not words
+        or not words[0][0].isalpha()
+        # after a yen or won sign, a word of Latin letters, a full-width keyboard's too
+        # (`\uffe5\uff2a\uff2f\uff29\uff2e`): `\u00a5\u6771\u4eac` is a post
+        or (text[0] in KEY_SIGNS and not unicodedata.normalize("NFKC", words[0][0]).isascii())
+    ):
         if text[0] != "\\":
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))

@@ -135,6 +135,10 @@ async def test_a_yen_sign_starts_only_a_listed_command_or_a_near_miss() -> None:
     assert await dp.feed(msg("\u20a9JOIN house pw"), ctx()) == [Reply("joined house pw")]
     assert await dp.feed(msg("\u00a5JION house pw"), ctx()) == [Reply("unknown JION")]
     assert await dp.feed(msg("\u00a5Tokyo trip"), ctx()) == [Reply("posted")]
+    # a Japanese keyboard in full-width mode: its yen sign, letters and spaces are all wide
+    wide_join = "\uffe5\uff2a\uff2f\uff29\uff2e\u3000house\u3000pw"
+    assert await dp.feed(msg(wide_join), ctx()) == [Reply("joined house pw")]
+    assert await dp.feed(msg("\uffe5\u6771\u4eac trip"), ctx()) == [Reply("posted")]
     assert await dp.feed(msg("\\Tokyo trip"), ctx()) == [Reply("unknown TOKYO")]
 
 
