@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import unicodedata
 import zoneinfo
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -122,8 +123,10 @@ def no_summer_time(text: str) -> tuple[str, str] | None:
 def zone_of_city(text: str) -> str | None:
     """The zone a city names (`Tokyo`, `new york`, `Los_Angeles`, `America/New York`) or the
     abbreviation of its time (`PST`), for a `\\TIMEZONE` that is no zone's name: people type their
-    city, and were told only that it "is not a time zone"."""
-    key = "_".join(text.split()).casefold()
+    city, and were told only that it "is not a time zone". A city is typed with its accents, which
+    zone names leave out (`S\u00e3o Paulo`: America/Sao_Paulo, `Z\u00fcrich`, `Bogot\u00e1`)."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    key = "_".join(bare.split()).casefold()
     if not 0 < len(key) <= 64:
         return None
     return _ABBREVIATIONS.get(key) or _zones_by_city().get(key.rsplit("/", 1)[-1])

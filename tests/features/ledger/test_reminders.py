@@ -234,6 +234,16 @@ async def test_a_zone_typed_as_people_write_it_gets_its_name(bot: Bot, fake_twil
     assert await say(bot, fake, "\\TIMEZONE IST") == (  # India's, Ireland's or Israel's: no guess
         "IST is not a time zone: use a name such as America/Chicago or Europe/Paris."
     )
+    # a city with its accents, which zone names leave out (said back only where the SMS stays GSM-7)
+    assert await say(bot, fake, "\\TIMEZONE S\u00e3o Paulo") == (
+        "That is not a time zone: did you mean \\TIMEZONE America/Sao_Paulo?"
+    )
+    assert await say(bot, fake, "\\TIMEZONE Bogot\u00e1") == (
+        "That is not a time zone: did you mean \\TIMEZONE America/Bogota?"
+    )
+    assert await say(bot, fake, "\\TIMEZONE Z\u00fcrich") == (
+        "Z\u00fcrich is not a time zone: did you mean \\TIMEZONE Europe/Zurich?"
+    )
 
 
 def test_est_and_mst_are_the_zones_people_mean_by_them() -> None:
