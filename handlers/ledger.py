@@ -174,8 +174,9 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             return photo_waiting("AMOUNT")
         await ledger.lock_rooms(conn, [room.id])  # the currency cannot change under the amount
         room_cur = currency_or_default(await ledger.room_currency(conn, room.id))
-        # `\\AMOUNT 45.`, `"45"`: what is typed around an amount, as \\PAID reads past it
-        text = " ".join(typed_words(ctx.args))
+        # `\\AMOUNT 45.`, `"45"`: what is typed around an amount, as \\PAID reads past it; an
+        # amount is one line (`\\AMOUNT 45` and "thanks!" under it got the usage)
+        text = " ".join(typed_words(ctx.command.own_line or ctx.command.first_line or ctx.args))
         at_rate = _RATE.match(text)
         rate: Decimal | None = None
         if at_rate:
@@ -283,7 +284,10 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         await ledger.lock_rooms(conn, [room.id])  # a \\CURRENCY at once would leave it uncounted
         book = await room_ledger(conn, room.id)
         # `\\PAID "Ann", 5`: what is typed around a name or amount; `Ravi INR 617.25`: its code
-        words = amount_words(typed_words(ctx.args), book, book.currency)
+        # a name and an amount on the command's line are the payment: what follows is not in it
+        # (`\\PAID Bob 5` and "thx" under it: no one went by "Bob 5 thx")
+        line = ctx.command.own_line if len(ctx.command.own_line) >= 2 else ctx.args
+        words = amount_words(typed_words(line), book, book.currency)
         if len(words) < 2:
             return paid_how(book.currency)
         *who_words, amount_text = words

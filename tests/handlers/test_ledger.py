@@ -253,6 +253,28 @@ async def test_a_name_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> Non
     assert (await say(bot, fake, "\\PAID Cat 5")).startswith("Recorded: you paid Cat $5.00.")
 
 
+async def test_an_amount_or_a_payment_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\AMOUNT 12.50` with "thanks!" on the next line (or a phone's signature) got the usage, and
+    `\\PAID Bob 5` with it said no one goes by "Bob 5 thanks": as `\\NAME`, they are their line."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await photo(bot, fake, "") == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert (
+        await say(bot, fake, "\\AMOUNT 45\nthanks!")
+        == "Set $45.00 on your receipt in house: you are owed $30.00. \\BALANCE for all."
+    )
+    assert (
+        await say(bot, fake, "\\AMOUNT 12.50\r\n-- \r\nAnn")
+        == "Set $12.50 on your receipt in house: you are owed $8.34. \\BALANCE for all."
+    )
+    assert (await say(bot, fake, "\\PAID Bob 4.16\nthx")).startswith("Recorded: you paid Bob $4.16.")
+    assert (await say(bot, fake, "\\PAID Carol\n4.16")).startswith("Recorded: you paid Carol $4.16.")
+    # a one-line amount that is wrong still gets the usage, whatever follows it
+    assert await say(bot, fake, "\\AMOUNT lots\nthanks") == (
+        "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
+    )
+
+
 async def test_an_amount_or_a_name_ending_a_sentence_or_in_quotes_is_read(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
