@@ -41,6 +41,15 @@ _AFTER = _QUOTES + ".,;:!?"
 _DASHES = str.maketrans({"\u2014": "--", "\u2013": "-", "\u2010": "-", "\u2011": "-", "\u2212": "-"})
 
 
+# what an Arabic keyboard types for `.` and `,` in a figure, for `%`, and after a word: its decimal
+# and thousands separators, percent sign, comma, semicolon and question mark (`\\AMOUNT \u0661\u0662\u066b\u0665\u0660`,
+# with the Arabic-Indic digits read as digits, got the usage; `\\SPLIT ann \u0666\u0660\u066a bob \u0664\u0660\u066a` said no one
+# goes by them)
+_ARABIC = str.maketrans(
+    {"\u066b": ".", "\u066c": ",", "\u066a": "%", "\u060c": ",", "\u061b": ";", "\u061f": "?"}
+)
+
+
 def typed_word(word: str) -> str:
     """The room, member, code or setting a typed word names: `"house"`, `\u201cBob\u201d` (a phone's
     smart quotes), `house,`, `Bob.` and `weekly.` name house, Bob and weekly (no room's or
@@ -52,7 +61,7 @@ def typed_word(word: str) -> str:
     its `\uff11\uff12\uff0e\uff15\uff10` 12.50, and an e with a separate accent (`e\u0301`, some
     Android and Mac keyboards) the \u00e9 of Jos\u00e9: `\\NAME` refused that one, and \\JOIN counted the
     full-width room name as a wrong password."""
-    word = unicodedata.normalize("NFKC", word)
+    word = unicodedata.normalize("NFKC", word).translate(_ARABIC)
     return (word.lstrip(_QUOTES).rstrip(_AFTER) or word).translate(_DASHES)
 
 

@@ -331,6 +331,25 @@ async def test_a_name_or_an_amount_typed_on_another_keyboard_is_the_same(
     assert (await say(bot, fake, "\\PAID JOSE\u0301 5")).startswith("Recorded: you paid Jos\u00e9 $5.00.")
 
 
+async def test_an_amount_or_a_share_typed_on_an_arabic_keyboard_is_read(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Arabic-Indic digits with the Arabic decimal separator (\u0661\u0662\u066b\u0665\u0660) got the usage of
+    \\AMOUNT, and an Arabic percent sign (\u0666\u0660\u066a) a \\SPLIT's "no one goes by"."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await photo(bot, fake, "") == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    assert await say(bot, fake, "\\SPLIT bob \u0666\u0660\u066a\u060c me \u0664\u0660\u066a") == (
+        "Your receipt in house splits Bob 60%, Alice 40% once it has a total: \\AMOUNT 12.34."
+    )
+    assert (await say(bot, fake, "\\AMOUNT \u0661\u066c\u0662\u0663\u0664\u066b\u0665\u0660")).startswith(
+        "Set $1234.50 on your receipt in house"
+    )
+    assert (await say(bot, fake, "\\PAID Bob \u0665\u066b\u0662\u0665")).startswith(
+        "Recorded: you paid Bob $5.25."
+    )
+
+
 async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)

@@ -325,6 +325,9 @@ def amounts_in(text: str, room: Currency, *, whole: bool = False) -> list[Amount
     return [amount for amount, _ in _found_in(text, room, whole=whole)]
 
 
+# an Arabic keyboard's decimal and thousands separators (its digits are digits already): a caption
+# `\u0661\u0662\u066b\u0665\u0660` was no total
+_ARABIC = str.maketrans({"\u066b": ".", "\u066c": ","})
 # `12,-`, `12.\u2013`, `1.234,-`: whole units, as prices are written in Germany, Austria,
 # Switzerland, the Netherlands and Scandinavia (`\\AMOUNT 12,-` got the usage, a caption `Pizza
 # 12,- \u20ac` no total): read as `12,00`, with the separator the figure uses
@@ -337,7 +340,7 @@ def _found_in(
     """`amounts_in`, each with its figure as typed (`1.200`). Read after NFKC: a full-width
     keyboard's `\uff11\uff12\uff0c\uff15\uff10 \u20ac` was \u20ac50.00 (its comma no separator, the 50 after
     it taken alone) and its `\uffe5` or `\uff04` no currency."""
-    stripped = _WHOLE_UNITS.sub(r"\g<1>00", unicodedata.normalize("NFKC", text).strip())
+    stripped = _WHOLE_UNITS.sub(r"\g<1>00", unicodedata.normalize("NFKC", text).translate(_ARABIC).strip())
     found: list[tuple[Amount, str]] = []
     for m in _amount_pattern().finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):

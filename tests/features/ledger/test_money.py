@@ -162,6 +162,9 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         ("Pizza 12,-", "EUR", 1200, "EUR"),
         ("Fr. 12.-", "CHF", 1200, "CHF"),
         ("Miete 1.234,\u2013", "EUR", 123400, "EUR"),
+        # an Arabic keyboard's digits and separators
+        ("\u063a\u062f\u0627\u0621 \u0661\u0662\u066b\u0665\u0660", "USD", 1250, "USD"),
+        ("\u0661\u066c\u0662\u0663\u0664\u066b\u0665\u0660 \u20ac", "USD", 123450, "EUR"),
     ],
 )
 def test_caption_amounts_as_people_write_them(caption: str, room: str, minor: int, code: str) -> None:
