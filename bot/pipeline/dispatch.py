@@ -155,7 +155,9 @@ _AFTER_NAME = ".,;:!?"
 # and what a phone's keyboard makes of them: an iPhone's `...` is one ellipsis, and a Japanese or
 # Chinese keyboard's are full-width (`\\rooms\u2026`, `\\HELP\uff1f` answered "Unknown command.")
 _AFTER_NAME += "\u2026\uff0e\u3002\uff0c\u3001\uff1b\uff1a\uff01\uff1f"
-_ASKED = "?\uff1f"
+# and an Arabic keyboard's question mark, comma and semicolon (`\\balance\u061f`: "Unknown command.")
+_AFTER_NAME += "\u061f\u060c\u061b"
+_ASKED = "?\uff1f\u061f"
 
 
 def command_name(word: str) -> str:

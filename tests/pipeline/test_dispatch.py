@@ -87,6 +87,8 @@ def test_a_commands_lines(text: str, own: tuple[str, ...], first: tuple[str, ...
         ("\\rooms\u2026", "ROOMS", ()),  # an iPhone's ... is one character
         ("\uff3cHELP\uff1f", "HELP", ()),  # a Japanese keyboard's full-width ? (and \\)
         ("\\balance\u3002", "BALANCE", ()),  # IDEOGRAPHIC FULL STOP
+        ("\\balance\u061f", "BALANCE", ()),  # ARABIC QUESTION MARK
+        ("\\join\u060c house pw", "JOIN", ("house", "pw")),  # ARABIC COMMA
         # a keyboard in full-width mode types the name full-width too: "Unknown command." answered it
         ("\uff3c\uff28\uff25\uff2c\uff30", "HELP", ()),
         ("\\\uff52\uff4f\uff4f\uff4d\uff53\uff0e", "ROOMS", ()),
@@ -423,3 +425,14 @@ def _answer(text: str) -> Any:
 
     handler.__name__ = f"answer_{text}"
     return handler
+
+
+def test_a_question_mark_of_any_keyboard_makes_a_command_a_question() -> None:
+    """`\\STOP?` asks what \\STOP does; an Arabic keyboard's `\\STOP\u061f` was an unknown command."""
+    for text in ("\\STOP?", "\\STOP\uff1f", "\\STOP\u061f"):
+        cmd = parse_command(text)
+        assert cmd is not None, text
+        assert (cmd.name, cmd.asked) == ("STOP", True), text
+    cmd = parse_command("\\STOP")
+    assert cmd is not None
+    assert not cmd.asked
