@@ -342,7 +342,6 @@ def test_a_zero_typed_as_amounts_are_written_is_zero(text: str, code: str, zero:
         ("Rs. 1,20,000", "INR", 12000000, "INR"),
         ("500 Rs", "INR", 50000, "INR"),
         ("Rs 500", "PKR", 50000, "PKR"),  # the room's own rupee
-        ("Rs 500", "USD", 50000, "INR"),  # else India's: another currency, not counted
         ("US$45", "USD", 4500, "USD"),
         ("US$ 45.00", "CAD", 4500, "USD"),  # in a Canadian room, $ alone is CA$
     ],
@@ -354,6 +353,15 @@ def test_rupees_and_us_dollars_as_people_write_them(text: str, room: str, minor:
     found = parse_amount(text, cur)
     assert found is not None, text
     assert (found.minor, found.currency.code) == (minor, code)
+
+
+def test_rs_in_a_room_of_no_rupee_is_asked_never_the_rooms() -> None:
+    """Rs is India's, Pakistan's, Sri Lanka's, Nepal's, ... rupee: in a dollar room it is no amount
+    (asked for), never 500 of the room's dollars."""
+    usd = currency("USD")
+    assert usd is not None
+    assert parse_amount("Rs 500", usd) is None
+    assert caption_amount("auto Rs 500", usd) is None
 
 
 def test_rs_inside_a_word_is_no_rupee() -> None:
