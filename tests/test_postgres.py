@@ -212,7 +212,7 @@ async def test_sent_and_delivered_at_once_to_two_processes_end_delivered(databas
     """Two engines (two processes' pools) on one database get `sent` and `delivered` for one
     message at the same moment; the row ends `delivered` every time."""
     one, two = Database(database_url), Database(database_url)
-    await one.migrate()  # SQLite: a new file (PostgreSQL: from the migrated template already)
+    await one.migrate()  # a no-op: from the migrated template already (tests/conftest.py)
     try:
         for i in range(50):
             sid = f"SM{i:032d}"
@@ -244,7 +244,7 @@ async def test_saving_tokens_twice_at_once_keeps_one_row_and_stops_a_refresh(dat
     from storage import users, xaccounts
 
     one, two = Database(database_url), Database(database_url)
-    await one.migrate()  # SQLite: a new file (PostgreSQL: from the migrated template already)
+    await one.migrate()  # a no-op: from the migrated template already (tests/conftest.py)
     try:
         async with one.tx() as conn:
             user, _ = await users.get_or_create(conn, "+15550001111", time.time())

@@ -84,7 +84,7 @@ async def test_a_burst_over_three_processes_with_one_killed(
     try:
         async with aiohttp.ClientSession() as session:
             procs.append(_start(tmp_path, envs[0], "web", "serve"))
-            await wait_healthy(session, ports[0], procs[0], within=60)  # it creates the schema on SQLite
+            await wait_healthy(session, ports[0], procs[0], within=60)
             # the worker to be killed starts first and takes the first half alone: with both
             # running, one process's sender could hold every number's reply in flight while the
             # other found each number's next reply waiting behind it (replies to a number go in
