@@ -41,6 +41,25 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    short_s3_backoff(monkeypatch)
+
+
+BACKOFF_SCALE = 0.01
+
+
+def short_s3_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's retries (storage/media.py: standard mode, 3 attempts) wait a random 0-1 s, then
+    0-2 s, between attempts: a test of an S3 endpoint that is down spent them on every call (a put,
+    /readyz's check), seconds of timers and no work. Here they are a hundredth of that; every
+    attempt is still made, and the timeouts are as configured."""
+    from botocore.retries import standard
+
+    real = standard.ExponentialBackoff.delay_amount
+
+    def short(self: standard.ExponentialBackoff, context: Any) -> float:
+        return float(real(self, context)) * BACKOFF_SCALE
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", short)
 
 
 @dataclass
