@@ -12,6 +12,7 @@ the command menu (`setMyCommands` checked by Telegram's rules, `deleteMyCommands
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import secrets
 from collections.abc import Callable
@@ -22,6 +23,8 @@ import pytest
 from aiohttp import web
 
 from bot.channels.telegram.standin import download
+
+CHAT_SPACING = 0.01  # seconds between two sends to one chat, for a bot on this fake
 
 
 def _error(status: int, description: str, **parameters: Any) -> web.Response:
@@ -164,7 +167,14 @@ class FakeTelegram:
 
 
 @pytest.fixture
-async def fake_telegram(aiohttp_server: Callable[..., Any]) -> FakeTelegram:
+async def fake_telegram(aiohttp_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> FakeTelegram:
+    """The fake, and a bot that sends to one chat every CHAT_SPACING s rather than every second
+    (bot/channels/telegram/transport.py's Pacer, as Telegram asks): a test of three replies to a
+    chat waited two seconds on the pacer's timer. The pacer still paces (its slots are
+    tests/channels/telegram/test_transport.py's), the fake enforces no rate."""
+    from bot.channels.telegram import transport
+
+    monkeypatch.setattr(transport, "Pacer", functools.partial(transport.Pacer, chat_seconds=CHAT_SPACING))
     fake = FakeTelegram()
     server = await aiohttp_server(fake.app())
     fake.api_base = str(server.make_url("")).rstrip("/")

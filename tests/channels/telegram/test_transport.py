@@ -12,7 +12,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from bot.channels.telegram.api import TelegramApi
-from bot.channels.telegram.transport import Pacer, TelegramTransport
+from bot.channels.telegram.transport import CHAT_SECONDS, Pacer, TelegramTransport
 from bot.core.channel import SendError
 from bot.core.config import TelegramConfig
 from bot.core.logs import scrub
@@ -166,6 +166,36 @@ def test_the_pacer_spaces_a_chat_by_a_second_and_all_by_thirty_a_second() -> Non
     others = [pacer.slot(f"c{n}", 100.5) for n in range(30)]
     assert others[:28] == [100.5] * 28  # 30 in second 100: a, b and these 28 ...
     assert others[28:] == [101.0, 101.0]  # ... then the start of the next
+
+
+async def test_a_transport_made_without_a_pacer_spaces_each_chat_by_a_second() -> None:
+    """As the channel makes it (bot/channels/telegram/channel.py). A bot on the `fake_telegram`
+    fixture paces more briefly (tests/fakes/telegram_api.py), so this test, without it, is what
+    keeps Telegram's one message a second to a chat."""
+    async with aiohttp.ClientSession() as http:
+        transport = TelegramTransport(TelegramApi(http, TelegramConfig(bot_token="1:x")))
+        assert transport.pacer.chat_seconds == CHAT_SECONDS == 1.0
+        assert transport.pacer.slot("a", 5.0) == 5.0
+        assert transport.pacer.slot("a", 5.0) == 6.0
+
+
+async def test_every_send_takes_a_slot_of_the_pacer_first(fake_telegram: FakeTelegram) -> None:
+    """The pacer is asked before each sendMessage (a bot's timing is not what tests wait on)."""
+    slots: list[tuple[str, int]] = []
+
+    class Recording(Pacer):
+        def slot(self, chat: str, now: float) -> float:
+            slots.append((chat, len(fake_telegram.sent)))  # taken before the send reached the fake
+            return super().slot(chat, now)
+
+    async with aiohttp.ClientSession() as http:
+        transport = TelegramTransport(
+            TelegramApi(http, TelegramConfig(**fake_telegram.section())), Recording(chat_seconds=0.01)
+        )
+        for text in ("one", "two"):
+            await transport.send(f"telegram:{CHAT}", text)
+    assert slots == [(str(CHAT), 0), (str(CHAT), 1)]
+    assert [m["text"] for m in fake_telegram.sent] == ["one", "two"]
 
 
 async def test_replies_to_one_chat_keep_their_order(tbot: Bot, fake_telegram: FakeTelegram) -> None:
