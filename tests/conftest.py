@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import structlog
+import structlog.dev
 import structlog.testing
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -100,6 +101,20 @@ def no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NETRC", os.devnull)
+
+
+def _plain_tracebacks() -> None:
+    """The app configures no logging in-process (the CLI does: bot/app/cli.py), so a test's lines
+    go through structlog's default console renderer, whose default exception formatter is rich's
+    traceback with every frame's locals: rendering the three of one test's retried handler took
+    seconds of CPU. Tracebacks here print as the standard library prints them. Set on the default
+    renderer itself: loggers bound at import keep its processor list (`keep_structlog_config`)."""
+    for processor in structlog.get_config()["processors"]:
+        if isinstance(processor, structlog.dev.ConsoleRenderer):
+            processor.exception_formatter = structlog.dev.plain_traceback
+
+
+_plain_tracebacks()
 
 
 @pytest.fixture(autouse=True)
