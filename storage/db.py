@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 import ssl
 import time
@@ -387,7 +388,9 @@ class Database:
                 current = await conn.run_sync(_current_revision)
                 if current is not None and current not in known_revisions():
                     raise SchemaNotCurrent(ahead_of_this_code(self.masked_url, current))
-                await conn.run_sync(_upgrade)
+                if current != head:  # at the head there is nothing to run (alembic's walk of
+                    # the scripts was most of an up-to-date start-up's migrate)
+                    await conn.run_sync(_upgrade)
         except sa.exc.DBAPIError as exc:
             raise DatabaseError(
                 f"database.url {self.masked_url}: migrating to {head} failed ({_reason(exc, self.url)}) "
@@ -492,16 +495,23 @@ def ahead_of_this_code(masked_url: str, current: str) -> str:
     )
 
 
+@functools.cache
+def _revisions() -> tuple[str | None, frozenset[str]]:
+    """The migrations shipped with this code: the newest revision and every one. Read once a
+    process (alembic parses each script file of the folder: tens of ms, on every start-up's
+    migrate and every `/readyz`-style check before)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return scripts.get_current_head(), frozenset(rev.revision for rev in scripts.walk_revisions())
+
+
 def head_revision() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _revisions()[0]
 
 
-def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+def known_revisions() -> frozenset[str]:
+    return _revisions()[1]
 
 
 def alembic_config(connection: sa.Connection | None = None) -> AlembicConfig:
