@@ -179,6 +179,9 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 
 
 _SIGNS = re.escape("$" + "".join(_SYMBOLS))
+# an ISO code right after a figure, or right before it, as a word of its own
+_CODE_AFTER = re.compile(r"\s?([A-Za-z]{3})(?![A-Za-z])")
+_CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})\s?$")
 
 
 @functools.cache
@@ -211,11 +214,12 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
         if exponent:
             minor += int(m.group("frac"))
         marker = _SYMBOLS.get(m.group("sym") or "", "")
-        after = text[m.end() : m.end() + 4].strip().upper()[:3]
-        before = text[max(0, m.start() - 4) : m.start()].strip().upper()[-3:]
+        # a code is a word of its own: `Nails 3.00` is no shekels (ILS), `CAKES` no shillings
+        after = _CODE_AFTER.match(text, m.end())
+        before = _CODE_BEFORE.search(text[max(0, m.start() - 6) : m.start()])
         for code in (after, before):
-            if code in _CODES:
-                marker = code
+            if code is not None and code.group(1).upper() in _CODES:
+                marker = code.group(1).upper()
         found.append((minor, marker))
     return found
 

@@ -116,6 +116,12 @@ def test_a_receipt_from_abroad_is_read_in_its_currency_not_the_rooms() -> None:
     assert (dong.status, dong.minor, dong.currency) == ("ok", 90000, "VND"), dong
     # words that are also codes are no currency beside a price: a pen is a pen
     assert total_of_text("STATIONERY\nPEN 2.50\nTOTAL 2.50").currency is None
+    # nor the end of a word that spells one (nails: ILS, cakes: KES, dollars: ARS)
+    for row in ("Nails 3.00", "CAKES 3.00", "DOLLARS 3.00", "Iron 3.00", "3.00 Cars"):
+        assert amounts_of(row, 2) == [(300, "")], row
+    assert total_of_text("HARDWARE\nNails 3.00\nTOTAL 3.00\nVISA 3.00").currency is None
+    assert amounts_of("TOTAL EUR12.50", 2) == [(1250, "EUR")]
+    assert amounts_of("TOTAL 12.50EUR", 2) == [(1250, "EUR")]
 
 
 def test_amounts_and_kinds() -> None:
