@@ -60,3 +60,40 @@ async def opted_out(bot: Bot, phone: str) -> bool | None:
     """The number's opt-out flag; None when it has no record."""
     value = await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=phone)
     return None if value is None else bool(value)
+
+
+async def photo_parked_while_the_store_is_down(
+    bot: Bot, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch, caption: str = ""
+) -> tuple[str, list[bool]]:
+    """Alice's photo sent while the media store refuses every put: it is parked (retried later)
+    and she is told it waits. Its MessageSid, and the switch that brings the store back
+    (`down[0] = False`)."""
+    from handlers.media import STORE_WAIT
+    from storage.media import StoreUnavailable
+    from tests import images
+    from tests.conftest import new_sid, wait_for
+    from tests.features.receipts.test_media import mms
+
+    store = bot.runtime.deps.services.media_store
+    assert store is not None
+    real_put, down = store.put, [True]
+
+    async def put(key: str, data: bytes, content_type: str) -> None:
+        if down[0]:
+            raise StoreUnavailable("injected")
+        await real_put(key, data, content_type)
+
+    monkeypatch.setattr(store, "put", put)
+    sid = new_sid("MM")
+    url = fake.media.add(images.jpeg_with_gps(), message_sid=sid)
+    before = len(fake.messages)
+    assert (await bot.post(bot.form(caption, sid=sid, **mms([url])))).status == 200
+
+    async def parked() -> bool:
+        return await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "parked"
+
+    await wait_for(parked)
+    # told the photo waits (sent after the parking's commit: awaited, or it could come while a
+    # later text is answered and be counted among its replies)
+    assert (await fake.wait_for_messages(before + 1))[before]["Body"] == STORE_WAIT
+    return sid, down

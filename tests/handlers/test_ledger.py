@@ -23,15 +23,14 @@ from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
 from handlers.filters import NOT_IN_ROOM
 from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW, photo_waiting
-from handlers.media import STORE_WAIT
 from storage import inbox
-from storage.media import StoreUnavailable
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import gallery_link, path_of, shown
 from tests.features.receipts.test_media import mms, transparent_png
 from tests.features.receipts.test_statement import statement_link
+from tests.handlers.talk import photo_parked_while_the_store_is_down
 
 CAROL = "+15550003333"
 
@@ -516,27 +515,7 @@ async def test_amount_and_split_wait_for_a_photo_the_media_store_has_not_taken_y
     fake = fake_twilio
     await house(bot, fake)
     assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
-    store = bot.runtime.deps.services.media_store
-    real_put, down = store.put, [True]
-
-    async def put(key: str, data: bytes, content_type: str) -> None:
-        if down[0]:
-            raise StoreUnavailable("injected")
-        await real_put(key, data, content_type)
-
-    monkeypatch.setattr(store, "put", put)
-    sid = new_sid("MM")
-    url = fake.media.add(images.jpeg_with_gps(), message_sid=sid)
-    before = len(fake.messages)
-    assert (await bot.post(bot.form("", sid=sid, **mms([url])))).status == 200
-
-    async def parked() -> bool:
-        return await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "parked"
-
-    await wait_for(parked)
-    # the person is told the photo waits (sent after the parking's commit: awaited, or it could
-    # come while the \\AMOUNT below is answered and be counted among its replies)
-    assert (await fake.wait_for_messages(before + 1))[before]["Body"] == STORE_WAIT
+    sid, down = await photo_parked_while_the_store_is_down(bot, fake, monkeypatch)
     amounts = "SELECT amount_minor FROM receipts ORDER BY created_at"
     assert await say(bot, fake, "\\AMOUNT 12") == photo_waiting("AMOUNT")
     assert await say(bot, fake, "\\SPLIT bob") == photo_waiting("SPLIT")

@@ -7,13 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from bot.pipeline import replyguard
-from handlers.media import STORE_WAIT
-from storage.media import StoreUnavailable
 from tests import images
-from tests.conftest import ALICE, BOB, Bot, new_sid, wait_for
+from tests.conftest import ALICE, BOB, Bot
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms
-from tests.handlers.talk import say
+from tests.handlers.talk import photo_parked_while_the_store_is_down, say
 
 CAROL = "+15550003333"
 DAVE = "+15550004444"
@@ -36,25 +34,7 @@ async def test_a_photo_saved_late_is_shared_by_those_in_the_room_when_it_was_sen
         assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
         assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
     assert (await say(bot, fake, "\\NAME Alice")).startswith("Your rooms now see you")
-    store = bot.runtime.deps.services.media_store
-    real_put, down = store.put, [True]
-
-    async def put(key: str, data: bytes, content_type: str) -> None:
-        if down[0]:
-            raise StoreUnavailable("injected")
-        await real_put(key, data, content_type)
-
-    monkeypatch.setattr(store, "put", put)
-    sid = new_sid("MM")
-    url = fake.media.add(images.jpeg_with_gps(), message_sid=sid)
-    before = len(fake.messages)
-    assert (await bot.post(bot.form("$30.00", sid=sid, **mms([url])))).status == 200
-
-    async def parked() -> bool:
-        return await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "parked"
-
-    await wait_for(parked)
-    assert (await fake.wait_for_messages(before + 1))[before]["Body"] == STORE_WAIT
+    sid, down = await photo_parked_while_the_store_is_down(bot, fake, monkeypatch, "$30.00")
     assert (await say(bot, fake, "\\JOIN house pw", sender=DAVE)).startswith("Joined house")
     assert (await say(bot, fake, "\\NAME Dave", sender=DAVE)).startswith("Your rooms now see you")
     down[0] = False
