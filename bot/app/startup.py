@@ -26,6 +26,7 @@ from bot.core.dburl import DatabaseUnreachable, mask_url
 from bot.core.devmode import DEV_TOKEN_FILE
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger
+from bot.gateway.routes import READY_CHECK_SECONDS
 from storage.db import Database, open_database, sqlite_path
 from storage.media import AccessDenied, BucketNotFound, unusable, why
 
@@ -327,9 +328,6 @@ class Summary:
         return "\n".join(lines)
 
 
-STORE_CHECK_SECONDS = 4.0  # as /readyz's checks: a hung endpoint does not hold the start-up block
-
-
 async def store_down(config: Config, check: Callable[[], Awaitable[None]] | None) -> str:
     """Why the S3 bucket cannot be used, for the start-up block, or "" when it answers. A bucket
     that does not exist or credentials it refuses started with nothing said: the block read
@@ -338,12 +336,12 @@ async def store_down(config: Config, check: Callable[[], Awaitable[None]] | None
     if config.media.backend != "s3" or check is None:
         return ""
     try:
-        async with asyncio.timeout(STORE_CHECK_SECONDS):
+        async with asyncio.timeout(READY_CHECK_SECONDS):  # as /readyz's: a hung endpoint holds nothing
             await check()
     except (BucketNotFound, AccessDenied) as exc:
         return str(exc)
     except TimeoutError:
-        return f"it did not answer within {STORE_CHECK_SECONDS:.0f} s"
+        return f"it did not answer within {READY_CHECK_SECONDS:.0f} s"
     except Exception as exc:
         found = unusable(exc, config.s3.bucket)
         return str(found) if found is not None else f"it cannot be reached ({why(exc)})"

@@ -449,5 +449,5 @@ async def test_no_aws_credentials_or_a_hung_endpoint_are_named_in_the_start_up_b
     async def hung() -> None:
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(startup, "STORE_CHECK_SECONDS", 0.01)  # /readyz's 4 s, shortened
+    monkeypatch.setattr(startup, "READY_CHECK_SECONDS", 0.01)  # /readyz's 4 s, shortened
     assert (await startup.store_down(config, hung)).startswith("it did not answer within ")
