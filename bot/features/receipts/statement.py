@@ -409,18 +409,18 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     }
     if request.method == "HEAD":  # a link checker's or a preview's look: its headers, no photo read
         return web.Response(headers=headers)
-    fetched: dict[int, bytes | str] = {}
     first = next((n for n, e in enumerate(statement.receipts, 1) if e.deleted_at is None), None)
-    if first is not None:
-        fetched[first] = await _fetch(store, statement.receipts[first - 1].object_key, room_id)
-        if fetched[first] is DOWN:
-            return pages.message(
-                "Photos not available just now",
-                "The store that keeps the receipt photos did not answer, so their zip cannot be made "
-                "now. The photos are kept.",
-                hint="Try the download again in a few minutes.",
-                status=503,
-            )
+    first_data = (
+        None if first is None else await _fetch(store, statement.receipts[first - 1].object_key, room_id)
+    )
+    if first_data is DOWN:
+        return pages.message(
+            "Photos not available just now",
+            "The store that keeps the receipt photos did not answer, so their zip cannot be made "
+            "now. The photos are kept.",
+            hint="Try the download again in a few minutes.",
+            status=503,
+        )
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     sink = _Chunks()
@@ -432,8 +432,9 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
             if entry.deleted_at is not None:
                 missing.append(f"{name} ({entry.deleted})")
                 continue
-            data = fetched.pop(n, None)
-            if data is None:
+            if n == first:
+                data = first_data
+            else:  # once the store stopped answering, the rest are not tried (each would wait)
                 data = DOWN if later else await _fetch(store, entry.object_key, room_id)
             if data is GONE:
                 missing.append(name)
