@@ -542,7 +542,9 @@ class Dispatcher(Router):
         first = None
         if self._bare_names:
             words = _words(msg.body.translate(_DROPPED))
-            first = bare_word(words[0]) if words and bare_word(words[0]) in self._bare_names else None
+            first = bare_word(words[0]) if words else None
+            if first not in self._bare_names:
+                first = None
         media = bool(msg.media) if media is None else media
         found = self._candidates.get((name, first, media))
         if found is None:

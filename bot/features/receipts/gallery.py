@@ -277,8 +277,8 @@ def store_down() -> web.Response:
 
 
 async def thumbnail(request: web.Request) -> web.Response:
-    """A stored photo's thumbnail, through a signed link of a few minutes (either backend): made
-    in the decode pool from the stored photo, never stored. Where none can be made (a damaged file,
+    """A stored photo's thumbnail, through a signed link that ends with the gallery page showing it
+    (either backend): made in the decode pool from the stored photo, never stored. Where none can be made (a damaged file,
     one over `media.max_bytes` or `media.max_pixels`), the original is answered as it is. A HEAD
     reads and decodes nothing."""
     runtime = request.app[GATE]
