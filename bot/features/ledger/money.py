@@ -143,6 +143,13 @@ def _symbols() -> dict[str, str]:
     return found
 
 
+@cache
+def signs() -> dict[str, str]:
+    """The one-character signs of money (`€`, `₹`, `₩`, `฿`, ...) to their currencies' codes: what
+    a caption or a receipt writes before a figure. `$` is none of them (the room's dollar)."""
+    return {sign: code for sign, code in _symbols().items() if len(sign) == 1 and not sign.isalpha()}
+
+
 # how people write some currencies that replies show by code: `3000円` and `3000 yen` (a yen room's
 # captions were "no total found"), `₹600`, `₩5000`
 _WRITTEN = {"円": "JPY", "YEN": "JPY", "₹": "INR", "₩": "KRW", "원": "KRW", "US$": "USD"}
@@ -410,6 +417,7 @@ __all__ = [
     "parse_amount",
     "parse_number",
     "shown",
+    "signs",
     "unclear_amount",
     "unclear_caption",
 ]

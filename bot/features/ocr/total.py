@@ -28,8 +28,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from babel.numbers import get_currency_precision
-
+from bot.features.ledger.money import currency, signs
 from storage.ledger import NOT_RECEIPT  # a Reading's status: no amount, hardly any text (kept as ocr_status)
 
 # the scores of the kinds of evidence
@@ -52,26 +51,17 @@ def trust(confidence: float) -> float:
 
 RIVAL = 0.5  # another value with this share of the best's score means: ask
 
+
 # A currency printed next to a figure: its sign, or its ISO code. A receipt from abroad (a trip
 # room keeps dollars; the taxi in Delhi printed ₹1,180.00) was read as that many of the room's
-# own and counted, unless its currency was one of a dozen. The yen sign as printed and as OCR
-# often reads it: FULLWIDTH YEN SIGN (U+FFE5). `$` names no one currency: the room's own dollars.
-_SYMBOLS = {
-    "€": "EUR",
-    "£": "GBP",
-    "¥": "JPY",
-    "\uffe5": "JPY",
-    "₹": "INR",
-    "₩": "KRW",
-    "₪": "ILS",
-    "₱": "PHP",
-    "₽": "RUB",
-    "฿": "THB",
-    "₺": "TRY",
-    "₫": "VND",
-    "₦": "NGN",
-    "₴": "UAH",
-}
+# own and counted, unless its currency was one of a dozen. The signs are the ones amounts typed
+# in a caption are read by (bot/features/ledger/money.py `signs`), and the yen sign as OCR often
+# reads it: FULLWIDTH YEN SIGN (U+FFE5). `$` names no one currency: the room's own dollars.
+@functools.cache
+def _signs() -> dict[str, str]:
+    return {**signs(), "\uffe5": "JPY"}
+
+
 # codes printed beside a total; not those that are words a receipt prints beside a price (PEN,
 # MAD, TRY: Peru's, Morocco's and Turkey's money are read by their signs, or not at all)
 _CODES = frozenset(
@@ -178,7 +168,6 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 # -- amounts and kinds -----------------------------------------------------------------------------
 
 
-_SIGNS = re.escape("$" + "".join(_SYMBOLS))
 # an ISO code right after a figure, or right before it, as a word of its own
 _CODE_AFTER = re.compile(r"\s?([A-Za-z]{3})(?![A-Za-z])")
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})\s?$")
@@ -199,8 +188,9 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
         number = rf"(?P<whole>{whole})(?![.,/:]?\d)"
     else:
         number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d)"
+    sign = re.escape("$" + "".join(_signs()))
     return re.compile(
-        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[{_SIGNS}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
 
 
@@ -213,7 +203,7 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
         minor = int(m.group("whole").replace(",", "").replace(".", "")) * 10**exponent
         if exponent:
             minor += int(m.group("frac"))
-        marker = _SYMBOLS.get(m.group("sym") or "", "")
+        marker = _signs().get(m.group("sym") or "", "")
         # a code is a word of its own: `Nails 3.00` is no shekels (ILS), `CAKES` no shillings
         after = _CODE_AFTER.match(text, m.end())
         before = _CODE_BEFORE.search(text[max(0, m.start() - 6) : m.start()])
@@ -437,7 +427,8 @@ def identity_of(rows: Sequence[Row]) -> str | None:
 def exponent_of(code: str) -> int:
     """The decimals of a currency a Reading names (one of `_CODES`): ISO 4217's, from CLDR (0 for
     JPY, KRW, VND, CLP, ISK; 2 for the rest of them)."""
-    return int(get_currency_precision(code))
+    found = currency(code)
+    return 2 if found is None else found.exponent
 
 
 def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
