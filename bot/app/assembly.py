@@ -191,17 +191,14 @@ async def _start(
     worker = Worker(deps, dispatcher, metrics, owner=owner)
     # a commit of sends' outcomes wakes the other processes' senders (not this one's: only
     # another owner's send holds a reply back from its claim)
-    sender = Sender(
-        deps,
-        transport,
-        metrics,
-        owner=owner,
-        on_settled=lambda: notifier.publish(notify.OUTBOX, here=False),
-    )
+    sender = Sender(deps, transport, metrics, owner=owner)
+    sender.on_settled = lambda: notifier.publish(notify.OUTBOX, here=False)
     # claims a stopping process puts back: the other processes take them at once
     worker.on_released = lambda: notifier.publish(notify.INBOX, here=False)
     sender.on_released = lambda: notifier.publish(notify.OUTBOX, here=False)
-    leases.on_takeover += [worker.wake, sender.wake]
+    # claims taken over from a dead process: this process's worker and sender, and the others'
+    # (a `web` process, which runs neither, takes them over as soon as one that does)
+    leases.on_takeover += [partial(notifier.publish, notify.INBOX), partial(notifier.publish, notify.OUTBOX)]
     notifier.subscribe(notify.INBOX, worker.wake)
     notifier.subscribe(notify.OUTBOX, sender.wake)
     wakeup.target = lambda: notifier.publish(notify.OUTBOX)

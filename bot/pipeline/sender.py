@@ -94,7 +94,6 @@ class Sender(ClaimLoop[Send, Outcome]):
         *,
         concurrency: int = 64,
         owner: str | None = None,
-        on_settled: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(deps, owner=owner or f"sender-{secrets.token_hex(4)}", concurrency=concurrency)
         self.transport = transport
@@ -107,7 +106,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         # after a commit of outcomes: the other processes' senders leave an address's replies
         # while this one sends to it (storage/outbox.py `_SENT_ELSEWHERE`); they claim them when
         # woken, not a poll later (one wake-up a commit, however many sends it ended)
-        self._on_settled = on_settled
+        self.on_settled: Callable[[], None] = lambda: None
 
     async def start(self) -> None:
         for channel, code in ALERTED_SEND_ERRORS:  # in /metrics at 0 from the start (alerts.yml)
@@ -165,7 +164,7 @@ class Sender(ClaimLoop[Send, Outcome]):
 
     def written(self, outcomes: Sequence[Outcome]) -> None:
         if outcomes:
-            self._on_settled()
+            self.on_settled()
 
     def claimed_id(self, outcome: Outcome) -> int:
         return outcome.mark.id

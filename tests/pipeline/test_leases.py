@@ -12,14 +12,15 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
 from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME
-from bot.core.config import Config
+from bot.core.config import Config, replace
 from bot.core.deps import Deps
-from bot.pipeline.leases import HEARTBEAT_SECONDS, STALE_SECONDS, Leases
+from bot.pipeline.leases import HEARTBEAT_SECONDS, STALE_SECONDS, Leases, Watch
 from storage import leases
 from storage.db import Database
 from storage.schema import inbox, outbox, processes
@@ -434,3 +435,29 @@ async def test_a_process_starting_after_an_outage_leaves_a_live_peers_claims_alo
     assert taken[-1] == (1, 1)
     assert 2.0 * (len(taken) - 1) < STALE_SECONDS  # within seconds of its start, as before
     assert await _claims(db) == [("pending", None), ("queued", None)]
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_claims_a_web_process_takes_over_are_handled_by_the_workers_at_once(
+    bot_factory: BotFactory, fake_twilio: Any
+) -> None:
+    """A `web` process (no worker, no sender) heartbeats and takes over a dead process's claims
+    like any other. The processes that run a worker and a sender are woken and handle them at
+    once: they waited for their poll before (60 s here, 1 s by default)."""
+    worker = await bot_factory(twilio=fake_twilio.section(), worker={"poll_seconds": 60.0})
+    web = await bot_factory(replace(worker.config, server={"role": "web"}))
+    assert "worker" not in web.runtime.lifecycle.running
+    for bot in (worker, web):
+        await asyncio.wait_for(bot.runtime.notifier.listening.wait(), 30)
+    clock = [1000.0]
+    leases_of_web = web.runtime.scheduler.leases
+    assert leases_of_web is not None
+    leases_of_web.watch = Watch(lambda: clock[0])  # the crashed owner's silence, without waiting
+    await _claimed_rows(web, "crashed", heartbeat=time.time() - 60)
+    taken = [await leases_of_web.beat()]
+    while taken[-1] == (0, 0) and len(taken) < 10:
+        clock[0] += HEARTBEAT_SECONDS
+        taken.append(await leases_of_web.beat())
+    assert taken[-1] == (1, 1)
+    await fake_twilio.wait_for_messages(2, timeout=30)
+    assert sorted(m["To"] for m in fake_twilio.messages) == [ALICE, BOB]
