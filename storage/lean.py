@@ -366,12 +366,14 @@ _COUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+|MERGE) (\d+)")
 
 
 async def _pg_run(
-    connection: Any, compiled: Compiled, sql: str, values: Any, many: bool
+    connection: Any, dialect: Dialect, compiled: Compiled, sql: str, values: Any, many: bool
 ) -> tuple[Sequence[Any], int, tuple[int, ...]]:
     """One statement on an asyncpg connection: its rows, rowcount (as SQLAlchemy's asyncpg
     cursor gives it: -1 for an executemany) and the result's column type OIDs. asyncpg prepares
-    each statement once per connection (its statement cache)."""
-    with pg_errors(compiled.dialect, connection, sql, values):
+    each statement once per connection (its statement cache). Errors are raised as `dialect`'s,
+    the engine's: the dialect `compiled` was first compiled for (its cache is per dialect name)
+    may be one without a driver loaded."""
+    with pg_errors(dialect, connection, sql, values):
         if many:
             await connection.executemany(sql, values)
             return (), -1, ()
@@ -396,7 +398,7 @@ async def pg_fetch(connection: Any, dialect: Dialect, query: Query, params: Para
     """A one-statement read on an asyncpg connection, in autocommit (`Database.fetch`)."""
     compiled = query.for_dialect(dialect, params)
     sql, values = compiled.parameters(params)
-    rows, _, coltypes = await _pg_run(connection, compiled, sql, values, False)
+    rows, _, coltypes = await _pg_run(connection, dialect, compiled, sql, values, False)
     return compiled.rows(rows, coltypes)
 
 
@@ -406,7 +408,7 @@ class PgTx(_Tx):
 
     async def _flush(self) -> None:
         for compiled, (sql, values, many) in self._take_deferred():
-            await _pg_run(self.connection, compiled, sql, values, many)
+            await _pg_run(self.connection, self.dialect, compiled, sql, values, many)
 
     async def finish(self) -> None:
         """What is still deferred, then COMMIT."""
@@ -419,7 +421,7 @@ class PgTx(_Tx):
     ) -> LeanResult:
         compiled, (sql, values, many) = _prepared(statement, self.dialect, parameters)
         await self._flush()
-        rows, rowcount, coltypes = await _pg_run(self.connection, compiled, sql, values, many)
+        rows, rowcount, coltypes = await _pg_run(self.connection, self.dialect, compiled, sql, values, many)
         return LeanResult(compiled.meta(coltypes), rows, rowcount)
 
 

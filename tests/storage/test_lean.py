@@ -305,6 +305,25 @@ async def test_a_cancelled_write_rolls_back_and_frees_what_it_held(db: Database)
         assert (await conn.execute(sa.select(users.c.created_at))).scalar() == 10.0
 
 
+async def test_on_postgresql_an_error_is_the_engines_after_a_compile_for_a_bare_dialect(
+    pg_db: Database,
+) -> None:
+    """A statement's compiled form is kept per dialect name: compiled first for a dialect with
+    no driver loaded (`asyncpg.dialect()`, as a test or a tool builds one), a failing run on the
+    engine raised `NoDBAPILoaded` instead of the database's error."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    divide = lean.Query(
+        sa.select((sa.bindparam("a", type_=sa.Integer) / sa.bindparam("b", type_=sa.Integer)).label("q"))
+    )
+    divide.for_dialect(asyncpg.dialect(), {"a": 1, "b": 0})
+    with pytest.raises(sa.exc.DBAPIError, match="division by zero"):
+        await pg_db.fetch(divide, {"a": 1, "b": 0})
+    with pytest.raises(sa.exc.DBAPIError, match="division by zero"):
+        async with pg_db.write() as conn:
+            await conn.execute(divide, {"a": 1, "b": 0})
+
+
 async def test_on_postgresql_after_the_server_drops_every_connection_fetch_and_write_reconnect(
     pg_server_or_skip: pg.PgServer, pg_db: Database
 ) -> None:
