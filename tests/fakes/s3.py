@@ -112,6 +112,6 @@ def s3_sections(fake_twilio: Any, endpoint: str, bucket: str, **s3: Any) -> dict
             "from_number": "+15557654321",
             "api_base": fake_twilio.api_base,
             "media_hosts": (fake_twilio.cdn_host,),
-            "timeout_seconds": 2.0,
+            "timeout_seconds": 10.0,  # production's: a test that wants a timeout sets its own
         },
     }

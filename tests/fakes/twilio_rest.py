@@ -217,7 +217,7 @@ class FakeTwilio:
             "from_number": "+15557654321",
             "api_base": self.api_base,
             "media_hosts": (self.cdn_host,),
-            "timeout_seconds": 2.0,
+            "timeout_seconds": 10.0,  # production's: a test that wants a timeout sets its own
             **changes,
         }
 
