@@ -472,7 +472,8 @@ def _members_named(
                 return split_figure(words[i], fits)
             return told or _no_one(room, words[i], fits)
         if party not in book.member_ids:
-            return f"{book.name(party)} is not in {room} any more: split among its members."
+            # it read as done ("split among its members") while nothing had changed
+            return f"{book.name(party)} is not in {room} any more, so nothing changed: \\SPLIT only among its members."
         found.append(party)
         i = j
     return found

@@ -973,7 +973,10 @@ async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_s
         == "Recorded: you paid Carol $1.00. house: Bob pays Alice $6.00, Carol pays Alice $1.00."
     )
     assert (await say(bot, fake, "\\LEAVE", sender=CAROL)).startswith("You left house")
-    assert await say(bot, fake, "\\SPLIT carol") == "Carol is not in house any more: split among its members."
+    assert await say(bot, fake, "\\SPLIT carol") == (
+        "Carol is not in house any more, so nothing changed: \\SPLIT only among its members."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $6.00, Carol pays Alice $1.00."
 
 
 async def test_a_repeat_counted_anyway_holds_the_currency_as_any_counted_receipt(
