@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -232,14 +232,9 @@ async def local_media(request: web.Request) -> web.StreamResponse:
     verdict = link_verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
     if verdict != "ok":
         return denied(verdict, "media")
-    try:
-        path = await store.file(key)
-    except FileNotFoundError:  # gone from the folder, though no deletion marked it (a restore
-        # without the media): a page a person can read, as the gallery's others
-        return photo_gone()
-    except StoreUnavailable as exc:  # a disk that fails to read: was a 500 and a traceback
-        log.warning("gallery.photo_unavailable", error=str(exc))
-        return store_down()
+    path = await read_photo(store.file(key), "photo", key=key)
+    if isinstance(path, Unreadable):
+        return unreadable_page(path)
     # streamed from disk (a photo is up to 5 MB: never held whole in memory, however many are
     # asked for at once), a HEAD reads nothing, and a reload is answered 304 (Last-Modified)
     headers = _file_headers("private, max-age=300")
@@ -256,24 +251,68 @@ def _file_headers(cache: str) -> dict[str, str]:
     }
 
 
-def photo_gone() -> web.Response:
-    """404 for a photo (or its thumbnail) not in the store though no deletion marked it."""
-    return pages.message(
-        "Photo not found",
-        "This receipt's photo is not in the store any more.",
-        hint="The receipt itself is still in the room's ledger.",
-        status=404,
-    )
+# -- a photo the store did not give -----------------------------------------------------------------
+
+# how long a page that found the store down asks a browser (or a person) to wait before trying again
+RETRY_SECONDS = 120
+
+# the log events of each reader: (the photo not there, the store not answering)
+_UNREADABLE_EVENTS = {
+    "photo": ("gallery.photo_missing", "gallery.photo_unavailable"),
+    "thumb": ("gallery.thumb_missing", "gallery.thumb_unavailable"),
+    "zip": ("statement.zip_missing", "statement.zip_missing"),
+}
+
+T = TypeVar("T")
 
 
-def store_down() -> web.Response:
-    """503 for a photo (or its thumbnail) the store did not give: down, not gone."""
-    return pages.message(
-        "Photo not available just now",
-        "The store that keeps the receipt photos did not answer. The photo is kept.",
-        hint="Reload the page in a few minutes.",
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored photo the store did not give: `gone` (not in the store, though no deletion marked
+    it: a restore without the media, a file lost), else the store did not answer (down, a disk
+    that fails to read, a timeout): the photo is kept."""
+
+    gone: bool
+
+
+async def read_photo(read: Awaitable[T], where: str, *, key: str, **fields: str) -> T | Unreadable:
+    """What `read` (the store's `get` or `file` of `key`) gives, or why it gave nothing: the one
+    place the full photo route, the thumbnails and the statement's zip tell a lost photo from a
+    store that is down (`where`: "photo", "thumb", "zip"). Whatever the store raised is one of
+    the two, never a 500."""
+    missing, unavailable = _UNREADABLE_EVENTS[where]
+    try:
+        return await read
+    except FileNotFoundError:
+        log.warning(missing, key=key, error="FileNotFoundError", **fields)
+        return Unreadable(gone=True)
+    except Exception as exc:  # StoreUnavailable, or whatever else the store raised: not a lost photo
+        # a StoreUnavailable says what failed in a few words of ours ("s3 get: ClientError 403")
+        error = str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__
+        log.warning(unavailable, key=key, error=error, **fields)
+        return Unreadable(gone=False)
+
+
+def unreadable_page(fault: Unreadable, *, photos: bool = False) -> web.Response:
+    """The page of a photo (or its thumbnail) the store did not give: 404 when it is gone, 503
+    with Retry-After when the store did not answer. `photos`: the page of the statement's zip
+    of the month's photos (whose gone ones are listed in it: only the store being down stops it)."""
+    if fault.gone:
+        return pages.message(
+            "Photo not found",
+            "This receipt's photo is not in the store any more.",
+            hint="The receipt itself is still in the room's ledger.",
+            status=404,
+        )
+    response = pages.message(
+        "Photos not available just now" if photos else "Photo not available just now",
+        "The store that keeps the receipt photos did not answer. "
+        + ("The photos are kept." if photos else "The photo is kept."),
+        hint="Try the download again in a few minutes." if photos else "Reload the page in a few minutes.",
         status=503,
     )
+    response.headers["Retry-After"] = str(RETRY_SECONDS)
+    return response
 
 
 async def thumbnail(request: web.Request) -> web.Response:
@@ -297,14 +336,9 @@ async def thumbnail(request: web.Request) -> web.Response:
         return web.Response(content_type=thumbs.CONTENT_TYPE, headers=headers)
     limits = deps.config.media
     async with pool.reading:  # a few photos held at once, whatever the number of requests
-        try:
-            data = await store.get(key)
-        except FileNotFoundError:
-            log.info("gallery.thumb_missing", key=key)
-            return photo_gone()
-        except Exception as exc:  # StoreUnavailable, or whatever else the store raised: not a lost photo
-            log.warning("gallery.thumb_unavailable", key=key, error=type(exc).__name__)
-            return store_down()
+        data = await read_photo(store.get(key), "thumb", key=key)
+        if isinstance(data, Unreadable):
+            return unreadable_page(data)
         try:
             small = await pool.run(thumbs.make_thumbnail, data, limits.max_bytes, limits.max_pixels)
         except thumbs.Unthumbable as exc:
@@ -337,6 +371,8 @@ FEATURE = Feature(name="gallery", add_routes=add_routes, lifespan=lifespan)
 __all__ = [
     "DELETED",
     "FEATURE",
+    "RETRY_SECONDS",
+    "Unreadable",
     "add_routes",
     "deleted_note",
     "denied",
@@ -344,8 +380,8 @@ __all__ = [
     "gallery",
     "link_verdict",
     "local_media",
-    "photo_gone",
     "photo_url",
-    "store_down",
+    "read_photo",
     "thumbnail",
+    "unreadable_page",
 ]

@@ -39,11 +39,14 @@ from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
 from bot.features.receipts.gallery import (
     FORMER_MEMBER,
+    Unreadable,
     deleted_note,
     denied,
     expired_room,
     link_verdict,
     photo_url,
+    read_photo,
+    unreadable_page,
 )
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
@@ -378,21 +381,6 @@ async def csv_download(request: web.Request) -> web.Response:
     )
 
 
-GONE, DOWN = "gone", "down"  # why a photo is not in the zip: not in the store, or the store did not answer
-
-
-async def _fetch(store: MediaStore, key: str, room_id: str) -> bytes | str:
-    """A photo's bytes for the zip, or GONE or DOWN."""
-    try:
-        return await store.get(key)
-    except FileNotFoundError:
-        log.warning("statement.zip_missing", room_id=room_id, error="FileNotFoundError")
-        return GONE
-    except Exception as exc:  # StoreUnavailable, or whatever else the store raised: not a lost photo
-        log.warning("statement.zip_missing", room_id=room_id, error=type(exc).__name__)
-        return DOWN
-
-
 async def zip_download(request: web.Request) -> web.StreamResponse:
     """The month's photos. The first one is fetched before the answer starts: with the store down
     (S3 unreachable) the person gets a page that says to try again, not a zip of a MISSING.txt
@@ -410,17 +398,9 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
     if request.method == "HEAD":  # a link checker's or a preview's look: its headers, no photo read
         return web.Response(headers=headers)
     first = next((n for n, e in enumerate(statement.receipts, 1) if e.deleted_at is None), None)
-    first_data = (
-        None if first is None else await _fetch(store, statement.receipts[first - 1].object_key, room_id)
-    )
-    if first_data is DOWN:
-        return pages.message(
-            "Photos not available just now",
-            "The store that keeps the receipt photos did not answer, so their zip cannot be made "
-            "now. The photos are kept.",
-            hint="Try the download again in a few minutes.",
-            status=503,
-        )
+    first_data = None if first is None else await _fetch(store, statement.receipts[first - 1], room_id)
+    if isinstance(first_data, Unreadable) and not first_data.gone:
+        return unreadable_page(first_data, photos=True)
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     sink = _Chunks()
@@ -435,14 +415,11 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
             if n == first:
                 data = first_data
             else:  # once the store stopped answering, the rest are not tried (each would wait)
-                data = DOWN if later else await _fetch(store, entry.object_key, room_id)
-            if data is GONE:
-                missing.append(name)
+                data = Unreadable(gone=False) if later else await _fetch(store, entry, room_id)
+            if isinstance(data, Unreadable):
+                (missing if data.gone else later).append(name)
                 continue
-            if data is DOWN:
-                later.append(name)
-                continue
-            assert isinstance(data, bytes)
+            assert data is not None
             info = zipfile.ZipInfo(name, date_time=_zip_time(entry.when))
             await asyncio.to_thread(archive.writestr, info, data)  # CRC-32 over a photo: off the loop
             await response.write(sink.take())
@@ -451,8 +428,8 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
             notes.append("Not in the store any more:\n" + "\n".join(missing) + "\n")
         if later:
             notes.append(
-                "Not fetched: the store that keeps the photos stopped answering. They are kept;"
-                " download the zip again later for them:\n" + "\n".join(later) + "\n"
+                "Not fetched: the store that keeps the receipt photos did not answer. They are kept;"
+                " download the zip again in a few minutes for them:\n" + "\n".join(later) + "\n"
             )
         if notes:
             archive.writestr("MISSING.txt", "\n".join(notes))
@@ -465,6 +442,11 @@ async def zip_download(request: web.Request) -> web.StreamResponse:
         files=len(statement.receipts) - len(missing) - len(later),
     )
     return response
+
+
+async def _fetch(store: MediaStore, entry: Entry, room_id: str) -> bytes | Unreadable:
+    """A photo's bytes for the zip, or why the store did not give them (the gallery's reader)."""
+    return await read_photo(store.get(entry.object_key), "zip", key=entry.object_key, room_id=room_id)
 
 
 def _zip_time(when: str) -> tuple[int, int, int, int, int, int]:

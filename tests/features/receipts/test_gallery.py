@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -17,6 +18,7 @@ from cryptography.fernet import Fernet
 from yarl import URL
 
 from bot.core.config import Config
+from bot.features.receipts import gallery
 from bot.gateway.links import LinkSigner, make_signer
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
@@ -386,3 +388,44 @@ async def test_a_photo_the_local_store_cannot_read_gets_a_page_not_a_500(
     text = await resp.text()
     assert "The photo is kept." in text
     assert "not in the store any more" not in text
+
+
+async def test_a_photo_the_store_cannot_give_gets_one_page_whatever_it_raised(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The photo route told a store down from a photo gone with code of its own: a failure that
+    was neither `FileNotFoundError` nor `StoreUnavailable` answered 500 with a traceback, and its
+    503 carried no Retry-After. It reads through the gallery's one reader, as the thumbnails and
+    the statement's zip do: 503 with Retry-After and the same words as theirs, or 404 when the
+    photo is gone."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    [src] = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
+    store = bot.runtime.deps.services.media_store
+    assert store is not None
+
+    async def broken(key: str) -> Any:
+        raise RuntimeError("the disk's driver gave up")
+
+    monkeypatch.setattr(store, "file", broken)
+    resp = await bot.client.get(path_of(src))
+    assert resp.status == 503
+    assert resp.content_type == "text/html"
+    assert resp.headers["Retry-After"] == str(gallery.RETRY_SECONDS)
+    assert resp.headers["Cache-Control"] == "no-store"
+    text = await resp.text()
+    assert "The store that keeps the receipt photos did not answer. The photo is kept." in text
+    assert "Reload the page in a few minutes." in text
+    assert "Traceback" not in text
+    assert "RuntimeError" not in text
+    monkeypatch.undo()
+
+    key = await bot.scalar("SELECT object_key FROM receipts")
+    (bot.config.data_dir / "media" / key).unlink()
+    resp = await bot.client.get(path_of(src))
+    assert resp.status == 404
+    assert "Retry-After" not in resp.headers
+    text = await resp.text()
+    assert "This receipt&#39;s photo is not in the store any more." in text
+    assert "The receipt itself is still in the room&#39;s ledger." in text

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from yarl import URL
 
-from bot.features.receipts import media
+from bot.features.receipts import gallery, media
 from bot.features.receipts.statement import (
     Entry,
     PaymentEntry,
@@ -181,7 +182,10 @@ async def test_the_zip_with_the_store_down_says_to_try_again_not_that_the_photos
     resp = await zip_of(bot, link)
     assert resp.status == 503
     assert resp.content_type == "text/html"
+    assert resp.headers["Retry-After"] == str(gallery.RETRY_SECONDS)
     page = await resp.text()
+    # the words of the photo and thumbnail routes' page, for the month's photos
+    assert "The store that keeps the receipt photos did not answer. The photos are kept." in page
     assert "Try the download again in a few minutes" in page
     assert "not in the store any more" not in page.lower()
 
@@ -394,3 +398,45 @@ async def test_the_page_says_what_the_months_receipts_came_to_and_who_paid_it(
     november = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB)))).text()
     assert "None of these receipts is counted (see each one's note)." in november
     assert "Spent" not in november
+
+
+async def test_a_zip_whose_store_stops_midway_lists_the_rest_in_the_galleries_words(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zip read its photos with a copy of its own of the gallery's "gone or down": it reads
+    through the gallery's one reader. The store failing after the first photo (whatever it
+    raised) lists the rest as not fetched, kept, to download again; a photo gone is listed as
+    gone."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    for total in ("$30.00", "$12.00", "$5.00"):
+        await say(bot, fake_twilio, total, **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    link = await statement_link(bot, fake_twilio, ALICE)
+    store = bot.runtime.deps.services.media_store
+    assert store is not None
+    async with bot.runtime.deps.db.read() as conn:
+        order = "SELECT object_key FROM receipts ORDER BY created_at, message_sid, media_index"
+        keys = [str(k) for k in (await conn.execute(sa.text(order))).scalars()]
+    (bot.config.data_dir / "media" / keys[1]).unlink()
+    real = store.get
+    calls: list[str] = []
+
+    async def failing_after_two(key: str) -> bytes:
+        calls.append(key)
+        if len(calls) > 2:
+            raise RuntimeError("connection pool closed")
+        return await real(key)
+
+    monkeypatch.setattr(store, "get", failing_after_two)
+    resp = await zip_of(bot, link)
+    assert resp.status == 200
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    names = archive.namelist()
+    assert len(names) == 2, names
+    assert names[1] == "MISSING.txt"
+    missing = archive.read("MISSING.txt").decode()
+    gone, later = missing.split("\n\n")
+    assert gone.startswith("Not in the store any more:\n")
+    assert later.startswith(
+        "Not fetched: the store that keeps the receipt photos did not answer. They are kept;"
+        " download the zip again in a few minutes for them:\n"
+    )

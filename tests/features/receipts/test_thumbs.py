@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from yarl import URL
 
-from bot.features.receipts import media
+from bot.features.receipts import gallery, media
 from bot.features.receipts.thumbs import THUMB_SIDE, Unthumbable, make_thumbnail, target_size
 from tests import images
 from tests.conftest import ALICE, Bot, BotFactory
@@ -294,3 +294,35 @@ async def test_the_pool_bounds_decodes_and_the_photos_held_for_them() -> None:
     none = media.DecodePool(0)  # at least one slot, whatever the setting
     async with none.reading:
         assert not none.reading.locked()
+
+
+async def test_a_thumbnail_the_store_cannot_give_gets_the_photo_routes_page(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thumbnail route had its own copy of "gone or down": its 503 carried no Retry-After.
+    It reads through the gallery's one reader: the same page as the full photo's, whatever the
+    store raised."""
+    thumb, photo, key = await _one_photo(bot, fake_twilio)
+    store = bot.runtime.deps.services.media_store
+    assert store is not None
+
+    async def hung(key: str) -> bytes:
+        raise TimeoutError
+
+    monkeypatch.setattr(store, "get", hung)
+    resp = await bot.client.get(path_of(thumb))
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == str(gallery.RETRY_SECONDS)
+    text = await resp.text()
+    assert "The store that keeps the receipt photos did not answer. The photo is kept." in text
+    assert "Reload the page in a few minutes." in text
+    monkeypatch.undo()
+
+    (bot.config.data_dir / "media" / key).unlink()
+    pages = []
+    for link in (thumb, photo):
+        resp = await bot.client.get(path_of(link))
+        assert resp.status == 404
+        pages.append(await resp.text())
+    assert pages[0] == pages[1]
+    assert "This receipt&#39;s photo is not in the store any more." in pages[0]
