@@ -154,7 +154,7 @@ def media_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
 
 def thumb_link(deps: Deps, signer: LinkSigner, key: str, expires: int) -> str:
     """A signed link to the thumbnail of a stored photo (either backend), that ends when the
-    gallery page showing it does (`expires`, the page link's own `exp`, at most an hour away): a
+    gallery or statement page showing it does (`expires`, the page link's own `exp`, at most an hour away): a
     page shows its thumbnails as it is scrolled (`loading="lazy"`), minutes after it opened, and a
     reload of the same page asks for the same links, which the browser then has. A "media"
     signature does not open it, nor its signature a photo."""

@@ -122,9 +122,7 @@ async def test_an_expired_photo_link_says_to_reload_the_page_it_came_from(
     # the statement's photo links are the same links: its readers were sent to "the gallery page"
     statement = await say(bot, fake_twilio, "\\STATEMENT")
     page = await (await bot.client.get(path_of(statement.split()[-1]))).text()
-    [photo] = [
-        h.replace("&amp;", "&") for h in re.findall(r'<a href="([^"]+)" rel="noreferrer">photo</a>', page)
-    ]
+    [photo] = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
     now[0] += 301
     resp = await bot.client.get(str(URL(photo).relative()))
     assert resp.status == 403

@@ -316,7 +316,7 @@ def unreadable_page(fault: Unreadable, *, photos: bool = False) -> web.Response:
 
 
 async def thumbnail(request: web.Request) -> web.Response:
-    """A stored photo's thumbnail, through a signed link that ends with the gallery page showing it
+    """A stored photo's thumbnail, through a signed link that ends with the gallery or statement page showing it
     (either backend): made in the decode pool from the stored photo, never stored. Where none can be made (a damaged file,
     one over `media.max_bytes` or `media.max_pixels`), the original is answered as it is. A HEAD
     reads and decodes nothing."""

@@ -7,7 +7,9 @@
 The month is the room's (`\\TIMEZONE`, else its creator's number's zone, else UTC): the receipts
 and payments made in it, and the balances as they stood at its end (the ledger computed from what
 came before). Each form is signed on its own (HMAC over room, month and form) and lives 1 hour,
-like the gallery's links; an expired or altered one gets the gallery's 403 page.
+like the gallery's links; an expired or altered one gets the gallery's 403 page. The page shows
+each photo's thumbnail as the gallery does (the same `/thumbs` links, ending with the page's own),
+each opening the full photo.
 
 Whatever a member typed (names, captions) is data: escaped by the page's templates, and in the CSV
 a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a
@@ -51,7 +53,7 @@ from bot.features.receipts.gallery import (
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE
-from bot.gateway.links import STATEMENT_SECONDS, LinkSigner, signer_of, statement_query
+from bot.gateway.links import STATEMENT_SECONDS, LinkSigner, signer_of, statement_query, thumb_link
 from storage import ledger
 from storage.media import MediaStore
 from storage.schema import receipts
@@ -74,6 +76,7 @@ CSV_COLUMNS = (
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ZIP_CHUNK = 1 << 16
+PDF = "application/pdf"
 
 
 def month_of(text: str) -> tuple[int, int] | None:
@@ -352,13 +355,21 @@ async def page(request: web.Request) -> web.Response:
     urls = await asyncio.gather(
         *(photo_url(opened.store, e.object_key, e.deleted_at is not None) for e in statement.receipts)
     )
+    # each photo's thumbnail, as the gallery shows it: signed until the page's own link ends (a
+    # page scrolled long after it opened asks for its lazy thumbnails then); a PDF or a photo
+    # deleted has none
+    deps = request.app[GATE].deps
+    thumbs = [
+        thumb_link(deps, signer, e.object_key, exp) if url and e.content_type != PDF else ""
+        for e, url in zip(statement.receipts, urls, strict=True)
+    ]
     log.info("statement.viewed", room_id=room_id, month=statement.month, receipts=len(statement.receipts))
     return pages.render(
         "statement.html",
         title=f"{statement.room}: {statement.heading}",
-        img_src="'none'",
+        img_src="'self'",  # the thumbnails, from this server's /thumbs
         s=statement,
-        items=list(zip(statement.receipts, urls, strict=True)),
+        items=list(zip(statement.receipts, urls, thumbs, strict=True)),
         csv_link=statement_query(signer, room_id, statement.month, "csv", exp),
         zip_link=statement_query(signer, room_id, statement.month, "zip", exp),
     )

@@ -440,3 +440,52 @@ async def test_a_zip_whose_store_stops_midway_lists_the_rest_in_the_galleries_wo
         "Not fetched: the store that keeps the receipt photos did not answer. They are kept;"
         " download the zip again in a few minutes for them:\n"
     )
+
+
+async def test_the_statement_shows_each_photos_thumbnail_as_the_gallery_does(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """The statement listed its receipts with a bare "photo" link while the gallery showed each
+    one's thumbnail: it shows the same thumbnails (the same /thumbs links, signed until the page's
+    own link ends), each opening the full photo; a PDF keeps its link and a deleted photo its
+    note, with no picture."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "lunch $30.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    await say(bot, fake_twilio, "bill $12.00", **mms([fake_twilio.media.add(images.pdf())]))
+    await say(bot, fake_twilio, "taxi $5.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE receipts SET photo_deleted_at = :at, photo_deleted_why = 'request'"
+                " WHERE caption = 'taxi $5.00'"
+            ),
+            {"at": OCT_15},
+        )
+    link = await statement_link(bot, fake_twilio, ALICE)
+    resp = await bot.client.get(path_of(link))
+    assert "img-src 'none'" not in resp.headers["Content-Security-Policy"]
+    page = await resp.text()
+    pairs = re.findall(r'<a href="([^"]+)" rel="noreferrer"><img src="([^"]+)"', page)
+    assert len(pairs) == 1, pairs  # the photo's; the PDF and the deleted photo have none
+    photo, thumb = (URL(s.replace("&amp;", "&")) for s in pairs[0])
+    assert thumb.path.startswith("/thumbs/rooms/")
+    assert thumb.query["exp"] == URL(link).query["exp"]  # it ends with the page
+    assert 'alt="Receipt photo: $30.00, ' in page
+    assert 'loading="lazy"' in page
+    assert ">PDF</a>" in page
+    assert "photo deleted at the uploader&#39;s request" in page
+    resp = await bot.client.get(str(thumb.relative()))
+    assert resp.status == 200
+    assert resp.content_type == "image/jpeg"
+    resp = await bot.client.get(str(photo.relative()))  # tapping it opens the full photo
+    assert resp.status == 200
+    key = await bot.scalar("SELECT object_key FROM receipts WHERE caption = 'lunch $30.00'")
+    assert await resp.read() == (bot.config.data_dir / "media" / key).read_bytes()
+    # scrolled to after a photo link's few minutes, the thumbnail still shows; after the page's
+    # hour it has ended with it
+    now[0] += 301
+    assert (await bot.client.get(str(thumb.relative()))).status == 200
+    now[0] += 3600
+    assert (await bot.client.get(str(thumb.relative()))).status == 403
