@@ -132,10 +132,13 @@ async def ledger_view(
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
             note = NOTES.get(status, "").format(example=cur.example)
-            if status == "needs an amount" and paid_by is None:
+            # only a member can send the \\AMOUNT (it sets the sender's last receipt in their active
+            # room): one who left by \\LEAVE keeps their name here but can no longer
+            can_amend = payer is not None and paid_by is not None and payer in book.member_ids
+            if status == "needs an amount" and not can_amend:
                 note = GONE_SENDER  # no one can send the \\AMOUNT
             elif status == "other currency":  # its amount said "(not counted)", and not why or how
-                how = OTHER_CURRENCY if paid_by is not None else OTHER_CURRENCY_GONE
+                how = OTHER_CURRENCY if can_amend else OTHER_CURRENCY_GONE
                 note = how.format(code=cur.code, example=cur.example)
             lines[str(r.id)] = ReceiptLine(
                 amount=amount,

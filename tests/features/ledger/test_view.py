@@ -61,3 +61,27 @@ async def test_a_receipt_in_another_currency_says_why_and_how_to_count_it(
     for link in (await gallery_link(bot, fake, BOB), await statement_link(bot, fake, BOB)):
         page = html.unescape(await (await bot.client.get(path_of(link))).text())
         assert re.findall(r'<p class="note">([^<]+)</p>', page) == ["in a USD room, and its sender has left"]
+
+
+async def test_a_receipt_of_a_member_who_left_does_not_ask_them_for_its_amount(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Bob sent a photo with no total and left with `\\LEAVE`: the pages still said "its sender can
+    reply \\AMOUNT 12.34", which Bob, out of the room, no longer can (his \\AMOUNT answers that he
+    is in no room). They say its sender has left, as after `\\STOP`; his name stays."""
+    fake = fake_twilio
+    bot = await bot_factory(twilio=fake.section())
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "JOIN house pw", sender=BOB)
+    await say(bot, fake, "\\NAME Bob", sender=BOB)
+    await send_photos(bot, fake, 1, "", BOB)
+    await send_photos(bot, fake, 1, "ramen ¥3000", BOB)
+    assert (await say(bot, fake, "\\LEAVE", sender=BOB)).startswith("You left house")
+    for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
+        notes = await _notes(bot, fake, link)
+        assert sorted(notes) == [
+            "in a USD room, and its sender has left",
+            "not counted: no amount, and its sender has left",
+        ], notes
+        page = html.unescape(await (await bot.client.get(path_of(link))).text())
+        assert "Bob" in page
