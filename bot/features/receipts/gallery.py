@@ -47,6 +47,7 @@ from bot.gateway.links import (
     thumb_link,
 )
 from storage import ledger as ledger_store
+from storage.db import Database
 from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore, StoreUnavailable
 from storage.schema import receipts, rooms
 
@@ -232,7 +233,7 @@ async def local_media(request: web.Request) -> web.StreamResponse:
     verdict = link_verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
     if verdict != "ok":
         return denied(verdict, "media")
-    path = await read_photo(store.file(key), "photo", key=key)
+    path = await read_photo(store.file(key), "photo", key=key, db=runtime.deps.db)
     if isinstance(path, Unreadable):
         return unreadable_page(path)
     # streamed from disk (a photo is up to 5 MB: never held whole in memory, however many are
@@ -268,24 +269,32 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Unreadable:
-    """A stored photo the store did not give: `gone` (not in the store, though no deletion marked
-    it: a restore without the media, a file lost), else the store did not answer (down, a disk
-    that fails to read, a timeout): the photo is kept."""
+    """A stored photo the store did not give: `gone` (not in the store: deleted, when `deleted`
+    says why, else lost: a restore without the media), or not (the store did not answer: down, a
+    disk that fails to read, a timeout; the photo is kept)."""
 
     gone: bool
+    deleted: str = ""  # gone because it was deleted (`DELETED`: at the uploader's request, ...)
 
 
-async def read_photo(read: Awaitable[T], where: str, *, key: str, **fields: str) -> T | Unreadable:
+async def read_photo(
+    read: Awaitable[T], where: str, *, key: str, db: Database | None = None, **fields: str
+) -> T | Unreadable:
     """What `read` (the store's `get` or `file` of `key`) gives, or why it gave nothing: the one
     place the full photo route, the thumbnails and the statement's zip tell a lost photo from a
     store that is down (`where`: "photo", "thumb", "zip"). Whatever the store raised is one of
-    the two, never a 500."""
+    the two, never a 500. With `db`, a photo gone says whether it was deleted, and why (a page
+    opened before the deletion still holds its links)."""
     missing, unavailable = _UNREADABLE_EVENTS[where]
     try:
         return await read
     except FileNotFoundError:
-        log.warning(missing, key=key, error="FileNotFoundError", **fields)
-        return Unreadable(gone=True)
+        deleted = await _deleted(db, key) if db is not None else ""
+        if deleted:  # as meant: nothing for an operator to look into
+            log.info(missing, key=key, error="deleted", **fields)
+        else:
+            log.warning(missing, key=key, error="FileNotFoundError", **fields)
+        return Unreadable(gone=True, deleted=deleted)
     except Exception as exc:  # StoreUnavailable, or whatever else the store raised: not a lost photo
         # a StoreUnavailable says what failed in a few words of ours ("s3 get: ClientError 403")
         error = str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__
@@ -293,10 +302,32 @@ async def read_photo(read: Awaitable[T], where: str, *, key: str, **fields: str)
         return Unreadable(gone=False)
 
 
+async def _deleted(db: Database, key: str) -> str:
+    """Why the receipt photo stored at `key` was deleted ("" when no deletion marked it)."""
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(receipts.c.photo_deleted_at, receipts.c.photo_deleted_why).where(
+                    receipts.c.object_key == key
+                )
+            )
+        ).first()
+    return deleted_note(row) if row is not None else ""
+
+
 def unreadable_page(fault: Unreadable, *, photos: bool = False) -> web.Response:
-    """The page of a photo (or its thumbnail) the store did not give: 404 when it is gone, 503
-    with Retry-After when the store did not answer. `photos`: the page of the statement's zip
-    of the month's photos (whose gone ones are listed in it: only the store being down stops it)."""
+    """The page of a photo (or its thumbnail) the store did not give: 410 when it was deleted
+    (saying why), 404 when it is gone otherwise, 503 with Retry-After when the store did not
+    answer. `photos`: the page of the statement's zip of the month's photos (whose gone ones are
+    listed in it: only the store being down stops it)."""
+    if fault.deleted:
+        return pages.message(
+            "Photo deleted",
+            # "The photo was deleted at the uploader's request."
+            "The photo was" + fault.deleted.removeprefix("photo") + ".",
+            hint="The receipt itself is still in the room's ledger.",
+            status=410,
+        )
     if fault.gone:
         return pages.message(
             "Photo not found",
@@ -316,10 +347,10 @@ def unreadable_page(fault: Unreadable, *, photos: bool = False) -> web.Response:
 
 
 async def thumbnail(request: web.Request) -> web.Response:
-    """A stored photo's thumbnail, through a signed link that ends with the gallery or statement page showing it
-    (either backend): made in the decode pool from the stored photo, never stored. Where none can be made (a damaged file,
-    one over `media.max_bytes` or `media.max_pixels`), the original is answered as it is. A HEAD
-    reads and decodes nothing."""
+    """A stored photo's thumbnail, through a signed link that ends with the gallery or statement
+    page showing it (either backend): made in the decode pool from the stored photo, never
+    stored. Where none can be made (a damaged file, one over `media.max_bytes` or
+    `media.max_pixels`), the original is answered as it is. A HEAD reads and decodes nothing."""
     runtime = request.app[GATE]
     deps = runtime.deps
     signer, store, pool = signer_of(deps), media.store_of(deps), media.pool_of(deps)
@@ -336,7 +367,7 @@ async def thumbnail(request: web.Request) -> web.Response:
         return web.Response(content_type=thumbs.CONTENT_TYPE, headers=headers)
     limits = deps.config.media
     async with pool.reading:  # a few photos held at once, whatever the number of requests
-        data = await read_photo(store.get(key), "thumb", key=key)
+        data = await read_photo(store.get(key), "thumb", key=key, db=deps.db)
         if isinstance(data, Unreadable):
             return unreadable_page(data)
         try:

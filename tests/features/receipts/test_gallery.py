@@ -429,3 +429,34 @@ async def test_a_photo_the_store_cannot_give_gets_one_page_whatever_it_raised(
     text = await resp.text()
     assert "This receipt&#39;s photo is not in the store any more." in text
     assert "The receipt itself is still in the room&#39;s ledger." in text
+
+
+async def test_a_photo_deleted_after_its_page_opened_says_it_was_deleted_and_why(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Bob's photos were deleted at his request (`textwire person delete --receipts`) while Alice
+    had the gallery open: tapping his photo, or scrolling to its thumbnail, said the photo was
+    "not in the store any more" (404), as for a file lost by accident. It is a 410 that says it
+    was deleted, and why; the page reloaded shows the receipt without it."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
+    await send_photos(bot, fake_twilio, 1, "from bob", BOB)
+    link = path_of(await gallery_link(bot, fake_twilio, ALICE))
+    page = await (await bot.client.get(link)).text()
+    [photo] = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
+    [thumb] = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    key = await bot.scalar("SELECT object_key FROM receipts")
+    (bot.config.data_dir / "media" / key).unlink()
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.text("UPDATE receipts SET photo_deleted_at = 1, photo_deleted_why = 'request'"))
+    for src in (photo, thumb):
+        resp = await bot.client.get(path_of(src))
+        assert resp.status == 410, src
+        assert resp.content_type == "text/html"
+        text = await resp.text()
+        assert "The photo was deleted at the uploader&#39;s request." in text
+        assert "The receipt itself is still in the room&#39;s ledger." in text
+        assert "not in the store any more" not in text
+    page = await (await bot.client.get(link)).text()
+    assert PHOTO.findall(page) == []
+    assert "photo deleted at the uploader&#39;s request" in page
