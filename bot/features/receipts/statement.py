@@ -26,6 +26,7 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
@@ -306,10 +307,20 @@ class _Chunks(io.RawIOBase):
         return data
 
 
+# the letters of a `\\NAME` (bot/features/ledger/book.py) that have no plain letter inside them
+_PLAIN = str.maketrans({"Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "ß": "ss"})
+
+
+def _plain(name: str) -> str:
+    """A name in plain letters: José is Jose, Zoë Zoe, Søren Soren (not "Jos", "Zo", "S-ren")."""
+    decomposed = unicodedata.normalize("NFKD", name.translate(_PLAIN))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def zip_name(n: int, entry: Entry) -> str:
     """`2026-11-03_1430_003_Alice.jpg`: sortable, and nothing a member typed beyond [A-Za-z0-9_-]."""
     stamp = entry.when.replace("-", "").replace(" ", "_").replace(":", "")
-    who = re.sub(r"[^A-Za-z0-9_-]+", "-", entry.who).strip("-")[:24] or "member"
+    who = re.sub(r"[^A-Za-z0-9_-]+", "-", _plain(entry.who)).strip("-")[:24] or "member"
     extension = entry.object_key.rsplit(".", 1)[-1]
     return f"{stamp}_{n:03d}_{who}.{extension}"
 

@@ -348,6 +348,38 @@ def test_zip_names_keep_nothing_typed_but_plain_characters() -> None:
     assert zip_name(3, entry) == "20261015_1201_003_etc-passwd-Bob.jpg"
 
 
+@pytest.mark.parametrize(
+    ("who", "name"),
+    [
+        ("José", "Jose"),
+        ("Zoë Müller", "Zoe-Muller"),
+        ("Søren Ærø", "Soren-AEro"),
+        ("Straße", "Strasse"),
+        ("Åsa Ñúñez", "Asa-Nunez"),
+        ("Дмитрий", "member"),
+    ],
+)
+def test_zip_names_keep_a_members_accented_name_in_plain_letters(who: str, name: str) -> None:
+    """José's photos were named `..._Jos.jpg`, Søren's `..._S-ren.jpg`: each letter a `\\NAME` may
+    have is kept as its plain letter."""
+    entry = Entry(
+        id="r1",
+        when="2026-10-15 12:01",
+        iso="",
+        who=who,
+        amount="",
+        amount_decimal="",
+        currency="USD",
+        status="counted",
+        note="",
+        split="",
+        caption="",
+        object_key="rooms/x/y.jpg",
+        content_type="image/jpeg",
+    )
+    assert zip_name(3, entry) == f"20261015_1201_003_{name}.jpg"
+
+
 def test_csv_rows_keep_time_order_across_the_hour_a_clock_falls_back() -> None:
     """A receipt at 01:30 PDT and a payment 40 minutes later at 01:10 PST (2026-11-01, Los
     Angeles): sorted by their local text, the payment came first."""
