@@ -382,7 +382,13 @@ async def page(request: web.Request) -> web.Response:
         s=statement,
         items=list(zip(statement.receipts, urls, thumbs, strict=True)),
         csv_link=statement_query(signer, room_id, statement.month, "csv", exp),
-        zip_link=statement_query(signer, room_id, statement.month, "zip", exp),
+        # none when every photo of the month is deleted (`media.retention_days`, a person's request):
+        # its zip held only a MISSING.txt
+        zip_link=(
+            statement_query(signer, room_id, statement.month, "zip", exp)
+            if any(e.deleted_at is None for e in statement.receipts)
+            else ""
+        ),
     )
 
 

@@ -521,3 +521,33 @@ async def test_the_statement_shows_each_photos_thumbnail_as_the_gallery_does(
     assert (await bot.client.get(str(thumb.relative()))).status == 200
     now[0] += 3600
     assert (await bot.client.get(str(thumb.relative()))).status == 403
+
+
+async def test_a_month_whose_photos_are_all_deleted_offers_no_zip(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Once every photo of a month was deleted (`media.retention_days`, or at the uploaders'
+    request), its page still offered "Photos (zip)", a download that held only a MISSING.txt: it
+    says the month's photos are deleted instead. One photo kept brings the link back."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    for caption in ("lunch $30.00", "taxi $5.00"):
+        await say(bot, fake_twilio, caption, **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text("UPDATE receipts SET photo_deleted_at = :at, photo_deleted_why = 'retention'"),
+            {"at": OCT_15},
+        )
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
+    assert "Photos (zip)" not in page
+    assert ".zip?" not in page
+    assert "the month's photos are deleted" in page
+    assert "Download CSV" in page
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text("UPDATE receipts SET photo_deleted_at = NULL WHERE caption = 'taxi $5.00'")
+        )
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
+    assert "Photos (zip)" in page
+    assert "photos are deleted" not in page
