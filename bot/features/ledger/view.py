@@ -63,6 +63,36 @@ NOTES = {
 GONE_SENDER = "not counted: no amount, and its sender has left"
 OTHER_CURRENCY = "in a {code} room: its sender can reply \\AMOUNT {example} to count it in {code}"
 OTHER_CURRENCY_GONE = "in a {code} room, and its sender has left"
+# a receipt its sender's \\AMOUNT can no longer reach: they have sent receipts since
+NEWER_SENT = "not counted: no amount, and its sender's \\AMOUNT now sets their newer receipt"
+OTHER_CURRENCY_NEWER = "in a {code} room; its sender's \\AMOUNT now sets their newer receipt"
+
+
+async def _latest_messages(conn: AsyncConnection, room_id: str, uploaders: set[Any]) -> dict[int, set[str]]:
+    """Each uploader's last message with receipts in the room (by its receipts' time, as
+    `amount_target` finds it; a set, for messages saved in the same instant)."""
+    ids = [int(u) for u in uploaders if u is not None]
+    if not ids:
+        return {}
+    mine = sa.and_(receipts.c.room_id == room_id, receipts.c.uploader_id.in_(ids))
+    newest = (
+        sa.select(receipts.c.uploader_id, sa.func.max(receipts.c.created_at).label("at"))
+        .where(mine)
+        .group_by(receipts.c.uploader_id)
+        .subquery()
+    )
+    found = await conn.execute(
+        sa.select(receipts.c.uploader_id, receipts.c.message_sid)
+        .join(
+            newest,
+            sa.and_(receipts.c.uploader_id == newest.c.uploader_id, receipts.c.created_at == newest.c.at),
+        )
+        .where(receipts.c.room_id == room_id)
+    )
+    latest: dict[int, set[str]] = {}
+    for uploader, sid in found:
+        latest.setdefault(int(uploader), set()).add(str(sid))
+    return latest
 
 
 def receipt_status(r: Any, room_currency: str) -> str:
@@ -105,9 +135,11 @@ async def ledger_view(
                     receipts.c.currency,
                     receipts.c.ocr_status,
                     receipts.c.duplicate_of,
+                    receipts.c.message_sid,
                 ).where(receipts.c.id.in_(receipt_ids))
             )
         ).all()
+        latest = await _latest_messages(conn, room_id, {r.uploader_id for r in rows})
         # uploaders the balances do not name (only uncounted receipts of theirs): left, or left by
         # \\STOP (a former-member row then holds their receipts: "a former member", SPEC)
         off_books = {int(r.uploader_id) for r in rows if r.uploader_id is not None} - set(book.names)
@@ -135,10 +167,22 @@ async def ledger_view(
             # only a member can send the \\AMOUNT (it sets the sender's last receipt in their active
             # room): one who left by \\LEAVE keeps their name here but can no longer
             can_amend = payer is not None and paid_by is not None and payer in book.member_ids
+            # and it sets a receipt of their last message with receipts in the room
+            # (storage/ledger.py, amount_target): following "its sender can reply \\AMOUNT" under
+            # an older one changed the amount of their newer receipt
+            superseded = payer is not None and r.message_sid not in latest.get(payer, ())
             if status == "needs an amount" and not can_amend:
                 note = GONE_SENDER  # no one can send the \\AMOUNT
+            elif status == "needs an amount" and superseded:
+                note = NEWER_SENT
             elif status == "other currency":  # its amount said "(not counted)", and not why or how
-                how = OTHER_CURRENCY if can_amend else OTHER_CURRENCY_GONE
+                how = (
+                    OTHER_CURRENCY_GONE
+                    if not can_amend
+                    else OTHER_CURRENCY_NEWER
+                    if superseded
+                    else OTHER_CURRENCY
+                )
                 note = how.format(code=cur.code, example=cur.example)
             lines[str(r.id)] = ReceiptLine(
                 amount=amount,

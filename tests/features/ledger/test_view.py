@@ -85,3 +85,29 @@ async def test_a_receipt_of_a_member_who_left_does_not_ask_them_for_its_amount(
         ], notes
         page = html.unescape(await (await bot.client.get(path_of(link))).text())
         assert "Bob" in page
+
+
+async def test_an_older_receipt_with_no_amount_does_not_send_its_sender_to_amount(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Alice's photo of paint had no total; then she sent nails, $20.00. Under the paint the pages
+    said "its sender can reply \\AMOUNT 12.34", but \\AMOUNT sets a receipt of her last message:
+    following it changed the nails to $15.00 and left the paint without an amount. The note says
+    her \\AMOUNT now sets her newer receipt; the receipts of her last message still say to reply."""
+    fake = fake_twilio
+    bot = await bot_factory(twilio=fake.section())
+    await say(bot, fake, "\\CREATE house pw")
+    await send_photos(bot, fake, 1, "paint", ALICE)
+    await send_photos(bot, fake, 1, "ramen ¥3000", ALICE)
+    await send_photos(bot, fake, 1, "nails 20.00", ALICE)
+    for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
+        assert sorted(await _notes(bot, fake, link)) == [
+            "in a USD room; its sender's \\AMOUNT now sets their newer receipt",
+            "not counted: no amount, and its sender's \\AMOUNT now sets their newer receipt",
+        ]
+    # two photos with no total in her last message: each still waits for her \AMOUNT, in order
+    await send_photos(bot, fake, 2, "", ALICE)
+    for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
+        notes = await _notes(bot, fake, link)
+        assert notes.count("needs an amount: its sender can reply \\AMOUNT 12.34") == 2, notes
+        assert len(notes) == 4, notes
