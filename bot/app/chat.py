@@ -25,6 +25,7 @@ sent has been handled and every reply has been sent or skipped.
 from __future__ import annotations
 
 import asyncio
+import math
 import mimetypes
 import secrets
 import sys
@@ -255,7 +256,7 @@ class Session:
                     if row.attempts == 0 and row.next_attempt_at > now and row.id not in self.delayed:
                         self.delayed.add(row.id)
                         print(
-                            f"- delayed {row.next_attempt_at - now:.0f} s (reply budget): it follows",
+                            f"- delayed {math.ceil(row.next_attempt_at - now)} s (reply budget): it follows",
                             flush=True,
                         )
                     break
