@@ -461,3 +461,20 @@ async def test_claims_a_web_process_takes_over_are_handled_by_the_workers_at_onc
     assert taken[-1] == (1, 1)
     await fake_twilio.wait_for_messages(2, timeout=30)
     assert sorted(m["To"] for m in fake_twilio.messages) == [ALICE, BOB]
+
+
+def test_a_killed_process_is_found_dead_within_the_15_seconds_spec_gives() -> None:
+    """SPEC: a dead process's claims are taken over within 15 s. The real processes that tests
+    kill run on shorter leases (tests/test_process.py, SHORT_LEASES): this holds the real timers
+    to it. The worst case: it beat right after one of our looks and was killed; its claims go at
+    the look that finds it dead (a process looks every HEARTBEAT_SECONDS)."""
+    clock = [0.0]
+    watch = Watch(lambda: clock[0])
+    for _ in range(3):  # alive: it beats between our looks
+        assert watch.dead({"me": clock[0], "peer": clock[0] - 0.1}, now=1e9 + clock[0], me="me") == []
+        clock[0] += HEARTBEAT_SECONDS
+    last_beat = killed_at = clock[0] - HEARTBEAT_SECONDS + 0.1  # just after our last look
+    while not watch.dead({"me": clock[0], "peer": last_beat}, now=1e9 + clock[0], me="me"):
+        clock[0] += HEARTBEAT_SECONDS
+        assert clock[0] - killed_at < 60, "never found dead"
+    assert clock[0] - killed_at <= 15
