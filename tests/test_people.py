@@ -33,6 +33,11 @@ CONFIG = str(Path(__file__).parent.parent / "config.toml")
 PERSON = "+15550001111"
 LOOPY = "+15550009999"
 PRIORITY = [("HELP", r"^textwire"), ("\\UNLINK", r"^No X account is connected")]
+# The scripted person's replies over the budget wait for its window to have room (30 s,
+# bot/pipeline/replyguard.py): that server runs on a shorter one, still far longer than its
+# eighteen texts take to be handled (under a second; the eleventh reply must come within the
+# window for one to be delayed). tests/pipeline/test_replyguard.py tests the window itself.
+SHORT_BUDGET_WINDOW = 10.0
 
 
 async def test_a_scripted_person_gets_every_answer_in_order(tmp_path: Path, fake_x: FakeX) -> None:
@@ -73,7 +78,8 @@ async def test_a_scripted_person_gets_every_answer_in_order(tmp_path: Path, fake
         ("\\UNLINK", r"X account"),
         ("hello there", r"/x/link/"),
     ]
-    proc = _start(tmp_path, env, "serve", "serve")
+    window = {"bot.pipeline.replyguard": {"BUDGET_WINDOW": SHORT_BUDGET_WINDOW}}
+    proc = _start(tmp_path, env, "serve", "serve", constants=window)
     try:
         async with aiohttp.ClientSession() as http:
             await wait_healthy(http, port, proc, within=60)
