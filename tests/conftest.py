@@ -451,6 +451,15 @@ def bot_factory(make_config: Callable[..., Config], aiohttp_client: Any) -> BotF
 
 
 @pytest.fixture
+def frequent_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bots look at the heartbeats, and take dead owners' claims over, every 0.05 s instead of
+    every HEARTBEAT_SECONDS (2 s, bot/pipeline/leases.py): a test that leaves claims to an owner
+    with no heartbeat row waits for a look, not for 2 s. Ask for it before the bot (its loop reads
+    the constant as it sleeps). Dead is still judged by STALE_SECONDS of silence."""
+    monkeypatch.setattr("bot.pipeline.leases.HEARTBEAT_SECONDS", 0.05)
+
+
+@pytest.fixture
 async def bot(bot_factory: BotFactory, fake_twilio: Any) -> Bot:
     """The bot on the embedded default, sending through a local fake of Twilio's Messages API."""
     return await bot_factory(twilio=fake_twilio.section())

@@ -593,7 +593,7 @@ async def test_the_names_checks_are_a_token_bucket_of_slot_burst_at_one_every_sl
 
 
 async def test_a_create_handled_again_after_its_worker_died_says_created_not_taken(
-    bot: Bot, fake_twilio: FakeTwilio
+    frequent_looks: None, bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
     """A worker killed (kill -9, a lost machine) after `\\CREATE house pw` committed the room and
     before the message's outcome: another process takes the claim over and handles the text

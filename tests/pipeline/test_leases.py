@@ -96,7 +96,7 @@ async def _beating(bot: Bot, owner: str) -> AsyncIterator[None]:
 
 
 async def test_a_starting_process_leaves_a_live_processs_claims_alone(
-    bot: Bot, fake_twilio: Any, aiohttp_client: Any
+    frequent_looks: None, bot: Bot, fake_twilio: Any, aiohttp_client: Any
 ) -> None:
     """The owner beats all along (a heartbeat written once was a live process's for STALE_SECONDS
     only: on a host slow enough for the steps to take that long, its claims were taken over)."""
@@ -134,7 +134,7 @@ async def test_a_starting_process_leaves_a_live_processs_claims_alone(
 
 
 async def test_a_reply_twilio_took_before_its_owner_died_is_not_sent_again(
-    bot: Bot, fake_twilio: Any
+    frequent_looks: None, bot: Bot, fake_twilio: Any
 ) -> None:
     claimed_at = time.time() - 1
     _, outbox_id = await _claimed_rows(bot, "dead-owner", heartbeat=None)
@@ -169,7 +169,9 @@ async def test_a_reply_twilio_took_before_its_owner_died_is_not_sent_again(
     assert [m["sid"] for m in fake_twilio.messages if m["To"] == ALICE] == ["SM" + "a" * 32, "SM" + "b" * 32]
 
 
-async def test_when_twilio_cannot_be_asked_the_reply_is_sent_again(bot: Bot, fake_twilio: Any) -> None:
+async def test_when_twilio_cannot_be_asked_the_reply_is_sent_again(
+    frequent_looks: None, bot: Bot, fake_twilio: Any
+) -> None:
     fake_twilio.list_failures.append(503)
     _, outbox_id = await _claimed_rows(bot, "dead-owner", heartbeat=None)
 
