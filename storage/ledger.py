@@ -502,6 +502,33 @@ class BookPayment:
     created_at: float
 
 
+async def latest_messages(conn: AsyncConnection, room_id: str, uploaders: set[Any]) -> dict[int, set[str]]:
+    """Each uploader's last message with receipts in the room (by its receipts' time, as
+    `amount_target` finds it; a set, for messages saved in the same instant)."""
+    ids = [int(u) for u in uploaders if u is not None]
+    if not ids:
+        return {}
+    mine = sa.and_(receipts.c.room_id == room_id, receipts.c.uploader_id.in_(ids))
+    newest = (
+        sa.select(receipts.c.uploader_id, sa.func.max(receipts.c.created_at).label("at"))
+        .where(mine)
+        .group_by(receipts.c.uploader_id)
+        .subquery()
+    )
+    found = await conn.execute(
+        sa.select(receipts.c.uploader_id, receipts.c.message_sid)
+        .join(
+            newest,
+            sa.and_(receipts.c.uploader_id == newest.c.uploader_id, receipts.c.created_at == newest.c.at),
+        )
+        .where(receipts.c.room_id == room_id)
+    )
+    latest: dict[int, set[str]] = {}
+    for uploader, sid in found:
+        latest.setdefault(int(uploader), set()).add(str(sid))
+    return latest
+
+
 @dataclass(frozen=True)
 class Book:
     receipts: list[BookReceipt]
@@ -510,6 +537,8 @@ class Book:
     # receipts still waiting for an amount (none read, none typed): not a repeat, not "not a
     # receipt", not taken out with \AMOUNT 0 (bot/features/ledger/view.py: "needs an amount")
     waiting: int = 0
+    # each such receipt's (uploader, message): whether its sender's \AMOUNT can still reach it
+    waiting_from: tuple[tuple[int | None, str], ...] = ()
 
 
 async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: float | None = None) -> Book:
@@ -529,6 +558,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
             sa.select(
                 receipts.c.id,
                 receipts.c.uploader_id,
+                receipts.c.message_sid,
                 receipts.c.amount_minor,
                 receipts.c.currency,
                 receipts.c.created_at,
@@ -549,10 +579,10 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
     split: dict[str, list[int | None]] = {}
     weights: dict[str, list[int | None]] = {}
     uncounted: set[str] = set()
-    waiting: set[str] = set()
+    waiting: dict[str, tuple[int | None, str]] = {}
     for r in rows:
         if r.amount_minor is None:
-            waiting.add(str(r.id))
+            waiting[str(r.id)] = (None if r.uploader_id is None else int(r.uploader_id), str(r.message_sid))
             continue
         if r.currency != currency:
             uncounted.add(str(r.id))
@@ -592,7 +622,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
         )
         for p in prow
     ]
-    return Book(book_receipts, book_payments, len(uncounted), len(waiting))
+    return Book(book_receipts, book_payments, len(uncounted), len(waiting), tuple(waiting.values()))
 
 
 __all__ = [
@@ -612,6 +642,7 @@ __all__ = [
     "has_entries",
     "is_former",
     "keep_former",
+    "latest_messages",
     "lock_rooms",
     "lock_rooms_of",
     "members",

@@ -1396,7 +1396,7 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     assert (
         await say(bot, fake, "\\PAID Bob 1,200", sender=CAROL)
         == "Recorded: you paid Bob $1200.00. house: Bob pays Carol $1195.43, Bob pays Alice $9.14. "
-        "3 receipts with no total not counted (\\AMOUNT)."
+        "3 receipts with no total are not counted: \\RECEIPTS shows them."  # older than Alice's last
     )
 
 
@@ -1633,7 +1633,7 @@ async def test_an_older_receipt_with_no_total_is_counted_by_sending_it_again_wit
     assert (await photo(bot, fake, "30.00")).startswith("Saved $30.00 to house")
     assert await say(bot, fake, "\\BALANCE") == (
         "house: Bob pays Alice $10.00, Carol pays Alice $10.00. 1 receipt with no total is not "
-        "counted: its sender can reply \\AMOUNT 12.34."
+        "counted: \\RECEIPTS shows it."  # not \\AMOUNT: Alice's would set the $30.00 one
     )
     # another member's copy with a total is not theirs to count: a repeat, as before
     bobs = await say(bot, fake, "12.00", sender=BOB, **mms([fake.media.add(unread)]))
@@ -1839,3 +1839,29 @@ async def test_reminders_turned_on_before_ten_on_a_monday_and_handled_after_stil
     assert await reminders.send_reminders(bot.runtime.deps) == 2
     messages = await fake.wait_for_messages(before + 2)
     assert {m["To"] for m in messages[before:]} == {BOB, CAROL}
+
+
+async def test_balance_sends_to_receipts_for_a_total_no_amount_can_reach(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """\\BALANCE said "its sender can reply \\AMOUNT 12.34" of a receipt with no total whose
+    sender had left the room (who could not send it) or had sent receipts since (their \\AMOUNT
+    set the newer one: following it changed the wrong receipt). It points to \\RECEIPTS, whose
+    page says receipt by receipt what can be done."""
+    fake = fake_twilio
+    await house(bot, fake)
+    no_total = "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    reach = "house: all settled. 1 receipt with no total is not counted: its sender can reply \\AMOUNT 12.34."
+    out_of_reach = "house: all settled. 1 receipt with no total is not counted: \\RECEIPTS shows it."
+    assert await photo(bot, fake, "", sender=CAROL) == no_total
+    assert await say(bot, fake, "\\BALANCE") == reach
+    assert (await say(bot, fake, "\\LEAVE", sender=CAROL)).startswith("You left house")
+    assert await say(bot, fake, "\\BALANCE") == out_of_reach
+
+    assert (await say(bot, fake, "\\JOIN house pw", sender=CAROL)).startswith("Joined house")
+    assert await say(bot, fake, "\\BALANCE") == reach  # hers again, and her last
+    assert (await photo(bot, fake, "$9.00", sender=CAROL)).startswith("Saved $9.00 to house")
+    assert await say(bot, fake, "\\BALANCE") == (
+        "house: Alice pays Carol $3.00, Bob pays Carol $3.00. 1 receipt with no total is not counted:"
+        " \\RECEIPTS shows it."
+    )

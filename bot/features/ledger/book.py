@@ -122,6 +122,9 @@ class RoomLedger:
     # receipts `\\SPLIT` reshaped (by id): each share, in the split's order
     splits: dict[str, tuple[tuple[Party, int], ...]] = field(default_factory=dict)
     waiting: int = 0  # receipts with no amount yet (none read, none typed): not counted
+    # of them, those their sender's \AMOUNT cannot reach: the sender left the room, or sent
+    # receipts since (\AMOUNT sets the receipts of the sender's last message with any)
+    waiting_out_of_reach: int = 0
 
     def name(self, party: Party) -> str:
         return self.names.get(party, FORMER)
@@ -152,6 +155,11 @@ async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None =
     net = net_positions(expenses, payments, order=order)
     others = {p for p in net if p is not None and p not in order}
     people = current + sorted((await store.people(conn, others)).values(), key=lambda p: p.user_id)
+    members = {m.user_id for m in current}
+    out_of_reach = 0
+    if book.waiting_from:
+        latest = await store.latest_messages(conn, room_id, {u for u, _ in book.waiting_from if u in members})
+        out_of_reach = sum(1 for u, sid in book.waiting_from if u is None or sid not in latest.get(u, ()))
     return RoomLedger(
         currency=cur,
         net=net,
@@ -162,6 +170,7 @@ async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None =
         formers=frozenset(p.user_id for p in people if store.is_former(p)),
         splits=splits,
         waiting=book.waiting,
+        waiting_out_of_reach=out_of_reach,
     )
 
 
@@ -206,12 +215,22 @@ def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne, longest: 
     # receipts waiting for \\AMOUNT (no total read): said, with how to count them, as far as the
     # rule allows; they were left out without a word, and the balance looked final
     n, ex = ledger.waiting, ledger.currency.example
-    waiting_full = (
-        f" 1 receipt with no total is not counted: its sender can reply \\AMOUNT {ex}."
-        if n == 1
-        else f" {n} receipts with no total are not counted: their senders can reply \\AMOUNT {ex}."
-    )
-    waiting_short = f" {n} receipt{'s' if n != 1 else ''} with no total not counted (\\AMOUNT)."
+    if ledger.waiting_out_of_reach:
+        # a sender who left cannot send the \\AMOUNT, and one who sent receipts since would set
+        # the newer one with it: the receipts page says, receipt by receipt, what can be done
+        waiting_full = (
+            " 1 receipt with no total is not counted: \\RECEIPTS shows it."
+            if n == 1
+            else f" {n} receipts with no total are not counted: \\RECEIPTS shows them."
+        )
+        waiting_short = f" {n} receipt{'s' if n != 1 else ''} with no total not counted (\\RECEIPTS)."
+    else:
+        waiting_full = (
+            f" 1 receipt with no total is not counted: its sender can reply \\AMOUNT {ex}."
+            if n == 1
+            else f" {n} receipts with no total are not counted: their senders can reply \\AMOUNT {ex}."
+        )
+        waiting_short = f" {n} receipt{'s' if n != 1 else ''} with no total not counted (\\AMOUNT)."
     if not n:
         waiting_full = waiting_short = ""
     forms = [

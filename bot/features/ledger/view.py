@@ -68,33 +68,6 @@ NEWER_SENT = "not counted: no amount, and its sender's \\AMOUNT now sets their n
 OTHER_CURRENCY_NEWER = "in a {code} room; its sender's \\AMOUNT now sets their newer receipt"
 
 
-async def _latest_messages(conn: AsyncConnection, room_id: str, uploaders: set[Any]) -> dict[int, set[str]]:
-    """Each uploader's last message with receipts in the room (by its receipts' time, as
-    `amount_target` finds it; a set, for messages saved in the same instant)."""
-    ids = [int(u) for u in uploaders if u is not None]
-    if not ids:
-        return {}
-    mine = sa.and_(receipts.c.room_id == room_id, receipts.c.uploader_id.in_(ids))
-    newest = (
-        sa.select(receipts.c.uploader_id, sa.func.max(receipts.c.created_at).label("at"))
-        .where(mine)
-        .group_by(receipts.c.uploader_id)
-        .subquery()
-    )
-    found = await conn.execute(
-        sa.select(receipts.c.uploader_id, receipts.c.message_sid)
-        .join(
-            newest,
-            sa.and_(receipts.c.uploader_id == newest.c.uploader_id, receipts.c.created_at == newest.c.at),
-        )
-        .where(receipts.c.room_id == room_id)
-    )
-    latest: dict[int, set[str]] = {}
-    for uploader, sid in found:
-        latest.setdefault(int(uploader), set()).add(str(sid))
-    return latest
-
-
 def receipt_status(r: Any, room_currency: str) -> str:
     """Where a receipt (a row, or a ReceiptAmount) stands in its room's ledger: counted, needs an
     amount, taken out, duplicate, not a receipt, other currency."""
@@ -139,7 +112,7 @@ async def ledger_view(
                 ).where(receipts.c.id.in_(receipt_ids))
             )
         ).all()
-        latest = await _latest_messages(conn, room_id, {r.uploader_id for r in rows})
+        latest = await store.latest_messages(conn, room_id, {r.uploader_id for r in rows})
         # uploaders the balances do not name (only uncounted receipts of theirs): left, or left by
         # \\STOP (a former-member row then holds their receipts: "a former member", SPEC)
         off_books = {int(r.uploader_id) for r in rows if r.uploader_id is not None} - set(book.names)

@@ -24,7 +24,9 @@ from storage.ledger import FORMER_PREFIX, Member
 USD = currency_or_default("USD")
 
 
-def book(settlement: list[Payment[int | None]], *, uncounted: int = 0, waiting: int = 0) -> RoomLedger:
+def book(
+    settlement: list[Payment[int | None]], *, uncounted: int = 0, waiting: int = 0, out_of_reach: int = 0
+) -> RoomLedger:
     return RoomLedger(
         currency=USD,
         net={},
@@ -33,6 +35,7 @@ def book(settlement: list[Payment[int | None]], *, uncounted: int = 0, waiting: 
         uncounted=uncounted,
         member_ids=(1, 2, 3),
         waiting=waiting,
+        waiting_out_of_reach=out_of_reach,
     )
 
 
@@ -94,6 +97,21 @@ def test_receipts_in_another_currency_are_mentioned_when_the_rule_allows() -> No
     # nothing fits anyway (a long list): the note is said too
     assert balance_line("house", book(debts, uncounted=1), fits=lambda text: False).endswith(
         "1 receipt in another currency not counted."
+    )
+
+
+def test_receipts_with_no_total_that_no_amount_can_reach_point_to_the_receipts_page() -> None:
+    """Their sender left the room, or sent receipts since (\\AMOUNT would set the newer one):
+    "its sender can reply \\AMOUNT" was untrue, or changed the wrong receipt."""
+    debts = [Payment(2, 1, 772)]
+    assert balance_line("house", book([], waiting=1, out_of_reach=1), fits=fits_160) == (
+        "house: all settled. 1 receipt with no total is not counted: \\RECEIPTS shows it."
+    )
+    assert balance_line("house", book(debts, waiting=3, out_of_reach=1), fits=fits_160) == (
+        "house: Bob pays Alice $7.72. 3 receipts with no total are not counted: \\RECEIPTS shows them."
+    )
+    assert balance_line("house", book(debts, waiting=2, out_of_reach=2), fits=lambda t: len(t) <= 90) == (
+        "house: Bob pays Alice $7.72. 2 receipts with no total not counted (\\RECEIPTS)."
     )
 
 
