@@ -329,12 +329,13 @@ def test_months_and_amounts() -> None:
     assert decimal_amount(1234, "BHD") == "1.234"
 
 
-def test_zip_names_keep_nothing_typed_but_plain_characters() -> None:
-    entry = Entry(
+def _photo_of(who: str) -> Entry:
+    """A statement entry of a photo by `who` (what a zip name is made of)."""
+    return Entry(
         id="r1",
         when="2026-10-15 12:01",
         iso="",
-        who="../../etc/passwd Bob",
+        who=who,
         amount="",
         amount_decimal="",
         currency="USD",
@@ -345,6 +346,10 @@ def test_zip_names_keep_nothing_typed_but_plain_characters() -> None:
         object_key="rooms/x/y.jpg",
         content_type="image/jpeg",
     )
+
+
+def test_zip_names_keep_nothing_typed_but_plain_characters() -> None:
+    entry = _photo_of("../../etc/passwd Bob")
     assert zip_name(3, entry) == "20261015_1201_003_etc-passwd-Bob.jpg"
 
 
@@ -362,21 +367,7 @@ def test_zip_names_keep_nothing_typed_but_plain_characters() -> None:
 def test_zip_names_keep_a_members_accented_name_in_plain_letters(who: str, name: str) -> None:
     """José's photos were named `..._Jos.jpg`, Søren's `..._S-ren.jpg`: each letter a `\\NAME` may
     have is kept as its plain letter."""
-    entry = Entry(
-        id="r1",
-        when="2026-10-15 12:01",
-        iso="",
-        who=who,
-        amount="",
-        amount_decimal="",
-        currency="USD",
-        status="counted",
-        note="",
-        split="",
-        caption="",
-        object_key="rooms/x/y.jpg",
-        content_type="image/jpeg",
-    )
+    entry = _photo_of(who)
     assert zip_name(3, entry) == f"20261015_1201_003_{name}.jpg"
 
 
