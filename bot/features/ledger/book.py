@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -133,6 +134,22 @@ class RoomLedger:
         return self.net.get(party, 0)
 
 
+LEFT, NEWER = "left", "newer"
+
+
+def amount_cannot_reach(
+    uploader: int | None, message_sid: str, members: Collection[int], latest: Mapping[int, Collection[str]]
+) -> str:
+    """Why its sender's `\\AMOUNT` cannot set a receipt of `message_sid`: LEFT (they are not a
+    member: only a member sends it), NEWER (it sets the receipts of their last message with any in
+    the room, `latest`: storage.ledger.latest_messages), or "" when it can."""
+    if uploader is None or uploader not in members:
+        return LEFT
+    if message_sid not in latest.get(uploader, ()):
+        return NEWER
+    return ""
+
+
 async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None = None) -> RoomLedger:
     """The room's ledger now, or as it stood at `until` (receipts and payments before it)."""
     cur = currency_or_default(await store.room_currency(conn, room_id))
@@ -159,7 +176,7 @@ async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None =
     out_of_reach = 0
     if book.waiting_from:
         latest = await store.latest_messages(conn, room_id, {u for u, _ in book.waiting_from if u in members})
-        out_of_reach = sum(1 for u, sid in book.waiting_from if u is None or sid not in latest.get(u, ()))
+        out_of_reach = sum(1 for u, sid in book.waiting_from if amount_cannot_reach(u, sid, members, latest))
     return RoomLedger(
         currency=cur,
         net=net,
@@ -263,10 +280,13 @@ def left_balance_line(room_name: str, ledger: RoomLedger, party: Party) -> str:
 
 __all__ = [
     "FORMER",
+    "LEFT",
     "LONGEST",
     "NAME_MAX",
+    "NEWER",
     "Party",
     "RoomLedger",
+    "amount_cannot_reach",
     "balance_line",
     "display_names",
     "known_as",

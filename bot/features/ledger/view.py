@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.features.ledger.book import RoomLedger, room_ledger, shown_name
+from bot.features.ledger.book import LEFT, NEWER, RoomLedger, amount_cannot_reach, room_ledger, shown_name
 from bot.features.ledger.money import shown
 from bot.features.ocr.total import NOT_RECEIPT
 from storage import ledger as store
@@ -137,25 +137,14 @@ async def ledger_view(
             shares = book.splits.get(str(r.id), ())
             split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
             note = NOTES.get(status, "").format(example=cur.example)
-            # only a member can send the \\AMOUNT (it sets the sender's last receipt in their active
-            # room): one who left by \\LEAVE keeps their name here but can no longer
-            can_amend = payer is not None and paid_by is not None and payer in book.member_ids
-            # and it sets a receipt of their last message with receipts in the room
-            # (storage/ledger.py, amount_target): following "its sender can reply \\AMOUNT" under
-            # an older one changed the amount of their newer receipt
-            superseded = payer is not None and r.message_sid not in latest.get(payer, ())
-            if status == "needs an amount" and not can_amend:
-                note = GONE_SENDER  # no one can send the \\AMOUNT
-            elif status == "needs an amount" and superseded:
-                note = NEWER_SENT
+            # only a member can send the \\AMOUNT, and it sets the receipts of their last message
+            # with any in the room: following "its sender can reply \\AMOUNT" under an older one
+            # changed the amount of their newer receipt
+            why = amount_cannot_reach(payer, str(r.message_sid), book.member_ids, latest)
+            if status == "needs an amount" and why:
+                note = GONE_SENDER if why == LEFT else NEWER_SENT  # LEFT: no one can send it
             elif status == "other currency":  # its amount said "(not counted)", and not why or how
-                how = (
-                    OTHER_CURRENCY_GONE
-                    if not can_amend
-                    else OTHER_CURRENCY_NEWER
-                    if superseded
-                    else OTHER_CURRENCY
-                )
+                how = {"": OTHER_CURRENCY, LEFT: OTHER_CURRENCY_GONE, NEWER: OTHER_CURRENCY_NEWER}[why]
                 note = how.format(code=cur.code, example=cur.example)
             lines[str(r.id)] = ReceiptLine(
                 amount=amount,
