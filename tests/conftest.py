@@ -236,6 +236,13 @@ def migrated_sqlite_file(request: pytest.FixtureRequest, target: Path) -> None:
         copy_sqlite_template(request.getfixturevalue("sqlite_template"), target)
 
 
+async def open_current(url: str, request: pytest.FixtureRequest) -> Database:
+    """The test's database opened at the newest schema: a template's copy checked to be current,
+    a `fresh_database` one migrated here."""
+    fresh = request.node.get_closest_marker("fresh_database") is not None
+    return await open_database(url, migrate=fresh, check=not fresh)
+
+
 @pytest.fixture
 def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A database for this test in the state of a migrated template: a copy of this session's
@@ -260,8 +267,7 @@ def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 async def db(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     """That database opened at the newest schema (a module with a schema of its own overrides
     this fixture): a template's copy is checked to be current, a `fresh_database` one migrated."""
-    fresh = request.node.get_closest_marker("fresh_database") is not None
-    database = await open_database(database_url, migrate=fresh, check=not fresh)
+    database = await open_current(database_url, request)
     yield database
     await database.close()
 
@@ -657,8 +663,7 @@ async def sqlite_db(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIter
     of the session's template (`fresh_database`: a new file, migrated here)."""
     path = tmp_path / "one.db"
     migrated_sqlite_file(request, path)
-    fresh = request.node.get_closest_marker("fresh_database") is not None
-    db = await open_database(f"sqlite:///{path}", migrate=fresh, check=not fresh)
+    db = await open_current(f"sqlite:///{path}", request)
     yield db
     await db.close()
 
