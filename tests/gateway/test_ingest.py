@@ -195,8 +195,9 @@ async def test_stop_fails_the_adds_waiting_in_the_queue(db: Database, commits: C
 
 async def test_stop_fails_the_add_whose_batch_was_in_flight(db: Database, commits: Commits) -> None:
     async with stopped_with_a_batch_in_flight(db, commits) as (in_flight, _, _):
-        [result] = await settle(in_flight, within=2.0)
-    assert isinstance(result, Exception)
+        [result] = await settle(in_flight)
+    # failed by the stop, not later by the database's own timeout on the held write
+    assert (type(result), str(result)) == (RuntimeError, "shutting down")
 
 
 async def test_adds_before_start_are_refused(db: Database, commits: Commits) -> None:
