@@ -585,7 +585,7 @@ def _percent(basis_points: int) -> str:
     return f"{whole}.{frac:02d}%".replace(".00%", "%")
 
 
-@router.command("SPLIT", args=(1, 24), usage=SPLIT_USAGE, resolve=(active_room,))
+@router.command("SPLIT", args=(0, 24), usage=SPLIT_USAGE, resolve=(active_room,))
 async def split(msg: Inbound, ctx: Context) -> HandlerResult:
     """Reshape the sender's last receipt in the active room: equally among the names given, by
     shares, by percentages, or by exact amounts that add up to its total."""

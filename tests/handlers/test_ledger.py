@@ -926,6 +926,8 @@ async def test_names_in_quotes_or_with_commas_between_them_are_those_members(
         "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
     )
     assert await say(bot, fake, "\\SPLIT , ;") == SPLIT_HOW
+    # typed alone to learn how: the forms, as a \\SPLIT that names no one gets them
+    assert await say(bot, fake, "\\SPLIT") == SPLIT_HOW
     assert (
         await say(bot, fake, '\\PAID "Bob" 5')
         == "Recorded: you paid Bob $5.00. house: Bob pays Alice $15.00, Carol pays Alice $10.00."
