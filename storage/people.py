@@ -4,6 +4,7 @@ deleted (at the person's request, or by `media.retention_days`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -201,6 +202,35 @@ async def purge_messages(conn: AsyncConnection, keys: Sequence[str]) -> Purged:
     return Purged(int(inn.rowcount), int(out.rowcount), int(log.rowcount), int(fails.rowcount))
 
 
+async def media_left_at_channel(
+    conn: AsyncConnection, keys: Sequence[str], channels: Sequence[str]
+) -> list[str]:
+    """The media items (their references: Twilio's URLs) of the messages from these addresses on
+    these channels that no receipt keeps track of: photos still waiting for a room or for the
+    media store, or dropped by a `\\STOP` before they were saved. The channel still holds their
+    copies, and once `purge_messages` deleted the messages nothing here knew of them (a receipt's
+    copy is deleted by its own record: `storage.receipts.pending_twilio_deletes`)."""
+    if not keys or not channels:
+        return []
+    rows = await conn.execute(
+        sa.select(inbox.c.media)
+        .where(
+            inbox.c.from_phone.in_(list(keys)),
+            inbox.c.channel.in_(list(channels)),
+            inbox.c.media != "[]",
+        )
+        .order_by(inbox.c.id)
+    )
+    refs = list(dict.fromkeys(str(item[0]) for (media,) in rows for item in json.loads(media or "[]")))
+    if not refs:
+        return []
+    kept = await conn.execute(
+        sa.select(receipts.c.twilio_media_url).where(receipts.c.twilio_media_url.in_(refs))
+    )
+    tracked = {str(url) for (url,) in kept}
+    return [ref for ref in refs if ref not in tracked]
+
+
 @dataclass(frozen=True)
 class Photo:
     id: str
@@ -296,6 +326,7 @@ __all__ = [
     "formers_of",
     "has_messages",
     "mark_photos_deleted",
+    "media_left_at_channel",
     "messages_of",
     "person_data",
     "person_of",

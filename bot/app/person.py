@@ -18,15 +18,18 @@ Both change nothing unless the schema is current; an unknown address is exit 1.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from structlog.typing import FilteringBoundLogger
 
-from bot.core.channel import PREFIXED, SMS, TELEGRAM
-from bot.core.config import Config
+from bot.core.channel import PREFIXED, SMS, TELEGRAM, WHATSAPP
+from bot.core.config import Config, TwilioConfig
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger, mask_address
 from bot.features.ledger.book import known_as
@@ -34,6 +37,9 @@ from bot.features.ledger.reminders import zone_of_address
 from bot.gateway.links import existing_keys, former_tag
 from storage import people, users
 from storage.db import Database
+
+_AT_TWILIO = re.compile(r"/2010-04-01/Accounts/[^/]+/Messages/[^/]+/Media/[^/]+")  # Twilio's own media path
+TWILIO_CHANNELS = (SMS, WHATSAPP)  # whose messages' media Twilio keeps until it is deleted there
 
 
 def _log() -> FilteringBoundLogger:
@@ -186,6 +192,82 @@ async def _delete_photos(config: Config, photos: list[people.Photo]) -> list[str
     return gone
 
 
+def _twilio_path(ref: str) -> bool:
+    """A URL of Twilio's media API (any host: the service's settings say which)."""
+    try:
+        return bool(_AT_TWILIO.fullmatch(urlsplit(ref).path))
+    except ValueError:
+        return False
+
+
+def _twilio_token(config: Config) -> str:
+    """Blocking (a file): the auth token the service's media requests carry; in development mode
+    the running server's generated one (read, never made here)."""
+    from bot.core.devmode import DEV_TOKEN_FILE
+
+    if not config.dev_mode:
+        return config.twilio.auth_token
+    path = config.data_dir / DEV_TOKEN_FILE
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+
+
+async def _twilio_copies(config: Config, refs: list[str]) -> tuple[TwilioConfig, list[str]]:
+    """The Twilio settings to delete with, and the copies at Twilio of the photos in the person's
+    messages that no receipt keeps (waiting for a room, or for the media store, or dropped by
+    `\\STOP`): purging the messages forgot the only record of them, and they stayed in the
+    operator's Twilio account for good. Run without the service's Twilio settings (development
+    mode) with such copies at Twilio, it stops before anything is deleted (exit 2)."""
+    from bot.channels.twilio import devmedia
+    from bot.channels.twilio.media import LOCATION_REF
+
+    token = await asyncio.to_thread(_twilio_token, config) if refs else ""
+    # the service's media source: the account, or in development mode the server's stand-in
+    twilio = devmedia.media_twilio_config(config, token)
+    ours = [ref for ref in refs if ref != LOCATION_REF and _owned(twilio, ref)]  # a location: not kept
+    stranded = [ref for ref in refs if ref not in ours and _twilio_path(ref)]
+    if stranded and config.dev_mode:
+        raise StartupError(
+            f"{len(stranded)} photos of this person's messages are still at Twilio and "
+            "twilio.auth_token is empty here: run it with the service's settings "
+            "(TEXTWIRE_TWILIO_ACCOUNT_SID, TEXTWIRE_TWILIO_AUTH_TOKEN) so they are deleted there; "
+            "nothing was deleted"
+        )
+    return twilio, ours
+
+
+def _owned(twilio: TwilioConfig, ref: str) -> bool:
+    from bot.channels.twilio.media import is_twilio_media_url
+
+    return is_twilio_media_url(twilio, ref)
+
+
+async def _release_at_twilio(config: Config, twilio: TwilioConfig, ours: list[str], stored: int) -> int:
+    """Delete those copies at Twilio (`stored`: the person's photos already deleted from the
+    store). Twilio not answering stops it before the person's record and messages go (exit 2):
+    run it again."""
+    from bot.channels.twilio.media import TwilioMedia
+
+    gone = 0
+    if not ours:
+        return gone
+    async with aiohttp.ClientSession() as http:
+        media = TwilioMedia(http, twilio)
+        for ref in ours:
+            if not await media.release(ref):
+                where = (
+                    " (in development mode `textwire serve` plays Twilio: start it)"
+                    if config.dev_mode
+                    else ""
+                )
+                raise StartupError(
+                    f"Twilio did not delete a photo of this person's messages{where}; the person is not "
+                    f"deleted ({stored} photos in the store and {gone} of {len(ours)} at Twilio were): "
+                    "run it again when Twilio answers"
+                )
+            gone += 1
+    return gone
+
+
 async def delete(config: Config, address: str, receipts: bool, now: float) -> int:
     address = as_key(address)
     db = await _open(config)
@@ -199,11 +281,15 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
             opted_out = await users.opted_out_among(conn, keys)
             owners = formers if user_id is None else [user_id, *formers]
             photos = await people.photos_of(conn, owners) if receipts else []
+            at_twilio = await people.media_left_at_channel(conn, keys, TWILIO_CHANNELS)
             phone = keys[0]
         grant = None if user_id is None else await _x_grant(config, db, user_id)  # may stop it
+        twilio, copies = await _twilio_copies(config, at_twilio)  # may stop it
         # a store that does not answer stops it before X is asked (the grant was revoked, and
         # the tokens kept, of a person "nothing was deleted" of)
         gone = await _delete_photos(config, photos) if photos else []
+        # after the store: a store that stopped it left the messages' copies for their photos
+        released = await _release_at_twilio(config, twilio, copies, len(gone))  # may stop it
         revoked = False if user_id is None else await _revoke_x(config, db, user_id, grant, now)
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
@@ -223,6 +309,7 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
         "messages_in": purged.messages_in,
         "messages_out": purged.messages_out,
         "photos_deleted": len(gone),
+        "deleted_at_twilio": released,
     }
     print(json.dumps(summary))
     _log().info(

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from bot.app import person
+from bot.core.errors import StartupError
 from bot.features.receipts.cleanup import expire_photos
 from storage.crypto import generate_key
 from tests import images
 from tests.app.test_backup import cli_env, run_cli
-from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.s3 import Bucket, s3_sections
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import gallery_link, path_of
@@ -153,6 +154,42 @@ async def test_photos_older_than_the_retention_are_deleted_and_said_so(
     assert len(re.findall(r"<img ", page)) == 1
     # still counted in the ledger
     assert "Alice" in await say(bot, fake_twilio, "\\BALANCE", sender=BOB)
+
+
+async def test_delete_deletes_at_twilio_the_photos_still_waiting_for_a_room(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A photo sent before any room waits in the inbox, its copy still at Twilio: `person delete`
+    purged the message and with it the only record of that copy, which stayed in the operator's
+    Twilio account for good. It is deleted there first; Twilio not answering stops the delete
+    before anything of the person goes (run it again)."""
+    waiting = fake_twilio.media.add(images.jpeg_with_gps())
+    form = await bot.text("dinner $24.50", **mms([waiting]))
+    await fake_twilio.wait_for_messages(1)  # "... within 10 minutes and this photo goes there."
+    await wait_for(
+        lambda: bot.scalar("SELECT status = 'parked' FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+    )
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}", sender=BOB)
+    saved = fake_twilio.media.add(images.jpeg_with_gps())  # Bob's: saved, its copy deleted as ever
+    assert (await say(bot, fake_twilio, "taxi $12.00", sender=BOB, **mms([saved]))).startswith("Saved")
+    waiting_sid = waiting.rsplit("/", 1)[1]
+    assert waiting_sid in fake_twilio.media.items
+    fake_twilio.media.delete_failures.append(503)
+    capsys.readouterr()
+    with pytest.raises(StartupError, match="run it again when Twilio answers"):
+        await person.delete(bot.config, ALICE, False, time.time())
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=ALICE) == 1  # nothing went
+    assert await bot.scalar("SELECT count(*) FROM inbox WHERE from_phone = :p", p=ALICE) == 1
+    assert await person.delete(bot.config, ALICE, False, time.time()) == 0
+    assert first_json(capsys.readouterr().out)["deleted_at_twilio"] == 1
+    assert waiting_sid not in fake_twilio.media.items
+    assert await bot.scalar("SELECT count(*) FROM inbox WHERE from_phone = :p", p=ALICE) == 0
+    # Bob, forgotten too: his saved photo's copy was deleted when it was stored, and the receipt
+    # keeps track of it; nothing else of his is at Twilio, and nothing is asked of it again
+    asked = len(fake_twilio.media.seen)
+    assert await person.delete(bot.config, BOB, False, time.time()) == 0
+    assert first_json(capsys.readouterr().out)["deleted_at_twilio"] == 0
+    assert len(fake_twilio.media.seen) == asked
 
 
 def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
