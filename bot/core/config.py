@@ -335,6 +335,11 @@ def _check_media_hosts(hosts: tuple[str, ...]) -> None:
             )
 
 
+def _check_port(port: int) -> None:
+    if not (0 < port < 65536):
+        raise ConfigError(f"server.port: expected 1-65535, got {port}")
+
+
 def _validate_numbers(config: Config) -> None:
     """Every decimal setting (timeouts, the worker's poll and retry times) is a finite number above
     0. NaN and infinity pass float(), then crash the tasks that sleep on them (the process stays up
@@ -388,8 +393,7 @@ def _validate(config: Config) -> None:
             "server.public_url: the scheme, host and port only, no path or query"
             f" (https://sms.example.com), got {config.server.public_url!r}"
         )
-    if not (0 < config.server.port < 65536):
-        raise ConfigError(f"server.port: expected 1-65535, got {config.server.port}")
+    _check_port(config.server.port)
     url = config.database.url
     if not (url.startswith("sqlite:///") or is_postgres(url)):
         raise ConfigError(
@@ -561,10 +565,21 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     if server.get("public_url", ServerConfig.public_url) == ServerConfig.public_url and (
         f"{ENV_PREFIX}SERVER_PUBLIC_URL" not in env
     ):
-        host = str(server.get("host", ServerConfig.host))
-        host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host  # noqa: S104
+        given = str(server.get("host", ServerConfig.host))
+        host = "127.0.0.1" if given in ("", "0.0.0.0") else "::1" if given == "::" else given  # noqa: S104
         shown = f"[{host}]" if ":" in host else host
-        server["public_url"] = f"http://{shown}:{server.get('port', ServerConfig.port)}"
+        port = server.get("port", ServerConfig.port)
+        # a bad port or host is the operator's server.port or server.host, never the URL made of
+        # them: "server.public_url: the port must be a number 1-65535" named a key they never set
+        _check_port(port)
+        server["public_url"] = f"http://{shown}:{port}"
+        try:
+            _check_url("server.public_url", server["public_url"])
+        except ConfigError:
+            raise ConfigError(
+                f"server.host: expected a host name or an IP address (127.0.0.1, or 0.0.0.0 for every"
+                f" interface), got {given!r}"
+            ) from None
 
     # the SQLite file and the local media live under the data folder unless they are set
     data_dir = str(values["server"].get("data_dir", ServerConfig.data_dir)).rstrip("/") or "/"

@@ -99,6 +99,38 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, env: dict[str, str],
         load_config(path, env=env)
 
 
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[server]\nport = 70000\n", {}, "server.port: expected 1-65535, got 70000"),
+        ("[server]\nport = 0\n", {}, "server.port: expected 1-65535, got 0"),
+        ("", {"TEXTWIRE_SERVER_PORT": "-5"}, "server.port: expected 1-65535, got -5"),
+        (
+            "[server]\nhost = 'my host'\n",
+            {},
+            "server.host: expected a host name or an IP address (127.0.0.1, or 0.0.0.0 for every"
+            " interface), got 'my host'",
+        ),
+    ],
+)
+def test_a_bad_port_or_host_names_it_not_the_public_url_made_of_it(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    """`server.public_url` left unset follows the host and port: a port out of range was said as
+    "server.public_url: the port must be a number 1-65535, got 'http://127.0.0.1:70000'", a key
+    and a URL the operator never wrote. The key they set is named, as with public_url set."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env=env)
+    assert str(exc.value) == message
+    path.write_text(text.replace("[server]\n", "[server]\npublic_url = 'https://sms.example.com'\n"))
+    if "port" in message:  # the same line when the URL is set
+        with pytest.raises(ConfigError) as exc:
+            load_config(path, env=env)
+        assert str(exc.value) == message
+
+
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", env={})
