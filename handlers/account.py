@@ -8,6 +8,7 @@ Telegram).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,6 +18,7 @@ from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.ledger.book import known_as, label_name, name_key
 from bot.features.ledger.reminders import zone_of_address
+from bot.features.receipts.media import release_refused
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.gateway.links import signer_of
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
@@ -91,10 +93,18 @@ STOP_HELP = "\\STOP delete your account"
 STOP_HELP_PAIRED = "\\STOP take this address out of you"
 
 
+async def release_dropped(ctx: Context, photos: list[str]) -> None:
+    """The channel's copies of the photos `\\STOP` dropped unsaved (waiting for a room, or for
+    the media store): nothing else records them, and they stayed at Twilio for good. Side by
+    side, so a Twilio that does not answer holds the goodbye back one timeout, not one a photo."""
+    await asyncio.gather(*(release_refused(ctx.deps, [(n, ref)]) for n, ref in enumerate(photos, 1)))
+
+
 @router.command("STOP", args=0, usage="\\STOP", help=STOP_HELP, priority=True)
 async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     dropped = 0
+    photos: list[str] = []
     async with ctx.deps.db.tx() as conn:
         if len(await pairing.addresses_of(conn, user.id)) > 1:  # this address only
             # a message from it later is a new person's, answered as the unpaired \\STOP's "text us
@@ -117,11 +127,13 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
                 await users.set_opted_out(conn, msg.sender.key, True, ctx.deps.now())
             if label is not None:
                 await ledger.set_name(conn, user.id, label, name_key(label))
+            photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
             dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
             left = True
         else:
             left = False
     if left:
+        await release_dropped(ctx, photos)
         ctx.log.info("user.address_left", dropped=dropped)
         return Reply(LEFT, kind=LAST_WORD)  # the sender lets this one through the opt-out
     service = x_accounts(ctx.deps)
@@ -136,7 +148,9 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
         opted_out = sorted(await users.opted_out_among(conn, [user.phone]))
         known = await known_as(conn, user.id, user.phone)
         kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address, tag=tag)
+        photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
         dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
+    await release_dropped(ctx, photos)
     ctx.log.info("user.deleted", kept_in_ledgers=kept, dropped=dropped)
     return GOODBYE
 

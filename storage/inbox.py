@@ -366,6 +366,26 @@ async def last_received(conn: Writer, addresses: Sequence[str]) -> dict[str, flo
 DROPPED = "dropped: the sender stopped"  # the error of a message `drop_waiting` ended
 
 
+def _waiting_before(key: str, before_id: int) -> tuple[sa.ColumnElement[bool], ...]:
+    """The messages from `key` before `before_id` not done yet: what `drop_waiting` ends."""
+    return (
+        inbox.c.from_phone == key,
+        inbox.c.id < before_id,
+        inbox.c.status.in_([literal("pending"), literal("parked"), literal("processing")]),
+    )
+
+
+async def media_waiting(conn: AsyncConnection, key: str, before_id: int) -> list[str]:
+    """The media items (their references) of the messages `drop_waiting` would end: photos
+    waiting for a room or for the media store, whose copies the channel still holds."""
+    rows = await conn.execute(
+        sa.select(inbox.c.media)
+        .where(*_waiting_before(key, before_id), inbox.c.media != "[]")
+        .order_by(inbox.c.id)
+    )
+    return [str(item[0]) for (media,) in rows for item in json.loads(media or "[]")]
+
+
 async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: float) -> int:
     """`\\STOP`: the messages from `key` that came before it and are not done (pending, parked for
     X, or being handled beside it: `\\STOP` jumps the queue) are done, unanswered: the person they
@@ -375,11 +395,7 @@ async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: flo
     is written only while its writer holds the claim)."""
     result = await conn.execute(
         sa.update(inbox)
-        .where(
-            inbox.c.from_phone == key,
-            inbox.c.id < before_id,
-            inbox.c.status.in_([literal("pending"), literal("parked"), literal("processing")]),
-        )
+        .where(*_waiting_before(key, before_id))
         .values(
             status="done",
             done_at=now,

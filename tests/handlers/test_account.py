@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.channels.twilio.segments import fits_one_segment
-from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page
+from tests import images
+from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
+from tests.features.receipts.test_media import mms
 from tests.handlers.talk import (
     inbox_row,
     opted_out,
@@ -99,6 +103,33 @@ async def test_stop_deletes_the_record_and_leaves_every_room_with_one_goodbye(
     assert await bot.scalar("SELECT count(*) FROM rooms") == 1  # the room stays
     # texting again starts over: a new record, in no room
     assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
+
+
+@pytest.mark.parametrize("paired", [False, True])
+async def test_stop_deletes_at_twilio_the_photos_it_drops(
+    bot: Bot, fake_twilio: FakeTwilio, paired: bool
+) -> None:
+    """A photo sent before any room waits for one, its copy still at Twilio; `\\STOP` drops it
+    unsaved (the goodbye is the last word), and nothing recorded the copy any more: it stayed in
+    the operator's Twilio account for good. It is deleted there with the drop (that address's
+    only, when the person has another)."""
+    sender = ALICE
+    if paired:  # the paired address's \\STOP: that address leaves, the person stays
+        sender = "+15550005555"
+        code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+        assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=sender)).startswith("Paired:")
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    form = await bot.text("dinner $24.50", sender=sender, **mms([url]))
+    await wait_for(
+        lambda: bot.scalar("SELECT status = 'parked' FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+    )
+    await bot.settled()  # its "... within 10 minutes and this photo goes there."
+    assert fake_twilio.media.deleted == []
+    assert (await say(bot, fake_twilio, "\\STOP", sender=sender)).startswith("Goodbye")
+    assert fake_twilio.media.deleted == [url.rsplit("/", 1)[1]]
+    assert await bot.scalar("SELECT error FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) == (
+        "dropped: the sender stopped"
+    )
 
 
 async def test_stop_revokes_x(xbot: XBot) -> None:
