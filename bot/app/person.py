@@ -34,7 +34,7 @@ from bot.core.errors import StartupError
 from bot.core.logs import get_logger, mask_address
 from bot.features.ledger.book import known_as
 from bot.features.ledger.reminders import zone_of_address
-from bot.gateway.links import existing_keys, former_tag
+from bot.gateway.links import existing_keys, former_keys, former_tag
 from storage import people, users
 from storage.db import Database
 
@@ -86,7 +86,7 @@ def _not_found(config: Config, address: str) -> int:
 async def _formers(config: Config, conn: Any, keys: list[str]) -> list[int]:
     """The former members the person's addresses left behind by `\\STOP` (their receipts stay in
     their rooms), found by each address's keyed tag under every configured key."""
-    signing = existing_keys(config)
+    signing = await asyncio.to_thread(former_keys, config)
     return await people.formers_of(conn, (former_tag(k, a) for k in signing for a in keys))
 
 

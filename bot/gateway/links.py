@@ -102,12 +102,29 @@ def existing_keys(config: Config) -> list[bytes]:
     """The keys as `_load_keys` reads them, without generating a key file (for the CLI)."""
     if config.security.fernet_keys:
         return [_derive(k) for k in config.security.fernet_keys]
+    return _file_key(config)
+
+
+def _file_key(config: Config) -> list[bytes]:
     path: Path = config.data_dir / KEY_FILE
     try:
         key = path.read_text(encoding="utf-8").strip()
     except OSError:
         return []
     return [key.encode("ascii")] if key else []
+
+
+def former_keys(config: Config) -> list[bytes]:
+    """Blocking (a file). Every key a former member's tag (`former_tag`) may have been made with,
+    for `textwire person` to find what someone who sent `\\STOP` left in their rooms: the
+    configured keys, and `link-signing.key` while it is still in the data folder. A service that
+    began on its generated keys and was then given TEXTWIRE_SECURITY_FERNET_KEYS (its old
+    fernet.key among them, as the tokens need) tagged those who left before with that file's key,
+    which it no longer read: their receipts were "no person", their photos beyond deleting."""
+    keys = existing_keys(config)
+    if config.security.fernet_keys:
+        keys += [key for key in _file_key(config) if key not in keys]
+    return keys
 
 
 async def make_signer(config: Config) -> LinkSigner:
@@ -169,6 +186,7 @@ __all__ = [
     "STATEMENT_SECONDS",
     "LinkSigner",
     "existing_keys",
+    "former_keys",
     "former_tag",
     "gallery_link",
     "make_signer",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.app import person
+from bot.core.config import replace
 from bot.core.errors import StartupError
 from bot.features.receipts.cleanup import expire_photos
 from storage.crypto import generate_key
@@ -190,6 +191,33 @@ async def test_delete_deletes_at_twilio_the_photos_still_waiting_for_a_room(
     assert await person.delete(bot.config, BOB, False, time.time()) == 0
     assert first_json(capsys.readouterr().out)["deleted_at_twilio"] == 0
     assert len(fake_twilio.media.seen) == asked
+
+
+async def test_receipts_left_by_stop_are_found_after_the_keys_move_to_the_environment(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A service that ran on its generated keys (fernet.key, link-signing.key) tagged those who
+    sent \\STOP with the file's key. Given TEXTWIRE_SECURITY_FERNET_KEYS later (a new key, and the
+    old fernet.key for the stored tokens), `person export` said "no person" of them and `delete
+    --receipts` could not delete their photos, though link-signing.key was still in the folder."""
+    assert not bot.config.security.fernet_keys  # the generated key files
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
+    reply = await say(
+        bot, fake_twilio, "taxi $12.00", sender=BOB, **mms([fake_twilio.media.add(images.jpeg_with_gps())])
+    )
+    assert reply.startswith("Saved $12.00 to house"), reply
+    [(key,)] = await bot.rows("SELECT object_key FROM receipts")
+    assert (await say(bot, fake_twilio, "\\STOP", sender=BOB)).startswith("Goodbye")
+    old = (bot.config.data_dir / "fernet.key").read_text().strip()
+    moved = replace(bot.config, security={"fernet_keys": (generate_key(), old)})
+    capsys.readouterr()
+    assert await person.export(moved, BOB, time.time()) == 0
+    data = first_json(capsys.readouterr().out)
+    assert [r["object_key"] for r in data["receipts_left_in_rooms"]] == [key]
+    assert await person.delete(moved, BOB, True, time.time()) == 0
+    assert first_json(capsys.readouterr().out)["photos_deleted"] == 1
+    assert not (bot.config.data_dir / "media" / str(key)).exists()
 
 
 def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
