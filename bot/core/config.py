@@ -236,6 +236,12 @@ def _cast(key: str, hint: Any, value: Any, *, from_env: bool) -> Any:
         raise ConfigError(f"{key}: expected a string, got {value!r}")
     if typing.get_origin(hint) is tuple:
         if from_env and isinstance(value, str):
+            if value.strip().startswith("[") and value.strip().endswith("]"):
+                # config.toml's list copied into an env file: read as hosts, it crashed start-up
+                # with a traceback (exit 1: restarted in a loop). Not echoed: it may be keys.
+                raise ConfigError(
+                    f"{key}: a list here is comma-separated, without brackets or quotes: {key}=first,second"
+                )
             return tuple(part.strip() for part in value.split(",") if part.strip())
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
@@ -322,12 +328,12 @@ def _check_media_hosts(hosts: tuple[str, ...]) -> None:
     (`https://mms.twiliocdn.com`) matched no redirect, so every photo was refused as "not from
     Twilio" while start-up said nothing."""
     for entry in hosts:
-        parts = urlsplit(f"//{entry.strip()}")
         try:
+            parts = urlsplit(f"//{entry.strip()}")
+            host = parts.hostname or ""
             port = parts.port
-        except ValueError:  # not a number, or above 65535
-            port = 0
-        host = parts.hostname or ""
+        except ValueError:  # a port not a number or above 65535, brackets that hold no address
+            parts, host, port = urlsplit(""), "", 0
         if parts.netloc != entry.strip() or "@" in entry or port == 0 or not _HOST_NAME.fullmatch(host):
             raise ConfigError(
                 f"twilio.media_hosts: each entry is a host name or host:port, no scheme or path"

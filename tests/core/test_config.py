@@ -131,6 +131,40 @@ def test_a_bad_port_or_host_names_it_not_the_public_url_made_of_it(
         assert str(exc.value) == message
 
 
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        # config.toml's value copied into an env file: a traceback, exit 1, restarted in a loop
+        (
+            "",
+            {"TEXTWIRE_TWILIO_MEDIA_HOSTS": '["mms.twiliocdn.com", "media.twiliocdn.com"]'},
+            "TEXTWIRE_TWILIO_MEDIA_HOSTS: a list here is comma-separated, without brackets or quotes:"
+            " TEXTWIRE_TWILIO_MEDIA_HOSTS=first,second",
+        ),
+        ("", {"TEXTWIRE_TWILIO_MEDIA_HOSTS": "[]"}, "TEXTWIRE_TWILIO_MEDIA_HOSTS: a list here is"),
+        ("[twilio]\nmedia_hosts = ['[]']\n", {}, "twilio.media_hosts: each entry is a host name"),
+        ("[twilio]\nmedia_hosts = ['[::1']\n", {}, "twilio.media_hosts: each entry is a host name"),
+        ("[twilio]\nmedia_hosts = ['[mms.twiliocdn.com]']\n", {}, "twilio.media_hosts: each entry"),
+    ],
+)
+def test_a_list_in_brackets_is_one_line_not_a_traceback(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env=env)
+    assert str(exc.value).startswith(message)
+
+
+def test_fernet_keys_in_brackets_are_refused_without_saying_them() -> None:
+    key = "k" * 43 + "="
+    with pytest.raises(ConfigError) as exc:
+        load_config(REPO / "config.toml", env={"TEXTWIRE_SECURITY_FERNET_KEYS": f'["{key}"]'})
+    assert str(exc.value).startswith("TEXTWIRE_SECURITY_FERNET_KEYS: a list here is comma-separated")
+    assert key not in str(exc.value)
+
+
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", env={})
