@@ -274,6 +274,7 @@ def _section_types() -> dict[str, type[Any]]:
 
 _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
 _HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
+_S3_REGION = re.compile(r"(?![0-9]+$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)")  # botocore's validate_region_name
 _S3_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"  # botocore's rule for an endpoint's host: no "_"
 _S3_HOST_NAME = re.compile(rf"{_S3_LABEL}(\.{_S3_LABEL})*\.?")
 
@@ -410,6 +411,11 @@ def _validate(config: Config) -> None:
     if url.startswith("sqlite:///") and url[len("sqlite:///") :].split("?")[0] in ("", ":memory:"):
         raise ConfigError(
             f"database.url: a SQLite database is a file, e.g. sqlite:////var/lib/textwire/textwire.db, got {url!r}"
+        )
+    if config.s3.region and not _S3_REGION.fullmatch(config.s3.region):
+        # botocore's rule: "US East (N. Virginia)" or us_east_1 crashed start-up with a traceback
+        raise ConfigError(
+            f"s3.region: a region code such as us-east-1 (letters, digits and '-'), got {config.s3.region!r}"
         )
     if config.media.backend == "s3" and not config.s3.bucket:
         raise ConfigError("s3.bucket: required when media.backend is 's3'")

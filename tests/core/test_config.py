@@ -69,6 +69,10 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("[security]\nfernet_keys = 'abc'\n", {}, "security.fernet_keys"),
         ("", {"TEXTWIRE_TWILIO_AUTH_TOKEN": "t"}, "twilio.from_number"),
         ("[log]\nlevel = 'loud'\n", {}, "log.level"),
+        # botocore refused it when the store opened: a traceback, exit 1 (restarted in a loop)
+        ("[media]\nbackend = 's3'\n[s3]\nbucket = 'b'\nregion = 'US East (N. Virginia)'\n", {}, "s3.region"),
+        ("", {"TEXTWIRE_S3_REGION": "us_east_1"}, "s3.region"),
+        ("", {"TEXTWIRE_S3_REGION": "123"}, "s3.region"),
         # no client can send these in a header: every scrape was 403, the health check a traceback
         ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "tok\nx"}, "server.metrics_token"),
         ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "s3cret "}, "server.metrics_token"),
