@@ -274,6 +274,13 @@ def _section_types() -> dict[str, type[Any]]:
 
 _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
 _HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
+# botocore's rules for a bucket (botocore.handlers VALID_BUCKET, VALID_S3_ARN: an access point)
+_S3_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+_S3_ARN = re.compile(
+    r"^arn:(aws).*:(s3|s3-object-lambda):[a-z\-0-9]*:[0-9]{12}:accesspoint[/:][a-zA-Z0-9\-.]{1,63}$"
+    r"|^arn:(aws).*:s3-outposts:[a-z\-0-9]+:[0-9]{12}:outpost[/:][a-zA-Z0-9\-]{1,63}[/:]accesspoint[/:]"
+    r"[a-zA-Z0-9\-]{1,63}$"
+)
 _S3_REGION = re.compile(r"(?![0-9]+$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)")  # botocore's validate_region_name
 _S3_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"  # botocore's rule for an endpoint's host: no "_"
 _S3_HOST_NAME = re.compile(rf"{_S3_LABEL}(\.{_S3_LABEL})*\.?")
@@ -419,6 +426,13 @@ def _validate(config: Config) -> None:
         )
     if config.media.backend == "s3" and not config.s3.bucket:
         raise ConfigError("s3.bucket: required when media.backend is 's3'")
+    if config.s3.bucket and not (_S3_BUCKET.fullmatch(config.s3.bucket) or _S3_ARN.search(config.s3.bucket)):
+        # botocore refuses it in every request (ParamValidationError): start-up said the bucket
+        # "cannot be reached" and photos "wait until it works", which they never did
+        raise ConfigError(
+            "s3.bucket: the bucket's name alone (letters, digits, '.', '-' and '_'), no s3:// and no"
+            f" folder in it, got {config.s3.bucket!r}"
+        )
     if config.s3.server_side_encryption == "aws:kms" and not config.s3.kms_key_id:
         raise ConfigError("s3.kms_key_id: required when s3.server_side_encryption is 'aws:kms'")
     for section, key in (

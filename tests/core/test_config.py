@@ -73,6 +73,9 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("[media]\nbackend = 's3'\n[s3]\nbucket = 'b'\nregion = 'US East (N. Virginia)'\n", {}, "s3.region"),
         ("", {"TEXTWIRE_S3_REGION": "us_east_1"}, "s3.region"),
         ("", {"TEXTWIRE_S3_REGION": "123"}, "s3.region"),
+        # botocore refused it in every request; start-up said only that it "cannot be reached"
+        ("", {"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "s3://receipts"}, "s3.bucket"),
+        ("", {"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "receipts/photos"}, "s3.bucket"),
         # no client can send these in a header: every scrape was 403, the health check a traceback
         ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "tok\nx"}, "server.metrics_token"),
         ("", {"TEXTWIRE_SERVER_METRICS_TOKEN": "s3cret "}, "server.metrics_token"),
@@ -453,3 +456,16 @@ def test_a_bad_url_is_named_without_its_password(section: str, key: str, url: st
     assert "hunter2" not in str(exc.value)
     assert "ter2" not in str(exc.value)
     assert "ops:***@" in str(exc.value)
+
+
+def test_the_bucket_rule_is_botocores() -> None:
+    """s3.bucket is checked at start-up by the rule botocore applies to every request (a name it
+    refuses made each photo wait for a store that "cannot be reached"): they stay the same."""
+    import botocore.handlers
+
+    from bot.core import config
+
+    assert config._S3_BUCKET.pattern == botocore.handlers.VALID_BUCKET.pattern.strip("^$")
+    assert config._S3_ARN.pattern == botocore.handlers.VALID_S3_ARN.pattern
+    for legacy in ("receipts", "My_Old.Bucket-1", "arn:aws:s3:us-east-1:123456789012:accesspoint/photos"):
+        load_config(REPO / "config.toml", env={"TEXTWIRE_S3_BUCKET": legacy})
