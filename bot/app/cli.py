@@ -216,7 +216,20 @@ async def _telegram(action: str, config: Config) -> int:
         print(f"textwire telegram: {exc}", file=sys.stderr)
         return 2
     except TelegramError as exc:
-        print(f"textwire telegram: Telegram said no: {exc}", file=sys.stderr)
+        if exc.status is None:  # no answer: "Telegram said no" sent the operator after the token
+            print(
+                f"textwire telegram: Telegram did not answer ({exc}): check telegram.api_base and "
+                "this machine's network, then run it again",
+                file=sys.stderr,
+            )
+        elif exc.status in (401, 404):  # Telegram's answer to a token that is no bot's
+            print(
+                f"textwire telegram: Telegram said no: {exc}: telegram.bot_token is no bot's token: "
+                "set TEXTWIRE_TELEGRAM_BOT_TOKEN to the one BotFather gave (123456789:AA...)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"textwire telegram: Telegram said no: {exc}", file=sys.stderr)
         return 1
     print(line)
     return 0

@@ -64,7 +64,13 @@ async def set_webhook(config: Config) -> str:
         {"url": url, "secret_token": config.telegram.webhook_secret, "allowed_updates": ALLOWED_UPDATES},
     )
     commands = [{"command": name, "description": text} for name, text in MENU]
-    await _call(config, "setMyCommands", {"commands": commands})
+    try:
+        await _call(config, "setMyCommands", {"commands": commands})
+    except TelegramError as exc:  # said alone, it read as if nothing had changed
+        raise TelegramError(
+            f"the webhook is set to {url}, the command menu is not ({exc}): run it again",
+            status=exc.status,
+        ) from None
     return f"Telegram sends this bot's messages to {url}\nIts command menu lists {len(commands)} commands"
 
 

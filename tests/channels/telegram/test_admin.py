@@ -9,11 +9,16 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
 
 from bot.app.assembly import build_dispatcher
 from bot.channels.telegram.admin import MENU
 from tests import ROOT
 from tests.fakes.telegram_api import FakeTelegram
+from tests.ports import free_port
 
 CONFIG = str(ROOT / "config.toml")
 
@@ -116,3 +121,52 @@ async def test_a_token_without_a_secret_stops_with_one_line(
     assert code == 2
     assert err.strip().count("\n") == 0
     assert "telegram.webhook_secret: required when telegram.bot_token is set" in err
+
+
+async def test_a_telegram_that_does_not_answer_is_not_said_to_refuse(tmp_path: Path) -> None:
+    """No Bot API at telegram.api_base (a typo, a firewall): it said "Telegram said no: ...",
+    which sent the operator after the token."""
+    env = {
+        "TEXTWIRE_TELEGRAM_BOT_TOKEN": "123:abc",
+        "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET": "s",
+        "TEXTWIRE_TELEGRAM_API_BASE": f"http://127.0.0.1:{free_port()}",
+    }
+    code, out, err = await textwire(tmp_path, "telegram", "set-webhook", **env)
+    assert (code, out) == (1, "")
+    assert err.startswith("textwire telegram: Telegram did not answer (setWebhook: could not reach Telegram")
+    assert "check telegram.api_base" in err
+    assert "said no" not in err
+
+
+async def test_a_token_telegram_does_not_know_says_which_setting(
+    tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    env = telegram_env(fake_telegram, TEXTWIRE_TELEGRAM_BOT_TOKEN="123:not-the-token")
+    code, _, err = await textwire(tmp_path, "telegram", "delete-webhook", **env)
+    assert code == 1
+    assert "telegram.bot_token is no bot's token: set TEXTWIRE_TELEGRAM_BOT_TOKEN" in err
+    assert "not-the-token" not in err
+
+
+async def test_a_menu_telegram_refuses_says_the_webhook_is_set(
+    tmp_path: Path, fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setWebhook went through and setMyCommands did not: "Telegram said no: setMyCommands: ..."
+    read as if nothing had changed."""
+    answer = fake_telegram._answer
+
+    async def no_menu(name: str, payload: dict[str, Any]) -> Any:
+        if name == "setMyCommands":
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": "Bad Request: x"}, status=400
+            )
+        return await answer(name, payload)
+
+    monkeypatch.setattr(fake_telegram, "_answer", no_menu)
+    code, out, err = await textwire(tmp_path, "telegram", "set-webhook", **telegram_env(fake_telegram))
+    assert (code, out) == (1, "")
+    assert fake_telegram.webhook is not None
+    assert (
+        "the webhook is set to https://bot.example/telegram/webhook, the command menu is not "
+        "(setMyCommands: Bad Request: x): run it again"
+    ) in err
