@@ -38,6 +38,9 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+CONFIG_HELP = "config file (default: $TEXTWIRE_CONFIG, then ./config.toml)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textwire", description="SMS bot and gateway worker.")
     parser.add_argument("--version", action=_Version)
@@ -49,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="all (default): everything; web: webhooks and pages; worker: worker, sender, scheduler "
         "(and only /healthz, /readyz, /metrics); overrides server.role and TEXTWIRE_SERVER_ROLE",
     )
-    serve.add_argument("--config", help="config file (default: $TEXTWIRE_CONFIG, then ./config.toml)")
+    serve.add_argument("--config", help=CONFIG_HELP)
     chat = sub.add_parser("chat", help="text the running bot from a terminal")
     chat.add_argument(
         "--channel",
@@ -71,10 +74,20 @@ def _parser() -> argparse.ArgumentParser:
         help="send one MMS with this file (repeat for more, up to media.max_items); development mode",
     )
     chat.add_argument("--text", help="the MMS's caption (or a single text to send) instead of reading stdin")
-    chat.add_argument("--config")
-    keys = sub.add_parser("keys", help="Fernet keys for tokens at rest")
-    keys.add_argument("action", choices=["generate", "rotate"])
-    keys.add_argument("--config")
+    chat.add_argument("--config", help=CONFIG_HELP)
+    keys = sub.add_parser(
+        "keys",
+        help="Fernet keys: X tokens at rest, signed links",
+        description="Keys come from TEXTWIRE_SECURITY_FERNET_KEYS (newest first), else the data "
+        "folder's fernet.key. To rotate: put a new key first, restart, run `keys rotate`, then "
+        "drop the old key.",
+    )
+    keys.add_argument(
+        "action",
+        choices=["generate", "rotate"],
+        help="generate: print a new key; rotate: re-encrypt every stored token under the newest key",
+    )
+    keys.add_argument("--config", help=CONFIG_HELP)
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument(
         "--check",
@@ -82,9 +95,14 @@ def _parser() -> argparse.ArgumentParser:
         help="change nothing; exit 0 when the schema is current, 1 when it is behind (run migrate), "
         "2 when the database cannot be reached or a newer textwire migrated it",
     )
-    migrate.add_argument("--config")
+    migrate.add_argument("--config", help=CONFIG_HELP)
     person = sub.add_parser("person", help="what is kept about a person, or forget them")
-    person.add_argument("action", choices=["export", "delete"])
+    person.add_argument(
+        "action",
+        choices=["export", "delete"],
+        help="export: print as JSON what is kept about them; delete: forget them (revoke X, purge "
+        "their messages; their receipts stay in the ledgers)",
+    )
     person.add_argument(
         "address", help="any of their addresses: +15550001111, whatsapp:+1..., telegram:<chat id>"
     )
@@ -93,13 +111,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete: their receipt photos too (the receipts stay in the ledgers)",
     )
-    person.add_argument("--config")
+    person.add_argument("--config", help=CONFIG_HELP)
     backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while serving")
     backup.add_argument("path", help="the file to write (replaced atomically when it exists)")
-    backup.add_argument("--config")
+    backup.add_argument("--config", help=CONFIG_HELP)
     telegram = sub.add_parser("telegram", help="point Telegram at this server's webhook, or take it away")
-    telegram.add_argument("action", choices=["set-webhook", "delete-webhook"])
-    telegram.add_argument("--config")
+    telegram.add_argument(
+        "action",
+        choices=["set-webhook", "delete-webhook"],
+        help="set-webhook: Telegram sends updates to {server.public_url}/telegram/webhook, and the "
+        "bot gets its command menu; delete-webhook: takes both away",
+    )
+    telegram.add_argument("--config", help=CONFIG_HELP)
     return parser
 
 

@@ -272,3 +272,38 @@ def test_migrate_on_a_full_disk_is_one_line_and_leaves_the_schema_as_it_was(tmp_
     )
     assert run_cli(tmp_path, "migrate").returncode == 0
     assert run_cli(tmp_path, "migrate", "--check").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (
+            ["keys"],
+            [
+                "generate: print a new key",
+                "rotate: re-encrypt every stored token under the newest key",
+                "TEXTWIRE_SECURITY_FERNET_KEYS",
+                "put a new key first, restart",
+            ],
+        ),
+        (["person"], ["export: print as JSON", "delete: forget them"]),
+        (["telegram"], ["set-webhook: Telegram sends updates to", "delete-webhook: takes both away"]),
+        (["migrate"], ["config file (default: $TEXTWIRE_CONFIG"]),
+        (["backup"], ["config file (default: $TEXTWIRE_CONFIG"]),
+        (["chat"], ["config file (default: $TEXTWIRE_CONFIG"]),
+    ],
+)
+def test_each_commands_help_says_what_its_actions_do(
+    capsys: pytest.CaptureFixture[str], command: list[str], said: list[str]
+) -> None:
+    """`textwire keys --help` listed `{generate,rotate}` and `--config CONFIG` and nothing of what
+    either does, nor where the keys come from or how a rotation goes; `person` and `telegram`
+    the same of their actions."""
+    from bot.app.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    for words in said:
+        assert words in out, (words, out)
