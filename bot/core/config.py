@@ -424,6 +424,20 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"s3.region: a region code such as us-east-1 (letters, digits and '-'), got {config.s3.region!r}"
         )
+    sqlite_file = url[len("sqlite:///") :].split("?")[0] if url.startswith("sqlite:///") else ""
+    for key, path in (
+        ("server.data_dir", config.server.data_dir),
+        ("database.url", sqlite_file),
+        ("media.local_dir", config.media.local_dir),
+    ):
+        if path.startswith("~"):
+            # no shell reads it: `data_dir = "~/textwire"` made a folder named "~" in the working
+            # folder (the start-up block said "~/textwire/textwire.db"), one `rm -rf ~` from the
+            # operator's home
+            raise ConfigError(
+                f"{key}: {path!r} begins with ~, which is not the home folder here (a folder named ~"
+                " would be made in the working folder): write the whole path, e.g. /home/you/textwire"
+            )
     if config.media.backend == "s3" and not config.s3.bucket:
         raise ConfigError("s3.bucket: required when media.backend is 's3'")
     if config.s3.bucket and not (_S3_BUCKET.fullmatch(config.s3.bucket) or _S3_ARN.search(config.s3.bucket)):

@@ -73,6 +73,10 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("[media]\nbackend = 's3'\n[s3]\nbucket = 'b'\nregion = 'US East (N. Virginia)'\n", {}, "s3.region"),
         ("", {"TEXTWIRE_S3_REGION": "us_east_1"}, "s3.region"),
         ("", {"TEXTWIRE_S3_REGION": "123"}, "s3.region"),
+        # no shell expands it: a folder named "~" was made in the working folder
+        ("[server]\ndata_dir = '~/textwire'\n", {}, "server.data_dir: '~/textwire' begins with ~"),
+        ("", {"TEXTWIRE_DATABASE_URL": "sqlite:///~/tw.db"}, "database.url: '~/tw.db' begins with ~"),
+        ("", {"TEXTWIRE_MEDIA_LOCAL_DIR": "~ops/media"}, "media.local_dir: '~ops/media' begins with ~"),
         # botocore refused it in every request; start-up said only that it "cannot be reached"
         ("", {"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "s3://receipts"}, "s3.bucket"),
         ("", {"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "receipts/photos"}, "s3.bucket"),
