@@ -424,12 +424,22 @@ def textwire_command() -> str:
 
 
 def public_url_warning(config: Config) -> str | None:
-    """A public URL on this machine that is not where the server listens: `textwire chat` (and a
-    browser) would knock on the wrong door. Not for a worker: it serves no webhook or page, and
+    """A public URL that names a wildcard address (for every role: a worker's links use it too), or
+    one on this machine that is not where the server listens: `textwire chat` (and a browser)
+    would knock on the wrong door. Not the latter for a worker: it serves no webhook or page, and
     its links must name the web process's URL (following its own port would break them)."""
+    public = urlsplit(config.public_base)
+    if public.hostname in ("0.0.0.0", "::"):  # noqa: S104 - names of the wildcard addresses
+        # where to listen, not where anyone reaches it: every link texted to people named it, and
+        # Twilio's signatures (made over the URL it calls) failed against it, with nothing said
+        return (
+            f"server.public_url {config.public_base} names no host (0.0.0.0 is where to listen, "
+            "server.host): the links texted to people and Twilio's signatures use it; set "
+            "server.public_url (TEXTWIRE_SERVER_PUBLIC_URL) to where Twilio and phones reach the "
+            "server, e.g. https://sms.example.com"
+        )
     if config.server.role == "worker":
         return None
-    public = urlsplit(config.public_base)
     if public.hostname not in ("127.0.0.1", "localhost", "::1"):
         return None
     port = public.port or (443 if public.scheme == "https" else 80)

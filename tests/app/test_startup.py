@@ -386,6 +386,26 @@ def test_a_public_url_on_this_machine_but_another_port_is_warned_about() -> None
     assert public_url_warning(load_config(REPO / "config.toml", env=worker)) is None
 
 
+@pytest.mark.parametrize("url", ["http://0.0.0.0:8080", "http://[::]:8080"])
+@pytest.mark.parametrize("role", ["all", "worker"])
+def test_a_public_url_that_names_a_wildcard_address_is_warned_about(url: str, role: str) -> None:
+    """TEXTWIRE_SERVER_PUBLIC_URL=http://0.0.0.0:8080 (the listening address copied) started with
+    no word: every link texted to people named 0.0.0.0, and each webhook's signature, made by
+    Twilio over the URL it calls, failed against it (403)."""
+    from bot.app.startup import public_url_warning
+    from bot.core.config import load_config
+
+    env = {"TEXTWIRE_SERVER_PUBLIC_URL": url, "TEXTWIRE_SERVER_HOST": "0.0.0.0", "TEXTWIRE_SERVER_ROLE": role}
+    warning = public_url_warning(load_config(REPO / "config.toml", env=env))
+    assert warning is not None
+    assert warning.startswith(f"server.public_url {url} names no host")
+    assert "TEXTWIRE_SERVER_PUBLIC_URL" in warning
+    # listening on every address with the public URL left to follow: it names 127.0.0.1, no warning
+    assert (
+        public_url_warning(load_config(REPO / "config.toml", env={"TEXTWIRE_SERVER_HOST": "0.0.0.0"})) is None
+    )
+
+
 async def test_chat_says_which_url_it_tried_and_which_setting_moves_it() -> None:
     from bot.app.chat import unreachable
 
