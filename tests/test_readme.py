@@ -44,3 +44,14 @@ def test_every_file_named_exists() -> None:
     named |= set(re.findall(r"`((?:bot|tests|bench|storage|handlers|scheduler)/[\w/.-]*)`", README))
     assert "BENCHMARKS.md" in named
     assert [name for name in sorted(named) if not (ROOT / name).exists()] == []
+
+
+def test_the_restore_test_runs_no_sender_or_timer_on_the_copy() -> None:
+    """ "Start a second server on a copy, with the same keys" started the whole service (role all)
+    on it: with the live environment its sender texted the copy's queued replies and due
+    reminders to people again, and its token timer spent the X refresh tokens (single use) the
+    live service holds, whose people were then asked to relink. The copy serves pages only."""
+    start = README.index("Test a restore now and then")
+    paragraph = README[start : README.index("\n\n", start)]
+    assert "`--role web`" in paragraph
+    assert "refresh tokens" in paragraph
