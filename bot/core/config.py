@@ -622,6 +622,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
             ) from None
 
     # the SQLite file and the local media live under the data folder unless they are set
+    if not str(values["server"].get("data_dir", ServerConfig.data_dir)).strip():
+        # the keys and media went to the working folder (Path("")) and the database to
+        # /textwire.db, the root of the file system
+        raise ConfigError("server.data_dir: empty: write . for the working folder, or the folder's path")
     data_dir = str(values["server"].get("data_dir", ServerConfig.data_dir)).rstrip("/") or "/"
     values["database"].setdefault("url", f"sqlite:///{data_dir}/textwire.db")
     values["media"].setdefault("local_dir", str(Path(data_dir) / "media"))
