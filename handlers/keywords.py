@@ -13,7 +13,7 @@ import unicodedata
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
 from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
-from handlers.help import as_said_to, help_for, welcome_for
+from handlers.help import as_said_to, help_for, paired, welcome_for
 from storage import users
 
 router = Router(name=__name__)
@@ -33,6 +33,10 @@ OPTED_OUT_UNTIL_START = (
     "You will get no more messages from textwire here. Send START to get them again; \\STOP deletes "
     "your account."
 )
+# what those end with, and what a paired address is told instead: its `\\STOP` takes only this
+# address out, and the rooms, balances and other addresses stay (as `\\HELP` says there)
+STOP_DELETES = "\\STOP deletes your account."
+STOP_DELETES_PAIRED = "\\STOP takes only this address out of you."
 
 
 # what a person does not see in a keyword: a zero-width space or joiner, a byte order mark, a
@@ -71,6 +75,8 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("sms.opted_out")
         if msg.sender.channel in NO_CARRIER and not msg.carrier_keyword:
             said = OPTED_OUT if msg.sender.channel in RESUMES_ON_MESSAGE else OPTED_OUT_UNTIL_START
+            if await paired(ctx):  # "deletes your account" kept a paired person from taking one out
+                said = said.replace(STOP_DELETES, STOP_DELETES_PAIRED)
             return Reply(said, kind=LAST_WORD)  # the sender lets this one through the opt-out
         return None  # Twilio sends the carrier's confirmation; nothing more goes to this number
     if kind == "START":

@@ -143,6 +143,26 @@ async def test_stop_on_whatsapp_is_confirmed_by_textwire_and_start_ends_it(
     assert await say(bot, fake_twilio, "START", sender=wa) == OPTED_IN
 
 
+async def test_stop_on_a_paired_whatsapp_says_stop_takes_only_that_address_out(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A paired WhatsApp that sent STOP was told "\\STOP deletes your account", where its `\\STOP`
+    takes that address out alone and the rooms and balances stay with the other (as `\\HELP` says
+    there): a person who wanted one app out read that it would delete everything."""
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    wa = "whatsapp:+15550109998"
+    await say(bot, fake_twilio, "\\CREATE house pw1")
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=wa)).startswith("Paired:")
+    assert await say(bot, fake_twilio, "stop", sender=wa) == (
+        "You will get no more messages from textwire here. Send START to get them again; "
+        "\\STOP takes only this address out of you."
+    )
+    assert await bot.scalar("SELECT opted_out FROM addresses WHERE address = :a", a=wa)
+    await silent(bot, fake_twilio, "\\ROOMS", sender=wa)  # answered, not sent
+    assert await say(bot, fake_twilio, "START", sender=wa) == OPTED_IN
+
+
 async def test_start_or_yes_from_someone_never_opted_out_gets_the_welcome(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
