@@ -211,16 +211,16 @@ async def record_delivery(
 OUTSIDE_WINDOW = "63016"  # Twilio's error: WhatsApp free text outside the person's 24-hour window
 
 
-async def requeue_outside_window(
-    conn: AsyncConnection, twilio_sid: str, kinds: Sequence[str], now: float
-) -> str | None:
-    """A WhatsApp notice Twilio took and then failed with 63016 (WhatsApp counts the person's 24
+async def requeue_outside_window(conn: AsyncConnection, twilio_sid: str, now: float) -> str | None:
+    """A WhatsApp message Twilio took and then failed with 63016 (WhatsApp counts the person's 24
     hours its own way, and says so in the status callback, not in the answer to the send): queue
     it again once, marked with that error, so the sender sends it as its kind's template or, with
-    none, not at all (`whatsapp.not_sent`), as it does for one our count puts outside. Its kind
-    when queued; None for an answer (inside the window by definition), a row already queued again,
-    a row that is itself the one resend, or one whose text was redacted once sent (a link: a new
-    one is asked for)."""
+    none, not at all (`whatsapp.not_sent`, and to a paired person's address that takes text at any
+    time), as it does for one our count puts outside and for a 63016 in the answer to the send.
+    An answer too: one sent a day late (the failure reply after a day of outage retries, a
+    backlog) went nowhere. Its kind when queued ("answer" for one with none); None for a row
+    already queued again, a row that is itself the one resend, or one whose text was redacted
+    once sent (a link: a new one is asked for)."""
     row = (
         await conn.execute(
             sa.select(
@@ -228,7 +228,7 @@ async def requeue_outside_window(
             ).where(outbox.c.twilio_sid == twilio_sid, outbox.c.channel == WHATSAPP)
         )
     ).first()
-    if row is None or row.kind not in kinds or row.body == REDACTED:
+    if row is None or row.body == REDACTED:
         return None
     if str(row.dedupe_key).endswith(f":{OUTSIDE_WINDOW}"):
         return None  # this was the once: a resend that failed so too is not sent again and again
@@ -246,7 +246,7 @@ async def requeue_outside_window(
             error_code=OUTSIDE_WINDOW,
         )
     )
-    return str(row.kind) if result.rowcount == 1 else None
+    return str(row.kind or "answer") if result.rowcount == 1 else None
 
 
 _o = outbox.alias("o")

@@ -309,7 +309,10 @@ class Sender(ClaimLoop[Send, Outcome]):
     async def _elsewhere(self, item: Send) -> str | None:
         """A notice WhatsApp will not take now goes to another address of a paired person that
         takes text at any time (their SMS number, their Telegram chat), once: the address, or None
-        when they have none."""
+        when they have none. Never a last word: "no more messages from textwire here" is of this
+        address, and read at another it would say the opposite."""
+        if item.kind == LAST_WORD:
+            return None
         now = self.deps.now()
         async with self.deps.db.tx() as conn:
             to = await pairing.elsewhere(conn, item.to, lambda key: window_of(key) is None)

@@ -19,7 +19,6 @@ from aiohttp import web
 from bot.channels.twilio.media import LOCATION_REF
 from bot.channels.twilio.phones import valid_sender
 from bot.core.channel import SMS, WHATSAPP, address_of, channel_of
-from bot.core.config import TEMPLATE_KINDS
 from bot.core.logs import get_logger, mask_address
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
@@ -193,7 +192,7 @@ async def twilio_status(request: web.Request) -> web.Response:
     async with gate.deps.db.tx() as conn:
         applied = await outbox.record_delivery(conn, sid, status, error_code, gate.deps.now())
         if applied and error_code == outbox.OUTSIDE_WINDOW:  # SPEC: 63016 as outside the window
-            requeued = await outbox.requeue_outside_window(conn, sid, TEMPLATE_KINDS, gate.deps.now())
+            requeued = await outbox.requeue_outside_window(conn, sid, gate.deps.now())
     gate.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
     log.info("sms.status", twilio_sid=sid, status=status, applied=applied, error_code=error_code)
     if error_code == outbox.OUTSIDE_WINDOW:

@@ -230,6 +230,69 @@ async def test_63016_in_a_status_callback_is_outside_the_window_too(
         )
 
 
+async def test_an_answer_refused_with_63016_in_a_status_callback_goes_to_the_paired_sms_number(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """An answer WhatsApp refused as outside the window (one sent late: the failure reply after a
+    day of outage retries, a backlog) went to a paired person's SMS number when the 63016 came in
+    the answer to the send, and nowhere, with no `whatsapp.not_sent`, when it came in the status
+    callback, as WhatsApp sends it: it is handled the same way now."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    await room_with_wally(bot, fake_twilio)
+    sms = "+15550007777"
+    offer = await say(bot, fake_twilio, "\\PAIR", WALLY)
+    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sms))["Body"].startswith("Paired:")
+    answer = await say(bot, fake_twilio, "\\ROOMS", WALLY)
+    assert answer["Body"] == "Your rooms: house (active)."
+    sid = await bot.scalar(
+        "SELECT twilio_sid FROM outbox WHERE to_phone = :w AND body = :b", w=WALLY, b=answer["Body"]
+    )
+    before = len(fake_twilio.messages)
+    with capture_logs() as logs:
+        callback = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "63016"}
+        for _ in range(2):  # Twilio may call twice
+            resp = await bot.post(callback, path="/twilio/status")
+            assert resp.status == 200, await resp.text()
+        bot.runtime.deps.wake_sender()
+        await fake_twilio.wait_for_messages(before + 1)
+        await bot.settled()
+    assert [(m["To"], m["Body"]) for m in fake_twilio.messages[before:]] == [
+        (sms, "Your rooms: house (active).")
+    ]
+    rows = await bot.rows("SELECT to_phone, status FROM outbox WHERE body = :b ORDER BY id", b=answer["Body"])
+    assert [tuple(r) for r in rows] == [(WALLY, "sent"), (WALLY, "skipped"), (sms, "sent")]
+    assert [e["instead"] for e in logs if e["event"] == "whatsapp.not_sent"] == ["+1******7777"]
+
+
+async def test_a_stops_confirmation_refused_with_63016_goes_nowhere_else(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """ "You will get no more messages from textwire here", refused by WhatsApp, is not sent to the
+    person's paired SMS number instead: there it would say the opposite of what it did."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    await room_with_wally(bot, fake_twilio)
+    sms = "+15550007777"
+    offer = await say(bot, fake_twilio, "\\PAIR", WALLY)
+    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sms))["Body"].startswith("Paired:")
+    said = await say(bot, fake_twilio, "STOP", WALLY)
+    assert said["Body"].startswith("You will get no more messages from textwire here.")
+    sid = await bot.scalar(
+        "SELECT twilio_sid FROM outbox WHERE to_phone = :w AND kind = 'last-word'", w=WALLY
+    )
+    before = len(fake_twilio.messages)
+    callback = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "63016"}
+    resp = await bot.post(callback, path="/twilio/status")
+    assert resp.status == 200, await resp.text()
+    bot.runtime.deps.wake_sender()
+    await bot.settled()
+    assert fake_twilio.messages[before:] == []
+    assert (
+        await bot.scalar("SELECT count(*) FROM outbox WHERE to_phone = :s AND kind = 'last-word'", s=sms) == 0
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
