@@ -44,6 +44,7 @@ class FakeTelegram:
     blocked: set[str] = field(default_factory=set)  # chat ids (as strings) that blocked the bot
     throttle: list[float] = field(default_factory=list)  # retry_after of the next sendMessage calls
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
+    too_big: set[str] = field(default_factory=set)  # file_ids of files over getFile's 20 MB
     webhook: dict[str, Any] | None = None
     commands: list[tuple[str, str]] = field(default_factory=list)  # the menu (setMyCommands)
     calls: list[str] = field(default_factory=list)  # method names, in order
@@ -62,6 +63,12 @@ class FakeTelegram:
     def add_file(self, data: bytes, path: str = "photos/file_0.jpg") -> str:
         file_id = "AgAC" + secrets.token_urlsafe(24)
         self.files[file_id] = (path, data)
+        return file_id
+
+    def add_big_file(self) -> str:
+        """A file over the 20 MB a bot may download: getFile answers "file is too big"."""
+        file_id = "BQAC" + secrets.token_urlsafe(24)
+        self.too_big.add(file_id)
         return file_id
 
     def to(self, chat: int | str) -> list[str]:
@@ -131,6 +138,8 @@ class FakeTelegram:
             self.webhook = None
             return web.json_response({"ok": True, "result": True, "description": "Webhook was deleted"})
         if name == "getFile":
+            if str(payload.get("file_id")) in self.too_big:
+                return _error(400, "Bad Request: file is too big")
             found = self.files.get(str(payload.get("file_id")))
             if found is None:
                 return _error(400, "Bad Request: invalid file_id")

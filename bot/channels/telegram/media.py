@@ -18,10 +18,23 @@ import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
 from bot.channels.telegram.updates import EDITED, KIND_PREFIX, MEDIA_PREFIX, NOT_READ
-from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, not_read, response_chunks
+from bot.core.channel import (
+    BAD_TYPE,
+    MB,
+    MediaRefused,
+    MediaStream,
+    MediaUnavailable,
+    not_read,
+    response_chunks,
+)
 
 CHUNK = 64 * 1024
 GONE = "Telegram could not give it to us"
+# what getFile answers for a file over the 20 MB a bot may download ("Bad Request: file is too
+# big"), and what the reply says of it, as of an MMS item over its 5 MB
+TOO_BIG_AT_TELEGRAM = "file is too big"
+DOWNLOAD_LIMIT = 20 * MB
+TOO_BIG = f"it is over {DOWNLOAD_LIMIT // MB} MB"
 # what a message that is no file at all is called in its answer (bot/channels/telegram/updates.py)
 NOT_READ_NAMES = {
     "sticker": "stickers",
@@ -48,6 +61,9 @@ EDIT_NOT_READ = "textwire does not read edits, so nothing changed: send the new 
 def _unavailable_or_refused(exc: TelegramError) -> Exception:
     if exc.status is None or exc.status == 429 or exc.status >= 500:
         return MediaUnavailable(str(exc))
+    if TOO_BIG_AT_TELEGRAM in str(exc).lower():
+        # a 25 MB PDF was "not saved: Telegram could not give it to us", and was sent again
+        return MediaRefused(TOO_BIG, str(exc))
     return MediaRefused(GONE, str(exc), short="gone at Telegram")
 
 
