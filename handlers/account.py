@@ -24,7 +24,7 @@ from bot.gateway.links import signer_of
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import typed_words
 from handlers.rooms import LOCKED
-from storage import inbox, ledger, pairing, people, rooms, users
+from storage import inbox, ledger, outbox, pairing, people, rooms, users
 
 router = Router(name=__name__)
 
@@ -129,6 +129,8 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
                 await ledger.set_name(conn, user.id, label, name_key(label))
             photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
             dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
+            # and what waits in the outbox for its time: the goodbye is the last word
+            await outbox.supersede_waiting(conn, msg.sender.key, ctx.deps.now())
             left = True
         else:
             left = False
@@ -150,6 +152,7 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
         kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address, tag=tag)
         photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
         dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
+        await outbox.supersede_waiting(conn, msg.sender.key, ctx.deps.now())
     await release_dropped(ctx, photos)
     ctx.log.info("user.deleted", kept_in_ledgers=kept, dropped=dropped)
     return GOODBYE

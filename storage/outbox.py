@@ -188,6 +188,28 @@ async def supersede(conn: Writer, reply: NewReply) -> int:
     return int(result.rowcount)
 
 
+# `\\STOP` ends what goes to its address, with one goodbye: the answers still waiting for their
+# time (over the number's budget) went out after it, half a minute after "Goodbye from textwire",
+# to a person who had deleted their account. Only rows never tried and due later (as above).
+_SUPERSEDE_ALL = Query(
+    sa.update(outbox)
+    .where(
+        outbox.c.to_phone == sa.bindparam("b_to"),
+        outbox.c.status == "queued",
+        outbox.c.attempts == 0,
+        outbox.c.next_attempt_at > sa.bindparam("b_now"),
+    )
+    .values(status="skipped", error=SUPERSEDED, updated_at=sa.bindparam("b_now"))
+)
+
+
+async def supersede_waiting(conn: Writer, to: str, now: float) -> int:
+    """Skip every answer to `to` still waiting for its time (`\\STOP`'s goodbye goes now, and
+    is the last word); how many."""
+    result = await conn.execute(_SUPERSEDE_ALL, {"b_to": to, "b_now": now})
+    return int(result.rowcount)
+
+
 async def record_delivery(
     conn: Writer, twilio_sid: str, status: str, error_code: str | None, now: float
 ) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.channels.twilio.segments import fits_one_segment
+from bot.pipeline import replyguard
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
@@ -295,3 +296,31 @@ async def test_paired_names_the_other_addresss_channel(bot_factory: Any, fake_tw
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender="+15550006666")).startswith(
         "Paired: this address and WhatsApp +1******6666 are one person now"
     )
+
+
+async def test_replies_delayed_over_the_budget_are_not_sent_after_the_goodbye(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replies over a number's budget wait for their time; `\\STOP` is answered at once. The ones
+    still waiting went out half a minute after "Goodbye from textwire", to a person who had just
+    deleted their account (or, from a paired address, been told "nothing of yours comes here"):
+    the goodbye is the last word, and they are skipped."""
+    monkeypatch.setattr(replyguard, "BUDGET", 10)  # the real budget (people_type_fast raised it)
+    second = "+15550005566"
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
+    for sender in (second, ALICE):  # that address alone, then the whole account
+        for _ in range(replyguard.BUDGET + 2):
+            form = await bot.text("\\ROOMS", sender=sender)
+            await bot.handled(form["MessageSid"])
+        waiting = "SELECT count(*) FROM outbox WHERE status = 'queued' AND to_phone = :p"
+        assert await bot.scalar(waiting, p=sender) >= 2  # over the budget: waiting for their time
+        stop = await bot.text("\\STOP", sender=sender)
+        assert await bot.handled(stop["MessageSid"]) == "done"
+        await bot.settled()
+        assert await bot.scalar(waiting, p=sender) == 0
+        skipped = "SELECT count(*) FROM outbox WHERE error = 'superseded' AND to_phone = :p"
+        assert await bot.scalar(skipped, p=sender) >= 2
+        assert [m["Body"][:21] for m in fake_twilio.messages if m["To"] == sender][
+            -1
+        ] == "Goodbye from textwire"
