@@ -160,6 +160,13 @@ class Session:
         """Text the bot (an MMS when there are photos). False when the server did not take it."""
         if self.phone.startswith(f"{TELEGRAM}:"):
             return await self._send_update(body, photos)
+        if self.phone.startswith(f"{WHATSAPP}:") and len(photos) > 1:
+            # WhatsApp carries one photo or document a message (Twilio's NumMedia is 0 or 1): several
+            # are several messages, the caption with the first. As one message of many, they were
+            # answered as an MMS is ("Saved 2 receipts ... \\AMOUNT for each, in order"), which a
+            # WhatsApp sender never sees
+            sent = [await self.send(body if n == 0 else "", [photo]) for n, photo in enumerate(photos)]
+            return all(sent)
         message_sid = ("MM" if photos else "SM") + secrets.token_hex(16)
         urls: list[str] = []
         if photos:

@@ -199,6 +199,30 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
         ]
 
 
+async def test_several_photos_from_whatsapp_go_one_a_message_as_whatsapp_sends_them(served: Served) -> None:
+    """WhatsApp carries one photo a message: `--channel whatsapp --photo a --photo b` sent one
+    message with both, answered as an MMS ("Saved 2 receipts ... \\AMOUNT for each, in order"),
+    which no WhatsApp sender sees. They go as two messages, the caption with the first."""
+    async with aiohttp.ClientSession() as http:
+        await wait_healthy(http, served.port, served.proc)
+        (served.dir / "a.jpg").write_bytes(jpeg_with_gps())
+        (served.dir / "b.png").write_bytes(png_with_text())
+        made = served.chat("--channel", "whatsapp", "--from", BOB, stdin="\\CREATE trip hunter22\n")
+        assert made.returncode == 0, made.stderr
+        both = served.chat(
+            "--channel", "whatsapp", "--from", BOB, "--photo", "a.jpg", "--photo", "b.png", "--text", "40.00"
+        )
+        assert both.returncode == 0, both.stderr
+        assert both.stdout.splitlines() == [
+            "< Saved $40.00 to trip: you are its only member, you are settled up. \\BALANCE for all.",
+            "< Saved to trip; it doesn't look like a receipt, so it is not counted. Reply \\AMOUNT 12.34 if it is.",
+        ]
+        rows = served.query(
+            "SELECT body, json_array_length(media) FROM inbox WHERE from_phone = 'whatsapp:+15550002222' ORDER BY id"
+        )
+        assert rows[1:] == [("40.00", 1), ("", 1)]
+
+
 async def test_piped_chat_prints_sent_replies_and_shows_skipped_ones(served: Served) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_healthy(http, served.port, served.proc)
