@@ -235,10 +235,14 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             # kept at the channel, parked: the room the person makes or joins next takes them
             # (storage/rooms.py, set_active), and later texts go on meanwhile
             ctx.log.info("media.waiting_for_room", photos=len(msg.media))
+            # WhatsApp and Telegram send photos one a message: the first was told, and three
+            # receipts sent at once got the notice three times
+            async with deps.db.read() as conn:
+                told = await inbox.waiting_for_room_besides(conn, msg.sender.key, msg.id)
             raise Defer(
                 msg.received_at + inbox.WAIT_FOR_ROOM,
                 parked=True,
-                notice=waiting_for_room(len(msg.media)),
+                notice=None if told else waiting_for_room(len(msg.media)),
                 notice_key=NO_ROOM_NOTICE,
                 reason=inbox.WAITING_FOR_ROOM,
             )
@@ -248,6 +252,14 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             return [NO_ROOM, note]
         async with deps.db.read() as conn:
             told = await outbox.queued(conn, outbox.notice_key(msg.external_id, NO_ROOM_NOTICE))
+            # or with the photo before it (one a message): a notice to the sender about then
+            told = told or await outbox.notice_sent_to(
+                conn,
+                msg.sender.key,
+                NO_ROOM_NOTICE,
+                msg.received_at - inbox.WAIT_FOR_ROOM,
+                msg.received_at + inbox.WAIT_FOR_ROOM,
+            )
         return None if told else NO_ROOM  # told when it came that it would wait 10 minutes
     caption = msg.text[:CAPTION_MAX] if command is None else ""
     # a caption's amount is for a message with one photo: it cannot say which of several it is for

@@ -48,6 +48,22 @@ async def queued(conn: AsyncConnection, dedupe_key: str) -> bool:
     return found.first() is not None
 
 
+async def notice_sent_to(conn: AsyncConnection, to: str, key: str, since: float, until: float) -> bool:
+    """Whether a notice `key` (the end of its dedupe key: `notice_key`) of any message was queued
+    for `to` between `since` and `until`."""
+    found = await conn.execute(
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.to_phone == to,
+            outbox.c.created_at >= since,
+            outbox.c.created_at <= until,
+            outbox.c.dedupe_key.endswith(f":{key}", autoescape=True),
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def enqueue(
     conn: AsyncConnection,
     *,

@@ -3,18 +3,25 @@ cleaning and reading photos: tests/features/receipts/test_media.py, tests/featur
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
 from bot.pipeline import replyguard
+from storage import inbox
 from tests import images
-from tests.conftest import ALICE, BOB, Bot
+from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.features.receipts.test_media import mms
+from tests.features.receipts.test_media import _parked, mms
 from tests.handlers.talk import photo_parked_while_the_store_is_down, say
 
 CAROL = "+15550003333"
 DAVE = "+15550004444"
+WAITING = (
+    "Photos are kept in rooms: \\CREATE <room> <password> or \\JOIN <room> <password> within "
+    "10 minutes and this photo goes there."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +82,36 @@ async def test_a_copy_sent_with_its_total_keeps_the_split_the_first_was_given(
     assert again == "Saved $12.00 to house: you are owed $12.00. \\BALANCE for all."
     assert await say(bot, fake, "\\BALANCE", sender=CAROL) == "house: Bob pays +1******1111 $12.00."
     assert await bot.scalar("SELECT count(*) FROM receipts WHERE duplicate_of IS NULL") == 1
+
+
+async def test_photos_sent_one_a_message_before_any_room_are_told_to_wait_once(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """WhatsApp (and Telegram) send photos one a message: three receipts sent before any room got
+    "Photos are kept in rooms: ... within 10 minutes and this photo goes there." three times. The
+    first is told; the room made next takes all three; photos that found no room in 10 minutes
+    go unsaid, as one alone does."""
+    now = [time.time()]
+    bot = await bot_factory(
+        clock=lambda: now[0], twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"}
+    )
+    wa, late = "whatsapp:+15550008877", "whatsapp:+15550008878"
+    sids: dict[str, list[str]] = {wa: [], late: []}
+    for sender, count in ((wa, 3), (late, 2)):
+        for _ in range(count):
+            form = await bot.text("", sender=sender, **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+            await _parked(bot, form["MessageSid"])
+            sids[sender].append(form["MessageSid"])
+    await bot.settled()
+    told = [m["Body"] for m in fake_twilio.messages]
+    assert told == [WAITING, WAITING], told  # once to each sender
+    create = await bot.text("\\CREATE house pw", sender=wa)
+    assert await bot.handled(create["MessageSid"]) == "done"
+    for sid in sids[wa]:
+        assert await bot.handled(sid) == "done"
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 3
+    now[0] += inbox.WAIT_FOR_ROOM + 1
+    for sid in sids[late]:
+        assert await bot.handled(sid) == "done"  # the worker's poll finds them due
+    await bot.settled()
+    assert [m["Body"] for m in fake_twilio.messages if m["To"] == late] == [WAITING]
