@@ -79,7 +79,7 @@ def refused() -> web.Response:
     return page(
         "Open the link again",
         "This button was not pressed on the page of your link in this browser. Open the link from "
-        "your text message again and press Connect X there.",
+        "the message that brought it (a text, WhatsApp or Telegram) again and press Connect X there.",
         status=403,
     )
 

@@ -258,7 +258,10 @@ async def test_login_csrf_a_post_from_elsewhere_is_refused_and_the_link_stays_un
             async with victim.post(url, data=data, headers=headers, allow_redirects=False) as resp:
                 assert resp.status == 403
                 assert "Location" not in resp.headers
-                assert "Open the link from your text message again" in await resp.text()
+                assert (
+                    "Open the link from the message that brought it (a text, WhatsApp or Telegram) again"
+                    in await resp.text()
+                )
         assert [e for e in logs if e["event"] == "x.link.refused"]
         assert [r.used_at for r in await _link_state(xbot)] == before
         assert await xbot.rows("SELECT * FROM oauth_sessions") == []
@@ -619,7 +622,10 @@ async def test_a_form_in_a_charset_nobody_knows_is_refused_and_the_link_stays_un
             with structlog.testing.capture_logs() as logs:
                 async with session.post(url, data=body, headers=odd, allow_redirects=False) as resp:
                     assert resp.status == 403
-                    assert "Open the link from your text message again" in await resp.text()
+                    assert (
+                        "Open the link from the message that brought it (a text, WhatsApp or Telegram) again"
+                        in await resp.text()
+                    )
             assert [e["reason"] for e in logs if e["event"] == "x.link.refused"] == ["form"]
         assert await xbot.rows("SELECT * FROM oauth_sessions") == []
         async with await press(session, url) as resp:
