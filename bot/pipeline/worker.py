@@ -305,6 +305,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
             await self._finish(
                 msg, ctx, "failed", [Reply(retry.failure_reply or OUTAGE_SORRY)], error=retry.reason
             )
+            await self._release_media(msg)
             return
         delay = (
             retry.delay
@@ -324,6 +325,25 @@ class Worker(ClaimLoop[Claim, Outcome]):
             delay=round(delay, 1),
             parked=retry.parked,
         )
+
+    async def _release_media(self, msg: Inbound) -> None:
+        """A message given up after its outage window (the person is asked to send the photos
+        again): the channel's copies of its items (at Twilio) are deleted, as a refused item's
+        are. Nothing recorded them after this, and they stayed in the operator's account for good.
+        Once, side by side; a failure is logged (a copy a receipt keeps is deleted by its own
+        record all the same)."""
+        source = self.deps.services.media_source
+        items = [
+            (item.index + 1, item.url) for item in msg.media if source is not None and source.owns(item.url)
+        ]
+        if source is None or not items:
+            return
+        done = await asyncio.gather(*(source.release(url) for _, url in items))
+        for (number, _), ok in zip(items, done, strict=True):
+            if ok:
+                log.info("media.refused_deleted", item=number)
+            else:
+                log.warning("media.refused_delete_failed", item=number)
 
     async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
         """The error handler: log it (no locals, no secrets), retry a bounded number of times with
