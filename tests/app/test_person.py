@@ -193,6 +193,18 @@ async def test_delete_deletes_at_twilio_the_photos_still_waiting_for_a_room(
     assert len(fake_twilio.media.seen) == asked
 
 
+async def bobs_receipt_in_house(bot: Bot, fake_twilio: FakeTwilio) -> str:
+    """Alice's room house, Bob in it with a $12.00 receipt: its photo's object key."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
+    reply = await say(
+        bot, fake_twilio, "taxi $12.00", sender=BOB, **mms([fake_twilio.media.add(images.jpeg_with_gps())])
+    )
+    assert reply.startswith("Saved $12.00 to house"), reply
+    [(key,)] = await bot.rows("SELECT object_key FROM receipts")
+    return str(key)
+
+
 async def test_receipts_left_by_stop_are_found_after_the_keys_move_to_the_environment(
     bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -201,13 +213,7 @@ async def test_receipts_left_by_stop_are_found_after_the_keys_move_to_the_enviro
     old fernet.key for the stored tokens), `person export` said "no person" of them and `delete
     --receipts` could not delete their photos, though link-signing.key was still in the folder."""
     assert not bot.config.security.fernet_keys  # the generated key files
-    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
-    await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
-    reply = await say(
-        bot, fake_twilio, "taxi $12.00", sender=BOB, **mms([fake_twilio.media.add(images.jpeg_with_gps())])
-    )
-    assert reply.startswith("Saved $12.00 to house"), reply
-    [(key,)] = await bot.rows("SELECT object_key FROM receipts")
+    key = await bobs_receipt_in_house(bot, fake_twilio)
     assert (await say(bot, fake_twilio, "\\STOP", sender=BOB)).startswith("Goodbye")
     old = (bot.config.data_dir / "fernet.key").read_text().strip()
     moved = replace(bot.config, security={"fernet_keys": (generate_key(), old)})
@@ -287,13 +293,7 @@ async def test_delete_after_stop_finds_the_photos_they_left_in_their_rooms(
     """A person who sent \\STOP, then asked the operator to delete their photos too: their
     receipts stay in the rooms under a former member, and `person delete --receipts` with their
     number said "no person" and left the photos in the store and their texts in the inbox."""
-    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
-    await say(bot, fake_twilio, f"JOIN house {PASSWORD}", sender=BOB)
-    reply = await say(
-        bot, fake_twilio, "taxi $12.00", sender=BOB, **mms([fake_twilio.media.add(images.jpeg_with_gps())])
-    )
-    assert reply.startswith("Saved $12.00 to house"), reply
-    [(key,)] = await bot.rows("SELECT object_key FROM receipts")
+    key = await bobs_receipt_in_house(bot, fake_twilio)
     photo = bot.config.data_dir / "media" / str(key)
     assert photo.exists()
     assert (await say(bot, fake_twilio, "\\STOP", sender=BOB)).startswith("Goodbye")

@@ -127,20 +127,10 @@ async def test_photos_given_up_after_the_outage_window_are_deleted_at_twilio(
     """A photo that waited out `worker.outage_retry_hours` (Twilio's media or the store down) is
     answered "Please send them again", and its copy stayed at Twilio for good: nothing recorded
     it once the message was done. It is deleted there, as a refused item's copy is."""
-    from tests import images
-    from tests.features.receipts.test_media import mms, say
+    from tests.features.receipts.test_media import outlasted_outage
 
-    bot = await bot_factory(
-        worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0},
-        twilio=fake_twilio.section(),
-    )
-    await say(bot, fake_twilio, "\\CREATE house pw")
-    fake_twilio.media.fetch_failures.extend([503] * 5)
-    url = fake_twilio.media.add(images.jpeg_with_gps())
-    before = len(fake_twilio.messages)
-    form = await bot.text("", **mms([url]))
-    assert await bot.handled(form["MessageSid"]) == "failed"
-    assert (await fake_twilio.wait_for_messages(before + 1))[before]["Body"].startswith("We could not save")
+    _, url, reply = await outlasted_outage(bot_factory, fake_twilio)
+    assert reply.startswith("We could not save")
 
     async def deleted() -> bool:  # just after the failed outcome is written
         return bool(fake_twilio.media.deleted)

@@ -230,6 +230,17 @@ async def test_63016_in_a_status_callback_is_outside_the_window_too(
         )
 
 
+async def wally_paired_with_sms(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> tuple[Bot, str]:
+    """Wally (WhatsApp) in house, paired with an SMS number: the bot and that number."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    await room_with_wally(bot, fake_twilio)
+    sms = "+15550007777"
+    offer = await say(bot, fake_twilio, "\\PAIR", WALLY)
+    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sms))["Body"].startswith("Paired:")
+    return bot, sms
+
+
 async def test_an_answer_refused_with_63016_in_a_status_callback_goes_to_the_paired_sms_number(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
@@ -237,12 +248,7 @@ async def test_an_answer_refused_with_63016_in_a_status_callback_goes_to_the_pai
     day of outage retries, a backlog) went to a paired person's SMS number when the 63016 came in
     the answer to the send, and nowhere, with no `whatsapp.not_sent`, when it came in the status
     callback, as WhatsApp sends it: it is handled the same way now."""
-    bot = await make(bot_factory, fake_twilio, Clock())
-    await room_with_wally(bot, fake_twilio)
-    sms = "+15550007777"
-    offer = await say(bot, fake_twilio, "\\PAIR", WALLY)
-    code = offer["Body"].split("Your code: ", 1)[1][:6]
-    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sms))["Body"].startswith("Paired:")
+    bot, sms = await wally_paired_with_sms(bot_factory, fake_twilio)
     answer = await say(bot, fake_twilio, "\\ROOMS", WALLY)
     assert answer["Body"] == "Your rooms: house (active)."
     sid = await bot.scalar(
@@ -270,12 +276,7 @@ async def test_a_stops_confirmation_refused_with_63016_goes_nowhere_else(
 ) -> None:
     """ "You will get no more messages from textwire here", refused by WhatsApp, is not sent to the
     person's paired SMS number instead: there it would say the opposite of what it did."""
-    bot = await make(bot_factory, fake_twilio, Clock())
-    await room_with_wally(bot, fake_twilio)
-    sms = "+15550007777"
-    offer = await say(bot, fake_twilio, "\\PAIR", WALLY)
-    code = offer["Body"].split("Your code: ", 1)[1][:6]
-    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sms))["Body"].startswith("Paired:")
+    bot, sms = await wally_paired_with_sms(bot_factory, fake_twilio)
     said = await say(bot, fake_twilio, "STOP", WALLY)
     assert said["Body"].startswith("You will get no more messages from textwire here.")
     sid = await bot.scalar(

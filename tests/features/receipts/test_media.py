@@ -619,9 +619,9 @@ async def test_items_over_the_configured_limit_are_named(
     )
 
 
-async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(
-    bot_factory: BotFactory, fake_twilio: FakeTwilio
-) -> None:
+async def outlasted_outage(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> tuple[Bot, str, str]:
+    """A photo whose fetch failed (Twilio's media down) until `worker.outage_retry_hours` ran out:
+    the bot, the photo's URL at Twilio and the reply its message got."""
     bot = await bot_factory(
         worker={"poll_seconds": 0.05, "retry_base_seconds": 0.01, "outage_retry_hours": 0.0},
         twilio=fake_twilio.section(),
@@ -632,7 +632,13 @@ async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(
     before = len(fake_twilio.messages)
     form = await bot.text("", **mms([url]))
     assert await bot.handled(form["MessageSid"]) == "failed"
-    reply = (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    return bot, url, (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+
+
+async def test_an_outage_that_outlasts_the_retry_window_gets_a_failure_reply(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    bot, _, reply = await outlasted_outage(bot_factory, fake_twilio)
     assert reply.startswith("We could not save your photos")
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
 
