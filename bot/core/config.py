@@ -334,7 +334,13 @@ def _check_url(key: str, value: str) -> None:
 def _check_media_hosts(hosts: tuple[str, ...]) -> None:
     """Each entry a host or host:port, as redirects are matched against them: a URL
     (`https://mms.twiliocdn.com`) matched no redirect, so every photo was refused as "not from
-    Twilio" while start-up said nothing."""
+    Twilio" while start-up said nothing. None at all refused every photo the same way (Twilio's
+    media URLs answer with a redirect to its CDN), also in silence."""
+    if not hosts:
+        raise ConfigError(
+            "twilio.media_hosts: empty, so every photo would be refused (Twilio's media URLs redirect"
+            " to these hosts): remove the key for the default, mms.twiliocdn.com and media.twiliocdn.com"
+        )
     for entry in hosts:
         try:
             parts = urlsplit(f"//{entry.strip()}")

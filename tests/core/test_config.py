@@ -64,6 +64,9 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("[twilio]\nmedia_hosts = ['https://mms.twiliocdn.com']\n", {}, "twilio.media_hosts"),
         ("", {"TEXTWIRE_TWILIO_MEDIA_HOSTS": "mms.twiliocdn.com/,media.twiliocdn.com"}, "twilio.media_hosts"),
         ("", {"TEXTWIRE_TWILIO_MEDIA_HOSTS": "mms.twiliocdn.com:0"}, "twilio.media_hosts"),
+        # Twilio's media URLs redirect to its CDN: with no host to follow, every photo was refused
+        ("[twilio]\nmedia_hosts = []\n", {}, "twilio.media_hosts: empty"),
+        ("", {"TEXTWIRE_TWILIO_MEDIA_HOSTS": ","}, "twilio.media_hosts: empty"),
         # every link texted to people, and the start-up log, carried the password
         ("", {"TEXTWIRE_SERVER_PUBLIC_URL": "https://ops:hunter2@sms.example.com"}, "server.public_url"),
         ("[security]\nfernet_keys = 'abc'\n", {}, "security.fernet_keys"),
