@@ -167,6 +167,7 @@ class Config:
 
 ROLES = ("all", "web", "worker")
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")  # `123456789:AAH...`: the bot's id, then its secret
 _CREDENTIALS = (  # used as they are in headers and signatures
     ("server", "metrics_token"),
     ("twilio", "account_sid"),
@@ -512,6 +513,15 @@ def _validate(config: Config) -> None:
                 f"{section}.{key}: has a line break, a control character or a space at either end:"
                 f" set {ENV_PREFIX}{section.upper()}_{key.upper()} to the value alone"
             )
+    token = config.telegram.bot_token
+    if token and not _TELEGRAM_TOKEN.fullmatch(token):
+        # in the path of every Bot API call: a URL or a "bot" copied with it started in silence,
+        # and every reply and photo download then failed. Never echoed: it is the bot's password.
+        hint = ", without the 'bot' in front" if token.lower().startswith("bot") else ""
+        raise ConfigError(
+            "telegram.bot_token: expected the token as BotFather gives it, the bot's number, ':' and"
+            f" letters, digits, '-' or '_' (123456789:AAH...){hint}; got {len(token)} characters"
+        )
     secret = config.telegram.webhook_secret
     if secret and not _TELEGRAM_SECRET.fullmatch(secret):
         raise ConfigError(

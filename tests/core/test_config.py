@@ -173,6 +173,32 @@ def test_a_list_in_brackets_is_one_line_not_a_traceback(
     assert str(exc.value).startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        # the URL of a Bot API call, or the "bot" before the token in it: every call failed
+        ("https://api.telegram.org/bot123456:AAHsecret", "expected the token as BotFather gives it"),
+        ("bot123456:AAHsecret", "without the 'bot' in front"),
+        ("AAHsecret", "expected the token as BotFather gives it"),
+        ("123456:AAH/secret", "got 17 characters"),
+    ],
+)
+def test_a_telegram_token_in_an_impossible_form_stops_start_up_without_saying_it(
+    token: str, message: str
+) -> None:
+    env = {"TEXTWIRE_TELEGRAM_BOT_TOKEN": token, "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET": "s"}
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, env=env)
+    assert str(exc.value).startswith("telegram.bot_token: ")
+    assert message in str(exc.value)
+    assert "secret" not in str(exc.value)
+
+
+def test_a_made_up_telegram_token_of_the_right_form_is_taken() -> None:
+    env = {"TEXTWIRE_TELEGRAM_BOT_TOKEN": "1:dev", "TEXTWIRE_TELEGRAM_WEBHOOK_SECRET": "s"}
+    assert load_config(None, env=env).telegram.bot_token == "1:dev"  # README's development bot
+
+
 def test_fernet_keys_in_brackets_are_refused_without_saying_them() -> None:
     key = "k" * 43 + "="
     with pytest.raises(ConfigError) as exc:
