@@ -51,15 +51,27 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def load_keys(config: Config) -> tuple[list[str], bool]:
-    """(keys newest first, generated): from config, else the key file (created when missing)."""
+def load_keys(config: Config, *, create: bool = True) -> tuple[list[str], bool]:
+    """(keys newest first, generated): from config, else the key file (created when missing,
+    unless `create` is False: the CLI's commands read the service's keys, and one run without
+    them, that then stopped, left a new random key, and the data folder made for it)."""
     if config.security.fernet_keys:
         keys = list(config.security.fernet_keys)
         generated = False
     else:
         path = config.data_dir / KEY_FILE
-        generated = write_secret_file(path, generate_key())
-        keys = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        generated = write_secret_file(path, generate_key()) if create else False
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            if create:
+                raise
+            raise KeyMismatch(
+                f"no Fernet key here: TEXTWIRE_SECURITY_FERNET_KEYS is empty and {path} cannot be"
+                f" read ({exc.strerror or type(exc).__name__}): run it with the service's environment"
+                " or server.data_dir"
+            ) from None
+        keys = [line.strip() for line in text.splitlines() if line.strip()]
     if not keys:
         raise KeyMismatch("no Fernet key: set TEXTWIRE_SECURITY_FERNET_KEYS or remove an empty key file")
     for n, key in enumerate(keys):

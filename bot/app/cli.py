@@ -195,7 +195,7 @@ async def _rotate(config: Config) -> int:
     # never migrates nor makes one (only `textwire migrate` does): a schema not current is refused
     db = await open_current(config.database.url)
     try:
-        keys, _ = crypto.load_keys(config)
+        keys, _ = crypto.load_keys(config, create=False)  # the service's: never made here
         cipher = crypto.TokenCipher(keys)
         # keys that cannot read the stored tokens (a missing key) stop it, as they stop `serve`
         await crypto.verify_keys(db, cipher)
@@ -347,10 +347,6 @@ def _run(args: argparse.Namespace) -> int:
             from bot.app.startup import check_database_folder
 
             check_database_folder(config)
-        if args.command == "keys" and not config.security.fernet_keys:  # the key file's folder
-            from bot.app.startup import check_writable
-
-            check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
         if args.command == "serve":
             return serve(config, args.config)
         if args.command == "migrate":

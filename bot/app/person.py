@@ -137,7 +137,7 @@ async def _x_grant(config: Config, db: Database, user_id: int) -> tuple[Any, str
             "settings (TEXTWIRE_X_CLIENT_ID, ...) so their X grant is revoked; nothing was deleted"
         )
     try:
-        keys, _ = crypto.load_keys(config)
+        keys, _ = crypto.load_keys(config, create=False)  # the service's: never made here
         cipher = crypto.TokenCipher(keys)
         await crypto.verify_keys(db, cipher)  # as `serve` and `keys rotate` check them
     except (crypto.CipherError, crypto.KeyMismatch) as exc:

@@ -160,15 +160,39 @@ def test_migrate_and_keys_rotate_need_no_folder_they_do_not_use(tmp_path: Path) 
     rotate = run_cli(tmp_path, "keys", "rotate", env=env)
     assert rotate.returncode == 0, rotate.stderr
     assert "re-encrypted 0 rows under the newest key" in rotate.stdout.splitlines()
-    # without keys in the environment the key file lives there: that folder is checked
+    # without keys in the environment the key file is read there (never made: it is the service's)
     no_keys = run_cli(tmp_path, "keys", "rotate", env={**env, "TEXTWIRE_SECURITY_FERNET_KEYS": ""})
     assert no_keys.returncode == 2
-    assert no_keys.stderr.startswith(f"textwire: server.data_dir {blocker / 'data'} cannot be created")
+    assert no_keys.stderr.startswith(
+        f"textwire: Fernet keys: no Fernet key here: TEXTWIRE_SECURITY_FERNET_KEYS is empty and "
+        f"{blocker / 'data' / 'fernet.key'} cannot be read"
+    )
     # the database's own folder still is, for migrate
     elsewhere = {**env, "TEXTWIRE_DATABASE_URL": f"sqlite:///{blocker}/db/textwire.db"}
     refused = run_cli(tmp_path, "migrate", env=elsewhere)
     assert refused.returncode == 2
     assert "database.url" in refused.stderr
+
+
+def test_keys_rotate_without_the_services_keys_makes_no_key_and_no_folder(tmp_path: Path) -> None:
+    """Run without TEXTWIRE_SECURITY_FERNET_KEYS (the service's keys, not exported in this shell),
+    `keys rotate` made the data folder and a new random fernet.key in it, then stopped ("cannot
+    read ... stored X tokens"), or with no token stored yet said "re-encrypted 0 rows" under a
+    key the service never had. It says there is no key here and leaves nothing behind."""
+    (tmp_path / "db").mkdir()
+    data = tmp_path / "data"
+    env = cli_env(tmp_path) | {"TEXTWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/db/textwire.db"}
+    assert run_cli(tmp_path, "migrate", env=env).returncode == 0
+    assert not data.exists()
+    rotate = run_cli(tmp_path, "keys", "rotate", env=env)
+    assert rotate.returncode == 2, rotate.stdout + rotate.stderr
+    [line] = rotate.stderr.strip().splitlines()
+    assert line.startswith(
+        "textwire: Fernet keys: no Fernet key here: TEXTWIRE_SECURITY_FERNET_KEYS is empty"
+    )
+    assert "run it with the service's environment" in line
+    assert "re-encrypted" not in rotate.stdout
+    assert not data.exists()  # neither the folder nor a key in it
 
 
 def test_ctrl_c_is_one_line_that_says_what_is_left_exit_130(tmp_path: Path) -> None:

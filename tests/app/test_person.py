@@ -259,6 +259,37 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
     assert not typo.parent.exists()
 
 
+def test_a_delete_that_stops_for_want_of_the_keys_leaves_no_key_behind(tmp_path: Path) -> None:
+    """Run without the service's keys (TEXTWIRE_SECURITY_FERNET_KEYS not exported) on a person
+    linked to X, `person delete` made a new random data/fernet.key, found it read none of the
+    tokens and stopped with "nothing was deleted": the new key stayed in the data folder. It says
+    there is no key here, and leaves nothing."""
+    import sqlite3
+
+    from storage.crypto import TokenCipher
+
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    key = generate_key()
+    with sqlite3.connect(tmp_path / "data" / "textwire.db") as conn:  # as the service left it
+        conn.execute("INSERT INTO users (id, phone, created_at) VALUES (7, '+15550001111', 0)")
+        conn.execute(
+            "INSERT INTO x_tokens (user_id, ciphertext, expires_at, updated_at) VALUES (7, ?, 0, 0)",
+            (TokenCipher([key]).encrypt(7, {"access_token": "a", "refresh_token": "r"}),),
+        )
+    before = sorted(p.name for p in (tmp_path / "data").iterdir())
+    env = cli_env(tmp_path) | {"TEXTWIRE_X_CLIENT_ID": "cid", "TEXTWIRE_X_CLIENT_SECRET": "cs"}
+    stopped = run_cli(tmp_path, "person", "delete", "+15550001111", env=env)
+    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    [line] = stopped.stderr.strip().splitlines()
+    assert "no Fernet key here" in line
+    assert line.endswith("nothing was deleted")
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == before  # no fernet.key
+    keyed = run_cli(
+        tmp_path, "person", "export", "+15550001111", env=env | {"TEXTWIRE_SECURITY_FERNET_KEYS": key}
+    )
+    assert keyed.returncode == 0  # still there
+
+
 @pytest.mark.parametrize(
     ("typed", "key"),
     [
