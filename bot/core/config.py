@@ -437,6 +437,10 @@ def _validate(config: Config) -> None:
         ("database.url", sqlite_file),
         ("media.local_dir", config.media.local_dir),
     ):
+        if "\0" in path:
+            # no file system takes it: the first folder made or file opened there ended start-up
+            # (and every command) with a traceback, "ValueError: embedded null byte"
+            raise ConfigError(f"{key}: a path has no NUL character (\\u0000) in it, got {path!r}")
         if path.startswith("~"):
             # no shell reads it: `data_dir = "~/textwire"` made a folder named "~" in the working
             # folder (the start-up block said "~/textwire/textwire.db"), one `rm -rf ~` from the

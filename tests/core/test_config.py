@@ -82,6 +82,10 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("[server]\ndata_dir = '~/textwire'\n", {}, "server.data_dir: '~/textwire' begins with ~"),
         ("", {"TEXTWIRE_DATABASE_URL": "sqlite:///~/tw.db"}, "database.url: '~/tw.db' begins with ~"),
         ("", {"TEXTWIRE_MEDIA_LOCAL_DIR": "~ops/media"}, "media.local_dir: '~ops/media' begins with ~"),
+        # no file system takes it: every command ended in a traceback ("embedded null byte")
+        ('[server]\ndata_dir = "a\\u0000b"\n', {}, "server.data_dir: a path has no NUL character"),
+        ('[database]\nurl = "sqlite:///x\\u0000.db"\n', {}, "database.url: a path has no NUL"),
+        ('[media]\nlocal_dir = "m\\u0000"\n', {}, "media.local_dir: a path has no NUL"),
         # botocore refused it in every request; start-up said only that it "cannot be reached"
         ("", {"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "s3://receipts"}, "s3.bucket"),
         ("", {"TEXTWIRE_MEDIA_BACKEND": "s3", "TEXTWIRE_S3_BUCKET": "receipts/photos"}, "s3.bucket"),
