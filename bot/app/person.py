@@ -241,19 +241,27 @@ def _owned(twilio: TwilioConfig, ref: str) -> bool:
     return is_twilio_media_url(twilio, ref)
 
 
-async def _release_at_twilio(config: Config, twilio: TwilioConfig, ours: list[str], stored: int) -> int:
+async def _release_at_twilio(
+    config: Config, twilio: TwilioConfig, ours: list[str], stored: int
+) -> tuple[int, int]:
     """Delete those copies at Twilio (`stored`: the person's photos already deleted from the
-    store). Twilio not answering stops it before the person's record and messages go (exit 2):
-    run it again."""
-    from bot.channels.twilio.media import TwilioMedia
+    store): (deleted now, gone already). Gone already (404) is a copy a run before this one (or
+    Twilio) deleted: counted as deleted, a run again after a stop said it deleted them twice.
+    Twilio not answering stops it before the person's record and messages go (exit 2): run it
+    again."""
+    from bot.channels.twilio.media import ALREADY_GONE, TwilioMedia
 
-    gone = 0
+    gone = already = 0
     if not ours:
-        return gone
+        return gone, already
     async with aiohttp.ClientSession() as http:
         media = TwilioMedia(http, twilio)
         for ref in ours:
-            if not await media.release(ref):
+            status = await media.delete_status(ref)
+            if status == ALREADY_GONE:
+                already += 1
+                continue
+            if status not in (200, 204):
                 where = (
                     " (in development mode `textwire serve` plays Twilio: start it)"
                     if config.dev_mode
@@ -261,11 +269,11 @@ async def _release_at_twilio(config: Config, twilio: TwilioConfig, ours: list[st
                 )
                 raise StartupError(
                     f"Twilio did not delete a photo of this person's messages{where}; the person is not "
-                    f"deleted ({stored} photos in the store and {gone} of {len(ours)} at Twilio were): "
-                    "run it again when Twilio answers"
+                    f"deleted ({stored} photos in the store and {gone + already} of {len(ours)} at Twilio "
+                    "were): run it again when Twilio answers"
                 )
             gone += 1
-    return gone
+    return gone, already
 
 
 async def delete(config: Config, address: str, receipts: bool, now: float) -> int:
@@ -289,7 +297,7 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
         # the tokens kept, of a person "nothing was deleted" of)
         gone = await _delete_photos(config, photos) if photos else []
         # after the store: a store that stopped it left the messages' copies for their photos
-        released = await _release_at_twilio(config, twilio, copies, len(gone))  # may stop it
+        released, already_gone = await _release_at_twilio(config, twilio, copies, len(gone))  # may stop it
         revoked = False if user_id is None else await _revoke_x(config, db, user_id, grant, now)
         async with db.tx() as conn:
             await people.mark_photos_deleted(conn, gone, people.REQUEST, now)
@@ -310,6 +318,7 @@ async def delete(config: Config, address: str, receipts: bool, now: float) -> in
         "messages_out": purged.messages_out,
         "photos_deleted": len(gone),
         "deleted_at_twilio": released,
+        "already_gone_at_twilio": already_gone,
     }
     print(json.dumps(summary))
     _log().info(

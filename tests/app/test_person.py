@@ -193,6 +193,28 @@ async def test_delete_deletes_at_twilio_the_photos_still_waiting_for_a_room(
     assert len(fake_twilio.media.seen) == asked
 
 
+async def test_deleted_at_twilio_counts_only_the_copies_deleted_now(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy at Twilio gone already (Twilio answered 404: deleted by an earlier run that was
+    then stopped, or in Twilio's console) was counted in `deleted_at_twilio` as deleted now: run
+    again, `person delete` said it deleted copies it had not. Those gone already are apart."""
+    first = fake_twilio.media.add(images.jpeg_with_gps())
+    second = fake_twilio.media.add(images.jpeg_with_gps())
+    form = await bot.text("dinner $24.50", **mms([first, second]))
+    await fake_twilio.wait_for_messages(1)  # "... within 10 minutes and this photo goes there."
+    await wait_for(
+        lambda: bot.scalar("SELECT status = 'parked' FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+    )
+    del fake_twilio.media.items[first.rsplit("/", 1)[1]]  # deleted at Twilio before this run
+    capsys.readouterr()
+    assert await person.delete(bot.config, ALICE, False, time.time()) == 0
+    summary = first_json(capsys.readouterr().out)
+    assert summary["deleted_at_twilio"] == 1  # the second: 2 before, the first counted too
+    assert summary["already_gone_at_twilio"] == 1
+    assert fake_twilio.media.deleted == [second.rsplit("/", 1)[1]]
+
+
 async def bobs_receipt_in_house(bot: Bot, fake_twilio: FakeTwilio) -> str:
     """Alice's room house, Bob in it with a $12.00 receipt: its photo's object key."""
     await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")

@@ -26,6 +26,7 @@ from bot.core.config import TwilioConfig
 MAX_HOPS = 3
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
+ALREADY_GONE = 404  # Twilio's answer to a DELETE of media it no longer has
 
 # what the reply says about an item that was not saved, and its short form for a long reply
 NOT_TWILIO = "it did not come from Twilio"
@@ -162,19 +163,25 @@ class TwilioMedia:
         """`DELETE {media url}.json`; True when it is gone (204, 200 or 404). Never raises."""
         if ref == LOCATION_REF:
             return True  # nothing of it is kept at Twilio
-        if not self.owns(ref):
-            return False
+        return await self.delete_status(ref) in (200, 204, ALREADY_GONE)
+
+    async def delete_status(self, ref: str) -> int | None:
+        """`DELETE {media url}.json`: Twilio's answer (404: it was gone already), None when it did
+        not answer or the URL is not this account's. Never raises."""
+        if not self.owns(ref) or ref == LOCATION_REF:
+            return None
         try:
             async with asyncio.timeout(self.twilio.timeout_seconds):
                 async with self.http.delete(
                     ref + ".json", headers=twilio_auth(self.twilio), allow_redirects=False
                 ) as resp:
-                    return resp.status in (200, 204, 404)
+                    return resp.status
         except (aiohttp.ClientError, TimeoutError):
-            return False
+            return None
 
 
 __all__ = [
+    "ALREADY_GONE",
     "GONE",
     "LOCATION_REF",
     "NOT_TWILIO",
