@@ -275,8 +275,8 @@ def _interrupted(args: argparse.Namespace | None) -> str:
     command = [getattr(args, "command", None), getattr(args, "action", None)]
     if command == ["person", "delete"]:
         return (
-            "interrupted: the person may be partly deleted (photos, X grant); run the same "
-            "`textwire person delete` again to finish"
+            "interrupted: the person may be partly deleted (photos, their copies at Twilio, X grant);"
+            " run the same `textwire person delete` again to finish"
         )
     if command[0] == "backup":
         return f"interrupted: no backup was written to {args.path if args else 'PATH'}"

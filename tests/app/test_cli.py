@@ -225,9 +225,11 @@ def test_ctrl_c_is_one_line_that_says_what_is_left_exit_130(tmp_path: Path) -> N
         holder.close()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+    # the copies at Twilio of their photos too (deleted before their messages go): it named
+    # only the photos and the X grant
     assert err.strip() == (
-        "textwire: interrupted: the person may be partly deleted (photos, X grant); run the same "
-        "`textwire person delete` again to finish"
+        "textwire: interrupted: the person may be partly deleted (photos, their copies at Twilio,"
+        " X grant); run the same `textwire person delete` again to finish"
     )
     assert out == ""
 
