@@ -453,9 +453,15 @@ def public_url_warning(config: Config) -> str | None:
 
 
 def database_label(url: str) -> str:
-    """The database without its password."""
+    """The database without its password; a relative SQLite file with the file it is (SPEC:
+    `sqlite:///var/lib/textwire/x.db` is relative): the block said "SQLite var/lib/textwire/x.db",
+    easily read as /var/lib/..., while the database went under the working folder."""
     path = sqlite_path(url)
-    return f"SQLite {path}" if path is not None else mask_url(url)
+    if path is None:
+        return mask_url(url)
+    if path.is_absolute():
+        return f"SQLite {path}"
+    return f"SQLite {path} (relative to the working folder: {os.path.abspath(path)})"
 
 
 __all__ = [

@@ -271,6 +271,23 @@ async def test_start_up_block_says_where_which_mode_and_what_next(tmp_path: Path
     assert "(generated now)" not in again  # the second start generates nothing
 
 
+def test_a_relative_sqlite_file_is_shown_with_where_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sqlite:///var/lib/textwire/textwire.db` is relative (SPEC): the block said "SQLite
+    var/lib/textwire/textwire.db", read as /var/lib/..., while the database went under the
+    working folder. It says which file that is."""
+    from bot.app.startup import database_label
+
+    monkeypatch.chdir(tmp_path)
+    assert database_label("sqlite:///var/lib/textwire/textwire.db") == (
+        "SQLite var/lib/textwire/textwire.db (relative to the working folder: "
+        f"{tmp_path}/var/lib/textwire/textwire.db)"
+    )
+    assert database_label("sqlite:////var/lib/textwire/textwire.db") == "SQLite /var/lib/textwire/textwire.db"
+    assert database_label("postgresql://tw:hunter2@db:5432/tw") == "postgresql://tw:***@db:5432/tw"
+
+
 async def test_json_logs_get_one_started_event_after_the_server_listens(tmp_path: Path) -> None:
     port = free_port()
     env = serve_env(tmp_path, port, TEXTWIRE_X_CLIENT_ID="client-1", TEXTWIRE_SERVER_ROLE="web")
