@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,9 @@ class FakeTwilio:
     # take a message to this To, then answer only once its event is set (a send in flight for as
     # long as a test needs, whatever the machine's speed)
     hold_to: dict[str, asyncio.Event] = field(default_factory=dict)
+    # a template's text by ContentSid, "{{1}}" its variable: a message sent as a template is
+    # listed with its text rendered, as Twilio lists it (never the bare variable)
+    templates: dict[str, str] = field(default_factory=dict)
     media: FakeTwilioMedia = field(init=False)
 
     def __post_init__(self) -> None:
@@ -123,8 +127,14 @@ class FakeTwilio:
         if "From" in form and form["To"].startswith("whatsapp:") != form["From"].startswith("whatsapp:"):
             return self._error(400, 63007, "Twilio could not find a Channel with the specified From address")
         sid = "SM" + secrets.token_hex(16)
+        rendered = {}
+        if form.get("ContentSid"):
+            text = self.templates.get(form["ContentSid"], "Update from textwire: {{1}} Reply to continue.")
+            for name, value in json.loads(form.get("ContentVariables") or "{}").items():
+                text = text.replace("{{" + name + "}}", value)
+            rendered = {"rendered": text}
         self.messages.append(
-            {**form, "sid": sid, "date_created": format_datetime(datetime.now(UTC), usegmt=True)}
+            {**form, **rendered, "sid": sid, "date_created": format_datetime(datetime.now(UTC), usegmt=True)}
         )
         if self.delay_after_accepting:
             await asyncio.sleep(self.delay_after_accepting)
@@ -156,7 +166,7 @@ class FakeTwilio:
             "to": message["To"],
             "from": message.get("From"),
             "messaging_service_sid": message.get("MessagingServiceSid"),
-            "body": message.get("Body", ""),
+            "body": message.get("Body", message.get("rendered", "")),
             "status": message.get("status", "sent"),  # a test may move it on (delivered, failed)
             "direction": "outbound-api",
             "num_segments": "1",

@@ -283,7 +283,9 @@ class TwilioTransport:
           is not listed: a takeover comes STALE_SECONDS after the owner's last heartbeat, by
           when Twilio has usually sent it.
         - It went out from this account (`direction` outbound-*),
-        - with exactly this body (Twilio keeps the body it was given),
+        - with exactly this body (Twilio keeps the body it was given); to a WhatsApp address,
+          also a body that holds it: a template (a notice outside the 24-hour window) is listed
+          with its text rendered, the reply its variable, never the bare reply,
         - and was created no earlier than the claim time, less CLOCK_ALLOWANCE_SECONDS (Twilio's
           `date_created` has whole seconds; the clocks may differ a little): a message created
           before the claim belongs to an earlier reply.
@@ -292,6 +294,7 @@ class TwilioTransport:
         """
         day = datetime.fromtimestamp(since - CLOCK_ALLOWANCE_SECONDS, UTC).date().isoformat()
         earliest = since - CLOCK_ALLOWANCE_SECONDS
+        templated = to.startswith("whatsapp:")
         try:
             listed = await self._client.messages.list_async(
                 to=to, date_sent_after=day, limit=FIND_LIMIT, page_size=50
@@ -308,7 +311,7 @@ class TwilioTransport:
             )
             for m in listed
             if str(m.direction or "").startswith("outbound")
-            and m.body == body
+            and (m.body == body or (templated and bool(body) and body in (m.body or "")))
             and m.date_created is not None
             and m.date_created.timestamp() >= earliest
         ]

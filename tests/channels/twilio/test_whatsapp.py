@@ -6,6 +6,7 @@ into a loop; and the configuration says what is wrong with a sender or a templat
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -94,6 +95,43 @@ async def test_a_notice_after_24_hours_goes_as_its_template(
     assert "Body" not in notice
     assert "5.00" in notice["ContentVariables"]
     assert notice["From"] == WHATSAPP_FROM
+
+
+async def test_a_template_send_twilio_took_without_answering_in_time_is_not_sent_again(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio took the \\PAID notice's template and did not answer within the timeout. Before
+    it went again the sender looked it up, matching the text exactly: a template is listed with
+    its own text around the notice, never the bare notice, so it was never found and Wally got the
+    template twice. It is found now, and sent once."""
+    clock = Clock()
+    clock.now -= DAY + 60  # Wally wrote a day ago; the claim's time is Twilio's (it lists by date)
+    bot = await make(
+        bot_factory, fake_twilio, clock, whatsapp_templates={"paid": PAID_TEMPLATE}, timeout_seconds=1.0
+    )
+    await room_with_wally(bot, fake_twilio)
+    clock.now = time.time()
+    released = fake_twilio.hold_to[WALLY] = asyncio.Event()  # taken, answered after the timeout
+    form = await bot.text("\\PAID Wally 5", sender=ALICE)
+    await bot.handled(form["MessageSid"])
+
+    async def unknown() -> bool:
+        rows = await bot.rows(
+            "SELECT reconcile_since FROM outbox WHERE to_phone = :w AND kind = 'paid'", w=WALLY
+        )
+        return bool(rows) and rows[0][0] is not None
+
+    await wait_for(unknown)
+    released.set()
+    clock.now += 600  # the retry is due
+    bot.runtime.deps.wake_sender()
+    await bot.settled()
+    templates = [m for m in fake_twilio.messages if m["To"] == WALLY and m.get("ContentSid")]
+    assert len(templates) == 1
+    [row] = await bot.rows(
+        "SELECT status, twilio_sid FROM outbox WHERE to_phone = :w AND kind = 'paid'", w=WALLY
+    )
+    assert tuple(row) == ("sent", templates[0]["sid"])
 
 
 async def test_without_a_template_the_late_notice_is_not_sent_and_is_logged(
