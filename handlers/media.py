@@ -81,7 +81,19 @@ def waiting_for_room(count: int) -> str:
 
 
 GAVE_UP = "We could not save your photos: a service we rely on was down for too long. Please send them again."
+GAVE_UP_KIND = "photos-gave-up"  # its outbox kind: said once to photos sent one a message
+STORE_DOWN, CHANNEL_MEDIA_DOWN = "media store", "channel media"  # the retries' reasons begin so
 CAPTION_MAX = 500
+
+
+async def _store_wait(msg: Inbound, deps: Deps) -> str | None:
+    """STORE_WAIT, or None when another of the sender's photos already waits for the outage to
+    end: WhatsApp and Telegram send photos one a message, and three receipts got it three times."""
+    async with deps.db.read() as conn:
+        told = await inbox.retrying_besides(conn, msg.sender.key, msg.id, (STORE_DOWN, CHANNEL_MEDIA_DOWN))
+    return None if told else STORE_WAIT
+
+
 OCR_BUSY_SECONDS = 2.0
 
 
@@ -328,10 +340,11 @@ async def _save(
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
             raise Retry(
-                f"channel media: {exc}",
+                f"{CHANNEL_MEDIA_DOWN}: {exc}",
                 failure_reply=GAVE_UP,
+                failure_kind=GAVE_UP_KIND,
                 parked=True,
-                notice=STORE_WAIT,
+                notice=await _store_wait(msg, deps),
                 notice_key="store-wait",
             ) from None
         receipt_id = receipts.receipt_id(msg.external_id, item.index)
@@ -341,10 +354,11 @@ async def _save(
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
             raise Retry(
-                f"media store: {exc}",
+                f"{STORE_DOWN}: {exc}",
                 failure_reply=GAVE_UP,
+                failure_kind=GAVE_UP_KIND,
                 parked=True,
-                notice=STORE_WAIT,
+                notice=await _store_wait(msg, deps),
                 notice_key="store-wait",
             ) from None
         async with deps.db.read() as conn:

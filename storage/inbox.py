@@ -302,6 +302,23 @@ async def waiting_for_room_besides(conn: AsyncConnection, key: str, message_id: 
     return found.first() is not None
 
 
+async def retrying_besides(conn: AsyncConnection, key: str, message_id: int, reasons: Sequence[str]) -> bool:
+    """Whether a message from `key` other than `message_id` is parked for a retry whose reason
+    starts with one of `reasons` (an outage of the media store): on WhatsApp and Telegram photos
+    come one a message, and the first was told that they wait."""
+    found = await conn.execute(
+        sa.select(inbox.c.id)
+        .where(
+            inbox.c.status == literal("parked"),
+            sa.or_(*(inbox.c.error.startswith(reason, autoescape=True) for reason in reasons)),
+            inbox.c.from_phone == key,
+            inbox.c.id != message_id,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 @dataclass(frozen=True)
 class Finished:
     """A handled message's row: done or failed, with the redacted body when a handler set one."""

@@ -64,6 +64,16 @@ async def notice_sent_to(conn: AsyncConnection, to: str, key: str, since: float,
     return found.first() is not None
 
 
+async def kind_sent_to(conn: AsyncConnection, to: str, kind: str, since: float) -> bool:
+    """Whether a reply of `kind` was queued for `to` at or after `since`."""
+    found = await conn.execute(
+        sa.select(outbox.c.id)
+        .where(outbox.c.to_phone == to, outbox.c.kind == kind, outbox.c.created_at >= since)
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def enqueue(
     conn: AsyncConnection,
     *,

@@ -11,7 +11,9 @@ class Retry(Exception):
     `parked=True` lets later messages of the sender go on meanwhile (a post waiting for X to come
     back: the person's `\\HELP` or `\\ROOMS` does not need X), as `Defer`'s does. `notice` is
     sent once per message and `notice_key` (a photo waiting for the store: the person hears that
-    it is kept, not silence for hours)."""
+    it is kept, not silence for hours). `failure_kind`: the failure reply's kind, said once to a
+    sender whose messages are given up together (photos one a message, WhatsApp's and Telegram's):
+    not when a reply of that kind went to them since the message came."""
 
     def __init__(
         self,
@@ -22,6 +24,7 @@ class Retry(Exception):
         parked: bool = False,
         notice: str | None = None,
         notice_key: str = "retry",
+        failure_kind: str = "",
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -30,6 +33,7 @@ class Retry(Exception):
         self.parked = parked
         self.notice = notice
         self.notice_key = notice_key
+        self.failure_kind = failure_kind
 
 
 class Defer(Exception):

@@ -302,9 +302,14 @@ class Worker(ClaimLoop[Claim, Outcome]):
         if now - msg.received_at >= window:
             log.error("sms.failed", reason=retry.reason, attempts=msg.attempts)
             self.metrics.handled_by[msg.sender.channel, "failed"].inc()
-            await self._finish(
-                msg, ctx, "failed", [Reply(retry.failure_reply or OUTAGE_SORRY)], error=retry.reason
-            )
+            said = False
+            if retry.failure_kind:  # one of the sender's messages given up since this one came said it
+                async with self.deps.db.read() as conn:
+                    said = await outbox.kind_sent_to(
+                        conn, msg.sender.key, retry.failure_kind, msg.received_at
+                    )
+            failure = Reply(retry.failure_reply or OUTAGE_SORRY, kind=retry.failure_kind)
+            await self._finish(msg, ctx, "failed", [] if said else [failure], error=retry.reason)
             await self._release_media(msg)
             return
         delay = (

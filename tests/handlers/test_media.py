@@ -9,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from bot.pipeline import replyguard
+from handlers.media import GAVE_UP, STORE_WAIT
 from storage import inbox
+from storage.media import StoreUnavailable
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
@@ -115,3 +117,41 @@ async def test_photos_sent_one_a_message_before_any_room_are_told_to_wait_once(
         assert await bot.handled(sid) == "done"  # the worker's poll finds them due
     await bot.settled()
     assert [m["Body"] for m in fake_twilio.messages if m["To"] == late] == [WAITING]
+
+
+async def test_photos_sent_one_a_message_in_a_store_outage_are_told_once_and_given_up_once(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WhatsApp (and Telegram) send photos one a message: three receipts sent while the media
+    store was down got "Got your photos, but they cannot be saved just now ..." three times, and a
+    day later "We could not save your photos ... send them again" three times. Each is said once."""
+    now = [time.time()]
+    bot = await bot_factory(
+        clock=lambda: now[0], twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"}
+    )
+    wa = "whatsapp:+15550008877"
+    assert (await say(bot, fake_twilio, "\\CREATE house pw", sender=wa)).startswith("Created room house")
+    store = bot.runtime.deps.services.media_store
+    assert store is not None
+
+    async def put(key: str, data: bytes, content_type: str) -> None:
+        raise StoreUnavailable("injected")
+
+    monkeypatch.setattr(store, "put", put)
+    before = len(fake_twilio.messages)
+    sids = []
+    for variant in range(3):
+        url = fake_twilio.media.add(images.jpeg_with_gps(variant=variant))
+        form = await bot.text("", sender=wa, **mms([url]))
+        await _parked(bot, form["MessageSid"])
+        sids.append(form["MessageSid"])
+    await bot.settled()
+    assert [m["Body"] for m in fake_twilio.messages[before:]] == [STORE_WAIT]
+    now[0] += bot.runtime.deps.config.worker.outage_retry_hours * 3600 + 1
+    async with bot.runtime.deps.db.tx() as conn:  # their retries, now
+        await conn.execute(sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE status = 'parked'"))
+    bot.runtime.worker.wake()
+    for sid in sids:
+        assert await bot.handled(sid) == "failed"
+    await bot.settled()
+    assert [m["Body"] for m in fake_twilio.messages[before:]] == [STORE_WAIT, GAVE_UP]
