@@ -93,7 +93,9 @@ class Sent:
 class SendError(Exception):
     """The channel did not take the reply. `retryable`: try again later (after `retry_after`
     seconds when the channel said so); `recipient_gone`: the person cannot be reached there any
-    more (SMS: opted out at the carrier); otherwise it refused this one reply."""
+    more (SMS: opted out at the carrier); otherwise it refused this one reply. `reason`: why, in
+    our own words, for the log, when the fault is ours (the configuration) and the channel was
+    never asked; a channel's own message is not logged (it may name a phone number)."""
 
     def __init__(
         self,
@@ -103,8 +105,10 @@ class SendError(Exception):
         code: int | None = None,
         retry_after: float | None = None,
         recipient_gone: bool = False,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.reason = reason
         self.status = status
         self.code = code
         self.retry_after = retry_after

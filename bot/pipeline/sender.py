@@ -397,5 +397,6 @@ class Sender(ClaimLoop[Send, Outcome]):
             return True
         await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
         self.metrics.outbound_by[item.channel, "failed"].inc()
-        log.error("sms.send_failed", status=exc.status, error_code=exc.code, attempts=item.attempts)
+        why = {"reason": exc.reason} if exc.reason else {}  # a fault of ours: what to set
+        log.error("sms.send_failed", status=exc.status, error_code=exc.code, attempts=item.attempts, **why)
         return False

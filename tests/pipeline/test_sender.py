@@ -211,6 +211,25 @@ async def test_a_refused_send_logs_twilios_error_code(bot: Bot, fake_twilio: Any
     assert written["sms.opted_out_at_carrier"]["error_code"] == 21610
 
 
+async def test_a_whatsapp_reply_with_no_whatsapp_sender_logs_why(
+    bot_factory: BotFactory, fake_twilio: Any
+) -> None:
+    """With neither `twilio.whatsapp_from` nor a messaging service, every WhatsApp reply failed
+    with `sms.send_failed` status 400 and nothing more: no Twilio error code, since Twilio was never
+    asked, and the operator could not tell why. The line names the keys to set."""
+    bot = await bot_factory(twilio=fake_twilio.section())  # from_number only
+    with structlog.testing.capture_logs() as logs:
+        form = await bot.text("\\HELP", sender="whatsapp:+15550009999")
+
+        async def failed() -> bool:
+            return await _status(bot, form["MessageSid"]) == "failed"
+
+        await wait_for(failed)
+    [line] = [scrub(None, "", dict(e)) for e in logs if e["event"] == "sms.send_failed"]
+    assert line["reason"] == "no WhatsApp sender: set twilio.whatsapp_from or twilio.messaging_service_sid"
+    assert fake_twilio.requests == 0
+
+
 async def test_a_reply_queued_twice_is_sent_once(bot: Bot, fake_twilio: Any) -> None:
     async with bot.runtime.deps.db.tx() as conn:
         first = await outbox.enqueue(conn, to=BOB, body="hello", dedupe_key="k1", now=1.0)

@@ -240,9 +240,8 @@ class TwilioTransport:
             return ("From", self._whatsapp_from)
         if self._from[0] == "MessagingServiceSid":
             return self._from
-        raise SendError(
-            "no WhatsApp sender: set twilio.whatsapp_from or twilio.messaging_service_sid", status=400
-        )
+        why = "no WhatsApp sender: set twilio.whatsapp_from or twilio.messaging_service_sid"
+        raise SendError(why, status=400, reason=why)
 
     async def _post(self, to: str, content: list[tuple[str, str]]) -> Sent:
         field, sender = self._sender_of(to)
