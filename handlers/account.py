@@ -235,8 +235,11 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     key = msg.sender.key
     async with ctx.deps.db.tx() as conn:
         if await rooms.locked_out(conn, key, now):
-            ctx.log.warning("pair.locked")
-            return LOCKED  # one count for wrong codes and wrong room passwords
+            # one count for wrong codes and wrong room passwords, and one notice: told once per
+            # window, as `\\JOIN` is (a script guessing codes got a text a guess)
+            tell = await rooms.claim_lock_notice(conn, key, now)
+            ctx.log.warning("pair.locked", answered=tell)
+            return LOCKED if tell else None
         well_formed = code.isascii() and code.isdigit() and len(code) == CODE_DIGITS
         owner = await pairing.owner_of(conn, code, now) if well_formed else None
         if owner is None:

@@ -10,6 +10,9 @@ import pytest
 
 from bot.channels.twilio.segments import fits_one_segment
 from bot.pipeline import replyguard
+from handlers.account import WRONG_CODE
+from handlers.rooms import LOCKED
+from storage import rooms
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
@@ -324,3 +327,16 @@ async def test_replies_delayed_over_the_budget_are_not_sent_after_the_goodbye(
         assert [m["Body"][:21] for m in fake_twilio.messages if m["To"] == sender][
             -1
         ] == "Goodbye from textwire"
+
+
+async def test_wrong_pair_codes_past_the_lockout_are_told_once(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """After 5 wrong codes, every further `\\\\PAIR <code>` was answered "Too many wrong passwords
+    or codes ...", a text each (a script guessing codes was answered as fast as it guessed), where
+    `\\\\JOIN` is told once per 15 minutes and silent after. `\\\\PAIR` follows the same rule, and
+    shares the one notice: a number told by one is not told again by the other."""
+    for _ in range(rooms.LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, "\\PAIR 000000", sender=BOB) == WRONG_CODE
+    assert await say(bot, fake_twilio, "\\PAIR 000000", sender=BOB) == LOCKED
+    await silent(bot, fake_twilio, "\\PAIR 000000", sender=BOB)
+    await silent(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
+    assert await say(bot, fake_twilio, "\\HELP", sender=BOB) != LOCKED  # the rest still answers
