@@ -18,19 +18,20 @@ import datetime as dt
 import functools
 import unicodedata
 import zoneinfo
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone as phone_zones
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.channel import TELEGRAM, FitsOne, address_of, channel_of
+from bot.core.channel import TELEGRAM, FitsOne, address_of, channel_of, window_of
 from bot.core.deps import Deps, Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
 from bot.features.ledger.book import RoomLedger, room_ledger
 from bot.pipeline import replyguard
-from storage import ledger, outbox, pairing, rooms, users
+from storage import inbox, ledger, outbox, pairing, rooms, users
 
 log = get_logger(__name__)
 
@@ -227,6 +228,25 @@ def reminder_text(
     return next((f for f in forms if fits(f)), forms[-1])
 
 
+async def _read_at(conn: AsyncConnection, deps: Deps, phones: Collection[str], now: float) -> dict[str, str]:
+    """The address each of `phones` will read its reminder at, when another: WhatsApp more than
+    24 hours after the person's last message, with no `reminder` template, sends it to their
+    paired address that takes text at any time (bot/pipeline/sender.py `_elsewhere`), and the
+    reminder is worded for that one's length (an SMS number: one segment, not WhatsApp's 1,600
+    characters)."""
+    if "reminder" in deps.config.twilio.whatsapp_templates:
+        return {}
+    windowed = [phone for phone in phones if window_of(phone) is not None]
+    last = await inbox.last_received(conn, windowed) if windowed else {}
+    found = {}
+    for phone in windowed:
+        if now - last.get(phone, float("-inf")) > (window_of(phone) or 0.0):
+            other = await pairing.elsewhere(conn, phone, lambda key: window_of(key) is None)
+            if other is not None:
+                found[phone] = other
+    return found
+
+
 async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
     """Queue the period's reminders of one room, once; how many were queued."""
     now = deps.now()
@@ -240,6 +260,7 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
         opted_out = await users.opted_out_among(conn, phones.values())
         guard = await replyguard.recent(conn, phones.values(), now)
         active = await rooms.active_room_ids(conn, phones.keys())
+        read_at = await _read_at(conn, deps, phones.values(), now)
         for uid, phone in sorted(phones.items()):
             held = replyguard.held_until(guard.get(phone, []))
             if phone in opted_out or (held is not None and held > now):
@@ -248,7 +269,7 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
                 room.name,
                 book,
                 uid,
-                fits=deps.services.fits(channel_of(phone)),
+                fits=deps.services.fits(channel_of(read_at.get(phone, phone))),
                 elsewhere=active.get(uid) != room.room_id,
             )
             if text is None:

@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 
+from bot.channels.twilio.segments import fits_one_segment
 from bot.features.ledger import reminders
 from bot.features.ledger.book import FORMER, RoomLedger
 from bot.features.ledger.money import currency_or_default
@@ -322,3 +323,39 @@ async def test_reminders_off_then_on_again_before_ten_on_a_monday_still_remind_t
     await say(bot, fake, "\\REMIND weekly")
     assert await bot.scalar("SELECT reminded_period FROM rooms") == "2026-W49"
     assert await reminders.send_reminders(deps) == 0
+
+
+async def test_a_reminder_that_goes_to_the_paired_sms_number_fits_one_segment(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Wally started on WhatsApp and paired his SMS number. A reminder more than 24 hours after his
+    last WhatsApp message, with no template for it, goes to the SMS number, but it was worded for
+    WhatsApp's 1,600 characters: owing four people, it took two SMS. Worded for where it goes, it
+    fits one."""
+    wally, sms = "whatsapp:+15550009999", "+15550007777"
+    clock = Clock(MONDAY - 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(
+        twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"}, clock=clock
+    )
+    fake = fake_twilio
+    await house(bot, fake)
+    dave = "+15550004444"
+    for phone in (dave, wally):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+    offer = await say(bot, fake, "\\PAIR", sender=wally)
+    code = offer.split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake, f"\\PAIR {code}", sender=sms)).startswith("Paired:")
+    for variant, (phone, name) in enumerate(
+        ((ALICE, "Alexandrina"), (BOB, "Bartholomew"), (CAROL, "Carolinamaria"), (dave, "Dominique"))
+    ):
+        assert await say(bot, fake, f"\\NAME {name}", sender=phone) == f"Your rooms now see you as {name}."
+        url = fake.media.add(images.jpeg_with_gps(variant=variant))
+        assert (await say(bot, fake, f"${1000 + variant}.25", sender=phone, **mms([url]))).startswith("Saved")
+    assert (await say(bot, fake, "\\REMIND monthly")).startswith("house: whoever owes")
+    clock.now = dt.datetime(2026, 12, 1, 11, tzinfo=UTC).timestamp()  # Wally wrote days ago
+    before = len(fake.messages)
+    assert await reminders.send_reminders(bot.runtime.deps) >= 1
+    await bot.settled()
+    [body] = [m["Body"] for m in fake.messages[before:] if m["To"] == sms]
+    assert body.startswith("house: a reminder, you owe "), body
+    assert fits_one_segment(body), body
