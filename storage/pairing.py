@@ -179,6 +179,12 @@ async def elsewhere(conn: AsyncConnection, key: str, usable: Callable[[str], boo
     return next((str(r[0]) for r in rows if usable(str(r[0]))), None)
 
 
+async def channel_used(conn: AsyncConnection, channel: str) -> bool:
+    """Whether anyone has an address of `channel` (has written from it)."""
+    found = await conn.execute(sa.select(addresses.c.id).where(addresses.c.channel == channel).limit(1))
+    return found.first() is not None
+
+
 async def leave(conn: AsyncConnection, key: str) -> None:
     """Address `key` no longer reaches its person, who keeps their other addresses (when it was
     their first, `users.phone`, the next one takes its place: notices go there)."""

@@ -23,7 +23,7 @@ import sys
 from aiohttp import web
 
 from bot.app.runtime import RUNTIME
-from bot.app.startup import bind, existing_files, listen, store_down, summary
+from bot.app.startup import bind, existing_files, listen, store_down, summary, whatsapp_unanswered
 from bot.core import tasks
 from bot.core.config import Config
 from bot.core.logs import flush_logs, get_logger
@@ -70,7 +70,10 @@ async def serve(config: Config, config_path: str | None = None) -> int:
                 await web.SockSite(runner, sock).start()
             runtime = app[RUNTIME]
             media_down = await store_down(config, runtime.ready_checks.get("media"))
-            about = summary(config, sockets, runtime.lifecycle.running, existed, config_path, media_down)
+            whatsapp_down = await whatsapp_unanswered(config, runtime.deps.db)
+            about = summary(
+                config, sockets, runtime.lifecycle.running, existed, config_path, media_down, whatsapp_down
+            )
             if json_logs(config):
                 log.info("app.started", **about.fields())
             else:

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.core.channel import WHATSAPP
 from bot.core.config import Config
 from bot.core.dburl import DatabaseUnreachable, mask_url
 from bot.core.devmode import DEV_TOKEN_FILE
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger
 from bot.gateway.routes import READY_CHECK_SECONDS
+from storage import pairing
 from storage.db import Database, open_database, sqlite_path
 from storage.media import AccessDenied, BucketNotFound, unusable, why
 
@@ -285,7 +287,7 @@ class Summary:
     generated: tuple[str, ...]
     dev_files: tuple[str, ...]
     next_step: str
-    warning: str = ""  # server.public_url on this machine, on another port
+    warning: str = ""  # server.public_url on this machine, on another port; WhatsApp unanswered
 
     def fields(self) -> dict[str, object]:
         return {
@@ -348,6 +350,27 @@ async def store_down(config: Config, check: Callable[[], Awaitable[None]] | None
     return ""
 
 
+async def whatsapp_unanswered(config: Config, db: Database) -> str:
+    """A warning for the start-up block when WhatsApp messages come in (people have written from
+    WhatsApp, or templates are configured) but no reply can go to them: neither
+    `twilio.whatsapp_from` nor a messaging service, so every WhatsApp answer fails. "" otherwise;
+    development mode only logs replies, and the question is never worth failing a start."""
+    twilio = config.twilio
+    if config.dev_mode or twilio.whatsapp_from or twilio.messaging_service_sid:
+        return ""
+    if not twilio.whatsapp_templates:
+        try:
+            async with db.read() as conn:
+                if not await pairing.channel_used(conn, WHATSAPP):
+                    return ""
+        except Exception:  # the database's own checks say what is wrong with it
+            return ""
+    return (
+        "WhatsApp messages come in but no reply can go to them (sms.send_failed): set "
+        "twilio.whatsapp_from (TEXTWIRE_TWILIO_WHATSAPP_FROM) or twilio.messaging_service_sid"
+    )
+
+
 def summary(
     config: Config,
     sockets: Iterable[socket.socket],
@@ -355,6 +378,7 @@ def summary(
     existed: set[str],
     config_path: str | None = None,
     media_down: str = "",
+    whatsapp_down: str = "",
 ) -> Summary:
     listening = []
     for sock in sockets:
@@ -398,7 +422,7 @@ def summary(
         generated=generated,
         dev_files=dev_files if config.dev_mode else (),
         next_step=next_step,
-        warning=public_url_warning(config) or "",
+        warning="; ".join(w for w in (public_url_warning(config), whatsapp_down) if w),
     )
 
 
@@ -478,4 +502,5 @@ __all__ = [
     "store_down",
     "summary",
     "textwire_command",
+    "whatsapp_unanswered",
 ]

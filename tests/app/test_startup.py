@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -488,3 +489,24 @@ async def test_no_aws_credentials_or_a_hung_endpoint_are_named_in_the_start_up_b
 
     monkeypatch.setattr(startup, "READY_CHECK_SECONDS", 0.01)  # /readyz's 4 s, shortened
     assert (await startup.store_down(config, hung)).startswith("it did not answer within ")
+
+
+async def test_whatsapp_messages_that_no_reply_can_answer_are_warned_about(
+    bot_factory: Any, fake_twilio: Any
+) -> None:
+    """With neither `twilio.whatsapp_from` nor a messaging service, every WhatsApp answer fails;
+    the start-up block said nothing of it. Once people have written from WhatsApp (or templates
+    are configured) it warns and names the keys; an SMS-only service hears nothing of WhatsApp."""
+    from bot.app.startup import whatsapp_unanswered
+
+    bot = await bot_factory(twilio=fake_twilio.section())  # from_number only
+    config, db = bot.runtime.deps.config, bot.runtime.deps.db
+    assert await whatsapp_unanswered(config, db) == ""
+    form = await bot.text("\\HELP", sender="whatsapp:+15550009999")
+    assert await bot.handled(form["MessageSid"]) == "done"
+    warning = await whatsapp_unanswered(config, db)
+    assert warning.startswith("WhatsApp messages come in but no reply can go to them")
+    assert "twilio.whatsapp_from" in warning
+    assert "twilio.messaging_service_sid" in warning
+    answered = dataclasses.replace(config.twilio, whatsapp_from="whatsapp:+14155238886")
+    assert await whatsapp_unanswered(dataclasses.replace(config, twilio=answered), db) == ""
