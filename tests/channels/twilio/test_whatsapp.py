@@ -289,6 +289,7 @@ async def test_an_answer_refused_with_63016_in_a_status_callback_goes_to_the_pai
     bot, sms = await wally_paired_with_sms(bot_factory, fake_twilio)
     answer = await say(bot, fake_twilio, "\\ROOMS", WALLY)
     assert answer["Body"] == "Your rooms: house (active)."
+    await bot.settled()  # the fake has the message before the sender has written its sid down
     sid = await bot.scalar(
         "SELECT twilio_sid FROM outbox WHERE to_phone = :w AND body = :b", w=WALLY, b=answer["Body"]
     )
@@ -317,6 +318,7 @@ async def test_a_stops_confirmation_refused_with_63016_goes_nowhere_else(
     bot, sms = await wally_paired_with_sms(bot_factory, fake_twilio)
     said = await say(bot, fake_twilio, "STOP", WALLY)
     assert said["Body"].startswith("You will get no more messages from textwire here.")
+    await bot.settled()  # the fake has the message before the sender has written its sid down
     sid = await bot.scalar(
         "SELECT twilio_sid FROM outbox WHERE to_phone = :w AND kind = 'last-word'", w=WALLY
     )
