@@ -55,3 +55,29 @@ def test_the_restore_test_runs_no_sender_or_timer_on_the_copy() -> None:
     paragraph = README[start : README.index("\n\n", start)]
     assert "`--role web`" in paragraph
     assert "refresh tokens" in paragraph
+
+
+def test_the_commands_list_names_every_option_of_every_command() -> None:
+    """The Commands list showed `textwire chat [--from ...] [--photo ...] [--text ...]` without
+    `--channel`: a newcomer reading it had no way to learn that chat talks WhatsApp and Telegram
+    too. Each command's entry names every option its parser takes (and their choices), `--config`
+    apart (the paragraph under the list says it is everyone's)."""
+    import argparse
+
+    from bot.app.cli import _parser
+
+    start = README.index("## Commands")
+    block = README[start : README.index("`python -m bot ...` works the same", start)]
+    entries = re.split(r"\n    (?=textwire )", block)
+    parser = _parser()
+    assert "--version" in block
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        entry = next(e for e in entries if e.startswith(f"textwire {name} "))
+        for action in sub._actions:
+            options = [o for o in action.option_strings if o.startswith("--")]
+            if not options or options == ["--help"] or options == ["--config"]:
+                continue
+            assert options[0] in entry, (name, options[0])
+            for choice in action.choices or ():
+                assert choice in entry, (name, options[0], choice)
