@@ -397,7 +397,11 @@ def summary(
     else:
         sender = config.twilio.from_number or config.twilio.messaging_service_sid
         sms = f"Twilio, from {sender}"
-    x = "on" if config.x.client_id else "off (set x.client_id and x.client_secret to post to X)"
+    x = (
+        "on"
+        if config.x.client_id
+        else "off (set x.client_id to post to X; x.client_secret too for a Web App)"
+    )
     if config.media.backend == "s3":
         media = f"S3 bucket {config.s3.bucket}"
         if media_down:

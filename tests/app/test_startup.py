@@ -510,3 +510,18 @@ async def test_whatsapp_messages_that_no_reply_can_answer_are_warned_about(
     assert "twilio.messaging_service_sid" in warning
     answered = dataclasses.replace(config.twilio, whatsapp_from="whatsapp:+14155238886")
     assert await whatsapp_unanswered(dataclasses.replace(config, twilio=answered), db) == ""
+
+
+def test_x_off_asks_for_the_client_id_and_a_secret_only_for_a_web_app(tmp_path: Path) -> None:
+    """With X off the start-up block said "set x.client_id and x.client_secret to post to X": an
+    operator whose X app is a Native App (a public client, which has no secret; README: "empty for
+    a public one") went looking for a secret X never gave them. The client id alone turns it on."""
+    from bot.app.startup import summary
+    from bot.core.config import load_config
+
+    env = {"TEXTWIRE_SERVER_DATA_DIR": str(tmp_path)}
+    off = summary(load_config(REPO / "config.toml", env=env), [], [], set()).x
+    assert off.startswith("off (set x.client_id to post to X")
+    assert "x.client_secret too for a Web App" in off  # a confidential client needs its secret
+    on = {**env, "TEXTWIRE_X_CLIENT_ID": "abc"}  # a public client: no secret
+    assert summary(load_config(REPO / "config.toml", env=on), [], [], set()).x == "on"
