@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from bot.core.channel import WHATSAPP
 from bot.core.config import Config
 from bot.core.dburl import DatabaseUnreachable, mask_url
-from bot.core.devmode import DEV_TOKEN_FILE
+from bot.core.devmode import DEV_TOKEN_FILE, holds_a_secret
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger
 from bot.gateway.routes import READY_CHECK_SECONDS
@@ -267,8 +267,16 @@ GENERATED_FILES = (DEV_TOKEN_FILE, "fernet.key", "link-signing.key")
 
 
 def existing_files(config: Config) -> set[str]:
-    """The generated files that exist now (compared after start-up: which ones are new)."""
-    return {name for name in GENERATED_FILES if (config.data_dir / name).exists()}
+    """The generated files that hold their secret now (compared after start-up: which ones are new;
+    an empty one, left by an older version on a full disk, is generated again, so it counts as new)."""
+    return {name for name in GENERATED_FILES if _holds(config.data_dir / name)}
+
+
+def _holds(path: Path) -> bool:
+    try:
+        return holds_a_secret(path)
+    except OSError:  # unreadable: start-up says why later; it was not made now
+        return path.exists()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def write_secret_file(path: Path, value: str) -> bool:
     the empty string as the secret (an empty link-signing key signs links anyone can make). Such
     an empty file is replaced. A write that fails (a full disk) is a StartupError, one line."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if _holds_a_secret(path):
+    if holds_a_secret(path):
         return False
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
@@ -32,7 +32,7 @@ def write_secret_file(path: Path, value: str) -> bool:
         try:
             os.link(tmp, path)  # never over a file another process has just made
         except FileExistsError:
-            if _holds_a_secret(path):
+            if holds_a_secret(path):
                 return False
             os.replace(tmp, path)  # empty: it never held a secret
     except OSError as exc:
@@ -45,7 +45,7 @@ def write_secret_file(path: Path, value: str) -> bool:
     return True
 
 
-def _holds_a_secret(path: Path) -> bool:
+def holds_a_secret(path: Path) -> bool:
     try:
         return bool(path.read_text(encoding="utf-8").strip())
     except FileNotFoundError:

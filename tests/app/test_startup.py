@@ -525,3 +525,22 @@ def test_x_off_asks_for_the_client_id_and_a_secret_only_for_a_web_app(tmp_path: 
     assert "x.client_secret too for a Web App" in off  # a confidential client needs its secret
     on = {**env, "TEXTWIRE_X_CLIENT_ID": "abc"}  # a public client: no secret
     assert summary(load_config(REPO / "config.toml", env=on), [], [], set()).x == "on"
+
+
+def test_an_empty_key_file_generated_again_is_named_as_generated_now(tmp_path: Path) -> None:
+    """An empty dev-twilio-token (or key file), left by an older version on a full disk, is
+    generated again at start-up, but the start-up block counted it as there before: it named no
+    file "(generated now)" though the secret chat signs with had just changed."""
+    from bot.app.startup import existing_files, summary
+    from bot.core.config import load_config
+    from bot.core.devmode import twilio_auth_token
+
+    config = load_config(REPO / "config.toml", env={"TEXTWIRE_SERVER_DATA_DIR": str(tmp_path)})
+    (tmp_path / "dev-twilio-token").write_text("")
+    (tmp_path / "link-signing.key").write_text("a key\n")
+    existed = existing_files(config)
+    assert existed == {"link-signing.key"}
+    token, generated = twilio_auth_token(config)
+    assert generated
+    assert token
+    assert summary(config, [], [], existed).generated == (str(tmp_path / "dev-twilio-token"),)
