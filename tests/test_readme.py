@@ -81,3 +81,14 @@ def test_the_commands_list_names_every_option_of_every_command() -> None:
             assert options[0] in entry, (name, options[0])
             for choice in action.choices or ():
                 assert choice in entry, (name, options[0], choice)
+
+
+def test_commands_in_code_spans_have_one_backslash() -> None:
+    """The Layout section wrote `\\\\BALANCE`, `\\\\STOP?` and "`Unknown command \\\\JION. Did you mean
+    \\\\JOIN?`" in code spans, where Markdown shows both backslashes: the reply quoted was not the
+    bot's, and the commands were not as the rest of the README and `\\HELP` write them. A command is
+    typed and answered with one backslash; two belong only in Python source (`usage="\\\\JOIN ..."`)."""
+    text = re.sub(r"```.*?```", "", README, flags=re.DOTALL)
+    spans = re.findall(r"`([^`]+)`", text)
+    doubled = [span for span in spans if re.search(r"\\\\[A-Z]", span) and "router.command(" not in span]
+    assert doubled == []
