@@ -92,3 +92,22 @@ def test_commands_in_code_spans_have_one_backslash() -> None:
     spans = re.findall(r"`([^`]+)`", text)
     doubled = [span for span in spans if re.search(r"\\\\[A-Z]", span) and "router.command(" not in span]
     assert doubled == []
+
+
+def test_a_name_shared_with_one_who_left_shows_as_the_readme_says() -> None:
+    """README said a name shared with a current member shows as `Bob (left)` for anyone who left,
+    `\\LEAVE` or `\\STOP`; \\BALANCE showed one who left by `\\LEAVE` (who keeps their number) as
+    `Bob (2222)`, so `\\PAID Bob (left) 5`, as the README taught, was "No one in house goes by
+    Bob (left)". Each form the README names is the one display_names gives."""
+    from bot.features.ledger.book import display_names
+    from storage.ledger import FORMER_PREFIX, Member
+
+    start = README.index("A name shared with")
+    paragraph = README[start : README.index("\n- ", start)]
+    current, left_by_leave = Member(1, "Bob", "+15550004444"), Member(2, "Bob", "+15550002222")
+    shown = display_names([current, left_by_leave])
+    assert shown[2] == "Bob (2222)"
+    assert "`Bob (2222)` while they\n  only left by `\\LEAVE`" in paragraph
+    gone_by_stop = Member(3, "Bob", f"{FORMER_PREFIX}3")
+    assert display_names([current, gone_by_stop])[3] == "Bob (left)"
+    assert "`Bob (left)` once its owner is gone by `\\STOP`" in paragraph
