@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
+from bot.features.x.accounts import WELCOME_NO_X
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, any_command, command_name
 from handlers.account import STOP_HELP, STOP_HELP_PAIRED
 from storage import pairing
@@ -147,11 +148,13 @@ WELCOME = "Welcome to textwire!"
 
 
 def welcome_for(msg: Inbound, ctx: Context) -> str:
-    """The welcome, then the help where the channel fits both in one message."""
+    """The welcome, then the help where the channel fits both in one message; else (SMS, one
+    segment) the welcome a newcomer's first text gets, which says where to start (a first START
+    from a flyer got only "Send \\HELP for the commands.")."""
     listing = help_for(msg, ctx).removeprefix("textwire: ")  # the welcome names the bot already
     text = f"{WELCOME} {listing}\n/help shows this list again."
     if not ctx.deps.services.fits(msg.sender.channel)(text):  # SMS: one segment
-        text = f"{WELCOME} Send \\HELP for the commands."
+        text = WELCOME_NO_X
     return text
 
 

@@ -168,7 +168,12 @@ async def test_start_or_yes_from_someone_never_opted_out_gets_the_welcome(
 ) -> None:
     """A newcomer who texts START (as a flyer says) or a member who answers YES was never opted
     out: "replies again" would puzzle them; the newcomer gets the welcome, the member the help."""
-    welcome = "Welcome to textwire! Send \\HELP for the commands."
+    # what to do first, as a first text's welcome says it ("Send \\HELP for the commands." alone
+    # sent the newcomer from the flyer back to the keyboard before they learned anything)
+    welcome = (
+        "Welcome to textwire! Share receipts in a room: \\CREATE room pw or \\JOIN room pw, then send "
+        "photos. \\HELP for more."
+    )
     assert await say(bot, fake_twilio, "START", sender=phone(1)) == welcome
     assert await say(bot, fake_twilio, "\\NAME Ann", sender=phone(2)) == "Your rooms now see you as Ann."
     assert await say(bot, fake_twilio, "yes", sender=phone(2)) == HELP_TEXT
