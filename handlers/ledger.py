@@ -234,16 +234,20 @@ def _no_one(room: str, who: str, fits: FitsOne) -> str:
     return text if fits(text) else f"No one in {room} goes by that name. \\BALANCE shows the names."
 
 
-def _find_member(book: RoomLedger, wanted: str, user_id: int, fits: FitsOne) -> int | str | None:
+def _find_member(
+    book: RoomLedger, wanted: str, user_id: int, fits: FitsOne, *, current: bool = False
+) -> int | str | None:
     """A member, or someone who left with something still on the books (by `\\LEAVE`, or by
     `\\STOP`: the name they had), by the name `\\BALANCE` shows (any case), that name without its
     "(...)" note, their masked number or last digits; else a reply. A whole name shown beats a
     partial match. `@Bob`, as people mention someone (on Telegram above all), is Bob: no name
-    has an @ (it said "No one in house goes by @bob")."""
+    has an @ (it said "No one in house goes by @bob"). `current`: the room's members only."""
     wanted = wanted[1:] if wanted.startswith("@") and len(wanted) > 1 else wanted
     key = name_key(wanted)
     digits = wanted.lstrip("+").replace("*", "")
-    parties = list(book.member_ids) + [p for p in book.net if p is not None and p not in book.member_ids]
+    parties = list(book.member_ids)
+    if not current:
+        parties += [p for p in book.net if p is not None and p not in book.member_ids]
     exact = [p for p in parties if name_key(book.name(p)) == key]
     if len(exact) == 1:
         return exact[0]
@@ -459,8 +463,13 @@ def _members_named(
         told: str | None = None  # what `_find_member` said of a name several members go by
         for j in range(len(words), i, -1):
             wanted = " ".join(words[i:j])
+            # a member first: `\\SPLIT me bob` with a Bob who left beside the Bob in the room
+            # asked which Bob, offering the one it then refused
             party: Party | str = (
-                user_id if wanted.casefold() == "me" else _find_member(book, wanted, user_id, fits)
+                user_id
+                if wanted.casefold() == "me"
+                else _find_member(book, wanted, user_id, fits, current=True)
+                or _find_member(book, wanted, user_id, fits)  # one who left: said so below
             )
             if isinstance(party, int):
                 break

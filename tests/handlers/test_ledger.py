@@ -650,13 +650,17 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
         == "More than one member goes by bob: Bob (4444) or Bob (left). Use the one you mean."
     )
     assert "Bob (4444)" in await say(bot, fake, "\\PAID 4444 1")
-    # \\SPLIT says so too (it said "No one in house goes by bob"), and takes the last 4 digits
-    # (they were read as a share of 4444)
-    assert (
-        await say(bot, fake, "\\SPLIT bob alice", sender=dan)
-        == "More than one member goes by bob: Bob (4444) or Bob (left). Use the one you mean."
+    # \\SPLIT is among the room's members only, so the Bob in the room is the one: it asked "Bob
+    # (4444) or Bob (left)?", offering the one it then refused ("Bob (left) is not in house any
+    # more"); before that it said "No one in house goes by bob"
+    assert await say(bot, fake, "\\SPLIT bob alice", sender=dan) == (
+        "Split $40.00 in house: Alice $20.00, Bob (4444) $20.00."
     )
+    # it takes the last 4 digits too (they were read as a share of 4444)
     assert (await say(bot, fake, "\\SPLIT 4444 alice", sender=dan)).startswith("Split $40.00 in house:")
+    assert await say(bot, fake, "\\SPLIT bob (left) alice", sender=dan) == (
+        "Bob (left) is not in house any more, so nothing changed: \\SPLIT only among its members."
+    )
 
 
 async def test_two_who_stopped_by_one_name_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
