@@ -371,7 +371,10 @@ def _found_in(
         num = m.group("num")
         has_decimals = bool(re.search(r"[.,]\d{1,4}$", num)) and parse_number(num, 0) is None
         marked = bool(cur_pre or cur_post)
-        if not (has_decimals or marked or num == stripped):
+        # a currency with no decimals (yen, won) shows a price by its thousands instead: a yen
+        # room's "ramen 1,200" was "it doesn't look like a receipt"
+        grouped = cur.exponent == 0 and bool(re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", num))
+        if not (has_decimals or marked or grouped or num == stripped):
             continue
         # in free text a space before three digits reads two ways (`dinner for 3 120.00` is no
         # $3120.00): both readings are found, so a caption of them is no one amount

@@ -134,6 +134,10 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         ("3,000円", "JPY", 3000, "JPY"),
         ("ramen 3000 yen", "JPY", 3000, "JPY"),
         ("3000円", "USD", 3000, "JPY"),  # another currency: kept, not counted
+        # with no decimals, its thousands show a price: "ramen 1,200" was "doesn't look like a receipt"
+        ("ramen 1,200", "JPY", 1200, "JPY"),
+        ("chikin 18,000", "KRW", 18000, "KRW"),
+        ("ramen 1.200", "JPY", 1200, "JPY"),
         ("₩5000", "KRW", 5000, "KRW"),
         ("5000원", "KRW", 5000, "KRW"),
         ("₹600", "INR", 60000, "INR"),
