@@ -36,6 +36,7 @@ from aiohttp import web
 
 from bot.core.feature import Feature
 from bot.core.logs import get_logger
+from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import currency
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
@@ -161,6 +162,10 @@ class Statement:
     spent_by: tuple[str, ...] = ()
     counted: int = 0
     uncounted: int = 0  # receipts of the month left out of the ledger (no amount, duplicate, ...)
+    # where each stood when the month began ("Bob: owes $10.00"), from the months before: the
+    # page gave the month's receipts and payments and the balance at its end, which did not add
+    # up by hand when a debt was carried in
+    opening: tuple[str, ...] = ()
 
 
 async def load(request: web.Request, room_id: str, year: int, month: int) -> Statement | None:
@@ -183,6 +188,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
             )
         ).all()
         view = await ledger_view(conn, room_id, [str(r.id) for r in rows], since=start, until=end)
+        before = await room_ledger(conn, room_id, start)
 
     def local(ts: float) -> tuple[str, str]:
         moment = dt.datetime.fromtimestamp(ts, zone)
@@ -254,6 +260,11 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
         ),
         counted=counted,
         uncounted=len(rows) - counted,
+        opening=tuple(
+            f"{before.name(party)}: {'owed' if value > 0 else 'owes'} {before.currency.format(abs(value))}"
+            for party, value in before.net.items()
+            if value
+        ),
     )
 
 

@@ -229,6 +229,28 @@ async def test_the_month_under_way_shows_the_balance_now_not_at_its_end(
     assert "Balance on" not in page
 
 
+async def test_a_months_page_says_what_was_carried_in_from_the_months_before(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """November's page listed its $10.00 receipt (Bob's half: $5.00) and said "Bob pays Alice
+    $15.00": the $10.00 he still owed from October was nowhere on it, and the page did not add up
+    by hand. It says where each stood when the month began."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await _october(bot, fake_twilio, now)
+    november = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB)))).text()
+    assert "Bob pays Alice $15.00" in november
+    assert (
+        "At the start of November 2026, from the months before: Alice: owed $10.00 · Bob: owes $10.00."
+        in november
+    ), november
+    # the room's first month carries nothing in
+    october = await (
+        await bot.client.get(path_of(await statement_link(bot, fake_twilio, BOB, "2026-10")))
+    ).text()
+    assert "At the start of" not in october
+
+
 async def test_each_form_is_signed_on_its_own_and_expires(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
