@@ -589,6 +589,31 @@ def parse_split(
     return SplitAsked(kind, weighted)
 
 
+def other_currency_split(args: Sequence[str], book: RoomLedger, cur: Currency, fits: FitsOne) -> str | None:
+    """What to say of a `\\SPLIT` that gives amounts in another currency than its receipt counts
+    in (`\\SPLIT me €20 bob €20` of a receipt of €40.00 counted at $43.20): it was "€20 is
+    no share, % or amount above 0", or "No one in house goes by EUR". None when it gives none."""
+    names = _name_words(book)
+    words = typed_words(args)
+    for i in range(len(words)):
+        for text in (words[i], " ".join(words[i : i + 2]) if i + 1 < len(words) else ""):
+            value = parse_amount(text, cur) if text else None
+            marker = [w.casefold() for w in text.split() if not any(ch.isdigit() for ch in w)]
+            if value is None or value.currency == cur or names.intersection(marker):
+                continue
+            code = value.currency.code
+            text = (
+                f"{value.currency.format(value.minor)} is in {code}, and your receipt counts in"
+                f" {cur.code}: give {cur.code} amounts, shares (ann 2 bob 1) or percentages."
+            )
+            return (
+                text
+                if fits(text)
+                else f"Your receipt counts in {cur.code}: give {cur.code} amounts, shares or %."
+            )
+    return None
+
+
 def _percent(basis_points: int) -> str:
     whole, frac = divmod(basis_points, 100)
     return f"{whole}.{frac:02d}%".replace(".00%", "%")
@@ -610,7 +635,7 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
         cur = currency_or_default(target.currency or book.currency.code)
         asked = parse_split(ctx.args, book, user_id, room.name, cur, fits)
         if isinstance(asked, str):
-            return asked
+            return other_currency_split(ctx.args, book, cur, fits) or asked
         total = target.amount_minor
         if asked.kind == AMOUNTS:
             if not total:

@@ -1483,6 +1483,32 @@ async def test_split_figures_and_paying_me_get_answers_that_say_what_is_wrong(
     assert await bot.scalar("SELECT count(*) FROM payments") == 0
 
 
+async def test_split_in_the_currency_a_receipt_came_in_says_which_it_counts_in(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A receipt of €40.00 counted at $43.20 (`\\AMOUNT 40 EUR @1.08`), then `\\SPLIT bob €20 me
+    €20`: "€20 is no share, % or amount above 0", and with the code apart "No one in house goes
+    by EUR". It says the receipt counts in USD and what to give; the split is unchanged."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "40.00 EUR")
+    assert (await say(bot, fake, "\\AMOUNT 40 EUR @1.08")).startswith("Set $43.20 (€40.00 at 1.08)")
+    said = (
+        "€20.00 is in EUR, and your receipt counts in USD: give USD amounts, shares (ann 2 bob 1)"
+        " or percentages."
+    )
+    assert await say(bot, fake, "\\SPLIT bob €20 me €20") == said
+    assert await say(bot, fake, "\\SPLIT bob 20 EUR me 20 EUR") == said
+    # a member's name that is a currency's code (BOB: Bolivia's) is still the member
+    assert (
+        await say(bot, fake, "\\SPLIT bob 20.00 me 23.20")
+        == "Split $43.20 in house: Bob $20.00, Alice $23.20."
+    )
+    assert (
+        await say(bot, fake, "\\SPLIT bob zed") == "No one in house goes by zed. \\BALANCE shows the names."
+    )
+
+
 async def test_a_member_who_left_with_only_uncounted_receipts_keeps_their_name_in_the_gallery(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
