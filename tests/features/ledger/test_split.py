@@ -98,3 +98,51 @@ def test_a_split_by_weights_always_adds_up_and_no_share_is_off_by_more_than_a_ce
     total = sum(weights)
     for (_, share), weight in zip(shares, weights, strict=True):
         assert abs(share * total - amount * weight) < total  # within one cent of its exact part
+
+
+def test_settle_finds_the_fewest_payments_where_the_greedy_rule_takes_one_too_many() -> None:
+    """Largest debtor to largest creditor gave four payments (Dan pays Eve $5, Ann pays Ben $3,
+    Cat pays Ben $2, Cat pays Eve $1) where three settle the room: \\BALANCE is the fewest."""
+    net = {"ann": -300, "ben": 500, "cat": -300, "dan": -500, "eve": 600}
+    assert settle(net) == [
+        Payment("dan", "ben", 500),
+        Payment("ann", "eve", 300),
+        Payment("cat", "eve", 300),
+    ]
+
+
+def _fewest(values: list[int]) -> int:
+    """n minus the most groups that cancel, by trying every partition (small n only)."""
+    values = [v for v in values if v]
+    if not values:
+        return 0
+
+    def most(rest: tuple[int, ...]) -> int:
+        if not rest:
+            return 0
+        first, others = rest[0], rest[1:]
+        best = 0
+        for size in range(len(others) + 1):
+            for picked in itertools.combinations(range(len(others)), size):
+                if first + sum(others[i] for i in picked) == 0:
+                    left = tuple(v for i, v in enumerate(others) if i not in picked)
+                    best = max(best, 1 + most(left))
+        return best
+
+    return len(values) - most(tuple(values))
+
+
+def test_settle_is_the_fewest_payments_for_a_households_positions() -> None:
+    rng = random.Random(26)
+    for _ in range(400):
+        values = [rng.choice((-1, 1)) * rng.randint(1, 9) * 100 for _ in range(rng.randint(1, 6))]
+        values.append(-sum(values))
+        net = {f"p{i}": v for i, v in enumerate(values)}
+        payments = settle(net)
+        assert len(payments) == _fewest(values), net
+        left = dict(net)
+        for p in payments:
+            assert p.amount > 0
+            left[p.payer] += p.amount
+            left[p.payee] -= p.amount
+        assert set(left.values()) <= {0}, net
