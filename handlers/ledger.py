@@ -637,8 +637,18 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
         if isinstance(asked, str):
             return other_currency_split(ctx.args, book, cur, fits) or asked
         total = target.amount_minor
+        # a repeat of another receipt is not counted until `\\AMOUNT` counts it anyway, with the
+        # figure its photo reply gave (it said "once it has a total: \\AMOUNT 12.34", as if none
+        # had been read)
+        count = f"\\AMOUNT {cur.example}"
+        if not total and target.duplicate_of is not None:
+            twin = (await ledger.by_ids(conn, {target.duplicate_of})).get(target.duplicate_of)
+            if twin is not None and twin.amount_minor and (twin.currency or cur.code) == cur.code:
+                count = f"\\AMOUNT {cur.number(twin.amount_minor)}"
         if asked.kind == AMOUNTS:
             if not total:
+                if target.duplicate_of is not None:
+                    return f"It repeats another receipt: count it first ({count}), then split it by amounts."
                 return f"Set its total first (\\AMOUNT {cur.example}), then split it by amounts."
             given = sum(w for _, w in asked.weighted)
             if given != total:
@@ -655,7 +665,8 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
         kind=asked.kind or "equal",
         members=len(weighted),
     )
-    return split_reply(room.name, book, cur, total, asked, weighted, fits)
+    repeat = count if not total and target.duplicate_of is not None else None
+    return split_reply(room.name, book, cur, total, asked, weighted, fits, repeat=repeat)
 
 
 def split_reply(
@@ -666,8 +677,11 @@ def split_reply(
     asked: SplitAsked,
     weighted: list[tuple[int, int]],
     fits: FitsOne,
+    *,
+    repeat: str | None = None,
 ) -> str:
-    """`Split $30.00 in house: Ann $20.00, Bob $10.00.`, shorter when that does not fit."""
+    """`Split $30.00 in house: Ann $20.00, Bob $10.00.`, shorter when that does not fit.
+    `repeat`: the receipt repeats another, and this `\\AMOUNT` counts it anyway."""
     if total:
         parts = ", ".join(
             f"{book.name(m)} {cur.format(share)}" for m, share in split_by_weights(total, weighted)
@@ -682,6 +696,11 @@ def split_reply(
         how = ", ".join(f"{book.name(m)} {_percent(w)}" for m, w in weighted)
     else:
         how = ", ".join(f"{book.name(m)} {w}" for m, w in weighted) + " shares"
+    if repeat is not None:
+        text = f"Your receipt in {room} splits {how} once counted: it repeats another, {repeat} counts it."
+        if fits(text):
+            return text
+        return f"Your receipt in {room} splits among {len(weighted)} once counted: it repeats another, {repeat} counts it."
     text = f"Your receipt in {room} splits {how} once it has a total: \\AMOUNT {cur.example}."
     if fits(text):
         return text

@@ -1897,3 +1897,30 @@ async def test_balance_sends_to_receipts_for_a_total_no_amount_can_reach(
         "house: Alice pays Carol $3.00, Bob pays Carol $3.00. 1 receipt with no total is not counted:"
         " \\RECEIPTS shows it."
     )
+
+
+async def test_split_of_a_repeat_says_how_to_count_it_not_that_it_has_no_total(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """The same photo sent twice: the repeat's reply said "Reply \\AMOUNT 12.00 to count it
+    anyway", then its `\\SPLIT` "splits Bob, Alice once it has a total: \\AMOUNT 12.34", as if no
+    total had been read. It says it repeats another and which `\\AMOUNT` counts it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    picture = images.jpeg_with_gps()
+    assert (await say(bot, fake, "$12.00", **mms([fake.media.add(picture)]))).startswith("Saved $12.00")
+    repeat = await say(bot, fake, "", **mms([fake.media.add(picture)]))
+    assert "Reply \\AMOUNT 12.00 to count it anyway" in repeat, repeat
+    assert (
+        await say(bot, fake, "\\SPLIT bob me")
+        == "Your receipt in house splits equally among Bob, Alice once counted: it repeats another,"
+        " \\AMOUNT 12.00 counts it."
+    )
+    assert (
+        await say(bot, fake, "\\SPLIT bob 6.00 me 6.00")
+        == "It repeats another receipt: count it first (\\AMOUNT 12.00), then split it by amounts."
+    )
+    assert (
+        await say(bot, fake, "\\AMOUNT 12.00")
+        == "Set $12.00 on your receipt in house: you are owed $14.00. \\BALANCE for all."
+    )
