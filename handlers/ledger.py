@@ -379,6 +379,8 @@ async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
         await ledger.lock_rooms(conn, [room.id])  # no amount is being recorded meanwhile
         current = currency_or_default(await ledger.room_currency(conn, room.id))
         if not ctx.args:
+            if await ledger.has_entries(conn, room.id, current.code):  # too late to change it
+                return f"{room.name} counts in {current.code}; it has amounts, so its currency stays."
             return f"{room.name} counts in {current.code}. Change it with \\CURRENCY <code> before the first amount."
         code = typed_word(ctx.args[0])  # `eur.`, `"EUR"`: what is typed around a word
         wanted = currency(code)

@@ -192,11 +192,13 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     assert await say(bot, fake, "\\CURRENCY EUR") == (
         "house has amounts in USD already; its currency cannot change now."
     )
-    assert await say(bot, fake, "\\CURRENCY") == (
-        "house counts in USD. Change it with \\CURRENCY <code> before the first amount."
-    )
+    # asked with amounts in: it said "Change it ... before the first amount", too late for that
+    assert await say(bot, fake, "\\CURRENCY") == "house counts in USD; it has amounts, so its currency stays."
     assert await say(bot, fake, "\\CREATE trip pw") == (
         "Created room trip; photos you send now go there. Others join with \\JOIN trip <password>."
+    )
+    assert await say(bot, fake, "\\CURRENCY") == (
+        "trip counts in USD. Change it with \\CURRENCY <code> before the first amount."
     )
     assert (
         await say(bot, fake, "\\CURRENCY xyz") == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."

@@ -282,6 +282,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         "currency now",
         lambda: f"{ROOM} counts in USD. Change it with \\CURRENCY <code> before the first amount.",
     ),
+    ("currency stays", lambda: f"{ROOM} counts in USD; it has amounts, so its currency stays."),
     ("currency bad", lambda: ledger.currency_unknown("Z" * 8, fits_one_segment)),
     ("currency bad emoji", lambda: ledger.currency_unknown("\U0001f4b6" * 8, fits_one_segment)),
     ("currency bad other letters", lambda: ledger.currency_unknown("z\u0142oty", fits_one_segment)),
