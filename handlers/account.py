@@ -8,17 +8,16 @@ Telegram).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import SMS, WHATSAPP, channel_of
+from bot.core.deps import release_refused
 from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
 from bot.features.ledger.book import known_as, label_name, name_key
 from bot.features.ledger.reminders import zone_of_address
-from bot.features.receipts.media import release_refused
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.gateway.links import signer_of
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
@@ -97,7 +96,7 @@ async def release_dropped(ctx: Context, photos: list[str]) -> None:
     """The channel's copies of the photos `\\STOP` dropped unsaved (waiting for a room, or for
     the media store): nothing else records them, and they stayed at Twilio for good. Side by
     side, so a Twilio that does not answer holds the goodbye back one timeout, not one a photo."""
-    await asyncio.gather(*(release_refused(ctx.deps, [(n, ref)]) for n, ref in enumerate(photos, 1)))
+    await release_refused(ctx.deps, list(enumerate(photos, 1)))
 
 
 @router.command("STOP", args=0, usage="\\STOP", help=STOP_HELP, priority=True)

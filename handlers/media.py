@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.channel import BAD_TYPE, FitsOne
-from bot.core.deps import Deps
+from bot.core.deps import Deps, release_refused
 from bot.core.errors import Defer, Retry
 from bot.core.logs import mask_address
 from bot.features.ledger.book import room_ledger
@@ -47,7 +47,6 @@ from bot.features.receipts.media import (
     delete_twilio_copies,
     find_twin,
     pipeline_of,
-    release_refused,
     store_of,
 )
 from bot.pipeline.dispatch import CommandObject, Context, HandlerResult, Inbound, Router, has_media

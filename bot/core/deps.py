@@ -7,8 +7,9 @@ not started); nothing is looked up by a string.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ import aiohttp
 
 from bot.core.channel import FitsOne, MediaLimits, MediaSource, Transport, fits_160
 from bot.core.config import Config
+from bot.core.logs import get_logger
 from bot.core.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -69,3 +71,25 @@ class Deps:
 
 
 __all__ = ["Deps", "Services"]
+
+
+_media_log = get_logger("bot.features.receipts.media")  # the lines' logger, as before they moved here
+
+
+async def release_refused(deps: Deps, refused: Sequence[tuple[int, str]]) -> None:
+    """Delete the channel's copies of the items of a message that were not kept (`(item number,
+    reference)`: a video, a damaged file, one too big; photos `\\STOP` dropped; a message given up
+    after its outage window), as a stored item's copy is deleted: a person's media stays at Twilio
+    no longer than what was saved. Once, side by side (a channel that does not answer holds the
+    caller one timeout, not one an item): a failure is logged and nothing records the item to try
+    it again."""
+    source = deps.services.media_source
+    if source is None:
+        return
+    ours = [(number, ref) for number, ref in refused if source.owns(ref)]  # else nothing there of ours
+    done = await asyncio.gather(*(source.release(ref) for _, ref in ours))
+    for (number, _), ok in zip(ours, done, strict=True):
+        if ok:
+            _media_log.info("media.refused_deleted", item=number)
+        else:
+            _media_log.warning("media.refused_delete_failed", item=number)

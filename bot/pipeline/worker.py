@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import structlog
 
 from bot.core.channel import address_of
-from bot.core.deps import Deps
+from bot.core.deps import Deps, release_refused
 from bot.core.errors import Defer, Retry
 from bot.core.logs import db_reason, get_logger, mask_address
 from bot.core.metrics import Metrics
@@ -310,7 +310,8 @@ class Worker(ClaimLoop[Claim, Outcome]):
                     )
             failure = Reply(retry.failure_reply or OUTAGE_SORRY, kind=retry.failure_kind)
             await self._finish(msg, ctx, "failed", [] if said else [failure], error=retry.reason)
-            await self._release_media(msg)
+            # its copies at Twilio: nothing records them after this (the person sends them again)
+            await release_refused(self.deps, [(item.index + 1, item.url) for item in msg.media])
             return
         delay = (
             retry.delay
@@ -330,25 +331,6 @@ class Worker(ClaimLoop[Claim, Outcome]):
             delay=round(delay, 1),
             parked=retry.parked,
         )
-
-    async def _release_media(self, msg: Inbound) -> None:
-        """A message given up after its outage window (the person is asked to send the photos
-        again): the channel's copies of its items (at Twilio) are deleted, as a refused item's
-        are. Nothing recorded them after this, and they stayed in the operator's account for good.
-        Once, side by side; a failure is logged (a copy a receipt keeps is deleted by its own
-        record all the same)."""
-        source = self.deps.services.media_source
-        items = [
-            (item.index + 1, item.url) for item in msg.media if source is not None and source.owns(item.url)
-        ]
-        if source is None or not items:
-            return
-        done = await asyncio.gather(*(source.release(url) for _, url in items))
-        for (number, _), ok in zip(items, done, strict=True):
-            if ok:
-                log.info("media.refused_deleted", item=number)
-            else:
-                log.warning("media.refused_delete_failed", item=number)
 
     async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
         """The error handler: log it (no locals, no secrets), retry a bounded number of times with

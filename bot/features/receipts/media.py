@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import io
 import warnings
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -304,21 +304,6 @@ async def release_copy(deps: Deps, ref: str) -> bool:
     """Delete the channel's copy of a stored item (SMS: at Twilio); True when it is gone."""
     source = deps.services.media_source
     return source is not None and await source.release(ref)
-
-
-async def release_refused(deps: Deps, refused: Sequence[tuple[int, str]]) -> None:
-    """Delete the channel's copies of the items of a message that were not kept (`(item number,
-    reference)`: a video, a damaged file, one too big), as a stored item's copy is deleted: a
-    person's media stays at Twilio no longer than what was saved. Once, at the time: a failure
-    is logged and nothing records the item to try it again."""
-    source = deps.services.media_source
-    for number, ref in refused:
-        if source is None or not source.owns(ref):
-            continue  # not the channel's (refused as coming from elsewhere): nothing there of ours
-        if await source.release(ref):
-            log.info("media.refused_deleted", item=number)
-        else:
-            log.warning("media.refused_delete_failed", item=number)
 
 
 MAX_DELETE_ATTEMPTS = 50
