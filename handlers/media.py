@@ -89,7 +89,7 @@ async def _store_wait(msg: Inbound, deps: Deps) -> str | None:
     """STORE_WAIT, or None when another of the sender's photos already waits for the outage to
     end: WhatsApp and Telegram send photos one a message, and three receipts got it three times."""
     async with deps.db.read() as conn:
-        told = await inbox.retrying_besides(conn, msg.sender.key, msg.id, (STORE_DOWN, CHANNEL_MEDIA_DOWN))
+        told = await inbox.parked_besides(conn, msg.sender.key, msg.id, (STORE_DOWN, CHANNEL_MEDIA_DOWN))
     return None if told else STORE_WAIT
 
 
@@ -249,7 +249,7 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
             # WhatsApp and Telegram send photos one a message: the first was told, and three
             # receipts sent at once got the notice three times
             async with deps.db.read() as conn:
-                told = await inbox.waiting_for_room_besides(conn, msg.sender.key, msg.id)
+                told = await inbox.parked_besides(conn, msg.sender.key, msg.id, (inbox.WAITING_FOR_ROOM,))
             raise Defer(
                 msg.received_at + inbox.WAIT_FOR_ROOM,
                 parked=True,
@@ -264,12 +264,12 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         async with deps.db.read() as conn:
             told = await outbox.queued(conn, outbox.notice_key(msg.external_id, NO_ROOM_NOTICE))
             # or with the photo before it (one a message): a notice to the sender about then
-            told = told or await outbox.notice_sent_to(
+            told = told or await outbox.sent_to(
                 conn,
                 msg.sender.key,
-                NO_ROOM_NOTICE,
                 msg.received_at - inbox.WAIT_FOR_ROOM,
                 msg.received_at + inbox.WAIT_FOR_ROOM,
+                notice=NO_ROOM_NOTICE,
             )
         return None if told else NO_ROOM  # told when it came that it would wait 10 minutes
     caption = msg.text[:CAPTION_MAX] if command is None else ""

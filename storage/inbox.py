@@ -286,26 +286,10 @@ async def wake_waiting_for_room(conn: AsyncConnection, user_id: int) -> int:
     return int(result.rowcount or 0)
 
 
-async def waiting_for_room_besides(conn: AsyncConnection, key: str, message_id: int) -> bool:
-    """Whether a message from `key` other than `message_id` is parked for want of a room: on
-    WhatsApp and Telegram photos come one a message, and the first was told that they wait."""
-    found = await conn.execute(
-        sa.select(inbox.c.id)
-        .where(
-            inbox.c.status == literal("parked"),
-            inbox.c.error == WAITING_FOR_ROOM,
-            inbox.c.from_phone == key,
-            inbox.c.id != message_id,
-        )
-        .limit(1)
-    )
-    return found.first() is not None
-
-
-async def retrying_besides(conn: AsyncConnection, key: str, message_id: int, reasons: Sequence[str]) -> bool:
-    """Whether a message from `key` other than `message_id` is parked for a retry whose reason
-    starts with one of `reasons` (an outage of the media store): on WhatsApp and Telegram photos
-    come one a message, and the first was told that they wait."""
+async def parked_besides(conn: AsyncConnection, key: str, message_id: int, reasons: Sequence[str]) -> bool:
+    """Whether a message from `key` other than `message_id` is parked for a reason that starts
+    with one of `reasons` (WAITING_FOR_ROOM, an outage of the media store): on WhatsApp and
+    Telegram photos come one a message, and the first was told that they wait."""
     found = await conn.execute(
         sa.select(inbox.c.id)
         .where(

@@ -48,29 +48,25 @@ async def queued(conn: AsyncConnection, dedupe_key: str) -> bool:
     return found.first() is not None
 
 
-async def notice_sent_to(conn: AsyncConnection, to: str, key: str, since: float, until: float) -> bool:
-    """Whether a notice `key` (the end of its dedupe key: `notice_key`) of any message was queued
-    for `to` between `since` and `until`."""
-    found = await conn.execute(
-        sa.select(outbox.c.id)
-        .where(
-            outbox.c.to_phone == to,
-            outbox.c.created_at >= since,
-            outbox.c.created_at <= until,
-            outbox.c.dedupe_key.endswith(f":{key}", autoescape=True),
-        )
-        .limit(1)
-    )
-    return found.first() is not None
-
-
-async def kind_sent_to(conn: AsyncConnection, to: str, kind: str, since: float) -> bool:
-    """Whether a reply of `kind` was queued for `to` at or after `since`."""
-    found = await conn.execute(
-        sa.select(outbox.c.id)
-        .where(outbox.c.to_phone == to, outbox.c.kind == kind, outbox.c.created_at >= since)
-        .limit(1)
-    )
+async def sent_to(
+    conn: AsyncConnection,
+    to: str,
+    since: float,
+    until: float | None = None,
+    *,
+    kind: str | None = None,
+    notice: str | None = None,
+) -> bool:
+    """Whether a message was queued for `to` between `since` and `until` (or since `since`): one
+    of `kind`, or a notice `notice` (the end of its dedupe key: `notice_key`) of any message."""
+    query = sa.select(outbox.c.id).where(outbox.c.to_phone == to, outbox.c.created_at >= since)
+    if until is not None:
+        query = query.where(outbox.c.created_at <= until)
+    if kind is not None:
+        query = query.where(outbox.c.kind == kind)
+    if notice is not None:
+        query = query.where(outbox.c.dedupe_key.endswith(f":{notice}", autoescape=True))
+    found = await conn.execute(query.limit(1))
     return found.first() is not None
 
 

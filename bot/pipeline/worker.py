@@ -305,8 +305,8 @@ class Worker(ClaimLoop[Claim, Outcome]):
             said = False
             if retry.failure_kind:  # one of the sender's messages given up since this one came said it
                 async with self.deps.db.read() as conn:
-                    said = await outbox.kind_sent_to(
-                        conn, msg.sender.key, retry.failure_kind, msg.received_at
+                    said = await outbox.sent_to(
+                        conn, msg.sender.key, msg.received_at, kind=retry.failure_kind
                     )
             failure = Reply(retry.failure_reply or OUTAGE_SORRY, kind=retry.failure_kind)
             await self._finish(msg, ctx, "failed", [] if said else [failure], error=retry.reason)
