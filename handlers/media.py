@@ -85,12 +85,20 @@ STORE_DOWN, CHANNEL_MEDIA_DOWN = "media store", "channel media"  # the retries' 
 CAPTION_MAX = 500
 
 
-async def _store_wait(msg: Inbound, deps: Deps) -> str | None:
-    """STORE_WAIT, or None when another of the sender's photos already waits for the outage to
-    end: WhatsApp and Telegram send photos one a message, and three receipts got it three times."""
+async def _outage(msg: Inbound, deps: Deps, reason: str, exc: Exception) -> Retry:
+    """The retry of a photo the channel or the media store cannot take now: parked, with STORE_WAIT
+    unless another of the sender's photos already waits for the outage to end (WhatsApp and
+    Telegram send photos one a message, and three receipts got it three times)."""
     async with deps.db.read() as conn:
         told = await inbox.parked_besides(conn, msg.sender.key, msg.id, (STORE_DOWN, CHANNEL_MEDIA_DOWN))
-    return None if told else STORE_WAIT
+    return Retry(
+        f"{reason}: {exc}",
+        failure_reply=GAVE_UP,
+        failure_kind=GAVE_UP_KIND,
+        parked=True,
+        notice=None if told else STORE_WAIT,
+        notice_key="store-wait",
+    )
 
 
 OCR_BUSY_SECONDS = 2.0
@@ -338,28 +346,14 @@ async def _save(
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
-            raise Retry(
-                f"{CHANNEL_MEDIA_DOWN}: {exc}",
-                failure_reply=GAVE_UP,
-                failure_kind=GAVE_UP_KIND,
-                parked=True,
-                notice=await _store_wait(msg, deps),
-                notice_key="store-wait",
-            ) from None
+            raise await _outage(msg, deps, CHANNEL_MEDIA_DOWN, exc) from None
         receipt_id = receipts.receipt_id(msg.external_id, item.index)
         key = object_key(room.id, receipt_id, prepared.ext)
         try:
             await store.put(key, prepared.data, prepared.content_type)
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
-            raise Retry(
-                f"{STORE_DOWN}: {exc}",
-                failure_reply=GAVE_UP,
-                failure_kind=GAVE_UP_KIND,
-                parked=True,
-                notice=await _store_wait(msg, deps),
-                notice_key="store-wait",
-            ) from None
+            raise await _outage(msg, deps, STORE_DOWN, exc) from None
         async with deps.db.read() as conn:
             earlier = await receipts.earlier_in_room(conn, room.id, receipt_id)
         twin = find_twin(prepared, earlier)
