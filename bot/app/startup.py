@@ -462,8 +462,8 @@ def textwire_command() -> str:
 def public_url_warning(config: Config) -> str | None:
     """A public URL that names a wildcard address (for every role: a worker's links use it too), or
     one on this machine that is not where the server listens: `textwire chat` (and a browser)
-    would knock on the wrong door. Not the latter for a worker: it serves no webhook or page, and
-    its links must name the web process's URL (following its own port would break them)."""
+    would knock on the wrong door. For a worker the other way round: it serves no webhook or page,
+    so its links must name the web process's URL, never its own port."""
     public = urlsplit(config.public_base)
     if public.hostname in ("0.0.0.0", "::"):  # noqa: S104 - names of the wildcard addresses
         # where to listen, not where anyone reaches it: every link texted to people named it, and
@@ -474,11 +474,20 @@ def public_url_warning(config: Config) -> str | None:
             "server.public_url (TEXTWIRE_SERVER_PUBLIC_URL) to where Twilio and phones reach the "
             "server, e.g. https://sms.example.com"
         )
-    if config.server.role == "worker":
-        return None
     if public.hostname not in ("127.0.0.1", "localhost", "::1"):
         return None
     port = public.port or (443 if public.scheme == "https" else 80)
+    if config.server.role == "worker":
+        if port != config.server.port:
+            return None
+        # left to follow its own port (the README's `TEXTWIRE_SERVER_PORT=8081 ... --role worker`):
+        # every link it texted named a process that serves no page
+        return (
+            f"server.public_url {config.public_base} names this worker, which serves no pages: the "
+            "links it texts (X link, gallery, statement) and the photos of `textwire chat` need the "
+            "web process's URL; set server.public_url (TEXTWIRE_SERVER_PUBLIC_URL) to it, the same "
+            "for every process"
+        )
     if port == config.server.port:
         return None
     return (

@@ -404,6 +404,27 @@ def test_a_public_url_on_this_machine_but_another_port_is_warned_about() -> None
     assert public_url_warning(load_config(REPO / "config.toml", env=worker)) is None
 
 
+def test_a_worker_whose_public_url_names_itself_is_warned_about() -> None:
+    """The README's `TEXTWIRE_SERVER_PORT=8081 textwire serve --role worker` on the web process's
+    machine, public URL left to follow: the worker's links (X link, gallery, statement) named
+    http://127.0.0.1:8081, where it serves no page (404), and photos `textwire chat` sent through
+    the web process were refused as "did not come from Twilio"; start-up said nothing."""
+    from bot.app.startup import public_url_warning
+    from bot.core.config import load_config
+
+    worker = {"TEXTWIRE_SERVER_PORT": "8081", "TEXTWIRE_SERVER_ROLE": "worker"}
+    warning = public_url_warning(load_config(REPO / "config.toml", env=worker))
+    assert warning is not None
+    assert warning.startswith("server.public_url http://127.0.0.1:8081 names this worker")
+    assert "TEXTWIRE_SERVER_PUBLIC_URL" in warning
+    # set to the web process's URL: quiet; a web process or `all` on its own port: quiet
+    shared = {**worker, "TEXTWIRE_SERVER_PUBLIC_URL": "http://127.0.0.1:8080"}
+    assert public_url_warning(load_config(REPO / "config.toml", env=shared)) is None
+    for role in ("web", "all"):
+        env = {"TEXTWIRE_SERVER_PORT": "8081", "TEXTWIRE_SERVER_ROLE": role}
+        assert public_url_warning(load_config(REPO / "config.toml", env=env)) is None
+
+
 @pytest.mark.parametrize("url", ["http://0.0.0.0:8080", "http://[::]:8080"])
 @pytest.mark.parametrize("role", ["all", "worker"])
 def test_a_public_url_that_names_a_wildcard_address_is_warned_about(url: str, role: str) -> None:
