@@ -179,20 +179,38 @@ async def consume_session(
     return int(row.user_id), str(row.verifier_ciphertext), row.address
 
 
-async def close_session(conn: AsyncConnection, cookie: str, state: str, now: float) -> bool:
+async def close_session(conn: AsyncConnection, cookie: str, state: str, now: float) -> int | None:
     """A denied callback spends the session, when it carries the session's `state` (X sends it
     back with an error too, RFC 6749 4.1.2.1): an error link from anywhere else (the cookie is
-    SameSite=Lax, so any site's link brings it) must not end a sign-in under way. Whether it did."""
-    result = await conn.execute(
-        sa.update(oauth_sessions)
-        .where(
-            oauth_sessions.c.session_hash == digest(cookie),
-            oauth_sessions.c.state_hash == digest(state),
-            oauth_sessions.c.used_at.is_(None),
+    SameSite=Lax, so any site's link brings it) must not end a sign-in under way. The session's
+    user id when it did (None when it did not)."""
+    row = (
+        await conn.execute(
+            sa.update(oauth_sessions)
+            .where(
+                oauth_sessions.c.session_hash == digest(cookie),
+                oauth_sessions.c.state_hash == digest(state),
+                oauth_sessions.c.used_at.is_(None),
+            )
+            .values(used_at=now)
+            .returning(oauth_sessions.c.user_id)
         )
-        .values(used_at=now)
-    )
-    return bool(result.rowcount == 1)
+    ).first()
+    return None if row is None else int(row.user_id)
+
+
+async def linked_handle(conn: AsyncConnection, user_id: int) -> str | None:
+    """The X account the user's texts are posted to now (None when they are not connected)."""
+    row = (
+        await conn.execute(
+            sa.select(users.c.x_handle).where(
+                users.c.id == user_id,
+                users.c.x_user_id.is_not(None),
+                users.c.x_needs_relink.is_(False),
+            )
+        )
+    ).first()
+    return None if row is None or row.x_handle is None else str(row.x_handle)
 
 
 # -- tokens ---------------------------------------------------------------------------------------

@@ -240,13 +240,26 @@ async def callback(request: web.Request) -> web.Response:
         cookie = ""
     query = request.query
     if "error" in query:
-        closed = False
+        closed: int | None = None  # the user whose sign-in X ended
+        handle: str | None = None
         if cookie and query.get("state"):
             async with deps.db.tx() as conn:
                 closed = await xaccounts.close_session(conn, cookie, query["state"], now)
-        log.info("x.link.denied", error=query.get("error", "")[:40], session_closed=closed)
-        answer = page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400)
-        return _clear(answer) if closed else answer  # another's error link leaves the sign-in be
+                if closed is not None:
+                    handle = await xaccounts.linked_handle(conn, closed)
+        log.info("x.link.denied", error=query.get("error", "")[:40], session_closed=closed is not None)
+        if handle is not None:
+            # a switch of accounts (`\LINK` while connected) cancelled at X: the account they had
+            # is still theirs ("X was not connected" read as if it were gone)
+            answer = page(
+                "Nothing changed",
+                f"You still post to X as @{handle}. To switch accounts: {NEW_LINK_HINT[0].lower()}"
+                f"{NEW_LINK_HINT[1:]}",
+                status=400,
+            )
+        else:
+            answer = page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400)
+        return _clear(answer) if closed is not None else answer  # another's error link leaves the sign-in be
     code, state = query.get("code", ""), query.get("state", "")
     # Not recognised: the cookie stays. Any site can link here (the cookie is SameSite=Lax), and
     # clearing it ended the sign-in under way, as an error link did: X's real callback then found

@@ -404,6 +404,30 @@ async def test_access_denied_is_a_clean_refusal(xbot: XBot) -> None:
     assert xbot.x.token_calls == 0
 
 
+async def test_cancelling_a_switch_at_x_says_the_account_still_posts(xbot: XBot) -> None:
+    """`\\LINK` while connected ("To switch accounts: <link>"), then Cancel at X: the page said
+    "Not connected. X was not connected.", as if the connection the person has were gone. It
+    says that nothing changed and which account their texts still go to."""
+    await xbot.link(user=("100", "alice"))
+    twilio = xbot.extras["twilio"]
+    before = len(twilio.messages)
+    await xbot.text("\\LINK")
+    messages = await twilio.wait_for_messages(before + 1)
+    xbot.x.deny_next = True
+    async with browser() as session, await press(session, link_in(messages[-1]["Body"])) as resp:
+        assert resp.status == 400
+        page = await resp.text()
+    assert "Nothing changed" in page
+    assert "You still post to X as @alice." in page
+    assert "\\LINK" in page
+    assert "X was not connected" not in page
+    assert (await xbot.rows("SELECT x_handle FROM users"))[0].x_handle == "alice"
+    form = await xbot.text("still alice")
+    await xbot.handled(form["MessageSid"])
+    await wait_for(lambda: _posted(xbot))
+    assert xbot.x.posts == [("100", "still alice")]
+
+
 async def test_an_error_link_from_elsewhere_does_not_end_a_sign_in(xbot: XBot) -> None:
     """Any site can link to `/x/callback?error=x` (the cookie is SameSite=Lax): it ended the
     sign-in under way, and the real callback then said "Sign-in not recognised". Only X's own
