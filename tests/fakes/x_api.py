@@ -120,6 +120,7 @@ class FakeX:
         self._token_failures: list[Failure] = []
         self._post_failures: list[Failure] = []
         self._revoke_failures: list[Failure] = []
+        self._me_failures: list[Failure] = []
         self.revoke_calls = 0  # every request to /2/oauth2/revoke, failed ones included
         self._next_tweet_id = 1_800_000_000_000_000_000
         self._next_user_id = 1_000_000_000_000_000_000
@@ -151,6 +152,11 @@ class FakeX:
         """The next `times` requests to /2/oauth2/revoke answer `status` and revoke nothing (X down
         or busy, as the real one can be); a 429 carries x-rate-limit-* headers with reset now+reset_in."""
         self._revoke_failures.extend(Failure(status, reset_in) for _ in range(times))
+
+    def fail_me_next(self, status: int, times: int = 1, *, reset_in: float = 60) -> None:
+        """The next `times` requests to /2/users/me answer `status` (X down or busy after the code
+        was exchanged); a 429 carries x-rate-limit-* headers with reset now+reset_in."""
+        self._me_failures.extend(Failure(status, reset_in) for _ in range(times))
 
     def fail_post_next(
         self,
@@ -418,6 +424,12 @@ class FakeX:
         grant = self._bearer_grant(request)
         if grant is None:
             return web.json_response(UNAUTHORIZED, status=401)
+        if self._me_failures:
+            failure = self._me_failures.pop(0)
+            response = self._failure_response(failure)
+            if failure.status == 429:
+                response.headers.update(self._limit_headers(0, self.now + failure.reset_in))
+            return response
         return web.json_response(
             {"data": {"id": grant.user_id, "name": grant.username.title(), "username": grant.username}}
         )

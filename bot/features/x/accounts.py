@@ -266,9 +266,10 @@ class XAccounts:
         return reply
 
     async def revoke_replaced(self, user_id: int, ciphertext: str) -> None:
-        """A reconnect committed a new pair over `ciphertext`: revoke that old grant at X (nothing
-        here can reach it any more), through the queue, so X down retries it later. A revocation X
-        does not take is logged; the new link stands."""
+        """A reconnect committed a new pair over `ciphertext` (or a connection that did not complete
+        keeps none): revoke that grant at X (nothing here can reach it any more), through the
+        queue, so X down retries it later. A revocation X does not take is logged; the new link
+        stands."""
         async with self.deps.db.tx() as conn:
             pending = await self.queue_revocation(conn, user_id, ciphertext)
         if pending is not None:

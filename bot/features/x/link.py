@@ -35,7 +35,15 @@ from bot.core.deps import Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger, mask_address
 from bot.features.x.accounts import XAccounts, x_accounts
-from bot.features.x.client import XAuthRejected, XClient, XError, XRateLimited, new_pkce, new_state
+from bot.features.x.client import (
+    TokenSet,
+    XAuthRejected,
+    XClient,
+    XError,
+    XRateLimited,
+    new_pkce,
+    new_state,
+)
 from bot.gateway import pages
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
@@ -272,6 +280,7 @@ async def callback(request: web.Request) -> web.Response:
         log.warning("x.link.bad_state")
         return page("Sign-in not recognised", NOT_RECOGNISED, status=400)
     user_id, verifier_ciphertext, asked_from = found
+    tokens: TokenSet | None = None
     try:
         verifier = service.cipher.decrypt(user_id, verifier_ciphertext)["verifier"]
         tokens = await service.client.exchange_code(code, verifier)
@@ -283,6 +292,10 @@ async def callback(request: web.Request) -> web.Response:
         return _clear(page("Not connected", f"The connection was not completed. {NEW_LINK_HINT}", status=400))
     except (XError, CipherError) as exc:
         log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
+        if tokens is not None:
+            # X made a grant (the code was exchanged) that nothing here keeps: revoke it, or it
+            # would stay live at X with nobody able to end it (retried by x-revoke when X is down)
+            await service.revoke_replaced(user_id, service.store(user_id, tokens))
         status = 503 if isinstance(exc, XRateLimited) else 502
         return _clear(
             page("Not connected", f"X did not complete the connection. {NEW_LINK_HINT}", status=status)

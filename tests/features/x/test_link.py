@@ -476,6 +476,25 @@ async def test_a_failed_exchange_stores_nothing(xbot: XBot, answer: int, status:
     assert await xbot.rows("SELECT * FROM x_tokens") == []
 
 
+@pytest.mark.parametrize(("answer", "status"), [(503, 502), (429, 503)])
+async def test_x_failing_after_the_exchange_revokes_the_grant_it_made(
+    xbot: XBot, answer: int, status: int
+) -> None:
+    """X took the code and gave a pair, then /2/users/me failed (5xx, 429): the page said "X did
+    not complete the connection" and the pair was dropped, but the grant stayed live at X, where
+    nothing here could ever end it. The pair's refresh token is revoked (the queue retries it
+    when X will not take it now)."""
+    url = await first_link(xbot)
+    xbot.x.fail_me_next(answer)
+    async with browser() as session, await press(session, url) as resp:
+        assert resp.status == status
+        assert "did not complete" in await resp.text()
+    assert await xbot.rows("SELECT * FROM x_tokens") == []
+    [grant] = xbot.x.grants
+    assert grant.live_refresh in xbot.x.revoked
+    assert xbot.x.live_grants() == []
+
+
 async def test_an_old_code_is_refused_by_x(xbot: XBot) -> None:
     """X's codes live 30 s: the callback exchanges at once; a late one fails cleanly (X refused the
     browser's code: not our upstream failing, so no 5xx)."""
