@@ -45,6 +45,10 @@ X_WAIT_AFTER = 60.0
 DUPLICATE = "X refused this post: you have already posted the same text."
 FORBIDDEN = "X refused this post (your X account may be locked or restricted). Nothing was posted."
 REJECTED = "X rejected this post. Nothing was posted."
+# a text X's refusal kept from being posted, when its link went out before (said once a grant)
+RELINK_NOT_POSTED = (
+    "Your X connection stopped working, so this text was not posted. Send \\LINK for a new link."
+)
 
 
 def post_url(handle: str | None, tweet_id: str) -> str:
@@ -135,7 +139,7 @@ async def _post(
             posted = await service.client.post(access.token, text)
     except XUnauthorized:
         relink = await service.mark_dead(user.id, text_user=False, answering=sender)
-        return await _forget(ctx, sid, relink)
+        return await _forget(ctx, sid, relink or Reply(RELINK_NOT_POSTED))
     except XRateLimited as exc:
         await _forget(ctx, sid, None)
         when = reset_when(exc.reset_at, ctx.deps.now())
@@ -228,12 +232,12 @@ async def _access(
     except CipherError:  # this row does not decrypt for this user: no retry will read it
         ctx.log.warning("token.unreadable", user_id=user.id)
         relink = await service.mark_dead(user.id, text_user=False, reason="unreadable", answering=sender)
-        return relink or Reply("Your X connection stopped working. Send \\LINK for a new link.")
+        return relink or Reply(RELINK_NOT_POSTED)
     if outcome is Refresh.OK and access is not None:
         return access
     if outcome is Refresh.DEAD:
         relink = await service.mark_dead(user.id, text_user=False, answering=sender)
-        return relink or Reply("Your X connection stopped working. Send \\LINK for a new link.")
+        return relink or Reply(RELINK_NOT_POSTED)
     return await service.link_reply(user, address=sender)  # unlinked meanwhile
 
 

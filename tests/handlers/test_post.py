@@ -392,6 +392,19 @@ async def test_access_revoked_at_x_gets_a_relink(xbot: XBot) -> None:
     assert xbot.x.posts == []
 
 
+async def test_a_text_that_meets_a_dead_connection_is_told_it_was_not_posted(xbot: XBot) -> None:
+    """The answer to a text X's refusal kept from being posted was "Your X connection stopped
+    working. Reconnect: <link>", which left the person to guess whether the text went out, or
+    would once they reconnected. It says the text was not posted (the timer's own relink SMS,
+    answering no text, does not)."""
+    await xbot.link(user=("100", "alice"))
+    xbot.x.revoke_user("100")
+    reply = await send(xbot, "did this go out?")
+    assert reply.startswith("Your X connection stopped working, so this text was not posted. Reconnect: ")
+    assert "/x/link/" in reply
+    assert xbot.x.posts == []
+
+
 async def test_a_crash_between_intent_and_result_never_posts_blindly(xbot: XBot) -> None:
     await xbot.link()
     sid = new_sid()

@@ -72,9 +72,12 @@ def link_reply(deps: Deps, token: str, *, first: bool = False, handle: str | Non
     )
 
 
-def relink_reply(deps: Deps, token: str) -> Reply:
-    """The SMS after X rejected a user's refresh token."""
-    return Reply(f"{RELINK} Reconnect: {deps.config.public_base}/x/link/{token} (10 min)", redact=True)
+def relink_reply(deps: Deps, token: str, *, not_posted: bool = False) -> Reply:
+    """The SMS after X rejected a user's refresh token. `not_posted`: it answers a text that was
+    therefore not posted (which "stopped working" alone left to guess: posted, or to be once
+    reconnected?)."""
+    said = f"{RELINK[:-1]}, so this text was not posted." if not_posted else RELINK
+    return Reply(f"{said} Reconnect: {deps.config.public_base}/x/link/{token} (10 min)", redact=True)
 
 
 @dataclass(frozen=True)
@@ -226,8 +229,8 @@ class XAccounts:
         """X rejected the refresh token, or the stored token does not decrypt for this user
         (`reason="unreadable"`): delete the tokens, mark the user for relinking, and give them one
         fresh link (only the first time for this grant). With `text_user` the link is queued as an
-        SMS here; without, it is returned for the caller to answer the message from `answering`
-        with (the link's address, as `link_reply`'s). `version`: only when the
+        SMS here; without, it is returned for the caller to answer the text from `answering` with
+        (the link's address, as `link_reply`'s), saying that text was not posted. `version`: only when the
         stored pair is still that one (the refresh timer marks its batch's dead after the whole
         batch went through X: a person who reconnected, or unlinked, meanwhile keeps what they
         did, and is not told their connection stopped)."""
@@ -246,7 +249,7 @@ class XAccounts:
                 token = await xaccounts.create_link(
                     conn, user_id, now, address=phone if text_user or answering is None else answering
                 )
-                reply = relink_reply(self.deps, token)
+                reply = relink_reply(self.deps, token, not_posted=not text_user)
                 if text_user:
                     await outbox.enqueue(
                         conn,

@@ -163,6 +163,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("link first", lambda: xaccount.link_reply(_deps(), LINK_TOKEN, first=True).text),
     ("link", lambda: xaccount.link_reply(_deps(), LINK_TOKEN).text),
     ("relink", lambda: xaccount.relink_reply(_deps(), LINK_TOKEN).text),
+    ("relink, text not posted", lambda: xaccount.relink_reply(_deps(), LINK_TOKEN, not_posted=True).text),
     ("connected", lambda: f"Connected @{HANDLE}"),  # bot/features/x/link.py
     (
         "disconnected",
