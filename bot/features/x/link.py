@@ -76,7 +76,10 @@ def not_valid() -> web.Response:
     whether a token ever existed."""
     return page(
         "Link not valid",
-        f"This link is not valid: links work once, for 10 minutes. {NEW_LINK_HINT}",
+        # a newer link kills the unused ones before it: a newcomer who texted twice opened the
+        # first, a minute old and never used, and read only "links work once, for 10 minutes"
+        "This link is not valid: a link works once, for 10 minutes, and only the last one sent to you"
+        f" works. {NEW_LINK_HINT}",
         status=404,
     )
 

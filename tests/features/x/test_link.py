@@ -171,6 +171,24 @@ async def test_a_used_link_cannot_be_used_again(xbot: XBot) -> None:
     assert len(xbot.x.grants) == 1
 
 
+async def test_a_link_a_newer_one_replaced_says_so(xbot: XBot) -> None:
+    """A newcomer texts twice ("hi", then "hello?") and gets two links; the first, opened a minute
+    later and never used, said only "links work once, for 10 minutes", which it had not been
+    used for nor was it that old. The one page of a link that is not valid also names the newer
+    link (only the last one sent works) as a reason, still without telling which reason it is."""
+    first = await first_link(xbot)
+    second = await first_link(xbot)
+    assert first != second
+    async with browser() as session:
+        async with session.get(first) as resp:
+            assert resp.status == 404
+            page = await resp.text()
+        assert "only the last one sent to you works" in page
+        assert "Send \\LINK to textwire for a new link." in page
+        async with session.get(second) as resp:
+            assert resp.status == 200
+
+
 async def test_an_expired_link_never_goes_to_x(xbot: XBot) -> None:
     url = await first_link(xbot)
     async with browser() as session:
