@@ -31,7 +31,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from bot.core.config import Config
-from bot.core.deps import Services
+from bot.core.deps import Deps, Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger, mask_address
 from bot.features.x.accounts import XAccounts, x_accounts
@@ -252,25 +252,13 @@ async def callback(request: web.Request) -> web.Response:
     query = request.query
     if "error" in query:
         closed: int | None = None  # the user whose sign-in X ended
-        handle: str | None = None
         if cookie and query.get("state"):
             async with deps.db.tx() as conn:
                 closed = await xaccounts.close_session(conn, cookie, query["state"], now)
-                if closed is not None:
-                    handle = await xaccounts.linked_handle(conn, closed)
         log.info("x.link.denied", error=query.get("error", "")[:40], session_closed=closed is not None)
-        if handle is not None:
-            # a switch of accounts (`\LINK` while connected) cancelled at X: the account they had
-            # is still theirs ("X was not connected" read as if it were gone)
-            answer = page(
-                "Nothing changed",
-                f"You still post to X as @{handle}. To switch accounts: {NEW_LINK_HINT[0].lower()}"
-                f"{NEW_LINK_HINT[1:]}",
-                status=400,
-            )
-        else:
-            answer = page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400)
-        return _clear(answer) if closed is not None else answer  # another's error link leaves the sign-in be
+        if closed is None:  # another's error link leaves the sign-in be, and learns nothing of it
+            return page("Not connected", f"X was not connected. {NEW_LINK_HINT}", status=400)
+        return _clear(await _not_connected(deps, closed, "X was not connected.", status=400))
     code, state = query.get("code", ""), query.get("state", "")
     # Not recognised: the cookie stays. Any site can link here (the cookie is SameSite=Lax), and
     # clearing it ended the sign-in under way, as an error link did: X's real callback then found
@@ -292,7 +280,7 @@ async def callback(request: web.Request) -> web.Response:
         # X's token endpoint refused this browser's code (bad, used, or older than X's 30 s): the
         # request went wrong, X did not. The link and this session are spent; \LINK gives a new one.
         log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
-        return _clear(page("Not connected", f"The connection was not completed. {NEW_LINK_HINT}", status=400))
+        return _clear(await _not_connected(deps, user_id, "The connection was not completed.", status=400))
     except (XError, CipherError) as exc:
         log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
         if tokens is not None:
@@ -301,7 +289,7 @@ async def callback(request: web.Request) -> web.Response:
             await service.revoke_replaced(user_id, service.store(user_id, tokens))
         status = 503 if isinstance(exc, XRateLimited) else 502
         return _clear(
-            page("Not connected", f"X did not complete the connection. {NEW_LINK_HINT}", status=status)
+            await _not_connected(deps, user_id, "X did not complete the connection.", status=status)
         )
     async with deps.db.tx() as conn:
         replaced = await xaccounts.replace_tokens(
@@ -329,6 +317,21 @@ async def callback(request: web.Request) -> web.Response:
     if replaced is not None:  # a reconnect: the grant it replaced would stay live at X, unreachable
         await service.revoke_replaced(user_id, replaced)
     return _clear(page("Connected", f"Connected as @{me.username}. You can close this page."))
+
+
+async def _not_connected(deps: Deps, user_id: int, what: str, *, status: int) -> web.Response:
+    """The page of a sign-in that did not connect (cancelled at X, or X did not complete it): `what`
+    went wrong and how to get a new link; to a person still connected (a switch of accounts,
+    `\\LINK` while connected), that nothing changed and which account their texts still go to ("Not
+    connected" read as if the account they had were gone)."""
+    async with deps.db.read() as conn:
+        handle = await xaccounts.linked_handle(conn, user_id)
+    if handle is None:
+        return page("Not connected", f"{what} {NEW_LINK_HINT}", status=status)
+    hint = f"{NEW_LINK_HINT[0].lower()}{NEW_LINK_HINT[1:]}"
+    return page(
+        "Nothing changed", f"You still post to X as @{handle}. To switch accounts: {hint}", status=status
+    )
 
 
 def _clear(response: web.Response) -> web.Response:

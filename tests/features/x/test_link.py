@@ -446,6 +446,40 @@ async def test_cancelling_a_switch_at_x_says_the_account_still_posts(xbot: XBot)
     assert xbot.x.posts == [("100", "still alice")]
 
 
+@pytest.mark.parametrize(("fail", "status"), [("token", 502), ("me", 503), ("old code", 400)])
+async def test_a_switch_x_does_not_complete_says_the_account_still_posts(
+    xbot: XBot, fail: str, status: int
+) -> None:
+    """`\\LINK` while connected, approved at X, then X fails the exchange (5xx), /2/users/me (429)
+    or refuses a code gone stale: the page said "Not connected", as if the account the person had
+    were gone. It stays, and the page says so."""
+    await xbot.link(user=("100", "alice"))
+    twilio = xbot.extras["twilio"]
+    before = len(twilio.messages)
+    await xbot.text("\\LINK")
+    messages = await twilio.wait_for_messages(before + 1)
+    xbot.x.next_user = ("200", "bob")
+    async with browser() as session:
+        _authorize, callback = await to_callback(session, link_in(messages[-1]["Body"]))
+        if fail == "token":
+            xbot.x.fail_token_next(503)
+        elif fail == "me":
+            xbot.x.fail_me_next(429)
+        else:
+            xbot.x.advance(31)  # X's codes live 30 s
+        async with session.get(callback) as resp:
+            assert resp.status == status
+            page = await resp.text()
+    assert "Nothing changed" in page
+    assert "You still post to X as @alice." in page
+    assert "\\LINK" in page
+    assert (await xbot.rows("SELECT x_handle FROM users"))[0].x_handle == "alice"
+    form = await xbot.text("still alice")
+    await xbot.handled(form["MessageSid"])
+    await wait_for(lambda: _posted(xbot))
+    assert xbot.x.posts == [("100", "still alice")]
+
+
 async def test_an_error_link_from_elsewhere_does_not_end_a_sign_in(xbot: XBot) -> None:
     """Any site can link to `/x/callback?error=x` (the cookie is SameSite=Lax): it ended the
     sign-in under way, and the real callback then said "Sign-in not recognised". Only X's own
