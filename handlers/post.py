@@ -42,6 +42,13 @@ X_WAIT = (
 # how long a text waits for X before the person hears that it is kept (a blip, retried within
 # seconds, goes by unsaid; an outage is tried again for up to a day, and was silent all along)
 X_WAIT_AFTER = 60.0
+
+
+def x_busy(when: str) -> str:
+    """X's token endpoint said 429: the text waits for its reset, told when (a minute or more)."""
+    return f"X is busy just now. Your text is kept and will be posted after {when}; no need to send it again."
+
+
 DUPLICATE = "X refused this post: you have already posted the same text."
 FORBIDDEN = "X refused this post (your X account may be locked or restricted). Nothing was posted."
 REJECTED = "X rejected this post. Nothing was posted."
@@ -221,7 +228,17 @@ async def _access(
         delay = max(1.0, exc.reset_at + 1 - ctx.deps.now())
         ctx.log.info("x.refresh.rate_limited", reset_in=round(delay))
         _count(ctx, "refresh_rate_limited")
-        raise Retry("x token endpoint rate limited", delay=delay, failure_reply=X_DOWN, parked=True) from None
+        # a wait of a minute or more is said, with when, as a 429 on the post itself is: the text
+        # waited up to X's reset (10 minutes, a day) with no word
+        busy = x_busy(reset_when(exc.reset_at, ctx.deps.now())) if delay >= X_WAIT_AFTER or notice else None
+        raise Retry(
+            "x token endpoint rate limited",
+            delay=delay,
+            failure_reply=X_DOWN,
+            parked=True,
+            notice=busy,
+            notice_key="x-wait",
+        ) from None
     except XError as exc:  # 5xx, unreachable, a misconfigured client: nothing reached /2/tweets
         await _forget(ctx, sid, None)
         ctx.log.warning("x.refresh.failed", error=str(exc))

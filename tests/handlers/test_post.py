@@ -563,7 +563,10 @@ async def test_a_refresh_x_answers_with_429_is_tried_again_after_the_reset(xbot:
 
     await wait_for(waiting)
     await xbot.settled()
-    assert len(twilio.messages) == start  # nothing said: it was not sent, and will be
+    # told it waits, and until when (it waited X's reset, 10 minutes here, with no word)
+    [busy] = [m["Body"] for m in twilio.messages[start:]]
+    assert busy.startswith("X is busy just now. Your text is kept and will be posted after ")
+    assert busy.endswith("UTC; no need to send it again.")
     assert xbot.x.posts == []
     assert "\\UNLINK" in await send(xbot, "\\HELP X")  # answered now, not after X's reset
     start = len(twilio.messages)
@@ -572,6 +575,29 @@ async def test_a_refresh_x_answers_with_429_is_tried_again_after_the_reset(xbot:
     assert await xbot.handled(form["MessageSid"]) == "done"
     await xbot.settled()
     assert xbot.x.posts == [("100", "after a rate-limited refresh")]
+    assert [m["Body"][:20] for m in twilio.messages[start:]] == ["https://x.com/alice/"]
+
+
+async def test_a_refresh_x_holds_back_a_few_seconds_is_not_told(xbot: XBot) -> None:
+    """A token endpoint 429 whose reset is seconds away: the text goes then, with no notice."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200)
+    xbot.x.fail_token_next(429, reset_in=20)
+    start = len(twilio.messages)
+    form = await xbot.text("after a short wait")
+
+    async def parked() -> bool:
+        [row] = await xbot.rows("SELECT status FROM inbox WHERE message_sid = :s", s=form["MessageSid"])
+        return bool(row.status == "parked")
+
+    await wait_for(parked)
+    await xbot.settled()
+    assert len(twilio.messages) == start
+    xbot.x.advance(22)
+    xbot.runtime.worker.wake()
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    await xbot.settled()
     assert [m["Body"][:20] for m in twilio.messages[start:]] == ["https://x.com/alice/"]
 
 

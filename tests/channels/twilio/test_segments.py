@@ -184,6 +184,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("not confirmed", lambda: post.NOT_CONFIRMED),
     ("x down", lambda: post.X_DOWN),
     ("x wait", lambda: post.X_WAIT),
+    ("x busy", lambda: post.x_busy("23:59 UTC on Sep 30")),
     ("duplicate", lambda: post.DUPLICATE),
     ("forbidden", lambda: post.FORBIDDEN),
     ("rejected", lambda: post.REJECTED),
