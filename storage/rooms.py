@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -81,6 +82,39 @@ def _kdf() -> Argon2id:
     )
 
 
+# what a phone's keyboard makes of the quotes and hyphens typed in a password: an iPhone's smart
+# punctuation turns ' and " into curly quotes and -- into an em dash, where an Android keyboard
+# types them plain (the handlers' reading of room names and settings does the same with dashes).
+# With NFKC (a full-width keyboard's letters, an accent typed apart), a password is the characters
+# it shows: a room made on an iPhone with `it\u2019s` told everyone on Android "No room with that
+# name and password".
+_TYPED = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2014": "--",
+        "\u2013": "-",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2212": "-",
+    }
+)
+
+
+def password_forms(password: str) -> tuple[str, ...]:
+    """The password as hashed (its characters as shown, quotes and dashes plain), then, when it
+    differs, as typed: a room made before passwords were read so has the hash of that one. The
+    forms depend on the typed text alone, so a room and an unknown name spend the same checks."""
+    shown = unicodedata.normalize("NFKC", password).translate(_TYPED)
+    return (shown,) if shown == password else (shown, password)
+
+
 def _hash_sync(password: str) -> str:
     encoded: str = _kdf().derive_phc_encoded(password.encode("utf-8"))
     return encoded
@@ -95,13 +129,18 @@ def _verify_sync(password: str, encoded: str) -> bool:
 
 
 async def hash_password(password: str) -> str:
-    """`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`, computed in a thread."""
-    return await asyncio.to_thread(_hash_sync, password)
+    """`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` of `password_forms(password)[0]`, computed
+    in a thread."""
+    return await asyncio.to_thread(_hash_sync, password_forms(password)[0])
 
 
 async def verify_password(password: str, encoded: str) -> bool:
-    """Constant-time check (inside cryptography), computed in a thread."""
-    return await asyncio.to_thread(_verify_sync, password, encoded)
+    """Constant-time check (inside cryptography) of each of `password_forms`, computed in a
+    thread."""
+    for form in password_forms(password):
+        if await asyncio.to_thread(_verify_sync, form, encoded):
+            return True
+    return False
 
 
 _DUMMY_HASH: str | None = None

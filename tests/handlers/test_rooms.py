@@ -628,3 +628,30 @@ async def test_a_create_handled_again_after_its_worker_died_says_created_not_tak
     assert await say(bot, fake_twilio, "\\CREATE house other") == (
         "The name house is taken. Pick another name for your room."
     )
+
+
+async def test_a_password_typed_with_a_phones_smart_punctuation_opens_the_room_typed_plain(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """An iPhone types `it's--ok` as `it\u2019s\u2014ok` (smart punctuation), an Android keyboard as
+    typed, a full-width keyboard in its own letters: the same password, whichever phone made the
+    room. A Bob on Android was told "No room with that name and password" by Alice's room."""
+    assert (await say(bot, fake_twilio, "\\CREATE house it\u2019s\u2014\u201cok\u201d")).startswith("Created")
+    assert (await say(bot, fake_twilio, '\\JOIN house it\'s--"ok"', sender=BOB)).startswith("Joined")
+    assert (await say(bot, fake_twilio, "\\CREATE flat it's--ok", sender=BOB)).startswith("Created")
+    assert (await say(bot, fake_twilio, "JOIN flat it\u2019s\u2014ok", sender=CAROL)).startswith("Joined")
+    assert (await say(bot, fake_twilio, "\\JOIN flat \uff49\uff54's--ok")).startswith("Joined")
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+
+
+async def test_a_room_made_before_passwords_were_read_as_typed_still_opens_with_its_password(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A room whose hash is of the password as the phone sent it, curly quote and all."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text("UPDATE rooms SET password_hash = :h"), {"h": rooms._hash_sync("it\u2019s")}
+        )
+    assert await say(bot, fake_twilio, "\\JOIN house it's", sender=BOB) == WRONG
+    assert (await say(bot, fake_twilio, "\\JOIN house it\u2019s", sender=CAROL)).startswith("Joined")
