@@ -26,6 +26,7 @@ from bot.features.ledger.book import (
     name_key,
     position_phrase,
     room_ledger,
+    sms_spelling,
     valid_name,
 )
 from bot.features.ledger.money import (
@@ -61,7 +62,29 @@ NAME_RULES = (
     f"A name is 1-{NAME_MAX} letters and digits, with single spaces; not digits alone (they pick out "
     "a number) and not me or a former member. Usage: \\NAME <name>"
 )
+# a name in another script (Chinese, Arabic, Hebrew, ...): "1-20 letters" said nothing of which
+NAME_LETTERS = (
+    f"A name is written in the letters a plain SMS has (A-Z, \u00e9, \u00f1, \u00fc, \u00f8 and a few more), digits "
+    f"and single spaces, 1-{NAME_MAX} in all. Usage: \\NAME <name>"
+)
 PAID_USAGE = "\\PAID <name> <amount>"
+
+
+def name_spelt(spelt: str) -> str:
+    """A name with letters a plain SMS lacks (`\\NAME Zo\u00eb`), answered with how to write it."""
+    return f"A name keeps to the letters a plain SMS has: send \\NAME {spelt}"
+
+
+def name_refused(wanted: str) -> str:
+    """Why `\\NAME` refused a name, and what to type instead when the letters are why."""
+    spelt = sms_spelling(wanted)
+    if spelt is not None:
+        return name_spelt(spelt)
+    # each letter of another script a Latin one: a name but for its letters
+    latin = "".join("a" if ch.isalpha() and not ch.isascii() else ch for ch in wanted)
+    if latin != wanted and valid_name(latin):
+        return NAME_LETTERS
+    return NAME_RULES
 
 
 def photo_waiting(command: str) -> str:
@@ -92,7 +115,7 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     # a name is one line: what follows it (a "thanks!", a signature the phone adds) is not in it
     wanted = " ".join(typed_words(ctx.command.first_line))  # `\\NAME \u201cGus\u201d`, `Gus.`: Gus
     if not valid_name(wanted):
-        return NAME_RULES
+        return name_refused(wanted)
     user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms_of(conn, user_id)  # two members naming themselves alike at once

@@ -22,7 +22,7 @@ from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
 from handlers.filters import NOT_IN_ROOM
-from handlers.ledger import NAME_RULES, PAID_HOW, SPLIT_HOW, photo_waiting
+from handlers.ledger import NAME_LETTERS, NAME_RULES, PAID_HOW, SPLIT_HOW, name_spelt, photo_waiting
 from storage import inbox
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid, wait_for
@@ -349,6 +349,26 @@ async def test_an_amount_or_a_share_typed_on_an_arabic_keyboard_is_read(
     assert (await say(bot, fake, "\\PAID Bob \u0665\u066b\u0662\u0665")).startswith(
         "Recorded: you paid Bob $5.25."
     )
+
+
+async def test_a_name_with_letters_an_sms_lacks_is_answered_with_how_to_write_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\NAME Zo\u00eb` or `\\NAME Fran\u00e7ois` was told "A name is 1-20 letters and digits...":
+    they are letters, and nothing said which ones. A name an SMS can spell without its accents is
+    answered with that spelling; one in another script with the letters a name is written in."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Zo\u00eb") == name_spelt("Zoe")
+    assert await say(bot, fake, "\\NAME Zoe") == "Your rooms now see you as Zoe."
+    assert await say(bot, fake, "\\name Fran\u00e7ois \u0141uk\u00e1\u0161", sender=BOB) == name_spelt(
+        "Francois Lukas"
+    )
+    assert await say(bot, fake, "\\name \u738b\u82b3", sender=CAROL) == NAME_LETTERS
+    assert await say(bot, fake, "\\name \u0645\u062d\u0645\u062f", sender=CAROL) == NAME_LETTERS
+    assert await say(bot, fake, "\\name Ann \u738b", sender=CAROL) == NAME_LETTERS
+    assert await say(bot, fake, "\\name \U0001f355", sender=CAROL) == NAME_RULES
+    assert name_spelt("Zoe").endswith("\\NAME Zoe")
 
 
 async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:

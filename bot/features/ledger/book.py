@@ -19,7 +19,11 @@ from storage import ledger as store
 FORMER = "a former member"
 NAME_MAX = 20
 # letters (those GSM-7 has, so a reply stays one plain segment), digits and single spaces
-_NAME = re.compile(r"^[A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ]+(?: [A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ]+)*$")
+_LETTERS = "A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ"
+_NAME = re.compile(rf"^[{_LETTERS}]+(?: [{_LETTERS}]+)*$")
+_LETTER = re.compile(rf"[{_LETTERS}]")
+# letters with no accent to take off that an SMS spells with others (Łukasz is Lukasz)
+_SPELT = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th"}
 
 Party = int | None  # a user id; None: a former member whose account is gone
 
@@ -38,6 +42,25 @@ def valid_name(name: str) -> bool:
         and not name.replace(" ", "").isdigit()
         and name.casefold() not in RESERVED_NAMES
     )
+
+
+def sms_spelling(name: str) -> str | None:
+    """A name `valid_name` refuses only for letters GSM-7 lacks, spelt with those it has, as a
+    person would write it in a plain SMS: Zo\u00eb is Zoe, Fran\u00e7ois Francois, \u0141ukasz Lukasz (their
+    accents taken off). None when that does not make a name (another script, an emoji, too long)."""
+    spelt = []
+    for ch in name:
+        if ch == " " or _LETTER.fullmatch(ch):
+            spelt.append(ch)
+            continue
+        base = _SPELT.get(ch) or "".join(
+            c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)
+        )
+        if not base or not all(_LETTER.fullmatch(c) for c in base):
+            return None
+        spelt.append(base)
+    text = "".join(spelt)
+    return text if text != name and valid_name(text) else None
 
 
 def name_key(name: str) -> str:

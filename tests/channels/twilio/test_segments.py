@@ -254,6 +254,8 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("name set", lambda: f"Your rooms now see you as {NAME}."),
     ("name taken", lambda: f"Someone in {ROOM} goes by {NAME} already. Pick another name."),
     ("name rules", lambda: ledger.NAME_RULES),
+    ("name letters", lambda: ledger.NAME_LETTERS),
+    ("name spelt", lambda: ledger.name_spelt(NAME)),
     ("balance settled", lambda: book.balance_line(ROOM, _book([]), fits=fits_one_segment)),
     (
         "balance two debts",
