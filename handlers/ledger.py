@@ -304,6 +304,26 @@ def _find_member(
     return None
 
 
+def other_currency_payment(
+    words: Sequence[str], book: RoomLedger, user_id: int, fits: FitsOne
+) -> Currency | None:
+    """The currency of an amount in another currency than the room's, its code or sign typed
+    apart, beside words that name a member: `\\PAID Bob 5 EUR`, `\\PAID 5 EUR Bob` (they got the
+    usage, or "No one in house goes by EUR Bob"). None otherwise: `\\PAID Top 5` is for a Top
+    (TOP is a currency too), and says no one goes by it when no one does."""
+    for i in range(len(words) - 1):
+        pair = words[i : i + 2]
+        if sum(any(ch.isdigit() for ch in w) for w in pair) != 1:
+            continue
+        value = parse_amount(" ".join(pair), book.currency, uncapped=True)
+        if value is None or value.currency == book.currency:
+            continue
+        rest = [*words[:i], *words[i + 2 :]]
+        if rest and _find_member(book, " ".join(rest), user_id, fits) is not None:
+            return value.currency
+    return None
+
+
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(settling_active,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
@@ -317,6 +337,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         words = amount_words(typed_words(line), book, book.currency)
         if len(words) < 2:
             return paid_how(book.currency)
+        fits = ctx.deps.services.fits(msg.sender.channel)
+        if other_currency_payment(words, book, user_id, fits) is not None:
+            return f"{room.name} counts in {book.currency.code}: send the amount in {book.currency.code}."
         *who_words, amount_text = words
         if _is_figure(words[0], book.currency) and not _is_figure(amount_text, book.currency):
             # `\\PAID 20 alice`, the amount first as people say it: it answered the usage
@@ -330,7 +353,6 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             return paid_how(book.currency)
         if value.currency != book.currency:
             return f"{room.name} counts in {book.currency.code}: send the amount in {book.currency.code}."
-        fits = ctx.deps.services.fits(msg.sender.channel)
         payee = _find_member(book, who, user_id, fits)
         if isinstance(payee, str):
             return payee

@@ -605,7 +605,7 @@ async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
         == "Recorded: you paid Alice $4.00. house: Carol pays Alice $10.00."
     )
     assert await say(bot, fake, "\\PAID Alice 5 EUR", sender=CAROL) == (
-        "Usage: \\PAID <name> <amount>, e.g. \\PAID Alice 7.72"
+        "house counts in USD: send the amount in USD."
     )
     assert (
         await say(bot, fake, "\\PAID Alice $ 10", sender=CAROL)
@@ -1503,6 +1503,25 @@ async def test_split_figures_and_paying_me_get_answers_that_say_what_is_wrong(
     )
     assert await say(bot, fake, "\\PAID me 5") == "You cannot pay yourself."
     assert await bot.scalar("SELECT count(*) FROM payments") == 0
+
+
+async def test_paid_in_another_currency_with_its_code_apart_says_which_the_room_counts_in(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID Bob €5` was told the room counts in USD, but `\\PAID Bob 5 EUR` (the code typed
+    apart, as people write it) or `\\PAID Bob EUR 5` got the usage, as if the amount were missing.
+    Nothing is recorded."""
+    fake = fake_twilio
+    await house(bot, fake)
+    said = "house counts in USD: send the amount in USD."
+    assert await say(bot, fake, "\\PAID Bob \u20ac5") == said
+    assert await say(bot, fake, "\\PAID Bob 5 EUR") == said
+    assert await say(bot, fake, "\\paid bob 12,50 eur") == said
+    assert await say(bot, fake, "\\PAID Bob EUR 5") == said
+    assert await say(bot, fake, "\\PAID 5 EUR Bob") == said
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0
+    # the room's own code apart is that amount
+    assert (await say(bot, fake, "\\PAID Bob 5 usd")).startswith("Recorded: you paid Bob $5.00.")
 
 
 async def test_split_in_the_currency_a_receipt_came_in_says_which_it_counts_in(
