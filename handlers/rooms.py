@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import FitsOne
 from bot.core.errors import Defer
-from bot.features.ledger.book import room_ledger
+from bot.features.ledger.book import accents_off, room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
@@ -72,6 +72,28 @@ def rooms_reply(names: list[str], active: str | None, *, fits: FitsOne) -> str:
         shown.pop(droppable[-1])
 
 
+# a room name typed with accents or in another script: "1-32 letters" said nothing of which
+ROOM_LETTERS = (
+    f"Room names are 1-32 of A-Z, 0-9, - or _: no accents, other scripts or spaces. Usage: {CREATE_USAGE}"
+)
+
+
+def room_spelt(spelt: str) -> str:
+    """`\\CREATE Caf\u00e9 pw`: the name it can have (the password is not said back)."""
+    return f"Room names keep to A-Z, 0-9, - and _: send \\CREATE {spelt} <password>"
+
+
+def bad_room_name(name: str) -> str:
+    """Why `\\CREATE` refused a room name, and what to type when its letters are why."""
+    spelt = accents_off(name)
+    if spelt != name and rooms.valid_name(spelt):
+        return room_spelt(spelt)
+    latin = "".join("a" if ch.isalpha() and not ch.isascii() else ch for ch in name)
+    if latin != name and rooms.valid_name(latin):
+        return ROOM_LETTERS
+    return f"{ROOM_NAMES} Usage: {CREATE_USAGE}"
+
+
 def too_long() -> str:
     return f"That password is too long (at most {rooms.MAX_PASSWORD} characters)."
 
@@ -80,7 +102,7 @@ def too_long() -> str:
 async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     name, password = typed_word(ctx.args[0]), ctx.args[1]
     if not rooms.valid_name(name):
-        return f"{ROOM_NAMES} Usage: {CREATE_USAGE}"
+        return bad_room_name(name)
     if len(password) > rooms.MAX_PASSWORD:
         return too_long()
     found = await rooms.find_by_name(ctx.deps.db, name)

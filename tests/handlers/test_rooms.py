@@ -13,7 +13,8 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from bot.pipeline import replyguard
-from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LOCKED, WRONG, too_long
+from handlers.filters import ROOM_NAMES
+from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LETTERS, ROOM_LOCKED, WRONG, room_spelt, too_long
 from storage import rooms
 from storage.schema import metadata
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
@@ -655,3 +656,20 @@ async def test_a_room_made_before_passwords_were_read_as_typed_still_opens_with_
         )
     assert await say(bot, fake_twilio, "\\JOIN house it's", sender=BOB) == WRONG
     assert (await say(bot, fake_twilio, "\\JOIN house it\u2019s", sender=CAROL)).startswith("Joined")
+
+
+async def test_a_room_name_with_accents_or_in_another_script_is_answered_with_what_to_type(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\CREATE Caf\u00e9 pw` was told "Room names are 1-32 letters, digits, - or _": Caf\u00e9 is
+    letters, and nothing said which. A name spelt without its accents is offered; one in another
+    script is told the letters a room name has. The password is never said back."""
+    assert await say(bot, fake_twilio, "\\CREATE Caf\u00e9 pw") == room_spelt("Cafe")
+    assert await say(bot, fake_twilio, "\\create Z\u00fcrich-Tr\u00e4ume pw") == room_spelt("Zurich-Traume")
+    assert await say(bot, fake_twilio, "\\CREATE \u5bb6 pw") == ROOM_LETTERS
+    assert await say(bot, fake_twilio, "\\CREATE \u05d1\u05d9\u05ea pw") == ROOM_LETTERS
+    assert (
+        await say(bot, fake_twilio, "\\CREATE hou$e pw") == f"{ROOM_NAMES} Usage: \\CREATE <room> <password>"
+    )
+    assert (await say(bot, fake_twilio, "\\CREATE Cafe pw")).startswith("Created room Cafe")
+    assert room_spelt("Cafe").endswith("\\CREATE Cafe <password>")

@@ -44,6 +44,14 @@ def valid_name(name: str) -> bool:
     )
 
 
+def accents_off(text: str) -> str:
+    """Each letter without its accents (\u00eb: e, \u00e7: c, \u0141: L); other characters as they are."""
+    return "".join(
+        _SPELT.get(ch) or "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        for ch in text
+    )
+
+
 def sms_spelling(name: str) -> str | None:
     """A name `valid_name` refuses only for letters GSM-7 lacks, spelt with those it has, as a
     person would write it in a plain SMS: Zo\u00eb is Zoe, Fran\u00e7ois Francois, \u0141ukasz Lukasz (their
@@ -53,9 +61,7 @@ def sms_spelling(name: str) -> str | None:
         if ch == " " or _LETTER.fullmatch(ch):
             spelt.append(ch)
             continue
-        base = _SPELT.get(ch) or "".join(
-            c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)
-        )
+        base = accents_off(ch)
         if not base or not all(_LETTER.fullmatch(c) for c in base):
             return None
         spelt.append(base)

@@ -200,6 +200,8 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ),
     ("taken", lambda: f"The name {ROOM} is taken. Pick another name for your room."),
     ("bad name", lambda: f"{ROOM_NAMES} Usage: {rooms.CREATE_USAGE}"),
+    ("room name letters", lambda: rooms.ROOM_LETTERS),
+    ("room name spelt", lambda: rooms.room_spelt(ROOM)),
     ("long password", lambda: "That password is too long (at most 128 characters)."),
     ("wrong", lambda: rooms.WRONG),
     ("locked", lambda: rooms.LOCKED),
