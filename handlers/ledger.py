@@ -156,8 +156,12 @@ def amount_reply(
     if minor == 0:
         return f"Your receipt is out of the ledger of {room_name}: {position}. \\BALANCE for all."
     shown = cur.format(minor) + (f" {how}" if how else "")
-    if cur != book.currency:
-        return f"Set {shown} on your receipt in {room_name}; not counted: {shown} in a {book.currency.code} room."
+    if cur != book.currency:  # how to count it, as a photo read in that money is told
+        code = book.currency.code
+        return (
+            f"Set {shown} on your receipt in {room_name}; not counted: {shown} in a {code} room. "
+            f"Reply \\AMOUNT {book.currency.example} to count it in {code}."
+        )
     return f"Set {shown} on your receipt in {room_name}: {position}. \\BALANCE for all."
 
 

@@ -1376,6 +1376,21 @@ async def test_a_photo_sent_with_a_command_is_saved_and_the_command_is_not_run(
     assert await bot.scalar("SELECT count(*) FROM receipts") == 4
 
 
+async def test_an_amount_typed_in_another_currency_says_how_to_count_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT 12\u20ac`, `12 EUR` or `\u20ac12` in a dollar room was answered "Set \u20ac12.00 on your
+    receipt in house; not counted: \u20ac12.00 in a USD room." and nothing on how to count it, which
+    a photo read in euros is told. It says so, in the room's money."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "")
+    said = "Set \u20ac12.00 on your receipt in house; not counted: \u20ac12.00 in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+    for typed in ("\\AMOUNT 12\u20ac", "\\amount 12 eur", "\\AMOUNT \u20ac12", "\\Amount 12,00 Eur"):
+        assert await say(bot, fake, typed) == said
+    assert (await say(bot, fake, "\\AMOUNT 12 EUR @1.10")).startswith("Set $13.20 (\u20ac12.00 at 1.10)")
+
+
 async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -1414,7 +1429,8 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
         "1.200 is unclear: reply \\AMOUNT €1200.00 or \\AMOUNT €1.20.",
     ]
     assert await say(bot, fake, "\\AMOUNT €1.20") == (
-        "Set €1.20 on your receipt in house; not counted: €1.20 in a USD room."
+        "Set €1.20 on your receipt in house; not counted: €1.20 in a USD room. Reply \\AMOUNT 12.34"
+        " to count it in USD."
     )
     assert (
         await say(bot, fake, "\\AMOUNT 1.20")
