@@ -21,6 +21,7 @@ from bot.features.ledger.book import (
     NAME_MAX,
     Party,
     RoomLedger,
+    accents_off,
     balance_line,
     left_balance_line,
     name_key,
@@ -266,7 +267,9 @@ def _find_member(
 ) -> int | str | None:
     """A member, or someone who left with something still on the books (by `\\LEAVE`, or by
     `\\STOP`: the name they had), by the name `\\BALANCE` shows (any case), that name without its
-    "(...)" note, their masked number or last digits; else a reply. A whole name shown beats a
+    "(...)" note, their masked number or last digits, else that name without its accents (`\\PAID
+    jose 5` typed on a keyboard with none is for Jos\u00e9: "No one in house goes by jose"); else
+    a reply. A whole name shown beats a
     partial match. `@Bob`, as people mention someone (on Telegram above all), is Bob: no name
     has an @ (it said "No one in house goes by @bob"). `current`: the room's members only."""
     wanted = wanted[1:] if wanted.startswith("@") and len(wanted) > 1 else wanted
@@ -294,6 +297,9 @@ def _find_member(
             )
         ):
             matches.append(party)
+    if not matches:  # typed without its accents (`jose` on a keyboard with none), or with them
+        plain = accents_off(key)
+        matches = [p for p in parties if accents_off(book.name(p).split(" (")[0].casefold()) == plain]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:  # each as `\\BALANCE` shows them, which is a name this takes

@@ -371,6 +371,28 @@ async def test_a_name_with_letters_an_sms_lacks_is_answered_with_how_to_write_it
     assert name_spelt("Zoe").endswith("\\NAME Zoe")
 
 
+async def test_a_name_typed_without_its_accents_is_that_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\PAID jose 5` or `\\SPLIT jose me`, typed on a keyboard with no accents, was "No one in
+    house goes by jose." for a Jos\u00e9 in the room; `\\PAID Zo\u00eb 5` likewise for a Zoe. A name
+    that matches no one as typed is matched without its accents; as typed still wins."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Jos\u00e9", sender=BOB) == "Your rooms now see you as Jos\u00e9."
+    assert await say(bot, fake, "\\NAME Zoe", sender=CAROL) == "Your rooms now see you as Zoe."
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\SPLIT jose me") == "Split $30.00 in house: Jos\u00e9 $15.00, Alice $15.00."
+    assert (await say(bot, fake, "\\PAID JOSE 5", sender=CAROL)).startswith(
+        "Recorded: you paid Jos\u00e9 $5.00."
+    )
+    assert (await say(bot, fake, "\\PAID Zo\u00eb 5")).startswith("Recorded: you paid Zoe $5.00.")
+    # a Jose and a Jos\u00e9 in one room: each as typed
+    assert await say(bot, fake, "\\NAME Jose") == "Your rooms now see you as Jose."
+    assert (await say(bot, fake, "\\PAID jose 1", sender=CAROL)).startswith("Recorded: you paid Jose $1.00.")
+    assert (await say(bot, fake, "\\PAID jos\u00e9 1", sender=CAROL)).startswith(
+        "Recorded: you paid Jos\u00e9 $1.00."
+    )
+
+
 async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)
@@ -1457,7 +1479,7 @@ async def test_a_name_typed_outside_gsm_7_is_not_said_back_over_sms(
         == "No one in house goes by that name. \\BALANCE shows the names."
     )
     assert (
-        await say(bot, fake, "\\SPLIT \u201cb\u00f4b\u201d")
+        await say(bot, fake, "\\SPLIT \u201cz\u00f4e\u201d")
         == "No one in house goes by that name. \\BALANCE shows the names."
     )
     assert (
