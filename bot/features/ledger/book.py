@@ -76,13 +76,17 @@ def name_key(name: str) -> str:
 def shown_name(p: store.Member) -> str | None:
     """The name a member goes by: their `\\NAME`, else the name their channel gives them
     (Telegram's first name) when it is one `\\NAME` would take (GSM-7 letters and digits, so SMS
-    replies stay one segment); None: shown by their masked address. The channel's name is read
+    replies stay one segment), or would once its accents are off; None: shown by their masked
+    address. The channel's name is read
     as the letters it shows (NFKC), as a typed `\\NAME` is: a Jos\u00e9 with a separate accent was
     shown by the masked chat."""
     if p.name:
         return p.name
     label = unicodedata.normalize("NFKC", p.label or "")[:NAME_MAX].strip()
-    return label if label and valid_name(label) else None
+    if not label:
+        return None
+    # one with letters GSM-7 lacks as a plain SMS spells it (Zo\u00eb: Zoe), as `\\NAME` offers
+    return label if valid_name(label) else sms_spelling(label)
 
 
 async def label_name(conn: AsyncConnection, user_id: int) -> str | None:

@@ -174,6 +174,20 @@ def test_a_member_with_no_name_goes_by_their_channels_name_when_it_is_one() -> N
     assert shown_name(Member(6, None, "+15550006666")) is None
 
 
+def test_a_channels_name_with_letters_an_sms_lacks_shows_spelt_without_their_accents() -> None:
+    """A Telegram Zo\u00eb or Fran\u00e7ois showed as `Telegram ***7001` to the room, where `\\NAME Zo\u00eb`
+    is offered Zoe: they show as Zoe and Francois, as a plain SMS spells them."""
+    names = display_names(
+        [
+            Member(1, None, "telegram:7001", label="Zo\u00eb"),
+            Member(2, None, "telegram:7002", label="Fran\u00e7ois"),
+            Member(3, None, "telegram:7003", label="\u0141ukasz"),
+            Member(4, None, "telegram:7004", label="\u738b\u82b3"),  # no Latin spelling: the masked chat
+        ]
+    )
+    assert [names[1], names[2], names[3], names[4]] == ["Zoe", "Francois", "Lukasz", "Telegram ***7004"]
+
+
 def test_a_room_with_more_debts_than_a_message_takes_names_the_first_and_how_many_more() -> None:
     """91 debts made a 4,700-character line: Telegram (4,096) and Twilio (1,600) refused it, and
     the person asking heard nothing."""
