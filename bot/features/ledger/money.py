@@ -339,6 +339,9 @@ _ARABIC = str.maketrans({"\u066b": ".", "\u066c": ","})
 # Switzerland, the Netherlands and Scandinavia (`\\AMOUNT 12,-` got the usage, a caption `Pizza
 # 12,- \u20ac` no total): read as `12,00`, with the separator the figure uses
 _WHOLE_UNITS = re.compile(r"(?<=\d)([.,])[-\u2013\u2014](?!\w)")
+# the apostrophe Swiss figures group thousands with (`1'234.50`), as an iPhone's smart punctuation
+# sends it, curly: `\\AMOUNT 1\u2019234.50` got the usage
+_CURLY_GROUPING = re.compile(r"(?<=\d)\u2019(?=\d{3}(?!\d))")
 
 
 def _found_in(
@@ -347,7 +350,8 @@ def _found_in(
     """`amounts_in`, each with its figure as typed (`1.200`). Read after NFKC: a full-width
     keyboard's `\uff11\uff12\uff0c\uff15\uff10 \u20ac` was \u20ac50.00 (its comma no separator, the 50 after
     it taken alone) and its `\uffe5` or `\uff04` no currency."""
-    stripped = _WHOLE_UNITS.sub(r"\g<1>00", unicodedata.normalize("NFKC", text).translate(_ARABIC).strip())
+    typed = _CURLY_GROUPING.sub("'", unicodedata.normalize("NFKC", text).translate(_ARABIC))
+    stripped = _WHOLE_UNITS.sub(r"\g<1>00", typed.strip())
     found: list[tuple[Amount, str]] = []
     for m in _amount_pattern().finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):

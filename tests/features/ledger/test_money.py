@@ -248,6 +248,18 @@ def test_a_typed_amount_in_whole_units_with_a_dash_is_that_amount() -> None:
     assert amounts_in("refund -12,-", USD) == []
 
 
+def test_thousands_grouped_with_a_phones_curly_apostrophe_are_thousands() -> None:
+    """Swiss figures group thousands with an apostrophe (`1'234.50`), which an iPhone's smart
+    punctuation sends as a curly one: `\\AMOUNT 1\u2019234.50` got the usage, and a caption
+    `Znacht CHF 1\u2019234.50` was no total."""
+    chf = currency("CHF")
+    assert chf is not None
+    assert parse_amount("1\u2019234.50", chf) == Amount(123450, chf)
+    assert parse_amount("CHF 1\u2019234.50", USD) == Amount(123450, chf)
+    assert amounts_in("Znacht CHF 1\u2019234.50", chf) == [Amount(123450, chf)]
+    assert amounts_in("Zo\u00eb\u2019s lunch 12.50", USD) == [Amount(1250, USD)]
+
+
 @pytest.mark.parametrize(
     ("text", "code", "asked"),
     [
