@@ -371,6 +371,18 @@ async def test_a_name_with_letters_an_sms_lacks_is_answered_with_how_to_write_it
     assert name_spelt("Zoe").endswith("\\NAME Zoe")
 
 
+async def test_a_name_typed_with_an_emoji_is_answered_with_the_name_without_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\NAME Ann \U0001f338` got "A name is 1-20 letters and digits, ...": it is answered with the
+    name it can be, as a name with accents is."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Dana \U0001f338", sender=CAROL) == name_spelt("Dana")
+    assert await say(bot, fake, "\\NAME \u2728Zo\u00eb\u2728", sender=CAROL) == name_spelt("Zoe")
+    assert await say(bot, fake, "\\NAME \U0001f338", sender=CAROL) == NAME_RULES
+
+
 async def test_a_name_typed_without_its_accents_is_that_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\PAID jose 5` or `\\SPLIT jose me`, typed on a keyboard with no accents, was "No one in
     house goes by jose." for a Jos\u00e9 in the room; `\\PAID Zo\u00eb 5` likewise for a Zoe. A name

@@ -55,9 +55,13 @@ def accents_off(text: str) -> str:
 def sms_spelling(name: str) -> str | None:
     """A name `valid_name` refuses only for letters GSM-7 lacks, spelt with those it has, as a
     person would write it in a plain SMS: Zo\u00eb is Zoe, Fran\u00e7ois Francois, \u0141ukasz Lukasz (their
-    accents taken off). None when that does not make a name (another script, an emoji, too long)."""
+    accents taken off), and without the emoji a name is decorated with (`Ann \U0001f338`). None when
+    that does not make a name (another script, emoji alone, too long)."""
     spelt = []
     for ch in name:
+        if _decoration(ch):  # `Ann \U0001f338`, `\u2728Mia\u2728`: the name without its emoji
+            spelt.append(" ")
+            continue
         if ch == " " or _LETTER.fullmatch(ch):
             spelt.append(ch)
             continue
@@ -65,8 +69,19 @@ def sms_spelling(name: str) -> str | None:
         if not base or not all(_LETTER.fullmatch(c) for c in base):
             return None
         spelt.append(base)
-    text = "".join(spelt)
+    text = " ".join("".join(spelt).split())
     return text if text != name and valid_name(text) else None
+
+
+def _decoration(ch: str) -> bool:
+    """An emoji or a symbol, or a character that only shapes one (a variation selector, a zero-width
+    joiner, a skin tone, a flag's letters)."""
+    return (
+        unicodedata.category(ch) in ("So", "Sk")
+        or ch in "\u200d\ufe0e\ufe0f\u20e3"
+        or "\U0001f1e6" <= ch <= "\U0001f1ff"
+        or "\U0001f3fb" <= ch <= "\U0001f3ff"
+    )
 
 
 def name_key(name: str) -> str:

@@ -188,6 +188,22 @@ def test_a_channels_name_with_letters_an_sms_lacks_shows_spelt_without_their_acc
     assert [names[1], names[2], names[3], names[4]] == ["Zoe", "Francois", "Lukasz", "Telegram ***7004"]
 
 
+def test_a_channels_name_with_an_emoji_in_it_shows_without_the_emoji() -> None:
+    """Telegram first names are often decorated (`Ann \U0001f338`, `\u2728Mia\u2728`, a flag or a
+    heart with its variation selector): the room saw `Telegram ***7001`. The name shows without
+    its emoji; one that is emoji alone still shows by the chat."""
+    names = display_names(
+        [
+            Member(1, None, "telegram:7001", label="Ann \U0001f338"),
+            Member(2, None, "telegram:7002", label="\u2728Mia\u2728"),
+            Member(3, None, "telegram:7003", label="Zo\u00eb \u2764\ufe0f \U0001f1eb\U0001f1f7"),
+            Member(4, None, "telegram:7004", label="\U0001f44b\U0001f3fd"),
+            Member(5, None, "telegram:7005", label="Dan \U0001f468\u200d\U0001f4bb"),
+        ]
+    )
+    assert [names[p] for p in range(1, 6)] == ["Ann", "Mia", "Zoe", "Telegram ***7004", "Dan"]
+
+
 def test_a_room_with_more_debts_than_a_message_takes_names_the_first_and_how_many_more() -> None:
     """91 debts made a 4,700-character line: Telegram (4,096) and Twilio (1,600) refused it, and
     the person asking heard nothing."""
