@@ -12,7 +12,7 @@ import unicodedata
 
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
-from bot.pipeline.dispatch import Context, FilterResult, HandlerResult, Inbound, Reply, Router
+from bot.pipeline.dispatch import DOTTED_I, Context, FilterResult, HandlerResult, Inbound, Reply, Router
 from handlers.help import as_said_to, help_for, paired, welcome_for
 from storage import users
 
@@ -50,7 +50,8 @@ def keyword_of(body: str, opt_out_type: str = "") -> str | None:
     kind = opt_out_type.strip().upper()
     if kind in ("STOP", "START", "HELP"):
         return kind
-    word = unicodedata.normalize("NFKC", body).translate(_INVISIBLE).strip().upper()
+    # and a Turkish keyboard's capital i, with its dot (QU\u0130T, \u0130NFO were posts)
+    word = unicodedata.normalize("NFKC", body).translate(_INVISIBLE).translate(DOTTED_I).strip().upper()
     if word in OPT_OUT:
         return "STOP"
     if word in OPT_IN:

@@ -160,10 +160,16 @@ _AFTER_NAME += "\u061f\u060c\u061b"
 _ASKED = "?\uff1f\u061f"
 
 
+# a Turkish keyboard's capital i keeps its dot (its small dotless one upper-cases to I already):
+# `\\JO\u0130N house pw` was "Unknown command.", a bare `JO\u0130N house pw` a post to X
+DOTTED_I = str.maketrans({"\u0130": "I"})
+
+
 def command_name(word: str) -> str:
     """The command a typed word names: `balance?` -> `BALANCE`; in a Japanese or Chinese
-    keyboard's full-width letters too (`\uff3c\uff28\uff25\uff2c\uff30`, NFKC: it was "Unknown command.")."""
-    return unicodedata.normalize("NFKC", word.rstrip(_AFTER_NAME)).upper()
+    keyboard's full-width letters too (`\uff3c\uff28\uff25\uff2c\uff30`, NFKC: it was "Unknown command."), and
+    a Turkish keyboard's (`DOTTED_I`)."""
+    return unicodedata.normalize("NFKC", word.rstrip(_AFTER_NAME)).translate(DOTTED_I).upper()
 
 
 def parse_command(text: str) -> CommandObject | None:
@@ -245,7 +251,7 @@ class Command:
 def bare_word(word: str) -> str:
     """A message's first word as a bare command's name is matched: in a full-width keyboard's
     letters too (NFKC: `\uff2a\uff2f\uff29\uff2e house pw` went to X as a post, password and all)."""
-    return unicodedata.normalize("NFKC", word)
+    return unicodedata.normalize("NFKC", word).translate(DOTTED_I)
 
 
 class BareCommand:
@@ -611,6 +617,7 @@ class Dispatcher(Router):
 
 
 __all__ = [
+    "DOTTED_I",
     "BareCommand",
     "Command",
     "CommandObject",

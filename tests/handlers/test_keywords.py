@@ -115,6 +115,20 @@ async def test_a_keyword_in_full_width_letters_or_with_invisible_characters_is_t
     assert xbot.x.posts == []
 
 
+async def test_a_keyword_typed_on_a_turkish_keyboard_is_that_keyword(xbot: XBot) -> None:
+    """A Turkish keyboard types a capital i with its dot (QU\u0130T, \u0130NFO): they went to X as
+    posts, and the number was not opted out."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    assert await say(xbot, twilio, "\u0130NFO") == HELP_TEXT
+    await silent(xbot, twilio, "QU\u0130T")
+    assert await opted_out(xbot, ALICE) is True
+    assert await say(xbot, twilio, "START") == OPTED_IN
+    await silent(xbot, twilio, "unsubscr\u0131be")
+    assert await opted_out(xbot, ALICE) is True
+    assert xbot.x.posts == []
+
+
 async def test_a_keyword_is_never_posted(xbot: XBot) -> None:
     twilio: FakeTwilio = xbot.extras["twilio"]
     await xbot.link(user=("100", "alice"))

@@ -93,6 +93,10 @@ def test_a_commands_lines(text: str, own: tuple[str, ...], first: tuple[str, ...
         ("\uff3c\uff28\uff25\uff2c\uff30", "HELP", ()),
         ("\\\uff52\uff4f\uff4f\uff4d\uff53\uff0e", "ROOMS", ()),
         ("/\uff22\uff41\uff4c\uff41\uff4e\uff43\uff45 house", "BALANCE", ("house",)),
+        # a Turkish keyboard's capital i has its dot (and its small one none): "Unknown command."
+        ("\\JO\u0130N house pw", "JOIN", ("house", "pw")),
+        ("\\L\u0130NK", "LINK", ()),
+        ("/spl\u0131t ann bob", "SPLIT", ("ann", "bob")),
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
@@ -185,6 +189,8 @@ async def test_bare_command_upper_case_only_exact_words() -> None:
     assert await dp.feed(msg("\uff2a\uff2f\uff29\uff2e\u3000house\u3000pw"), ctx()) == [Reply("joined")]
     assert await dp.feed(msg("\u200bJOIN house pw"), ctx()) == [Reply("joined")]
     assert await dp.feed(msg("\uff4a\uff4f\uff49\uff4e house pw"), ctx()) == []  # upper case only
+    # a Turkish keyboard's capital i, dotted: a post to X, password and all
+    assert await dp.feed(msg("JO\u0130N house pw"), ctx()) == [Reply("joined")]
 
 
 async def test_outer_and_inner_middlewares_order() -> None:
