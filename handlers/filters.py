@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.channel import FitsOne
-from bot.features.ledger.book import room_ledger
+from bot.features.ledger.book import accents_off, room_ledger
 from bot.pipeline.dispatch import Context, Inbound
 from storage import rooms
 
@@ -65,6 +65,16 @@ def typed_word(word: str) -> str:
     return (word.lstrip(_QUOTES).rstrip(_AFTER) or word).translate(_DASHES)
 
 
+def room_word(word: str) -> str:
+    """The room a typed word names (`typed_word`); one typed with accents is the room without
+    them, as room names have none (`\\CREATE Caf\u00e9` is offered Cafe): `\\JOIN Caf\u00e9 pw`, or a
+    Turkish keyboard's `\u0130stanbul`, was "No room with that name and password", a wrong password
+    counted."""
+    name = typed_word(word)
+    plain = accents_off(name)
+    return plain if not rooms.valid_name(name) and rooms.valid_name(plain) else name
+
+
 def typed_words(words: Sequence[str]) -> list[str]:
     """`typed_word` of each, leaving out those that are punctuation alone (`ann , bob`)."""
     return [typed_word(word) for word in words if word.strip(_AFTER)]
@@ -93,7 +103,7 @@ class InRoom:
 
     async def __call__(self, msg: Inbound, ctx: Context) -> dict[str, Any] | str:
         if self.named and ctx.args:
-            name = typed_word(ctx.args[0])
+            name = room_word(ctx.args[0])
             room = await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name)
             if room is not None:
                 return {ROOM: room}
@@ -156,6 +166,7 @@ __all__ = [
     "not_in_named",
     "room_named_or_active",
     "room_of",
+    "room_word",
     "settling_active",
     "settling_named_or_active",
     "typed_word",

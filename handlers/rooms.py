@@ -37,7 +37,7 @@ from bot.features.ledger.book import accents_off, room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import NOT_IN_ROOM, ROOM_NAMES, room_named_or_active, room_of, typed_word
+from handlers.filters import NOT_IN_ROOM, ROOM_NAMES, room_named_or_active, room_of, room_word, typed_word
 from storage import rooms
 from storage.lean import in_tx
 
@@ -136,7 +136,7 @@ def made_by_this_text(msg: Inbound, ctx: Context, room: rooms.Room) -> bool:
 # also bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)
 @router.command("JOIN", args=2, secret=(1,), usage=JOIN_USAGE, usage_note=ROOM_NAMES, bare=True)
 async def join(msg: Inbound, ctx: Context) -> HandlerResult:
-    name, password = typed_word(ctx.args[0]), ctx.args[1]
+    name, password = room_word(ctx.args[0]), ctx.args[1]
     if len(password) > rooms.MAX_PASSWORD:  # no room has one: refused before any hashing
         return too_long()
     now = ctx.deps.now()

@@ -1495,8 +1495,13 @@ async def test_a_name_typed_outside_gsm_7_is_not_said_back_over_sms(
         == "No one in house goes by that name. \\BALANCE shows the names."
     )
     assert (
-        await say(bot, fake, "\\USE \u201ch\u00f4me\u201d")
+        await say(bot, fake, "\\USE \u201ch\u00f4me\u2019s\u201d")
         == "You are not in a room of that name. \\ROOMS lists yours."
+    )
+    # a room name typed with accents is said back without them, in one plain segment
+    assert (
+        await say(bot, fake, "\\USE \u201ch\u00f4me\u201d")
+        == "You are not in a room named home. \\ROOMS lists yours."
     )
     assert await say(bot, fake, "\\RECEIPTS \u043a\u043e\u043c\u043d\u0430\u0442\u0430") == (
         "You are not in a room of that name. \\ROOMS lists yours."

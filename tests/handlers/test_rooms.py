@@ -673,3 +673,19 @@ async def test_a_room_name_with_accents_or_in_another_script_is_answered_with_wh
     )
     assert (await say(bot, fake_twilio, "\\CREATE Cafe pw")).startswith("Created room Cafe")
     assert room_spelt("Cafe").endswith("\\CREATE Cafe <password>")
+
+
+async def test_a_room_name_typed_with_accents_is_the_room_without_them(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Room names have no accents (`\\CREATE Caf\u00e9` is offered Cafe), but a friend told of the
+    room Caf\u00e9 typed `\\JOIN Caf\u00e9 pw` and was told "No room with that name and password", a
+    wrong password counted; a Turkish keyboard's capital \u0130 likewise. It is that room."""
+    assert (await say(bot, fake_twilio, "\\CREATE Cafe pw")).startswith("Created room Cafe")
+    assert (await say(bot, fake_twilio, "\\JOIN Caf\u00e9 pw", sender=BOB)).startswith("Joined Cafe")
+    assert (await say(bot, fake_twilio, "\\CREATE istanbul pw", sender=BOB)).startswith("Created")
+    assert (await say(bot, fake_twilio, "\\JOIN \u0130stanbul pw", sender=CAROL)).startswith(
+        "Joined istanbul"
+    )
+    assert await say(bot, fake_twilio, "\\USE caf\u00e9", sender=BOB) == "Photos you send now go to Cafe."
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
