@@ -383,6 +383,18 @@ async def test_a_name_typed_with_an_emoji_is_answered_with_the_name_without_it(
     assert await say(bot, fake, "\\NAME \U0001f338", sender=CAROL) == NAME_RULES
 
 
+async def test_a_hyphenated_name_is_answered_with_the_name_with_a_space(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\NAME Anne-Marie` got "A name is 1-20 letters and digits, with single spaces; ...", which
+    left the person to work out what to type."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Anne-Marie", sender=CAROL) == name_spelt("Anne Marie")
+    assert await say(bot, fake, "\\NAME Anne Marie", sender=CAROL) == "Your rooms now see you as Anne Marie."
+    assert await say(bot, fake, "\\NAME -", sender=CAROL) == NAME_RULES
+
+
 async def test_a_name_typed_without_its_accents_is_that_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\PAID jose 5` or `\\SPLIT jose me`, typed on a keyboard with no accents, was "No one in
     house goes by jose." for a Jos\u00e9 in the room; `\\PAID Zo\u00eb 5` likewise for a Zoe. A name

@@ -55,11 +55,14 @@ def accents_off(text: str) -> str:
 def sms_spelling(name: str) -> str | None:
     """A name `valid_name` refuses only for letters GSM-7 lacks, spelt with those it has, as a
     person would write it in a plain SMS: Zo\u00eb is Zoe, Fran\u00e7ois Francois, \u0141ukasz Lukasz (their
-    accents taken off), and without the emoji a name is decorated with (`Ann \U0001f338`). None when
+    accents taken off), without the emoji a name is decorated with (`Ann \U0001f338`), and with a space
+    for a hyphen (Anne-Marie is Anne Marie). None when
     that does not make a name (another script, emoji alone, too long)."""
     spelt = []
     for ch in name:
-        if _decoration(ch):  # `Ann \U0001f338`, `\u2728Mia\u2728`: the name without its emoji
+        # `Ann \U0001f338`, `\u2728Mia\u2728`: the name without its emoji; `Anne-Marie` with a space for
+        # its hyphen (a name has none)
+        if _decoration(ch) or ch in "-\u2010\u2011":
             spelt.append(" ")
             continue
         if ch == " " or _LETTER.fullmatch(ch):

@@ -204,6 +204,18 @@ def test_a_channels_name_with_an_emoji_in_it_shows_without_the_emoji() -> None:
     assert [names[p] for p in range(1, 6)] == ["Ann", "Mia", "Zoe", "Telegram ***7004", "Dan"]
 
 
+def test_a_channels_hyphenated_name_shows_with_a_space() -> None:
+    """A Telegram Anne-Marie or Jean-Lu\u00e7 showed as `Telegram ***7001`: a name has no hyphen, and
+    shows with a space in its place (Anne Marie), as `\\NAME Anne-Marie` is offered."""
+    names = display_names(
+        [
+            Member(1, None, "telegram:7001", label="Anne-Marie"),
+            Member(2, None, "telegram:7002", label="Jean\u2010Lu\u00e7"),
+        ]
+    )
+    assert [names[1], names[2]] == ["Anne Marie", "Jean Luc"]
+
+
 def test_a_room_with_more_debts_than_a_message_takes_names_the_first_and_how_many_more() -> None:
     """91 debts made a 4,700-character line: Telegram (4,096) and Twilio (1,600) refused it, and
     the person asking heard nothing."""
