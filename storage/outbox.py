@@ -337,19 +337,28 @@ _READY = (
     .with_for_update(skip_locked=True)
 )
 # What the sender reads of a claimed row (bot.pipeline.sender.Send), not every column (storage/inbox.py).
-CLAIMED = tuple(
-    outbox.c[name]
-    for name in (
-        "id",
-        "to_phone",
-        "body",
-        "redact",
-        "attempts",
-        "created_at",
-        "reconcile_since",
-        "kind",
-        "error_code",
-    )
+CLAIMED = (
+    *(
+        outbox.c[name]
+        for name in (
+            "id",
+            "to_phone",
+            "body",
+            "redact",
+            "attempts",
+            "created_at",
+            "reconcile_since",
+            "kind",
+            "error_code",
+        )
+    ),
+    # the MessageSid of the text the reply answers (none for a reminder, a relink notice ...), for
+    # the sender's log lines: an operator follows one text from the web process's `sms.received`
+    # through the worker's `sms.handled` to its reply's `sms.sent` (one lookup by primary key a row)
+    sa.select(inbox.c.message_sid)
+    .where(inbox.c.id == outbox.c.inbox_id)
+    .scalar_subquery()
+    .label("message_sid"),
 )
 # Replies still to send or being sent; every other status (sent, failed, skipped) is final.
 UNFINISHED = ("queued", "sending")

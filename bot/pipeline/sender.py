@@ -52,10 +52,21 @@ class Send:
     reconcile_since: float | None  # an earlier try's outcome is unknown: look it up first
     kind: str | None = None  # what it is (storage.outbox.enqueue): a notice, or an answer
     template_only: bool = False  # outside the channel's window for free text: a template or nothing
+    message_sid: str | None = None  # of the text it answers (storage.outbox.CLAIMED), for the log
 
     @functools.cached_property
     def channel(self) -> str:
         return channel_of(self.to)
+
+
+def _bind(item: Send) -> None:
+    """The context of a send's log lines: the reply, its address, and the MessageSid of the text it
+    answers when there is one (the same key as the webhook's and the worker's lines)."""
+    structlog.contextvars.bind_contextvars(outbox_id=item.id, to=mask_address(item.to), channel=item.channel)
+    if item.message_sid is not None:
+        structlog.contextvars.bind_contextvars(message_sid=item.message_sid)
+    else:
+        structlog.contextvars.unbind_contextvars("message_sid")
 
 
 def error_label(exc: SendError) -> str:
@@ -127,7 +138,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         # notices to an address whose channel lets free text through only for a while after the
         # person's last message (WhatsApp: 24 hours): when did they last write?
         windowed = [
-            to for _, to, *_, kind, _ in claimed if kind in TEMPLATE_KINDS and window_of(to) is not None
+            to for _, to, *_, kind, _, _ in claimed if kind in TEMPLATE_KINDS and window_of(to) is not None
         ]
         last = await inbox.last_received(conn, windowed) if windowed else {}
         return [
@@ -146,8 +157,9 @@ class Sender(ClaimLoop[Send, Outcome]):
                 # or our count of the person's last message does
                 template_only=code == outbox.OUTSIDE_WINDOW
                 or (to in windowed and now - last.get(to, float("-inf")) > (window_of(to) or 0.0)),
+                message_sid=message_sid,
             )
-            for id_, to, body, redact, attempts, created_at, reconcile_since, kind, code in claimed
+            for id_, to, body, redact, attempts, created_at, reconcile_since, kind, code, message_sid in claimed
         ]
 
     async def write(self, conn: Writer, outcomes: Sequence[Outcome]) -> None:
@@ -204,9 +216,7 @@ class Sender(ClaimLoop[Send, Outcome]):
 
     async def _behind(self, item: Send) -> None:
         """Put `item` back unsent: the reply before it to its address waits for a later try."""
-        structlog.contextvars.bind_contextvars(
-            outbox_id=item.id, to=mask_address(item.to), channel=item.channel
-        )
+        _bind(item)
         now = self.deps.now()
         behind = outbox.Mark(
             item.id, "queued", now, next_attempt_at=now, reconcile_since=item.reconcile_since
@@ -224,9 +234,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         """Send one claimed reply and commit its outcome; True when it is queued for a later try.
         `taken`: resolved (False) once the channel took it, before the commit, for the next reply
         to its address; a failure resolves it only after its outcome is written (`handle`)."""
-        structlog.contextvars.bind_contextvars(
-            outbox_id=item.id, to=mask_address(item.to), channel=item.channel
-        )
+        _bind(item)
         try:
             if item.opted_out:
                 await self.commit(

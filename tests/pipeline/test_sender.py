@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 from aiohttp import web
+from structlog.testing import capture_logs
 from twilio.rest import Client
 
 from bot.channels.twilio.rest import SessionHttpClient, TwilioTransport, form_encoded
@@ -209,6 +210,24 @@ async def test_a_refused_send_logs_twilios_error_code(bot: Bot, fake_twilio: Any
     assert written["sms.send_retry"]["error_code"] == 20429
     assert written["sms.send_failed"]["error_code"] == 21211
     assert written["sms.opted_out_at_carrier"]["error_code"] == 21610
+
+
+async def test_a_reply_s_send_is_logged_with_the_message_sid_of_the_text_it_answers(
+    bot: Bot, fake_twilio: Any
+) -> None:
+    """With web and worker processes, an operator followed a text by its MessageSid from the web
+    process's `sms.received` to the worker's `sms.handled`, and lost it there: the `sms.sent` of
+    its reply (the sender, perhaps in another process) said only `outbox_id` and the masked
+    number. The sender's lines carry the MessageSid of the text the reply answers."""
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        form = await bot.text("\\HELP")
+
+        async def sent() -> bool:
+            return bool(await _status(bot, form["MessageSid"]) == "sent")
+
+        await wait_for(sent)
+    lines = [e for e in logs if e["event"] == "sms.sent"]
+    assert [e.get("message_sid") for e in lines] == [form["MessageSid"]]
 
 
 async def test_a_whatsapp_reply_with_no_whatsapp_sender_logs_why(
