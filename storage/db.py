@@ -342,8 +342,7 @@ class Database:
         except Exception as exc:  # refused, timed out, bad password, no such database, TLS
             kind = DatabaseUnreachable if transient(exc) else DatabaseError
             raise kind(
-                f"database.url {self.masked_url}: cannot connect ({_reason(exc, self.url)}): check that the "
-                "database runs and is reachable, or set database.url or TEXTWIRE_DATABASE_URL"
+                f"database.url {self.masked_url}: cannot connect ({_reason(exc, self.url)}): {_remedy(exc)}"
             ) from None
 
     async def analyze(self) -> None:
@@ -474,6 +473,28 @@ def transient(exc: BaseException) -> bool:
     if isinstance(inner, (OSError, TimeoutError)):  # refused, unreachable, DNS, timed out
         return True
     return type(inner).__name__ in {"CannotConnectNowError", "TooManyConnectionsError"}  # 57P03, 53300
+
+
+# What the operator does when the server answered and refused (SQLSTATE classes 28 and 3D): the
+# server runs and is reachable, so the usual hint would send them looking in the wrong place.
+_REFUSED_LOGIN = frozenset({"InvalidPasswordError", "InvalidAuthorizationSpecificationError"})
+_NO_DATABASE = frozenset({"InvalidCatalogNameError"})
+
+
+def _remedy(exc: BaseException) -> str:
+    """What to do about a failed connect, by its cause (`connect_check`'s line ends with it)."""
+    name = type(driver_error(exc)).__name__
+    if name in _REFUSED_LOGIN:
+        return (
+            "the server refused the login: check the user name and password in database.url "
+            "(TEXTWIRE_DATABASE_URL) and that the role may connect (pg_hba.conf)"
+        )
+    if name in _NO_DATABASE:
+        return (
+            "the server has no database of that name: create it (createdb, or CREATE DATABASE), "
+            "or fix the name in database.url (TEXTWIRE_DATABASE_URL)"
+        )
+    return "check that the database runs and is reachable, or set database.url or TEXTWIRE_DATABASE_URL"
 
 
 def _reason(exc: BaseException, url: str) -> str:

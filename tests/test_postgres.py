@@ -674,6 +674,25 @@ async def test_a_refused_password_is_not_waited_for(pg_server_or_skip: Any) -> N
         await open_db_waiting(wrong, migrate=False, within=30)
     assert not isinstance(info.value, DatabaseUnreachable)
     assert info.value.exit_code == 2
+    # the server answered and refused: the line points at the URL's user and password, not at a
+    # database to start or a network to mend
+    assert "user name and password" in str(info.value)
+    assert "runs and is reachable" not in str(info.value)
+    assert f"not-{parts.password}" not in str(info.value)
+
+
+async def test_a_database_name_the_server_does_not_have_says_so(pg_server_or_skip: Any) -> None:
+    """An operator who pointed a process at a database not created yet (or misspelt) read
+    "cannot connect (InvalidCatalogNameError: ...): check that the database runs and is
+    reachable": it runs and answered. The line says to create it or fix the name."""
+    url = pg_server_or_skip.url_of(f"no_such_db_{time.monotonic_ns()}")
+    with pytest.raises(DatabaseError) as info:
+        await open_db_waiting(url, migrate=False, within=30)
+    assert info.value.exit_code == 2
+    message = str(info.value)
+    assert "InvalidCatalogNameError" in message
+    assert "create it" in message
+    assert "runs and is reachable" not in message
 
 
 async def test_a_database_that_never_answers_is_exit_1_after_the_wait() -> None:
