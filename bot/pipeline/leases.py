@@ -99,6 +99,9 @@ class Leases:
         self.watch = Watch(monotonic)
         self.on_takeover = list(on_takeover)
         self._task = BackgroundTask("leases")
+        # the owners judged dead at the last look: a dead owner stays dead at every look until its
+        # row is forgotten (a day), and its claims are taken at the first (here or by a peer)
+        self._dead: set[str] = set()
 
     async def start(self) -> None:
         await self.beat()
@@ -117,8 +120,12 @@ class Leases:
             await leases.heartbeat(conn, self.owner, now)
             dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)
             taken = await leases.take_over(conn, now=now, dead=dead)
+        newly = sorted(set(dead) - self._dead)
+        self._dead = set(dead)
         if any(taken):
-            log.warning("leases.taken_over", inbox=taken[0], outbox=taken[1])
+            # whose claims they were (host-pid-random: the process an operator killed, or the
+            # machine lost), so the line can be told apart from another process's takeover
+            log.warning("leases.taken_over", inbox=taken[0], outbox=taken[1], owners=newly)
             for wake in self.on_takeover:
                 wake()
         return taken

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
+from structlog.testing import capture_logs
 
 from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME
@@ -344,6 +345,32 @@ async def test_a_live_process_whose_clock_runs_behind_keeps_its_claims(db: Datab
     clock[0] += 2.0  # ... for STALE_SECONDS
     assert await leases.beat() == (1, 1)
     assert await _claims(db) == [("pending", None), ("queued", None)]
+
+
+async def test_the_takeover_line_names_the_process_whose_claims_it_took(db: Database) -> None:
+    """After kill -9 of a worker, the only line about its texts was `leases.taken_over` with two
+    counts, written by whichever process beat first (a web process, often): with several
+    processes, nothing said whose claims they were. It names the dead owners (host-pid-random,
+    the pid the operator killed)."""
+    now = time.time()
+    clock = [1000.0]
+    deps = Deps(config=Config(), db=db, http=None)  # type: ignore[arg-type]
+    watcher = Leases(deps, "watcher", monotonic=lambda: clock[0])
+    async with db.tx() as conn:
+        await conn.execute(
+            sa.insert(processes).values(id="host-4242-abcdef", started_at=now, heartbeat_at=now)
+        )
+    assert await watcher.beat() == (0, 0)
+    await _claim_one_each(db, "host-4242-abcdef", now)
+    with capture_logs() as logs:
+        for _ in range(int(STALE_SECONDS / 2)):  # it never beats again
+            clock[0] += 2.0
+            await watcher.beat()
+    taken = [e for e in logs if e["event"] == "leases.taken_over"]
+    assert len(taken) == 1
+    assert taken[0]["inbox"] == 1
+    assert taken[0]["outbox"] == 1
+    assert taken[0]["owners"] == ["host-4242-abcdef"]
 
 
 async def test_a_live_process_keeps_its_claims_after_the_database_was_away(db: Database) -> None:
