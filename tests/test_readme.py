@@ -111,3 +111,19 @@ def test_a_name_shared_with_one_who_left_shows_as_the_readme_says() -> None:
     gone_by_stop = Member(3, "Bob", f"{FORMER_PREFIX}3")
     assert display_names([current, gone_by_stop])[3] == "Bob (left)"
     assert "`Bob (left)` once its owner is gone by `\\STOP`" in paragraph
+
+
+def test_the_claims_of_a_process_that_gave_up_stopping_come_back_as_a_killed_ones_do() -> None:
+    """After `app.stop_timed_out` the README said the claims the process held "come back by lease
+    (5 minutes)": no code reads a claim's lease time. The process exits and stops heartbeating,
+    and its claims are taken over as a killed process's are, within STALE_SECONDS +
+    HEARTBEAT_SECONDS (bot/pipeline/leases.py), the figure the README gives for kill -9."""
+    from bot.pipeline.leases import HEARTBEAT_SECONDS, STALE_SECONDS
+
+    text = " ".join(README.split())
+    found = re.search(r"The claims it held come back[^.]*\.", text)
+    assert found is not None
+    figure = f"about {int(STALE_SECONDS + HEARTBEAT_SECONDS)} s"
+    assert figure in found.group(0)
+    assert "minutes" not in found.group(0)
+    assert f"within {figure}" in text  # the kill -9 paragraph says the same
