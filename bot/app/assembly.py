@@ -96,7 +96,8 @@ def build_app(
     for feature in feature_list:
         if serves_web and feature.add_routes is not None:
             feature.add_routes(app)
-    metrics = Metrics()
+    handling = "worker" in ROLE_PARTS[config.server.role]
+    metrics = Metrics(webhooks=serves_web, handling=handling)
     app[METRICS] = metrics
     drain = Drain(metrics)
     app[DRAIN] = drain

@@ -46,9 +46,11 @@ class ByChannel(dict[tuple[str, str], Any]):
     """A counter's children by (channel, value), made at start for every channel and value; a
     pair not foreseen is made when first counted."""
 
-    def __init__(self, family: Counter, values: tuple[str, ...]) -> None:
+    def __init__(self, family: Counter, values: tuple[str, ...], *, listed: bool = True) -> None:
         super().__init__()
         self.family = family
+        if not listed:  # a part this process does not run: each comes when first counted
+            return
         for channel in CHANNELS:
             for value in values:
                 self[channel, value] = family.labels(channel, value)
@@ -59,8 +61,28 @@ class ByChannel(dict[tuple[str, str], Any]):
         return child
 
 
+class ByValue(dict[str, Any]):
+    """A one-label counter's children, made at start when `listed` (in /metrics at 0), else when
+    first counted."""
+
+    def __init__(self, family: Counter, values: tuple[str, ...], *, listed: bool = True) -> None:
+        super().__init__()
+        self.family = family
+        for value in values if listed else ():
+            self[value] = family.labels(value)
+
+    def __missing__(self, key: str) -> Any:
+        child = self.family.labels(key)
+        self[key] = child
+        return child
+
+
 class Metrics:
-    def __init__(self) -> None:
+    """`webhooks`: the process takes webhooks (role web or all); `handling`: it runs the worker
+    and the sender (worker or all). The labelled series of the parts it runs are in /metrics
+    from the start, at 0 (README "Operating it"); another part's come when first counted."""
+
+    def __init__(self, *, webhooks: bool = True, handling: bool = True) -> None:
         self.registry = CollectorRegistry()
         self.inbound = Counter(
             "textwire_inbound_total",
@@ -81,9 +103,9 @@ class Metrics:
             ["channel", "status"],
             registry=self.registry,
         )
-        self.inbound_by = ByChannel(self.inbound, INBOUND_RESULTS)  # [channel, result]
-        self.handled_by = ByChannel(self.handled, HANDLED_RESULTS)
-        self.outbound_by = ByChannel(self.outbound, OUTBOUND_STATUSES)
+        self.inbound_by = ByChannel(self.inbound, INBOUND_RESULTS, listed=webhooks)  # [channel, result]
+        self.handled_by = ByChannel(self.handled, HANDLED_RESULTS, listed=handling)
+        self.outbound_by = ByChannel(self.outbound, OUTBOUND_STATUSES, listed=handling)
         # the reply guard (bot/pipeline/replyguard.py): replies over a number's budget, kept for later;
         # replies never sent (the number on hold for a loop; a delayed link a newer one replaced);
         # numbers put on hold, by the signal that showed the loop
@@ -104,8 +126,8 @@ class Metrics:
             ["signal"],
             registry=self.registry,
         )
-        self.replies_dropped_by = {r: self.replies_dropped.labels(reason=r) for r in DROP_REASONS}
-        self.loops_by = {s: self.loops.labels(signal=s) for s in LOOP_SIGNALS}
+        self.replies_dropped_by = ByValue(self.replies_dropped, DROP_REASONS, listed=handling)
+        self.loops_by = ByValue(self.loops, LOOP_SIGNALS, listed=handling)
         self.ocr = Counter(
             "textwire_ocr",
             "Receipt photos read for a total, by outcome (read; asked: no sure total, the reply asks "
@@ -125,8 +147,8 @@ class Metrics:
             " (a configuration fault: x.client_id / x.client_secret; a restart re-arms it), else 0",
             registry=self.registry,
         )
-        self.ocr_by = {o: self.ocr.labels(outcome=o) for o in OCR_OUTCOMES}
-        self.x_errors_by = {k: self.x_errors.labels(kind=k) for k in X_ERROR_KINDS}
+        self.ocr_by = ByValue(self.ocr, OCR_OUTCOMES, listed=handling)
+        self.x_errors_by = ByValue(self.x_errors, X_ERROR_KINDS)  # the web's X callback counts some
         self.webhook_seconds = Histogram(
             "textwire_webhook_seconds",
             "Time to answer a webhook (POST /twilio/sms, POST /telegram/webhook)",

@@ -143,3 +143,38 @@ async def test_db_errors_and_in_flight_series_are_there_from_the_start(
     for route in routes:
         expected = 1 if route == "/metrics" else 0  # this scrape is in flight
         assert value(text, f'textwire_http_in_flight{{route="{route}"}}') == expected
+
+
+# the labelled families of one role's parts: the webhooks' (web), the worker's and sender's
+WEBHOOK_FAMILIES = ("textwire_inbound_total",)
+HANDLING_FAMILIES = (
+    "textwire_handled_total",
+    "textwire_outbound_total",
+    "textwire_replies_dropped_total",
+    "textwire_loops_total",
+    "textwire_ocr_total",
+)
+
+
+@pytest.mark.parametrize(
+    ("role", "webhooks", "handling"), [("all", True, True), ("web", True, False), ("worker", False, True)]
+)
+async def test_a_role_lists_at_0_only_the_series_of_the_parts_it_runs(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, role: str, webhooks: bool, handling: bool
+) -> None:
+    """README: every labelled series is there from the start, at 0, "for the parts the process
+    runs". A `--role worker` listed 18 `textwire_inbound_total` series (webhooks it never takes)
+    and a `--role web` every `textwire_handled_total`, `textwire_outbound_total`, loop, OCR and
+    dropped-reply series at 0: on a dashboard by instance, the web processes looked like workers
+    that handled nothing. A series another role's part counts comes when first counted."""
+    bot = await bot_factory(server={"role": role}, twilio=fake_twilio.section())
+    text = await scrape(bot)
+
+    def listed(family: str) -> bool:
+        return re.search(rf"^{family}{{", text, re.M) is not None
+
+    for family in WEBHOOK_FAMILIES:
+        assert listed(family) == webhooks, family
+    for family in HANDLING_FAMILIES:
+        assert listed(family) == handling, family
+    assert listed("textwire_x_errors_total")  # the web's X callback counts them too
