@@ -41,9 +41,14 @@ async def to_callback(session: Any, url: str) -> tuple[str, str]:
 
 
 async def first_link(xbot: XBot, sender: str = "+15550001111") -> str:
+    return await link_answering(xbot, "hello world", sender)
+
+
+async def link_answering(xbot: XBot, text: str, sender: str = "+15550001111") -> str:
+    """The link in the reply to `text` (a stranger's first text, `\\LINK`)."""
     twilio = xbot.extras["twilio"]
     before = len(twilio.messages)
-    await xbot.text("hello world", sender=sender)
+    await xbot.text(text, sender=sender)
     messages = await twilio.wait_for_messages(before + 1)
     return link_in(messages[-1]["Body"])
 
@@ -427,12 +432,9 @@ async def test_cancelling_a_switch_at_x_says_the_account_still_posts(xbot: XBot)
     "Not connected. X was not connected.", as if the connection the person has were gone. It
     says that nothing changed and which account their texts still go to."""
     await xbot.link(user=("100", "alice"))
-    twilio = xbot.extras["twilio"]
-    before = len(twilio.messages)
-    await xbot.text("\\LINK")
-    messages = await twilio.wait_for_messages(before + 1)
+    url = await link_answering(xbot, "\\LINK")
     xbot.x.deny_next = True
-    async with browser() as session, await press(session, link_in(messages[-1]["Body"])) as resp:
+    async with browser() as session, await press(session, url) as resp:
         assert resp.status == 400
         page = await resp.text()
     assert "Nothing changed" in page
@@ -454,13 +456,10 @@ async def test_a_switch_x_does_not_complete_says_the_account_still_posts(
     or refuses a code gone stale: the page said "Not connected", as if the account the person had
     were gone. It stays, and the page says so."""
     await xbot.link(user=("100", "alice"))
-    twilio = xbot.extras["twilio"]
-    before = len(twilio.messages)
-    await xbot.text("\\LINK")
-    messages = await twilio.wait_for_messages(before + 1)
+    url = await link_answering(xbot, "\\LINK")
     xbot.x.next_user = ("200", "bob")
     async with browser() as session:
-        _authorize, callback = await to_callback(session, link_in(messages[-1]["Body"]))
+        _authorize, callback = await to_callback(session, url)
         if fail == "token":
             xbot.x.fail_token_next(503)
         elif fail == "me":
@@ -564,7 +563,6 @@ async def test_a_code_x_refuses_is_a_400_and_a_new_link_connects(xbot: XBot) -> 
     """A bad or expired `code` with this browser's cookie and state: X's token endpoint answers
     400. That is the browser's request gone wrong, not X down: a 400 page that says the connection
     was not completed and to send \\LINK; nothing stored, and the new link then connects."""
-    twilio = xbot.extras["twilio"]
     url = await first_link(xbot)
     async with browser() as session:
         _authorize, callback = await to_callback(session, url)
@@ -584,11 +582,9 @@ async def test_a_code_x_refuses_is_a_400_and_a_new_link_connects(xbot: XBot) -> 
     assert await xbot.rows("SELECT * FROM x_tokens") == []
     assert (await xbot.rows("SELECT x_user_id FROM users"))[0].x_user_id is None
     # the retry the page asks for: \LINK gives a fresh link that goes all the way
-    before = len(twilio.messages)
-    await xbot.text("\\LINK")
-    messages = await twilio.wait_for_messages(before + 1)
+    url = await link_answering(xbot, "\\LINK")
     xbot.x.next_user = ("4242", "alice")
-    async with browser() as session, await press(session, link_in(messages[-1]["Body"])) as resp:
+    async with browser() as session, await press(session, url) as resp:
         assert resp.status == 200
         assert "Connected as @alice" in await resp.text()
     assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 1
@@ -655,10 +651,9 @@ async def relink(xbot: XBot, user: tuple[str, str]) -> str:
     """`\\LINK` from a linked phone, completed in a browser as `user`; returns the callback page."""
     twilio = xbot.extras["twilio"]
     before = len(twilio.messages)
-    await xbot.text("\\LINK")
-    messages = await twilio.wait_for_messages(before + 1)
+    url = await link_answering(xbot, "\\LINK")
     xbot.x.next_user = user
-    async with browser() as session, await press(session, link_in(messages[-1]["Body"])) as resp:
+    async with browser() as session, await press(session, url) as resp:
         page = await resp.text()
         assert resp.status == 200, page
     await twilio.wait_for_messages(before + 2)
