@@ -233,7 +233,7 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     code = "".join(typed_words(ctx.args))
     key = msg.sender.key
     async with ctx.deps.db.tx() as conn:
-        if await rooms.locked_out(conn, key, now):
+        if await rooms.locked_out(conn, await rooms.guessers(conn, key, user.id), now):
             # one count for wrong codes and wrong room passwords, and one notice: told once per
             # window, as `\\JOIN` is (a script guessing codes got a text a guess)
             tell = await rooms.claim_lock_notice(conn, key, now)

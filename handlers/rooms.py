@@ -46,7 +46,8 @@ router = Router(name=__name__)
 CREATE_USAGE = "\\CREATE <room> <password>"
 JOIN_USAGE = "\\JOIN <room> <password>"
 WRONG = "No room with that name and password. Check both and try again."
-# one count per number for wrong room passwords and wrong \\PAIR codes (storage.rooms.record_failure):
+# one count per person (all their addresses, a phone on SMS and WhatsApp alike: storage.rooms.guessers)
+# for wrong room passwords and wrong \\PAIR codes (storage.rooms.record_failure):
 # the reply names both, since either may have filled it
 LOCKED = "Too many wrong passwords or codes. Please wait 15 minutes before you try again."
 ROOM_LOCKED = "Too many wrong passwords for that room lately. Please wait 15 minutes before you try again."
@@ -200,13 +201,14 @@ async def _throttle(
     one with `NAME_GUESSES_BEFORE_LOCK` wrong guesses for it (a typo alone does not keep a person
     with the password out for 15 minutes); a former member of the room waits for the newcomers'
     slot whatever their own failures."""
-    if await rooms.locked_out(conn, phone, now):
+    guesser = await rooms.guessers(conn, phone, user_id)
+    if await rooms.locked_out(conn, guesser, now):
         return LOCKED
     if key is None or not await rooms.room_locked_out(conn, key, now):
         return None
     if room is not None and await rooms.left_room(conn, user_id, room.id):
         return Slot.NEW
-    failures = await rooms.failures_for(conn, phone, key, now)
+    failures = await rooms.failures_for(conn, guesser, key, now)
     if failures >= rooms.NAME_GUESSES_BEFORE_LOCK:
         return ROOM_LOCKED
     return Slot.AGAIN if failures else Slot.NEW

@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.channel import SMS, WHATSAPP, Address, address_of
 from storage import inbox
 from storage.db import insert_ignore, upsert
 from storage.lean import Query, Reads
-from storage.schema import join_failures, join_slots, memberships, room_departures, rooms, users
+from storage.schema import addresses, join_failures, join_slots, memberships, room_departures, rooms, users
 
 # OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane.
 ARGON2_MEMORY_KIB = 19_456
@@ -393,9 +394,24 @@ async def record_failure(conn: AsyncConnection, phone: str, now: float, room_key
     await conn.execute(sa.insert(join_failures).values(phone=phone, at=now, room_key=room_key))
 
 
-async def failures_since(conn: AsyncConnection, phone: str, since: float) -> int:
+async def guessers(conn: AsyncConnection, key: str, user_id: int) -> list[str]:
+    """The addresses whose wrong guesses count as one with `key`'s (the address a guess came from,
+    of the person `user_id`): every address of the person, and each phone number on both of
+    Twilio's channels (`+15550001111` and `whatsapp:+15550001111` are one phone). Counted apart,
+    a number guessed 5 passwords or codes on SMS and 5 more on WhatsApp, and a person 5 more from
+    each address they paired."""
+    rows = await conn.execute(sa.select(addresses.c.address).where(addresses.c.user_id == user_id))
+    keys = {key, *(str(row[0]) for row in rows)}
+    for each in list(keys):
+        address = address_of(each)
+        if address.channel in (SMS, WHATSAPP):
+            keys.update(Address(channel, address.id).key for channel in (SMS, WHATSAPP))
+    return sorted(keys)
+
+
+async def failures_since(conn: AsyncConnection, phones: Iterable[str], since: float) -> int:
     query = sa.select(sa.func.count()).where(
-        join_failures.c.phone == phone, join_failures.c.at >= since, join_failures.c.kind == "wrong"
+        join_failures.c.phone.in_(list(phones)), join_failures.c.at >= since, join_failures.c.kind == "wrong"
     )
     return int((await conn.execute(query)).scalar_one())
 
@@ -407,15 +423,15 @@ async def room_failures_since(conn: AsyncConnection, room_key: str, since: float
     return int((await conn.execute(query)).scalar_one())
 
 
-async def failures_for(conn: AsyncConnection, phone: str, room_key: str, now: float) -> int:
-    """How many wrong passwords `phone` guessed for the name `room_key` within the window, up to
+async def failures_for(conn: AsyncConnection, phones: Iterable[str], room_key: str, now: float) -> int:
+    """How many wrong passwords `phones` (one guesser, `guessers`) guessed for the name `room_key` within the window, up to
     `NAME_GUESSES_BEFORE_LOCK` (the number locked out of it)."""
     query = (
         sa.select(join_failures.c.id)
         .where(
             join_failures.c.room_key == room_key,
             join_failures.c.at >= now - LOCKOUT_WINDOW,
-            join_failures.c.phone == phone,
+            join_failures.c.phone.in_(list(phones)),
             join_failures.c.kind == "wrong",
         )
         .limit(NAME_GUESSES_BEFORE_LOCK)
@@ -451,8 +467,9 @@ async def take_slot(conn: AsyncConnection, room_key: str, now: float, *, again: 
     return float(next_at) - ahead if next_at is not None else now
 
 
-async def locked_out(conn: AsyncConnection, phone: str, now: float) -> bool:
-    return await failures_since(conn, phone, now - LOCKOUT_WINDOW) >= LOCKOUT_FAILURES
+async def locked_out(conn: AsyncConnection, phones: Iterable[str], now: float) -> bool:
+    """Too many wrong passwords or codes lately from `phones` (one guesser, `guessers`)."""
+    return await failures_since(conn, phones, now - LOCKOUT_WINDOW) >= LOCKOUT_FAILURES
 
 
 async def room_locked_out(conn: AsyncConnection, room_key: str, now: float) -> bool:
@@ -510,6 +527,7 @@ __all__ = [
     "dummy_verify",
     "failures_for",
     "find_by_name",
+    "guessers",
     "hash_password",
     "join",
     "leave",

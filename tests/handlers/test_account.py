@@ -329,6 +329,17 @@ async def test_replies_delayed_over_the_budget_are_not_sent_after_the_goodbye(
         ] == "Goodbye from textwire"
 
 
+async def test_wrong_pair_codes_from_sms_lock_out_the_numbers_whatsapp_too(
+    bot_factory: Any, fake_twilio: FakeTwilio
+) -> None:
+    """A number locked out after 5 wrong codes guessed 5 more from its WhatsApp (`whatsapp:` and
+    the same phone): one phone, one count."""
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    for _ in range(rooms.LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, "\\PAIR 000000", sender=BOB) == WRONG_CODE
+    assert await say(bot, fake_twilio, "\\PAIR 000000", sender="whatsapp:" + BOB) == LOCKED
+
+
 async def test_wrong_pair_codes_past_the_lockout_are_told_once(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """After 5 wrong codes, every further `\\\\PAIR <code>` was answered "Too many wrong passwords
     or codes ...", a text each (a script guessing codes was answered as fast as it guessed), where

@@ -262,6 +262,26 @@ async def test_lockout_after_five_failures_in_fifteen_minutes(
     assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined house")
 
 
+async def test_one_phone_on_sms_and_whatsapp_and_a_paired_address_share_the_lockout(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Five wrong passwords from a number locked it out, and then its WhatsApp (the same phone,
+    `whatsapp:` in front) guessed five more, as did every address paired to the same person:
+    the limit is per phone (SPEC), and a person's addresses guess as one."""
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    for n in range(rooms.LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, f"\\JOIN house wrong{n}", sender=BOB) == WRONG
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender="whatsapp:" + BOB) == LOCKED
+    # a person's other address (paired before the guessing) is them too
+    code = (await say(bot, fake_twilio, "\\PAIR", sender=CAROL)).split("Your code: ", 1)[1][:6]
+    fourth = "+15550004444"
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=fourth)).startswith("Paired:")
+    for n in range(rooms.LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, f"\\JOIN house again{n}", sender=CAROL) == WRONG
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=fourth) == LOCKED
+
+
 async def test_leave_use_and_rooms(bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any) -> None:
     monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
     assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
