@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.core.feature import ReadyCheck
 from bot.core.logs import get_logger
 from bot.gateway import pages
+from bot.gateway.expect import MAX_BODY as MAX_BODY  # where the webhooks and the app read it
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
 from storage import inbox, outbox
@@ -27,8 +28,6 @@ from storage import inbox, outbox
 log = get_logger(__name__)
 
 T = TypeVar("T")
-
-MAX_BODY = 64 * 1024  # a request body over this gets 413 (a webhook's form is a few KiB)
 
 
 async def healthz(request: web.Request) -> web.Response:
