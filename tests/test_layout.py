@@ -24,7 +24,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/features/ocr/reader.py",
         "bot/features/receipts/cleanup.py",
         "bot/features/x/accounts.py",
-        "bot/gateway/expect.py",
         "bot/gateway/gate.py",
         "bot/pipeline/lifecycle.py",
         "handlers/__init__.py",
