@@ -7,6 +7,7 @@ on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -541,6 +542,53 @@ class Book:
     waiting_from: tuple[tuple[int | None, str], ...] = ()
 
 
+def _book_receipts(
+    result: sa.CursorResult[Any], currency: str
+) -> tuple[list[BookReceipt], set[str], dict[str, tuple[int | None, str]]]:
+    """`room_book`'s receipts from its rows (fetched already: no database is touched here), the
+    ids of those in another currency, and those waiting for an amount (uploader, MessageSid)."""
+    found: dict[str, BookReceipt] = {}
+    split: dict[str, list[int | None]] = {}
+    weights: dict[str, list[int | None]] = {}
+    uncounted: set[str] = set()
+    waiting: dict[str, tuple[int | None, str]] = {}
+    last: Any = None  # the receipt of the row before: its members come in a run of rows
+    shares: list[int | None] = []
+    weighed: list[int | None] = []
+    # one row a member of each receipt, unpacked as tuples (a 60-member room has 60 rows a
+    # receipt: the Row attribute look-ups and conversions of every one took most of the time)
+    rows: list[Any] = list(result.all())
+    for key, uploader, sid, amount, cur, created, user_id, position, weight in rows:
+        if amount is None:
+            waiting[str(key)] = (None if uploader is None else int(uploader), str(sid))
+            continue
+        if cur != currency:
+            uncounted.add(str(key))
+            continue
+        if key != last:
+            last, rid = key, str(key)
+            if rid not in found:
+                payer = None if uploader is None else int(uploader)
+                found[rid] = BookReceipt(rid, payer, int(amount), (), float(created))
+                split[rid], weights[rid] = [], []
+            shares, weighed = split[rid], weights[rid]
+        if position is not None:  # else: no one stored to share it (a receipt from before)
+            shares.append(None if user_id is None else int(user_id))
+            weighed.append(None if weight is None else int(weight))
+    book_receipts = [
+        BookReceipt(
+            receipt.id,
+            receipt.payer,
+            receipt.amount,
+            tuple(split[rid]),
+            receipt.created_at,
+            _weights(weights[rid]),
+        )
+        for rid, receipt in found.items()
+    ]
+    return book_receipts, uncounted, waiting
+
+
 async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: float | None = None) -> Book:
     """The receipts (with amounts in the room's currency, and who shares each) and payments; with
     `until`, only those made before it (a statement's balances at a month's end). Receipts still
@@ -553,59 +601,29 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
     )
     before_r = [receipts.c.created_at < until] if until is not None else []
     before_p = [payments.c.created_at < until] if until is not None else []
-    rows = (
-        await conn.execute(
-            sa.select(
-                receipts.c.id,
-                receipts.c.uploader_id,
-                receipts.c.message_sid,
-                receipts.c.amount_minor,
-                receipts.c.currency,
-                receipts.c.created_at,
-                receipt_members.c.user_id,
-                receipt_members.c.position,
-                receipt_members.c.weight,
-            )
-            .outerjoin(receipt_members, receipt_members.c.receipt_id == receipts.c.id)
-            .where(
-                receipts.c.room_id == room_id,
-                sa.or_(receipts.c.amount_minor > 0, needs_amount),
-                *before_r,
-            )
-            .order_by(receipts.c.created_at, receipts.c.id, receipt_members.c.position)
+    result = await conn.execute(
+        sa.select(
+            receipts.c.id,
+            receipts.c.uploader_id,
+            receipts.c.message_sid,
+            receipts.c.amount_minor,
+            receipts.c.currency,
+            receipts.c.created_at,
+            receipt_members.c.user_id,
+            receipt_members.c.position,
+            receipt_members.c.weight,
         )
-    ).all()
-    found: dict[str, BookReceipt] = {}
-    split: dict[str, list[int | None]] = {}
-    weights: dict[str, list[int | None]] = {}
-    uncounted: set[str] = set()
-    waiting: dict[str, tuple[int | None, str]] = {}
-    for r in rows:
-        if r.amount_minor is None:
-            waiting[str(r.id)] = (None if r.uploader_id is None else int(r.uploader_id), str(r.message_sid))
-            continue
-        if r.currency != currency:
-            uncounted.add(str(r.id))
-            continue
-        rid = str(r.id)
-        if rid not in found:
-            payer = None if r.uploader_id is None else int(r.uploader_id)
-            found[rid] = BookReceipt(rid, payer, int(r.amount_minor), (), float(r.created_at))
-            split[rid], weights[rid] = [], []
-        if r.position is not None:  # else: no one stored to share it (a receipt from before)
-            split[rid].append(None if r.user_id is None else int(r.user_id))
-            weights[rid].append(None if r.weight is None else int(r.weight))
-    book_receipts = [
-        BookReceipt(
-            receipt.id,
-            receipt.payer,
-            receipt.amount,
-            tuple(split[rid]),
-            receipt.created_at,
-            _weights(weights[rid]),
+        .outerjoin(receipt_members, receipt_members.c.receipt_id == receipts.c.id)
+        .where(
+            receipts.c.room_id == room_id,
+            sa.or_(receipts.c.amount_minor > 0, needs_amount),
+            *before_r,
         )
-        for rid, receipt in found.items()
-    ]
+        .order_by(receipts.c.created_at, receipts.c.id, receipt_members.c.position)
+    )
+    # a room's every receipt times its members (3,000 receipts of a 60-member club: 180,000 rows,
+    # over a second of Python): read off the event loop, which meanwhile answers other people
+    book_receipts, uncounted, waiting = await asyncio.to_thread(_book_receipts, result, currency)
     prow = (
         await conn.execute(
             sa.select(payments)
