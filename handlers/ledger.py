@@ -337,9 +337,14 @@ def other_currency_payment(
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(settling_active,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
+    # the names and the balance the payment is read against, added up before its transaction: a
+    # big room's ledger takes a second, and on SQLite every other person's text waited meanwhile
+    async with ctx.deps.db.read() as conn:
+        book = await room_ledger(conn, room.id)
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms(conn, [room.id])  # a \\CURRENCY at once would leave it uncounted
-        book = await room_ledger(conn, room.id)
+        if currency_or_default(await ledger.room_currency(conn, room.id)) != book.currency:
+            book = await room_ledger(conn, room.id)  # a \\CURRENCY came in between: read in it
         # `\\PAID "Ann", 5`: what is typed around a name or amount; `Ravi INR 617.25`: its code
         # a name and an amount on the command's line are the payment: what follows is not in it
         # (`\\PAID Bob 5` and "thx" under it: no one went by "Bob 5 thx")
@@ -388,7 +393,6 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             # midnight (a backlog, a restart) fell in the next month's statement
             now=msg.received_at or ctx.deps.now(),
         )
-        book = await room_ledger(conn, room.id)
         # their first address, or one they still read (pairing.notice_addresses); none for a
         # member who left by \\STOP (no number)
         payee_phone = (await pairing.notice_addresses(conn, [payee])).get(payee)
@@ -404,6 +408,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
                 inbox_id=msg.id,
                 now=ctx.deps.now(),
             )
+    # the room's balance with the payment, added up once its transaction is done
+    async with ctx.deps.db.read() as conn:
+        book = await room_ledger(conn, room.id)
     if recorded:
         ctx.deps.wake_sender()
     ctx.log.info("ledger.paid", room_id=room.id, recorded=recorded)

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
+import handlers.ledger as ledger_handlers
 from bot.features.ledger import reminders
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
@@ -633,6 +634,42 @@ async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -
     page = html.unescape(await (await bot.client.get(path_of(await gallery_link(bot, fake, ALICE)))).text())
     assert "a former member" in page
     assert BOB not in page
+
+
+async def test_paid_adds_up_the_room_outside_its_payments_transaction(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """\\PAID reads the names against the room's ledger and replies with where the room stands. In
+    a 60-member club with two years of receipts each ledger takes a second, and both were added up
+    inside the payment's transaction: on SQLite another person's text waited all that time to be
+    stored. Now others' texts are stored while it is added up, and the reply's balance is added
+    up once the payment is stored (another connection sees it)."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00", sender=BOB)
+    db = bot.runtime.deps.db
+    seen: list[tuple[bool, int]] = []
+    original = ledger_handlers.room_ledger
+
+    async def adding_up(conn: Any, room_id: str, *args: Any) -> Any:
+        another = new_message(new_sid(), "+15550009999", "\\HELP")
+        try:  # a text from someone else, stored as the webhook stores it (the timeout: a failure only)
+            await asyncio.wait_for(inbox.insert_new(db, [another]), timeout=10)
+            stored = True
+        except TimeoutError:
+            stored = False
+        async with db.read() as other:  # what another person's connection sees meanwhile
+            payments = len((await other.execute(sa.text("SELECT id FROM payments"))).all())
+        seen.append((stored, payments))
+        return await original(conn, room_id, *args)
+
+    monkeypatch.setattr(ledger_handlers, "room_ledger", adding_up)
+    assert (
+        await say(bot, fake, "\\PAID Bob 10")
+        == "Recorded: you paid Bob $10.00. house: Carol pays Bob $10.00."
+    )
+    # the names looked up before the payment, the reply's balance once it is stored
+    assert seen == [(True, 0), (True, 1)]
 
 
 async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
