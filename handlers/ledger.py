@@ -245,6 +245,9 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         if not await ledger.split_members(conn, target.id):  # saved before the ledger existed
             member_ids = [m.user_id for m in await ledger.members(conn, room.id)]
             await ledger.save_split_members(conn, target.id, split_order(user_id, member_ids))
+    # the room's balance with the amount, added up once its transaction is done: a big room's
+    # ledger takes a second, and on SQLite every other person's text waited meanwhile
+    async with ctx.deps.db.read() as conn:
         book = await room_ledger(conn, room.id)
     ctx.log.info("ledger.amount_set", receipt_id=target.id, room_id=room.id, counted=code == room_cur.code)
     # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
@@ -689,10 +692,14 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
     shares, by percentages, or by exact amounts that add up to its total."""
     user_id, room = ctx.user.id, room_of(ctx)
     fits = ctx.deps.services.fits(msg.sender.channel)
-    async with ctx.deps.db.tx() as conn:
+    # the names the split is read against, added up before its transaction (a big room's ledger
+    # takes a second, and on SQLite every other person's text waited meanwhile); a split changes
+    # no name, so the reply names them from it too
+    async with ctx.deps.db.read() as conn:
         if await inbox.photos_waiting(conn, msg.sender.key, msg.id):
             return photo_waiting("SPLIT")
         book = await room_ledger(conn, room.id)
+    async with ctx.deps.db.tx() as conn:
         target = await ledger.amount_target(conn, user_id, room.id)
         if target is None:
             return f"You have no receipts in {room.name} yet. Send a photo of one first."
@@ -721,7 +728,6 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
         order = {m: i for i, m in enumerate(split_order(user_id, list(book.member_ids)))}
         weighted = sorted(asked.weighted, key=lambda mw: order.get(mw[0], len(order)))
         await ledger.set_split(conn, target.id, weighted)
-        book = await room_ledger(conn, room.id)
     ctx.log.info(
         "ledger.split",
         receipt_id=target.id,

@@ -636,6 +636,30 @@ async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -
     assert BOB not in page
 
 
+def adding_up_watched(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, seen_sql: str
+) -> list[tuple[bool, list[Any]]]:
+    """Each time a handler adds up a room's ledger: whether a text from someone else could be
+    stored meanwhile (as the webhook stores it), and what another connection sees of `seen_sql`."""
+    db = bot.runtime.deps.db
+    seen: list[tuple[bool, list[Any]]] = []
+    original = ledger_handlers.room_ledger
+
+    async def adding_up(conn: Any, room_id: str, *args: Any) -> Any:
+        another = new_message(new_sid(), "+15550009999", "\\HELP")
+        try:  # the timeout only ends a test that fails: the text waits for the handler to finish
+            await asyncio.wait_for(inbox.insert_new(db, [another]), timeout=10)
+            stored = True
+        except TimeoutError:
+            stored = False
+        async with db.read() as other:
+            seen.append((stored, [row[0] for row in (await other.execute(sa.text(seen_sql))).all()]))
+        return await original(conn, room_id, *args)
+
+    monkeypatch.setattr(ledger_handlers, "room_ledger", adding_up)
+    return seen
+
+
 async def test_paid_adds_up_the_room_outside_its_payments_transaction(
     bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -647,29 +671,41 @@ async def test_paid_adds_up_the_room_outside_its_payments_transaction(
     fake = fake_twilio
     await house(bot, fake)
     await photo(bot, fake, "$30.00", sender=BOB)
-    db = bot.runtime.deps.db
-    seen: list[tuple[bool, int]] = []
-    original = ledger_handlers.room_ledger
-
-    async def adding_up(conn: Any, room_id: str, *args: Any) -> Any:
-        another = new_message(new_sid(), "+15550009999", "\\HELP")
-        try:  # a text from someone else, stored as the webhook stores it (the timeout: a failure only)
-            await asyncio.wait_for(inbox.insert_new(db, [another]), timeout=10)
-            stored = True
-        except TimeoutError:
-            stored = False
-        async with db.read() as other:  # what another person's connection sees meanwhile
-            payments = len((await other.execute(sa.text("SELECT id FROM payments"))).all())
-        seen.append((stored, payments))
-        return await original(conn, room_id, *args)
-
-    monkeypatch.setattr(ledger_handlers, "room_ledger", adding_up)
+    seen = adding_up_watched(bot, monkeypatch, "SELECT amount_minor FROM payments")
     assert (
         await say(bot, fake, "\\PAID Bob 10")
         == "Recorded: you paid Bob $10.00. house: Carol pays Bob $10.00."
     )
     # the names looked up before the payment, the reply's balance once it is stored
-    assert seen == [(True, 0), (True, 1)]
+    assert seen == [(True, []), (True, [1000])]
+
+
+async def test_amount_adds_up_the_room_once_the_amount_is_stored(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """\\AMOUNT's reply (what the sender is owed) was added up inside the transaction that sets
+    the amount, holding SQLite's only writer for the second a big room's ledger takes."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "")
+    seen = adding_up_watched(bot, monkeypatch, "SELECT amount_minor FROM receipts")
+    assert (await say(bot, fake, "\\AMOUNT 30")).startswith("Set $30.00 on your receipt in house")
+    assert seen == [(True, [3000])]
+
+
+async def test_split_adds_up_the_room_outside_its_transaction(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """\\SPLIT added up the room's ledger twice inside the transaction that sets the split (the
+    names, then again for the reply, whose names a split does not change): once, before it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    seen = adding_up_watched(
+        bot, monkeypatch, "SELECT count(*) FROM receipt_members WHERE weight IS NOT NULL"
+    )
+    assert await say(bot, fake, "\\SPLIT bob me") == "Split $30.00 in house: Bob $15.00, Alice $15.00."
+    assert seen == [(True, [0])]
 
 
 async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
