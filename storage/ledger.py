@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -543,7 +543,7 @@ class Book:
 
 
 def _book_receipts(
-    result: sa.CursorResult[Any], currency: str
+    rows: list[Any], currency: str
 ) -> tuple[list[BookReceipt], set[str], dict[str, tuple[int | None, str]]]:
     """`room_book`'s receipts from its rows (fetched already: no database is touched here), the
     ids of those in another currency, and those waiting for an amount (uploader, MessageSid)."""
@@ -557,7 +557,6 @@ def _book_receipts(
     weighed: list[int | None] = []
     # one row a member of each receipt, unpacked as tuples (a 60-member room has 60 rows a
     # receipt: the Row attribute look-ups and conversions of every one took most of the time)
-    rows: list[Any] = list(result.all())
     for key, uploader, sid, amount, cur, created, user_id, position, weight in rows:
         if amount is None:
             waiting[str(key)] = (None if uploader is None else int(uploader), str(sid))
@@ -589,18 +588,38 @@ def _book_receipts(
     return book_receipts, uncounted, waiting
 
 
+def _books_receipts(
+    result: sa.CursorResult[Any], currency: str, untils: Sequence[float | None]
+) -> list[tuple[list[BookReceipt], set[str], dict[str, tuple[int | None, str]]]]:
+    """`_book_receipts` at each of `untils` (the rows made before it; None: all of them)."""
+    rows: list[Any] = list(result.all())
+    return [
+        _book_receipts(rows if until is None else [r for r in rows if r[5] < until], currency)
+        for until in untils
+    ]
+
+
 async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: float | None = None) -> Book:
     """The receipts (with amounts in the room's currency, and who shares each) and payments; with
     `until`, only those made before it (a statement's balances at a month's end). Receipts still
     waiting for an amount are counted (`Book.waiting`) in the same statement: `\\BALANCE` left them
     out without a word."""
+    return (await room_books(conn, room_id, currency, [until]))[0]
+
+
+async def room_books(
+    conn: AsyncConnection, room_id: str, currency: str, untils: Sequence[float | None]
+) -> list[Book]:
+    """`room_book` at each of `untils`, from one read of the room's receipts (a statement's
+    balances where its month began and where it ended: a big room's receipts are read once)."""
+    last = None if any(u is None for u in untils) else max(u for u in untils if u is not None)
     needs_amount = sa.and_(
         receipts.c.amount_minor.is_(None),
         receipts.c.duplicate_of.is_(None),
         sa.or_(receipts.c.ocr_status.is_(None), receipts.c.ocr_status != NOT_RECEIPT),
     )
-    before_r = [receipts.c.created_at < until] if until is not None else []
-    before_p = [payments.c.created_at < until] if until is not None else []
+    before_r = [receipts.c.created_at < last] if last is not None else []
+    before_p = [payments.c.created_at < last] if last is not None else []
     result = await conn.execute(
         sa.select(
             receipts.c.id,
@@ -623,7 +642,7 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
     )
     # a room's every receipt times its members (3,000 receipts of a 60-member club: 180,000 rows,
     # over a second of Python): read off the event loop, which meanwhile answers other people
-    book_receipts, uncounted, waiting = await asyncio.to_thread(_book_receipts, result, currency)
+    each = await asyncio.to_thread(_books_receipts, result, currency, list(untils))
     prow = (
         await conn.execute(
             sa.select(payments)
@@ -640,7 +659,16 @@ async def room_book(conn: AsyncConnection, room_id: str, currency: str, until: f
         )
         for p in prow
     ]
-    return Book(book_receipts, book_payments, len(uncounted), len(waiting), tuple(waiting.values()))
+    return [
+        Book(
+            book_receipts,
+            [p for p in book_payments if until is None or p.created_at < until],
+            len(uncounted),
+            len(waiting),
+            tuple(waiting.values()),
+        )
+        for until, (book_receipts, uncounted, waiting) in zip(untils, each, strict=True)
+    ]
 
 
 __all__ = [
@@ -669,6 +697,7 @@ __all__ = [
     "people",
     "reminding",
     "room_book",
+    "room_books",
     "room_currency",
     "rooms_reminding",
     "save_split_members",

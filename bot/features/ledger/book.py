@@ -201,10 +201,14 @@ def amount_cannot_reach(
     return ""
 
 
-async def room_ledger(conn: AsyncConnection, room_id: str, until: float | None = None) -> RoomLedger:
-    """The room's ledger now, or as it stood at `until` (receipts and payments before it)."""
+async def room_ledger(
+    conn: AsyncConnection, room_id: str, until: float | None = None, *, book: store.Book | None = None
+) -> RoomLedger:
+    """The room's ledger now, or as it stood at `until` (receipts and payments before it); `book`:
+    the room's book at `until`, read already (`room_books`, in the room's currency)."""
     cur = currency_or_default(await store.room_currency(conn, room_id))
-    book = await store.room_book(conn, room_id, cur.code, until)
+    if book is None:
+        book = await store.room_book(conn, room_id, cur.code, until)
     current = await store.members(conn, room_id)
     expenses = []
     splits: dict[str, tuple[tuple[Party, int], ...]] = {}

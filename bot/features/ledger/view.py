@@ -91,10 +91,11 @@ async def ledger_view(
     *,
     since: float | None = None,
     until: float | None = None,
+    at_until: store.Book | None = None,
 ) -> LedgerView:
     """The lines of `receipt_ids`; the balances now, or at `until`; the payments (the newest 200,
-    or all made in [since, until))."""
-    book = await room_ledger(conn, room_id, until)
+    or all made in [since, until)). `at_until`: the room's book at `until`, read already."""
+    book = await room_ledger(conn, room_id, until, book=at_until)
     cur = book.currency
     lines: dict[str, ReceiptLine] = {}
     if receipt_ids:

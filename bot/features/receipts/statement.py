@@ -37,7 +37,7 @@ from aiohttp import web
 from bot.core.feature import Feature
 from bot.core.logs import get_logger
 from bot.features.ledger.book import room_ledger
-from bot.features.ledger.money import currency
+from bot.features.ledger.money import currency, currency_or_default
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
@@ -187,8 +187,14 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 .order_by(receipts.c.created_at, receipts.c.message_sid, receipts.c.media_index)
             )
         ).all()
-        view = await ledger_view(conn, room_id, [str(r.id) for r in rows], since=start, until=end)
-        before = await room_ledger(conn, room_id, start)
+        # the balances where the month ended and where it began, from one read of the room's
+        # receipts (a 60-member club's 3,000 receipts took a second a read)
+        code = currency_or_default(await ledger.room_currency(conn, room_id)).code
+        at_end, at_start = await ledger.room_books(conn, room_id, code, [end, start])
+        view = await ledger_view(
+            conn, room_id, [str(r.id) for r in rows], since=start, until=end, at_until=at_end
+        )
+        before = await room_ledger(conn, room_id, start, book=at_start)
 
     def local(ts: float) -> tuple[str, str]:
         moment = dt.datetime.fromtimestamp(ts, zone)

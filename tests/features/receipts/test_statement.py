@@ -251,6 +251,36 @@ async def test_a_months_page_says_what_was_carried_in_from_the_months_before(
     assert "At the start of" not in october
 
 
+async def test_a_months_page_reads_the_rooms_receipts_once(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A statement gives the balances where its month began and where it ended. Each was a read of
+    every receipt of the room with its members (a 60-member club's 3,000 receipts: 180,000 rows, a
+    second a read): both now come from one read, and say what they said."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await _october(bot, fake_twilio, now)
+    link = path_of(await statement_link(bot, fake_twilio, BOB))
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "JOIN receipt_members" in statement:
+            reads.append(statement)
+
+    engine = bot.runtime.deps.db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        november = await (await bot.client.get(link)).text()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert len(reads) == 1
+    assert "Bob pays Alice $15.00" in november
+    assert (
+        "At the start of November 2026, from the months before: Alice: owed $10.00 · Bob: owes $10.00."
+        in november
+    ), november
+
+
 async def test_each_form_is_signed_on_its_own_and_expires(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
