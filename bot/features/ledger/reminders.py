@@ -251,10 +251,13 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
     """Queue the period's reminders of one room, once; how many were queued."""
     now = deps.now()
     queued = 0
+    # who owes, added up before the transaction that claims the period: a big room's ledger takes
+    # a second, and on SQLite every other person's text waited that long to be stored
+    async with deps.db.read() as conn:
+        book = await room_ledger(conn, room.room_id)
     async with deps.db.tx() as conn:
         if not await ledger.claim_period(conn, room.room_id, period):
             return 0  # another process (or an earlier run) took this period
-        book = await room_ledger(conn, room.room_id)
         debtors = {p.payer for p in book.settlement if p.payer is not None and p.payer in book.member_ids}
         phones = await pairing.notice_addresses(conn, debtors)  # an address they still read
         opted_out = await users.opted_out_among(conn, phones.values())

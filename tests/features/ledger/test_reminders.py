@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -15,9 +16,10 @@ from bot.features.ledger.book import FORMER, RoomLedger
 from bot.features.ledger.money import currency_or_default
 from bot.features.ledger.split import Payment
 from bot.pipeline import replyguard
+from storage import inbox
 from storage.ledger import Reminding
 from tests import images
-from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms
 from tests.handlers.test_ledger import CAROL, house, say
@@ -121,6 +123,36 @@ async def _owing_house(bot: Bot, fake: FakeTwilio) -> None:
     assert (await say(bot, fake, "$30.00", **mms([fake.media.add(images.jpeg_with_gps())]))).startswith(
         "Saved $30.00"
     )
+
+
+async def test_reminders_add_up_the_room_while_others_texts_are_stored(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 60-member club's ledger takes a second to add up; the reminders did it inside the
+    transaction that claims the period, and on SQLite another person's text waited all that time
+    to be stored. It is stored while the room is added up, and the reminders go as before."""
+    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
+    fake = fake_twilio
+    await _owing_house(bot, fake)
+    await say(bot, fake, "\\REMIND weekly")
+    deps = bot.runtime.deps
+    stored: list[bool] = []
+    original = reminders.room_ledger
+
+    async def adding_up(conn: Any, room_id: str, *args: Any) -> Any:
+        another = new_message(new_sid(), "+15550009999", "\\HELP")
+        try:  # the timeout only ends a test that fails: the text waits for the reminders
+            await asyncio.wait_for(inbox.insert_new(deps.db, [another]), timeout=10)
+            stored.append(True)
+        except TimeoutError:
+            stored.append(False)
+        return await original(conn, room_id, *args)
+
+    monkeypatch.setattr(reminders, "room_ledger", adding_up)
+    clock.now = MONDAY + 10.5 * HOUR
+    assert await reminders.send_reminders(deps) == 2
+    assert stored == [True]
 
 
 async def test_each_member_who_owes_gets_one_reminder_a_period(
