@@ -237,7 +237,10 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
     async with ctx.deps.db.tx() as conn:
         next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
-        book = await room_ledger(conn, room.id)  # what is left stays in the room's ledger
+    # what is left stays in the room's ledger: added up once the transaction is done (a big room's
+    # takes a second, and on SQLite every other person's text waited that long to be stored)
+    async with ctx.deps.db.read() as conn:
+        book = await room_ledger(conn, room.id)
     ctx.log.info("room.left", room_id=room.id)
     return left_reply(room.name, book.position(user_id), book.currency, next_room.name if next_room else None)
 

@@ -3,6 +3,7 @@ passwords never stored or logged in clear."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -12,12 +13,13 @@ import sqlalchemy as sa
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
+import handlers.rooms as rooms_handlers
 from bot.pipeline import replyguard
 from handlers.filters import ROOM_NAMES
 from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LETTERS, ROOM_LOCKED, WRONG, room_spelt, too_long
-from storage import rooms
+from storage import inbox, rooms
 from storage.schema import metadata
-from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
+from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 
 CAROL = "+15550003333"
@@ -709,3 +711,31 @@ async def test_a_room_name_typed_with_accents_is_the_room_without_them(
     )
     assert await say(bot, fake_twilio, "\\USE caf\u00e9", sender=BOB) == "Photos you send now go to Cafe."
     assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+
+
+async def test_leave_adds_up_the_room_while_others_texts_are_stored(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """\\LEAVE says what the leaver still owes or is owed: it added up the room's ledger inside the
+    transaction that ends the membership, and on SQLite (a 60-member club's ledger takes a second)
+    another person's text waited that long to be stored. It is stored meanwhile now."""
+    from tests.handlers.test_ledger import house, photo
+
+    await house(bot, fake_twilio)
+    await photo(bot, fake_twilio, "$30.00", sender=BOB)
+    db = bot.runtime.deps.db
+    stored: list[bool] = []
+    original = rooms_handlers.room_ledger
+
+    async def adding_up(conn: Any, room_id: str, *args: Any) -> Any:
+        another = new_message(new_sid(), "+15550009999", "\\HELP")
+        try:  # the timeout only ends a test that fails: the text waits for \\LEAVE to finish
+            await asyncio.wait_for(inbox.insert_new(db, [another]), timeout=10)
+            stored.append(True)
+        except TimeoutError:
+            stored.append(False)
+        return await original(conn, room_id, *args)
+
+    monkeypatch.setattr(rooms_handlers, "room_ledger", adding_up)
+    assert (await say(bot, fake_twilio, "\\LEAVE", sender=BOB)).startswith("You left house")
+    assert stored == [True]
