@@ -31,7 +31,6 @@ UNTESTED: frozenset[str] = frozenset(
         "storage/db.py",
         "storage/health.py",
         "storage/leases.py",
-        "storage/ledger.py",
         "storage/receipts.py",
         "storage/rooms.py",
         "storage/schema.py",
