@@ -9,7 +9,8 @@
    tip, change, cash tendered, discount, or an item.
 3. Candidates, scored: TOTAL-like labels (AMOUNT DUE, BALANCE DUE, GRAND TOTAL: 12; TOTAL: 10;
    BALANCE: 9; AMOUNT: 6), the card charge (VISA, DEBIT, ...: 8), the bottom-most amount after
-   the subtotal and tax (5). A value equal to subtotal + taxes (+ tips) gains 4.
+   the subtotal and tax (5). A value equal to subtotal + taxes (+ tips) gains 4 (less the
+   figures printed with a minus below the subtotal: its discounts).
    A total before a tip gives way to the total after it (lower = upper + tip). Each candidate's
    score is scaled by OCR's confidence in its row (in full from 0.8, in proportion below).
 4. The answer: the value with the highest summed score, only when it is sure. It asks (no
@@ -194,15 +195,27 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     )
 
 
+def _minor_of(m: re.Match[str], exponent: int) -> int:
+    minor: int = int(m.group("whole").replace(",", "").replace(".", "")) * 10**exponent
+    return minor + (int(m.group("frac")) if exponent else 0)
+
+
+def _deductions_of(text: str, exponent: int) -> list[int]:
+    """The figures of a row printed as taken off (`-5.00`, `5.00-`, `5.00 CR`), in minor units."""
+    return [
+        _minor_of(m, exponent)
+        for m in _money_pattern(exponent).finditer(text)
+        if m.group("neg") or m.group("tail")
+    ]
+
+
 def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
     """The money figures of a row as (minor units, currency marker next to it or "")."""
     found = []
     for m in _money_pattern(exponent).finditer(text):
         if m.group("neg") or m.group("tail"):
             continue  # a discount or a refund line, not a charge
-        minor = int(m.group("whole").replace(",", "").replace(".", "")) * 10**exponent
-        if exponent:
-            minor += int(m.group("frac"))
+        minor = _minor_of(m, exponent)
         marker = _signs().get(m.group("sym") or "", "")
         # a code is a word of its own: `Nails 3.00` is no shekels (ILS), `CAKES` no shillings
         after = _CODE_AFTER.match(text, m.end())
@@ -329,13 +342,18 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         plain = [(i, kind, value) for i, kind, value in after if kind == "item"]
         for i, _, value in (labelled or plain)[:1]:
             candidates.append(Candidate(value, AFTER_TAX * trust(rows[i].score), i, "after_tax"))
-    subtotal = next((v for i, k, _, v, _ in reversed(parsed) if k == "subtotal"), None)
+    sub_row, subtotal = next(((i, v) for i, k, _, v, _ in reversed(parsed) if k == "subtotal"), (0, None))
     taxes = sum(v for _, k, _, v, _ in parsed if k == "tax")
     tips = [(i, v) for i, k, _, v, _ in parsed if k == "tip"]
     has_discount = any(k == "discount" for _, k, *_ in parsed)
     expected: set[int] = set()
     if subtotal is not None:
-        expected = {subtotal + taxes, subtotal + taxes + sum(v for _, v in tips)}
+        # a discount printed with a minus below the subtotal (`DISCOUNT -5.00`, `PROMO 5.00-`) is
+        # taken off it: its row has no amount of its own, so it was not seen at all
+        below = rows[sub_row + 1 :]
+        off = sum(v for row in below for v in _deductions_of(row.text, exponent))
+        for base in {subtotal, subtotal - off}:
+            expected |= {base + taxes, base + taxes + sum(v for _, v in tips)}
     # a total before a tip gives way to the one after it
     dropped = set()
     for upper in candidates:

@@ -339,3 +339,14 @@ def test_a_receipt_in_a_currency_with_other_decimals_is_read_in_its_own() -> Non
     reading = total_of_text(dollars, 0)
     assert (reading.status, reading.minor, reading.currency) == ("ok", 1250, "USD"), reading
     assert total_of_text("CAFE\nLATTE 4.50\nTOTAL 12.50", 0).minor is None
+
+
+@pytest.mark.parametrize(
+    "discount", ["DISCOUNT -5.00", "PROMO -5.00", "10% OFF 5.00-", "COUPON 5.00 CR", "MEMBER DEAL - 5.00"]
+)
+def test_a_discount_with_a_minus_below_the_subtotal_is_taken_off_it(discount: str) -> None:
+    # the discount's row has no amount of its own (a minus is no charge): 40.00 - 5.00 + 2.80
+    reading = total_of_text(f"DINER\nSUBTOTAL 40.00\n{discount}\nTAX 2.80\nTOTAL 37.80")
+    assert (reading.status, reading.minor) == ("ok", 3780), reading
+    # the arithmetic still tells a misread total
+    assert total_of_text(f"DINER\nSUBTOTAL 40.00\n{discount}\nTAX 2.80\nTOTAL 38.80").status == "ask"
