@@ -11,7 +11,8 @@
    BALANCE: 9; AMOUNT: 6), the card charge (VISA, DEBIT, ...: 8), the bottom-most amount after
    the subtotal and tax (5). A value equal to subtotal + taxes (+ tips) gains 4 (less the
    figures printed with a minus below the subtotal: its discounts).
-   A total before a tip gives way to the total after it (lower = upper + tip). Each candidate's
+   A total before a tip gives way to the total after it (lower = upper + tip); an amount with
+   the change below it, less that change, is another total: it was the cash handed over. Each candidate's
    score is scaled by OCR's confidence in its row (in full from 0.8, in proportion below).
 4. The answer: the value with the highest summed score, only when it is sure. It asks (no
    amount) when another value scores at least half as much, when the best is weaker than 8
@@ -362,6 +363,13 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
                 upper.row < i < lower.row and upper.value + v == lower.value for i, v in tips
             ):
                 dropped.add(upper.value)
+    # cash handed over, labelled AMOUNT PAID: the change given back from it leaves the total
+    # (TOTAL 43.20, AMOUNT PAID 50.00, CHANGE 6.80), so it is no total of its own
+    changes = [(i, v) for i, k, _, v, _ in parsed if k == "change" and v > 0]
+    values = {c.value for c in candidates} | expected
+    for c in candidates:
+        if any(i > c.row and c.value - v in values for i, v in changes):
+            dropped.add(c.value)
     candidates = [c for c in candidates if c.value not in dropped]
     if not candidates:
         return Reading(None, "none", reason="no total-like line")

@@ -350,3 +350,16 @@ def test_a_discount_with_a_minus_below_the_subtotal_is_taken_off_it(discount: st
     assert (reading.status, reading.minor) == ("ok", 3780), reading
     # the arithmetic still tells a misread total
     assert total_of_text(f"DINER\nSUBTOTAL 40.00\n{discount}\nTAX 2.80\nTOTAL 38.80").status == "ask"
+
+
+def test_amount_paid_with_change_below_it_is_the_cash_handed_over() -> None:
+    # AMOUNT PAID is the total on a card slip, but here the change given back from it says it was
+    # the cash handed over: the total is 50.00 - 6.80
+    text = "DINER\nSUBTOTAL 40.00\nTAX 3.20\nTOTAL 43.20\nAMOUNT PAID 50.00\nCHANGE 6.80"
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == ("ok", 4320), reading
+    # without a printed total it is asked about, never taken
+    reading = total_of_text("DINER\nSUBTOTAL 40.00\nTAX 3.20\nAMOUNT PAID 50.00\nCHANGE 6.80")
+    assert reading.minor is None
+    # an AMOUNT PAID that change does not explain is still the total
+    assert total_of_text("CAFE\nLATTE 4.50\nAMOUNT PAID $32.00\nCHANGE 0.00").minor == 3200
