@@ -11,8 +11,9 @@
    BALANCE: 9; AMOUNT: 6), the card charge (VISA, DEBIT, ...: 8), the bottom-most amount after
    the subtotal and tax (5). A value equal to subtotal + taxes (+ tips) gains 4 (less the
    figures printed with a minus below the subtotal: its discounts).
-   A total before a tip gives way to the total after it (lower = upper + tip); an amount with
-   the change below it, less that change, is another total: it was the cash handed over. Each candidate's
+   A total before a tip gives way to the total after it (lower = upper + tip; a bare amount
+   below the tip that is upper + tip is that total, written by hand); an amount with the change
+   below it, less that change, is another total: it was the cash handed over. Each candidate's
    score is scaled by OCR's confidence in its row (in full from 0.8, in proportion below).
 4. The answer: the value with the highest summed score, only when it is sure. It asks (no
    amount) when another value scores at least half as much, when the best is weaker than 8
@@ -355,6 +356,13 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         off = sum(v for row in below for v in _deductions_of(row.text, exponent))
         for base in {subtotal, subtotal - off}:
             expected |= {base + taxes, base + taxes + sum(v for _, v in tips)}
+    # a total written by hand under a tip: a bare amount below the tip that is a total above it
+    # plus the tip (TOTAL 43.20, TIP 8.00, then 51.20 on a row of its own, its TOTAL label left
+    # on the printed line) is the total after the tip
+    for upper in list(candidates):
+        for i, kind, _, value, _ in parsed:
+            if kind == "item" and any(upper.row < t < i and upper.value + v == value for t, v in tips):
+                candidates.append(Candidate(value, TOTAL * trust(rows[i].score), i, "after_tip"))
     # a total before a tip gives way to the one after it
     dropped = set()
     for upper in candidates:

@@ -363,3 +363,14 @@ def test_amount_paid_with_change_below_it_is_the_cash_handed_over() -> None:
     assert reading.minor is None
     # an AMOUNT PAID that change does not explain is still the total
     assert total_of_text("CAFE\nLATTE 4.50\nAMOUNT PAID $32.00\nCHANGE 0.00").minor == 3200
+
+
+def test_a_total_written_by_hand_under_the_tip_is_the_total() -> None:
+    # the pen's figures sit below the printed TIP / TOTAL labels, so OCR reads them on rows of
+    # their own: the printed 43.20 was stated, without the tip
+    text = "LUIGI'S\nSUBTOTAL 40.00\nTAX 3.20\nTOTAL 43.20\nTIP 8.00\nTOTAL\n51.20"
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == ("ok", 5120), reading
+    # a bare amount that is no total plus the tip is not taken for one
+    reading = total_of_text("LUIGI'S\nSUBTOTAL 40.00\nTAX 3.20\nTOTAL 43.20\nTIP 8.00\nTOTAL\n52.20")
+    assert reading.minor != 5220
