@@ -5,8 +5,9 @@
    half a line height of each other form one row, read left to right.
 2. Each row's amount is its right-most money figure (with the currency's decimals, so quantities,
    gallons at three decimals, dates and card digits are not amounts); its label (the letters
-   left, squashed: OCR often drops spaces) gives its kind: total, card charge, subtotal, tax,
-   tip, change, cash tendered, discount, or an item.
+   left, squashed: OCR often drops spaces; a figure alone takes the label of a row above it that
+   has no figure) gives its kind: total, card charge, subtotal, tax, tip, change, cash
+   tendered, discount, or an item.
 3. Candidates, scored: TOTAL-like labels (AMOUNT DUE, BALANCE DUE, GRAND TOTAL: 12; TOTAL: 10;
    BALANCE: 9; AMOUNT: 6), the card charge (VISA, DEBIT, ...: 8), the bottom-most amount after
    the subtotal and tax (5). A value equal to subtotal + taxes (+ tips) gains 4 (less the
@@ -326,6 +327,10 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
             continue
         value, marker = amounts[-1]
         label = _money_pattern(exponent).sub(" ", row.text)
+        if not _squash(label) and i > 0 and not amounts_of(rows[i - 1].text, exponent):
+            # a figure alone under a label alone: written in by pen below the printed TIP or
+            # TOTAL (OCR reads the two as rows of their own), or wrapped onto the next line
+            label = rows[i - 1].text
         kind, score = kind_of(label)
         parsed.append((i, kind, score, value, marker))
     if not parsed and sum(1 for row in rows if _WORDY.search(row.text)) < RECEIPT_ROWS:

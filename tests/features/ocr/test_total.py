@@ -374,3 +374,15 @@ def test_a_total_written_by_hand_under_the_tip_is_the_total() -> None:
     # a bare amount that is no total plus the tip is not taken for one
     reading = total_of_text("LUIGI'S\nSUBTOTAL 40.00\nTAX 3.20\nTOTAL 43.20\nTIP 8.00\nTOTAL\n52.20")
     assert reading.minor != 5220
+
+
+def test_figures_written_by_pen_under_their_labels_take_those_labels() -> None:
+    # TIP and TOTAL filled in by pen, each figure a little below its printed label: OCR reads
+    # the label and the figure as rows of their own, so 8.00 was no tip and 51.20 no total
+    text = "LUIGI'S\nSUBTOTAL 40.00\nTAX 3.20\nTOTAL 43.20\nTIP\n8.00\nTOTAL\n51.20\nSIGNATURE"
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == ("ok", 5120), reading
+    # a figure under an item's name is still an item
+    assert kind_of("BANANAS") == ("item", 0.0)
+    reading = total_of_text("DELI\nTURKEY SANDWICH ON RYE\n7.50\nTOTAL 7.50")
+    assert (reading.status, reading.minor) == ("ok", 750), reading
