@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -42,39 +43,32 @@ X_ERROR_KINDS = (
 )
 
 
-class ByChannel(dict[tuple[str, str], Any]):
-    """A counter's children by (channel, value), made at start for every channel and value; a
-    pair not foreseen is made when first counted."""
+K = TypeVar("K", str, tuple[str, str])
 
-    def __init__(self, family: Counter, values: tuple[str, ...], *, listed: bool = True) -> None:
+
+class Children(dict[K, Any]):
+    """A counter's children by their label values (one value, or a tuple of them), made at start
+    when `listed` (in /metrics at 0 from the start), else each when first counted; a key not
+    foreseen is made when first counted."""
+
+    def __init__(self, family: Counter, keys: Iterable[K], *, listed: bool = True) -> None:
         super().__init__()
         self.family = family
-        if not listed:  # a part this process does not run: each comes when first counted
-            return
-        for channel in CHANNELS:
-            for value in values:
-                self[channel, value] = family.labels(channel, value)
+        for key in keys if listed else ():  # not listed: a part this process does not run
+            self[key] = self._child(key)
 
-    def __missing__(self, key: tuple[str, str]) -> Any:
-        child = self.family.labels(*key)
+    def _child(self, key: K) -> Any:
+        return self.family.labels(*key) if isinstance(key, tuple) else self.family.labels(key)
+
+    def __missing__(self, key: K) -> Any:
+        child = self._child(key)
         self[key] = child
         return child
 
 
-class ByValue(dict[str, Any]):
-    """A one-label counter's children, made at start when `listed` (in /metrics at 0), else when
-    first counted."""
-
-    def __init__(self, family: Counter, values: tuple[str, ...], *, listed: bool = True) -> None:
-        super().__init__()
-        self.family = family
-        for value in values if listed else ():
-            self[value] = family.labels(value)
-
-    def __missing__(self, key: str) -> Any:
-        child = self.family.labels(key)
-        self[key] = child
-        return child
+def by_channel(family: Counter, values: tuple[str, ...], *, listed: bool = True) -> Children[tuple[str, str]]:
+    """A counter's children by (channel, value), for every channel and value."""
+    return Children(family, [(channel, value) for channel in CHANNELS for value in values], listed=listed)
 
 
 class Metrics:
@@ -103,9 +97,9 @@ class Metrics:
             ["channel", "status"],
             registry=self.registry,
         )
-        self.inbound_by = ByChannel(self.inbound, INBOUND_RESULTS, listed=webhooks)  # [channel, result]
-        self.handled_by = ByChannel(self.handled, HANDLED_RESULTS, listed=handling)
-        self.outbound_by = ByChannel(self.outbound, OUTBOUND_STATUSES, listed=handling)
+        self.inbound_by = by_channel(self.inbound, INBOUND_RESULTS, listed=webhooks)  # [channel, result]
+        self.handled_by = by_channel(self.handled, HANDLED_RESULTS, listed=handling)
+        self.outbound_by = by_channel(self.outbound, OUTBOUND_STATUSES, listed=handling)
         # the reply guard (bot/pipeline/replyguard.py): replies over a number's budget, kept for later;
         # replies never sent (the number on hold for a loop; a delayed link a newer one replaced);
         # numbers put on hold, by the signal that showed the loop
@@ -126,8 +120,8 @@ class Metrics:
             ["signal"],
             registry=self.registry,
         )
-        self.replies_dropped_by = ByValue(self.replies_dropped, DROP_REASONS, listed=handling)
-        self.loops_by = ByValue(self.loops, LOOP_SIGNALS, listed=handling)
+        self.replies_dropped_by = Children(self.replies_dropped, DROP_REASONS, listed=handling)
+        self.loops_by = Children(self.loops, LOOP_SIGNALS, listed=handling)
         self.ocr = Counter(
             "textwire_ocr",
             "Receipt photos read for a total, by outcome (read; asked: no sure total, the reply asks "
@@ -147,8 +141,8 @@ class Metrics:
             " (a configuration fault: x.client_id / x.client_secret; a restart re-arms it), else 0",
             registry=self.registry,
         )
-        self.ocr_by = ByValue(self.ocr, OCR_OUTCOMES, listed=handling)
-        self.x_errors_by = ByValue(self.x_errors, X_ERROR_KINDS)  # the web's X callback counts some
+        self.ocr_by = Children(self.ocr, OCR_OUTCOMES, listed=handling)
+        self.x_errors_by = Children(self.x_errors, X_ERROR_KINDS)  # the web's X callback counts some
         self.webhook_seconds = Histogram(
             "textwire_webhook_seconds",
             "Time to answer a webhook (POST /twilio/sms, POST /telegram/webhook)",
