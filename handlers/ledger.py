@@ -23,6 +23,7 @@ from bot.features.ledger.book import (
     RoomLedger,
     accents_off,
     balance_line,
+    in_another_script,
     left_balance_line,
     name_key,
     position_phrase,
@@ -81,9 +82,7 @@ def name_refused(wanted: str) -> str:
     spelt = sms_spelling(wanted)
     if spelt is not None:
         return name_spelt(spelt)
-    # each letter of another script a Latin one: a name but for its letters
-    latin = "".join("a" if ch.isalpha() and not ch.isascii() else ch for ch in wanted)
-    if latin != wanted and valid_name(latin):
+    if in_another_script(wanted, valid_name):  # a name but for its letters
         return NAME_LETTERS
     return NAME_RULES
 

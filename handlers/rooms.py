@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import FitsOne
 from bot.core.errors import Defer
-from bot.features.ledger.book import accents_off, room_ledger
+from bot.features.ledger.book import accents_off, in_another_script, room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
@@ -89,8 +89,7 @@ def bad_room_name(name: str) -> str:
     spelt = accents_off(name)
     if spelt != name and rooms.valid_name(spelt):
         return room_spelt(spelt)
-    latin = "".join("a" if ch.isalpha() and not ch.isascii() else ch for ch in name)
-    if latin != name and rooms.valid_name(latin):
+    if in_another_script(name, rooms.valid_name):
         return ROOM_LETTERS
     return f"{ROOM_NAMES} Usage: {CREATE_USAGE}"
 

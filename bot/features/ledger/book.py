@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +50,13 @@ def accents_off(text: str) -> str:
         _SPELT.get(ch) or "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
         for ch in text
     )
+
+
+def in_another_script(text: str, valid: Callable[[str], bool]) -> bool:
+    """Whether `text` would pass `valid` with each letter of another script (or accented) read as
+    a Latin one: a name refused for its letters alone (`\\NAME 王芳`, `\\CREATE Москва pw`)."""
+    latin = "".join("a" if ch.isalpha() and not ch.isascii() else ch for ch in text)
+    return latin != text and valid(latin)
 
 
 def sms_spelling(name: str) -> str | None:
