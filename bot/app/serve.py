@@ -23,7 +23,7 @@ import sys
 from aiohttp import web
 
 from bot.app.runtime import RUNTIME
-from bot.app.startup import bind, existing_files, listen, store_down, summary, whatsapp_unanswered
+from bot.app.startup import bind, listen, store_down, summary, whatsapp_unanswered
 from bot.core import tasks
 from bot.core.config import Config
 from bot.core.logs import flush_logs, get_logger
@@ -45,7 +45,6 @@ async def serve(config: Config, config_path: str | None = None) -> int:
     from bot.gateway.routes import AccessLogger
 
     log = get_logger(__name__)
-    existed = existing_files(config)
     sockets = bind(config.server.host, config.server.port)
     try:
         app = build_app(config)
@@ -72,7 +71,7 @@ async def serve(config: Config, config_path: str | None = None) -> int:
             media_down = await store_down(config, runtime.ready_checks.get("media"))
             whatsapp_down = await whatsapp_unanswered(config, runtime.deps.db)
             about = summary(
-                config, sockets, runtime.lifecycle.running, existed, config_path, media_down, whatsapp_down
+                config, sockets, runtime.lifecycle.running, config_path, media_down, whatsapp_down
             )
             if json_logs(config):
                 log.info("app.started", **about.fields())

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from bot.core.channel import WHATSAPP
 from bot.core.config import Config
 from bot.core.dburl import DatabaseUnreachable, mask_url
-from bot.core.devmode import DEV_TOKEN_FILE, holds_a_secret
+from bot.core.devmode import DEV_TOKEN_FILE, made_here
 from bot.core.errors import StartupError
 from bot.core.logs import get_logger
 from bot.gateway.routes import READY_CHECK_SECONDS
@@ -266,19 +266,6 @@ CHAT_FROM = "+15550001111"  # `textwire chat`'s default
 GENERATED_FILES = (DEV_TOKEN_FILE, "fernet.key", "link-signing.key")
 
 
-def existing_files(config: Config) -> set[str]:
-    """The generated files that hold their secret now (compared after start-up: which ones are new;
-    an empty one, left by an older version on a full disk, is generated again, so it counts as new)."""
-    return {name for name in GENERATED_FILES if _holds(config.data_dir / name)}
-
-
-def _holds(path: Path) -> bool:
-    try:
-        return holds_a_secret(path)
-    except OSError:  # unreadable: start-up says why later; it was not made now
-        return path.exists()
-
-
 @dataclass(frozen=True)
 class Summary:
     """What a person starting the server needs to know, as a block and as one JSON event."""
@@ -383,7 +370,6 @@ def summary(
     config: Config,
     sockets: Iterable[socket.socket],
     parts: Iterable[str],
-    existed: set[str],
     config_path: str | None = None,
     media_down: str = "",
     whatsapp_down: str = "",
@@ -396,9 +382,7 @@ def summary(
         str(config.data_dir / name) for name in GENERATED_FILES if (config.data_dir / name).exists()
     )
     generated = tuple(
-        str(config.data_dir / name)
-        for name in GENERATED_FILES
-        if name not in existed and (config.data_dir / name).exists()
+        str(config.data_dir / name) for name in GENERATED_FILES if made_here(config.data_dir / name)
     )
     if config.dev_mode:
         sms = "development: replies are logged, `textwire chat` shows them"
@@ -516,7 +500,6 @@ __all__ = [
     "check_folders",
     "check_writable",
     "database_label",
-    "existing_files",
     "listen",
     "open_db",
     "public_url_warning",

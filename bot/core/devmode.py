@@ -10,6 +10,7 @@ from bot.core.config import Config
 from bot.core.errors import StartupError
 
 DEV_TOKEN_FILE = "dev-twilio-token"  # noqa: S105 - a file name, not a secret
+_MADE_HERE: set[Path] = set()  # the secret files this process created (write_secret_file)
 
 
 def write_secret_file(path: Path, value: str) -> bool:
@@ -42,7 +43,14 @@ def write_secret_file(path: Path, value: str) -> bool:
         ) from None
     finally:
         tmp.unlink(missing_ok=True)
+    _MADE_HERE.add(path)
     return True
+
+
+def made_here(path: Path) -> bool:
+    """Whether this process created `path` with write_secret_file: two processes started at once
+    on a new data folder both found it missing, and both said they had generated it."""
+    return path in _MADE_HERE
 
 
 def holds_a_secret(path: Path) -> bool:

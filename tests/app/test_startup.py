@@ -541,27 +541,40 @@ def test_x_off_asks_for_the_client_id_and_a_secret_only_for_a_web_app(tmp_path: 
     from bot.core.config import load_config
 
     env = {"TEXTWIRE_SERVER_DATA_DIR": str(tmp_path)}
-    off = summary(load_config(REPO / "config.toml", env=env), [], [], set()).x
+    off = summary(load_config(REPO / "config.toml", env=env), [], []).x
     assert off.startswith("off (set x.client_id to post to X")
     assert "x.client_secret too for a Web App" in off  # a confidential client needs its secret
     on = {**env, "TEXTWIRE_X_CLIENT_ID": "abc"}  # a public client: no secret
-    assert summary(load_config(REPO / "config.toml", env=on), [], [], set()).x == "on"
+    assert summary(load_config(REPO / "config.toml", env=on), [], []).x == "on"
 
 
 def test_an_empty_key_file_generated_again_is_named_as_generated_now(tmp_path: Path) -> None:
     """An empty dev-twilio-token (or key file), left by an older version on a full disk, is
     generated again at start-up, but the start-up block counted it as there before: it named no
     file "(generated now)" though the secret chat signs with had just changed."""
-    from bot.app.startup import existing_files, summary
+    from bot.app.startup import summary
     from bot.core.config import load_config
     from bot.core.devmode import twilio_auth_token
 
     config = load_config(REPO / "config.toml", env={"TEXTWIRE_SERVER_DATA_DIR": str(tmp_path)})
     (tmp_path / "dev-twilio-token").write_text("")
     (tmp_path / "link-signing.key").write_text("a key\n")
-    existed = existing_files(config)
-    assert existed == {"link-signing.key"}
     token, generated = twilio_auth_token(config)
     assert generated
     assert token
-    assert summary(config, [], [], existed).generated == (str(tmp_path / "dev-twilio-token"),)
+    assert summary(config, [], []).generated == (str(tmp_path / "dev-twilio-token"),)
+
+
+def test_a_key_file_another_process_made_meanwhile_is_not_named_as_generated_now(tmp_path: Path) -> None:
+    """The web and worker processes started at once on a new data folder: both found the key
+    files missing, one made them, and both start-up blocks said "(generated now)", so an operator
+    could not tell which process's secrets the other had read."""
+    from bot.app.startup import summary
+    from bot.core.config import load_config
+    from bot.core.devmode import twilio_auth_token
+
+    config = load_config(REPO / "config.toml", env={"TEXTWIRE_SERVER_DATA_DIR": str(tmp_path)})
+    (tmp_path / "dev-twilio-token").write_text("the other process's\n")  # made by the other one
+    token, generated = twilio_auth_token(config)
+    assert (token, generated) == ("the other process's", False)
+    assert summary(config, [], []).generated == ()
