@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import importlib.resources
 import unicodedata
 import zoneinfo
 from collections.abc import AsyncIterator, Collection
@@ -145,7 +146,31 @@ def zone_of_address(key: str | None) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     zones = [z for z in phone_zones.time_zones_for_number(number) if zone_named(z) is not None]
-    return zones[0] if zones else None
+    if not zones:
+        return None
+    # a mobile number has no area: its zones are all of its country's (and, for +7, Kazakhstan's
+    # too), by name. Their first put every Spanish mobile's room on the Canaries' clock, every
+    # Portuguese one's on the Azores', every Russian one's on Almaty's: an hour or two off, so a
+    # receipt of 00:30 on the 1st was in the month before's statement. The country's own zone
+    # that tzdata names first (its most populous) is the one meant.
+    own = _zones_of_country().get(phonenumbers.region_code_for_number(number) or "", ())
+    return next((z for z in own if z in zones), zones[0])
+
+
+@functools.cache
+def _zones_of_country() -> dict[str, tuple[str, ...]]:
+    """Each country's zones (`ES`: Europe/Madrid, Africa/Ceuta, Atlantic/Canary), in the order
+    of tzdata's zone.tab, which lists a country's most populous zone first."""
+    found: dict[str, list[str]] = {}
+    try:
+        text = importlib.resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("ascii")
+    except (OSError, ModuleNotFoundError):
+        return {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            country, _, name, *_ = line.split("\t")
+            found.setdefault(country, []).append(name)
+    return {country: tuple(names) for country, names in found.items()}
 
 
 def room_zone(room: ledger.Reminding) -> ZoneInfo:

@@ -54,6 +54,11 @@ def room(
         ("+14155551234", "America/Los_Angeles"),
         ("whatsapp:+442071234567", "Europe/London"),
         ("+15550001111", None),  # 555: no area
+        # a mobile number has no area: its country's main zone, not the first of its names
+        ("+34612345678", "Europe/Madrid"),  # not Atlantic/Canary
+        ("+351912345678", "Europe/Lisbon"),  # not Atlantic/Azores
+        ("+79161234567", "Europe/Moscow"),  # not Asia/Almaty, in Kazakhstan
+        ("+18005551234", "America/New_York"),  # toll-free: not America/Adak
         ("telegram:7001", None),
         ("not a number", None),
         (None, None),
@@ -277,6 +282,22 @@ async def test_a_zone_typed_as_people_write_it_gets_its_name(bot: Bot, fake_twil
     assert await say(bot, fake, "\\TIMEZONE Z\u00fcrich") == (
         "Z\u00fcrich is not a time zone: did you mean \\TIMEZONE Europe/Zurich?"
     )
+
+
+async def test_a_spanish_mobiles_room_keeps_madrids_time_not_the_canaries(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A room made from a Spanish mobile number kept Atlantic/Canary's clock, an hour behind
+    Madrid's: its `\\STATEMENT` of 00:30 on December 1st in Madrid linked November's."""
+    madrid = "+34612345678"
+    clock = Clock(dt.datetime(2026, 11, 30, 23, 30, tzinfo=UTC).timestamp())  # 00:30 on Dec 1 in Madrid
+    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw", sender=madrid)).startswith("Created room house")
+    assert await say(bot, fake, "\\TIMEZONE", sender=madrid) == (
+        "house keeps time in Europe/Madrid, from its creator's number. Change it: \\TIMEZONE Europe/Paris"
+    )
+    assert "/statement/2026-12?" in await say(bot, fake, "\\STATEMENT", sender=madrid)
 
 
 def test_est_and_mst_are_the_zones_people_mean_by_them() -> None:
