@@ -226,13 +226,19 @@ async def set_timezone(conn: AsyncConnection, room_id: str, zone: str) -> None:
     await conn.execute(sa.update(rooms).where(rooms.c.id == room_id).values(timezone=zone))
 
 
-async def claim_period(conn: AsyncConnection, room_id: str, period: str) -> bool:
-    """Take a period's reminders for this room: True for the one transaction that moved it."""
+async def claim_period(conn: AsyncConnection, room: Reminding, period: str) -> bool:
+    """Take a period's reminders for this room: True for the one transaction that moved it, from
+    the period `room` was read with, its reminders still of that kind. A `\\REMIND monthly` sent
+    while a Monday's reminders were being added up set the month as done; the claim then put the
+    week in its place, and the month's reminders went ten minutes after the week's."""
     result = await conn.execute(
         sa.update(rooms)
         .where(
-            rooms.c.id == room_id,
-            rooms.c.remind.is_not(None),
+            rooms.c.id == room.room_id,
+            rooms.c.remind == room.remind,
+            rooms.c.reminded_period.is_(None)
+            if room.reminded_period is None
+            else rooms.c.reminded_period == room.reminded_period,
             sa.or_(rooms.c.reminded_period.is_(None), rooms.c.reminded_period != period),
         )
         .values(reminded_period=period)

@@ -281,8 +281,8 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
     async with deps.db.read() as conn:
         book = await room_ledger(conn, room.room_id)
     async with deps.db.tx() as conn:
-        if not await ledger.claim_period(conn, room.room_id, period):
-            return 0  # another process (or an earlier run) took this period
+        if not await ledger.claim_period(conn, room, period):
+            return 0  # another process (or an earlier run) took this period, or \\REMIND changed it
         debtors = {p.payer for p in book.settlement if p.payer is not None and p.payer in book.member_ids}
         phones = await pairing.notice_addresses(conn, debtors)  # an address they still read
         opted_out = await users.opted_out_among(conn, phones.values())

@@ -160,6 +160,41 @@ async def test_reminders_add_up_the_room_while_others_texts_are_stored(
     assert stored == [True]
 
 
+async def test_remind_monthly_sent_while_a_mondays_reminders_are_added_up_does_not_remind_twice(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\REMIND monthly` handled while the job added up the room for Monday's weekly reminders
+    counted the month as done; the job's claim then put the week in its place, and the month's
+    reminders went at the next check, ten minutes after the week's: two in ten minutes."""
+    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
+    fake = fake_twilio
+    await _owing_house(bot, fake)
+    await say(bot, fake, "\\REMIND weekly")
+    deps = bot.runtime.deps
+    original = reminders.room_ledger
+    switched: list[str] = []
+
+    async def adding_up(conn: Any, room_id: str, *args: Any) -> Any:
+        if not switched:
+            switched.append(await say(bot, fake, "\\REMIND monthly"))
+        return await original(conn, room_id, *args)
+
+    monkeypatch.setattr(reminders, "room_ledger", adding_up)
+    clock.now = MONDAY + 10.5 * HOUR
+    first = await reminders.send_reminders(deps)
+    [answer] = switched
+    assert answer.startswith("house: whoever owes gets a reminder monthly")
+    clock.now += 600
+    second = await reminders.send_reminders(deps)
+    assert first + second <= 2, (first, second)  # Bob and Carol: one each at most
+    assert await bot.scalar("SELECT remind FROM rooms") == "monthly"
+    # the 1st: the month's reminders go, once
+    clock.now = MONDAY + 24 * HOUR + 10.5 * HOUR
+    assert await reminders.send_reminders(deps) == 2
+    assert await reminders.send_reminders(deps) == 0
+
+
 async def test_each_member_who_owes_gets_one_reminder_a_period(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
