@@ -2006,6 +2006,21 @@ async def test_timezone_est_is_not_taken_for_new_yorks_time(bot: Bot, fake_twili
     assert await say(bot, fake, "\\TIMEZONE America/Panama") == "house keeps time in America/Panama now."
 
 
+async def test_timezone_gmt_is_not_taken_for_londons_time(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\TIMEZONE GMT`, as Londoners call their time, set tzdata's GMT, which keeps no summer
+    time: a London room's statements and reminders ran an hour off from March to October (a
+    receipt of 00:30 on May 1st was in April's statement), while BST was taken for London's."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\TIMEZONE gmt") == (
+        "GMT keeps no summer time: did you mean \\TIMEZONE Europe/London? (UTC keeps GMT all year.)"
+    )
+    assert await say(bot, fake, "\\TIMEZONE") == "house keeps time in UTC. Change it: \\TIMEZONE Europe/Paris"
+    assert await say(bot, fake, "\\TIMEZONE BST") == (
+        "BST is not a time zone: did you mean \\TIMEZONE Europe/London?"
+    )
+
+
 async def test_a_statement_asked_before_midnight_is_of_its_month_though_handled_after(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:

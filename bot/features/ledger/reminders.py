@@ -109,10 +109,13 @@ _ABBREVIATIONS = {
 # names tzdata keeps for old systems that people type for their region's time, but whose clocks
 # never change for summer: `\\TIMEZONE EST` set a New York room an hour off from March to November
 # (a receipt of 00:30 on July 1st in June's statement, reminders at 11:00). Each with the zone
-# people mean, and the one that keeps that time all year.
+# people mean, and the one that keeps that time all year. `\\TIMEZONE GMT`, as Londoners call
+# their winter time, ran a London room an hour off from March to October (BST was taken for
+# London's, GMT kept as tzdata's no-summer zone).
 _NO_SUMMER = {
     "est": ("America/New_York", "America/Panama"),
     "mst": ("America/Denver", "America/Phoenix"),
+    "gmt": ("Europe/London", "UTC"),
 }
 
 

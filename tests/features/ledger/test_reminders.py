@@ -338,6 +338,7 @@ async def test_a_spanish_mobiles_room_keeps_madrids_time_not_the_canaries(
 def test_est_and_mst_are_the_zones_people_mean_by_them() -> None:
     assert reminders.no_summer_time("EST") == ("America/New_York", "America/Panama")
     assert reminders.no_summer_time(" mst ") == ("America/Denver", "America/Phoenix")
+    assert reminders.no_summer_time("GMT") == ("Europe/London", "UTC")  # London's winter time
     assert reminders.no_summer_time("America/New_York") is None
     assert reminders.no_summer_time("HST") is None  # Hawaii keeps no summer time either: it is right
 
