@@ -113,8 +113,14 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     password_hash = await rooms.hash_password(password)
     try:
         async with ctx.deps.db.tx() as conn:
+            # when it was sent, as a receipt's time is: a member from then shares the photos sent
+            # after it, however late the worker got to either (a backlog, a restart)
             room = await rooms.create(
-                conn, name=name, password_hash=password_hash, user_id=ctx.user.id, now=ctx.deps.now()
+                conn,
+                name=name,
+                password_hash=password_hash,
+                user_id=ctx.user.id,
+                now=msg.received_at or ctx.deps.now(),
             )
     except rooms.NameTaken:
         return f"The name {name} is taken. Pick another name for your room."
@@ -173,7 +179,10 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("room.join_refused")
         return WRONG
     async with ctx.deps.db.tx() as conn:
-        joined = await rooms.join(conn, user_id=user_id, room_id=room.id, now=now)
+        # a member from when the text was sent, as a photo is shared by those in the room when it
+        # was sent: a JOIN of 19:00 and a photo of 19:02 both handled at 19:30 (a backlog, a
+        # restart) left the newcomer out of that photo's split
+        joined = await rooms.join(conn, user_id=user_id, room_id=room.id, now=msg.received_at or now)
         await rooms.set_active(conn, user_id, room.id)
     ctx.log.info("room.joined", room_id=room.id, already=not joined)
     if not joined:

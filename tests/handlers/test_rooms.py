@@ -19,6 +19,7 @@ from handlers.filters import ROOM_NAMES
 from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LETTERS, ROOM_LOCKED, WRONG, room_spelt, too_long
 from storage import inbox, rooms
 from storage.schema import metadata
+from tests import images
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 
@@ -739,3 +740,30 @@ async def test_leave_adds_up_the_room_while_others_texts_are_stored(
     monkeypatch.setattr(rooms_handlers, "room_ledger", adding_up)
     assert (await say(bot, fake_twilio, "\\LEAVE", sender=BOB)).startswith("You left house")
     assert stored == [True]
+
+
+async def test_a_join_and_a_photo_handled_late_share_it_as_they_were_sent(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Bob's `JOIN house pw` of 19:00 and Alice's dinner photo of 19:02, both handled at 19:30 (a
+    backlog, a restart): the photo is shared by those in the room when it was sent, and Bob was
+    counted a member from 19:30, when his JOIN was handled; Alice paid the dinner alone."""
+    sent = 1_790_000_000.0
+    now = [sent - 600]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    now[0] = sent + 1800
+    deps = bot.runtime.deps
+    join_sid, photo_sid = new_sid(), new_sid()
+    await inbox.insert_new(deps.db, [new_message(join_sid, BOB, "JOIN house pw", received_at=sent)])
+    bot.runtime.worker.wake()
+    assert await bot.handled(join_sid) == "done"
+    url = fake.media.add(images.jpeg_with_gps())
+    photo = new_message(photo_sid, ALICE, "$30.00", media=((url, "image/jpeg"),), received_at=sent + 120)
+    await inbox.insert_new(deps.db, [photo])
+    bot.runtime.worker.wake()
+    assert await bot.handled(photo_sid) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    assert replies[-1].startswith("Saved $30.00 to house: split 2 ways, you are owed $15.00."), replies
