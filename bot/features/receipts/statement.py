@@ -129,6 +129,7 @@ class Entry:
     content_type: str
     deleted: str = ""  # the photo is gone from the store, and why
     deleted_at: float | None = None  # when it went (None: kept)
+    shown: str = ""  # `when` on the page (`shown_time`); "": `when`
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,17 @@ class PaymentEntry:
     amount: str  # "$11.45"
     amount_decimal: str
     currency: str
+    shown: str = ""  # `when` on the page (`shown_time`); "": `when`
+
+
+def shown_time(moment: dt.datetime) -> str:
+    """A time as the page shows it: `2026-11-03 14:30`, the room's time (the page names the
+    zone); in the hour that comes twice when clocks go back, with which of the two it is
+    (`2026-11-01 01:30 PDT`, `2026-11-01 01:10 PST`): a receipt of 01:30 and a payment 40
+    minutes later were listed as 01:30, then 01:10, in time order but reading backwards."""
+    text = moment.strftime("%Y-%m-%d %H:%M")
+    twice = moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset()
+    return f"{text} {moment.strftime('%Z')}" if twice else text
 
 
 @dataclass(frozen=True)
@@ -200,6 +212,9 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
         moment = dt.datetime.fromtimestamp(ts, zone)
         return moment.strftime("%Y-%m-%d %H:%M"), moment.isoformat(timespec="seconds")
 
+    def shown(ts: float) -> str:
+        return shown_time(dt.datetime.fromtimestamp(ts, zone))
+
     entries = []
     for r in rows:
         line = view.receipts.get(str(r.id))
@@ -226,6 +241,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 content_type=r.content_type,
                 deleted=deleted_note(r),
                 deleted_at=r.photo_deleted_at,
+                shown=shown(float(r.created_at)),
             )
         )
     paid = [
@@ -236,6 +252,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
             amount=p.amount,
             amount_decimal=decimal_amount(p.minor, p.currency),
             currency=p.currency,
+            shown=shown(p.at),
         )
         for p in reversed(view.payments)  # the month's, oldest first
     ]
@@ -258,7 +275,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
         payments=paid,
         settle=view.settle,
         positions=view.positions,
-        as_of=local(now)[0] if end > now else "",
+        as_of=shown(now) if end > now else "",
         spent=cur.format(sum(by_payer.values())) if counted else "",
         spent_by=tuple(
             f"{who} {cur.format(minor)}"

@@ -594,3 +594,44 @@ async def test_a_month_whose_photos_are_all_deleted_offers_no_zip(
     page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
     assert "Photos (zip)" in page
     assert "photos are deleted" not in page
+
+
+async def test_the_page_tells_apart_the_times_of_the_hour_a_clock_falls_back(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Los Angeles, 2026-11-01: Alice's receipt at 01:30 PDT and Bob's payment 40 minutes later,
+    at 01:10 PST. The page listed them as 01:30 and then 01:10, in time order but reading
+    backwards; in the hour that comes twice each time says which it is."""
+    fake = fake_twilio
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    await say(bot, fake, "JOIN house pw", sender=BOB)
+    await say(bot, fake, "\\NAME Bob", sender=BOB)
+    assert await say(bot, fake, "\\TIMEZONE America/Los_Angeles") == (
+        "house keeps time in America/Los_Angeles now."
+    )
+    now[0] = dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC).timestamp()  # 01:30 PDT
+    reply = await say(bot, fake, "$12.00", **mms([fake.media.add(images.jpeg_with_gps())]))
+    assert reply.startswith("Saved $12.00 to house"), reply
+    now[0] = dt.datetime(2026, 11, 1, 9, 10, tzinfo=dt.UTC).timestamp()  # 01:10 PST
+    before = len(fake.messages)
+    await say(bot, fake, "\\PAID Alice 5", sender=BOB)
+    await fake.wait_for_messages(before + 2)  # Bob's answer, and Alice's notice
+    now[0] = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC).timestamp()  # 04:00 PST
+    link = await statement_link(bot, fake, ALICE)
+    page = await (await bot.client.get(path_of(link))).text()
+    assert ">2026-11-01 01:30 PDT</time>" in page, page
+    assert ">2026-11-01 01:10 PST</time> Bob paid Alice $5.00" in page, page
+    assert "Balance on 2026-11-01 04:00 (USD)" in page  # an hour that comes once: as before
+    # the CSV keeps the plain local time a spreadsheet reads as a date, in time order
+    csv_href = re.search(r'href="(2026-11\.csv\?[^"]+)"', page)
+    assert csv_href
+    csv_url = URL(link).join(URL(csv_href.group(1).replace("&amp;", "&")))
+    text = await (await bot.client.get(str(csv_url.relative()))).text()
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [(r[0], r[1]) for r in rows[1:]] == [
+        ("2026-11-01 01:30", "receipt"),
+        ("2026-11-01 01:10", "payment"),
+    ]
