@@ -865,6 +865,9 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
             return text if ctx.deps.services.fits(msg.sender.channel)(text) else plain
         await ledger.set_timezone(conn, room.id, zone.key)
     ctx.log.info("ledger.timezone_set", room_id=room.id, zone=zone.key)
+    offset = reminders.utc_offset_of_etc(zone.key)
+    if offset is not None:  # Etc/GMT+2 is UTC-2: said, for those who read it as UTC+2
+        return f"{room.name} keeps time in {zone.key} now: {offset} all year (tzdata reverses the sign)."
     return f"{room.name} keeps time in {zone.key} now."
 
 

@@ -2006,6 +2006,21 @@ async def test_timezone_est_is_not_taken_for_new_yorks_time(bot: Bot, fake_twili
     assert await say(bot, fake, "\\TIMEZONE America/Panama") == "house keeps time in America/Panama now."
 
 
+async def test_timezone_etc_gmt_says_its_sign_is_the_reverse(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\TIMEZONE Etc/GMT+2`, typed by someone two hours ahead of UTC, set tzdata's zone of
+    UTC-2 (its sign is POSIX's), and the answer said only "keeps time in Etc/GMT+2 now": their
+    room ran four hours behind them. The answer says what the zone is."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\TIMEZONE Etc/GMT+2") == (
+        "house keeps time in Etc/GMT+2 now: UTC-2 all year (tzdata reverses the sign)."
+    )
+    assert await say(bot, fake, "\\TIMEZONE etc/gmt-10") == (
+        "house keeps time in Etc/GMT-10 now: UTC+10 all year (tzdata reverses the sign)."
+    )
+    assert await say(bot, fake, "\\TIMEZONE Etc/GMT") == "house keeps time in Etc/GMT now."
+
+
 async def test_timezone_gmt_is_not_taken_for_londons_time(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\TIMEZONE GMT`, as Londoners call their time, set tzdata's GMT, which keeps no summer
     time: a London room's statements and reminders ran an hour off from March to October (a

@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import functools
 import importlib.resources
+import re
 import unicodedata
 import zoneinfo
 from collections.abc import AsyncIterator, Collection
@@ -123,6 +124,19 @@ def no_summer_time(text: str) -> tuple[str, str] | None:
     """For a `\\TIMEZONE` of EST or MST: the zone people mean by it, and the one that keeps it all
     year (which they can name when they mean that); else None."""
     return _NO_SUMMER.get(text.strip().casefold())
+
+
+_ETC_GMT = re.compile(r"Etc/GMT([+-])(\d{1,2})")
+
+
+def utc_offset_of_etc(key: str) -> str | None:
+    """What tzdata's `Etc/GMT+2` is, `UTC-2`: its sign is POSIX's, the reverse of what people
+    read in it. A room set to Etc/GMT+2 by someone two hours ahead of UTC was told only that it
+    "keeps time in Etc/GMT+2", and ran four hours behind them. None for any other zone."""
+    match = _ETC_GMT.fullmatch(key)
+    if match is None or int(match[2]) == 0:
+        return None
+    return f"UTC{'-' if match[1] == '+' else '+'}{int(match[2])}"
 
 
 def zone_of_city(text: str) -> str | None:
@@ -355,6 +369,7 @@ __all__ = [
     "reminder_text",
     "room_zone",
     "send_reminders",
+    "utc_offset_of_etc",
     "zone_named",
     "zone_of_address",
     "zone_of_city",

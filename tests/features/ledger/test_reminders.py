@@ -335,6 +335,14 @@ async def test_a_spanish_mobiles_room_keeps_madrids_time_not_the_canaries(
     assert "/statement/2026-12?" in await say(bot, fake, "\\STATEMENT", sender=madrid)
 
 
+def test_an_etc_gmt_zone_is_said_with_the_sign_people_read() -> None:
+    assert reminders.utc_offset_of_etc("Etc/GMT+2") == "UTC-2"
+    assert reminders.utc_offset_of_etc("Etc/GMT-14") == "UTC+14"
+    assert reminders.utc_offset_of_etc("Etc/GMT+0") is None
+    assert reminders.utc_offset_of_etc("Etc/GMT") is None
+    assert reminders.utc_offset_of_etc("Europe/Paris") is None
+
+
 def test_est_and_mst_are_the_zones_people_mean_by_them() -> None:
     assert reminders.no_summer_time("EST") == ("America/New_York", "America/Panama")
     assert reminders.no_summer_time(" mst ") == ("America/Denver", "America/Phoenix")
