@@ -168,16 +168,28 @@ def zone_of_address(key: str | None) -> str | None:
     # a mobile number has no area: its zones are all of its country's (and, for +7, Kazakhstan's
     # too), by name. Their first put every Spanish mobile's room on the Canaries' clock, every
     # Portuguese one's on the Azores', every Russian one's on Almaty's: an hour or two off, so a
-    # receipt of 00:30 on the 1st was in the month before's statement. The country's own zone
-    # that tzdata names first (its most populous) is the one meant.
+    # receipt of 00:30 on the 1st was in the month before's statement. The country's main zone
+    # is the one meant, named as zone.tab names it (libphonenumber has America/Godthab for
+    # Nuuk); a country of one zone that the number's list leaves out (Ireland's mobiles are
+    # given London's and the Channel Islands') has that zone.
+    same = {_current_names().get(z, z) for z in zones}
     own = _zones_of_country().get(phonenumbers.region_code_for_number(number) or "", ())
-    return next((z for z in own if z in zones), zones[0])
+    found = next((z for z in own if _current_names().get(z, z) in same), None)
+    if found is None and len(own) == 1:
+        return own[0]
+    return found or zones[0]
+
+
+# zone.tab lists a country's zones in an order that "makes geographical sense", most populous
+# first only where geography allows: Australia's begins with Lord Howe Island, whose clock is half
+# an hour off Sydney's half the year. Where that first is not the main one, the main one.
+_MAIN_ZONE = {"AU": "Australia/Sydney"}
 
 
 @functools.cache
 def _zones_of_country() -> dict[str, tuple[str, ...]]:
-    """Each country's zones (`ES`: Europe/Madrid, Africa/Ceuta, Atlantic/Canary), in the order
-    of tzdata's zone.tab, which lists a country's most populous zone first."""
+    """Each country's zones (`ES`: Europe/Madrid, Africa/Ceuta, Atlantic/Canary), its main one
+    first: zone.tab's order, but for `_MAIN_ZONE`."""
     found: dict[str, list[str]] = {}
     try:
         text = importlib.resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("ascii")
@@ -187,7 +199,23 @@ def _zones_of_country() -> dict[str, tuple[str, ...]]:
         if line and not line.startswith("#"):
             country, _, name, *_ = line.split("\t")
             found.setdefault(country, []).append(name)
+    for country, main in _MAIN_ZONE.items():
+        if main in found.get(country, ()):
+            found[country].remove(main)
+            found[country].insert(0, main)
     return {country: tuple(names) for country, names in found.items()}
+
+
+@functools.cache
+def _current_names() -> dict[str, str]:
+    """A zone's other names to the one tzdata keeps its rules under (`America/Godthab`:
+    `America/Nuuk`, `Africa/Kinshasa`: `Africa/Lagos`): its links, to compare names by."""
+    try:
+        text = importlib.resources.files("tzdata").joinpath("zoneinfo", "tzdata.zi").read_text("utf-8")
+    except (OSError, ModuleNotFoundError):
+        return {}
+    links = (line.split() for line in text.splitlines() if line.startswith("L "))
+    return {parts[2]: parts[1] for parts in links if len(parts) == 3}
 
 
 def room_zone(room: ledger.Reminding) -> ZoneInfo:

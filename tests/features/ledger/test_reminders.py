@@ -59,6 +59,9 @@ def room(
         ("+351912345678", "Europe/Lisbon"),  # not Atlantic/Azores
         ("+79161234567", "Europe/Moscow"),  # not Asia/Almaty, in Kazakhstan
         ("+18005551234", "America/New_York"),  # toll-free: not America/Adak
+        ("+61412345678", "Australia/Sydney"),  # not Lord Howe Island, first in tzdata's list
+        ("+299221234", "America/Nuuk"),  # libphonenumber's America/Godthab, named as tzdata does
+        ("+353850123456", "Europe/Dublin"),  # not Europe/Guernsey, of the zones it is given
         ("telegram:7001", None),
         ("not a number", None),
         (None, None),
