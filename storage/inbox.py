@@ -463,9 +463,14 @@ async def photos_waiting(conn: AsyncConnection, key: str, before_id: int) -> int
     return int((await conn.execute(query)).scalar_one())
 
 
-async def handled_since(conn: AsyncConnection, phone: str, since: float) -> int:
-    """Messages from `phone` handled (done) since `since`: the per-sender rate window."""
+async def handled_since(
+    conn: AsyncConnection, phone: str, since: float, *, sent_since: float | None = None
+) -> int:
+    """Messages from `phone` handled (done) since `since`: the per-sender rate window; with
+    `sent_since`, only those that came in since then (by ix_inbox_sender_done, then the rows)."""
     query = sa.select(sa.func.count()).where(
         inbox.c.from_phone == phone, INBOX_DONE, inbox.c.done_at >= since
     )
+    if sent_since is not None:
+        query = query.where(inbox.c.received_at >= sent_since)
     return int((await conn.execute(query)).scalar_one())

@@ -6,6 +6,7 @@ slow-down notice once a window; the count from the worker's batch, or from the i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -156,6 +157,20 @@ async def loaded(deps: Deps, sender: str = ALICE, **data: Any) -> Context:
     return ctx
 
 
+async def done(db: Database, sender: str, at: float, n: int, *, received: float | None = None) -> None:
+    """One of `sender`'s messages, handled at `at` (received then too, unless `received`)."""
+    async with db.tx() as conn:
+        await conn.execute(
+            sa.insert(inbox).values(
+                message_sid=f"SMdone{sender}{n}",
+                from_phone=sender,
+                status="done",
+                received_at=at if received is None else received,
+                done_at=at,
+            )
+        )
+
+
 async def slowdown_notified_at(db: Database, phone: str) -> float | None:
     async with db.read() as conn:
         user = await users.get_by_phone(conn, phone)
@@ -174,6 +189,8 @@ async def test_at_the_limit_the_message_is_deferred_with_one_notice_a_window(
     deps: Deps, db: Database, clock: Clock
 ) -> None:
     handler = Recorder()
+    for n in range(LIMIT):
+        await done(db, ALICE, T0 - 1, n)
     ctx = await loaded(deps, handled_recently=LIMIT)
     with pytest.raises(Defer) as first:
         await rate_limit(handler, msg(), ctx)
@@ -185,6 +202,8 @@ async def test_at_the_limit_the_message_is_deferred_with_one_notice_a_window(
     assert await slowdown_notified_at(db, ALICE) == T0
 
     clock.now = T0 + WINDOW - 1  # within the window: deferred again, without a second notice
+    for n in range(LIMIT, LIMIT + 2):
+        await done(db, ALICE, clock.now - 1, n)
     with pytest.raises(Defer) as again:
         await rate_limit(handler, msg(), await loaded(deps, handled_recently=LIMIT + 2))
     assert again.value.notice is None
@@ -192,11 +211,31 @@ async def test_at_the_limit_the_message_is_deferred_with_one_notice_a_window(
     assert await slowdown_notified_at(db, ALICE) == T0
 
     clock.now = T0 + WINDOW + 1  # a new window: told again
+    for n in range(LIMIT + 2, LIMIT * 2):
+        await done(db, ALICE, clock.now - 1, n)
     with pytest.raises(Defer) as later:
         await rate_limit(handler, msg(), await loaded(deps, handled_recently=LIMIT))
     assert later.value.notice == SLOW_DOWN
     assert await slowdown_notified_at(db, ALICE) == clock.now
     assert handler.calls == 0
+
+
+async def test_messages_sent_minutes_apart_are_not_held_back_however_fast_handled(
+    deps: Deps, db: Database
+) -> None:
+    """After a backlog, messages sent minutes apart are handled within a minute: the worker's
+    count (by when handled) is over the limit, but they were not sent that fast."""
+    for n in range(LIMIT):
+        await done(db, ALICE, T0 - 5, n, received=T0 - 600 + n * 120)  # two minutes apart
+    handler = Recorder()
+    late = replace(msg(n=9), received_at=T0 - 240)
+    assert await rate_limit(handler, late, await loaded(deps, handled_recently=LIMIT)) == "ok"
+    for n in range(LIMIT):
+        await done(db, ALICE, T0 - 4, 10 + n, received=T0 - 230 + n * 10)  # ten seconds apart
+    fast = replace(msg(n=19), received_at=T0 - 200)  # LIMIT sent within the minute before it
+    with pytest.raises(Defer):
+        await rate_limit(handler, fast, await loaded(deps, handled_recently=LIMIT * 2))
+    assert handler.calls == 1
 
 
 async def test_priority_messages_are_never_held_back(deps: Deps) -> None:
@@ -210,28 +249,16 @@ async def test_without_the_workers_count_the_inbox_is_counted(deps: Deps, db: Da
     """A message fed without `handled_recently` (not through the worker): the sender's messages
     done within the last WINDOW seconds, read from the inbox; older ones and others' do not count."""
 
-    async def done(sender: str, at: float, n: int) -> None:
-        async with db.tx() as conn:
-            await conn.execute(
-                sa.insert(inbox).values(
-                    message_sid=f"SMdone{sender}{n}",
-                    from_phone=sender,
-                    status="done",
-                    received_at=at,
-                    done_at=at,
-                )
-            )
-
     for n in range(LIMIT - 1):
-        await done(ALICE, T0 - 10, n)
-    await done(ALICE, T0 - WINDOW - 1, 99)  # before the window
+        await done(db, ALICE, T0 - 10, n)
+    await done(db, ALICE, T0 - WINDOW - 1, 99)  # before the window
     for n in range(LIMIT):
-        await done(BOB, T0 - 5, n)  # Bob's, not Alice's
+        await done(db, BOB, T0 - 5, n)  # Bob's, not Alice's
 
     handler = Recorder()
     assert await rate_limit(handler, msg(), await loaded(deps)) == "ok"  # LIMIT - 1 in the window
     assert handler.calls == 1
-    await done(ALICE, T0 - 1, 100)  # now LIMIT in the window
+    await done(db, ALICE, T0 - 1, 100)  # now LIMIT in the window
     with pytest.raises(Defer):
         await rate_limit(handler, msg(), await loaded(deps))
     with pytest.raises(Defer):

@@ -197,6 +197,34 @@ async def test_over_the_per_sender_limit_messages_wait_and_one_notice_is_sent(
     assert await bot.scalar("SELECT count(*) FROM outbox WHERE body LIKE 'You are sending%'") == 1
 
 
+async def test_texts_sent_minutes_apart_and_handled_at_once_are_not_told_to_slow_down(
+    bot_factory: BotFactory,
+) -> None:
+    """Texts sent a few minutes apart that waited behind a slow one (a backlog) were all handled
+    within a minute once it was done: the fourth was held back a minute and its sender told "You
+    are sending messages too fast". The limit counts how fast they were sent."""
+    now = [time.time()]
+    seen: list[str] = []
+    gate = asyncio.Event()
+    bot = await bot_factory(
+        routers=(recording_router(seen, gate),), limits={"per_sender_per_minute": 3}, clock=lambda: now[0]
+    )
+    await bot.text("\\REC slow")
+
+    async def slow_started() -> bool:
+        return await bot.scalar("SELECT count(*) FROM inbox WHERE status = 'processing'") == 1
+
+    await wait_for(slow_started)
+    forms = []
+    for i in range(5):
+        now[0] += 300  # one every five minutes
+        forms.append(await bot.text(f"\\REC {i}"))
+    gate.set()
+    await bot.handled(forms[-1]["MessageSid"])
+    assert seen == [f"{ALICE}:slow"] + [f"{ALICE}:{i}" for i in range(5)]
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE body LIKE 'You are sending%'") == 0
+
+
 async def test_commands_from_the_first_message_and_case_insensitive(bot: Bot, fake_twilio: Any) -> None:
     form = await bot.text("  /help  ")
     await fake_twilio.wait_for_messages(1)
