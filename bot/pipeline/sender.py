@@ -315,8 +315,10 @@ class Sender(ClaimLoop[Send, Outcome]):
         return await self.transport.send_template(item.to, content_sid, {"1": item.body})
 
     async def _elsewhere(self, item: Send) -> str | None:
-        """A notice WhatsApp will not take now goes to another address of a paired person that
-        takes text at any time (their SMS number, their Telegram chat), once: the address, or None
+        """A notice WhatsApp will not take now, or one the address refused for good (a Telegram
+        chat that blocked the bot, a number opted out at the carrier), goes to another address of
+        a paired person that takes text at any time (their SMS number, their Telegram chat), once:
+        the address, or None
         when they have none. Never a last word: "no more messages from textwire here" is of this
         address, and read at another it would say the opposite."""
         if item.kind == LAST_WORD:
@@ -372,7 +374,15 @@ class Sender(ClaimLoop[Send, Outcome]):
                 )
             )
             self.metrics.outbound_by[item.channel, "failed"].inc()
-            log.warning("sms.opted_out_at_carrier", error_code=exc.code)
+            # a notice (a \PAID to them, a reminder) was for the person, not for this address: one
+            # who blocked an old Telegram chat, or whose SMS number the carrier opted out, reads it
+            # at their other address (the next notices go there anyway, this one was lost)
+            rerouted = await self._elsewhere(item) if item.kind in TEMPLATE_KINDS else None
+            log.warning(
+                "sms.opted_out_at_carrier",
+                error_code=exc.code,
+                instead=mask_address(rerouted) if rerouted else None,
+            )
             return False
         window = self.deps.config.worker.send_retry_hours * 3600
         if exc.retryable and now - item.created_at < window:

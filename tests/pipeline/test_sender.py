@@ -22,6 +22,7 @@ from bot.core.config import TwilioConfig
 from bot.core.logs import scrub
 from storage import outbox
 from storage.schema import outbox as outbox_table
+from tests.channels.telegram.talk import say
 from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import Failure
 
@@ -609,3 +610,33 @@ async def test_a_stopping_process_wakes_the_others_for_the_sends_it_puts_back(
     # found it sent: settled, not sent twice
     await wait_for(settled_by_the_other, within=20)
     assert [m["Body"] for m in fake_twilio.messages] == ["a0"]
+
+
+async def test_a_notice_a_blocked_chat_refuses_goes_to_the_persons_other_chat(
+    bot_factory: BotFactory, fake_telegram: Any
+) -> None:
+    """Bob moved to a new Telegram account (paired to the old one) and blocked the bot in the old
+    chat, his first address. Alice's `\\\\PAID` notice went there, Telegram said 403, and it was
+    lost: Bob never heard of that payment. It goes to his other chat."""
+    alice, old, new = 7001, 7002, 7003
+    bot = await bot_factory(telegram=fake_telegram.section())
+
+    async def telegram(text: str, chat: int) -> list[str]:
+        before = len(fake_telegram.sent)
+        name = "Ann" if chat == alice else "Bob"
+        assert await bot.handled(await say(bot, text, chat=chat, first_name=name)) == "done"
+        await bot.settled()
+        return [str(m["text"]) for m in fake_telegram.sent[before:] if str(m["chat_id"]) == str(chat)]
+
+    await telegram("/create house pw", alice)
+    await telegram("/join house pw", old)
+    code = (await telegram("/pair", old))[0].split("Your code: ", 1)[1][:6]
+    assert (await telegram(f"/pair {code}", new))[0].startswith("Paired:")
+    fake_telegram.blocked.add(str(old))
+    await telegram("/paid Bob 5", alice)
+
+    async def noticed() -> list[str]:
+        return [m for m in fake_telegram.to(new) if " paid you $5.00 in house" in m]
+
+    assert len(await wait_for(noticed)) == 1
+    assert ("sendMessage", 403) in fake_telegram.refused
