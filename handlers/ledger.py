@@ -270,8 +270,8 @@ def _find_member(
     """A member, or someone who left with something still on the books (by `\\LEAVE`, or by
     `\\STOP`: the name they had), by the name `\\BALANCE` shows (any case), that name without its
     "(...)" note, their masked number or last digits, else that name without its accents (`\\PAID
-    jose 5` typed on a keyboard with none is for Jos\u00e9: "No one in house goes by jose"); else
-    a reply. A whole name shown beats a
+    jose 5` typed on a keyboard with none is for Jos\u00e9: "No one in house goes by jose") or as
+    Telegram shows it (with its emoji, its hyphen); else a reply. A whole name shown beats a
     partial match. `@Bob`, as people mention someone (on Telegram above all), is Bob: no name
     has an @ (it said "No one in house goes by @bob"). `current`: the room's members only."""
     wanted = wanted[1:] if wanted.startswith("@") and len(wanted) > 1 else wanted
@@ -300,7 +300,9 @@ def _find_member(
         ):
             matches.append(party)
     if not matches:  # typed without its accents (`jose` on a keyboard with none), or with them
-        plain = accents_off(key)
+        # or as Telegram shows the person, whom the room shows without the emoji after the name or
+        # the hyphen in it (`Dev` and a flower is Dev, `Anne-Marie` Anne Marie): "No one goes by"
+        plain = accents_off(name_key(sms_spelling(wanted) or wanted))
         matches = [p for p in parties if accents_off(book.name(p).split(" (")[0].casefold()) == plain]
     if len(matches) == 1:
         return matches[0]

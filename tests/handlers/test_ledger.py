@@ -396,6 +396,30 @@ async def test_a_hyphenated_name_is_answered_with_the_name_with_a_space(
     assert await say(bot, fake, "\\NAME -", sender=CAROL) == NAME_RULES
 
 
+async def test_a_name_typed_as_telegram_shows_it_is_that_member(
+    bot_factory: BotFactory, fake_telegram: Any
+) -> None:
+    """Dev's Telegram first name is `Dev` and a flower; the room shows Dev. A flatmate who typed the
+    name as Telegram shows it, `/paid Dev \U0001f338 5`, was told "No one in flat goes by Dev
+    \U0001f338." (and `/paid Anne-Marie 5` for an Anne Marie): it is Dev."""
+    from tests.channels.telegram.talk import say as tell
+
+    bot = await bot_factory(telegram=fake_telegram.section())
+    names = {7001: "Ann", 7002: "Dev \U0001f338", 7003: "Anne-Marie"}
+
+    async def telegram(text: str, chat: int) -> str:
+        before = len(fake_telegram.sent)
+        assert await bot.handled(await tell(bot, text, chat=chat, first_name=names[chat])) == "done"
+        await bot.settled()
+        return next(str(m["text"]) for m in fake_telegram.sent[before:] if str(m["chat_id"]) == str(chat))
+
+    await telegram("/create flat pw", 7001)
+    await telegram("/join flat pw", 7002)
+    await telegram("/join flat pw", 7003)
+    assert (await telegram("/paid Dev \U0001f338 5", 7001)).startswith("Recorded: you paid Dev $5.00.")
+    assert (await telegram("/paid anne-marie 2", 7001)).startswith("Recorded: you paid Anne Marie $2.00.")
+
+
 async def test_a_name_typed_without_its_accents_is_that_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\PAID jose 5` or `\\SPLIT jose me`, typed on a keyboard with no accents, was "No one in
     house goes by jose." for a Jos\u00e9 in the room; `\\PAID Zo\u00eb 5` likewise for a Zoe. A name
