@@ -160,10 +160,12 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
 PAIR_USAGE = "\\PAIR or \\PAIR <code>"
 
 
-def pair_refused(has: str, theirs: str | None) -> str:
+def pair_refused(has: str, theirs: str | None, *, only_rooms: bool = False) -> str:
     """Why `\\PAIR <code>` cannot make this address (which `has` something of its own) the code's
     person (who has `theirs`), and a way that works: an X account is dropped with `\\UNLINK`;
-    rooms, receipts and payments are not, so the address with none of them joins the other."""
+    rooms, receipts and payments are not, so the address with none of them joins the other.
+    `only_rooms`: this address is in rooms with nothing of its own there (a new Telegram account
+    that joined the flat before pairing), so it can leave them and pair."""
     if has == pairing.X_ACCOUNT:
         return f"This address has {has} of its own. Send \\UNLINK here, then the code again."
     if theirs is None:
@@ -175,6 +177,11 @@ def pair_refused(has: str, theirs: str | None) -> str:
         return (
             f"This address has {has} of its own. Pair the other way: \\UNLINK on your other "
             "address, \\PAIR here, then the code from there."
+        )
+    if only_rooms:
+        return (
+            "This address is in rooms with nothing of its own there: \\LEAVE each here (\\ROOMS "
+            "lists them), then send the code again."
         )
     return (
         f"This address has {has} of its own, and your other address has {theirs}: "
@@ -251,8 +258,11 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         has = await pairing.what_it_has(conn, user.id)
         if has is not None:
             theirs = await pairing.what_it_has(conn, owner)
+            only_rooms = (
+                has == "rooms" and await pairing.what_it_has(conn, user.id, memberships_too=False) is None
+            )
             ctx.log.info("pair.refused", has=has, theirs=theirs)
-            return pair_refused(has, theirs)
+            return pair_refused(has, theirs, only_rooms=only_rooms)
         if not await pairing.use(conn, code, now):  # another address spent it a moment ago
             return WRONG_CODE
         others = await pairing.addresses_of(conn, owner)

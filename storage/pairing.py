@@ -73,10 +73,11 @@ async def use(conn: AsyncConnection, code: str, now: float) -> bool:
 X_ACCOUNT = "an X account"  # what_it_has's last answer: the one `\\UNLINK` gives up
 
 
-async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
+async def what_it_has(conn: AsyncConnection, user_id: int, *, memberships_too: bool = True) -> str | None:
     """What a person has of their own that pairing would lose: "rooms", "receipts", "payments",
     "balances" (a share of a receipt in a room they left: a debt that would become no one's),
-    "an X account"; None when nothing."""
+    "an X account"; None when nothing. Without `memberships_too`, being in a room is not
+    counted (what would be left after `\\LEAVE`ing them all)."""
     checks = (
         ("rooms", sa.select(memberships.c.user_id).where(memberships.c.user_id == user_id)),
         ("receipts", sa.select(receipts.c.id).where(receipts.c.uploader_id == user_id)),
@@ -90,6 +91,8 @@ async def what_it_has(conn: AsyncConnection, user_id: int) -> str | None:
         (X_ACCOUNT, sa.select(users.c.id).where(users.c.id == user_id, users.c.x_user_id.is_not(None))),
     )
     for what, query in checks:
+        if what == "rooms" and not memberships_too:
+            continue
         if (await conn.execute(query.limit(1))).first() is not None:
             return what
     return None

@@ -351,3 +351,30 @@ async def test_wrong_pair_codes_past_the_lockout_are_told_once(bot: Bot, fake_tw
     await silent(bot, fake_twilio, "\\PAIR 000000", sender=BOB)
     await silent(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
     assert await say(bot, fake_twilio, "\\HELP", sender=BOB) != LOCKED  # the rest still answers
+
+
+async def test_an_address_only_in_rooms_is_told_to_leave_them_to_pair(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Chloé's new number (or Telegram account) joined the flat before she learnt of `\\\\PAIR`.
+    Her code was refused with "neither can join the other without losing them", though nothing in
+    the flat was the new address's: it can leave and pair. It is told so; with a share of a bill
+    of its own it is refused as before."""
+    new = "+15550007777"
+    await say(bot, fake_twilio, "\\CREATE flat pw1")
+    await say(bot, fake_twilio, "\\JOIN flat pw1", sender=new)
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert await say(bot, fake_twilio, f"\\PAIR {code}", sender=new) == (
+        "This address is in rooms with nothing of its own there: \\LEAVE each here (\\ROOMS lists "
+        "them), then send the code again."
+    )
+    await say(bot, fake_twilio, "\\LEAVE flat", sender=new)
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=new)).startswith("Paired:")
+
+    other = "+15550008888"
+    await say(bot, fake_twilio, "\\JOIN flat pw1", sender=other)
+    await say(bot, fake_twilio, "$12.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=other)).endswith(
+        "neither can join the other without losing them."
+    )

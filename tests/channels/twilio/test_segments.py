@@ -273,6 +273,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         for has in ("rooms", "receipts", "payments", "an X account")
         for theirs in ("rooms", "receipts", "payments", "an X account", None)
     ],
+    ("pair refused only rooms", lambda: account.pair_refused("rooms", "rooms", only_rooms=True)),
     ("amount usage", lambda: ledger.amount_usage(currency_of("CLF"))),
     ("amount none", lambda: f"You have no receipts in {ROOM} yet. Send a photo of one first."),
     ("paid notice", lambda: ledger.paid_notice(NAME, BIG, USD, ROOM)),
