@@ -233,6 +233,9 @@ class MediaLimits:
 
     image_bytes: int = 5 * MB  # Twilio: 5 MB a message
     document_bytes: int | None = None  # None: as photos
+    # said after "it is over 5 MB" of a picture: how to send it so that it fits, where the channel
+    # has a way (Telegram: a photo sent as a file comes whole, as a photo compressed)
+    too_big_hint: str = ""
 
     def caps(self, max_bytes: int) -> tuple[int, int]:
         """(photos, documents) under the operator's cap for photos."""

@@ -22,8 +22,13 @@ MAX_CHARACTERS = 4096  # sendMessage's limit
 class TelegramChannel:
     name = TELEGRAM
     length_rules: Mapping[str, FitsOne] = {TELEGRAM: fits_characters(MAX_CHARACTERS)}
-    # getFile serves files of up to 20 MB; photos arrive compressed, far below it
-    media_limits: Mapping[str, MediaLimits] = {TELEGRAM: MediaLimits(20 * MB, document_bytes=20 * MB)}
+    # getFile serves files of up to 20 MB; photos arrive compressed, far below it (and far below
+    # `media.max_bytes`), a picture sent as a file whole: a phone camera's is often over 5 MB
+    media_limits: Mapping[str, MediaLimits] = {
+        TELEGRAM: MediaLimits(
+            20 * MB, document_bytes=20 * MB, too_big_hint=" (send it as a photo, not as a file)"
+        )
+    }
 
     def __init__(self, config: Config, transport: Transport | None = None) -> None:
         self.config = config

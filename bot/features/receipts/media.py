@@ -263,27 +263,36 @@ class MediaPipeline:
     async def fetch(self, ref: str, limits: MediaLimits | None = None) -> tuple[bytes, str]:
         """The item's bytes and their kind; `Refused` or `MediaUnavailable` otherwise. `limits`:
         its channel's (MMS's 5 MB when not given), under `media.max_bytes` for photos."""
-        image_cap, document_cap = (limits or MediaLimits()).caps(self.media.max_bytes)
+        limits = limits or MediaLimits()
+        image_cap, document_cap = limits.caps(self.media.max_bytes)
         async with self.source.open(ref) as stream:
-            return await self._read(stream, image_cap, document_cap)
+            return await self._read(stream, image_cap, document_cap, limits.too_big_hint)
 
-    async def _read(self, stream: MediaStream, image_cap: int, document_cap: int) -> tuple[bytes, str]:
+    async def _read(
+        self, stream: MediaStream, image_cap: int, document_cap: int, hint: str = ""
+    ) -> tuple[bytes, str]:
         limit = max(image_cap, document_cap)  # until the first bytes say which it is
         if stream.length is not None and stream.length > limit:
             raise Refused(too_big(limit), f"content-length {stream.length}")
         buf = bytearray()
         kind: str | None = None
+
+        def over() -> Refused:
+            # a picture is told how the channel takes it whole, if it has a way (`hint`)
+            said = too_big(limit) + (hint if kind is not None and kind != "pdf" else "")
+            return Refused(said, "stream over the limit")
+
         async for chunk in stream.chunks:
             buf.extend(chunk)
             if len(buf) > limit:
-                raise Refused(too_big(limit), "stream over the limit")
+                raise over()
             if kind is None and len(buf) >= SNIFF_BYTES:
                 kind = sniff(bytes(buf[:SNIFF_BYTES]))
                 if kind is None:
                     raise Refused(BAD_TYPE, "unknown magic bytes")
                 limit = document_cap if kind == "pdf" else image_cap
                 if len(buf) > limit:
-                    raise Refused(too_big(limit), "stream over the limit")
+                    raise over()
         if kind is None:
             kind = sniff(bytes(buf))
             if kind is None:

@@ -815,3 +815,31 @@ async def test_each_item_is_hashed_once_off_the_event_loop(
     assert threading.main_thread() not in threads
     stored = await bot.scalar("SELECT sha256 FROM receipts WHERE media_index = 0")
     assert stored == hashlib.sha256(images.pdf()).hexdigest()
+
+
+async def test_a_telegram_picture_sent_as_a_file_over_the_cap_is_told_to_send_it_as_a_photo(
+    bot_factory: BotFactory, fake_telegram: Any
+) -> None:
+    """A receipt photo sent on Telegram as a file (whole, as a phone camera took it: 6 MB) was
+    answered "Photo 1 was not saved: it is over 5 MB.", and the person had nothing to try. As a
+    photo Telegram compresses it far below the cap: the reply says so. A PDF over its cap has no
+    such way and is answered as before."""
+    from tests.channels.telegram.talk import say as tell
+
+    bot = await bot_factory(telegram=fake_telegram.section())
+
+    async def telegram(text: str | None, **message: Any) -> str:
+        before = len(fake_telegram.sent)
+        assert await bot.handled(await tell(bot, text, **message)) == "done"
+        return str((await fake_telegram.wait_for_sent(before + 1))[before]["text"])
+
+    await telegram("/create house pw")
+    six_mb = 6 * 1024 * 1024
+    picture = fake_telegram.add_file(images.big_jpeg_like(six_mb), "documents/file_1.jpg")
+    document = {"file_id": picture, "file_unique_id": "p", "mime_type": "image/jpeg", "file_size": six_mb}
+    assert await telegram(None, document=document, caption="12.50") == (
+        "Photo 1 was not saved: it is over 5 MB (send it as a photo, not as a file)."
+    )
+    big_pdf = fake_telegram.add_big_file()
+    document = {"file_id": big_pdf, "file_unique_id": "q", "mime_type": "application/pdf"}
+    assert await telegram(None, document=document) == "Photo 1 was not saved: it is over 20 MB."
