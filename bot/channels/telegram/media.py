@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
-from bot.channels.telegram.updates import EDITED, KIND_PREFIX, MEDIA_PREFIX, NOT_READ
+from bot.channels.telegram.updates import EDITED, EDITED_CAPTION, KIND_PREFIX, MEDIA_PREFIX, NOT_READ
 from bot.core.channel import (
     BAD_TYPE,
     MB,
@@ -56,6 +56,12 @@ def not_read_kind(kind: str) -> str:
 
 # the answer to an edited message (bot/channels/telegram/updates.py)
 EDIT_NOT_READ = "textwire does not read edits, so nothing changed: send the new text as a new message."
+# to an edited caption of a photo or a file: the new caption sent as a text would be no amount (and
+# a post to X for a linked person)
+CAPTION_EDIT_NOT_READ = (
+    "textwire does not read edits, so nothing changed. To set the amount of your last receipt, "
+    "send e.g. \\AMOUNT 12.50."
+)
 
 
 def _unavailable_or_refused(exc: TelegramError) -> Exception:
@@ -86,7 +92,9 @@ class TelegramMedia:
         if not ref.startswith(KIND_PREFIX) or not self.owns(ref):
             return None
         kind = ref[len(KIND_PREFIX) :]
-        alone = EDIT_NOT_READ if kind == EDITED else not_read_kind(kind) if kind in NOT_READ else ""
+        alone = {EDITED: EDIT_NOT_READ, EDITED_CAPTION: CAPTION_EDIT_NOT_READ}.get(kind) or (
+            not_read_kind(kind) if kind in NOT_READ else ""
+        )
         return MediaRefused(BAD_TYPE, kind, short="not a photo or PDF", alone=alone)
 
     @contextlib.asynccontextmanager

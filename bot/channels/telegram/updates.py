@@ -8,9 +8,11 @@ body; a command's `@botname` (`/join@textwire_bot house pw`, as groups send it) 
 Photos come as their largest size (OCR needs the pixels, not a thumbnail); documents that are
 images or PDFs come as they are; a video, a voice note, a sticker, a location, a contact or a
 poll as an item refused by name (`tgkind:<kind>`, never fetched), so the person hears why nothing
-was done. An edit of a message (`edited_message`) is such an item too (`tgkind:edit`), with no
-body: its new text is not run nor posted, and the person is told to send it again. Other updates
-(callbacks, member changes), messages from bots and blank texts are not stored.
+was done. An edit of a message (`edited_message`) is such an item too (`tgkind:edit`, or
+`tgkind:edit-caption` for a photo's or a file's caption), with no body: its new text is not run
+nor posted, and the person is told to send it again (a caption: to set the amount with
+`\\AMOUNT`). Other updates (callbacks, member changes), messages from bots and blank texts are
+not stored.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ NOT_RECEIPTS = ("video", "animation", "video_note", "voice", "audio")
 # its location, which it carries too)
 NOT_READ = ("sticker", "venue", "location", "contact", "poll", "dice", "game", "story")
 EDITED = "edit"  # the kind of an edited message: what it says now is not read
+# the kind of an edited caption of a receipt (a photo, a file): its new words are often the amount
+# the photo lacked, which a new text would not set
+EDITED_CAPTION = "edit-caption"
 
 
 class NotAnUpdate(ValueError):
@@ -125,7 +130,8 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
     if edited:
         # the person changed a message already handled (a typo in a command, a text posted to X):
         # running or posting the new text would act twice, and saying nothing leaves them waiting
-        body, media = "", [(KIND_PREFIX + EDITED, OCTET_STREAM)]
+        receipt = any(ref.startswith(MEDIA_PREFIX) for ref, _ in media)
+        body, media = "", [(KIND_PREFIX + (EDITED_CAPTION if receipt else EDITED), OCTET_STREAM)]
     if not body.strip() and not media:
         return None  # a blank text, a service message (a pin): nothing to answer
     return inbox.NewMessage(
@@ -181,4 +187,12 @@ def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
     return name or None
 
 
-__all__ = ["EDITED", "IN_GROUPS", "MEDIA_PREFIX", "NotAnUpdate", "added_to_group", "message_from_update"]
+__all__ = [
+    "EDITED",
+    "EDITED_CAPTION",
+    "IN_GROUPS",
+    "MEDIA_PREFIX",
+    "NotAnUpdate",
+    "added_to_group",
+    "message_from_update",
+]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from tests import images
 from tests.channels.telegram.talk import CHAT, post_update, say, update
 from tests.conftest import Bot, BotFactory, raw_request
 from tests.fakes.telegram_api import FakeTelegram
@@ -237,6 +238,33 @@ async def test_an_edited_command_is_not_run_and_the_person_is_told_to_send_it_ag
         "textwire does not read edits, so nothing changed: send the new text as a new message."
     )
     assert await tbot.scalar("SELECT count(*) FROM rooms") == 1
+
+
+async def test_an_edited_caption_of_a_receipt_says_how_to_set_its_amount(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """A person who sent a receipt photo and then edited its caption to add the amount was told
+    "send the new text as a new message": the amount sent as a text set nothing (and was posted
+    to X for a linked person). The answer says to send \\AMOUNT."""
+    await say(tbot, "/create flat hunter22")
+    await fake_telegram.wait_for_sent(1)
+    file_id = fake_telegram.add_file(images.jpeg_with_gps(), "photos/file_1.jpg")
+    photo = [{"file_id": file_id, "file_unique_id": "p", "width": 64, "height": 48}]
+    edit = update(None, photo=photo, caption="70.95")
+    payload = {
+        "update_id": edit["update_id"],
+        "edited_message": edit["message"] | {"edit_date": 1_790_000_100},
+    }
+    assert (await post_update(tbot, payload)).status == 200
+    bot_id = tbot.config.telegram.bot_token.split(":", 1)[0]
+    assert await tbot.handled(f"tg{bot_id}-{edit['update_id']}") == "done"
+    [reply] = (await fake_telegram.wait_for_sent(2))[1:]
+    assert reply["text"] == (
+        "textwire does not read edits, so nothing changed. To set the amount of your last receipt, "
+        "send e.g. \\AMOUNT 12.50."
+    )
+    assert "getFile" not in fake_telegram.calls
+    assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
 
 
 @pytest.mark.parametrize(
