@@ -28,6 +28,7 @@ from bot.features.ledger.book import (
     name_key,
     position_phrase,
     room_ledger,
+    shown_name,
     sms_spelling,
     valid_name,
 )
@@ -120,6 +121,10 @@ async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms_of(conn, user_id)  # two members naming themselves alike at once
         clash = await ledger.name_taken_in(conn, user_id, name_key(wanted))
+        if clash is None:  # or by their Telegram first name, with no \NAME: "Fay (3002)" beside you
+            unnamed = await ledger.unnamed_beside(conn, user_id)
+            shown = ((room, shown_name(other)) for room, other in unnamed)
+            clash = next((room for room, by in shown if by and name_key(by) == name_key(wanted)), None)
         if clash is not None:
             return f"Someone in {clash} goes by {wanted} already. Pick another name."
         await ledger.set_name(conn, user_id, wanted, name_key(wanted))

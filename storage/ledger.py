@@ -90,6 +90,30 @@ async def name_taken_in(conn: AsyncConnection, user_id: int, name_key: str) -> s
     return str(row.name) if row else None
 
 
+async def unnamed_beside(conn: AsyncConnection, user_id: int) -> list[tuple[str, Member]]:
+    """(room name, person) of the others in the user's rooms (members, and those who left one)
+    who have no `\\NAME`: the rooms show them by the name their channel gives them (Telegram's
+    first name), which `name_taken_in` does not see."""
+    people = _people()
+    mine = sa.select(people.c.room_id).where(people.c.user_id == user_id)
+    rows = (
+        await conn.execute(
+            sa.select(rooms.c.name.label("room"), users.c.id, users.c.name, users.c.phone, addresses.c.label)
+            .join(people, people.c.room_id == rooms.c.id)
+            .join(users, users.c.id == people.c.user_id)
+            .outerjoin(addresses, addresses.c.address == users.c.phone)
+            .where(
+                rooms.c.id.in_(mine),
+                users.c.id != user_id,
+                users.c.name.is_(None),
+                addresses.c.label.is_not(None),
+            )
+            .order_by(rooms.c.name_key)
+        )
+    ).all()
+    return [(str(r.room), Member(int(r.id), r.name, str(r.phone), r.label)) for r in rows]
+
+
 async def set_name(conn: AsyncConnection, user_id: int, name: str, name_key: str) -> None:
     await conn.execute(sa.update(users).where(users.c.id == user_id).values(name=name, name_key=name_key))
 

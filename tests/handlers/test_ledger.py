@@ -2159,3 +2159,25 @@ async def test_split_of_a_repeat_says_how_to_count_it_not_that_it_has_no_total(
         await say(bot, fake, "\\AMOUNT 12.00")
         == "Set $12.00 on your receipt in house: you are owed $14.00. \\BALANCE for all."
     )
+
+
+async def test_a_name_a_telegram_member_goes_by_is_taken(bot_factory: BotFactory, fake_telegram: Any) -> None:
+    """Fay has no `\\\\NAME`: the flat shows her by her Telegram first name. Alice's `\\\\NAME Fay`
+    was taken all the same, and the flat showed "Fay (7001)" and "Fay (7002)", whom `\\\\PAID Fay`
+    could not tell apart. It is answered as a name another member set is."""
+    from tests.channels.telegram.talk import say as tell
+
+    bot = await bot_factory(telegram=fake_telegram.section())
+    names = {7001: "Ann", 7002: "Fay"}
+
+    async def telegram(text: str, chat: int) -> str:
+        before = len(fake_telegram.sent)
+        assert await bot.handled(await tell(bot, text, chat=chat, first_name=names[chat])) == "done"
+        await bot.settled()
+        return next(str(m["text"]) for m in fake_telegram.sent[before:] if str(m["chat_id"]) == str(chat))
+
+    await telegram("/create flat pw", 7001)
+    await telegram("/join flat pw", 7002)
+    assert await telegram("/name fay", 7001) == "Someone in flat goes by fay already. Pick another name."
+    assert await telegram("/name Ann", 7001) == "Your rooms now see you as Ann."
+    assert await telegram("/name Fay", 7002) == "Your rooms now see you as Fay."
