@@ -825,7 +825,19 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
             done = reminders.done_on_turning_on(wanted, local, settings.reminded_period)
             await ledger.set_remind(conn, room.id, wanted, done)
     ctx.log.info("ledger.remind_set", room_id=room.id, remind=wanted)
-    return remind_reply(room.name, wanted, _zone_said(settings), ctx.deps.services.fits(msg.sender.channel))
+    return remind_reply(
+        room.name,
+        wanted,
+        _zone_said(settings),
+        ctx.deps.services.fits(msg.sender.channel),
+        zone_unknown=_zone_unknown(settings),
+    )
+
+
+def _zone_unknown(room: ledger.Reminding) -> bool:
+    """UTC only for want of a zone: none set, none from the creator's number (a room made on
+    Telegram, or from a number with no area), so 10:00 may be in the middle of someone's night."""
+    return not room.timezone and reminders.zone_of_address(room.creator_phone) is None
 
 
 def remind_status(room: str, kind: str, zone: str) -> str:
@@ -833,13 +845,22 @@ def remind_status(room: str, kind: str, zone: str) -> str:
     return f"{room}: reminders go {_WHEN[kind]} from 10:00 ({zone})."
 
 
-def remind_reply(room: str, wanted: str, zone: str, fits: FitsOne) -> str:
-    """The answer to `\\REMIND weekly|monthly|off`: the richest form that fits one message."""
+def remind_reply(room: str, wanted: str, zone: str, fits: FitsOne, *, zone_unknown: bool = False) -> str:
+    """The answer to `\\REMIND weekly|monthly|off`: the richest form that fits one message. A room
+    on UTC for want of a zone (`zone_unknown`) is told how to set its own: a Telegram household in
+    Los Angeles was reminded at 02:00."""
     if wanted == "off":
         return f"{room}: reminders off."
     text = (
         f"{room}: whoever owes gets a reminder {_WHEN[wanted]} from 10:00 ({zone}). \\REMIND off stops them."
     )
+    if zone_unknown:
+        hinted = (
+            f"{room}: whoever owes gets a reminder {_WHEN[wanted]} from 10:00 ({zone}: \\TIMEZONE "
+            "<city> for yours). \\REMIND off stops them."
+        )
+        if fits(hinted):
+            return hinted
     return text if fits(text) else f"{room}: reminders {wanted} from 10:00. \\REMIND off stops them."
 
 

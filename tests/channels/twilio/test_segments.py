@@ -304,6 +304,13 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         for kind in ("weekly", "monthly", "off")
     ],
     *[
+        (
+            f"remind {kind} utc",
+            lambda kind=kind: ledger.remind_reply(ROOM, kind, "UTC", fits_one_segment, zone_unknown=True),  # type: ignore[misc]
+        )
+        for kind in ("weekly", "monthly")
+    ],
+    *[
         (f"remind status {kind}", lambda kind=kind: ledger.remind_status(ROOM, kind, ZONE))  # type: ignore[misc]
         for kind in ("weekly", "monthly")
     ],

@@ -210,7 +210,8 @@ async def test_each_member_who_owes_gets_one_reminder_a_period(
         == "house: no reminders. \\REMIND weekly or monthly: whoever owes gets one."
     )
     assert await say(bot, fake, "\\REMIND weekly") == (
-        "house: whoever owes gets a reminder weekly, on Mondays from 10:00 (UTC). \\REMIND off stops them."
+        "house: whoever owes gets a reminder weekly, on Mondays from 10:00 (UTC: \\TIMEZONE <city> for yours)."
+        " \\REMIND off stops them."
     )
     deps = bot.runtime.deps
     assert await reminders.send_reminders(deps) == 0  # this week counts as done: the first is Monday's
@@ -253,7 +254,8 @@ async def test_a_reminder_of_a_room_that_is_not_the_active_one_says_to_switch_fi
     fake = fake_twilio
     await _owing_house(bot, fake)
     assert await say(bot, fake, "\\REMIND monthly") == (
-        "house: whoever owes gets a reminder monthly, on the 1st from 10:00 (UTC). \\REMIND off stops them."
+        "house: whoever owes gets a reminder monthly, on the 1st from 10:00 (UTC: \\TIMEZONE <city> for yours)."
+        " \\REMIND off stops them."
     )
     assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
     assert (await say(bot, fake, "\\JOIN trip pw", sender=BOB)).startswith("Joined trip")
@@ -459,3 +461,31 @@ async def test_a_reminder_that_goes_to_the_paired_sms_number_fits_one_segment(
     [body] = [m["Body"] for m in fake.messages[before:] if m["To"] == sms]
     assert body.startswith("house: a reminder, you owe "), body
     assert fits_one_segment(body), body
+
+
+async def test_a_room_on_utc_for_want_of_a_zone_is_told_how_to_set_its_own(
+    bot_factory: BotFactory, fake_telegram: Any
+) -> None:
+    """A room made on Telegram has no number to take a zone from: it runs on UTC, and `/remind
+    weekly` said only "from 10:00 (UTC)", so a household in Los Angeles was reminded at 02:00
+    without a word on how to change it. Set to a zone, the room is told nothing more."""
+    from tests.channels.telegram.talk import say as tell
+
+    bot = await bot_factory(telegram=fake_telegram.section())
+
+    async def telegram(text: str) -> str:
+        before = len(fake_telegram.sent)
+        assert await bot.handled(await tell(bot, text, chat=7001, first_name="Ann")) == "done"
+        await bot.settled()
+        return str(fake_telegram.sent[before]["text"])
+
+    await telegram("/create flat pw")
+    assert await telegram("/remind weekly") == (
+        "flat: whoever owes gets a reminder weekly, on Mondays from 10:00 (UTC: \\TIMEZONE <city> for"
+        " yours). \\REMIND off stops them."
+    )
+    assert await telegram("/timezone America/Los_Angeles") == "flat keeps time in America/Los_Angeles now."
+    assert await telegram("/remind monthly") == (
+        "flat: whoever owes gets a reminder monthly, on the 1st from 10:00 (America/Los_Angeles)."
+        " \\REMIND off stops them."
+    )
