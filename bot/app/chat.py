@@ -41,6 +41,7 @@ import sqlalchemy as sa
 
 from bot.channels.telegram.api import bot_id
 from bot.channels.telegram.standin import StandIn, on_this_machine
+from bot.channels.telegram.transport import as_telegram_writes
 from bot.channels.twilio import devmedia
 from bot.channels.twilio.phones import RULE, valid_sender
 from bot.channels.twilio.signature import SignatureChecker
@@ -257,7 +258,9 @@ class Session:
                 )
             ).all()
             now = time.time()
+            telegram = address_of(self.phone).channel == TELEGRAM  # shown as the chat shows it
             for row in rows:
+                body = as_telegram_writes(row.body) if telegram else row.body
                 if row.status in ("queued", "sending"):
                     # shown in order, once it is sent; a reply over the number's budget says so
                     if row.attempts == 0 and row.next_attempt_at > now and row.id not in self.delayed:
@@ -268,13 +271,13 @@ class Session:
                         )
                     break
                 if row.status == "sent":
-                    print(f"< {row.body}", flush=True)
+                    print(f"< {body}", flush=True)
                 elif row.status == "held":
-                    print(f"- held (loop protection, not sent): {row.body}", flush=True)
+                    print(f"- held (loop protection, not sent): {body}", flush=True)
                 elif row.status == "skipped":
-                    print(f"- skipped ({row.error or 'not sent'}): {row.body}", flush=True)
+                    print(f"- skipped ({row.error or 'not sent'}): {body}", flush=True)
                 else:
-                    print(f"! {row.status} ({row.error or 'not sent'}): {row.body}", flush=True)
+                    print(f"! {row.status} ({row.error or 'not sent'}): {body}", flush=True)
                 shown += 1
                 self.last_shown = row.id
                 if row.redact:

@@ -337,7 +337,11 @@ async def test_chat_talks_as_whatsapp_and_as_telegram(served_with_telegram: tupl
     telegram = served.chat("--channel", "telegram", "--from", "4242", stdin="/start\n")
     assert telegram.returncode == 0, telegram.stderr
     assert telegram.stdout.startswith("< Welcome to textwire!"), telegram.stdout
+    # shown as the chat shows it, with Telegram's commands, a backslash only where no tap may go
+    assert "/join room pw or /create room pw" in telegram.stdout
+    assert "\\STOP delete your account" in telegram.stdout
     assert [m["chat_id"] for m in fake.sent] == ["4242"]
+    assert telegram.stdout.startswith(f"< {fake.sent[0]['text'].splitlines()[0]}")
     assert served.query("SELECT to_phone FROM outbox ORDER BY id") == [
         (f"whatsapp:{BOB}",),
         ("telegram:4242",),

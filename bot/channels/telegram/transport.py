@@ -16,9 +16,24 @@ second of the clock overall and one a second to a chat; a send waits for its slo
 from __future__ import annotations
 
 import asyncio
+import re
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
 from bot.core.channel import SendError, Sent, address_of
+
+# A command in a reply (`\\BALANCE`, `\\JOIN house <password>`), written as Telegram's are:
+# `/balance` is a link a tap sends, and a phone's keyboard has a slash at hand, not a backslash.
+# A tap sends the bare command, so those that do something bare stay as they are, never a tap
+# away (as the command menu leaves them out, bot/channels/telegram/admin.py): `\\STOP` deletes
+# the account, `\\UNLINK` disconnects X, `\\LEAVE` leaves the room, and `\\PAIR <code>`
+# (to send from the other app) would draw a new code here, and the one given would die.
+_COMMAND = re.compile(r"(?<![\w/\\])\\(?!(?:STOP|UNLINK|LEAVE)\b|PAIR \d)([A-Z][A-Z]+)\b")
+
+
+def as_telegram_writes(body: str) -> str:
+    """`body` with its commands as Telegram's: `\\BALANCE` is `/balance`."""
+    return _COMMAND.sub(lambda m: "/" + m[1].lower(), body) if "\\" in body else body
+
 
 OVERALL_PER_SECOND = 30.0
 CHAT_SECONDS = 1.0  # between two messages to one chat
@@ -77,7 +92,11 @@ class TelegramTransport:
         try:
             result = await self._api.call(
                 "sendMessage",
-                {"chat_id": chat, "text": body, "link_preview_options": {"is_disabled": True}},
+                {
+                    "chat_id": chat,
+                    "text": as_telegram_writes(body),
+                    "link_preview_options": {"is_disabled": True},
+                },
             )
         except TelegramError as exc:
             raise self._refused(exc) from None
@@ -108,4 +127,4 @@ class TelegramTransport:
         return []
 
 
-__all__ = ["CHAT_SECONDS", "OVERALL_PER_SECOND", "Pacer", "TelegramTransport"]
+__all__ = ["CHAT_SECONDS", "OVERALL_PER_SECOND", "Pacer", "TelegramTransport", "as_telegram_writes"]

@@ -12,7 +12,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from bot.channels.telegram.api import TelegramApi
-from bot.channels.telegram.transport import CHAT_SECONDS, Pacer, TelegramTransport
+from bot.channels.telegram.transport import CHAT_SECONDS, Pacer, TelegramTransport, as_telegram_writes
 from bot.core.channel import SendError
 from bot.core.config import TelegramConfig
 from bot.core.logs import scrub
@@ -123,7 +123,7 @@ async def test_start_on_telegram_after_stop_says_replies_come_again_and_a_first_
     await fake_telegram.wait_for_sent(2)
     await say(tbot, "start")
     [again] = (await fake_telegram.wait_for_sent(3))[2:]
-    assert again["text"] == "You will get replies from textwire again. Send \\HELP for the commands."
+    assert again["text"] == "You will get replies from textwire again. Send /help for the commands."
 
 
 async def test_stop_by_sms_is_left_to_the_carrier_to_confirm(tbot: Bot, fake_twilio: Any) -> None:
@@ -235,3 +235,28 @@ async def test_a_new_bot_on_the_same_database_sends_each_reply_once(
     assert rows[0].twilio_sid == f"tg{fake_telegram.bot_id}:{CHAT}:1"
     assert rows[1].twilio_sid == f"tg{new_bot.bot_id}:{CHAT}:1"
     assert first["chat_id"] == str(CHAT)
+
+
+@pytest.mark.parametrize(
+    ("reply", "sent"),
+    [
+        ("flat: all settled. \\BALANCE [<room>]", "flat: all settled. /balance [<room>]"),
+        (
+            "Unknown command \\BALANSE. Did you mean \\BALANCE?",
+            "Unknown command /balanse. Did you mean /balance?",
+        ),
+        ("Others join with \\JOIN flat <password>.", "Others join with /join flat <password>."),
+        # a tap sends the bare command: those that do something bare are never a tap away
+        (
+            "\\PAIR make another app \\STOP delete your account",
+            "/pair make another app \\STOP delete your account",
+        ),
+        ("\\LEAVE [<room>] \\UNLINK disconnect X", "\\LEAVE [<room>] \\UNLINK disconnect X"),
+        ("send \\PAIR 739351 from your other number", "send \\PAIR 739351 from your other number"),
+        ("STOP to opt out. a\\b C:\\Users \\x", "STOP to opt out. a\\b C:\\Users \\x"),
+    ],
+)
+def test_commands_in_a_reply_are_written_as_telegrams(reply: str, sent: str) -> None:
+    """Replies named commands with a backslash, which a phone keyboard hides and Telegram does
+    not make a link of: `/balance` is a tap away, as in any Telegram bot."""
+    assert as_telegram_writes(reply) == sent

@@ -481,11 +481,11 @@ async def test_a_room_on_utc_for_want_of_a_zone_is_told_how_to_set_its_own(
 
     await telegram("/create flat pw")
     assert await telegram("/remind weekly") == (
-        "flat: whoever owes gets a reminder weekly, on Mondays from 10:00 (UTC: \\TIMEZONE <city> for"
-        " yours). \\REMIND off stops them."
+        "flat: whoever owes gets a reminder weekly, on Mondays from 10:00 (UTC: /timezone <city> for"
+        " yours). /remind off stops them."
     )
     assert await telegram("/timezone America/Los_Angeles") == "flat keeps time in America/Los_Angeles now."
     assert await telegram("/remind monthly") == (
         "flat: whoever owes gets a reminder monthly, on the 1st from 10:00 (America/Los_Angeles)."
-        " \\REMIND off stops them."
+        " /remind off stops them."
     )
