@@ -635,3 +635,18 @@ async def test_the_page_tells_apart_the_times_of_the_hour_a_clock_falls_back(
         ("2026-11-01 01:30", "receipt"),
         ("2026-11-01 01:10", "payment"),
     ]
+
+
+async def test_a_pdf_receipts_link_says_whose_it_is_of_how_much_and_when(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A screen reader's list of the statement's links read each PDF receipt as "PDF", one like
+    the other: it says whose receipt it is, of how much and when, as the gallery's does."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\NAME Alice")
+    await say(bot, fake_twilio, "bill $12.00", **mms([fake_twilio.media.add(images.pdf())]))
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
+    [link] = re.findall(r'<a href="[^"]+/media/[^"]+"[^>]*>PDF</a>', page)
+    assert 'aria-label="Receipt PDF: $12.00, Alice, 2026-10-15 12:00"' in link
