@@ -12,11 +12,11 @@ import pytest
 from yarl import URL
 
 from bot.gateway import pages
-from tests import ROOT
-from tests.conftest import ALICE, Bot, BotFactory
+from tests import ROOT, images
+from tests.conftest import ALICE, BOB, Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import PHOTO, gallery_link, path_of, send_photos
-from tests.features.receipts.test_media import say
+from tests.features.receipts.test_media import mms, say
 from tests.features.x.test_link_browser import CHROMIUM, Page
 from tests.features.x.test_link_browser import page as chromium_page  # noqa: F401 (fixture)
 from tests.ports import free_port
@@ -212,3 +212,49 @@ async def test_a_caption_in_arabic_or_hebrew_reads_right_to_left(
             ["dinner 12.50!", "ltr"],
             ["عشاء في مطعم الشام 45!", "rtl"],
         ], command
+
+
+# what runs past the right edge of a phone's screen: the page's width against the screen's, and
+# each text or picture that reaches beyond it
+_SIDEWAYS = """(() => {
+  const width = document.documentElement.clientWidth;
+  const past = [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > width + 1)
+    .map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 20));
+  const size = tag => Math.max(...[...document.querySelectorAll(tag)].map(e => parseFloat(getComputedStyle(e).fontSize)));
+  return {scrolls: document.documentElement.scrollWidth > width, past, h1: size('h1'), h2: size('h2')};
+})()"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_300_and_400_percent(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """Zoomed to 300% (a 390-pixel phone shows 130 CSS pixels), a member with no \\NAME
+    ("+1******2222", no space to break at) and the statement's "Payments" heading ran off the
+    screen: the headings were the browser's 1.5em, bigger than the page's own title, and did not
+    wrap. At 400% (98 pixels) a photo or PDF was wider than its card. Nothing runs sideways, and a
+    section's heading is smaller than the page's."""
+    bot = await _on_a_port(bot_factory, fake_twilio)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
+    await send_photos(bot, fake_twilio, 1, "groceries 111.34", ALICE)
+    await say(bot, fake_twilio, "bill $12.00", sender=BOB, **mms([fake_twilio.media.add(images.pdf())]))
+    before = len(fake_twilio.messages)
+    await say(bot, fake_twilio, "\\PAID +1******2222 5")
+    sent = await fake_twilio.wait_for_messages(before + 2)  # Alice's answer, and Bob's notice
+    assert any(m["Body"].startswith("Recorded: you paid") for m in sent[before:])
+    for width in (130, 98):
+        await chromium_page.call(
+            "Emulation.setDeviceMetricsOverride", width=width, height=281, deviceScaleFactor=3, mobile=False
+        )
+        for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
+            link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
+            assert link
+            await chromium_page.goto(link.group(0), until=until)
+            layout = await chromium_page.evaluate(_SIDEWAYS)
+            assert layout["past"] == [], (width, command, layout)
+            assert not layout["scrolls"], (width, command)
+            assert layout["h2"] < layout["h1"], (command, layout)
