@@ -13,7 +13,7 @@ from yarl import URL
 
 from bot.gateway import pages
 from tests import ROOT, images
-from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.conftest import ALICE, BOB, Bot, BotFactory, XBot, link_in
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import PHOTO, gallery_link, path_of, send_photos
 from tests.features.receipts.test_media import mms, say
@@ -258,3 +258,40 @@ async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_300_and_400_p
             assert layout["past"] == [], (width, command, layout)
             assert not layout["scrolls"], (width, command)
             assert layout["h2"] < layout["h1"], (command, layout)
+
+
+def _contrast(one: str, two: str) -> float:
+    """WCAG's contrast ratio of two CSS colours as getComputedStyle gives them ("rgb(9, 105, 218)")."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(one), luminance(two)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_connect_button_shows_its_focus_plainly(
+    xbot: XBot,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """Reached by the keyboard (Tab), the "Connect X" button showed it had the focus by a pale blue
+    ring, 2.2:1 against the page: a person with low vision could not see where the focus was. The
+    ring stands out at least 3:1 (WCAG's least for what shows the focus)."""
+    twilio = xbot.extras["twilio"]
+    await xbot.text("hello")
+    [message] = await twilio.wait_for_messages(1)
+    await chromium_page.goto(link_in(message["Body"]), until="Connect X to +1******1111?")
+    for kind in ("keyDown", "keyUp"):
+        await chromium_page.call(
+            "Input.dispatchKeyEvent", type=kind, key="Tab", code="Tab", windowsVirtualKeyCode=9
+        )
+    await chromium_page.wait_for("document.activeElement.tagName === 'BUTTON'")
+    ring, page, width = await chromium_page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineColor, getComputedStyle(document.body).backgroundColor, parseFloat(s.outlineWidth)]; })()"
+    )
+    assert width >= 2
+    assert _contrast(ring, page) >= 3, (ring, page)
