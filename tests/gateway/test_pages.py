@@ -295,3 +295,28 @@ async def test_the_connect_button_shows_its_focus_plainly(
     )
     assert width >= 2
     assert _contrast(ring, page) >= 3, (ring, page)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_connect_button_has_an_edge_in_a_high_contrast_theme(
+    xbot: XBot,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """Under a high-contrast theme (Windows' Contrast themes: forced colours), the browser drops
+    the button's blue, and "Connect X" had no border: it read as a line of the page's text, with
+    nothing to show it was a button to press. Its edge is drawn in the theme's colours."""
+    twilio = xbot.extras["twilio"]
+    await xbot.text("hello")
+    [message] = await twilio.wait_for_messages(1)
+    await chromium_page.call(
+        "Emulation.setEmulatedMedia", features=[{"name": "forced-colors", "value": "active"}]
+    )
+    await chromium_page.goto(link_in(message["Body"]), until="Connect X to +1******1111?")
+    assert await chromium_page.evaluate("matchMedia('(forced-colors: active)').matches")
+    edge, colour, page = await chromium_page.evaluate(
+        "(() => { const s = getComputedStyle(document.querySelector('button'));"
+        " return [parseFloat(s.borderTopWidth), s.borderTopColor,"
+        " getComputedStyle(document.body).backgroundColor]; })()"
+    )
+    assert edge >= 1
+    assert _contrast(colour, page) >= 3, (colour, page)
