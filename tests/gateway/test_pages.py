@@ -320,3 +320,22 @@ async def test_the_connect_button_has_an_edge_in_a_high_contrast_theme(
     )
     assert edge >= 1
     assert _contrast(colour, page) >= 3, (colour, page)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_connect_button_fits_a_phone_zoomed_to_400_percent(
+    xbot: XBot,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """At 400% (a 390-pixel phone shows 98 CSS pixels) the "Connect X" button, its padding around
+    a word it would not break, was 130 pixels wide and ran off the screen: it fits."""
+    twilio = xbot.extras["twilio"]
+    await xbot.text("hello")
+    [message] = await twilio.wait_for_messages(1)
+    await chromium_page.call(
+        "Emulation.setDeviceMetricsOverride", width=98, height=211, deviceScaleFactor=4, mobile=False
+    )
+    await chromium_page.goto(link_in(message["Body"]), until="Connect X")
+    layout = await chromium_page.evaluate(_SIDEWAYS)
+    assert layout["past"] == [], layout
+    assert not layout["scrolls"]
