@@ -339,3 +339,18 @@ async def test_the_connect_button_fits_a_phone_zoomed_to_400_percent(
     layout = await chromium_page.evaluate(_SIDEWAYS)
     assert layout["past"] == [], layout
     assert not layout["scrolls"]
+
+
+async def test_the_receipts_are_a_list_to_voiceover_too(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """The receipts of the gallery and statement are a list drawn without bullets, and Safari takes
+    the list away from such a one: VoiceOver on an iPhone read the receipts one after the other with
+    no "list, 2 items" to say how many there were or where they ended. They say they are a list."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "lunch 12.50", ALICE)
+    await send_photos(bot, fake_twilio, 1, "taxi 5.00", ALICE)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert '<ul class="receipts" role="list">' in page
+    link = re.search(r"https://\S+", await say(bot, fake_twilio, "\\STATEMENT"))
+    assert link
+    page = await (await bot.client.get(path_of(link.group(0)))).text()
+    assert '<ul class="statement" role="list">' in page

@@ -365,7 +365,7 @@ async def test_a_screen_reader_can_tell_the_photos_apart_and_find_the_receipts(
     ]
     headings = re.findall(r"<h2>([^<]*)</h2>", page)
     assert headings == ["Balance (USD)", "Payments", "Receipts"]
-    assert page.index("<h2>Receipts</h2>") < page.index('<ul class="receipts">')
+    assert page.index("<h2>Receipts</h2>") < page.index('<ul class="receipts"')
 
 
 async def test_a_photo_the_local_store_cannot_read_gets_a_page_not_a_500(
