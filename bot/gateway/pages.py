@@ -11,11 +11,13 @@ confirm page, whose POST is redirected to X). The templates are package data, re
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import resources
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from bot.gateway.expect import expect_continue
 
@@ -39,6 +41,40 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+# a member without a \NAME as the pages show them (bot.core.logs.mask_address): "+1******1111",
+# "Telegram ***4567". A screen reader read each star ("plus one, star, star, star, star, star,
+# star, one one one one"), for every receipt and debt of such a member.
+_MASKED = re.compile(r"\+\d\*+(\d{4})(?!\d)|Telegram \*+(\d{1,4})(?!\d)")
+
+
+def _said(match: re.Match[str]) -> str:
+    number, chat = match.groups()
+    return f"number ending {number}" if number else f"Telegram chat ending {chat}"
+
+
+def spoken(text: object) -> str:
+    """`text` with each masked member as a screen reader should say it ("number ending 1111"): for
+    what is only read out (an image's alt, a link's aria-label)."""
+    return _MASKED.sub(_said, str(text))
+
+
+def speakable(text: object) -> Markup:
+    """`text`, escaped, with each masked member shown as ever and read out as `spoken` says it."""
+    value, parts, start = str(text), [], 0
+    for match in _MASKED.finditer(value):
+        parts += [
+            escape(value[start : match.start()]),
+            Markup('<span aria-hidden="true">{}</span><span class="sr-only">{}</span>').format(
+                match.group(0), _said(match)
+            ),
+        ]
+        start = match.end()
+    return Markup("").join([*parts, escape(value[start:])])
+
+
+_ENV.filters["spoken"] = spoken
+_ENV.filters["speakable"] = speakable
 
 BASE_HEADERS = {
     "Cache-Control": "no-store",

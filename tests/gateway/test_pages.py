@@ -354,3 +354,60 @@ async def test_the_receipts_are_a_list_to_voiceover_too(bot: Bot, fake_twilio: F
     assert link
     page = await (await bot.client.get(path_of(link.group(0)))).text()
     assert '<ul class="statement" role="list">' in page
+
+
+async def _spoken_names(tab: Page) -> list[str]:
+    """What a screen reader is given to say of the open page: every accessible name in it."""
+    tree = await tab.call("Accessibility.getFullAXTree")
+    return [
+        str(node["name"]["value"])
+        for node in tree["nodes"]
+        if not node.get("ignored") and node.get("name", {}).get("value")
+    ]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_a_screen_reader_says_a_masked_member_as_a_number_ending_not_stars(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """A member with no \\NAME shows as "+1******2222", and a screen reader read it out star by star
+    ("plus one, star, star, star, star, star, star, two two two two") in each receipt's photo, its
+    line, and the balance and payments: it says "number ending 2222"; the page still shows the
+    number as before."""
+    bot = await _on_a_port(bot_factory, fake_twilio)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\NAME Alice")
+    await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
+    await send_photos(bot, fake_twilio, 1, "groceries 20.00", BOB)
+    await say(bot, fake_twilio, "bill $12.00", sender=BOB, **mms([fake_twilio.media.add(images.pdf())]))
+    before = len(fake_twilio.messages)
+    await say(bot, fake_twilio, "\\PAID +1******2222 5", sender=ALICE)
+    # Alice's answer, and Bob's notice: not taken for the answer to her \\RECEIPTS below
+    sent = await fake_twilio.wait_for_messages(before + 2)
+    assert any(m["Body"].startswith("Recorded: you paid") for m in sent[before:])
+    await chromium_page.call("Accessibility.enable")
+    for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
+        link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
+        assert link
+        await chromium_page.goto(link.group(0), until=until)
+        said = await _spoken_names(chromium_page)
+        assert [name for name in said if "*" in name] == [], command
+        heard = re.sub(r"\s+", " ", " ".join(said))
+        assert "Receipt photo: $20.00, number ending 2222" in heard, command
+        assert "Receipt PDF: $12.00, number ending 2222" in heard, command
+        assert "Alice paid number ending 2222 $5.00" in heard, command
+        assert "+1******2222" in await chromium_page.text(), command
+
+
+def test_a_masked_member_is_read_out_and_the_rest_still_escaped() -> None:
+    said = pages.speakable("<b>Bob</b> pays +1******2222 $5.00; Telegram ***7001 +4*******1234")
+    assert str(said) == (
+        "&lt;b&gt;Bob&lt;/b&gt; pays "
+        '<span aria-hidden="true">+1******2222</span><span class="sr-only">number ending 2222</span>'
+        ' $5.00; <span aria-hidden="true">Telegram ***7001</span>'
+        '<span class="sr-only">Telegram chat ending 7001</span>'
+        ' <span aria-hidden="true">+4*******1234</span><span class="sr-only">number ending 1234</span>'
+    )
+    assert pages.spoken("Receipt photo: +1******2222, <x>") == "Receipt photo: number ending 2222, <x>"
