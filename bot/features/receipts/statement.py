@@ -411,7 +411,8 @@ async def page(request: web.Request) -> web.Response:
     log.info("statement.viewed", room_id=room_id, month=statement.month, receipts=len(statement.receipts))
     return pages.render(
         "statement.html",
-        title=f"{statement.room}: {statement.heading}",
+        # what the page is, not only its room and month: a screen reader says the title first
+        title=f"Statement of {statement.room}: {statement.heading}",
         img_src="'self'",  # the thumbnails, from this server's /thumbs
         s=statement,
         items=list(zip(statement.receipts, urls, thumbs, strict=True)),

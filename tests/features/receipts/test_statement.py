@@ -650,3 +650,18 @@ async def test_a_pdf_receipts_link_says_whose_it_is_of_how_much_and_when(
     page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
     [link] = re.findall(r'<a href="[^"]+/media/[^"]+"[^>]*>PDF</a>', page)
     assert 'aria-label="Receipt PDF: $12.00, Alice, 2026-10-15 12:00"' in link
+
+
+async def test_the_pages_title_says_it_is_the_rooms_statement(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """The statement's title and heading were "house: November 2026": a screen reader opening it,
+    or a browser's list of tabs beside the receipts page ("Receipts of house"), did not say what
+    the page was. It is "Statement of house: October 2026"."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
+    assert "<title>Statement of house: October 2026</title>" in page
+    assert page.count("<h1>") == 1
+    assert "<h1>Statement of house: October 2026</h1>" in page
