@@ -130,6 +130,7 @@ class Entry:
     deleted: str = ""  # the photo is gone from the store, and why
     deleted_at: float | None = None  # when it went (None: kept)
     shown: str = ""  # `when` on the page (`shown_time`); "": `when`
+    size: int = 0  # the stored file's bytes
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 deleted=deleted_note(r),
                 deleted_at=r.photo_deleted_at,
                 shown=shown(float(r.created_at)),
+                size=int(r.size),
             )
         )
     paid = [
@@ -424,7 +426,17 @@ async def page(request: web.Request) -> web.Response:
             if any(e.deleted_at is None for e in statement.receipts)
             else ""
         ),
+        # how much the zip is, before a phone on a slow or metered connection starts on it
+        zip_size=download_size(sum(e.size for e in statement.receipts if e.deleted_at is None)),
     )
+
+
+def download_size(size: int) -> str:
+    """A download's size as a phone shows one: "240 KB", "4.1 MB" (the zip stores the photos as they
+    are: its size is theirs and a few hundred bytes each)."""
+    if size < 999_500:  # past it, "1000 KB"
+        return f"{max(1, round(size / 1000))} KB"
+    return f"{size / 1_000_000:.1f} MB"
 
 
 async def csv_download(request: web.Request) -> web.Response:

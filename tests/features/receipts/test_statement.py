@@ -23,6 +23,7 @@ from bot.features.receipts.statement import (
     Statement,
     csv_text,
     decimal_amount,
+    download_size,
     month_bounds,
     month_of,
     safe_cell,
@@ -583,7 +584,7 @@ async def test_a_month_whose_photos_are_all_deleted_offers_no_zip(
             {"at": OCT_15},
         )
     page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
-    assert "Photos (zip)" not in page
+    assert "Photos (zip" not in page
     assert ".zip?" not in page
     assert "the month's photos are deleted" in page
     assert "Download CSV" in page
@@ -592,7 +593,7 @@ async def test_a_month_whose_photos_are_all_deleted_offers_no_zip(
             sa.text("UPDATE receipts SET photo_deleted_at = NULL WHERE caption = 'taxi $5.00'")
         )
     page = await (await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))).text()
-    assert "Photos (zip)" in page
+    assert "Photos (zip, " in page
     assert "photos are deleted" not in page
 
 
@@ -665,3 +666,30 @@ async def test_the_pages_title_says_it_is_the_rooms_statement(
     assert "<title>Statement of house: October 2026</title>" in page
     assert page.count("<h1>") == 1
     assert "<h1>Statement of house: October 2026</h1>" in page
+
+
+async def test_the_photos_zip_link_says_how_big_the_download_is(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """ "Photos (zip)" said nothing of its size: a month of phone photos is tens of MB, and a person
+    on a slow or metered connection learnt it only by waiting. The link says it ("Photos (zip,
+    4.1 MB)"): the kept photos' stored bytes, as the zip holds them."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    for caption in ("lunch $30.00", "taxi $5.00"):
+        await say(bot, fake_twilio, caption, **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    size = int(await bot.scalar("SELECT SUM(size) FROM receipts"))
+    link = await statement_link(bot, fake_twilio, ALICE)
+    page = await (await bot.client.get(path_of(link))).text()
+    assert f"download>Photos (zip, {download_size(size)})</a>" in page
+    archive = await (await zip_of(bot, link)).read()
+    assert size < len(archive) < size + 1000  # the photos as they are, and their names
+    assert [download_size(n) for n in (0, 240_400, 999_499, 999_500, 4_130_000, 48_000_000)] == [
+        "1 KB",
+        "240 KB",
+        "999 KB",
+        "1.0 MB",
+        "4.1 MB",
+        "48.0 MB",
+    ]
