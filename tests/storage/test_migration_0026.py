@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from storage import xaccounts
-from storage.db import Database
+from storage.db import Database, head_revision
 from tests.storage.test_migration_0017 import alembic, empty_url, on  # noqa: F401 (fixture)
 
 NOW = 1_790_000_000.0
@@ -67,3 +67,24 @@ async def test_a_migration_on_opening_says_from_which_revision(empty_url: str) -
         db = await open_database(empty_url, migrate=True)
         await db.close()
     assert [e for e in logs if e["event"] == "db.upgraded"] == []
+
+
+async def test_0026_upgrades_a_restored_backup_whose_table_was_left_behind(empty_url: str) -> None:  # noqa: F811
+    """Rolling back as README says on PostgreSQL (`pg_restore --clean --if-exists` of the backup
+    made before the upgrade) drops and restores only what the dump holds: x_revocations, made
+    by 0026, stays while alembic_version says the revision before. Upgrading again then failed
+    ("relation x_revocations already exists") with a message about a full disk, however often
+    it was run: the operator could neither upgrade nor tell why. The table left behind (and the
+    revocations it still holds) is kept and the upgrade goes on."""
+    await alembic(empty_url, "upgrade", "0026")
+    async with on(empty_url) as conn:
+        await xaccounts.queue_revocation(conn, user_id=7, ciphertext="left", now=NOW, claim_until=NOW)
+        # what the restored dump of a 0025 database says, with the newer table still there
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0025'"))
+    await alembic(empty_url, "upgrade", "head")
+    async with on(empty_url) as conn:
+        assert (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one() == (
+            head_revision()
+        )
+        [left] = await xaccounts.claim_revocations(conn, now=NOW, until=NOW + 600, limit=10)
+        assert left.ciphertext == "left"
