@@ -156,7 +156,33 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
     worker = (DEPLOY / "systemd" / "textwire-worker@.service").read_text(encoding="utf-8")
     assert "--role web" in web
     assert "--role worker" in worker
-    assert all("Requires=textwire-migrate.service" in u for u in (web, worker))
+    assert all("textwire-migrate.service" in unit_lines(u, "Wants") for u in UNITS[1:])
+
+
+def unit_lines(unit: str, key: str) -> list[str]:
+    """The values of `key=` in a unit file, each name on its own."""
+    text = (DEPLOY / "systemd" / unit).read_text(encoding="utf-8")
+    return [
+        name
+        for line in text.splitlines()
+        if line.startswith(f"{key}=")
+        for name in line[len(key) + 1 :].split()
+    ]
+
+
+@pytest.mark.parametrize("unit", ["textwire-web@.service", "textwire-worker@.service"])
+def test_restarting_the_migration_unit_leaves_web_and_workers_running(unit: str) -> None:
+    """README: Upgrading, and the migrate unit's own comment, say: `systemctl restart
+    textwire-migrate`, then the workers, then the web processes, one at a time. With
+    `Requires=textwire-migrate.service` that restart restarted every web and worker unit at once
+    (systemd.unit(5): a unit is stopped or restarted with one it requires that is explicitly
+    stopped or restarted): no web process took Twilio's webhooks while the migration ran, and the
+    texts of that window were lost. `Wants=` with `After=` still starts the migration first, and
+    `serve` itself refuses a schema that is behind (exit 2, not restarted)."""
+    assert "textwire-migrate.service" in unit_lines(unit, "After")
+    assert "textwire-migrate.service" in unit_lines(unit, "Wants")
+    for key in ("Requires", "BindsTo", "PartOf", "Requisite"):
+        assert "textwire-migrate.service" not in unit_lines(unit, key), key
 
 
 def env_example() -> dict[str, str]:
