@@ -264,6 +264,31 @@ async def formers_of(conn: AsyncConnection, tags: Iterable[str]) -> list[int]:
     return [int(i) for (i,) in rows]
 
 
+async def formers_by_messages(conn: AsyncConnection, keys: Sequence[str]) -> list[int]:
+    """The former members whose receipts came in messages still kept from these addresses. Those
+    a `\\STOP` left before former members were tagged (0.2.0: `former:` and 16 hex digits, nothing
+    of the address) are found only so; a tagged one is found by its tag as well."""
+    if not keys:
+        return []
+    # from the address's messages (as `messages_of` reads them) to the receipts they brought (by
+    # uq_receipts_message_sid_media_index) to their uploaders
+    rows = await conn.execute(
+        sa.select(users.c.id)
+        .select_from(
+            inbox.join(receipts, receipts.c.message_sid == inbox.c.message_sid).join(
+                users, users.c.id == receipts.c.uploader_id
+            )
+        )
+        .where(
+            inbox.c.from_phone.in_(list(keys)),
+            users.c.phone.startswith(ledger.FORMER_PREFIX, autoescape=True),
+        )
+        .distinct()
+        .order_by(users.c.id)
+    )
+    return [int(i) for (i,) in rows]
+
+
 async def untag_formers(conn: AsyncConnection, ids: Sequence[int]) -> None:
     """The former members keep their places in the ledgers, and nothing ties them to the address."""
     for former in ids:
@@ -323,6 +348,7 @@ __all__ = [
     "addresses_of",
     "delete_photos",
     "forget",
+    "formers_by_messages",
     "formers_of",
     "has_messages",
     "mark_photos_deleted",

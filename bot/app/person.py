@@ -85,9 +85,11 @@ def _not_found(config: Config, address: str) -> int:
 
 async def _formers(config: Config, conn: Any, keys: list[str]) -> list[int]:
     """The former members the person's addresses left behind by `\\STOP` (their receipts stay in
-    their rooms), found by each address's keyed tag under every configured key."""
+    their rooms), found by each address's keyed tag under every configured key, and by the
+    messages still kept that brought their receipts (a `\\STOP` before the tags: 0.2.0)."""
     signing = await asyncio.to_thread(former_keys, config)
-    return await people.formers_of(conn, (former_tag(k, a) for k in signing for a in keys))
+    tagged = await people.formers_of(conn, (former_tag(k, a) for k in signing for a in keys))
+    return sorted({*tagged, *await people.formers_by_messages(conn, keys)})
 
 
 async def export(config: Config, address: str, now: float) -> int:

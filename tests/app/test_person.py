@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bot.app import person
 from bot.core.config import replace
@@ -370,4 +371,32 @@ async def test_delete_after_stop_finds_the_photos_they_left_in_their_rooms(
     # the ledger keeps the receipt: Alice still owes the former member her half
     assert await say(bot, fake_twilio, "\\BALANCE") == "house: +1******1111 pays +1******2222 $6.00."
     # and nothing ties the former member to the number any more
+    assert await person.export(bot.config, BOB, time.time()) == 1
+
+
+async def test_receipts_left_by_a_stop_before_the_upgrade_are_found_by_their_messages(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0.2.0 handed the receipts of someone who sent \\STOP to a former member with no tag of the
+    address (`former:` and 16 hex digits). Upgraded, the operator asked for that person's data by
+    their number: `export` said `receipts_left_in_rooms: []` beside the very messages that
+    brought those photos, and `delete --receipts` deleted none of them. The messages still kept
+    from the address name the receipts they brought (`receipts.message_sid`)."""
+    key = await bobs_receipt_in_house(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, "\\STOP", sender=BOB)).startswith("Goodbye")
+    async with bot.runtime.deps.db.tx() as conn:  # the former member as 0.2.0 wrote it
+        await conn.execute(
+            sa.text("UPDATE users SET phone = 'former:0123456789abcdef' WHERE phone LIKE 'former:%'")
+        )
+    capsys.readouterr()
+    assert await person.export(bot.config, BOB, time.time()) == 0
+    data = first_json(capsys.readouterr().out)
+    assert [r["object_key"] for r in data["receipts_left_in_rooms"]] == [key]
+    assert await person.delete(bot.config, BOB, True, time.time()) == 0
+    assert first_json(capsys.readouterr().out)["photos_deleted"] == 1
+    assert not (bot.config.data_dir / "media" / key).exists()
+    assert [tuple(r) for r in await bot.rows("SELECT caption, photo_deleted_why FROM receipts")] == [
+        ("", "request")
+    ]
+    # Alice's own receipts are hers: only a former member's are found so
     assert await person.export(bot.config, BOB, time.time()) == 1
