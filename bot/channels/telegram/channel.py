@@ -19,6 +19,9 @@ from bot.core.deps import Deps
 MAX_CHARACTERS = 4096  # sendMessage's limit
 
 
+GROUP_TOLD_SECONDS = 24 * 3600.0
+
+
 class TelegramChannel:
     name = TELEGRAM
     length_rules: Mapping[str, FitsOne] = {TELEGRAM: fits_characters(MAX_CHARACTERS)}
@@ -35,6 +38,18 @@ class TelegramChannel:
         self._transport = transport  # tests hand in their own
         self.secret = config.telegram.webhook_secret.encode("utf-8")
         self.bot_id = bot_id(config.telegram.bot_token)
+        self._groups_told: dict[int, float] = {}  # a group -> when it was last told (this process)
+
+    def tell_group(self, group: int, now: float) -> bool:
+        """Whether to answer a group that asks something with "private chats only": once a
+        group a day (in this process), so a busy group is not answered at every command."""
+        if now - self._groups_told.get(group, float("-inf")) < GROUP_TOLD_SECONDS:
+            return False
+        if len(self._groups_told) >= 4096:  # forget the groups told longest ago
+            for old in sorted(self._groups_told, key=self._groups_told.__getitem__)[:1024]:
+                del self._groups_told[old]
+        self._groups_told[group] = now
+        return True
 
     def add_routes(self, app: web.Application) -> None:
         webhook.add_routes(app, self)
@@ -48,4 +63,4 @@ class TelegramChannel:
         )
 
 
-__all__ = ["MAX_CHARACTERS", "TelegramChannel"]
+__all__ = ["GROUP_TOLD_SECONDS", "MAX_CHARACTERS", "TelegramChannel"]

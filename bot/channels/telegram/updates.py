@@ -175,6 +175,26 @@ def added_to_group(update: Any, *, bot: str) -> int | None:
     return int(chat["id"]) if ours or created else None
 
 
+def asked_in_group(update: Any, *, bot: str) -> int | None:
+    """The group's chat id when this Update is someone there asking the bot something (a
+    command, or a reply to one of its messages), else None. A group that had used the bot (0.2.0
+    answered groups) heard nothing at all, `/help` included, once group messages were left
+    unhandled: a group told the bot was added only when it was added."""
+    message = update.get("message") if isinstance(update, dict) else None
+    if not isinstance(message, dict):
+        return None
+    chat, sender = message.get("chat"), message.get("from")
+    if not isinstance(chat, dict) or chat.get("type") not in GROUPS or type(chat.get("id")) is not int:
+        return None
+    if not isinstance(sender, dict) or sender.get("is_bot") is not False:
+        return None  # another bot (or a channel posting as the group): never a loop
+    text = message.get("text")
+    replied = message.get("reply_to_message")
+    author = replied.get("from") if isinstance(replied, dict) else None
+    to_us = isinstance(author, dict) and str(_whole(author.get("id"))) == bot
+    return int(chat["id"]) if (isinstance(text, str) and text.startswith("/")) or to_us else None
+
+
 def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
     """The person's first name in a private chat (a group's chat is not one person); the rooms
     show it only when it is a name `\\NAME` would take (bot/features/ledger/book.py)."""
@@ -194,5 +214,6 @@ __all__ = [
     "MEDIA_PREFIX",
     "NotAnUpdate",
     "added_to_group",
+    "asked_in_group",
     "message_from_update",
 ]

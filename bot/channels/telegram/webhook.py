@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from bot.channels.telegram.updates import IN_GROUPS, NotAnUpdate, added_to_group, message_from_update
+from bot.channels.telegram.updates import (
+    IN_GROUPS,
+    NotAnUpdate,
+    added_to_group,
+    asked_in_group,
+    message_from_update,
+)
 from bot.core.channel import TELEGRAM, address_of
 from bot.core.logs import get_logger, mask_address
 from bot.core.message import Inbound, Media
@@ -56,7 +62,8 @@ def _probe(message: inbox.NewMessage) -> Inbound:
 async def _message(
     gate: Gate, channel: TelegramChannel, request: web.Request
 ) -> tuple[inbox.NewMessage | None, int | None]:
-    """The inbox row of the update, if any; else the group the bot was just added to, if so."""
+    """The inbox row of the update, if any; else the group to tell that textwire answers private
+    chats only, if any: the bot was just added to it, or someone there asked (once a day)."""
     raw = await read_body(request)
     given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
     if not hmac.compare_digest(given, channel.secret):
@@ -68,7 +75,16 @@ async def _message(
         reason = str(exc) if isinstance(exc, NotAnUpdate) else "not JSON"
         raise web.HTTPBadRequest(text=reason) from None
     if message is None:
-        return None, added_to_group(update, bot=channel.bot_id)
+        group = added_to_group(update, bot=channel.bot_id)
+        if group is not None:
+            channel.tell_group(group, gate.deps.now())  # told: a `/help` next is not told again
+            log.info("telegram.added_to_group", chat=mask_address(f"{TELEGRAM}:{group}"))
+            return None, group
+        group = asked_in_group(update, bot=channel.bot_id)  # told once a day, not at every command
+        if group is not None and channel.tell_group(group, gate.deps.now()):
+            log.info("telegram.group_told", chat=mask_address(f"{TELEGRAM}:{group}"))
+            return None, group
+        return None, None
     priority = await gate.is_priority(_probe(message))
     return dataclasses.replace(message, priority=1 if priority else 0), None
 
@@ -85,7 +101,6 @@ async def telegram_webhook(request: web.Request) -> web.Response:
             if group is not None:
                 # one word in the group, as the answer to this update (Telegram makes the call):
                 # no person, no inbox row, no outbox row for a chat textwire does not serve
-                log.info("telegram.added_to_group", chat=mask_address(f"{TELEGRAM}:{group}"))
                 return web.json_response({"method": "sendMessage", "chat_id": group, "text": IN_GROUPS})
             return _ok()
         result = await commit(

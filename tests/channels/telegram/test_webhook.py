@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from bot.channels.telegram.updates import IN_GROUPS
 from tests import images
 from tests.channels.telegram.talk import CHAT, post_update, say, update
 from tests.conftest import Bot, BotFactory, raw_request
@@ -303,4 +304,36 @@ async def test_the_bot_added_to_a_group_says_once_there_that_it_answers_private_
     for payload in (someone_else, help_there):
         resp = await post_update(tbot, payload)
         assert (resp.status, await resp.json()) == (200, {"ok": True})
+    assert await stored(tbot) == 0
+
+
+async def test_a_group_that_used_the_bot_before_is_told_once_a_day_when_it_asks(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """0.2.0 answered groups. After the upgrade a group that already had the bot heard nothing at
+    all, `/balance@textwire_bot` or `/help` included: it is told, once a day (not at every
+    command), that textwire answers private chats; a plain message, another bot's or one asked
+    again the same day gets nothing, and nothing is stored."""
+    bot_id = int(tbot.config.telegram.bot_token.split(":", 1)[0])
+    group = {"id": -1001234567890, "type": "supergroup", "title": "flat"}
+
+    async def in_group(text: str, chat: dict[str, Any] = group, **fields: Any) -> Any:
+        payload = update(text)
+        payload["message"]["chat"] = chat
+        payload["message"].update(fields)
+        resp = await post_update(tbot, payload)
+        assert resp.status == 200
+        return await resp.json()
+
+    told = {"method": "sendMessage", "chat_id": group["id"], "text": IN_GROUPS}
+    assert await in_group("who paid for the pizza?") == {"ok": True}  # not asked: said nothing
+    bot_said = {"message_id": 5, "from": {"id": bot_id, "is_bot": True, "first_name": "textwire"}}
+    assert await in_group("/balance@textwire_bot") == told
+    assert await in_group("/help") == {"ok": True}  # the same day: once is enough
+    assert await in_group("and now?", reply_to_message=bot_said) == {"ok": True}
+    other = {"id": -1009876543210, "type": "group", "title": "trip"}
+    assert await in_group("thanks", chat=other, reply_to_message=bot_said) == told | {"chat_id": other["id"]}
+    another_bot = {"id": 77, "is_bot": True, "first_name": "otherbot"}
+    third = {"id": -1005555555555, "type": "supergroup", "title": "club"}
+    assert await in_group("/help", chat=third, **{"from": another_bot}) == {"ok": True}
     assert await stored(tbot) == 0
