@@ -2,4 +2,6 @@
 
 import bot.core.compat  # noqa: F401
 
-__version__ = "0.2.0"  # the release (CHANGELOG.md); pyproject.toml reads it from here
+# the release (CHANGELOG.md); pyproject.toml reads it from here. Between releases, the next one's
+# development version (PEP 440 `.dev0`): what runs is told apart from the release before it
+__version__ = "0.3.0.dev0"
