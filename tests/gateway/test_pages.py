@@ -272,6 +272,13 @@ def _contrast(one: str, two: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+async def first_link(xbot: XBot) -> str:
+    """The X link a stranger's first text is answered with."""
+    await xbot.text("hello")
+    [message] = await xbot.extras["twilio"].wait_for_messages(1)
+    return link_in(message["Body"])
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_the_connect_button_shows_its_focus_plainly(
     xbot: XBot,
@@ -280,10 +287,8 @@ async def test_the_connect_button_shows_its_focus_plainly(
     """Reached by the keyboard (Tab), the "Connect X" button showed it had the focus by a pale blue
     ring, 2.2:1 against the page: a person with low vision could not see where the focus was. The
     ring stands out at least 3:1 (WCAG's least for what shows the focus)."""
-    twilio = xbot.extras["twilio"]
-    await xbot.text("hello")
-    [message] = await twilio.wait_for_messages(1)
-    await chromium_page.goto(link_in(message["Body"]), until="Connect X to +1******1111?")
+    link = await first_link(xbot)
+    await chromium_page.goto(link, until="Connect X to +1******1111?")
     for kind in ("keyDown", "keyUp"):
         await chromium_page.call(
             "Input.dispatchKeyEvent", type=kind, key="Tab", code="Tab", windowsVirtualKeyCode=9
@@ -305,13 +310,11 @@ async def test_the_connect_button_has_an_edge_in_a_high_contrast_theme(
     """Under a high-contrast theme (Windows' Contrast themes: forced colours), the browser drops
     the button's blue, and "Connect X" had no border: it read as a line of the page's text, with
     nothing to show it was a button to press. Its edge is drawn in the theme's colours."""
-    twilio = xbot.extras["twilio"]
-    await xbot.text("hello")
-    [message] = await twilio.wait_for_messages(1)
+    link = await first_link(xbot)
     await chromium_page.call(
         "Emulation.setEmulatedMedia", features=[{"name": "forced-colors", "value": "active"}]
     )
-    await chromium_page.goto(link_in(message["Body"]), until="Connect X to +1******1111?")
+    await chromium_page.goto(link, until="Connect X to +1******1111?")
     assert await chromium_page.evaluate("matchMedia('(forced-colors: active)').matches")
     edge, colour, page = await chromium_page.evaluate(
         "(() => { const s = getComputedStyle(document.querySelector('button'));"
@@ -329,13 +332,11 @@ async def test_the_connect_button_fits_a_phone_zoomed_to_400_percent(
 ) -> None:
     """At 400% (a 390-pixel phone shows 98 CSS pixels) the "Connect X" button, its padding around
     a word it would not break, was 130 pixels wide and ran off the screen: it fits."""
-    twilio = xbot.extras["twilio"]
-    await xbot.text("hello")
-    [message] = await twilio.wait_for_messages(1)
+    link = await first_link(xbot)
     await chromium_page.call(
         "Emulation.setDeviceMetricsOverride", width=98, height=211, deviceScaleFactor=4, mobile=False
     )
-    await chromium_page.goto(link_in(message["Body"]), until="Connect X")
+    await chromium_page.goto(link, until="Connect X")
     layout = await chromium_page.evaluate(_SIDEWAYS)
     assert layout["past"] == [], layout
     assert not layout["scrolls"]

@@ -26,6 +26,7 @@ from handlers.filters import NOT_IN_ROOM
 from handlers.ledger import NAME_LETTERS, NAME_RULES, PAID_HOW, SPLIT_HOW, name_spelt, photo_waiting
 from storage import inbox
 from tests import images
+from tests.channels.telegram.talk import answer
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import gallery_link, path_of, shown
@@ -402,16 +403,11 @@ async def test_a_name_typed_as_telegram_shows_it_is_that_member(
     """Dev's Telegram first name is `Dev` and a flower; the room shows Dev. A flatmate who typed the
     name as Telegram shows it, `/paid Dev \U0001f338 5`, was told "No one in flat goes by Dev
     \U0001f338." (and `/paid Anne-Marie 5` for an Anne Marie): it is Dev."""
-    from tests.channels.telegram.talk import say as tell
-
     bot = await bot_factory(telegram=fake_telegram.section())
     names = {7001: "Ann", 7002: "Dev \U0001f338", 7003: "Anne-Marie"}
 
     async def telegram(text: str, chat: int) -> str:
-        before = len(fake_telegram.sent)
-        assert await bot.handled(await tell(bot, text, chat=chat, first_name=names[chat])) == "done"
-        await bot.settled()
-        return next(str(m["text"]) for m in fake_telegram.sent[before:] if str(m["chat_id"]) == str(chat))
+        return await answer(bot, fake_telegram, text, chat=chat, first_name=names[chat])
 
     await telegram("/create flat pw", 7001)
     await telegram("/join flat pw", 7002)
@@ -2165,16 +2161,11 @@ async def test_a_name_a_telegram_member_goes_by_is_taken(bot_factory: BotFactory
     """Fay has no `\\\\NAME`: the flat shows her by her Telegram first name. Alice's `\\\\NAME Fay`
     was taken all the same, and the flat showed "Fay (7001)" and "Fay (7002)", whom `\\\\PAID Fay`
     could not tell apart. It is answered as a name another member set is."""
-    from tests.channels.telegram.talk import say as tell
-
     bot = await bot_factory(telegram=fake_telegram.section())
     names = {7001: "Ann", 7002: "Fay"}
 
     async def telegram(text: str, chat: int) -> str:
-        before = len(fake_telegram.sent)
-        assert await bot.handled(await tell(bot, text, chat=chat, first_name=names[chat])) == "done"
-        await bot.settled()
-        return next(str(m["text"]) for m in fake_telegram.sent[before:] if str(m["chat_id"]) == str(chat))
+        return await answer(bot, fake_telegram, text, chat=chat, first_name=names[chat])
 
     await telegram("/create flat pw", 7001)
     await telegram("/join flat pw", 7002)

@@ -50,3 +50,23 @@ async def say(bot: Bot, text: str | None, *, chat: int = CHAT, **message: Any) -
     assert resp.status == 200, await resp.text()
     bot_id = bot.config.telegram.bot_token.split(":", 1)[0]
     return f"tg{bot_id}-{payload['update_id']}"
+
+
+async def answer(bot: Bot, fake: Any, text: str, *, chat: int = CHAT, first_name: str = "Ann") -> str:
+    """What `chat` (a person of that first name) is answered to `text`, once it is handled and
+    every reply is sent: the first message the fake Bot API took for that chat."""
+    before = len(fake.sent)
+    assert await bot.handled(await say(bot, text, chat=chat, first_name=first_name)) == "done"
+    await bot.settled()
+    return next(str(m["text"]) for m in fake.sent[before:] if str(m["chat_id"]) == str(chat))
+
+
+async def edit(bot: Bot, edited: dict[str, Any]) -> None:
+    """`edited` (an Update made by `update`) sent again as its `edited_message`, and handled."""
+    payload = {
+        "update_id": edited["update_id"],
+        "edited_message": edited["message"] | {"edit_date": 1_790_000_100},
+    }
+    assert (await post_update(bot, payload)).status == 200
+    bot_id = bot.config.telegram.bot_token.split(":", 1)[0]
+    assert await bot.handled(f"tg{bot_id}-{edited['update_id']}") == "done"

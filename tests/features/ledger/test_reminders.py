@@ -19,6 +19,7 @@ from bot.pipeline import replyguard
 from storage import inbox
 from storage.ledger import Reminding
 from tests import images
+from tests.channels.telegram.talk import answer
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms
@@ -133,17 +134,23 @@ async def _owing_house(bot: Bot, fake: FakeTwilio) -> None:
     )
 
 
+async def _reminded_weekly(bot_factory: BotFactory, fake: FakeTwilio) -> tuple[Bot, Clock]:
+    """A house where Bob and Carol owe Alice, weekly reminders on, on a Saturday noon."""
+    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(twilio=fake.section(), clock=clock)
+    await _owing_house(bot, fake)
+    await say(bot, fake, "\\REMIND weekly")
+    return bot, clock
+
+
 async def test_reminders_add_up_the_room_while_others_texts_are_stored(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 60-member club's ledger takes a second to add up; the reminders did it inside the
     transaction that claims the period, and on SQLite another person's text waited all that time
     to be stored. It is stored while the room is added up, and the reminders go as before."""
-    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)
-    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
     fake = fake_twilio
-    await _owing_house(bot, fake)
-    await say(bot, fake, "\\REMIND weekly")
+    bot, clock = await _reminded_weekly(bot_factory, fake)
     deps = bot.runtime.deps
     stored: list[bool] = []
     original = reminders.room_ledger
@@ -169,11 +176,8 @@ async def test_remind_monthly_sent_while_a_mondays_reminders_are_added_up_does_n
     """`\\REMIND monthly` handled while the job added up the room for Monday's weekly reminders
     counted the month as done; the job's claim then put the week in its place, and the month's
     reminders went at the next check, ten minutes after the week's: two in ten minutes."""
-    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)
-    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
     fake = fake_twilio
-    await _owing_house(bot, fake)
-    await say(bot, fake, "\\REMIND weekly")
+    bot, clock = await _reminded_weekly(bot_factory, fake)
     deps = bot.runtime.deps
     original = reminders.room_ledger
     switched: list[str] = []
@@ -402,11 +406,8 @@ async def test_reminders_off_then_on_again_before_ten_on_a_monday_still_remind_t
     """`\\REMIND off`, then `\\REMIND weekly` again at 09:30 on a Monday: told "weekly, on Mondays
     from 10:00", nobody was reminded that day, nor that week (turning them on counted the week as
     done). That day's reminder goes at 10:00, once; off and on again after it went, not twice."""
-    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)  # Saturday noon
-    bot = await bot_factory(twilio=fake_twilio.section(), clock=clock)
     fake = fake_twilio
-    await _owing_house(bot, fake)
-    await say(bot, fake, "\\REMIND weekly")
+    bot, clock = await _reminded_weekly(bot_factory, fake)
     deps = bot.runtime.deps
     clock.now = MONDAY + 9.5 * HOUR
     assert await say(bot, fake, "\\REMIND off") == "house: reminders off."
@@ -469,15 +470,10 @@ async def test_a_room_on_utc_for_want_of_a_zone_is_told_how_to_set_its_own(
     """A room made on Telegram has no number to take a zone from: it runs on UTC, and `/remind
     weekly` said only "from 10:00 (UTC)", so a household in Los Angeles was reminded at 02:00
     without a word on how to change it. Set to a zone, the room is told nothing more."""
-    from tests.channels.telegram.talk import say as tell
-
     bot = await bot_factory(telegram=fake_telegram.section())
 
     async def telegram(text: str) -> str:
-        before = len(fake_telegram.sent)
-        assert await bot.handled(await tell(bot, text, chat=7001, first_name="Ann")) == "done"
-        await bot.settled()
-        return str(fake_telegram.sent[before]["text"])
+        return await answer(bot, fake_telegram, text)
 
     await telegram("/create flat pw")
     assert await telegram("/remind weekly") == (
