@@ -124,6 +124,8 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
             )
     except rooms.NameTaken:
         return f"The name {name} is taken. Pick another name for your room."
+    except rooms.CreatorGone:  # `\\STOP` overtook this text: its goodbye is the last word
+        return None
     ctx.log.info("room.created", room_id=room.id)
     return created(room.name)
 

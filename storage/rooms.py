@@ -171,6 +171,11 @@ class NameTaken(Exception):
     pass
 
 
+class CreatorGone(Exception):
+    """The room's creator has no record any more (`\\STOP`, which jumps the queue, deleted it
+    while their `\\CREATE` was being handled): no room is made."""
+
+
 async def create(conn: AsyncConnection, *, name: str, password_hash: str, user_id: int, now: float) -> Room:
     """Create a room, join its creator and make it their active room. `NameTaken` when the
     case-insensitive name exists."""
@@ -187,7 +192,9 @@ async def create(conn: AsyncConnection, *, name: str, password_hash: str, user_i
     )
     if result.rowcount != 1:
         raise NameTaken(name)
-    await join(conn, user_id=user_id, room_id=room_id, now=now)
+    if not await join(conn, user_id=user_id, room_id=room_id, now=now):
+        # its creator vanished meanwhile: the room would be no one's, its name taken for good
+        raise CreatorGone(name)
     await set_active(conn, user_id, room_id)
     room = await get(conn, room_id)
     assert room is not None
@@ -518,6 +525,7 @@ __all__ = [
     "ROOM_LOCKOUT_FAILURES",
     "SLOT_BURST",
     "SLOT_SECONDS",
+    "CreatorGone",
     "NameTaken",
     "Room",
     "active_room",

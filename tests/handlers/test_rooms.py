@@ -104,6 +104,11 @@ async def test_usage_and_name_rules(bot: Bot, fake_twilio: FakeTwilio) -> None:
     assert reply.startswith(rules)
     reply = await say(bot, fake_twilio, f"\\CREATE {'x' * 33} pw")
     assert reply.startswith("Room names are")
+    print(
+        "DBG",
+        await bot.rows("SELECT message_sid, status, error FROM inbox"),
+        await bot.rows("SELECT * FROM rooms"),
+    )
     assert await bot.scalar("SELECT count(*) FROM rooms") == 0
 
 
@@ -767,3 +772,41 @@ async def test_a_join_and_a_photo_handled_late_share_it_as_they_were_sent(
     await bot.settled()
     replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
     assert replies[-1].startswith("Saved $30.00 to house: split 2 ways, you are owed $15.00."), replies
+
+
+async def test_a_create_that_stop_overtook_leaves_no_empty_room_holding_the_name(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """`\\CREATE flat pw` then `\\STOP` at once: the goodbye jumps the queue and deletes the
+    person while the room's password is still being hashed. The room was then made all the same,
+    for no one (on SQLite): no member, and `flat` taken for good ("The name flat is taken" to
+    everyone after). The room goes with its creator's record."""
+    hashing, go_on, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    real_hash, real_finish = rooms.hash_password, bot.runtime.worker._finish
+
+    async def slow_hash(password: str) -> str:
+        hashing.set()
+        await go_on.wait()
+        return await real_hash(password)
+
+    async def finish(msg: Any, *args: Any, **kwargs: Any) -> None:
+        await real_finish(msg, *args, **kwargs)
+        if msg.body.startswith("\\CREATE"):
+            finished.set()
+
+    monkeypatch.setattr(rooms, "hash_password", slow_hash)
+    monkeypatch.setattr(bot.runtime.worker, "_finish", finish)
+    create = await bot.text(f"\\CREATE flat {PASSWORD}", sender=CAROL)
+    await asyncio.wait_for(hashing.wait(), 30)  # being handled, the room not made yet
+    stop = await bot.text("\\STOP", sender=CAROL)
+    assert await bot.handled(stop["MessageSid"]) == "done"
+    go_on.set()
+    await asyncio.wait_for(finished.wait(), 30)  # the CREATE went on, and its handler is done
+    assert await bot.handled(create["MessageSid"]) == "done"
+    await bot.settled()
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 0
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=CAROL) == 0
+    monkeypatch.setattr(rooms, "hash_password", real_hash)
+    assert (await say(bot, fake_twilio, f"\\CREATE flat {PASSWORD}", sender=BOB)).startswith(
+        "Created room flat"
+    )
