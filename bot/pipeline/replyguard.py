@@ -14,8 +14,8 @@ time, twelve commands in a minute twelve answers. So the guard does two things, 
   - `quick`: `QUICK_STREAK` plain texts in a row, each arriving within `QUICK_SECONDS` of one of
     our replies (an auto-responder answers every reply at once; a person reads first);
   - `repeat`: the same plain text `REPEAT_COUNT` times within `REPEAT_WINDOW` seconds;
-  - `rate`: `RATE_COUNT` answered messages within `RATE_WINDOW` seconds, sustained.
-  Only plain texts (no command, no photo, no carrier keyword) count for `quick` and `repeat`: the
+  - `rate`: `RATE_COUNT` answered plain texts within `RATE_WINDOW` seconds, sustained.
+  Only plain texts (no command, no photo, no carrier keyword) count, for all three: the
   other side of a loop does not speak our commands (our replies never start with a backslash),
   while a person typing commands fast, or asking `\\HELP` again, does. The number is then put on
   hold for `HOLD_SECONDS`: one notice (`HOLD_NOTICE`), then no replies to plain texts until the
@@ -147,10 +147,11 @@ def loop_signal(rows: Sequence[Logged], msg: Inbound, digest: str | None, now: f
         if r.received_at is not None:
             messages.setdefault(r.message_sid, (r.received_at, r.digest))
     arrivals = sorted(((at, d, sid) for sid, (at, d) in messages.items()), key=lambda m: m[0])
-    if sum(1 for at, _, _ in arrivals if at >= now - RATE_WINDOW) + 1 >= RATE_COUNT:
-        return "rate"
-    if digest is None:
+    if digest is None:  # a command or a photo: a person's ask, never the loop's
         return None
+    # plain texts only: 40 photos from a phone's gallery, or command after command, are a person
+    if sum(1 for at, d, _ in arrivals if d is not None and at >= now - RATE_WINDOW) + 1 >= RATE_COUNT:
+        return "rate"
     if sum(1 for at, d, _ in arrivals if d == digest and at >= now - REPEAT_WINDOW) + 1 >= REPEAT_COUNT:
         return "repeat"
     streak = 0

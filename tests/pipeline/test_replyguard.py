@@ -101,11 +101,15 @@ def test_the_same_text_over_and_over_and_sustained_dozens_are_loops() -> None:
     assert loop_signal(same, msg("x", now), "d", now) == "repeat"
     assert loop_signal(same, msg("x", now), "other", now) is None
     many = [
-        Logged(f"SM{n}", None, now - 100 + n * 2.5, received_at=now - 101 + n * 2.5)
+        Logged(f"SM{n}", None, now - 100 + n * 2.5, received_at=now - 101 + n * 2.5, digest=f"d{n}")
         for n in range(replyguard.RATE_COUNT - 1)
     ]
-    assert loop_signal(many, msg("\\ROOMS", now), None, now) == "rate"
-    assert loop_signal(many[5:], msg("\\ROOMS", now), None, now) is None
+    assert loop_signal(many, msg("x", now), "other", now) == "rate"
+    assert loop_signal(many[5:], msg("x", now), "other", now) is None
+    # a person's asks (commands, photos) are never the loop's, nor counted towards one
+    assert loop_signal(many, msg("\\ROOMS", now), None, now) is None
+    asks = [r._replace(digest=None) for r in many]
+    assert loop_signal(asks, msg("x", now), "other", now) is None
 
 
 # -- people ----------------------------------------------------------------------------------
@@ -157,6 +161,28 @@ async def test_a_person_typing_fast_gets_every_answer_in_order(
     assert len(replies) == len(asks)
     assert len(set(replies[:3])) == 3  # three families' texts, then the same three again, in order
     assert replies == replies[:3] * 4
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
+
+
+async def test_forty_asks_in_two_minutes_are_all_answered_with_no_hold(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """A person sending a month of receipts from WhatsApp's gallery (40 photos, one a message) or
+    asking command after command was taken for a loop at the 40th in two minutes: that one's
+    answer was never sent, and "replies to you are paused for 30 minutes: ... like an automated
+    loop" came instead. A loop's other side sends plain texts, never our commands or photos."""
+    monkeypatch.setattr(replyguard, "BUDGET", 100)  # the budget's delays are another test's
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    asks = [f"\\HELP {family}" for family in ("ROOMS", "MONEY", "REMIND", "ACCOUNT")] * 10
+    assert len(asks) >= replyguard.RATE_COUNT
+    for body in asks:  # one every 2.5 s: under the per-sender limit, 40 within RATE_WINDOW
+        now[0] += 2.5
+        form = await bot.text(body)
+        assert await bot.handled(form["MessageSid"]) == "done"
+    replies = await replies_to(bot, fake_twilio, ALICE)
+    assert HOLD_NOTICE not in replies
+    assert len(replies) == len(asks)
     assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
 
 
