@@ -380,6 +380,18 @@ async def last_received(conn: Writer, addresses: Sequence[str]) -> dict[str, flo
     return {str(address): float(at) for address, at in rows}
 
 
+async def overtaken(conn: Writer, key: str, message_id: int) -> bool:
+    """Whether a message from `key` that came after `message_id` is done already: one that went
+    ahead of it (a carrier keyword, `\\STOP`, `\\UNLINK`). Read only for a Telegram chat that is
+    opted out (bot/pipeline/middlewares.py): by ix_inbox_sender_done."""
+    row = await conn.execute(
+        sa.select(inbox.c.id)
+        .where(inbox.c.from_phone == key, inbox.c.status == literal("done"), inbox.c.id > message_id)
+        .limit(1)
+    )
+    return row.first() is not None
+
+
 DROPPED = "dropped: the sender stopped"  # the error of a message `drop_waiting` ended
 
 

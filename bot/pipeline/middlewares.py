@@ -26,7 +26,11 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
         ctx.data["new_user"] = created
     if created:
         ctx.log.info("user.created")
-    elif msg.sender.channel in RESUMES_ON_MESSAGE and await _stopped_here(msg, ctx):
+    elif (
+        msg.sender.channel in RESUMES_ON_MESSAGE
+        and await _stopped_here(msg, ctx)
+        and not await _overtaken(msg, ctx)
+    ):
         # Telegram: the bot hears nothing from a chat that blocked it, so a message means it was
         # unblocked: replies go there again (a STOP in this very message opts it out again)
         async with ctx.deps.db.tx() as conn:
@@ -48,6 +52,14 @@ async def _stopped_here(msg: Inbound, ctx: Context) -> bool:
         return ctx.user.opted_out
     async with ctx.deps.db.read() as conn:
         return msg.sender.key in await users.opted_out_among(conn, [msg.sender.key])
+
+
+async def _overtaken(msg: Inbound, ctx: Context) -> bool:
+    """Whether a later message of the chat went ahead of this one and is done: `/rooms` and then
+    STOP at once, the STOP handled first. This one was sent before the opt-out, so it says nothing
+    of the chat being unblocked: it resumed the chat, and was answered after the confirmation."""
+    async with ctx.deps.db.read() as conn:
+        return await inbox.overtaken(conn, msg.sender.key, msg.id)
 
 
 async def _keep_label(msg: Inbound, ctx: Context) -> None:

@@ -146,6 +146,57 @@ async def test_load_user_gives_a_different_sender_their_own_user(deps: Deps, db:
     assert await user_rows(db) == {ALICE: alice.id, BOB: bob.id}
 
 
+async def test_a_message_a_stop_overtook_does_not_resume_the_telegram_chat(deps: Deps, db: Database) -> None:
+    """Telegram: `/rooms`, then STOP at once. STOP goes ahead of earlier texts and opts the chat
+    out; the `/rooms` before it then resumed the chat as a new message does (a chat that blocked
+    the bot writes nothing), was answered after STOP's confirmation, and the chat was opted in
+    again. A message sent before the opt-out says nothing of unblocking: the chat stays out."""
+    chat = Address("telegram", "7001")
+    async with db.tx() as conn:
+        earlier = (
+            await conn.execute(
+                sa.insert(inbox)
+                .values(message_sid="SMrooms", from_phone=chat.key, body="/rooms", received_at=T0)
+                .returning(inbox.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.insert(inbox).values(
+                message_sid="SMstop",
+                from_phone=chat.key,
+                body="STOP",
+                priority=1,
+                status="done",
+                received_at=T0 + 0.5,
+                done_at=T0 + 1,
+            )
+        )
+        await users.get_or_create(conn, chat.key, T0)
+        await users.set_opted_out(conn, chat.key, True, T0 + 1)  # by the STOP
+    rooms = replace(msg(n=earlier), sender=chat, body="/rooms", received_at=T0)
+    ctx = context(deps)
+    with capture_logs() as logs:
+        assert await load_user(Recorder(), rooms, ctx) == "ok"
+    assert "resumed" not in ctx.data
+    assert "user.resumed" not in [e["event"] for e in logs]
+    async with db.read() as conn:
+        assert await users.opted_out_among(conn, [chat.key]) == {chat.key}
+    # a message after the STOP does resume it
+    async with db.tx() as conn:
+        later = (
+            await conn.execute(
+                sa.insert(inbox)
+                .values(message_sid="SMlater", from_phone=chat.key, body="/help", received_at=T0 + 5)
+                .returning(inbox.c.id)
+            )
+        ).scalar_one()
+    ctx = context(deps)
+    await load_user(Recorder(), replace(rooms, id=later, external_id="SMlater", received_at=T0 + 5), ctx)
+    assert ctx.data["resumed"] is True
+    async with db.read() as conn:
+        assert await users.opted_out_among(conn, [chat.key]) == set()
+
+
 # -- rate_limit ------------------------------------------------------------------------------------
 
 
