@@ -234,6 +234,29 @@ def test_the_compose_files_own_variables_do_not_stop_textwire() -> None:
     assert "did you mean TEXTWIRE_PORT" not in str(exc.value)
 
 
+def test_the_readmes_docker_run_gives_the_server_as_long_to_stop_as_compose_and_the_units() -> None:
+    """README: Docker's `docker run -d` had no `--stop-timeout`: `docker stop` (and a host's
+    shutdown) killed the server 10 s after SIGTERM, the drain's own 10 s, so a stop that then
+    waited on the database or a send was cut off (exit 137) before `server.stop_seconds` and its
+    `app.stop_timed_out`. It allows what compose's stop_grace_period and the units'
+    TimeoutStopSec allow, and those cover the drain and the default stop_seconds."""
+    from bot.app.serve import GRACE_SECONDS
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    grace = compose["x-textwire"]["stop_grace_period"]
+    assert grace.endswith("s")
+    seconds = int(grace[:-1])
+    assert seconds >= GRACE_SECONDS + load_config(ROOT / "config.toml", env={}).server.stop_seconds
+    for unit in ("textwire-web@.service", "textwire-worker@.service"):
+        assert unit_lines(unit, "TimeoutStopSec") == [str(seconds)]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    runs = re.findall(r"^docker run -d .*$", readme, flags=re.MULTILINE)
+    assert runs
+    assert all(f"--stop-timeout {seconds} " in run for run in runs), runs
+    production = readme[readme.index("Or run the container") :]
+    assert f"`--stop-timeout {seconds}`" in production[: production.index("\n\n")]
+
+
 def test_the_proxies_reach_the_web_ports_of_the_units() -> None:
     caddy = (DEPLOY / "caddy" / "Caddyfile").read_text(encoding="utf-8")
     nginx = (DEPLOY / "nginx" / "textwire.conf").read_text(encoding="utf-8")
