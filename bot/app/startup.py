@@ -110,6 +110,32 @@ def check_database_folder(config: Config) -> None:
         check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
     else:
         check_writable(db_file.parent, "database.url", "TEXTWIRE_DATABASE_URL")
+    check_writable_files(db_file)
+
+
+def check_writable_files(db_file: Path) -> None:
+    """The SQLite file and its -wal and -shm, where they exist, open for writing. One another
+    user owns (a backup restored as root into the data folder or the container's volume) was
+    opened read-only by SQLite, or not at all (0600, as `docker cp` leaves a restored copy), and
+    start-up stopped on "cannot connect (attempt to write a readonly database): check that the
+    database runs and is reachable" or "cannot open ...: check the path", no word of whose file."""
+    for path in (db_file, db_file.with_name(f"{db_file.name}-wal"), db_file.with_name(f"{db_file.name}-shm")):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                continue  # not a question of who may write it: opening the database says what
+            if exc.errno == errno.EROFS:
+                problem, fix = "is on a read-only filesystem", "mount it writable"
+            else:
+                problem = f"is not writable by this user (uid {os.getuid()}{_owner(path)})"
+                fix = f"make it writable (e.g. chown {os.getuid()} {path})"
+            raise StartupError(
+                f"database.url {path} {problem}: {fix} or set database.url or TEXTWIRE_DATABASE_URL"
+            ) from None
+        os.close(fd)
 
 
 # -- the database ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -148,6 +149,45 @@ def test_unwritable_data_folder_is_one_line_with_the_fix(tmp_path: Path) -> None
     assert line.startswith(f"textwire: server.data_dir {data} is not writable by this user (uid {uid}")
     assert f"chown {uid} {data}" in line
     assert line.endswith("or set server.data_dir or TEXTWIRE_SERVER_DATA_DIR")
+
+
+@contextlib.contextmanager
+def unwritable_file(path: Path) -> Iterator[None]:
+    """`path` (a file) refuses writes, also to root: immutable while root, 0444 otherwise."""
+    if os.getuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode:  # noqa: S603
+        pytest.skip("running as root without chattr +i: cannot make a file unwritable")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)  # noqa: S603
+
+
+@pytest.mark.parametrize("name", ["textwire.db", "textwire.db-wal"])
+def test_a_database_file_this_user_cannot_write_is_one_line_with_the_fix(tmp_path: Path, name: str) -> None:
+    """A backup restored as root into the data folder (or the container's volume, whose server
+    runs as uid 10001): SQLite opened it read-only, and start-up stopped on "cannot connect
+    (attempt to write a readonly database): check that the database runs and is reachable"."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    db = data / "textwire.db"
+    sqlite3.connect(db).close()
+    path = data / name
+    path.touch()
+    with unwritable_file(path):
+        out, err = run_failing(tmp_path, serve_env(tmp_path, free_port()))
+    line = one_failure(out, err)
+    uid = os.getuid()
+    assert line.startswith(f"textwire: database.url {path} is not writable by this user (uid {uid}"), line
+    assert f"chown {uid} {path}" in line
+    assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
 
 
 def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
