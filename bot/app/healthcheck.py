@@ -10,7 +10,9 @@ import urllib.request
 
 from bot.core.config import ConfigError, load_config
 
-WILDCARDS = frozenset({"0.0.0.0", "", "::"})  # noqa: S104 - names of the wildcard addresses
+# a wildcard is probed on the loopback of its family: the server binds "::" IPv6 only
+# (bot/app/startup.py bind), so a probe of 127.0.0.1 was refused and the container never healthy
+WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104 - the wildcard addresses
 LIVE_SECONDS = 2.0  # `/healthz` answers at once when the process is up
 # `/readyz` may take its checks' 4 s (bot/gateway/routes.py READY_CHECK_SECONDS) to say ready or
 # not: a probe that gave up at 2 s called a slow but answering database down, and never saw the
@@ -28,9 +30,8 @@ def _probe(path: str) -> urllib.request.Request:
     probe come from that address, so `--ready` got 403 there, unhealthy for good."""
     config = load_config()
     host = config.server.host
-    if host in WILDCARDS:
-        host = "127.0.0.1"
-    elif ":" in host:
+    host = WILDCARDS.get(host, host)
+    if ":" in host:
         host = f"[{host}]"
     token = config.server.metrics_token
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,27 @@ def test_a_specific_host_is_probed_as_configured(env: pytest.MonkeyPatch) -> Non
     env.setenv("TEXTWIRE_SERVER_HOST", "::1")
     env.setenv("TEXTWIRE_SERVER_PORT", "9000")
     assert healthcheck.healthz_url() == "http://[::1]:9000/healthz"
+
+
+async def test_a_server_on_every_ipv6_address_is_probed_on_ipv6(env: pytest.MonkeyPatch) -> None:
+    """`server.host = "::"` binds IPv6 only (bot/app/startup.py bind sets IPV6_V6ONLY): the probe
+    went to 127.0.0.1, was refused, and the container stayed unhealthy while the server ran."""
+    port = free_port()
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as bind() does for "::"
+    sock.bind(("::", port))
+    app = web.Application()
+    app.router.add_get("/healthz", _healthz)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        env.setenv("TEXTWIRE_SERVER_HOST", "::")
+        env.setenv("TEXTWIRE_SERVER_PORT", str(port))
+        assert healthcheck.healthz_url() == f"http://[::1]:{port}/healthz"
+        assert await asyncio.to_thread(healthcheck.main, []) == 0
+    finally:
+        await runner.cleanup()
 
 
 def test_bad_config_is_unhealthy_not_a_traceback(
