@@ -572,6 +572,19 @@ def _read_config_file(file_path: Path, *, explicit: bool) -> str | None:
         ) from None
 
 
+def _refuse_quotes(name: str, value: str) -> None:
+    """A value in quotes, as a systemd EnvironmentFile or a shell takes it (`KEY="value"`):
+    `docker run --env-file` keeps the quotes as part of the value, so a quoted Twilio auth token
+    failed every webhook's signature (403) and a quoted sender every send, with nothing said at
+    start-up. The value is not shown: it may be a secret."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        raise ConfigError(
+            f"{name}: the value is in quotes, which `docker run --env-file` keeps as part of it:"
+            f" write {name}=value without them"
+        )
+
+
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read the file (a missing default ./config.toml means built-in defaults), then the environment."""
     env = os.environ if env is None else env
@@ -613,6 +626,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     for name, value in env.items():
         if name in known:
             section, key = known[name]
+            _refuse_quotes(name, value)
             hint = typing.get_type_hints(sections[section])[key]
             values[section][key] = _cast(name, hint, value, from_env=True)
         elif name.startswith(ENV_PREFIX) and name not in NOT_KEYS and not name.startswith(TEST_PREFIX):

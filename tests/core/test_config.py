@@ -508,3 +508,31 @@ def test_the_bucket_rule_is_botocores() -> None:
     assert config._S3_ARN.pattern == botocore.handlers.VALID_S3_ARN.pattern
     for legacy in ("receipts", "My_Old.Bucket-1", "arn:aws:s3:us-east-1:123456789012:accesspoint/photos"):
         load_config(REPO / "config.toml", env={"TEXTWIRE_S3_BUCKET": legacy})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TEXTWIRE_TWILIO_AUTH_TOKEN", '"0123456789abcdef0123456789abcdef"'),
+        ("TEXTWIRE_TWILIO_FROM_NUMBER", "'+15550009999'"),
+        ("TEXTWIRE_SECURITY_FERNET_KEYS", '"bGBdVBWvaf3mWZCNNgFRmAg-x5nZ1jC70T5PtGoOpjs="'),
+    ],
+)
+def test_a_value_in_quotes_from_an_env_file_is_refused_without_showing_it(name: str, value: str) -> None:
+    """deploy/env.example is read by systemd (which takes `KEY="value"` without the quotes) and by
+    `docker run --env-file` (which keeps them): a quoted auth token was loaded with its quotes,
+    and every webhook's signature failed (403) with nothing said at start-up."""
+    env = {
+        "TEXTWIRE_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+        "TEXTWIRE_TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+        "TEXTWIRE_TWILIO_FROM_NUMBER": "+15550009999",
+        name: value,
+    }
+    with pytest.raises(ConfigError) as exc:
+        load_config(REPO / "config.toml", env=env)
+    message = str(exc.value)
+    assert message.startswith(f"{name}: the value is in quotes")
+    assert f"write {name}=value without them" in message
+    assert value.strip("\"'") not in message
+    env[name] = value.strip("\"'")  # the same value without them loads
+    load_config(REPO / "config.toml", env=env)
