@@ -122,18 +122,21 @@ def test_console_logs_get_the_line_alone(tmp_path: Path) -> None:
 
 @contextlib.contextmanager
 def unwritable(path: Path) -> Iterator[None]:
-    """`path` refuses new files, also to root (who ignores modes): immutable while root."""
-    path.mkdir(parents=True)
+    """`path` (a file, or a folder made here when missing) refuses writes and new files, also to
+    root (who ignores modes): immutable while root, read-only modes otherwise."""
+    if not path.exists():
+        path.mkdir(parents=True)
+    locked, unlocked = (0o555, 0o755) if path.is_dir() else (0o444, 0o644)
     if os.getuid() != 0:
-        path.chmod(0o555)
+        path.chmod(locked)
         try:
             yield
         finally:
-            path.chmod(0o755)
+            path.chmod(unlocked)
         return
     chattr = shutil.which("chattr")
     if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode:  # noqa: S603
-        pytest.skip("running as root without chattr +i: cannot make a folder unwritable")
+        pytest.skip(f"running as root without chattr +i: cannot make {path.name} unwritable")
     try:
         yield
     finally:
@@ -151,25 +154,6 @@ def test_unwritable_data_folder_is_one_line_with_the_fix(tmp_path: Path) -> None
     assert line.endswith("or set server.data_dir or TEXTWIRE_SERVER_DATA_DIR")
 
 
-@contextlib.contextmanager
-def unwritable_file(path: Path) -> Iterator[None]:
-    """`path` (a file) refuses writes, also to root: immutable while root, 0444 otherwise."""
-    if os.getuid() != 0:
-        path.chmod(0o444)
-        try:
-            yield
-        finally:
-            path.chmod(0o644)
-        return
-    chattr = shutil.which("chattr")
-    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode:  # noqa: S603
-        pytest.skip("running as root without chattr +i: cannot make a file unwritable")
-    try:
-        yield
-    finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)  # noqa: S603
-
-
 @pytest.mark.parametrize("name", ["textwire.db", "textwire.db-wal"])
 def test_a_database_file_this_user_cannot_write_is_one_line_with_the_fix(tmp_path: Path, name: str) -> None:
     """A backup restored as root into the data folder (or the container's volume, whose server
@@ -181,7 +165,7 @@ def test_a_database_file_this_user_cannot_write_is_one_line_with_the_fix(tmp_pat
     sqlite3.connect(db).close()
     path = data / name
     path.touch()
-    with unwritable_file(path):
+    with unwritable(path):
         out, err = run_failing(tmp_path, serve_env(tmp_path, free_port()))
     line = one_failure(out, err)
     uid = os.getuid()
