@@ -74,6 +74,14 @@ def load_keys(config: Config, *, create: bool = True) -> tuple[list[str], bool]:
         keys = [line.strip() for line in text.splitlines() if line.strip()]
     if not keys:
         raise KeyMismatch("no Fernet key: set TEXTWIRE_SECURITY_FERNET_KEYS or remove an empty key file")
+    check_keys(keys)
+    return keys, generated
+
+
+def check_keys(keys: Sequence[str]) -> None:
+    """Raises KeyMismatch, naming the first key that is not a Fernet key. `serve` checks the
+    configured ones before it opens the database: a key pasted wrong stopped start-up only after
+    the embedded SQLite database had been migrated to the new release."""
     for n, key in enumerate(keys):
         try:
             Fernet(key)
@@ -82,7 +90,6 @@ def load_keys(config: Config, *, create: bool = True) -> tuple[list[str], bool]:
                 f"Fernet key #{n + 1} is not a valid key (32 url-safe base64-encoded bytes; "
                 "`textwire keys generate` prints one)"
             ) from None
-    return keys, generated
 
 
 class TokenCipher:
@@ -229,6 +236,7 @@ __all__ = [
     "KeyMismatch",
     "Rotation",
     "TokenCipher",
+    "check_keys",
     "generate_key",
     "load_keys",
     "rotate_all",

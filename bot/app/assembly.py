@@ -41,6 +41,7 @@ from bot.pipeline.sender import Sender
 from bot.pipeline.worker import Worker
 from scheduler import Scheduler, register_core_jobs
 from storage import notify
+from storage.crypto import check_keys
 from storage.health import write_probe
 from storage.notify import Notifier
 
@@ -132,6 +133,7 @@ async def _start(
     run_scheduler: bool,
     extra_routers: Sequence[Router],
 ) -> Runtime:
+    check_keys(config.security.fernet_keys)  # before anything is written or migrated
     check_folders(config)
     _, generated = twilio_auth_token(config)
     if config.dev_mode:

@@ -333,3 +333,15 @@ def test_each_commands_help_says_what_its_actions_do(
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
     for words in said:
         assert words in out, (words, out)
+
+
+def test_serve_with_a_mistyped_fernet_key_stops_before_it_migrates_anything(tmp_path: Path) -> None:
+    """A key pasted wrong into TEXTWIRE_SECURITY_FERNET_KEYS stopped start-up only after the
+    embedded SQLite database had been made (or an old one migrated to this release, which the old
+    release then refuses) and the development token written. Now nothing is written first."""
+    env = cli_env(tmp_path) | {"TEXTWIRE_SECURITY_FERNET_KEYS": f"{Fernet.generate_key().decode()},not-a-key"}
+    result = run_cli(tmp_path, "serve", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Fernet key #2 is not a valid key" in result.stderr
+    assert "not-a-key" not in result.stderr + result.stdout
+    assert not (tmp_path / "data").exists()  # no database, no migration, no generated file
