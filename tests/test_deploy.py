@@ -100,6 +100,8 @@ def test_the_alerts_cover_what_an_operator_must_hear_of() -> None:
         'result="error"',  # webhooks the inbox could not store: on a web process nothing else fired
         # sends retried and none going out (Twilio's API down): failures come only an hour later
         'status="retry"',
+        # webhooks refused for their signature (a wrong public_url or auth token): texts lost
+        'result="forbidden"',
     ):
         assert needle in exprs, needle
     assert all(rule["labels"]["severity"] in ("page", "warning") for rule in rules())
