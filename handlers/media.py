@@ -50,7 +50,7 @@ from bot.features.receipts.media import (
     store_of,
 )
 from bot.pipeline.dispatch import CommandObject, Context, HandlerResult, Inbound, Router, has_media
-from storage import inbox, ledger, outbox, receipts, rooms
+from storage import inbox, ledger, outbox, receipts, rooms, users
 from storage.lean import in_tx
 from storage.media import StoreUnavailable, object_key
 
@@ -300,10 +300,17 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
         raise Defer(deps.now() + OCR_BUSY_SECONDS)
     try:
         saved = await _save(msg, ctx, room, done, caption, caption_money, room_currency)
+        if saved is None:  # `\STOP` overtook this message: its goodbye is the last word
+            return None
         return [saved, note] if note else saved
     finally:
         if reader is not None and claimed:
             reader.release()
+
+
+class UploaderGone(Exception):
+    """The sender's record is gone: `\\STOP` (which jumps the queue) or `textwire person delete`
+    deleted it while their photo was being fetched and read."""
 
 
 async def _save(
@@ -314,8 +321,9 @@ async def _save(
     caption: str,
     caption_money: Amount | None,
     room_currency: Currency,
-) -> str:
-    """Fetch, store, read and record each item not stored yet; the one reply."""
+) -> str | None:
+    """Fetch, store, read and record each item not stored yet; the one reply (None: the sender's
+    record was deleted meanwhile, `UploaderGone`)."""
     deps = ctx.deps
     pipeline, store, reader = pipeline_of(deps), store_of(deps), reader_of(deps)
     if pipeline is None or store is None:  # checked by the caller; the app is stopping
@@ -378,58 +386,72 @@ async def _save(
             if twin is not None:
                 found = Found(None, None, None, DUPLICATE, found.identity)
         took_over = False
-        async with deps.db.tx() as conn:
-            await ledger.lock_rooms(conn, [room.id])
-            if twin is None:  # a copy another member sent at the same moment, saved meanwhile
-                seen = {e.id for e in earlier}
-                newer = [
-                    e for e in await receipts.earlier_in_room(conn, room.id, receipt_id) if e.id not in seen
-                ]
-                twin = _repeat_of(prepared, found, newer) if newer else None
-                if twin is not None:
-                    found = Found(None, None, None, DUPLICATE, found.identity)
-            inserted = await receipts.insert(
-                conn,
-                receipts.NewReceipt(
-                    id=receipt_id,
-                    room_id=room.id,
-                    uploader_id=user_id,
-                    uploader_phone_masked=mask_address(msg.sender.key),
-                    message_sid=msg.external_id,
-                    media_index=item.index,
-                    object_key=key,
-                    content_type=prepared.content_type,
-                    size=len(prepared.data),
-                    sha256=prepared.sha256,
-                    caption=caption,
-                    created_at=msg.received_at or deps.now(),  # a message's photos share its time
-                    twilio_media_url=item.url,
-                    channel=msg.sender.channel,
-                    phash=prepared.phash,
-                    identity=found.identity,
-                ),
-            )
-            if inserted:
-                await ledger.set_amount(
+        try:
+            async with deps.db.tx() as conn:
+                await ledger.lock_rooms(conn, [room.id])
+                if await users.phone_of(conn, user_id) is None:
+                    raise UploaderGone
+                if twin is None:  # a copy another member sent at the same moment, saved meanwhile
+                    seen = {e.id for e in earlier}
+                    newer = [
+                        e
+                        for e in await receipts.earlier_in_room(conn, room.id, receipt_id)
+                        if e.id not in seen
+                    ]
+                    twin = _repeat_of(prepared, found, newer) if newer else None
+                    if twin is not None:
+                        found = Found(None, None, None, DUPLICATE, found.identity)
+                inserted = await receipts.insert(
                     conn,
-                    receipt_id,
-                    minor=found.minor,
-                    currency=found.currency,
-                    source=found.source,
-                    ocr_status=found.ocr_status,
+                    receipts.NewReceipt(
+                        id=receipt_id,
+                        room_id=room.id,
+                        uploader_id=user_id,
+                        uploader_phone_masked=mask_address(msg.sender.key),
+                        message_sid=msg.external_id,
+                        media_index=item.index,
+                        object_key=key,
+                        content_type=prepared.content_type,
+                        size=len(prepared.data),
+                        sha256=prepared.sha256,
+                        caption=caption,
+                        created_at=msg.received_at or deps.now(),  # a message's photos share its time
+                        twilio_media_url=item.url,
+                        channel=msg.sender.channel,
+                        phash=prepared.phash,
+                        identity=found.identity,
+                    ),
                 )
-                # those in the room when the photo was sent: one saved hours later (the media
-                # store was down) was shared with whoever joined meanwhile, for a dinner they
-                # never had; the sender shares it even when the room took it later (a photo that
-                # waited for a room)
-                sent = await ledger.members(conn, room.id, joined_by=msg.received_at or deps.now())
-                member_ids = [user_id, *(m.user_id for m in sent if m.user_id != user_id)]
-                await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
-                if twin is not None:
-                    await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
-                elif replaces is not None and found.minor is not None:
-                    # in its place, shared as it was
-                    took_over = await receipts.take_over(conn, replaces.id, receipt_id, user_id)
+                if inserted:
+                    await ledger.set_amount(
+                        conn,
+                        receipt_id,
+                        minor=found.minor,
+                        currency=found.currency,
+                        source=found.source,
+                        ocr_status=found.ocr_status,
+                    )
+                    # those in the room when the photo was sent: one saved hours later (the media
+                    # store was down) was shared with whoever joined meanwhile, for a dinner they
+                    # never had; the sender shares it even when the room took it later (a photo that
+                    # waited for a room)
+                    sent = await ledger.members(conn, room.id, joined_by=msg.received_at or deps.now())
+                    member_ids = [user_id, *(m.user_id for m in sent if m.user_id != user_id)]
+                    await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
+                    if twin is not None:
+                        await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
+                    elif replaces is not None and found.minor is not None:
+                        # in its place, shared as it was
+                        took_over = await receipts.take_over(conn, replaces.id, receipt_id, user_id)
+        except UploaderGone:
+            # `\STOP` or `textwire person delete` ran while the photo was being read: no receipt
+            # may refer to the person any more, and no deletion would ever find the stored object
+            ctx.log.info("media.refused", item=number, reason="sender deleted")
+            try:
+                await store.delete(key)
+            except Exception as exc:  # a store that fails now: the object stays, as before
+                ctx.log.warning("media.delete_failed", item=number, error=type(exc).__name__)
+            return None
         saved += 1
         ctx.log.info(
             "receipt.saved",

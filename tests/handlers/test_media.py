@@ -3,12 +3,16 @@ cleaning and reading photos: tests/features/receipts/test_media.py, tests/featur
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from bot.pipeline import replyguard
+from handlers import media as media_handler
 from handlers.media import GAVE_UP, STORE_WAIT
 from storage import inbox
 from storage.media import StoreUnavailable
@@ -155,3 +159,49 @@ async def test_photos_sent_one_a_message_in_a_store_outage_are_told_once_and_giv
         assert await bot.handled(sid) == "failed"
     await bot.settled()
     assert [m["Body"] for m in fake_twilio.messages[before:]] == [STORE_WAIT, GAVE_UP]
+
+
+def stored_photos(bot: Bot) -> list[Path]:
+    """The photos in the local media store (a small folder: listed in the test's thread)."""
+    return sorted(Path(bot.config.media.local_dir).rglob("*.jpg"))
+
+
+async def test_stop_while_a_photo_is_read_leaves_no_photo_in_the_store(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\STOP` (or `textwire person delete`) jumps the queue, so it can run while the sender's
+    photo is being read, which takes seconds: the photo was stored, its receipt then failed on the
+    deleted record, and the file stayed in the media store for good, a receipt photo of someone
+    gone that no receipt, retention or `person delete --receipts` would ever find. It is deleted,
+    and the goodbye stays the last word."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw", sender=CAROL)).startswith("Created room house")
+    reading, read_on, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    real_read, real_save = media_handler.read_amount, media_handler._save
+
+    async def slow_read(*args: Any, **kwargs: Any) -> Any:
+        reading.set()
+        await read_on.wait()
+        return await real_read(*args, **kwargs)
+
+    async def save(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await real_save(*args, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(media_handler, "read_amount", slow_read)
+    monkeypatch.setattr(media_handler, "_save", save)
+    form = await bot.text("$12.00", sender=CAROL, **mms([fake.media.add(images.jpeg_with_gps())]))
+    await asyncio.wait_for(reading.wait(), 30)  # stored, being read
+    assert stored_photos(bot)
+    stop = await bot.text("\\STOP", sender=CAROL)
+    assert await bot.handled(stop["MessageSid"]) == "done"
+    read_on.set()
+    await asyncio.wait_for(finished.wait(), 30)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    assert stored_photos(bot) == []
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+    to_carol = [m["Body"] for m in fake.messages if m["To"] == CAROL]
+    assert to_carol[-1].startswith("Goodbye from textwire"), to_carol
