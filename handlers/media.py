@@ -389,7 +389,7 @@ async def _save(
         try:
             async with deps.db.tx() as conn:
                 await ledger.lock_rooms(conn, [room.id])
-                if await users.phone_of(conn, user_id) is None:
+                if not await users.hold(conn, user_id):
                     raise UploaderGone
                 if twin is None:  # a copy another member sent at the same moment, saved meanwhile
                     seen = {e.id for e in earlier}

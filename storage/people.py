@@ -180,6 +180,21 @@ async def forget(
     return kept is not None
 
 
+async def hold_person(conn: AsyncConnection, user_id: int) -> None:
+    """Hold the rooms the person is in or made, then their record, until the transaction ends
+    (PostgreSQL; SQLite's writers queue already), in the order a photo's receipt takes them
+    (handlers/media.py: its room, then `users.hold`): a receipt being written at that moment is
+    committed first and read here, and a later one finds the record gone."""
+    room_ids = await conn.execute(
+        sa.union(
+            sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id),
+            sa.select(rooms.c.id).where(rooms.c.created_by == user_id),
+        )
+    )
+    await ledger.lock_rooms(conn, [str(r) for (r,) in room_ids])
+    await conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
+
+
 @dataclass(frozen=True)
 class Purged:
     messages_in: int
@@ -351,6 +366,7 @@ __all__ = [
     "formers_by_messages",
     "formers_of",
     "has_messages",
+    "hold_person",
     "mark_photos_deleted",
     "media_left_at_channel",
     "messages_of",

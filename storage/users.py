@@ -279,6 +279,15 @@ async def is_opted_out(conn: AsyncConnection, phone: str) -> bool:
     return bool(value)
 
 
+async def hold(conn: AsyncConnection, user_id: int) -> bool:
+    """Whether the user still has a record, kept from being deleted until the transaction ends
+    (PostgreSQL `FOR KEY SHARE`; SQLite's writers queue already): a row written now that refers
+    to the user (a photo's receipt) is committed before a `\\STOP` or `person delete` that comes
+    at the same moment reads the user's rows, never half-way through it."""
+    query = sa.select(users.c.id).where(users.c.id == user_id).with_for_update(read=True, key_share=True)
+    return (await conn.execute(query)).first() is not None
+
+
 async def delete(conn: AsyncConnection, user_id: int) -> None:
     """Delete the user; its addresses go with it (ON DELETE CASCADE; SQLite's connections all
     run with `foreign_keys=ON`, storage/db.py)."""

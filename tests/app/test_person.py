@@ -111,6 +111,32 @@ async def test_delete_forgets_the_person_and_keeps_the_ledger(
     assert await person.export(bot.config, ALICE, time.time()) == 1
 
 
+async def test_delete_with_receipts_deletes_a_photo_saved_while_it_ran(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`person delete --receipts` read the person's photos, deleted them, and then forgot the
+    person: a photo the running service saved meanwhile (being read when the delete began: OCR
+    takes seconds) went to the former member with its photo and caption kept, though they had
+    asked for their photos to go. It is deleted with the others."""
+    await _house(bot, fake_twilio)
+    real = person._release_at_twilio
+
+    async def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        taxi = fake_twilio.media.add(images.jpeg_with_gps(640, 480, variant=3))
+        reply = await say(bot, fake_twilio, "taxi $12.00", **mms([taxi]))
+        assert reply.startswith("Saved $12.00 to house"), reply
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(person, "_release_at_twilio", meanwhile)
+    capsys.readouterr()
+    assert await person.delete(bot.config, ALICE, True, time.time()) == 0
+    assert first_json(capsys.readouterr().out)["photos_deleted"] == 2
+    rows = await bot.rows("SELECT caption, photo_deleted_why, object_key FROM receipts ORDER BY created_at")
+    assert [(r.caption, r.photo_deleted_why) for r in rows] == [("", "request"), ("", "request")]
+    assert [r.object_key for r in rows if (bot.config.data_dir / "media" / str(r.object_key)).exists()] == []
+    assert await say(bot, fake_twilio, "\\BALANCE", sender=BOB) == "house: +1******2222 pays Alice $16.00."
+
+
 async def test_an_opted_out_address_stays_opted_out(
     bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
 ) -> None:
