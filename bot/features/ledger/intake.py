@@ -66,11 +66,17 @@ def _repeat(
     zone: dt.tzinfo = dt.UTC,
 ) -> tuple[str, str]:
     """(`the receipt saved Nov 24 ($12.00)`, the `\\AMOUNT` that counts the repeat anyway: the
-    figure its caption gave, else the earlier one's when it was in the room's currency, else
-    `ask`, one to fill in, as for any other)."""
+    figure its caption gave in the room's currency, else `ask` when its caption gave one in
+    another, else the earlier one's when it was in the room's currency, else `ask`, one to fill
+    in, as for any other)."""
     earlier, count = _repeat_of_twin(twin, cur, ask, zone)
     if caption is not None and caption.currency.code == cur.code:
         count = f"\\AMOUNT {cur.number(caption.minor)}"  # what the person typed, not 12.34
+    elif caption is not None:
+        # a caption in another currency (`dinner 47.30 EUR`): the earlier receipt's $14.50 was
+        # offered, which contradicts what the person just typed; a figure to fill in, as for a
+        # receipt read in another currency
+        count = ask
     return earlier, count
 
 

@@ -17,6 +17,7 @@ from bot.channels.twilio.segments import fits_one_segment
 from bot.core.channel import BAD_TYPE
 from bot.features.ledger import book
 from bot.features.ledger.intake import saved_replies
+from bot.features.ledger.money import Amount
 from bot.features.ledger.money import currency_or_default as currency_of
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import OcrReader
@@ -278,4 +279,34 @@ def test_several_photos_some_not_saved_still_say_how_much_was_counted() -> None:
     assert reply == (
         "Saved 4 receipts to flat, $8.70 in all. Some need \\AMOUNT 12.34. 2 not counted. "
         "2 photos not saved: not photos, too big or damaged."
+    )
+
+
+def test_a_repeat_captioned_in_another_currency_is_not_offered_the_earlier_receipts_figure() -> None:
+    """The same photo as a $14.50 receipt, sent again captioned `trip dinner 47.30 EUR`: the reply
+    said "Reply \\AMOUNT 14.50 to count it anyway", which counts the euros the person had just
+    typed as $14.50. It offers a figure to fill in, in the room's currency, as a receipt read in
+    another currency is offered."""
+    usd = currency_of("USD")
+    ledger = book.RoomLedger(
+        currency=usd,
+        net={1: 0, 3: 0},
+        settlement=[],
+        names={1: "Ann", 3: "Cat"},
+        uncounted=0,
+        member_ids=(1, 3),
+    )
+    twin = ReceiptAmount("t", "r", 1, "MM1", 0, 1450, "USD", "ok", 1_795_771_093.0)
+    repeat = [
+        ReceiptAmount("a", "r", 3, "MM2", 0, None, None, "duplicate", 1_795_771_101.0, duplicate_of="t")
+    ]
+    euros = Amount(4730, currency_of("EUR"))
+    assert saved_replies("flat", repeat, ledger, 3, {"t": twin}, euros)[0] == (
+        "Saved to flat; not counted: it repeats the receipt saved Nov 27 ($14.50). "
+        "Reply \\AMOUNT 12.34 to count it anyway."
+    )
+    # a caption in the room's currency is still offered as typed
+    dollars = Amount(6001, usd)
+    assert saved_replies("flat", repeat, ledger, 3, {"t": twin}, dollars)[0].endswith(
+        "Reply \\AMOUNT 60.01 to count it anyway."
     )
