@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot.core.channel import FitsOne
 from bot.features.ledger import reminders
 from bot.features.ledger.book import (
@@ -57,7 +59,7 @@ from handlers.filters import (
     typed_word,
     typed_words,
 )
-from storage import inbox, ledger, outbox, pairing, receipts
+from storage import inbox, lean, ledger, outbox, pairing, receipts, rooms
 
 router = Router(name=__name__)
 
@@ -343,6 +345,27 @@ def other_currency_payment(
     return None
 
 
+async def _other_currency_paid(
+    conn: AsyncConnection, ctx: Context, room: str, cur: Currency, typed_in: Currency
+) -> str:
+    """`\\PAID` in another currency than the active room's. When the sender left a room in that
+    currency with money open there, how to record paying it: `\\PAID Ben 1.00 EUR` from someone who
+    left trip owing euros, whose active room is house, was told "house counts in USD: send the
+    amount in USD", and following it recorded the euros they owed in trip as dollars paid in house."""
+    said = f"{room} counts in {cur.code}: send the amount in {cur.code}."
+    if ctx.data.get(LEFT):  # a room they left is the one this \\PAID is for already
+        return said
+    for left in await rooms.left_rooms(lean.in_tx(conn), ctx.user.id):
+        if currency_or_default(await ledger.room_currency(conn, left.id)).code != typed_in.code:
+            continue
+        if (await room_ledger(conn, left.id)).position(ctx.user.id) != 0:
+            return (
+                f"{room} counts in {cur.code}. To record paying in {left.name}, which you left, "
+                f"\\JOIN {left.name} <password> again."
+            )
+    return said
+
+
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(settling_active,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
@@ -362,8 +385,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         if len(words) < 2:
             return paid_how(book.currency)
         fits = ctx.deps.services.fits(msg.sender.channel)
-        if other_currency_payment(words, book, user_id, fits) is not None:
-            return f"{room.name} counts in {book.currency.code}: send the amount in {book.currency.code}."
+        typed_in = other_currency_payment(words, book, user_id, fits)
+        if typed_in is not None:
+            return await _other_currency_paid(conn, ctx, room.name, book.currency, typed_in)
         *who_words, amount_text = words
         if _is_figure(words[0], book.currency) and not _is_figure(amount_text, book.currency):
             # `\\PAID 20 alice`, the amount first as people say it: it answered the usage
@@ -376,7 +400,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         if value is None:
             return paid_how(book.currency)
         if value.currency != book.currency:
-            return f"{room.name} counts in {book.currency.code}: send the amount in {book.currency.code}."
+            return await _other_currency_paid(conn, ctx, room.name, book.currency, value.currency)
         payee = _find_member(book, who, user_id, fits)
         if isinstance(payee, str):
             return payee

@@ -1829,6 +1829,38 @@ async def test_a_member_who_left_two_rooms_owing_is_told_which(bot: Bot, fake_tw
     assert await say(bot, fake, "\\BALANCE trip", sender=CAROL) == "trip (you left): you pay Alice $7.00."
 
 
+async def test_a_payment_in_the_currency_of_a_room_one_left_says_how_to_record_it_there(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Carol left trip (euros) owing, still in house (dollars), her active room. `\\PAID Alice
+    7 EUR` was answered "house counts in USD: send the amount in USD", and following it recorded
+    the euros she owed in trip as dollars paid in house. It says how to record it in trip."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
+    assert (await say(bot, fake, "\\CURRENCY EUR")).startswith("trip counts in EUR")
+    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+    assert (await say(bot, fake, "\\PAID Carol 7")).startswith("Recorded: you paid Carol €7.00.")
+    assert (await say(bot, fake, "\\LEAVE trip", sender=CAROL)).startswith(
+        "You left trip; you still owe €7.00"
+    )
+    hint = "house counts in USD. To record paying in trip, which you left, \\JOIN trip <password> again."
+    assert await say(bot, fake, "\\PAID Alice 7 EUR", sender=CAROL) == hint
+    assert await say(bot, fake, "\\PAID Alice €7", sender=CAROL) == hint
+    # another currency than either room's, or once trip is settled: the room's currency, as before
+    assert await say(bot, fake, "\\PAID Alice £7", sender=CAROL) == (
+        "house counts in USD: send the amount in USD."
+    )
+    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+    assert (await say(bot, fake, "\\PAID Alice 7", sender=CAROL)).startswith(
+        "Recorded: you paid Alice €7.00."
+    )
+    assert (await say(bot, fake, "\\LEAVE trip", sender=CAROL)).startswith("You left trip.")
+    assert await say(bot, fake, "\\PAID Alice 7 EUR", sender=CAROL) == (
+        "house counts in USD: send the amount in USD."
+    )
+
+
 async def test_a_repeat_with_an_amount_in_its_caption_offers_that_amount(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
