@@ -146,7 +146,19 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.read() as conn:
         book = await room_ledger(conn, room.id)
     if ctx.data.get(LEFT):  # a room they left with money open: their own part of it
-        return left_balance_line(room.name, book, ctx.user.id)
+        line = left_balance_line(room.name, book, ctx.user.id)
+        active = await rooms.active_room(ctx.deps.db, ctx.user.id) if book.position(ctx.user.id) < 0 else None
+        if active is not None:
+            # their \\PAID goes to the room they are in: `\\PAID Bob 7` after "trip (you left): you
+            # pay Bob $7.00." was recorded in house, where nobody owed it, and trip kept the debt
+            fits = ctx.deps.services.fits(msg.sender.channel)
+            for how in (
+                f" Your \\PAID goes to {active.name}: \\JOIN {room.name} <password> again to record paying there.",
+                f" To record paying there, \\JOIN {room.name} again.",
+            ):
+                if fits(line + how):
+                    return line + how
+        return line
     return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageOps
 
 import handlers.ledger as ledger_handlers
+from bot.channels.twilio.segments import fits_one_segment
 from bot.features.ledger import reminders
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
@@ -1827,6 +1828,32 @@ async def test_a_member_who_left_two_rooms_owing_is_told_which(bot: Bot, fake_tw
         "where you stand in one; to record a payment there, \\JOIN it again."
     )
     assert await say(bot, fake, "\\BALANCE trip", sender=CAROL) == "trip (you left): you pay Alice $7.00."
+
+
+async def test_the_balance_of_a_room_one_left_owing_says_where_paid_goes_while_in_another(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Carol left trip owing Alice $5.00 and is still in house, her active room. `\\BALANCE trip`
+    said "trip (you left): you pay Alice $5.00.", and the `\\PAID Alice 5` that followed was
+    recorded in house, where nobody owed it, while trip kept the debt. It says where her `\\PAID`
+    goes and how to record paying in trip."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
+    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+    assert (await say(bot, fake, "\\PAID Carol 7")).startswith("Recorded: you paid Carol $7.00.")
+    assert (await say(bot, fake, "\\PAID Alice 2", sender=CAROL)).startswith(
+        "Recorded: you paid Alice $2.00."
+    )
+    assert (await say(bot, fake, "\\LEAVE trip", sender=CAROL)).startswith(
+        "You left trip; you still owe $5.00"
+    )
+    told = await say(bot, fake, "\\BALANCE trip", sender=CAROL)
+    assert told == (
+        "trip (you left): you pay Alice $5.00. Your \\PAID goes to house: \\JOIN trip <password> "
+        "again to record paying there."
+    )
+    assert fits_one_segment(told)
 
 
 async def test_a_payment_in_the_currency_of_a_room_one_left_says_how_to_record_it_there(
