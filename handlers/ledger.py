@@ -80,6 +80,14 @@ def name_spelt(spelt: str) -> str:
     return f"A name keeps to the letters a plain SMS has: send \\NAME {spelt}"
 
 
+def name_spelt_taken(room: str, spelt: str) -> str:
+    """A name with letters a plain SMS lacks, whose plain spelling someone in `room` goes by."""
+    return (
+        f"A name keeps to the letters a plain SMS has, and someone in {room} goes by {spelt} already."
+        " Pick another name."
+    )
+
+
 def name_refused(wanted: str) -> str:
     """Why `\\NAME` refused a name, and what to type instead when the letters are why."""
     spelt = sms_spelling(wanted)
@@ -113,20 +121,35 @@ def paid_how(cur: Currency) -> str:
 PAID_HOW = paid_how(currency_or_default(None))  # a dollar room's
 
 
+async def _name_clash(conn: AsyncConnection, user_id: int, wanted: str) -> str | None:
+    """The room of the person's where someone goes by `wanted` already, or None."""
+    clash: str | None = await ledger.name_taken_in(conn, user_id, name_key(wanted))
+    if clash is None:  # or by their Telegram first name, with no \NAME: "Fay (3002)" beside you
+        unnamed = await ledger.unnamed_beside(conn, user_id)
+        shown = ((room, shown_name(other)) for room, other in unnamed)
+        clash = next((room for room, by in shown if by and name_key(by) == name_key(wanted)), None)
+    return clash
+
+
 @router.command("NAME", args=(1, 10), usage="\\NAME <name>")
 async def name(msg: Inbound, ctx: Context) -> HandlerResult:
     # a name is one line: what follows it (a "thanks!", a signature the phone adds) is not in it
     wanted = " ".join(typed_words(ctx.command.first_line))  # `\\NAME \u201cGus\u201d`, `Gus.`: Gus
+    spelt = None
     if not valid_name(wanted):
-        return name_refused(wanted)
+        spelt = sms_spelling(wanted)
+        if spelt is None or not valid_name(spelt):
+            return name_refused(wanted)
     user_id = ctx.user.id
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms_of(conn, user_id)  # two members naming themselves alike at once
-        clash = await ledger.name_taken_in(conn, user_id, name_key(wanted))
-        if clash is None:  # or by their Telegram first name, with no \NAME: "Fay (3002)" beside you
-            unnamed = await ledger.unnamed_beside(conn, user_id)
-            shown = ((room, shown_name(other)) for room, other in unnamed)
-            clash = next((room for room, by in shown if by and name_key(by) == name_key(wanted)), None)
+        clash = await _name_clash(conn, user_id, spelt or wanted)
+        if spelt is not None:
+            # `\NAME Mar\u00eda` beside a Maria was told to send `\NAME Maria`, which was then
+            # refused: the spelling offered is one no one in their rooms goes by
+            if clash is None:
+                return name_spelt(spelt)
+            return name_spelt_taken(clash, spelt)
         if clash is not None:
             return f"Someone in {clash} goes by {wanted} already. Pick another name."
         await ledger.set_name(conn, user_id, wanted, name_key(wanted))

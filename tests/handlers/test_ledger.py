@@ -374,6 +374,25 @@ async def test_a_name_with_letters_an_sms_lacks_is_answered_with_how_to_write_it
     assert name_spelt("Zoe").endswith("\\NAME Zoe")
 
 
+async def test_a_name_with_accents_is_never_answered_with_a_spelling_someone_goes_by(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """In a club with a Maria, `\\NAME Mar\u00eda` was told "send \\NAME Maria", which was then refused
+    ("Someone in house goes by Maria already"): a spelling is offered only when it is free."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Zo\u00eb", sender=BOB) == name_spelt("Zoe")
+    assert await say(bot, fake, "\\NAME Car\u00f3l", sender=BOB) == (
+        "A name keeps to the letters a plain SMS has, and someone in house goes by Carol already."
+        " Pick another name."
+    )
+    assert (
+        await say(bot, fake, "\\NAME Carol", sender=BOB)
+        == "Someone in house goes by Carol already. Pick another name."
+    )
+    assert await say(bot, fake, "\\NAME Car\u00f3l B", sender=BOB) == name_spelt("Carol B")
+
+
 async def test_a_name_typed_with_an_emoji_is_answered_with_the_name_without_it(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

@@ -258,6 +258,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("name rules", lambda: ledger.NAME_RULES),
     ("name letters", lambda: ledger.NAME_LETTERS),
     ("name spelt", lambda: ledger.name_spelt(NAME)),
+    ("name spelt taken", lambda: ledger.name_spelt_taken(ROOM, NAME)),
     ("balance settled", lambda: book.balance_line(ROOM, _book([]), fits=fits_one_segment)),
     (
         "balance two debts",
