@@ -901,6 +901,39 @@ async def test_members_whose_masked_numbers_match_are_told_apart(bot: Bot, fake_
     )
 
 
+async def test_split_in_a_club_names_many_members_by_shares_without_trying_every_run_of_words(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A club of 32: `\\SPLIT` by shares among 15 members (30 words) got the bare "Usage: \\SPLIT
+    <names and shares>", as one naming 25 did: it took 24 words. And each name was looked for in
+    every run of the words after it, the whole rest first: 36 names held the event loop a second."""
+    fake = fake_twilio
+    await house(bot, fake)
+    club = [(f"+1555000{n:04d}", f"Mate{chr(65 + n % 26)}{chr(65 + n // 26)}") for n in range(29)]
+    for phone, name in club:
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+        assert await say(bot, fake, f"\\NAME {name}", sender=phone) == f"Your rooms now see you as {name}."
+    await photo(bot, fake, "$31.00")
+    looked_up: list[str] = []
+    find = ledger_handlers._find_member
+
+    def counted(book: Any, wanted: str, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(wanted)
+        return find(book, wanted, *args, **kwargs)
+
+    monkeypatch.setattr(ledger_handlers, "_find_member", counted)
+    shares = " ".join(f"{name} {1 + n % 2}" for n, (_, name) in enumerate(club[:15]))
+    assert await say(bot, fake, f"\\SPLIT {shares}") == "Split $31.00 among 15 in house. \\BALANCE for all."
+    names = " ".join(name for _, name in club[:26])
+    assert await say(bot, fake, f"\\SPLIT {names} me") == "Split $31.00 among 27 in house. \\BALANCE for all."
+    # runs of at most a name's words and two more from each name on (every run: 702 lookups)
+    assert len([w for w in looked_up if " " in w]) <= 2 * 2 * 27, looked_up
+    balance = await say(bot, fake, "\\BALANCE")
+    assert "MateAB" not in balance
+    assert "Carol" not in balance
+    assert "MateAA pays Alice $1.15" in balance
+
+
 async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_amounts(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
