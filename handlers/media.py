@@ -437,7 +437,8 @@ async def _save(
                     # waited for a room)
                     sent = await ledger.members(conn, room.id, joined_by=msg.received_at or deps.now())
                     member_ids = [user_id, *(m.user_id for m in sent if m.user_id != user_id)]
-                    await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids))
+                    turn = await ledger.leftover_turn(conn, room.id, receipt_id)
+                    await ledger.save_split_members(conn, receipt_id, split_order(user_id, member_ids, turn))
                     if twin is not None:
                         await receipts.mark_duplicate(conn, receipt_id, twin[0].id)
                     elif replaces is not None and found.minor is not None:

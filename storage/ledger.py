@@ -358,6 +358,17 @@ async def set_split(conn: AsyncConnection, receipt_id: str, weighted: list[tuple
     )
 
 
+async def leftover_turn(conn: AsyncConnection, room_id: str, receipt_id: str) -> int:
+    """Where a receipt's leftover cents start among the room's members: the number of the room's
+    other receipts, so each receipt starts one further along (see split_order)."""
+    count = await conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(receipts)
+        .where(receipts.c.room_id == room_id, receipts.c.id != receipt_id)
+    )
+    return int(count or 0)
+
+
 async def save_split_members(conn: AsyncConnection, receipt_id: str, ordered: list[int]) -> None:
     """Who shares the receipt, in the order leftover cents go; kept once (a retry is a no-op)."""
     for position, user_id in enumerate(ordered):

@@ -67,6 +67,26 @@ async def test_a_photo_saved_late_is_shared_by_those_in_the_room_when_it_was_sen
     )
 
 
+async def test_leftover_cents_of_a_rooms_receipts_go_round_its_members(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Each receipt's leftover cent went to the member who joined first: Bob paid it for all three
+    of Alice's $10.01 receipts (in a club of 35, the first to join paid nearly every leftover cent
+    of a season). Each receipt starts one member further along."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone, name in ((BOB, "Bob"), (CAROL, "Carol"), (DAVE, "Dave")):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+        assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
+    assert (await say(bot, fake, "\\NAME Alice")).startswith("Your rooms now see you")
+    for variant in range(3):
+        url = fake.media.add(images.jpeg_with_gps(640, 480, variant=20 + variant))
+        assert (await say(bot, fake, "10.01", **mms([url]))).startswith("Saved $10.01 to house: split 4 ways")
+    assert await say(bot, fake, "\\BALANCE") == (
+        "house: Bob pays Alice $7.51, Carol pays Alice $7.51, Dave pays Alice $7.51."
+    )
+
+
 async def test_a_copy_sent_with_its_total_keeps_the_split_the_first_was_given(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

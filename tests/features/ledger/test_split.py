@@ -29,6 +29,27 @@ def test_leftover_cents_go_to_the_others_first_then_the_payer() -> None:
     assert split_equally(100, []) == []
 
 
+def test_leftover_cents_start_one_further_along_for_each_receipt() -> None:
+    """A club's earliest members paid nearly every leftover cent, receipt after receipt: over 300
+    receipts split 35 ways the first to join paid $2.95 more than their share and the last $0.31.
+    Each receipt's turn starts them one further along; the payer stays last."""
+    members = ["alice", *(f"m{n:02d}" for n in range(34))]
+    assert split_order("alice", members, 0)[:2] == ["m00", "m01"]
+    assert split_order("alice", members, 1)[:2] == ["m01", "m02"]
+    assert split_order("alice", members, 35)[:2] == ["m01", "m02"]
+    assert split_order("alice", members, 33)[:2] == ["m33", "m00"]
+    assert split_order("alice", members, 33)[-1] == "alice"
+    assert split_order("zoe", ["bob", "carol"], 1) == ["carol", "bob"]
+    extra = dict.fromkeys(members, 0)
+    for turn in range(300):
+        amount = 1000 + 7 * turn  # leftovers of every size
+        for member, share in split_equally(amount, split_order("alice", members, turn)):
+            extra[member] += share - amount // len(members)
+    others = [extra[m] for m in members[1:]]
+    assert max(others) - min(others) <= 10, extra  # it was 291 cents apart
+    assert extra["alice"] == 0
+
+
 def test_a_payer_who_left_is_not_in_the_split() -> None:
     assert split_order("zoe", ["bob", "carol"]) == ["bob", "carol"]
 
