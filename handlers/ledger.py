@@ -401,6 +401,26 @@ async def _other_currency_paid(
     return said
 
 
+def several_payments(
+    book: RoomLedger, who_words: Sequence[str], amount_text: str, user_id: int, fits: FitsOne
+) -> str | None:
+    """What to say of a `\\PAID` that gives several payments (`Alex 5 Bob 5`): none is recorded,
+    one a text. None when the words before its first figure name no member."""
+    first = next((i for i, w in enumerate(who_words) if i and _is_figure(w, book.currency)), None)
+    if first is None:
+        return None
+    payee = _find_member(book, " ".join(who_words[:first]), user_id, fits, current=True)
+    if not isinstance(payee, int) or payee == user_id:
+        return None
+    text = f"Nothing recorded: one payment a text. Send \\PAID {book.name(payee)} {who_words[first]}"
+    rest = who_words[first + 1 :]
+    if rest and not any(_is_figure(w, book.currency) for w in rest):
+        fuller = f"{text}, then \\PAID {' '.join(rest)} {amount_text}."
+        if fits(fuller):
+            return fuller
+    return f"{text}, then the next."
+
+
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(settling_active,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
@@ -437,6 +457,12 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         if value.currency != book.currency:
             return await _other_currency_paid(conn, ctx, room.name, book.currency, value.currency)
         payee = _find_member(book, who, user_id, fits)
+        if payee is None:
+            # `\\PAID Alex 5 Bob 5`, settling up with several at once: "No one in club goes by
+            # Alex 5 Bob", which left them to guess what was wrong
+            several = several_payments(book, who_words, amount_text, user_id, fits)
+            if several is not None:
+                return several
         if isinstance(payee, str):
             return payee
         if payee is None:

@@ -639,6 +639,29 @@ async def test_amount_and_split_wait_for_a_photo_the_media_store_has_not_taken_y
     assert [r.amount_minor for r in await bot.rows(amounts)] == [3000, 1200]
 
 
+async def test_paid_to_several_members_in_one_text_says_one_payment_a_text(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Settling up with two at once, `\\PAID Bob 5 Carol 5`, was answered "No one in house goes by
+    Bob 5 Carol.": it says nothing was recorded and how to send them."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\PAID Bob 5 Carol 5") == (
+        "Nothing recorded: one payment a text. Send \\PAID Bob 5, then \\PAID Carol 5."
+    )
+    assert await say(bot, fake, "\\PAID bob 5, carol 2.50") == (
+        "Nothing recorded: one payment a text. Send \\PAID Bob 5, then \\PAID carol 2.50."
+    )
+    assert await say(bot, fake, "\\PAID Bob 5 Carol 5 Bob 1", sender=CAROL) == (
+        "Nothing recorded: one payment a text. Send \\PAID Bob 5, then the next."
+    )
+    assert (
+        await say(bot, fake, "\\PAID Zed 5 Carol 5")
+        == "No one in house goes by Zed 5 Carol. \\BALANCE shows the names."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: all settled."
+
+
 async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """Bob paid a receipt, then left (\\LEAVE, then \\STOP): the others still owe him, and \\PAID
     to the name he had settles it, with no SMS to a number that is gone."""

@@ -259,6 +259,12 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("name letters", lambda: ledger.NAME_LETTERS),
     ("name spelt", lambda: ledger.name_spelt(NAME)),
     ("name spelt taken", lambda: ledger.name_spelt_taken(ROOM, NAME)),
+    (
+        "paid several",
+        lambda: ledger.several_payments(
+            _book([]), [f"{NAME[:-2]}02", "999999.99", f"{NAME[:-2]}03"], "999999.99", 1, fits_one_segment
+        ),
+    ),
     ("balance settled", lambda: book.balance_line(ROOM, _book([]), fits=fits_one_segment)),
     (
         "balance two debts",
