@@ -825,8 +825,12 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
             given = sum(w for _, w in asked.weighted)
             if given != total:
                 return f"{' + '.join(cur.format(w) for _, w in asked.weighted)} is {cur.format(given)}, not its total {cur.format(total)}."
-        # leftover cents: the others by when they joined, the sender last (as an equal split)
-        order = {m: i for i, m in enumerate(split_order(user_id, list(book.member_ids)))}
+        # leftover cents: in the order the receipt was saved with (the others from its turn in
+        # the room, the sender last: split_order), then any who joined since; by join order
+        # alone, a club's first members took every leftover cent of the \SPLITs too
+        stored = [m for m in await ledger.split_members(conn, target.id) if m is not None and m != user_id]
+        ranked = [*stored, *(m for m in split_order(user_id, list(book.member_ids)) if m not in stored)]
+        order = {m: i for i, m in enumerate(ranked)}
         weighted = sorted(asked.weighted, key=lambda mw: order.get(mw[0], len(order)))
         await ledger.set_split(conn, target.id, weighted)
     ctx.log.info(

@@ -957,6 +957,21 @@ async def test_split_in_a_club_names_many_members_by_shares_without_trying_every
     assert "MateAA pays Alice $1.15" in balance
 
 
+async def test_a_splits_leftover_cent_follows_the_receipts_turn_not_who_joined_first(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Each receipt's leftover cents start one member further along than the one before it; a
+    `\\SPLIT bob carol` of Alice's second receipt gave its cent to Bob, who joined first, as every
+    \\SPLIT did: it goes by the receipt's order (Carol first on the second receipt)."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$3.00")).startswith("Saved $3.00 to house")
+    url = fake.media.add(images.jpeg_with_gps(640, 480, variant=31))
+    assert (await say(bot, fake, "$10.01", **mms([url]))).startswith("Saved $10.01 to house")
+    assert await say(bot, fake, "\\SPLIT bob carol") == "Split $10.01 in house: Carol $5.01, Bob $5.00."
+    assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $6.01, Bob pays Alice $6.00."
+
+
 async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_amounts(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
