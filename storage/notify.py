@@ -8,8 +8,9 @@ claims). On PostgreSQL it also sends
 `NOTIFY` on one dedicated connection per process (asyncpg, outside the pool), which also `LISTEN`s
 and wakes this process's subscribers when another process publishes. Publishes coalesce: while a
 `NOTIFY` is in flight, any number of publishes on that channel make one more. The connection
-reconnects with backoff when it is lost, and wakes every subscriber once when it is back (a
-notification may have been missed meanwhile). Polling stays the fallback: a lost or late
+reconnects with backoff when it is lost or stops answering (a NOTIFY or an idle check not answered
+within `ANSWER_SECONDS`), and wakes every subscriber once when it is back (a notification may have
+been missed meanwhile). Polling stays the fallback: a lost or late
 notification only costs the poll interval.
 """
 
@@ -33,6 +34,12 @@ CHANNELS = (INBOX, OUTBOX)
 RECONNECT_FIRST = 0.2
 RECONNECT_MAX = 5.0
 FLUSH_SECONDS = 1.0  # a stop's last NOTIFYs: a database that does not answer is not waited on
+# A NOTIFY (or the idle check) not answered in this long counts the connection as lost: one left
+# open by a server that froze or went away without closing it (a failover, a network fault)
+# would otherwise hold every NOTIFY of this process, and hear none of the others', for as long as
+# the socket stays open, while the pool's fresh connections work and texts wait for the poll.
+ANSWER_SECONDS = 5.0
+IDLE_CHECK_SECONDS = 30.0  # an idle connection is asked `SELECT 1` this often: LISTEN alone hears nothing
 
 
 class Notifier:
@@ -143,17 +150,25 @@ class Notifier:
             dirty = asyncio.ensure_future(self._dirty.wait())
             gone = asyncio.ensure_future(lost.wait())
             try:
-                await asyncio.wait((dirty, gone), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    (dirty, gone), timeout=IDLE_CHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 dirty.cancel()
                 gone.cancel()
-            if lost.is_set() or self._conn is None or self._conn.is_closed():
+            conn = self._conn
+            if lost.is_set() or conn is None or conn.is_closed():
                 raise ConnectionError("LISTEN connection lost")
+            if not self._dirty.is_set():  # idle: is the server still there?
+                async with asyncio.timeout(ANSWER_SECONDS):
+                    await conn.execute("SELECT 1")
+                continue
             self._dirty.clear()
             channels, self._pending = self._pending, set()
             try:
-                for channel in sorted(channels):
-                    await self._conn.execute("SELECT pg_notify($1, '')", channel)
+                async with asyncio.timeout(ANSWER_SECONDS):
+                    for channel in sorted(channels):
+                        await conn.execute("SELECT pg_notify($1, '')", channel)
             except BaseException:
                 self._pending |= channels  # sent again after the reconnect
                 raise

@@ -4,8 +4,10 @@ in-process only on SQLite), and status callbacks that race."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
@@ -138,6 +140,117 @@ async def test_the_listen_connection_comes_back_after_the_server_drops_it(
         await sender.stop()
         await listener.stop()
         pg_server.drop_database(name)
+
+
+class _Relay:
+    """A TCP relay to PostgreSQL whose `freeze()` stops passing bytes on the connections open now,
+    leaving them open, while new connections go through: a server that went away without closing
+    its connections (a failover, a network fault), and the one that took over."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self._flowing: list[asyncio.Event] = []
+        self._writers: list[asyncio.StreamWriter] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def freeze(self) -> None:
+        for flowing in self._flowing:
+            flowing.clear()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.close()
+        for flowing in self._flowing:
+            flowing.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                await flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        flowing = asyncio.Event()
+        flowing.set()
+        self._flowing.append(flowing)
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer, flowing), self._pipe(up_reader, writer, flowing))
+
+
+@contextlib.asynccontextmanager
+async def _through_a_relay(pg_server: pg.PgServer) -> Any:
+    name = pg_server.create_database()
+    url = urlsplit(pg_server.url_of(name))
+    relay = _Relay(url.hostname or "127.0.0.1", url.port or 5432)
+    port = await relay.start()
+    netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}"
+    try:
+        yield urlunsplit(url._replace(netloc=netloc)), relay
+    finally:
+        await relay.close()
+        pg_server.drop_database(name)
+
+
+@pytest.mark.parametrize("publishes", [True, False], ids=["publishing", "idle"])
+async def test_a_listen_connection_that_stops_answering_is_replaced(
+    pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch, publishes: bool
+) -> None:
+    """The server behind the LISTEN connection went away without closing it (a failover): the
+    NOTIFY of the next commit waited on it with no end, and every later wake-up of this process
+    queued behind it, while it heard none of the others': after a failover each text waited for
+    the workers' poll, for as long as the dead socket stayed open (seen: a web process's LISTEN
+    backend frozen for 40 s, each reply 0-5 s late with `worker.poll_seconds = 5`, nothing in
+    the log). A NOTIFY, or the idle check, not answered in `ANSWER_SECONDS` now counts the
+    connection as lost: it connects again, and what it had to send goes then."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    monkeypatch.setattr(notify, "ANSWER_SECONDS", 0.2)
+    if not publishes:
+        monkeypatch.setattr(notify, "IDLE_CHECK_SECONDS", 0.05)
+    async with _through_a_relay(pg_server) as (url, relay):
+        frozen, other = Notifier(url), Notifier(url)
+        events = _events(other)
+        await frozen.start()
+        try:
+            await asyncio.wait_for(frozen.listening.wait(), 30)
+            relay.freeze()  # its LISTEN connection hangs from here on; new ones go through
+            await other.start()
+            await asyncio.wait_for(other.listening.wait(), 30)
+            for event in events.values():  # the wake-up of connecting
+                event.clear()
+            if publishes:
+                frozen.publish(notify.INBOX, here=False)
+
+            async def replaced() -> bool:
+                return frozen.connections >= 2 and frozen.listening.is_set()
+
+            await wait_for(replaced)
+            frozen.publish(notify.OUTBOX, here=False)  # the other process hears it again
+            await asyncio.wait_for(events[notify.OUTBOX].wait(), 30)
+            if publishes:
+                await asyncio.wait_for(events[notify.INBOX].wait(), 30)  # the one sent when frozen
+        finally:
+            await frozen.stop()
+            await other.stop()
 
 
 async def test_sent_and_delivered_callbacks_at_once_to_two_instances_end_delivered(
