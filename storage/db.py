@@ -227,14 +227,28 @@ class Database:
                 await asyncio.shield(writer.rollback())  # a cancelled block still ends its transaction
                 raise
 
-    async def pg_rows(self, sql: str, *args: Any) -> list[Any]:
+    async def pg_rows(self, sql: str, *args: Any, within: float | None = None) -> list[Any]:
         """PostgreSQL only: one statement of the code's own SQL (where a `Query` cannot say it:
         `unnest` of array parameters), on the lean pool, in autocommit; asyncpg's records.
-        Errors as in `fetch`."""
-        async with self._pg_connection() as conn:
-            with lean.pg_errors(self.engine.dialect, conn, sql, args):
-                rows: list[Any] = await conn.fetch(sql, *args)
-                return rows
+        Errors as in `fetch`. `within`: seconds before it gives up (TimeoutError), connection
+        included; the connection it waited on is closed and every pooled one replaced, as after a
+        dead connection: a server that went away without closing them (a failover, a network
+        fault) leaves them hanging, while a fresh one reaches the server that took over."""
+        try:
+            async with asyncio.timeout(within):
+                async with self._pg_connection() as conn:
+                    try:
+                        with lean.pg_errors(self.engine.dialect, conn, sql, args):
+                            rows: list[Any] = await conn.fetch(sql, *args)
+                            return rows
+                    except asyncio.CancelledError:
+                        if within is not None:  # given up on: never reused
+                            conn.terminate()
+                            if self._pg_pool is not None:
+                                await self._pg_pool.expire_connections()
+                        raise
+        except TimeoutError:  # logged as what it is (`db_reason`), not as the cancellation
+            raise TimeoutError(f"no answer within {within} s") from None
 
     @asynccontextmanager
     async def _pg_connection(self) -> AsyncIterator[Any]:

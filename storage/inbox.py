@@ -108,22 +108,27 @@ _PG_INSERT = (
 )
 
 
-async def insert_new(db: Database, messages: Sequence[NewMessage]) -> set[str]:
+async def insert_new(
+    db: Database, messages: Sequence[NewMessage], *, within: float | None = None
+) -> set[str]:
     """Insert-or-ignore a batch in one transaction; the MessageSids that were new. (The webhook
-    on a SQLite file has `SqliteAppender`.)"""
+    on a SQLite file has `SqliteAppender`.) `within`: on PostgreSQL, seconds before it gives up
+    (TimeoutError; `Database.pg_rows`)."""
     if db.is_postgres:
-        return await _insert_batch_pg(db, messages)
+        return await _insert_batch_pg(db, messages, within)
     async with db.tx() as conn:
         return await insert_batch(conn, messages)
 
 
-async def _insert_batch_pg(db: Database, messages: Sequence[NewMessage]) -> set[str]:
+async def _insert_batch_pg(
+    db: Database, messages: Sequence[NewMessage], within: float | None = None
+) -> set[str]:
     """`insert_batch` on PostgreSQL, as one statement of arrays on the lean pool."""
     fresh = _fresh(messages)
     if not fresh:
         return set()
     columns = list(zip(*(m.row().values() for m in fresh), strict=True))  # one array a column
-    return {str(row[0]) for row in await db.pg_rows(_PG_INSERT, *columns)}
+    return {str(row[0]) for row in await db.pg_rows(_PG_INSERT, *columns, within=within)}
 
 
 class SqliteAppender:

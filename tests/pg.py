@@ -12,11 +12,12 @@ left by a run that was killed are dropped by the next run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import secrets
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -306,3 +307,72 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class Relay:
+    """A TCP relay to PostgreSQL whose `freeze()` stops passing bytes on the connections open now,
+    leaving them open, while new connections go through: a server that went away without closing
+    its connections (a failover, a network fault), and the one that took over."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self._flowing: list[asyncio.Event] = []
+        self._writers: list[asyncio.StreamWriter] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def freeze(self) -> None:
+        for flowing in self._flowing:
+            flowing.clear()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.close()
+        for flowing in self._flowing:
+            flowing.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                await flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        flowing = asyncio.Event()
+        flowing.set()
+        self._flowing.append(flowing)
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer, flowing), self._pipe(up_reader, writer, flowing))
+
+
+@contextlib.asynccontextmanager
+async def through_a_relay(pg_server: PgServer) -> AsyncIterator[tuple[str, Relay]]:
+    """A fresh database of `pg_server`, its URL through a `Relay`, and the relay."""
+    name = pg_server.create_database()
+    url = urlsplit(pg_server.url_of(name))
+    relay = Relay(url.hostname or "127.0.0.1", url.port or 5432)
+    port = await relay.start()
+    netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}"
+    try:
+        yield urlunsplit(url._replace(netloc=netloc)), relay
+    finally:
+        await relay.close()
+        pg_server.drop_database(name)

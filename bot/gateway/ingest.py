@@ -20,6 +20,11 @@ from storage.db import Database, sqlite_path
 log = get_logger(__name__)
 
 MAX_BATCH = 512
+# A PostgreSQL batch not committed in this long fails (503): one statement on a connection whose
+# server went away without closing it (a failover, a network fault) held this writer, and so every
+# webhook of the process, for as long as the socket stayed open (minutes), past Twilio's 15 s.
+# The next batch goes on fresh connections.
+STORE_SECONDS = 10.0
 
 
 class InboxWriter:
@@ -57,7 +62,7 @@ class InboxWriter:
         """One transaction: the MessageSids that were new."""
         if self._appender is not None:
             return await self._appender.append(messages)
-        return await inbox.insert_new(self._db, messages)
+        return await inbox.insert_new(self._db, messages, within=STORE_SECONDS)
 
     async def _run(self) -> None:
         while True:

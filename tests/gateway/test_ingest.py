@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bot.core.logs import db_reason
 from bot.gateway import ingest
 from bot.gateway.ingest import InboxWriter
 from storage import inbox
 from storage.db import Database
+from tests import pg
 from tests.conftest import ALICE, BOB, new_message
 
 
@@ -207,3 +209,31 @@ async def test_adds_before_start_are_refused(db: Database, commits: Commits) -> 
     await writer.start()
     assert await writer.add(message()) is True
     await writer.stop()
+
+
+async def test_a_batch_on_a_connection_that_stopped_answering_fails_and_the_next_goes_through(
+    pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL went away without closing the web process's connections (a failover, a network
+    fault; seen: that process's backends frozen for 40 s while the database took new connections):
+    the batch's INSERT waited on its dead connection with no end, and with it every webhook of the
+    process, past Twilio's 15 s, for as long as the socket stayed open. A batch not committed
+    within `STORE_SECONDS` fails (503), and the next goes on a fresh connection."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    monkeypatch.setattr(ingest, "STORE_SECONDS", 0.5)
+    async with pg.through_a_relay(pg_server) as (url, relay):
+        db = Database(url)
+        writer = InboxWriter(db, on_commit=Commits())
+        await writer.start()
+        try:
+            assert await writer.add(message("SM-before")) is True  # the pool holds a connection now
+            relay.freeze()
+            with pytest.raises(TimeoutError) as failed:  # (the bounds here end the test if it hangs)
+                await asyncio.wait_for(writer.add(message("SM-frozen")), 30)
+            assert db_reason(failed.value) == "TimeoutError"  # inbox.write_failed's `reason`
+            assert await asyncio.wait_for(writer.add(message("SM-after")), 30) is True
+            assert "SM-after" in await stored(db)
+        finally:
+            await writer.stop()
+            await db.close()

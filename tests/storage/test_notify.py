@@ -4,10 +4,8 @@ in-process only on SQLite), and status callbacks that race."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
@@ -142,74 +140,6 @@ async def test_the_listen_connection_comes_back_after_the_server_drops_it(
         pg_server.drop_database(name)
 
 
-class _Relay:
-    """A TCP relay to PostgreSQL whose `freeze()` stops passing bytes on the connections open now,
-    leaving them open, while new connections go through: a server that went away without closing
-    its connections (a failover, a network fault), and the one that took over."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self._flowing: list[asyncio.Event] = []
-        self._writers: list[asyncio.StreamWriter] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    def freeze(self) -> None:
-        for flowing in self._flowing:
-            flowing.clear()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for writer in self._writers:
-            writer.close()
-        for flowing in self._flowing:
-            flowing.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
-    ) -> None:
-        try:
-            while data := await reader.read(65536):
-                await flowing.wait()
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        flowing = asyncio.Event()
-        flowing.set()
-        self._flowing.append(flowing)
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers += [writer, up_writer]
-        await asyncio.gather(self._pipe(reader, up_writer, flowing), self._pipe(up_reader, writer, flowing))
-
-
-@contextlib.asynccontextmanager
-async def _through_a_relay(pg_server: pg.PgServer) -> Any:
-    name = pg_server.create_database()
-    url = urlsplit(pg_server.url_of(name))
-    relay = _Relay(url.hostname or "127.0.0.1", url.port or 5432)
-    port = await relay.start()
-    netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}"
-    try:
-        yield urlunsplit(url._replace(netloc=netloc)), relay
-    finally:
-        await relay.close()
-        pg_server.drop_database(name)
-
-
 @pytest.mark.parametrize("publishes", [True, False], ids=["publishing", "idle"])
 async def test_a_listen_connection_that_stops_answering_is_replaced(
     pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch, publishes: bool
@@ -226,7 +156,7 @@ async def test_a_listen_connection_that_stops_answering_is_replaced(
     monkeypatch.setattr(notify, "ANSWER_SECONDS", 0.2)
     if not publishes:
         monkeypatch.setattr(notify, "IDLE_CHECK_SECONDS", 0.05)
-    async with _through_a_relay(pg_server) as (url, relay):
+    async with pg.through_a_relay(pg_server) as (url, relay):
         frozen, other = Notifier(url), Notifier(url)
         events = _events(other)
         await frozen.start()
