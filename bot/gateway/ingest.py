@@ -23,8 +23,10 @@ MAX_BATCH = 512
 # A PostgreSQL batch not committed in this long fails (503): one statement on a connection whose
 # server went away without closing it (a failover, a network fault) held this writer, and so every
 # webhook of the process, for as long as the socket stayed open (minutes), past Twilio's 15 s.
-# The next batch goes on fresh connections.
-STORE_SECONDS = 10.0
+# The next batch goes on fresh connections. Longer than Twilio's 15 s on purpose: a batch that
+# is only slow (a lock held by a migration or VACUUM FULL) is still stored and answered, though
+# Twilio stopped waiting, where a 503 loses its texts (Twilio does not send them again).
+STORE_SECONDS = 30.0
 
 
 class InboxWriter:
