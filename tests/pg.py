@@ -310,33 +310,47 @@ def _alive(pid: int) -> bool:
 
 
 class Relay:
-    """A TCP relay to PostgreSQL whose `freeze()` stops passing bytes on the connections open now,
-    leaving them open, while new connections go through: a server that went away without closing
-    its connections (a failover, a network fault), and the one that took over."""
+    """A TCP relay to PostgreSQL on 127.0.0.1 (`start(port)`; 0: any free port) that can hang as a
+    frozen network or server does, neither refusing nor closing. `freeze()` stops passing bytes on
+    the connections open now and leaves them open, while new connections go through: a server
+    that went away without closing its connections (a failover, a network fault), and the one
+    that took over. `freeze(new_too=True)`: a new connection is taken and never answered either
+    (the whole database hangs). `thaw()` lets everything flow again. `close()` ends every
+    connection and waits for them (a socket left open warns in a later test)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
+        self._opening = asyncio.Event()  # new connections go through while set
+        self._opening.set()
         self._flowing: list[asyncio.Event] = []
         self._writers: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
 
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+    async def start(self, listen_port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", listen_port)
         return int(self._server.sockets[0].getsockname()[1])
 
-    def freeze(self) -> None:
+    def freeze(self, *, new_too: bool = False) -> None:
         for flowing in self._flowing:
             flowing.clear()
+        if new_too:
+            self._opening.clear()
+
+    def thaw(self) -> None:
+        for flowing in [self._opening, *self._flowing]:
+            flowing.set()
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
         for writer in self._writers:
             writer.close()
-        for flowing in self._flowing:
-            flowing.set()
+        self.thaw()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
@@ -344,6 +358,8 @@ class Relay:
         try:
             while data := await reader.read(65536):
                 await flowing.wait()
+                if writer.is_closing():
+                    return
                 writer.write(data)
                 await writer.drain()
         except OSError:
@@ -355,12 +371,23 @@ class Relay:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        flowing = asyncio.Event()
-        flowing.set()
-        self._flowing.append(flowing)
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers += [writer, up_writer]
-        await asyncio.gather(self._pipe(reader, up_writer, flowing), self._pipe(up_reader, writer, flowing))
+        self._writers.append(writer)
+        try:
+            await self._opening.wait()
+            if self._server is None or not self._server.is_serving():
+                return
+            flowing = asyncio.Event()
+            flowing.set()
+            self._flowing.append(flowing)
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            self._writers.append(up_writer)
+            await asyncio.gather(
+                self._pipe(reader, up_writer, flowing), self._pipe(up_reader, writer, flowing)
+            )
+        except OSError:
+            pass
+        finally:
+            writer.close()
 
 
 @contextlib.asynccontextmanager

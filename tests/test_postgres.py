@@ -4,7 +4,6 @@ and statements that stay right with several processes on one database."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import signal
@@ -527,66 +526,6 @@ async def test_the_webhooks_batch_insert_stores_every_field_on_either_database(d
         await db.close()
 
 
-class _Proxy:
-    """A TCP proxy to `host:port` on 127.0.0.1:`listen_port`: the database "comes up" when it
-    starts. `freeze()` makes it hang as a frozen network or server does: what either side sends
-    is held, nothing is closed, a new connection is taken and never answered. `close()` ends
-    every connection and waits for them (a socket left open warns in a later test)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self._frozen = False
-        self._closing = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-
-    async def start(self, listen_port: int) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", listen_port)
-
-    def freeze(self) -> None:
-        self._frozen = True
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        self._closing.set()
-        for writer in self._writers:
-            writer.close()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for writer in self._writers:
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                if self._frozen:
-                    await self._closing.wait()
-                    return
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._writers.append(writer)
-        try:
-            if self._frozen:
-                await self._closing.wait()
-                return
-            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-            self._writers.append(up_writer)
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        finally:
-            writer.close()
-
-
 def _serve_through(
     database_url: str,
     proxy_port: int,
@@ -638,7 +577,7 @@ async def test_serve_waits_for_a_database_that_comes_up_after_it(
         await wait_for(waiting, within=30)
         assert real.hostname is not None
         assert real.port is not None
-        proxy = _Proxy(real.hostname, real.port)
+        proxy = pg.Relay(real.hostname, real.port)
         await proxy.start(proxy_port)
 
         async def started() -> bool:
@@ -721,7 +660,7 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
     assert real.hostname is not None
     assert real.port is not None
     proxy_port = free_port()
-    proxy = _Proxy(real.hostname, real.port)
+    proxy = pg.Relay(real.hostname, real.port)
     await proxy.start(proxy_port)
     proc, out_path = _serve_through(empty_pg_database, proxy_port, tmp_path, TEXTWIRE_SERVER_STOP_SECONDS="3")
     try:
@@ -731,7 +670,7 @@ async def test_a_stop_while_the_database_hangs_ends_at_its_deadline(
             return '"app.started"' in out_path.read_text()
 
         await wait_for(started, within=60)
-        proxy.freeze()
+        proxy.freeze(new_too=True)
         proc.send_signal(signal.SIGTERM)
         # without the deadline it waited for good (the test's own limit: 60 s)
         assert await asyncio.to_thread(proc.wait, 60) == 1, out_path.read_text()
@@ -769,7 +708,7 @@ async def test_a_workers_readyz_answers_within_its_4_s_while_the_database_hangs(
     assert real.hostname is not None
     assert real.port is not None
     proxy_port, port = free_port(), free_port()
-    proxy = _Proxy(real.hostname, real.port)
+    proxy = pg.Relay(real.hostname, real.port)
     await proxy.start(proxy_port)
     # a short deadline, as tests/gateway/test_routes_readyz.py's in-process one: the cancelled
     # connection's close still waits its 2 s on the frozen server (the old answer came 2 s after
@@ -794,7 +733,7 @@ async def test_a_workers_readyz_answers_within_its_4_s_while_the_database_hangs(
             readyz = f"http://127.0.0.1:{port}/readyz"
             async with session.get(readyz) as resp:
                 assert resp.status == 200, await resp.text()
-            proxy.freeze()
+            proxy.freeze(new_too=True)
             for _ in range(2):
                 began = time.monotonic()
                 async with session.get(readyz) as resp:

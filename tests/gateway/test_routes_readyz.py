@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.app.assembly import build_app
 from bot.core.config import Config, DatabaseConfig, MediaConfig, ServerConfig
+from tests import pg
 from tests.conftest import PUBLIC_URL, Bot, BotFactory, wait_for
 from tests.fakes.hung import hung_server
 
@@ -132,50 +133,13 @@ async def test_a_store_that_does_not_answer_is_down_within_seconds(
         assert 'textwire_ready{check="media"} 0.0' in await resp.text()
 
 
-class FreezingProxy:
-    """A TCP relay to a PostgreSQL server that can stop passing bytes while keeping every
-    connection open: a database that hangs (a failover in progress, a network fault), neither
-    refusing nor closing."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.flowing = asyncio.Event()
-        self.flowing.set()
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                await self.flowing.wait()
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self.flowing.wait()
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
-
-    def close(self) -> None:
-        self.flowing.set()
-        if self.server is not None:
-            self.server.close()
-
-
 @contextlib.asynccontextmanager
-async def behind_a_proxy(server: Any, tmp_path: Path) -> AsyncIterator[tuple[Config, FreezingProxy]]:
+async def behind_a_proxy(server: Any, tmp_path: Path) -> AsyncIterator[tuple[Config, pg.Relay]]:
     """A configuration whose PostgreSQL database (a fresh one of the test server's) is reached
-    through a `FreezingProxy` the test can freeze."""
+    through a `Relay` the test can freeze (tests/pg.py)."""
     name = server.acquire()
     url = urlsplit(server.url_of(name))
-    proxy = FreezingProxy(url.hostname or "127.0.0.1", url.port or 5432)
+    proxy = pg.Relay(url.hostname or "127.0.0.1", url.port or 5432)
     port = await proxy.start()
     netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{port}" if "@" in url.netloc else f"127.0.0.1:{port}"
     data = tmp_path / "data"
@@ -187,7 +151,7 @@ async def behind_a_proxy(server: Any, tmp_path: Path) -> AsyncIterator[tuple[Con
     try:
         yield config, proxy
     finally:
-        proxy.close()
+        await proxy.close()
         server.release(name)
 
 
@@ -208,7 +172,7 @@ async def test_metrics_answer_within_seconds_while_the_database_hangs(
         assert resp.status == 200
         assert 'textwire_ready{check="database"} 1.0' in await resp.text()
 
-        proxy.flowing.clear()  # the database hangs
+        proxy.freeze(new_too=True)  # the database hangs
         async with asyncio.timeout(10):  # a scrape's default timeout
             resp = await client.get("/metrics")
             assert resp.status == 200
@@ -220,9 +184,10 @@ async def test_metrics_answer_within_seconds_while_the_database_hangs(
         assert resp.status == 503
         assert (await resp.json())["checks"]["database"] == "down: TimeoutError"
 
-        proxy.flowing.set()  # it answers again
+        proxy.thaw()  # it answers again
         resp = await client.get("/metrics")
         assert 'textwire_ready{check="database"} 1.0' in await resp.text()
+        await client.close()  # its connections, before the relay ends them
 
 
 async def test_readyz_answers_within_its_4_s_while_the_database_hangs(
@@ -243,7 +208,7 @@ async def test_readyz_answers_within_its_4_s_while_the_database_hangs(
         client: TestClient[Any, Any] = await aiohttp_client(build_app(config, run_scheduler=False))
         assert (await client.get("/readyz")).status == 200  # a pooled connection, used once
 
-        proxy.flowing.clear()  # the database hangs
+        proxy.freeze(new_too=True)  # the database hangs
         for _ in range(2):
             started = time.monotonic()
             resp = await client.get("/readyz")
@@ -252,9 +217,10 @@ async def test_readyz_answers_within_its_4_s_while_the_database_hangs(
             assert (await resp.json())["checks"] == {"database": "down: TimeoutError", "media": "ok"}
             assert routes.READY_CHECK_SECONDS <= took < routes.READY_CHECK_SECONDS + 1.5, took
 
-        proxy.flowing.set()  # it answers again
+        proxy.thaw()  # it answers again
 
         async def ready_again() -> bool:
             return (await client.get("/readyz")).status == 200
 
         await wait_for(ready_again, within=30)
+        await client.close()  # its connections, before the relay ends them
