@@ -100,6 +100,16 @@ async def house(bot: Bot, fake: FakeTwilio) -> None:
     assert await say(bot, fake, "\\name  Alice") == "Your rooms now see you as Alice."
 
 
+async def house_and_trip(bot: Bot, fake: FakeTwilio, currency: str = "") -> None:
+    """`house`, then Alice makes trip (in `currency`, if given: her active room now) and Carol
+    joins it, staying in house too."""
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
+    if currency:
+        assert (await say(bot, fake, f"\\CURRENCY {currency}")).startswith(f"trip counts in {currency}")
+    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+
+
 async def test_three_members_receipts_and_payments_give_exact_balances(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -1894,9 +1904,7 @@ async def test_a_member_who_left_owing_cannot_take_a_name_someone_there_goes_by(
 
 async def test_a_member_who_left_two_rooms_owing_is_told_which(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
-    await house(bot, fake)
-    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
-    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+    await house_and_trip(bot, fake)
     assert (
         await say(bot, fake, "\\PAID Carol 7")
         == "Recorded: you paid Carol $7.00. trip: Carol pays Alice $7.00."
@@ -1928,9 +1936,7 @@ async def test_the_balance_of_a_room_one_left_owing_says_where_paid_goes_while_i
     recorded in house, where nobody owed it, while trip kept the debt. It says where her `\\PAID`
     goes and how to record paying in trip."""
     fake = fake_twilio
-    await house(bot, fake)
-    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
-    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+    await house_and_trip(bot, fake)
     assert (await say(bot, fake, "\\PAID Carol 7")).startswith("Recorded: you paid Carol $7.00.")
     assert (await say(bot, fake, "\\PAID Alice 2", sender=CAROL)).startswith(
         "Recorded: you paid Alice $2.00."
@@ -1953,10 +1959,7 @@ async def test_a_payment_in_the_currency_of_a_room_one_left_says_how_to_record_i
     7 EUR` was answered "house counts in USD: send the amount in USD", and following it recorded
     the euros she owed in trip as dollars paid in house. It says how to record it in trip."""
     fake = fake_twilio
-    await house(bot, fake)
-    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
-    assert (await say(bot, fake, "\\CURRENCY EUR")).startswith("trip counts in EUR")
-    assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
+    await house_and_trip(bot, fake, "EUR")
     assert (await say(bot, fake, "\\PAID Carol 7")).startswith("Recorded: you paid Carol €7.00.")
     assert (await say(bot, fake, "\\LEAVE trip", sender=CAROL)).startswith(
         "You left trip; you still owe €7.00"
