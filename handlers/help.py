@@ -120,10 +120,22 @@ def family_text(ctx: Context, word: str, fits: FitsOne) -> str:
     return text if fits(text) else f"No help on that. Try \\HELP with one of: {names}."
 
 
+def asked_about(ctx: Context, words: Sequence[str]) -> str:
+    """The word of `\\HELP <words>` to give help on: the first, as typed or mistyped; when it is
+    no family or command, a later word that is one exactly (`\\HELP how do I join?` said "No help
+    on how.", where `join` was right there)."""
+    families = _families_of(ctx.help_entries)
+    known = [family.name for family, _ in families] + list(_entries(ctx.help_entries))
+    first = command_name(words[0].lstrip("\\/"))
+    if first in known or closest(first, known):
+        return words[0]
+    return next((word for word in words[1:] if command_name(word.lstrip("\\/")) in known), words[0])
+
+
 @router.command("HELP", args=(0, 99), help="")
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
     if ctx.args:
-        text = family_text(ctx, ctx.args[0], ctx.deps.services.fits(msg.sender.channel))
+        text = family_text(ctx, asked_about(ctx, ctx.args), ctx.deps.services.fits(msg.sender.channel))
         return Reply(await as_said_to(msg, ctx, text), kind="help")
     return Reply(await as_said_to(msg, ctx, help_for(msg, ctx)), kind="help")
 

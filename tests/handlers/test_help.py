@@ -57,6 +57,20 @@ async def test_help_of_a_command_gives_its_family(bot: Bot, fake_twilio: FakeTwi
     assert await say(bot, fake_twilio, "\\HELP acount") == ACCOUNT
 
 
+async def test_help_asked_as_a_question_gives_the_family_of_the_command_in_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    # "No help on how." answered a newcomer who named the command a word later
+    assert await say(bot, fake_twilio, "\\HELP how do I join?") == ROOMS
+    assert await say(bot, fake_twilio, "\\Help what do I do with a \\BALANCE") == MONEY
+    assert await say(bot, fake_twilio, "\\help me stop.") == ACCOUNT
+    # the first word still counts first, typed or mistyped
+    assert await say(bot, fake_twilio, "\\HELP reciepts and balance") == ROOMS
+    assert await say(bot, fake_twilio, "\\HELP how do I do it") == (
+        "No help on how. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT."
+    )
+
+
 async def test_help_of_something_else_names_the_families(bot: Bot, fake_twilio: FakeTwilio) -> None:
     assert (
         await say(bot, fake_twilio, "\\HELP weather")
