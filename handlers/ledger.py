@@ -1003,6 +1003,20 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
 STATEMENT_USAGE = "\\STATEMENT [YYYY-MM]"
 
 
+# a month as other countries and phones write it: `10/2026`, `2026/10`, `10-2026`, `2026-1`, `10.2026`
+_OTHER_MONTH = re.compile(r"(\d{4})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{4})")
+
+
+def meant_month(word: str) -> str | None:
+    """`2026-10` for `10/2026` and the like (the 4-digit number is the year: no guess), else None."""
+    found = _OTHER_MONTH.fullmatch(word)
+    if found is None:
+        return None
+    year, month = (found[1], found[2]) if found[1] else (found[4], found[3])
+    meant = f"{int(year):04d}-{int(month):02d}"
+    return meant if month_of(meant) is not None else None
+
+
 def statement_reply(link: str) -> str:
     """With a 40-character public URL the link alone is 143 characters: no room name."""
     return f"Statement: {link}"
@@ -1024,6 +1038,9 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     month = typed_word(ctx.args[0]) if ctx.args else f"{sent.year:04d}-{sent.month:02d}"
     ym = month_of(month)
     if ym is None:
+        # `\\STATEMENT 10/2026` was told the usage with this month as its example, not October
+        if (meant := meant_month(month)) is not None:
+            return f"Usage: {STATEMENT_USAGE}. Did you mean \\STATEMENT {meant}?"
         return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
     if ym > (today.year, today.month):
         return f"{month} has not begun in {room.name} yet."

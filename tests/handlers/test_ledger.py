@@ -2229,6 +2229,32 @@ async def test_a_statement_asked_before_midnight_is_of_its_month_though_handled_
     assert "/statement/2026-11?" in reply, reply
 
 
+async def test_a_statement_month_written_the_other_way_round_is_suggested_as_yyyy_mm(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\STATEMENT 10/2026` in November was told "e.g. \\STATEMENT 2026-11": the usage, with the
+    month they did not mean as its example. The year is the 4-digit number: October is suggested."""
+    now = [dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC).timestamp()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    for typed in ("10/2026", "2026/10", "10-2026", "10.2026."):
+        assert await say(bot, fake, f"\\STATEMENT {typed}") == (
+            "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2026-10?"
+        ), typed
+    assert await say(bot, fake, "\\Statement 2026-9") == (
+        "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2026-09?"
+    )
+    assert await say(bot, fake, "\\Statement 1/2027") == (
+        "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2027-01?"
+    )
+    # no 4-digit year, or no month: the usage as before, nothing guessed
+    for typed in ("10/26", "13/2026", "2026/13", "10/11"):
+        assert await say(bot, fake, f"\\STATEMENT {typed}") == (
+            "Usage: \\STATEMENT [YYYY-MM], e.g. \\STATEMENT 2026-11"
+        ), typed
+
+
 async def test_reminders_turned_on_before_ten_on_a_monday_and_handled_after_still_remind_that_day(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
