@@ -131,6 +131,10 @@ COMMAND_PREFIXES = ("\\", "/")
 # a direction mark (some keyboards and pasted text put one first): "\u200b\\HELP" went to X as a post
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"
 _WIDE_PREFIXES = {"\uff3c": "\\", "\uff0f": "/"}  # FULLWIDTH REVERSE SOLIDUS, FULLWIDTH SOLIDUS
+# quotes around a command, as a flyer or a friend's text wrote it (`\u201c\\JOIN house pw\u201d`, a
+# phone's smart quotes): it went to X as a post, password and all. Before a backslash only: a quoted
+# `"/r/python"` stays a post, as SPEC's slash starts a command only before a name.
+_QUOTES = "\"'`\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 # what Japanese and Korean keyboards put where the backslash is (and their full-width forms):
 # `\u00a5JOIN house pw` went to X as a post, password and all. Before a listed command's name (or
 # a near miss of one, answered with the one meant) they start a command; anything else after
@@ -181,6 +185,10 @@ def parse_command(text: str) -> CommandObject | None:
     only before a name (`/join`, `/ join`): "/5 of us" stays a post. Punctuation after the name
     is no part of it (`\\balance?` is \\BALANCE), nor are invisible characters (`_DROPPED`)."""
     text = text.strip().lstrip(_INVISIBLE).strip()
+    if text[:1] in _QUOTES and text.lstrip(_QUOTES + _INVISIBLE).lstrip()[:1] in ("\\", "\uff3c"):
+        # the opening quotes, and one closing quote: the one that closes them, no password's
+        text = text.lstrip(_QUOTES + _INVISIBLE).lstrip()
+        text = text[:-1].rstrip() if text[-1] in _QUOTES else text
     if text[:1] in _WIDE_PREFIXES:  # a Japanese or Chinese keyboard's full-width \ or /
         text = _WIDE_PREFIXES[text[0]] + text[1:]
     if not text or text[0] not in COMMAND_PREFIXES + tuple(KEY_SIGNS):

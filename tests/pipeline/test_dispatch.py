@@ -97,6 +97,13 @@ def test_a_commands_lines(text: str, own: tuple[str, ...], first: tuple[str, ...
         ("\\JO\u0130N house pw", "JOIN", ("house", "pw")),
         ("\\L\u0130NK", "LINK", ()),
         ("/spl\u0131t ann bob", "SPLIT", ("ann", "bob")),
+        # in quotes, as a flyer or a friend's text wrote it: these went to X as posts, password and all
+        ("\u201c\\JOIN house pw\u201d", "JOIN", ("house", "pw")),  # a phone's smart quotes
+        ('"\\join house pw"', "JOIN", ("house", "pw")),
+        ("\u201e \\Balance\u201c", "BALANCE", ()),
+        ("'\\HELP rooms'", "HELP", ("rooms",)),
+        ("\u201c\\JOIN house it\u2019s\u201d", "JOIN", ("house", "it\u2019s")),  # one closing quote only
+        ("\u201c\\JOIN house pw\nsee you there\u201d", "JOIN", ("house", "pw", "see", "you", "there")),
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
@@ -109,6 +116,8 @@ def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
     "text",
     [
         *("hello", "/ ", "/", "/5 of us", "//rooms", "a/b", "a \\JOIN x y", "", "\u200b", "\uff0f5 of us"),
+        # quotes before a slash or a word: a post (`"/r/python" is great`)
+        *('"/r/python" is great', "\u201c/join house pw\u201d", '"hello"', "\u201c"),
         # a yen or won sign before no name: a price, a word in another script
         *("\u00a53000 ramen", "\u00a5", "\u20a9 5000", "\u00a5\u6771\u4eac", "\uffe5 \u5186"),
     ],
