@@ -46,6 +46,18 @@ router = Router(name=__name__)
 CREATE_USAGE = "\\CREATE <room> <password>"
 JOIN_USAGE = "\\JOIN <room> <password>"
 WRONG = "No room with that name and password. Check both and try again."
+# a password whose first letter alone is a capital, as a phone's autocorrect makes `hunter22` at the
+# start of a sentence or of a word it knows (`Paris`): "Check both" never said which letter it was.
+# Said from what was typed alone, for a room that exists or not (SPEC: the answer never tells).
+WRONG_CAPITAL = f"{WRONG} Passwords are case-sensitive: did your phone capitalise the first letter?"
+
+
+def wrong_for(password: str) -> str:
+    """The wrong-password answer, with the capital's hint when the password looks autocorrected."""
+    capital = password[:1].isupper() and not any(letter.isupper() for letter in password[1:])
+    return WRONG_CAPITAL if capital else WRONG
+
+
 # one count per person (all their addresses, a phone on SMS and WhatsApp alike: storage.rooms.guessers)
 # for wrong room passwords and wrong \\PAIR codes (storage.rooms.record_failure):
 # the reply names both, since either may have filled it
@@ -179,7 +191,7 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
         async with ctx.deps.db.tx() as conn:
             await rooms.record_failure(conn, msg.sender.key, now, room_key=key)
         ctx.log.info("room.join_refused")
-        return WRONG
+        return wrong_for(password)
     async with ctx.deps.db.tx() as conn:
         # a member from when the text was sent, as a photo is shared by those in the room when it
         # was sent: a JOIN of 19:00 and a photo of 19:02 both handled at 19:30 (a backlog, a

@@ -14,9 +14,19 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 import handlers.rooms as rooms_handlers
+from bot.channels.twilio.segments import fits_one_segment
 from bot.pipeline import replyguard
 from handlers.filters import ROOM_NAMES
-from handlers.rooms import LOCKED, NOT_IN_ROOM, ROOM_LETTERS, ROOM_LOCKED, WRONG, room_spelt, too_long
+from handlers.rooms import (
+    LOCKED,
+    NOT_IN_ROOM,
+    ROOM_LETTERS,
+    ROOM_LOCKED,
+    WRONG,
+    WRONG_CAPITAL,
+    room_spelt,
+    too_long,
+)
 from storage import inbox, rooms
 from storage.schema import metadata
 from tests import images
@@ -247,6 +257,28 @@ async def test_wrong_password_and_unknown_room_get_the_same_answer(bot: Bot, fak
     assert wrong == unknown == malformed == WRONG
     assert await bot.scalar("SELECT count(*) FROM join_failures WHERE phone = :p", p=BOB) == 3
     assert await bot.scalar("SELECT count(*) FROM memberships") == 1
+
+
+async def test_a_wrong_password_with_a_capital_first_letter_says_passwords_are_case_sensitive(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\Join house Hunter22`, the phone's autocorrect capitalising the password, was told "Check
+    both": nothing said which letter. The hint comes from what was typed alone, the same for a
+    room that does not exist; nothing is joined on a guessed lower-case password."""
+    await say(bot, fake_twilio, "\\CREATE house hunter22")
+    assert await say(bot, fake_twilio, "\\Join house Hunter22", sender=BOB) == WRONG_CAPITAL
+    assert await say(bot, fake_twilio, "\\Join nowhere Hunter22", sender=BOB) == WRONG_CAPITAL
+    assert await say(bot, fake_twilio, "JOIN flat Paris", sender=BOB) == WRONG_CAPITAL
+    assert await bot.scalar("SELECT count(*) FROM memberships") == 1
+    # any other wrong password: the answer as before
+    for room, password in (
+        ("house", "HUNTER22"),
+        ("house", "hunter23"),
+        ("flat", "HunTer22"),
+        ("flat", "22Hunter"),
+    ):
+        assert await say(bot, fake_twilio, f"\\JOIN {room} {password}", sender=CAROL) == WRONG, password
+    assert fits_one_segment(WRONG_CAPITAL)
 
 
 async def test_lockout_after_five_failures_in_fifteen_minutes(
