@@ -140,6 +140,9 @@ _QUOTES = "\"'`\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 # a near miss of one, answered with the one meant) they start a command; anything else after
 # them (`\u00a53000 lunch`, `\u20a9Seoul trip`) stays a post, as SPEC's prefixes are `\` and `/`.
 KEY_SIGNS = "\u00a5\u20a9\uffe5\uffe6"  # YEN SIGN, WON SIGN, FULLWIDTH YEN SIGN, FULLWIDTH WON SIGN
+# and the key next to the backslash on an iPhone's symbols page, tapped for it: `|JOIN house pw`
+# went to X as a post, password and all (the same rule: `|Tokyo trip` stays a post)
+KEY_SIGNS += "|"
 # inside a command, what no name, password or amount has and no one types on purpose: a zero-width
 # space, a word joiner, a byte order mark, a direction mark, a soft hyphen (pasted from a notes app
 # or a web page: `\\JOIN house\u200b pw` was "No room with that name and password", a wrong

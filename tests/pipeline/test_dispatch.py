@@ -157,6 +157,33 @@ async def test_a_yen_sign_starts_only_a_listed_command_or_a_near_miss() -> None:
     assert await dp.feed(msg("\\Tokyo trip"), ctx()) == [Reply("unknown TOKYO")]
 
 
+async def test_the_key_next_to_the_backslash_starts_only_a_listed_command_or_a_near_miss() -> None:
+    """`|JOIN house pw`, the key next to `\\` on an iPhone's symbols page tapped for it, went to X
+    as a post, password and all. As after a yen sign: a listed name, or a near miss answered as
+    unknown; any other text after it stays a post."""
+    router, fallback, text = Router("r"), Router("unknown"), Router("text")
+
+    @router.command("JOIN", args=2, usage="\\JOIN <room> <password>")
+    async def join(m: Inbound, c: Context) -> HandlerResult:
+        return "joined " + " ".join(c.command.args)
+
+    @fallback.message(any_command)
+    async def unknown(m: Inbound, c: Context) -> HandlerResult:
+        return "unknown " + c.command.name
+
+    @text.message(has_text)
+    async def post(m: Inbound, c: Context) -> HandlerResult:
+        return "posted"
+
+    dp = Dispatcher()
+    dp.include(router, fallback, text)
+    assert await dp.feed(msg("|JOIN house pw"), ctx()) == [Reply("joined house pw")]
+    assert await dp.feed(msg("| join house pw"), ctx()) == [Reply("joined house pw")]
+    assert await dp.feed(msg("|JION house pw"), ctx()) == [Reply("unknown JION")]
+    for post_text in ("|Tokyo trip", "| hello |", "|", "||", "|5 of us"):
+        assert await dp.feed(msg(post_text), ctx()) == [Reply("posted")], post_text
+
+
 async def test_first_matching_handler_wins_in_include_order() -> None:
     first, second = Router("first"), Router("second")
     calls: list[str] = []
