@@ -248,6 +248,14 @@ def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) 
     return f"{text}."
 
 
+def leave_asked(room_name: str) -> str:
+    """`\\LEAVE?` is asked, as `\\STOP?` is: said, not done (coming back takes the password)."""
+    return (
+        f"\\LEAVE takes you out of {room_name} (or the room you name); coming back takes its password. "
+        "Send it without the ? to do it."
+    )
+
+
 @router.command(
     "LEAVE",
     args=(0, 1),
@@ -257,6 +265,8 @@ def left_reply(room_name: str, left: int, cur: Currency, next_room: str | None) 
 )
 async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
+    if ctx.command.asked:  # `\\LEAVE?`, a newcomer asking what it does, took them out of the room
+        return Reply(leave_asked(room.name), kind="usage")
     async with ctx.deps.db.tx() as conn:
         next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
     # what is left stays in the room's ledger: added up once the transaction is done (a big room's

@@ -163,6 +163,22 @@ async def test_a_room_name_in_quotes_or_before_a_comma_is_that_room(
     )
 
 
+async def test_leave_with_a_question_mark_after_it_says_what_it_does_and_leaves_nothing(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\LEAVE?`, a newcomer asking what it does, took them out of the room (back in only with
+    its password): it is asked, as `\\STOP?` is. A question mark after the room is punctuation."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    await say(bot, fake_twilio, f"\\CREATE trip {PASSWORD}")
+    said = "takes you out of {} (or the room you name); coming back takes its password. Send it without the ? to do it."
+    assert await say(bot, fake_twilio, "\\LEAVE?") == "\\LEAVE " + said.format("trip")
+    assert await say(bot, fake_twilio, "\\leave\uff1f house") == "\\LEAVE " + said.format("house")
+    assert (await say(bot, fake_twilio, "\\ROOMS")).startswith("Your rooms: house, trip (active).")
+    assert fits_one_segment("\\LEAVE " + said.format("x" * 32))
+    assert await say(bot, fake_twilio, "\\LEAVE.") == "You left trip. Your active room is house."
+    assert await say(bot, fake_twilio, "\\LEAVE house?") == "You left house."
+
+
 async def test_a_room_name_typed_in_full_width_letters_is_that_room(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
