@@ -1007,8 +1007,20 @@ STATEMENT_USAGE = "\\STATEMENT [YYYY-MM]"
 _OTHER_MONTH = re.compile(r"(\d{4})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{4})")
 
 
-def meant_month(word: str) -> str | None:
-    """`2026-10` for `10/2026` and the like (the 4-digit number is the year: no guess), else None."""
+_MONTH_NAMES = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+
+
+def meant_month(word: str, today: tuple[int, int]) -> str | None:
+    """`2026-10` for `10/2026` and the like (the 4-digit number is the year: no guess); for a
+    month's English name, whole or of 3 letters at least (`october`, `Oct`, `sept`), the last such
+    month that has begun by `today`; else None."""
+    name = word.lower()
+    named = next((i for i, full in enumerate(_MONTH_NAMES, 1) if len(name) >= 3 and full.startswith(name)), 0)
+    if named:
+        return f"{today[0] if named <= today[1] else today[0] - 1:04d}-{named:02d}"
     found = _OTHER_MONTH.fullmatch(word)
     if found is None:
         return None
@@ -1038,8 +1050,8 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     month = typed_word(ctx.args[0]) if ctx.args else f"{sent.year:04d}-{sent.month:02d}"
     ym = month_of(month)
     if ym is None:
-        # `\\STATEMENT 10/2026` was told the usage with this month as its example, not October
-        if (meant := meant_month(month)) is not None:
+        # `\\STATEMENT 10/2026` (or `october`) was told the usage with this month as its example
+        if (meant := meant_month(month, (today.year, today.month))) is not None:
             return f"Usage: {STATEMENT_USAGE}. Did you mean \\STATEMENT {meant}?"
         return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
     if ym > (today.year, today.month):

@@ -2248,8 +2248,18 @@ async def test_a_statement_month_written_the_other_way_round_is_suggested_as_yyy
     assert await say(bot, fake, "\\Statement 1/2027") == (
         "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2027-01?"
     )
+    # a month's name: the last one that has begun (December is last year's)
+    assert await say(bot, fake, "\\Statement October.") == (
+        "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2026-10?"
+    )
+    assert await say(bot, fake, "\\STATEMENT sept") == (
+        "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2026-09?"
+    )
+    assert await say(bot, fake, "\\STATEMENT dec") == (
+        "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2025-12?"
+    )
     # no 4-digit year, or no month: the usage as before, nothing guessed
-    for typed in ("10/26", "13/2026", "2026/13", "10/11"):
+    for typed in ("10/26", "13/2026", "2026/13", "10/11", "ma", "octobre"):
         assert await say(bot, fake, f"\\STATEMENT {typed}") == (
             "Usage: \\STATEMENT [YYYY-MM], e.g. \\STATEMENT 2026-11"
         ), typed

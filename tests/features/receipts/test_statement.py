@@ -337,6 +337,10 @@ async def test_the_command_takes_this_month_or_a_past_one(
     assert await say(bot, fake_twilio, "\\STATEMENT 2026-11") == "2026-11 has not begun in house yet."
     assert (
         await say(bot, fake_twilio, "\\STATEMENT october")
+        == "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2026-10?"
+    )
+    assert (
+        await say(bot, fake_twilio, "\\STATEMENT last")
         == "Usage: \\STATEMENT [YYYY-MM], e.g. \\STATEMENT 2026-10"
     )
     # the room's zone decides the month: 23:30 UTC on Oct 31 is November in Paris
