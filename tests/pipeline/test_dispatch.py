@@ -126,10 +126,9 @@ def test_not_commands(text: str) -> None:
     assert parse_command(text) is None
 
 
-async def test_a_yen_sign_starts_only_a_listed_command_or_a_near_miss() -> None:
-    """`\u00a5JOIN house pw` (a Japanese keyboard's backslash) went to X as a post, password and
-    all. Before a listed name it is that command; a near miss gets the unknown-command answer; any
-    other word after it (`\u00a5Tokyo trip`) is plain text, as before."""
+def join_unknown_or_post() -> Dispatcher:
+    """`\\JOIN <room> <password>` ("joined ..."), any other command ("unknown NAME"), else a post
+    ("posted"): what a typed text turns out to be."""
     router, fallback, text = Router("r"), Router("unknown"), Router("text")
 
     @router.command("JOIN", args=2, usage="\\JOIN <room> <password>")
@@ -146,6 +145,14 @@ async def test_a_yen_sign_starts_only_a_listed_command_or_a_near_miss() -> None:
 
     dp = Dispatcher()
     dp.include(router, fallback, text)
+    return dp
+
+
+async def test_a_yen_sign_starts_only_a_listed_command_or_a_near_miss() -> None:
+    """`\u00a5JOIN house pw` (a Japanese keyboard's backslash) went to X as a post, password and
+    all. Before a listed name it is that command; a near miss gets the unknown-command answer; any
+    other word after it (`\u00a5Tokyo trip`) is plain text, as before."""
+    dp = join_unknown_or_post()
     assert await dp.feed(msg("\u00a5join house pw"), ctx()) == [Reply("joined house pw")]
     assert await dp.feed(msg("\u20a9JOIN house pw"), ctx()) == [Reply("joined house pw")]
     assert await dp.feed(msg("\u00a5JION house pw"), ctx()) == [Reply("unknown JION")]
@@ -161,22 +168,7 @@ async def test_the_key_next_to_the_backslash_starts_only_a_listed_command_or_a_n
     """`|JOIN house pw`, the key next to `\\` on an iPhone's symbols page tapped for it, went to X
     as a post, password and all. As after a yen sign: a listed name, or a near miss answered as
     unknown; any other text after it stays a post."""
-    router, fallback, text = Router("r"), Router("unknown"), Router("text")
-
-    @router.command("JOIN", args=2, usage="\\JOIN <room> <password>")
-    async def join(m: Inbound, c: Context) -> HandlerResult:
-        return "joined " + " ".join(c.command.args)
-
-    @fallback.message(any_command)
-    async def unknown(m: Inbound, c: Context) -> HandlerResult:
-        return "unknown " + c.command.name
-
-    @text.message(has_text)
-    async def post(m: Inbound, c: Context) -> HandlerResult:
-        return "posted"
-
-    dp = Dispatcher()
-    dp.include(router, fallback, text)
+    dp = join_unknown_or_post()
     assert await dp.feed(msg("|JOIN house pw"), ctx()) == [Reply("joined house pw")]
     assert await dp.feed(msg("| join house pw"), ctx()) == [Reply("joined house pw")]
     assert await dp.feed(msg("|JION house pw"), ctx()) == [Reply("unknown JION")]
