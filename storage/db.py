@@ -192,25 +192,38 @@ class Database:
         return await lean.read_on(reader, self.engine.dialect, query, params)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[lean.Writer]:
+    async def write(self, *, within: float | None = None) -> AsyncIterator[lean.Writer]:
         """A write transaction of the hot path (storage/lean.py: the claim loops' batches, a
         post's intent and outcome), committed when the block ends without an exception, rolled
         back otherwise (also when cancelled): on a SQLite file a `LeanTx` on a writer connection of
         its own, under the same lock as `tx()` (`BEGIN IMMEDIATE` goes with the first statement);
-        on PostgreSQL a `PgTx` on a connection of the lean pool; elsewhere `tx()`."""
+        on PostgreSQL a `PgTx` on a connection of the lean pool; elsewhere `tx()`.
+
+        `within` (PostgreSQL): seconds for the whole block, connection included, before it gives
+        up (TimeoutError) as `pg_rows` does: the connection is closed, not rolled back on (a
+        ROLLBACK on a connection whose server went away without closing it waited with no end),
+        and every pooled one replaced. A SQLite file's writers wait on its lock and busy timeout."""
         if self.is_postgres:
-            async with self._pg_connection() as conn:
-                with lean.pg_errors(self.engine.dialect, conn, "BEGIN", None):
-                    await conn.execute("BEGIN")
-                pg_tx = lean.PgTx(conn, self.engine.dialect)
-                try:
-                    yield pg_tx
-                    await pg_tx.finish()
-                except BaseException:
-                    if not lean.pg_dead(conn):  # a cancelled block still ends its transaction
-                        with contextlib.suppress(Exception):
-                            await asyncio.shield(conn.execute("ROLLBACK"))
-                    raise
+            timer = asyncio.timeout(within)
+            try:
+                async with timer, self._pg_connection() as conn:
+                    try:
+                        with lean.pg_errors(self.engine.dialect, conn, "BEGIN", None):
+                            await conn.execute("BEGIN")
+                        pg_tx = lean.PgTx(conn, self.engine.dialect)
+                        yield pg_tx
+                        await pg_tx.finish()
+                    except BaseException:
+                        if timer.expired():
+                            await self._given_up(conn)
+                        elif not lean.pg_dead(conn):  # a cancelled block still ends its transaction
+                            with contextlib.suppress(Exception):
+                                await asyncio.shield(conn.execute("ROLLBACK"))
+                        raise
+            except TimeoutError:
+                if timer.expired():
+                    raise TimeoutError(f"no answer within {within} s") from None
+                raise
             return
         if self._sqlite_file is None or self._write_lock is None:
             async with self.tx() as conn:
@@ -242,13 +255,18 @@ class Database:
                             rows: list[Any] = await conn.fetch(sql, *args)
                             return rows
                     except asyncio.CancelledError:
-                        if within is not None:  # given up on: never reused
-                            conn.terminate()
-                            if self._pg_pool is not None:
-                                await self._pg_pool.expire_connections()
+                        if within is not None:
+                            await self._given_up(conn)
                         raise
         except TimeoutError:  # logged as what it is (`db_reason`), not as the cancellation
             raise TimeoutError(f"no answer within {within} s") from None
+
+    async def _given_up(self, conn: Any) -> None:
+        """A lean pool's connection that did not answer in time: closed (never reused), and
+        every pooled connection replaced on its next use, as after a dead connection."""
+        conn.terminate()
+        if self._pg_pool is not None:
+            await self._pg_pool.expire_connections()
 
     @asynccontextmanager
     async def _pg_connection(self) -> AsyncIterator[Any]:

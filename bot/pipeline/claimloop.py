@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import ClassVar, Generic, TypeVar
 
 from bot.core.deps import Deps
@@ -24,6 +25,10 @@ from storage.lean import Writer
 from storage.queue import ClaimQueue
 
 log = get_logger(__name__)
+
+# seconds a transaction of a loop may take on PostgreSQL (`_tx`): its statements take
+# milliseconds and never wait for another's locks long (claims skip locked rows)
+TX_SECONDS = 10.0
 
 Claimed = TypeVar("Claimed")
 Outcome = TypeVar("Outcome")
@@ -126,7 +131,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         if self._stranded:
             await self._restore()
         try:
-            async with self.deps.db.write() as conn:
+            async with self._tx() as conn:
                 released = await self.release(conn)
             if released:
                 log.info(f"{self.name}.claims_released", count=released)
@@ -140,6 +145,16 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         self._outcomes.append((outcome, committed))
         self._outcome_ready.set()
         await committed
+
+    def _tx(self) -> AbstractAsyncContextManager[Writer]:
+        """A transaction of this loop's (a claim, a batch of outcomes, a give-back, the release),
+        which gives up after TX_SECONDS on PostgreSQL (`Database.write`): a server that went away
+        without closing the connection (a failover, a network fault) left the claim waiting with
+        no end, and nothing of this process was handled or sent, its heartbeat going on, until
+        the socket died (minutes; for a frozen server, never). The claim then fails as when the
+        database is away (`claim_failed`, tried again at the next turn on a fresh connection); an
+        outcome is kept and written later (`_stranded`)."""
+        return self.deps.db.write(within=TX_SECONDS)
 
     def db_error(self, op: str) -> None:
         """Count a failed claim or commit (`textwire_db_errors_total`)."""
@@ -157,7 +172,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                 await self._restore()
             if free > 0:
                 try:
-                    async with self.deps.db.write() as conn:
+                    async with self._tx() as conn:
                         claimed = await self.claim(conn, now=self.deps.now(), limit=free)
                 except Exception as exc:
                     log.error(f"{self.name}.claim_failed", error=type(exc).__name__, reason=db_reason(exc))
@@ -188,7 +203,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                 continue
             outcomes = [outcome for outcome, _ in batch]
             try:
-                async with self.deps.db.write() as conn:
+                async with self._tx() as conn:
                     await self.write(conn, outcomes)
             except Exception as exc:
                 log.error(
@@ -214,7 +229,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         written: list[Outcome] = []
         for outcome, committed in batch:
             try:
-                async with self.deps.db.write() as conn:
+                async with self._tx() as conn:
                     await self.write(conn, [outcome])
             except Exception as exc:
                 await self._give_back_or_keep(outcome, exc)
@@ -240,7 +255,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
             self._stranded.append(outcome)
             return
         try:
-            async with self.deps.db.write() as conn:
+            async with self._tx() as conn:
                 await self.give_back(conn, outcome)
         except Exception:
             self._stranded.append(outcome)
@@ -254,7 +269,7 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         written: list[Outcome] = []
         for n, outcome in enumerate(stranded):
             try:
-                async with self.deps.db.write() as conn:
+                async with self._tx() as conn:
                     await self.write(conn, [outcome])
             except Exception as exc:
                 await self._give_back_or_keep(outcome, exc)

@@ -30,6 +30,8 @@ STALE_SECONDS = 10.0
 # once it has not beaten for this long of looks: a live peer beats within HEARTBEAT_SECONDS
 # when the database is back, a crashed predecessor never does.
 UNWATCHED_SECONDS = 3 * HEARTBEAT_SECONDS
+# On PostgreSQL a beat not committed within this gives up (`beat`), well before STALE_SECONDS
+BEAT_SECONDS = 4.0
 
 
 class Watch:
@@ -114,8 +116,13 @@ class Leases:
                 await leases.forget(conn, self.owner)
 
     async def beat(self) -> tuple[int, int]:
-        """Heartbeat, then take over dead owners' claims (one transaction)."""
-        async with self.deps.db.tx() as conn:
+        """Heartbeat, then take over dead owners' claims (one transaction). On PostgreSQL it gives
+        up after BEAT_SECONDS (TimeoutError; its connection is closed, not reused): a beat on a
+        connection whose server went away without closing it (a failover, a network fault) waited
+        with no end, the process beat no more, and its peers took over the claims it was
+        working on (handled and sent twice) while it claimed on fresh connections."""
+        within = BEAT_SECONDS if self.deps.db.is_postgres else None
+        async with asyncio.timeout(within), self.deps.db.tx() as conn:
             now = self.deps.now()
             await leases.heartbeat(conn, self.owner, now)
             dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)

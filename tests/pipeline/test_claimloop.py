@@ -19,10 +19,12 @@ import sqlalchemy as sa
 
 from bot.core.config import Config, WorkerConfig
 from bot.core.deps import Deps
+from bot.pipeline import claimloop
 from bot.pipeline.claimloop import ClaimLoop
 from storage.db import Database, open_database
 from storage.lean import Writer
 from storage.queue import ClaimQueue
+from tests import pg
 
 metadata = sa.MetaData()
 jobs = sa.Table(
@@ -107,6 +109,7 @@ class Jobs(ClaimLoop[int, Result]):
         self.written_batches: list[list[int]] = []  # each written() call
         self.cancelled: set[int] = set()
         self.errors: dict[int, BaseException] = {}
+        self.db_errors: list[str] = []  # each failed claim or commit (`db_error`)
         self.bad: set[int] = set()
         self.hold: asyncio.Event | None = None  # when set up, write() waits for it
         self.down = False  # the database is away: write() and give_back() fail as they would
@@ -164,6 +167,11 @@ class Jobs(ClaimLoop[int, Result]):
 
     def claimed_id(self, outcome: Result) -> int | None:
         return outcome.id
+
+    def db_error(self, op: str) -> None:
+        super().db_error(op)
+        self.db_errors.append(op)
+        self.watch.changed()
 
     def written(self, outcomes: Sequence[Result]) -> None:
         self.written_batches.append([o.id for o in outcomes])
@@ -391,3 +399,40 @@ async def test_an_outcome_whose_write_met_the_database_away_is_kept_though_it_is
     await loop.watch.until(lambda: loop.done == [1])
     assert loop.started == [1]
     assert (await table(db))[1] == ("done", None, "r1", 1)
+
+
+async def test_a_claim_on_a_connection_that_stopped_answering_gives_up_and_the_next_goes_through(
+    pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL went away without closing the worker's connections (a failover, a network
+    fault): the claim waited on its dead connection with no end, and the process handled and sent
+    nothing more, while its heartbeat went on, until the socket died. The claim gives up after
+    TX_SECONDS (here shortened), and the next turn claims on a fresh connection; the outcome is
+    written on one too."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    monkeypatch.setattr(claimloop, "TX_SECONDS", 0.5)
+    async with pg.through_a_relay(pg_server) as (url, relay):
+        database = await open_database(url, migrate=False)
+        async with database.tx() as conn:
+            await conn.run_sync(metadata.create_all)
+        deps = Deps(config=Config(worker=WorkerConfig(poll_seconds=3600.0)), db=database, http=None)  # type: ignore[arg-type]
+        loop = Jobs(deps, concurrency=2)
+        try:
+            await loop.start()
+            await loop.watch.until(lambda: len(loop.claims) == 1)  # its connection is pooled now
+            [job] = await add(database, 1)
+            relay.freeze()
+            loop.wake()
+            await loop.watch.until(lambda: loop.db_errors == ["claim"])  # it waited for good
+            loop.wake()  # the next turn (the poll's, here an hour)
+            await loop.watch.until(lambda: loop.started == [job])
+            loop.open(job)
+            await loop.watch.until(lambda: loop.done == [job])
+            relay.thaw()
+            assert (await table(database))[job][:3] == ("done", None, f"r{job}")
+        finally:
+            relay.thaw()
+            loop.open(*loop._gates)
+            await loop.stop(grace=5.0)
+            await database.close()

@@ -21,10 +21,12 @@ from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME
 from bot.core.config import Config, replace
 from bot.core.deps import Deps
+from bot.pipeline import leases as pipeline_leases
 from bot.pipeline.leases import HEARTBEAT_SECONDS, STALE_SECONDS, Leases, Watch
 from storage import leases
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.schema import inbox, outbox, processes
+from tests import pg
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_sid, wait_for
 
 CAROL = "+15550003333"
@@ -507,3 +509,37 @@ def test_a_killed_process_is_found_dead_within_the_15_seconds_spec_gives() -> No
         clock[0] += HEARTBEAT_SECONDS
         assert clock[0] - killed_at < 60, "never found dead"
     assert clock[0] - killed_at <= 15
+
+
+async def test_a_beat_on_a_connection_that_stopped_answering_gives_up_and_the_next_beats(
+    pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL went away without closing the process's connections (a failover, a network
+    fault): the heartbeat waited on its dead connection with no end, and the process beat no
+    more; its peers took over the claims it was still working on, and handled or sent them
+    again. A beat gives up after BEAT_SECONDS (here shortened); the next goes on a fresh
+    connection."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    monkeypatch.setattr(pipeline_leases, "BEAT_SECONDS", 0.5)
+    async with pg.through_a_relay(pg_server) as (url, relay):
+        database = await open_database(url, migrate=True)
+        at = [1000.0]
+        deps = Deps(config=Config(), db=database, http=None, clock=lambda: at[0])  # type: ignore[arg-type]
+        process = Leases(deps, "host-1-abcdef")
+        try:
+            assert await process.beat() == (0, 0)  # its connection is pooled now
+            relay.freeze()
+            beat = asyncio.ensure_future(process.beat())
+            await asyncio.wait([beat], timeout=30)  # (a bound of the test's: it waited for good)
+            assert beat.done()
+            assert isinstance(beat.exception(), TimeoutError)
+            at[0] = 1002.0
+            assert await asyncio.wait_for(process.beat(), 30) == (0, 0)
+            relay.thaw()
+            async with database.read() as conn:
+                beats = (await conn.execute(sa.select(processes.c.heartbeat_at))).scalars().all()
+            assert beats == [1002.0]  # the last beat's, on a fresh connection
+        finally:
+            relay.thaw()
+            await database.close()
