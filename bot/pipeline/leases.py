@@ -122,11 +122,17 @@ class Leases:
         with no end, the process beat no more, and its peers took over the claims it was
         working on (handled and sent twice) while it claimed on fresh connections."""
         within = BEAT_SECONDS if self.deps.db.is_postgres else None
-        async with asyncio.timeout(within), self.deps.db.tx() as conn:
-            now = self.deps.now()
-            await leases.heartbeat(conn, self.owner, now)
-            dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)
-            taken = await leases.take_over(conn, now=now, dead=dead)
+        timer = asyncio.timeout(within)
+        try:
+            async with timer, self.deps.db.tx() as conn:
+                now = self.deps.now()
+                await leases.heartbeat(conn, self.owner, now)
+                dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)
+                taken = await leases.take_over(conn, now=now, dead=dead)
+        except TimeoutError:  # logged as what it is (`db_reason`), not as the cancellation
+            if timer.expired():
+                raise TimeoutError(f"no answer within {within} s") from None
+            raise
         newly = sorted(set(dead) - self._dead)
         self._dead = set(dead)
         if any(taken):

@@ -21,6 +21,7 @@ from bot.app.assembly import build_app
 from bot.app.runtime import RUNTIME
 from bot.core.config import Config, replace
 from bot.core.deps import Deps
+from bot.core.logs import db_reason
 from bot.pipeline import leases as pipeline_leases
 from bot.pipeline.leases import HEARTBEAT_SECONDS, STALE_SECONDS, Leases, Watch
 from storage import leases
@@ -534,6 +535,7 @@ async def test_a_beat_on_a_connection_that_stopped_answering_gives_up_and_the_ne
             await asyncio.wait([beat], timeout=30)  # (a bound of the test's: it waited for good)
             assert beat.done()
             assert isinstance(beat.exception(), TimeoutError)
+            assert db_reason(beat.exception()) == "TimeoutError"  # leases.heartbeat_failed's `reason`
             at[0] = 1002.0
             assert await asyncio.wait_for(process.beat(), 30) == (0, 0)
             relay.thaw()
