@@ -27,6 +27,11 @@ MAX_BATCH = 512
 # is only slow (a lock held by a migration or VACUUM FULL) is still stored and answered, though
 # Twilio stopped waiting, where a 503 loses its texts (Twilio does not send them again).
 STORE_SECONDS = 30.0
+# The first try gives up after this, and the batch is tried once more on fresh connections within
+# what is left of STORE_SECONDS: a connection that stopped answering cost the texts of its batch
+# (503) where a fresh one stores them before Twilio's 15 s. An INSERT that did commit before its
+# answer was lost finds its rows there on the second try (duplicates: 200, handled once).
+FIRST_TRY_SECONDS = 10.0
 
 
 class InboxWriter:
@@ -64,7 +69,16 @@ class InboxWriter:
         """One transaction: the MessageSids that were new."""
         if self._appender is not None:
             return await self._appender.append(messages)
-        return await inbox.insert_new(self._db, messages, within=STORE_SECONDS)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            return await inbox.insert_new(self._db, messages, within=min(FIRST_TRY_SECONDS, STORE_SECONDS))
+        except TimeoutError as exc:
+            left = STORE_SECONDS - (loop.time() - began)
+            if left <= 0:
+                raise
+            log.warning("inbox.write_retried", reason=db_reason(exc), batch=len(messages))
+            return await inbox.insert_new(self._db, messages, within=left)
 
     async def _run(self) -> None:
         while True:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from bot.core.logs import db_reason
 from bot.gateway import ingest
@@ -211,17 +212,18 @@ async def test_adds_before_start_are_refused(db: Database, commits: Commits) -> 
     await writer.stop()
 
 
-async def test_a_batch_on_a_connection_that_stopped_answering_fails_and_the_next_goes_through(
+async def test_a_batch_on_a_connection_that_stopped_answering_is_stored_on_a_fresh_one(
     pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL went away without closing the web process's connections (a failover, a network
     fault; seen: that process's backends frozen for 40 s while the database took new connections):
     the batch's INSERT waited on its dead connection with no end, and with it every webhook of the
-    process, past Twilio's 15 s, for as long as the socket stayed open. A batch not committed
-    within `STORE_SECONDS` fails (503), and the next goes on a fresh connection."""
+    process, past Twilio's 15 s. Then it failed at STORE_SECONDS (503), and its texts were lost:
+    Twilio does not send them again. The first try gives up after FIRST_TRY_SECONDS (here
+    shortened), and the batch is stored on a fresh connection, well within Twilio's 15 s."""
     if pg_server is None:
         pytest.skip(pg.SKIP_REASON)
-    monkeypatch.setattr(ingest, "STORE_SECONDS", 0.5)
+    monkeypatch.setattr(ingest, "FIRST_TRY_SECONDS", 0.5)
     async with pg.through_a_relay(pg_server) as (url, relay):
         db = Database(url)
         writer = InboxWriter(db, on_commit=Commits())
@@ -229,11 +231,46 @@ async def test_a_batch_on_a_connection_that_stopped_answering_fails_and_the_next
         try:
             assert await writer.add(message("SM-before")) is True  # the pool holds a connection now
             relay.freeze()
-            with pytest.raises(TimeoutError) as failed:  # (the bounds here end the test if it hangs)
+            with capture_logs() as logs:  # (the bound here ends the test if it hangs)
+                assert await asyncio.wait_for(writer.add(message("SM-frozen")), 30) is True
+            [retried] = [e for e in logs if e["event"] == "inbox.write_retried"]
+            assert (retried["reason"], retried["batch"]) == ("TimeoutError", 1)
+            assert not [e for e in logs if e["event"] == "inbox.write_failed"]
+            assert await asyncio.wait_for(writer.add(message("SM-after")), 30) is True
+            assert {"SM-frozen", "SM-after"} <= set(await stored(db))
+        finally:
+            await writer.stop()
+            await db.close()
+
+
+async def test_a_batch_the_database_does_not_answer_fails_at_store_seconds(
+    pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole database hangs (new connections too): the batch is tried a second time, and
+    fails (503) once STORE_SECONDS have passed since its first try, not later; once the database
+    answers, the next batch is stored."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    monkeypatch.setattr(ingest, "FIRST_TRY_SECONDS", 0.3)
+    monkeypatch.setattr(ingest, "STORE_SECONDS", 1.0)
+    async with pg.through_a_relay(pg_server) as (url, relay):
+        db = Database(url)
+        writer = InboxWriter(db, on_commit=Commits())
+        await writer.start()
+        try:
+            assert await writer.add(message("SM-before")) is True
+            relay.freeze(new_too=True)
+            with capture_logs() as logs, pytest.raises(TimeoutError) as failed:
                 await asyncio.wait_for(writer.add(message("SM-frozen")), 30)
             assert db_reason(failed.value) == "TimeoutError"  # inbox.write_failed's `reason`
+            assert [e["event"] for e in logs if e["event"].startswith("inbox.")] == [
+                "inbox.write_retried",
+                "inbox.write_failed",
+            ]
+            relay.thaw()
             assert await asyncio.wait_for(writer.add(message("SM-after")), 30) is True
             assert "SM-after" in await stored(db)
         finally:
+            relay.thaw()
             await writer.stop()
             await db.close()
