@@ -265,8 +265,19 @@ class Database:
         """A lean pool's connection that did not answer in time: closed (never reused), and
         every pooled connection replaced on its next use, as after a dead connection."""
         conn.terminate()
+        await self.forget_connections()
+
+    async def forget_connections(self) -> None:
+        """PostgreSQL: after a connection was given up on (it did not answer in time: its server
+        went away without closing it), every pooled connection of both pools (the lean one and
+        SQLAlchemy's) is closed and replaced on its next use, not only the lean pool's: a handler
+        that took an idle SQLAlchemy connection of before waited on it with no end, and the
+        sender's later messages with it (one at a time, in order)."""
         if self._pg_pool is not None:
             await self._pg_pool.expire_connections()
+        # SQLAlchemy's own mark after a disconnect: connections made before now are terminated,
+        # not closed (a close waits for the server), at their next checkout or checkin
+        self.engine.sync_engine.pool._invalidate(None)  # type: ignore[arg-type]
 
     @asynccontextmanager
     async def _pg_connection(self) -> AsyncIterator[Any]:

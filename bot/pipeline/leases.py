@@ -131,6 +131,7 @@ class Leases:
                 taken = await leases.take_over(conn, now=now, dead=dead)
         except TimeoutError:  # logged as what it is (`db_reason`), not as the cancellation
             if timer.expired():
+                await self.deps.db.forget_connections()  # the others may hang as this one did
                 raise TimeoutError(f"no answer within {within} s") from None
             raise
         newly = sorted(set(dead) - self._dead)
