@@ -212,6 +212,27 @@ async def test_adds_before_start_are_refused(db: Database, commits: Commits) -> 
     await writer.stop()
 
 
+@contextlib.asynccontextmanager
+async def writing_through_a_relay(
+    pg_server: pg.PgServer | None,
+) -> AsyncIterator[tuple[Database, InboxWriter, pg.Relay]]:
+    """A running writer on a fresh PostgreSQL database reached through a `pg.Relay`, which holds
+    one pooled connection (a first message stored), and the relay: thawed, and all stopped, after."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    async with pg.through_a_relay(pg_server) as (url, relay):
+        db = Database(url)
+        writer = InboxWriter(db, on_commit=Commits())
+        await writer.start()
+        try:
+            assert await writer.add(message("SM-before")) is True
+            yield db, writer, relay
+        finally:
+            relay.thaw()
+            await writer.stop()
+            await db.close()
+
+
 async def test_a_batch_on_a_connection_that_stopped_answering_is_stored_on_a_fresh_one(
     pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -221,26 +242,16 @@ async def test_a_batch_on_a_connection_that_stopped_answering_is_stored_on_a_fre
     process, past Twilio's 15 s. Then it failed at STORE_SECONDS (503), and its texts were lost:
     Twilio does not send them again. The first try gives up after FIRST_TRY_SECONDS (here
     shortened), and the batch is stored on a fresh connection, well within Twilio's 15 s."""
-    if pg_server is None:
-        pytest.skip(pg.SKIP_REASON)
     monkeypatch.setattr(ingest, "FIRST_TRY_SECONDS", 0.5)
-    async with pg.through_a_relay(pg_server) as (url, relay):
-        db = Database(url)
-        writer = InboxWriter(db, on_commit=Commits())
-        await writer.start()
-        try:
-            assert await writer.add(message("SM-before")) is True  # the pool holds a connection now
-            relay.freeze()
-            with capture_logs() as logs:  # (the bound here ends the test if it hangs)
-                assert await asyncio.wait_for(writer.add(message("SM-frozen")), 30) is True
-            [retried] = [e for e in logs if e["event"] == "inbox.write_retried"]
-            assert (retried["reason"], retried["batch"]) == ("TimeoutError", 1)
-            assert not [e for e in logs if e["event"] == "inbox.write_failed"]
-            assert await asyncio.wait_for(writer.add(message("SM-after")), 30) is True
-            assert {"SM-frozen", "SM-after"} <= set(await stored(db))
-        finally:
-            await writer.stop()
-            await db.close()
+    async with writing_through_a_relay(pg_server) as (db, writer, relay):
+        relay.freeze()
+        with capture_logs() as logs:  # (the bound here ends the test if it hangs)
+            assert await asyncio.wait_for(writer.add(message("SM-frozen")), 30) is True
+        [retried] = [e for e in logs if e["event"] == "inbox.write_retried"]
+        assert (retried["reason"], retried["batch"]) == ("TimeoutError", 1)
+        assert not [e for e in logs if e["event"] == "inbox.write_failed"]
+        assert await asyncio.wait_for(writer.add(message("SM-after")), 30) is True
+        assert {"SM-frozen", "SM-after"} <= set(await stored(db))
 
 
 async def test_a_batch_the_database_does_not_answer_fails_at_store_seconds(
@@ -249,28 +260,17 @@ async def test_a_batch_the_database_does_not_answer_fails_at_store_seconds(
     """The whole database hangs (new connections too): the batch is tried a second time, and
     fails (503) once STORE_SECONDS have passed since its first try, not later; once the database
     answers, the next batch is stored."""
-    if pg_server is None:
-        pytest.skip(pg.SKIP_REASON)
     monkeypatch.setattr(ingest, "FIRST_TRY_SECONDS", 0.3)
     monkeypatch.setattr(ingest, "STORE_SECONDS", 1.0)
-    async with pg.through_a_relay(pg_server) as (url, relay):
-        db = Database(url)
-        writer = InboxWriter(db, on_commit=Commits())
-        await writer.start()
-        try:
-            assert await writer.add(message("SM-before")) is True
-            relay.freeze(new_too=True)
-            with capture_logs() as logs, pytest.raises(TimeoutError) as failed:
-                await asyncio.wait_for(writer.add(message("SM-frozen")), 30)
-            assert db_reason(failed.value) == "TimeoutError"  # inbox.write_failed's `reason`
-            assert [e["event"] for e in logs if e["event"].startswith("inbox.")] == [
-                "inbox.write_retried",
-                "inbox.write_failed",
-            ]
-            relay.thaw()
-            assert await asyncio.wait_for(writer.add(message("SM-after")), 30) is True
-            assert "SM-after" in await stored(db)
-        finally:
-            relay.thaw()
-            await writer.stop()
-            await db.close()
+    async with writing_through_a_relay(pg_server) as (db, writer, relay):
+        relay.freeze(new_too=True)
+        with capture_logs() as logs, pytest.raises(TimeoutError) as failed:
+            await asyncio.wait_for(writer.add(message("SM-frozen")), 30)
+        assert db_reason(failed.value) == "TimeoutError"  # inbox.write_failed's `reason`
+        assert [e["event"] for e in logs if e["event"].startswith("inbox.")] == [
+            "inbox.write_retried",
+            "inbox.write_failed",
+        ]
+        relay.thaw()
+        assert await asyncio.wait_for(writer.add(message("SM-after")), 30) is True
+        assert "SM-after" in await stored(db)
