@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -70,19 +71,47 @@ def receipts_reply(link: str) -> str:
     return f"Receipts, 1 hour: {link}"
 
 
-def rooms_reply(names: list[str], active: str | None, *, fits: FitsOne) -> str:
+def rooms_reply(names: list[str], active: str | None, *, fits: FitsOne, page: int = 1) -> str:
     """`\\ROOMS`: the rooms in order, the active one marked; as many as fit one segment (the
-    others are counted, the active one always shown)."""
-    shown = [f"{name} (active)" if name == active else name for name in names]
-    tail = " Switch with \\USE <room>." if len(names) > 1 else ""
+    active one always shown), and the others counted with the page that lists them: "and 8 more"
+    alone left a person in 20 rooms no way to see those 8 (`\\ROOMS 2` lists the next ones)."""
+    pages = _rooms_pages(names, active, fits)
+    number = min(max(page, 1), len(pages))
+    shown = pages[number - 1]
+    more = sum(len(later) for later in pages[number:])
+    return _rooms_text(shown, more, number, len(names))
+
+
+def _rooms_text(shown: list[str], more: int, page: int, count: int) -> str:
+    head = "Your rooms" if page == 1 else f"Your rooms, page {page}"
+    tail = f" and {more} more: \\ROOMS {page + 1} lists them." if more else "."
+    switch = " Switch with \\USE <room>." if page == 1 and count > 1 else ""
+    return f"{head}: {', '.join(shown)}{tail}{switch}"
+
+
+def _rooms_pages(names: list[str], active: str | None, fits: FitsOne) -> list[list[str]]:
+    """The rooms, a page a segment: the first with the active one marked (always on it), each
+    next page the rooms in order that the ones before did not show."""
+    first = [f"{name} (active)" if name == active else name for name in names]
     while True:
-        more = len(names) - len(shown)
-        listed = ", ".join(shown) + (f" and {more} more" if more else "")
-        text = f"Your rooms: {listed}.{tail}"
-        droppable = [n for n in range(len(shown)) if not shown[n].endswith(" (active)")]
-        if fits(text) or not droppable:
-            return text
-        shown.pop(droppable[-1])
+        droppable = [n for n in range(len(first)) if not first[n].endswith(" (active)")]
+        if fits(_rooms_text(first, len(names) - len(first), 1, len(names))) or not droppable:
+            break
+        if len(first) == 1:  # one room is always shown, whatever its name's length
+            break
+        first.pop(droppable[-1])
+    on_first = {name.removesuffix(" (active)") for name in first}
+    rest = [name for name in names if name not in on_first]
+    pages = [first]
+    while rest:
+        shown = [rest[0]]
+        for name in rest[1:]:
+            if not fits(_rooms_text([*shown, name], len(rest) - len(shown) - 1, len(pages) + 1, len(names))):
+                break
+            shown.append(name)
+        pages.append(shown)
+        rest = rest[len(shown) :]
+    return pages
 
 
 # a room name typed with accents or in another script: "1-32 letters" said nothing of which
@@ -286,7 +315,15 @@ async def list_rooms(msg: Inbound, ctx: Context) -> HandlerResult:
         [r.name for r in mine],
         active.name if active is not None else None,
         fits=ctx.deps.services.fits(msg.sender.channel),
+        page=_page(ctx.args),
     )
+
+
+def _page(args: Sequence[str]) -> int:
+    """`\\ROOMS 2`: the page its reply pointed to; other words after it (`\\ROOMS thanks!`) are
+    not read."""
+    word = typed_word(args[0]) if args else ""
+    return int(word) if word.isascii() and word.isdigit() and len(word) <= 3 else 1
 
 
 @router.command("USE", args=1, usage="\\USE <room>", usage_note=ROOM_NAMES, resolve=(room_named_or_active,))

@@ -163,6 +163,41 @@ async def test_a_room_name_in_quotes_or_before_a_comma_is_that_room(
     )
 
 
+async def test_rooms_that_do_not_fit_one_message_are_listed_by_the_next_pages(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """A person in 22 rooms got "Your rooms: ... and 10 more" with no way to see those 10: the
+    reply says which page lists them (`\\ROOMS 2`), and the pages together list every room once."""
+    monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
+    names = [
+        f"{word}{n:02}" for n, word in enumerate(["household", "trip-to-rome", "lunch-club"] * 7 + ["zz"])
+    ]
+    for name in names:
+        await say(bot, fake_twilio, f"\\CREATE {name} {PASSWORD}")
+    await say(bot, fake_twilio, "\\USE lunch-club02")
+    first = await say(bot, fake_twilio, "\\ROOMS")
+    assert first.startswith("Your rooms: household00, household03, ")
+    assert "lunch-club02 (active)" in first
+    assert fits_one_segment(first)
+    listed = first.removeprefix("Your rooms: ").split(" and ")[0].replace(" (active)", "").split(", ")
+    page = 1
+    while " more: \\ROOMS " in first:
+        more = int(first.split(" and ")[1].split(" more")[0])
+        page += 1
+        assert f" more: \\ROOMS {page} lists them." in first
+        first = await say(bot, fake_twilio, f"\\ROOMS {page}")
+        assert fits_one_segment(first)
+        assert first.startswith(f"Your rooms, page {page}: ")
+        shown = first.split(": ", 1)[1].split(" and ")[0].rstrip(".").split(", ")
+        assert len(shown) <= more
+        listed += shown
+    assert sorted(listed, key=str.casefold) == sorted(names, key=str.casefold)
+    assert page > 2
+    # a page past the last is the last; other words after \\ROOMS are not read
+    assert await say(bot, fake_twilio, "\\ROOMS 99") == first
+    assert (await say(bot, fake_twilio, "\\ROOMS thanks!")).startswith("Your rooms: household00, ")
+
+
 async def test_leave_with_a_question_mark_after_it_says_what_it_does_and_leaves_nothing(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

@@ -217,6 +217,12 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
             [f"{ROOM[:-2]}{n:02}" for n in range(20)], f"{ROOM[:-2]}19", fits=fits_one_segment
         ),
     ),
+    (
+        "rooms page 2",
+        lambda: rooms.rooms_reply(
+            [f"{ROOM[:-2]}{n:02}" for n in range(30)], f"{ROOM[:-2]}19", fits=fits_one_segment, page=2
+        ),
+    ),
     ("use", lambda: f"Photos you send now go to {ROOM}."),
     ("receipts link", _gallery),
     ("gallery not set up", lambda: "The receipt gallery is not set up on this number."),
