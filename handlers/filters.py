@@ -142,6 +142,19 @@ async def _open_in_left(ctx: Context) -> list[rooms.Room]:
         return [room for room in left if (await room_ledger(conn, room.id)).position(ctx.user.id) != 0]
 
 
+async def room_named(ctx: Context, word: str) -> rooms.Room | None:
+    """The sender's room `word` names, if any: for a command of the active room (`\\STATEMENT`,
+    `\\CURRENCY`, ...) whose argument is no month, code or setting but a room's name."""
+    name = room_word(word)
+    return await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name) if rooms.valid_name(name) else None
+
+
+def use_first(command: str, active: str, named: str) -> str:
+    """`\\STATEMENT house` from a person whose active room is trip: the command works on the active
+    room, and how to have it work on house (the usage alone said neither, to a person in many rooms)."""
+    return f"\\{command} works on your active room, {active}: \\USE {named} first, then \\{command} again."
+
+
 room_named_or_active = InRoom(named=True)
 active_room = InRoom(named=False)
 settling_named_or_active = InRoom(named=True, settling=True)
@@ -164,6 +177,7 @@ __all__ = [
     "InRoom",
     "active_room",
     "not_in_named",
+    "room_named",
     "room_named_or_active",
     "room_of",
     "room_word",
@@ -171,4 +185,5 @@ __all__ = [
     "settling_named_or_active",
     "typed_word",
     "typed_words",
+    "use_first",
 ]

@@ -53,11 +53,13 @@ from handlers.filters import (
     LEFT,
     ROOM_NAMES,
     active_room,
+    room_named,
     room_of,
     settling_active,
     settling_named_or_active,
     typed_word,
     typed_words,
+    use_first,
 )
 from storage import inbox, lean, ledger, outbox, pairing, receipts, rooms
 
@@ -531,14 +533,21 @@ def currency_unknown(code: str, fits: FitsOne) -> str:
 @router.command("CURRENCY", args=(0, 1), usage="\\CURRENCY [<code>]", resolve=(active_room,))
 async def set_currency(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
+    args = ctx.args
+    if args and currency(typed_word(args[0])) is None and currency_meant(typed_word(args[0])) is None:
+        # `\\CURRENCY house`, a room of theirs: "house is not an ISO 4217 currency code"
+        if (named := await room_named(ctx, args[0])) is not None and named.id != room.id:
+            return use_first("CURRENCY", room.name, named.name)
+        if named is not None:
+            args = ()
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms(conn, [room.id])  # no amount is being recorded meanwhile
         current = currency_or_default(await ledger.room_currency(conn, room.id))
-        if not ctx.args:
+        if not args:
             if await ledger.has_entries(conn, room.id, current.code):  # too late to change it
                 return f"{room.name} counts in {current.code}; it has amounts, so its currency stays."
             return f"{room.name} counts in {current.code}. Change it with \\CURRENCY <code> before the first amount."
-        code = typed_word(ctx.args[0])  # `eur.`, `"EUR"`: what is typed around a word
+        code = typed_word(args[0])  # `eur.`, `"EUR"`: what is typed around a word
         wanted = currency(code)
         if wanted is None:
             meant = currency_meant(code)  # `\\CURRENCY \u20ac`, `euro`: the code they stand for
@@ -903,7 +912,12 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
     room = room_of(ctx)
     wanted = typed_word(ctx.args[0]).lower() if ctx.args else None
     if wanted not in (None, "off", *reminders.KINDS):
-        return f"Usage: {REMIND_USAGE}"
+        # `\\REMIND house`, a room of theirs: told the usage alone
+        if (named := await room_named(ctx, ctx.args[0])) is None:
+            return f"Usage: {REMIND_USAGE}"
+        if named.id != room.id:
+            return use_first("REMIND", room.name, named.name)
+        wanted = None
     async with ctx.deps.db.tx() as conn:
         settings = await ledger.reminding(conn, room.id)
         assert settings is not None  # the active room exists
@@ -930,6 +944,15 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
         _zone_said(settings),
         ctx.deps.services.fits(msg.sender.channel),
         zone_unknown=_zone_unknown(settings),
+    )
+
+
+def _no_zone(name: str) -> bool:
+    """Whether `\\TIMEZONE` makes nothing of `name`: no zone, city or summerless abbreviation."""
+    return (
+        reminders.no_summer_time(name) is None
+        and reminders.zone_named(name) is None
+        and reminders.zone_of_city(name) is None
     )
 
 
@@ -967,12 +990,19 @@ def remind_reply(room: str, wanted: str, zone: str, fits: FitsOne, *, zone_unkno
 async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
     """The active room's IANA time zone, for its reminders."""
     room = room_of(ctx)
+    args = ctx.args
+    if len(args) == 1 and _no_zone(typed_word(args[0])):
+        # `\\TIMEZONE house`, a room of theirs: "house is not a time zone"
+        if (named := await room_named(ctx, args[0])) is not None and named.id != room.id:
+            return use_first("TIMEZONE", room.name, named.name)
+        if named is not None:
+            args = ()
     async with ctx.deps.db.tx() as conn:
         settings = await ledger.reminding(conn, room.id)
         assert settings is not None
-        if not ctx.args:
+        if not args:
             return f"{room.name} keeps time in {_zone_said(settings)}. Change it: \\TIMEZONE Europe/Paris"
-        name = " ".join(typed_words(ctx.args)) or ctx.args[0]
+        name = " ".join(typed_words(args)) or args[0]
         summerless = reminders.no_summer_time(name)
         if summerless is not None:
             meant, all_year = summerless  # EST: America/New_York, or America/Panama all year
@@ -1047,13 +1077,20 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     # this month: the one it was sent in, as a \\PAID's time is (one of 23:59 on the 30th handled
     # after midnight, a backlog or a restart, linked the next month's, with nothing in it)
     sent = dt.datetime.fromtimestamp(msg.received_at or ctx.deps.now(), reminders.room_zone(settings))
-    month = typed_word(ctx.args[0]) if ctx.args else f"{sent.year:04d}-{sent.month:02d}"
+    this_month = f"{sent.year:04d}-{sent.month:02d}"
+    month = typed_word(ctx.args[0]) if ctx.args else this_month
     ym = month_of(month)
     if ym is None:
         # `\\STATEMENT 10/2026` (or `october`) was told the usage with this month as its example
         if (meant := meant_month(month, (today.year, today.month))) is not None:
             return f"Usage: {STATEMENT_USAGE}. Did you mean \\STATEMENT {meant}?"
-        return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
+        # `\\STATEMENT house`, a room of theirs: told the usage alone
+        if (named := await room_named(ctx, month)) is not None and named.id != room.id:
+            return use_first("STATEMENT", room.name, named.name)
+        if named is None:
+            return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
+        month, ym = this_month, month_of(this_month)
+        assert ym is not None
     if ym > (today.year, today.month):
         return f"{month} has not begun in {room.name} yet."
     # its first receipt may be older than the room: a photo sent at 23:58 on December 31st that

@@ -2265,6 +2265,40 @@ async def test_a_statement_month_written_the_other_way_round_is_suggested_as_yyy
         ), typed
 
 
+async def test_a_command_of_the_active_room_naming_another_room_says_how_to_get_there(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\STATEMENT house` (or `\\CURRENCY`, `\\REMIND`, `\\TIMEZONE` with a room's name) from a
+    person in several rooms got the usage alone, or "house is not a time zone": it says the command
+    works on the active room and to `\\USE house` first. Naming the active room is as naming none."""
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\CREATE trip2026 pw")
+    await say(bot, fake, "\\CREATE Trip pw")
+    for command in ("STATEMENT", "CURRENCY", "REMIND", "TIMEZONE"):
+        said = f"\\{command} works on your active room, Trip: \\USE house first, then \\{command} again."
+        assert await say(bot, fake, f"\\{command.lower()} HOUSE") == said
+        assert fits_one_segment(said.replace("Trip", "t" * 32).replace("house", "h" * 32))
+    assert (await say(bot, fake, "\\STATEMENT trip")).startswith("Statement: ")
+    assert (
+        await say(bot, fake, "\\CURRENCY trip.")
+        == "Trip counts in USD. Change it with \\CURRENCY <code> before the first amount."
+    )
+    assert (
+        await say(bot, fake, "\\REMIND Trip")
+        == "Trip: no reminders. \\REMIND weekly or monthly: whoever owes gets one."
+    )
+    assert (await say(bot, fake, "\\TIMEZONE trip")).startswith("Trip keeps time in ")
+    # nothing changed in any room; a word that is no room of theirs gets what it got before
+    assert await say(bot, fake, "\\TIMEZONE nowhere") == (
+        "nowhere is not a time zone: use a name such as America/Chicago or Europe/Paris."
+    )
+    assert await say(bot, fake, "\\REMIND trip202") == "Usage: \\REMIND weekly|monthly|off"
+    assert (
+        await bot.scalar("SELECT count(*) FROM rooms WHERE remind IS NOT NULL OR timezone IS NOT NULL") == 0
+    )
+
+
 async def test_reminders_turned_on_before_ten_on_a_monday_and_handled_after_still_remind_that_day(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:

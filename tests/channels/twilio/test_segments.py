@@ -32,7 +32,7 @@ from bot.pipeline import middlewares, worker
 from bot.pipeline.dispatch import Context
 from handlers import account, help, keywords, ledger, post, rooms
 from handlers import media as photos
-from handlers.filters import ROOM_NAMES
+from handlers.filters import ROOM_NAMES, use_first
 from storage.ledger import ReceiptAmount
 
 PUBLIC_URL = "https://" + "a" * 27 + ".test"  # 40 characters
@@ -224,6 +224,10 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         ),
     ),
     ("use", lambda: f"Photos you send now go to {ROOM}."),
+    *[
+        (f"use first: {c}", lambda c=c: use_first(c, ROOM, ROOM))
+        for c in ("STATEMENT", "CURRENCY", "REMIND", "TIMEZONE")
+    ],  # type: ignore[misc]
     ("receipts link", _gallery),
     ("gallery not set up", lambda: "The receipt gallery is not set up on this number."),
     # photos
