@@ -16,6 +16,7 @@ from bot.core.channel import FitsOne
 from bot.features.ledger.book import accents_off, room_ledger
 from bot.pipeline.dispatch import Context, Inbound
 from storage import rooms
+from storage.lean import Reads
 
 ROOM = "room"  # the key in ctx.data
 LEFT = "left"  # the key in ctx.data: the room is one the sender left with money open (`settling`)
@@ -142,11 +143,14 @@ async def _open_in_left(ctx: Context) -> list[rooms.Room]:
         return [room for room in left if (await room_ledger(conn, room.id)).position(ctx.user.id) != 0]
 
 
-async def room_named(ctx: Context, word: str) -> rooms.Room | None:
+async def room_named(ctx: Context, word: str, reads: Reads | None = None) -> rooms.Room | None:
     """The sender's room `word` names, if any: for a command of the active room (`\\STATEMENT`,
-    `\\CURRENCY`, ...) whose argument is no month, code or setting but a room's name."""
+    `\\CURRENCY`, ...) whose argument is no month, code or setting but a room's name. `reads`: in a
+    transaction, `lean.in_tx(conn)`."""
     name = room_word(word)
-    return await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name) if rooms.valid_name(name) else None
+    if not rooms.valid_name(name):
+        return None
+    return await rooms.member_room_by_name(reads or ctx.deps.db, ctx.user.id, name)
 
 
 def use_first(command: str, active: str, named: str) -> str:

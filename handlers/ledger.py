@@ -274,7 +274,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         if value is None and is_zero(text, room_cur):
             minor, code = 0, room_cur.code
         elif value is None:
-            return amount_usage(room_cur)
+            return await _in_another_room(conn, ctx, "AMOUNT", text) or amount_usage(room_cur)
         else:
             minor, code = value.minor, value.currency.code
         target = await ledger.amount_target(conn, user_id, room.id, msg.external_id, typed_in)
@@ -455,7 +455,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             return unclear
         value = parse_amount(amount_text, book.currency, uncapped=True)
         if value is None:
-            return paid_how(book.currency)
+            return await _in_another_room(conn, ctx, "PAID", " ".join(words)) or paid_how(book.currency)
         if value.currency != book.currency:
             return await _other_currency_paid(conn, ctx, room.name, book.currency, value.currency)
         payee = _find_member(book, who, user_id, fits)
@@ -945,6 +945,18 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.deps.services.fits(msg.sender.channel),
         zone_unknown=_zone_unknown(settings),
     )
+
+
+async def _in_another_room(conn: AsyncConnection, ctx: Context, command: str, text: str) -> str | None:
+    """`\\PAID Bob 5 house`, `\\AMOUNT 12 house`: a room of theirs after what does not parse, when
+    it is not the room the command works on. These got the usage alone (and once the room was
+    left off, they would have gone to the active room): the answer says to `\\USE house` first."""
+    words = text.split()
+    if len(words) < 2 or ctx.data.get(LEFT):
+        return None
+    named = await room_named(ctx, words[-1], lean.in_tx(conn))
+    room = room_of(ctx)
+    return use_first(command, room.name, named.name) if named is not None and named.id != room.id else None
 
 
 def _no_zone(name: str) -> bool:

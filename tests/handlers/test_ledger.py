@@ -2299,6 +2299,30 @@ async def test_a_command_of_the_active_room_naming_another_room_says_how_to_get_
     )
 
 
+async def test_a_payment_or_amount_naming_another_room_says_to_use_it_first(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID Bob 5 house` or `\\AMOUNT 12 house` from a person whose active room is trip got the
+    usage alone: it says they work on the active room and to `\\USE house` first; nothing is
+    recorded anywhere."""
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\JOIN house pw", sender=BOB)
+    await say(bot, fake, "\\NAME Bob", sender=BOB)
+    await say(bot, fake, "\\CREATE trip pw")
+    await say(bot, fake, "\\JOIN trip pw", sender=BOB)
+    await say(bot, fake, "\\USE trip")
+    said = "\\{} works on your active room, trip: \\USE house first, then \\{} again."
+    assert await say(bot, fake, "\\PAID Bob 5 house") == said.format("PAID", "PAID")
+    assert await say(bot, fake, "\\paid bob 5 in HOUSE.") == said.format("PAID", "PAID")
+    assert await say(bot, fake, "\\AMOUNT 12 house") == said.format("AMOUNT", "AMOUNT")
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0
+    # a word that is no room of theirs, or the active room, is the usage as before
+    assert (await say(bot, fake, "\\PAID Bob 5 zzz")).startswith("Usage: \\PAID <name> <amount>")
+    assert (await say(bot, fake, "\\AMOUNT 12 trip")).startswith("Usage: \\AMOUNT")
+    assert (await say(bot, fake, "\\PAID Bob 5")).startswith("Recorded: you paid Bob $5.00. trip: ")
+
+
 async def test_reminders_turned_on_before_ten_on_a_monday_and_handled_after_still_remind_that_day(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:

@@ -226,7 +226,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("use", lambda: f"Photos you send now go to {ROOM}."),
     *[
         (f"use first: {c}", lambda c=c: use_first(c, ROOM, ROOM))
-        for c in ("STATEMENT", "CURRENCY", "REMIND", "TIMEZONE")
+        for c in ("STATEMENT", "CURRENCY", "REMIND", "TIMEZONE", "AMOUNT", "PAID")
     ],  # type: ignore[misc]
     ("receipts link", _gallery),
     ("gallery not set up", lambda: "The receipt gallery is not set up on this number."),
