@@ -88,6 +88,21 @@ def not_in_named(name: str, fits: FitsOne) -> str:
     return text if fits(text) else "You are not in a room of that name. \\ROOMS lists yours."
 
 
+async def _meant(ctx: Context, name: str, fits: FitsOne) -> str | None:
+    """`\\USE trip2` from a person in trip2026 (and in no other room whose name begins so): the
+    room they meant, said with the command to send (`\\ROOMS lists yours` left a person in twenty
+    rooms to look for it); None when no room of theirs, or several, begin with what they typed."""
+    key = rooms.name_key(name)
+    if not rooms.valid_name(name):
+        return None
+    mine, _ = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
+    begun = [room for room in mine if room.name_key.startswith(key)]
+    if len(begun) != 1:
+        return None
+    text = f"You are not in a room named {name}: did you mean \\{ctx.command.name} {begun[0].name}?"
+    return text if fits(text) else None
+
+
 class InRoom:
     """`named=True`: the sender's room named by the command's first argument (`\\BALANCE house`),
     else (no argument) their active room. `named=False`: their active room, whatever the arguments
@@ -112,7 +127,8 @@ class InRoom:
                 for left in await _open_in_left(ctx):
                     if left.name_key == rooms.name_key(name):
                         return {ROOM: left, LEFT: True}
-            return not_in_named(name, ctx.deps.services.fits(msg.sender.channel))
+            fits = ctx.deps.services.fits(msg.sender.channel)
+            return await _meant(ctx, name, fits) or not_in_named(name, fits)
         room = await rooms.active_room(ctx.deps.db, ctx.user.id)
         if room is not None:
             return {ROOM: room}

@@ -373,6 +373,35 @@ async def test_one_phone_on_sms_and_whatsapp_and_a_paired_address_share_the_lock
     assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=fourth) == LOCKED
 
 
+async def test_a_room_typed_short_of_its_name_is_offered_when_one_of_theirs_begins_so(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """`\\USE trip2` from a person in trip2026 was "not in a room named trip2. \\ROOMS lists yours",
+    and in 20 rooms \\ROOMS did not show them all: the one room of theirs that begins so is offered
+    with the command to send. Several such rooms, or none, or only another person's: as before."""
+    monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
+    for name in ("house", "House2", "trip2026", "ski-2025", "ski-2026"):
+        await say(bot, fake_twilio, f"\\CREATE {name} pw")
+    await say(bot, fake_twilio, "\\CREATE roadtrip-eu pw", sender=BOB)
+    assert (
+        await say(bot, fake_twilio, "\\USE TRIP2")
+        == "You are not in a room named TRIP2: did you mean \\USE trip2026?"
+    )
+    assert await say(bot, fake_twilio, "\\balance trip") == (
+        "You are not in a room named trip: did you mean \\BALANCE trip2026?"
+    )
+    assert await say(bot, fake_twilio, "\\USE house2") == "Photos you send now go to House2."
+    for typed in ("ski", "hous", "road", "trip20266"):
+        assert (
+            await say(bot, fake_twilio, f"\\USE {typed}")
+            == f"You are not in a room named {typed}. \\ROOMS lists yours."
+        )
+    assert await say(bot, fake_twilio, "\\ROOMS") == (
+        "Your rooms: house, House2 (active), ski-2025, ski-2026, trip2026. Switch with \\USE <room>."
+    )
+    assert fits_one_segment(f"You are not in a room named {'t' * 32}: did you mean \\RECEIPTS {'t' * 32}?")
+
+
 async def test_leave_use_and_rooms(bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any) -> None:
     monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
     assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
