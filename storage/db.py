@@ -518,6 +518,12 @@ def transient(exc: BaseException) -> bool:
     return type(inner).__name__ in {"CannotConnectNowError", "TooManyConnectionsError"}  # 57P03, 53300
 
 
+def away(exc: BaseException) -> bool:
+    """Whether a failed statement met the database away (nothing answering, starting up, out of
+    connections, the connection lost, or no answer in time), rather than refusing what it said."""
+    return transient(exc) or bool(getattr(exc, "connection_invalidated", False))
+
+
 # What the operator does when the server answered and refused (SQLSTATE classes 28 and 3D): the
 # server runs and is reachable, so the usual hint would send them looking in the wrong place.
 _REFUSED_LOGIN = frozenset({"InvalidPasswordError", "InvalidAuthorizationSpecificationError"})

@@ -17,9 +17,14 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from markupsafe import Markup, escape
 
+from bot.core.logs import db_reason, get_logger
 from bot.gateway.expect import expect_continue
+from storage.db import away
+
+log = get_logger(__name__)
 
 STYLESHEET_PATH = "/static/textwire.css"
 _TEMPLATES = resources.files("bot.gateway") / "templates"
@@ -118,6 +123,40 @@ def render(
 def message(title: str, text: str, *, status: int = 200, hint: str = "", heading: str = "") -> web.Response:
     """A page with a heading and a sentence or two (errors, confirmations)."""
     return render("message.html", title=title, status=status, message=text, hint=hint, heading=heading)
+
+
+# seconds a page asks to be reloaded after when the database did not answer (Retry-After)
+AWAY_RETRY_SECONDS = 30
+
+
+@web.middleware
+async def database_away(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page (the receipts, a statement, its CSV or photos, the X link pages) asked of while the
+    database was away (a restart, a failover, a network fault) answered 500 "Server got itself
+    in trouble" with a traceback in the log: it is a 503 page that says to reload in a while
+    (`Retry-After`), and one line (`http.database_away`). A webhook answers its own 503."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        if not away(exc):
+            raise
+        resource = request.match_info.route.resource
+        log.warning(
+            "http.database_away",
+            route=resource.canonical if resource is not None else "unmatched",
+            error=type(exc).__name__,
+            reason=db_reason(exc),
+        )
+        response = message(
+            "Not available just now",
+            "The database behind this page did not answer. Nothing is lost.",
+            hint="Reload the page in a minute.",
+            status=503,
+        )
+        response.headers["Retry-After"] = str(AWAY_RETRY_SECONDS)
+        return response
 
 
 async def home(request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ from bot.core.deps import Deps
 from bot.core.logs import db_reason, get_logger
 from bot.core.metrics import DB_ERROR_OPS
 from bot.core.tasks import BackgroundTask
-from storage.db import transient
+from storage.db import away
 from storage.lean import Writer
 from storage.queue import ClaimQueue
 
@@ -32,12 +32,6 @@ TX_SECONDS = 10.0
 
 Claimed = TypeVar("Claimed")
 Outcome = TypeVar("Outcome")
-
-
-def away(exc: BaseException) -> bool:
-    """Whether a failed write met the database away (nothing answering, starting up, out of
-    connections, or the connection lost), rather than refusing what was written."""
-    return transient(exc) or bool(getattr(exc, "connection_invalidated", False))
 
 
 class ClaimLoop(ABC, Generic[Claimed, Outcome]):

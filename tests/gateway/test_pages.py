@@ -7,12 +7,17 @@ import fnmatch
 import re
 import time
 import tomllib
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from structlog.testing import capture_logs
 from yarl import URL
 
 from bot.gateway import pages
-from tests import ROOT, images
+from storage.db import Database
+from tests import ROOT, images, pg
 from tests.conftest import ALICE, BOB, Bot, BotFactory, XBot, link_in
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_gallery import PHOTO, gallery_link, path_of, send_photos
@@ -412,3 +417,51 @@ def test_a_masked_member_is_read_out_and_the_rest_still_escaped() -> None:
         ' <span aria-hidden="true">+4*******1234</span><span class="sr-only">number ending 1234</span>'
     )
     assert pages.spoken("Receipt photo: +1******2222, <x>") == "Receipt photo: number ending 2222, <x>"
+
+
+async def test_a_page_asked_of_while_the_database_is_away_is_a_503_page(
+    pg_server: pg.PgServer | None, aiohttp_client: Any
+) -> None:
+    """The receipts or statement page opened while PostgreSQL was away (a restart, a failover):
+    500 "Server got itself in trouble", and a traceback in the log. It is a 503 page saying to
+    reload in a while, with Retry-After, and one line; an error that is not the database's
+    is still the server's (500)."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    async with pg.through_a_relay(pg_server) as (url, relay):
+        db = Database(url)
+
+        async def reads_the_database(request: web.Request) -> web.Response:
+            async with db.read() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            return web.Response(text="the page")
+
+        async def breaks(request: web.Request) -> web.Response:
+            raise ValueError("a bug of the page's")
+
+        app = web.Application(middlewares=[pages.database_away])
+        app.router.add_get("/rooms/{room}/receipts", reads_the_database)
+        app.router.add_get("/broken", breaks)
+        client = await aiohttp_client(app)
+        try:
+            assert (await client.get("/rooms/r1/receipts")).status == 200
+            await relay.close()  # the database is away: its connections closed, new ones refused
+            with capture_logs() as logs:
+                resp = await client.get("/rooms/r1/receipts")
+                assert resp.status == 503
+                assert resp.headers["Retry-After"] == str(pages.AWAY_RETRY_SECONDS)
+                assert resp.headers["Cache-Control"] == "no-store"
+                page = await resp.text()
+                assert "<h1>Not available just now</h1>" in page
+                assert "Reload the page in a minute." in page
+                assert (await client.get("/broken")).status == 500
+            [line] = [e for e in logs if e["event"] == "http.database_away"]
+            assert line["route"] == "/rooms/{room}/receipts"
+            assert line["log_level"] == "warning"
+            assert line["reason"] in (
+                "ConnectionRefusedError",
+                "ConnectionDoesNotExistError",
+                "InterfaceError",
+            )
+        finally:
+            await db.close()
