@@ -46,6 +46,9 @@ router = Router(name=__name__)
 
 CREATE_USAGE = "\\CREATE <room> <password>"
 JOIN_USAGE = "\\JOIN <room> <password>"
+# `\\JOIN house my pw` (a password of two words) was told what a room name is, as if the room
+# were the trouble: the note says both are one word
+ONE_WORD_EACH = "Room names are 1-32 letters, digits, - or _ (no spaces), and a password is one word."
 WRONG = "No room with that name and password. Check both and try again."
 # a password whose first letter alone is a capital, as a phone's autocorrect makes `hunter22` at the
 # start of a sentence or of a word it knows (`Paris`): "Check both" never said which letter it was.
@@ -139,7 +142,7 @@ def too_long() -> str:
     return f"That password is too long (at most {rooms.MAX_PASSWORD} characters)."
 
 
-@router.command("CREATE", args=2, secret=(1,), usage=CREATE_USAGE, usage_note=ROOM_NAMES)
+@router.command("CREATE", args=2, secret=(1,), usage=CREATE_USAGE, usage_note=ONE_WORD_EACH)
 async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     name, password = typed_word(ctx.args[0]), ctx.args[1]
     if not rooms.valid_name(name):
@@ -183,7 +186,7 @@ def made_by_this_text(msg: Inbound, ctx: Context, room: rooms.Room) -> bool:
 
 
 # also bare `JOIN house pw`: upper case, exactly two words after it (SPEC, Clarifications)
-@router.command("JOIN", args=2, secret=(1,), usage=JOIN_USAGE, usage_note=ROOM_NAMES, bare=True)
+@router.command("JOIN", args=2, secret=(1,), usage=JOIN_USAGE, usage_note=ONE_WORD_EACH, bare=True)
 async def join(msg: Inbound, ctx: Context) -> HandlerResult:
     name, password = room_word(ctx.args[0]), ctx.args[1]
     if len(password) > rooms.MAX_PASSWORD:  # no room has one: refused before any hashing

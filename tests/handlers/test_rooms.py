@@ -101,13 +101,15 @@ async def test_names_are_case_insensitive_and_taken_names_are_said_taken(
 
 async def test_usage_and_name_rules(bot: Bot, fake_twilio: FakeTwilio) -> None:
     rules = "Room names are 1-32 letters, digits, - or _ (no spaces)."
-    assert await say(bot, fake_twilio, "\\CREATE house") == f"Usage: \\CREATE <room> <password>. {rules}"
-    assert await say(bot, fake_twilio, "\\JOIN") == f"Usage: \\JOIN <room> <password>. {rules}"
+    # \\CREATE and \\JOIN also say that a password is one word: `\\JOIN house my pw` was told
+    # only what a room name is, as if the room were the trouble
+    both = "Room names are 1-32 letters, digits, - or _ (no spaces), and a password is one word."
+    assert await say(bot, fake_twilio, "\\CREATE house") == f"Usage: \\CREATE <room> <password>. {both}"
+    assert await say(bot, fake_twilio, "\\JOIN") == f"Usage: \\JOIN <room> <password>. {both}"
+    assert await say(bot, fake_twilio, "\\JOIN house my pw") == f"Usage: \\JOIN <room> <password>. {both}"
     assert await say(bot, fake_twilio, "\\USE") == f"Usage: \\USE <room>. {rules}"
     # a room name of two words got only the usage, which the person thought they had followed
-    assert (
-        await say(bot, fake_twilio, "\\CREATE my house pw") == f"Usage: \\CREATE <room> <password>. {rules}"
-    )
+    assert await say(bot, fake_twilio, "\\CREATE my house pw") == f"Usage: \\CREATE <room> <password>. {both}"
     assert await say(bot, fake_twilio, "\\BALANCE my house") == f"Usage: \\BALANCE [<room>]. {rules}"
     assert await say(bot, fake_twilio, "\\LEAVE my house") == f"Usage: \\LEAVE [<room>]. {rules}"
     reply = await say(bot, fake_twilio, "\\CREATE hou$e pw")

@@ -144,6 +144,9 @@ def _help_rows() -> list[tuple[str, Callable[[], str]]]:
         rows.append((f"usage {entry}", lambda e=entry: f"Usage: {e}"))  # type: ignore[misc]
         # a room command's usage also says what a room name is (its `usage_note`)
         rows.append((f"room usage {entry}", lambda e=entry: f"Usage: {e}. {ROOM_NAMES}"))  # type: ignore[misc]
+        rows.append(
+            (f"room and password usage {entry}", lambda e=entry: f"Usage: {e}. {rooms.ONE_WORD_EACH}")
+        )  # type: ignore[misc]
     return rows
 
 
