@@ -31,6 +31,7 @@ from sqlalchemy.ext.compiler import compiles
 from bot.core.dburl import (
     DatabaseError,
     DatabaseUnreachable,
+    bound_unacknowledged,
     driver_error,
     is_postgres,
     is_sqlite,
@@ -301,7 +302,12 @@ class Database:
             if self._pg_pool is None:
                 dsn, kwargs = pg_connect_args(self.url)
                 self._pg_pool = await asyncpg.create_pool(
-                    dsn, min_size=0, max_size=self._pool_size, reset=_rollback_if_open, **kwargs
+                    dsn,
+                    min_size=0,
+                    max_size=self._pool_size,
+                    reset=_rollback_if_open,
+                    init=_bound_unacknowledged,
+                    **kwargs,
                 )
         return self._pg_pool
 
@@ -495,13 +501,20 @@ async def _rollback_if_open(conn: Any) -> None:
         await conn.execute("ROLLBACK")
 
 
+async def _bound_unacknowledged(conn: Any) -> None:
+    """The lean pool's `init`: each new connection as `_asyncpg_creator`'s."""
+    bound_unacknowledged(conn)
+
+
 def _asyncpg_creator(url: str) -> Any:
     import asyncpg
 
     dsn, kwargs = pg_connect_args(url)
 
     async def connect() -> Any:
-        return await asyncpg.connect(dsn, **kwargs)
+        conn = await asyncpg.connect(dsn, **kwargs)
+        bound_unacknowledged(conn)
+        return conn
 
     return connect
 

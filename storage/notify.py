@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from bot.core.dburl import is_postgres, mask_url, pg_connect_args
+from bot.core.dburl import bound_unacknowledged, is_postgres, mask_url, pg_connect_args
 from bot.core.logs import get_logger
 from bot.core.tasks import BackgroundTask
 
@@ -135,6 +135,7 @@ class Notifier:
         assert self._url is not None
         dsn, kwargs = pg_connect_args(self._url)
         conn = await asyncpg.connect(dsn, **kwargs)
+        bound_unacknowledged(conn)
         self._conn = conn
         conn.add_termination_listener(lambda _conn: lost.set())
         for channel in CHANNELS:

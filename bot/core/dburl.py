@@ -4,6 +4,7 @@ config module uses it)."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -140,3 +141,23 @@ def pg_connect_args(url: str) -> tuple[str, dict[str, Any]]:
             kept.append((key, value))
     dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept, safe="/"), parts.fragment))
     return dsn, kwargs
+
+
+# Milliseconds a PostgreSQL connection's sent bytes may stay unacknowledged before the kernel
+# closes it (Linux's TCP_USER_TIMEOUT, libpq's `tcp_user_timeout`): after a failover that moved
+# the server's address, or a network fault, a statement sent on a connection of before waited
+# for the kernel's own retransmissions to give up (about 15 minutes), and with it a handler, its
+# sender's later texts behind it. Only bytes the server never acknowledged count: a long query
+# or an idle connection is not bounded by it.
+TCP_USER_TIMEOUT_MS = 30_000
+
+
+def bound_unacknowledged(conn: Any) -> None:
+    """Bound an asyncpg connection's unacknowledged bytes (`TCP_USER_TIMEOUT_MS`) where the system
+    has the option (Linux) and the connection is TCP (not a Unix socket)."""
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if option is None or sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, option, TCP_USER_TIMEOUT_MS)

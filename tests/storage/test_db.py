@@ -4,11 +4,16 @@ failover, a network fault that leaves the old sockets open), through a relay tha
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
-from storage.db import Database
+from bot.core import dburl
+from storage.db import Database, away
 from tests import pg
 
 
@@ -44,3 +49,56 @@ async def test_a_connection_given_up_on_takes_every_pooled_one_with_it_sqlalchem
 async def _select_one(db: Database) -> int:
     async with db.tx() as conn:
         return int((await conn.execute(sa.text("SELECT 1"))).scalar_one())
+
+
+IPTABLES = shutil.which("iptables")
+
+
+def _iptables_usable() -> bool:
+    """Whether this test may add a firewall rule (root, and iptables that answers)."""
+    if IPTABLES is None or os.geteuid() != 0:
+        return False
+    return (
+        subprocess.run([IPTABLES, "-w", "-L", "INPUT", "-n"], capture_output=True, check=False).returncode
+        == 0
+    )  # noqa: S603
+
+
+async def _iptables(*args: str) -> None:
+    assert IPTABLES is not None
+    proc = await asyncio.create_subprocess_exec(IPTABLES, "-w", *args)
+    assert await proc.wait() == 0, args
+
+
+async def test_a_statement_the_server_never_acknowledges_fails_at_the_bound_not_in_15_minutes(
+    pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failover that moved the server's address (or a network fault that drops packets): a
+    statement sent on a connection of before got no acknowledgement, and waited for the kernel's
+    retransmissions to give up, about 15 minutes, with its handler and the sender's later texts
+    behind it. Every connection bounds its unacknowledged bytes (TCP_USER_TIMEOUT_MS, here
+    shortened): the statement fails as a lost connection, and the next goes on a fresh one.
+    The dropped packets are made with a firewall rule on the relay's port alone."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    if not _iptables_usable():
+        pytest.skip("iptables cannot be used here (root and iptables needed to drop a connection's packets)")
+    monkeypatch.setattr(dburl, "TCP_USER_TIMEOUT_MS", 1000)
+    async with pg.through_a_relay(pg_server) as (url, _relay):
+        rule = ["INPUT", "-p", "tcp", "-i", "lo", "--dport", str(urlsplit(url).port), "-j", "DROP"]
+        db = Database(url)
+        try:
+            assert await _select_one(db) == 1  # an idle connection of before
+            await _iptables("-I", *rule)
+            try:
+                tried = asyncio.ensure_future(_select_one(db))
+                await asyncio.wait([tried], timeout=60)  # (a bound of the test's: 15 minutes before)
+                assert tried.done()
+                error = tried.exception()
+                assert error is not None
+                assert away(error), repr(error)
+            finally:
+                await _iptables("-D", *rule)
+            assert await asyncio.wait_for(_select_one(db), 30) == 1
+        finally:
+            await db.close()
