@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from bot.core import dburl
 from storage.db import Database, away
 from tests import pg
+from tests.conftest import IPTABLES_SKIP
 
 
 async def test_a_connection_given_up_on_takes_every_pooled_one_with_it_sqlalchemys_too(
@@ -58,10 +59,8 @@ def _iptables_usable() -> bool:
     """Whether this test may add a firewall rule (root, and iptables that answers)."""
     if IPTABLES is None or os.geteuid() != 0:
         return False
-    return (
-        subprocess.run([IPTABLES, "-w", "-L", "INPUT", "-n"], capture_output=True, check=False).returncode
-        == 0
-    )  # noqa: S603
+    listed = subprocess.run([IPTABLES, "-w", "-L", "INPUT", "-n"], capture_output=True, check=False)  # noqa: S603
+    return listed.returncode == 0
 
 
 async def _iptables(*args: str) -> None:
@@ -82,7 +81,7 @@ async def test_a_statement_the_server_never_acknowledges_fails_at_the_bound_not_
     if pg_server is None:
         pytest.skip(pg.SKIP_REASON)
     if not _iptables_usable():
-        pytest.skip("iptables cannot be used here (root and iptables needed to drop a connection's packets)")
+        pytest.skip(IPTABLES_SKIP)
     monkeypatch.setattr(dburl, "TCP_USER_TIMEOUT_MS", 1000)
     async with pg.through_a_relay(pg_server) as (url, _relay):
         rule = ["INPUT", "-p", "tcp", "-i", "lo", "--dport", str(urlsplit(url).port), "-j", "DROP"]
