@@ -28,7 +28,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/pipeline/lifecycle.py",
         "handlers/__init__.py",
         "handlers/filters.py",
-        "storage/db.py",
         "storage/health.py",
         "storage/leases.py",
         "storage/receipts.py",
