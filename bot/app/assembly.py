@@ -28,7 +28,6 @@ from bot.core.devmode import twilio_auth_token
 from bot.core.feature import Feature, ReadyCheck, Starting
 from bot.core.logs import get_logger
 from bot.core.metrics import Metrics
-from bot.gateway import pages
 from bot.gateway.drain import DRAIN, Drain
 from bot.gateway.gate import GATE, Gate
 from bot.gateway.ingest import InboxWriter
@@ -104,7 +103,6 @@ def build_app(
     drain = Drain(metrics)
     app[DRAIN] = drain
     app.middlewares.insert(0, drain.middleware)  # outermost: it sees every request
-    app.middlewares.append(pages.database_away)
 
     async def routes_at_zero(app: web.Application) -> None:  # its routes are all added by now
         drain.add_routes_of(app)

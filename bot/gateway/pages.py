@@ -10,6 +10,7 @@ confirm page, whose POST is redirected to X). The templates are package data, re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from importlib import resources
@@ -129,34 +130,39 @@ def message(title: str, text: str, *, status: int = 200, hint: str = "", heading
 AWAY_RETRY_SECONDS = 30
 
 
-@web.middleware
-async def database_away(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A page (the receipts, a statement, its CSV or photos, the X link pages) asked of while the
-    database was away (a restart, a failover, a network fault) answered 500 "Server got itself
-    in trouble" with a traceback in the log: it is a 503 page that says to reload in a while
-    (`Retry-After`), and one line (`http.database_away`). A webhook answers its own 503."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception as exc:
-        if not away(exc):
+def database_away(handler: Handler) -> Handler:
+    """A page's handler (the receipts, a statement, its CSV or photos, the X link pages) as it
+    answers while the database is away (a restart, a failover, a network fault): it answered 500
+    "Server got itself in trouble", with a traceback in the log. It is a 503 page that says to
+    reload in a while (`Retry-After`), and one line (`http.database_away`); any other error is
+    still the server's. Only pages: a webhook answers its own 503, and costs no extra layer."""
+
+    @functools.wraps(handler)
+    async def answered(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
             raise
-        resource = request.match_info.route.resource
-        log.warning(
-            "http.database_away",
-            route=resource.canonical if resource is not None else "unmatched",
-            error=type(exc).__name__,
-            reason=db_reason(exc),
-        )
-        response = message(
-            "Not available just now",
-            "The database behind this page did not answer. Nothing is lost.",
-            hint="Reload the page in a minute.",
-            status=503,
-        )
-        response.headers["Retry-After"] = str(AWAY_RETRY_SECONDS)
-        return response
+        except Exception as exc:
+            if not away(exc):
+                raise
+            resource = request.match_info.route.resource
+            log.warning(
+                "http.database_away",
+                route=resource.canonical if resource is not None else "unmatched",
+                error=type(exc).__name__,
+                reason=db_reason(exc),
+            )
+            response = message(
+                "Not available just now",
+                "The database behind this page did not answer. Nothing is lost.",
+                hint="Reload the page in a minute.",
+                status=503,
+            )
+            response.headers["Retry-After"] = str(AWAY_RETRY_SECONDS)
+            return response
+
+    return answered
 
 
 async def home(request: web.Request) -> web.Response:
@@ -177,4 +183,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(STYLESHEET_PATH, stylesheet, expect_handler=expect_continue)
 
 
-__all__ = ["STYLESHEET", "add_routes", "csp", "message", "render"]
+__all__ = ["STYLESHEET", "add_routes", "csp", "database_away", "message", "render"]

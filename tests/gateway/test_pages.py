@@ -439,9 +439,9 @@ async def test_a_page_asked_of_while_the_database_is_away_is_a_503_page(
         async def breaks(request: web.Request) -> web.Response:
             raise ValueError("a bug of the page's")
 
-        app = web.Application(middlewares=[pages.database_away])
-        app.router.add_get("/rooms/{room}/receipts", reads_the_database)
-        app.router.add_get("/broken", breaks)
+        app = web.Application()
+        app.router.add_get("/rooms/{room}/receipts", pages.database_away(reads_the_database))
+        app.router.add_get("/broken", pages.database_away(breaks))
         client = await aiohttp_client(app)
         try:
             assert (await client.get("/rooms/r1/receipts")).status == 200
@@ -465,3 +465,18 @@ async def test_a_page_asked_of_while_the_database_is_away_is_a_503_page(
             )
         finally:
             await db.close()
+
+
+def test_every_page_route_answers_503_while_the_database_is_away(bot: Bot) -> None:
+    """Every page a person opens from a link (the receipts, a statement, its CSV and zip, a photo
+    and its thumbnail, the X link pages) goes through `pages.database_away`; the webhooks answer
+    their own 503 and go without it."""
+    served = {
+        (route.method, route.resource.canonical): route.handler
+        for route in bot.client.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    wrapped = {key for key, handler in served.items() if getattr(handler, "__wrapped__", None) is not None}
+    pages_of_links = {key for key in served if key[1].startswith(("/rooms/", "/media/", "/thumbs/", "/x/"))}
+    assert len(pages_of_links) == 9, sorted(pages_of_links)
+    assert wrapped == pages_of_links

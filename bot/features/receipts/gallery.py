@@ -381,9 +381,15 @@ async def thumbnail(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/rooms/{room_id}/receipts", gallery, expect_handler=expect_continue)
-    app.router.add_get("/media/{key:rooms/.+}", local_media, expect_handler=expect_continue)
-    app.router.add_get("/thumbs/{key:rooms/.+}", thumbnail, expect_handler=expect_continue)
+    app.router.add_get(
+        "/rooms/{room_id}/receipts", pages.database_away(gallery), expect_handler=expect_continue
+    )
+    app.router.add_get(
+        "/media/{key:rooms/.+}", pages.database_away(local_media), expect_handler=expect_continue
+    )
+    app.router.add_get(
+        "/thumbs/{key:rooms/.+}", pages.database_away(thumbnail), expect_handler=expect_continue
+    )
 
 
 @contextlib.asynccontextmanager

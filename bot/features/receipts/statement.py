@@ -531,9 +531,9 @@ def _zip_time(when: str) -> tuple[int, int, int, int, int, int]:
 
 def add_routes(app: web.Application) -> None:
     base = r"/rooms/{room_id}/statement/{month:\d{4}-\d{2}}"
-    app.router.add_get(base, page, expect_handler=expect_continue)
-    app.router.add_get(base + ".csv", csv_download, expect_handler=expect_continue)
-    app.router.add_get(base + ".zip", zip_download, expect_handler=expect_continue)
+    app.router.add_get(base, pages.database_away(page), expect_handler=expect_continue)
+    app.router.add_get(base + ".csv", pages.database_away(csv_download), expect_handler=expect_continue)
+    app.router.add_get(base + ".zip", pages.database_away(zip_download), expect_handler=expect_continue)
 
 
 FEATURE = Feature(name="statement", add_routes=add_routes)

@@ -340,9 +340,9 @@ def _clear(response: web.Response) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/x/link/{token}", link_page, expect_handler=expect_continue)
-    app.router.add_post("/x/link/{token}", link_start, expect_handler=expect_continue)
-    app.router.add_get("/x/callback", callback, expect_handler=expect_continue)
+    app.router.add_get("/x/link/{token}", pages.database_away(link_page), expect_handler=expect_continue)
+    app.router.add_post("/x/link/{token}", pages.database_away(link_start), expect_handler=expect_continue)
+    app.router.add_get("/x/callback", pages.database_away(callback), expect_handler=expect_continue)
 
 
 @asynccontextmanager
