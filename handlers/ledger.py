@@ -48,6 +48,7 @@ from bot.features.ledger.money import (
 from bot.features.ledger.split import split_by_weights, split_order
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
+from bot.pipeline import replyguard
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import (
     LEFT,
@@ -493,6 +494,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         # member who left by \\STOP (no number)
         payee_phone = (await pairing.notice_addresses(conn, [payee])).get(payee)
         if recorded and payee_phone is not None and payee not in book.formers:
+            # within the payee's reply budget: a member's flood of `\\PAID` made their phone
+            # buzz a notice a second, and Twilio then blocks the number (14107)
+            now = ctx.deps.now()
             await outbox.enqueue(
                 conn,
                 to=payee_phone,
@@ -502,7 +506,10 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
                 dedupe_key=f"{msg.external_id}:paid",
                 kind="paid",
                 inbox_id=msg.id,
-                now=ctx.deps.now(),
+                now=now,
+                not_before=await replyguard.notice_time(
+                    conn, payee_phone, f"{msg.external_id}:paid", "paid", now
+                ),
             )
     # the room's balance with the payment, added up once its transaction is done
     async with ctx.deps.db.read() as conn:

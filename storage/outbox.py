@@ -80,10 +80,12 @@ async def enqueue(
     inbox_id: int | None = None,
     redact: bool = False,
     kind: str | None = None,
+    not_before: float = 0.0,
 ) -> bool:
     """Queue one message. A second call with the same `dedupe_key` is a no-op (returns False).
     `kind`: what it is; a notice that is not an answer ("paid", "connected", "relink") may go to
-    WhatsApp only as a template outside its 24-hour window (bot/pipeline/sender.py)."""
+    WhatsApp only as a template outside its 24-hour window (bot/pipeline/sender.py).
+    `not_before`: not sent before then (a notice over its number's budget)."""
     result = await conn.execute(
         insert_ignore(conn, outbox).values(
             dedupe_key=dedupe_key,
@@ -92,7 +94,7 @@ async def enqueue(
             body=body,
             redact=redact,
             status="queued",
-            next_attempt_at=now,  # due from now: behind the replies that fell due before it
+            next_attempt_at=max(not_before, now),  # due from now (or then): behind the replies due before it
             created_at=now,
             kind=kind,
             channel=channel_of(to),

@@ -179,6 +179,21 @@ def schedule(rows: Sequence[Logged], count: int, now: float) -> list[float]:
     return out
 
 
+async def notice_time(conn: Writer, phone: str, message_sid: str, kind: str, now: float) -> float:
+    """When a notice that `phone` did not ask for (a payment to them) may go: within the number's
+    budget, after its replies already queued, as a reply would. It is logged as one, so the
+    number's next replies count it: another member's twenty-five `\\PAID` in a minute sent
+    twenty-five notices to one phone within seconds, past the 15 in 30 s after which Twilio
+    blocks the number (14107)."""
+    rows = (await recent(conn, [phone], now))[phone]
+    at = schedule(rows, 1, now)[0]
+    await conn.execute(
+        sa.insert(reply_log),
+        {"phone": phone, "message_sid": message_sid[:64], "answer": kind[:64], "at": at},
+    )
+    return at
+
+
 async def _rows(msg: Inbound, ctx: Context, now: float) -> list[Logged]:
     """The number's rows, less the message's own (read with the claim, else here)."""
     logged_before: list[Logged] | None = ctx.data.get(RECENT_KEY)
@@ -277,6 +292,7 @@ __all__ = [
     "body_digest",
     "held_until",
     "loop_signal",
+    "notice_time",
     "recent",
     "reply_guard",
     "schedule",

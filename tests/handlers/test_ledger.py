@@ -1120,6 +1120,47 @@ async def test_a_debt_above_the_largest_amount_is_settled_in_one_payment(
     assert [r[0] for r in payments] == [200_000_000]
 
 
+async def test_a_flood_of_payments_notifies_the_payee_within_their_reply_budget(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob's twelve `\\PAID Alice 0.01` in a row sent Alice twelve "Bob paid you" notices within a
+    second: her reply budget held back Bob's own answers, never the notices to her, and past 15 in
+    30 s Twilio blocks the messages to her number (14107). Notices to a number now go within its
+    budget: the ones over it wait for the window, none is dropped, and her own next answer comes
+    after them."""
+    monkeypatch.setattr(replyguard, "BUDGET", 10)
+    fake = fake_twilio
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
+    await house(bot, fake)  # Alice's own two replies: of her 10
+    for _ in range(12):
+        form = await bot.text("\\PAID Alice 0.01", sender=BOB)
+        assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+    assert len([m for m in fake.messages if m["To"] == ALICE]) == 10
+    notices = [m["Body"] for m in fake.messages if m["To"] == ALICE and "paid you" in m["Body"]]
+    assert len(notices) == 8  # the budget's rest
+    waiting = await bot.rows(
+        "SELECT next_attempt_at FROM outbox WHERE to_phone = :to AND status = 'queued' ORDER BY id", to=ALICE
+    )
+    assert len(waiting) == 4
+    assert all(row.next_attempt_at > now[0] for row in waiting)
+    form = await bot.text("\\BALANCE")
+    assert await bot.handled(form["MessageSid"]) == "done"
+    answer = await bot.rows(
+        "SELECT next_attempt_at FROM outbox WHERE inbox_id = (SELECT id FROM inbox WHERE message_sid = :sid)",
+        sid=form["MessageSid"],
+    )
+    assert answer[0].next_attempt_at >= max(row.next_attempt_at for row in waiting)
+    now[0] += 2 * replyguard.BUDGET_WINDOW + 1
+    await bot.settled()
+    to_alice = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    assert [b for b in to_alice if "paid you" in b] == [
+        "Bob paid you $0.01 in house. \\BALANCE house for all."
+    ] * 12
+    assert to_alice[-1].startswith("house: ")
+
+
 async def test_the_paid_usage_shows_a_figure_the_rooms_currency_takes(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
