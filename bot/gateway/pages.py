@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import unicodedata
 from importlib import resources
 from typing import Any
 
@@ -79,7 +80,30 @@ def speakable(text: object) -> Markup:
     return Markup("").join([*parts, escape(value[start:])])
 
 
+# accents on one letter that a caption keeps on the pages: Vietnamese has two, pointed Hebrew three
+# or four; a member's caption of a letter with hundreds (Zalgo text) drew a column of them up
+# and down the page, through the room's balance and the other members' receipts
+MARKS_MAX = 4
+
+
+def few_marks(text: object) -> str:
+    """`text` with at most `MARKS_MAX` combining marks in a row: what a member typed is shown as
+    typed, but it cannot paint over the rest of the page."""
+    out: list[str] = []
+    run = 0
+    for ch in str(text):
+        if unicodedata.category(ch) in ("Mn", "Me"):
+            run += 1
+            if run > MARKS_MAX:
+                continue
+        else:
+            run = 0
+        out.append(ch)
+    return "".join(out)
+
+
 _ENV.filters["spoken"] = spoken
+_ENV.filters["few_marks"] = few_marks
 _ENV.filters["speakable"] = speakable
 
 BASE_HEADERS = {
