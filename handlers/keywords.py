@@ -12,7 +12,16 @@ import unicodedata
 
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
 from bot.core.message import LAST_WORD
-from bot.pipeline.dispatch import DOTTED_I, Context, FilterResult, HandlerResult, Inbound, Reply, Router
+from bot.pipeline.dispatch import (
+    BIDI_CONTROLS,
+    DOTTED_I,
+    Context,
+    FilterResult,
+    HandlerResult,
+    Inbound,
+    Reply,
+    Router,
+)
 from handlers.help import as_said_to, help_for, paired, welcome_for
 from storage import users
 
@@ -40,9 +49,9 @@ STOP_DELETES_PAIRED = "\\STOP takes only this address out of you."
 
 
 # what a person does not see in a keyword: a zero-width space or joiner, a byte order mark, a
-# direction mark, a soft hyphen. With a full-width keyboard's letters (NFKC) the message is still
+# direction mark or the isolates a shared text is wrapped in, a soft hyphen. With a full-width keyboard's letters (NFKC) the message is still
 # the keyword it shows: `\uff33\uff34\uff2f\uff30` and "STOP\u200b" did not opt out, and went to X as posts
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u00ad"))
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u00ad" + BIDI_CONTROLS))
 
 
 def keyword_of(body: str, opt_out_type: str = "") -> str | None:

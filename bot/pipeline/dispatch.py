@@ -130,6 +130,12 @@ COMMAND_PREFIXES = ("\\", "/")
 # before a command, what a person does not see: a zero-width space or joiner, a byte order mark,
 # a direction mark (some keyboards and pasted text put one first): "\u200b\\HELP" went to X as a post
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"
+# and the direction controls a phone or an app wraps pasted or shared text in (isolates, embeddings,
+# their ends, the Arabic letter mark), which show Latin letters as they are: `\u2068\\JOIN house
+# pw\u2069` went to X as a post, password and all. Not the overrides (U+202D, U+202E), which show
+# letters in an order other than the one they are read in.
+BIDI_CONTROLS = "\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u061c"
+_INVISIBLE += BIDI_CONTROLS
 _WIDE_PREFIXES = {"\uff3c": "\\", "\uff0f": "/"}  # FULLWIDTH REVERSE SOLIDUS, FULLWIDTH SOLIDUS
 # quotes around a command, as a flyer or a friend's text wrote it (`\u201c\\JOIN house pw\u201d`, a
 # phone's smart quotes): it went to X as a post, password and all. Before a backslash only: a quoted
@@ -148,7 +154,7 @@ KEY_SIGNS += "|"
 # or a web page: `\\JOIN house\u200b pw` was "No room with that name and password", a wrong
 # password counted); a zero-width joiner or non-joiner only at a word's ends (inside, they are
 # part of an emoji or a script's word)
-_DROPPED = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u200e\u200f\u00ad"))
+_DROPPED = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u200e\u200f\u00ad" + BIDI_CONTROLS))
 _JOINERS = "\u200c\u200d"
 
 
@@ -628,6 +634,7 @@ class Dispatcher(Router):
 
 
 __all__ = [
+    "BIDI_CONTROLS",
     "DOTTED_I",
     "BareCommand",
     "Command",

@@ -102,11 +102,11 @@ async def test_a_keyword_in_full_width_letters_or_with_invisible_characters_is_t
     xbot: XBot,
 ) -> None:
     """A full-width keyboard's \uff33\uff34\uff2f\uff30, or STOP with a zero-width space or a byte order mark
-    a paste left in, is the keyword the person sees: they were posted to X, and the number was
-    not opted out."""
+    a paste left in (or the direction isolates a shared text is wrapped in), is the keyword the
+    person sees: they were posted to X, and the number was not opted out."""
     twilio: FakeTwilio = xbot.extras["twilio"]
     await xbot.link(user=("100", "alice"))
-    for body in ("\uff33\uff34\uff2f\uff30", "STOP\u200b", "\ufeffstop"):
+    for body in ("\uff33\uff34\uff2f\uff30", "STOP\u200b", "\ufeffstop", "\u2068STOP\u2069"):
         sid = await silent(xbot, twilio, body)
         assert (await inbox_row(xbot, sid)).priority == 1, body
         assert await opted_out(xbot, ALICE) is True, body

@@ -79,6 +79,10 @@ def test_a_commands_lines(text: str, own: tuple[str, ...], first: tuple[str, ...
         ("\\BAL\u200bANCE \u2060house\ufeff", "BALANCE", ("house",)),
         ("\\JOIN hou\u00adse \u200e\u200dpw\u200c \u200d", "JOIN", ("house", "pw")),
         ("\\JOIN house \U0001f468\u200d\U0001f467", "JOIN", ("house", "\U0001f468\u200d\U0001f467")),
+        # the direction controls a phone or an app wraps shared text in: these went to X as posts
+        ("\u2068\\JOIN house pw\u2069", "JOIN", ("house", "pw")),  # FIRST STRONG ISOLATE ... POP
+        ("\u202a\\HELP\u202c", "HELP", ()),  # LEFT-TO-RIGHT EMBEDDING ... POP
+        ("\\PAID \u2066Bob\u2069 5\u061c", "PAID", ("Bob", "5")),
         # punctuation after the name, as after any word: "Unknown command." answered these
         ("\\balance?", "BALANCE", ()),
         ("\\ROOMS.", "ROOMS", ()),
