@@ -92,8 +92,11 @@ def few_marks(text: object) -> str:
     out: list[str] = []
     run = 0
     for ch in str(text):
-        if unicodedata.category(ch) in ("Mn", "Me"):
-            run += 1
+        kind = unicodedata.category(ch)
+        if kind in ("Mn", "Me", "Cf"):
+            # an invisible format character between the marks (a zero-width non-joiner) keeps
+            # them on the same letter: it does not end the run, and goes with the marks past it
+            run += kind != "Cf"
             if run > MARKS_MAX:
                 continue
         else:

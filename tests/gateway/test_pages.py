@@ -228,6 +228,7 @@ async def test_a_caption_piled_with_accents_cannot_paint_over_the_page(
     pointed Hebrew keep all of theirs."""
     await say(bot, fake_twilio, "\\CREATE house pw")
     await send_photos(bot, fake_twilio, 1, "lunch a" + "\u0301" * 300 + "b" + "\u0300" * 300, ALICE)
+    await send_photos(bot, fake_twilio, 1, "taxi c" + "\u0301\u200c" * 200, ALICE)  # a non-joiner between
     await send_photos(bot, fake_twilio, 1, "ph\u1edf ng\u01b0\u0323\u0301i", ALICE)  # decomposed
     await send_photos(bot, fake_twilio, 1, "\u05e9\u05c1\u05bc\u05b8\u05c1\u05dd", ALICE)
     statement = re.search(r"https?://\S+", await say(bot, fake_twilio, "\\STATEMENT"))
@@ -235,6 +236,7 @@ async def test_a_caption_piled_with_accents_cannot_paint_over_the_page(
     for link in (await gallery_link(bot, fake_twilio, ALICE), statement.group(0)):
         page = await (await bot.client.get(path_of(link))).text()
         assert "lunch a" + "\u0301" * 4 + "b" + "\u0300" * 4 + "</p>" in page, link
+        assert "taxi c" + "\u0301\u200c" * 4 + "</p>" in page, link
         assert "ph\u1edf ng\u01b0\u0323\u0301i</p>" in page, link
         assert "\u05e9\u05c1\u05bc\u05b8\u05c1\u05dd</p>" in page, link
 
