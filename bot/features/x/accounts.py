@@ -96,6 +96,9 @@ class XAccounts:
         self.cipher = cipher
         self.owner = f"x-{secrets.token_hex(6)}"
         self.refresh_stopped = False  # set by the refresh job's burst guard; a restart re-arms it
+        # X's token endpoint answered 429 (to the job or to a post's refresh): the refresh job
+        # sends it nothing more until this reset (Unix seconds)
+        self.refresh_limited_until = 0.0
         self._locks: dict[int, list[Any]] = {}  # user id -> [lock, users of it]
 
     # -- links ----------------------------------------------------------------------------------
@@ -187,7 +190,9 @@ class XAccounts:
                 async with self.deps.db.tx() as conn:
                     await xaccounts.release_lease(conn, user_id=user_id, owner=self.owner)
             return Refresh.DEAD, None
-        except (XError, CipherError):
+        except (XError, CipherError) as exc:
+            if isinstance(exc, XRateLimited):
+                self.refresh_limited_until = max(self.refresh_limited_until, exc.reset_at)
             async with self.deps.db.tx() as conn:
                 await xaccounts.release_lease(conn, user_id=user_id, owner=self.owner)
             raise

@@ -10,6 +10,10 @@ of a batch of at least `BURST_MIN_BATCH`) smells of a configuration fault (a wro
 secret, X changing something), not of people revoking the app: the job then stops itself, logs an
 error and unlinks nobody. The posting path still refreshes on demand; a restart re-arms the job.
 A stored token that does not decrypt for its user is relinked the same way (and counts the same).
+
+X's token endpoint answering 429 (with the time its limit resets) stops the tick's remaining
+refreshes, and the ticks until that reset send X nothing: each went on through every expiring
+token, hundreds of requests X refused, tick after tick, which only kept the limit spent.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ BURST_USERS = 5
 BURST_SHARE = 0.10
 BURST_MIN_BATCH = 10
 UNREADABLE = "unreadable"  # a row that does not decrypt for its user: relinked, counted as dead
+NOT_TRIED = "not_tried"  # X's token endpoint said 429: left for a tick after its reset
 
 
 @dataclass
@@ -42,6 +47,7 @@ class TickResult:
     dead: list[int] = field(default_factory=list)
     unavailable: int = 0
     gone: int = 0
+    not_tried: int = 0  # left alone after X said 429, until its reset
     stopped: bool = False
 
 
@@ -53,6 +59,10 @@ async def refresh_tokens(deps: Deps) -> None:
         log.error(
             "token.refresh_job_stopped", detail="stopped after a burst of refresh failures; restart to re-arm"
         )
+        return
+    wait = service.refresh_limited_until - deps.now()
+    if wait > 0:  # X's token endpoint said 429: nothing goes to it before the reset
+        log.info("token.refresh_tick", refreshed=0, dead=0, unavailable=0, rate_limited_for=round(wait))
         return
     await run_tick(deps, service)
 
@@ -72,6 +82,8 @@ async def run_tick(
 
     async def one(user_id: int) -> Refresh | str | None:
         async with limit:
+            if service.refresh_limited_until > deps.now():
+                return NOT_TRIED
             try:
                 outcome, _ = await service.refresh(user_id, unlink_on_dead=False, leeway=WINDOW)
             except CipherError:  # the row does not decrypt for this user: relinked like a dead one
@@ -97,6 +109,7 @@ async def run_tick(
         result.refreshed += sum(o is Refresh.OK for o in outcomes)
         result.gone += sum(o is Refresh.GONE for o in outcomes)
         result.unavailable += sum(o is None for o in outcomes)
+        result.not_tried += sum(o == NOT_TRIED for o in outcomes)
         if is_burst(len(result.dead) + len(dead), len(rows)):
             service.refresh_stopped = True
             result.stopped = True
@@ -120,14 +133,21 @@ async def run_tick(
                     version=versions[user_id],
                 )
         result.dead.extend(dead)
-        if len(rows) < batch:
+        if len(rows) < batch or result.not_tried:
             break
-    if result.refreshed or result.dead or result.unavailable:
+    if result.refreshed or result.dead or result.unavailable or result.not_tried:
+        limited: dict[str, int] = {}
+        if result.not_tried:  # and when the next tick will try them
+            limited = {
+                "not_tried": result.not_tried,
+                "rate_limited_for": round(service.refresh_limited_until - deps.now()),
+            }
         log.info(
             "token.refresh_tick",
             refreshed=result.refreshed,
             dead=len(result.dead),
             unavailable=result.unavailable,
+            **limited,
         )
     return result
 

@@ -166,6 +166,31 @@ async def test_x_failing_the_timers_refreshes_is_counted_for_the_alert(xbot: XBo
     assert errors["refresh_rate_limited"]._value.get() == 1
 
 
+async def test_a_429_from_x_stops_the_tick_and_the_ticks_until_its_reset(xbot: XBot) -> None:
+    """X's token endpoint said 429 with its reset 10 minutes away: the tick went on through every
+    other expiring token, and each tick after it the same, hundreds of requests X refused. Nothing
+    more goes to X before the reset; then the tick refreshes them all."""
+    await seed(xbot, 12)
+    xbot.x.fail_token_next(429, times=50, reset_in=600)
+    deps, service = xbot.runtime.deps, service_of(xbot)
+    with structlog.testing.capture_logs() as logs:
+        result = await refresh.run_tick(deps, service, batch=5, concurrency=1)
+    assert xbot.x.refresh_calls == 1
+    assert (result.unavailable, result.not_tried, result.refreshed, result.dead) == (1, 4, 0, [])
+    [tick] = [e for e in logs if e["event"] == "token.refresh_tick"]
+    assert tick["not_tried"] == 4
+    assert 590 <= tick["rate_limited_for"] <= 600
+    await refresh.refresh_tokens(deps)  # the next tick, before the reset: nothing goes to X
+    assert xbot.x.refresh_calls == 1
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens WHERE lease_owner IS NULL") == 12
+    assert await xbot.scalar("SELECT count(*) FROM users WHERE x_user_id IS NOT NULL") == 12
+    xbot.x.advance(601)
+    xbot.x._token_failures.clear()  # X's limit has reset
+    await refresh.refresh_tokens(deps)
+    assert xbot.x.refresh_calls == 13
+    assert len(xbot.x.live_grants()) == 12
+
+
 async def test_the_job_is_registered_with_the_scheduler(xbot: XBot) -> None:
     assert "x-refresh" in xbot.runtime.scheduler.job_ids
 
