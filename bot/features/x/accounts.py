@@ -207,6 +207,10 @@ class XAccounts:
                 now=self.deps.now(),
             )
         if not committed and await self._replaced(user_id, leased.version):
+            # X rotated the pair for a row replaced (a reconnect) or deleted (`\\UNLINK`, `\\STOP`)
+            # meanwhile, whose revocation named the refresh token X had just spent: the pair
+            # X issued here is held by nobody else, so it is ended at X as a replaced one is
+            await self.revoke_replaced(user_id, self.store(user_id, new))
             return await self._refresh_locked(user_id, stale_version, unlink_on_dead, leeway)
         if not committed:  # the lease ran out and another refresh won: X has revoked our pair
             log.error("token.refresh_lost_race", user_id=user_id)

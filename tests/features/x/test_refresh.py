@@ -351,3 +351,34 @@ async def test_a_reconnect_after_x_refused_the_old_pair_in_a_tick_keeps_the_new_
     assert not row.x_needs_relink
     assert len(await xbot.rows("SELECT user_id FROM x_tokens")) == 1
     assert not any("stopped working" in m["Body"] for m in twilio.messages)
+
+
+async def test_an_unlink_while_a_tick_refreshes_ends_the_pair_x_issued_to_the_tick(xbot: XBot) -> None:
+    """`\\UNLINK` while the timer's refresh is at X: the unlink revokes the refresh token it found,
+    which X has just rotated, and the pair X issued to the timer found no row to go to and was
+    dropped, never revoked: the grant could stay live at X, with tokens nobody here holds. It is
+    revoked as a replaced pair is."""
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200 - 300)
+    service = service_of(xbot)
+    real_refresh = service.client.refresh
+    issued: list[str] = []
+
+    async def refresh_then_unlink(refresh_token: str) -> Any:
+        new = await real_refresh(refresh_token)  # X has rotated the pair
+        issued.append(new.refresh_token)
+        form = await xbot.text("\\UNLINK")
+        await xbot.handled(form["MessageSid"])
+        return new
+
+    service.client.refresh = refresh_then_unlink  # type: ignore[method-assign]
+    try:
+        result = await refresh.run_tick(xbot.runtime.deps, service)
+    finally:
+        service.client.refresh = real_refresh  # type: ignore[method-assign]
+    await xbot.settled()
+    assert (result.refreshed, result.gone, result.dead) == (0, 1, [])
+    assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 0
+    [new_refresh_token] = issued
+    assert new_refresh_token in xbot.x.revoked
+    assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
