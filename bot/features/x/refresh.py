@@ -14,6 +14,10 @@ A stored token that does not decrypt for its user is relinked the same way (and 
 X's token endpoint answering 429 (with the time its limit resets) stops the tick's remaining
 refreshes, and the ticks until that reset send X nothing: each went on through every expiring
 token, hundreds of requests X refused, tick after tick, which only kept the limit spent.
+
+A tick starts no refresh after TICK_SECONDS (X slow, hundreds of tokens expiring at once), so it
+ends within the job's lease: another process's tick would go over the same rows beside it.
+`token.refresh_tick` says how long it ran and how many it left to the next (`not_tried`).
 """
 
 from __future__ import annotations
@@ -38,7 +42,11 @@ BURST_USERS = 5
 BURST_SHARE = 0.10
 BURST_MIN_BATCH = 10
 UNREADABLE = "unreadable"  # a row that does not decrypt for its user: relinked, counted as dead
-NOT_TRIED = "not_tried"  # X's token endpoint said 429: left for a tick after its reset
+NOT_TRIED = "not_tried"  # left to a later tick: X's token endpoint said 429, or TICK_SECONDS passed
+# A tick starts no refresh after this long (a refresh then takes at most `x.timeout_seconds`), so
+# it ends well within the job's lease (4/5 of INTERVAL): another process's tick never goes over
+# the same rows beside it.
+TICK_SECONDS = 180.0
 
 
 @dataclass
@@ -76,13 +84,14 @@ async def run_tick(
 ) -> TickResult:
     """One pass over every token expiring within WINDOW, in keyset-paged batches."""
     result = TickResult()
+    started = deps.now()
     limit = asyncio.Semaphore(concurrency)
     before = deps.now() + WINDOW
     after: tuple[float, int] | None = None
 
     async def one(user_id: int) -> Refresh | str | None:
         async with limit:
-            if service.refresh_limited_until > deps.now():
+            if service.refresh_limited_until > deps.now() or deps.now() - started > TICK_SECONDS:
                 return NOT_TRIED
             try:
                 outcome, _ = await service.refresh(user_id, unlink_on_dead=False, leeway=WINDOW)
@@ -136,20 +145,20 @@ async def run_tick(
         if len(rows) < batch or result.not_tried:
             break
     if result.refreshed or result.dead or result.unavailable or result.not_tried:
-        limited: dict[str, int] = {}
-        if result.not_tried:  # and when the next tick will try them
-            limited = {
-                "not_tried": result.not_tried,
-                "rate_limited_for": round(service.refresh_limited_until - deps.now()),
-            }
+        left: dict[str, int] = {}
+        if result.not_tried:  # and, after a 429, when the next tick will try them
+            left["not_tried"] = result.not_tried
+            if service.refresh_limited_until > deps.now():
+                left["rate_limited_for"] = round(service.refresh_limited_until - deps.now())
         log.info(
             "token.refresh_tick",
             refreshed=result.refreshed,
             dead=len(result.dead),
             unavailable=result.unavailable,
-            **limited,
+            seconds=round(deps.now() - started, 1),
+            **left,
         )
     return result
 
 
-__all__ = ["INTERVAL", "TickResult", "is_burst", "refresh_tokens", "run_tick"]
+__all__ = ["INTERVAL", "TICK_SECONDS", "TickResult", "is_burst", "refresh_tokens", "run_tick"]

@@ -382,3 +382,34 @@ async def test_an_unlink_while_a_tick_refreshes_ends_the_pair_x_issued_to_the_ti
     [new_refresh_token] = issued
     assert new_refresh_token in xbot.x.revoked
     assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
+
+
+async def test_a_tick_that_outlasts_its_time_leaves_the_rest_to_the_next(xbot: XBot) -> None:
+    """X slow (every refresh near its timeout) with hundreds of tokens expiring at once: a tick
+    ran past the job's lease (4 of its 5 minutes), so another process's tick went over the same
+    rows beside it (each waiting out the other's row leases, counted as failures), and the log
+    said nothing of how long it took. After TICK_SECONDS no more refreshes start; the tick says
+    how long it ran and how many it left to the next."""
+    await seed(xbot, 6)
+    service = service_of(xbot)
+    real_refresh = service.client.refresh
+
+    async def slow(refresh_token: str) -> Any:
+        xbot.x.advance(100)  # X answers after 100 s
+        return await real_refresh(refresh_token)
+
+    service.client.refresh = slow  # type: ignore[method-assign]
+    try:
+        with structlog.testing.capture_logs() as logs:
+            result = await refresh.run_tick(xbot.runtime.deps, service, concurrency=1)
+    finally:
+        service.client.refresh = real_refresh  # type: ignore[method-assign]
+    assert (result.refreshed, result.not_tried) == (2, 4)
+    assert refresh.TICK_SECONDS < 200 < refresh.INTERVAL * 0.8
+    assert xbot.x.refresh_calls == 2
+    [tick] = [e for e in logs if e["event"] == "token.refresh_tick"]
+    assert tick["not_tried"] == 4
+    assert 200 <= tick["seconds"] < 201
+    result = await refresh.run_tick(xbot.runtime.deps, service)  # the next tick: the rest
+    assert result.refreshed == 4
+    assert len(xbot.x.live_grants()) == 6
