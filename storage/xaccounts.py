@@ -449,6 +449,13 @@ async def retry_revocation(conn: AsyncConnection, revocation_id: int, *, at: flo
     )
 
 
+async def postpone_revocations(conn: AsyncConnection, revocation_ids: list[int], *, at: float) -> None:
+    """Claimed revocations not asked (X said 429 to another): due again at `at`, no attempt counted."""
+    await conn.execute(
+        sa.update(x_revocations).where(x_revocations.c.id.in_(revocation_ids)).values(next_attempt_at=at)
+    )
+
+
 async def drop_revocation(conn: AsyncConnection, revocation_id: int) -> None:
     await conn.execute(sa.delete(x_revocations).where(x_revocations.c.id == revocation_id))
 

@@ -99,6 +99,8 @@ class XAccounts:
         # X's token endpoint answered 429 (to the job or to a post's refresh): the refresh job
         # sends it nothing more until this reset (Unix seconds)
         self.refresh_limited_until = 0.0
+        # X's revoke endpoint answered 429: the x-revoke job asks it nothing more until this reset
+        self.revoke_limited_until = 0.0
         self._locks: dict[int, list[Any]] = {}  # user id -> [lock, users of it]
 
     # -- links ----------------------------------------------------------------------------------
@@ -345,6 +347,7 @@ class XAccounts:
             at = now + min(REVOKE_BACKOFF * 2**pending.attempts, REVOKE_BACKOFF_MAX)
             if isinstance(exc, XRateLimited):
                 at = max(at, exc.reset_at)
+                self.revoke_limited_until = max(self.revoke_limited_until, exc.reset_at)
             async with self.deps.db.tx() as conn:
                 await xaccounts.retry_revocation(conn, pending.id, at=at)
             log.warning(

@@ -5,7 +5,9 @@ in the same transaction, then ask X at once. When X could not be reached or answ
 the token waits with a backoff (XAccounts.attempt_revocation) and this job asks again when it is
 due, until X takes it, says it is not valid (400: already ended), or REVOKE_FOR has passed. Each
 tick is one process's (the scheduler's job lease), and each row is claimed by a conditional UPDATE
-before X is asked, so no two processes revoke one token at once.
+before X is asked, so no two processes revoke one token at once. Once X answers 429 (to the job
+or to an `\\UNLINK`'s revocation), the rest of the tick's rows wait for its reset unasked: each
+was asked all the same, up to BATCH refusals a minute, which only kept X's limit spent.
 """
 
 from __future__ import annotations
@@ -27,10 +29,18 @@ async def retry_revocations(deps: Deps) -> int:
     if service is None:
         return 0
     now = deps.now()
+    if service.revoke_limited_until > now:  # X said 429: nothing is due before its reset
+        return 0
     async with deps.db.tx() as conn:
         due = await xaccounts.claim_revocations(conn, now=now, until=now + REVOKE_CLAIM, limit=BATCH)
     done = 0
-    for pending in due:
+    for n, pending in enumerate(due):
+        if service.revoke_limited_until > deps.now():
+            async with deps.db.tx() as conn:
+                await xaccounts.postpone_revocations(
+                    conn, [p.id for p in due[n:]], at=service.revoke_limited_until
+                )
+            break
         done += await service.attempt_revocation(pending)
     return done
 

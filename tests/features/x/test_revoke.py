@@ -241,3 +241,32 @@ async def test_person_delete_stopped_by_the_media_store_leaves_the_x_grant_alone
     assert await xbot.scalar("SELECT count(*) FROM x_revocations") == 0
     assert await person.delete(xbot.config, ALICE, receipts=True, now=xbot.x.now) == 0  # run again
     assert xbot.x.live_grants("100") == []
+
+
+async def test_a_429_from_x_holds_the_rest_of_the_tick_until_its_reset(xbot: XBot) -> None:
+    """X's revoke endpoint answered 429 (its reset 10 minutes away) to the first of many waiting
+    revocations (people who left while X was down): the tick asked X for each of the others all
+    the same, up to 100 refusals a minute. The rest wait for the reset without asking X."""
+    deps, service = xbot.runtime.deps, service_of(xbot)
+    from storage import xaccounts
+
+    async with deps.db.tx() as conn:
+        for n in range(5):
+            grant = xbot.x.grant_tokens(str(100 + n), f"user{n}")
+            ciphertext = service.cipher.encrypt(1000 + n, {"refresh_token": grant["refresh_token"]})
+            await xaccounts.queue_revocation(
+                conn, user_id=1000 + n, ciphertext=ciphertext, now=deps.now(), claim_until=deps.now()
+            )
+    xbot.x.fail_revoke_next(429, times=10, reset_in=600)
+    start = xbot.x.now
+    assert await tick(xbot) == 0
+    end = xbot.x.now
+    assert xbot.x.revoke_calls == 1
+    waiting = await pending(xbot)
+    assert [attempts for attempts, _ in waiting] == [1, 0, 0, 0, 0]
+    assert all(due_after(due_at, 600, start, end, whole=True) for _, due_at in waiting)
+    xbot.x.advance(601)
+    xbot.x._revoke_failures.clear()  # X's limit has reset
+    assert await tick(xbot) == 5
+    assert xbot.x.revoke_calls == 6
+    assert xbot.x.live_grants() == []
