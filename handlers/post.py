@@ -27,7 +27,7 @@ from bot.features.x.client import (
     over_limit,
 )
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
-from storage import xaccounts
+from storage import inbox, xaccounts
 from storage.crypto import CipherError
 from storage.users import User
 
@@ -49,6 +49,10 @@ def x_busy(when: str) -> str:
     return f"X is busy just now. Your text is kept and will be posted after {when}; no need to send it again."
 
 
+# what a text waiting for X's posting limit to reset waits for (inbox.error): a later text of
+# its sender waits behind it, told as it was
+POST_RATE_LIMITED = "x rate limited"
+REFRESH_RATE_LIMITED = "x token endpoint rate limited"
 DUPLICATE = "X refused this post: you have already posted the same text."
 FORBIDDEN = "X refused this post (your X account may be locked or restricted). Nothing was posted."
 REJECTED = "X rejected this post. Nothing was posted."
@@ -111,6 +115,18 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("x.post.too_long", excess=excess)
         _count(ctx, "too_long")
         return too_long(excess)
+    async with ctx.deps.db.read() as conn:
+        behind = await inbox.parked_post_due(conn, msg.sender.key, msg.id)
+    if behind is not None:  # the sender's earlier texts wait for X: this one goes after them
+        due, why = behind
+        notice: str | None = None
+        if why == POST_RATE_LIMITED:  # told as the text before it was (it waits for the reset + 1 s)
+            notice, key = rate_limited(reset_when(due - 1, ctx.deps.now())), "x-rate-limit"
+        elif why == REFRESH_RATE_LIMITED and due - ctx.deps.now() >= X_WAIT_AFTER:
+            notice, key = x_busy(reset_when(due - 1, ctx.deps.now())), "x-wait"
+        else:
+            notice, key = _x_wait_notice(ctx, msg.received_at), "x-wait"
+        raise Defer(max(due, ctx.deps.now()), parked=True, notice=notice, notice_key=key, reason=why)
     async with ctx.deps.db.write() as conn:
         earlier = await xaccounts.begin_post(
             conn, message_sid=msg.external_id, user_id=user.id, now=ctx.deps.now()
@@ -157,6 +173,7 @@ async def _post(
             parked=True,
             notice=rate_limited(when),
             notice_key="x-rate-limit",
+            reason=POST_RATE_LIMITED,
         ) from None
     except XUnavailable as exc:
         if exc.sent:
@@ -232,7 +249,7 @@ async def _access(
         # waited up to X's reset (10 minutes, a day) with no word
         busy = x_busy(reset_when(exc.reset_at, ctx.deps.now())) if delay >= X_WAIT_AFTER or notice else None
         raise Retry(
-            "x token endpoint rate limited",
+            REFRESH_RATE_LIMITED,
             delay=delay,
             failure_reply=X_DOWN,
             parked=True,

@@ -465,6 +465,26 @@ async def drop_parked_posts(conn: AsyncConnection, keys: Sequence[str], before_i
     return int(result.rowcount)
 
 
+async def parked_post_due(conn: AsyncConnection, key: str, before_id: int) -> tuple[float, str | None] | None:
+    """When the last of the texts from `key` before `before_id` that wait aside for X (parked, no
+    media: a post, as `drop_parked_posts` has it) comes due, and what it waits for (its error);
+    None when none waits. A later text waits behind them: it went straight to X once X was back,
+    before them (a thread's "2/3" before its "1/3"). By ix_inbox_queue (the few parked rows)."""
+    found = await conn.execute(
+        sa.select(inbox.c.next_attempt_at, inbox.c.error)
+        .where(
+            inbox.c.status == literal("parked"),
+            inbox.c.from_phone == key,
+            inbox.c.id < before_id,
+            inbox.c.media == "[]",
+        )
+        .order_by(inbox.c.next_attempt_at.desc())
+        .limit(1)
+    )
+    row = found.first()
+    return None if row is None else (float(row.next_attempt_at), row.error)
+
+
 async def photos_waiting(conn: AsyncConnection, key: str, before_id: int) -> int:
     """Messages with media from `key` that came before `before_id` and wait aside for an outage
     (parked: the media store, or the channel's media, down; or being tried again right now, beside

@@ -143,7 +143,8 @@ async def test_texts_parked_for_the_same_reset_are_posted_in_the_order_sent(xbot
     handled side by side and went to X in any order (a thread's "2/3" before its "1/3")."""
     twilio = xbot.extras["twilio"]
     await xbot.link(user=("100", "alice"))
-    xbot.x.fail_post_next(429, times=3, reset_in=600)
+    # X refuses the first; the others wait behind it unasked (each told when it will go)
+    xbot.x.fail_post_next(429, times=1, reset_in=600)
     texts = ["thread 1/3", "thread 2/3", "thread 3/3"]
     noticed = len(twilio.messages)
     sids = []
@@ -159,6 +160,42 @@ async def test_texts_parked_for_the_same_reset_are_posted_in_the_order_sent(xbot
         assert await xbot.handled(sid) == "done"
     await wait_for(lambda: _count(twilio, start + 3))
     assert xbot.x.posts == [("100", text) for text in texts]
+    tweet_ids = [m["Body"].rsplit("/", 1)[1] for m in twilio.messages[start:]]
+    assert tweet_ids == sorted(xbot.x.post_ids)
+
+
+async def test_a_text_after_one_parked_for_x_waits_behind_it(xbot: XBot) -> None:
+    """A thread's "1/3" found X's token endpoint refusing it (429, or down) and was set aside to
+    be tried again; "2/3" and "3/3", sent once X took requests again, went straight to X: the
+    thread was posted 2/3, 3/3, 1/3. A text waits behind its sender's texts set aside for X."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.advance(7200)  # the access token has expired: the next post refreshes it first
+    xbot.x.fail_token_next(429, reset_in=600)  # the one refusal; the next request goes through
+    noticed = len(twilio.messages)
+    first = await xbot.text("thread 1/3")
+    await wait_for(lambda: _parked(xbot, first["MessageSid"]))
+    later = []
+    for text in ("thread 2/3", "thread 3/3"):
+        form = await xbot.text(text)
+        sid = form["MessageSid"]
+
+        async def settled(sid: str = sid) -> bool:
+            status = await xbot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid)
+            return status in ("parked", "done")
+
+        await wait_for(settled)
+        later.append(sid)
+    assert xbot.x.posts == []
+    told = (await twilio.wait_for_messages(noticed + 3))[noticed:]
+    assert all(m["Body"].startswith("X is busy just now") for m in told)  # each told when it goes
+    start = len(twilio.messages)
+    xbot.x.advance(601)
+    xbot.runtime.worker.wake()
+    for sid in [first["MessageSid"], *later]:
+        assert await xbot.handled(sid) == "done"
+    await wait_for(lambda: _count(twilio, start + 3))
+    assert xbot.x.posts == [("100", f"thread {n}/3") for n in (1, 2, 3)]
     tweet_ids = [m["Body"].rsplit("/", 1)[1] for m in twilio.messages[start:]]
     assert tweet_ids == sorted(xbot.x.post_ids)
 
