@@ -200,14 +200,17 @@ class Database:
         its own, under the same lock as `tx()` (`BEGIN IMMEDIATE` goes with the first statement);
         on PostgreSQL a `PgTx` on a connection of the lean pool; elsewhere `tx()`.
 
-        `within` (PostgreSQL): seconds for the whole block, connection included, before it gives
-        up (TimeoutError) as `pg_rows` does: the connection is closed, not rolled back on (a
-        ROLLBACK on a connection whose server went away without closing it waited with no end),
-        and every pooled one replaced. A SQLite file's writers wait on its lock and busy timeout."""
+        `within` (PostgreSQL): seconds for the block from the moment it has its connection (a wait
+        for one of a busy pool's is no dead server), before it gives up (TimeoutError) as
+        `pg_rows` does: the connection is closed, not rolled back on (a ROLLBACK on a connection
+        whose server went away without closing it waited with no end), and every pooled one
+        replaced. A SQLite file's writers wait on its lock and busy timeout."""
         if self.is_postgres:
-            timer = asyncio.timeout(within)
+            timer = asyncio.timeout(None)
             try:
                 async with timer, self._pg_connection() as conn:
+                    if within is not None:
+                        timer.reschedule(asyncio.get_running_loop().time() + within)
                     try:
                         with lean.pg_errors(self.engine.dialect, conn, "BEGIN", None):
                             await conn.execute("BEGIN")

@@ -117,14 +117,19 @@ class Leases:
 
     async def beat(self) -> tuple[int, int]:
         """Heartbeat, then take over dead owners' claims (one transaction). On PostgreSQL it gives
-        up after BEAT_SECONDS (TimeoutError; its connection is closed, not reused): a beat on a
-        connection whose server went away without closing it (a failover, a network fault) waited
-        with no end, the process beat no more, and its peers took over the claims it was
-        working on (handled and sent twice) while it claimed on fresh connections."""
+        up BEAT_SECONDS after it has its connection (TimeoutError; the pool's connections are
+        replaced): a beat on a connection whose server went away without closing it (a failover,
+        a network fault) waited with no end, the process beat no more, and its peers took over
+        the claims it was working on (handled and sent twice) while it claimed on fresh
+        connections."""
         within = BEAT_SECONDS if self.deps.db.is_postgres else None
-        timer = asyncio.timeout(within)
+        timer = asyncio.timeout(None)
         try:
             async with timer, self.deps.db.tx() as conn:
+                # from the moment it has a connection: a wait for one of a busy pool's (a burst
+                # of posts) is no dead server, and giving up then replaced every pooled connection
+                if within is not None:
+                    timer.reschedule(asyncio.get_running_loop().time() + within)
                 now = self.deps.now()
                 await leases.heartbeat(conn, self.owner, now)
                 dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)

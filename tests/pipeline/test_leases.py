@@ -545,3 +545,45 @@ async def test_a_beat_on_a_connection_that_stopped_answering_gives_up_and_the_ne
         finally:
             relay.thaw()
             await database.close()
+
+
+async def test_a_beat_that_waits_for_a_busy_pools_connection_is_not_given_up(
+    pg_server: pg.PgServer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of posts kept every pooled connection busy, and a beat that waited past
+    BEAT_SECONDS for one gave up (`leases.heartbeat_failed`) and replaced every pooled
+    connection, though nothing was dead. Its time counts from the moment it has a connection."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    monkeypatch.setattr(pipeline_leases, "BEAT_SECONDS", 0.2)
+    async with pg.through_a_relay(pg_server) as (url, _relay):
+        database = await open_database(url, migrate=True)
+        await database.close()
+        database = Database(url, pool_size=1)  # SQLAlchemy's pool: 1 connection and 1 more
+        deps = Deps(config=Config(), db=database, http=None)  # type: ignore[arg-type]
+        process = Leases(deps, "host-1-abcdef")
+        release = asyncio.Event()
+        held = asyncio.Event()
+        holders = 0
+
+        async def hold() -> None:  # a handler's transaction, busy for a while
+            nonlocal holders
+            async with database.tx() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+                holders += 1
+                if holders == 2:
+                    held.set()
+                await release.wait()
+
+        busy = [asyncio.ensure_future(hold()) for _ in range(2)]
+        try:
+            await asyncio.wait_for(held.wait(), 30)
+            beat = asyncio.ensure_future(process.beat())
+            await asyncio.sleep(pipeline_leases.BEAT_SECONDS * 3)  # it waits, past its own time
+            assert not beat.done()
+            release.set()
+            assert await asyncio.wait_for(beat, 30) == (0, 0)
+        finally:
+            release.set()
+            await asyncio.gather(*busy, return_exceptions=True)
+            await database.close()

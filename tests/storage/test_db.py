@@ -101,3 +101,41 @@ async def test_a_statement_the_server_never_acknowledges_fails_at_the_bound_not_
             assert await asyncio.wait_for(_select_one(db), 30) == 1
         finally:
             await db.close()
+
+
+async def test_a_write_that_waits_for_a_busy_pools_connection_is_not_given_up(
+    pg_server: pg.PgServer | None,
+) -> None:
+    """`write(within=)` counts from the moment the block has its connection: a wait for one of a
+    busy pool's (every connection in a handler's hands) is no dead server, and giving up then
+    replaced every pooled connection."""
+    if pg_server is None:
+        pytest.skip(pg.SKIP_REASON)
+    async with pg.through_a_relay(pg_server) as (url, _relay):
+        db = Database(url, pool_size=1)  # the lean pool: one connection
+        release = asyncio.Event()
+        held = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.write() as tx:
+                await tx.execute(sa.text("SELECT 1"))
+                held.set()
+                await release.wait()
+
+        busy = asyncio.ensure_future(hold())
+        try:
+            await asyncio.wait_for(held.wait(), 30)
+            waiting = asyncio.ensure_future(_write_one(db, within=0.2))
+            await asyncio.sleep(0.6)  # it waits for the pool, past its own time
+            assert not waiting.done()
+            release.set()
+            await asyncio.wait_for(waiting, 30)
+        finally:
+            release.set()
+            await asyncio.gather(busy, return_exceptions=True)
+            await db.close()
+
+
+async def _write_one(db: Database, *, within: float) -> None:
+    async with db.write(within=within) as tx:
+        await tx.execute(sa.text("SELECT 1"))
