@@ -4,6 +4,8 @@ grant, and a burst guard that stops the job instead of unlinking everyone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -299,11 +301,8 @@ async def test_a_reconnect_while_a_tick_refreshes_the_old_pair_keeps_the_new_one
         await wait_for(old_grant_revoked)
         return await real_refresh(refresh_token)
 
-    service.client.refresh = reconnect_then_refresh  # type: ignore[method-assign]
-    try:
+    with refreshing_with(service, reconnect_then_refresh):
         result = await refresh.run_tick(xbot.runtime.deps, service)
-    finally:
-        service.client.refresh = real_refresh  # type: ignore[method-assign]
     await xbot.settled()
     assert result.dead == []
     [row] = await xbot.rows("SELECT x_user_id, x_needs_relink FROM users")
@@ -371,11 +370,8 @@ async def test_an_unlink_while_a_tick_refreshes_ends_the_pair_x_issued_to_the_ti
         await xbot.handled(form["MessageSid"])
         return new
 
-    service.client.refresh = refresh_then_unlink  # type: ignore[method-assign]
-    try:
+    with refreshing_with(service, refresh_then_unlink):
         result = await refresh.run_tick(xbot.runtime.deps, service)
-    finally:
-        service.client.refresh = real_refresh  # type: ignore[method-assign]
     await xbot.settled()
     assert (result.refreshed, result.gone, result.dead) == (0, 1, [])
     assert await xbot.scalar("SELECT count(*) FROM x_tokens") == 0
@@ -398,12 +394,8 @@ async def test_a_tick_that_outlasts_its_time_leaves_the_rest_to_the_next(xbot: X
         xbot.x.advance(100)  # X answers after 100 s
         return await real_refresh(refresh_token)
 
-    service.client.refresh = slow  # type: ignore[method-assign]
-    try:
-        with structlog.testing.capture_logs() as logs:
-            result = await refresh.run_tick(xbot.runtime.deps, service, concurrency=1)
-    finally:
-        service.client.refresh = real_refresh  # type: ignore[method-assign]
+    with refreshing_with(service, slow), structlog.testing.capture_logs() as logs:
+        result = await refresh.run_tick(xbot.runtime.deps, service, concurrency=1)
     assert (result.refreshed, result.not_tried) == (2, 4)
     assert refresh.TICK_SECONDS < 200 < refresh.INTERVAL * 0.8
     assert xbot.x.refresh_calls == 2
@@ -413,3 +405,15 @@ async def test_a_tick_that_outlasts_its_time_leaves_the_rest_to_the_next(xbot: X
     result = await refresh.run_tick(xbot.runtime.deps, service)  # the next tick: the rest
     assert result.refreshed == 4
     assert len(xbot.x.live_grants()) == 6
+
+
+@contextlib.contextmanager
+def refreshing_with(service: XAccounts, stand_in: Callable[[str], Awaitable[Any]]) -> Iterator[None]:
+    """X's token refresh as `stand_in` does it for the block (it may call the real one, kept
+    before the block), the client's own again after."""
+    real = service.client.refresh
+    service.client.refresh = stand_in  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        service.client.refresh = real  # type: ignore[method-assign]
