@@ -159,12 +159,26 @@ class Database:
         return self._write_lock
 
     @asynccontextmanager
-    async def tx(self) -> AsyncIterator[AsyncConnection]:
+    async def tx(self, *, within: float | None = None) -> AsyncIterator[AsyncConnection]:
         """A write transaction, committed when the block ends without an exception.
 
         On SQLite, writers of this process queue on an asyncio lock rather than on SQLite's busy
         handler, which sleeps in growing steps (1, 2, 5 ... 100 ms) and wastes most of the time
-        when many tasks write at once. Do not open a `tx()` inside another."""
+        when many tasks write at once. Do not open a `tx()` inside another.
+
+        `within` (PostgreSQL): as `write`'s; SQLAlchemy closes the connection it gives up on."""
+        if self._write_lock is None and within is not None:
+            deadline = _Deadline(within)
+            async with deadline:
+                try:
+                    async with self.engine.begin() as conn:
+                        deadline.start()
+                        yield conn
+                except BaseException:
+                    if deadline.expired():
+                        await self.forget_connections()
+                    raise
+            return
         if self._write_lock is None:
             async with self.engine.begin() as conn:
                 yield conn
@@ -206,28 +220,22 @@ class Database:
         whose server went away without closing it waited with no end), and every pooled one
         replaced. A SQLite file's writers wait on its lock and busy timeout."""
         if self.is_postgres:
-            timer = asyncio.timeout(None)
-            try:
-                async with timer, self._pg_connection() as conn:
-                    if within is not None:
-                        timer.reschedule(asyncio.get_running_loop().time() + within)
-                    try:
-                        with lean.pg_errors(self.engine.dialect, conn, "BEGIN", None):
-                            await conn.execute("BEGIN")
-                        pg_tx = lean.PgTx(conn, self.engine.dialect)
-                        yield pg_tx
-                        await pg_tx.finish()
-                    except BaseException:
-                        if timer.expired():
-                            await self._given_up(conn)
-                        elif not lean.pg_dead(conn):  # a cancelled block still ends its transaction
-                            with contextlib.suppress(Exception):
-                                await asyncio.shield(conn.execute("ROLLBACK"))
-                        raise
-            except TimeoutError:
-                if timer.expired():
-                    raise TimeoutError(f"no answer within {within} s") from None
-                raise
+            deadline = _Deadline(within)
+            async with deadline, self._pg_connection() as conn:
+                deadline.start()
+                try:
+                    with lean.pg_errors(self.engine.dialect, conn, "BEGIN", None):
+                        await conn.execute("BEGIN")
+                    pg_tx = lean.PgTx(conn, self.engine.dialect)
+                    yield pg_tx
+                    await pg_tx.finish()
+                except BaseException:
+                    if deadline.expired():
+                        await self._given_up(conn)
+                    elif not lean.pg_dead(conn):  # a cancelled block still ends its transaction
+                        with contextlib.suppress(Exception):
+                            await asyncio.shield(conn.execute("ROLLBACK"))
+                    raise
             return
         if self._sqlite_file is None or self._write_lock is None:
             async with self.tx() as conn:
@@ -251,19 +259,18 @@ class Database:
         included; the connection it waited on is closed and every pooled one replaced, as after a
         dead connection: a server that went away without closing them (a failover, a network
         fault) leaves them hanging, while a fresh one reaches the server that took over."""
-        try:
-            async with asyncio.timeout(within):
-                async with self._pg_connection() as conn:
-                    try:
-                        with lean.pg_errors(self.engine.dialect, conn, sql, args):
-                            rows: list[Any] = await conn.fetch(sql, *args)
-                            return rows
-                    except asyncio.CancelledError:
-                        if within is not None:
-                            await self._given_up(conn)
-                        raise
-        except TimeoutError:  # logged as what it is (`db_reason`), not as the cancellation
-            raise TimeoutError(f"no answer within {within} s") from None
+        deadline = _Deadline(within)
+        async with deadline:
+            deadline.start()
+            async with self._pg_connection() as conn:
+                try:
+                    with lean.pg_errors(self.engine.dialect, conn, sql, args):
+                        rows: list[Any] = await conn.fetch(sql, *args)
+                        return rows
+                except asyncio.CancelledError:
+                    if deadline.expired():
+                        await self._given_up(conn)
+                    raise
 
     async def _given_up(self, conn: Any) -> None:
         """A lean pool's connection that did not answer in time: closed (never reused), and
@@ -493,6 +500,38 @@ async def _checkpoint_connection(path: Path) -> aiosqlite.Connection:
     conn = aiosqlite.connect(str(path), isolation_level=None)
     conn._thread.daemon = True  # a process that exits without closing does not hang
     return await conn
+
+
+class _Deadline:
+    """`within` seconds (None: none) from `start()` for a block of PostgreSQL work; once they pass
+    the block is cancelled and ends in TimeoutError("no answer within ... s"), logged as what it
+    is (`db_reason`), not as the cancellation. `expired()`: it gave up (the block's connection is
+    then closed, not reused). Started once a connection is in hand (`write`, `tx`): a wait for one
+    of a busy pool's is no dead server; `pg_rows` starts it first (a webhook's batch waits no
+    longer than its deadline, whatever it waits for)."""
+
+    def __init__(self, within: float | None) -> None:
+        self.within = within
+        self._timer = asyncio.timeout(None)
+
+    def start(self) -> None:
+        if self.within is not None:
+            self._timer.reschedule(asyncio.get_running_loop().time() + self.within)
+
+    def expired(self) -> bool:
+        return self._timer.expired()
+
+    async def __aenter__(self) -> _Deadline:
+        await self._timer.__aenter__()
+        return self
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        try:
+            await self._timer.__aexit__(kind, exc, tb)
+        except TimeoutError:
+            if self._timer.expired():
+                raise TimeoutError(f"no answer within {self.within} s") from None
+            raise
 
 
 async def _rollback_if_open(conn: Any) -> None:

@@ -117,28 +117,16 @@ class Leases:
 
     async def beat(self) -> tuple[int, int]:
         """Heartbeat, then take over dead owners' claims (one transaction). On PostgreSQL it gives
-        up BEAT_SECONDS after it has its connection (TimeoutError; the pool's connections are
-        replaced): a beat on a connection whose server went away without closing it (a failover,
-        a network fault) waited with no end, the process beat no more, and its peers took over
-        the claims it was working on (handled and sent twice) while it claimed on fresh
-        connections."""
-        within = BEAT_SECONDS if self.deps.db.is_postgres else None
-        timer = asyncio.timeout(None)
-        try:
-            async with timer, self.deps.db.tx() as conn:
-                # from the moment it has a connection: a wait for one of a busy pool's (a burst
-                # of posts) is no dead server, and giving up then replaced every pooled connection
-                if within is not None:
-                    timer.reschedule(asyncio.get_running_loop().time() + within)
-                now = self.deps.now()
-                await leases.heartbeat(conn, self.owner, now)
-                dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)
-                taken = await leases.take_over(conn, now=now, dead=dead)
-        except TimeoutError:  # logged as what it is (`db_reason`), not as the cancellation
-            if timer.expired():
-                await self.deps.db.forget_connections()  # the others may hang as this one did
-                raise TimeoutError(f"no answer within {within} s") from None
-            raise
+        up BEAT_SECONDS after it has its connection (`Database.tx`: TimeoutError, the pool's
+        connections replaced): a beat on a connection whose server went away without closing it
+        (a failover, a network fault) waited with no end, the process beat no more, and its peers
+        took over the claims it was working on (handled and sent twice) while it claimed on
+        fresh connections."""
+        async with self.deps.db.tx(within=BEAT_SECONDS) as conn:
+            now = self.deps.now()
+            await leases.heartbeat(conn, self.owner, now)
+            dead = self.watch.dead(await leases.heartbeats(conn), now=now, me=self.owner)
+            taken = await leases.take_over(conn, now=now, dead=dead)
         newly = sorted(set(dead) - self._dead)
         self._dead = set(dead)
         if any(taken):
