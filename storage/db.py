@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
+import socket
 import sqlite3
 import ssl
 import time
@@ -577,6 +579,23 @@ def away(exc: BaseException) -> bool:
     """Whether a failed statement met the database away (nothing answering, starting up, out of
     connections, the connection lost, or no answer in time), rather than refusing what it said."""
     return transient(exc) or bool(getattr(exc, "connection_invalidated", False))
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether an error out of code that used the database on the way (a handler) is the database
+    away, as `away` judges a statement's: a statement's error (SQLAlchemy's, the lean path's) or
+    the driver's own, else a connection refused, reset or unreachable (a pool's connect, which
+    neither wraps). Not any OSError: a full disk or an unreadable file are not the database's,
+    and S3's and X's errors reach a handler as their own."""
+    inner = driver_error(exc)
+    if isinstance(exc, sa.exc.DBAPIError) or type(inner).__module__.startswith("asyncpg"):
+        return away(exc)
+    return (
+        isinstance(inner, (ConnectionError, socket.gaierror)) or getattr(inner, "errno", None) in _UNREACHABLE
+    )
+
+
+_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN})
 
 
 # What the operator does when the server answered and refused (SQLSTATE classes 28 and 3D): the

@@ -30,6 +30,7 @@ from bot.pipeline.dispatch import Context, Dispatcher, Inbound, Media, Reply
 from bot.pipeline.middlewares import WINDOW
 from bot.pipeline.replyguard import LOG_KEY
 from storage import inbox, outbox, users
+from storage.db import database_away
 from storage.lean import Query, Writer, write_later
 from storage.schema import reply_log
 
@@ -41,6 +42,7 @@ SORRY = "Sorry, something went wrong with your message. Please try again later, 
 OUTAGE_SORRY = (
     "Sorry, we could not handle your message: a service we rely on is down. Please try again later."
 )
+DATABASE_AWAY = "database away"  # sms.retry's reason, the inbox row's error
 
 
 def backoff(attempt: int, *, base: float, cap: float) -> float:
@@ -334,7 +336,13 @@ class Worker(ClaimLoop[Claim, Outcome]):
 
     async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
         """The error handler: log it (no locals, no secrets), retry a bounded number of times with
-        backoff, then fail the message and answer politely."""
+        backoff, then fail the message and answer politely. The database away (a restart, a
+        failover) is an outage, not the handler's fault: retried as one (`sms.retry`, one line),
+        for up to `worker.outage_retry_hours`. It logged a traceback a message, and a failover
+        that met a message on each of its tries answered it "Sorry, something went wrong"."""
+        if database_away(exc):
+            await self._retry(msg, Retry(DATABASE_AWAY), ctx)
+            return
         log.exception("handler.failed", error=type(exc).__name__, attempts=msg.attempts)
         if msg.attempts >= self.deps.config.worker.max_attempts:
             self.metrics.handled_by[msg.sender.channel, "failed"].inc()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from typing import Any
+
+import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from bot.app.assembly import build_app
 from bot.core.channel import Address
@@ -79,6 +83,46 @@ async def test_unexpected_errors_are_retried_then_failed_with_a_polite_reply(bot
     assert "RuntimeError" in row.error
     body = await bot.scalar("SELECT body FROM outbox")
     assert body.startswith("Sorry, something went wrong")
+
+
+async def test_the_database_away_in_a_handler_is_an_outage_retried_not_a_failure(
+    bot_factory: BotFactory,
+) -> None:
+    """A failover met by a handler (its pool's connect refused, its connection lost under a
+    statement) is retried as an outage, past `max_attempts`, with one line and no traceback; a
+    handler's own OSError (a full disk) is still the handler's failure."""
+    router = Router("away")
+    lost = sa.exc.DBAPIError.instance(
+        "SELECT 1",
+        {},
+        ConnectionResetError(errno.ECONNRESET, "reset"),
+        Exception,
+        connection_invalidated=True,
+    )
+    faults: list[BaseException] = [ConnectionRefusedError(errno.ECONNREFUSED, "refused"), lost]
+
+    @router.message(Command("AWAY"))
+    async def handler(msg: Inbound, ctx: Context) -> HandlerResult:
+        if faults:
+            raise faults.pop(0)
+        return "here"
+
+    @router.message(Command("FULL"))
+    async def full(msg: Inbound, ctx: Context) -> HandlerResult:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    bot = await bot_factory(
+        routers=(router,), worker={"poll_seconds": 0.05, "retry_base_seconds": 0.001, "max_attempts": 1}
+    )
+    with capture_logs() as logs:
+        form = await bot.text("\\AWAY")
+        assert await bot.handled(form["MessageSid"]) == "done"
+        full_form = await bot.text("\\FULL", sender=BOB)
+        assert await bot.handled(full_form["MessageSid"]) == "failed"
+    assert await bot.scalar("SELECT body FROM outbox WHERE to_phone = :to", to=ALICE) == "here"
+    retries = [e for e in logs if e["event"] == "sms.retry"]
+    assert [e["reason"] for e in retries] == ["database away", "database away"]
+    assert [e["error"] for e in logs if e["event"] == "handler.failed"] == ["OSError"]
 
 
 async def test_retry_on_outage_then_success(bot_factory: BotFactory) -> None:
