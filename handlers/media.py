@@ -30,6 +30,7 @@ from bot.features.ledger.money import (
     Amount,
     Currency,
     caption_amount,
+    caption_figure,
     currency_or_default,
     parse_amount,
     unclear_amount,
@@ -478,5 +479,11 @@ async def _save(
             settings = await ledger.reminding(conn, room.id) if twins else None
             sharing = await ledger.split_members(conn, items[0].id) if items else None
         zone = room_zone(settings) if settings is not None else dt.UTC
-        heads = saved_replies(room.name, items, book, user_id, twins, caption_money, zone, sharing or None)
+        # `dinner 30` counts no amount (`table 4` is none), but its 30 is what to offer setting
+        offered = (
+            caption_figure(caption, room_currency) if caption_money is None and len(items) == 1 else None
+        )
+        heads = saved_replies(
+            room.name, items, book, user_id, twins, caption_money, zone, sharing or None, offered=offered
+        )
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

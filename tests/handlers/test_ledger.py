@@ -267,6 +267,32 @@ async def test_a_name_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> Non
     assert (await say(bot, fake, "\\PAID Cat 5")).startswith("Recorded: you paid Cat $5.00.")
 
 
+async def test_a_captions_one_whole_number_is_offered_not_counted(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """A photo captioned `dinner 30` with no total found was told "Reply \\AMOUNT 12.34 to set
+    it": the person who had typed the total was asked to type one, with a figure of nobody's.
+    The 30 is not counted (`table 4` is no $4.00), but it is the figure offered; a caption of
+    two numbers, or none, still gets one to fill in."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (
+        await photo(bot, fake, "dinner 30")
+        == "Saved to house; no total found. Reply \\AMOUNT 30.00 to set it."
+    )
+    assert await bot.scalar("SELECT amount_minor FROM receipts") is None
+    assert (
+        await say(bot, fake, "\\AMOUNT 30")
+        == "Set $30.00 on your receipt in house: you are owed $20.00. \\BALANCE for all."
+    )
+    assert (
+        await photo(bot, fake, "pizza for 4 48", sender=BOB)
+        == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    # several photos in one message: no caption's figure is any one photo's
+    assert (await photo(bot, fake, "dinner 30", sender=CAROL, count=2)).startswith(
+        "Saved 2 receipts to house."
+    )
+
+
 async def test_an_amount_or_a_payment_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\AMOUNT 12.50` with "thanks!" on the next line (or a phone's signature) got the usage, and
     `\\PAID Bob 5` with it said no one goes by "Bob 5 thanks": as `\\NAME`, they are their line."""

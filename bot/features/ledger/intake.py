@@ -103,6 +103,8 @@ def saved_replies(
     caption: Amount | None = None,
     zone: dt.tzinfo = dt.UTC,
     sharing: Sequence[int | None] | None = None,
+    *,
+    offered: Amount | None = None,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
@@ -111,7 +113,9 @@ def saved_replies(
     for no total, another currency, a repeat of an earlier receipt (`twins`: those earlier ones
     by id; `caption`: the amount its caption gave, for the `\\AMOUNT` that counts a repeat
     anyway), and several photos (one reply sums them up). `sharing`: who shares them (those in
-    the room when they were sent, or whom a `\\SPLIT` named; None: its members now)."""
+    the room when they were sent, or whom a `\\SPLIT` named; None: its members now). `offered`:
+    the figure a lone photo's caption gave with no amount in it (`dinner 30`), what the reply
+    to a photo with no total found offers to set."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
@@ -164,7 +168,8 @@ def saved_replies(
                 f"Saved to {room_name}; not a receipt, not counted. {ask} if it is.",
             ]
         if missing:
-            return [f"Saved to {room_name}; no total found. Reply {ask} to set it."]
+            offer = f"\\AMOUNT {cur.number(offered.minor)}" if offered is not None else ask
+            return [f"Saved to {room_name}; no total found. Reply {offer} to set it."]
         return [f"Saved to {room_name}."]
     head = f"Saved {len(items)} receipts to {room_name}"
     total = cur.format(sum(r.amount_minor or 0 for r in counted))

@@ -403,6 +403,24 @@ def caption_amount(caption: str, room: Currency) -> Amount | None:
     return found[0][0]
 
 
+# every figure in a text: digits, with what separates groups or decimals between them
+_FIGURES = re.compile(r"\d+(?:[.,' ]\d+)*")
+
+
+def caption_figure(caption: str, room: Currency) -> Amount | None:
+    """The one number of a caption that has no amount, when it is a whole number the room's
+    currency takes (`dinner 30`, `30 pizza`): not counted (`table 4` is no $4.00), but the
+    figure a "no total found" reply offers (`\\AMOUNT 30`) instead of one to fill in (12.34),
+    which told a person who had typed the total to type a total. None for no number or several
+    (`pizza for 4 48`)."""
+    typed = unicodedata.normalize("NFKC", caption).translate(_ARABIC)
+    figures = _FIGURES.findall(typed)
+    if len(figures) != 1 or not figures[0].isdigit():
+        return None
+    minor = parse_number(figures[0], room.exponent)
+    return Amount(minor, room) if minor is not None and room.takes(minor) else None
+
+
 def unclear_caption(caption: str, room: Currency) -> str | None:
     """What to ask when a caption's one amount reads two ways (`12.345`, `lunch $1.200`), as
     `unclear_amount` asks of a typed one; else None."""
@@ -416,6 +434,7 @@ __all__ = [
     "Currency",
     "amounts_in",
     "caption_amount",
+    "caption_figure",
     "currency",
     "currency_meant",
     "currency_or_default",

@@ -11,6 +11,7 @@ from bot.features.ledger.money import (
     Amount,
     amounts_in,
     caption_amount,
+    caption_figure,
     currency,
     currency_or_default,
     is_zero,
@@ -385,3 +386,25 @@ def test_rs_inside_a_word_is_no_rupee() -> None:
     assert inr is not None
     assert caption_amount("drinks 12.50", inr) == Amount(1250, inr)
     assert caption_amount("Mrs. Rao's cab 450.00", inr) == Amount(45000, inr)
+
+
+@pytest.mark.parametrize(
+    ("caption", "code", "offered"),
+    [
+        ("dinner 30", "USD", 3000),
+        ("30 pizza", "EUR", 3000),
+        ("ramen 1200", "JPY", 1200),
+        ("taxi \uff14\uff15", "USD", 4500),  # a full-width keyboard's digits
+        ("pizza for 4 48", "USD", None),  # two numbers: which one?
+        ("dinner 1,200", "USD", None),  # a figure with a separator: asked about, not offered
+        ("dinner", "USD", None),
+        ("table 0", "USD", None),  # no amount
+    ],
+)
+def test_a_captions_one_whole_number_is_the_figure_offered(
+    caption: str, code: str, offered: int | None
+) -> None:
+    room = currency(code)
+    assert caption_amount(caption, room) is None  # never counted
+    found = caption_figure(caption, room)
+    assert (found.minor if found is not None else None) == offered
