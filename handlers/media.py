@@ -84,6 +84,10 @@ GAVE_UP = "We could not save your photos: a service we rely on was down for too 
 GAVE_UP_KIND = "photos-gave-up"  # its outbox kind: said once to photos sent one a message
 STORE_DOWN, CHANNEL_MEDIA_DOWN = "media store", "channel media"  # the retries' reasons begin so
 CAPTION_MAX = 500
+# how long after a message came a 404 for one of its items may mean "not at the host yet" (Twilio
+# names a media URL in the webhook a moment before its media host has the item): tried again with
+# the worker's backoff (up to 5, 10, 20, 40 s ...) until then, refused after
+MEDIA_SETTLE_SECONDS = 120.0
 
 
 async def _outage(msg: Inbound, deps: Deps, reason: str, exc: Exception) -> Retry:
@@ -347,6 +351,10 @@ async def _save(
         try:
             prepared = await pipeline.prepare(item.url, limits)
         except Refused as refused:
+            if refused.not_yet and deps.now() - msg.received_at < MEDIA_SETTLE_SECONDS:
+                # kept in the sender's order: an `\AMOUNT` sent after the photo waits for it
+                ctx.log.info("media.not_yet", item=number, detail=refused.detail)
+                raise Retry(f"{CHANNEL_MEDIA_DOWN}: item {number} not there yet") from None
             ctx.log.info("media.refused", item=number, reason=refused.reason, detail=refused.detail)
             failures.append((number, refused.reason))
             not_kept.append((number, item.url))

@@ -159,14 +159,19 @@ class MediaRefused(Exception):
     """A media item we will not take: `reason` goes into the reply ("Photo 2 was not saved:
     {reason}."), `short` is its few words for a reply about many items, `detail` is for the log;
     `alone` the whole answer when it is all a message carries and is no file at all (a sticker, a
-    location: "Photo 1 was not saved" would not be about it)."""
+    location: "Photo 1 was not saved" would not be about it). `not_yet`: the host may not have the
+    item yet (Twilio's media URL answers 404 for a moment after the webhook names it): refused only
+    once the message is older than a short settling time, tried again before that."""
 
-    def __init__(self, reason: str, detail: str = "", *, short: str = "", alone: str = "") -> None:
+    def __init__(
+        self, reason: str, detail: str = "", *, short: str = "", alone: str = "", not_yet: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
         self.short = short
         self.alone = alone
+        self.not_yet = not_yet
 
 
 class MediaUnavailable(Exception):

@@ -7,7 +7,9 @@ and deleting Twilio's copy once stored. The receipts feature judges and cleans t
 - redirects are followed by hand, at most `MAX_HOPS`, only to `twilio.media_hosts` (host or
   host:port) and without credentials;
 - a connection error, timeout, 429 or 5xx is an outage (`MediaUnavailable`): the message is kept
-  and retried; any other answer refuses that one item (`MediaRefused`, with a reason for the reply).
+  and retried; any other answer refuses that one item (`MediaRefused`, with a reason for the reply),
+  a 404 as `not_yet`: Twilio may not have the item at its media host for a moment after the
+  webhook, so the handler tries again for a while before it takes the 404 for an answer.
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ class TwilioMedia:
                         continue
                     if resp.status == 429 or resp.status >= 500:
                         raise MediaUnavailable(f"HTTP {resp.status}")
+                    if resp.status == 404:  # maybe not at the media host yet: tried again a while
+                        raise MediaRefused(GONE, "HTTP 404", short=SHORT[GONE], not_yet=True)
                     if resp.status != 200:
                         raise _refused(GONE, f"HTTP {resp.status}")
                     yield MediaStream(length=resp.content_length, chunks=response_chunks(resp, CHUNK))

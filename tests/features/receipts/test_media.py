@@ -409,6 +409,44 @@ async def test_a_twilio_media_outage_keeps_the_message_for_a_retry(bot: Bot, fak
     assert await bot.scalar("SELECT count(*) FROM receipts") == 2
 
 
+async def test_a_photo_twilio_does_not_have_yet_is_fetched_again(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Twilio's media URL can answer 404 for a moment after the webhook names it (the item is not
+    at the media host yet; twilio-node #636). The photo was refused at once ("Twilio could not give
+    it to us") and its copy at Twilio deleted, so the receipt was lost for good. A 404 within
+    MEDIA_SETTLE_SECONDS of the message's arrival is tried again, in the sender's order."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    url = fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid)
+    fake_twilio.media.fetch_failures.extend([404, 404])  # not there yet, twice
+    before = len(fake_twilio.messages)
+    assert (await bot.post(bot.form("lunch 12.50", sid=sid, **mms([url])))).status == 200
+    amount = await bot.text("\\AMOUNT 13.75")  # sent right after: about this photo
+    assert await bot.handled(sid) == "done"
+    assert await bot.handled(amount["MessageSid"]) == "done"
+    replies = [m["Body"] for m in await fake_twilio.wait_for_messages(before + 2)]
+    assert replies[before].startswith("Saved $12.50 to house"), replies[before:]
+    assert "13.75" in replies[before + 1], replies[before:]
+    assert await bot.scalar("SELECT attempts FROM inbox WHERE message_sid = :sid", sid=sid) == 3
+    assert await bot.scalar("SELECT amount_minor FROM receipts") == 1375
+    assert fake_twilio.media.deleted == [url.rsplit("/", 1)[1]]  # once stored
+
+
+async def test_a_photo_still_missing_after_the_settling_time_is_refused(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import handlers.media
+
+    monkeypatch.setattr(handlers.media, "MEDIA_SETTLE_SECONDS", 0.0)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    sid = new_sid("MM")
+    url = fake_twilio.media.add(images.jpeg_with_gps(), message_sid=sid)
+    fake_twilio.media.fetch_failures.extend([404])
+    reply = await say(bot, fake_twilio, "", MessageSid=sid, **mms([url]))
+    assert reply == "Photo 1 was not saved: Twilio could not give it to us."
+    assert await bot.scalar("SELECT attempts FROM inbox WHERE message_sid = :sid", sid=sid) == 1
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+
+
 class FlakyStore:
     """Puts into the local store, but the second upload fails once (S3 going down mid-message)."""
 
