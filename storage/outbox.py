@@ -254,6 +254,29 @@ async def record_delivery(
     return result.rowcount == 1
 
 
+OPTED_OUT = "21610"  # Twilio's error: the number opted out at the carrier (STOP)
+
+
+async def opted_out_by(conn: AsyncConnection, twilio_sid: str) -> str | None:
+    """The address a status callback's 21610 about this reply opts out: the reply's, unless that
+    address has texted since the reply was sent (a START since, a callback come late); None then,
+    or for a reply not known here."""
+    row = (
+        await conn.execute(
+            sa.select(outbox.c.to_phone, outbox.c.sent_at, outbox.c.created_at).where(
+                outbox.c.twilio_sid == twilio_sid
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    since = row.sent_at if row.sent_at is not None else row.created_at
+    later = await conn.execute(
+        sa.select(inbox.c.id).where(inbox.c.from_phone == row.to_phone, inbox.c.received_at > since).limit(1)
+    )
+    return None if later.first() is not None else str(row.to_phone)
+
+
 OUTSIDE_WINDOW = "63016"  # Twilio's error: WhatsApp free text outside the person's 24-hour window
 
 

@@ -24,7 +24,7 @@ from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
 from bot.gateway.webhook import commit, counted, read_body, rejected
-from storage import inbox, outbox
+from storage import inbox, outbox, users
 
 if TYPE_CHECKING:
     from bot.channels.twilio.channel import TwilioChannel
@@ -188,15 +188,23 @@ async def twilio_status(request: web.Request) -> web.Response:
     # Twilio's error codes are a few digits (30003, 21610): anything else is not one of theirs
     code = form.get("ErrorCode", "")
     error_code = code if _ERROR_CODE.fullmatch(code) else None
-    requeued = None
+    requeued = opted_out = None
     async with gate.deps.db.tx() as conn:
         applied = await outbox.record_delivery(conn, sid, status, error_code, gate.deps.now())
         if applied and error_code == outbox.OUTSIDE_WINDOW:  # SPEC: 63016 as outside the window
             requeued = await outbox.requeue_outside_window(conn, sid, gate.deps.now())
+        if applied and error_code == outbox.OPTED_OUT:  # as a 21610 in the answer to the send
+            opted_out = await outbox.opted_out_by(conn, sid)
+            if opted_out is not None:
+                await users.set_opted_out(conn, opted_out, True, gate.deps.now())
     gate.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
     log.info("sms.status", twilio_sid=sid, status=status, applied=applied, error_code=error_code)
     if error_code == outbox.OUTSIDE_WINDOW:
         log.warning("whatsapp.outside_window", twilio_sid=sid, requeued_as_template=requeued)
+    if opted_out is not None:
+        log.warning(
+            "sms.opted_out_at_carrier", twilio_sid=sid, error_code=error_code, to=mask_address(opted_out)
+        )
     return _twiml()
 
 

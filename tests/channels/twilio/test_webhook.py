@@ -197,6 +197,51 @@ async def test_status_callbacks_are_signed_and_never_move_backwards(bot: Bot, fa
     assert resp.status == 400
 
 
+async def test_a_21610_in_a_status_callback_marks_the_number_opted_out(bot: Bot, fake_twilio: Any) -> None:
+    """Twilio took the reply (201), then its status callback said `failed` with 21610 (the number
+    opted out at the carrier): the number stayed opted in here, and every later reply, `\\PAID`
+    notice and reminder went to Twilio to fail the same way. It is now marked opted out, as a
+    21610 in the answer to the send marks it; a stale one, about a reply sent before the number's
+    latest text (a START since), is not."""
+    await bot.text("\\HELP")
+    [first] = await fake_twilio.wait_for_messages(1)
+
+    async def sent(sid: str) -> Any:
+        return await bot.scalar("SELECT id FROM outbox WHERE twilio_sid = :s", s=sid)
+
+    await wait_for(lambda: sent(first["sid"]))
+    await bot.text("START")  # texted after that reply went
+    await fake_twilio.wait_for_messages(2)
+    await wait_for(lambda: sent(fake_twilio.messages[1]["sid"]))
+
+    async def failed(sid: str) -> int:
+        form = {
+            "MessageSid": sid,
+            "MessageStatus": "failed",
+            "ErrorCode": "21610",
+            "AccountSid": fake_twilio.account_sid,
+        }
+        return int((await bot.post(form, path="/twilio/status")).status)
+
+    assert await failed(first["sid"]) == 200  # late: the START came after it
+    assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=ALICE) == 0
+    assert await failed(fake_twilio.messages[1]["sid"]) == 200
+    assert await bot.scalar("SELECT opted_out FROM users WHERE phone = :p", p=ALICE) == 1
+    requests = fake_twilio.requests
+    again = await bot.text("\\HELP")
+    assert await bot.handled(again["MessageSid"]) == "done"
+
+    async def skipped() -> bool:
+        status = await bot.scalar(
+            "SELECT o.status FROM outbox o JOIN inbox i ON o.inbox_id = i.id WHERE i.message_sid = :s",
+            s=again["MessageSid"],
+        )
+        return bool(status == "skipped")
+
+    await wait_for(skipped)
+    assert fake_twilio.requests == requests  # nothing more sent to it
+
+
 async def test_health_ready_and_metrics(bot: Bot) -> None:
     resp = await bot.client.get("/healthz")
     assert resp.status == 200
