@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.channels.twilio.media import LOCATION_REF
 from bot.channels.twilio.phones import valid_sender
 from bot.core.channel import SMS, WHATSAPP, address_of, channel_of
-from bot.core.logs import get_logger, mask_address
+from bot.core.logs import db_reason, get_logger, mask_address
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
@@ -189,14 +189,24 @@ async def twilio_status(request: web.Request) -> web.Response:
     code = form.get("ErrorCode", "")
     error_code = code if _ERROR_CODE.fullmatch(code) else None
     requeued = opted_out = None
-    async with gate.deps.db.tx() as conn:
-        applied = await outbox.record_delivery(conn, sid, status, error_code, gate.deps.now())
-        if applied and error_code == outbox.OUTSIDE_WINDOW:  # SPEC: 63016 as outside the window
-            requeued = await outbox.requeue_outside_window(conn, sid, gate.deps.now())
-        if applied and error_code == outbox.OPTED_OUT:  # as a 21610 in the answer to the send
-            opted_out = await outbox.opted_out_by(conn, sid)
-            if opted_out is not None:
-                await users.set_opted_out(conn, opted_out, True, gate.deps.now())
+    try:
+        async with gate.deps.db.tx() as conn:
+            applied = await outbox.record_delivery(conn, sid, status, error_code, gate.deps.now())
+            if applied and error_code == outbox.OUTSIDE_WINDOW:  # SPEC: 63016 as outside the window
+                requeued = await outbox.requeue_outside_window(conn, sid, gate.deps.now())
+            if applied and error_code == outbox.OPTED_OUT:  # as a 21610 in the answer to the send
+                opted_out = await outbox.opted_out_by(conn, sid)
+                if opted_out is not None:
+                    await users.set_opted_out(conn, opted_out, True, gate.deps.now())
+    except Exception as exc:  # the database away: a 503 and one line, as an inbound message's
+        log.warning(
+            "sms.status_failed",
+            twilio_sid=sid,
+            status=status,
+            error=type(exc).__name__,
+            reason=db_reason(exc),
+        )
+        raise web.HTTPServiceUnavailable(text="could not record the status; retry") from None
     gate.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
     log.info("sms.status", twilio_sid=sid, status=status, applied=applied, error_code=error_code)
     if error_code == outbox.OUTSIDE_WINDOW:

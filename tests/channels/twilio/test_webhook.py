@@ -450,3 +450,19 @@ async def test_a_failed_store_says_why_without_a_rows_values(bot: Bot, monkeypat
         ("OperationalError", "OperationalError: database or disk is full"),
         ("OperationalError", "ValueError"),
     ]
+
+
+async def test_a_status_callback_the_database_cannot_take_is_a_503_without_a_traceback(bot: Bot) -> None:
+    """A delivery status callback that came while the database was away (a PostgreSQL restart or
+    failover, SQLite's file locked by another process past its wait) answered Twilio 500 with a
+    traceback in the log. It is a 503 and one warning line, as an inbound message's is."""
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.text("ALTER TABLE outbox RENAME TO outbox_gone"))
+    form = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+    with capture_logs() as logs:
+        resp = await bot.post(form, path="/twilio/status")
+    assert resp.status == 503
+    assert [e for e in logs if "exc_info" in e] == []  # (the sender's claims fail too: no table)
+    [line] = [e for e in logs if e["event"] == "sms.status_failed"]
+    assert line["twilio_sid"] == form["MessageSid"]
+    assert line["log_level"] == "warning"
