@@ -153,6 +153,20 @@ def message(title: str, text: str, *, status: int = 200, hint: str = "", heading
     return render("message.html", title=title, status=status, message=text, hint=hint, heading=heading)
 
 
+def not_found() -> web.Response:
+    """The 404 of an address no page has (a link cut short or mistyped, a month that is none): it
+    was aiohttp's bare "404: Not Found", with no language, title or heading for a screen reader
+    and no word on what to do."""
+    return message(
+        "Page not found",
+        "There is no page at this address. A link from textwire may have been cut short: open the"
+        " whole link from the message.",
+        hint="For a new link, text \\RECEIPTS (receipts), \\STATEMENT (a month's statement) or"
+        " \\LINK (connecting X) to textwire.",
+        status=404,
+    )
+
+
 # seconds a page asks to be reloaded after when the database did not answer (Retry-After)
 AWAY_RETRY_SECONDS = 30
 
@@ -210,4 +224,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(STYLESHEET_PATH, stylesheet, expect_handler=expect_continue)
 
 
-__all__ = ["STYLESHEET", "add_routes", "csp", "database_away", "message", "render"]
+__all__ = ["STYLESHEET", "add_routes", "csp", "database_away", "message", "not_found", "render"]

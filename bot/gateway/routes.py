@@ -193,14 +193,14 @@ CLIENT_ERRORS = ClientErrorFilter()
 
 async def unmatched(request: web.Request) -> web.StreamResponse:
     """Every path no route has (a route of its own, so it gets `expect_continue` too): 405 when
-    another method would do, else 404, as aiohttp answers."""
+    another method would do, else the 404 page (`pages.not_found`: a link cut short or mistyped)."""
     allowed: set[str] = set()
     for resource in request.app.router.resources():
         if resource.canonical != UNMATCHED:
             allowed |= (await resource.resolve(request))[1]
     if allowed:
         raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
+    return pages.not_found()
 
 
 UNMATCHED = "/{unmatched}"

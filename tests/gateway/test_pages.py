@@ -65,6 +65,37 @@ async def test_x_pages_without_x_set_up_are_a_page_too(bot: Bot) -> None:
         assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
 
 
+async def test_an_address_no_page_has_is_a_page_that_says_what_to_do(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A link cut short by a phone (or mistyped), a statement of a month that is none, a photo
+    key outside the receipts' layout: they answered aiohttp's bare "404: Not Found", in plain
+    text, with no language, title or heading for a screen reader to give and no word on what to
+    do. Each is a page that says so and how to get a new link."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    link = URL(await gallery_link(bot, fake_twilio, ALICE))
+    room_path = link.path.removesuffix("/receipts")
+    for path in (
+        "/nope",
+        link.path[:-3],  # "/rooms/<id>/recei": the end of the link lost
+        f"{room_path}/statement/2026-13?exp=1&sig=x",
+        "/media/rooms/../../textwire.db",
+        f"/thumbs{room_path}/receipts/0.pdf?exp=1&sig=x",
+    ):
+        resp = await bot.client.get(path)
+        assert resp.status == 404, path
+        assert resp.content_type == "text/html", path
+        page = await resp.text()
+        assert '<html lang="en">' in page
+        assert "<title>Page not found</title>" in page
+        assert page.count("<h1>") == 1
+        assert "There is no page at this address." in page
+        assert "text \\RECEIPTS (receipts), \\STATEMENT" in page
+        assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+    # another method on a route that has one is still a 405
+    assert (await bot.client.post("/healthz")).status == 405
+
+
 def test_the_template_layer_escapes_what_it_is_given() -> None:
     resp = pages.message('<script>alert("x")</script>', "a & b <i>c</i>", status=418)
     assert resp.status == 418

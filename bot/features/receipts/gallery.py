@@ -229,7 +229,7 @@ async def local_media(request: web.Request) -> web.StreamResponse:
     store = media.store_of(runtime.deps)
     key = request.match_info["key"]
     if signer is None or not isinstance(store, LocalMediaStore) or not KEY_PATTERN.match(key):
-        raise web.HTTPNotFound()
+        return pages.not_found()
     verdict = link_verdict(request, signer, "media", key, MEDIA_LINK_SECONDS)
     if verdict != "ok":
         return denied(verdict, "media")
@@ -356,7 +356,7 @@ async def thumbnail(request: web.Request) -> web.Response:
     signer, store, pool = signer_of(deps), media.store_of(deps), media.pool_of(deps)
     key = request.match_info["key"]
     if signer is None or store is None or pool is None or not KEY_PATTERN.match(key) or key.endswith(".pdf"):
-        raise web.HTTPNotFound()
+        return pages.not_found()
     verdict = link_verdict(request, signer, "thumb", key, GALLERY_SECONDS)
     if verdict != "ok":
         return denied(verdict, "media")

@@ -381,7 +381,7 @@ async def _opened(request: web.Request, fmt: str) -> Opened | web.Response:
     room_id, month_text = request.match_info["room_id"], request.match_info["month"]
     ym = month_of(month_text)
     if ym is None:
-        raise web.HTTPNotFound()
+        return pages.not_found()
     verdict = link_verdict(request, signer, "statement", f"{room_id}/{month_text}/{fmt}", STATEMENT_SECONDS)
     if verdict != "ok":
         log.info("statement.denied", verdict=verdict, form=fmt)
