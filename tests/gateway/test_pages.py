@@ -346,7 +346,7 @@ async def test_the_connect_button_shows_its_focus_plainly(
     ring, 2.2:1 against the page: a person with low vision could not see where the focus was. The
     ring stands out at least 3:1 (WCAG's least for what shows the focus)."""
     link = await first_link(xbot)
-    await chromium_page.goto(link, until="Connect X to +1******1111?")
+    await chromium_page.goto(link, until="Connect X to +1******1111")
     for kind in ("keyDown", "keyUp"):
         await chromium_page.call(
             "Input.dispatchKeyEvent", type=kind, key="Tab", code="Tab", windowsVirtualKeyCode=9
@@ -372,7 +372,7 @@ async def test_the_connect_button_has_an_edge_in_a_high_contrast_theme(
     await chromium_page.call(
         "Emulation.setEmulatedMedia", features=[{"name": "forced-colors", "value": "active"}]
     )
-    await chromium_page.goto(link, until="Connect X to +1******1111?")
+    await chromium_page.goto(link, until="Connect X to +1******1111")
     assert await chromium_page.evaluate("matchMedia('(forced-colors: active)').matches")
     edge, colour, page = await chromium_page.evaluate(
         "(() => { const s = getComputedStyle(document.querySelector('button'));"
@@ -458,6 +458,26 @@ async def test_a_screen_reader_says_a_masked_member_as_a_number_ending_not_stars
         assert "Receipt PDF: $12.00, number ending 2222" in heard, command
         assert "Alice paid number ending 2222 $5.00" in heard, command
         assert "+1******2222" in await chromium_page.text(), command
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_x_confirm_page_says_whose_number_not_its_stars(
+    xbot: XBot,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """The X link's page, "Connect X to +1******1111?", was read star by star as the page's title
+    and again as its heading ("plus one, star, star, star, star, star, star, one one one one"):
+    the first thing a blind person heard of it. Both say "number ending 1111"; the heading still
+    shows the number as before."""
+    link = await first_link(xbot)
+    await chromium_page.call("Accessibility.enable")
+    await chromium_page.goto(link, until="Connect X to +1******1111")
+    said = await _spoken_names(chromium_page)
+    assert [name for name in said if "*" in name] == []
+    # the page (its title) and the heading
+    assert len([name for name in said if re.fullmatch(r"Connect X to number ending 1111 ?\?", name)]) == 2
+    assert "Connect X to +1******1111" in await chromium_page.text()
+    assert await chromium_page.evaluate("document.title") == "Connect X to number ending 1111?"
 
 
 def test_a_masked_member_is_read_out_and_the_rest_still_escaped() -> None:

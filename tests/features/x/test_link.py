@@ -76,7 +76,8 @@ async def test_the_whole_flow_from_first_sms_to_a_post(xbot: XBot) -> None:
         async with session.get(url) as resp:  # the confirm page does not consume the link
             page = await resp.text()
             assert resp.status == 200
-            assert "Connect X to +1******1111?" in page
+            assert "<title>Connect X to number ending 1111?</title>" in page
+            assert '<h1>Connect X to <span aria-hidden="true">+1******1111</span>' in page
             # the link's URL goes to no other site; the POST to the page itself carries its Origin
             assert resp.headers["Referrer-Policy"] == "same-origin"
             assert '<meta name="referrer" content="same-origin">' in page
@@ -810,7 +811,8 @@ async def test_connected_goes_to_the_chat_that_asked_for_the_link(
     async with browser() as session:
         async with session.get(url) as resp:
             page = await resp.text()
-            assert f"Connect X to Telegram ***{str(CHAT)[-4:]}?" in page
+            assert f"<title>Connect X to Telegram chat ending {str(CHAT)[-4:]}?</title>" in page
+            assert f'<h1>Connect X to <span aria-hidden="true">Telegram ***{str(CHAT)[-4:]}</span>' in page
             # what is posted: the person's texts, from any of their addresses, never "this phone"
             assert "textwire posts only the plain texts you send it." in page
             assert "phone" not in page.lower()

@@ -162,14 +162,14 @@ async def test_a_real_browser_refuses_the_cross_site_post_and_connects_from_the_
 
     for earlier_visit in (False, True):  # the victim's browser has or has not opened the link before
         if earlier_visit:
-            await page.goto(link, until="Connect X to +1******1111?")
+            await page.goto(link, until="Connect X to +1******1111")
         await page.goto(attack, until="Open the link again")
         assert await page.evaluate("location.href") == link
         assert [r.used_at for r in await xbot.rows("SELECT used_at FROM link_tokens")] == [None]
         assert await xbot.rows("SELECT * FROM oauth_sessions") == []
 
     xbot.x.next_user = ("4242", "alice")
-    await page.goto(link, until="Connect X to +1******1111?")
+    await page.goto(link, until="Connect X to +1******1111")
     await page.evaluate("document.querySelector('button').click()")
     await page.wait_for("document.body.innerText.includes('Connected as @alice')")
     assert (await xbot.rows("SELECT x_handle FROM users"))[0].x_handle == "alice"
