@@ -215,6 +215,44 @@ async def test_the_local_backend_serves_photos_through_signed_links(
     assert resp.headers["Cache-Control"] == "no-store"
 
 
+# a PDF that runs its own script as it opens (what a member could send as a "receipt")
+HOSTILE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction 3 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"3 0 obj<</S/JavaScript/JS(app.alert(document.domain))>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+async def test_photos_pdfs_and_thumbnails_run_no_script_on_this_site(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A receipt's file is served from this site's own origin, and a PDF is stored as it was sent:
+    its script (a PDF's OpenAction), in a viewer that runs one in the document's origin, ran with
+    this site's, and the photos and thumbnails came with no Content-Security-Policy either. Each
+    comes with one that lets it show and nothing run (a sandbox: a unique origin, no scripts)."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "lunch 12.50", ALICE)
+    await say(bot, fake_twilio, "hotel", **mms([fake_twilio.media.add(HOSTILE_PDF)]))
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    [photo] = [s.replace("&amp;", "&") for s in PHOTO.findall(page)]
+    [thumb] = [s.replace("&amp;", "&") for s in IMG.findall(page)]
+    [pdf] = [
+        s.replace("&amp;", "&")
+        for s in re.findall(r'<a href="([^"]+)" rel="noreferrer" aria-label="Receipt PDF', page)
+    ]
+    for link, kind in ((photo, "image/jpeg"), (thumb, "image/jpeg"), (pdf, "application/pdf")):
+        for method in ("GET", "HEAD"):
+            resp = await bot.client.request(method, path_of(link))
+            assert resp.status == 200, (link, method)
+            assert resp.content_type == kind
+            policy = [part.strip() for part in resp.headers["Content-Security-Policy"].split(";")]
+            assert "sandbox" in policy, link
+            assert "default-src 'none'" in policy, link
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            assert resp.headers["Content-Disposition"] == "inline"
+    assert await (await bot.client.get(path_of(pdf))).read() == HOSTILE_PDF  # kept as it was sent
+
+
 async def test_receipts_of_a_deleted_user_show_a_former_member(bot: Bot, fake_twilio: FakeTwilio) -> None:
     await say(bot, fake_twilio, "\\CREATE house pw")
     await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)
