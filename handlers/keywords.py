@@ -53,6 +53,11 @@ STOP_DELETES_PAIRED = "\\STOP takes only this address out of you."
 # the keyword it shows: `\uff33\uff34\uff2f\uff30` and "STOP\u200b" did not opt out, and went to X as posts
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u00ad" + BIDI_CONTROLS))
 
+# what people end a text with (a phone's one-character ellipsis too): `Stop.`, `STOP!`, `quit...`,
+# `Help?` opt out or get the help; they went to X as posts and the number stayed opted in. Only
+# after an opt-out or help word: `Yes!` is what people say, and stays a post (CHANGELOG).
+_ENDS = ".!?\u2026"
+
 
 def keyword_of(body: str, opt_out_type: str = "") -> str | None:
     """ "STOP", "START" or "HELP" for a carrier keyword message, else None."""
@@ -66,6 +71,11 @@ def keyword_of(body: str, opt_out_type: str = "") -> str | None:
     if word in OPT_IN:
         return "START"
     if word in HELP:
+        return "HELP"
+    ended = word.rstrip(_ENDS).rstrip()
+    if ended != word and ended in OPT_OUT:
+        return "STOP"
+    if ended != word and ended in HELP:
         return "HELP"
     return None
 

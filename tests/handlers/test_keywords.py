@@ -194,3 +194,21 @@ async def test_start_or_yes_from_someone_never_opted_out_gets_the_welcome(
     assert await opted_out(bot, phone(1)) is False
     await silent(bot, fake_twilio, "STOP", sender=phone(1))
     assert await say(bot, fake_twilio, "START", sender=phone(1)) == OPTED_IN
+
+
+async def test_an_opt_out_or_help_word_ended_as_people_end_a_text_is_that_keyword(xbot: XBot) -> None:
+    """`Stop.`, `STOP!`, `quit...` or `Help?`: the keyword, as CHANGELOG says, with what a phone
+    adds after a word read past. They went to X as posts, and the number was not opted out.
+    `Yes!` stays a post (people say it), as does `stop please`."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    assert await say(xbot, twilio, "Help?") == HELP_TEXT
+    assert await say(xbot, twilio, "Info.") == HELP_TEXT
+    for body in ("Stop.", "STOP!", "quit...", "Cancel\u2026", "stop !"):
+        sid = await silent(xbot, twilio, body)
+        assert (await inbox_row(xbot, sid)).priority == 1, body
+        assert await opted_out(xbot, ALICE) is True, body
+        assert await say(xbot, twilio, "START") == OPTED_IN
+    assert xbot.x.posts == []
+    await text(xbot, "Yes!")
+    assert xbot.x.posts == [("100", "Yes!")]
