@@ -17,7 +17,14 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bot.channels.telegram.api import TelegramApi, TelegramError
-from bot.channels.telegram.updates import EDITED, EDITED_CAPTION, KIND_PREFIX, MEDIA_PREFIX, NOT_READ
+from bot.channels.telegram.updates import (
+    EDITED,
+    EDITED_CAPTION,
+    KIND_PREFIX,
+    MEDIA_PREFIX,
+    NOT_READ,
+    NOT_RECEIPTS,
+)
 from bot.core.channel import (
     BAD_TYPE,
     MB,
@@ -47,6 +54,15 @@ NOT_READ_NAMES = {
     "story": "stories",
 }
 assert set(NOT_READ_NAMES) == set(NOT_READ)
+# and a voice note, a video, ... alone: "Photo 1 was not saved" was about a photo never sent
+NOT_RECEIPT_NAMES = {
+    "voice": "voice notes",
+    "audio": "audio files",
+    "video": "videos",
+    "video_note": "videos",
+    "animation": "GIFs",
+}
+assert set(NOT_RECEIPT_NAMES) == set(NOT_RECEIPTS)
 
 
 def not_read_kind(kind: str) -> str:
@@ -93,7 +109,11 @@ class TelegramMedia:
             return None
         kind = ref[len(KIND_PREFIX) :]
         alone = {EDITED: EDIT_NOT_READ, EDITED_CAPTION: CAPTION_EDIT_NOT_READ}.get(kind) or (
-            not_read_kind(kind) if kind in NOT_READ else ""
+            not_read_kind(kind)
+            if kind in NOT_READ
+            else not_read(NOT_RECEIPT_NAMES[kind])
+            if kind in NOT_RECEIPT_NAMES
+            else ""
         )
         return MediaRefused(BAD_TYPE, kind, short="not a photo or PDF", alone=alone)
 

@@ -37,6 +37,9 @@ GONE = "Twilio could not give it to us"
 SHORT = {NOT_TWILIO: "not from Twilio", REDIRECTED: "not from Twilio", GONE: "gone at Twilio"}
 # what Twilio says a voice note, a video or a shared contact is (WhatsApp sends them all)
 NO_RECEIPT_TYPES = ("audio/", "video/", "text/vcard", "text/x-vcard", "text/directory")
+# and what such an item alone is answered, as Telegram's voice notes, videos and contacts are: a
+# WhatsApp voice note or contact card was "Photo 1 was not saved: only photos ...", a photo never sent
+NOT_READ_TYPES = {"audio/": "voice notes", "video/": "videos", "text/": "contacts"}
 # a WhatsApp location (`Latitude`, `Longitude`, no Body, no media) as an item of its message, so
 # that it is answered as a Telegram location is, not taken for a blank text (bot/channels/twilio/webhook.py)
 LOCATION_REF = "twilio:location"
@@ -127,7 +130,8 @@ class TwilioMedia:
         declared = content_type.split(";", 1)[0].strip().lower()
         if not self.owns(ref) or not declared.startswith(NO_RECEIPT_TYPES):
             return None
-        return MediaRefused(BAD_TYPE, declared, short="not a photo or PDF")
+        what = next(name for prefix, name in NOT_READ_TYPES.items() if declared.startswith(prefix))
+        return MediaRefused(BAD_TYPE, declared, short="not a photo or PDF", alone=not_read(what))
 
     @contextlib.asynccontextmanager
     async def open(self, ref: str) -> AsyncIterator[MediaStream]:

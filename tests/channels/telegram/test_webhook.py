@@ -142,7 +142,7 @@ async def test_a_video_with_a_caption_is_refused_by_name_not_taken_for_a_text(
     assert await tbot.handled(sid) == "done"
     [reply] = (await fake_telegram.wait_for_sent(2))[1:]
     assert reply["text"] == (
-        "Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+        "textwire does not read videos. Send text, receipt photos or PDF files; /help lists the commands."
     )
     assert "getFile" not in fake_telegram.calls
     assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
@@ -176,12 +176,13 @@ async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_
 ) -> None:
     """A voice note sent before any room was answered "Photos are kept in rooms: ... this photo
     goes there", and once the person made a room, "Photo 1 was not saved": a photo that never was.
-    Telegram names it, so it is refused at once and waits for nothing."""
+    Telegram names it, so it is refused at once and waits for nothing, and said as a sticker is
+    (it was still "Photo 1 was not saved")."""
     sid = await say(tbot, None, voice={"file_id": "voice1", "duration": 3})
     assert await tbot.handled(sid) == "done"
     [reply] = await fake_telegram.wait_for_sent(1)
     assert reply["text"] == (
-        "Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+        "textwire does not read voice notes. Send text, receipt photos or PDF files; /help lists the commands."
     )
     await say(tbot, "/create flat hunter22")
     await fake_telegram.wait_for_sent(2)

@@ -18,7 +18,7 @@ import structlog
 import handlers
 from bot.channels.twilio import media as twilio_media
 from bot.channels.twilio.segments import fits_one_segment, gsm7_septets, segments
-from bot.core.channel import BAD_TYPE
+from bot.core.channel import BAD_TYPE, not_read
 from bot.core.config import Config, ServerConfig
 from bot.features.ledger import book, reminders
 from bot.features.ledger.intake import saved_replies
@@ -153,6 +153,10 @@ def _help_rows() -> list[tuple[str, Callable[[], str]]]:
 REPLIES: list[tuple[str, Callable[[], str]]] = [
     # keywords and account
     ("opted in", lambda: keywords.OPTED_IN),
+    *(
+        (f"no {what} read", lambda what=what: not_read(what))
+        for what in [*twilio_media.NOT_READ_TYPES.values(), "locations"]
+    ),
     ("goodbye", lambda: account.GOODBYE),
     ("unlink none", lambda: "No X account is connected. Send \\LINK to connect one."),
     ("unknown command", lambda: f"Unknown command \\{'Z' * 20}. Send \\HELP for the list."),

@@ -403,20 +403,25 @@ async def test_the_development_log_masks_a_whatsapp_number_as_every_other_line(
 
 
 @pytest.mark.parametrize(
-    "ctype", ["audio/ogg", "video/mp4", "text/vcard"], ids=["voice-note", "video", "contact"]
+    ("ctype", "named"),
+    [("audio/ogg", "voice notes"), ("video/mp4", "videos"), ("text/vcard", "contacts")],
+    ids=["voice-note", "video", "contact"],
 )
 async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_for_a_room(
-    bot_factory: BotFactory, fake_twilio: FakeTwilio, ctype: str
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, ctype: str, named: str
 ) -> None:
     """A WhatsApp voice note (a video, a shared contact) from a person in no room was answered
     "Photos are kept in rooms: ... this photo goes there", and "Photo 1 was not saved" once they
-    made a room. Twilio says what it is: refused at once, never downloaded, its copy deleted."""
+    made a room. Twilio says what it is: refused at once, never downloaded, its copy deleted. It is
+    answered as Telegram's is ("Photo 1 was not saved" spoke of a photo never sent)."""
     bot = await make(bot_factory, fake_twilio, Clock())
     url = fake_twilio.media.add(b"OggS\x00\x02" + b"\x00" * 64, ctype)
     answer = await say_with(
         bot, fake_twilio, WALLY, {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": ctype}
     )
-    assert answer == "Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+    assert answer == (
+        f"textwire does not read {named}. Send text, receipt photos or PDF files; \\HELP lists the commands."
+    )
     assert [s.method for s in fake_twilio.media.seen] == ["DELETE"]
     created = await say(bot, fake_twilio, "\\CREATE house hunter22", WALLY)
     assert created["Body"].startswith("Created room house")
