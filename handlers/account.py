@@ -99,9 +99,19 @@ async def release_dropped(ctx: Context, photos: list[str]) -> None:
     await release_refused(ctx.deps, list(enumerate(photos, 1)))
 
 
-@router.command("STOP", args=0, usage="\\STOP", help=STOP_HELP, priority=True)
+# `\\STOP?`, a question: what it would do, as it holds for this address (to a paired one, "\\STOP
+# delete your account" was said, which it does not do there, and kept them from taking one out)
+STOP_ASKED = "\\STOP deletes your account. Send it without the ? to do it."
+STOP_ASKED_PAIRED = "\\STOP takes only this address out of you. Send it without the ? to do it."
+
+
+@router.command("STOP", args=0, usage="\\STOP", help=STOP_HELP, priority=True, answers_asked=True)
 async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
+    if ctx.command.asked:
+        async with ctx.deps.db.read() as conn:
+            several = len(await pairing.addresses_of(conn, user.id)) > 1
+        return Reply(STOP_ASKED_PAIRED if several else STOP_ASKED, kind="usage")
     dropped = 0
     photos: list[str] = []
     async with ctx.deps.db.tx() as conn:

@@ -364,6 +364,7 @@ class Router:
         secret: tuple[int, ...] = (),
         priority: bool = False,
         resolve: Sequence[Resolver] = (),
+        answers_asked: bool = False,
     ) -> Callable[[Handler], Handler]:
         """`@router.command("JOIN", args=2, secret=(1,), usage="\\JOIN <room> <password>", bare=True)`.
 
@@ -380,6 +381,8 @@ class Router:
         handler, or the answer (`str` or `Reply`), and then the handler does not run (a room the
         sender is not in: handlers/filters.py). Matching never depends on them, so the webhook's
         `is_priority` does not run them.
+        `answers_asked`: a priority command's handler answers `\\STOP?` itself (`ctx.command.asked`),
+        where what it would do depends on the sender; else its help entry is said.
         """
         low, high = (args, args) if isinstance(args, int) else args
         resolvers = tuple(resolve)
@@ -395,7 +398,7 @@ class Router:
             _check_async(handler)
 
             async def checked(msg: Inbound, ctx: Context) -> HandlerResult:
-                if priority and ctx.command.asked:  # `\\STOP?` is a question: said, not done
+                if priority and ctx.command.asked and not answers_asked:  # `\\UNLINK?`: said, not done
                     return Reply(f"{entry or usage_text}. Send it without the ? to do it.", kind="usage")
                 # a listed command among the arguments: two commands in one text (`\\NAME Ann
                 # \\BALANCE` said a name is letters and digits); not for an unlisted one (\\HELP

@@ -135,7 +135,7 @@ async def test_a_command_with_a_question_mark_after_it_is_that_command(
     # but a question mark after \\STOP or \\UNLINK asks what it does: the account stays
     assert (
         await say(bot, fake_twilio, "\\STOP?")
-        == "\\STOP delete your account. Send it without the ? to do it."
+        == "\\STOP deletes your account. Send it without the ? to do it."
     )
     assert await bot.scalar("SELECT count(*) FROM users") == 1
 
@@ -151,7 +151,7 @@ async def test_punctuation_a_phone_keyboard_makes_after_a_command_is_no_part_of_
     assert await say(bot, fake_twilio, "\\help rooms\u2026") == ROOMS
     assert (
         await say(bot, fake_twilio, "\\STOP\uff1f")
-        == "\\STOP delete your account. Send it without the ? to do it."
+        == "\\STOP deletes your account. Send it without the ? to do it."
     )
     assert await bot.scalar("SELECT count(*) FROM users") == 1
 
@@ -241,3 +241,17 @@ async def test_help_tells_a_paired_address_that_stop_takes_it_out_alone(
     assert await say(bot, fake_twilio, "\\help stop") == paired
     assert await say(bot, fake_twilio, "\\ACCOUNT") == paired
     assert await say(bot, fake_twilio, "\\HELP") == HELP_TEXT  # one segment, the families only
+
+
+async def test_stop_asked_from_a_paired_address_says_it_takes_that_address_out(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\STOP?` answered "\\STOP delete your account. Send it without the ? to do it." to a paired
+    address too, where `\\HELP` says it takes only that address out; nothing is done either way."""
+    second = "+15550005555"
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
+    asked = "\\STOP takes only this address out of you. Send it without the ? to do it."
+    assert await say(bot, fake_twilio, "\\STOP?", sender=second) == asked
+    assert await say(bot, fake_twilio, "/stop?") == asked
+    assert await bot.scalar("SELECT count(*) FROM addresses") == 2

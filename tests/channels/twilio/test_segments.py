@@ -158,6 +158,8 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
         for what in [*twilio_media.NOT_READ_TYPES.values(), "locations"]
     ),
     ("goodbye", lambda: account.GOODBYE),
+    ("stop asked", lambda: account.STOP_ASKED),
+    ("stop asked, paired", lambda: account.STOP_ASKED_PAIRED),
     ("unlink none", lambda: "No X account is connected. Send \\LINK to connect one."),
     ("unknown command", lambda: f"Unknown command \\{'Z' * 20}. Send \\HELP for the list."),
     (
