@@ -55,8 +55,10 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\
 
 # what people end a text with (a phone's one-character ellipsis too): `Stop.`, `STOP!`, `quit...`,
 # `Help?` opt out or get the help; they went to X as posts and the number stayed opted in. Only
-# after an opt-out or help word: `Yes!` is what people say, and stays a post (CHANGELOG).
+# after an opt-out or help word, or START and UNSTOP (`Start.` stayed a post, and the number
+# opted out, after its `Stop.` opted it out): `Yes!` is what people say, and stays a post.
 _ENDS = ".!?\u2026"
+_ENDED_OPT_IN = frozenset({"START", "UNSTOP"})
 
 
 def keyword_of(body: str, opt_out_type: str = "") -> str | None:
@@ -77,6 +79,8 @@ def keyword_of(body: str, opt_out_type: str = "") -> str | None:
         return "STOP"
     if ended != word and ended in HELP:
         return "HELP"
+    if ended != word and ended in _ENDED_OPT_IN:
+        return "START"
     return None
 
 

@@ -204,11 +204,17 @@ async def test_an_opt_out_or_help_word_ended_as_people_end_a_text_is_that_keywor
     await xbot.link(user=("100", "alice"))
     assert await say(xbot, twilio, "Help?") == HELP_TEXT
     assert await say(xbot, twilio, "Info.") == HELP_TEXT
-    for body in ("Stop.", "STOP!", "quit...", "Cancel\u2026", "stop !"):
+    for body, back in zip(
+        ("Stop.", "STOP!", "quit...", "Cancel\u2026", "stop !"),
+        ("START", "Start.", "unstop!", "START\u2026", "Start ."),
+        strict=True,
+    ):
         sid = await silent(xbot, twilio, body)
         assert (await inbox_row(xbot, sid)).priority == 1, body
         assert await opted_out(xbot, ALICE) is True, body
-        assert await say(xbot, twilio, "START") == OPTED_IN
+        # and back the same way: `Start.` was a post, and the number stayed opted out
+        assert await say(xbot, twilio, back) == OPTED_IN, back
+        assert await opted_out(xbot, ALICE) is False, back
     assert xbot.x.posts == []
     await text(xbot, "Yes!")
     assert xbot.x.posts == [("100", "Yes!")]
