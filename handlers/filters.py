@@ -88,14 +88,14 @@ def not_in_named(name: str, fits: FitsOne) -> str:
     return text if fits(text) else "You are not in a room of that name. \\ROOMS lists yours."
 
 
-async def _meant(ctx: Context, name: str, fits: FitsOne) -> str | None:
+def _meant(ctx: Context, mine: list[rooms.Room], name: str, fits: FitsOne) -> str | None:
     """`\\USE trip2` from a person in trip2026 (and in no other room whose name begins so): the
     room they meant, said with the command to send (`\\ROOMS lists yours` left a person in twenty
-    rooms to look for it); None when no room of theirs, or several, begin with what they typed."""
+    rooms to look for it); None when no room of theirs (`mine`), or several, begin with what they
+    typed."""
     key = rooms.name_key(name)
     if not rooms.valid_name(name):
         return None
-    mine, _ = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
     begun = [room for room in mine if room.name_key.startswith(key)]
     if len(begun) != 1:
         return None
@@ -127,8 +127,13 @@ class InRoom:
                 for left in await _open_in_left(ctx):
                     if left.name_key == rooms.name_key(name):
                         return {ROOM: left, LEFT: True}
+            mine, _ = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
+            if not mine and not (self.settling and await _open_in_left(ctx)):
+                # `\\BALANCE please` from a person in no room: "not in a room named please.
+                # \\ROOMS lists yours", and \\ROOMS listed none
+                return NOT_IN_ROOM
             fits = ctx.deps.services.fits(msg.sender.channel)
-            return await _meant(ctx, name, fits) or not_in_named(name, fits)
+            return _meant(ctx, mine, name, fits) or not_in_named(name, fits)
         room = await rooms.active_room(ctx.deps.db, ctx.user.id)
         if room is not None:
             return {ROOM: room}

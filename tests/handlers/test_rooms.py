@@ -407,6 +407,10 @@ async def test_a_room_typed_short_of_its_name_is_offered_when_one_of_theirs_begi
 async def test_leave_use_and_rooms(bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any) -> None:
     monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
     assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
+    # a word after a command that names a room, from a person in none: "not in a room named
+    # please. \\ROOMS lists yours", and \\ROOMS listed none
+    for typed in ("\\BALANCE please", "\\RECEIPTS house", "\\USE house"):
+        assert await say(bot, fake_twilio, typed) == NOT_IN_ROOM, typed
     assert await say(bot, fake_twilio, "\\LEAVE") == NOT_IN_ROOM
     await say(bot, fake_twilio, "\\CREATE house pw1")
     await say(bot, fake_twilio, "\\CREATE trip pw2")
