@@ -1110,6 +1110,9 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
             return f"Usage: {STATEMENT_USAGE}, e.g. \\STATEMENT {today.year:04d}-{today.month:02d}"
         month, ym = this_month, month_of(this_month)
         assert ym is not None
+    # the month in ASCII digits: one typed in an Arabic or Devanagari keyboard's digits is read
+    # (`month_of`), and was said back as typed, in the link too (a UCS-2 SMS of 3 segments)
+    month = f"{ym[0]:04d}-{ym[1]:02d}"
     if ym > (today.year, today.month):
         return f"{month} has not begun in {room.name} yet."
     # its first receipt may be older than the room: a photo sent at 23:58 on December 31st that

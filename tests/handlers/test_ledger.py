@@ -2482,3 +2482,27 @@ async def test_a_name_a_telegram_member_goes_by_is_taken(bot_factory: BotFactory
     assert await telegram("/name fay", 7001) == "Someone in flat goes by fay already. Pick another name."
     assert await telegram("/name Ann", 7001) == "Your rooms now see you as Ann."
     assert await telegram("/name Fay", 7002) == "Your rooms now see you as Fay."
+
+
+async def test_a_statement_month_in_another_scripts_digits_links_the_month_in_ascii_digits(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\STATEMENT \u0662\u0660\u0662\u0666-\u0661\u0661` (an Arabic keyboard's digits) or
+    `\u0968\u0966\u0968\u096c-\u0967\u0967` (Devanagari) was read as 2026-11, but the link said the month as typed:
+    `.../statement/\u0662\u0660\u0662\u0666-\u0661\u0661?...`, a UCS-2 SMS of 3 segments whose link a phone may
+    cut at the first such digit. The link, and any reply, says the month in ASCII digits."""
+    now = [dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC).timestamp()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    for typed in (
+        "\u0662\u0660\u0662\u0666-\u0661\u0661",
+        "\u0968\u0966\u0968\u096c-\u0967\u0967",
+        "\u06f2\u06f0\u06f2\u06f6-\u06f1\u06f1",
+    ):
+        reply = await say(bot, fake, f"\\STATEMENT {typed}")
+        assert "/statement/2026-11?" in reply, reply
+        assert fits_one_segment(reply), reply
+    assert await say(bot, fake, "\\STATEMENT \u0662\u0669\u0669\u0669-\u0660\u0661") == (
+        "2999-01 has not begun in house yet."
+    )
