@@ -9,6 +9,7 @@ Telegram).
 from __future__ import annotations
 
 import secrets
+import unicodedata
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -246,8 +247,12 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
             " to make it you too.",
             redact=True,
         )
-    # as people copy or read it out: `415140.` (the reply's "Your code: 415140."), `415 140`
-    code = "".join(typed_words(ctx.args))
+    # as people copy or read it out: `415140.` (the reply's "Your code: 415140."), `415 140`;
+    # typed on a keyboard with Arabic-Indic, Persian or Devanagari digits, the digits they are
+    # (a superscript or a fraction is no decimal digit: it stays, and the code is wrong)
+    code = "".join(
+        str(unicodedata.decimal(c)) if c.isdecimal() else c for c in "".join(typed_words(ctx.args))
+    )
     key = msg.sender.key
     async with ctx.deps.db.tx() as conn:
         if await rooms.locked_out(conn, await rooms.guessers(conn, key, user.id), now):

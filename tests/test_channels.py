@@ -162,6 +162,28 @@ async def test_a_code_copied_with_its_full_stop_or_read_out_in_two_halves_pairs(
     assert bodies == ["\\PAIR ***", "\\PAIR *** ***"], bodies
 
 
+async def test_a_code_typed_in_an_arabic_or_devanagari_keyboards_digits_pairs(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A code read off one phone and typed on another whose keyboard writes Arabic-Indic (or
+    Persian, Devanagari) digits, `\\PAIR \u0664\u0661\u0665\u0661\u0664\u0660`, was "That code is wrong or
+    has expired" and counted toward the lockout, though `\\AMOUNT` and `\\STATEMENT` read such digits."""
+    bot = await bot_factory(twilio=fake_twilio.section())
+
+    async def text(body: str, sender: str) -> str:
+        return await first_reply(bot, fake_twilio, body, sender)
+
+    for sender, zero in (("+15550005555", 0x660), ("+15550006666", 0x6F0), ("+15550007777", 0x966)):
+        code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+        typed = "".join(chr(zero + int(d)) for d in code)
+        assert (await text(f"\\PAIR {typed}", sender)).startswith("Paired: this address"), sender
+    assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
+    # a superscript or a fraction is no digit of a code: wrong, as before
+    assert await text("\\PAIR \u00b9\u00b2\u00b3456", "+15550008888") == (
+        "That code is wrong or has expired. Send \\PAIR from your other address for a new one."
+    )
+
+
 async def test_a_refused_pair_says_a_way_that_works(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> None:
     """Rooms both sides: \\LEAVE them when nothing in them is this address's (not "pair the other
     way", refused too); an X account: \\UNLINK."""
