@@ -98,6 +98,24 @@ def _media(message: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+# Telegram keeps the updates a webhook did not take (a restart, an outage) and delivers them later,
+# for up to 24 hours, each with its message's `date`: one that comes this late or more counts from
+# when it was sent. A `/paid` of 23:58 on the 31st delivered at 00:05 was in the next month's
+# statement. One that comes at once (or with a clock ahead of ours) counts from its arrival, as an
+# SMS does: Twilio's webhook has no such date.
+LATE_SECONDS = 10.0
+KEPT_SECONDS = 24 * 3600.0
+
+
+def sent_at(message: dict[str, Any], now: float) -> float:
+    """When the person sent `message` (its edit, for an edited one), when Telegram delivered it
+    late; else `now`."""
+    date = message.get("edit_date", message.get("date"))
+    if type(date) is not int or not now - KEPT_SECONDS <= date <= now - LATE_SECONDS:
+        return now
+    return float(date)
+
+
 def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessage | None:
     """The inbox row of an Update, None for one with nothing to handle; NotAnUpdate when the
     JSON is not an Update at all."""
@@ -144,7 +162,7 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
         opt_out_type="",
         idempotency_token=None,
         priority=0,
-        received_at=now,
+        received_at=sent_at(message, now),
         sender_name=_first_name(chat, sender),
     )
 

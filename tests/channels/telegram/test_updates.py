@@ -199,3 +199,21 @@ def test_a_private_chat_carries_its_persons_first_name() -> None:
     message = row(nameless)
     assert message is not None
     assert message.sender_name is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "received_at"),
+    [
+        (1000 - 300, 700.0),  # redelivered five minutes late: when it was sent
+        (1000 - 2, 1000.0),  # on time (Telegram's date is whole seconds): when it came
+        (1000 + 30, 1000.0),  # a clock ahead of ours: never later than it came
+        (1000 - 90_000, 1000.0),  # older than Telegram keeps an update: no date to trust
+        ("soon", 1000.0),
+    ],
+)
+def test_a_message_telegram_delivers_late_counts_from_when_it_was_sent(
+    sent: object, received_at: float
+) -> None:
+    message = row(update("/paid ann 5", date=sent))
+    assert message is not None
+    assert message.received_at == received_at

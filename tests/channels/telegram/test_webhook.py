@@ -4,16 +4,19 @@ and the answers going out through a local fake of the Bot API."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from structlog.testing import capture_logs
 
 from bot.channels.telegram.updates import IN_GROUPS
 from tests import images
-from tests.channels.telegram.talk import CHAT, edit, post_update, say, update
+from tests.channels.telegram.talk import CHAT, OTHER_CHAT, edit, post_update, say, update
 from tests.conftest import Bot, BotFactory, raw_request
 from tests.fakes.telegram_api import FakeTelegram
+from tests.features.ledger.test_reminders import Clock
 
 
 @pytest.fixture
@@ -324,3 +327,35 @@ async def test_a_group_that_used_the_bot_before_is_told_once_a_day_when_it_asks(
     third = {"id": -1005555555555, "type": "supergroup", "title": "club"}
     assert await in_group("/help", chat=third, **{"from": another_bot}) == {"ok": True}
     assert await stored(tbot) == 0
+
+
+async def test_a_payment_telegram_redelivers_after_midnight_is_in_the_month_it_was_sent(
+    bot_factory: BotFactory, fake_telegram: FakeTelegram
+) -> None:
+    """Telegram keeps what our server missed (a restart at midnight) and delivers it later, with
+    the time it was sent. A `/paid` of 23:58 on January 31st in New York came at 00:05 and went
+    into February's statement, and `/statement` sent at 23:59 linked February's."""
+    new_york = ZoneInfo("America/New_York")
+    clock = Clock(dt.datetime(2026, 1, 31, 23, 30, tzinfo=new_york).timestamp())
+    bot = await bot_factory(telegram=fake_telegram.section(), clock=clock)
+
+    async def telegram(text: str, chat: int, at: dt.datetime) -> str:
+        before = len(fake_telegram.sent)
+        name = "Ann" if chat == CHAT else "Bob"
+        assert (
+            await bot.handled(await say(bot, text, chat=chat, first_name=name, date=int(at.timestamp())))
+            == "done"
+        )
+        await bot.settled()
+        return next(str(m["text"]) for m in fake_telegram.sent[before:] if str(m["chat_id"]) == str(chat))
+
+    now = dt.datetime.fromtimestamp(clock.now, new_york)
+    assert (await telegram("/create flat pw", CHAT, now)).startswith("Created room flat")
+    assert (await telegram("/timezone America/New_York", CHAT, now)).endswith("New_York now.")
+    assert (await telegram("/join flat pw", OTHER_CHAT, now)).startswith("Joined flat")
+    clock.now = dt.datetime(2026, 2, 1, 0, 5, tzinfo=new_york).timestamp()  # back up after midnight
+    late = dt.datetime(2026, 1, 31, 23, 58, tzinfo=new_york)
+    assert (await telegram("/paid ann 5", OTHER_CHAT, late)).startswith("Recorded: you paid Ann $5.00.")
+    assert await bot.scalar("SELECT created_at FROM payments") == late.timestamp()
+    asked = await telegram("/statement", OTHER_CHAT, late + dt.timedelta(minutes=1))
+    assert "/statement/2026-01?" in asked, asked
