@@ -976,9 +976,8 @@ def _no_zone(name: str) -> bool:
 
 
 def _zone_unknown(room: ledger.Reminding) -> bool:
-    """UTC only for want of a zone: none set, none from the creator's number (a room made on
-    Telegram, or from a number with no area), so 10:00 may be in the middle of someone's night."""
-    return not room.timezone and reminders.zone_of_address(room.creator_phone) is None
+    """UTC only for want of a zone (`reminders.zone_unknown`)."""
+    return reminders.zone_unknown(room)
 
 
 def remind_status(room: str, kind: str, zone: str) -> str:

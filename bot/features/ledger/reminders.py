@@ -226,6 +226,13 @@ def room_zone(room: ledger.Reminding) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+def zone_unknown(room: ledger.Reminding) -> bool:
+    """UTC only for want of a zone: none set, none from the creator's number (a room made on
+    Telegram, or from a number with no area), so 10:00 may be in the middle of someone's night and
+    a month may end in the middle of their day."""
+    return not room.timezone and zone_of_address(room.creator_phone) is None
+
+
 def period_of(kind: str, local: dt.datetime) -> str:
     """The period `local` falls in: `2026-W48` (ISO week) or `2026-11`."""
     if kind == WEEKLY:
@@ -401,4 +408,5 @@ __all__ = [
     "zone_named",
     "zone_of_address",
     "zone_of_city",
+    "zone_unknown",
 ]

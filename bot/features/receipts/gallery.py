@@ -32,7 +32,7 @@ from aiohttp import web
 from bot.core.deps import Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
-from bot.features.ledger.reminders import room_zone
+from bot.features.ledger.reminders import room_zone, zone_unknown
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media, thumbs
 from bot.gateway import pages
@@ -218,6 +218,7 @@ async def gallery(request: web.Request) -> web.Response:
         positions=ledger.positions,
         payments=[(_when(p.at, zone), p.text) for p in ledger.payments],
         zone=zone.key,
+        zone_unknown=settings is not None and zone_unknown(settings),
         currency=ledger.currency,
     )
 

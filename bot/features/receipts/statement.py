@@ -38,7 +38,7 @@ from bot.core.feature import Feature
 from bot.core.logs import get_logger
 from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import currency, currency_or_default
-from bot.features.ledger.reminders import room_zone
+from bot.features.ledger.reminders import room_zone, zone_unknown
 from bot.features.ledger.view import ledger_view
 from bot.features.receipts import media
 from bot.features.receipts.gallery import (
@@ -179,6 +179,9 @@ class Statement:
     # page gave the month's receipts and payments and the balance at its end, which did not add
     # up by hand when a debt was carried in
     opening: tuple[str, ...] = ()
+    # UTC only for want of a zone (a room made on Telegram): said, with how to set the room's own,
+    # as `\\REMIND` says it; the months of a Sydney household's room ended at 11:00 on the 1st
+    zone_unknown: bool = False
 
 
 async def load(request: web.Request, room_id: str, year: int, month: int) -> Statement | None:
@@ -290,6 +293,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
             for party, value in before.net.items()
             if value
         ),
+        zone_unknown=zone_unknown(settings),
     )
 
 

@@ -697,3 +697,33 @@ async def test_the_photos_zip_link_says_how_big_the_download_is(
         "4.1 MB",
         "48.0 MB",
     ]
+
+
+async def test_a_room_on_utc_for_want_of_a_zone_says_so_on_its_pages(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A room with no zone (made on Telegram, or from a number with no area) keeps UTC: a Sydney
+    household's months ended at 11:00 on the 1st, and a receipt of that morning was in the month
+    before. `\\REMIND` said how to set the room's zone; the statement and the gallery, where the
+    months and times are, said only "times in UTC". They say how too, until the room has one."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")  # Alice's +1 555 number: no area, no zone
+    await say(bot, fake_twilio, "lunch $30.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    hint = "has no time zone yet: text \\TIMEZONE &lt;city&gt; to set yours"
+
+    async def pages() -> tuple[str, str]:
+        statement = await (
+            await bot.client.get(path_of(await statement_link(bot, fake_twilio, ALICE)))
+        ).text()
+        gallery = (await say(bot, fake_twilio, "\\RECEIPTS")).rsplit(" ", 1)[-1]
+        return statement, await (await bot.client.get(path_of(gallery))).text()
+
+    statement, receipts = await pages()
+    assert f"times in UTC (the room {hint}, and its months and times follow it);" in statement
+    assert f"Times are in UTC (the room {hint})." in receipts
+    assert (await say(bot, fake_twilio, "\\TIMEZONE Australia/Sydney")).endswith("Australia/Sydney now.")
+    statement, receipts = await pages()
+    assert "times in Australia/Sydney;" in statement
+    assert "Times are in Australia/Sydney." in receipts
+    assert "no time zone" not in statement + receipts
