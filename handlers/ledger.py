@@ -1064,7 +1064,15 @@ _MONTH_NAMES = (
 def meant_month(word: str, today: tuple[int, int]) -> str | None:
     """`2026-10` for `10/2026` and the like (the 4-digit number is the year: no guess); for a
     month's English name, whole or of 3 letters at least (`october`, `Oct`, `sept`), the last such
-    month that has begun by `today`; else None."""
+    month that has begun by `today`, or that month of a year typed with it (`Oct 2026`, `2026
+    october`); else None."""
+    words = word.split()
+    if len(words) == 2:
+        typed_year = next((w for w in words if re.fullmatch(r"\d{4}", w)), None)
+        other = (words[1] if typed_year == words[0] else words[0]).rstrip(".")
+        by_name = meant_month(other, today) if typed_year is not None and other.isalpha() else None
+        with_year = f"{typed_year}-{by_name[5:]}" if by_name is not None else ""
+        return with_year if month_of(with_year) is not None else None
     name = word.lower()
     named = next((i for i, full in enumerate(_MONTH_NAMES, 1) if len(name) >= 3 and full.startswith(name)), 0)
     if named:
@@ -1082,7 +1090,7 @@ def statement_reply(link: str) -> str:
     return f"Statement: {link}"
 
 
-@router.command("STATEMENT", args=(0, 1), usage=STATEMENT_USAGE, resolve=(active_room,))
+@router.command("STATEMENT", args=(0, 2), usage=STATEMENT_USAGE, resolve=(active_room,))
 async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     """A signed link (1 hour) to the active room's statement of a month: receipts, payments,
     balances at its end, a CSV and the photos; this month by default."""
@@ -1096,7 +1104,8 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     # after midnight, a backlog or a restart, linked the next month's, with nothing in it)
     sent = dt.datetime.fromtimestamp(msg.received_at or ctx.deps.now(), reminders.room_zone(settings))
     this_month = f"{sent.year:04d}-{sent.month:02d}"
-    month = typed_word(ctx.args[0]) if ctx.args else this_month
+    # `\\STATEMENT Oct 2026`: two words, as people write a month and its year
+    month = " ".join(typed_word(arg) for arg in ctx.args) if ctx.args else this_month
     ym = month_of(month)
     if ym is None:
         # `\\STATEMENT 10/2026` (or `october`) was told the usage with this month as its example

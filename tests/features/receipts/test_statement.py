@@ -727,3 +727,23 @@ async def test_a_room_on_utc_for_want_of_a_zone_says_so_on_its_pages(
     assert "times in Australia/Sydney;" in statement
     assert "Times are in Australia/Sydney." in receipts
     assert "no time zone" not in statement + receipts
+
+
+async def test_a_month_typed_with_its_year_is_answered_with_the_form_to_send(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\STATEMENT october` was answered "Did you mean \\STATEMENT 2026-10?", but `\\STATEMENT
+    Oct 2026` (two words, as people write a month) got the bare usage, with no month to send."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    # a month and its year, as people write them: the form to send
+    for typed, meant in (("2026 Oct", "2026-10"), ("september 2026", "2026-09"), ("Sept. 2025", "2025-09")):
+        assert (
+            await say(bot, fake_twilio, f"\\STATEMENT {typed}")
+            == f"Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT {meant}?"
+        )
+    assert (
+        await say(bot, fake_twilio, "\\STATEMENT 2026-10 house")
+        == "Usage: \\STATEMENT [YYYY-MM], e.g. \\STATEMENT 2026-10"
+    )
