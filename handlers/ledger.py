@@ -950,7 +950,7 @@ async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
         wanted,
         _zone_said(settings),
         ctx.deps.services.fits(msg.sender.channel),
-        zone_unknown=_zone_unknown(settings),
+        zone_unknown=reminders.zone_unknown(settings),
     )
 
 
@@ -973,11 +973,6 @@ def _no_zone(name: str) -> bool:
         and reminders.zone_named(name) is None
         and reminders.zone_of_city(name) is None
     )
-
-
-def _zone_unknown(room: ledger.Reminding) -> bool:
-    """UTC only for want of a zone (`reminders.zone_unknown`)."""
-    return reminders.zone_unknown(room)
 
 
 def remind_status(room: str, kind: str, zone: str) -> str:
