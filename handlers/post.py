@@ -12,6 +12,7 @@ failure, retried after the reset or with backoff, never "X did not confirm".
 from __future__ import annotations
 
 import time
+import unicodedata
 
 from bot.core.errors import Defer, Retry
 from bot.features.x.accounts import NOT_SET_UP_HELP, WELCOME_NO_X, Access, Refresh, XAccounts, x_accounts
@@ -91,6 +92,12 @@ def too_long(excess: int) -> str:
 EMPTY = "That text was blank, so nothing was posted. Send \\HELP for the commands."
 
 
+def blank(text: str) -> bool:
+    """Nothing to see: only spaces and invisible format characters (a zero-width space, a
+    direction mark, a BOM pasted from a sheet), which X showed as an empty post."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
 def plain_text(msg: Inbound, ctx: Context) -> bool:
     """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
     text was blank went unanswered and never got the welcome)."""
@@ -108,7 +115,7 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         ctx.log.info("x.link.sent", new_user=new_user)
         return await service.link_reply(user, address=msg.sender.key, first=new_user)
     text = msg.text
-    if not text:
+    if blank(text):
         return EMPTY
     excess = over_limit(text)
     if excess:

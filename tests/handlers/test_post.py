@@ -57,7 +57,14 @@ async def test_a_blank_text_is_answered_and_never_posted(xbot: XBot) -> None:
         await send(xbot, " \t\n ")
         == "That text was blank, so nothing was posted. Send \\HELP for the commands."
     )
+    # nothing to see either: a zero-width space, direction marks, a BOM pasted from a sheet were
+    # posted as empty-looking posts
+    for invisible in ("\u200b", "\u200f \u200e", "\ufeff\u2060"):
+        assert await send(xbot, invisible) == post.EMPTY, repr(invisible)
     assert xbot.x.posts == []
+    # a ZWJ emoji is something to see (its joiner is invisible, its faces are not)
+    await send(xbot, "\U0001f468\u200d\U0001f469\u200d\U0001f467")
+    assert xbot.x.posts == [("100", "\U0001f468\u200d\U0001f469\u200d\U0001f467")]
 
 
 async def test_commands_work_from_the_first_message_and_are_never_posted(xbot: XBot) -> None:
