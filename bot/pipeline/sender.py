@@ -69,6 +69,15 @@ def _bind(item: Send) -> None:
         structlog.contextvars.unbind_contextvars("message_sid")
 
 
+def _unanswered(exc: BaseException) -> dict[str, str]:
+    """Why a send (or a lookup) got no answer at all, for the log: the transports' own words
+    ("could not reach Twilio: ConnectionRefused", "timed out waiting for Twilio"). A channel's
+    answer (a status) is never quoted: its message may name a phone number."""
+    if isinstance(exc, SendError) and exc.status is None:
+        return {"reason": str(exc)[:200]}
+    return {}
+
+
 def error_label(exc: SendError) -> str:
     """The channel's error code as a metric label: its digits (Twilio's are 5), else the HTTP
     status, else "none"; never free text (a label's values must stay few)."""
@@ -348,7 +357,7 @@ class Sender(ClaimLoop[Send, Outcome]):
         try:
             candidates = await self.transport.find(item.to, item.body, item.reconcile_since)
         except Exception as exc:
-            log.warning("sms.reconcile_failed", error=type(exc).__name__)
+            log.warning("sms.reconcile_failed", error=type(exc).__name__, **_unanswered(exc))
             return None
         if candidates:
             async with self.deps.db.read() as conn:
@@ -411,10 +420,11 @@ class Sender(ClaimLoop[Send, Outcome]):
                 error_code=exc.code,  # not `code`: the log drops that key (an OAuth code's)
                 delay=round(delay, 1),
                 attempts=item.attempts,
+                **_unanswered(exc),
             )
             return True
         await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
         self.metrics.outbound_by[item.channel, "failed"].inc()
-        why = {"reason": exc.reason} if exc.reason else {}  # a fault of ours: what to set
+        why = {"reason": exc.reason} if exc.reason else _unanswered(exc)  # a fault of ours: what to set
         log.error("sms.send_failed", status=exc.status, error_code=exc.code, attempts=item.attempts, **why)
         return False

@@ -640,3 +640,29 @@ async def test_a_notice_a_blocked_chat_refuses_goes_to_the_persons_other_chat(
 
     assert len(await wait_for(noticed)) == 1
     assert ("sendMessage", 403) in fake_telegram.refused
+
+
+async def test_a_send_that_reaches_no_twilio_says_why_in_the_log(
+    bot_factory: BotFactory, fake_twilio: Any, unused_tcp_port: int
+) -> None:
+    """With Twilio's API unreachable (refused connections), every `sms.send_retry` said
+    `"status": null, "error_code": null` and the next try's `sms.reconcile_failed` said
+    `"error": "SendError"`: the operator could not tell a dead API from a timeout or a bug. With
+    no answer, the lines carry our own words for it (`reason`), never a channel's message."""
+    bot = await bot_factory(twilio=fake_twilio.section(api_base=f"http://127.0.0.1:{unused_tcp_port}"))
+    with structlog.testing.capture_logs() as logs:
+        await bot.text("\\HELP")
+
+        async def looked_up() -> bool:
+            return (
+                any(e["event"] == "sms.reconcile_failed" for e in logs)
+                and sum(e["event"] == "sms.send_retry" for e in logs) >= 2
+            )
+
+        await wait_for(looked_up)
+    written = [scrub(None, "", dict(e)) for e in logs]
+    retry = next(e for e in written if e["event"] == "sms.send_retry")
+    assert retry["status"] is None
+    assert retry["reason"].startswith("could not reach Twilio: ")
+    lookup = next(e for e in written if e["event"] == "sms.reconcile_failed")
+    assert lookup["reason"].startswith("could not ")
