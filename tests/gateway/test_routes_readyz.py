@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import errno
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -224,3 +225,33 @@ async def test_readyz_answers_within_its_4_s_while_the_database_hangs(
 
         await wait_for(ready_again, within=30)
         await client.close()  # its connections, before the relay ends them
+
+
+async def test_readyz_is_503_on_a_full_disk_after_texts(
+    bot_factory: BotFactory, mount: Mount, tmp_path: Path, fake_twilio: Any
+) -> None:
+    """The database's probe rewrote one row: on a full disk that fits in the write-ahead log's
+    pages already there (a log grown by earlier texts), so `/readyz` said `"database": "ok"`
+    (and `textwire_ready{check="database"}` 1) while a burst of texts was answered 503, "database
+    or disk is full", and Twilio dropped them. The probe needs room on the database's disk too."""
+    disk = mount("disk")
+    bot = await bot_factory(
+        twilio=fake_twilio.section(),
+        database={"url": f"sqlite:///{disk}/textwire.db"},
+        media={"local_dir": str(tmp_path / "media")},  # elsewhere: the database's check alone
+    )
+    for n in range(20):  # the log grows with the texts
+        await bot.text(f"\\HELP {n}")
+    await bot.settled()
+
+    def written_back() -> bool:  # every frame of the log is in the database file (a checkpoint)
+        with contextlib.closing(sqlite3.connect(disk / "textwire.db")) as conn:
+            busy, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return bool(busy == 0 and frames > 0 and frames == done)
+
+    await wait_for(lambda: asyncio.to_thread(written_back))
+    filler = await asyncio.to_thread(fill, disk)
+    status, checks = await ready(bot)
+    assert (status, checks["database"][:4]) == (503, "down")
+    filler.unlink()
+    assert await ready(bot) == (200, {"database": "ok", "media": "ok"})
