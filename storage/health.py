@@ -21,11 +21,12 @@ from storage.schema import ready_probe
 ROOM_BYTES = 64 * 1024  # 16 pages of the write-ahead log: a few webhook batches' worth
 
 
-def _room(folder: Path) -> None:
-    """Write, flush to disk and remove ROOM_BYTES beside the database (ENOSPC on a full disk,
-    EROFS on a read-only one)."""
+def disk_room(folder: Path, size: int) -> None:
+    """Write `size` bytes in `folder`, flush them to disk and remove them: ENOSPC on a full disk,
+    EROFS on a read-only one, where `os.access` passes (and always does for root). The local media
+    folder's check (storage/media.py) and the SQLite database's (`write_probe`)."""
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".ready-") as probe:
-        probe.write(bytes(ROOM_BYTES))
+        probe.write(bytes(size))
         probe.flush()
         os.fsync(probe.fileno())
 
@@ -38,7 +39,7 @@ async def write_probe(db: Database) -> None:
         await conn.execute(sa.insert(ready_probe).values(id=1, at=time.time()))
     path = sqlite_path(db.url)
     if path is not None:
-        await asyncio.to_thread(_room, path.parent)
+        await asyncio.to_thread(disk_room, path.parent, ROOM_BYTES)
 
 
-__all__ = ["write_probe"]
+__all__ = ["ROOM_BYTES", "disk_room", "write_probe"]

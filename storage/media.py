@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from storage.health import disk_room
+
 if TYPE_CHECKING:
     from bot.core.config import MediaConfig, S3Config
 
@@ -31,6 +33,7 @@ KEY_PATTERN = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(jpg|png|gif|webp|pdf)$"
 )
 
+PROBE_BYTES = 3072  # the local folder's `/readyz` check writes this much (and removes it)
 PRESIGN_SECONDS = 300  # members open a photo through a URL of a few minutes
 # An S3 put not done by then counts as the store down. botocore's own timeouts do not cover a
 # store that takes the connection and never answers (it waits for `100 Continue` without one):
@@ -182,13 +185,10 @@ class LocalMediaStore:
             await asyncio.to_thread(self.path_of(key).unlink)
 
     def _check(self) -> None:
-        """Write, flush to disk and remove a small file: `os.access` passes on a full or read-only
-        disk (and always for root)."""
+        """Write, flush to disk and remove a small file (`health.disk_room`): `os.access` passes on
+        a full or read-only disk (and always for root)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-") as probe:
-            probe.write(b"ready\n" * 512)
-            probe.flush()
-            os.fsync(probe.fileno())
+        disk_room(self.root, PROBE_BYTES)
 
     async def ping(self) -> None:
         await asyncio.to_thread(self._check)
