@@ -584,15 +584,15 @@ def away(exc: BaseException) -> bool:
 def database_away(exc: BaseException) -> bool:
     """Whether an error out of code that used the database on the way (a handler) is the database
     away, as `away` judges a statement's: a statement's error (SQLAlchemy's, the lean path's) or
-    the driver's own, else a connection refused, reset or unreachable (a pool's connect, which
-    neither wraps). Not any OSError: a full disk or an unreadable file are not the database's,
+    the driver's own, else a connection refused, reset, unreachable or timed out (a pool's
+    connect, which neither wraps); a page's too (`pages.database_away`). Not any OSError: a full disk or an unreadable file are not the database's,
     and S3's and X's errors reach a handler as their own."""
     inner = driver_error(exc)
     if isinstance(exc, sa.exc.DBAPIError) or type(inner).__module__.startswith("asyncpg"):
         return away(exc)
-    return (
-        isinstance(inner, (ConnectionError, socket.gaierror)) or getattr(inner, "errno", None) in _UNREACHABLE
-    )
+    # a timeout too: asyncpg's connect to a server that takes the connection and never answers
+    lost = (ConnectionError, TimeoutError, socket.gaierror)
+    return isinstance(inner, lost) or getattr(inner, "errno", None) in _UNREACHABLE
 
 
 _UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN})

@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 
 from bot.core.logs import db_reason, get_logger
 from bot.gateway.expect import expect_continue
-from storage.db import away
+from storage.db import database_away as away_from_the_database
 
 log = get_logger(__name__)
 
@@ -185,7 +185,7 @@ def database_away(handler: Handler) -> Handler:
         except web.HTTPException:
             raise
         except Exception as exc:
-            if not away(exc):
+            if not away_from_the_database(exc):  # as a handler's: a page's own OSError is its own
                 raise
             resource = request.match_info.route.resource
             log.warning(

@@ -3,6 +3,7 @@ the gallery pages say (times with their zone, an empty room, an expired photo li
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import re
 import time
@@ -512,9 +513,13 @@ async def test_a_page_asked_of_while_the_database_is_away_is_a_503_page(
         async def breaks(request: web.Request) -> web.Response:
             raise ValueError("a bug of the page's")
 
+        async def its_disk_is_full(request: web.Request) -> web.Response:  # the page's own, too
+            raise OSError(errno.ENOSPC, "No space left on device")
+
         app = web.Application()
         app.router.add_get("/rooms/{room}/receipts", pages.database_away(reads_the_database))
         app.router.add_get("/broken", pages.database_away(breaks))
+        app.router.add_get("/full", pages.database_away(its_disk_is_full))
         client = await aiohttp_client(app)
         try:
             assert (await client.get("/rooms/r1/receipts")).status == 200
@@ -528,6 +533,7 @@ async def test_a_page_asked_of_while_the_database_is_away_is_a_503_page(
                 assert "<h1>Not available just now</h1>" in page
                 assert "Reload the page in a minute." in page
                 assert (await client.get("/broken")).status == 500
+                assert (await client.get("/full")).status == 500
             [line] = [e for e in logs if e["event"] == "http.database_away"]
             assert line["route"] == "/rooms/{room}/receipts"
             assert line["log_level"] == "warning"

@@ -4,6 +4,7 @@ failover, a network fault that leaves the old sockets open), through a relay tha
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core import dburl
-from storage.db import Database, away
+from storage.db import Database, away, database_away
 from tests import pg
 from tests.conftest import IPTABLES_SKIP
 
@@ -139,3 +140,32 @@ async def test_a_write_that_waits_for_a_busy_pools_connection_is_not_given_up(
 async def _write_one(db: Database, *, within: float) -> None:
     async with db.write(within=within) as tx:
         await tx.execute(sa.text("SELECT 1"))
+
+
+def test_an_error_out_of_a_handler_or_a_page_is_the_databases_only_when_it_says_so() -> None:
+    """`database_away` (the worker's handlers, the pages): a statement's error as `away` judges it,
+    a pool's connect refused, reset, unreachable or timed out; not a page's or handler's own
+    OSError (a full disk, a missing file), which `away` alone took for the database."""
+    lost = sa.exc.DBAPIError.instance(
+        "SELECT 1",
+        {},
+        ConnectionResetError(errno.ECONNRESET, "reset"),
+        Exception,
+        connection_invalidated=True,
+    )
+    refused_sql = sa.exc.DBAPIError.instance("SELECT 1", {}, ValueError("bad value"), Exception)
+    for error in (
+        lost,
+        ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
+        TimeoutError(),
+        OSError(errno.EHOSTUNREACH, "No route to host"),
+    ):
+        assert database_away(error), repr(error)
+    for error in (
+        refused_sql,
+        OSError(errno.ENOSPC, "No space left on device"),
+        FileNotFoundError(errno.ENOENT, "gone"),
+        ValueError("a bug"),
+    ):
+        assert not database_away(error), repr(error)
+    assert away(FileNotFoundError(errno.ENOENT, "gone"))  # why pages no longer ask `away`
