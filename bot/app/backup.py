@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import sqlite3
 import threading
@@ -84,12 +85,36 @@ class _Interrupt:
     done: BackupResult | None = None
 
 
+# why the copy's folder takes no file, and what to do
+_WHY = {
+    errno.EROFS: "its folder is on a read-only filesystem; write the backup to a writable one",
+    errno.EACCES: "its folder is not writable by this user; check its permissions or choose another folder",
+    errno.EPERM: "its folder is not writable by this user; check its permissions or choose another folder",
+    errno.ENOSPC: "the disk is full; free some space or choose another disk",
+    errno.EDQUOT: "the disk quota is used up; free some space or choose another disk",
+}
+
+
+def _create(tmp: Path, target: Path) -> None:
+    """The copy's file, made before SQLite opens it: 0600 from the start (the database holds
+    encrypted tokens and phone numbers; made 0644 and changed at the end, it could be read
+    meanwhile), and a folder that takes no file is said to be the copy's, not the database's
+    (a read-only mount was a traceback, an immutable folder "SQLite could not copy the database:
+    unable to open database file")."""
+    try:
+        tmp.unlink(missing_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        why = _WHY.get(exc.errno or 0, exc.strerror or str(exc))
+        raise BackupError(f"cannot write {target}: {why}") from None
+
+
 def _copy(source: Path, target: Path, interrupt: _Interrupt | None = None) -> BackupResult | None:
     """Blocking: run it in a thread. None: interrupted, nothing was written to `target`."""
     interrupt = interrupt or _Interrupt()
     _check(source, target)
     tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
+    _create(tmp, target)
     # read-only: a backup never creates or changes the live database
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
@@ -103,6 +128,11 @@ def _copy(source: Path, target: Path, interrupt: _Interrupt | None = None) -> Ba
             (pages,) = dst.execute("PRAGMA page_count").fetchone()
         finally:
             dst.close()
+    except sqlite3.OperationalError as exc:
+        tmp.unlink(missing_ok=True)
+        if "full" in str(exc):  # "database or disk is full": the copy's disk (the live one is only read)
+            raise BackupError(f"cannot write {target}: {_WHY[errno.ENOSPC]}; nothing was written") from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -111,7 +141,6 @@ def _copy(source: Path, target: Path, interrupt: _Interrupt | None = None) -> Ba
     if verdict != "ok":
         tmp.unlink(missing_ok=True)
         raise BackupError(f"the copy failed PRAGMA integrity_check ({verdict}); nothing was written")
-    os.chmod(tmp, 0o600)  # the database holds encrypted tokens and phone numbers
     with interrupt.lock:
         if interrupt.asked:
             tmp.unlink(missing_ok=True)

@@ -222,3 +222,25 @@ async def test_a_device_or_pipe_is_refused_and_left_as_it_was(tmp_path: Path) ->
     assert stat.S_ISFIFO(os.stat(fifo, follow_symlinks=False).st_mode)
     assert os.readlink(link) == str(fifo)
     assert sorted(os.listdir(tmp_path)) == ["data", "pipe", "stdout"]
+
+
+async def test_a_folder_that_takes_no_file_is_said_to_be_the_copys(tmp_path: Path) -> None:
+    """A backup folder that takes no file (a read-only mount, a folder of another user's) was a
+    traceback (`OSError: [Errno 30] Read-only file system`) or "SQLite could not copy the
+    database: unable to open database file", which sent the operator to a database that was fine.
+    It names the copy's file and what to do, and the database is as it was."""
+    from tests.app.test_startup import unwritable
+
+    config = sqlite_config(tmp_path)
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "textwire.db").close()
+    folder = tmp_path / "backups"
+    with unwritable(folder), pytest.raises(BackupError) as refused:
+        await backup(config, folder / "copy.db")
+    assert str(refused.value) == (
+        f"cannot write {folder / 'copy.db'}: its folder is not writable by this user; "
+        "check its permissions or choose another folder"
+    )
+    assert list(folder.iterdir()) == []
+    done = await backup(config, folder / "copy.db")  # writable again: the copy is made, 0600
+    assert stat.S_IMODE(done.path.stat().st_mode) == 0o600
