@@ -147,6 +147,10 @@ async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
     try:
         path = sqlite_path(url)
         if path is not None:
+            # a file this user may not write, or on a read-only mount, says so: `keys rotate`,
+            # `person` and `migrate --check` said "cannot open (unable to open database file)" or
+            # "cannot connect (attempt to write a readonly database): check that the database runs"
+            await asyncio.to_thread(check_writable_files, path)
             # opened here first: aiosqlite, failing to open, leaves its thread to resolve a future
             # on a loop that is closed by then (a traceback after the one line)
             await asyncio.to_thread(_probe_sqlite, path)

@@ -174,6 +174,33 @@ def test_a_database_file_this_user_cannot_write_is_one_line_with_the_fix(tmp_pat
     assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
 
 
+@pytest.mark.parametrize(
+    "command", [["keys", "rotate"], ["migrate", "--check"], ["person", "export", "+15551234567"]]
+)
+def test_the_commands_that_open_a_database_say_whose_file_it_is(tmp_path: Path, command: list[str]) -> None:
+    """`serve` said whose file a database it could not write was; `keys rotate`, `migrate --check`
+    and `person` said "cannot connect (attempt to write a readonly database): check that the
+    database runs and is reachable", or on a read-only mount "cannot open (unable to open database
+    file)", for a database that ran fine."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    db = data / "textwire.db"
+    sqlite3.connect(db).close()
+    env = serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=f"sqlite:///{db}")
+    with unwritable(db):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *command], cwd=tmp_path, env=env, capture_output=True, timeout=60
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "Traceback" not in err
+    line = err.splitlines()[-1]
+    assert line.startswith(f"textwire: database.url {db} is not writable by this user (uid {os.getuid()}"), (
+        line
+    )
+    assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
+
+
 def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder.db"
     folder.mkdir()  # SQLite cannot open a directory as its file
