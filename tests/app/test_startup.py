@@ -188,7 +188,7 @@ def test_the_commands_that_open_a_database_say_whose_file_it_is(tmp_path: Path, 
     sqlite3.connect(db).close()
     env = serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=f"sqlite:///{db}")
     with unwritable(db):
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "bot", *command], cwd=tmp_path, env=env, capture_output=True, timeout=60
         )
     err = done.stderr.decode()
