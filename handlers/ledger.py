@@ -193,21 +193,43 @@ def amount_usage(cur: Currency) -> str:
 
 
 def amount_reply(
-    room_name: str, book: RoomLedger, user_id: int, minor: int, cur: Currency, how: str = ""
+    room_name: str,
+    book: RoomLedger,
+    user_id: int,
+    minor: int,
+    cur: Currency,
+    how: str = "",
+    *,
+    day: str = "",
+    was: str = "",
+    fits: FitsOne | None = None,
 ) -> str:
     """After `\\AMOUNT`: the amount set (or the receipt taken out) and where the sender stands;
-    `how` follows the amount (`(€40.00 at 1.08)`: what it was converted from)."""
+    `how` follows the amount (`(€40.00 at 1.08)`: what it was converted from). `day`: the day the
+    receipt was sent, when not today (`Nov 24`), and `was`: the amount it had (`$12.00`), so that a
+    late `\\AMOUNT`, or one correcting a total, says which receipt it changed; dropped, `was` first,
+    where the reply would not fit one segment (`fits`)."""
+    forms = [(day, was), (day, ""), ("", "")] if fits is not None else [(day, was)]
+    replies = [_amount_reply(room_name, book, user_id, minor, cur, how, d, w) for d, w in forms]
+    return next((r for r in replies if fits is None or fits(r)), replies[-1])
+
+
+def _amount_reply(
+    room_name: str, book: RoomLedger, user_id: int, minor: int, cur: Currency, how: str, day: str, was: str
+) -> str:
     position = position_phrase(book.position(user_id), book.currency)
+    receipt = f"receipt of {day}" if day else "receipt"
+    before = f" (was {was})" if was else ""
     if minor == 0:
-        return f"Your receipt is out of the ledger of {room_name}: {position}. \\BALANCE for all."
+        return f"Your {receipt} is out of the ledger of {room_name}{before}: {position}. \\BALANCE for all."
     shown = cur.format(minor) + (f" {how}" if how else "")
     if cur != book.currency:  # how to count it, as a photo read in that money is told
         code = book.currency.code
         return (
-            f"Set {shown} on your receipt in {room_name}; not counted: {shown} in a {code} room. "
+            f"Set {shown} on your {receipt} in {room_name}{before}; not counted: {shown} in a {code} room. "
             f"Reply \\AMOUNT {book.currency.example} to count it in {code}."
         )
-    return f"Set {shown} on your receipt in {room_name}: {position}. \\BALANCE for all."
+    return f"Set {shown} on your {receipt} in {room_name}{before}: {position}. \\BALANCE for all."
 
 
 def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str, *, member: bool = True) -> str:
@@ -281,6 +303,16 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         target = await ledger.amount_target(conn, user_id, room.id, msg.external_id, typed_in)
         if target is None:
             return f"You have no receipts in {room.name} yet. Send a photo of one first."
+        # which receipt it was: its day when not today in the room's zone, and what it said before
+        settings = await ledger.reminding(conn, room.id)
+        zone = reminders.room_zone(settings) if settings is not None else dt.UTC
+        sent = dt.datetime.fromtimestamp(target.created_at, zone).date()
+        day = "" if sent == dt.datetime.now(zone).date() else f"{sent:%b} {sent.day}"
+        # (what a receipt read in other money had was not counted: nothing to correct)
+        had = target.amount_minor
+        counted = target.currency in (None, room_cur.code)
+        changed = had is not None and counted and (had, room_cur.code) != (minor, code)
+        was = room_cur.format(had) if had is not None and changed else ""
         await ledger.set_amount(
             conn, target.id, minor=minor, currency=code, source="manual", by_message=msg.external_id
         )
@@ -296,7 +328,10 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     ctx.log.info("ledger.amount_set", receipt_id=target.id, room_id=room.id, counted=code == room_cur.code)
     # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
     how = f"({foreign.currency.format(foreign.minor)} at {rate})" if rate is not None else ""
-    return amount_reply(room.name, book, user_id, minor, currency_or_default(code), how)
+    fits = ctx.deps.services.fits(msg.sender.channel)
+    return amount_reply(
+        room.name, book, user_id, minor, currency_or_default(code), how, day=day, was=was, fits=fits
+    )
 
 
 MANY_BY_THAT_NAME = "More than one member goes by that name: use the name \\BALANCE shows them by."

@@ -150,7 +150,7 @@ async def test_three_members_receipts_and_payments_give_exact_balances(
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $1.23, Carol pays Alice $0.27."
     assert (
         await say(bot, fake, "\\AMOUNT 0")
-        == "Your receipt is out of the ledger of house: you are settled up. \\BALANCE for all."
+        == "Your receipt is out of the ledger of house (was $3.00): you are settled up. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Bob $0.27."
     # the gallery shows each receipt's amount and who paid, the balance and the payments
@@ -305,7 +305,7 @@ async def test_an_amount_or_a_payment_ends_at_its_line(bot: Bot, fake_twilio: Fa
     )
     assert (
         await say(bot, fake, "\\AMOUNT 12.50\r\n-- \r\nAnn")
-        == "Set $12.50 on your receipt in house: you are owed $8.34. \\BALANCE for all."
+        == "Set $12.50 on your receipt in house (was $45.00): you are owed $8.34. \\BALANCE for all."
     )
     assert (await say(bot, fake, "\\PAID Bob 4.16\nthx")).startswith("Recorded: you paid Bob $4.16.")
     assert (await say(bot, fake, "\\PAID Carol\n4.16")).startswith("Recorded: you paid Carol $4.16.")
@@ -330,16 +330,16 @@ async def test_an_amount_or_a_name_ending_a_sentence_or_in_quotes_is_read(
     )
     assert (
         await say(bot, fake, "\\AMOUNT \u201c$12.30\u201d!")
-        == "Set $12.30 on your receipt in house: you are owed $8.20. \\BALANCE for all."
+        == "Set $12.30 on your receipt in house (was $45.00): you are owed $8.20. \\BALANCE for all."
     )
     assert (
         await say(bot, fake, "\\AMOUNT 40 EUR @1.10.")
-        == "Set $44.00 (\u20ac40.00 at 1.10) on your receipt in house: you are owed $29.34. \\BALANCE for all."
+        == "Set $44.00 (\u20ac40.00 at 1.10) on your receipt in house (was $12.30): you are owed $29.34. \\BALANCE for all."
     )
     # whole units as German and Swiss prices write them: it got the usage
     assert (
         await say(bot, fake, "\\AMOUNT 12,-")
-        == "Set $12.00 on your receipt in house: you are owed $8.00. \\BALANCE for all."
+        == "Set $12.00 on your receipt in house (was $44.00): you are owed $8.00. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\NAME \u201cGus\u201d", sender=BOB) == "Your rooms now see you as Gus."
     assert await say(bot, fake, "\\NAME Big Al.") == "Your rooms now see you as Big Al."
@@ -839,7 +839,7 @@ async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
     # thousands set apart by a space, as in French (`1 234,56`): the usage, or "No one in house
     # goes by Alice 1"
     assert await say(bot, fake, "\\AMOUNT 1 234,56") == (
-        "Set $1234.56 on your receipt in house: you are owed $808.04. \\BALANCE for all."
+        "Set $1234.56 on your receipt in house (was $30.00): you are owed $808.04. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\PAID Alice 1 000,00", sender=BOB) == (
         "Recorded: you paid Alice $1000.00. house: Carol pays Big Bob $401.52, Alice pays Big Bob $191.96."
@@ -2214,7 +2214,7 @@ async def test_a_zero_written_with_its_sign_or_cents_takes_a_receipt_out(
     await house(bot, fake)
     assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
     assert await say(bot, fake, "\\AMOUNT $0.00") == (
-        "Your receipt is out of the ledger of house: you are settled up. \\BALANCE for all."
+        "Your receipt is out of the ledger of house (was $30.00): you are settled up. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\BALANCE", sender=BOB) == "house: all settled."
     assert (await say(bot, fake, "\\AMOUNT 30")).startswith("Set $30.00 on your receipt in house")
@@ -2505,4 +2505,28 @@ async def test_a_statement_month_in_another_scripts_digits_links_the_month_in_as
         assert fits_one_segment(reply), reply
     assert await say(bot, fake, "\\STATEMENT \u0662\u0669\u0669\u0669-\u0660\u0661") == (
         "2999-01 has not begun in house yet."
+    )
+
+
+async def test_a_late_or_correcting_amount_says_which_receipt_it_changed(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT` sets the sender's last receipt, however long ago it was sent, and said only "Set
+    $30.00 on your receipt": days later, or correcting a total read wrong, the person could not
+    tell which receipt it changed, nor that it had one before. The day is named when it is not
+    today, and the amount it replaced."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    assert await say(bot, fake, "\\AMOUNT 32.50") == (
+        "Set $32.50 on your receipt in house (was $30.00): you are owed $21.67. \\BALANCE for all."
+    )
+    sent = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC).timestamp()  # Nov 20 in any zone of the Americas
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.text("UPDATE receipts SET created_at = :at"), {"at": sent})
+    assert await say(bot, fake, "\\AMOUNT 32.50") == (  # the same again: nothing it replaced
+        "Set $32.50 on your receipt of Nov 20 in house: you are owed $21.67. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\AMOUNT 0") == (
+        "Your receipt of Nov 20 is out of the ledger of house (was $32.50): you are settled up. \\BALANCE for all."
     )
