@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import re
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,15 +72,24 @@ def as_key(typed: str) -> str:
 
 
 def _not_found(config: Config, address: str) -> int:
+    """One line on stderr, exit 1: stdout is the JSON (`export ADDRESS > person.json`), so the
+    line reaches the operator's terminal, not the file."""
     hint = ""
+    channel, colon, _ = address.partition(":")
     if address.isdigit():  # stored with their +: say so rather than "no person"
         hint = f" (numbers are kept with their country code and +, e.g. +{address})"
+    elif "*" in address:  # copied from a log line, where numbers are masked
+        hint = " (that number is masked, as the logs print it: give the whole number, e.g. +15550001111)"
+    elif colon and channel not in PREFIXED:
+        hint = f" (no channel {channel!r}: give +15550001111, whatsapp:+15550001111 or telegram:<chat id>)"
+    elif not any(c.isdigit() for c in address):
+        hint = " (not an address: give +15550001111, whatsapp:+15550001111 or telegram:<chat id>)"
     elif not existing_keys(config):  # what someone left by \STOP is found by the service's keys
         hint = (
             " (no keys here, TEXTWIRE_SECURITY_FERNET_KEYS or link-signing.key: someone who sent"
             " \\STOP is found by them; run it with the service's environment)"
         )
-    print(f"textwire: no person at {address}{hint}")
+    print(f"textwire: no person at {address}{hint}", file=sys.stderr)
     return 1
 
 

@@ -279,23 +279,39 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
     assert run_cli(tmp_path, "migrate").returncode == 0
     keyed = cli_env(tmp_path) | {"TEXTWIRE_SECURITY_FERNET_KEYS": generate_key()}
     unknown = run_cli(tmp_path, "person", "export", "+15550001111", env=keyed)
-    assert (unknown.returncode, unknown.stdout.strip()) == (1, "textwire: no person at +15550001111")
+    # the line goes to stderr: with `export ADDRESS > person.json` it was written into the file
+    assert (unknown.returncode, unknown.stdout, unknown.stderr.strip()) == (
+        1,
+        "",
+        "textwire: no person at +15550001111",
+    )
     assert run_cli(tmp_path, "person", "delete", "+15550001111", env=keyed).returncode == 1
     # run without the service's environment (no keys, none generated here): someone who sent \STOP
     # cannot be found, and it says so rather than a bare "no person"
     keyless = run_cli(tmp_path, "person", "delete", "+15550001111")
     assert keyless.returncode == 1
-    assert "no keys here" in keyless.stdout
-    assert "service's environment" in keyless.stdout
+    assert "no keys here" in keyless.stderr
+    assert "service's environment" in keyless.stderr
     assert not (tmp_path / "data" / "link-signing.key").exists()
     bad = run_cli(tmp_path, "person", "erase", "+15550001111")
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr
 
     digits = run_cli(tmp_path, "person", "export", "15550001111")  # no +: said how numbers are kept
-    assert digits.stdout.strip() == (
+    assert digits.stderr.strip() == (
         "textwire: no person at 15550001111 (numbers are kept with their country code and +, e.g. +15550001111)"
     )
+    # what an operator may paste: a number copied from a log line (masked), another channel's
+    # prefix, a name: each says what to give instead of a bare "no person"
+    masked = run_cli(tmp_path, "person", "export", "+1******1111", env=keyed)
+    assert (masked.returncode, masked.stdout) == (1, "")
+    assert "masked, as the logs print it: give the whole number" in masked.stderr
+    tel = run_cli(tmp_path, "person", "delete", "tel:+15550001111", env=keyed)
+    assert (tel.returncode, tel.stdout) == (1, "")
+    assert "no channel 'tel'" in tel.stderr
+    name = run_cli(tmp_path, "person", "export", "Pat", env=keyed)
+    assert (name.returncode, name.stdout) == (1, "")
+    assert "not an address: give +15550001111" in name.stderr
     typo = tmp_path / "dta" / "textwire.db"  # a mistyped database: refused, nothing made there
     env = cli_env(tmp_path) | {"TEXTWIRE_DATABASE_URL": f"sqlite:///{typo}"}
     for action in ("export", "delete"):
