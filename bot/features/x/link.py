@@ -282,7 +282,15 @@ async def callback(request: web.Request) -> web.Response:
         log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
         return _clear(await _not_connected(deps, user_id, "The connection was not completed.", status=400))
     except (XError, CipherError) as exc:
-        log.warning("x.link.failed", user_id=user_id, error=type(exc).__name__)
+        # which step and why: X's status or error code, a timeout, a refused connection
+        reason = str(exc) if isinstance(exc, XError) else "the sign-in session does not decrypt"
+        log.warning(
+            "x.link.failed",
+            user_id=user_id,
+            error=type(exc).__name__,
+            step="exchange" if tokens is None else "users/me",
+            reason=reason,
+        )
         if tokens is not None:
             # X made a grant (the code was exchanged) that nothing here keeps: revoke it, or it
             # would stay live at X with nobody able to end it (retried by x-revoke when X is down)

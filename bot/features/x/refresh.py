@@ -99,7 +99,9 @@ async def run_tick(
                 log.warning("token.unreadable", user_id=user_id)
                 return UNREADABLE
             except XError as exc:  # counted as the posting path counts it (deploy/alerts.yml)
-                log.warning("token.refresh_failed", user_id=user_id, error=type(exc).__name__)
+                log.warning(
+                    "token.refresh_failed", user_id=user_id, error=type(exc).__name__, reason=str(exc)
+                )
                 kind = "refresh_rate_limited" if isinstance(exc, XRateLimited) else "refresh_failed"
                 deps.metrics.x_errors_by[kind].inc()
                 return None

@@ -522,10 +522,17 @@ async def test_a_failed_exchange_stores_nothing(xbot: XBot, answer: int, status:
     """X down (5xx) or busy (429) at the token endpoint: our upstream failed, a 502 or 503."""
     url = await first_link(xbot)
     xbot.x.fail_token_next(answer)
-    async with browser() as session, await press(session, url) as resp:
-        assert resp.status == status
-        assert "did not complete" in await resp.text()
+    with structlog.testing.capture_logs() as logs:
+        async with browser() as session, await press(session, url) as resp:
+            assert resp.status == status
+            assert "did not complete" in await resp.text()
     assert await xbot.rows("SELECT * FROM x_tokens") == []
+    # the operator reads which step failed and why (it said only "XUnavailable")
+    [failed] = [e for e in logs if e["event"] == "x.link.failed"]
+    assert failed["step"] == "exchange"
+    assert failed["reason"].startswith(
+        {503: "token endpoint answered 503", 429: "rate limited until"}[answer]
+    )
 
 
 @pytest.mark.parametrize(("answer", "status"), [(503, 502), (429, 503)])
@@ -538,10 +545,14 @@ async def test_x_failing_after_the_exchange_revokes_the_grant_it_made(
     when X will not take it now)."""
     url = await first_link(xbot)
     xbot.x.fail_me_next(answer)
-    async with browser() as session, await press(session, url) as resp:
-        assert resp.status == status
-        assert "did not complete" in await resp.text()
+    with structlog.testing.capture_logs() as logs:
+        async with browser() as session, await press(session, url) as resp:
+            assert resp.status == status
+            assert "did not complete" in await resp.text()
     assert await xbot.rows("SELECT * FROM x_tokens") == []
+    [failed] = [e for e in logs if e["event"] == "x.link.failed"]
+    assert failed["step"] == "users/me"
+    assert failed["reason"].startswith({503: "X answered 503", 429: "rate limited until"}[answer])
     [grant] = xbot.x.grants
     assert grant.live_refresh in xbot.x.revoked
     assert xbot.x.live_grants() == []

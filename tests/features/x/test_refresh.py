@@ -147,8 +147,12 @@ async def test_a_burst_of_dead_tokens_stops_the_job_and_unlinks_nobody(xbot: XBo
 async def test_x_down_during_a_tick_keeps_every_token(xbot: XBot) -> None:
     await seed(xbot, 3)
     xbot.x.fail_token_next(503, times=3)
-    result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+    with structlog.testing.capture_logs() as logs:
+        result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
     assert result.unavailable == 3
+    # why, for the operator: it said only error "XUnavailable" (X down, slow, refusing connections?)
+    failed = [e for e in logs if e["event"] == "token.refresh_failed"]
+    assert [e["reason"] for e in failed] == ["token endpoint answered 503"] * 3
     assert await xbot.scalar("SELECT count(*) FROM x_tokens WHERE lease_owner IS NULL") == 3
     result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
     assert result.refreshed == 3
