@@ -50,6 +50,11 @@ def x_busy(when: str) -> str:
     return f"X is busy just now. Your text is kept and will be posted after {when}; no need to send it again."
 
 
+# what a text set aside while X could not be reached waits for (the start of inbox.error): its
+# sender's next text tries the first of them at once; a post of anyone's brings forward those
+# that met a connection X refused (X_UNREACHABLE)
+X_DOWN_REASONS = ("x unreachable:", "x token refresh:", "x error:")
+X_UNREACHABLE = ("x unreachable:",)
 # what a text waiting for X's posting limit to reset waits for (inbox.error): a later text of
 # its sender waits behind it, told as it was
 POST_RATE_LIMITED = "x rate limited"
@@ -133,6 +138,14 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
             notice, key = x_busy(reset_when(due - 1, ctx.deps.now())), "x-wait"
         else:
             notice, key = _x_wait_notice(ctx, msg.received_at), "x-wait"
+        new_text = ctx.deps.now() - msg.received_at < X_WAIT_AFTER  # (handled again: no)
+        if new_text and why and why.startswith(X_DOWN_REASONS) and due - ctx.deps.now() > X_WAIT_AFTER:
+            # the ones before it wait minutes apart for X to be back: try the first of them now
+            # (posted, it brings the rest and this one along; still down, all wait as they did)
+            async with ctx.deps.db.tx() as conn:
+                await inbox.wake_x_waiting(
+                    conn, X_DOWN_REASONS, ctx.deps.now(), key=msg.sender.key, first=True
+                )
         raise Defer(max(due, ctx.deps.now()), parked=True, notice=notice, notice_key=key, reason=why)
     async with ctx.deps.db.write() as conn:
         earlier = await xaccounts.begin_post(
@@ -217,7 +230,15 @@ async def _post(
     # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
     # then says to check the timeline rather than risk a second post.
     await _end(ctx, sid, "posted", tweet_id=posted.id)
+    now = ctx.deps.now()
+    async with ctx.deps.db.tx() as conn:
+        # X is back for the texts set aside while it was not: this sender's, and anyone's that
+        # met a connection refused (not the token endpoint's failures: that may still be down)
+        woken = await inbox.wake_x_waiting(conn, X_DOWN_REASONS, now, key=sender)
+        woken += await inbox.wake_x_waiting(conn, X_UNREACHABLE, now)
     ctx.log.info("x.posted", tweet_id=posted.id)
+    if woken:
+        ctx.log.info("x.back", woken=woken)
     return post_url(user.x_handle, posted.id)
 
 

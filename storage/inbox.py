@@ -308,6 +308,31 @@ async def parked_besides(conn: AsyncConnection, key: str, message_id: int, reaso
     return found.first() is not None
 
 
+async def wake_x_waiting(
+    conn: AsyncConnection, reasons: Sequence[str], now: float, *, key: str | None = None, first: bool = False
+) -> int:
+    """Texts parked while X could not be reached (their error starts with one of `reasons`) and
+    due later, due now: X answered again. Their backoff had grown to 5, 10, 30 minutes apart, and
+    they waited that long after X was back. With `key`, only that sender's; with `first` too, only
+    the first of them (the others come after it: woken, each would try X again beside it). By
+    ix_inbox_queue (the few parked rows)."""
+    where = [
+        inbox.c.status == literal("parked"),
+        inbox.c.media == "[]",
+        sa.or_(*(inbox.c.error.startswith(reason, autoescape=True) for reason in reasons)),
+    ]
+    if key is not None:
+        where.append(inbox.c.from_phone == key)
+    if key is not None and first:
+        first_id = (await conn.execute(sa.select(sa.func.min(inbox.c.id)).where(*where))).scalar()
+        if first_id is None:
+            return 0
+        where.append(inbox.c.id == first_id)
+    where.append(inbox.c.next_attempt_at > now)
+    result = await conn.execute(sa.update(inbox).where(*where).values(next_attempt_at=now))
+    return int(result.rowcount or 0)
+
+
 @dataclass(frozen=True)
 class Finished:
     """A handled message's row: done or failed, with the redacted body when a handler set one."""

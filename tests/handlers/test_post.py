@@ -397,6 +397,48 @@ async def test_a_text_waiting_out_an_x_outage_is_said_to_be_kept_once(xbot: XBot
     assert xbot.x.posts == [("100", "through a long outage")]
 
 
+async def _wait_far(xbot: XBot, sid: str) -> None:
+    """The text tried once with X unreachable, parked; then its backoff grown as after minutes of
+    outage (its next try 10 minutes away)."""
+    await wait_for(lambda: _parked(xbot, sid))
+    async with xbot.runtime.deps.db.tx() as conn:
+        await conn.execute(
+            sa.text("UPDATE inbox SET next_attempt_at = :t WHERE message_sid = :s"),
+            {"t": time.time() + 600, "s": sid},
+        )
+
+
+async def test_texts_kept_through_an_x_outage_go_once_another_post_finds_x_back(xbot: XBot) -> None:
+    """X unreachable for 10 minutes: a text kept through it was tried again further and further
+    apart (8 tries in; the next 5-10 minutes away), and waited that long after X was back while
+    other people's posts went at once. A post that X takes brings them forward."""
+    await xbot.link(BOB, user=("200", "bob"))
+    _twilio, service, real_base = await linked_with_x_unreachable(xbot)
+    form = await xbot.text("kept through the outage")
+    await _wait_far(xbot, form["MessageSid"])
+    service.client.api_base = real_base  # X is back
+    assert (await send(xbot, "bob is back", sender=BOB)).startswith("https://x.com/bob/status/")
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    assert xbot.x.posts == [("200", "bob is back"), ("100", "kept through the outage")]
+
+
+async def test_a_new_text_after_an_x_outage_tries_the_ones_kept_before_it_at_once(xbot: XBot) -> None:
+    """X back after an outage, and nobody else posting: the person's next text waited behind the
+    ones kept through the outage (their next try 10 minutes away), and was then told "X cannot be
+    reached just now". It tries the first of them at once; all go, in the order sent."""
+    twilio, service, real_base = await linked_with_x_unreachable(xbot)
+    first = await xbot.text("outage 1")
+    await _wait_far(xbot, first["MessageSid"])
+    second = await xbot.text("outage 2")
+    await wait_for(lambda: _parked(xbot, second["MessageSid"]))
+    service.client.api_base = real_base  # X is back
+    fresh = await xbot.text("after the outage")
+    for sid in (first["MessageSid"], second["MessageSid"], fresh["MessageSid"]):
+        assert await xbot.handled(sid) == "done"
+    assert xbot.x.posts == [("100", text) for text in ("outage 1", "outage 2", "after the outage")]
+    assert not any(m["Body"] == post.X_WAIT for m in twilio.messages)
+
+
 async def test_x_unreachable_for_the_whole_window_fails_clearly(xbot: XBot) -> None:
     await xbot.link()
     service = service_of(xbot)
