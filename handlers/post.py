@@ -231,11 +231,17 @@ async def _post(
     # then says to check the timeline rather than risk a second post.
     await _end(ctx, sid, "posted", tweet_id=posted.id)
     now = ctx.deps.now()
-    async with ctx.deps.db.tx() as conn:
-        # X is back for the texts set aside while it was not: this sender's, and anyone's that
-        # met a connection refused (not the token endpoint's failures: that may still be down)
-        woken = await inbox.wake_x_waiting(conn, X_DOWN_REASONS, now, key=sender)
-        woken += await inbox.wake_x_waiting(conn, X_UNREACHABLE, now)
+    # X is back for the texts set aside while it was not: this sender's, and anyone's that met a
+    # connection refused (not the token endpoint's failures: that may still be down); looked for
+    # first, so that an ordinary post (none waiting) takes no write of its own
+    async with ctx.deps.db.read() as conn:
+        waiting = await inbox.x_waiting(conn, X_DOWN_REASONS, now, key=sender)
+        waiting = waiting or await inbox.x_waiting(conn, X_UNREACHABLE, now)
+    woken = 0
+    if waiting:
+        async with ctx.deps.db.tx() as conn:
+            woken = await inbox.wake_x_waiting(conn, X_DOWN_REASONS, now, key=sender)
+            woken += await inbox.wake_x_waiting(conn, X_UNREACHABLE, now)
     ctx.log.info("x.posted", tweet_id=posted.id)
     if woken:
         ctx.log.info("x.back", woken=woken)

@@ -308,6 +308,26 @@ async def parked_besides(conn: AsyncConnection, key: str, message_id: int, reaso
     return found.first() is not None
 
 
+def _x_waiting(reasons: Sequence[str], key: str | None) -> list[sa.ColumnElement[bool]]:
+    where = [
+        inbox.c.status == literal("parked"),
+        inbox.c.media == "[]",
+        sa.or_(*(inbox.c.error.startswith(reason, autoescape=True) for reason in reasons)),
+    ]
+    if key is not None:
+        where.append(inbox.c.from_phone == key)
+    return where
+
+
+async def x_waiting(
+    conn: AsyncConnection, reasons: Sequence[str], now: float, *, key: str | None = None
+) -> bool:
+    """Whether `wake_x_waiting` would wake any: a read, so that a post in ordinary times (none
+    parked) takes no write transaction of its own for it."""
+    where = [*_x_waiting(reasons, key), inbox.c.next_attempt_at > now]
+    return (await conn.execute(sa.select(inbox.c.id).where(*where).limit(1))).first() is not None
+
+
 async def wake_x_waiting(
     conn: AsyncConnection, reasons: Sequence[str], now: float, *, key: str | None = None, first: bool = False
 ) -> int:
@@ -316,13 +336,7 @@ async def wake_x_waiting(
     they waited that long after X was back. With `key`, only that sender's; with `first` too, only
     the first of them (the others come after it: woken, each would try X again beside it). By
     ix_inbox_queue (the few parked rows)."""
-    where = [
-        inbox.c.status == literal("parked"),
-        inbox.c.media == "[]",
-        sa.or_(*(inbox.c.error.startswith(reason, autoescape=True) for reason in reasons)),
-    ]
-    if key is not None:
-        where.append(inbox.c.from_phone == key)
+    where = _x_waiting(reasons, key)
     if key is not None and first:
         first_id = (await conn.execute(sa.select(sa.func.min(inbox.c.id)).where(*where))).scalar()
         if first_id is None:
