@@ -292,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     a reader that left (`| head`) ends it quietly, exit 1."""
     args: argparse.Namespace | None = None
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command == "person" and args.action == "export" and args.receipts:
+            # taken without a word: an operator who meant `delete --receipts` was told nothing
+            parser.error("--receipts goes with `person delete` (an export lists every receipt already)")
         return _run(args)
     except KeyboardInterrupt:
         print(f"\ntextwire: {_interrupted(args)}", file=sys.stderr)

@@ -296,6 +296,10 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
     bad = run_cli(tmp_path, "person", "erase", "+15550001111")
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr
+    # `--receipts` on an export was taken without a word, from one who meant a delete
+    mixed = run_cli(tmp_path, "person", "export", "+15550001111", "--receipts", env=keyed)
+    assert (mixed.returncode, mixed.stdout) == (2, "")
+    assert "--receipts goes with `person delete`" in mixed.stderr
 
     digits = run_cli(tmp_path, "person", "export", "15550001111")  # no +: said how numbers are kept
     assert digits.stderr.strip() == (
