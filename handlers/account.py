@@ -56,6 +56,8 @@ async def unlink(msg: Inbound, ctx: Context) -> HandlerResult:
     # texts parked for X (its rate-limit reset, an outage) are not posted: each came back after
     # the reset with a link to connect X, to someone who had just disconnected it
     async with ctx.deps.db.tx() as conn:
+        # the person the address is now (`\\UNLINK` goes ahead of a `\\PAIR` sent before it)
+        user = await users.of_address(conn, msg.sender.key) or user
         keys = await pairing.addresses_of(conn, user.id)
         dropped = await inbox.drop_parked_posts(conn, keys, msg.id, ctx.deps.now())
     had_tokens = await service.revoke_and_delete(user.id)
@@ -106,63 +108,89 @@ STOP_ASKED = "\\STOP deletes your account. Send it without the ? to do it."
 STOP_ASKED_PAIRED = "\\STOP takes only this address out of you. Send it without the ? to do it."
 
 
+async def _take_out(
+    conn: AsyncConnection, msg: Inbound, ctx: Context, user: users.User
+) -> tuple[list[str], int] | None:
+    """`\\STOP` from one of the person's several addresses: that address only leaves them; the
+    photos it had waiting and how many of its messages were dropped. None, and nothing done, when
+    the address is the person's only one."""
+    if len(await pairing.addresses_of(conn, user.id)) <= 1:
+        return None
+    # a message from it later is a new person's, answered as the unpaired \\STOP's "text us
+    # anytime" is: not opted out (that is a carrier's STOP; it silenced the \\HELP after)
+    # a person shown by this address's name (Telegram's first name, no \\NAME) keeps it:
+    # their rooms know them by it, and `\\PAID Ann` must still find them
+    label = await label_name(conn, user.id) if user.phone == msg.sender.key else None
+    # an opt-out (STOP) outlives the address's place in the person, as it outlives a whole
+    # person's `\\STOP`: after this goodbye nothing more is sent there
+    was_out = bool(await users.opted_out_among(conn, [msg.sender.key]))
+    await pairing.leave(conn, msg.sender.key)
+    had = zone_of_address(user.phone)
+    if user.phone == msg.sender.key and had != zone_of_address(await users_first(conn, user.id)):
+        # the rooms they made took their zone from this address (`users.phone`); the next
+        # address takes its place, and a Telegram chat has no zone: New York's rooms went
+        # to UTC (reminders at 5 a.m., statements' months cut at 7 p.m.), and a chat's
+        # rooms to the number's zone
+        await rooms.keep_zone(conn, user.id, had or "UTC")
+    if was_out:
+        await users.set_opted_out(conn, msg.sender.key, True, ctx.deps.now())
+    if label is not None:
+        await ledger.set_name(conn, user.id, label, name_key(label))
+    photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
+    dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
+    # and what waits in the outbox for its time: the goodbye is the last word
+    await outbox.supersede_waiting(conn, msg.sender.key, ctx.deps.now())
+    return photos, dropped
+
+
+async def _left(ctx: Context, photos: list[str], dropped: int) -> Reply:
+    await release_dropped(ctx, photos)
+    ctx.log.info("user.address_left", dropped=dropped)
+    return Reply(LEFT, kind=LAST_WORD)  # the sender lets this one through the opt-out
+
+
 @router.command("STOP", args=0, usage="\\STOP", help=STOP_HELP, priority=True, answers_asked=True)
 async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
-    user = ctx.user
+    # whose the address is now, read in the transaction that acts on it with its row held:
+    # `ctx.user` was read when the worker took this up, and `\\STOP` goes ahead of the messages
+    # sent before it. A new address's `\\PAIR <code>` being handled then joined it to the person
+    # meanwhile, and this deleted the address's own empty record ("your record is deleted, and
+    # you left your rooms"), leaving the address paired and not opted out.
+    key = msg.sender.key
     if ctx.command.asked:
         async with ctx.deps.db.read() as conn:
+            user = await users.of_address(conn, key) or ctx.user
             several = len(await pairing.addresses_of(conn, user.id)) > 1
         return Reply(STOP_ASKED_PAIRED if several else STOP_ASKED, kind="usage")
-    dropped = 0
-    photos: list[str] = []
     async with ctx.deps.db.tx() as conn:
-        if len(await pairing.addresses_of(conn, user.id)) > 1:  # this address only
-            # a message from it later is a new person's, answered as the unpaired \\STOP's "text us
-            # anytime" is: not opted out (that is a carrier's STOP; it silenced the \\HELP after)
-            # a person shown by this address's name (Telegram's first name, no \\NAME) keeps it:
-            # their rooms know them by it, and `\\PAID Ann` must still find them
-            label = await label_name(conn, user.id) if user.phone == msg.sender.key else None
-            # an opt-out (STOP) outlives the address's place in the person, as it outlives a whole
-            # person's `\\STOP`: after this goodbye nothing more is sent there
-            was_out = bool(await users.opted_out_among(conn, [msg.sender.key]))
-            await pairing.leave(conn, msg.sender.key)
-            had = zone_of_address(user.phone)
-            if user.phone == msg.sender.key and had != zone_of_address(await users_first(conn, user.id)):
-                # the rooms they made took their zone from this address (`users.phone`); the next
-                # address takes its place, and a Telegram chat has no zone: New York's rooms went
-                # to UTC (reminders at 5 a.m., statements' months cut at 7 p.m.), and a chat's
-                # rooms to the number's zone
-                await rooms.keep_zone(conn, user.id, had or "UTC")
-            if was_out:
-                await users.set_opted_out(conn, msg.sender.key, True, ctx.deps.now())
-            if label is not None:
-                await ledger.set_name(conn, user.id, label, name_key(label))
-            photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
-            dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
-            # and what waits in the outbox for its time: the goodbye is the last word
-            await outbox.supersede_waiting(conn, msg.sender.key, ctx.deps.now())
-            left = True
-        else:
-            left = False
-    if left:
-        await release_dropped(ctx, photos)
-        ctx.log.info("user.address_left", dropped=dropped)
-        return Reply(LEFT, kind=LAST_WORD)  # the sender lets this one through the opt-out
+        user = await users.owner_held(conn, key) or ctx.user
+        left = await _take_out(conn, msg, ctx, user)
+    if left is not None:
+        return await _left(ctx, *left)
     service = x_accounts(ctx.deps)
     if service is not None:
         await service.revoke_and_delete(user.id)
     # what they leave in their rooms stays findable by `textwire person delete` with this address
     # (their photos, should they ask): it said "no person", and the photos stayed for good
     signer = signer_of(ctx.deps)
-    tag = signer.tags(msg.sender.key)[0] if signer is not None else None
+    tag = signer.tags(key)[0] if signer is not None else None
     async with ctx.deps.db.tx() as conn:  # a carrier's opt-out outlives the account
-        # the address's own flag (what the sender reads), not a person's copy of it
-        opted_out = sorted(await users.opted_out_among(conn, [user.phone]))
-        known = await known_as(conn, user.id, user.phone)
-        kept = await people.forget(conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address, tag=tag)
-        photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
-        dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
-        await outbox.supersede_waiting(conn, msg.sender.key, ctx.deps.now())
+        current = await users.owner_held(conn, key)
+        if current is not None and current.id != user.id:  # paired since the transaction above
+            user = current
+            left = await _take_out(conn, msg, ctx, user)
+        if left is None:
+            # the address's own flag (what the sender reads), not a person's copy of it
+            opted_out = sorted(await users.opted_out_among(conn, [user.phone]))
+            known = await known_as(conn, user.id, user.phone)
+            kept = await people.forget(
+                conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address, tag=tag
+            )
+            photos = await inbox.media_waiting(conn, key, msg.id)
+            dropped = await inbox.drop_waiting(conn, key, msg.id, ctx.deps.now())
+            await outbox.supersede_waiting(conn, key, ctx.deps.now())
+    if left is not None:
+        return await _left(ctx, *left)
     await release_dropped(ctx, photos)
     ctx.log.info("user.deleted", kept_in_ledgers=kept, dropped=dropped)
     return GOODBYE
@@ -222,6 +250,9 @@ async def _keep_name(conn: AsyncConnection, joining: int, into: int) -> None:
 
 
 CODE_DIGITS = 6
+ADDRESS_GONE = (
+    "Nothing was paired: this address left textwire (\\STOP) meanwhile. Send the code again to pair it."
+)
 WRONG_CODE = "That code is wrong or has expired. Send \\PAIR from your other address for a new one."
 
 
@@ -255,6 +286,14 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     )
     key = msg.sender.key
     async with ctx.deps.db.tx() as conn:
+        # the address as it is now, its row held until this commits: a `\\STOP` sent after this
+        # message goes ahead of it, and one done meanwhile deleted the address's record (a pair
+        # then joined nothing, and spent the code); one waiting for this row sees it paired
+        held = await users.owner_held(conn, key)
+        if held is None:
+            ctx.log.info("pair.address_gone")
+            return ADDRESS_GONE
+        user = held
         if await rooms.locked_out(conn, await rooms.guessers(conn, key, user.id), now):
             # one count for wrong codes and wrong room passwords, and one notice: told once per
             # window, as `\\JOIN` is (a script guessing codes got a text a guess)

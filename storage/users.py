@@ -233,6 +233,21 @@ async def of_address(conn: Writer, key: str) -> User | None:
     return _user(row) if row else None
 
 
+async def owner_held(conn: AsyncConnection, key: str) -> User | None:
+    """`of_address`, with the address's row held until the transaction ends (PostgreSQL `FOR
+    UPDATE`; SQLite's writers queue already): the person it is now, not the one read when its
+    message was taken up, and no `\\PAIR` or `\\STOP` of it changes that before this commits."""
+    row = (
+        await conn.execute(
+            sa.select(users)
+            .join(addresses, addresses.c.user_id == users.c.id)
+            .where(addresses.c.address == key)
+            .with_for_update(of=addresses)
+        )
+    ).first()
+    return _user(row) if row else None
+
+
 async def set_opted_out(conn: Writer, phone: str, opted_out: bool, now: float) -> None:
     """Record an opt-out (or opt-in) for a phone, creating its row if needed; its "sms" address
     follows (made when missing)."""

@@ -4,15 +4,19 @@ an MMS through Twilio's media API), and `/balance` on Telegram and `\\BALANCE` b
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
+from bot.features.x.accounts import XAccounts
+from bot.pipeline.dispatch import Context, Dispatcher, Inbound, Reply
 from tests import images
 from tests.channels.telegram.talk import CHAT, OTHER_CHAT, say
-from tests.conftest import ALICE, Bot, BotFactory
+from tests.conftest import ALICE, Bot, BotFactory, XBot
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_rest import FakeTwilio
 
@@ -484,3 +488,134 @@ async def test_an_address_that_left_a_room_owing_is_refused_like_one_with_rooms(
     refused = await text(f"\\PAIR {code}", bob)
     assert refused.startswith("This address has balances of its own. Pair the other way"), refused
     assert await text("\\BALANCE", ALICE) == "house: Bob pays Alice $15.00."
+
+
+class Gate:
+    """Holds the worker's handling of messages whose body starts with `prefix` (after they are
+    claimed, with their sender's user read; before any handler's transaction) until let go:
+    `reached` once one is held. Every wait is bounded: a test whose order never comes fails
+    instead of hanging."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def reached(self) -> None:
+        await asyncio.wait_for(self.entered.wait(), 20)
+
+
+def hold(monkeypatch: pytest.MonkeyPatch, *gates: Gate) -> None:
+    feed = Dispatcher.feed
+
+    async def held(self: Dispatcher, msg: Inbound, ctx: Context) -> list[Reply]:
+        for gate in gates:
+            if msg.body.startswith(gate.prefix):
+                gate.entered.set()
+                await asyncio.wait_for(gate.go.wait(), 20)
+        return await feed(self, msg, ctx)
+
+    monkeypatch.setattr(Dispatcher, "feed", held)
+
+
+async def test_a_stop_right_behind_the_pair_of_a_new_address_takes_only_that_address_out(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\PAIR <code>` then `\\STOP` from a new WhatsApp address within milliseconds: `\\STOP`
+    goes ahead of earlier messages, so the worker took it up with the address's own new record
+    while the `\\PAIR` was still being handled; the pair then joined the address to the person,
+    and `\\STOP` deleted the empty record: "your record is deleted, and you left your rooms",
+    `user.deleted`, and the address stayed paired, not opted out. It takes the address out of
+    the person it is paired with now, with that goodbye."""
+    wally = "whatsapp:+15550009999"
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)
+    code = (await first_reply(bot, fake_twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    # the \\STOP taken up with the address's new record while the pair is handled; handled after it
+    pairing, stopping = Gate("\\PAIR"), Gate("\\STOP")
+    hold(monkeypatch, pairing, stopping)
+    before = len(fake_twilio.messages)
+    with structlog.testing.capture_logs() as logs:
+        paired = await bot.text(f"\\PAIR {code}", sender=wally)
+        await pairing.reached()
+        stop = await bot.text("\\STOP", sender=wally)
+        await stopping.reached()
+        pairing.go.set()
+        assert await bot.handled(paired["MessageSid"]) == "done"
+        stopping.go.set()
+        assert await bot.handled(stop["MessageSid"]) == "done"
+        await bot.settled()
+    replies = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == wally]
+    assert replies[-1].startswith("Goodbye from textwire at this address"), replies
+    events = [e["event"] for e in logs]
+    assert "user.address_left" in events, events
+    assert "user.deleted" not in events, events
+    assert await bot.scalar("SELECT count(*) FROM addresses WHERE address = :w", w=wally) == 0
+    assert (await first_reply(bot, fake_twilio, "\\ROOMS", ALICE)).startswith("Your rooms")
+
+
+async def test_a_stop_done_before_the_pair_of_its_address_is_not_undone_by_it(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order: `\\STOP` (it goes ahead) is done while the `\\PAIR` sent before it is
+    still being handled. The address's record is deleted; the pair joins nothing and leaves the
+    code unspent, and the address's next message is a new person's."""
+    wally = "whatsapp:+15550009999"
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)
+    code = (await first_reply(bot, fake_twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    pairing = Gate("\\PAIR")
+    hold(monkeypatch, pairing)
+    with structlog.testing.capture_logs() as logs:
+        paired = await bot.text(f"\\PAIR {code}", sender=wally)
+        await pairing.reached()
+        stop = await bot.text("\\STOP", sender=wally)
+        assert await bot.handled(stop["MessageSid"]) == "done"
+        pairing.go.set()
+        assert await bot.handled(paired["MessageSid"]) == "done"
+        await bot.settled()
+    events = [e["event"] for e in logs]
+    assert "user.deleted" in events, events
+    assert "pair.joined" not in events, events
+    assert await bot.scalar("SELECT count(*) FROM addresses WHERE address = :w", w=wally) == 0
+    assert (await first_reply(bot, fake_twilio, "\\ROOMS", wally)).startswith("You are not in a room")
+    assert (await first_reply(bot, fake_twilio, f"\\PAIR {code}", wally)).startswith("Paired:")
+
+
+async def test_a_stop_that_revokes_x_while_its_address_is_paired_takes_that_address_out(
+    xbot: XBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, with the pair done between `\\STOP`'s look at the address (alone: a whole
+    person) and the deletion, while X is asked to revoke: the address is taken out of the person
+    it is paired with by then, not left paired behind a whole-person goodbye."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    wally = "+15550009999"
+    await first_reply(xbot, twilio, "\\CREATE house hunter22", ALICE)
+    code = (await first_reply(xbot, twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    pairing, revoking = Gate("\\PAIR"), Gate("")
+    hold(monkeypatch, pairing)
+    revoke = XAccounts.revoke_and_delete
+
+    async def held(self: XAccounts, user_id: int) -> bool:
+        revoking.entered.set()
+        await asyncio.wait_for(revoking.go.wait(), 20)
+        return await revoke(self, user_id)
+
+    monkeypatch.setattr(XAccounts, "revoke_and_delete", held)
+    before = len(twilio.messages)
+    with structlog.testing.capture_logs() as logs:
+        paired = await xbot.text(f"\\PAIR {code}", sender=wally)
+        await pairing.reached()
+        stop = await xbot.text("\\STOP", sender=wally)
+        await revoking.reached()
+        pairing.go.set()
+        assert await xbot.handled(paired["MessageSid"]) == "done"
+        revoking.go.set()
+        assert await xbot.handled(stop["MessageSid"]) == "done"
+        await xbot.settled()
+    replies = [m["Body"] for m in twilio.messages[before:] if m["To"] == wally]
+    assert replies[-1].startswith("Goodbye from textwire at this address"), replies
+    events = [e["event"] for e in logs]
+    assert "user.address_left" in events, events
+    assert "user.deleted" not in events, events
+    assert await xbot.scalar("SELECT count(*) FROM addresses WHERE address = :w", w=wally) == 0
