@@ -28,6 +28,7 @@ from bot.features.ledger.book import (
     in_another_script,
     left_balance_line,
     name_key,
+    own_part,
     position_phrase,
     room_ledger,
     shown_name,
@@ -560,9 +561,21 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     fits = ctx.deps.services.fits(msg.sender.channel)
     # the whole reply within what every channel takes: the line alone was, and the reply a few
     # characters over Twilio's 1,600 was refused (the payer heard nothing of their payment)
-    return done + balance_line(
+    whole = done + balance_line(
         room.name, book, fits=lambda text: fits(done + text), longest=LONGEST - len(done)
     )
+    if fits(whole):
+        return whole
+    # a room whose balance takes more than one message: the payer's own part of it, one SMS (the
+    # room's whole balance, 1,300 characters in a club of 25, nine segments, came with each
+    # \PAID; only \BALANCE is answered past one segment)
+    mine = own_part(book, user_id)
+    forms = [
+        f"{done}{room.name}: {', '.join(mine) if mine else 'you are settled up'}. \\BALANCE for all.",
+        f"{done}{room.name}: {position_phrase(book.position(user_id), book.currency)}. \\BALANCE for all.",
+        f"{done}\\BALANCE for all.",
+    ]
+    return next((form for form in forms if fits(form)), forms[-1])
 
 
 def currency_unknown(code: str, fits: FitsOne) -> str:

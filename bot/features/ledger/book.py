@@ -325,18 +325,23 @@ def balance_line(room_name: str, ledger: RoomLedger, *, fits: FitsOne, longest: 
     return next(f for f in forms if fits(f))
 
 
-def left_balance_line(room_name: str, ledger: RoomLedger, party: Party) -> str:
-    """What a member who left sees of a room (`\\BALANCE`, `\\PAID` after `\\LEAVE` with money
-    open): their own payments of the settlement, not the room's others (who may have joined
-    since): `house (you left): you pay Bob $50.00.`"""
+def own_part(ledger: RoomLedger, party: Party) -> list[str]:
+    """`party`'s own payments of the settlement: `you pay Bob $50.00`, `Carol pays you $5.00`."""
     cur = ledger.currency
-    mine = [
+    return [
         f"you pay {ledger.name(p.payee)} {cur.format(p.amount)}"
         if p.payer == party
         else f"{ledger.name(p.payer)} pays you {cur.format(p.amount)}"
         for p in ledger.settlement
         if party in (p.payer, p.payee)
     ]
+
+
+def left_balance_line(room_name: str, ledger: RoomLedger, party: Party) -> str:
+    """What a member who left sees of a room (`\\BALANCE`, `\\PAID` after `\\LEAVE` with money
+    open): their own payments of the settlement, not the room's others (who may have joined
+    since): `house (you left): you pay Bob $50.00.`"""
+    mine = own_part(ledger, party)
     return f"{room_name} (you left): {', '.join(mine) if mine else 'all settled'}."
 
 
@@ -355,6 +360,7 @@ __all__ = [
     "label_name",
     "left_balance_line",
     "name_key",
+    "own_part",
     "position_phrase",
     "room_ledger",
     "shown_name",
