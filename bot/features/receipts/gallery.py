@@ -49,11 +49,14 @@ from bot.gateway.links import (
 from storage import ledger as ledger_store
 from storage.db import Database
 from storage.media import KEY_PATTERN, LocalMediaStore, MediaStore, StoreUnavailable
-from storage.schema import receipts, rooms
+from storage.schema import payments, receipts, rooms
 
 log = get_logger(__name__)
 
 PAGE_LIMIT = 200
+# the newest payments the page lists above the receipts: a club's year of \\PAID (200 listed)
+# put its first receipt 10,000 px down a phone's page; a month's are on its \\STATEMENT
+PAYMENTS_SHOWN = 10
 FORMER_MEMBER = "a former member"
 
 
@@ -176,6 +179,13 @@ async def gallery(request: web.Request) -> web.Response:
                 )
             ).scalar_one()
         ledger = await ledger_view(conn, room_id, [str(r.id) for r in rows]) if room is not None else None
+        payments_total = len(ledger.payments) if ledger is not None else 0
+        if payments_total > PAYMENTS_SHOWN:
+            payments_total = (
+                await conn.execute(
+                    sa.select(sa.func.count()).select_from(payments).where(payments.c.room_id == room_id)
+                )
+            ).scalar_one()
     if room is None or ledger is None:
         return pages.message("Room not found", "This room does not exist any more.", status=404)
     zone = room_zone(settings) if settings is not None else ZoneInfo("UTC")
@@ -216,7 +226,8 @@ async def gallery(request: web.Request) -> web.Response:
         total=total,
         settle=ledger.settle,
         positions=ledger.positions,
-        payments=[(_when(p.at, zone), p.text) for p in ledger.payments],
+        payments=[(_when(p.at, zone), p.text) for p in ledger.payments[:PAYMENTS_SHOWN]],
+        payments_more=max(0, payments_total - PAYMENTS_SHOWN),
         zone=zone.key,
         zone_unknown=settings is not None and zone_unknown(settings),
         currency=ledger.currency,

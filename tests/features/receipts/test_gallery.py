@@ -377,6 +377,41 @@ async def test_a_room_past_the_pages_limit_says_how_many_it_has(
     assert "Showing the newest 3 of 5: \\STATEMENT YYYY-MM lists a month's receipts." in page
 
 
+async def paid_alice(bot: Bot, fake: FakeTwilio, cents: int) -> None:
+    before = len(fake.messages)
+    await say(bot, fake, f"\\PAID Alice 0.0{cents}", sender=BOB)
+    await fake.wait_for_messages(before + 2)  # Alice's notice too: not taken for a later answer
+
+
+async def test_a_room_with_many_payments_shows_its_receipts_near_the_top(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A club of 25 with a year of `\\PAID` listed its newest 200 payments above the receipts:
+    on a 320 px phone the first receipt came 10,000 px down the "Receipts" page. The page lists
+    the newest PAYMENTS_SHOWN and says how many more there are and where they are."""
+    from bot.features.receipts import gallery
+
+    monkeypatch.setattr(gallery, "PAYMENTS_SHOWN", 3, raising=False)
+    bot = await bot_factory(twilio=fake_twilio.section())
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await say(bot, fake_twilio, "\\NAME Alice")
+    await say(bot, fake_twilio, "JOIN house pw", sender=BOB)
+    await say(bot, fake_twilio, "\\NAME Bob", sender=BOB)
+    await send_photos(bot, fake_twilio, 1, "$50.00", ALICE)
+    for cents in range(1, 4):
+        await paid_alice(bot, fake_twilio, cents)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    assert page.count("Bob paid Alice") == 3
+    assert "more payments" not in page
+    for cents in range(4, 6):
+        await paid_alice(bot, fake_twilio, cents)
+    page = await (await bot.client.get(path_of(await gallery_link(bot, fake_twilio, ALICE)))).text()
+    payments = page[page.index("<h2>Payments</h2>") : page.index("<h2>Receipts</h2>")]
+    # the newest three, newest first
+    assert re.findall(r"Bob paid Alice \$(0\.0\d)", payments) == ["0.05", "0.04", "0.03"]
+    assert "2 more payments: \\STATEMENT YYYY-MM lists a month's." in payments
+
+
 async def test_a_screen_reader_can_tell_the_photos_apart_and_find_the_receipts(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
