@@ -26,6 +26,7 @@ from bot.features.ledger.book import (
     accents_off,
     balance_line,
     in_another_script,
+    label_key,
     left_balance_line,
     name_key,
     own_part,
@@ -385,6 +386,9 @@ def _find_member(
         # the hyphen in it (`Dev` and a flower is Dev, `Anne-Marie` Anne Marie): "No one goes by"
         plain = accents_off(name_key(sms_spelling(wanted) or wanted))
         matches = [p for p in parties if accents_off(book.name(p).split(" (")[0].casefold()) == plain]
+    if not matches:  # the name Telegram shows for one the room shows masked (`\\PAID 李明 5`: the
+        # room knows them as Telegram ***0101, and said no one went by it)
+        matches = [p for p in parties if book.labels.get(p) == label_key(wanted)]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:  # each as `\\BALANCE` shows them, which is a name this takes

@@ -2536,3 +2536,34 @@ async def test_a_late_or_correcting_amount_says_which_receipt_it_changed(
     assert await say(bot, fake, "\\AMOUNT 0") == (
         "Your receipt of Nov 20 is out of the ledger of house (was $32.50): you are settled up. \\BALANCE for all."
     )
+
+
+async def test_a_name_telegram_shows_in_letters_sms_lacks_is_that_member(
+    bot_factory: BotFactory, fake_telegram: Any
+) -> None:
+    """Li Ming's Telegram first name is 李明, which SMS cannot show: the room shows him by his
+    masked chat. `/paid 李明 5`, the name his flatmates see in Telegram, were
+    "No one in flat goes by 李明"; they are him."""
+    bot = await bot_factory(telegram=fake_telegram.section())
+    names = {
+        7001: "Ann",
+        7002: "\u674e\u660e",
+        7003: "\u0391\u03bb\u03ad\u03be\u03b1\u03bd\u03b4\u03c1\u03bf\u03c2",
+    }
+
+    async def telegram(text: str, chat: int) -> str:
+        return await answer(bot, fake_telegram, text, chat=chat, first_name=names[chat])
+
+    await telegram("/create flat pw", 7001)
+    await telegram("/join flat pw", 7002)
+    await telegram("/join flat pw", 7003)
+    balance = await telegram("/balance", 7001)
+    assert "\u674e\u660e" not in balance
+    li = (await telegram("/paid \u674e\u660e 5", 7001)).removeprefix("Recorded: you paid ")
+    assert li == "Telegram ***7002 $5.00. flat: Telegram ***7002 pays Ann $5.00."
+    assert await bot.scalar("SELECT count(*) FROM payments") == 1
+    # in any case, as Telegram shows it to his flatmates
+    assert (
+        await telegram("/paid \u0391\u039b\u0388\u039e\u0391\u039d\u0394\u03a1\u039f\u03a3 2", 7001)
+    ).startswith("Recorded: you paid Telegram ")
+    assert await bot.scalar("SELECT count(*) FROM payments") == 2

@@ -184,6 +184,9 @@ class RoomLedger:
     # of them, those their sender's \AMOUNT cannot reach: the sender left the room, or sent
     # receipts since (\AMOUNT sets the receipts of the sender's last message with any)
     waiting_out_of_reach: int = 0
+    # the names their channel gives the people shown by a masked address (a Telegram first name
+    # in letters SMS lacks: 李明, Αλέξανδρος), as typed names are compared (`label_key`)
+    labels: dict[Party, str] = field(default_factory=dict)
 
     def name(self, party: Party) -> str:
         return self.names.get(party, FORMER)
@@ -250,7 +253,14 @@ async def room_ledger(
         splits=splits,
         waiting=book.waiting,
         waiting_out_of_reach=out_of_reach,
+        labels={p.user_id: label_key(p.label) for p in people if p.label and shown_name(p) is None},
     )
+
+
+def label_key(name: str) -> str:
+    """A channel's name, or one typed, as they are compared: its letters as shown (NFKC), in any
+    case, with single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def position_phrase(minor: int, cur: Currency) -> str:
@@ -357,6 +367,7 @@ __all__ = [
     "balance_line",
     "display_names",
     "known_as",
+    "label_key",
     "label_name",
     "left_balance_line",
     "name_key",
