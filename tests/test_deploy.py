@@ -109,6 +109,48 @@ def test_the_alerts_cover_what_an_operator_must_hear_of() -> None:
     assert all(rule["labels"]["severity"] in ("page", "warning") for rule in rules())
 
 
+# gauges each process reads from the shared database at its scrape: every web and worker process
+# reports the same whole queue, so a panel that adds them up across processes multiplies it
+DATABASE_WIDE = ("textwire_inbox_depth", "textwire_outbox_depth", "textwire_inbox_oldest_due_seconds")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason=NO_PROMTOOL)
+def test_the_dashboards_queues_count_each_message_once_across_processes(tmp_path: Path) -> None:
+    """Three processes (a web and two workers, as compose runs them) each report the same 7
+    pending texts and 3 queued replies: the dashboard shows 7 and 3, not 21 and 9."""
+    exprs = [expr for expr in dashboard_exprs() if any(name in expr for name in DATABASE_WIDE)]
+    assert len(exprs) >= 3, exprs
+    series = []
+    for instance in ("web1", "worker1", "worker2"):
+        series += [
+            {"series": f'textwire_inbox_depth{{instance="{instance}", status="pending"}}', "values": "7x5"},
+            {"series": f'textwire_outbox_depth{{instance="{instance}", status="queued"}}', "values": "3x5"},
+            {"series": f'textwire_inbox_oldest_due_seconds{{instance="{instance}"}}', "values": "40x5"},
+        ]
+    want = {
+        "textwire_inbox_depth": ('{status="pending"}', 7),
+        "textwire_outbox_depth": ('{status="queued"}', 3),
+    }
+    tests = []
+    for expr in exprs:
+        (name,) = (name for name in DATABASE_WIDE if name in expr)
+        labels, value = want.get(name, ("{}", 40))
+        tests.append({"expr": expr, "eval_time": "2m", "exp_samples": [{"labels": labels, "value": value}]})
+    doc = {
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": tests}],
+    }
+    (tmp_path / "queues.test.yml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = subprocess.run(  # noqa: S603 - promtool on a file of ours
+        [PROMTOOL or "promtool", "test", "rules", str(tmp_path / "queues.test.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_dashboard_is_one_grafana_document() -> None:
     doc = json.loads((DEPLOY / "grafana-dashboard.json").read_text(encoding="utf-8"))
     ids = [panel["id"] for panel in doc["panels"]]
