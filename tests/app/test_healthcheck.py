@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,36 @@ async def test_ready_waits_for_the_checks_of_a_slow_database(env: pytest.MonkeyP
         env.setenv("TEXTWIRE_SERVER_PORT", str(port))
         assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 0
     assert answered.is_set()
+
+
+async def test_the_probe_never_goes_through_the_outbound_proxy(env: pytest.MonkeyPatch) -> None:
+    """`HTTP_PROXY` (README: outbound HTTP through a proxy) is set in the container for Twilio, X
+    and S3: the probe of the server's own port went to that proxy, so the container turned
+    unhealthy while the server answered (and `--ready` handed the proxy the metrics token)."""
+    proxied: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:  # a proxy that cannot reach the container
+        proxied.append(request.headers.get("Authorization", ""))
+        return web.Response(status=502)
+
+    proxy_app = web.Application()
+    proxy_app.router.add_route("*", "/{tail:.*}", proxy)
+    app = web.Application()
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _healthz)
+    port, proxy_port = free_port(), free_port()
+    async with (
+        TestServer(app, host="127.0.0.1", port=port),
+        TestServer(proxy_app, host="127.0.0.1", port=proxy_port),
+    ):
+        env.setenv("TEXTWIRE_SERVER_PORT", str(port))
+        env.setenv("TEXTWIRE_SERVER_METRICS_TOKEN", "s3cret")
+        for name in ("HTTP_PROXY", "http_proxy"):
+            env.setenv(name, f"http://127.0.0.1:{proxy_port}")
+        for name in ("NO_PROXY", "no_proxy"):
+            env.delenv(name, raising=False)
+        # each probe is a new process: urlopen's opener, made once a process, reads the proxy then
+        env.setattr(urllib.request, "_opener", None)
+        assert await asyncio.to_thread(healthcheck.main, []) == 0
+        assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 0
+    assert proxied == []
