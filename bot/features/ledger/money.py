@@ -339,6 +339,16 @@ _ARABIC = str.maketrans({"\u066b": ".", "\u066c": ","})
 # Switzerland, the Netherlands and Scandinavia (`\\AMOUNT 12,-` got the usage, a caption `Pizza
 # 12,- \u20ac` no total): read as `12,00`, with the separator the figure uses
 _WHOLE_UNITS = re.compile(r"(?<=\d)([.,])[-\u2013\u2014](?!\w)")
+# `450/-`, `Rs. 1,200/-`, `1,23,456.78/-`: the "and no paise" mark of Indian (and Pakistani, Sri
+# Lankan, Bangladeshi) prices: `\\PAID Priya Rs. 450/-` got the usage, a caption `dinner 450/-` no
+# total. A whole figure gets `.00`, one with decimals stays as it is
+_SLASH_DASH = re.compile(r"(?<![\d/])(\d(?:[\d,' ]*\d)?)([.,]\d{1,2})?/[-\u2013\u2014](?!\w)")
+
+
+def _slash_dash(match: re.Match[str]) -> str:
+    return match.group(1) + (match.group(2) or ".00")
+
+
 # the apostrophe Swiss figures group thousands with (`1'234.50`), as an iPhone's smart punctuation
 # sends it, curly: `\\AMOUNT 1\u2019234.50` got the usage
 _CURLY_GROUPING = re.compile(r"(?<=\d)\u2019(?=\d{3}(?!\d))")
@@ -351,7 +361,7 @@ def _found_in(
     keyboard's `\uff11\uff12\uff0c\uff15\uff10 \u20ac` was \u20ac50.00 (its comma no separator, the 50 after
     it taken alone) and its `\uffe5` or `\uff04` no currency."""
     typed = _CURLY_GROUPING.sub("'", unicodedata.normalize("NFKC", text).translate(_ARABIC))
-    stripped = _WHOLE_UNITS.sub(r"\g<1>00", typed.strip())
+    stripped = _SLASH_DASH.sub(_slash_dash, _WHOLE_UNITS.sub(r"\g<1>00", typed.strip()))
     found: list[tuple[Amount, str]] = []
     for m in _amount_pattern().finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):

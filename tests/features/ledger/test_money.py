@@ -249,6 +249,22 @@ def test_a_typed_amount_in_whole_units_with_a_dash_is_that_amount() -> None:
     assert amounts_in("refund -12,-", USD) == []
 
 
+def test_an_indian_amount_ending_in_slash_dash_is_that_amount() -> None:
+    """`Rs. 450/-` (no paise, as Indian prices and bills are written): `\\PAID Priya Rs. 450/-`
+    got the usage and a caption `dinner 450/-` was no total; lakhs and decimals stay as written,
+    and a date's slash is no amount."""
+    inr = currency("INR")
+    assert inr is not None
+    assert parse_amount("Rs. 450/-", inr) == Amount(45000, inr)
+    assert parse_amount("450/-", inr) == Amount(45000, inr)
+    assert parse_amount("\u20b91,20,000/-", inr) == Amount(12000000, inr)
+    assert parse_amount("1,23,456.78/-", inr) == Amount(12345678, inr)
+    assert parse_amount("INR 450.5/-", inr) == Amount(45050, inr)
+    assert caption_amount("dinner 450/-", inr) == Amount(45000, inr)
+    assert caption_amount("paid 27/11/-", inr) is None
+    assert parse_amount("450/-5", inr) is None
+
+
 def test_thousands_grouped_with_a_phones_curly_apostrophe_are_thousands() -> None:
     """Swiss figures group thousands with an apostrophe (`1'234.50`), which an iPhone's smart
     punctuation sends as a curly one: `\\AMOUNT 1\u2019234.50` got the usage, and a caption
