@@ -282,8 +282,12 @@ def kind_of(label: str) -> tuple[str, float]:
     if s.startswith("TOTAL") and ("INCL" in s or "WITH" in s or "TTC" in s):
         return "total", TOTAL
     if any(w in s for w in ("TAX", "VAT", "GST", "HST", "PST")) or words & _TAX_WORDS:
-        return "tax", 0.0
-    if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE", "TRINKGELD", "POURBOIRE")):
+        # `VAT incl`, `Incl. VAT`, `CGST included`: the tax inside the prices (British and Indian
+        # receipts print it for the record), which no total adds on top
+        return ("tax_incl" if "INCL" in s or words & {"INC", "INCL"} else "tax"), 0.0
+    if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE", "TRINKGELD", "POURBOIRE")) or any(
+        s.startswith(w) for w in ("SERVICE", "OPTIONALSERVICE", "DISCRETIONARYSERVICE")
+    ):  # `Service 12.5%`: a British restaurant's tip (ROOM SERVICE is a folio's item)
         return "tip", 0.0
     if any(w in s for w in _STRONG):
         return "total", STRONG_TOTAL
@@ -342,7 +346,7 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         if k in ("total", "card") and v > 0
     ]
     # the bottom-most amount after the subtotal and tax
-    last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax")), default=None)
+    last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax", "tax_incl")), default=None)
     if last_sub is not None:  # a labelled total below the tax first; else the first amount there
         after = [(i, kind, value) for i, kind, _, value, _ in parsed if i > last_sub and value > 0]
         labelled = [(i, kind, value) for i, kind, value in after if kind in ("total", "card")]

@@ -386,3 +386,26 @@ def test_figures_written_by_pen_under_their_labels_take_those_labels() -> None:
     assert kind_of("BANANAS") == ("item", 0.0)
     reading = total_of_text("DELI\nTURKEY SANDWICH ON RYE\n7.50\nTOTAL 7.50")
     assert (reading.status, reading.minor) == ("ok", 750), reading
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [
+        # British: VAT inside the prices, a service charge as the tip (asked: subtotal and tax disagree)
+        (
+            "THE CROWN PUB\n27 Nov 2026 21:05\nFish and Chips 15.95\nBurger 14.50\nSubtotal 42.85\n"
+            "Service 12.5% 5.36\nVAT incl 8.04\nAmount Due 48.21\nCard payment 48.21",
+            4821,
+        ),
+        ("PRET\nSandwich 4.50\nSubtotal 42.85\nIncl. VAT 20% 7.14\nTotal 42.85", 4285),
+        ("BISTRO\nSubtotal 60.00\nOptional service 7.50\nTOTAL 67.50", 6750),
+        # Indian: GST already in the prices, printed for the record
+        ("DMART\nRice 1kg 73.00\nSubtotal 450.00\nCGST incl 10.71\nSGST incl 10.71\nTotal 450.00", 45000),
+        # tax added on top still counts, and a folio's room service is an item
+        ("PRET\nSubtotal 40.00\nVAT 20% 8.00\nTotal 48.00", 4800),
+        ("HOTEL\nRoom service 25.00\nSubtotal 125.00\nTax 10.00\nTotal 135.00", 13500),
+    ],
+)
+def test_tax_inside_the_prices_and_a_service_charge(text: str, minor: int) -> None:
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == ("ok", minor)
