@@ -486,12 +486,24 @@ async def _save(
             twins = await ledger.by_ids(conn, {r.duplicate_of for r in items if r.duplicate_of})
             settings = await ledger.reminding(conn, room.id) if twins else None
             sharing = await ledger.split_members(conn, items[0].id) if items else None
+            # one receipt in other money, and nothing counted in the room's: \\CURRENCY may change it
+            other = len(items) == 1 and items[0].currency not in (None, book.currency.code)
+            switch = other and not await ledger.has_entries(conn, room.id, book.currency.code)
         zone = room_zone(settings) if settings is not None else dt.UTC
         # `dinner 30` counts no amount (`table 4` is none), but its 30 is what to offer setting
         offered = (
             caption_figure(caption, room_currency) if caption_money is None and len(items) == 1 else None
         )
         heads = saved_replies(
-            room.name, items, book, user_id, twins, caption_money, zone, sharing or None, offered=offered
+            room.name,
+            items,
+            book,
+            user_id,
+            twins,
+            caption_money,
+            zone,
+            sharing or None,
+            offered=offered,
+            switch=switch,
         )
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

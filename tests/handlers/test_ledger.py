@@ -174,7 +174,9 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     await house(bot, fake)
     assert (
         await photo(bot, fake, "EUR 12.50", sender=BOB)
-        == "Saved to house; not counted: €12.50 in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+        # nothing counts in USD yet: the room's currency may still change, and the reply says how
+        == "Saved to house; not counted: €12.50 in a USD room. Reply \\CURRENCY EUR to count house in EUR, "
+        "or \\AMOUNT 12.34 in USD."
     )
     assert await bot.scalar("SELECT currency FROM receipts") == "EUR"
     assert (
@@ -183,7 +185,8 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     # a sign people write by their own money that replies show by code: `12,50 z\u0142` was
     # counted as $12.50
     assert await photo(bot, fake, "obiad 12,50 z\u0142", sender=BOB) == (
-        "Saved to house; not counted: PLN 12.50 in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+        "Saved to house; not counted: PLN 12.50 in a USD room. Reply \\CURRENCY PLN to count house in PLN, "
+        "or \\AMOUNT 12.34 in USD."
     )
     assert (
         await say(bot, fake, "\\BALANCE") == "house: all settled. 2 receipts in another currency not counted."
@@ -2567,3 +2570,32 @@ async def test_a_name_telegram_shows_in_letters_sms_lacks_is_that_member(
         await telegram("/paid \u0391\u039b\u0388\u039e\u0391\u039d\u0394\u03a1\u039f\u03a3 2", 7001)
     ).startswith("Recorded: you paid Telegram ")
     assert await bot.scalar("SELECT count(*) FROM payments") == 2
+
+
+async def test_a_first_receipt_in_other_money_offers_the_rooms_currency_while_it_may_change(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A Mumbai flat made its room (USD, the default) and sent its first receipt in rupees: the
+    reply offered only `\\AMOUNT 12.34` in dollars, though `\\CURRENCY INR` could still make the
+    room count in rupees, this receipt too. It is offered while nothing counts in the room's
+    currency; once something does, the currency stays, and so does the reply."""
+    fake = fake_twilio
+    await house(bot, fake)
+    # `Rs.` is the sign of several rupees: no amount read, and its figure not offered in dollars
+    # (it was: "Reply \\AMOUNT 450.00 to set it", which would have counted $450)
+    assert (
+        await photo(bot, fake, "thali Rs. 450")
+        == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    )
+    assert await say(bot, fake, "\\AMOUNT 0") == (
+        "Your receipt is out of the ledger of house: you are settled up. \\BALANCE for all."
+    )
+    assert await photo(bot, fake, "thali \u20b9450") == (
+        "Saved to house; not counted: INR 450.00 in a USD room. Reply \\CURRENCY INR to count house in INR, "
+        "or \\AMOUNT 12.34 in USD."
+    )
+    assert await say(bot, fake, "\\CURRENCY INR") == "house counts in INR now."
+    assert (await say(bot, fake, "\\BALANCE")).startswith("house: Bob pays Alice INR 150.00")
+    assert await photo(bot, fake, "lunch $12.00", sender=BOB) == (
+        "Saved to house; not counted: $12.00 in a INR room. Reply \\AMOUNT 12.34 to count it in INR."
+    )

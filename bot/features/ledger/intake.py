@@ -105,6 +105,7 @@ def saved_replies(
     sharing: Sequence[int | None] | None = None,
     *,
     offered: Amount | None = None,
+    switch: bool = False,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
@@ -115,7 +116,9 @@ def saved_replies(
     anyway), and several photos (one reply sums them up). `sharing`: who shares them (those in
     the room when they were sent, or whom a `\\SPLIT` named; None: its members now). `offered`:
     the figure a lone photo's caption gave with no amount in it (`dinner 30`), what the reply
-    to a photo with no total found offers to set."""
+    to a photo with no total found offers to set. `switch`: nothing counts in the room's currency
+    yet, so `\\CURRENCY` may still change it (a Mumbai flat's first receipt in rupees, in a room
+    made in USD, the default: offered only `\\AMOUNT 12.34` in dollars)."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
@@ -140,7 +143,17 @@ def saved_replies(
                 f"Saved {_fmt(counted[0])} to {room_name}: {position}.",
             ]
         if foreign:
+            theirs = foreign[0].currency
+            switching = (
+                [
+                    f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
+                    f"Reply \\CURRENCY {theirs} to count {room_name} in {theirs}, or {ask} in {cur.code}."
+                ]
+                if switch and theirs
+                else []
+            )
             return [
+                *switching,
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
                 f"Reply {ask} to count it in {cur.code}.",
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",

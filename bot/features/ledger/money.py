@@ -427,6 +427,13 @@ def caption_figure(caption: str, room: Currency) -> Amount | None:
     figures = _FIGURES.findall(typed)
     if len(figures) != 1 or not figures[0].isdigit():
         return None
+    for found in _amount_pattern().finditer(typed):
+        # by a sign of other money (`thali Rs. 450` in a dollar room: a rupee sign, or another's),
+        # never offered in the room's: `\AMOUNT 450.00` would count $450
+        for group, after in (("pre", False), ("post", True)):
+            named = _marker_currency(found.group(group), room, after=after)
+            if named is True or (isinstance(named, Currency) and named != room):
+                return None
     minor = parse_number(figures[0], room.exponent)
     return Amount(minor, room) if minor is not None and room.takes(minor) else None
 

@@ -252,7 +252,8 @@ async def test_a_yen_receipt_in_a_dollar_room_is_kept_in_yen_not_counted(
     await house(bot, fake_twilio)
     url = fake_twilio.media.add(ri.render(receipt, angle=1.0))
     assert await say(bot, fake_twilio, "", **mms([url])) == (
-        f"Saved to house; not counted: ¥{receipt.total} in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+        f"Saved to house; not counted: ¥{receipt.total} in a USD room. Reply \\CURRENCY JPY to count house "
+        "in JPY, or \\AMOUNT 12.34 in USD."
     )
     assert await bot.scalar("SELECT currency FROM receipts") == "JPY"
 
