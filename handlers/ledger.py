@@ -315,6 +315,13 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         counted = target.currency in (None, room_cur.code)
         changed = had is not None and counted and (had, room_cur.code) != (minor, code)
         was = room_cur.format(had) if had is not None and changed else ""
+        # `\\AMOUNT 0` on a repeat, never counted, after the same photo was sent twice: the first
+        # copy still counts, and "Your receipt is out of the ledger" read as if it were out
+        twin = None
+        if minor == 0 and had is None and target.duplicate_of is not None:
+            twin = (await ledger.by_ids(conn, {target.duplicate_of})).get(target.duplicate_of)
+            if twin is None or not twin.amount_minor or (twin.currency or room_cur.code) != room_cur.code:
+                twin = None
         await ledger.set_amount(
             conn, target.id, minor=minor, currency=code, source="manual", by_message=msg.external_id
         )
@@ -331,9 +338,27 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
     how = f"({foreign.currency.format(foreign.minor)} at {rate})" if rate is not None else ""
     fits = ctx.deps.services.fits(msg.sender.channel)
+    if twin is not None and twin.amount_minor:
+        return repeat_stays_out(room.name, book, user_id, twin, zone, fits)
     return amount_reply(
         room.name, book, user_id, minor, currency_or_default(code), how, day=day, was=was, fits=fits
     )
+
+
+def repeat_stays_out(
+    room_name: str, book: RoomLedger, user_id: int, twin: ledger.ReceiptAmount, zone: dt.tzinfo, fits: FitsOne
+) -> str:
+    """After `\\AMOUNT 0` on a repeat that was never counted: it stays out, and the receipt it
+    repeats (named as the photo's reply named it) still counts."""
+    day = dt.datetime.fromtimestamp(twin.created_at, zone)
+    earlier = book.currency.format(twin.amount_minor or 0)
+    position = position_phrase(book.position(user_id), book.currency)
+    forms = [
+        f"Your receipt in {room_name} stays out: it repeats the receipt saved {day:%b} {day.day} "
+        f"({earlier}), which still counts. {position[0].upper()}{position[1:]}.",
+        f"Your receipt in {room_name} stays out: it repeats one of {earlier}, which still counts.",
+    ]
+    return next((form for form in forms if fits(form)), forms[-1])
 
 
 MANY_BY_THAT_NAME = "More than one member goes by that name: use the name \\BALANCE shows them by."

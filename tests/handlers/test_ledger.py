@@ -1481,6 +1481,25 @@ async def test_balance_says_how_many_receipts_wait_for_an_amount_and_how_to_coun
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Bob $17.00, Alice pays Bob $10.00."
 
 
+async def test_amount_0_on_a_repeat_says_the_receipt_it_repeats_still_counts(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """The same photo sent twice, then `\\AMOUNT 0` to take it back out: the repeat, its last
+    receipt, was never counted, and the reply said "Your receipt is out of the ledger of house"
+    while the first copy's $30.00 still counted. It says which receipt still counts."""
+    fake = fake_twilio
+    await house(bot, fake)
+    photo = images.jpeg_with_gps(640, 480, variant=7)
+    assert (await say(bot, fake, "$30.00", **mms([fake.media.add(photo)]))).startswith("Saved $30.00")
+    day = await saved_day(bot)
+    assert "not counted: it repeats" in await say(bot, fake, "", **mms([fake.media.add(photo)]))
+    assert await say(bot, fake, "\\AMOUNT 0") == (
+        f"Your receipt in house stays out: it repeats the receipt saved {day} ($30.00), "
+        "which still counts. You are owed $20.00."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+
+
 class PrintedReceipt:
     """An OCR engine that reads the lines it is given, whatever the picture: two different photos
     of one paper receipt."""
