@@ -260,7 +260,7 @@ def converted(value: Amount, rate: Decimal, room: Currency) -> int:
     "AMOUNT",
     args=(1, 4),
     usage="\\AMOUNT <amount> [<CUR> @<rate>]",
-    help="\\AMOUNT <amount>",
+    help="\\AMOUNT <amount> (0 removes it)",
     resolve=(active_room,),
 )
 async def amount(msg: Inbound, ctx: Context) -> HandlerResult:

@@ -20,7 +20,7 @@ HELP_TEXT = (
 )
 ROOMS = "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> \\RECEIPTS [<room>]"
 MONEY = (
-    "Splitting the bill: \\NAME <name> \\AMOUNT <amount> \\SPLIT <names and shares> \\BALANCE [<room>] "
+    "Splitting the bill: \\NAME <name> \\AMOUNT <amount> (0 removes it) \\SPLIT <names and shares> \\BALANCE [<room>] "
     "\\PAID <name> <amount> \\CURRENCY [<code>]"
 )
 X = "X: \\LINK connect X \\UNLINK disconnect X"
