@@ -489,6 +489,31 @@ def several_payments(
     return f"{text}, then the next."
 
 
+def paid_back(
+    room_name: str, book: RoomLedger, who: str, amount_text: str, user_id: int, fits: FitsOne
+) -> str | None:
+    """`\\PAID Bob -20`, a payment recorded for the wrong member or amount taken back: the usage
+    answered, and nothing said how the mistake is put right. No payment is taken back; the payee's
+    own `\\PAID` of it back, in this room (theirs may be another), evens the ledger. None when it
+    is no negative amount to a member."""
+    if not amount_text.startswith(("-", "\u2212")):
+        return None
+    value = parse_amount(amount_text[1:].lstrip(), book.currency, uncapped=True)
+    if value is None or value.currency != book.currency:
+        return None
+    payee = _find_member(book, who, user_id, fits)
+    if not isinstance(payee, int) or payee == user_id or payee in book.formers:  # formers: no number
+        return None
+    them, back = book.name(payee), f"\\PAID {book.name(user_id)} {book.currency.number(value.minor)}"
+    forms = [
+        f"Nothing recorded: a payment is not taken back. If yours to {them} was a mistake, "
+        f"{them} records paying it back in {room_name}: {back}",
+        f"Nothing recorded: a payment is not taken back. {them} can record paying it back in {room_name}: {back}",
+        f"A payment is not taken back. {them} can record paying it back in {room_name}: {back}",
+    ]
+    return next((form for form in forms if fits(form)), forms[-1])
+
+
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(settling_active,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
@@ -521,6 +546,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             return unclear
         value = parse_amount(amount_text, book.currency, uncapped=True)
         if value is None:
+            back = paid_back(room.name, book, who, amount_text, user_id, fits)
+            if back is not None:
+                return back
             return await _in_another_room(conn, ctx, "PAID", " ".join(words)) or paid_how(book.currency)
         if value.currency != book.currency:
             return await _other_currency_paid(conn, ctx, room.name, book.currency, value.currency)

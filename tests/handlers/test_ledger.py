@@ -701,6 +701,29 @@ async def test_paid_to_several_members_in_one_text_says_one_payment_a_text(
     assert await say(bot, fake, "\\BALANCE") == "house: all settled."
 
 
+async def test_paid_of_a_negative_amount_says_how_a_mistaken_payment_is_evened(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID Bob 20` for the wrong member, then `\\PAID Bob -20` to take it back: the usage
+    answered, and nothing said how the mistake is put right. Nothing is recorded, and the reply
+    says how: the payee records paying it back, which leaves the ledger as it was."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\PAID Bob 20")).startswith("Recorded: you paid Bob $20.00.")
+    assert await say(bot, fake, "\\PAID bob -20") == (
+        "Nothing recorded: a payment is not taken back. If yours to Bob was a mistake, "
+        "Bob records paying it back in house: \\PAID Alice 20.00"
+    )
+    assert await say(bot, fake, "\\PAID Bob \u221220.00") == await say(bot, fake, "\\PAID Bob -20")
+    assert await bot.scalar("SELECT count(*) FROM payments") == 1
+    assert (await say(bot, fake, "\\PAID Alice 20.00", sender=BOB)).startswith(
+        "Recorded: you paid Alice $20.00."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: all settled."
+    # no such member: as before
+    assert await say(bot, fake, "\\PAID Zed -5") == PAID_HOW
+
+
 async def test_paid_names_a_member_who_left(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """Bob paid a receipt, then left (\\LEAVE, then \\STOP): the others still owe him, and \\PAID
     to the name he had settles it, with no SMS to a number that is gone."""

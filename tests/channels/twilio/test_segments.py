@@ -7,6 +7,7 @@ module's own function or constant and the WORST values.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -294,6 +295,21 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("amount set", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, USD)),
     ("amount out", lambda: ledger.amount_reply(ROOM, _book([]), 1, 0, USD)),
     ("amount foreign", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"))),
+    (
+        "amount 0 on a repeat",
+        lambda: ledger.repeat_stays_out(
+            ROOM,
+            _book([]),
+            1,
+            ReceiptAmount("t", "r", 1, "MM", 0, BIG, "USD", None, 0.0),
+            dt.UTC,
+            fits_one_segment,
+        ),
+    ),
+    (
+        "paid back",
+        lambda: ledger.paid_back(ROOM, _book([]), f"{NAME[:-2]}02", "-999999.99", 1, fits_one_segment),
+    ),
     *[
         (f"pair refused {has} / {theirs}", lambda has=has, theirs=theirs: account.pair_refused(has, theirs))  # type: ignore[misc]
         for has in ("rooms", "receipts", "payments", "an X account")
