@@ -110,7 +110,6 @@ def check_database_folder(config: Config) -> None:
         check_writable(config.data_dir, "server.data_dir", "TEXTWIRE_SERVER_DATA_DIR")
     else:
         check_writable(db_file.parent, "database.url", "TEXTWIRE_DATABASE_URL")
-    check_writable_files(db_file)
 
 
 def check_writable_files(db_file: Path) -> None:
