@@ -53,8 +53,9 @@ def x_busy(when: str) -> str:
 # what a text set aside while X could not be reached waits for (the start of inbox.error): its
 # sender's next text tries the first of them at once; a post of anyone's brings forward those
 # that met a connection X refused (X_UNREACHABLE)
-X_DOWN_REASONS = ("x unreachable:", "x token refresh:", "x error:")
-X_UNREACHABLE = ("x unreachable:",)
+UNREACHABLE_WHY, REFRESH_WHY, ERROR_WHY = "x unreachable:", "x token refresh:", "x error:"
+X_DOWN_REASONS = (UNREACHABLE_WHY, REFRESH_WHY, ERROR_WHY)
+X_UNREACHABLE = (UNREACHABLE_WHY,)
 # what a text waiting for X's posting limit to reset waits for (inbox.error): a later text of
 # its sender waits behind it, told as it was
 POST_RATE_LIMITED = "x rate limited"
@@ -204,7 +205,7 @@ async def _post(
         await _forget(ctx, sid, None)
         _count(ctx, "unreachable")
         raise Retry(
-            f"x unreachable: {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
+            f"{UNREACHABLE_WHY} {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
         ) from None
     except XDuplicate:
         await _end(ctx, sid, "failed", error="duplicate")
@@ -225,7 +226,7 @@ async def _post(
         await _forget(ctx, sid, None)
         _count(ctx, "refresh_failed")
         raise Retry(
-            f"x error: {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
+            f"{ERROR_WHY} {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
         ) from None
     # Anything else (a crash, a cancel mid-request) leaves the intent "attempting": the retry
     # then says to check the timeline rather than risk a second post.
@@ -295,7 +296,7 @@ async def _access(
         ctx.log.warning("x.refresh.failed", error=str(exc))
         _count(ctx, "refresh_failed")
         raise Retry(
-            f"x token refresh: {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
+            f"{REFRESH_WHY} {exc}", failure_reply=X_DOWN, parked=True, notice=notice, notice_key="x-wait"
         ) from None
     except CipherError:  # this row does not decrypt for this user: no retry will read it
         ctx.log.warning("token.unreadable", user_id=user.id)
