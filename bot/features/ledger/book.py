@@ -180,6 +180,8 @@ class RoomLedger:
     formers: frozenset[int] = frozenset()  # parties who left by \\STOP (their receipts: FORMER)
     # receipts `\\SPLIT` reshaped (by id): each share, in the split's order
     splits: dict[str, tuple[tuple[Party, int], ...]] = field(default_factory=dict)
+    # every counted receipt's shares (by id), an equal split's too: who the receipt was shared by
+    shares: dict[str, tuple[tuple[Party, int], ...]] = field(default_factory=dict)
     waiting: int = 0  # receipts with no amount yet (none read, none typed): not counted
     # of them, those their sender's \AMOUNT cannot reach: the sender left the room, or sent
     # receipts since (\AMOUNT sets the receipts of the sender's last message with any)
@@ -222,6 +224,7 @@ async def room_ledger(
     current = await store.members(conn, room_id)
     expenses = []
     splits: dict[str, tuple[tuple[Party, int], ...]] = {}
+    all_shares: dict[str, tuple[tuple[Party, int], ...]] = {}
     for receipt in book.receipts:
         if receipt.weights is not None:
             shares = split_by_weights(
@@ -231,6 +234,7 @@ async def room_ledger(
         else:
             shares = split_equally(receipt.amount, list(receipt.members))
         shares = shares or [(receipt.payer, receipt.amount)]
+        all_shares[receipt.id] = tuple(shares)
         expenses.append(Expense[Party](receipt.payer, shares))
     payments = [Payment[Party](p.payer, p.payee, p.amount) for p in book.payments]
     order: list[Party] = [m.user_id for m in current]
@@ -251,6 +255,7 @@ async def room_ledger(
         member_ids=tuple(m.user_id for m in current),
         formers=frozenset(p.user_id for p in people if store.is_former(p)),
         splits=splits,
+        shares=all_shares,
         waiting=book.waiting,
         waiting_out_of_reach=out_of_reach,
         labels={p.user_id: label_key(p.label) for p in people if p.label and shown_name(p) is None},

@@ -9,7 +9,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.features.ledger.book import LEFT, NEWER, RoomLedger, amount_cannot_reach, room_ledger, shown_name
+from bot.features.ledger.book import (
+    LEFT,
+    NEWER,
+    Party,
+    RoomLedger,
+    amount_cannot_reach,
+    room_ledger,
+    shown_name,
+)
 from bot.features.ledger.money import shown
 from bot.features.ocr.total import NOT_RECEIPT
 from storage import ledger as store
@@ -21,6 +29,7 @@ class ReceiptLine:
     amount: str  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
     paid_by: str
     split: str = ""  # "Bob $12.50, Carol $17.50" for a receipt `\\SPLIT` reshaped; "" for an equal split
+    shares: str = ""  # each share, an equal split's too ("Alice $15.00, Bob $15.00"); "": not counted
     note: str = ""  # why it is not counted, or that it needs an amount ("" when counted)
     # what a statement's CSV says of it, in words a spreadsheet can filter on: counted, needs an
     # amount, taken out, duplicate, not a receipt, other currency
@@ -66,6 +75,18 @@ OTHER_CURRENCY_GONE = "in a {code} room, and its sender has left"
 # a receipt its sender's \\AMOUNT can no longer reach: they have sent receipts since
 NEWER_SENT = "not counted: no amount, and its sender's \\AMOUNT now sets their newer receipt"
 OTHER_CURRENCY_NEWER = "in a {code} room; its sender's \\AMOUNT now sets their newer receipt"
+
+
+def _shares_text(book: RoomLedger, shares: tuple[tuple[Party, int], ...]) -> str:
+    """ "Bob $12.50, Carol $17.50": each share, in the split's order."""
+    return ", ".join(f"{book.name(party)} {book.currency.format(share)}" for party, share in shares)
+
+
+def _in_room_order(book: RoomLedger, shares: tuple[tuple[Party, int], ...]) -> tuple[tuple[Party, int], ...]:
+    """An equal split's shares in the room's order (members by when they joined): its own order
+    turns one further each receipt, for whom its leftover cents go to (split_order)."""
+    order: dict[Party, int] = {p: i for i, p in enumerate(book.names) if p is not None}  # a former: last
+    return tuple(sorted(shares, key=lambda share: order.get(share[0], len(order))))
 
 
 def receipt_status(r: Any, room_currency: str) -> str:
@@ -135,8 +156,7 @@ async def ledger_view(
                 named = shown_name(person) if person is not None else None
                 paid_by = book.names.get(payer) or named or r.uploader_phone_masked
             status = receipt_status(r, cur.code)
-            shares = book.splits.get(str(r.id), ())
-            split = ", ".join(f"{book.name(party)} {cur.format(share)}" for party, share in shares)
+            split = _shares_text(book, book.splits.get(str(r.id), ()))
             note = NOTES.get(status, "").format(example=cur.example)
             # only a member can send the \\AMOUNT, and it sets the receipts of their last message
             # with any in the room: following "its sender can reply \\AMOUNT" under an older one
@@ -151,6 +171,7 @@ async def ledger_view(
                 amount=amount,
                 paid_by=paid_by or book.name(None),
                 split=split,
+                shares=split or _shares_text(book, _in_room_order(book, book.shares.get(str(r.id), ()))),
                 note=note,
                 status=status,
             )

@@ -131,6 +131,7 @@ class Entry:
     deleted_at: float | None = None  # when it went (None: kept)
     shown: str = ""  # `when` on the page (`shown_time`); "": `when`
     size: int = 0  # the stored file's bytes
+    shares: str = ""  # each share, an equal split's too (the CSV's split column); "": not counted
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 deleted_at=r.photo_deleted_at,
                 shown=shown(float(r.created_at)),
                 size=int(r.size),
+                shares=line.shares if line is not None else "",
             )
         )
     paid = [
@@ -312,7 +314,7 @@ def csv_text(statement: Statement) -> str:
             e.amount_decimal,
             e.currency,
             e.status,
-            e.split,
+            e.shares,  # who shared it: an equal split's shares too (the page names only a \\SPLIT's)
             e.caption,
             e.id,
         ]

@@ -112,6 +112,9 @@ async def test_a_months_statement_page_csv_and_photos(
         ("payment", "Bob", "Alice", "5.00", "USD"),
     ]
     assert rows[0]["status"] == "counted"
+    # who shared it, an equal split too: the column was empty unless \\SPLIT had reshaped it
+    assert rows[0]["split"] == "Alice $15.00, Bob $15.00"
+    assert rows[1]["split"] == ""
     assert rows[0]["caption"] == "'=HYPERLINK(1) <b>lunch</b> $30.00"  # shown as text, never run
     assert rows[0]["date"].startswith("2026-10-15 12:0")
 
