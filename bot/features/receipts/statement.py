@@ -451,14 +451,16 @@ async def csv_download(request: web.Request) -> web.Response:
         return opened
     statement = opened.statement
     log.info("statement.csv", room_id=opened.room_id, month=statement.month)
-    return web.Response(
-        body=csv_text(statement).encode("utf-8-sig"),  # the BOM: spreadsheets then read UTF-8
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            **pages.BASE_HEADERS,
-            "Content-Disposition": f'attachment; filename="{statement.room}-{statement.month}.csv"',
-        },
+    return pages.compressed(
+        web.Response(
+            body=csv_text(statement).encode("utf-8-sig"),  # the BOM: spreadsheets then read UTF-8
+            content_type="text/csv",
+            charset="utf-8",
+            headers={
+                **pages.BASE_HEADERS,
+                "Content-Disposition": f'attachment; filename="{statement.room}-{statement.month}.csv"',
+            },
+        )
     )
 
 
