@@ -571,6 +571,19 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             owed = sum(p.amount for p in book.settlement if p.payer == user_id and p.payee == payee)
             if value.minor > owed:
                 return payment_cap(book.currency)
+        at = msg.received_at or ctx.deps.now()
+        # the same payment, sent again within minutes (no reply seen yet, a resend): both count,
+        # and the reply says so (it said only "Recorded", and the room's balance was off by it)
+        again = await ledger.same_payment_since(
+            conn,
+            room_id=room.id,
+            payer_id=user_id,
+            payee_id=payee,
+            minor=value.minor,
+            currency=book.currency.code,
+            since=at - AGAIN_SECONDS,
+            message_sid=msg.external_id,
+        )
         recorded = await ledger.add_payment(
             conn,
             room_id=room.id,
@@ -581,7 +594,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             message_sid=msg.external_id,
             # when it was sent, as a receipt's: a \\PAID of 23:59 on the 30th handled after
             # midnight (a backlog, a restart) fell in the next month's statement
-            now=msg.received_at or ctx.deps.now(),
+            now=at,
         )
         # their first address, or one they still read (pairing.notice_addresses); none for a
         # member who left by \\STOP (no number)
@@ -613,6 +626,11 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     # what was recorded, then where the room stands: the balance alone ("house: all settled.")
     # left the payer to work out whether their payment was the one that counted
     done = f"Recorded: you paid {book.name(payee)} {book.currency.format(value.minor)}. "
+    if recorded and again is not None:
+        done = (
+            f"Recorded: you paid {book.name(payee)} {book.currency.format(value.minor)} again "
+            f"(also {minutes_ago(at - again)}): both count. "
+        )
     if ctx.data.get(LEFT):  # paid what they left owing: their own part of the room
         return done + left_balance_line(room.name, book, user_id)
     fits = ctx.deps.services.fits(msg.sender.channel)
@@ -633,6 +651,15 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         f"{done}\\BALANCE for all.",
     ]
     return next((form for form in forms if fits(form)), forms[-1])
+
+
+AGAIN_SECONDS = 15 * 60.0  # a \\PAID the same as one this long before is said to be again
+
+
+def minutes_ago(seconds: float) -> str:
+    """ "a moment ago", "1 min ago", "12 min ago"."""
+    minutes = round(seconds / 60)
+    return "a moment ago" if minutes < 1 else f"{minutes} min ago"
 
 
 def currency_unknown(code: str, fits: FitsOne) -> str:

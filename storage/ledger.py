@@ -516,6 +516,33 @@ async def add_payment(
     return bool(result.rowcount == 1)
 
 
+async def same_payment_since(
+    conn: AsyncConnection,
+    *,
+    room_id: str,
+    payer_id: int,
+    payee_id: int,
+    minor: int,
+    currency: str,
+    since: float,
+    message_sid: str,
+) -> float | None:
+    """When the payer last recorded this same payment (payee, amount, currency) in the room since
+    `since`, by another message than `message_sid`; None if they did not. By ix_payments_room_created."""
+    at = await conn.scalar(
+        sa.select(sa.func.max(payments.c.created_at)).where(
+            payments.c.room_id == room_id,
+            payments.c.created_at >= since,
+            payments.c.payer_id == payer_id,
+            payments.c.payee_id == payee_id,
+            payments.c.amount_minor == minor,
+            payments.c.currency == currency,
+            payments.c.message_sid != message_sid,
+        )
+    )
+    return None if at is None else float(at)
+
+
 def _weights(found: list[int | None]) -> tuple[int, ...] | None:
     r"""A receipt's `\SPLIT` weights, when it has them on every member (else: equal)."""
     if not found or any(w is None for w in found):

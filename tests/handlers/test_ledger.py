@@ -270,6 +270,31 @@ async def test_a_name_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> Non
     assert (await say(bot, fake, "\\PAID Cat 5")).startswith("Recorded: you paid Cat $5.00.")
 
 
+async def test_the_same_paid_again_within_minutes_says_both_count(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID Alice 20` sent again a minute later (no reply seen yet, a resend): both were
+    recorded and the second answer said only "Recorded", while the room's balance moved $20.00
+    the wrong way. It says it is the second, and that both count; the same payment a day later,
+    or another amount, is answered as before."""
+    fake = fake_twilio
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
+    await house(bot, fake)
+    first = await say(bot, fake, "\\PAID Alice 20", sender=BOB)
+    assert first.startswith("Recorded: you paid Alice $20.00. house:"), first
+    now[0] += 120
+    again = await say(bot, fake, "\\PAID alice 20.00", sender=BOB)
+    assert again.startswith("Recorded: you paid Alice $20.00 again (also 2 min ago): both count."), again
+    assert len(again) <= 160, again
+    other = await say(bot, fake, "\\PAID Alice 5", sender=BOB)
+    assert other.startswith("Recorded: you paid Alice $5.00. "), other
+    now[0] += 24 * 3600
+    later = await say(bot, fake, "\\PAID Alice 20", sender=BOB)
+    assert later.startswith("Recorded: you paid Alice $20.00. "), later
+    assert await bot.scalar("SELECT count(*) FROM payments") == 4
+
+
 async def test_a_captions_one_whole_number_is_offered_not_counted(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """A photo captioned `dinner 30` with no total found was told "Reply \\AMOUNT 12.34 to set
     it": the person who had typed the total was asked to type one, with a figure of nobody's.
