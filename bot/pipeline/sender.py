@@ -323,18 +323,21 @@ class Sender(ClaimLoop[Send, Outcome]):
             return None
         return await self.transport.send_template(item.to, content_sid, {"1": item.body})
 
-    async def _elsewhere(self, item: Send) -> str | None:
-        """A notice WhatsApp will not take now, or one the address refused for good (a Telegram
-        chat that blocked the bot, a number opted out at the carrier), goes to another address of
-        a paired person that takes text at any time (their SMS number, their Telegram chat), once:
-        the address, or None
-        when they have none. Never a last word: "no more messages from textwire here" is of this
-        address, and read at another it would say the opposite."""
+    async def _elsewhere(self, item: Send, *, windowed_too: bool = False) -> str | None:
+        """A notice WhatsApp will not take now goes to another address of a paired person that
+        takes text at any time (their SMS number, their Telegram chat), once: the address, or None
+        when they have none. One the address refused for good (a Telegram chat that blocked the
+        bot, a number opted out at the carrier) goes to their first other address, WhatsApp too
+        (`windowed_too`): its row is sent free-form within the person's 24 hours there, else as
+        its template or not at all, as any notice to it (an SMS number opted out at the carrier
+        left a person who wrote on WhatsApp an hour ago without the \\PAID notice, while the next
+        ones went to WhatsApp). Never a last word: "no more messages from textwire here" is of
+        this address, and read at another it would say the opposite."""
         if item.kind == LAST_WORD:
             return None
         now = self.deps.now()
         async with self.deps.db.tx() as conn:
-            to = await pairing.elsewhere(conn, item.to, lambda key: window_of(key) is None)
+            to = await pairing.elsewhere(conn, item.to, lambda key: windowed_too or window_of(key) is None)
             if to is not None:
                 await outbox.enqueue(
                     conn,
@@ -386,7 +389,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             # a notice (a \PAID to them, a reminder) was for the person, not for this address: one
             # who blocked an old Telegram chat, or whose SMS number the carrier opted out, reads it
             # at their other address (the next notices go there anyway, this one was lost)
-            rerouted = await self._elsewhere(item) if item.kind in TEMPLATE_KINDS else None
+            rerouted = await self._elsewhere(item, windowed_too=True) if item.kind in TEMPLATE_KINDS else None
             log.warning(
                 "sms.opted_out_at_carrier",
                 error_code=exc.code,

@@ -447,3 +447,46 @@ async def test_a_shared_location_is_answered_as_a_location_not_as_a_blank_text(
     assert await say_with(bot, fake_twilio, WALLY, where) == answer
     assert fake_twilio.media.seen == []
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+@pytest.mark.parametrize("window", ["open", "closed"])
+async def test_a_notice_to_an_sms_number_opted_out_at_the_carrier_goes_to_the_paired_whatsapp(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, window: str
+) -> None:
+    """Sam started on SMS and paired WhatsApp, where he writes now; his SMS number was opted out
+    at the carrier (a STOP Twilio took, 21610). Alice's \\PAID notice went to his SMS number, was
+    refused, and reached him nowhere: the other address it was passed on to had to take text at
+    any time, and WhatsApp was never one, even within his 24 hours (notices after it went there
+    already). It goes to his WhatsApp now, free-form within the window; outside it with no
+    template, it is skipped and logged, and passed on no further."""
+    clock = Clock()
+    bot = await make(bot_factory, fake_twilio, clock)
+    sam = "+15550006666"
+    await say(bot, fake_twilio, "\\CREATE house hunter22", sam)
+    await say(bot, fake_twilio, "\\NAME Sam", sam)
+    await say(bot, fake_twilio, "\\JOIN house hunter22", ALICE)
+    offer = await say(bot, fake_twilio, "\\PAIR", sam)
+    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", WALLY))["Body"].startswith("Paired:")
+    if window == "closed":
+        clock.now += DAY + 60
+    fake_twilio.opted_out.add(sam)
+    with capture_logs() as logs:
+        before = len(fake_twilio.messages)
+        form = await bot.text("\\PAID Sam 5", sender=ALICE)
+        await bot.handled(form["MessageSid"])
+        await fake_twilio.wait_for_messages(before + (2 if window == "open" else 1))
+        await bot.settled()
+    notice = "+1******1111 paid you $5.00 in house. \\BALANCE house for all."
+    late = [(m["To"], m["Body"]) for m in fake_twilio.messages[before:] if m["To"] != ALICE]
+    rows = await bot.rows("SELECT to_phone, status FROM outbox WHERE kind = 'paid' ORDER BY id")
+    [carrier] = [e for e in logs if e["event"] == "sms.opted_out_at_carrier"]
+    assert carrier["instead"] == "+1******9999"
+    if window == "open":
+        assert late == [(WALLY, notice)]
+        assert [tuple(r) for r in rows] == [(sam, "failed"), (WALLY, "sent")]
+    else:
+        assert late == []
+        assert [tuple(r) for r in rows] == [(sam, "failed"), (WALLY, "skipped")]
+        [skipped] = [e for e in logs if e["event"] == "whatsapp.not_sent"]
+        assert skipped["instead"] is None
