@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -62,7 +63,11 @@ async def serve(config: Config, config_path: str | None = None) -> int:
             stop.set()
 
         tasks.on_crash(part_crashed)
-        await runner.setup()  # the app starts here; a StartupError leaves nothing running
+        # the app starts here; a StartupError leaves nothing running
+        if not await _set_up_unless_stopped(runner, stop):
+            log.info("app.stopping", in_flight=0, starting=True)
+            await _stop_within(runner, app, config.server.stop_seconds)
+            return 0
         try:
             listen(sockets, config.server.host, config.server.port)  # a port taken meanwhile: one line
             for sock in sockets:
@@ -100,6 +105,27 @@ async def serve(config: Config, config_path: str | None = None) -> int:
         for sock in sockets:
             sock.close()
     return 1 if crashed else 0
+
+
+async def _set_up_unless_stopped(runner: web.AppRunner, stop: asyncio.Event) -> bool:
+    """Start the app (`runner.setup()`), unless SIGTERM or Ctrl-C comes first (False): start-up
+    may wait up to 30 s for a database that does not answer (`db.waiting`), and a stop asked for
+    meanwhile went unheard (Ctrl-C did nothing) until the wait ended, in exit 1 with the
+    database's error, or in a start once the database answered. Cancelled, the start-up undoes
+    what it had started (the lifespan's exit stack); the caller then cleans up the rest."""
+    setup = asyncio.ensure_future(runner.setup())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({setup, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if setup.done():
+        setup.result()  # its StartupError, if any, as before
+        return True
+    setup.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await setup
+    return False
 
 
 async def _stop_within(runner: web.AppRunner, app: web.Application, seconds: float) -> None:

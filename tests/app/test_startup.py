@@ -237,6 +237,38 @@ async def test_unreachable_postgresql_is_waited_for_and_named_without_the_passwo
     assert "Traceback" not in out
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_while_waiting_for_the_database_stops_at_once(tmp_path: Path, signum: int) -> None:
+    """SIGTERM (a service manager's stop) or Ctrl-C while serve waits for the database: it stops
+    then, exit 0, with nothing started. It went on waiting the 30 s out (Ctrl-C did nothing), then
+    exited 1 with the database's error, or started once the database answered."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        url = f"postgresql://textwire:pw@127.0.0.1:{port}/textwire"
+        proc = spawn(tmp_path, serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url))
+        try:
+
+            async def waiting() -> bool:
+                assert proc.poll() is None, (tmp_path / "out.log").read_text()
+                return '"db.waiting"' in (tmp_path / "out.log").read_text()
+
+            await wait_for(waiting, within=30)
+            proc.send_signal(signum)
+            # a stop answered at once, not the rest of DB_WAIT_SECONDS (30 s)
+            code = await asyncio.to_thread(proc.wait, 15)
+        finally:
+            proc.kill()
+            proc.wait()
+    out = (tmp_path / "out.log").read_text()
+    assert code == 0, out
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert events[-1] == "app.stopping", out
+    assert "app.start_failed" not in events
+    assert "app.started" not in events
+    assert "Traceback" not in out
+
+
 def test_a_proxy_without_its_scheme_is_one_line_with_the_fix(tmp_path: Path) -> None:
     """`HTTPS_PROXY=proxy.internal:3128` (as curl takes it) stopped start-up with yarl's traceback
     and exit 1, which a process manager restarts again and again."""
