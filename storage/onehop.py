@@ -84,6 +84,10 @@ class OneHopConnection(aiosqlite.Connection):
 
     _pending_begin: str | None = None
     _in_tx = False
+    # calls handed to the connection's thread, and the last it finished (FIFO): a call whose
+    # awaiting task was cancelled still runs there, and `_in_tx` is as it left it only after
+    _submitted = 0
+    _finished = 0
 
     def defer_begin(self, sql: str) -> None:
         self._pending_begin = sql
@@ -91,6 +95,9 @@ class OneHopConnection(aiosqlite.Connection):
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """aiosqlite's one trip, which also notes whether a transaction is open afterwards (for
         every call on this connection, so `rollback()` never skips one that is)."""
+
+        self._submitted += 1
+        number = self._submitted
 
         def tracked() -> Any:
             try:
@@ -100,6 +107,7 @@ class OneHopConnection(aiosqlite.Connection):
                     self._in_tx = self._connection is not None and self._connection.in_transaction
                 except sqlite3.ProgrammingError:  # closed
                     self._in_tx = False
+                self._finished = number  # after `_in_tx`: read in that order's reverse
 
         return await super()._execute(tracked)  # type: ignore[no-untyped-call]
 
@@ -174,8 +182,14 @@ class OneHopConnection(aiosqlite.Connection):
         await self._execute(self._end, True)
 
     async def rollback(self) -> None:
+        """End the open transaction, if any. A statement still running on the connection's thread
+        (its task cancelled: a shutdown, a deadline) may be opening one (its deferred `BEGIN
+        IMMEDIATE`): the rollback then goes after it, on the thread, where the rollback of no
+        transaction is a no-op. Read as "no transaction" from before it ended, the rollback did
+        nothing, and the next write failed: "cannot start a transaction within a transaction"."""
         self._pending_begin = None
-        if not self._in_tx:
+        idle = self._finished == self._submitted  # first: `_in_tx` is written before `_finished`
+        if idle and not self._in_tx:
             return  # nothing to roll back (the pool's reset after a commit): no trip
         await self._execute(self._end, False)
 

@@ -4,6 +4,7 @@ and the worker's claim (storage/inbox.py), which must not sort the whole queue."
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -410,3 +411,48 @@ async def test_a_database_closed_while_its_checkpointer_connects_closes_that_con
     [opened] = raw
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         opened.execute("SELECT 1")
+
+
+async def test_a_write_cancelled_while_its_statement_runs_leaves_no_transaction_open(
+    sqlite_db: Database,
+) -> None:
+    """A write whose first statement (and its deferred `BEGIN IMMEDIATE`) was still running on
+    the connection's thread when its task was cancelled (a shutdown, a deadline): the rollback
+    read "no transaction" from before the statement ended and did nothing, so the next write on
+    that connection failed with "cannot start a transaction within a transaction"
+    (`worker.claim_failed`). The rollback now goes after the statement, on the connection's
+    thread, and ends whatever is open there."""
+    db = sqlite_db
+    async with db.tx() as conn:
+        await conn.execute(sa.insert(users).values(phone="+15550001111", created_at=1.0))
+    writer = await db.sqlite_writer()
+    entered, go = threading.Event(), threading.Event()
+
+    def hold() -> int:
+        entered.set()
+        go.wait(30)
+        return 1
+
+    await writer._execute(writer._conn.create_function, "hold", 0, hold)
+
+    async def held_write() -> None:
+        async with db.write() as tx:
+            await tx.execute(sa.text("UPDATE users SET created_at = hold()"))
+
+    rollback = writer.rollback
+
+    async def rollback_as_the_statement_ends() -> None:  # the statement ends as the rollback begins
+        go.set()
+        await rollback()
+
+    task = asyncio.ensure_future(held_write())
+    assert await asyncio.to_thread(entered.wait, 30)
+    writer.rollback = rollback_as_the_statement_ends  # type: ignore[method-assign]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    writer.rollback = rollback  # type: ignore[method-assign]
+    async with db.write() as tx:  # the next write on that connection
+        await tx.execute(sa.update(users).values(created_at=7.0))
+    async with db.read() as conn:
+        assert (await conn.execute(sa.select(users.c.created_at))).scalars().all() == [7.0]
