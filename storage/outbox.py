@@ -277,6 +277,12 @@ async def opted_out_by(conn: AsyncConnection, twilio_sid: str) -> str | None:
     return None if later.first() is not None else str(row.to_phone)
 
 
+async def address_of_sid(conn: AsyncConnection, twilio_sid: str) -> str | None:
+    """The address a reply Twilio took was sent to; None for one not known here."""
+    to = await conn.scalar(sa.select(outbox.c.to_phone).where(outbox.c.twilio_sid == twilio_sid))
+    return None if to is None else str(to)
+
+
 OUTSIDE_WINDOW = "63016"  # Twilio's error: WhatsApp free text outside the person's 24-hour window
 
 

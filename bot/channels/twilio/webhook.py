@@ -174,6 +174,9 @@ async def twilio_sms(request: web.Request) -> web.Response:
 
 
 _ERROR_CODE = re.compile(r"[0-9]{1,10}")
+# a reply Twilio took and then could not deliver (30003 unreachable, 30007 filtered, 63016 ...):
+# counted in textwire_send_errors_total as one it refused in the answer to the send is
+FAILED = ("failed", "undelivered")
 
 
 async def twilio_status(request: web.Request) -> web.Response:
@@ -188,10 +191,12 @@ async def twilio_status(request: web.Request) -> web.Response:
     # Twilio's error codes are a few digits (30003, 21610): anything else is not one of theirs
     code = form.get("ErrorCode", "")
     error_code = code if _ERROR_CODE.fullmatch(code) else None
-    requeued = opted_out = None
+    requeued = opted_out = failed_to = None
     try:
         async with gate.deps.db.tx() as conn:
             applied = await outbox.record_delivery(conn, sid, status, error_code, gate.deps.now())
+            if applied and error_code and status in FAILED:  # taken by Twilio, then not delivered
+                failed_to = await outbox.address_of_sid(conn, sid)
             if applied and error_code == outbox.OUTSIDE_WINDOW:  # SPEC: 63016 as outside the window
                 requeued = await outbox.requeue_outside_window(conn, sid, gate.deps.now())
             if applied and error_code == outbox.OPTED_OUT:  # as a 21610 in the answer to the send
@@ -208,6 +213,8 @@ async def twilio_status(request: web.Request) -> web.Response:
         )
         raise web.HTTPServiceUnavailable(text="could not record the status; retry") from None
     gate.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
+    if failed_to is not None and error_code is not None:  # as a refusal in the answer to the send
+        gate.metrics.send_errors.labels(channel=channel_of(failed_to), code=error_code).inc()
     log.info("sms.status", twilio_sid=sid, status=status, applied=applied, error_code=error_code)
     if error_code == outbox.OUTSIDE_WINDOW:
         log.warning("whatsapp.outside_window", twilio_sid=sid, requeued_as_template=requeued)

@@ -19,6 +19,7 @@ from bot.gateway import routes as web
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Router
 from storage.db import sqlite_path
 from tests.conftest import ALICE, Bot, BotFactory, new_message, raw_request, wait_for
+from tests.core.test_metrics import scrape, value
 
 
 async def test_signed_help_gets_empty_twiml_then_one_reply_through_twilio(bot: Bot, fake_twilio: Any) -> None:
@@ -195,6 +196,32 @@ async def test_status_callbacks_are_signed_and_never_move_backwards(bot: Bot, fa
     form = {"MessageSid": twilio_sid}
     resp = await bot.post(form, path="/twilio/status")
     assert resp.status == 400
+
+
+async def test_a_reply_twilio_took_then_could_not_deliver_is_counted_as_a_send_error(
+    bot: Bot, fake_twilio: Any
+) -> None:
+    """`textwire_send_errors_total` ("replies a channel refused or failed", README, with 30003 as
+    a code) counted only refusals in the answer to the send: a 30003 (unreachable handset) comes
+    in the status callback, and the alert on a channel's errors never saw one. A callback's
+    failure is counted by channel and code; a late one already applied, or a delivery, is not."""
+    await bot.text("\\HELP")
+    [reply] = await fake_twilio.wait_for_messages(1)
+    await wait_for(lambda: bot.scalar("SELECT id FROM outbox WHERE twilio_sid = :s", s=reply["sid"]))
+    series = 'textwire_send_errors_total{channel="sms",code="30003"}'
+
+    async def callback(status: str, code: str = "") -> None:
+        form = {"MessageSid": reply["sid"], "MessageStatus": status, "AccountSid": fake_twilio.account_sid}
+        if code:
+            form["ErrorCode"] = code
+        assert (await bot.post(form, path="/twilio/status")).status == 200
+
+    await callback("sent")
+    assert series not in await scrape(bot)
+    await callback("undelivered", "30003")
+    assert value(await scrape(bot), series) == 1
+    await callback("undelivered", "30003")  # Twilio's retry of the same callback: applied once
+    assert value(await scrape(bot), series) == 1
 
 
 async def test_a_21610_in_a_status_callback_marks_the_number_opted_out(bot: Bot, fake_twilio: Any) -> None:
