@@ -205,6 +205,28 @@ async def open_current(url: str) -> Database:
     return await open_db(url, migrate=False, check=True)
 
 
+def check_no_foreign_wal(path: Path) -> None:
+    """A database file in rollback-journal mode (header byte 18 is 1, as `textwire backup` writes
+    its copies) with a -wal beside it that holds frames: that -wal is another database's, left when
+    a backup was restored in place of a live one (README Backups: delete the -wal and -shm). A
+    database in WAL mode says 2 there, and going back to rollback mode deletes its -wal; opened
+    together, SQLite replays the old database's pages into the copy, which then fails
+    integrity_check (rows missing from their indexes) while serve starts as if all were well."""
+    wal = path.with_name(f"{path.name}-wal")
+    try:
+        with path.open("rb") as file:
+            header = file.read(100)
+        frames = wal.stat().st_size > 32  # a -wal of its 32-byte header alone replays nothing
+    except OSError:
+        return  # no -wal (or no file): opening the database says what is wrong, if anything
+    if len(header) == 100 and header.startswith(b"SQLite format 3\x00") and header[18] == 1 and frames:
+        raise StartupError(
+            f"database.url {path}: {wal.name} beside it belongs to another database ({path.name} is "
+            f"a backup copy put in its place): opened together they corrupt the copy: delete {wal.name} "
+            f'and {path.name}-shm, then start again (README "Backups")'
+        )
+
+
 def _probe_sqlite(path: Path) -> None:
     """Open the SQLite file once; a new one is created 0600 (it holds tokens, if encrypted, and
     everyone's numbers), and so are its -wal and -shm files (SQLite gives them the database's
@@ -212,6 +234,7 @@ def _probe_sqlite(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    check_no_foreign_wal(path)
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA schema_version").fetchone()

@@ -244,3 +244,51 @@ async def test_a_folder_that_takes_no_file_is_said_to_be_the_copys(tmp_path: Pat
     assert list(folder.iterdir()) == []
     done = await backup(config, folder / "copy.db")  # writable again: the copy is made, 0600
     assert stat.S_IMODE(done.path.stat().st_mode) == 0o600
+
+
+async def test_a_backup_restored_beside_the_old_databases_wal_is_refused(tmp_path: Path) -> None:
+    """README's restore: put the copy in place of textwire.db and delete the -wal and -shm beside
+    it. Forgotten (the old machine's server died, or the folder was copied while it ran), the old
+    database's -wal was replayed into the restored copy on start-up: serve started on a database
+    that failed integrity_check (rows missing from their indexes), and nothing said so."""
+    from bot.app.startup import open_db
+    from bot.core.errors import StartupError
+
+    live = tmp_path / "live"
+    db = await open_db(f"sqlite:///{live}/textwire.db", migrate=True)
+    await db.close()
+    config = load_config(
+        env={"TEXTWIRE_DATABASE_URL": f"sqlite:///{live}/textwire.db", "TEXTWIRE_CONFIG": CONFIG}
+    )
+    await backup(config, tmp_path / "textwire-backup.db")
+
+    # the old server, writing when the machine was lost: its -wal holds pages the file has not
+    writer = sqlite3.connect(live / "textwire.db")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE later(x)")
+    writer.executemany("INSERT INTO later VALUES (?)", [(str(i) * 50,) for i in range(2000)])
+    writer.commit()
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    for suffix in ("-wal", "-shm"):
+        (restored / f"textwire.db{suffix}").write_bytes((live / f"textwire.db{suffix}").read_bytes())
+    writer.close()
+    (restored / "textwire.db").write_bytes((tmp_path / "textwire-backup.db").read_bytes())
+
+    url = f"sqlite:///{restored}/textwire.db"
+    with pytest.raises(
+        StartupError, match=r"textwire\.db-wal .*delete textwire\.db-wal and textwire\.db-shm"
+    ):
+        await open_db(url, migrate=True)
+    # untouched: the copy is still the backup, byte for byte
+    assert (restored / "textwire.db").read_bytes() == (tmp_path / "textwire-backup.db").read_bytes()
+
+    for suffix in ("-wal", "-shm"):
+        (restored / f"textwire.db{suffix}").unlink()
+    db = await open_db(url, migrate=True)
+    await db.close()
+    conn = sqlite3.connect(restored / "textwire.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        conn.close()
