@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -162,10 +163,14 @@ async def open_db(url: str, *, migrate: bool, check: bool = False) -> Database:
             "install textwire's pinned dependencies, or set database.url or TEXTWIRE_DATABASE_URL"
         ) from None
     except (OSError, sqlite3.Error) as exc:
-        raise StartupError(
-            f"database.url {mask_url(url)}: cannot open ({_reason(exc)}): check the path and its "
-            "folder, or set database.url or TEXTWIRE_DATABASE_URL"
-        ) from None
+        fix = "check the path and its folder, or set database.url or TEXTWIRE_DATABASE_URL"
+        if isinstance(exc, sqlite3.DatabaseError) and _DAMAGED.search(str(exc)):
+            # a truncated or half-copied backup put in place: the path is right, the file is not
+            fix = (
+                "the file is damaged or not a SQLite database (a truncated or half-copied backup?): "
+                "put a whole copy in its place (`textwire backup` checks the copies it writes)"
+            )
+        raise StartupError(f"database.url {mask_url(url)}: cannot open ({_reason(exc)}): {fix}") from None
 
 
 async def open_db_waiting(
@@ -240,6 +245,9 @@ def _probe_sqlite(path: Path) -> None:
         conn.execute("PRAGMA schema_version").fetchone()
     finally:
         conn.close()
+
+
+_DAMAGED = re.compile(r"malformed|not a database")  # SQLite's words for a file it cannot read as one
 
 
 def _reason(exc: BaseException) -> str:

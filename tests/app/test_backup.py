@@ -292,3 +292,20 @@ async def test_a_backup_restored_beside_the_old_databases_wal_is_refused(tmp_pat
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         conn.close()
+
+
+def test_a_truncated_backup_put_in_place_is_named_damaged(tmp_path: Path) -> None:
+    """A backup cut short (a full disk, a copy interrupted) and restored: start-up said "cannot
+    open (database disk image is malformed): check the path and its folder", sending the operator
+    after a path that was right."""
+    env = cli_env(tmp_path)
+    assert run_cli(tmp_path, "migrate", env=env).returncode == 0
+    copy = tmp_path / "textwire-backup.db"
+    assert run_cli(tmp_path, "backup", str(copy), env=env).returncode == 0
+    data = tmp_path / "data" / "textwire.db"
+    data.write_bytes(copy.read_bytes()[: copy.stat().st_size // 2])
+    for args in (("migrate",), ("migrate", "--check")):
+        result = run_cli(tmp_path, *args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "the file is damaged or not a SQLite database" in result.stderr, (args, result.stderr)
+        assert "check the path" not in result.stderr
