@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from storage.crypto import CipherError, KeyMismatch, TokenCipher
 from storage.db import open_database
 from storage.lean import in_tx
 from storage.schema import users, x_tokens
+from tests import ROOT
 from tests.conftest import BotFactory, XBot, free_port
 
 
@@ -149,6 +152,53 @@ async def test_cli_serve_refuses_a_wrong_key(xbot: XBot, tmp_path: Path) -> None
     events = [json.loads(line)["event"] for line in out.decode().splitlines() if line.startswith("{")]
     assert "security.key_mismatch" in events
     assert "app.started" not in out.decode()
+
+
+async def test_cli_serve_restored_without_its_key_file_says_so_and_keeps_no_new_key(
+    xbot: XBot, tmp_path: Path
+) -> None:
+    """A restore of the database and the photos without the keys' backup: serve generated a new
+    fernet.key, then stopped on "set TEXTWIRE_SECURITY_FERNET_KEYS ...", a setting the operator
+    never used, and left the new key in the data folder (read, and backed up, as the service's key
+    from then on)."""
+    await xbot.link(user=("100", "alice"))
+    await xbot.client.close()
+    data = tmp_path / "restored"
+    data.mkdir()
+    url = xbot.config.database.url
+    if url.startswith("sqlite:///"):  # the backup put in the new data folder (PostgreSQL: as it was)
+        copy = sqlite3.connect(data / "textwire.db")
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as live:
+            live.backup(copy)
+        copy.close()
+        url = f"sqlite:///{data / 'textwire.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    env.update(
+        {
+            "TEXTWIRE_DATABASE_URL": url,
+            "TEXTWIRE_SERVER_DATA_DIR": str(data),
+            "TEXTWIRE_SERVER_PORT": str(free_port()),
+            "TEXTWIRE_X_CLIENT_ID": "test-client",
+            "TEXTWIRE_LOG_FORMAT": "json",
+            "PYTHONPATH": str(ROOT),  # this checkout's code, not the one installed (a worktree)
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=tmp_path,
+        env=env,  # no ./config.toml there
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2, err.decode()
+    assert f"{data / 'fernet.key'} was missing" in err.decode()
+    assert "put back fernet.key and link-signing.key from the keys' backup" in err.decode()
+    assert "app.started" not in out.decode()
+    assert not (data / "fernet.key").exists()
 
 
 async def corrupt(xbot: XBot, user_id: int) -> None:

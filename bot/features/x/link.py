@@ -49,7 +49,7 @@ from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
 from bot.gateway.webhook import BODY_SECONDS
 from storage import outbox, pairing, xaccounts
-from storage.crypto import CipherError, TokenCipher, load_keys, verify_keys
+from storage.crypto import KEY_FILE, CipherError, KeyMismatch, TokenCipher, load_keys, verify_keys
 
 log = get_logger(__name__)
 
@@ -361,7 +361,22 @@ async def lifespan(starting: Starting) -> AsyncIterator[Services]:
     if generated:
         log.warning("security.dev_key_generated", path=str(deps.config.data_dir / "fernet.key"))
     cipher = TokenCipher(keys)
-    unreadable = await verify_keys(deps.db, cipher)
+    try:
+        unreadable = await verify_keys(deps.db, cipher)
+    except KeyMismatch as exc:
+        if not generated:
+            raise
+        # fernet.key was missing beside a database holding tokens: a restore without the keys'
+        # backup. The new key reads none of them; left in place, it would be the one backed up
+        # next and stop every later start the same way
+        key_file = deps.config.data_dir / KEY_FILE
+        key_file.unlink(missing_ok=True)
+        raise KeyMismatch(
+            f"{key_file} was missing (a restore without the keys?) beside a database that holds X "
+            "tokens: the key made in its place reads none of them and was removed again: put back "
+            "fernet.key and link-signing.key from the keys' backup (or set TEXTWIRE_SECURITY_FERNET_KEYS "
+            "to the keys the tokens were written with), then start again"
+        ) from exc
     for user_id in unreadable:  # single bad rows among readable ones: not a wrong key
         log.warning("token.unreadable", user_id=user_id, detail="the stored X token does not decrypt")
     if deps.config.x.client_id:
