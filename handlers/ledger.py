@@ -571,20 +571,10 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             owed = sum(p.amount for p in book.settlement if p.payer == user_id and p.payee == payee)
             if value.minor > owed:
                 return payment_cap(book.currency)
-        at = msg.received_at or ctx.deps.now()
-        # the same payment, sent again within minutes (no reply seen yet, a resend): both count,
+        # the same payment sent again within minutes (no reply seen yet, a resend): both count,
         # and the reply says so (it said only "Recorded", and the room's balance was off by it)
-        again = await ledger.same_payment_since(
-            conn,
-            room_id=room.id,
-            payer_id=user_id,
-            payee_id=payee,
-            minor=value.minor,
-            currency=book.currency.code,
-            since=at - AGAIN_SECONDS,
-            message_sid=msg.external_id,
-        )
-        recorded = await ledger.add_payment(
+        at = msg.received_at or ctx.deps.now()
+        recorded, again = await ledger.add_payment(
             conn,
             room_id=room.id,
             payer_id=user_id,
@@ -595,6 +585,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             # when it was sent, as a receipt's: a \\PAID of 23:59 on the 30th handled after
             # midnight (a backlog, a restart) fell in the next month's statement
             now=at,
+            again_within=AGAIN_SECONDS,
         )
         # their first address, or one they still read (pairing.notice_addresses); none for a
         # member who left by \\STOP (no number)

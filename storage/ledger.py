@@ -500,8 +500,25 @@ async def add_payment(
     currency: str,
     message_sid: str,
     now: float,
-) -> bool:
-    """Record a payment once per inbound message; False when it was recorded already."""
+    again_within: float = 0.0,
+) -> tuple[bool, float | None]:
+    """Record a payment once per inbound message: (False when it was recorded already, when the
+    payer recorded this same payment (payee, amount, currency) by another message within
+    `again_within` seconds before, else None). The look back is by ix_payments_room_created."""
+    same = (
+        payments.c.room_id == room_id,
+        payments.c.payer_id == payer_id,
+        payments.c.payee_id == payee_id,
+        payments.c.amount_minor == minor,
+        payments.c.currency == currency,
+    )
+    before = None
+    if again_within > 0:
+        before = await conn.scalar(
+            sa.select(sa.func.max(payments.c.created_at)).where(
+                *same, payments.c.created_at >= now - again_within, payments.c.message_sid != message_sid
+            )
+        )
     result = await conn.execute(
         insert_ignore(conn, payments).values(
             room_id=room_id,
@@ -513,34 +530,7 @@ async def add_payment(
             created_at=now,
         )
     )
-    return bool(result.rowcount == 1)
-
-
-async def same_payment_since(
-    conn: AsyncConnection,
-    *,
-    room_id: str,
-    payer_id: int,
-    payee_id: int,
-    minor: int,
-    currency: str,
-    since: float,
-    message_sid: str,
-) -> float | None:
-    """When the payer last recorded this same payment (payee, amount, currency) in the room since
-    `since`, by another message than `message_sid`; None if they did not. By ix_payments_room_created."""
-    at = await conn.scalar(
-        sa.select(sa.func.max(payments.c.created_at)).where(
-            payments.c.room_id == room_id,
-            payments.c.created_at >= since,
-            payments.c.payer_id == payer_id,
-            payments.c.payee_id == payee_id,
-            payments.c.amount_minor == minor,
-            payments.c.currency == currency,
-            payments.c.message_sid != message_sid,
-        )
-    )
-    return None if at is None else float(at)
+    return bool(result.rowcount == 1), None if before is None else float(before)
 
 
 def _weights(found: list[int | None]) -> tuple[int, ...] | None:
