@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,13 +211,14 @@ def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
     assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
 
 
-async def test_unreachable_postgresql_is_waited_for_and_named_without_the_password(tmp_path: Path) -> None:
-    """serve waits for a database that does not answer yet (tests/test_postgres.py: it starts once
-    the database comes up, and gives up with exit 1 after `DB_WAIT_SECONDS`), saying so."""
+@contextlib.asynccontextmanager
+async def serve_waiting_for_postgresql(tmp_path: Path, password: str) -> AsyncIterator[tuple[Any, int]]:
+    """`serve` on a PostgreSQL port that refuses connections (bound, never listening), once it
+    logs `db.waiting`: (the process, the port); killed at the end if still running."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]  # bound, never listening: connections are refused
-        url = f"postgresql://textwire:s3cret-pw@127.0.0.1:{port}/textwire"
+        port = closed.getsockname()[1]
+        url = f"postgresql://textwire:{password}@127.0.0.1:{port}/textwire"
         proc = spawn(tmp_path, serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url))
         try:
 
@@ -226,9 +227,17 @@ async def test_unreachable_postgresql_is_waited_for_and_named_without_the_passwo
                 return '"db.waiting"' in (tmp_path / "out.log").read_text()
 
             await wait_for(waiting, within=30)
+            yield proc, port
         finally:
             proc.kill()
             proc.wait()
+
+
+async def test_unreachable_postgresql_is_waited_for_and_named_without_the_password(tmp_path: Path) -> None:
+    """serve waits for a database that does not answer yet (tests/test_postgres.py: it starts once
+    the database comes up, and gives up with exit 1 after `DB_WAIT_SECONDS`), saying so."""
+    async with serve_waiting_for_postgresql(tmp_path, "s3cret-pw") as (_, port):
+        pass
     out = (tmp_path / "out.log").read_text()
     event = json.loads(next(line for line in out.splitlines() if '"db.waiting"' in line))
     assert event["error"].startswith(f"database.url postgresql://textwire:***@127.0.0.1:{port}/textwire: ")
@@ -242,24 +251,10 @@ async def test_a_stop_while_waiting_for_the_database_stops_at_once(tmp_path: Pat
     """SIGTERM (a service manager's stop) or Ctrl-C while serve waits for the database: it stops
     then, exit 0, with nothing started. It went on waiting the 30 s out (Ctrl-C did nothing), then
     exited 1 with the database's error, or started once the database answered."""
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]  # bound, never listening: connections are refused
-        url = f"postgresql://textwire:pw@127.0.0.1:{port}/textwire"
-        proc = spawn(tmp_path, serve_env(tmp_path, free_port(), TEXTWIRE_DATABASE_URL=url))
-        try:
-
-            async def waiting() -> bool:
-                assert proc.poll() is None, (tmp_path / "out.log").read_text()
-                return '"db.waiting"' in (tmp_path / "out.log").read_text()
-
-            await wait_for(waiting, within=30)
-            proc.send_signal(signum)
-            # a stop answered at once, not the rest of DB_WAIT_SECONDS (30 s)
-            code = await asyncio.to_thread(proc.wait, 15)
-        finally:
-            proc.kill()
-            proc.wait()
+    async with serve_waiting_for_postgresql(tmp_path, "pw") as (proc, _):
+        proc.send_signal(signum)
+        # a stop answered at once, not the rest of DB_WAIT_SECONDS (30 s)
+        code = await asyncio.to_thread(proc.wait, 15)
     out = (tmp_path / "out.log").read_text()
     assert code == 0, out
     events = [json.loads(line)["event"] for line in out.splitlines()]

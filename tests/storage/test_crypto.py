@@ -124,6 +124,23 @@ def test_cli_keys_generate_prints_a_key(capsys: pytest.CaptureFixture[str]) -> N
     Fernet(key)  # a valid key
 
 
+async def serve_once(cwd: Path, env: dict[str, str]) -> tuple[Any, bytes, bytes]:
+    """`textwire serve` run in `cwd` (no ./config.toml there) with `env` until it exits: (the
+    process, its stdout, its stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process, out, err
+
+
 async def test_cli_serve_refuses_a_wrong_key(xbot: XBot, tmp_path: Path) -> None:
     await xbot.link(user=("100", "alice"))
     await xbot.client.close()
@@ -136,17 +153,7 @@ async def test_cli_serve_refuses_a_wrong_key(xbot: XBot, tmp_path: Path) -> None
         "TEXTWIRE_SECURITY_FERNET_KEYS": Fernet.generate_key().decode(),
         "TEXTWIRE_LOG_FORMAT": "json",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=env,  # no ./config.toml there
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    process, out, err = await serve_once(tmp_path, env)
     assert process.returncode == 2
     assert "Fernet keys" in err.decode()
     events = [json.loads(line)["event"] for line in out.decode().splitlines() if line.startswith("{")]
@@ -183,17 +190,7 @@ async def test_cli_serve_restored_without_its_key_file_says_so_and_keeps_no_new_
             "PYTHONPATH": str(ROOT),  # this checkout's code, not the one installed (a worktree)
         }
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=env,  # no ./config.toml there
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    process, out, err = await serve_once(tmp_path, env)
     assert process.returncode == 2, err.decode()
     assert f"{data / 'fernet.key'} was missing" in err.decode()
     assert "put back fernet.key and link-signing.key from the keys' backup" in err.decode()
