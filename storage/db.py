@@ -80,12 +80,18 @@ READ_ONLY = "textwire_read_only"
 # foreign keys, and a busy timeout for writers of other processes. A committing connection
 # checkpoints the WAL by itself only past 10,000 pages (SQLite's default: 1,000), a backstop:
 # `Database`'s checkpointer does it every CHECKPOINT_SECONDS, off the writers' path.
+# SQLite reuses a WAL file without ever shrinking it: a burst (the first retention run over
+# months of rows, a flood of texts) left the file at its largest for the process's life (47 MB
+# after a six-month catch-up purge). The first commit after the checkpointer has copied it cuts
+# it back to this; a WAL this size holds several seconds of a busy service's commits.
+WAL_KEEP_BYTES = 16 * 1024 * 1024
 SQLITE_PRAGMAS = (
     "journal_mode=WAL",
     "synchronous=NORMAL",
     "foreign_keys=ON",
     "busy_timeout=10000",
     "wal_autocheckpoint=10000",
+    f"journal_size_limit={WAL_KEEP_BYTES}",
 )
 CHECKPOINT_SECONDS = 0.25  # see Database._checkpoints
 

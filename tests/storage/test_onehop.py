@@ -322,6 +322,41 @@ async def test_the_checkpointer_copies_commits_into_the_database_file(
     assert not sqlite_db._checkpointer.running
 
 
+async def test_the_wal_gives_back_its_disk_after_a_burst(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst (the first retention run over months of rows, a flood of texts) grows the WAL; once
+    it is checkpointed the next commit cuts it back to WAL_KEEP_BYTES. SQLite reuses a WAL file
+    without shrinking it: after a six-month catch-up purge a serving process kept a 47 MB
+    textwire.db-wal for as long as it ran."""
+    from storage import db as db_module
+
+    monkeypatch.setattr(db_module, "CHECKPOINT_SECONDS", 0.05)
+    assert sqlite_db.url.startswith("sqlite:///")
+    wal = Path(sqlite_db.url.removeprefix("sqlite:///") + "-wal")
+
+    def wal_size() -> int:
+        return wal.stat().st_size
+
+    body = "x" * 1000
+    async with sqlite_db.tx() as conn:  # one transaction of about 30 MB of WAL
+        await conn.execute(
+            sa.insert(inbox_table),
+            [
+                {"message_sid": new_sid(), "from_phone": "+15550001111", "body": body, "received_at": 0.0}
+                for _ in range(20_000)
+            ],
+        )
+    assert wal_size() > db_module.WAL_KEEP_BYTES
+
+    async def cut_back() -> bool:  # a small commit (the writer's: the checkpointer runs with it)
+        async with sqlite_db.write() as conn:
+            await conn.execute(sa.insert(users), {"phone": new_sid()[-10:], "created_at": 0.0})
+        return wal_size() <= db_module.WAL_KEEP_BYTES
+
+    await wait_for(cut_back, within=10.0)
+
+
 async def test_failing_checkpoints_log_once_and_their_recovery_once(
     sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
