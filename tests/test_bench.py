@@ -38,6 +38,7 @@ RUNS = {
     ),
     "receipts": (["--count", "2", "--skip-server"], '"receipts": 2'),
     "thumbs": (["--photos", "1", "--photo-kb", "50", "--phone", "1", "--reps", "1"], "CPU per thumbnail"),
+    "ledger": (["--members", "5", "--receipts", "30", "--payments", "5", "--rounds", "1"], "adding up: every share"),
 }  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.channel import FitsOne
 from bot.core.logs import mask_address
 from bot.features.ledger.money import Currency, currency_or_default
-from bot.features.ledger.split import Expense, Payment, net_positions, settle, split_by_weights, split_equally
+from bot.features.ledger.split import Payment, expenses_net, settle, split_by_weights, split_equally
 from storage import ledger as store
 
 FORMER = "a former member"
@@ -180,8 +180,8 @@ class RoomLedger:
     formers: frozenset[int] = frozenset()  # parties who left by \\STOP (their receipts: FORMER)
     # receipts `\\SPLIT` reshaped (by id): each share, in the split's order
     splits: dict[str, tuple[tuple[Party, int], ...]] = field(default_factory=dict)
-    # every counted receipt's shares (by id), an equal split's too: who the receipt was shared by
-    shares: dict[str, tuple[tuple[Party, int], ...]] = field(default_factory=dict)
+    # the counted receipts (by id): their shares when asked (`shares_of`)
+    receipts: Mapping[str, store.BookReceipt] = field(default_factory=dict)
     waiting: int = 0  # receipts with no amount yet (none read, none typed): not counted
     # of them, those their sender's \AMOUNT cannot reach: the sender left the room, or sent
     # receipts since (\AMOUNT sets the receipts of the sender's last message with any)
@@ -192,6 +192,18 @@ class RoomLedger:
 
     def name(self, party: Party) -> str:
         return self.names.get(party, FORMER)
+
+    def shares_of(self, receipt_id: str) -> tuple[tuple[Party, int], ...]:
+        """A counted receipt's shares, an equal split's too (() for one not counted): worked out
+        when asked, for the few receipts a page shows, not for each of a room's every time."""
+        if receipt_id in self.splits:
+            return self.splits[receipt_id]
+        receipt = self.receipts.get(receipt_id)
+        if receipt is None:
+            return ()
+        return tuple(
+            split_equally(receipt.amount, list(receipt.members)) or [(receipt.payer, receipt.amount)]
+        )
 
     def position(self, party: Party) -> int:
         return self.net.get(party, 0)
@@ -222,23 +234,23 @@ async def room_ledger(
     if book is None:
         book = await store.room_book(conn, room_id, cur.code, until)
     current = await store.members(conn, room_id)
-    expenses = []
     splits: dict[str, tuple[tuple[Party, int], ...]] = {}
-    all_shares: dict[str, tuple[tuple[Party, int], ...]] = {}
     for receipt in book.receipts:
         if receipt.weights is not None:
-            shares = split_by_weights(
-                receipt.amount, list(zip(receipt.members, receipt.weights, strict=True))
+            splits[receipt.id] = tuple(
+                split_by_weights(receipt.amount, list(zip(receipt.members, receipt.weights, strict=True)))
             )
-            splits[receipt.id] = tuple(shares)
-        else:
-            shares = split_equally(receipt.amount, list(receipt.members))
-        shares = shares or [(receipt.payer, receipt.amount)]
-        all_shares[receipt.id] = tuple(shares)
-        expenses.append(Expense[Party](receipt.payer, shares))
-    payments = [Payment[Party](p.payer, p.payee, p.amount) for p in book.payments]
     order: list[Party] = [m.user_id for m in current]
-    net = net_positions(expenses, payments, order=order)
+    net = expenses_net(
+        (
+            (r.payer, r.amount, r.members, splits.get(r.id) if r.weights is not None else None)
+            for r in book.receipts
+        ),
+        dict.fromkeys(order, 0),
+    )
+    for p in book.payments:
+        net[p.payer] = net.get(p.payer, 0) + p.amount
+        net[p.payee] = net.get(p.payee, 0) - p.amount
     others = {p for p in net if p is not None and p not in order}
     people = current + sorted((await store.people(conn, others)).values(), key=lambda p: p.user_id)
     members = {m.user_id for m in current}
@@ -255,7 +267,7 @@ async def room_ledger(
         member_ids=tuple(m.user_id for m in current),
         formers=frozenset(p.user_id for p in people if store.is_former(p)),
         splits=splits,
-        shares=all_shares,
+        receipts={r.id: r for r in book.receipts},
         waiting=book.waiting,
         waiting_out_of_reach=out_of_reach,
         labels={p.user_id: label_key(p.label) for p in people if p.label and shown_name(p) is None},

@@ -24,6 +24,7 @@ $5 and Ann and Cat paying Eve $3 each settle it in three.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -92,6 +93,54 @@ def net_positions(
         net[payment.payer] = net.get(payment.payer, 0) + payment.amount
         net[payment.payee] = net.get(payment.payee, 0) - payment.amount
     return net
+
+
+def expenses_net(
+    receipts: Iterable[tuple[P, int, Sequence[P], Sequence[tuple[P, int]] | None]],
+    net: dict[P, int] | None = None,
+) -> dict[P, int]:
+    """`net_positions` of receipts, each (payer, amount, members in their fixed order, its shares
+    when not an equal split), added to `net` (its order kept; parties new to it come in the order
+    `net_positions` meets them): the same numbers, without a share per member per equal split. A
+    40-member club's 2,500 receipts made 100,000 shares, 0.2 s of Python on the event loop at each
+    `\\BALANCE` and each of its pages; equal splits' bases are summed per set of members (nearly
+    always one: the room) and their leftover cents counted in C (`Counter.update`)."""
+    out: dict[P, int] = {} if net is None else net
+    paid: dict[P, int] = {}
+    bases: dict[frozenset[P], int] = {}
+    cents: Counter[P] = Counter()
+    for payer, amount, members, shares in receipts:
+        if payer not in out:
+            out[payer] = 0
+        if shares is not None:  # `\\SPLIT`'s shares: as given
+            paid[payer] = paid.get(payer, 0) + sum(share for _, share in shares)
+            for member, share in shares:
+                if member not in out:
+                    out[member] = 0
+                cents[member] += share
+            continue
+        if not members:  # no one shares it: the payer's own (their whole amount, so nothing)
+            continue
+        if not out.keys() >= set(members):
+            for member in members:
+                if member not in out:
+                    out[member] = 0
+        base, leftover = divmod(amount, len(members))
+        paid[payer] = paid.get(payer, 0) + amount
+        group = frozenset(members)
+        if len(group) == len(members):
+            bases[group] = bases.get(group, 0) + base
+        else:  # a member twice (never stored so): each place is a share, as split_equally gives
+            cents.update({m: base * members.count(m) for m in group})
+        cents.update(members[:leftover])
+    for payer, amount in paid.items():
+        out[payer] += amount
+    for group, base in bases.items():
+        for member in group:
+            out[member] -= base
+    for member, owed in cents.items():
+        out[member] -= owed
+    return out
 
 
 # the most parties with money open whose fewest payments are searched for exactly: 2^n subsets,

@@ -171,7 +171,7 @@ async def ledger_view(
                 amount=amount,
                 paid_by=paid_by or book.name(None),
                 split=split,
-                shares=split or _shares_text(book, _in_room_order(book, book.shares.get(str(r.id), ()))),
+                shares=split or _shares_text(book, _in_room_order(book, book.shares_of(str(r.id)))),
                 note=note,
                 status=status,
             )

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.features.ledger.split import (
     Expense,
     Payment,
+    expenses_net,
     net_positions,
     settle,
     split_by_weights,
@@ -167,3 +168,48 @@ def test_settle_is_the_fewest_payments_for_a_households_positions() -> None:
             left[p.payer] += p.amount
             left[p.payee] -= p.amount
         assert set(left.values()) <= {0}, net
+
+
+PARTIES = st.sampled_from([None, 1, 2, 3, 4, 5, 6, 7])
+RECEIPTS = st.lists(
+    st.tuples(
+        PARTIES,
+        st.integers(0, 10**7),
+        st.lists(PARTIES, max_size=7, unique=True),
+        st.one_of(st.none(), st.lists(st.integers(0, 300), min_size=0, max_size=7)),
+    ),
+    max_size=30,
+)
+
+
+@given(
+    RECEIPTS,
+    st.lists(st.tuples(PARTIES, PARTIES, st.integers(1, 10**6)), max_size=8),
+    st.permutations([1, 2, 3]),
+)
+def test_expenses_net_is_net_positions_without_a_share_per_member(
+    receipts: list[tuple[int | None, int, list[int | None], list[int] | None]],
+    payments: list[tuple[int | None, int | None, int]],
+    order: list[int],
+) -> None:
+    """`room_ledger` adds up a room's receipts with `expenses_net`, which makes no share per
+    member of an equal split (100,000 of them for a 40-member club's 2,500 receipts, 0.2 s on the
+    event loop): the same positions, in the same order (the settlement's ties go by it), as
+    `net_positions` over every share."""
+    expenses, items = [], []
+    for payer, amount, members, weights in receipts:
+        shares: list[tuple[int | None, int]] | None = None
+        if weights is not None:  # a \\SPLIT's weights, one a member
+            shares = split_by_weights(amount, list(zip(members, weights[: len(members)], strict=False)))
+            expenses.append(Expense(payer, shares or [(payer, amount)]))
+        else:
+            expenses.append(Expense(payer, split_equally(amount, members) or [(payer, amount)]))
+        items.append((payer, amount, members, shares))
+    paid = [Payment(payer, payee, amount) for payer, payee, amount in payments]
+    expected = net_positions(expenses, paid, order=order)
+    got = expenses_net(items, dict.fromkeys(order, 0))
+    for p in paid:
+        got[p.payer] = got.get(p.payer, 0) + p.amount
+        got[p.payee] = got.get(p.payee, 0) - p.amount
+    assert got == expected
+    assert list(got) == list(expected)
