@@ -246,7 +246,8 @@ def payment_cap(cur: Currency) -> str:
     return f"{cur.format(cur.largest)} is the most a payment may be, unless it settles what \\BALANCE says you pay them."
 
 
-_RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,6})?)$")
+# `@0.92`, and `@.92` as a rate is often written (it got the usage, which names no rate)
+_RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,6})?|[.,]\d{1,6})$")
 RATE_USAGE = "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
 
 

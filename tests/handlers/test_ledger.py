@@ -1709,6 +1709,20 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     assert [tuple(r) for r in rows] == [(670, "USD")]
 
 
+async def test_amount_at_a_rate_with_no_leading_zero(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\AMOUNT 40 USD @.92`, the rate as it is often written, got `Usage: \\AMOUNT 12.34`, a
+    usage that names no rate at all: it counts the receipt at 0.92, as `@0.92` does."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CURRENCY EUR")).startswith("house counts in EUR")
+    kept = await photo(bot, fake, "USD 40.00")
+    assert kept.startswith("Saved to house; not counted: $40.00 in a EUR room."), kept
+    assert (await say(bot, fake, "\\AMOUNT 40 USD @.92")).startswith("Set €36.80 ($40.00 at 0.92)")
+    assert (await say(bot, fake, "\\AMOUNT 40 USD @,5")).startswith("Set €20.00 ($40.00 at 0.5)")
+    rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
+    assert [tuple(r) for r in rows] == [(2000, "EUR")]
+
+
 async def test_a_photo_sent_with_a_command_is_saved_and_the_command_is_not_run(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
