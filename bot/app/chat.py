@@ -50,6 +50,7 @@ from bot.core.config import Config
 from bot.core.devmode import twilio_auth_token
 from bot.core.tasks import BackgroundTask
 from storage.db import Database
+from storage.inbox import WAITING_FOR_ROOM
 from storage.outbox import REDACTED
 from storage.schema import inbox, outbox
 
@@ -146,6 +147,7 @@ class Session:
     phone: str  # the address replies go to (`Address.key`): +1555..., whatsapp:+1555..., telegram:1001
     standin: StandIn | None = None  # the Bot API on this machine, when telegram.api_base is on loopback
     last_shown: int = 0
+    waiting_shown: set[str] = field(default_factory=set)  # parked texts already said to wait
     sent_sids: list[str] = field(default_factory=list)
     delayed: set[int] = field(default_factory=set)  # delayed replies already announced
     prompt: bool = False
@@ -328,9 +330,32 @@ class Session:
         while loop.time() < deadline:
             await self.show_new()
             if await self.settled():
+                await self.show_waiting()
                 return True
             await asyncio.sleep(POLL_SECONDS)
         return False
+
+    async def show_waiting(self) -> None:
+        """Say, once each, which texts the bot keeps for later (parked: X unreachable or rate
+        limited) and why: a text kept while X was down got no reply,
+        and a piped chat ended as if it had been answered."""
+        fresh = [sid for sid in self.sent_sids if sid not in self.waiting_shown]
+        if not fresh:
+            return
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(inbox.c.message_sid, inbox.c.error).where(
+                        inbox.c.message_sid.in_(fresh),
+                        inbox.c.status == "parked",
+                        # a photo waiting for a room has its notice (shown as a reply) already
+                        inbox.c.error.is_distinct_from(WAITING_FOR_ROOM),
+                    )
+                )
+            ).all()
+        for row in rows:
+            self.waiting_shown.add(row.message_sid)
+            print(f"- kept for later ({row.error or 'waiting'}): the bot handles it then", flush=True)
 
 
 def unreachable(url: str, exc: BaseException) -> str:

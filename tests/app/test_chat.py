@@ -19,9 +19,15 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
+from bot.app.chat import Session
+from storage import inbox
+from storage.db import Database
+from storage.inbox import WAITING_FOR_ROOM
+from storage.schema import inbox as inbox_table
 from tests import ROOT
-from tests.conftest import wait_for
+from tests.conftest import new_message, wait_for
 from tests.images import jpeg_with_gps, png_with_text
 from tests.test_process import free_port, wait_healthy
 
@@ -388,3 +394,33 @@ def wait_healthy_blocking(served: Served) -> None:
             await wait_healthy(http, served.port, served.proc)
 
     asyncio.run(wait())
+
+
+async def test_a_text_kept_for_x_is_said_to_wait_once(
+    db: Database, make_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain text sent while X could not be reached is kept (parked) and gets no reply until X
+    answers: chat ended as if it had been answered, with nothing shown (a piped chat exited 0, a
+    person saw their text vanish). It says the text is kept and why, once; a photo waiting for a
+    room is not said twice (its notice is a reply)."""
+    kept, photo = new_message(body="hello X"), new_message(body="", media=("m",))
+    await inbox.insert_new(db, [kept, photo])
+    async with db.tx() as conn:
+        for sid, why in (
+            (kept.message_sid, "x unreachable: connection refused"),
+            (photo.message_sid, WAITING_FOR_ROOM),
+        ):
+            await conn.execute(
+                sa.update(inbox_table)
+                .where(inbox_table.c.message_sid == sid)
+                .values(status="parked", error=why)
+            )
+    async with aiohttp.ClientSession() as http:
+        session = Session(
+            make_config(), db, http, "token", ALICE, sent_sids=[kept.message_sid, photo.message_sid]
+        )
+        assert await session.wait_settled(within=5)
+        assert await session.wait_settled(within=5)
+    assert capsys.readouterr().out.splitlines() == [
+        "- kept for later (x unreachable: connection refused): the bot handles it then"
+    ]
