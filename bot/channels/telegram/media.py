@@ -63,6 +63,9 @@ NOT_RECEIPT_NAMES = {
     "animation": "GIFs",
 }
 assert set(NOT_RECEIPT_NAMES) == set(NOT_RECEIPTS)
+# and a file of no kind a receipt is (a Word file, a ZIP): a document, always alone in its message,
+# was "Photo 1 was not saved: ...", about a photo never sent
+FILE_NOT_SAVED = f"This file was not saved: {BAD_TYPE}."
 
 
 def not_read_kind(kind: str) -> str:
@@ -113,6 +116,8 @@ class TelegramMedia:
             if kind in NOT_READ
             else not_read(NOT_RECEIPT_NAMES[kind])
             if kind in NOT_RECEIPT_NAMES
+            else FILE_NOT_SAVED
+            if kind == "document"
             else ""
         )
         return MediaRefused(BAD_TYPE, kind, short="not a photo or PDF", alone=alone)

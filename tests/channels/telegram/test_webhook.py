@@ -195,6 +195,24 @@ async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_
     assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
 
 
+async def test_a_word_file_is_answered_as_a_file_not_as_a_photo_never_sent(
+    tbot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """A Word file (a document Telegram types as no image nor PDF) was answered "Photo 1 was not
+    saved: ...": the person sent no photo. It is a file, said as one; never fetched."""
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    for shown in ("", "/create flat hunter22"):  # in no room, then in one
+        if shown:
+            await say(tbot, shown)
+        sid = await say(tbot, None, document={"file_id": "doc1", "file_name": "a.docx", "mime_type": docx})
+        assert await tbot.handled(sid) == "done"
+    sent = await fake_telegram.wait_for_sent(3)
+    answer = "This file was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+    assert [sent[0]["text"], sent[2]["text"]] == [answer, answer]
+    assert "getFile" not in fake_telegram.calls
+    assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
+
+
 @pytest.mark.parametrize(
     ("fields", "named"),
     [
