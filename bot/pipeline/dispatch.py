@@ -136,6 +136,11 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"
 # letters in an order other than the one they are read in.
 BIDI_CONTROLS = "\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u061c"
 _INVISIBLE += BIDI_CONTROLS
+# Spanish opens a question or an exclamation with its inverted mark, and a phone set to Spanish
+# offers it first: `\u00bf\\BALANCE?` and `\u00a1\\PAID Jos\u00e9 5!` went to X as posts. Before a
+# backslash only (`\u00bf/r/python?` stays a post); the mark that closes it stays, as after any
+# command (`\u00bf\\LEAVE?` asks what \LEAVE does, as `\\LEAVE?` does, and leaves no room).
+_INVERTED = "\u00bf\u00a1"  # INVERTED QUESTION MARK, INVERTED EXCLAMATION MARK
 _WIDE_PREFIXES = {"\uff3c": "\\", "\uff0f": "/"}  # FULLWIDTH REVERSE SOLIDUS, FULLWIDTH SOLIDUS
 # quotes around a command, as a flyer or a friend's text wrote it (`\u201c\\JOIN house pw\u201d`, a
 # phone's smart quotes): it went to X as a post, password and all. Before a backslash only: a quoted
@@ -198,6 +203,8 @@ def parse_command(text: str) -> CommandObject | None:
         # the opening quotes, and one closing quote: the one that closes them, no password's
         text = text.lstrip(_QUOTES + _INVISIBLE).lstrip()
         text = text[:-1].rstrip() if text[-1] in _QUOTES else text
+    if text[:1] in _INVERTED and text[1:].lstrip(_INVISIBLE).lstrip()[:1] in ("\\", "\uff3c"):
+        text = text[1:].lstrip(_INVISIBLE).lstrip()
     if text[:1] in _WIDE_PREFIXES:  # a Japanese or Chinese keyboard's full-width \ or /
         text = _WIDE_PREFIXES[text[0]] + text[1:]
     if not text or text[0] not in COMMAND_PREFIXES + tuple(KEY_SIGNS):

@@ -108,6 +108,11 @@ def test_a_commands_lines(text: str, own: tuple[str, ...], first: tuple[str, ...
         ("'\\HELP rooms'", "HELP", ("rooms",)),
         ("\u201c\\JOIN house it\u2019s\u201d", "JOIN", ("house", "it\u2019s")),  # one closing quote only
         ("\u201c\\JOIN house pw\nsee you there\u201d", "JOIN", ("house", "pw", "see", "you", "there")),
+        # Spanish's inverted marks before it, as a phone set to Spanish types them: posts to X
+        ("\u00bf\\BALANCE?", "BALANCE", ()),
+        ("\u00bf \\balance casa?", "BALANCE", ("casa?",)),
+        ("\u00a1\\PAID Jos\u00e9 5!", "PAID", ("Jos\u00e9", "5!")),
+        ("\u00bf\uff3cROOMS?", "ROOMS", ()),
     ],
 )
 def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
@@ -122,6 +127,8 @@ def test_parse_command(text: str, name: str, args: tuple[str, ...]) -> None:
         *("hello", "/ ", "/", "/5 of us", "//rooms", "a/b", "a \\JOIN x y", "", "\u200b", "\uff0f5 of us"),
         # quotes before a slash or a word: a post (`"/r/python" is great`)
         *('"/r/python" is great', "\u201c/join house pw\u201d", '"hello"', "\u201c"),
+        # an inverted mark before a slash or a word: a post
+        *("\u00bf/r/python?", "\u00a1Gracias!", "\u00bf", "\u00a1 /join house pw"),
         # a yen or won sign before no name: a price, a word in another script
         *("\u00a53000 ramen", "\u00a5", "\u20a9 5000", "\u00a5\u6771\u4eac", "\uffe5 \u5186"),
     ],
