@@ -183,7 +183,8 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     `1,20,000.00` (lakhs, as Indian receipts print them).
     Not one glued to a mask or a number sign (`****4421`, `XXXX4421`, `#1234`: a card's last 4, a
     store, register or transaction number), nor part of a date, a time or a longer number
-    (`11.24.2026`, `2026/11/24`, `12:45`: no figure touches another separator and digit)."""
+    (`11.24.2026`, `2026/11/24`, `12:45`: no figure touches another separator and digit).
+    A colon after a word is a label's (`TOTAL:23,40`, OCR drops the space after it)."""
     whole = (
         r"\d{1,2}(?:,\d{2})+,\d{3}(?![.,]\d{3})|\d{1,3}(?:,\d{3})+(?![.,]\d{3})"
         r"|\d{1,3}(?:\.\d{3})+(?=,\d)|\d{1,7}"
@@ -194,7 +195,7 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
         number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d)"
     sign = re.escape("$" + "".join(_signs()))
     return re.compile(
-        rf"(?<![\d.,*#/:])(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+        rf"(?<![\d.,*#/])(?<!\d:)(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
 
 

@@ -231,6 +231,17 @@ def test_comma_decimals_and_thousands() -> None:
     assert amounts_of("TOTAL ¥1,234", 0) == [(1234, "JPY")]
 
 
+def test_a_figure_after_a_labels_colon_is_read() -> None:
+    """`TOTAL: 23,40 €` printed, OCR read `TOTAL:23,40` (the space dropped): no amount, so a
+    Spanish bar's receipt was asked about. A time's colon still keeps its minutes out."""
+    assert amounts_of("TOTAL:23,40", 2) == [(2340, "")]
+    assert amounts_of("Total:$12.50", 2) == [(1250, "")]
+    assert amounts_of("12:45", 0) == []
+    assert amounts_of("HORA 14:32.50", 2) == []
+    text = "BAR CASA PACO\nTortilla 8,50\nBASE IMPONIBLE 21,27\nIVA10% 2,13\nTOTAL:23,40"
+    assert total_of_text(text).minor == 2340
+
+
 def test_a_total_grouped_in_lakhs_is_read() -> None:
     """Indian receipts print `1,20,000.00`: it was no amount at all, so the total was asked for."""
     assert amounts_of("GRAND TOTAL 1,20,000.00", 2) == [(12000000, "")]
