@@ -244,7 +244,7 @@ def _squash(text: str) -> str:
 # words that are whole words on the receipt (squashed, they hide inside others: HT in NIGHT)
 _WORDS = re.compile(r"[A-Z]+")
 _TAX_WORDS = frozenset({"MWST", "TVA", "IVA", "USTR", "BTW", "MOMS", "IGST"})
-_NET_WORDS = frozenset({"HT", "NETTO", "IMPONIBILE"})
+_NET_WORDS = frozenset({"HT", "NETTO", "IMPONIBILE", "IMPONIBLE"})
 _STRONG = (
     "GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY", "NETAPAYER",
     "ZUZAHLEN", "TOTALAPAGAR", "APAGAR", "DAPAGARE",
@@ -255,12 +255,13 @@ def kind_of(label: str) -> tuple[str, float]:
     """The kind of a row by its label's letters, and its score as a total candidate. English,
     and the totals of French (TOTAL TTC, NET A PAYER; TOTAL HT is before tax), German (SUMME,
     GESAMT, ZU ZAHLEN; ZWISCHENSUMME is a subtotal, MWST a tax), Italian (TOTALE) and Spanish
-    (TOTAL A PAGAR; IVA a tax) receipts."""
+    and Mexican (TOTAL A PAGAR, IMPORTE; BASE IMPONIBLE is before tax, IVA a tax, PROPINA a tip,
+    TARJETA the card, EFECTIVO and ENTREGADO cash, CAMBIO change) receipts."""
     s = _squash(label)
     if not s:
         return "item", 0.0
     words = set(_WORDS.findall(_ZEROS_IN_WORDS.sub(lambda m: "O" * len(m.group()), label.upper())))
-    if "CHANGE" in s or "RENDU" in s or "CKGELD" in s or "RESTO" in words:
+    if "CHANGE" in s or "RENDU" in s or "CKGELD" in s or words & {"RESTO", "CAMBIO"}:
         return "change", 0.0
     if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND", "RABATT", "REMISE")):
         return "discount", 0.0
@@ -286,7 +287,7 @@ def kind_of(label: str) -> tuple[str, float]:
         # `VAT incl`, `Incl. VAT`, `CGST included`: the tax inside the prices (British and Indian
         # receipts print it for the record), which no total adds on top
         return ("tax_incl" if "INCL" in s or words & {"INC", "INCL"} else "tax"), 0.0
-    if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE", "TRINKGELD", "POURBOIRE")) or any(
+    if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE", "TRINKGELD", "POURBOIRE", "PROPINA")) or any(
         s.startswith(w) for w in ("SERVICE", "OPTIONALSERVICE", "DISCRETIONARYSERVICE")
     ):  # `Service 12.5%`: a British restaurant's tip (ROOM SERVICE is a folio's item)
         return "tip", 0.0
@@ -296,12 +297,19 @@ def kind_of(label: str) -> tuple[str, float]:
         return "total", TOTAL
     if "TOTAL" in s or s in ("TTL", "TOT") or "SUMME" in s or "GESAMT" in s:
         return "total", TOTAL
-    if any(w in s for w in ("CASH", "TEND", "PAIDOUT", "GEGEBEN", "ESPECES", "CONTANTI")) or "BAR" in words:
+    if (
+        any(
+            w in s
+            for w in ("CASH", "TEND", "PAIDOUT", "GEGEBEN", "ESPECES", "CONTANTI", "EFECTIVO", "ENTREGADO")
+        )
+        or "BAR" in words
+    ):
         return "tender", 0.0
     if "BALANCE" in s:
         return "total", BALANCE
     if any(
-        w in s for w in ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DEBIT", "CREDIT", "CARD", "CHARGE")
+        w in s
+        for w in ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DEBIT", "CREDIT", "CARD", "CHARGE", "TARJETA")
     ) or s in (
         "MC",
         "CB",
@@ -310,7 +318,7 @@ def kind_of(label: str) -> tuple[str, float]:
         "FUELSALE",
     ):
         return "card", CARD
-    if s.startswith("AMOUNT") or s == "AMT" or s.startswith("MONTANT") or s.startswith("BETRAG"):
+    if s.startswith(("AMOUNT", "MONTANT", "BETRAG", "IMPORTE")) or s == "AMT":
         return "total", AMOUNT
     return "item", 0.0
 

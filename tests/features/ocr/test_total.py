@@ -215,6 +215,16 @@ def test_a_lone_amount_line_is_not_stated() -> None:
         ("MARKT\nKÄSE 4,99\nZU ZAHLEN 12,48", 1248),
         ("TRATTORIA\nPIZZA 9,00\nTOTALE 18,00", 1800),
         ("TIENDA\nPAN 1,10\nTOTAL A PAGAR 7,70", 770),
+        # Spanish and Mexican: the tip (PROPINA) after the amount (IMPORTE), the base before IVA, the
+        # card (TARJETA), cash handed over (ENTREGADO, EFECTIVO) and change (CAMBIO): these were asked
+        (
+            "EL BUEN GUSTO\nVino 14,00\nSUBTOTAL 52,70\nIVA21% 11,07\nIMPORTE 63,77\nPROPINA 6,00\nTOTAL 69,77",
+            6977,
+        ),
+        ("TAQUERIA\nSUBTOTAL 1,050.00\nPROPINA 200.00\nTOTAL $1,250.00 M.N.", 125000),
+        ("BAR PACO\nBASE IMPONIBLE 21,27\nIVA 10% 2,13\nIMPORTE 23,40\nTarjeta ****4421 23,40", 2340),
+        ("MERCADONA\nPAN 1,20\nTOTAL 45,99\nIMPORTE PAGADO 50,00\nCAMBIO 4,01", 4599),
+        ("OXXO\nAgua 18.00\nTOTAL $40.50\nEFECTIVO $50.00\nSU CAMBIO $9.50", 4050),
         ("FURNITURE\nSOFA 1,149.00\nSUBTOTAL 1,149.00\nTAX 94.79\nTOTAL 1,243.79", 124379),
         ("MÖBEL\nSOFA 1.149,00\nGESAMT 1.149,00", 114900),
     ],
@@ -285,6 +295,9 @@ def test_words_that_only_look_like_kinds() -> None:
     assert kind_of("NET A PAYER") == ("total", 12.0)
     assert kind_of("BAR")[0] == "tender"
     assert kind_of("AMOUNT PAID") == ("total", 10.0)
+    assert kind_of("IMPORTE ENTREGADO")[0] == "tender"  # cash handed over, no amount due
+    assert kind_of("IMPORTE IVA")[0] == "tax"
+    assert kind_of("IMPORTE") == ("total", 6.0)  # alone as weak as AMOUNT
 
 
 FOLIO = """PARK INN
