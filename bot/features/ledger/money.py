@@ -170,6 +170,8 @@ _SHARED = {
     **dict.fromkeys(("KR", "KR."), frozenset({"SEK", "NOK", "DKK", "ISK"})),
     **dict.fromkeys(("FR", "FR."), frozenset({"CHF"})),
     **dict.fromkeys(("RS", "RS."), frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"})),
+    # `\\PAID Lupe 250 pesos` in a Mexican room was answered with the usage alone
+    **dict.fromkeys(("PESO", "PESOS"), frozenset({"MXN", "ARS", "CLP", "COP", "UYU", "DOP", "CUP", "PHP"})),
 }
 
 

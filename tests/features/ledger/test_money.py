@@ -162,6 +162,9 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         # a sign several currencies share is the room's when it is one of them
         ("fika 45,50 kr", "SEK", 4550, "SEK"),
         ("Fr. 12.50", "CHF", 1250, "CHF"),
+        ("tacos 250 pesos", "MXN", 25000, "MXN"),
+        ("pesos 1,250.00", "MXN", 125000, "MXN"),
+        ("asado 12.000 pesos", "CLP", 12000, "CLP"),
         # whole units as German, Swiss, Dutch and Scandinavian prices write them: no total found
         ("Pizza 12,- \u20ac", "USD", 1200, "EUR"),
         ("Pizza 12,-", "EUR", 1200, "EUR"),
@@ -202,6 +205,7 @@ def test_caption_amounts_as_people_write_them(caption: str, room: str, minor: in
         "kr 45,50",
         "Fr. 12.50",
         "thali Rs. 450.00",
+        "tacos 250 pesos",  # which peso? Asked in a dollar room, never $250.00
     ],
 )
 def test_captions_without_one_amount(caption: str) -> None:
@@ -235,6 +239,11 @@ def test_parse_amount_is_the_whole_text() -> None:
     assert parse_amount("7.72 please", USD) is None
     assert parse_amount("XYZ 7.72", USD) is None
     assert parse_amount("1000001", USD) is None  # over the limit: a typo, not a bill
+    mxn = currency("MXN")
+    assert mxn is not None
+    found = parse_amount("250 pesos", mxn)  # `\\PAID Lupe 250 pesos` got the usage alone
+    assert found is not None
+    assert (found.minor, found.currency.code) == (25000, "MXN")
     assert amounts_in("12.50 12.50", USD) == amounts_in("12.50", USD)
 
 
