@@ -162,6 +162,17 @@ def zone_of_address(key: str | None) -> str | None:
         number = phonenumbers.parse(address.id)
     except phonenumbers.NumberParseException:
         return None
+    national = str(number.national_number or "")
+    if (
+        number.country_code == 52
+        and len(national) == 11
+        and national[0] == "1"
+        and not phonenumbers.is_valid_number(number)
+    ):
+        # WhatsApp writes a Mexican mobile with the 1 Mexico dialled before mobiles until 2019
+        # (`whatsapp:+5215512345678`), which libphonenumber knows no zone of: a room made from
+        # one kept UTC, its reminders due at 04:00 in Mexico City
+        number = phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
     zones = [z for z in phone_zones.time_zones_for_number(number) if zone_named(z) is not None]
     if not zones:
         return None

@@ -63,6 +63,9 @@ def room(
         ("+61412345678", "Australia/Sydney"),  # not Lord Howe Island, first in tzdata's list
         ("+299221234", "America/Nuuk"),  # libphonenumber's America/Godthab, named as tzdata does
         ("+353850123456", "Europe/Dublin"),  # not Europe/Guernsey, of the zones it is given
+        # WhatsApp's Mexican mobiles keep the old 1 after +52: they were UTC
+        ("whatsapp:+5215512345678", "America/Mexico_City"),
+        ("+525512345678", "America/Mexico_City"),
         ("telegram:7001", None),
         ("not a number", None),
         (None, None),
