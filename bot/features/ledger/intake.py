@@ -41,7 +41,12 @@ async def read_amount(
         return Found(None, None, None, None)
     exponent = room.exponent
     reading = await reader.read(data, kind, exponent)
-    code = reading.currency or room.code
+    # `TOTAL $40.50` on a receipt in a room of euros, pounds or yen is none of them (a Mexican
+    # receipt's pesos were counted as €1250.00): USD, as a caption's `$` there is read
+    # (bot/features/ledger/money.py), kept and not counted. A room shown by its code (COP, ARS,
+    # CLP, SGD: many of them write `$`) or by a sign with one (MX$, CA$) keeps it as its own.
+    dollar = reading.currency is None and reading.dollar and bool(room.symbol) and "$" not in room.symbol
+    code = reading.currency or ("USD" if dollar else room.code)
     found = currency(code)
     # the reading's figure is in its currency's decimals (bot/features/ocr/total.py reads a yen
     # receipt in a dollar room in yen): kept in that currency, uncounted when it is not the room's

@@ -114,6 +114,9 @@ class Reading:
     candidates: tuple[tuple[int, float], ...] = field(default=())
     reason: str = ""
     identity: str | None = None  # merchant|date|time as printed (`identity_of`), to tell a repeat
+    # the total is printed with a `$` and no code: the room's money in a room of dollars or pesos
+    # (MX$, CA$), else no one currency that is the room's (`intake.read_amount`)
+    dollar: bool = False
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -415,7 +418,12 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         return Reading(None, "ask", currency, summary, "too weak")
     if expected and best not in expected and not has_discount:
         return Reading(None, "ask", currency, summary, "subtotal and tax disagree")
-    return Reading(best, "ok", currency, summary)
+    dollar = currency is None and any(
+        m.group("sym") == "$" and _minor_of(m, exponent) == best
+        for row in rows
+        for m in _money_pattern(exponent).finditer(row.text)
+    )
+    return Reading(best, "ok", currency, summary, dollar=dollar)
 
 
 def _currency(

@@ -311,3 +311,33 @@ def test_a_repeat_captioned_in_another_currency_is_not_offered_the_earlier_recei
     assert saved_replies("flat", repeat, ledger, 3, {"t": twin}, dollars)[0].endswith(
         "Reply \\AMOUNT 60.01 to count it anyway."
     )
+
+
+async def test_a_receipt_in_dollars_or_pesos_is_not_counted_in_a_euro_room(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """A Mexican receipt (`TOTAL $40.50`) sent to a euro room was counted as €40.50 (and a
+    `$1,250.00 M.N.` one as €1250.00): a `$` is no euro. It is kept in USD, as a caption's `$` in
+    that room is read, and not counted; in a room of pesos (MX$) it is the room's own."""
+    receipt = ri.Receipt(
+        "mexico",
+        [
+            ("OXXO", ""),
+            ("27/11/2026 09:12", ""),
+            ("Agua", "18.00"),
+            ("Sabritas", "22.50"),
+            ("TOTAL", "$40.50"),
+        ],
+        4050,
+    )
+    photo = ri.render(receipt, seed=3)
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, "\\CURRENCY EUR")).startswith("house counts in EUR")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
+    assert reply.startswith("Saved to house; not counted: $40.50 in a EUR room."), reply
+    assert await bot.scalar("SELECT currency FROM receipts") == "USD"
+    await say(bot, fake_twilio, "\\CREATE primos pw-primos")
+    assert (await say(bot, fake_twilio, "\\CURRENCY MXN")).startswith("primos counts in MXN")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
+    assert reply.startswith("Saved MX$40.50 to primos"), reply
