@@ -163,7 +163,10 @@ _WRITTEN.update(
         **{"RP": "IDR", "₸": "KZT", "₾": "GEL", "₼": "AZN", "LEI": "RON", "₡": "CRC", "৳": "BDT"},
     }
 )
-_AFTER_ONLY = frozenset({"YEN"})
+# and the euro by its name, after a figure as people write it (`\\PAID Begoña 8,40 euros` got the usage);
+# before one it is a word (`Euro 2024 final`)
+_WRITTEN.update({"EURO": "EUR", "EUROS": "EUR"})
+_AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS"})
 # signs several currencies share: the room's when it is one of them, else no amount is read from
 # that figure (it is asked for), never the figure alone in the room's currency
 _SHARED = {

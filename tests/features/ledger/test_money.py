@@ -163,6 +163,10 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         ("fika 45,50 kr", "SEK", 4550, "SEK"),
         ("Fr. 12.50", "CHF", 1250, "CHF"),
         ("tacos 250 pesos", "MXN", 25000, "MXN"),
+        # the euro by its name after a figure; before one a word (`Euro 2024 final 30,00`)
+        ("cena 23,40 euros", "EUR", 2340, "EUR"),
+        ("lunch 12,50 euros", "USD", 1250, "EUR"),
+        ("Euro 2024 final 30,00", "EUR", 3000, "EUR"),
         ("pesos 1,250.00", "MXN", 125000, "MXN"),
         ("asado 12.000 pesos", "CLP", 12000, "CLP"),
         # whole units as German, Swiss, Dutch and Scandinavian prices write them: no total found
@@ -244,6 +248,11 @@ def test_parse_amount_is_the_whole_text() -> None:
     found = parse_amount("250 pesos", mxn)  # `\\PAID Lupe 250 pesos` got the usage alone
     assert found is not None
     assert (found.minor, found.currency.code) == (25000, "MXN")
+    euro = currency("EUR")
+    assert euro is not None
+    found = parse_amount("8,40 euros", euro)  # `\\PAID Begoña 8,40 euros` got the usage
+    assert found is not None
+    assert (found.minor, found.currency.code) == (840, "EUR")
     assert amounts_in("12.50 12.50", USD) == amounts_in("12.50", USD)
 
 
