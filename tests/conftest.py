@@ -563,11 +563,13 @@ async def make_xbot(
     fake_x: Any,
     *,
     telegram: dict[str, Any] | None = None,
+    database: dict[str, Any] | None = None,
     **x: Any,
 ) -> XBot:
     """The bot with X configured against `fake_x`, on the fake's clock, on a real port (the fake's
     authorize page redirects browsers back to it). `x`: more keys of the x section; `telegram`:
-    the telegram section (a fake's), for the channel too."""
+    the telegram section (a fake's), for the channel too; `database`: another database section
+    than the test's."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     fake_x.redirect_uris.add(public + "/x/callback")
@@ -577,6 +579,7 @@ async def make_xbot(
         server={"public_url": public},
         twilio=fake_twilio.section(),
         **({"telegram": telegram} if telegram is not None else {}),
+        **({"database": database} if database is not None else {}),
         x={
             "client_id": fake_x.client_id,
             "api_base": fake_x.base_url,

@@ -1,6 +1,5 @@
-"""`textwire serve | chat | keys generate | keys rotate | migrate [--check] | backup | telegram |
-person export|delete`, and
-`textwire --version` (also `python -m bot ...`)."""
+"""`textwire serve | chat | keys generate | keys rotate | migrate [--check | --from SQLITE_URL] |
+backup | telegram | person export|delete`, and `textwire --version` (also `python -m bot ...`)."""
 
 from __future__ import annotations
 
@@ -95,6 +94,15 @@ def _parser() -> argparse.ArgumentParser:
         help="change nothing; exit 0 when the schema is current, 1 when it is behind (run migrate), "
         "2 when the database cannot be reached or a newer textwire migrated it",
     )
+    migrate.add_argument(
+        "--from",
+        dest="from_url",
+        metavar="SQLITE_URL",
+        help="move to PostgreSQL: migrate the empty PostgreSQL database of database.url, then copy "
+        "every row of this SQLite database (sqlite:///PATH, at this release's schema, its serve "
+        "stopped; only read) into it in one transaction; exit 2 when a precondition is not met, 1 "
+        "when the copy failed (nothing is copied then)",
+    )
     migrate.add_argument("--config", help=CONFIG_HELP)
     person = sub.add_parser("person", help="what is kept about a person, or forget them")
     person.add_argument(
@@ -172,6 +180,23 @@ async def _migrate_check(config: Config) -> int:
         f"database at revision {current}, which this version ({wanted}) does not know: a newer textwire migrated it"
     )
     return 2
+
+
+async def _migrate_from(config: Config, source_url: str) -> int:
+    from bot.app.from_sqlite import CopyFailed, migrate_from
+    from bot.core.dburl import mask_url
+
+    try:
+        copied = await migrate_from(config, source_url, say=print)
+    except CopyFailed as exc:
+        print(f"textwire: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"copied {copied.rows} rows of {len(copied.tables)} tables from {source_url} to "
+        f"{mask_url(config.database.url)} in {copied.seconds:.1f} s (database at revision "
+        f"{copied.revision}; sequences set; row counts match): start the processes on it"
+    )
+    return 0
 
 
 async def _migrate(config: Config) -> int:
@@ -280,6 +305,11 @@ def _interrupted(args: argparse.Namespace | None) -> str:
         )
     if command[0] == "backup":
         return f"interrupted: no backup was written to {args.path if args else 'PATH'}"
+    if command[0] == "migrate" and getattr(args, "from_url", None):
+        return (
+            "interrupted: nothing was copied (the copy is one transaction): run the same "
+            "`textwire migrate --from` again"
+        )
     if command[0] == "migrate" and not getattr(args, "check", False):
         return "interrupted: run `textwire migrate` again to finish"
     if command == ["keys", "rotate"]:
@@ -297,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "person" and args.action == "export" and args.receipts:
             # taken without a word: an operator who meant `delete --receipts` was told nothing
             parser.error("--receipts goes with `person delete` (an export lists every receipt already)")
+        if args.command == "migrate" and args.check and args.from_url:
+            parser.error("--check changes nothing and --from copies: give one of them")
         return _run(args)
     except KeyboardInterrupt:
         print(f"\ntextwire: {_interrupted(args)}", file=sys.stderr)
@@ -347,12 +379,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "migrate" and args.check:  # changes nothing, not even a folder
             return asyncio.run(_migrate_check(config))
-        if args.command == "migrate":  # the SQLite file's folder only; serve checks the others
+        if args.command == "migrate" and not args.from_url:  # the SQLite file's folder only
             from bot.app.startup import check_database_folder
 
             check_database_folder(config)
         if args.command == "serve":
             return serve(config, args.config)
+        if args.command == "migrate" and args.from_url:
+            return asyncio.run(_migrate_from(config, args.from_url))
         if args.command == "migrate":
             return asyncio.run(_migrate(config))
         if args.command == "keys":

@@ -210,7 +210,7 @@ async def open_current(url: str) -> Database:
     return await open_db(url, migrate=False, check=True)
 
 
-def check_no_foreign_wal(path: Path) -> None:
+def check_no_foreign_wal(path: Path, key: str = "database.url") -> None:
     """A database file in rollback-journal mode (header byte 18 is 1, as `textwire backup` writes
     its copies) with a -wal beside it that holds frames: that -wal is another database's, left when
     a backup was restored in place of a live one (README Backups: delete the -wal and -shm). A
@@ -226,7 +226,7 @@ def check_no_foreign_wal(path: Path) -> None:
         return  # no -wal (or no file): opening the database says what is wrong, if anything
     if len(header) == 100 and header.startswith(b"SQLite format 3\x00") and header[18] == 1 and frames:
         raise StartupError(
-            f"database.url {path}: {wal.name} beside it belongs to another database ({path.name} is "
+            f"{key} {path}: {wal.name} beside it belongs to another database ({path.name} is "
             f"a backup copy put in its place): opened together they corrupt the copy: delete {wal.name} "
             f'and {path.name}-shm, then start again (README "Backups")'
         )
