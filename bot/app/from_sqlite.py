@@ -237,7 +237,7 @@ async def migrate_from(
                 await db.migrate()
                 tables = await _copy(source, db, masked)
                 for name, rows in tables:
-                    say(f"{name}: {rows} rows")
+                    say(f"{name}: {rows} row{'' if rows == 1 else 's'}")
             finally:
                 await db.close()
     finally:

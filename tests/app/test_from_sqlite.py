@@ -137,7 +137,7 @@ async def test_a_sqlite_service_moves_to_postgresql_and_goes_on_there(
         assert f"copied {sum(counts.values())} rows of {len(counts)} tables from {sqlite_url}" in last
         assert "textwire:***@" in last
         assert "textwire:textwire@" not in moved.stdout + moved.stderr
-        assert lines == [f"{table}: {rows} rows" for table, rows in counts.items()]
+        assert lines == [f"{table}: {rows} row{'' if rows == 1 else 's'}" for table, rows in counts.items()]
         assert digest(path) == left_as_it_was  # read, never written
         assert await pg_counts(pg_url) == counts
 
