@@ -354,7 +354,7 @@ async def test_the_wal_gives_back_its_disk_after_a_burst(
             await conn.execute(sa.insert(users), {"phone": new_sid()[-10:], "created_at": 0.0})
         return wal_size() <= db_module.WAL_KEEP_BYTES
 
-    await wait_for(cut_back, within=10.0)
+    await wait_for(cut_back, within=30.0)  # a bound on a busy machine: it returns once cut back
 
 
 async def test_failing_checkpoints_log_once_and_their_recovery_once(
