@@ -241,12 +241,9 @@ async def room_ledger(
                 split_by_weights(receipt.amount, list(zip(receipt.members, receipt.weights, strict=True)))
             )
     order: list[Party] = [m.user_id for m in current]
+    # `splits` holds the `\\SPLIT` receipts' shares only: None for the others, split equally
     net = expenses_net(
-        (
-            (r.payer, r.amount, r.members, splits.get(r.id) if r.weights is not None else None)
-            for r in book.receipts
-        ),
-        dict.fromkeys(order, 0),
+        ((r.payer, r.amount, r.members, splits.get(r.id)) for r in book.receipts), dict.fromkeys(order, 0)
     )
     for p in book.payments:
         net[p.payer] = net.get(p.payer, 0) + p.amount

@@ -29,7 +29,6 @@ class ReceiptLine:
     amount: str  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
     paid_by: str
     split: str = ""  # "Bob $12.50, Carol $17.50" for a receipt `\\SPLIT` reshaped; "" for an equal split
-    shares: str = ""  # each share, an equal split's too ("Alice $15.00, Bob $15.00"); "": not counted
     note: str = ""  # why it is not counted, or that it needs an amount ("" when counted)
     # what a statement's CSV says of it, in words a spreadsheet can filter on: counted, needs an
     # amount, taken out, duplicate, not a receipt, other currency
@@ -78,15 +77,20 @@ OTHER_CURRENCY_NEWER = "in a {code} room; its sender's \\AMOUNT now sets their n
 
 
 def _shares_text(book: RoomLedger, shares: tuple[tuple[Party, int], ...]) -> str:
-    """ "Bob $12.50, Carol $17.50": each share, in the split's order."""
+    """ "Bob $12.50, Carol $17.50": each share, in the order given."""
     return ", ".join(f"{book.name(party)} {book.currency.format(share)}" for party, share in shares)
 
 
-def _in_room_order(book: RoomLedger, shares: tuple[tuple[Party, int], ...]) -> tuple[tuple[Party, int], ...]:
-    """An equal split's shares in the room's order (members by when they joined): its own order
-    turns one further each receipt, for whom its leftover cents go to (split_order)."""
-    order: dict[Party, int] = {p: i for i, p in enumerate(book.names) if p is not None}  # a former: last
-    return tuple(sorted(shares, key=lambda share: order.get(share[0], len(order))))
+def shares_text(book: RoomLedger, receipt_id: str) -> str:
+    """Who shared a counted receipt and how much ("" for one not counted): a `\\SPLIT`'s shares in
+    its order, an equal split's in the room's (members by when they joined, a former member last),
+    not the stored order, which turns one further each receipt for its leftover cents. A
+    statement's CSV names them for every receipt; the pages only for a `\\SPLIT`'s."""
+    if receipt_id in book.splits:
+        return _shares_text(book, book.splits[receipt_id])
+    order: dict[Party, int] = {p: i for i, p in enumerate(book.names) if p is not None}
+    shares = sorted(book.shares_of(receipt_id), key=lambda share: order.get(share[0], len(order)))
+    return _shares_text(book, tuple(shares))
 
 
 def receipt_status(r: Any, room_currency: str) -> str:
@@ -171,7 +175,6 @@ async def ledger_view(
                 amount=amount,
                 paid_by=paid_by or book.name(None),
                 split=split,
-                shares=split or _shares_text(book, _in_room_order(book, book.shares_of(str(r.id)))),
                 note=note,
                 status=status,
             )
@@ -209,4 +212,4 @@ async def ledger_view(
     return LedgerView(cur.code, lines, settle, positions, paid, book)
 
 
-__all__ = ["LedgerView", "PaymentLine", "ReceiptLine", "ledger_view", "receipt_status"]
+__all__ = ["LedgerView", "PaymentLine", "ReceiptLine", "ledger_view", "receipt_status", "shares_text"]

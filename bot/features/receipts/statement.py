@@ -39,7 +39,7 @@ from bot.core.logs import get_logger
 from bot.features.ledger.book import room_ledger
 from bot.features.ledger.money import currency, currency_or_default
 from bot.features.ledger.reminders import room_zone, zone_unknown
-from bot.features.ledger.view import ledger_view
+from bot.features.ledger.view import ledger_view, shares_text
 from bot.features.receipts import media
 from bot.features.receipts.gallery import (
     FORMER_MEMBER,
@@ -248,7 +248,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 deleted_at=r.photo_deleted_at,
                 shown=shown(float(r.created_at)),
                 size=int(r.size),
-                shares=line.shares if line is not None else "",
+                shares=shares_text(view.book, str(r.id)) if line is not None else "",
             )
         )
     paid = [
