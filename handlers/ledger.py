@@ -339,7 +339,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
     how = f"({foreign.currency.format(foreign.minor)} at {rate})" if rate is not None else ""
     fits = ctx.deps.services.fits(msg.sender.channel)
-    if twin is not None and twin.amount_minor:
+    if twin is not None:  # counted: it has an amount in the room's currency
         return repeat_stays_out(room.name, book, user_id, twin, zone, fits)
     return amount_reply(
         room.name, book, user_id, minor, currency_or_default(code), how, day=day, was=was, fits=fits
@@ -617,12 +617,8 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     ctx.log.info("ledger.paid", room_id=room.id, recorded=recorded)
     # what was recorded, then where the room stands: the balance alone ("house: all settled.")
     # left the payer to work out whether their payment was the one that counted
-    done = f"Recorded: you paid {book.name(payee)} {book.currency.format(value.minor)}. "
-    if recorded and again is not None:
-        done = (
-            f"Recorded: you paid {book.name(payee)} {book.currency.format(value.minor)} again "
-            f"(also {minutes_ago(at - again)}): both count. "
-        )
+    resent = f" again (also {minutes_ago(at - again)}): both count" if recorded and again is not None else ""
+    done = f"Recorded: you paid {book.name(payee)} {book.currency.format(value.minor)}{resent}. "
     if ctx.data.get(LEFT):  # paid what they left owing: their own part of the room
         return done + left_balance_line(room.name, book, user_id)
     fits = ctx.deps.services.fits(msg.sender.channel)
