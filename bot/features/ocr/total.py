@@ -175,9 +175,12 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 # -- amounts and kinds -----------------------------------------------------------------------------
 
 
-# an ISO code right after a figure, or right before it, as a word of its own
-_CODE_AFTER = re.compile(r"\s?([A-Za-z]{3})(?![A-Za-z])")
-_CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})\s?$")
+# an ISO code right after a figure, or right before it, as a word of its own; or the euro by its
+# name, as Italy, Spain and Portugal print it beside the total (`TOTALE EURO 61,95`, `TOTAL EUROS`:
+# read as the room's dollars and counted, the word no currency)
+_CODE_AFTER = re.compile(r"\s?([A-Za-z]{3}|EUROS?)(?![A-Za-z])", re.IGNORECASE)
+_CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3}|EUROS?)\s?$", re.IGNORECASE)
+_NAMES = {"EURO": "EUR", "EUROS": "EUR"}
 
 
 @functools.cache
@@ -226,10 +229,11 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
         marker = _signs().get(m.group("sym") or "", "")
         # a code is a word of its own: `Nails 3.00` is no shekels (ILS), `CAKES` no shillings
         after = _CODE_AFTER.match(text, m.end())
-        before = _CODE_BEFORE.search(text[max(0, m.start() - 6) : m.start()])
+        before = _CODE_BEFORE.search(text[max(0, m.start() - 7) : m.start()])
         for code in (after, before):
-            if code is not None and code.group(1).upper() in _CODES:
-                marker = code.group(1).upper()
+            word = "" if code is None else code.group(1).upper()
+            if word in _CODES or word in _NAMES:
+                marker = _NAMES.get(word, word)
         found.append((minor, marker))
     return found
 

@@ -433,3 +433,16 @@ def test_figures_written_by_pen_under_their_labels_take_those_labels() -> None:
 def test_tax_inside_the_prices_and_a_service_charge(text: str, minor: int) -> None:
     reading = total_of_text(text)
     assert (reading.status, reading.minor) == ("ok", minor)
+
+
+def test_the_euro_by_its_name_beside_the_total_is_euros() -> None:
+    """An Italian trattoria prints `TOTALE EURO 61,95`, Spain `TOTAL EUROS`: in a dollar room the
+    receipt was read as $61.95 and counted (the word was no currency, only the code EUR was)."""
+    trattoria = "TRATTORIA DA MARIO\nP.IVA 01234567890\nPIZZA 19,98\nTOTALE EURO 61,95\nDI CUI IVA 5,63\nCONTANTI 70,00\nRESTO 8,05"
+    reading = total_of_text(trattoria)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 6195, "EUR"), reading
+    assert amounts_of("TOTAL EUROS 12,50", 2) == [(1250, "EUR")]
+    assert amounts_of("SUMME 12,50 Euro", 2) == [(1250, "EUR")]
+    assert amounts_of("TOTAL 12,50EUROS", 2) == [(1250, "EUR")]
+    # a word that ends in it is no currency (a shop named NEURO)
+    assert amounts_of("NEURO 12.50", 2) == [(1250, "")]
