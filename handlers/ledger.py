@@ -45,6 +45,7 @@ from bot.features.ledger.money import (
     in_use,
     is_zero,
     parse_amount,
+    parse_number,
     unclear_amount,
 )
 from bot.features.ledger.split import split_by_weights, split_order
@@ -287,8 +288,23 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         if rate is not None:
             if value is None or rate <= 0:
                 return RATE_USAGE
-            if value.currency == room_cur:
+            if value.currency == room_cur and parse_number(text, room_cur.exponent) is None:  # `$40 @1.08`
                 return f"{room.name} counts in {room_cur.code} already: \\AMOUNT {text} needs no rate."
+            if value.currency == room_cur:
+                # a bare figure at a rate (`\\AMOUNT 4136 @0.0067`) is in the money its receipt was
+                # read in (¥4136): "needs no rate" was said, and `\\AMOUNT 4136` then counted $4136.00
+                held = await ledger.amount_target(conn, user_id, room.id, msg.external_id)
+                theirs = currency(held.currency) if held is not None and held.currency else None
+                if theirs is None or theirs == room_cur:  # nothing says which (a rate corrected later)
+                    other = "EUR" if room_cur.code != "EUR" else "USD"
+                    return (
+                        f"Which money is {text} in? Send its code: \\AMOUNT {text} {other} @{rate}. "
+                        f"{room.name} counts in {room_cur.code}: \\AMOUNT {text} is {room_cur.format(value.minor)}."
+                    )
+                value = parse_amount(text, theirs)
+                if value is None:
+                    return RATE_USAGE  # `4136.5` in yen
+                typed_in = theirs.code
             foreign = value
             minor = converted(value, rate, room_cur)
             if not room_cur.takes(minor):  # as any amount typed in: no 0, no billions

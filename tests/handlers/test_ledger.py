@@ -1694,8 +1694,13 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $14.40, Carol pays Alice $14.40."
     assert (await say(bot, fake, "\\AMOUNT 40 EUR @abc")).startswith("Usage: \\AMOUNT 12.34")
     assert (await say(bot, fake, "\\AMOUNT 1000 JPY @0.0067")).startswith("Set $6.70 (¥1000 at 0.0067)")
+    # the receipt is in dollars now: a figure at a rate names no money of its own
+    assert await say(bot, fake, "\\AMOUNT 40 @1.08") == (
+        "Which money is 40 in? Send its code: \\AMOUNT 40 EUR @1.08. house counts in USD: \\AMOUNT 40 is $40.00."
+    )
     assert (
-        await say(bot, fake, "\\AMOUNT 40 @1.08") == "house counts in USD already: \\AMOUNT 40 needs no rate."
+        await say(bot, fake, "\\AMOUNT $40 @1.08")
+        == "house counts in USD already: \\AMOUNT $40 needs no rate."
     )
     assert await say(bot, fake, "\\AMOUNT 40 EUR @0") == (
         "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
@@ -1707,6 +1712,31 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     assert (await say(bot, fake, "\\AMOUNT 999999 EUR @999999")).endswith("at most $1000000.00.")
     rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
     assert [tuple(r) for r in rows] == [(670, "USD")]
+
+
+async def test_a_figure_at_a_rate_is_in_the_money_its_receipt_was_read_in(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A ramen receipt read as ¥4136 in a dollar room, then `\\AMOUNT 4136 @0.0067` (the code left
+    out, the rate given): the reply said `house counts in USD already: \\AMOUNT 4136 needs no
+    rate.`, and sending that counted $4136.00. The figure is in the receipt's own money; where
+    no receipt says which (it was converted already: a rate corrected later), the reply asks."""
+    fake = fake_twilio
+    await house(bot, fake)
+    kept = await photo(bot, fake, "ramen ¥4136")
+    assert kept.startswith("Saved to house; not counted: ¥4136 in a USD room."), kept
+    assert (await say(bot, fake, "\\AMOUNT 4136 @0.0067")).startswith("Set $27.71 (¥4136 at 0.0067)")
+    # a yen figure has no decimals
+    assert (await say(bot, fake, "\\AMOUNT 4136.5 JPY @0.0068")).startswith("Usage: \\AMOUNT 40 EUR @1.08")
+    assert await say(bot, fake, "\\AMOUNT 4136 @0.0068") == (
+        "Which money is 4136 in? Send its code: \\AMOUNT 4136 EUR @0.0068. house counts in USD: "
+        "\\AMOUNT 4136 is $4136.00."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 4136 JPY @0.0068")).startswith(
+        "Set $28.12 (¥4136 at 0.0068) on your receipt in house (was $27.71)"
+    )
+    rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
+    assert [tuple(r) for r in rows] == [(2812, "USD")]
 
 
 async def test_amount_at_a_rate_with_no_leading_zero(bot: Bot, fake_twilio: FakeTwilio) -> None:
