@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -110,9 +112,51 @@ def new_state() -> str:
     return str(generate_token(43))
 
 
+# An emoji sequence as a phone types it (UTS #51): pictographs joined by ZWJ, each with its
+# variation selector and skin tone. twitter-text-parser knows the sequences of Emoji 12.0 (2019)
+# only and counts a newer one by its parts: a heart on fire 5, a handshake with two skin tones 9.
+_ZWJ, _VS16 = "\u200d", "\ufe0f"
+_SKIN_TONES = range(0x1F3FB, 0x1F400)
+_EMOJI_CLUSTER = re.compile(
+    "[^\\s\u200d\ufe0f\U0001f3fb-\U0001f3ff]\ufe0f?[\U0001f3fb-\U0001f3ff]?\ufe0f?"
+    "(?:\u200d[^\\s\u200d\ufe0f\U0001f3fb-\U0001f3ff]\ufe0f?[\U0001f3fb-\U0001f3ff]?\ufe0f?)*"
+)
+
+
+def _pictographic(char: str) -> bool:
+    """A character an emoji sequence is built of: a symbol (Python's Unicode data is older than
+    the newest emoji: an unassigned code point in the emoji planes counts), or the arrows of
+    `head shaking` (mathematical symbols)."""
+    code = ord(char)
+    category = unicodedata.category(char)
+    return (
+        (category == "So" and code > 0xFF)
+        or (category == "Cn" and 0x1F000 <= code <= 0x1FAFF)
+        or 0x2194 <= code <= 0x2199
+    )
+
+
+def _emoji_sequences(text: str) -> list[str]:
+    """The sequences of two or more pictographs (ZWJ), or one with a skin tone, in `text`."""
+    found = []
+    for match in _EMOJI_CLUSTER.finditer(text):
+        cluster = match.group()
+        parts = [c for c in cluster if c not in (_ZWJ, _VS16) and ord(c) not in _SKIN_TONES]
+        joined = len(parts) < len(cluster.replace(_VS16, ""))  # a ZWJ or a skin tone
+        if joined and all(_pictographic(c) for c in parts):
+            found.append(cluster)
+    return found
+
+
 def weighted_length(text: str) -> int:
-    """X's weighted length: CJK and emoji count 2, URLs 23, NFC-normalized (twitter-text)."""
-    return int(parse_tweet(text).weightedLength)
+    """X's weighted length: CJK and emoji count 2, URLs 23, NFC-normalized (twitter-text), and an
+    emoji sequence newer than twitter-text's list 2 as well."""
+    text = unicodedata.normalize("NFC", text)
+    counted = int(parse_tweet(text).weightedLength)
+    if not text.isascii():
+        for sequence in _emoji_sequences(text):
+            counted -= max(0, int(parse_tweet(sequence).weightedLength) - 2)
+    return counted
 
 
 def over_limit(text: str) -> int:

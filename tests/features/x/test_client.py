@@ -33,6 +33,8 @@ from bot.features.x.client import (
     XUser,
     new_pkce,
     new_state,
+    over_limit,
+    weighted_length,
 )
 from tests.conftest import free_port
 from tests.fakes.x_api import ACCESS_TTL, FakeX, basic_auth_header, s256, start_fake_x
@@ -323,3 +325,29 @@ async def test_no_connection_is_unavailable_and_nothing_sent(
     assert down.value.sent is False
     with pytest.raises(XUnavailable):
         await client.refresh("refresh")
+
+
+def test_an_emoji_newer_than_twitter_texts_list_counts_2_as_x_counts_it() -> None:
+    """twitter-text-parser knows the emoji of 2019: a heart on fire counted 5, a handshake with two
+    skin tones 9, so a text X takes (280 with its emoji at 2) was refused as 3 too long."""
+    newer = [
+        "\u2764\ufe0f\u200d\U0001f525",
+        "\U0001faf1\U0001f3fb\u200d\U0001faf2\U0001f3ff",
+        "\U0001f3f3\ufe0f\u200d\u26a7\ufe0f",
+        "\U0001f408\u200d\u2b1b",
+        "\U0001faf6\U0001f3fd",
+        "\U0001f9d1\u200d\U0001f9d1\u200d\U0001f9d2",
+        "\U0001f642\u200d\u2194\ufe0f",
+    ]
+    for emoji in newer:
+        assert weighted_length(emoji) == 2, ascii(emoji)
+        assert over_limit("a" * 277 + " " + emoji) == 0, ascii(emoji)
+        assert over_limit("a" * 278 + " " + emoji) == 1, ascii(emoji)
+    # what twitter-text knew stays as it was: one family, a skin tone, a flag, a keycap at 2 each
+    known = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466 \U0001f44d\U0001f3fd \U0001f1fa\U0001f1f8 #\ufe0f\u20e3"
+    assert weighted_length(known) == 11
+    assert weighted_length("\U0001f525\U0001f525") == 4  # two emoji side by side are two
+    assert weighted_length("20\u00b0C \u00a9 2026") == 12  # a degree sign 1, the copyright sign 2
+    assert weighted_length("e\u0301" * 280) == 280  # NFC: 280 accented letters
+    assert weighted_length("\u65e5" * 141) == 282
+    assert weighted_length("see https://example.com/a \u2764\ufe0f\u200d\U0001f525") == 4 + 23 + 1 + 2
