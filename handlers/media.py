@@ -339,6 +339,7 @@ async def _save(
     saved = len(done)
     failures: list[tuple[int, str]] = []
     not_kept: list[tuple[int, str]] = []  # (item number, its reference): deleted at the channel too
+    unclear: dict[str, tuple[int, str]] = {}  # receipt id: its total and another money's tax (Found.unclear)
     shorts: dict[str, str] = {}  # the channel's reasons in a few words
     for item in msg.media:
         number = item.index + 1
@@ -394,6 +395,8 @@ async def _save(
             twin = _repeat_of(prepared, found, earlier, twin)
             if twin is not None:
                 found = Found(None, None, None, DUPLICATE, found.identity)
+        if found.unclear is not None:
+            unclear[receipt_id] = found.unclear
         took_over = False
         try:
             async with deps.db.tx() as conn:
@@ -505,5 +508,6 @@ async def _save(
             sharing or None,
             offered=offered,
             switch=switch,
+            unclear=unclear.get(items[0].id) if len(items) == 1 else None,
         )
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

@@ -17,7 +17,7 @@ from bot.features.ledger.book import RoomLedger, position_phrase
 from bot.features.ledger.money import Amount, Currency, currency, shown
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
-from bot.features.ocr.total import exponent_of
+from bot.features.ocr.total import exponent_of, tax_money
 from storage.ledger import ReceiptAmount
 
 DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
@@ -30,6 +30,10 @@ class Found:
     source: str | None  # caption | ocr | pdf
     ocr_status: str | None  # ok | none | ask | not_receipt | duplicate (None: not read)
     identity: str | None = None  # MERCHANT|date|time the receipt prints (Reading.identity)
+    # a total read with no money of its own beside a tax the room's money is not taxed with
+    # (`TOTAL 27.15`, `VAT 4.53` in a USD room): (its figure in the room's decimals, the tax),
+    # not counted (`unclear_money`)
+    unclear: tuple[int, str] | None = None
 
 
 async def read_amount(
@@ -47,6 +51,10 @@ async def read_amount(
     # CLP, SGD: many of them write `$`) or by a sign with one (MX$, CA$) keeps it as its own.
     dollar = reading.currency is None and reading.dollar and bool(room.symbol) and "$" not in room.symbol
     code = reading.currency or ("USD" if dollar else room.code)
+    if reading.minor is not None and reading.currency is None and not dollar:
+        tax = unclear_money(reading.taxes, room.code)
+        if tax is not None:
+            return Found(None, None, None, "ask", reading.identity, unclear=(reading.minor, tax))
     found = currency(code)
     # the reading's figure is in its currency's decimals (bot/features/ocr/total.py reads a yen
     # receipt in a dollar room in yen): kept in that currency, uncounted when it is not the room's
@@ -56,6 +64,16 @@ async def read_amount(
         # amount typed may be (a misread, or one that no \\PAID or \\AMOUNT could match): ask
         return Found(None, None, None, reading.status if reading.minor is None else "ask", reading.identity)
     return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status, reading.identity)
+
+
+def unclear_money(taxes: Sequence[str], room: str) -> str | None:
+    """The tax that says a total printed with no money of its own (OCR reads no `£`, `€`, `₹`)
+    is not in the room's `room` money: a tax line naming only taxes of places that pay in other
+    money (VAT, TVA, MwSt, IVA, GST, ... in a USD room: US receipts print TAX). None when a tax
+    named is one of the room's money's, or none is named."""
+    if not taxes or any(room in tax_money(tax) for tax in taxes):
+        return None
+    return taxes[0]
 
 
 def _fmt(r: ReceiptAmount) -> str:
@@ -111,6 +129,7 @@ def saved_replies(
     *,
     offered: Amount | None = None,
     switch: bool = False,
+    unclear: tuple[int, str] | None = None,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
@@ -123,7 +142,8 @@ def saved_replies(
     the figure a lone photo's caption gave with no amount in it (`dinner 30`), what the reply
     to a photo with no total found offers to set. `switch`: nothing counts in the room's currency
     yet, so `\\CURRENCY` may still change it (a Mumbai flat's first receipt in rupees, in a room
-    made in USD, the default: offered only `\\AMOUNT 12.34` in dollars)."""
+    made in USD, the default: offered only `\\AMOUNT 12.34` in dollars). `unclear`: a lone
+    photo's total read with no money of its own beside another money's tax (`Found.unclear`)."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
@@ -184,6 +204,17 @@ def saved_replies(
                 f"Saved to {room_name}; it doesn't look like a receipt, so it is not counted. "
                 f"Reply {ask} if it is.",
                 f"Saved to {room_name}; not a receipt, not counted. {ask} if it is.",
+            ]
+        if missing and unclear is not None:
+            number, tax = cur.number(unclear[0]), unclear[1]
+            example = next((code for code in tax_money(tax) if code != cur.code), "EUR")
+            as_own, as_other = f"\\AMOUNT {number}", f"\\AMOUNT {number} {example} @rate"
+            return [
+                f"Saved to {room_name}; not counted: {number} in which money? It names {tax}, not a "
+                f"{cur.code} tax. Reply {as_other}, its money and rate, or {as_own} if it is {cur.code}.",
+                f"Saved to {room_name}; not counted: {number} in which money (it names {tax})? "
+                f"Reply {as_other}, or {as_own} if it is {cur.code}.",
+                f"Saved to {room_name}; not counted: {number} in which money? It names {tax}.",
             ]
         if missing:
             offer = f"\\AMOUNT {cur.number(offered.minor)}" if offered is not None else ask

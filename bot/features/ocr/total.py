@@ -117,6 +117,7 @@ class Reading:
     # the total is printed with a `$` and no code: the room's money in a room of dollars or pesos
     # (MX$, CA$), else no one currency that is the room's (`intake.read_amount`)
     dollar: bool = False
+    taxes: tuple[str, ...] = ()  # the taxes its tax lines name (`taxes_named`): VAT, TVA, GST, ...
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -516,14 +517,78 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
     return reading
 
 
+# -- whose tax it is -------------------------------------------------------------------------------
+
+# The taxes receipts name on their tax lines, and the money of the places that print them. The OCR
+# engine's characters have `$` and `¥` but no `£`, `€` or `₹`: `TOTAL £27.15` on a London pub's
+# receipt reads `TOTAL 27.15`, which was counted as $27.15 in a trip room of dollars. Its
+# `VAT @ 20%` line says it is not in dollars (`intake.read_amount`). A US receipt's `TAX` or
+# `SALES TAX` names no one place; Ecuador's and El Salvador's IVA in dollars is left out (their
+# receipts print the `$`, and a receipt asked about costs one \AMOUNT, one miscounted a wrong
+# balance). The first code of each is the one a reply offers as an example.
+_TAX_MONEY: dict[str, tuple[str, ...]] = {
+    "VAT": (
+        "GBP", "EUR", "CHF", "ZAR", "AED", "SAR", "BHD", "OMR", "PHP", "NGN", "KES", "EGP", "THB",
+        "VND", "CNY", "TWD", "KRW", "ILS", "RUB", "UAH", "PLN", "CZK", "HUF", "RON", "BGN", "DKK",
+        "SEK", "NOK", "ISK", "TRY", "BDT", "LKR", "NPR", "PKR", "GHS", "UGX", "TZS", "IDR", "MUR",
+    ),
+    "TVA": ("EUR", "CHF", "RON", "MAD", "TND", "XOF", "XAF", "DZD", "LBP", "MDL"),
+    "MWST": ("EUR", "CHF"),
+    "UST": ("EUR",),
+    "USTR": ("EUR",),
+    "IVA": ("EUR", "MXN", "CHF", "ARS", "CLP", "COP", "UYU", "PYG", "BOB", "VES", "GTQ", "HNL", "NIO", "CRC", "DOP"),
+    "BTW": ("EUR", "AWG", "ANG", "SRD"),
+    "MOMS": ("SEK", "DKK", "EUR"),
+    "MVA": ("NOK",),
+    "ALV": ("EUR",),
+    "GST": ("AUD", "CAD", "NZD", "SGD", "INR", "MYR", "FJD", "PGK"),
+    "HST": ("CAD",),
+    "QST": ("CAD",),
+    "TPS": ("CAD",),
+    "TVQ": ("CAD",),
+    "CGST": ("INR",),
+    "SGST": ("INR",),
+    "IGST": ("INR",),
+    "UTGST": ("INR",),
+}  # fmt: skip
+# OCR drops spaces (`DI CUI IVA` reads `DICUIIVA`, `Incl. VAT` `INCLVAT`): these are also found at
+# a word's end; UST is not (MUST, JUST, ADJUST)
+_TAX_SUFFIXES = ("VAT", "IVA", "TVA", "MWST", "GST", "HST")
+
+
+def taxes_named(rows: Sequence[Row], exponent: int = 2) -> tuple[str, ...]:
+    """The taxes named by the receipt's tax lines (rows with a figure, labelled as tax), in the
+    order printed: `("VAT",)` for `VAT @ 20% INCLUDED £4.53`; none for `SALES TAX 0.85`."""
+    found: list[str] = []
+    for row in rows:
+        if not amounts_of(row.text, exponent):
+            continue
+        label = _money_pattern(exponent).sub(" ", row.text)
+        if kind_of(label)[0] not in ("tax", "tax_incl"):
+            continue
+        for word in _WORDS.findall(_ZEROS_IN_WORDS.sub(lambda m: "O" * len(m.group()), label.upper())):
+            tax = word if word in _TAX_MONEY else next((t for t in _TAX_SUFFIXES if word.endswith(t)), None)
+            if tax is not None and tax not in found:
+                found.append(tax)
+    return tuple(found)
+
+
+def tax_money(tax: str) -> tuple[str, ...]:
+    """The money of the places that print `tax` (one of `taxes_named`'s), the likeliest first."""
+    return tuple(_TAX_MONEY.get(tax, ()))
+
+
+def _whole_reading(rows: Sequence[Row], exponent: int) -> Reading:
+    reading = total_in_own_decimals(rows, exponent)
+    return dataclasses.replace(reading, identity=identity_of(rows), taxes=taxes_named(rows, exponent))
+
+
 def total_of_boxes(boxes: Sequence[Box], exponent: int = 2) -> Reading:
-    rows = rows_of(boxes)
-    return dataclasses.replace(total_in_own_decimals(rows, exponent), identity=identity_of(rows))
+    return _whole_reading(rows_of(boxes), exponent)
 
 
 def total_of_text(text: str, exponent: int = 2) -> Reading:
-    rows = rows_of_text(text.splitlines())
-    return dataclasses.replace(total_in_own_decimals(rows, exponent), identity=identity_of(rows))
+    return _whole_reading(rows_of_text(text.splitlines()), exponent)
 
 
 __all__ = [
@@ -539,6 +604,8 @@ __all__ = [
     "kind_of",
     "rows_of",
     "rows_of_text",
+    "tax_money",
+    "taxes_named",
     "total_in_own_decimals",
     "total_of_boxes",
     "total_of_text",

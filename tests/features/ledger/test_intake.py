@@ -341,3 +341,30 @@ async def test_a_receipt_in_dollars_or_pesos_is_not_counted_in_a_euro_room(
     assert (await say(bot, fake_twilio, "\\CURRENCY MXN")).startswith("primos counts in MXN")
     reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
     assert reply.startswith("Saved MX$40.50 to primos"), reply
+
+
+async def test_a_receipt_whose_pounds_ocr_cannot_see_is_asked_about_in_a_dollar_room(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """The OCR engine has no `£` (nor `€`, `₹`): a London café's `TOTAL £14.70` read `TOTAL
+    14.70`, saved as $14.70 and counted in a trip room of dollars. Its `VAT @ 20% INCLUDED` line
+    says it is no dollar receipt: kept, not counted, and the reply asks which money, offering the
+    rate form and the room's; the same photo in a room of pounds is counted."""
+    receipt = ri.britain(random.Random(7))
+    assert receipt.total is not None
+    figure = f"{receipt.total // 100}.{receipt.total % 100:02d}"
+    photo = ri.render(receipt, seed=2)
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
+    assert reply == (
+        f"Saved to house; not counted: {figure} in which money (it names VAT)? "
+        f"Reply \\AMOUNT {figure} GBP @rate, or \\AMOUNT {figure} if it is USD."
+    ), reply  # one SMS: the longer form, for other channels, adds "not a USD tax"
+    assert await bot.scalar("SELECT amount_minor FROM receipts") is None
+    reply = await say(bot, fake_twilio, f"\\AMOUNT {figure} GBP @1.25")
+    assert reply.startswith(f"Set ${receipt.total * 125 // 100 // 100}."), reply
+    await say(bot, fake_twilio, "\\CREATE london pw-london")
+    assert (await say(bot, fake_twilio, "\\CURRENCY GBP")).startswith("london counts in GBP")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=4))]))
+    assert reply.startswith(f"Saved £{figure} to london"), reply

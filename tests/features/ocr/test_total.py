@@ -446,3 +446,28 @@ def test_the_euro_by_its_name_beside_the_total_is_euros() -> None:
     assert amounts_of("TOTAL 12,50EUROS", 2) == [(1250, "EUR")]
     # a word that ends in it is no currency (a shop named NEURO)
     assert amounts_of("NEURO 12.50", 2) == [(1250, "")]
+
+
+def test_the_taxes_a_receipt_names_say_whose_money_it_may_be() -> None:
+    """`TOTAL 27.15` with no sign (OCR reads no `£`, `€`, `₹`) is the room's money unless its tax
+    lines name a tax the room's money is not taxed with; a US receipt's TAX names no one place,
+    and a word that only contains a tax's letters (PRIVATE ROOM, MOMS DINER) names none."""
+    from bot.features.ledger.intake import unclear_money
+
+    assert total_of_text("CAFE\nTOTAL 27.15\nVAT @ 20% INCLUDED 4.53").taxes == ("VAT",)
+    assert total_of_text("TOTAL 12.50\nINCL.VAT 2.08").taxes == ("VAT",)  # spaces dropped
+    assert total_of_text("TOTALE 12,50\nDI CUI IVA 1,14").taxes == ("IVA",)
+    assert total_of_text("SUMME 12,50\nMWST 7% 0,82").taxes == ("MWST",)
+    assert total_of_text("SUBTOTAL 10.00\nGST 0.50\nPST 0.70\nTOTAL 11.20").taxes == ("GST",)
+    assert total_of_text("CGST 2.5% 12.00\nSGST 2.5% 12.00\nTOTAL 500.00").taxes == ("CGST", "SGST")
+    assert total_of_text("SUBTOTAL 10.00\nSALES TAX 0.85\nTOTAL 10.85").taxes == ()
+    assert total_of_text("MOMS DINER\nTOTAL 12.00\nTAX 1.00").taxes == ()
+    assert total_of_text("TOTAL 12.50\nPRIVATE ROOM 2.00").taxes == ()
+    assert total_of_text("ADJUST 1.00\nTOTAL 12.50").taxes == ()
+    assert unclear_money(("VAT",), "USD") == "VAT"
+    assert unclear_money(("VAT",), "GBP") is None
+    assert unclear_money(("GST",), "CAD") is None
+    assert unclear_money(("GST",), "USD") == "GST"
+    assert unclear_money(("MWST", "TVA"), "CHF") is None
+    assert unclear_money(("IVA",), "USD") == "IVA"
+    assert unclear_money((), "USD") is None
