@@ -212,13 +212,23 @@ def amount_reply(
     receipt was sent, when not today (`Nov 24`), and `was`: the amount it had (`$12.00`), so that a
     late `\\AMOUNT`, or one correcting a total, says which receipt it changed; dropped, `was` first,
     where the reply would not fit one segment (`fits`)."""
-    forms = [(day, was), (day, ""), ("", "")] if fits is not None else [(day, was)]
-    replies = [_amount_reply(room_name, book, user_id, minor, cur, how, d, w) for d, w in forms]
+    forms = [(day, was, True), (day, "", True), ("", "", True), ("", "", False)]
+    if fits is None:
+        forms = forms[:1]
+    replies = [_amount_reply(room_name, book, user_id, minor, cur, how, d, w, r) for d, w, r in forms]
     return next((r for r in replies if fits is None or fits(r)), replies[-1])
 
 
 def _amount_reply(
-    room_name: str, book: RoomLedger, user_id: int, minor: int, cur: Currency, how: str, day: str, was: str
+    room_name: str,
+    book: RoomLedger,
+    user_id: int,
+    minor: int,
+    cur: Currency,
+    how: str,
+    day: str,
+    was: str,
+    at_rate: bool,
 ) -> str:
     position = position_phrase(book.position(user_id), book.currency)
     receipt = f"receipt of {day}" if day else "receipt"
@@ -228,10 +238,15 @@ def _amount_reply(
     shown = cur.format(minor) + (f" {how}" if how else "")
     if cur != book.currency:  # how to count it, as a photo read in that money is told
         code = book.currency.code
-        return (
-            f"Set {shown} on your {receipt} in {room_name}{before}; not counted: {shown} in a {code} room. "
-            f"Reply \\AMOUNT {book.currency.example} to count it in {code}."
+        # at its rate, the way round said (the person named the money: a figure of the room's was
+        # all that was offered, the conversion left to them); the room's figure where that does
+        # not fit
+        how_to = (
+            f"\\AMOUNT {cur.number(minor)} {cur.code} @rate ({code} for 1 {cur.code}) to count it"
+            if at_rate
+            else f"\\AMOUNT {book.currency.example} to count it in {code}"
         )
+        return f"Set {shown} on your {receipt} in {room_name}{before}; not counted: {shown} in a {code} room. Reply {how_to}."
     return f"Set {shown} on your {receipt} in {room_name}{before}: {position}. \\BALANCE for all."
 
 

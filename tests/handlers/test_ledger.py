@@ -1802,14 +1802,18 @@ async def test_an_amount_typed_in_another_currency_says_how_to_count_it(
 ) -> None:
     """`\\AMOUNT 12\u20ac`, `12 EUR` or `\u20ac12` in a dollar room was answered "Set \u20ac12.00 on your
     receipt in house; not counted: \u20ac12.00 in a USD room." and nothing on how to count it, which
-    a photo read in euros is told. It says so, in the room's money."""
+    a photo read in euros is told. It says so: at its rate, the rate's way round said (a figure
+    in dollars was all that was offered, the conversion left to them)."""
     fake = fake_twilio
     await house(bot, fake)
     await photo(bot, fake, "")
-    said = "Set \u20ac12.00 on your receipt in house; not counted: \u20ac12.00 in a USD room. Reply \\AMOUNT 12.34 to count it in USD."
+    said = (
+        "Set \u20ac12.00 on your receipt in house; not counted: \u20ac12.00 in a USD room. "
+        "Reply \\AMOUNT 12.00 EUR @rate (USD for 1 EUR) to count it."
+    )
     for typed in ("\\AMOUNT 12\u20ac", "\\amount 12 eur", "\\AMOUNT \u20ac12", "\\Amount 12,00 Eur"):
         assert await say(bot, fake, typed) == said
-    assert (await say(bot, fake, "\\AMOUNT 12 EUR @1.10")).startswith("Set $13.20 (\u20ac12.00 at 1.10)")
+    assert (await say(bot, fake, "\\AMOUNT 12.00 EUR @1.10")).startswith("Set $13.20 (\u20ac12.00 at 1.10)")
 
 
 async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
@@ -1850,8 +1854,8 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
         "1.200 is unclear: reply \\AMOUNT €1200.00 or \\AMOUNT €1.20.",
     ]
     assert await say(bot, fake, "\\AMOUNT €1.20") == (
-        "Set €1.20 on your receipt in house; not counted: €1.20 in a USD room. Reply \\AMOUNT 12.34"
-        " to count it in USD."
+        "Set €1.20 on your receipt in house; not counted: €1.20 in a USD room. Reply \\AMOUNT 1.20 EUR"
+        " @rate (USD for 1 EUR) to count it."
     )
     assert (
         await say(bot, fake, "\\AMOUNT 1.20")
@@ -2708,5 +2712,6 @@ async def test_a_first_receipt_in_other_money_offers_the_rooms_currency_while_it
     assert await say(bot, fake, "\\CURRENCY INR") == "house counts in INR now."
     assert (await say(bot, fake, "\\BALANCE")).startswith("house: Bob pays Alice INR 150.00")
     assert await photo(bot, fake, "lunch $12.00", sender=BOB) == (
-        "Saved to house; not counted: $12.00 in a INR room. Reply \\AMOUNT 12.34 to count it in INR."
+        "Saved to house; not counted: $12.00 in a INR room. Reply \\AMOUNT 12.00 USD @rate (INR for 1 USD)"
+        " to count it, or \\AMOUNT 12.34 in INR."
     )

@@ -66,6 +66,14 @@ async def read_amount(
     return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status, reading.identity)
 
 
+def rate_form(receipt: ReceiptAmount, code: str, room: Currency) -> str:
+    """`\\AMOUNT 1496 JPY @rate (USD for 1 JPY)`: what counts a receipt kept in other money."""
+    theirs = currency(code)
+    assert receipt.amount_minor is not None
+    figure = theirs.number(receipt.amount_minor) if theirs is not None else str(receipt.amount_minor)
+    return f"\\AMOUNT {figure} {code} @rate ({room.code} for 1 {code})"
+
+
 def unclear_money(taxes: Sequence[str], room: str) -> str | None:
     """The tax that says a total printed with no money of its own (OCR reads no `£`, `€`, `₹`)
     is not in the room's `room` money: a tax line naming only taxes of places that pay in other
@@ -177,8 +185,20 @@ def saved_replies(
                 if switch and theirs
                 else []
             )
+            # at a rate, which travellers need (a figure of their own in the room's money was all
+            # that was offered: the yen worked out by hand); the rate's way round said, as
+            # `\\AMOUNT 678 JPY @150` stored $101,700.00
+            at_rate = (
+                [
+                    f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
+                    f"Reply {rate_form(foreign[0], theirs, cur)} to count it, or {ask} in {cur.code}."
+                ]
+                if theirs and foreign[0].amount_minor is not None
+                else []
+            )
             return [
                 *switching,
+                *at_rate,
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room. "
                 f"Reply {ask} to count it in {cur.code}.",
                 f"Saved to {room_name}; not counted: {_fmt(foreign[0])} in a {cur.code} room.",
@@ -211,7 +231,7 @@ def saved_replies(
             as_own, as_other = f"\\AMOUNT {number}", f"\\AMOUNT {number} {example} @rate"
             return [
                 f"Saved to {room_name}; not counted: {number} in which money? It names {tax}, not a "
-                f"{cur.code} tax. Reply {as_other}, its money and rate, or {as_own} if it is {cur.code}.",
+                f"{cur.code} tax. Reply {as_other} ({cur.code} for 1 {example}), or {as_own} if it is {cur.code}.",
                 f"Saved to {room_name}; not counted: {number} in which money (it names {tax})? "
                 f"Reply {as_other}, or {as_own} if it is {cur.code}.",
                 f"Saved to {room_name}; not counted: {number} in which money? It names {tax}.",

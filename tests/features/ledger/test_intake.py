@@ -358,9 +358,9 @@ async def test_a_receipt_whose_pounds_ocr_cannot_see_is_asked_about_in_a_dollar_
     await house(bot, fake_twilio)
     reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
     assert reply == (
-        f"Saved to house; not counted: {figure} in which money (it names VAT)? "
-        f"Reply \\AMOUNT {figure} GBP @rate, or \\AMOUNT {figure} if it is USD."
-    ), reply  # one SMS: the longer form, for other channels, adds "not a USD tax"
+        f"Saved to house; not counted: {figure} in which money? It names VAT, not a USD tax. "
+        f"Reply \\AMOUNT {figure} GBP @rate (USD for 1 GBP), or \\AMOUNT {figure} if it is USD."
+    ), reply
     assert await bot.scalar("SELECT amount_minor FROM receipts") is None
     reply = await say(bot, fake_twilio, f"\\AMOUNT {figure} GBP @1.25")
     assert reply.startswith(f"Set ${receipt.total * 125 // 100 // 100}."), reply
