@@ -33,6 +33,13 @@ COMPOSE_VARIABLES = frozenset({"TEXTWIRE_IMAGE", "TEXTWIRE_ENV_FILE", "TEXTWIRE_
 # TEXTWIRE_* variables that are not config keys
 NOT_KEYS = frozenset({"TEXTWIRE_CONFIG", *COMPOSE_VARIABLES})
 TEST_PREFIX = "TEXTWIRE_TEST_"  # the test suite's own settings (e.g. TEXTWIRE_TEST_PG_URL)
+# Kubernetes gives every container of a namespace the address of each Service in it
+# (enableServiceLinks, on by default): a Service named `textwire-web` sets TEXTWIRE_WEB_SERVICE_HOST,
+# _SERVICE_PORT, _SERVICE_PORT_<PORT NAME>, _PORT and _PORT_<n>_TCP[_PROTO|_PORT|_ADDR]. With a
+# Service named `textwire` or `textwire-...` beside the pods, every pod stopped at start-up on
+# "TEXTWIRE_SERVICE_HOST: unknown setting". A group is recognised by its _SERVICE_HOST,
+# _SERVICE_PORT and _PORT together.
+_SERVICE_HOST = re.compile(r"(TEXTWIRE(?:_[A-Z0-9_]+?)?)_SERVICE_HOST")
 
 
 class ConfigError(Exception):
@@ -548,6 +555,26 @@ def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
     return f"{name}: unknown setting; TEXTWIRE_<SECTION>_<KEY> must name a key of config.toml"
 
 
+def _service_links(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables Kubernetes set for Services named `textwire` or `textwire-*` (see
+    _SERVICE_HOST), each with its Service's name."""
+    links: dict[str, str] = {}
+    for name in env:
+        match = _SERVICE_HOST.fullmatch(name)
+        if match is None:
+            continue
+        prefix = match.group(1)
+        if f"{prefix}_SERVICE_PORT" not in env or f"{prefix}_PORT" not in env:
+            continue  # Kubernetes sets all three: one alone is a mistyped setting
+        group = re.compile(
+            rf"{prefix}_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?"
+            r"|PORT(?:_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)?)"
+        )
+        service = prefix.lower().replace("_", "-")
+        links.update({other: service for other in env if group.fullmatch(other)})
+    return links
+
+
 def _read_config_file(file_path: Path, *, explicit: bool) -> str | None:
     """The file's text; None for a missing default ./config.toml (built-in defaults). A folder, a
     file that is not UTF-8 or cannot be read is a ConfigError naming the file, not a traceback."""
@@ -623,12 +650,24 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     # the key keeps its value from the file or its default. No key documents an empty value that
     # differs from its default; one that must be empty on purpose is set so in config.toml.
     env = {name: value for name, value in env.items() if not (name in known and not value.strip())}
+    links = _service_links(env)
     for name, value in env.items():
         if name in known:
             section, key = known[name]
             _refuse_quotes(name, value)
             hint = typing.get_type_hints(sections[section])[key]
-            values[section][key] = _cast(name, hint, value, from_env=True)
+            try:
+                values[section][key] = _cast(name, hint, value, from_env=True)
+            except ConfigError:
+                if name not in links:
+                    raise
+                # a Service named textwire-server: its TEXTWIRE_SERVER_PORT is tcp://10.96.1.2:8080
+                raise ConfigError(
+                    f"{name}: set by Kubernetes to the address of a Service named {links[name]}, not"
+                    " a setting: rename the Service, or set enableServiceLinks: false in the pod spec"
+                ) from None
+        elif name in links:
+            continue
         elif name.startswith(ENV_PREFIX) and name not in NOT_KEYS and not name.startswith(TEST_PREFIX):
             raise ConfigError(_unknown_env(name, known))
 

@@ -291,6 +291,68 @@ def test_unknown_environment_variable_stops_start_up(name: str, message: str) ->
     assert message in str(exc.value)
 
 
+# what Kubernetes puts in every container of a namespace for a Service named `textwire` (port 80,
+# named http) and one named `textwire-web` (enableServiceLinks, on by default)
+KUBERNETES_SERVICE_LINKS = {
+    "TEXTWIRE_SERVICE_HOST": "10.96.12.34",
+    "TEXTWIRE_SERVICE_PORT": "80",
+    "TEXTWIRE_SERVICE_PORT_HTTP": "80",
+    "TEXTWIRE_PORT": "tcp://10.96.12.34:80",
+    "TEXTWIRE_PORT_80_TCP": "tcp://10.96.12.34:80",
+    "TEXTWIRE_PORT_80_TCP_PROTO": "tcp",
+    "TEXTWIRE_PORT_80_TCP_PORT": "80",
+    "TEXTWIRE_PORT_80_TCP_ADDR": "10.96.12.34",
+    "TEXTWIRE_WEB_SERVICE_HOST": "10.96.7.8",
+    "TEXTWIRE_WEB_SERVICE_PORT": "8080",
+    "TEXTWIRE_WEB_PORT": "tcp://10.96.7.8:8080",
+    "TEXTWIRE_WEB_PORT_8080_TCP": "tcp://10.96.7.8:8080",
+    "TEXTWIRE_WEB_PORT_8080_TCP_PROTO": "tcp",
+    "TEXTWIRE_WEB_PORT_8080_TCP_PORT": "8080",
+    "TEXTWIRE_WEB_PORT_8080_TCP_ADDR": "10.96.7.8",
+    "KUBERNETES_SERVICE_HOST": "10.96.0.1",
+}
+
+
+def test_kubernetes_service_variables_are_not_settings() -> None:
+    """A Service named `textwire` or `textwire-web` beside the pods stopped every pod at start-up
+    ("TEXTWIRE_SERVICE_HOST: unknown setting; did you mean TEXTWIRE_SERVER_HOST?"): Kubernetes
+    sets those variables, not the operator."""
+    env = {**KUBERNETES_SERVICE_LINKS, "TEXTWIRE_SERVER_PORT": "9000"}
+    assert load_config(REPO / "config.toml", env=env).server.port == 9000
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        # without a Service's TEXTWIRE_..._SERVICE_HOST beside them, these are mistakes as before
+        ("TEXTWIRE_SERVICE_PORT", "did you mean TEXTWIRE_SERVER_PORT?"),
+        ("TEXTWIRE_SERVICE_HOST", "did you mean TEXTWIRE_SERVER_HOST?"),
+        ("TEXTWIRE_SEVER_PORT", "did you mean TEXTWIRE_SERVER_PORT?"),
+        ("TEXTWIRE_WEB_PORT_8080_TCP_ADDR", "TEXTWIRE_<SECTION>_<KEY>"),
+    ],
+)
+def test_service_shaped_variables_alone_are_still_unknown(name: str, message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(REPO / "config.toml", env={name: "tcp://10.0.0.1:80"})
+    assert message in str(exc.value)
+
+
+def test_a_service_named_like_a_section_is_named_in_the_error() -> None:
+    """A Service `textwire-server` makes Kubernetes set TEXTWIRE_SERVER_PORT, the real key, to
+    `tcp://...`: the error says where it came from, not only that it is no number."""
+    env = {
+        "TEXTWIRE_SERVER_SERVICE_HOST": "10.96.1.2",
+        "TEXTWIRE_SERVER_SERVICE_PORT": "8080",
+        "TEXTWIRE_SERVER_PORT": "tcp://10.96.1.2:8080",
+        "TEXTWIRE_SERVER_PORT_8080_TCP": "tcp://10.96.1.2:8080",
+    }
+    with pytest.raises(ConfigError) as exc:
+        load_config(REPO / "config.toml", env=env)
+    assert "TEXTWIRE_SERVER_PORT" in str(exc.value)
+    assert "Service named textwire-server" in str(exc.value)
+    assert "enableServiceLinks: false" in str(exc.value)
+
+
 def test_config_and_test_variables_are_not_keys() -> None:
     env = {"TEXTWIRE_CONFIG": str(REPO / "config.toml"), "TEXTWIRE_TEST_PG_URL": "postgresql://x/y"}
     assert load_config(None, env=env).server.port == 8080
