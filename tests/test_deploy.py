@@ -403,3 +403,76 @@ def test_nginx_logs_requests_without_the_links_secrets(tmp_path: Path) -> None:
     assert '"GET /rooms/7/receipts"' in lines[1]
     assert '"GET /x/link/***"' in lines[2]
     assert '"GET /x/callback"' in lines[3]
+
+
+def kubernetes() -> list[dict[str, Any]]:
+    text = (DEPLOY / "kubernetes" / "textwire.yaml").read_text(encoding="utf-8")
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def pod_specs() -> dict[str, dict[str, Any]]:
+    return {
+        doc["metadata"]["name"]: doc["spec"]["template"]["spec"]
+        for doc in kubernetes()
+        if doc["kind"] != "Service"
+    }
+
+
+def test_the_kubernetes_pods_fit_the_image_and_the_server() -> None:
+    """deploy/kubernetes: the pods run as the image's user on a read-only root with /data and
+    /tmp writable, probe the health endpoints on the port the server listens on (readiness through
+    the image's health check, which reaches /readyz on loopback: the kubelet's own request gets
+    403), and are given as long to stop as compose and the units allow, plus the preStop pause."""
+    from bot.app.serve import GRACE_SECONDS
+
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    uid, gid = re.findall(r"^USER (\d+):(\d+)$", dockerfile, flags=re.MULTILINE)[0]
+    stop = load_config(ROOT / "config.toml", env={}).server.stop_seconds
+    specs = pod_specs()
+    assert set(specs) == {"textwire-migrate", "textwire-web", "textwire-worker"}
+    for name, spec in specs.items():
+        assert spec["securityContext"]["runAsUser"] == int(uid)
+        assert spec["securityContext"]["runAsGroup"] == int(gid)
+        assert spec["enableServiceLinks"] is False
+        (container,) = spec["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert {"/data", "/tmp"} <= mounts, name  # noqa: S108 - the pod's emptyDir mounts
+        assert container["envFrom"] == [{"secretRef": {"name": "textwire"}}]
+        if name == "textwire-migrate":
+            assert container["args"] == ["textwire", "migrate"]
+            continue
+        role = name.removeprefix("textwire-")
+        assert container["args"] == ["textwire", "serve", "--role", role]
+        assert container["ports"] == [{"name": "http", "containerPort": 8080}]
+        assert load_config(ROOT / "config.toml", env={}).server.port == 8080
+        for probe in ("startupProbe", "livenessProbe"):
+            assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+        # the start-up wait for the database (30 s) fits in the start-up probe's allowance
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] > 30 + 30
+        ready = container["readinessProbe"]
+        assert ready["exec"]["command"] == ["python", "-m", "bot.app.healthcheck", "--ready"]
+        assert ready["timeoutSeconds"] > 4.5  # the health check's own wait for /readyz
+        pause = 0
+        if "lifecycle" in container:
+            pause = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+        assert spec["terminationGracePeriodSeconds"] >= pause + GRACE_SECONDS + stop
+    web = specs["textwire-web"]["containers"][0]
+    assert web["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    (service,) = (doc for doc in kubernetes() if doc["kind"] == "Service")
+    assert service["spec"]["selector"] == {"app": "textwire", "role": "web"}
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_the_images_health_check_reaches_readyz_on_loopback_in_a_pod() -> None:
+    """The readiness probe's command, with the pod's environment (TEXTWIRE_SERVER_HOST=0.0.0.0
+    from the image, the metrics token from the Secret), asks loopback with the token."""
+    from bot.app import healthcheck
+
+    env = {"TEXTWIRE_SERVER_HOST": "0.0.0.0", "TEXTWIRE_SERVER_METRICS_TOKEN": "t0k"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("os.environ", env)
+        request = healthcheck._probe("/readyz")
+    assert request.full_url == "http://127.0.0.1:8080/readyz"
+    assert request.get_header("Authorization") == "Bearer t0k"
