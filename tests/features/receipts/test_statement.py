@@ -3,10 +3,14 @@ end), its CSV (formula cells neutralised) and a zip of its photos; each form sig
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
+import random
 import re
+import socket
 import zipfile
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +18,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 from yarl import URL
 
 from bot.features.receipts import gallery, media
@@ -30,7 +35,7 @@ from bot.features.receipts.statement import (
     zip_name,
 )
 from tests import images
-from tests.conftest import ALICE, BOB, Bot, BotFactory
+from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.s3 import Bucket, s3_sections
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms, say
@@ -750,3 +755,66 @@ async def test_a_month_typed_with_its_year_is_answered_with_the_form_to_send(
         await say(bot, fake_twilio, "\\STATEMENT 2026-10 house")
         == "Usage: \\STATEMENT [YYYY-MM], e.g. \\STATEMENT 2026-10"
     )
+
+
+async def _zip_target(bot: Bot, link: str) -> str:
+    page = await (await bot.client.get(path_of(link))).text()
+    href = re.search(r'href="(\d{4}-\d{2}\.zip\?[^"]+)"', page)
+    assert href
+    return str(URL(link).join(URL(href.group(1).replace("&amp;", "&"))).relative())
+
+
+async def test_a_zip_the_phone_stops_taking_or_cancels_ends_and_is_not_the_database(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone that stopped reading the month's zip (a paused download, a connection gone quiet
+    but kept open) held the photo under way and its connection for as long as it kept it open;
+    one that cancelled the download was logged as the database away (http.database_away, 503 in
+    the access log). A download taking nothing for STALL_SECONDS is closed, and either ends with
+    one line, statement.zip_cut."""
+    monkeypatch.setattr("bot.features.receipts.statement.STALL_SECONDS", 0.2, raising=False)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    for total in ("$30.00", "$12.00"):
+        await say(bot, fake_twilio, total, **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
+    for row in await bot.rows("SELECT object_key FROM receipts"):
+        # 5 MB each, more than the sockets' buffers hold: the download has to wait on the phone
+        (bot.config.data_dir / "media" / row.object_key).write_bytes(random.randbytes(5_000_000))
+    target = await _zip_target(bot, await statement_link(bot, fake_twilio, ALICE))
+    server = bot.client.server
+    assert server.host is not None
+    assert server.port is not None
+    assert server.runner is not None
+    # as `textwire serve` runs (aiohttp's default): a handler whose client went away goes on
+    server.runner.server.handler_cancellation = False  # type: ignore[union-attr]
+
+    async def open_download() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A phone that asks for the zip, reads its status line and then reads no more."""
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode())
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        return reader, writer
+
+    with capture_logs() as logs:
+        reader, writer = await open_download()
+        (stalled,) = await wait_for(lambda: _events(logs, "statement.zip_cut", 1), within=10)
+        assert (stalled["reason"], stalled["files"]) == ("stalled", 0)
+        async with asyncio.timeout(10):  # the server closed the connection: the phone's read ends
+            with contextlib.suppress(ConnectionResetError):
+                while await reader.read(65536):
+                    pass
+        writer.close()
+
+        reader, writer = await open_download()
+        writer.transport.abort()  # the phone cancels the download
+        cut = await wait_for(lambda: _events(logs, "statement.zip_cut", 2), within=10)
+        assert cut[1]["reason"] == "gone"
+    assert not [e for e in logs if e["event"] in ("http.database_away", "statement.zip")]
+
+
+async def _events(logs: list[dict[str, Any]], event: str, count: int) -> list[dict[str, Any]]:
+    found = [e for e in logs if e["event"] == event]
+    return found if len(found) >= count else []
