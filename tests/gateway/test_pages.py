@@ -356,6 +356,53 @@ def _contrast(one: str, two: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+# every element with text of its own: its colour, and the background it sits on (its own or the
+# nearest ancestor's that is painted), for the contrast of each
+_TEXT_ON = """(() => {
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.closest('.sr-only')) continue;
+    let at = el, bg = 'rgba(0, 0, 0, 0)';
+    while (at) {
+      bg = getComputedStyle(at).backgroundColor;
+      if (!bg.startsWith('rgba') || !bg.endsWith(', 0)')) break;
+      at = at.parentElement;
+    }
+    out.push([el.tagName + '.' + el.className, getComputedStyle(el).color, bg]);
+  }
+  return out;
+})()"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+async def test_the_pages_follow_a_phone_set_to_dark_and_stay_readable(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """A phone set to dark got the gallery and statement bright white. They are dark, with every
+    text at least 4.5:1 against what it sits on (and so in light, as before)."""
+    bot = await _on_a_port(bot_factory, fake_twilio)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "groceries 111.34", ALICE)
+    await send_photos(bot, fake_twilio, 1, "no amount here", ALICE)
+    for scheme in ("dark", "light"):
+        await chromium_page.call(
+            "Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}]
+        )
+        for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
+            link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
+            assert link
+            await chromium_page.goto(link.group(0), until=until)
+            page = await chromium_page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert (_contrast(page, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), (scheme, page)
+            texts = await chromium_page.evaluate(_TEXT_ON)
+            assert len(texts) > 5
+            low = [(what, colour, on) for what, colour, on in texts if _contrast(colour, on) < 4.5]
+            assert low == [], (scheme, command, low)
+
+
 async def first_link(xbot: XBot) -> str:
     """The X link a stranger's first text is answered with."""
     await xbot.text("hello")
