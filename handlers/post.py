@@ -129,7 +129,7 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         _count(ctx, "too_long")
         return too_long(excess)
     async with ctx.deps.db.read() as conn:
-        behind = await inbox.parked_post_due(conn, msg.sender.key, msg.id)
+        behind = await inbox.parked_post_due(conn, msg.sender.key, msg.id, ctx.deps.now())
     if behind is not None:  # the sender's earlier texts wait for X: this one goes after them
         due, why = behind
         notice: str | None = None

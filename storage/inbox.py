@@ -504,15 +504,23 @@ async def drop_parked_posts(conn: AsyncConnection, keys: Sequence[str], before_i
     return int(result.rowcount)
 
 
-async def parked_post_due(conn: AsyncConnection, key: str, before_id: int) -> tuple[float, str | None] | None:
+BEING_POSTED_SECONDS = 1.0  # how long a text waits behind an earlier one of its sender being posted
+
+
+async def parked_post_due(
+    conn: AsyncConnection, key: str, before_id: int, now: float
+) -> tuple[float, str | None] | None:
     """When the last of the texts from `key` before `before_id` that wait aside for X (parked, no
     media: a post, as `drop_parked_posts` has it) comes due, and what it waits for (its error);
     None when none waits. A later text waits behind them: it went straight to X once X was back,
-    before them (a thread's "2/3" before its "1/3"). By ix_inbox_queue (the few parked rows)."""
+    before them (a thread's "2/3" before its "1/3"). One of them being posted right now (claimed
+    beside this one: a woken text does not hold the queue as a pending one does) is waited for too,
+    BEING_POSTED_SECONDS at a time (its post, when X takes it, wakes this one at once). By
+    ix_inbox_queue (the few parked and processing rows)."""
     found = await conn.execute(
-        sa.select(inbox.c.next_attempt_at, inbox.c.error)
+        sa.select(inbox.c.next_attempt_at, inbox.c.error, inbox.c.status)
         .where(
-            inbox.c.status == literal("parked"),
+            inbox.c.status.in_([literal("parked"), literal("processing")]),
             inbox.c.from_phone == key,
             inbox.c.id < before_id,
             inbox.c.media == "[]",
@@ -521,7 +529,10 @@ async def parked_post_due(conn: AsyncConnection, key: str, before_id: int) -> tu
         .limit(1)
     )
     row = found.first()
-    return None if row is None else (float(row.next_attempt_at), row.error)
+    if row is None:
+        return None
+    due = float(row.next_attempt_at)
+    return (max(due, now + BEING_POSTED_SECONDS) if row.status == "processing" else due), row.error
 
 
 async def photos_waiting(conn: AsyncConnection, key: str, before_id: int) -> int:

@@ -439,6 +439,52 @@ async def test_a_new_text_after_an_x_outage_tries_the_ones_kept_before_it_at_onc
     assert not any(m["Body"] == post.X_WAIT for m in twilio.messages)
 
 
+async def test_a_text_claimed_beside_a_woken_one_waits_while_that_one_is_being_posted(xbot: XBot) -> None:
+    """X back: the first kept text is being posted, and the person's next text waits in line
+    behind it. Posted, the first wakes the second kept text, and the next text and the second are
+    then taken up together (a woken text does not hold the line as a pending one does): the next
+    text went to X while the second was still being posted, and out of order (once in a suite run
+    under load). It waits behind a text of its sender being posted, and goes after it."""
+    _twilio, service, real_base = await linked_with_x_unreachable(xbot)
+    first = await xbot.text("outage 1")
+    await _wait_far(xbot, first["MessageSid"])
+    holds = {text: (asyncio.Event(), asyncio.Event()) for text in ("outage 1", "outage 2")}
+    post_as_x = service.client.post
+
+    async def post_slowly(token: str, text: str) -> Any:
+        if text in holds:  # X takes its time over these
+            held, release = holds[text]
+            held.set()
+            await release.wait()
+        return await post_as_x(token, text)
+
+    service.client.post = post_slowly
+    service.client.api_base = real_base  # X is back
+    second = await xbot.text("outage 2")  # set aside behind the first, which it tries at once
+    await asyncio.wait_for(holds["outage 1"][0].wait(), 20)
+    fresh = await xbot.text("after the outage")  # in line behind the first
+    await wait_for(lambda: _status_is(xbot, fresh["MessageSid"], "pending"))
+    holds["outage 1"][1].set()
+    await asyncio.wait_for(holds["outage 2"][0].wait(), 20)
+    since = xbot.runtime.deps.now()
+
+    async def posted_or_waiting() -> bool:
+        [row] = await xbot.rows(
+            "SELECT status, next_attempt_at FROM inbox WHERE message_sid = :s", s=fresh["MessageSid"]
+        )
+        return row.status == "done" or (row.status == "parked" and row.next_attempt_at > since)
+
+    await wait_for(posted_or_waiting)  # posted beside the second (before it), or set to wait for it
+    holds["outage 2"][1].set()
+    for sid in (first["MessageSid"], second["MessageSid"], fresh["MessageSid"]):
+        assert await xbot.handled(sid) == "done"
+    assert xbot.x.posts == [("100", text) for text in ("outage 1", "outage 2", "after the outage")]
+
+
+async def _status_is(xbot: XBot, sid: str, status: str) -> bool:
+    return await xbot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == status
+
+
 async def test_x_unreachable_for_the_whole_window_fails_clearly(xbot: XBot) -> None:
     await xbot.link()
     service = service_of(xbot)

@@ -294,7 +294,10 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ),
     ("amount set", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, USD)),
     ("amount out", lambda: ledger.amount_reply(ROOM, _book([]), 1, 0, USD)),
-    ("amount foreign", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"))),
+    (
+        "amount foreign",
+        lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"), fits=fits_one_segment),
+    ),
     (
         "amount 0 on a repeat",
         lambda: ledger.repeat_stays_out(
