@@ -190,6 +190,17 @@ def command_name(word: str) -> str:
     return unicodedata.normalize("NFKC", word.rstrip(_AFTER_NAME)).translate(DOTTED_I).upper()
 
 
+def _without_marks(words: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """`words` without the words of punctuation alone at their end, and those marks. A T9 phone
+    confirms a word with a space and gives its full stop on the 1 key (`\\Balance .`): the `.`
+    was read as a room's name, and `\\Stop .` was answered "Usage: \\STOP". No name, room,
+    amount or setting is punctuation alone."""
+    end = len(words)
+    while end and not words[end - 1].strip(_AFTER_NAME):
+        end -= 1
+    return tuple(words[:end]), "".join(words[end:])
+
+
 def parse_command(text: str) -> CommandObject | None:
     """`\\join  House  pw` -> CommandObject("\\", "JOIN", ("House", "pw")); None when not a command.
 
@@ -230,14 +241,16 @@ def parse_command(text: str) -> CommandObject | None:
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))
     asked = any(mark in words[0][len(words[0].rstrip(_AFTER_NAME)) :] for mark in _ASKED)
+    args, marks = _without_marks(words[1:])
+    asked = asked or (not args and any(mark in marks for mark in _ASKED))  # `\\Leave ?` as `\\LEAVE?`
     body = text[1:].lstrip()
     lines = body[len(body.split(None, 1)[0]) :].splitlines()  # what follows the name, by line
-    own_line = tuple(_words(lines[0])) if lines else ()
-    first_line = next((tuple(found) for line in lines if (found := _words(line))), ())
+    own_line = _without_marks(_words(lines[0]))[0] if lines else ()
+    first_line = next((found for line in lines if (found := _without_marks(_words(line))[0])), ())
     return CommandObject(
         prefix=text[0],
         name=command_name(words[0]),
-        args=tuple(words[1:]),
+        args=args,
         asked=asked,
         first_line=first_line,
         own_line=own_line,

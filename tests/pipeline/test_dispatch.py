@@ -481,3 +481,40 @@ def test_a_question_mark_of_any_keyboard_makes_a_command_a_question() -> None:
     cmd = parse_command("\\STOP")
     assert cmd is not None
     assert not cmd.asked
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "asked"),
+    [
+        # a T9 phone confirms a word with a space, then its 1 key gives the full stop: `\\Balance .`
+        # was "You are not in a room named .." and `\\Stop .` "Usage: \\STOP"
+        ("\\Balance .", (), False),
+        ("\\Stop .", (), False),
+        ("\\Join cottage sunny22 .", ("cottage", "sunny22"), False),
+        ("\\Remind weekly .", ("weekly",), False),
+        ("\\Paid Mom 13.60 !", ("Mom", "13.60"), False),
+        ("\\Help money . .", ("money",), False),
+        ("\\Leave \u2026", (), False),
+        # a question mark alone after the name asks, as `\\LEAVE?` does: it took them out of the room
+        ("\\Leave ?", (), True),
+        ("\\Stop ?", (), True),
+        ("\\Balance cottage ?", ("cottage",), False),
+        # punctuation inside a word or before the last word stays
+        ("\\Join cottage .pw", ("cottage", ".pw"), False),
+        ("\\Split me . bob", ("me", ".", "bob"), False),
+    ],
+)
+def test_a_lone_mark_after_the_last_word_is_no_argument(
+    text: str, args: tuple[str, ...], asked: bool
+) -> None:
+    cmd = parse_command(text)
+    assert cmd is not None
+    assert (cmd.args, cmd.asked) == (args, asked)
+    assert cmd.own_line == cmd.first_line == args
+
+
+def test_a_lone_mark_on_a_later_line_is_no_argument() -> None:
+    """A line of its own with the full stop ends no argument list of a later line."""
+    cmd = parse_command("\\NAME\nGrandpa Joe .")
+    assert cmd is not None
+    assert (cmd.args, cmd.own_line, cmd.first_line) == (("Grandpa", "Joe"), (), ("Grandpa", "Joe"))
