@@ -56,9 +56,21 @@ WRONG = "No room with that name and password. Check both and try again."
 WRONG_CAPITAL = f"{WRONG} Passwords are case-sensitive: did your phone capitalise the first letter?"
 
 
+# a password that ends in a full stop (or ! ? , ; :), as a T9 phone or a double space puts one
+# after the last word: "Check both" showed the person the password they knew, right
+_ENDS = ".!?,;:"
+
+
 def wrong_for(password: str) -> str:
-    """The wrong-password answer, with the capital's hint when the password looks autocorrected."""
+    """The wrong-password answer, with the capital's hint when the password looks autocorrected,
+    and the mark's when it ends in one (from what was typed alone, as SPEC's answer never says
+    whether the room exists)."""
     capital = password[:1].isupper() and not any(letter.isupper() for letter in password[1:])
+    mark = password[-1] if len(password) > 1 and password[-1] in _ENDS else ""
+    if mark and capital:
+        return f"{WRONG} Passwords are exact: did your phone capitalise it, or add the {mark} at its end?"
+    if mark:
+        return f"{WRONG} Passwords are exact: was the {mark} at its end part of it?"
     return WRONG_CAPITAL if capital else WRONG
 
 

@@ -26,6 +26,7 @@ from handlers.rooms import (
     WRONG_CAPITAL,
     room_spelt,
     too_long,
+    wrong_for,
 )
 from storage import inbox, rooms
 from storage.schema import metadata
@@ -332,6 +333,27 @@ async def test_a_wrong_password_with_a_capital_first_letter_says_passwords_are_c
     ):
         assert await say(bot, fake_twilio, f"\\JOIN {room} {password}", sender=CAROL) == WRONG, password
     assert fits_one_segment(WRONG_CAPITAL)
+
+
+async def test_a_wrong_password_with_a_full_stop_at_its_end_says_so(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\Join house hunter22.`, the full stop a T9 phone (or a double space) puts after the last
+    word, was told "Check both" and nothing more: the person saw the password they knew, right.
+    The hint comes from what was typed alone, the same for a room that does not exist; nothing
+    is joined on a password with the mark taken off."""
+    await say(bot, fake_twilio, "\\CREATE house hunter22")
+    hint = f"{WRONG} Passwords are exact: was the . at its end part of it?"
+    assert await say(bot, fake_twilio, "\\Join house hunter22.", sender=BOB) == hint
+    assert await say(bot, fake_twilio, "\\Join nowhere hunter22.", sender=BOB) == hint
+    assert await say(bot, fake_twilio, "\\Join house Hunter22!", sender=CAROL) == (
+        f"{WRONG} Passwords are exact: did your phone capitalise it, or add the ! at its end?"
+    )
+    assert await bot.scalar("SELECT count(*) FROM memberships") == 1
+    assert await say(bot, fake_twilio, "\\JOIN house hunter23", sender=CAROL) == WRONG
+    for typed in ("x.", "Hunter22?", "a" * 127 + ","):
+        assert fits_one_segment(wrong_for(typed)), typed
+    assert wrong_for(".") == WRONG  # a mark alone is the password, not a mark after it
 
 
 async def test_lockout_after_five_failures_in_fifteen_minutes(

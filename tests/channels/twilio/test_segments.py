@@ -214,6 +214,8 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("room name spelt", lambda: rooms.room_spelt(ROOM)),
     ("long password", lambda: "That password is too long (at most 128 characters)."),
     ("wrong", lambda: rooms.WRONG),
+    ("wrong, a mark at its end", lambda: rooms.wrong_for("hunter22.")),
+    ("wrong, capital and mark", lambda: rooms.wrong_for("Hunter22;")),
     ("locked", lambda: rooms.LOCKED),
     ("joined", lambda: f"Joined {ROOM}; photos you send now go there. \\RECEIPTS shows them all."),
     ("joined again", lambda: f"You are in {ROOM} already; it is now your active room."),
