@@ -191,6 +191,16 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
     return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
 
 
+def no_receipts(room_name: str, command: str) -> str:
+    """`\\AMOUNT` or `\\SPLIT` from a member who sent no receipt in the room. A phone that sends
+    no photos (SMS only) has its person's receipts sent by someone else, who is the one to set
+    them: "Send a photo of one first" was all such a person heard."""
+    return (
+        f"You have sent no receipts in {room_name}. Send a photo of one, or ask whoever sent yours "
+        f"to \\{command} it."
+    )
+
+
 def amount_usage(cur: Currency) -> str:
     return f"Usage: \\AMOUNT {cur.example} (0 takes the receipt out of the ledger)"
 
@@ -336,7 +346,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             minor, code = value.minor, value.currency.code
         target = await ledger.amount_target(conn, user_id, room.id, msg.external_id, typed_in)
         if target is None:
-            return f"You have no receipts in {room.name} yet. Send a photo of one first."
+            return no_receipts(room.name, "AMOUNT")
         # which receipt it was: its day when not today in the room's zone, and what it said before
         settings = await ledger.reminding(conn, room.id)
         zone = reminders.room_zone(settings) if settings is not None else dt.UTC
@@ -970,7 +980,7 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
     async with ctx.deps.db.tx() as conn:
         target = await ledger.amount_target(conn, user_id, room.id)
         if target is None:
-            return f"You have no receipts in {room.name} yet. Send a photo of one first."
+            return no_receipts(room.name, "SPLIT")
         cur = currency_or_default(target.currency or book.currency.code)
         asked = parse_split(ctx.args, book, user_id, room.name, cur, fits)
         if isinstance(asked, str):

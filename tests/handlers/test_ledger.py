@@ -24,7 +24,15 @@ from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
 from handlers.filters import NOT_IN_ROOM
-from handlers.ledger import NAME_LETTERS, NAME_RULES, PAID_HOW, SPLIT_HOW, name_spelt, photo_waiting
+from handlers.ledger import (
+    NAME_LETTERS,
+    NAME_RULES,
+    PAID_HOW,
+    SPLIT_HOW,
+    name_spelt,
+    no_receipts,
+    photo_waiting,
+)
 from storage import inbox
 from tests import images
 from tests.channels.telegram.talk import answer
@@ -545,9 +553,7 @@ async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
         await say(bot, fake, "\\PAID mary ann 2.50", sender=BOB)
         == "Recorded: you paid Mary Ann $2.50. house: Mary Ann pays Bob $2.50."
     )
-    assert (
-        await say(bot, fake, "\\AMOUNT 5") == "You have no receipts in house yet. Send a photo of one first."
-    )
+    assert await say(bot, fake, "\\AMOUNT 5") == no_receipts("house", "AMOUNT")
     assert (
         await say(bot, fake, "\\AMOUNT five")
         == "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
@@ -1059,6 +1065,27 @@ async def test_a_splits_leftover_cent_follows_the_receipts_turn_not_who_joined_f
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $6.01, Bob pays Alice $6.00."
 
 
+async def test_amount_and_split_of_one_who_sent_no_receipt_say_whose_it_is(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A member with a phone that sends no photos (a flip phone: SMS only) has their receipt sent
+    by someone else, and then types its `\\AMOUNT` or `\\SPLIT` themselves: "Send a photo of one
+    first" was all they heard, which they cannot do. The answer says the receipt is its sender's."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "for carol", sender=BOB)).startswith("Saved to house; no total found.")
+    for command in ("AMOUNT 12", "SPLIT me bob"):
+        assert await say(bot, fake, f"\\{command}", sender=CAROL) == (
+            f"You have sent no receipts in house. Send a photo of one, or ask whoever sent yours to "
+            f"\\{command.split()[0]} it."
+        )
+    assert await say(bot, fake, "\\AMOUNT 12", sender=BOB) == (
+        "Set $12.00 on your receipt in house: you are owed $8.00. \\BALANCE for all."
+    )
+    room = "r" * 32  # the longest name
+    assert all(fits_one_segment(no_receipts(room, name)) for name in ("AMOUNT", "SPLIT"))
+
+
 async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_amounts(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -1066,9 +1093,7 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     is the sender; \\BALANCE and \\AMOUNT follow; a split that does not add up says why."""
     fake = fake_twilio
     await house(bot, fake)
-    assert (
-        await say(bot, fake, "\\SPLIT bob") == "You have no receipts in house yet. Send a photo of one first."
-    )
+    assert await say(bot, fake, "\\SPLIT bob") == no_receipts("house", "SPLIT")
     await photo(bot, fake, "$30.00")
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
     # names only: equal among them (Alice paid for Bob and Carol alone)
