@@ -192,7 +192,11 @@ async def keep_former(
 
 async def members(conn: AsyncConnection, room_id: str, joined_by: float | None = None) -> list[Member]:
     """The room's members by when they joined (then by id): the order of leftover cents.
-    `joined_by`: only those who had joined by then (who share a receipt sent at that moment)."""
+    `joined_by`: those in the room at that moment (who share a receipt sent then): the members
+    who had joined by then, and after them those who have left since (`\\LEAVE`, by when they
+    left). A photo still being read, or parked while the media store was down, when a member left
+    was split without them, their share of a dinner they had falling on the others. A departure
+    keeps no join time: one who joined and left again while the photo waited counts as there."""
     joined = [memberships.c.joined_at <= joined_by] if joined_by is not None else []
     rows = (
         await conn.execute(
@@ -201,7 +205,18 @@ async def members(conn: AsyncConnection, room_id: str, joined_by: float | None =
             .order_by(memberships.c.joined_at, users.c.id)
         )
     ).all()
-    return [Member(int(r.id), r.name, str(r.phone), r.label) for r in rows]
+    found = [Member(int(r.id), r.name, str(r.phone), r.label) for r in rows]
+    if joined_by is None:
+        return found
+    left = (
+        await conn.execute(
+            _PEOPLE.join(room_departures, room_departures.c.user_id == users.c.id)
+            .where(room_departures.c.room_id == room_id, room_departures.c.left_at > joined_by)
+            .order_by(room_departures.c.left_at, users.c.id)
+        )
+    ).all()
+    ids = {m.user_id for m in found}
+    return found + [Member(int(r.id), r.name, str(r.phone), r.label) for r in left if int(r.id) not in ids]
 
 
 # -- reminders -------------------------------------------------------------------------------------

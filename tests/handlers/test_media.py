@@ -67,6 +67,38 @@ async def test_a_photo_saved_late_is_shared_by_those_in_the_room_when_it_was_sen
     )
 
 
+async def test_a_photo_saved_late_is_shared_by_one_who_left_the_room_after_it_was_sent(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice texts the dinner's receipt while the media store is down (or while it is still being
+    read: a \\LEAVE sent a quarter second after it did the same through the real server); Carol
+    leaves before it is saved. It was split two ways, Carol's share of a dinner she had falling
+    on Bob. Those in the room when it was sent share it, Carol too."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone, name in ((BOB, "Bob"), (CAROL, "Carol")):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+        assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
+    assert (await say(bot, fake, "\\NAME Alice")).startswith("Your rooms now see you")
+    sid, down = await photo_parked_while_the_store_is_down(bot, fake, monkeypatch, "$30.00")
+    assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house."
+    down[0] = False
+    async with bot.runtime.deps.db.tx() as conn:  # its retry, now
+        await conn.execute(sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": sid})
+    assert await bot.handled(sid) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    assert replies[-1].startswith("Saved $30.00 to house: split 3 ways, you are owed $20.00."), replies
+    assert await say(bot, fake, "\\BALANCE", sender=BOB) == (
+        "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    )
+    # a photo sent after she left is not hers to share
+    url = fake.media.add(images.jpeg_with_gps())
+    assert (await say(bot, fake, "$40.00", sender=BOB, **mms([url]))).startswith(
+        "Saved $40.00 to house: split 2 ways"
+    )
+
+
 async def test_leftover_cents_of_a_rooms_receipts_go_round_its_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
