@@ -188,7 +188,18 @@ async def balance(msg: Inbound, ctx: Context) -> HandlerResult:
                 if fits(line + how):
                     return line + how
         return line
-    return balance_line(room.name, book, fits=ctx.deps.services.fits(msg.sender.channel))
+    fits = ctx.deps.services.fits(msg.sender.channel)
+    line = balance_line(room.name, book, fits=fits)
+    if fits(line) or not book.settlement:
+        return line
+    # more than one message (SMS: a room of a dozen takes two or more parts): the asker's own part
+    # first, then the room's. It was somewhere in the parts, which an old phone may show apart or
+    # out of order, the second with no room named; one owed by many: what they are owed in all
+    mine = own_part(book, ctx.user.id)
+    own = (
+        ", ".join(mine) if 0 < len(mine) <= 2 else position_phrase(book.position(ctx.user.id), book.currency)
+    )
+    return balance_line(f"{room.name}: {own}. All", book, fits=fits)
 
 
 def no_receipts(room_name: str, command: str) -> str:

@@ -2315,6 +2315,30 @@ async def test_paid_in_a_room_with_very_many_debts_stays_within_what_twilio_take
     )
 
 
+async def test_a_balance_of_several_parts_starts_with_the_askers_own(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A room of twelve: `\\BALANCE` takes more than one SMS, and the asker's own payment was
+    somewhere in it (an old phone shows the parts apart, or out of order). It comes first, then
+    the room's; a balance that fits one SMS is as it was."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE cottage pw")).startswith("Created room cottage")
+    members = [f"+1555010{n:04d}" for n in range(11)]
+    for phone in members:
+        assert (await say(bot, fake, "\\JOIN cottage pw", sender=phone)).startswith("Joined cottage")
+    assert (await photo(bot, fake, "$120.00")).startswith("Saved $120.00 to cottage")
+    reply = await say(bot, fake, "\\BALANCE", sender=members[4])
+    assert not fits_one_segment(reply)
+    assert reply.startswith(
+        "cottage: you pay +1******1111 $10.00. All: +1******0000 pays +1******1111 $10.00, "
+    )
+    assert reply.count("pays +1******1111 $10.00") == 11, reply
+    owed = await say(bot, fake, "\\BALANCE")  # owed by all eleven: in all, then each
+    assert owed.startswith("cottage: you are owed $110.00. All: +1******0000 pays +1******1111 $10.00, "), (
+        owed
+    )
+
+
 async def test_a_photo_that_waited_for_its_room_over_midnight_is_in_its_months_statement(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
