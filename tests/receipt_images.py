@@ -394,6 +394,41 @@ def japan(rng: random.Random) -> Receipt:
     return Receipt("yen", lines, total, exponent=0)
 
 
+def money_qc(minor: int, sep: str = " ") -> str:
+    """1 234,56 $: Quebec's figures, thousands grouped by a space, comma decimals, the sign after."""
+    return f"{minor // 100:,}".replace(",", sep) + f",{minor % 100:02d} $"
+
+
+def quebec(rng: random.Random, *, sep: str = " ", big: bool = False) -> Receipt:
+    """A Montreal receipt: SOUS-TOTAL, TPS (GST 5%) and TVQ (QST 9.975%) on lines of their own,
+    amounts as `45,99 $`, the store's tax numbers under the total. `big`: a total in the
+    thousands (`1 234,56 $`), grouped by `sep` (a space, two where a till pads to a column)."""
+    if big:
+        items = [("PORTABLE", rng.randint(100_000, 180_000))]
+    else:
+        names = ["FROMAGE OKA", "BAGUETTE", "VIN ROUGE", "BLEUETS", "SIROP D'ERABLE", "CAFE"]
+        items = [(name, rng.randint(199, 2499)) for name in rng.sample(names, rng.randint(2, 4))]
+    subtotal = sum(price for _, price in items)
+    tps = (subtotal * 5 + 50) // 100
+    tvq = (subtotal * 9975 + 50_000) // 100_000
+    total = subtotal + tps + tvq
+    lines: list[Line] = [("MARCHE JEAN-TALON", ""), ("7070 AV HENRI-JULIEN", ""), ("", "")]
+    lines += [(name, money_qc(price, sep)) for name, price in items]
+    lines += [
+        ("", ""),
+        ("SOUS-TOTAL", money_qc(subtotal, sep)),
+        ("TPS 5%", money_qc(tps, sep)),
+        ("TVQ 9,975%", money_qc(tvq, sep)),
+        ("TOTAL", money_qc(total, sep)),
+        ("DEBIT ****" + last4(rng), money_qc(total, sep)),
+        ("", ""),
+        ("TPS: 123456789 RT0001", ""),
+        ("TVQ: 1234567890 TQ0001", ""),
+        ("MERCI", ""),
+    ]
+    return Receipt("quebec", lines, total)
+
+
 ALL_LAYOUTS = (
     grocery, restaurant, fuel, card_slip, grocery_savings, hotel_folio, pharmacy, long_receipt, two_column,
     france, germany, italy, britain, japan,

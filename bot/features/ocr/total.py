@@ -251,7 +251,9 @@ def _squash(text: str) -> str:
 
 # words that are whole words on the receipt (squashed, they hide inside others: HT in NIGHT)
 _WORDS = re.compile(r"[A-Z]+")
-_TAX_WORDS = frozenset({"MWST", "TVA", "IVA", "USTR", "BTW", "MOMS", "IGST"})
+# Canada's in French: TPS (GST), TVQ (Quebec's QST), TVH (HST); a Montreal receipt prints TPS and
+# TVQ on lines of their own, and with them unseen no subtotal + tax was ever its total
+_TAX_WORDS = frozenset({"MWST", "TVA", "IVA", "USTR", "BTW", "MOMS", "IGST", "TPS", "TVQ", "TVH"})
 _NET_WORDS = frozenset({"HT", "NETTO", "IMPONIBILE", "IMPONIBLE"})
 _STRONG = (
     "GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY", "NETAPAYER",
@@ -291,7 +293,7 @@ def kind_of(label: str) -> tuple[str, float]:
         return "subtotal", 0.0
     if s.startswith("TOTAL") and ("INCL" in s or "WITH" in s or "TTC" in s):
         return "total", TOTAL
-    if any(w in s for w in ("TAX", "VAT", "GST", "HST", "PST")) or words & _TAX_WORDS:
+    if any(w in s for w in ("TAX", "VAT", "GST", "HST", "PST", "QST")) or words & _TAX_WORDS:
         # `VAT incl`, `Incl. VAT`, `CGST included`: the tax inside the prices (British and Indian
         # receipts print it for the record), which no total adds on top
         return ("tax_incl" if "INCL" in s or words & {"INC", "INCL"} else "tax"), 0.0
@@ -546,6 +548,7 @@ _TAX_MONEY: dict[str, tuple[str, ...]] = {
     "QST": ("CAD",),
     "TPS": ("CAD",),
     "TVQ": ("CAD",),
+    "TVH": ("CAD",),
     "CGST": ("INR",),
     "SGST": ("INR",),
     "IGST": ("INR",),
@@ -553,7 +556,7 @@ _TAX_MONEY: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 # OCR drops spaces (`DI CUI IVA` reads `DICUIIVA`, `Incl. VAT` `INCLVAT`): these are also found at
 # a word's end; UST is not (MUST, JUST, ADJUST)
-_TAX_SUFFIXES = ("VAT", "IVA", "TVA", "MWST", "GST", "HST")
+_TAX_SUFFIXES = ("VAT", "IVA", "TVA", "MWST", "GST", "HST", "QST", "TPS", "TVQ")
 
 
 def taxes_named(rows: Sequence[Row], exponent: int = 2) -> tuple[str, ...]:

@@ -368,3 +368,22 @@ async def test_a_receipt_whose_pounds_ocr_cannot_see_is_asked_about_in_a_dollar_
     assert (await say(bot, fake_twilio, "\\CURRENCY GBP")).startswith("london counts in GBP")
     reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=4))]))
     assert reply.startswith(f"Saved £{figure} to london"), reply
+
+
+async def test_a_montreal_receipt_with_tps_and_tvq_is_counted_in_a_cad_room(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """TPS and TVQ were no taxes to the reader: SOUS-TOTAL plus nothing was not the TOTAL, and
+    every Montreal receipt got `no total found`. Both are added now; in a room of dollars (USD)
+    the same receipt is asked about, its taxes being Canada's."""
+    receipt = ri.quebec(random.Random(3))
+    assert receipt.total is not None
+    shown = f"{receipt.total // 100}.{receipt.total % 100:02d}"
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, "\\CURRENCY CAD")).startswith("house counts in CAD")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=1))]))
+    assert reply.startswith(f"Saved CA${shown} to house: split 3 ways"), reply
+    await say(bot, fake_twilio, "\\CREATE trip pw-trip")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=5))]))
+    assert reply.startswith(f"Saved to trip; not counted: {shown} in which money? It names TPS"), reply

@@ -471,3 +471,44 @@ def test_the_taxes_a_receipt_names_say_whose_money_it_may_be() -> None:
     assert unclear_money(("MWST", "TVA"), "CHF") is None
     assert unclear_money(("IVA",), "USD") == "IVA"
     assert unclear_money((), "USD") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "total", "taxes"),
+    [
+        # a Montréal grocery: TPS (GST) and TVQ (QST) on lines of their own, amounts `45,99 $`
+        (
+            "MARCHE JEAN-TALON\nFROMAGE OKA 12,50$\nBAGUETTE 4,25$\nVIN ROUGE 23,25$\nSOUS-TOTAL 40,00$\n"
+            "TPS5% 2,00$\nTVQ9,975% 3,99$\nTOTAL 45,99 $\nDEBIT****4421 45,99$\nTPS:123456789 RT0001\n"
+            "TVQ:1234567890 TQ0001",
+            4599,
+            ("TPS", "TVQ"),
+        ),
+        # both names on one line, and a tip (POURBOIRE) after the first total
+        (
+            "CHEZ SCHWARTZ\nSMOKED MEAT 18,95$\nFRITES 13,05$\nSOUS-TOTAL 32,00$\nTPS/GST5% 1,60$\n"
+            "TVQ/QST9,975% 3,19$\nTOTAL 36,79$\nPOURBOIRE 5,52$\nTOTAL 42,31$",
+            4231,
+            ("TPS", "GST", "TVQ", "QST"),
+        ),
+        # a warehouse club's English receipt: GST/HST and QST
+        (
+            "COSTCO WHOLESALE\nKS PAPER TOWEL 24.99\nKS OLIVEOIL 18.49\nROTISSERIE CHKN 7.99\nSUBTOTAL 51.47\n"
+            "GST/HST 2.57\nQST 5.13\nTOTAL 59.17\nMASTERCARD ****8812 59.17",
+            5917,
+            ("GST", "HST", "QST"),
+        ),
+        # Ontario or New Brunswick in French: TVH (HST)
+        ("DEPANNEUR\nLAIT 4,00\nSOUS-TOTAL 4,00\nTVH 13% 0,52\nTOTAL 4,52", 452, ("TVH",)),
+    ],
+)
+def test_a_quebec_receipt_adds_both_its_taxes(text: str, total: int, taxes: tuple[str, ...]) -> None:
+    """TPS and TVQ (QST) were no taxes: subtotal plus the tax seen (GST alone, or none) was not
+    the total, and every Montréal receipt was asked about (`no total found`)."""
+    from bot.features.ledger.intake import unclear_money
+
+    reading = total_of_text(text)
+    assert (reading.status, reading.minor) == ("ok", total), reading
+    assert reading.taxes == taxes
+    assert unclear_money(reading.taxes, "CAD") is None
+    assert unclear_money(reading.taxes, "USD") == taxes[0]  # in a dollar room: which money?
