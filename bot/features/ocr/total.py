@@ -184,17 +184,22 @@ _CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3}|EUROS?)\s?$", re.IGNORECAS
 _NAMES = {"EURO": "EUR", "EUROS": "EUR"}
 
 
+_SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what groups thousands in French
+
+
 @functools.cache
 def _money_pattern(exponent: int) -> re.Pattern[str]:
-    """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`,
+    """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`, `1 234,56`,
     `1,20,000.00` (lakhs, as Indian receipts print them).
     Not one glued to a mask or a number sign (`****4421`, `XXXX4421`, `#1234`: a card's last 4, a
     store, register or transaction number), nor part of a date, a time or a longer number
     (`11.24.2026`, `2026/11/24`, `12:45`: no figure touches another separator and digit).
     A colon after a word is a label's (`TOTAL:23,40`, OCR drops the space after it)."""
+    # thousands grouped by a space before comma decimals (`1 234,56 $`, as Quebec and France
+    # print them) are one figure: `234,56` alone was a laptop's total
     whole = (
         r"\d{1,2}(?:,\d{2})+,\d{3}(?![.,]\d{3})|\d{1,3}(?:,\d{3})+(?![.,]\d{3})"
-        r"|\d{1,3}(?:\.\d{3})+(?=,\d)|\d{1,7}"
+        rf"|\d{{1,3}}(?:\.\d{{3}})+(?=,\d)|\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=,\d)|\d{{1,7}}"
     )
     if exponent == 0:
         number = rf"(?P<whole>{whole})(?![.,/:]?\d)"
@@ -207,7 +212,7 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
 
 
 def _minor_of(m: re.Match[str], exponent: int) -> int:
-    minor: int = int(m.group("whole").replace(",", "").replace(".", "")) * 10**exponent
+    minor: int = int(re.sub(rf"[.,{_SPACES}]", "", m.group("whole"))) * 10**exponent
     return minor + (int(m.group("frac")) if exponent else 0)
 
 

@@ -387,3 +387,14 @@ async def test_a_montreal_receipt_with_tps_and_tvq_is_counted_in_a_cad_room(
     await say(bot, fake_twilio, "\\CREATE trip pw-trip")
     reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=5))]))
     assert reply.startswith(f"Saved to trip; not counted: {shown} in which money? It names TPS"), reply
+
+
+async def test_a_total_in_the_thousands_grouped_by_a_space_is_read_whole(counting: Counting) -> None:
+    """`TOTAL 1 234,97 $`: OCR keeps the space a till pads its column with, and the reader took
+    `234,97` alone; the subtotal read the same way made the arithmetic agree, and a laptop was
+    saved, sure, for a thousand dollars less."""
+    receipt = ri.quebec(random.Random(2), sep="  ", big=True)
+    assert receipt.total is not None
+    assert receipt.total > 100_000
+    reading = await OcrReader(1).read(ri.render(receipt, seed=2), "jpeg", 2)
+    assert (reading.status, reading.minor) == ("ok", receipt.total), reading

@@ -512,3 +512,20 @@ def test_a_quebec_receipt_adds_both_its_taxes(text: str, total: int, taxes: tupl
     assert reading.taxes == taxes
     assert unclear_money(reading.taxes, "CAD") is None
     assert unclear_money(reading.taxes, "USD") == taxes[0]  # in a dollar room: which money?
+
+
+def test_thousands_grouped_by_a_space_are_one_amount() -> None:
+    """`1 234,56 $`, as Quebec and France print thousands: the reader took `234,56` alone, and a
+    laptop's receipt whose subtotal and taxes were read the same way (`1 073,76`: 73,76) added
+    up to it, so CA$1,234.56 was saved, sure, as CA$234.56."""
+    laptop = (
+        "BEST BUY\nPORTABLE 1 073,76 $\nSOUS-TOTAL 1 073,76 $\nTPS 53,69 $\nTVQ 107,11 $\n"
+        "TOTAL 1 234,56 $\nVISA ****1234 1 234,56 $"
+    )
+    reading = total_of_text(laptop)
+    assert (reading.status, reading.minor) == ("ok", 123456), reading
+    assert amounts_of("TOTAL TTC 12 345,60 EUR", 2) == [(1234560, "EUR")]
+    assert amounts_of("TOTAL 1\u00a0234,56 $", 2) == [(123456, "")]  # a no-break space
+    # a space before three digits with dot decimals stays two figures (a count and a price)
+    assert amounts_of("2 150.00", 2) == [(15000, "")]
+    assert amounts_of("VISA 4421 1 234,56", 2)[-1] == (123456, "")
