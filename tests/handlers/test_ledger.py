@@ -2764,3 +2764,20 @@ async def test_a_first_receipt_in_other_money_offers_the_rooms_currency_while_it
         "Saved to house; not counted: $12.00 in a INR room. Reply \\AMOUNT 12.00 USD @rate (INR for 1 USD)"
         " to count it, or \\AMOUNT 12.34 in INR."
     )
+
+
+async def test_a_caption_of_a_thousand_written_the_quebec_way_is_asked_about(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`ordi 1 234,56 $` (a space groups the thousands) reads two ways, as `for 3 120.00` does:
+    the photo was answered `no total found. Reply \\AMOUNT 12.34 to set it.` and nothing more,
+    as if the person had typed no total. The second reply offers both readings."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CURRENCY CAD")).startswith("house counts in CAD")
+    urls = [fake.media.add(images.jpeg_with_gps())]
+    assert await answers(bot, fake, "ordi 1 234,56 $", **mms(urls)) == [
+        "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
+        "1 234,56 is unclear: reply \\AMOUNT 1234.56 for CA$1234.56, or \\AMOUNT 234.56 for CA$234.56.",
+    ]
+    assert (await say(bot, fake, "\\AMOUNT 1234.56")).startswith("Set CA$1234.56 on your receipt in house")

@@ -444,9 +444,20 @@ def caption_figure(caption: str, room: Currency) -> Amount | None:
 
 
 def unclear_caption(caption: str, room: Currency) -> str | None:
-    """What to ask when a caption's one amount reads two ways (`12.345`, `lunch $1.200`), as
-    `unclear_amount` asks of a typed one; else None."""
+    """What to ask when a caption's one amount reads two ways (`12.345`, `lunch $1.200`, `ordi
+    1 234,56 $`), as `unclear_amount` asks of a typed one; else None."""
     found = _found_in(caption, room)
+    if len(found) == 2 and " " in found[0][1] and found[0][1].rsplit(" ", 1)[1] == found[1][1]:
+        # `ordi 1 234,56 $`, as Quebec and France write a thousand, is a count and a price to
+        # others (`for 3 120.00`): it was answered "no total found", as if nothing was typed
+        (big, figure), (small, _) = found
+        cur, command = big.currency, "\\AMOUNT "
+        if cur != room:
+            return f"{figure} is unclear: reply {command}{cur.format(big.minor)} or {command}{cur.format(small.minor)}."
+        return (
+            f"{figure} is unclear: reply {command}{cur.number(big.minor)} for {cur.format(big.minor)}, "
+            f"or {command}{cur.number(small.minor)} for {cur.format(small.minor)}."
+        )
     return _two_readings(found[0][1], found[0][0], room, "\\AMOUNT ") if len(found) == 1 else None
 
 

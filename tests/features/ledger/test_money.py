@@ -442,3 +442,31 @@ def test_a_captions_one_whole_number_is_the_figure_offered(
     assert caption_amount(caption, room) is None  # never counted
     found = caption_figure(caption, room)
     assert (found.minor if found is not None else None) == offered
+
+
+@pytest.mark.parametrize(
+    ("caption", "asked"),
+    [
+        (
+            "ordi 1 234,56 $",
+            "1 234,56 is unclear: reply \\AMOUNT 1234.56 for CA$1234.56, or \\AMOUNT 234.56 for CA$234.56.",
+        ),
+        (
+            "souper pour 3 120,00 $",
+            "3 120,00 is unclear: reply \\AMOUNT 3120.00 for CA$3120.00, or \\AMOUNT 120.00 for CA$120.00.",
+        ),
+        ("souper 45,20 $", None),
+        ("2 cafés 4,50 $ et 3,25 $", None),  # two amounts: no one to ask about
+    ],
+)
+def test_a_caption_figure_with_a_space_before_three_digits_is_asked_about(
+    caption: str, asked: str | None
+) -> None:
+    """`ordi 1 234,56 $`, as Quebec writes a thousand, reads two ways (a count and a price, or
+    thousands): it was answered `no total found. Reply \\AMOUNT 12.34 to set it.`, as if nothing
+    had been typed. The reply now offers both readings."""
+    cad = currency("CAD")
+    assert cad is not None
+    assert unclear_caption(caption, cad) == asked
+    if asked is not None:
+        assert caption_amount(caption, cad) is None
