@@ -428,6 +428,19 @@ BotFactory = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where nothing listens, nor can start to while the test runs: a socket
+    of the test's own is bound to it (without SO_REUSEADDR) and never listens, so a connection to
+    it is refused at once. pytest-aiohttp's `unused_tcp_port`, a port free a moment before, was
+    taken under pytest-xdist by a server of the test running beside it (the servers of tests take
+    ports the same way): the sends it was to refuse met that server instead, and a test of
+    refused connections timed out."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture
 def bot_factory(make_config: Callable[..., Config], aiohttp_client: Any) -> BotFactory:
     # make_config first: its database is dropped after the app (set up later) has stopped
     async def make(

@@ -80,11 +80,11 @@ async def test_a_late_answer_is_a_timeout(aiohttp_server: Any) -> None:
     assert after.body == b"txen"
 
 
-async def test_a_refused_connection_is_named(unused_tcp_port: int) -> None:
+async def test_a_refused_connection_is_named(refused_port: int) -> None:
     pool = CurlPool()
     try:
         with pytest.raises(CurlError) as raised:
-            await pool.post(f"http://127.0.0.1:{unused_tcp_port}/", b"x", [], timeout=5)
+            await pool.post(f"http://127.0.0.1:{refused_port}/", b"x", [], timeout=5)
     finally:
         await pool.close()
     assert (raised.value.name, raised.value.timed_out) == ("COULDNT_CONNECT", False)

@@ -643,13 +643,13 @@ async def test_a_notice_a_blocked_chat_refuses_goes_to_the_persons_other_chat(
 
 
 async def test_a_send_that_reaches_no_twilio_says_why_in_the_log(
-    bot_factory: BotFactory, fake_twilio: Any, unused_tcp_port: int
+    bot_factory: BotFactory, fake_twilio: Any, refused_port: int
 ) -> None:
     """With Twilio's API unreachable (refused connections), every `sms.send_retry` said
     `"status": null, "error_code": null` and the next try's `sms.reconcile_failed` said
     `"error": "SendError"`: the operator could not tell a dead API from a timeout or a bug. With
     no answer, the lines carry our own words for it (`reason`), never a channel's message."""
-    bot = await bot_factory(twilio=fake_twilio.section(api_base=f"http://127.0.0.1:{unused_tcp_port}"))
+    bot = await bot_factory(twilio=fake_twilio.section(api_base=f"http://127.0.0.1:{refused_port}"))
     with structlog.testing.capture_logs() as logs:
         await bot.text("\\HELP")
 

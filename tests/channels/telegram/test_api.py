@@ -30,7 +30,7 @@ async def test_a_result_and_a_refusal(fake_telegram: FakeTelegram) -> None:
     assert "secret-token" not in str(wrong.value)
 
 
-async def test_an_answer_that_is_not_telegrams(aiohttp_server: object, unused_tcp_port: int) -> None:
+async def test_an_answer_that_is_not_telegrams(aiohttp_server: object, refused_port: int) -> None:
     from aiohttp import web
 
     async def html(request: web.Request) -> web.Response:
@@ -49,7 +49,7 @@ async def test_an_answer_that_is_not_telegrams(aiohttp_server: object, unused_tc
             await TelegramApi(
                 http,
                 TelegramConfig(
-                    bot_token="1:t", webhook_secret="s", api_base=f"http://127.0.0.1:{unused_tcp_port}"
+                    bot_token="1:t", webhook_secret="s", api_base=f"http://127.0.0.1:{refused_port}"
                 ),
             ).call("getMe", {})
     assert unreadable.value.status == 502

@@ -47,10 +47,8 @@ async def test_a_file_over_what_a_bot_may_download_is_refused_as_too_big(fake_te
     assert reply == "Photo 1 was not saved: it is over 20 MB."
 
 
-async def test_no_file_host_is_an_outage(unused_tcp_port: int) -> None:
-    config = TelegramConfig(
-        bot_token="1:t", webhook_secret="s", api_base=f"http://127.0.0.1:{unused_tcp_port}"
-    )
+async def test_no_file_host_is_an_outage(refused_port: int) -> None:
+    config = TelegramConfig(bot_token="1:t", webhook_secret="s", api_base=f"http://127.0.0.1:{refused_port}")
     async with aiohttp.ClientSession() as http:
         media = TelegramMedia(TelegramApi(http, config), 5.0)
         with pytest.raises(MediaUnavailable):

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from bot.channels.telegram.standin import StandIn, on_this_machine
+from tests.ports import free_port
 
 TOKEN = "1:dev"
 
@@ -63,13 +64,14 @@ async def test_it_answers_as_the_bot_api_does(aiohttp_client: Callable[..., Any]
     ).status == 400
 
 
-async def test_a_port_in_use_is_an_oserror_and_it_serves_until_stopped(unused_tcp_port: int) -> None:
+async def test_a_port_in_use_is_an_oserror_and_it_serves_until_stopped() -> None:
+    port = free_port()
     standin = StandIn(TOKEN)
-    await standin.start("127.0.0.1", unused_tcp_port)
+    await standin.start("127.0.0.1", port)
     try:
         with pytest.raises(OSError, match=r"(?i)in use"):
-            await StandIn(TOKEN).start("127.0.0.1", unused_tcp_port)
-        url = f"http://127.0.0.1:{unused_tcp_port}/bot{TOKEN}/getMe"
+            await StandIn(TOKEN).start("127.0.0.1", port)
+        url = f"http://127.0.0.1:{port}/bot{TOKEN}/getMe"
         async with aiohttp.ClientSession() as http, http.post(url, json={}) as resp:
             assert (await resp.json())["result"]["id"] == 1
     finally:

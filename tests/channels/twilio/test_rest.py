@@ -384,8 +384,8 @@ async def test_a_chunked_answer_is_read(raw_server: Callable[[Handler], Awaitabl
     assert await _send_all(await raw_server(handler), ["hi"]) == [Sent(sid="SM1", status="queued")]
 
 
-async def test_no_server_is_a_retry_without_a_status(unused_tcp_port: int) -> None:
-    [result] = await _send_all(f"http://127.0.0.1:{unused_tcp_port}", ["hi"])
+async def test_no_server_is_a_retry_without_a_status(refused_port: int) -> None:
+    [result] = await _send_all(f"http://127.0.0.1:{refused_port}", ["hi"])
     assert isinstance(result, SendError)
     assert (result.status, result.retryable, str(result)) == (
         None,
