@@ -28,6 +28,7 @@ from bot.app.startup import bind, listen, store_down, summary, whatsapp_unanswer
 from bot.core import tasks
 from bot.core.config import Config
 from bot.core.logs import flush_logs, get_logger
+from bot.gateway.connections import KEEPALIVE_SECONDS, HeadDeadline
 from bot.gateway.drain import DRAIN
 
 GRACE_SECONDS = 10.0  # requests in flight get this long to finish after SIGTERM
@@ -50,7 +51,11 @@ async def serve(config: Config, config_path: str | None = None) -> int:
     try:
         app = build_app(config)
         runner = web.AppRunner(
-            app, access_log_class=AccessLogger, handle_signals=False, shutdown_timeout=GRACE_SECONDS
+            app,
+            access_log_class=AccessLogger,
+            handle_signals=False,
+            shutdown_timeout=GRACE_SECONDS,
+            keepalive_timeout=KEEPALIVE_SECONDS,  # idle between requests (bot/gateway/connections.py)
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -68,10 +73,14 @@ async def serve(config: Config, config_path: str | None = None) -> int:
             log.info("app.stopping", in_flight=0, starting=True)
             await _stop_within(runner, app, config.server.stop_seconds)
             return 0
+        assert runner.server is not None  # set up above
+        # a connection that sends no whole request head within 20 s is closed (slowloris)
+        head_deadline = HeadDeadline(runner.server)
         try:
             listen(sockets, config.server.host, config.server.port)  # a port taken meanwhile: one line
             for sock in sockets:
                 await web.SockSite(runner, sock).start()
+            head_deadline.start()
             runtime = app[RUNTIME]
             media_down = await store_down(config, runtime.ready_checks.get("media"))
             whatsapp_down = await whatsapp_unanswered(config, runtime.deps.db)
@@ -99,6 +108,7 @@ async def serve(config: Config, config_path: str | None = None) -> int:
             app[DRAIN].begin()
             await app[DRAIN].wait(GRACE_SECONDS)
         finally:
+            await head_deadline.stop()
             await _stop_within(runner, app, config.server.stop_seconds)
             tasks.on_crash(None)
     finally:
