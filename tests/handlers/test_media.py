@@ -35,6 +35,25 @@ def _people_type_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replyguard, "BUDGET", 100)
 
 
+async def _house_of_three(bot: Bot, fake: FakeTwilio) -> None:
+    """Alice's house, with Bob and Carol in it, everyone named."""
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone, name in ((BOB, "Bob"), (CAROL, "Carol")):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+        assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
+    assert (await say(bot, fake, "\\NAME Alice")).startswith("Your rooms now see you")
+
+
+async def _saved_on_its_retry(bot: Bot, fake: FakeTwilio, sid: str, reply: str) -> None:
+    """The parked photo `sid` tried again now, and saved: its sender's last reply starts `reply`."""
+    async with bot.runtime.deps.db.tx() as conn:
+        await conn.execute(sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": sid})
+    assert await bot.handled(sid) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    assert replies[-1].startswith(reply), replies
+
+
 async def test_a_photo_saved_late_is_shared_by_those_in_the_room_when_it_was_sent(
     bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,21 +61,12 @@ async def test_a_photo_saved_late_is_shared_by_those_in_the_room_when_it_was_sen
     before it comes back. The receipt, saved then, was split four ways: Dave owed a share of a
     dinner he never had. It is shared by the three who were in the room when it was sent."""
     fake = fake_twilio
-    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
-    for phone, name in ((BOB, "Bob"), (CAROL, "Carol")):
-        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
-        assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
-    assert (await say(bot, fake, "\\NAME Alice")).startswith("Your rooms now see you")
+    await _house_of_three(bot, fake)
     sid, down = await photo_parked_while_the_store_is_down(bot, fake, monkeypatch, "$30.00")
     assert (await say(bot, fake, "\\JOIN house pw", sender=DAVE)).startswith("Joined house")
     assert (await say(bot, fake, "\\NAME Dave", sender=DAVE)).startswith("Your rooms now see you")
     down[0] = False
-    async with bot.runtime.deps.db.tx() as conn:  # its retry, now
-        await conn.execute(sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": sid})
-    assert await bot.handled(sid) == "done"
-    await bot.settled()
-    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
-    assert replies[-1].startswith("Saved $30.00 to house: split 3 ways, you are owed $20.00."), replies
+    await _saved_on_its_retry(bot, fake, sid, "Saved $30.00 to house: split 3 ways, you are owed $20.00.")
     assert await say(bot, fake, "\\BALANCE", sender=DAVE) == (
         "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
     )
@@ -75,20 +85,11 @@ async def test_a_photo_saved_late_is_shared_by_one_who_left_the_room_after_it_wa
     leaves before it is saved. It was split two ways, Carol's share of a dinner she had falling
     on Bob. Those in the room when it was sent share it, Carol too."""
     fake = fake_twilio
-    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
-    for phone, name in ((BOB, "Bob"), (CAROL, "Carol")):
-        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
-        assert (await say(bot, fake, f"\\NAME {name}", sender=phone)).startswith("Your rooms now see you")
-    assert (await say(bot, fake, "\\NAME Alice")).startswith("Your rooms now see you")
+    await _house_of_three(bot, fake)
     sid, down = await photo_parked_while_the_store_is_down(bot, fake, monkeypatch, "$30.00")
     assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house."
     down[0] = False
-    async with bot.runtime.deps.db.tx() as conn:  # its retry, now
-        await conn.execute(sa.text("UPDATE inbox SET next_attempt_at = 0 WHERE message_sid = :s"), {"s": sid})
-    assert await bot.handled(sid) == "done"
-    await bot.settled()
-    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
-    assert replies[-1].startswith("Saved $30.00 to house: split 3 ways, you are owed $20.00."), replies
+    await _saved_on_its_retry(bot, fake, sid, "Saved $30.00 to house: split 3 ways, you are owed $20.00.")
     assert await say(bot, fake, "\\BALANCE", sender=BOB) == (
         "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
     )
