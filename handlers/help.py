@@ -204,7 +204,17 @@ async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     shown = f" \\{name}" if plain else ""
     meant = did_you_mean(ctx, command.name) if plain else None
     hint = f" Did you mean \\{meant}?" if meant else ""
+    if not plain and ctx.user.x_linked:
+        # `\\o/ we won`, `/r/python is great`: meant as a post, and "Unknown command." left the
+        # poster to guess whether it went to X
+        return Reply(NOT_POSTED, kind="unknown-command")
     return Reply(f"Unknown command{shown}.{hint} Send \\HELP for the list.", kind="unknown-command")
+
+
+NOT_POSTED = (
+    "Unknown command, so nothing was posted: a text that starts with \\ or / is a command. "
+    "Send \\HELP for the list."
+)
 
 
 # what people type to undo a `\\PAIR`: `\\STOP` from one of a person's addresses does it

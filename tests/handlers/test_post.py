@@ -12,7 +12,7 @@ import structlog
 from bot.core.logs import scrub
 from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from bot.pipeline import replyguard
-from handlers import post
+from handlers import help, post
 from storage import xaccounts
 from storage.schema import x_tokens
 from tests.conftest import ALICE, BOB, Bot, XBot, free_port, link_in, new_sid, wait_for
@@ -86,10 +86,23 @@ async def test_a_command_with_a_space_after_its_backslash_is_a_command_not_a_pos
     reply = await send(xbot, "\\ JOIN flat pw1")
     assert reply.startswith("Joined flat"), reply
     for text in ("\\", "\\?", "\\ 1"):
-        assert await send(xbot, text) == "Unknown command. Send \\HELP for the list."
+        assert await send(xbot, text) == help.NOT_POSTED
     assert xbot.x.posts == []
     bodies = [r.body for r in await xbot.rows("SELECT body FROM inbox WHERE from_phone = :p", p=ALICE)]
     assert not any("pw1" in body for body in bodies)  # the password is not kept either
+
+
+async def test_a_post_that_starts_like_a_command_is_told_it_was_not_posted(xbot: XBot) -> None:
+    """`\\o/ we won` and `/r/python is great` are commands (SPEC: a backslash starts one, never a
+    post), and a linked poster was answered "Unknown command." only, left to guess whether it
+    went to X. The answer says nothing was posted and why; a mistyped command's is as before."""
+    await xbot.link(user=("100", "alice"))
+    for text in ("\\o/ we won", "/r/python is great", "\\(^o^)/"):
+        assert await send(xbot, text) == help.NOT_POSTED, text
+    assert await send(xbot, "\\JION flat pw") == (
+        "Unknown command \\JION. Did you mean \\JOIN? Send \\HELP for the list."
+    )
+    assert xbot.x.posts == []
 
 
 async def test_plain_text_posts_and_replies_with_the_url(xbot: XBot) -> None:
