@@ -330,7 +330,9 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
                 # a bare figure at a rate (`\\AMOUNT 4136 @0.0067`) is in the money its receipt was
                 # read in (¥4136): "needs no rate" was said, and `\\AMOUNT 4136` then counted $4136.00
                 held = await ledger.amount_target(conn, user_id, room.id, msg.external_id)
-                theirs = currency(held.currency) if held is not None and held.currency else None
+                if held is None:  # no receipt of theirs to ask the money of
+                    return no_receipts(room.name, "AMOUNT")
+                theirs = currency(held.currency) if held.currency else None
                 if theirs is None or theirs == room_cur:  # nothing says which (a rate corrected later)
                     other = "EUR" if room_cur.code != "EUR" else "USD"
                     return (

@@ -1723,6 +1723,8 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     assert await say(bot, fake, "\\AMOUNT 40 @1.08") == (
         "Which money is 40 in? Send its code: \\AMOUNT 40 EUR @1.08. house counts in USD: \\AMOUNT 40 is $40.00."
     )
+    # one who sent no receipt has no money to be asked about
+    assert await say(bot, fake, "\\AMOUNT 40 @1.08", sender=BOB) == no_receipts("house", "AMOUNT")
     assert (
         await say(bot, fake, "\\AMOUNT $40 @1.08")
         == "house counts in USD already: \\AMOUNT $40 needs no rate."
