@@ -583,7 +583,7 @@ def taxes_named(rows: Sequence[Row], exponent: int = 2) -> tuple[str, ...]:
 
 def tax_money(tax: str) -> tuple[str, ...]:
     """The money of the places that print `tax` (one of `taxes_named`'s), the likeliest first."""
-    return tuple(_TAX_MONEY.get(tax, ()))
+    return _TAX_MONEY.get(tax, ())
 
 
 def _whole_reading(rows: Sequence[Row], exponent: int) -> Reading:
