@@ -84,7 +84,7 @@ def test_every_expression_names_a_metric_textwire_exports(where: str) -> None:
 
 def test_the_alerts_cover_what_an_operator_must_hear_of() -> None:
     """Issue 27: backlog age, send failures and Twilio's 21610 and 14107, a part not ready, X
-    refresh failures, reply loops, OCR failing, database errors."""
+    refresh failures, X posts failing, reply loops, OCR failing, database errors."""
     exprs = " ".join(rule["expr"] for rule in rules())
     for needle in (
         "textwire_inbox_oldest_due_seconds",
@@ -104,6 +104,8 @@ def test_the_alerts_cover_what_an_operator_must_hear_of() -> None:
         'result="forbidden"',
         # messages retried all day on an outage of the media store or the channel's media host
         'result="retry"',
+        # X answering posts 5xx or unreachable: each text told to check its timeline, or kept
+        "unconfirmed",
     ):
         assert needle in exprs, needle
     assert all(rule["labels"]["severity"] in ("page", "warning") for rule in rules())
