@@ -5,7 +5,7 @@ the dispatcher's priority test and the readiness checks."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -23,6 +23,9 @@ class Gate:
     writer: InboxWriter
     is_priority: Callable[[Inbound], Awaitable[bool]]  # carrier keywords, \STOP, \UNLINK
     ready_checks: dict[str, ReadyCheck]
+    # the checks that failed at their last run: a check logs `ready.down` when it goes down and
+    # `ready.ok` when it passes again, once each, not at every scrape (bot/gateway/routes.py)
+    ready_down: set[str] = field(default_factory=set)
 
 
 GATE = web.AppKey("gate", Gate)

@@ -18,7 +18,7 @@ from aiohttp.web_response import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.core.feature import ReadyCheck
-from bot.core.logs import get_logger
+from bot.core.logs import db_reason, get_logger
 from bot.gateway import pages
 from bot.gateway.expect import MAX_BODY as MAX_BODY  # where the webhooks and the app read it
 from bot.gateway.expect import expect_continue
@@ -100,6 +100,17 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved: a check that failed while cancelled is not logged as lost
 
 
+def check_reason(exc: BaseException) -> str:
+    """Why a readiness check failed, safe to log: the system's words for an OS error (`No space
+    left on device`, `Read-only file system`, `Connection refused`), the time given for one that
+    did not answer, else what `db_reason` says (SQLite's words, or the error's class)."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {READY_CHECK_SECONDS:g} s"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return db_reason(exc)
+
+
 async def run_checks(gate: Gate) -> dict[str, str]:
     """Each readiness check, side by side: "ok" or "down: <error class>" (`TimeoutError` for one
     that does not answer within READY_CHECK_SECONDS: a hung S3 endpoint took /readyz and /metrics
@@ -112,6 +123,13 @@ async def run_checks(gate: Gate) -> dict[str, str]:
             state = "ok"
         except Exception as exc:
             state = f"down: {type(exc).__name__}"
+            if name not in gate.ready_down:
+                gate.ready_down.add(name)
+                log.warning("ready.down", check=name, error=type(exc).__name__, reason=check_reason(exc))
+        else:
+            if name in gate.ready_down:
+                gate.ready_down.discard(name)
+                log.info("ready.ok", check=name)
         gate.metrics.ready.labels(check=name).set(1 if state == "ok" else 0)
         return state
 

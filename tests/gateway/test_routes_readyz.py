@@ -255,3 +255,41 @@ async def test_readyz_is_503_on_a_full_disk_after_texts(
     assert (status, checks["database"][:4]) == (503, "down")
     filler.unlink()
     assert await ready(bot) == (200, {"database": "ok", "media": "ok"})
+
+
+async def test_a_failing_check_says_why_in_the_log_once_and_when_it_is_back(
+    bot_factory: BotFactory, mount: Mount, fake_twilio: Any
+) -> None:
+    """A full disk made /readyz 503 (`textwire_ready` 0, the TextwireNotReady page) while the log
+    said nothing: the texts still fitted in the write-ahead log, and /readyz's body names only the
+    error's class (`down: OSError`). Now a check that goes down logs one `ready.down` warning
+    with the reason in SQLite's or the system's words, not again at every scrape, and `ready.ok` once when it
+    passes again."""
+    from structlog.testing import capture_logs
+
+    disk = mount("disk")
+    bot = await bot_factory(
+        twilio=fake_twilio.section(),
+        database={"url": f"sqlite:///{disk}/textwire.db"},
+        media={"local_dir": str(disk / "media")},
+    )
+    with capture_logs() as logs:
+        assert (await ready(bot))[0] == 200
+        filler = await asyncio.to_thread(fill, disk)
+        for _ in range(3):  # scrapes while the disk stays full
+            assert (await ready(bot))[0] == 503
+        filler.unlink()
+        for _ in range(2):
+            assert (await ready(bot))[0] == 200
+    lines = [
+        (line["event"], line["check"], line.get("reason"))
+        for line in logs
+        if line["event"].startswith("ready.")
+    ]
+    assert sorted(lines) == [
+        ("ready.down", "database", "OperationalError: database or disk is full"),
+        ("ready.down", "media", "No space left on device"),
+        ("ready.ok", "database", None),
+        ("ready.ok", "media", None),
+    ]
+    assert {line["log_level"] for line in logs if line["event"] == "ready.down"} == {"warning"}
