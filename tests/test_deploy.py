@@ -26,7 +26,7 @@ from tests import ROOT
 DEPLOY = ROOT / "deploy"
 PROMTOOL = shutil.which("promtool")
 NO_PROMTOOL = "promtool is missing: apt-get install prometheus"
-METRIC = re.compile(r"\b(textwire_[a-z_]+|up)\b")
+METRIC = re.compile(r"\b(textwire_[a-z_]+|process_[a-z_]+|up)\b")
 NOT_OURS = {"up"}  # Prometheus's own series of each scrape
 
 
@@ -106,6 +106,8 @@ def test_the_alerts_cover_what_an_operator_must_hear_of() -> None:
         'result="retry"',
         # X answering posts 5xx or unreachable: each text told to check its timeline, or kept
         "unconfirmed",
+        # a process crashing and brought back within seconds (up is 0 only between scrapes)
+        "process_start_time_seconds",
     ):
         assert needle in exprs, needle
     assert all(rule["labels"]["severity"] in ("page", "warning") for rule in rules())

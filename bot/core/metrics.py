@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from bot.core.channel import SMS, TELEGRAM, WHATSAPP
 
@@ -199,3 +199,8 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        # the library's standard process_* series (read from /proc at the scrape, nothing on the
+        # hot path): process_start_time_seconds shows a process restarted again and again
+        # (deploy/alerts.yml, TextwireRestarting: systemd and Kubernetes bring a crashing process
+        # back within seconds, so `up` never stays 0), the resident memory and open files
+        ProcessCollector(registry=self.registry)
