@@ -364,7 +364,10 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         settings = await ledger.reminding(conn, room.id)
         zone = reminders.room_zone(settings) if settings is not None else dt.UTC
         sent = dt.datetime.fromtimestamp(target.created_at, zone).date()
-        day = "" if sent == dt.datetime.now(zone).date() else f"{sent:%b} {sent.day}"
+        # today: the day the \\AMOUNT was sent, on the app's clock (the host's calendar said "of
+        # Sep 30" on Sep 30 to a bot on another clock)
+        today = dt.datetime.fromtimestamp(msg.received_at or ctx.deps.now(), zone).date()
+        day = "" if sent == today else f"{sent:%b} {sent.day}"
         # (what a receipt read in other money had was not counted: nothing to correct)
         had = target.amount_minor
         counted = target.currency in (None, room_cur.code)

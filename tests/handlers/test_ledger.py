@@ -2707,6 +2707,22 @@ async def test_a_late_or_correcting_amount_says_which_receipt_it_changed(
     )
 
 
+async def test_an_amount_on_a_receipt_of_the_same_day_names_no_day_on_the_bots_clock(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Whether the receipt an `\\AMOUNT` sets was sent today was judged by the host's calendar,
+    not the clock the bot runs on: a flat running on the test clock (a year of receipts, one
+    month at a time) was told "your receipt of Sep 30" for one sent minutes before, that day."""
+    fake = fake_twilio
+    noon = dt.datetime(2027, 9, 30, 16, tzinfo=dt.UTC).timestamp()  # Sep 30 in any zone of the Americas
+    bot = await bot_factory(twilio=fake.section(), clock=lambda: noon)
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    assert await say(bot, fake, "\\AMOUNT 32.50") == (
+        "Set $32.50 on your receipt in house (was $30.00): you are owed $21.67. \\BALANCE for all."
+    )
+
+
 async def test_a_name_telegram_shows_in_letters_sms_lacks_is_that_member(
     bot_factory: BotFactory, fake_telegram: Any
 ) -> None:
