@@ -975,6 +975,43 @@ def other_currency_split(args: Sequence[str], book: RoomLedger, cur: Currency, f
     return None
 
 
+# the factors that make shares such as `0.5` or `1.25` whole, smallest first
+_SHARE_FACTORS = (2, 4, 10)
+_BARE_NUMBER = re.compile(r"\d{1,2}(?:[.,]\d{1,2})?")
+
+
+def half_shares(
+    args: Sequence[str], weighted: list[tuple[int, int]], total: int, cur: Currency, wrong: str, fits: FitsOne
+) -> str:
+    """`\\SPLIT ann 1 bob 1 cat 0.5` of a $64.31 receipt meant half a share for cat; it was read as
+    amounts and answered "$1.00 + $1.00 + $0.50 is $2.50, not its total $64.31", leaving the
+    person to guess that shares are whole. Bare small numbers (no money sign or code, none over
+    10, together under half the total) also get the whole shares they mean: the command as they
+    typed it, each number made whole, ready to send."""
+    unit = cur.minor_of_major(1)
+    numbers = [i for i, word in enumerate(args) if _BARE_NUMBER.fullmatch(word)]
+    values = [round(float(args[i].replace(",", ".")) * unit) for i in numbers]
+    if (
+        unit == 1
+        or any(word.casefold() == cur.code.casefold() for word in args)
+        or values != [w for _, w in weighted]
+        or any(w > 10 * unit for w in values)
+        or sum(values) * 2 > total
+    ):
+        return wrong
+    factor = next((f for f in _SHARE_FACTORS if all(w * f % unit == 0 for w in values)), None)
+    if factor is None:
+        return wrong
+    words = list(args)
+    for i, w in zip(numbers, values, strict=True):
+        words[i] = str(w * factor // unit)
+    command = "\\SPLIT " + " ".join(words)
+    for text in (f"{wrong} Shares are whole: {command}", f"Shares are whole numbers: {command}"):
+        if fits(text):
+            return text
+    return wrong
+
+
 def _percent(basis_points: int) -> str:
     whole, frac = divmod(basis_points, 100)
     return f"{whole}.{frac:02d}%".replace(".00%", "%")
@@ -1017,7 +1054,8 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
                 return f"Set its total first (\\AMOUNT {cur.example}), then split it by amounts."
             given = sum(w for _, w in asked.weighted)
             if given != total:
-                return f"{' + '.join(cur.format(w) for _, w in asked.weighted)} is {cur.format(given)}, not its total {cur.format(total)}."
+                wrong = f"{' + '.join(cur.format(w) for _, w in asked.weighted)} is {cur.format(given)}, not its total {cur.format(total)}."
+                return half_shares(ctx.args, asked.weighted, total, cur, wrong, fits)
         # leftover cents: in the order the receipt was saved with (the others from its turn in
         # the room, the sender last: split_order), then any who joined since; by join order
         # alone, a club's first members took every leftover cent of the \SPLITs too

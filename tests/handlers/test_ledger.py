@@ -2799,3 +2799,32 @@ async def test_a_caption_of_a_thousand_written_the_quebec_way_is_asked_about(
         "1 234,56 is unclear: reply \\AMOUNT 1234.56 for CA$1234.56, or \\AMOUNT 234.56 for CA$234.56.",
     ]
     assert (await say(bot, fake, "\\AMOUNT 1234.56")).startswith("Set CA$1234.56 on your receipt in house")
+
+
+async def test_a_half_share_gets_the_whole_shares_it_means(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\SPLIT me 1 bob 1 carol 0.5` (Carol away half the month) was read as amounts and answered
+    "$1.00 + $1.00 + $0.50 is $2.50, not its total $64.31", leaving the person to guess that
+    shares are whole. Small bare numbers now also get the command with whole shares, as typed;
+    amounts with a money sign or code, or near the total, are told only that they do not add up."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$64.31")
+    hint = await say(bot, fake, "\\SPLIT me 1 Bob 1 carol 0.5")
+    assert hint == (
+        "$1.00 + $1.00 + $0.50 is $2.50, not its total $64.31. Shares are whole: \\SPLIT me 2 Bob 2 carol 1"
+    )
+    assert await say(bot, fake, hint.split(": ", 1)[1]) == (
+        "Split $64.31 in house: Bob $25.73, Carol $12.86, Alice $25.72."
+    )
+    assert await say(bot, fake, "\\SPLIT me 1.25 bob 1,5") == (
+        "$1.25 + $1.50 is $2.75, not its total $64.31. Shares are whole: \\SPLIT me 5 bob 6"
+    )
+    # amounts meant as amounts: a money sign or code, or near the total
+    assert await say(bot, fake, "\\SPLIT me $1 bob 0.50") == "$1.00 + $0.50 is $1.50, not its total $64.31."
+    assert (
+        await say(bot, fake, "\\SPLIT me 1 USD bob 0.50") == "$1.00 + $0.50 is $1.50, not its total $64.31."
+    )
+    assert (
+        await say(bot, fake, "\\SPLIT me 32 bob 32.30") == "$32.00 + $32.30 is $64.30, not its total $64.31."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $25.73, Carol pays Alice $12.86."
