@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import FitsOne
-from bot.features.ledger import reminders
+from bot.features.ledger import rates, reminders
 from bot.features.ledger.book import (
     LONGEST,
     NAME_MAX,
@@ -284,7 +284,7 @@ def payment_cap(cur: Currency) -> str:
 
 
 # `@0.92`, and `@.92` as a rate is often written (it got the usage, which names no rate)
-_RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,6})?|[.,]\d{1,6})$")
+_RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,9})?|[.,]\d{1,9})$")
 RATE_USAGE = "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
 
 
@@ -292,6 +292,21 @@ def converted(value: Amount, rate: Decimal, room: Currency) -> int:
     """`value` at `rate` room units for one of its own, in the room's minor units (half up)."""
     major = Decimal(value.minor).scaleb(-value.currency.exponent) * rate
     return int(major.scaleb(room.exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def wrong_way_rate(
+    value: Amount, rate: Decimal, meant: Decimal, minor: int, room: Currency, fits: FitsOne
+) -> str:
+    """`@150 makes ¥678 $101700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678
+    JPY @0.006667`: nothing is set."""
+    code, number = value.currency.code, value.currency.number(value.minor)
+    command = f"\\AMOUNT {number} {code} @{rates.rate_text(meant)}"
+    forms = (
+        f"@{rate} makes {value.currency.format(value.minor)} {room.format(minor)}, but the rate is "
+        f"{room.code} for 1 {code} (1/{rate} = {rates.rate_text(meant)}): {command}",
+        f"The rate is {room.code} for 1 {code}: {command}",
+    )
+    return next((form for form in forms if fits(form)), forms[-1])
 
 
 @router.command(
@@ -345,6 +360,11 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
                 typed_in = theirs.code
             foreign = value
             minor = converted(value, rate, room_cur)
+            meant = rates.inverted(value.currency.code, room_cur.code, rate)
+            if meant is not None:  # `\\AMOUNT 678 JPY @150`: yen for a dollar, $101700.00 counted
+                return wrong_way_rate(
+                    value, rate, meant, minor, room_cur, ctx.deps.services.fits(msg.sender.channel)
+                )
             if not room_cur.takes(minor):  # as any amount typed in: no 0, no billions
                 return (
                     f"{value.currency.format(value.minor)} @{rate} is {room_cur.format(minor)}: "

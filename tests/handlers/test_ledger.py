@@ -2828,3 +2828,35 @@ async def test_a_half_share_gets_the_whole_shares_it_means(bot: Bot, fake_twilio
         await say(bot, fake, "\\SPLIT me 32 bob 32.30") == "$32.00 + $32.30 is $64.30, not its total $64.31."
     )
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $25.73, Carol pays Alice $12.86."
+
+
+async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\AMOUNT 678 JPY @150` (yen to the dollar, as exchange boards quote it) counted
+    $101700.00 in a dollar room, a debt of $67,800 for each flatmate. A rate far from any the
+    two monies have had, whose inverse is near one, sets nothing and offers the inverse."""
+    fake = fake_twilio
+    await house(bot, fake)
+    kept = await photo(bot, fake, "ramen ¥678")
+    assert kept.startswith("Saved to house; not counted: ¥678 in a USD room."), kept
+    offered = await say(bot, fake, "\\AMOUNT 678 JPY @150")
+    assert offered == (
+        "@150 makes ¥678 $101700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678 JPY @0.006667"
+    )
+    assert [tuple(r) for r in await bot.rows("SELECT amount_minor, currency FROM receipts")] == [(678, "JPY")]
+    # the figure alone, in the receipt's money
+    assert (await say(bot, fake, "\\AMOUNT 678 @149")).endswith(
+        "(1/149 = 0.006711): \\AMOUNT 678 JPY @0.006711"
+    )
+    assert (await say(bot, fake, offered.split(": ", 1)[1])).startswith("Set $4.52 (¥678 at 0.006667)")
+    # a dollar receipt in a yen room, the other way; like monies either way round are never questioned, nor a rate near the right one
+    assert (await say(bot, fake, "\\AMOUNT 40 EUR @0.92")).startswith("Set $36.80 (€40.00 at 0.92)")
+    assert (await say(bot, fake, "\\AMOUNT 40 EUR @1.08")).startswith("Set $43.20 (€40.00 at 1.08)")
+    assert (await say(bot, fake, "\\CREATE tokyo pw1234")).startswith("Created room tokyo")
+    assert (await say(bot, fake, "\\CURRENCY JPY")).startswith("tokyo counts in JPY")
+    assert (await photo(bot, fake, "USD 12.00")).startswith(
+        "Saved to tokyo; not counted: $12.00 in a JPY room."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 12 USD @150")).startswith("Set ¥1800 ($12.00 at 150)")
+    assert await say(bot, fake, "\\AMOUNT 12 USD @0.0067") == (
+        "@0.0067 makes $12.00 ¥0, but the rate is JPY for 1 USD (1/0.0067 = 149.3): \\AMOUNT 12.00 USD @149.3"
+    )

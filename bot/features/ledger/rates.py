@@ -1,0 +1,103 @@
+"""Rough exchange rates, to tell a rate given the wrong way round from a real one.
+
+`\\AMOUNT 678 JPY @150` (150 yen to the dollar, as exchange boards and banks quote it) counted
+$101,700.00 in a dollar room: the rate `\\AMOUNT` takes is the room's money for one of the
+receipt's (0.0067). Nothing here converts an amount: the person's rate always does. A rate is
+questioned only when it is more than `TOLERANCE` times away from what these figures say and its
+inverse is nearer; rates between monies of a like size (EUR and USD) are never questioned, as
+either way round is plausible.
+
+The figures are US dollars for one unit, rounded, late 2025. Only their order of magnitude
+matters (a factor of 30 either way), so they hold for years; currencies whose value moved by
+such factors within a few years (ARS, VES, LBP, TRY, NGN, EGP, IRR, ...) are left out, and a
+rate of theirs is never questioned. Shipped with the code: nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# how far (a factor, either way) a rate may be from these figures before its inverse is offered
+TOLERANCE = Decimal(30)
+
+USD_FOR_ONE: dict[str, Decimal] = {
+    code: Decimal(value)
+    for code, value in {
+        "USD": "1",
+        "EUR": "1.1",
+        "GBP": "1.3",
+        "CHF": "1.2",
+        "JPY": "0.0067",
+        "CNY": "0.14",
+        "HKD": "0.13",
+        "TWD": "0.032",
+        "KRW": "0.0007",
+        "SGD": "0.76",
+        "MYR": "0.23",
+        "THB": "0.030",
+        "IDR": "0.00006",
+        "PHP": "0.017",
+        "VND": "0.00004",
+        "INR": "0.0115",
+        "PKR": "0.0035",
+        "BDT": "0.0082",
+        "LKR": "0.0033",
+        "NPR": "0.0072",
+        "AUD": "0.65",
+        "NZD": "0.58",
+        "CAD": "0.72",
+        "MXN": "0.054",
+        "BRL": "0.18",
+        "CLP": "0.00105",
+        "COP": "0.00025",
+        "PEN": "0.28",
+        "CRC": "0.002",
+        "DOP": "0.016",
+        "GTQ": "0.13",
+        "SEK": "0.10",
+        "NOK": "0.097",
+        "DKK": "0.15",
+        "ISK": "0.0078",
+        "PLN": "0.27",
+        "CZK": "0.046",
+        "HUF": "0.0029",
+        "RON": "0.22",
+        "BGN": "0.56",
+        "RSD": "0.0095",
+        "ZAR": "0.056",
+        "KES": "0.0077",
+        "MAD": "0.107",
+        "ILS": "0.29",
+        "AED": "0.272",
+        "SAR": "0.267",
+        "QAR": "0.275",
+        "KWD": "3.25",
+        "BHD": "2.65",
+        "OMR": "2.6",
+        "JOD": "1.41",
+    }.items()
+}
+
+
+def _off(rate: Decimal, expected: Decimal) -> Decimal:
+    """How many times `rate` is away from `expected`, either way (1: the same)."""
+    return rate / expected if rate >= expected else expected / rate
+
+
+def inverted(of: str, into: str, rate: Decimal) -> Decimal | None:
+    """The rate meant when `rate` (`into` for one `of`) looks given the wrong way round, to four
+    significant digits (`@150` of yen into dollars: 0.006667); None when it may be right, or
+    when either money is one these figures leave out."""
+    if of == into or rate <= 0 or of not in USD_FOR_ONE or into not in USD_FOR_ONE:
+        return None
+    expected = USD_FOR_ONE[of] / USD_FOR_ONE[into]
+    inverse = 1 / rate
+    if _off(rate, expected) <= TOLERANCE or _off(inverse, expected) >= _off(rate, expected):
+        return None
+    return inverse.quantize(Decimal(1).scaleb(inverse.adjusted() - 3)).normalize()
+
+
+def rate_text(rate: Decimal) -> str:
+    """A rate as a person types it: `0.006667`, `150`, never `6.667E-3`."""
+    text = format(rate, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
