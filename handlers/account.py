@@ -24,7 +24,7 @@ from bot.gateway.links import signer_of
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import typed_words
 from handlers.rooms import LOCKED
-from storage import inbox, ledger, outbox, pairing, people, rooms, users
+from storage import inbox, ledger, outbox, pairing, people, rooms, users, xaccounts
 
 router = Router(name=__name__)
 
@@ -125,6 +125,9 @@ async def _take_out(
     # person's `\\STOP`: after this goodbye nothing more is sent there
     was_out = bool(await users.opted_out_among(conn, [msg.sender.key]))
     await pairing.leave(conn, msg.sender.key)
+    # an X link texted there (and a sign-in begun from one) would still connect an X account to
+    # the person: whoever holds the address now could make their texts post to theirs
+    await xaccounts.end_links_to(conn, user.id, msg.sender.key, ctx.deps.now())
     had = zone_of_address(user.phone)
     if user.phone == msg.sender.key and had != zone_of_address(await users_first(conn, user.id)):
         # the rooms they made took their zone from this address (`users.phone`); the next

@@ -378,3 +378,34 @@ async def test_an_address_only_in_rooms_is_told_to_leave_them_to_pair(
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=other)).endswith(
         "neither can join the other without losing them."
     )
+
+
+async def test_an_address_that_leaves_by_stop_takes_its_x_links_with_it(xbot: XBot) -> None:
+    """Maria paired her new number and sent `\\\\STOP` from the old one ("nothing of yours comes
+    here"). A `\\\\LINK` texted to the old number a minute before still worked: the page offered to
+    connect X to her new number, and whoever held the old phone connected their X account, and
+    her texts from the new number went to it. So did a sign-in begun from that link, finished at
+    X after the `\\\\STOP`. Both die with the address; her X account stays as it was."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    new = "+15550009999"
+    await xbot.link(user=("100", "maria"))
+    code = (await say(xbot, twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(xbot, twilio, f"\\PAIR {code}", sender=new)).startswith("Paired:")
+    xbot.x.next_user = ("200", "stranger")
+    async with browser() as begun:
+        # a sign-in begun on the old phone: its button pressed, X's page open, not yet approved
+        url = link_in(await say(xbot, twilio, "\\LINK"))
+        data, headers = await open_confirm_page(begun, url)
+        async with begun.post(url, data=data, headers=headers, allow_redirects=False) as resp:
+            authorize = str(resp.headers["Location"])
+        unused = link_in(await say(xbot, twilio, "\\LINK"))  # and one not opened yet (the newest)
+        assert (await say(xbot, twilio, "\\STOP")).startswith("Goodbye from textwire at this address")
+        async with begun.get(authorize, allow_redirects=False) as resp:
+            callback = str(resp.headers["Location"])
+        async with begun.get(callback) as resp:
+            assert resp.status == 400, await resp.text()
+    async with browser() as session, session.get(unused) as resp:
+        assert resp.status == 404, await resp.text()
+    await xbot.settled()
+    assert await xbot.scalar("SELECT x_handle FROM users") == "maria"
+    assert [m["Body"] for m in twilio.messages if m["To"] == new][-1].startswith("Paired:")
