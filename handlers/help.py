@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -182,9 +183,41 @@ def _command_names(help_entries: tuple[str, ...]) -> tuple[str, ...]:
     return (*_entries(help_entries), "HELP")
 
 
+# the commands by the words French, Spanish, Portuguese, Italian and German speakers type for them
+# (`\\AIDE` was asked "Did you mean \\PAID?"): a hint only, never run as the command
+_IN_OTHER_WORDS = {
+    word: command
+    for command, words in {
+        "HELP": "AIDE AYUDA AJUDA AIUTO HILFE",
+        "BALANCE": "SOLDE SALDO SALDI BILAN CUENTAS CONTAS CONTI",
+        "JOIN": "REJOINDRE UNIRSE UNIR ENTRAR BEITRETEN",
+        "CREATE": "CREER CREAR CRIAR CREA ERSTELLEN",
+        "LEAVE": "QUITTER SALIR SAIR ESCI VERLASSEN",
+        "PAID": "PAYE PAGADO PAGUE PAGO PAGATO BEZAHLT",
+        "AMOUNT": "MONTANT MONTO IMPORTE VALOR IMPORTO BETRAG",
+        "NAME": "NOM NOMBRE NOME",
+        "SPLIT": "PARTAGER DIVIDIR REPARTIR DIVIDI TEILEN",
+        "RECEIPTS": "RECUS TICKETS RECIBOS SCONTRINI RICEVUTE BELEGE QUITTUNGEN",
+        "CURRENCY": "DEVISE MONEDA MOEDA VALUTA WAHRUNG",
+        "REMIND": "RAPPEL RAPPELER RECORDAR LEMBRAR RICORDA ERINNERN",
+        "STATEMENT": "RELEVE EXTRACTO EXTRATO ESTRATTO AUSZUG",
+        "ROOMS": "SALLES SALAS STANZE RAUME",
+    }.items()
+    for word in words.split()
+}
+
+
+def plain_letters(name: str) -> str:
+    """A command name as plain letters, its accents off (`PAYÉ` -> `PAYE`, `WÄHRUNG` -> `WAHRUNG`)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+
+
 def did_you_mean(ctx: Context, name: str) -> str | None:
-    """The listed command a mistyped name most likely meant (`JION` -> `JOIN`), if one is close."""
-    return closest(name, _command_names(ctx.help_entries))
+    """The listed command a mistyped name most likely meant (`JION` -> `JOIN`), if one is close,
+    or the one another language's word names (`AIDE`, `SALDO`)."""
+    names = _command_names(ctx.help_entries)
+    other = _IN_OTHER_WORDS.get(plain_letters(name))
+    return other if other in names else closest(name, names)
 
 
 @fallback.message(any_command)
@@ -202,9 +235,11 @@ async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     # the name is echoed only when it is plain (an emoji or a curly quote would make the SMS UCS-2)
     plain = name.isascii() and name.replace("_", "").isalnum()
     shown = f" \\{name}" if plain else ""
-    meant = did_you_mean(ctx, command.name) if plain else None
+    # `\\PAYÉ`: not echoed (an accent may not be GSM-7), but the command it names is offered
+    meant = did_you_mean(ctx, command.name if plain else plain_letters(command.name))
+    meant = meant if plain or plain_letters(command.name) in _IN_OTHER_WORDS else None
     hint = f" Did you mean \\{meant}?" if meant else ""
-    if not plain and ctx.user.x_linked:
+    if not plain and not meant and ctx.user.x_linked:
         # `\\o/ we won`, `/r/python is great`: meant as a post, and "Unknown command." left the
         # poster to guess whether it went to X
         return Reply(NOT_POSTED, kind="unknown-command")

@@ -255,3 +255,36 @@ async def test_stop_asked_from_a_paired_address_says_it_takes_that_address_out(
     assert await say(bot, fake_twilio, "\\STOP?", sender=second) == asked
     assert await say(bot, fake_twilio, "/stop?") == asked
     assert await bot.scalar("SELECT count(*) FROM addresses") == 2
+
+
+async def test_a_command_in_another_language_is_offered_the_one_it_names(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A French speaker's `\\AIDE` was asked "Did you mean \\PAID?", and `\\SOLDE`, `\\PAYÉ Ann 20`
+    got no hint at all. The words French, Spanish, Portuguese, Italian and German speakers type
+    for the commands now name them; they are never run as the command."""
+    assert (
+        await say(bot, fake_twilio, "\\AIDE")
+        == "Unknown command \\AIDE. Did you mean \\HELP? Send \\HELP for the list."
+    )
+    assert await say(bot, fake_twilio, "/saldo") == (
+        "Unknown command \\SALDO. Did you mean \\BALANCE? Send \\HELP for the list."
+    )
+    # accented: not echoed (the SMS stays GSM-7 whatever the accent), the command still named
+    assert (
+        await say(bot, fake_twilio, "\\PAYÉ Ann 20")
+        == "Unknown command. Did you mean \\PAID? Send \\HELP for the list."
+    )
+    assert await say(bot, fake_twilio, "\\Währung EUR") == (
+        "Unknown command. Did you mean \\CURRENCY? Send \\HELP for the list."
+    )
+    assert await say(bot, fake_twilio, "\\REJOINDRE flat pw1234") == (
+        "Unknown command \\REJOINDRE. Did you mean \\JOIN? Send \\HELP for the list."
+    )
+    bodies = [r.body for r in await bot.rows("SELECT body FROM inbox")]
+    assert not any("pw1234" in b for b in bodies), bodies
+    # English typos as before
+    assert (
+        await say(bot, fake_twilio, "\\JION")
+        == "Unknown command \\JION. Did you mean \\JOIN? Send \\HELP for the list."
+    )
