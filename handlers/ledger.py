@@ -39,6 +39,7 @@ from bot.features.ledger.book import (
 from bot.features.ledger.money import (
     Amount,
     Currency,
+    converted_from,
     currency,
     currency_meant,
     currency_or_default,
@@ -400,8 +401,17 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             twin = (await ledger.by_ids(conn, {target.duplicate_of})).get(target.duplicate_of)
             if twin is None or not twin.amount_minor or (twin.currency or room_cur.code) != room_cur.code:
                 twin = None
+        # what a rate converted, kept beside the amount (the gallery, statement and export show
+        # `$4.52 (¥678 at 0.006667)`); an amount set without one clears it
+        original = (foreign.minor, foreign.currency.code, format(rate, "f")) if rate is not None else None
         await ledger.set_amount(
-            conn, target.id, minor=minor, currency=code, source="manual", by_message=msg.external_id
+            conn,
+            target.id,
+            minor=minor,
+            currency=code,
+            source="manual",
+            by_message=msg.external_id,
+            original=original,
         )
         if minor and target.duplicate_of is not None:  # a repeat counted: the first may wait for a total
             await receipts.take_over(conn, target.duplicate_of, target.id, user_id)
@@ -414,7 +424,7 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         book = await room_ledger(conn, room.id)
     ctx.log.info("ledger.amount_set", receipt_id=target.id, room_id=room.id, counted=code == room_cur.code)
     # `Set $43.20 (€40.00 at 1.08) on your receipt ...`
-    how = f"({foreign.currency.format(foreign.minor)} at {rate})" if rate is not None else ""
+    how = converted_from(*original) if original is not None else ""
     fits = ctx.deps.services.fits(msg.sender.channel)
     if twin is not None:  # counted: it has an amount in the room's currency
         return repeat_stays_out(room.name, book, user_id, twin, zone, fits)

@@ -340,8 +340,19 @@ async def set_amount(
     source: str | None,
     ocr_status: str | None = None,
     by_message: str | None = None,
+    original: tuple[int, str, str] | None = None,
 ) -> None:
-    values: dict[str, object] = {"amount_minor": minor, "currency": currency, "amount_source": source}
+    """The receipt's amount; `original`: what it was converted from, (minor units, currency, the
+    rate as typed) of `\\AMOUNT 678 JPY @0.006667`. Any other amount set clears what a rate left."""
+    from_minor, from_currency, rate = original if original is not None else (None, None, None)
+    values: dict[str, object] = {
+        "amount_minor": minor,
+        "currency": currency,
+        "amount_source": source,
+        "original_minor": from_minor,
+        "original_currency": from_currency,
+        "original_rate": rate,
+    }
     if by_message is not None:
         values["amount_message_sid"] = by_message
     if ocr_status is not None:

@@ -124,6 +124,10 @@ async def receipts_of(conn: AsyncConnection, user_ids: Sequence[int]) -> list[di
             receipts.c.caption,
             receipts.c.amount_minor,
             receipts.c.currency,
+            # what `\\AMOUNT 678 JPY @0.006667` converted to it (678, JPY, 0.006667); null when nothing was
+            receipts.c.original_minor,
+            receipts.c.original_currency,
+            receipts.c.original_rate,
             receipts.c.object_key,
             receipts.c.content_type,
             receipts.c.size,

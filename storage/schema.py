@@ -414,6 +414,11 @@ receipts = sa.Table(
     # migration 0025: the photo is gone from the store ("request": the uploader's; "retention")
     sa.Column("photo_deleted_at", sa.Float),
     sa.Column("photo_deleted_why", sa.String(16)),
+    # migration 0029: what `\AMOUNT 678 JPY @0.006667` converted (678 in JPY's minor units, JPY,
+    # the rate as typed: the room's money for one JPY); NULL when the amount was not converted
+    sa.Column("original_minor", sa.BigInteger),
+    sa.Column("original_currency", sa.String(3)),
+    sa.Column("original_rate", sa.String(24)),
     sa.UniqueConstraint("message_sid", "media_index"),
     sa.Index("ix_receipts_room_created", "room_id", "created_at"),
 )

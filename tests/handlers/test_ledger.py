@@ -5,6 +5,7 @@ text layer. OCR of photos: tests/features/ledger/test_intake.py."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import html
 import io
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
+from yarl import URL
 
 import handlers.ledger as ledger_handlers
 from bot.channels.twilio.segments import fits_one_segment
@@ -1764,6 +1766,61 @@ async def test_a_figure_at_a_rate_is_in_the_money_its_receipt_was_read_in(
     )
     rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
     assert [tuple(r) for r in rows] == [(2812, "USD")]
+
+
+async def test_what_a_rate_converted_is_kept_and_shown_where_the_amount_is(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT 678 JPY @0.006667` answered `Set $4.52 (¥678 at 0.006667) ...`, then the gallery,
+    the statement page and its CSV said only $4.52: a flatmate looking at a ramen receipt for
+    "$4.52" could not tell where it came from or check the rate. They say it as the reply did, the
+    CSV in three columns after its documented ten; an amount set without a rate clears it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "ramen ¥678")).startswith(
+        "Saved to house; not counted: ¥678 in a USD room."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 678 JPY @0.006667")).startswith("Set $4.52 (¥678 at 0.006667)")
+
+    async def pages() -> tuple[str, str, list[dict[str, str]]]:
+        gallery = shown(await (await bot.client.get(path_of(await gallery_link(bot, fake, BOB)))).text())
+        link = await statement_link(bot, fake, BOB)
+        statement = await (await bot.client.get(path_of(link))).text()
+        href = re.search(r'href="(\d{4}-\d{2}\.csv\?[^"]+)"', statement)
+        assert href
+        csv_url = URL(link).join(URL(html.unescape(href.group(1))))
+        text = (await (await bot.client.get(str(csv_url.relative()))).read()).decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text)))
+        return gallery, shown(statement), [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+    gallery, statement, rows = await pages()
+    assert '<strong class="amount">$4.52 (¥678 at 0.006667)</strong>' in gallery, gallery
+    assert '<strong class="amount">$4.52 (¥678 at 0.006667)</strong>' in statement, statement
+    [row] = rows
+    assert list(row)[:10] == ["date", "type", "paid_by", "paid_to", "amount", "currency", "status",
+                              "split", "caption", "receipt_id"]  # fmt: skip
+    assert (row["amount"], row["currency"], row["status"]) == ("4.52", "USD", "counted")
+    assert (row["original_amount"], row["original_currency"], row["rate"]) == ("678", "JPY", "0.006667")
+
+    # corrected without a rate: $5.00 is no longer ¥678 at anything
+    assert (await say(bot, fake, "\\AMOUNT 5")).startswith("Set $5.00 on your receipt in house (was $4.52)")
+    gallery, statement, [row] = await pages()
+    assert '<strong class="amount">$5.00</strong>' in gallery
+    assert "(¥678 at" not in gallery
+    assert "(¥678 at" not in statement
+    assert (row["amount"], row["original_amount"], row["original_currency"], row["rate"]) == (
+        "5.00",
+        "",
+        "",
+        "",
+    )
+    # and taken out
+    assert (await say(bot, fake, "\\AMOUNT 678 JPY @0.006667")).startswith("Set $4.52 (¥678 at 0.006667)")
+    assert (await say(bot, fake, "\\AMOUNT 0")).startswith("Your receipt is out of the ledger of house")
+    rows_left = await bot.rows(
+        "SELECT amount_minor, original_minor, original_currency, original_rate FROM receipts"
+    )
+    assert [tuple(r) for r in rows_left] == [(0, None, None, None)]
 
 
 async def test_amount_at_a_rate_with_no_leading_zero(bot: Bot, fake_twilio: FakeTwilio) -> None:

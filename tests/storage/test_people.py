@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from storage import inbox, outbox, pairing, people, receipts, rooms, users
+from storage import inbox, ledger, outbox, pairing, people, receipts, rooms, users
 from storage.db import Database
 from storage.media import LocalMediaStore
 from storage.schema import receipts as receipts_table
@@ -96,6 +96,35 @@ async def test_photos_marked_deleted_by_request_or_retention(db: Database) -> No
     assert [tuple(r) for r in rows] == [("r0", "caption 0", "retention"), ("r1", "", "request")]
     async with db.read() as conn:
         assert await people.photos_before(conn, T0 + 86_400 * 100, limit=10) == []
+
+
+async def test_the_export_says_what_a_rate_converted_and_forgets_it_once_replaced(db: Database) -> None:
+    """`\\AMOUNT 678 JPY @0.006667` set $4.52: the export said amount_minor 452, USD, and not that
+    it was ¥678 at 0.006667. It says so, and an amount set later without a rate says nothing of it."""
+    async with db.tx() as conn:
+        alice, _ = await users.get_or_create(conn, ALICE, T0)
+        room = await rooms.create(conn, name="house", password_hash="x", user_id=alice.id, now=T0)
+        await receipts.insert(
+            conn,
+            receipts.NewReceipt(
+                id="r0", room_id=room.id, uploader_id=alice.id, uploader_phone_masked="+1******1111",
+                message_sid="MM0", media_index=0, object_key=f"rooms/{room.id}/r0.jpg",
+                content_type="image/jpeg", size=1, sha256="0" * 64, caption="ramen", created_at=T0,
+                twilio_media_url=None,
+            ),
+        )  # fmt: skip
+        await ledger.set_amount(
+            conn, "r0", minor=452, currency="USD", source="manual", original=(678, "JPY", "0.006667")
+        )
+    fields = ("amount_minor", "currency", "original_minor", "original_currency", "original_rate")
+    async with db.read() as conn:
+        [receipt] = await people.receipts_of(conn, [alice.id])
+    assert tuple(receipt[f] for f in fields) == (452, "USD", 678, "JPY", "0.006667")
+    async with db.tx() as conn:
+        await ledger.set_amount(conn, "r0", minor=500, currency="USD", source="manual")
+    async with db.read() as conn:
+        [receipt] = await people.receipts_of(conn, [alice.id])
+    assert tuple(receipt[f] for f in fields) == (500, "USD", None, None, None)
 
 
 async def test_the_backlog_age_is_the_oldest_due_pending_message(db: Database) -> None:

@@ -110,6 +110,11 @@ def shown(minor: int, code: str) -> str:
     return own.format(minor) if own else f"{code} {minor}"
 
 
+def converted_from(minor: int, code: str, rate: str) -> str:
+    """What `\\AMOUNT 678 JPY @0.006667` converted, as its reply said it: `(¥678 at 0.006667)`."""
+    return f"({shown(minor, code)} at {rate})"
+
+
 def currency_or_default(code: str | None) -> Currency:
     found = currency(code or DEFAULT_CURRENCY)
     if found is None:

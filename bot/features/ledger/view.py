@@ -18,7 +18,7 @@ from bot.features.ledger.book import (
     room_ledger,
     shown_name,
 )
-from bot.features.ledger.money import shown
+from bot.features.ledger.money import converted_from, shown
 from bot.features.ocr.total import NOT_RECEIPT
 from storage import ledger as store
 from storage.schema import payments, receipts
@@ -26,7 +26,7 @@ from storage.schema import payments, receipts
 
 @dataclass(frozen=True)
 class ReceiptLine:
-    amount: str  # "$23.17", "€12.50 (not counted)", or "" (no amount yet)
+    amount: str  # "$23.17", "$4.52 (¥678 at 0.006667)", "€12.50 (not counted)", or "" (no amount yet)
     paid_by: str
     split: str = ""  # "Bob $12.50, Carol $17.50" for a receipt `\\SPLIT` reshaped; "" for an equal split
     note: str = ""  # why it is not counted, or that it needs an amount ("" when counted)
@@ -135,6 +135,9 @@ async def ledger_view(
                     receipts.c.ocr_status,
                     receipts.c.duplicate_of,
                     receipts.c.message_sid,
+                    receipts.c.original_minor,
+                    receipts.c.original_currency,
+                    receipts.c.original_rate,
                 ).where(receipts.c.id.in_(receipt_ids))
             )
         ).all()
@@ -150,6 +153,11 @@ async def ledger_view(
             if r.amount_minor:
                 code = str(r.currency or cur.code)
                 amount = shown(int(r.amount_minor), code)
+                if r.original_minor is not None and r.original_currency and r.original_rate:
+                    # `$4.52 (¥678 at 0.006667)`: where a converted amount came from
+                    amount += " " + converted_from(
+                        int(r.original_minor), r.original_currency, r.original_rate
+                    )
                 if code != cur.code:
                     amount += " (not counted)"
             if payer is None or payer in formers:  # gone, or left by \\STOP: "a former member" (SPEC)

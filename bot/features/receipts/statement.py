@@ -30,6 +30,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -75,6 +76,11 @@ CSV_COLUMNS = (
     "split",
     "caption",
     "receipt_id",
+    # after the documented ten, so formulas that name columns by place keep working: what
+    # `\\AMOUNT 678 JPY @0.006667` converted (678, JPY, 0.006667), empty when nothing was
+    "original_amount",
+    "original_currency",
+    "rate",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ZIP_CHUNK = 1 << 16
@@ -132,6 +138,10 @@ class Entry:
     shown: str = ""  # `when` on the page (`shown_time`); "": `when`
     size: int = 0  # the stored file's bytes
     shares: str = ""  # each share, an equal split's too (the CSV's split column); "": not counted
+    # what a rate converted (`\\AMOUNT 678 JPY @0.006667`): "678", "JPY", "0.006667"; "": not converted
+    original_decimal: str = ""
+    original_currency: str = ""
+    original_rate: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,6 +259,7 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 shown=shown(float(r.created_at)),
                 size=int(r.size),
                 shares=shares_text(view.book, str(r.id)) if line is not None else "",
+                **_original(r),
             )
         )
     paid = [
@@ -299,6 +310,17 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
     )
 
 
+def _original(r: Any) -> dict[str, str]:
+    """The Entry fields of what a rate converted, none when the amount was not converted."""
+    if r.original_minor is None or not r.original_currency or not r.original_rate:
+        return {}
+    return {
+        "original_decimal": decimal_amount(int(r.original_minor), str(r.original_currency)),
+        "original_currency": str(r.original_currency),
+        "original_rate": str(r.original_rate),
+    }
+
+
 def csv_text(statement: Statement) -> str:
     """One row per receipt and payment, in time order; every typed text neutralised."""
     out = io.StringIO()
@@ -317,11 +339,25 @@ def csv_text(statement: Statement) -> str:
             e.shares,  # who shared it: an equal split's shares too (the page names only a \\SPLIT's)
             e.caption,
             e.id,
+            e.original_decimal,
+            e.original_currency,
+            e.original_rate,
         ]
         rows.append((e.iso, cells))
     for p in statement.payments:
         rows.append(
-            (p.iso, [p.when, "payment", p.payer, p.payee, p.amount_decimal, p.currency, "", "", "", ""])
+            (
+                p.iso,
+                [
+                    p.when,
+                    "payment",
+                    p.payer,
+                    p.payee,
+                    p.amount_decimal,
+                    p.currency,
+                    *[""] * (len(CSV_COLUMNS) - 6),
+                ],
+            )
         )
     # by the moment, not its local text: in the hour a clock falls back, 01:10 (PST) comes after
     # 01:30 (PDT) the same night

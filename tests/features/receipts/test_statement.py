@@ -117,6 +117,13 @@ async def test_a_months_statement_page_csv_and_photos(
         ("payment", "Bob", "Alice", "5.00", "USD"),
     ]
     assert rows[0]["status"] == "counted"
+    # the documented ten first, as spreadsheets built on them read them; then what a rate converted
+    # (none here), on every row
+    assert list(rows[0]) == [
+        "date", "type", "paid_by", "paid_to", "amount", "currency", "status", "split", "caption", "receipt_id",
+        "original_amount", "original_currency", "rate",
+    ]  # fmt: skip
+    assert [(r["original_amount"], r["original_currency"], r["rate"]) for r in rows] == [("", "", "")] * 2
     # who shared it, an equal split too: the column was empty unless \\SPLIT had reshaped it
     assert rows[0]["split"] == "Alice $15.00, Bob $15.00"
     assert rows[1]["split"] == ""
