@@ -20,7 +20,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.app.startup import sqlite_file_exists
 from bot.core.config import Config
+from bot.core.errors import StartupError
 from storage.db import sqlite_path
 
 SIDECARS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a database
@@ -47,7 +49,11 @@ class BackupResult:
 
 
 def _check(source: Path, path: Path) -> None:
-    if not source.exists():
+    try:
+        there = sqlite_file_exists(source)
+    except StartupError as exc:  # a folder or file this user may not read: whose it is
+        raise BackupError(str(exc), exit_code=2) from None
+    if not there:
         raise BackupError(f"no database at {source}: run `textwire migrate` or `textwire serve` first")
     if path.is_dir():
         raise BackupError(f"{path} is a folder: give the file to write, e.g. {path / 'textwire.db'}")

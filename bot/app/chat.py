@@ -39,6 +39,7 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 
+from bot.app.startup import not_readable, sqlite_file_exists
 from bot.channels.telegram.api import bot_id
 from bot.channels.telegram.standin import StandIn, on_this_machine
 from bot.channels.telegram.transport import as_telegram_writes
@@ -48,8 +49,9 @@ from bot.channels.twilio.signature import SignatureChecker
 from bot.core.channel import TELEGRAM, WHATSAPP, address_of
 from bot.core.config import Config
 from bot.core.devmode import twilio_auth_token
+from bot.core.errors import StartupError
 from bot.core.tasks import BackgroundTask
-from storage.db import Database
+from storage.db import Database, sqlite_path
 from storage.inbox import WAITING_FOR_ROOM
 from storage.outbox import REDACTED
 from storage.schema import inbox, outbox
@@ -447,7 +449,22 @@ async def run_chat(
             f"textwire chat: --from {from_phone!r} is not an address the bot answers: {RULE}", file=sys.stderr
         )
         return 2
-    token, _ = twilio_auth_token(config)
+    try:
+        # the data folder is the service's user's (0700): as another user, one line, no traceback
+        token, _ = twilio_auth_token(config)
+        db_file = sqlite_path(config.database.url)
+        if db_file is not None:
+            sqlite_file_exists(db_file)
+    except PermissionError as exc:
+        path = Path(exc.filename or config.data_dir)
+        print(
+            f"textwire chat: {not_readable(path, 'server.data_dir', 'TEXTWIRE_SERVER_DATA_DIR')}",
+            file=sys.stderr,
+        )
+        return 2
+    except StartupError as exc:
+        print(f"textwire chat: {exc}", file=sys.stderr)
+        return 2
     db = Database(config.database.url)
     url = f"{config.public_base}/{'telegram/webhook' if channel == TELEGRAM else 'twilio/sms'}"
     one_shot = bool(photos) or text is not None

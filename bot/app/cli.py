@@ -154,13 +154,13 @@ def serve(config: Config, config_path: str | None = None) -> int:
 
 async def _migrate_check(config: Config) -> int:
     """`migrate --check`: 0 current, 1 behind, 2 unreachable or ahead of this code; one line."""
-    from bot.app.startup import open_db
+    from bot.app.startup import open_db, sqlite_file_exists
     from bot.core.dburl import mask_url
     from storage.db import head_revision, known_revisions, sqlite_path
 
     url, wanted = config.database.url, head_revision()
     path = sqlite_path(url)
-    if path is not None and not path.exists():  # asked, not made: a check creates nothing
+    if path is not None and not sqlite_file_exists(path):  # asked, not made: a check creates nothing
         print(f"database {mask_url(url)} does not exist yet: run `textwire migrate` (needs {wanted})")
         return 1
     db = await open_db(url, migrate=False)  # unreachable: a StartupError, exit 2

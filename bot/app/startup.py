@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -90,6 +91,45 @@ def _owner(path: Path) -> str:
             continue
         return f"; {candidate} belongs to uid {uid}" if uid != os.getuid() else ""
     return ""
+
+
+def _owner_uid(path: Path) -> int | None:
+    for candidate in (path, *path.parents):
+        try:
+            return candidate.stat().st_uid
+        except OSError:
+            continue
+    return None
+
+
+def not_readable(path: Path, key: str, env: str) -> StartupError:
+    """One line for a file in a folder this user may not enter or read: the service's data folder
+    (0700, its user's) with `textwire person`, `backup` or `chat` run as another user (a login
+    user, or root without root's powers) was a PermissionError traceback."""
+    uid = _owner_uid(path)
+    if uid is not None and uid != os.getuid():
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = f"'#{uid}'"
+        fix = f"run it as {name}, the folder's owner (sudo -u {name} textwire ...)"
+    else:
+        fix = f"make it readable (chmod u+rwx {path.parent})"
+    return StartupError(
+        f"{key} {path} cannot be read by this user (uid {os.getuid()}{_owner(path)}): {fix}, or set {key} or {env}"
+    )
+
+
+def sqlite_file_exists(path: Path) -> bool:
+    """Whether the SQLite file is there, for the commands that never make one; a folder this user
+    may not enter is one line (`not_readable`), and so is a file it may not read."""
+    try:
+        if not path.exists():
+            return False
+        with path.open("rb"):
+            return True
+    except PermissionError:
+        raise not_readable(path, "database.url", "TEXTWIRE_DATABASE_URL") from None
 
 
 def check_folders(config: Config) -> None:
@@ -202,7 +242,7 @@ async def open_current(url: str) -> Database:
     migrated nor made here (only `textwire migrate` and `serve` do), so a SQLite path that does not
     exist, a mistyped one, is refused rather than made empty, and a schema not current too."""
     path = sqlite_path(url)
-    if path is not None and not path.exists():
+    if path is not None and not sqlite_file_exists(path):
         raise StartupError(
             f"database {mask_url(url)} does not exist: check database.url or TEXTWIRE_DATABASE_URL "
             "(`textwire migrate` creates a new one)"

@@ -201,6 +201,76 @@ def test_the_commands_that_open_a_database_say_whose_file_it_is(tmp_path: Path, 
     assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
 
 
+@contextlib.contextmanager
+def another_users_folder(data: Path) -> Iterator[list[str]]:
+    """`data` (0700, as serve makes it) belongs to another user, and the command prefix that runs a
+    command as a user who is not its owner: root without its powers (setpriv drops them) over a
+    folder given to nobody (uid 65534), as `sudo textwire ...` on a service's folder is not; a
+    user who is not root gets a folder it may not enter."""
+    if os.getuid() != 0:
+        data.chmod(0o000)
+        try:
+            yield []
+        finally:
+            data.chmod(0o700)
+        return
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot run a command as another user")
+    for path in (data, *data.rglob("*")):
+        os.chown(path, 65534, 65534)
+    try:
+        yield [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--"]
+    finally:
+        for path in (data, *data.rglob("*")):
+            os.chown(path, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["keys", "rotate"],
+        ["migrate", "--check"],
+        ["person", "export", "+15551234567"],
+        ["person", "delete", "+15551234567"],
+        ["backup", "BACKUP"],
+        ["chat", "--text", "hi"],
+    ],
+)
+def test_a_command_run_by_a_user_who_may_not_enter_the_data_folder_is_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The service's data folder is its user's, 0700; the operator runs `textwire person export` or
+    `backup` as root without root's powers or as their login user: `keys rotate`, `migrate
+    --check`, `person` and `chat` were a PermissionError traceback, `backup` said "cannot write
+    .../textwire.db: check the folder's permissions" of the database it only reads."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    db = data / "textwire.db"
+    sqlite3.connect(db).close()
+    (data / "dev-twilio-token").write_text("0123456789abcdef\n")
+    env = serve_env(tmp_path, free_port())
+    argv = [str(tmp_path / "copy.db") if word == "BACKUP" else word for word in command]
+    with another_users_folder(data) as prefix:
+        done = subprocess.run(  # noqa: S603 - our own CLI
+            [*prefix, sys.executable, "-m", "bot", *argv],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+    err = done.stderr.decode()
+    assert "Traceback" not in err, err
+    assert done.returncode == 2, err
+    line = err.strip().splitlines()[-1]
+    assert f"{data / 'textwire.db'} cannot be read by this user (uid {os.getuid()}" in line or (
+        f"{data / 'dev-twilio-token'} cannot be read by this user (uid {os.getuid()}" in line
+    ), line
+    if os.getuid() == 0:
+        assert f"{data} belongs to uid 65534" in line, line
+        assert "run it as nobody, the folder's owner (sudo -u nobody textwire ...)" in line, line
+
+
 def test_unopenable_database_is_one_line_with_the_fix(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder.db"
     folder.mkdir()  # SQLite cannot open a directory as its file
