@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import os
 import pwd
 import re
@@ -270,6 +271,87 @@ def check_no_foreign_wal(path: Path, key: str = "database.url") -> None:
             f"a backup copy put in its place): opened together they corrupt the copy: delete {wal.name} "
             f'and {path.name}-shm, then start again (README "Backups")'
         )
+    if frames and _copied_pages_differ(path, wal, path.with_name(f"{path.name}-shm")):
+        raise StartupError(
+            f"{key} {path}: {wal.name} beside it belongs to another database ({path.name} is not "
+            f"the file it was written on: a copy put in its place, made with cp while the server ran?): "
+            f"opened together they corrupt it: delete {wal.name} and {path.name}-shm, then start again, "
+            'and make copies with `textwire backup` (README "Backups")'
+        )
+
+
+_WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+_WAL_HEADER, _FRAME_HEADER = 32, 24
+
+
+def _wal_state(wal: Path, shm: Path) -> tuple[bytes, bytes] | None:
+    """The -wal's header and the -shm's first 136 bytes (its index header, twice, and the
+    checkpoint's), when both are there and the -shm indexes this -wal (the same salts)."""
+    try:
+        with wal.open("rb") as file:
+            header = file.read(_WAL_HEADER)
+        with shm.open("rb") as file:
+            index = file.read(136)
+    except OSError:
+        return None
+    if len(header) < _WAL_HEADER or header[:4] not in _WAL_MAGIC or len(index) < 136:
+        return None
+    if index[:48] != index[48:96] or index[32:40] != header[16:24]:  # torn, or of an older -wal
+        return None
+    return header, index
+
+
+def _copied_pages_differ(path: Path, wal: Path, shm: Path) -> bool:
+    """Whether the pages the -shm says were copied into the database file (a checkpoint: textwire
+    makes one every 0.25 s) hold none of the versions the -wal has of them: then the file is not the
+    one the -wal was written on. Left by a crash, a -wal and its -shm describe the file beside them
+    (SQLite copied those frames into it, or was copying one of the later ones); a database file
+    copied with `cp` from an earlier moment and put in its place was opened with the -wal, SQLite
+    laid the newer pages over the older file, and serve started on a database that failed
+    integrity_check (wrong entries in the outbox's indexes, payments gone). Judged only when the
+    -wal stayed as it was during the look (a live process may be writing it), else False."""
+    before = _wal_state(wal, shm)
+    if before is None:
+        return False
+    header, index = before
+    size = int.from_bytes(header[8:12], "big")
+    size = 65536 if size == 1 else size
+    copied = int.from_bytes(index[96:100], sys.byteorder)  # nBackfill: frames copied into the file
+    if copied == 0 or size < 512:
+        return False
+    # a page copied into the file holds its last version among the copied frames, or (a checkpoint
+    # cut short by the crash) a version from a later frame
+    allowed: dict[int, set[bytes]] = {}
+    try:
+        with wal.open("rb") as frames, path.open("rb") as db:
+            frames.seek(_WAL_HEADER)
+            number = 0
+            while True:
+                frame = frames.read(_FRAME_HEADER)
+                page = frames.read(size)
+                if len(frame) < _FRAME_HEADER or len(page) < size or frame[8:16] != header[16:24]:
+                    break  # the end of this -wal's frames
+                number += 1
+                pgno, digest = (
+                    int.from_bytes(frame[:4], "big"),
+                    hashlib.blake2b(page, digest_size=16).digest(),
+                )
+                if number <= copied:
+                    allowed[pgno] = {digest}
+                elif pgno in allowed:
+                    allowed[pgno].add(digest)
+            if number < copied:
+                return False  # the -wal is shorter than its index says: no judging it
+            differ = False
+            for pgno in sorted(allowed):
+                db.seek((pgno - 1) * size)
+                mine = db.read(size)
+                if len(mine) == size and hashlib.blake2b(mine, digest_size=16).digest() not in allowed[pgno]:
+                    differ = True
+                    break
+    except OSError:
+        return False
+    return differ and _wal_state(wal, shm) == before
 
 
 def _probe_sqlite(path: Path) -> None:

@@ -726,3 +726,55 @@ def test_a_key_file_another_process_made_meanwhile_is_not_named_as_generated_now
     token, generated = twilio_auth_token(config)
     assert (token, generated) == ("the other process's", False)
     assert summary(config, [], []).generated == ()
+
+
+def _wal_caught_up(data: Path) -> bool:
+    """The -shm says every frame of the -wal was copied into the database file (a checkpoint)."""
+    try:
+        index = (data / "textwire.db-shm").read_bytes()[:136]
+    except OSError:
+        return False
+    mx, copied = (int.from_bytes(index[at : at + 4], sys.byteorder) for at in (16, 96))
+    return len(index) == 136 and copied > 0 and copied == mx
+
+
+async def test_a_copy_made_with_cp_while_serving_put_back_beside_the_wal_is_refused(tmp_path: Path) -> None:
+    """A copy of textwire.db taken with `cp` while serve ran (WAL mode, not `textwire backup`'s),
+    put back after the server died, with the dead server's -wal and -shm still beside it: serve
+    started, SQLite laid the newer pages over the older file, and the room had bo's payments
+    but not bo (integrity_check: wrong # of entries in index ix_outbox_ready). A crash alone
+    (the same -wal over the file it was written on) still starts."""
+    from bot.app.startup import check_no_foreign_wal
+    from tests.app.test_chat import serving
+
+    data = tmp_path / "data"
+    db = data / "textwire.db"
+    with serving(tmp_path) as served:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, served.port, served.proc)
+        assert served.chat("--from", "+15550003001", stdin="\\CREATE house pw12345\n").returncode == 0
+        shutil.copyfile(db, tmp_path / "cp-copy.db")  # what `cp` does, the server running
+        bob = served.chat("--from", "+15550003002", stdin="\\JOIN house pw12345\n\\PAID +15550003001 5\n")
+        assert bob.returncode == 0, bob.stderr
+
+        async def caught_up() -> bool:
+            return _wal_caught_up(data)
+
+        await wait_for(caught_up)
+        served.proc.kill()  # kill -9: the -wal and -shm stay
+        served.proc.wait(15)
+    assert (data / "textwire.db-wal").stat().st_size > 32
+    check_no_foreign_wal(db)  # a crash alone: the -wal is this file's
+
+    shutil.copyfile(tmp_path / "cp-copy.db", db)  # the restore, the -wal and -shm left beside it
+    out, err = run_failing(tmp_path, serve_env(tmp_path, free_port()))
+    line = one_failure(out, err)
+    assert line.startswith(
+        f"textwire: database.url {db}: textwire.db-wal beside it belongs to another database"
+    ), line
+    assert "delete textwire.db-wal and textwire.db-shm" in line, line
+    assert db.read_bytes() == (tmp_path / "cp-copy.db").read_bytes()  # untouched
+
+    for name in ("textwire.db-wal", "textwire.db-shm"):
+        (data / name).unlink()
+    check_no_foreign_wal(db)
