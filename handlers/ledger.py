@@ -298,12 +298,12 @@ def converted(value: Amount, rate: Decimal, room: Currency) -> int:
 def wrong_way_rate(
     value: Amount, rate: Decimal, meant: Decimal, minor: int, room: Currency, fits: FitsOne
 ) -> str:
-    """`@150 makes ¥678 $101700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678
+    """`¥678 @150 is $101700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678
     JPY @0.006667`: nothing is set."""
     code, number = value.currency.code, value.currency.number(value.minor)
     command = f"\\AMOUNT {number} {code} @{rates.rate_text(meant)}"
     forms = (
-        f"@{rate} makes {value.currency.format(value.minor)} {room.format(minor)}, but the rate is "
+        f"{value.currency.format(value.minor)} @{rate} is {room.format(minor)}, but the rate is "
         f"{room.code} for 1 {code} (1/{rate} = {rates.rate_text(meant)}): {command}",
         f"The rate is {room.code} for 1 {code}: {command}",
     )

@@ -2897,7 +2897,7 @@ async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twi
     assert kept.startswith("Saved to house; not counted: ¥678 in a USD room."), kept
     offered = await say(bot, fake, "\\AMOUNT 678 JPY @150")
     assert offered == (
-        "@150 makes ¥678 $101700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678 JPY @0.006667"
+        "¥678 @150 is $101700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678 JPY @0.006667"
     )
     assert [tuple(r) for r in await bot.rows("SELECT amount_minor, currency FROM receipts")] == [(678, "JPY")]
     # the figure alone, in the receipt's money
@@ -2915,5 +2915,5 @@ async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twi
     )
     assert (await say(bot, fake, "\\AMOUNT 12 USD @150")).startswith("Set ¥1800 ($12.00 at 150)")
     assert await say(bot, fake, "\\AMOUNT 12 USD @0.0067") == (
-        "@0.0067 makes $12.00 ¥0, but the rate is JPY for 1 USD (1/0.0067 = 149.3): \\AMOUNT 12.00 USD @149.3"
+        "$12.00 @0.0067 is ¥0, but the rate is JPY for 1 USD (1/0.0067 = 149.3): \\AMOUNT 12.00 USD @149.3"
     )
