@@ -427,9 +427,55 @@ def listen(sockets: Iterable[socket.socket], host: str, port: int) -> None:
         raise _listen_error(exc, host, port) from None
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """The inodes of the sockets listening on TCP `port` (Linux's /proc/net/tcp and tcp6)."""
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text(encoding="ascii").splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "0100007F:1F90", state 0A (LISTEN), the inode 10th
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found
+
+
+def port_holder(port: int) -> int | None:
+    """The pid of a `textwire serve` (or `python -m bot serve`) listening on `port`, when this
+    user may see it: a second serve started by mistake on the same data folder and port (two
+    terminals, a manual run beside the systemd unit) said only "set server.port", which led to
+    running two on purpose. None when it is another program, or none can be told (not Linux)."""
+    inodes = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if not any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                continue
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        words = [os.path.basename(a.decode(errors="replace")) for a in argv]
+        if "serve" in words and ("textwire" in words or "bot" in words):
+            return int(proc.name)
+        return None
+    return None
+
+
 def _listen_error(exc: OSError, host: str, port: int) -> StartupError:
     """The one line for a socket that could not bind or listen."""
     if exc.errno == errno.EADDRINUSE:
+        holder = port_holder(port)
+        if holder is not None:
+            return StartupError(
+                f"port {port} is in use by textwire serve (pid {holder}), already running: stop that one "
+                "first, or set server.port or TEXTWIRE_SERVER_PORT to run another beside it"
+            )
         return StartupError(f"port {port} is in use: set server.port or TEXTWIRE_SERVER_PORT")
     if exc.errno == errno.EACCES:
         return StartupError(

@@ -81,6 +81,36 @@ def test_port_in_use_is_one_line_with_the_fix_and_nothing_started(tmp_path: Path
     assert not (tmp_path / "data").exists() or not (tmp_path / "data" / "textwire.db").exists()
 
 
+async def test_a_second_serve_on_the_same_port_names_the_one_running(tmp_path: Path) -> None:
+    """`textwire serve` started twice by mistake (two terminals, a manual run beside the systemd
+    unit) was told only "set server.port", which led to running two on purpose. The line now
+    names the running serve and its pid, to stop it first."""
+    port = free_port()
+    env = serve_env(tmp_path, port)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, port, first)
+        out, err = await asyncio.to_thread(run_failing, tmp_path, env)
+        assert one_failure(out, err) == (
+            f"textwire: port {port} is in use by textwire serve (pid {first.pid}), already running: "
+            "stop that one first, or set server.port or TEXTWIRE_SERVER_PORT to run another beside it"
+        )
+    finally:
+        first.send_signal(signal.SIGTERM)
+        try:
+            first.wait(60)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait()
+
+
 def test_a_port_taken_while_starting_is_one_line_too(tmp_path: Path) -> None:
     """Two processes starting at once on one port (a web and a worker role with the same
     `server.port` on one host) can both bind it, SO_REUSEADDR and neither listening yet; the
