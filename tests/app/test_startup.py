@@ -87,7 +87,7 @@ async def test_a_second_serve_on_the_same_port_names_the_one_running(tmp_path: P
     names the running serve and its pid, to stop it first."""
     port = free_port()
     env = serve_env(tmp_path, port)
-    first = subprocess.Popen(
+    first = subprocess.Popen(  # noqa: ASYNC220 (starting it does not wait)
         [sys.executable, "-m", "bot", "serve"],
         cwd=tmp_path,
         env=env,
