@@ -58,6 +58,8 @@ from storage.schema import inbox, outbox
 
 POLL_SECONDS = 0.3
 SETTLE_SECONDS = 60.0  # how long chat waits for replies before it gives up and exits
+DELAYED_MAX = 600.0  # how long past now it waits for replies the reply budget holds till later
+DELAYED_SLACK = 10.0  # and past the time such a reply is due, for the sender to send it
 HELP = ":photo PATH [caption]  send a photo as an MMS; :help  this; Ctrl-D  quit"
 TELEGRAM_PHOTOS = (
     "photos on Telegram need telegram.api_base on this machine (TEXTWIRE_TELEGRAM_API_BASE="
@@ -326,7 +328,27 @@ class Session:
             await self.show_new()
             await asyncio.sleep(POLL_SECONDS)
 
-    async def wait_settled(self, within: float = SETTLE_SECONDS) -> bool:
+    async def delayed_until(self) -> float | None:
+        """When the last reply the reply budget holds for this address goes out (wall clock), or
+        None when none is held."""
+        async with self.db.read() as conn:
+            last = (
+                await conn.execute(
+                    sa.select(sa.func.max(outbox.c.next_attempt_at)).where(
+                        outbox.c.to_phone == self.phone,
+                        outbox.c.id > self.last_shown,
+                        outbox.c.status == "queued",
+                        outbox.c.attempts == 0,  # held by the budget, not retried after a failure
+                    )
+                )
+            ).scalar_one()
+        return float(last) if last is not None and last > time.time() else None
+
+    async def wait_settled(self, within: float = SETTLE_SECONDS, *, held: bool = True) -> bool:
+        """Wait for everything sent to be answered, for `within` seconds, and longer for replies
+        the reply budget holds (shown as "- delayed N s"): 30 lines piped at once were answered
+        over 90 s, and chat gave up after 60 saying it was still waiting (exit 1). `held` False:
+        not longer (a person quitting with Ctrl-D)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
@@ -334,6 +356,9 @@ class Session:
             if await self.settled():
                 await self.show_waiting()
                 return True
+            until = await self.delayed_until() if held else None
+            if until is not None:  # a known time, not a wait for nothing: up to DELAYED_MAX more
+                deadline = max(deadline, loop.time() + min(until - time.time() + DELAYED_SLACK, DELAYED_MAX))
             await asyncio.sleep(POLL_SECONDS)
         return False
 
@@ -542,7 +567,7 @@ async def _conversation(session: Session, url: str) -> int:
         finally:
             await poller.stop()
         print(file=sys.stderr)
-        await session.wait_settled(within=5.0)
+        await session.wait_settled(within=5.0, held=False)
         return 0
     # piped: each line is texted in turn, then wait for what was sent to be answered; exit 1 when
     # a line did not reach the bot (a script saw 0 after "! cannot reach ..." on every line)

@@ -4,6 +4,7 @@ texts each line, prints the replies that were sent (a skipped one as skipped) an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -12,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from storage import inbox
 from storage.db import Database
 from storage.inbox import WAITING_FOR_ROOM
 from storage.schema import inbox as inbox_table
+from storage.schema import outbox as outbox_table
 from tests import ROOT
 from tests.conftest import new_message, wait_for
 from tests.images import jpeg_with_gps, png_with_text
@@ -424,3 +427,49 @@ async def test_a_text_kept_for_x_is_said_to_wait_once(
     assert capsys.readouterr().out.splitlines() == [
         "- kept for later (x unreachable: connection refused): the bot handles it then"
     ]
+
+
+async def test_chat_waits_for_replies_the_reply_budget_holds(db: Database, make_config: Any) -> None:
+    """30 lines piped at once are answered over 90 s (10 replies to a number in any 30 s), and
+    chat gave up after 60 s saying it was still waiting, exit 1, while it had printed when each
+    held reply would go. It waits for them (up to 10 minutes past now), not for a retried send."""
+    now = time.time()
+    async with db.tx() as conn:
+        await conn.execute(
+            sa.insert(outbox_table).values(
+                dedupe_key="held",
+                to_phone=ALICE,
+                body="the 11th reply",
+                created_at=now,
+                next_attempt_at=now + 1,
+            )
+        )
+    async with db.tx() as conn:  # a send retried after a failure, due in a minute
+        await conn.execute(
+            sa.insert(outbox_table).values(
+                dedupe_key="retried",
+                to_phone=BOB,
+                body="x",
+                created_at=now,
+                next_attempt_at=now + 60,
+                attempts=1,
+            )
+        )
+
+    async def sender() -> None:  # its sender's turn: sent once it is due (the budget's time)
+        await asyncio.sleep(max(0.0, now + 1 - time.time()))
+        async with db.tx() as conn:
+            await conn.execute(
+                sa.update(outbox_table)
+                .where(outbox_table.c.dedupe_key == "held")
+                .values(status="sent", sent_at=time.time())
+            )
+
+    async with aiohttp.ClientSession() as http:
+        session = Session(make_config(), db, http, "token", ALICE)
+        sending = asyncio.create_task(sender())
+        assert await session.wait_settled(within=0.2)
+        await sending
+        # a send retried after a failure is not waited for past `within`
+        bob = Session(make_config(), db, http, "token", BOB)
+        assert not await bob.wait_settled(within=0.2)
