@@ -675,8 +675,8 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             now=at,
             again_within=AGAIN_SECONDS,
         )
-        # their first address, or one they still read (pairing.notice_addresses); none for a
-        # member who left by \\STOP (no number)
+        # the address they last wrote from, else their first, of those they still read
+        # (pairing.notice_addresses); none for a member who left by \\STOP (no number)
         payee_phone = (await pairing.notice_addresses(conn, [payee])).get(payee)
         if recorded and payee_phone is not None and payee not in book.formers:
             # within the payee's reply budget: a member's flood of `\\PAID` made their phone

@@ -16,7 +16,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import inbox
-from storage.schema import addresses, memberships, pair_codes, payments, receipt_members, receipts, users
+from storage.schema import (
+    INBOX_DONE,
+    addresses,
+    memberships,
+    pair_codes,
+    payments,
+    receipt_members,
+    receipts,
+    users,
+)
+from storage.schema import inbox as inbox_rows
 
 CODE_SECONDS = 600.0
 PAIR_KEY = "\\PAIR"  # the join_failures key wrong codes are counted under
@@ -119,16 +129,31 @@ async def addresses_of(conn: AsyncConnection, user_id: int) -> list[str]:
 
 
 async def notice_addresses(conn: AsyncConnection, user_ids: Iterable[int]) -> dict[int, str]:
-    """Where a notice to each person goes (a payment to them, a reminder, X's news): their first
-    address (`users.phone`), else, when that one is opted out, the first of their others that
-    is not (a paired person who sent STOP on WhatsApp still hears of a `\\PAID` on Telegram),
-    else the first all the same (the sender skips it as opted out, and logs it)."""
+    """Where a notice to each person goes (a payment to them, a reminder, X's news): the address
+    they last wrote from, of those not opted out (Tom, who moved from SMS to Telegram, got his
+    `\\PAID` notices by SMS, his first address, all week); when none of those wrote in the days
+    the inbox keeps (7), their first address (`users.phone`), else, when that one is opted out,
+    the first of their others that is not (a paired person who sent STOP on WhatsApp still
+    hears of a `\\PAID` on Telegram), else the first all the same (the sender skips it as opted
+    out, and logs it). One statement: each address's latest handled message is one step down
+    ix_inbox_sender_done (from_phone, done_at, of done rows) from its end."""
     wanted = list(set(user_ids))
     if not wanted:
         return {}
+    last_wrote = (
+        sa.select(sa.func.max(inbox_rows.c.done_at))
+        .where(inbox_rows.c.from_phone == addresses.c.address, INBOX_DONE)
+        .scalar_subquery()
+    )
     rows = (
         await conn.execute(
-            sa.select(addresses.c.user_id, addresses.c.address, addresses.c.opted_out, users.c.phone)
+            sa.select(
+                addresses.c.user_id,
+                addresses.c.address,
+                addresses.c.opted_out,
+                users.c.phone,
+                last_wrote.label("last_wrote"),
+            )
             .join(users, users.c.id == addresses.c.user_id)
             .where(addresses.c.user_id.in_(wanted))
             .order_by(addresses.c.user_id, addresses.c.id)
@@ -136,14 +161,23 @@ async def notice_addresses(conn: AsyncConnection, user_ids: Iterable[int]) -> di
     ).all()
     firsts: dict[int, str] = {}
     reachable: dict[int, list[str]] = {}
-    for user_id, address, opted_out, first in rows:
-        firsts[int(user_id)] = str(first)
-        if not opted_out:
-            reachable.setdefault(int(user_id), []).append(str(address))
-    return {
-        uid: first if first in reachable.get(uid, [first]) else reachable[uid][0]
-        for uid, first in firsts.items()
-    }
+    latest: dict[int, tuple[float, str]] = {}
+    for user_id, address, opted_out, first, wrote_at in rows:
+        uid = int(user_id)
+        firsts[uid] = str(first)
+        if opted_out:
+            continue
+        reachable.setdefault(uid, []).append(str(address))
+        # the latest wins; of two at the same moment, the earlier address (rows come in id order)
+        if wrote_at is not None and (uid not in latest or float(wrote_at) > latest[uid][0]):
+            latest[uid] = (float(wrote_at), str(address))
+    chosen: dict[int, str] = {}
+    for uid, first in firsts.items():
+        if uid in latest:
+            chosen[uid] = latest[uid][1]
+        else:
+            chosen[uid] = first if first in reachable.get(uid, [first]) else reachable[uid][0]
+    return chosen
 
 
 async def notice_address(conn: AsyncConnection, user_id: int) -> str | None:

@@ -373,6 +373,43 @@ async def test_a_notice_goes_to_an_address_the_person_still_reads(
     assert " paid you $5.00 in house" in notices[0][1]
 
 
+async def test_a_notice_goes_to_the_address_the_person_last_wrote_from(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
+) -> None:
+    """Bob texted by SMS, his first address, then paired his Telegram chat and wrote from it: his
+    `\\\\PAID` notices kept going to the SMS number. They go to the chat; once he texts by SMS
+    again, the next one goes by SMS."""
+    bob = "+15550002222"
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+
+    async def sms(body: str, sender: str) -> None:
+        form = await bot.text(body, sender=sender)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await bot.settled()
+
+    await sms("\\CREATE house pw", ALICE)
+    await sms("\\JOIN house pw", bob)
+    await sms("\\NAME Bob", bob)
+    await sms("\\PAIR", bob)
+    code = [m["Body"] for m in fake_twilio.messages if m["To"] == bob][-1].split("Your code: ", 1)[1][:6]
+    assert await bot.handled(await say(bot, f"/pair {code}", chat=OTHER_CHAT)) == "done"
+    await bot.settled()
+
+    async def notices(amount: str) -> tuple[list[str], list[str]]:
+        """The notices of Alice's `\\\\PAID Bob <amount>`: by SMS and in Bob's chat."""
+        texts, chats = len(fake_twilio.messages), len(fake_telegram.to(OTHER_CHAT))
+        await sms(f"\\PAID Bob {amount}", ALICE)
+        paid = f" paid you ${amount}.00 in house"
+        by_sms = [m["Body"] for m in fake_twilio.messages[texts:] if m["To"] == bob and paid in m["Body"]]
+        return by_sms, [m for m in fake_telegram.to(OTHER_CHAT)[chats:] if paid in m]
+
+    by_sms, in_chat = await notices("5")
+    assert (len(by_sms), len(in_chat)) == (0, 1)
+    await sms("\\ROOMS", bob)  # back on SMS
+    by_sms, in_chat = await notices("3")
+    assert (len(by_sms), len(in_chat)) == (1, 0)
+
+
 async def test_a_photo_from_a_new_address_goes_to_the_persons_room_once_it_is_paired(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:

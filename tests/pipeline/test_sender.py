@@ -615,9 +615,10 @@ async def test_a_stopping_process_wakes_the_others_for_the_sends_it_puts_back(
 async def test_a_notice_a_blocked_chat_refuses_goes_to_the_persons_other_chat(
     bot_factory: BotFactory, fake_telegram: Any
 ) -> None:
-    """Bob moved to a new Telegram account (paired to the old one) and blocked the bot in the old
-    chat, his first address. Alice's `\\\\PAID` notice went there, Telegram said 403, and it was
-    lost: Bob never heard of that payment. It goes to his other chat."""
+    """Bob moved to a new Telegram account (paired to the old one), wrote once more from the old
+    chat and blocked the bot there. Alice's `\\\\PAID` notice went to it, the chat he last wrote
+    from, Telegram said 403, and it was lost: Bob never heard of that payment. It goes to his
+    other chat."""
     alice, old, new = 7001, 7002, 7003
     bot = await bot_factory(telegram=fake_telegram.section())
 
@@ -632,6 +633,7 @@ async def test_a_notice_a_blocked_chat_refuses_goes_to_the_persons_other_chat(
     await telegram("/join house pw", old)
     code = (await telegram("/pair", old))[0].split("Your code: ", 1)[1][:6]
     assert (await telegram(f"/pair {code}", new))[0].startswith("Paired:")
+    await telegram("/rooms", old)  # the last he wrote from, then blocked
     fake_telegram.blocked.add(str(old))
     await telegram("/paid Bob 5", alice)
 

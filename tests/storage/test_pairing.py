@@ -1,11 +1,16 @@
 """storage/pairing.py on both databases: a code is one person's, live for 10 minutes and one use
 (asking again replaces it); joining moves the address and deletes the person it had; what a
-person has of their own; leaving an address, their first one included."""
+person has of their own; leaving an address, their first one included; where a person's notices
+go."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from storage import pairing, rooms, users
 from storage.db import Database
+from storage.schema import inbox
 from tests.conftest import ALICE, BOB
 
 T0 = 1_800_000_000.0
@@ -80,3 +85,71 @@ async def test_joining_from_a_paired_address_brings_the_persons_other_addresses(
         assert await users.get_by_id(conn, alice.id) is None
         found, created = await users.get_or_create(conn, chat, T0 + 5)
         assert (found.id, created) == (bob.id, False)
+
+
+async def _wrote(conn: AsyncConnection, key: str, at: float, *, status: str = "done") -> None:
+    """A message from `key`, handled at `at` (or still `status`)."""
+    await conn.execute(
+        sa.insert(inbox).values(
+            message_sid=f"SM{key}{at}",
+            from_phone=key,
+            received_at=at,
+            status=status,
+            done_at=at if status == "done" else None,
+        )
+    )
+
+
+async def _tom(conn: AsyncConnection) -> tuple[int, str]:
+    """Tom: his SMS number first, then a Telegram chat and a WhatsApp number paired to it."""
+    tom, _ = await users.get_or_create(conn, ALICE, T0)
+    for key in (CHAT, WALLY):
+        other, _ = await users.get_or_create(conn, key, T0)
+        await pairing.join(conn, key, into=tom.id, leaving=other.id)
+    return tom.id, ALICE
+
+
+CHAT = "telegram:7001"
+
+
+async def test_a_notice_goes_to_the_address_the_person_last_wrote_from(db: Database) -> None:
+    """Tom moved to Telegram and wrote there all week; his notices went to his first address,
+    the SMS number he no longer used. They go where he last wrote; back on SMS, to SMS."""
+    async with db.tx() as conn:
+        tom, sms = await _tom(conn)
+        bob = (await users.get_or_create(conn, BOB, T0))[0].id
+        assert await pairing.notice_address(conn, tom) == sms  # nothing written yet: his first
+        await _wrote(conn, sms, T0 + 10)
+        await _wrote(conn, CHAT, T0 + 20)
+        await _wrote(conn, CHAT, T0 + 30)
+        await _wrote(conn, BOB, T0 + 40)  # someone else's message changes nothing of his
+        assert await pairing.notice_addresses(conn, [tom, bob]) == {tom: CHAT, bob: BOB}
+        await _wrote(conn, sms, T0 + 50)
+        assert await pairing.notice_address(conn, tom) == sms
+        await _wrote(conn, WALLY, T0 + 60, status="pending")  # not handled yet: not counted
+        assert await pairing.notice_address(conn, tom) == sms
+        await _wrote(conn, WALLY, T0 + 70)
+        assert await pairing.notice_address(conn, tom) == WALLY
+
+
+async def test_an_opted_out_last_address_gives_the_notice_to_the_next(db: Database) -> None:
+    """The address he last wrote from is opted out (a STOP there, a Telegram chat that blocked
+    the bot): the latest of the others he wrote from; none wrote, the first that is not opted out."""
+    async with db.tx() as conn:
+        tom, sms = await _tom(conn)
+        await _wrote(conn, CHAT, T0 + 10)
+        await users.set_opted_out(conn, CHAT, True, T0 + 11)
+        assert await pairing.notice_address(conn, tom) == sms  # as before: his first
+        await users.set_opted_out(conn, sms, True, T0 + 12)
+        assert await pairing.notice_address(conn, tom) == WALLY  # as before: the first other not out
+        await users.set_opted_out(conn, CHAT, False, T0 + 13)  # the chat writes again
+        await _wrote(conn, CHAT, T0 + 20)
+        await users.set_opted_out(conn, sms, False, T0 + 21)
+        await _wrote(conn, sms, T0 + 22)
+        await _wrote(conn, WALLY, T0 + 30)
+        await _wrote(conn, CHAT, T0 + 31)
+        await users.set_opted_out(conn, CHAT, True, T0 + 32)  # his last: blocked
+        assert await pairing.notice_address(conn, tom) == WALLY  # the one he wrote from before it
+        for key in (sms, WALLY):
+            await users.set_opted_out(conn, key, True, T0 + 34)
+        assert await pairing.notice_address(conn, tom) == sms  # all out: the first all the same

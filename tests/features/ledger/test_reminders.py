@@ -19,7 +19,7 @@ from bot.pipeline import replyguard
 from storage import inbox
 from storage.ledger import Reminding
 from tests import images
-from tests.channels.telegram.talk import answer
+from tests.channels.telegram.talk import OTHER_CHAT, answer
 from tests.conftest import ALICE, BOB, Bot, BotFactory, new_message, new_sid
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms
@@ -435,9 +435,9 @@ async def test_a_reminder_that_goes_to_the_paired_sms_number_fits_one_segment(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
     """Wally started on WhatsApp and paired his SMS number. A reminder more than 24 hours after his
-    last WhatsApp message, with no template for it, goes to the SMS number, but it was worded for
-    WhatsApp's 1,600 characters: owing four people, it took two SMS. Worded for where it goes, it
-    fits one."""
+    last message, on WhatsApp, with no template for it, goes to the SMS number, but it was worded
+    for WhatsApp's 1,600 characters: owing four people, it took two SMS. Worded for where it goes,
+    it fits one."""
     wally, sms = "whatsapp:+15550009999", "+15550007777"
     clock = Clock(MONDAY - 24 * HOUR + 12 * HOUR)
     bot = await bot_factory(
@@ -451,6 +451,7 @@ async def test_a_reminder_that_goes_to_the_paired_sms_number_fits_one_segment(
     offer = await say(bot, fake, "\\PAIR", sender=wally)
     code = offer.split("Your code: ", 1)[1][:6]
     assert (await say(bot, fake, f"\\PAIR {code}", sender=sms)).startswith("Paired:")
+    assert (await say(bot, fake, "\\ROOMS", sender=wally)).startswith("Your rooms")  # his last
     for variant, (phone, name) in enumerate(
         ((ALICE, "Alexandrina"), (BOB, "Bartholomew"), (CAROL, "Carolinamaria"), (dave, "Dominique"))
     ):
@@ -465,6 +466,40 @@ async def test_a_reminder_that_goes_to_the_paired_sms_number_fits_one_segment(
     [body] = [m["Body"] for m in fake.messages[before:] if m["To"] == sms]
     assert body.startswith("house: a reminder, you owe "), body
     assert fits_one_segment(body), body
+
+
+async def test_a_reminder_goes_to_the_address_the_person_last_wrote_from(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: Any
+) -> None:
+    """Bob texted by SMS, then paired a Telegram chat and wrote from it since: his reminder went
+    to the SMS number, his first address. It goes to the chat; once he texts by SMS again, the
+    next week's goes by SMS."""
+    fake = fake_twilio
+    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(twilio=fake.section(), telegram=fake_telegram.section(), clock=clock)
+    await _owing_house(bot, fake)
+    await say(bot, fake, "\\REMIND weekly")
+    code = (await say(bot, fake, "\\PAIR", sender=BOB)).split("Your code: ", 1)[1][:6]
+    clock.now += 60
+    paired = await answer(bot, fake_telegram, f"/pair {code}", chat=OTHER_CHAT, first_name="Bob")
+    assert paired.startswith("Paired:"), paired
+
+    async def reminded(week: int) -> tuple[list[str], list[str]]:
+        """The reminders Bob got by SMS and in his chat, `week` weeks after the first Monday."""
+        clock.now = MONDAY + week * 7 * 24 * HOUR + 10.5 * HOUR
+        sms_before, chat_before = len(fake.messages), len(fake_telegram.to(OTHER_CHAT))
+        assert await reminders.send_reminders(bot.runtime.deps) == 2  # Bob's and Carol's
+        await fake.wait_for_messages(sms_before + 1)  # Carol's, by SMS
+        await bot.settled()
+        by_sms = [m["Body"] for m in fake.messages[sms_before:] if m["To"] == BOB]
+        return by_sms, fake_telegram.to(OTHER_CHAT)[chat_before:]
+
+    reminder = "house: a reminder, you owe Alice $10.00."
+    by_sms, in_chat = await reminded(0)
+    assert (by_sms, [m[: len(reminder)] for m in in_chat]) == ([], [reminder])
+    assert (await say(bot, fake, "\\ROOMS", sender=BOB)).startswith("Your rooms")  # back on SMS
+    by_sms, in_chat = await reminded(1)
+    assert ([m[: len(reminder)] for m in by_sms], in_chat) == ([reminder], [])
 
 
 async def test_a_room_on_utc_for_want_of_a_zone_is_told_how_to_set_its_own(
