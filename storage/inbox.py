@@ -396,11 +396,23 @@ async def redact(conn: Writer, bodies: Sequence[tuple[int, str]]) -> None:
         await write_later(conn, _REDACT, [{"b_id": id_, "b_body": body} for id_, body in bodies])
 
 
-_LAST_RECEIVED = Query(
-    sa.select(inbox.c.from_phone, sa.func.max(inbox.c.received_at))
-    .where(inbox.c.from_phone.in_(sa.bindparam("addresses", expanding=True)))
-    .group_by(inbox.c.from_phone)
-)
+def _last_received() -> sa.Select[tuple[str, float]]:
+    """Each address's latest message, by status so that each arm has an index (on PostgreSQL the
+    one statement over every status scanned the whole inbox: 30 ms at 200,000 rows, 0.3 ms so):
+    done rows by ix_inbox_sender_done, the queue's by ix_inbox_waiting, parked and failed ones
+    (few) by ix_inbox_queue. Statuses as literals: a partial index is used only then."""
+    wanted = inbox.c.from_phone.in_(sa.bindparam("addresses", expanding=True))
+    arms = sa.union_all(
+        sa.select(inbox.c.from_phone, inbox.c.received_at).where(wanted, INBOX_DONE),
+        sa.select(inbox.c.from_phone, inbox.c.received_at).where(wanted, inbox_waiting(inbox)),
+        sa.select(inbox.c.from_phone, inbox.c.received_at).where(
+            wanted, inbox.c.status.in_([literal("parked"), literal("failed")])
+        ),
+    ).subquery()
+    return sa.select(arms.c.from_phone, sa.func.max(arms.c.received_at)).group_by(arms.c.from_phone)
+
+
+_LAST_RECEIVED = Query(_last_received())
 
 
 async def oldest_due(conn: AsyncConnection, now: float) -> float | None:
