@@ -68,26 +68,17 @@ async def end_links_to(conn: AsyncConnection, user_id: int, address: str, now: f
     """The person's links texted to `address`, and sign-ins begun from them, die: the address
     left them (`\\STOP` from one of several), and whoever holds it now connected their own X
     account to the person through a link still in its messages."""
-    await conn.execute(
-        sa.update(link_tokens)
-        .where(
-            link_tokens.c.user_id == user_id,
-            link_tokens.c.address == address,
-            link_tokens.c.used_at.is_(None),
-            link_tokens.c.expires_at > now,
+    for table in (link_tokens, oauth_sessions):
+        await conn.execute(
+            sa.update(table)
+            .where(
+                table.c.user_id == user_id,
+                table.c.address == address,
+                table.c.used_at.is_(None),
+                table.c.expires_at > now,
+            )
+            .values(expires_at=now)
         )
-        .values(expires_at=now)
-    )
-    await conn.execute(
-        sa.update(oauth_sessions)
-        .where(
-            oauth_sessions.c.user_id == user_id,
-            oauth_sessions.c.address == address,
-            oauth_sessions.c.used_at.is_(None),
-            oauth_sessions.c.expires_at > now,
-        )
-        .values(expires_at=now)
-    )
 
 
 @dataclass(frozen=True)
