@@ -213,6 +213,18 @@ def asked_in_group(update: Any, *, bot: str) -> int | None:
     return int(chat["id"]) if (isinstance(text, str) and text.startswith("/")) or to_us else None
 
 
+def topic_of(update: Any) -> int | None:
+    """The forum topic a group's message was written in (`message_thread_id` of a topic message),
+    else None: an answer without it goes to the General topic, where the person asking in their
+    topic did not see it (and a member may not post when General is closed). A plain group's
+    thread of replies is no topic: there the answer needs none."""
+    message = update.get("message") if isinstance(update, dict) else None
+    if not isinstance(message, dict) or message.get("is_topic_message") is not True:
+        return None
+    thread = message.get("message_thread_id")
+    return thread if type(thread) is int else None
+
+
 def _first_name(chat: dict[str, Any], sender: Any) -> str | None:
     """The person's first name in a private chat (a group's chat is not one person); the rooms
     show it only when it is a name `\\NAME` would take (bot/features/ledger/book.py)."""
@@ -234,4 +246,5 @@ __all__ = [
     "added_to_group",
     "asked_in_group",
     "message_from_update",
+    "topic_of",
 ]

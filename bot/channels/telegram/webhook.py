@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -26,6 +26,7 @@ from bot.channels.telegram.updates import (
     added_to_group,
     asked_in_group,
     message_from_update,
+    topic_of,
 )
 from bot.core.channel import TELEGRAM, address_of
 from bot.core.logs import get_logger, mask_address
@@ -59,11 +60,18 @@ def _probe(message: inbox.NewMessage) -> Inbound:
     )
 
 
+def _in(group: int, update: Any) -> dict[str, Any]:
+    """Where the group's answer goes: the chat, and the topic asked in (in a forum)."""
+    topic = topic_of(update)
+    return {"chat_id": group} if topic is None else {"chat_id": group, "message_thread_id": topic}
+
+
 async def _message(
     gate: Gate, channel: TelegramChannel, request: web.Request
-) -> tuple[inbox.NewMessage | None, int | None]:
-    """The inbox row of the update, if any; else the group to tell that textwire answers private
-    chats only, if any: the bot was just added to it, or someone there asked (once a day)."""
+) -> tuple[inbox.NewMessage | None, dict[str, Any] | None]:
+    """The inbox row of the update, if any; else where to tell a group that textwire answers
+    private chats only, if any (its chat, and the forum topic asked in): the bot was just added to
+    it, or someone there asked (once a day)."""
     raw = await read_body(request)
     given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
     if not hmac.compare_digest(given, channel.secret):
@@ -79,11 +87,11 @@ async def _message(
         if group is not None:
             channel.tell_group(group, gate.deps.now())  # told: a `/help` next is not told again
             log.info("telegram.added_to_group", chat=mask_address(f"{TELEGRAM}:{group}"))
-            return None, group
+            return None, _in(group, update)
         group = asked_in_group(update, bot=channel.bot_id)  # told once a day, not at every command
         if group is not None and channel.tell_group(group, gate.deps.now()):
             log.info("telegram.group_told", chat=mask_address(f"{TELEGRAM}:{group}"))
-            return None, group
+            return None, _in(group, update)
         return None, None
     priority = await gate.is_priority(_probe(message))
     return dataclasses.replace(message, priority=1 if priority else 0), None
@@ -101,7 +109,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
             if group is not None:
                 # one word in the group, as the answer to this update (Telegram makes the call):
                 # no person, no inbox row, no outbox row for a chat textwire does not serve
-                return web.json_response({"method": "sendMessage", "chat_id": group, "text": IN_GROUPS})
+                return web.json_response({"method": "sendMessage", **group, "text": IN_GROUPS})
             return _ok()
         result = await commit(
             gate,

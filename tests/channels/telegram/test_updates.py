@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.telegram.updates import KIND_PREFIX, MEDIA_PREFIX, NotAnUpdate, message_from_update
+from bot.channels.telegram.updates import (
+    KIND_PREFIX,
+    MEDIA_PREFIX,
+    NotAnUpdate,
+    message_from_update,
+    topic_of,
+)
 from tests.channels.telegram.talk import CHAT, update
 
 
@@ -217,3 +223,20 @@ def test_a_message_telegram_delivers_late_counts_from_when_it_was_sent(
     message = row(update("/paid ann 5", date=sent))
     assert message is not None
     assert message.received_at == received_at
+
+
+@pytest.mark.parametrize(
+    ("fields", "topic"),
+    [
+        ({"message_thread_id": 42, "is_topic_message": True}, 42),
+        ({"message_thread_id": 42}, None),  # a reply thread in a plain group, no forum topic
+        ({"message_thread_id": "42", "is_topic_message": True}, None),
+        ({"message_thread_id": True, "is_topic_message": True}, None),
+        ({"is_topic_message": True}, None),
+    ],
+)
+def test_the_topic_of_a_message_is_its_thread_only_in_a_forum_topic(
+    fields: dict[str, object], topic: int | None
+) -> None:
+    assert topic_of(update("/help", **fields)) == topic
+    assert topic_of({"update_id": 1, "edited_message": update("/help", **fields)["message"]}) is None

@@ -377,3 +377,27 @@ async def test_a_payment_telegram_redelivers_after_midnight_is_in_the_month_it_w
     assert await bot.scalar("SELECT created_at FROM payments") == late.timestamp()
     asked = await telegram("/statement", OTHER_CHAT, late + dt.timedelta(minutes=1))
     assert "/statement/2026-01?" in asked, asked
+
+
+async def test_a_group_asking_in_a_forum_topic_is_answered_in_that_topic(tbot: Bot) -> None:
+    """A supergroup with topics (a flat's "Bills" topic): `/balance@textwire_bot` asked there was
+    answered in the General topic, where the person asking did not see it (or not at all, when
+    General is closed to members). The answer goes to the topic asked in; outside a topic (a
+    plain group, or General, whose messages are no topic's) it carries no thread."""
+    forum = {"id": -1001234567890, "type": "supergroup", "title": "flat", "is_forum": True}
+    asked = update("/balance@textwire_bot", message_thread_id=42, is_topic_message=True)
+    asked["message"]["chat"] = forum
+    resp = await post_update(tbot, asked)
+    assert resp.status == 200
+    assert await resp.json() == {
+        "method": "sendMessage",
+        "chat_id": forum["id"],
+        "message_thread_id": 42,
+        "text": IN_GROUPS,
+    }
+    plain = {"id": -1009876543210, "type": "group", "title": "trip"}
+    asked = update("/help", message_thread_id=7)  # a reply's thread in a plain group: no topic
+    asked["message"]["chat"] = plain
+    resp = await post_update(tbot, asked)
+    assert await resp.json() == {"method": "sendMessage", "chat_id": plain["id"], "text": IN_GROUPS}
+    assert await stored(tbot) == 0
