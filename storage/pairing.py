@@ -29,6 +29,7 @@ from storage.schema import (
 from storage.schema import inbox as inbox_rows
 
 CODE_SECONDS = 600.0
+GROUP_CHAT = "telegram:-"  # a Telegram group's chat (its id is negative), not one person's
 PAIR_KEY = "\\PAIR"  # the join_failures key wrong codes are counted under
 
 
@@ -164,7 +165,11 @@ async def notice_addresses(conn: AsyncConnection, user_ids: Iterable[int]) -> di
     latest: dict[int, tuple[float, str]] = {}
     for user_id, address, opted_out, first, wrote_at in rows:
         uid = int(user_id)
-        firsts[uid] = str(first)
+        if str(address).startswith(GROUP_CHAT):
+            # a Telegram group that joined rooms under 0.2.0 (which answered groups): its members
+            # cannot answer there (\REMIND off, \LEAVE), so nothing is posted into it
+            continue
+        firsts.setdefault(uid, str(first))
         if opted_out:
             continue
         reachable.setdefault(uid, []).append(str(address))
@@ -175,6 +180,9 @@ async def notice_addresses(conn: AsyncConnection, user_ids: Iterable[int]) -> di
     for uid, first in firsts.items():
         if uid in latest:
             chosen[uid] = latest[uid][1]
+        elif first.startswith(GROUP_CHAT):  # a group first: the first other, else none
+            if reachable.get(uid):
+                chosen[uid] = reachable[uid][0]
         else:
             chosen[uid] = first if first in reachable.get(uid, [first]) else reachable[uid][0]
     return chosen

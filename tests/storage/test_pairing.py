@@ -153,3 +153,20 @@ async def test_an_opted_out_last_address_gives_the_notice_to_the_next(db: Databa
         for key in (sms, WALLY):
             await users.set_opted_out(conn, key, True, T0 + 34)
         assert await pairing.notice_address(conn, tom) == sms  # all out: the first all the same
+
+
+async def test_no_notice_goes_into_a_telegram_group(db: Database) -> None:
+    """0.2.0 answered Telegram groups, and a group could join a room as one member. Its `\\PAID`
+    notices and reminders were still posted into the group, where no one can answer (groups are
+    not handled now: no `\\REMIND off`, no `\\LEAVE`). A group address is never a notice's."""
+    group = "telegram:-1001234567890"
+    async with db.tx() as conn:
+        flat, _ = await users.get_or_create(conn, group, T0)
+        await _wrote(conn, group, T0 + 10)
+        assert await pairing.notice_address(conn, flat.id) is None
+        # a person whose first address is such a group, with one of their own paired later
+        tom, _ = await users.get_or_create(conn, "telegram:-42", T0)
+        other, _ = await users.get_or_create(conn, BOB, T0)
+        await pairing.join(conn, BOB, into=tom.id, leaving=other.id)
+        await _wrote(conn, "telegram:-42", T0 + 20)
+        assert await pairing.notice_addresses(conn, [flat.id, tom.id]) == {tom.id: BOB}
