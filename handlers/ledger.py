@@ -286,6 +286,8 @@ def payment_cap(cur: Currency) -> str:
 
 # `@0.92`, and `@.92` as a rate is often written (it got the usage, which names no rate)
 _RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,9})?|[.,]\d{1,9})$")
+# `@1,450`: a comma then three digits, which may be a thousands comma
+_THOUSANDS = re.compile(r"\d{1,3},\d{3}")
 RATE_USAGE = "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
 
 
@@ -329,8 +331,11 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         text = " ".join(typed_words(ctx.command.own_line or ctx.command.first_line or ctx.args))
         at_rate = _RATE.match(text)
         rate: Decimal | None = None
+        thousands: Decimal | None = None
         if at_rate:
             text, rate = at_rate.group("amount"), Decimal(at_rate.group("rate").replace(",", "."))
+            if _THOUSANDS.fullmatch(at_rate.group("rate")):  # `@1,450`: maybe won to the dollar
+                thousands = Decimal(at_rate.group("rate").replace(",", ""))
         unclear = unclear_amount(text, room_cur)
         if unclear is not None:
             return unclear
@@ -361,10 +366,16 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
                 typed_in = theirs.code
             foreign = value
             minor = converted(value, rate, room_cur)
-            meant = rates.inverted(value.currency.code, room_cur.code, rate)
-            if meant is not None:  # `\\AMOUNT 678 JPY @150`: yen for a dollar, $101700.00 counted
+            wrong_way = rates.read_inverted(value.currency.code, room_cur.code, rate, thousands)
+            if wrong_way is not None:  # `\\AMOUNT 678 JPY @150`: yen for a dollar, $101700.00 counted
+                read, meant = wrong_way
                 return wrong_way_rate(
-                    value, rate, meant, minor, room_cur, ctx.deps.services.fits(msg.sender.channel)
+                    value,
+                    read,
+                    meant,
+                    converted(value, read, room_cur),
+                    room_cur,
+                    ctx.deps.services.fits(msg.sender.channel),
                 )
             if not room_cur.takes(minor):  # as any amount typed in: no 0, no billions
                 return (

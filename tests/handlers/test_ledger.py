@@ -2904,6 +2904,19 @@ async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twi
     assert (await say(bot, fake, "\\AMOUNT 678 @149")).endswith(
         "(1/149 = 0.006711): \\AMOUNT 678 JPY @0.006711"
     )
+    # `@1,450`: won to the dollar with a thousands comma; 1.450's inverse (0.6897) would count
+    # $34485.00 for a ₩50000 dinner
+    assert (await photo(bot, fake, "KRW 50000")).startswith(
+        "Saved to house; not counted: KRW 50000 in a USD room."
+    )
+    assert await say(bot, fake, "\\AMOUNT 50000 KRW @1,450") == (
+        "KRW 50000 @1450 is $72500000.00, but the rate is USD for 1 KRW (1/1450 = 0.0006897): "
+        "\\AMOUNT 50000 KRW @0.0006897"
+    )
+    # a comma that is a decimal one stays one (`@0,0067`, `@150,5`)
+    assert (await say(bot, fake, "\\AMOUNT 678 JPY @150,5")).endswith(
+        "(1/150.5 = 0.006645): \\AMOUNT 678 JPY @0.006645"
+    )
     assert (await say(bot, fake, offered.split(": ", 1)[1])).startswith("Set $4.52 (¥678 at 0.006667)")
     # a dollar receipt in a yen room, the other way; like monies either way round are never questioned, nor a rate near the right one
     assert (await say(bot, fake, "\\AMOUNT 40 EUR @0.92")).startswith("Set $36.80 (€40.00 at 0.92)")

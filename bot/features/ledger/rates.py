@@ -97,6 +97,23 @@ def inverted(of: str, into: str, rate: Decimal) -> Decimal | None:
     return inverse.quantize(Decimal(1).scaleb(inverse.adjusted() - 3)).normalize()
 
 
+def read_inverted(
+    of: str, into: str, rate: Decimal, thousands: Decimal | None = None
+) -> tuple[Decimal, Decimal] | None:
+    """(the rate as read, the rate meant) when the rate looks given the wrong way round, as
+    `inverted`; `thousands`: the rate read with its comma as a thousands one (`@1,450` of won into
+    dollars: 1450, as exchange boards quote it), taken when its inverse is the nearer. Read as 1.450
+    alone, the inverse offered was 0.6897, a ₩50000 dinner counted $34485.00."""
+    meant = inverted(of, into, rate)
+    if meant is None or thousands is None:
+        return None if meant is None else (rate, meant)
+    other = inverted(of, into, thousands)
+    expected = USD_FOR_ONE[of] / USD_FOR_ONE[into]
+    if other is not None and _off(other, expected) < _off(meant, expected):
+        return thousands, other
+    return rate, meant
+
+
 def rate_text(rate: Decimal) -> str:
     """A rate as a person types it: `0.006667`, `150`, never `6.667E-3`."""
     text = format(rate, "f")
