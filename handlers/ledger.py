@@ -1018,7 +1018,8 @@ def other_currency_split(args: Sequence[str], book: RoomLedger, cur: Currency, f
 
 # the factors that make shares such as `0.5` or `1.25` whole, smallest first
 _SHARE_FACTORS = (2, 4, 10)
-_BARE_NUMBER = re.compile(r"\d{1,2}(?:[.,]\d{1,2})?")
+# (`1.5,` of `me 1.5, bob 1`: the comma after it is kept as typed)
+_BARE_NUMBER = re.compile(r"(?P<number>\d{1,2}(?:[.,]\d{1,2})?)(?P<after>[,;]?)")
 
 
 def half_shares(
@@ -1030,8 +1031,9 @@ def half_shares(
     10, together under half the total) also get the whole shares they mean: the command as they
     typed it, each number made whole, ready to send."""
     unit = cur.minor_of_major(1)
-    numbers = [i for i, word in enumerate(args) if _BARE_NUMBER.fullmatch(word)]
-    values = [round(float(args[i].replace(",", ".")) * unit) for i in numbers]
+    found = {i: bare for i, word in enumerate(args) if (bare := _BARE_NUMBER.fullmatch(word))}
+    numbers = list(found)
+    values = [round(float(found[i]["number"].replace(",", ".")) * unit) for i in numbers]
     if (
         unit == 1
         or any(word.casefold() == cur.code.casefold() for word in args)
@@ -1045,7 +1047,7 @@ def half_shares(
         return wrong
     words = list(args)
     for i, w in zip(numbers, values, strict=True):
-        words[i] = str(w * factor // unit)
+        words[i] = f"{w * factor // unit}{found[i]['after']}"
     command = "\\SPLIT " + " ".join(words)
     for text in (f"{wrong} Shares are whole: {command}", f"Shares are whole numbers: {command}"):
         if fits(text):

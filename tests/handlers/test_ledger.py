@@ -2876,6 +2876,10 @@ async def test_a_half_share_gets_the_whole_shares_it_means(bot: Bot, fake_twilio
     assert await say(bot, fake, "\\SPLIT me 1.25 bob 1,5") == (
         "$1.25 + $1.50 is $2.75, not its total $64.31. Shares are whole: \\SPLIT me 5 bob 6"
     )
+    # a list written with commas after its numbers, as the split itself reads it
+    assert await say(bot, fake, "\\SPLIT me 1.5, bob 1, carol 1") == (
+        "$1.50 + $1.00 + $1.00 is $3.50, not its total $64.31. Shares are whole: \\SPLIT me 3, bob 2, carol 2"
+    )
     # amounts meant as amounts: a money sign or code, or near the total
     assert await say(bot, fake, "\\SPLIT me $1 bob 0.50") == "$1.00 + $0.50 is $1.50, not its total $64.31."
     assert (
