@@ -365,6 +365,10 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
                     return RATE_USAGE  # `4136.5` in yen
                 typed_in = theirs.code
             foreign = value
+            if thousands is not None and rates.as_thousands(
+                value.currency.code, room_cur.code, rate, thousands
+            ):
+                rate = thousands  # `\\AMOUNT 40 USD @1,450` in a room of won: 1450, not 1.45
             minor = converted(value, rate, room_cur)
             wrong_way = rates.read_inverted(value.currency.code, room_cur.code, rate, thousands)
             if wrong_way is not None:  # `\\AMOUNT 678 JPY @150`: yen for a dollar, $101700.00 counted

@@ -2934,3 +2934,22 @@ async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twi
     assert await say(bot, fake, "\\AMOUNT 12 USD @0.0067") == (
         "$12.00 @0.0067 is ¥0, but the rate is JPY for 1 USD (1/0.0067 = 149.3): \\AMOUNT 12.00 USD @149.3"
     )
+
+
+async def test_a_rate_with_a_thousands_comma_the_right_way_round(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\AMOUNT 40 USD @1,450` in a room of won (1,450 won to the dollar, the right way round)
+    was read as 1.45: a $40 dinner counted ₩58. Where 1.45 is far from any rate the two monies
+    have had and 1450 near one, it is 1450; a decimal comma near the right rate stays one."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CURRENCY KRW")).startswith("house counts in KRW")
+    assert (await photo(bot, fake, "USD 40.00")).startswith(
+        "Saved to house; not counted: $40.00 in a KRW room."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 40 USD @1,450")).startswith("Set KRW 58000 ($40.00 at 1450)")
+    assert (await say(bot, fake, "\\CREATE paris pw1234")).startswith("Created room paris")
+    assert (await say(bot, fake, "\\CURRENCY EUR")).startswith("paris counts in EUR")
+    assert (await photo(bot, fake, "USD 40.00")).startswith(
+        "Saved to paris; not counted: $40.00 in a EUR room."
+    )
+    assert (await say(bot, fake, "\\AMOUNT 40 USD @0,920")).startswith("Set €36.80 ($40.00 at 0.920)")

@@ -114,6 +114,16 @@ def read_inverted(
     return rate, meant
 
 
+def as_thousands(of: str, into: str, rate: Decimal, thousands: Decimal) -> bool:
+    """Whether `@1,450` (read 1.450) means 1450: the decimal reading is far from any rate the two
+    monies have had and the thousands one near (`\\AMOUNT 40 USD @1,450` in a room of won counted
+    ₩58 for a $40 dinner)."""
+    if of == into or rate <= 0 or of not in USD_FOR_ONE or into not in USD_FOR_ONE:
+        return False
+    expected = USD_FOR_ONE[of] / USD_FOR_ONE[into]
+    return _off(rate, expected) > TOLERANCE and _off(thousands, expected) <= TOLERANCE
+
+
 def rate_text(rate: Decimal) -> str:
     """A rate as a person types it: `0.006667`, `150`, never `6.667E-3`."""
     text = format(rate, "f")
