@@ -325,9 +325,10 @@ class Sender(ClaimLoop[Send, Outcome]):
 
     async def _elsewhere(self, item: Send, *, windowed_too: bool = False) -> str | None:
         """A notice WhatsApp will not take now goes to another address of a paired person that
-        takes text at any time (their SMS number, their Telegram chat), once: the address, or None
-        when they have none. One the address refused for good (a Telegram chat that blocked the
-        bot, a number opted out at the carrier) goes to their first other address, WhatsApp too
+        takes text at any time (their SMS number, their Telegram chat), the one they last wrote
+        from (pairing.elsewhere), once: the address, or None when they have none. One the address
+        refused for good (a Telegram chat that blocked the bot, a number opted out at the carrier)
+        goes to the other address they last wrote from, WhatsApp too
         (`windowed_too`): its row is sent free-form within the person's 24 hours there, else as
         its template or not at all, as any notice to it (an SMS number opted out at the carrier
         left a person who wrote on WhatsApp an hour ago without the \\PAID notice, while the next

@@ -170,3 +170,32 @@ async def test_no_notice_goes_into_a_telegram_group(db: Database) -> None:
         await pairing.join(conn, BOB, into=tom.id, leaving=other.id)
         await _wrote(conn, "telegram:-42", T0 + 20)
         assert await pairing.notice_addresses(conn, [flat.id, tom.id]) == {tom.id: BOB}
+
+
+async def test_a_notice_whatsapp_will_not_take_goes_to_the_other_address_last_written_from(
+    db: Database,
+) -> None:
+    """Tom's notice at WhatsApp (the address he last wrote from, more than a day ago; no template)
+    went to his SMS number, his first other address, though he had moved to Telegram and written
+    there since his last SMS. It goes to the other address he wrote from last; none of them
+    wrote in the 7 days the inbox keeps, the first other, as before; one opted out is passed over."""
+
+    def anytime(key: str) -> bool:
+        return not key.startswith("whatsapp:")
+
+    async with db.tx() as conn:
+        _, sms = await _tom(conn)
+        assert await pairing.elsewhere(conn, WALLY, anytime) == sms  # none wrote: the first other
+        await _wrote(conn, sms, T0 + 10)
+        await _wrote(conn, CHAT, T0 + 20)
+        await _wrote(conn, sms, T0 + 25, status="pending")  # not handled yet: not counted
+        await _wrote(conn, WALLY, T0 + 30)
+        assert await pairing.elsewhere(conn, WALLY, anytime) == CHAT
+        assert await pairing.elsewhere(conn, WALLY, lambda key: True) == CHAT
+        await _wrote(conn, sms, T0 + 40)
+        assert await pairing.elsewhere(conn, WALLY, anytime) == sms
+        assert await pairing.elsewhere(conn, CHAT, lambda key: True) == sms
+        await users.set_opted_out(conn, sms, True, T0 + 41)
+        assert await pairing.elsewhere(conn, WALLY, anytime) == CHAT
+        assert await pairing.elsewhere(conn, CHAT, anytime) is None  # WhatsApp is not usable
+        assert await pairing.elsewhere(conn, CHAT, lambda key: True) == WALLY
