@@ -318,10 +318,10 @@ def reminder_text(
 
 async def _read_at(conn: AsyncConnection, deps: Deps, phones: Collection[str], now: float) -> dict[str, str]:
     """The address each of `phones` will read its reminder at, when another: WhatsApp more than
-    24 hours after the person's last message, with no `reminder` template, sends it to their
-    paired address that takes text at any time (bot/pipeline/sender.py `_elsewhere`), and the
-    reminder is worded for that one's length (an SMS number: one segment, not WhatsApp's 1,600
-    characters)."""
+    24 hours after the person's last message, with no `reminder` template, cannot take it, and
+    it is queued for their paired address that takes text at any time, the one they last wrote
+    from (pairing.elsewhere, as bot/pipeline/sender.py `_elsewhere` would send it on), worded for
+    that one's length (an SMS number: one segment, not WhatsApp's 1,600 characters)."""
     if "reminder" in deps.config.twilio.whatsapp_templates:
         return {}
     windowed = [phone for phone in phones if window_of(phone) is not None]
@@ -347,11 +347,15 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
         if not await ledger.claim_period(conn, room, period):
             return 0  # another process (or an earlier run) took this period, or \\REMIND changed it
         debtors = {p.payer for p in book.settlement if p.payer is not None and p.payer in book.member_ids}
-        phones = await pairing.notice_addresses(conn, debtors)  # an address they still read
+        noticed = await pairing.notice_addresses(conn, debtors)  # an address they still read
+        # queued for the address it will be read at: WhatsApp outside its 24 hours with no
+        # template skipped it every week and the sender sent it on; the opt-out and the hold
+        # are asked of the address it goes to
+        read_at = await _read_at(conn, deps, noticed.values(), now)
+        phones = {uid: read_at.get(phone, phone) for uid, phone in noticed.items()}
         opted_out = await users.opted_out_among(conn, phones.values())
         guard = await replyguard.recent(conn, phones.values(), now)
         active = await rooms.active_room_ids(conn, phones.keys())
-        read_at = await _read_at(conn, deps, phones.values(), now)
         for uid, phone in sorted(phones.items()):
             held = replyguard.held_until(guard.get(phone, []))
             if phone in opted_out or (held is not None and held > now):
@@ -360,7 +364,7 @@ async def remind_room(deps: Deps, room: ledger.Reminding, period: str) -> int:
                 room.name,
                 book,
                 uid,
-                fits=deps.services.fits(channel_of(read_at.get(phone, phone))),
+                fits=deps.services.fits(channel_of(phone)),
                 elsewhere=active.get(uid) != room.room_id,
             )
             if text is None:

@@ -468,6 +468,44 @@ async def test_a_reminder_that_goes_to_the_paired_sms_number_fits_one_segment(
     assert fits_one_segment(body), body
 
 
+async def test_a_reminder_is_queued_for_the_address_that_can_take_it(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Wally, who reads SMS, once wrote from WhatsApp, his last message, two days before the
+    reminder; there is no `reminder` template. His reminder was queued for WhatsApp, skipped
+    there every week (`whatsapp.not_sent`) and sent on to his SMS number, and whether he had
+    opted out or was held back was asked of WhatsApp, not of the number it went to. It is queued
+    for the SMS number itself: one reminder, no skipped row."""
+    wally, sms = "whatsapp:+15550009999", "+15550007777"
+    clock = Clock(MONDAY - 2 * 24 * HOUR + 12 * HOUR)
+    bot = await bot_factory(
+        twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"}, clock=clock
+    )
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\JOIN house pw", sender=sms)).startswith("Joined house")
+    code = (await say(bot, fake, "\\PAIR", sender=sms)).split("Your code: ", 1)[1][:6]
+    clock.now += 60
+    assert (await say(bot, fake, f"\\PAIR {code}", sender=wally)).startswith("Paired:")  # his last
+    url = fake.media.add(images.jpeg_with_gps())
+    assert (await say(bot, fake, "$30.00", **mms([url]))).startswith("Saved $30.00")
+    await say(bot, fake, "\\REMIND weekly")
+    clock.now = MONDAY + 10.5 * HOUR
+    before = len(fake.messages)
+    assert await reminders.send_reminders(bot.runtime.deps) == 3  # Bob's, Carol's and Wally's
+    await fake.wait_for_messages(before + 3)
+    await bot.settled()
+    rows = await bot.rows(
+        "SELECT to_phone, status FROM outbox WHERE kind = 'reminder' AND to_phone IN (:a, :b)",
+        a=sms,
+        b=wally,
+    )
+    assert [tuple(r) for r in rows] == [(sms, "sent")]
+    [body] = [m["Body"] for m in fake.messages[before:] if m["To"] == sms]
+    assert body.startswith("house: a reminder, you owe Alice $7.50."), body
+    assert [m for m in fake.messages[before:] if m["To"] == wally] == []
+
+
 async def test_a_reminder_goes_to_the_address_the_person_last_wrote_from(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: Any
 ) -> None:
