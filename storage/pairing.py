@@ -234,7 +234,7 @@ async def elsewhere(conn: AsyncConnection, key: str, usable: Callable[[str], boo
     )
     found: list[tuple[float, str]] = []  # (-when it last wrote, address); min() takes the first of a tie
     for address, wrote_at in rows:
-        if usable(str(address)):
+        if usable(str(address)) and not str(address).startswith(GROUP_CHAT):  # no notice into a group
             found.append((-float(wrote_at) if wrote_at is not None else float("inf"), str(address)))
     return min(found, key=lambda f: f[0])[1] if found else None
 

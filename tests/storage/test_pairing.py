@@ -170,6 +170,8 @@ async def test_no_notice_goes_into_a_telegram_group(db: Database) -> None:
         await pairing.join(conn, BOB, into=tom.id, leaving=other.id)
         await _wrote(conn, "telegram:-42", T0 + 20)
         assert await pairing.notice_addresses(conn, [flat.id, tom.id]) == {tom.id: BOB}
+        # nor does a notice his other address could not take go on into the group
+        assert await pairing.elsewhere(conn, BOB, lambda key: True) is None
 
 
 async def test_a_notice_whatsapp_will_not_take_goes_to_the_other_address_last_written_from(
