@@ -551,6 +551,52 @@ def other_currency_payment(
     return None
 
 
+def converted_payment(at_rate: re.Match[str], book: RoomLedger, user_id: int, fits: FitsOne) -> str | None:
+    """`\\PAID Ana 50 EUR @1.47`: a payment in another currency at a rate, as `\\AMOUNT` takes one.
+    Nothing is recorded (a payment is in the room's money); the reply says what it comes to and
+    the `\\PAID` to send. None when the words before the rate are no amount in another currency
+    beside a member's name."""
+    words = at_rate.group("amount").split()
+    rate_typed = at_rate.group("rate")
+    rate = Decimal(rate_typed.replace(",", "."))
+    thousands = Decimal(rate_typed.replace(",", "")) if _THOUSANDS.fullmatch(rate_typed) else None
+    # the amount a word (`¥5000`) or two (`50 EUR`, `EUR 50`), the rest the payee's name
+    spans = [(i, n) for n in (1, 2) for i in range(len(words) - n + 1)]
+    for i, n in spans:
+        part = words[i : i + n]
+        if sum(any(ch.isdigit() for ch in w) for w in part) != 1:
+            continue
+        value = parse_amount(" ".join(part), book.currency)
+        if value is None or value.currency == book.currency:
+            continue
+        payee = _find_member(book, " ".join([*words[:i], *words[i + n :]]), user_id, fits, current=True)
+        if not isinstance(payee, int) or payee == user_id:
+            continue
+        room = book.currency
+        if rate <= 0:
+            return RATE_USAGE
+        if thousands is not None and rates.as_thousands(value.currency.code, room.code, rate, thousands):
+            rate = thousands
+        wrong_way = rates.read_inverted(value.currency.code, room.code, rate, thousands)
+        if wrong_way is not None:
+            rate = wrong_way[1]
+            said = f"The rate is {room.code} for 1 {value.currency.code} (1/{wrong_way[0]}): "
+        else:
+            said = ""
+        minor = converted(value, rate, room)
+        if not room.takes(minor):
+            return None
+        command = f"\\PAID {book.name(payee)} {room.number(minor)}"
+        forms = (
+            f"Nothing recorded: payments are in {room.code}. {said}{value.currency.format(value.minor)} "
+            f"at {rates.rate_text(rate)} is {room.format(minor)}: {command}",
+            f"Nothing recorded: payments are in {room.code}. {said}{room.format(minor)}: {command}",
+            f"Nothing recorded: payments are in {room.code}: {command}",
+        )
+        return next((form for form in forms if fits(form)), forms[-1])
+    return None
+
+
 async def _other_currency_paid(
     conn: AsyncConnection, ctx: Context, room: str, cur: Currency, typed_in: Currency
 ) -> str:
@@ -636,6 +682,11 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         if len(words) < 2:
             return paid_how(book.currency)
         fits = ctx.deps.services.fits(msg.sender.channel)
+        at_rate = _RATE.match(" ".join(words))
+        if at_rate:  # `\\PAID Ana 50 EUR @1.47` got the usage, which said nothing of the rate
+            offer = converted_payment(at_rate, book, user_id, fits)
+            if offer is not None:
+                return offer
         typed_in = other_currency_payment(words, book, user_id, fits)
         if typed_in is not None:
             return await _other_currency_paid(conn, ctx, room.name, book.currency, typed_in)

@@ -2054,6 +2054,29 @@ async def test_paid_in_another_currency_with_its_code_apart_says_which_the_room_
     assert (await say(bot, fake, "\\PAID Bob 5 usd")).startswith("Recorded: you paid Bob $5.00.")
 
 
+async def test_paid_in_another_currency_at_a_rate_says_what_it_comes_to_and_records_nothing(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID Bob 50 EUR @1,47`, a rate typed as `\\AMOUNT` takes one (decimal comma and all),
+    got "Usage: \\PAID <name> <amount>", which said nothing of the rate. It says what the payment
+    comes to in the room's money and the `\\PAID` to send; nothing is recorded until it is sent."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\PAID Bob 50 EUR @1,47") == (
+        "Nothing recorded: payments are in USD. \u20ac50.00 at 1.47 is $73.50: \\PAID Bob 73.50"
+    )
+    assert await say(bot, fake, "\\PAID Bob \u00a55000 @0.0067") == (
+        "Nothing recorded: payments are in USD. \u00a55000 at 0.0067 is $33.50: \\PAID Bob 33.50"
+    )
+    # yen to the dollar, as exchange boards quote it: the rate the right way round
+    assert await say(bot, fake, "\\PAID Bob 5000 JPY @150") == (
+        "Nothing recorded: payments are in USD. The rate is USD for 1 JPY (1/150): "
+        "\u00a55000 at 0.006667 is $33.34: \\PAID Bob 33.34"
+    )
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0
+    assert (await say(bot, fake, "\\PAID Bob 73.50")).startswith("Recorded: you paid Bob $73.50.")
+
+
 async def test_split_in_the_currency_a_receipt_came_in_says_which_it_counts_in(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

@@ -287,6 +287,12 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
             _book([]), [f"{NAME[:-2]}02", "999999.99", f"{NAME[:-2]}03"], "999999.99", 1, fits_one_segment
         ),
     ),
+    (
+        "paid at a rate",
+        lambda: ledger.converted_payment(
+            cast(Any, ledger._RATE.match(f"{NAME[:-2]}02 KRW 1000000 @1,450")), _book([]), 1, fits_one_segment
+        ),
+    ),
     ("balance settled", lambda: book.balance_line(ROOM, _book([]), fits=fits_one_segment)),
     (
         "balance two debts",
