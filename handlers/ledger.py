@@ -286,8 +286,6 @@ def payment_cap(cur: Currency) -> str:
 
 # `@0.92`, and `@.92` as a rate is often written (it got the usage, which names no rate)
 _RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,9})?|[.,]\d{1,9})$")
-# `@1,450`: a comma then three digits, which may be a thousands comma
-_THOUSANDS = re.compile(r"\d{1,3},\d{3}")
 RATE_USAGE = "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
 
 
@@ -332,10 +330,8 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         at_rate = _RATE.match(text)
         rate: Decimal | None = None
         thousands: Decimal | None = None
-        if at_rate:
-            text, rate = at_rate.group("amount"), Decimal(at_rate.group("rate").replace(",", "."))
-            if _THOUSANDS.fullmatch(at_rate.group("rate")):  # `@1,450`: maybe won to the dollar
-                thousands = Decimal(at_rate.group("rate").replace(",", ""))
+        if at_rate:  # `@1,450`: maybe won to the dollar (`thousands`)
+            text, (rate, thousands) = at_rate.group("amount"), rates.typed(at_rate.group("rate"))
         unclear = unclear_amount(text, room_cur)
         if unclear is not None:
             return unclear
@@ -365,12 +361,9 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
                     return RATE_USAGE  # `4136.5` in yen
                 typed_in = theirs.code
             foreign = value
-            if thousands is not None and rates.as_thousands(
-                value.currency.code, room_cur.code, rate, thousands
-            ):
-                rate = thousands  # `\\AMOUNT 40 USD @1,450` in a room of won: 1450, not 1.45
+            # `\\AMOUNT 40 USD @1,450` in a room of won: 1450, not 1.45
+            rate, wrong_way = rates.reading(value.currency.code, room_cur.code, rate, thousands)
             minor = converted(value, rate, room_cur)
-            wrong_way = rates.read_inverted(value.currency.code, room_cur.code, rate, thousands)
             if wrong_way is not None:  # `\\AMOUNT 678 JPY @150`: yen for a dollar, $101700.00 counted
                 read, meant = wrong_way
                 return wrong_way_rate(
@@ -557,9 +550,7 @@ def converted_payment(at_rate: re.Match[str], book: RoomLedger, user_id: int, fi
     the `\\PAID` to send. None when the words before the rate are no amount in another currency
     beside a member's name."""
     words = at_rate.group("amount").split()
-    rate_typed = at_rate.group("rate")
-    rate = Decimal(rate_typed.replace(",", "."))
-    thousands = Decimal(rate_typed.replace(",", "")) if _THOUSANDS.fullmatch(rate_typed) else None
+    rate, thousands = rates.typed(at_rate.group("rate"))
     # the amount a word (`¥5000`) or two (`50 EUR`, `EUR 50`), the rest the payee's name
     spans = [(i, n) for n in (1, 2) for i in range(len(words) - n + 1)]
     for i, n in spans:
@@ -575,9 +566,7 @@ def converted_payment(at_rate: re.Match[str], book: RoomLedger, user_id: int, fi
         room = book.currency
         if rate <= 0:
             return RATE_USAGE
-        if thousands is not None and rates.as_thousands(value.currency.code, room.code, rate, thousands):
-            rate = thousands
-        wrong_way = rates.read_inverted(value.currency.code, room.code, rate, thousands)
+        rate, wrong_way = rates.reading(value.currency.code, room.code, rate, thousands)
         if wrong_way is not None:
             rate = wrong_way[1]
             said = f"The rate is {room.code} for 1 {value.currency.code} (1/{wrong_way[0]}): "

@@ -15,6 +15,7 @@ rate of theirs is never questioned. Shipped with the code: nothing is fetched at
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 # how far (a factor, either way) a rate may be from these figures before its inverse is offered
@@ -122,6 +123,28 @@ def as_thousands(of: str, into: str, rate: Decimal, thousands: Decimal) -> bool:
         return False
     expected = USD_FOR_ONE[of] / USD_FOR_ONE[into]
     return _off(rate, expected) > TOLERANCE and _off(thousands, expected) <= TOLERANCE
+
+
+# `@1,450`: a comma then three digits, which may be a thousands comma
+_THOUSANDS = re.compile(r"\d{1,3},\d{3}")
+
+
+def typed(rate: str) -> tuple[Decimal, Decimal | None]:
+    """A rate as typed after `@`: its comma a decimal one (`1,47`: 1.47), and, for a comma before
+    three digits, the thousands reading too (`1,450`: 1.450 and 1450), else None."""
+    return Decimal(rate.replace(",", ".")), Decimal(rate.replace(",", "")) if _THOUSANDS.fullmatch(
+        rate
+    ) else None
+
+
+def reading(
+    of: str, into: str, rate: Decimal, thousands: Decimal | None
+) -> tuple[Decimal, tuple[Decimal, Decimal] | None]:
+    """The rate taken (`@1,450` as 1450 where only that reading is near, `as_thousands`), and
+    (the rate as read, the rate meant) when it looks given the wrong way round (`read_inverted`)."""
+    if thousands is not None and as_thousands(of, into, rate, thousands):
+        rate = thousands
+    return rate, read_inverted(of, into, rate, thousands)
 
 
 def rate_text(rate: Decimal) -> str:
