@@ -11,8 +11,10 @@ failure, retried after the reset or with backoff, never "X did not confirm".
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
+from collections.abc import Sequence
 
 from bot.core.errors import Defer, Retry
 from bot.features.x.accounts import NOT_SET_UP_HELP, WELCOME_NO_X, Access, Refresh, XAccounts, x_accounts
@@ -28,7 +30,7 @@ from bot.features.x.client import (
     over_limit,
 )
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
-from storage import inbox, xaccounts
+from storage import inbox, outbox, xaccounts
 from storage.crypto import CipherError
 from storage.users import User
 
@@ -104,6 +106,64 @@ def blank(text: str) -> bool:
     return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
+# A reaction on a phone that texts by SMS (an iPhone's tapback, Google Messages' fallback) reaches
+# us as a text naming it and quoting the message it is on: `Liked “https://x.com/ann/status/1”`.
+# A thumbs-up on "Posted: ..." was posted to X as a post of its own, and one on a link's reply
+# got a new link (which killed the one they were about to tap).
+_REACTION = re.compile(
+    r"(?:Liked|Loved|Disliked|Laughed at|Emphasi[sz]ed|Questioned|Removed an? [a-z]+(?: [a-z]+)? from"
+    r"|Reacted \S{1,24} to|Removed \S{1,24} from) [\"\u201c\u2018'](?P<quoted>.+?)[\"\u201d\u2019']?\Z",
+    re.DOTALL,
+)
+REACTION_DAYS = 7.0  # as long as messages are kept (README): reactions come within hours
+# a quote this long that begins one of our texts is that text, shortened by the phone
+REACTION_PREFIX = 12
+REACTION_HEAD = 8  # the words before its link a sent text keeps (`outbox.redacted`): at least these
+
+
+def _spaced(text: str) -> str:
+    return " ".join(text.split())
+
+
+def quotes_ours(text: str, bodies: Sequence[str]) -> bool:
+    """Whether `text` is a phone's reaction to one of `bodies` (our latest texts to its sender,
+    newest first): its quote is one of them, or the start of a long one. A text that carried a link
+    (`/x/link/`, a page's `sig=`) keeps only its words before the link once sent
+    (`outbox.redacted`): a quote of it starts with them, or has the link."""
+    found = _REACTION.match(text)
+    if found is None:
+        return False
+    said = _spaced(found["quoted"])
+    shortened = said.rstrip(".\u2026 ")
+    if not shortened:
+        return False
+    for body in bodies:
+        if outbox.was_redacted(body):
+            head = _spaced(body[len(outbox.REDACTED) :])
+            if "/x/link/" in said or "sig=" in said:
+                return True
+            if len(head) >= REACTION_HEAD and (
+                said.startswith(head) or (len(shortened) >= REACTION_PREFIX and head.startswith(shortened))
+            ):
+                return True
+            continue
+        body = _spaced(body)
+        if body == said or (len(shortened) >= REACTION_PREFIX and body.startswith(shortened)):
+            return True
+    return False
+
+
+async def _reaction(msg: Inbound, ctx: Context) -> bool:
+    """`quotes_ours` for this text, reading our latest texts to its sender only when it reads
+    like a reaction (a regular expression's first letters: no query for any other text)."""
+    if _REACTION.match(msg.text) is None:
+        return False
+    since = ctx.deps.now() - REACTION_DAYS * 86400
+    async with ctx.deps.db.read() as conn:
+        bodies = await outbox.recent_bodies(conn, msg.sender.key, since)
+    return quotes_ours(msg.text, bodies)
+
+
 def plain_text(msg: Inbound, ctx: Context) -> bool:
     """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
     text was blank went unanswered and never got the welcome)."""
@@ -115,6 +175,10 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     service = x_accounts(ctx.deps)
     new_user = bool(ctx.data.get("new_user"))
+    if not new_user and await _reaction(msg, ctx):
+        # a reaction, not a text to post (nor to answer: it answers us, and costs a message)
+        ctx.log.info("x.post.reaction_skipped", linked=user.x_linked)
+        return None
     if service is None:  # a new person learns what the number does and where to start
         return WELCOME_NO_X if new_user else NOT_SET_UP_HELP
     if new_user or not user.x_linked:

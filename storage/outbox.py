@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,21 @@ DELIVERY_RANK = {
 delivery_rank = sa.case(DELIVERY_RANK, value=outbox.c.delivery_status, else_=-1)
 
 REDACTED = "[redacted: contained a link]"
+# where a sent text's secret may start: a link, or a figure (a \\PAIR code, a link's expiry)
+_SECRET = re.compile(r"[0-9]|[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def redacted(body: str) -> str:
+    """What a sent text that carried a link keeps: `REDACTED`, then its words before the first
+    link or figure (no token, signature or code is in them), for a phone's reaction that quotes
+    the text's start (`Loved \u201cWelcome to textwire! Connect X ...\u201d`) to be known as one."""
+    cut = _SECRET.search(body)
+    head = " ".join(body[: cut.start()].split()) if cut is not None else ""
+    return f"{REDACTED} {head}" if head else REDACTED
+
+
+def was_redacted(body: str) -> bool:
+    return body.startswith(REDACTED)
 
 
 def notice_key(external_id: str, key: str) -> str:
@@ -283,6 +299,18 @@ async def address_of_sid(conn: AsyncConnection, twilio_sid: str) -> str | None:
     return None if to is None else str(to)
 
 
+async def recent_bodies(conn: AsyncConnection, to: str, since: float, limit: int = 20) -> list[str]:
+    """The texts of the last `limit` messages queued for `to` since `since`, newest first (one
+    that carried a link reads `REDACTED` once sent): what a reaction to one of them quotes."""
+    rows = await conn.execute(
+        sa.select(outbox.c.body)
+        .where(outbox.c.to_phone == to, outbox.c.created_at >= since)
+        .order_by(outbox.c.id.desc())
+        .limit(limit)
+    )
+    return [str(body) for (body,) in rows]
+
+
 OUTSIDE_WINDOW = "63016"  # Twilio's error: WhatsApp free text outside the person's 24-hour window
 
 
@@ -303,7 +331,7 @@ async def requeue_outside_window(conn: AsyncConnection, twilio_sid: str, now: fl
             ).where(outbox.c.twilio_sid == twilio_sid, outbox.c.channel == WHATSAPP)
         )
     ).first()
-    if row is None or row.body == REDACTED:
+    if row is None or was_redacted(str(row.body)):
         return None
     if str(row.dedupe_key).endswith(f":{OUTSIDE_WINDOW}"):
         return None  # this was the once: a resend that failed so too is not sent again and again

@@ -53,7 +53,7 @@ from bot.core.errors import StartupError
 from bot.core.tasks import BackgroundTask
 from storage.db import Database, sqlite_path
 from storage.inbox import WAITING_FOR_ROOM
-from storage.outbox import REDACTED
+from storage.outbox import redacted
 from storage.schema import inbox, outbox
 
 POLL_SECONDS = 0.3
@@ -288,7 +288,9 @@ class Session:
                 self.last_shown = row.id
                 if row.redact:
                     await conn.execute(
-                        sa.update(outbox).where(outbox.c.id == row.id).values(body=REDACTED, redacted=True)
+                        sa.update(outbox)
+                        .where(outbox.c.id == row.id)
+                        .values(body=redacted(row.body), redacted=True)
                     )
         if shown:
             self.show_prompt()

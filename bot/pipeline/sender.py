@@ -269,7 +269,7 @@ class Sender(ClaimLoop[Send, Outcome]):
             if taken is not None and not taken.done():
                 taken.set_result(False)  # the channel has it: the next reply to the address may go
             now = self.deps.now()
-            redacted = outbox.REDACTED if item.redact and self._redact_when_sent else None
+            redacted = outbox.redacted(item.body) if item.redact and self._redact_when_sent else None
             await self.commit(
                 Outcome(
                     outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted),

@@ -13,9 +13,20 @@ from bot.core.logs import scrub
 from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from bot.pipeline import replyguard
 from handlers import help, post
-from storage import xaccounts
+from storage import outbox, xaccounts
 from storage.schema import x_tokens
-from tests.conftest import ALICE, BOB, Bot, XBot, free_port, link_in, new_sid, wait_for
+from tests.conftest import (
+    ALICE,
+    BOB,
+    Bot,
+    XBot,
+    browser,
+    free_port,
+    link_in,
+    new_sid,
+    open_confirm_page,
+    wait_for,
+)
 
 
 def service_of(xbot: XBot) -> XAccounts:
@@ -112,6 +123,57 @@ async def test_plain_text_posts_and_replies_with_the_url(xbot: XBot) -> None:
     assert reply == f"https://x.com/alice/status/{xbot.x.post_ids[0]}"
     [row] = await xbot.rows("SELECT state, tweet_id FROM posts")
     assert (row.state, row.tweet_id) == ("posted", xbot.x.post_ids[0])
+
+
+async def _unanswered(xbot: XBot, body: str, sender: str = ALICE) -> None:
+    """Text the bot and see the message handled with nothing sent back."""
+    twilio = xbot.extras["twilio"]
+    before = len(twilio.messages)
+    form = await xbot.text(body, sender=sender)
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    await xbot.settled()
+    assert len(twilio.messages) == before, twilio.messages[before:]
+
+
+async def test_a_phones_reaction_to_our_reply_is_not_posted_or_answered(xbot: XBot) -> None:
+    """An iPhone's thumbs-up on "https://x.com/alice/status/1" reaches us as the text
+    `Liked “https://x.com/alice/status/1”`: it was posted to X as a post of its own, and
+    answered with its URL. A reaction quoting one of our texts is neither; a text that only
+    reads like one (quoting something we never sent) is still posted."""
+    await xbot.link(user=("100", "alice"))
+    url = await send(xbot, "Coffee is good")
+    with structlog.testing.capture_logs() as logs:
+        for reaction in (
+            f"Liked “{url}”",
+            f"Removed a like from “{url}”",
+            f'Reacted \U0001f525 to "{url}"',  # iOS 18's emoji, Google Messages' straight quotes
+            f"Laughed at “{url[:20]}…”",  # a long one shortened
+        ):
+            await _unanswered(xbot, reaction)
+    assert xbot.x.posts == [("100", "Coffee is good")]
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.reaction_skipped"] * 4
+    # quoting a text we never sent, or saying more after the quote: a post like any other
+    await send(xbot, "Loved “the new album”")
+    await send(xbot, f"Liked “{url}” so much")
+    assert [text for _, text in xbot.x.posts[1:]] == ["Loved “the new album”", f"Liked “{url}” so much"]
+
+
+async def test_a_reaction_to_the_welcome_keeps_its_link_working(xbot: XBot) -> None:
+    """A newcomer who hearts the welcome (its link in the quote) was sent a new link, which killed
+    the one they were about to tap: "This link has expired". Nothing is sent; the link works."""
+    welcome = await send(xbot, "hello")
+    url = link_in(welcome)
+    await _unanswered(xbot, f"Loved “{welcome}”")
+    async with browser() as session:
+        data, headers = await open_confirm_page(session, url)
+        async with session.post(url, data=data, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+    # redacted as sent, the outbox keeps its words before the link, not the link: a reaction
+    # quoting its start (shortened by the phone) is still known as one
+    await xbot.settled()
+    kept = await xbot.scalar("SELECT body FROM outbox WHERE kind = 'x-link'")
+    assert kept == f"{outbox.REDACTED} Welcome to textwire! Connect X to post your texts:", kept
+    await _unanswered(xbot, f"Liked “{welcome[:40]}…”")
 
 
 async def test_too_long_says_by_how_much_in_weighted_characters(xbot: XBot) -> None:

@@ -345,3 +345,22 @@ async def test_depth_and_purge_go_by_the_unfinished_statuses(db: Database) -> No
         assert await outbox.QUEUE.purge(conn, before=T0 + 1, limit=2) == 1
         assert await outbox.QUEUE.purge(conn, before=T0 + 1, limit=2) == 0
     assert sorted(await rows(db)) == ["r2", "r3", "r4", "r5"]  # queued and sending stay
+
+
+def test_a_sent_link_keeps_its_words_before_any_link_or_figure() -> None:
+    """A sent text that carried a link keeps the words before it (a phone's reaction quotes the
+    text's start), never a link, a signature, a code or an expiry."""
+    cases = {
+        "Welcome to textwire! Connect X to post your texts: https://t.example/x/link/abc (10 min).": (
+            "Welcome to textwire! Connect X to post your texts:"
+        ),
+        "Your code: 415140. Within 10 minutes, send \\PAIR 415140 from your other number": "Your code:",
+        "Receipts of house (1 hour): http://127.0.0.1:8080/rooms/u/receipts?exp=1&sig=x": "Receipts of house (",
+        "https://t.example/x/link/abc": "",
+        "Statement\n for  November: ftp+x://h/s?sig=1": "Statement for November:",
+    }
+    for body, head in cases.items():
+        kept = outbox.redacted(body)
+        assert kept == (f"{outbox.REDACTED} {head}" if head else outbox.REDACTED), body
+        assert outbox.was_redacted(kept)
+        assert not any(secret in kept for secret in ("abc", "415140", "sig=", "exp=", "://"))
