@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from bot.core.errors import Defer, Retry
+from bot.features.ledger.money import is_figure
 from bot.features.x.accounts import NOT_SET_UP_HELP, WELCOME_NO_X, Access, Refresh, XAccounts, x_accounts
 from bot.features.x.client import (
     MAX_WEIGHTED_LENGTH,
@@ -164,6 +165,28 @@ async def _reaction(msg: Inbound, ctx: Context) -> bool:
     return quotes_ours(msg.text, bodies)
 
 
+# A bare figure (`42.10`) soon after our last text, which asked for `\\AMOUNT` ("... Reply
+# \\AMOUNT 12.34 if it is.") answers it without the command: it was posted to X as "42.10"
+AMOUNT_ASKED_SECONDS = 1800.0
+
+
+def amount_meant(figure: str) -> str:
+    return f"Nothing posted. To set your receipt's amount, send \\AMOUNT {figure}"
+
+
+async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
+    """The answer to a bare figure sent soon after we asked for `\\AMOUNT`, else None (a figure
+    with no ask before it is a post; any other text is one regular expression's failed match)."""
+    if not is_figure(msg.text):
+        return None
+    since = ctx.deps.now() - AMOUNT_ASKED_SECONDS
+    async with ctx.deps.db.read() as conn:
+        last = await outbox.recent_bodies(conn, msg.sender.key, since, limit=1)
+    if not any("\\AMOUNT" in body for body in last):  # the last thing we said asked for it
+        return None
+    return amount_meant(" ".join(msg.text.split()))
+
+
 def plain_text(msg: Inbound, ctx: Context) -> bool:
     """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
     text was blank went unanswered and never got the welcome)."""
@@ -179,6 +202,10 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         # a reaction, not a text to post (nor to answer: it answers us, and costs a message)
         ctx.log.info("x.post.reaction_skipped", linked=user.x_linked)
         return None
+    meant = None if new_user else await _amount_answer(msg, ctx)
+    if meant is not None:
+        ctx.log.info("x.post.amount_meant", linked=user.x_linked)
+        return meant
     if service is None:  # a new person learns what the number does and where to start
         return WELCOME_NO_X if new_user else NOT_SET_UP_HELP
     if new_user or not user.x_linked:

@@ -176,6 +176,31 @@ async def test_a_reaction_to_the_welcome_keeps_its_link_working(xbot: XBot) -> N
     await _unanswered(xbot, f"Liked “{welcome[:40]}…”")
 
 
+async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot) -> None:
+    """A photo whose total was not read is answered "Reply \\AMOUNT 12.34 to set it"; people
+    reply `42.10`, which was posted to X as a post of its own. A bare figure right after such an
+    ask says nothing was posted and the command to send; once the ask is answered, a figure is
+    a post again."""
+    from tests import images
+    from tests.features.receipts.test_media import mms
+    from tests.handlers.talk import say
+
+    fake = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    assert (await say(xbot, fake, "\\CREATE house pw")).startswith("Created room house")
+    unread = images.jpeg_with_gps(640, 480, variant=11)
+    asked = await say(xbot, fake, "", **mms([fake.media.add(unread)]))
+    assert asked == "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    with structlog.testing.capture_logs() as logs:
+        for figure in ("42.10", " $42.10 ", "42,10 EUR"):
+            assert await say(xbot, fake, figure) == post.amount_meant(figure.strip())
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.amount_meant"] * 3
+    assert xbot.x.posts == []
+    assert (await say(xbot, fake, "\\AMOUNT 42.10")).startswith("Set $42.10 on your receipt in house")
+    assert (await say(xbot, fake, "42")).startswith("https://x.com/alice/status/")
+    assert xbot.x.posts == [("100", "42")]
+
+
 async def test_too_long_says_by_how_much_in_weighted_characters(xbot: XBot) -> None:
     await xbot.link()
     reply = await send(xbot, "a" * 283)

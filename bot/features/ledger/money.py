@@ -215,6 +215,13 @@ def _amount_pattern() -> re.Pattern[str]:
     )
 
 
+def is_figure(text: str) -> bool:
+    """Whether a whole text is one amount and nothing else (`42.10`, `$42.10`, `12,50 EUR`), in
+    whatever currency: an answer to "Reply \\AMOUNT 12.34" sent without its command."""
+    match = _amount_pattern().fullmatch(text.strip())
+    return match is not None and parse_number(match.group("num"), 2) is not None
+
+
 def parse_number(text: str, exponent: int) -> int | None:
     """`12.50` / `12,50` / `1,234.56` / `1.234,56` / `12` / `1,20,000` (lakhs) -> minor units; None
     when it is not one amount. A separator followed by exactly three digits is a thousands separator, unless the
@@ -477,6 +484,7 @@ __all__ = [
     "currency_meant",
     "currency_or_default",
     "in_use",
+    "is_figure",
     "is_zero",
     "parse_amount",
     "parse_number",

@@ -14,6 +14,7 @@ from bot.features.ledger.money import (
     caption_figure,
     currency,
     currency_or_default,
+    is_figure,
     is_zero,
     parse_amount,
     parse_number,
@@ -470,3 +471,11 @@ def test_a_caption_figure_with_a_space_before_three_digits_is_asked_about(
     assert unclear_caption(caption, cad) == asked
     if asked is not None:
         assert caption_amount(caption, cad) is None
+
+
+def test_a_figure_alone_is_an_amount_in_any_currency_and_nothing_more() -> None:
+    """`is_figure`: a whole text that is one amount (what people reply to "Reply \\AMOUNT 12.34")."""
+    for text in ("42.10", " $42.10 ", "12,50 EUR", "1.234,56", "\u00a5678", "42"):
+        assert is_figure(text), text
+    for text in ("hello 42", "42 bucks", "4/5", "+15551234567", "100%", "10:30", "", "$"):
+        assert not is_figure(text), text
