@@ -113,7 +113,7 @@ def blank(text: str) -> bool:
 # got a new link (which killed the one they were about to tap).
 _REACTION = re.compile(
     r"(?:Liked|Loved|Disliked|Laughed at|Emphasi[sz]ed|Questioned|Removed an? [a-z]+(?: [a-z]+)? from"
-    r"|Reacted \S{1,24} to|Removed \S{1,24} from) [\"\u201c\u2018'](?P<quoted>.+?)[\"\u201d\u2019']?\Z",
+    r"|Reacted (?:with )?\S{1,24} to|Removed \S{1,24} from) [\"\u201c\u2018'](?P<quoted>.+?)[\"\u201d\u2019']?\Z",
     re.DOTALL,
 )
 REACTION_DAYS = 7.0  # as long as messages are kept (README): reactions come within hours

@@ -148,10 +148,11 @@ async def test_a_phones_reaction_to_our_reply_is_not_posted_or_answered(xbot: XB
             f"Removed a like from “{url}”",
             f'Reacted \U0001f525 to "{url}"',  # iOS 18's emoji, Google Messages' straight quotes
             f"Laughed at “{url[:20]}…”",  # a long one shortened
+            f"Reacted with \U0001f91e to “{url}”",
         ):
             await _unanswered(xbot, reaction)
     assert xbot.x.posts == [("100", "Coffee is good")]
-    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.reaction_skipped"] * 4
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.reaction_skipped"] * 5
     # quoting a text we never sent, or saying more after the quote: a post like any other
     await send(xbot, "Loved “the new album”")
     await send(xbot, f"Liked “{url}” so much")
