@@ -81,6 +81,9 @@ CSV_COLUMNS = (
     "original_amount",
     "original_currency",
     "rate",
+    # the offset from UTC of the row's date (`UTC-04:00`): in the hour a clock goes back, the
+    # same local time comes twice, and a sheet read apart from its page had no way to tell them
+    "utc_offset",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ZIP_CHUNK = 1 << 16
@@ -107,6 +110,13 @@ def month_bounds(year: int, month: int, zone: dt.tzinfo) -> tuple[float, float]:
 def safe_cell(value: str) -> str:
     """A CSV cell a spreadsheet shows as text: a leading formula character gets a `'`."""
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def utc_offset(iso: str) -> str:
+    """`UTC-04:00` for `2025-11-02T01:30:00-04:00` (a bare `-04:00` reads as a formula, or a
+    negative time, to a spreadsheet)."""
+    offset = dt.datetime.fromisoformat(iso).strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
 
 
 def decimal_amount(minor: int, code: str) -> str:
@@ -342,6 +352,7 @@ def csv_text(statement: Statement) -> str:
             e.original_decimal,
             e.original_currency,
             e.original_rate,
+            utc_offset(e.iso),
         ]
         rows.append((e.iso, cells))
     for p in statement.payments:
@@ -355,7 +366,8 @@ def csv_text(statement: Statement) -> str:
                     p.payee,
                     p.amount_decimal,
                     p.currency,
-                    *[""] * (len(CSV_COLUMNS) - 6),
+                    *[""] * (len(CSV_COLUMNS) - 7),
+                    utc_offset(p.iso),
                 ],
             )
         )

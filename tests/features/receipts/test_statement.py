@@ -121,7 +121,7 @@ async def test_a_months_statement_page_csv_and_photos(
     # (none here), on every row
     assert list(rows[0]) == [
         "date", "type", "paid_by", "paid_to", "amount", "currency", "status", "split", "caption", "receipt_id",
-        "original_amount", "original_currency", "rate",
+        "original_amount", "original_currency", "rate", "utc_offset",
     ]  # fmt: skip
     assert [(r["original_amount"], r["original_currency"], r["rate"]) for r in rows] == [("", "", "")] * 2
     # who shared it, an equal split too: the column was empty unless \\SPLIT had reshaped it
@@ -645,16 +645,18 @@ async def test_the_page_tells_apart_the_times_of_the_hour_a_clock_falls_back(
     assert ">2026-11-01 01:30 PDT</time>" in page, page
     assert ">2026-11-01 01:10 PST</time> Bob paid Alice $5.00" in page, page
     assert "Balance on 2026-11-01 04:00 (USD)" in page  # an hour that comes once: as before
-    # the CSV keeps the plain local time a spreadsheet reads as a date, in time order
+    # the CSV keeps the plain local time a spreadsheet reads as a date, in time order, and says
+    # at its end which of the two 01:xx each is: the CSV alone, read apart from its page, could not
     csv_href = re.search(r'href="(2026-11\.csv\?[^"]+)"', page)
     assert csv_href
     csv_url = URL(link).join(URL(csv_href.group(1).replace("&amp;", "&")))
     text = await (await bot.client.get(str(csv_url.relative()))).text()
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert [(r[0], r[1]) for r in rows[1:]] == [
-        ("2026-11-01 01:30", "receipt"),
-        ("2026-11-01 01:10", "payment"),
+    assert [(r[0], r[1], r[-1]) for r in rows[1:]] == [
+        ("2026-11-01 01:30", "receipt", "UTC-07:00"),
+        ("2026-11-01 01:10", "payment", "UTC-08:00"),
     ]
+    assert rows[0][-1] == "utc_offset"
 
 
 async def test_a_pdf_receipts_link_says_whose_it_is_of_how_much_and_when(
