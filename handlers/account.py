@@ -108,6 +108,10 @@ STOP_ASKED = "\\STOP deletes your account. Send it without the ? to do it."
 STOP_ASKED_PAIRED = "\\STOP takes only this address out of you. Send it without the ? to do it."
 
 
+# what goes to a person rather than answers an address: moved on when the address leaves them
+NOTICE_KINDS = ("paid", "reminder", "relink", "connected")
+
+
 async def _take_out(
     conn: AsyncConnection, msg: Inbound, ctx: Context, user: users.User
 ) -> tuple[list[str], int] | None:
@@ -141,7 +145,11 @@ async def _take_out(
         await ledger.set_name(conn, user.id, label, name_key(label))
     photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
     dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
-    # and what waits in the outbox for its time: the goodbye is the last word
+    # and what waits in the outbox for its time: the goodbye is the last word there; a notice
+    # for the person (a payment to them, a reminder) goes on to where they read the next ones
+    elsewhere = await pairing.notice_address(conn, user.id)
+    if elsewhere is not None:
+        await outbox.move_waiting(conn, msg.sender.key, elsewhere, NOTICE_KINDS, ctx.deps.now())
     await outbox.supersede_waiting(conn, msg.sender.key, ctx.deps.now())
     return photos, dropped
 

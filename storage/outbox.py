@@ -250,6 +250,26 @@ async def supersede_waiting(conn: Writer, to: str, now: float) -> int:
     return int(result.rowcount)
 
 
+async def move_waiting(conn: AsyncConnection, from_: str, to: str, kinds: Sequence[str], now: float) -> int:
+    """Send to `to` the notices of `kinds` waiting for their time at `from_` (over its budget, never
+    tried), as an address's `\\STOP` leaves its person: they were for the person, who reads the
+    next ones at `to` (a \\PAID notice held back by the budget was dropped with the address,
+    and the payee never heard of it). They go now: the budget that held them was the old
+    address's. How many."""
+    result = await conn.execute(
+        sa.update(outbox)
+        .where(
+            outbox.c.to_phone == from_,
+            outbox.c.status == "queued",
+            outbox.c.attempts == 0,
+            outbox.c.next_attempt_at > now,
+            outbox.c.kind.in_(list(kinds)),
+        )
+        .values(to_phone=to, channel=channel_of(to), next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
 async def record_delivery(
     conn: Writer, twilio_sid: str, status: str, error_code: str | None, now: float
 ) -> bool:

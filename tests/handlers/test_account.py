@@ -329,6 +329,39 @@ async def test_replies_delayed_over_the_budget_are_not_sent_after_the_goodbye(
         ] == "Goodbye from textwire"
 
 
+async def test_a_notice_waiting_at_an_address_that_stops_goes_to_the_persons_other_one(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tom wrote a lot from his new number; Ann's `\\PAID` notice to him waited there for the
+    number's budget, and he sent `\\STOP` from it. The notice was dropped with the address, and
+    Tom never heard that Ann paid him. It goes to the address he still has; his own answers
+    waiting there are still skipped (the goodbye is that address's last word)."""
+    monkeypatch.setattr(replyguard, "BUDGET", 10)  # the real budget (people_type_fast raised it)
+    tom2 = "+15550005566"
+    assert (await say(bot, fake_twilio, "\\CREATE house pw")).startswith("Created room house")
+    assert (await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)).startswith("Joined house")
+    assert (await say(bot, fake_twilio, "\\NAME Tom", sender=BOB)).startswith("Your rooms now see")
+    code = (await say(bot, fake_twilio, "\\PAIR", sender=BOB)).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=tom2)).startswith("Paired:")
+    for _ in range(replyguard.BUDGET + 2):
+        form = await bot.text("\\ROOMS", sender=tom2)
+        await bot.handled(form["MessageSid"])
+    assert (await say(bot, fake_twilio, "\\PAID Tom 5")).startswith("Recorded")
+    waiting = "SELECT count(*) FROM outbox WHERE status = 'queued' AND kind = 'paid' AND to_phone = :p"
+    assert await bot.scalar(waiting, p=tom2) == 1  # over tom2's budget: waiting for its time
+    stop = await bot.text("\\STOP", sender=tom2)
+    assert await bot.handled(stop["MessageSid"]) == "done"
+
+    async def noticed() -> list[str] | None:
+        return [m["Body"] for m in fake_twilio.messages if m["To"] == BOB and "paid you" in m["Body"]] or None
+
+    assert "$5.00" in (await wait_for(noticed))[0]
+    await bot.settled()
+    assert [m["Body"][:21] for m in fake_twilio.messages if m["To"] == tom2][-1] == "Goodbye from textwire"
+    skipped = "SELECT count(*) FROM outbox WHERE error = 'superseded' AND to_phone = :p"
+    assert await bot.scalar(skipped, p=tom2) >= 1  # his \\ROOMS answers: not moved
+
+
 async def test_wrong_pair_codes_from_sms_lock_out_the_numbers_whatsapp_too(
     bot_factory: Any, fake_twilio: FakeTwilio
 ) -> None:
