@@ -8,6 +8,7 @@ never posted anywhere.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bot.core.channel import NO_CARRIER, RESUMES_ON_MESSAGE
@@ -82,6 +83,36 @@ def keyword_of(body: str, opt_out_type: str = "") -> str | None:
     if ended != word and ended in _ENDED_OPT_IN:
         return "START"
     return None
+
+
+# Asking to stop in more words than the keyword: `stop please`, `Please stop texting me`, `opt
+# out`, `unsubscribe me`. A keyword is the whole message (SPEC), so these opt nothing out; but
+# they were posted to X, where a person asking us to stop least wants their words.
+_PLEASE = r"(?:\s+(?:PLEASE|NOW|THANKS|THANK\s+YOU|ALREADY))*"
+_ASKS_TO_STOP = re.compile(
+    r"(?:PLEASE\s+)?(?:"
+    rf"(?:STOP|UNSUBSCRIBE|OPT\s*-?\s*OUT|STOP\s+ALL){_PLEASE}"
+    r"|(?:STOP|QUIT)\s+(?:TEXTING|MESSAGING|SENDING|SPAMMING|CONTACTING)"
+    rf"(?:\s+(?:ME|MESSAGES|TEXTS|SMS|THIS|THESE|ANY\s+MORE|ANYMORE))*{_PLEASE}"
+    rf"|(?:UNSUBSCRIBE|OPT)\s+ME(?:\s+OUT)?(?:\s+FROM\s+(?:THIS|THE|YOUR|TEXTWIRE)(?:\s+LIST)?)?{_PLEASE}"
+    rf"|NO\s+MORE\s+(?:TEXTS|MESSAGES){_PLEASE}"
+    rf"|DON'?T\s+(?:TEXT|MESSAGE)\s+ME(?:\s+(?:AGAIN|ANYMORE|ANY\s+MORE))?{_PLEASE}"
+    r")"
+)
+_ASKS_LONGEST = 80
+_ASKS_WORDS = ("stop", "quit", "opt", "unsub", "more", "text", "messag")
+ASKED_TO_STOP = "Nothing was posted. To get no more messages from textwire, send STOP on its own."
+
+
+def asks_to_stop(body: str) -> bool:
+    """Whether a text asks us to stop in more words than a keyword (`keyword_of` reads the
+    keyword itself): its words, past what phones add around them, are one of `_ASKS_TO_STOP`.
+    A post (longer, or with none of their words) costs a length and a few substring tests."""
+    if len(body) > _ASKS_LONGEST or not any(w in body.casefold() for w in _ASKS_WORDS):
+        return False
+    word = unicodedata.normalize("NFKC", body).translate(_INVISIBLE).translate(DOTTED_I).upper()
+    word = " ".join(re.sub(r"[.,!?\u2026\u2019]", lambda m: "'" if m[0] == "\u2019" else " ", word).split())
+    return _ASKS_TO_STOP.fullmatch(word) is not None and keyword_of(body) is None
 
 
 def is_keyword(msg: Inbound, ctx: Context) -> FilterResult:

@@ -31,6 +31,7 @@ from bot.features.x.client import (
     over_limit,
 )
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
+from handlers.keywords import ASKED_TO_STOP, asks_to_stop
 from storage import inbox, outbox, xaccounts
 from storage.crypto import CipherError
 from storage.users import User
@@ -198,6 +199,9 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     service = x_accounts(ctx.deps)
     new_user = bool(ctx.data.get("new_user"))
+    if asks_to_stop(msg.text):  # in more words than the keyword: not one (SPEC), nor a post
+        ctx.log.info("x.post.asked_to_stop", linked=user.x_linked)
+        return ASKED_TO_STOP
     if not new_user and await _reaction(msg, ctx):
         # a reaction, not a text to post (nor to answer: it answers us, and costs a message)
         ctx.log.info("x.post.reaction_skipped", linked=user.x_linked)

@@ -5,6 +5,7 @@ keyword is never posted."""
 
 from __future__ import annotations
 
+from handlers.keywords import ASKED_TO_STOP
 from tests.conftest import ALICE, Bot, BotFactory, XBot
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.handlers.talk import (
@@ -218,3 +219,20 @@ async def test_an_opt_out_or_help_word_ended_as_people_end_a_text_is_that_keywor
     assert xbot.x.posts == []
     await text(xbot, "Yes!")
     assert xbot.x.posts == [("100", "Yes!")]
+
+
+async def test_asking_to_stop_in_more_words_is_not_posted_and_says_how(xbot: XBot) -> None:
+    """`stop please`, `Please stop texting me`, `opt out`: a keyword is the whole message (SPEC),
+    so none opts out, but each was posted to X, where someone asking us to stop least wants their
+    words, and a newcomer's got the welcome and an X link. Each says how to stop, and nothing is
+    posted; a post that only has the word in it is posted as before."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    assert await say(xbot, twilio, "Stop texting me", sender=phone(1)) == ASKED_TO_STOP  # a first text
+    await xbot.link(user=("100", "alice"))
+    for body in ("stop please", "Please stop texting me!", "opt out", "Unsubscribe me.", "No more texts"):
+        assert await say(xbot, twilio, body) == ASKED_TO_STOP, body
+        assert await opted_out(xbot, ALICE) is False, body
+    await say(xbot, twilio, "Can't stop smiling")
+    assert xbot.x.posts == [("100", "Can't stop smiling")]
+    await silent(xbot, twilio, "STOP")  # the keyword itself opts out, as ever
+    assert await opted_out(xbot, ALICE) is True
