@@ -188,6 +188,33 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
     return amount_meant(" ".join(msg.text.split()))
 
 
+# A card's number (typed or pasted into the wrong chat, "4111 1111 1111 1111 exp 12/27 for the
+# flat's bills"): 13 to 19 digits in a card's groups, a card network's first digits, its check
+# digit right. A public post is the last place for it.
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_CARD_LENGTHS = {"34": (15,), "37": (15,), "4": (13, 16, 19), "5": (16,), "2": (16,), "6": (16, 17, 18, 19)}
+CARD_NOT_POSTED = "Not posted: that text has what looks like a card number in it."
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for n, d in enumerate(reversed(digits)):
+        value = int(d) * (2 if n % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def card_number_in(text: str) -> bool:
+    """Whether `text` has a payment card's number in it (Visa, Mastercard, Amex, Discover and the
+    like: their first digits and lengths, and the Luhn check digit)."""
+    for found in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", found[0])
+        lengths = _CARD_LENGTHS.get(digits[:2]) or _CARD_LENGTHS.get(digits[0], ())
+        if len(digits) in lengths and len(set(digits)) > 1 and _luhn(digits):
+            return True
+    return False
+
+
 def plain_text(msg: Inbound, ctx: Context) -> bool:
     """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
     text was blank went unanswered and never got the welcome)."""
@@ -218,6 +245,9 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     text = msg.text
     if blank(text):
         return EMPTY
+    if card_number_in(text):
+        ctx.log.info("x.post.card_number")
+        return CARD_NOT_POSTED
     excess = over_limit(text)
     if excess:
         ctx.log.info("x.post.too_long", excess=excess)

@@ -202,6 +202,26 @@ async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot)
     assert xbot.x.posts == [("100", "42")]
 
 
+async def test_a_card_number_is_never_posted(xbot: XBot) -> None:
+    """A card's number typed into the wrong chat ("4111 1111 1111 1111 exp 12/27 for the bills")
+    was posted to X for everyone to read. A text with one (a network's first digits and length,
+    its check digit right) is not posted, and the log does not carry it; an order number of as
+    many digits, whose check digit is wrong, is a post as before."""
+    await xbot.link(user=("100", "alice"))
+    with structlog.testing.capture_logs() as logs:
+        for text in (
+            "4111 1111 1111 1111 exp 12/27 for the bills",
+            "amex 3782-822463-10005",
+            "6011111111111117",
+        ):
+            assert await send(xbot, text) == post.CARD_NOT_POSTED, text
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.card_number"] * 3
+    assert not any("4111" in str(e) or "3782" in str(e) for e in logs)
+    assert xbot.x.posts == []
+    await send(xbot, "order 4111111111111112 shipped")
+    assert xbot.x.posts == [("100", "order 4111111111111112 shipped")]
+
+
 async def test_too_long_says_by_how_much_in_weighted_characters(xbot: XBot) -> None:
     await xbot.link()
     reply = await send(xbot, "a" * 283)
