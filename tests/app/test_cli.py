@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 
 from storage.db import head_revision
 from tests.app.test_backup import CONFIG, cli_env, run_cli
+from tests.ports import free_port
 
 
 def test_migrate_check_says_current_behind_or_ahead_and_changes_nothing(tmp_path: Path) -> None:
@@ -339,7 +340,11 @@ def test_serve_with_a_mistyped_fernet_key_stops_before_it_migrates_anything(tmp_
     """A key pasted wrong into TEXTWIRE_SECURITY_FERNET_KEYS stopped start-up only after the
     embedded SQLite database had been made (or an old one migrated to this release, which the old
     release then refuses) and the development token written. Now nothing is written first."""
-    env = cli_env(tmp_path) | {"TEXTWIRE_SECURITY_FERNET_KEYS": f"{Fernet.generate_key().decode()},not-a-key"}
+    env = cli_env(tmp_path) | {
+        "TEXTWIRE_SECURITY_FERNET_KEYS": f"{Fernet.generate_key().decode()},not-a-key",
+        # a port of its own: a textwire serve on the default one (8080) stopped it there first
+        "TEXTWIRE_SERVER_PORT": str(free_port()),
+    }
     result = run_cli(tmp_path, "serve", env=env)
     assert result.returncode == 2, result.stderr
     assert "Fernet key #2 is not a valid key" in result.stderr
