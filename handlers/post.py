@@ -189,10 +189,11 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
 
 
 # A card's number (typed or pasted into the wrong chat, "4111 1111 1111 1111 exp 12/27 for the
-# flat's bills"): 13 to 19 digits in a card's groups, a card network's first digits, its check
+# flat's bills"): 15 to 19 digits in a card's groups, a card network's first digits, its check
 # digit right. A public post is the last place for it.
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-_CARD_LENGTHS = {"34": (15,), "37": (15,), "4": (13, 16, 19), "5": (16,), "2": (16,), "6": (16, 17, 18, 19)}
+# (not after a `+`: `+49 1512 3456789` is a phone number, of a 13-digit Visa's length once)
+_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){13,18}(?![\d-])")
+_CARD_LENGTHS = {"34": (15,), "37": (15,), "4": (16, 19), "5": (16,), "2": (16,), "6": (16, 17, 18, 19)}
 CARD_NOT_POSTED = "Not posted: that text has what looks like a card number in it."
 
 

@@ -5,6 +5,9 @@ keyword is never posted."""
 
 from __future__ import annotations
 
+import pytest
+
+from bot.pipeline import replyguard
 from handlers.keywords import ASKED_TO_STOP
 from tests.conftest import ALICE, Bot, BotFactory, XBot
 from tests.fakes.twilio_rest import FakeTwilio
@@ -221,11 +224,15 @@ async def test_an_opt_out_or_help_word_ended_as_people_end_a_text_is_that_keywor
     assert xbot.x.posts == [("100", "Yes!")]
 
 
-async def test_asking_to_stop_in_more_words_is_not_posted_and_says_how(xbot: XBot) -> None:
+async def test_asking_to_stop_in_more_words_is_not_posted_and_says_how(
+    xbot: XBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`stop please`, `Please stop texting me`, `opt out`: a keyword is the whole message (SPEC),
     so none opts out, but each was posted to X, where someone asking us to stop least wants their
     words, and a newcomer's got the welcome and an X link. Each says how to stop, and nothing is
     posted; a post that only has the word in it is posted as before."""
+    # seven plain texts, each right after our answer: a loop's quick streak to the reply guard
+    monkeypatch.setattr(replyguard, "QUICK_STREAK", 100)
     twilio: FakeTwilio = xbot.extras["twilio"]
     assert await say(xbot, twilio, "Stop texting me", sender=phone(1)) == ASKED_TO_STOP  # a first text
     await xbot.link(user=("100", "alice"))

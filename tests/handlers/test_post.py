@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 import structlog
 
@@ -125,6 +126,14 @@ async def test_plain_text_posts_and_replies_with_the_url(xbot: XBot) -> None:
     assert (row.state, row.tweet_id) == ("posted", xbot.x.post_ids[0])
 
 
+@pytest.fixture
+def typed_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test's texts come a few a second, each right after our answer: over a number's reply
+    budget, and a loop's quick streak to the reply guard, which a person's never is."""
+    monkeypatch.setattr(replyguard, "BUDGET", 100)
+    monkeypatch.setattr(replyguard, "QUICK_STREAK", 100)
+
+
 async def _unanswered(xbot: XBot, body: str, sender: str = ALICE) -> None:
     """Text the bot and see the message handled with nothing sent back."""
     twilio = xbot.extras["twilio"]
@@ -135,6 +144,7 @@ async def _unanswered(xbot: XBot, body: str, sender: str = ALICE) -> None:
     assert len(twilio.messages) == before, twilio.messages[before:]
 
 
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_phones_reaction_to_our_reply_is_not_posted_or_answered(xbot: XBot) -> None:
     """An iPhone's thumbs-up on "https://x.com/alice/status/1" reaches us as the text
     `Liked “https://x.com/alice/status/1”`: it was posted to X as a post of its own, and
@@ -159,6 +169,7 @@ async def test_a_phones_reaction_to_our_reply_is_not_posted_or_answered(xbot: XB
     assert [text for _, text in xbot.x.posts[1:]] == ["Loved “the new album”", f"Liked “{url}” so much"]
 
 
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_reaction_to_the_welcome_keeps_its_link_working(xbot: XBot) -> None:
     """A newcomer who hearts the welcome (its link in the quote) was sent a new link, which killed
     the one they were about to tap: "This link has expired". Nothing is sent; the link works."""
@@ -177,6 +188,7 @@ async def test_a_reaction_to_the_welcome_keeps_its_link_working(xbot: XBot) -> N
     await _unanswered(xbot, f"Liked “{welcome[:40]}…”")
 
 
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot) -> None:
     """A photo whose total was not read is answered "Reply \\AMOUNT 12.34 to set it"; people
     reply `42.10`, which was posted to X as a post of its own. A bare figure right after such an
@@ -202,6 +214,7 @@ async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot)
     assert xbot.x.posts == [("100", "42")]
 
 
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_card_number_is_never_posted(xbot: XBot) -> None:
     """A card's number typed into the wrong chat ("4111 1111 1111 1111 exp 12/27 for the bills")
     was posted to X for everyone to read. A text with one (a network's first digits and length,
@@ -218,8 +231,17 @@ async def test_a_card_number_is_never_posted(xbot: XBot) -> None:
     assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.card_number"] * 3
     assert not any("4111" in str(e) or "3782" in str(e) for e in logs)
     assert xbot.x.posts == []
-    await send(xbot, "order 4111111111111112 shipped")
-    assert xbot.x.posts == [("100", "order 4111111111111112 shipped")]
+    # nor a phone number of as many digits, an IMEI (its check digit is right too), an ISBN
+    for text in (
+        "order 4111111111111112 shipped",
+        "call +49 1512 3456789",
+        "IMEI 356938035643809",
+        "9780306406157",
+    ):
+        await send(xbot, text)
+    assert [text for _, text in xbot.x.posts] == [
+        "order 4111111111111112 shipped", "call +49 1512 3456789", "IMEI 356938035643809", "9780306406157",
+    ]  # fmt: skip
 
 
 async def test_too_long_says_by_how_much_in_weighted_characters(xbot: XBot) -> None:
