@@ -185,7 +185,7 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
         last = await outbox.recent_bodies(conn, msg.sender.key, since, limit=1)
     if not any("\\AMOUNT" in body for body in last):  # the last thing we said asked for it
         return None
-    return amount_meant(" ".join(msg.text.split()))
+    return amount_meant(_spaced(msg.text))
 
 
 # A card's number (typed or pasted into the wrong chat, "4111 1111 1111 1111 exp 12/27 for the

@@ -321,7 +321,7 @@ async def address_of_sid(conn: AsyncConnection, twilio_sid: str) -> str | None:
 
 async def recent_bodies(conn: AsyncConnection, to: str, since: float, limit: int = 20) -> list[str]:
     """The texts of the last `limit` messages queued for `to` since `since`, newest first (one
-    that carried a link reads `REDACTED` once sent): what a reaction to one of them quotes."""
+    that carried a link reads `redacted(...)` once sent): what a reaction to one of them quotes."""
     rows = await conn.execute(
         sa.select(outbox.c.body)
         .where(outbox.c.to_phone == to, outbox.c.created_at >= since)
