@@ -123,8 +123,17 @@ REACTION_PREFIX = 12
 REACTION_HEAD = 8  # the words before its link a sent text keeps (`outbox.redacted`): at least these
 
 
+_STRAIGHT = str.maketrans("\u2018\u2019\u201c\u201d", "''\"\"")
+
+
 def _spaced(text: str) -> str:
     return " ".join(text.split())
+
+
+def _compared(text: str) -> str:
+    """A text as a quote of it is compared: spaces as one, quotes straight (a phone that turns
+    `doesn't` into `doesn\u2019t` as it quotes it)."""
+    return _spaced(text).translate(_STRAIGHT)
 
 
 def quotes_ours(text: str, bodies: Sequence[str]) -> bool:
@@ -135,13 +144,13 @@ def quotes_ours(text: str, bodies: Sequence[str]) -> bool:
     found = _REACTION.match(text)
     if found is None:
         return False
-    said = _spaced(found["quoted"])
+    said = _compared(found["quoted"])
     shortened = said.rstrip(".\u2026 ")
     if not shortened:
         return False
     for body in bodies:
         if outbox.was_redacted(body):
-            head = _spaced(body[len(outbox.REDACTED) :])
+            head = _compared(body[len(outbox.REDACTED) :])
             if "/x/link/" in said or "sig=" in said:
                 return True
             if len(head) >= REACTION_HEAD and (
@@ -149,7 +158,7 @@ def quotes_ours(text: str, bodies: Sequence[str]) -> bool:
             ):
                 return True
             continue
-        body = _spaced(body)
+        body = _compared(body)
         if body == said or (len(shortened) >= REACTION_PREFIX and body.startswith(shortened)):
             return True
     return False

@@ -152,6 +152,7 @@ async def test_a_phones_reaction_to_our_reply_is_not_posted_or_answered(xbot: XB
     reads like one (quoting something we never sent) is still posted."""
     await xbot.link(user=("100", "alice"))
     url = await send(xbot, "Coffee is good")
+    assert await send(xbot, " ") == post.EMPTY
     with structlog.testing.capture_logs() as logs:
         for reaction in (
             f"Liked “{url}”",
@@ -159,10 +160,11 @@ async def test_a_phones_reaction_to_our_reply_is_not_posted_or_answered(xbot: XB
             f'Reacted \U0001f525 to "{url}"',  # iOS 18's emoji, Google Messages' straight quotes
             f"Laughed at “{url[:20]}…”",  # a long one shortened
             f"Reacted with \U0001f91e to “{url}”",
+            "Loved “That text was blank, so nothing was posted…”",  # an answer's start
         ):
             await _unanswered(xbot, reaction)
     assert xbot.x.posts == [("100", "Coffee is good")]
-    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.reaction_skipped"] * 5
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.reaction_skipped"] * 6
     # quoting a text we never sent, or saying more after the quote: a post like any other
     await send(xbot, "Loved “the new album”")
     await send(xbot, f"Liked “{url}” so much")
@@ -928,3 +930,11 @@ async def test_a_yen_or_won_sign_for_a_backslash_is_a_command_not_a_post(xbot: X
     await send(xbot, "\u00a53000 ramen")
     await send(xbot, "\u20a9Seoul trip")  # (answered by the loop guard's notice, after so many quick texts)
     assert xbot.x.posts == [("100", "\u00a53000 ramen"), ("100", "\u20a9Seoul trip")]
+
+
+def test_a_reactions_quote_is_compared_with_its_quotes_straight_and_its_spaces_as_one() -> None:
+    """A phone may quote `doesn't` as `doesn\u2019t`, and a line break as a space."""
+    ours = ["Saved to den; it doesn't look like a receipt, so it is not counted.\nReply \\AMOUNT 12.34."]
+    assert post.quotes_ours("Liked \u201cSaved to den; it doesn\u2019t look like a receipt\u2026\u201d", ours)
+    assert post.quotes_ours(f'Loved "{" ".join(ours[0].split())}"', ours)
+    assert not post.quotes_ours("Liked \u201cSaved to den; it does look like a receipt\u201d", ours)
