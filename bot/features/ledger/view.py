@@ -82,12 +82,11 @@ def _shares_text(book: RoomLedger, shares: tuple[tuple[Party, int], ...]) -> str
 
 
 def shares_text(book: RoomLedger, receipt_id: str) -> str:
-    """Who shared a counted receipt and how much ("" for one not counted): a `\\SPLIT`'s shares in
-    its order, an equal split's in the room's (members by when they joined, a former member last),
-    not the stored order, which turns one further each receipt for its leftover cents. A
-    statement's CSV names them for every receipt; the pages only for a `\\SPLIT`'s."""
-    if receipt_id in book.splits:
-        return _shares_text(book, book.splits[receipt_id])
+    """Who shared a counted receipt and how much ("" for one not counted), in the room's order
+    (members by when they joined, a former member last), as README says of the CSV: not the
+    stored order, which turns one further each receipt for its leftover cents (a `\\SPLIT me 2
+    bob 1 cat 1` was listed Bob, Cat, Ann: the payer last). A statement's CSV names them for every
+    receipt; the pages only for a `\\SPLIT`'s."""
     order: dict[Party, int] = {p: i for i, p in enumerate(book.names) if p is not None}
     shares = sorted(book.shares_of(receipt_id), key=lambda share: order.get(share[0], len(order)))
     return _shares_text(book, tuple(shares))

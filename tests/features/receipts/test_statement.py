@@ -827,3 +827,37 @@ async def test_a_zip_the_phone_stops_taking_or_cancels_ends_and_is_not_the_datab
 async def _events(logs: list[dict[str, Any]], event: str, count: int) -> list[dict[str, Any]]:
     found = [e for e in logs if e["event"] == event]
     return found if len(found) >= count else []
+
+
+async def test_the_csvs_split_names_a_splits_shares_in_the_rooms_order(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\SPLIT me 2 bob 1 carol 1` was listed in the CSV in the order its leftover cents go (Bob,
+    Carol, Alice: the payer last, the others turning one along each receipt), neither as typed nor
+    as the README says: the room's order, members by when they joined."""
+    fake = fake_twilio
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
+    carol = "+15550003333"
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    for phone, name in ((BOB, "Bob"), (carol, "Carol")):
+        await say(bot, fake, "JOIN house pw", sender=phone)
+        await say(bot, fake, f"\\NAME {name}", sender=phone)
+    for caption in ("$10.01", "$10.01"):  # the second receipt's leftover cents start further along
+        now[0] += 60
+        assert (await say(bot, fake, caption, **mms([fake.media.add(images.jpeg_with_gps())]))).startswith(
+            "Saved"
+        )
+        assert (await say(bot, fake, "\\SPLIT me 2 bob 1 carol 1")).startswith("Split")
+    link = await statement_link(bot, fake, ALICE, "2026-10")
+    page = await (await bot.client.get(path_of(link))).text()
+    csv_href = re.search(r'href="(2026-10\.csv\?[^"]+)"', page)
+    assert csv_href
+    text = await (
+        await bot.client.get(str(URL(link).join(URL(csv_href.group(1).replace("&amp;", "&"))).relative()))
+    ).text()
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [[share.split(" ")[0] for share in r["split"].split(", ")] for r in rows] == [
+        ["Alice", "Bob", "Carol"]
+    ] * 2
