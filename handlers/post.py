@@ -191,8 +191,10 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
         return None
     since = ctx.deps.now() - AMOUNT_ASKED_SECONDS
     async with ctx.deps.db.read() as conn:
-        last = await outbox.recent_bodies(conn, msg.sender.key, since, limit=1)
-    if not any("\\AMOUNT" in body for body in last):  # the last thing we said asked for it
+        last = await outbox.last_said(conn, msg.sender.key, since)
+    # the last thing we said asked for it: not the help, which lists `\\AMOUNT <amount>` among
+    # the commands (a year or a score sent after `\\HELP MONEY` was told to be an \\AMOUNT)
+    if last is None or last[1] == "help" or "\\AMOUNT" not in last[0]:
         return None
     return amount_meant(_spaced(msg.text))
 

@@ -331,6 +331,20 @@ async def recent_bodies(conn: AsyncConnection, to: str, since: float, limit: int
     return [str(body) for (body,) in rows]
 
 
+async def last_said(conn: AsyncConnection, to: str, since: float) -> tuple[str, str | None] | None:
+    """The text and kind (`Reply.kind`: "help", "usage", ...) of the last message queued for `to`
+    since `since`, or None."""
+    row = (
+        await conn.execute(
+            sa.select(outbox.c.body, outbox.c.kind)
+            .where(outbox.c.to_phone == to, outbox.c.created_at >= since)
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (str(row.body), row.kind)
+
+
 OUTSIDE_WINDOW = "63016"  # Twilio's error: WhatsApp free text outside the person's 24-hour window
 
 

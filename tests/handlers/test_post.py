@@ -217,6 +217,21 @@ async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot)
 
 
 @pytest.mark.usefixtures("typed_fast")
+async def test_a_figure_after_the_help_that_names_amount_is_a_post(xbot: XBot) -> None:
+    """`\\HELP MONEY` lists `\\AMOUNT <amount>` among the commands; it asks for nothing. A score or
+    a year sent after it (`2024`) was answered "Nothing posted. To set your receipt's amount, send
+    \\AMOUNT 2024", to someone in no room with no receipt: it is posted as any text is."""
+    fake = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    from tests.handlers.talk import say
+
+    for asked, figure in (("\\HELP MONEY", "2024"), ("\\HELP AMOUNT", "$5")):
+        assert "\\AMOUNT <amount>" in await say(xbot, fake, asked)
+        assert (await say(xbot, fake, figure)).startswith("https://x.com/alice/status/")
+    assert xbot.x.posts == [("100", "2024"), ("100", "$5")]
+
+
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_card_number_is_never_posted(xbot: XBot) -> None:
     """A card's number typed into the wrong chat ("4111 1111 1111 1111 exp 12/27 for the bills")
     was posted to X for everyone to read. A text with one (a network's first digits and length,
