@@ -88,10 +88,11 @@ def keyword_of(body: str, opt_out_type: str = "") -> str | None:
 # Asking to stop in more words than the keyword: `stop please`, `Please stop texting me`, `opt
 # out`, `unsubscribe me`. A keyword is the whole message (SPEC), so these opt nothing out; but
 # they were posted to X, where a person asking us to stop least wants their words.
-_PLEASE = r"(?:\s+(?:PLEASE|NOW|THANKS|THANK\s+YOU|ALREADY))*"
+# (`pls`, `plz` as typed; `STOP STOP STOP`, as people answer a text they did not ask for)
+_PLEASE = r"(?:\s+(?:PLEASE|PLS|PLZ|NOW|THANKS|THANK\s+YOU|ALREADY))*"
 _ASKS_TO_STOP = re.compile(
-    r"(?:PLEASE\s+)?(?:"
-    rf"(?:STOP|UNSUBSCRIBE|OPT\s*-?\s*OUT|STOP\s+ALL){_PLEASE}"
+    r"(?:(?:PLEASE|PLS|PLZ)\s+)?(?:"
+    rf"(?:STOP|UNSUBSCRIBE|OPT\s*-?\s*OUT|STOP\s+ALL)(?:\s+STOP)*{_PLEASE}"
     r"|(?:STOP|QUIT)\s+(?:TEXTING|MESSAGING|SENDING|SPAMMING|CONTACTING)"
     rf"(?:\s+(?:ME|MESSAGES|TEXTS|SMS|THIS|THESE|ANY\s+MORE|ANYMORE))*{_PLEASE}"
     rf"|(?:UNSUBSCRIBE|OPT)\s+ME(?:\s+OUT)?(?:\s+FROM\s+(?:THIS|THE|YOUR|TEXTWIRE)(?:\s+LIST)?)?{_PLEASE}"

@@ -236,7 +236,10 @@ async def test_asking_to_stop_in_more_words_is_not_posted_and_says_how(
     twilio: FakeTwilio = xbot.extras["twilio"]
     assert await say(xbot, twilio, "Stop texting me", sender=phone(1)) == ASKED_TO_STOP  # a first text
     await xbot.link(user=("100", "alice"))
-    for body in ("stop please", "Please stop texting me!", "opt out", "Unsubscribe me.", "No more texts"):
+    for body in (
+        "stop please", "Please stop texting me!", "opt out", "Unsubscribe me.", "No more texts",
+        "stop pls", "STOP STOP", "Stop stop stop!", "unsubscribe plz",
+    ):  # fmt: skip
         assert await say(xbot, twilio, body) == ASKED_TO_STOP, body
         assert await opted_out(xbot, ALICE) is False, body
     await say(xbot, twilio, "Can't stop smiling")
