@@ -205,6 +205,9 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
 # (not after a `+`: `+49 1512 3456789` is a phone number, of a 13-digit Visa's length once)
 _CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){13,18}(?![\d-])")
 _CARD_LENGTHS = {"34": (15,), "37": (15,), "4": (16, 19), "5": (16,), "2": (16,), "6": (16, 17, 18, 19)}
+# the cards that start with 2: Mastercard's 2221-2720 and Mir's 2200-2204 (an order or build
+# number that starts with its date, `2024112809153001`, is none, though its check digit may be)
+_TWO_SERIES = (("2200", "2204"), ("2221", "2720"))
 CARD_NOT_POSTED = "Not posted: that text has what looks like a card number in it."
 
 
@@ -222,6 +225,8 @@ def card_number_in(text: str) -> bool:
     for found in _CARD.finditer(text):
         digits = re.sub(r"\D", "", found[0])
         lengths = _CARD_LENGTHS.get(digits[:2]) or _CARD_LENGTHS.get(digits[0], ())
+        if digits[0] == "2" and not any(low <= digits[:4] <= high for low, high in _TWO_SERIES):
+            continue
         if len(digits) in lengths and len(set(digits)) > 1 and _luhn(digits):
             return True
     return False
