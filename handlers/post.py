@@ -16,6 +16,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 
+from bot.core.channel import FitsOne
 from bot.core.errors import Defer, Retry
 from bot.features.ledger.money import is_figure
 from bot.features.x.accounts import NOT_SET_UP_HELP, WELCOME_NO_X, Access, Refresh, XAccounts, x_accounts
@@ -180,8 +181,15 @@ async def _reaction(msg: Inbound, ctx: Context) -> bool:
 AMOUNT_ASKED_SECONDS = 1800.0
 
 
-def amount_meant(figure: str) -> str:
-    return f"Nothing posted. To set your receipt's amount, send \\AMOUNT {figure}"
+AMOUNT_MEANT_SHORT = "Nothing posted. To set your receipt's amount, send \\AMOUNT and the amount."
+
+
+def amount_meant(figure: str, fits: FitsOne = lambda _: True) -> str:
+    """What a bare figure after our ask is answered: the command to send, the figure in it when
+    that fits one message (not a sign that is no GSM-7 character, `\u20b9` or `z\u0142`, which
+    made an SMS of two UCS-2 parts, nor a figure of dozens of digits)."""
+    said = f"Nothing posted. To set your receipt's amount, send \\AMOUNT {figure}"
+    return said if fits(said) else AMOUNT_MEANT_SHORT
 
 
 async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
@@ -196,7 +204,7 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
     # the commands (a year or a score sent after `\\HELP MONEY` was told to be an \\AMOUNT)
     if last is None or last[1] == "help" or "\\AMOUNT" not in last[0]:
         return None
-    return amount_meant(_spaced(msg.text))
+    return amount_meant(_spaced(msg.text), ctx.deps.services.fits(msg.sender.channel))
 
 
 # A card's number (typed or pasted into the wrong chat, "4111 1111 1111 1111 exp 12/27 for the

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
+from bot.channels.twilio.segments import fits_one_segment
 from bot.core.logs import scrub
 from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from bot.pipeline import replyguard
@@ -209,7 +210,13 @@ async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot)
     with structlog.testing.capture_logs() as logs:
         for figure in ("42.10", " $42.10 ", "42,10 EUR"):
             assert await say(xbot, fake, figure) == post.amount_meant(figure.strip())
-    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.amount_meant"] * 3
+        # a rupee sign is no GSM-7 character (an SMS of two UCS-2 parts, billed twice, when said
+        # back), nor is a figure of 120 digits said back: the answer fits one GSM-7 segment
+        for figure in ("\u20b91,23,45,678.50", "9" * 120):
+            meant = await say(xbot, fake, figure)
+            assert meant == post.AMOUNT_MEANT_SHORT, meant
+            assert fits_one_segment(meant)
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.amount_meant"] * 5
     assert xbot.x.posts == []
     assert (await say(xbot, fake, "\\AMOUNT 42.10")).startswith("Set $42.10 on your receipt in house")
     assert (await say(xbot, fake, "42")).startswith("https://x.com/alice/status/")
