@@ -119,6 +119,7 @@ _REACTION = re.compile(
     re.DOTALL,
 )
 REACTION_DAYS = 7.0  # as long as messages are kept (README): reactions come within hours
+REACTION_OF_LAST = 20  # our texts to the address a reaction may be on
 # a quote this long that begins one of our texts is that text, shortened by the phone
 REACTION_PREFIX = 12
 REACTION_HEAD = 8  # the words before its link a sent text keeps (`outbox.redacted`): at least these
@@ -172,8 +173,8 @@ async def _reaction(msg: Inbound, ctx: Context) -> bool:
         return False
     since = ctx.deps.now() - REACTION_DAYS * 86400
     async with ctx.deps.db.read() as conn:
-        bodies = await outbox.recent_bodies(conn, msg.sender.key, since)
-    return quotes_ours(msg.text, bodies)
+        said = await outbox.last_said(conn, msg.sender.key, since, limit=REACTION_OF_LAST)
+    return quotes_ours(msg.text, [body for body, _ in said])
 
 
 # A bare figure (`42.10`) soon after our last text, which asked for `\\AMOUNT` ("... Reply
@@ -181,14 +182,15 @@ async def _reaction(msg: Inbound, ctx: Context) -> bool:
 AMOUNT_ASKED_SECONDS = 1800.0
 
 
-AMOUNT_MEANT_SHORT = "Nothing posted. To set your receipt's amount, send \\AMOUNT and the amount."
+_AMOUNT_MEANT = "Nothing posted. To set your receipt's amount, send \\AMOUNT "
+AMOUNT_MEANT_SHORT = _AMOUNT_MEANT + "and the amount."
 
 
 def amount_meant(figure: str, fits: FitsOne = lambda _: True) -> str:
     """What a bare figure after our ask is answered: the command to send, the figure in it when
     that fits one message (not a sign that is no GSM-7 character, `\u20b9` or `z\u0142`, which
     made an SMS of two UCS-2 parts, nor a figure of dozens of digits)."""
-    said = f"Nothing posted. To set your receipt's amount, send \\AMOUNT {figure}"
+    said = _AMOUNT_MEANT + figure
     return said if fits(said) else AMOUNT_MEANT_SHORT
 
 
@@ -202,7 +204,7 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
         last = await outbox.last_said(conn, msg.sender.key, since)
     # the last thing we said asked for it: not the help, which lists `\\AMOUNT <amount>` among
     # the commands (a year or a score sent after `\\HELP MONEY` was told to be an \\AMOUNT)
-    if last is None or last[1] == "help" or "\\AMOUNT" not in last[0]:
+    if not last or last[0][1] == "help" or "\\AMOUNT" not in last[0][0]:
         return None
     return amount_meant(_spaced(msg.text), ctx.deps.services.fits(msg.sender.channel))
 

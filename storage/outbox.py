@@ -319,30 +319,19 @@ async def address_of_sid(conn: AsyncConnection, twilio_sid: str) -> str | None:
     return None if to is None else str(to)
 
 
-async def recent_bodies(conn: AsyncConnection, to: str, since: float, limit: int = 20) -> list[str]:
-    """The texts of the last `limit` messages queued for `to` since `since`, newest first (one
-    that carried a link reads `redacted(...)` once sent): what a reaction to one of them quotes."""
+async def last_said(
+    conn: AsyncConnection, to: str, since: float, limit: int = 1
+) -> list[tuple[str, str | None]]:
+    """The text and kind (`Reply.kind`: "help", "usage", ...) of the last `limit` messages queued
+    for `to` since `since`, newest first (one that carried a link reads `redacted(...)` once
+    sent): what a phone's reaction quotes, and whether the last asked for something."""
     rows = await conn.execute(
-        sa.select(outbox.c.body)
+        sa.select(outbox.c.body, outbox.c.kind)
         .where(outbox.c.to_phone == to, outbox.c.created_at >= since)
         .order_by(outbox.c.id.desc())
         .limit(limit)
     )
-    return [str(body) for (body,) in rows]
-
-
-async def last_said(conn: AsyncConnection, to: str, since: float) -> tuple[str, str | None] | None:
-    """The text and kind (`Reply.kind`: "help", "usage", ...) of the last message queued for `to`
-    since `since`, or None."""
-    row = (
-        await conn.execute(
-            sa.select(outbox.c.body, outbox.c.kind)
-            .where(outbox.c.to_phone == to, outbox.c.created_at >= since)
-            .order_by(outbox.c.id.desc())
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else (str(row.body), row.kind)
+    return [(str(body), kind) for body, kind in rows]
 
 
 OUTSIDE_WINDOW = "63016"  # Twilio's error: WhatsApp free text outside the person's 24-hour window
