@@ -288,8 +288,20 @@ def _or_exit_2(work: Coroutine[Any, Any, int]) -> int:
     from bot.core.errors import StartupError
     from storage.media import StoreUnavailable
 
+    async def interruptible() -> int:
+        try:
+            return await work
+        except (StartupError, StoreUnavailable):
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Ctrl-C came while it waited (a locked database: its connection's close, as the
+                # cancel unwound, raised "database is locked", said as a start-up problem, exit 2):
+                # the interrupt is what happened, and asyncio.run makes it KeyboardInterrupt
+                raise asyncio.CancelledError from None
+            raise
+
     try:
-        return asyncio.run(work)
+        return asyncio.run(interruptible())
     except (StartupError, StoreUnavailable) as exc:
         print(f"textwire: {exc}", file=sys.stderr)
         return 2

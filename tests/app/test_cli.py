@@ -3,6 +3,7 @@ code. Real processes on a real SQLite file; PostgreSQL unreachable."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import signal
@@ -350,3 +351,29 @@ def test_serve_with_a_mistyped_fernet_key_stops_before_it_migrates_anything(tmp_
     assert "Fernet key #2 is not a valid key" in result.stderr
     assert "not-a-key" not in result.stderr + result.stdout
     assert not (tmp_path / "data").exists()  # no database, no migration, no generated file
+
+
+def test_ctrl_c_during_a_wait_that_then_fails_is_still_an_interrupt() -> None:
+    """Ctrl-C while `person delete` waited on a locked database: the wait, unwinding, raised
+    "database is locked" and that was said as a start-up problem, exit 2, not the interrupt's
+    one line and 130 (once in a CI run under load)."""
+    from bot.app.cli import _or_exit_2
+    from bot.core.errors import StartupError
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+
+        async def waiting() -> int:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C: asyncio.run cancels this task
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                raise StartupError(
+                    "database.url sqlite:///x.db: cannot connect (database is locked)"
+                ) from None
+            return 0
+
+        with pytest.raises(KeyboardInterrupt):
+            _or_exit_2(waiting())
+    finally:
+        signal.signal(signal.SIGINT, previous)
