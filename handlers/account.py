@@ -14,6 +14,7 @@ import unicodedata
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.channel import SMS, WHATSAPP, channel_of
+from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import release_refused
 from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
@@ -108,8 +109,9 @@ STOP_ASKED = "\\STOP deletes your account. Send it without the ? to do it."
 STOP_ASKED_PAIRED = "\\STOP takes only this address out of you. Send it without the ? to do it."
 
 
-# what goes to a person rather than answers an address: moved on when the address leaves them
-NOTICE_KINDS = ("paid", "reminder", "relink", "connected")
+# what goes to a person rather than answers an address: moved on when the address leaves them.
+# The messages that are not answers (TEMPLATE_KINDS), but a statement's link, asked for there.
+NOTICE_KINDS = tuple(kind for kind in TEMPLATE_KINDS if kind != "statement")
 
 
 async def _take_out(

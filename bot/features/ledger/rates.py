@@ -132,9 +132,8 @@ _THOUSANDS = re.compile(r"\d{1,3},\d{3}")
 def typed(rate: str) -> tuple[Decimal, Decimal | None]:
     """A rate as typed after `@`: its comma a decimal one (`1,47`: 1.47), and, for a comma before
     three digits, the thousands reading too (`1,450`: 1.450 and 1450), else None."""
-    return Decimal(rate.replace(",", ".")), Decimal(rate.replace(",", "")) if _THOUSANDS.fullmatch(
-        rate
-    ) else None
+    thousands = Decimal(rate.replace(",", "")) if _THOUSANDS.fullmatch(rate) else None
+    return Decimal(rate.replace(",", ".")), thousands
 
 
 def reading(
