@@ -79,10 +79,14 @@ class Page:
         await wait_for(holds, within=DEADLINE)
 
     async def goto(self, url: str, until: str) -> None:
-        """Open `url` and wait until the page shows `until` (a state the page before never had)."""
+        """Open `url` and wait until the page shows `until` (a state the page before never had),
+        and has loaded: its stylesheet is a file of its own, and a colour read before it came was
+        the browser's default (black on nothing: a contrast test failed once under load)."""
         await self.evaluate("document.title = ''; document.body && (document.body.innerText = '')")
         await self.call("Page.navigate", url=url)
-        await self.wait_for(f"document.body.innerText.includes({json.dumps(until)})")
+        await self.wait_for(
+            f"document.readyState === 'complete' && document.body.innerText.includes({json.dumps(until)})"
+        )
 
     async def text(self) -> str:
         return str(await self.evaluate("document.body ? document.body.innerText : ''"))
