@@ -301,6 +301,36 @@ def _wal_state(wal: Path, shm: Path) -> tuple[bytes, bytes] | None:
     return header, index
 
 
+_SHM_DMS = 128  # the -shm byte every connection that has the database open holds a read lock on
+_LOCKS = Path("/proc/locks")
+
+
+def _open_elsewhere(shm: Path) -> bool:
+    """Whether a connection has the database open now, in another process or in this one: SQLite
+    holds a read lock on the -shm's byte 128 for as long as it has the -shm open, and Linux lists
+    every lock in /proc/locks. A live server's -wal is its own file's, and a look at it while it
+    checkpoints can read a page half written: `textwire person delete` run beside a serve was once
+    refused and told to delete the live -wal. Read from /proc, not by asking for a lock on the
+    file: closing a file of SQLite's drops every lock this process holds on it. Where there is no
+    /proc/locks (not Linux), False."""
+    try:
+        st = shm.stat()
+        listing = _LOCKS.read_text()
+    except OSError:
+        return False
+    me = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in listing.splitlines():
+        fields = line.replace("->", " ").split()
+        # "3: POSIX  ADVISORY  READ 9830 fe:00:2532423 128 128" (start, end; end may be EOF)
+        if len(fields) < 8 or fields[5] != me or not fields[6].isdigit():
+            continue
+        if int(fields[6]) <= _SHM_DMS and (
+            fields[7] == "EOF" or (fields[7].isdigit() and int(fields[7]) >= _SHM_DMS)
+        ):
+            return True
+    return False
+
+
 def _copied_pages_differ(path: Path, wal: Path, shm: Path) -> bool:
     """Whether the pages the -shm says were copied into the database file (a checkpoint: textwire
     makes one every 0.25 s) hold none of the versions the -wal has of them: then the file is not the
@@ -310,6 +340,8 @@ def _copied_pages_differ(path: Path, wal: Path, shm: Path) -> bool:
     laid the newer pages over the older file, and serve started on a database that failed
     integrity_check (wrong entries in the outbox's indexes, payments gone). Judged only when the
     -wal stayed as it was during the look (a live process may be writing it), else False."""
+    if _open_elsewhere(shm):
+        return False  # a live connection's -wal is its own file's, and it may be mid-checkpoint
     before = _wal_state(wal, shm)
     if before is None:
         return False

@@ -808,3 +808,58 @@ async def test_a_copy_made_with_cp_while_serving_put_back_beside_the_wal_is_refu
     for name in ("textwire.db-wal", "textwire.db-shm"):
         (data / name).unlink()
     check_no_foreign_wal(db)
+
+
+# a server in miniature: it writes, checkpoints, and keeps the database open until told
+_LIVE_WRITER = """
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("pragma journal_mode=wal")
+c.execute("pragma wal_autocheckpoint=0")
+c.execute("create table t(id integer primary key, v text)")
+c.execute("pragma wal_checkpoint(truncate)")
+print("copy", flush=True)
+sys.stdin.readline()
+for i in range(200):
+    c.execute("insert into t(v) values (?)", ("x" * 300,))
+c.execute("pragma wal_checkpoint(passive)")
+print("written", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_database_open_in_a_live_process_is_never_judged_foreign(tmp_path: Path) -> None:
+    """`textwire person delete` (or `migrate --check`, `keys rotate`) run beside a live serve
+    looks at the -wal the server is writing and checkpointing: a page read while a checkpoint
+    wrote it looked like another database's, and the command was refused with "delete
+    textwire.db-wal and textwire.db-shm", which would have thrown away the live server's latest
+    commits. Whatever the pages hold, a database a connection has open is not judged. Here the
+    file under the open connection is even replaced by an older copy: still not judged; once the
+    connection is gone (as after a kill -9), it is."""
+    from bot.app.startup import check_no_foreign_wal
+    from bot.core.errors import StartupError
+
+    db = tmp_path / "textwire.db"
+    proc = subprocess.Popen(  # noqa: S603 - Python, and a script of ours
+        [sys.executable, "-c", _LIVE_WRITER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "copy\n"
+        older = db.read_bytes()
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "written\n"
+        assert (tmp_path / "textwire.db-wal").stat().st_size > 32
+        db.write_bytes(older)  # the same file, older pages: what a torn read of one page also looks like
+        try:
+            check_no_foreign_wal(db)  # open in a live process: its own -wal
+        finally:
+            proc.kill()  # kill -9: the -wal and -shm stay, and nobody has them open
+            proc.wait(15)
+    with pytest.raises(StartupError, match="belongs to another database"):
+        check_no_foreign_wal(db)
