@@ -41,20 +41,32 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://"))
 
 
+def _query_owns_its_at_signs(query: str) -> bool:
+    """Every `@` in the query is inside a `key=value` option's value, with no `/` after it
+    (`application_name=ops@host`), not a host and database (`b=c@db/tw`, `b@db:5432`) that a
+    password with `?` in it pushed there."""
+    for piece in query.split("&"):
+        key, eq, value = piece.partition("=")
+        if "@" in piece and (not eq or "@" in key or "/" in value.partition("@")[2]):
+            return False
+    return True
+
+
 def _userinfo(url: str) -> tuple[str, str, str, str] | None:
     """(scheme, user, password, what follows `@`) when the URL has `user:password@`. A password
     typed with `/`, `?` or `#` in it (not percent-encoded) ends the user part early for the URL's
     own parser, which then takes part of the password for the host, port or path: the user part
-    then runs to the last `@`. An `@` in the query (`?application_name=a@b`) is the query's."""
+    then runs to the last `@`. An `@` in the query (`?application_name=a@b`) is the query's; one
+    in the path or after a `#` (`p@ss:w/rd#1@db/tw`, `p@ss#w@db/tw`) is the password's."""
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
         return None
     try:
         parsed = urlsplit(url)
-        netloc, path = parsed.netloc, parsed.path
+        netloc, path, query, fragment = parsed.netloc, parsed.path, parsed.query, parsed.fragment
     except ValueError:
-        netloc, path = "", "@"
-    if "@" in netloc and "@" not in path:
+        netloc, path, query, fragment = "", "@", "", ""
+    if "@" in netloc and "@" not in path + fragment and _query_owns_its_at_signs(query):
         userinfo = netloc.rpartition("@")[0]
         after = rest[len(userinfo) + 1 :]
     else:
@@ -66,10 +78,11 @@ def _userinfo(url: str) -> tuple[str, str, str, str] | None:
 
 
 def unencoded_password(url: str) -> bool:
-    """The URL's password has a character a URL reserves (`/`, `?`, `#`) as typed, not
-    percent-encoded: it cannot be read as written."""
+    """The URL's password has a character a URL reserves (`/`, `?`, `#`, `@`) as typed, not
+    percent-encoded: it cannot be read as written (asyncpg's user part ends at the first `@`, so
+    `p@ss9@db` connected to a host `ss9@db`: "Name or service not known")."""
     found = _userinfo(url)
-    return found is not None and any(c in found[2] for c in "/?#")
+    return found is not None and any(c in found[2] for c in "/?#@")
 
 
 PERCENT_ENCODE = (
