@@ -555,6 +555,38 @@ def _unknown_env(name: str, known: Mapping[str, tuple[str, str]]) -> str:
     return f"{name}: unknown setting; TEXTWIRE_<SECTION>_<KEY> must name a key of config.toml"
 
 
+def _unknown_in_file(section: str, key: str | None) -> str:
+    """What a name config.toml does not know was meant to be, when that is clear: a key typed
+    another way (`public-url`, `authToken`: "; did you mean server.public_url?"), a key in
+    another section (`[media] bucket`: s3.bucket), a section's name in capitals (`[Server]`), or a
+    key above every section (`port = 8080` before `[server]`). Before, the line named the key and
+    nothing more, while a mistyped TEXTWIRE_* variable got its "did you mean"."""
+    keys = {s: list(typing.get_type_hints(cls)) for s, cls in _section_types().items()}
+
+    def norm(name: str) -> str:
+        return name.lower().replace("-", "_").replace(" ", "_")
+
+    if key is None:  # an unknown section, or a key outside any section
+        owners = [s for s, names in keys.items() if norm(section) in names]
+        if len(owners) == 1:
+            return f": put it under [{owners[0]}] ({owners[0]}.{norm(section)})"
+        close = difflib.get_close_matches(norm(section), list(keys), n=1, cutoff=0.75)
+        return f"; did you mean [{close[0]}]?" if close else f"; the sections are {', '.join(keys)}"
+    wanted = norm(key)
+    if wanted in keys[section]:
+        return f"; did you mean {section}.{wanted}?"
+    squashed = {name.replace("_", ""): name for name in keys[section]}
+    if wanted.replace("_", "") in squashed:  # authtoken, publicUrl
+        return f"; did you mean {section}.{squashed[wanted.replace('_', '')]}?"
+    elsewhere = [s for s, names in keys.items() if wanted in names]
+    if elsewhere:
+        return f"; did you mean {elsewhere[0]}.{wanted}? (under [{elsewhere[0]}])"
+    close = difflib.get_close_matches(wanted, keys[section], n=1, cutoff=0.75)
+    if close:
+        return f"; did you mean {section}.{close[0]}?"
+    return f"; [{section}] has {', '.join(keys[section])}"
+
+
 def _service_links(env: Mapping[str, str]) -> dict[str, str]:
     """The variables Kubernetes set for Services named `textwire` or `textwire-*` (see
     _SERVICE_HOST), each with its Service's name."""
@@ -628,8 +660,12 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     sections = _section_types()
     values: dict[str, dict[str, Any]] = {name: {} for name in sections}
     for section, body in raw.items():
+        if section not in sections and not isinstance(body, dict):
+            raise ConfigError(
+                f"{section}: a key outside any section in {file_path}{_unknown_in_file(section, None)}"
+            )
         if section not in sections:
-            raise ConfigError(f"{section}: unknown section in {file_path}")
+            raise ConfigError(f"{section}: unknown section in {file_path}{_unknown_in_file(section, None)}")
         if not isinstance(body, dict):
             raise ConfigError(f"{section}: expected a table")
         hints = typing.get_type_hints(sections[section])
@@ -637,7 +673,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
             if key not in hints:
                 hint = RETIRED.get((section, key))
                 raise ConfigError(
-                    f"{section}.{key}: unknown key in {file_path}" + (f" ({hint})" if hint else "")
+                    f"{section}.{key}: unknown key in {file_path}"
+                    + (f" ({hint})" if hint else _unknown_in_file(section, key))
                 )
             values[section][key] = _cast(f"{section}.{key}", hints[key], value, from_env=False)
 

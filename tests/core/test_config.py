@@ -291,6 +291,38 @@ def test_unknown_environment_variable_stops_start_up(name: str, message: str) ->
     assert message in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # before, each of these said "unknown key in FILE" and no more, while a mistyped
+        # TEXTWIRE_* variable got its "did you mean"
+        ('[server]\npublic-url = "https://sms.example.com"\n', "server.public-url: unknown key in "),
+        ('[server]\npublic-url = "https://sms.example.com"\n', "; did you mean server.public_url?"),
+        ('[twilio]\nauthToken = "t"\n', "; did you mean twilio.auth_token?"),
+        ('[x]\nclientid = "c"\n', "; did you mean x.client_id?"),
+        ('[s3]\nendpoint = "https://s3.example.com"\n', "; did you mean s3.endpoint_url?"),
+        ('[security]\nfernet_key = ""\n', "; did you mean security.fernet_keys?"),
+        ('[media]\nbucket = "receipts"\n', "media.bucket: unknown key in "),
+        ('[media]\nbucket = "receipts"\n', "; did you mean s3.bucket? (under [s3])"),
+        ('[s3]\nbucket_name = "receipts"\n', "; [s3] has bucket, endpoint_url, "),
+        ("[Server]\nport = 8081\n", "Server: unknown section in "),
+        ("[Server]\nport = 8081\n", "; did you mean [server]?"),
+        ("[twillio]\n", "; did you mean [twilio]?"),
+        ("[db]\n", "; the sections are server, database, twilio, "),
+        # a key above every section header: it was called an "unknown section"
+        ("port = 8081\n[server]\n", "port: a key outside any section in "),
+        ("port = 8081\n[server]\n", ": put it under [server] (server.port)"),
+        ("[worker]\nenabled = false\n", "(replaced by server.role"),
+    ],
+)
+def test_an_unknown_name_in_the_file_says_what_was_meant(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={})
+    assert message in str(exc.value)
+
+
 # what Kubernetes puts in every container of a namespace for a Service named `textwire` (port 80,
 # named http) and one named `textwire-web` (enableServiceLinks, on by default)
 KUBERNETES_SERVICE_LINKS = {
