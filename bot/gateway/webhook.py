@@ -91,10 +91,11 @@ async def commit(
     return "accepted" if is_new else "duplicate"
 
 
-def rejected(channel: str, exc: web.HTTPException) -> str:
-    """The result of a refused webhook, logged when the sender got it wrong (400, 403, 408)."""
+def rejected(channel: str, exc: web.HTTPException, **fields: str) -> str:
+    """The result of a refused webhook, logged when the sender got it wrong (400, 403, 408), with
+    what the channel adds (`fields`: the URL a Twilio signature was checked against)."""
     if exc.status in (403, 400, 408):
-        log.warning(f"{channel}.rejected", status=exc.status, reason=exc.text)
+        log.warning(f"{channel}.rejected", status=exc.status, reason=exc.text, **fields)
     return RESULTS.get(exc.status, "error")
 
 

@@ -53,6 +53,17 @@ class SignatureChecker:
             return True
         return any(self._matches(variant, payload, expected) for variant in _port_variants(url)[1:])
 
+    def signed_for(
+        self, urls: Iterable[str], params: Iterable[tuple[str, str]], signature: str | None
+    ) -> str | None:
+        """Which of `urls` the signature is right for, if any: only to say in the log what the
+        console's URL is when it differs from the public URL (never to accept a request)."""
+        if not signature:
+            return None
+        payload = signing_payload(params)
+        expected = signature.encode("ascii", "replace")
+        return next((url for url in urls if self._matches(url, payload, expected)), None)
+
     def _matches(self, url: str, payload: str, expected: bytes) -> bool:
         mac = hmac.new(self._key, (url + payload).encode("utf-8"), hashlib.sha1)
         return hmac.compare_digest(base64.b64encode(mac.digest()), expected)

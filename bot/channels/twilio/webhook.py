@@ -46,6 +46,46 @@ def _public_url(gate: Gate, request: web.Request) -> str:
     return gate.deps.config.public_base + request.raw_path
 
 
+def _other_urls(gate: Gate, request: web.Request) -> list[str]:
+    """The URLs a console could name instead of `{public_url}{path}` (a wrong signature only):
+    the other scheme, the host with or without `www.`, and the host the proxy passed on (`Host`,
+    `X-Forwarded-Host`) with the scheme it says (`X-Forwarded-Proto`) or either."""
+    base = gate.deps.config.public_base
+    scheme, _, host = base.partition("://")
+    other = "http" if scheme == "https" else "https"
+    www = host[4:] if host.startswith("www.") else f"www.{host}"
+    bases = [f"{other}://{host}", f"{scheme}://{www}", f"{other}://{www}"]
+    passed = request.headers.get("X-Forwarded-Host") or request.headers.get("Host") or ""
+    passed = passed.partition(",")[0].strip()
+    if passed and passed != host and _HOST.fullmatch(passed):
+        proto = request.headers.get("X-Forwarded-Proto", "").partition(",")[0].strip().lower()
+        schemes = [proto] if proto in ("http", "https") else ["https", "http"]
+        bases += [f"{s}://{passed}" for s in schemes]
+    return [b + request.raw_path for b in bases]
+
+
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+
+class BadSignature(web.HTTPForbidden):
+    """403 "invalid signature"; its `sms.rejected` line says which URL the signature was checked
+    against (`checked`: `{public_url}{path}`, no query) and, when the signature is right for another
+    URL the console may name (`http` for `https`, `www.` or not, the host the proxy passed on),
+    that URL (`signed_for`) and the fix: a 403 on every text with only "invalid signature" left
+    the operator comparing URLs by hand."""
+
+    def __init__(self, gate: Gate, request: web.Request, signed_for: str | None) -> None:
+        super().__init__(text="invalid signature")
+        self.fields: dict[str, str] = {"checked": gate.deps.config.public_base + request.path}
+        if signed_for is not None:
+            found = signed_for.partition("?")[0]
+            self.fields["signed_for"] = found
+            self.fields["fix"] = (
+                f"the URL in the Twilio console is {found}, server.public_url gives"
+                f" {self.fields['checked']}: make them the same (Troubleshooting, README)"
+            )
+
+
 def parse_form(text: str) -> list[tuple[str, str]]:
     """`parse_qsl(text, keep_blank_values=True)`, in half the time (12.4 -> 6.3 us for Twilio's 20
     fields): only a name or value with a `%` or a `+` in it is decoded (tests/channels/twilio/test_webhook.py checks
@@ -72,10 +112,10 @@ async def _signed_form(gate: Gate, request: web.Request) -> list[tuple[str, str]
             params = parse_form(bytes(raw).decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             params = []
-    if not request.app[CHANNEL].checker.valid(
-        _public_url(gate, request), params, request.headers.get("X-Twilio-Signature")
-    ):
-        raise web.HTTPForbidden(text="invalid signature")
+    signature = request.headers.get("X-Twilio-Signature")
+    checker = request.app[CHANNEL].checker
+    if not checker.valid(_public_url(gate, request), params, signature):
+        raise BadSignature(gate, request, checker.signed_for(_other_urls(gate, request), params, signature))
     if request.content_type != "application/x-www-form-urlencoded":
         raise web.HTTPBadRequest(text="expected a form")
     if b"%00" in raw or b"\x00" in raw:  # the only ways a field holds a NUL
@@ -167,7 +207,7 @@ async def twilio_sms(request: web.Request) -> web.Response:
         )  # fmt: skip
         return _twiml()
     except web.HTTPException as exc:
-        result = rejected("sms", exc)
+        result = rejected("sms", exc, **getattr(exc, "fields", {}))
         raise
     finally:
         counted(gate, channel, result, started)

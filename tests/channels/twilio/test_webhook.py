@@ -95,6 +95,46 @@ async def test_port_and_proxy_variants_of_a_genuine_request_are_accepted(bot: Bo
     assert await bot.scalar("SELECT count(*) FROM inbox") == 3
 
 
+async def test_a_signature_for_the_consoles_other_url_is_403_and_the_log_names_both_urls(bot: Bot) -> None:
+    """A console URL that differs from server.public_url (http for https, www. or not, or
+    public_url left at this machine's address behind a proxy that passes the Host on) was a 403 on
+    every text with only "invalid signature" in the log. It stays a 403; the line says which URL
+    was checked and which one the signature is right for."""
+    checked = "https://sms.example.test/twilio/sms"
+    cases = [
+        ("http://sms.example.test/twilio/sms", {}),
+        ("https://www.sms.example.test/twilio/sms", {}),
+        ("https://sms.example.com/twilio/sms", {"Host": "sms.example.com", "X-Forwarded-Proto": "https"}),
+        ("http://sms.example.com:8443/twilio/sms", {"X-Forwarded-Host": "sms.example.com:8443"}),
+    ]
+    for signed_url, headers in cases:
+        form = bot.form("\\HELP")
+        with capture_logs() as logs:
+            resp = await bot.client.post(
+                "/twilio/sms",
+                data=form,
+                headers={"X-Twilio-Signature": bot.signature(form, url=signed_url), **headers},
+            )
+        assert resp.status == 403
+        [line] = [e for e in logs if e["event"] == "sms.rejected"]
+        assert line["checked"] == checked
+        assert line["signed_for"] == signed_url
+        assert (
+            f"the URL in the Twilio console is {signed_url}, server.public_url gives {checked}" in line["fix"]
+        )
+    # a wrong token, or a forger: the URL checked, nothing guessed
+    form = bot.form("\\HELP")
+    forged = RequestValidator("not-the-token").compute_signature("http://sms.example.test/twilio/sms", form)
+    with capture_logs() as logs:
+        resp = await bot.post(form, signature=forged)
+    assert resp.status == 403
+    [line] = [e for e in logs if e["event"] == "sms.rejected"]
+    assert line["checked"] == checked
+    assert "signed_for" not in line
+    assert "fix" not in line
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 0
+
+
 async def test_malformed_forms_are_400_after_the_signature(bot: Bot) -> None:
     cases = [
         {k: v for k, v in bot.form("hi").items() if k != "MessageSid"},
