@@ -17,6 +17,7 @@ relink when it is used), so a few bad rows never stop a rotation.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,24 +73,45 @@ def load_keys(config: Config, *, create: bool = True) -> tuple[list[str], bool]:
                 " or server.data_dir"
             ) from None
         keys = [line.strip() for line in text.splitlines() if line.strip()]
-    if not keys:
-        raise KeyMismatch("no Fernet key: set TEXTWIRE_SECURITY_FERNET_KEYS or remove an empty key file")
+        if not keys:
+            raise KeyMismatch("no Fernet key: set TEXTWIRE_SECURITY_FERNET_KEYS or remove an empty key file")
+        check_keys(keys, where=str(path))
+        return keys, generated
     check_keys(keys)
     return keys, generated
 
 
-def check_keys(keys: Sequence[str]) -> None:
-    """Raises KeyMismatch, naming the first key that is not a Fernet key. `serve` checks the
-    configured ones before it opens the database: a key pasted wrong stopped start-up only after
-    the embedded SQLite database had been migrated to the new release."""
+CONFIGURED = "TEXTWIRE_SECURITY_FERNET_KEYS (security.fernet_keys)"
+_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")  # what Fernet.generate_key() makes: 32 bytes, url-safe
+
+
+def check_keys(keys: Sequence[str], where: str = CONFIGURED) -> None:
+    """Raises KeyMismatch, naming the first key that is not a Fernet key and where it was set
+    (`where`: the variable, or the key file). `serve` checks the configured ones before it opens
+    the database: a key pasted wrong stopped start-up only after the embedded SQLite database had
+    been migrated to the new release."""
     for n, key in enumerate(keys):
         try:
             Fernet(key)
+            # base64 decoding skips what is not base64: "KEY1 KEY2", two keys without their comma,
+            # was taken for KEY1 alone, and KEY2's tokens were unreadable
+            valid = bool(_KEY.fullmatch(key))
         except (ValueError, TypeError):
+            valid = False
+        if not valid:
+            # the key is never shown; what is wrong with it is, when it is one of the usual slips
+            if any(c.isspace() for c in key.strip()):
+                slip = f": keys are separated by commas, {CONFIGURED.split()[0]}=newest,older"
+            elif "=" in key.rstrip("="):
+                slip = ": write the key alone, not a name= in front of it"
+            elif len(key) != 44:
+                slip = f": it is {len(key)} characters, a key is 44"
+            else:
+                slip = ""
             raise KeyMismatch(
-                f"Fernet key #{n + 1} is not a valid key (32 url-safe base64-encoded bytes; "
-                "`textwire keys generate` prints one)"
-            ) from None
+                f"{where}: Fernet key #{n + 1} is not a valid key (32 url-safe base64-encoded bytes,"
+                f" 44 characters; `textwire keys generate` prints one){slip}"
+            )
 
 
 class TokenCipher:

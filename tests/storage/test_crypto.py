@@ -62,6 +62,41 @@ def test_a_malformed_key_is_refused_with_a_clear_message(make_config: Any) -> No
         crypto.load_keys(config)
 
 
+@pytest.mark.parametrize(
+    ("pasted", "said"),
+    [
+        # the line said "Fernet key #1 is not a valid key" and named neither the variable nor
+        # what was wrong: a name= pasted with it, a key cut short or run into the next
+        ("fernet_keys={key}", "write the key alone, not a name= in front of it"),
+        ("{key40}", "it is 40 characters, a key is 44"),
+        # two keys without their comma: base64 decoding skipped the space and the rest, and the
+        # older key (the one that reads the stored tokens) was dropped without a word
+        ("{key} {key}", "keys are separated by commas, TEXTWIRE_SECURITY_FERNET_KEYS=newest,older"),
+    ],
+)
+def test_a_mistyped_key_names_the_variable_and_the_slip(make_config: Any, pasted: str, said: str) -> None:
+    key = crypto.generate_key()
+    value = pasted.format(key=key, key40=key[:40])
+    config: Config = make_config(security={"fernet_keys": (value,)})
+    with pytest.raises(KeyMismatch) as exc:
+        crypto.load_keys(config)
+    message = str(exc.value)
+    assert message.startswith(
+        "TEXTWIRE_SECURITY_FERNET_KEYS (security.fernet_keys): Fernet key #1 is not a valid key"
+    )
+    assert said in message
+    assert key[:40] not in message
+
+
+def test_a_key_file_that_holds_no_key_is_named(make_config: Any) -> None:
+    config: Config = make_config()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / crypto.KEY_FILE).write_text("not-a-key\n")
+    with pytest.raises(KeyMismatch) as exc:
+        crypto.load_keys(config)
+    assert str(exc.value).startswith(f"{config.data_dir / crypto.KEY_FILE}: Fernet key #1 is not a valid key")
+
+
 async def stored_ciphertexts(config: Config) -> dict[int, str]:
     db = await open_database(config.database.url, migrate=True)
     try:
