@@ -476,11 +476,30 @@ def _date_in(text: str) -> tuple[str, str] | None:
     ]
 
 
+_BATTERY = re.compile(r"\b\d{1,3}\s?%")
+_LONG_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def _status_bar(text: str) -> bool:
+    """A phone's status bar atop a screenshot: a clock with a battery's percent, or with nothing
+    wordy beside it (`9:41 5G 87%`, `Verizon 9:41 AM 87%`, `10:17 LTE`). Its time is when the
+    picture was taken, its carrier no merchant."""
+    clock = _TIME.search(text)
+    if clock is None:
+        return False
+    rest = text[: clock.start()] + " " + text[clock.end() :]
+    return bool(_BATTERY.search(rest)) or _LONG_WORD.search(rest) is None
+
+
 def identity_of(rows: Sequence[Row]) -> str | None:
     """`MERCHANT|date|time` of a receipt as printed (the first rows' name, squashed; the first
     date; the first time, if any), or None without a merchant and a date. Two photos of one
     receipt read the same; two receipts alike in merchant, total and date are a repeat too
-    (issue 26: same merchant, total and date), told apart by the time when it is printed."""
+    (issue 26: same merchant, total and date), told apart by the time when it is printed. A
+    screenshot's status bar (its top row) is left out: the same order screenshotted twice reads
+    the same."""
+    if rows and _status_bar(rows[0].text):
+        rows = rows[1:]
     merchant = None
     for row in rows[:MERCHANT_ROWS]:
         name = _squash(row.text)

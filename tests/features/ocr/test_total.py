@@ -529,3 +529,21 @@ def test_thousands_grouped_by_a_space_are_one_amount() -> None:
     # a space before three digits with dot decimals stays two figures (a count and a price)
     assert amounts_of("2 150.00", 2) == [(15000, "")]
     assert amounts_of("VISA 4421 1 234,56", 2)[-1] == (123456, "")
+
+
+def test_a_screenshots_status_bar_is_not_which_receipt_it_is() -> None:
+    """The clock and battery at the top of a phone's screenshot are when the picture was taken,
+    not what the receipt prints: the same order screenshotted at 9:41 and again at 10:17 is one
+    receipt (it was counted twice), and the carrier's name in the bar is no merchant."""
+    order = ["Order placed October 3, 2026", "Order # 112-3456789-1234567", "Order total: $121.16"]
+    first = identity_of(rows_of_text(["9:41 5G 87%", *order]))
+    again = identity_of(rows_of_text(["10:17 LTE 54%", *order]))
+    assert first == again == "ORDER|OCT-3-2026|"
+    assert identity_of(rows_of_text(["Verizon 9:41 AM 87%", *order])) == "ORDER|OCT-3-2026|"
+    # a time the receipt prints is kept, whatever the bar says
+    ride = ["Thanks for riding, Sam", "Oct 12, 2026 9:14 PM", "Total $18.75"]
+    assert identity_of(rows_of_text(["10:17 5G 87%", *ride])) == "THANKSFORRIDINGSAM|OCT-12-2026|09:14"
+    # a paper receipt's first line is its merchant, not a bar
+    assert identity_of(rows_of_text(["FRESH MART 24", "11/24/2026", "TOTAL 3.49", "12:02"])) == (
+        "FRESHMART|11-24-2026|12:02"
+    )
