@@ -352,6 +352,23 @@ def italy(rng: random.Random) -> Receipt:
     return _paid_cash(rng, "euro totale", ["TRATTORIA DA MARIO", "P.IVA 01234567890"], names, labels, 10)
 
 
+def spain(rng: random.Random) -> Receipt:
+    """A bar's ticket: comma decimals with the euro sign after them (which OCR cannot read), no
+    code and no tax figure: nothing printed that OCR can read says it is not in dollars but the
+    decimal comma."""
+    items, total = _items(rng, ["CAFE", "CANA", "TOSTADA", "ZUMO", "AGUA", "BOCADILLO"], rng.randint(2, 4))
+    lines: list[Line] = [
+        ("BAR LA ESQUINA", ""),
+        ("", ""),
+        *[(label, money_eu(int(amount.replace(".", ""))) + " €") for label, amount in items],
+        ("", ""),
+        ("TOTAL", money_eu(total) + " €"),
+        ("IVA INCLUIDO", ""),
+        ("GRACIAS POR SU VISITA", ""),
+    ]
+    return Receipt("euro bar", lines, total)
+
+
 def britain(rng: random.Random) -> Receipt:
     """Pounds; VAT included in the total, shown below it."""
     items, total = _items(rng, ["TEA", "SCONE", "SANDWICH", "CRISPS", "FLAPJACK", "SOUP"], rng.randint(2, 5))

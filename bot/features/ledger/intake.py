@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import RoomLedger, position_phrase
-from bot.features.ledger.money import Amount, Currency, currency, shown
+from bot.features.ledger.money import Amount, Currency, currency, shown, writes_decimal_point
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
 from bot.features.ocr.total import exponent_of, tax_money
 from storage.ledger import ReceiptAmount
 
 DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
+DECIMAL_COMMA = ","  # Found.unclear's reason when the total was printed `12,50` in a room of `12.50`
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,9 @@ class Found:
     ocr_status: str | None  # ok | none | ask | not_receipt | duplicate (None: not read)
     identity: str | None = None  # MERCHANT|date|time the receipt prints (Reading.identity)
     # a total read with no money of its own beside a tax the room's money is not taxed with
-    # (`TOTAL 27.15`, `VAT 4.53` in a USD room): (its figure in the room's decimals, the tax),
-    # not counted (`unclear_money`)
+    # (`TOTAL 27.15`, `VAT 4.53` in a USD room), or printed with a decimal comma in a room of
+    # money written with a point (`TOTAL 12,50` in a USD room): (its figure in the room's
+    # decimals, the tax or DECIMAL_COMMA), not counted (`unclear_money`)
     unclear: tuple[int, str] | None = None
 
 
@@ -53,6 +55,10 @@ async def read_amount(
     code = reading.currency or ("USD" if dollar else room.code)
     if reading.minor is not None and reading.currency is None and not dollar:
         tax = unclear_money(reading.taxes, room.code)
+        if tax is None and reading.comma and room.exponent and writes_decimal_point(room.code):
+            # `Total € 12,50` reads `Total 12,50` (OCR has no €): a euro café's bill was counted
+            # as $12.50 in a trip room of dollars, which a US receipt never prints
+            tax = DECIMAL_COMMA
         if tax is not None:
             return Found(None, None, None, "ask", reading.identity, unclear=(reading.minor, tax))
     found = currency(code)
@@ -224,6 +230,17 @@ def saved_replies(
                 f"Saved to {room_name}; it doesn't look like a receipt, so it is not counted. "
                 f"Reply {ask} if it is.",
                 f"Saved to {room_name}; not a receipt, not counted. {ask} if it is.",
+            ]
+        if missing and unclear is not None and unclear[1] == DECIMAL_COMMA:
+            number = cur.number(unclear[0])
+            printed = number.replace(".", ",")
+            as_own, as_other = f"\\AMOUNT {number}", f"\\AMOUNT {number} EUR @rate"
+            return [
+                f"Saved to {room_name}; not counted: {printed} in which money? It has a decimal comma. "
+                f"Reply {as_other} ({cur.code} for 1 EUR), or {as_own} if it is {cur.code}.",
+                f"Saved to {room_name}; not counted: {printed} in which money? "
+                f"Reply {as_other}, or {as_own} if it is {cur.code}.",
+                f"Saved to {room_name}; not counted: {printed} in which money?",
             ]
         if missing and unclear is not None:
             number, tax = cur.number(unclear[0]), unclear[1]

@@ -7,14 +7,22 @@ JPY 0, BHD 3). Amounts are shown with the currency's symbol when it is plain GSM
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
-from babel.core import get_global
-from babel.numbers import get_currency_precision, get_currency_symbol, list_currencies
+from babel.core import Locale, UnknownLocaleError, get_global
+from babel.localedata import locale_identifiers
+from babel.numbers import (
+    get_currency_precision,
+    get_currency_symbol,
+    get_decimal_symbol,
+    get_territory_currencies,
+    list_currencies,
+)
 
 DEFAULT_CURRENCY = "USD"
 # the most an amount may be, in major units: a typo, not a bill, beyond it
@@ -101,6 +109,25 @@ def currency(code: str) -> Currency | None:
     if symbol == code or not _SYMBOL_CHARS.match(symbol):
         symbol = ""
     return Currency(code=code, exponent=int(get_currency_precision(code)), symbol=symbol)
+
+
+@functools.cache
+def writes_decimal_point(code: str) -> bool:
+    """Whether the money's home writes its decimals only after a point (`12.50`: USD, GBP, INR,
+    AUD), from CLDR: every language of the country its code begins with, if that country pays in
+    it. False for money also written `12,50` at home (CAD in Quebec, CHF in Geneva, BRL, ZAR) and
+    for money of no one country (EUR): a receipt of theirs with a decimal comma is no surprise."""
+    code = code.upper()
+    territory = code[:2]
+    try:
+        if code not in get_territory_currencies(territory):
+            return False
+        spoken = [Locale.parse(f"und_{territory}")] + [
+            Locale.parse(ident) for ident in locale_identifiers() if ident.endswith(f"_{territory}")
+        ]
+        return all(get_decimal_symbol(locale) == "." for locale in spoken)
+    except (UnknownLocaleError, ValueError):
+        return False
 
 
 def shown(minor: int, code: str) -> str:
@@ -492,4 +519,5 @@ __all__ = [
     "signs",
     "unclear_amount",
     "unclear_caption",
+    "writes_decimal_point",
 ]

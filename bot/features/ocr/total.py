@@ -118,6 +118,9 @@ class Reading:
     # (MX$, CA$), else no one currency that is the room's (`intake.read_amount`)
     dollar: bool = False
     taxes: tuple[str, ...] = ()  # the taxes its tax lines name (`taxes_named`): VAT, TVA, GST, ...
+    # the total is printed with a decimal comma (`12,50`) and no sign or code of its own: the
+    # money of a place that writes it so, which a room of money written `12.50` asks about
+    comma: bool = False
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -185,6 +188,9 @@ _NAMES = {"EURO": "EUR", "EUROS": "EUR"}
 
 
 _SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what groups thousands in French
+
+
+_SIGN_CHARS = frozenset("$" + "".join(_signs()))
 
 
 @functools.cache
@@ -430,12 +436,19 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         return Reading(None, "ask", currency, summary, "too weak")
     if expected and best not in expected and not has_discount:
         return Reading(None, "ask", currency, summary, "subtotal and tax disagree")
-    dollar = currency is None and any(
-        m.group("sym") == "$" and _minor_of(m, exponent) == best
+    printed = [
+        m
         for row in rows
         for m in _money_pattern(exponent).finditer(row.text)
-    )
-    return Reading(best, "ok", currency, summary, dollar=dollar)
+        if _minor_of(m, exponent) == best
+    ]
+    dollar = currency is None and any(m.group("sym") == "$" for m in printed)
+    # what separates its decimals, each place it is printed (`12,50`, `12.50`)
+    points = {m.string[m.end("whole") : m.start("frac")].strip() for m in printed} if exponent else set()
+    # a sign after it is Quebec's and France's way (`12,50 $`): a sign, just not at the front
+    signed = any(m.group("sym") or m.string[m.end() :].lstrip()[:1] in _SIGN_CHARS for m in printed)
+    comma = currency is None and not signed and points == {","}
+    return Reading(best, "ok", currency, summary, dollar=dollar, comma=comma)
 
 
 def _currency(

@@ -370,6 +370,34 @@ async def test_a_receipt_whose_pounds_ocr_cannot_see_is_asked_about_in_a_dollar_
     assert reply.startswith(f"Saved £{figure} to london"), reply
 
 
+async def test_a_total_with_a_decimal_comma_is_asked_about_in_a_room_of_dollars(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """`TOTAL 23,68 €` on a Madrid bar's ticket reads `TOTAL 23,68` (OCR has no `€`), with no tax
+    figure or code to say it is not in dollars: it was counted as $23.68 in a trip room of dollars,
+    which a US receipt never prints that way. Kept, not counted, and the reply asks which money; in
+    a room of euros the same ticket is counted, and so is Quebec's `12,50 $` in a room of CAD."""
+    receipt = ri.spain(random.Random(2))
+    assert receipt.total is not None
+    figure = f"{receipt.total // 100}.{receipt.total % 100:02d}"
+    printed = figure.replace(".", ",")
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=2))]))
+    assert reply == (
+        f"Saved to house; not counted: {printed} in which money? It has a decimal comma. "
+        f"Reply \\AMOUNT {figure} EUR @rate (USD for 1 EUR), or \\AMOUNT {figure} if it is USD."
+    ), reply
+    assert fits_one_segment(reply)
+    assert await bot.scalar("SELECT amount_minor FROM receipts") is None
+    reply = await say(bot, fake_twilio, f"\\AMOUNT {figure} EUR @1.10")
+    assert reply.startswith(f"Set ${receipt.total * 110 // 100 // 100}."), reply
+    await say(bot, fake_twilio, "\\CREATE madrid pw-madrid")
+    assert (await say(bot, fake_twilio, "\\CURRENCY EUR")).startswith("madrid counts in EUR")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=3))]))
+    assert reply.startswith(f"Saved €{figure} to madrid"), reply
+
+
 async def test_a_montreal_receipt_with_tps_and_tvq_is_counted_in_a_cad_room(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
 ) -> None:

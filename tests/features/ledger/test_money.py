@@ -20,6 +20,7 @@ from bot.features.ledger.money import (
     parse_number,
     unclear_amount,
     unclear_caption,
+    writes_decimal_point,
 )
 
 USD = currency("USD")
@@ -479,3 +480,18 @@ def test_a_figure_alone_is_an_amount_in_any_currency_and_nothing_more() -> None:
         assert is_figure(text), text
     for text in ("hello 42", "42 bucks", "4/5", "+15551234567", "100%", "10:30", "", "$"):
         assert not is_figure(text), text
+
+
+@pytest.mark.parametrize(
+    ("code", "point"),
+    [
+        ("USD", True), ("GBP", True), ("INR", True), ("AUD", True), ("JPY", True), ("usd", True),
+        # written `12,50` somewhere at home: Quebec, Geneva; or money of no one country
+        ("CAD", False), ("CHF", False), ("BRL", False), ("ZAR", False), ("EUR", False), ("XAF", False),
+        ("XYZ", False),
+    ],
+)  # fmt: skip
+def test_which_money_is_written_with_a_decimal_point_at_home(code: str, point: bool) -> None:
+    """A receipt's total printed `12,50` with no sign OCR can read is no surprise in a room of
+    euros, reais or Canadian dollars, and is asked about in a room of US dollars or pounds."""
+    assert writes_decimal_point(code) is point

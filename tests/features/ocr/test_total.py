@@ -547,3 +547,20 @@ def test_a_screenshots_status_bar_is_not_which_receipt_it_is() -> None:
     assert identity_of(rows_of_text(["FRESH MART 24", "11/24/2026", "TOTAL 3.49", "12:02"])) == (
         "FRESHMART|11-24-2026|12:02"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "comma"),
+    [
+        ("BAR LA ESQUINA\nCAFE 1,40\nTOSTADA 2,60\nTOTAL 4,00", True),  # the `€` OCR cannot read
+        ("DINER\nBURGER 12.50\nTOTAL 12.50", False),
+        ("MARCHE\nFROMAGE 3,20 $\nTOTAL 3,20 $", False),  # Quebec's sign after the figure
+        ("SHOP\nTOTAL EUR 12,50", False),  # its money is named: read as EUR
+        ("SHOP\nTOTAL $12,50", False),
+        ("SHOP\nITEM 1,234.50\nTOTAL 1,234.50", False),  # a comma that groups thousands
+    ],
+)
+def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(text: str, comma: bool) -> None:
+    reading = total_of_text(text)
+    assert reading.status == "ok", reading
+    assert reading.comma is comma, reading
