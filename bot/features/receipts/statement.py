@@ -252,9 +252,11 @@ async def load(request: web.Request, room_id: str, year: int, month: int) -> Sta
                 iso=iso,
                 who=who,
                 amount=line.amount if line is not None else "",
+                # none for a receipt taken out with \\AMOUNT 0, as the page shows it and as for
+                # every receipt with no amount: its row said 0.00, an amount it never had
                 amount_decimal=(
                     decimal_amount(int(r.amount_minor), str(r.currency or view.currency))
-                    if r.amount_minor is not None
+                    if r.amount_minor
                     else ""
                 ),
                 currency=str(r.currency or view.currency),

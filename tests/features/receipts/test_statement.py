@@ -861,3 +861,37 @@ async def test_the_csvs_split_names_a_splits_shares_in_the_rooms_order(
     assert [[share.split(" ")[0] for share in r["split"].split(", ")] for r in rows] == [
         ["Alice", "Bob", "Carol"]
     ] * 2
+
+
+async def test_a_receipt_taken_out_has_no_amount_in_the_csv_as_on_the_page(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT 0` takes a receipt out: the page showed it with no amount ("taken out with
+    \\AMOUNT 0"), as every receipt that is not counted for want of one, while its CSV row said
+    0.00, an amount it never had."""
+    fake = fake_twilio
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    for caption in ("$30.00", "no total here"):
+        now[0] += 60
+        reply = await say(bot, fake, caption, **mms([fake.media.add(images.jpeg_with_gps())]))
+        assert reply.startswith("Saved"), reply
+    now[0] += 60
+    reply = await say(bot, fake, "$12.00", **mms([fake.media.add(images.jpeg_with_gps())]))
+    assert reply.startswith("Saved $12.00"), reply
+    assert (await say(bot, fake, "\\AMOUNT 0")).startswith("Your receipt is out of the ledger")
+    link = await statement_link(bot, fake, ALICE, "2026-10")
+    page = await (await bot.client.get(path_of(link))).text()
+    csv_href = re.search(r'href="(2026-10\.csv\?[^"]+)"', page)
+    assert csv_href
+    text = await (
+        await bot.client.get(str(URL(link).join(URL(csv_href.group(1).replace("&amp;", "&"))).relative()))
+    ).text()
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [(r["amount"], r["status"]) for r in rows] == [
+        ("30.00", "counted"),
+        ("", "needs an amount"),
+        ("", "taken out"),
+    ]
