@@ -341,6 +341,7 @@ async def _save(
     not_kept: list[tuple[int, str]] = []  # (item number, its reference): deleted at the channel too
     unclear: dict[str, tuple[int, str]] = {}  # receipt id: its total and another money's tax (Found.unclear)
     shorts: dict[str, str] = {}  # the channel's reasons in a few words
+    payments: dict[str, tuple[str, int | None]] = {}  # receipt id: a payment app's payee (Found.payment)
     for item in msg.media:
         number = item.index + 1
         if item.index in done:
@@ -397,6 +398,8 @@ async def _save(
                 found = Found(None, None, None, DUPLICATE, found.identity)
         if found.unclear is not None:
             unclear[receipt_id] = found.unclear
+        if found.payment is not None:
+            payments[receipt_id] = found.payment
         took_over = False
         try:
             async with deps.db.tx() as conn:
@@ -509,5 +512,6 @@ async def _save(
             offered=offered,
             switch=switch,
             unclear=unclear.get(items[0].id) if len(items) == 1 else None,
+            payment=payments.get(items[0].id) if len(items) == 1 else None,
         )
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

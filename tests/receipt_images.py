@@ -498,6 +498,23 @@ def render(
     return out.getvalue()
 
 
+def screenshot(rows: list[str], *, width: int = 1170, height: int = 2532, size: int = 48) -> bytes:
+    """A phone's screenshot (PNG, its size in pixels): a status bar's clock, then `rows`, centred,
+    dark on white, as a payment app shows a payment (`You paid Ann Lee`, `$20.00`)."""
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    small = ImageFont.truetype(str(FONT_DIR / "DejaVuSans-Bold.ttf"), 40)
+    draw.text((60, 40), "9:41", font=small, fill=20)
+    face = ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), size)
+    y = 240
+    for row in rows:
+        draw.text(((width - draw.textlength(row, font=face)) / 2, y), row, font=face, fill=20)
+        y += int(size * 2)
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    return out.getvalue()
+
+
 def _condition(image: Image.Image, condition: str, rng: random.Random) -> Image.Image:
     w, h = image.size
     if condition == "perspective":  # the top edge further away: a trapezoid, straightened nowhere
@@ -572,4 +589,5 @@ __all__ = [
     "no_total",
     "render",
     "restaurant",
+    "screenshot",
 ]

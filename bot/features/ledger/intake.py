@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
-from bot.features.ledger.book import RoomLedger, position_phrase
+from bot.features.ledger.book import NAME_MAX, RoomLedger, accents_off, name_key, position_phrase
 from bot.features.ledger.money import Amount, Currency, currency, shown, writes_decimal_point
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
@@ -36,6 +36,9 @@ class Found:
     # money written with a point (`TOTAL 12,50` in a USD room): (its figure in the room's
     # decimals, the tax or DECIMAL_COMMA), not counted (`unclear_money`)
     unclear: tuple[int, str] | None = None
+    # a payment app's screenshot of a payment to a person (Reading.payment): not counted, and the
+    # reply points to \\PAID
+    payment: tuple[str, int | None] | None = None
 
 
 async def read_amount(
@@ -47,6 +50,8 @@ async def read_amount(
         return Found(None, None, None, None)
     exponent = room.exponent
     reading = await reader.read(data, kind, exponent)
+    if reading.payment is not None:
+        return Found(None, None, None, reading.status, reading.identity, payment=reading.payment)
     # `TOTAL $40.50` on a receipt in a room of euros, pounds or yen is none of them (a Mexican
     # receipt's pesos were counted as €1250.00): USD, as a caption's `$` there is read
     # (bot/features/ledger/money.py), kept and not counted. A room shown by its code (COP, ARS,
@@ -88,6 +93,47 @@ def unclear_money(taxes: Sequence[str], room: str) -> str | None:
     if not taxes or any(room in tax_money(tax) for tax in taxes):
         return None
     return taxes[0]
+
+
+def payee_in(ledger: RoomLedger, printed: str, sender: int) -> int | None:
+    """The one member (not the sender) a payment app's payee is: `Ann Lee` as the room shows her,
+    or Venmo's full `Ann Lee` for the room's `Ann` (and Cash App's `Ann` for `Ann Lee`); None when
+    no one, or more than one, is."""
+    key = accents_off(name_key(printed))
+    first = key.split()[0] if key.split() else key
+    shown = {
+        party: accents_off(name_key(ledger.name(party).split(" (")[0]))
+        for party in ledger.member_ids
+        if party != sender
+    }
+    exact = [party for party, name in shown.items() if name == key]
+    matches = exact or [party for party, name in shown.items() if first == name or name.split()[:1] == [key]]
+    return matches[0] if len(matches) == 1 else None
+
+
+def payment_replies(
+    room_name: str, payment: tuple[str, int | None], ledger: RoomLedger, sender: int
+) -> list[str]:
+    """The reply to a payment app's screenshot: not counted, as no one's spending; the `\\PAID`
+    that records it when its payee is a member (its `$` figure when the room's money is dollars)."""
+    cur = ledger.currency
+    printed, figure = payment
+    dollars = figure is not None and "$" in cur.symbol and cur.exponent == 2
+    number = cur.number(figure) if dollars and figure is not None else cur.example
+    party = payee_in(ledger, printed, sender)
+    if party is None:
+        return [
+            f"Saved to {room_name}; it looks like a payment to {printed[:NAME_MAX]}, not a receipt, so it is "
+            f"not counted. Reply \\AMOUNT {number} if it was spent for the room.",
+            f"Saved to {room_name}; a payment, not a receipt: not counted. \\AMOUNT {number} if it is one.",
+        ]
+    name = ledger.name(party)
+    return [
+        f"Saved to {room_name}; it looks like a payment to {name}, not shared spending, so it is not "
+        f"counted. Reply \\PAID {name} {number} to record it.",
+        f"Saved to {room_name}; a payment to {name}, not counted. Reply \\PAID {name} {number} to record it.",
+        f"Saved to {room_name}; a payment, not counted. \\PAID {name} {number} records it.",
+    ]
 
 
 def _fmt(r: ReceiptAmount) -> str:
@@ -144,6 +190,7 @@ def saved_replies(
     offered: Amount | None = None,
     switch: bool = False,
     unclear: tuple[int, str] | None = None,
+    payment: tuple[str, int | None] | None = None,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.
@@ -157,7 +204,8 @@ def saved_replies(
     to a photo with no total found offers to set. `switch`: nothing counts in the room's currency
     yet, so `\\CURRENCY` may still change it (a Mumbai flat's first receipt in rupees, in a room
     made in USD, the default: offered only `\\AMOUNT 12.34` in dollars). `unclear`: a lone
-    photo's total read with no money of its own beside another money's tax (`Found.unclear`)."""
+    photo's total read with no money of its own beside another money's tax (`Found.unclear`).
+    `payment`: a lone photo is a payment app's screenshot (`Found.payment`)."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
     status = [receipt_status(r, cur.code) for r in items]
@@ -225,6 +273,8 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: it repeats {earlier}.",
                 f"Saved to {room_name}; not counted: it repeats an earlier receipt.",
             ]
+        if others and payment is not None:
+            return payment_replies(room_name, payment, ledger, sender)
         if others:
             return [
                 f"Saved to {room_name}; it doesn't look like a receipt, so it is not counted. "

@@ -121,6 +121,9 @@ class Reading:
     # the total is printed with a decimal comma (`12,50`) and no sign or code of its own: the
     # money of a place that writes it so, which a room of money written `12.50` asks about
     comma: bool = False
+    # a payment app's screenshot (Venmo, Zelle, Cash App, PayPal: `You paid Ann Lee`, `You sent
+    # $20.00 to Ann`): (the payee as printed, its `$` figure in hundredths or None); no total
+    payment: tuple[str, int | None] | None = None
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -618,7 +621,70 @@ def tax_money(tax: str) -> tuple[str, ...]:
     return _TAX_MONEY.get(tax, ())
 
 
+# -- a payment between people ----------------------------------------------------------------------
+
+# How payment apps head a payment sent: Venmo `You paid Ann Lee`, Zelle `You sent $20.00 to Ann
+# Lee`, PayPal `You sent $20.00 USD to Ann`, `Paid to Ann`, `Sent to Ann`; Cash App prints the
+# figure on a row of its own and `to Ann` under it. OCR drops spaces (`YoupaidAnnLee`).
+_SENT = re.compile(r"^\s*(?:you\s*(?:paid|sent)|(?:payment|paid|sent)\s*to)\b\s*(?P<rest>.*)$", re.IGNORECASE)
+_SENT_GLUED = re.compile(r"^\s*[Yy]ou\s*(?:paid|sent)(?P<rest>[A-Z$].*)$")
+_TO = re.compile(r"^\s*(?:to|To|TO)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")  # `to Ann`, `toAnn`
+_DOLLARS = re.compile(r"\$\s?(?P<whole>\d{1,3}(?:,\d{3})+|\d{1,7})(?:[.,](?P<frac>\d{2}))?(?![\d.,]?\d)")
+_PAYEE = re.compile(r"^@?[A-Za-z][A-Za-z'.-]*(?:\s?[A-Za-z][A-Za-z'.-]*){0,3}$")
+_NOT_A_PAYEE = re.compile(r"^(?:with|by|using|via|for|on|at|in|from|your|the|a)\b", re.IGNORECASE)
+PAYMENT_ROWS = 6  # the app heads the screen with it: a receipt's `Paid to` further down is none
+
+
+def _dollars(text: str) -> int | None:
+    m = _DOLLARS.search(text)
+    if m is None:
+        return None
+    return int(m.group("whole").replace(",", "")) * 100 + int(m.group("frac") or 0)
+
+
+def _payee(rest: str) -> str | None:
+    rest = re.sub(r"(?<![A-Za-z])USD(?![a-z])", " ", _DOLLARS.sub(" ", rest)).strip()  # `$20.00USD`
+    to = _TO.match(rest)
+    name = (to.group("rest") if to else rest).strip(" .,:!")
+    if not name or _NOT_A_PAYEE.match(name) or not _PAYEE.match(name):
+        return None
+    if " " not in name:  # OCR dropped the spaces: `AnnLee` is Ann Lee
+        name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
+    return name.lstrip("@")
+
+
+def payment_of(rows: Sequence[Row]) -> tuple[str, int | None] | None:
+    """(the payee as printed, the `$` figure in hundredths or None) of a payment app's screenshot
+    of a payment sent to a person, else None. Only in the first rows, and never on a page with a
+    subtotal or a tax line (a receipt)."""
+    if rows and _status_bar(rows[0].text):
+        rows = rows[1:]
+    for row in rows:  # a row with a figure: `Nov 24 at 7:12 PM` squashed holds VAT
+        label = _money_pattern(2).sub(" ", row.text)
+        if amounts_of(row.text, 2) and kind_of(label)[0] in ("subtotal", "tax", "tax_incl"):
+            return None
+    head = rows[:PAYMENT_ROWS]
+    for i, row in enumerate(head):
+        sent = _SENT.match(row.text) or _SENT_GLUED.match(row.text)
+        to = _TO.match(row.text) if sent is None else None
+        if sent is not None:
+            name = _payee(sent.group("rest"))
+        elif to is not None and i > 0 and _DOLLARS.fullmatch(head[i - 1].text.strip()):
+            name = _payee(to.group("rest"))  # Cash App: `$20`, then `to Ann`
+        else:
+            continue
+        if name is None:
+            continue
+        near = [row.text] + [r.text for r in head[max(0, i - 1) : i + 3] if r is not row]
+        figure = next((f for f in (_dollars(text) for text in near) if f is not None), None)
+        return name, figure
+    return None
+
+
 def _whole_reading(rows: Sequence[Row], exponent: int) -> Reading:
+    payment = payment_of(rows)
+    if payment is not None:  # a payment between people is no expense: `\\PAID`, not `\\AMOUNT`
+        return Reading(None, NOT_RECEIPT, reason="a payment", identity=identity_of(rows), payment=payment)
     reading = total_in_own_decimals(rows, exponent)
     return dataclasses.replace(reading, identity=identity_of(rows), taxes=taxes_named(rows, exponent))
 
@@ -642,6 +708,7 @@ __all__ = [
     "find_total",
     "identity_of",
     "kind_of",
+    "payment_of",
     "rows_of",
     "rows_of_text",
     "tax_money",

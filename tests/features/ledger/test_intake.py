@@ -121,6 +121,52 @@ async def test_the_caption_wins_and_a_broken_engine_asks(
     assert counting.calls == 1
 
 
+# the head of each app's screen for a payment sent, as OCR reads it
+PAYMENT_APPS = {
+    "venmo": ["You paid Bob Stone", "$20.00", "Rent share", "Nov 24, 2026, 7:12 PM"],
+    "cash app": ["$20", "to Bob", "For groceries", "Completed"],
+    "zelle": ["You sent $20.00 to Bob Stone", "Enrolled with Zelle", "Nov 24, 2026"],
+    "paypal": ["You sent $20.00 USD to Bob", "Payment sent", "Nov 24, 2026", "Total $20.00 USD"],
+}
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("app", list(PAYMENT_APPS))
+async def test_a_payment_apps_screenshot_is_no_shared_spending_and_points_to_paid(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting, app: str
+) -> None:
+    """Alice sends the room her screenshot of paying Bob $20.00 back. PayPal's (`Total $20.00 USD`)
+    was counted as $20.00 of spending split three ways, Bob owing a third of his own money; the
+    others asked for `\\AMOUNT 12.34`, which would count it the same. It is a payment between
+    members: kept, not counted, and the reply names the `\\PAID` that records it (Venmo's full
+    name for the room's Bob, Cash App's whole dollars)."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    url = fake_twilio.media.add(ri.screenshot(PAYMENT_APPS[app]))
+    assert await say(bot, fake_twilio, "", **mms([url])) == (
+        "Saved to house; it looks like a payment to Bob, not shared spending, so it is not counted. "
+        "Reply \\PAID Bob 20.00 to record it."
+    )
+    assert await say(bot, fake_twilio, "\\BALANCE") == "house: all settled."
+    rows = await bot.rows("SELECT amount_minor, ocr_status FROM receipts")
+    assert [tuple(r) for r in rows] == [(None, NOT_RECEIPT)]
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_a_payment_to_someone_outside_the_room_is_asked_about(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """The rent sent to the landlord by Zelle is no payment between members: \\AMOUNT counts it."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    url = fake_twilio.media.add(ri.screenshot(["You sent $1,200.00 to Mark Jones", "Enrolled with Zelle"]))
+    assert await say(bot, fake_twilio, "", **mms([url])) == (
+        "Saved to house; it looks like a payment to Mark Jones, not a receipt, so it is not counted. "
+        "Reply \\AMOUNT 1200.00 if it was spent for the room."
+    )
+    assert (await say(bot, fake_twilio, "\\AMOUNT 1200.00")).startswith("Set $1200.00")
+
+
 class Gate:
     """An engine that holds every photo until the test opens the gate (no real OCR)."""
 

@@ -12,6 +12,7 @@ from bot.features.ocr.total import (
     amounts_of,
     identity_of,
     kind_of,
+    payment_of,
     rows_of,
     rows_of_text,
     total_of_boxes,
@@ -564,3 +565,38 @@ def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(te
     reading = total_of_text(text)
     assert reading.status == "ok", reading
     assert reading.comma is comma, reading
+
+
+@pytest.mark.parametrize(
+    ("text", "payment"),
+    [
+        ("9:41 5G 87%\nYou paid Ann Lee\n$20.00\nRent share", ("Ann Lee", 2000)),
+        ("9:41\nYoupaidAnnLee\n$20.00", ("Ann Lee", 2000)),  # OCR dropped the spaces
+        ("9:41\n$20\nto Ann\nFor groceries\nNov 24 at 7:12 PM", ("Ann", 2000)),  # Cash App
+        ("You sent $1,200.00 to Mark Jones\nEnrolled with Zelle", ("Mark Jones", 120000)),
+        ("You sent$20.00USD toBob\nPayment sent\nTotal $20.00 USD", ("Bob", 2000)),  # PayPal
+        ("Paid to Ann\n$15", ("Ann", 1500)),
+    ],
+)
+def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(
+    text: str, payment: tuple[str, int]
+) -> None:
+    """A payment sent to a person (Venmo, Cash App, Zelle, PayPal) is no receipt: PayPal's
+    `Total $20.00 USD` was counted as $20.00 of spending."""
+    assert payment_of(rows_of_text(text.splitlines())) == payment
+    reading = total_of_text(text)
+    assert (reading.minor, reading.status, reading.payment) == (None, NOT_RECEIPT, payment)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "UBER\nThanks for riding\nYou paid $23.17\nwith Visa\nTotal $23.17",
+        "CORNER CAFE\nYou paid with Visa 12.50\nTOTAL 12.50",
+        "ACME PLUMBING\nLabor 100.00\nSubtotal 100.00\nTax 8.00\nPaid to ACME\nTotal 108.00",
+        GROCERY,
+    ],
+)
+def test_a_receipt_that_says_paid_is_no_payment_between_people(text: str) -> None:
+    assert payment_of(rows_of_text(text.splitlines())) is None
+    assert total_of_text(text).payment is None
