@@ -213,7 +213,15 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
 # flat's bills"): 15 to 19 digits in a card's groups, a card network's first digits, its check
 # digit right. A public post is the last place for it.
 # (not after a `+`: `+49 1512 3456789` is a phone number, of a 13-digit Visa's length once)
-_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){13,18}(?![\d-])")
+# Between digits a space or a dash, or what else people type there: two or three spaces, a
+# no-break space a pasted number keeps, a dot, a dash with spaces around it (`4111.1111.1111.1111`,
+# `4111  1111  1111  1111` were posted). Full-width digits are digits (`\d`).
+_CARD = re.compile(
+    r"(?<![\d+\-\u2010-\u2015])(?<!\d\.)\d"
+    r"(?:(?:[^\S\r\n]{1,3}|[^\S\r\n]?[-.\u2010-\u2015\u2212][^\S\r\n]?)?\d){13,18}"
+    r"(?![\d\-\u2010-\u2015])(?!\.\d)"
+)
+_CARD_GAP = re.compile(r"\D+")
 _CARD_LENGTHS = {"34": (15,), "37": (15,), "4": (16, 19), "5": (16,), "2": (16,), "6": (16, 17, 18, 19)}
 # the cards that start with 2: Mastercard's 2221-2720 and Mir's 2200-2204 (an order or build
 # number that starts with its date, `2024112809153001`, is none, though its check digit may be)
@@ -233,7 +241,12 @@ def card_number_in(text: str) -> bool:
     """Whether `text` has a payment card's number in it (Visa, Mastercard, Amex, Discover and the
     like: their first digits and lengths, and the Luhn check digit)."""
     for found in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", found[0])
+        groups = _CARD_GAP.split(found[0])
+        # a gap other than one space or one dash is only a card's between groups of digits
+        # (`4111.1111`, `3782  822463`): prices' cents (`45.00 12.50 33.10 10.09`) are none
+        if min(map(len, groups)) < 3 and any(gap not in (" ", "-") for gap in _CARD_GAP.findall(found[0])):
+            continue
+        digits = "".join(str(int(d)) for d in "".join(groups))  # (a full-width `\uff14` is 4)
         lengths = _CARD_LENGTHS.get(digits[:2]) or _CARD_LENGTHS.get(digits[0], ())
         if digits[0] == "2" and not any(low <= digits[:4] <= high for low, high in _TWO_SERIES):
             continue

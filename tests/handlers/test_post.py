@@ -271,6 +271,35 @@ async def test_a_card_number_is_never_posted(xbot: XBot) -> None:
     assert [text for _, text in xbot.x.posts] == list(posts)
 
 
+@pytest.mark.usefixtures("typed_fast")
+async def test_a_card_number_typed_with_other_gaps_is_never_posted(xbot: XBot) -> None:
+    """The card check knew a card's number only with single spaces or dashes between digits:
+    `4111  1111  1111  1111` (two spaces), `4111.1111.1111.1111`, `4111 - 1111 - ...` and the
+    full-width digits of a CJK keyboard were posted to X. They are not; prices and figures
+    written with dots and spaces are posts as before."""
+    await xbot.link(user=("100", "alice"))
+    for text in (
+        "4111  1111  1111  1111",
+        "4111.1111.1111.1111 exp 12/27",
+        "card 4111 - 1111 - 1111 - 1111",
+        "4111\u00a01111\u00a01111\u00a01111",  # no-break spaces, as a pasted number keeps them
+        "3782 822463  10005",
+        "\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11",
+    ):
+        assert await send(xbot, text) == post.CARD_NOT_POSTED, text
+    assert xbot.x.posts == []
+    posts = (
+        # four prices whose 16 digits start 4 and have a card's check digit, and as many
+        # figures written with a thousands point
+        "lunch 45.00 12.50 33.10 10.09",
+        "totals 4.500 1.250 3.310 1.009",
+    )
+    for text in posts:
+        await send(xbot, text)
+    assert [text for _, text in xbot.x.posts] == list(posts)
+    assert post._luhn("4500125033101009")
+
+
 async def test_too_long_says_by_how_much_in_weighted_characters(xbot: XBot) -> None:
     await xbot.link()
     reply = await send(xbot, "a" * 283)
