@@ -90,6 +90,7 @@ def keyword_of(body: str, opt_out_type: str = "") -> str | None:
 # they were posted to X, where a person asking us to stop least wants their words.
 # (`pls`, `plz` as typed; `STOP STOP STOP`, as people answer a text they did not ask for)
 _PLEASE = r"(?:\s+(?:PLEASE|PLS|PLZ|NOW|THANKS|THANK\s+YOU|ALREADY))*"
+_LIST = r"(?:\s+(?:FROM\s+)?(?:THIS|THE|YOUR|TEXTWIRE'?S?)(?:\s+(?:TEXTING|MAILING|TEXT|SMS))?\s+LIST)?"
 _ASKS_TO_STOP = re.compile(
     r"(?:(?:PLEASE|PLS|PLZ)\s+)?(?:"
     rf"(?:STOP|UNSUBSCRIBE|OPT\s*-?\s*OUT|STOP\s+ALL)(?:\s+STOP)*{_PLEASE}"
@@ -98,10 +99,12 @@ _ASKS_TO_STOP = re.compile(
     rf"|(?:UNSUBSCRIBE|OPT)\s+ME(?:\s+OUT)?(?:\s+FROM\s+(?:THIS|THE|YOUR|TEXTWIRE)(?:\s+LIST)?)?{_PLEASE}"
     rf"|NO\s+MORE\s+(?:TEXTS|MESSAGES){_PLEASE}"
     rf"|DON'?T\s+(?:TEXT|MESSAGE)\s+ME(?:\s+(?:AGAIN|ANYMORE|ANY\s+MORE))?{_PLEASE}"
+    # how people ask a number that texts them to stop (`remove me`, `Remove me from this list`)
+    rf"|(?:REMOVE\s+ME|TAKE\s+ME\s+OFF){_LIST}{_PLEASE}"
     r")"
 )
 _ASKS_LONGEST = 80
-_ASKS_WORDS = ("stop", "quit", "opt", "unsub", "more", "text", "messag")
+_ASKS_WORDS = ("stop", "quit", "opt", "unsub", "more", "text", "messag", "remove", " off")
 ASKED_TO_STOP = "Nothing was posted. To get no more messages from textwire, send STOP on its own."
 
 
@@ -109,9 +112,13 @@ def asks_to_stop(body: str) -> bool:
     """Whether a text asks us to stop in more words than a keyword (`keyword_of` reads the
     keyword itself): its words, past what phones add around them, are one of `_ASKS_TO_STOP`.
     A post (longer, or with none of their words) costs a length and a few substring tests."""
-    if len(body) > _ASKS_LONGEST or not any(w in body.casefold() for w in _ASKS_WORDS):
+    if len(body) > _ASKS_LONGEST:
         return False
-    word = unicodedata.normalize("NFKC", body).translate(_INVISIBLE).translate(DOTTED_I).upper()
+    if not body.isascii():  # a full-width keyboard's `\uff33\uff34\uff2f\uff30 please` has its words
+        body = unicodedata.normalize("NFKC", body)
+    if not any(w in body.casefold() for w in _ASKS_WORDS):
+        return False
+    word = body.translate(_INVISIBLE).translate(DOTTED_I).upper()
     word = " ".join(re.sub(r"[.,!?\u2026\u2019]", lambda m: "'" if m[0] == "\u2019" else " ", word).split())
     return _ASKS_TO_STOP.fullmatch(word) is not None and keyword_of(body) is None
 

@@ -246,3 +246,27 @@ async def test_asking_to_stop_in_more_words_is_not_posted_and_says_how(
     assert xbot.x.posts == [("100", "Can't stop smiling")]
     await silent(xbot, twilio, "STOP")  # the keyword itself opts out, as ever
     assert await opted_out(xbot, ALICE) is True
+
+
+async def test_asking_to_stop_in_full_width_letters_or_to_be_removed_is_not_posted(
+    xbot: XBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\uff33\uff34\uff2f\uff30 please` from a full-width keyboard, and `remove me` or `Remove me from this list`
+    (how people ask a number that texts them to stop) were posted to X. They opt nothing out (a
+    keyword is the whole message) but say how to stop, as `stop please` does; a post about
+    removing something is posted as before."""
+    monkeypatch.setattr(replyguard, "QUICK_STREAK", 100)
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    for body in (
+        "\uff33\uff34\uff2f\uff30 please",
+        "\uff53\uff54\uff4f\uff50 \uff50\uff4c\uff45\uff41\uff53\uff45",
+        "remove me",
+        "Remove me from this list",
+        "Please remove me from your list.",
+        "take me off your list",
+    ):
+        assert await say(xbot, twilio, body) == ASKED_TO_STOP, body
+        assert await opted_out(xbot, ALICE) is False, body
+    await say(xbot, twilio, "remove me from the group photo lol")
+    assert xbot.x.posts == [("100", "remove me from the group photo lol")]
