@@ -113,11 +113,52 @@ def blank(text: str) -> bool:
 # us as a text naming it and quoting the message it is on: `Liked “https://x.com/ann/status/1”`.
 # A thumbs-up on "Posted: ..." was posted to X as a post of its own, and one on a link's reply
 # got a new link (which killed the one they were about to tap).
+# A phone set to another language says it in that language, with its quotes: `Le gustó “…”`,
+# `Reaccionó con 🔥 a “…”` (Spanish), `A aimé « … »`, `A ajouté un « J'adore » à « … ».`
+# (French), `Gefällt „…“`, `„…“ ein Herz hinzugefügt` (German: the quote first), `Curtiu “…”`
+# (Portuguese), `Ha aggiunto un cuoricino a “…”` (Italian). Their words differ between iOS
+# versions, so each language's are a few more than seen: only a quote of one of our texts makes
+# a reaction of it, and any other text that reads like one is posted.
+_QUOTES = "\"'\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb\u2039\u203a"
+_REACTED = (
+    # English (iOS, iOS 18's emoji, Google Messages)
+    r"Liked|Loved|Disliked|Laughed at|Emphasi[sz]ed|Questioned|Removed an? [a-z]+(?: [a-z]+)? from"
+    r"|Reacted (?:with )?\S{1,24} to|Removed \S{1,24} from"
+    # Spanish
+    r"|(?:Ya no |No )?[Ll]e (?:gust[óa]|encant[óa])|Le (?:dio risa|hizo gracia|hace gracia)|Se ri[óo] de"
+    r"|Exclam[óo] por|Enfatiz[óo]|Dud[óo] (?:sobre|de)|Cuestion[óo]"
+    r"|(?:Se ha reaccionado|Ha reaccionado|Reaccion[óo]) con \S{1,24} a|(?:Elimin[óo]|Quit[óo]) (?:\S+ ){1,4}(?:de|a)"
+    # French
+    r"|A aimé|A adoré|N[’']a pas aimé|A ri (?:de|à)|A souligné|A mis en (?:évidence|doute)|A questionné"
+    r"|S[’']est interrogée? sur|A ajouté (?:un|une) .{1,30}? à|A réagi avec \S{1,24} à"
+    r"|A (?:retiré|supprimé) (?:\S+ ){1,5}(?:de|à)"
+    # German (the quote first, below, for most)
+    r"|Gefällt"
+    # Portuguese
+    r"|Curtiu|Amou|Adorou|Gostou de|N[ãa]o curtiu|Descurtiu|N[ãa]o gostou de|Riu (?:de|com)|Enfatizou"
+    r"|Destacou|Questionou|Reagiu (?:com )?\S{1,24} a|Removeu (?:\S+ ){1,4}(?:de|a)"
+    # Italian
+    r"|Ha aggiunto (?:un|una) .{1,30}? a|Ha reagito con \S{1,24} a|Ha (?:rimosso|tolto) (?:\S+ ){1,5}(?:da|a)"
+)
 _REACTION = re.compile(
-    r"(?:Liked|Loved|Disliked|Laughed at|Emphasi[sz]ed|Questioned|Removed an? [a-z]+(?: [a-z]+)? from"
-    r"|Reacted (?:with )?\S{1,24} to|Removed \S{1,24} from) [\"\u201c\u2018'](?P<quoted>.+?)[\"\u201d\u2019']?\Z",
+    rf"(?:{_REACTED})\s?[{_QUOTES}](?P<quoted>.+?)(?:[{_QUOTES}](?: nicht)?\.?)?\Z",
     re.DOTALL,
 )
+# German puts the quote first: `„…“ ein Herz hinzugefügt`, `„…“ gefällt mir`
+_REACTION_AFTER = re.compile(
+    rf"[{_QUOTES}](?P<quoted>.+?)[{_QUOTES}]\s?(?:gefällt mir(?: nicht)?"
+    r"|(?:\S+ ){0,3}(?:hinzugefügt|entfernt|reagiert|hervorgehoben|markiert))\.?\Z",
+    re.DOTALL,
+)
+
+
+def reaction_quote(text: str) -> str | None:
+    """What a text that reads like a phone's reaction quotes, else None (a regular expression's
+    first letters for any other text)."""
+    found = _REACTION.match(text) or _REACTION_AFTER.match(text)
+    return None if found is None else found["quoted"]
+
+
 REACTION_DAYS = 7.0  # as long as messages are kept (README): reactions come within hours
 REACTION_OF_LAST = 20  # our texts to the address a reaction may be on
 # a quote this long that begins one of our texts is that text, shortened by the phone
@@ -143,10 +184,10 @@ def quotes_ours(text: str, bodies: Sequence[str]) -> bool:
     newest first): its quote is one of them, or the start of a long one. A text that carried a link
     (`/x/link/`, a page's `sig=`) keeps only its words before the link once sent
     (`outbox.redacted`): a quote of it starts with them, or has the link."""
-    found = _REACTION.match(text)
-    if found is None:
+    quoted = reaction_quote(text)
+    if quoted is None:
         return False
-    said = _compared(found["quoted"])
+    said = _compared(quoted)
     shortened = said.rstrip(".\u2026 ")
     if not shortened:
         return False
@@ -169,7 +210,7 @@ def quotes_ours(text: str, bodies: Sequence[str]) -> bool:
 async def _reaction(msg: Inbound, ctx: Context) -> bool:
     """`quotes_ours` for this text, reading our latest texts to its sender only when it reads
     like a reaction (a regular expression's first letters: no query for any other text)."""
-    if _REACTION.match(msg.text) is None:
+    if reaction_quote(msg.text) is None:
         return False
     since = ctx.deps.now() - REACTION_DAYS * 86400
     async with ctx.deps.db.read() as conn:

@@ -173,6 +173,45 @@ async def test_a_phones_reaction_to_our_reply_is_not_posted_or_answered(xbot: XB
 
 
 @pytest.mark.usefixtures("typed_fast")
+async def test_a_reaction_from_a_phone_in_another_language_is_not_posted_or_answered(xbot: XBot) -> None:
+    """An iPhone set to Spanish, French, German, Portuguese or Italian says its tapback in that
+    language and with that language's quotes (`Le gustó “…”`, `A aimé « … »`, `„…“ ein Herz
+    hinzugefügt`, `Curtiu “…”`): each was posted to X as a post of its own and answered with its
+    URL. Quoting one of our texts, each is neither; quoting anything else it is a post."""
+    await xbot.link(user=("100", "alice"))
+    url = await send(xbot, "Coffee is good")
+    nb = "\u202f"  # French puts a narrow no-break space inside its quotes
+    reactions = (
+        f"Le gustó “{url}”",
+        f"Le encantó “{url}”",
+        f"Le dio risa “{url[:20]}…”",
+        f"Reaccionó con \U0001f525 a “{url}”",
+        f"A aimé «{nb}{url}{nb}»",
+        f"A ajouté un «{nb}J’adore{nb}» à «{nb}{url}{nb}».",
+        f"A réagi avec \U0001f602 à « {url} »",
+        f"Gefällt „{url}“",
+        f"Gefällt »{url}« nicht",
+        f"„{url}“ ein Herz hinzugefügt",
+        f"„{url}“ gefällt mir",
+        f"Curtiu “{url}”",
+        f"Amou “{url}”",
+        f"Ha aggiunto un cuoricino a “{url}”",
+    )
+    with structlog.testing.capture_logs() as logs:
+        for reaction in reactions:
+            await _unanswered(xbot, reaction)
+    assert xbot.x.posts == [("100", "Coffee is good")]
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.reaction_skipped"] * len(
+        reactions
+    )
+    # the same words quoting what we never sent: posts like any other
+    posts = ("Le encantó “la nueva canción”", "A aimé « le film »", "„Dune“ gefällt mir")
+    for text in posts:
+        await send(xbot, text)
+    assert [text for _, text in xbot.x.posts[1:]] == list(posts)
+
+
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_reaction_to_the_welcome_keeps_its_link_working(xbot: XBot) -> None:
     """A newcomer who hearts the welcome (its link in the quote) was sent a new link, which killed
     the one they were about to tap: "This link has expired". Nothing is sent; the link works."""
