@@ -218,6 +218,35 @@ async def _reaction(msg: Inbound, ctx: Context) -> bool:
     return quotes_ours(msg.text, [body for body, _ in said])
 
 
+# A phone's automatic answer to a text of ours, sent while its owner drives (iPhone's Driving
+# Focus, Android's driving mode, "Do Not Disturb While Driving" before iOS 15): "I'm driving with
+# Driving Focus turned on. I'll see your message when I get where I'm going." It came seconds
+# after a \\PAID notice or a reminder, and was posted to X as the person's own post.
+_AP = "(?:'|\u2019)"
+_DRIVING = re.compile(
+    # iPhone: "I'm driving with Driving Focus turned on. I'll see your message when I get where
+    # I'm going.", maybe with its "If it's urgent, reply "urgent" ..." after it
+    rf"(?:I{_AP}m driving with [^.]{{1,60}} turned on\. I{_AP}ll see your message when I get where I{_AP}m going\."
+    r"(?:\s+If it.{1,200})?"
+    # Android and carriers' driving modes: "I'm driving right now. I'll get back to you later."
+    rf"|(?:Auto[ -]?reply:\s*)?I(?:{_AP}m| am) driving(?: right now)?[.!,]?"
+    rf"(?:\s*I{_AP}ll (?:get back to you|reply|respond|text you back|call you back)"
+    r"(?: later| soon| when I can| when I(?:'|\u2019)m (?:parked|not driving|stopped))?[.!]?)?)",
+    re.IGNORECASE | re.DOTALL,
+)
+DRIVING_REPLY_SECONDS = 300.0  # an automatic answer comes seconds after our text arrives
+
+
+async def _auto_reply(msg: Inbound, ctx: Context) -> bool:
+    """Whether the text is a phone's automatic "I'm driving" answer to a text of ours sent to it
+    just before (a regular expression's first letters for any other text: no query)."""
+    if _DRIVING.fullmatch(msg.text.strip()) is None:
+        return False
+    since = ctx.deps.now() - DRIVING_REPLY_SECONDS
+    async with ctx.deps.db.read() as conn:
+        return bool(await outbox.last_said(conn, msg.sender.key, since))
+
+
 # A bare figure (`42.10`) soon after our last text, which asked for `\\AMOUNT` ("... Reply
 # \\AMOUNT 12.34 if it is.") answers it without the command: it was posted to X as "42.10"
 AMOUNT_ASKED_SECONDS = 1800.0
@@ -235,6 +264,12 @@ def amount_meant(figure: str, fits: FitsOne = lambda _: True) -> str:
     return said if fits(said) else AMOUNT_MEANT_SHORT
 
 
+# an `\\AMOUNT` put to the reader; `\\BALANCE`'s "1 receipt with no total is not counted: its
+# sender can reply \\AMOUNT 12.34" is about whoever sent it (a score sent after it was told to be
+# an \\AMOUNT)
+_ASKS_AMOUNT = re.compile(r"(?<!its sender can reply )\\AMOUNT\b")
+
+
 async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
     """The answer to a bare figure sent soon after we asked for `\\AMOUNT`, else None (a figure
     with no ask before it is a post; any other text is one regular expression's failed match)."""
@@ -245,7 +280,7 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
         last = await outbox.last_said(conn, msg.sender.key, since)
     # the last thing we said asked for it: not the help, which lists `\\AMOUNT <amount>` among
     # the commands (a year or a score sent after `\\HELP MONEY` was told to be an \\AMOUNT)
-    if not last or last[0][1] == "help" or "\\AMOUNT" not in last[0][0]:
+    if not last or last[0][1] == "help" or _ASKS_AMOUNT.search(last[0][0]) is None:
         return None
     return amount_meant(_spaced(msg.text), ctx.deps.services.fits(msg.sender.channel))
 
@@ -313,6 +348,10 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     if not new_user and await _reaction(msg, ctx):
         # a reaction, not a text to post (nor to answer: it answers us, and costs a message)
         ctx.log.info("x.post.reaction_skipped", linked=user.x_linked)
+        return None
+    if not new_user and await _auto_reply(msg, ctx):
+        # the phone's, not the person's: neither posted nor answered (its owner is driving)
+        ctx.log.info("x.post.auto_reply_skipped", linked=user.x_linked)
         return None
     meant = None if new_user else await _amount_answer(msg, ctx)
     if meant is not None:

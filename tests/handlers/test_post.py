@@ -263,6 +263,56 @@ async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot)
 
 
 @pytest.mark.usefixtures("typed_fast")
+async def test_a_phones_driving_answer_to_our_text_is_not_posted_or_answered(xbot: XBot) -> None:
+    """An iPhone in Driving Focus answers a text by itself: "I'm driving with Driving Focus turned
+    on. I'll see your message when I get where I'm going." Coming right after our reply (a `\\PAID`
+    notice, a reminder, a post's link), it was posted to X as the person's own post and answered
+    with its link. A phone's driving answer right after a text of ours is neither; a person's own
+    words about driving are posted as before."""
+    await xbot.link(user=("100", "alice"))
+    await send(xbot, "Coffee is good")
+    with structlog.testing.capture_logs() as logs:
+        for answer in (
+            "I\u2019m driving with Driving Focus turned on. I\u2019ll see your message when I get where I\u2019m going.",
+            "I'm driving with Do Not Disturb While Driving turned on. I'll see your message when I get where "
+            "I'm going. If it's urgent, reply \u201curgent\u201d to send a notification through with your "
+            "original message.",
+            "I'm driving right now. I'll get back to you later.",
+        ):
+            await _unanswered(xbot, answer)
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.auto_reply_skipped"] * 3
+    for own in ("I'm driving to the coast today!", "I'm driving home, who wants pizza"):
+        assert (await send(xbot, own)).startswith("https://x.com/alice/status/")
+    assert [text for _, text in xbot.x.posts] == [
+        "Coffee is good",
+        "I'm driving to the coast today!",
+        "I'm driving home, who wants pizza",
+    ]
+
+
+@pytest.mark.usefixtures("typed_fast")
+async def test_a_figure_after_a_balance_that_names_a_receipts_sender_is_a_post(xbot: XBot) -> None:
+    """`\\BALANCE` says of a receipt with no total "its sender can reply \\AMOUNT 12.34": about
+    whoever sent it, not the one who asked. A score sent next (`3-1`, `2024`) was answered "To set
+    your receipt's amount, send \\AMOUNT 2024" to someone who sent no receipt: it is posted."""
+    from tests import images
+    from tests.conftest import BOB
+    from tests.features.receipts.test_media import mms
+    from tests.handlers.talk import say
+
+    fake = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    assert (await say(xbot, fake, "\\CREATE house pw")).startswith("Created room house")
+    assert (await say(xbot, fake, "\\JOIN house pw", sender=BOB)).startswith("Joined house")
+    unread = images.jpeg_with_gps(640, 480, variant=12)
+    assert "no total found" in await say(xbot, fake, "", sender=BOB, **mms([fake.media.add(unread)]))
+    balance = await say(xbot, fake, "\\BALANCE")
+    assert "its sender can reply \\AMOUNT 12.34" in balance, balance
+    assert (await say(xbot, fake, "2024")).startswith("https://x.com/alice/status/")
+    assert xbot.x.posts == [("100", "2024")]
+
+
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_figure_after_the_help_that_names_amount_is_a_post(xbot: XBot) -> None:
     """`\\HELP MONEY` lists `\\AMOUNT <amount>` among the commands; it asks for nothing. A score or
     a year sent after it (`2024`) was answered "Nothing posted. To set your receipt's amount, send
