@@ -114,13 +114,16 @@ def asks_to_stop(body: str) -> bool:
     A post (longer, or with none of their words) costs a length and a few substring tests."""
     if len(body) > _ASKS_LONGEST:
         return False
+    sent = body
     if not body.isascii():  # a full-width keyboard's `\uff33\uff34\uff2f\uff30 please` has its words
         body = unicodedata.normalize("NFKC", body)
+        # and an emoji is no word: `Stop texting me \U0001f64f`, `STOP \U0001f621` were posted
+        body = "".join(" " if not c.isascii() and unicodedata.category(c)[0] in "SM" else c for c in body)
     if not any(w in body.casefold() for w in _ASKS_WORDS):
         return False
     word = body.translate(_INVISIBLE).translate(DOTTED_I).upper()
     word = " ".join(re.sub(r"[.,!?\u2026\u2019]", lambda m: "'" if m[0] == "\u2019" else " ", word).split())
-    return _ASKS_TO_STOP.fullmatch(word) is not None and keyword_of(body) is None
+    return _ASKS_TO_STOP.fullmatch(word) is not None and keyword_of(sent) is None
 
 
 def is_keyword(msg: Inbound, ctx: Context) -> FilterResult:

@@ -270,3 +270,25 @@ async def test_asking_to_stop_in_full_width_letters_or_to_be_removed_is_not_post
         assert await opted_out(xbot, ALICE) is False, body
     await say(xbot, twilio, "remove me from the group photo lol")
     assert xbot.x.posts == [("100", "remove me from the group photo lol")]
+
+
+async def test_asking_to_stop_with_an_emoji_is_not_posted(
+    xbot: XBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Stop texting me 🙏`, `STOP 😡`, `🛑 stop`: an emoji is no word, but it kept these from
+    reading as asking to stop, and they were posted to X. They say how to stop and opt nothing out
+    (the keyword is the whole message, as the carrier reads it); a post with an emoji that only has
+    the word in it is posted as before."""
+    monkeypatch.setattr(replyguard, "QUICK_STREAK", 100)
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    for body in (
+        "Stop texting me \U0001f64f",
+        "stop please \U0001f64f\U0001f3fd",
+        "STOP \U0001f621",
+        "\U0001f6d1 stop",
+    ):
+        assert await say(xbot, twilio, body) == ASKED_TO_STOP, body
+        assert await opted_out(xbot, ALICE) is False, body
+    await say(xbot, twilio, "Can't stop smiling \U0001f60a")
+    assert xbot.x.posts == [("100", "Can't stop smiling \U0001f60a")]
