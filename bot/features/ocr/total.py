@@ -196,6 +196,15 @@ _SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what group
 _SIGN_CHARS = frozenset("$" + "".join(_signs()))
 
 
+# a card's last digits named in words (`VISA Card ending 1234`, `ending in 1234`, OCR's `ending1234`):
+# no amount, though four digits are a total in yen or won
+_CARD_ENDING = "".join(
+    f"(?<!(?i:{words}{space}))"
+    for words in ("ending", "ending in", "ending:", "ends in", "ending with", "last", "last 4", "last four")
+    for space in ("", " ")  # a figure's match may begin at the space before it
+)
+
+
 @functools.cache
 def _money_pattern(exponent: int) -> re.Pattern[str]:
     """A money figure with the currency's decimals: `12.50`, `12,50`, `1,234.56`, `1.234,56`, `1 234,56`,
@@ -216,7 +225,7 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
         number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d)"
     sign = re.escape("$" + "".join(_signs()))
     return re.compile(
-        rf"(?<![\d.,*#/])(?<!\d:)(?<!XX)(?<!xx)(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+        rf"(?<![\d.,*#/])(?<!\d:)(?<!XX)(?<!xx){_CARD_ENDING}(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
 
 

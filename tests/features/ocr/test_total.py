@@ -600,3 +600,14 @@ def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(
 def test_a_receipt_that_says_paid_is_no_payment_between_people(text: str) -> None:
     assert payment_of(rows_of_text(text.splitlines())) is None
     assert total_of_text(text).payment is None
+
+
+@pytest.mark.parametrize(
+    "ending", ["VISA Card ending 1234", "Mastercard ENDING IN 1234", "Card ending1234", "AMEX last 4 1234"]
+)
+def test_a_cards_last_digits_in_words_are_no_amount_in_yen(ending: str) -> None:
+    """In a room of yen (no decimals) four digits are an amount: `VISA Card ending 1234` under
+    `TOTAL ¥1,460` was a card charge of ¥1234 that disagreed with the total, and the receipt was
+    asked about. A card's last digits named in words are no amount, as `****1234` is not."""
+    reading = total_of_text(f"RAMEN YOKOCHO\nRAMEN 980\nGYOZA 480\nTOTAL 1,460\n{ending}\nAPPROVED", 0)
+    assert (reading.status, reading.minor) == ("ok", 1460), reading
