@@ -306,6 +306,11 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         if held is None:
             ctx.log.info("pair.address_gone")
             return ADDRESS_GONE
+        if await inbox.dropped(conn, msg.id):
+            # a `\\STOP` went ahead and dropped it: the address's next message may have made a
+            # new person there since, whom this would have joined to the code's owner
+            ctx.log.info("pair.dropped")
+            return None
         user = held
         if await rooms.locked_out(conn, await rooms.guessers(conn, key, user.id), now):
             # one count for wrong codes and wrong room passwords, and one notice: told once per

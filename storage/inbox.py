@@ -493,6 +493,19 @@ async def drop_waiting(conn: AsyncConnection, key: str, before_id: int, now: flo
     return int(result.rowcount)
 
 
+async def dropped(conn: AsyncConnection, message_id: int) -> bool:
+    """Whether a `\\STOP` dropped the message (`drop_waiting`) while it was being handled, its row
+    held until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's writers queue already): a
+    handler that acts on whoever holds the address now asks this after `users.owner_held`, in the
+    order `\\STOP` takes the two rows."""
+    row = (
+        await conn.execute(
+            sa.select(inbox.c.status, inbox.c.error).where(inbox.c.id == message_id).with_for_update()
+        )
+    ).first()
+    return row is not None and row.status == "done" and row.error == DROPPED
+
+
 UNLINKED = "dropped: X was disconnected"  # the error of a text `drop_parked_posts` ended
 
 

@@ -640,6 +640,41 @@ async def test_a_stop_done_before_the_pair_of_its_address_is_not_undone_by_it(
     assert (await reply(f"\\PAIR {code}")).startswith("Paired:")
 
 
+async def test_a_pair_that_a_stop_dropped_never_joins_the_new_person_of_its_address(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\STOP` dropped the `\\PAIR <code>` sent before it while its handler was in flight; the
+    address's next text made a new person, and the late handler then found that person at the
+    address and joined them to the code's owner: a stranger with the phone next (a number given
+    up) was Alice, with her rooms and balances. A dropped message's handler does nothing."""
+    wally = "whatsapp:+15550009999"
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)
+    code = (await first_reply(bot, fake_twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    pairing = Gate("\\PAIR")
+    hold(monkeypatch, pairing)
+    with structlog.testing.capture_logs() as logs:
+        paired = await bot.text(f"\\PAIR {code}", sender=wally)
+        await pairing.reached()
+        stop = await bot.text("\\STOP", sender=wally)
+        assert await bot.handled(stop["MessageSid"]) == "done"
+        assert await bot.handled(paired["MessageSid"]) == "done"  # dropped by the \\STOP
+        hello = await bot.text("\\ROOMS", sender=wally)  # the address's next person
+        assert await bot.handled(hello["MessageSid"]) == "done"
+        pairing.go.set()
+
+        async def pair_done() -> bool | None:
+            return any(e["event"].startswith("pair.") for e in logs) or None
+
+        await wait_for(pair_done)
+        await bot.settled()
+    events = [e["event"] for e in logs]
+    assert "pair.joined" not in events, events
+    assert "pair.dropped" in events, events
+    alice = await bot.scalar("SELECT user_id FROM addresses WHERE address = :a", a=ALICE)
+    assert await bot.scalar("SELECT user_id FROM addresses WHERE address = :w", w=wally) != alice
+
+
 async def test_a_stop_that_revokes_x_while_its_address_is_paired_takes_that_address_out(
     xbot: XBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
