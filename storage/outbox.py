@@ -560,16 +560,28 @@ async def mark_many(conn: Writer, owner: str, marks: Sequence[Mark]) -> None:
     await QUEUE.settle(conn, _MARK, owner, marks)
 
 
+_REDACT_ONE = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("b_id"))
+    .values(body=sa.bindparam("b_body"), redacted=True)
+)
+
+
 async def redact_sent(conn: AsyncConnection, *, before: float) -> int:
-    """Redact link-carrying rows sent before `before` (chat had its chance to show them)."""
-    result = await conn.execute(
-        sa.update(outbox)
-        .where(
-            outbox.c.redact.is_(True),
-            outbox.c.redacted.is_(False),
-            outbox.c.status != "queued",
-            outbox.c.created_at < before,
+    """Redact link-carrying rows sent before `before` (chat had its chance to show them), each
+    keeping its words before the link (`redacted`), as the sender's own redaction does: with
+    `REDACTED` alone, a tapback on the welcome after this ran (in development, where chat shows
+    the links first) no longer matched, and was posted."""
+    rows = (
+        await conn.execute(
+            sa.select(outbox.c.id, outbox.c.body).where(
+                outbox.c.redact.is_(True),
+                outbox.c.redacted.is_(False),
+                outbox.c.status != "queued",
+                outbox.c.created_at < before,
+            )
         )
-        .values(body=REDACTED, redacted=True)
-    )
-    return result.rowcount
+    ).all()
+    if rows:
+        await conn.execute(_REDACT_ONE, [{"b_id": row.id, "b_body": redacted(str(row.body))} for row in rows])
+    return len(rows)

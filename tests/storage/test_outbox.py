@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from handlers.post import quotes_ours
 from storage import outbox
 from storage.db import Database
 from storage.schema import outbox as outbox_table
@@ -322,9 +323,30 @@ async def test_redact_sent_replaces_the_body_of_sent_links_once(db: Database) ->
         )
         assert await outbox.redact_sent(conn, before=T0 + 50) == 0  # still queued: chat may show it
     found = await rows(db)
-    assert (found["sent link"].body, found["sent link"].redacted) == (outbox.REDACTED, True)
+    # its words before the link stay (no link here: all of them), as the sender's redaction keeps
+    assert (found["sent link"].body, found["sent link"].redacted) == (
+        outbox.redacted("reply sent link"),
+        True,
+    )
     assert found["plain"].body == "reply plain"
     assert (found["new link"].body, found["new link"].redacted) == ("reply new link", False)
+
+
+async def test_the_redact_job_keeps_a_welcomes_words_for_a_reaction_to_them(db: Database) -> None:
+    """In development the links stay until the redact job runs (chat shows them first); it left
+    `REDACTED` alone, and an iPhone's tapback on the welcome, quoting its start, no longer matched
+    a text of ours and was posted to X. It keeps the words before the link, as the sender's
+    redaction does; never the link."""
+    welcome = "Welcome to textwire! Connect X to post your texts: https://tw.test/link/Abc123.sig"
+    await queue(db, reply("welcome", body=welcome, redact=True))
+    async with db.tx() as conn:
+        await conn.execute(sa.update(outbox_table).values(status="sent"))
+        assert await outbox.redact_sent(conn, before=T0 + 50) == 1
+    body = (await rows(db))["welcome"].body
+    assert body == "[redacted: contained a link] Welcome to textwire! Connect X to post your texts:"
+    async with db.read() as conn:
+        said = [text for text, _ in await outbox.last_said(conn, ALICE, T0 - 1, limit=5)]
+    assert quotes_ours("Loved \u201cWelcome to textwire! Connect X to post your texts:\u2026\u201d", said)
 
 
 async def test_depth_and_purge_go_by_the_unfinished_statuses(db: Database) -> None:
