@@ -208,14 +208,20 @@ def quotes_ours(text: str, bodies: Sequence[str]) -> bool:
 
 
 async def _reaction(msg: Inbound, ctx: Context) -> bool:
-    """`quotes_ours` for this text, reading our latest texts to its sender only when it reads
-    like a reaction (a regular expression's first letters: no query for any other text)."""
+    """`quotes_ours` for this text, on our latest texts to its sender or the sender's own latest
+    texts, read only when it reads like a reaction (a regular expression's first letters: no
+    query for any other text)."""
     if reaction_quote(msg.text) is None:
         return False
     since = ctx.deps.now() - REACTION_DAYS * 86400
     async with ctx.deps.db.read() as conn:
         said = await outbox.last_said(conn, msg.sender.key, since, limit=REACTION_OF_LAST)
-    return quotes_ours(msg.text, [body for body, _ in said])
+        if quotes_ours(msg.text, [body for body, _ in said]):
+            return True
+        # or on the person's own text (a phone reacts to its own messages too): `Liked "lunch
+        # was great"` seconds after it was posted went to X as a second post
+        own = await inbox.bodies_from(conn, msg.sender.key, since, REACTION_OF_LAST)
+    return quotes_ours(msg.text, own)
 
 
 # A phone's automatic answer to a text of ours, sent while its owner drives (iPhone's Driving

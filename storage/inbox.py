@@ -448,6 +448,19 @@ async def overtaken(conn: Writer, key: str, message_id: int) -> bool:
     return row.first() is not None
 
 
+async def bodies_from(conn: AsyncConnection, key: str, since: float, limit: int) -> list[str]:
+    """The texts of the last `limit` messages from `key` done since `since`, newest first (masked
+    as kept: `\\JOIN house ***`): what a phone's reaction to its owner's own text quotes. By
+    ix_inbox_sender_done."""
+    rows = await conn.execute(
+        sa.select(inbox.c.body)
+        .where(inbox.c.from_phone == key, inbox.c.status == literal("done"), inbox.c.done_at >= since)
+        .order_by(inbox.c.done_at.desc())
+        .limit(limit)
+    )
+    return [str(body) for (body,) in rows if body]
+
+
 DROPPED = "dropped: the sender stopped"  # the error of a message `drop_waiting` ended
 
 

@@ -263,6 +263,22 @@ async def test_a_bare_figure_after_we_asked_for_amount_is_not_posted(xbot: XBot)
 
 
 @pytest.mark.usefixtures("typed_fast")
+async def test_a_phones_reaction_to_the_persons_own_text_is_not_posted_again(xbot: XBot) -> None:
+    """A phone reacts to its owner's own messages too: `Liked “Lunch was great”` seconds after
+    `Lunch was great` was posted went to X as a second post, and was answered with its link. A
+    reaction quoting one of the person's own recent texts is neither; one quoting anything else
+    is posted as before."""
+    await xbot.link(user=("100", "alice"))
+    await send(xbot, "Lunch was great")
+    with structlog.testing.capture_logs() as logs:
+        await _unanswered(xbot, "Liked \u201cLunch was great\u201d")
+        await _unanswered(xbot, "Loved \u201cLunch was great\u201d")
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.reaction_skipped"] * 2
+    await send(xbot, "Loved \u201cthe new album\u201d")
+    assert [text for _, text in xbot.x.posts] == ["Lunch was great", "Loved \u201cthe new album\u201d"]
+
+
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_phones_driving_answer_to_our_text_is_not_posted_or_answered(xbot: XBot) -> None:
     """An iPhone in Driving Focus answers a text by itself: "I'm driving with Driving Focus turned
     on. I'll see your message when I get where I'm going." Coming right after our reply (a `\\PAID`
