@@ -915,8 +915,14 @@ def _members_named(
                 user_id
                 if wanted.casefold() == "me"
                 else _find_member(book, wanted, user_id, fits, current=True)
-                or _find_member(book, wanted, user_id, fits)  # one who left: said so below
             )
+            if party is None:  # one who left: said so below
+                party = _find_member(book, wanted, user_id, fits)
+                if isinstance(party, str):
+                    # no member goes by it, only several who left (two Bobs who stopped): it
+                    # asked "Bob (left) or Bob (left 2)? Use the one you mean.", offering two
+                    # it then refused
+                    party = _all_left(room, wanted, fits)
             if isinstance(party, int):
                 break
             if isinstance(party, str):
@@ -932,6 +938,17 @@ def _members_named(
         found.append(party)
         i = j
     return found
+
+
+def _all_left(room: str, wanted: str, fits: FitsOne) -> str:
+    """What `\\SPLIT` says of a name that only people who left go by."""
+    for who in (wanted[:NAME_MAX], "that name"):
+        text = (
+            f"Everyone who went by {who} has left {room}, so nothing changed: \\SPLIT only among its members."
+        )
+        if fits(text):
+            return text
+    return f"They left {room}: \\SPLIT only among its members."
 
 
 def _name_words(book: RoomLedger) -> set[str]:

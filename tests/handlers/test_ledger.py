@@ -995,6 +995,31 @@ async def test_two_who_stopped_by_one_name_are_told_apart(bot: Bot, fake_twilio:
     )
 
 
+async def test_a_split_naming_only_people_who_left_by_one_name_says_they_left(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Two Bobs stopped and no Bob is left in the room: `\\SPLIT me bob` asked "Bob (left) or Bob
+    (left 2)? Use the one you mean.", offering two it then refused ("Bob (left) is not in house
+    any more"). It says at once that whoever went by that name has left."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00", sender=BOB)
+    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
+    dan = "+15550004444"
+    assert (await say(bot, fake, "\\JOIN house pw", sender=dan)).startswith("Joined house")
+    assert await say(bot, fake, "\\NAME Bob", sender=dan) == "Your rooms now see you as Bob."
+    await photo(bot, fake, "$60.00", sender=dan)
+    assert (await say(bot, fake, "\\STOP", sender=dan)).startswith("Goodbye")
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\SPLIT me bob") == (
+        "Everyone who went by bob has left house, so nothing changed: \\SPLIT only among its members."
+    )
+    # \\PAID may name either, so it still asks which
+    assert await say(bot, fake, "\\PAID bob 1") == (
+        "More than one member goes by bob: Bob (left) or Bob (left 2). Use the one you mean."
+    )
+
+
 async def test_members_whose_masked_numbers_match_are_told_apart(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """Two unnamed members whose numbers end alike both showed as +1******2222: \\BALANCE read
     "+1******2222 pays +1******2222", and \\PAID could name neither (`\\PAID 2222` took the
