@@ -199,7 +199,7 @@ _SIGN_CHARS = frozenset("$" + "".join(_signs()))
 # a card's last digits named in words (`VISA Card ending 1234`, `ending in 1234`, OCR's `ending1234`):
 # no amount, though four digits are a total in yen or won
 _CARD_ENDING = "".join(
-    f"(?<!(?i:{words}{space}))"
+    rf"(?<!(?i:\b{words}{space}))"
     for words in ("ending", "ending in", "ending:", "ends in", "ending with", "last", "last 4", "last four")
     for space in ("", " ")  # a figure's match may begin at the space before it
 )

@@ -611,3 +611,10 @@ def test_a_cards_last_digits_in_words_are_no_amount_in_yen(ending: str) -> None:
     asked about. A card's last digits named in words are no amount, as `****1234` is not."""
     reading = total_of_text(f"RAMEN YOKOCHO\nRAMEN 980\nGYOZA 480\nTOTAL 1,460\n{ending}\nAPPROVED", 0)
     assert (reading.status, reading.minor) == ("ok", 1460), reading
+
+
+def test_a_word_that_ends_in_ending_leaves_its_figure_an_amount() -> None:
+    """`ending` is a word of its own: `SPENDING 1,200` or `Pending 1200` are amounts in yen."""
+    assert amounts_of("SPENDING 1,200", 0) == [(1200, "")]
+    assert amounts_of("Pending 1200", 0) == [(1200, "")]
+    assert amounts_of("Card ending 1234", 0) == []
