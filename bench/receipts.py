@@ -14,7 +14,12 @@ server's peak resident memory (VmHWM) against its baseline, the totals stored ri
 and how long the plain texts took while OCR was busy (OCR is bounded by media.ocr_concurrency;
 the worker goes on with other messages).
 
-    .venv/bin/python bench/receipts.py [--count 60] [--messages 24] [--senders 3]
+Part 3, `--tall N` (0 unless asked): N tall phone screenshots of digital receipts
+(tests/receipt_images.py `tall_screenshots`: a delivery app's receipt, an online order, a store's
+e-receipt; 1170 px wide, 2532 to 6000 tall, 34-44 px text), read as in part 1: the share read
+exactly, the wrong ones, and the time per screenshot.
+
+    .venv/bin/python bench/receipts.py [--count 60] [--messages 24] [--senders 3] [--tall 30]
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ def offline(count_: int, seed: int) -> dict[str, Any]:
     by_condition: dict[str, list[int]] = {}
     for n, (receipt, condition, data) in enumerate(receipts):
         started = time.perf_counter()
-        reading = total_of_boxes(boxes_of(engine, data), receipt.exponent)
+        reading = total_of_boxes(boxes_of(engine, data) or [], receipt.exponent)
         seconds.append(time.perf_counter() - started)
         outcome = 0 if reading.minor == receipt.total else 1 if reading.minor is None else 2
         by_layout.setdefault(receipt.layout, [0, 0, 0])[outcome] += 1
@@ -80,6 +85,36 @@ def offline(count_: int, seed: int) -> dict[str, Any]:
         "seconds_p95": round(seconds[int(0.95 * (len(seconds) - 1))], 3),
         "by_layout": table(by_layout),
         "by_condition": table(by_condition),
+    }
+
+
+def tall(count_: int, seed: int) -> dict[str, Any]:
+    engine = new_engine()
+    exact = asked = wrong = 0
+    seconds: list[float] = []
+    for n, (screen, size, data) in enumerate(ri.tall_screenshots(count_, seed)):
+        started = time.perf_counter()
+        reading = total_of_boxes(boxes_of(engine, data) or [], 2)
+        seconds.append(time.perf_counter() - started)
+        if reading.minor == screen.total:
+            exact += 1
+        elif reading.minor is None:
+            asked += 1
+            print(f"asked tall #{n} {screen.layout} {size}: {reading.reason}", flush=True)
+        else:
+            wrong += 1
+            print(
+                f"WRONG tall #{n} {screen.layout} {size}: read {reading.minor}, is {screen.total}", flush=True
+            )
+    seconds.sort()
+    return {
+        "screenshots": count_,
+        "exact": exact,
+        "asked": asked,
+        "wrong_without_asking": wrong,
+        "seconds_median": round(statistics.median(seconds), 3),
+        "seconds_p95": round(seconds[int(0.95 * (len(seconds) - 1))], 3),
+        "seconds_max": round(seconds[-1], 3),
     }
 
 
@@ -143,6 +178,8 @@ def main() -> None:
     parser.add_argument("--ocr-concurrency", type=int, default=1)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--tall", type=int, default=0, help="tall phone screenshots to read (part 3)")
+    parser.add_argument("--tall-seed", type=int, default=21)
     args = parser.parse_args()
     if not ri.fonts_available():
         raise SystemExit(ri.MISSING_FONTS)
@@ -150,6 +187,9 @@ def main() -> None:
     if args.count:
         result["reader"] = offline(args.count, args.seed)
         print(json.dumps(result["reader"]), flush=True)
+    if args.tall:
+        result["tall"] = tall(args.tall, args.tall_seed)
+        print(json.dumps(result["tall"]), flush=True)
     if not args.skip_server:
         result["server"] = asyncio.run(through_server(args))
         print(json.dumps(result["server"]), flush=True)

@@ -515,6 +515,187 @@ def screenshot(rows: list[str], *, width: int = 1170, height: int = 2532, size: 
     return out.getvalue()
 
 
+# -- tall phone screenshots: a digital receipt, an online order, a delivery app's receipt --------
+
+Row = tuple[str, str, str]  # (label, amount, style): style "text", "muted", "bold" or "rule"
+
+DELIVERY_DISHES = [
+    "Pad Thai", "Green Curry", "Spring Rolls", "Fried Rice", "Tom Yum Soup", "Mango Sticky Rice",
+    "Chicken Satay", "Thai Iced Tea", "Papaya Salad", "Basil Chicken", "Massaman Curry", "Jasmine Rice",
+]  # fmt: skip
+MODIFIERS = ["No peanuts", "Extra spicy", "Mild", "Add shrimp", "No cilantro", "Sauce on the side"]
+SHOP_ITEMS = [
+    "USB-C Cable 2m", "Phone Case Clear", "AA Batteries 12pk", "Notebook A5", "Gel Pens 10ct",
+    "Desk Lamp LED", "HDMI Adapter", "Sticky Notes", "Water Bottle", "Mouse Pad", "Laptop Stand",
+    "Screen Wipes", "Label Maker Tape", "Paper Clips", "Stapler", "Extension Cord",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Screen:
+    layout: str
+    rows: list[Row]
+    total: int  # minor units
+
+
+def _dollars(minor: int) -> str:
+    return "$" + money_k(minor)
+
+
+def delivery_app(rng: random.Random, items: int) -> Screen:
+    """A food-delivery app's receipt: dishes with a quantity and a grey line of choices under
+    some, then fees, tax, the courier's tip, Total in bold, and the card it was paid with."""
+    rows: list[Row] = [
+        ("Receipt", "", "bold"),
+        (rng.choice(["Bangkok Garden", "Thai Orchid", "Lotus Kitchen"]), "", "text"),
+        (f"Order #{rng.randint(100000, 999999)}  Delivered", "", "muted"),
+        ("", "", "rule"),
+    ]
+    subtotal = 0
+    for n in range(items):
+        qty, price = rng.randint(1, 3), rng.randint(399, 1899)
+        subtotal += qty * price
+        rows.append((f"{qty}x {DELIVERY_DISHES[n % len(DELIVERY_DISHES)]}", _dollars(qty * price), "text"))
+        if rng.random() < 0.4:
+            rows.append((rng.choice(MODIFIERS), "", "muted"))
+    delivery, service = rng.choice([0, 199, 299, 499]), subtotal * 15 // 100
+    tax = subtotal * 8 // 100
+    tip = rng.choice([300, 500, 800, subtotal * 18 // 100])
+    total = subtotal + delivery + service + tax + tip
+    rows += [
+        ("", "", "rule"),
+        ("Subtotal", _dollars(subtotal), "text"),
+        ("Delivery Fee", _dollars(delivery) if delivery else "Free", "text"),
+        ("Service Fee", _dollars(service), "text"),
+        ("Estimated Tax", _dollars(tax), "text"),
+        ("Dasher Tip", _dollars(tip), "text"),
+        ("", "", "rule"),
+        ("Total", _dollars(total), "bold"),
+        (f"Visa •••• {last4(rng)}", _dollars(total), "muted"),
+        ("", "", "rule"),
+        ("Rate your order", "", "text"),
+        ("Get help with this order", "", "muted"),
+    ]
+    return Screen("delivery app", rows, total)
+
+
+def online_order(rng: random.Random, items: int) -> Screen:
+    """An online shop's order confirmation: items with Qty lines, then Items, Shipping, Total
+    before tax, Estimated tax, Order total in bold; the address below it."""
+    rows: list[Row] = [
+        ("Order placed, thank you!", "", "bold"),
+        (f"Order # 112-{rng.randint(1000000, 9999999)}-{rng.randint(1000000, 9999999)}", "", "muted"),
+        ("Arriving Thursday", "", "text"),
+        ("", "", "rule"),
+    ]
+    subtotal = 0
+    for n in range(items):
+        qty, price = rng.randint(1, 2), rng.randint(299, 4999)
+        subtotal += qty * price
+        rows.append((SHOP_ITEMS[n % len(SHOP_ITEMS)], _dollars(qty * price), "text"))
+        rows.append((f"Qty: {qty}  Sold by Shop{rng.randint(10, 99)}", "", "muted"))
+    shipping = rng.choice([0, 599])
+    before_tax = subtotal + shipping
+    tax = before_tax * rng.choice([6, 7, 8]) // 100
+    total = before_tax + tax
+    rows += [
+        ("", "", "rule"),
+        (f"Items ({items}):", _dollars(subtotal), "text"),
+        ("Shipping & handling:", _dollars(shipping), "text"),
+        ("Total before tax:", _dollars(before_tax), "text"),
+        ("Estimated tax:", _dollars(tax), "text"),
+        ("Order total:", _dollars(total), "bold"),
+        ("", "", "rule"),
+        ("Ship to: Ann Lee", "", "muted"),
+        (f"{rng.randint(10, 999)} Pine St, Springfield", "", "muted"),
+    ]
+    return Screen("online order", rows, total)
+
+
+def e_receipt(rng: random.Random, items: int) -> Screen:
+    """A store's digital receipt in its app: many lines, SUBTOTAL, TAX, TOTAL, the card and a
+    thank-you."""
+    rows: list[Row] = [
+        (rng.choice(["FRESH MART", "CITY MARKET", "VALUE FOODS"]), "", "bold"),
+        (f"Store {rng.randint(100, 999)}  Lane {rng.randint(1, 12)}", "", "muted"),
+        ("", "", "rule"),
+    ]
+    subtotal = 0
+    for name in [LONG_ITEMS[n % len(LONG_ITEMS)] for n in range(items)]:
+        price = rng.randint(99, 1599)
+        subtotal += price
+        rows.append((name.title(), _dollars(price), "text"))
+    tax = subtotal * rng.choice([0, 5, 7]) // 100
+    total = subtotal + tax
+    rows += [
+        ("", "", "rule"),
+        ("Subtotal", _dollars(subtotal), "text"),
+        ("Tax", _dollars(tax), "text"),
+        ("Total", _dollars(total), "bold"),
+        (f"Mastercard •••• {last4(rng)}", _dollars(total), "muted"),
+        (f"{items} items", "", "muted"),
+        ("Thank you for shopping with us", "", "muted"),
+    ]
+    return Screen("e-receipt", rows, total)
+
+
+TALL_LAYOUTS = (delivery_app, online_order, e_receipt)
+
+
+def render_screen(screen: Screen, *, width: int = 1170, size: int = 40, min_height: int = 2532) -> bytes:
+    """`screen` as a phone's screenshot (PNG, `width` px wide, at least `min_height` tall): a status
+    bar (clock, battery), then its rows, dark on white, `size` px text as an app draws it at 3x
+    (13-15 pt), muted rows smaller and grey, rules as hairlines."""
+    step = int(size * 2.1)
+    margin = width // 20
+    height = max(min_height, 300 + step * len(screen.rows) + 200)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    bar = ImageFont.truetype(str(FONT_DIR / "DejaVuSans-Bold.ttf"), 44)
+    draw.text((margin + 30, 40), "9:41", font=bar, fill=0)
+    draw.rounded_rectangle((width - margin - 110, 48, width - margin - 30, 88), 10, outline=0, width=3)
+    draw.rectangle((width - margin - 104, 54, width - margin - 50, 82), fill=0)
+    faces = {
+        "text": (ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), size), 25),
+        "bold": (ImageFont.truetype(str(FONT_DIR / "DejaVuSans-Bold.ttf"), int(size * 1.1)), 0),
+        "muted": (ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), int(size * 0.85)), 120),
+    }
+    y = 260
+    for label, amount, style in screen.rows:
+        if style == "rule":
+            draw.line((margin, y + step // 3, width - margin, y + step // 3), fill=215, width=2)
+            y += step * 2 // 3
+            continue
+        face, ink = faces[style]
+        if label:
+            draw.text((margin, y), label, font=face, fill=ink)
+        if amount:
+            draw.text((width - margin - draw.textlength(amount, font=face), y), amount, font=face, fill=ink)
+        y += step
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    return out.getvalue()
+
+
+def tall_screenshots(count: int, seed: int = 21) -> list[tuple[Screen, str, bytes]]:
+    """`count` tall screenshots of digital receipts (TALL_LAYOUTS in turn): 1170 px wide (a 6.1"
+    iPhone), 14-46 item rows, text 34-44 px, so each is 2532 to about 6000 px tall. Not part of
+    `generate`'s set. (screen, its size as WxH, PNG)."""
+    rng = random.Random(seed)
+    made = []
+    for n in range(count):
+        layout = TALL_LAYOUTS[n % len(TALL_LAYOUTS)]
+        size = rng.randint(34, 44)
+        screen = layout(rng, rng.randint(14, 46 if layout is e_receipt else 30))
+        rows = len(screen.rows)
+        while 300 + int(size * 2.1) * rows + 200 > 6000:  # at most 6000 px tall
+            size -= 1
+        data = render_screen(screen, size=size)
+        with Image.open(io.BytesIO(data)) as im:
+            made.append((screen, f"{im.width}x{im.height}", data))
+    return made
+
+
 def _condition(image: Image.Image, condition: str, rng: random.Random) -> Image.Image:
     w, h = image.size
     if condition == "perspective":  # the top edge further away: a trapezoid, straightened nowhere
@@ -579,7 +760,9 @@ __all__ = [
     "FONTS",
     "LAYOUTS",
     "MISSING_FONTS",
+    "TALL_LAYOUTS",
     "Receipt",
+    "Screen",
     "card_slip",
     "disagreeing",
     "fonts_available",
@@ -588,6 +771,8 @@ __all__ = [
     "grocery",
     "no_total",
     "render",
+    "render_screen",
     "restaurant",
     "screenshot",
+    "tall_screenshots",
 ]
