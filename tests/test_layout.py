@@ -21,7 +21,6 @@ UNTESTED: frozenset[str] = frozenset(
         "bot/core/feature.py",
         "bot/core/message.py",
         "bot/features/ocr/feature.py",
-        "bot/features/ocr/reader.py",
         "bot/features/receipts/cleanup.py",
         "bot/features/x/accounts.py",
         "bot/gateway/gate.py",

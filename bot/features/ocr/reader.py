@@ -27,6 +27,12 @@ from bot.features.ocr.total import Box, Reading, total_of_boxes, total_of_text
 log = get_logger(__name__)
 
 MAX_SIDE = 1600  # photos are scaled down to this before OCR: receipts stay legible, time stays low
+# rapidocr's detector enlarges a picture's shorter side to 736 px (after one under 30 px to 30),
+# so its work grows with a tall picture's height over its width: a taller one is not read (a
+# 1x100000 sliver, 100,000 pixels, asked for 20 GB). A wide one it pads to a quarter of its width
+# first, until the shrunk picture's shorter side is under 30 px.
+MAX_TALL = 12
+MAX_WIDE = 50
 MAX_PDF_PAGES = 5
 MAX_PDF_CHARS = 50_000
 
@@ -44,10 +50,20 @@ def new_engine() -> Engine:
     return engine
 
 
+def readable_shape(width: int, height: int) -> bool:
+    """Not over MAX_TALL times as tall as wide nor MAX_WIDE times as wide as tall: the detector
+    then works on at most 736 x 736 x 12 pixels."""
+    return height <= width * MAX_TALL and width <= height * MAX_WIDE
+
+
 def _image_array(data: bytes) -> Any:
+    """The picture as OpenCV's BGR array, its longer side at most MAX_SIDE; None for a sliver
+    the detector would blow up (`readable_shape`)."""
     import numpy as np
 
     with Image.open(io.BytesIO(data)) as im:
+        if not readable_shape(*im.size):
+            return None
         im.seek(0)
         rgb = im.convert("RGB")
     if max(rgb.size) > MAX_SIDE:
@@ -55,9 +71,12 @@ def _image_array(data: bytes) -> Any:
     return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])  # BGR, as OpenCV reads
 
 
-def boxes_of(engine: Engine, data: bytes) -> list[Box]:
-    """Blocking: run it in a thread."""
-    result, _elapsed = engine(_image_array(data))
+def boxes_of(engine: Engine, data: bytes) -> list[Box] | None:
+    """Blocking: run it in a thread. None: a sliver, not read (`readable_shape`)."""
+    image = _image_array(data)
+    if image is None:
+        return None
+    result, _elapsed = engine(image)
     return [Box(points=r[0], text=str(r[1]), score=float(r[2])) for r in result or []]
 
 
@@ -119,7 +138,10 @@ class OcrReader:
     def _run(self, data: bytes, exponent: int) -> Reading:
         engine = self._engines.pop() if self._engines else (self._factory or new_engine)()
         try:
-            return total_of_boxes(boxes_of(engine, data), exponent)
+            boxes = boxes_of(engine, data)
+            if boxes is None:
+                return Reading(None, "none", reason="too long and thin to read")
+            return total_of_boxes(boxes, exponent)
         finally:
             self._engines.append(engine)
 
@@ -156,4 +178,13 @@ def reader_of(deps: Deps) -> OcrReader | None:
     return deps.services.ocr
 
 
-__all__ = ["Engine", "OcrReader", "boxes_of", "new_engine", "pdf_text", "read_pdf", "reader_of"]
+__all__ = [
+    "Engine",
+    "OcrReader",
+    "boxes_of",
+    "new_engine",
+    "pdf_text",
+    "read_pdf",
+    "readable_shape",
+    "reader_of",
+]
