@@ -278,6 +278,19 @@ _WORDS = re.compile(r"[A-Z]+")
 # TVQ on lines of their own, and with them unseen no subtotal + tax was ever its total
 _TAX_WORDS = frozenset({"MWST", "TVA", "IVA", "USTR", "BTW", "MOMS", "IGST", "TPS", "TVQ", "TVH"})
 _NET_WORDS = frozenset({"HT", "NETTO", "IMPONIBILE", "IMPONIBLE"})
+# what a delivery app or a shop adds below the subtotal beside the tax (`Delivery Fee 2.99`,
+# `Shipping 5.99`, `Small Order Fee`, `Bag Fee`): words of their own (COFFEE is no fee), or as OCR
+# glues them (`DeliveryFee`)
+_FEE_WORDS = frozenset({"FEE", "FEES", "SHIPPING", "HANDLING", "DELIVERY", "POSTAGE"})
+_FEES = (
+    "DELIVERYFEE",
+    "ORDERFEE",
+    "BAGFEE",
+    "SHIPPINGHANDLING",
+    "SHIPPINGFEE",
+    "PROCESSINGFEE",
+    "CONVENIENCEFEE",
+)
 _STRONG = (
     "GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY", "NETAPAYER",
     "ZUZAHLEN", "TOTALAPAGAR", "APAGAR", "DAPAGARE",
@@ -324,6 +337,8 @@ def kind_of(label: str) -> tuple[str, float]:
         s.startswith(w) for w in ("SERVICE", "OPTIONALSERVICE", "DISCRETIONARYSERVICE")
     ):  # `Service 12.5%`: a British restaurant's tip (ROOM SERVICE is a folio's item)
         return "tip", 0.0
+    if words & _FEE_WORDS or any(w in s for w in _FEES):
+        return "fee", 0.0
     if any(w in s for w in _STRONG):
         return "total", STRONG_TOTAL
     if "AMOUNTPAID" in s or "TOTALPAID" in s:
@@ -388,7 +403,7 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         if k in ("total", "card") and v > 0
     ]
     # the bottom-most amount after the subtotal and tax
-    last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax", "tax_incl")), default=None)
+    last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax", "tax_incl", "fee")), default=None)
     if last_sub is not None:  # a labelled total below the tax first; else the first amount there
         after = [(i, kind, value) for i, kind, _, value, _ in parsed if i > last_sub and value > 0]
         labelled = [(i, kind, value) for i, kind, value in after if kind in ("total", "card")]
@@ -396,7 +411,9 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         for i, _, value in (labelled or plain)[:1]:
             candidates.append(Candidate(value, AFTER_TAX * trust(rows[i].score), i, "after_tax"))
     sub_row, subtotal = next(((i, v) for i, k, _, v, _ in reversed(parsed) if k == "subtotal"), (0, None))
-    taxes = sum(v for _, k, _, v, _ in parsed if k == "tax")
+    # the fees below the subtotal go on top of it, as its taxes do (`Delivery Fee 2.99`: a
+    # delivery app's receipt was asked about, its subtotal and tax short of its total)
+    taxes = sum(v for i, k, _, v, _ in parsed if k == "tax" or (k == "fee" and i > sub_row))
     tips = [(i, v) for i, k, _, v, _ in parsed if k == "tip"]
     has_discount = any(k == "discount" for _, k, *_ in parsed)
     expected: set[int] = set()

@@ -618,3 +618,29 @@ def test_a_word_that_ends_in_ending_leaves_its_figure_an_amount() -> None:
     assert amounts_of("SPENDING 1,200", 0) == [(1200, "")]
     assert amounts_of("Pending 1200", 0) == [(1200, "")]
     assert amounts_of("Card ending 1234", 0) == []
+
+
+DELIVERY = """Receipt
+Bangkok Garden
+2x Pad Thai 25.98
+1x Spring Rolls 6.99
+Subtotal 32.97
+Delivery Fee 2.99
+Service Fee 4.94
+Estimated Tax 2.63
+Dasher Tip 5.00
+Total 48.53
+Visa 1234 48.53"""
+
+
+def test_a_fee_below_the_subtotal_goes_on_top_of_it_with_the_tax() -> None:
+    """A delivery app's paid `Delivery Fee` was no tax nor tip: subtotal + tax + tip fell short of
+    the total by it, and the receipt was asked about. So were an online order's shipping and a
+    small-order fee; a coffee above the subtotal is no fee."""
+    assert total_of_text(DELIVERY).minor == 4853
+    shop = "SHOP\nBOOK 18.99\nSUBTOTAL 18.99\nSHIPPING & HANDLING 5.99\nTAX 1.52\nORDER TOTAL 26.50"
+    assert total_of_text(shop).minor == 2650
+    assert kind_of("Small Order Fee")[0] == "fee"
+    assert kind_of("DeliveryFee")[0] == "fee"
+    assert kind_of("COFFEE")[0] == "item"
+    assert kind_of("KAFFEE")[0] == "item"
