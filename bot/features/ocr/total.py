@@ -658,6 +658,8 @@ _TO = re.compile(r"^\s*(?:to|To|TO)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")  # `to Ann`
 _DOLLARS = re.compile(r"\$\s?(?P<whole>\d{1,3}(?:,\d{3})+|\d{1,7})(?:[.,](?P<frac>\d{2}))?(?![\d.,]?\d)")
 _PAYEE = re.compile(r"^@?[A-Za-z][A-Za-z'.-]*(?:\s?[A-Za-z][A-Za-z'.-]*){0,3}$")
 _NOT_A_PAYEE = re.compile(r"^(?:with|by|using|via|for|on|at|in|from|your|the|a)\b", re.IGNORECASE)
+# an order's `$6.45` with `To Go` under it, a ticket's `Sent to Kitchen`: where it goes, no one paid
+_NO_ONE = frozenset({"go", "stay", "here", "kitchen", "bar", "table", "counter", "pickup", "printer"})
 PAYMENT_ROWS = 6  # the app heads the screen with it: a receipt's `Paid to` further down is none
 
 
@@ -672,7 +674,7 @@ def _payee(rest: str) -> str | None:
     rest = re.sub(r"(?<![A-Za-z])USD(?![a-z])", " ", _DOLLARS.sub(" ", rest)).strip()  # `$20.00USD`
     to = _TO.match(rest)
     name = (to.group("rest") if to else rest).strip(" .,:!")
-    if not name or _NOT_A_PAYEE.match(name) or not _PAYEE.match(name):
+    if not name or _NOT_A_PAYEE.match(name) or not _PAYEE.match(name) or name.lower() in _NO_ONE:
         return None
     if " " not in name:  # OCR dropped the spaces: `AnnLee` is Ann Lee
         name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)

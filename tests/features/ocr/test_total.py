@@ -644,3 +644,17 @@ def test_a_fee_below_the_subtotal_goes_on_top_of_it_with_the_tax() -> None:
     assert kind_of("DeliveryFee")[0] == "fee"
     assert kind_of("COFFEE")[0] == "item"
     assert kind_of("KAFFEE")[0] == "item"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9:41 87%\nBLUE BOTTLE COFFEE\n$6.45\nTo Go\nOrder #4471\nLatte 6.45\nTotal $6.45",
+        "JOE'S PIZZA\n$27.69\nto go\nLarge Pepperoni 27.69\nTOTAL 27.69",
+    ],
+)
+def test_an_order_to_go_under_its_figure_is_no_payment(text: str) -> None:
+    """Cash App prints `$20` and `to Ann` under it; an order's `$6.45` and `To Go` under it
+    read as a payment to `Go`, and the coffee's receipt was not counted."""
+    assert payment_of(rows_of_text(text.splitlines())) is None
+    assert total_of_text(text).status == "ok"
