@@ -617,6 +617,7 @@ def test_a_word_that_ends_in_ending_leaves_its_figure_an_amount() -> None:
     """`ending` is a word of its own: `SPENDING 1,200` or `Pending 1200` are amounts in yen."""
     assert amounts_of("SPENDING 1,200", 0) == [(1200, "")]
     assert amounts_of("Pending 1200", 0) == [(1200, "")]
+    assert amounts_of("VISA PENDING 45.00", 2) == [(4500, "")]  # and in dollars
     assert amounts_of("Card ending 1234", 0) == []
 
 
