@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -289,30 +288,14 @@ def _or_exit_2(work: Coroutine[Any, Any, int]) -> int:
     from bot.core.errors import StartupError
     from storage.media import StoreUnavailable
 
-    interrupted = False
-
     async def interruptible() -> int:
-        nonlocal interrupted
-        # Ctrl-C noted whenever it comes, then handled as asyncio.run handles it (the main task
-        # cancelled): the wait it cut short can still end in a start-up problem of its own making
-        # (a locked database: the connection's close, or a retry inside the driver, as the cancel
-        # unwound, raised "database is locked"), said as one line, exit 2, though it was the
-        # interrupt that ended the command
-        passed_on = signal.getsignal(signal.SIGINT)
-
-        def noted(signum: int, frame: Any) -> None:
-            nonlocal interrupted
-            interrupted = True
-            if callable(passed_on):
-                passed_on(signum, frame)
-
-        if callable(passed_on):
-            signal.signal(signal.SIGINT, noted)
         try:
             return await work
         except (StartupError, StoreUnavailable):
             task = asyncio.current_task()
-            if interrupted or (task is not None and task.cancelling()):
+            if task is not None and task.cancelling():
+                # Ctrl-C came while it waited (a locked database: its connection's close, as the
+                # cancel unwound, raised "database is locked", said as a start-up problem, exit 2):
                 # the interrupt is what happened, and asyncio.run makes it KeyboardInterrupt
                 raise asyncio.CancelledError from None
             raise
@@ -320,8 +303,6 @@ def _or_exit_2(work: Coroutine[Any, Any, int]) -> int:
     try:
         return asyncio.run(interruptible())
     except (StartupError, StoreUnavailable) as exc:
-        if interrupted:
-            raise KeyboardInterrupt from None
         print(f"textwire: {exc}", file=sys.stderr)
         return 2
 
