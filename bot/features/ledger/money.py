@@ -7,7 +7,6 @@ JPY 0, BHD 3). Amounts are shown with the currency's symbol when it is plain GSM
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -111,7 +110,7 @@ def currency(code: str) -> Currency | None:
     return Currency(code=code, exponent=int(get_currency_precision(code)), symbol=symbol)
 
 
-@functools.cache
+@cache
 def writes_decimal_point(code: str) -> bool:
     """Whether the money's home writes its decimals only after a point (`12.50`: USD, GBP, INR,
     AUD), from CLDR: every language of the country its code begins with, if that country pays in
