@@ -39,6 +39,7 @@ from bot.features.ledger.money import (
 from bot.features.ledger.reminders import room_zone
 from bot.features.ledger.split import split_order
 from bot.features.ocr.reader import reader_of
+from bot.features.ocr.total import Payment
 from bot.features.receipts.media import (
     BROKEN,
     TOO_MANY_PIXELS,
@@ -341,7 +342,7 @@ async def _save(
     not_kept: list[tuple[int, str]] = []  # (item number, its reference): deleted at the channel too
     unclear: dict[str, tuple[int, str]] = {}  # receipt id: its total and another money's tax (Found.unclear)
     shorts: dict[str, str] = {}  # the channel's reasons in a few words
-    payments: dict[str, tuple[str, int | None]] = {}  # receipt id: a payment app's payee (Found.payment)
+    payments: dict[str, Payment] = {}  # receipt id: a payment app's screenshot (Found.payment)
     for item in msg.media:
         number = item.index + 1
         if item.index in done:

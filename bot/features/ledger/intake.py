@@ -18,7 +18,7 @@ from bot.features.ledger.book import NAME_MAX, RoomLedger, accents_off, name_key
 from bot.features.ledger.money import Amount, Currency, currency, shown, writes_decimal_point
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
-from bot.features.ocr.total import exponent_of, tax_money
+from bot.features.ocr.total import Payment, exponent_of, tax_money
 from storage.ledger import ReceiptAmount
 
 DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
@@ -37,9 +37,9 @@ class Found:
     # money written with a point (`TOTAL 12,50` in a USD room): (its figure in the room's
     # decimals, the tax or DECIMAL_COMMA), not counted (`unclear_money`)
     unclear: tuple[int, str] | None = None
-    # a payment app's screenshot of a payment to a person (Reading.payment): not counted, and the
-    # reply points to \\PAID
-    payment: tuple[str, int | None] | None = None
+    # a payment app's screenshot of a payment between people (Reading.payment): not counted, and
+    # the reply points to \\PAID
+    payment: Payment | None = None
 
 
 async def read_amount(
@@ -118,16 +118,31 @@ def payee_in(ledger: RoomLedger, printed: str, sender: int) -> int | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def payment_replies(
-    room_name: str, payment: tuple[str, int | None], ledger: RoomLedger, sender: int
-) -> list[str]:
+def payment_replies(room_name: str, payment: Payment, ledger: RoomLedger, sender: int) -> list[str]:
     """The reply to a payment app's screenshot: not counted, as no one's spending; the `\\PAID`
-    that records it when its payee is a member (its `$` figure when the room's money is dollars)."""
+    that records it when its other party is a member (its `$` figure when the room's money is
+    dollars): the sender's own, or, for one the sender received, the one its payer sends."""
     cur = ledger.currency
-    printed, figure = payment
+    printed, figure, received = payment
     dollars = figure is not None and "$" in cur.symbol and cur.exponent == 2
     number = cur.number(figure) if dollars and figure is not None else cur.example
     party = payee_in(ledger, printed, sender)
+    if received:
+        # Ann's \PAID records Ann paying: the sender cannot record it for her, and \AMOUNT would
+        # count money that came in as the sender's spending
+        if party is None:
+            return [
+                f"Saved to {room_name}; it looks like a payment to you from {printed[:NAME_MAX]}, not a "
+                "receipt, so it is not counted.",
+                f"Saved to {room_name}; a payment to you, not a receipt: not counted.",
+            ]
+        payer, you = ledger.name(party), ledger.name(sender)
+        return [
+            f"Saved to {room_name}; it looks like {payer} paid you, not shared spending, so it is not "
+            f"counted. {payer} can send \\PAID {you} {number} to record it.",
+            f"Saved to {room_name}; {payer} paid you: not counted. {payer} can send \\PAID {you} {number}.",
+            f"Saved to {room_name}; a payment to you, not counted. {payer} can send \\PAID.",
+        ]
     if party is None:
         return [
             f"Saved to {room_name}; it looks like a payment to {printed[:NAME_MAX]}, not a receipt, so it is "
@@ -197,7 +212,7 @@ def saved_replies(
     offered: Amount | None = None,
     switch: bool = False,
     unclear: tuple[int, str] | None = None,
-    payment: tuple[str, int | None] | None = None,
+    payment: Payment | None = None,
 ) -> list[str]:
     """The reply to saved receipts, richest first, then shorter forms for when it (and what is
     said about photos that were not saved) would not fit one segment.

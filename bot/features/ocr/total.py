@@ -31,6 +31,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bot.features.ledger.money import currency, signs
 from storage.ledger import NOT_RECEIPT  # a Reading's status: no amount, hardly any text (kept as ocr_status)
@@ -102,6 +103,14 @@ class Candidate:
     kind: str
 
 
+class Payment(NamedTuple):
+    """A payment app's screenshot of a payment between people."""
+
+    name: str  # the other party as printed: the payee, or the payer of one `received`
+    figure: int | None  # its `$` figure in hundredths, when printed
+    received: bool = False  # `Ann Lee paid you`: a payment to the screenshot's owner
+
+
 @dataclass(frozen=True)
 class Reading:
     """`minor` is set only when the total is sure; `status` is "ok", "none" (nothing like a total),
@@ -122,8 +131,8 @@ class Reading:
     # money of a place that writes it so, which a room of money written `12.50` asks about
     comma: bool = False
     # a payment app's screenshot (Venmo, Zelle, Cash App, PayPal: `You paid Ann Lee`, `You sent
-    # $20.00 to Ann`): (the payee as printed, its `$` figure in hundredths or None); no total
-    payment: tuple[str, int | None] | None = None
+    # $20.00 to Ann`, or one received: `Ann Lee paid you`): no total
+    payment: Payment | None = None
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -655,6 +664,15 @@ def tax_money(tax: str) -> tuple[str, ...]:
 _SENT = re.compile(r"^\s*(?:you\s*(?:paid|sent)|(?:payment|paid|sent)\s*to)\b\s*(?P<rest>.*)$", re.IGNORECASE)
 _SENT_GLUED = re.compile(r"^\s*[Yy]ou\s*(?:paid|sent)(?P<rest>[A-Z$].*)$")
 _TO = re.compile(r"^\s*(?:to|To|TO)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")  # `to Ann`, `toAnn`
+# and a payment received: Venmo `Ann Lee paid you`, Zelle and PayPal `Ann Lee sent you $20.00`,
+# `You received $20.00 USD from Ann Lee`, `Payment from Ann`; Cash App `$20`, then `from Ann`
+_PAID_YOU = re.compile(r"^\s*(?P<name>\S.*?)\s*(?:paid|sent)\s*you\b(?!\s*(?:a|an|the)\b)", re.IGNORECASE)
+_GOT = re.compile(
+    r"^\s*(?:you\s*(?:received|got)|(?:payment|money)\s*(?:received\s*)?from)\b\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_FROM = re.compile(r"^\s*(?:from|From|FROM)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")
+_NOT_A_PAYER = frozenset({"we", "i", "they", "it", "this", "that", "who", "what", "has", "have", "was"})
 _DOLLARS = re.compile(r"\$\s?(?P<whole>\d{1,3}(?:,\d{3})+|\d{1,7})(?:[.,](?P<frac>\d{2}))?(?![\d.,]?\d)")
 _PAYEE = re.compile(r"^@?[A-Za-z][A-Za-z'.-]*(?:\s?[A-Za-z][A-Za-z'.-]*){0,3}$")
 _NOT_A_PAYEE = re.compile(r"^(?:with|by|using|via|for|on|at|in|from|your|the|a)\b", re.IGNORECASE)
@@ -670,10 +688,15 @@ def _dollars(text: str) -> int | None:
     return int(m.group("whole").replace(",", "")) * 100 + int(m.group("frac") or 0)
 
 
-def _payee(rest: str) -> str | None:
+def _party(rest: str, word: re.Pattern[str]) -> str | None:
+    """The person a payment's row names after `word` (`to Ann`, `from Ann`), or as it is."""
     rest = re.sub(r"(?<![A-Za-z])USD(?![a-z])", " ", _DOLLARS.sub(" ", rest)).strip()  # `$20.00USD`
-    to = _TO.match(rest)
-    name = (to.group("rest") if to else rest).strip(" .,:!")
+    to = word.match(rest)
+    return _name(to.group("rest") if to else rest)
+
+
+def _name(printed: str) -> str | None:
+    name = printed.strip(" .,:!")
     if not name or _NOT_A_PAYEE.match(name) or not _PAYEE.match(name) or name.lower() in _NO_ONE:
         return None
     if " " not in name:  # OCR dropped the spaces: `AnnLee` is Ann Lee
@@ -681,10 +704,47 @@ def _payee(rest: str) -> str | None:
     return name.lstrip("@")
 
 
-def payment_of(rows: Sequence[Row]) -> tuple[str, int | None] | None:
-    """(the payee as printed, the `$` figure in hundredths or None) of a payment app's screenshot
-    of a payment sent to a person, else None. Only in the first rows, and never on a page with a
-    subtotal or a tax line (a receipt)."""
+def _payee(rest: str) -> str | None:
+    return _party(rest, _TO)
+
+
+def _sent(head: Sequence[Row], i: int) -> str | None:
+    """The payee of a payment sent that row `i` heads, else None."""
+    row = head[i]
+    sent = _SENT.match(row.text) or _SENT_GLUED.match(row.text)
+    if sent is not None:
+        return _payee(sent.group("rest"))
+    to = _TO.match(row.text)
+    if to is not None and i > 0 and _DOLLARS.fullmatch(head[i - 1].text.strip()):
+        return _payee(to.group("rest"))  # Cash App: `$20`, then `to Ann`
+    return None
+
+
+def _received(head: Sequence[Row], i: int) -> str | None:
+    """The payer of a payment received that row `i` heads (Venmo `Ann Lee paid you`, Zelle and
+    PayPal `Ann Lee sent you $20.00`, `You received $20.00 USD from Ann Lee`, Cash App `$20` with
+    `from Ann` under it), else None."""
+    row = head[i]
+    by = _PAID_YOU.match(row.text)
+    if by is not None:
+        name = _name(by.group("name"))
+        return None if name is None or name.lower() in _NOT_A_PAYER else name
+    got = _GOT.match(row.text)
+    if got is not None:
+        name = _party(got.group("rest"), _FROM)
+        if name is None and i + 1 < len(head) and _FROM.match(head[i + 1].text):
+            name = _party(head[i + 1].text, _FROM)  # `from Ann Lee` on the row under it
+        return name
+    by_row = _FROM.match(row.text)
+    if by_row is not None and i > 0 and _DOLLARS.fullmatch(head[i - 1].text.strip()):
+        return _party(row.text, _FROM)  # Cash App: `$20`, then `from Ann`
+    return None
+
+
+def payment_of(rows: Sequence[Row]) -> Payment | None:
+    """The other party as printed and the `$` figure (in hundredths, or None) of a payment app's
+    screenshot of a payment between people, sent or received, else None. Only in the first rows,
+    and never on a page with a subtotal or a tax line (a receipt)."""
     if rows and _status_bar(rows[0].text):
         rows = rows[1:]
     for row in rows:  # a row with a figure: `Nov 24 at 7:12 PM` squashed holds VAT
@@ -693,19 +753,17 @@ def payment_of(rows: Sequence[Row]) -> tuple[str, int | None] | None:
             return None
     head = rows[:PAYMENT_ROWS]
     for i, row in enumerate(head):
-        sent = _SENT.match(row.text) or _SENT_GLUED.match(row.text)
-        to = _TO.match(row.text) if sent is None else None
-        if sent is not None:
-            name = _payee(sent.group("rest"))
-        elif to is not None and i > 0 and _DOLLARS.fullmatch(head[i - 1].text.strip()):
-            name = _payee(to.group("rest"))  # Cash App: `$20`, then `to Ann`
-        else:
-            continue
+        received = False
+        name = _sent(head, i)
+        if name is None:
+            name, received = _received(head, i), True
         if name is None:
             continue
         near = [row.text] + [r.text for r in head[max(0, i - 1) : i + 3] if r is not row]
         figure = next((f for f in (_dollars(text) for text in near) if f is not None), None)
-        return name, figure
+        if received and figure is None:  # an app's screen prints what came in: `$20.00`
+            continue
+        return Payment(name, figure, received)
     return None
 
 
@@ -729,6 +787,7 @@ __all__ = [
     "NOT_RECEIPT",
     "Box",
     "Candidate",
+    "Payment",
     "Reading",
     "Row",
     "amounts_of",

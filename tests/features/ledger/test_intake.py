@@ -167,6 +167,49 @@ async def test_a_payment_to_someone_outside_the_room_is_asked_about(
     assert (await say(bot, fake_twilio, "\\AMOUNT 1200.00")).startswith("Set $1200.00")
 
 
+# the head of each app's screen for a payment received, as OCR reads it
+RECEIVED_APPS = {
+    "venmo": ["Bob Stone paid you", "$20.00", "Rent share", "Nov 24, 2026, 7:12 PM"],
+    "cash app": ["$20", "from Bob", "For groceries", "Completed"],
+    "zelle": ["Bob Stone sent you $20.00", "Enrolled with Zelle", "Nov 24, 2026"],
+    "paypal": ["You received $20.00 USD", "from Bob Stone", "Nov 24, 2026"],
+}
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("app", list(RECEIVED_APPS))
+async def test_a_screenshot_of_a_payment_received_names_the_paid_its_payer_sends(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting, app: str
+) -> None:
+    """Alice sends the room her screenshot of Bob paying her $20.00. It was a receipt with no
+    total, and the reply asked her for `\\AMOUNT 12.34`, which would count the money Bob paid
+    her as her spending, split three ways. It is kept, not counted, and the reply names the
+    `\\PAID` that Bob sends to record it."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    url = fake_twilio.media.add(ri.screenshot(RECEIVED_APPS[app]))
+    assert await say(bot, fake_twilio, "", **mms([url])) == (
+        "Saved to house; it looks like Bob paid you, not shared spending, so it is not counted. "
+        "Bob can send \\PAID Alice 20.00 to record it."
+    )
+    assert await say(bot, fake_twilio, "\\BALANCE") == "house: all settled."
+    rows = await bot.rows("SELECT amount_minor, ocr_status FROM receipts")
+    assert [tuple(r) for r in rows] == [(None, NOT_RECEIPT)]
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_a_payment_received_from_someone_outside_the_room_is_not_counted(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """Money that came in is no one's spending: no `\\AMOUNT` is offered for it."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    url = fake_twilio.media.add(ri.screenshot(["Mark Jones paid you", "$45.00", "Concert ticket"]))
+    assert await say(bot, fake_twilio, "", **mms([url])) == (
+        "Saved to house; it looks like a payment to you from Mark Jones, not a receipt, so it is not counted."
+    )
+
+
 class Gate:
     """An engine that holds every photo until the test opens the gate (no real OCR)."""
 

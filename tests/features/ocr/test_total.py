@@ -9,6 +9,7 @@ import pytest
 from bot.features.ocr.total import (
     NOT_RECEIPT,
     Box,
+    Payment,
     amounts_of,
     identity_of,
     kind_of,
@@ -570,17 +571,23 @@ def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(te
 @pytest.mark.parametrize(
     ("text", "payment"),
     [
-        ("9:41 5G 87%\nYou paid Ann Lee\n$20.00\nRent share", ("Ann Lee", 2000)),
-        ("9:41\nYoupaidAnnLee\n$20.00", ("Ann Lee", 2000)),  # OCR dropped the spaces
-        ("9:41\n$20\nto Ann\nFor groceries\nNov 24 at 7:12 PM", ("Ann", 2000)),  # Cash App
-        ("You sent $1,200.00 to Mark Jones\nEnrolled with Zelle", ("Mark Jones", 120000)),
-        ("You sent$20.00USD toBob\nPayment sent\nTotal $20.00 USD", ("Bob", 2000)),  # PayPal
-        ("Paid to Ann\n$15", ("Ann", 1500)),
+        ("9:41 5G 87%\nYou paid Ann Lee\n$20.00\nRent share", Payment("Ann Lee", 2000)),
+        ("9:41\nYoupaidAnnLee\n$20.00", Payment("Ann Lee", 2000)),  # OCR dropped the spaces
+        ("9:41\n$20\nto Ann\nFor groceries\nNov 24 at 7:12 PM", Payment("Ann", 2000)),  # Cash App
+        ("You sent $1,200.00 to Mark Jones\nEnrolled with Zelle", Payment("Mark Jones", 120000)),
+        ("You sent$20.00USD toBob\nPayment sent\nTotal $20.00 USD", Payment("Bob", 2000)),  # PayPal
+        ("Paid to Ann\n$15", Payment("Ann", 1500)),
+        # received: Venmo, Zelle, PayPal (its `from` on a row of its own too), Cash App
+        ("9:41\nAnn Lee paid you\n$20.00\nRent share", Payment("Ann Lee", 2000, received=True)),
+        ("AnnLeepaidyou\n$20.00", Payment("Ann Lee", 2000, received=True)),
+        ("Mark Jones sent you $1,200.00\nEnrolled with Zelle", Payment("Mark Jones", 120000, received=True)),
+        ("You received $20.00 USD from Bob\nNov 24", Payment("Bob", 2000, received=True)),
+        ("You received $20.00 USD\nfrom Bob Stone\nNov 24", Payment("Bob Stone", 2000, received=True)),
+        ("9:41\n$20\nfrom Ann\nFor groceries", Payment("Ann", 2000, received=True)),
+        ("Payment from Ann\n$15", Payment("Ann", 1500, received=True)),
     ],
 )
-def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(
-    text: str, payment: tuple[str, int]
-) -> None:
+def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(text: str, payment: Payment) -> None:
     """A payment sent to a person (Venmo, Cash App, Zelle, PayPal) is no receipt: PayPal's
     `Total $20.00 USD` was counted as $20.00 of spending."""
     assert payment_of(rows_of_text(text.splitlines())) == payment
@@ -595,6 +602,9 @@ def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(
         "CORNER CAFE\nYou paid with Visa 12.50\nTOTAL 12.50",
         "ACME PLUMBING\nLabor 100.00\nSubtotal 100.00\nTax 8.00\nPaid to ACME\nTotal 108.00",
         GROCERY,
+        "STORE\nWe sent you a receipt\nTOTAL $12.00",  # no one by name
+        "SHOP\n$6.45\nFrom Kitchen\nTOTAL 6.45",  # where it came from, no one who paid
+        "DELI\nCatering sent you\nTOTAL 12.00",  # no `$` figure: no app's screen
     ],
 )
 def test_a_receipt_that_says_paid_is_no_payment_between_people(text: str) -> None:
