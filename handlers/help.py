@@ -32,7 +32,7 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("ROOMS", "Rooms", ("CREATE", "JOIN", "LEAVE", "ROOMS", "USE", "RECEIPTS")),
+    Family("ROOMS", "Rooms", ("CREATE", "JOIN", "LEAVE", "ROOMS", "USE", "RECEIPTS", "PASSWORD")),
     Family("MONEY", "Splitting the bill", ("NAME", "AMOUNT", "SPLIT", "BALANCE", "PAID", "CURRENCY")),
     Family("REMIND", "Reminders and statements", ("REMIND", "TIMEZONE", "STATEMENT")),
     Family("X", "X", ("LINK", "UNLINK")),

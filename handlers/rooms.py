@@ -1,4 +1,5 @@
-"""Rooms: `\\CREATE`, `\\JOIN` (also bare `JOIN`), `\\LEAVE`, `\\ROOMS`, `\\USE`, `\\RECEIPTS`.
+"""Rooms: `\\CREATE`, `\\JOIN` (also bare `JOIN`), `\\LEAVE`, `\\ROOMS`, `\\USE`, `\\RECEIPTS`,
+`\\PASSWORD`.
 
 Wrong passwords are throttled by the name guessed, whether or not a room has it (SPEC,
 Clarifications), so an unknown name and an existing one get the same texts after the same work,
@@ -38,7 +39,16 @@ from bot.features.ledger.book import accents_off, in_another_script, room_ledger
 from bot.features.ledger.money import Currency
 from bot.gateway.links import gallery_link
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
-from handlers.filters import NOT_IN_ROOM, ROOM_NAMES, room_named_or_active, room_of, room_word, typed_word
+from handlers.filters import (
+    NOT_IN_ROOM,
+    ROOM_NAMES,
+    not_in_named,
+    room_named,
+    room_named_or_active,
+    room_of,
+    room_word,
+    typed_word,
+)
 from storage import rooms
 from storage.lean import in_tx
 
@@ -364,3 +374,45 @@ async def receipts(msg: Inbound, ctx: Context) -> HandlerResult:
         return "The receipt gallery is not set up on this number."
     ctx.log.info("gallery.link_sent", room_id=room.id)
     return Reply(receipts_reply(link), redact=True)
+
+
+REKEY_USAGE = "\\PASSWORD [<room>] <new password>"
+
+
+@router.command(
+    "PASSWORD",
+    args=(1, 2),
+    secret=(0, 1),
+    usage=REKEY_USAGE,
+    usage_note="A password is one word; the room is your active one unless you name it.",
+)
+async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
+    """A member gives the room a new password: a password shared too widely (a group chat, a
+    flatmate who moved out) let anyone who had it join for good. Members stay; the old password
+    joins no one from now on. Anyone in the room may change it, as anyone in it may tell it."""
+    *named, password = ctx.args
+    if named:
+        room = await room_named(ctx, named[0])
+        if room is None:
+            mine, _ = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
+            return (
+                not_in_named(room_word(named[0]), ctx.deps.services.fits(msg.sender.channel))
+                if mine
+                else NOT_IN_ROOM
+            )
+    else:
+        room = await rooms.active_room(ctx.deps.db, ctx.user.id)
+        if room is None:
+            return NOT_IN_ROOM
+    if len(password) > rooms.MAX_PASSWORD:
+        return too_long()
+    password_hash = await rooms.hash_password(password)  # in a thread: Argon2id
+    async with ctx.deps.db.tx() as conn:
+        changed = await rooms.set_password(conn, room.id, ctx.user.id, password_hash)
+    if not changed:  # they left it (or \STOP) meanwhile
+        return None
+    ctx.log.info("room.password_changed", room_id=room.id)
+    return (
+        f"{room.name} has a new password; its members stay. The old one lets no one in now: "
+        f"newcomers \\JOIN {room.name} <new password>."
+    )

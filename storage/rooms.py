@@ -246,6 +246,18 @@ async def join(conn: AsyncConnection, *, user_id: int, room_id: str, now: float)
     return bool(result.rowcount == 1)
 
 
+async def set_password(conn: AsyncConnection, room_id: str, user_id: int, password_hash: str) -> bool:
+    """A new password hash for the room, set by one of its members: False (nothing set) when
+    `user_id` is none of them any more."""
+    member = sa.select(memberships.c.user_id).where(
+        memberships.c.user_id == user_id, memberships.c.room_id == room_id
+    )
+    result = await conn.execute(
+        sa.update(rooms).where(rooms.c.id == room_id, member.exists()).values(password_hash=password_hash)
+    )
+    return bool(result.rowcount == 1)
+
+
 async def is_member(conn: AsyncConnection, user_id: int, room_id: str) -> bool:
     row = (
         await conn.execute(

@@ -18,7 +18,10 @@ HELP_TEXT = (
     "textwire: \\JOIN room pw or \\CREATE room pw, send receipt photos, \\BALANCE: who owes. "
     "More: \\HELP ROOMS, MONEY, REMIND, X, ACCOUNT. STOP to opt out."
 )
-ROOMS = "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> \\RECEIPTS [<room>]"
+ROOMS = (
+    "Rooms: \\CREATE <room> <password> \\JOIN <room> <password> \\LEAVE [<room>] \\ROOMS \\USE <room> "
+    "\\RECEIPTS [<room>] \\PASSWORD [<room>] <new password>"
+)
 MONEY = (
     "Splitting the bill: \\NAME <name> \\AMOUNT <amount> (0 removes it) \\SPLIT <names and shares> \\BALANCE [<room>] "
     "\\PAID <name> <amount> \\CURRENCY [<code>]"

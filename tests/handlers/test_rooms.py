@@ -950,3 +950,79 @@ async def test_a_create_that_stop_overtook_leaves_no_empty_room_holding_the_name
     assert (await say(bot, fake_twilio, f"\\CREATE flat {PASSWORD}", sender=BOB)).startswith(
         "Created room flat"
     )
+
+
+async def test_a_member_gives_the_room_a_new_password_and_the_old_one_joins_no_one(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A password shared too widely (a group chat, a flatmate who moved out) let anyone who had it
+    join for good: no command changed it. Any member changes it now; the members stay, the old
+    password joins no one, the new one does, and neither is kept or logged in clear."""
+    new = "pa55wordNEW"
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+        assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith(
+            "Joined house"
+        )
+        assert await say(bot, fake_twilio, f"\\PASSWORD {new}", sender=BOB) == (
+            "house has a new password; its members stay. The old one lets no one in now: "
+            "newcomers \\JOIN house <new password>."
+        )
+        assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=CAROL) == WRONG
+        assert (await say(bot, fake_twilio, f"\\JOIN house {new}", sender=CAROL)).startswith("Joined house")
+        assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: house (active)."  # Alice stays
+        # the room named: one of the sender's, else said so; a room of others is not changed
+        assert (await say(bot, fake_twilio, f"\\PASSWORD house {PASSWORD}")).startswith(
+            "house has a new password"
+        )
+        assert await say(bot, fake_twilio, "\\PASSWORD trip x") == (
+            "You are not in a room named trip. \\ROOMS lists yours."
+        )
+    assert (await say(bot, fake_twilio, f"\\JOIN house {new}", sender="+15550004444")) == WRONG
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender="+15550004444")).startswith(
+        "Joined"
+    )
+    events = [e["event"] for e in logs]
+    assert events.count("room.password_changed") == 2
+    logged = [json.dumps(e, default=str) for e in logs]
+    assert not [line for line in logged if new in line or PASSWORD in line]
+    dump = await dump_database(bot)
+    assert new not in dump
+    assert PASSWORD not in dump
+    bodies = [r.body for r in await bot.rows("SELECT body FROM inbox ORDER BY id")]
+    assert [b for b in bodies if b.startswith("\\PASSWORD")] == [
+        "\\PASSWORD ***",
+        "\\PASSWORD *** ***",
+        "\\PASSWORD *** ***",
+    ]
+
+
+async def test_a_new_password_from_someone_in_no_room_or_over_long_changes_nothing(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    before = await bot.scalar("SELECT password_hash FROM rooms")
+    assert await say(bot, fake_twilio, "\\PASSWORD house stolen", sender=CAROL) == NOT_IN_ROOM
+    assert await say(bot, fake_twilio, "\\PASSWORD stolen", sender=CAROL) == NOT_IN_ROOM
+    assert await say(bot, fake_twilio, "\\PASSWORD " + "x" * (rooms.MAX_PASSWORD + 1)) == too_long()
+    assert (await say(bot, fake_twilio, "\\PASSWORD")).startswith("Usage: \\PASSWORD [<room>] <new password>")
+    assert await bot.scalar("SELECT password_hash FROM rooms") == before
+    # one who left the room changes it no more
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined")
+    await say(bot, fake_twilio, "\\LEAVE", sender=BOB)
+    assert await say(bot, fake_twilio, "\\PASSWORD house stolen", sender=BOB) == NOT_IN_ROOM
+    assert await bot.scalar("SELECT password_hash FROM rooms") == before
+
+
+async def test_a_new_password_is_not_set_for_one_who_left_while_it_was_hashed(bot: Bot) -> None:
+    """`\\LEAVE` (or `\\STOP`) handled while the new password's hash is computed: nothing is set."""
+    await bot.text(f"\\CREATE house {PASSWORD}")
+    await bot.settled()
+    room_id = await bot.scalar("SELECT id FROM rooms")
+    alice = await bot.scalar("SELECT id FROM users WHERE phone = :p", p=ALICE)
+    before = await bot.scalar("SELECT password_hash FROM rooms")
+    async with bot.runtime.deps.db.tx() as conn:
+        await rooms.leave(conn, alice, room_id, now=time.time())
+    async with bot.runtime.deps.db.tx() as conn:
+        assert not await rooms.set_password(conn, room_id, alice, await rooms.hash_password("other"))
+    assert await bot.scalar("SELECT password_hash FROM rooms") == before
