@@ -4,6 +4,7 @@ test server whose webhooks are signed with twilio's own RequestValidator."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import ipaddress
 import os
@@ -270,6 +271,22 @@ async def db(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator
     database = await open_current(database_url, request)
     yield database
     await database.close()
+
+
+@contextlib.asynccontextmanager
+async def database_with_tables(database_url: str, metadata: sa.MetaData) -> AsyncIterator[Database]:
+    """The test's database as it is (not migrated here), with `metadata`'s tables made in it and
+    dropped again after: PostgreSQL's test databases are reused when their schema is the
+    template's (tests/pg.py)."""
+    database = await open_database(database_url, migrate=False)
+    async with database.tx() as conn:
+        await conn.run_sync(metadata.create_all)
+    try:
+        yield database
+    finally:
+        async with database.tx() as conn:
+            await conn.run_sync(metadata.drop_all)
+        await database.close()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from storage.db import Database, open_database
 from storage.lean import Writer
 from storage.queue import ClaimQueue
 from tests import pg
+from tests.conftest import database_with_tables
 
 metadata = sa.MetaData()
 jobs = sa.Table(
@@ -184,17 +185,9 @@ class Jobs(ClaimLoop[int, Result]):
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    """The test's database with the jobs table (dropped after: PostgreSQL's test databases are
-    reused when their schema is the template's)."""
-    database = await open_database(database_url, migrate=False)
-    async with database.tx() as conn:
-        await conn.run_sync(metadata.create_all)
-    try:
+    """The test's database with the jobs table (dropped after)."""
+    async with database_with_tables(database_url, metadata) as database:
         yield database
-    finally:
-        async with database.tx() as conn:
-            await conn.run_sync(metadata.drop_all)
-        await database.close()
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import aiosqlite
 
 from storage import inbox, outbox
-from storage.db import Database, open_database
+from storage.db import Database
 from storage.lean import Writer
 from storage.queue import ClaimQueue
+from tests.conftest import database_with_tables
 
 metadata = sa.MetaData()
 jobs = sa.Table(
@@ -78,17 +79,9 @@ Transaction = Callable[[], AbstractAsyncContextManager[Writer]]
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    """The test's database with the test table (dropped again: PostgreSQL's test databases are
-    reused when their schema is the template's)."""
-    database = await open_database(database_url, migrate=False)
-    async with database.tx() as conn:
-        await conn.run_sync(metadata.create_all)
-    try:
+    """The test's database with the test table (dropped again after)."""
+    async with database_with_tables(database_url, metadata) as database:
         yield database
-    finally:
-        async with database.tx() as conn:
-            await conn.run_sync(metadata.drop_all)
-        await database.close()
 
 
 @pytest.fixture(params=["write", "tx"])
