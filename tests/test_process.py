@@ -154,6 +154,33 @@ async def send(
     return sid
 
 
+def dev_token(tmp_path: Path) -> str:
+    """The Twilio auth token a server on `tmp_path`'s data folder made for itself (dev mode)."""
+    return (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+
+
+async def scalars(db: Database, *queries: str) -> list[Any]:
+    """Each query's one value, read in one transaction."""
+    async with db.read() as conn:
+        return [(await conn.execute(sa.text(query))).scalar() for query in queries]
+
+
+async def replies_per_sender(db: Database) -> list[tuple[str, int]]:
+    """(phone, count) of the outbox's rows, one per phone."""
+    async with db.read() as conn:
+        query = sa.text("SELECT to_phone, count(*) FROM outbox GROUP BY to_phone")
+        return [(phone, count) for phone, count in (await conn.execute(query)).all()]
+
+
+def stop_gracefully(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, 15 s to stop, then SIGKILL (its exit code, for the test to check)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 async def test_killed_after_the_200_and_restarted_nothing_is_lost(tmp_path: Path) -> None:
     port = free_port()
     proc = start_server(tmp_path, port)
@@ -161,7 +188,7 @@ async def test_killed_after_the_200_and_restarted_nothing_is_lost(tmp_path: Path
     try:
         async with aiohttp.ClientSession() as session:
             await wait_healthy(session, port, proc)
-            token = (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+            token = dev_token(tmp_path)
             sids = await asyncio.gather(*(send(session, port, token, s, "\\HELP") for s in senders))
             proc.send_signal(signal.SIGKILL)  # right after the last 200: some are still unhandled
             proc.wait(10)
@@ -172,30 +199,21 @@ async def test_killed_after_the_200_and_restarted_nothing_is_lost(tmp_path: Path
             try:
 
                 async def all_handled() -> bool:
-                    async with db.read() as conn:
-                        done = (
-                            await conn.execute(sa.text("SELECT count(*) FROM inbox WHERE status = 'done'"))
-                        ).scalar()
-                        sent = (
-                            await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status = 'sent'"))
-                        ).scalar()
+                    done, sent = await scalars(
+                        db,
+                        "SELECT count(*) FROM inbox WHERE status = 'done'",
+                        "SELECT count(*) FROM outbox WHERE status = 'sent'",
+                    )
                     return done == len(sids) and sent == len(sids)
 
                 await wait_for(all_handled, within=30)
-                async with db.read() as conn:
-                    per_sender = (
-                        await conn.execute(sa.text("SELECT to_phone, count(*) FROM outbox GROUP BY to_phone"))
-                    ).all()
+                per_sender = await replies_per_sender(db)
             finally:
                 await db.close()
             assert sorted(p for p, _ in per_sender) == sorted(senders)
             assert {n for _, n in per_sender} == {1}  # one reply each, not one per start
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_gracefully(proc)
     assert proc.returncode == 0  # graceful on SIGTERM
     killed = (tmp_path / "stdout-0.log").read_text()
     restarted = (tmp_path / "stdout-1.log").read_text()
@@ -267,7 +285,7 @@ async def test_a_part_that_crashes_stops_the_process_with_exit_code_1(tmp_path: 
         crashing = start_crashing(tmp_path, port)
         try:
             await wait_healthy(session, port, crashing)
-            token = (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+            token = dev_token(tmp_path)
             sid = await send(session, port, token, "+15550001111", "\\HELP")
             assert await asyncio.to_thread(crashing.wait, 30) == 1
         finally:
@@ -344,23 +362,16 @@ async def test_telegram_updates_killed_after_the_200_are_each_answered_once(
             try:
 
                 async def settled() -> bool:
-                    async with db.read() as conn:
-                        left = (
-                            await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status != 'sent'"))
-                        ).scalar()
+                    [left] = await scalars(db, "SELECT count(*) FROM outbox WHERE status != 'sent'")
                     return left == 0
 
                 await wait_for(settled, within=30)
-                async with db.read() as conn:  # the replay's 200 came after its (no-op) commit
-                    stored = (await conn.execute(sa.text("SELECT count(*) FROM inbox"))).scalar()
+                # the replay's 200 came after its (no-op) commit
+                [stored] = await scalars(db, "SELECT count(*) FROM inbox")
             finally:
                 await db.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_gracefully(proc)
     assert stored == len(chats)
     per_chat = sorted(m["chat_id"] for m in fake_telegram.sent)
     assert per_chat == sorted(str(c) for c in chats)  # each answered once, not once per start
@@ -406,33 +417,23 @@ async def test_serve_on_postgresql_answers_every_text_and_logs_no_password(
     try:
         async with aiohttp.ClientSession() as session:
             await wait_healthy(session, port, proc)
-            token = (tmp_path / "data" / "dev-twilio-token").read_text().strip()
+            token = dev_token(tmp_path)
             sids = await asyncio.gather(*(send(session, port, token, s, "\\HELP") for s in senders))
             db = Database(url)
             try:
 
                 async def all_sent() -> bool:
-                    async with db.read() as conn:
-                        sent = (
-                            await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status = 'sent'"))
-                        ).scalar()
+                    [sent] = await scalars(db, "SELECT count(*) FROM outbox WHERE status = 'sent'")
                     return sent == len(sids)
 
                 await wait_for(all_sent, within=30)
-                async with db.read() as conn:
-                    per_sender = (
-                        await conn.execute(sa.text("SELECT to_phone, count(*) FROM outbox GROUP BY to_phone"))
-                    ).all()
+                per_sender = await replies_per_sender(db)
             finally:
                 await db.close()
             assert sorted(p for p, _ in per_sender) == sorted(senders)
             assert {n for _, n in per_sender} == {1}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_gracefully(proc)
         pg_server.drop_database(name)
     assert proc.returncode == 0
     logs = (tmp_path / "stdout-0.log").read_text()
