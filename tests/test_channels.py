@@ -16,7 +16,7 @@ from bot.features.x.accounts import XAccounts
 from bot.pipeline.dispatch import Context, Dispatcher, Inbound, Reply
 from tests import images
 from tests.channels.telegram.talk import CHAT, OTHER_CHAT, say
-from tests.conftest import ALICE, Bot, BotFactory, XBot, wait_for
+from tests.conftest import ALICE, BOB, Bot, BotFactory, XBot, wait_for
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_rest import FakeTwilio
 
@@ -27,6 +27,25 @@ async def first_reply(bot: Bot, fake_twilio: FakeTwilio, body: str, sender: str)
     form = await bot.text(body, sender=sender)
     assert await bot.handled(form["MessageSid"]) == "done"
     return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+
+
+WHATSAPP_FROM = "whatsapp:+14155238886"
+
+
+async def whatsapp_bot(bot_factory: BotFactory, fake_twilio: FakeTwilio, **sections: Any) -> Bot:
+    """The bot with WhatsApp on too (through the same fake of Twilio); `sections`: more config."""
+    return await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": WHATSAPP_FROM}, **sections)
+
+
+def code_in(reply: str) -> str:
+    """The code in \\PAIR's answer ("Your code: 415140. ...")."""
+    return reply.split("Your code: ", 1)[1][:6]
+
+
+async def alices_room_and_code(bot: Bot, fake_twilio: FakeTwilio) -> str:
+    """Alice makes house by SMS and asks for a code to pair another address with: the code."""
+    await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)
+    return code_in(await first_reply(bot, fake_twilio, "\\PAIR", ALICE))
 
 
 async def test_a_room_with_a_telegram_member_and_an_sms_member_keeps_one_ledger(
@@ -81,10 +100,7 @@ async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
     the same name, rooms and balances, each reply going where its message came from. \\STOP from
     one address ends that address only and opts it out (its goodbye still goes)."""
     wally = "whatsapp:+15550009999"
-    bot = await bot_factory(
-        twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"},
-        telegram=fake_telegram.section(),
-    )
+    bot = await whatsapp_bot(bot_factory, fake_twilio, telegram=fake_telegram.section())
 
     async def text(body: str, sender: str) -> dict[str, str]:
         before = len(fake_twilio.messages)
@@ -95,12 +111,12 @@ async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
     await text("\\CREATE house hunter22", ALICE)
     await text("\\NAME Alice", ALICE)
     offer = await text("\\PAIR", ALICE)
-    code = offer["Body"].split("Your code: ", 1)[1][:6]
+    code = code_in(offer["Body"])
     assert code.isdigit()
     wrong = await text("\\PAIR 000000" if code != "000000" else "\\PAIR 111111", wally)
     assert wrong["Body"].startswith("That code is wrong")
     paired = await text(f"\\PAIR {code}", wally)
-    assert (paired["To"], paired["From"]) == (wally, "whatsapp:+14155238886")
+    assert (paired["To"], paired["From"]) == (wally, WHATSAPP_FROM)
     assert paired["Body"].startswith("Paired: this address and SMS +1******1111 are one person now")
     again = await text(f"\\PAIR {code}", "+15550003333")  # single use
     assert again["Body"].startswith("That code is wrong")
@@ -133,13 +149,13 @@ async def test_an_address_with_rooms_of_its_own_is_refused_with_what_to_do(
     async def text(body: str, sender: str) -> str:
         return await first_reply(bot, fake_twilio, body, sender)
 
-    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", ALICE))
     await text("\\CREATE flat pw12345", bob)
     refused = await text(f"\\PAIR {code}", bob)
     assert refused.startswith("This address has rooms of its own. Pair the other way")
     # a refusal does not spend the code: the address it was meant for still pairs with it
     assert (await text(f"\\PAIR {code}", "+15550005555")).startswith("Paired: this address")
-    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", ALICE))
     for attempt in range(5):
         await text(f"\\PAIR {attempt:06d}" if f"{attempt:06d}" != code else "\\PAIR 999999", "+15550004444")
     assert await text(f"\\PAIR {code}", "+15550004444") == (
@@ -157,9 +173,9 @@ async def test_a_code_copied_with_its_full_stop_or_read_out_in_two_halves_pairs(
     async def text(body: str, sender: str) -> str:
         return await first_reply(bot, fake_twilio, body, sender)
 
-    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", ALICE))
     assert (await text(f"\\PAIR {code}.", "+15550005555")).startswith("Paired: this address")
-    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", ALICE))
     assert (await text(f"\\pair {code[:3]} {code[3:]}", "+15550006666")).startswith("Paired: this address")
     assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
     bodies = [r.body for r in await bot.rows("SELECT body FROM inbox WHERE from_phone <> :p", p=ALICE)]
@@ -178,7 +194,7 @@ async def test_a_code_typed_in_an_arabic_or_devanagari_keyboards_digits_pairs(
         return await first_reply(bot, fake_twilio, body, sender)
 
     for sender, zero in (("+15550005555", 0x660), ("+15550006666", 0x6F0), ("+15550007777", 0x966)):
-        code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+        code = code_in(await text("\\PAIR", ALICE))
         typed = "".join(chr(zero + int(d)) for d in code)
         assert (await text(f"\\PAIR {typed}", sender)).startswith("Paired: this address"), sender
     assert await bot.scalar("SELECT count(*) FROM join_failures") == 0
@@ -199,7 +215,7 @@ async def test_a_refused_pair_says_a_way_that_works(bot_factory: BotFactory, fak
 
     await text("\\CREATE flat pw12345", ALICE)
     await text("\\CREATE den pw12345", bob)
-    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", ALICE))
     # nothing of bob's own in den: leaving it is a way (tests/handlers/test_account.py)
     assert (await text(f"\\PAIR {code}", bob)).startswith("This address is in rooms with nothing")
     await text("\\HELP", carol)
@@ -208,7 +224,7 @@ async def test_a_refused_pair_says_a_way_that_works(bot_factory: BotFactory, fak
     assert await text(f"\\PAIR {code}", carol) == (
         "This address has an X account of its own. Send \\UNLINK here, then the code again."
     )
-    code = (await text("\\PAIR", carol)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", carol))
     assert await text(f"\\PAIR {code}", bob) == (
         "This address has rooms of its own. Pair the other way: \\UNLINK on your other address, "
         "\\PAIR here, then the code from there."
@@ -290,7 +306,7 @@ async def test_a_paired_telegram_chat_that_stopped_resumes_when_it_writes(
     bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
     form = await bot.text("\\PAIR", sender=ALICE)
     assert await bot.handled(form["MessageSid"]) == "done"
-    code = (await fake_twilio.wait_for_messages(1))[0]["Body"].split("Your code: ", 1)[1][:6]
+    code = code_in((await fake_twilio.wait_for_messages(1))[0]["Body"])
 
     async def telegram(text: str) -> list[str]:
         before = len(fake_telegram.sent)
@@ -312,7 +328,7 @@ async def test_a_stop_on_a_persons_first_address_does_not_silence_the_next_one(
     leaves (\\\\STOP): the SMS number became the person's first address with the WhatsApp
     address's opt-out, and its own \\\\HELP, and its goodbye, were never sent."""
     wally, sms = "whatsapp:+15550008001", "+15550008002"
-    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    bot = await whatsapp_bot(bot_factory, fake_twilio)
 
     async def text(body: str, sender: str) -> list[str]:
         before = len(fake_twilio.messages)
@@ -321,7 +337,7 @@ async def test_a_stop_on_a_persons_first_address_does_not_silence_the_next_one(
         await bot.settled()
         return [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == sender]
 
-    code = (await text("\\PAIR", wally))[0].split("Your code: ", 1)[1][:6]
+    code = code_in((await text("\\PAIR", wally))[0])
     assert (await text(f"\\PAIR {code}", sms))[0].startswith("Paired:")
     assert (await text("STOP", wally))[0].startswith("You will get no more messages")
     assert (await text("\\STOP", wally))[0].startswith("Goodbye from textwire at this address")
@@ -344,28 +360,33 @@ async def test_the_help_keyword_on_telegram_lists_every_command_as_help_does(
     assert len(answers[1]) > 160
 
 
+async def sms_handled(bot: Bot, body: str, sender: str, **extra: str) -> None:
+    """Text the bot and wait until all it sends for that has gone."""
+    form = await bot.text(body, sender=sender, **extra)
+    assert await bot.handled(form["MessageSid"]) == "done"
+    await bot.settled()
+
+
+async def bob_in_house_with_his_chat_paired(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Alice makes house, Bob joins it by SMS as Bob, and pairs his Telegram chat (OTHER_CHAT)."""
+    await sms_handled(bot, "\\CREATE house pw", ALICE)
+    await sms_handled(bot, "\\JOIN house pw", BOB)
+    await sms_handled(bot, "\\NAME Bob", BOB)
+    await sms_handled(bot, "\\PAIR", BOB)
+    code = code_in([m["Body"] for m in fake_twilio.messages if m["To"] == BOB][-1])
+    assert await bot.handled(await say(bot, f"/pair {code}", chat=OTHER_CHAT)) == "done"
+
+
 async def test_a_notice_goes_to_an_address_the_person_still_reads(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
 ) -> None:
     """Bob's first address is an SMS number, his Telegram chat is paired to it. After STOP by SMS
     his `\\\\PAID` notices were skipped as opted out, though his chat reads them: they go there."""
-    bob = "+15550002222"
     bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
-
-    async def sms(body: str, sender: str, **extra: str) -> None:
-        form = await bot.text(body, sender=sender, **extra)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        await bot.settled()
-
-    await sms("\\CREATE house pw", ALICE)
-    await sms("\\JOIN house pw", bob)
-    await sms("\\NAME Bob", bob)
-    await sms("\\PAIR", bob)
-    code = [m["Body"] for m in fake_twilio.messages if m["To"] == bob][-1].split("Your code: ", 1)[1][:6]
-    assert await bot.handled(await say(bot, f"/pair {code}", chat=OTHER_CHAT)) == "done"
-    await sms("STOP", bob, OptOutType="STOP")  # the carrier's: Bob's SMS number is opted out
+    await bob_in_house_with_his_chat_paired(bot, fake_twilio)
+    await sms_handled(bot, "STOP", BOB, OptOutType="STOP")  # the carrier's: Bob's SMS number is opted out
     before = len(fake_telegram.sent)
-    await sms("\\PAID Bob 5", ALICE)
+    await sms_handled(bot, "\\PAID Bob 5", ALICE)
     sent = await fake_telegram.wait_for_sent(before + 1)
     notices = [(m["chat_id"], str(m["text"])) for m in sent[before:]]
     assert len(notices) == 1
@@ -379,33 +400,21 @@ async def test_a_notice_goes_to_the_address_the_person_last_wrote_from(
     """Bob texted by SMS, his first address, then paired his Telegram chat and wrote from it: his
     `\\\\PAID` notices kept going to the SMS number. They go to the chat; once he texts by SMS
     again, the next one goes by SMS."""
-    bob = "+15550002222"
     bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
-
-    async def sms(body: str, sender: str) -> None:
-        form = await bot.text(body, sender=sender)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        await bot.settled()
-
-    await sms("\\CREATE house pw", ALICE)
-    await sms("\\JOIN house pw", bob)
-    await sms("\\NAME Bob", bob)
-    await sms("\\PAIR", bob)
-    code = [m["Body"] for m in fake_twilio.messages if m["To"] == bob][-1].split("Your code: ", 1)[1][:6]
-    assert await bot.handled(await say(bot, f"/pair {code}", chat=OTHER_CHAT)) == "done"
+    await bob_in_house_with_his_chat_paired(bot, fake_twilio)
     await bot.settled()
 
     async def notices(amount: str) -> tuple[list[str], list[str]]:
         """The notices of Alice's `\\\\PAID Bob <amount>`: by SMS and in Bob's chat."""
         texts, chats = len(fake_twilio.messages), len(fake_telegram.to(OTHER_CHAT))
-        await sms(f"\\PAID Bob {amount}", ALICE)
+        await sms_handled(bot, f"\\PAID Bob {amount}", ALICE)
         paid = f" paid you ${amount}.00 in house"
-        by_sms = [m["Body"] for m in fake_twilio.messages[texts:] if m["To"] == bob and paid in m["Body"]]
+        by_sms = [m["Body"] for m in fake_twilio.messages[texts:] if m["To"] == BOB and paid in m["Body"]]
         return by_sms, [m for m in fake_telegram.to(OTHER_CHAT)[chats:] if paid in m]
 
     by_sms, in_chat = await notices("5")
     assert (len(by_sms), len(in_chat)) == (0, 1)
-    await sms("\\ROOMS", bob)  # back on SMS
+    await sms_handled(bot, "\\ROOMS", BOB)  # back on SMS
     by_sms, in_chat = await notices("3")
     assert (len(by_sms), len(in_chat)) == (1, 0)
 
@@ -417,10 +426,10 @@ async def test_a_photo_from_a_new_address_goes_to_the_persons_room_once_it_is_pa
     the photo waits for one; `\\PAIR <code>` makes it the person's, and the photo goes to their
     room at once (not 10 minutes later, nor dropped)."""
     wally = "whatsapp:+15550009999"
-    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    bot = await whatsapp_bot(bot_factory, fake_twilio)
     assert (await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)).startswith("Created")
     offer = await first_reply(bot, fake_twilio, "\\PAIR", ALICE)
-    code = offer.split("Your code: ", 1)[1][:6]
+    code = code_in(offer)
     url = fake_twilio.media.add(images.jpeg_with_gps())
     before = len(fake_twilio.messages)
     photo = await bot.text(
@@ -453,7 +462,7 @@ async def test_two_people_never_hold_the_same_live_code(
     await text("\\CREATE house hunter22", ALICE)
     assert (await text("\\PAIR", ALICE)).startswith("Your code: 415140.")
     bob = "+15550002222"
-    bobs = (await text("\\PAIR", bob)).split("Your code: ", 1)[1][:6]
+    bobs = code_in(await text("\\PAIR", bob))
     assert bobs == "271828"
     assert (await text(f"\\PAIR {bobs}", "+15550003333")).startswith(
         "Paired: this address and SMS +1******2222"
@@ -476,7 +485,7 @@ async def test_a_name_given_before_pairing_is_the_persons_when_they_had_none(
         return await first_reply(bot, fake_twilio, body, sender)
 
     await text("\\CREATE house hunter22", ALICE)
-    code = (await text("\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", ALICE))
     assert await text("\\NAME Zed", second) == "Your rooms now see you as Zed."
     assert (await text(f"\\PAIR {code}", second)).startswith("Paired:")
     await text("\\JOIN house hunter22", bob)
@@ -490,7 +499,7 @@ async def test_a_name_given_before_pairing_is_the_persons_when_they_had_none(
     carol = "+15550007777"
     await text("\\CREATE flat hunter22", carol)
     await text("\\JOIN flat hunter22", bob)
-    code = (await text("\\PAIR", carol)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", carol))
     assert await text("\\NAME Bob", "+15550006666") == "Your rooms now see you as Bob."
     assert (await text(f"\\PAIR {code}", "+15550006666")).startswith("Paired:")
     assert await bot.scalar("SELECT name FROM users WHERE phone = :p", p=carol) is None
@@ -521,7 +530,7 @@ async def test_an_address_that_left_a_room_owing_is_refused_like_one_with_rooms(
     saved = await text("$30.00", ALICE, NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg")
     assert saved.startswith("Saved $30.00 to house"), saved
     assert (await text("\\LEAVE", bob)).startswith("You left house; you still owe $15.00")
-    code = (await text("\\PAIR", carol)).split("Your code: ", 1)[1][:6]
+    code = code_in(await text("\\PAIR", carol))
     refused = await text(f"\\PAIR {code}", bob)
     assert refused.startswith("This address has balances of its own. Pair the other way"), refused
     assert await text("\\BALANCE", ALICE) == "house: Bob pays Alice $15.00."
@@ -565,9 +574,8 @@ async def test_a_stop_right_behind_the_pair_of_a_new_address_takes_only_that_add
     `user.deleted`, and the address stayed paired, not opted out. It takes the address out of
     the person it is paired with now, with that goodbye."""
     wally = "whatsapp:+15550009999"
-    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
-    await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)
-    code = (await first_reply(bot, fake_twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    bot = await whatsapp_bot(bot_factory, fake_twilio)
+    code = await alices_room_and_code(bot, fake_twilio)
     # the \\STOP taken up with the address's new record while the pair is handled; handled after it
     pairing, stopping = Gate("\\PAIR"), Gate("\\STOP")
     hold(monkeypatch, pairing, stopping)
@@ -598,9 +606,8 @@ async def test_a_stop_done_before_the_pair_of_its_address_is_not_undone_by_it(
     still being handled. The address's record is deleted; the pair joins nothing and leaves the
     code unspent, and the address's next message is a new person's."""
     wally = "whatsapp:+15550009999"
-    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
-    await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)
-    code = (await first_reply(bot, fake_twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    bot = await whatsapp_bot(bot_factory, fake_twilio)
+    code = await alices_room_and_code(bot, fake_twilio)
     pairing = Gate("\\PAIR")
     hold(monkeypatch, pairing)
     with structlog.testing.capture_logs() as logs:
@@ -648,9 +655,8 @@ async def test_a_pair_that_a_stop_dropped_never_joins_the_new_person_of_its_addr
     address and joined them to the code's owner: a stranger with the phone next (a number given
     up) was Alice, with her rooms and balances. A dropped message's handler does nothing."""
     wally = "whatsapp:+15550009999"
-    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
-    await first_reply(bot, fake_twilio, "\\CREATE house hunter22", ALICE)
-    code = (await first_reply(bot, fake_twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    bot = await whatsapp_bot(bot_factory, fake_twilio)
+    code = await alices_room_and_code(bot, fake_twilio)
     pairing = Gate("\\PAIR")
     hold(monkeypatch, pairing)
     with structlog.testing.capture_logs() as logs:
@@ -683,8 +689,7 @@ async def test_a_stop_that_revokes_x_while_its_address_is_paired_takes_that_addr
     it is paired with by then, not left paired behind a whole-person goodbye."""
     twilio: FakeTwilio = xbot.extras["twilio"]
     wally = "+15550009999"
-    await first_reply(xbot, twilio, "\\CREATE house hunter22", ALICE)
-    code = (await first_reply(xbot, twilio, "\\PAIR", ALICE)).split("Your code: ", 1)[1][:6]
+    code = await alices_room_and_code(xbot, twilio)
     pairing, revoking = Gate("\\PAIR"), Gate("")
     hold(monkeypatch, pairing)
     revoke = XAccounts.revoke_and_delete
