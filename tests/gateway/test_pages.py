@@ -30,6 +30,19 @@ from tests.ports import free_port
 
 ROOT = ROOT
 
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)"
+)
+# the gallery's command and the statement's, each with a text its page shows once it is drawn
+GALLERY_AND_STATEMENT = (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent"))
+
+
+async def page_link(bot: Bot, fake_twilio: FakeTwilio, command: str) -> str:
+    """The link in Alice's answer to `command` (\\RECEIPTS, \\STATEMENT)."""
+    link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
+    assert link
+    return link.group(0)
+
 
 async def test_the_root_page_says_what_this_service_is(bot: Bot) -> None:
     resp = await bot.client.get("/")
@@ -227,7 +240,7 @@ async def _on_a_port(bot_factory: BotFactory, fake_twilio: FakeTwilio) -> Bot:
     )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_200_percent(
     bot_factory: BotFactory,
     fake_twilio: FakeTwilio,
@@ -240,10 +253,9 @@ async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_200_percent(
     await say(bot, fake_twilio, "\\NAME Maximilian Johansson")
     await send_photos(bot, fake_twilio, 1, "groceries 111.34", ALICE)
     await send_photos(bot, fake_twilio, 1, "no amount here", ALICE)
-    for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
-        link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
-        assert link
-        sideways, cards = await _zoomed_layout(chromium_page, link.group(0), until)
+    for command, until in GALLERY_AND_STATEMENT:
+        link = await page_link(bot, fake_twilio, command)
+        sideways, cards = await _zoomed_layout(chromium_page, link, until)
         assert len(cards) == 2
         for card in cards:
             assert card["past"] == [], (command, card)
@@ -251,7 +263,7 @@ async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_200_percent(
         assert not sideways, command
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_a_caption_in_arabic_or_hebrew_reads_right_to_left(
     bot_factory: BotFactory,
     fake_twilio: FakeTwilio,
@@ -266,10 +278,9 @@ async def test_a_caption_in_arabic_or_hebrew_reads_right_to_left(
     directions = (
         "[...document.querySelectorAll('.cap')].map(e => [e.textContent, getComputedStyle(e).direction])"
     )
-    for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
-        link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
-        assert link
-        await chromium_page.goto(link.group(0), until=until)
+    for command, until in GALLERY_AND_STATEMENT:
+        link = await page_link(bot, fake_twilio, command)
+        await chromium_page.goto(link, until=until)
         assert sorted(await chromium_page.evaluate(directions)) == [
             ["dinner 12.50!", "ltr"],
             ["عشاء في مطعم الشام 45!", "rtl"],
@@ -310,7 +321,7 @@ _SIDEWAYS = """(() => {
 })()"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_300_and_400_percent(
     bot_factory: BotFactory,
     fake_twilio: FakeTwilio,
@@ -334,10 +345,9 @@ async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_300_and_400_p
         await chromium_page.call(
             "Emulation.setDeviceMetricsOverride", width=width, height=281, deviceScaleFactor=3, mobile=False
         )
-        for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
-            link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
-            assert link
-            await chromium_page.goto(link.group(0), until=until)
+        for command, until in GALLERY_AND_STATEMENT:
+            link = await page_link(bot, fake_twilio, command)
+            await chromium_page.goto(link, until=until)
             layout = await chromium_page.evaluate(_SIDEWAYS)
             assert layout["past"] == [], (width, command, layout)
             assert not layout["scrolls"], (width, command)
@@ -375,7 +385,7 @@ _TEXT_ON = """(() => {
 })()"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_the_pages_follow_a_phone_set_to_dark_and_stay_readable(
     bot_factory: BotFactory,
     fake_twilio: FakeTwilio,
@@ -391,10 +401,9 @@ async def test_the_pages_follow_a_phone_set_to_dark_and_stay_readable(
         await chromium_page.call(
             "Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}]
         )
-        for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
-            link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
-            assert link
-            await chromium_page.goto(link.group(0), until=until)
+        for command, until in GALLERY_AND_STATEMENT:
+            link = await page_link(bot, fake_twilio, command)
+            await chromium_page.goto(link, until=until)
             page = await chromium_page.evaluate("getComputedStyle(document.body).backgroundColor")
             assert (_contrast(page, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), (scheme, page)
             texts = await chromium_page.evaluate(_TEXT_ON)
@@ -410,7 +419,7 @@ async def first_link(xbot: XBot) -> str:
     return link_in(message["Body"])
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_the_connect_button_shows_its_focus_plainly(
     xbot: XBot,
     chromium_page: Page,  # noqa: F811
@@ -433,7 +442,7 @@ async def test_the_connect_button_shows_its_focus_plainly(
     assert _contrast(ring, page) >= 3, (ring, page)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_the_connect_button_has_an_edge_in_a_high_contrast_theme(
     xbot: XBot,
     chromium_page: Page,  # noqa: F811
@@ -456,7 +465,7 @@ async def test_the_connect_button_has_an_edge_in_a_high_contrast_theme(
     assert _contrast(colour, page) >= 3, (colour, page)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_the_connect_button_fits_a_phone_zoomed_to_400_percent(
     xbot: XBot,
     chromium_page: Page,  # noqa: F811
@@ -498,7 +507,7 @@ async def _spoken_names(tab: Page) -> list[str]:
     ]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_a_screen_reader_says_a_masked_member_as_a_number_ending_not_stars(
     bot_factory: BotFactory,
     fake_twilio: FakeTwilio,
@@ -520,10 +529,9 @@ async def test_a_screen_reader_says_a_masked_member_as_a_number_ending_not_stars
     sent = await fake_twilio.wait_for_messages(before + 2)
     assert any(m["Body"].startswith("Recorded: you paid") for m in sent[before:])
     await chromium_page.call("Accessibility.enable")
-    for command, until in (("\\RECEIPTS", "2 receipts"), ("\\STATEMENT", "Spent")):
-        link = re.search(r"http://\S+", await say(bot, fake_twilio, command))
-        assert link
-        await chromium_page.goto(link.group(0), until=until)
+    for command, until in GALLERY_AND_STATEMENT:
+        link = await page_link(bot, fake_twilio, command)
+        await chromium_page.goto(link, until=until)
         said = await _spoken_names(chromium_page)
         assert [name for name in said if "*" in name] == [], command
         heard = re.sub(r"\s+", " ", " ".join(said))
@@ -533,7 +541,7 @@ async def test_a_screen_reader_says_a_masked_member_as_a_number_ending_not_stars
         assert "+1******2222" in await chromium_page.text(), command
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_the_x_confirm_page_says_whose_number_not_its_stars(
     xbot: XBot,
     chromium_page: Page,  # noqa: F811
