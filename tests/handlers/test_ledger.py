@@ -120,6 +120,25 @@ async def house_and_trip(bot: Bot, fake: FakeTwilio, currency: str = "") -> None
     assert (await say(bot, fake, "\\JOIN trip pw", sender=CAROL)).startswith("Joined trip")
 
 
+async def a_new_bob_after_bob_left(bot: Bot, fake: FakeTwilio) -> str:
+    """In `house`: Bob pays $30.00 and stops; Dan joins as Bob. Dan's phone."""
+    await photo(bot, fake, "$30.00", sender=BOB)
+    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
+    dan = "+15550004444"
+    assert (await say(bot, fake, "\\JOIN house pw", sender=dan)).startswith("Joined house")
+    assert await say(bot, fake, "\\NAME Bob", sender=dan) == "Your rooms now see you as Bob."
+    return dan
+
+
+async def carol_left_house_owing_alice_50(bot: Bot, fake: FakeTwilio) -> None:
+    """In `house`: Alice pays Carol $50.00, and Carol leaves."""
+    assert (
+        await say(bot, fake, "\\PAID Carol 50")
+        == "Recorded: you paid Carol $50.00. house: Carol pays Alice $50.00."
+    )
+    assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house; you still owe $50.00 there."
+
+
 async def test_three_members_receipts_and_payments_give_exact_balances(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -926,11 +945,7 @@ async def test_a_name_shared_with_someone_who_stopped_is_told_apart(
     """Bob stops; a new Bob joins: the one who left shows as "Bob (left)", and \\PAID names either."""
     fake = fake_twilio
     await house(bot, fake)
-    await photo(bot, fake, "$30.00", sender=BOB)
-    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
-    dan = "+15550004444"
-    assert (await say(bot, fake, "\\JOIN house pw", sender=dan)).startswith("Joined house")
-    assert await say(bot, fake, "\\NAME Bob", sender=dan) == "Your rooms now see you as Bob."
+    dan = await a_new_bob_after_bob_left(bot, fake)
     assert (
         await say(bot, fake, "\\BALANCE")
         == "house: Alice pays Bob (left) $10.00, Carol pays Bob (left) $10.00."
@@ -968,11 +983,7 @@ async def test_two_who_stopped_by_one_name_are_told_apart(bot: Bot, fake_twilio:
     neither debt could be settled."""
     fake = fake_twilio
     await house(bot, fake)
-    await photo(bot, fake, "$30.00", sender=BOB)
-    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
-    dan = "+15550004444"
-    assert (await say(bot, fake, "\\JOIN house pw", sender=dan)).startswith("Joined house")
-    assert await say(bot, fake, "\\NAME Bob", sender=dan) == "Your rooms now see you as Bob."
+    dan = await a_new_bob_after_bob_left(bot, fake)
     await photo(bot, fake, "$60.00", sender=dan)
     assert (await say(bot, fake, "\\STOP", sender=dan)).startswith("Goodbye")
     assert await say(bot, fake, "\\BALANCE") == (
@@ -1003,11 +1014,7 @@ async def test_a_split_naming_only_people_who_left_by_one_name_says_they_left(
     any more"). It says at once that whoever went by that name has left."""
     fake = fake_twilio
     await house(bot, fake)
-    await photo(bot, fake, "$30.00", sender=BOB)
-    assert (await say(bot, fake, "\\STOP", sender=BOB)).startswith("Goodbye")
-    dan = "+15550004444"
-    assert (await say(bot, fake, "\\JOIN house pw", sender=dan)).startswith("Joined house")
-    assert await say(bot, fake, "\\NAME Bob", sender=dan) == "Your rooms now see you as Bob."
+    dan = await a_new_bob_after_bob_left(bot, fake)
     await photo(bot, fake, "$60.00", sender=dan)
     assert (await say(bot, fake, "\\STOP", sender=dan)).startswith("Goodbye")
     await photo(bot, fake, "$30.00")
@@ -2151,11 +2158,7 @@ async def test_a_member_who_left_owing_sees_it_and_records_paying_it(
     for those two, showing the leaver only their own part of it."""
     fake = fake_twilio
     await house(bot, fake)
-    assert (
-        await say(bot, fake, "\\PAID Carol 50")
-        == "Recorded: you paid Carol $50.00. house: Carol pays Alice $50.00."
-    )
-    assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house; you still owe $50.00 there."
+    await carol_left_house_owing_alice_50(bot, fake)
     assert await say(bot, fake, "\\BALANCE", sender=CAROL) == "house (you left): you pay Alice $50.00."
     assert await say(bot, fake, "\\BALANCE house", sender=CAROL) == "house (you left): you pay Alice $50.00."
     assert (
@@ -2188,11 +2191,7 @@ async def test_a_member_who_left_owing_cannot_take_a_name_someone_there_goes_by(
     one. A room left with money open is still one of the rooms that see the name."""
     fake = fake_twilio
     await house(bot, fake)
-    assert (
-        await say(bot, fake, "\\PAID Carol 50")
-        == "Recorded: you paid Carol $50.00. house: Carol pays Alice $50.00."
-    )
-    assert await say(bot, fake, "\\LEAVE", sender=CAROL) == "You left house; you still owe $50.00 there."
+    await carol_left_house_owing_alice_50(bot, fake)
     assert (
         await say(bot, fake, "\\NAME alice", sender=CAROL)
         == "Someone in house goes by alice already. Pick another name."
