@@ -131,28 +131,6 @@ PAYMENT_APPS = {
 
 
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("app", list(PAYMENT_APPS))
-async def test_a_payment_apps_screenshot_is_no_shared_spending_and_points_to_paid(
-    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting, app: str
-) -> None:
-    """Alice sends the room her screenshot of paying Bob $20.00 back. PayPal's (`Total $20.00 USD`)
-    was counted as $20.00 of spending split three ways, Bob owing a third of his own money; the
-    others asked for `\\AMOUNT 12.34`, which would count it the same. It is a payment between
-    members: kept, not counted, and the reply names the `\\PAID` that records it (Venmo's full
-    name for the room's Bob, Cash App's whole dollars)."""
-    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
-    await house(bot, fake_twilio)
-    url = fake_twilio.media.add(ri.screenshot(PAYMENT_APPS[app]))
-    assert await say(bot, fake_twilio, "", **mms([url])) == (
-        "Saved to house; it looks like a payment to Bob, not shared spending, so it is not counted. "
-        "Reply \\PAID Bob 20.00 to record it."
-    )
-    assert await say(bot, fake_twilio, "\\BALANCE") == "house: all settled."
-    rows = await bot.rows("SELECT amount_minor, ocr_status FROM receipts")
-    assert [tuple(r) for r in rows] == [(None, NOT_RECEIPT)]
-
-
-@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 async def test_a_payment_to_someone_outside_the_room_is_asked_about(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
 ) -> None:
@@ -176,22 +154,40 @@ RECEIVED_APPS = {
 }
 
 
+SENT = (
+    "Saved to house; it looks like a payment to Bob, not shared spending, so it is not counted. "
+    "Reply \\PAID Bob 20.00 to record it."
+)
+RECEIVED = (
+    "Saved to house; it looks like Bob paid you, not shared spending, so it is not counted. "
+    "Bob can send \\PAID Alice 20.00 to record it."
+)
+
+
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("app", list(RECEIVED_APPS))
-async def test_a_screenshot_of_a_payment_received_names_the_paid_its_payer_sends(
-    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting, app: str
+@pytest.mark.parametrize(
+    ("app", "screen", "reply"),
+    [(f"{app} sent", rows, SENT) for app, rows in PAYMENT_APPS.items()]
+    + [(f"{app} received", rows, RECEIVED) for app, rows in RECEIVED_APPS.items()],
+)
+async def test_a_payment_apps_screenshot_is_no_shared_spending_and_points_to_paid(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    counting: Counting,
+    app: str,
+    screen: list[str],
+    reply: str,
 ) -> None:
-    """Alice sends the room her screenshot of Bob paying her $20.00. It was a receipt with no
-    total, and the reply asked her for `\\AMOUNT 12.34`, which would count the money Bob paid
-    her as her spending, split three ways. It is kept, not counted, and the reply names the
-    `\\PAID` that Bob sends to record it."""
+    """Alice sends the room her screenshot of paying Bob $20.00 back, or of Bob paying her. PayPal's
+    (`Total $20.00 USD`) was counted as $20.00 of spending split three ways, Bob owing a third of
+    his own money; the others asked for `\\AMOUNT 12.34`, which would count it the same (and count
+    money Bob paid her as her spending). It is a payment between members: kept, not counted, and
+    the reply names the `\\PAID` that records it, hers or the one Bob sends (Venmo's full name for
+    the room's Bob, Cash App's whole dollars)."""
     bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
     await house(bot, fake_twilio)
-    url = fake_twilio.media.add(ri.screenshot(RECEIVED_APPS[app]))
-    assert await say(bot, fake_twilio, "", **mms([url])) == (
-        "Saved to house; it looks like Bob paid you, not shared spending, so it is not counted. "
-        "Bob can send \\PAID Alice 20.00 to record it."
-    )
+    url = fake_twilio.media.add(ri.screenshot(screen))
+    assert await say(bot, fake_twilio, "", **mms([url])) == reply
     assert await say(bot, fake_twilio, "\\BALANCE") == "house: all settled."
     rows = await bot.rows("SELECT amount_minor, ocr_status FROM receipts")
     assert [tuple(r) for r in rows] == [(None, NOT_RECEIPT)]
