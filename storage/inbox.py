@@ -31,6 +31,7 @@ class NewMessage:
     priority: int
     received_at: float
     sender_name: str | None = None  # the name the channel gives the sender (Telegram's first name)
+    forwarded: bool = False  # the channel says it was forwarded from another chat
 
     @functools.cached_property
     def channel(self) -> str:
@@ -55,13 +56,14 @@ class NewMessage:
             "received_at": self.received_at,
             "channel": self.channel,
             "sender_name": self.sender_name,
+            "forwarded": self.forwarded,
         }
 
 
 _ROW_COLUMNS = (
     "message_sid", "account_sid", "from_phone", "to_phone", "body", "media", "opt_out_type",
     "idempotency_token", "priority", "status", "attempts", "next_attempt_at", "received_at", "channel",
-    "sender_name",
+    "sender_name", "forwarded",
 )  # fmt: skip
 
 
@@ -97,7 +99,13 @@ async def insert_batch(conn: AsyncConnection, messages: Sequence[NewMessage]) ->
 # PostgreSQL: a batch is one statement of arrays, whatever its size (one prepared statement,
 # one round trip, its own transaction): 14 us of CPU a message in a batch of 64, 134 us alone,
 # against 29 and 513 us through SQLAlchemy's executemany (BENCHMARKS.md, stop 17).
-_PG_ARRAYS = {"priority": "int", "attempts": "int", "next_attempt_at": "float8", "received_at": "float8"}
+_PG_ARRAYS = {
+    "priority": "int",
+    "attempts": "int",
+    "next_attempt_at": "float8",
+    "received_at": "float8",
+    "forwarded": "bool",
+}
 _PG_UNNEST = ", ".join(
     f"${n}::{_PG_ARRAYS.get(column, 'text')}[]" for n, column in enumerate(_ROW_COLUMNS, 1)
 )
@@ -140,7 +148,7 @@ class SqliteAppender:
     handler (which sleeps in steps of up to 100 ms), and every write of the process goes through
     one connection, whose page cache a commit of another connection would empty."""
 
-    MAX_ROWS = 512  # 14 columns a row: well under SQLite's 32,766 variables
+    MAX_ROWS = 512  # 16 columns a row: well under SQLite's 32,766 variables
 
     def __init__(self, db: Database) -> None:
         assert db.write_lock is not None, "a SQLite database"
@@ -234,7 +242,7 @@ _READY = (
 # carries (the body a second time, the idempotency token, the error ...).
 _CLAIMED_COLUMNS = (
     "id", "message_sid", "from_phone", "to_phone", "body", "media", "opt_out_type", "received_at", "attempts",
-    "priority", "sender_name",
+    "priority", "sender_name", "forwarded",
 )  # fmt: skip
 CLAIMED = tuple(inbox.c[name] for name in _CLAIMED_COLUMNS)
 

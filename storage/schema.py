@@ -109,6 +109,8 @@ inbox = sa.Table(
     sa.Column("done_at", sa.Float),
     sa.Column("channel", sa.String(16), nullable=False, server_default="sms"),
     sa.Column("sender_name", sa.String(64)),  # migration 0020: the channel's name of the sender
+    # migration 0030: forwarded from another chat (someone else's words: never posted nor run)
+    sa.Column("forwarded", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
     sa.Index(

@@ -594,12 +594,13 @@ async def make_xbot(
     *,
     telegram: dict[str, Any] | None = None,
     database: dict[str, Any] | None = None,
+    twilio: dict[str, Any] | None = None,
     **x: Any,
 ) -> XBot:
     """The bot with X configured against `fake_x`, on the fake's clock, on a real port (the fake's
     authorize page redirects browsers back to it). `x`: more keys of the x section; `telegram`:
     the telegram section (a fake's), for the channel too; `database`: another database section
-    than the test's."""
+    than the test's; `twilio`: more keys of the twilio section (`whatsapp_from`)."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     fake_x.redirect_uris.add(public + "/x/callback")
@@ -607,7 +608,7 @@ async def make_xbot(
         port=port,
         clock=lambda: fake_x.now,
         server={"public_url": public},
-        twilio=fake_twilio.section(),
+        twilio=fake_twilio.section(**(twilio or {})),
         **({"telegram": telegram} if telegram is not None else {}),
         **({"database": database} if database is not None else {}),
         x={

@@ -23,7 +23,9 @@ class Inbound:
     """One inbound message, as stored in the inbox, in any channel's terms: `external_id` is the
     channel's id of the message (Twilio: the MessageSid), `sender` who sent it, `recipient` the
     channel's id of us (Twilio: our number), `carrier_keyword` the channel's own reading of an
-    opt-out or help keyword (Twilio: OptOutType), if any."""
+    opt-out or help keyword (Twilio: OptOutType), if any. `forwarded`: the channel says the person
+    forwarded it from another chat (Telegram's `forward_origin`, WhatsApp's `Forwarded`), so its
+    words are someone else's: a text is not posted nor a command run (handlers/forwarded.py)."""
 
     id: int
     external_id: str
@@ -36,6 +38,7 @@ class Inbound:
     attempts: int = 1
     priority: bool = False  # carrier keywords, \STOP, \UNLINK: handled at once, never held back
     sender_name: str | None = None  # the name the channel gives the sender (Telegram's first name)
+    forwarded: bool = False
 
     @property
     def text(self) -> str:

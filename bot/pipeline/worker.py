@@ -82,7 +82,7 @@ def inbound_from_row(row: sa.Row[Any]) -> Inbound:
     at a time (bench/e2e's profile: this was a fifth of the claim's own time)."""
     (
         id_, message_sid, from_phone, to_phone, body, media, opt_out_type, received_at, attempts, priority,
-        sender_name,
+        sender_name, forwarded,
     ) = tuple(row)  # fmt: skip
     return Inbound(
         id=id_,
@@ -100,6 +100,7 @@ def inbound_from_row(row: sa.Row[Any]) -> Inbound:
         attempts=attempts,
         priority=bool(priority),
         sender_name=sender_name,
+        forwarded=bool(forwarded),
     )
 
 

@@ -11,8 +11,10 @@ poll as an item refused by name (`tgkind:<kind>`, never fetched), so the person 
 was done. An edit of a message (`edited_message`) is such an item too (`tgkind:edit`, or
 `tgkind:edit-caption` for a photo's or a file's caption), with no body: its new text is not run
 nor posted, and the person is told to send it again (a caption: to set the amount with
-`\\AMOUNT`). Other updates (callbacks, member changes), messages from bots and blank texts are
-not stored.
+`\\AMOUNT`). A message forwarded from another chat (`forward_origin`, Bot API 7.0; before it
+`forward_from`, `forward_from_chat`, `forward_sender_name`, `forward_date`) is marked `forwarded`:
+its words are someone else's, never posted to X as the person's (handlers/forwarded.py). Other
+updates (callbacks, member changes), messages from bots and blank texts are not stored.
 """
 
 from __future__ import annotations
@@ -107,6 +109,23 @@ LATE_SECONDS = 10.0
 KEPT_SECONDS = 24 * 3600.0
 
 
+# what marks a message forwarded from another chat: `forward_origin` since Bot API 7.0
+# (https://core.telegram.org/bots/api#messageorigin), and the fields it replaced, which a Bot API
+# server older than 7.0 (a self-hosted one) sends instead
+FORWARD_FIELDS = (
+    "forward_origin",
+    "forward_from",
+    "forward_from_chat",
+    "forward_sender_name",
+    "forward_date",
+)
+
+
+def forwarded(message: dict[str, Any]) -> bool:
+    """Whether the person forwarded `message` from another chat (someone else's words)."""
+    return any(message.get(name) is not None for name in FORWARD_FIELDS)
+
+
 def sent_at(message: dict[str, Any], now: float) -> float:
     """When the person sent `message` (its edit, for an edited one), when Telegram delivered it
     late; else `now`."""
@@ -164,6 +183,7 @@ def message_from_update(update: Any, *, bot: str, now: float) -> inbox.NewMessag
         priority=0,
         received_at=sent_at(message, now),
         sender_name=_first_name(chat, sender),
+        forwarded=forwarded(message),
     )
 
 
@@ -245,6 +265,7 @@ __all__ = [
     "NotAnUpdate",
     "added_to_group",
     "asked_in_group",
+    "forwarded",
     "message_from_update",
     "topic_of",
 ]

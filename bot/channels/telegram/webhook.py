@@ -57,6 +57,7 @@ def _probe(message: inbox.NewMessage) -> Inbound:
         recipient=message.to_phone,
         body=message.body,
         media=tuple(Media(i, url, ctype) for i, (url, ctype) in enumerate(message.media)),
+        forwarded=message.forwarded,  # a forwarded \STOP is not run, so it is no priority either
     )
 
 

@@ -86,6 +86,19 @@ class BadSignature(web.HTTPForbidden):
             )
 
 
+# WhatsApp's marks of a message the person forwarded from another chat, as Twilio's inbound
+# webhook carries them: `Forwarded` "true if the message has been forwarded once",
+# `FrequentlyForwarded` "true if the message has been frequently forwarded" (Twilio, "Twilio's
+# request to your incoming message Webhook URL", WhatsApp-specific parameters:
+# https://www.twilio.com/docs/messaging/guides/webhook-request). SMS has no such mark.
+FORWARD_PARAMS = ("Forwarded", "FrequentlyForwarded")
+
+
+def forwarded(form: dict[str, str]) -> bool:
+    """Whether Twilio says the person forwarded the message (someone else's words)."""
+    return any(form.get(name, "").strip().lower() == "true" for name in FORWARD_PARAMS)
+
+
 def parse_form(text: str) -> list[tuple[str, str]]:
     """`parse_qsl(text, keep_blank_values=True)`, in half the time (12.4 -> 6.3 us for Twilio's 20
     fields): only a name or value with a `%` or a `+` in it is decoded (tests/channels/twilio/test_webhook.py checks
@@ -165,6 +178,7 @@ async def _message_from(
         media.append((LOCATION_REF, ""))
     opt_out_type = form.get("OptOutType", "")[:16]
     to_phone = form.get("To", "")[:32]  # the column's width: one overlong row must not fail a batch
+    is_forwarded = forwarded(form)
     # the dispatcher knows which handlers are priority ones (carrier keywords, \STOP, \UNLINK)
     probe = Inbound(
         id=0,
@@ -174,6 +188,7 @@ async def _message_from(
         body=body,
         media=tuple(Media(i, url, ctype) for i, (url, ctype) in enumerate(media)),
         carrier_keyword=opt_out_type,
+        forwarded=is_forwarded,  # a forwarded \STOP is not run, so it is no priority either
     )
     priority = await gate.is_priority(probe)
     return inbox.NewMessage(
@@ -189,6 +204,7 @@ async def _message_from(
         idempotency_token=idempotency[:128] if idempotency and idempotency.isascii() else None,
         priority=1 if priority else 0,
         received_at=gate.deps.now(),
+        forwarded=is_forwarded,
     )
 
 
@@ -271,4 +287,4 @@ def add_routes(app: web.Application, channel: TwilioChannel) -> None:
     app.router.add_post("/twilio/status", twilio_status, expect_handler=expect_continue)
 
 
-__all__ = ["CHANNEL", "EMPTY_TWIML", "add_routes", "parse_form", "twilio_sms", "twilio_status"]
+__all__ = ["CHANNEL", "EMPTY_TWIML", "add_routes", "forwarded", "parse_form", "twilio_sms", "twilio_status"]

@@ -240,3 +240,49 @@ def test_the_topic_of_a_message_is_its_thread_only_in_a_forum_topic(
 ) -> None:
     assert topic_of(update("/help", **fields)) == topic
     assert topic_of({"update_id": 1, "edited_message": update("/help", **fields)["message"]}) is None
+
+
+BOB = {"id": 777, "is_bot": False, "first_name": "Bob"}
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        # Bot API 7.0 and later: where it came from, as a MessageOrigin
+        {"forward_origin": {"type": "user", "date": 1_789_990_000, "sender_user": BOB}},
+        {"forward_origin": {"type": "hidden_user", "date": 1_789_990_000, "sender_user_name": "Bob"}},
+        {
+            "forward_origin": {
+                "type": "channel",
+                "date": 1_789_990_000,
+                "chat": {"id": -100, "type": "channel"},
+                "message_id": 5,
+            }
+        },
+        # the fields it replaced, which a Bot API server before 7.0 sends
+        {"forward_from": BOB, "forward_date": 1_789_990_000},
+        {"forward_sender_name": "Bob", "forward_date": 1_789_990_000},
+        {"forward_from_chat": {"id": -100, "type": "channel"}, "forward_date": 1_789_990_000},
+    ],
+    ids=["origin-user", "origin-hidden-user", "origin-channel", "from", "sender-name", "from-chat"],
+)
+def test_a_forwarded_message_is_marked_forwarded(marks: dict[str, object]) -> None:
+    """Someone else's words forwarded by the person: the row says so (the text is not posted to
+    X as the person's, handlers/forwarded.py); its text and photos are the message's as ever."""
+    text = row(update("Bob: the landlord is a crook", **marks))
+    assert text is not None
+    assert (text.forwarded, text.body) == (True, "Bob: the landlord is a crook")
+    photo = [{"file_id": "large", "width": 1280, "height": 960}]
+    receipt = row(update(photo=photo, caption="12.50", **marks))
+    assert receipt is not None
+    assert (receipt.forwarded, receipt.media, receipt.body) == (
+        True,
+        ((MEDIA_PREFIX + "large", "image/jpeg"),),
+        "12.50",
+    )
+
+
+def test_a_message_the_person_wrote_is_not_forwarded() -> None:
+    message = row(update("my own words", reply_to_message={"message_id": 1, "text": "hi", "from": BOB}))
+    assert message is not None
+    assert message.forwarded is False

@@ -380,6 +380,34 @@ async def test_the_webhook_asks_the_dispatcher_which_messages_are_priority(bot_f
         assert stored == priority, body
 
 
+async def test_whatsapps_forwarded_marks_are_stored_with_the_message(bot: Bot) -> None:
+    """Twilio's inbound WhatsApp webhook says a message was forwarded (`Forwarded`) or forwarded
+    many times (`FrequentlyForwarded`), "true" (https://www.twilio.com/docs/messaging/guides/webhook-request):
+    they were ignored, and a forwarded text was posted to X as the person's. The row keeps the
+    mark for the worker; anything but "true" is not one; SMS carries none. Signed as Twilio signs."""
+    wally = "whatsapp:+15550009999"
+    cases = [
+        ({"Forwarded": "true"}, wally, True),
+        ({"FrequentlyForwarded": "true", "Forwarded": "true"}, wally, True),
+        ({"FrequentlyForwarded": "true"}, wally, True),
+        ({"Forwarded": "false", "FrequentlyForwarded": "false"}, wally, False),
+        ({"Forwarded": "yes"}, wally, False),
+        ({}, wally, False),
+        ({}, ALICE, False),
+    ]
+    for n, (marks, sender, forwarded) in enumerate(cases):
+        form = await bot.text(f"words {n}", sender=sender, **marks)
+        stored = await bot.rows(
+            "SELECT forwarded, priority FROM inbox WHERE message_sid = :s", s=form["MessageSid"]
+        )
+        assert [(bool(r[0]), r[1]) for r in stored] == [(forwarded, 0)], marks
+    # a forwarded \STOP is not run (handlers/forwarded.py), so the webhook stores it as no priority
+    form = await bot.text("\\STOP", sender=wally, Forwarded="true")
+    assert await bot.scalar("SELECT priority FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) == 0
+    form = await bot.text("\\STOP", sender=wally)
+    assert await bot.scalar("SELECT priority FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) == 1
+
+
 def test_the_webhook_imports_no_handler_module() -> None:
     """bot/gateway/routes.py keeps no list of priority commands: it asks the dispatcher."""
     tree = ast.parse(Path(web.__file__).read_text())
