@@ -965,7 +965,7 @@ async def test_a_member_gives_the_room_a_new_password_and_the_old_one_joins_no_o
             "Joined house"
         )
         assert await say(bot, fake_twilio, f"\\PASSWORD {new}", sender=BOB) == (
-            "house has a new password; its members stay. The old one lets no one in now: "
+            "house has a new password; members stay, the old one lets no one in: "
             "newcomers \\JOIN house <new password>."
         )
         assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=CAROL) == WRONG
@@ -1026,3 +1026,15 @@ async def test_a_new_password_is_not_set_for_one_who_left_while_it_was_hashed(bo
     async with bot.runtime.deps.db.tx() as conn:
         assert not await rooms.set_password(conn, room_id, alice, await rooms.hash_password("other"))
     assert await bot.scalar("SELECT password_hash FROM rooms") == before
+
+
+async def test_a_new_password_for_a_long_named_room_is_answered_in_one_sms(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A 32-letter room's `\\PASSWORD` reply was 167 characters: two SMS, billed twice."""
+    name = "summer-trips-to-lisbon-and-porto"  # 32 letters, the longest a name has
+    await say(bot, fake_twilio, f"\\CREATE {name} {PASSWORD}")
+    reply = await say(bot, fake_twilio, "\\PASSWORD pa55wordNEW")
+    assert reply.startswith(f"{name} has a new password")
+    assert f"\\JOIN {name} <new password>" in reply
+    assert fits_one_segment(reply), len(reply)
