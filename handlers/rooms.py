@@ -43,7 +43,6 @@ from handlers.filters import (
     NOT_IN_ROOM,
     ROOM_NAMES,
     not_in_named,
-    room_named,
     room_named_or_active,
     room_of,
     room_word,
@@ -391,17 +390,18 @@ async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
     flatmate who moved out) let anyone who had it join for good. Members stay; the old password
     joins no one from now on. Anyone in the room may change it, as anyone in it may tell it."""
     *named, password = ctx.args
+    mine, active = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
+    if not mine:
+        return NOT_IN_ROOM
     if named:
-        room = await room_named(ctx, named[0])
+        room = _mine_named(mine, named[0])
         if room is None:
-            mine, _ = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
-            return (
-                not_in_named(room_word(named[0]), ctx.deps.services.fits(msg.sender.channel))
-                if mine
-                else NOT_IN_ROOM
-            )
+            return not_in_named(room_word(named[0]), ctx.deps.services.fits(msg.sender.channel))
     else:
-        room = await rooms.active_room(ctx.deps.db, ctx.user.id)
+        meant = _mine_named(mine, password)
+        if meant is not None:  # `\\PASSWORD house`: the new password left out
+            return Reply(room_not_password(meant.name), kind="usage")
+        room = active
         if room is None:
             return NOT_IN_ROOM
     if len(password) > rooms.MAX_PASSWORD:
@@ -413,6 +413,21 @@ async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
         return None
     ctx.log.info("room.password_changed", room_id=room.id)
     return password_changed(room.name)
+
+
+def room_not_password(name: str) -> str:
+    """`\\PASSWORD house` from a member of house: the room's name, not a new password for the
+    active room (it made "house" its password, and the person never knew they had set one)."""
+    return f"Nothing changed: {name} is your room's name. Send \\PASSWORD {name} <new password>."
+
+
+def _mine_named(mine: list[rooms.Room], word: str) -> rooms.Room | None:
+    """The sender's room a typed word names, from their rooms already read."""
+    name = room_word(word)
+    if not rooms.valid_name(name):
+        return None
+    key = rooms.name_key(name)
+    return next((room for room in mine if room.name_key == key), None)
 
 
 def password_changed(name: str) -> str:

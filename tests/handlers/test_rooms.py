@@ -1038,3 +1038,25 @@ async def test_a_new_password_for_a_long_named_room_is_answered_in_one_sms(
     assert reply.startswith(f"{name} has a new password")
     assert f"\\JOIN {name} <new password>" in reply
     assert fits_one_segment(reply), len(reply)
+
+
+async def test_a_new_password_that_is_a_room_of_the_senders_changes_nothing(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PASSWORD trip`, the new password left out, made "trip" the active room's password (house's,
+    when trip was another room) and answered "house has a new password": the person did not know
+    they had set one, and anyone guessing the room's own name got in."""
+    await say(bot, fake_twilio, f"\\CREATE trip {PASSWORD}")
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    before = [r.password_hash for r in await bot.rows("SELECT password_hash FROM rooms ORDER BY name")]
+    for typed, room in (("trip", "trip"), ("House", "house"), ("\u201chouse.\u201d", "house")):
+        assert await say(bot, fake_twilio, f"\\PASSWORD {typed}") == (
+            f"Nothing changed: {room} is your room's name. Send \\PASSWORD {room} <new password>."
+        )
+    assert [
+        r.password_hash for r in await bot.rows("SELECT password_hash FROM rooms ORDER BY name")
+    ] == before
+    assert (await say(bot, fake_twilio, "\\JOIN house house", sender=BOB)) == WRONG
+    # said with the room, it is meant: the room's own name is its password then
+    assert (await say(bot, fake_twilio, "\\PASSWORD trip trip")).startswith("trip has a new password")
+    assert (await say(bot, fake_twilio, "\\JOIN trip trip", sender=BOB)).startswith("Joined trip")

@@ -218,6 +218,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("wrong, capital and mark", lambda: rooms.wrong_for("Hunter22;")),
     ("locked", lambda: rooms.LOCKED),
     ("new password", lambda: rooms.password_changed(ROOM)),
+    ("new password, a room's name", lambda: rooms.room_not_password(ROOM)),
     ("joined", lambda: f"Joined {ROOM}; photos you send now go there. \\RECEIPTS shows them all."),
     ("joined again", lambda: f"You are in {ROOM} already; it is now your active room."),
     ("not in room", lambda: rooms.NOT_IN_ROOM),
