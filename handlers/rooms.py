@@ -42,7 +42,6 @@ from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import (
     NOT_IN_ROOM,
     ROOM_NAMES,
-    not_in_named,
     room_named_or_active,
     room_of,
     room_word,
@@ -393,17 +392,19 @@ async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
     mine, active = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
     if not mine:
         return NOT_IN_ROOM
-    if named:
-        room = _mine_named(mine, named[0])
-        if room is None:
-            return not_in_named(room_word(named[0]), ctx.deps.services.fits(msg.sender.channel))
-    else:
+    room = _mine_named(mine, named[0]) if named else None
+    if named and room is None:
+        if len(ctx.command.own_line) != 1:  # the word is as secret as the password: `\\PASSWORD my secret`
+            return Reply(NO_ROOM_OF_THAT_NAME, kind="usage")
+        # `\\PASSWORD sekrit99` and `thanks!` on the next line: the password is the command's line
+        password = ctx.command.own_line[0]
+    if room is None:
         meant = _mine_named(mine, password)
         if meant is not None:  # `\\PASSWORD house`: the new password left out
             return Reply(room_not_password(meant.name), kind="usage")
-        room = active
-        if room is None:
+        if active is None:
             return NOT_IN_ROOM
+        room = active
     if len(password) > rooms.MAX_PASSWORD:
         return too_long()
     password_hash = await rooms.hash_password(password)  # in a thread: Argon2id
@@ -413,6 +414,14 @@ async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
         return None
     ctx.log.info("room.password_changed", room_id=room.id)
     return password_changed(room.name)
+
+
+# the room word of `\\PASSWORD <room> <new password>` is secret as the password is (the inbox keeps
+# `\\PASSWORD *** ***`): a password of two words, or one with a second line (`thanks!`), put its
+# first word there, and "You are not in a room named sekrit99" said it back and kept it in clear
+NO_ROOM_OF_THAT_NAME = (
+    "Nothing changed: you are in no room of that name, and a password is one word. \\ROOMS lists your rooms."
+)
 
 
 def room_not_password(name: str) -> str:

@@ -975,9 +975,7 @@ async def test_a_member_gives_the_room_a_new_password_and_the_old_one_joins_no_o
         assert (await say(bot, fake_twilio, f"\\PASSWORD house {PASSWORD}")).startswith(
             "house has a new password"
         )
-        assert await say(bot, fake_twilio, "\\PASSWORD trip x") == (
-            "You are not in a room named trip. \\ROOMS lists yours."
-        )
+        assert await say(bot, fake_twilio, "\\PASSWORD trip x") == rooms_handlers.NO_ROOM_OF_THAT_NAME
     assert (await say(bot, fake_twilio, f"\\JOIN house {new}", sender="+15550004444")) == WRONG
     assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender="+15550004444")).startswith(
         "Joined"
@@ -1060,3 +1058,22 @@ async def test_a_new_password_that_is_a_room_of_the_senders_changes_nothing(
     # said with the room, it is meant: the room's own name is its password then
     assert (await say(bot, fake_twilio, "\\PASSWORD trip trip")).startswith("trip has a new password")
     assert (await say(bot, fake_twilio, "\\JOIN trip trip", sender=BOB)).startswith("Joined trip")
+
+
+async def test_a_new_password_is_not_said_back_as_a_room_name(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """The word before the password is as secret as it (the inbox keeps `\\PASSWORD *** ***`), yet
+    a password of two words (`\\PASSWORD sekrit99 secret`) was answered "You are not in a room
+    named sekrit99", said back and kept in the outbox in clear; so was a password with `thanks!`
+    on the next line, which now sets it, the command's line alone."""
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    before = await bot.scalar("SELECT password_hash FROM rooms")
+    reply = await say(bot, fake_twilio, "\\PASSWORD sekrit99 secret")
+    assert reply == (
+        "Nothing changed: you are in no room of that name, and a password is one word. \\ROOMS lists your rooms."
+    )
+    assert await bot.scalar("SELECT password_hash FROM rooms") == before
+    assert (await say(bot, fake_twilio, "\\PASSWORD sekrit99\nthanks!")).startswith(
+        "house has a new password"
+    )
+    assert "sekrit99" not in await dump_database(bot)
+    assert (await say(bot, fake_twilio, "\\JOIN house sekrit99", sender=BOB)).startswith("Joined house")

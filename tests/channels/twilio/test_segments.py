@@ -219,6 +219,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("locked", lambda: rooms.LOCKED),
     ("new password", lambda: rooms.password_changed(ROOM)),
     ("new password, a room's name", lambda: rooms.room_not_password(ROOM)),
+    ("new password, no room of that name", lambda: rooms.NO_ROOM_OF_THAT_NAME),
     ("joined", lambda: f"Joined {ROOM}; photos you send now go there. \\RECEIPTS shows them all."),
     ("joined again", lambda: f"You are in {ROOM} already; it is now your active room."),
     ("not in room", lambda: rooms.NOT_IN_ROOM),
