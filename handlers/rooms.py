@@ -74,7 +74,7 @@ def wrong_for(password: str) -> str:
     and the mark's when it ends in one (from what was typed alone, as SPEC's answer never says
     whether the room exists)."""
     capital = password[:1].isupper() and not any(letter.isupper() for letter in password[1:])
-    mark = password[-1] if len(password) > 1 and password[-1] in _ENDS else ""
+    mark = end_mark(password)
     if mark and capital:
         return f"{WRONG} Passwords are exact: did your phone capitalise it, or add the {mark} at its end?"
     if mark:
@@ -171,7 +171,7 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
         return too_long()
     found = await rooms.find_by_name(ctx.deps.db, name)
     if found is not None and made_by_this_text(msg, ctx, found):
-        return created(found.name)
+        return created(found.name, password)
     if found is not None:
         return f"The name {name} is taken. Pick another name for your room."
     password_hash = await rooms.hash_password(password)
@@ -191,11 +191,22 @@ async def create(msg: Inbound, ctx: Context) -> HandlerResult:
     except rooms.CreatorGone:  # `\\STOP` overtook this text: its goodbye is the last word
         return None
     ctx.log.info("room.created", room_id=room.id)
-    return created(room.name)
+    return created(room.name, password)
 
 
-def created(name: str) -> str:
+def created(name: str, password: str = "") -> str:
+    """What `\\CREATE` answers; with the mark a password ends in said (`pw.`, a T9 phone's full
+    stop after the last word): newcomers told `pw` got "No room with that name and password" and no
+    hint, since the answer to a guess can never say what the room's password is like."""
+    mark = end_mark(password)
+    if mark:
+        return f"Created room {name}; its password ends in the {mark} you typed. Others join with \\JOIN {name} <password>."
     return f"Created room {name}; photos you send now go there. Others join with \\JOIN {name} <password>."
+
+
+def end_mark(password: str) -> str:
+    """The full stop (or ! ? , ; :) a password ends in, as a phone may put one after the last word."""
+    return password[-1] if len(password) > 1 and password[-1] in _ENDS else ""
 
 
 def made_by_this_text(msg: Inbound, ctx: Context, room: rooms.Room) -> bool:
@@ -413,7 +424,7 @@ async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
     if not changed:  # they left it (or \STOP) meanwhile
         return None
     ctx.log.info("room.password_changed", room_id=room.id)
-    return password_changed(room.name)
+    return password_changed(room.name, password, ctx.deps.services.fits(msg.sender.channel))
 
 
 # the room word of `\\PASSWORD <room> <new password>` is secret as the password is (the inbox keeps
@@ -439,8 +450,19 @@ def _mine_named(mine: list[rooms.Room], word: str) -> rooms.Room | None:
     return next((room for room in mine if room.name_key == key), None)
 
 
-def password_changed(name: str) -> str:
-    """What `\\PASSWORD` answers: not the password, which the sender knows. One SMS for a
-    32-letter name (160 GSM-7 characters; "its members stay. The old one lets no one in now" made
-    it two)."""
+def password_changed(name: str, password: str = "", fits: FitsOne = lambda text: True) -> str:
+    """What `\\PASSWORD` answers: not the password, which the sender knows, but the mark it ends
+    in, when it does (as `created`). One SMS for a 32-letter name (160 GSM-7 characters; "its
+    members stay. The old one lets no one in now" made it two)."""
+    mark = end_mark(password)
+    if mark:
+        text = (
+            f"{name} has a new password, ending in the {mark} you typed; members stay, the old one lets "
+            f"no one in: newcomers \\JOIN {name} <new password>."
+        )
+        return (
+            text
+            if fits(text)
+            else f"{name} has a new password, ending in the {mark} you typed: newcomers \\JOIN {name} <new password>."
+        )
     return f"{name} has a new password; members stay, the old one lets no one in: newcomers \\JOIN {name} <new password>."

@@ -1077,3 +1077,23 @@ async def test_a_new_password_is_not_said_back_as_a_room_name(bot: Bot, fake_twi
     )
     assert "sekrit99" not in await dump_database(bot)
     assert (await say(bot, fake_twilio, "\\JOIN house sekrit99", sender=BOB)).startswith("Joined house")
+
+
+async def test_a_password_ending_in_a_full_stop_is_said_so_to_the_one_who_set_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A T9 phone (or a double space) puts a full stop after the last word: the room's password
+    became `pw.`, and a newcomer told `pw` got "No room with that name and password" with no hint
+    (the answer to a guess never says what the password is like). The one who set it is told."""
+    assert await say(bot, fake_twilio, "\\CREATE house hunter22.") == (
+        "Created room house; its password ends in the . you typed. Others join with \\JOIN house <password>."
+    )
+    assert await say(bot, fake_twilio, "\\JOIN house hunter22", sender=BOB) == wrong_for("hunter22")
+    assert (await say(bot, fake_twilio, "\\JOIN house hunter22.", sender=BOB)).startswith("Joined house")
+    assert await say(bot, fake_twilio, "\\PASSWORD house2026!", sender=BOB) == (
+        "house has a new password, ending in the ! you typed; members stay, the old one lets no one in: "
+        "newcomers \\JOIN house <new password>."
+    )
+    assert await say(bot, fake_twilio, "\\PASSWORD house2026") == (
+        "house has a new password; members stay, the old one lets no one in: newcomers \\JOIN house <new password>."
+    )

@@ -208,6 +208,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
             f"Created room {ROOM}; photos you send now go there. Others join with \\JOIN {ROOM} <password>."
         ),
     ),
+    ("created, a mark at the password's end", lambda: rooms.created(ROOM, "hunter22.")),
     ("taken", lambda: f"The name {ROOM} is taken. Pick another name for your room."),
     ("bad name", lambda: f"{ROOM_NAMES} Usage: {rooms.CREATE_USAGE}"),
     ("room name letters", lambda: rooms.ROOM_LETTERS),
@@ -218,6 +219,7 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("wrong, capital and mark", lambda: rooms.wrong_for("Hunter22;")),
     ("locked", lambda: rooms.LOCKED),
     ("new password", lambda: rooms.password_changed(ROOM)),
+    ("new password, a mark at its end", lambda: rooms.password_changed(ROOM, "hunter22!", fits_one_segment)),
     ("new password, a room's name", lambda: rooms.room_not_password(ROOM)),
     ("new password, no room of that name", lambda: rooms.NO_ROOM_OF_THAT_NAME),
     ("joined", lambda: f"Joined {ROOM}; photos you send now go there. \\RECEIPTS shows them all."),
