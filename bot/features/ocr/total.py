@@ -138,6 +138,21 @@ class Reading:
 # -- rows ------------------------------------------------------------------------------------------
 
 
+# The OCR engine's models read Chinese too, and with them full-width figures and marks: `TOTAL
+# ￥2,728` read with a FULLWIDTH COMMA (U+FF0C) was the figures 2 and 728, and the yen receipt was
+# asked about. They are read as ASCII (the yen sign stays one: `_signs`).
+_FULL_WIDTH = str.maketrans(
+    {
+        **{chr(0xFF10 + d): str(d) for d in range(10)},
+        "\uff0c": ",",
+        "\uff0e": ".",
+        "\uff1a": ":",
+        "\uff0f": "/",
+        "\uff0d": "-",
+    }
+)
+
+
 def rows_of(boxes: Sequence[Box]) -> list[Row]:
     """Boxes grouped into rows, top to bottom, each read left to right."""
     if not boxes:
@@ -175,7 +190,7 @@ def rows_of(boxes: Sequence[Box]) -> list[Row]:
         group.sort(key=lambda t: t[1])
         rows.append(
             Row(
-                text=" ".join(b.text.strip() for _, _, b in group),
+                text=" ".join(b.text.strip() for _, _, b in group).translate(_FULL_WIDTH),
                 y=sum(p[0] for p in group) / len(group),
                 score=min(b.score for _, _, b in group),
             )
@@ -185,7 +200,11 @@ def rows_of(boxes: Sequence[Box]) -> list[Row]:
 
 def rows_of_text(lines: Sequence[str]) -> list[Row]:
     """Plain text lines (a PDF's text layer): one row a line."""
-    return [Row(text=line, y=float(i), score=1.0) for i, line in enumerate(lines) if line.strip()]
+    return [
+        Row(text=line.translate(_FULL_WIDTH), y=float(i), score=1.0)
+        for i, line in enumerate(lines)
+        if line.strip()
+    ]
 
 
 # -- amounts and kinds -----------------------------------------------------------------------------

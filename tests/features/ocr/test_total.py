@@ -669,3 +669,13 @@ def test_an_order_to_go_under_its_figure_is_no_payment(text: str) -> None:
     read as a payment to `Go`, and the coffee's receipt was not counted."""
     assert payment_of(rows_of_text(text.splitlines())) is None
     assert total_of_text(text).status == "ok"
+
+
+def test_full_width_figures_are_read() -> None:
+    """OCR read `TOTAL ￥2,728` on a yen receipt with a FULLWIDTH COMMA (U+FF0C): the figures 2
+    and 728, a total of ¥728 against the card's ¥2,728, and the receipt was asked about."""
+    rows = ["RAMEN YOKOCHO", "SUBTOTAL ￥2,480", "TAX10% ￥248", "TOTAL ￥2\uff0c728", "VISA ￥2,728"]
+    reading = total_of_text("\n".join(rows), 0)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 2728, "JPY"), reading
+    box = Box([(0, 0), (200, 0), (200, 20), (0, 20)], "TOTAL \uffe5\uff11\uff0c\uff12\uff10\uff10")
+    assert rows_of([box])[0].text == "TOTAL \uffe51,200"
