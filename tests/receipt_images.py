@@ -386,10 +386,15 @@ def britain(rng: random.Random) -> Receipt:
 
 
 def japan(rng: random.Random) -> Receipt:
-    """Yen: no decimals, thousands separators; a date and a time that are not amounts."""
+    """Yen: no decimals, thousands separators; a date, a time, a phone number, a register's and a
+    receipt's number that are not amounts, and half of them paid by card, its last digits and
+    approval code printed under the charge (in yen four digits could be an amount). The card's
+    digits and the numbers come from the total, drawing nothing: the other layouts' receipts of
+    a seed stay as they were."""
     lines: list[Line] = [
         ("RAMEN YOKOCHO", ""),
         (f"2026/11/{rng.randint(10, 28)} 12:{rng.randint(10, 59)}", ""),
+        ("TEL 03-3342-7781", ""),
         ("", ""),
     ]
     subtotal = 0
@@ -405,9 +410,16 @@ def japan(rng: random.Random) -> Receipt:
         ("SUBTOTAL", f"¥{subtotal:,}"),
         ("TAX 10%", f"¥{tax:,}"),
         ("TOTAL", f"¥{total:,}"),
-        ("CASH", f"¥{cash:,}"),
-        ("CHANGE", f"¥{cash - total:,}"),
     ]
+    if total // 8 % 2:  # prices of 80s: totals of 8s
+        lines += [
+            ("VISA", f"¥{total:,}"),
+            (f"•••• {1000 + total * 7 % 9000}", ""),
+            (f"APPROVAL {total * 31 % 1_000_000:06d}", ""),
+        ]
+    else:
+        lines += [("CASH", f"¥{cash:,}"), ("CHANGE", f"¥{cash - total:,}")]
+    lines.append((f"REG 02  No. {total * 13 % 10_000:04d}", ""))
     return Receipt("yen", lines, total, exponent=0)
 
 

@@ -239,7 +239,8 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     `1,20,000.00` (lakhs, as Indian receipts print them).
     Not one glued to a mask or a number sign (`****4421`, `XXXX4421`, `#1234`: a card's last 4, a
     store, register or transaction number), nor part of a date, a time or a longer number
-    (`11.24.2026`, `2026/11/24`, `12:45`: no figure touches another separator and digit).
+    (`11.24.2026`, `2026/11/24`, `2026-11-24`, `12:45`, a phone's `03-1234-5678`: no figure touches
+    another separator and digit)
     A colon after a word is a label's (`TOTAL:23,40`, OCR drops the space after it)."""
     # thousands grouped by a space before comma decimals (`1 234,56 $`, as Quebec and France
     # print them) are one figure: `234,56` alone was a laptop's total
@@ -248,12 +249,12 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
         rf"|\d{{1,3}}(?:\.\d{{3}})+(?=,\d)|\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=,\d)|\d{{1,7}}"
     )
     if exponent == 0:
-        number = rf"(?P<whole>{whole})(?![.,/:]?\d)"
+        number = rf"(?P<whole>{whole})(?![.,/:]?\d|-\d)"
     else:
-        number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d)"
+        number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d|-\d)"
     sign = re.escape("$" + "".join(_signs()))
     return re.compile(
-        rf"(?<![\d.,*#/])(?<!\d:)(?<!XX)(?<!xx){_CARD_ENDING}(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
+        rf"(?<![\d.,*#/])(?<!\d:)(?<!\d-)(?<!XX)(?<!xx){_CARD_ENDING}(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
 
 
@@ -271,6 +272,45 @@ def _deductions_of(text: str, exponent: int) -> list[int]:
     ]
 
 
+# In money without decimals (yen, won) a bare run of digits is an amount, and so is every other
+# number a receipt prints: `VISA •••• 1234`, `**** 1234`, `XXXX/XXXX/XXXX/1234`, `____1234`, a
+# card named and its last digits (`with Visa 1234`, `Mastercard 5678`), an approval code, a
+# register's, receipt's or terminal's number (`AUTH 004512`, `No. 0012`, `REG 03`, `承認番号
+# 123456`, which OCR reads `承番号123456`). Such a card row stood as a card charge against the
+# total (asked about), and the digits under it as the charge itself (counted wrong). A figure
+# printed as money (`¥1,234`, `1,234`, `1234 JPY`) is still one.
+_MASKED = re.compile(r"(?:[•●·∙*_…]|[Xx]{2})[\s/_-]*$")
+# a brand is one glued to other words too (OCR's `PAIDwithVisa 1234`); CARD is a word of its own
+# (a `POSTCARD 1200` is bought)
+_CARD_NAMED = re.compile(
+    r"(?:VISA|MASTERCARD|AMEX|JCB|DISCOVER|UNIONPAY|(?<![A-Z])(?:MASTER|MC|DINERS|CARD|DEBIT|CREDIT))"
+    r"[\s:#.-]*$"
+)
+_NUMBER_NAMED = re.compile(
+    r"(?:(?<![A-Z])(?:NO|NUM|NBR|TEL|PHONE|FAX|REG|AUTH|APPR|APPROVAL|APPROVED|CODE|REF|TRANS|TRAN"
+    r"|TXN|RECEIPT|RCPT|SLIP|TERMINAL|TERM|TID|MID|STORE|CASHIER|CLERK|SEQ|BATCH|ACCT|ID)|番号|№)"
+    r"[\s:#.]*$"
+)
+
+_DATE_KANJI = frozenset("年月日時分")
+
+
+def _bare_number(text: str, m: re.Match[str]) -> bool:
+    """A figure of plain digits (no decimals, no sign, no thousands) that is some other number
+    than money: masked or named card digits, a number named as one, or one with a leading zero."""
+    whole = m.group("whole")
+    if m.group("sym") or not whole.isdigit():
+        return False
+    before = _ZEROS_IN_WORDS.sub(lambda z: "O" * len(z.group()), text[: m.start()].upper())  # `APPR0VAL`
+    if text[m.end() : m.end() + 1] in _DATE_KANJI:
+        return True  # `2026年11月24日`: a year, a month, a day
+    if whole.startswith("0") and len(whole) > 1:
+        return True  # `0042`, `03`: money is not padded with zeros
+    if _NUMBER_NAMED.search(before):
+        return True
+    return len(whole) in (4, 5) and bool(_MASKED.search(before) or _CARD_NAMED.search(before))
+
+
 def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
     """The money figures of a row as (minor units, currency marker next to it or "")."""
     found = []
@@ -286,6 +326,8 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
             word = "" if code is None else code.group(1).upper()
             if word in _CODES or word in _NAMES:
                 marker = _NAMES.get(word, word)
+        if exponent == 0 and not marker and _bare_number(text, m):
+            continue
         found.append((minor, marker))
     return found
 
@@ -416,9 +458,10 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
             continue
         value, marker = amounts[-1]
         label = _money_pattern(exponent).sub(" ", row.text)
-        if not _squash(label) and i > 0 and not amounts_of(rows[i - 1].text, exponent):
+        if not any(c.isalpha() for c in label) and i > 0 and not amounts_of(rows[i - 1].text, exponent):
             # a figure alone under a label alone: written in by pen below the printed TIP or
-            # TOTAL (OCR reads the two as rows of their own), or wrapped onto the next line
+            # TOTAL (OCR reads the two as rows of their own), or wrapped onto the next line; a
+            # label in kanji is a label (`承番号123456` under `VISA....1234` is no card charge)
             label = rows[i - 1].text
         kind, score = kind_of(label)
         parsed.append((i, kind, score, value, marker))

@@ -343,6 +343,34 @@ async def test_a_yen_receipt_in_a_dollar_room_is_kept_in_yen_not_counted(
     assert await bot.scalar("SELECT currency FROM receipts") == "JPY"
 
 
+@pytest.mark.parametrize("card", ["VISA •••• 1234", "Mastercard 5678"])
+async def test_a_cards_last_digits_on_a_yen_receipt_are_no_charge(counting: Counting, card: str) -> None:
+    """In yen four digits are an amount: OCR reads `VISA •••• 1234` as `VISA·..·1234` and
+    `Mastercard 5678` as it is, each a card charge that disagreed with `TOTAL ¥1,460`, and the
+    photo was asked about. The phone, register and approval numbers are no amounts either."""
+    receipt = ri.Receipt(
+        "yen",
+        [
+            ("RAMEN YOKOCHO", ""),
+            ("2026/11/24 12:30", ""),
+            ("TEL 03-1234-5678", ""),
+            ("REG 03  No. 0012", ""),
+            ("", ""),
+            ("RAMEN", "¥980"),
+            ("GYOZA", "¥480"),
+            ("", ""),
+            ("TOTAL", "¥1,460"),
+            (card, ""),
+            ("APPROVAL 004512", ""),
+        ],
+        1460,
+        exponent=0,
+    )
+    data = ri.render(receipt, font="DejaVuSans.ttf", angle=-1.5, quality=60, noise=15.0)
+    reading = await OcrReader(1).read(data, "jpeg", 0)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 1460, "JPY"), reading
+
+
 def test_several_photos_some_not_saved_still_say_how_much_was_counted() -> None:
     """Six photos: one counted ($8.70), one with no total, one no receipt, one a repeat, and two
     not saved. The reply fitted one segment only in its shortest form, "Saved 4 receipts to flat.

@@ -671,6 +671,92 @@ def test_an_order_to_go_under_its_figure_is_no_payment(text: str) -> None:
     assert total_of_text(text).status == "ok"
 
 
+YEN_PAID_BY_CARD = "RAMEN YOKOCHO\nRAMEN 980\nGYOZA 480\nTOTAL ¥1,460\n{}\nTHANK YOU"
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "VISA •••• 1234",  # bullets, then a space
+        "VISA **** 1234",
+        "VISA·..·1234",  # the bullets as OCR reads them
+        "VISA ____1234",
+        "CARD XXXX XXXX XXXX 1234",
+        "VISA XXXX-XXXX-XXXX-1234",
+        "with Visa 1234",  # a card named, then its last digits
+        "PAIDwithVisa 1234",  # OCR drops the spaces
+        "Mastercard 5678",
+        "CREDIT APPROVAL 123456",  # an approval code on the card's row
+        "DEBIT AUTH# 004512",
+        "CARD NO. 0012",
+    ],
+)
+def test_a_cards_digits_are_no_charge_in_yen(row: str) -> None:
+    """In a room of yen four digits are an amount: `VISA •••• 1234` under `TOTAL ¥1,460` was a
+    card charge of ¥1,234 that disagreed with the total, and the receipt was asked about. A
+    card's masked or named last digits, and its approval code, are no amount."""
+    reading = total_of_text(YEN_PAID_BY_CARD.format(row), 0)
+    assert (reading.status, reading.minor) == ("ok", 1460), reading
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "•••• 1234",
+        "**** 1234",
+        "XXXX/XXXX/XXXX/1234",
+        "____1234",
+        "APPROVAL 123456",
+        "AUTH CODE: 004512",
+        "APPR0VAL 123456",  # OCR's zero for an O
+        "TEL 03-1234-5678",  # a phone number
+        "No. 0012",
+        "REG 03",
+        "RECEIPT 0042",
+        "TRANS 4421",
+        "承認番号 123456",  # what OCR reads of it: `承番号123456`
+        "承番号123456",
+        "2026-11-24",
+        "2026年11月24日 14:32",
+    ],
+)
+def test_numbers_that_are_not_money_in_yen(row: str) -> None:
+    assert amounts_of(row, 0) == []
+    # under a card's row, the figure alone was taken for the card's charge
+    reading = total_of_text(YEN_PAID_BY_CARD.format(f"VISA\n{row}"), 0)
+    assert (reading.status, reading.minor) == ("ok", 1460), reading
+
+
+def test_a_figure_under_a_card_row_with_a_label_in_kanji_is_no_charge() -> None:
+    """A receipt printed in Japanese: OCR read `承番号123456` (an approval number) under
+    `VISA....1234`, and the kanji label counted as none, so the number took the card's row as
+    its label: a card charge of ¥123,456, the only candidate, stated as the total."""
+    rows = ["横丁", "合計 ￥1,606", "￥1,606", "VISA....1234", "承番号123456", "云票番号0042"]
+    reading = total_of_text("\n".join(rows), 0)
+    assert reading.minor is None, reading
+    assert total_of_text("\n".join(["STORE", "VISA", "1,606"]), 0).minor == 1606  # no label of its own
+
+
+@pytest.mark.parametrize(
+    ("row", "amounts"),
+    [
+        ("PENDING 1200", [(1200, "")]),
+        ("ITEM 1234", [(1234, "")]),
+        ("POSTCARD 1200", [(1200, "")]),  # CARD inside a word
+        ("CASINO 1200", [(1200, "")]),  # NO inside a word
+        ("VISA 1,606", [(1606, "")]),  # the charge, printed as money
+        ("VISA ¥1606", [(1606, "JPY")]),
+        ("VISA 1606 JPY", [(1606, "JPY")]),
+        ("Visa 1234 1,460", [(1460, "")]),
+        ("No.5 COFFEE 480", [(480, "")]),
+        ("TOTAL 1460", [(1460, "")]),
+    ],
+)
+def test_real_amounts_beside_those_words_stay(row: str, amounts: list[tuple[int, str]]) -> None:
+    assert amounts_of(row, 0) == amounts
+    assert total_of_text("SHOP\nVISA **** 1234 1,460\nAPPROVAL 004512\nTOTAL 1,460", 0).minor == 1460
+
+
 def test_full_width_figures_are_read() -> None:
     """OCR read `TOTAL ￥2,728` on a yen receipt with a FULLWIDTH COMMA (U+FF0C): the figures 2
     and 728, a total of ¥728 against the card's ¥2,728, and the receipt was asked about."""
