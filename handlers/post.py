@@ -296,12 +296,13 @@ async def _amount_answer(msg: Inbound, ctx: Context) -> str | None:
 # digit right. A public post is the last place for it.
 # (not after a `+`: `+49 1512 3456789` is a phone number, of a 13-digit Visa's length once)
 # Between digits a space or a dash, or what else people type there: two or three spaces, a
-# no-break space a pasted number keeps, a dot, a dash with spaces around it (`4111.1111.1111.1111`,
-# `4111  1111  1111  1111` were posted). Full-width digits are digits (`\d`).
+# no-break space a pasted number keeps, a dot, a slash or an underscore, a dash with spaces around
+# it (`4111.1111.1111.1111`, `4111  1111  1111  1111`, `4111/1111/1111/1111` were posted). Dates
+# (`11/28/2026`) have groups too short for a card's. Full-width digits are digits (`\d`).
 _CARD = re.compile(
-    r"(?<![\d+\-\u2010-\u2015])(?<!\d\.)\d"
-    r"(?:(?:[^\S\r\n]{1,3}|[^\S\r\n]?[-.\u2010-\u2015\u2212][^\S\r\n]?)?\d){13,18}"
-    r"(?![\d\-\u2010-\u2015])(?!\.\d)"
+    r"(?<![\d+\-\u2010-\u2015/_])(?<!\d\.)\d"
+    r"(?:(?:[^\S\r\n]{1,3}|[^\S\r\n]?[-./_\u2010-\u2015\u2212][^\S\r\n]?)?\d){13,18}"
+    r"(?![\d\-\u2010-\u2015/_])(?!\.\d)"
 )
 _CARD_GAP = re.compile(r"\D+")
 _CARD_LENGTHS = {"34": (15,), "37": (15,), "4": (16, 19), "5": (16,), "2": (16,), "6": (16, 17, 18, 19)}

@@ -389,6 +389,8 @@ async def test_a_card_number_typed_with_other_gaps_is_never_posted(xbot: XBot) -
         "card 4111 - 1111 - 1111 - 1111",
         "4111\u00a01111\u00a01111\u00a01111",  # no-break spaces, as a pasted number keeps them
         "3782 822463  10005",
+        "4111/1111/1111/1111",
+        "card 4111_1111_1111_1111 thanks",
         "\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11",
     ):
         assert await send(xbot, text) == post.CARD_NOT_POSTED, text
@@ -398,6 +400,8 @@ async def test_a_card_number_typed_with_other_gaps_is_never_posted(xbot: XBot) -
         # figures written with a thousands point
         "lunch 45.00 12.50 33.10 10.09",
         "totals 4.500 1.250 3.310 1.009",
+        "dates 11/28/2026 12/01/2026 01/05/2027",
+        "files IMG_4111_1111_1111.jpg",
     )
     for text in posts:
         await send(xbot, text)
