@@ -293,6 +293,7 @@ _NUMBER_NAMED = re.compile(
 )
 
 _DATE_KANJI = frozenset("年月日時分")
+_COUNT_KANJI = frozenset("点點個个件枚本")  # `3点`: three items
 
 
 def _bare_number(text: str, m: re.Match[str]) -> bool:
@@ -302,8 +303,11 @@ def _bare_number(text: str, m: re.Match[str]) -> bool:
     if m.group("sym") or not whole.isdigit():
         return False
     before = _ZEROS_IN_WORDS.sub(lambda z: "O" * len(z.group()), text[: m.start()].upper())  # `APPR0VAL`
-    if text[m.end() : m.end() + 1] in _DATE_KANJI:
-        return True  # `2026年11月24日`: a year, a month, a day
+    after = text[m.end() : m.end() + 1]
+    if after in _DATE_KANJI and not (after == "月" and int(whole) > 12):
+        return True  # `2026年11月24日`: a year, a month, a day; `580円` OCR reads `580月`
+    if after in _COUNT_KANJI:
+        return True  # `合計点数 3点`: a count of items
     if whole.startswith("0") and len(whole) > 1:
         return True  # `0042`, `03`: money is not padded with zeros
     if _NUMBER_NAMED.search(before):
@@ -367,12 +371,51 @@ _STRONG = (
 )  # fmt: skip
 
 
+# Japanese, Chinese and Taiwanese receipts, as the OCR engine reads them (its models read Chinese:
+# kanji, often in their simplified form, 消費税 as 消费税; no katakana and hardly any hiragana; no
+# hangul, so Korean receipts are not read at all). Seen on receipts drawn in IPA Gothic: お預り and
+# お預かり read `预` (預 is not among its characters), お釣り nothing or `约`, 釣銭 `约钱`,
+# 税込 `税达`, お会計 `会計`, 値引 `值引`, 対象 `对象`, 稅額 `额`. A receipt's largest figure is
+# often the cash handed over (お預り, 实收), which is no total, nor is the change (お釣り, 找零).
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_CJK_KINDS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
+    ("change", 0.0, re.compile(r"釣|钓|约钱|^约$|找零|找续|找續|找赎|找贖|零钱")),
+    ("discount", 0.0, re.compile(r"値引|值引|割引|优惠|優惠|折扣|折让|折讓")),
+    # 内消費税, (内税 ¥100): the tax inside the prices, which no total adds on top
+    ("tax_incl", 0.0, re.compile(r"[内內](?:消[費费]?)?[税稅]|^[(（][内內]")),
+    # counts (合計点数 3点: the number of items) and the base a tax rate applies to (10%対象)
+    ("item", 0.0, re.compile(r"点数|點數|数量|數量|件数|件數|対象|对象|對象")),
+    ("subtotal", 0.0, re.compile(r"小計|小计|税抜|税拔|未税|未稅")),
+    ("tender", 0.0, re.compile(r"預|预|[現现]金|[实實]收")),
+    ("total", STRONG_TOTAL, re.compile(r"[应應][付收]|[请請]求")),
+    ("total", TOTAL, re.compile(r"合[計计]|[总總][計计额額]|[現现][計计]|[会會][計计]|[实實]付")),
+    ("tax", 0.0, re.compile(r"税|稅|^[額额]$")),
+    ("card", CARD, re.compile(r"信用卡|[银銀][联聯]|微信|支付宝|支付寶")),
+)
+
+
+def _cjk_kind(label: str) -> tuple[str, float] | None:
+    """The kind of a row labelled in Japanese or Chinese (`kind_of`), or None."""
+    if not _CJK.search(label):
+        return None
+    squashed = re.sub(r"\s", "", label)
+    for kind, score, words in _CJK_KINDS:
+        if words.search(squashed):
+            return kind, score
+    return None
+
+
 def kind_of(label: str) -> tuple[str, float]:
     """The kind of a row by its label's letters, and its score as a total candidate. English,
     and the totals of French (TOTAL TTC, NET A PAYER; TOTAL HT is before tax), German (SUMME,
     GESAMT, ZU ZAHLEN; ZWISCHENSUMME is a subtotal, MWST a tax), Italian (TOTALE) and Spanish
     and Mexican (TOTAL A PAGAR, IMPORTE; BASE IMPONIBLE is before tax, IVA a tax, PROPINA a tip,
-    TARJETA the card, EFECTIVO and ENTREGADO cash, CAMBIO change) receipts."""
+    TARJETA the card, EFECTIVO and ENTREGADO cash, CAMBIO change) receipts; Japanese and Chinese
+    ones as OCR reads them (`_CJK_KINDS`: 合計, 合计, 總計, 应付; 小計; 消費税 and 外税 a tax, 内税
+    inside the prices; お預り and 现金 cash, お釣り and 找零 change)."""
+    cjk = _cjk_kind(label)
+    if cjk is not None:
+        return cjk
     s = _squash(label)
     if not s:
         return "item", 0.0
@@ -449,7 +492,7 @@ _WORDY = re.compile(r"[A-Za-z0-9]{2,}")
 
 
 def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
-    parsed = []  # (row index, kind, score, value, marker)
+    parsed: list[tuple[int, str, float, int, str]] = []  # (row index, kind, score, value, marker)
     markers: list[str] = []
     for i, row in enumerate(rows):
         amounts = amounts_of(row.text, exponent)
@@ -464,6 +507,13 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
             # label in kanji is a label (`承番号123456` under `VISA....1234` is no card charge)
             label = rows[i - 1].text
         kind, score = kind_of(label)
+        if (
+            kind == "item"
+            and not any(c.isalpha() for c in label)
+            and parsed
+            and parsed[-1][:2] == (i - 1, "tender")
+        ):
+            kind = "change"  # a figure alone under the cash handed over: OCR reads no label of お釣り
         parsed.append((i, kind, score, value, marker))
     if not parsed and sum(1 for row in rows if _WORDY.search(row.text)) < RECEIPT_ROWS:
         # no amount and hardly any text (a sunset, a face, a sign): not a receipt at all

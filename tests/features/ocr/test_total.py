@@ -733,7 +733,8 @@ def test_a_figure_under_a_card_row_with_a_label_in_kanji_is_no_charge() -> None:
     its label: a card charge of ¥123,456, the only candidate, stated as the total."""
     rows = ["横丁", "合計 ￥1,606", "￥1,606", "VISA....1234", "承番号123456", "云票番号0042"]
     reading = total_of_text("\n".join(rows), 0)
-    assert reading.minor is None, reading
+    assert reading.minor != 123456, reading
+    assert reading.minor == 1606, reading  # 合計 is a total
     assert total_of_text("\n".join(["STORE", "VISA", "1,606"]), 0).minor == 1606  # no label of its own
 
 
@@ -765,3 +766,145 @@ def test_full_width_figures_are_read() -> None:
     assert (reading.status, reading.minor, reading.currency) == ("ok", 2728, "JPY"), reading
     box = Box([(0, 0), (200, 0), (200, 20), (0, 20)], "TOTAL \uffe5\uff11\uff0c\uff12\uff10\uff10")
     assert rows_of([box])[0].text == "TOTAL \uffe51,200"
+
+
+# Japanese and Chinese receipts as the OCR engine reads them, seen on receipts drawn in IPA Gothic
+# (a system font, not needed here): kanji often in their simplified form (消費税 as 消费税), no
+# katakana (クレジット is nothing), お預り as `预`, お釣り as nothing or `约`, 釣銭 as `约钱`,
+# 税込 as `税达`, お会計 as `会計` or `书会計`, 円 as `月`, 稅額 as `额`.
+@pytest.mark.parametrize(
+    ("label", "kind"),
+    [
+        ("合計", "total"),
+        ("合 計", "total"),
+        ("合计", "total"),  # 総合計, read as one of these
+        ("会計", "total"),  # お会計
+        ("书会計", "total"),
+        ("現计", "total"),  # 現計
+        ("现計", "total"),
+        ("合計（税达）", "total"),  # 合計(税込)
+        ("合計金额", "total"),
+        ("总计", "total"),
+        ("總計", "total"),
+        ("应付", "total"),
+        ("應付", "total"),
+        ("实付", "total"),
+        ("小計", "subtotal"),
+        ("小计", "subtotal"),
+        ("消費税", "tax"),
+        ("消费税", "tax"),
+        ("消费税等", "tax"),
+        ("外税", "tax"),
+        ("税额", "tax"),
+        ("额", "tax"),  # 稅額
+        ("内消費税", "tax_incl"),
+        ("内消费税", "tax_incl"),
+        ("（内消费税等", "tax_incl"),
+        ("（内税", "tax_incl"),
+        ("（10%对象内税）", "tax_incl"),  # `(10%対象 ¥1,100 内税 ¥100)`: the right-most figure's
+        ("预", "tender"),  # お預り, 預り, お預かり
+        ("预合計", "tender"),  # お預り合計
+        ("现金", "tender"),
+        ("現金", "tender"),
+        ("实收", "tender"),
+        ("约钱", "change"),  # 釣銭
+        ("约", "change"),  # お釣
+        ("釣銭", "change"),
+        ("找零", "change"),
+        ("值引", "discount"),  # 値引
+        ("割引", "discount"),
+        ("信用卡", "card"),
+        ("微信支付", "card"),
+    ],
+)
+def test_japanese_and_chinese_labels(label: str, kind: str) -> None:
+    assert kind_of(label)[0] == kind
+
+
+JAPAN_CASH = """东京职前店
+2026年11月24日（火）12:34
+当 580月
+牛乳2個 ￥396
+小計 ￥976
+消费税 ￥97
+{total} ￥1,073
+预 ￥2,000
+￥927"""
+
+
+@pytest.mark.parametrize("total", ["合計", "合 計", "合计", "会計", "书会計", "現计", "合計（税达）"])
+def test_a_japanese_receipt_in_yen(total: str) -> None:
+    """No label was read: every receipt printed in Japanese asked for \\AMOUNT. The cash handed
+    over (お預り, read `预`) is the largest figure, and the change under it (お釣り) has no label."""
+    reading = total_of_text(JAPAN_CASH.format(total=total), 0)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 1073, "JPY"), reading
+
+
+@pytest.mark.parametrize("tendered", ["预", "预合計", "現金"])
+@pytest.mark.parametrize("change", ["约", "约钱", "釣銭", "找零"])
+def test_cash_handed_over_and_change_are_never_the_total_in_yen(tendered: str, change: str) -> None:
+    """Tax inside the prices (内消費税 is not added on top), the cash handed over the largest
+    figure, the change below it: the total is 合計's."""
+    rows = [
+        "喫茶さくら",
+        "合計点数 3点",
+        "合計（税达） ￥1,100",
+        "（10%对象￥1,100内税￥100）",
+        "（内消费税等 ￥100）",
+        f"{tendered} ￥5,000",
+        f"{change} ￥3,900",
+    ]
+    reading = total_of_text("\n".join(rows), 0)
+    assert (reading.status, reading.minor) == ("ok", 1100), reading
+    # without a total line, the cash and the change are still no total
+    reading = total_of_text("\n".join(r for r in rows if not r.startswith("合計（")), 0)
+    assert reading.minor is None, reading
+
+
+def test_a_count_of_items_and_a_yen_figure_read_with_a_month() -> None:
+    """`合計点数 3点` is three items; OCR reads 円 as 月, and `580円` was taken for a month."""
+    assert amounts_of("合計点数 3点", 0) == []
+    assert amounts_of("当 580月", 0) == [(580, "")]
+    assert amounts_of("2026年11月24日", 0) == []
+    reading = total_of_text("喫茶さくら\nブレンド 580月\n合計 580月", 0)
+    assert (reading.status, reading.minor) == ("ok", 580), reading
+
+
+@pytest.mark.parametrize("total", ["合计", "总计", "应付", "实付", "合計", "總計", "應付"])
+def test_a_chinese_receipt_in_yuan(total: str) -> None:
+    rows = [
+        "永和豆浆",
+        "2026/11/24 12:34",
+        "豆浆 12.00",
+        "油条 8.50",
+        "小计 20.50",
+        f"{total} 20.50",
+        "现金 50.00",
+        "找零 29.50",
+    ]
+    reading = total_of_text("\n".join(rows), 2)
+    assert (reading.status, reading.minor) == ("ok", 2050), reading
+
+
+def test_a_chinese_receipt_with_its_tax_in_yuan() -> None:
+    rows = ["小吃店", "牛肉面 100.00", "小计 100.00", "税额 6.00", "合计 106.00", "微信支付 106.00"]
+    reading = total_of_text("\n".join(rows), 2)
+    assert (reading.status, reading.minor) == ("ok", 10600), reading
+    assert total_of_text("\n".join([*rows[:4], "实收 200.00", "找零 94.00"]), 2).minor is None
+
+
+def test_a_figure_alone_under_the_cash_handed_over_is_the_change() -> None:
+    """OCR reads no label of お釣り: under the tax inside the prices, printed below the total, the
+    change stood as the bottom-most amount after the tax, and the receipt was asked about."""
+    rows = [
+        "茶",
+        "牛乳 ￥880",
+        "绿茶 ￥720",
+        "合計点数4点",
+        "合計 ￥1,600",
+        "（内消费税等 ￥145)",
+        "预 ￥2,000",
+        "￥400",
+    ]
+    reading = total_of_text("\n".join(rows), 0)
+    assert (reading.status, reading.minor) == ("ok", 1600), reading
