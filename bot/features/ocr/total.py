@@ -693,6 +693,8 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
     about when that reading is not sure. A Reading's `minor` is always in the decimals of its
     `currency` (the room's when None)."""
     reading = find_total(rows, exponent)
+    if exponent == 2 and _yuan(reading, rows):
+        return dataclasses.replace(reading, currency="CNY")
     if reading.currency is not None and exponent_of(reading.currency) != exponent:
         own = find_total(rows, exponent_of(reading.currency))
         if own.currency == reading.currency:
@@ -701,9 +703,26 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
     if reading.minor is None:
         for other in sorted({0, 2} - {exponent}):
             own = find_total(rows, other)
+            if other == 2 and _yuan(own, rows):
+                return dataclasses.replace(own, currency="CNY")
             if own.minor is not None and own.currency is not None and exponent_of(own.currency) == other:
                 return own
     return reading
+
+
+_YEN_WORDS = re.compile(r"円|JPY|\bYEN\b", re.IGNORECASE)
+
+
+def _yuan(reading: Reading, rows: Sequence[Row]) -> bool:
+    """A total read with a `¥` and two decimals is yuan: China prints `合计 ￥20.50` with the sign
+    Japan writes, and yen have no decimals (it was asked about as "decimals of another currency" in
+    a yuan room). Not when the receipt names yen (`円`, `JPY`, `YEN`) anywhere."""
+    return (
+        reading.currency == "JPY"
+        and reading.minor is not None
+        and any("¥" in row.text or "\uffe5" in row.text for row in rows)
+        and not any(_YEN_WORDS.search(row.text) for row in rows)
+    )
 
 
 # -- whose tax it is -------------------------------------------------------------------------------

@@ -908,3 +908,16 @@ def test_a_figure_alone_under_the_cash_handed_over_is_the_change() -> None:
     ]
     reading = total_of_text("\n".join(rows), 0)
     assert (reading.status, reading.minor) == ("ok", 1600), reading
+
+
+@pytest.mark.parametrize("exponent", [2, 0])
+def test_a_yen_sign_before_two_decimals_is_yuan(exponent: int) -> None:
+    """China prints `合计 ￥20.50` with the sign Japan writes: in a yuan room it was asked about as
+    "decimals of another currency" (read as yen, which have none). Two decimals after `¥` are
+    yuan, kept as CNY in a room of other money; a receipt that names yen stays yen."""
+    rows = ["超市", "牛奶 ￥8.50", "面包 ￥12.00", "合计 ￥20.50", "微信支付 ￥20.50"]
+    reading = total_of_text("\n".join(rows), exponent)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 2050, "CNY"), reading
+    assert total_of_text("SHOP\nTOTAL ¥1,460", exponent).currency == "JPY"
+    assert total_of_text("SHOP\nTOTAL ¥1,460円", exponent).currency == "JPY"
+    assert total_of_text("STORE\nTOTAL JPY 20.50", 2).currency == "JPY"  # named yen: asked, as before
