@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import NAME_MAX, RoomLedger, accents_off, name_key, position_phrase
-from bot.features.ledger.money import Amount, Currency, currency, shown, writes_decimal_point
+from bot.features.ledger.money import Amount, Currency, currency, parse_amount, shown, writes_decimal_point
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
 from bot.features.ocr.total import Payment, exponent_of, tax_money
@@ -38,7 +39,7 @@ class Found:
     # decimals, the tax or DECIMAL_COMMA), not counted (`unclear_money`)
     unclear: tuple[int, str] | None = None
     # a payment app's screenshot of a payment between people (Reading.payment): not counted, and
-    # the reply points to \\PAID
+    # the reply points to \\PAID; its figure the room's, as \\PAID takes it (`paid_figure`)
     payment: Payment | None = None
 
 
@@ -52,7 +53,8 @@ async def read_amount(
     exponent = room.exponent
     reading = await reader.read(data, kind, exponent)
     if reading.payment is not None:
-        return Found(None, None, None, reading.status, reading.identity, payment=reading.payment)
+        payment = reading.payment._replace(figure=await paid_figure(reading.payment.figure, room))
+        return Found(None, None, None, reading.status, reading.identity, payment=payment)
     # `TOTAL $40.50` on a receipt in a room of euros, pounds or yen is none of them (a Mexican
     # receipt's pesos were counted as €1250.00): USD, as a caption's `$` there is read
     # (bot/features/ledger/money.py), kept and not counted. A room shown by its code (COP, ARS,
@@ -82,6 +84,31 @@ async def read_amount(
         # amount typed may be (a misread, or one that no \\PAID or \\AMOUNT could match): ask
         return Found(None, None, None, reading.status if reading.minor is None else "ask", reading.identity)
     return Found(reading.minor, code, "pdf" if kind == "pdf" else "ocr", reading.status, reading.identity)
+
+
+# a figure with no sign or code of its own, and no one OCR misread (`20.00`, `15,00`)
+_BARE = re.compile(r"[\d.,\s'\u00a0\u202f]+")
+
+
+async def paid_figure(printed: str | None, room: Currency) -> str | None:
+    """A payment app's figure as printed (`Payment.figure`), as `\\PAID` takes it when it is in
+    the room's money (`£20.00` in a room of pounds: `20.00`), else None (`€15,00` or `$20` in a
+    room of pounds). One printed alone (OCR reads no `£`, `€` nor `₹`) is the room's, unless the
+    room's money is dollars (every app of theirs prints the `$`, and OCR reads it) or is written
+    with a decimal point and the figure with a comma (`15,00` in a room of pounds: euros)."""
+    if printed is None:
+        return None
+    amount = parse_amount(printed, room, uncapped=True)
+    if amount is None or amount.currency != room:
+        return None
+    if _BARE.fullmatch(printed):
+        if "$" in room.symbol:
+            return None
+        # (CLDR's locales read once a currency, 13-22 ms: off the event loop)
+        comma = re.search(r",\d{1,2}$", printed) is not None
+        if comma and await asyncio.to_thread(writes_decimal_point, room.code):
+            return None
+    return room.number(amount.minor)
 
 
 def rate_form(receipt: ReceiptAmount, code: str, room: Currency) -> str:
@@ -120,12 +147,11 @@ def payee_in(ledger: RoomLedger, printed: str, sender: int) -> int | None:
 
 def payment_replies(room_name: str, payment: Payment, ledger: RoomLedger, sender: int) -> list[str]:
     """The reply to a payment app's screenshot: not counted, as no one's spending; the `\\PAID`
-    that records it when its other party is a member (its `$` figure when the room's money is
-    dollars): the sender's own, or, for one the sender received, the one its payer sends."""
+    that records it when its other party is a member (its figure when it is in the room's money,
+    `paid_figure`): the sender's own, or, for one the sender received, the one its payer sends."""
     cur = ledger.currency
     printed, figure, received = payment
-    dollars = figure is not None and "$" in cur.symbol and cur.exponent == 2
-    number = cur.number(figure) if dollars and figure is not None else cur.example
+    number = cur.example if figure is None else figure
     party = payee_in(ledger, printed, sender)
     if received:
         # Ann's \PAID records Ann paying: the sender cannot record it for her, and \AMOUNT would

@@ -229,6 +229,14 @@ def currency_meant(word: str) -> str | None:
     return _NAMES.get(key) or _symbols().get(key)
 
 
+def names_money(marker: str) -> bool:
+    """Whether `marker` is one a figure is written with: a sign (`£`, `R$`, `zł`), a code (`CHF`),
+    a sign several currencies share (`kr`, `Rs.`), the euro's name or `$`. What a figure printed
+    beside it is in is `parse_amount`'s to say, in the room's money."""
+    key = marker.strip().upper()
+    return key == "$" or key in _symbols() or key in _SHARED or currency(key) is not None
+
+
 @cache
 def _amount_pattern() -> re.Pattern[str]:
     markers = sorted({*_symbols(), *_SHARED, "$"}, key=len, reverse=True)  # CA$ before $
@@ -512,6 +520,7 @@ __all__ = [
     "in_use",
     "is_figure",
     "is_zero",
+    "names_money",
     "parse_amount",
     "parse_number",
     "shown",

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from bot.features.ledger.money import currency, signs
+from bot.features.ledger.money import currency, names_money, signs
 from storage.ledger import NOT_RECEIPT  # a Reading's status: no amount, hardly any text (kept as ocr_status)
 
 # the scores of the kinds of evidence
@@ -107,7 +107,9 @@ class Payment(NamedTuple):
     """A payment app's screenshot of a payment between people."""
 
     name: str  # the other party as printed: the payee, or the payer of one `received`
-    figure: int | None  # its `$` figure in hundredths, when printed
+    # its figure as printed, with the money printed beside it (`$20.00`, `£20.00`, `20,00 €`, `CHF
+    # 20.00`), or alone (`15,00`: OCR reads no `€`), when printed (`intake.paid_figure` reads it)
+    figure: str | None
     received: bool = False  # `Ann Lee paid you`: a payment to the screenshot's owner
 
 
@@ -790,44 +792,98 @@ def tax_money(tax: str) -> tuple[str, ...]:
 # -- a payment between people ----------------------------------------------------------------------
 
 # How payment apps head a payment sent: Venmo `You paid Ann Lee`, Zelle `You sent $20.00 to Ann
-# Lee`, PayPal `You sent $20.00 USD to Ann`, `Paid to Ann`, `Sent to Ann`; Cash App prints the
-# figure on a row of its own and `to Ann` under it. OCR drops spaces (`YoupaidAnnLee`).
+# Lee`, PayPal `You sent $20.00 USD to Ann` (`You sent €25.00 to Ann` in euros), Monzo `You sent
+# £20.00 to Ann Lee`, Revolut `You paid Ann €15,00`, `Paid to Ann`, `Sent to Ann`; Google Pay's
+# and PhonePe's UPI screens `Paid to Ann Lee` over `₹500`, or `Paid ₹500 to Ann`; Cash App prints
+# the figure on a row of its own and `to Ann` under it. OCR drops spaces (`YoupaidAnnLee`). The
+# row is matched with its figure taken out (`Paid ₹500 to Ann` is `Paid to Ann`).
 _SENT = re.compile(r"^\s*(?:you\s*(?:paid|sent)|(?:payment|paid|sent)\s*to)\b\s*(?P<rest>.*)$", re.IGNORECASE)
 _SENT_GLUED = re.compile(r"^\s*[Yy]ou\s*(?:paid|sent)(?P<rest>[A-Z$].*)$")
 _TO = re.compile(r"^\s*(?:to|To|TO)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")  # `to Ann`, `toAnn`
-# and a payment received: Venmo `Ann Lee paid you`, Zelle and PayPal `Ann Lee sent you $20.00`,
-# `You received $20.00 USD from Ann Lee`, `Payment from Ann`; Cash App `$20`, then `from Ann`
+# and a payment received: Venmo `Ann Lee paid you`, Zelle, PayPal and Monzo `Ann Lee sent you
+# $20.00` (`£20.00`), `You received $20.00 USD from Ann Lee`, `Payment from Ann`; UPI `Received
+# from Ann` over `₹500`, `Received ₹500 from Ann`; Cash App `$20`, then `from Ann`
 _PAID_YOU = re.compile(r"^\s*(?P<name>\S.*?)\s*(?:paid|sent)\s*you\b(?!\s*(?:a|an|the)\b)", re.IGNORECASE)
 _GOT = re.compile(
-    r"^\s*(?:you\s*(?:received|got)|(?:payment|money)\s*(?:received\s*)?from)\b\s*(?P<rest>.*)$",
+    r"^\s*(?:you\s*(?:received|got)|(?:payment|money)\s*(?:received\s*)?from|received\s*from)\b\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
 _FROM = re.compile(r"^\s*(?:from|From|FROM)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")
 _NOT_A_PAYER = frozenset({"we", "i", "they", "it", "this", "that", "who", "what", "has", "have", "was"})
-_DOLLARS = re.compile(r"\$\s?(?P<whole>\d{1,3}(?:,\d{3})+|\d{1,7})(?:[.,](?P<frac>\d{2}))?(?![\d.,]?\d)")
 _PAYEE = re.compile(r"^@?[A-Za-z][A-Za-z'.-]*(?:\s?[A-Za-z][A-Za-z'.-]*){0,3}$")
 _NOT_A_PAYEE = re.compile(r"^(?:with|by|using|via|for|on|at|in|from|your|the|a)\b", re.IGNORECASE)
 # an order's `$6.45` with `To Go` under it, a ticket's `Sent to Kitchen`: where it goes, no one paid
 _NO_ONE = frozenset({"go", "stay", "here", "kitchen", "bar", "table", "counter", "pickup", "printer"})
 PAYMENT_ROWS = 6  # the app heads the screen with it: a receipt's `Paid to` further down is none
+# what is printed right before or after a figure: its money when money.py names it (`£`, `R$`,
+# `CHF`, `kr`, `zł`, `USD`, `euros`); a letter glued before it that is none is OCR's reading of a
+# sign it has no character for (`You sent f20.00`: OCR reads `£` as `f`, and drops `€` and `₹`)
+_MARK_BEFORE = re.compile(r"(?:^|(?<=\s))([^\s\d]{1,5})(\s?)$")
+_MARK_AFTER = re.compile(r"\s?([^\s\d]{1,5})(?=\s|$)")
+_GLUED_LETTERS = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,2}$")  # `R` of `R$`, `CA` of `CA$`
+_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
-def _dollars(text: str) -> int | None:
-    m = _DOLLARS.search(text)
-    if m is None:
-        return None
-    return int(m.group("whole").replace(",", "")) * 100 + int(m.group("frac") or 0)
+class _Figure(NamedTuple):
+    printed: str  # with the money printed beside it: `£20.00`, `20,00 €`, `CHF 20.00`, `20.00`
+    start: int  # where it is in its row, OCR's misread sign and all
+    end: int
+    marked: bool  # a sign or a code is printed with it
 
 
-def _party(rest: str, word: re.Pattern[str]) -> str | None:
+def _figure_in(text: str, exponent: int) -> _Figure | None:
+    """The first money figure of a payment app's row (`amounts_of`'s figures: in the room's
+    decimals, else in two or none: `$20`, `₹500`), with the money printed beside it."""
+    for e in (exponent, *sorted({2, 0} - {exponent}, reverse=True)):
+        for m in _money_pattern(e).finditer(text):
+            if m.group("neg") or m.group("tail") or (e == 0 and _bare_number(text, m)):
+                continue
+            start, end, marked = (
+                m.start("sym") if m.group("sym") else m.start("whole"),
+                m.end(),
+                bool(m.group("sym")),
+            )
+            shown = start
+            glued = _GLUED_LETTERS.search(text, 0, start) if marked else None
+            before = None if marked else _MARK_BEFORE.search(text, 0, start)
+            if glued is not None and names_money(glued.group() + text[start]):
+                start = shown = glued.start()  # `R$ 50,00`
+            elif before is not None and names_money(before.group(1)):
+                start, shown, marked = before.start(1), before.start(1), True  # `CHF 20.00`
+            elif before is not None and not before.group(2) and len(before.group(1)) == 1:
+                start = before.start(1)  # `f20.00`: OCR's `£`
+            after = _MARK_AFTER.match(text, end)
+            if after is not None and names_money(after.group(1)):
+                end, marked = after.end(1), True  # `20,00 €`, `200 kr`, `$20.00 USD`
+            return _Figure(text[shown:end], start, end, marked)
+    return None
+
+
+def _without_figures(text: str, exponent: int) -> str:
+    """The row with its figures and their money taken out: `Paid ₹500 to Ann` is `Paid to Ann`."""
+    for _ in range(4):
+        found = _figure_in(text, exponent)
+        if found is None:
+            break
+        text = text[: found.start] + " " + text[found.end :]
+    return text
+
+
+def _lone_figure(text: str, exponent: int) -> bool:
+    """A row that is a figure printed with its money and nothing else: Cash App's `$20`."""
+    found = _figure_in(text, exponent)
+    return found is not None and found.marked and not (text[: found.start] + text[found.end :]).strip()
+
+
+def _party(rest: str, word: re.Pattern[str], exponent: int) -> str | None:
     """The person a payment's row names after `word` (`to Ann`, `from Ann`), or as it is."""
-    rest = re.sub(r"(?<![A-Za-z])USD(?![a-z])", " ", _DOLLARS.sub(" ", rest)).strip()  # `$20.00USD`
+    rest = _without_figures(rest, exponent).strip()  # `$20.00USD toBob`
     to = word.match(rest)
     return _name(to.group("rest") if to else rest)
 
 
 def _name(printed: str) -> str | None:
-    name = printed.strip(" .,:!")
+    name = re.sub(r"\s+", " ", printed).strip(" .,:!")
     if not name or _NOT_A_PAYEE.match(name) or not _PAYEE.match(name) or name.lower() in _NO_ONE:
         return None
     if " " not in name:  # OCR dropped the spaces: `AnnLee` is Ann Lee
@@ -835,47 +891,61 @@ def _name(printed: str) -> str | None:
     return name.lstrip("@")
 
 
-def _payee(rest: str) -> str | None:
-    return _party(rest, _TO)
-
-
-def _sent(head: Sequence[Row], i: int) -> str | None:
+def _sent(head: Sequence[Row], i: int, exponent: int) -> str | None:
     """The payee of a payment sent that row `i` heads, else None."""
     row = head[i]
-    sent = _SENT.match(row.text) or _SENT_GLUED.match(row.text)
+    text = _without_figures(row.text, exponent)
+    sent = _SENT.match(text) or _SENT_GLUED.match(text)
     if sent is not None:
-        return _payee(sent.group("rest"))
+        return _party(sent.group("rest"), _TO, exponent)
     to = _TO.match(row.text)
-    if to is not None and i > 0 and _DOLLARS.fullmatch(head[i - 1].text.strip()):
-        return _payee(to.group("rest"))  # Cash App: `$20`, then `to Ann`
+    if to is not None and i > 0 and _lone_figure(head[i - 1].text, exponent):
+        return _party(to.group("rest"), _TO, exponent)  # Cash App: `$20`, then `to Ann`
     return None
 
 
-def _received(head: Sequence[Row], i: int) -> str | None:
+def _received(head: Sequence[Row], i: int, exponent: int) -> str | None:
     """The payer of a payment received that row `i` heads (Venmo `Ann Lee paid you`, Zelle and
-    PayPal `Ann Lee sent you $20.00`, `You received $20.00 USD from Ann Lee`, Cash App `$20` with
-    `from Ann` under it), else None."""
+    PayPal `Ann Lee sent you $20.00`, `You received $20.00 USD from Ann Lee`, UPI `Received from
+    Ann`, Cash App `$20` with `from Ann` under it), else None."""
     row = head[i]
     by = _PAID_YOU.match(row.text)
     if by is not None:
         name = _name(by.group("name"))
         return None if name is None or name.lower() in _NOT_A_PAYER else name
-    got = _GOT.match(row.text)
+    got = _GOT.match(_without_figures(row.text, exponent))
     if got is not None:
-        name = _party(got.group("rest"), _FROM)
+        name = _party(got.group("rest"), _FROM, exponent)
         if name is None and i + 1 < len(head) and _FROM.match(head[i + 1].text):
-            name = _party(head[i + 1].text, _FROM)  # `from Ann Lee` on the row under it
+            name = _party(head[i + 1].text, _FROM, exponent)  # `from Ann Lee` on the row under it
         return name
     by_row = _FROM.match(row.text)
-    if by_row is not None and i > 0 and _DOLLARS.fullmatch(head[i - 1].text.strip()):
-        return _party(row.text, _FROM)  # Cash App: `$20`, then `from Ann`
+    if by_row is not None and i > 0 and _lone_figure(head[i - 1].text, exponent):
+        return _party(row.text, _FROM, exponent)  # Cash App: `$20`, then `from Ann`
     return None
 
 
-def payment_of(rows: Sequence[Row]) -> Payment | None:
-    """The other party as printed and the `$` figure (in hundredths, or None) of a payment app's
+def _figure_near(head: Sequence[Row], i: int, exponent: int) -> str | None:
+    """The figure of the payment row `i` heads, as printed: on the row itself, or on one beside
+    it when printed with its money (PayPal's `Total $20.00 USD`) or alone (`15,00`, `500`: OCR
+    has no `€` nor `₹`); a date's `24` or an ID's digits among words are none."""
+    for j in (i, i - 1, i + 1, i + 2):
+        if not 0 <= j < len(head):
+            continue
+        text = head[j].text
+        found = _figure_in(text, exponent)
+        if found is not None and (
+            found.marked or j == i or not _WORD.search(text[: found.start] + " " + text[found.end :])
+        ):
+            return found.printed
+    return None
+
+
+def payment_of(rows: Sequence[Row], exponent: int = 2) -> Payment | None:
+    """The other party as printed and the figure (as printed, with its money) of a payment app's
     screenshot of a payment between people, sent or received, else None. Only in the first rows,
-    and never on a page with a subtotal or a tax line (a receipt)."""
+    and never on a page with a subtotal or a tax line (a receipt). `exponent`: the room's
+    money's decimals."""
     if rows and _status_bar(rows[0].text):
         rows = rows[1:]
     for row in rows:  # a row with a figure: `Nov 24 at 7:12 PM` squashed holds VAT
@@ -883,15 +953,14 @@ def payment_of(rows: Sequence[Row]) -> Payment | None:
         if amounts_of(row.text, 2) and kind_of(label)[0] in ("subtotal", "tax", "tax_incl"):
             return None
     head = rows[:PAYMENT_ROWS]
-    for i, row in enumerate(head):
+    for i in range(len(head)):
         received = False
-        name = _sent(head, i)
+        name = _sent(head, i, exponent)
         if name is None:
-            name, received = _received(head, i), True
+            name, received = _received(head, i, exponent), True
         if name is None:
             continue
-        near = [row.text] + [r.text for r in head[max(0, i - 1) : i + 3] if r is not row]
-        figure = next((f for f in (_dollars(text) for text in near) if f is not None), None)
+        figure = _figure_near(head, i, exponent)
         if received and figure is None:  # an app's screen prints what came in: `$20.00`
             continue
         return Payment(name, figure, received)
@@ -899,7 +968,7 @@ def payment_of(rows: Sequence[Row]) -> Payment | None:
 
 
 def _whole_reading(rows: Sequence[Row], exponent: int) -> Reading:
-    payment = payment_of(rows)
+    payment = payment_of(rows, exponent)
     if payment is not None:  # a payment between people is no expense: `\\PAID`, not `\\AMOUNT`
         return Reading(None, NOT_RECEIPT, reason="a payment", identity=identity_of(rows), payment=payment)
     reading = total_in_own_decimals(rows, exponent)

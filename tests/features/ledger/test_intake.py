@@ -194,6 +194,41 @@ async def test_a_payment_apps_screenshot_is_no_shared_spending_and_points_to_pai
 
 
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("money", "screen", "reply"),
+    [
+        ("GBP", ["You sent £20.00 to Bob Stone", "Monzo", "24 Nov 2026"], SENT),  # OCR: `f20.00`
+        ("GBP", ["Bob Stone sent you £20.00", "24 Nov 2026"], RECEIVED),
+        ("EUR", ["You paid Bob", "€20,00", "Revolut"], SENT),  # OCR: `20,00`
+        ("EUR", ["Bob Stone sent you €20,00", "24 Nov 2026"], RECEIVED),
+        # euros in a room of pounds: no figure of the room's to offer
+        ("GBP", ["You paid Bob", "€20,00", "Revolut"], SENT.replace("20.00", "12.34")),
+    ],
+)
+async def test_a_payment_apps_screenshot_in_pounds_or_euros_points_to_paid(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    counting: Counting,
+    money: str,
+    screen: list[str],
+    reply: str,
+) -> None:
+    """In a room of pounds or euros the same screenshots were not recognised (only `$` figures
+    were known, and OCR reads no `£` nor `€`): a receipt with no total, whose reply offered
+    `\\AMOUNT 12.34`, counting a payment between members as the room's spending, and Bob paying
+    Alice as her spending. Now kept, not counted, and pointed to the `\\PAID` that records it,
+    with its figure when it is in the room's money."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, f"\\CURRENCY {money}")).startswith(f"house counts in {money}")
+    url = fake_twilio.media.add(ri.screenshot(screen))
+    assert await say(bot, fake_twilio, "", **mms([url])) == reply
+    assert await say(bot, fake_twilio, "\\BALANCE") == "house: all settled."
+    rows = await bot.rows("SELECT amount_minor, ocr_status FROM receipts")
+    assert [tuple(r) for r in rows] == [(None, NOT_RECEIPT)]
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 async def test_a_payment_received_from_someone_outside_the_room_is_not_counted(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
 ) -> None:

@@ -571,20 +571,26 @@ def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(te
 @pytest.mark.parametrize(
     ("text", "payment"),
     [
-        ("9:41 5G 87%\nYou paid Ann Lee\n$20.00\nRent share", Payment("Ann Lee", 2000)),
-        ("9:41\nYoupaidAnnLee\n$20.00", Payment("Ann Lee", 2000)),  # OCR dropped the spaces
-        ("9:41\n$20\nto Ann\nFor groceries\nNov 24 at 7:12 PM", Payment("Ann", 2000)),  # Cash App
-        ("You sent $1,200.00 to Mark Jones\nEnrolled with Zelle", Payment("Mark Jones", 120000)),
-        ("You sent$20.00USD toBob\nPayment sent\nTotal $20.00 USD", Payment("Bob", 2000)),  # PayPal
-        ("Paid to Ann\n$15", Payment("Ann", 1500)),
+        ("9:41 5G 87%\nYou paid Ann Lee\n$20.00\nRent share", Payment("Ann Lee", "$20.00")),
+        ("9:41\nYoupaidAnnLee\n$20.00", Payment("Ann Lee", "$20.00")),  # OCR dropped the spaces
+        ("9:41\n$20\nto Ann\nFor groceries\nNov 24 at 7:12 PM", Payment("Ann", "$20")),  # Cash App
+        ("You sent $1,200.00 to Mark Jones\nEnrolled with Zelle", Payment("Mark Jones", "$1,200.00")),
+        ("You sent$20.00USD toBob\nPayment sent\nTotal $20.00 USD", Payment("Bob", "$20.00USD")),  # PayPal
+        ("Paid to Ann\n$15", Payment("Ann", "$15")),
         # received: Venmo, Zelle, PayPal (its `from` on a row of its own too), Cash App
-        ("9:41\nAnn Lee paid you\n$20.00\nRent share", Payment("Ann Lee", 2000, received=True)),
-        ("AnnLeepaidyou\n$20.00", Payment("Ann Lee", 2000, received=True)),
-        ("Mark Jones sent you $1,200.00\nEnrolled with Zelle", Payment("Mark Jones", 120000, received=True)),
-        ("You received $20.00 USD from Bob\nNov 24", Payment("Bob", 2000, received=True)),
-        ("You received $20.00 USD\nfrom Bob Stone\nNov 24", Payment("Bob Stone", 2000, received=True)),
-        ("9:41\n$20\nfrom Ann\nFor groceries", Payment("Ann", 2000, received=True)),
-        ("Payment from Ann\n$15", Payment("Ann", 1500, received=True)),
+        ("9:41\nAnn Lee paid you\n$20.00\nRent share", Payment("Ann Lee", "$20.00", received=True)),
+        ("AnnLeepaidyou\n$20.00", Payment("Ann Lee", "$20.00", received=True)),
+        (
+            "Mark Jones sent you $1,200.00\nEnrolled with Zelle",
+            Payment("Mark Jones", "$1,200.00", received=True),
+        ),
+        ("You received $20.00 USD from Bob\nNov 24", Payment("Bob", "$20.00 USD", received=True)),
+        (
+            "You received $20.00 USD\nfrom Bob Stone\nNov 24",
+            Payment("Bob Stone", "$20.00 USD", received=True),
+        ),
+        ("9:41\n$20\nfrom Ann\nFor groceries", Payment("Ann", "$20", received=True)),
+        ("Payment from Ann\n$15", Payment("Ann", "$15", received=True)),
     ],
 )
 def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(text: str, payment: Payment) -> None:
@@ -610,6 +616,59 @@ def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(text: str, pa
 def test_a_receipt_that_says_paid_is_no_payment_between_people(text: str) -> None:
     assert payment_of(rows_of_text(text.splitlines())) is None
     assert total_of_text(text).payment is None
+
+
+@pytest.mark.parametrize(
+    ("text", "payment"),
+    [
+        # Monzo, PayPal in euros (`You sent €25.00 to John Smith`), Revolut: the sign as printed, and
+        # as OCR reads it (`£` as `f`; no `€` nor `₹` at all)
+        ("You sent £20.00 to Ann Lee\nMonzo", Payment("Ann Lee", "£20.00")),
+        ("9:41\nYou sent f20.00 to Ann Lee\nMonzo\n24 Nov 2026", Payment("Ann Lee", "20.00")),
+        ("You sent €25.00 to John Smith\nPayment sent", Payment("John Smith", "€25.00")),
+        ("You paid Ann €15,00\nRevolut", Payment("Ann", "€15,00")),
+        ("9:41\nYou paid Ann\n15,00\nRevolut", Payment("Ann", "15,00")),
+        ("You sent 1.234,56 € to Ann", Payment("Ann", "1.234,56 €")),
+        # UPI (Google Pay, PhonePe, Paytm): whole rupees, the figure under the payee or in the row
+        ("Paid to Ann Lee\n₹500\nUPI transaction ID 1234", Payment("Ann Lee", "₹500")),
+        ("Paid to Ann Lee\n500\nUPI transaction ID 1234", Payment("Ann Lee", "500")),
+        ("Paid ₹500 to Ann", Payment("Ann", "₹500")),
+        # the money's code or sign before or after the figure, as money.py reads a caption's
+        ("You sent CHF 20.00 to Ann", Payment("Ann", "CHF 20.00")),
+        ("You sent 200 kr to Ann", Payment("Ann", "200 kr")),
+        ("You sent R$ 50,00 to Ann", Payment("Ann", "R$ 50,00")),
+        ("You sent 50 zł to Ann", Payment("Ann", "50 zł")),
+        # received: a figure is needed, in any money
+        ("Ann Lee sent you £20.00", Payment("Ann Lee", "£20.00", received=True)),
+        ("9:41\nAnn Lee sent you f20.00\n24 Nov 2026", Payment("Ann Lee", "20.00", received=True)),
+        ("Received from Ann\n₹500", Payment("Ann", "₹500", received=True)),
+        ("Received from Ann\n500\nUPI transaction ID 1234", Payment("Ann", "500", received=True)),
+        ("Received ₹500 from Ann", Payment("Ann", "₹500", received=True)),
+        ("You received ¥2,000 from Ann", Payment("Ann", "¥2,000", received=True)),
+    ],
+)
+def test_a_payment_apps_screenshot_in_other_money_names_its_payee_and_figure(
+    text: str, payment: Payment
+) -> None:
+    """Only `$` figures were known: `You sent £20.00 to Ann Lee` named no payee (the figure
+    between), `Ann Lee sent you £20.00` had no figure (a received one needs it), and each was a
+    receipt with no total, its reply offering `\\AMOUNT 12.34`: a payment between members counted
+    as the room's spending."""
+    assert payment_of(rows_of_text(text.splitlines())) == payment
+    assert total_of_text(text).payment == payment
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9:41\nAnn Lee paid you\nNov 24, 2026\nRent share",  # a date's 24 is no figure
+        "DELI\nCatering sent you\nTOTAL 12,50",
+        "TAXI\nReceived from Ann\nFare 12.00\nVAT 2.00\nTotal 14.00",  # a tax line: a receipt
+        "PUB\nPaid to Ann\nSubtotal £20.00\nTotal £20.00",
+    ],
+)
+def test_a_figure_among_words_or_a_receipts_lines_is_no_payment_in_other_money(text: str) -> None:
+    assert payment_of(rows_of_text(text.splitlines())) is None
 
 
 @pytest.mark.parametrize(
