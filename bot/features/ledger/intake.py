@@ -155,12 +155,14 @@ def payment_replies(room_name: str, payment: Payment, ledger: RoomLedger, sender
     party = payee_in(ledger, printed, sender)
     if received:
         # Ann's \PAID records Ann paying: the sender cannot record it for her, and \AMOUNT would
-        # count money that came in as the sender's spending
+        # count money that came in as the sender's spending. From no member, it may be the
+        # sender's own payment as its payee acknowledged it (a landlord's `Received from John
+        # Smith`, the rent John paid for the flat): \AMOUNT is offered, as for one sent
         if party is None:
             return [
-                f"Saved to {room_name}; it looks like a payment to you from {printed[:NAME_MAX]}, not a "
-                "receipt, so it is not counted.",
-                f"Saved to {room_name}; a payment to you, not a receipt: not counted.",
+                f"Saved to {room_name}; it looks like a payment from {printed[:NAME_MAX]}, not a receipt, "
+                f"so it is not counted. Reply \\AMOUNT {number} if it was spent for the room.",
+                f"Saved to {room_name}; a payment, not a receipt: not counted. \\AMOUNT {number} if it is one.",
             ]
         payer, you = ledger.name(party), ledger.name(sender)
         return [

@@ -232,12 +232,14 @@ async def test_a_payment_apps_screenshot_in_pounds_or_euros_points_to_paid(
 async def test_a_payment_received_from_someone_outside_the_room_is_not_counted(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
 ) -> None:
-    """Money that came in is no one's spending: no `\\AMOUNT` is offered for it."""
+    """Money that came in is no one's spending: not counted. `\\AMOUNT` is offered all the same,
+    as a landlord's `Received from John Smith` is the rent John paid for the flat."""
     bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
     await house(bot, fake_twilio)
     url = fake_twilio.media.add(ri.screenshot(["Mark Jones paid you", "$45.00", "Concert ticket"]))
     assert await say(bot, fake_twilio, "", **mms([url])) == (
-        "Saved to house; it looks like a payment to you from Mark Jones, not a receipt, so it is not counted."
+        "Saved to house; it looks like a payment from Mark Jones, not a receipt, so it is not counted. "
+        "Reply \\AMOUNT 45.00 if it was spent for the room."
     )
 
 
