@@ -810,7 +810,8 @@ _GOT = re.compile(
 )
 _FROM = re.compile(r"^\s*(?:from|From|FROM)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")
 _NOT_A_PAYER = frozenset({"we", "i", "they", "it", "this", "that", "who", "what", "has", "have", "was"})
-_PAYEE = re.compile(r"^@?[A-Za-z][A-Za-z'.-]*(?:\s?[A-Za-z][A-Za-z'.-]*){0,3}$")
+# letters of any alphabet: `José Núñez`, `Begoña`, `Zoë` were no payee, and their screenshots receipts
+_PAYEE = re.compile(r"^@?[^\W\d_](?:[^\W\d_]|['.-])*(?:\s?[^\W\d_](?:[^\W\d_]|['.-])*){0,3}$")
 _NOT_A_PAYEE = re.compile(r"^(?:with|by|using|via|for|on|at|in|from|your|the|a)\b", re.IGNORECASE)
 # an order's `$6.45` with `To Go` under it, a ticket's `Sent to Kitchen`: where it goes, no one paid
 _NO_ONE = frozenset({"go", "stay", "here", "kitchen", "bar", "table", "counter", "pickup", "printer"})

@@ -577,6 +577,10 @@ def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(te
         ("You sent $1,200.00 to Mark Jones\nEnrolled with Zelle", Payment("Mark Jones", "$1,200.00")),
         ("You sent$20.00USD toBob\nPayment sent\nTotal $20.00 USD", Payment("Bob", "$20.00USD")),  # PayPal
         ("Paid to Ann\n$15", Payment("Ann", "$15")),
+        # names in letters of any alphabet (they were no payee, and the screenshot a receipt)
+        ("You paid José Núñez\n$20.00", Payment("José Núñez", "$20.00")),
+        ("Begoña paid you\n$15.00", Payment("Begoña", "$15.00", received=True)),
+        ("You paid Mary-Jane O'Brien\n$20.00", Payment("Mary-Jane O'Brien", "$20.00")),
         # received: Venmo, Zelle, PayPal (its `from` on a row of its own too), Cash App
         ("9:41\nAnn Lee paid you\n$20.00\nRent share", Payment("Ann Lee", "$20.00", received=True)),
         ("AnnLeepaidyou\n$20.00", Payment("Ann Lee", "$20.00", received=True)),
