@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +23,7 @@ from bot.features.ledger.book import known_as, label_name, name_key
 from bot.features.ledger.reminders import zone_of_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.gateway.links import signer_of
+from bot.pipeline import replyguard
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router
 from handlers.filters import typed_words
 from handlers.rooms import LOCKED
@@ -122,38 +124,43 @@ async def _take_out(
     the address is the person's only one."""
     if len(await pairing.addresses_of(conn, user.id)) <= 1:
         return None
-    # a message from it later is a new person's, answered as the unpaired \\STOP's "text us
-    # anytime" is: not opted out (that is a carrier's STOP; it silenced the \\HELP after)
+    await _address_leaves(conn, msg.sender.key, ctx, user)
+    photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
+    dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
+    return photos, dropped
+
+
+async def _address_leaves(conn: AsyncConnection, key: str, ctx: Context, user: users.User) -> None:
+    """Address `key` leaves `user`, who has others (its `\\STOP`, or another address's `\\UNPAIR`):
+    a message from it later is a new person's, answered as the unpaired \\STOP's "text us
+    anytime" is: not opted out (that is a carrier's STOP; it silenced the \\HELP after)."""
     # a person shown by this address's name (Telegram's first name, no \\NAME) keeps it:
     # their rooms know them by it, and `\\PAID Ann` must still find them
-    label = await label_name(conn, user.id) if user.phone == msg.sender.key else None
+    label = await label_name(conn, user.id) if user.phone == key else None
     # an opt-out (STOP) outlives the address's place in the person, as it outlives a whole
     # person's `\\STOP`: after this goodbye nothing more is sent there
-    was_out = bool(await users.opted_out_among(conn, [msg.sender.key]))
-    await pairing.leave(conn, msg.sender.key)
+    was_out = bool(await users.opted_out_among(conn, [key]))
+    await pairing.leave(conn, key)
     # an X link texted there (and a sign-in begun from one) would still connect an X account to
     # the person: whoever holds the address now could make their texts post to theirs
-    await xaccounts.end_links_to(conn, user.id, msg.sender.key, ctx.deps.now())
+    await xaccounts.end_links_to(conn, user.id, key, ctx.deps.now())
     had = zone_of_address(user.phone)
-    if user.phone == msg.sender.key and had != zone_of_address(await users_first(conn, user.id)):
+    if user.phone == key and had != zone_of_address(await users_first(conn, user.id)):
         # the rooms they made took their zone from this address (`users.phone`); the next
         # address takes its place, and a Telegram chat has no zone: New York's rooms went
         # to UTC (reminders at 5 a.m., statements' months cut at 7 p.m.), and a chat's
         # rooms to the number's zone
         await rooms.keep_zone(conn, user.id, had or "UTC")
     if was_out:
-        await users.set_opted_out(conn, msg.sender.key, True, ctx.deps.now())
+        await users.set_opted_out(conn, key, True, ctx.deps.now())
     if label is not None:
         await ledger.set_name(conn, user.id, label, name_key(label))
-    photos = await inbox.media_waiting(conn, msg.sender.key, msg.id)
-    dropped = await inbox.drop_waiting(conn, msg.sender.key, msg.id, ctx.deps.now())
     # and what waits in the outbox for its time: the goodbye is the last word there; a notice
     # for the person (a payment to them, a reminder) goes on to where they read the next ones
     elsewhere = await pairing.notice_address(conn, user.id)
     if elsewhere is not None:
-        await outbox.move_waiting(conn, msg.sender.key, elsewhere, NOTICE_KINDS, ctx.deps.now())
-    await outbox.supersede_waiting(conn, msg.sender.key, ctx.deps.now())
-    return photos, dropped
+        await outbox.move_waiting(conn, key, elsewhere, NOTICE_KINDS, ctx.deps.now())
+    await outbox.supersede_waiting(conn, key, ctx.deps.now())
 
 
 async def _left(ctx: Context, photos: list[str], dropped: int) -> Reply:
@@ -283,7 +290,7 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         async with ctx.deps.db.tx() as conn:
             while True:  # a code another person holds is drawn again (one in a million a live code)
                 code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-                if await pairing.new_code(conn, user.id, code, now):
+                if await pairing.new_code(conn, user.id, code, now, asked_from=msg.sender.key):
                     break
         ctx.log.info("pair.code_sent")
         return Reply(
@@ -335,13 +342,120 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
             )
             ctx.log.info("pair.refused", has=has, theirs=theirs)
             return pair_refused(has, theirs, only_rooms=only_rooms)
-        if not await pairing.use(conn, code, now):  # another address spent it a moment ago
+        used = await pairing.use(conn, code, now)
+        if used is None:  # another address spent it a moment ago
             return WRONG_CODE
         others = await pairing.addresses_of(conn, owner)
         await _keep_name(conn, user.id, owner)
         # a room this address made and left keeps the zone of its number, as after a `\\STOP`
         await rooms.creator_leaves(conn, user.id, zone_of_address(user.phone))
-        await pairing.join(conn, key, into=owner, leaving=user.id)
+        await pairing.join(conn, key, into=owner, leaving=user.id, now=now)
+        # the address that asked for the code hears of it at once: a code read over someone's
+        # shoulder (or a screenshot of the reply) joined a stranger, and no one was told
+        told = await pairing.answer_address(conn, owner, used.asked_from)
+        if told is not None and told != key:
+            dedupe = f"{msg.external_id}:paired"
+            await outbox.enqueue(
+                conn,
+                to=told,
+                body=paired_notice(key),
+                dedupe_key=dedupe,
+                kind="paired",
+                inbox_id=msg.id,
+                now=now,
+                not_before=await replyguard.notice_time(conn, told, dedupe, "paired", now),
+            )
     ctx.log.info("pair.joined")
     shown = paired_with(others[0]) if others else "your other address"
     return f"Paired: this address and {shown} are one person now: same name, rooms and balances."
+
+
+def paired_notice(key: str) -> str:
+    """To the address that asked for the code, when it joined `key`."""
+    return f"{paired_with(key)} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
+
+
+# an address this new takes no other out: a stranger who read a code over someone's shoulder
+# could have taken the person's own number out before they saw the pairing notice (Telegram's
+# new sessions wait a day likewise before they may end others)
+UNPAIR_WAIT_SECONDS = 24 * 3600.0
+UNPAIR_USAGE = "\\UNPAIR or \\UNPAIR <number>"
+UNPAIR_ALONE = "This address is paired with no other. \\PAIR makes another number or app you too."
+
+
+def unpair_list(mine: Sequence[pairing.Paired], here: str, now: float) -> str:
+    """`\\UNPAIR`: the person's addresses, numbered as `\\UNPAIR <number>` takes them, and what
+    this address may do (one paired in the last day takes no other out)."""
+    shown = ", ".join(
+        f"{n} {paired_with(a.address)}{' (here)' if a.address == here else ''}" for n, a in enumerate(mine, 1)
+    )
+    if too_new(next((a for a in mine if a.address == here), None), now):
+        return (
+            f"You are at: {shown}. This address was paired less than a day ago: send \\UNPAIR from "
+            "another to take one out. \\STOP here takes this one out."
+        )
+    others = [n for n, a in enumerate(mine, 1) if a.address != here]
+    which = (
+        f"\\UNPAIR {others[0]} takes that one out"
+        if len(others) == 1
+        else "\\UNPAIR and a number take one out"
+    )
+    return f"You are at: {shown}. {which}; \\STOP here takes this one out."
+
+
+def too_new(here: pairing.Paired | None, now: float) -> bool:
+    """An address paired in the last day (UNPAIR_WAIT_SECONDS): it takes no other out."""
+    return here is not None and here.paired_at is not None and now - here.paired_at < UNPAIR_WAIT_SECONDS
+
+
+def _number(words: Sequence[str]) -> int | None:
+    """`2`, `#2`, `2.`: the number an `\\UNPAIR` list gave; None when it is no such number."""
+    word = "".join(typed_words(words)).lstrip("#")
+    return int(word) if word.isascii() and word.isdigit() and len(word) <= 2 else None
+
+
+@router.command(
+    "UNPAIR", "DEPAIR", args=(0, 1), usage=UNPAIR_USAGE, help="\\UNPAIR take an app or number out of you"
+)
+async def unpair(msg: Inbound, ctx: Context) -> HandlerResult:
+    """`\\UNPAIR`: the person's addresses, numbered; `\\UNPAIR <number>` from one of them takes
+    another out (as its own `\\STOP` would), unless the asking one was paired in the last day."""
+    key = msg.sender.key
+    wanted = _number(ctx.args) if ctx.args else None
+    if not ctx.args or ctx.command.asked:
+        async with ctx.deps.db.read() as conn:
+            user = await users.of_address(conn, key) or ctx.user
+            mine = await pairing.paired_addresses(conn, user.id)
+        if len(mine) <= 1:
+            return UNPAIR_ALONE
+        return Reply(unpair_list(mine, key, ctx.deps.now()), kind="usage")
+    if wanted is None:
+        return Reply(
+            f"Usage: {UNPAIR_USAGE}. \\UNPAIR alone lists your addresses with their numbers.", kind="usage"
+        )
+    now = ctx.deps.now()
+    async with ctx.deps.db.tx() as conn:
+        # the person as they are now, this address's row held (a `\\STOP` or `\\PAIR` of it
+        # handled meanwhile changes who that is)
+        user = await users.owner_held(conn, key) or ctx.user
+        mine = await pairing.paired_addresses(conn, user.id)
+        if len(mine) <= 1:
+            return UNPAIR_ALONE
+        if not 1 <= wanted <= len(mine):
+            return f"You have no address {wanted}. \\UNPAIR alone lists yours with their numbers."
+        target = mine[wanted - 1]
+        if target.address == key:
+            return "That is this address: send \\STOP here to take it out of you."
+        if too_new(next((a for a in mine if a.address == key), None), now):
+            ctx.log.warning("pair.unpair_too_soon")
+            return (
+                "This address was paired less than a day ago, so it cannot take others out yet: "
+                "send \\UNPAIR from another."
+            )
+        # the target's row held too, and still this person's: its own \\STOP may have gone first
+        held = await users.owner_held(conn, target.address)
+        if held is None or held.id != user.id:
+            return f"{paired_with(target.address)} is not you any more: it left meanwhile."
+        await _address_leaves(conn, target.address, ctx, user)
+    ctx.log.info("pair.unpaired", address=mask_address(target.address))
+    return f"Took {paired_with(target.address)} out of you. Your rooms and balances stay here."

@@ -36,7 +36,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("MONEY", "Splitting the bill", ("NAME", "AMOUNT", "SPLIT", "BALANCE", "PAID", "CURRENCY")),
     Family("REMIND", "Reminders and statements", ("REMIND", "TIMEZONE", "STATEMENT")),
     Family("X", "X", ("LINK", "UNLINK")),
-    Family("ACCOUNT", "Account", ("PAIR", "STOP")),
+    Family("ACCOUNT", "Account", ("PAIR", "UNPAIR", "STOP")),
 )
 MORE = Family("MORE", "More", ())
 
@@ -229,8 +229,6 @@ async def unknown_command(msg: Inbound, ctx: Context) -> HandlerResult:
     if command.name in (family.name for family, _ in families):  # `\\MONEY`, as \\HELP names it
         text = family_text(ctx, command.name, ctx.deps.services.fits(msg.sender.channel))
         return Reply(await as_said_to(msg, ctx, text), kind="help")
-    if command.name in UNPAIRING:  # "Did you mean \\PAIR?" sent them to the opposite
-        return Reply(await unpair_hint(msg, ctx), kind="unknown-command")
     name = command.name[:20]
     # the name is echoed only when it is plain (an emoji or a curly quote would make the SMS UCS-2)
     plain = name.isascii() and name.replace("_", "").isalnum()
@@ -250,18 +248,3 @@ NOT_POSTED = (
     "Unknown command, so nothing was posted: a text that starts with \\ or / is a command. "
     "Send \\HELP for the list."
 )
-
-
-# what people type to undo a `\\PAIR`: `\\STOP` from one of a person's addresses does it
-UNPAIRING = frozenset({"UNPAIR", "DEPAIR"})
-UNPAIR_PAIRED = (
-    "To unpair this address, send \\STOP from it: only this address leaves, and your rooms and "
-    "balances stay with your other address."
-)
-UNPAIR_ALONE = "This address is paired with no other. \\PAIR makes another number or app you too."
-
-
-async def unpair_hint(msg: Inbound, ctx: Context) -> str:
-    """`\\UNPAIR`, which textwire has not: how to take one address out of a paired person (its
-    `\\STOP`), or that this one is alone (where `\\STOP` would delete the whole account)."""
-    return UNPAIR_PAIRED if await paired(ctx) else UNPAIR_ALONE

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -38,10 +38,13 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode("ascii", "replace")).hexdigest()
 
 
-async def new_code(conn: AsyncConnection, user_id: int, code: str, now: float) -> bool:
-    """The person's one live code (an earlier one dies); expired codes are cleared on the way.
-    False, and no code, when `code` is another person's live code: the address that typed it
-    would join whichever of the two was found first (draw another)."""
+async def new_code(
+    conn: AsyncConnection, user_id: int, code: str, now: float, *, asked_from: str | None = None
+) -> bool:
+    """The person's one live code (an earlier one dies), asked for from address `asked_from`;
+    expired codes are cleared on the way. False, and no code, when `code` is another person's
+    live code: the address that typed it would join whichever of the two was found first (draw
+    another)."""
     await conn.execute(
         sa.delete(pair_codes).where(sa.or_(pair_codes.c.user_id == user_id, pair_codes.c.expires_at <= now))
     )
@@ -49,12 +52,13 @@ async def new_code(conn: AsyncConnection, user_id: int, code: str, now: float) -
     taken = sa.exists().where(pair_codes.c.code_hash == hashed, pair_codes.c.expires_at > now)
     result = await conn.execute(  # one conditional statement: no read, then a write
         sa.insert(pair_codes).from_select(
-            ["user_id", "code_hash", "expires_at", "created_at"],
+            ["user_id", "code_hash", "expires_at", "created_at", "asked_from"],
             sa.select(
                 sa.literal(user_id, sa.Integer),
                 sa.literal(hashed, sa.String),
                 sa.literal(now + CODE_SECONDS, sa.Float),
                 sa.literal(now, sa.Float),
+                sa.literal(asked_from, sa.String),
             ).where(~taken),
         )
     )
@@ -74,12 +78,22 @@ async def owner_of(conn: AsyncConnection, code: str, now: float) -> int | None:
     return None if row is None else int(row.user_id)
 
 
-async def use(conn: AsyncConnection, code: str, now: float) -> bool:
-    """Spend the live code `code`; False when it was not live (another address spent it first)."""
-    result = await conn.execute(
-        sa.delete(pair_codes).where(pair_codes.c.code_hash == code_hash(code), pair_codes.c.expires_at > now)
-    )
-    return bool(result.rowcount)
+class Used(NamedTuple):
+    """A code spent: the address it was asked for from (None: asked for before migration 0031)."""
+
+    asked_from: str | None
+
+
+async def use(conn: AsyncConnection, code: str, now: float) -> Used | None:
+    """Spend the live code `code`; None when it was not live (another address spent it first)."""
+    row = (
+        await conn.execute(
+            sa.delete(pair_codes)
+            .where(pair_codes.c.code_hash == code_hash(code), pair_codes.c.expires_at > now)
+            .returning(pair_codes.c.asked_from)
+        )
+    ).first()
+    return None if row is None else Used(row.asked_from)
 
 
 X_ACCOUNT = "an X account"  # what_it_has's last answer: the one `\\UNLINK` gives up
@@ -110,14 +124,15 @@ async def what_it_has(conn: AsyncConnection, user_id: int, *, memberships_too: b
     return None
 
 
-async def join(conn: AsyncConnection, key: str, into: int, leaving: int) -> None:
-    """Address `key` becomes `into`'s; `leaving`, the person it had, is deleted (with nothing of
-    their own: `what_it_has` said so). Their other addresses (`key` was paired already) come
-    along: deleting the person took them with it, and their next message was a stranger's."""
+async def join(conn: AsyncConnection, key: str, into: int, leaving: int, now: float) -> None:
+    """Address `key` becomes `into`'s, paired at `now`; `leaving`, the person it had, is deleted
+    (with nothing of their own: `what_it_has` said so). Their other addresses (`key` was paired
+    already) come along: deleting the person took them with it, and their next message was a
+    stranger's."""
     await conn.execute(
         sa.update(addresses)
         .where(sa.or_(addresses.c.address == key, addresses.c.user_id == leaving))
-        .values(user_id=into)
+        .values(user_id=into, paired_at=now)
     )
     await conn.execute(sa.delete(users).where(users.c.id == leaving))
     await inbox.wake_waiting_for_room(conn, into)  # photos it sent in no room: the person's room
@@ -128,6 +143,25 @@ async def addresses_of(conn: AsyncConnection, user_id: int) -> list[str]:
         sa.select(addresses.c.address).where(addresses.c.user_id == user_id).order_by(addresses.c.id)
     )
     return [str(r[0]) for r in rows]
+
+
+class Paired(NamedTuple):
+    """One of a person's addresses, as `\\UNPAIR` lists them: when a `\\PAIR` joined it to them
+    (None: their first address, or paired before migration 0031)."""
+
+    address: str
+    paired_at: float | None
+
+
+async def paired_addresses(conn: AsyncConnection, user_id: int) -> list[Paired]:
+    """The person's addresses in the order they came to them: those no `\\PAIR` joined first, then
+    the paired ones by when (an address that wrote to textwire long ago and paired today is last)."""
+    rows = await conn.execute(
+        sa.select(addresses.c.address, addresses.c.paired_at)
+        .where(addresses.c.user_id == user_id)
+        .order_by(addresses.c.paired_at.is_not(None), addresses.c.paired_at, addresses.c.id)
+    )
+    return [Paired(str(r.address), None if r.paired_at is None else float(r.paired_at)) for r in rows]
 
 
 def _last_wrote(address: sa.TableClause) -> sa.ScalarSelect[Any]:
@@ -276,6 +310,8 @@ __all__ = [
     "CODE_SECONDS",
     "PAIR_KEY",
     "X_ACCOUNT",
+    "Paired",
+    "Used",
     "addresses_of",
     "answer_address",
     "code_hash",
@@ -286,6 +322,7 @@ __all__ = [
     "notice_address",
     "notice_addresses",
     "owner_of",
+    "paired_addresses",
     "use",
     "what_it_has",
 ]

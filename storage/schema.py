@@ -60,6 +60,9 @@ addresses = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     # migration 0020: the name the channel last gave this address (Telegram's first name)
     sa.Column("label", sa.String(64)),
+    # migration 0031: when a `\PAIR <code>` joined it to its person (NULL: its first address, or
+    # paired before 0031); one paired in the last 24 hours takes no other out (`\UNPAIR`)
+    sa.Column("paired_at", sa.Float),
     sa.UniqueConstraint("channel", "address"),
     sa.Index("ix_addresses_user_id", "user_id"),
     sa.Index("ix_addresses_address", "address"),  # migration 0019: by the address alone
@@ -75,6 +78,8 @@ pair_codes = sa.Table(
     sa.Column("code_hash", sa.String(64), nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # migration 0031: the address it was asked for from, told when the code joins another
+    sa.Column("asked_from", sa.String(64)),
     sa.Index("ix_pair_codes_code_hash", "code_hash"),
     sa.Index("ix_pair_codes_user_id", "user_id"),
 )

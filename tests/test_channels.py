@@ -22,11 +22,18 @@ from tests.fakes.twilio_rest import FakeTwilio
 
 
 async def first_reply(bot: Bot, fake_twilio: FakeTwilio, body: str, sender: str) -> str:
-    """Text the bot and return the first message sent after it (its reply)."""
+    """Text the bot and return the first message sent to `sender` after it (its reply), once all
+    it sent for it is out (a `\\PAIR <code>` tells the address that asked for the code too)."""
+    return (await reply_to(bot, fake_twilio, body, sender))["Body"]
+
+
+async def reply_to(bot: Bot, fake_twilio: FakeTwilio, body: str, sender: str) -> dict[str, str]:
+    """`first_reply`, the whole message."""
     before = len(fake_twilio.messages)
     form = await bot.text(body, sender=sender)
     assert await bot.handled(form["MessageSid"]) == "done"
-    return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+    await bot.settled()
+    return next(m for m in fake_twilio.messages[before:] if m["To"] == sender)
 
 
 WHATSAPP_FROM = "whatsapp:+14155238886"
@@ -64,7 +71,8 @@ async def test_a_room_with_a_telegram_member_and_an_sms_member_keeps_one_ledger(
         before = len(fake_twilio.messages)
         form = await bot.text(body, sender=ALICE, **extra)
         assert await bot.handled(form["MessageSid"]) == "done"
-        return (await fake_twilio.wait_for_messages(before + 1))[before]["Body"]
+        await bot.settled()  # and what it told the person elsewhere (a `\\PAIR <code>`'s notice)
+        return next(m for m in fake_twilio.messages[before:] if m["To"] == ALICE)["Body"]
 
     assert "house" in (await telegram("/create house hunter22")).lower()
     await telegram("/name Ann")
@@ -103,10 +111,7 @@ async def test_a_whatsapp_address_paired_with_an_sms_one_is_the_same_person(
     bot = await whatsapp_bot(bot_factory, fake_twilio, telegram=fake_telegram.section())
 
     async def text(body: str, sender: str) -> dict[str, str]:
-        before = len(fake_twilio.messages)
-        form = await bot.text(body, sender=sender)
-        assert await bot.handled(form["MessageSid"]) == "done"
-        return (await fake_twilio.wait_for_messages(before + 1))[before]
+        return await reply_to(bot, fake_twilio, body, sender)
 
     await text("\\CREATE house hunter22", ALICE)
     await text("\\NAME Alice", ALICE)
@@ -241,13 +246,11 @@ class Both:
         before = len(self.fake_telegram.sent)
         sid = await say(self.bot, text, chat=chat, first_name=first_name)
         assert await self.bot.handled(sid) == "done"
-        return str((await self.fake_telegram.wait_for_sent(before + 1))[before]["text"])
+        await self.bot.settled()  # and what it told the person elsewhere (a `\\PAIR <code>`'s notice)
+        return str(next(m for m in self.fake_telegram.sent[before:] if m["chat_id"] == str(chat))["text"])
 
     async def sms(self, body: str) -> str:
-        before = len(self.fake_twilio.messages)
-        form = await self.bot.text(body, sender=ALICE)
-        assert await self.bot.handled(form["MessageSid"]) == "done"
-        return str((await self.fake_twilio.wait_for_messages(before + 1))[before]["Body"])
+        return await first_reply(self.bot, self.fake_twilio, body, ALICE)
 
 
 async def test_a_telegram_member_without_a_name_goes_by_their_telegram_first_name(
@@ -441,7 +444,8 @@ async def test_a_photo_from_a_new_address_goes_to_the_persons_room_once_it_is_pa
     form = await bot.text(f"\\PAIR {code}", sender=wally)
     assert await bot.handled(form["MessageSid"]) == "done"
     assert await bot.handled(photo["MessageSid"]) == "done"
-    answers = sorted(m["Body"][:22] for m in (await fake_twilio.wait_for_messages(before + 2))[before:])
+    await bot.settled()
+    answers = sorted(m["Body"][:22] for m in fake_twilio.messages[before:] if m["To"] == wally)
     assert answers == ["Paired: this address a", "Saved $12.00 to house:"], answers
     rows = await bot.rows("SELECT r.channel, u.phone FROM receipts r JOIN users u ON u.id = r.uploader_id")
     assert [tuple(r) for r in rows] == [("whatsapp", ALICE)]
@@ -638,7 +642,7 @@ async def test_a_stop_done_before_the_pair_of_its_address_is_not_undone_by_it(
         assert await bot.handled(form["MessageSid"]) == "done"
 
         async def found() -> str | None:
-            late = [m["Body"] for m in fake_twilio.messages[before:]]
+            late = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == wally]
             return next((b for b in late if not b.startswith("Nothing was paired")), None)
 
         return str(await wait_for(found))

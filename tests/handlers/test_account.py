@@ -4,13 +4,14 @@ kept) with one goodbye. `\\UNLINK` and `\\STOP` are handled at once."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from bot.channels.twilio.segments import fits_one_segment
 from bot.pipeline import replyguard
-from handlers.account import WRONG_CODE
+from handlers.account import UNPAIR_ALONE, UNPAIR_WAIT_SECONDS, WRONG_CODE
 from handlers.rooms import LOCKED
 from storage import rooms
 from tests import images
@@ -442,3 +443,73 @@ async def test_an_address_that_leaves_by_stop_takes_its_x_links_with_it(xbot: XB
     await xbot.settled()
     assert await xbot.scalar("SELECT x_handle FROM users") == "maria"
     assert [m["Body"] for m in twilio.messages if m["To"] == new][-1].startswith("Paired:")
+
+
+async def test_unpair_lists_the_addresses_and_an_older_one_takes_a_new_one_out(
+    bot_factory: Any, fake_twilio: FakeTwilio
+) -> None:
+    """A 6-digit `\\PAIR` code read over someone's shoulder joined a stranger's number to them for
+    good: no one was told, and nothing could take it out (`\\STOP` ends only the address it is
+    sent from). The address that asked for the code is told at once, and `\\UNPAIR <number>` from
+    it takes the stranger out; the stranger's address, paired a moment ago, cannot take the
+    person's own number out, and may a day later."""
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    stranger, third = "+15550009999", "+15550007777"
+    assert (await say(bot, fake_twilio, "\\CREATE house pw12345")).startswith("Created room house")
+    assert await say(bot, fake_twilio, "\\UNPAIR") == UNPAIR_ALONE
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    before = len(fake_twilio.messages)
+    await text(bot, f"\\PAIR {code}", sender=stranger)
+    told = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == ALICE]
+    assert told == ["SMS +1******9999 is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."]
+
+    assert await say(bot, fake_twilio, "\\UNPAIR", sender=stranger) == (
+        "You are at: 1 SMS +1******1111, 2 SMS +1******9999 (here). This address was paired less "
+        "than a day ago: send \\UNPAIR from another to take one out. \\STOP here takes this one out."
+    )
+    too_soon = "This address was paired less than a day ago, so it cannot take others out yet: send \\UNPAIR from another."
+    assert await say(bot, fake_twilio, "\\UNPAIR 1", sender=stranger) == too_soon
+    assert await say(bot, fake_twilio, "/depair 1", sender=stranger) == too_soon  # as people type it
+    assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: house (active)."  # still there
+    assert await say(bot, fake_twilio, "\\UNPAIR") == (
+        "You are at: 1 SMS +1******1111 (here), 2 SMS +1******9999. \\UNPAIR 2 takes that one out; "
+        "\\STOP here takes this one out."
+    )
+    assert (
+        await say(bot, fake_twilio, "\\UNPAIR 1")
+        == "That is this address: send \\STOP here to take it out of you."
+    )
+    assert await say(bot, fake_twilio, "\\UNPAIR 3") == (
+        "You have no address 3. \\UNPAIR alone lists yours with their numbers."
+    )
+    assert await say(bot, fake_twilio, "\\UNPAIR #2") == (
+        "Took SMS +1******9999 out of you. Your rooms and balances stay here."
+    )
+    assert await say(bot, fake_twilio, "\\ROOMS", sender=stranger) == NOT_IN_ROOM  # a new person there
+    assert await say(bot, fake_twilio, "\\UNPAIR") == UNPAIR_ALONE
+
+    # a day after pairing, the new address is as good as the first
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=third)).startswith("Paired:")
+    now[0] += UNPAIR_WAIT_SECONDS + 1
+    assert await say(bot, fake_twilio, "\\UNPAIR 1", sender=third) == (
+        "Took SMS +1******1111 out of you. Your rooms and balances stay here."
+    )
+    assert await say(bot, fake_twilio, "\\ROOMS", sender=third) == "Your rooms: house (active)."
+
+
+async def test_unpair_leaves_the_address_as_its_own_stop_does(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """What `\\UNPAIR` takes out leaves the person as after that address's own `\\STOP`: its
+    carrier opt-out stays (nothing is sent there), and it is no longer the person's."""
+    second = "+15550004444"
+    await say(bot, fake_twilio, "\\CREATE house pw1")
+    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    await text(bot, f"\\PAIR {code}", sender=second)
+    await silent(bot, fake_twilio, "STOP", sender=second)  # the carrier's opt-out, not \\STOP
+    assert (await say(bot, fake_twilio, "\\UNPAIR 2")).startswith("Took SMS +1******4444 out of you.")
+    assert await opted_out(bot, second) is True  # its own record now, opted out
+    await silent(bot, fake_twilio, "\\HELP", sender=second)
+    owner = "SELECT count(*) FROM addresses a JOIN users u ON u.id = a.user_id WHERE u.phone = :p"
+    assert await bot.scalar(owner, p=ALICE) == 1
+    assert (await say(bot, fake_twilio, "\\ROOMS")).startswith("Your rooms: house")

@@ -29,7 +29,10 @@ MONEY = (
 X = "X: \\LINK connect X \\UNLINK disconnect X"
 # `\\CURRENCY` and `\\TIMEZONE` alone say the room's: the argument is optional (it read as required)
 REMIND = "Reminders and statements: \\REMIND weekly|monthly|off \\TIMEZONE [<zone>] \\STATEMENT [YYYY-MM]"
-ACCOUNT = "Account: \\PAIR make another app or number you too \\STOP delete your account"
+ACCOUNT = (
+    "Account: \\PAIR make another app or number you too \\UNPAIR take an app or number out of you "
+    "\\STOP delete your account"
+)
 
 
 async def test_help_gives_the_first_steps_and_every_family(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -211,24 +214,6 @@ async def test_a_command_no_family_names_shows_under_more(
     assert await say(bot, fake_twilio, "\\HIDDEN") == "shh"
 
 
-async def test_unpair_says_how_to_unpair_not_did_you_mean_pair(bot: Bot, fake_twilio: FakeTwilio) -> None:
-    """`\\UNPAIR` (there is no such command) answered "Did you mean \\PAIR?": the person who wanted
-    one address out of their pairing was sent to make a new code. A paired address is told its
-    `\\STOP` takes it out alone; an address paired with none is told so (its `\\STOP` would delete
-    the whole account)."""
-    second = "+15550005555"
-    alone = "This address is paired with no other. \\PAIR makes another number or app you too."
-    assert await say(bot, fake_twilio, "\\UNPAIR") == alone
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
-    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
-    paired = (
-        "To unpair this address, send \\STOP from it: only this address leaves, and your rooms and "
-        "balances stay with your other address."
-    )
-    assert await say(bot, fake_twilio, "/unpair", sender=second) == paired
-    assert await say(bot, fake_twilio, "\\Unpair") == paired
-
-
 async def test_help_tells_a_paired_address_that_stop_takes_it_out_alone(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -239,7 +224,10 @@ async def test_help_tells_a_paired_address_that_stop_takes_it_out_alone(
     code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
     assert await say(bot, fake_twilio, "\\HELP ACCOUNT", sender=second) == ACCOUNT  # not paired yet
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
-    paired = "Account: \\PAIR make another app or number you too \\STOP take this address out of you"
+    paired = (
+        "Account: \\PAIR make another app or number you too \\UNPAIR take an app or number out of you "
+        "\\STOP take this address out of you"
+    )
     assert await say(bot, fake_twilio, "\\HELP ACCOUNT", sender=second) == paired
     assert await say(bot, fake_twilio, "\\help stop") == paired
     assert await say(bot, fake_twilio, "\\ACCOUNT") == paired

@@ -38,7 +38,7 @@ async def test_joining_moves_the_address_and_its_messages_find_the_person(db: Da
         alice, _ = await users.get_or_create(conn, ALICE, T0)
         stranger, _ = await users.get_or_create(conn, WALLY, T0)
         assert await pairing.what_it_has(conn, stranger.id) is None
-        await pairing.join(conn, WALLY, into=alice.id, leaving=stranger.id)
+        await pairing.join(conn, WALLY, into=alice.id, leaving=stranger.id, now=T0)
         assert await pairing.addresses_of(conn, alice.id) == [ALICE, WALLY]
         found, created = await users.get_or_create(conn, WALLY, T0 + 5)
         assert (found.id, created) == (alice.id, False)
@@ -59,7 +59,7 @@ async def test_leaving_an_address_keeps_the_person_at_the_other(db: Database) ->
     async with db.tx() as conn:
         alice, _ = await users.get_or_create(conn, ALICE, T0)
         stranger, _ = await users.get_or_create(conn, WALLY, T0)
-        await pairing.join(conn, WALLY, into=alice.id, leaving=stranger.id)
+        await pairing.join(conn, WALLY, into=alice.id, leaving=stranger.id, now=T0)
         await pairing.leave(conn, ALICE)  # her first address: the other takes its place
         assert await pairing.addresses_of(conn, alice.id) == [WALLY]
         moved = await users.get_by_id(conn, alice.id)
@@ -78,9 +78,9 @@ async def test_joining_from_a_paired_address_brings_the_persons_other_addresses(
     async with db.tx() as conn:
         alice, _ = await users.get_or_create(conn, ALICE, T0)
         second, _ = await users.get_or_create(conn, chat, T0)
-        await pairing.join(conn, chat, into=alice.id, leaving=second.id)
+        await pairing.join(conn, chat, into=alice.id, leaving=second.id, now=T0)
         bob, _ = await users.get_or_create(conn, BOB, T0)
-        await pairing.join(conn, ALICE, into=bob.id, leaving=alice.id)
+        await pairing.join(conn, ALICE, into=bob.id, leaving=alice.id, now=T0)
         assert await pairing.addresses_of(conn, bob.id) == [ALICE, chat, BOB]
         assert await users.get_by_id(conn, alice.id) is None
         found, created = await users.get_or_create(conn, chat, T0 + 5)
@@ -105,7 +105,7 @@ async def _tom(conn: AsyncConnection) -> tuple[int, str]:
     tom, _ = await users.get_or_create(conn, ALICE, T0)
     for key in (CHAT, WALLY):
         other, _ = await users.get_or_create(conn, key, T0)
-        await pairing.join(conn, key, into=tom.id, leaving=other.id)
+        await pairing.join(conn, key, into=tom.id, leaving=other.id, now=T0)
     return tom.id, ALICE
 
 
@@ -167,7 +167,7 @@ async def test_no_notice_goes_into_a_telegram_group(db: Database) -> None:
         # a person whose first address is such a group, with one of their own paired later
         tom, _ = await users.get_or_create(conn, "telegram:-42", T0)
         other, _ = await users.get_or_create(conn, BOB, T0)
-        await pairing.join(conn, BOB, into=tom.id, leaving=other.id)
+        await pairing.join(conn, BOB, into=tom.id, leaving=other.id, now=T0)
         await _wrote(conn, "telegram:-42", T0 + 20)
         assert await pairing.notice_addresses(conn, [flat.id, tom.id]) == {tom.id: BOB}
         # nor does a notice his other address could not take go on into the group
@@ -201,3 +201,22 @@ async def test_a_notice_whatsapp_will_not_take_goes_to_the_other_address_last_wr
         assert await pairing.elsewhere(conn, WALLY, anytime) == CHAT
         assert await pairing.elsewhere(conn, CHAT, anytime) is None  # WhatsApp is not usable
         assert await pairing.elsewhere(conn, CHAT, lambda key: True) == WALLY
+
+
+async def test_paired_addresses_put_those_joined_by_a_code_last_in_the_order_they_joined(
+    db: Database,
+) -> None:
+    """`\\UNPAIR` numbers a person's addresses: their own first, then those a `\\PAIR` joined, by
+    when. A number that wrote to textwire long ago (a low row id) and paired today is last, not
+    first, and the code's asking address is kept for the pairing notice."""
+    async with db.tx() as conn:
+        old, _ = await users.get_or_create(conn, WALLY, T0)  # wrote first, long ago
+        alice, _ = await users.get_or_create(conn, ALICE, T0 + 10)
+        assert await pairing.new_code(conn, alice.id, "123456", T0 + 20, asked_from=ALICE)
+        assert await pairing.use(conn, "123456", T0 + 21) == pairing.Used(asked_from=ALICE)
+        assert await pairing.use(conn, "123456", T0 + 21) is None  # spent
+        await pairing.join(conn, WALLY, into=alice.id, leaving=old.id, now=T0 + 21)
+        assert await pairing.paired_addresses(conn, alice.id) == [
+            pairing.Paired(ALICE, None),
+            pairing.Paired(WALLY, T0 + 21),
+        ]

@@ -28,7 +28,9 @@ async def test_a_person_their_addresses_and_their_messages_only(db: Database) ->
     async with db.tx() as conn:
         alice, _ = await users.get_or_create(conn, ALICE, T0)
         other, _ = await users.get_or_create(conn, ALICE_WA, T0)
-        await pairing.join(conn, ALICE_WA, into=alice.id, leaving=other.id)  # one person, two addresses
+        await pairing.join(
+            conn, ALICE_WA, into=alice.id, leaving=other.id, now=T0
+        )  # one person, two addresses
         bob, _ = await users.get_or_create(conn, BOB, T0)
     await inbox.insert_new(
         db, [message("SM1", ALICE, T0), message("SM2", ALICE_WA, T0 + 1), message("SM3", BOB, T0 + 2)]

@@ -38,10 +38,13 @@ async def make(bot_factory: BotFactory, fake: FakeTwilio, clock: Clock, **twilio
 
 
 async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str) -> dict[str, str]:
+    """The first message to `sender` after `body`, once all it sent for it is out (a `\\PAIR
+    <code>` tells the address that asked for the code too)."""
     before = len(fake.messages)
     form = await bot.text(body, sender=sender)
     assert await bot.handled(form["MessageSid"]) == "done"
-    return (await fake.wait_for_messages(before + 1))[before]
+    await bot.settled()
+    return next(m for m in fake.messages[before:] if m["To"] == sender)
 
 
 async def room_with_wally(bot: Bot, fake: FakeTwilio) -> None:

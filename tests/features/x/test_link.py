@@ -833,7 +833,11 @@ async def test_connected_goes_to_the_chat_that_asked_for_the_link(
     sent = await fake_telegram.wait_for_sent(before + 1)
     assert sent[before]["text"] == "Connected @alice"
     await xbot.settled()
-    assert [m["Body"] for m in fake_twilio.messages] == [offer["Body"]]  # nothing more by SMS
+    # nothing more by SMS than the code and the news of the pairing
+    bodies = [m["Body"] for m in fake_twilio.messages]
+    assert len(bodies) == 2, bodies
+    assert bodies[0] == offer["Body"]
+    assert bodies[1].startswith(f"Telegram ***{str(CHAT)[-4:]} is you too now"), bodies
 
 
 async def test_connected_goes_where_notices_go_when_the_chat_that_asked_opted_out(
@@ -847,5 +851,5 @@ async def test_connected_goes_where_notices_go_when_the_chat_that_asked_opted_ou
     xbot.x.next_user = ("4242", "alice")
     async with browser() as session, await press(session, url) as resp:
         assert resp.status == 200, await resp.text()
-    messages = await fake_twilio.wait_for_messages(2)
+    messages = await fake_twilio.wait_for_messages(3)  # the code, the news of the pairing, this
     assert messages[-1]["Body"] == "Connected @alice"
