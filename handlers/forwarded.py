@@ -6,8 +6,10 @@ name, so a forwarded one would put another person's words there, without that pe
 it is not posted, and the reply says how to post it (send it as their own text). A command in a
 forwarded message was typed by someone else too (a `\\PAID bob 20` or a `\\STOP` shown in a
 group, forwarded by a slip of the thumb): it is not run, and the reply says to type it. Photos
-forwarded (a receipt a partner sent) are receipts as ever, and a carrier keyword (STOP) is one
-whoever typed it first: both are routed before this router or never reach it.
+forwarded (a receipt a partner sent) are receipts as ever, and a command in their caption is not
+run, not even `\\STOP` (the dispatcher routes them to the photos' handler, which notes it), and a
+carrier keyword (STOP) is one whoever typed it first: both are routed before this router or never
+reach it.
 """
 
 from __future__ import annotations

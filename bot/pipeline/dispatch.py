@@ -583,15 +583,19 @@ class Dispatcher(Router):
         match as trying all of them, without running dozens of filters per message. `media`:
         as for a message with (True) or without (False) media; None: as the message is."""
         compiled = self._compile()
+        media = bool(msg.media) if media is None else media
         parsed = ctx.parse(msg.body)
         name = parsed.name if parsed is not None and parsed.name in self._command_names else None
+        if media and msg.forwarded:
+            # a forwarded photo's caption was typed by someone else: not even a priority command
+            # runs (a `/stop` under a partner's receipt deleted the account), the photos are kept
+            name = None
         first = None
         if self._bare_names:
             words = _words(msg.body.translate(_DROPPED))
             first = bare_word(words[0]) if words else None
             if first not in self._bare_names:
                 first = None
-        media = bool(msg.media) if media is None else media
         found = self._candidates.get((name, first, media))
         if found is None:
             found = self._candidates[(name, first, media)] = [
@@ -605,7 +609,8 @@ class Dispatcher(Router):
         own route masks them."""
         for reg, _ in self._routes(msg, ctx, media=False):
             head = reg.filters[0] if reg.filters else None
-            if reg.priority or not _is_command(head):
+            # a priority one ran instead of the photos' handler, unless they were forwarded
+            if (reg.priority and not msg.forwarded) or not _is_command(head):
                 continue
             found = head(msg, ctx) if head is not None else None
             command = found.get("command") if isinstance(found, dict) else None

@@ -136,3 +136,30 @@ async def test_a_forwarded_receipt_photo_is_saved_as_ever(
     [reply] = (await fake_telegram.wait_for_sent(2))[1:]
     assert reply["text"].startswith("Saved $12.50 to house"), reply["text"]
     assert [tuple(r) for r in await bot.rows("SELECT amount_minor FROM receipts")] == [(1250,)]
+
+
+@pytest.mark.parametrize("caption", ["/stop", "\\UNLINK", "/join flat hunter22"])
+async def test_a_forwarded_photos_caption_is_no_command_the_photo_is_saved(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram, caption: str
+) -> None:
+    """A forwarded photo whose caption is a command someone else typed: a `/stop` under it deleted
+    the person's account (a priority command ran ahead of the photo, which was dropped), as a
+    forwarded `/stop` alone no longer does. The photo is saved, the command is not run, and the
+    reply says so."""
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+    await say(bot, "/create house hunter22")
+    await fake_telegram.wait_for_sent(1)
+    file_id = fake_telegram.add_file(images.jpeg_with_gps(), "photos/file_1.jpg")
+    photo = [{"file_id": file_id, "file_unique_id": "p", "width": 64, "height": 48}]
+    assert await bot.handled(await say(bot, None, photo=photo, caption=caption, **FROM_BOB)) == "done"
+    await bot.settled()
+    replies = [m["text"] for m in fake_telegram.sent[1:]]
+    assert replies[0].startswith("Saved"), replies
+    name = caption.split()[0].lstrip("/\\")
+    said = " ".join(replies)  # the note as the chat shows a command: `/join`, or `\\STOP` (no tap)
+    assert f"{name.lower()} was not run: send it on its own, not with a photo." in said.lower(), replies
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 1
+    assert await bot.scalar("SELECT count(*) FROM users") == 1  # the person is still here
+    assert await bot.scalar("SELECT count(*) FROM rooms") == 1
+    rows = await bot.rows("SELECT priority FROM inbox WHERE forwarded")
+    assert [r.priority for r in rows] == [0]
