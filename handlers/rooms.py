@@ -420,9 +420,14 @@ async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
         return too_long()
     password_hash = await rooms.hash_password(password)  # in a thread: Argon2id
     async with ctx.deps.db.tx() as conn:
-        changed = await rooms.set_password(conn, room.id, ctx.user.id, password_hash)
-    if not changed:  # they left it (or \STOP) meanwhile
+        sent_at = msg.received_at or ctx.deps.now()
+        changed = await rooms.set_password(conn, room.id, ctx.user.id, password_hash, sent_at)
+        member = changed or await rooms.is_member(conn, ctx.user.id, room.id)
+    if not member:  # they left it (or \STOP) meanwhile
         return None
+    if not changed:  # handled again after its worker died, or after a later one
+        ctx.log.info("room.password_superseded", room_id=room.id)
+        return f"Nothing changed: a \\PASSWORD sent after this one gave {room.name} its password."
     ctx.log.info("room.password_changed", room_id=room.id)
     return password_changed(room.name, password, ctx.deps.services.fits(msg.sender.channel))
 

@@ -246,16 +246,44 @@ async def join(conn: AsyncConnection, *, user_id: int, room_id: str, now: float)
     return bool(result.rowcount == 1)
 
 
-async def set_password(conn: AsyncConnection, room_id: str, user_id: int, password_hash: str) -> bool:
-    """A new password hash for the room, set by one of its members: False (nothing set) when
-    `user_id` is none of them any more."""
+async def set_password(
+    conn: AsyncConnection, room_id: str, user_id: int, password_hash: str, sent_at: float
+) -> bool:
+    """A new password hash for the room, set by one of its members in a message sent at
+    `sent_at`: False (nothing set) when `user_id` is none of them any more, or when a message sent
+    later set one already (this one handled again after its worker died, or out of order). The
+    wrong guesses recorded against the room's name go with the old password (`clear_guesses`)."""
     member = sa.select(memberships.c.user_id).where(
         memberships.c.user_id == user_id, memberships.c.room_id == room_id
     )
     result = await conn.execute(
-        sa.update(rooms).where(rooms.c.id == room_id, member.exists()).values(password_hash=password_hash)
+        sa.update(rooms)
+        .where(
+            rooms.c.id == room_id,
+            member.exists(),
+            sa.or_(rooms.c.password_set_at.is_(None), rooms.c.password_set_at <= sent_at),
+        )
+        .values(password_hash=password_hash, password_set_at=sent_at)
+        .returning(rooms.c.name_key)
     )
-    return bool(result.rowcount == 1)
+    row = result.first()
+    if row is None:
+        return False
+    await clear_guesses(conn, str(row.name_key))
+    return True
+
+
+async def clear_guesses(conn: AsyncConnection, room_key: str) -> None:
+    """Forget the wrong passwords guessed for the name `room_key`, and its slots: they were
+    guesses at a password it has no more. The number told the old password by someone who had
+    it wrong, locked out by 5 tries, was refused the new one for up to 15 minutes; a name under
+    a flood held every newcomer back. A number's guesses at other rooms and codes still count."""
+    await conn.execute(
+        sa.delete(join_failures).where(join_failures.c.room_key == room_key, join_failures.c.kind == "wrong")
+    )
+    await conn.execute(
+        sa.delete(join_slots).where(join_slots.c.room_key.in_([room_key, room_key + AGAIN_SLOT]))
+    )
 
 
 async def is_member(conn: AsyncConnection, user_id: int, room_id: str) -> bool:

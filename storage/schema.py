@@ -298,6 +298,9 @@ rooms = sa.Table(
     sa.Column("name", sa.String(64), nullable=False),  # as typed at creation
     sa.Column("name_key", sa.String(64), nullable=False, unique=True),  # case-folded, unique
     sa.Column("password_hash", sa.Text, nullable=False),  # argon2id$... with its own salt
+    # migration 0032: when the `\PASSWORD` that set it was sent (NULL: set by `\CREATE`); an
+    # older one handled again (a worker retried after dying) sets nothing over it
+    sa.Column("password_set_at", sa.Float),
     sa.Column("created_by", sa.Integer),  # users.id, kept without a foreign key (no cycle)
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False, server_default="USD"),  # ISO 4217 (issue 12)

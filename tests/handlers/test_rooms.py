@@ -1025,7 +1025,9 @@ async def test_a_new_password_is_not_set_for_one_who_left_while_it_was_hashed(bo
     async with bot.runtime.deps.db.tx() as conn:
         await rooms.leave(conn, alice, room_id, now=time.time())
     async with bot.runtime.deps.db.tx() as conn:
-        assert not await rooms.set_password(conn, room_id, alice, await rooms.hash_password("other"))
+        assert not await rooms.set_password(
+            conn, room_id, alice, await rooms.hash_password("other"), time.time()
+        )
     assert await bot.scalar("SELECT password_hash FROM rooms") == before
 
 
@@ -1100,3 +1102,50 @@ async def test_a_password_ending_in_a_full_stop_is_said_so_to_the_one_who_set_it
     assert await say(bot, fake_twilio, "\\PASSWORD house2026") == (
         "house has a new password; members stay, the old one lets no one in: newcomers \\JOIN house <new password>."
     )
+
+
+async def test_a_new_password_lets_in_a_number_locked_out_by_guesses_at_the_old_one(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Bob, told the password wrong, guessed it five times and was locked out; the members gave
+    the room a new password and told him: he was refused it for the rest of his 15 minutes ("Too
+    many wrong passwords"). The guesses at the old password go with it; his guesses at other
+    rooms still count toward his lockout."""
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    for n in range(2):
+        assert await say(bot, fake_twilio, f"\\JOIN flat wrong{n}", sender=BOB) == WRONG
+    for n in range(rooms.LOCKOUT_FAILURES - 2):
+        assert await say(bot, fake_twilio, f"\\JOIN house wrong{n}", sender=BOB) == WRONG
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB) == LOCKED
+    now[0] += 1
+    assert (await say(bot, fake_twilio, "\\PASSWORD newpass9")).startswith("house has a new password")
+    assert (await say(bot, fake_twilio, "\\JOIN house newpass9", sender=BOB)).startswith("Joined house")
+    # the guesses at flat still count: three more there lock his number out again
+    for n in range(rooms.LOCKOUT_FAILURES - 2):
+        assert await say(bot, fake_twilio, f"\\JOIN flat again{n}", sender=BOB) == WRONG
+    await silent(bot, fake_twilio, "\\JOIN flat x", sender=BOB)  # locked out, and told so already
+    assert await bot.scalar("SELECT count(*) FROM join_failures WHERE room_key = 'flat'") == 5
+
+
+async def test_an_older_new_password_handled_after_a_later_one_sets_nothing(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Alice's `\\PASSWORD one` handled after Bob's later `\\PASSWORD two` (its worker died after
+    setting it and before recording it handled; another process took it up once its lease ended):
+    it set `one` again over `two`, and the newcomers Bob had told `two` were refused. The password
+    sent last is the room's."""
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    assert (await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=BOB)).startswith("Joined")
+    now[0] += 60
+    assert (await say(bot, fake_twilio, "\\PASSWORD twotwo2", sender=BOB)).startswith("house has a new")
+    now[0] -= 30  # Alice's, sent before Bob's, handled after it
+    assert await say(bot, fake_twilio, "\\PASSWORD oneone1") == (
+        "Nothing changed: a \\PASSWORD sent after this one gave house its password."
+    )
+    now[0] += 60
+    assert await say(bot, fake_twilio, "\\JOIN house oneone1", sender=CAROL) == WRONG
+    assert (await say(bot, fake_twilio, "\\JOIN house twotwo2", sender=CAROL)).startswith("Joined house")
