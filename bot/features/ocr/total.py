@@ -284,13 +284,16 @@ def _deductions_of(text: str, exponent: int) -> list[int]:
 _MASKED = re.compile(r"(?:[•●·∙*_…]|[Xx]{2})[\s/_-]*$")
 # a brand is one glued to other words too (OCR's `PAIDwithVisa 1234`); CARD is a word of its own
 # (a `POSTCARD 1200` is bought)
+# (and its digits in brackets or after one x: `VISA (1234)`, `VISA x1234`)
 _CARD_NAMED = re.compile(
     r"(?:VISA|MASTERCARD|AMEX|JCB|DISCOVER|UNIONPAY|(?<![A-Z])(?:MASTER|MC|DINERS|CARD|DEBIT|CREDIT))"
-    r"[\s:#.-]*$"
+    r"[\s:#.(-]*(?:X\s?)?$"
 )
+# a document's number too (`INVOICE 1234`, `ORDER 1234`): `ORDER TOTAL 1460` names its total
 _NUMBER_NAMED = re.compile(
     r"(?:(?<![A-Z])(?:NO|NUM|NBR|TEL|PHONE|FAX|REG|AUTH|APPR|APPROVAL|APPROVED|CODE|REF|TRANS|TRAN"
-    r"|TXN|RECEIPT|RCPT|SLIP|TERMINAL|TERM|TID|MID|STORE|CASHIER|CLERK|SEQ|BATCH|ACCT|ID)|番号|№)"
+    r"|TXN|RECEIPT|RCPT|SLIP|TERMINAL|TERM|TID|MID|STORE|CASHIER|CLERK|SEQ|BATCH|ACCT|ID|INVOICE|INV"
+    r"|ORDER|ORD)|番号|№)"
     r"[\s:#.]*$"
 )
 
@@ -370,6 +373,7 @@ _FEES = (
 _STRONG = (
     "GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY", "NETAPAYER",
     "ZUZAHLEN", "TOTALAPAGAR", "APAGAR", "DAPAGARE",
+    "DOZAPLATY", "DOZAPATY",  # Polish DO ZAPŁATY, with or without its Ł (squashed out)
 )  # fmt: skip
 
 
@@ -407,12 +411,27 @@ def _cjk_kind(label: str) -> tuple[str, float] | None:
     return None
 
 
+def _polish_tax(s: str, words: set[str]) -> bool:
+    """A Polish receipt's tax rows, whose prices are gross: the tax of one rate (`PTU A 23,00 %`)
+    and its sum (`SUMA PTU`), inside the prices, and one rate's taxable sales (`SPRZEDAŻ
+    OPODATKOWANA A`), no subtotal any tax is added to. OCR glues their words (`SUMAPTU`,
+    `PTUB8,00%`, `SPRZEDAZOPODATKOWANAB`); PTU inside a word is none (`CAPTURE`)."""
+    return "PTU" in words or s.startswith("PTU") or "SUMAPTU" in s or "OPODATKOWANA" in s
+
+
+def _polish_total(s: str) -> bool:
+    """A Polish receipt's total: `SUMA PLN` (OCR's `SUMAPLN`), `SUMA`, `RAZEM` (SUMAC is a spice)."""
+    return s in ("SUMA", "RAZEM") or s.startswith(("SUMAPLN", "RAZEM"))
+
+
 def kind_of(label: str) -> tuple[str, float]:
     """The kind of a row by its label's letters, and its score as a total candidate. English,
     and the totals of French (TOTAL TTC, NET A PAYER; TOTAL HT is before tax), German (SUMME,
     GESAMT, ZU ZAHLEN; ZWISCHENSUMME is a subtotal, MWST a tax), Italian (TOTALE) and Spanish
     and Mexican (TOTAL A PAGAR, IMPORTE; BASE IMPONIBLE is before tax, IVA a tax, PROPINA a tip,
-    TARJETA the card, EFECTIVO and ENTREGADO cash, CAMBIO change) receipts; Japanese and Chinese
+    TARJETA the card, EFECTIVO and ENTREGADO cash, CAMBIO change) and Polish (SUMA PLN, RAZEM, DO
+    ZAPŁATY; SPRZEDAŻ OPODATKOWANA is one rate's sales, PTU and SUMA PTU the tax, KARTA the card,
+    GOTÓWKA cash, RESZTA change) receipts; Japanese and Chinese
     ones as OCR reads them (`_CJK_KINDS`: 合計, 合计, 總計, 应付; 小計; 消費税 and 外税 a tax, 内税
     inside the prices; お預り and 现金 cash, お釣り and 找零 change)."""
     cjk = _cjk_kind(label)
@@ -422,7 +441,7 @@ def kind_of(label: str) -> tuple[str, float]:
     if not s:
         return "item", 0.0
     words = set(_WORDS.findall(_ZEROS_IN_WORDS.sub(lambda m: "O" * len(m.group()), label.upper())))
-    if "CHANGE" in s or "RENDU" in s or "CKGELD" in s or words & {"RESTO", "CAMBIO"}:
+    if "CHANGE" in s or "RENDU" in s or "CKGELD" in s or words & {"RESTO", "CAMBIO", "RESZTA"}:
         return "change", 0.0
     if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND", "RABATT", "REMISE")):
         return "discount", 0.0
@@ -448,6 +467,8 @@ def kind_of(label: str) -> tuple[str, float]:
         # `VAT incl`, `Incl. VAT`, `CGST included`: the tax inside the prices (British and Indian
         # receipts print it for the record), which no total adds on top
         return ("tax_incl" if "INCL" in s or words & {"INC", "INCL"} else "tax"), 0.0
+    if _polish_tax(s, words):
+        return "tax_incl", 0.0
     if any(w in s for w in ("TIP", "GRATUITY", "SERVICECHARGE", "TRINKGELD", "POURBOIRE", "PROPINA")) or any(
         s.startswith(w) for w in ("SERVICE", "OPTIONALSERVICE", "DISCRETIONARYSERVICE")
     ):  # `Service 12.5%`: a British restaurant's tip (ROOM SERVICE is a folio's item)
@@ -458,12 +479,15 @@ def kind_of(label: str) -> tuple[str, float]:
         return "total", STRONG_TOTAL
     if "AMOUNTPAID" in s or "TOTALPAID" in s:
         return "total", TOTAL
-    if "TOTAL" in s or s in ("TTL", "TOT") or "SUMME" in s or "GESAMT" in s:
+    if "TOTAL" in s or s in ("TTL", "TOT") or "SUMME" in s or "GESAMT" in s or _polish_total(s):
         return "total", TOTAL
     if (
         any(
             w in s
-            for w in ("CASH", "TEND", "PAIDOUT", "GEGEBEN", "ESPECES", "CONTANTI", "EFECTIVO", "ENTREGADO")
+            for w in (
+                *("CASH", "TEND", "PAIDOUT", "GEGEBEN", "ESPECES", "CONTANTI", "EFECTIVO", "ENTREGADO"),
+                *("GOTOWKA", "GOTWKA"),  # Polish GOTÓWKA, with or without its Ó (squashed out)
+            )
         )
         or "BAR" in words
     ):
@@ -472,7 +496,18 @@ def kind_of(label: str) -> tuple[str, float]:
         return "total", BALANCE
     if any(
         w in s
-        for w in ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DEBIT", "CREDIT", "CARD", "CHARGE", "TARJETA")
+        for w in (
+            "VISA",
+            "MASTERCARD",
+            "AMEX",
+            "DISCOVER",
+            "DEBIT",
+            "CREDIT",
+            "CARD",
+            "CHARGE",
+            "TARJETA",
+            "KARTA",
+        )
     ) or s in (
         "MC",
         "CB",
@@ -892,6 +927,14 @@ def _name(printed: str) -> str | None:
     return name.lstrip("@")
 
 
+def _under_figure(head: Sequence[Row], i: int, word: re.Pattern[str], exponent: int) -> str | None:
+    """Cash App: `$20`, then `to Ann` (a payment sent) or `from Ann` (received) on row `i` under
+    it: the person named, else None."""
+    if i > 0 and word.match(head[i].text) and _lone_figure(head[i - 1].text, exponent):
+        return _party(head[i].text, word, exponent)
+    return None
+
+
 def _sent(head: Sequence[Row], i: int, exponent: int) -> str | None:
     """The payee of a payment sent that row `i` heads, else None."""
     row = head[i]
@@ -899,10 +942,7 @@ def _sent(head: Sequence[Row], i: int, exponent: int) -> str | None:
     sent = _SENT.match(text) or _SENT_GLUED.match(text)
     if sent is not None:
         return _party(sent.group("rest"), _TO, exponent)
-    to = _TO.match(row.text)
-    if to is not None and i > 0 and _lone_figure(head[i - 1].text, exponent):
-        return _party(to.group("rest"), _TO, exponent)  # Cash App: `$20`, then `to Ann`
-    return None
+    return _under_figure(head, i, _TO, exponent)
 
 
 def _received(head: Sequence[Row], i: int, exponent: int) -> str | None:
@@ -920,10 +960,7 @@ def _received(head: Sequence[Row], i: int, exponent: int) -> str | None:
         if name is None and i + 1 < len(head) and _FROM.match(head[i + 1].text):
             name = _party(head[i + 1].text, _FROM, exponent)  # `from Ann Lee` on the row under it
         return name
-    by_row = _FROM.match(row.text)
-    if by_row is not None and i > 0 and _lone_figure(head[i - 1].text, exponent):
-        return _party(row.text, _FROM, exponent)  # Cash App: `$20`, then `from Ann`
-    return None
+    return _under_figure(head, i, _FROM, exponent)
 
 
 def _figure_near(head: Sequence[Row], i: int, exponent: int) -> str | None:

@@ -229,6 +229,20 @@ def test_a_lone_amount_line_is_not_stated() -> None:
         ("OXXO\nAgua 18.00\nTOTAL $40.50\nEFECTIVO $50.00\nSU CAMBIO $9.50", 4050),
         ("FURNITURE\nSOFA 1,149.00\nSUBTOTAL 1,149.00\nTAX 94.79\nTOTAL 1,243.79", 124379),
         ("MÖBEL\nSOFA 1.149,00\nGESAMT 1.149,00", 114900),
+        # Polish fiscal receipts (paragon fiskalny): the taxable sales of each rate (SPRZEDAŻ
+        # OPODATKOWANA), the tax of each and its sum (PTU, SUMA PTU), the total (SUMA PLN), the
+        # card (KARTA PŁATNICZA) or cash (GOTÓWKA) and change (RESZTA): all of them were "no
+        # total found"
+        (
+            "PARAGON FISKALNY\nWODA 6 x2,89 17,34A\nTOST 2 x4,49 8,98C\nSPRZEDAZ OPODATKOWANA A 17,34\n"
+            "PTU A 23,00 % 3,24\nSPRZEDAŻ OPODATKOWANA C 8,98\nPTU C 5,00 % 0,43\nSUMA PTU 3,67\n"
+            "SUMA PLN 26,32\nKARTA PŁATNICZA 26,32",
+            2632,
+        ),
+        ("PARAGON FISKALNY\nCHLEB 4,50\nSUMA PTU 0,33\nSUMA PLN 12,34\nGOTÓWKA 50,00\nRESZTA 37,66", 1234),
+        ("PARAGON FISKALNY\nCHLEB 4,50\nSUMA PTU 0,33\nSUMA PLN 12,34\nGOTOWKA 50,00\nRESZTA 37,66", 1234),
+        ("RESTAURACJA\nPIEROGI 24,00\nRAZEM 31,50", 3150),
+        ("RESTAURACJA\nPIEROGI 24,00\nDO ZAPŁATY 31,50 zł", 3150),
     ],
 )
 def test_the_ways_receipts_say_their_total(text: str, minor: int) -> None:
@@ -300,6 +314,17 @@ def test_words_that_only_look_like_kinds() -> None:
     assert kind_of("IMPORTE ENTREGADO")[0] == "tender"  # cash handed over, no amount due
     assert kind_of("IMPORTE IVA")[0] == "tax"
     assert kind_of("IMPORTE") == ("total", 6.0)  # alone as weak as AMOUNT
+    assert kind_of("SUMA PTU")[0] == "tax_incl"  # Polish: the tax's sum inside the prices, no total
+    assert kind_of("SUMA PLN") == ("total", 10.0)
+    assert kind_of("SPRZEDAŻ OPODATKOWANA A")[0] == "tax_incl"  # one rate's gross sales: no subtotal
+    assert kind_of("RESZTA")[0] == "change"
+    # as OCR glues them
+    assert kind_of("SUMAPTU")[0] == "tax_incl"
+    assert kind_of("PTUB %")[0] == "tax_incl"
+    assert kind_of("SPRZEDAZOPODATKOWANAB")[0] == "tax_incl"
+    assert kind_of("SUMAPLN") == ("total", 10.0)
+    assert kind_of("CAPTURE")[0] == "item"
+    assert kind_of("SUMAC")[0] == "item"
 
 
 FOLIO = """PARK INN
@@ -752,6 +777,11 @@ YEN_PAID_BY_CARD = "RAMEN YOKOCHO\nRAMEN 980\nGYOZA 480\nTOTAL ¥1,460\n{}\nTHAN
         "CREDIT APPROVAL 123456",  # an approval code on the card's row
         "DEBIT AUTH# 004512",
         "CARD NO. 0012",
+        "VISA (1234)",  # the last digits in brackets
+        "MASTERCARD (5678)",
+        "VISA x1234",  # one x before them
+        "VISA X1234",
+        "CARD x 5678",
     ],
 )
 def test_a_cards_digits_are_no_charge_in_yen(row: str) -> None:
@@ -781,6 +811,13 @@ def test_a_cards_digits_are_no_charge_in_yen(row: str) -> None:
         "承番号123456",
         "2026-11-24",
         "2026年11月24日 14:32",
+        "INVOICE 1234",  # a document's number
+        "INV 1234",
+        "ORDER 1234",
+        "Order 1234",
+        "ORD 1234",
+        "VISA (1234)",
+        "VISA x1234",
     ],
 )
 def test_numbers_that_are_not_money_in_yen(row: str) -> None:
@@ -814,6 +851,12 @@ def test_a_figure_under_a_card_row_with_a_label_in_kanji_is_no_charge() -> None:
         ("Visa 1234 1,460", [(1460, "")]),
         ("No.5 COFFEE 480", [(480, "")]),
         ("TOTAL 1460", [(1460, "")]),
+        ("ORDER TOTAL 1460", [(1460, "")]),  # ORDER names the total, not a number
+        ("RECORD 1200", [(1200, "")]),  # ORD inside a word
+        ("INVOICE TOTAL ¥1,460", [(1460, "JPY")]),
+        ("VISA (¥1,460)", [(1460, "JPY")]),
+        ("MAX 1200", [(1200, "")]),
+        ("TAX (1200)", [(1200, "")]),
     ],
 )
 def test_real_amounts_beside_those_words_stay(row: str, amounts: list[tuple[int, str]]) -> None:
