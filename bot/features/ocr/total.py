@@ -218,6 +218,9 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 _CODE_AFTER = re.compile(r"\s?([A-Za-z]{3}|EUROS?)(?![A-Za-z])", re.IGNORECASE)
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3}|EUROS?)\s?$", re.IGNORECASE)
 _NAMES = {"EURO": "EUR", "EUROS": "EUR"}
+# the złoty's sign after a figure (`42,50 zł`), as OCR also reads it (`zt`, `zl`): a Polish bill
+# that prints no PLN was counted as euros in a room of euros
+_ZLOTY = re.compile(r"\s?[zZ][łŁlLtT](?![^\W\d_])")
 
 
 _SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what groups thousands in French
@@ -335,6 +338,8 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
             word = "" if code is None else code.group(1).upper()
             if word in _CODES or word in _NAMES:
                 marker = _NAMES.get(word, word)
+        if not marker and _ZLOTY.match(text, m.end()):
+            marker = "PLN"
         if exponent == 0 and not marker and _bare_number(text, m):
             continue
         found.append((minor, marker))

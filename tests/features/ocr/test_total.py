@@ -1027,3 +1027,19 @@ def test_a_yen_sign_before_two_decimals_is_yuan(exponent: int) -> None:
     assert total_of_text("SHOP\nTOTAL ¥1,460", exponent).currency == "JPY"
     assert total_of_text("SHOP\nTOTAL ¥1,460円", exponent).currency == "JPY"
     assert total_of_text("STORE\nTOTAL JPY 20.50", 2).currency == "JPY"  # named yen: asked, as before
+
+
+@pytest.mark.parametrize("sign", ["zł", "zt", "zl", "ZŁ", " zł"])
+def test_a_bill_in_zloty_that_prints_no_pln_is_read_in_zloty(sign: str) -> None:
+    """A Polish restaurant's bill prints `42,50 zł` and no PLN (OCR often reads the ł as t or
+    l): read as a figure with no money of its own, it was counted as €42.50 in a room of euros.
+    It is złoty, kept and not counted there."""
+    text = f"RESTAURACJA\nPIEROGI 24,00{sign}\nDO ZAPŁATY 42,50{sign}"
+    reading = total_of_text(text, 2)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 4250, "PLN"), reading
+    assert amounts_of(f"12,34{sign}", 2) == [(1234, "PLN")]
+
+
+def test_a_z_word_after_a_figure_is_no_zloty() -> None:
+    assert amounts_of("4,50 ZTM", 2) == [(450, "")]
+    assert amounts_of("2 zlotych 4,50", 2) == [(450, "")]
