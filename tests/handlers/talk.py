@@ -37,6 +37,11 @@ async def say(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE, **extr
     return replies[0]
 
 
+async def pair_code(bot: Bot, fake: FakeTwilio, sender: str = ALICE) -> str:
+    """`\\PAIR` from `sender`: the 6-digit code its reply gives."""
+    return (await say(bot, fake, "\\PAIR", sender)).split("Your code: ", 1)[1][:6]
+
+
 async def silent(bot: Bot, fake: FakeTwilio, body: str, sender: str = ALICE, **extra: str) -> str:
     """Text the bot; it handles the message and sends nothing to anyone. Returns the sid."""
     before = len(fake.messages)

@@ -21,6 +21,7 @@ from tests.features.receipts.test_media import mms
 from tests.handlers.talk import (
     inbox_row,
     opted_out,
+    pair_code,
     people_type_fast,  # noqa: F401 (autouse)
     say,
     silent,
@@ -121,7 +122,7 @@ async def test_stop_deletes_at_twilio_the_photos_it_drops(
     sender = ALICE
     if paired:  # the paired address's \\STOP: that address leaves, the person stays
         sender = "+15550005555"
-        code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+        code = await pair_code(bot, fake_twilio)
         assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=sender)).startswith("Paired:")
     url = fake_twilio.media.add(images.jpeg_with_gps())
     form = await bot.text("dinner $24.50", sender=sender, **mms([url]))
@@ -230,7 +231,7 @@ async def test_a_paired_address_that_opted_out_stays_opted_out_after_its_stop(
     unpaired one keeps it: `test_stop_keeps_a_carrier_opt_out`)."""
     second = "+15550005555"
     await say(bot, fake_twilio, "\\CREATE house pw1")
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
     await silent(bot, fake_twilio, "STOP", sender=second)
     assert (await say(bot, fake_twilio, "\\STOP", sender=second)).startswith("Goodbye from textwire at this")
@@ -249,7 +250,7 @@ async def test_a_rooms_creator_who_pairs_elsewhere_leaves_it_their_zone(
     assert (await say(bot, fake_twilio, "\\CREATE nyroom pw", sender=creator)).startswith("Created room")
     assert (await say(bot, fake_twilio, "\\JOIN nyroom pw", sender=BOB)).startswith("Joined nyroom")
     assert (await say(bot, fake_twilio, "\\LEAVE", sender=creator)).startswith("You left nyroom")
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=creator)).startswith("Paired:")
     await say(bot, fake_twilio, "\\HELP", sender="+442071838751")  # a new person, maybe with that id
     assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(
@@ -267,7 +268,7 @@ async def test_a_rooms_zone_stays_when_its_creators_number_leaves_their_pairing(
     creator, london = "+12125550300", "+442071838752"
     assert (await say(bot, fake_twilio, "\\CREATE nyroom pw", sender=creator)).startswith("Created room")
     assert (await say(bot, fake_twilio, "\\JOIN nyroom pw", sender=BOB)).startswith("Joined nyroom")
-    code = (await say(bot, fake_twilio, "\\PAIR", sender=creator)).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio, creator)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=london)).startswith("Paired:")
     assert (await say(bot, fake_twilio, "\\STOP", sender=creator)).startswith("Goodbye from textwire at this")
     assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=BOB)).startswith(
@@ -279,7 +280,7 @@ async def test_a_rooms_zone_stays_when_its_creators_number_leaves_their_pairing(
     # the other way round: rooms on UTC (an address with no zone, as a Telegram chat) stay on it
     plain, paris = "+15550007000", "+33142685300"
     assert (await say(bot, fake_twilio, "\\CREATE utcroom pw", sender=plain)).startswith("Created room")
-    code = (await say(bot, fake_twilio, "\\PAIR", sender=plain)).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio, plain)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=paris)).startswith("Paired:")
     assert (await say(bot, fake_twilio, "\\STOP", sender=plain)).startswith("Goodbye from textwire at this")
     assert (await say(bot, fake_twilio, "\\TIMEZONE", sender=paris)).startswith("utcroom keeps time in UTC")
@@ -290,13 +291,13 @@ async def test_paired_names_the_other_addresss_channel(bot_factory: Any, fake_tw
     this address and +1******1111 are one person now": on WhatsApp +1******1111 that read as the
     address paired with itself. The reply names the other address's channel."""
     bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     whatsapp = "whatsapp:" + ALICE
     assert await say(bot, fake_twilio, f"\\PAIR {code}", sender=whatsapp) == (
         "Paired: this address and SMS +1******1111 are one person now: same name, rooms and balances."
     )
     first = "whatsapp:+15550006666"  # a person who began on WhatsApp pairs the number's SMS
-    code = (await say(bot, fake_twilio, "\\PAIR", sender=first)).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio, first)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender="+15550006666")).startswith(
         "Paired: this address and WhatsApp +1******6666 are one person now"
     )
@@ -311,7 +312,7 @@ async def test_replies_delayed_over_the_budget_are_not_sent_after_the_goodbye(
     the goodbye is the last word, and they are skipped."""
     monkeypatch.setattr(replyguard, "BUDGET", 10)  # the real budget (people_type_fast raised it)
     second = "+15550005566"
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
     for sender in (second, ALICE):  # that address alone, then the whole account
         for _ in range(replyguard.BUDGET + 2):
@@ -342,7 +343,7 @@ async def test_a_notice_waiting_at_an_address_that_stops_goes_to_the_persons_oth
     assert (await say(bot, fake_twilio, "\\CREATE house pw")).startswith("Created room house")
     assert (await say(bot, fake_twilio, "\\JOIN house pw", sender=BOB)).startswith("Joined house")
     assert (await say(bot, fake_twilio, "\\NAME Tom", sender=BOB)).startswith("Your rooms now see")
-    code = (await say(bot, fake_twilio, "\\PAIR", sender=BOB)).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio, BOB)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=tom2)).startswith("Paired:")
     for _ in range(replyguard.BUDGET + 2):
         form = await bot.text("\\ROOMS", sender=tom2)
@@ -397,7 +398,7 @@ async def test_an_address_only_in_rooms_is_told_to_leave_them_to_pair(
     new = "+15550007777"
     await say(bot, fake_twilio, "\\CREATE flat pw1")
     await say(bot, fake_twilio, "\\JOIN flat pw1", sender=new)
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert await say(bot, fake_twilio, f"\\PAIR {code}", sender=new) == (
         "This address is in rooms with nothing of its own there: \\LEAVE each here (\\ROOMS lists "
         "them), then send the code again."
@@ -408,7 +409,7 @@ async def test_an_address_only_in_rooms_is_told_to_leave_them_to_pair(
     other = "+15550008888"
     await say(bot, fake_twilio, "\\JOIN flat pw1", sender=other)
     await say(bot, fake_twilio, "$12.00", **mms([fake_twilio.media.add(images.jpeg_with_gps())]))
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=other)).endswith(
         "neither can join the other without losing them."
     )
@@ -423,7 +424,7 @@ async def test_an_address_that_leaves_by_stop_takes_its_x_links_with_it(xbot: XB
     twilio: FakeTwilio = xbot.extras["twilio"]
     new = "+15550009999"
     await xbot.link(user=("100", "maria"))
-    code = (await say(xbot, twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(xbot, twilio)
     assert (await say(xbot, twilio, f"\\PAIR {code}", sender=new)).startswith("Paired:")
     xbot.x.next_user = ("200", "stranger")
     async with browser() as begun:
@@ -458,7 +459,7 @@ async def test_unpair_lists_the_addresses_and_an_older_one_takes_a_new_one_out(
     stranger, third = "+15550009999", "+15550007777"
     assert (await say(bot, fake_twilio, "\\CREATE house pw12345")).startswith("Created room house")
     assert await say(bot, fake_twilio, "\\UNPAIR") == UNPAIR_ALONE
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     before = len(fake_twilio.messages)
     await text(bot, f"\\PAIR {code}", sender=stranger)
     told = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == ALICE]
@@ -490,7 +491,7 @@ async def test_unpair_lists_the_addresses_and_an_older_one_takes_a_new_one_out(
     assert await say(bot, fake_twilio, "\\UNPAIR") == UNPAIR_ALONE
 
     # a day after pairing, the new address is as good as the first
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=third)).startswith("Paired:")
     now[0] += UNPAIR_WAIT_SECONDS + 1
     assert await say(bot, fake_twilio, "\\UNPAIR 1", sender=third) == (
@@ -504,7 +505,7 @@ async def test_unpair_leaves_the_address_as_its_own_stop_does(bot: Bot, fake_twi
     carrier opt-out stays (nothing is sent there), and it is no longer the person's."""
     second = "+15550004444"
     await say(bot, fake_twilio, "\\CREATE house pw1")
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     await text(bot, f"\\PAIR {code}", sender=second)
     await silent(bot, fake_twilio, "STOP", sender=second)  # the carrier's opt-out, not \\STOP
     assert (await say(bot, fake_twilio, "\\UNPAIR 2")).startswith("Took SMS +1******4444 out of you.")

@@ -9,6 +9,7 @@ from tests.conftest import Bot, BotFactory
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.handlers.talk import (
     answers,
+    pair_code,
     people_type_fast,  # noqa: F401 (autouse)
     say,
     text,
@@ -221,7 +222,7 @@ async def test_help_tells_a_paired_address_that_stop_takes_it_out_alone(
     takes that address out and the person keeps their rooms, balances and other addresses: a
     person who wanted one number out was told it would delete everything."""
     second = "+15550005555"
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert await say(bot, fake_twilio, "\\HELP ACCOUNT", sender=second) == ACCOUNT  # not paired yet
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
     paired = (
@@ -240,7 +241,7 @@ async def test_stop_asked_from_a_paired_address_says_it_takes_that_address_out(
     """`\\STOP?` answered "\\STOP delete your account. Send it without the ? to do it." to a paired
     address too, where `\\HELP` says it takes only that address out; nothing is done either way."""
     second = "+15550005555"
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=second)).startswith("Paired:")
     asked = "\\STOP takes only this address out of you. Send it without the ? to do it."
     assert await say(bot, fake_twilio, "\\STOP?", sender=second) == asked

@@ -15,6 +15,7 @@ from tests.handlers.talk import (
     answers,
     inbox_row,
     opted_out,
+    pair_code,
     people_type_fast,  # noqa: F401 (autouse)
     say,
     silent,
@@ -170,7 +171,7 @@ async def test_stop_on_a_paired_whatsapp_says_stop_takes_only_that_address_out(
     bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
     wa = "whatsapp:+15550109998"
     await say(bot, fake_twilio, "\\CREATE house pw1")
-    code = (await say(bot, fake_twilio, "\\PAIR")).split("Your code: ", 1)[1][:6]
+    code = await pair_code(bot, fake_twilio)
     assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=wa)).startswith("Paired:")
     assert await say(bot, fake_twilio, "stop", sender=wa) == (
         "You will get no more messages from textwire here. Send START to get them again; "
