@@ -427,7 +427,7 @@ async def change_password(msg: Inbound, ctx: Context) -> HandlerResult:
         return None
     if not changed:  # handled again after its worker died, or after a later one
         ctx.log.info("room.password_superseded", room_id=room.id)
-        return f"Nothing changed: a \\PASSWORD sent after this one gave {room.name} its password."
+        return f"Nothing changed: a member gave {room.name} a newer password after this one. Ask them for it."
     ctx.log.info("room.password_changed", room_id=room.id)
     return password_changed(room.name, password, ctx.deps.services.fits(msg.sender.channel))
 

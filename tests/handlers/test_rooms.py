@@ -1144,7 +1144,7 @@ async def test_an_older_new_password_handled_after_a_later_one_sets_nothing(
     assert (await say(bot, fake_twilio, "\\PASSWORD twotwo2", sender=BOB)).startswith("house has a new")
     now[0] -= 30  # Alice's, sent before Bob's, handled after it
     assert await say(bot, fake_twilio, "\\PASSWORD oneone1") == (
-        "Nothing changed: a \\PASSWORD sent after this one gave house its password."
+        "Nothing changed: a member gave house a newer password after this one. Ask them for it."
     )
     now[0] += 60
     assert await say(bot, fake_twilio, "\\JOIN house oneone1", sender=CAROL) == WRONG
