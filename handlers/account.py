@@ -409,8 +409,10 @@ def too_new(here: pairing.Paired | None, now: float) -> bool:
 
 
 def _number(words: Sequence[str]) -> int | None:
-    """`2`, `#2`, `2.`: the number an `\\UNPAIR` list gave; None when it is no such number."""
-    word = "".join(typed_words(words)).lstrip("#")
+    """`2`, `#2`, `2.`: the number an `\\UNPAIR` list gave (typed in any keyboard's digits, as a
+    `\\PAIR` code is); None when it is no such number."""
+    word = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in "".join(typed_words(words)))
+    word = word.lstrip("#")
     return int(word) if word.isascii() and word.isdigit() and len(word) <= 2 else None
 
 

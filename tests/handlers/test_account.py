@@ -484,6 +484,9 @@ async def test_unpair_lists_the_addresses_and_an_older_one_takes_a_new_one_out(
     assert await say(bot, fake_twilio, "\\UNPAIR 3") == (
         "You have no address 3. \\UNPAIR alone lists yours with their numbers."
     )
+    assert await say(bot, fake_twilio, "\\UNPAIR \u0663") == (  # an Arabic-Indic keyboard's 3
+        "You have no address 3. \\UNPAIR alone lists yours with their numbers."
+    )
     assert await say(bot, fake_twilio, "\\UNPAIR #2") == (
         "Took SMS +1******9999 out of you. Your rooms and balances stay here."
     )
