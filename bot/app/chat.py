@@ -2,7 +2,9 @@
 
 Each line typed is POSTed to `{public_url}/twilio/sms` as Twilio would send it, signed with the
 configured auth token (or the development one from the data folder). Two kinds of line are
-chat's own: `:photo PATH [caption]` sends an MMS, `:help` lists them; every other is texted. `--photo PATH ...
+chat's own: `:photo PATH [caption]` sends an MMS, `:forward TEXT` (or `:forward :photo PATH
+[caption]`) sends it as forwarded from another chat (WhatsApp and Telegram mark that; SMS does
+not), `:help` lists them; every other is texted. `--photo PATH ...
 [--text CAPTION]` sends one MMS and exits once its replies are in.
 
 Photos (development mode only): chat plays the part of Twilio receiving the MMS. It writes each
@@ -60,7 +62,12 @@ POLL_SECONDS = 0.3
 SETTLE_SECONDS = 60.0  # how long chat waits for replies before it gives up and exits
 DELAYED_MAX = 600.0  # how long past now it waits for replies the reply budget holds till later
 DELAYED_SLACK = 10.0  # and past the time such a reply is due, for the sender to send it
-HELP = ":photo PATH [caption]  send a photo as an MMS; :help  this; Ctrl-D  quit"
+HELP = (
+    ":photo PATH [caption]  send a photo as an MMS; :forward TEXT (or :forward :photo PATH)  send it as"
+    " forwarded from another chat (WhatsApp, Telegram); :help  this; Ctrl-D  quit"
+)
+# what `:forward` says on SMS, which carries no mark of a forwarded message
+NO_FORWARD_ON_SMS = ":forward: SMS has no mark of a forwarded message; use --channel whatsapp or telegram"
 TELEGRAM_PHOTOS = (
     "photos on Telegram need telegram.api_base on this machine (TEXTWIRE_TELEGRAM_API_BASE="
     "http://127.0.0.1:8082, for serve too): chat then stands in for Telegram's Bot API"
@@ -85,8 +92,10 @@ def signed_form(
     media: Sequence[str] = (),
     content_types: Sequence[str] = (),
     message_sid: str | None = None,
+    forwarded: bool = False,
 ) -> tuple[dict[str, str], str]:
-    """The form Twilio would POST for `body` (and media URLs) from `from_phone`, and its signature."""
+    """The form Twilio would POST for `body` (and media URLs) from `from_phone`, and its signature;
+    `forwarded`: marked as WhatsApp marks a forwarded message (`Forwarded`)."""
     prefix = "MM" if media else "SM"
     form = {
         "MessageSid": message_sid or prefix + secrets.token_hex(16),
@@ -100,6 +109,8 @@ def signed_form(
     for n, url in enumerate(media):
         form[f"MediaUrl{n}"] = url
         form[f"MediaContentType{n}"] = content_types[n] if n < len(content_types) else ""
+    if forwarded:
+        form["Forwarded"] = "true"
     url = f"{config.public_base}/twilio/sms"
     return form, SignatureChecker(token).sign(url, form.items())
 
@@ -163,16 +174,20 @@ class Session:
             ).scalar()
         return int(value or 0)
 
-    async def send(self, body: str, photos: Sequence[Photo] = ()) -> bool:
-        """Text the bot (an MMS when there are photos). False when the server did not take it."""
+    async def send(self, body: str, photos: Sequence[Photo] = (), *, forwarded: bool = False) -> bool:
+        """Text the bot (an MMS when there are photos; `forwarded`: marked as forwarded from
+        another chat). False when the server did not take it."""
         if self.phone.startswith(f"{TELEGRAM}:"):
-            return await self._send_update(body, photos)
+            return await self._send_update(body, photos, forwarded=forwarded)
         if self.phone.startswith(f"{WHATSAPP}:") and len(photos) > 1:
             # WhatsApp carries one photo or document a message (Twilio's NumMedia is 0 or 1): several
             # are several messages, the caption with the first. As one message of many, they were
             # answered as an MMS is ("Saved 2 receipts ... \\AMOUNT for each, in order"), which a
             # WhatsApp sender never sees
-            sent = [await self.send(body if n == 0 else "", [photo]) for n, photo in enumerate(photos)]
+            sent = [
+                await self.send(body if n == 0 else "", [photo], forwarded=forwarded)
+                for n, photo in enumerate(photos)
+            ]
             return all(sent)
         message_sid = ("MM" if photos else "SM") + secrets.token_hex(16)
         urls: list[str] = []
@@ -186,6 +201,7 @@ class Session:
             urls,
             [p.content_type for p in photos],
             message_sid=message_sid,
+            forwarded=forwarded,
         )
         url = f"{self.config.public_base}/twilio/sms"
         if not await self._post(url, data=form, headers={"X-Twilio-Signature": signature}):
@@ -206,7 +222,7 @@ class Session:
             return False
         return True
 
-    async def _send_update(self, body: str, photos: Sequence[Photo] = ()) -> bool:
+    async def _send_update(self, body: str, photos: Sequence[Photo] = (), *, forwarded: bool = False) -> bool:
         """What Telegram would POST for a message from this chat, with the webhook's secret; its
         photos kept by the stand-in of the Bot API, where the server fetches them."""
         chat = int(address_of(self.phone).id)
@@ -217,6 +233,12 @@ class Session:
             "chat": {"id": chat, "type": "private", "first_name": "chat"},
             "from": {"id": chat, "is_bot": False, "first_name": "chat"},
         }
+        if forwarded:  # Bot API 7.0's mark, from a sender who hides their account
+            message["forward_origin"] = {
+                "type": "hidden_user",
+                "date": int(time.time()),
+                "sender_user_name": "someone",
+            }
         if photos and self.standin is not None:
             # one photo or document a message, as Telegram sends them (an album is one a message)
             photo = photos[0]
@@ -398,13 +420,19 @@ def unreachable(url: str, exc: BaseException) -> str:
     )
 
 
-async def _line(line: str, session: Session) -> bool:
+async def _line(line: str, session: Session, *, forwarded: bool = False) -> bool:
     """One typed line: chat's own `:` commands, or a text to the bot. False when what it was to
     send did not reach the bot (said on stderr)."""
     body = line.rstrip("\n")
     if not body.strip():
         return True
     parts = body.split(maxsplit=2)
+    if parts[0] == ":forward" and len(parts) >= 2:
+        if not session.phone.startswith((f"{TELEGRAM}:", f"{WHATSAPP}:")):
+            print(f"! {NO_FORWARD_ON_SMS}", file=sys.stderr, flush=True)
+            session.show_prompt()
+            return False
+        return await _line(body.split(maxsplit=1)[1], session, forwarded=True)
     # chat's own words only: any other line is a text, `:)` or `:\` at its start too (every line
     # that began with a colon printed this help and was never sent)
     if parts[0] in (":photo", ":help"):
@@ -421,11 +449,11 @@ async def _line(line: str, session: Session) -> bool:
                 print(f"! {exc}", file=sys.stderr, flush=True)
                 session.show_prompt()
                 return False
-            return await session.send(parts[2] if len(parts) > 2 else "", photos)
+            return await session.send(parts[2] if len(parts) > 2 else "", photos, forwarded=forwarded)
         print(HELP, file=sys.stderr, flush=True)
         session.show_prompt()
         return True
-    return await session.send(body)
+    return await session.send(body, forwarded=forwarded)
 
 
 def chat_address(channel: str, given: str | None) -> tuple[str | None, str]:

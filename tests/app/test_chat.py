@@ -473,3 +473,26 @@ async def test_chat_waits_for_replies_the_reply_budget_holds(db: Database, make_
         # a send retried after a failure is not waited for past `within`
         bob = Session(make_config(), db, http, "token", BOB)
         assert not await bob.wait_settled(within=0.2)
+
+
+async def test_chat_forwards_a_message_on_whatsapp_and_telegram_not_on_sms(
+    served_with_telegram: tuple[Served, Any],
+) -> None:
+    """`:forward TEXT` sends the text marked as forwarded from another chat, as WhatsApp (through
+    Twilio's `Forwarded`) and Telegram (`forward_origin`) mark it: the forwarded `\\STOP` is not
+    run. SMS carries no such mark: said, and nothing sent."""
+    served, _ = served_with_telegram
+    async with aiohttp.ClientSession() as http:
+        await wait_healthy(http, served.port, served.proc)
+    forwarded = "That command was forwarded, so it was not run. To run it, type it yourself."
+    whatsapp = served.chat("--channel", "whatsapp", "--from", BOB, stdin=":forward \\STOP\n\\ROOMS\n")
+    assert whatsapp.returncode == 0, whatsapp.stderr
+    assert whatsapp.stdout.splitlines()[0] == f"< {forwarded}", whatsapp.stdout
+    telegram = served.chat("--channel", "telegram", "--from", "4244", stdin=":forward /stop\n")
+    assert telegram.returncode == 0, telegram.stderr
+    assert telegram.stdout.splitlines()[0] == f"< {forwarded}", telegram.stdout
+    assert served.query("SELECT count(*) FROM inbox WHERE forwarded") == [(2,)]
+    sms = served.chat("--from", ALICE, stdin=":forward hi\n")
+    assert sms.returncode != 0
+    assert "SMS has no mark of a forwarded message" in sms.stderr
+    assert served.query("SELECT count(*) FROM inbox WHERE from_phone NOT LIKE '%:%'") == [(0,)]  # no SMS
