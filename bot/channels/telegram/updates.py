@@ -122,8 +122,21 @@ FORWARD_FIELDS = (
 
 
 def forwarded(message: dict[str, Any]) -> bool:
-    """Whether the person forwarded `message` from another chat (someone else's words)."""
-    return any(message.get(name) is not None for name in FORWARD_FIELDS)
+    """Whether the person forwarded `message` from another chat (someone else's words): not when
+    what they forwarded was their own (`forward_origin` of type "user", or `forward_from`, naming
+    the sender), from a group or a saved chat: those words are theirs."""
+    if not any(message.get(name) is not None for name in FORWARD_FIELDS):
+        return False
+    origin = message.get("forward_origin")
+    author = origin.get("sender_user") if isinstance(origin, dict) and origin.get("type") == "user" else None
+    author = author if author is not None else message.get("forward_from")
+    sender = message.get("from")
+    return not (
+        isinstance(author, dict)
+        and isinstance(sender, dict)
+        and author.get("id") is not None
+        and author.get("id") == sender.get("id")
+    )
 
 
 def sent_at(message: dict[str, Any], now: float) -> float:

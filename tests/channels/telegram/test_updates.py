@@ -286,3 +286,25 @@ def test_a_message_the_person_wrote_is_not_forwarded() -> None:
     message = row(update("my own words", reply_to_message={"message_id": 1, "text": "hi", "from": BOB}))
     assert message is not None
     assert message.forwarded is False
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        {
+            "forward_origin": {
+                "type": "user",
+                "date": 1_789_990_000,
+                "sender_user": {"id": CHAT, "is_bot": False},
+            }
+        },
+        {"forward_from": {"id": CHAT, "is_bot": False, "first_name": "Ann"}, "forward_date": 1_789_990_000},
+    ],
+    ids=["origin-user", "from"],
+)
+def test_the_persons_own_message_forwarded_back_is_theirs(marks: dict[str, object]) -> None:
+    """A person forwarding their own earlier message (from a group, a saved chat) to the bot: the
+    words are theirs, and it was "not posted: forwarded" as if someone else had written them."""
+    message = row(update("my own words, from the group", **marks))
+    assert message is not None
+    assert message.forwarded is False
