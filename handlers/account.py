@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.channel import SMS, WHATSAPP, channel_of
+from bot.core.channel import SMS, WHATSAPP, FitsOne, channel_of
 from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import release_refused
 from bot.core.logs import mask_address
@@ -355,10 +355,11 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         told = await pairing.answer_address(conn, owner, used.asked_from)
         if told is not None and told != key:
             dedupe = f"{msg.external_id}:paired"
+            label = await users.label_of(conn, key)
             await outbox.enqueue(
                 conn,
                 to=told,
-                body=paired_notice(key),
+                body=paired_notice(key, label, ctx.deps.services.fits(channel_of(told))),
                 dedupe_key=dedupe,
                 kind="paired",
                 inbox_id=msg.id,
@@ -370,9 +371,16 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Paired: this address and {shown} are one person now: same name, rooms and balances."
 
 
-def paired_notice(key: str) -> str:
-    """To the address that asked for the code, when it joined `key`."""
-    return f"{paired_with(key)} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
+def paired_notice(key: str, label: str | None = None, fits: FitsOne = lambda text: True) -> str:
+    """To the address that asked for the code, when it joined `key`: with the name its channel
+    gives it (Telegram's first name), which a stranger's shows, when the message stays one."""
+    text = f"{shown_address(key, label)} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
+    return text if label is None or fits(text) else paired_notice(key)
+
+
+def shown_address(key: str, label: str | None) -> str:
+    """An address as `\\UNPAIR` and the pairing notice show it: `Telegram ***4567 (Ann)`."""
+    return f"{paired_with(key)} ({label[:32]})" if label else paired_with(key)
 
 
 # an address this new takes no other out: a stranger who read a code over someone's shoulder
@@ -387,7 +395,8 @@ def unpair_list(mine: Sequence[pairing.Paired], here: str, now: float) -> str:
     """`\\UNPAIR`: the person's addresses, numbered as `\\UNPAIR <number>` takes them, and what
     this address may do (one paired in the last day takes no other out)."""
     shown = ", ".join(
-        f"{n} {paired_with(a.address)}{' (here)' if a.address == here else ''}" for n, a in enumerate(mine, 1)
+        f"{n} {shown_address(a.address, a.label)}{' (here)' if a.address == here else ''}"
+        for n, a in enumerate(mine, 1)
     )
     if too_new(next((a for a in mine if a.address == here), None), now):
         return (

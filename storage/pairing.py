@@ -151,17 +151,20 @@ class Paired(NamedTuple):
 
     address: str
     paired_at: float | None
+    label: str | None = None  # the name the channel gives it (Telegram's first name)
 
 
 async def paired_addresses(conn: AsyncConnection, user_id: int) -> list[Paired]:
     """The person's addresses in the order they came to them: those no `\\PAIR` joined first, then
     the paired ones by when (an address that wrote to textwire long ago and paired today is last)."""
     rows = await conn.execute(
-        sa.select(addresses.c.address, addresses.c.paired_at)
+        sa.select(addresses.c.address, addresses.c.paired_at, addresses.c.label)
         .where(addresses.c.user_id == user_id)
         .order_by(addresses.c.paired_at.is_not(None), addresses.c.paired_at, addresses.c.id)
     )
-    return [Paired(str(r.address), None if r.paired_at is None else float(r.paired_at)) for r in rows]
+    return [
+        Paired(str(r.address), None if r.paired_at is None else float(r.paired_at), r.label) for r in rows
+    ]
 
 
 def _last_wrote(address: sa.TableClause) -> sa.ScalarSelect[Any]:

@@ -517,3 +517,27 @@ async def test_unpair_leaves_the_address_as_its_own_stop_does(bot: Bot, fake_twi
     owner = "SELECT count(*) FROM addresses a JOIN users u ON u.id = a.user_id WHERE u.phone = :p"
     assert await bot.scalar(owner, p=ALICE) == 1
     assert (await say(bot, fake_twilio, "\\ROOMS")).startswith("Your rooms: house")
+
+
+async def test_the_pairing_notice_and_unpair_list_show_a_telegram_chats_first_name(
+    bot_factory: Any, fake_twilio: FakeTwilio, fake_telegram: Any
+) -> None:
+    """A stranger's Telegram chat that paired with an overheard code was shown as `Telegram ***7001`
+    alone: the person could not tell it from their own. Its first name, as Telegram gives it, is
+    shown in the pairing notice and in `\\UNPAIR`'s list."""
+    from tests.channels.telegram.talk import say as telegram_say
+
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+    code = await pair_code(bot, fake_twilio)
+    before = len(fake_telegram.sent)
+    assert await bot.handled(await telegram_say(bot, f"/pair {code}", first_name="Mallory")) == "done"
+    await fake_telegram.wait_for_sent(before + 1)
+    await bot.settled()
+    told = [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE][-1]
+    assert (
+        told == "Telegram ***7001 (Mallory) is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
+    )
+    assert await say(bot, fake_twilio, "\\UNPAIR") == (
+        "You are at: 1 SMS +1******1111 (here), 2 Telegram ***7001 (Mallory). \\UNPAIR 2 takes that one "
+        "out; \\STOP here takes this one out."
+    )

@@ -837,7 +837,7 @@ async def test_connected_goes_to_the_chat_that_asked_for_the_link(
     bodies = [m["Body"] for m in fake_twilio.messages]
     assert len(bodies) == 2, bodies
     assert bodies[0] == offer["Body"]
-    assert bodies[1].startswith(f"Telegram ***{str(CHAT)[-4:]} is you too now"), bodies
+    assert bodies[1].startswith(f"Telegram ***{str(CHAT)[-4:]} (Ann) is you too now"), bodies
 
 
 async def test_connected_goes_where_notices_go_when_the_chat_that_asked_opted_out(
