@@ -197,7 +197,10 @@ _WRITTEN.update(
 # and the euro by its name, after a figure as people write it (`\\PAID Begoña 8,40 euros` got the usage);
 # before one it is a word (`Euro 2024 final`)
 _WRITTEN.update({"EURO": "EUR", "EUROS": "EUR"})
-_AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS"})
+# and the złoty as typed on a keyboard with no ł (`12,50 zl`, counted as €12.50 in a euro room):
+# after a figure only, as the euro's name
+_WRITTEN.update({"ZL": "PLN"})
+_AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS", "ZL"})
 # signs several currencies share: the room's when it is one of them, else no amount is read from
 # that figure (it is asked for), never the figure alone in the room's currency
 _SHARED = {

@@ -218,9 +218,10 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 _CODE_AFTER = re.compile(r"\s?([A-Za-z]{3}|EUROS?)(?![A-Za-z])", re.IGNORECASE)
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3}|EUROS?)\s?$", re.IGNORECASE)
 _NAMES = {"EURO": "EUR", "EUROS": "EUR"}
-# the złoty's sign after a figure (`42,50 zł`), as OCR also reads it (`zt`, `zl`): a Polish bill
-# that prints no PLN was counted as euros in a room of euros
-_ZLOTY = re.compile(r"\s?[zZ][łŁlLtT](?![^\W\d_])")
+# the złoty's sign after a figure (`42,50 zł`), and OCR's readings of it (its models have no `ł`:
+# `zt`, `zl` or `zf`, by font), a word of its own (`12,50 ZTL`, `12,50 zloty` are none): a Polish
+# bill that prints no PLN was counted as euros in a room of euros
+_ZLOTY = re.compile(r"\s?(z[łtlf])(?![^\W\d_])", re.IGNORECASE)
 
 
 _SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what groups thousands in French
@@ -338,7 +339,7 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
             word = "" if code is None else code.group(1).upper()
             if word in _CODES or word in _NAMES:
                 marker = _NAMES.get(word, word)
-        if not marker and _ZLOTY.match(text, m.end()):
+        if not marker and exponent and _ZLOTY.match(text, m.end()):
             marker = "PLN"
         if exponent == 0 and not marker and _bare_number(text, m):
             continue
@@ -894,9 +895,13 @@ def _figure_in(text: str, exponent: int) -> _Figure | None:
             elif before is not None and not before.group(2) and len(before.group(1)) == 1:
                 start = before.start(1)  # `f20.00`: OCR's `£`
             after = _MARK_AFTER.match(text, end)
-            if after is not None and names_money(after.group(1)):
+            printed = None
+            if after is not None and not marked and _ZLOTY.fullmatch(after.group(1)):
+                printed = text[shown : after.start(1)] + "zł"  # `50 zt`: OCR's `zł`
+                end, marked = after.end(1), True
+            elif after is not None and names_money(after.group(1)):
                 end, marked = after.end(1), True  # `20,00 €`, `200 kr`, `$20.00 USD`
-            return _Figure(text[shown:end], start, end, marked)
+            return _Figure(printed or text[shown:end], start, end, marked)
     return None
 
 

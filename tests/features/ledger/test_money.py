@@ -153,6 +153,9 @@ def test_caption_amounts(caption: str, minor: int, code: str) -> None:
         ("lunch \uff04\uff18", "USD", 800, "USD"),
         # the signs people write by their own money: `12,50 z\u0142` was counted as the room's 12.50
         ("lunch 12,50 z\u0142", "EUR", 1250, "PLN"),
+        # typed on a keyboard with no \u0142, as Poles often write it
+        ("lunch 12,50 zl", "EUR", 1250, "PLN"),
+        ("obiad 12,50 ZL", "EUR", 1250, "PLN"),
         ("obiad 12 z\u0142otych", "USD", 1200, "PLN"),
         ("\u20bd500", "EUR", 50000, "RUB"),
         ("taxi 50 \u20aa", "USD", 5000, "ILS"),

@@ -16,6 +16,7 @@ from bot.features.ocr.total import (
     payment_of,
     rows_of,
     rows_of_text,
+    total_in_own_decimals,
     total_of_boxes,
     total_of_text,
     trust,
@@ -619,6 +620,9 @@ def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(te
             Payment("Bob Stone", "$20.00 USD", received=True),
         ),
         ("9:41\n$20\nfrom Ann\nFor groceries", Payment("Ann", "$20", received=True)),
+        # a name in capitals that begins with the word (`to` read off `TONY` twice left `NY`)
+        ("9:41\n$20\nto TONY\nFor groceries", Payment("TONY", "$20")),
+        ("9:41\n$20\nfrom FROMM", Payment("FROMM", "$20", received=True)),
         ("Payment from Ann\n$15", Payment("Ann", "$15", received=True)),
     ],
 )
@@ -667,6 +671,10 @@ def test_a_receipt_that_says_paid_is_no_payment_between_people(text: str) -> Non
         ("You sent 200 kr to Ann", Payment("Ann", "200 kr")),
         ("You sent R$ 50,00 to Ann", Payment("Ann", "R$ 50,00")),
         ("You sent 50 zł to Ann", Payment("Ann", "50 zł")),
+        # OCR has no `ł`: it reads `zł` as `zt`, `zl` or `zf` (the payee was `zt to Ann`)
+        ("You sent 50 zt to Ann", Payment("Ann", "50 zł")),
+        ("You paid Ann 25,00zl", Payment("Ann", "25,00zł")),
+        ("Ann Lee sent you 25,00 zf", Payment("Ann Lee", "25,00 zł", received=True)),
         # received: a figure is needed, in any money
         ("Ann Lee sent you £20.00", Payment("Ann Lee", "£20.00", received=True)),
         ("9:41\nAnn Lee sent you f20.00\n24 Nov 2026", Payment("Ann Lee", "20.00", received=True)),
@@ -1043,3 +1051,25 @@ def test_a_bill_in_zloty_that_prints_no_pln_is_read_in_zloty(sign: str) -> None:
 def test_a_z_word_after_a_figure_is_no_zloty() -> None:
     assert amounts_of("4,50 ZTM", 2) == [(450, "")]
     assert amounts_of("2 zlotych 4,50", 2) == [(450, "")]
+
+
+@pytest.mark.parametrize("zloty", ["zł", "zt", "zl", "zf", "ZT", "ZŁ"])
+@pytest.mark.parametrize("exponent", [2, 0])
+def test_a_receipt_in_zloty_as_ocr_reads_it_is_in_zloty(zloty: str, exponent: int) -> None:
+    """OCR has no `ł`: `Total 25,40 zł` on a receipt from Warsaw reads `Total 25,40 zt` (or `zl`,
+    `zf`), a figure with no money of its own, counted as €25.40 in a room of euros (which writes
+    its decimals with a comma too). After a figure it is the złoty, as `zł` is."""
+    text = f"UBER\nTrip fare 22,10 {zloty}\nBooking fee 3,30{zloty}\nTotal 25,40 {zloty}\nVisa 1234"
+    reading = total_in_own_decimals(rows_of_text(text.splitlines()), exponent)
+    assert (reading.status, reading.minor, reading.currency) == ("ok", 2540, "PLN"), reading
+    assert amounts_of(f"Total 25,40 {zloty}", 2) == [(2540, "PLN")]
+
+
+@pytest.mark.parametrize(
+    ("row", "exponent", "minor"),
+    [("PIZZA 12,50 ZTL", 2, 1250), ("12,50 zloty", 2, 1250), ("ZT 12,50", 2, 1250), ("SIZE 12 ZL", 0, 12)],
+)
+def test_letters_that_only_look_like_the_zloty_are_no_money(row: str, exponent: int, minor: int) -> None:
+    """Only `zł`, `zt`, `zl`, `zf` as a word of their own right after a figure with decimals are
+    the złoty."""
+    assert amounts_of(row, exponent) == [(minor, "")]
