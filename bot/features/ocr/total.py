@@ -840,7 +840,18 @@ def tax_money(tax: str) -> tuple[str, ...]:
 # row is matched with its figure taken out (`Paid ₹500 to Ann` is `Paid to Ann`).
 _SENT = re.compile(r"^\s*(?:you\s*(?:paid|sent)|(?:payment|paid|sent)\s*to)\b\s*(?P<rest>.*)$", re.IGNORECASE)
 _SENT_GLUED = re.compile(r"^\s*[Yy]ou\s*(?:paid|sent)(?P<rest>[A-Z$].*)$")
-_TO = re.compile(r"^\s*(?:to|To|TO)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")  # `to Ann`, `toAnn`
+
+
+def _leading(word: str) -> re.Pattern[str]:
+    """A row that begins with `word` (`to Ann`, `TO ANN`, and as OCR glues it: `toAnn`, `TOAnn`), the
+    name after it as `rest`: not the start of a name in capitals (`TONY LEE` was `NY LEE`)."""
+    low, title, up = word, word.title(), word.upper()
+    return re.compile(
+        rf"^\s*(?:(?:{low}|{title}|{up})\s+|(?:{low}|{title})(?=[A-Z@])|{up}(?=[A-Z][a-z]|@))(?P<rest>.+)$"
+    )
+
+
+_TO = _leading("to")
 # and a payment received: Venmo `Ann Lee paid you`, Zelle, PayPal and Monzo `Ann Lee sent you
 # $20.00` (`£20.00`), `You received $20.00 USD from Ann Lee`, `Payment from Ann`; UPI `Received
 # from Ann` over `₹500`, `Received ₹500 from Ann`; Cash App `$20`, then `from Ann`
@@ -849,7 +860,7 @@ _GOT = re.compile(
     r"^\s*(?:you\s*(?:received|got)|(?:payment|money)\s*(?:received\s*)?from|received\s*from)\b\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
-_FROM = re.compile(r"^\s*(?:from|From|FROM)(?:\s+|(?=[A-Z@]))(?P<rest>.+)$")
+_FROM = _leading("from")
 _NOT_A_PAYER = frozenset({"we", "i", "they", "it", "this", "that", "who", "what", "has", "have", "was"})
 # letters of any alphabet: `José Núñez`, `Begoña`, `Zoë` were no payee, and their screenshots receipts
 _PAYEE = re.compile(r"^@?[^\W\d_](?:[^\W\d_]|['.-])*(?:\s?[^\W\d_](?:[^\W\d_]|['.-])*){0,3}$")

@@ -600,6 +600,10 @@ def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(te
         ("9:41 5G 87%\nYou paid Ann Lee\n$20.00\nRent share", Payment("Ann Lee", "$20.00")),
         ("9:41\nYoupaidAnnLee\n$20.00", Payment("Ann Lee", "$20.00")),  # OCR dropped the spaces
         ("9:41\n$20\nto Ann\nFor groceries\nNov 24 at 7:12 PM", Payment("Ann", "$20")),  # Cash App
+        ("9:41\n$20\nto TONY LEE", Payment("TONY LEE", "$20")),  # its `TO` was read twice: `NY LEE`
+        ("9:41\n$20\ntoTOBY", Payment("TOBY", "$20")),
+        ("YOU PAID TONY LEE\n$20.00", Payment("TONY LEE", "$20.00")),  # it was `NY LEE`
+        ("You sent $20.00 TOAnn", Payment("Ann", "$20.00")),  # `to` glued to a name: OCR's
         ("You sent $1,200.00 to Mark Jones\nEnrolled with Zelle", Payment("Mark Jones", "$1,200.00")),
         ("You sent$20.00USD toBob\nPayment sent\nTotal $20.00 USD", Payment("Bob", "$20.00USD")),  # PayPal
         ("Paid to Ann\n$15", Payment("Ann", "$15")),
