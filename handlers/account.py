@@ -439,7 +439,7 @@ async def unpair(msg: Inbound, ctx: Context) -> HandlerResult:
             mine = await pairing.paired_addresses(conn, user.id)
         if len(mine) <= 1:
             return UNPAIR_ALONE
-        return Reply(unpair_list(mine, key, ctx.deps.now()), kind="usage")
+        return unpair_list(mine, key, ctx.deps.now())  # what was asked for, no usage answer
     if wanted is None:
         return Reply(
             f"Usage: {UNPAIR_USAGE}. \\UNPAIR alone lists your addresses with their numbers.", kind="usage"
