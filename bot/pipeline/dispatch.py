@@ -21,7 +21,7 @@ import inspect
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard, cast
 
 from structlog.typing import FilteringBoundLogger
 
@@ -154,6 +154,7 @@ KEY_SIGNS = "\u00a5\u20a9\uffe5\uffe6"  # YEN SIGN, WON SIGN, FULLWIDTH YEN SIGN
 # and the key next to the backslash on an iPhone's symbols page, tapped for it: `|JOIN house pw`
 # went to X as a post, password and all (the same rule: `|Tokyo trip` stays a post)
 KEY_SIGNS += "|"
+_STARTS = frozenset(COMMAND_PREFIXES + tuple(KEY_SIGNS))  # what a command starts with
 # inside a command, what no name, password or amount has and no one types on purpose: a zero-width
 # space, a word joiner, a byte order mark, a direction mark, a soft hyphen (pasted from a notes app
 # or a web page: `\\JOIN house\u200b pw` was "No room with that name and password", a wrong
@@ -164,7 +165,14 @@ _JOINERS = "\u200c\u200d"
 
 
 def _words(text: str) -> list[str]:
+    if text.isascii():  # no joiner to strip (most texts: 0.3 us instead of 2)
+        return text.split()
     return [word for word in (w.strip(_JOINERS) for w in text.split()) if word]
+
+
+def _undropped(text: str) -> str:
+    """`text` without `_DROPPED`'s characters (none of them is ASCII: most texts as they are)."""
+    return text if text.isascii() else text.translate(_DROPPED)
 
 
 # after a command's name, what people type as they would after a word (`\\balance?`, `\\ROOMS.`):
@@ -187,7 +195,10 @@ def command_name(word: str) -> str:
     """The command a typed word names: `balance?` -> `BALANCE`; in a Japanese or Chinese
     keyboard's full-width letters too (`\uff3c\uff28\uff25\uff2c\uff30`, NFKC: it was "Unknown command."), and
     a Turkish keyboard's (`DOTTED_I`)."""
-    return unicodedata.normalize("NFKC", word.rstrip(_AFTER_NAME)).translate(DOTTED_I).upper()
+    word = word.rstrip(_AFTER_NAME)
+    if word.isascii():  # NFKC and the dotted I change no ASCII letter
+        return word.upper()
+    return unicodedata.normalize("NFKC", word).translate(DOTTED_I).upper()
 
 
 def _without_marks(words: Sequence[str]) -> tuple[tuple[str, ...], str]:
@@ -218,9 +229,9 @@ def parse_command(text: str) -> CommandObject | None:
         text = text[1:].lstrip(_INVISIBLE).lstrip()
     if text[:1] in _WIDE_PREFIXES:  # a Japanese or Chinese keyboard's full-width \ or /
         text = _WIDE_PREFIXES[text[0]] + text[1:]
-    if not text or text[0] not in COMMAND_PREFIXES + tuple(KEY_SIGNS):
+    if not text or text[0] not in _STARTS:
         return None
-    text = text[0] + text[1:].translate(_DROPPED)
+    text = text[0] + _undropped(text[1:])
     words = _words(text[1:])
     if (
         text[0] == "\\"
@@ -240,13 +251,19 @@ def parse_command(text: str) -> CommandObject | None:
         if text[0] != "\\":
             return None
         return CommandObject(prefix=text[0], name="", args=tuple(words))
-    asked = any(mark in words[0][len(words[0].rstrip(_AFTER_NAME)) :] for mark in _ASKED)
-    args, marks = _without_marks(words[1:])
-    asked = asked or (not args and any(mark in marks for mark in _ASKED))  # `\\Leave ?` as `\\LEAVE?`
-    body = text[1:].lstrip()
-    lines = body[len(body.split(None, 1)[0]) :].splitlines()  # what follows the name, by line
-    own_line = _without_marks(_words(lines[0]))[0] if lines else ()
-    first_line = next((found for line in lines if (found := _without_marks(_words(line))[0])), ())
+    after_name = words[0][len(words[0].rstrip(_AFTER_NAME)) :]
+    asked = bool(after_name) and any(mark in after_name for mark in _ASKED)
+    args, marks = _without_marks(words[1:]) if len(words) > 1 else ((), "")
+    asked = asked or (
+        not args and bool(marks) and any(mark in marks for mark in _ASKED)
+    )  # `\\Leave ?` as `\\LEAVE?`
+    own_line: tuple[str, ...] = ()
+    first_line: tuple[str, ...] = ()
+    if len(words) > 1:  # else nothing follows the name
+        body = text[1:].lstrip()
+        lines = body[len(body.split(None, 1)[0]) :].splitlines()  # what follows the name, by line
+        own_line = _without_marks(_words(lines[0]))[0] if lines else ()
+        first_line = next((found for line in lines if (found := _without_marks(_words(line))[0])), ())
     return CommandObject(
         prefix=text[0],
         name=command_name(words[0]),
@@ -288,6 +305,8 @@ class Command:
 def bare_word(word: str) -> str:
     """A message's first word as a bare command's name is matched: in a full-width keyboard's
     letters too (NFKC: `\uff2a\uff2f\uff29\uff2e house pw` went to X as a post, password and all)."""
+    if word.isascii():  # NFKC and the dotted I change no ASCII letter
+        return word
     return unicodedata.normalize("NFKC", word).translate(DOTTED_I)
 
 
@@ -300,7 +319,7 @@ class BareCommand:
         self.args = args
 
     def __call__(self, msg: Inbound, ctx: Context) -> FilterResult:
-        words = _words(msg.body.translate(_DROPPED))
+        words = _words(_undropped(msg.body))
         if len(words) != self.args + 1 or bare_word(words[0]) != self.name:
             return False
         return {"command": CommandObject(prefix="", name=self.name, args=tuple(words[1:]))}
@@ -442,9 +461,8 @@ class Router:
                         f"Usage: {usage_text}{'. ' + usage_note if usage_note else ''}", kind="usage"
                     )
                 for resolver in resolvers:
-                    found = resolver(msg, ctx)
-                    if inspect.isawaitable(found):
-                        found = await found
+                    result = resolver(msg, ctx)
+                    found = await result if _awaitable(result) else cast("ResolverResult", result)
                     if not isinstance(found, dict):
                         return found  # answered in the handler's place
                     ctx.data.update(found)
@@ -486,11 +504,20 @@ class Router:
         return found
 
 
+# what a filter or a resolver returns when it is not awaitable: tested by type first, as
+# `inspect.isawaitable` takes 1.4 us (an ABC's check) and a message meets eight filters
+_PLAIN = frozenset({bool, dict, type(None), str, Reply})
+
+
+def _awaitable(result: object) -> TypeGuard[Awaitable[Any]]:
+    return type(result) not in _PLAIN and inspect.isawaitable(result)
+
+
 async def _passes(filters: Sequence[Filter], msg: Inbound, ctx: Context) -> dict[str, Any] | None:
     data: dict[str, Any] = {}
     for flt in filters:
         result = flt(msg, ctx)
-        if inspect.isawaitable(result):
+        if _awaitable(result):
             result = await result
         if not result:
             return None
@@ -592,7 +619,7 @@ class Dispatcher(Router):
             name = None
         first = None
         if self._bare_names:
-            words = _words(msg.body.translate(_DROPPED))
+            words = _words(_undropped(msg.body))
             first = bare_word(words[0]) if words else None
             if first not in self._bare_names:
                 first = None

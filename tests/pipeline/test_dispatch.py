@@ -518,3 +518,35 @@ def test_a_lone_mark_on_a_later_line_is_no_argument() -> None:
     cmd = parse_command("\\NAME\nGrandpa Joe .")
     assert cmd is not None
     assert (cmd.args, cmd.own_line, cmd.first_line) == (("Grandpa", "Joe"), (), ("Grandpa", "Joe"))
+
+
+def test_the_ascii_shortcuts_read_as_the_general_rules_do() -> None:
+    """`_words`, `_undropped`, `command_name` and `bare_word` skip the Unicode work (joiners,
+    dropped characters, NFKC, the dotted I) for ASCII text, which none of it changes: the same
+    answers as the general rules, over every printable character and random texts of them."""
+    import random
+    import string
+    import unicodedata
+
+    from bot.pipeline import dispatch as d
+
+    rng = random.Random(58)
+    alphabet = string.printable
+    texts = [
+        *alphabet,
+        *("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)),
+    ]
+    for text in texts:
+        assert text.isascii()
+        assert d._words(text) == [w for w in (x.strip(d._JOINERS) for x in text.split()) if w], text
+        assert d._undropped(text) == text.translate(d._DROPPED), text
+        assert d.command_name(text) == (
+            unicodedata.normalize("NFKC", text.rstrip(d._AFTER_NAME)).translate(d.DOTTED_I).upper()
+        ), text
+        assert d.bare_word(text) == unicodedata.normalize("NFKC", text).translate(d.DOTTED_I), text
+    # and the general rules still run for the rest: a joiner, a dropped character, full width
+    assert d._words("\u200dJOIN\u200c house") == ["JOIN", "house"]
+    assert d._undropped("JO\u200bIN") == "JOIN"
+    assert d.command_name("\uff28\uff25\uff2c\uff30\uff1f") == "HELP"
+    assert d.command_name("JO\u0130N") == "JOIN"
+    assert d.bare_word("\uff2a\uff2f\uff29\uff2e") == "JOIN"
