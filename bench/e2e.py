@@ -18,7 +18,10 @@ Per server: 500 senders text once (they "texted before"), then
     .venv/bin/python bench/e2e.py [--only textwire] [--seconds 5] [--rates 100,300,1000] [--repeat 3]
 
 `--repeat N` runs all the servers N times, interleaved, and prints the ratios of each round and
-their median: the host's speed drifts between minutes, a ratio within one round much less.
+their median: the host's speed drifts between minutes, a ratio within one round much less. Each
+round starts one server later than the one before (`--only a,b`: a then b, then b then a, ...):
+where a server runs in its round moves its rate (BENCHMARKS.md "Stop 58"), so take an even
+number of rounds for two servers, a multiple of three for three.
 
 `--baseline DIR` (a checkout of another commit, e.g. `git worktree add /tmp/base HEAD~3`) adds
 `textwire@base` (and `textwire-pg@base` beside `textwire-pg`) to `--only`: the same server from
@@ -491,7 +494,11 @@ async def amain(args: argparse.Namespace) -> None:
         for round_no in range(args.repeat):  # rounds interleave the servers: the host's speed drifts
             rtmp = tmp / f"round{round_no}" if args.repeat > 1 else tmp
             rtmp.mkdir(exist_ok=True)
-            for name in servers(args):
+            names = servers(args)
+            # each round starts one server later: a server's place in a round moves its rate by
+            # up to a tenth (the same build measured 1.07-1.15 of itself second against third)
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
                 port = free_port()
                 public_url = f"http://127.0.0.1:{port}"
                 env = {**base_env, "BENCH_PORT": str(port), "BENCH_PUBLIC_URL": public_url}
