@@ -293,6 +293,8 @@ _CARD_NAMED = re.compile(
     r"(?:VISA|MASTERCARD|AMEX|JCB|DISCOVER|UNIONPAY|(?<![A-Z])(?:MASTER|MC|DINERS|CARD|DEBIT|CREDIT))"
     r"[\s:#.(-]*(?:X\s?)?$"
 )
+# those digits on a row of their own, under the card's name (`VISA` over `(1234)` or `x1234`)
+_DIGITS_ALONE = re.compile(r"\(\s*[0-9]{4,5}\s*\)|[Xx]\s?[0-9]{4,5}")
 # a document's number too (`INVOICE 1234`, `ORDER 1234`): `ORDER TOTAL 1460` names its total
 _NUMBER_NAMED = re.compile(
     r"(?:(?<![A-Z])(?:NO|NUM|NBR|TEL|PHONE|FAX|REG|AUTH|APPR|APPROVAL|APPROVED|CODE|REF|TRANS|TRAN"
@@ -545,6 +547,10 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         value, marker = amounts[-1]
         label = _money_pattern(exponent).sub(" ", row.text)
         if not any(c.isalpha() for c in label) and i > 0 and not amounts_of(rows[i - 1].text, exponent):
+            if exponent == 0 and _DIGITS_ALONE.fullmatch(row.text.strip()) and _CARD_NAMED.search(
+                rows[i - 1].text.upper()
+            ):
+                continue  # `VISA` over `(1234)`: the card's last digits on a row of their own
             # a figure alone under a label alone: written in by pen below the printed TIP or
             # TOTAL (OCR reads the two as rows of their own), or wrapped onto the next line; a
             # label in kanji is a label (`承番号123456` under `VISA....1234` is no card charge)

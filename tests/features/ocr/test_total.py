@@ -839,6 +839,22 @@ def test_numbers_that_are_not_money_in_yen(row: str) -> None:
     assert (reading.status, reading.minor) == ("ok", 1460), reading
 
 
+@pytest.mark.parametrize("digits", ["(1234)", "( 1234 )", "x1234", "X 1234", "(56789)"])
+def test_a_cards_digits_on_a_row_of_their_own_are_no_charge_in_yen(digits: str) -> None:
+    """`VISA` on one row and `(1234)` under it (a narrow slip, or OCR splitting the line): the
+    digits took the card's row as their label, a card charge of 1,234 yen against the total of
+    1,460, and the receipt was asked about; with no total printed, 1,234 was the total."""
+    reading = total_of_text(YEN_PAID_BY_CARD.format(f"VISA\n{digits}"), 0)
+    assert (reading.status, reading.minor) == ("ok", 1460), reading
+    alone = total_of_text("\n".join(["RAMEN 980", "GYOZA 480", "VISA", digits]), 0)
+    assert alone.minor is None, alone
+    # a figure alone under the card's name is still its charge (`VISA` over `1,460` or `1460`)
+    for charge in ("1460", "1,460", "¥1460"):
+        assert total_of_text("\n".join(["RAMEN 980", "GYOZA 480", "VISA", charge]), 0).minor == 1460
+    # and in money with cents the brackets were never read as an amount of cents to begin with
+    assert total_of_text("SOUP 12.50\nBREAD 3.20\nTOTAL 15.70\nVISA\n" + digits, 2).minor == 1570
+
+
 def test_a_figure_under_a_card_row_with_a_label_in_kanji_is_no_charge() -> None:
     """A receipt printed in Japanese: OCR read `承番号123456` (an approval number) under
     `VISA....1234`, and the kanji label counted as none, so the number took the card's row as
