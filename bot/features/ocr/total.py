@@ -547,8 +547,10 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         value, marker = amounts[-1]
         label = _money_pattern(exponent).sub(" ", row.text)
         if not any(c.isalpha() for c in label) and i > 0 and not amounts_of(rows[i - 1].text, exponent):
-            if exponent == 0 and _DIGITS_ALONE.fullmatch(row.text.strip()) and _CARD_NAMED.search(
-                rows[i - 1].text.upper()
+            if (
+                exponent == 0
+                and _DIGITS_ALONE.fullmatch(row.text.strip())
+                and _CARD_NAMED.search(rows[i - 1].text.upper())
             ):
                 continue  # `VISA` over `(1234)`: the card's last digits on a row of their own
             # a figure alone under a label alone: written in by pen below the printed TIP or
