@@ -398,7 +398,7 @@ def unpair_list(mine: Sequence[pairing.Paired], here: str, now: float) -> str:
         f"{n} {shown_address(a.address, a.label)}{' (here)' if a.address == here else ''}"
         for n, a in enumerate(mine, 1)
     )
-    if too_new(next((a for a in mine if a.address == here), None), now):
+    if too_new(mine, here, now):
         return (
             f"You are at: {shown}. This address was paired less than a day ago: send \\UNPAIR from "
             "another to take one out. \\STOP here takes this one out."
@@ -412,8 +412,10 @@ def unpair_list(mine: Sequence[pairing.Paired], here: str, now: float) -> str:
     return f"You are at: {shown}. {which}; \\STOP here takes this one out."
 
 
-def too_new(here: pairing.Paired | None, now: float) -> bool:
-    """An address paired in the last day (UNPAIR_WAIT_SECONDS): it takes no other out."""
+def too_new(mine: Sequence[pairing.Paired], address: str, now: float) -> bool:
+    """Whether `address`, of the person's `mine`, was paired in the last day
+    (UNPAIR_WAIT_SECONDS): it takes no other out."""
+    here = next((a for a in mine if a.address == address), None)
     return here is not None and here.paired_at is not None and now - here.paired_at < UNPAIR_WAIT_SECONDS
 
 
@@ -457,7 +459,7 @@ async def unpair(msg: Inbound, ctx: Context) -> HandlerResult:
         target = mine[wanted - 1]
         if target.address == key:
             return "That is this address: send \\STOP here to take it out of you."
-        if too_new(next((a for a in mine if a.address == key), None), now):
+        if too_new(mine, key, now):
             ctx.log.warning("pair.unpair_too_soon")
             return (
                 "This address was paired less than a day ago, so it cannot take others out yet: "
