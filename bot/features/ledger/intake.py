@@ -9,6 +9,7 @@ than its room's is kept with that currency and not counted.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from bot.features.ledger.book import NAME_MAX, RoomLedger, accents_off, name_key
 from bot.features.ledger.money import Amount, Currency, currency, parse_amount, shown, writes_decimal_point
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
-from bot.features.ocr.total import Payment, exponent_of, tax_money
+from bot.features.ocr.total import KRONA, KRONAS, Payment, exponent_of, tax_money
 from storage.ledger import ReceiptAmount
 
 DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
@@ -55,6 +56,13 @@ async def read_amount(
     if reading.payment is not None:
         payment = reading.payment._replace(figure=await paid_figure(reading.payment.figure, room))
         return Found(None, None, None, reading.status, reading.identity, payment=payment)
+    if reading.currency == KRONA:
+        # `kr` names no one country's money: the room's, when it is a krona or a krone; else the
+        # person is asked which (`57,40 kr` was counted as €57.40)
+        if room.code in KRONAS:
+            reading = dataclasses.replace(reading, currency=room.code)
+        elif reading.minor is not None:
+            return Found(None, None, None, "ask", reading.identity, unclear=(reading.minor, KRONA))
     # `TOTAL $40.50` on a receipt in a room of euros, pounds or yen is none of them (a Mexican
     # receipt's pesos were counted as €1250.00): USD, as a caption's `$` there is read
     # (bot/features/ledger/money.py), kept and not counted. A room shown by its code (COP, ARS,
@@ -341,6 +349,15 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {printed} in which money? "
                 f"Reply {as_other}, or {as_own} if it is {cur.code}.",
                 f"Saved to {room_name}; not counted: {printed} in which money?",
+            ]
+        if missing and unclear is not None and unclear[1] == KRONA:
+            number = cur.number(unclear[0])
+            as_other = f"\\AMOUNT {number} SEK @rate"
+            return [
+                f"Saved to {room_name}; not counted: {number} kr in which money? Reply {as_other} "
+                f"({cur.code} for 1 SEK), or with NOK or DKK if it is theirs.",
+                f"Saved to {room_name}; not counted: {number} kr in which money? Reply {as_other}, or NOK or DKK.",
+                f"Saved to {room_name}; not counted: {number} kr in which money?",
             ]
         if missing and unclear is not None:
             number, tax = cur.number(unclear[0]), unclear[1]

@@ -222,6 +222,14 @@ _NAMES = {"EURO": "EUR", "EUROS": "EUR"}
 # `zt`, `zl` or `zf`, by font), a word of its own (`12,50 ZTL`, `12,50 zloty` are none): a Polish
 # bill that prints no PLN was counted as euros in a room of euros
 _ZLOTY = re.compile(r"\s?(z[łtlf])(?![^\W\d_])", re.IGNORECASE)
+# the koruna's after a figure (`57,40 Kč`; OCR reads `Kc`, `Ké`, or drops the `č` of one glued to
+# it: `57,40K`): a Czech bill counted as euros in a room of euros, at 25 times its worth
+_KORUNA = re.compile(r"(?:\s?[Kk][čcé]|K)(?![^\W\d_])")
+# and the krona's or krone's (`57,40 kr`, `kr.`): Sweden's, Norway's, Denmark's or Iceland's,
+# which the page does not say; `KRONA` until the room's money says which (or the person does)
+_KRONA_AFTER = re.compile(r"\s?(?:kr|Kr|KR)\.?(?![^\W\d_])")
+KRONA = "kr"
+KRONAS = frozenset({"SEK", "NOK", "DKK", "ISK"})
 
 
 _SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what groups thousands in French
@@ -343,6 +351,10 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
                 marker = _NAMES.get(word, word)
         if not marker and exponent and _ZLOTY.match(text, m.end()):
             marker = "PLN"
+        elif not marker and exponent and _KORUNA.match(text, m.end()):
+            marker = "CZK"
+        elif not marker and exponent and _KRONA_AFTER.match(text, m.end()):
+            marker = KRONA
         if exponent == 0 and not marker and _bare_number(text, m):
             continue
         found.append((minor, marker))
@@ -382,6 +394,9 @@ _STRONG = (
     "GRANDTOTAL", "AMOUNTDUE", "BALANCEDUE", "TOTALDUE", "TOTALTOPAY", "PLEASEPAY", "NETAPAYER",
     "ZUZAHLEN", "TOTALAPAGAR", "APAGAR", "DAPAGARE",
     "DOZAPLATY", "DOZAPATY",  # Polish DO ZAPŁATY, with or without its Ł (squashed out)
+    # Swedish ATT BETALA, Norwegian Å BETALE, Danish AT BETALE (to pay); Czech K ÚHRADĚ, with or
+    # without its accents (squashed out: `KHRAD`)
+    "BETALA", "BETALE", "KUHRADE", "KHRAD",
 )  # fmt: skip
 
 
@@ -427,6 +442,14 @@ def _polish_tax(s: str, words: set[str]) -> bool:
     return "PTU" in words or s.startswith("PTU") or "SUMAPTU" in s or "OPODATKOWANA" in s
 
 
+def _nordic_or_czech_total(s: str) -> bool:
+    """A Swedish, Norwegian or Danish receipt's total (`SUMMA`, `SUMMA SEK`, `SUM`, `I ALT`), or a
+    Czech one's (`CELKEM`, `CELKEM K ÚHRADĚ`); SUMMA MOMS is the tax, read before this."""
+    return s in ("SUMMA", "SUM", "IALT") or s.startswith(
+        ("SUMMAKR", "SUMMASEK", "SUMMANOK", "SUMMADKK", "IALT", "CELKEM")
+    )
+
+
 def _polish_total(s: str) -> bool:
     """A Polish receipt's total: `SUMA PLN` (OCR's `SUMAPLN`), `SUMA`, `RAZEM` (SUMAC is a spice)."""
     return s in ("SUMA", "RAZEM") or s.startswith(("SUMAPLN", "RAZEM"))
@@ -449,7 +472,15 @@ def kind_of(label: str) -> tuple[str, float]:
     if not s:
         return "item", 0.0
     words = set(_WORDS.findall(_ZEROS_IN_WORDS.sub(lambda m: "O" * len(m.group()), label.upper())))
-    if "CHANGE" in s or "RENDU" in s or "CKGELD" in s or words & {"RESTO", "CAMBIO", "RESZTA"}:
+    if (
+        "CHANGE" in s
+        or "RENDU" in s
+        or "CKGELD" in s
+        or words & {"RESTO", "CAMBIO", "RESZTA"}
+        # Swedish VÄXEL (its Ä squashed out or read as A), Norwegian VEKSEL, Danish BYTTEPENGE,
+        # Czech VRÁCENO
+        or s in ("VXEL", "VAXEL", "VEKSEL", "BYTTEPENGE", "VRACENO", "VRCENO")
+    ):
         return "change", 0.0
     if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND", "RABATT", "REMISE")):
         return "discount", 0.0
@@ -487,7 +518,14 @@ def kind_of(label: str) -> tuple[str, float]:
         return "total", STRONG_TOTAL
     if "AMOUNTPAID" in s or "TOTALPAID" in s:
         return "total", TOTAL
-    if "TOTAL" in s or s in ("TTL", "TOT") or "SUMME" in s or "GESAMT" in s or _polish_total(s):
+    if (
+        "TOTAL" in s
+        or s in ("TTL", "TOT")
+        or "SUMME" in s
+        or "GESAMT" in s
+        or _polish_total(s)
+        or _nordic_or_czech_total(s)
+    ):
         return "total", TOTAL
     if (
         any(
@@ -495,6 +533,7 @@ def kind_of(label: str) -> tuple[str, float]:
             for w in (
                 *("CASH", "TEND", "PAIDOUT", "GEGEBEN", "ESPECES", "CONTANTI", "EFECTIVO", "ENTREGADO"),
                 *("GOTOWKA", "GOTWKA"),  # Polish GOTÓWKA, with or without its Ó (squashed out)
+                *("KONTANT", "HOTOVOST"),  # Swedish, Norwegian and Danish cash; Czech cash
             )
         )
         or "BAR" in words
@@ -502,26 +541,32 @@ def kind_of(label: str) -> tuple[str, float]:
         return "tender", 0.0
     if "BALANCE" in s:
         return "total", BALANCE
-    if any(
-        w in s
-        for w in (
-            "VISA",
-            "MASTERCARD",
-            "AMEX",
-            "DISCOVER",
-            "DEBIT",
-            "CREDIT",
-            "CARD",
-            "CHARGE",
-            "TARJETA",
-            "KARTA",
+    if (
+        any(
+            w in s
+            for w in (
+                "VISA",
+                "MASTERCARD",
+                "AMEX",
+                "DISCOVER",
+                "DEBIT",
+                "CREDIT",
+                "CARD",
+                "CHARGE",
+                "TARJETA",
+                "KARTA",
+            )
         )
-    ) or s in (
-        "MC",
-        "CB",
-        "PURCHASE",
-        "SALE",
-        "FUELSALE",
+        or s.endswith("KORT")
+        or "KORT" in words
+        or s
+        in (  # Nordic KORT, BANKKORT (Dutch KORTING is none)
+            "MC",
+            "CB",
+            "PURCHASE",
+            "SALE",
+            "FUELSALE",
+        )
     ):
         return "card", CARD
     if s.startswith(("AMOUNT", "MONTANT", "BETRAG", "IMPORTE")) or s == "AMT":

@@ -559,3 +559,40 @@ async def test_a_total_in_the_thousands_grouped_by_a_space_is_read_whole(countin
     assert receipt.total > 100_000
     reading = await OcrReader(1).read(ri.render(receipt, seed=2), "jpeg", 2)
     assert (reading.status, reading.minor) == ("ok", receipt.total), reading
+
+
+async def test_a_receipt_in_kronor_or_koruny_is_counted_only_in_its_own_money(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """A Stockholm shop's `SUMMA 57,40 kr` was "no total found" (SUMMA was no word the reader
+    knew), and read as a figure alone it would have been €57.40 in a room of euros; a Prague
+    one's `CELKEM 57,40 Kč` (OCR reads `57,40K`) was counted as €57.40. `kr` is Sweden's,
+    Norway's, Denmark's or Iceland's money: the room's when it is one of them, else the person
+    is asked which; `Kč` is the koruna, kept and not counted in a room of euros."""
+    swedish = ri.Receipt(
+        "sweden",
+        [("ICA NARA STOCKHOLM", ""), ("BROD", "32,90 kr"), ("MJOLK", "24,50 kr"), ("SUMMA", "57,40 kr")],
+        5740,
+    )
+    czech = ri.Receipt(
+        "czechia",
+        [("POTRAVINY NOVAK", ""), ("CHLEB", "32,90 Kč"), ("MLEKO", "24,50 Kč"), ("CELKEM", "57,40 Kč")],
+        5740,
+    )
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, "\\CURRENCY EUR")).startswith("house counts in EUR")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(swedish, seed=1))]))
+    assert reply.startswith(
+        "Saved to house; not counted: 57.40 kr in which money? Reply \\AMOUNT 57.40 SEK @rate"
+    ), reply
+    assert fits_one_segment(reply)
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(czech, seed=1))]))
+    assert reply.startswith("Saved to house; not counted: CZK 57.40 in a EUR room."), reply
+    assert (
+        await bot.scalar("SELECT count(*) FROM receipts WHERE amount_minor IS NOT NULL") == 1
+    )  # the CZK one, kept
+    await say(bot, fake_twilio, "\\CREATE stockholm pw-stockholm")
+    assert (await say(bot, fake_twilio, "\\CURRENCY SEK")).startswith("stockholm counts in SEK")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(swedish, seed=2))]))
+    assert reply.startswith("Saved SEK 57.40 to stockholm"), reply

@@ -1093,3 +1093,61 @@ def test_letters_that_only_look_like_the_zloty_are_no_money(row: str, exponent: 
     """Only `zł`, `zt`, `zl`, `zf` as a word of their own right after a figure with decimals are
     the złoty."""
     assert amounts_of(row, exponent) == [(minor, "")]
+
+
+@pytest.mark.parametrize(
+    ("label", "kind"),
+    [
+        ("SUMMA", "total"),  # Swedish
+        ("Summa att betala", "total"),
+        ("ATT BETALA", "total"),
+        ("Å BETALE", "total"),  # Norwegian
+        ("SUM", "total"),
+        ("AT BETALE", "total"),  # Danish
+        ("I ALT", "total"),
+        ("CELKEM", "total"),  # Czech
+        ("CELKEM K ÚHRADĚ", "total"),
+        ("K UHRADE", "total"),
+        ("SUMMA MOMS", "tax"),  # the tax's sum, not the total
+        ("KORT", "card"),
+        ("BANKKORT", "card"),
+        ("KONTANT", "tender"),
+        ("HOTOVOST", "tender"),
+        ("VÄXEL", "change"),
+        ("VEKSEL", "change"),
+        ("BYTTEPENGE", "change"),
+        ("VRÁCENO", "change"),
+        ("KORTING", "item"),  # Dutch for a discount, no card
+        ("SUMAC", "item"),
+    ],
+)
+def test_nordic_and_czech_receipts_words(label: str, kind: str) -> None:
+    """Swedish, Norwegian, Danish and Czech receipts were "no total found": SUMMA, I ALT, CELKEM
+    and their kin were no words the reader knew."""
+    assert kind_of(label)[0] == kind
+
+
+@pytest.mark.parametrize(
+    ("row", "marker"),
+    [
+        ("CELKEM 57,40 Kč", "CZK"),
+        ("CELKEM 57,40 Kc", "CZK"),  # OCR's readings of the koruna's sign
+        ("CELKEM 57,40K", "CZK"),
+        ("SUMMA 57,40 kr", "kr"),  # Sweden's, Norway's, Denmark's: the room says which
+        ("SUMMA 57,40kr.", "kr"),
+        ("TOTAL 57.40 KR", "kr"),
+        ("PIZZA 12,50 KING", ""),  # words that only begin like them
+        ("12,50 Ka", ""),
+        ("TOTAL 12.50 K", ""),  # a K apart from the figure is no koruna
+        ("0,540kg 12,50", ""),
+    ],
+)
+def test_the_koruna_and_the_krona_after_a_figure(row: str, marker: str) -> None:
+    assert [m for _, m in amounts_of(row, 2)][-1:] == [marker]
+
+
+def test_a_swedish_and_a_czech_receipt_as_ocr_reads_them() -> None:
+    swedish = total_of_text("ICA NARA STOCKHOLM\nBROD 32,90kr\nMJOLK 24,50kr\nSUMMA 57,40kr\nKORT 57,40kr", 2)
+    assert (swedish.status, swedish.minor, swedish.currency) == ("ok", 5740, "kr"), swedish
+    czech = total_of_text("POTRAVINY NOVAK\nCHLEB 32,90K\nMLEKO 24,50K\nCELKEM 57,40K\nKARTA 57,40K", 2)
+    assert (czech.status, czech.minor, czech.currency) == ("ok", 5740, "CZK"), czech
