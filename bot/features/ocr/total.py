@@ -397,7 +397,17 @@ _STRONG = (
     # Swedish ATT BETALA, Norwegian Å BETALE, Danish AT BETALE (to pay); Czech K ÚHRADĚ, with or
     # without its accents (squashed out: `KHRAD`)
     "BETALA", "BETALE", "KUHRADE", "KHRAD",
+    # Finnish MAKSETTAVA, Hungarian FIZETENDŐ (read before cash: it holds TEND), Slovenian ZA
+    # PLAČILO, Turkish GENEL TOPLAM
+    "MAKSETTAVA", "FIZETEND", "ZAPLACILO", "ZAPLAILO", "GENELTOPLAM",
 )  # fmt: skip
+# more languages' words, squashed as `_squash` makes them (a letter with an accent drops out, and
+# OCR often reads it without: both): Dutch, Portuguese, Italian, Finnish, Turkish, Hungarian,
+# Croatian and Slovenian
+_MORE_TOTALS = ("TOTAAL", "YHTEENSA", "YHTEENS", "TOPLAM", "OSSZESEN", "SSZESEN", "UKUPNO")
+_MORE_CARDS = ("MULTIBANCO", "BANCOMAT", "KORTTI", "KARTYA", "KRTYA")  # and Turkish KARTI, a word
+_MORE_CASH = ("CONTANT", "DINHEIRO", "KATEINEN", "KTEINEN", "NAKIT", "KESZPENZ", "KSZPNZ", "GOTOVINA")
+_MORE_CHANGE = ("WISSELGELD", "TAKAISIN", "VISSZAJARO", "VISSZAJR")  # and TROCO, TERUG, PARA ÜSTÜ
 
 
 # Japanese, Chinese and Taiwanese receipts, as the OCR engine reads them (its models read Chinese:
@@ -480,6 +490,9 @@ def kind_of(label: str) -> tuple[str, float]:
         # Swedish VÄXEL (its Ä squashed out or read as A), Norwegian VEKSEL, Danish BYTTEPENGE,
         # Czech VRÁCENO
         or s in ("VXEL", "VAXEL", "VEKSEL", "BYTTEPENGE", "VRACENO", "VRCENO")
+        or any(w in s for w in _MORE_CHANGE)
+        or words & {"TERUG", "TROCO"}  # Dutch: back; Portuguese
+        or s.startswith(("PARAUSTU", "PARAST"))  # Turkish PARA ÜSTÜ
     ):
         return "change", 0.0
     if any(w in s for w in ("SAVING", "SAVED", "DISCOUNT", "COUPON", "REFUND", "RABATT", "REMISE")):
@@ -498,6 +511,7 @@ def kind_of(label: str) -> tuple[str, float]:
         or "SOUSTOTAL" in s
         or words & _NET_WORDS
         or s.startswith("TOTALHT")
+        or s.startswith("ARATOPLAM")  # Turkish
     ):
         return "subtotal", 0.0
     if s.startswith("TOTAL") and ("INCL" in s or "WITH" in s or "TTC" in s):
@@ -525,6 +539,7 @@ def kind_of(label: str) -> tuple[str, float]:
         or "GESAMT" in s
         or _polish_total(s)
         or _nordic_or_czech_total(s)
+        or any(w in s for w in _MORE_TOTALS)
     ):
         return "total", TOTAL
     if (
@@ -534,6 +549,7 @@ def kind_of(label: str) -> tuple[str, float]:
                 *("CASH", "TEND", "PAIDOUT", "GEGEBEN", "ESPECES", "CONTANTI", "EFECTIVO", "ENTREGADO"),
                 *("GOTOWKA", "GOTWKA"),  # Polish GOTÓWKA, with or without its Ó (squashed out)
                 *("KONTANT", "HOTOVOST"),  # Swedish, Norwegian and Danish cash; Czech cash
+                *_MORE_CASH,
             )
         )
         or "BAR" in words
@@ -557,16 +573,11 @@ def kind_of(label: str) -> tuple[str, float]:
                 "KARTA",
             )
         )
-        or s.endswith("KORT")
+        or s.endswith("KORT")  # Nordic KORT, BANKKORT (Dutch KORTING is none)
         or "KORT" in words
-        or s
-        in (  # Nordic KORT, BANKKORT (Dutch KORTING is none)
-            "MC",
-            "CB",
-            "PURCHASE",
-            "SALE",
-            "FUELSALE",
-        )
+        or words & {"PIN", "PINNEN", "KARTI"}  # Dutch; Turkish KREDİ KARTI
+        or any(w in s for w in _MORE_CARDS)
+        or s in ("MC", "CB", "PURCHASE", "SALE", "FUELSALE")
     ):
         return "card", CARD
     if s.startswith(("AMOUNT", "MONTANT", "BETRAG", "IMPORTE")) or s == "AMT":
