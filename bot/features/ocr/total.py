@@ -230,6 +230,12 @@ _KORUNA = re.compile(r"(?:\s?[Kk][čcé]|K)(?![^\W\d_])")
 _KRONA_AFTER = re.compile(r"\s?(?:kr|Kr|KR)\.?(?![^\W\d_])")
 KRONA = "kr"
 KRONAS = frozenset({"SEK", "NOK", "DKK", "ISK"})
+# the Turkish lira's `TL` and the forint's `Ft` after a figure (`7,48 TL`, `1 490,00 Ft`; not
+# feet, `12.50 ft`)
+_LIRA = re.compile(r"\s?TL(?![^\W\d_])")
+_FORINT = re.compile(r"\s?Ft(?![^\W\d_])")
+# what a money's sign or word after a figure with decimals names, when nothing else does
+_AFTER_FIGURE = ((_ZLOTY, "PLN"), (_KORUNA, "CZK"), (_KRONA_AFTER, KRONA), (_LIRA, "TRY"), (_FORINT, "HUF"))
 
 
 _SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what groups thousands in French
@@ -349,12 +355,8 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
             word = "" if code is None else code.group(1).upper()
             if word in _CODES or word in _NAMES:
                 marker = _NAMES.get(word, word)
-        if not marker and exponent and _ZLOTY.match(text, m.end()):
-            marker = "PLN"
-        elif not marker and exponent and _KORUNA.match(text, m.end()):
-            marker = "CZK"
-        elif not marker and exponent and _KRONA_AFTER.match(text, m.end()):
-            marker = KRONA
+        if not marker and exponent:
+            marker = next((named for sign, named in _AFTER_FIGURE if sign.match(text, m.end())), "")
         if exponent == 0 and not marker and _bare_number(text, m):
             continue
         found.append((minor, marker))

@@ -1136,13 +1136,18 @@ def test_nordic_and_czech_receipts_words(label: str, kind: str) -> None:
         ("SUMMA 57,40 kr", "kr"),  # Sweden's, Norway's, Denmark's: the room says which
         ("SUMMA 57,40kr.", "kr"),
         ("TOTAL 57.40 KR", "kr"),
+        ("TOPLAM 7,48 TL", "TRY"),  # the Turkish lira
+        ("TOPLAM 7,48TL", "TRY"),
+        ("OSSZESEN 1 490,00 Ft", "HUF"),  # the forint
+        ("ROPE 12.50 ft", ""),  # feet
+        ("TOTAL 12,50 TLX", ""),
         ("PIZZA 12,50 KING", ""),  # words that only begin like them
         ("12,50 Ka", ""),
         ("TOTAL 12.50 K", ""),  # a K apart from the figure is no koruna
         ("0,540kg 12,50", ""),
     ],
 )
-def test_the_koruna_and_the_krona_after_a_figure(row: str, marker: str) -> None:
+def test_the_koruna_krona_lira_and_forint_after_a_figure(row: str, marker: str) -> None:
     assert [m for _, m in amounts_of(row, 2)][-1:] == [marker]
 
 
