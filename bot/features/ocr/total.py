@@ -217,7 +217,8 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 # read as the room's dollars and counted, the word no currency)
 _CODE_AFTER = re.compile(r"\s?([A-Za-z]{3}|EUROS?)(?![A-Za-z])", re.IGNORECASE)
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3}|EUROS?)\s?$", re.IGNORECASE)
-_NAMES = {"EURO": "EUR", "EUROS": "EUR"}
+# and Romania's lei by their name (`TOTAL 12,50 LEI`: Romanian receipts seldom print RON)
+_NAMES = {"EURO": "EUR", "EUROS": "EUR", "LEI": "RON"}
 # the złoty's sign after a figure (`42,50 zł`), and OCR's readings of it (its models have no `ł`:
 # `zt`, `zl` or `zf`, by font), a word of its own (`12,50 ZTL`, `12,50 zloty` are none): a Polish
 # bill that prints no PLN was counted as euros in a room of euros

@@ -1140,6 +1140,8 @@ def test_nordic_and_czech_receipts_words(label: str, kind: str) -> None:
         ("TOPLAM 7,48TL", "TRY"),
         ("OSSZESEN 1 490,00 Ft", "HUF"),  # the forint
         ("ROPE 12.50 ft", ""),  # feet
+        ("TOTAL 12,50 LEI", "RON"),  # Romania's lei, by their name
+        ("TOTAL 12,50 lei", "RON"),
         ("TOTAL 12,50 TLX", ""),
         ("PIZZA 12,50 KING", ""),  # words that only begin like them
         ("12,50 Ka", ""),
