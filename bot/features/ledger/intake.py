@@ -59,7 +59,9 @@ async def read_amount(
     if reading.currency == KRONA:
         # `kr` names no one country's money: the room's, when it is a krona or a krone; else the
         # person is asked which (`57,40 kr` was counted as €57.40)
-        if room.code in KRONAS:
+        # (read with two decimals, as Sweden, Norway and Denmark print them: a room of Iceland's
+        # whole krónur, or of yen, is asked too)
+        if room.code in KRONAS and room.exponent == 2:
             reading = dataclasses.replace(reading, currency=room.code)
         elif reading.minor is not None:
             return Found(None, None, None, "ask", reading.identity, unclear=(reading.minor, KRONA))
@@ -351,7 +353,7 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {printed} in which money?",
             ]
         if missing and unclear is not None and unclear[1] == KRONA:
-            number = cur.number(unclear[0])
+            number = f"{unclear[0] // 100}.{unclear[0] % 100:02d}"  # read with two decimals
             as_other = f"\\AMOUNT {number} SEK @rate"
             return [
                 f"Saved to {room_name}; not counted: {number} kr in which money? Reply {as_other} "

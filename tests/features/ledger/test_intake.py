@@ -596,3 +596,9 @@ async def test_a_receipt_in_kronor_or_koruny_is_counted_only_in_its_own_money(
     assert (await say(bot, fake_twilio, "\\CURRENCY SEK")).startswith("stockholm counts in SEK")
     reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(swedish, seed=2))]))
     assert reply.startswith("Saved SEK 57.40 to stockholm"), reply
+    # in a room of yen, or of Iceland's whole krónur, the figure keeps the two decimals it was read with
+    # (from another number: eleven replies in half a minute would wait for the reply budget)
+    await say(bot, fake_twilio, "\\CREATE tokyo pw-tokyo", BOB)
+    assert (await say(bot, fake_twilio, "\\CURRENCY JPY", BOB)).startswith("tokyo counts in JPY")
+    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(swedish, seed=3))]))
+    assert reply.startswith("Saved to tokyo; not counted: 57.40 kr in which money?"), reply
