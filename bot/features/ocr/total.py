@@ -406,10 +406,17 @@ _STRONG = (
 )  # fmt: skip
 # more languages' words, squashed as `_squash` makes them (a letter with an accent drops out, and
 # OCR often reads it without: both): Dutch, Portuguese, Italian, Finnish, Turkish, Hungarian,
-# Croatian and Slovenian
-_MORE_TOTALS = ("TOTAAL", "YHTEENSA", "YHTEENS", "TOPLAM", "OSSZESEN", "SSZESEN", "UKUPNO")
+# Croatian and Slovenian; and the totals of Slovak (SPOLU, CELKOM), Estonian (KOKKU),
+# Lithuanian (IŠ VISO) and Icelandic (SAMTALS) receipts
+_MORE_TOTALS = (
+    "TOTAAL", "YHTEENSA", "YHTEENS", "TOPLAM", "OSSZESEN", "SSZESEN", "UKUPNO",
+    "SPOLU", "CELKOM", "KOKKU", "ISVISO", "IVISO", "SAMTALS",
+)  # fmt: skip
 _MORE_CARDS = ("MULTIBANCO", "BANCOMAT", "KORTTI", "KARTYA", "KRTYA")  # and Turkish KARTI, a word
-_MORE_CASH = ("CONTANT", "DINHEIRO", "KATEINEN", "KTEINEN", "NAKIT", "KESZPENZ", "KSZPNZ", "GOTOVINA")
+_MORE_CASH = (
+    "CONTANT", "DINHEIRO", "KATEINEN", "KTEINEN", "NAKIT", "KESZPENZ", "KSZPNZ", "GOTOVINA",
+    "NUMERAR", "SULARAHA",  # Romanian, Estonian
+)  # fmt: skip
 _MORE_CHANGE = ("WISSELGELD", "TAKAISIN", "VISSZAJARO", "VISSZAJR")  # and TROCO, TERUG, PARA ÜSTÜ
 
 

@@ -1193,6 +1193,14 @@ def test_a_swedish_and_a_czech_receipt_as_ocr_reads_them() -> None:
         ("UKUPNO", "total"),  # Croatian
         ("GOTOVINA", "tender"),
         ("ZA PLAČILO", "total"),  # Slovenian
+        ("SPOLU", "total"),  # Slovak
+        ("CELKOM", "total"),
+        ("KOKKU", "total"),  # Estonian
+        ("SULARAHA", "tender"),
+        ("IŠ VISO", "total"),  # Lithuanian
+        ("IS VISO", "total"),
+        ("SAMTALS", "total"),  # Icelandic
+        ("NUMERAR", "tender"),  # Romanian
         ("KARTING", "item"),  # words that only hold them
         ("TROCOLI", "item"),
         ("SPINACH", "item"),
