@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import NAME_MAX, RoomLedger, accents_off, name_key, position_phrase
-from bot.features.ledger.money import Amount, Currency, currency, parse_amount, shown, writes_decimal_point
+from bot.features.ledger.money import (
+    Amount,
+    Currency,
+    currency,
+    currency_or_default,
+    parse_amount,
+    shown,
+    writes_decimal_point,
+)
 from bot.features.ledger.view import receipt_status
 from bot.features.ocr.reader import OcrReader
 from bot.features.ocr.total import KRONA, KRONAS, Payment, exponent_of, tax_money
@@ -57,11 +65,9 @@ async def read_amount(
         payment = reading.payment._replace(figure=await paid_figure(reading.payment.figure, room))
         return Found(None, None, None, reading.status, reading.identity, payment=payment)
     if reading.currency == KRONA:
-        # `kr` names no one country's money: the room's, when it is a krona or a krone; else the
-        # person is asked which (`57,40 kr` was counted as €57.40)
-        # (read with two decimals, as Sweden, Norway and Denmark print them: a room of Iceland's
-        # whole krónur, or of yen, is asked too)
-        if room.code in KRONAS and room.exponent == 2:
+        # `kr` names no one country's money: the room's, when it is a krona or a krone; else
+        # (yen, euros, Iceland's whole krónur) the person is asked which: `57,40 kr` was €57.40
+        if room.code in KRONAS:
             reading = dataclasses.replace(reading, currency=room.code)
         elif reading.minor is not None:
             return Found(None, None, None, "ask", reading.identity, unclear=(reading.minor, KRONA))
@@ -353,7 +359,7 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {printed} in which money?",
             ]
         if missing and unclear is not None and unclear[1] == KRONA:
-            number = f"{unclear[0] // 100}.{unclear[0] % 100:02d}"  # read with two decimals
+            number = currency_or_default("SEK").number(unclear[0])  # read in kronor's decimals
             as_other = f"\\AMOUNT {number} SEK @rate"
             return [
                 f"Saved to {room_name}; not counted: {number} kr in which money? Reply {as_other} "

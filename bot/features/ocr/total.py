@@ -226,11 +226,12 @@ _ZLOTY = re.compile(r"\s?(z[łtlf])(?![^\W\d_])", re.IGNORECASE)
 # the koruna's after a figure (`57,40 Kč`; OCR reads `Kc`, `Ké`, or drops the `č` of one glued to
 # it: `57,40K`): a Czech bill counted as euros in a room of euros, at 25 times its worth
 _KORUNA = re.compile(r"(?:\s?[Kk][čcé]|K)(?![^\W\d_])")
-# and the krona's or krone's (`57,40 kr`, `kr.`): Sweden's, Norway's, Denmark's or Iceland's,
-# which the page does not say; `KRONA` until the room's money says which (or the person does)
+# and the krona's or krone's (`57,40 kr`, `kr.`): Sweden's, Norway's or Denmark's, which the page
+# does not say; `KRONA` until the room's money says which (or the person does). Iceland's krónur
+# are printed whole: a `kr` read with decimals is none of theirs
 _KRONA_AFTER = re.compile(r"\s?(?:kr|Kr|KR)\.?(?![^\W\d_])")
 KRONA = "kr"
-KRONAS = frozenset({"SEK", "NOK", "DKK", "ISK"})
+KRONAS = frozenset({"SEK", "NOK", "DKK"})
 # the Turkish lira's `TL` and the forint's `Ft` after a figure (`7,48 TL`, `1 490,00 Ft`; not
 # feet, `12.50 ft`)
 _LIRA = re.compile(r"\s?TL(?![^\W\d_])")
