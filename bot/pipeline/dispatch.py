@@ -254,9 +254,8 @@ def parse_command(text: str) -> CommandObject | None:
     after_name = words[0][len(words[0].rstrip(_AFTER_NAME)) :]
     asked = bool(after_name) and any(mark in after_name for mark in _ASKED)
     args, marks = _without_marks(words[1:]) if len(words) > 1 else ((), "")
-    asked = asked or (
-        not args and bool(marks) and any(mark in marks for mark in _ASKED)
-    )  # `\\Leave ?` as `\\LEAVE?`
+    # `\\Leave ?` as `\\LEAVE?`
+    asked = asked or (not args and any(mark in marks for mark in _ASKED))
     own_line: tuple[str, ...] = ()
     first_line: tuple[str, ...] = ()
     if len(words) > 1:  # else nothing follows the name
