@@ -123,14 +123,17 @@ def not_readable(path: Path, key: str, env: str) -> StartupError:
 
 def sqlite_file_exists(path: Path) -> bool:
     """Whether the SQLite file is there, for the commands that never make one; a folder this user
-    may not enter is one line (`not_readable`), and so is a file it may not read."""
+    may not enter is one line (`not_readable`), and so is a file it may not read. Asked with
+    access(2), not by opening it: closing the file would drop this process's locks on it."""
     try:
         if not path.exists():
             return False
-        with path.open("rb"):
-            return True
+        readable = os.access(path, os.R_OK, effective_ids=True)
     except PermissionError:
-        raise not_readable(path, "database.url", "TEXTWIRE_DATABASE_URL") from None
+        readable = False
+    if not readable:
+        raise not_readable(path, "database.url", "TEXTWIRE_DATABASE_URL")
+    return True
 
 
 def check_folders(config: Config) -> None:
@@ -159,24 +162,24 @@ def check_writable_files(db_file: Path) -> None:
     user owns (a backup restored as root into the data folder or the container's volume) was
     opened read-only by SQLite, or not at all (0600, as `docker cp` leaves a restored copy), and
     start-up stopped on "cannot connect (attempt to write a readonly database): check that the
-    database runs and is reachable" or "cannot open ...: check the path", no word of whose file."""
+    database runs and is reachable" or "cannot open ...: check the path", no word of whose file.
+    Asked of the kernel (access(2), as this process's user), not by opening them: closing a file
+    of SQLite's drops every lock this process holds on it, a live connection's too."""
     for path in (db_file, db_file.with_name(f"{db_file.name}-wal"), db_file.with_name(f"{db_file.name}-shm")):
         try:
-            fd = os.open(path, os.O_RDWR)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                continue  # not a question of who may write it: opening the database says what
-            if exc.errno == errno.EROFS:
-                problem, fix = "is on a read-only filesystem", "mount it writable"
-            else:
-                problem = f"is not writable by this user (uid {os.getuid()}{_owner(path)})"
-                fix = f"make it writable (e.g. chown {os.getuid()} {path})"
-            raise StartupError(
-                f"database.url {path} {problem}: {fix} or set database.url or TEXTWIRE_DATABASE_URL"
-            ) from None
-        os.close(fd)
+            if not path.is_file() or os.access(path, os.W_OK, effective_ids=True):
+                continue
+            read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue  # not a question of who may write it: opening the database says what
+        if read_only:
+            problem, fix = "is on a read-only filesystem", "mount it writable"
+        else:
+            problem = f"is not writable by this user (uid {os.getuid()}{_owner(path)})"
+            fix = f"make it writable (e.g. chown {os.getuid()} {path})"
+        raise StartupError(
+            f"database.url {path} {problem}: {fix} or set database.url or TEXTWIRE_DATABASE_URL"
+        )
 
 
 # -- the database ----------------------------------------------------------------------------------
@@ -259,6 +262,10 @@ def check_no_foreign_wal(path: Path, key: str = "database.url") -> None:
     together, SQLite replays the old database's pages into the copy, which then fails
     integrity_check (rows missing from their indexes) while serve starts as if all were well."""
     wal = path.with_name(f"{path.name}-wal")
+    if _open_elsewhere(path.with_name(f"{path.name}-shm")):
+        # a live connection's -wal is its own file's (and it may be mid-checkpoint); looked at
+        # before any file is opened here: closing one drops this process's locks on it
+        return
     try:
         with path.open("rb") as file:
             header = file.read(100)

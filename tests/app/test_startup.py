@@ -863,3 +863,50 @@ def test_a_database_open_in_a_live_process_is_never_judged_foreign(tmp_path: Pat
             proc.wait(15)
     with pytest.raises(StartupError, match="belongs to another database"):
         check_no_foreign_wal(db)
+
+
+def _locks_of_this_process(*paths: Path) -> list[str]:
+    """This process's lines of /proc/locks on `paths` (id, start, end), sorted."""
+    ids = {
+        f"{os.major(p.stat().st_dev):02x}:{os.minor(p.stat().st_dev):02x}:{p.stat().st_ino}" for p in paths
+    }
+    mine = str(os.getpid())
+    found = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.replace("->", " ").split()
+        if len(fields) >= 8 and fields[4] == mine and fields[5] in ids:
+            found.append(" ".join(fields[3:8]))
+    return sorted(found)
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="no /proc/locks: not Linux")
+def test_the_checks_before_opening_keep_this_process_s_own_connection_live(tmp_path: Path) -> None:
+    """`person delete` run in the process that serves (as the tests run it) was refused once in a
+    while with "textwire.db-wal beside it belongs to another database": the writability check
+    opened and closed the -shm, which dropped the running connection's read lock on it (closing
+    any file of SQLite's drops every lock this process holds on that file), so the database no
+    longer looked open and the -wal, read mid-checkpoint, was judged another file's. The checks
+    leave this process's locks as they were, and a database open here is never judged."""
+    from bot.app.startup import check_no_foreign_wal, check_writable_files
+
+    db = tmp_path / "textwire.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("pragma wal_autocheckpoint=0")
+        conn.execute("create table t(id integer primary key, v text)")
+        conn.execute("pragma wal_checkpoint(truncate)")
+        older = db.read_bytes()
+        for _ in range(200):
+            conn.execute("insert into t(v) values (?)", ("x" * 300,))
+        conn.execute("pragma wal_checkpoint(passive)")
+        shm = tmp_path / "textwire.db-shm"
+        held = _locks_of_this_process(shm)
+        assert held, "SQLite holds a read lock on the -shm while the connection is open"
+        db.write_bytes(older)  # older pages under the live connection: a torn read looks the same
+        check_writable_files(db)
+        assert _locks_of_this_process(shm) == held
+        check_no_foreign_wal(db)  # open here: its own -wal
+        assert _locks_of_this_process(shm) == held
+    finally:
+        conn.close()
