@@ -642,9 +642,9 @@ async def test_a_pdfs_total_is_chosen_off_the_event_loop(monkeypatch: pytest.Mon
     threads: list[threading.Thread] = []
     choose = reader_module.total_of_text
 
-    def watched(text: str, exponent: int) -> Any:
+    def watched(text: str, exponent: int, whole: bool = False) -> Any:
         threads.append(threading.current_thread())
-        return choose(text, exponent)
+        return choose(text, exponent, whole)
 
     monkeypatch.setattr(reader_module, "total_of_text", watched)
     reader = reader_module.OcrReader(1)

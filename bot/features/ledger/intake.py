@@ -23,6 +23,7 @@ from bot.features.ledger.money import (
     currency,
     currency_or_default,
     parse_amount,
+    printed_whole,
     shown,
     writes_decimal_point,
 )
@@ -60,7 +61,7 @@ async def read_amount(
     if reader is None:
         return Found(None, None, None, None)
     exponent = room.exponent
-    reading = await reader.read(data, kind, exponent)
+    reading = await reader.read(data, kind, exponent, printed_whole(room.code))
     if reading.payment is not None:
         payment = reading.payment._replace(figure=await paid_figure(reading.payment.figure, room))
         return Found(None, None, None, reading.status, reading.identity, payment=payment)

@@ -111,6 +111,16 @@ def currency(code: str) -> Currency | None:
 
 
 @cache
+def printed_whole(code: str) -> bool:
+    """Money with decimals whose receipts print whole units: CLDR's cash digits are 0 where its
+    digits are not (HUF, IDR, COP, TWD, CZK, SEK, NOK: no coins for the decimals), so a bill
+    prints `1 490 Ft` or `Rp 25.000`, not `1 490,00 Ft`."""
+    fractions = get_global("currency_fractions")
+    digits, _rounding, cash, _cash_rounding = fractions.get(code.upper(), fractions["DEFAULT"])
+    return bool(digits) and cash == 0
+
+
+@cache
 def writes_decimal_point(code: str) -> bool:
     """Whether the money's home writes its decimals only after a point (`12.50`: USD, GBP, INR,
     AUD), from CLDR: every language of the country its code begins with, if that country pays in
@@ -526,6 +536,7 @@ __all__ = [
     "names_money",
     "parse_amount",
     "parse_number",
+    "printed_whole",
     "shown",
     "signs",
     "unclear_amount",

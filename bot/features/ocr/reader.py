@@ -93,11 +93,11 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(parts)[:MAX_PDF_CHARS]
 
 
-def read_pdf(data: bytes, exponent: int) -> Reading:
+def read_pdf(data: bytes, exponent: int, whole: bool = False) -> Reading:
     """The total of a PDF's text layer. Blocking: choosing among the rows of 50,000 characters
     takes seconds, as extracting them does."""
     text = pdf_text(data)
-    return total_of_text(text, exponent) if text.strip() else Reading(None, "none", reason="no text")
+    return total_of_text(text, exponent, whole) if text.strip() else Reading(None, "none", reason="no text")
 
 
 class OcrReader:
@@ -135,17 +135,19 @@ class OcrReader:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, data: bytes, exponent: int) -> Reading:
+    def _run(self, data: bytes, exponent: int, whole: bool = False) -> Reading:
         engine = self._engines.pop() if self._engines else (self._factory or new_engine)()
         try:
             boxes = boxes_of(engine, data)
             if boxes is None:
                 return Reading(None, "none", reason="too long and thin to read")
-            return total_of_boxes(boxes, exponent)
+            return total_of_boxes(boxes, exponent, whole)
         finally:
             self._engines.append(engine)
 
-    async def read(self, data: bytes, kind: str, exponent: int) -> Reading:
+    async def read(self, data: bytes, kind: str, exponent: int, whole: bool = False) -> Reading:
+        """The total of a photo or a PDF in money of `exponent` decimals (the room's); `whole`:
+        money whose receipts print no decimals (`bot.features.ledger.money.printed_whole`)."""
         started = time.monotonic()
         try:
             # a PDF's text layer takes a core as a photo's OCR does (pypdf is pure Python: seconds a
@@ -153,9 +155,9 @@ class OcrReader:
             async with self.slots:
                 loop = asyncio.get_running_loop()
                 if kind == "pdf":
-                    reading = await loop.run_in_executor(self._pool, read_pdf, data, exponent)
+                    reading = await loop.run_in_executor(self._pool, read_pdf, data, exponent, whole)
                 else:
-                    reading = await loop.run_in_executor(self._pool, self._run, data, exponent)
+                    reading = await loop.run_in_executor(self._pool, self._run, data, exponent, whole)
         except Exception as exc:  # a broken file or engine is "no total": the reply asks
             log.warning("ocr.failed", kind=kind, error=type(exc).__name__)
             if self.metrics is not None:

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from bot.features.ledger.money import currency, names_money, signs
+from bot.features.ledger.money import currency, names_money, printed_whole, signs
 from storage.ledger import NOT_RECEIPT  # a Reading's status: no amount, hardly any text (kept as ocr_status)
 
 # the scores of the kinds of evidence
@@ -216,9 +216,10 @@ def rows_of_text(lines: Sequence[str]) -> list[Row]:
 # name, as Italy, Spain and Portugal print it beside the total (`TOTALE EURO 61,95`, `TOTAL EUROS`:
 # read as the room's dollars and counted, the word no currency)
 _CODE_AFTER = re.compile(r"\s?([A-Za-z]{3}|EUROS?)(?![A-Za-z])", re.IGNORECASE)
-_CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3}|EUROS?)\s?$", re.IGNORECASE)
-# and Romania's lei by their name (`TOTAL 12,50 LEI`: Romanian receipts seldom print RON)
-_NAMES = {"EURO": "EUR", "EUROS": "EUR", "LEI": "RON"}
+_CODE_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3}|EUROS?|Rp)\s?$", re.IGNORECASE)
+# and Romania's lei by their name (`TOTAL 12,50 LEI`: Romanian receipts seldom print RON), and
+# the rupiah by its sign before a figure (`Rp 25.000`, `Rp25.000`)
+_NAMES = {"EURO": "EUR", "EUROS": "EUR", "LEI": "RON", "RP": "IDR"}
 # the złoty's sign after a figure (`42,50 zł`), and OCR's readings of it (its models have no `ł`:
 # `zt`, `zl` or `zf`, by font), a word of its own (`12,50 ZTL`, `12,50 zloty` are none): a Polish
 # bill that prints no PLN was counted as euros in a room of euros
@@ -236,8 +237,20 @@ KRONAS = frozenset({"SEK", "NOK", "DKK"})
 # feet, `12.50 ft`)
 _LIRA = re.compile(r"\s?TL(?![^\W\d_])")
 _FORINT = re.compile(r"\s?Ft(?![^\W\d_])")
+# the dong's after a figure (`25.000đ`, `25.000 ₫`)
+_DONG = re.compile(r"\s?[đ₫](?![^\W\d_])")
 # what a money's sign or word after a figure with decimals names, when nothing else does
-_AFTER_FIGURE = ((_ZLOTY, "PLN"), (_KORUNA, "CZK"), (_KRONA_AFTER, KRONA), (_LIRA, "TRY"), (_FORINT, "HUF"))
+_AFTER_FIGURE = (
+    (_ZLOTY, "PLN"), (_KORUNA, "CZK"), (_KRONA_AFTER, KRONA), (_LIRA, "TRY"), (_FORINT, "HUF"), (_DONG, "VND"),
+)  # fmt: skip
+# and after a whole figure (`1 490 Ft`, `25.000đ`): not `kr` (Iceland's whole krónur, or a
+# krona's printed whole: the room says), nor a `K` glued to it (`1490K`: thousands, as often), nor
+# the złoty's look-alikes (`SIZE 12 ZL`: Poland prints its prices with decimals)
+_KORUNA_WORD = re.compile(r"\s?[Kk][čcé](?![^\W\d_])")
+_AFTER_WHOLE = ((_KORUNA_WORD, "CZK"), (_LIRA, "TRY"), (_FORINT, "HUF"), (_DONG, "VND"))
+# OCR reads the dong's `đ` glued to a figure as `d` (`40.000d`): the dong's after thousands grouped
+# by points, as Vietnam prints them (a `3D` or `2d` is no money)
+_DONG_AS_READ = re.compile(r"[dD](?![^\W\d_])")
 
 
 _SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow one: what groups thousands in French
@@ -271,6 +284,10 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
         rf"|\d{{1,3}}(?:\.\d{{3}})+(?=,\d)|\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=,\d)|\d{{1,7}}"
     )
     if exponent == 0:
+        # and thousands grouped by points, as whole money is printed in Chile, Vietnam, Iceland
+        # and Indonesia (`$12.990`, `25.000đ`, `1.490 kr.`, `Rp 25.000`): `12` and `990` apart
+        # were no total (or the wrong one)
+        whole = rf"\d{{1,3}}(?:\.\d{{3}})+(?![.,]?\d)|{whole}"
         number = rf"(?P<whole>{whole})(?![.,/:]?\d|-\d)"
     else:
         number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d|-\d)"
@@ -357,8 +374,11 @@ def amounts_of(text: str, exponent: int) -> list[tuple[int, str]]:
             word = "" if code is None else code.group(1).upper()
             if word in _CODES or word in _NAMES:
                 marker = _NAMES.get(word, word)
-        if not marker and exponent:
-            marker = next((named for sign, named in _AFTER_FIGURE if sign.match(text, m.end())), "")
+        if not marker:
+            after_figure = _AFTER_FIGURE if exponent else _AFTER_WHOLE
+            marker = next((named for sign, named in after_figure if sign.match(text, m.end())), "")
+        if not marker and not exponent and "." in m.group("whole") and _DONG_AS_READ.match(text, m.end()):
+            marker = "VND"
         if exponent == 0 and not marker and _bare_number(text, m):
             continue
         found.append((minor, marker))
@@ -412,13 +432,19 @@ _STRONG = (
 _MORE_TOTALS = (
     "TOTAAL", "YHTEENSA", "YHTEENS", "TOPLAM", "OSSZESEN", "SSZESEN", "UKUPNO",
     "SPOLU", "CELKOM", "KOKKU", "ISVISO", "IVISO", "SAMTALS",
+    "TONGCONG", "TNGCNG", "TONGTIEN", "TNGTIN",  # Vietnamese TỔNG CỘNG, TỔNG TIỀN (accents squashed out)
 )  # fmt: skip
 _MORE_CARDS = ("MULTIBANCO", "BANCOMAT", "KORTTI", "KARTYA", "KRTYA")  # and Turkish KARTI, a word
 _MORE_CASH = (
     "CONTANT", "DINHEIRO", "KATEINEN", "KTEINEN", "NAKIT", "KESZPENZ", "KSZPNZ", "GOTOVINA",
     "NUMERAR", "SULARAHA",  # Romanian, Estonian
+    "TIENMAT", "TINMT", "TUNAI",  # Vietnamese TIỀN MẶT, Indonesian
 )  # fmt: skip
-_MORE_CHANGE = ("WISSELGELD", "TAKAISIN", "VISSZAJARO", "VISSZAJR")  # and TROCO, TERUG, PARA ÜSTÜ
+# (and TROCO, TERUG, PARA ÜSTÜ)
+_MORE_CHANGE = (
+    "WISSELGELD", "TAKAISIN", "VISSZAJARO", "VISSZAJR",
+    "TIENTHUA", "TINTHA", "KEMBALI", "VUELTO",  # Vietnamese TIỀN THỪA, Indonesian, Latin American Spanish
+)  # fmt: skip
 
 
 # Japanese, Chinese and Taiwanese receipts, as the OCR engine reads them (its models read Chinese:
@@ -803,13 +829,14 @@ def exponent_of(code: str) -> int:
     return 2 if found is None else found.exponent
 
 
-def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
+def total_in_own_decimals(rows: Sequence[Row], exponent: int, whole: bool = False) -> Reading:
     """`find_total` with the room's decimals (`exponent`); a receipt in a currency with other
     decimals (yen in a dollar room, or dollars in a yen one) is read in its own: its figures are
     none at the room's (`¥1,696` is no amount with two decimals) or of another size. The total
     then comes with its currency, in that currency's minor units, and is kept uncounted; asked
     about when that reading is not sure. A Reading's `minor` is always in the decimals of its
-    `currency` (the room's when None)."""
+    `currency` (the room's when None). `whole`: the room's money has decimals its receipts do
+    not print (`printed_whole`: forints, rupiah, Colombian pesos)."""
     reading = find_total(rows, exponent)
     if exponent == 2 and _yuan(reading, rows):
         return dataclasses.replace(reading, currency="CNY")
@@ -817,6 +844,8 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
         own = find_total(rows, exponent_of(reading.currency))
         if own.currency == reading.currency:
             return own
+        if reading.minor is not None and printed_whole(reading.currency) and not _decimals_in(rows):
+            return _in_decimals(reading, exponent_of(reading.currency))  # `1.490 Ft` in a yen room
         return Reading(None, "ask", reading.currency, reason="decimals of another currency")
     if reading.minor is None:
         for other in sorted({0, 2} - {exponent}):
@@ -825,7 +854,53 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int) -> Reading:
                 return dataclasses.replace(own, currency="CNY")
             if own.minor is not None and own.currency is not None and exponent_of(own.currency) == other:
                 return own
+        if exponent and not _decimals_in(rows):
+            found = _whole_total(rows, exponent, whole)
+            if found is not None:
+                return found
     return reading
+
+
+# thousands grouped by spaces in a whole figure (`1 490 Ft`, `ÖSSZESEN 12 990`), as Hungary prints
+# them: one figure, not `1` and `490`
+_SPACE_GROUPED = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?![\d]|[.,]\d)")
+
+
+def _whole_total(rows: Sequence[Row], exponent: int, whole: bool) -> Reading | None:
+    """A receipt that prints no decimals at all, read in whole units, in minor units of money
+    whose receipts print it so (`printed_whole`): the room's when `whole` and it names none, or
+    the one it names (`1 490 Ft` in a room of euros: forints, kept). None when not sure or none."""
+    joined = [
+        dataclasses.replace(
+            row, text=_SPACE_GROUPED.sub(lambda m: re.sub(rf"[{_SPACES}]", "", m.group()), row.text)
+        )
+        for row in rows
+    ]
+    found = find_total(joined, 0)
+    if found.minor is None:
+        return None
+    if found.currency is None:
+        return _in_decimals(found, exponent) if whole else None
+    if printed_whole(found.currency):
+        return _in_decimals(found, exponent_of(found.currency))
+    return None
+
+
+def _in_decimals(reading: Reading, exponent: int) -> Reading:
+    """A reading in whole units in minor units of money with `exponent` decimals."""
+    scale = 10**exponent
+    assert reading.minor is not None
+    return dataclasses.replace(
+        reading,
+        minor=reading.minor * scale,
+        candidates=tuple((value * scale, score) for value, score in reading.candidates),
+    )
+
+
+def _decimals_in(rows: Sequence[Row]) -> bool:
+    """Whether any figure of the receipt is printed with decimals (`7,48`, `$12.50`): then it is
+    no receipt printed in whole units (its total lost its point to OCR: `TOTAL 5740`, not 5,740)."""
+    return any(amounts_of(row.text, 2) for row in rows)
 
 
 _YEN_WORDS = re.compile(r"円|JPY|\bYEN\b", re.IGNORECASE)
@@ -1101,20 +1176,22 @@ def payment_of(rows: Sequence[Row], exponent: int = 2) -> Payment | None:
     return None
 
 
-def _whole_reading(rows: Sequence[Row], exponent: int) -> Reading:
+def _whole_reading(rows: Sequence[Row], exponent: int, whole: bool) -> Reading:
     payment = payment_of(rows, exponent)
     if payment is not None:  # a payment between people is no expense: `\\PAID`, not `\\AMOUNT`
         return Reading(None, NOT_RECEIPT, reason="a payment", identity=identity_of(rows), payment=payment)
-    reading = total_in_own_decimals(rows, exponent)
+    reading = total_in_own_decimals(rows, exponent, whole)
     return dataclasses.replace(reading, identity=identity_of(rows), taxes=taxes_named(rows, exponent))
 
 
-def total_of_boxes(boxes: Sequence[Box], exponent: int = 2) -> Reading:
-    return _whole_reading(rows_of(boxes), exponent)
+def total_of_boxes(boxes: Sequence[Box], exponent: int = 2, whole: bool = False) -> Reading:
+    """The receipt's total in money of `exponent` decimals (the room's); `whole`: money whose
+    receipts print no decimals (`printed_whole`)."""
+    return _whole_reading(rows_of(boxes), exponent, whole)
 
 
-def total_of_text(text: str, exponent: int = 2) -> Reading:
-    return _whole_reading(rows_of_text(text.splitlines()), exponent)
+def total_of_text(text: str, exponent: int = 2, whole: bool = False) -> Reading:
+    return _whole_reading(rows_of_text(text.splitlines()), exponent, whole)
 
 
 __all__ = [

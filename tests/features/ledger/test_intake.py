@@ -602,3 +602,42 @@ async def test_a_receipt_in_kronor_or_koruny_is_counted_only_in_its_own_money(
     assert (await say(bot, fake_twilio, "\\CURRENCY JPY", BOB)).startswith("tokyo counts in JPY")
     reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(swedish, seed=3))]))
     assert reply.startswith("Saved to tokyo; not counted: 57.40 kr in which money?"), reply
+
+
+async def test_a_receipt_printed_in_whole_forints_is_counted_in_a_room_of_forints(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """A Budapest shop prints `ÖSSZESEN 1 490 Ft`: forints have two decimals no receipt prints,
+    and the photo was "no total found" in a room of forints (in a room of euros too). It is
+    counted in a room of forints, with or without its `Ft`, and kept as forints, not counted, in
+    a room of euros."""
+    signed = ri.Receipt(
+        "hungary",
+        [
+            ("ALDI DEBRECEN", ""),
+            ("TEJ", "389 Ft"),
+            ("KAVE", "1 101 Ft"),
+            ("ALMA", "900 Ft"),
+            ("ÖSSZESEN", "2 390 Ft"),
+        ],
+        239000,
+    )
+    bare = ri.Receipt(
+        "hungary",
+        [("SPAR BUDAPEST", ""), ("KENYER", "249"), ("SAJT", "1 241"), ("ÖSSZESEN", "1 490")],
+        149000,
+    )
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, "\\CURRENCY HUF")).startswith("house counts in HUF")
+    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(bare, seed=1))]))
+    assert reply.startswith("Saved HUF 1490.00 to house"), reply
+    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(signed, seed=2))]))
+    assert reply.startswith("Saved HUF 2390.00 to house"), reply
+    await say(bot, fake_twilio, "\\CREATE trip pw-trip", BOB)
+    assert (await say(bot, fake_twilio, "\\CURRENCY EUR", BOB)).startswith("trip counts in EUR")
+    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(signed, seed=3))]))
+    assert reply.startswith("Saved to trip; not counted: HUF 2390.00 in a EUR room."), reply
+    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(bare, seed=4))]))
+    # with no sign, in a room of euros, `1 490` is no figure in euros: asked, not counted
+    assert reply == "Saved to trip; no total found. Reply \\AMOUNT 12.34 to set it.", reply

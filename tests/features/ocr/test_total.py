@@ -1215,3 +1215,81 @@ def test_more_languages_receipts_words(label: str, kind: str) -> None:
 def test_receipts_in_more_languages_are_read(text: str) -> None:
     reading = total_of_text(text, 2)
     assert (reading.status, reading.minor) == ("ok", 748), reading
+
+
+WHOLE_HUNGARIAN = "SPAR BUDAPEST\nKENYER 249\nSAJT 1 241\nOSSZESEN 1 490\nBANKKARTYA 1 490"
+
+
+@pytest.mark.parametrize(
+    ("text", "exponent", "whole", "read"),
+    [
+        # forints, printed whole with thousands grouped by a space: the room's in a room of forints
+        (WHOLE_HUNGARIAN, 2, True, (149000, None)),
+        (WHOLE_HUNGARIAN.replace("90\n", "90 Ft\n"), 2, True, (149000, "HUF")),
+        # and kept as forints in a room of euros or of yen, when the `Ft` says so
+        ("SPAR\nKENYER 249Ft\nSAJT 1241Ft\nOSSZESEN 1 490Ft\nBANKKARTYA 1 490Ft", 2, False, (149000, "HUF")),
+        ("SPAR\nKENYER 249 Ft\nOSSZESEN 1.490 Ft", 0, False, (149000, "HUF")),
+        # Chilean pesos, Vietnamese dong (its `đ` as OCR reads it, or none), whole and grouped by points
+        ("LIDER\nPAN $2.990\nLECHE $9.000\nTOTAL $11.990\nEFECTIVO $20.000\nVUELTO $8.010", 0, False, (11990, None)),
+        ("CIRCLE K\nBANH MI 15.000d\nCA PHE 25.000d\nTONG CONG 40.000d\nTIEN MAT 50.000d\nTIEN THUA 10.000d", 0, False, (40000, "VND")),
+        ("CIRCLE K\nBANH MI 15.000\nCA PHE 25.000\nTỔNG CỘNG 40.000\nTIỀN MẶT 50.000\nTIỀN THỪA 10.000", 0, False, (40000, None)),
+        ("CIRCLE K\nBANH MI 15.000đ\nTONG CONG 40.000 ₫", 2, False, (40000, "VND")),
+        # rupiah by its `Rp`, in a room of rupiah or of euros; Colombian pesos in a room of theirs
+        ("INDOMARET\nROTI Rp12.000\nSUSU Rp 13.500\nTOTAL Rp 25.500\nTUNAI Rp 50.000\nKEMBALI Rp24.500", 2, True, (2550000, "IDR")),
+        ("INDOMARET\nROTI Rp12.000\nTOTAL Rp 25.500\nTUNAI Rp 50.000", 2, False, (2550000, "IDR")),
+        ("INDOMARET\nROTI 12.000\nSUSU 13.500\nTOTAL 25.500\nTUNAI 50.000\nKEMBALI 24.500", 2, True, (2550000, None)),
+        ("EXITO\nPAN $2.900\nLECHE $10.000\nTOTAL $12.900", 2, True, (1290000, None)),
+        # Iceland's whole krónur, grouped by a point
+        ("BONUS\nBRAUD 459 kr.\nMJOLK 1.031 kr.\nSAMTALS 1.490 kr.", 0, False, (1490, None)),
+    ],
+)  # fmt: skip
+def test_a_receipt_printed_in_whole_money_is_read(
+    text: str, exponent: int, whole: bool, read: tuple[int, str | None]
+) -> None:
+    """Forints, rupiah and Colombian pesos have decimals no receipt prints (`1 490 Ft`, `Rp
+    25.000`), and Chilean pesos, dong and krónur none at all, printed with thousands grouped by a
+    point or a space (`$11.990`, `40.000đ`): every such receipt was "no total found", and
+    `1 490` was the figures 1 and 490. In the room's money (`whole`: `printed_whole`) or by the
+    sign it prints, the total is read, in minor units of its money."""
+    reading = total_of_text(text, exponent, whole)
+    assert (reading.status, (reading.minor, reading.currency)) == ("ok", read), reading
+
+
+@pytest.mark.parametrize(
+    ("text", "exponent", "whole"),
+    [
+        # the same without its forints' sign, in a room of money whose receipts print decimals
+        (WHOLE_HUNGARIAN, 2, False),
+        # a receipt that prints decimals lost its total's point to OCR: no whole figure read
+        ("CAFE\nLATTE 4,50\nCROISSANT 3,20\nCELKEM 5740", 2, True),
+        # dong without the dong's sign, in a room of dollars
+        ("CIRCLE K\nBANH MI 15.000\nTONG CONG 40.000", 2, False),
+    ],
+)
+def test_a_whole_figure_is_no_total_where_the_money_prints_decimals(
+    text: str, exponent: int, whole: bool
+) -> None:
+    reading = total_of_text(text, exponent, whole)
+    assert reading.minor is None, reading
+
+
+@pytest.mark.parametrize(
+    ("row", "amounts"),
+    [
+        ("TOTAL $12.990", [(12990, "")]),
+        ("TOTAL 1.234,56", []),  # decimals: none of a whole money's figures
+        ("12.11.2026", []),  # a date
+        ("3D GLASSES 500", [(3, ""), (500, "")]),  # a `D` after a figure of no thousands: no dong
+        ("1490K", [(1490, "")]),  # a glued K in whole money: no koruna
+        ("SIZE 12 ZL", [(12, "")]),
+    ],
+)
+def test_figures_grouped_by_points_in_whole_money(row: str, amounts: list[tuple[int, str]]) -> None:
+    assert amounts_of(row, 0) == amounts
+
+
+def test_money_printed_whole_is_cldr_s_cash_digits() -> None:
+    from bot.features.ledger.money import printed_whole
+
+    assert [c for c in ("HUF", "IDR", "COP", "TWD", "CZK") if not printed_whole(c)] == []
+    assert [c for c in ("USD", "EUR", "GBP", "JPY", "CLP", "VND", "huf") if printed_whole(c)] == ["huf"]
