@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import NAME_MAX, RoomLedger, accents_off, name_key, position_phrase
 from bot.features.ledger.money import (
+    DOLLAR_AT_HOME,
     Amount,
     Currency,
     currency,
@@ -74,9 +75,15 @@ async def read_amount(
             return Found(None, None, None, "ask", reading.identity, unclear=(reading.minor, KRONA))
     # `TOTAL $40.50` on a receipt in a room of euros, pounds or yen is none of them (a Mexican
     # receipt's pesos were counted as €1250.00): USD, as a caption's `$` there is read
-    # (bot/features/ledger/money.py), kept and not counted. A room shown by its code (COP, ARS,
-    # CLP, SGD: many of them write `$`) or by a sign with one (MX$, CA$) keeps it as its own.
-    dollar = reading.currency is None and reading.dollar and bool(room.symbol) and "$" not in room.symbol
+    # (bot/features/ledger/money.py), kept and not counted. A room of money written with a `$` at
+    # home (COP, ARS, CLP, SGD: `DOLLAR_AT_HOME`) or shown with a sign with one (R$, HK$) keeps it
+    # as its own; a room of rupees or rand takes it for US dollars, as a caption's.
+    dollar = (
+        reading.currency is None
+        and reading.dollar
+        and "$" not in room.symbol
+        and room.code not in DOLLAR_AT_HOME
+    )
     code = reading.currency or ("USD" if dollar else room.code)
     if reading.minor is not None and reading.currency is None and not dollar:
         tax = unclear_money(reading.taxes, room.code)

@@ -172,7 +172,7 @@ _NUMBER = rf"{_LAKHS}|\d{{1,3}}(?:[,.' ]\d{{3}})+(?:[.,]\d{{1,4}})?|\d+(?:[.,]\d
 def _symbols() -> dict[str, str]:
     """Every symbol amounts are shown with (`Currency.format`), upper case, to its currency's
     code: what a reply shows, a person may type back (`CA$72.88`, `A$5`, `€3`). `$` alone is
-    the room's dollar, else USD (`_marker_currency`)."""
+    the room's dollar or peso, else USD (`_marker_currency`)."""
     found: dict[str, str] = {}
     for code in sorted(_codes()):
         cur = currency(code)
@@ -210,7 +210,20 @@ _WRITTEN.update({"EURO": "EUR", "EUROS": "EUR"})
 # and the złoty as typed on a keyboard with no ł (`12,50 zl`, counted as €12.50 in a euro room):
 # after a figure only, as the euro's name
 _WRITTEN.update({"ZL": "PLN"})
-_AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS", "ZL"})
+# and the dong's `đ` after a figure, as Vietnamese type it (`40.000đ`; not the forint's `Ft`, which
+# typed in any case is feet: `rope 12 ft`)
+_WRITTEN.update({"Đ": "VND"})
+_AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS", "ZL", "Đ"})
+# the money whose home writes it with a `$` alone (CLDR: the symbol in a locale of the country its
+# code is named after, as `writes_decimal_point` reads them; tests/features/ledger/test_money.py
+# checks this list against CLDR, which takes 2 s to read): `\AMOUNT $11.990` in a room of Chilean
+# pesos was US dollars and asked about as `$11990.00 or $11.99`
+DOLLAR_AT_HOME = frozenset(
+    {
+        "ARS", "AUD", "BBD", "BMD", "BND", "BSD", "BZD", "CAD", "CLP", "COP", "CUP", "FJD", "GYD",
+        "JMD", "KYD", "LRD", "MXN", "NAD", "NZD", "SBD", "SGD", "SRD", "TTD", "TWD", "USD", "UYU",
+    }
+)  # fmt: skip
 # signs several currencies share: the room's when it is one of them, else no amount is read from
 # that figure (it is asked for), never the figure alone in the room's currency
 _SHARED = {
@@ -328,7 +341,7 @@ def _marker_currency(marker: str | None, room: Currency, *, after: bool = False)
     if not after and marker.upper() in _AFTER_ONLY:
         return False
     if marker == "$":
-        return room if "$" in room.symbol else currency("USD")
+        return room if "$" in room.symbol or room.code in DOLLAR_AT_HOME else currency("USD")
     code = _symbols().get(marker.upper())
     return currency(code or marker) or False
 
@@ -522,6 +535,7 @@ def unclear_caption(caption: str, room: Currency) -> str | None:
 
 __all__ = [
     "DEFAULT_CURRENCY",
+    "DOLLAR_AT_HOME",
     "Amount",
     "Currency",
     "amounts_in",

@@ -451,7 +451,8 @@ async def test_a_receipt_in_dollars_or_pesos_is_not_counted_in_a_euro_room(
 ) -> None:
     """A Mexican receipt (`TOTAL $40.50`) sent to a euro room was counted as €40.50 (and a
     `$1,250.00 M.N.` one as €1250.00): a `$` is no euro. It is kept in USD, as a caption's `$` in
-    that room is read, and not counted; in a room of pesos (MX$) it is the room's own."""
+    that room is read, and not counted; in a room of pesos (MX$, COP) it is the room's own, and
+    in a room of rupees (shown by its code, as Colombia's pesos are) it was the rupees' too."""
     receipt = ri.Receipt(
         "mexico",
         [
@@ -474,6 +475,16 @@ async def test_a_receipt_in_dollars_or_pesos_is_not_counted_in_a_euro_room(
     assert (await say(bot, fake_twilio, "\\CURRENCY MXN")).startswith("primos counts in MXN")
     reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
     assert reply.startswith("Saved MX$40.50 to primos"), reply
+    # a room of money shown by its code: Colombia's pesos are written with a `$` at home, India's
+    # rupees are not (from another number: the reply budget)
+    await say(bot, fake_twilio, "\\CREATE bogota pw-bogota", BOB)
+    assert (await say(bot, fake_twilio, "\\CURRENCY COP", BOB)).startswith("bogota counts in COP")
+    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(photo)]))
+    assert reply.startswith("Saved COP 40.50 to bogota"), reply
+    await say(bot, fake_twilio, "\\CREATE delhi pw-delhi", BOB)
+    assert (await say(bot, fake_twilio, "\\CURRENCY INR", BOB)).startswith("delhi counts in INR")
+    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(photo)]))
+    assert reply.startswith("Saved to delhi; not counted: $40.50 in a INR room."), reply
 
 
 async def test_a_receipt_whose_pounds_ocr_cannot_see_is_asked_about_in_a_dollar_room(

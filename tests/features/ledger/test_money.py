@@ -498,3 +498,53 @@ def test_which_money_is_written_with_a_decimal_point_at_home(code: str, point: b
     """A receipt's total printed `12,50` with no sign OCR can read is no surprise in a room of
     euros, reais or Canadian dollars, and is asked about in a room of US dollars or pounds."""
     assert writes_decimal_point(code) is point
+
+
+def test_the_money_written_with_a_dollar_sign_at_home_is_cldr_s() -> None:
+    """`DOLLAR_AT_HOME` is what CLDR says: money whose symbol is `$` alone in a locale of the
+    country its code is named after (R$, HK$, RD$ are others' signs)."""
+    from babel.core import Locale, UnknownLocaleError
+    from babel.localedata import locale_identifiers
+    from babel.numbers import get_currency_symbol, get_territory_currencies
+
+    from bot.features.ledger.money import DOLLAR_AT_HOME, in_use
+
+    identifiers = list(locale_identifiers())
+    found = set()
+    for code in list_currencies():
+        territory = code[:2]
+        try:
+            if not in_use(code) or code not in get_territory_currencies(territory):
+                continue
+            home = [Locale.parse(f"und_{territory}")]
+        except (UnknownLocaleError, ValueError):
+            continue
+        home += [Locale.parse(ident) for ident in identifiers if ident.endswith(f"_{territory}")]
+        if any(get_currency_symbol(code, locale) == "$" for locale in home):
+            found.add(code)
+    assert found == DOLLAR_AT_HOME
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "read"),
+    [
+        ("CLP", "$11.990", (11990, "CLP")),  # Chile's pesos, written with a `$` at home
+        ("COP", "$12.900", (1290000, "COP")),
+        ("SGD", "$12.50", (1250, "SGD")),
+        ("BRL", "$12.50", (1250, "BRL")),  # a room shown with a `$` of its own (R$): as before
+        ("INR", "$12.50", (1250, "USD")),  # nobody's rupees
+        ("EUR", "$12.50", (1250, "USD")),
+        ("VND", "40.000đ", (40000, "VND")),  # the dong's sign as Vietnamese type it
+        ("EUR", "40.000 Đ", (40000, "VND")),
+    ],
+)
+def test_a_dollar_sign_is_the_room_s_money_where_it_is_written_so_at_home(
+    code: str, text: str, read: tuple[int, str]
+) -> None:
+    """`\\AMOUNT $11.990` in a room of Chilean pesos was US dollars, asked about as `$11990.00
+    or $11.99`; Chileans, Colombians, Argentines and Singaporeans write their money with a `$`."""
+    room = currency(code)
+    assert room is not None
+    amount = parse_amount(text, room)
+    assert amount is not None
+    assert (amount.minor, amount.currency.code) == read
