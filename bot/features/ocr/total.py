@@ -630,6 +630,10 @@ _WORDY = re.compile(r"[A-Za-z0-9]{2,}")
 
 
 def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
+    if exponent == 0:
+        # `TOTAL 1 490` in whole money (CFA francs, a forint's or a krona's whole receipt) is one
+        # figure: read as `1` and `490`, it was counted as 490
+        rows = _space_groups_joined(rows)
     parsed: list[tuple[int, str, float, int, str]] = []  # (row index, kind, score, value, marker)
     markers: list[str] = []
     for i, row in enumerate(rows):
@@ -866,17 +870,23 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int, whole: bool = Fals
 _SPACE_GROUPED = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?![\d]|[.,]\d)")
 
 
+def _space_groups_joined(rows: Sequence[Row]) -> list[Row]:
+    """The rows with thousands grouped by spaces written without them (`1 490` -> `1490`)."""
+    return [
+        dataclasses.replace(
+            row, text=_SPACE_GROUPED.sub(lambda m: re.sub(rf"[{_SPACES}]", "", m.group()), row.text)
+        )
+        if _SPACE_GROUPED.search(row.text)
+        else row
+        for row in rows
+    ]
+
+
 def _whole_total(rows: Sequence[Row], exponent: int, whole: bool) -> Reading | None:
     """A receipt that prints no decimals at all, read in whole units, in minor units of money
     whose receipts print it so (`printed_whole`): the room's when `whole` and it names none, or
     the one it names (`1 490 Ft` in a room of euros: forints, kept). None when not sure or none."""
-    joined = [
-        dataclasses.replace(
-            row, text=_SPACE_GROUPED.sub(lambda m: re.sub(rf"[{_SPACES}]", "", m.group()), row.text)
-        )
-        for row in rows
-    ]
-    found = find_total(joined, 0)
+    found = find_total(rows, 0)
     if found.minor is None:
         return None
     if found.currency is None:

@@ -1241,15 +1241,18 @@ WHOLE_HUNGARIAN = "SPAR BUDAPEST\nKENYER 249\nSAJT 1 241\nOSSZESEN 1 490\nBANKKA
         ("EXITO\nPAN $2.900\nLECHE $10.000\nTOTAL $12.900", 2, True, (1290000, None)),
         # Iceland's whole krónur, grouped by a point
         ("BONUS\nBRAUD 459 kr.\nMJOLK 1.031 kr.\nSAMTALS 1.490 kr.", 0, False, (1490, None)),
+        # CFA francs, grouped by spaces: `1 490` was the figures 1 and 490, and 490 was counted
+        ("BOUTIQUE\nPAIN 490\nLAIT 1 000\nTOTAL 1 490\nESPECES 2 000\nRENDU 510", 0, False, (1490, None)),
+        ("SHOP\nCOM 15 000 ₫\nTONG CONG 25 000 ₫", 2, False, (25000, "VND")),
     ],
 )  # fmt: skip
 def test_a_receipt_printed_in_whole_money_is_read(
     text: str, exponent: int, whole: bool, read: tuple[int, str | None]
 ) -> None:
     """Forints, rupiah and Colombian pesos have decimals no receipt prints (`1 490 Ft`, `Rp
-    25.000`), and Chilean pesos, dong and krónur none at all, printed with thousands grouped by a
-    point or a space (`$11.990`, `40.000đ`): every such receipt was "no total found", and
-    `1 490` was the figures 1 and 490. In the room's money (`whole`: `printed_whole`) or by the
+    25.000`), and Chilean pesos, dong, krónur and CFA francs none at all, printed with thousands
+    grouped by a point or a space (`$11.990`, `40.000đ`, `1 490`): every such receipt was "no
+    total found", or in a room of whole money `1 490` was the figures 1 and 490, and 490 counted. In the room's money (`whole`: `printed_whole`) or by the
     sign it prints, the total is read, in minor units of its money."""
     reading = total_of_text(text, exponent, whole)
     assert (reading.status, (reading.minor, reading.currency)) == ("ok", read), reading
