@@ -278,10 +278,13 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     another separator and digit)
     A colon after a word is a label's (`TOTAL:23,40`, OCR drops the space after it)."""
     # thousands grouped by a space before comma decimals (`1 234,56 $`, as Quebec and France
-    # print them) are one figure: `234,56` alone was a laptop's total
+    # print them) are one figure: `234,56` alone was a laptop's total (before a decimal point they
+    # are a count and a price: `2 150.00`); and so are thousands grouped by an apostrophe, as
+    # Switzerland prints them (`CHF 1'490.00`, `1’490.00`): CHF 490.00 was counted without asking
     whole = (
         r"\d{1,2}(?:,\d{2})+,\d{3}(?![.,]\d{3})|\d{1,3}(?:,\d{3})+(?![.,]\d{3})"
-        rf"|\d{{1,3}}(?:\.\d{{3}})+(?=,\d)|\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=,\d)|\d{{1,7}}"
+        rf"|\d{{1,3}}(?:\.\d{{3}})+(?=,\d)|\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=,\d)"
+        r"|\d{1,3}(?:['’]\d{3})+(?=\.\d)|\d{1,7}"
     )
     if exponent == 0:
         # and thousands grouped by points, as whole money is printed in Chile, Vietnam, Iceland
@@ -298,7 +301,7 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
 
 
 def _minor_of(m: re.Match[str], exponent: int) -> int:
-    minor: int = int(re.sub(rf"[.,{_SPACES}]", "", m.group("whole"))) * 10**exponent
+    minor: int = int(re.sub(rf"[.,'’{_SPACES}]", "", m.group("whole"))) * 10**exponent
     return minor + (int(m.group("frac")) if exponent else 0)
 
 

@@ -559,6 +559,15 @@ def test_thousands_grouped_by_a_space_are_one_amount() -> None:
     assert amounts_of("VISA 4421 1 234,56", 2)[-1] == (123456, "")
 
 
+@pytest.mark.parametrize("row", ["TOTAL CHF 1'490.00", "TOTAL 1’490.00", "TOTAL 1'490.00 CHF"])
+def test_thousands_grouped_by_an_apostrophe_are_one_amount(row: str) -> None:
+    """A Swiss receipt's `TOTAL CHF 1'490.00` was the figures 1 and 490.00, and CHF 490.00 was
+    counted without asking."""
+    assert amounts_of(row, 2)[-1][0] == 149000
+    reading = total_of_text(f"MIGROS\nTV 1'300.00\nKABEL 190.00\n{row}", 2)
+    assert (reading.status, reading.minor) == ("ok", 149000), reading
+
+
 def test_a_screenshots_status_bar_is_not_which_receipt_it_is() -> None:
     """The clock and battery at the top of a phone's screenshot are when the picture was taken,
     not what the receipt prints: the same order screenshotted at 9:41 and again at 10:17 is one
