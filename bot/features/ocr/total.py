@@ -279,8 +279,8 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     A colon after a word is a label's (`TOTAL:23,40`, OCR drops the space after it)."""
     # thousands grouped by a space before comma decimals (`1 234,56 $`, as Quebec and France
     # print them) are one figure: `234,56` alone was a laptop's total (before a decimal point they
-    # are a count and a price: `2 150.00`); and so are thousands grouped by an apostrophe, as
-    # Switzerland prints them (`CHF 1'490.00`, `1’490.00`): CHF 490.00 was counted without asking
+    # are a count and a price: `2 150.00`); and so are thousands grouped by an apostrophe (or
+    # U+2019), as Switzerland prints them (`CHF 1'490.00`): CHF 490.00 was counted without asking
     whole = (
         r"\d{1,2}(?:,\d{2})+,\d{3}(?![.,]\d{3})|\d{1,3}(?:,\d{3})+(?![.,]\d{3})"
         rf"|\d{{1,3}}(?:\.\d{{3}})+(?=,\d)|\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=,\d)"
