@@ -26,7 +26,7 @@ from bot.features.receipts import media
 from handlers import media as photos
 from storage.ledger import ReceiptAmount
 from tests import receipt_images as ri
-from tests.conftest import ALICE, BOB, BotFactory, wait_for
+from tests.conftest import ALICE, BOB, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.features.receipts.test_media import mms
 from tests.handlers.test_ledger import CAROL, house, say
@@ -465,9 +465,7 @@ async def test_a_receipt_in_dollars_or_pesos_is_not_counted_in_a_euro_room(
         4050,
     )
     photo = ri.render(receipt, seed=3)
-    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
-    await house(bot, fake_twilio)
-    assert (await say(bot, fake_twilio, "\\CURRENCY EUR")).startswith("house counts in EUR")
+    bot = await house_in(bot_factory, fake_twilio, "EUR")
     reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(photo)]))
     assert reply.startswith("Saved to house; not counted: $40.50 in a EUR room."), reply
     assert await bot.scalar("SELECT currency FROM receipts") == "USD"
@@ -485,6 +483,23 @@ async def test_a_receipt_in_dollars_or_pesos_is_not_counted_in_a_euro_room(
     assert (await say(bot, fake_twilio, "\\CURRENCY INR", BOB)).startswith("delhi counts in INR")
     reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(photo)]))
     assert reply.startswith("Saved to delhi; not counted: $40.50 in a INR room."), reply
+
+
+async def house_in(bot_factory: BotFactory, fake_twilio: FakeTwilio, code: str) -> Bot:
+    """A bot that reads receipts, and Alice's and Bob's room `house`, counting in `code`."""
+    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
+    await house(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, f"\\CURRENCY {code}")).startswith(f"house counts in {code}")
+    return bot
+
+
+async def send_photo(
+    bot: Bot, fake_twilio: FakeTwilio, receipt: ri.Receipt, seed: int, sender: str = ALICE
+) -> str:
+    """The one reply to `receipt`, drawn with `seed`, sent as a photo by `sender`."""
+    return await say(
+        bot, fake_twilio, "", sender, **mms([fake_twilio.media.add(ri.render(receipt, seed=seed))])
+    )
 
 
 async def test_a_receipt_whose_pounds_ocr_cannot_see_is_asked_about_in_a_dollar_room(
@@ -510,7 +525,7 @@ async def test_a_receipt_whose_pounds_ocr_cannot_see_is_asked_about_in_a_dollar_
     assert reply.startswith(f"Set ${receipt.total * 125 // 100 // 100}."), reply
     await say(bot, fake_twilio, "\\CREATE london pw-london")
     assert (await say(bot, fake_twilio, "\\CURRENCY GBP")).startswith("london counts in GBP")
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=4))]))
+    reply = await send_photo(bot, fake_twilio, receipt, 4)
     assert reply.startswith(f"Saved £{figure} to london"), reply
 
 
@@ -527,7 +542,7 @@ async def test_a_total_with_a_decimal_comma_is_asked_about_in_a_room_of_dollars(
     printed = figure.replace(".", ",")
     bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
     await house(bot, fake_twilio)
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=2))]))
+    reply = await send_photo(bot, fake_twilio, receipt, 2)
     assert reply == (
         f"Saved to house; not counted: {printed} in which money? It has a decimal comma. "
         f"Reply \\AMOUNT {figure} EUR @rate (USD for 1 EUR), or \\AMOUNT {figure} if it is USD."
@@ -538,7 +553,7 @@ async def test_a_total_with_a_decimal_comma_is_asked_about_in_a_room_of_dollars(
     assert reply.startswith(f"Set ${receipt.total * 110 // 100 // 100}."), reply
     await say(bot, fake_twilio, "\\CREATE madrid pw-madrid")
     assert (await say(bot, fake_twilio, "\\CURRENCY EUR")).startswith("madrid counts in EUR")
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=3))]))
+    reply = await send_photo(bot, fake_twilio, receipt, 3)
     assert reply.startswith(f"Saved €{figure} to madrid"), reply
 
 
@@ -551,13 +566,11 @@ async def test_a_montreal_receipt_with_tps_and_tvq_is_counted_in_a_cad_room(
     receipt = ri.quebec(random.Random(3))
     assert receipt.total is not None
     shown = f"{receipt.total // 100}.{receipt.total % 100:02d}"
-    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
-    await house(bot, fake_twilio)
-    assert (await say(bot, fake_twilio, "\\CURRENCY CAD")).startswith("house counts in CAD")
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=1))]))
+    bot = await house_in(bot_factory, fake_twilio, "CAD")
+    reply = await send_photo(bot, fake_twilio, receipt, 1)
     assert reply.startswith(f"Saved CA${shown} to house: split 3 ways"), reply
     await say(bot, fake_twilio, "\\CREATE trip pw-trip")
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(receipt, seed=5))]))
+    reply = await send_photo(bot, fake_twilio, receipt, 5)
     assert reply.startswith(f"Saved to trip; not counted: {shown} in which money? It names TPS"), reply
 
 
@@ -590,28 +603,26 @@ async def test_a_receipt_in_kronor_or_koruny_is_counted_only_in_its_own_money(
         [("POTRAVINY NOVAK", ""), ("CHLEB", "32,90 Kč"), ("MLEKO", "24,50 Kč"), ("CELKEM", "57,40 Kč")],
         5740,
     )
-    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
-    await house(bot, fake_twilio)
-    assert (await say(bot, fake_twilio, "\\CURRENCY EUR")).startswith("house counts in EUR")
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(swedish, seed=1))]))
+    bot = await house_in(bot_factory, fake_twilio, "EUR")
+    reply = await send_photo(bot, fake_twilio, swedish, 1)
     assert reply.startswith(
         "Saved to house; not counted: 57.40 kr in which money? Reply \\AMOUNT 57.40 SEK @rate"
     ), reply
     assert fits_one_segment(reply)
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(czech, seed=1))]))
+    reply = await send_photo(bot, fake_twilio, czech, 1)
     assert reply.startswith("Saved to house; not counted: CZK 57.40 in a EUR room."), reply
     assert (
         await bot.scalar("SELECT count(*) FROM receipts WHERE amount_minor IS NOT NULL") == 1
     )  # the CZK one, kept
     await say(bot, fake_twilio, "\\CREATE stockholm pw-stockholm")
     assert (await say(bot, fake_twilio, "\\CURRENCY SEK")).startswith("stockholm counts in SEK")
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(swedish, seed=2))]))
+    reply = await send_photo(bot, fake_twilio, swedish, 2)
     assert reply.startswith("Saved SEK 57.40 to stockholm"), reply
     # in a room of yen, or of Iceland's whole krónur, the figure keeps the two decimals it was read with
     # (from another number: eleven replies in half a minute would wait for the reply budget)
     await say(bot, fake_twilio, "\\CREATE tokyo pw-tokyo", BOB)
     assert (await say(bot, fake_twilio, "\\CURRENCY JPY", BOB)).startswith("tokyo counts in JPY")
-    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(swedish, seed=3))]))
+    reply = await send_photo(bot, fake_twilio, swedish, 3, BOB)
     assert reply.startswith("Saved to tokyo; not counted: 57.40 kr in which money?"), reply
 
 
@@ -638,17 +649,15 @@ async def test_a_receipt_printed_in_whole_forints_is_counted_in_a_room_of_forint
         [("SPAR BUDAPEST", ""), ("KENYER", "249"), ("SAJT", "1 241"), ("ÖSSZESEN", "1 490")],
         149000,
     )
-    bot = await bot_factory(twilio=fake_twilio.section(), media={"ocr": True})
-    await house(bot, fake_twilio)
-    assert (await say(bot, fake_twilio, "\\CURRENCY HUF")).startswith("house counts in HUF")
-    reply = await say(bot, fake_twilio, "", **mms([fake_twilio.media.add(ri.render(bare, seed=1))]))
+    bot = await house_in(bot_factory, fake_twilio, "HUF")
+    reply = await send_photo(bot, fake_twilio, bare, 1)
     assert reply.startswith("Saved HUF 1490.00 to house"), reply
-    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(signed, seed=2))]))
+    reply = await send_photo(bot, fake_twilio, signed, 2, BOB)
     assert reply.startswith("Saved HUF 2390.00 to house"), reply
     await say(bot, fake_twilio, "\\CREATE trip pw-trip", BOB)
     assert (await say(bot, fake_twilio, "\\CURRENCY EUR", BOB)).startswith("trip counts in EUR")
-    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(signed, seed=3))]))
+    reply = await send_photo(bot, fake_twilio, signed, 3, BOB)
     assert reply.startswith("Saved to trip; not counted: HUF 2390.00 in a EUR room."), reply
-    reply = await say(bot, fake_twilio, "", BOB, **mms([fake_twilio.media.add(ri.render(bare, seed=4))]))
+    reply = await send_photo(bot, fake_twilio, bare, 4, BOB)
     # with no sign, in a room of euros, `1 490` is no figure in euros: asked, not counted
     assert reply == "Saved to trip; no total found. Reply \\AMOUNT 12.34 to set it.", reply
