@@ -216,7 +216,7 @@ _WRITTEN.update({"Đ": "VND"})
 _AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS", "ZL", "Đ"})
 # the money whose home writes it with a `$` alone (CLDR: the symbol in a locale of the country its
 # code is named after, as `writes_decimal_point` reads them; tests/features/ledger/test_money.py
-# checks this list against CLDR, which takes 2 s to read): `\AMOUNT $11.990` in a room of Chilean
+# checks this list against CLDR, which takes a second to read): `\AMOUNT $11.990` in a room of Chilean
 # pesos was US dollars and asked about as `$11990.00 or $11.99`
 DOLLAR_AT_HOME = frozenset(
     {
