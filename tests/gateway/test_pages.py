@@ -133,6 +133,11 @@ def test_the_templates_are_declared_as_package_data() -> None:
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
 
 
+def unsigned(page: str) -> str:
+    """`page` with its links' expiry and signature (`exp=...&amp;sig=...`) left out."""
+    return re.sub(r"exp=\d+&amp;sig=[\w-]+", "exp=&amp;sig=", page)
+
+
 async def test_pages_go_gzipped_to_a_browser_that_takes_it(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """Every page, the stylesheet and a statement's CSV went uncompressed: a 30-receipt gallery
     was 24 KB of HTML, 3.4 KB gzipped, on a phone's slow connection. A client that says it takes
@@ -153,7 +158,8 @@ async def test_pages_go_gzipped_to_a_browser_that_takes_it(bot: Bot, fake_twilio
         assert "textwire" in text, path
     zipped = await bot.client.get(gallery, headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
     raw = await zipped.read()
-    assert gzip.decompress(raw).decode() == page
+    # the photos' links are signed from the second each page was made in, which may be the next
+    assert unsigned(gzip.decompress(raw).decode()) == unsigned(page)
     assert len(raw) * 2 < len(page.encode())
 
 
