@@ -210,8 +210,8 @@ _WRITTEN.update({"EURO": "EUR", "EUROS": "EUR"})
 # and the złoty as typed on a keyboard with no ł (`12,50 zl`, counted as €12.50 in a euro room):
 # after a figure only, as the euro's name
 _WRITTEN.update({"ZL": "PLN"})
-# and the dong's `đ` after a figure, as Vietnamese type it (`40.000đ`; not the forint's `Ft`, which
-# typed in any case is feet: `rope 12 ft`)
+# and the dong's `đ` after a figure, as Vietnamese type it (`40.000đ`; the forint's `Ft` is read in
+# a room of forints only: `_SHARED`)
 _WRITTEN.update({"Đ": "VND"})
 _AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS", "ZL", "Đ"})
 # the money whose home writes it with a `$` alone (CLDR: the symbol in a locale of the country its
@@ -232,6 +232,9 @@ _SHARED = {
     **dict.fromkeys(("RS", "RS."), frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"})),
     # `\\PAID Lupe 250 pesos` in a Mexican room was answered with the usage alone
     **dict.fromkeys(("PESO", "PESOS"), frozenset({"MXN", "ARS", "CLP", "COP", "UYU", "DOP", "CUP", "PHP"})),
+    # the forint's `Ft` in a room of forints (`\AMOUNT 1 490 Ft` got the usage); elsewhere it is
+    # feet as often (`rope 12 ft`), and no figure beside it is read
+    "FT": frozenset({"HUF"}),
 }
 
 

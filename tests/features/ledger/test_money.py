@@ -536,15 +536,27 @@ def test_the_money_written_with_a_dollar_sign_at_home_is_cldr_s() -> None:
         ("EUR", "$12.50", (1250, "USD")),
         ("VND", "40.000đ", (40000, "VND")),  # the dong's sign as Vietnamese type it
         ("EUR", "40.000 Đ", (40000, "VND")),
+        ("HUF", "1 490 Ft", (149000, "HUF")),  # the forint's sign, in a room of forints
+        ("HUF", "1490 ft", (149000, "HUF")),
     ],
 )
 def test_a_dollar_sign_is_the_room_s_money_where_it_is_written_so_at_home(
     code: str, text: str, read: tuple[int, str]
 ) -> None:
     """`\\AMOUNT $11.990` in a room of Chilean pesos was US dollars, asked about as `$11990.00
-    or $11.99`; Chileans, Colombians, Argentines and Singaporeans write their money with a `$`."""
+    or $11.99`; Chileans, Colombians, Argentines and Singaporeans write their money with a `$`.
+    And the dong's `đ` and (in a room of forints) the forint's `Ft` after a figure got the usage."""
     room = currency(code)
     assert room is not None
     amount = parse_amount(text, room)
     assert amount is not None
     assert (amount.minor, amount.currency.code) == read
+
+
+def test_ft_is_no_money_outside_a_room_of_forints() -> None:
+    """`rope 12 ft` is feet in a room of dollars: no amount, as before the forint's `Ft` was read."""
+    usd = currency("USD")
+    assert usd is not None
+    assert parse_amount("12 ft", usd) is None
+    assert caption_amount("rope 12 ft", usd) is None
+    assert unclear_caption("rope 12 ft", usd) is None
