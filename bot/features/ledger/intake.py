@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from bot.core.channel import FitsOne
 from bot.features.ledger.book import NAME_MAX, RoomLedger, accents_off, name_key, position_phrase
 from bot.features.ledger.money import (
-    DOLLAR_AT_HOME,
     Amount,
     Currency,
     currency,
     currency_or_default,
+    dollar_sign_is,
     parse_amount,
     printed_whole,
     shown,
@@ -76,14 +76,9 @@ async def read_amount(
     # `TOTAL $40.50` on a receipt in a room of euros, pounds or yen is none of them (a Mexican
     # receipt's pesos were counted as €1250.00): USD, as a caption's `$` there is read
     # (bot/features/ledger/money.py), kept and not counted. A room of money written with a `$` at
-    # home (COP, ARS, CLP, SGD: `DOLLAR_AT_HOME`) or shown with a sign with one (R$, HK$) keeps it
-    # as its own; a room of rupees or rand takes it for US dollars, as a caption's.
-    dollar = (
-        reading.currency is None
-        and reading.dollar
-        and "$" not in room.symbol
-        and room.code not in DOLLAR_AT_HOME
-    )
+    # home (COP, ARS, CLP, SGD) or shown with a sign with one (R$, HK$) keeps it as its own; a room
+    # of rupees or rand takes it for US dollars, as a caption's (`dollar_sign_is`).
+    dollar = reading.currency is None and reading.dollar and not dollar_sign_is(room)
     code = reading.currency or ("USD" if dollar else room.code)
     if reading.minor is not None and reading.currency is None and not dollar:
         tax = unclear_money(reading.taxes, room.code)

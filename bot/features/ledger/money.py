@@ -331,6 +331,13 @@ class Amount:
     currency: Currency
 
 
+def dollar_sign_is(room: Currency) -> bool:
+    """Whether a `$` alone, typed or printed, is the room's money: money shown with a sign that
+    holds one (`$`, `CA$`, `R$`), or written with a `$` at home (`DOLLAR_AT_HOME`: Chilean pesos,
+    Singapore dollars); else it is US dollars."""
+    return "$" in room.symbol or room.code in DOLLAR_AT_HOME
+
+
 def _marker_currency(marker: str | None, room: Currency, *, after: bool = False) -> Currency | bool | None:
     """The currency a marker names: a Currency, None (no marker), False (not a currency), or
     True (a sign several currencies share, none of them the room's: `12,50 kr` in a euro room).
@@ -344,7 +351,7 @@ def _marker_currency(marker: str | None, room: Currency, *, after: bool = False)
     if not after and marker.upper() in _AFTER_ONLY:
         return False
     if marker == "$":
-        return room if "$" in room.symbol or room.code in DOLLAR_AT_HOME else currency("USD")
+        return room if dollar_sign_is(room) else currency("USD")
     code = _symbols().get(marker.upper())
     return currency(code or marker) or False
 
@@ -547,6 +554,7 @@ __all__ = [
     "currency",
     "currency_meant",
     "currency_or_default",
+    "dollar_sign_is",
     "in_use",
     "is_figure",
     "is_zero",
