@@ -261,8 +261,8 @@ def check_no_foreign_wal(path: Path, key: str = "database.url") -> None:
     database in WAL mode says 2 there, and going back to rollback mode deletes its -wal; opened
     together, SQLite replays the old database's pages into the copy, which then fails
     integrity_check (rows missing from their indexes) while serve starts as if all were well."""
-    wal = path.with_name(f"{path.name}-wal")
-    if _open_elsewhere(path.with_name(f"{path.name}-shm")):
+    wal, shm = path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")
+    if _open_elsewhere(shm):
         # a live connection's -wal is its own file's (and it may be mid-checkpoint); looked at
         # before any file is opened here: closing one drops this process's locks on it
         return
@@ -278,7 +278,7 @@ def check_no_foreign_wal(path: Path, key: str = "database.url") -> None:
             f"a backup copy put in its place): opened together they corrupt the copy: delete {wal.name} "
             f'and {path.name}-shm, then start again (README "Backups")'
         )
-    if frames and _copied_pages_differ(path, wal, path.with_name(f"{path.name}-shm")):
+    if frames and _copied_pages_differ(path, wal, shm):
         raise StartupError(
             f"{key} {path}: {wal.name} beside it belongs to another database ({path.name} is not "
             f"the file it was written on: a copy put in its place, made with cp while the server ran?): "
@@ -345,10 +345,9 @@ def _copied_pages_differ(path: Path, wal: Path, shm: Path) -> bool:
     (SQLite copied those frames into it, or was copying one of the later ones); a database file
     copied with `cp` from an earlier moment and put in its place was opened with the -wal, SQLite
     laid the newer pages over the older file, and serve started on a database that failed
-    integrity_check (wrong entries in the outbox's indexes, payments gone). Judged only when the
-    -wal stayed as it was during the look (a live process may be writing it), else False."""
-    if _open_elsewhere(shm):
-        return False  # a live connection's -wal is its own file's, and it may be mid-checkpoint
+    integrity_check (wrong entries in the outbox's indexes, payments gone). Asked of a database no
+    connection has open (`check_no_foreign_wal` looks first), and judged only when the -wal stayed
+    as it was during the look (a process starting meanwhile may write it), else False."""
     before = _wal_state(wal, shm)
     if before is None:
         return False
