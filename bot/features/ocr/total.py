@@ -862,7 +862,7 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int, whole: bool = Fals
             if own.minor is not None and own.currency is not None and exponent_of(own.currency) == other:
                 return own
         if exponent and not _decimals_in(rows):
-            found = _whole_total(rows, exponent, whole)
+            found = _total_in_whole_units(rows, exponent, whole)
             if found is not None:
                 return found
     return reading
@@ -873,19 +873,19 @@ def total_in_own_decimals(rows: Sequence[Row], exponent: int, whole: bool = Fals
 _SPACE_GROUPED = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?![\d]|[.,]\d)")
 
 
+_NO_SPACES = str.maketrans("", "", _SPACES)
+
+
 def _space_groups_joined(rows: Sequence[Row]) -> list[Row]:
     """The rows with thousands grouped by spaces written without them (`1 490` -> `1490`)."""
-    return [
-        dataclasses.replace(
-            row, text=_SPACE_GROUPED.sub(lambda m: re.sub(rf"[{_SPACES}]", "", m.group()), row.text)
-        )
-        if _SPACE_GROUPED.search(row.text)
-        else row
-        for row in rows
-    ]
+    joined = []
+    for row in rows:
+        text = _SPACE_GROUPED.sub(lambda m: m.group().translate(_NO_SPACES), row.text)
+        joined.append(row if text == row.text else dataclasses.replace(row, text=text))
+    return joined
 
 
-def _whole_total(rows: Sequence[Row], exponent: int, whole: bool) -> Reading | None:
+def _total_in_whole_units(rows: Sequence[Row], exponent: int, whole: bool) -> Reading | None:
     """A receipt that prints no decimals at all, read in whole units, in minor units of money
     whose receipts print it so (`printed_whole`): the room's when `whole` and it names none, or
     the one it names (`1 490 Ft` in a room of euros: forints, kept). None when not sure or none."""
