@@ -1199,6 +1199,14 @@ def test_a_swedish_and_a_czech_receipt_as_ocr_reads_them() -> None:
         ("IS VISO", "total"),
         ("SAMTALS", "total"),  # Icelandic
         ("NUMERAR", "tender"),  # Romanian
+        ("TỔNG CỘNG", "total"),  # Vietnamese, with its accents and as OCR reads it
+        ("TONG CONG", "total"),
+        ("Tổng tiền", "total"),
+        ("TIỀN MẶT", "tender"),
+        ("TIEN THUA", "change"),
+        ("TUNAI", "tender"),  # Indonesian
+        ("KEMBALIAN", "change"),
+        ("SU VUELTO", "change"),  # Latin American Spanish
         ("KARTING", "item"),  # words that only hold them
         ("TROCOLI", "item"),
         ("SPINACH", "item"),
@@ -1206,7 +1214,8 @@ def test_a_swedish_and_a_czech_receipt_as_ocr_reads_them() -> None:
 )
 def test_more_languages_receipts_words(label: str, kind: str) -> None:
     """Receipts from Sweden, Norway, Denmark, the Czech Republic, the Netherlands, Portugal,
-    Finland, Turkey, Hungary, Croatia, Slovenia, Slovakia, Estonia, Lithuania and Iceland were
+    Finland, Turkey, Hungary, Croatia, Slovenia, Slovakia, Estonia, Lithuania, Iceland, Vietnam
+    and Indonesia were
     "no total found": SUMMA, I ALT, CELKEM, TOTAAL and their kin were no words the reader knew
     (and in Hungary FIZETENDŐ, to pay, was taken for cash handed over)."""
     assert kind_of(label)[0] == kind
