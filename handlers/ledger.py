@@ -383,6 +383,10 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         if value is None and is_zero(text, room_cur):
             minor, code = 0, room_cur.code
         elif value is None:
+            over = parse_amount(text, room_cur, uncapped=True)
+            if over is not None:  # `\\AMOUNT 5000000` got the usage, as if it were no figure
+                cur = over.currency
+                return f"{cur.format(over.minor)} is more than an amount may be: at most {cur.format(cur.largest)}."
             return await _in_another_room(conn, ctx, "AMOUNT", text) or amount_usage(room_cur)
         else:
             minor, code = value.minor, value.currency.code

@@ -3000,3 +3000,53 @@ async def test_a_rate_with_a_thousands_comma_the_right_way_round(bot: Bot, fake_
         "Saved to paris; not counted: $40.00 in a EUR room."
     )
     assert (await say(bot, fake, "\\AMOUNT 40 USD @0,920")).startswith("Set €36.80 ($40.00 at 0.920)")
+
+
+@pytest.mark.parametrize(
+    ("code", "bill", "shown", "cap"),
+    [
+        ("VND", "1500000", "VND 1500000", "VND 100000000000"),
+        ("JPY", "1200000", "¥1200000", "¥1000000000"),
+        ("IDR", "2.500.000", "IDR 2500000.00", "IDR 100000000000.00"),
+    ],
+)
+async def test_a_bill_in_money_worth_little_is_not_too_large(
+    bot: Bot, fake_twilio: FakeTwilio, code: str, bill: str, shown: str, cap: str
+) -> None:
+    """A VND 1,500,000 dinner is $60 and a ¥1,200,000 week at a hotel $8,000, but a million units
+    of any money was the most an amount could be: `\\AMOUNT 1500000` in a room of dong answered
+    the usage, and the bill could not be counted at all. The bound is a million dollars' worth
+    now; past it the answer says what the most is, where it gave the usage."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, f"\\CURRENCY {code}")).startswith(f"house counts in {code}")
+    await photo(bot, fake, "dinner")
+    assert (await say(bot, fake, f"\\AMOUNT {bill}")).startswith(f"Set {shown}")
+    rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
+    assert [r[1] for r in rows] == [code]
+    assert await say(bot, fake, "\\AMOUNT 999999999999999") == (
+        f"{_shown_in(code, 999999999999999)} is more than an amount may be: at most {cap}."
+    )
+
+
+def _shown_in(code: str, figure: int) -> str:
+    from bot.features.ledger.money import currency
+
+    cur = currency(code)
+    assert cur is not None
+    return cur.format(cur.minor_of_major(figure))
+
+
+async def test_a_figure_above_the_most_an_amount_may_be_says_so(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\AMOUNT 5000000` in a room of dollars answered the usage, as if it were no figure."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "dinner")
+    assert await say(bot, fake, "\\AMOUNT 5000000") == (
+        "$5000000.00 is more than an amount may be: at most $1000000.00."
+    )
+    assert (
+        await say(bot, fake, "\\AMOUNT lots")
+        == "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
+    )
+    assert (await say(bot, fake, "\\AMOUNT 1000000")).startswith("Set $1000000.00")

@@ -23,8 +23,11 @@ from babel.numbers import (
     list_currencies,
 )
 
+from bot.features.ledger import rates
+
 DEFAULT_CURRENCY = "USD"
-# the most an amount may be, in major units: a typo, not a bill, beyond it
+# the most an amount may be, in dollars' worth of major units (`Currency.largest`): a typo, not a
+# bill, beyond it
 MAX_MAJOR = 1_000_000
 
 _SYMBOL_CHARS = re.compile(r"^[A-Za-z$£¥€]{1,4}$")
@@ -65,8 +68,11 @@ class Currency:
 
     @property
     def largest(self) -> int:
-        """The most an amount may be, in minor units (`MAX_MAJOR`)."""
-        return self.minor_of_major(MAX_MAJOR)
+        """The most an amount may be, in minor units: `MAX_MAJOR` in dollars and the monies worth
+        more, and as many times that as a dollar buys, to a power of ten (rates.dollar_digits), in
+        the others: a VND 1,500,000 dinner is $60, and ¥1,200,000 a week at a hotel. Both were
+        refused by a cap of a million units of any money."""
+        return self.minor_of_major(MAX_MAJOR * 10 ** rates.dollar_digits(self.code))
 
     def takes(self, minor: int) -> bool:
         """Whether `minor` is an amount: more than 0 and at most `largest`."""

@@ -16,7 +16,8 @@ rate of theirs is never questioned. Shipped with the code: nothing is fetched at
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
+from functools import cache
 
 # how far (a factor, either way) a rate may be from these figures before its inverse is offered
 TOLERANCE = Decimal(30)
@@ -78,6 +79,41 @@ USD_FOR_ONE: dict[str, Decimal] = {
         "JOD": "1.41",
     }.items()
 }
+
+
+# Units of each money a US dollar buys, as a power of ten at or above it, for the monies the
+# figures above leave out: what an amount may be at most scales by it (`dollar_digits`). Rounded
+# up, late 2025, with a power of ten more (or two) for monies losing value fast (ARS, IRR, LBP,
+# NGN, SSP, VES, ...): too high a bound only lets a typo through, too low one refuses a real bill.
+# Not a rate: nothing is converted by it.
+_DOLLAR_DIGITS = {
+    **dict.fromkeys(("BMD", "BSD", "CHE", "CHW", "CLF", "FKP", "GIP", "KYD", "PAB", "SHP", "USN"), 0),
+    **dict.fromkeys(
+        ("AWG", "AZN", "BAM", "BBD", "BND", "BOV", "BYN", "BZD", "CNH", "COU", "FJD", "GEL", "MOP"), 1
+    ),
+    **dict.fromkeys(("MXV", "PGK", "SBD", "TMT", "TND", "TOP", "TTD", "UYI", "WST", "XCD", "XCG"), 1),
+    **dict.fromkeys(("AFN", "ALL", "BOB", "BTN", "BWP", "CVE", "ERN", "GHS", "GMD", "HNL", "KGS"), 2),
+    **dict.fromkeys(("LSL", "LYD", "MDL", "MKD", "MRU", "MUR", "MVR", "MZN", "NAD", "NIO", "SCR"), 2),
+    **dict.fromkeys(("SLE", "SRD", "STN", "SZL", "TJS", "UAH", "UYU", "UYW", "ZMW"), 2),
+    **dict.fromkeys(("AMD", "CUP", "DJF", "DZD", "EGP", "ETB", "GYD", "HTG", "JMD", "KMF", "KZT"), 3),
+    **dict.fromkeys(("LRD", "RUB", "SOS", "TRY", "VUV", "XAF", "XOF", "XPF", "YER", "ZWG"), 3),
+    **dict.fromkeys(("AOA", "BIF", "CDF", "GNF", "IQD", "KHR", "KPW", "MGA", "MMK", "MNT", "MWK"), 4),
+    **dict.fromkeys(("PYG", "RWF", "SDG", "TZS", "UGX"), 4),
+    **dict.fromkeys(("LAK", "NGN", "SSP", "SYP", "UZS", "VED", "VES"), 5),
+    **dict.fromkeys(("ARS", "LBP"), 6),
+    "IRR": 7,
+}
+
+
+@cache
+def dollar_digits(code: str) -> int:
+    """The power of ten at or above the units of `code` a US dollar buys (0 for a money worth a
+    dollar or more): `\\AMOUNT` in dong may be 10**5 times what it may be in dollars. 0 for a code
+    none of the tables know."""
+    if code in USD_FOR_ONE:
+        per_dollar = 1 / USD_FOR_ONE[code]
+        return max(0, int(per_dollar.log10().to_integral_value(rounding=ROUND_CEILING)))
+    return _DOLLAR_DIGITS.get(code, 0)
 
 
 def _off(rate: Decimal, expected: Decimal) -> Decimal:

@@ -105,7 +105,10 @@ def test_an_amount_grouped_in_lakhs_is_read_as_indian_groups_write_it() -> None:
     found = caption_amount("rent ₹1,20,000 for March", inr)
     assert found is not None
     assert (found.minor, found.currency.code) == (12000000, "INR")
-    assert parse_amount("INR 1,00,00,000", inr) is None  # a crore: above what an amount may be
+    crore = parse_amount("INR 1,00,00,000", inr)  # ten million rupees: $115,000, below a million dollars
+    assert crore is not None
+    assert crore.minor == 1_00_00_000_00
+    assert parse_amount("INR 1,00,00,00,000", inr) is None  # a hundred crore: above what an amount may be
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.features.ledger.money import in_use
-from bot.features.ledger.rates import USD_FOR_ONE, inverted, rate_text
+from bot.features.ledger.money import _in_use, currency, in_use
+from bot.features.ledger.rates import _DOLLAR_DIGITS, USD_FOR_ONE, dollar_digits, inverted, rate_text
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,41 @@ def test_a_rate_is_written_as_typed() -> None:
     assert rate_text(Decimal("6.667E-3")) == "0.006667"
     assert rate_text(Decimal("150")) == "150"
     assert rate_text(Decimal("1.50")) == "1.5"
+
+
+def test_every_money_in_use_has_a_size_and_one_only() -> None:
+    """What an amount may be at most scales by what a dollar buys: a money in use that neither
+    table knows would be capped at a million units, as dong were (VND 1,000,000 is $40)."""
+    in_use_now = set(_in_use())
+    assert in_use_now <= set(USD_FOR_ONE) | set(_DOLLAR_DIGITS)
+    assert not set(USD_FOR_ONE) & set(_DOLLAR_DIGITS)
+    assert set(_DOLLAR_DIGITS) <= in_use_now
+
+
+@pytest.mark.parametrize("code", sorted(USD_FOR_ONE))
+def test_the_most_an_amount_may_be_is_a_million_dollars_worth_or_up_to_ten_times(code: str) -> None:
+    cur = currency(code)
+    assert cur is not None
+    dollars = Decimal(cur.largest).scaleb(-cur.exponent) * USD_FOR_ONE[code]
+    assert Decimal(1_000_000) <= dollars < Decimal(10_000_000) or (
+        USD_FOR_ONE[code] >= 1 and dollars == 1_000_000 * USD_FOR_ONE[code]
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "digits"),
+    [
+        ("USD", 0),
+        ("EUR", 0),
+        ("KWD", 0),
+        ("SEK", 1),
+        ("INR", 2),
+        ("JPY", 3),
+        ("KRW", 4),
+        ("VND", 5),
+        ("IRR", 7),
+        ("XXX", 0),
+    ],
+)
+def test_dollar_digits(code: str, digits: int) -> None:
+    assert dollar_digits(code) == digits
