@@ -35,6 +35,8 @@ from storage.ledger import ReceiptAmount
 
 DUPLICATE = "duplicate"  # ocr_status of a receipt that repeats an earlier one of the room
 DECIMAL_COMMA = ","  # Found.unclear's reason when the total was printed `12,50` in a room of `12.50`
+# Found.unclear's reason when the total was printed `1 490.00`: 1490.00, or one item at 490.00
+GROUPED = " "
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class Found:
     # a total read with no money of its own beside a tax the room's money is not taxed with
     # (`TOTAL 27.15`, `VAT 4.53` in a USD room), or printed with a decimal comma in a room of
     # money written with a point (`TOTAL 12,50` in a USD room): (its figure in the room's
-    # decimals, the tax or DECIMAL_COMMA), not counted (`unclear_money`)
+    # decimals, the tax or DECIMAL_COMMA), not counted (`unclear_money`); or printed `1 490.00`,
+    # thousands or a count and a price: (its figure read with the thousands, GROUPED)
     unclear: tuple[int, str] | None = None
     # a payment app's screenshot of a payment between people (Reading.payment): not counted, and
     # the reply points to \\PAID; its figure the room's, as \\PAID takes it (`paid_figure`)
@@ -66,6 +69,8 @@ async def read_amount(
     if reading.payment is not None:
         payment = reading.payment._replace(figure=await paid_figure(reading.payment.figure, room))
         return Found(None, None, None, reading.status, reading.identity, payment=payment)
+    if reading.grouped is not None and reading.currency in (None, room.code):
+        return Found(None, None, None, "ask", reading.identity, unclear=(reading.grouped, GROUPED))
     if reading.currency == KRONA:
         # `kr` names no one country's money: the room's, when it is a krona or a krone; else
         # (yen, euros, Iceland's whole krónur) the person is asked which: `57,40 kr` was €57.40
@@ -273,7 +278,8 @@ def saved_replies(
     to a photo with no total found offers to set. `switch`: nothing counts in the room's currency
     yet, so `\\CURRENCY` may still change it (a Mumbai flat's first receipt in rupees, in a room
     made in USD, the default: offered only `\\AMOUNT 12.34` in dollars). `unclear`: a lone
-    photo's total read with no money of its own beside another money's tax (`Found.unclear`).
+    photo's total read with no money of its own beside another money's tax, or that may have its
+    thousands grouped by a space (`Found.unclear`).
     `payment`: a lone photo is a payment app's screenshot (`Found.payment`)."""
     cur = ledger.currency
     ask = f"\\AMOUNT {cur.example}"  # 12.34, or 1234 where the currency has no decimals
@@ -360,6 +366,15 @@ def saved_replies(
                 f"Saved to {room_name}; not counted: {printed} in which money? "
                 f"Reply {as_other}, or {as_own} if it is {cur.code}.",
                 f"Saved to {room_name}; not counted: {printed} in which money?",
+            ]
+        if missing and unclear is not None and unclear[1] == GROUPED:
+            thousands = 10 ** (3 + cur.exponent)
+            both = [f"\\AMOUNT {cur.number(minor)}" for minor in (unclear[0], unclear[0] % thousands)]
+            return [
+                f"Saved to {room_name}; not counted: is its total {cur.format(unclear[0])}, or "
+                f"{cur.format(unclear[0] % thousands)} after a count? Reply {both[0]} or {both[1]}.",
+                f"Saved to {room_name}; not counted: {cur.format(unclear[0])}? Reply {both[0]} or {both[1]}.",
+                f"Saved to {room_name}; no total found. Reply {ask} to set it.",
             ]
         if missing and unclear is not None and unclear[1] == KRONA:
             number = currency_or_default("SEK").number(unclear[0])  # read in kronor's decimals

@@ -135,6 +135,9 @@ class Reading:
     # a payment app's screenshot (Venmo, Zelle, Cash App, PayPal: `You paid Ann Lee`, `You sent
     # $20.00 to Ann`, or one received: `Ann Lee paid you`): no total
     payment: Payment | None = None
+    # `TOTAL 1 490.00`, asked: the total read with the figure before it as its thousands (1490.00);
+    # the other reading is that without them (490.00, one item's price after a count)
+    grouped: int | None = None
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -279,9 +282,20 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
     A colon after a word is a label's (`TOTAL:23,40`, OCR drops the space after it)."""
     # thousands grouped by a space before comma decimals (`1 234,56 $`, as Quebec and France
     # print them) are one figure: `234,56` alone was a laptop's total (before a decimal point they
-    # are a count and a price: `2 150.00`); and so are thousands grouped by an apostrophe (or
+    # may be a count and a price, `2 150.00`: a total's row printed so is asked about, see
+    # `find_total`); and so are thousands grouped by an apostrophe (or
     # U+2019), as Switzerland prints them (`CHF 1'490.00`): CHF 490.00 was counted without asking
+    sign = re.escape("$" + "".join(_signs()))
+    # and so are thousands grouped by a space after a sign, before a decimal point (`$1 490.00`,
+    # and South Africa's rand, `R 1 490.00`, `R1 490.00`): no count comes between a sign and its
+    # figure, and R490.00 was counted without asking
+    signed = "|".join(
+        rf"(?<={before}{space})"
+        for before in (f"[{sign}]", "(?<![A-Za-z])R")
+        for space in ("", f"[{_SPACES}]")
+    )
     whole = (
+        rf"(?:{signed})\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=\.\d)|"
         r"\d{1,2}(?:,\d{2})+,\d{3}(?![.,]\d{3})|\d{1,3}(?:,\d{3})+(?![.,]\d{3})"
         rf"|\d{{1,3}}(?:\.\d{{3}})+(?=,\d)|\d{{1,3}}(?:[{_SPACES}]\d{{3}})+(?=,\d)"
         r"|\d{1,3}(?:['’]\d{3})+(?=\.\d)|\d{1,7}"
@@ -294,10 +308,32 @@ def _money_pattern(exponent: int) -> re.Pattern[str]:
         number = rf"(?P<whole>{whole})(?![.,/:]?\d|-\d)"
     else:
         number = rf"(?P<whole>{whole})\s?[.,]\s?(?P<frac>\d{{{exponent}}})(?![.,/:]?\d|-\d)"
-    sign = re.escape("$" + "".join(_signs()))
     return re.compile(
         rf"(?<![\d.,*#/])(?<!\d:)(?<!\d-)(?<!XX)(?<!xx){_CARD_ENDING}(?P<neg>-)?\s?(?P<sym>[{sign}])?\s?{number}(?P<tail>\s?-|\s?CR\b)?"
     )
+
+
+# one to three digits and a space right before a figure, and nothing figure-like before them
+_GROUP_BEFORE = re.compile(rf"(?:^|[^\d.,'’])(\d{{1,3}})[{_SPACES}]$")
+
+
+def _grouped_reading(text: str, exponent: int) -> int | None:
+    """The row's last figure read with the digits before it as its thousands (`1 490.00`: 1490.00),
+    when they may be: a space apart, before a figure of three digits and a decimal point. None
+    when not (a figure with a sign before it is read whole by `_money_pattern` already)."""
+    if not exponent:
+        return None  # whole money joins its space groups first (`_space_groups_joined`)
+    figures = [m for m in _money_pattern(exponent).finditer(text) if not (m.group("neg") or m.group("tail"))]
+    if not figures:
+        return None
+    m = figures[-1]
+    if m.group("sym") or len(m.group("whole")) != 3 or "." not in text[m.end("whole") : m.start("frac")]:
+        return None
+    before = _GROUP_BEFORE.search(text, 0, m.start("whole"))
+    if before is None:
+        return None
+    thousands: int = int(before.group(1)) * 10 ** (3 + exponent)
+    return thousands + _minor_of(m, exponent)
 
 
 def _minor_of(m: re.Match[str], exponent: int) -> int:
@@ -674,6 +710,15 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
         for i, k, s, v, _ in parsed
         if k in ("total", "card") and v > 0
     ]
+    # `TOTAL 1 490.00`: thousands grouped by a space, or a count and a price; both are the
+    # total's, and the person is asked which (490.00 was counted without asking)
+    grouped: dict[int, int] = {}  # each such total's thousands reading: the figure without them
+    for c in list(candidates):
+        joined = _grouped_reading(rows[c.row].text, exponent)
+        if joined is not None:
+            grouped[joined] = c.value
+            candidates.append(Candidate(joined, c.score, c.row, c.kind))
+
     # the bottom-most amount after the subtotal and tax
     last_sub = max((i for i, k, *_ in parsed if k in ("subtotal", "tax", "tax_incl", "fee")), default=None)
     if last_sub is not None:  # a labelled total below the tax first; else the first amount there
@@ -732,6 +777,10 @@ def find_total(rows: Sequence[Row], exponent: int = 2) -> Reading:
     best, best_score = ranked[0]
     currency = _currency(parsed, markers, best)
     if len(ranked) > 1 and ranked[1][1] >= RIVAL * best_score:
+        top = {best, ranked[1][0]}
+        joined = next((j for j, plain in grouped.items() if top == {j, plain}), None)
+        if joined is not None:
+            return Reading(None, "ask", currency, summary, "thousands or a count", grouped=joined)
         return Reading(None, "ask", currency, summary, "candidates disagree")
     if best_score < SURE:
         return Reading(None, "ask", currency, summary, "too weak")

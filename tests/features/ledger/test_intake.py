@@ -661,3 +661,28 @@ async def test_a_receipt_printed_in_whole_forints_is_counted_in_a_room_of_forint
     reply = await send_photo(bot, fake_twilio, bare, 4, BOB)
     # with no sign, in a room of euros, `1 490` is no figure in euros: asked, not counted
     assert reply == "Saved to trip; no total found. Reply \\AMOUNT 12.34 to set it.", reply
+
+
+async def test_a_total_with_a_space_before_its_last_three_figures_is_asked_about(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, counting: Counting
+) -> None:
+    """`TOTAL 1 490.00` (South Africa's way with thousands) was counted as 490.00 without asking:
+    the 1 taken for a count. Kept, not counted, and the reply offers both; `R 1 490.00`, the
+    rand's sign before it, is one figure and counted."""
+    bot = await house_in(bot_factory, fake_twilio, "ZAR")
+    lines: list[ri.Line] = [("SPAR", ""), ("", ""), ("GROCERIES", "1 490.00"), ("", "")]
+    tender = [("CASH", "1 500.00"), ("CHANGE", "10.00")]
+    asked = ri.Receipt("grocery", [*lines, ("TOTAL", "1 490.00"), *tender], 149000)
+    assert await send_photo(bot, fake_twilio, asked, 7) == (
+        "Saved to house; not counted: is its total ZAR 1490.00, or ZAR 490.00 after a count? "
+        "Reply \\AMOUNT 1490.00 or \\AMOUNT 490.00."
+    )
+    assert await bot.scalar("SELECT amount_minor FROM receipts") is None
+    assert (await say(bot, fake_twilio, "\\AMOUNT 1490.00")).startswith("Set ZAR 1490.00")
+    signed = ri.Receipt(
+        "grocery",
+        [("CHECKERS", ""), ("", ""), ("BRAAI PACK", "2 310.00"), ("", ""), ("TOTAL", "R 2 310.00")],
+        231000,
+    )
+    reply = await send_photo(bot, fake_twilio, signed, 7)
+    assert reply.startswith("Saved ZAR 2310.00 to house"), reply

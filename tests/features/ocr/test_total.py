@@ -559,6 +559,37 @@ def test_thousands_grouped_by_a_space_are_one_amount() -> None:
     assert amounts_of("VISA 4421 1 234,56", 2)[-1] == (123456, "")
 
 
+@pytest.mark.parametrize(
+    "row", ["TOTAL R 1 490.00", "TOTAL R1 490.00", "TOTAL $1 490.00", "TOTAL €\u00a01 490.00"]
+)
+def test_thousands_grouped_by_a_space_after_a_sign_are_one_amount(row: str) -> None:
+    """South Africa prints the rand `R 1 490.00`: R490.00 was counted without asking. No count
+    comes between a sign and its figure."""
+    reading = total_of_text(f"SHOPRITE\nBREAD 24.99\n{row}\nCARD 1 490.00")
+    assert (reading.status, reading.minor) == ("ok", 149000), reading
+
+
+@pytest.mark.parametrize(
+    ("row", "read"),
+    [
+        ("TOTAL 1 490.00", (49000, 149000)),
+        ("TOTAL 12 450.00", (45000, 1245000)),
+        ("BALANCE DUE 3 120.00", (12000, 312000)),
+    ],
+)
+def test_a_total_that_may_be_thousands_or_a_count_and_a_price_is_asked(
+    row: str, read: tuple[int, int]
+) -> None:
+    """`TOTAL 1 490.00`: thousands grouped by a space, or one item at 490.00. It was counted as
+    490.00 without asking; both are the total's readings now, and the person is asked."""
+    reading = total_of_text(f"SHOPRITE\nBREAD 1 24.99\n{row}\nCASH 1 500.00\nCHANGE 10.00")
+    assert reading.status == "ask", reading
+    assert {value for value, _ in reading.candidates} >= set(read)
+    # a figure of other than three digits after the space, or a number of four, is no thousands
+    for plain in ("TOTAL 1 49.00", "TOTAL 1234 490.00", "TOTAL 1 x 490.00"):
+        assert total_of_text(f"SHOP\nBREAD 24.99\n{plain}").status == "ok", plain
+
+
 @pytest.mark.parametrize("row", ["TOTAL CHF 1'490.00", "TOTAL 1’490.00", "TOTAL 1'490.00 CHF"])
 def test_thousands_grouped_by_an_apostrophe_are_one_amount(row: str) -> None:
     """A Swiss receipt's `TOTAL CHF 1'490.00` was the figures 1 and 490.00, and CHF 490.00 was
