@@ -241,6 +241,9 @@ _SHARED = {
     # the forint's `Ft` in a room of forints (`\AMOUNT 1 490 Ft` got the usage); elsewhere it is
     # feet as often (`rope 12 ft`), and no figure beside it is read
     "FT": frozenset({"HUF"}),
+    # the rand's `R` in a room of rand (`\AMOUNT R1490` got the usage, and a caption's `R1 490.00`
+    # was counted as 490.00); elsewhere a figure after it is not read as the room's
+    "R": frozenset({"ZAR"}),
 }
 
 
@@ -485,7 +488,8 @@ def _found_in(
             continue
         # in free text a space before three digits reads two ways (`dinner for 3 120.00` is no
         # $3120.00): both readings are found, so a caption of them is no one amount
-        readings = [num, num.rsplit(" ", 1)[1]] if " " in num and not whole else [num]
+        # (after a sign it is one figure: no count comes between a sign and its figure, `R1 490.00`)
+        readings = [num, num.rsplit(" ", 1)[1]] if " " in num and not whole and not cur_pre else [num]
         for figure in readings:
             minor = parse_number(figure, cur.exponent)
             if minor is None or not (cur.takes(minor) or (uncapped and minor > 0)):

@@ -563,3 +563,32 @@ def test_ft_is_no_money_outside_a_room_of_forints() -> None:
     assert parse_amount("12 ft", usd) is None
     assert caption_amount("rope 12 ft", usd) is None
     assert unclear_caption("rope 12 ft", usd) is None
+
+
+@pytest.mark.parametrize("text", ["R1490", "R1 490.00", "R 1 490.00", "r1490.00", "R 1490,00"])
+def test_the_rand_s_r_is_the_room_s_money_in_a_room_of_rand(text: str) -> None:
+    """South Africans write the rand `R150`: `\\AMOUNT R1490` got the usage, and a caption's
+    `braai R1 490.00` was counted as R490.00 (the 1 after the R taken for a count). A figure
+    after a sign is one figure; elsewhere than a room of rand, no figure after `R` is read."""
+    zar, usd = currency("ZAR"), currency("USD")
+    assert zar is not None
+    assert usd is not None
+    for found in (parse_amount(text, zar), caption_amount(f"braai {text}", zar)):
+        assert found is not None, text
+        assert (found.minor, found.currency.code) == (149000, "ZAR")
+    assert unclear_caption(f"braai {text}", zar) is None
+    assert parse_amount(text, usd) is None
+    assert caption_amount(f"braai {text}", usd) is None
+
+
+def test_thousands_after_a_sign_in_a_caption_are_one_figure() -> None:
+    """`$1 490.00` in a caption asked whether it was $1490.00 or $490.00 after a count; no count
+    comes between a sign and its figure. Without a sign it is still asked."""
+    usd = currency("USD")
+    assert usd is not None
+    found = caption_amount("laptop $1 490.00", usd)
+    assert found is not None
+    assert found.minor == 149000
+    assert unclear_caption("laptop $1 490.00", usd) is None
+    assert caption_amount("laptop 1 490.00", usd) is None
+    assert unclear_caption("laptop 1 490.00", usd) is not None
