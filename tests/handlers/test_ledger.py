@@ -246,7 +246,8 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
         "trip counts in USD. Change it with \\CURRENCY <code> before the first amount."
     )
     assert (
-        await say(bot, fake, "\\CURRENCY xyz") == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+        await say(bot, fake, "\\CURRENCY xyz")
+        == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
     )
     # a currency's symbol or name, as people say it: told only that it is no ISO 4217 code
     assert (
@@ -440,7 +441,7 @@ async def test_an_amount_or_a_share_typed_on_an_arabic_keyboard_is_read(
         "Your receipt in house splits Bob 60%, Alice 40% once it has a total: \\AMOUNT 12.34."
     )
     assert (await say(bot, fake, "\\AMOUNT \u0661\u066c\u0662\u0663\u0664\u066b\u0665\u0660")).startswith(
-        "Set $1234.50 on your receipt in house"
+        "Set $1,234.50 on your receipt in house"
     )
     assert (await say(bot, fake, "\\PAID Bob \u0665\u066b\u0662\u0665")).startswith(
         "Recorded: you paid Bob $5.25."
@@ -917,10 +918,10 @@ async def test_paid_takes_an_amount_with_its_code_or_sign_as_a_word_of_its_own(
     # thousands set apart by a space, as in French (`1 234,56`): the usage, or "No one in house
     # goes by Alice 1"
     assert await say(bot, fake, "\\AMOUNT 1 234,56") == (
-        "Set $1234.56 on your receipt in house (was $30.00): you are owed $808.04. \\BALANCE for all."
+        "Set $1,234.56 on your receipt in house (was $30.00): you are owed $808.04. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\PAID Alice 1 000,00", sender=BOB) == (
-        "Recorded: you paid Alice $1000.00. house: Carol pays Big Bob $401.52, Alice pays Big Bob $191.96."
+        "Recorded: you paid Alice $1,000.00. house: Carol pays Big Bob $401.52, Alice pays Big Bob $191.96."
     )
 
 
@@ -1221,9 +1222,9 @@ async def test_exact_amounts_of_a_four_decimal_currency_past_32_bits(
     assert await say(bot, fake, "\\CURRENCY CLF") == "house counts in CLF now."
     await photo(bot, fake, "CLF 900000.0000")
     assert await say(bot, fake, "\\SPLIT me 300000.0000 bob 600000.0000") == (
-        "Split CLF 900000.0000 in house: Bob CLF 600000.0000, Alice CLF 300000.0000."
+        "Split CLF 900,000.0000 in house: Bob CLF 600,000.0000, Alice CLF 300,000.0000."
     )
-    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice CLF 600000.0000."
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice CLF 600,000.0000."
     weights = await bot.rows("SELECT weight FROM receipt_members ORDER BY position")
     assert [r[0] for r in weights] == [6_000_000_000, 3_000_000_000]
 
@@ -1238,20 +1239,20 @@ async def test_a_debt_above_the_largest_amount_is_settled_in_one_payment(
     await house(bot, fake)
     for caption in ("$1000000.00", "$1000000.00 again"):
         await photo(bot, fake, caption)
-        assert (await say(bot, fake, "\\SPLIT bob")).startswith("Split $1000000.00 in house: Bob")
-    assert await say(bot, fake, "\\BALANCE", sender=BOB) == "house: Bob pays Alice $2000000.00."
+        assert (await say(bot, fake, "\\SPLIT bob")).startswith("Split $1,000,000.00 in house: Bob")
+    assert await say(bot, fake, "\\BALANCE", sender=BOB) == "house: Bob pays Alice $2,000,000.00."
     assert await say(bot, fake, "\\PAID Alice 2000000.01", sender=BOB) == (
-        "$1000000.00 is the most a payment may be, unless it settles what \\BALANCE says you pay them."
+        "$1,000,000.00 is the most a payment may be, unless it settles what \\BALANCE says you pay them."
     )
     assert await say(bot, fake, "\\PAID Bob 1000000.01") == (
-        "$1000000.00 is the most a payment may be, unless it settles what \\BALANCE says you pay them."
+        "$1,000,000.00 is the most a payment may be, unless it settles what \\BALANCE says you pay them."
     )
     assert (
         await say(bot, fake, "\\PAID Alice 2,000,000.00", sender=BOB)
-        == "Recorded: you paid Alice $2000000.00. house: all settled."
+        == "Recorded: you paid Alice $2,000,000.00. house: all settled."
     )
     notices = [m["Body"] for m in fake.messages if m["To"] == ALICE and "paid you" in m["Body"]]
-    assert notices == ["Bob paid you $2000000.00 in house. \\BALANCE house for all."]
+    assert notices == ["Bob paid you $2,000,000.00 in house. \\BALANCE house for all."]
     payments = await bot.rows("SELECT amount_minor FROM payments")
     assert [r[0] for r in payments] == [200_000_000]
 
@@ -1644,7 +1645,7 @@ async def test_every_amount_a_reply_suggests_is_one_amount_takes_in_that_room(
     unread = await say(bot, fake, "", sender=CAROL, **mms([fake.media.add(images.jpeg_with_gps(variant=12))]))
     assert unread == "Saved to tokyo; no total found. Reply \\AMOUNT 1234 to set it."
     assert (await say(bot, fake, "\\AMOUNT 1234", sender=CAROL)).startswith(
-        "Set ¥1234 on your receipt in tokyo"
+        "Set ¥1,234 on your receipt in tokyo"
     )
     assert await say(bot, fake, "\\AMOUNT 12.34", sender=CAROL) == (
         "Usage: \\AMOUNT 1234 (0 takes the receipt out of the ledger)"
@@ -1752,7 +1753,7 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     )
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $14.40, Carol pays Alice $14.40."
     assert (await say(bot, fake, "\\AMOUNT 40 EUR @abc")).startswith("Usage: \\AMOUNT 12.34")
-    assert (await say(bot, fake, "\\AMOUNT 1000 JPY @0.0067")).startswith("Set $6.70 (¥1000 at 0.0067)")
+    assert (await say(bot, fake, "\\AMOUNT 1000 JPY @0.0067")).startswith("Set $6.70 (¥1,000 at 0.0067)")
     # the receipt is in dollars now: a figure at a rate names no money of its own
     assert await say(bot, fake, "\\AMOUNT 40 @1.08") == (
         "Which money is 40 in? Send its code: \\AMOUNT 40 EUR @1.08. house counts in USD: \\AMOUNT 40 is $40.00."
@@ -1768,9 +1769,9 @@ async def test_amount_at_a_rate_counts_a_foreign_receipt(bot: Bot, fake_twilio: 
     )
     # a conversion is held to what a typed amount is: not 0 (the receipt silently out), no billions
     assert await say(bot, fake, "\\AMOUNT 0.01 EUR @0.1") == (
-        "€0.01 @0.1 is $0.00: an amount is more than 0 and at most $1000000.00."
+        "€0.01 @0.1 is $0.00: an amount is more than 0 and at most $1,000,000.00."
     )
-    assert (await say(bot, fake, "\\AMOUNT 999999 EUR @999999")).endswith("at most $1000000.00.")
+    assert (await say(bot, fake, "\\AMOUNT 999999 EUR @999999")).endswith("at most $1,000,000.00.")
     rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
     assert [tuple(r) for r in rows] == [(670, "USD")]
 
@@ -1785,16 +1786,16 @@ async def test_a_figure_at_a_rate_is_in_the_money_its_receipt_was_read_in(
     fake = fake_twilio
     await house(bot, fake)
     kept = await photo(bot, fake, "ramen ¥4136")
-    assert kept.startswith("Saved to house; not counted: ¥4136 in a USD room."), kept
-    assert (await say(bot, fake, "\\AMOUNT 4136 @0.0067")).startswith("Set $27.71 (¥4136 at 0.0067)")
+    assert kept.startswith("Saved to house; not counted: ¥4,136 in a USD room."), kept
+    assert (await say(bot, fake, "\\AMOUNT 4136 @0.0067")).startswith("Set $27.71 (¥4,136 at 0.0067)")
     # a yen figure has no decimals
     assert (await say(bot, fake, "\\AMOUNT 4136.5 JPY @0.0068")).startswith("Usage: \\AMOUNT 40 EUR @1.08")
     assert await say(bot, fake, "\\AMOUNT 4136 @0.0068") == (
         "Which money is 4136 in? Send its code: \\AMOUNT 4136 EUR @0.0068. house counts in USD: "
-        "\\AMOUNT 4136 is $4136.00."
+        "\\AMOUNT 4136 is $4,136.00."
     )
     assert (await say(bot, fake, "\\AMOUNT 4136 JPY @0.0068")).startswith(
-        "Set $28.12 (¥4136 at 0.0068) on your receipt in house (was $27.71)"
+        "Set $28.12 (¥4,136 at 0.0068) on your receipt in house (was $27.71)"
     )
     rows = await bot.rows("SELECT amount_minor, currency FROM receipts")
     assert [tuple(r) for r in rows] == [(2812, "USD")]
@@ -1940,7 +1941,7 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     `\\AMOUNT` sent with a photo."""
     fake = fake_twilio
     await house(bot, fake)
-    asked = "12.345 is unclear: send 12345.00 for $12345.00, or 12.35 for $12.35."
+    asked = "12.345 is unclear: send 12345.00 for $12,345.00, or 12.35 for $12.35."
     assert await say(bot, fake, "\\PAID Bob 12.345", sender=CAROL) == asked
     assert await bot.scalar("SELECT count(*) FROM payments") == 0
     assert (
@@ -1953,21 +1954,21 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     # beside a photo a bare figure would be a post: the answer says \\AMOUNT
     assert await answers(bot, fake, "\\AMOUNT 1.200", **mms(urls)) == [
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
-        "1.200 is unclear: reply \\AMOUNT 1200.00 for $1200.00, or \\AMOUNT 1.20 for $1.20.",
+        "1.200 is unclear: reply \\AMOUNT 1200.00 for $1,200.00, or \\AMOUNT 1.20 for $1.20.",
     ]
     # so is a caption's: `dinner $1.200` was saved as $1200.00, split and owed without a word
     for caption in ("1.200", "dinner $1.200"):
         urls = [fake.media.add(images.jpeg_with_gps())]
         assert await answers(bot, fake, caption, **mms(urls)) == [
             "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
-            "1.200 is unclear: reply \\AMOUNT 1200.00 for $1200.00, or \\AMOUNT 1.20 for $1.20.",
+            "1.200 is unclear: reply \\AMOUNT 1200.00 for $1,200.00, or \\AMOUNT 1.20 for $1.20.",
         ]
     assert await bot.scalar("SELECT count(*) FROM receipts WHERE amount_minor IS NOT NULL") == 1
     # in another currency the figures keep it: `\\AMOUNT 1.20` as it said was $1.20, counted
     urls = [fake.media.add(images.jpeg_with_gps())]
     assert await answers(bot, fake, "taxi €1.200", **mms(urls)) == [
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
-        "1.200 is unclear: reply \\AMOUNT €1200.00 or \\AMOUNT €1.20.",
+        "1.200 is unclear: reply \\AMOUNT €1,200.00 or \\AMOUNT €1.20.",
     ]
     assert await say(bot, fake, "\\AMOUNT €1.20") == (
         "Set €1.20 on your receipt in house; not counted: €1.20 in a USD room. Reply \\AMOUNT 1.20 EUR"
@@ -1980,7 +1981,7 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     # a comma before three digits stays a thousands separator
     assert (
         await say(bot, fake, "\\PAID Bob 1,200", sender=CAROL)
-        == "Recorded: you paid Bob $1200.00. house: Bob pays Carol $1195.43, Bob pays Alice $9.14. "
+        == "Recorded: you paid Bob $1,200.00. house: Bob pays Carol $1,195.43, Bob pays Alice $9.14. "
         "3 receipts with no total are not counted: \\RECEIPTS shows them."  # older than Alice's last
     )
 
@@ -2098,12 +2099,12 @@ async def test_paid_in_another_currency_at_a_rate_says_what_it_comes_to_and_reco
         "Nothing recorded: payments are in USD. \u20ac50.00 at 1.47 is $73.50: \\PAID Bob 73.50"
     )
     assert await say(bot, fake, "\\PAID Bob \u00a55000 @0.0067") == (
-        "Nothing recorded: payments are in USD. \u00a55000 at 0.0067 is $33.50: \\PAID Bob 33.50"
+        "Nothing recorded: payments are in USD. \u00a55,000 at 0.0067 is $33.50: \\PAID Bob 33.50"
     )
     # yen to the dollar, as exchange boards quote it: the rate the right way round
     assert await say(bot, fake, "\\PAID Bob 5000 JPY @150") == (
         "Nothing recorded: payments are in USD. The rate is USD for 1 JPY (1/150): "
-        "\u00a55000 at 0.006667 is $33.34: \\PAID Bob 33.34"
+        "\u00a55,000 at 0.006667 is $33.34: \\PAID Bob 33.34"
     )
     assert await bot.scalar("SELECT count(*) FROM payments") == 0
     assert (await say(bot, fake, "\\PAID Bob 73.50")).startswith("Recorded: you paid Bob $73.50.")
@@ -2900,9 +2901,9 @@ async def test_a_caption_of_a_thousand_written_the_quebec_way_is_asked_about(
     urls = [fake.media.add(images.jpeg_with_gps())]
     assert await answers(bot, fake, "ordi 1 234,56 $", **mms(urls)) == [
         "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
-        "1 234,56 is unclear: reply \\AMOUNT 1234.56 for CA$1234.56, or \\AMOUNT 234.56 for CA$234.56.",
+        "1 234,56 is unclear: reply \\AMOUNT 1234.56 for CA$1,234.56, or \\AMOUNT 234.56 for CA$234.56.",
     ]
-    assert (await say(bot, fake, "\\AMOUNT 1234.56")).startswith("Set CA$1234.56 on your receipt in house")
+    assert (await say(bot, fake, "\\AMOUNT 1234.56")).startswith("Set CA$1,234.56 on your receipt in house")
 
 
 async def test_a_half_share_gets_the_whole_shares_it_means(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -2948,7 +2949,7 @@ async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twi
     assert kept.startswith("Saved to house; not counted: ¥678 in a USD room."), kept
     offered = await say(bot, fake, "\\AMOUNT 678 JPY @150")
     assert offered == (
-        "¥678 @150 is $101700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678 JPY @0.006667"
+        "¥678 @150 is $101,700.00, but the rate is USD for 1 JPY (1/150 = 0.006667): \\AMOUNT 678 JPY @0.006667"
     )
     assert [tuple(r) for r in await bot.rows("SELECT amount_minor, currency FROM receipts")] == [(678, "JPY")]
     # the figure alone, in the receipt's money
@@ -2958,10 +2959,10 @@ async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twi
     # `@1,450`: won to the dollar with a thousands comma; 1.450's inverse (0.6897) would count
     # $34485.00 for a ₩50000 dinner
     assert (await photo(bot, fake, "KRW 50000")).startswith(
-        "Saved to house; not counted: KRW 50000 in a USD room."
+        "Saved to house; not counted: KRW 50,000 in a USD room."
     )
     assert await say(bot, fake, "\\AMOUNT 50000 KRW @1,450") == (
-        "KRW 50000 @1450 is $72500000.00, but the rate is USD for 1 KRW (1/1450 = 0.0006897): "
+        "KRW 50,000 @1450 is $72,500,000.00, but the rate is USD for 1 KRW (1/1450 = 0.0006897): "
         "\\AMOUNT 50000 KRW @0.0006897"
     )
     # a comma that is a decimal one stays one (`@0,0067`, `@150,5`)
@@ -2977,7 +2978,7 @@ async def test_a_rate_given_the_wrong_way_round_is_questioned(bot: Bot, fake_twi
     assert (await photo(bot, fake, "USD 12.00")).startswith(
         "Saved to tokyo; not counted: $12.00 in a JPY room."
     )
-    assert (await say(bot, fake, "\\AMOUNT 12 USD @150")).startswith("Set ¥1800 ($12.00 at 150)")
+    assert (await say(bot, fake, "\\AMOUNT 12 USD @150")).startswith("Set ¥1,800 ($12.00 at 150)")
     assert await say(bot, fake, "\\AMOUNT 12 USD @0.0067") == (
         "$12.00 @0.0067 is ¥0, but the rate is JPY for 1 USD (1/0.0067 = 149.3): \\AMOUNT 12.00 USD @149.3"
     )
@@ -2993,7 +2994,7 @@ async def test_a_rate_with_a_thousands_comma_the_right_way_round(bot: Bot, fake_
     assert (await photo(bot, fake, "USD 40.00")).startswith(
         "Saved to house; not counted: $40.00 in a KRW room."
     )
-    assert (await say(bot, fake, "\\AMOUNT 40 USD @1,450")).startswith("Set KRW 58000 ($40.00 at 1450)")
+    assert (await say(bot, fake, "\\AMOUNT 40 USD @1,450")).startswith("Set KRW 58,000 ($40.00 at 1450)")
     assert (await say(bot, fake, "\\CREATE paris pw1234")).startswith("Created room paris")
     assert (await say(bot, fake, "\\CURRENCY EUR")).startswith("paris counts in EUR")
     assert (await photo(bot, fake, "USD 40.00")).startswith(
@@ -3005,9 +3006,9 @@ async def test_a_rate_with_a_thousands_comma_the_right_way_round(bot: Bot, fake_
 @pytest.mark.parametrize(
     ("code", "bill", "shown", "cap"),
     [
-        ("VND", "1500000", "VND 1500000", "VND 100000000000"),
-        ("JPY", "1200000", "¥1200000", "¥1000000000"),
-        ("IDR", "2.500.000", "IDR 2500000.00", "IDR 100000000000.00"),
+        ("VND", "1500000", "VND 1,500,000", "VND 100,000,000,000"),
+        ("JPY", "1200000", "¥1,200,000", "¥1,000,000,000"),
+        ("IDR", "2.500.000", "IDR 2,500,000.00", "IDR 100,000,000,000.00"),
     ],
 )
 async def test_a_bill_in_money_worth_little_is_not_too_large(
@@ -3043,10 +3044,10 @@ async def test_a_figure_above_the_most_an_amount_may_be_says_so(bot: Bot, fake_t
     await house(bot, fake)
     await photo(bot, fake, "dinner")
     assert await say(bot, fake, "\\AMOUNT 5000000") == (
-        "$5000000.00 is more than an amount may be: at most $1000000.00."
+        "$5,000,000.00 is more than an amount may be: at most $1,000,000.00."
     )
     assert (
         await say(bot, fake, "\\AMOUNT lots")
         == "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
     )
-    assert (await say(bot, fake, "\\AMOUNT 1000000")).startswith("Set $1000000.00")
+    assert (await say(bot, fake, "\\AMOUNT 1000000")).startswith("Set $1,000,000.00")

@@ -40,9 +40,12 @@ class Currency:
     symbol: str  # "" when shown by its code
 
     def format(self, minor: int) -> str:
-        """`$23.17`, `-$1.00`, `€12.50`, `¥1200`, `INR 12.50`."""
+        """`$23.17`, `-$1.00`, `€12.50`, `¥1,200`, `INR 12.50`, `VND 1,500,000`: thousands grouped,
+        as people read an amount (`VND 1500000` left the zeros to count). `number` is what
+        `\\AMOUNT` takes: a reply's command carries that, ungrouped."""
         sign = "-" if minor < 0 else ""
-        number = self.number(abs(minor))
+        major, point, frac = self.number(abs(minor)).partition(".")
+        number = f"{int(major):,}{point}{frac}"
         if self.symbol:
             return f"{sign}{self.symbol}{number}"
         return f"{sign}{self.code} {number}"

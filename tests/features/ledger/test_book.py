@@ -229,7 +229,7 @@ def test_a_room_with_more_debts_than_a_message_takes_names_the_first_and_how_man
     )
     line = balance_line("big", many, fits=lambda text: False)
     assert len(line) <= LONGEST
-    assert line.startswith("big: Longmembername002 pays Alice $1098.90, Longmembername003 pays Alice")
+    assert line.startswith("big: Longmembername002 pays Alice $1,098.90, Longmembername003 pays Alice")
     shown = line.count(" pays ")
     assert line.endswith(f", and {91 - shown} more: \\RECEIPTS shows them all.")
     assert 30 < shown < 91

@@ -142,7 +142,7 @@ async def test_a_payment_to_someone_outside_the_room_is_asked_about(
         "Saved to house; it looks like a payment to Mark Jones, not a receipt, so it is not counted. "
         "Reply \\AMOUNT 1200.00 if it was spent for the room."
     )
-    assert (await say(bot, fake_twilio, "\\AMOUNT 1200.00")).startswith("Set $1200.00")
+    assert (await say(bot, fake_twilio, "\\AMOUNT 1200.00")).startswith("Set $1,200.00")
 
 
 # the head of each app's screen for a payment received, as OCR reads it
@@ -357,7 +357,7 @@ async def test_a_yen_receipt_in_a_dollar_room_is_kept_in_yen_not_counted(
     await house(bot, fake_twilio)
     url = fake_twilio.media.add(ri.render(receipt, angle=1.0))
     assert await say(bot, fake_twilio, "", **mms([url])) == (
-        f"Saved to house; not counted: ¥{receipt.total} in a USD room. Reply \\CURRENCY JPY to count house "
+        f"Saved to house; not counted: ¥{receipt.total:,} in a USD room. Reply \\CURRENCY JPY to count house "
         "in JPY, or \\AMOUNT 12.34 in USD."
     )
     assert await bot.scalar("SELECT currency FROM receipts") == "JPY"
@@ -651,13 +651,13 @@ async def test_a_receipt_printed_in_whole_forints_is_counted_in_a_room_of_forint
     )
     bot = await house_in(bot_factory, fake_twilio, "HUF")
     reply = await send_photo(bot, fake_twilio, bare, 1)
-    assert reply.startswith("Saved HUF 1490.00 to house"), reply
+    assert reply.startswith("Saved HUF 1,490.00 to house"), reply
     reply = await send_photo(bot, fake_twilio, signed, 2, BOB)
-    assert reply.startswith("Saved HUF 2390.00 to house"), reply
+    assert reply.startswith("Saved HUF 2,390.00 to house"), reply
     await say(bot, fake_twilio, "\\CREATE trip pw-trip", BOB)
     assert (await say(bot, fake_twilio, "\\CURRENCY EUR", BOB)).startswith("trip counts in EUR")
     reply = await send_photo(bot, fake_twilio, signed, 3, BOB)
-    assert reply.startswith("Saved to trip; not counted: HUF 2390.00 in a EUR room."), reply
+    assert reply.startswith("Saved to trip; not counted: HUF 2,390.00 in a EUR room."), reply
     reply = await send_photo(bot, fake_twilio, bare, 4, BOB)
     # with no sign, in a room of euros, `1 490` is no figure in euros: asked, not counted
     assert reply == "Saved to trip; no total found. Reply \\AMOUNT 12.34 to set it.", reply
@@ -674,15 +674,15 @@ async def test_a_total_with_a_space_before_its_last_three_figures_is_asked_about
     tender = [("CASH", "1 500.00"), ("CHANGE", "10.00")]
     asked = ri.Receipt("grocery", [*lines, ("TOTAL", "1 490.00"), *tender], 149000)
     assert await send_photo(bot, fake_twilio, asked, 7) == (
-        "Saved to house; not counted: is its total ZAR 1490.00, or ZAR 490.00 after a count? "
+        "Saved to house; not counted: is its total ZAR 1,490.00, or ZAR 490.00 after a count? "
         "Reply \\AMOUNT 1490.00 or \\AMOUNT 490.00."
     )
     assert await bot.scalar("SELECT amount_minor FROM receipts") is None
-    assert (await say(bot, fake_twilio, "\\AMOUNT 1490.00")).startswith("Set ZAR 1490.00")
+    assert (await say(bot, fake_twilio, "\\AMOUNT 1490.00")).startswith("Set ZAR 1,490.00")
     signed = ri.Receipt(
         "grocery",
         [("CHECKERS", ""), ("", ""), ("BRAAI PACK", "2 310.00"), ("", ""), ("TOTAL", "R 2 310.00")],
         231000,
     )
     reply = await send_photo(bot, fake_twilio, signed, 7)
-    assert reply.startswith("Saved ZAR 2310.00 to house"), reply
+    assert reply.startswith("Saved ZAR 2,310.00 to house"), reply

@@ -39,7 +39,7 @@ def test_currencies_have_their_exponents_and_gsm_symbols() -> None:
     assert eur.format(1250) == "€12.50"
     assert inr is not None
     assert inr.format(1250) == "INR 12.50"
-    assert jpy.format(1200) == "¥1200"
+    assert jpy.format(1200) == "¥1,200"
     assert USD.format(-5) == "-$0.05"
     assert currency("XYZ") is None
     assert currency("US") is None
@@ -227,10 +227,13 @@ def test_captions_without_one_amount(caption: str) -> None:
 @pytest.mark.parametrize(
     ("caption", "asked"),
     [
-        ("12.345", "12.345 is unclear: reply \\AMOUNT 12345.00 for $12345.00, or \\AMOUNT 12.35 for $12.35."),
+        (
+            "12.345",
+            "12.345 is unclear: reply \\AMOUNT 12345.00 for $12,345.00, or \\AMOUNT 12.35 for $12.35.",
+        ),
         (
             "dinner $1.200",
-            "1.200 is unclear: reply \\AMOUNT 1200.00 for $1200.00, or \\AMOUNT 1.20 for $1.20.",
+            "1.200 is unclear: reply \\AMOUNT 1200.00 for $1,200.00, or \\AMOUNT 1.20 for $1.20.",
         ),
         ("taxi 1,200.00", None),
         ("lunch 12.50", None),
@@ -306,11 +309,11 @@ def test_thousands_grouped_with_a_phones_curly_apostrophe_are_thousands() -> Non
 @pytest.mark.parametrize(
     ("text", "code", "asked"),
     [
-        ("12.345", "USD", "12.345 is unclear: send 12345.00 for $12345.00, or 12.35 for $12.35."),
-        ("$1.200", "USD", "1.200 is unclear: send 1200.00 for $1200.00, or 1.20 for $1.20."),
+        ("12.345", "USD", "12.345 is unclear: send 12345.00 for $12,345.00, or 12.35 for $12.35."),
+        ("$1.200", "USD", "1.200 is unclear: send 1200.00 for $1,200.00, or 1.20 for $1.20."),
         # in another currency than the room's, each figure keeps it: a bare 12345.00 sent back as
         # the reply said was $12345.00, counted in a dollar room
-        ("12.345 EUR", "USD", "12.345 is unclear: send €12345.00 or €12.35."),
+        ("12.345 EUR", "USD", "12.345 is unclear: send €12,345.00 or €12.35."),
         (
             "1,200",
             "USD",
@@ -457,11 +460,11 @@ def test_a_captions_one_whole_number_is_the_figure_offered(
     [
         (
             "ordi 1 234,56 $",
-            "1 234,56 is unclear: reply \\AMOUNT 1234.56 for CA$1234.56, or \\AMOUNT 234.56 for CA$234.56.",
+            "1 234,56 is unclear: reply \\AMOUNT 1234.56 for CA$1,234.56, or \\AMOUNT 234.56 for CA$234.56.",
         ),
         (
             "souper pour 3 120,00 $",
-            "3 120,00 is unclear: reply \\AMOUNT 3120.00 for CA$3120.00, or \\AMOUNT 120.00 for CA$120.00.",
+            "3 120,00 is unclear: reply \\AMOUNT 3120.00 for CA$3,120.00, or \\AMOUNT 120.00 for CA$120.00.",
         ),
         ("souper 45,20 $", None),
         ("2 cafés 4,50 $ et 3,25 $", None),  # two amounts: no one to ask about

@@ -48,12 +48,12 @@ async def test_a_receipt_in_another_currency_says_why_and_how_to_count_it(
     bot = await bot_factory(twilio=fake.section())
     await say(bot, fake, "\\CREATE house pw")
     assert await send_photos(bot, fake, 1, "ramen ¥3000", ALICE) == (
-        "Saved to house; not counted: ¥3000 in a USD room. Reply \\CURRENCY JPY to count house in JPY, "
+        "Saved to house; not counted: ¥3,000 in a USD room. Reply \\CURRENCY JPY to count house in JPY, "
         "or \\AMOUNT 12.34 in USD."
     )
     for link in (await gallery_link(bot, fake, ALICE), await statement_link(bot, fake, ALICE)):
         page = html.unescape(await (await bot.client.get(path_of(link))).text())
-        assert "¥3000 (not counted)" in page
+        assert "¥3,000 (not counted)" in page
         assert re.findall(r'<p class="note">([^<]+)</p>', page) == [
             "in a USD room: its sender can reply \\AMOUNT 12.34 to count it in USD"
         ]
