@@ -246,8 +246,7 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
         "trip counts in USD. Change it with \\CURRENCY <code> before the first amount."
     )
     assert (
-        await say(bot, fake, "\\CURRENCY xyz")
-        == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
+        await say(bot, fake, "\\CURRENCY xyz") == "xyz is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
     )
     # a currency's symbol or name, as people say it: told only that it is no ISO 4217 code
     assert (
