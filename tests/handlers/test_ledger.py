@@ -3050,3 +3050,16 @@ async def test_a_figure_above_the_most_an_amount_may_be_says_so(bot: Bot, fake_t
         == "Usage: \\AMOUNT 12.34 (0 takes the receipt out of the ledger)"
     )
     assert (await say(bot, fake, "\\AMOUNT 1000000")).startswith("Set $1,000,000.00")
+
+
+async def test_amounts_typed_with_a_word_for_their_thousands(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\AMOUNT 300k` in a room of dong and `\\PAID Alice 100k` got the usage: Vietnamese and
+    Indonesians text prices so (`150k`, `1tr5`, `150rb`)."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await say(bot, fake, "\\CURRENCY VND")).startswith("house counts in VND")
+    await photo(bot, fake, "dinner")
+    assert (await say(bot, fake, "\\AMOUNT 300k")).startswith("Set VND 300,000 on your receipt in house")
+    reply = await say(bot, fake, "\\PAID Alice 100k", sender=BOB)
+    assert reply.startswith("Recorded: you paid Alice VND 100,000."), reply
+    assert (await say(bot, fake, "\\AMOUNT 1tr5")).startswith("Set VND 1,500,000 on your receipt in house")

@@ -292,8 +292,8 @@ def _amount_pattern() -> re.Pattern[str]:
 
 def is_figure(text: str) -> bool:
     """Whether a whole text is one amount and nothing else (`42.10`, `$42.10`, `12,50 EUR`), in
-    whatever currency: an answer to "Reply \\AMOUNT 12.34" sent without its command."""
-    match = _amount_pattern().fullmatch(text.strip())
+    whatever currency: an answer to "Reply \\AMOUNT 12.34" sent without its command (`150k` too)."""
+    match = _amount_pattern().fullmatch(_SHORTHAND.sub(_spelled_out, text.strip(), count=1))
     return match is not None and parse_number(match.group("num"), 2) is not None
 
 
@@ -453,6 +453,37 @@ def _slash_dash(match: re.Match[str]) -> str:
 _CURLY_GROUPING = re.compile(r"(?<=\d)\u2019(?=\d{3}(?!\d))")
 
 
+# A figure typed with a word for its thousands or millions, as people text prices: `150k`
+# (Vietnam, Indonesia, anywhere), `150rb` (ribu), `1,5jt` (juta), `1tr5` (triệu: 1.5 million),
+# `15만원`, `1.2万`, `2 lakh`, `1 crore`. Read in a typed amount only (all of `\AMOUNT` or a
+# `\PAID` figure): in a caption `5k run` is no amount. Digits after the word go on as its
+# decimals (`1tr5`, `2k5`), as Vietnamese type them.
+_SHORTHAND = re.compile(
+    r"(?<![\d.,])(?P<num>\d+(?:[.,]\d+)?)\s?"
+    r"(?P<word>k|rb|ribu|jt|juta|tr|triệu|trieu|万|萬|만|lakhs?|lacs?|crores?|cr)"
+    r"(?P<more>\d{1,3})?(?![A-Za-z\d])",
+    re.IGNORECASE,
+)
+_SHORTHAND_TIMES = {
+    **dict.fromkeys(("k", "rb", "ribu"), 1_000),
+    **dict.fromkeys(("万", "萬", "만"), 10_000),
+    **dict.fromkeys(("lakh", "lakhs", "lac", "lacs"), 100_000),
+    **dict.fromkeys(("jt", "juta", "tr", "triệu", "trieu"), 1_000_000),
+    **dict.fromkeys(("cr", "crore", "crores"), 10_000_000),
+}
+
+
+def _spelled_out(match: re.Match[str]) -> str:
+    """`150k` as `150000`, `1tr5` as `1500000`, `1.2万` as `12000`: the figure in plain digits."""
+    num, more = match.group("num").replace(",", "."), match.group("more")
+    if more:
+        if "." in num:
+            return match.group()  # `1.5tr5`: no figure
+        num = f"{num}.{more}"
+    figure = Decimal(num) * _SHORTHAND_TIMES[match.group("word").lower()]
+    return format(figure.normalize(), "f")
+
+
 def _found_in(
     text: str, room: Currency, *, whole: bool = False, uncapped: bool = False
 ) -> list[tuple[Amount, str]]:
@@ -461,6 +492,8 @@ def _found_in(
     it taken alone) and its `\uffe5` or `\uff04` no currency."""
     typed = _CURLY_GROUPING.sub("'", unicodedata.normalize("NFKC", text).translate(_ARABIC))
     stripped = _SLASH_DASH.sub(_slash_dash, _WHOLE_UNITS.sub(r"\g<1>00", typed.strip()))
+    if whole:
+        stripped = _SHORTHAND.sub(_spelled_out, stripped, count=1)
     found: list[tuple[Amount, str]] = []
     for m in _amount_pattern().finditer(stripped):
         if whole and (m.start() != 0 or m.end() != len(stripped)):

@@ -485,9 +485,9 @@ def test_a_caption_figure_with_a_space_before_three_digits_is_asked_about(
 
 def test_a_figure_alone_is_an_amount_in_any_currency_and_nothing_more() -> None:
     """`is_figure`: a whole text that is one amount (what people reply to "Reply \\AMOUNT 12.34")."""
-    for text in ("42.10", " $42.10 ", "12,50 EUR", "1.234,56", "\u00a5678", "42"):
+    for text in ("42.10", " $42.10 ", "12,50 EUR", "1.234,56", "\u00a5678", "42", "150k", "1tr5", "15\ub9cc\uc6d0"):
         assert is_figure(text), text
-    for text in ("hello 42", "42 bucks", "4/5", "+15551234567", "100%", "10:30", "", "$"):
+    for text in ("hello 42", "42 bucks", "4/5", "+15551234567", "100%", "10:30", "", "$", "12km", "k"):
         assert not is_figure(text), text
 
 
@@ -595,3 +595,42 @@ def test_thousands_after_a_sign_in_a_caption_are_one_figure() -> None:
     assert unclear_caption("laptop $1 490.00", usd) is None
     assert caption_amount("laptop 1 490.00", usd) is None
     assert unclear_caption("laptop 1 490.00", usd) is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "minor"),
+    [
+        ("VND", "150k", 150_000),
+        ("VND", "150K", 150_000),
+        ("VND", "1tr5", 1_500_000),  # triệu: a million, its digits after it its decimals
+        ("VND", "1.5tr", 1_500_000),
+        ("VND", "150kđ", 150_000),
+        ("IDR", "150rb", 15_000_000),  # ribu, in rupiah's two decimals
+        ("IDR", "1,5jt", 150_000_000),  # juta
+        ("IDR", "Rp150rb", 15_000_000),
+        ("KRW", "15만원", 150_000),
+        ("JPY", "1.2万", 12_000),
+        ("INR", "2 lakh", 20_000_000),
+        ("USD", "1.5k", 150_000),
+    ],
+)
+def test_a_figure_typed_with_a_word_for_its_thousands(code: str, text: str, minor: int) -> None:
+    """`\\AMOUNT 150k` in a room of dong, `\\PAID Sari 150rb`, `15만원`: people text prices so,
+    and they got the usage."""
+    cur = currency(code)
+    assert cur is not None
+    found = parse_amount(text, cur)
+    assert found is not None, text
+    assert (found.minor, found.currency.code) == (minor, code)
+
+
+def test_a_word_for_thousands_is_read_in_a_typed_amount_only() -> None:
+    """In a caption, `5k run` is no $5,000.00; `12km` and `1.5tr5` are no figures."""
+    usd, vnd = currency("USD"), currency("VND")
+    assert usd is not None
+    assert vnd is not None
+    found = caption_amount("5k run 12.50", usd)
+    assert found is not None
+    assert found.minor == 1250
+    assert parse_amount("12km", usd) is None
+    assert parse_amount("1.5tr5", vnd) is None
