@@ -485,7 +485,17 @@ def test_a_caption_figure_with_a_space_before_three_digits_is_asked_about(
 
 def test_a_figure_alone_is_an_amount_in_any_currency_and_nothing_more() -> None:
     """`is_figure`: a whole text that is one amount (what people reply to "Reply \\AMOUNT 12.34")."""
-    for text in ("42.10", " $42.10 ", "12,50 EUR", "1.234,56", "\u00a5678", "42", "150k", "1tr5", "15\ub9cc\uc6d0"):
+    for text in (
+        "42.10",
+        " $42.10 ",
+        "12,50 EUR",
+        "1.234,56",
+        "\u00a5678",
+        "42",
+        "150k",
+        "1tr5",
+        "15\ub9cc\uc6d0",
+    ):
         assert is_figure(text), text
     for text in ("hello 42", "42 bucks", "4/5", "+15551234567", "100%", "10:30", "", "$", "12km", "k"):
         assert not is_figure(text), text
