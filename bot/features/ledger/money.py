@@ -33,6 +33,23 @@ MAX_MAJOR = 1_000_000
 _SYMBOL_CHARS = re.compile(r"^[A-Za-z$£¥€]{1,4}$")
 
 
+# the money whose home groups thousands in lakhs and crores (CLDR's `#,##,##0.###` in en_IN, ne_NP,
+# bn_BD, dz_BT): `INR 1,20,000.00` is how a rent of 1.2 lakh reads there, not 120,000.00
+_IN_LAKHS = frozenset({"INR", "NPR", "BDT", "BTN"})
+
+
+_PAIRS = re.compile(r"(\d)(?=(?:\d{2})+$)")  # a comma before every two digits from the right
+
+
+def _grouped(major: int, lakhs: bool) -> str:
+    """`1234567` as `1,234,567`, or in lakhs as `12,34,567`."""
+    if not lakhs or major < 100_000:
+        return f"{major:,}"
+    head, last = divmod(major, 1000)
+    pairs = _PAIRS.sub(r"\1,", str(head))
+    return f"{pairs},{last:03d}"
+
+
 @dataclass(frozen=True)
 class Currency:
     code: str
@@ -45,7 +62,7 @@ class Currency:
         `\\AMOUNT` takes: a reply's command carries that, ungrouped."""
         sign = "-" if minor < 0 else ""
         major, point, frac = self.number(abs(minor)).partition(".")
-        number = f"{int(major):,}{point}{frac}"
+        number = f"{_grouped(int(major), self.code in _IN_LAKHS)}{point}{frac}"
         if self.symbol:
             return f"{sign}{self.symbol}{number}"
         return f"{sign}{self.code} {number}"

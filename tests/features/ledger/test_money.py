@@ -644,3 +644,26 @@ def test_a_word_for_thousands_is_read_in_a_typed_amount_only() -> None:
     assert found.minor == 1250
     assert parse_amount("12km", usd) is None
     assert parse_amount("1.5tr5", vnd) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "minor", "shown"),
+    [
+        ("USD", 123456789, "$1,234,567.89"),
+        ("VND", 1500000, "VND 1,500,000"),
+        ("JPY", 1200, "\u00a51,200"),
+        ("JPY", 999, "\u00a5999"),
+        ("INR", 12000000, "INR 1,20,000.00"),  # a rent of 1.2 lakh, as India groups it
+        ("INR", 1234567890, "INR 1,23,45,678.90"),
+        ("INR", 9999999, "INR 99,999.99"),
+        ("BDT", 12345678, "BDT 1,23,456.78"),
+        ("PKR", 12345678, "PKR 123,456.78"),  # Pakistan groups in thousands
+        ("USD", -100000, "-$1,000.00"),
+    ],
+)
+def test_amounts_are_shown_with_their_thousands_grouped(code: str, minor: int, shown: str) -> None:
+    """`Bob pays Alice VND 1250000` left the zeros to count."""
+    cur = currency(code)
+    assert cur is not None
+    assert cur.format(minor) == shown
+    assert cur.number(abs(minor)) == shown.lstrip("-").rsplit(" ", 1)[-1].lstrip("$\u00a5").replace(",", "")
