@@ -300,7 +300,8 @@ def _amount_pattern() -> re.Pattern[str]:
     markers = sorted({*_symbols(), *_SHARED, "$"}, key=len, reverse=True)  # CA$ before $
     # a sign of letters is a word of its own: `12.50 RMB` is no RM (ringgit) and B
     marker = "|".join(re.escape(m) + ("(?![a-z])" if m.isascii() and m.isalpha() else "") for m in markers)
-    marker += "|[A-Z]{3}"
+    # and a code is a word of its own too: `12 eurostar` was €12.00, `rent 2 lakh` LAK 2 (kip)
+    marker += "|[A-Z]{3}(?![^\\W\\d_])"
     return re.compile(
         rf"(?<![\w.,])(?:(?P<pre>{marker})\s?)?(?P<num>{_NUMBER})(?:\s?(?P<post>{marker}))?(?![\w.,]*\d)",
         re.IGNORECASE,

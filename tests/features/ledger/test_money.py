@@ -667,3 +667,16 @@ def test_amounts_are_shown_with_their_thousands_grouped(code: str, minor: int, s
     assert cur is not None
     assert cur.format(minor) == shown
     assert cur.number(abs(minor)) == shown.lstrip("-").rsplit(" ", 1)[-1].lstrip("$\u00a5").replace(",", "")
+
+
+@pytest.mark.parametrize("caption", ["12 eurostar", "rent 2 lakh", "3 usbs"])
+def test_three_letters_at_the_start_of_a_word_are_no_currency(caption: str) -> None:
+    """`12 eurostar` was €12.00 (EUR), `rent 2 lakh` the kip's LAK 2, kept and not counted: a code
+    after a figure is a word of its own, as before one."""
+    usd = currency("USD")
+    assert usd is not None
+    assert amounts_in(caption, usd) == []
+    assert caption_amount(caption, usd) is None
+    found = caption_amount(caption.replace(caption.split()[-1], "EUR"), usd)
+    assert found is not None
+    assert found.currency.code == "EUR"
