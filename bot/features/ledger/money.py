@@ -575,6 +575,8 @@ def caption_figure(caption: str, room: Currency) -> Amount | None:
     which told a person who had typed the total to type a total. None for no number or several
     (`pizza for 4 48`)."""
     typed = unicodedata.normalize("NFKC", caption).translate(_ARABIC)
+    # `rent 2 lakh` offers 200000, not 2 (a figure's word is offered, never counted, here)
+    typed = _SHORTHAND.sub(_spelled_out, typed)
     figures = _FIGURES.findall(typed)
     if len(figures) != 1 or not figures[0].isdigit():
         return None

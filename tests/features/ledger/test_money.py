@@ -680,3 +680,14 @@ def test_three_letters_at_the_start_of_a_word_are_no_currency(caption: str) -> N
     found = caption_amount(caption.replace(caption.split()[-1], "EUR"), usd)
     assert found is not None
     assert found.currency.code == "EUR"
+
+
+def test_a_caption_s_figure_with_a_word_for_its_thousands_is_offered_spelled_out() -> None:
+    """A photo with no total found and the caption `rent 2 lakh` was offered `\\AMOUNT 2.00`: the
+    figure is offered as the word makes it (offered, never counted from a caption)."""
+    inr = currency("INR")
+    assert inr is not None
+    offered = caption_figure("rent 2 lakh", inr)
+    assert offered is not None
+    assert offered.minor == 2_00_000_00
+    assert caption_amount("rent 2 lakh", inr) is None
