@@ -27,6 +27,14 @@ USD = currency("USD")
 assert USD is not None
 
 
+def read_as(text: str, room: str) -> tuple[int, str] | None:
+    """What `text`, typed in a room of `room`, is read as: (minor units, code), or None."""
+    cur = currency(room)
+    assert cur is not None
+    found = parse_amount(text, cur)
+    return None if found is None else (found.minor, found.currency.code)
+
+
 def test_currencies_have_their_exponents_and_gsm_symbols() -> None:
     assert currency("usd") == USD
     assert (USD.exponent, USD.symbol) == (2, "$")
@@ -410,11 +418,7 @@ def test_a_zero_typed_as_amounts_are_written_is_zero(text: str, code: str, zero:
 )
 def test_rupees_and_us_dollars_as_people_write_them(text: str, room: str, minor: int, code: str) -> None:
     """`\\AMOUNT Rs 500` in a rupee room and `\\AMOUNT US$45` were answered with the usage."""
-    cur = currency(room)
-    assert cur is not None
-    found = parse_amount(text, cur)
-    assert found is not None, text
-    assert (found.minor, found.currency.code) == (minor, code)
+    assert read_as(text, room) == (minor, code)
 
 
 def test_rs_in_a_room_of_no_rupee_is_asked_never_the_rooms() -> None:
@@ -627,11 +631,7 @@ def test_thousands_after_a_sign_in_a_caption_are_one_figure() -> None:
 def test_a_figure_typed_with_a_word_for_its_thousands(code: str, text: str, minor: int) -> None:
     """`\\AMOUNT 150k` in a room of dong, `\\PAID Sari 150rb`, `15만원`: people text prices so,
     and they got the usage."""
-    cur = currency(code)
-    assert cur is not None
-    found = parse_amount(text, cur)
-    assert found is not None, text
-    assert (found.minor, found.currency.code) == (minor, code)
+    assert read_as(text, code) == (minor, code)
 
 
 def test_a_word_for_thousands_is_read_in_a_typed_amount_only() -> None:
