@@ -330,8 +330,12 @@ async def run_one(
 
             fake.reset()
             spy = None
-            if args.profile and name == "textwire":
-                if args.profile.endswith(".perf"):  # perf record: where the C side spends it
+            if args.profile and name == args.profile_server:
+                if args.profile.endswith(".strace"):  # syscalls by name, every thread
+                    profiler = ["strace", "-c", "-f", "-p", str(proc.pid), "-o", args.profile]
+                    if os.environ.get("BENCH_STRACE"):  # e.g. -e trace=ioctl: the calls themselves
+                        profiler[1:2] = os.environ["BENCH_STRACE"].split()
+                elif args.profile.endswith(".perf"):  # perf record: where the C side spends it
                     profiler = ["perf", "record", "-g", "-F", "999", "-p", str(proc.pid), "-o", args.profile]
                 else:
                     profiler = [
@@ -654,8 +658,9 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], help="TEXTWIRE_X=Y for textwire serve")
     parser.add_argument(
         "--profile",
-        help="py-spy record the textwire server's burst into this file (.svg: a flame graph, else collapsed stacks)",
+        help="profile the burst of --profile-server into this file: .perf perf record, .strace syscall counts, .svg a py-spy flame graph, else py-spy collapsed stacks",
     )
+    parser.add_argument("--profile-server", default="textwire", help="the server --profile watches")
     parser.add_argument("--cprofile", help="run textwire serve under cProfile, stats into this file")
     parser.add_argument("--keep", help="run in this folder and keep it (logs, SQLite files)")
     parser.add_argument("--pg", default="postgresql://textwire:textwire@127.0.0.1:5432/postgres")
