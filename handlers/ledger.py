@@ -332,7 +332,10 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         thousands: Decimal | None = None
         if at_rate:  # `@1,450`: maybe won to the dollar (`thousands`)
             text, (rate, thousands) = at_rate.group("amount"), rates.typed(at_rate.group("rate"))
-        unclear = unclear_amount(text, room_cur)
+        # its two readings offered as commands: "send 12.35" was followed as written, a bare
+        # figure, and posted to X
+        rate_typed = f" @{at_rate.group('rate')}" if at_rate else ""
+        unclear = unclear_amount(text, room_cur, command="\\AMOUNT ", after=rate_typed)
         if unclear is not None:
             return unclear
         value = parse_amount(text, room_cur)
@@ -656,6 +659,21 @@ def paid_back(
     return next((form for form in forms if fits(form)), forms[-1])
 
 
+def paid_unclear(book: RoomLedger, who: str, amount_text: str, user_id: int, fits: FitsOne) -> str | None:
+    """`\\PAID Bob 1.250`: its two readings, each as the `\\PAID` to send (`reply \\PAID Bob
+    1250.00 for $1,250.00, or \\PAID Bob 1.25 for $1.25.`); None when it reads one way. It said
+    "send 1.25", and the bare figure sent was a post to X, the payment still unrecorded."""
+    if unclear_amount(amount_text, book.currency) is None:
+        return None
+    payee = _find_member(book, who, user_id, fits)
+    name = book.name(payee) if isinstance(payee, int) else " ".join(who.split())[:NAME_MAX]
+    for command in (f"\\PAID {name} ", "\\PAID <name> "):
+        unclear = unclear_amount(amount_text, book.currency, command=command)
+        if fits(unclear or ""):
+            break
+    return unclear
+
+
 @router.command("PAID", args=(2, 11), usage=PAID_USAGE, resolve=(settling_active,))
 async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
     user_id, room = ctx.user.id, room_of(ctx)
@@ -688,7 +706,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
             # `\\PAID 20 alice`, the amount first as people say it: it answered the usage
             amount_text, *who_words = words
         who = " ".join(who_words)
-        unclear = unclear_amount(amount_text, book.currency)
+        unclear = paid_unclear(book, who, amount_text, user_id, fits)
         if unclear is not None:
             return unclear
         value = parse_amount(amount_text, book.currency, uncapped=True)

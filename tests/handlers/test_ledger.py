@@ -1932,6 +1932,39 @@ async def test_an_amount_typed_in_another_currency_says_how_to_count_it(
     assert (await say(bot, fake, "\\AMOUNT 12.00 EUR @1.10")).startswith("Set $13.20 (\u20ac12.00 at 1.10)")
 
 
+async def test_the_question_of_an_amount_that_reads_two_ways_offers_commands(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT 12.345` was answered "send 12345.00 for $12,345.00, or 12.35 for $12.35": the
+    person sent `12.35` as told, a bare figure, which is a post to X (here: "Posting to X is not
+    set up"), and the receipt kept its amount; `\\PAID Bob 1.250`'s "send 1.25" the same, the
+    payment unrecorded. Each reading is offered as the command to send, the payee as the room
+    shows them and a rate typed kept, and a bare figure after the question is not posted."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "12.50")
+    assert await say(bot, fake, "\\AMOUNT 12.345") == (
+        "12.345 is unclear: reply \\AMOUNT 12345.00 for $12,345.00, or \\AMOUNT 12.35 for $12.35."
+    )
+    assert (
+        await say(bot, fake, "12.35") == "Nothing posted. To set your receipt's amount, send \\AMOUNT 12.35"
+    )
+    assert (await say(bot, fake, "\\AMOUNT 12.35")).startswith("Set $12.35 on your receipt in house")
+    # at a rate, the figures in the money typed, with the rate
+    assert await say(bot, fake, "\\AMOUNT 12.345 EUR @1.08") == (
+        "12.345 is unclear: reply \\AMOUNT \u20ac12,345.00 @1.08 or \\AMOUNT \u20ac12.35 @1.08."
+    )
+    assert (await say(bot, fake, "\\AMOUNT \u20ac12.35 @1.08")).startswith(
+        "Set $13.34 (\u20ac12.35 at 1.08) on your receipt in house"
+    )
+    # the payee as \\BALANCE shows them, whatever case was typed
+    asked = "1.250 is unclear: reply \\PAID Bob 1250.00 for $1,250.00, or \\PAID Bob 1.25 for $1.25."
+    assert await say(bot, fake, "\\PAID bob 1.250", sender=CAROL) == asked
+    assert await say(bot, fake, "\\PAID 1.250 BOB", sender=CAROL) == asked
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0
+    assert (await say(bot, fake, "\\PAID Bob 1.25", sender=CAROL)).startswith("Recorded: you paid Bob $1.25.")
+
+
 async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
@@ -1940,14 +1973,16 @@ async def test_an_amount_that_reads_two_ways_is_asked_about_not_recorded(
     `\\AMOUNT` sent with a photo."""
     fake = fake_twilio
     await house(bot, fake)
-    asked = "12.345 is unclear: send 12345.00 for $12,345.00, or 12.35 for $12.35."
+    asked = "12.345 is unclear: reply \\PAID Bob 12345.00 for $12,345.00, or \\PAID Bob 12.35 for $12.35."
     assert await say(bot, fake, "\\PAID Bob 12.345", sender=CAROL) == asked
     assert await bot.scalar("SELECT count(*) FROM payments") == 0
     assert (
         await photo(bot, fake, "12.50")
         == "Saved $12.50 to house: split 3 ways, you are owed $8.34. \\BALANCE for all."
     )
-    assert await say(bot, fake, "\\AMOUNT 12.345") == asked
+    assert await say(bot, fake, "\\AMOUNT 12.345") == (
+        "12.345 is unclear: reply \\AMOUNT 12345.00 for $12,345.00, or \\AMOUNT 12.35 for $12.35."
+    )
     assert await bot.scalar("SELECT amount_minor FROM receipts") == 1250
     urls = [fake.media.add(images.jpeg_with_gps())]
     # beside a photo a bare figure would be a post: the answer says \\AMOUNT

@@ -407,21 +407,22 @@ def is_zero(text: str, room: Currency) -> bool:
     return parse_number(match.group("num"), room.exponent) == 0
 
 
-def unclear_amount(text: str, room: Currency, *, command: str = "") -> str | None:
+def unclear_amount(text: str, room: Currency, *, command: str = "", after: str = "") -> str | None:
     """What to ask when a typed amount reads two ways, else None. One dot followed by exactly
     three digits (`12.345`, `1.200`) in a currency with one or two decimals is a thousands
     separator to some and a mistyped decimal part to others: `parse_amount` reads thousands, and
-    a payment of $12,345.00 texted to a member must not be the guess. `command`: what the answer
-    is sent with (`\\AMOUNT ` after a photo, where a bare figure would be a post)."""
+    a payment of $12,345.00 texted to a member must not be the guess. `command`: what each figure
+    the answer offers is sent with (`\\AMOUNT `, `\\PAID Bob `: a bare figure, as "send 12.35"
+    had it, is a post to X); `after`: what follows each figure (` @1.08`, the rate typed)."""
     stripped = text.strip()
     match = _amount_pattern().fullmatch(stripped)
     found = parse_amount(stripped, room)
     if match is None or found is None:
         return None
-    return _two_readings(match.group("num"), found, room, command)
+    return _two_readings(match.group("num"), found, room, command, after)
 
 
-def _two_readings(num: str, found: Amount, room: Currency, command: str) -> str | None:
+def _two_readings(num: str, found: Amount, room: Currency, command: str, after: str = "") -> str | None:
     """The question when `num`, read as `found`, could also be a decimal part mistyped. Its
     figures go back as they are: in the room's currency bare, else with their currency (a bare
     12345.00 sent back for a receipt in euros would count as $12345.00 in a dollar room)."""
@@ -435,6 +436,9 @@ def _two_readings(num: str, found: Amount, room: Currency, command: str) -> str 
     if not cur.takes(small):
         return None
     how = f"reply {command}" if command else "send "
+    if after:  # at a rate: the figures are in the money typed, not what they count in the room
+        big, little = (cur.number(m) if cur == room else cur.format(m) for m in (found.minor, small))
+        return f"{num} is unclear: {how}{big}{after} or {command}{little}{after}."
     if cur != room:
         return f"{num} is unclear: {how}{cur.format(found.minor)} or {command}{cur.format(small)}."
     return (
