@@ -659,6 +659,25 @@ def paid_back(
     return next((form for form in forms if fits(form)), forms[-1])
 
 
+def payment_words(words: list[str], book: RoomLedger) -> list[str]:
+    """A `\\PAID`'s words without those that say it as a sentence: what it was for, after its
+    name and amount (`Bob 20 for pizza`, `20 Bob for the taxi`), and a `to` before the name (`20 to
+    Bob`, `to Bob 20`). They got the usage, or "No one in house goes by to bob". Kept when a
+    member's name has the word."""
+    names = _name_words(book)
+    cur = book.currency
+    if "for" not in names:
+        for i in range(2, len(words)):
+            if words[i].casefold() == "for" and any(_is_figure(w, cur) for w in words[:i]):
+                words = words[:i]
+                break
+    if "to" not in names and len(words) >= 3:
+        at = 1 if _is_figure(words[0], cur) else 0
+        if words[at].casefold() == "to":
+            words = words[:at] + words[at + 1 :]
+    return words
+
+
 def paid_unclear(book: RoomLedger, who: str, amount_text: str, user_id: int, fits: FitsOne) -> str | None:
     """`\\PAID Bob 1.250`: its two readings, each as the `\\PAID` to send (`reply \\PAID Bob
     1250.00 for $1,250.00, or \\PAID Bob 1.25 for $1.25.`); None when it reads one way. It said
@@ -689,7 +708,7 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         # a name and an amount on the command's line are the payment: what follows is not in it
         # (`\\PAID Bob 5` and "thx" under it: no one went by "Bob 5 thx")
         line = ctx.command.own_line if len(ctx.command.own_line) >= 2 else ctx.args
-        words = amount_words(typed_words(line), book, book.currency)
+        words = payment_words(amount_words(typed_words(line), book, book.currency), book)
         if len(words) < 2:
             return paid_how(book.currency)
         fits = ctx.deps.services.fits(msg.sender.channel)

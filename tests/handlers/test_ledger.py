@@ -753,6 +753,29 @@ async def test_paid_to_several_members_in_one_text_says_one_payment_a_text(
     assert await say(bot, fake, "\\BALANCE") == "house: all settled."
 
 
+async def test_paid_said_as_a_sentence_records_the_payment(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\PAID Bob 20 for pizza`, what it was for after it as payment apps ask, got the usage, and
+    `\\PAID 20 to Bob` "No one in house goes by to Bob": nothing was recorded. What it was for and
+    a `to` before the name are no part of the payment; a `for` before the amount is still no name."""
+    fake = fake_twilio
+    await house(bot, fake)
+    for typed, minor in (
+        ("\\PAID Bob 20 for pizza", 2000),
+        ("\\PAID bob $7.50 for the taxi, thanks", 750),
+        ("\\PAID 5 Bob for 2 coffees", 500),
+        ("\\PAID 3 to Bob", 300),
+        ("\\PAID to bob 1.25", 125),
+        ("\\PAID to Bob 4 for lunch", 400),
+    ):
+        assert (await say(bot, fake, typed, sender=CAROL)).startswith("Recorded: you paid Bob "), typed
+        assert await bot.scalar("SELECT amount_minor FROM payments ORDER BY id DESC LIMIT 1") == minor
+    assert (
+        await say(bot, fake, "\\PAID bob for 20", sender=CAROL)
+        == "No one in house goes by bob for. \\BALANCE shows the names."
+    )
+    assert await bot.scalar("SELECT count(*) FROM payments") == 6
+
+
 async def test_paid_of_a_negative_amount_says_how_a_mistaken_payment_is_evened(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
