@@ -284,8 +284,11 @@ def payment_cap(cur: Currency) -> str:
     return f"{cur.format(cur.largest)} is the most a payment may be, unless it settles what \\BALANCE says you pay them."
 
 
-# `@0.92`, and `@.92` as a rate is often written (it got the usage, which names no rate)
-_RATE = re.compile(r"^(?P<amount>.+?)\s*@\s*(?P<rate>\d{1,6}(?:[.,]\d{1,9})?|[.,]\d{1,9})$")
+# `@0.92`, and `@.92` as a rate is often written (it got the usage, which names no rate); `at
+# 0.92` as the replies and pages say it (`$43.20 (\u20ac40.00 at 1.08)`), typed back, got the usage
+_RATE = re.compile(
+    r"^(?P<amount>.+?)(?:\s*@\s*|\s+at\s+)(?P<rate>\d{1,6}(?:[.,]\d{1,9})?|[.,]\d{1,9})$", re.IGNORECASE
+)
 RATE_USAGE = "Usage: \\AMOUNT 40 EUR @1.08 counts 40 EUR at 1.08 of the room's currency each."
 
 

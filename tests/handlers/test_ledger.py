@@ -1892,6 +1892,27 @@ async def test_amount_at_a_rate_with_no_leading_zero(bot: Bot, fake_twilio: Fake
     assert [tuple(r) for r in rows] == [(2000, "EUR")]
 
 
+async def test_a_rate_typed_with_at_as_the_replies_write_it(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """The replies, the gallery and the statement say a rate with `at`: `Set $43.20 (\u20ac40.00 at
+    1.08)`. `\\AMOUNT 40 EUR at 1.08`, typed the same way, got `Usage: \\AMOUNT 12.34 (0 takes the
+    receipt out of the ledger)`, which names no rate, and `\\PAID Bob 50 EUR at 1.47` the `\\PAID`
+    usage. They are read as `@1.08` is."""
+    fake = fake_twilio
+    await house(bot, fake)
+    kept = await photo(bot, fake, "EUR 40.00")
+    assert kept.startswith("Saved to house; not counted: \u20ac40.00 in a USD room."), kept
+    for typed in ("\\AMOUNT 40 EUR at 1.08", "\\amount \u20ac40 AT 1.08", "\\AMOUNT 40.00 eur at 1,08"):
+        assert (await say(bot, fake, typed)).startswith("Set $43.20 (\u20ac40.00 at 1.08) on your receipt"), (
+            typed
+        )
+    assert await say(bot, fake, "\\PAID Bob 50 EUR at 1.47") == (
+        "Nothing recorded: payments are in USD. \u20ac50.00 at 1.47 is $73.50: \\PAID Bob 73.50"
+    )
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0
+    rows = await bot.rows("SELECT amount_minor, currency, original_rate FROM receipts")
+    assert [tuple(r) for r in rows] == [(4320, "USD", "1.08")]
+
+
 async def test_a_photo_sent_with_a_command_is_saved_and_the_command_is_not_run(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
