@@ -167,7 +167,10 @@ async def ledger_view(
                 named = shown_name(person) if person is not None else None
                 paid_by = book.names.get(payer) or named or r.uploader_phone_masked
             status = receipt_status(r, cur.code)
-            split = _shares_text(book, book.splits.get(str(r.id), ()))
+            # a \\SPLIT's shares in the room's order, as the CSV beside the page lists them: in
+            # the stored order (the payer last, the others turning one along each receipt) the
+            # same people came in another order from receipt to receipt
+            split = shares_text(book, str(r.id)) if str(r.id) in book.splits else ""
             note = NOTES.get(status, "").format(example=cur.example)
             # only a member can send the \\AMOUNT, and it sets the receipts of their last message
             # with any in the room: following "its sender can reply \\AMOUNT" under an older one

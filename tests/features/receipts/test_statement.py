@@ -895,3 +895,36 @@ async def test_a_receipt_taken_out_has_no_amount_in_the_csv_as_on_the_page(
         ("", "needs an amount"),
         ("", "taken out"),
     ]
+
+
+async def test_the_pages_list_a_splits_shares_in_the_rooms_order_as_the_csv_does(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """The CSV listed a `\\SPLIT`'s shares in the room's order, but the statement page beside it
+    and the gallery still listed them in the order the leftover cents go: `Split: Bob $2.50, Carol
+    $2.50, Alice $5.01`, then `Carol ..., Bob ..., Alice ...` for the next receipt split the same
+    way. Both pages list them as the CSV does: members by when they joined."""
+    from tests.features.receipts.test_gallery import gallery_link
+
+    fake = fake_twilio
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
+    carol = "+15550003333"
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    for phone, name in ((BOB, "Bob"), (carol, "Carol")):
+        await say(bot, fake, "JOIN house pw", sender=phone)
+        await say(bot, fake, f"\\NAME {name}", sender=phone)
+    for caption in ("$10.01", "$10.01"):  # the second receipt's leftover cents start further along
+        now[0] += 60
+        assert (await say(bot, fake, caption, **mms([fake.media.add(images.jpeg_with_gps())]))).startswith(
+            "Saved"
+        )
+        assert (await say(bot, fake, "\\SPLIT carol 1 me 2 bob 1")).startswith("Split")
+    split = "Split: Alice $5.01, Bob $2.50, Carol $2.50"
+    statement = await (
+        await bot.client.get(path_of(await statement_link(bot, fake, ALICE, "2026-10")))
+    ).text()
+    assert re.findall(r"Split: [^<]*", statement) == [split] * 2
+    gallery_page = await (await bot.client.get(path_of(await gallery_link(bot, fake, ALICE)))).text()
+    assert re.findall(r"Split: [^<]*", gallery_page) == [split] * 2
