@@ -906,6 +906,9 @@ def split_figure(word: str, fits: FitsOne) -> str:
 _FIGURE = re.compile(r"^[-+]?[$€£¥]?\d[\d.,]*%?$")  # `33.333%`, `0.00`: meant as a value, not a name
 SHARES, PERCENT, AMOUNTS = "shares", "percent", "amounts"
 _AND = frozenset({"and", "&", "+"})  # between the names of a `\\SPLIT`, no name
+# how a split among names goes, said in words (the usage's own `\\SPLIT ann bob (equally)`, typed
+# as it reads, was answered "No one in house goes by (equally)"): no name either
+_EQUALLY = frozenset({"equally", "evenly", "between", "among"})
 
 
 @dataclass(frozen=True)
@@ -1039,6 +1042,8 @@ def parse_split(
     names = _name_words(book)
     for word in typed_words(args):  # `ann, bob`: the comma is no part of a name or a share
         if word.casefold() in _AND and word.casefold() not in names:
+            continue
+        if (said := word.strip("()").casefold()) in _EQUALLY and said not in names:
             continue
         if word == "%" and joined:  # `ann 60 %`, as French typography (and its phones) space it
             joined[-1] += word

@@ -1422,6 +1422,26 @@ async def test_a_setting_typed_with_a_full_stop_or_in_quotes_is_that_setting(
     assert await say(bot, fake, "\\STATEMENT 2999-01.") == "2999-01 has not begun in house yet."
 
 
+async def test_split_said_equally_in_words_as_its_usage_writes_it(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """The usage reads `\\SPLIT ann bob (equally)`; typed as it reads, `\\SPLIT bob carol (equally)`
+    was answered "No one in house goes by (equally)", and `\\SPLIT me and bob equally` or
+    `\\SPLIT between bob and carol` the same of their words. They split equally among the names,
+    as the names alone do; a member who goes by such a word is still named by it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    assert SPLIT_HOW.startswith("Usage: \\SPLIT ann bob (equally), ")
+    for typed, said in (
+        ("\\SPLIT bob carol (equally)", "Bob $15.00, Carol $15.00"),
+        ("\\SPLIT me and bob equally", "Bob $15.00, Alice $15.00"),
+        ("\\SPLIT between bob and carol", "Bob $15.00, Carol $15.00"),
+        ("\\SPLIT evenly among me, bob, carol", "Bob $10.00, Carol $10.00, Alice $10.00"),
+    ):
+        assert await say(bot, fake, typed) == f"Split $30.00 in house: {said}.", typed
+    assert await say(bot, fake, "\\NAME Evenly", sender=CAROL) == "Your rooms now see you as Evenly."
+    assert await say(bot, fake, "\\SPLIT bob evenly") == "Split $30.00 in house: Bob $15.00, Evenly $15.00."
+
+
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
