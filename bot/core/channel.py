@@ -145,6 +145,9 @@ class TemplateTransport(Protocol):
 
 # why an item that is no photo or PDF is not kept (a video, a voice note, a Word file ...)
 BAD_TYPE = "only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept"
+# the answer to a file of no kind a receipt is (a Word file, a ZIP) sent alone, on any channel:
+# "Photo 1 was not saved: ..." spoke of a photo the person never sent
+FILE_NOT_SAVED = f"This file was not saved: {BAD_TYPE}."
 
 
 def not_read(what: str) -> str:

@@ -27,6 +27,7 @@ from bot.channels.telegram.updates import (
 )
 from bot.core.channel import (
     BAD_TYPE,
+    FILE_NOT_SAVED,
     MB,
     MediaRefused,
     MediaStream,
@@ -63,9 +64,6 @@ NOT_RECEIPT_NAMES = {
     "animation": "GIFs",
 }
 assert set(NOT_RECEIPT_NAMES) == set(NOT_RECEIPTS)
-# and a file of no kind a receipt is (a Word file, a ZIP): a document, always alone in its message,
-# was "Photo 1 was not saved: ...", about a photo never sent
-FILE_NOT_SAVED = f"This file was not saved: {BAD_TYPE}."
 
 
 def not_read_kind(kind: str) -> str:

@@ -22,7 +22,15 @@ from collections.abc import AsyncIterator
 import aiohttp
 from yarl import URL
 
-from bot.core.channel import BAD_TYPE, MediaRefused, MediaStream, MediaUnavailable, not_read, response_chunks
+from bot.core.channel import (
+    BAD_TYPE,
+    FILE_NOT_SAVED,
+    MediaRefused,
+    MediaStream,
+    MediaUnavailable,
+    not_read,
+    response_chunks,
+)
 from bot.core.config import TwilioConfig
 
 MAX_HOPS = 3
@@ -40,6 +48,12 @@ NO_RECEIPT_TYPES = ("audio/", "video/", "text/vcard", "text/x-vcard", "text/dire
 # and what such an item alone is answered, as Telegram's voice notes, videos and contacts are: a
 # WhatsApp voice note or contact card was "Photo 1 was not saved: only photos ...", a photo never sent
 NOT_READ_TYPES = {"audio/": "voice notes", "video/": "videos", "text/": "contacts"}
+# a document of no kind a receipt is, as Twilio declares it (a Word file, a spreadsheet, a ZIP sent
+# on WhatsApp): refused without a download, alone answered as a file, as Telegram's are. A WhatsApp
+# Word file from a person in no room was told "this photo goes there", then "Photo 1 was not saved"
+# once they made one. A PDF (`application/pdf`, or a client's `application/x-pdf`) and a file
+# declared by no type of its own (octet-stream) are judged by their bytes as any photo.
+JUDGED_DOCUMENTS = ("application/octet-stream",)
 # a WhatsApp location (`Latitude`, `Longitude`, no Body, no media) as an item of its message, so
 # that it is answered as a Telegram location is, not taken for a blank text (bot/channels/twilio/webhook.py)
 LOCATION_REF = "twilio:location"
@@ -128,7 +142,11 @@ class TwilioMedia:
         if ref == LOCATION_REF:
             return _location()
         declared = content_type.split(";", 1)[0].strip().lower()
-        if not self.owns(ref) or not declared.startswith(NO_RECEIPT_TYPES):
+        if not self.owns(ref):
+            return None
+        if declared.startswith("application/") and "pdf" not in declared and declared not in JUDGED_DOCUMENTS:
+            return MediaRefused(BAD_TYPE, declared, short="not a photo or PDF", alone=FILE_NOT_SAVED)
+        if not declared.startswith(NO_RECEIPT_TYPES):
             return None
         what = next(name for prefix, name in NOT_READ_TYPES.items() if declared.startswith(prefix))
         return MediaRefused(BAD_TYPE, declared, short="not a photo or PDF", alone=not_read(what))

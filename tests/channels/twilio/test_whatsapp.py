@@ -433,6 +433,54 @@ async def test_a_voice_note_from_someone_in_no_room_is_refused_at_once_not_kept_
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
 
 
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/zip",
+        "application/msword; name=receipt.doc",
+    ],
+    ids=["docx", "zip", "doc"],
+)
+async def test_a_word_file_is_answered_as_a_file_at_once_not_kept_for_a_room(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, ctype: str
+) -> None:
+    """A Word file (a ZIP) sent on WhatsApp from a person in no room was told "Photos are kept in
+    rooms: ... this photo goes there", then "Photo 1 was not saved: ..." once they made a room,
+    about a photo they never sent; on Telegram the same file is "This file was not saved" at once.
+    Twilio says what it is: refused at once, never downloaded, its copy at Twilio deleted."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    answer = "This file was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+    url = fake_twilio.media.add(b"PK\x03\x04" + b"\x00" * 64, ctype)
+    fields = {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": ctype}
+    assert await say_with(bot, fake_twilio, WALLY, fields) == answer
+    assert [s.method for s in fake_twilio.media.seen] == ["DELETE"]
+    created = await say(bot, fake_twilio, "\\CREATE house hunter22", WALLY)
+    assert created["Body"].startswith("Created room house")
+    await bot.settled()
+    assert [m["Body"] for m in fake_twilio.messages if m["To"] == WALLY][2:] == []
+    # in a room, the same
+    url = fake_twilio.media.add(b"PK\x03\x04" + b"\x00" * 64, ctype)
+    fields = {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": ctype}
+    assert await say_with(bot, fake_twilio, WALLY, fields) == answer
+    assert [s.method for s in fake_twilio.media.seen] == ["DELETE", "DELETE"]
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+async def test_a_pdf_however_declared_is_still_judged_by_its_bytes(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A PDF a client declares as `application/x-pdf`, or a file declared as octet-stream, is
+    fetched and judged by its bytes, as before: only documents of another kind are refused by name."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    await say(bot, fake_twilio, "\\CREATE house hunter22", WALLY)
+    for ctype in ("application/x-pdf", "application/octet-stream"):
+        url = fake_twilio.media.add(images.pdf(), ctype)
+        fields = {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": ctype, "Body": "12.50"}
+        assert (await say_with(bot, fake_twilio, WALLY, fields)).startswith("Saved ")
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 2
+
+
 async def test_a_shared_location_is_answered_as_a_location_not_as_a_blank_text(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
