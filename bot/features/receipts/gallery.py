@@ -369,8 +369,8 @@ def unreadable_page(fault: Unreadable, *, photos: bool = False) -> web.Response:
 async def thumbnail(request: web.Request) -> web.Response:
     """A stored photo's thumbnail, through a signed link that ends with the gallery or statement
     page showing it (either backend): made in the decode pool from the stored photo, never
-    stored. Where none can be made (a damaged file, one over `media.max_bytes` or
-    `media.max_pixels`), the original is answered as it is. A HEAD reads and decodes nothing."""
+    stored. Where none can be made (a damaged file, one over `media.max_pixels`, or bigger than
+    any stored photo may be: `thumbs.stored_cap`), the original is answered as it is. A HEAD reads and decodes nothing."""
     runtime = request.app[GATE]
     deps = runtime.deps
     signer, store, pool = signer_of(deps), media.store_of(deps), media.pool_of(deps)
@@ -391,7 +391,9 @@ async def thumbnail(request: web.Request) -> web.Response:
         if isinstance(data, Unreadable):
             return unreadable_page(data)
         try:
-            small = await pool.run(thumbs.make_thumbnail, data, limits.max_bytes, limits.max_pixels)
+            small = await pool.run(
+                thumbs.make_thumbnail, data, thumbs.stored_cap(limits.max_bytes), limits.max_pixels
+            )
         except thumbs.Unthumbable as exc:
             log.warning("gallery.thumb_undecodable", key=key, reason=str(exc))
             return web.Response(

@@ -23,6 +23,18 @@ from bot.features.receipts.media import on_white
 THUMB_SIDE = 480
 THUMB_QUALITY = 80
 CONTENT_TYPE = "image/jpeg"
+# A stored photo is its upload re-encoded (JPEG and WebP at quality 90, a HEIC as JPEG): often
+# bigger than the upload `media.max_bytes` capped: a 12-megapixel HEIC of 1.5 MB is stored as a
+# 3 MB JPEG, and a photo sent at quality 30-50 as about twice its size. Its thumbnail is made all
+# the same: what bounds the work is its pixel count (`media.max_pixels`), checked before decoding.
+STORED_GROWTH = 4
+
+
+def stored_cap(max_bytes: int) -> int:
+    """The most bytes a stored photo's thumbnail is made from, for uploads of `max_bytes` at most."""
+    return max_bytes * STORED_GROWTH
+
+
 # what Pillow may open a stored photo as (stored photos are jpg, png, gif or webp; HEIC is stored
 # as JPEG)
 _FORMATS = ["JPEG", "PNG", "GIF", "WEBP"]
@@ -76,4 +88,13 @@ def make_thumbnail(data: bytes, max_bytes: int, max_pixels: int, *, draft: bool 
     return out.getvalue()
 
 
-__all__ = ["CONTENT_TYPE", "THUMB_QUALITY", "THUMB_SIDE", "Unthumbable", "make_thumbnail", "target_size"]
+__all__ = [
+    "CONTENT_TYPE",
+    "STORED_GROWTH",
+    "THUMB_QUALITY",
+    "THUMB_SIDE",
+    "Unthumbable",
+    "make_thumbnail",
+    "stored_cap",
+    "target_size",
+]

@@ -4,6 +4,7 @@ gone, a store down, HEAD, expired and forged links each get an answer, never a 5
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from structlog.testing import capture_logs
 from yarl import URL
 
 from bot.features.receipts import gallery, media
@@ -223,6 +225,36 @@ async def test_expired_and_forged_thumbnail_links_are_refused_like_photo_links(
     text = await (await bot.client.get(path_of(thumb))).text()
     assert "This link has expired." in text
     assert "Reload the receipts or statement page you opened it from" in text
+
+
+async def test_a_photo_stored_bigger_than_it_came_still_gets_a_thumbnail(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio, make_config: Any
+) -> None:
+    """A photo is stored re-encoded (JPEG at quality 90; a HEIC as JPEG), often bigger than it
+    came (a 12-megapixel HEIC of 1.5 MB is a 3 MB JPEG). Its "thumbnail" was then the whole
+    stored photo (over `media.max_bytes`, it was not decoded), and a gallery of such receipts
+    downloaded every full photo on a phone. It gets its small JPEG as any other."""
+    config = make_config(twilio=fake_twilio.section())
+    max_bytes = 300_000
+    bot = await bot_factory(
+        dataclasses.replace(config, media=dataclasses.replace(config.media, max_bytes=max_bytes))
+    )
+    bands = [Image.effect_noise((1200, 900), sigma) for sigma in (30, 40, 50)]
+    out = io.BytesIO()
+    Image.merge("RGB", bands).save(out, format="JPEG", quality=30)
+    sent = out.getvalue()
+    assert len(sent) < max_bytes  # taken: within media.max_bytes as it came
+    with capture_logs() as logs:
+        thumb, _, key = await _one_photo(bot, fake_twilio, sent)
+        stored = (bot.config.data_dir / "media" / key).read_bytes()
+        assert len(stored) > max_bytes  # and bigger than that as stored
+        resp = await bot.client.get(path_of(thumb))
+        assert resp.status == 200
+        assert resp.content_type == "image/jpeg"
+        body = await resp.read()
+    assert max(_decoded(body).size) == THUMB_SIDE
+    assert len(body) < len(stored) / 3
+    assert [e for e in logs if e["event"] == "gallery.thumb_undecodable"] == []
 
 
 async def test_a_photo_gone_damaged_or_unreadable_gets_a_page_or_the_original(
