@@ -510,6 +510,24 @@ async def test_a_hyphenated_name_is_answered_with_the_name_with_a_space(
     assert await say(bot, fake, "\\NAME -", sender=CAROL) == NAME_RULES
 
 
+async def test_a_name_with_an_apostrophe_is_answered_with_the_name_without_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\NAME O'Brien` (or O\u2019Brien, as an iPhone types it) got "A name is 1-20 letters and
+    digits, with single spaces; ...", which did not say the apostrophe was the trouble. It is
+    offered without it, as `\\NAME Anne-Marie` is offered with a space, and `\\PAID O'Brien`
+    finds the member who took it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME O'Brien", sender=CAROL) == name_spelt("OBrien")
+    assert await say(bot, fake, "\\NAME D\u2019Angelo", sender=CAROL) == name_spelt("DAngelo")
+    assert await say(bot, fake, "\\NAME OBrien", sender=CAROL) == "Your rooms now see you as OBrien."
+    assert (await say(bot, fake, "\\PAID O\u2019Brien 2", sender=BOB)).startswith(
+        "Recorded: you paid OBrien $2.00."
+    )
+    assert await say(bot, fake, "\\NAME '", sender=CAROL) == NAME_RULES
+
+
 async def test_a_name_typed_as_telegram_shows_it_is_that_member(
     bot_factory: BotFactory, fake_telegram: Any
 ) -> None:

@@ -59,11 +59,16 @@ def in_another_script(text: str, valid: Callable[[str], bool]) -> bool:
     return latin != text and valid(latin)
 
 
+# an apostrophe in a name, straight or as a phone's smart punctuation types it (O\u2019Brien)
+_APOSTROPHES = "'\u2019\u02bc"
+
+
 def sms_spelling(name: str) -> str | None:
     """A name `valid_name` refuses only for letters GSM-7 lacks, spelt with those it has, as a
     person would write it in a plain SMS: Zo\u00eb is Zoe, Fran\u00e7ois Francois, \u0141ukasz Lukasz (their
     accents taken off), without the emoji a name is decorated with (`Ann \U0001f338`), and with a space
-    for a hyphen (Anne-Marie is Anne Marie). None when
+    for a hyphen (Anne-Marie is Anne Marie), and without an apostrophe (O'Brien is OBrien: `\\NAME
+    O'Brien` was told only that a name is letters and digits). None when
     that does not make a name (another script, emoji alone, too long)."""
     spelt = []
     for ch in name:
@@ -71,6 +76,8 @@ def sms_spelling(name: str) -> str | None:
         # its hyphen (a name has none)
         if _decoration(ch) or ch in "-\u2010\u2011":
             spelt.append(" ")
+            continue
+        if ch in _APOSTROPHES:  # O'Brien is OBrien, as a passport's machine line writes it
             continue
         if ch == " " or _LETTER.fullmatch(ch):
             spelt.append(ch)
