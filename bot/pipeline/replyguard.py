@@ -12,7 +12,9 @@ time, twelve commands in a minute twelve answers. So the guard does two things, 
   is queued (bot/pipeline/worker.py, `sms.reply_superseded`): its token is dead by then.
 - **A hold for loops.** A loop is recognised by what machines do and people don't:
   - `quick`: `QUICK_STREAK` plain texts in a row, each arriving within `QUICK_SECONDS` of one of
-    our replies (an auto-responder answers every reply at once; a person reads first);
+    our replies (an auto-responder answers every reply at once; a person reads first), the last
+    longer than a person types (`TYPED_PER_SECOND`) since the text before it (a person typing
+    fast sends `hey`, `you there?` as quickly as that);
   - `repeat`: the same plain text `REPEAT_COUNT` times within `REPEAT_WINDOW` seconds;
   - `rate`: `RATE_COUNT` answered plain texts within `RATE_WINDOW` seconds, sustained.
   Only plain texts (no command, no photo, no carrier keyword) count, for all three: the
@@ -52,6 +54,7 @@ BUDGET_WINDOW = 30.0
 # The loop detector.
 QUICK_SECONDS = 2.0
 QUICK_STREAK = 6
+TYPED_PER_SECOND = 8.0  # characters: quicker than this since their text before, no person typed it
 REPEAT_COUNT = 5
 REPEAT_WINDOW = 300.0
 RATE_COUNT = 40
@@ -161,7 +164,15 @@ def loop_signal(rows: Sequence[Logged], msg: Inbound, digest: str | None, now: f
             r.message_sid != sid and arrival - QUICK_SECONDS <= r.at <= arrival for r in rows
         )
         streak = streak + 1 if quick else 0
-    return "quick" if streak >= QUICK_STREAK else None
+    if streak < QUICK_STREAK:
+        return None
+    # a person typing fast sends short texts as quickly: one they could have typed since their
+    # text before it is no machine's answer (`hey`, `you there?`, `hello??` a second and a half
+    # apart were put on hold for 30 minutes); an auto-responder's sentence comes quicker than that
+    before = max((at for at, _, _ in arrivals if at <= msg.received_at), default=None)
+    if before is not None and len(msg.body.strip()) <= TYPED_PER_SECOND * (msg.received_at - before):
+        return None
+    return "quick"
 
 
 def schedule(rows: Sequence[Logged], count: int, now: float) -> list[float]:
@@ -286,6 +297,7 @@ __all__ = [
     "REPEAT_WINDOW",
     "SIGNALS",
     "SUPERSEDES",
+    "TYPED_PER_SECOND",
     "VERDICT_KEY",
     "Logged",
     "Verdict",

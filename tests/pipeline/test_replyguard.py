@@ -92,6 +92,23 @@ def test_plain_texts_answered_at_once_again_and_again_are_a_loop() -> None:
     assert loop_signal(rows, msg("\\ROOMS", last), None, last) is None
 
 
+def test_short_texts_typed_fast_are_no_loop_and_a_sentence_as_fast_is() -> None:
+    """A person typing fast (`hey`, `you there?`, `hello??`, each a second and a half after the
+    one before, our answer a moment after each) was taken for an auto-responder at the sixth and
+    put on hold for 30 minutes. Text they could have typed since their last is a person's; a
+    sentence as quick is still a machine's."""
+    now = 1000.0
+    rows = [
+        Logged(f"SM{n}", None, now + n * 1.5 + 0.1, received_at=now + n * 1.5, digest=f"d{n}")
+        for n in range(QUICK_STREAK + 2)
+    ]
+    last = now + (QUICK_STREAK + 2) * 1.5
+    for body in ("you there?", "hello??", "pls", "\U0001f621\U0001f621"):
+        assert loop_signal(rows, msg(body, last), "x", last) is None
+    auto = "Thanks for your message! We will get back to you."
+    assert loop_signal(rows, msg(auto, last), "x", last) == "quick"
+
+
 def test_the_same_text_over_and_over_and_sustained_dozens_are_loops() -> None:
     now = 1000.0
     same = [
@@ -183,6 +200,25 @@ async def test_forty_asks_in_two_minutes_are_all_answered_with_no_hold(
     replies = await replies_to(bot, fake_twilio, ALICE)
     assert HOLD_NOTICE not in replies
     assert len(replies) == len(asks)
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
+
+
+async def test_a_person_typing_short_texts_fast_is_answered_and_not_put_on_hold(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Eight short texts a second and a half apart, as a person types them (each answered at
+    once): the sixth put the number on hold ("replies to you are paused for 30 minutes ... like
+    an automated loop") and the rest went unanswered."""
+    now = [time.time()]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    burst = ["hey", "so", "you there?", "hello", "??", "pls", "answer me", "ok"]
+    for body in burst:
+        now[0] += 1.5
+        form = await bot.text(body)
+        assert await bot.handled(form["MessageSid"]) == "done"
+    replies = await replies_to(bot, fake_twilio, ALICE)
+    assert HOLD_NOTICE not in replies
+    assert len(replies) == len(burst)
     assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
 
 
