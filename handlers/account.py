@@ -470,5 +470,13 @@ async def unpair(msg: Inbound, ctx: Context) -> HandlerResult:
         if held is None or held.id != user.id:
             return f"{paired_with(target.address)} is not you any more: it left meanwhile."
         await _address_leaves(conn, target.address, ctx, user)
-    ctx.log.info("pair.unpaired", address=mask_address(target.address))
+        # and what it sent before this and is not done (a photo waiting for the media store, a
+        # text over the rate limit): dropped, as after its own `\\STOP`. A stranger's photo sent
+        # while the address was the person's went on later as a newcomer's ("\\CREATE a room
+        # within 10 minutes and this photo goes there"); one being handled now, read as the
+        # person's, is not answered to the address taken out
+        photos = await inbox.media_waiting(conn, target.address, msg.id)
+        dropped = await inbox.drop_waiting(conn, target.address, msg.id, now)
+    await release_dropped(ctx, photos)
+    ctx.log.info("pair.unpaired", address=mask_address(target.address), dropped=dropped)
     return f"Took {paired_with(target.address)} out of you. Your rooms and balances stay here."

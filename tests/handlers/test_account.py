@@ -14,6 +14,7 @@ from bot.pipeline import replyguard
 from handlers.account import UNPAIR_ALONE, UNPAIR_WAIT_SECONDS, WRONG_CODE
 from handlers.rooms import LOCKED
 from storage import rooms
+from storage.media import StoreUnavailable
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
@@ -517,6 +518,51 @@ async def test_unpair_leaves_the_address_as_its_own_stop_does(bot: Bot, fake_twi
     owner = "SELECT count(*) FROM addresses a JOIN users u ON u.id = a.user_id WHERE u.phone = :p"
     assert await bot.scalar(owner, p=ALICE) == 1
     assert (await say(bot, fake_twilio, "\\ROOMS")).startswith("Your rooms: house")
+
+
+async def test_unpair_drops_what_the_address_sent_that_still_waits(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stranger's number paired with an overheard code sends a photo while the media store is
+    down: it waits to be saved. Taken out with `\\UNPAIR`, the address had that photo handled later
+    as a newcomer's ("\\CREATE <room> <password> ... within 10 minutes and this photo goes
+    there"), its copy kept at Twilio. What the address sent before the `\\UNPAIR` and still waits is
+    dropped, as after its own `\\STOP`, and its photo's copy deleted at Twilio."""
+    stranger = "+15550009999"
+    await say(bot, fake_twilio, "\\CREATE house pw12345")
+    code = await pair_code(bot, fake_twilio)
+    await text(bot, f"\\PAIR {code}", sender=stranger)
+    store = bot.runtime.deps.services.media_store
+    assert store is not None
+    real_put, down = store.put, [True]
+
+    async def put(key: str, data: bytes, content_type: str) -> None:
+        if down[0]:
+            raise StoreUnavailable("injected")
+        await real_put(key, data, content_type)
+
+    monkeypatch.setattr(store, "put", put)
+    url = fake_twilio.media.add(images.jpeg_with_gps())
+    form = await bot.text("$30.00", sender=stranger, **mms([url]))
+    sid = form["MessageSid"]
+    await wait_for(lambda: bot.scalar("SELECT status = 'parked' FROM inbox WHERE message_sid = :s", s=sid))
+    await bot.settled()
+    told = len([m for m in fake_twilio.messages if m["To"] == stranger])
+    assert await say(bot, fake_twilio, "\\UNPAIR 2") == (
+        "Took SMS +1******9999 out of you. Your rooms and balances stay here."
+    )
+    down[0] = False
+    assert await bot.scalar("SELECT status FROM inbox WHERE message_sid = :s", s=sid) == "done"
+    assert await bot.scalar("SELECT error FROM inbox WHERE message_sid = :s", s=sid) == (
+        "dropped: the sender stopped"
+    )
+    assert fake_twilio.media.deleted == [url.rsplit("/", 1)[1]]
+    await bot.settled()
+    assert len([m for m in fake_twilio.messages if m["To"] == stranger]) == told
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+    assert await bot.scalar("SELECT count(*) FROM users WHERE phone = :p", p=stranger) == 0
+    # the address's next text is a newcomer's, as after its own \\STOP
+    assert await say(bot, fake_twilio, "\\ROOMS", sender=stranger) == NOT_IN_ROOM
 
 
 async def test_the_pairing_notice_and_unpair_list_show_a_telegram_chats_first_name(
