@@ -103,27 +103,47 @@ _ASKS_TO_STOP = re.compile(
     rf"|(?:REMOVE\s+ME|TAKE\s+ME\s+OFF){_LIST}{_PLEASE}"
     r")"
 )
+# Asking for help in more words than the keyword: `help me`, `Help please!`, `I need help`.
+# Posted to X as they were, a person stuck with the bot told their followers so.
+_ASKS_FOR_HELP = re.compile(
+    rf"(?:(?:PLEASE|PLS|PLZ)\s+)?(?:I\s+)?(?:NEED\s+)?(?:SOME\s+|MORE\s+)?(?:HELP|INFO)(?:\s+HELP)*(?:\s+ME)?{_PLEASE}"
+)
 _ASKS_LONGEST = 80
-_ASKS_WORDS = ("stop", "quit", "opt", "unsub", "more", "text", "messag", "remove", " off")
+_ASKS_WORDS = ("stop", "quit", "opt", "unsub", "more", "text", "messag", "remove", " off", "help", "info")
+_ASKS_WORD = re.compile("|".join(map(re.escape, _ASKS_WORDS)))  # one scan, not one a word
 ASKED_TO_STOP = "Nothing was posted. To get no more messages from textwire, send STOP on its own."
 
 
 def asks_to_stop(body: str) -> bool:
     """Whether a text asks us to stop in more words than a keyword (`keyword_of` reads the
-    keyword itself): its words, past what phones add around them, are one of `_ASKS_TO_STOP`.
-    A post (longer, or with none of their words) costs a length and a few substring tests."""
+    keyword itself): its words, past what phones add around them, are one of `_ASKS_TO_STOP`."""
+    return asked_in_words(body) == "STOP"
+
+
+def asked_in_words(body: str) -> str | None:
+    """ "STOP" for a text that asks us to stop in more words than a keyword (`keyword_of` reads
+    the keyword itself), "HELP" for one that asks for help so (`help me`, `I need help`): its
+    words, past what phones add around them, are one of `_ASKS_TO_STOP` or `_ASKS_FOR_HELP`;
+    None otherwise. A post (longer, or with none of their words) costs a length and a few
+    substring tests."""
     if len(body) > _ASKS_LONGEST:
-        return False
+        return None
     sent = body
     if not body.isascii():  # a full-width keyboard's `\uff33\uff34\uff2f\uff30 please` has its words
         body = unicodedata.normalize("NFKC", body)
         # and an emoji is no word: `Stop texting me \U0001f64f`, `STOP \U0001f621` were posted
         body = "".join(" " if not c.isascii() and unicodedata.category(c)[0] in "SM" else c for c in body)
-    if not any(w in body.casefold() for w in _ASKS_WORDS):
-        return False
+    if _ASKS_WORD.search(body.casefold()) is None:
+        return None
     word = body.translate(_INVISIBLE).translate(DOTTED_I).upper()
     word = " ".join(re.sub(r"[.,!?\u2026\u2019]", lambda m: "'" if m[0] == "\u2019" else " ", word).split())
-    return _ASKS_TO_STOP.fullmatch(word) is not None and keyword_of(sent) is None
+    if _ASKS_TO_STOP.fullmatch(word) is not None:
+        asked = "STOP"
+    elif _ASKS_FOR_HELP.fullmatch(word) is not None:
+        asked = "HELP"
+    else:
+        return None
+    return asked if keyword_of(sent) is None else None
 
 
 def is_keyword(msg: Inbound, ctx: Context) -> FilterResult:

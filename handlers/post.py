@@ -32,7 +32,8 @@ from bot.features.x.client import (
     over_limit,
 )
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
-from handlers.keywords import ASKED_TO_STOP, asks_to_stop
+from handlers.help import as_said_to, help_for
+from handlers.keywords import ASKED_TO_STOP, asked_in_words
 from storage import inbox, outbox, xaccounts
 from storage.crypto import CipherError
 from storage.users import User
@@ -349,9 +350,15 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     user = ctx.user
     service = x_accounts(ctx.deps)
     new_user = bool(ctx.data.get("new_user"))
-    if asks_to_stop(msg.text):  # in more words than the keyword: not one (SPEC), nor a post
+    asked = asked_in_words(msg.text)
+    if asked == "STOP":  # in more words than the keyword: not one (SPEC), nor a post
         ctx.log.info("x.post.asked_to_stop", linked=user.x_linked)
         return ASKED_TO_STOP
+    if (
+        asked == "HELP" and not new_user
+    ):  # `help me`: the help, as the keyword gets it (a newcomer: the welcome)
+        ctx.log.info("x.post.asked_for_help", linked=user.x_linked)
+        return Reply(await as_said_to(msg, ctx, help_for(msg, ctx)), kind="help")
     if not new_user and await _reaction(msg, ctx):
         # a reaction, not a text to post (nor to answer: it answers us, and costs a message)
         ctx.log.info("x.post.reaction_skipped", linked=user.x_linked)

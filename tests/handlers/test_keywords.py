@@ -92,7 +92,10 @@ async def test_a_keyword_is_the_whole_message(bot: Bot, fake_twilio: FakeTwilio)
         reply = await say(bot, fake_twilio, body)
         assert reply != HELP_TEXT
         assert not await opted_out(bot, ALICE), body
-    assert await say(bot, fake_twilio, "help me") != HELP_TEXT
+    # not the keyword (not handled at once, as a keyword is), but asking for the help in words
+    sid = await text(bot, "help me")
+    assert (await inbox_row(bot, sid)).priority == 0
+    assert [m["Body"] for m in fake_twilio.messages][-1] == HELP_TEXT
 
 
 async def test_keywords_are_handled_at_once(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -247,6 +250,27 @@ async def test_asking_to_stop_in_more_words_is_not_posted_and_says_how(
     assert xbot.x.posts == [("100", "Can't stop smiling")]
     await silent(xbot, twilio, "STOP")  # the keyword itself opts out, as ever
     assert await opted_out(xbot, ALICE) is True
+
+
+async def test_asking_for_help_in_more_words_gets_the_help_and_is_not_posted(
+    xbot: XBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`help me`, `Help please!`, `I need help`: HELP is a keyword only as the whole message, so
+    these were plain texts, and a person connected to X who asked the bot for help so had it
+    posted to their followers (one not connected got a link to connect X). They get the help, as
+    HELP does, and nothing is posted; a post with the word in it is posted as before."""
+    monkeypatch.setattr(replyguard, "QUICK_STREAK", 100)
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    helped = await say(xbot, twilio, "HELP")
+    assert helped.startswith("textwire: \\JOIN room pw")
+    for body in (
+        "help me", "Help please!", "please help", "I need help", "help pls", "need help?",
+        "info please", "Help me please \U0001f64f", "help help",
+    ):  # fmt: skip
+        assert await say(xbot, twilio, body) == helped, body
+    await say(xbot, twilio, "help me decide: pizza or tacos?")
+    assert xbot.x.posts == [("100", "help me decide: pizza or tacos?")]
 
 
 async def test_asking_to_stop_in_full_width_letters_or_to_be_removed_is_not_posted(
