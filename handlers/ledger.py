@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -1334,6 +1335,19 @@ async def _in_another_room(conn: AsyncConnection, ctx: Context, command: str, te
     return use_first(command, room.name, named.name) if named is not None and named.id != room.id else None
 
 
+def _zone_before_words(args: Sequence[str]) -> ZoneInfo | None:
+    """`\\TIMEZONE Europe/Paris please` (or `thanks!` on the next line): the zone its first word
+    names, an Area/City one, when no word after it names another. It was answered "Europe/Paris
+    please is not a time zone: use a name such as America/Chicago or Europe/Paris"."""
+    if len(args) < 2:
+        return None
+    zone = reminders.zone_named(typed_word(args[0]))
+    if zone is None or "/" not in zone.key:
+        return None
+    rest = typed_words(args[1:])
+    return zone if all(_no_zone(word) for word in rest) else None
+
+
 def _no_zone(name: str) -> bool:
     """Whether `\\TIMEZONE` makes nothing of `name`: no zone, city or summerless abbreviation."""
     return (
@@ -1389,7 +1403,7 @@ async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
             meant, all_year = summerless  # EST: America/New_York, or America/Panama all year
             said = name.strip().upper()
             return f"{said} keeps no summer time: did you mean \\TIMEZONE {meant}? ({all_year} keeps {said} all year.)"
-        zone = reminders.zone_named(name)
+        zone = reminders.zone_named(name) or _zone_before_words(args)
         if zone is None:
             # `\\TIMEZONE Tokyo`, `\\TIMEZONE New York`: the city of a zone gets the zone's name
             city = reminders.zone_of_city(name)

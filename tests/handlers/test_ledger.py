@@ -2638,6 +2638,25 @@ async def test_timezone_est_is_not_taken_for_new_yorks_time(bot: Bot, fake_twili
     assert await say(bot, fake, "\\TIMEZONE America/Panama") == "house keeps time in America/Panama now."
 
 
+async def test_timezone_with_words_after_the_zone_sets_the_zone(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\TIMEZONE Europe/Paris please` (or `thanks!` on the next line) was answered "Europe/Paris
+    please is not a time zone: use a name such as America/Chicago or Europe/Paris": told to use the
+    zone they had typed. The zone the text begins with is set; two zones are still asked about."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\TIMEZONE Europe/Paris please") == "house keeps time in Europe/Paris now."
+    assert await say(bot, fake, "\\TIMEZONE america/new_york\nthanks!") == (
+        "house keeps time in America/New_York now."
+    )
+    assert (await say(bot, fake, "\\TIMEZONE Europe/Paris or Europe/Berlin")).startswith(
+        "Europe/Paris or Europe/Berlin is not a time zone"
+    )
+    assert await say(bot, fake, "\\TIMEZONE") == (
+        "house keeps time in America/New_York. Change it: \\TIMEZONE Europe/Paris"
+    )
+    assert (await say(bot, fake, "\\TIMEZONE EST please")).startswith("EST please is not a time zone")
+
+
 async def test_timezone_etc_gmt_says_its_sign_is_the_reverse(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\TIMEZONE Etc/GMT+2`, typed by someone two hours ahead of UTC, set tzdata's zone of
     UTC-2 (its sign is POSIX's), and the answer said only "keeps time in Etc/GMT+2 now": their
