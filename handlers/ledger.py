@@ -910,6 +910,9 @@ _AND = frozenset({"and", "&", "+"})  # between the names of a `\\SPLIT`, no name
 # how a split among names goes, said in words (the usage's own `\\SPLIT ann bob (equally)`, typed
 # as it reads, was answered "No one in house goes by (equally)"): no name either
 _EQUALLY = frozenset({"equally", "evenly", "between", "among"})
+# the whole room, said in a word: the way back to an equal split after one by shares or amounts
+# (`\\SPLIT all` was "No one in house goes by all": every member had to be named)
+_EVERYONE = frozenset({"all", "everyone", "everybody"})
 
 
 @dataclass(frozen=True)
@@ -1053,6 +1056,8 @@ def parse_split(
     tokens = amount_words(joined, book, cur)  # `priya INR 600.00`: the code is the amount's
     if not tokens:
         return SPLIT_HOW
+    if len(tokens) == 1 and (said := tokens[0].casefold()) in _EVERYONE and said not in names:
+        return SplitAsked(None, [(m, 1) for m in book.member_ids])
     for token in tokens:
         value = _value(token, cur)
         # a member's last 4 digits, as \\PAID takes them and the replies advise (`\\SPLIT me 0302`):

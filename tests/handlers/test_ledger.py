@@ -1460,6 +1460,30 @@ async def test_split_said_equally_in_words_as_its_usage_writes_it(bot: Bot, fake
     assert await say(bot, fake, "\\SPLIT bob evenly") == "Split $30.00 in house: Bob $15.00, Evenly $15.00."
 
 
+async def test_split_all_or_everyone_goes_back_to_an_equal_split_among_the_members(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """After a split by shares, the way back to an equal one was to name every member: `\\SPLIT
+    all` and `\\SPLIT everyone` were "No one in house goes by all". They split among everyone in
+    the room; a member who goes by the word is still named by it, and one who left shares no more."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\SPLIT bob 2 me 1") == "Split $30.00 in house: Bob $20.00, Alice $10.00."
+    assert await say(bot, fake, "\\SPLIT all") == (
+        "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\SPLIT bob me") == "Split $30.00 in house: Bob $15.00, Alice $15.00."
+    assert await say(bot, fake, "\\split Everyone equally.") == (
+        "Split $30.00 in house: Bob $10.00, Carol $10.00, Alice $10.00."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    assert (await say(bot, fake, "\\LEAVE", sender=CAROL)).startswith("You left house")
+    assert await say(bot, fake, "\\SPLIT everybody") == "Split $30.00 in house: Bob $15.00, Alice $15.00."
+    assert await say(bot, fake, "\\NAME All", sender=BOB) == "Your rooms now see you as All."
+    assert await say(bot, fake, "\\SPLIT all") == "Split $30.00 in house: All $30.00."
+
+
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
