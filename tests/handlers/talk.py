@@ -67,17 +67,9 @@ async def opted_out(bot: Bot, phone: str) -> bool | None:
     return None if value is None else bool(value)
 
 
-async def photo_parked_while_the_store_is_down(
-    bot: Bot, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch, caption: str = ""
-) -> tuple[str, list[bool]]:
-    """Alice's photo sent while the media store refuses every put: it is parked (retried later)
-    and she is told it waits. Its MessageSid, and the switch that brings the store back
-    (`down[0] = False`)."""
-    from handlers.media import STORE_WAIT
+def store_down(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The media store refuses every put until `down[0] = False` (the switch returned)."""
     from storage.media import StoreUnavailable
-    from tests import images
-    from tests.conftest import new_sid, wait_for
-    from tests.features.receipts.test_media import mms
 
     store = bot.runtime.deps.services.media_store
     assert store is not None
@@ -89,6 +81,21 @@ async def photo_parked_while_the_store_is_down(
         await real_put(key, data, content_type)
 
     monkeypatch.setattr(store, "put", put)
+    return down
+
+
+async def photo_parked_while_the_store_is_down(
+    bot: Bot, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch, caption: str = ""
+) -> tuple[str, list[bool]]:
+    """Alice's photo sent while the media store refuses every put: it is parked (retried later)
+    and she is told it waits. Its MessageSid, and the switch that brings the store back
+    (`down[0] = False`)."""
+    from handlers.media import STORE_WAIT
+    from tests import images
+    from tests.conftest import new_sid, wait_for
+    from tests.features.receipts.test_media import mms
+
+    down = store_down(bot, monkeypatch)
     sid = new_sid("MM")
     url = fake.media.add(images.jpeg_with_gps(), message_sid=sid)
     before = len(fake.messages)

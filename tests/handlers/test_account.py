@@ -14,7 +14,6 @@ from bot.pipeline import replyguard
 from handlers.account import UNPAIR_ALONE, UNPAIR_WAIT_SECONDS, WRONG_CODE
 from handlers.rooms import LOCKED
 from storage import rooms
-from storage.media import StoreUnavailable
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
@@ -26,6 +25,7 @@ from tests.handlers.talk import (
     people_type_fast,  # noqa: F401 (autouse)
     say,
     silent,
+    store_down,
     text,
 )
 
@@ -532,16 +532,7 @@ async def test_unpair_drops_what_the_address_sent_that_still_waits(
     await say(bot, fake_twilio, "\\CREATE house pw12345")
     code = await pair_code(bot, fake_twilio)
     await text(bot, f"\\PAIR {code}", sender=stranger)
-    store = bot.runtime.deps.services.media_store
-    assert store is not None
-    real_put, down = store.put, [True]
-
-    async def put(key: str, data: bytes, content_type: str) -> None:
-        if down[0]:
-            raise StoreUnavailable("injected")
-        await real_put(key, data, content_type)
-
-    monkeypatch.setattr(store, "put", put)
+    down = store_down(bot, monkeypatch)
     url = fake_twilio.media.add(images.jpeg_with_gps())
     form = await bot.text("$30.00", sender=stranger, **mms([url]))
     sid = form["MessageSid"]

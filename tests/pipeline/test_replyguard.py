@@ -181,6 +181,21 @@ async def test_a_person_typing_fast_gets_every_answer_in_order(
     assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
 
 
+async def each_answered_none_held(
+    bot: Bot, fake: FakeTwilio, now: list[float], bodies: list[str], *, every: float
+) -> None:
+    """Alice texts `bodies`, one every `every` seconds on the bot's clock (`now`), each handled
+    before the next: every one is answered, no reply held and no hold notice sent."""
+    for body in bodies:
+        now[0] += every
+        form = await bot.text(body)
+        assert await bot.handled(form["MessageSid"]) == "done"
+    replies = await replies_to(bot, fake, ALICE)
+    assert HOLD_NOTICE not in replies
+    assert len(replies) == len(bodies)
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
+
+
 async def test_forty_asks_in_two_minutes_are_all_answered_with_no_hold(
     bot_factory: BotFactory, fake_twilio: FakeTwilio, monkeypatch: Any
 ) -> None:
@@ -193,14 +208,8 @@ async def test_forty_asks_in_two_minutes_are_all_answered_with_no_hold(
     bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
     asks = [f"\\HELP {family}" for family in ("ROOMS", "MONEY", "REMIND", "ACCOUNT")] * 10
     assert len(asks) >= replyguard.RATE_COUNT
-    for body in asks:  # one every 2.5 s: under the per-sender limit, 40 within RATE_WINDOW
-        now[0] += 2.5
-        form = await bot.text(body)
-        assert await bot.handled(form["MessageSid"]) == "done"
-    replies = await replies_to(bot, fake_twilio, ALICE)
-    assert HOLD_NOTICE not in replies
-    assert len(replies) == len(asks)
-    assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
+    # one every 2.5 s: under the per-sender limit, 40 within RATE_WINDOW
+    await each_answered_none_held(bot, fake_twilio, now, asks, every=2.5)
 
 
 async def test_a_person_typing_short_texts_fast_is_answered_and_not_put_on_hold(
@@ -212,14 +221,7 @@ async def test_a_person_typing_short_texts_fast_is_answered_and_not_put_on_hold(
     now = [time.time()]
     bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
     burst = ["hey", "so", "you there?", "hello", "??", "pls", "answer me", "ok"]
-    for body in burst:
-        now[0] += 1.5
-        form = await bot.text(body)
-        assert await bot.handled(form["MessageSid"]) == "done"
-    replies = await replies_to(bot, fake_twilio, ALICE)
-    assert HOLD_NOTICE not in replies
-    assert len(replies) == len(burst)
-    assert await bot.scalar("SELECT count(*) FROM outbox WHERE status = 'held'") == 0
+    await each_answered_none_held(bot, fake_twilio, now, burst, every=1.5)
 
 
 async def test_link_always_gives_a_fresh_working_link(xbot: XBot) -> None:

@@ -829,6 +829,26 @@ async def _events(logs: list[dict[str, Any]], event: str, count: int) -> list[di
     return found if len(found) >= count else []
 
 
+async def two_receipts_split(bot_factory: BotFactory, fake: FakeTwilio, command: str) -> Bot:
+    """A room of Alice, Bob and Carol (by when they joined) where Alice sent two receipts of
+    $10.01 in October and split each with `command`; the second's leftover cents start further
+    along the room than the first's."""
+    now = [OCT_15]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    for phone, name in ((BOB, "Bob"), ("+15550003333", "Carol")):
+        await say(bot, fake, "JOIN house pw", sender=phone)
+        await say(bot, fake, f"\\NAME {name}", sender=phone)
+    for caption in ("$10.01", "$10.01"):
+        now[0] += 60
+        assert (await say(bot, fake, caption, **mms([fake.media.add(images.jpeg_with_gps())]))).startswith(
+            "Saved"
+        )
+        assert (await say(bot, fake, command)).startswith("Split")
+    return bot
+
+
 async def test_the_csvs_split_names_a_splits_shares_in_the_rooms_order(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
@@ -836,20 +856,7 @@ async def test_the_csvs_split_names_a_splits_shares_in_the_rooms_order(
     Carol, Alice: the payer last, the others turning one along each receipt), neither as typed nor
     as the README says: the room's order, members by when they joined."""
     fake = fake_twilio
-    now = [OCT_15]
-    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
-    carol = "+15550003333"
-    await say(bot, fake, "\\CREATE house pw")
-    await say(bot, fake, "\\NAME Alice")
-    for phone, name in ((BOB, "Bob"), (carol, "Carol")):
-        await say(bot, fake, "JOIN house pw", sender=phone)
-        await say(bot, fake, f"\\NAME {name}", sender=phone)
-    for caption in ("$10.01", "$10.01"):  # the second receipt's leftover cents start further along
-        now[0] += 60
-        assert (await say(bot, fake, caption, **mms([fake.media.add(images.jpeg_with_gps())]))).startswith(
-            "Saved"
-        )
-        assert (await say(bot, fake, "\\SPLIT me 2 bob 1 carol 1")).startswith("Split")
+    bot = await two_receipts_split(bot_factory, fake, "\\SPLIT me 2 bob 1 carol 1")
     link = await statement_link(bot, fake, ALICE, "2026-10")
     page = await (await bot.client.get(path_of(link))).text()
     csv_href = re.search(r'href="(2026-10\.csv\?[^"]+)"', page)
@@ -907,20 +914,7 @@ async def test_the_pages_list_a_splits_shares_in_the_rooms_order_as_the_csv_does
     from tests.features.receipts.test_gallery import gallery_link
 
     fake = fake_twilio
-    now = [OCT_15]
-    bot = await bot_factory(clock=lambda: now[0], twilio=fake.section())
-    carol = "+15550003333"
-    await say(bot, fake, "\\CREATE house pw")
-    await say(bot, fake, "\\NAME Alice")
-    for phone, name in ((BOB, "Bob"), (carol, "Carol")):
-        await say(bot, fake, "JOIN house pw", sender=phone)
-        await say(bot, fake, f"\\NAME {name}", sender=phone)
-    for caption in ("$10.01", "$10.01"):  # the second receipt's leftover cents start further along
-        now[0] += 60
-        assert (await say(bot, fake, caption, **mms([fake.media.add(images.jpeg_with_gps())]))).startswith(
-            "Saved"
-        )
-        assert (await say(bot, fake, "\\SPLIT carol 1 me 2 bob 1")).startswith("Split")
+    bot = await two_receipts_split(bot_factory, fake, "\\SPLIT carol 1 me 2 bob 1")
     split = "Split: Alice $5.01, Bob $2.50, Carol $2.50"
     statement = await (
         await bot.client.get(path_of(await statement_link(bot, fake, ALICE, "2026-10")))
