@@ -152,7 +152,8 @@ async def _message_from(
     from_phone = form.get("From", "")
     # a channel of Twilio's (SMS, `whatsapp:`, another `channel:` of its own, SPEC "Addresses"),
     # never one of ours that Twilio does not carry: `telegram:42` spoke as a Telegram chat
-    if not valid_sender(from_phone) or channel_of(from_phone) not in (SMS, WHATSAPP):
+    channel = channel_of(from_phone)
+    if not valid_sender(from_phone) or channel not in (SMS, WHATSAPP):
         raise web.HTTPBadRequest(text="From missing or malformed")
     configured_sid = gate.deps.config.twilio.account_sid
     # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500)
@@ -205,7 +206,17 @@ async def _message_from(
         priority=1 if priority else 0,
         received_at=gate.deps.now(),
         forwarded=is_forwarded,
+        sender_name=profile_name(form) if channel == WHATSAPP else None,
     )
+
+
+def profile_name(form: dict[str, str]) -> str | None:
+    """The name a WhatsApp sender gave their profile (Twilio's `ProfileName`), as Telegram's
+    first name: the rooms show it for a member with no `\\NAME`, when it is a name `\\NAME`
+    would take (bot/features/ledger/book.py). Members on WhatsApp were shown by their masked
+    number, beside Telegram members shown by name."""
+    name = " ".join(form.get("ProfileName", "").split())[:64]
+    return name or None
 
 
 async def twilio_sms(request: web.Request) -> web.Response:
@@ -287,4 +298,13 @@ def add_routes(app: web.Application, channel: TwilioChannel) -> None:
     app.router.add_post("/twilio/status", twilio_status, expect_handler=expect_continue)
 
 
-__all__ = ["CHANNEL", "EMPTY_TWIML", "add_routes", "forwarded", "parse_form", "twilio_sms", "twilio_status"]
+__all__ = [
+    "CHANNEL",
+    "EMPTY_TWIML",
+    "add_routes",
+    "forwarded",
+    "parse_form",
+    "profile_name",
+    "twilio_sms",
+    "twilio_status",
+]

@@ -550,3 +550,41 @@ async def test_a_notice_to_an_sms_number_opted_out_at_the_carrier_goes_to_the_pa
         assert [tuple(r) for r in rows] == [(sam, "failed"), (WALLY, "skipped")]
         [skipped] = [e for e in logs if e["event"] == "whatsapp.not_sent"]
         assert skipped["instead"] is None
+
+
+async def test_a_whatsapp_member_without_a_name_goes_by_their_whatsapp_profile_name(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio sends a WhatsApp sender's profile name (`ProfileName`) with each message. Members on
+    WhatsApp with no `\\NAME` were shown to their rooms by their masked number, while members on
+    Telegram are shown by their first name: they are shown by their profile name now (kept up to
+    date), and `\\PAID` takes it; a name `\\NAME` would refuse is not shown, and a `\\NAME` wins."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+
+    async def wally(body: str, profile: str) -> str:
+        before = len(fake_twilio.messages)
+        form = await bot.text(body, sender=WALLY, ProfileName=profile)
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await bot.settled()
+        return str(next(m for m in fake_twilio.messages[before:] if m["To"] == WALLY)["Body"])
+
+    assert "house" in await wally("\\CREATE house hunter22", "  Wally   West ")
+    await say(bot, fake_twilio, "\\JOIN house hunter22", ALICE)
+    paid = (await say(bot, fake_twilio, "\\PAID wally west 10", ALICE))["Body"]
+    assert "Wally West" in paid, paid
+    balance = (await say(bot, fake_twilio, "\\BALANCE", ALICE))["Body"]
+    assert "Wally West pays" in balance, balance
+    await wally("\\HELP", "\U0001f30a Вэлли")  # renamed: not a name an SMS can show
+    balance = (await say(bot, fake_twilio, "\\BALANCE", ALICE))["Body"]
+    assert "Wally West" not in balance, balance
+    assert "***9999" in balance, balance
+    await wally("\\HELP", "Wally")
+    assert "Wally pays" in (await say(bot, fake_twilio, "\\BALANCE", ALICE))["Body"]
+    await wally("\\NAME Flash", "Wally")  # a \NAME wins
+    assert "Flash pays" in (await say(bot, fake_twilio, "\\BALANCE", ALICE))["Body"]
+    # an SMS sender's form carries no profile name, and one would not be read
+    form = await bot.text("\\HELP", ProfileName="Mallory")
+    assert await bot.handled(form["MessageSid"]) == "done"
+    assert (
+        await bot.scalar("SELECT sender_name FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) is None
+    )
