@@ -1222,6 +1222,10 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
         ranked = [*stored, *(m for m in split_order(user_id, list(book.member_ids)) if m not in stored)]
         order = {m: i for i, m in enumerate(ranked)}
         weighted = sorted(asked.weighted, key=lambda mw: order.get(mw[0], len(order)))
+        if total and asked.kind in (SHARES, PERCENT):
+            nothing = next((m for m, share in split_by_weights(total, weighted) if share == 0), None)
+            if nothing is not None:  # `\\SPLIT me 999999 bob 1` gave Bob a $0.00 share
+                return zero_share(book.name(nothing), cur.format(total), cur, fits)
         await ledger.set_split(conn, target.id, weighted)
     ctx.log.info(
         "ledger.split",
@@ -1232,6 +1236,19 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
     )
     repeat = count if not total and target.duplicate_of is not None else None
     return split_reply(room.name, book, cur, total, asked, weighted, fits, repeat=repeat)
+
+
+def zero_share(name: str, total: str, cur: Currency, fits: FitsOne) -> str:
+    """A share or percentage that comes to nothing of the receipt's total: it was split so, the
+    member named with a share of `$0.00` they were meant to pay some of."""
+    for who in (name, "A member"):
+        text = (
+            f"{who}'s part of {total} would be {cur.format(0)}: give a bigger share, or leave out"
+            " who pays nothing. Nothing changed."
+        )
+        if fits(text):
+            return text
+    return f"A part of {total} would be {cur.format(0)}. Nothing changed."
 
 
 def split_reply(

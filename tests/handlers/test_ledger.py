@@ -1484,6 +1484,30 @@ async def test_split_all_or_everyone_goes_back_to_an_equal_split_among_the_membe
     assert await say(bot, fake, "\\SPLIT all") == "Split $30.00 in house: All $30.00."
 
 
+async def test_a_share_that_comes_to_nothing_is_said_and_nothing_changes(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\SPLIT me 999999 bob 1` of a $30.00 receipt was taken: "Split $30.00 in house: Bob $0.00,
+    Alice $30.00", Bob named with a share he was meant to pay some of. A share or percentage that
+    comes to nothing is said, and the split stays as it was; an equal split of a few cents may
+    leave someone nothing, as it must."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\SPLIT me 999999 bob 1") == (
+        "Bob's part of $30.00 would be $0.00: give a bigger share, or leave out who pays nothing."
+        " Nothing changed."
+    )
+    assert await say(bot, fake, "\\SPLIT bob 99.99% carol 0.01%") == (
+        "Carol's part of $30.00 would be $0.00: give a bigger share, or leave out who pays nothing."
+        " Nothing changed."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $10.00, Carol pays Alice $10.00."
+    assert await say(bot, fake, "\\SPLIT me 2999 bob 1") == "Split $30.00 in house: Bob $0.01, Alice $29.99."
+    assert (await say(bot, fake, "\\AMOUNT 0.02")).startswith("Set $0.02 on your receipt in house")
+    assert await say(bot, fake, "\\SPLIT all") == "Split $0.02 in house: Bob $0.01, Carol $0.01, Alice $0.00."
+
+
 async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_share(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
