@@ -114,12 +114,6 @@ _ASKS_WORD = re.compile("|".join(map(re.escape, _ASKS_WORDS)))  # one scan, not 
 ASKED_TO_STOP = "Nothing was posted. To get no more messages from textwire, send STOP on its own."
 
 
-def asks_to_stop(body: str) -> bool:
-    """Whether a text asks us to stop in more words than a keyword (`keyword_of` reads the
-    keyword itself): its words, past what phones add around them, are one of `_ASKS_TO_STOP`."""
-    return asked_in_words(body) == "STOP"
-
-
 def asked_in_words(body: str) -> str | None:
     """ "STOP" for a text that asks us to stop in more words than a keyword (`keyword_of` reads
     the keyword itself), "HELP" for one that asks for help so (`help me`, `I need help`): its

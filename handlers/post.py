@@ -354,9 +354,8 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     if asked == "STOP":  # in more words than the keyword: not one (SPEC), nor a post
         ctx.log.info("x.post.asked_to_stop", linked=user.x_linked)
         return ASKED_TO_STOP
-    if (
-        asked == "HELP" and not new_user
-    ):  # `help me`: the help, as the keyword gets it (a newcomer: the welcome)
+    # `help me`: the help, as the keyword gets it (a newcomer: the welcome)
+    if asked == "HELP" and not new_user:
         ctx.log.info("x.post.asked_for_help", linked=user.x_linked)
         return Reply(await as_said_to(msg, ctx, help_for(msg, ctx)), kind="help")
     if not new_user and await _reaction(msg, ctx):
