@@ -51,6 +51,7 @@ from bot.features.ledger.money import (
     unclear_amount,
 )
 from bot.features.ledger.split import split_by_weights, split_order
+from bot.features.ledger.view import shares_text
 from bot.features.receipts.statement import month_of
 from bot.gateway.links import statement_link
 from bot.pipeline import replyguard
@@ -228,17 +229,28 @@ def amount_reply(
     *,
     day: str = "",
     was: str = "",
+    shares: str = "",
     fits: FitsOne | None = None,
 ) -> str:
     """After `\\AMOUNT`: the amount set (or the receipt taken out) and where the sender stands;
     `how` follows the amount (`(€40.00 at 1.08)`: what it was converted from). `day`: the day the
     receipt was sent, when not today (`Nov 24`), and `was`: the amount it had (`$12.00`), so that a
-    late `\\AMOUNT`, or one correcting a total, says which receipt it changed; dropped, `was` first,
-    where the reply would not fit one segment (`fits`)."""
-    forms = [(day, was, True), (day, "", True), ("", "", True), ("", "", False)]
+    late `\\AMOUNT`, or one correcting a total, says which receipt it changed; `shares`: each
+    member's part of a receipt `\\SPLIT` by shares or amounts (`Ann $34.87, Bob $15.13`), which the
+    new amount divides in the same proportion. Dropped, `was` first, then `day`, then the shares'
+    figures, where the reply would not fit one segment (`fits`)."""
+    same = ", split by the same shares" if shares else ""
+    said = f", split {shares}" if shares else ""
+    forms = [
+        (day, was, said, True),
+        (day, "", said, True),
+        ("", "", said, True),
+        ("", "", same, True),
+        ("", "", same, False),
+    ]
     if fits is None:
         forms = forms[:1]
-    replies = [_amount_reply(room_name, book, user_id, minor, cur, how, d, w, r) for d, w, r in forms]
+    replies = [_amount_reply(room_name, book, user_id, minor, cur, how, d, w, s, r) for d, w, s, r in forms]
     return next((r for r in replies if fits is None or fits(r)), replies[-1])
 
 
@@ -251,6 +263,7 @@ def _amount_reply(
     how: str,
     day: str,
     was: str,
+    split: str,
     at_rate: bool,
 ) -> str:
     position = position_phrase(book.position(user_id), book.currency)
@@ -270,7 +283,7 @@ def _amount_reply(
             else f"\\AMOUNT {book.currency.example} to count it in {code}"
         )
         return f"Set {shown} on your {receipt} in {room_name}{before}; not counted: {shown} in a {code} room. Reply {how_to}."
-    return f"Set {shown} on your {receipt} in {room_name}{before}: {position}. \\BALANCE for all."
+    return f"Set {shown} on your {receipt} in {room_name}{before}{split}: {position}. \\BALANCE for all."
 
 
 def paid_notice(payer_name: str, minor: int, cur: Currency, room_name: str, *, member: bool = True) -> str:
@@ -447,8 +460,22 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     fits = ctx.deps.services.fits(msg.sender.channel)
     if twin is not None:  # counted: it has an amount in the room's currency
         return repeat_stays_out(room.name, book, user_id, twin, zone, fits)
+    # a receipt `\\SPLIT` by shares or amounts keeps its proportions: `\\SPLIT me $70 bob $30.36`,
+    # then `\\AMOUNT 50`, left Bob $15.13 with nothing said of it
+    reshaped = book.splits.get(target.id, ()) if minor and code == book.currency.code else ()
+    weights = book.receipts[target.id].weights if reshaped and target.id in book.receipts else None
+    uneven = weights is not None and len(set(weights)) > 1
     return amount_reply(
-        room.name, book, user_id, minor, currency_or_default(code), how, day=day, was=was, fits=fits
+        room.name,
+        book,
+        user_id,
+        minor,
+        currency_or_default(code),
+        how,
+        day=day,
+        was=was,
+        shares=shares_text(book, target.id) if uneven else "",
+        fits=fits,
     )
 
 

@@ -22,6 +22,8 @@ from yarl import URL
 import handlers.ledger as ledger_handlers
 from bot.channels.twilio.segments import fits_one_segment
 from bot.features.ledger import reminders
+from bot.features.ledger.book import RoomLedger
+from bot.features.ledger.money import currency
 from bot.features.ocr import reader as reader_module
 from bot.features.ocr.reader import pdf_text
 from bot.pipeline import replyguard
@@ -1219,8 +1221,12 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     )
     assert (await say(bot, fake, "\\SPLIT 2 bob")).startswith("Usage: \\SPLIT ann bob (equally)")
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $17.50, Bob pays Alice $12.50."
-    # \\AMOUNT keeps the proportions of the split
-    assert (await say(bot, fake, "\\AMOUNT 60")).startswith("Set $60.00 on your receipt in house")
+    # \\AMOUNT keeps the proportions of the split, and says what each part came to (it said
+    # nothing of the split: Bob's $12.50 became $25.00 unseen)
+    assert await say(bot, fake, "\\AMOUNT 60") == (
+        "Set $60.00 on your receipt in house (was $30.00), split Bob $25.00, Carol $35.00:"
+        " you are owed $60.00. \\BALANCE for all."
+    )
     assert await say(bot, fake, "\\BALANCE") == "house: Carol pays Alice $35.00, Bob pays Alice $25.00."
     weights = await bot.rows("SELECT weight FROM receipt_members ORDER BY position")
     assert [r[0] for r in weights] == [1250, 1750]  # minor units: exact, whatever the total becomes
@@ -1230,6 +1236,10 @@ async def test_split_reshapes_the_last_receipt_by_names_shares_percentages_or_am
     # "and" is a name when a member goes by it
     assert await say(bot, fake, "\\NAME And", sender=CAROL) == "Your rooms now see you as And."
     assert await say(bot, fake, "\\SPLIT bob and") == "Split $60.00 in house: Bob $30.00, And $30.00."
+    # split equally among some: nothing about the split to tell
+    assert await say(bot, fake, "\\AMOUNT 40") == (
+        "Set $40.00 on your receipt in house (was $60.00): you are owed $40.00. \\BALANCE for all."
+    )
 
 
 async def test_exact_amounts_may_have_a_whole_number_among_them(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -3247,3 +3257,26 @@ async def test_amounts_typed_with_a_word_for_their_thousands(bot: Bot, fake_twil
     reply = await say(bot, fake, "\\PAID Alice 100k", sender=BOB)
     assert reply.startswith("Recorded: you paid Alice VND 100,000."), reply
     assert (await say(bot, fake, "\\AMOUNT 1tr5")).startswith("Set VND 1,500,000 on your receipt in house")
+
+
+def test_an_amount_on_a_split_too_long_to_name_says_it_keeps_the_shares() -> None:
+    """A room's worth of shares does not fit one SMS beside the amount: the reply says the split
+    keeps its proportions rather than dropping it unsaid."""
+    usd = currency("USD")
+    assert usd is not None
+    book = RoomLedger(
+        currency=usd, net={1: 6000}, settlement=[], names={1: "Alice"}, uncounted=0, member_ids=(1,)
+    )
+    shares = ", ".join(f"Member{n:02} $3.00" for n in range(20))
+    text = ledger_handlers.amount_reply(
+        "house", book, 1, 6000, usd, was="$30.00", shares=shares, fits=fits_one_segment
+    )
+    assert text == (
+        "Set $60.00 on your receipt in house, split by the same shares: you are owed $60.00. \\BALANCE for all."
+    )
+    short = ledger_handlers.amount_reply(
+        "house", book, 1, 6000, usd, shares="Bob $25.00, Carol $35.00", fits=fits_one_segment
+    )
+    assert short == (
+        "Set $60.00 on your receipt in house, split Bob $25.00, Carol $35.00: you are owed $60.00. \\BALANCE for all."
+    )

@@ -308,6 +308,20 @@ REPLIES: list[tuple[str, Callable[[], str]]] = [
     ("amount set", lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, USD)),
     ("amount out", lambda: ledger.amount_reply(ROOM, _book([]), 1, 0, USD)),
     (
+        "amount of a split by shares",
+        lambda: ledger.amount_reply(
+            ROOM,
+            _book([]),
+            1,
+            BIG,
+            USD,
+            day="Nov 24",
+            was=USD.format(BIG),
+            shares=", ".join(f"{NAME[:-2]}{n:02} {USD.format(BIG)}" for n in range(1, 21)),
+            fits=fits_one_segment,
+        ),
+    ),
+    (
         "amount foreign",
         lambda: ledger.amount_reply(ROOM, _book([]), 1, BIG, currency_of("INR"), fits=fits_one_segment),
     ),
