@@ -339,6 +339,30 @@ def card_number_in(text: str) -> bool:
     return False
 
 
+# `join house hunter22`, `Create trip pw2`: a room command typed without its backslash (bare JOIN
+# is one only in upper case, SPEC), which would have put the room's password on X for anyone to
+# read. Held whatever the room: answered the same whether a room goes by that name or not, and
+# whatever the password, so it tells no one which rooms there are or which passwords are right.
+_ROOM_WORDS = re.compile(r"\s*(join|create)\s+([A-Za-z0-9_-]{1,32})\s+\S+\s*", re.IGNORECASE)
+
+
+def room_command_meant(text: str) -> tuple[str, str] | None:
+    """(`JOIN`, `house`) for `join house hunter22` (any case, exactly a room and one word after
+    it); None for anything else."""
+    found = _ROOM_WORDS.fullmatch(text)
+    return (found[1].upper(), found[2]) if found else None
+
+
+def room_command_hint(command: str, room: str, *, linked: bool) -> str:
+    """The answer to a room command typed without its backslash: never the password back."""
+    how = f"To {command.lower()} {room}, send \\{command} {room} <password>."
+    return (
+        f"Not posted: it reads as a room and its password, which X would show to everyone. {how}"
+        if linked
+        else how
+    )
+
+
 def plain_text(msg: Inbound, ctx: Context) -> bool:
     """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
     text was blank went unanswered and never got the welcome)."""
@@ -366,6 +390,10 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         # the phone's, not the person's: neither posted nor answered (its owner is driving)
         ctx.log.info("x.post.auto_reply_skipped", linked=user.x_linked)
         return None
+    room_meant = None if new_user else room_command_meant(msg.text)
+    if room_meant is not None:  # held for a linked person too: no room's password goes to X
+        ctx.log.info("x.post.room_command_meant", linked=user.x_linked, command=room_meant[0])
+        return room_command_hint(*room_meant, linked=user.x_linked)
     meant = None if new_user else await _amount_answer(msg, ctx)
     if meant is not None:
         ctx.log.info("x.post.amount_meant", linked=user.x_linked)

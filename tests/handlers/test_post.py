@@ -345,6 +345,43 @@ async def test_a_figure_after_the_help_that_names_amount_is_a_post(xbot: XBot) -
 
 
 @pytest.mark.usefixtures("typed_fast")
+async def test_a_room_command_without_its_backslash_is_never_posted(xbot: XBot) -> None:
+    """`Join house hunter22` (a phone capitalising the first word; bare JOIN is a command only in
+    upper case) was posted to X, the room's password with it, for anyone to read and join by.
+    A room and one word after `join` or `create`, in any case, is not posted: the answer says how
+    to send the command, never the password back, and is the same whether the room exists or the
+    password is right. A longer text starting with "join" is a post as before."""
+    await xbot.link(user=("100", "alice"))
+    assert await send(xbot, "\\CREATE house hunter22", sender=BOB) == (
+        "Created room house; photos you send now go there. Others join with \\JOIN house <password>."
+    )
+    with structlog.testing.capture_logs() as logs:
+        for text, command, room in (
+            ("Join house hunter22", "join", "house"),
+            ("join house wrongpw", "join", "house"),
+            ("join nowhere pw", "join", "nowhere"),
+            ("  create Trip pw2 ", "create", "Trip"),
+        ):
+            assert await send(xbot, text) == (
+                "Not posted: it reads as a room and its password, which X would show to everyone."
+                f" To {command} {room}, send \\{command.upper()} {room} <password>."
+            ), text
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.room_command_meant"] * 4
+    typed = [str({k: v for k, v in e.items() if not k.endswith("sid")}) for e in logs]
+    assert not any("hunter22" in line or "pw2" in line for line in typed)
+    assert xbot.x.posts == []
+    assert await xbot.scalar("SELECT count(*) FROM memberships") == 1  # Bob's, in house
+    assert await xbot.scalar("SELECT count(*) FROM rooms") == 1
+    # not a room and a password: posted
+    assert (await send(xbot, "join us for the party tonight")).startswith("https://x.com/alice/status/")
+    assert xbot.x.posts == [("100", "join us for the party tonight")]
+    # one not linked to X is told how, with no "not posted" (nothing would have been)
+    assert await send(xbot, "join house hunter22", sender=BOB) == (
+        "To join house, send \\JOIN house <password>."
+    )
+
+
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_card_number_is_never_posted(xbot: XBot) -> None:
     """A card's number typed into the wrong chat ("4111 1111 1111 1111 exp 12/27 for the bills")
     was posted to X for everyone to read. A text with one (a network's first digits and length,
