@@ -14,7 +14,7 @@ from storage.db import insert_ignore, insert_ignoring
 from storage.inbox import DROPPED
 from storage.lean import Query, Writer, write_later
 from storage.queue import ClaimedRow, ClaimQueue
-from storage.schema import inbox, outbox
+from storage.schema import early_statuses, inbox, outbox
 
 # Twilio's delivery statuses, ranked so that a late callback never moves a row backwards.
 DELIVERY_RANK = {
@@ -288,6 +288,73 @@ async def record_delivery(
         sa.update(outbox).where(outbox.c.twilio_sid == twilio_sid, delivery_rank < rank).values(**values)
     )
     return result.rowcount == 1
+
+
+# How long a status callback that came before its reply's sid was recorded is kept for that reply
+# (`keep_early_status`): the sender commits the sid within moments of Twilio's answer, or, when
+# the answer was lost, looks the message up at Twilio within minutes (`reconcile_since`).
+EARLY_KEEP_SECONDS = 3600.0
+
+
+async def sid_known(conn: AsyncConnection, twilio_sid: str) -> bool:
+    """Whether a reply has this sid (a status callback about it applies, or came late)."""
+    found = await conn.execute(sa.select(outbox.c.id).where(outbox.c.twilio_sid == twilio_sid).limit(1))
+    return found.first() is not None
+
+
+async def keep_early_status(
+    conn: AsyncConnection, twilio_sid: str, status: str, error_code: str | None, now: float
+) -> None:
+    """Keep a status callback no reply has the sid of yet: Twilio may call back as soon as it took
+    the message, before the sender committed the sid it answered with, and a callback answered
+    200 is not sent again. `early_statuses_due` gives it back once a reply has the sid."""
+    await conn.execute(
+        sa.insert(early_statuses).values(
+            twilio_sid=twilio_sid,
+            status=status[:32],
+            error_code=error_code[:16] if error_code else None,
+            received_at=now,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class EarlyStatus:
+    id: int
+    twilio_sid: str
+    status: str
+    error_code: str | None
+    received_at: float
+
+
+async def early_statuses_due(conn: AsyncConnection, limit: int = 500) -> tuple[list[EarlyStatus], int]:
+    """The kept status callbacks whose reply now has the sid, oldest first, and how many are kept
+    in all (0: nothing to do)."""
+    kept = int(await conn.scalar(sa.select(sa.func.count()).select_from(early_statuses)) or 0)
+    if not kept:
+        return [], 0
+    rows = await conn.execute(
+        sa.select(
+            early_statuses.c.id,
+            early_statuses.c.twilio_sid,
+            early_statuses.c.status,
+            early_statuses.c.error_code,
+            early_statuses.c.received_at,
+        )
+        .where(sa.exists().where(outbox.c.twilio_sid == early_statuses.c.twilio_sid))
+        .order_by(early_statuses.c.id)
+        .limit(limit)
+    )
+    return [EarlyStatus(int(r[0]), str(r[1]), str(r[2]), r[3], float(r[4])) for r in rows], kept
+
+
+async def drop_early_statuses(conn: AsyncConnection, ids: Sequence[int], *, before: float) -> int:
+    """Forget the kept callbacks `ids` (applied) and those received before `before` that no reply
+    took (a message not sent from here, or one whose sid never came back): how many of the latter."""
+    if ids:
+        await conn.execute(sa.delete(early_statuses).where(early_statuses.c.id.in_(list(ids))))
+    result = await conn.execute(sa.delete(early_statuses).where(early_statuses.c.received_at < before))
+    return int(result.rowcount)
 
 
 OPTED_OUT = "21610"  # Twilio's error: the number opted out at the carrier (STOP)

@@ -347,6 +347,21 @@ join_slots = sa.Table(
     sa.Column("next_at", sa.Float, nullable=False),
 )
 
+# Status callbacks that came before their reply's sid was recorded (migration 0033): Twilio may
+# call back as soon as it took the message, before the sender's outcome is committed, and a
+# callback it was answered 200 for is not sent again. Kept here, and applied once the reply has
+# the sid (bot/channels/twilio/status.py); one no reply takes within the hour is dropped.
+early_statuses = sa.Table(
+    "early_statuses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("twilio_sid", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("error_code", sa.String(16)),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Index("ix_early_statuses_twilio_sid", "twilio_sid"),
+)
+
 # The replies of the last minutes to each number (bot/pipeline/replyguard.py): its per-number budget (a
 # reply over it goes out later), its loop detector, and its holds. The retention job purges old
 # rows.

@@ -20,7 +20,16 @@ from aiohttp import web
 from bot.app.channels import build_channels
 from bot.app.runtime import METRICS, RUNTIME, Runtime
 from bot.app.startup import check_folders, open_db_waiting
-from bot.core.channel import Channel, FitsOne, MediaLimits, MediaSource, MediaSources, Transport, Transports
+from bot.core.channel import (
+    Channel,
+    ChannelJob,
+    FitsOne,
+    MediaLimits,
+    MediaSource,
+    MediaSources,
+    Transport,
+    Transports,
+)
 from bot.core.config import Config
 from bot.core.dburl import is_sqlite as db_is_sqlite
 from bot.core.deps import Deps, Services
@@ -163,8 +172,10 @@ async def _start(
     media: list[MediaSource] = []
     length_rules: dict[str, FitsOne] = {}
     media_limits: dict[str, MediaLimits] = {}
+    channel_jobs: list[ChannelJob] = []
     for channel in channels:
         parts = await stack.enter_async_context(channel.lifespan(deps))
+        channel_jobs.extend(parts.jobs)
         for name, rule in channel.length_rules.items():
             by_channel[name], length_rules[name] = parts.transport, rule
         media_limits.update(channel.media_limits)
@@ -182,6 +193,8 @@ async def _start(
     leases = Leases(deps, owner)
     scheduler = Scheduler(leases=leases)
     register_core_jobs(scheduler)
+    for job in channel_jobs:
+        scheduler.every(job.id, job.run, seconds=job.seconds, jitter=job.seconds / 10)
     ready_checks: dict[str, ReadyCheck] = {"database": partial(write_probe, db)}  # a write, not SELECT 1
     for feature in features:  # each adds its services; the last `deps` is the app's
         if feature.lifespan is not None:

@@ -9,7 +9,7 @@ the channel speaks these types; none of it names Twilio, a phone number or a Mes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -222,11 +222,23 @@ class MediaSource(Protocol):
 
 
 @dataclass(frozen=True)
+class ChannelJob:
+    """A timer of a channel's, run by the app's scheduler (on one process at a time) every
+    `seconds` with the app's `Deps`."""
+
+    id: str
+    run: Callable[[Deps], Awaitable[object]]
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ChannelParts:
-    """What an open channel gives the app: how replies leave, and its media, if it has any."""
+    """What an open channel gives the app: how replies leave, its media, if it has any, and its
+    timers."""
 
     transport: Transport
     media: MediaSource | None = None
+    jobs: tuple[ChannelJob, ...] = ()
 
 
 MB = 1024 * 1024
@@ -354,6 +366,7 @@ __all__ = [
     "WINDOWS",
     "Address",
     "Channel",
+    "ChannelJob",
     "ChannelParts",
     "FitsOne",
     "MediaLimits",

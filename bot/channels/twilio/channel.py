@@ -9,12 +9,22 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
-from bot.channels.twilio import devmedia, webhook
+from bot.channels.twilio import devmedia, status, webhook
 from bot.channels.twilio.media import TwilioMedia
 from bot.channels.twilio.rest import LogTransport, TwilioTransport
 from bot.channels.twilio.segments import fits_one_segment
 from bot.channels.twilio.signature import SignatureChecker
-from bot.core.channel import MB, SMS, WHATSAPP, ChannelParts, FitsOne, MediaLimits, Transport, fits_characters
+from bot.core.channel import (
+    MB,
+    SMS,
+    WHATSAPP,
+    ChannelJob,
+    ChannelParts,
+    FitsOne,
+    MediaLimits,
+    Transport,
+    fits_characters,
+)
 from bot.core.config import Config
 from bot.core.deps import Deps
 from bot.core.devmode import twilio_auth_token
@@ -58,7 +68,14 @@ class TwilioChannel:
                 )
                 stack.push_async_callback(twilio.close)
                 transport = twilio
-            yield ChannelParts(transport=transport, media=media)
+            # status callbacks that came before their reply's sid was recorded (status.py); the
+            # development log sends nothing, and no callback comes
+            jobs = (
+                ()
+                if isinstance(transport, LogTransport)
+                else (ChannelJob("twilio-early-statuses", status.catch_up, status.CATCH_UP_SECONDS),)
+            )
+            yield ChannelParts(transport=transport, media=media, jobs=jobs)
 
 
 __all__ = ["TwilioChannel"]

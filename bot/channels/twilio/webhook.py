@@ -18,13 +18,14 @@ from aiohttp import web
 
 from bot.channels.twilio.media import LOCATION_REF
 from bot.channels.twilio.phones import valid_sender
+from bot.channels.twilio.status import apply_status, report
 from bot.core.channel import SMS, WHATSAPP, address_of, channel_of
 from bot.core.logs import db_reason, get_logger, mask_address
 from bot.core.message import Inbound, Media
 from bot.gateway.expect import expect_continue
 from bot.gateway.gate import GATE, Gate
 from bot.gateway.webhook import commit, counted, read_body, rejected
-from storage import inbox, outbox, users
+from storage import inbox
 
 if TYPE_CHECKING:
     from bot.channels.twilio.channel import TwilioChannel
@@ -241,13 +242,11 @@ async def twilio_sms(request: web.Request) -> web.Response:
 
 
 _ERROR_CODE = re.compile(r"[0-9]{1,10}")
-# a reply Twilio took and then could not deliver (30003 unreachable, 30007 filtered, 63016 ...):
-# counted in textwire_send_errors_total as one it refused in the answer to the send is
-FAILED = ("failed", "undelivered")
 
 
 async def twilio_status(request: web.Request) -> web.Response:
-    """Delivery status callbacks: signed like the webhook; a late one never moves a row back."""
+    """Delivery status callbacks: signed like the webhook; a late one never moves a row back, and
+    one about a reply whose sid is not recorded yet is kept for it (bot/channels/twilio/status.py)."""
     gate = request.app[GATE]
     params = await _signed_form(gate, request)
     form = dict(params)
@@ -258,18 +257,9 @@ async def twilio_status(request: web.Request) -> web.Response:
     # Twilio's error codes are a few digits (30003, 21610): anything else is not one of theirs
     code = form.get("ErrorCode", "")
     error_code = code if _ERROR_CODE.fullmatch(code) else None
-    requeued = opted_out = failed_to = None
     try:
         async with gate.deps.db.tx() as conn:
-            applied = await outbox.record_delivery(conn, sid, status, error_code, gate.deps.now())
-            if applied and error_code and status in FAILED:  # taken by Twilio, then not delivered
-                failed_to = await outbox.address_of_sid(conn, sid)
-            if applied and error_code == outbox.OUTSIDE_WINDOW:  # SPEC: 63016 as outside the window
-                requeued = await outbox.requeue_outside_window(conn, sid, gate.deps.now())
-            if applied and error_code == outbox.OPTED_OUT:  # as a 21610 in the answer to the send
-                opted_out = await outbox.opted_out_by(conn, sid)
-                if opted_out is not None:
-                    await users.set_opted_out(conn, opted_out, True, gate.deps.now())
+            done = await apply_status(conn, sid, status, error_code, gate.deps.now())
     except Exception as exc:  # the database away: a 503 and one line, as an inbound message's
         log.warning(
             "sms.status_failed",
@@ -279,16 +269,7 @@ async def twilio_status(request: web.Request) -> web.Response:
             reason=db_reason(exc),
         )
         raise web.HTTPServiceUnavailable(text="could not record the status; retry") from None
-    gate.metrics.delivery.labels(status=status if status in outbox.DELIVERY_RANK else "other").inc()
-    if failed_to is not None and error_code is not None:  # as a refusal in the answer to the send
-        gate.metrics.send_errors.labels(channel=channel_of(failed_to), code=error_code).inc()
-    log.info("sms.status", twilio_sid=sid, status=status, applied=applied, error_code=error_code)
-    if error_code == outbox.OUTSIDE_WINDOW:
-        log.warning("whatsapp.outside_window", twilio_sid=sid, requeued_as_template=requeued)
-    if opted_out is not None:
-        log.warning(
-            "sms.opted_out_at_carrier", twilio_sid=sid, error_code=error_code, to=mask_address(opted_out)
-        )
+    report(gate.metrics, done)
     return _twiml()
 
 

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from bot.channels.twilio import status
 from bot.core.config import ConfigError, load_config
+from storage import outbox
 from tests import images
 from tests.conftest import ALICE, Bot, BotFactory, wait_for
 from tests.fakes.twilio_rest import Failure, FakeTwilio
@@ -588,3 +590,68 @@ async def test_a_whatsapp_member_without_a_name_goes_by_their_whatsapp_profile_n
     assert (
         await bot.scalar("SELECT sender_name FROM inbox WHERE message_sid = :s", s=form["MessageSid"]) is None
     )
+
+
+async def test_a_63016_that_comes_before_the_sid_is_recorded_is_applied_once_it_is(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio may call back as soon as it has taken a message, before the sender has committed the
+    sid Twilio answered with. Such a callback matched no reply and was answered 200 (Twilio does
+    not send it again): the notice refused with 63016 was never sent as its template. It is kept,
+    and applied once the reply has its sid; one about no reply of ours is forgotten after an
+    hour."""
+    clock = Clock()
+    bot = await make(bot_factory, fake_twilio, clock, whatsapp_templates={"paid": PAID_TEMPLATE})
+    await room_with_wally(bot, fake_twilio)
+    assert "twilio-early-statuses" in bot.runtime.scheduler.job_ids
+    before = len(fake_twilio.messages)
+    answered = fake_twilio.hold_to[WALLY] = asyncio.Event()  # taken, its answer not given yet
+    form = await bot.text("\\PAID Wally 5", sender=ALICE)
+    await bot.handled(form["MessageSid"])
+
+    def notices() -> list[dict[str, str]]:
+        return [m for m in fake_twilio.messages[before:] if m["To"] == WALLY]
+
+    async def taken() -> list[dict[str, str]]:
+        return notices()
+
+    await wait_for(taken)
+    sid = notices()[0]["sid"]
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE twilio_sid = :s", s=sid) == 0
+    callback = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "63016"}
+    with capture_logs() as logs:
+        assert (await bot.post(callback, path="/twilio/status")).status == 200
+        # nothing to apply yet: the reply has no sid
+        await status.catch_up(bot.runtime.deps)
+    said = ("sms.status", "whatsapp.outside_window", "sms.opted_out_at_carrier")
+    assert [(e["event"], e.get("kept")) for e in logs if e["event"] in said] == [("sms.status", True)]
+    assert await bot.scalar("SELECT count(*) FROM early_statuses") == 1
+    del fake_twilio.hold_to[WALLY]
+    answered.set()
+    await wait_for(lambda: bot.scalar("SELECT id FROM outbox WHERE twilio_sid = :s", s=sid))
+    with capture_logs() as logs:
+        await status.catch_up(bot.runtime.deps)
+        bot.runtime.deps.wake_sender()
+        await bot.settled()
+    assert [e.get("requeued_as_template") for e in logs if e["event"] == "whatsapp.outside_window"] == [
+        "paid"
+    ]
+    assert [e.get("late") for e in logs if e["event"] == "sms.status"] == [True]
+    assert [m.get("ContentSid") for m in notices()] == [None, PAID_TEMPLATE]
+    assert (
+        await bot.scalar("SELECT delivery_status FROM outbox WHERE twilio_sid = :s", s=sid) == "undelivered"
+    )
+    assert await bot.scalar("SELECT count(*) FROM early_statuses") == 0
+    await status.catch_up(bot.runtime.deps)  # applied once: nothing more is queued
+    assert await bot.scalar("SELECT count(*) FROM outbox WHERE to_phone = :w AND kind = 'paid'", w=WALLY) == 2
+
+    # a callback about a message no reply of ours took: kept an hour, then forgotten
+    stray = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+    assert (await bot.post(stray, path="/twilio/status")).status == 200
+    await status.catch_up(bot.runtime.deps)
+    assert await bot.scalar("SELECT count(*) FROM early_statuses") == 1
+    clock.now += outbox.EARLY_KEEP_SECONDS + 1
+    with capture_logs() as logs:
+        await status.catch_up(bot.runtime.deps)
+    assert [e["count"] for e in logs if e["event"] == "sms.status_unmatched"] == [1]
+    assert await bot.scalar("SELECT count(*) FROM early_statuses") == 0
