@@ -363,6 +363,13 @@ def room_command_hint(command: str, room: str, *, linked: bool) -> str:
     )
 
 
+def died_before(user: User, msg: Inbound) -> bool:
+    """Whether the person's X connection was found dead (and they were told) after this text came
+    in: it was waiting to be posted, and was not."""
+    told = user.x_relink_notified_at
+    return user.x_needs_relink and told is not None and msg.received_at < told
+
+
 def plain_text(msg: Inbound, ctx: Context) -> bool:
     """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
     text was blank went unanswered and never got the welcome)."""
@@ -400,6 +407,10 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         return meant
     if service is None:  # a new person learns what the number does and where to start
         return WELCOME_NO_X if new_user else NOT_SET_UP_HELP
+    if died_before(user, msg):
+        # kept for X (a rate limit's reset, an outage) while the grant died: the relink SMS has
+        # the link; a new one here killed it and never said this text was not posted
+        return RELINK_NOT_POSTED
     if new_user or not user.x_linked:
         ctx.log.info("x.link.sent", new_user=new_user)
         return await service.link_reply(user, address=msg.sender.key, first=new_user)

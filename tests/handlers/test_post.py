@@ -13,6 +13,7 @@ import structlog
 
 from bot.channels.twilio.segments import fits_one_segment
 from bot.core.logs import scrub
+from bot.features.x import refresh
 from bot.features.x.accounts import Refresh, XAccounts, x_accounts
 from bot.pipeline import replyguard
 from handlers import help, post
@@ -614,6 +615,38 @@ async def test_unlink_drops_a_post_parked_for_x_and_says_so(xbot: XBot) -> None:
     assert [m["To"] for m in twilio.messages[start:]] == [BOB]
     assert xbot.x.posts == []
     assert await xbot.scalar("SELECT count(*) FROM link_tokens") == links  # no link was made for it
+
+
+async def test_a_text_kept_for_x_when_the_connection_dies_is_told_it_was_not_posted(xbot: XBot) -> None:
+    """A text parked until X's reset, then the refresh timer finds the grant revoked and texts a
+    link to reconnect. At the reset the kept text was answered "Connect X to post your texts:
+    <new link>": nothing said it was not posted (it had been promised "will be posted after"),
+    and its new link killed the one the timer had just sent. It says it was not posted, and the
+    timer's link still works."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_post_next(429, reset_in=120)
+    noticed = len(twilio.messages)
+    form = await xbot.text("kept for the reset")
+    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
+    await twilio.wait_for_messages(noticed + 1)  # "X's posting limit is reached ..."
+    xbot.x.revoke_user("100")
+    async with xbot.runtime.deps.db.tx() as conn:  # due for the timer, well before the reset
+        await conn.execute(sa.update(x_tokens).values(expires_at=xbot.x.now + 300))
+    result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
+    assert len(result.dead) == 1
+    messages = await twilio.wait_for_messages(noticed + 2)
+    relink = messages[-1]["Body"]
+    assert relink.startswith("Your X connection stopped working. Reconnect: ")
+    start = len(twilio.messages)
+    xbot.x.advance(121)  # (the link lives 10 minutes)
+    xbot.runtime.worker.wake()
+    assert await xbot.handled(form["MessageSid"]) == "done"
+    messages = await twilio.wait_for_messages(start + 1)
+    assert messages[-1]["Body"] == post.RELINK_NOT_POSTED
+    assert xbot.x.posts == []
+    async with browser() as session:  # the timer's link is still the one that works
+        await open_confirm_page(session, link_in(relink))
 
 
 async def _count(twilio: Any, n: int) -> bool:
