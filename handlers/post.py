@@ -31,7 +31,7 @@ from bot.features.x.client import (
     XUnavailable,
     over_limit,
 )
-from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text
+from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text, parse_command
 from handlers.help import as_said_to, help_for
 from handlers.keywords import ASKED_TO_STOP, asked_in_words
 from storage import inbox, outbox, xaccounts
@@ -69,6 +69,9 @@ REFRESH_RATE_LIMITED = "x token endpoint rate limited"
 DUPLICATE = "X refused this post: you have already posted the same text."
 FORBIDDEN = "X refused this post (your X account may be locked or restricted). Nothing was posted."
 REJECTED = "X rejected this post. Nothing was posted."
+UNLINKED_NOT_POSTED = (
+    "This text was not posted: you disconnected X after sending it. Send \\LINK to connect again."
+)
 # a text X's refusal kept from being posted, when its link went out before (said once a grant)
 RELINK_NOT_POSTED = (
     "Your X connection stopped working, so this text was not posted. Send \\LINK for a new link."
@@ -370,6 +373,13 @@ def died_before(user: User, msg: Inbound) -> bool:
     return user.x_needs_relink and told is not None and msg.received_at < told
 
 
+async def _unlinked_after(msg: Inbound, ctx: Context) -> bool:
+    """Whether a `\\UNLINK` sent after this text went ahead of it (it jumps the queue)."""
+    async with ctx.deps.db.read() as conn:
+        ahead = await inbox.went_ahead(conn, msg.sender.key, msg.id)
+    return any((command := parse_command(body)) is not None and command.name == "UNLINK" for body in ahead)
+
+
 def plain_text(msg: Inbound, ctx: Context) -> bool:
     """A text, a blank one too (only spaces: nothing else takes it, and a newcomer whose first
     text was blank went unanswered and never got the welcome)."""
@@ -407,6 +417,10 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         return meant
     if service is None:  # a new person learns what the number does and where to start
         return WELCOME_NO_X if new_user else NOT_SET_UP_HELP
+    if not new_user and not user.x_linked and await _unlinked_after(msg, ctx):
+        # sent just before `\\UNLINK`, which went ahead of it: a link here, unasked, went to
+        # someone who had just disconnected X
+        return UNLINKED_NOT_POSTED
     if died_before(user, msg):
         # kept for X (a rate limit's reset, an outage) while the grant died: the relink SMS has
         # the link; a new one here killed it and never said this text was not posted

@@ -456,6 +456,18 @@ async def overtaken(conn: Writer, key: str, message_id: int) -> bool:
     return row.first() is not None
 
 
+async def went_ahead(conn: AsyncConnection, key: str, message_id: int, limit: int = 20) -> list[str]:
+    """The texts of the messages from `key` that came after `message_id` and are done already:
+    those that went ahead of it (a carrier keyword, `\\STOP`, `\\UNLINK`). By ix_inbox_sender_done."""
+    rows = await conn.execute(
+        sa.select(inbox.c.body)
+        .where(inbox.c.from_phone == key, inbox.c.status == literal("done"), inbox.c.id > message_id)
+        .order_by(inbox.c.id)
+        .limit(limit)
+    )
+    return [str(body) for (body,) in rows if body]
+
+
 async def bodies_from(conn: AsyncConnection, key: str, since: float, limit: int) -> list[str]:
     """The texts of the last `limit` messages from `key` done since `since`, newest first (masked
     as kept: `\\JOIN house ***`): what a phone's reaction to its owner's own text quotes. By

@@ -13,7 +13,8 @@ Use the `fake_x` fixture (it needs pytest-aiohttp's `aiohttp_server`)::
                          authorize_url=fake_x.authorize_url)
 
 Time is `fake.now` (Unix seconds, a float: real time plus an offset); `advance(seconds)` moves it. Nothing sleeps except
-`post_delay`, which simulates a slow answer (the post is recorded before the delay).
+`post_delay`, which simulates a slow answer (the post is recorded before the delay), and nothing
+waits except for `hold_posts`.
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ class FakeX:
         self.next_user: tuple[str, str] | None = None  # (id, username); sticky; None: a new user each time
         self.deny_next = False  # the next authorize is denied (then resets)
         self.post_delay = 0.0  # seconds /2/tweets waits before answering (after recording the post)
+        # an Event: /2/tweets waits for it before answering (after recording the post), a post X
+        # is slow to answer for exactly as long as the test wants
+        self.hold_posts: asyncio.Event | None = None
         self.users: dict[str, str] = {}  # id -> username
         self.grants: list[Grant] = []
         self.codes: dict[str, AuthCode] = {}
@@ -507,6 +511,8 @@ class FakeX:
         self.post_ids.append(tweet_id)
         if self.post_delay:
             await asyncio.sleep(self.post_delay)
+        if self.hold_posts is not None:
+            await self.hold_posts.wait()
         return web.json_response(
             {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}},
             status=201,

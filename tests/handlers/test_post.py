@@ -649,6 +649,32 @@ async def test_a_text_kept_for_x_when_the_connection_dies_is_told_it_was_not_pos
         await open_confirm_page(session, link_in(relink))
 
 
+async def test_a_text_sent_just_before_unlink_is_not_answered_with_a_link(xbot: XBot) -> None:
+    """`one`, `two`, `\\UNLINK` in a row while X was slow to answer `one`: \\UNLINK went ahead of
+    `two` (it jumps the queue), and `two` was then answered "Connect X to post your texts:
+    <link>", a link unasked to someone who had just disconnected X. It says it was not posted."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.hold_posts = asyncio.Event()
+    await xbot.text("one")
+
+    async def at_x() -> bool:
+        return xbot.x.posts == [("100", "one")]
+
+    await wait_for(at_x)  # X has it, and has not answered yet
+    second = await xbot.text("two")  # waits behind it
+    start = len(twilio.messages)
+    reply = await send(xbot, "\\UNLINK")
+    assert reply.startswith("Disconnected @alice"), reply
+    xbot.x.hold_posts.set()
+    assert await xbot.handled(second["MessageSid"]) == "done"
+    await xbot.settled()
+    bodies = [m["Body"] for m in twilio.messages[start:]]
+    assert not any("/x/link/" in body for body in bodies), bodies
+    assert post.UNLINKED_NOT_POSTED in bodies, bodies
+    assert xbot.x.posts == [("100", "one")]
+
+
 async def _count(twilio: Any, n: int) -> bool:
     return len(twilio.messages) >= n
 
