@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -1331,11 +1331,43 @@ def _zone_said(room: ledger.Reminding) -> str:
     )
 
 
-@router.command("REMIND", args=(0, 1), usage=REMIND_USAGE, resolve=(active_room,))
+async def _room_and_rest(
+    ctx: Context, command: str, args: Sequence[str], means: Callable[[Sequence[str]], bool]
+) -> tuple[Sequence[str] | None, str | None]:
+    """`\\REMIND house weekly`, `\\STATEMENT 2026-11 house`: the words left when the first or the
+    last names a room of theirs and the rest `means` something to the command, and the answer
+    when that room is not the active one (`use_first`); (None, None) when no word does that."""
+    if len(args) < 2:
+        return None, None
+    room = room_of(ctx)
+    for word, rest in ((args[0], args[1:]), (args[-1], args[:-1])):
+        if not means(rest):
+            continue
+        named = await room_named(ctx, word)
+        if named is None:
+            continue
+        if named.id != room.id:
+            return None, use_first(command, room.name, named.name)
+        return rest, None
+    return None, None
+
+
+def _a_setting(words: Sequence[str]) -> bool:
+    return len(words) == 1 and typed_word(words[0]).lower() in ("off", *reminders.KINDS)
+
+
+@router.command("REMIND", args=(0, 2), usage=REMIND_USAGE, resolve=(active_room,))
 async def remind(msg: Inbound, ctx: Context) -> HandlerResult:
     """Reminders of who owes, for the active room: weekly, monthly or off (the default)."""
     room = room_of(ctx)
-    wanted = typed_word(ctx.args[0]).lower() if ctx.args else None
+    args: Sequence[str] = ctx.args
+    if len(args) == 2:
+        # `\\REMIND house weekly`: the active room named with the setting is as naming none
+        rest, answer = await _room_and_rest(ctx, "REMIND", args, _a_setting)
+        if rest is None:
+            return answer or f"Usage: {REMIND_USAGE}"
+        args = rest
+    wanted = typed_word(args[0]).lower() if args else None
     if wanted not in (None, "off", *reminders.KINDS):
         # `\\REMIND house`, a room of theirs: told the usage alone
         if (named := await room_named(ctx, ctx.args[0])) is None:
@@ -1434,7 +1466,18 @@ def remind_reply(room: str, wanted: str, zone: str, fits: FitsOne, *, zone_unkno
 async def timezone(msg: Inbound, ctx: Context) -> HandlerResult:
     """The active room's IANA time zone, for its reminders."""
     room = room_of(ctx)
-    args = ctx.args
+    args: Sequence[str] = ctx.args
+    if len(args) >= 2 and reminders.zone_named(" ".join(typed_words(args))) is None:
+        # `\\TIMEZONE house Europe/Paris`: the active room named with a zone is as naming none
+        rest, answer = await _room_and_rest(
+            ctx,
+            "TIMEZONE",
+            args,
+            lambda words: reminders.zone_named(" ".join(typed_words(words))) is not None,
+        )
+        if answer is not None:
+            return answer
+        args = rest if rest is not None else args
     if len(args) == 1 and _no_zone(typed_word(args[0])):
         # `\\TIMEZONE house`, a room of theirs: "house is not a time zone"
         if (named := await room_named(ctx, args[0])) is not None and named.id != room.id:
@@ -1516,7 +1559,7 @@ def statement_reply(link: str) -> str:
     return f"Statement: {link}"
 
 
-@router.command("STATEMENT", args=(0, 2), usage=STATEMENT_USAGE, resolve=(active_room,))
+@router.command("STATEMENT", args=(0, 3), usage=STATEMENT_USAGE, resolve=(active_room,))
 async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     """A signed link (1 hour) to the active room's statement of a month: receipts, payments,
     balances at its end, a CSV and the photos; this month by default."""
@@ -1532,6 +1575,20 @@ async def statement(msg: Inbound, ctx: Context) -> HandlerResult:
     this_month = f"{sent.year:04d}-{sent.month:02d}"
     # `\\STATEMENT Oct 2026`: two words, as people write a month and its year
     month = " ".join(typed_word(arg) for arg in ctx.args) if ctx.args else this_month
+    if month_of(month) is None and meant_month(month, (today.year, today.month)) is None:
+        # `\\STATEMENT house 2026-11`: the active room named with a month is as naming none
+        rest, answer = await _room_and_rest(
+            ctx,
+            "STATEMENT",
+            ctx.args,
+            lambda words: (
+                month_of(" ".join(typed_words(words))) is not None
+                or meant_month(" ".join(typed_words(words)), (today.year, today.month)) is not None
+            ),
+        )
+        if answer is not None:
+            return answer
+        month = " ".join(typed_word(arg) for arg in rest) if rest is not None else month
     ym = month_of(month)
     if ym is None:
         # `\\STATEMENT 10/2026` (or `october`) was told the usage with this month as its example

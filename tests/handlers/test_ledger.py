@@ -2836,6 +2836,40 @@ async def test_a_command_of_the_active_room_naming_another_room_says_how_to_get_
     )
 
 
+async def test_a_reminder_zone_or_statement_with_a_room_named_too_acts_on_the_active_one(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\REMIND house weekly`, `\\STATEMENT house 2026-11` and `\\TIMEZONE house Europe/Paris`,
+    as people name the room they mean, got the usage alone (or "did you mean \\TIMEZONE
+    Europe/Paris?", which would set the active room's): naming the active room is as naming none,
+    and another room of theirs says to `\\USE` it first; nothing changes anywhere then."""
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\CREATE trip pw")
+    said = "\\{} works on your active room, trip: \\USE house first, then \\{} again."
+    assert await say(bot, fake, "\\REMIND house weekly") == said.format("REMIND", "REMIND")
+    assert await say(bot, fake, "\\REMIND monthly HOUSE") == said.format("REMIND", "REMIND")
+    assert await say(bot, fake, "\\STATEMENT house 2026-11") == said.format("STATEMENT", "STATEMENT")
+    assert await say(bot, fake, "\\TIMEZONE house Europe/Paris") == said.format("TIMEZONE", "TIMEZONE")
+    assert (
+        await bot.scalar("SELECT count(*) FROM rooms WHERE remind IS NOT NULL OR timezone IS NOT NULL") == 0
+    )
+    assert (await say(bot, fake, "\\REMIND trip weekly")).startswith(
+        "trip: whoever owes gets a reminder weekly, on Mondays from 10:00"
+    )
+    assert (await say(bot, fake, "\\remind off Trip.")) == "trip: reminders off."
+    assert (await say(bot, fake, "\\STATEMENT trip 2026-11")).startswith("Statement: ")
+    assert "/statement/2026-11?" in await say(bot, fake, "\\STATEMENT 2026-11 trip")
+    assert await say(bot, fake, "\\TIMEZONE trip Europe/Paris") == "trip keeps time in Europe/Paris now."
+    assert await bot.scalar("SELECT name FROM rooms WHERE timezone = 'Europe/Paris'") == "trip"
+    # words that are no room of theirs, or two settings, get the usage as before
+    assert await say(bot, fake, "\\REMIND nowhere weekly") == "Usage: \\REMIND weekly|monthly|off"
+    assert await say(bot, fake, "\\REMIND weekly monthly") == "Usage: \\REMIND weekly|monthly|off"
+    assert (await say(bot, fake, "\\STATEMENT nowhere 2026-11")).startswith(
+        "Usage: \\STATEMENT [YYYY-MM], e.g."
+    )
+
+
 async def test_a_payment_or_amount_naming_another_room_says_to_use_it_first(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
