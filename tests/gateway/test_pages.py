@@ -579,6 +579,27 @@ def test_a_masked_member_is_read_out_and_the_rest_still_escaped() -> None:
     assert pages.spoken("Receipt photo: +1******2222, <x>") == "Receipt photo: number ending 2222, <x>"
 
 
+async def test_a_splits_masked_member_is_read_out_as_a_number_ending(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A `\\SPLIT` with a member who has no `\\NAME` showed "Split: Alice $10.00, +1******2222
+    $10.00" on the receipts and statement pages, read star by star by a screen reader, where the
+    same page's payer, balance and payments say "number ending 2222"."""
+    fake = fake_twilio
+    await say(bot, fake, "\\CREATE house pw")
+    await say(bot, fake, "\\NAME Alice")
+    await say(bot, fake, "JOIN house pw", sender=BOB)
+    await send_photos(bot, fake, 1, "groceries 20.00", BOB)
+    assert (await say(bot, fake, "\\SPLIT me alice", sender=BOB)).startswith("Split $20.00 in house")
+    bob = '<span aria-hidden="true">+1******2222</span><span class="sr-only">number ending 2222</span>'
+    for command in ("\\RECEIPTS", "\\STATEMENT"):
+        link = re.search(r"https://\S+", await say(bot, fake, command))
+        assert link, command
+        page = await (await bot.client.get(path_of(link.group(0)))).text()
+        [split] = re.findall(r'<p class="split">(.*?)</p>', page)
+        assert split == f"Split: Alice $10.00, {bob} $10.00", command
+
+
 async def test_a_page_asked_of_while_the_database_is_away_is_a_503_page(
     pg_server: pg.PgServer | None, aiohttp_client: Any
 ) -> None:
