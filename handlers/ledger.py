@@ -1530,12 +1530,30 @@ _MONTH_NAMES = (
 )  # fmt: skip
 
 
+# months back from this one, as people say them (`\\STATEMENT last month` got the usage)
+_RELATIVE_MONTH = {
+    "this month": 0,
+    "this": 0,
+    "current month": 0,
+    "last month": 1,
+    "last": 1,
+    "previous month": 1,
+    "previous": 1,
+    "prev month": 1,
+}
+
+
 def meant_month(word: str, today: tuple[int, int]) -> str | None:
     """`2026-10` for `10/2026` and the like (the 4-digit number is the year: no guess); for a
     month's English name, whole or of 3 letters at least (`october`, `Oct`, `sept`), the last such
     month that has begun by `today`, or that month of a year typed with it (`Oct 2026`, `2026
-    october`); else None."""
+    october`); `last month` (or `previous month`) the one before `today`'s, `this month` its own;
+    else None."""
     words = word.split()
+    relative = _RELATIVE_MONTH.get(" ".join(words).lower().rstrip(".!?"))
+    if relative is not None:  # `last month`, `this month`: by `today`
+        year, month = divmod(today[0] * 12 + today[1] - 1 - relative, 12)
+        return f"{year:04d}-{month + 1:02d}"
     if len(words) == 2:
         typed_year = next((w for w in words if re.fullmatch(r"\d{4}", w)), None)
         other = (words[1] if typed_year == words[0] else words[0]).rstrip(".")

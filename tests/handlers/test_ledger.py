@@ -2795,6 +2795,15 @@ async def test_a_statement_month_written_the_other_way_round_is_suggested_as_yyy
     assert await say(bot, fake, "\\STATEMENT dec") == (
         "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2025-12?"
     )
+    # a month as people say it (it got the usage): from November, October; in January, December
+    for typed in ("last month", "Last month.", "previous month", "last"):
+        assert await say(bot, fake, f"\\STATEMENT {typed}") == (
+            "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2026-10?"
+        ), typed
+    assert await say(bot, fake, "\\STATEMENT this month") == (
+        "Usage: \\STATEMENT [YYYY-MM]. Did you mean \\STATEMENT 2026-11?"
+    )
+    assert ledger_handlers.meant_month("last month", (2027, 1)) == "2026-12"
     # no 4-digit year, or no month: the usage as before, nothing guessed
     for typed in ("10/26", "13/2026", "2026/13", "10/11", "ma", "octobre"):
         assert await say(bot, fake, f"\\STATEMENT {typed}") == (
