@@ -506,10 +506,16 @@ async def run_chat(
         return 2
     try:
         # the data folder is the service's user's (0700): as another user, one line, no traceback
-        token, _ = twilio_auth_token(config)
         db_file = sqlite_path(config.database.url)
-        if db_file is not None:
-            sqlite_file_exists(db_file)
+        if db_file is not None and not sqlite_file_exists(db_file):
+            # `serve` makes the database (0600, in a 0700 folder); one chat made stayed 0644
+            print(
+                f"textwire chat: no database at {db_file} yet: start `textwire serve` first"
+                " (with the same --config)",
+                file=sys.stderr,
+            )
+            return 1
+        token, _ = twilio_auth_token(config)
     except PermissionError as exc:
         path = Path(exc.filename or config.data_dir)
         print(

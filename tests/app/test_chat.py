@@ -271,6 +271,7 @@ async def test_piped_chat_prints_sent_replies_and_shows_skipped_ones(served: Ser
 
 
 def test_photos_need_development_mode(served: Served) -> None:
+    wait_healthy_blocking(served)  # chat says so of a database serve has not made yet
     env = dict(served.env, TEXTWIRE_TWILIO_AUTH_TOKEN="x" * 32, TEXTWIRE_TWILIO_ACCOUNT_SID="AC" + "1" * 32)
     env["TEXTWIRE_TWILIO_FROM_NUMBER"] = "+15557654321"
     (served.dir / "a.jpg").write_bytes(jpeg_with_gps())
@@ -496,3 +497,25 @@ async def test_chat_forwards_a_message_on_whatsapp_and_telegram_not_on_sms(
     assert sms.returncode != 0
     assert "SMS has no mark of a forwarded message" in sms.stderr
     assert served.query("SELECT count(*) FROM inbox WHERE from_phone NOT LIKE '%:%'") == [(0,)]  # no SMS
+
+
+def test_chat_before_serve_makes_no_database_and_says_to_start_serve(tmp_path: Path) -> None:
+    """`textwire chat` run before `serve` on a fresh folder made `data/textwire.db` itself (0644,
+    in a 0755 folder) and said "cannot read the database (OperationalError)"; `serve` then kept
+    that file, with every phone number and message in it, readable by every user of the machine.
+    Now chat makes nothing and says to start `serve` first."""
+    (tmp_path / "config.toml").write_text(Path(CONFIG).read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTWIRE_")}
+    result = subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "bot", "chat", "--from", ALICE, "--text", "\\HELP"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "start `textwire serve`" in result.stderr
+    assert "Error" not in result.stderr
+    assert not (tmp_path / "data").exists()
