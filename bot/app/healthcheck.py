@@ -1,7 +1,8 @@
-"""`python -m bot.app.healthcheck [--ready]`: the container's HEALTHCHECK. It reads the same
-configuration as `serve` (config file and `TEXTWIRE_*`), so it probes the port the server really
-listens on: `/healthz` (the process answers), or with `--ready` `/readyz` (the database and the
-media store answer too; deploy/compose.yaml waits on it)."""
+"""`python -m bot.app.healthcheck [--ready] [--config PATH]`: the container's HEALTHCHECK. It reads
+the same configuration as `serve` (`--config`, else `$TEXTWIRE_CONFIG`, else ./config.toml, and
+`TEXTWIRE_*`), so it probes the port the server really listens on: `/healthz` (the process
+answers), or with `--ready` `/readyz` (the database and the media store answer too;
+deploy/compose.yaml waits on it)."""
 
 from __future__ import annotations
 
@@ -24,15 +25,38 @@ READY_SECONDS = 4.5
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def healthz_url(path: str = "/healthz") -> str:
-    return _probe(path).full_url
+USAGE = "usage: python -m bot.app.healthcheck [--ready] [--config PATH]"
 
 
-def _probe(path: str) -> urllib.request.Request:
+def healthz_url(path: str = "/healthz", config_path: str | None = None) -> str:
+    return _probe(path, config_path).full_url
+
+
+def _arguments(args: list[str]) -> tuple[bool, str | None]:
+    """`--ready` and `--config PATH` (or `--config=PATH`), as `serve` takes it. Anything else is a
+    ValueError: ignored, `--config` probed ./config.toml's port and a mistyped `--ready` probed
+    `/healthz`, each a wrong answer given with confidence."""
+    ready, config_path, rest = False, None, list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--ready":
+            ready = True
+        elif arg == "--config" and rest:
+            config_path = rest.pop(0)
+        elif arg.startswith("--config=") and arg != "--config=":
+            config_path = arg.removeprefix("--config=")
+        elif arg.startswith("--config"):
+            raise ValueError("--config needs a PATH")
+        else:
+            raise ValueError(f"{arg!r} is not an argument it takes")
+    return ready, config_path
+
+
+def _probe(path: str, config_path: str | None = None) -> urllib.request.Request:
     """The request to send. It carries `server.metrics_token` when one is set: `/readyz` answers
     without it only on loopback, and a server on a host's own address (not a wildcard) sees the
     probe come from that address, so `--ready` got 403 there, unhealthy for good."""
-    config = load_config()
+    config = load_config(config_path)
     host = config.server.host
     host = WILDCARDS.get(host, host)
     if ":" in host:
@@ -45,12 +69,18 @@ def _probe(path: str) -> urllib.request.Request:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
-        request = _probe("/readyz" if "--ready" in args else "/healthz")
+        # 1, not argparse's 2: Docker reserves a HEALTHCHECK's exit code 2
+        ready, config_path = _arguments(args)
+    except ValueError as exc:
+        print(f"healthcheck: {exc}; {USAGE}", file=sys.stderr)
+        return 1
+    try:
+        request = _probe("/readyz" if ready else "/healthz", config_path)
     except ConfigError as exc:
         print(f"healthcheck: configuration error: {exc}", file=sys.stderr)
         return 1
     try:
-        timeout = READY_SECONDS if "--ready" in args else LIVE_SECONDS
+        timeout = READY_SECONDS if ready else LIVE_SECONDS
         with OPENER.open(request, timeout=timeout) as resp:
             return 0 if resp.status == 200 else 1
     except OSError as exc:

@@ -167,3 +167,36 @@ async def test_the_probe_never_goes_through_the_outbound_proxy(env: pytest.Monke
         assert await asyncio.to_thread(healthcheck.main, []) == 0
         assert await asyncio.to_thread(healthcheck.main, ["--ready"]) == 0
     assert proxied == []
+
+
+async def test_config_is_read_from_the_file_given_and_a_mistyped_flag_is_said(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve --config /etc/textwire/config.toml` (the systemd units) listens on that file's port;
+    `healthcheck --config` of the same file probed ./config.toml's 8080 instead, and called the
+    server down. A mistyped `--readyz` probed `/healthz` and said healthy while the database was
+    away. Both flags are read now, and anything else is one line, unhealthy."""
+    ready = [False]
+
+    async def readyz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"}, status=200 if ready[0] else 503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", readyz)
+    port = free_port()
+    config = tmp_path / "textwire.toml"
+    config.write_text(f'[server]\nhost = "127.0.0.1"\nport = {port}\n')
+    env.delenv("TEXTWIRE_SERVER_HOST")
+    env.chdir(tmp_path)  # no ./config.toml: the defaults would be port 8080
+    async with TestServer(app, host="127.0.0.1", port=port):
+        assert await asyncio.to_thread(healthcheck.main, ["--config", str(config)]) == 0
+        assert await asyncio.to_thread(healthcheck.main, [f"--config={config}", "--ready"]) == 1
+        ready[0] = True
+        assert await asyncio.to_thread(healthcheck.main, ["--ready", "--config", str(config)]) == 0
+        capsys.readouterr()
+        assert await asyncio.to_thread(healthcheck.main, ["--readyz", "--config", str(config)]) == 1
+        err = capsys.readouterr().err
+        assert "--readyz" in err
+        assert "--ready" in err.replace("--readyz", "")
+        assert await asyncio.to_thread(healthcheck.main, ["--config"]) == 1
