@@ -64,6 +64,8 @@ class Copied:
 def _source_path(url: str) -> Path:
     """The SQLite file `--from` names, refused in one line when it is none."""
     path = sqlite_path(url)
+    if path is None and "://" not in url and "@" not in url:  # a path as it is: a SQLite file?
+        raise StartupError(f"--from {url} is a path: give it as a URL, --from sqlite:///{url}")
     if path is None:
         raise StartupError(
             f"--from {mask_url(url)} is not a SQLite file: give the SQLite database as sqlite:///PATH "

@@ -233,6 +233,10 @@ def test_what_it_refuses_is_one_line_and_exit_2(tmp_path: Path, pg_server_or_ski
             "--from postgresql://u:***@db/x is not a SQLite file: give the SQLite database as sqlite:///PATH"
             in (refused("postgresql://u:secret@db/x"))
         )
+        # the database's path as it is: said to be "not a SQLite file" when it was one
+        bare = refused(str(source))
+        assert bare.endswith(f"--from {source} is a path: give it as a URL, --from sqlite:///{source}")
+        assert "not a SQLite" not in bare
         assert f"there is no file at {tmp_path}/data/textwre.db" in refused(
             f"sqlite:///{tmp_path}/data/textwre.db"
         )
