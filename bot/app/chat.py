@@ -214,8 +214,7 @@ class Session:
         try:
             async with self.http.post(url, **request) as resp:
                 if resp.status != 200:
-                    text = (await resp.text())[:200]
-                    print(f"! the bot answered HTTP {resp.status}: {text}", file=sys.stderr, flush=True)
+                    print(refused(url, resp.status, await resp.text()), file=sys.stderr, flush=True)
                     return False
         except aiohttp.ClientError as exc:
             print(unreachable(url, exc), file=sys.stderr, flush=True)
@@ -418,6 +417,22 @@ def unreachable(url: str, exc: BaseException) -> str:
         "server.port (TEXTWIRE_SERVER_PORT) when it is not set; run chat with the same "
         "config.toml and environment as serve"
     )
+
+
+def refused(url: str, status: int, text: str) -> str:
+    """One line: what the server answered a text with, other than 200. A 404 is a process that
+    takes no texts there (a `--role worker`, or Telegram off): its HTML page, cut at 200
+    characters, was printed as it came."""
+    if status == 404:
+        what = "the Telegram channel on" if url.endswith("/telegram/webhook") else "role all or web"
+        return (
+            f"! nothing at {url} takes texts (HTTP 404): a `--role worker` process? chat texts "
+            f"server.public_url (TEXTWIRE_SERVER_PUBLIC_URL), a `textwire serve` with {what}"
+        )
+    if text.lstrip().startswith("<"):  # a page, not a reason: its title, else nothing
+        title = text.partition("<title>")[2].partition("</title>")[0]
+        text = " ".join(title.split())
+    return f"! the bot answered HTTP {status}: {' '.join(text.split())[:200]}"
 
 
 async def _line(line: str, session: Session, *, forwarded: bool = False) -> bool:

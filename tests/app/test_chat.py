@@ -519,3 +519,18 @@ def test_chat_before_serve_makes_no_database_and_says_to_start_serve(tmp_path: P
     assert "start `textwire serve`" in result.stderr
     assert "Error" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+async def test_chat_at_a_process_that_takes_no_texts_says_so_in_one_line(tmp_path: Path) -> None:
+    """Chat run with a `--role worker`'s settings (its port, public_url left to follow it) posted
+    to a process that serves no webhooks, and printed the first 200 characters of its 404 page:
+    seven lines of HTML cut off in a tag. Now one line saying what to point chat at."""
+    with serving(tmp_path, TEXTWIRE_SERVER_ROLE="worker") as served:
+        async with aiohttp.ClientSession() as http:
+            await wait_healthy(http, served.port, served.proc)
+        result = served.chat("--from", ALICE, stdin="\\HELP\n")
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "<" not in line
+    assert "HTTP 404" in line
+    assert "--role worker" in line
