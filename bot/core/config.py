@@ -456,6 +456,12 @@ def _validate(config: Config) -> None:
                 f"{key}: {path!r} begins with ~, which is not the home folder here (a folder named ~"
                 " would be made in the working folder): write the whole path, e.g. /home/you/textwire"
             )
+    if config.media.backend == "local" and not config.media.local_dir.strip():
+        # Path(""): the photos, and /readyz's probe file, went to the working folder
+        raise ConfigError(
+            "media.local_dir: empty: leave the key out for {server.data_dir}/media, or write . for the"
+            " working folder"
+        )
     if config.media.backend == "s3" and not config.s3.bucket:
         raise ConfigError("s3.bucket: required when media.backend is 's3'")
     if config.s3.bucket and not (_S3_BUCKET.fullmatch(config.s3.bucket) or _S3_ARN.search(config.s3.bucket)):

@@ -78,6 +78,8 @@ def test_env_overrides_and_lists(tmp_path: Path) -> None:
         ("", {"TEXTWIRE_S3_REGION": "123"}, "s3.region"),
         # the keys went to the working folder and the database to /textwire.db
         ("[server]\ndata_dir = ''\n", {}, "server.data_dir: empty"),
+        # the photos, and /readyz's probe file, went to the working folder (Path(""))
+        ("[media]\nlocal_dir = ''\n", {}, "media.local_dir: empty"),
         # no shell expands it: a folder named "~" was made in the working folder
         ("[server]\ndata_dir = '~/textwire'\n", {}, "server.data_dir: '~/textwire' begins with ~"),
         ("", {"TEXTWIRE_DATABASE_URL": "sqlite:///~/tw.db"}, "database.url: '~/tw.db' begins with ~"),
