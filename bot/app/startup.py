@@ -551,7 +551,9 @@ class Summary:
     warning: str = ""  # server.public_url on this machine, on another port; WhatsApp unanswered
 
     def fields(self) -> dict[str, object]:
-        return {
+        """The event's fields; a warning and a next step only when there is one, as in the block
+        (`"warning": ""` on every start matched a log filter for warnings, `jq 'select(.warning)'`)."""
+        fields: dict[str, object] = {
             "listening": list(self.listening),
             "public_url": self.public_url,
             "role": self.role,
@@ -566,6 +568,7 @@ class Summary:
             "next": self.next_step.replace(f" --from {CHAT_FROM}", ""),  # a phone would be masked
             "warning": self.warning,
         }
+        return {key: value for key, value in fields.items() if value or key not in ("next", "warning")}
 
     def block(self) -> str:
         lines = [

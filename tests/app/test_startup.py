@@ -483,6 +483,8 @@ async def test_json_logs_get_one_started_event_after_the_server_listens(tmp_path
     assert event["mode"] == "development"
     assert event["x"] == "on"
     assert event["next"] == f"in another terminal: {sys.executable} -m bot chat"
+    # no warning, none said: `"warning": ""` matched every log filter for one (`jq 'select(.warning)'`)
+    assert "warning" not in event
 
 
 async def test_the_next_step_runs_as_printed_and_chat_reaches_the_server(tmp_path: Path) -> None:
