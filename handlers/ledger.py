@@ -1552,8 +1552,8 @@ def meant_month(word: str, today: tuple[int, int]) -> str | None:
     words = word.split()
     relative = _RELATIVE_MONTH.get(" ".join(words).lower().rstrip(".!?"))
     if relative is not None:  # `last month`, `this month`: by `today`
-        year, month = divmod(today[0] * 12 + today[1] - 1 - relative, 12)
-        return f"{year:04d}-{month + 1:02d}"
+        back_year, back_month = divmod(today[0] * 12 + today[1] - 1 - relative, 12)
+        return f"{back_year:04d}-{back_month + 1:02d}"
     if len(words) == 2:
         typed_year = next((w for w in words if re.fullmatch(r"\d{4}", w)), None)
         other = (words[1] if typed_year == words[0] else words[0]).rstrip(".")
