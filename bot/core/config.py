@@ -184,6 +184,12 @@ _CREDENTIALS = (  # used as they are in headers and signatures
     ("x", "client_secret"),
 )
 _WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
+# what Twilio sends SMS from: a number in E.164, a short code, or an alphanumeric sender ID (up to
+# 11 letters, digits and spaces, one letter at least); `+1 555 123 4567` or `5551234567` had
+# every reply refused by Twilio, with nothing said at start-up
+_SMS_FROM = re.compile(
+    r"\+[1-9][0-9]{6,14}|[0-9]{3,8}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9 ]{0,10}"
+)
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 # Twilio's ids: two letters of kind, 32 hex digits (a webhook whose AccountSid is not this one is
 # refused 400: a mistyped account_sid refused every text, with nothing said at start-up)
@@ -500,6 +506,14 @@ def _validate(config: Config) -> None:
                 f"twilio.{key}: expected {kind} and 32 hex digits, as Twilio's console shows it "
                 f"(got {len(value)} characters{', starting ' + value[:2] if value[:2] != kind else ''})"
             )
+    from_number = config.twilio.from_number
+    if from_number and not _SMS_FROM.fullmatch(from_number):
+        typed = re.sub(r"[\s().-]", "", from_number)
+        hint = f"; write it as {typed}" if re.fullmatch(r"\+[1-9][0-9]{6,14}", typed) else ""
+        raise ConfigError(
+            "twilio.from_number: expected the number in E.164 (e.g. +14155551234), a short code or an"
+            f" alphanumeric sender ID, got {from_number!r}{hint}"
+        )
     whatsapp_from = config.twilio.whatsapp_from
     if whatsapp_from and not _WHATSAPP_ADDRESS.fullmatch(whatsapp_from):
         raise ConfigError(

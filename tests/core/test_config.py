@@ -205,6 +205,41 @@ def test_a_made_up_telegram_token_of_the_right_form_is_taken() -> None:
     assert load_config(None, env=env).telegram.bot_token == "1:dev"  # README's development bot
 
 
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("+1 555 123 4567", "got '+1 555 123 4567'; write it as +15551234567"),
+        ("+1 (555) 123-4567", "; write it as +15551234567"),
+        ("5551234567", "got '5551234567'"),
+        ("+14155551234 ", "; write it as +14155551234"),
+        ("whatsapp:+14155551234", "got 'whatsapp:+14155551234'"),
+        ("Textwire Bot2", "got 'Textwire Bot2'"),
+    ],
+)
+def test_a_from_number_twilio_would_refuse_stops_start_up(typed: str, message: str) -> None:
+    """`twilio.from_number = "+1 555 123 4567"` started, and Twilio refused every reply: the
+    number in E.164, a short code or an alphanumeric sender ID is taken, anything else named."""
+    env = {
+        "TEXTWIRE_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TEXTWIRE_TWILIO_AUTH_TOKEN": "t",
+        "TEXTWIRE_TWILIO_FROM_NUMBER": typed,
+    }
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, env=env)
+    assert str(exc.value).startswith("twilio.from_number: expected the number in E.164 (e.g. +14155551234)")
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("typed", ["+14155551234", "12345", "textwire", "My Bot 1"])
+def test_a_from_number_twilio_takes_is_taken(typed: str) -> None:
+    env = {
+        "TEXTWIRE_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TEXTWIRE_TWILIO_AUTH_TOKEN": "t",
+        "TEXTWIRE_TWILIO_FROM_NUMBER": typed,
+    }
+    assert load_config(None, env=env).twilio.from_number == typed
+
+
 def test_fernet_keys_in_brackets_are_refused_without_saying_them() -> None:
     key = "k" * 43 + "="
     with pytest.raises(ConfigError) as exc:
