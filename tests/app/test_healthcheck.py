@@ -30,8 +30,8 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-async def test_probes_the_configured_port(env: pytest.MonkeyPatch) -> None:
-    ready = [True]
+def probed(ready: list[bool]) -> web.Application:
+    """A server's `/healthz`, and its `/readyz` answering 503 while `ready[0]` is False."""
 
     async def readyz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"}, status=200 if ready[0] else 503)
@@ -39,6 +39,12 @@ async def test_probes_the_configured_port(env: pytest.MonkeyPatch) -> None:
     app = web.Application()
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", readyz)
+    return app
+
+
+async def test_probes_the_configured_port(env: pytest.MonkeyPatch) -> None:
+    ready = [True]
+    app = probed(ready)
     port = free_port()
     async with TestServer(app, host="127.0.0.1", port=port):
         env.setenv("TEXTWIRE_SERVER_PORT", str(port))
@@ -177,13 +183,7 @@ async def test_config_is_read_from_the_file_given_and_a_mistyped_flag_is_said(
     server down. A mistyped `--readyz` probed `/healthz` and said healthy while the database was
     away. Both flags are read now, and anything else is one line, unhealthy."""
     ready = [False]
-
-    async def readyz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"}, status=200 if ready[0] else 503)
-
-    app = web.Application()
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/readyz", readyz)
+    app = probed(ready)
     port = free_port()
     config = tmp_path / "textwire.toml"
     config.write_text(f'[server]\nhost = "127.0.0.1"\nport = {port}\n')

@@ -587,17 +587,25 @@ async def test_stop_drops_a_post_parked_for_x_and_nothing_comes_back(xbot: XBot)
     assert xbot.x.posts == []
 
 
+async def parked_till_reset(xbot: XBot, body: str, reset_in: float) -> dict[str, str]:
+    """Alice linked to X, and `body` parked until X's posting limit resets in `reset_in` seconds,
+    its notice sent: the text's form."""
+    twilio = xbot.extras["twilio"]
+    await xbot.link(user=("100", "alice"))
+    xbot.x.fail_post_next(429, reset_in=reset_in)
+    noticed = len(twilio.messages)
+    form = await xbot.text(body)
+    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
+    await twilio.wait_for_messages(noticed + 1)  # "X's posting limit is reached ..."
+    return form
+
+
 async def test_unlink_drops_a_post_parked_for_x_and_says_so(xbot: XBot) -> None:
     """A text parked until X's reset, then \\UNLINK: nothing is posted, and the parked text did not
     come back after the reset with a link to connect X, unasked, to someone who had just
     disconnected it. \\UNLINK says the waiting text was not posted."""
     twilio = xbot.extras["twilio"]
-    await xbot.link(user=("100", "alice"))
-    xbot.x.fail_post_next(429, reset_in=600)
-    noticed = len(twilio.messages)
-    form = await xbot.text("parked then unlink")
-    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
-    await twilio.wait_for_messages(noticed + 1)  # "X's posting limit is reached ..."
+    form = await parked_till_reset(xbot, "parked then unlink", 600)
     reply = await send(xbot, "\\UNLINK")
     assert reply == (
         "Disconnected @alice: your texts are no longer posted to X. Send \\LINK to connect again."
@@ -624,18 +632,14 @@ async def test_a_text_kept_for_x_when_the_connection_dies_is_told_it_was_not_pos
     and its new link killed the one the timer had just sent. It says it was not posted, and the
     timer's link still works."""
     twilio = xbot.extras["twilio"]
-    await xbot.link(user=("100", "alice"))
-    xbot.x.fail_post_next(429, reset_in=120)
+    form = await parked_till_reset(xbot, "kept for the reset", 120)
     noticed = len(twilio.messages)
-    form = await xbot.text("kept for the reset")
-    await wait_for(lambda: _parked(xbot, form["MessageSid"]))
-    await twilio.wait_for_messages(noticed + 1)  # "X's posting limit is reached ..."
     xbot.x.revoke_user("100")
     async with xbot.runtime.deps.db.tx() as conn:  # due for the timer, well before the reset
         await conn.execute(sa.update(x_tokens).values(expires_at=xbot.x.now + 300))
     result = await refresh.run_tick(xbot.runtime.deps, service_of(xbot))
     assert len(result.dead) == 1
-    messages = await twilio.wait_for_messages(noticed + 2)
+    messages = await twilio.wait_for_messages(noticed + 1)
     relink = messages[-1]["Body"]
     assert relink.startswith("Your X connection stopped working. Reconnect: ")
     start = len(twilio.messages)
