@@ -22,6 +22,12 @@ async def load_user(handler: Handler, msg: Inbound, ctx: Context) -> HandlerResu
         created = bool(ctx.data.get("new_user"))
     else:
         async with ctx.deps.db.tx() as conn:
+            if await inbox.dropped(conn, msg.id):
+                # a `\\STOP` or `\\UNPAIR` of the address went ahead of this message and dropped it
+                # while it was being taken up: handled now, it made a new person of the address
+                # (a photo it sent waited as a newcomer's); its outcome is a no-op (the claim went)
+                ctx.log.info("sms.dropped_in_flight")
+                return None
             ctx.user, created = await users.get_or_create(conn, msg.sender.key, ctx.deps.now())
         ctx.data["new_user"] = created
     if created:

@@ -20,6 +20,7 @@ from bot.core.errors import Defer
 from bot.core.logs import get_logger
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound
 from bot.pipeline.middlewares import SLOW_DOWN, WINDOW, load_user, rate_limit
+from storage import inbox as inbox_store
 from storage import users
 from storage.db import Database
 from storage.schema import inbox
@@ -144,6 +145,26 @@ async def test_load_user_gives_a_different_sender_their_own_user(deps: Deps, db:
     assert ctx.data["new_user"] is True
     assert [u.phone for u in handler.seen] == [ALICE, BOB]
     assert await user_rows(db) == {ALICE: alice.id, BOB: bob.id}
+
+
+async def test_a_message_dropped_while_taken_up_makes_no_new_person(deps: Deps, db: Database) -> None:
+    """A photo from an address paired with Alice waited (the media store down); `\\UNPAIR` took the
+    address out and dropped it just as a worker took it up again. The worker's user was Alice's
+    (not the address's own), so the address was looked up anew: unowned now, it was made a new
+    person, and the photo waited as a newcomer's. A dropped message is not handled."""
+    async with db.tx() as conn:
+        await conn.execute(
+            sa.insert(inbox).values(
+                id=7, message_sid="SM" + "7" * 32, from_phone=BOB, received_at=T0, status="processing"
+            )
+        )
+        assert await inbox_store.drop_waiting(conn, BOB, 8, T0) == 1
+    handler = Recorder()
+    with capture_logs() as logs:
+        assert await load_user(handler, msg(BOB, n=7), context(deps)) is None
+    assert handler.calls == 0
+    assert await user_rows(db) == {}
+    assert [e["event"] for e in logs] == ["sms.dropped_in_flight"]
 
 
 async def test_a_message_a_stop_overtook_does_not_resume_the_telegram_chat(deps: Deps, db: Database) -> None:
