@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -181,6 +182,25 @@ async def start_command(msg: Inbound, ctx: Context) -> HandlerResult:
 @functools.lru_cache(maxsize=8)
 def _command_names(help_entries: tuple[str, ...]) -> tuple[str, ...]:
     return (*_entries(help_entries), "HELP")
+
+
+# a text that is a command's name alone, typed without its backslash (`balance`, `Rooms?`): the
+# carrier keywords (STOP, START, HELP) are taken before, whatever the case
+_BARE_WORD = re.compile(r"\s*([A-Za-z]{3,12})[.!?]*\s*")
+
+
+def bare_command(ctx: Context, text: str) -> str | None:
+    """The command a text that is only its name (`balance`) meant, or None."""
+    found = _BARE_WORD.fullmatch(text)
+    if found is None:
+        return None
+    name = found[1].upper()
+    return name if name in _listed(ctx.help_entries) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _listed(help_entries: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_entries(help_entries))
 
 
 # the commands by the words French, Spanish, Portuguese, Italian and German speakers type for them

@@ -32,7 +32,7 @@ from bot.features.x.client import (
     over_limit,
 )
 from bot.pipeline.dispatch import Context, HandlerResult, Inbound, Reply, Router, has_text, parse_command
-from handlers.help import as_said_to, help_for
+from handlers.help import as_said_to, bare_command, help_for
 from handlers.keywords import ASKED_TO_STOP, asked_in_words
 from storage import inbox, outbox, xaccounts
 from storage.crypto import CipherError
@@ -366,6 +366,13 @@ def room_command_hint(command: str, room: str, *, linked: bool) -> str:
     )
 
 
+def bare_command_hint(command: str, *, linked: bool) -> str:
+    """The answer to a command's name sent alone without its backslash (`balance`)."""
+    if linked:
+        return f"Not posted: it reads as a command. To use it, send \\{command}."
+    return f"To use the command, send \\{command}."
+
+
 def died_before(user: User, msg: Inbound) -> bool:
     """Whether the person's X connection was found dead (and they were told) after this text came
     in: it was waiting to be posted, and was not."""
@@ -407,6 +414,12 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
         # the phone's, not the person's: neither posted nor answered (its owner is driving)
         ctx.log.info("x.post.auto_reply_skipped", linked=user.x_linked)
         return None
+    bare = None if new_user else bare_command(ctx, msg.text)
+    if bare == "LINK" and not user.x_linked:  # `link` from one not linked: the link, as any text gets
+        bare = None
+    if bare is not None:  # `balance`: the command without its backslash, not a post
+        ctx.log.info("x.post.command_meant", linked=user.x_linked, command=bare)
+        return bare_command_hint(bare, linked=user.x_linked)
     room_meant = None if new_user else room_command_meant(msg.text)
     if room_meant is not None:  # held for a linked person too: no room's password goes to X
         ctx.log.info("x.post.room_command_meant", linked=user.x_linked, command=room_meant[0])

@@ -346,6 +346,31 @@ async def test_a_figure_after_the_help_that_names_amount_is_a_post(xbot: XBot) -
 
 
 @pytest.mark.usefixtures("typed_fast")
+async def test_a_command_name_alone_without_its_backslash_is_not_posted(xbot: XBot) -> None:
+    """`balance`, `Rooms?`, `unlink` (a phone's keyboard hides the backslash) were posted to X, a
+    one-word post the person never meant; one not linked got a link to connect X. They are told
+    the command to send instead. A word that is no command's name is a post as before, and `link`
+    from one not linked still gets the link."""
+    await xbot.link(user=("100", "alice"))
+    with structlog.testing.capture_logs() as logs:
+        for text, command in (("balance", "BALANCE"), ("Rooms?", "ROOMS"), ("  unlink ", "UNLINK")):
+            assert await send(xbot, text) == (
+                f"Not posted: it reads as a command. To use it, send \\{command}."
+            ), text
+    assert [e.get("command") for e in logs if e["event"] == "x.post.command_meant"] == [
+        "BALANCE",
+        "ROOMS",
+        "UNLINK",
+    ]
+    assert xbot.x.posts == []
+    assert (await send(xbot, "balanced")).startswith("https://x.com/alice/status/")
+    assert xbot.x.posts == [("100", "balanced")]
+    await send(xbot, "\\ROOMS", sender=BOB)  # Bob has a record, no X
+    assert await send(xbot, "receipts", sender=BOB) == "To use the command, send \\RECEIPTS."
+    assert link_in(await send(xbot, "link", sender=BOB))
+
+
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_room_command_without_its_backslash_is_never_posted(xbot: XBot) -> None:
     """`Join house hunter22` (a phone capitalising the first word; bare JOIN is a command only in
     upper case) was posted to X, the room's password with it, for anyone to read and join by.
