@@ -1531,16 +1531,7 @@ _MONTH_NAMES = (
 
 
 # months back from this one, as people say them (`\\STATEMENT last month` got the usage)
-_RELATIVE_MONTH = {
-    "this month": 0,
-    "this": 0,
-    "current month": 0,
-    "last month": 1,
-    "last": 1,
-    "previous month": 1,
-    "previous": 1,
-    "prev month": 1,
-}
+_RELATIVE_MONTH = {"this month": 0, "current month": 0, "last month": 1, "previous month": 1, "prev month": 1}
 
 
 def meant_month(word: str, today: tuple[int, int]) -> str | None:
