@@ -19,7 +19,7 @@ from bot.core.config import TEMPLATE_KINDS
 from bot.core.deps import release_refused
 from bot.core.logs import mask_address
 from bot.core.message import LAST_WORD
-from bot.features.ledger.book import known_as, label_name, name_key
+from bot.features.ledger.book import known_as, label_name, label_shown, name_key
 from bot.features.ledger.reminders import zone_of_address
 from bot.features.x.accounts import NOT_SET_UP, x_accounts
 from bot.gateway.links import signer_of
@@ -359,7 +359,7 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
             await outbox.enqueue(
                 conn,
                 to=told,
-                body=paired_notice(key, label, ctx.deps.services.fits(channel_of(told))),
+                body=paired_notice(key, label, ctx.deps.services.fits(channel_of(told)), to=told),
                 dedupe_key=dedupe,
                 kind="paired",
                 inbox_id=msg.id,
@@ -371,15 +371,23 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
     return f"Paired: this address and {shown} are one person now: same name, rooms and balances."
 
 
-def paired_notice(key: str, label: str | None = None, fits: FitsOne = lambda text: True) -> str:
-    """To the address that asked for the code, when it joined `key`: with the name its channel
-    gives it (Telegram's first name), which a stranger's shows, when the message stays one."""
-    text = f"{shown_address(key, label)} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
+def paired_notice(
+    key: str, label: str | None = None, fits: FitsOne = lambda text: True, *, to: str = ""
+) -> str:
+    """To the address that asked for the code (`to`), when it joined `key`: with the name its
+    channel gives it (Telegram's first name), which a stranger's shows, when the message stays one."""
+    text = f"{shown_address(key, label, to)} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
     return text if label is None or fits(text) else paired_notice(key)
 
 
-def shown_address(key: str, label: str | None) -> str:
-    """An address as `\\UNPAIR` and the pairing notice show it: `Telegram ***4567 (Ann)`."""
+def shown_address(key: str, label: str | None, to: str = "") -> str:
+    """An address as `\\UNPAIR` and the pairing notice show it: `Telegram ***4567 (Ann)`. To an SMS
+    number (`to`) the name is spelt as the rooms show it, in the letters a plain SMS has (`Ann
+    \U0001f338` is Ann, Zo\u00eb Zoe, a name in another script not shown): as typed, an emoji or an
+    accent GSM-7 lacks made the SMS UCS-2, twice the segments, and dropped the name from the
+    notice that was there to show it."""
+    if label and to and channel_of(to) == SMS:
+        label = label_shown(label)
     return f"{paired_with(key)} ({label[:32]})" if label else paired_with(key)
 
 
@@ -395,7 +403,7 @@ def unpair_list(mine: Sequence[pairing.Paired], here: str, now: float) -> str:
     """`\\UNPAIR`: the person's addresses, numbered as `\\UNPAIR <number>` takes them, and what
     this address may do (one paired in the last day takes no other out)."""
     shown = ", ".join(
-        f"{n} {shown_address(a.address, a.label)}{' (here)' if a.address == here else ''}"
+        f"{n} {shown_address(a.address, a.label, here)}{' (here)' if a.address == here else ''}"
         for n, a in enumerate(mine, 1)
     )
     if too_new(mine, here, now):

@@ -578,3 +578,40 @@ async def test_the_pairing_notice_and_unpair_list_show_a_telegram_chats_first_na
         "You are at: 1 SMS +1******1111 (here), 2 Telegram ***7001 (Mallory). \\UNPAIR 2 takes that one "
         "out; \\STOP here takes this one out."
     )
+
+
+@pytest.mark.parametrize(
+    ("first_name", "shown"),
+    [("Zo\u00eb \U0001f338", " (Zoe)"), ("\u674e\u660e", "")],
+    ids=["accent-and-emoji", "another-script"],
+)
+async def test_a_telegram_first_name_is_spelt_for_sms_in_the_pairing_notice_and_unpair_list(
+    bot_factory: Any, fake_twilio: FakeTwilio, fake_telegram: Any, first_name: str, shown: str
+) -> None:
+    """A first name with an emoji or a letter GSM-7 lacks (`Zo\u00eb \U0001f338`) made the pairing
+    notice too long for one UCS-2 segment, so it went without the name it was there to show, and
+    `\\UNPAIR`'s list to the SMS number carried it as typed: the SMS went UCS-2, two segments
+    instead of one. To an SMS number the name is spelt as the rooms show it (Zoe), and one in
+    another script is left out; the Telegram chat's own list shows it as Telegram gives it."""
+    from tests.channels.telegram.talk import answer as telegram_answer
+    from tests.channels.telegram.talk import say as telegram_say
+
+    bot = await bot_factory(twilio=fake_twilio.section(), telegram=fake_telegram.section())
+    code = await pair_code(bot, fake_twilio)
+    before = len(fake_telegram.sent)
+    assert await bot.handled(await telegram_say(bot, f"/pair {code}", first_name=first_name)) == "done"
+    await fake_telegram.wait_for_sent(before + 1)
+    await bot.settled()
+    told = [m["Body"] for m in fake_twilio.messages if m["To"] == ALICE][-1]
+    assert told == (
+        f"Telegram ***7001{shown} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
+    )
+    listed = await say(bot, fake_twilio, "\\UNPAIR")
+    assert listed == (
+        f"You are at: 1 SMS +1******1111 (here), 2 Telegram ***7001{shown}. \\UNPAIR 2 takes that one "
+        "out; \\STOP here takes this one out."
+    )
+    assert fits_one_segment(told)
+    assert fits_one_segment(listed)
+    there = await telegram_answer(bot, fake_telegram, "/unpair", first_name=first_name)
+    assert f"2 Telegram ***7001 ({first_name}) (here)" in there, there

@@ -114,7 +114,14 @@ def shown_name(p: store.Member) -> str | None:
     shown by the masked chat."""
     if p.name:
         return p.name
-    label = unicodedata.normalize("NFKC", p.label or "")[:NAME_MAX].strip()
+    return label_shown(p.label or "")
+
+
+def label_shown(label: str) -> str | None:
+    """The name a channel gives a person (Telegram's first name) as their rooms show it: when it
+    is one `\\NAME` would take, or would once its accents are off; None: they go by their masked
+    address."""
+    label = unicodedata.normalize("NFKC", label)[:NAME_MAX].strip()
     if not label:
         return None
     # one with letters GSM-7 lacks as a plain SMS spells it (Zo\u00eb: Zoe), as `\\NAME` offers
@@ -390,6 +397,7 @@ __all__ = [
     "known_as",
     "label_key",
     "label_name",
+    "label_shown",
     "left_balance_line",
     "name_key",
     "own_part",
