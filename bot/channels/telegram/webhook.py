@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from bot.channels.telegram.transport import as_telegram_writes
 from bot.channels.telegram.updates import (
     IN_GROUPS,
     NotAnUpdate,
@@ -43,6 +44,11 @@ log = get_logger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 TELEGRAM_CHANNEL: web.AppKey[TelegramChannel] = web.AppKey("telegram_channel")
+
+
+# what a group is told: written with the slash, as every reply on Telegram is (it said `\\CREATE`,
+# `\\JOIN`, the only backslash commands a Telegram user was shown)
+GROUP_ANSWER = as_telegram_writes(IN_GROUPS)
 
 
 def _ok() -> web.Response:
@@ -110,7 +116,8 @@ async def telegram_webhook(request: web.Request) -> web.Response:
             if group is not None:
                 # one word in the group, as the answer to this update (Telegram makes the call):
                 # no person, no inbox row, no outbox row for a chat textwire does not serve
-                return web.json_response({"method": "sendMessage", **group, "text": IN_GROUPS})
+                # its commands as Telegram's, as the transport writes every reply (`/create`)
+                return web.json_response({"method": "sendMessage", **group, "text": GROUP_ANSWER})
             return _ok()
         result = await commit(
             gate,
@@ -135,4 +142,4 @@ def add_routes(app: web.Application, channel: TelegramChannel) -> None:
     app.router.add_post("/telegram/webhook", telegram_webhook, expect_handler=expect_continue)
 
 
-__all__ = ["SECRET_HEADER", "TELEGRAM_CHANNEL", "add_routes", "telegram_webhook"]
+__all__ = ["GROUP_ANSWER", "SECRET_HEADER", "TELEGRAM_CHANNEL", "add_routes", "telegram_webhook"]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from structlog.testing import capture_logs
 
-from bot.channels.telegram.updates import IN_GROUPS
+from bot.channels.telegram.webhook import GROUP_ANSWER
 from tests import images
 from tests.channels.telegram.talk import CHAT, OTHER_CHAT, edit, post_update, say, update
 from tests.conftest import Bot, BotFactory, raw_request
@@ -290,7 +290,8 @@ async def test_the_bot_added_to_a_group_says_once_there_that_it_answers_private_
 ) -> None:
     """A group's messages are not handled, and the person who added the bot to one heard nothing,
     then or at their `/help` there. The service message that adds it is answered in the group;
-    nothing is stored, and the group's messages are still not handled."""
+    nothing is stored, and the group's messages are still not handled. Its commands are written
+    as Telegram's, as every reply there is: it said `\\CREATE, \\JOIN`."""
     bot_id = int(tbot.config.telegram.bot_token.split(":", 1)[0])
     if service.get("new_chat_members") == "bot":
         service = {"new_chat_members": [{"id": bot_id, "is_bot": True, "first_name": "textwire"}]}
@@ -303,7 +304,7 @@ async def test_the_bot_added_to_a_group_says_once_there_that_it_answers_private_
         "method": "sendMessage",
         "chat_id": group["id"],
         "text": "textwire answers private chats only, so it reads nothing in this group. Each of you can "
-        "message it directly; a room (\\CREATE, \\JOIN) is where you share receipts and split bills.",
+        "message it directly; a room (/create, /join) is where you share receipts and split bills.",
     }
     someone_else = update(new_chat_members=[{"id": 99, "is_bot": False, "first_name": "Bob"}])
     someone_else["message"]["chat"] = group
@@ -333,7 +334,7 @@ async def test_a_group_that_used_the_bot_before_is_told_once_a_day_when_it_asks(
         assert resp.status == 200
         return await resp.json()
 
-    told = {"method": "sendMessage", "chat_id": group["id"], "text": IN_GROUPS}
+    told = {"method": "sendMessage", "chat_id": group["id"], "text": GROUP_ANSWER}
     assert await in_group("who paid for the pizza?") == {"ok": True}  # not asked: said nothing
     bot_said = {"message_id": 5, "from": {"id": bot_id, "is_bot": True, "first_name": "textwire"}}
     assert await in_group("/balance@textwire_bot") == told
@@ -393,11 +394,11 @@ async def test_a_group_asking_in_a_forum_topic_is_answered_in_that_topic(tbot: B
         "method": "sendMessage",
         "chat_id": forum["id"],
         "message_thread_id": 42,
-        "text": IN_GROUPS,
+        "text": GROUP_ANSWER,
     }
     plain = {"id": -1009876543210, "type": "group", "title": "trip"}
     asked = update("/help", message_thread_id=7)  # a reply's thread in a plain group: no topic
     asked["message"]["chat"] = plain
     resp = await post_update(tbot, asked)
-    assert await resp.json() == {"method": "sendMessage", "chat_id": plain["id"], "text": IN_GROUPS}
+    assert await resp.json() == {"method": "sendMessage", "chat_id": plain["id"], "text": GROUP_ANSWER}
     assert await stored(tbot) == 0
