@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.channel import BAD_TYPE, FitsOne
+from bot.core.channel import BAD_TYPE, FILE_NOT_SAVED, FitsOne
 from bot.core.deps import Deps, release_refused
 from bot.core.errors import Defer, Retry
 from bot.core.logs import mask_address
@@ -515,4 +515,8 @@ async def _save(
             unclear=unclear.get(items[0].id) if len(items) == 1 else None,
             payment=payments.get(items[0].id) if len(items) == 1 else None,
         )
+    if not heads and len(msg.media) == 1 and [reason for _, reason in failures] == [BAD_TYPE]:
+        # a file alone whose bytes are no photo or PDF (a ZIP or a text file with no type of its
+        # own, as Telegram and WhatsApp send one): answered as a file known by its type is
+        return FILE_NOT_SAVED
     return photos_reply(heads, failures, fits=deps.services.fits(msg.sender.channel), shorts=shorts)

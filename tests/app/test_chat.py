@@ -190,7 +190,7 @@ async def test_several_photos_and_the_chat_photo_line(served: Served) -> None:
         assert result.returncode == 1, result.stderr  # missing.jpg was not sent; the rest were
         assert result.stdout.splitlines()[1:] == [
             "< Saved $40.00 to trip: you are its only member, you are settled up. \\BALANCE for all.",
-            "< Photo 1 was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept.",
+            "< This file was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept.",
         ]
         assert "cannot read missing.jpg" in result.stderr
         both = served.chat("--from", BOB, "--photo", "c.jpg", "--photo", "b.png")

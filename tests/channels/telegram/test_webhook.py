@@ -213,6 +213,26 @@ async def test_a_word_file_is_answered_as_a_file_not_as_a_photo_never_sent(
     assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
 
 
+@pytest.mark.parametrize("mime", [None, "application/octet-stream"], ids=["no-type", "octet-stream"])
+async def test_a_file_whose_bytes_are_no_receipt_is_answered_as_a_file(
+    tbot: Bot, fake_telegram: FakeTelegram, mime: str | None
+) -> None:
+    """A file Telegram gives no type of its own (a ZIP, a text file: read by its first bytes) was
+    answered "Photo 1 was not saved: ...", of a photo the person never sent, where a Word file is
+    answered as a file. It is a file too, said as one."""
+    await say(tbot, "/create flat hunter22")
+    zipped = fake_telegram.add_file(b"PK\x03\x04" + b"receipts.txt " * 40, "documents/file_1")
+    document: dict[str, Any] = {"file_id": zipped, "file_unique_id": "z", "file_name": "receipts.zip"}
+    if mime is not None:
+        document["mime_type"] = mime
+    assert await tbot.handled(await say(tbot, None, document=document)) == "done"
+    sent = await fake_telegram.wait_for_sent(2)
+    assert sent[1]["text"] == (
+        "This file was not saved: only photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files are kept."
+    )
+    assert await tbot.scalar("SELECT count(*) FROM receipts") == 0
+
+
 @pytest.mark.parametrize(
     ("fields", "named"),
     [
