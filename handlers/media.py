@@ -91,10 +91,14 @@ CAPTION_MAX = 500
 MEDIA_SETTLE_SECONDS = 120.0
 
 
-async def _outage(msg: Inbound, deps: Deps, reason: str, exc: Exception) -> Retry:
+async def _outage(msg: Inbound, deps: Deps, reason: str, exc: Exception, room: rooms.Room) -> Retry:
     """The retry of a photo the channel or the media store cannot take now: parked, with STORE_WAIT
     unless another of the sender's photos already waits for the outage to end (WhatsApp and
-    Telegram send photos one a message, and three receipts got it three times)."""
+    Telegram send photos one a message, and three receipts got it three times). The room it was
+    sent to is kept with it: the sender's later messages go on meanwhile, and a `\\USE` among them
+    moved the photo to the room it named."""
+    async with deps.db.tx() as conn:
+        await inbox.keep_room(conn, msg.id, room.id)
     async with deps.db.read() as conn:
         told = await inbox.parked_besides(conn, msg.sender.key, msg.id, (STORE_DOWN, CHANNEL_MEDIA_DOWN))
     return Retry(
@@ -251,8 +255,11 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     async with deps.db.read() as conn:
         done = await receipts.existing(conn, msg.external_id)
         room = await rooms.active_room(in_tx(conn), user_id)
+        kept = await inbox.kept_room(conn, msg.id)
         if done:  # an earlier try stored some: the rest go to the same room
             room = await rooms.get(conn, str(next(iter(done.values())).room_id)) or room
+        elif kept is not None:  # the room it was sent to, before an outage kept it waiting
+            room = await rooms.get(conn, kept) or room
         room_currency = currency_or_default(await ledger.room_currency(conn, room.id)) if room else None
     if room is None or room_currency is None:
         waited = deps.now() - msg.received_at
@@ -366,14 +373,14 @@ async def _save(
             continue
         except MediaUnavailable as exc:
             ctx.log.warning("media.fetch_unavailable", item=number, error=str(exc))
-            raise await _outage(msg, deps, CHANNEL_MEDIA_DOWN, exc) from None
+            raise await _outage(msg, deps, CHANNEL_MEDIA_DOWN, exc, room) from None
         receipt_id = receipts.receipt_id(msg.external_id, item.index)
         key = object_key(room.id, receipt_id, prepared.ext)
         try:
             await store.put(key, prepared.data, prepared.content_type)
         except StoreUnavailable as exc:
             ctx.log.warning("media.store_unavailable", item=number, error=str(exc))
-            raise await _outage(msg, deps, STORE_DOWN, exc) from None
+            raise await _outage(msg, deps, STORE_DOWN, exc, room) from None
         async with deps.db.read() as conn:
             earlier = await receipts.earlier_in_room(conn, room.id, receipt_id)
         twin = find_twin(prepared, earlier)

@@ -299,6 +299,19 @@ async def wake_waiting_for_room(conn: AsyncConnection, user_id: int) -> int:
     return int(result.rowcount or 0)
 
 
+async def keep_room(conn: AsyncConnection, message_id: int, room_id: str) -> None:
+    """The room a message's photos were sent to, kept while they wait for an outage to end: the
+    sender's later messages go on meanwhile, and a `\\USE` among them moved the photos to the
+    room it named."""
+    await conn.execute(sa.update(inbox).where(inbox.c.id == message_id).values(room_id=room_id))
+
+
+async def kept_room(conn: AsyncConnection, message_id: int) -> str | None:
+    """The room `keep_room` kept for the message, if any."""
+    value = (await conn.execute(sa.select(inbox.c.room_id).where(inbox.c.id == message_id))).scalar()
+    return None if value is None else str(value)
+
+
 async def parked_besides(conn: AsyncConnection, key: str, message_id: int, reasons: Sequence[str]) -> bool:
     """Whether a message from `key` other than `message_id` is parked for a reason that starts
     with one of `reasons` (WAITING_FOR_ROOM, an outage of the media store): on WhatsApp and

@@ -116,6 +116,9 @@ inbox = sa.Table(
     sa.Column("sender_name", sa.String(64)),  # migration 0020: the channel's name of the sender
     # migration 0030: forwarded from another chat (someone else's words: never posted nor run)
     sa.Column("forwarded", sa.Boolean, nullable=False, server_default=sa.false()),
+    # migration 0034: the room a message's photos were sent to, kept while they wait for an outage
+    # to end (the sender may switch rooms meanwhile); NULL for every other message
+    sa.Column("room_id", sa.String(36)),
     sa.Index("ix_inbox_queue", "status", "priority", "id"),  # the claim's arms walk it in id order
     # a sender's messages handled since a moment (the per-sender limit): only done rows, by time
     sa.Index(

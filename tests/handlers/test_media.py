@@ -258,3 +258,21 @@ async def test_stop_while_a_photo_is_read_leaves_no_photo_in_the_store(
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
     to_carol = [m["Body"] for m in fake.messages if m["To"] == CAROL]
     assert to_carol[-1].startswith("Goodbye from textwire"), to_carol
+
+
+async def test_a_photo_saved_late_goes_to_the_room_it_was_sent_to(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice texts the house's dinner receipt while the media store is down ("Got your photos
+    ... they will be saved"), then `\\USE trip` to send the trip's receipts. When the store came
+    back the house's receipt was saved to the trip, and counted there. It goes to the house, the
+    room it was sent to."""
+    fake = fake_twilio
+    await _house_of_three(bot, fake)
+    assert (await say(bot, fake, "\\CREATE trip pw")).startswith("Created room trip")
+    assert await say(bot, fake, "\\USE house") == "Photos you send now go to house."
+    sid, down = await photo_parked_while_the_store_is_down(bot, fake, monkeypatch, "$30.00")
+    assert await say(bot, fake, "\\USE trip") == "Photos you send now go to trip."
+    down[0] = False
+    await _saved_on_its_retry(bot, fake, sid, "Saved $30.00 to house: split 3 ways, you are owed $20.00.")
+    assert await say(bot, fake, "\\BALANCE trip") == "trip: all settled."
