@@ -3,7 +3,8 @@
 STOP and its synonyms opt the number out (nothing more is sent to it; on WhatsApp and Telegram,
 where no carrier confirms it, textwire does, and on Telegram the chat's next message opts it back
 in); START, YES, UNSTOP opt it back in; HELP and INFO get the help text. Twilio's `OptOutType` counts the same. A keyword is
-never posted anywhere.
+never posted anywhere. With photos (a receipt captioned `Yes`), the keyword does its part and the
+photos are saved as any others (handlers/media.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from bot.pipeline.dispatch import (
     Inbound,
     Reply,
     Router,
+    replies_of,
 )
 from handlers.help import as_said_to, help_for, paired, welcome_for
+from handlers.media import photos
 from storage import users
 
 router = Router(name=__name__)
@@ -147,6 +150,16 @@ def is_keyword(msg: Inbound, ctx: Context) -> FilterResult:
 
 @router.message(is_keyword, priority=True)
 async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
+    """The keyword's part, then the photos of a message that has some: a receipt captioned `Yes`,
+    `Help` or `Stop` was dropped (in no room, its copy left at Twilio), answered with the keyword
+    alone. An opted-out sender's photos are saved as their texts are handled; only replies stop."""
+    said = await _keyword(msg, ctx)
+    if not msg.media:
+        return said
+    return [*replies_of(said), *replies_of(await photos(msg, ctx))]
+
+
+async def _keyword(msg: Inbound, ctx: Context) -> HandlerResult:
     kind = ctx.data["keyword"]
     now = ctx.deps.now()
     if kind == "STOP":
@@ -170,6 +183,8 @@ async def carrier_keyword(msg: Inbound, ctx: Context) -> HandlerResult:
             return None
         if was_out:
             return OPTED_IN
+        if msg.media:  # a receipt captioned `Yes`: its reply says what became of it, not the help
+            return None
         # a first START (as flyers say "text START to ..."), or YES from someone who never opted
         # out, is no opt-in: "again" would puzzle them; the welcome (or the help) says what to do
         new_user = bool(ctx.data.get("new_user"))

@@ -238,9 +238,10 @@ def refused_at_once(msg: Inbound, ctx: Context) -> str | None:
 @router.message(has_media)
 async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     """The photos of a message, whatever its text (the dispatcher sends a message with media
-    here unless its text is a priority command). A command as the text (`ctx.text_command`) is
-    not run and not kept as the caption (a `\\JOIN` password would show in the gallery), except
-    `\\AMOUNT <amount>` with one photo: that photo's amount, as a caption's would be."""
+    here unless its text is a priority command; a carrier keyword's handler hands them on). A
+    command as the text (`ctx.text_command`) is not run and not kept as the caption (a `\\JOIN`
+    password would show in the gallery), except `\\AMOUNT <amount>` with one photo: that photo's
+    amount, as a caption's would be."""
     deps = ctx.deps
     pipeline, store = pipeline_of(deps), store_of(deps)
     if pipeline is None or store is None:

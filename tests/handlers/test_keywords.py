@@ -9,8 +9,10 @@ import pytest
 
 from bot.pipeline import replyguard
 from handlers.keywords import ASKED_TO_STOP
+from tests import images
 from tests.conftest import ALICE, Bot, BotFactory, XBot
 from tests.fakes.twilio_rest import FakeTwilio
+from tests.features.receipts.test_media import mms
 from tests.handlers.talk import (
     answers,
     inbox_row,
@@ -85,6 +87,27 @@ async def test_opt_out_type_counts_whatever_the_words(bot: Bot, fake_twilio: Fak
     await silent(bot, fake_twilio, "START", OptOutType="START")
     await silent(bot, fake_twilio, "HELP", OptOutType="HELP")
     assert await opted_out(bot, ALICE) is False
+
+
+async def test_a_photo_captioned_with_a_keyword_is_saved_as_the_keyword_does_its_part(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A receipt photo captioned `Yes` (or `Help`, `Stop`) got the keyword's answer alone: the
+    photo was dropped, in no room and never counted, and its copy stayed at Twilio. The keyword
+    does what it does (the help for HELP, an opt-out for STOP) and the photo is saved."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    saved = "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it."
+    for n, (caption, expected) in enumerate((("Yes", [saved]), ("help", [HELP_TEXT, saved]))):
+        url = fake.media.add(images.jpeg_with_gps(640, 480, variant=40 + n))
+        before = len(fake.messages)
+        await text(bot, caption, **mms([url]))
+        assert [m["Body"] for m in fake.messages[before:]] == expected, caption
+    url = fake.media.add(images.jpeg_with_gps(640, 480, variant=42))
+    await silent(bot, fake, "STOP", **mms([url]))
+    assert await opted_out(bot, ALICE) is True
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 3
+    assert len(fake.media.deleted) == 3  # stored, so no copy is left at Twilio
 
 
 async def test_a_keyword_is_the_whole_message(bot: Bot, fake_twilio: FakeTwilio) -> None:
