@@ -6,6 +6,8 @@ once (a semaphore, like image decoding in bot/features/receipts/media.py), each 
 receipt never takes more than its core. Engines are made on first use and kept, one per slot.
 A PDF gives its text layer (pypdf), read under the same bound; a PDF without one gives no amount.
 Any failure of the engine is "no total" (the reply asks for `\\AMOUNT`), never a failed message.
+A photo on its side (no EXIF to turn it by) whose text stands up is read again turned a quarter
+each way (`read_boxes`); an upright one is read once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from PIL import Image
 from bot.core.deps import Deps
 from bot.core.logs import get_logger
 from bot.core.metrics import Metrics
-from bot.features.ocr.total import Box, Reading, total_of_boxes, total_of_text
+from bot.features.ocr.total import NOT_RECEIPT, Box, Reading, total_of_boxes, total_of_text
 
 log = get_logger(__name__)
 
@@ -56,28 +58,69 @@ def readable_shape(width: int, height: int) -> bool:
     return height <= width * MAX_TALL and width <= height * MAX_WIDE
 
 
-def _image_array(data: bytes) -> Any:
-    """The picture as OpenCV's BGR array, its longer side at most MAX_SIDE; None for a sliver
-    the detector would blow up (`readable_shape`)."""
+# a receipt photographed on its side with no orientation to turn it by (a carrier that re-encodes
+# MMS drops EXIF, a picture turned by an editor): its lines stand up, and it was "not a receipt"
+TURNS = (Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90)  # a quarter turn clockwise, then back
+
+
+def _image_array(data: bytes, turn: Image.Transpose | None = None) -> Any:
+    """The picture as OpenCV's BGR array (turned by `turn`), its longer side at most MAX_SIDE;
+    None for a sliver the detector would blow up (`readable_shape`)."""
     import numpy as np
 
     with Image.open(io.BytesIO(data)) as im:
-        if not readable_shape(*im.size):
+        width, height = im.size
+        if not readable_shape(*((height, width) if turn is not None else (width, height))):
             return None
         im.seek(0)
         rgb = im.convert("RGB")
+    if turn is not None:
+        rgb = rgb.transpose(turn)
     if max(rgb.size) > MAX_SIDE:
         rgb.thumbnail((MAX_SIDE, MAX_SIDE))
     return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])  # BGR, as OpenCV reads
 
 
-def boxes_of(engine: Engine, data: bytes) -> list[Box] | None:
+def boxes_of(engine: Engine, data: bytes, turn: Image.Transpose | None = None) -> list[Box] | None:
     """Blocking: run it in a thread. None: a sliver, not read (`readable_shape`)."""
-    image = _image_array(data)
+    image = _image_array(data, turn)
     if image is None:
         return None
     result, _elapsed = engine(image)
     return [Box(points=r[0], text=str(r[1]), score=float(r[2])) for r in result or []]
+
+
+def sideways(boxes: list[Box]) -> bool:
+    """Whether the text found stands up: more boxes clearly taller than wide than the other way
+    round, as the lines of a receipt photographed on its side are (upright, a line is many times
+    wider than tall). The detector finds few of such lines, and a digit's box is nearly square:
+    those count for neither."""
+    tall = wide = 0
+    for box in boxes:
+        xs, ys = [p[0] for p in box.points], [p[1] for p in box.points]
+        width, height = max(xs) - min(xs), max(ys) - min(ys)
+        tall += height > 1.5 * width
+        wide += width > 1.5 * height
+    return tall > wide
+
+
+def read_boxes(engine: Engine, data: bytes, exponent: int, whole: bool = False) -> Reading:
+    """The total of a photo. One on its side with no total read upright (`sideways`) is read
+    again turned a quarter each way, and the first turn that finds its total (else one that finds
+    text like a receipt's) stands. Blocking."""
+    boxes = boxes_of(engine, data)
+    if boxes is None:
+        return Reading(None, "none", reason="too long and thin to read")
+    reading = total_of_boxes(boxes, exponent, whole)
+    if reading.minor is not None or not sideways(boxes):
+        return reading
+    for turn in TURNS:
+        turned = total_of_boxes(boxes_of(engine, data, turn) or [], exponent, whole)
+        if turned.minor is not None:
+            return turned
+        if reading.status == NOT_RECEIPT and turned.status != NOT_RECEIPT:
+            reading = turned
+    return reading
 
 
 def pdf_text(data: bytes) -> str:
@@ -138,10 +181,7 @@ class OcrReader:
     def _run(self, data: bytes, exponent: int, whole: bool = False) -> Reading:
         engine = self._engines.pop() if self._engines else (self._factory or new_engine)()
         try:
-            boxes = boxes_of(engine, data)
-            if boxes is None:
-                return Reading(None, "none", reason="too long and thin to read")
-            return total_of_boxes(boxes, exponent, whole)
+            return read_boxes(engine, data, exponent, whole)
         finally:
             self._engines.append(engine)
 
@@ -186,7 +226,9 @@ __all__ = [
     "boxes_of",
     "new_engine",
     "pdf_text",
+    "read_boxes",
     "read_pdf",
     "readable_shape",
     "reader_of",
+    "sideways",
 ]

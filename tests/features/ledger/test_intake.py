@@ -79,6 +79,23 @@ async def test_no_total_or_disagreeing_candidates_ask(counting: Counting, layout
     assert reading.status == ("none" if layout is ri.no_total else "ask")
 
 
+@pytest.mark.parametrize(("layout", "turn"), [(ri.grocery, 90), (ri.card_slip, 90), (ri.restaurant, 270)])
+async def test_a_receipt_photographed_on_its_side_is_read(counting: Counting, layout: Any, turn: int) -> None:
+    """A receipt on its side, with no orientation to turn it upright by (a carrier that
+    re-encodes MMS drops EXIF): "it doesn't look like a receipt", nothing counted. Its standing
+    lines are seen, and it is read turned back."""
+    receipt = layout(random.Random(30))
+    with Image.open(io.BytesIO(ri.render(receipt, seed=30))) as upright:
+        out = io.BytesIO()
+        upright.rotate(turn, expand=True).save(out, format="JPEG", quality=85)
+    reading = await OcrReader(1).read(out.getvalue(), "jpeg", 2)
+    assert (reading.status, reading.minor) == ("ok", receipt.total), reading
+    # an upright one is read once, as before
+    counting.calls = 0
+    reading = await OcrReader(1).read(ri.render(receipt, seed=30), "jpeg", 2)
+    assert (reading.minor, counting.calls) == (receipt.total, 1)
+
+
 # the ledger's storage runs on both databases in tests/handlers/test_ledger.py; OCR is the slow part here
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 async def test_an_mms_of_two_receipts_gets_one_reply(
