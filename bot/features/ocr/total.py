@@ -1101,7 +1101,7 @@ def _figure_in(text: str, exponent: int) -> _Figure | None:
     decimals, else in two or none: `$20`, `₹500`), with the money printed beside it."""
     for e in (exponent, *sorted({2, 0} - {exponent}, reverse=True)):
         for m in _money_pattern(e).finditer(text):
-            if m.group("neg") or m.group("tail") or (e == 0 and _bare_number(text, m)):
+            if m.group("tail") or (e == 0 and _bare_number(text, m)):
                 continue
             start, end, marked = (
                 m.start("sym") if m.group("sym") else m.start("whole"),
@@ -1109,6 +1109,9 @@ def _figure_in(text: str, exponent: int) -> _Figure | None:
                 bool(m.group("sym")),
             )
             shown = start
+            # money sent, as the apps' lists print it (Venmo's `- $20.00`, PayPal's `-$20.00`):
+            # the figure is what was paid, and its sign goes with it out of the row
+            start = m.start("neg") if m.group("neg") else start
             glued = _GLUED_LETTERS.search(text, 0, start) if marked else None
             before = None if marked else _MARK_BEFORE.search(text, 0, start)
             if glued is not None and names_money(glued.group() + text[start]):

@@ -195,6 +195,7 @@ RECEIVED = (
         ),  # OCR: `f20.00`
         ("monzo received", "GBP", ["Bob Stone sent you £20.00", "24 Nov 2026"], RECEIVED),
         ("revolut sent", "EUR", ["You paid Bob", "€20,00", "Revolut"], SENT),  # OCR: `20,00`
+        ("venmo's list, sent", None, ["You paid Bob Stone", "- $20.00", "Rent share"], SENT),
         ("revolut received", "EUR", ["Bob Stone sent you €20,00", "24 Nov 2026"], RECEIVED),
         # euros in a room of pounds: no figure of the room's to offer
         ("euros among pounds", "GBP", ["You paid Bob", "€20,00", "Revolut"], SENT.replace("20.00", "12.34")),

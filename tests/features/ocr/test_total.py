@@ -668,6 +668,11 @@ def test_a_total_printed_with_a_decimal_comma_and_no_money_of_its_own_says_so(te
         ("9:41\n$20\nto TONY\nFor groceries", Payment("TONY", "$20")),
         ("9:41\n$20\nfrom FROMM", Payment("FROMM", "$20", received=True)),
         ("Payment from Ann\n$15", Payment("Ann", "$15", received=True)),
+        # money sent with its minus, as the apps' lists print it: the figure was lost, and the
+        # reply offered `\\PAID Ann 12.34`; `-$20` over Cash App's `to Ann` was a receipt
+        ("You paid Ann Lee\n- $20.00\nRent share", Payment("Ann Lee", "$20.00")),  # Venmo
+        ("You sent -$20.00 USD to Bob", Payment("Bob", "$20.00 USD")),  # PayPal
+        ("9:41\n-$20\nto Ann\nFor groceries", Payment("Ann", "$20")),
     ],
 )
 def test_a_payment_apps_screenshot_names_its_payee_and_is_no_total(text: str, payment: Payment) -> None:
