@@ -113,7 +113,7 @@ def family_text(ctx: Context, word: str, fits: FitsOne) -> str:
     wanted = command_name(word.lstrip("\\/"))
     families = _families_of(ctx.help_entries)
     known = [family.name for family, _ in families] + list(_entries(ctx.help_entries))
-    wanted = wanted if wanted in known else closest(wanted, known) or wanted
+    wanted = wanted if wanted in known else in_other_words(wanted, known) or closest(wanted, known) or wanted
     for family, entries in families:
         if wanted == family.name or wanted in (_name_of(e) for e in entries):
             return f"{family.title}: {' '.join(entries)}"
@@ -129,9 +129,16 @@ def asked_about(ctx: Context, words: Sequence[str]) -> str:
     families = _families_of(ctx.help_entries)
     known = [family.name for family, _ in families] + list(_entries(ctx.help_entries))
     first = command_name(words[0].lstrip("\\/"))
-    if first in known or closest(first, known):
+    if first in known or in_other_words(first, known) or closest(first, known):
         return words[0]
-    return next((word for word in words[1:] if command_name(word.lstrip("\\/")) in known), words[0])
+    return next(
+        (
+            word
+            for word in words[1:]
+            if (name := command_name(word.lstrip("\\/"))) in known or in_other_words(name, known)
+        ),
+        words[0],
+    )
 
 
 @router.command("HELP", args=(0, 99), help="")
@@ -230,6 +237,13 @@ _IN_OTHER_WORDS = {
 def plain_letters(name: str) -> str:
     """A command name as plain letters, its accents off (`PAYÉ` -> `PAYE`, `WÄHRUNG` -> `WAHRUNG`)."""
     return "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+
+
+def in_other_words(name: str, known: Sequence[str]) -> str | None:
+    """The command of `known` another language's word names (`SALDO` -> `BALANCE`), or None:
+    `\\HELP SALDO` said "No help on SALDO." where `\\SALDO` alone was offered `\\BALANCE`."""
+    other = _IN_OTHER_WORDS.get(plain_letters(name))
+    return other if other in known else None
 
 
 def did_you_mean(ctx: Context, name: str) -> str | None:

@@ -64,6 +64,16 @@ async def test_help_of_a_command_gives_its_family(bot: Bot, fake_twilio: FakeTwi
     assert await say(bot, fake_twilio, "\\HELP acount") == ACCOUNT
 
 
+async def test_help_of_a_command_in_another_language_gives_its_family(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    # `\\SALDO` alone was offered \\BALANCE, but `\\HELP SALDO` said "No help on SALDO."
+    assert await say(bot, fake_twilio, "\\HELP saldo") == MONEY
+    assert await say(bot, fake_twilio, "\\HELP Rejoindre") == ROOMS
+    assert await say(bot, fake_twilio, "\\HELP Währung") == MONEY
+    assert await say(bot, fake_twilio, "\\HELP como pagado?") == MONEY  # a later word, as in English
+
+
 async def test_help_asked_as_a_question_gives_the_family_of_the_command_in_it(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
