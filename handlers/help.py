@@ -141,9 +141,19 @@ def asked_about(ctx: Context, words: Sequence[str]) -> str:
     )
 
 
+# words that ask for the whole help, not one family's (`\\HELP me`, `\\HELP all commands` said
+# "No help on me.")
+_WHOLE_HELP = frozenset({"ALL", "COMMAND", "COMMANDS", "ME", "PLEASE", "PLS", "LIST", "MENU", "EVERYTHING"})
+
+
+def asks_for_all(words: Sequence[str]) -> bool:
+    """Whether `\\HELP <words>` asks for the whole help: every word is one of `_WHOLE_HELP`."""
+    return all(command_name(word.lstrip("\\/")) in _WHOLE_HELP for word in words)
+
+
 @router.command("HELP", args=(0, 99), help="")
 async def help_command(msg: Inbound, ctx: Context) -> HandlerResult:
-    if ctx.args:
+    if ctx.args and not asks_for_all(ctx.args):
         text = family_text(ctx, asked_about(ctx, ctx.args), ctx.deps.services.fits(msg.sender.channel))
         return Reply(await as_said_to(msg, ctx, text), kind="help")
     return Reply(await as_said_to(msg, ctx, help_for(msg, ctx)), kind="help")

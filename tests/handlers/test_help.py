@@ -88,6 +88,15 @@ async def test_help_asked_as_a_question_gives_the_family_of_the_command_in_it(
     )
 
 
+async def test_help_asked_for_everything_gives_the_help(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    # "No help on me." answered `\\HELP me`, and `\\HELP all commands` the same
+    whole = await say(bot, fake_twilio, "\\HELP")
+    assert await say(bot, fake_twilio, "\\HELP me") == whole
+    assert await say(bot, fake_twilio, "\\help all commands") == whole
+    assert await say(bot, fake_twilio, "\\HELP please!") == whole
+    assert await say(bot, fake_twilio, "\\help me stop.") == ACCOUNT  # a command named still counts
+
+
 async def test_help_of_something_else_names_the_families(bot: Bot, fake_twilio: FakeTwilio) -> None:
     assert (
         await say(bot, fake_twilio, "\\HELP weather")
