@@ -331,7 +331,9 @@ async def leave(msg: Inbound, ctx: Context) -> HandlerResult:
     if ctx.command.asked:  # `\\LEAVE?`, a newcomer asking what it does, took them out of the room
         return Reply(leave_asked(room.name), kind="usage")
     async with ctx.deps.db.tx() as conn:
-        next_room = await rooms.leave(conn, user_id, room.id, now=ctx.deps.now())
+        # when it was sent, as a JOIN's is: a photo sent after it is no longer theirs to share,
+        # however late the worker got to either (a backlog, a restart)
+        next_room = await rooms.leave(conn, user_id, room.id, now=msg.received_at or ctx.deps.now())
     # what is left stays in the room's ledger: added up once the transaction is done (a big room's
     # takes a second, and on SQLite every other person's text waited that long to be stored)
     async with ctx.deps.db.read() as conn:

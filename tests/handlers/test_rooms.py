@@ -917,6 +917,35 @@ async def test_a_join_and_a_photo_handled_late_share_it_as_they_were_sent(
     assert replies[-1].startswith("Saved $30.00 to house: split 2 ways, you are owed $15.00."), replies
 
 
+async def test_a_leave_and_a_photo_handled_late_leave_the_leaver_out_as_they_were_sent(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Bob's `\\LEAVE` of 19:00 and Alice's dinner photo of 19:02, both handled at 19:30 (a
+    backlog, a restart): Bob was counted a member until 19:30, when his LEAVE was handled, and
+    owed half of a dinner sent after he had left."""
+    sent = 1_790_000_000.0
+    now = [sent - 600]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    assert (await say(bot, fake, "\\JOIN house pw", sender=BOB)).startswith("Joined house")
+    now[0] = sent + 1800
+    deps = bot.runtime.deps
+    leave_sid, photo_sid = new_sid(), new_sid()
+    await inbox.insert_new(deps.db, [new_message(leave_sid, BOB, "\\LEAVE", received_at=sent)])
+    bot.runtime.worker.wake()
+    assert await bot.handled(leave_sid) == "done"
+    url = fake.media.add(images.jpeg_with_gps())
+    photo = new_message(photo_sid, ALICE, "$30.00", media=((url, "image/jpeg"),), received_at=sent + 120)
+    await inbox.insert_new(deps.db, [photo])
+    bot.runtime.worker.wake()
+    assert await bot.handled(photo_sid) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    assert replies[-1].startswith("Saved $30.00 to house"), replies
+    assert "split 2 ways" not in replies[-1], replies
+
+
 async def test_a_create_that_stop_overtook_leaves_no_empty_room_holding_the_name(
     bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
 ) -> None:
