@@ -890,6 +890,23 @@ async def test_leave_adds_up_the_room_while_others_texts_are_stored(
     assert stored == [True]
 
 
+async def bob_then_a_photo_handled_late(bot: Bot, fake: FakeTwilio, body: str, sent: float) -> list[str]:
+    """Bob's `body` sent at `sent` and Alice's $30.00 photo two minutes later, each handled now
+    (the clock is past both): Alice's replies."""
+    deps = bot.runtime.deps
+    bob_sid, photo_sid = new_sid(), new_sid()
+    await inbox.insert_new(deps.db, [new_message(bob_sid, BOB, body, received_at=sent)])
+    bot.runtime.worker.wake()
+    assert await bot.handled(bob_sid) == "done"
+    url = fake.media.add(images.jpeg_with_gps())
+    photo = new_message(photo_sid, ALICE, "$30.00", media=((url, "image/jpeg"),), received_at=sent + 120)
+    await inbox.insert_new(deps.db, [photo])
+    bot.runtime.worker.wake()
+    assert await bot.handled(photo_sid) == "done"
+    await bot.settled()
+    return [m["Body"] for m in fake.messages if m["To"] == ALICE]
+
+
 async def test_a_join_and_a_photo_handled_late_share_it_as_they_were_sent(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
@@ -902,18 +919,7 @@ async def test_a_join_and_a_photo_handled_late_share_it_as_they_were_sent(
     fake = fake_twilio
     assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
     now[0] = sent + 1800
-    deps = bot.runtime.deps
-    join_sid, photo_sid = new_sid(), new_sid()
-    await inbox.insert_new(deps.db, [new_message(join_sid, BOB, "JOIN house pw", received_at=sent)])
-    bot.runtime.worker.wake()
-    assert await bot.handled(join_sid) == "done"
-    url = fake.media.add(images.jpeg_with_gps())
-    photo = new_message(photo_sid, ALICE, "$30.00", media=((url, "image/jpeg"),), received_at=sent + 120)
-    await inbox.insert_new(deps.db, [photo])
-    bot.runtime.worker.wake()
-    assert await bot.handled(photo_sid) == "done"
-    await bot.settled()
-    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    replies = await bob_then_a_photo_handled_late(bot, fake, "JOIN house pw", sent)
     assert replies[-1].startswith("Saved $30.00 to house: split 2 ways, you are owed $15.00."), replies
 
 
@@ -930,18 +936,7 @@ async def test_a_leave_and_a_photo_handled_late_leave_the_leaver_out_as_they_wer
     assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
     assert (await say(bot, fake, "\\JOIN house pw", sender=BOB)).startswith("Joined house")
     now[0] = sent + 1800
-    deps = bot.runtime.deps
-    leave_sid, photo_sid = new_sid(), new_sid()
-    await inbox.insert_new(deps.db, [new_message(leave_sid, BOB, "\\LEAVE", received_at=sent)])
-    bot.runtime.worker.wake()
-    assert await bot.handled(leave_sid) == "done"
-    url = fake.media.add(images.jpeg_with_gps())
-    photo = new_message(photo_sid, ALICE, "$30.00", media=((url, "image/jpeg"),), received_at=sent + 120)
-    await inbox.insert_new(deps.db, [photo])
-    bot.runtime.worker.wake()
-    assert await bot.handled(photo_sid) == "done"
-    await bot.settled()
-    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    replies = await bob_then_a_photo_handled_late(bot, fake, "\\LEAVE", sent)
     assert replies[-1].startswith("Saved $30.00 to house"), replies
     assert "split 2 ways" not in replies[-1], replies
 
