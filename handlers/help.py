@@ -260,8 +260,7 @@ def did_you_mean(ctx: Context, name: str) -> str | None:
     """The listed command a mistyped name most likely meant (`JION` -> `JOIN`), if one is close,
     or the one another language's word names (`AIDE`, `SALDO`)."""
     names = _command_names(ctx.help_entries)
-    other = _IN_OTHER_WORDS.get(plain_letters(name))
-    return other if other in names else closest(name, names)
+    return in_other_words(name, names) or closest(name, names)
 
 
 @fallback.message(any_command)
