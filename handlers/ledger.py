@@ -461,9 +461,9 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
     if twin is not None:  # counted: it has an amount in the room's currency
         return repeat_stays_out(room.name, book, user_id, twin, zone, fits)
     # a receipt `\\SPLIT` by shares or amounts keeps its proportions: `\\SPLIT me $70 bob $30.36`,
-    # then `\\AMOUNT 50`, left Bob $15.13 with nothing said of it
-    reshaped = book.splits.get(target.id, ()) if minor and code == book.currency.code else ()
-    weights = book.receipts[target.id].weights if reshaped and target.id in book.receipts else None
+    # then `\\AMOUNT 50`, left Bob $15.13 with nothing said of it (`book.receipts`: the counted)
+    counted_now = book.receipts.get(target.id)
+    weights = counted_now.weights if counted_now is not None else None
     uneven = weights is not None and len(set(weights)) > 1
     return amount_reply(
         room.name,
