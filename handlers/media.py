@@ -207,6 +207,12 @@ def _repeat_of(
     )
 
 
+def caption_not_used(amount: Amount, photos: int) -> str:
+    """The reply's second part when the caption of several photos has an amount: not counted
+    (which photo's total is it?), and said so: the person typed it for a reason."""
+    return f"Your caption's {amount.currency.format(amount.minor)} was not used: with {photos} photos it cannot say whose total it is."
+
+
 def command_note(command: CommandObject) -> str:
     """The reply's second part when the text with the photos was a command (not run)."""
     name = command.name[:20]
@@ -299,6 +305,8 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
     if caption_money is None and len(msg.media) == 1:  # `dinner 1.200`: asked about, not guessed
         note = unclear_caption(caption, room_currency) or note
+    elif len(msg.media) > 1 and (several := caption_amount(caption, room_currency)) is not None:
+        note = caption_not_used(several, len(msg.media))  # it was dropped without a word
     if command is not None and command.name == "AMOUNT" and len(msg.media) == 1:
         unclear = unclear_amount(command.arg_text, room_currency, command="\\AMOUNT ")
         caption_money = None if unclear else parse_amount(command.arg_text, room_currency)

@@ -2053,6 +2053,32 @@ async def test_a_photo_sent_with_a_command_is_saved_and_the_command_is_not_run(
     assert await bot.scalar("SELECT count(*) FROM receipts") == 4
 
 
+async def test_an_amount_in_the_caption_of_several_photos_is_said_not_to_be_used(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`$45` as the caption of two photos: not counted (whose total is it?), and nothing said, so
+    the person who typed it thought it was. The reply says it was not used; the photos are
+    saved as without a caption's amount, and one photo's caption still counts."""
+    fake = fake_twilio
+    await house(bot, fake)
+    urls = [fake.media.add(images.jpeg_with_gps()), fake.media.add(images.jpeg_with_gps())]
+    assert await answers(bot, fake, "dinner $45", **mms(urls)) == [
+        "Saved 2 receipts to house. No total on photos 1, 2: reply \\AMOUNT 12.34 for each, in order.",
+        "Your caption's $45.00 was not used: with 2 photos it cannot say whose total it is.",
+    ]
+    rows = await bot.rows("SELECT caption, amount_minor FROM receipts ORDER BY media_index")
+    assert [(r.caption, r.amount_minor) for r in rows] == [("dinner $45", None), ("dinner $45", None)]
+    # no amount in it, or one photo: as before
+    urls = [fake.media.add(images.jpeg_with_gps()), fake.media.add(images.jpeg_with_gps())]
+    assert await answers(bot, fake, "dinner", **mms(urls)) == [
+        "Saved 2 receipts to house. No total on photos 1, 2: reply \\AMOUNT 12.34 for each, in order."
+    ]
+    assert (
+        await photo(bot, fake, "dinner $45")
+        == "Saved $45.00 to house: split 3 ways, you are owed $30.00. \\BALANCE for all."
+    )
+
+
 async def test_an_amount_typed_in_another_currency_says_how_to_count_it(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
