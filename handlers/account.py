@@ -204,7 +204,14 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
             opted_out = sorted(await users.opted_out_among(conn, [user.phone]))
             known = await known_as(conn, user.id, user.phone)
             kept = await people.forget(
-                conn, user.id, known, opted_out, ctx.deps.now(), zone_of_address, tag=tag
+                conn,
+                user.id,
+                known,
+                opted_out,
+                ctx.deps.now(),
+                zone_of_address,
+                tag=tag,
+                left_at=msg.received_at or ctx.deps.now(),  # when sent, as a \\LEAVE counts
             )
             photos = await inbox.media_waiting(conn, key, msg.id)
             dropped = await inbox.drop_waiting(conn, key, msg.id, ctx.deps.now())

@@ -168,14 +168,28 @@ async def forget(
     now: float,
     zone_of: Callable[[str], str | None] = lambda _: None,
     tag: str | None = None,
+    left_at: float | None = None,
 ) -> bool:
     """`\\STOP` for a whole person: their record goes (addresses, memberships, tokens and links
     cascade; receipts stay), their place in each ledger is handed to a former member named as
     their rooms saw them (`shown` when they had no name: debts stay payable), the rooms they
     created keep the zone of their number (`zone_of`) and forget them, and the `opted_out`
     addresses stay opted out (nothing may be sent there again). True when a ledger kept them.
-    `tag`: the address's keyed tag, kept on the former member (`\\STOP`; see `formers_of`)."""
+    `tag`: the address's keyed tag, kept on the former member (`\\STOP`; see `formers_of`).
+    `left_at` (default `now`): when they left their rooms, as a `\\LEAVE` records it: the former
+    member shares a photo sent before then and still being read (`ledger.members`)."""
+    rooms_in = (
+        (await conn.execute(sa.select(memberships.c.room_id).where(memberships.c.user_id == user_id)))
+        .scalars()
+        .all()
+    )
     kept = await ledger.keep_former(conn, user_id, shown, now, tag)
+    if kept is not None and rooms_in:
+        departed = now if left_at is None else left_at
+        await conn.execute(
+            sa.insert(room_departures),
+            [{"user_id": kept, "room_id": str(r), "left_at": departed} for r in rooms_in],
+        )
     phone = (await conn.execute(sa.select(users.c.phone).where(users.c.id == user_id))).scalar()
     await room_records.creator_leaves(conn, user_id, zone_of(phone) if phone else None)
     await accounts.delete(conn, user_id)

@@ -941,6 +941,50 @@ async def test_a_leave_and_a_photo_handled_late_leave_the_leaver_out_as_they_wer
     assert "split 2 ways" not in replies[-1], replies
 
 
+async def test_a_stop_and_a_photo_sent_before_it_handled_after_share_it_with_the_stopper(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """Alice's dinner photo of 19:00 and Bob's `\\STOP` of 19:02; the STOP (which jumps the
+    queue) handled first, the photo after it (being read, or kept through a media outage): Bob
+    was in the room when it was sent, but his membership was gone with his record, and the
+    dinner fell on Alice alone. His place in the ledger (a former member) shares it, as a
+    `\\LEAVE` handled first leaves the leaver in; a photo sent after the STOP leaves him out."""
+    sent = 1_790_000_000.0
+    now = [sent - 600]
+    bot = await bot_factory(clock=lambda: now[0], twilio=fake_twilio.section())
+    fake = fake_twilio
+    deps = bot.runtime.deps
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    assert (await say(bot, fake, "\\JOIN house pw", sender=BOB)).startswith("Joined house")
+    assert (await say(bot, fake, "\\NAME Bob", sender=BOB)).startswith("Your rooms now see you as Bob")
+    first = new_sid()  # Bob is on the ledger: he owes half of this
+    url = fake.media.add(images.jpeg_with_gps())
+    await inbox.insert_new(
+        deps.db, [new_message(first, ALICE, "$10.00", media=((url, "image/jpeg"),), received_at=sent - 300)]
+    )
+    bot.runtime.worker.wake()
+    assert await bot.handled(first) == "done"
+    now[0] = sent + 1800
+    stop_sid = new_sid()
+    await inbox.insert_new(deps.db, [new_message(stop_sid, BOB, "\\STOP", received_at=sent + 120)])
+    bot.runtime.worker.wake()
+    assert await bot.handled(stop_sid) == "done"
+    for sid, at in ((new_sid(), sent), (new_sid(), sent + 240)):  # before the STOP, and after it
+        url = fake.media.add(images.jpeg_with_gps())
+        photo = new_message(sid, ALICE, "$30.00", media=((url, "image/jpeg"),), received_at=at)
+        await inbox.insert_new(deps.db, [photo])
+        bot.runtime.worker.wake()
+        assert await bot.handled(sid) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages if m["To"] == ALICE]
+    assert replies[-2].startswith("Saved $30.00 to house: split 2 ways, you are owed $20.00."), replies
+    assert replies[-1].startswith("Saved $30.00 to house"), replies
+    assert "split 2 ways" not in replies[-1], replies
+    balance = await say(bot, fake, "\\BALANCE")
+    assert "Bob pays" in balance, balance
+    assert "$20.00" in balance, balance
+
+
 async def test_a_create_that_stop_overtook_leaves_no_empty_room_holding_the_name(
     bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
 ) -> None:
