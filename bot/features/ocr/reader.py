@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,7 @@ def readable_shape(width: int, height: int) -> bool:
 # a receipt photographed on its side with no orientation to turn it by (a carrier that re-encodes
 # MMS drops EXIF, a picture turned by an editor): its lines stand up, and it was "not a receipt"
 TURNS = (Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90)  # a quarter turn clockwise, then back
+UPSIDE_DOWN = Image.Transpose.ROTATE_180
 
 
 def _image_array(data: bytes, turn: Image.Transpose | None = None) -> Any:
@@ -104,15 +106,33 @@ def sideways(boxes: list[Box]) -> bool:
     return tall > wide
 
 
+_WORD = re.compile(r"[^\W\d_]{3,}")  # three letters in a row, in any script
+
+
+def gibberish(boxes: list[Box]) -> bool:
+    """Whether text was found but hardly a word of it: a receipt upside down reads so (the
+    detector finds a few of its lines, the recogniser reads them as `E`, `S`, `00'0`, `dnos`),
+    where one upright, even blurred, has a word on most lines. A picture with no text is not."""
+    return bool(boxes) and sum(1 for box in boxes if _WORD.search(box.text)) < 2
+
+
 def read_boxes(engine: Engine, data: bytes, exponent: int, whole: bool = False) -> Reading:
     """The total of a photo. One on its side with no total read upright (`sideways`) is read
     again turned a quarter each way, and the first turn that finds its total (else one that finds
-    text like a receipt's) stands. Blocking."""
+    text like a receipt's) stands; one whose text reads as hardly a word (`gibberish`), turned
+    over. Blocking."""
     boxes = boxes_of(engine, data)
     if boxes is None:
         return Reading(None, "none", reason="too long and thin to read")
     reading = total_of_boxes(boxes, exponent, whole)
-    if reading.minor is not None or not sideways(boxes):
+    if reading.minor is not None:
+        return reading
+    if not sideways(boxes):
+        if not gibberish(boxes):
+            return reading
+        turned = total_of_boxes(boxes_of(engine, data, UPSIDE_DOWN) or [], exponent, whole)
+        if turned.minor is not None or (reading.status == NOT_RECEIPT and turned.status != NOT_RECEIPT):
+            return turned
         return reading
     for turn in TURNS:
         turned = total_of_boxes(boxes_of(engine, data, turn) or [], exponent, whole)
@@ -224,6 +244,7 @@ __all__ = [
     "Engine",
     "OcrReader",
     "boxes_of",
+    "gibberish",
     "new_engine",
     "pdf_text",
     "read_boxes",

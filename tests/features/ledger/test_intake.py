@@ -96,6 +96,25 @@ async def test_a_receipt_photographed_on_its_side_is_read(counting: Counting, la
     assert (reading.minor, counting.calls) == (receipt.total, 1)
 
 
+@pytest.mark.parametrize(
+    ("layout", "seed"), [(ri.grocery, 108), (ri.restaurant, 31), (ri.fuel, 32), (ri.card_slip, 33)]
+)
+async def test_a_receipt_photographed_upside_down_is_read(counting: Counting, layout: Any, seed: int) -> None:
+    """A receipt upside down, with no orientation to turn it by: the detector found a few of its
+    lines and the recogniser gibberish (`E`, `S`, `00'0`), so it was "not a receipt" or "no
+    total found". It is read again turned over; an upright receipt with no total is read once."""
+    receipt = layout(random.Random(seed))
+    with Image.open(io.BytesIO(ri.render(receipt, seed=seed))) as upright:
+        out = io.BytesIO()
+        upright.transpose(Image.Transpose.ROTATE_180).save(out, format="JPEG", quality=90)
+    reading = await OcrReader(1).read(out.getvalue(), "jpeg", 2)
+    assert (reading.status, reading.minor) == ("ok", receipt.total), reading
+    assert counting.calls == 2
+    counting.calls = 0
+    reading = await OcrReader(1).read(ri.render(ri.no_total(random.Random(seed))), "jpeg", 2)
+    assert (reading.status, counting.calls) == ("none", 1)
+
+
 # the ledger's storage runs on both databases in tests/handlers/test_ledger.py; OCR is the slow part here
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 async def test_an_mms_of_two_receipts_gets_one_reply(

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.features.ocr.reader import OcrReader
+from bot.features.ocr.reader import OcrReader, gibberish
+from bot.features.ocr.total import Box
 
 # what rapidocr's detector works on at most: a 1600 px square, or a picture 12 times as tall as
 # wide with its width enlarged to 736 px
@@ -68,3 +69,17 @@ async def test_the_detector_s_work_is_bounded(width: int, height: int) -> None:
     engine = Recording()
     await OcrReader(1, engine_factory=lambda: engine).read(png(width, height), "png", 2)
     assert all(detector_pixels(*shape) <= DETECTOR_LIMIT for shape in engine.shapes), engine.shapes
+
+
+def _boxes(*texts: str) -> list[Box]:
+    return [Box(points=[(0, 0), (40, 0), (40, 10), (0, 10)], text=t, score=0.9) for t in texts]
+
+
+def test_gibberish_is_text_found_with_hardly_a_word() -> None:
+    """What a receipt upside down reads as, and not an upright one (blurred or without a total),
+    nor a picture with no text at all (read once: nothing to turn over)."""
+    assert gibberish(_boxes("E", "S", "00'0", "E", "S", "0"))
+    assert gibberish(_boxes("061", "dnos"))
+    assert not gibberish(_boxes("FRESH MART", "6.24", "YOGURT", "12.34"))
+    assert not gibberish(_boxes("Café", "Straße 5", "9,50"))
+    assert not gibberish([])
