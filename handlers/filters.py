@@ -88,6 +88,22 @@ def not_in_named(name: str, fits: FitsOne) -> str:
     return text if fits(text) else "You are not in a room of that name. \\ROOMS lists yours."
 
 
+def left_named(name: str, fits: FitsOne, *, settled: bool) -> str:
+    """`\\BALANCE flat`, `\\RECEIPTS flat` from a person who left flat (`\\LEAVE`): "You are not in
+    a room" (or "not in a room named flat") said nothing of their leaving it, nor of where they
+    stand there. `settled`: the command asks about money, and none is open there."""
+    text = (
+        f"You left {name} and are settled up there."
+        if settled
+        else f"You left {name}. To be in it again, send \\JOIN {name} <password>."
+    )
+    return (
+        text
+        if fits(text)
+        else ("You left that room and are settled up there." if settled else "You left that room.")
+    )
+
+
 def _meant(ctx: Context, mine: list[rooms.Room], name: str, fits: FitsOne) -> str | None:
     """`\\USE trip2` from a person in trip2026 (and in no other room whose name begins so): the
     room they meant, said with the command to send (`\\ROOMS lists yours` left a person in twenty
@@ -127,12 +143,27 @@ class InRoom:
                 for left in await _open_in_left(ctx):
                     if left.name_key == rooms.name_key(name):
                         return {ROOM: left, LEFT: True}
+            fits = ctx.deps.services.fits(msg.sender.channel)
+            gone = next(
+                (
+                    r
+                    for r in await rooms.left_rooms(ctx.deps.db, ctx.user.id)
+                    if r.name_key == rooms.name_key(name)
+                ),
+                None,
+            )
+            if gone is not None:  # not one with money open (above): "not in a room" said nothing of it
+                again = ctx.command.name == "LEAVE"
+                return (
+                    f"You already left {gone.name}."
+                    if again
+                    else left_named(gone.name, fits, settled=self.settling)
+                )
             mine, _ = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
             if not mine and not (self.settling and await _open_in_left(ctx)):
                 # `\\BALANCE please` from a person in no room: "not in a room named please.
                 # \\ROOMS lists yours", and \\ROOMS listed none
                 return NOT_IN_ROOM
-            fits = ctx.deps.services.fits(msg.sender.channel)
             return _meant(ctx, mine, name, fits) or not_in_named(name, fits)
         room = await rooms.active_room(ctx.deps.db, ctx.user.id)
         if room is not None:

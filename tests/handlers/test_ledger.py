@@ -2378,10 +2378,16 @@ async def test_a_member_who_left_owing_sees_it_and_records_paying_it(
         await say(bot, fake, "\\PAID Alice 5", sender=BOB)
         == "Recorded: you paid Alice $5.00. house: all settled."
     )
-    # settled: the room is theirs no more, as any room they were never in (and they are in none)
+    # settled: the room is theirs no more (and they are in none); named, it is said they left it
+    # (it was "You are not in a room", as of a room they were never in)
     assert await say(bot, fake, "\\BALANCE", sender=CAROL) == NOT_IN_ROOM
-    assert await say(bot, fake, "\\BALANCE house", sender=CAROL) == NOT_IN_ROOM
+    assert await say(bot, fake, "\\BALANCE house", sender=CAROL) == "You left house and are settled up there."
     assert await say(bot, fake, "\\PAID Alice 1", sender=CAROL) == NOT_IN_ROOM
+    assert (
+        await say(bot, fake, "\\RECEIPTS House", sender=CAROL)
+        == "You left house. To be in it again, send \\JOIN house <password>."
+    )
+    assert await say(bot, fake, "\\BALANCE attic", sender=CAROL) == NOT_IN_ROOM  # never in it
 
 
 async def test_a_member_who_left_owing_cannot_take_a_name_someone_there_goes_by(

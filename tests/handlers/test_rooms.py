@@ -460,9 +460,10 @@ async def test_leave_use_and_rooms(bot: Bot, fake_twilio: FakeTwilio, monkeypatc
     # leaving the active room makes another one active
     assert await say(bot, fake_twilio, "\\LEAVE") == "You left house. Your active room is trip."
     assert await say(bot, fake_twilio, "\\ROOMS") == "Your rooms: trip (active)."
+    assert await say(bot, fake_twilio, "\\LEAVE house") == "You already left house."
     assert (
-        await say(bot, fake_twilio, "\\LEAVE house")
-        == "You are not in a room named house. \\ROOMS lists yours."
+        await say(bot, fake_twilio, "\\USE house")
+        == "You left house. To be in it again, send \\JOIN house <password>."
     )
     assert await say(bot, fake_twilio, "\\LEAVE Trip") == "You left trip."
     assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
