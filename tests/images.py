@@ -66,6 +66,19 @@ def png_with_text(width: int = 40, height: int = 30) -> bytes:
     return out.getvalue()
 
 
+def grey_png_16(shapes: list[tuple[int, int, int, int]], width: int = 120, height: int = 160) -> bytes:
+    """A receipt as a scanner app saves it in greyscale: a 16-bit PNG (values 0-65535), paper
+    with a box of ink for each of `shapes`. The ink is dark grey, as printed ink photographs (a
+    black of 0 reads the same in 8 bits and 16)."""
+    image = Image.new("I", (width, height), 62000)
+    draw = ImageDraw.Draw(image)
+    for box in shapes:
+        draw.rectangle(box, fill=5000)
+    out = io.BytesIO()
+    image.convert("I;16").save(out, format="PNG")
+    return out.getvalue()
+
+
 def heic_with_gps(width: int = 64, height: int = 48) -> bytes:
     out = io.BytesIO()
     _picture(width, height, (30, 30, 200)).save(out, format="HEIF", quality=80, exif=_exif())

@@ -110,6 +110,20 @@ CONTENT_TYPES: dict[str, str] = {ext: ctype for _, _, ctype, ext in _IMAGE_KINDS
 }
 
 
+# greyscale of more than 8 bits a pixel: a 16-bit PNG, as scanner apps save one
+_WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """A greyscale picture of 16 bits a pixel in 8. Pillow's conversion to "L" or "RGB" clips
+    its values (0-65535) at 255: a scanned receipt was white paper to OCR ("doesn't look like a
+    receipt"), every such picture hashed alike (the second "repeats" the first), and its gallery
+    thumbnail was blank. Blocking: part of `reencode` and of a thumbnail."""
+    if image.mode not in _WIDE_GREY:
+        return image
+    return image.convert("I").point(lambda value: value / 256).convert("L")
+
+
 def on_white(image: Image.Image) -> Image.Image:
     """A picture with transparency laid on white, as paper is. Transparent pixels are black
     underneath in most files: the receipt's dark text on them is what OCR and the difference hash
@@ -151,7 +165,7 @@ def reencode(data: bytes, kind: str, max_pixels: int) -> Prepared:
                 im.seek(0)  # animations keep their first frame
             im.load()
             icc = im.info.get("icc_profile")
-            clean = on_white(ImageOps.exif_transpose(im))
+            clean = on_white(eight_bit(ImageOps.exif_transpose(im)))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise Refused(TOO_MANY_PIXELS, "pillow limit") from None
     except Refused:
@@ -392,6 +406,7 @@ __all__ = [
     "Refused",
     "delete_twilio_copies",
     "dhash",
+    "eight_bit",
     "find_twin",
     "lifespan",
     "pipeline_of",

@@ -16,7 +16,7 @@ import io
 
 from PIL import Image, ImageOps
 
-from bot.features.receipts.media import on_white
+from bot.features.receipts.media import eight_bit, on_white
 
 # longest side in pixels: the gallery shows a photo 6rem (96 CSS pixels) wide; a tall receipt's
 # width at 480 high stays sharp on a phone's 2x-3x screen
@@ -75,7 +75,7 @@ def make_thumbnail(data: bytes, max_bytes: int, max_pixels: int, *, draft: bool 
             else:
                 im.load()
             im.thumbnail((THUMB_SIDE, THUMB_SIDE))
-            small = on_white(ImageOps.exif_transpose(im))
+            small = on_white(eight_bit(ImageOps.exif_transpose(im)))
             if small.mode != "RGB":
                 small = small.convert("RGB")
             out = io.BytesIO()

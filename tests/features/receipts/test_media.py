@@ -798,6 +798,23 @@ def test_a_transparent_picture_is_laid_on_white_before_it_is_read_or_compared(pa
     assert not same_picture(out.phash, other.phash)
 
 
+def test_a_16_bit_grey_picture_is_brought_to_8_bits_before_it_is_read_or_compared() -> None:
+    """A scanner app's greyscale PNG has 16 bits a pixel: Pillow's conversion to 8 bits clips
+    them at 255, so the receipt was white paper to OCR ("doesn't look like a receipt"), every such
+    picture hashed alike (a second one "repeats" the first) and its thumbnail was blank."""
+    lines = images.grey_png_16([(10, 10, 110, 20), (10, 40, 60, 50), (10, 70, 90, 80)])
+    block = images.grey_png_16([(20, 90, 100, 150)])
+    out = reencode(lines, "png", 40_000_000)
+    stored = Image.open(io.BytesIO(out.data))
+    assert stored.mode == "L"
+    assert stored.getpixel((2, 2)) > 230  # the paper stays light
+    assert stored.getpixel((50, 15)) < 30  # and the text dark
+    other = reencode(block, "png", 40_000_000)
+    assert out.phash is not None
+    assert other.phash is not None
+    assert not same_picture(out.phash, other.phash)
+
+
 def cut_off_gif(tail: bytes) -> bytes:
     """A GIF whose download ended after its first frame (`tail`: the next block's first bytes)."""
     out = io.BytesIO()

@@ -182,6 +182,20 @@ async def test_the_gallery_shows_thumbnails_and_links_the_full_photo(
     assert len(ran) == before
 
 
+async def test_a_16_bit_grey_receipt_shows_in_its_thumbnail(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """A scanner app's greyscale PNG (16 bits a pixel) had a white thumbnail: no receipt on it."""
+    receipt = images.grey_png_16([(0, 40, 119, 60)], width=120, height=100)
+    thumb, _, _ = await _one_photo(bot, fake_twilio, receipt)
+    resp = await bot.client.get(path_of(thumb))
+    assert resp.status == 200
+    small = _decoded(await resp.read()).convert("L")
+    assert small.getpixel((60, 10)) > 220  # type: ignore[operator]  # paper
+    assert small.getpixel((60, 50)) < 30  # type: ignore[operator]  # the receipt's dark line
+    # one stored as it came, 16 bits, before pictures were brought to 8: its thumbnail too
+    stored = _decoded(make_thumbnail(receipt, 5 * MB, 40_000_000)).convert("L")
+    assert stored.getpixel((60, 50)) < 30  # type: ignore[operator]
+
+
 async def test_expired_and_forged_thumbnail_links_are_refused_like_photo_links(
     bot_factory: BotFactory, fake_twilio: FakeTwilio
 ) -> None:
