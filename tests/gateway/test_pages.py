@@ -360,6 +360,40 @@ async def test_the_gallery_and_statement_read_on_a_phone_zoomed_to_300_and_400_p
             assert layout["h2"] < layout["h1"], (command, layout)
 
 
+# each photo's thumbnail as the phone draws it: its height and width in CSS pixels, once loaded
+_THUMBS = """[...document.querySelectorAll('img.thumb')].map(i => {
+  const box = i.getBoundingClientRect();
+  return {loaded: i.complete && i.naturalWidth > 0, height: box.height, width: box.width};
+})"""
+
+
+@needs_chromium
+async def test_a_long_receipt_or_one_shot_sideways_gets_a_thumbnail_of_a_card_s_size(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """A long receipt (a pharmacy's, 1 wide by 5 high) was drawn 96 pixels wide and 480 high: one
+    card filled most of a phone's screen. Shot sideways, it was a sliver 19 pixels high, too thin
+    to tap. A thumbnail stays between a finger's height and a card's; the full photo is a tap away."""
+    bot = await _on_a_port(bot_factory, fake_twilio)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    for width, height, caption in ((400, 2000, "pharmacy 12.00"), (2000, 400, "sideways 3.00")):
+        photo = fake_twilio.media.add(images.jpeg_with_gps(width, height))
+        await say(bot, fake_twilio, caption, **mms([photo]))
+    for command, until in GALLERY_AND_STATEMENT:
+        link = await page_link(bot, fake_twilio, command)
+        await chromium_page.goto(link, until=until)
+        await chromium_page.wait_for(
+            "[...document.querySelectorAll('img.thumb')].every(i => i.complete && i.naturalWidth > 0)"
+        )
+        thumbs = await chromium_page.evaluate(_THUMBS)
+        assert len(thumbs) == 2, command
+        for thumb in thumbs:
+            assert thumb["width"] == 96, (command, thumb)
+            assert 44 <= thumb["height"] <= 160, (command, thumb)
+
+
 def _contrast(one: str, two: str) -> float:
     """WCAG's contrast ratio of two CSS colours as getComputedStyle gives them ("rgb(9, 105, 218)")."""
 
