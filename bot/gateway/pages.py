@@ -105,8 +105,29 @@ def few_marks(text: object) -> str:
     return "".join(out)
 
 
+# lines a caption keeps on the pages (the stylesheet shows its line breaks): a list typed on a
+# phone ("Costco run", "- milk") ran on as one line; hundreds of empty lines would be a page of
+# nothing between two receipts
+LINES_MAX = 10
+
+
+def few_lines(text: object) -> str:
+    """`text` with its line breaks as typed, but empty lines in a row as one and none at either
+    end, and past `LINES_MAX` lines the rest run on, joined by spaces."""
+    lines: list[str] = []
+    for line in (part.strip() for part in str(text).splitlines()):
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    while lines and not lines[-1]:
+        lines.pop()
+    if len(lines) > LINES_MAX:
+        lines[LINES_MAX - 1 :] = [" ".join(line for line in lines[LINES_MAX - 1 :] if line)]
+    return "\n".join(lines)
+
+
 _ENV.filters["spoken"] = spoken
 _ENV.filters["few_marks"] = few_marks
+_ENV.filters["few_lines"] = few_lines
 _ENV.filters["speakable"] = speakable
 
 BASE_HEADERS = {

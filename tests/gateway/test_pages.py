@@ -315,6 +315,41 @@ async def test_a_caption_piled_with_accents_cannot_paint_over_the_page(
         assert "\u05e9\u05c1\u05bc\u05b8\u05c1\u05dd</p>" in page, link
 
 
+@needs_chromium
+async def test_a_caption_typed_on_several_lines_keeps_its_lines(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    chromium_page: Page,  # noqa: F811
+) -> None:
+    """A caption typed as a list ("Costco run", "- paper towels", "- milk") ran on as one line,
+    "Costco run - paper towels - milk". Its lines are kept, in the gallery and the statement."""
+    bot = await _on_a_port(bot_factory, fake_twilio)
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "Costco run 23.10\n- paper towels\n- milk", ALICE)
+    for command, until in (("\\RECEIPTS", "1 receipt"), ("\\STATEMENT", "Spent")):
+        link = await page_link(bot, fake_twilio, command)
+        await chromium_page.goto(link, until=until)
+        shown = await chromium_page.evaluate("document.querySelector('.cap').innerText")
+        assert shown == "Costco run 23.10\n- paper towels\n- milk", command
+
+
+async def test_a_caption_of_many_lines_cannot_stretch_the_page(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """Kept lines are a few: a caption of hundreds of empty lines would be a page of nothing
+    between two receipts. Empty lines in a row are one, and past ten lines the rest run on."""
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    await send_photos(bot, fake_twilio, 1, "taxi\n\n\n\n  \n\nto the airport", ALICE)
+    await send_photos(bot, fake_twilio, 1, "\n".join(f"item {n}" for n in range(1, 41)), ALICE)
+    statement = re.search(r"https?://\S+", await say(bot, fake_twilio, "\\STATEMENT"))
+    assert statement
+    for link in (await gallery_link(bot, fake_twilio, ALICE), statement.group(0)):
+        page = await (await bot.client.get(path_of(link))).text()
+        assert ">taxi\n\nto the airport</p>" in page, link
+        ten = (
+            "\n".join(f"item {n}" for n in range(1, 10)) + "\n" + " ".join(f"item {n}" for n in range(10, 41))
+        )
+        assert f">{ten}</p>" in page, link
+
+
 # what runs past the right edge of a phone's screen: the page's width against the screen's, and
 # each text or picture that reaches beyond it
 _SIDEWAYS = """(() => {
