@@ -228,17 +228,18 @@ PAIR_USAGE = "\\PAIR or \\PAIR <code>"
 
 def pair_refused(has: str, theirs: str | None, *, only_rooms: bool = False) -> str:
     """Why `\\PAIR <code>` cannot make this address (which `has` something of its own) the code's
-    person (who has `theirs`), and a way that works: an X account is dropped with `\\UNLINK`;
-    rooms, receipts and payments are not, so the address with none of them joins the other.
+    person (who has `theirs`), and a way that works: when that person has nothing, the other way
+    round; else an X account is dropped with `\\UNLINK`; rooms, receipts and payments are not,
+    so the address with none of them joins the other.
     `only_rooms`: this address is in rooms with nothing of its own there (a new Telegram account
     that joined the flat before pairing), so it can leave them and pair."""
-    if has == pairing.X_ACCOUNT:
-        return f"This address has {has} of its own. Send \\UNLINK here, then the code again."
-    if theirs is None:
+    if theirs is None:  # an X account too: `\\UNLINK` would have ended it for nothing
         return (
             f"This address has {has} of its own. Pair the other way: send \\PAIR here, then the"
             " code from your other address."
         )
+    if has == pairing.X_ACCOUNT:
+        return f"This address has {has} of its own. Send \\UNLINK here, then the code again."
     if theirs == pairing.X_ACCOUNT:
         return (
             f"This address has {has} of its own. Pair the other way: \\UNLINK on your other "

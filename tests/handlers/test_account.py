@@ -416,6 +416,24 @@ async def test_an_address_only_in_rooms_is_told_to_leave_them_to_pair(
     )
 
 
+async def test_an_x_account_whose_code_owner_has_nothing_is_told_to_pair_the_other_way(xbot: XBot) -> None:
+    """Ana posts to X from her number and asked for a code on her new one, which has nothing yet.
+    Her number's `\\\\PAIR <code>` was told to `\\\\UNLINK` first (her X connection gone, to link
+    again after), where pairing the other way loses nothing: it is told that, and it works."""
+    twilio: FakeTwilio = xbot.extras["twilio"]
+    new = "+15550007777"
+    await xbot.link(user=("100", "ana"))
+    code = await pair_code(xbot, twilio, sender=new)
+    assert await say(xbot, twilio, f"\\PAIR {code}") == (
+        "This address has an X account of its own. Pair the other way: send \\PAIR here, then the "
+        "code from your other address."
+    )
+    code = await pair_code(xbot, twilio)
+    assert (await say(xbot, twilio, f"\\PAIR {code}", sender=new)).startswith("Paired:")
+    linked = "SELECT x_handle FROM users JOIN addresses ON addresses.user_id = users.id WHERE address = :a"
+    assert await xbot.scalar(linked, a=new) == "ana"
+
+
 async def test_an_address_that_leaves_by_stop_takes_its_x_links_with_it(xbot: XBot) -> None:
     """Maria paired her new number and sent `\\\\STOP` from the old one ("nothing of yours comes
     here"). A `\\\\LINK` texted to the old number a minute before still worked: the page offered to
