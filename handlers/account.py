@@ -354,6 +354,8 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
         if used is None:  # another address spent it a moment ago
             return WRONG_CODE
         others = await pairing.addresses_of(conn, owner)
+        # the joining person's other addresses come along (`pairing.join`): the notice names them
+        along = [a for a in await pairing.addresses_of(conn, user.id) if a != key]
         await _keep_name(conn, user.id, owner)
         # a room this address made and left keeps the zone of its number, as after a `\\STOP`
         await rooms.creator_leaves(conn, user.id, zone_of_address(user.phone))
@@ -367,7 +369,9 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
             await outbox.enqueue(
                 conn,
                 to=told,
-                body=paired_notice(key, label, ctx.deps.services.fits(channel_of(told)), to=told),
+                body=paired_notice(
+                    key, label, ctx.deps.services.fits(channel_of(told)), to=told, along=along
+                ),
                 dedupe_key=dedupe,
                 kind="paired",
                 inbox_id=msg.id,
@@ -380,12 +384,28 @@ async def pair(msg: Inbound, ctx: Context) -> HandlerResult:
 
 
 def paired_notice(
-    key: str, label: str | None = None, fits: FitsOne = lambda text: True, *, to: str = ""
+    key: str,
+    label: str | None = None,
+    fits: FitsOne = lambda text: True,
+    *,
+    to: str = "",
+    along: Sequence[str] = (),
 ) -> str:
     """To the address that asked for the code (`to`), when it joined `key`: with the name its
-    channel gives it (Telegram's first name), which a stranger's shows, when the message stays one."""
-    text = f"{shown_address(key, label, to)} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
-    return text if label is None or fits(text) else paired_notice(key)
+    channel gives it (Telegram's first name), which a stranger's shows, when the message stays one.
+    `along`: the other addresses of `key`'s person, which joined with it (told of `key` alone,
+    Alice took it out, and a stranger's second number stayed her)."""
+    if along:
+        more = paired_with(along[0]) if len(along) == 1 else f"{len(along)} other addresses"
+        text = (
+            f"{shown_address(key, label, to)} and {more} are you too now (\\PAIR). Not you? Send "
+            "\\UNPAIR to take them out."
+        )
+    else:
+        text = (
+            f"{shown_address(key, label, to)} is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."
+        )
+    return text if label is None or fits(text) else paired_notice(key, along=along)
 
 
 def shown_address(key: str, label: str | None, to: str = "") -> str:

@@ -522,6 +522,27 @@ async def test_unpair_lists_the_addresses_and_an_older_one_takes_a_new_one_out(
     assert await say(bot, fake_twilio, "\\ROOMS", sender=third) == "Your rooms: house (active)."
 
 
+async def test_the_pairing_notice_names_every_address_that_came_along(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A stranger with two addresses paired to each other (nothing of their own yet) sends Alice's
+    overheard code from one: both become Alice. She was told of the one that sent it only, and
+    after `\\\\UNPAIR`ing it the other was still her, in her rooms. The notice names both."""
+    stranger, second = "+15550009999", "+15550007777"
+    await say(bot, fake_twilio, "\\CREATE house pw12345")
+    theirs = await pair_code(bot, fake_twilio, sender=stranger)
+    assert (await say(bot, fake_twilio, f"\\PAIR {theirs}", sender=second)).startswith("Paired:")
+    code = await pair_code(bot, fake_twilio)
+    before = len(fake_twilio.messages)
+    await text(bot, f"\\PAIR {code}", sender=second)
+    told = [m["Body"] for m in fake_twilio.messages[before:] if m["To"] == ALICE]
+    assert told == [
+        "SMS +1******7777 and SMS +1******9999 are you too now (\\PAIR). Not you? Send \\UNPAIR to "
+        "take them out."
+    ]
+    assert fits_one_segment(told[0])
+
+
 async def test_unpair_leaves_the_address_as_its_own_stop_does(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """What `\\UNPAIR` takes out leaves the person as after that address's own `\\STOP`: its
     carrier opt-out stays (nothing is sent there), and it is no longer the person's."""
