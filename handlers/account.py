@@ -427,17 +427,34 @@ UNPAIR_USAGE = "\\UNPAIR or \\UNPAIR <number>"
 UNPAIR_ALONE = "This address is paired with no other. \\PAIR makes another number or app you too."
 
 
-def unpair_list(mine: Sequence[pairing.Paired], here: str, now: float) -> str:
+def unpair_list(
+    mine: Sequence[pairing.Paired], here: str, now: float, fits: FitsOne = lambda text: True
+) -> str:
     """`\\UNPAIR`: the person's addresses, numbered as `\\UNPAIR <number>` takes them, and what
-    this address may do (one paired in the last day takes no other out)."""
-    shown = ", ".join(
-        f"{n} {shown_address(a.address, a.label, here)}{' (here)' if a.address == here else ''}"
-        for n, a in enumerate(mine, 1)
-    )
-    if too_new(mine, here, now):
+    this address may do (one paired in the last day takes no other out). As one message of the
+    channel (`fits`): to an SMS number the chats' names go when the list would not fit, then the
+    advice is said shorter (SMS, WhatsApp and a named Telegram chat made two segments)."""
+    new = too_new(mine, here, now)
+    text = ""
+    for named, short in ((True, False), (False, False), (False, True)):
+        shown = ", ".join(
+            f"{n} {shown_address(a.address, a.label if named else None, here)}"
+            f"{' (here)' if a.address == here else ''}"
+            for n, a in enumerate(mine, 1)
+        )
+        text = f"You are at: {shown}. {_unpair_advice(mine, here, new, short=short)}"
+        if fits(text):
+            break
+    return text
+
+
+def _unpair_advice(mine: Sequence[pairing.Paired], here: str, new: bool, *, short: bool) -> str:
+    if new and short:
+        return "Paired under a day ago: \\UNPAIR from another. \\STOP takes this one out."
+    if new:
         return (
-            f"You are at: {shown}. This address was paired less than a day ago: send \\UNPAIR from "
-            "another to take one out. \\STOP here takes this one out."
+            "This address was paired less than a day ago: send \\UNPAIR from another to take one "
+            "out. \\STOP here takes this one out."
         )
     others = [n for n, a in enumerate(mine, 1) if a.address != here]
     which = (
@@ -445,7 +462,7 @@ def unpair_list(mine: Sequence[pairing.Paired], here: str, now: float) -> str:
         if len(others) == 1
         else "\\UNPAIR and a number take one out"
     )
-    return f"You are at: {shown}. {which}; \\STOP here takes this one out."
+    return f"{which}; \\STOP here takes this one out."
 
 
 def too_new(mine: Sequence[pairing.Paired], address: str, now: float) -> bool:
@@ -477,7 +494,8 @@ async def unpair(msg: Inbound, ctx: Context) -> HandlerResult:
             mine = await pairing.paired_addresses(conn, user.id)
         if len(mine) <= 1:
             return UNPAIR_ALONE
-        return unpair_list(mine, key, ctx.deps.now())  # what was asked for, no usage answer
+        # what was asked for, no usage answer
+        return unpair_list(mine, key, ctx.deps.now(), ctx.deps.services.fits(msg.sender.channel))
     if wanted is None:
         return Reply(
             f"Usage: {UNPAIR_USAGE}. \\UNPAIR alone lists your addresses with their numbers.", kind="usage"

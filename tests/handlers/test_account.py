@@ -485,8 +485,8 @@ async def test_unpair_lists_the_addresses_and_an_older_one_takes_a_new_one_out(
     assert told == ["SMS +1******9999 is you too now (\\PAIR). Not you? Send \\UNPAIR to take it out."]
 
     assert await say(bot, fake_twilio, "\\UNPAIR", sender=stranger) == (
-        "You are at: 1 SMS +1******1111, 2 SMS +1******9999 (here). This address was paired less "
-        "than a day ago: send \\UNPAIR from another to take one out. \\STOP here takes this one out."
+        "You are at: 1 SMS +1******1111, 2 SMS +1******9999 (here). Paired under a day ago: "
+        "\\UNPAIR from another. \\STOP takes this one out."
     )
     too_soon = "This address was paired less than a day ago, so it cannot take others out yet: send \\UNPAIR from another."
     assert await say(bot, fake_twilio, "\\UNPAIR 1", sender=stranger) == too_soon
@@ -617,6 +617,51 @@ async def test_the_pairing_notice_and_unpair_list_show_a_telegram_chats_first_na
         "You are at: 1 SMS +1******1111 (here), 2 Telegram ***7001 (Mallory). \\UNPAIR 2 takes that one "
         "out; \\STOP here takes this one out."
     )
+
+
+async def test_the_unpair_list_of_sms_whatsapp_and_a_telegram_chat_fits_one_sms(
+    bot_factory: Any, fake_twilio: FakeTwilio, fake_telegram: Any
+) -> None:
+    """A person on SMS, WhatsApp and Telegram (Maria Fernanda there) who sent `\\UNPAIR` by SMS
+    got their list in two segments, billed twice (the chat's name, or the day-old address's
+    longer advice, took it past 160 characters). To an SMS number it fits one: without the
+    chat's name when that is what it takes, and with shorter advice when even that is not
+    enough; the chat's own list still shows the name."""
+    from tests.channels.telegram.talk import OTHER_CHAT
+    from tests.channels.telegram.talk import answer as telegram_answer
+
+    bot = await bot_factory(
+        twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"},
+        telegram=fake_telegram.section(),
+    )
+    maria = "Maria Fernanda"
+    code = await pair_code(bot, fake_twilio)
+    assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender="whatsapp:" + ALICE)).startswith("Paired:")
+    code = await pair_code(bot, fake_twilio)
+    assert (await telegram_answer(bot, fake_telegram, f"/pair {code}", first_name=maria)).startswith(
+        "Paired:"
+    )
+    listed = await say(bot, fake_twilio, "\\UNPAIR")
+    assert listed == (
+        "You are at: 1 SMS +1******1111 (here), 2 WhatsApp +1******1111, 3 Telegram ***7001. "
+        "\\UNPAIR and a number take one out; \\STOP here takes this one out."
+    )
+    assert fits_one_segment(listed)
+    there = await telegram_answer(bot, fake_telegram, "/unpair", first_name=maria)
+    assert f"3 Telegram ***7001 ({maria}) (here)" in there, there
+
+    # a person who began on Telegram, and whose SMS number was paired a moment ago
+    await telegram_answer(bot, fake_telegram, "/start", chat=OTHER_CHAT, first_name=maria)
+    for address in ("whatsapp:" + BOB, BOB):
+        offer = await telegram_answer(bot, fake_telegram, "/pair", chat=OTHER_CHAT, first_name=maria)
+        code = offer.split("Your code: ", 1)[1][:6]
+        assert (await say(bot, fake_twilio, f"\\PAIR {code}", sender=address)).startswith("Paired:")
+    listed = await say(bot, fake_twilio, "\\UNPAIR", sender=BOB)
+    assert listed == (
+        "You are at: 1 Telegram ***7002, 2 WhatsApp +1******2222, 3 SMS +1******2222 (here). "
+        "Paired under a day ago: \\UNPAIR from another. \\STOP takes this one out."
+    )
+    assert fits_one_segment(listed)
 
 
 @pytest.mark.parametrize(
