@@ -356,6 +356,27 @@ def room_command_meant(text: str) -> tuple[str, str] | None:
     return (found[1].upper(), found[2]) if found else None
 
 
+# `Pair 415140`, `pair 415 140.`: the code `\\PAIR` gave, typed without its backslash (as the
+# reply says it, on a phone that hides the backslash). Posted, it put a live code on X, for
+# anyone who read it to make their own number the person who asked for it.
+_PAIR_WORDS = re.compile(r"\s*(pair)\s+([\d\s.]+)", re.IGNORECASE)
+
+
+def pair_code_meant(text: str) -> str | None:
+    """The word `pair` as typed, for `pair` and a 6-digit code (spaced or with a full stop as
+    people copy it); None for anything else."""
+    found = _PAIR_WORDS.fullmatch(text)
+    if found is None or sum(c.isdecimal() for c in found[2]) != 6:
+        return None
+    return found[1]
+
+
+def pair_code_hint(*, linked: bool) -> str:
+    """The answer to a pairing code typed without its backslash: never the code back."""
+    how = "To pair, send \\PAIR <code>."
+    return f"Not posted: it reads as a pairing code, which X would show to everyone. {how}" if linked else how
+
+
 def room_command_hint(command: str, room: str, *, linked: bool) -> str:
     """The answer to a room command typed without its backslash: never the password back."""
     how = f"To {command.lower()} {room}, send \\{command} {room} <password>."
@@ -424,6 +445,11 @@ async def post_text(msg: Inbound, ctx: Context) -> HandlerResult:
     if room_meant is not None:  # held for a linked person too: no room's password goes to X
         ctx.log.info("x.post.room_command_meant", linked=user.x_linked, command=room_meant[0])
         return room_command_hint(*room_meant, linked=user.x_linked)
+    pair_meant = None if new_user else pair_code_meant(msg.text)
+    if pair_meant is not None:  # a live code: not on X, nor kept in the inbox
+        ctx.redacted_body = f"{pair_meant} ***"
+        ctx.log.info("x.post.pair_code_meant", linked=user.x_linked)
+        return pair_code_hint(linked=user.x_linked)
     meant = None if new_user else await _amount_answer(msg, ctx)
     if meant is not None:
         ctx.log.info("x.post.amount_meant", linked=user.x_linked)

@@ -371,6 +371,28 @@ async def test_a_command_name_alone_without_its_backslash_is_not_posted(xbot: XB
 
 
 @pytest.mark.usefixtures("typed_fast")
+async def test_a_pairing_code_without_its_backslash_is_never_posted(xbot: XBot) -> None:
+    """`Pair 415140` (the code `\\PAIR` gave, typed as the reply says but without the backslash a
+    phone hides) was posted to X from a linked number: a live code, for anyone who read it to make
+    their own number the person who asked for it. It is not posted, nor kept in the inbox; the
+    answer says how to send it. A longer text starting with "pair" is a post as before."""
+    await xbot.link(user=("100", "alice"))
+    code = (await send(xbot, "\\PAIR", sender=BOB)).split("Your code: ", 1)[1][:6]
+    with structlog.testing.capture_logs() as logs:
+        for typed in (f"Pair {code}", f"pair {code[:3]} {code[3:]}.", f" PAIR {code} "):
+            assert await send(xbot, typed) == (
+                "Not posted: it reads as a pairing code, which X would show to everyone. To pair, "
+                "send \\PAIR <code>."
+            ), typed
+    assert [e["event"] for e in logs if e["event"].startswith("x.post")] == ["x.post.pair_code_meant"] * 3
+    assert xbot.x.posts == []
+    bodies = await xbot.rows("SELECT body FROM inbox WHERE from_phone = :p", p=ALICE)
+    assert not any(code[:3] in str(r.body) for r in bodies), bodies
+    assert await send(xbot, f"pair {code}", sender=BOB) == "To pair, send \\PAIR <code>."  # no X
+    assert (await send(xbot, "pair programming all day")).startswith("https://x.com/alice/status/")
+
+
+@pytest.mark.usefixtures("typed_fast")
 async def test_a_room_command_without_its_backslash_is_never_posted(xbot: XBot) -> None:
     """`Join house hunter22` (a phone capitalising the first word; bare JOIN is a command only in
     upper case) was posted to X, the room's password with it, for anyone to read and join by.
