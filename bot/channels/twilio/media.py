@@ -58,6 +58,17 @@ JUDGED_DOCUMENTS = ("application/octet-stream",)
 # that it is answered as a Telegram location is, not taken for a blank text (bot/channels/twilio/webhook.py)
 LOCATION_REF = "twilio:location"
 LOCATION_NOT_READ = not_read("locations")
+# a WhatsApp sticker: Twilio declares it `image/webp`, a type it uses on WhatsApp for stickers only
+# ("The image/webp MIME type is only used for WhatsApp stickers",
+# https://www.twilio.com/docs/whatsapp/guidance-whatsapp-media-messages). The webhook, which knows
+# the sender's channel, declares it so (`declared_on_whatsapp`): a WebP sent by MMS is a photo. A
+# thumbs-up sticker was saved to the room as a receipt, shown to every member.
+STICKER_TYPE = "image/webp; whatsapp=sticker"
+
+
+def declared_on_whatsapp(content_type: str) -> str:
+    """The declared type of a WhatsApp item as kept: a sticker's says it is one."""
+    return STICKER_TYPE if content_type.split(";", 1)[0].strip().lower() == "image/webp" else content_type
 
 
 def _location() -> MediaRefused:
@@ -136,14 +147,16 @@ class TwilioMedia:
         return ref == LOCATION_REF or is_twilio_media_url(self.twilio, ref)
 
     def refuses(self, ref: str, content_type: str) -> MediaRefused | None:
-        """A voice note, a video or a contact card, as Twilio declares it (its type is Twilio's
-        own, from the file it took): none is a receipt, so it is refused without a download. Any
-        other item is judged by its bytes (SPEC, Media), whatever type it claims."""
+        """A voice note, a video, a contact card or a WhatsApp sticker, as Twilio declares it (its
+        type is Twilio's own, from the file it took): none is a receipt, so it is refused without
+        a download. Any other item is judged by its bytes (SPEC, Media), whatever type it claims."""
         if ref == LOCATION_REF:
             return _location()
         declared = content_type.split(";", 1)[0].strip().lower()
         if not self.owns(ref):
             return None
+        if content_type == STICKER_TYPE:
+            return MediaRefused(BAD_TYPE, "sticker", short="not a photo or PDF", alone=not_read("stickers"))
         if declared.startswith("application/") and "pdf" not in declared and declared not in JUDGED_DOCUMENTS:
             return MediaRefused(BAD_TYPE, declared, short="not a photo or PDF", alone=FILE_NOT_SAVED)
         if not declared.startswith(NO_RECEIPT_TYPES):
@@ -212,7 +225,9 @@ __all__ = [
     "LOCATION_REF",
     "NOT_TWILIO",
     "REDIRECTED",
+    "STICKER_TYPE",
     "TwilioMedia",
+    "declared_on_whatsapp",
     "is_media_host",
     "is_twilio_media_url",
     "media_path_pattern",

@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 
 from aiohttp import web
 
-from bot.channels.twilio.media import LOCATION_REF
+from bot.channels.twilio.media import LOCATION_REF, declared_on_whatsapp
 from bot.channels.twilio.phones import valid_sender
 from bot.channels.twilio.status import apply_status, report
 from bot.core.channel import SMS, WHATSAPP, address_of, channel_of
@@ -172,7 +172,8 @@ async def _message_from(
         url = form.get(f"MediaUrl{n}", "")
         if not url.startswith(("http://", "https://")):
             raise web.HTTPBadRequest(text=f"MediaUrl{n} missing")
-        media.append((url, form.get(f"MediaContentType{n}", "")))
+        declared = form.get(f"MediaContentType{n}", "")
+        media.append((url, declared_on_whatsapp(declared) if channel == WHATSAPP else declared))
     body = form.get("Body", "")
     if not media and not body.strip() and form.get("Latitude") and form.get("Longitude"):
         # a location shared on WhatsApp: no text and no media, but not a blank text (for a person

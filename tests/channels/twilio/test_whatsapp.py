@@ -7,11 +7,13 @@ into a loop; and the configuration says what is wrong with a sender or a templat
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 from typing import Any
 
 import pytest
+from PIL import Image
 from structlog.testing import capture_logs
 
 from bot.channels.twilio import status
@@ -467,6 +469,37 @@ async def test_a_word_file_is_answered_as_a_file_at_once_not_kept_for_a_room(
     assert await say_with(bot, fake_twilio, WALLY, fields) == answer
     assert [s.method for s in fake_twilio.media.seen] == ["DELETE", "DELETE"]
     assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+
+
+def _webp() -> bytes:
+    picture = io.BytesIO()
+    Image.new("RGBA", (512, 512), (255, 200, 0, 255)).save(picture, format="WEBP")
+    return picture.getvalue()
+
+
+async def test_a_sticker_is_answered_as_a_sticker_not_saved_as_a_receipt(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """A sticker sent on WhatsApp (a thumbs-up after a \\PAID) comes as `image/webp`, a type
+    Twilio uses on WhatsApp for stickers only (https://www.twilio.com/docs/whatsapp/guidance-whatsapp-media-messages,
+    "Supported MIME Types"): it was saved to the room as a receipt ("it doesn't look like a
+    receipt, so it is not counted"), shown in the gallery and the statement's photos to every
+    member. It is answered as Telegram's sticker is, never downloaded, its copy deleted; a WebP
+    photo by MMS is still a receipt."""
+    bot = await make(bot_factory, fake_twilio, Clock())
+    await say(bot, fake_twilio, "\\CREATE house hunter22", WALLY)
+    url = fake_twilio.media.add(_webp(), "image/webp")
+    fields = {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": "image/webp"}
+    assert await say_with(bot, fake_twilio, WALLY, fields) == (
+        "textwire does not read stickers. Send text, receipt photos or PDF files; \\HELP lists the commands."
+    )
+    assert [s.method for s in fake_twilio.media.seen] == ["DELETE"]
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 0
+    await say(bot, fake_twilio, "\\JOIN house hunter22", ALICE)
+    url = fake_twilio.media.add(_webp(), "image/webp")
+    fields = {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": "image/webp", "Body": "12.50"}
+    assert (await say_with(bot, fake_twilio, ALICE, fields)).startswith("Saved $12.50")
+    assert await bot.scalar("SELECT count(*) FROM receipts") == 1
 
 
 async def test_a_pdf_however_declared_is_still_judged_by_its_bytes(
