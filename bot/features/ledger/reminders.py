@@ -173,6 +173,20 @@ def zone_of_address(key: str | None) -> str | None:
         # (`whatsapp:+5215512345678`), which libphonenumber knows no zone of: a room made from
         # one kept UTC, its reminders due at 04:00 in Mexico City
         number = phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
+    elif (
+        number.country_code == 55
+        and len(national) == 10
+        and national[2] in "6789"
+        and not phonenumbers.is_valid_number(number)
+    ):
+        # and a Brazilian mobile registered before the ninth digit (2012-2016) as it was then
+        # (`whatsapp:+551187654321` for +55 11 98765-4321), which libphonenumber knows no zone
+        # of either: a room made from one kept UTC, three hours ahead of Sao Paulo
+        ninth = phonenumbers.PhoneNumber(
+            country_code=55, national_number=int(f"{national[:2]}9{national[2:]}")
+        )
+        if phonenumbers.is_valid_number(ninth):
+            number = ninth
     zones = [z for z in phone_zones.time_zones_for_number(number) if zone_named(z) is not None]
     if not zones:
         return None

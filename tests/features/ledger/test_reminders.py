@@ -66,6 +66,10 @@ def room(
         # WhatsApp's Mexican mobiles keep the old 1 after +52: they were UTC
         ("whatsapp:+5215512345678", "America/Mexico_City"),
         ("+525512345678", "America/Mexico_City"),
+        # and its Brazilian mobiles registered before the ninth digit keep their eight: UTC too
+        ("whatsapp:+551187654321", "America/Sao_Paulo"),
+        ("whatsapp:+559287654321", "America/Manaus"),
+        ("+551132654321", "America/Sao_Paulo"),  # a landline of eight digits, as it always was
         ("telegram:7001", None),
         ("not a number", None),
         (None, None),
@@ -345,6 +349,26 @@ async def test_a_spanish_mobiles_room_keeps_madrids_time_not_the_canaries(
         "house keeps time in Europe/Madrid, from its creator's number. Change it: \\TIMEZONE Europe/Paris"
     )
     assert "/statement/2026-12?" in await say(bot, fake, "\\STATEMENT", sender=madrid)
+
+
+async def test_a_brazilian_whatsapp_number_without_its_ninth_digit_keeps_sao_paulos_time(
+    bot_factory: BotFactory, fake_twilio: FakeTwilio
+) -> None:
+    """WhatsApp keeps a Brazilian mobile registered before the ninth digit (2012-2016) as it was,
+    `+55 11 8765-4321` for +55 11 98765-4321: a room made from it kept UTC, three hours ahead
+    of S\u00e3o Paulo, its reminders due at 07:00 and its `\\STATEMENT` of 22:30 on November 30th
+    linking December's."""
+    old = "whatsapp:+551187654321"
+    clock = Clock(dt.datetime(2026, 12, 1, 1, 30, tzinfo=UTC).timestamp())  # 22:30 on Nov 30 in Sao Paulo
+    bot = await bot_factory(
+        twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"}, clock=clock
+    )
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE casa pw", sender=old)).startswith("Created room casa")
+    assert await say(bot, fake, "\\TIMEZONE", sender=old) == (
+        "casa keeps time in America/Sao_Paulo, from its creator's number. Change it: \\TIMEZONE Europe/Paris"
+    )
+    assert "/statement/2026-11?" in await say(bot, fake, "\\STATEMENT", sender=old)
 
 
 def test_an_etc_gmt_zone_is_said_with_the_sign_people_read() -> None:
