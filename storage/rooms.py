@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.channel import SMS, WHATSAPP, Address, address_of
+from bot.core.channel import SMS, WHATSAPP, Address, address_of, phone_forms
 from storage import inbox
 from storage.db import insert_ignore, upsert
 from storage.lean import Query, Reads
@@ -444,15 +444,20 @@ async def record_failure(conn: AsyncConnection, phone: str, now: float, room_key
 async def guessers(conn: AsyncConnection, key: str, user_id: int) -> list[str]:
     """The addresses whose wrong guesses count as one with `key`'s (the address a guess came from,
     of the person `user_id`): every address of the person, and each phone number on both of
-    Twilio's channels (`+15550001111` and `whatsapp:+15550001111` are one phone). Counted apart,
-    a number guessed 5 passwords or codes on SMS and 5 more on WhatsApp, and a person 5 more from
-    each address they paired."""
+    Twilio's channels (`+15550001111` and `whatsapp:+15550001111` are one phone, and so are
+    `+525512345678` and `whatsapp:+5215512345678`, as WhatsApp writes a Mexican mobile:
+    `phone_forms`). Counted apart, a number guessed 5 passwords or codes on SMS and 5 more on
+    WhatsApp, and a person 5 more from each address they paired."""
     rows = await conn.execute(sa.select(addresses.c.address).where(addresses.c.user_id == user_id))
     keys = {key, *(str(row[0]) for row in rows)}
     for each in list(keys):
         address = address_of(each)
         if address.channel in (SMS, WHATSAPP):
-            keys.update(Address(channel, address.id).key for channel in (SMS, WHATSAPP))
+            keys.update(
+                Address(channel, number).key
+                for number in phone_forms(address.id)
+                for channel in (SMS, WHATSAPP)
+            )
     return sorted(keys)
 
 

@@ -58,6 +58,25 @@ class Address:
         return f"{self.channel}:{self.id}"
 
 
+def phone_forms(number: str) -> tuple[str, ...]:
+    """One phone's number as each of Twilio's channels may write it: as dialled (an SMS `From`),
+    and as WhatsApp keeps it where that differs. WhatsApp writes a Mexican mobile with the 1
+    dialled before mobiles until 2019 (`+5215512345678` for `+525512345678`), and keeps a Brazilian
+    mobile registered before the ninth digit without it (`+551187654321` for `+5511987654321`)."""
+    digits = number[1:]
+    if not (number.startswith("+") and digits.isascii() and digits.isdigit()):
+        return (number,)
+    if len(digits) == 13 and digits.startswith("521"):
+        return (number, f"+52{digits[3:]}")
+    if len(digits) == 12 and digits.startswith("52"):
+        return (number, f"+521{digits[2:]}")
+    if len(digits) == 12 and digits.startswith("55") and digits[4] in "6789":  # a mobile's old eight
+        return (number, f"+{digits[:4]}9{digits[4:]}")
+    if len(digits) == 13 and digits.startswith("55") and digits[4] == "9" and digits[5] in "6789":
+        return (number, f"+{digits[:4]}{digits[5:]}")
+    return (number,)
+
+
 def window_of(key: str) -> float | None:
     """Seconds after a person's last message during which free text may go to `key`; None: always."""
     return WINDOWS.get(channel_of(key))
@@ -385,6 +404,7 @@ __all__ = [
     "fits_160",
     "fits_characters",
     "not_read",
+    "phone_forms",
     "response_chunks",
     "window_of",
 ]

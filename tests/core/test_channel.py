@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.channel import SMS, Address, MediaLimits, SendError, address_of, channel_of, fits_160
+from bot.core.channel import (
+    SMS,
+    Address,
+    MediaLimits,
+    SendError,
+    address_of,
+    channel_of,
+    fits_160,
+    phone_forms,
+)
 
 
 def test_an_address_is_a_channel_and_an_id() -> None:
@@ -49,3 +58,19 @@ def test_media_limits_cap_photos_by_the_operator_and_documents_by_the_channel() 
     assert whatsapp.caps(5 * mb) == (5 * mb, 16 * mb)
     assert whatsapp.caps(50 * mb) == (5 * mb, 16 * mb)  # never over what the channel carries
     assert whatsapp.caps(1 * mb) == (1 * mb, 16 * mb)
+
+
+@pytest.mark.parametrize(
+    ("number", "forms"),
+    [
+        ("+15550001111", ("+15550001111",)),
+        ("+525512345678", ("+525512345678", "+5215512345678")),  # WhatsApp's Mexican mobile
+        ("+5215512345678", ("+5215512345678", "+525512345678")),
+        ("+5511987654321", ("+5511987654321", "+551187654321")),  # an old Brazilian WhatsApp id
+        ("+551187654321", ("+551187654321", "+5511987654321")),
+        ("+551132654321", ("+551132654321",)),  # a Sao Paulo landline: eight digits, always
+        ("7001", ("7001",)),
+    ],
+)
+def test_one_phone_is_written_as_whatsapp_writes_it_too(number: str, forms: tuple[str, ...]) -> None:
+    assert phone_forms(number) == forms

@@ -400,6 +400,35 @@ async def test_one_phone_on_sms_and_whatsapp_and_a_paired_address_share_the_lock
     assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=fourth) == LOCKED
 
 
+@pytest.mark.parametrize(
+    ("sms", "whatsapp", "other_sms", "other_whatsapp"),
+    [
+        ("+525512345678", "whatsapp:+5215512345678", "+525587654321", "whatsapp:+5215587654321"),
+        ("+5511987654321", "whatsapp:+551187654321", "+5521987654321", "whatsapp:+552187654321"),
+    ],
+    ids=["mexico", "brazil"],
+)
+async def test_one_phone_whose_whatsapp_writes_its_number_another_way_shares_the_lockout(
+    bot_factory: BotFactory,
+    fake_twilio: FakeTwilio,
+    sms: str,
+    whatsapp: str,
+    other_sms: str,
+    other_whatsapp: str,
+) -> None:
+    """WhatsApp writes a Mexican mobile with the 1 dialled before mobiles until 2019, and keeps a
+    Brazilian mobile registered before the ninth digit without it: a phone locked out on SMS
+    guessed five more from its WhatsApp, and the other way round."""
+    bot = await bot_factory(twilio={**fake_twilio.section(), "whatsapp_from": "whatsapp:+14155238886"})
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    for n in range(rooms.LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, f"\\JOIN house wrong{n}", sender=sms) == WRONG
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=whatsapp) == LOCKED
+    for n in range(rooms.LOCKOUT_FAILURES):
+        assert await say(bot, fake_twilio, f"\\JOIN house wrong{n}", sender=other_whatsapp) == WRONG
+    assert await say(bot, fake_twilio, f"\\JOIN house {PASSWORD}", sender=other_sms) == LOCKED
+
+
 async def test_a_room_typed_short_of_its_name_is_offered_when_one_of_theirs_begins_so(
     bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
 ) -> None:
