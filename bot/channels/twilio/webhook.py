@@ -245,16 +245,32 @@ async def twilio_sms(request: web.Request) -> web.Response:
 _ERROR_CODE = re.compile(r"[0-9]{1,10}")
 
 
+def status_rejected(exc: web.HTTPException) -> None:
+    """One line for a status callback refused as the sender's fault (400, 403, 408), as an inbound
+    message's `sms.rejected`: a forged or malformed callback left only its access line, a 403 or
+    400 with no reason, and no URL the signature was checked against. The console's URL is no
+    part of a callback's (we name it in each send), so no `fix`."""
+    if exc.status in (400, 403, 408):
+        fields = {k: v for k, v in getattr(exc, "fields", {}).items() if k != "fix"}
+        log.warning("sms.status_rejected", status=exc.status, reason=exc.text, **fields)
+
+
 async def twilio_status(request: web.Request) -> web.Response:
     """Delivery status callbacks: signed like the webhook; a late one never moves a row back, and
     one about a reply whose sid is not recorded yet is kept for it (bot/channels/twilio/status.py)."""
     gate = request.app[GATE]
-    params = await _signed_form(gate, request)
+    try:
+        params = await _signed_form(gate, request)
+    except web.HTTPException as exc:
+        status_rejected(exc)
+        raise
     form = dict(params)
     sid = form.get("MessageSid", "")
     status = form.get("MessageStatus", "")
     if not _SID.fullmatch(sid) or not status:
-        raise web.HTTPBadRequest(text="MessageSid or MessageStatus missing")
+        refused = web.HTTPBadRequest(text="MessageSid or MessageStatus missing")
+        status_rejected(refused)
+        raise refused
     # Twilio's error codes are a few digits (30003, 21610): anything else is not one of theirs
     code = form.get("ErrorCode", "")
     error_code = code if _ERROR_CODE.fullmatch(code) else None

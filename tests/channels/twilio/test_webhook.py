@@ -238,6 +238,28 @@ async def test_status_callbacks_are_signed_and_never_move_backwards(bot: Bot, fa
     assert resp.status == 400
 
 
+async def test_a_forged_or_malformed_status_callback_logs_why_it_was_refused(bot: Bot) -> None:
+    """A status callback with a wrong signature or without its MessageStatus left only its access
+    line (403, 400, no reason): the operator could not tell a forger from a callback signed for
+    another URL, nor what a 400 lacked. Each gets a line that says why, as an inbound text does."""
+    form = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+    other_url = bot.signature(form, url="http://sms.example.test/twilio/status")
+    with capture_logs() as logs:
+        assert (await bot.post(form, path="/twilio/status", signature="forged")).status == 403
+        assert (await bot.post(form, path="/twilio/status", signature=other_url)).status == 403
+        assert (await bot.post({"MessageSid": form["MessageSid"]}, path="/twilio/status")).status == 400
+    lines = [e for e in logs if e["event"] == "sms.status_rejected"]
+    assert [(e["status"], e["reason"]) for e in lines] == [
+        (403, "invalid signature"),
+        (403, "invalid signature"),
+        (400, "MessageSid or MessageStatus missing"),
+    ]
+    assert lines[0]["checked"] == "https://sms.example.test/twilio/status"
+    assert "signed_for" not in lines[0]
+    assert lines[1]["signed_for"] == "http://sms.example.test/twilio/status"
+    assert all("fix" not in e for e in lines)
+
+
 async def test_a_reply_twilio_took_then_could_not_deliver_is_counted_as_a_send_error(
     bot: Bot, fake_twilio: Any
 ) -> None:
