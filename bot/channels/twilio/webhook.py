@@ -42,9 +42,17 @@ def _twiml() -> web.Response:
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 
+def _target(request: web.Request) -> str:
+    """The raw path and query of the request line. One in absolute form (`POST http://host/twilio/sms`,
+    RFC 9112 3.2.2: a forward proxy's) gave the whole URL, pasted after the public base: a 500 with
+    a traceback (no port in `...:8443http:`) for any such request, forged or not."""
+    raw = request.raw_path
+    return raw if raw.startswith("/") else request.rel_url.raw_path_qs
+
+
 def _public_url(gate: Gate, request: web.Request) -> str:
     """The URL Twilio signed: the configured public base + the raw path and query (never Host)."""
-    return gate.deps.config.public_base + request.raw_path
+    return gate.deps.config.public_base + _target(request)
 
 
 def _other_urls(gate: Gate, request: web.Request) -> list[str]:
@@ -62,7 +70,7 @@ def _other_urls(gate: Gate, request: web.Request) -> list[str]:
         proto = request.headers.get("X-Forwarded-Proto", "").partition(",")[0].strip().lower()
         schemes = [proto] if proto in ("http", "https") else ["https", "http"]
         bases += [f"{s}://{passed}" for s in schemes]
-    return [b + request.raw_path for b in bases]
+    return [b + _target(request) for b in bases]
 
 
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")

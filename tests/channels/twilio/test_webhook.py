@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,35 @@ async def test_body_over_64_kib_is_413_before_the_signature(bot: Bot) -> None:
     resp = await bot.post(form)
     assert resp.status == 413
     assert await bot.scalar("SELECT count(*) FROM inbox") == 0
+
+
+async def test_a_webhook_whose_request_line_names_the_whole_url_is_checked_as_its_path(
+    bot_factory: BotFactory, make_config: Any, fake_twilio: Any
+) -> None:
+    """A request line in absolute form (`POST http://host/twilio/sms HTTP/1.1`, which a server must
+    accept, RFC 9112 3.2.2, and a forward proxy sends) was checked against the public URL with the
+    whole URL pasted after it: any such request, forged or not, was a 500 with a traceback (a port
+    that is no number) behind a public URL with a port. It is checked as its path and query."""
+    config = make_config(twilio=fake_twilio.section())
+    public = dataclasses.replace(config.server, public_url="https://sms.example.test:8443")
+    bot = await bot_factory(dataclasses.replace(config, server=public))
+    base = str(bot.client.make_url("")).rstrip("/")
+    twiml = (200, webhook.EMPTY_TWIML)
+
+    async def absolute(path: str, form: dict[str, str], signature: str) -> tuple[int, str]:
+        return await raw_request(base, base + path, b"X-Twilio-Signature: " + signature.encode(), form=form)
+
+    form, query = bot.form("\\HELP"), bot.form("\\HELP")
+    status = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered"}
+    with capture_logs() as logs:
+        assert await absolute("/twilio/sms", form, bot.signature(form)) == twiml
+        assert (await absolute("/twilio/sms", bot.form("\\HELP"), "forged"))[0] == 403
+        assert (await absolute("/twilio/status", status, "forged"))[0] == 403
+        signed = bot.signature(query, path="/twilio/sms?a=%2B1")
+        assert await absolute("/twilio/sms?a=%2B1", query, signed) == twiml
+    assert [e for e in logs if e["log_level"] == "error"] == []
+    assert await bot.handled(form["MessageSid"]) == "done"
+    assert await bot.scalar("SELECT count(*) FROM inbox") == 2
 
 
 async def test_an_idempotency_header_that_is_not_utf8_does_not_stop_the_message(
