@@ -406,7 +406,10 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
             over = parse_amount(text, room_cur, uncapped=True)
             if over is not None:  # `\\AMOUNT 5000000` got the usage, as if it were no figure
                 cur = over.currency
-                return f"{cur.format(over.minor)} is more than an amount may be: at most {cur.format(cur.largest)}."
+                most = f"is more than an amount may be: at most {cur.format(cur.largest)}."
+                said = f"{cur.format(over.minor)} {most}"
+                # a figure hundreds of digits long, written out, was past what an SMS may be
+                return said if ctx.deps.services.fits(msg.sender.channel)(said) else f"That {most}"
             return await _in_another_room(conn, ctx, "AMOUNT", text) or amount_usage(room_cur)
         else:
             minor, code = value.minor, value.currency.code
@@ -686,6 +689,8 @@ def paid_back(
         f"{them} records paying it back in {room_name}: {back}",
         f"Nothing recorded: a payment is not taken back. {them} can record paying it back in {room_name}: {back}",
         f"A payment is not taken back. {them} can record paying it back in {room_name}: {back}",
+        # an amount hundreds of digits long: the \\PAID to send back, written out, fits no message
+        f"A payment is not taken back. {them} can record paying it back in {room_name}.",
     ]
     return next((form for form in forms if fits(form)), forms[-1])
 

@@ -3321,6 +3321,26 @@ async def test_a_figure_above_the_most_an_amount_may_be_says_so(bot: Bot, fake_t
     assert (await say(bot, fake, "\\AMOUNT 1000000")).startswith("Set $1,000,000.00")
 
 
+async def test_a_figure_of_hundreds_of_digits_gets_a_one_segment_answer(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\AMOUNT` of a figure hundreds of digits long (a paste, a key held down) was answered with
+    the figure written out, 2,177 characters: past the 1,600 an SMS may be, so Twilio refuses the
+    reply and the person hears nothing. `\\PAID Bob -<the same>` wrote it out in the \\PAID to
+    send back. The answers say the same in one segment."""
+    fake = fake_twilio
+    await house(bot, fake)
+    await photo(bot, fake, "dinner")
+    figure = "9" * 1590
+    said = await say(bot, fake, f"\\AMOUNT {figure}")
+    assert said == "That is more than an amount may be: at most $1,000,000.00."
+    assert (await say(bot, fake, "\\PAID Bob 20")).startswith("Recorded: you paid Bob $20.00.")
+    said = await say(bot, fake, f"\\PAID Bob -{figure}")
+    assert said == "A payment is not taken back. Bob can record paying it back in house."
+    assert fits_one_segment(said)
+    assert await bot.scalar("SELECT count(*) FROM payments") == 1
+
+
 async def test_amounts_typed_with_a_word_for_their_thousands(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\AMOUNT 300k` in a room of dong and `\\PAID Alice 100k` got the usage: Vietnamese and
     Indonesians text prices so (`150k`, `1tr5`, `150rb`)."""
