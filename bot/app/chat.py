@@ -438,7 +438,9 @@ def refused(url: str, status: int, text: str) -> str:
 async def _line(line: str, session: Session, *, forwarded: bool = False) -> bool:
     """One typed line: chat's own `:` commands, or a text to the bot. False when what it was to
     send did not reach the bot (said on stderr)."""
-    body = line.rstrip("\n")
+    # a script saved by Windows Notepad starts with a byte order mark and ends its lines with
+    # CRLF: `\ufeff:photo receipt.jpg lunch` was texted to the bot as words (a post on X)
+    body = line.rstrip("\r\n").lstrip("\ufeff")
     if not body.strip():
         return True
     parts = body.split(maxsplit=2)

@@ -534,3 +534,35 @@ async def test_chat_at_a_process_that_takes_no_texts_says_so_in_one_line(tmp_pat
     assert "<" not in line
     assert "HTTP 404" in line
     assert "--role worker" in line
+
+
+class _Typed:
+    """A chat session that keeps what it would text the bot."""
+
+    def __init__(self, config: Any) -> None:
+        self.config, self.phone, self.standin = config, ALICE, None
+        self.sent: list[tuple[str, int]] = []
+
+    async def send(self, body: str, photos: Any = (), *, forwarded: bool = False) -> bool:
+        self.sent.append((body, len(photos)))
+        return True
+
+    def show_prompt(self) -> None:
+        pass
+
+
+async def test_a_script_saved_with_a_byte_order_mark_keeps_chats_own_words(
+    make_config: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A script piped into chat from a file Windows Notepad saved (UTF-8 with a byte order mark
+    first): its first line, `:photo receipt.jpg lunch`, was texted to the bot as words, a post
+    on X for a person with X connected, and no photo went. The mark is no part of a line."""
+    from bot.app.chat import _line
+
+    (tmp_path / "receipt.jpg").write_bytes(jpeg_with_gps(32, 24))
+    session = _Typed(make_config())
+    assert await _line(f"\ufeff:photo {tmp_path / 'receipt.jpg'} lunch\r\n", session)  # type: ignore[arg-type]
+    assert await _line("\ufeff:help\n", session)  # type: ignore[arg-type]
+    assert await _line("\ufeff\\HELP\n", session)  # type: ignore[arg-type]
+    assert session.sent == [("lunch", 1), ("\\HELP", 0)]
+    assert ":photo PATH" in capsys.readouterr().err
