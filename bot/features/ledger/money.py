@@ -526,6 +526,8 @@ def _found_in(
         cur_pre, cur_post = _marker_currency(pre, room), _marker_currency(post, room, after=True)
         if cur_pre is True or cur_post is True:
             continue  # `12,50 kr` in a euro room: some krona or krone, not a euro; asked for
+        # `2,500 rupees`, `1,200 people`: a word after the figure may say it is no room's money
+        word_after = cur_post is False or re.match(r"\s*[^\W\d_]", stripped[m.end() :]) is not None
         if cur_pre is False or cur_post is False:
             if whole:
                 return []
@@ -542,7 +544,12 @@ def _found_in(
         # a currency with no decimals (yen, won) shows a price by its thousands instead: a yen
         # room's "ramen 1,200" was "it doesn't look like a receipt"
         grouped = cur.exponent == 0 and bool(re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", num))
-        if not (has_decimals or marked or grouped or num == stripped):
+        # and in any money a figure with a thousands' mark is one, as it is alone (no count or
+        # table number has one), unless a word follows it: "dinner 1,200" is $1,200.00 as "1,200"
+        # is, "dinner 1.200" asked about as "1.200" is, a dinar room's "lunch 12.345" BD 12.345:
+        # each was no amount at all
+        marked_thousands = not word_after and bool(re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", num))
+        if not (has_decimals or marked or grouped or marked_thousands or num == stripped):
             continue
         # in free text a space before three digits reads two ways (`dinner for 3 120.00` is no
         # $3120.00): both readings are found, so a caption of them is no one amount

@@ -445,7 +445,7 @@ def test_rs_inside_a_word_is_no_rupee() -> None:
         ("ramen 1200", "JPY", 1200),
         ("taxi \uff14\uff15", "USD", 4500),  # a full-width keyboard's digits
         ("pizza for 4 48", "USD", None),  # two numbers: which one?
-        ("dinner 1,200", "USD", None),  # a figure with a separator: asked about, not offered
+        ("dinner 1,200 tonight", "USD", None),  # a figure with a separator: no count to offer
         ("dinner", "USD", None),
         ("table 0", "USD", None),  # no amount
     ],
@@ -691,3 +691,32 @@ def test_a_caption_s_figure_with_a_word_for_its_thousands_is_offered_spelled_out
     assert offered is not None
     assert offered.minor == 2_00_000_00
     assert caption_amount("rent 2 lakh", inr) is None
+
+
+@pytest.mark.parametrize(
+    ("caption", "code", "counted", "asked"),
+    [
+        ("dinner 1,200", "USD", 120000, False),  # as "1,200" alone is
+        ("dinner: 1,200!", "USD", 120000, False),
+        ("dinner 1.200", "USD", None, True),  # as "1.200" alone is: $1,200.00 or $1.20?
+        ("lunch 12.345", "USD", None, True),
+        ("lunch 12.345", "BHD", 12345, False),  # a dinar has three decimals: BD 12.345
+        ("dinner 1.200", "BHD", 1200, False),
+        ("ramen 1.200", "JPY", 1200, False),  # as before
+        ("Uber 2,500 rupees", "USD", None, False),  # a word after it: no dollars
+        ("1,200 people", "USD", None, False),
+        ("table 4", "USD", None, False),
+    ],
+)
+def test_a_figure_with_a_thousands_mark_in_a_caption_reads_as_it_does_alone(
+    caption: str, code: str, counted: int | None, asked: bool
+) -> None:
+    """`dinner 1,200` was no amount at all where `1,200` alone is $1,200.00; `dinner 1.200` was
+    not asked about where `1.200` is; a dinar room's `lunch 12.345` was no amount where
+    `12.345` is BD 12.345: a word before a figure with a thousands' mark (which no count or table
+    number has) no longer hides it."""
+    room = currency(code)
+    assert room is not None
+    found = caption_amount(caption, room)
+    assert (found.minor if found is not None else None) == counted
+    assert (unclear_caption(caption, room) is not None) == asked
