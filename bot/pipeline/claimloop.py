@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -54,6 +56,8 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         # outcomes neither written nor given back (the database was away): still this process's
         # claims, which no other process takes over while it heartbeats; written on a later turn
         self._stranded: list[Outcome] = []
+        # what to record once a kept outcome is written (`commit`'s `then`), by its claimed row
+        self._then: dict[int, Callable[[], object]] = {}
         self._wakes = 0  # wake() calls so far: rows that arrived while a task ran may wait for it
         # after a stop put this process's claims back: wakes the other processes' loops, which
         # take them at once rather than at their next poll (bot/app/assembly.py)
@@ -133,12 +137,30 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         except Exception as exc:  # the lease brings them back
             log.warning(f"{self.name}.release_failed", error=type(exc).__name__)
 
-    async def commit(self, outcome: Outcome) -> None:
-        """Hand `outcome` to the committer; return once it is committed (raise if that failed)."""
+    async def commit(self, outcome: Outcome, then: Callable[[], None] | None = None) -> None:
+        """Hand `outcome` to the committer; return once it is committed (raise if that failed).
+        `then`: what to record once it is written (its metric, its log line): after the commit,
+        or, for an outcome kept while the database was away, when `_restore` writes it (in the
+        context it was committed in: its MessageSid on the line). Counted after the commit
+        alone, a text answered after a database restart was never in /metrics."""
+        claimed = self.claimed_id(outcome)
+        if then is not None and claimed is not None:
+            self._then[claimed] = functools.partial(contextvars.copy_context().run, then)
         committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._outcomes.append((outcome, committed))
         self._outcome_ready.set()
-        await committed
+        await committed  # failed: kept for `_restore`, or given back (`_give_back_or_keep`)
+        if claimed is None:
+            if then is not None:
+                then()
+        else:
+            self._recorded(claimed)
+
+    def _recorded(self, claimed: int | None) -> None:
+        """Run the `then` of the outcome of the claimed row `claimed`, now written (once)."""
+        then = self._then.pop(claimed, None) if claimed is not None else None
+        if then is not None:
+            then()
 
     def _tx(self) -> AbstractAsyncContextManager[Writer]:
         """A transaction of this loop's (a claim, a batch of outcomes, a give-back, the release),
@@ -253,6 +275,10 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
                 await self.give_back(conn, outcome)
         except Exception:
             self._stranded.append(outcome)
+            return
+        claimed = self.claimed_id(outcome)
+        if claimed is not None:  # handled again, and recorded then
+            self._then.pop(claimed, None)
 
     async def _restore(self) -> None:
         """Write the outcomes kept while the database was away, each alone (one that fails is
@@ -275,3 +301,5 @@ class ClaimLoop(ABC, Generic[Claimed, Outcome]):
         if written:
             log.info(f"{self.name}.outcomes_restored", count=len(written))
             self.written(written)
+        for outcome in written:
+            self._recorded(self.claimed_id(outcome))

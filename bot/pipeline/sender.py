@@ -246,11 +246,14 @@ class Sender(ClaimLoop[Send, Outcome]):
         _bind(item)
         try:
             if item.opted_out:
+
+                def skipped() -> None:
+                    self.metrics.outbound_by[item.channel, "skipped"].inc()
+                    log.info("sms.skipped_opted_out")
+
                 await self.commit(
-                    Outcome(outbox.Mark(item.id, "skipped", self.deps.now(), error="opted out"))
+                    Outcome(outbox.Mark(item.id, "skipped", self.deps.now(), error="opted out")), skipped
                 )
-                self.metrics.outbound_by[item.channel, "skipped"].inc()
-                log.info("sms.skipped_opted_out")
                 return False
             sent = await self._reconciled(item) if item.reconcile_since is not None else None
             found = sent
@@ -270,14 +273,19 @@ class Sender(ClaimLoop[Send, Outcome]):
                 taken.set_result(False)  # the channel has it: the next reply to the address may go
             now = self.deps.now()
             redacted = outbox.redacted(item.body) if item.redact and self._redact_when_sent else None
+            logged_sid = sent.logged or sent.sid
+
+            def was_sent() -> None:
+                self.metrics.outbound_by[item.channel, "sent"].inc()
+                log.info("sms.sent", twilio_sid=logged_sid, attempts=item.attempts)
+
             await self.commit(
                 Outcome(
                     outbox.Mark(item.id, "sent", now, twilio_sid=sent.sid, sent_at=now, body=redacted),
                     delivery=found,
-                )
+                ),
+                was_sent,
             )
-            self.metrics.outbound_by[item.channel, "sent"].inc()
-            log.info("sms.sent", twilio_sid=sent.logged or sent.sid, attempts=item.attempts)
             return False
         except asyncio.CancelledError:
             raise
@@ -403,6 +411,18 @@ class Sender(ClaimLoop[Send, Outcome]):
                 exc.retry_after or 0.0,
                 backoff(item.attempts, base=self.deps.config.worker.retry_base_seconds, cap=600.0),
             )
+
+            def retried() -> None:
+                self.metrics.outbound_by[item.channel, "retry"].inc()
+                log.warning(
+                    "sms.send_retry",
+                    status=exc.status,
+                    error_code=exc.code,  # not `code`: the log drops that key (an OAuth code's)
+                    delay=round(delay, 1),
+                    attempts=item.attempts,
+                    **_unanswered(exc),
+                )
+
             await self.commit(
                 Outcome(
                     outbox.Mark(
@@ -415,20 +435,19 @@ class Sender(ClaimLoop[Send, Outcome]):
                         # no answer (a timeout, a dropped connection): Twilio may have taken it
                         reconcile_since=item.claimed_at if exc.status is None else item.reconcile_since,
                     )
-                )
-            )
-            self.metrics.outbound_by[item.channel, "retry"].inc()
-            log.warning(
-                "sms.send_retry",
-                status=exc.status,
-                error_code=exc.code,  # not `code`: the log drops that key (an OAuth code's)
-                delay=round(delay, 1),
-                attempts=item.attempts,
-                **_unanswered(exc),
+                ),
+                retried,
             )
             return True
-        await self.commit(Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])))
-        self.metrics.outbound_by[item.channel, "failed"].inc()
-        why = {"reason": exc.reason} if exc.reason else _unanswered(exc)  # a fault of ours: what to set
-        log.error("sms.send_failed", status=exc.status, error_code=exc.code, attempts=item.attempts, **why)
+
+        def failed() -> None:
+            self.metrics.outbound_by[item.channel, "failed"].inc()
+            why = {"reason": exc.reason} if exc.reason else _unanswered(exc)  # a fault of ours: what to set
+            log.error(
+                "sms.send_failed", status=exc.status, error_code=exc.code, attempts=item.attempts, **why
+            )
+
+        await self.commit(
+            Outcome(outbox.Mark(item.id, "failed", now, error_code=code, error=str(exc)[:300])), failed
+        )
         return False

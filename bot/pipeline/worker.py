@@ -12,7 +12,7 @@ import asyncio
 import json
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,8 +207,10 @@ class Worker(ClaimLoop[Claim, Outcome]):
         rescheduled: inbox.Rescheduled | None = None,
         replies: list[outbox.NewReply] | None = None,
         logged: Sequence[dict[str, object]] = (),
+        then: Callable[[], None] | None = None,
     ) -> None:
-        await self.commit(Outcome(finished, rescheduled, tuple(replies or ()), tuple(logged)))
+        """`then`: its metric and log line, once the outcome is written (ClaimLoop.commit)."""
+        await self.commit(Outcome(finished, rescheduled, tuple(replies or ()), tuple(logged)), then)
 
     async def _handle(
         self, msg: Inbound, sender: users.Sender | None = None, logged: list[replyguard.Logged] | None = None
@@ -237,16 +239,25 @@ class Worker(ClaimLoop[Claim, Outcome]):
             except Exception as exc:
                 await self._error(msg, exc, ctx)
                 return
-            await self._finish(msg, ctx, "done", replies)
-            self.metrics.handled_by[msg.sender.channel, "done"].inc()
-            log.info("sms.handled", replies=len(replies))
+
+            def handled() -> None:
+                self.metrics.handled_by[msg.sender.channel, "done"].inc()
+                log.info("sms.handled", replies=len(replies))
+
+            await self._finish(msg, ctx, "done", replies, then=handled)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the database failed while finishing: kept and written later (claimloop)
             log.error("worker.finish_failed", error=type(exc).__name__, reason=db_reason(exc))
 
     async def _finish(
-        self, msg: Inbound, ctx: Context | None, status: str, replies: list[Reply], error: str | None = None
+        self,
+        msg: Inbound,
+        ctx: Context | None,
+        status: str,
+        replies: list[Reply],
+        error: str | None = None,
+        then: Callable[[], None] | None = None,
     ) -> None:
         now = self.deps.now()
         self._count_guard(ctx)
@@ -269,6 +280,7 @@ class Worker(ClaimLoop[Claim, Outcome]):
                 for i, reply in enumerate(replies)
             ],
             logged=ctx.data.get(LOG_KEY, ()) if ctx else (),
+            then=then,
         )
 
     def _count_guard(self, ctx: Context | None) -> None:
@@ -286,6 +298,11 @@ class Worker(ClaimLoop[Claim, Outcome]):
     async def _defer(self, msg: Inbound, defer: Defer, ctx: Context | None = None) -> None:
         now = self.deps.now()
         self._count_guard(ctx)
+
+        def deferred() -> None:
+            self.metrics.handled_by[msg.sender.channel, "deferred"].inc()
+            log.info("sms.deferred", parked=defer.parked, seconds=round(defer.until - now, 1))
+
         await self._commit(
             rescheduled=inbox.Rescheduled(
                 msg.id,
@@ -295,9 +312,8 @@ class Worker(ClaimLoop[Claim, Outcome]):
                 refund=True,
             ),
             replies=_notice(msg, defer.notice, defer.notice_key, now),
+            then=deferred,
         )
-        self.metrics.handled_by[msg.sender.channel, "deferred"].inc()
-        log.info("sms.deferred", parked=defer.parked, seconds=round(defer.until - now, 1))
 
     async def _retry(self, msg: Inbound, retry: Retry, ctx: Context | None = None) -> None:
         now = self.deps.now()
@@ -322,17 +338,21 @@ class Worker(ClaimLoop[Claim, Outcome]):
             else backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds * 2.5, cap=1800.0)
         )
         status = "parked" if retry.parked else "pending"
+
+        def retried() -> None:
+            self.metrics.handled_by[msg.sender.channel, "retry"].inc()
+            log.warning(
+                "sms.retry",
+                reason=retry.reason,
+                attempts=msg.attempts,
+                delay=round(delay, 1),
+                parked=retry.parked,
+            )
+
         await self._commit(
             rescheduled=inbox.Rescheduled(msg.id, now + delay, status=status, error=retry.reason),
             replies=_notice(msg, retry.notice, retry.notice_key, now),
-        )
-        self.metrics.handled_by[msg.sender.channel, "retry"].inc()
-        log.warning(
-            "sms.retry",
-            reason=retry.reason,
-            attempts=msg.attempts,
-            delay=round(delay, 1),
-            parked=retry.parked,
+            then=retried,
         )
 
     async def _error(self, msg: Inbound, exc: Exception, ctx: Context | None = None) -> None:
@@ -352,6 +372,6 @@ class Worker(ClaimLoop[Claim, Outcome]):
             return
         delay = backoff(msg.attempts, base=self.deps.config.worker.retry_base_seconds, cap=300.0)
         await self._commit(
-            rescheduled=inbox.Rescheduled(msg.id, self.deps.now() + delay, error=type(exc).__name__)
+            rescheduled=inbox.Rescheduled(msg.id, self.deps.now() + delay, error=type(exc).__name__),
+            then=self.metrics.handled_by[msg.sender.channel, "retry"].inc,
         )
-        self.metrics.handled_by[msg.sender.channel, "retry"].inc()

@@ -110,12 +110,17 @@ class Jobs(ClaimLoop[int, Result]):
         self.written_batches: list[list[int]] = []  # each written() call
         self.cancelled: set[int] = set()
         self.errors: dict[int, BaseException] = {}
+        self.recorded: list[int] = []  # each commit()'s `then`, run once its outcome is written
         self.db_errors: list[str] = []  # each failed claim or commit (`db_error`)
         self.bad: set[int] = set()
         self.hold: asyncio.Event | None = None  # when set up, write() waits for it
         self.down = False  # the database is away: write() and give_back() fail as they would
         self.writes_away = False  # the database away for write() only (back by the give-back)
         self._gates: dict[int, asyncio.Event] = {}
+
+    def _record(self, item: int) -> None:
+        self.recorded.append(item)
+        self.watch.changed()
 
     def gate(self, item: int) -> asyncio.Event:
         return self._gates.setdefault(item, asyncio.Event())
@@ -143,7 +148,7 @@ class Jobs(ClaimLoop[int, Result]):
             self.bad.discard(item)
             self.committing.append(item)
             self.watch.changed()
-            await self.commit(Result(item, result))
+            await self.commit(Result(item, result), then=lambda: self._record(item))
         except asyncio.CancelledError:
             self.cancelled.add(item)
             self.watch.changed()
@@ -336,6 +341,7 @@ async def test_a_refused_batch_is_written_one_by_one_and_only_the_bad_outcome_is
     assert list(loop.errors) == [3]
     assert isinstance(loop.errors[3], sa.exc.IntegrityError)
     assert loop.started.count(3) == 2
+    assert sorted(loop.recorded) == [1, 2, 3, 4]  # 3 once: when its second outcome was written
     failed = {"part": "jobs", "op": "commit"}  # the batch's failed commit, for the alert rules
     assert loop.deps.metrics.registry.get_sample_value("textwire_db_errors_total", failed) == 1.0
     state = await table(db)
@@ -361,10 +367,13 @@ async def test_outcomes_the_database_was_away_for_are_written_when_it_is_back(
     loop.open(1, 2)
     await loop.watch.until(lambda: sorted(loop.errors) == [1, 2])  # each commit() raised
     assert [row[:2] for row in (await table(db)).values()] == [("working", OWNER)] * 2
+    assert loop.recorded == []
 
     loop.down = False  # back: the loop's next turn (a wake-up, else the poll) writes them
     loop.wake()
     await loop.watch.until(lambda: {1, 2} <= set(loop.done))
+    # what each commit() was to record once written (a metric, a log line), now that it is
+    await loop.watch.until(lambda: sorted(loop.recorded) == [1, 2])
     assert {i: row[:3] for i, row in (await table(db)).items()} == {
         1: ("done", None, "r1"),
         2: ("done", None, "r2"),

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from bot.app.assembly import build_app
@@ -460,3 +461,38 @@ async def test_a_message_dropped_by_stop_while_handled_sends_nothing_after_the_g
     assert (row.status, row.error, row.body) == ("done", "dropped: the sender stopped", "\\REC slow ***")
     replies = await bot.rows("SELECT to_phone, body FROM outbox ORDER BY id")
     assert [(r.to_phone, r.body[:21]) for r in replies] == [(ALICE, "Goodbye from textwire")]
+
+
+async def test_a_text_whose_outcomes_waited_out_the_database_is_in_metrics_once_written(
+    bot_factory: BotFactory, monkeypatch: Any
+) -> None:
+    """A PostgreSQL restart met the commits of a text's handling and of its reply's send: both
+    outcomes were kept and written once the database answered, and the reply went, but
+    `textwire_handled_total` and `textwire_outbound_total` never counted them, nor did the log say
+    `sms.handled` and `sms.sent` for them: after an outage /metrics said fewer texts were answered
+    than were."""
+    bot = await bot_factory()
+    for loop in (bot.runtime.worker, bot.runtime.sender):
+        away = [loop.name] * 2  # the batch's write, then the outcome's own: the database away
+        real = loop.write
+
+        async def write(conn: Any, outcomes: Any, real: Any = real, away: list[str] = away) -> None:
+            if away:
+                away.pop()
+                raise ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+            await real(conn, outcomes)
+
+        monkeypatch.setattr(loop, "write", write)
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        form = await bot.text("\\HELP")
+        assert await bot.handled(form["MessageSid"]) == "done"
+        await bot.settled()
+    assert await bot.scalar("SELECT status FROM outbox") == "sent"
+    text = await bot.metrics_once("textwire_handled_total")
+    assert 'textwire_handled_total{channel="sms",result="done"} 1.0' in text
+    assert 'textwire_outbound_total{channel="sms",status="sent"} 1.0' in text
+    events = [(e["event"], e.get("message_sid")) for e in logs]
+    assert ("worker.outcomes_restored", None) in events
+    assert ("sender.outcomes_restored", None) in events
+    assert events.count(("sms.handled", form["MessageSid"])) == 1
+    assert events.count(("sms.sent", form["MessageSid"])) == 1
