@@ -571,14 +571,29 @@ def _asyncpg_creator(url: str) -> Any:
 
 def transient(exc: BaseException) -> bool:
     """A connection failure that a later try may not meet: nothing listening yet, a timeout, a
-    server starting up or out of connection slots, a name that did not resolve. A refused
+    server starting up, shutting down or out of connection slots, a connection it closed (a
+    restart or a failover just after the connect), a name that did not resolve. A refused
     password, a missing database, a TLS setting are not (they need the operator)."""
     inner = driver_error(exc)
     if isinstance(inner, ssl.SSLError):  # an OSError, but a setting (a certificate, sslmode)
         return False
     if isinstance(inner, (OSError, TimeoutError)):  # refused, unreachable, DNS, timed out
         return True
-    return type(inner).__name__ in {"CannotConnectNowError", "TooManyConnectionsError"}  # 57P03, 53300
+    return type(inner).__name__ in _SERVER_AWAY
+
+
+# 57P03 starting up, 53300 out of slots, 57P01/57P02 shut down under the connection, and a
+# connection the server closed (a `serve` that met one at start-up stopped with exit 2, which
+# the systemd units do not restart)
+_SERVER_AWAY = frozenset(
+    {
+        "CannotConnectNowError",
+        "TooManyConnectionsError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "ConnectionDoesNotExistError",
+    }
+)
 
 
 def away(exc: BaseException) -> bool:

@@ -4,6 +4,7 @@ and statements that stay right with several processes on one database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import signal
@@ -632,6 +633,71 @@ async def test_a_database_name_the_server_does_not_have_says_so(pg_server_or_ski
     assert "InvalidCatalogNameError" in message
     assert "create it" in message
     assert "runs and is reachable" not in message
+
+
+async def _drop_once_ready(target: tuple[str, int]) -> asyncio.Server:
+    """A relay to PostgreSQL that lets a connection log in, then drops it once the server says it
+    is ready for a query (the first ReadyForQuery): a server restarted or failed over under a
+    connection just made. Every connection, for as long as it listens."""
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*target)
+
+        async def upstream() -> None:
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    up_writer.write(data)
+
+        async def downstream() -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while True:  # the server's messages: a type byte, then a length that counts itself
+                    head = await up_reader.readexactly(5)
+                    body = await up_reader.readexactly(int.from_bytes(head[1:], "big") - 4)
+                    writer.write(head + body)
+                    if head[:1] == b"Z":
+                        await writer.drain()
+                        return
+
+        sending = asyncio.ensure_future(upstream())
+        await downstream()
+        sending.cancel()
+        for end in (writer, up_writer):
+            end.transport.abort()
+
+    return await asyncio.start_server(relay, "127.0.0.1", 0)
+
+
+async def test_a_connection_dropped_at_start_up_is_waited_for_not_exit_2(
+    empty_pg_database: str, tmp_path: Path
+) -> None:
+    """PostgreSQL restarted (or failed over) just as serve connected: its first statement found the
+    connection closed (`ConnectionDoesNotExistError`). serve stopped at once with exit 2, which
+    the systemd units do not restart (`RestartPreventExitStatus=2`): the process stayed down
+    after a blip. It is the database away, waited for as one that does not answer yet."""
+    db = await open_database(empty_pg_database, migrate=True)
+    await db.close()
+    real = urlsplit(empty_pg_database)
+    assert real.hostname is not None
+    assert real.port is not None
+    relay = await _drop_once_ready((real.hostname, real.port))
+    assert "sslmode=disable" in empty_pg_database  # the relay reads the plain protocol
+    proc, out_path = _serve_through(empty_pg_database, relay.sockets[0].getsockname()[1], tmp_path)
+    try:
+
+        async def waiting() -> bool:
+            assert proc.poll() is None, out_path.read_text()
+            return '"db.waiting"' in out_path.read_text()
+
+        await wait_for(waiting, within=60)
+    finally:
+        proc.kill()
+        proc.wait()
+        relay.close()
+        await relay.wait_closed()
+    text = out_path.read_text()
+    assert "Traceback" not in text
+    wait = json.loads(next(line for line in text.splitlines() if '"db.waiting"' in line))
+    assert "ConnectionDoesNotExistError" in wait["error"], wait
 
 
 async def test_a_database_that_never_answers_is_exit_1_after_the_wait() -> None:

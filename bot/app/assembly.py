@@ -31,11 +31,13 @@ from bot.core.channel import (
     Transports,
 )
 from bot.core.config import Config
+from bot.core.dburl import DatabaseUnreachable, mask_url
 from bot.core.dburl import is_sqlite as db_is_sqlite
 from bot.core.deps import Deps, Services
 from bot.core.devmode import twilio_auth_token
+from bot.core.errors import StartupError
 from bot.core.feature import Feature, ReadyCheck, Starting
-from bot.core.logs import get_logger
+from bot.core.logs import db_reason, get_logger
 from bot.core.metrics import Metrics
 from bot.gateway.drain import DRAIN, Drain
 from bot.gateway.gate import GATE, Gate
@@ -51,6 +53,7 @@ from bot.pipeline.worker import Worker
 from scheduler import Scheduler, register_core_jobs
 from storage import notify
 from storage.crypto import check_keys
+from storage.db import database_away
 from storage.health import write_probe
 from storage.notify import Notifier
 
@@ -120,9 +123,22 @@ def build_app(
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            runtime = await _start(
-                stack, config, metrics, channels, clock, feature_list, run_scheduler, extra_routers
-            )
+            try:
+                runtime = await _start(
+                    stack, config, metrics, channels, clock, feature_list, run_scheduler, extra_routers
+                )
+            except StartupError:
+                raise
+            except Exception as exc:
+                # the database lost after it answered (a restart, a failover, mid-start): one line
+                # and exit 1, so the service manager starts serve again; it was a traceback
+                if not database_away(exc):
+                    raise
+                raise DatabaseUnreachable(
+                    f"database.url {mask_url(config.database.url)}: lost during start-up "
+                    f"({db_reason(exc)}): check that the database runs and is reachable, or set "
+                    "database.url or TEXTWIRE_DATABASE_URL"
+                ) from None
             app[RUNTIME] = runtime
             app[GATE] = runtime.gate
             yield

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.app.assembly import build_app, build_dispatcher
 from bot.app.runtime import RUNTIME
 from bot.core.config import Config
+from bot.core.dburl import DatabaseUnreachable, mask_url
 from bot.core.deps import Services
 from bot.core.feature import Feature, Starting
 from bot.pipeline.middlewares import load_user, rate_limit
@@ -166,6 +169,39 @@ async def test_a_feature_that_fails_to_start_closes_the_ones_before_it(
         "exit b (parts running: None)",
         "exit a (parts running: None)",
     ]
+
+
+async def test_the_database_lost_during_start_up_is_one_line_and_exit_1(
+    make_config: Callable[..., Config],
+) -> None:
+    """PostgreSQL restarted after serve connected but before it was up (a feature reading its
+    rows, the first heartbeat): serve died with a page of SQLAlchemy traceback. It is one line
+    naming the database (no password) and exit 1: the service manager starts it again."""
+    lost = sa.exc.DBAPIError.instance(
+        "UPDATE processes SET heartbeat_at=$1",
+        {},
+        ConnectionResetError(errno.ECONNRESET, "reset"),
+        Exception,
+        connection_invalidated=True,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(starting: Starting) -> AsyncIterator[Services]:
+        raise lost
+        yield starting.deps.services  # pragma: no cover - never reached
+
+    config = make_config()
+    runner = web.AppRunner(
+        build_app(config, features=[Feature("rows", lifespan=lifespan)], run_scheduler=False)
+    )
+    with pytest.raises(DatabaseUnreachable) as info:
+        await runner.setup()  # runs the app's start-up
+    await runner.cleanup()
+    assert info.value.exit_code == 1
+    line = str(info.value)
+    assert "\n" not in line
+    assert line.startswith(f"database.url {mask_url(config.database.url)}: lost during start-up (")
+    assert line.endswith("or set database.url or TEXTWIRE_DATABASE_URL")
 
 
 def test_the_dispatcher_runs_the_outer_middlewares_in_their_order() -> None:
