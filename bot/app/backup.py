@@ -17,6 +17,7 @@ import errno
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def _check(source: Path, path: Path) -> None:
     if not there:
         raise BackupError(f"no database at {source}: run `textwire migrate` or `textwire serve` first")
     if path.is_dir():
+        if path.resolve() == source.parent.resolve():
+            # its example was the live database itself, which the next try was refused for
+            today = time.strftime("%Y-%m-%d")
+            raise BackupError(
+                f"{path} is a folder, the live database's: give the file to write, in another folder "
+                f"(a copy beside the database is lost with its disk), e.g. "
+                f"/var/backups/textwire/{source.stem}-{today}.db"
+            )
         raise BackupError(f"{path} is a folder: give the file to write, e.g. {path / 'textwire.db'}")
     if path.exists() and not path.is_file():
         # `backup /dev/stdout` (to pipe it on) was renamed over the /dev/stdout link: a backup is

@@ -151,6 +151,25 @@ async def test_clear_errors(tmp_path: Path) -> None:
         await backup(config, tmp_path / "data" / "textwire.db")
 
 
+async def test_the_live_databases_folder_is_not_answered_with_the_live_database(tmp_path: Path) -> None:
+    """`textwire backup data` (the data folder) was told "give the file to write, e.g.
+    data/textwire.db": the live database, which the next try was refused for. The example names
+    a file that is not the live database's, outside its folder."""
+    config = sqlite_config(tmp_path)
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "textwire.db").close()
+    with pytest.raises(BackupError, match="is a folder") as info:
+        await backup(config, tmp_path / "data")
+    suggested = Path(str(info.value).rpartition("e.g. ")[2].split()[0])
+    assert suggested.parent != tmp_path / "data", info.value
+    assert suggested.name != "textwire.db" or suggested.parent.resolve() != (tmp_path / "data").resolve()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    with pytest.raises(BackupError, match="is a folder") as info:
+        await backup(config, backups)
+    assert str(backups / "textwire.db") in str(info.value)  # any other folder: as before
+
+
 async def test_the_live_databases_own_files_are_refused(tmp_path: Path) -> None:
     """`textwire backup data/textwire.db-wal` (a completion away from the database) wrote the copy
     over the live WAL, which holds committed pages the main file does not have yet: the running
