@@ -661,6 +661,10 @@ def several_payments(
         return None
     text = f"Nothing recorded: one payment a text. Send \\PAID {book.name(payee)} {who_words[first]}"
     rest = who_words[first + 1 :]
+    # `Bob 5 and Carol 5`: the `and` joins the payments, no part of the next (it offered
+    # `\\PAID and Carol 5`, which no one goes by), unless a member's name has the word
+    if rest and rest[0].casefold() in _AND and rest[0].casefold() not in _name_words(book):
+        rest = rest[1:]
     if rest and not any(_is_figure(w, book.currency) for w in rest):
         fuller = f"{text}, then \\PAID {' '.join(rest)} {amount_text}."
         if fits(fuller):

@@ -773,6 +773,20 @@ async def test_paid_to_several_members_in_one_text_says_one_payment_a_text(
     assert await say(bot, fake, "\\BALANCE") == "house: all settled."
 
 
+async def test_paid_to_several_members_joined_by_and_offers_a_paid_that_works(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID Bob 5 and Carol 5` offered `\\PAID and Carol 5` for the second payment, which
+    was answered "No one in house goes by and Carol"."""
+    fake = fake_twilio
+    await house(bot, fake)
+    for joined in ("and", "&", "AND"):
+        assert await say(bot, fake, f"\\PAID Bob 5 {joined} Carol 5") == (
+            "Nothing recorded: one payment a text. Send \\PAID Bob 5, then \\PAID Carol 5."
+        )
+    assert (await say(bot, fake, "\\PAID Carol 5")).startswith("Recorded: you paid Carol $5.00.")
+
+
 async def test_paid_said_as_a_sentence_records_the_payment(bot: Bot, fake_twilio: FakeTwilio) -> None:
     """`\\PAID Bob 20 for pizza`, what it was for after it as payment apps ask, got the usage, and
     `\\PAID 20 to Bob` "No one in house goes by to Bob": nothing was recorded. What it was for and
