@@ -234,8 +234,9 @@ def amount_reply(
 ) -> str:
     """After `\\AMOUNT`: the amount set (or the receipt taken out) and where the sender stands;
     `how` follows the amount (`(€40.00 at 1.08)`: what it was converted from). `day`: the day the
-    receipt was sent, when not today (`Nov 24`), and `was`: the amount it had (`$12.00`), so that a
-    late `\\AMOUNT`, or one correcting a total, says which receipt it changed; `shares`: each
+    receipt was sent, when not today (`Nov 24`), and `was`: the amount it had (`$12.00`, or `taken
+    out` by `\\AMOUNT 0`), so that a late `\\AMOUNT`, or one correcting a total, says which
+    receipt it changed; `shares`: each
     member's part of a receipt `\\SPLIT` by shares or amounts (`Ann $34.87, Bob $15.13`), which the
     new amount divides in the same proportion. Dropped, `was` first, then `day`, then the shares'
     figures, where the reply would not fit one segment (`fits`)."""
@@ -428,7 +429,8 @@ async def amount(msg: Inbound, ctx: Context) -> HandlerResult:
         had = target.amount_minor
         counted = target.currency in (None, room_cur.code)
         changed = had is not None and counted and (had, room_cur.code) != (minor, code)
-        was = room_cur.format(had) if had is not None and changed else ""
+        # one taken out with `\\AMOUNT 0` had no amount to name: "(was $0.00)" said it had
+        was = ("taken out" if had == 0 else room_cur.format(had)) if had is not None and changed else ""
         # `\\AMOUNT 0` on a repeat, never counted, after the same photo was sent twice: the first
         # copy still counts, and "Your receipt is out of the ledger" read as if it were out
         twin = None

@@ -750,6 +750,23 @@ async def test_amount_and_split_wait_for_a_photo_the_media_store_has_not_taken_y
     assert [r.amount_minor for r in await bot.rows(amounts)] == [3000, 1200]
 
 
+async def test_amount_after_amount_0_says_the_receipt_was_taken_out(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """A receipt taken out with `\\AMOUNT 0` and counted again with `\\AMOUNT 12.50` was said to
+    have been $0.00 ("Set $12.50 on your receipt in house (was $0.00)"), an amount it never had."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house")
+    assert (await say(bot, fake, "\\AMOUNT 0")).startswith(
+        "Your receipt is out of the ledger of house (was $30.00)"
+    )
+    assert await say(bot, fake, "\\AMOUNT 12.50") == (
+        "Set $12.50 on your receipt in house (was taken out): you are owed $8.34. \\BALANCE for all."
+    )
+    assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $4.17, Carol pays Alice $4.17."
+
+
 async def test_paid_to_several_members_in_one_text_says_one_payment_a_text(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
