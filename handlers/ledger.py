@@ -1045,6 +1045,19 @@ def _name_words(book: RoomLedger) -> set[str]:
     return {word for p in book.net if p is not None for word in name_key(book.name(p)).split()}
 
 
+def _ends_a_name(words: Sequence[str], token: str, book: RoomLedger) -> bool:
+    """Whether `token` ends the name of a member of the room whose other words end `words`
+    (`room` `2` of a Room 2), where `words` do not end in a member's name already (`bob 2` beside
+    a Bob is Bob's share of 2)."""
+    names = {name_key(book.name(m)) for m in book.member_ids} | {"me"}
+    longest = max(len(name.split()) for name in names)
+
+    def ends_in_one(run: Sequence[str]) -> bool:
+        return any(name_key(" ".join(run[-n:])) in names for n in range(1, min(len(run), longest) + 1))
+
+    return bool(words) and not ends_in_one(words) and ends_in_one([*words, token])
+
+
 def amount_words(args: Sequence[str], book: RoomLedger, cur: Currency) -> list[str]:
     """`args` with each amount in `cur` whose code or sign is a word of its own (`INR 617.25`,
     `617.25 USD`, `$ 5`: replies show amounts of a currency with no plain symbol with its code),
@@ -1102,6 +1115,10 @@ def parse_split(
         # a share of 302 otherwise, silently giving the sender the whole receipt
         last_digits = value is not None and value[0] == SHARES and len(token) == 4
         if last_digits and isinstance(_find_member(book, token, user_id, fits), int):
+            value = None
+        # the number that ends a member's name (`\\NAME Room 2`), after the rest of it: a share of
+        # 2 otherwise, and `\\SPLIT room 2 jo` said no one went by room
+        if value is not None and value[0] == SHARES and _ends_a_name(words, token, book):
             value = None
         if value is None:
             words.append(token)

@@ -1501,6 +1501,26 @@ async def test_split_said_equally_in_words_as_its_usage_writes_it(bot: Bot, fake
     assert await say(bot, fake, "\\SPLIT bob evenly") == "Split $30.00 in house: Bob $15.00, Evenly $15.00."
 
 
+async def test_split_names_a_member_whose_name_ends_in_a_number(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\NAME Room 2` is a name (letters and digits), and `\\PAID room 2 5` pays them, but
+    `\\SPLIT room 2 carol` was answered "No one in house goes by room": its 2 was read as a share."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME Room 2", sender=BOB) == "Your rooms now see you as Room 2."
+    await photo(bot, fake, "$30.00")
+    for typed, said in (
+        ("\\SPLIT room 2 carol", "Room 2 $15.00, Carol $15.00"),
+        ("\\SPLIT me 2 room 2 1", "Room 2 $10.00, Alice $20.00"),
+        ("\\SPLIT carol 1 room 2 2", "Room 2 $20.00, Carol $10.00"),
+        ("\\SPLIT Room 2 20 me 10", "Room 2 $20.00, Alice $10.00"),
+    ):
+        assert await say(bot, fake, typed) == f"Split $30.00 in house: {said}.", typed
+    # beside a member the words before it name already, the number is theirs: a share
+    assert (
+        await say(bot, fake, "\\SPLIT carol 2 me 1") == "Split $30.00 in house: Carol $20.00, Alice $10.00."
+    )
+
+
 async def test_split_all_or_everyone_goes_back_to_an_equal_split_among_the_members(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
