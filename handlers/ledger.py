@@ -26,6 +26,7 @@ from bot.features.ledger.book import (
     RoomLedger,
     accents_off,
     balance_line,
+    display_names,
     in_another_script,
     label_key,
     left_balance_line,
@@ -650,6 +651,41 @@ async def _other_currency_paid(
     return said
 
 
+async def _payee_elsewhere(
+    conn: AsyncConnection, ctx: Context, room: rooms.Room, who: str, fits: FitsOne
+) -> str | None:
+    """`\\PAID Bob 5` from a person whose active room (trip) has no Bob, while another room of
+    theirs (house) has one: it said "No one in trip goes by Bob", and \\BALANCE, which it pointed
+    to, showed trip's names. Where Bob is, and how to pay him there. None unless exactly one of
+    their other rooms has a member by that name (the names alone are read: no room's ledger)."""
+    if ctx.data.get(LEFT):
+        return None
+    mine, _ = await rooms.rooms_with_active(lean.in_tx(conn), ctx.user.id)
+    found: list[tuple[rooms.Room, str]] = []
+    for other in mine:
+        if other.id == room.id:
+            continue
+        people = await ledger.members(conn, other.id)
+        ids = tuple(p.user_id for p in people)
+        names = RoomLedger(
+            currency=currency_or_default(None),
+            net=dict.fromkeys(ids, 0),
+            settlement=[],
+            names=display_names(people),
+            uncounted=0,
+            member_ids=ids,
+            labels={p.user_id: label_key(p.label) for p in people if p.label and shown_name(p) is None},
+        )
+        payee = _find_member(names, who, ctx.user.id, fits, current=True)
+        if isinstance(payee, int) and payee != ctx.user.id:
+            found.append((other, names.name(payee)))
+    if len(found) != 1:
+        return None
+    other, name = found[0]
+    text = f"No one in {room.name} goes by {who[:NAME_MAX]}; {name} is in {other.name}: \\USE {other.name}, then \\PAID again."
+    return text if fits(text) else use_first("PAID", room.name, other.name)
+
+
 def several_payments(
     book: RoomLedger, who_words: Sequence[str], amount_text: str, user_id: int, fits: FitsOne
 ) -> str | None:
@@ -788,7 +824,9 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         if isinstance(payee, str):
             return payee
         if payee is None:
-            return "You cannot pay yourself." if who.casefold() == "me" else _no_one(room.name, who, fits)
+            if who.casefold() == "me":
+                return "You cannot pay yourself."
+            return await _payee_elsewhere(conn, ctx, room, who, fits) or _no_one(room.name, who, fits)
         if payee == user_id:
             return "You cannot pay yourself."
         if not book.currency.takes(value.minor):

@@ -282,7 +282,9 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
         await photo(bot, fake, "lunch 12,50 EUR")
         == "Saved €12.50 to trip: you are its only member, you are settled up. \\BALANCE for all."
     )
-    assert await say(bot, fake, "\\PAID Bob 5") == "No one in trip goes by Bob. \\BALANCE shows the names."
+    assert await say(bot, fake, "\\PAID Bob 5") == (
+        "No one in trip goes by Bob; Bob is in house: \\USE house, then \\PAID again."
+    )
 
 
 async def test_a_name_ends_at_its_line(bot: Bot, fake_twilio: FakeTwilio) -> None:
@@ -765,6 +767,24 @@ async def test_amount_after_amount_0_says_the_receipt_was_taken_out(
         "Set $12.50 on your receipt in house (was taken out): you are owed $8.34. \\BALANCE for all."
     )
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $4.17, Carol pays Alice $4.17."
+
+
+async def test_paid_to_a_member_of_another_of_the_senders_rooms_says_where_they_are(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """Alice, whose active room is trip, owing Bob in house: `\\PAID Bob 5` was answered "No one
+    in trip goes by Bob. \\BALANCE shows the names.", and trip's names have no Bob. It says where
+    Bob is and how to pay him there; nothing is recorded."""
+    fake = fake_twilio
+    await house_and_trip(bot, fake)
+    assert await say(bot, fake, "\\PAID bob 5") == (
+        "No one in trip goes by bob; Bob is in house: \\USE house, then \\PAID again."
+    )
+    assert await bot.scalar("SELECT count(*) FROM payments") == 0
+    # a name no room of theirs has is still no one's
+    assert await say(bot, fake, "\\PAID Zed 5") == "No one in trip goes by Zed. \\BALANCE shows the names."
+    assert (await say(bot, fake, "\\USE house")).startswith("Photos you send now go to house")
+    assert (await say(bot, fake, "\\PAID bob 5")).startswith("Recorded: you paid Bob $5.00.")
 
 
 async def test_paid_to_several_members_in_one_text_says_one_payment_a_text(
