@@ -752,7 +752,9 @@ def payment_words(words: list[str], book: RoomLedger) -> list[str]:
     if "to" not in names and len(words) >= 3:
         at = 1 if _is_figure(words[0], cur) else 0
         if words[at].casefold() == "to":
-            words = words[:at] + words[at + 1 :]
+            # after the amount, what follows `to` is the payee, whatever it looks like: `5 to 3333`
+            # (a member shown by their masked number) read 3333 as the amount, "no one goes by 5"
+            words = [*words[2:], words[0]] if at else words[1:]
     return words
 
 

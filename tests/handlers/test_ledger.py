@@ -847,6 +847,25 @@ async def test_paid_said_as_a_sentence_records_the_payment(bot: Bot, fake_twilio
     assert await bot.scalar("SELECT count(*) FROM payments") == 6
 
 
+async def test_paid_amount_first_to_a_member_named_by_digits_pays_them(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID 5 to 3333`, for a member the room shows by their masked number (or a name that
+    ends in a number, `\\PAID 5 to room 2`), read the last figure as the amount: "No one in house
+    goes by 5", or by "5 room". What follows the `to` is the payee."""
+    fake = fake_twilio
+    assert (await say(bot, fake, "\\CREATE house pw")).startswith("Created room house")
+    for phone in (BOB, CAROL):
+        assert (await say(bot, fake, "\\JOIN house pw", sender=phone)).startswith("Joined house")
+    assert await say(bot, fake, "\\NAME Room 2", sender=BOB) == "Your rooms now see you as Room 2."
+    assert (await say(bot, fake, "\\PAID 5 to 3333")).startswith("Recorded: you paid +1******3333 $5.00.")
+    assert (await say(bot, fake, "\\PAID 7 to room 2")).startswith("Recorded: you paid Room 2 $7.00.")
+    assert [tuple(r) for r in await bot.rows("SELECT amount_minor FROM payments ORDER BY id")] == [
+        (500,),
+        (700,),
+    ]
+
+
 async def test_paid_of_a_negative_amount_says_how_a_mistaken_payment_is_evened(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
