@@ -31,6 +31,7 @@ from bot.features.ledger.money import (
     Currency,
     caption_amount,
     caption_figure,
+    caption_too_big,
     currency_or_default,
     parse_amount,
     unclear_amount,
@@ -304,7 +305,7 @@ async def photos(msg: Inbound, ctx: Context) -> HandlerResult:
     # a caption's amount is for a message with one photo: it cannot say which of several it is for
     caption_money = caption_amount(caption, room_currency) if len(msg.media) == 1 else None
     if caption_money is None and len(msg.media) == 1:  # `dinner 1.200`: asked about, not guessed
-        note = unclear_caption(caption, room_currency) or note
+        note = unclear_caption(caption, room_currency) or caption_too_big(caption, room_currency) or note
     elif len(msg.media) > 1 and (several := caption_amount(caption, room_currency)) is not None:
         note = caption_not_used(several, len(msg.media))  # it was dropped without a word
     if command is not None and command.name == "AMOUNT" and len(msg.media) == 1:

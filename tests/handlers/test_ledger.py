@@ -787,6 +787,25 @@ async def test_paid_to_a_member_of_another_of_the_senders_rooms_says_where_they_
     assert (await say(bot, fake, "\\PAID bob 5")).startswith("Recorded: you paid Bob $5.00.")
 
 
+async def test_a_caption_over_what_an_amount_may_be_is_said_so(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """A photo captioned `$2,000,000` (a zero too many) was answered "no total found. Reply
+    \\AMOUNT 12.34 to set it." of a total the person had typed. It is saved uncounted, and a
+    second answer says why its figure was not taken, as `\\AMOUNT 2000000` says it."""
+    fake = fake_twilio
+    await house(bot, fake)
+    too_big = "$2,000,000.00 is more than an amount may be: at most $1,000,000.00."
+    for caption in ("$2,000,000", "2000000.00"):
+        urls = [fake.media.add(images.jpeg_with_gps())]
+        assert await answers(bot, fake, caption, **mms(urls)) == [
+            "Saved to house; no total found. Reply \\AMOUNT 12.34 to set it.",
+            too_big,
+        ]
+    assert await say(bot, fake, "\\AMOUNT 2000000") == too_big
+    assert await say(bot, fake, "\\BALANCE") == (
+        "house: all settled. 2 receipts with no total are not counted: \\RECEIPTS shows them."
+    )
+
+
 async def test_paid_to_several_members_in_one_text_says_one_payment_a_text(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

@@ -620,6 +620,17 @@ def unclear_caption(caption: str, room: Currency) -> str | None:
     return _two_readings(found[0][1], found[0][0], room, "\\AMOUNT ") if len(found) == 1 else None
 
 
+def caption_too_big(caption: str, room: Currency) -> str | None:
+    """What to say of a caption whose one amount is more than an amount may be (`$2,000,000`, a
+    zero too many): it was left out without a word, the photo's reply saying "no total found" of
+    a total the person had typed. As `\\AMOUNT` says it of one typed; else None."""
+    found = _found_in(caption, room, uncapped=True)
+    if len(found) != 1 or found[0][0].currency.takes(found[0][0].minor):
+        return None
+    amount, cur = found[0][0], found[0][0].currency
+    return f"{cur.format(amount.minor)} is more than an amount may be: at most {cur.format(cur.largest)}."
+
+
 __all__ = [
     "DEFAULT_CURRENCY",
     "DOLLAR_AT_HOME",
@@ -628,6 +639,7 @@ __all__ = [
     "amounts_in",
     "caption_amount",
     "caption_figure",
+    "caption_too_big",
     "currency",
     "currency_meant",
     "currency_or_default",
