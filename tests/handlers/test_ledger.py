@@ -2188,6 +2188,19 @@ async def test_an_amount_in_the_caption_of_several_photos_is_said_not_to_be_used
     )
 
 
+async def test_cents_typed_from_the_decimal_mark_are_an_amount(bot: Bot, fake_twilio: FakeTwilio) -> None:
+    """`\\PAID Bob .50`, `\\AMOUNT $.75`: fifty cents as many write them, and the usage came back."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$3.00")).startswith("Saved $3.00 to house: split 3 ways")
+    assert (await say(bot, fake, "\\PAID Alice .50", sender=BOB)).startswith(
+        "Recorded: you paid Alice $0.50."
+    )
+    assert (await say(bot, fake, "\\AMOUNT $.75")).startswith("Set $0.75 on your receipt in house")
+    rows = await bot.rows("SELECT amount_minor FROM payments")
+    assert [r.amount_minor for r in rows] == [50]
+
+
 async def test_an_amount_typed_in_another_currency_says_how_to_count_it(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:

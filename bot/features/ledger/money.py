@@ -390,8 +390,18 @@ def parse_amount(text: str, room: Currency, *, uncapped: bool = False) -> Amount
     """An amount someone typed (`\\AMOUNT 12.34`, `\\PAID Bob 7,72`, `EUR 12.50`): the whole text
     is one amount, with an optional currency symbol or code. None when it is not. `uncapped`: one
     above `Currency.largest` too (a payment that settles a larger debt)."""
-    found = [amount for amount, _ in _found_in(text, room, whole=True, uncapped=uncapped)]
+    found = [amount for amount, _ in _found_in(_cents_alone(text), room, whole=True, uncapped=uncapped)]
     return found[0] if len(found) == 1 else None
+
+
+# a typed figure that starts at its decimal mark: `.50`, `$.50`, `,5 EUR`, as cents are written
+_CENTS_ALONE = re.compile(r"(?<![\w.,])([.,]\d{1,2})(?![\d.,])")
+
+
+def _cents_alone(text: str) -> str:
+    """`\\PAID Bob .50` got the usage: the figure is read as `0.50` (typed amounts only; in a
+    caption a lone `.5` may be anything)."""
+    return _CENTS_ALONE.sub(r"0\1", text) if "." in text or "," in text else text
 
 
 def is_zero(text: str, room: Currency) -> bool:
