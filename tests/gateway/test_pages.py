@@ -50,6 +50,8 @@ async def test_the_root_page_says_what_this_service_is(bot: Bot) -> None:
     assert resp.content_type == "text/html"
     page = await resp.text()
     assert "<p>textwire: an SMS bot that posts your texts to X" in page
+    # a heading, as every other page has: a screen reader's list of headings had none here
+    assert "<h1>textwire</h1>" in page
     assert '<meta name="viewport"' in page
     assert resp.headers["Cache-Control"] == "no-store"
     assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
