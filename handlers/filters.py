@@ -83,8 +83,12 @@ def typed_words(words: Sequence[str]) -> list[str]:
 
 def not_in_named(name: str, fits: FitsOne) -> str:
     """The name is said back when the reply stays one message (SMS: one GSM-7 segment; a curly
-    quote or an emoji in it would make the SMS UCS-2)."""
-    text = f"You are not in a room named {name[:32]}. \\ROOMS lists yours."
+    quote or an emoji in it would make the SMS UCS-2). A name longer than any room's is said to be:
+    cut to 32 characters it was the very name of a room the person was in (`\\USE` of a 32-letter
+    room with a letter too many: "You are not in a room named <that room>")."""
+    if len(name) > rooms.MAX_NAME:
+        return f"You are not in a room of that name: room names have at most {rooms.MAX_NAME} characters. \\ROOMS lists yours."
+    text = f"You are not in a room named {name}. \\ROOMS lists yours."
     return text if fits(text) else "You are not in a room of that name. \\ROOMS lists yours."
 
 

@@ -33,7 +33,8 @@ ARGON2_MEMORY_KIB = 19_456
 ARGON2_ITERATIONS = 2
 ARGON2_LANES = 1
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAX_NAME = 32
+NAME_PATTERN = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_NAME}}}$")
 MAX_PASSWORD = 128
 
 LOCKOUT_FAILURES = 5  # wrong passwords per phone in LOCKOUT_WINDOW
@@ -565,6 +566,7 @@ __all__ = [
     "AGAIN_SLOT",
     "LOCKOUT_FAILURES",
     "LOCKOUT_WINDOW",
+    "MAX_NAME",
     "MAX_PASSWORD",
     "NAME_GUESSES_BEFORE_LOCK",
     "ROOM_LOCKOUT_FAILURES",

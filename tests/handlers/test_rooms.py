@@ -458,6 +458,24 @@ async def test_a_room_typed_short_of_its_name_is_offered_when_one_of_theirs_begi
     assert fits_one_segment(f"You are not in a room named {'t' * 32}: did you mean \\RECEIPTS {'t' * 32}?")
 
 
+async def test_a_room_name_over_32_characters_is_not_cut_to_the_name_of_ones_room(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """`\\USE` of a 32-letter room with one letter too many was cut to 32 and answered "You are
+    not in a room named <the very room they are in>": it says names have at most 32 characters."""
+    monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
+    name = "abcdefghijklmnopqrstuvwxyz012345"
+    await say(bot, fake_twilio, f"\\CREATE {name} pw")
+    await say(bot, fake_twilio, "\\CREATE house pw")
+    for command in ("USE", "BALANCE", "RECEIPTS", "LEAVE"):
+        reply = await say(bot, fake_twilio, f"\\{command} {name}6")
+        assert reply == (
+            "You are not in a room of that name: room names have at most 32 characters. \\ROOMS lists yours."
+        ), command
+        assert fits_one_segment(reply)
+    assert await say(bot, fake_twilio, f"\\USE {name}") == f"Photos you send now go to {name}."
+
+
 async def test_leave_use_and_rooms(bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any) -> None:
     monkeypatch.setattr(replyguard, "BUDGET", 100)  # faster than anyone types
     assert await say(bot, fake_twilio, "\\ROOMS") == NOT_IN_ROOM
