@@ -151,9 +151,10 @@ def display_names(people: list[store.Member]) -> dict[Party, str]:
     debt could be settled with `\\PAID`)."""
     shown = {p.user_id: shown_name(p) for p in people}
     counts: dict[str, int] = {}
-    for name in shown.values():
-        if name:
-            counts[name_key(name)] = counts.get(name_key(name), 0) + 1
+    for p in people:
+        # an unnamed member counts by their masked number: one who stopped keeps it as a name
+        key = name_key(shown[p.user_id] or mask_address(p.phone))
+        counts[key] = counts.get(key, 0) + 1
     left: dict[int, int] = {}  # a former member: their place among those who left by their name
     seen: dict[str, int] = {}
     for p in sorted((p for p in people if store.is_former(p)), key=lambda p: p.user_id):

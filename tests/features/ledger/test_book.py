@@ -58,6 +58,20 @@ def test_names_that_clash_are_told_apart_and_former_members_say_so() -> None:
     assert names[None] == FORMER
 
 
+def test_one_who_stopped_shows_as_left_beside_a_member_of_the_same_masked_number() -> None:
+    """Someone unnamed stops and texts again (or another number with the same last 4 joins): the
+    one who left keeps their masked number as their name and shows as "(left)", as a name shared
+    with a current member does, not as a "(2)" that reads like the member still in the room."""
+    names = display_names(
+        [
+            Member(1, None, "+15550003333"),
+            Member(2, "+1******3333", FORMER_PREFIX + "x"),
+        ]
+    )
+    assert names[1] == "+1******3333"
+    assert names[2] == "+1******3333 (left)"
+
+
 def test_a_name_is_letters_digits_and_single_spaces() -> None:
     assert valid_name("Anna Maria 2")
     assert valid_name("Room 101")
