@@ -154,8 +154,9 @@ async def messages_of(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, l
         .where(outbox.c.to_phone.in_(keys))
         .order_by(outbox.c.created_at)
     )
+    # a message's photos are stored as JSON text: given as the list it holds, not as a string of it
     return {
-        "messages_in": [_row(r) for r in await conn.execute(inn)],
+        "messages_in": [{**_row(r), "media": json.loads(r.media or "[]")} for r in await conn.execute(inn)],
         "messages_out": [_row(r) for r in await conn.execute(out)],
     }
 

@@ -76,6 +76,22 @@ async def test_export_is_everything_kept_about_a_person_and_no_secret(
     assert await person.export(bot.config, "+15550009999", time.time()) == 1
 
 
+async def test_export_lists_a_messages_photos_as_json_not_as_a_string_of_it(
+    bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A photo message's media read as one escaped string of JSON in the export, and a text's as
+    `"[]"`: the person reads a list of the photos they sent (URL and type)."""
+    await _house(bot, fake_twilio)
+    capsys.readouterr()
+    assert await person.export(bot.config, ALICE, time.time()) == 0
+    data = first_json(capsys.readouterr().out)
+    media = {m["body"]: m["media"] for m in data["messages_in"]}
+    assert media["\\NAME Alice"] == []
+    [(url, content_type)] = media["lunch at Luigi's $30.00"]
+    assert url.startswith("http")
+    assert content_type == "image/jpeg"
+
+
 @pytest.mark.parametrize("with_receipts", [False, True])
 async def test_delete_forgets_the_person_and_keeps_the_ledger(
     bot: Bot, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str], with_receipts: bool
