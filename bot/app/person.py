@@ -75,9 +75,11 @@ def _not_found(config: Config, address: str) -> int:
     """One line on stderr, exit 1: stdout is the JSON (`export ADDRESS > person.json`), so the
     line reaches the operator's terminal, not the file."""
     hint = ""
-    channel, colon, _ = address.partition(":")
+    channel, colon, rest = address.partition(":")
     if address.isdigit():  # stored with their +: say so rather than "no person"
         hint = f" (numbers are kept with their country code and +, e.g. +{address})"
+    elif colon and channel != TELEGRAM and channel in PREFIXED and rest.isdigit():  # whatsapp:1555...
+        hint = f" (numbers are kept with their country code and +, e.g. {channel}:+{rest})"
     elif "*" in address:  # copied from a log line, where numbers are masked
         hint = " (that number is masked, as the logs print it: give the whole number, e.g. +15550001111)"
     elif colon and channel not in PREFIXED:

@@ -321,6 +321,13 @@ def test_the_cli_exports_and_deletes(tmp_path: Path) -> None:
     assert digits.stderr.strip() == (
         "textwire: no person at 15550001111 (numbers are kept with their country code and +, e.g. +15550001111)"
     )
+    # so on WhatsApp: it read a bare "no person", and the person was told nothing was kept
+    whatsapp = run_cli(tmp_path, "person", "delete", "WhatsApp: 1 555 000 1111", env=keyed)
+    assert (whatsapp.returncode, whatsapp.stdout) == (1, "")
+    assert whatsapp.stderr.strip() == (
+        "textwire: no person at whatsapp:15550001111 (numbers are kept with their country code and +, "
+        "e.g. whatsapp:+15550001111)"
+    )
     # what an operator may paste: a number copied from a log line (masked), another channel's
     # prefix, a name: each says what to give instead of a bare "no person"
     masked = run_cli(tmp_path, "person", "export", "+1******1111", env=keyed)
