@@ -573,6 +573,24 @@ async def test_a_name_typed_without_its_accents_is_that_member(bot: Bot, fake_tw
     )
 
 
+async def test_a_name_with_a_letter_of_its_own_is_found_as_an_english_keyboard_types_it(
+    bot: Bot, fake_twilio: FakeTwilio
+) -> None:
+    """`\\PAID soren 5` for a S\u00f8ren, or `\\SPLIT aesa me` for an \u00c6sa: \u00f8 and \u00e6 have no
+    accent to take off, so a keyboard without them (an American phone's) found "No one in house
+    goes by soren", where `jose` finds a Jos\u00e9. They are o and ae, as the statement's zip names
+    them."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert await say(bot, fake, "\\NAME S\u00f8ren", sender=BOB) == "Your rooms now see you as S\u00f8ren."
+    assert await say(bot, fake, "\\NAME \u00c6sa", sender=CAROL) == "Your rooms now see you as \u00c6sa."
+    await photo(bot, fake, "$30.00")
+    assert await say(bot, fake, "\\SPLIT aesa me") == "Split $30.00 in house: \u00c6sa $15.00, Alice $15.00."
+    assert (await say(bot, fake, "\\PAID SOREN 5", sender=CAROL)).startswith(
+        "Recorded: you paid S\u00f8ren $5.00."
+    )
+
+
 async def test_names_and_usage(bot: Bot, fake_twilio: FakeTwilio) -> None:
     fake = fake_twilio
     await house(bot, fake)

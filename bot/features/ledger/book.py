@@ -22,8 +22,12 @@ NAME_MAX = 20
 _LETTERS = "A-Za-z0-9ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ"
 _NAME = re.compile(rf"^[{_LETTERS}]+(?: [{_LETTERS}]+)*$")
 _LETTER = re.compile(rf"[{_LETTERS}]")
-# letters with no accent to take off that an SMS spells with others (Łukasz is Lukasz)
-_SPELT = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th"}
+# letters with no accent to take off that an SMS spells with others (Łukasz is Lukasz), and those
+# a plain SMS has but a keyboard without them types so (`\\PAID soren 5` is for Søren)
+_SPELT = {
+    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th",
+    "Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "ß": "ss",
+}  # fmt: skip
 
 Party = int | None  # a user id; None: a former member whose account is gone
 
