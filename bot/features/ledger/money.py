@@ -470,6 +470,10 @@ _ARABIC = str.maketrans({"\u066b": ".", "\u066c": ","})
 # Switzerland, the Netherlands and Scandinavia (`\\AMOUNT 12,-` got the usage, a caption `Pizza
 # 12,- \u20ac` no total): read as `12,00`, with the separator the figure uses
 _WHOLE_UNITS = re.compile(r"(?<=\d)([.,])[-\u2013\u2014](?!\w)")
+# `12\u20ac50`: the euro's sign in place of the decimal comma, as prices are written in France,
+# Belgium and Portugal (`\\AMOUNT 12\u20ac50` got the usage, a caption `resto 23\u20ac80` no total):
+# read as `12,50 \u20ac`. Two digits after the sign only: they are its cents
+_SIGN_AS_MARK = re.compile(r"(?<=\d)\u20ac(\d{2})(?![\d.,]*\d)")
 # `450/-`, `Rs. 1,200/-`, `1,23,456.78/-`: the "and no paise" mark of Indian (and Pakistani, Sri
 # Lankan, Bangladeshi) prices: `\\PAID Priya Rs. 450/-` got the usage, a caption `dinner 450/-` no
 # total. A whole figure gets `.00`, one with decimals stays as it is
@@ -524,6 +528,7 @@ def _found_in(
     it taken alone) and its `\uffe5` or `\uff04` no currency."""
     typed = _CURLY_GROUPING.sub("'", unicodedata.normalize("NFKC", text).translate(_ARABIC))
     stripped = _SLASH_DASH.sub(_slash_dash, _WHOLE_UNITS.sub(r"\g<1>00", typed.strip()))
+    stripped = _SIGN_AS_MARK.sub(",\\1 \u20ac", stripped)
     if whole:
         stripped = _SHORTHAND.sub(_spelled_out, stripped, count=1)
     found: list[tuple[Amount, str]] = []

@@ -286,6 +286,19 @@ def test_a_typed_amount_in_whole_units_with_a_dash_is_that_amount() -> None:
     assert amounts_in("refund -12,-", USD) == []
 
 
+def test_an_amount_with_the_euro_sign_in_place_of_its_decimal_mark_is_that_amount() -> None:
+    """`12\u20ac50`, as prices are written in France, Belgium and Portugal: `\\AMOUNT 12\u20ac50` and
+    `\\PAID Zoe 8\u20ac40` got the usage, a caption `resto 23\u20ac80` was no total. Two digits after
+    the sign are its cents; other figures around a sign stay no amount."""
+    eur = currency("EUR")
+    assert eur is not None
+    assert parse_amount("12\u20ac50", eur) == Amount(1250, eur)
+    assert parse_amount("1.234\u20ac56", USD) == Amount(123456, eur)
+    assert caption_amount("resto 23\u20ac80", eur) == Amount(2380, eur)
+    assert parse_amount("12\u20ac5", eur) is None
+    assert parse_amount("12\u20ac500", eur) is None
+
+
 def test_an_indian_amount_ending_in_slash_dash_is_that_amount() -> None:
     """`Rs. 450/-` (no paise, as Indian prices and bills are written): `\\PAID Priya Rs. 450/-`
     got the usage and a caption `dinner 450/-` was no total; lakhs and decimals stay as written,
