@@ -262,12 +262,15 @@ async def test_a_receipt_in_another_currency_is_kept_but_not_counted(
     assert await say(bot, fake, "\\CURRENCY \u20a9") == (  # no GSM-7 character: not said back in an SMS
         "That is not an ISO 4217 currency code: did you mean \\CURRENCY KRW?"
     )
+    assert await say(bot, fake, "\\CURRENCY z\u0142oty") == (  # a name amounts are typed with
+        "That is not an ISO 4217 currency code: did you mean \\CURRENCY PLN?"
+    )
     assert (
         await say(bot, fake, "\\CURRENCY dollars")
         == "dollars is not an ISO 4217 currency code (USD, EUR, GBP, ...)."
     )
     # nor a word with a letter that is no GSM-7 one, or an emoji: they made the SMS UCS-2
-    for word in ("z\u0142oty", "\U0001f1ea\U0001f1fa", "\u0440\u0443\u0431\u043b\u044c"):
+    for word in ("\u0142\u00f3d\u017a", "\U0001f1ea\U0001f1fa", "\u0440\u0443\u0431\u043b\u044c"):
         assert (
             await say(bot, fake, f"\\CURRENCY {word}")
             == "That is not an ISO 4217 currency code (USD, EUR, GBP, ...)."

@@ -239,7 +239,11 @@ _WRITTEN.update({"ZL": "PLN"})
 # and the dong's `đ` after a figure, as Vietnamese type it (`40.000đ`; the forint's `Ft` is read in
 # a room of forints only: `_SHARED`)
 _WRITTEN.update({"Đ": "VND"})
-_AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS", "ZL", "Đ"})
+# and the names of the real and the złoty after a figure, as people write them (`\\PAID Ana 10
+# reais` and `40 złotych` got the usage where `8,40 euros` was read)
+_ZLOTY = ("ZLOTY", "ZŁOTY", "ZLOTYCH", "ZŁOTYCH")
+_WRITTEN.update({"REAIS": "BRL", **dict.fromkeys(_ZLOTY, "PLN")})
+_AFTER_ONLY = frozenset({"YEN", "EURO", "EUROS", "ZL", "Đ", "REAIS", *_ZLOTY})
 # the money whose home writes it with a `$` alone (CLDR: the symbol in a locale of the country its
 # code is named after, as `writes_decimal_point` reads them; tests/features/ledger/test_money.py
 # checks this list against CLDR, which takes a second to read): `\AMOUNT $11.990` in a room of Chilean
@@ -255,7 +259,9 @@ DOLLAR_AT_HOME = frozenset(
 _SHARED = {
     **dict.fromkeys(("KR", "KR."), frozenset({"SEK", "NOK", "DKK", "ISK"})),
     **dict.fromkeys(("FR", "FR."), frozenset({"CHF"})),
-    **dict.fromkeys(("RS", "RS."), frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"})),
+    # and by their names (`\\PAID Priya 500 rupees`, `12 Franken` got the usage)
+    **dict.fromkeys(("RS", "RS.", "RUPEE", "RUPEES"), frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"})),
+    **dict.fromkeys(("FRANC", "FRANCS", "FRANKEN"), frozenset({"CHF"})),
     # `\\PAID Lupe 250 pesos` in a Mexican room was answered with the usage alone
     **dict.fromkeys(("PESO", "PESOS"), frozenset({"MXN", "ARS", "CLP", "COP", "UYU", "DOP", "CUP", "PHP"})),
     # the forint's `Ft` in a room of forints (`\AMOUNT 1 490 Ft` got the usage); elsewhere it is

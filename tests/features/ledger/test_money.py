@@ -275,6 +275,38 @@ def test_parse_amount_is_the_whole_text() -> None:
     assert amounts_in("12.50 12.50", USD) == amounts_in("12.50", USD)
 
 
+@pytest.mark.parametrize(
+    ("typed", "room", "minor", "code"),
+    [
+        ("500 rupees", "INR", 50000, "INR"),
+        ("1,200 rupee", "PKR", 120000, "PKR"),
+        ("10 reais", "BRL", 1000, "BRL"),
+        ("10,50 reais", "USD", 1050, "BRL"),
+        ("40 z\u0142otych", "PLN", 4000, "PLN"),
+        ("40 zloty", "EUR", 4000, "PLN"),
+        ("12 francs", "CHF", 1200, "CHF"),
+        ("12 Franken", "CHF", 1200, "CHF"),
+    ],
+)
+def test_a_typed_amount_with_its_moneys_name_after_it_is_that_amount(
+    typed: str, room: str, minor: int, code: str
+) -> None:
+    """`\\PAID Ana 500 rupees` in a room of rupees, `10 reais` in one of reais, `40 z\u0142otych`,
+    `12 Franken` got the usage, where `250 pesos` and `8,40 euros` were read. A name several
+    moneys go by (rupees, francs) is the room's when it is one of them, as `kr` is."""
+    cur = currency(room)
+    assert cur is not None
+    found = parse_amount(typed, cur)
+    assert found is not None
+    assert (found.minor, found.currency.code) == (minor, code)
+
+
+def test_a_moneys_name_several_go_by_is_no_amount_in_a_room_of_other_money() -> None:
+    assert parse_amount("500 rupees", USD) is None
+    assert caption_amount("thali 500 rupees", USD) is None
+    assert parse_amount("12 francs", USD) is None
+
+
 def test_a_typed_amount_in_whole_units_with_a_dash_is_that_amount() -> None:
     """`\\AMOUNT 12,-` (German, Swiss, Dutch, Scandinavian prices) got the usage."""
     eur = currency("EUR")
