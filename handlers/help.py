@@ -113,7 +113,7 @@ def family_text(ctx: Context, word: str, fits: FitsOne) -> str:
     wanted = command_name(word.lstrip("\\/"))
     families = _families_of(ctx.help_entries)
     known = [family.name for family, _ in families] + list(_entries(ctx.help_entries))
-    wanted = wanted if wanted in known else in_other_words(wanted, known) or closest(wanted, known) or wanted
+    wanted = wanted if wanted in known else meant_in(wanted, known) or wanted
     for family, entries in families:
         if wanted == family.name or wanted in (_name_of(e) for e in entries):
             return f"{family.title}: {' '.join(entries)}"
@@ -129,7 +129,7 @@ def asked_about(ctx: Context, words: Sequence[str]) -> str:
     families = _families_of(ctx.help_entries)
     known = [family.name for family, _ in families] + list(_entries(ctx.help_entries))
     first = command_name(words[0].lstrip("\\/"))
-    if first in known or in_other_words(first, known) or closest(first, known):
+    if first in known or meant_in(first, known):
         return words[0]
     return next(
         (
@@ -254,6 +254,15 @@ def in_other_words(name: str, known: Sequence[str]) -> str | None:
     `\\HELP SALDO` said "No help on SALDO." where `\\SALDO` alone was offered `\\BALANCE`."""
     other = _IN_OTHER_WORDS.get(plain_letters(name))
     return other if other in known else None
+
+
+def meant_in(name: str, known: Sequence[str]) -> str | None:
+    """The word of `known` that `name` names in another language or mistyped. Another language's
+    word for a command not in `known` is none of them: `\\HELP aide` (French) was the money
+    family, `aide` read as `paid` mistyped."""
+    if (other := in_other_words(name, known)) is not None:
+        return other
+    return None if plain_letters(name) in _IN_OTHER_WORDS else closest(name, known)
 
 
 def did_you_mean(ctx: Context, name: str) -> str | None:

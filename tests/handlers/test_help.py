@@ -110,6 +110,11 @@ async def test_help_of_something_else_names_the_families(bot: Bot, fake_twilio: 
     assert await say(bot, fake_twilio, "\\HELP help") == (  # \HELP is no family's
         "No help on help. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT."
     )
+    # nor is it in another language: `\\HELP aide` (French) was the money family, as if `aide` were
+    # `paid` mistyped
+    assert await say(bot, fake_twilio, "\\HELP aide") == (
+        "No help on aide. Try \\HELP with one of: ROOMS, MONEY, REMIND, X, ACCOUNT."
+    )
 
 
 async def test_an_unknown_command_is_told_so(bot: Bot, fake_twilio: FakeTwilio) -> None:
