@@ -144,10 +144,10 @@ COPY --from=build /opt/textwire /opt/textwire
 COPY config.toml /app/config.toml
 WORKDIR /app
 
+# the database (sqlite:////data/textwire.db) and the local media (/data/media) follow
+# server.data_dir: set here, they stayed in /data when TEXTWIRE_SERVER_DATA_DIR moved the rest
 ENV TEXTWIRE_SERVER_HOST=0.0.0.0 \
     TEXTWIRE_SERVER_DATA_DIR=/data \
-    TEXTWIRE_DATABASE_URL=sqlite:////data/textwire.db \
-    TEXTWIRE_MEDIA_LOCAL_DIR=/data/media \
     TEXTWIRE_CONFIG=/app/config.toml
 
 USER 10001:10001

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -480,3 +481,31 @@ def test_the_images_health_check_reaches_readyz_on_loopback_in_a_pod() -> None:
         request = healthcheck._probe("/readyz")
     assert request.full_url == "http://127.0.0.1:8080/readyz"
     assert request.get_header("Authorization") == "Bearer t0k"
+
+
+def image_env() -> dict[str, str]:
+    """The TEXTWIRE_* variables the Dockerfile's ENV lines set in the image."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    env = {}
+    for line in dockerfile.splitlines():
+        if line.startswith("ENV "):
+            for word in shlex.split(line.removeprefix("ENV ")):
+                name, _, value = word.partition("=")
+                if name.startswith("TEXTWIRE_"):
+                    env[name] = value
+    return env
+
+
+def test_the_images_data_dir_moves_the_database_and_media_with_it() -> None:
+    """README: setting server.data_dir moves everything the server keeps. The image set the
+    database's URL and the media folder to /data as well, so `-e TEXTWIRE_SERVER_DATA_DIR=/srv/tw
+    -v vol:/srv/tw` put the keys on that volume and the database and photos in the anonymous
+    volume of /data, gone with the container."""
+    env = image_env()
+    assert env["TEXTWIRE_SERVER_DATA_DIR"] == "/data"
+    config = load_config(ROOT / "config.toml", env=env)
+    assert config.database.url == "sqlite:////data/textwire.db"
+    assert config.media.local_dir == "/data/media"
+    moved = load_config(ROOT / "config.toml", env={**env, "TEXTWIRE_SERVER_DATA_DIR": "/srv/tw"})
+    assert moved.database.url == "sqlite:////srv/tw/textwire.db"
+    assert moved.media.local_dir == "/srv/tw/media"
