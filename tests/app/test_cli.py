@@ -392,3 +392,25 @@ def test_ctrl_c_during_a_wait_that_then_fails_is_still_an_interrupt() -> None:
             _or_exit_2(waiting())
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_sigterm_before_serve_is_up_ends_it_as_a_containers_first_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As pid 1 (`CMD ["textwire", "serve"]`) a SIGTERM without a handler is dropped: a `docker
+    stop` that came while serve was importing and starting went unheard, and the server ran until
+    the SIGKILL 60 s later (exit 137). It ends the command at once, exit 143; any other process
+    keeps the default (the signal ends it)."""
+    from bot.app import cli
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        cli.stop_on_sigterm_as_init()
+        assert signal.getsignal(signal.SIGTERM) == before  # not pid 1: untouched
+        monkeypatch.setattr(os, "getpid", lambda: 1)
+        cli.stop_on_sigterm_as_init()
+        with pytest.raises(SystemExit) as stopped:
+            signal.raise_signal(signal.SIGTERM)
+        assert stopped.value.code == 143
+    finally:
+        signal.signal(signal.SIGTERM, before)
