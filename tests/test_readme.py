@@ -127,3 +127,19 @@ def test_the_claims_of_a_process_that_gave_up_stopping_come_back_as_a_killed_one
     assert figure in found.group(0)
     assert "minutes" not in found.group(0)
     assert f"within {figure}" in text  # the kill -9 paragraph says the same
+
+
+def test_the_production_install_works_as_written() -> None:
+    """Production, A process manager: `useradd --system` makes no home folder (whatever
+    login.defs says), so `sudo -u textwire python3.11 -m venv /srv/textwire/.venv` failed with
+    Permission denied; and `pip install .` run as textwire builds in the checkout, which that
+    user cannot write (`could not create 'textwire.egg-info'`). The folder is made with the user,
+    and textwire installs a wheel built by whoever owns the checkout."""
+    section = README[README.index("### A process manager") :]
+    block = section[section.index("```sh") : section.index("```\n", section.index("```sh") + 5)]
+    lines = [line for line in block.splitlines() if line.startswith("sudo") or line.startswith("python")]
+    (useradd,) = (line for line in lines if "useradd" in line)
+    assert "--create-home" in useradd.split() or "-m" in useradd.split()
+    for line in lines:
+        if line.startswith("sudo -u textwire") and " install " in line:
+            assert not line.rstrip().endswith(" ."), line
