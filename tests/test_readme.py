@@ -143,3 +143,23 @@ def test_the_production_install_works_as_written() -> None:
     for line in lines:
         if line.startswith("sudo -u textwire") and " install " in line:
             assert not line.rstrip().endswith(" ."), line
+
+
+def test_the_production_steps_make_the_folders_the_units_need() -> None:
+    """systemd refuses to start a unit whose ReadWritePaths= does not exist (status 226/NAMESPACE),
+    and `install` without -D makes no /etc/textwire: both steps stopped a first install."""
+    units = (ROOT / "deploy" / "systemd").glob("*.service")
+    paths = {
+        line.split("=", 1)[1].strip()
+        for unit in units
+        for line in unit.read_text(encoding="utf-8").splitlines()
+        if line.startswith("ReadWritePaths=")
+    }
+    assert paths == {"/srv/textwire/data"}
+    section = README[README.index("### A process manager") : README.index("### Backups")]
+    commands = [line.split("#")[0].split() for line in section.splitlines() if line.startswith("sudo")]
+    made = {c[-1] for c in commands if "mkdir" in c} | {c[-1] for c in commands if "--create-home" in c}
+    assert paths <= made
+    for command in commands:
+        if command[1] == "install" and command[-1].startswith("/etc/textwire/"):
+            assert "-D" in command, command
