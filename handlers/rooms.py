@@ -27,6 +27,7 @@ handled, whatever the arguments (the dispatcher redacts), and no password reache
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import random
 from collections.abc import Sequence
@@ -250,17 +251,28 @@ async def join(msg: Inbound, ctx: Context) -> HandlerResult:
         ok = False
     else:
         ok = await rooms.verify_password(password, room.password_hash)
-    if not ok or room is None:
+    while room is not None:
+        async with ctx.deps.db.tx() as conn:
+            # a `\\PASSWORD` committed while this one was checked: checked again against the new
+            # hash (the old password got in after the change; the new one was refused)
+            current = await rooms.password_hash_now(conn, room.id)
+            if current == room.password_hash and ok:
+                # a member from when the text was sent, as a photo is shared by those in the room
+                # when it was sent: a JOIN of 19:00 and a photo of 19:02 both handled at 19:30 (a
+                # backlog, a restart) left the newcomer out of that photo's split
+                joined = await rooms.join(conn, user_id=user_id, room_id=room.id, now=msg.received_at or now)
+                await rooms.set_active(conn, user_id, room.id)
+                break
+        if current is None or current == room.password_hash:
+            room = None
+        else:
+            room = dataclasses.replace(room, password_hash=current)
+            ok = await rooms.verify_password(password, current)
+    if room is None:
         async with ctx.deps.db.tx() as conn:
             await rooms.record_failure(conn, msg.sender.key, now, room_key=key)
         ctx.log.info("room.join_refused")
         return wrong_for(password)
-    async with ctx.deps.db.tx() as conn:
-        # a member from when the text was sent, as a photo is shared by those in the room when it
-        # was sent: a JOIN of 19:00 and a photo of 19:02 both handled at 19:30 (a backlog, a
-        # restart) left the newcomer out of that photo's split
-        joined = await rooms.join(conn, user_id=user_id, room_id=room.id, now=msg.received_at or now)
-        await rooms.set_active(conn, user_id, room.id)
     ctx.log.info("room.joined", room_id=room.id, already=not joined)
     if not joined:
         return f"You are in {room.name} already; it is now your active room."

@@ -287,6 +287,14 @@ async def clear_guesses(conn: AsyncConnection, room_key: str) -> None:
     )
 
 
+async def password_hash_now(conn: AsyncConnection, room_id: str) -> str | None:
+    """The room's password hash as it is now, its row held (PostgreSQL `FOR SHARE`) until the
+    transaction ends: a join written with it is not overtaken by a `\\PASSWORD` (None: the room
+    is gone). Joins at once, and what only refers to the room, go on meanwhile."""
+    query = sa.select(rooms.c.password_hash).where(rooms.c.id == room_id).with_for_update(read=True)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
 async def is_member(conn: AsyncConnection, user_id: int, room_id: str) -> bool:
     row = (
         await conn.execute(
@@ -590,6 +598,7 @@ __all__ = [
     "left_room",
     "locked_out",
     "member_room_by_name",
+    "password_hash_now",
     "purge_failures",
     "record_failure",
     "room_locked_out",

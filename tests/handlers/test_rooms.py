@@ -1114,6 +1114,49 @@ async def test_a_member_gives_the_room_a_new_password_and_the_old_one_joins_no_o
     ]
 
 
+async def test_a_join_checked_against_the_old_password_while_it_changes_is_checked_again(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: Any
+) -> None:
+    """`\\JOIN house <old password>` from a newcomer and `\\PASSWORD` from a member at once: the
+    join was checked against the hash it read before the change and got in with the password
+    that "lets no one in" now. The check is made again against the room's password when the
+    join is written: the old one is refused, and the new one, checked against the old hash
+    meanwhile, joins."""
+    new = "pa55wordNEW"
+    await say(bot, fake_twilio, f"\\CREATE house {PASSWORD}")
+    checking, go_on = asyncio.Event(), asyncio.Event()
+    real_verify = rooms.verify_password
+
+    async def held_verify(password: str, encoded: str) -> bool:
+        if not go_on.is_set():
+            checking.set()
+            await go_on.wait()
+        return await real_verify(password, encoded)
+
+    monkeypatch.setattr(rooms, "verify_password", held_verify)
+    for password, changed_to, sender, reply in (
+        (PASSWORD, new, BOB, WRONG),
+        ("other1", "other1", CAROL, "Joined"),
+    ):
+        checking.clear()
+        go_on.clear()
+        before = len(fake_twilio.messages)
+        join = await bot.text(f"\\JOIN house {password}", sender=sender)
+        await asyncio.wait_for(checking.wait(), 30)  # the old hash read, being checked
+        changed = await say(bot, fake_twilio, f"\\PASSWORD {changed_to}")
+        assert changed.startswith("house has a new password"), changed
+        go_on.set()
+        assert await bot.handled(join["MessageSid"]) == "done"
+
+        async def answer(to: str = sender, since: int = before) -> str | None:
+            return next((m["Body"] for m in fake_twilio.messages[since:] if m["To"] == to), None)
+
+        assert str(await wait_for(answer)).startswith(reply)
+    monkeypatch.setattr(rooms, "verify_password", real_verify)
+    members = await bot.scalar("SELECT count(*) FROM memberships")
+    assert members == 2  # Alice and Carol; Bob, with the old password, is not in
+
+
 async def test_a_new_password_from_someone_in_no_room_or_over_long_changes_nothing(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
