@@ -1290,6 +1290,11 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
             return no_receipts(room.name, "SPLIT")
         cur = currency_or_default(target.currency or book.currency.code)
         asked = parse_split(ctx.args, book, user_id, room.name, cur, fits)
+        named = set() if isinstance(asked, str) else {m for m, _ in asked.weighted}
+        if named and await ledger.still_members(conn, room.id, named) != named:
+            # one of them left after the members were read: read as a split after it is
+            book = await room_ledger(conn, room.id)
+            asked = parse_split(ctx.args, book, user_id, room.name, cur, fits)
         if isinstance(asked, str):
             return other_currency_split(ctx.args, book, cur, fits) or asked
         total = target.amount_minor

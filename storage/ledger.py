@@ -371,6 +371,17 @@ async def split_members(conn: AsyncConnection, receipt_id: str) -> list[int | No
     return [None if r.user_id is None else int(r.user_id) for r in rows]
 
 
+async def still_members(conn: AsyncConnection, room_id: str, user_ids: set[int]) -> set[int]:
+    """Which of `user_ids` are the room's members now, their memberships held (PostgreSQL `FOR
+    SHARE`) until the transaction ends: a `\\LEAVE` meanwhile waits for what is written by them."""
+    query = (
+        sa.select(memberships.c.user_id)
+        .where(memberships.c.room_id == room_id, memberships.c.user_id.in_(sorted(user_ids)))
+        .with_for_update(read=True)
+    )
+    return {int(row.user_id) for row in await conn.execute(query)}
+
+
 async def set_split(conn: AsyncConnection, receipt_id: str, weighted: list[tuple[int, int]]) -> None:
     r"""`\SPLIT`: who shares the receipt and each one's weight, in the order leftover cents go;
     replaces the split it had."""
@@ -795,4 +806,5 @@ __all__ = [
     "set_split",
     "set_timezone",
     "split_members",
+    "still_members",
 ]

@@ -1673,6 +1673,46 @@ async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_s
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $6.00, Carol pays Alice $1.00."
 
 
+async def test_a_split_among_one_who_leaves_meanwhile_changes_nothing(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\SPLIT me bob` from Alice while Bob's `\\LEAVE` is handled: the split read the room's
+    members before Bob left and put $15.00 on him after he had left owing $10.00 ("You left
+    house; you still owe $10.00 there"), which a split after his leave refuses. It is refused
+    the same way now, and Bob owes what he was told."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house: split 3 ways")
+    read, go_on = asyncio.Event(), asyncio.Event()
+    real_ledger = ledger_handlers.room_ledger
+
+    async def held_ledger(conn: Any, room_id: str, *args: Any, **kwargs: Any) -> RoomLedger:
+        book = await real_ledger(conn, room_id, *args, **kwargs)
+        if not go_on.is_set():
+            read.set()
+            await go_on.wait()
+        return book
+
+    monkeypatch.setattr(ledger_handlers, "room_ledger", held_ledger)
+    before = len(fake.messages)
+    split = await bot.text("\\SPLIT me bob")
+    await asyncio.wait_for(read.wait(), 30)  # the members read, Bob among them
+    leave = await bot.text("\\LEAVE", sender=BOB)
+    assert await bot.handled(leave["MessageSid"]) == "done"
+
+    async def left() -> str | None:
+        return next((m["Body"] for m in fake.messages[before:] if m["To"] == BOB), None)
+
+    assert await wait_for(left) == "You left house; you still owe $10.00 there."
+    go_on.set()
+    assert await bot.handled(split["MessageSid"]) == "done"
+    await bot.settled()
+    replies = [m["Body"] for m in fake.messages[before:] if m["To"] == ALICE]
+    assert replies == ["Bob is not in house any more, so nothing changed: \\SPLIT only among its members."]
+    balance = await say(bot, fake, "\\BALANCE")
+    assert balance == "house: Carol pays Alice $10.00, Bob pays Alice $10.00.", balance
+
+
 async def test_a_repeat_counted_anyway_holds_the_currency_as_any_counted_receipt(
     bot: Bot, fake_twilio: FakeTwilio
 ) -> None:
