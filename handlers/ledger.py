@@ -782,8 +782,14 @@ async def paid(msg: Inbound, ctx: Context) -> HandlerResult:
         book = await room_ledger(conn, room.id)
     async with ctx.deps.db.tx() as conn:
         await ledger.lock_rooms(conn, [room.id])  # a \\CURRENCY at once would leave it uncounted
-        if currency_or_default(await ledger.room_currency(conn, room.id)) != book.currency:
-            book = await room_ledger(conn, room.id)  # a \\CURRENCY came in between: read in it
+        members = set(book.member_ids)
+        if (
+            currency_or_default(await ledger.room_currency(conn, room.id)) != book.currency
+            or await ledger.still_members(conn, room.id, members) != members
+        ):
+            # a \\CURRENCY came in between, or a member left (a \\STOP took their record, and
+            # a payment to it failed): read in it
+            book = await room_ledger(conn, room.id)
         # `\\PAID "Ann", 5`: what is typed around a name or amount; `Ravi INR 617.25`: its code
         # a name and an amount on the command's line are the payment: what follows is not in it
         # (`\\PAID Bob 5` and "thx" under it: no one went by "Bob 5 thx")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
+from structlog.testing import capture_logs
 from yarl import URL
 
 import handlers.ledger as ledger_handlers
@@ -1711,6 +1712,41 @@ async def test_a_split_among_one_who_leaves_meanwhile_changes_nothing(
     assert replies == ["Bob is not in house any more, so nothing changed: \\SPLIT only among its members."]
     balance = await say(bot, fake, "\\BALANCE")
     assert balance == "house: Carol pays Alice $10.00, Bob pays Alice $10.00.", balance
+
+
+async def test_a_payment_to_one_who_stops_meanwhile_is_recorded_at_once(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\PAID bob 5` from Alice while Bob's `\\STOP` is handled: the payment was written to
+    Bob's deleted record, failed with a foreign-key error (a traceback in the log) and was only
+    recorded when the message was tried again. It is recorded at once, to Bob as his rooms
+    keep him."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house: split 3 ways")
+    read, go_on = asyncio.Event(), asyncio.Event()
+    real_ledger = ledger_handlers.room_ledger
+
+    async def held_ledger(conn: Any, room_id: str, *args: Any, **kwargs: Any) -> RoomLedger:
+        book = await real_ledger(conn, room_id, *args, **kwargs)
+        if not go_on.is_set():
+            read.set()
+            await go_on.wait()
+        return book
+
+    monkeypatch.setattr(ledger_handlers, "room_ledger", held_ledger)
+    before = len(fake.messages)
+    with capture_logs() as logs:
+        paid = await bot.text("\\PAID bob 5")
+        await asyncio.wait_for(read.wait(), 30)  # the names read, Bob's record among them
+        stop = await bot.text("\\STOP", sender=BOB)
+        assert await bot.handled(stop["MessageSid"]) == "done"
+        go_on.set()
+        assert await bot.handled(paid["MessageSid"]) == "done"
+        await bot.settled()
+    assert [e for e in logs if e["event"] == "handler.failed"] == []
+    replies = [m["Body"] for m in fake.messages[before:] if m["To"] == ALICE]
+    assert replies == ["Recorded: you paid Bob $5.00. house: Bob pays Alice $15.00, Carol pays Alice $10.00."]
 
 
 async def test_a_repeat_counted_anyway_holds_the_currency_as_any_counted_receipt(
