@@ -200,9 +200,6 @@ async def stop(msg: Inbound, ctx: Context) -> HandlerResult:
             user = current
             left = await _take_out(conn, msg, ctx, user)
         if left is None:
-            # their rooms held first, as a payment or a receipt in them holds them: one written
-            # after their ledger was handed over, and before their record went, was no one's
-            await people.hold_person(conn, user.id)
             # the address's own flag (what the sender reads), not a person's copy of it
             opted_out = sorted(await users.opted_out_among(conn, [user.phone]))
             known = await known_as(conn, user.id, user.phone)

@@ -1291,7 +1291,6 @@ async def split(msg: Inbound, ctx: Context) -> HandlerResult:
             return photo_waiting("SPLIT")
         book = await room_ledger(conn, room.id)
     async with ctx.deps.db.tx() as conn:
-        await ledger.lock_rooms(conn, [room.id])  # as \\PAID does: a \\STOP meanwhile goes first or after
         target = await ledger.amount_target(conn, user_id, room.id)
         if target is None:
             return no_receipts(room.name, "SPLIT")

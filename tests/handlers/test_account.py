@@ -4,7 +4,6 @@ kept) with one goodbye. `\\UNLINK` and `\\STOP` are handled at once."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -15,7 +14,6 @@ from bot.pipeline import replyguard
 from handlers.account import UNPAIR_ALONE, UNPAIR_WAIT_SECONDS, WRONG_CODE
 from handlers.rooms import LOCKED
 from storage import rooms
-from storage import users as accounts
 from tests import images
 from tests.conftest import ALICE, BOB, Bot, XBot, browser, link_in, open_confirm_page, wait_for
 from tests.fakes.twilio_rest import FakeTwilio
@@ -30,8 +28,6 @@ from tests.handlers.talk import (
     store_down,
     text,
 )
-from tests.handlers.test_ledger import house, photo
-from tests.handlers.test_ledger import say as ledger_say
 
 NOT_SET_UP = "Posting to X is not set up on this number."
 GOODBYE = (
@@ -703,45 +699,3 @@ async def test_a_telegram_first_name_is_spelt_for_sms_in_the_pairing_notice_and_
     assert fits_one_segment(listed)
     there = await telegram_answer(bot, fake_telegram, "/unpair", first_name=first_name)
     assert f"2 Telegram ***7001 ({first_name}) (here)" in there, there
-
-
-async def test_a_payment_to_one_whose_stop_is_being_written_is_kept_as_theirs(
-    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Bob's `\\STOP` hands his place in the ledger to a former member, then deletes his record;
-    Alice's `\\PAID bob 5` written in between (PostgreSQL: nothing held the room) was left to
-    the deleted record and became no one's: `\\BALANCE` said "Bob pays Alice $10.00, a former
-    member pays Alice $5.00". The payment waits for the `\\STOP` and counts as Bob's."""
-    if bot.runtime.deps.db.is_sqlite:
-        pytest.skip("SQLite's one writer runs the two transactions one after the other")
-    fake = fake_twilio
-    await house(bot, fake)
-    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house: split 3 ways")
-    deleting, go_on = asyncio.Event(), asyncio.Event()
-    real_delete = accounts.delete
-
-    async def held_delete(conn: Any, user_id: int) -> None:
-        deleting.set()
-        await go_on.wait()
-        await real_delete(conn, user_id)
-
-    monkeypatch.setattr(accounts, "delete", held_delete)
-    stop = await bot.text("\\STOP", sender=BOB)
-    await asyncio.wait_for(deleting.wait(), 30)  # his ledger handed over, his record not yet deleted
-    paid = await bot.text("\\PAID bob 5")
-
-    async def written_or_waiting() -> bool:
-        if await bot.scalar("SELECT count(*) FROM payments"):
-            return True
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        return bool(await bot.scalar(waiting))
-
-    await wait_for(written_or_waiting)
-    go_on.set()
-    assert await bot.handled(stop["MessageSid"]) == "done"
-    assert await bot.handled(paid["MessageSid"]) == "done"
-    await bot.settled()
-    assert await bot.scalar("SELECT count(*) FROM payments WHERE payee_id IS NULL") == 0
-    assert (
-        await ledger_say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $15.00, Carol pays Alice $10.00."
-    )
