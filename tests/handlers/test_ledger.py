@@ -1674,16 +1674,9 @@ async def test_split_before_a_total_says_how_it_will_split_and_a_leaver_cannot_s
     assert await say(bot, fake, "\\BALANCE") == "house: Bob pays Alice $6.00, Carol pays Alice $1.00."
 
 
-async def test_a_split_among_one_who_leaves_meanwhile_changes_nothing(
-    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`\\SPLIT me bob` from Alice while Bob's `\\LEAVE` is handled: the split read the room's
-    members before Bob left and put $15.00 on him after he had left owing $10.00 ("You left
-    house; you still owe $10.00 there"), which a split after his leave refuses. It is refused
-    the same way now, and Bob owes what he was told."""
-    fake = fake_twilio
-    await house(bot, fake)
-    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house: split 3 ways")
+def hold_room_ledger(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """The ledger handlers' first read of a room's ledger waits once read (`read` set) until
+    `go_on` is set: a command held after it has read the names, while another is handled."""
     read, go_on = asyncio.Event(), asyncio.Event()
     real_ledger = ledger_handlers.room_ledger
 
@@ -1695,6 +1688,20 @@ async def test_a_split_among_one_who_leaves_meanwhile_changes_nothing(
         return book
 
     monkeypatch.setattr(ledger_handlers, "room_ledger", held_ledger)
+    return read, go_on
+
+
+async def test_a_split_among_one_who_leaves_meanwhile_changes_nothing(
+    bot: Bot, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\SPLIT me bob` from Alice while Bob's `\\LEAVE` is handled: the split read the room's
+    members before Bob left and put $15.00 on him after he had left owing $10.00 ("You left
+    house; you still owe $10.00 there"), which a split after his leave refuses. It is refused
+    the same way now, and Bob owes what he was told."""
+    fake = fake_twilio
+    await house(bot, fake)
+    assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house: split 3 ways")
+    read, go_on = hold_room_ledger(monkeypatch)
     before = len(fake.messages)
     split = await bot.text("\\SPLIT me bob")
     await asyncio.wait_for(read.wait(), 30)  # the members read, Bob among them
@@ -1724,17 +1731,7 @@ async def test_a_payment_to_one_who_stops_meanwhile_is_recorded_at_once(
     fake = fake_twilio
     await house(bot, fake)
     assert (await photo(bot, fake, "$30.00")).startswith("Saved $30.00 to house: split 3 ways")
-    read, go_on = asyncio.Event(), asyncio.Event()
-    real_ledger = ledger_handlers.room_ledger
-
-    async def held_ledger(conn: Any, room_id: str, *args: Any, **kwargs: Any) -> RoomLedger:
-        book = await real_ledger(conn, room_id, *args, **kwargs)
-        if not go_on.is_set():
-            read.set()
-            await go_on.wait()
-        return book
-
-    monkeypatch.setattr(ledger_handlers, "room_ledger", held_ledger)
+    read, go_on = hold_room_ledger(monkeypatch)
     before = len(fake.messages)
     with capture_logs() as logs:
         paid = await bot.text("\\PAID bob 5")
