@@ -92,20 +92,14 @@ def not_in_named(name: str, fits: FitsOne) -> str:
     return text if fits(text) else "You are not in a room of that name. \\ROOMS lists yours."
 
 
-def left_named(name: str, fits: FitsOne, *, settled: bool) -> str:
+def left_named(name: str, *, settled: bool) -> str:
     """`\\BALANCE flat`, `\\RECEIPTS flat` from a person who left flat (`\\LEAVE`): "You are not in
     a room" (or "not in a room named flat") said nothing of their leaving it, nor of where they
-    stand there. `settled`: the command asks about money, and none is open there."""
-    text = (
-        f"You left {name} and are settled up there."
-        if settled
-        else f"You left {name}. To be in it again, send \\JOIN {name} <password>."
-    )
-    return (
-        text
-        if fits(text)
-        else ("You left that room and are settled up there." if settled else "You left that room.")
-    )
+    stand there. `settled`: the command asks about money, and none is open there. A room's name
+    is at most 32 of `[A-Za-z0-9_-]`: either answer is one GSM-7 segment."""
+    if settled:
+        return f"You left {name} and are settled up there."
+    return f"You left {name}. To be in it again, send \\JOIN {name} <password>."
 
 
 def _meant(ctx: Context, mine: list[rooms.Room], name: str, fits: FitsOne) -> str | None:
@@ -143,31 +137,21 @@ class InRoom:
             room = await rooms.member_room_by_name(ctx.deps.db, ctx.user.id, name)
             if room is not None:
                 return {ROOM: room}
-            if self.settling:
-                for left in await _open_in_left(ctx):
-                    if left.name_key == rooms.name_key(name):
-                        return {ROOM: left, LEFT: True}
-            fits = ctx.deps.services.fits(msg.sender.channel)
-            gone = next(
-                (
-                    r
-                    for r in await rooms.left_rooms(ctx.deps.db, ctx.user.id)
-                    if r.name_key == rooms.name_key(name)
-                ),
-                None,
-            )
-            if gone is not None:  # not one with money open (above): "not in a room" said nothing of it
-                again = ctx.command.name == "LEAVE"
-                return (
-                    f"You already left {gone.name}."
-                    if again
-                    else left_named(gone.name, fits, settled=self.settling)
-                )
+            left = await rooms.left_rooms(ctx.deps.db, ctx.user.id)
+            gone = next((r for r in left if r.name_key == rooms.name_key(name)), None)
+            if gone is not None:
+                if self.settling and await _open(ctx, [gone]):
+                    return {ROOM: gone, LEFT: True}
+                # settled there, or no money asked about: "not in a room" said nothing of it
+                if ctx.command.name == "LEAVE":
+                    return f"You already left {gone.name}."
+                return left_named(gone.name, settled=self.settling)
             mine, _ = await rooms.rooms_with_active(ctx.deps.db, ctx.user.id)
-            if not mine and not (self.settling and await _open_in_left(ctx)):
+            if not mine and not (self.settling and await _open(ctx, left)):
                 # `\\BALANCE please` from a person in no room: "not in a room named please.
                 # \\ROOMS lists yours", and \\ROOMS listed none
                 return NOT_IN_ROOM
+            fits = ctx.deps.services.fits(msg.sender.channel)
             return _meant(ctx, mine, name, fits) or not_in_named(name, fits)
         room = await rooms.active_room(ctx.deps.db, ctx.user.id)
         if room is not None:
@@ -190,9 +174,13 @@ class InRoom:
 
 
 async def _open_in_left(ctx: Context) -> list[rooms.Room]:
-    """The rooms the sender left where they still owe or are owed, the latest left first (their
-    ledgers read in one transaction)."""
-    left = await rooms.left_rooms(ctx.deps.db, ctx.user.id)
+    """The rooms the sender left where they still owe or are owed, the latest left first."""
+    return await _open(ctx, await rooms.left_rooms(ctx.deps.db, ctx.user.id))
+
+
+async def _open(ctx: Context, left: Sequence[rooms.Room]) -> list[rooms.Room]:
+    """Those of `left` (rooms the sender left) where they still owe or are owed (their ledgers read
+    in one transaction)."""
     if not left:
         return []
     async with ctx.deps.db.read() as conn:
