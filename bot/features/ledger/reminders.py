@@ -27,7 +27,7 @@ import phonenumbers
 from phonenumbers import timezone as phone_zones
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.channel import TELEGRAM, FitsOne, address_of, channel_of, window_of
+from bot.core.channel import TELEGRAM, FitsOne, address_of, channel_of, phone_forms, window_of
 from bot.core.deps import Deps, Services
 from bot.core.feature import Feature, Starting
 from bot.core.logs import get_logger
@@ -162,31 +162,16 @@ def zone_of_address(key: str | None) -> str | None:
         number = phonenumbers.parse(address.id)
     except phonenumbers.NumberParseException:
         return None
-    national = str(number.national_number or "")
-    if (
-        number.country_code == 52
-        and len(national) == 11
-        and national[0] == "1"
-        and not phonenumbers.is_valid_number(number)
-    ):
+    if not phonenumbers.is_valid_number(number):
         # WhatsApp writes a Mexican mobile with the 1 Mexico dialled before mobiles until 2019
-        # (`whatsapp:+5215512345678`), which libphonenumber knows no zone of: a room made from
-        # one kept UTC, its reminders due at 04:00 in Mexico City
-        number = phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
-    elif (
-        number.country_code == 55
-        and len(national) == 10
-        and national[2] in "6789"
-        and not phonenumbers.is_valid_number(number)
-    ):
-        # and a Brazilian mobile registered before the ninth digit (2012-2016) as it was then
-        # (`whatsapp:+551187654321` for +55 11 98765-4321), which libphonenumber knows no zone
-        # of either: a room made from one kept UTC, three hours ahead of Sao Paulo
-        ninth = phonenumbers.PhoneNumber(
-            country_code=55, national_number=int(f"{national[:2]}9{national[2:]}")
-        )
-        if phonenumbers.is_valid_number(ninth):
-            number = ninth
+        # (`whatsapp:+5215512345678`), and keeps a Brazilian mobile registered before the ninth
+        # digit without it (`whatsapp:+551187654321`): libphonenumber knows no zone of either,
+        # and a room made from one kept UTC, its reminders hours off. The number as dialled has.
+        for other in phone_forms(address.id)[1:]:
+            dialled = phonenumbers.parse(other)
+            if phonenumbers.is_valid_number(dialled):
+                number = dialled
+                break
     zones = [z for z in phone_zones.time_zones_for_number(number) if zone_named(z) is not None]
     if not zones:
         return None
