@@ -26,11 +26,11 @@ from bot.features.ledger.book import (
     RoomLedger,
     accents_off,
     balance_line,
-    display_names,
     in_another_script,
     label_key,
     left_balance_line,
     name_key,
+    names_only,
     own_part,
     position_phrase,
     room_ledger,
@@ -665,17 +665,7 @@ async def _payee_elsewhere(
     for other in mine:
         if other.id == room.id:
             continue
-        people = await ledger.members(conn, other.id)
-        ids = tuple(p.user_id for p in people)
-        names = RoomLedger(
-            currency=currency_or_default(None),
-            net=dict.fromkeys(ids, 0),
-            settlement=[],
-            names=display_names(people),
-            uncounted=0,
-            member_ids=ids,
-            labels={p.user_id: label_key(p.label) for p in people if p.label and shown_name(p) is None},
-        )
+        names = names_only(await ledger.members(conn, other.id))
         payee = _find_member(names, who, ctx.user.id, fits, current=True)
         if isinstance(payee, int) and payee != ctx.user.id:
             found.append((other, names.name(payee)))

@@ -286,8 +286,28 @@ async def room_ledger(
         receipts={r.id: r for r in book.receipts},
         waiting=book.waiting,
         waiting_out_of_reach=out_of_reach,
-        labels={p.user_id: label_key(p.label) for p in people if p.label and shown_name(p) is None},
+        labels=_labels(people),
     )
+
+
+def names_only(people: list[store.Member]) -> RoomLedger:
+    """A ledger of `people`'s names and nothing owed: for finding a member by what is typed
+    (`find_member`) in a room whose money is not needed."""
+    ids = tuple(p.user_id for p in people)
+    return RoomLedger(
+        currency=currency_or_default(None),
+        net=dict.fromkeys(ids, 0),
+        settlement=[],
+        names=display_names(people),
+        uncounted=0,
+        member_ids=ids,
+        labels=_labels(people),
+    )
+
+
+def _labels(people: list[store.Member]) -> dict[Party, str]:
+    """The channel's name of each of `people` the rooms show by it (no `\\NAME`), as compared."""
+    return {p.user_id: label_key(p.label) for p in people if p.label and shown_name(p) is None}
 
 
 def label_key(name: str) -> str:
@@ -405,6 +425,7 @@ __all__ = [
     "label_shown",
     "left_balance_line",
     "name_key",
+    "names_only",
     "own_part",
     "position_phrase",
     "room_ledger",
