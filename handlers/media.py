@@ -100,7 +100,6 @@ async def _outage(msg: Inbound, deps: Deps, reason: str, exc: Exception, room: r
     moved the photo to the room it named."""
     async with deps.db.tx() as conn:
         await inbox.keep_room(conn, msg.id, room.id)
-    async with deps.db.read() as conn:
         told = await inbox.parked_besides(conn, msg.sender.key, msg.id, (STORE_DOWN, CHANNEL_MEDIA_DOWN))
     return Retry(
         f"{reason}: {exc}",
